@@ -1,0 +1,1888 @@
+/* pyconc.h - v0.1.0 - Python's threading module for C, as one header.
+
+   Do this:
+       #define PYCONC_IMPLEMENTATION
+   before you include this file in *one* C or C++ file to create the
+   implementation. Include it there before any system header (it asks for
+   _GNU_SOURCE), or build that file with -std=gnu11 / -D_GNU_SOURCE.
+
+       // in exactly one file
+       #define PYCONC_IMPLEMENTATION
+       #include "pyconc.h"
+
+   Everywhere else just #include "pyconc.h". Link with -pthread.
+   PYCONC_ALL_IMPLEMENTATION switches on the implementation of every pyconc
+   header that the file includes.
+
+   CONFIGURATION
+   =============
+   PYCONC_IMPLEMENTATION   compile the implementation into this file.
+   PYCONC_STATIC           make every function static (one private copy per
+                           file; the thread registry is then per file too).
+   PYCONC_API              decoration of public functions (default: extern,
+                           or static with PYCONC_STATIC).
+   PYCONC_MALLOC(n), PYCONC_FREE(p)
+                           allocator; define both or neither (default:
+                           malloc/free).
+   PYCONC_ASSERT(x)        internal consistency checks (default: assert).
+   PYCONC_NO_FUTEX         use the portable wait queue (a hashed table of
+                           mutex + condition variable pairs) even on Linux.
+                           Off Linux this is the only wait queue.
+
+   OVERVIEW
+   ========
+   Every class and function of Python's `threading` module, named by one
+   rule: pc_ + snake_case(class) + _ + method.
+
+       Python                                  C
+       threading.Thread(target=f, args=(x,))   pc_thread_new(&(pc_thread_desc){.target=f, .arg=x})
+       t.start(); t.join(timeout=1.5)          pc_thread_start(t); pc_thread_join(t, 1.5)
+       threading.Lock().acquire(timeout=t)     pc_lock_acquire(&lock, t)
+       threading.current_thread().name         pc_thread_name(pc_thread_current())
+       threading.Event().wait(2)               pc_event_wait(&ev, 2) == PC_OK
+
+   Primitives (Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event,
+   Barrier) are plain structs you embed, with static initialisers where
+   possible (PC_LOCK_INIT ...). Threads, Timers and locals are handles made
+   with pc_x_new and released with pc_x_free.
+
+   A complete program (the seed's "n should be 0" counter):
+
+       #define PYCONC_IMPLEMENTATION
+       #include "pyconc.h"
+       #include <stdio.h>
+
+       static pc_lock lock = PC_LOCK_INIT;
+       static long n = 100;
+
+       static int work(void *arg) {
+           (void)arg;
+           pc_lock_acquire(&lock, PC_FOREVER);
+           n -= 1;
+           pc_lock_release(&lock);
+           return 0;
+       }
+
+       int main(void) {
+           pc_thread *ts[100];
+           for (int i = 0; i < 100; i++) {
+               ts[i] = pc_thread_new(&(pc_thread_desc){ .target = work });
+               pc_thread_start(ts[i]);
+           }
+           for (int i = 0; i < 100; i++) {
+               pc_thread_join(ts[i], PC_FOREVER);
+               pc_thread_free(ts[i]);
+           }
+           printf("n = %ld\n", n);
+           return n != 0;
+       }
+
+   TIME
+   ====
+   Timeouts are double seconds as in Python. PC_FOREVER (any negative
+   value) waits without limit, 0 never blocks, NaN is PC_VALUE. Every
+   deadline is on CLOCK_MONOTONIC, so wall-clock jumps never shorten or
+   lengthen a wait.
+
+   THREAD SAFETY
+   =============
+   Every function may be called from any thread. The primitives are
+   async-signal-unsafe. After fork() the child's registry holds only the
+   forking thread, which becomes the main thread (as in Python), and the
+   library's internal locks are reset.
+
+   ERRORS
+   ======
+   Fallible calls return PC_OK (0) or a PC_* code (Python's exception);
+   constructors return NULL. Each failure also leaves a message for this
+   thread in pc_last_error(). pc_strerror(code) names a code.
+
+   BEYOND PYTHON
+   =============
+   Event.wait returns a status (PC_OK is Python's True, PC_TIMEOUT its
+   False) so that it reads like every other wait here; NaN or NULL gives
+   PC_VALUE instead of an exception.
+
+   LICENSE
+   =======
+   MIT or public domain (unlicense), your choice: see the end of this file.
+*/
+#if defined(PYCONC_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
+#if !defined(_GNU_SOURCE) && !defined(__cplusplus)
+#define _GNU_SOURCE 1
+#endif
+#endif
+
+#ifndef PYCONC_H
+#define PYCONC_H
+
+// >>version
+#define PYCONC_VERSION_MAJOR 0
+#define PYCONC_VERSION_MINOR 1
+#define PYCONC_VERSION_PATCH 0
+
+#include <stddef.h>
+#include <stdint.h>
+
+// >>decoration
+#ifndef PYCONC_API
+#if defined(PYCONC_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#define PYCONC_API static __attribute__((unused))
+#elif defined(PYCONC_STATIC)
+#define PYCONC_API static
+#else
+#define PYCONC_API extern
+#endif
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PC__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PC__PRINTF(f, a)
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// >>errors
+// One list makes the enum, the names and the Python exception each maps to.
+#define PC_ERRORS(X)                                                        \
+    X(PC_OK, 0, "OK", "no error")                                           \
+    X(PC_TIMEOUT, 1, "TimeoutError", "timed out")                           \
+    X(PC_EMPTY, 2, "queue.Empty", "queue is empty")                         \
+    X(PC_FULL, 3, "queue.Full", "queue is full")                            \
+    X(PC_SHUTDOWN, 4, "ShutDown", "shut down")                              \
+    X(PC_CANCELLED, 5, "CancelledError", "cancelled")                       \
+    X(PC_INVALID_STATE, 6, "InvalidStateError", "invalid state")            \
+    X(PC_BROKEN, 7, "BrokenError", "broken barrier or executor")            \
+    X(PC_VALUE, 8, "ValueError", "bad value")                               \
+    X(PC_RUNTIME, 9, "RuntimeError", "wrong use")                           \
+    X(PC_NOMEM, 10, "MemoryError", "out of memory")                         \
+    X(PC_OS, 11, "OSError", "operating system error")                       \
+    X(PC_EOF, 12, "EOFError", "end of file")                                \
+    X(PC_AUTH, 13, "AuthenticationError", "authentication failed")          \
+    X(PC_OWNER_DEAD, 14, "OwnerDead", "previous owner died; the lock is yours")
+
+#define PC__ERROR_ENUM(name, value, pyname, text) name = value,
+typedef enum pc_status { PC_ERRORS(PC__ERROR_ENUM) PC__STATUS_COUNT } pc_status;
+#undef PC__ERROR_ENUM
+
+/* Describe a status code: "timed out (TimeoutError)". Never NULL. */
+PYCONC_API const char *pc_strerror(int code);
+/* Return this thread's message for its most recent failure ("" if none).
+   Python: the exception's str(). */
+PYCONC_API const char *pc_last_error(void);
+/* Return the code of this thread's most recent failure (PC_OK if none). */
+PYCONC_API int pc_last_error_code(void);
+/* Raise: record code and message as the running target's or task's
+   exception and this thread's last error, and return code, so a target can
+   `return pc_raise(PC_VALUE, "bad input %d", x);`. */
+PYCONC_API int pc_raise(int code, const char *fmt, ...) PC__PRINTF(2, 3);
+
+// >>time
+#define PC_FOREVER (-1.0)
+/* Largest timeout accepted; larger ones wait forever. Python: TIMEOUT_MAX */
+#define PC_TIMEOUT_MAX 9223372036.0
+
+/* Return seconds on CLOCK_MONOTONIC. Python: time.monotonic */
+PYCONC_API double pc_monotonic(void);
+/* Sleep for seconds (EINTR resumed; never shorter).
+   Returns: PC_OK, PC_VALUE (NaN or negative).  Python: time.sleep */
+PYCONC_API int pc_sleep(double seconds);
+
+// >>callables
+typedef int (*pc_target_fn)(void *arg);
+typedef void *(*pc_task_fn)(void *arg);
+
+// >>lock
+/* A primitive lock: any thread may release it. Python: threading.Lock */
+typedef struct pc_lock { uint32_t state; } pc_lock;
+#define PC_LOCK_INIT {0}
+
+PYCONC_API void pc_lock_init(pc_lock *lock);
+PYCONC_API void pc_lock_destroy(pc_lock *lock);
+/* Acquire, waiting at most timeout seconds (PC_FOREVER: no limit, 0: try).
+   Returns: PC_OK, PC_TIMEOUT, PC_VALUE.  Blocks: yes.
+   Python: threading.Lock.acquire */
+PYCONC_API int pc_lock_acquire(pc_lock *lock, double timeout);
+/* Release. Returns: PC_OK, PC_RUNTIME (not locked).
+   Python: threading.Lock.release */
+PYCONC_API int pc_lock_release(pc_lock *lock);
+/* Return 1 if the lock is held. Python: threading.Lock.locked */
+PYCONC_API int pc_lock_locked(const pc_lock *lock);
+
+// >>rlock
+/* A re-entrant lock: the owner may acquire it again; only it may release.
+   Python: threading.RLock */
+typedef struct pc_rlock { pc_lock lock; uintptr_t owner; uint32_t count; } pc_rlock;
+#define PC_RLOCK_INIT {PC_LOCK_INIT, 0, 0}
+
+PYCONC_API void pc_rlock_init(pc_rlock *rlock);
+PYCONC_API void pc_rlock_destroy(pc_rlock *rlock);
+/* Returns: PC_OK, PC_TIMEOUT, PC_VALUE.  Python: threading.RLock.acquire */
+PYCONC_API int pc_rlock_acquire(pc_rlock *rlock, double timeout);
+/* Returns: PC_OK, PC_RUNTIME (caller is not the owner).
+   Python: threading.RLock.release */
+PYCONC_API int pc_rlock_release(pc_rlock *rlock);
+/* Return 1 if any thread holds it. Python: threading.RLock.locked (3.14) */
+PYCONC_API int pc_rlock_locked(const pc_rlock *rlock);
+/* Return 1 if the calling thread holds it. Python: RLock._is_owned */
+PYCONC_API int pc_rlock_is_owned(const pc_rlock *rlock);
+
+// >>condition
+struct pc__waiter;
+/* A condition variable over a Lock, an RLock, or (default) its own RLock.
+   Waiters are woken first in, first out. Python: threading.Condition */
+typedef struct pc_condition {
+    pc_rlock own;               // the RLock used when no lock was given
+    void *lock;                 // the given pc_lock / pc_rlock, or NULL
+    int kind;                   // 0: own RLock, 1: pc_lock, 2: pc_rlock
+    struct pc__waiter *head, *tail;
+} pc_condition;
+#define PC_CONDITION_INIT {PC_RLOCK_INIT, NULL, 0, NULL, NULL}
+
+/* Make a condition with its own RLock. Python: Condition() */
+PYCONC_API void pc_condition_init(pc_condition *cond);
+/* Make a condition over lock. Python: Condition(lock) */
+PYCONC_API void pc_condition_init_lock(pc_condition *cond, pc_lock *lock);
+/* Make a condition over rlock. Python: Condition(rlock) */
+PYCONC_API void pc_condition_init_rlock(pc_condition *cond, pc_rlock *rlock);
+PYCONC_API void pc_condition_destroy(pc_condition *cond);
+/* Acquire / release the underlying lock. Python: Condition.acquire/release */
+PYCONC_API int pc_condition_acquire(pc_condition *cond, double timeout);
+PYCONC_API int pc_condition_release(pc_condition *cond);
+/* Release the lock, wait for a notify or the timeout, re-acquire.
+   Returns: PC_OK, PC_TIMEOUT, PC_RUNTIME (lock not held), PC_VALUE.
+   Blocks: yes.  Python: Condition.wait */
+PYCONC_API int pc_condition_wait(pc_condition *cond, double timeout);
+/* Wait until predicate(ctx) is true, re-checking after each wake-up; the
+   timeout covers the whole wait.
+   Returns: PC_OK (predicate true), PC_TIMEOUT (still false), PC_RUNTIME.
+   Python: Condition.wait_for */
+PYCONC_API int pc_condition_wait_for(pc_condition *cond, int (*predicate)(void *ctx),
+                                     void *ctx, double timeout);
+/* Wake up to n waiters (the oldest first).
+   Returns: PC_OK, PC_RUNTIME (lock not held).  Python: Condition.notify */
+PYCONC_API int pc_condition_notify(pc_condition *cond, int n);
+/* Wake all waiters. Python: Condition.notify_all */
+PYCONC_API int pc_condition_notify_all(pc_condition *cond);
+
+// >>semaphore
+/* A counter that acquire decrements and release increments.
+   Python: threading.Semaphore and threading.BoundedSemaphore */
+typedef struct pc_semaphore {
+    uint32_t value;
+    uint32_t waiters;
+    uint32_t bound;             // BoundedSemaphore's initial value; 0: none
+} pc_semaphore;
+typedef pc_semaphore pc_bounded_semaphore;
+#define PC_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, 0}
+#define PC_BOUNDED_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, (uint32_t)(n)}
+
+/* Returns: PC_OK, PC_VALUE (value < 0 or > INT32_MAX).
+   Python: Semaphore(value) */
+PYCONC_API int pc_semaphore_init(pc_semaphore *sem, int value);
+PYCONC_API void pc_semaphore_destroy(pc_semaphore *sem);
+/* Returns: PC_OK, PC_TIMEOUT, PC_VALUE.  Python: Semaphore.acquire */
+PYCONC_API int pc_semaphore_acquire(pc_semaphore *sem, double timeout);
+/* Add n (>= 1), waking up to n waiters. Returns: PC_OK, PC_VALUE (n < 1,
+   overflow, or a bounded semaphore over-released; nothing is changed then).
+   Python: Semaphore.release(n) */
+PYCONC_API int pc_semaphore_release(pc_semaphore *sem, int n);
+/* Return the current value (a snapshot). */
+PYCONC_API int pc_semaphore_value(const pc_semaphore *sem);
+/* Python: BoundedSemaphore(value), .acquire, .release(n) */
+PYCONC_API int pc_bounded_semaphore_init(pc_bounded_semaphore *sem, int value);
+PYCONC_API int pc_bounded_semaphore_acquire(pc_bounded_semaphore *sem, double timeout);
+PYCONC_API int pc_bounded_semaphore_release(pc_bounded_semaphore *sem, int n);
+
+// >>event
+/* A flag threads can wait for. Python: threading.Event */
+typedef struct pc_event {
+    uint32_t word;              // bit 0: the flag; the rest: times it was set
+    uint32_t waiters;
+} pc_event;
+#define PC_EVENT_INIT {0, 0}
+
+PYCONC_API void pc_event_init(pc_event *ev);
+PYCONC_API void pc_event_destroy(pc_event *ev);
+/* Set the flag and wake every waiter. Python: Event.set */
+PYCONC_API void pc_event_set(pc_event *ev);
+/* Clear the flag. Python: Event.clear */
+PYCONC_API void pc_event_clear(pc_event *ev);
+/* Return 1 if the flag is set. Python: Event.is_set */
+PYCONC_API int pc_event_is_set(const pc_event *ev);
+/* Wait until the flag is set. A set() that happens while waiting wakes the
+   waiter with PC_OK even if clear() follows at once (Python's rule).
+   Returns: PC_OK (Python's True), PC_TIMEOUT (False), PC_VALUE.
+   Python: Event.wait */
+PYCONC_API int pc_event_wait(pc_event *ev, double timeout);
+
+// >>barrier
+/* A meeting point for a fixed number of threads. Python: threading.Barrier */
+typedef struct pc_barrier {
+    pc_lock lock;
+    pc_condition cond;
+    int parties, count, state;
+    pc_target_fn action;
+    void *action_arg;
+    double timeout;
+} pc_barrier;
+
+/* Make a barrier for parties threads (>= 1). action(action_arg), if not
+   NULL, runs in one thread once all have arrived; timeout is the default
+   for pc_barrier_wait (PC_FOREVER: none).
+   Returns: PC_OK, PC_VALUE.  Python: Barrier(parties, action, timeout) */
+PYCONC_API int pc_barrier_init(pc_barrier *b, int parties, pc_target_fn action,
+                               void *action_arg, double timeout);
+PYCONC_API void pc_barrier_destroy(pc_barrier *b);
+/* Wait for all parties with the default timeout; *out_index (may be NULL)
+   gets 0..parties-1, unique per round.
+   Returns: PC_OK, PC_BROKEN (aborted, reset, timed out, or the action
+   failed in another thread), the action's code in the thread that ran it.
+   Python: Barrier.wait() */
+PYCONC_API int pc_barrier_wait(pc_barrier *b, int *out_index);
+/* As pc_barrier_wait with an explicit timeout. On timeout the barrier is
+   broken and every waiter gets PC_BROKEN. Python: Barrier.wait(timeout) */
+PYCONC_API int pc_barrier_wait_timeout(pc_barrier *b, double timeout, int *out_index);
+/* Return to the empty state; current waiters get PC_BROKEN.
+   Python: Barrier.reset */
+PYCONC_API void pc_barrier_reset(pc_barrier *b);
+/* Break the barrier: current and future waiters get PC_BROKEN until reset.
+   Python: Barrier.abort */
+PYCONC_API void pc_barrier_abort(pc_barrier *b);
+/* Python: Barrier.parties, .n_waiting, .broken */
+PYCONC_API int pc_barrier_parties(const pc_barrier *b);
+PYCONC_API int pc_barrier_n_waiting(pc_barrier *b);
+PYCONC_API int pc_barrier_broken(pc_barrier *b);
+
+// >>thread
+typedef struct pc_thread pc_thread;
+
+/* Daemon-ness, as a tri-state so the zero value means "as Python". */
+typedef enum pc_daemon {
+    PC_DAEMON_INHERIT = 0,      // copy the creating thread's
+    PC_DAEMON_YES = 1,
+    PC_DAEMON_NO = 2
+} pc_daemon;
+
+typedef struct pc_thread_desc {
+    pc_target_fn target;        // run by the thread; NULL: does nothing
+    void *arg;                  // passed to target
+    const char *name;           // copied; NULL: "Thread-N"
+    pc_daemon daemon;           // default: inherited from the creator
+    size_t stack_size;          // 0: pc_thread_get_stack_size(), else OS default
+} pc_thread_desc;
+
+/* Make a thread object (not started). desc may be NULL.
+   Returns NULL on failure (pc_last_error).  Python: threading.Thread(...) */
+PYCONC_API pc_thread *pc_thread_new(const pc_thread_desc *desc);
+/* Drop the caller's reference. A running thread keeps running (detached);
+   its object lives until it ends. */
+PYCONC_API void pc_thread_free(pc_thread *t);
+/* Take another reference (released with pc_thread_free). */
+PYCONC_API pc_thread *pc_thread_retain(pc_thread *t);
+/* Start the thread. Returns: PC_OK, PC_RUNTIME (started twice), PC_OS,
+   PC_NOMEM.  Python: Thread.start */
+PYCONC_API int pc_thread_start(pc_thread *t);
+/* Wait for the thread to end. On PC_TIMEOUT it stays joinable.
+   Returns: PC_OK, PC_TIMEOUT, PC_RUNTIME (not started, or the calling
+   thread itself), PC_VALUE.  Python: Thread.join */
+PYCONC_API int pc_thread_join(pc_thread *t, double timeout);
+/* Return 1 from start until the target returns. Python: Thread.is_alive */
+PYCONC_API int pc_thread_is_alive(const pc_thread *t);
+/* Python: Thread.name (valid until the next set_name or free). */
+PYCONC_API const char *pc_thread_name(const pc_thread *t);
+/* Rename; renames the OS thread too when t is running (truncated to the
+   OS limit at a character boundary). Returns: PC_OK, PC_VALUE, PC_NOMEM.
+   Python: Thread.name = ... */
+PYCONC_API int pc_thread_set_name(pc_thread *t, const char *name);
+/* Python: Thread.ident (0 before start). */
+PYCONC_API unsigned long pc_thread_ident(const pc_thread *t);
+/* Python: Thread.native_id (0 before start; the kernel's thread id). */
+PYCONC_API long pc_thread_native_id(pc_thread *t);
+/* Python: Thread.daemon */
+PYCONC_API int pc_thread_daemon(const pc_thread *t);
+/* Returns: PC_OK, PC_RUNTIME (already started).  Python: Thread.daemon = */
+PYCONC_API int pc_thread_set_daemon(pc_thread *t, int daemon);
+/* The target's status once it has ended (PC_OK until then). */
+PYCONC_API int pc_thread_exitcode(const pc_thread *t);
+
+/* Return the calling thread's object; threads pyconc did not start get a
+   "Dummy-N" object, as in Python. Borrowed: valid while the thread runs.
+   Python: threading.current_thread */
+PYCONC_API pc_thread *pc_thread_current(void);
+/* Python: threading.main_thread (borrowed). */
+PYCONC_API pc_thread *pc_thread_main(void);
+/* Fill out[0..cap) with new references to the live threads (release each
+   with pc_thread_free) and return how many are alive (may exceed cap).
+   Python: threading.enumerate */
+PYCONC_API size_t pc_thread_enumerate(pc_thread **out, size_t cap);
+/* Python: threading.active_count */
+PYCONC_API size_t pc_thread_active_count(void);
+/* Python: threading.get_ident, threading.get_native_id */
+PYCONC_API unsigned long pc_thread_get_ident(void);
+PYCONC_API long pc_thread_get_native_id(void);
+/* The stack size for new threads (0: OS default).
+   Python: threading.stack_size() */
+PYCONC_API size_t pc_thread_get_stack_size(void);
+/* Set it: 0 or >= 32 KiB. Returns: PC_OK, PC_VALUE.
+   Python: threading.stack_size(size) */
+PYCONC_API int pc_thread_set_stack_size(size_t size);
+
+typedef struct pc_excepthook_args {
+    int code;                   // the target's status
+    const char *message;        // pc_raise's message, or pc_strerror(code)
+    pc_thread *thread;          // the thread whose target failed
+} pc_excepthook_args;
+typedef void (*pc_excepthook_fn)(const pc_excepthook_args *args, void *ctx);
+
+/* Called in a thread whose target returned non-zero. NULL restores the
+   default, which prints "Exception in thread NAME: MESSAGE" to stderr.
+   Python: threading.excepthook = ... */
+PYCONC_API void pc_thread_set_excepthook(pc_excepthook_fn fn, void *ctx);
+/* Python: threading.excepthook (never NULL). */
+PYCONC_API pc_excepthook_fn pc_thread_get_excepthook(void **out_ctx);
+/* The default hook. Python: threading.__excepthook__ */
+PYCONC_API void pc_thread_default_excepthook(const pc_excepthook_args *args, void *ctx);
+
+// >>timer
+typedef struct pc_timer pc_timer;
+/* A thread that runs fn(arg) after interval seconds unless cancelled.
+   Returns NULL on failure.  Python: threading.Timer(interval, fn, args) */
+PYCONC_API pc_timer *pc_timer_new(double interval, pc_target_fn fn, void *arg);
+/* Python: Timer.start, .cancel, .join, .is_alive */
+PYCONC_API int pc_timer_start(pc_timer *t);
+/* Stop the timer if it has not fired yet: then fn never runs. */
+PYCONC_API void pc_timer_cancel(pc_timer *t);
+PYCONC_API int pc_timer_join(pc_timer *t, double timeout);
+PYCONC_API int pc_timer_is_alive(const pc_timer *t);
+/* The timer's thread object (borrowed), for its name, daemon flag ... */
+PYCONC_API pc_thread *pc_timer_thread(pc_timer *t);
+/* Drop the timer; a started one keeps its thread running until it ends. */
+PYCONC_API void pc_timer_free(pc_timer *t);
+
+// >>local
+typedef struct pc_local pc_local;
+/* A per-thread slot; dtor(value) runs at the exit of each thread that set a
+   non-NULL value. Returns NULL on failure.  Python: threading.local */
+PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value));
+PYCONC_API void pc_local_free(pc_local *loc);
+/* This thread's value (NULL until set). */
+PYCONC_API void *pc_local_get(pc_local *loc);
+/* Returns: PC_OK, PC_VALUE, PC_OS. */
+PYCONC_API int pc_local_set(pc_local *loc, void *value);
+
+// >>cpu
+/* Python: os.cpu_count (online CPUs, >= 1) */
+PYCONC_API int pc_cpu_count(void);
+/* Python: os.process_cpu_count (CPUs this process may run on, >= 1) */
+PYCONC_API int pc_process_cpu_count(void);
+
+// >>internal
+/* Shared machinery for the other pyconc headers. Not for users. */
+
+/* Set the calling thread's last error and return code. */
+PYCONC_API int pc__error(int code, const char *fmt, ...) PC__PRINTF(2, 3);
+/* PC_OS with "what: strerror(errno)"; errno is preserved. */
+PYCONC_API int pc__os_error(const char *what);
+/* Clear this thread's pending pc_raise() and return it (PC_OK if none);
+   the message is copied to msg (may be NULL). */
+PYCONC_API int pc__exception_take(char *msg, size_t cap);
+/* Turn a timeout into an absolute monotonic deadline (INFINITY when
+   negative); NaN -> PC_VALUE. */
+PYCONC_API int pc__deadline(double timeout, double *out_deadline);
+/* Block while *addr == expected, until woken or deadline (monotonic
+   seconds, INFINITY: none). shared: the word is in memory shared between
+   processes. Returns 0 (woken, changed, or spurious) or PC_TIMEOUT. */
+PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline, int shared);
+/* Wake up to n waiters of addr (INT32_MAX: all). */
+PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared);
+/* A per-thread identity, cheap, never 0. */
+PYCONC_API uintptr_t pc__self_id(void);
+PYCONC_API void *pc__malloc(size_t size);      // PC_NOMEM on failure
+PYCONC_API void *pc__calloc(size_t n, size_t size);
+PYCONC_API void pc__free(void *p);
+PYCONC_API char *pc__strdup(const char *s);
+/* Python's exception name for a code: "TimeoutError". */
+PYCONC_API const char *pc__exception_name(int code);
+/* Turn monotonic seconds into a timespec (for the OS's timed waits). */
+struct timespec;
+PYCONC_API void pc__timespec(double seconds, struct timespec *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // PYCONC_H
+
+// ---------------------------------------------------------------------------
+// >>implementation
+#if defined(PYCONC_ALL_IMPLEMENTATION) && !defined(PYCONC_IMPLEMENTATION)
+#define PYCONC_IMPLEMENTATION
+#endif
+
+#if defined(PYCONC_IMPLEMENTATION) && !defined(PYCONC_IMPLEMENTATION_DONE)
+#define PYCONC_IMPLEMENTATION_DONE
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
+
+#if defined(__linux__) && !defined(__cplusplus) && !defined(_GNU_SOURCE) && \
+    !defined(_DEFAULT_SOURCE) && !defined(_BSD_SOURCE)
+#error "pyconc: include pyconc.h (with the IMPLEMENTATION macro) before any system header, or build with -std=gnu11 or -D_GNU_SOURCE"
+#endif
+
+#if defined(PYCONC_MALLOC) != defined(PYCONC_FREE)
+#error "pyconc: define both PYCONC_MALLOC and PYCONC_FREE, or neither"
+#endif
+#ifndef PYCONC_MALLOC
+#define PYCONC_MALLOC(n) malloc(n)
+#define PYCONC_FREE(p) free(p)
+#endif
+#ifndef PYCONC_ASSERT
+#include <assert.h>
+#define PYCONC_ASSERT(x) assert(x)
+#endif
+
+#if defined(__linux__) && defined(SYS_futex) && !defined(PYCONC_NO_FUTEX)
+#define PC__HAVE_FUTEX 1
+#else
+#define PC__HAVE_FUTEX 0
+#endif
+
+#ifdef __cplusplus
+#define PC__TLS thread_local
+#else
+#define PC__TLS _Thread_local
+#endif
+
+#define PC__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define PC__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define PC__RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+// >>errors
+// Each thread keeps its last failure and, separately, a pending pc_raise()
+// that the code running a target or task collects.
+typedef struct pc__thread_errors {
+    int code;
+    int raised;
+    char msg[256];
+    char raised_msg[256];
+} pc__thread_errors;
+static PC__TLS pc__thread_errors pc__errs;
+
+PYCONC_API const char *pc_strerror(int code) {
+#define PC__ERROR_TEXT(name, value, pyname, text) case value: return text " (" pyname ")";
+    switch (code) { PC_ERRORS(PC__ERROR_TEXT) default: return "unknown status code"; }
+#undef PC__ERROR_TEXT
+}
+
+PYCONC_API const char *pc__exception_name(int code) {
+#define PC__ERROR_NAME(name, value, pyname, text) case value: return pyname;
+    switch (code) { PC_ERRORS(PC__ERROR_NAME) default: return "Exception"; }
+#undef PC__ERROR_NAME
+}
+
+PYCONC_API const char *pc_last_error(void) { return pc__errs.msg; }
+PYCONC_API int pc_last_error_code(void) { return pc__errs.code; }
+
+static int pc__verror(int code, const char *fmt, va_list ap) {
+    pc__errs.code = code;
+    vsnprintf(pc__errs.msg, sizeof pc__errs.msg, fmt, ap);
+    return code;
+}
+
+PYCONC_API int pc__error(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    pc__verror(code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+PYCONC_API int pc__os_error(const char *what) {
+    int e = errno;
+    pc__error(PC_OS, "%s: %s", what, strerror(e));
+    errno = e;
+    return PC_OS;
+}
+
+PYCONC_API int pc_raise(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    pc__verror(code, fmt, ap);
+    va_end(ap);
+    pc__errs.raised = code;
+    memcpy(pc__errs.raised_msg, pc__errs.msg, sizeof pc__errs.msg);
+    return code;
+}
+
+PYCONC_API int pc__exception_take(char *msg, size_t cap) {
+    int code = pc__errs.raised;
+    if (msg && cap) {
+        if (code) snprintf(msg, cap, "%s", pc__errs.raised_msg);
+        else msg[0] = '\0';
+    }
+    pc__errs.raised = 0;
+    return code;
+}
+
+// >>memory
+PYCONC_API void *pc__malloc(size_t size) {
+    void *p = PYCONC_MALLOC(size ? size : 1);
+    if (!p) pc__error(PC_NOMEM, "out of memory allocating %zu bytes", size);
+    return p;
+}
+
+PYCONC_API void *pc__calloc(size_t n, size_t size) {
+    if (size && n > (size_t)-1 / size) {
+        pc__error(PC_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    void *p = pc__malloc(n * size);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+PYCONC_API void pc__free(void *p) { if (p) PYCONC_FREE(p); }
+
+PYCONC_API char *pc__strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = (char *)pc__malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+// >>time
+PYCONC_API double pc_monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+PYCONC_API void pc__timespec(double seconds, struct timespec *out) {
+    if (seconds < 0) seconds = 0;   // deadlines are never negative; keeps libm out
+    out->tv_sec = (time_t)seconds;
+    out->tv_nsec = (long)((seconds - (double)out->tv_sec) * 1e9);
+    if (out->tv_nsec >= 1000000000L) { out->tv_sec++; out->tv_nsec -= 1000000000L; }
+    if (out->tv_nsec < 0) out->tv_nsec = 0;
+}
+
+PYCONC_API int pc__deadline(double timeout, double *out_deadline) {
+    if (timeout != timeout) return pc__error(PC_VALUE, "timeout is NaN");
+    if (timeout < 0 || timeout > PC_TIMEOUT_MAX) *out_deadline = INFINITY;
+    else *out_deadline = pc_monotonic() + timeout;
+    return PC_OK;
+}
+
+PYCONC_API int pc_sleep(double seconds) {
+    if (seconds != seconds || seconds < 0)
+        return pc__error(PC_VALUE, "sleep length must be a non-negative number");
+    if (seconds > PC_TIMEOUT_MAX) seconds = PC_TIMEOUT_MAX;
+    int saved = errno;
+#if defined(TIMER_ABSTIME) && !defined(__APPLE__)
+    struct timespec until;
+    pc__timespec(pc_monotonic() + seconds, &until);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {}
+#else
+    double deadline = pc_monotonic() + seconds, left;
+    while ((left = deadline - pc_monotonic()) > 0) {
+        struct timespec ts;
+        pc__timespec(left, &ts);
+        nanosleep(&ts, NULL);
+    }
+#endif
+    errno = saved;
+    return PC_OK;
+}
+
+// >>waitqueue
+// Everything that blocks in pyconc blocks here: wait while a 32-bit word
+// holds an expected value, until woken or a monotonic deadline. On Linux
+// this is the futex; elsewhere (or with PYCONC_NO_FUTEX) a fixed table of
+// mutex + condition variable buckets hashed by address, where a wake
+// broadcasts its bucket (spurious wake-ups are allowed by the contract).
+#if PC__HAVE_FUTEX
+// The kernel's futex ABI (linux/futex.h, which musl toolchains lack).
+#define PC__FUTEX_WAKE 1
+#define PC__FUTEX_WAIT_BITSET 9
+#define PC__FUTEX_PRIVATE 128
+#define PC__FUTEX_MATCH_ANY 0xffffffffu
+
+PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline, int shared) {
+    int op = PC__FUTEX_WAIT_BITSET | (shared ? 0 : PC__FUTEX_PRIVATE);
+    struct timespec ts, *tsp = NULL;
+    if (deadline != INFINITY) { pc__timespec(deadline, &ts); tsp = &ts; }
+    int saved = errno;
+    long r = syscall(SYS_futex, addr, op, expected, tsp, (uint32_t *)NULL,
+                     PC__FUTEX_MATCH_ANY);
+    int timed_out = r == -1 && errno == ETIMEDOUT;
+    errno = saved;
+    return timed_out ? PC_TIMEOUT : 0;
+}
+
+PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
+    int op = PC__FUTEX_WAKE | (shared ? 0 : PC__FUTEX_PRIVATE);
+    int saved = errno;
+    syscall(SYS_futex, addr, op, n, (struct timespec *)NULL, (uint32_t *)NULL, 0);
+    errno = saved;
+}
+
+static void pc__waitqueue_after_fork(void) {}
+#else
+#define PC__PARK_BUCKETS 64
+typedef struct pc__park { pthread_mutex_t mu; pthread_cond_t cv; } pc__park;
+static pc__park pc__parks[PC__PARK_BUCKETS];
+static pthread_once_t pc__park_once = PTHREAD_ONCE_INIT;
+
+static void pc__park_init(void) {
+    for (int i = 0; i < PC__PARK_BUCKETS; i++) {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+#if !defined(__APPLE__)
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+#endif
+        pthread_mutex_init(&pc__parks[i].mu, NULL);
+        pthread_cond_init(&pc__parks[i].cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+}
+
+static pc__park *pc__park_of(const void *addr) {
+    uintptr_t a = (uintptr_t)addr;
+    pthread_once(&pc__park_once, pc__park_init);
+    return &pc__parks[((a >> 2) ^ (a >> 9)) % PC__PARK_BUCKETS];
+}
+
+// Another process cannot reach our buckets: a shared wait polls in 1 ms
+// slices instead, and the caller re-checks its word after each.
+PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline, int shared) {
+    pc__park *p = pc__park_of(addr);
+    int rc = 0, saved = errno;
+    double until = deadline;
+    if (shared && until > pc_monotonic() + 0.001) until = pc_monotonic() + 0.001;
+    pthread_mutex_lock(&p->mu);
+    if (__atomic_load_n(addr, __ATOMIC_ACQUIRE) == expected) {
+        if (until == INFINITY) {
+            pthread_cond_wait(&p->cv, &p->mu);
+        } else {
+#if defined(__APPLE__)
+            struct timespec rel;
+            double left = until - pc_monotonic();
+            pc__timespec(left > 0 ? left : 0, &rel);
+            int r = pthread_cond_timedwait_relative_np(&p->cv, &p->mu, &rel);
+#else
+            struct timespec ts;
+            pc__timespec(until, &ts);
+            int r = pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+#endif
+            if (r == ETIMEDOUT && until == deadline) rc = PC_TIMEOUT;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    errno = saved;
+    return rc;
+}
+
+PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
+    (void)n; (void)shared;
+    pc__park *p = pc__park_of(addr);
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+// A bucket may have been held by a thread that does not exist in the child.
+static void pc__waitqueue_after_fork(void) {
+    if (pc__park_once != PTHREAD_ONCE_INIT) pc__park_init();
+}
+#endif
+
+static PC__TLS char pc__self_marker;
+PYCONC_API uintptr_t pc__self_id(void) { return (uintptr_t)&pc__self_marker; }
+
+// >>lock
+// Three states (0 free, 1 held, 2 held with possible waiters): release only
+// enters the kernel when someone may be asleep. Acquire/release ordering on
+// the state word is what publishes the protected data.
+PYCONC_API void pc_lock_init(pc_lock *lock) { if (lock) lock->state = 0; }
+PYCONC_API void pc_lock_destroy(pc_lock *lock) { (void)lock; }
+
+static int pc__lock_wait(pc_lock *lock, double timeout) {
+    double deadline;
+    if (timeout == 0) return PC_TIMEOUT;
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    uint32_t c = __atomic_exchange_n(&lock->state, 2, __ATOMIC_ACQUIRE);
+    while (c != 0) {
+        if (pc__futex_wait(&lock->state, 2, deadline, 0) == PC_TIMEOUT) {
+            if (__atomic_exchange_n(&lock->state, 2, __ATOMIC_ACQUIRE) == 0) return PC_OK;
+            return PC_TIMEOUT;
+        }
+        c = __atomic_exchange_n(&lock->state, 2, __ATOMIC_ACQUIRE);
+    }
+    return PC_OK;
+}
+
+PYCONC_API int pc_lock_acquire(pc_lock *lock, double timeout) {
+    uint32_t c = 0;
+    if (!lock || timeout != timeout)
+        return pc__error(PC_VALUE, lock ? "timeout is NaN" : "lock is NULL");
+    if (__atomic_compare_exchange_n(&lock->state, &c, 1, 0, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED))
+        return PC_OK;
+    return pc__lock_wait(lock, timeout);
+}
+
+PYCONC_API int pc_lock_release(pc_lock *lock) {
+    if (!lock) return pc__error(PC_VALUE, "lock is NULL");
+    uint32_t old = __atomic_exchange_n(&lock->state, 0, __ATOMIC_RELEASE);
+    if (old == 0) return pc__error(PC_RUNTIME, "release unlocked lock");
+    if (old == 2) pc__futex_wake(&lock->state, 1, 0);
+    return PC_OK;
+}
+
+PYCONC_API int pc_lock_locked(const pc_lock *lock) {
+    return lock && PC__RELAXED(&lock->state) != 0;
+}
+
+// >>rlock
+// owner is read without the lock only to compare with the caller's own id,
+// which no other thread can store, so relaxed order is enough.
+PYCONC_API void pc_rlock_init(pc_rlock *r) { if (r) memset(r, 0, sizeof *r); }
+PYCONC_API void pc_rlock_destroy(pc_rlock *r) { (void)r; }
+
+PYCONC_API int pc_rlock_acquire(pc_rlock *r, double timeout) {
+    if (!r) return pc__error(PC_VALUE, "rlock is NULL");
+    uintptr_t me = pc__self_id();
+    if (PC__RELAXED(&r->owner) == me) {
+        if (r->count == UINT32_MAX) return pc__error(PC_RUNTIME, "RLock recursion overflow");
+        r->count++;
+        return PC_OK;
+    }
+    int rc = pc_lock_acquire(&r->lock, timeout);
+    if (rc) return rc;
+    __atomic_store_n(&r->owner, me, __ATOMIC_RELAXED);
+    r->count = 1;
+    return PC_OK;
+}
+
+PYCONC_API int pc_rlock_release(pc_rlock *r) {
+    if (!r) return pc__error(PC_VALUE, "rlock is NULL");
+    if (PC__RELAXED(&r->owner) != pc__self_id())
+        return pc__error(PC_RUNTIME, "cannot release un-acquired lock");
+    if (--r->count == 0) {
+        __atomic_store_n(&r->owner, (uintptr_t)0, __ATOMIC_RELAXED);
+        pc_lock_release(&r->lock);
+    }
+    return PC_OK;
+}
+
+PYCONC_API int pc_rlock_locked(const pc_rlock *r) { return r && pc_lock_locked(&r->lock); }
+PYCONC_API int pc_rlock_is_owned(const pc_rlock *r) {
+    return r && PC__RELAXED(&r->owner) == pc__self_id();
+}
+
+// Give up every level of an owned RLock, and take them all back.
+static uint32_t pc__rlock_release_all(pc_rlock *r) {
+    uint32_t depth = r->count;
+    r->count = 0;
+    __atomic_store_n(&r->owner, (uintptr_t)0, __ATOMIC_RELAXED);
+    pc_lock_release(&r->lock);
+    return depth;
+}
+
+static void pc__rlock_restore(pc_rlock *r, uint32_t depth) {
+    pc_lock_acquire(&r->lock, PC_FOREVER);
+    __atomic_store_n(&r->owner, pc__self_id(), __ATOMIC_RELAXED);
+    r->count = depth;
+}
+
+// >>condition
+// Each waiter parks on a word of its own, queued in a FIFO list that the
+// condition's lock protects (so notify(n) wakes exactly n, oldest first).
+// A notifier sets the word and wakes it while holding the lock, and the
+// waiter cannot leave wait() before it re-takes that lock, so the node
+// on the waiter's stack outlives every use by the notifier.
+struct pc__waiter {
+    struct pc__waiter *next, *prev;
+    uint32_t notified;
+};
+
+PYCONC_API void pc_condition_init(pc_condition *c) {
+    if (!c) return;
+    memset(c, 0, sizeof *c);
+}
+
+PYCONC_API void pc_condition_init_lock(pc_condition *c, pc_lock *lock) {
+    pc_condition_init(c);
+    if (c && lock) { c->lock = lock; c->kind = 1; }
+}
+
+PYCONC_API void pc_condition_init_rlock(pc_condition *c, pc_rlock *rlock) {
+    pc_condition_init(c);
+    if (c && rlock) { c->lock = rlock; c->kind = 2; }
+}
+
+PYCONC_API void pc_condition_destroy(pc_condition *c) { (void)c; }
+
+static pc_rlock *pc__cond_rlock(pc_condition *c) {
+    return c->kind == 2 ? (pc_rlock *)c->lock : &c->own;
+}
+
+PYCONC_API int pc_condition_acquire(pc_condition *c, double timeout) {
+    if (!c) return pc__error(PC_VALUE, "condition is NULL");
+    if (c->kind == 1) return pc_lock_acquire((pc_lock *)c->lock, timeout);
+    return pc_rlock_acquire(pc__cond_rlock(c), timeout);
+}
+
+PYCONC_API int pc_condition_release(pc_condition *c) {
+    if (!c) return pc__error(PC_VALUE, "condition is NULL");
+    if (c->kind == 1) return pc_lock_release((pc_lock *)c->lock);
+    return pc_rlock_release(pc__cond_rlock(c));
+}
+
+// A plain Lock has no owner: as Python, "held by someone" has to do.
+static int pc__cond_owned(pc_condition *c, const char *what) {
+    int owned = c->kind == 1 ? pc_lock_locked((pc_lock *)c->lock)
+                             : pc_rlock_is_owned(pc__cond_rlock(c));
+    return owned ? PC_OK : pc__error(PC_RUNTIME, "cannot %s on un-acquired lock", what);
+}
+
+static void pc__cond_unlink(pc_condition *c, struct pc__waiter *w) {
+    if (w->prev) w->prev->next = w->next; else c->head = w->next;
+    if (w->next) w->next->prev = w->prev; else c->tail = w->prev;
+}
+
+PYCONC_API int pc_condition_wait(pc_condition *c, double timeout) {
+    double deadline;
+    if (!c) return pc__error(PC_VALUE, "condition is NULL");
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    if (pc__cond_owned(c, "wait")) return PC_RUNTIME;
+    struct pc__waiter w = {NULL, c->tail, 0};
+    if (c->tail) c->tail->next = &w; else c->head = &w;
+    c->tail = &w;
+    uint32_t depth = 0;
+    if (c->kind == 1) pc_lock_release((pc_lock *)c->lock);
+    else depth = pc__rlock_release_all(pc__cond_rlock(c));
+    while (!PC__LOAD(&w.notified))
+        if (pc__futex_wait(&w.notified, 0, deadline, 0) == PC_TIMEOUT) break;
+    if (c->kind == 1) pc_lock_acquire((pc_lock *)c->lock, PC_FOREVER);
+    else pc__rlock_restore(pc__cond_rlock(c), depth);
+    if (PC__LOAD(&w.notified)) return PC_OK;
+    pc__cond_unlink(c, &w);
+    return pc__error(PC_TIMEOUT, "condition wait timed out");
+}
+
+PYCONC_API int pc_condition_wait_for(pc_condition *c, int (*predicate)(void *ctx),
+                                     void *ctx, double timeout) {
+    double deadline;
+    if (!c || !predicate) return pc__error(PC_VALUE, "condition or predicate is NULL");
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    if (pc__cond_owned(c, "wait")) return PC_RUNTIME;
+    while (!predicate(ctx)) {
+        double left = deadline == INFINITY ? PC_FOREVER : deadline - pc_monotonic();
+        if (deadline != INFINITY && left <= 0)
+            return pc__error(PC_TIMEOUT, "condition wait_for timed out");
+        pc_condition_wait(c, left);
+    }
+    return PC_OK;
+}
+
+PYCONC_API int pc_condition_notify(pc_condition *c, int n) {
+    if (!c) return pc__error(PC_VALUE, "condition is NULL");
+    if (pc__cond_owned(c, "notify")) return PC_RUNTIME;
+    while (n-- > 0 && c->head) {
+        struct pc__waiter *w = c->head;
+        pc__cond_unlink(c, w);
+        PC__STORE(&w->notified, 1u);
+        pc__futex_wake(&w->notified, 1, 0);
+    }
+    return PC_OK;
+}
+
+PYCONC_API int pc_condition_notify_all(pc_condition *c) {
+    return pc_condition_notify(c, INT32_MAX);
+}
+
+// >>semaphore
+// value is the futex word. A waiter announces itself in waiters before it
+// sleeps and a releaser reads waiters after it adds: both sequentially
+// consistent, so either the releaser sees the waiter and wakes it, or the
+// waiter's futex sees the new value and does not sleep.
+PYCONC_API int pc_semaphore_init(pc_semaphore *s, int value) {
+    if (!s) return pc__error(PC_VALUE, "semaphore is NULL");
+    if (value < 0) return pc__error(PC_VALUE, "semaphore initial value must be >= 0");
+    s->value = (uint32_t)value;
+    s->waiters = 0;
+    s->bound = 0;
+    return PC_OK;
+}
+
+PYCONC_API void pc_semaphore_destroy(pc_semaphore *s) { (void)s; }
+
+PYCONC_API int pc_semaphore_acquire(pc_semaphore *s, double timeout) {
+    double deadline = 0;
+    int have_deadline = 0;
+    if (!s || timeout != timeout)
+        return pc__error(PC_VALUE, s ? "timeout is NaN" : "semaphore is NULL");
+    uint32_t v = PC__RELAXED(&s->value);
+    for (;;) {
+        while (v > 0)
+            if (__atomic_compare_exchange_n(&s->value, &v, v - 1, 1, __ATOMIC_ACQUIRE,
+                                            __ATOMIC_RELAXED))
+                return PC_OK;
+        if (timeout == 0) return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
+        if (!have_deadline) { pc__deadline(timeout, &deadline); have_deadline = 1; }
+        __atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);
+        int r = pc__futex_wait(&s->value, 0, deadline, 0);
+        __atomic_fetch_sub(&s->waiters, 1, __ATOMIC_SEQ_CST);
+        v = PC__RELAXED(&s->value);
+        if (r == PC_TIMEOUT && v == 0)
+            return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
+    }
+}
+
+PYCONC_API int pc_semaphore_release(pc_semaphore *s, int n) {
+    if (!s) return pc__error(PC_VALUE, "semaphore is NULL");
+    if (n < 1) return pc__error(PC_VALUE, "n must be one or more");
+    uint32_t limit = s->bound ? s->bound : (uint32_t)INT32_MAX;
+    uint32_t v = PC__RELAXED(&s->value);
+    do {
+        if ((uint64_t)v + (uint64_t)n > limit)
+            return pc__error(PC_VALUE, s->bound ? "Semaphore released too many times"
+                                                : "semaphore value would overflow");
+    } while (!__atomic_compare_exchange_n(&s->value, &v, v + (uint32_t)n, 1,
+                                          __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    if (__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST))
+        pc__futex_wake(&s->value, n, 0);
+    return PC_OK;
+}
+
+PYCONC_API int pc_semaphore_value(const pc_semaphore *s) {
+    return s ? (int)PC__RELAXED(&s->value) : 0;
+}
+
+PYCONC_API int pc_bounded_semaphore_init(pc_bounded_semaphore *s, int value) {
+    int rc = pc_semaphore_init(s, value);
+    if (rc == PC_OK) s->bound = (uint32_t)value;
+    if (rc == PC_OK && value == 0)
+        return pc__error(PC_VALUE, "a BoundedSemaphore of 0 can never be released");
+    return rc;
+}
+
+PYCONC_API int pc_bounded_semaphore_acquire(pc_bounded_semaphore *s, double timeout) {
+    return pc_semaphore_acquire(s, timeout);
+}
+
+PYCONC_API int pc_bounded_semaphore_release(pc_bounded_semaphore *s, int n) {
+    return pc_semaphore_release(s, n);
+}
+
+// >>event
+// word = (times set << 1) | flag. A waiter sleeps on the exact word it saw
+// with the flag clear; any set() changes the count, so the waiter knows it
+// was set even when clear() has already run again (Python's rule).
+PYCONC_API void pc_event_init(pc_event *ev) { if (ev) ev->word = ev->waiters = 0; }
+PYCONC_API void pc_event_destroy(pc_event *ev) { (void)ev; }
+
+PYCONC_API void pc_event_set(pc_event *ev) {
+    if (!ev) return;
+    uint32_t w = PC__RELAXED(&ev->word);
+    do {
+        if (w & 1) return;
+    } while (!__atomic_compare_exchange_n(&ev->word, &w, w + 3, 1, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_RELAXED));
+    if (__atomic_load_n(&ev->waiters, __ATOMIC_SEQ_CST))
+        pc__futex_wake(&ev->word, INT32_MAX, 0);
+}
+
+PYCONC_API void pc_event_clear(pc_event *ev) {
+    if (ev) __atomic_fetch_and(&ev->word, ~1u, __ATOMIC_RELEASE);
+}
+
+PYCONC_API int pc_event_is_set(const pc_event *ev) {
+    return ev && (PC__LOAD(&ev->word) & 1);
+}
+
+PYCONC_API int pc_event_wait(pc_event *ev, double timeout) {
+    double deadline;
+    if (!ev) return pc__error(PC_VALUE, "event is NULL");
+    uint32_t w = PC__LOAD(&ev->word);
+    if (w & 1) return PC_OK;
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    if (timeout == 0) return pc__error(PC_TIMEOUT, "event wait timed out");
+    __atomic_fetch_add(&ev->waiters, 1, __ATOMIC_SEQ_CST);
+    int rc = PC_OK;
+    while (__atomic_load_n(&ev->word, __ATOMIC_SEQ_CST) == w) {
+        if (pc__futex_wait(&ev->word, w, deadline, 0) == PC_TIMEOUT &&
+            PC__LOAD(&ev->word) == w) {
+            rc = pc__error(PC_TIMEOUT, "event wait timed out");
+            break;
+        }
+    }
+    __atomic_fetch_sub(&ev->waiters, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+// >>barrier
+// Python's algorithm: FILLING while threads arrive, DRAINING while they
+// leave, RESETTING while a reset waits for the old round to drain, BROKEN
+// until reset. All of it under one condition.
+enum { PC__B_FILLING = 0, PC__B_DRAINING = 1, PC__B_RESETTING = -1, PC__B_BROKEN = -2 };
+
+PYCONC_API int pc_barrier_init(pc_barrier *b, int parties, pc_target_fn action,
+                               void *action_arg, double timeout) {
+    if (!b) return pc__error(PC_VALUE, "barrier is NULL");
+    if (parties < 1) return pc__error(PC_VALUE, "parties must be >= 1");
+    if (timeout != timeout) return pc__error(PC_VALUE, "timeout is NaN");
+    memset(b, 0, sizeof *b);
+    pc_condition_init_lock(&b->cond, &b->lock);
+    b->parties = parties;
+    b->action = action;
+    b->action_arg = action_arg;
+    b->timeout = timeout;
+    return PC_OK;
+}
+
+PYCONC_API void pc_barrier_destroy(pc_barrier *b) { (void)b; }
+
+static void pc__barrier_break(pc_barrier *b) {
+    b->state = PC__B_BROKEN;
+    pc_condition_notify_all(&b->cond);
+}
+
+static int pc__barrier_not_filling(void *ctx) {
+    return ((pc_barrier *)ctx)->state != PC__B_FILLING;
+}
+
+static int pc__barrier_not_draining(void *ctx) {
+    int s = ((pc_barrier *)ctx)->state;
+    return s != PC__B_DRAINING && s != PC__B_RESETTING;
+}
+
+// The last thread in runs the action and lets the others go.
+static int pc__barrier_release(pc_barrier *b) {
+    if (b->action) {
+        int rc = b->action(b->action_arg);
+        if (rc) {
+            pc__barrier_break(b);
+            return pc__error(rc, "barrier action failed: %s", pc_strerror(rc));
+        }
+    }
+    b->state = PC__B_DRAINING;
+    pc_condition_notify_all(&b->cond);
+    return PC_OK;
+}
+
+static int pc__barrier_await(pc_barrier *b, double timeout) {
+    if (pc_condition_wait_for(&b->cond, pc__barrier_not_filling, b, timeout) != PC_OK) {
+        pc__barrier_break(b);
+        return pc__error(PC_BROKEN, "barrier wait timed out; the barrier is broken");
+    }
+    if (b->state < 0) return pc__error(PC_BROKEN, "barrier was broken or reset");
+    return PC_OK;
+}
+
+PYCONC_API int pc_barrier_wait_timeout(pc_barrier *b, double timeout, int *out_index) {
+    if (!b) return pc__error(PC_VALUE, "barrier is NULL");
+    if (timeout != timeout) return pc__error(PC_VALUE, "timeout is NaN");
+    pc_lock_acquire(&b->lock, PC_FOREVER);
+    pc_condition_wait_for(&b->cond, pc__barrier_not_draining, b, PC_FOREVER);
+    if (b->state < 0) {
+        pc_lock_release(&b->lock);
+        return pc__error(PC_BROKEN, "barrier is broken");
+    }
+    int index = b->count++;
+    int rc = index + 1 == b->parties ? pc__barrier_release(b) : pc__barrier_await(b, timeout);
+    if (--b->count == 0 && (b->state == PC__B_RESETTING || b->state == PC__B_DRAINING)) {
+        b->state = PC__B_FILLING;
+        pc_condition_notify_all(&b->cond);
+    }
+    pc_lock_release(&b->lock);
+    if (out_index) *out_index = rc ? -1 : index;
+    return rc;
+}
+
+PYCONC_API int pc_barrier_wait(pc_barrier *b, int *out_index) {
+    if (!b) return pc__error(PC_VALUE, "barrier is NULL");
+    return pc_barrier_wait_timeout(b, b->timeout, out_index);
+}
+
+PYCONC_API void pc_barrier_reset(pc_barrier *b) {
+    if (!b) return;
+    pc_lock_acquire(&b->lock, PC_FOREVER);
+    if (b->count > 0) {
+        if (b->state == PC__B_FILLING || b->state == PC__B_BROKEN) b->state = PC__B_RESETTING;
+    } else {
+        b->state = PC__B_FILLING;
+    }
+    pc_condition_notify_all(&b->cond);
+    pc_lock_release(&b->lock);
+}
+
+PYCONC_API void pc_barrier_abort(pc_barrier *b) {
+    if (!b) return;
+    pc_lock_acquire(&b->lock, PC_FOREVER);
+    pc__barrier_break(b);
+    pc_lock_release(&b->lock);
+}
+
+PYCONC_API int pc_barrier_parties(const pc_barrier *b) { return b ? b->parties : 0; }
+
+PYCONC_API int pc_barrier_n_waiting(pc_barrier *b) {
+    if (!b) return 0;
+    pc_lock_acquire(&b->lock, PC_FOREVER);
+    int n = b->state == PC__B_FILLING ? b->count : 0;
+    pc_lock_release(&b->lock);
+    return n;
+}
+
+PYCONC_API int pc_barrier_broken(pc_barrier *b) {
+    if (!b) return 0;
+    pc_lock_acquire(&b->lock, PC_FOREVER);
+    int broken = b->state == PC__B_BROKEN;
+    pc_lock_release(&b->lock);
+    return broken;
+}
+
+// >>thread
+enum { PC__T_NORMAL = 0, PC__T_MAIN = 1, PC__T_DUMMY = 2 };
+
+struct pc_thread {
+    uint32_t refs;              // the user's, the running thread's, enumerate's
+    pc_lock mu;                 // guards name and reaped
+    char *name;
+    pc_target_fn target;
+    void *arg;
+    size_t stack_size;
+    int daemon;
+    int kind;
+    uint32_t started;
+    int reaped;                 // pthread_join or pthread_detach done
+    int exitcode;
+    pthread_t handle;           // written by the thread itself before running
+    unsigned long ident;
+    long native_id;
+    pc_event running;           // ident and native_id are published
+    pc_event done;              // the target has returned
+    pc_thread *reg_prev, *reg_next;
+};
+
+// Library-wide state, made once by pc__init (a constructor runs it before
+// main, so the main thread is the one that runs main()).
+static pthread_once_t pc__once = PTHREAD_ONCE_INIT;
+static pc_lock pc__reg_lock = PC_LOCK_INIT;
+static pc_thread *pc__reg_head;
+static size_t pc__reg_count;
+static pc_thread *pc__main_thread;
+static uint32_t pc__thread_counter, pc__dummy_counter;
+static size_t pc__stack_size;
+static pc_lock pc__hook_lock = PC_LOCK_INIT;
+static pc_excepthook_fn pc__hook_fn;
+static void *pc__hook_ctx;
+static pthread_key_t pc__dummy_key;
+static PC__TLS pc_thread *pc__tls_self;
+
+static void pc__init(void);
+static void pc__run_local_dtors(void);
+
+static long pc__os_native_id(void) {
+#if defined(__linux__) && defined(SYS_gettid)
+    return (long)syscall(SYS_gettid);
+#else
+    return (long)getpid();
+#endif
+}
+
+// The OS keeps 15 bytes of a thread name: cut there, but never inside a
+// UTF-8 sequence.
+static void pc__os_set_thread_name(const char *name) {
+#if defined(__linux__)
+    char buf[16];
+    size_t n = strlen(name);
+    if (n > 15) {
+        n = 15;
+        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    prctl(PR_SET_NAME, buf, 0, 0, 0);
+#else
+    (void)name;
+#endif
+}
+
+static void pc__registry_add(pc_thread *t) {
+    pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
+    t->reg_prev = NULL;
+    t->reg_next = pc__reg_head;
+    if (pc__reg_head) pc__reg_head->reg_prev = t;
+    pc__reg_head = t;
+    pc__reg_count++;
+    pc_lock_release(&pc__reg_lock);
+}
+
+static void pc__registry_remove(pc_thread *t) {
+    pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
+    if (t->reg_prev) t->reg_prev->reg_next = t->reg_next;
+    else if (pc__reg_head == t) pc__reg_head = t->reg_next;
+    if (t->reg_next) t->reg_next->reg_prev = t->reg_prev;
+    t->reg_prev = t->reg_next = NULL;
+    pc__reg_count--;
+    pc_lock_release(&pc__reg_lock);
+}
+
+static pc_thread *pc__thread_alloc(const char *name, int kind, int daemon) {
+    pc_thread *t = (pc_thread *)pc__calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->name = pc__strdup(name);
+    if (!t->name) { pc__free(t); return NULL; }
+    t->refs = 1;
+    t->kind = kind;
+    t->daemon = daemon;
+    return t;
+}
+
+// Make the object for a thread that is already running (main or foreign).
+static pc_thread *pc__thread_adopt(const char *name, int kind, int daemon) {
+    pc_thread *t = pc__thread_alloc(name, kind, daemon);
+    if (!t) return NULL;
+    t->started = 1;
+    t->handle = pthread_self();
+    t->ident = (unsigned long)(uintptr_t)pthread_self();
+    t->native_id = pc__os_native_id();
+    pc_event_set(&t->running);
+    pc__tls_self = t;
+    pc__registry_add(t);
+    return t;
+}
+
+static void pc__thread_release(pc_thread *t) {
+    if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (t->kind == PC__T_NORMAL && t->started && !t->reaped) {
+        if (pthread_equal(t->handle, pthread_self())) pthread_detach(t->handle);
+        else pthread_join(t->handle, NULL);
+    }
+    pc__free(t->name);
+    pc__free(t);
+}
+
+PYCONC_API pc_thread *pc_thread_retain(pc_thread *t) {
+    if (t) __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
+PYCONC_API void pc_thread_free(pc_thread *t) {
+    if (!t) return;
+    // The main and dummy objects belong to the library while their thread runs.
+    if (t->kind != PC__T_NORMAL && __atomic_load_n(&t->refs, __ATOMIC_ACQUIRE) <= 1) return;
+    pc__thread_release(t);
+}
+
+PYCONC_API pc_thread *pc_thread_new(const pc_thread_desc *desc) {
+    pc_thread_desc d;
+    char auto_name[32];
+    pc__init();
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    if (!d.name) {
+        unsigned n = __atomic_add_fetch(&pc__thread_counter, 1, __ATOMIC_RELAXED);
+        snprintf(auto_name, sizeof auto_name, "Thread-%u", n);
+        d.name = auto_name;
+    }
+    if (d.daemon != PC_DAEMON_INHERIT && d.daemon != PC_DAEMON_YES && d.daemon != PC_DAEMON_NO) {
+        pc__error(PC_VALUE, "daemon must be PC_DAEMON_INHERIT, _YES or _NO");
+        return NULL;
+    }
+    if (d.stack_size && d.stack_size < 32768) {
+        pc__error(PC_VALUE, "stack_size must be 0 or at least 32 KiB");
+        return NULL;
+    }
+    int daemon = d.daemon == PC_DAEMON_YES ||
+                 (d.daemon == PC_DAEMON_INHERIT && pc_thread_daemon(pc_thread_current()));
+    pc_thread *t = pc__thread_alloc(d.name, PC__T_NORMAL, daemon);
+    if (!t) return NULL;
+    t->target = d.target;
+    t->arg = d.arg;
+    t->stack_size = d.stack_size;
+    return t;
+}
+
+// Run the hook with the failure the target left: its pc_raise() message,
+// else its last error if it matches the code, else the code's description.
+static void pc__thread_report(pc_thread *t, int rc) {
+    char msg[256];
+    if (pc__exception_take(msg, sizeof msg) == 0) {
+        const char *m = pc__errs.code == rc && pc__errs.msg[0] ? pc__errs.msg : pc_strerror(rc);
+        snprintf(msg, sizeof msg, "%s", m);
+    }
+    void *ctx;
+    pc_excepthook_fn fn = pc_thread_get_excepthook(&ctx);
+    pc_excepthook_args args = {rc, msg, t};
+    fn(&args, ctx);
+}
+
+static void *pc__thread_entry(void *p) {
+    pc_thread *t = (pc_thread *)p;
+    pc__tls_self = t;
+    t->handle = pthread_self();
+    __atomic_store_n(&t->ident, (unsigned long)(uintptr_t)pthread_self(), __ATOMIC_RELAXED);
+    __atomic_store_n(&t->native_id, pc__os_native_id(), __ATOMIC_RELAXED);
+    pc_lock_acquire(&t->mu, PC_FOREVER);
+    pc__os_set_thread_name(t->name);
+    pc_lock_release(&t->mu);
+    pc_event_set(&t->running);
+    pc__exception_take(NULL, 0);
+    int rc = t->target ? t->target(t->arg) : 0;
+    if (rc != 0) pc__thread_report(t, rc);
+    t->exitcode = rc;
+    pc__run_local_dtors();
+    pc__registry_remove(t);
+    pc__tls_self = NULL;
+    pc_event_set(&t->done);
+    pc__thread_release(t);
+    return NULL;
+}
+
+PYCONC_API int pc_thread_start(pc_thread *t) {
+    pthread_attr_t attr;
+    if (!t) return pc__error(PC_VALUE, "thread is NULL");
+    uint32_t expected = 0;
+    if (!__atomic_compare_exchange_n(&t->started, &expected, 1, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED))
+        return pc__error(PC_RUNTIME, "threads can only be started once");
+    size_t stack = t->stack_size ? t->stack_size
+                                 : __atomic_load_n(&pc__stack_size, __ATOMIC_RELAXED);
+    pthread_attr_init(&attr);
+    if (stack) pthread_attr_setstacksize(&attr, stack);
+    pc_thread_retain(t);
+    pc__registry_add(t);
+    pthread_t h;
+    int err = pthread_create(&h, &attr, pc__thread_entry, t);
+    pthread_attr_destroy(&attr);
+    if (err) {
+        pc__registry_remove(t);
+        __atomic_sub_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&t->started, 0u, __ATOMIC_RELEASE);
+        errno = err;
+        return pc__os_error("can't start new thread");
+    }
+    return PC_OK;
+}
+
+PYCONC_API int pc_thread_join(pc_thread *t, double timeout) {
+    if (!t) return pc__error(PC_VALUE, "thread is NULL");
+    if (timeout != timeout) return pc__error(PC_VALUE, "timeout is NaN");
+    if (!__atomic_load_n(&t->started, __ATOMIC_ACQUIRE))
+        return pc__error(PC_RUNTIME, "cannot join thread before it is started");
+    if (t == pc__tls_self) return pc__error(PC_RUNTIME, "cannot join current thread");
+    if (t->kind == PC__T_DUMMY) return pc__error(PC_RUNTIME, "cannot join a dummy thread");
+    if (pc_event_wait(&t->done, timeout) != PC_OK)
+        return pc__error(PC_TIMEOUT, "join of %s timed out", t->name);
+    pc_lock_acquire(&t->mu, PC_FOREVER);
+    if (!t->reaped) {
+        pthread_join(t->handle, NULL);
+        t->reaped = 1;
+    }
+    pc_lock_release(&t->mu);
+    return PC_OK;
+}
+
+PYCONC_API int pc_thread_is_alive(const pc_thread *t) {
+    return t && __atomic_load_n(&t->started, __ATOMIC_ACQUIRE) && !pc_event_is_set(&t->done);
+}
+
+PYCONC_API const char *pc_thread_name(const pc_thread *t) { return t ? t->name : ""; }
+
+PYCONC_API int pc_thread_set_name(pc_thread *t, const char *name) {
+    if (!t || !name) return pc__error(PC_VALUE, "thread or name is NULL");
+    char *copy = pc__strdup(name);
+    if (!copy) return PC_NOMEM;
+    pc_lock_acquire(&t->mu, PC_FOREVER);
+    char *old = t->name;
+    t->name = copy;
+    if (t == pc__tls_self) pc__os_set_thread_name(copy);
+    pc_lock_release(&t->mu);
+    pc__free(old);
+    return PC_OK;
+}
+
+PYCONC_API unsigned long pc_thread_ident(const pc_thread *t) {
+    if (!t || !__atomic_load_n(&t->started, __ATOMIC_ACQUIRE)) return 0;
+    pc_event_wait((pc_event *)&t->running, PC_FOREVER);
+    return __atomic_load_n(&t->ident, __ATOMIC_RELAXED);
+}
+
+PYCONC_API long pc_thread_native_id(pc_thread *t) {
+    if (!t || !__atomic_load_n(&t->started, __ATOMIC_ACQUIRE)) return 0;
+    pc_event_wait(&t->running, PC_FOREVER);
+    return __atomic_load_n(&t->native_id, __ATOMIC_RELAXED);
+}
+
+PYCONC_API int pc_thread_daemon(const pc_thread *t) { return t ? t->daemon : 0; }
+
+PYCONC_API int pc_thread_set_daemon(pc_thread *t, int daemon) {
+    if (!t) return pc__error(PC_VALUE, "thread is NULL");
+    if (__atomic_load_n(&t->started, __ATOMIC_ACQUIRE))
+        return pc__error(PC_RUNTIME, "cannot set daemon status of active thread");
+    t->daemon = daemon != 0;
+    return PC_OK;
+}
+
+PYCONC_API int pc_thread_exitcode(const pc_thread *t) {
+    return t && pc_event_is_set(&t->done) ? t->exitcode : PC_OK;
+}
+
+// A thread pyconc did not start: its Dummy object leaves the registry when
+// the thread exits (through the key's destructor).
+static void pc__dummy_exit(void *p) {
+    pc_thread *t = (pc_thread *)p;
+    pc__registry_remove(t);
+    pc_event_set(&t->done);
+    pc__thread_release(t);
+}
+
+PYCONC_API pc_thread *pc_thread_current(void) {
+    pc__init();
+    if (pc__tls_self) return pc__tls_self;
+    char name[32];
+    unsigned n = __atomic_add_fetch(&pc__dummy_counter, 1, __ATOMIC_RELAXED);
+    snprintf(name, sizeof name, "Dummy-%u", n);
+    pc_thread *t = pc__thread_adopt(name, PC__T_DUMMY, 1);
+    if (t) pthread_setspecific(pc__dummy_key, t);
+    return t;
+}
+
+PYCONC_API pc_thread *pc_thread_main(void) {
+    pc__init();
+    return pc__main_thread;
+}
+
+PYCONC_API size_t pc_thread_enumerate(pc_thread **out, size_t cap) {
+    pc__init();
+    pc_thread_current();
+    pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
+    size_t i = 0;
+    for (pc_thread *t = pc__reg_head; t && out && i < cap; t = t->reg_next)
+        out[i++] = pc_thread_retain(t);
+    size_t n = pc__reg_count;
+    pc_lock_release(&pc__reg_lock);
+    return n;
+}
+
+PYCONC_API size_t pc_thread_active_count(void) {
+    pc__init();
+    pc_thread_current();
+    pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
+    size_t n = pc__reg_count;
+    pc_lock_release(&pc__reg_lock);
+    return n;
+}
+
+PYCONC_API unsigned long pc_thread_get_ident(void) {
+    return (unsigned long)(uintptr_t)pthread_self();
+}
+
+PYCONC_API long pc_thread_get_native_id(void) { return pc__os_native_id(); }
+
+PYCONC_API size_t pc_thread_get_stack_size(void) {
+    return __atomic_load_n(&pc__stack_size, __ATOMIC_RELAXED);
+}
+
+PYCONC_API int pc_thread_set_stack_size(size_t size) {
+    if (size != 0 && size < 32768) return pc__error(PC_VALUE, "size not valid: %zu bytes", size);
+    __atomic_store_n(&pc__stack_size, size, __ATOMIC_RELAXED);
+    return PC_OK;
+}
+
+// >>excepthook
+PYCONC_API void pc_thread_default_excepthook(const pc_excepthook_args *args, void *ctx) {
+    (void)ctx;
+    fprintf(stderr, "Exception in thread %s: %s: %s\n",
+            args->thread ? pc_thread_name(args->thread) : "?",
+            pc__exception_name(args->code), args->message ? args->message : "");
+    fflush(stderr);
+}
+
+PYCONC_API void pc_thread_set_excepthook(pc_excepthook_fn fn, void *ctx) {
+    pc_lock_acquire(&pc__hook_lock, PC_FOREVER);
+    pc__hook_fn = fn;
+    pc__hook_ctx = fn ? ctx : NULL;
+    pc_lock_release(&pc__hook_lock);
+}
+
+PYCONC_API pc_excepthook_fn pc_thread_get_excepthook(void **out_ctx) {
+    pc_lock_acquire(&pc__hook_lock, PC_FOREVER);
+    pc_excepthook_fn fn = pc__hook_fn ? pc__hook_fn : pc_thread_default_excepthook;
+    void *ctx = pc__hook_ctx;
+    pc_lock_release(&pc__hook_lock);
+    if (out_ctx) *out_ctx = ctx;
+    return fn;
+}
+
+// >>timer
+struct pc_timer {
+    uint32_t refs;              // the user's and the running thread's
+    pc_thread *thread;
+    pc_event finished;
+    double interval;
+    pc_target_fn fn;
+    void *arg;
+};
+
+static void pc__timer_release(pc_timer *t) {
+    if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    pc_thread_free(t->thread);
+    pc__free(t);
+}
+
+static int pc__timer_run(void *p) {
+    pc_timer *t = (pc_timer *)p;
+    int rc = PC_OK;
+    if (pc_event_wait(&t->finished, t->interval) == PC_TIMEOUT && !pc_event_is_set(&t->finished))
+        rc = t->fn(t->arg);
+    pc_event_set(&t->finished);
+    pc__timer_release(t);
+    return rc;
+}
+
+PYCONC_API pc_timer *pc_timer_new(double interval, pc_target_fn fn, void *arg) {
+    if (!fn || interval != interval) {
+        pc__error(PC_VALUE, fn ? "interval is NaN" : "timer function is NULL");
+        return NULL;
+    }
+    pc_timer *t = (pc_timer *)pc__calloc(1, sizeof *t);
+    if (!t) return NULL;
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = pc__timer_run;
+    d.arg = t;
+    t->thread = pc_thread_new(&d);
+    if (!t->thread) { pc__free(t); return NULL; }
+    t->refs = 1;
+    t->interval = interval < 0 ? 0 : interval;
+    t->fn = fn;
+    t->arg = arg;
+    return t;
+}
+
+PYCONC_API int pc_timer_start(pc_timer *t) {
+    if (!t) return pc__error(PC_VALUE, "timer is NULL");
+    __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+    int rc = pc_thread_start(t->thread);
+    if (rc) __atomic_sub_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+    return rc;
+}
+
+PYCONC_API void pc_timer_cancel(pc_timer *t) { if (t) pc_event_set(&t->finished); }
+
+PYCONC_API int pc_timer_join(pc_timer *t, double timeout) {
+    if (!t) return pc__error(PC_VALUE, "timer is NULL");
+    return pc_thread_join(t->thread, timeout);
+}
+
+PYCONC_API int pc_timer_is_alive(const pc_timer *t) { return t && pc_thread_is_alive(t->thread); }
+PYCONC_API pc_thread *pc_timer_thread(pc_timer *t) { return t ? t->thread : NULL; }
+PYCONC_API void pc_timer_free(pc_timer *t) { if (t) pc__timer_release(t); }
+
+// >>local
+// Locals are pthread keys; pyconc's own threads run the destructors
+// themselves before they count as done, so a join sees them finished.
+struct pc_local {
+    pthread_key_t key;
+    void (*dtor)(void *);
+    pc_local *next, *prev;
+};
+static pc_lock pc__locals_lock = PC_LOCK_INIT;
+static pc_local *pc__locals;
+
+PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value)) {
+    pc_local *loc = (pc_local *)pc__calloc(1, sizeof *loc);
+    if (!loc) return NULL;
+    int err = pthread_key_create(&loc->key, dtor);
+    if (err) {
+        pc__free(loc);
+        errno = err;
+        pc__os_error("pthread_key_create");
+        return NULL;
+    }
+    loc->dtor = dtor;
+    pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
+    loc->next = pc__locals;
+    if (pc__locals) pc__locals->prev = loc;
+    pc__locals = loc;
+    pc_lock_release(&pc__locals_lock);
+    return loc;
+}
+
+PYCONC_API void pc_local_free(pc_local *loc) {
+    if (!loc) return;
+    pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
+    if (loc->prev) loc->prev->next = loc->next; else pc__locals = loc->next;
+    if (loc->next) loc->next->prev = loc->prev;
+    pc_lock_release(&pc__locals_lock);
+    pthread_key_delete(loc->key);
+    pc__free(loc);
+}
+
+PYCONC_API void *pc_local_get(pc_local *loc) {
+    return loc ? pthread_getspecific(loc->key) : NULL;
+}
+
+PYCONC_API int pc_local_set(pc_local *loc, void *value) {
+    if (!loc) return pc__error(PC_VALUE, "local is NULL");
+    int err = pthread_setspecific(loc->key, value);
+    if (err) { errno = err; return pc__os_error("pthread_setspecific"); }
+    return PC_OK;
+}
+
+// Take one value with a destructor out of this thread's slots; NULL if none.
+static pc_local *pc__take_local(void **out_value) {
+    pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
+    pc_local *found = NULL;
+    for (pc_local *l = pc__locals; l && !found; l = l->next) {
+        void *v = pthread_getspecific(l->key);
+        if (v && l->dtor) {
+            pthread_setspecific(l->key, NULL);
+            *out_value = v;
+            found = l;
+        }
+    }
+    pc_lock_release(&pc__locals_lock);
+    return found;
+}
+
+static void pc__run_local_dtors(void) {
+    void *v;
+    pc_local *l;
+    // Destructors may set values again: bounded rounds, as pthread does.
+    for (int round = 0; round < 4 * 64 && (l = pc__take_local(&v)); round++) l->dtor(v);
+}
+
+// >>cpu
+PYCONC_API int pc_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+PYCONC_API int pc_process_cpu_count(void) {
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+#endif
+    return pc_cpu_count();
+}
+
+// >>lifecycle
+// At normal exit, wait for every non-daemon thread, as Python's shutdown.
+static void pc__join_non_daemon(void) {
+    for (;;) {
+        pc_thread *found = NULL;
+        pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
+        for (pc_thread *t = pc__reg_head; t && !found; t = t->reg_next)
+            if (t->kind == PC__T_NORMAL && !t->daemon && t != pc__tls_self &&
+                !pc_event_is_set(&t->done))
+                found = pc_thread_retain(t);
+        pc_lock_release(&pc__reg_lock);
+        if (!found) return;
+        pc_thread_join(found, PC_FOREVER);
+        pc__thread_release(found);
+    }
+}
+
+// In a forked child only the forking thread exists: the others are marked
+// ended (joins return at once) and leave the registry; the forking thread
+// becomes the main thread, and internal locks start free.
+static void pc__after_fork_child(void) {
+    pc__reg_lock.state = 0;
+    pc__hook_lock.state = 0;
+    pc__locals_lock.state = 0;
+    pc__waitqueue_after_fork();
+    pc_thread *self = pc__tls_self, *next;
+    for (pc_thread *t = pc__reg_head; t; t = next) {
+        next = t->reg_next;
+        if (t == self) continue;
+        t->reaped = 1;
+        pc_event_set(&t->done);
+        pc__registry_remove(t);
+    }
+    if (self) {
+        self->mu.state = 0;
+        self->kind = PC__T_MAIN;
+        pc__main_thread = self;
+    }
+}
+
+static void pc__init_once(void) {
+    pthread_key_create(&pc__dummy_key, pc__dummy_exit);
+    pc__main_thread = pc__tls_self ? pc__tls_self : pc__thread_adopt("MainThread", PC__T_MAIN, 0);
+    pthread_atfork(NULL, NULL, pc__after_fork_child);
+    atexit(pc__join_non_daemon);
+}
+
+static void pc__init(void) { pthread_once(&pc__once, pc__init_once); }
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((constructor)) static void pc__constructor(void) { pc__init(); }
+#endif
+
+#endif // PYCONC_IMPLEMENTATION
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the pyconc authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication for the benefit of the public at large and to
+the detriment of our heirs and successors. We intend this dedication to be an
+overt act of relinquishment in perpetuity of all present and future rights to
+this software under copyright law.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Build every header as C11 and C++17 with -Wall -Wextra -Wpedantic -Werror:
+# implementation in one TU with declarations in a second, and the whole in
+# one TU with PYCONC_STATIC; then run what was built.
+# usage: matrix.sh CC [CXX]   (exit 77 when CC is not installed)
+set -u
+cc=$1; cxx=${2:-}
+here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
+command -v "$cc" >/dev/null 2>&1 || { echo "SKIP: $cc is not installed"; exit 77; }
+out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+flags="-Wall -Wextra -Wpedantic -Werror -I$top -I$here"
+libs="-pthread -lm -ldl"
+fail=0
+build() {   # name compiler std sources...
+    name=$1; comp=$2; std=$3; shift 3
+    if $comp $std $flags "$@" -o "$out/$name" $libs 2>"$out/$name.err" \
+       && "$out/$name"; then
+        echo "ok   $name ($comp $std)"
+    else
+        echo "FAIL $name ($comp $std)"; cat "$out/$name.err"; fail=1
+    fi
+}
+build c11-two-tus "$cc" -std=c11 "$here/impl.c" "$here/decl.c"
+build c11-static "$cc" -std=c11 "$here/static.c"
+build gnu11-two-tus "$cc" -std=gnu11 "$here/impl.c" "$here/decl.c"
+build c11-no-futex "$cc" "-std=c11 -DPYCONC_NO_FUTEX" "$here/impl.c" "$here/decl.c"
+if [ -n "$cxx" ]; then
+    build cxx17-two-tus "$cxx" -std=c++17 "$here/impl.cc" "$here/decl.cc"
+    build cxx17-static "$cxx" -std=c++17 "$here/static.cc"
+fi
+exit $fail

@@ -1,0 +1,110 @@
+/* pc_test.h - the small test harness of pyconc's own tests.
+
+   Each case is `TEST(name) { ... }`; the program runs one case by name
+   (`prog name`, the way ctest calls it, one process per case), every case
+   (`prog`), or lists them (`prog --list`). CHECKs run on the test's own
+   thread only: workers record what they saw and the case checks it after
+   join. A failed CHECK prints where and why and exits 1; pct_skip() exits
+   77, which ctest reports as skipped (SKIP_RETURN_CODE). */
+#ifndef PC_TEST_H
+#define PC_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*pct_fn)(void);
+struct pct_case { const char *name; pct_fn fn; };
+static struct pct_case pct_cases[256];
+static int pct_ncases;
+static const char *pct_current = "?";
+
+static void pct_register(const char *name, pct_fn fn) {
+    if (pct_ncases < (int)(sizeof pct_cases / sizeof pct_cases[0])) {
+        pct_cases[pct_ncases].name = name;
+        pct_cases[pct_ncases].fn = fn;
+        pct_ncases++;
+    }
+}
+
+#define TEST(name)                                                          \
+    static void pct_case_##name(void);                                      \
+    __attribute__((constructor)) static void pct_reg_##name(void) {         \
+        pct_register(#name, pct_case_##name);                               \
+    }                                                                       \
+    static void pct_case_##name(void)
+
+static void pct_fail(const char *file, int line, const char *what, const char *detail) {
+    fprintf(stderr, "FAIL %s: %s:%d: %s%s%s\n", pct_current, file, line, what,
+            detail && detail[0] ? " -- " : "", detail ? detail : "");
+    fflush(stderr);
+    exit(1);
+}
+
+#define CHECK(cond)                                                         \
+    do { if (!(cond)) pct_fail(__FILE__, __LINE__, #cond, NULL); } while (0)
+
+#define CHECK_MSG(cond, ...)                                                \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            char pct_buf_[512];                                             \
+            snprintf(pct_buf_, sizeof pct_buf_, __VA_ARGS__);               \
+            pct_fail(__FILE__, __LINE__, #cond, pct_buf_);                  \
+        }                                                                   \
+    } while (0)
+
+/* Compare two integers and show both on failure. */
+#define CHECK_EQ(a, b)                                                      \
+    do {                                                                    \
+        long long pct_a_ = (long long)(a), pct_b_ = (long long)(b);         \
+        CHECK_MSG(pct_a_ == pct_b_, "%lld != %lld", pct_a_, pct_b_);        \
+    } while (0)
+
+/* Check a pyconc status against the expected code, naming both. */
+#define CHECK_RC(expr, want)                                                \
+    do {                                                                    \
+        int pct_rc_ = (expr), pct_want_ = (want);                           \
+        CHECK_MSG(pct_rc_ == pct_want_, "got %d (%s), want %d (%s); last error: %s", \
+                  pct_rc_, pc_strerror(pct_rc_), pct_want_,                 \
+                  pc_strerror(pct_want_), pc_last_error());                 \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK_RC(expr, PC_OK)
+
+/* Skip loudly: ctest shows the case as skipped, with this reason. */
+static __attribute__((unused)) void pct_skip(const char *why) {
+    printf("SKIP %s: %s\n", pct_current, why);
+    fflush(stdout);
+    exit(77);
+}
+
+static int pct_run(const struct pct_case *c) {
+    pct_current = c->name;
+    c->fn();
+    printf("ok %s\n", c->name);
+    fflush(stdout);
+    return 0;
+}
+
+static int pct_main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--list") == 0) {
+        for (int i = 0; i < pct_ncases; i++) printf("%s\n", pct_cases[i].name);
+        return 0;
+    }
+    if (argc > 1) {
+        for (int i = 0; i < pct_ncases; i++)
+            if (strcmp(pct_cases[i].name, argv[1]) == 0) return pct_run(&pct_cases[i]);
+        fprintf(stderr, "no test case named %s\n", argv[1]);
+        return 2;
+    }
+    for (int i = 0; i < pct_ncases; i++) pct_run(&pct_cases[i]);
+    printf("%d passed, 0 failed\n", pct_ncases);
+    return 0;
+}
+
+/* Programs that need their own main (process tests) call pct_main. */
+#ifndef PCT_NO_MAIN
+int main(int argc, char **argv) { return pct_main(argc, argv); }
+#endif
+
+#endif
