@@ -823,7 +823,7 @@ PYCONC_API void pc_lock_init(pc_lock *lock) { if (lock) lock->state = 0; }
 PYCONC_API void pc_lock_destroy(pc_lock *lock) { (void)lock; }
 
 static int pc__lock_wait(pc_lock *lock, double timeout) {
-    double deadline;
+    double deadline = INFINITY;
     if (timeout == 0) return PC_TIMEOUT;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     uint32_t c = __atomic_exchange_n(&lock->state, 2, __ATOMIC_ACQUIRE);
@@ -968,7 +968,7 @@ static void pc__cond_unlink(pc_condition *c, struct pc__waiter *w) {
 }
 
 PYCONC_API int pc_condition_wait(pc_condition *c, double timeout) {
-    double deadline;
+    double deadline = INFINITY;
     if (!c) return pc__error(PC_VALUE, "condition is NULL");
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (pc__cond_owned(c, "wait")) return PC_RUNTIME;
@@ -989,7 +989,7 @@ PYCONC_API int pc_condition_wait(pc_condition *c, double timeout) {
 
 PYCONC_API int pc_condition_wait_for(pc_condition *c, int (*predicate)(void *ctx),
                                      void *ctx, double timeout) {
-    double deadline;
+    double deadline = INFINITY;
     if (!c || !predicate) return pc__error(PC_VALUE, "condition or predicate is NULL");
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (pc__cond_owned(c, "wait")) return PC_RUNTIME;
@@ -1119,7 +1119,7 @@ PYCONC_API int pc_event_is_set(const pc_event *ev) {
 }
 
 PYCONC_API int pc_event_wait(pc_event *ev, double timeout) {
-    double deadline;
+    double deadline = INFINITY;
     if (!ev) return pc__error(PC_VALUE, "event is NULL");
     uint32_t w = PC__LOAD(&ev->word);
     if (w & 1) return PC_OK;

@@ -47,7 +47,7 @@ static void pct_fail(const char *file, int line, const char *what, const char *d
 #define CHECK_MSG(cond, ...)                                                \
     do {                                                                    \
         if (!(cond)) {                                                      \
-            char pct_buf_[512];                                             \
+            char pct_buf_[1024];                                             \
             snprintf(pct_buf_, sizeof pct_buf_, __VA_ARGS__);               \
             pct_fail(__FILE__, __LINE__, #cond, pct_buf_);                  \
         }                                                                   \

@@ -1,7 +1,149 @@
-/* Tests of pyconc.h: Python's threading module. */
+/* Tests of pyconc.h: Python's threading module, after the behaviours that
+   CPython's Lib/test/lock_tests.py and test_threading.py check. */
 #define PYCONC_IMPLEMENTATION
 #include "pyconc.h"
 #include "pc_test.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// >>helpers
+static pc_thread *spawn(pc_target_fn fn, void *arg) {
+    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = fn, .arg = arg });
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    return t;
+}
+
+static void join_free(pc_thread *t) {
+    CHECK_OK(pc_thread_join(t, 30));
+    pc_thread_free(t);
+}
+
+// Poll (with short sleeps) until *word reaches want: for waiting until a
+// thread has blocked, which no event can announce.
+static void await_count(const uint32_t *word, uint32_t want) {
+    double give_up = pc_monotonic() + 20;
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) < want && pc_monotonic() < give_up)
+        pc_sleep(0.001);
+    CHECK_EQ(__atomic_load_n(word, __ATOMIC_ACQUIRE), want);
+}
+
+static void check_elapsed(double start, double want) {
+    double took = pc_monotonic() - start;
+    CHECK_MSG(took >= want * 0.6 && took <= want * 10 + 0.5, "took %.3f s, want ~%.3f s",
+              took, want);
+}
+
+// >>errors and time
+TEST(errors_named) {
+    for (int c = PC_OK; c < PC__STATUS_COUNT; c++) CHECK(strlen(pc_strerror(c)) > 3);
+    CHECK(strstr(pc_strerror(PC_TIMEOUT), "TimeoutError") != NULL);
+    CHECK(strcmp(pc_strerror(999), "unknown status code") == 0);
+    pc_lock l = PC_LOCK_INIT;
+    CHECK_RC(pc_lock_release(&l), PC_RUNTIME);
+    CHECK_EQ(pc_last_error_code(), PC_RUNTIME);
+    CHECK(strstr(pc_last_error(), "release unlocked lock") != NULL);
+    CHECK_EQ(pc_raise(PC_VALUE, "bad %d", 7), PC_VALUE);
+    CHECK(strcmp(pc_last_error(), "bad 7") == 0);
+}
+
+TEST(time_monotonic_and_sleep) {
+    double t0 = pc_monotonic();
+    CHECK_OK(pc_sleep(0.05));
+    double took = pc_monotonic() - t0;
+    CHECK_MSG(took >= 0.05 && took < 5, "slept %.3f s", took);
+    CHECK_RC(pc_sleep(-1), PC_VALUE);
+    CHECK_RC(pc_sleep(NAN), PC_VALUE);
+    CHECK_OK(pc_sleep(0));
+}
+
+TEST(cpu_counts) {
+    CHECK(pc_cpu_count() >= 1);
+    CHECK(pc_process_cpu_count() >= 1);
+    CHECK(pc_process_cpu_count() <= pc_cpu_count());
+}
+
+// >>lock
+struct holder { pc_lock *lock; pc_event taken, go; int rc; };
+
+static int hold_lock(void *p) {
+    struct holder *h = (struct holder *)p;
+    h->rc = pc_lock_acquire(h->lock, PC_FOREVER);
+    pc_event_set(&h->taken);
+    pc_event_wait(&h->go, PC_FOREVER);
+    return pc_lock_release(h->lock);
+}
+
+TEST(lock_basics) {
+    pc_lock l;
+    pc_lock_init(&l);
+    CHECK(!pc_lock_locked(&l));
+    CHECK_OK(pc_lock_acquire(&l, PC_FOREVER));
+    CHECK(pc_lock_locked(&l));
+    CHECK_RC(pc_lock_acquire(&l, 0), PC_TIMEOUT);
+    CHECK_OK(pc_lock_release(&l));
+    CHECK(!pc_lock_locked(&l));
+    CHECK_RC(pc_lock_release(&l), PC_RUNTIME);
+    CHECK_RC(pc_lock_acquire(&l, NAN), PC_VALUE);
+    CHECK_RC(pc_lock_acquire(NULL, 1), PC_VALUE);
+    CHECK_RC(pc_lock_release(NULL), PC_VALUE);
+    pc_lock_destroy(&l);
+}
+
+TEST(lock_timeout_when_held) {
+    pc_lock l = PC_LOCK_INIT;
+    struct holder h = { &l, PC_EVENT_INIT, PC_EVENT_INIT, -1 };
+    pc_thread *t = spawn(hold_lock, &h);
+    CHECK_OK(pc_event_wait(&h.taken, 30));
+    CHECK_RC(pc_lock_acquire(&l, 0), PC_TIMEOUT);
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_lock_acquire(&l, 0.2), PC_TIMEOUT);
+    check_elapsed(t0, 0.2);
+    pc_event_set(&h.go);
+    join_free(t);
+    CHECK_OK(h.rc);
+    CHECK_OK(pc_lock_acquire(&l, 0));
+    CHECK_OK(pc_lock_release(&l));
+}
+
+// Python's Lock may be released by a thread other than its acquirer.
+static int release_other(void *p) { return pc_lock_release((pc_lock *)p); }
+
+TEST(lock_release_by_other_thread) {
+    pc_lock l = PC_LOCK_INIT;
+    CHECK_OK(pc_lock_acquire(&l, PC_FOREVER));
+    pc_thread *t = spawn(release_other, &l);
+    CHECK_OK(pc_thread_join(t, 30));
+    CHECK_OK(pc_thread_exitcode(t));
+    pc_thread_free(t);
+    CHECK(!pc_lock_locked(&l));
+}
+
+struct waiter_on_lock { pc_lock *lock; int rc; double waited; };
+
+static int block_on_lock(void *p) {
+    struct waiter_on_lock *w = (struct waiter_on_lock *)p;
+    double t0 = pc_monotonic();
+    w->rc = pc_lock_acquire(w->lock, 30);
+    w->waited = pc_monotonic() - t0;
+    if (w->rc == PC_OK) pc_lock_release(w->lock);
+    return 0;
+}
+
+TEST(lock_contended_wakeup) {
+    pc_lock l = PC_LOCK_INIT;
+    struct waiter_on_lock w = { &l, -1, 0 };
+    CHECK_OK(pc_lock_acquire(&l, PC_FOREVER));
+    pc_thread *t = spawn(block_on_lock, &w);
+    await_count(&l.state, 2);           // the waiter has announced itself
+    CHECK_OK(pc_lock_release(&l));
+    join_free(t);
+    CHECK_OK(w.rc);
+    CHECK(w.waited < 30);
+}
 
 static pc_lock counter_lock = PC_LOCK_INIT;
 static long counter;
@@ -16,18 +158,910 @@ static int decrement(void *arg) {
     return 0;
 }
 
+// The seed's program: many threads, one counter, n must end at 0.
 TEST(lock_stress_200_threads) {
     enum { N = 200 };
     pc_thread *ts[N];
     counter = N * 1000;
-    for (int i = 0; i < N; i++) {
-        ts[i] = pc_thread_new(&(pc_thread_desc){ .target = decrement });
-        CHECK(ts[i] != NULL);
-        CHECK_OK(pc_thread_start(ts[i]));
+    for (int i = 0; i < N; i++) ts[i] = spawn(decrement, NULL);
+    for (int i = 0; i < N; i++) join_free(ts[i]);
+    CHECK_EQ(counter, 0);
+}
+
+// >>rlock
+struct rlock_probe { pc_rlock *r; int release_rc, acquire_rc; };
+
+static int probe_rlock(void *p) {
+    struct rlock_probe *pr = (struct rlock_probe *)p;
+    pr->release_rc = pc_rlock_release(pr->r);
+    pr->acquire_rc = pc_rlock_acquire(pr->r, 0);
+    return 0;
+}
+
+TEST(rlock_reentrant_and_owned) {
+    pc_rlock r = PC_RLOCK_INIT;
+    CHECK(!pc_rlock_locked(&r));
+    for (int i = 0; i < 3; i++) CHECK_OK(pc_rlock_acquire(&r, PC_FOREVER));
+    CHECK(pc_rlock_locked(&r));
+    CHECK(pc_rlock_is_owned(&r));
+    struct rlock_probe pr = { &r, -1, -1 };
+    join_free(spawn(probe_rlock, &pr));
+    CHECK_RC(pr.release_rc, PC_RUNTIME);    // not the owner
+    CHECK_RC(pr.acquire_rc, PC_TIMEOUT);    // held by us
+    for (int i = 0; i < 3; i++) CHECK_OK(pc_rlock_release(&r));
+    CHECK(!pc_rlock_locked(&r));
+    CHECK_RC(pc_rlock_release(&r), PC_RUNTIME);
+    CHECK(strstr(pc_last_error(), "un-acquired") != NULL);
+    pr.release_rc = pr.acquire_rc = -1;
+    join_free(spawn(probe_rlock, &pr));
+    CHECK_RC(pr.acquire_rc, PC_OK);         // free now, so the probe took it
+    CHECK(pc_rlock_locked(&r) && !pc_rlock_is_owned(&r));
+    CHECK_RC(pc_rlock_acquire(&r, 0.05), PC_TIMEOUT);
+    CHECK_RC(pc_rlock_acquire(&r, NAN), PC_VALUE);
+    CHECK_RC(pc_rlock_acquire(NULL, 0), PC_VALUE);
+}
+
+// >>condition
+struct cond_case {
+    pc_condition cond;
+    uint32_t waiting, woken;
+    int order[8];
+    int results[8];
+};
+
+struct cond_arg { struct cond_case *cc; int id; };
+
+static int cond_waiter(void *p) {
+    struct cond_arg *a = (struct cond_arg *)p;
+    struct cond_case *cc = a->cc;
+    pc_condition_acquire(&cc->cond, PC_FOREVER);
+    __atomic_add_fetch(&cc->waiting, 1, __ATOMIC_RELEASE);
+    int rc = pc_condition_wait(&cc->cond, 30);
+    uint32_t slot = __atomic_fetch_add(&cc->woken, 1, __ATOMIC_ACQ_REL);
+    cc->order[slot] = a->id;
+    cc->results[a->id] = rc;
+    pc_condition_release(&cc->cond);
+    return 0;
+}
+
+// Start waiters one at a time, each queued before the next starts.
+static void start_cond_waiters(struct cond_case *cc, struct cond_arg *args, pc_thread **ts,
+                               int n) {
+    for (int i = 0; i < n; i++) {
+        args[i].cc = cc;
+        args[i].id = i;
+        ts[i] = spawn(cond_waiter, &args[i]);
+        await_count(&cc->waiting, (uint32_t)i + 1);
+        // waiting is bumped under the lock before wait(); once we hold the
+        // lock, that waiter has released it inside wait(), so it is queued.
+        pc_condition_acquire(&cc->cond, PC_FOREVER);
+        pc_condition_release(&cc->cond);
     }
-    for (int i = 0; i < N; i++) {
-        CHECK_OK(pc_thread_join(ts[i], PC_FOREVER));
+}
+
+static void notify_and_await(struct cond_case *cc, int n, uint32_t want_woken) {
+    pc_condition_acquire(&cc->cond, PC_FOREVER);
+    CHECK_OK(pc_condition_notify(&cc->cond, n));
+    pc_condition_release(&cc->cond);
+    await_count(&cc->woken, want_woken);
+}
+
+TEST(condition_notify_n_wakes_exactly_n_in_order) {
+    struct cond_case cc;
+    memset(&cc, 0, sizeof cc);
+    pc_condition_init(&cc.cond);
+    struct cond_arg args[5];
+    pc_thread *ts[5];
+    start_cond_waiters(&cc, args, ts, 5);
+    notify_and_await(&cc, 1, 1);
+    pc_sleep(0.05);                         // room for a wrong extra wake-up
+    CHECK_EQ(__atomic_load_n(&cc.woken, __ATOMIC_ACQUIRE), 1);
+    notify_and_await(&cc, 3, 4);
+    pc_sleep(0.05);
+    CHECK_EQ(__atomic_load_n(&cc.woken, __ATOMIC_ACQUIRE), 4);
+    pc_condition_acquire(&cc.cond, PC_FOREVER);
+    CHECK_OK(pc_condition_notify_all(&cc.cond));
+    pc_condition_release(&cc.cond);
+    for (int i = 0; i < 5; i++) join_free(ts[i]);
+    CHECK_EQ(cc.woken, 5);
+    CHECK_EQ(cc.order[0], 0);               // the oldest waiter first
+    for (int i = 0; i < 5; i++) CHECK_OK(cc.results[i]);
+}
+
+TEST(condition_wait_timeout_and_errors) {
+    pc_condition c = PC_CONDITION_INIT;
+    CHECK_RC(pc_condition_wait(&c, 0.01), PC_RUNTIME);
+    CHECK_RC(pc_condition_notify(&c, 1), PC_RUNTIME);
+    CHECK_RC(pc_condition_notify_all(&c), PC_RUNTIME);
+    CHECK_OK(pc_condition_acquire(&c, PC_FOREVER));
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_condition_wait(&c, 0.2), PC_TIMEOUT);
+    check_elapsed(t0, 0.2);
+    CHECK(pc_rlock_is_owned(&c.own));       // the lock is held again
+    CHECK(c.head == NULL);                  // the timed-out waiter left the queue
+    CHECK_RC(pc_condition_wait(&c, NAN), PC_VALUE);
+    CHECK_OK(pc_condition_notify(&c, 0));
+    CHECK_OK(pc_condition_release(&c));
+    CHECK_RC(pc_condition_wait(NULL, 1), PC_VALUE);
+}
+
+struct rlock_cond { pc_rlock r; pc_condition c; int flag; int other_got_lock; };
+
+static int take_rlock_and_notify(void *p) {
+    struct rlock_cond *rc = (struct rlock_cond *)p;
+    pc_rlock_acquire(&rc->r, PC_FOREVER);
+    rc->other_got_lock = 1;
+    rc->flag = 1;
+    pc_condition_notify(&rc->c, 1);
+    pc_rlock_release(&rc->r);
+    return 0;
+}
+
+static int flag_is_set(void *p) { return ((struct rlock_cond *)p)->flag; }
+
+// wait() gives up every level of a re-entered RLock and restores them.
+TEST(condition_over_rlock_restores_depth) {
+    struct rlock_cond rc;
+    memset(&rc, 0, sizeof rc);
+    pc_rlock_init(&rc.r);
+    pc_condition_init_rlock(&rc.c, &rc.r);
+    pc_rlock_acquire(&rc.r, PC_FOREVER);
+    pc_rlock_acquire(&rc.r, PC_FOREVER);
+    pc_thread *t = spawn(take_rlock_and_notify, &rc);
+    CHECK_OK(pc_condition_wait_for(&rc.c, flag_is_set, &rc, 30));
+    CHECK(rc.other_got_lock);
+    CHECK_OK(pc_rlock_release(&rc.r));
+    CHECK_OK(pc_rlock_release(&rc.r));
+    CHECK_RC(pc_rlock_release(&rc.r), PC_RUNTIME);
+    join_free(t);
+}
+
+struct lock_cond { pc_lock l; pc_condition c; int value; };
+
+static int produce_value(void *p) {
+    struct lock_cond *lc = (struct lock_cond *)p;
+    for (int i = 0; i < 3; i++) {
+        pc_lock_acquire(&lc->l, PC_FOREVER);
+        lc->value++;
+        pc_condition_notify_all(&lc->c);
+        pc_lock_release(&lc->l);
+    }
+    return 0;
+}
+
+static int value_is_3(void *p) { return ((struct lock_cond *)p)->value == 3; }
+static int never(void *p) { (void)p; return 0; }
+static int always(void *p) { (void)p; return 1; }
+
+TEST(condition_wait_for_over_lock) {
+    struct lock_cond lc;
+    memset(&lc, 0, sizeof lc);
+    pc_condition_init_lock(&lc.c, &lc.l);
+    CHECK_OK(pc_condition_acquire(&lc.c, PC_FOREVER));
+    CHECK(pc_lock_locked(&lc.l));
+    pc_thread *t = spawn(produce_value, &lc);
+    CHECK_OK(pc_condition_wait_for(&lc.c, value_is_3, &lc, 30));
+    CHECK_EQ(lc.value, 3);
+    CHECK_OK(pc_condition_wait_for(&lc.c, always, NULL, 0));
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_condition_wait_for(&lc.c, never, NULL, 0.2), PC_TIMEOUT);
+    check_elapsed(t0, 0.2);
+    CHECK_RC(pc_condition_wait_for(&lc.c, NULL, NULL, 1), PC_VALUE);
+    CHECK_OK(pc_condition_release(&lc.c));
+    join_free(t);
+}
+
+// >>semaphore
+struct sem_case { pc_semaphore sem; uint32_t through; };
+
+static int sem_take(void *p) {
+    struct sem_case *sc = (struct sem_case *)p;
+    int rc = pc_semaphore_acquire(&sc->sem, 30);
+    __atomic_add_fetch(&sc->through, 1, __ATOMIC_ACQ_REL);
+    return rc;
+}
+
+TEST(semaphore_basics_and_timeout) {
+    pc_semaphore s;
+    CHECK_OK(pc_semaphore_init(&s, 2));
+    CHECK_OK(pc_semaphore_acquire(&s, PC_FOREVER));
+    CHECK_OK(pc_semaphore_acquire(&s, 0));
+    CHECK_RC(pc_semaphore_acquire(&s, 0), PC_TIMEOUT);
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_semaphore_acquire(&s, 0.2), PC_TIMEOUT);
+    check_elapsed(t0, 0.2);
+    CHECK_OK(pc_semaphore_release(&s, 1));
+    CHECK_EQ(pc_semaphore_value(&s), 1);
+    CHECK_RC(pc_semaphore_release(&s, 0), PC_VALUE);
+    CHECK_RC(pc_semaphore_init(&s, -1), PC_VALUE);
+    CHECK_RC(pc_semaphore_acquire(&s, NAN), PC_VALUE);
+    CHECK_RC(pc_semaphore_acquire(NULL, 0), PC_VALUE);
+    CHECK_RC(pc_semaphore_release(NULL, 1), PC_VALUE);
+}
+
+TEST(semaphore_release_n_wakes_n) {
+    struct sem_case sc;
+    memset(&sc, 0, sizeof sc);
+    pc_semaphore_init(&sc.sem, 0);
+    pc_thread *ts[5];
+    for (int i = 0; i < 5; i++) ts[i] = spawn(sem_take, &sc);
+    await_count(&sc.sem.waiters, 5);
+    CHECK_OK(pc_semaphore_release(&sc.sem, 3));
+    await_count(&sc.through, 3);
+    pc_sleep(0.05);
+    CHECK_EQ(__atomic_load_n(&sc.through, __ATOMIC_ACQUIRE), 3);
+    CHECK_OK(pc_semaphore_release(&sc.sem, 2));
+    for (int i = 0; i < 5; i++) {
+        CHECK_OK(pc_thread_join(ts[i], 30));
+        CHECK_OK(pc_thread_exitcode(ts[i]));
         pc_thread_free(ts[i]);
     }
-    CHECK_EQ(counter, 0);
+    CHECK_EQ(pc_semaphore_value(&sc.sem), 0);
+}
+
+TEST(bounded_semaphore_over_release) {
+    pc_bounded_semaphore s;
+    CHECK_OK(pc_bounded_semaphore_init(&s, 2));
+    CHECK_RC(pc_bounded_semaphore_release(&s, 1), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "too many") != NULL);
+    CHECK_EQ(pc_semaphore_value(&s), 2);    // nothing changed
+    CHECK_OK(pc_bounded_semaphore_acquire(&s, 0));
+    CHECK_RC(pc_bounded_semaphore_release(&s, 2), PC_VALUE);
+    CHECK_EQ(pc_semaphore_value(&s), 1);
+    CHECK_OK(pc_bounded_semaphore_release(&s, 1));
+    CHECK_EQ(pc_semaphore_value(&s), 2);
+    pc_bounded_semaphore s2 = PC_BOUNDED_SEMAPHORE_INIT(1);
+    CHECK_OK(pc_bounded_semaphore_acquire(&s2, 0));
+    CHECK_OK(pc_bounded_semaphore_release(&s2, 1));
+    CHECK_RC(pc_bounded_semaphore_release(&s2, 1), PC_VALUE);
+}
+
+// >>event
+TEST(event_basics) {
+    pc_event ev;
+    pc_event_init(&ev);
+    CHECK(!pc_event_is_set(&ev));
+    CHECK_RC(pc_event_wait(&ev, 0), PC_TIMEOUT);
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_event_wait(&ev, 0.2), PC_TIMEOUT);
+    check_elapsed(t0, 0.2);
+    pc_event_set(&ev);
+    pc_event_set(&ev);
+    CHECK(pc_event_is_set(&ev));
+    CHECK_OK(pc_event_wait(&ev, PC_FOREVER));
+    CHECK_OK(pc_event_wait(&ev, NAN));       // set: returns before looking at the timeout
+    pc_event_clear(&ev);
+    CHECK(!pc_event_is_set(&ev));
+    CHECK_RC(pc_event_wait(&ev, NAN), PC_VALUE);
+    CHECK_RC(pc_event_wait(NULL, 0), PC_VALUE);
+}
+
+struct ev_case { pc_event ev; int results[8]; };
+struct ev_arg { struct ev_case *ec; int id; };
+
+static int ev_waiter(void *p) {
+    struct ev_arg *a = (struct ev_arg *)p;
+    a->ec->results[a->id] = pc_event_wait(&a->ec->ev, 30);
+    return 0;
+}
+
+// A set() immediately undone by clear() must still release every waiter.
+TEST(event_set_then_clear_releases_waiters) {
+    for (int round = 0; round < 20; round++) {
+        struct ev_case ec;
+        memset(&ec, 0, sizeof ec);
+        struct ev_arg args[4];
+        pc_thread *ts[4];
+        for (int i = 0; i < 4; i++) {
+            args[i].ec = &ec;
+            args[i].id = i;
+            ec.results[i] = -1;
+            ts[i] = spawn(ev_waiter, &args[i]);
+        }
+        await_count(&ec.ev.waiters, 4);
+        pc_event_set(&ec.ev);
+        pc_event_clear(&ec.ev);
+        for (int i = 0; i < 4; i++) join_free(ts[i]);
+        for (int i = 0; i < 4; i++) CHECK_OK(ec.results[i]);
+        CHECK(!pc_event_is_set(&ec.ev));
+    }
+}
+
+// >>barrier
+enum { BP = 5, ROUNDS = 4 };
+struct barrier_case {
+    pc_barrier b;
+    int index[ROUNDS][BP];
+    int rcs[BP];
+    uint32_t actions;
+    uint32_t arrived;
+};
+struct barrier_arg { struct barrier_case *bc; int id; };
+
+static int count_action(void *p) {
+    __atomic_add_fetch(&((struct barrier_case *)p)->actions, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static int barrier_rounds(void *p) {
+    struct barrier_arg *a = (struct barrier_arg *)p;
+    for (int r = 0; r < ROUNDS; r++) {
+        int rc = pc_barrier_wait(&a->bc->b, &a->bc->index[r][a->id]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+TEST(barrier_indices_unique_and_action_once_per_round) {
+    struct barrier_case bc;
+    memset(&bc, 0, sizeof bc);
+    CHECK_OK(pc_barrier_init(&bc.b, BP, count_action, &bc, 30));
+    CHECK_EQ(pc_barrier_parties(&bc.b), BP);
+    struct barrier_arg args[BP];
+    pc_thread *ts[BP];
+    for (int i = 0; i < BP; i++) {
+        args[i].bc = &bc;
+        args[i].id = i;
+        ts[i] = spawn(barrier_rounds, &args[i]);
+    }
+    for (int i = 0; i < BP; i++) {
+        CHECK_OK(pc_thread_join(ts[i], 30));
+        CHECK_OK(pc_thread_exitcode(ts[i]));
+        pc_thread_free(ts[i]);
+    }
+    for (int r = 0; r < ROUNDS; r++) {
+        int seen = 0;
+        for (int i = 0; i < BP; i++) {
+            CHECK(bc.index[r][i] >= 0 && bc.index[r][i] < BP);
+            seen |= 1 << bc.index[r][i];
+        }
+        CHECK_EQ(seen, (1 << BP) - 1);
+    }
+    CHECK_EQ(bc.actions, ROUNDS);
+    CHECK(!pc_barrier_broken(&bc.b));
+    CHECK_EQ(pc_barrier_n_waiting(&bc.b), 0);
+}
+
+static int barrier_once(void *p) {
+    struct barrier_arg *a = (struct barrier_arg *)p;
+    __atomic_add_fetch(&a->bc->arrived, 1, __ATOMIC_RELEASE);
+    a->bc->rcs[a->id] = pc_barrier_wait(&a->bc->b, NULL);
+    return 0;
+}
+
+static void start_barrier_waiters(struct barrier_case *bc, struct barrier_arg *args,
+                                  pc_thread **ts, int n) {
+    for (int i = 0; i < n; i++) {
+        args[i].bc = bc;
+        args[i].id = i;
+        bc->rcs[i] = -1;
+        ts[i] = spawn(barrier_once, &args[i]);
+    }
+    double give_up = pc_monotonic() + 20;
+    while (pc_barrier_n_waiting(&bc->b) < n && pc_monotonic() < give_up) pc_sleep(0.001);
+    CHECK_EQ(pc_barrier_n_waiting(&bc->b), n);
+}
+
+TEST(barrier_abort_breaks_waiters_until_reset) {
+    struct barrier_case bc;
+    memset(&bc, 0, sizeof bc);
+    CHECK_OK(pc_barrier_init(&bc.b, 3, NULL, NULL, PC_FOREVER));
+    struct barrier_arg args[2];
+    pc_thread *ts[2];
+    start_barrier_waiters(&bc, args, ts, 2);
+    pc_barrier_abort(&bc.b);
+    for (int i = 0; i < 2; i++) join_free(ts[i]);
+    CHECK_RC(bc.rcs[0], PC_BROKEN);
+    CHECK_RC(bc.rcs[1], PC_BROKEN);
+    CHECK(pc_barrier_broken(&bc.b));
+    CHECK_RC(pc_barrier_wait(&bc.b, NULL), PC_BROKEN);
+    pc_barrier_reset(&bc.b);
+    CHECK(!pc_barrier_broken(&bc.b));
+    struct barrier_arg more[2];
+    start_barrier_waiters(&bc, more, ts, 2);
+    int idx = -1;
+    CHECK_OK(pc_barrier_wait(&bc.b, &idx));
+    CHECK(idx >= 0 && idx < 3);
+    for (int i = 0; i < 2; i++) join_free(ts[i]);
+    CHECK_OK(bc.rcs[0]);
+    CHECK_OK(bc.rcs[1]);
+}
+
+TEST(barrier_reset_breaks_current_round_only) {
+    struct barrier_case bc;
+    memset(&bc, 0, sizeof bc);
+    CHECK_OK(pc_barrier_init(&bc.b, 3, NULL, NULL, PC_FOREVER));
+    struct barrier_arg args[2];
+    pc_thread *ts[2];
+    start_barrier_waiters(&bc, args, ts, 2);
+    pc_barrier_reset(&bc.b);
+    for (int i = 0; i < 2; i++) join_free(ts[i]);
+    CHECK_RC(bc.rcs[0], PC_BROKEN);
+    CHECK_RC(bc.rcs[1], PC_BROKEN);
+    CHECK(!pc_barrier_broken(&bc.b));       // reset leaves it usable
+    start_barrier_waiters(&bc, args, ts, 2);
+    CHECK_OK(pc_barrier_wait(&bc.b, NULL));
+    for (int i = 0; i < 2; i++) join_free(ts[i]);
+    CHECK_OK(bc.rcs[0]);
+}
+
+TEST(barrier_timeout_breaks_it) {
+    struct barrier_case bc;
+    memset(&bc, 0, sizeof bc);
+    CHECK_OK(pc_barrier_init(&bc.b, 2, NULL, NULL, 0.2));
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_barrier_wait(&bc.b, NULL), PC_BROKEN);     // the default timeout
+    check_elapsed(t0, 0.2);
+    CHECK(pc_barrier_broken(&bc.b));
+    pc_barrier_reset(&bc.b);
+    t0 = pc_monotonic();
+    CHECK_RC(pc_barrier_wait_timeout(&bc.b, 0.1, NULL), PC_BROKEN);
+    check_elapsed(t0, 0.1);
+    CHECK_RC(pc_barrier_init(&bc.b, 0, NULL, NULL, PC_FOREVER), PC_VALUE);
+    CHECK_RC(pc_barrier_init(&bc.b, 2, NULL, NULL, NAN), PC_VALUE);
+    CHECK_RC(pc_barrier_wait(NULL, NULL), PC_VALUE);
+}
+
+static int failing_action(void *p) { (void)p; return pc_raise(PC_VALUE, "action failed"); }
+
+TEST(barrier_failing_action) {
+    struct barrier_case bc;
+    memset(&bc, 0, sizeof bc);
+    CHECK_OK(pc_barrier_init(&bc.b, 2, failing_action, NULL, PC_FOREVER));
+    struct barrier_arg args[1];
+    pc_thread *ts[1];
+    start_barrier_waiters(&bc, args, ts, 1);
+    CHECK_RC(pc_barrier_wait(&bc.b, NULL), PC_VALUE);   // this thread ran the action
+    join_free(ts[0]);
+    CHECK_RC(bc.rcs[0], PC_BROKEN);
+    CHECK(pc_barrier_broken(&bc.b));
+}
+
+// >>timer
+static int set_event(void *p) { pc_event_set((pc_event *)p); return 0; }
+
+TEST(timer_fires_after_interval) {
+    pc_event fired = PC_EVENT_INIT;
+    double t0 = pc_monotonic();
+    pc_timer *t = pc_timer_new(0.1, set_event, &fired);
+    CHECK(t != NULL);
+    CHECK_OK(pc_timer_start(t));
+    CHECK(pc_timer_is_alive(t));
+    CHECK_OK(pc_event_wait(&fired, 30));
+    check_elapsed(t0, 0.1);
+    CHECK_OK(pc_timer_join(t, 30));
+    CHECK(!pc_timer_is_alive(t));
+    CHECK_RC(pc_timer_start(t), PC_RUNTIME);
+    pc_timer_free(t);
+    CHECK(pc_timer_new(NAN, set_event, NULL) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    CHECK(pc_timer_new(1, NULL, NULL) == NULL);
+}
+
+TEST(timer_cancel_before_firing) {
+    pc_event fired = PC_EVENT_INIT;
+    pc_timer *t = pc_timer_new(20, set_event, &fired);
+    CHECK_OK(pc_timer_start(t));
+    double t0 = pc_monotonic();
+    pc_timer_cancel(t);
+    CHECK_OK(pc_timer_join(t, 30));
+    CHECK(pc_monotonic() - t0 < 10);
+    CHECK(!pc_event_is_set(&fired));
+    CHECK(strncmp(pc_thread_name(pc_timer_thread(t)), "Thread-", 7) == 0);
+    pc_timer_free(t);
+}
+
+// The timer may be freed while it waits: the thread keeps what it needs.
+TEST(timer_free_while_pending) {
+    pc_event fired = PC_EVENT_INIT;
+    pc_timer *t = pc_timer_new(0.05, set_event, &fired);
+    CHECK_OK(pc_timer_start(t));
+    pc_timer_free(t);
+    CHECK_OK(pc_event_wait(&fired, 30));
+}
+
+// >>local
+static uint32_t dtor_calls;
+static void count_dtor(void *v) { __atomic_add_fetch(&dtor_calls, 1, __ATOMIC_RELAXED); free(v); }
+
+struct local_arg { pc_local *loc; int id; int seen_before, seen_after; };
+
+static int use_local(void *p) {
+    struct local_arg *a = (struct local_arg *)p;
+    a->seen_before = pc_local_get(a->loc) != NULL;
+    int *v = (int *)malloc(sizeof *v);
+    *v = a->id;
+    pc_local_set(a->loc, v);
+    pc_sleep(0.01);
+    a->seen_after = *(int *)pc_local_get(a->loc);
+    return 0;
+}
+
+TEST(local_isolation_and_destructors) {
+    pc_local *loc = pc_local_new(count_dtor);
+    CHECK(loc != NULL);
+    int mine = 42;
+    CHECK_OK(pc_local_set(loc, &mine));
+    struct local_arg args[4];
+    pc_thread *ts[4];
+    for (int i = 0; i < 4; i++) {
+        args[i].loc = loc;
+        args[i].id = 100 + i;
+        ts[i] = spawn(use_local, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) join_free(ts[i]);
+    for (int i = 0; i < 4; i++) {
+        CHECK(!args[i].seen_before);
+        CHECK_EQ(args[i].seen_after, 100 + i);
+    }
+    CHECK_EQ(__atomic_load_n(&dtor_calls, __ATOMIC_RELAXED), 4);   // ran before join returned
+    CHECK(pc_local_get(loc) == &mine);
+    CHECK_OK(pc_local_set(loc, NULL));
+    pc_local_free(loc);
+    CHECK_RC(pc_local_set(NULL, NULL), PC_VALUE);
+}
+
+static void *foreign_local(void *p) {
+    pc_local_set((pc_local *)p, malloc(8));
+    return NULL;
+}
+
+TEST(local_destructor_in_foreign_thread) {
+    pc_local *loc = pc_local_new(count_dtor);
+    pthread_t th;
+    pthread_create(&th, NULL, foreign_local, loc);
+    pthread_join(th, NULL);
+    CHECK_EQ(__atomic_load_n(&dtor_calls, __ATOMIC_RELAXED), 1);
+    pc_local_free(loc);
+}
+
+// >>thread
+static int wait_event(void *p) { return pc_event_wait((pc_event *)p, 30); }
+static int nothing(void *p) { (void)p; return 0; }
+
+TEST(thread_start_twice_and_join_errors) {
+    pc_thread *t = pc_thread_new(NULL);
+    CHECK(t != NULL);
+    CHECK(!pc_thread_is_alive(t));
+    CHECK_RC(pc_thread_join(t, 1), PC_RUNTIME);
+    CHECK(strstr(pc_last_error(), "before it is started") != NULL);
+    CHECK_EQ(pc_thread_ident(t), 0);
+    CHECK_OK(pc_thread_start(t));
+    CHECK_RC(pc_thread_start(t), PC_RUNTIME);
+    CHECK(strstr(pc_last_error(), "only be started once") != NULL);
+    CHECK_RC(pc_thread_join(t, NAN), PC_VALUE);
+    join_free(t);
+    CHECK_RC(pc_thread_join(pc_thread_current(), 1), PC_RUNTIME);
+    CHECK_RC(pc_thread_start(NULL), PC_VALUE);
+    CHECK(pc_thread_new(&(pc_thread_desc){ .stack_size = 100 }) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    CHECK(pc_thread_new(&(pc_thread_desc){ .daemon = (pc_daemon)7 }) == NULL);
+}
+
+static int join_self(void *p) {
+    *(int *)p = pc_thread_join(pc_thread_current(), 1);
+    return 0;
+}
+
+TEST(thread_join_self_and_timeout) {
+    int rc = -1;
+    join_free(spawn(join_self, &rc));
+    CHECK_RC(rc, PC_RUNTIME);
+    pc_event go = PC_EVENT_INIT;
+    pc_thread *t = spawn(wait_event, &go);
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_thread_join(t, 0.2), PC_TIMEOUT);
+    check_elapsed(t0, 0.2);
+    CHECK(pc_thread_is_alive(t));           // still joinable after a timeout
+    pc_event_set(&go);
+    CHECK_OK(pc_thread_join(t, 30));
+    CHECK(!pc_thread_is_alive(t));
+    CHECK_OK(pc_thread_join(t, 30));        // joining twice is fine, as in Python
+    pc_thread_free(t);
+}
+
+struct ids { unsigned long ident; long native; char comm[32]; pc_event go; };
+
+static int record_ids(void *p) {
+    struct ids *i = (struct ids *)p;
+    i->ident = pc_thread_get_ident();
+    i->native = pc_thread_get_native_id();
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/comm", i->native);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(i->comm, sizeof i->comm, f)) i->comm[0] = 0;
+        fclose(f);
+        i->comm[strcspn(i->comm, "\n")] = 0;
+    }
+    return pc_event_wait(&i->go, 30);
+}
+
+TEST(thread_names_and_ids) {
+    struct ids ids;
+    memset(&ids, 0, sizeof ids);
+    // 13 ASCII bytes then a 3-byte character: the OS name must stop before it.
+    const char *name = "worker-abcdef\xe4\xb8\xad-tail";
+    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = record_ids, .arg = &ids,
+                                                     .name = name });
+    CHECK(strcmp(pc_thread_name(t), name) == 0);
+    CHECK_OK(pc_thread_start(t));
+    CHECK(pc_thread_ident(t) != 0);
+    CHECK(pc_thread_native_id(t) > 0);
+    pc_event_set(&ids.go);
+    CHECK_OK(pc_thread_join(t, 30));
+    CHECK_EQ(pc_thread_ident(t), ids.ident);
+    CHECK_EQ(pc_thread_native_id(t), ids.native);
+    CHECK(strcmp(ids.comm, "worker-abcdef") == 0);
+    CHECK_OK(pc_thread_set_name(t, "renamed"));
+    CHECK(strcmp(pc_thread_name(t), "renamed") == 0);
+    CHECK_RC(pc_thread_set_name(t, NULL), PC_VALUE);
+    pc_thread_free(t);
+    pc_thread *a = pc_thread_new(NULL), *b = pc_thread_new(NULL);
+    unsigned na = 0, nb = 0;
+    CHECK(sscanf(pc_thread_name(a), "Thread-%u", &na) == 1);
+    CHECK(sscanf(pc_thread_name(b), "Thread-%u", &nb) == 1);
+    CHECK(nb == na + 1);
+    pc_thread_free(a);
+    pc_thread_free(b);
+    CHECK(strcmp(pc_thread_name(pc_thread_main()), "MainThread") == 0);
+    CHECK(pc_thread_current() == pc_thread_main());
+    CHECK_EQ(pc_thread_ident(pc_thread_main()), pc_thread_get_ident());
+    CHECK(pc_thread_get_native_id() == (long)getpid());
+}
+
+struct daemon_probe { int inherited; };
+
+static int make_child_and_report(void *p) {
+    pc_thread *child = pc_thread_new(NULL);
+    ((struct daemon_probe *)p)->inherited = pc_thread_daemon(child);
+    pc_thread_free(child);
+    return 0;
+}
+
+TEST(thread_daemon_inherited_and_fixed_at_start) {
+    pc_thread *t = pc_thread_new(NULL);
+    CHECK(!pc_thread_daemon(t));            // the main thread is not a daemon
+    CHECK_OK(pc_thread_set_daemon(t, 1));
+    CHECK(pc_thread_daemon(t));
+    pc_thread_free(t);
+    struct daemon_probe dp = { -1 };
+    pc_thread *d = pc_thread_new(&(pc_thread_desc){ .target = make_child_and_report,
+                                                     .arg = &dp, .daemon = PC_DAEMON_YES });
+    CHECK_OK(pc_thread_start(d));
+    CHECK_RC(pc_thread_set_daemon(d, 0), PC_RUNTIME);
+    join_free(d);
+    CHECK_EQ(dp.inherited, 1);
+    pc_thread *n = pc_thread_new(&(pc_thread_desc){ .daemon = PC_DAEMON_NO });
+    CHECK(!pc_thread_daemon(n));
+    pc_thread_free(n);
+}
+
+struct foreign { char name[32]; int daemon; size_t count_inside; pc_thread *self; };
+
+static void *foreign_thread(void *p) {
+    struct foreign *f = (struct foreign *)p;
+    pc_thread *me = pc_thread_current();
+    snprintf(f->name, sizeof f->name, "%s", pc_thread_name(me));
+    f->daemon = pc_thread_daemon(me);
+    f->count_inside = pc_thread_active_count();
+    f->self = me;
+    CHECK(pc_thread_current() == me);       // the same object each time
+    return NULL;
+}
+
+TEST(thread_current_in_foreign_pthread) {
+    struct foreign f;
+    memset(&f, 0, sizeof f);
+    size_t before = pc_thread_active_count();
+    pthread_t th;
+    pthread_create(&th, NULL, foreign_thread, &f);
+    pthread_join(th, NULL);
+    CHECK(strncmp(f.name, "Dummy-", 6) == 0);
+    CHECK_EQ(f.daemon, 1);
+    CHECK_EQ(f.count_inside, before + 1);
+    CHECK_EQ(pc_thread_active_count(), before);   // it left when its thread ended
+}
+
+TEST(thread_enumerate_and_active_count) {
+    size_t base = pc_thread_active_count();
+    CHECK(base >= 1);
+    pc_event go = PC_EVENT_INIT;
+    pc_thread *ts[3];
+    for (int i = 0; i < 3; i++) ts[i] = spawn(wait_event, &go);
+    CHECK_EQ(pc_thread_active_count(), base + 3);
+    pc_thread *list[16];
+    size_t n = pc_thread_enumerate(list, 16);
+    CHECK_EQ(n, base + 3);
+    int found = 0, main_found = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < 3; j++) found += list[i] == ts[j];
+        main_found += list[i] == pc_thread_main();
+        pc_thread_free(list[i]);
+    }
+    CHECK_EQ(found, 3);
+    CHECK_EQ(main_found, 1);
+    CHECK_EQ(pc_thread_enumerate(NULL, 0), base + 3);
+    pc_event_set(&go);
+    for (int i = 0; i < 3; i++) join_free(ts[i]);
+    CHECK_EQ(pc_thread_active_count(), base);
+}
+
+struct hook_seen { int calls, code; char message[128]; pc_thread *thread; void *ctx; };
+
+static void record_hook(const pc_excepthook_args *args, void *ctx) {
+    struct hook_seen *h = (struct hook_seen *)ctx;
+    h->calls++;
+    h->code = args->code;
+    snprintf(h->message, sizeof h->message, "%s", args->message);
+    h->thread = args->thread;
+    h->ctx = ctx;
+}
+
+static int raise_value(void *p) { return pc_raise(PC_VALUE, "bad input %d", *(int *)p); }
+static int return_broken(void *p) { (void)p; return PC_BROKEN; }
+
+TEST(thread_excepthook_receives_target_error) {
+    struct hook_seen h;
+    memset(&h, 0, sizeof h);
+    pc_thread_set_excepthook(record_hook, &h);
+    void *ctx = NULL;
+    CHECK(pc_thread_get_excepthook(&ctx) == record_hook && ctx == &h);
+    int x = 7;
+    pc_thread *t = spawn(raise_value, &x);
+    CHECK_OK(pc_thread_join(t, 30));
+    CHECK_EQ(h.calls, 1);
+    CHECK_RC(h.code, PC_VALUE);
+    CHECK(strcmp(h.message, "bad input 7") == 0);
+    CHECK(h.thread == t);
+    CHECK_RC(pc_thread_exitcode(t), PC_VALUE);
+    pc_thread_free(t);
+    join_free(spawn(return_broken, NULL));
+    CHECK_EQ(h.calls, 2);
+    CHECK_RC(h.code, PC_BROKEN);
+    CHECK(strstr(h.message, "BrokenError") != NULL);
+    join_free(spawn(nothing, NULL));
+    CHECK_EQ(h.calls, 2);                   // success calls no hook
+    pc_thread_set_excepthook(NULL, NULL);
+    CHECK(pc_thread_get_excepthook(NULL) == pc_thread_default_excepthook);
+}
+
+// Run body in a forked child with stdout and stderr sent to a pipe; return
+// the child's exit status and what it printed.
+static int run_child(void (*body)(void), char *out, size_t cap, double timeout) {
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        body();
+        exit(0);                            // a normal exit: atexit handlers run
+    }
+    close(fds[1]);
+    size_t used = 0;
+    ssize_t r;
+    while (used + 1 < cap && (r = read(fds[0], out + used, cap - 1 - used)) > 0) used += (size_t)r;
+    out[used] = 0;
+    close(fds[0]);
+    int status = 0;
+    double give_up = pc_monotonic() + timeout;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (pc_monotonic() > give_up) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        pc_sleep(0.005);
+    }
+    return status;
+}
+
+static void child_default_hook(void) {
+    int x = 3;
+    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = raise_value, .arg = &x,
+                                                     .name = "failing" });
+    pc_thread_start(t);
+    pc_thread_join(t, 30);
+    pc_thread_free(t);
+}
+
+TEST(thread_default_excepthook_prints) {
+    char out[512];
+    int status = run_child(child_default_hook, out, sizeof out, 30);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_MSG(strstr(out, "Exception in thread failing: ValueError: bad input 3") != NULL,
+              "child printed: %s", out);
+}
+
+static int late_print(void *p) {
+    pc_sleep(0.2);
+    printf("%s finished\n", (const char *)p);
+    fflush(stdout);
+    return 0;
+}
+
+static void child_non_daemon_at_exit(void) {
+    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = late_print, .arg = (void *)"worker" });
+    pc_thread_start(t);
+    pc_thread_free(t);
+    printf("main returns\n");
+    fflush(stdout);
+}
+
+static pc_event never_set = PC_EVENT_INIT;
+
+static void child_daemon_at_exit(void) {
+    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = wait_event, .arg = &never_set,
+                                                     .daemon = PC_DAEMON_YES });
+    pc_thread_start(t);
+    pc_thread_free(t);
+    printf("main returns\n");
+    fflush(stdout);
+}
+
+TEST(exit_joins_non_daemon_but_not_daemon_threads) {
+    char out[512];
+    int status = run_child(child_non_daemon_at_exit, out, sizeof out, 30);
+    CHECK(WIFEXITED(status));
+    CHECK_MSG(strstr(out, "main returns\nworker finished\n") != NULL, "child printed: %s", out);
+    double t0 = pc_monotonic();
+    status = run_child(child_daemon_at_exit, out, sizeof out, 30);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(pc_monotonic() - t0 < 20);        // the daemon (waiting 30 s) was not waited for
+    CHECK(strstr(out, "main returns") != NULL);
+}
+
+TEST(fork_child_has_only_the_forking_thread) {
+    pc_event go = PC_EVENT_INIT;
+    pc_thread *t = spawn(wait_event, &go);
+    CHECK(pc_thread_active_count() >= 2);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int ok = pc_thread_active_count() == 1 && pc_thread_current() == pc_thread_main() &&
+                 !pc_thread_is_alive(t) && pc_thread_join(t, 1) == PC_OK &&
+                 pc_lock_acquire(&counter_lock, 0) == PC_OK;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pc_event_set(&go);
+    join_free(t);
+}
+
+TEST(thread_stack_size) {
+    CHECK_EQ(pc_thread_get_stack_size(), 0);
+    CHECK_RC(pc_thread_set_stack_size(100), PC_VALUE);
+    CHECK_OK(pc_thread_set_stack_size(256 * 1024));
+    CHECK_EQ(pc_thread_get_stack_size(), 256 * 1024);
+    join_free(spawn(nothing, NULL));
+    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = nothing, .stack_size = 1 << 20 });
+    CHECK_OK(pc_thread_start(t));
+    join_free(t);
+    CHECK_OK(pc_thread_set_stack_size(0));
+}
+
+static int finish_late(void *p) {
+    pc_event *ev = (pc_event *)p;
+    pc_sleep(0.05);
+    pc_event_set(ev);
+    return 0;
+}
+
+// Dropping the last user reference to a running thread detaches it.
+TEST(thread_free_while_running) {
+    pc_event done = PC_EVENT_INIT;
+    pc_thread *t = spawn(finish_late, &done);
+    pc_thread_free(t);
+    CHECK_OK(pc_event_wait(&done, 30));
+    double give_up = pc_monotonic() + 20;
+    while (pc_thread_active_count() > 1 && pc_monotonic() < give_up) pc_sleep(0.001);
+    CHECK_EQ(pc_thread_active_count(), 1);
 }
