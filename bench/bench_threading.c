@@ -1,0 +1,638 @@
+/* bench_threading.c - pyconc.h against raw pthreads and against Python 3.
+
+   The same work three ways in one run: pyconc, the plain pthread code a C
+   programmer would write instead, and CPython's threading module (through
+   bench/py/threading_ops.py; skipped with a message if python3 is absent).
+   pyconc and pthreads trials alternate (A B A B ...) and each keeps its
+   median; Python reports the median of its own trials.
+
+       bench_threading            the full run (a few seconds)
+       bench_threading quick      fewer rounds, for a smoke test
+
+   Cases: uncontended Lock and RLock acquire+release; Condition ping-pong
+   (one round trip = two wake-ups); Event handoff (the same with two
+   Events); Thread create+start+join; Timer(1 ms) oversleep, median and p99.
+   An idle second thread stays alive the whole time: glibc skips atomics in
+   a single-threaded process, which would flatter the pthread figures.
+
+   The program ends with the targets (ratio limits) and whether each is met;
+   it exits 1 only if some operation failed, never because of a figure. */
+#define PYCONC_IMPLEMENTATION
+#include "pyconc.h"
+
+#include "bench.h"
+
+#include <errno.h>
+
+static int quick;           // "quick" on the command line: smoke-test sizes
+static int failures;        // operations that returned an error
+
+static int rounds(void) { return quick ? 3 : 11; }
+static long scaled(long n) { return quick ? n / 10 : n; }
+
+static void note_failure(const char *what, int rc) {
+    if (rc == 0) return;
+    if (failures++ < 5) fprintf(stderr, "bench: %s failed: %d (%s)\n", what, rc,
+                                pc_last_error());
+}
+
+// ---------------------------------------------------------------------------
+// >>lock  Uncontended acquire+release pairs. A program usually calls the
+// library from other files than the one holding the implementation, so the
+// main figures call through volatile function pointers, which the compiler
+// cannot inline (pthread calls go through the PLT the same way); the
+// "inlined" rows show what one file that holds both gets.
+
+#define LOCK_ITERS 1000000L
+
+// The entry points the opaque trials call; volatile, so every call is real.
+static int (*volatile pc_lock_acquire_p)(pc_lock *, double) = pc_lock_acquire;
+static int (*volatile pc_lock_release_p)(pc_lock *) = pc_lock_release;
+static int (*volatile pc_rlock_acquire_p)(pc_rlock *, double) = pc_rlock_acquire;
+static int (*volatile pc_rlock_release_p)(pc_rlock *) = pc_rlock_release;
+
+static double trial_pc_lock(void *ctx) {
+    pc_lock *lock = (pc_lock *)ctx;
+    long n = scaled(LOCK_ITERS);
+    int bad = 0;
+    double t0 = pcb_now();
+    for (long i = 0; i < n; i++) {
+        bad |= pc_lock_acquire_p(lock, PC_FOREVER);
+        bad |= pc_lock_release_p(lock);
+    }
+    double dt = pcb_now() - t0;
+    note_failure("pc_lock acquire/release", bad);
+    return dt / (double)n;
+}
+
+static double trial_pc_rlock(void *ctx) {
+    pc_rlock *r = (pc_rlock *)ctx;
+    long n = scaled(LOCK_ITERS);
+    int bad = 0;
+    double t0 = pcb_now();
+    for (long i = 0; i < n; i++) {
+        bad |= pc_rlock_acquire_p(r, PC_FOREVER);
+        bad |= pc_rlock_release_p(r);
+    }
+    double dt = pcb_now() - t0;
+    note_failure("pc_rlock acquire/release", bad);
+    return dt / (double)n;
+}
+
+static double trial_pc_lock_inlined(void *ctx) {
+    pc_lock *lock = (pc_lock *)ctx;
+    long n = scaled(LOCK_ITERS);
+    int bad = 0;
+    double t0 = pcb_now();
+    for (long i = 0; i < n; i++) {
+        bad |= pc_lock_acquire(lock, PC_FOREVER);
+        bad |= pc_lock_release(lock);
+    }
+    double dt = pcb_now() - t0;
+    note_failure("pc_lock acquire/release", bad);
+    return dt / (double)n;
+}
+
+static double trial_pc_rlock_inlined(void *ctx) {
+    pc_rlock *r = (pc_rlock *)ctx;
+    long n = scaled(LOCK_ITERS);
+    int bad = 0;
+    double t0 = pcb_now();
+    for (long i = 0; i < n; i++) {
+        bad |= pc_rlock_acquire(r, PC_FOREVER);
+        bad |= pc_rlock_release(r);
+    }
+    double dt = pcb_now() - t0;
+    note_failure("pc_rlock acquire/release", bad);
+    return dt / (double)n;
+}
+
+static double trial_pthread_mutex(void *ctx) {
+    pthread_mutex_t *mu = (pthread_mutex_t *)ctx;
+    long n = scaled(LOCK_ITERS);
+    int bad = 0;
+    double t0 = pcb_now();
+    for (long i = 0; i < n; i++) {
+        bad |= pthread_mutex_lock(mu);
+        bad |= pthread_mutex_unlock(mu);
+    }
+    double dt = pcb_now() - t0;
+    note_failure("pthread_mutex lock/unlock", bad);
+    return dt / (double)n;
+}
+
+// ---------------------------------------------------------------------------
+// >>condition  Ping-pong: main sets turn=1 and waits for 0, the partner
+// waits for 1 and sets 0. Both hold the lock except inside wait, so every
+// round trip is two notify + two wake-ups. One untimed exchange first, so
+// the partner's start-up is not in the figure.
+
+#define PINGPONG_ITERS 4000L
+
+typedef struct pc_pingpong {
+    pc_lock lock;
+    pc_condition cond;
+    int turn;
+    long n;
+    int bad;
+} pc_pingpong;
+
+static int pc_pingpong_partner(void *arg) {
+    pc_pingpong *p = (pc_pingpong *)arg;
+    int bad = pc_condition_acquire(&p->cond, PC_FOREVER);
+    for (long i = 0; i <= p->n; i++) {
+        while (p->turn != 1) bad |= pc_condition_wait(&p->cond, PC_FOREVER);
+        p->turn = 0;
+        bad |= pc_condition_notify(&p->cond, 1);
+    }
+    bad |= pc_condition_release(&p->cond);
+    p->bad = bad;
+    return 0;
+}
+
+// One exchange from main's side; the caller holds the condition's lock.
+static int pc_pingpong_serve(pc_pingpong *p) {
+    int bad = 0;
+    p->turn = 1;
+    bad |= pc_condition_notify(&p->cond, 1);
+    while (p->turn != 0) bad |= pc_condition_wait(&p->cond, PC_FOREVER);
+    return bad;
+}
+
+// own_rlock: Python's default Condition() (its own RLock), else Condition(Lock()).
+static double pc_pingpong_run(int own_rlock) {
+    pc_pingpong p;
+    memset(&p, 0, sizeof p);
+    pc_lock_init(&p.lock);
+    if (own_rlock) pc_condition_init(&p.cond);
+    else pc_condition_init_lock(&p.cond, &p.lock);
+    p.n = scaled(PINGPONG_ITERS);
+    pc_thread_desc d = {.target = pc_pingpong_partner, .arg = &p};
+    pc_thread *t = pc_thread_new(&d);
+    if (!t || pc_thread_start(t)) { note_failure("pc_thread start", PC_OS); return NAN; }
+    int bad = pc_condition_acquire(&p.cond, PC_FOREVER);
+    bad |= pc_pingpong_serve(&p);
+    double t0 = pcb_now();
+    for (long i = 0; i < p.n; i++) bad |= pc_pingpong_serve(&p);
+    double dt = pcb_now() - t0;
+    bad |= pc_condition_release(&p.cond);
+    bad |= pc_thread_join(t, PC_FOREVER);
+    pc_thread_free(t);
+    note_failure("pc_condition ping-pong", bad | p.bad);
+    pc_condition_destroy(&p.cond);
+    return dt / (double)p.n;
+}
+
+static double trial_pc_pingpong_lock(void *ctx) { (void)ctx; return pc_pingpong_run(0); }
+static double trial_pc_pingpong_rlock(void *ctx) { (void)ctx; return pc_pingpong_run(1); }
+
+typedef struct raw_pingpong {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int turn;
+    long n;
+} raw_pingpong;
+
+static void *raw_pingpong_partner(void *arg) {
+    raw_pingpong *p = (raw_pingpong *)arg;
+    pthread_mutex_lock(&p->mu);
+    for (long i = 0; i <= p->n; i++) {
+        while (p->turn != 1) pthread_cond_wait(&p->cv, &p->mu);
+        p->turn = 0;
+        pthread_cond_signal(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void raw_pingpong_serve(raw_pingpong *p) {
+    p->turn = 1;
+    pthread_cond_signal(&p->cv);
+    while (p->turn != 0) pthread_cond_wait(&p->cv, &p->mu);
+}
+
+static double trial_raw_pingpong(void *ctx) {
+    (void)ctx;
+    raw_pingpong p;
+    pthread_t t;
+    memset(&p, 0, sizeof p);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    p.n = scaled(PINGPONG_ITERS);
+    if (pthread_create(&t, NULL, raw_pingpong_partner, &p)) {
+        note_failure("pthread_create", PC_OS);
+        return NAN;
+    }
+    pthread_mutex_lock(&p.mu);
+    raw_pingpong_serve(&p);
+    double t0 = pcb_now();
+    for (long i = 0; i < p.n; i++) raw_pingpong_serve(&p);
+    double dt = pcb_now() - t0;
+    pthread_mutex_unlock(&p.mu);
+    pthread_join(t, NULL);
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.mu);
+    return dt / (double)p.n;
+}
+
+// ---------------------------------------------------------------------------
+// >>event  Handoff: main sets go and waits for back; the partner waits for
+// go, clears it and sets back. Each side clears the event it waited for
+// before the other can set it again, so no set is lost.
+
+typedef struct pc_handoff {
+    pc_event go, back;
+    long n;
+    int bad;
+} pc_handoff;
+
+static int pc_handoff_partner(void *arg) {
+    pc_handoff *h = (pc_handoff *)arg;
+    int bad = 0;
+    for (long i = 0; i <= h->n; i++) {
+        bad |= pc_event_wait(&h->go, PC_FOREVER);
+        pc_event_clear(&h->go);
+        pc_event_set(&h->back);
+    }
+    h->bad = bad;
+    return 0;
+}
+
+static int pc_handoff_serve(pc_handoff *h) {
+    pc_event_set(&h->go);
+    int bad = pc_event_wait(&h->back, PC_FOREVER);
+    pc_event_clear(&h->back);
+    return bad;
+}
+
+static double trial_pc_event(void *ctx) {
+    (void)ctx;
+    pc_handoff h;
+    memset(&h, 0, sizeof h);
+    pc_event_init(&h.go);
+    pc_event_init(&h.back);
+    h.n = scaled(PINGPONG_ITERS);
+    pc_thread_desc d = {.target = pc_handoff_partner, .arg = &h};
+    pc_thread *t = pc_thread_new(&d);
+    if (!t || pc_thread_start(t)) { note_failure("pc_thread start", PC_OS); return NAN; }
+    int bad = pc_handoff_serve(&h);
+    double t0 = pcb_now();
+    for (long i = 0; i < h.n; i++) bad |= pc_handoff_serve(&h);
+    double dt = pcb_now() - t0;
+    bad |= pc_thread_join(t, PC_FOREVER);
+    pc_thread_free(t);
+    note_failure("pc_event handoff", bad | h.bad);
+    return dt / (double)h.n;
+}
+
+// The event a C programmer writes by hand: a flag under a mutex, broadcast.
+typedef struct raw_event {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int flag;
+} raw_event;
+
+static void raw_event_init(raw_event *e) {
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    e->flag = 0;
+}
+
+static void raw_event_destroy(raw_event *e) {
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->mu);
+}
+
+static void raw_event_set(raw_event *e) {
+    pthread_mutex_lock(&e->mu);
+    e->flag = 1;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void raw_event_clear(raw_event *e) {
+    pthread_mutex_lock(&e->mu);
+    e->flag = 0;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void raw_event_wait(raw_event *e) {
+    pthread_mutex_lock(&e->mu);
+    while (!e->flag) pthread_cond_wait(&e->cv, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+}
+
+typedef struct raw_handoff {
+    raw_event go, back;
+    long n;
+} raw_handoff;
+
+static void *raw_handoff_partner(void *arg) {
+    raw_handoff *h = (raw_handoff *)arg;
+    for (long i = 0; i <= h->n; i++) {
+        raw_event_wait(&h->go);
+        raw_event_clear(&h->go);
+        raw_event_set(&h->back);
+    }
+    return NULL;
+}
+
+static void raw_handoff_serve(raw_handoff *h) {
+    raw_event_set(&h->go);
+    raw_event_wait(&h->back);
+    raw_event_clear(&h->back);
+}
+
+static double trial_raw_event(void *ctx) {
+    (void)ctx;
+    raw_handoff h;
+    pthread_t t;
+    raw_event_init(&h.go);
+    raw_event_init(&h.back);
+    h.n = scaled(PINGPONG_ITERS);
+    if (pthread_create(&t, NULL, raw_handoff_partner, &h)) {
+        note_failure("pthread_create", PC_OS);
+        return NAN;
+    }
+    raw_handoff_serve(&h);
+    double t0 = pcb_now();
+    for (long i = 0; i < h.n; i++) raw_handoff_serve(&h);
+    double dt = pcb_now() - t0;
+    pthread_join(t, NULL);
+    raw_event_destroy(&h.go);
+    raw_event_destroy(&h.back);
+    return dt / (double)h.n;
+}
+
+// ---------------------------------------------------------------------------
+// >>thread  Create, start and join a thread whose target returns at once.
+
+#define SPAWN_ITERS 400L
+
+static int nothing_target(void *arg) { (void)arg; return 0; }
+static void *nothing_start(void *arg) { return arg; }
+
+static double trial_pc_thread(void *ctx) {
+    (void)ctx;
+    long n = scaled(SPAWN_ITERS);
+    int bad = 0;
+    pc_thread_desc d = {.target = nothing_target};
+    double t0 = pcb_now();
+    for (long i = 0; i < n; i++) {
+        pc_thread *t = pc_thread_new(&d);
+        if (!t) { bad = PC_NOMEM; break; }
+        bad |= pc_thread_start(t);
+        bad |= pc_thread_join(t, PC_FOREVER);
+        pc_thread_free(t);
+    }
+    double dt = pcb_now() - t0;
+    note_failure("pc_thread new/start/join", bad);
+    return dt / (double)n;
+}
+
+static double trial_raw_thread(void *ctx) {
+    (void)ctx;
+    long n = scaled(SPAWN_ITERS);
+    int bad = 0;
+    double t0 = pcb_now();
+    for (long i = 0; i < n; i++) {
+        pthread_t t;
+        int err = pthread_create(&t, NULL, nothing_start, NULL);
+        if (err) { bad = err; break; }
+        bad |= pthread_join(t, NULL);
+    }
+    double dt = pcb_now() - t0;
+    note_failure("pthread_create/join", bad);
+    return dt / (double)n;
+}
+
+// ---------------------------------------------------------------------------
+// >>timer  Oversleep of a 1 ms timer: when its function runs minus (the
+// moment start was called + 1 ms). Thread start-up counts, as it does for
+// the user. The raw peer is the cancellable timer written by hand: a thread
+// that waits on a monotonic condition variable until its deadline.
+
+#define TIMER_INTERVAL 0.001
+#define TIMER_PER_ROUND 24
+#define TIMER_ROUNDS 12
+
+static int pc_timer_fire(void *arg) {
+    *(double *)arg = pcb_now();
+    return 0;
+}
+
+static double pc_timer_once(void) {
+    double fired = NAN;
+    double t0 = pcb_now();
+    pc_timer *t = pc_timer_new(TIMER_INTERVAL, pc_timer_fire, &fired);
+    if (!t) { note_failure("pc_timer_new", PC_NOMEM); return NAN; }
+    int bad = pc_timer_start(t);
+    bad |= pc_timer_join(t, PC_FOREVER);
+    pc_timer_free(t);
+    note_failure("pc_timer start/join", bad);
+    return fired - (t0 + TIMER_INTERVAL);
+}
+
+typedef struct raw_timer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          // on CLOCK_MONOTONIC
+    int cancelled;
+    double fired;
+} raw_timer;
+
+static void *raw_timer_main(void *arg) {
+    raw_timer *rt = (raw_timer *)arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += (long)(TIMER_INTERVAL * 1e9);
+    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+    int err = 0;
+    pthread_mutex_lock(&rt->mu);
+    while (!rt->cancelled && err != ETIMEDOUT)
+        err = pthread_cond_timedwait(&rt->cv, &rt->mu, &ts);
+    int run = !rt->cancelled;
+    pthread_mutex_unlock(&rt->mu);
+    if (run) rt->fired = pcb_now();
+    return NULL;
+}
+
+static double raw_timer_once(void) {
+    raw_timer rt;
+    pthread_condattr_t ca;
+    pthread_t t;
+    pthread_mutex_init(&rt.mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rt.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    rt.cancelled = 0;
+    rt.fired = NAN;
+    double t0 = pcb_now();
+    if (pthread_create(&t, NULL, raw_timer_main, &rt)) {
+        note_failure("pthread_create", PC_OS);
+        return NAN;
+    }
+    pthread_join(t, NULL);
+    pthread_cond_destroy(&rt.cv);
+    pthread_mutex_destroy(&rt.mu);
+    return rt.fired - (t0 + TIMER_INTERVAL);
+}
+
+// Every sample of both, interleaved round by round; out_* get median and p99.
+static void timer_duel(double *pc_med, double *pc_p99, double *raw_med, double *raw_p99) {
+    enum { MAX = TIMER_PER_ROUND * TIMER_ROUNDS };
+    static double a[MAX], b[MAX];
+    int per = quick ? TIMER_PER_ROUND / 4 : TIMER_PER_ROUND;
+    int rs = quick ? TIMER_ROUNDS / 4 : TIMER_ROUNDS, n = 0;
+    for (int r = 0; r < rs; r++) {
+        for (int i = 0; i < per; i++) a[n + i] = pc_timer_once();
+        for (int i = 0; i < per; i++) b[n + i] = raw_timer_once();
+        n += per;
+    }
+    *pc_med = pcb_quantile(a, n, 0.5);
+    *pc_p99 = pcb_quantile(a, n, 0.99);
+    *raw_med = pcb_quantile(b, n, 0.5);
+    *raw_p99 = pcb_quantile(b, n, 0.99);
+}
+
+// ---------------------------------------------------------------------------
+// >>python  CPython's figure for the same case (NAN when skipped).
+
+static double python(const char *args) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s%s", args, quick ? " quick" : "");
+    return pcb_python("threading_ops.py", buf);
+}
+
+// ---------------------------------------------------------------------------
+// >>targets  The limits the issue sets, checked against what was measured.
+
+typedef struct target {
+    const char *what;
+    double ratio;               // pyconc / peer
+    double limit;               // ratio must be <= limit
+} target;
+
+static target targets[16];
+static int ntargets;
+
+static void want(const char *what, double ours, double peer, double limit) {
+    if (ntargets >= (int)(sizeof targets / sizeof targets[0])) return;
+    target *t = &targets[ntargets++];
+    t->what = what;
+    t->ratio = peer == peer && peer > 0 ? ours / peer : NAN;
+    t->limit = limit;
+}
+
+static void print_targets(void) {
+    printf("\n%-44s %9s %9s  %s\n", "target (ratio = pyconc / peer)", "ratio", "limit",
+           "verdict");
+    for (int i = 0; i < ntargets; i++) {
+        const target *t = &targets[i];
+        const char *verdict = t->ratio != t->ratio ? "skipped"
+                              : t->ratio <= t->limit ? "met"
+                                                     : "OVER";
+        printf("%-44s %8.3fx %8.3fx  %s", t->what, t->ratio, t->limit, verdict);
+        if (t->ratio == t->ratio && t->ratio > t->limit)
+            printf(" (by %.0f%%)", (t->ratio / t->limit - 1) * 100);
+        if (t->ratio == t->ratio && t->limit < 0.2)
+            printf("  [speed-up over Python %.1fx]", 1 / t->ratio);
+        printf("\n");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// >>cases
+
+static void bench_locks(void) {
+    pc_lock lock = PC_LOCK_INIT;
+    pc_rlock rlock = PC_RLOCK_INIT;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_t rmu;
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&rmu, &ma);
+    pthread_mutexattr_destroy(&ma);
+    double ours, peer, py;
+
+    pcb_duel(trial_pc_lock, &lock, trial_pthread_mutex, &mu, rounds(), &ours, &peer);
+    pcb_row("Lock acquire+release", ours, "pthread_mutex", peer);
+    want("Lock pair vs pthread mutex", ours, peer, 1.0);
+    py = python("lock");
+    pcb_row("Lock acquire+release", ours, "python3", py);
+    want("Lock pair vs Python (>= 20x faster)", ours, py, 0.05);
+    pcb_duel(trial_pc_lock_inlined, &lock, trial_pthread_mutex, &mu, rounds(), &ours, &peer);
+    pcb_row("Lock acquire+release (inlined)", ours, "pthread_mutex", peer);
+
+    pcb_duel(trial_pc_rlock, &rlock, trial_pthread_mutex, &rmu, rounds(), &ours, &peer);
+    pcb_row("RLock acquire+release", ours, "pthread_rmutex", peer);
+    want("RLock pair vs pthread recursive mutex", ours, peer, 1.2);
+    py = python("rlock");
+    pcb_row("RLock acquire+release", ours, "python3", py);
+    want("RLock pair vs Python (>= 20x faster)", ours, py, 0.05);
+    pcb_duel(trial_pc_rlock_inlined, &rlock, trial_pthread_mutex, &rmu, rounds(), &ours, &peer);
+    pcb_row("RLock acquire+release (inlined)", ours, "pthread_rmutex", peer);
+    pthread_mutex_destroy(&rmu);
+}
+
+static void bench_condition(void) {
+    double ours, peer, py;
+    pcb_duel(trial_pc_pingpong_lock, NULL, trial_raw_pingpong, NULL, rounds(), &ours, &peer);
+    pcb_row("Condition(Lock) ping-pong round trip", ours, "pthread_cond", peer);
+    want("Condition(Lock) ping-pong vs pthread cond", ours, peer, 1.2);
+    pcb_duel(trial_pc_pingpong_rlock, NULL, trial_raw_pingpong, NULL, rounds(), &ours, &peer);
+    pcb_row("Condition() ping-pong round trip", ours, "pthread_cond", peer);
+    want("Condition() ping-pong vs pthread cond", ours, peer, 1.2);
+    py = python("condition");
+    pcb_row("Condition() ping-pong round trip", ours, "python3", py);
+    want("Condition() ping-pong vs Python (>= 20x)", ours, py, 0.05);
+}
+
+static void bench_event(void) {
+    double ours, peer, py;
+    pcb_duel(trial_pc_event, NULL, trial_raw_event, NULL, rounds(), &ours, &peer);
+    pcb_row("Event handoff round trip", ours, "mutex+cond flag", peer);
+    want("Event handoff vs mutex+cond event", ours, peer, 1.2);
+    py = python("event");
+    pcb_row("Event handoff round trip", ours, "python3", py);
+    want("Event handoff vs Python (>= 20x faster)", ours, py, 0.05);
+}
+
+static void bench_thread(void) {
+    double ours, peer, py;
+    pcb_duel(trial_pc_thread, NULL, trial_raw_thread, NULL, rounds(), &ours, &peer);
+    pcb_row("Thread create+start+join", ours, "pthread", peer);
+    want("Thread create+join vs pthread", ours, peer, 1.2);
+    py = python("thread");
+    pcb_row("Thread create+start+join", ours, "python3", py);
+    want("Thread create+join vs Python (>= 20x)", ours, py, 0.05);
+}
+
+static void bench_timer(void) {
+    double med, p99, raw_med, raw_p99;
+    timer_duel(&med, &p99, &raw_med, &raw_p99);
+    pcb_row("Timer(1 ms) oversleep, median", med, "pthread timer", raw_med);
+    pcb_row("Timer(1 ms) oversleep, p99", p99, "pthread timer", raw_p99);
+    want("Timer(1 ms) oversleep median vs pthread", med, raw_med, 1.2);
+    double py_med = python("timer 0.5"), py_p99 = python("timer 0.99");
+    pcb_row("Timer(1 ms) oversleep, median", med, "python3", py_med);
+    pcb_row("Timer(1 ms) oversleep, p99", p99, "python3", py_p99);
+    want("Timer oversleep median vs Python (>= 20x)", med, py_med, 0.05);
+}
+
+int main(int argc, char **argv) {
+    quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    pcb_idle_start();
+    pcb_begin("threading");
+    bench_locks();
+    bench_condition();
+    bench_event();
+    bench_thread();
+    bench_timer();
+    pcb_end();
+    pcb_idle_stop_join();
+    print_targets();
+    if (failures) fprintf(stderr, "bench: %d operations failed\n", failures);
+    return failures ? 1 : 0;
+}
