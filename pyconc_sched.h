@@ -1,0 +1,644 @@
+/* pyconc_sched.h - v0.1.0 - Python's sched module for C, as one header.
+
+   Do this:
+       #define PYCONC_SCHED_IMPLEMENTATION
+   before you include this file in *one* C or C++ file to create the
+   implementation (pyconc.h's own PYCONC_IMPLEMENTATION must be defined in
+   one file of the program too; it may be the same file).
+
+       // in exactly one file
+       #define PYCONC_IMPLEMENTATION
+       #define PYCONC_SCHED_IMPLEMENTATION
+       #include "pyconc_sched.h"
+
+   Everywhere else just #include "pyconc_sched.h". Link with -pthread.
+   PYCONC_ALL_IMPLEMENTATION switches on every included pyconc header.
+
+   CONFIGURATION
+   =============
+   PYCONC_SCHED_IMPLEMENTATION  compile the implementation into this file.
+   PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC/PYCONC_FREE, PYCONC_NO_FUTEX
+                                as in pyconc.h (the allocator and the wait
+                                queue are pyconc.h's).
+
+   OVERVIEW
+   ========
+   sched.scheduler, named by pyconc's rule:
+
+       Python                                      C
+       s = sched.scheduler()                       s = pc_scheduler_new(NULL)
+       s = sched.scheduler(timefunc, delayfunc)    pc_scheduler_new(&(pc_scheduler_desc){
+                                                       .timefunc = tf, .delayfunc = df,
+                                                       .ctx = c })
+       e = s.enterabs(t, prio, fn, (arg,))         pc_scheduler_enterabs(s, t, prio, fn, arg, &e)
+       e = s.enter(delay, prio, fn, (arg,))        pc_scheduler_enter(s, delay, prio, fn, arg, &e)
+       s.cancel(e)                                 pc_scheduler_cancel(s, e)
+       s.empty()                                   pc_scheduler_empty(s)
+       s.run()                                     pc_scheduler_run(s, 1, NULL)
+       d = s.run(blocking=False)                   pc_scheduler_run(s, 0, &d)
+       s.queue                                     pc_scheduler_queue(s, out, cap)
+
+   Events run in order of time, then priority (lower first), then the
+   order they were entered (Python 3.10+). An action is a pc_target_fn,
+   int fn(void *arg); it "raises" by returning non-zero (or calling
+   pc_raise): run() then returns that code at once, that event is gone and
+   the others stay queued for a later run() - Python's rule.
+
+   A complete program:
+
+       #define PYCONC_IMPLEMENTATION
+       #define PYCONC_SCHED_IMPLEMENTATION
+       #include "pyconc_sched.h"
+       #include <stdio.h>
+
+       static int say(void *arg) {
+           printf("%s\n", (const char *)arg);
+           return 0;
+       }
+
+       int main(void) {
+           pc_scheduler *s = pc_scheduler_new(NULL);
+           if (!s) return 1;
+           double now = pc_monotonic();
+           pc_scheduler_enterabs(s, now + 0.02, 1, say, (void *)"third", NULL);
+           pc_scheduler_enterabs(s, now + 0.01, 2, say, (void *)"first", NULL);
+           pc_scheduler_enterabs(s, now + 0.02, 0, say, (void *)"second", NULL);
+           int rc = pc_scheduler_run(s, 1, NULL);   // sleeps, then says all three
+           pc_scheduler_free(s);
+           return rc;
+       }
+
+   EVENT HANDLES
+   =============
+   An event handle (pc_scheduler_event) is a 64-bit id: a slot number and
+   that slot's generation. The generation changes when the event leaves the
+   queue (it starts to run, or is cancelled), so a handle kept after that is
+   answered with PC_VALUE, never a use-after-free. A scheduler's slot
+   generations start at a value of their own, so a handle from another
+   scheduler is almost always rejected too. 0 never names an event.
+
+   THREAD SAFETY
+   =============
+   Every function except pc_scheduler_free may be called from any thread
+   while another thread is inside pc_scheduler_run (several may run at
+   once, as in Python). No lock is held while an action or a custom
+   delayfunc runs, so both may use the scheduler. timefunc is called with
+   the scheduler's lock held (as in Python): it must not use the scheduler.
+
+   ERRORS
+   ======
+   Fallible calls return PC_OK (0) or a PC_* code, and leave a message in
+   pc_last_error(): NULL scheduler or action, NaN time or delay, or a
+   handle that is not queued are PC_VALUE. pc_scheduler_run also returns
+   whatever non-zero code an action or delayfunc returned.
+
+   BEYOND PYTHON
+   =============
+   - With the default delayfunc, run() sleeps on pyconc's wait queue and
+     wakes as soon as another thread enters an event that comes before the
+     one it sleeps towards, or cancels that one (CPython issue 64325: 3.13's
+     run() sleeps through it). A custom delayfunc keeps Python's behaviour.
+   - The default delayfunc(0) after each event costs nothing (no lock is held
+     while an action runs, so other threads are never shut out); Python's
+     time.sleep(0) is a system call per event.
+   - cancel is O(log n) (an indexed 4-ary heap); Python's is O(n).
+   - Bad input (NULL, NaN) is PC_VALUE with a message, not a crash.
+
+   LICENSE
+   =======
+   MIT or public domain (unlicense), your choice: see the end of pyconc.h.
+*/
+#if defined(PYCONC_SCHED_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
+#if !defined(_GNU_SOURCE) && !defined(__cplusplus)
+#define _GNU_SOURCE 1
+#endif
+#endif
+
+#include "pyconc.h"
+#if PYCONC_VERSION_MAJOR != 0
+#error "pyconc_sched.h needs pyconc.h version 0"
+#endif
+
+#ifndef PYCONC_SCHED_H
+#define PYCONC_SCHED_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// >>sched
+typedef struct pc_scheduler pc_scheduler;
+
+/* An event's handle, for pc_scheduler_cancel. 0 names no event.
+   Python: the sched.Event that enter/enterabs return */
+typedef uint64_t pc_scheduler_event;
+
+/* Return the current time, in the units events are entered in. */
+typedef double (*pc_scheduler_timefunc)(void *ctx);
+/* Wait delay time units; return 0, or non-zero to "raise" out of run(). */
+typedef int (*pc_scheduler_delayfunc)(void *ctx, double delay);
+
+typedef struct pc_scheduler_desc {
+    pc_scheduler_timefunc timefunc;     // NULL: pc_monotonic (time.monotonic)
+    pc_scheduler_delayfunc delayfunc;   // NULL: a wait that enter/cancel can
+                                        // cut short; delay 0 costs nothing
+    void *ctx;                          // passed to timefunc and delayfunc
+} pc_scheduler_desc;
+
+/* One queued event, as pc_scheduler_queue copies it out.
+   Python: sched.Event (time, priority, sequence, action, argument) */
+typedef struct pc_scheduler_entry {
+    double time;
+    int priority;
+    uint64_t sequence;                  // order of entry, the last tie-break
+    pc_target_fn action;
+    void *arg;
+    pc_scheduler_event event;           // the handle enter/enterabs gave
+} pc_scheduler_entry;
+
+/* Make a scheduler. desc may be NULL (Python's defaults).
+   Returns NULL on failure (pc_last_error).  Python: sched.scheduler(...) */
+PYCONC_API pc_scheduler *pc_scheduler_new(const pc_scheduler_desc *desc);
+/* Free the scheduler and any events still queued (their actions never
+   run). No other thread may be using it. */
+PYCONC_API void pc_scheduler_free(pc_scheduler *s);
+/* Queue action(arg) to run at time (timefunc's units); *out_event (may be
+   NULL) gets its handle.
+   Returns: PC_OK, PC_VALUE (NULL scheduler or action, NaN time), PC_NOMEM.
+   Blocks: no.  Thread-safe: yes.  Python: scheduler.enterabs */
+PYCONC_API int pc_scheduler_enterabs(pc_scheduler *s, double time, int priority,
+                                     pc_target_fn action, void *arg,
+                                     pc_scheduler_event *out_event);
+/* Queue action(arg) to run delay units from now (timefunc() + delay).
+   Returns: PC_OK, PC_VALUE, PC_NOMEM.  Thread-safe: yes.
+   Python: scheduler.enter */
+PYCONC_API int pc_scheduler_enter(pc_scheduler *s, double delay, int priority,
+                                  pc_target_fn action, void *arg,
+                                  pc_scheduler_event *out_event);
+/* Remove a queued event, in O(log n). A run() sleeping towards it (with
+   the default delayfunc) wakes up.
+   Returns: PC_OK, PC_VALUE (not queued: already run, running, cancelled,
+   or not a handle of this scheduler).  Python: scheduler.cancel */
+PYCONC_API int pc_scheduler_cancel(pc_scheduler *s, pc_scheduler_event event);
+/* Return 1 if no event is queued (also for NULL), else 0.
+   Python: scheduler.empty */
+PYCONC_API int pc_scheduler_empty(pc_scheduler *s);
+/* Run events as they fall due. blocking: wait for each (with delayfunc)
+   until the queue is empty. Not blocking: run the events already due and
+   return. *out_next_delay (may be NULL) gets the time until the next event
+   (INFINITY when none is left: Python's None); it is not written on error.
+   After each event delayfunc(0) is called, as in Python.
+   Returns: PC_OK, PC_VALUE, or the non-zero code an action or delayfunc
+   returned (the event that raised is gone; the rest stay queued).
+   Blocks: if blocking.  Python: scheduler.run */
+PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_delay);
+/* Copy up to cap of the queued events into out, in the order they will
+   run, and return how many are queued in all (out may be NULL when cap is
+   0). Python: scheduler.queue (len() of it with cap 0) */
+PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // PYCONC_SCHED_H
+
+// ---------------------------------------------------------------------------
+// >>implementation
+#if defined(PYCONC_ALL_IMPLEMENTATION) && !defined(PYCONC_SCHED_IMPLEMENTATION)
+#define PYCONC_SCHED_IMPLEMENTATION
+#endif
+
+#if defined(PYCONC_SCHED_IMPLEMENTATION) && !defined(PYCONC_SCHED_IMPLEMENTATION_DONE)
+#define PYCONC_SCHED_IMPLEMENTATION_DONE
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// >>sched_state
+// The queue is a 4-ary min-heap of small nodes (the ordering key and a slot
+// number); a slot table holds each event's action, argument, generation and
+// heap position. Keeping action/arg out of the heap keeps the nodes that
+// sifting moves small, and the position lets cancel find its node at once.
+// A free slot's pos links the free list instead.
+typedef struct pc__sched_node {
+    double time;
+    int32_t priority;
+    uint32_t slot;
+    uint64_t seq;
+} pc__sched_node;
+
+typedef struct pc__sched_slot {
+    pc_target_fn action;
+    void *arg;
+    uint32_t pos;               // heap index while queued; next free slot when free
+    uint32_t gen;               // never 0; changes when the event leaves the queue
+} pc__sched_slot;
+
+#define PC__SCHED_NONE 0xffffffffu
+#define PC__SCHED_MAX 0x7fffffffu   // events queued at once
+
+struct pc_scheduler {
+    pc_lock lock;               // guards everything below except wake
+    uint32_t wake;              // futex word: bumped when the head changes
+    uint32_t sleepers;          // run() calls inside the default wait
+    pc__sched_node *heap;
+    uint32_t n, cap;
+    pc__sched_slot *slots;
+    uint32_t nslots, slotcap, free_head, gen_base;
+    uint64_t seq;
+    pc_scheduler_timefunc timefunc;
+    pc_scheduler_delayfunc delayfunc;
+    void *ctx;
+    int default_time, default_delay;
+};
+
+static uint32_t pc__sched_serial;
+
+// >>sched_heap
+static int pc__sched_less(const pc__sched_node *a, const pc__sched_node *b) {
+    if (a->time != b->time) return a->time < b->time;
+    if (a->priority != b->priority) return a->priority < b->priority;
+    return a->seq < b->seq;
+}
+
+static void pc__sched_place(pc_scheduler *s, uint32_t i, const pc__sched_node *x) {
+    s->heap[i] = *x;
+    s->slots[x->slot].pos = i;
+}
+
+static void pc__sched_sift_up(pc_scheduler *s, uint32_t i) {
+    pc__sched_node x = s->heap[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 4;
+        if (!pc__sched_less(&x, &s->heap[parent])) break;
+        pc__sched_place(s, i, &s->heap[parent]);
+        i = parent;
+    }
+    pc__sched_place(s, i, &x);
+}
+
+static void pc__sched_sift_down(pc_scheduler *s, uint32_t i) {
+    pc__sched_node x = s->heap[i];
+    for (;;) {
+        uint64_t first = (uint64_t)i * 4 + 1;
+        if (first >= s->n) break;
+        uint32_t best = (uint32_t)first, end = (uint32_t)(first + 4 < s->n ? first + 4 : s->n);
+        for (uint32_t c = best + 1; c < end; c++)
+            if (pc__sched_less(&s->heap[c], &s->heap[best])) best = c;
+        if (!pc__sched_less(&s->heap[best], &x)) break;
+        pc__sched_place(s, i, &s->heap[best]);
+        i = best;
+    }
+    pc__sched_place(s, i, &x);
+}
+
+// Take the node at i out of the heap, keeping the heap order.
+static void pc__sched_remove_at(pc_scheduler *s, uint32_t i) {
+    uint32_t last = --s->n;
+    if (i == last) return;
+    pc__sched_place(s, i, &s->heap[last]);
+    if (i > 0 && pc__sched_less(&s->heap[i], &s->heap[(i - 1) / 4])) pc__sched_sift_up(s, i);
+    else pc__sched_sift_down(s, i);
+}
+
+// The capacity to grow to for need items (doubling), 0 when too many.
+static uint32_t pc__sched_new_cap(uint32_t cap, uint32_t need) {
+    if (need > PC__SCHED_MAX) return 0;
+    uint32_t ncap = cap ? cap : 64;
+    while (ncap < need) ncap = ncap > PC__SCHED_MAX / 2 ? PC__SCHED_MAX : ncap * 2;
+    return ncap;
+}
+
+// A copy of old (cap items) in a block of ncap items; pyconc's allocator
+// has no realloc. NULL (PC_NOMEM set) on failure, old left as it was.
+static void *pc__sched_moved(void *old, uint32_t cap, uint32_t ncap, size_t size) {
+    void *p = ncap ? pc__calloc(ncap, size) : NULL;
+    if (!ncap) pc__error(PC_NOMEM, "scheduler queue is full");
+    if (!p) return NULL;
+    if (old) memcpy(p, old, (size_t)cap * size);
+    pc__free(old);
+    return p;
+}
+
+static int pc__sched_reserve(pc_scheduler *s) {
+    if (s->n == s->cap) {
+        uint32_t ncap = pc__sched_new_cap(s->cap, s->n + 1);
+        void *p = pc__sched_moved(s->heap, s->cap, ncap, sizeof *s->heap);
+        if (!p) return PC_NOMEM;
+        s->heap = (pc__sched_node *)p;
+        s->cap = ncap;
+    }
+    if (s->free_head == PC__SCHED_NONE && s->nslots == s->slotcap) {
+        uint32_t ncap = pc__sched_new_cap(s->slotcap, s->nslots + 1);
+        void *p = pc__sched_moved(s->slots, s->slotcap, ncap, sizeof *s->slots);
+        if (!p) return PC_NOMEM;
+        s->slots = (pc__sched_slot *)p;
+        s->slotcap = ncap;
+    }
+    return PC_OK;
+}
+
+// >>sched_slots
+// Called after pc__sched_reserve, so it cannot fail.
+static uint32_t pc__sched_slot_alloc(pc_scheduler *s) {
+    uint32_t slot = s->free_head;
+    if (slot != PC__SCHED_NONE) {
+        s->free_head = s->slots[slot].pos;
+        return slot;
+    }
+    slot = s->nslots++;
+    s->slots[slot].gen = s->gen_base;
+    return slot;
+}
+
+// The event left the queue: retire its handle, recycle the slot.
+static void pc__sched_slot_release(pc_scheduler *s, uint32_t slot) {
+    pc__sched_slot *sl = &s->slots[slot];
+    sl->gen = sl->gen + 1 ? sl->gen + 1 : 1;
+    sl->action = NULL;
+    sl->arg = NULL;
+    sl->pos = s->free_head;
+    s->free_head = slot;
+}
+
+static pc_scheduler_event pc__sched_handle(const pc_scheduler *s, uint32_t slot) {
+    return ((uint64_t)s->slots[slot].gen << 32) | slot;
+}
+
+// The slot a handle names while its event is queued, or PC__SCHED_NONE.
+static uint32_t pc__sched_lookup(const pc_scheduler *s, pc_scheduler_event ev) {
+    uint32_t slot = (uint32_t)(ev & 0xffffffffu), gen = (uint32_t)(ev >> 32);
+    if (gen == 0 || slot >= s->nslots || s->slots[slot].gen != gen) return PC__SCHED_NONE;
+    return slot;
+}
+
+// >>sched_wake
+// A run() in the default wait sleeps on `wake` with the value it read
+// under the lock. enter/cancel change the head only under the same lock and
+// then bump the word, so the sleeper either sees the new value and does
+// not sleep, or is asleep and gets woken: no wake-up is lost. The bump is
+// skipped when nobody sleeps, so enter costs no system call.
+static int pc__sched_bump(pc_scheduler *s) {
+    if (!s->sleepers) return 0;
+    __atomic_fetch_add(&s->wake, 1u, __ATOMIC_RELEASE);
+    return 1;
+}
+
+static void pc__sched_wake(pc_scheduler *s) { pc__futex_wake(&s->wake, INT32_MAX, 0); }
+
+// The default delayfunc. Called and returns with the lock held.
+static void pc__sched_sleep(pc_scheduler *s, double delay) {
+    uint32_t seen = __atomic_load_n(&s->wake, __ATOMIC_ACQUIRE);
+    double deadline = delay > PC_TIMEOUT_MAX ? INFINITY : pc_monotonic() + delay;
+    s->sleepers++;
+    pc_lock_release(&s->lock);
+    pc__futex_wait(&s->wake, seen, deadline, 0);
+    pc_lock_acquire(&s->lock, PC_FOREVER);
+    s->sleepers--;
+}
+
+// >>sched_api
+static void pc__scheduler_desc_defaults(pc_scheduler *s, const pc_scheduler_desc *desc) {
+    s->timefunc = desc ? desc->timefunc : NULL;
+    s->delayfunc = desc ? desc->delayfunc : NULL;
+    s->ctx = desc ? desc->ctx : NULL;
+    s->default_time = s->timefunc == NULL;
+    s->default_delay = s->delayfunc == NULL;
+}
+
+static double pc__sched_now(const pc_scheduler *s) {
+    return s->default_time ? pc_monotonic() : s->timefunc(s->ctx);
+}
+
+PYCONC_API pc_scheduler *pc_scheduler_new(const pc_scheduler_desc *desc) {
+    pc_scheduler *s = (pc_scheduler *)pc__calloc(1, sizeof *s);
+    if (!s) return NULL;
+    pc_lock_init(&s->lock);
+    pc__scheduler_desc_defaults(s, desc);
+    s->free_head = PC__SCHED_NONE;
+    // Spread schedulers' generations apart so foreign handles miss.
+    uint32_t serial = __atomic_add_fetch(&pc__sched_serial, 1u, __ATOMIC_RELAXED);
+    s->gen_base = serial * 0x9e3779b1u;
+    if (s->gen_base == 0) s->gen_base = 1;
+    return s;
+}
+
+PYCONC_API void pc_scheduler_free(pc_scheduler *s) {
+    if (!s) return;
+    pc__free(s->heap);
+    pc__free(s->slots);
+    pc__free(s);
+}
+
+static int pc__sched_push(pc_scheduler *s, double time, int priority, pc_target_fn action,
+                          void *arg, pc_scheduler_event *out_event, int *out_new_head) {
+    if (pc__sched_reserve(s)) return PC_NOMEM;
+    uint32_t slot = pc__sched_slot_alloc(s);
+    s->slots[slot].action = action;
+    s->slots[slot].arg = arg;
+    pc__sched_node node;
+    node.time = time;
+    node.priority = priority;
+    node.slot = slot;
+    node.seq = s->seq++;
+    uint32_t i = s->n++;
+    s->heap[i] = node;
+    pc__sched_sift_up(s, i);
+    *out_new_head = s->slots[slot].pos == 0;
+    if (out_event) *out_event = pc__sched_handle(s, slot);
+    return PC_OK;
+}
+
+PYCONC_API int pc_scheduler_enterabs(pc_scheduler *s, double time, int priority,
+                                     pc_target_fn action, void *arg,
+                                     pc_scheduler_event *out_event) {
+    int new_head = 0, woke = 0;
+    if (!s) return pc__error(PC_VALUE, "scheduler is NULL");
+    if (!action) return pc__error(PC_VALUE, "action is NULL");
+    if (time != time) return pc__error(PC_VALUE, "event time is NaN");
+    pc_lock_acquire(&s->lock, PC_FOREVER);
+    int rc = pc__sched_push(s, time, priority, action, arg, out_event, &new_head);
+    if (rc == PC_OK && new_head) woke = pc__sched_bump(s);
+    pc_lock_release(&s->lock);
+    if (woke) pc__sched_wake(s);
+    return rc;
+}
+
+PYCONC_API int pc_scheduler_enter(pc_scheduler *s, double delay, int priority,
+                                  pc_target_fn action, void *arg,
+                                  pc_scheduler_event *out_event) {
+    if (!s) return pc__error(PC_VALUE, "scheduler is NULL");
+    if (delay != delay) return pc__error(PC_VALUE, "delay is NaN");
+    double time = pc__sched_now(s) + delay;
+    if (time != time) return pc__error(PC_VALUE, "now + delay is NaN");
+    return pc_scheduler_enterabs(s, time, priority, action, arg, out_event);
+}
+
+PYCONC_API int pc_scheduler_cancel(pc_scheduler *s, pc_scheduler_event event) {
+    int woke = 0;
+    if (!s) return pc__error(PC_VALUE, "scheduler is NULL");
+    pc_lock_acquire(&s->lock, PC_FOREVER);
+    uint32_t slot = pc__sched_lookup(s, event);
+    if (slot == PC__SCHED_NONE) {
+        pc_lock_release(&s->lock);
+        return pc__error(PC_VALUE, "event is not in the queue (already run, running, "
+                                   "cancelled, or not from this scheduler)");
+    }
+    uint32_t pos = s->slots[slot].pos;
+    pc__sched_remove_at(s, pos);
+    pc__sched_slot_release(s, slot);
+    if (pos == 0) woke = pc__sched_bump(s);
+    pc_lock_release(&s->lock);
+    if (woke) pc__sched_wake(s);
+    return PC_OK;
+}
+
+PYCONC_API int pc_scheduler_empty(pc_scheduler *s) {
+    if (!s) return 1;
+    pc_lock_acquire(&s->lock, PC_FOREVER);
+    int empty = s->n == 0;
+    pc_lock_release(&s->lock);
+    return empty;
+}
+
+// >>sched_run
+// Call one action as Python would: a non-zero return or a pc_raise() is
+// the exception run() passes on, with its message in pc_last_error().
+static int pc__sched_call(pc_target_fn action, void *arg) {
+    char msg[256];
+    pc__exception_take(NULL, 0);        // a stale raise is not this action's
+    int rc = action(arg);
+    int raised = pc__exception_take(msg, sizeof msg);
+    if (rc == PC_OK) rc = raised;
+    if (rc == PC_OK) return PC_OK;
+    if (raised) pc__error(rc, "%s", msg);
+    else if (pc_last_error_code() != rc) pc__error(rc, "scheduled action returned %d", rc);
+    return rc;
+}
+
+static int pc__sched_delay_failed(int rc) {
+    if (pc_last_error_code() != rc) pc__error(rc, "delayfunc returned %d", rc);
+    return rc;
+}
+
+// Pop the head into *out_slot if it is due, else say how long until it is.
+// Called with the lock held. Returns 1: popped, 0: wait *out_delay, -1: empty.
+// With the default clock a head at or before the last reading is due
+// without reading the clock again: pc_monotonic never goes back.
+static int pc__sched_take_due(pc_scheduler *s, double *now, pc__sched_slot *out_slot,
+                              double *out_delay) {
+    if (s->n == 0) return -1;
+    double when = s->heap[0].time;
+    if (!(s->default_time && when <= *now)) *now = pc__sched_now(s);
+    if (when > *now) {
+        *out_delay = when - *now;
+        return 0;
+    }
+    uint32_t slot = s->heap[0].slot;
+    *out_slot = s->slots[slot];
+    pc__sched_remove_at(s, 0);
+    pc__sched_slot_release(s, slot);
+    return 1;
+}
+
+PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_delay) {
+    double now = -INFINITY, delay = 0;
+    pc__sched_slot ev;
+    int rc;
+    if (!s) return pc__error(PC_VALUE, "scheduler is NULL");
+    for (;;) {
+        pc_lock_acquire(&s->lock, PC_FOREVER);
+        int got = pc__sched_take_due(s, &now, &ev, &delay);
+        if (got == 0 && blocking && s->default_delay) {
+            pc__sched_sleep(s, delay);
+            pc_lock_release(&s->lock);
+            continue;
+        }
+        pc_lock_release(&s->lock);
+        if (got == 1) {
+            if ((rc = pc__sched_call(ev.action, ev.arg))) return rc;
+            // Python yields with delayfunc(0) here; the default one is a no-op.
+            if (!s->default_delay && (rc = s->delayfunc(s->ctx, 0)))
+                return pc__sched_delay_failed(rc);
+            continue;
+        }
+        if (got < 0 || !blocking) {
+            if (out_next_delay) *out_next_delay = got < 0 ? INFINITY : delay;
+            return PC_OK;
+        }
+        if ((rc = s->delayfunc(s->ctx, delay))) return pc__sched_delay_failed(rc);
+    }
+}
+
+// >>sched_queue
+static int pc__sched_entry_less(const pc_scheduler_entry *a, const pc_scheduler_entry *b) {
+    if (a->time != b->time) return a->time < b->time;
+    if (a->priority != b->priority) return a->priority < b->priority;
+    return a->sequence < b->sequence;
+}
+
+static int pc__sched_entry_cmp(const void *a, const void *b) {
+    const pc_scheduler_entry *x = (const pc_scheduler_entry *)a;
+    const pc_scheduler_entry *y = (const pc_scheduler_entry *)b;
+    return pc__sched_entry_less(x, y) ? -1 : pc__sched_entry_less(y, x);
+}
+
+// out[0..k) is a binary max-heap of the k earliest entries seen so far.
+static void pc__sched_keep_sift(pc_scheduler_entry *out, size_t k, size_t i) {
+    for (;;) {
+        size_t big = i, l = 2 * i + 1, r = l + 1;
+        if (l < k && pc__sched_entry_less(&out[big], &out[l])) big = l;
+        if (r < k && pc__sched_entry_less(&out[big], &out[r])) big = r;
+        if (big == i) return;
+        pc_scheduler_entry t = out[i];
+        out[i] = out[big];
+        out[big] = t;
+        i = big;
+    }
+}
+
+static void pc__sched_entry_of(const pc_scheduler *s, uint32_t i, pc_scheduler_entry *e) {
+    const pc__sched_node *nd = &s->heap[i];
+    e->time = nd->time;
+    e->priority = nd->priority;
+    e->sequence = nd->seq;
+    e->action = s->slots[nd->slot].action;
+    e->arg = s->slots[nd->slot].arg;
+    e->event = pc__sched_handle(s, nd->slot);
+}
+
+// Select the cap earliest events without allocating (a bounded max-heap
+// in out), then sort them: O(n log cap).
+PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, size_t cap) {
+    size_t k = 0;
+    if (!s) { pc__error(PC_VALUE, "scheduler is NULL"); return 0; }
+    if (!out) cap = 0;
+    pc_lock_acquire(&s->lock, PC_FOREVER);
+    size_t n = s->n;
+    for (uint32_t i = 0; i < s->n && cap > 0; i++) {
+        pc_scheduler_entry e;
+        pc__sched_entry_of(s, i, &e);
+        if (k < cap) {
+            size_t j = k++;
+            out[j] = e;
+            while (j > 0 && pc__sched_entry_less(&out[(j - 1) / 2], &out[j])) {
+                pc_scheduler_entry t = out[j];
+                out[j] = out[(j - 1) / 2];
+                out[(j - 1) / 2] = t;
+                j = (j - 1) / 2;
+            }
+        } else if (pc__sched_entry_less(&e, &out[0])) {
+            out[0] = e;
+            pc__sched_keep_sift(out, k, 0);
+        }
+    }
+    pc_lock_release(&s->lock);
+    if (k > 1) qsort(out, k, sizeof *out, pc__sched_entry_cmp);
+    return n;
+}
+
+#endif // PYCONC_SCHED_IMPLEMENTATION
+
+/* Licence: MIT or public domain, as pyconc.h (see the end of that file). */

@@ -1,0 +1,961 @@
+/* Tests of pyconc_sched.h: the behaviours of CPython's test_sched.py, on
+   fake clocks where the exact order matters, plus the wake-up on an earlier
+   event, action and delayfunc errors, handles after the event, bad input,
+   and a many-thread stress run. */
+#define PYCONC_IMPLEMENTATION
+#define PYCONC_SCHED_IMPLEMENTATION
+#include "pyconc_sched.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#include "pc_test.h"
+
+// >>helpers
+// What the actions saw, in order. Actions may run on a runner thread, so
+// the log has its own lock; the test reads it after joining.
+typedef struct log_t {
+    pc_lock lock;
+    int n;
+    long items[256];
+} log_t;
+
+static log_t the_log;
+
+static void log_reset(void) { memset(&the_log, 0, sizeof the_log); }
+
+static int log_action(void *arg) {
+    pc_lock_acquire(&the_log.lock, PC_FOREVER);
+    if (the_log.n < 256) the_log.items[the_log.n++] = (long)(intptr_t)arg;
+    pc_lock_release(&the_log.lock);
+    return 0;
+}
+
+static void check_log(const long *want, int n) {
+    CHECK_EQ(the_log.n, n);
+    for (int i = 0; i < n; i++) CHECK_MSG(the_log.items[i] == want[i],
+                                          "item %d: got %ld, want %ld", i,
+                                          the_log.items[i], want[i]);
+}
+
+#define ARG(x) ((void *)(intptr_t)(x))
+
+// A clock that only moves when the delayfunc asks it to: each delay d
+// advances it by d and is recorded, so run()'s calls can be checked exactly.
+typedef struct step_clock {
+    double now;
+    int ndelays;
+    double delays[64];
+} step_clock;
+
+static double step_time(void *ctx) { return ((step_clock *)ctx)->now; }
+
+static int step_delay(void *ctx, double d) {
+    step_clock *c = (step_clock *)ctx;
+    if (c->ndelays < 64) c->delays[c->ndelays++] = d;
+    c->now += d;
+    return 0;
+}
+
+static pc_scheduler *step_scheduler(step_clock *c) {
+    pc_scheduler_desc d;
+    memset(&d, 0, sizeof d);
+    d.timefunc = step_time;
+    d.delayfunc = step_delay;
+    d.ctx = c;
+    pc_scheduler *s = pc_scheduler_new(&d);
+    CHECK(s != NULL);
+    return s;
+}
+
+// CPython's test Timer: time stands still until the test advances the
+// limit; sleep(t) moves time up to that limit and waits there for more.
+typedef struct fake_timer {
+    pc_condition cond;
+    double time, stop;
+} fake_timer;
+
+static double timer_time(void *ctx) {
+    fake_timer *t = (fake_timer *)ctx;
+    pc_condition_acquire(&t->cond, PC_FOREVER);
+    double now = t->time;
+    pc_condition_release(&t->cond);
+    return now;
+}
+
+static int timer_sleep(void *ctx, double d) {
+    fake_timer *t = (fake_timer *)ctx;
+    pc_condition_acquire(&t->cond, PC_FOREVER);
+    double target = t->time + d;
+    while (t->stop < target) {
+        t->time = t->stop;
+        pc_condition_wait(&t->cond, PC_FOREVER);
+    }
+    t->time = target;
+    pc_condition_release(&t->cond);
+    return 0;
+}
+
+static void timer_advance(fake_timer *t, double d) {
+    pc_condition_acquire(&t->cond, PC_FOREVER);
+    t->stop += d;
+    pc_condition_notify_all(&t->cond);
+    pc_condition_release(&t->cond);
+}
+
+// A tiny blocking int queue (Python's queue.Queue in the CPython tests).
+typedef struct int_queue {
+    pc_condition cond;
+    int head, tail;
+    long items[64];
+} int_queue;
+
+static int_queue results;
+
+static int queue_put_action(void *arg) {
+    pc_condition_acquire(&results.cond, PC_FOREVER);
+    results.items[results.tail++ % 64] = (long)(intptr_t)arg;
+    pc_condition_notify_all(&results.cond);
+    pc_condition_release(&results.cond);
+    return 0;
+}
+
+// Get one item, waiting at most timeout; -1 if none came.
+static long queue_get(double timeout) {
+    long v = -1;
+    double deadline = pc_monotonic() + timeout;
+    pc_condition_acquire(&results.cond, PC_FOREVER);
+    while (results.head == results.tail) {
+        double left = deadline - pc_monotonic();
+        if (left <= 0) break;
+        pc_condition_wait(&results.cond, left);
+    }
+    if (results.head != results.tail) v = results.items[results.head++ % 64];
+    pc_condition_release(&results.cond);
+    return v;
+}
+
+static int queue_is_empty(void) {
+    pc_condition_acquire(&results.cond, PC_FOREVER);
+    int empty = results.head == results.tail;
+    pc_condition_release(&results.cond);
+    return empty;
+}
+
+static void queue_reset(void) {
+    memset(&results, 0, sizeof results);
+    pc_condition_init(&results.cond);
+}
+
+static fake_timer *timer_new(void) {
+    fake_timer *t = (fake_timer *)calloc(1, sizeof *t);
+    pc_condition_init(&t->cond);
+    return t;
+}
+
+static pc_scheduler *timer_scheduler(fake_timer *t) {
+    pc_scheduler_desc d;
+    memset(&d, 0, sizeof d);
+    d.timefunc = timer_time;
+    d.delayfunc = timer_sleep;
+    d.ctx = t;
+    pc_scheduler *s = pc_scheduler_new(&d);
+    CHECK(s != NULL);
+    return s;
+}
+
+// A thread that runs pc_scheduler_run(s, blocking) and keeps its result.
+typedef struct runner {
+    pc_scheduler *s;
+    int rc;
+    double next;
+    pc_thread *t;
+} runner;
+
+static int runner_main(void *arg) {
+    runner *r = (runner *)arg;
+    r->rc = pc_scheduler_run(r->s, 1, &r->next);
+    return 0;
+}
+
+static void runner_start(runner *r, pc_scheduler *s) {
+    r->s = s;
+    r->rc = -1;
+    r->t = pc_thread_new(&(pc_thread_desc){.target = runner_main, .arg = r});
+    CHECK(r->t != NULL);
+    CHECK_OK(pc_thread_start(r->t));
+}
+
+static void runner_join(runner *r, double timeout) {
+    CHECK_OK(pc_thread_join(r->t, timeout));
+    pc_thread_free(r->t);
+}
+
+// >>python: the cases of CPython's test_sched.py
+
+TEST(enter) {
+    // Real clock, the default delayfunc: five events 10..50 ms away.
+    log_reset();
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    CHECK(s != NULL);
+    for (int x = 5; x >= 1; x--)
+        CHECK_OK(pc_scheduler_enter(s, 0.01 * x, 1, log_action, ARG(x), NULL));
+    double t0 = pc_monotonic();
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    double took = pc_monotonic() - t0;
+    long want[] = {1, 2, 3, 4, 5};
+    check_log(want, 5);
+    CHECK_MSG(took >= 0.05 * 0.6 && took < 0.05 * 10, "run took %.3f s", took);
+    CHECK(pc_scheduler_empty(s));
+    pc_scheduler_free(s);
+}
+
+TEST(enterabs) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    log_reset();
+    for (int x = 5; x >= 1; x--)
+        CHECK_OK(pc_scheduler_enterabs(s, 0.01 * x, 1, log_action, ARG(x), NULL));
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    long want[] = {1, 2, 3, 4, 5};
+    check_log(want, 5);
+    pc_scheduler_free(s);
+}
+
+TEST(enter_uses_timefunc) {
+    step_clock c = {100, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    pc_scheduler_entry e;
+    CHECK_OK(pc_scheduler_enter(s, 2.5, 0, log_action, ARG(1), NULL));
+    CHECK_EQ(pc_scheduler_queue(s, &e, 1), 1);
+    CHECK(e.time == 102.5);
+    pc_scheduler_free(s);
+}
+
+TEST(enter_concurrent) {
+    fake_timer *tm = timer_new();
+    pc_scheduler *s = timer_scheduler(tm);
+    queue_reset();
+    CHECK_OK(pc_scheduler_enter(s, 1, 1, queue_put_action, ARG(1), NULL));
+    CHECK_OK(pc_scheduler_enter(s, 3, 1, queue_put_action, ARG(3), NULL));
+    runner r;
+    runner_start(&r, s);
+    timer_advance(tm, 1);
+    CHECK_EQ(queue_get(10), 1);
+    CHECK(queue_is_empty());
+    int later[] = {4, 5, 2};
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(pc_scheduler_enter(s, later[i] - 1, 1, queue_put_action, ARG(later[i]), NULL));
+    timer_advance(tm, 2);
+    CHECK_EQ(queue_get(10), 2);
+    CHECK_EQ(queue_get(10), 3);
+    CHECK(queue_is_empty());
+    timer_advance(tm, 1);
+    CHECK_EQ(queue_get(10), 4);
+    CHECK(queue_is_empty());
+    timer_advance(tm, 1);
+    CHECK_EQ(queue_get(10), 5);
+    CHECK(queue_is_empty());
+    timer_advance(tm, 1000);
+    runner_join(&r, 10);
+    CHECK_OK(r.rc);
+    CHECK(r.next == INFINITY);
+    CHECK(queue_is_empty());
+    CHECK(timer_time(tm) == 5);
+    pc_scheduler_free(s);
+    free(tm);
+}
+
+TEST(priority) {
+    static const int cases[4][2][5] = {
+        {{1, 2, 3, 4, 5}, {1, 2, 3, 4, 5}},
+        {{5, 4, 3, 2, 1}, {1, 2, 3, 4, 5}},
+        {{2, 5, 3, 1, 4}, {1, 2, 3, 4, 5}},
+        {{1, 2, 3, 2, 1}, {1, 1, 2, 2, 3}},
+    };
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    for (int k = 0; k < 4; k++) {
+        log_reset();
+        for (int i = 0; i < 5; i++)
+            CHECK_OK(pc_scheduler_enterabs(s, 0.01, cases[k][0][i], log_action,
+                                           ARG(cases[k][0][i]), NULL));
+        CHECK_OK(pc_scheduler_run(s, 1, NULL));
+        long want[5];
+        for (int i = 0; i < 5; i++) want[i] = cases[k][1][i];
+        check_log(want, 5);
+        CHECK(pc_scheduler_empty(s));
+    }
+    pc_scheduler_free(s);
+}
+
+TEST(same_time_and_priority_run_in_entry_order) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    log_reset();
+    for (int i = 0; i < 100; i++)
+        CHECK_OK(pc_scheduler_enterabs(s, 1.0, 7, log_action, ARG(i), NULL));
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    CHECK_EQ(the_log.n, 100);
+    for (int i = 0; i < 100; i++) CHECK_EQ(the_log.items[i], i);
+    pc_scheduler_free(s);
+}
+
+TEST(cancel) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    pc_scheduler_event ev[5];
+    log_reset();
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(pc_scheduler_enterabs(s, 0.01 * (i + 1), 1, log_action, ARG(i + 1), &ev[i]));
+    CHECK_OK(pc_scheduler_cancel(s, ev[0]));
+    CHECK_OK(pc_scheduler_cancel(s, ev[4]));
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    long want[] = {2, 3, 4};
+    check_log(want, 3);
+    pc_scheduler_free(s);
+}
+
+TEST(cancel_concurrent) {
+    fake_timer *tm = timer_new();
+    pc_scheduler *s = timer_scheduler(tm);
+    pc_scheduler_event e[6];
+    queue_reset();
+    double now = timer_time(tm);
+    int order[] = {1, 2, 4, 5, 3};
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(pc_scheduler_enterabs(s, now + order[i], 1, queue_put_action,
+                                       ARG(order[i]), &e[order[i]]));
+    runner r;
+    runner_start(&r, s);
+    timer_advance(tm, 1);
+    CHECK_EQ(queue_get(10), 1);
+    CHECK(queue_is_empty());
+    CHECK_OK(pc_scheduler_cancel(s, e[2]));
+    CHECK_OK(pc_scheduler_cancel(s, e[5]));
+    timer_advance(tm, 1);
+    CHECK(queue_is_empty());
+    timer_advance(tm, 1);
+    CHECK_EQ(queue_get(10), 3);
+    CHECK(queue_is_empty());
+    timer_advance(tm, 1);
+    CHECK_EQ(queue_get(10), 4);
+    CHECK(queue_is_empty());
+    timer_advance(tm, 1000);
+    runner_join(&r, 10);
+    CHECK_OK(r.rc);
+    CHECK(queue_is_empty());
+    CHECK(timer_time(tm) == 4);
+    pc_scheduler_free(s);
+    free(tm);
+}
+
+TEST(cancel_correct_event) {
+    // Three events equal in time and priority: cancel removes the one named.
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    pc_scheduler_event b;
+    log_reset();
+    CHECK_OK(pc_scheduler_enterabs(s, 1, 1, log_action, ARG('a'), NULL));
+    CHECK_OK(pc_scheduler_enterabs(s, 1, 1, log_action, ARG('b'), &b));
+    CHECK_OK(pc_scheduler_enterabs(s, 1, 1, log_action, ARG('c'), NULL));
+    CHECK_OK(pc_scheduler_cancel(s, b));
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    long want[] = {'a', 'c'};
+    check_log(want, 2);
+    pc_scheduler_free(s);
+}
+
+TEST(empty) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    log_reset();
+    CHECK(pc_scheduler_empty(s));
+    for (int x = 5; x >= 1; x--)
+        CHECK_OK(pc_scheduler_enterabs(s, 0.01 * x, 1, log_action, ARG(x), NULL));
+    CHECK(!pc_scheduler_empty(s));
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    CHECK(pc_scheduler_empty(s));
+    pc_scheduler_free(s);
+}
+
+TEST(queue) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    pc_scheduler_event e[6];
+    int order[] = {5, 1, 2, 4, 3};
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(pc_scheduler_enterabs(s, 0.01 * order[i], 1, log_action, ARG(order[i] * 10),
+                                       &e[order[i]]));
+    pc_scheduler_entry q[8];
+    CHECK_EQ(pc_scheduler_queue(s, q, 8), 5);
+    for (int i = 0; i < 5; i++) {
+        CHECK(q[i].event == e[i + 1]);
+        CHECK(q[i].time == 0.01 * (i + 1));
+        CHECK_EQ(q[i].priority, 1);
+        CHECK(q[i].action == log_action);
+        CHECK_EQ((intptr_t)q[i].arg, (i + 1) * 10);
+    }
+    CHECK_EQ(q[0].sequence, 1);     // e1 was the second entered
+    // A short buffer gets the earliest events, still in run order.
+    CHECK_EQ(pc_scheduler_queue(s, q, 2), 5);
+    CHECK(q[0].event == e[1] && q[1].event == e[2]);
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), 5);
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 3), 5);
+    // It is a copy: the queue is unchanged.
+    CHECK_OK(pc_scheduler_cancel(s, e[1]));
+    CHECK_EQ(pc_scheduler_queue(s, q, 8), 4);
+    CHECK(q[0].event == e[2]);
+    pc_scheduler_free(s);
+}
+
+TEST(queue_ties_in_run_order) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    pc_scheduler_event e[40];
+    for (int i = 0; i < 40; i++)
+        CHECK_OK(pc_scheduler_enterabs(s, (double)(i % 3), i % 2, log_action, ARG(i), &e[i]));
+    pc_scheduler_entry q[40], few[7];
+    CHECK_EQ(pc_scheduler_queue(s, q, 40), 40);
+    CHECK_EQ(pc_scheduler_queue(s, few, 7), 40);
+    for (int i = 0; i < 7; i++) CHECK(few[i].event == q[i].event);
+    log_reset();
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    CHECK_EQ(the_log.n, 40);
+    for (int i = 0; i < 40; i++) CHECK_EQ(the_log.items[i], (intptr_t)q[i].arg);
+    pc_scheduler_free(s);
+}
+
+// Python passes argument/kwargs; C passes one pointer: each event gets its own.
+typedef struct pair { int a, b; } pair;
+static int pair_seen[4];
+
+static int pair_action(void *arg) {
+    pair *p = (pair *)arg;
+    pair_seen[p->a] = p->b;
+    return 0;
+}
+
+static int null_arg_action(void *arg) {
+    pair_seen[0] = arg == NULL ? 99 : -1;
+    return 0;
+}
+
+TEST(args) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    pair p1 = {1, 11}, p2 = {2, 22}, p3 = {3, 33};
+    CHECK_OK(pc_scheduler_enterabs(s, 0, 1, null_arg_action, NULL, NULL));
+    CHECK_OK(pc_scheduler_enterabs(s, 0, 1, pair_action, &p1, NULL));
+    CHECK_OK(pc_scheduler_enterabs(s, 0, 1, pair_action, &p2, NULL));
+    CHECK_OK(pc_scheduler_enterabs(s, 0, 1, pair_action, &p3, NULL));
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    CHECK_EQ(pair_seen[0], 99);
+    CHECK_EQ(pair_seen[1], 11);
+    CHECK_EQ(pair_seen[2], 22);
+    CHECK_EQ(pair_seen[3], 33);
+    pc_scheduler_free(s);
+}
+
+TEST(run_non_blocking) {
+    // Real clock: events 6..10 s away; nothing runs, the next delay comes back.
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    log_reset();
+    for (int x = 10; x >= 6; x--)
+        CHECK_OK(pc_scheduler_enter(s, x, 1, log_action, ARG(x), NULL));
+    double next = -1;
+    CHECK_OK(pc_scheduler_run(s, 0, &next));
+    CHECK_EQ(the_log.n, 0);
+    CHECK_MSG(next > 5 && next <= 6, "next delay %f", next);
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), 5);
+    pc_scheduler_free(s);
+}
+
+TEST(run_non_blocking_runs_what_is_due) {
+    step_clock c = {10, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    log_reset();
+    CHECK_OK(pc_scheduler_enterabs(s, 12, 1, log_action, ARG(12), NULL));
+    CHECK_OK(pc_scheduler_enterabs(s, 9, 1, log_action, ARG(9), NULL));
+    CHECK_OK(pc_scheduler_enterabs(s, 10, 1, log_action, ARG(10), NULL));
+    double next = -1;
+    CHECK_OK(pc_scheduler_run(s, 0, &next));
+    long want[] = {9, 10};
+    check_log(want, 2);
+    CHECK(next == 2);
+    // Only the delayfunc(0) after each event: no waiting.
+    CHECK_EQ(c.ndelays, 2);
+    CHECK(c.delays[0] == 0 && c.delays[1] == 0);
+    c.now = 12;
+    CHECK_OK(pc_scheduler_run(s, 0, &next));
+    CHECK(next == INFINITY);        // Python's None: nothing left
+    CHECK(pc_scheduler_empty(s));
+    pc_scheduler_free(s);
+}
+
+TEST(run_empty_returns_at_once) {
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    double next = 0;
+    CHECK_OK(pc_scheduler_run(s, 1, &next));
+    CHECK(next == INFINITY);
+    CHECK_OK(pc_scheduler_run(s, 0, NULL));
+    pc_scheduler_free(s);
+}
+
+TEST(delayfunc_zero_after_each_event) {
+    // Python's exact calls: wait for the first, 0 after it, wait, 0.
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    log_reset();
+    CHECK_OK(pc_scheduler_enterabs(s, 2, 1, log_action, ARG(2), NULL));
+    CHECK_OK(pc_scheduler_enterabs(s, 1, 1, log_action, ARG(1), NULL));
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    CHECK_EQ(c.ndelays, 4);
+    CHECK(c.delays[0] == 1 && c.delays[1] == 0 && c.delays[2] == 1 && c.delays[3] == 0);
+    long want[] = {1, 2};
+    check_log(want, 2);
+    pc_scheduler_free(s);
+}
+
+// >>errors: an action or delayfunc that raises
+
+static int failing_action(void *arg) {
+    (void)arg;
+    return pc_raise(PC_RUNTIME, "action %d failed", 7);
+}
+
+static int code_action(void *arg) { return (int)(intptr_t)arg; }
+
+TEST(action_error_leaves_scheduler_consistent) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    log_reset();
+    pc_scheduler_event bad;
+    CHECK_OK(pc_scheduler_enterabs(s, 1, 1, log_action, ARG(1), NULL));
+    CHECK_OK(pc_scheduler_enterabs(s, 2, 1, failing_action, NULL, &bad));
+    CHECK_OK(pc_scheduler_enterabs(s, 3, 1, log_action, ARG(3), NULL));
+    CHECK_OK(pc_scheduler_enterabs(s, 4, 1, log_action, ARG(4), NULL));
+    CHECK_RC(pc_scheduler_run(s, 1, NULL), PC_RUNTIME);
+    CHECK_MSG(strcmp(pc_last_error(), "action 7 failed") == 0, "%s", pc_last_error());
+    long want1[] = {1};
+    check_log(want1, 1);
+    // The raising event is gone, the rest wait for the next run().
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), 2);
+    CHECK_RC(pc_scheduler_cancel(s, bad), PC_VALUE);
+    CHECK(c.now == 2);
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    long want2[] = {1, 3, 4};
+    check_log(want2, 3);
+    pc_scheduler_free(s);
+}
+
+TEST(action_error_code_passes_through) {
+    step_clock c = {1, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    log_reset();
+    CHECK_OK(pc_scheduler_enterabs(s, 1, 1, code_action, ARG(42), NULL));
+    CHECK_OK(pc_scheduler_enterabs(s, 1, 2, log_action, ARG(5), NULL));
+    double next = 123;
+    CHECK_EQ(pc_scheduler_run(s, 0, &next), 42);
+    CHECK(next == 123);             // not written on error
+    CHECK(strstr(pc_last_error(), "42") != NULL);
+    CHECK_EQ(the_log.n, 0);
+    CHECK_OK(pc_scheduler_run(s, 0, &next));
+    CHECK_EQ(the_log.n, 1);
+    pc_scheduler_free(s);
+}
+
+static int raise_then_ok(void *arg) {
+    (void)arg;
+    pc_raise(PC_VALUE, "raised but returned 0");
+    return 0;
+}
+
+TEST(action_pc_raise_counts_as_error) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    CHECK_OK(pc_scheduler_enterabs(s, 0, 1, raise_then_ok, NULL, NULL));
+    CHECK_RC(pc_scheduler_run(s, 1, NULL), PC_VALUE);
+    CHECK(strcmp(pc_last_error(), "raised but returned 0") == 0);
+    CHECK(pc_scheduler_empty(s));
+    pc_scheduler_free(s);
+}
+
+typedef struct flaky_clock { double now; int fail_next; } flaky_clock;
+static double flaky_time(void *ctx) { return ((flaky_clock *)ctx)->now; }
+static int flaky_delay(void *ctx, double d) {
+    flaky_clock *c = (flaky_clock *)ctx;
+    if (c->fail_next) { c->fail_next = 0; return PC_TIMEOUT; }
+    c->now += d;
+    return 0;
+}
+
+TEST(delayfunc_error_keeps_the_event) {
+    flaky_clock c = {0, 1};
+    pc_scheduler_desc d;
+    memset(&d, 0, sizeof d);
+    d.timefunc = flaky_time;
+    d.delayfunc = flaky_delay;
+    d.ctx = &c;
+    pc_scheduler *s = pc_scheduler_new(&d);
+    log_reset();
+    CHECK_OK(pc_scheduler_enterabs(s, 5, 1, log_action, ARG(5), NULL));
+    CHECK_RC(pc_scheduler_run(s, 1, NULL), PC_TIMEOUT);
+    CHECK(strstr(pc_last_error(), "delayfunc") != NULL);
+    CHECK_EQ(the_log.n, 0);
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), 1);
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    CHECK_EQ(the_log.n, 1);
+    // A delayfunc(0) that raises after an event: the event did run.
+    c.fail_next = 1;
+    c.now = 10;
+    CHECK_OK(pc_scheduler_enterabs(s, 10, 1, log_action, ARG(10), NULL));
+    CHECK_RC(pc_scheduler_run(s, 1, NULL), PC_TIMEOUT);
+    CHECK_EQ(the_log.n, 2);
+    CHECK(pc_scheduler_empty(s));
+    pc_scheduler_free(s);
+}
+
+// >>handles: cancel after the event, bad handles
+
+typedef struct self_cancel { pc_scheduler *s; pc_scheduler_event me; int rc; } self_cancel;
+
+static int cancel_self_action(void *arg) {
+    self_cancel *sc = (self_cancel *)arg;
+    sc->rc = pc_scheduler_cancel(sc->s, sc->me);
+    return 0;
+}
+
+TEST(cancel_running_or_run_event_is_value_error) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    self_cancel sc = {s, 0, -1};
+    CHECK_OK(pc_scheduler_enterabs(s, 1, 1, cancel_self_action, &sc, &sc.me));
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    CHECK_RC(sc.rc, PC_VALUE);                      // while running
+    CHECK_RC(pc_scheduler_cancel(s, sc.me), PC_VALUE);   // after it ran
+    CHECK(strstr(pc_last_error(), "not in the queue") != NULL);
+    // The slot is reused by a new event; the old handle still misses.
+    pc_scheduler_event fresh;
+    CHECK_OK(pc_scheduler_enterabs(s, 5, 1, log_action, NULL, &fresh));
+    CHECK(fresh != sc.me);
+    CHECK_RC(pc_scheduler_cancel(s, sc.me), PC_VALUE);
+    CHECK_OK(pc_scheduler_cancel(s, fresh));
+    CHECK_RC(pc_scheduler_cancel(s, fresh), PC_VALUE);   // twice
+    pc_scheduler_free(s);
+}
+
+TEST(bad_handles) {
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    pc_scheduler *other = pc_scheduler_new(NULL);
+    pc_scheduler_event e, foreign;
+    CHECK_OK(pc_scheduler_enter(s, 100, 1, log_action, NULL, &e));
+    CHECK_OK(pc_scheduler_enter(other, 100, 1, log_action, NULL, &foreign));
+    CHECK_RC(pc_scheduler_cancel(s, 0), PC_VALUE);
+    CHECK_RC(pc_scheduler_cancel(s, e + 1), PC_VALUE);          // no such slot
+    CHECK_RC(pc_scheduler_cancel(s, e ^ (1ull << 40)), PC_VALUE);   // wrong generation
+    CHECK_RC(pc_scheduler_cancel(s, foreign), PC_VALUE);        // other scheduler's
+    CHECK_RC(pc_scheduler_cancel(s, UINT64_MAX), PC_VALUE);
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), 1);
+    CHECK_OK(pc_scheduler_cancel(s, e));
+    CHECK_OK(pc_scheduler_cancel(other, foreign));
+    pc_scheduler_free(s);
+    pc_scheduler_free(other);
+}
+
+TEST(bad_input) {
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    pc_scheduler_event e = 77;
+    pc_scheduler_entry q[2];
+    CHECK_RC(pc_scheduler_enterabs(NULL, 1, 1, log_action, NULL, &e), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "NULL") != NULL);
+    CHECK_RC(pc_scheduler_enterabs(s, NAN, 1, log_action, NULL, &e), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "NaN") != NULL);
+    CHECK_RC(pc_scheduler_enterabs(s, 1, 1, NULL, NULL, &e), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "action") != NULL);
+    CHECK_RC(pc_scheduler_enter(s, NAN, 1, log_action, NULL, &e), PC_VALUE);
+    CHECK_RC(pc_scheduler_enter(s, -INFINITY, 1, log_action, NULL, NULL), PC_OK);
+    CHECK_RC(pc_scheduler_enter(NULL, 1, 1, log_action, NULL, &e), PC_VALUE);
+    CHECK_EQ(e, 77);                // untouched on error
+    CHECK_RC(pc_scheduler_cancel(NULL, 1), PC_VALUE);
+    CHECK_RC(pc_scheduler_run(NULL, 1, NULL), PC_VALUE);
+    CHECK(pc_scheduler_empty(NULL));
+    CHECK_EQ(pc_scheduler_queue(NULL, q, 2), 0);
+    CHECK_RC(pc_last_error_code(), PC_VALUE);
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 2), 1);   // NULL out: count only
+    pc_scheduler_free(NULL);
+    // Infinite times are allowed and ordered: -inf runs now, +inf never.
+    CHECK_OK(pc_scheduler_enterabs(s, INFINITY, 1, log_action, NULL, &e));
+    double next = 0;
+    CHECK_OK(pc_scheduler_run(s, 0, &next));
+    CHECK(next == INFINITY);
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), 1);
+    CHECK_OK(pc_scheduler_cancel(s, e));
+    pc_scheduler_free(s);
+}
+
+TEST(free_with_events_queued) {
+    // ASan checks nothing leaks; the actions never run.
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    log_reset();
+    for (int i = 0; i < 1000; i++)
+        CHECK_OK(pc_scheduler_enter(s, 100 + i, i, log_action, NULL, NULL));
+    pc_scheduler_free(s);
+    CHECK_EQ(the_log.n, 0);
+}
+
+// >>beyond: the wake-up that CPython's run() lacks
+
+// A clock that tells the test each time run() reads it: run() reads it
+// under the scheduler's lock just before it goes to sleep, so an enter
+// after the signal happens while run() sleeps (or is about to).
+static pc_event clock_read;
+static double signalling_time(void *ctx) {
+    (void)ctx;
+    pc_event_set(&clock_read);
+    return pc_monotonic();
+}
+
+// When stamp_action ran; `fired` tells the test it has.
+static double fired_at;
+static pc_event fired;
+static int stamp_action(void *arg) {
+    (void)arg;
+    fired_at = pc_monotonic();   // published by pc_event_set / the join
+    pc_event_set(&fired);
+    return 0;
+}
+
+static void stamp_reset(void) {
+    fired_at = 0;
+    pc_event_init(&fired);
+}
+
+static pc_scheduler *signalling_scheduler(void) {
+    pc_scheduler_desc d;
+    memset(&d, 0, sizeof d);
+    d.timefunc = signalling_time;     // delayfunc stays the default one
+    pc_event_init(&clock_read);
+    return pc_scheduler_new(&d);
+}
+
+TEST(wake_on_earlier_event) {
+    pc_scheduler *s = signalling_scheduler();
+    pc_scheduler_event far;
+    stamp_reset();
+    CHECK_OK(pc_scheduler_enter(s, 10, 1, log_action, NULL, &far));
+    pc_event_clear(&clock_read);
+    runner r;
+    runner_start(&r, s);
+    CHECK_OK(pc_event_wait(&clock_read, 10));   // run() is going to sleep for 10 s
+    double entered = pc_monotonic();
+    CHECK_OK(pc_scheduler_enter(s, 0.05, 1, stamp_action, NULL, NULL));
+    CHECK_OK(pc_event_wait(&fired, 5));
+    double at = fired_at;
+    CHECK_MSG(at - entered >= 0.05 * 0.6 && at - entered < 1.0,
+              "fired %.3f s after entry", at - entered);
+    CHECK_OK(pc_scheduler_cancel(s, far));   // wakes run(), which finds it empty
+    runner_join(&r, 10);
+    CHECK_OK(r.rc);
+    pc_scheduler_free(s);
+}
+
+TEST(wake_on_cancel_of_head) {
+    pc_scheduler *s = signalling_scheduler();
+    pc_scheduler_event far, farther;
+    CHECK_OK(pc_scheduler_enter(s, 10, 1, log_action, NULL, &far));
+    CHECK_OK(pc_scheduler_enter(s, 20, 1, log_action, NULL, &farther));
+    pc_event_clear(&clock_read);
+    runner r;
+    runner_start(&r, s);
+    CHECK_OK(pc_event_wait(&clock_read, 10));
+    pc_event_clear(&clock_read);
+    CHECK_OK(pc_scheduler_cancel(s, far));
+    // run() wakes, re-reads the clock and sleeps towards the 20 s event.
+    CHECK_OK(pc_event_wait(&clock_read, 5));
+    double t0 = pc_monotonic();
+    CHECK_OK(pc_scheduler_cancel(s, farther));
+    runner_join(&r, 5);
+    CHECK_MSG(pc_monotonic() - t0 < 1.0, "run() took %.3f s to notice",
+              pc_monotonic() - t0);
+    CHECK_OK(r.rc);
+    CHECK(r.next == INFINITY);
+    pc_scheduler_free(s);
+}
+
+TEST(later_event_does_not_disturb_sleep) {
+    // Entering a later event must not make run() fire early.
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    stamp_reset();
+    double t0 = pc_monotonic();
+    CHECK_OK(pc_scheduler_enter(s, 0.1, 1, stamp_action, NULL, NULL));
+    runner r;
+    runner_start(&r, s);
+    CHECK_OK(pc_scheduler_enter(s, 0.15, 1, log_action, NULL, NULL));
+    runner_join(&r, 10);
+    CHECK_OK(r.rc);
+    double at = fired_at;
+    CHECK_MSG(at - t0 >= 0.1 - 1e-3, "fired %.3f s early", 0.1 - (at - t0));
+    pc_scheduler_free(s);
+}
+
+// >>threads: enter and cancel from many threads while two run()s drain
+
+enum { STRESS_PRODUCERS = 4, STRESS_EACH = 25000, STRESS_TOTAL = STRESS_PRODUCERS * STRESS_EACH };
+
+typedef struct stress {
+    pc_scheduler *s;
+    uint32_t ran[STRESS_TOTAL];
+    uint32_t cancelled[STRESS_TOTAL];
+    int enter_failures;
+} stress;
+
+static stress *the_stress;
+
+static int stress_action(void *arg) {
+    __atomic_fetch_add(&the_stress->ran[(intptr_t)arg], 1u, __ATOMIC_RELAXED);
+    return 0;
+}
+
+typedef struct producer { int id; pc_barrier *start; } producer;
+
+static int producer_main(void *arg) {
+    producer *p = (producer *)arg;
+    stress *st = the_stress;
+    uint32_t rnd = 2463534242u * (uint32_t)(p->id + 1);
+    pc_scheduler_event keep[16];
+    pc_barrier_wait(p->start, NULL);
+    for (int i = 0; i < STRESS_EACH; i++) {
+        int idx = p->id * STRESS_EACH + i;
+        rnd ^= rnd << 13, rnd ^= rnd >> 17, rnd ^= rnd << 5;
+        double delay = (double)(rnd % 2000) * 1e-5;     // 0..20 ms
+        if (pc_scheduler_enter(st->s, delay, (int)(rnd % 5), stress_action, ARG(idx),
+                               &keep[i % 16]))
+            __atomic_fetch_add(&st->enter_failures, 1, __ATOMIC_RELAXED);
+        // Every 16 events, try to cancel a few of them (some may have run).
+        if (i % 16 == 15)
+            for (int k = 0; k < 16; k += 3)
+                if (pc_scheduler_cancel(st->s, keep[k]) == PC_OK)
+                    st->cancelled[idx - 15 + k] = 1;
+    }
+    return 0;
+}
+
+TEST(stress_threads) {
+    stress *st = (stress *)calloc(1, sizeof *st);
+    the_stress = st;
+    st->s = pc_scheduler_new(NULL);
+    pc_scheduler_event keeper;
+    // Holds the runners in run() until every producer is done.
+    CHECK_OK(pc_scheduler_enter(st->s, 1000, 0, log_action, NULL, &keeper));
+    runner r[2];
+    runner_start(&r[0], st->s);
+    runner_start(&r[1], st->s);
+    pc_barrier start;
+    pc_barrier_init(&start, STRESS_PRODUCERS, NULL, NULL, PC_FOREVER);
+    producer ps[STRESS_PRODUCERS];
+    pc_thread *ts[STRESS_PRODUCERS];
+    for (int i = 0; i < STRESS_PRODUCERS; i++) {
+        ps[i].id = i;
+        ps[i].start = &start;
+        ts[i] = pc_thread_new(&(pc_thread_desc){.target = producer_main, .arg = &ps[i]});
+        CHECK_OK(pc_thread_start(ts[i]));
+    }
+    for (int i = 0; i < STRESS_PRODUCERS; i++) {
+        CHECK_OK(pc_thread_join(ts[i], 60));
+        pc_thread_free(ts[i]);
+    }
+    CHECK_OK(pc_scheduler_cancel(st->s, keeper));
+    runner_join(&r[0], 60);
+    runner_join(&r[1], 60);
+    CHECK_OK(r[0].rc);
+    CHECK_OK(r[1].rc);
+    CHECK_EQ(st->enter_failures, 0);
+    CHECK(pc_scheduler_empty(st->s));
+    int ran = 0, cancelled = 0;
+    for (int i = 0; i < STRESS_TOTAL; i++) {
+        CHECK_MSG(st->ran[i] + st->cancelled[i] == 1, "event %d ran %u times, cancelled %u",
+                  i, st->ran[i], st->cancelled[i]);
+        ran += (int)st->ran[i];
+        cancelled += (int)st->cancelled[i];
+    }
+    CHECK(cancelled > 0);
+    CHECK_EQ(ran + cancelled, STRESS_TOTAL);
+    pc_scheduler_free(st->s);
+    pc_barrier_destroy(&start);
+    free(st);
+}
+
+TEST(cancel_is_fast_with_many_queued) {
+    // 100k queued, cancelled in a scattered order: O(log n) each keeps the
+    // whole well under a second even on a slow, sanitized build.
+    enum { N = 100000 };
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    pc_scheduler_event *ev = (pc_scheduler_event *)malloc(N * sizeof *ev);
+    uint32_t rnd = 12345;
+    for (int i = 0; i < N; i++) {
+        rnd ^= rnd << 13, rnd ^= rnd >> 17, rnd ^= rnd << 5;
+        CHECK_OK(pc_scheduler_enter(s, 100 + (rnd % 100000), 0, log_action, NULL, &ev[i]));
+    }
+    double t0 = pc_monotonic();
+    for (int i = 0; i < N; i++) CHECK_OK(pc_scheduler_cancel(s, ev[(i * 7919L) % N]));
+    double took = pc_monotonic() - t0;
+    CHECK(pc_scheduler_empty(s));
+    CHECK_MSG(took < 5.0, "100k cancels took %.3f s", took);
+    free(ev);
+    pc_scheduler_free(s);
+}
+
+TEST(heap_order_random) {
+    // Random times and priorities, random cancels: run order must match a
+    // sort of what is left, every time.
+    enum { N = 5000 };
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    static pc_scheduler_event ev[N];
+    static pc_scheduler_entry want[N];
+    uint32_t rnd = 777;
+    for (int i = 0; i < N; i++) {
+        rnd ^= rnd << 13, rnd ^= rnd >> 17, rnd ^= rnd << 5;
+        CHECK_OK(pc_scheduler_enterabs(s, (double)(rnd % 300), (int)(rnd >> 20) % 4,
+                                       code_action, NULL, &ev[i]));
+    }
+    for (int i = 0; i < N; i += 3) CHECK_OK(pc_scheduler_cancel(s, ev[i]));
+    size_t left = pc_scheduler_queue(s, want, N);
+    CHECK_EQ(left, N - (N + 2) / 3);
+    for (size_t i = 1; i < left; i++) {
+        const pc_scheduler_entry *a = &want[i - 1], *b = &want[i];
+        CHECK(a->time < b->time || (a->time == b->time && (a->priority < b->priority ||
+              (a->priority == b->priority && a->sequence < b->sequence))));
+    }
+    // Drain one at a time through the queue view: the head is always want[k].
+    for (size_t k = 0; k < left; k++) {
+        pc_scheduler_entry head;
+        CHECK_EQ(pc_scheduler_queue(s, &head, 1), left - k);
+        CHECK(head.event == want[k].event);
+        CHECK_OK(pc_scheduler_cancel(s, head.event));
+    }
+    CHECK(pc_scheduler_empty(s));
+    pc_scheduler_free(s);
+}
+
+// >>overview: the header's example, as written there
+
+static int say(void *arg) {
+    printf("%s\n", (const char *)arg);
+    return 0;
+}
+
+static int overview_main(void) {
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    if (!s) return 1;
+    double now = pc_monotonic();
+    pc_scheduler_enterabs(s, now + 0.02, 1, say, (void *)"third", NULL);
+    pc_scheduler_enterabs(s, now + 0.01, 2, say, (void *)"first", NULL);
+    pc_scheduler_enterabs(s, now + 0.02, 0, say, (void *)"second", NULL);
+    int rc = pc_scheduler_run(s, 1, NULL);   // sleeps, then says all three
+    pc_scheduler_free(s);
+    return rc;
+}
+
+TEST(overview_example) { CHECK_OK(overview_main()); }
