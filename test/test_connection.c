@@ -3,7 +3,8 @@
    other side when it is installed). */
 #define PYCONC_IMPLEMENTATION
 #define PYCONC_PROCESS_IMPLEMENTATION
-#include "pyconc_process.h"
+#include "pyconc.h"
+#include "staging/connection.h"
 
 #include <dirent.h>
 #include <errno.h>
