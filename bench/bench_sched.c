@@ -1,0 +1,286 @@
+/* bench_sched.c - pyconc_sched.h against a bare binary heap and Python's sched.
+
+   The same work three ways: pyconc's scheduler; the bare binary heap a C
+   programmer would write for a single-threaded timer queue (no lock, no
+   handles, no cancel: the limit); and CPython's sched module (through
+   bench/py/sched_ops.py; skipped with a message if python3 is absent).
+   pyconc and heap trials alternate (A B A B ...) and each keeps its median.
+
+       bench_sched            the full run (about half a minute)
+       bench_sched quick      smaller sizes and fewer rounds, a smoke test
+
+   Cases:
+   - enter+run: N events entered at random (already due) times and random
+     priorities, then run() to empty with a no-op action; time per event.
+     N = 1M against the heap; against Python N = 100k (its no-op delayfunc)
+     and 10k (its default delayfunc, time.sleep(0) after every event).
+   - cancel: 100k events queued at random future times, then every one
+     cancelled in a random order (time per cancel; the queue shrinks from
+     100k to 0), and against Python a few dozen cancels with 100k queued.
+
+   The program ends with the targets and whether each is met; it exits 1
+   only if some operation failed, never because of a figure. */
+#define PYCONC_IMPLEMENTATION
+#define PYCONC_SCHED_IMPLEMENTATION
+#include "pyconc_sched.h"
+
+#include "bench.h"
+
+static int quick;           // "quick" on the command line: smoke-test sizes
+static int failures;        // operations that returned an error
+
+static int rounds(void) { return quick ? 3 : 5; }
+static long scaled(long n) { return quick ? n / 10 : n; }
+
+static void note_failure(const char *what, int rc) {
+    if (rc == 0) return;
+    if (failures++ < 5) fprintf(stderr, "bench: %s failed: %d (%s)\n", what, rc,
+                                pc_last_error());
+}
+
+// The same pseudo-random times and priorities for every contender.
+static uint64_t rng_state;
+static uint64_t rng_next(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static double rng_unit(void) { return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0); }
+
+static long actions_run;
+static int noop_action(void *arg) {
+    (void)arg;
+    actions_run++;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// >>heap  The bare binary heap: what each event minimally carries (time,
+// priority, a sequence for FIFO ties, action, argument), grown by doubling.
+
+typedef struct bare_event {
+    double time;
+    int priority;
+    uint64_t seq;
+    pc_target_fn action;
+    void *arg;
+} bare_event;
+
+typedef struct bare_heap {
+    bare_event *v;
+    size_t n, cap;
+    uint64_t seq;
+} bare_heap;
+
+static int bare_less(const bare_event *a, const bare_event *b) {
+    if (a->time != b->time) return a->time < b->time;
+    if (a->priority != b->priority) return a->priority < b->priority;
+    return a->seq < b->seq;
+}
+
+static void bare_push(bare_heap *h, double time, int priority, pc_target_fn fn, void *arg) {
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 64;
+        h->v = (bare_event *)realloc(h->v, h->cap * sizeof *h->v);
+        if (!h->v) abort();
+    }
+    bare_event e = {time, priority, h->seq++, fn, arg};
+    size_t i = h->n++;
+    while (i > 0 && bare_less(&e, &h->v[(i - 1) / 2])) {
+        h->v[i] = h->v[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->v[i] = e;
+}
+
+static bare_event bare_pop(bare_heap *h) {
+    bare_event top = h->v[0], x = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && bare_less(&h->v[c + 1], &h->v[c])) c++;
+        if (!bare_less(&h->v[c], &x)) break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n) h->v[i] = x;
+    return top;
+}
+
+// ---------------------------------------------------------------------------
+// >>run  N events entered at random due times, then run to empty.
+
+typedef struct run_case { long n; } run_case;
+
+static double trial_pc_run(void *ctx) {
+    long n = ((run_case *)ctx)->n;
+    rng_state = 88172645463325252ull;
+    actions_run = 0;
+    double t0 = pcb_now();
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    if (!s) { note_failure("pc_scheduler_new", PC_NOMEM); return NAN; }
+    for (long i = 0; i < n; i++) {
+        int rc = pc_scheduler_enterabs(s, rng_unit(), (int)(rng_next() & 3), noop_action,
+                                       NULL, NULL);
+        if (rc) { note_failure("enterabs", rc); break; }
+    }
+    note_failure("run", pc_scheduler_run(s, 1, NULL));
+    pc_scheduler_free(s);
+    double dt = pcb_now() - t0;
+    if (actions_run != n) note_failure("run (not every action ran)", PC_RUNTIME);
+    return dt / (double)n;
+}
+
+// The heap's run loop does what run() must: read the clock until the head
+// is due, pop, call.
+static double trial_bare_run(void *ctx) {
+    long n = ((run_case *)ctx)->n;
+    rng_state = 88172645463325252ull;
+    actions_run = 0;
+    double t0 = pcb_now();
+    bare_heap h = {NULL, 0, 0, 0};
+    for (long i = 0; i < n; i++)
+        bare_push(&h, rng_unit(), (int)(rng_next() & 3), noop_action, NULL);
+    double now = -INFINITY;
+    while (h.n) {
+        if (h.v[0].time > now) now = pcb_now();
+        if (h.v[0].time > now) continue;
+        bare_event e = bare_pop(&h);
+        e.action(e.arg);
+    }
+    free(h.v);
+    double dt = pcb_now() - t0;
+    if (actions_run != n) note_failure("bare run", PC_RUNTIME);
+    return dt / (double)n;
+}
+
+// ---------------------------------------------------------------------------
+// >>cancel  n events at random future times, all cancelled in random order.
+
+typedef struct cancel_case {
+    long n;
+    pc_scheduler_event *ev;
+    long *order;
+} cancel_case;
+
+static double trial_pc_cancel(void *ctx) {
+    cancel_case *c = (cancel_case *)ctx;
+    rng_state = 2463534242ull;
+    pc_scheduler *s = pc_scheduler_new(NULL);
+    if (!s) { note_failure("pc_scheduler_new", PC_NOMEM); return NAN; }
+    for (long i = 0; i < c->n; i++)
+        note_failure("enter", pc_scheduler_enter(s, 1000 + 1000 * rng_unit(),
+                                                 (int)(rng_next() & 3), noop_action, NULL,
+                                                 &c->ev[i]));
+    double t0 = pcb_now();
+    for (long i = 0; i < c->n; i++) note_failure("cancel", pc_scheduler_cancel(s, c->ev[c->order[i]]));
+    double dt = pcb_now() - t0;
+    if (!pc_scheduler_empty(s)) note_failure("cancel (queue not empty)", PC_RUNTIME);
+    pc_scheduler_free(s);
+    return dt / (double)c->n;
+}
+
+// ---------------------------------------------------------------------------
+// >>targets
+
+typedef struct target { const char *what; double ratio, limit; } target;
+static target targets[8];
+static int ntargets;
+
+static void want(const char *what, double ours, double peer, double limit) {
+    if (ntargets < 8) {
+        targets[ntargets].what = what;
+        targets[ntargets].ratio = peer == peer && peer > 0 ? ours / peer : NAN;
+        targets[ntargets].limit = limit;
+        ntargets++;
+    }
+}
+
+static void print_targets(void) {
+    printf("\n%-44s %9s %9s  %s\n", "target (ratio = pyconc / peer)", "ratio", "limit",
+           "verdict");
+    for (int i = 0; i < ntargets; i++) {
+        const target *t = &targets[i];
+        const char *verdict = t->ratio != t->ratio ? "skipped"
+                              : t->ratio <= t->limit ? "met"
+                                                     : "OVER";
+        printf("%-44s %8.3fx %8.3fx  %s", t->what, t->ratio, t->limit, verdict);
+        if (t->ratio == t->ratio && t->limit < 0.1)
+            printf("  [speed-up over Python %.0fx]", 1 / t->ratio);
+        printf("\n");
+    }
+}
+
+static double python(const char *args) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s%s", args, quick ? " quick" : "");
+    return pcb_python("sched_ops.py", buf);
+}
+
+// ---------------------------------------------------------------------------
+// >>cases
+
+static void bench_run(void) {
+    run_case big = {scaled(1000000)}, mid = {scaled(100000)}, small = {scaled(10000)};
+    double ours, peer, py;
+    char name[64], args[64];
+
+    pcb_duel(trial_pc_run, &big, trial_bare_run, &big, rounds(), &ours, &peer);
+    snprintf(name, sizeof name, "enter+run, %ldk events", big.n / 1000);
+    pcb_row(name, ours, "binary heap", peer);
+    want("enter+run vs bare heap (<= 1.5x)", ours, peer, 1.5);
+
+    ours = pcb_solo(trial_pc_run, &mid, rounds());
+    snprintf(name, sizeof name, "enter+run, %ldk events", mid.n / 1000);
+    snprintf(args, sizeof args, "run_noop %ld", mid.n);
+    py = python(args);
+    pcb_row(name, ours, "python3 no-op", py);      // for scale; no target
+
+    ours = pcb_solo(trial_pc_run, &small, rounds());
+    snprintf(name, sizeof name, "enter+run, %ldk events", small.n / 1000);
+    snprintf(args, sizeof args, "run_default %ld", small.n);
+    py = python(args);
+    pcb_row(name, ours, "python3 default", py);
+    want("enter+run vs Python's default (>= 50x)", ours, py, 0.02);
+}
+
+static void bench_cancel(void) {
+    cancel_case c;
+    c.n = scaled(100000);
+    c.ev = (pc_scheduler_event *)malloc((size_t)c.n * sizeof *c.ev);
+    c.order = (long *)malloc((size_t)c.n * sizeof *c.order);
+    if (!c.ev || !c.order) abort();
+    rng_state = 1234567ull;
+    for (long i = 0; i < c.n; i++) c.order[i] = i;
+    for (long i = c.n - 1; i > 0; i--) {         // Fisher-Yates
+        long j = (long)(rng_next() % (uint64_t)(i + 1)), t = c.order[i];
+        c.order[i] = c.order[j];
+        c.order[j] = t;
+    }
+    double ours = pcb_solo(trial_pc_cancel, &c, rounds());
+    char name[64], args[64];
+    snprintf(name, sizeof name, "cancel, %ldk queued, random order", c.n / 1000);
+    snprintf(args, sizeof args, "cancel %ld", c.n);
+    double py = python(args);
+    pcb_row(name, ours, "python3", py);
+    want("cancel vs Python (>= 50x)", ours, py, 0.02);
+    want("cancel at 100k queued <= 2 us (vs 2 us)", ours, 2e-6, 1.0);
+    free(c.ev);
+    free(c.order);
+}
+
+int main(int argc, char **argv) {
+    (void)pcb_quantile;     // bench.h's helper; no quantiles here
+    quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    pcb_idle_start();
+    pcb_begin("sched");
+    bench_run();
+    bench_cancel();
+    pcb_end();
+    pcb_idle_stop_join();
+    print_targets();
+    if (failures) fprintf(stderr, "bench: %d operations failed\n", failures);
+    return failures ? 1 : 0;
+}
