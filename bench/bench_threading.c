@@ -30,10 +30,12 @@ static int failures;        // operations that returned an error
 static int rounds(void) { return quick ? 3 : 11; }
 static long scaled(long n) { return quick ? n / 10 : n; }
 
+// rc is the OR of the statuses of many calls: only "non-zero" means much.
 static void note_failure(const char *what, int rc) {
     if (rc == 0) return;
-    if (failures++ < 5) fprintf(stderr, "bench: %s failed: %d (%s)\n", what, rc,
-                                pc_last_error());
+    if (failures++ < 5)
+        fprintf(stderr, "bench: %s failed (last pyconc error here: \"%s\")\n", what,
+                pc_last_error());
 }
 
 // ---------------------------------------------------------------------------
@@ -532,13 +534,17 @@ static void print_targets(void) {
         const char *verdict = t->ratio != t->ratio ? "skipped"
                               : t->ratio <= t->limit ? "met"
                                                      : "OVER";
-        printf("%-44s %8.3fx %8.3fx  %s", t->what, t->ratio, t->limit, verdict);
+        if (t->ratio != t->ratio) printf("%-44s %9s", t->what, "-");
+        else printf("%-44s %8.3fx", t->what, t->ratio);
+        printf(" %8.3fx  %s", t->limit, verdict);
         if (t->ratio == t->ratio && t->ratio > t->limit)
             printf(" (by %.0f%%)", (t->ratio / t->limit - 1) * 100);
         if (t->ratio == t->ratio && t->limit < 0.2)
             printf("  [speed-up over Python %.1fx]", 1 / t->ratio);
         printf("\n");
     }
+    printf("* not a target of the issue: the same 1.2x bar, applied here too\n");
+    if (quick) printf("(quick run: too few rounds for these verdicts to mean much)\n");
 }
 
 // ---------------------------------------------------------------------------
@@ -593,7 +599,7 @@ static void bench_event(void) {
     double ours, peer, py;
     pcb_duel(trial_pc_event, NULL, trial_raw_event, NULL, rounds(), &ours, &peer);
     pcb_row("Event handoff round trip", ours, "mutex+cond flag", peer);
-    want("Event handoff vs mutex+cond event", ours, peer, 1.2);
+    want("Event handoff vs mutex+cond event *", ours, peer, 1.2);
     py = python("event");
     pcb_row("Event handoff round trip", ours, "python3", py);
     want("Event handoff vs Python (>= 20x faster)", ours, py, 0.05);
@@ -614,7 +620,7 @@ static void bench_timer(void) {
     timer_duel(&med, &p99, &raw_med, &raw_p99);
     pcb_row("Timer(1 ms) oversleep, median", med, "pthread timer", raw_med);
     pcb_row("Timer(1 ms) oversleep, p99", p99, "pthread timer", raw_p99);
-    want("Timer(1 ms) oversleep median vs pthread", med, raw_med, 1.2);
+    want("Timer(1 ms) oversleep median vs pthread *", med, raw_med, 1.2);
     double py_med = python("timer 0.5"), py_p99 = python("timer 0.99");
     pcb_row("Timer(1 ms) oversleep, median", med, "python3", py_med);
     pcb_row("Timer(1 ms) oversleep, p99", p99, "python3", py_p99);
