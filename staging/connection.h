@@ -636,7 +636,7 @@ PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t
 }
 
 PYCONC_API int pc_connection_poll(pc_connection *c, double timeout) {
-    double deadline;
+    double deadline = 0;
     int rc = pc__conn_check(c, 1, 0);
     if (rc) return rc;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
@@ -829,7 +829,7 @@ static int pc__wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
 PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double timeout,
                                   size_t *out_nready) {
     struct pollfd small[16], *p = small;
-    double deadline;
+    double deadline = 0;
     int rc;
     if (out_nready) *out_nready = 0;
     if (!objects && n) return pc__error(PC_VALUE, "wait: objects is NULL");
@@ -1099,7 +1099,7 @@ PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *aut
     if ((rc = pc__auth_recv(c, reply, &n))) return rc;
     rc = pc__auth_verify(authkey, authkey_size, out + head, sizeof out - head, reply, n);
     if (rc == PC_OK) return pc_connection_send_bytes(c, PC__WELCOME, 0, strlen(PC__WELCOME));
-    char why[200];
+    char why[256];
     snprintf(why, sizeof why, "%s", pc_last_error());    // the send below may overwrite it
     pc_connection_send_bytes(c, PC__FAILURE, 0, strlen(PC__FAILURE));
     return pc__error(PC_AUTH, "%s", why);
@@ -1191,8 +1191,8 @@ static int pc__split_host_port(const char *address, char *host, size_t cap,
 // AF_INET listener takes IPv4 only, so "localhost" must mean 127.0.0.1).
 static int pc__tcp_resolve(const char *address, int passive, struct addrinfo **out) {
     char host[256];
-    const char *port;
-    int v6, rc = pc__split_host_port(address, host, sizeof host, &port, &v6);
+    const char *port = NULL;
+    int v6 = 0, rc = pc__split_host_port(address, host, sizeof host, &port, &v6);
     if (rc) return rc;
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
