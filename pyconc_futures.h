@@ -1,0 +1,1498 @@
+/* pyconc_futures.h - v0.1.0 - Python's concurrent.futures for C, as one header.
+
+   Do this:
+       #define PYCONC_FUTURES_IMPLEMENTATION
+   before you include this file in *one* C or C++ file to create the
+   implementation (that file, or another one, also needs
+   PYCONC_IMPLEMENTATION for pyconc.h). Include it before any system header,
+   or build that file with -std=gnu11 / -D_GNU_SOURCE.
+
+       // in exactly one file
+       #define PYCONC_IMPLEMENTATION
+       #define PYCONC_FUTURES_IMPLEMENTATION
+       #include "pyconc_futures.h"
+
+   Everywhere else just #include "pyconc_futures.h". Link with -pthread.
+   PYCONC_ALL_IMPLEMENTATION switches on every included pyconc header.
+
+   CONFIGURATION
+   =============
+   PYCONC_FUTURES_IMPLEMENTATION  compile the implementation into this file.
+   PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC/PYCONC_FREE, PYCONC_ASSERT
+                                  as in pyconc.h (shared by every header).
+
+   OVERVIEW
+   ========
+   Every name of Python's concurrent.futures, for threads, by one rule:
+
+       Python                                  C
+       ThreadPoolExecutor(max_workers=4)       pc_thread_pool_new(&(pc_thread_pool_desc){.max_workers = 4})
+       f = ex.submit(fn, arg)                  pc_executor_submit(ex, fn, arg, &f)
+       f.result(timeout=2)                     pc_future_result(f, 2, &out)
+       f.add_done_callback(cb)                 pc_future_add_done_callback(f, cb, ctx)
+       for r in ex.map(fn, items): ...         pc_executor_map(ex, fn, items, n, size, PC_FOREVER, 1, 0, &it);
+                                               while (pc_map_iter_next(it, &r) == PC_OK) ...
+       for f in as_completed(fs): ...          pc_futures_as_completed(fs, n, PC_FOREVER, &ac);
+                                               while (pc_as_completed_next(ac, &f) == PC_OK) ...
+       wait(fs, 1, FIRST_EXCEPTION)            pc_futures_wait(fs, n, 1, PC_FIRST_EXCEPTION, ...)
+       ex.shutdown(wait=True)                  pc_executor_shutdown(ex, 1, 0)
+
+   A task is `void *fn(void *arg)`: its return value is the future's result;
+   it raises by calling pc_raise(code, fmt, ...) before it returns.
+   Futures are reference counted (pc_future_retain / pc_future_release).
+   pc_executor is an interface (a vtable) that the thread pool implements
+   and that a process pool or your own executor can implement too.
+
+   A complete program (the seed's submit-and-print):
+
+       #define PYCONC_IMPLEMENTATION
+       #define PYCONC_FUTURES_IMPLEMENTATION
+       #include "pyconc_futures.h"
+       #include <stdio.h>
+
+       static void *square(void *arg) {
+           long n = *(long *)arg;
+           return (void *)(n * n);
+       }
+
+       int main(void) {
+           pc_thread_pool_desc desc = {0};
+           desc.max_workers = 2;
+           pc_executor *ex = pc_thread_pool_new(&desc);
+           pc_future *f;
+           long n = 12;
+           void *out;
+           if (!ex || pc_executor_submit_copy(ex, square, &n, sizeof n, &f)) return 1;
+           if (pc_future_result(f, PC_FOREVER, &out) != PC_OK) return 1;
+           printf("12 squared is %ld\n", (long)out);
+           pc_future_release(f);
+           pc_executor_free(ex);
+           return 0;
+       }
+
+   THREAD SAFETY
+   =============
+   Every function may be called from any thread. A future passed to a
+   function must be kept referenced by the caller for the call's duration.
+
+   ERRORS
+   ======
+   Fallible calls return PC_OK (0) or a PC_* code; pc_last_error() tells
+   why. A future's result() returns the task's own code (and leaves the
+   task's message in pc_last_error) when the task raised.
+
+   BEYOND PYTHON
+   =============
+   - Deadlock detection: a pool worker that waits without timeout on a
+     future still queued in its own pool, while every worker of the
+     (full-size) pool is doing the same, gets PC_RUNTIME instead of hanging
+     (the classic 1-worker "wait on a future submitted from a task").
+   - cancel() is seen by wait() and as_completed() at once (Python waits for
+     the executor to notice the cancel).
+   - map() has Python 3.14's buffersize, and chunksize batches items per
+     task for threads too (Python ignores chunksize for threads).
+   - pc_futures_wait returns PC_TIMEOUT when the condition was not met in
+     time (its outputs are filled either way, as Python's return value).
+
+   LICENSE
+   =======
+   MIT or public domain (unlicense), your choice: see pyconc.h.
+*/
+#if defined(PYCONC_FUTURES_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
+#if !defined(_GNU_SOURCE) && !defined(__cplusplus)
+#define _GNU_SOURCE 1
+#endif
+#endif
+
+#include "pyconc.h"
+
+#if PYCONC_VERSION_MAJOR != 0
+#error "pyconc_futures.h needs pyconc.h version 0.x"
+#endif
+
+#ifndef PYCONC_FUTURES_H
+#define PYCONC_FUTURES_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// >>future
+/* The outcome of a call that may not have happened yet.
+   Python: concurrent.futures.Future */
+typedef struct pc_future pc_future;
+
+/* A future's state. Python: futures._base.PENDING ... FINISHED */
+typedef enum pc_future_state {
+    PC_FUTURE_PENDING = 0,
+    PC_FUTURE_RUNNING = 1,
+    PC_FUTURE_CANCELLED = 2,
+    PC_FUTURE_FINISHED = 3
+} pc_future_state;
+
+/* Called once the future is done (finished or cancelled). To report a
+   failure, call pc_raise(): it is printed to stderr and ignored. */
+typedef void (*pc_future_callback)(pc_future *f, void *ctx);
+
+/* Make a pending future (one reference). For executors and tests.
+   Returns NULL on failure (PC_NOMEM).  Python: Future() */
+PYCONC_API pc_future *pc_future_new(void);
+/* Take another reference. Returns f. */
+PYCONC_API pc_future *pc_future_retain(pc_future *f);
+/* Drop a reference; the last one frees the future. NULL is ignored. */
+PYCONC_API void pc_future_release(pc_future *f);
+
+/* Cancel the call if it has not started. Returns 1 if the future is (now)
+   cancelled, 0 if it is running or finished.  Python: Future.cancel */
+PYCONC_API int pc_future_cancel(pc_future *f);
+/* Python: Future.cancelled, Future.running, Future.done (1 or 0) */
+PYCONC_API int pc_future_cancelled(const pc_future *f);
+PYCONC_API int pc_future_running(const pc_future *f);
+PYCONC_API int pc_future_done(const pc_future *f);
+/* The current state (a snapshot); PC_FUTURE_PENDING for NULL. */
+PYCONC_API pc_future_state pc_future_get_state(const pc_future *f);
+
+/* Wait up to timeout seconds for the result; *out_result (may be NULL)
+   gets the task's return value.
+   Returns: PC_OK, PC_TIMEOUT, PC_CANCELLED, the task's exception code
+   (message in pc_last_error), PC_VALUE, PC_RUNTIME (a certain deadlock, see
+   BEYOND PYTHON).  Blocks: yes.  Python: Future.result */
+PYCONC_API int pc_future_result(pc_future *f, double timeout, void **out_result);
+/* Wait up to timeout seconds for the future to finish, then give the
+   task's exception: *out_code (PC_OK when it raised none) and *out_message
+   ("" when none; valid while you hold a reference). Either may be NULL.
+   Returns: PC_OK, PC_TIMEOUT, PC_CANCELLED, PC_VALUE, PC_RUNTIME.
+   Blocks: yes.  Python: Future.exception */
+PYCONC_API int pc_future_exception(pc_future *f, double timeout, int *out_code,
+                                   const char **out_message);
+/* Call fn(f, ctx) when f is done, in the order added; at once (in this
+   thread) when it is done already. Callbacks run in the thread that
+   completes or cancels the future.
+   Returns: PC_OK, PC_VALUE, PC_NOMEM.  Python: Future.add_done_callback */
+PYCONC_API int pc_future_add_done_callback(pc_future *f, pc_future_callback fn, void *ctx);
+
+/* For executors: mark the future running, unless it was cancelled.
+   Returns: PC_OK (now running), PC_CANCELLED (skip the call),
+   PC_RUNTIME (already running or finished).
+   Python: Future.set_running_or_notify_cancel */
+PYCONC_API int pc_future_set_running_or_notify_cancel(pc_future *f);
+/* Finish with a result. Returns: PC_OK, PC_INVALID_STATE (already done),
+   PC_VALUE.  Python: Future.set_result */
+PYCONC_API int pc_future_set_result(pc_future *f, void *result);
+/* Finish with an exception: code (not PC_OK) and a printf-style message.
+   Returns: PC_OK, PC_INVALID_STATE (already done), PC_VALUE.
+   Python: Future.set_exception */
+PYCONC_API int pc_future_set_exception(pc_future *f, int code, const char *fmt, ...)
+    PC__PRINTF(3, 4);
+/* For executors: set running (unless cancelled), call fn(arg), and finish
+   the future with its return value or its pc_raise().
+   Returns: PC_OK (it ran), PC_CANCELLED (it was cancelled), PC_RUNTIME,
+   PC_VALUE.  Python: thread._WorkItem.run */
+PYCONC_API int pc_future_run(pc_future *f, pc_task_fn fn, void *arg);
+
+// >>executor
+typedef struct pc_executor pc_executor;
+
+/* What an executor implements. Embed pc_executor as the first member of
+   your own struct and point it at a static vtable. */
+typedef struct pc_executor_vtable {
+    /* Schedule fn(arg). When arg_size > 0, copy arg_size bytes at arg and
+       pass the copy; 0 passes arg as is. Store a new reference in
+       *out_future (never NULL). Return PC_OK or a code (PC_SHUTDOWN after
+       shutdown, PC_BROKEN, PC_NOMEM ...), with pc_last_error set. */
+    int (*submit)(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
+                  pc_future **out_future);
+    /* Stop taking work; see pc_executor_shutdown. */
+    int (*shutdown)(pc_executor *ex, int wait, int cancel_futures);
+    /* Shut down if not done yet (waiting), then release the executor. */
+    void (*free)(pc_executor *ex);
+} pc_executor_vtable;
+
+/* The interface every executor begins with. Python: Executor */
+struct pc_executor {
+    const pc_executor_vtable *vtable;
+};
+
+/* Schedule fn(arg) (arg passed as is); *out_future (may be NULL when you
+   do not need it) gets a new reference to release.
+   Returns: PC_OK, PC_SHUTDOWN, PC_BROKEN, PC_VALUE, PC_NOMEM, PC_OS.
+   Python: Executor.submit */
+PYCONC_API int pc_executor_submit(pc_executor *ex, pc_task_fn fn, void *arg,
+                                  pc_future **out_future);
+/* As submit, but copy arg_size bytes of arg first (the task gets the copy,
+   which lives as long as the future). Returns: as submit. */
+PYCONC_API int pc_executor_submit_copy(pc_executor *ex, pc_task_fn fn, const void *arg,
+                                       size_t arg_size, pc_future **out_future);
+/* Stop accepting tasks. wait: block until every queued task has run and
+   the workers have ended. cancel_futures: cancel the tasks that have not
+   started. Returns: PC_OK, PC_VALUE, PC_RUNTIME (wait from one of the
+   executor's own workers: it is shut down but not waited for).
+   Blocks: when wait.  Python: Executor.shutdown */
+PYCONC_API int pc_executor_shutdown(pc_executor *ex, int wait, int cancel_futures);
+/* Release the executor. If it was not shut down, shut down first with
+   wait=1 (Python's `with` block). After shutdown(wait=0) this returns at
+   once; the workers finish the queued tasks and then release what is
+   left. NULL is ignored. */
+PYCONC_API void pc_executor_free(pc_executor *ex);
+
+// >>map
+/* The results of pc_executor_map, in input order. */
+typedef struct pc_map_iter pc_map_iter;
+
+/* Call fn on each of n items through ex and iterate the results in input
+   order. item_size > 0: fn gets a pointer to the item in items (an array
+   of n items of item_size bytes); item_size 0: items is an array of n
+   pointers and fn gets each pointer. The items are not copied: keep them
+   until pc_map_iter_free. timeout counts from this call (PC_FOREVER: no
+   limit). chunksize (0: 1) items run per task. buffersize (0: no limit)
+   bounds the tasks submitted and not yet consumed (Python 3.14).
+   Returns: PC_OK, PC_SHUTDOWN, PC_BROKEN, PC_VALUE, PC_NOMEM.
+   Python: Executor.map */
+PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const void *items, size_t n,
+                               size_t item_size, double timeout, size_t chunksize,
+                               size_t buffersize, pc_map_iter **out_iter);
+/* Wait for the next result. After an exception, a timeout or the end the
+   iterator is finished and the tasks not yet started are cancelled.
+   Returns: PC_OK, PC_EOF (no more results: Python's StopIteration), the
+   task's exception code (message in pc_last_error), PC_TIMEOUT,
+   PC_CANCELLED, PC_VALUE.  Blocks: yes.  Python: next(map_iterator) */
+PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result);
+/* Cancel what has not started, wait for the tasks still running (they use
+   the items), and free the iterator. NULL is ignored. */
+PYCONC_API void pc_map_iter_free(pc_map_iter *it);
+
+// >>thread_pool
+typedef struct pc_thread_pool_desc {
+    int max_workers;                // 0: min(32, pc_process_cpu_count() + 4)
+    const char *thread_name_prefix; // workers are "<prefix>_N"; NULL: "ThreadPoolExecutor-K"
+    pc_target_fn initializer;       // run first in each worker; failing (non-zero or
+                                    // pc_raise) breaks the pool; NULL: none
+    void *initarg;                  // passed to initializer
+} pc_thread_pool_desc;
+
+/* Make a pool of up to max_workers threads, started as work arrives (an
+   idle worker is reused before a new one starts). desc may be NULL.
+   Returns NULL on failure (PC_VALUE, PC_NOMEM).
+   Python: ThreadPoolExecutor(max_workers, thread_name_prefix, initializer, initargs) */
+PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc);
+
+// >>wait
+/* When pc_futures_wait returns. Python: FIRST_COMPLETED ... ALL_COMPLETED */
+enum {
+    PC_FIRST_COMPLETED = 1,
+    PC_FIRST_EXCEPTION = 2,
+    PC_ALL_COMPLETED = 3
+};
+
+/* Wait for the n futures fs (duplicates count once) until return_when is
+   met or timeout seconds pass. The done ones go to out_done, the others to
+   out_not_done (each may be NULL; room for n; borrowed pointers, first
+   occurrences in fs order); *out_ndone, *out_nnot_done get the counts.
+   FIRST_EXCEPTION with no exception behaves as ALL_COMPLETED.
+   Returns: PC_OK (condition met), PC_TIMEOUT (not met; outputs filled),
+   PC_VALUE, PC_NOMEM.  Blocks: yes.  Python: concurrent.futures.wait */
+PYCONC_API int pc_futures_wait(pc_future *const *fs, size_t n, double timeout, int return_when,
+                               pc_future **out_done, size_t *out_ndone,
+                               pc_future **out_not_done, size_t *out_nnot_done);
+
+/* Iterates futures as they complete. */
+typedef struct pc_as_completed pc_as_completed;
+
+/* Iterate the n futures fs as they complete: those already done first,
+   duplicates once. timeout counts from this call (PC_FOREVER: no limit).
+   The iterator holds a reference to each future.
+   Returns: PC_OK, PC_VALUE, PC_NOMEM.  Python: concurrent.futures.as_completed */
+PYCONC_API int pc_futures_as_completed(pc_future *const *fs, size_t n, double timeout,
+                                       pc_as_completed **out_iter);
+/* Wait for the next completed future; *out_future is borrowed (valid until
+   pc_as_completed_free).
+   Returns: PC_OK, PC_EOF (all yielded), PC_TIMEOUT ("k (of n) futures
+   unfinished"; calling again waits no more), PC_VALUE.  Blocks: yes. */
+PYCONC_API int pc_as_completed_next(pc_as_completed *it, pc_future **out_future);
+/* Free the iterator and its references. NULL is ignored. */
+PYCONC_API void pc_as_completed_free(pc_as_completed *it);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // PYCONC_FUTURES_H
+
+// ---------------------------------------------------------------------------
+// >>implementation
+#if defined(PYCONC_ALL_IMPLEMENTATION) && !defined(PYCONC_FUTURES_IMPLEMENTATION)
+#define PYCONC_FUTURES_IMPLEMENTATION
+#endif
+
+#if defined(PYCONC_FUTURES_IMPLEMENTATION) && !defined(PYCONC_FUTURES_IMPLEMENTATION_DONE)
+#define PYCONC_FUTURES_IMPLEMENTATION_DONE
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __cplusplus
+#define PC__F_TLS thread_local
+#else
+#define PC__F_TLS _Thread_local
+#endif
+
+#define PC__F_SEQ __ATOMIC_SEQ_CST
+
+// >>future_impl
+typedef struct pc__fcallback { pc_future_callback fn; void *ctx; } pc__fcallback;
+typedef struct pc__fcallbacks { size_t n, cap; pc__fcallback *items; } pc__fcallbacks;
+struct pc__fnode;
+
+// 104 bytes on LP64: the future is also the executor's work item (fn, arg,
+// next), so a pending submit is this one allocation (plus the copied arg).
+struct pc_future {
+    uint32_t state;             // pc_future_state; the word result() sleeps on
+    uint32_t refs;
+    pc_lock lock;               // guards the lists and every move to a done state
+    uint32_t sleepers;          // threads asleep in result()/exception()
+    int code;                   // the exception's code (PC_OK: none)
+    void *result;
+    char *message;              // the exception's message (heap) or NULL
+    pc__fcallback first;        // the first callback, kept inline
+    pc__fcallbacks *more;       // the callbacks after it
+    struct pc__fnode *waiters;  // wait()/as_completed() waiters to notify
+    pc_future *next;            // the executor's queue link
+    pc_task_fn fn;              // the call, for executors
+    void *arg;
+    void *owner;                // the thread pool that queued it, or NULL
+};
+
+// A waiter shared by the futures one wait()/as_completed() watches, as
+// CPython's _Waiter: each future holds a node that points back to it.
+typedef struct pc__fwaiter {
+    uint32_t word;              // bumped on every completion; sleepers wait on it
+    uint32_t sleeping;
+    uint32_t pending;           // watched futures not yet done
+    uint32_t finished;          // completions seen
+    uint32_t excepted;          // ... of which raised
+    struct pc__fnode *done;     // nodes of done futures, newest first
+} pc__fwaiter;
+
+typedef struct pc__fnode {
+    struct pc__fnode *next;     // in the future's waiter list
+    struct pc__fnode *done_next;// in the waiter's done stack
+    pc__fwaiter *w;
+    pc_future *f;
+} pc__fnode;
+
+static int pc__future_wait_done(pc_future *f, double timeout);
+
+static pc_future *pc__future_alloc(size_t extra) {
+    // The copied argument follows the future, aligned for any type.
+    size_t head = (sizeof(pc_future) + 15) & ~(size_t)15;
+    if (extra > (size_t)-1 - head) {
+        pc__error(PC_NOMEM, "argument of %zu bytes is too large", extra);
+        return NULL;
+    }
+    pc_future *f = (pc_future *)pc__malloc(extra ? head + extra : sizeof(pc_future));
+    if (!f) return NULL;
+    memset(f, 0, sizeof *f);
+    f->refs = 1;
+    return f;
+}
+
+static void *pc__future_extra(pc_future *f) {
+    return (char *)f + ((sizeof(pc_future) + 15) & ~(size_t)15);
+}
+
+PYCONC_API pc_future *pc_future_new(void) { return pc__future_alloc(0); }
+
+PYCONC_API pc_future *pc_future_retain(pc_future *f) {
+    if (f) __atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+    return f;
+}
+
+PYCONC_API void pc_future_release(pc_future *f) {
+    if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (f->more) {
+        pc__free(f->more->items);
+        pc__free(f->more);
+    }
+    pc__free(f->message);
+    pc__free(f);
+}
+
+static uint32_t pc__fstate(const pc_future *f) {
+    return __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+}
+
+PYCONC_API int pc_future_cancelled(const pc_future *f) {
+    return f && pc__fstate(f) == PC_FUTURE_CANCELLED;
+}
+PYCONC_API int pc_future_running(const pc_future *f) {
+    return f && pc__fstate(f) == PC_FUTURE_RUNNING;
+}
+PYCONC_API int pc_future_done(const pc_future *f) {
+    return f && pc__fstate(f) >= PC_FUTURE_CANCELLED;
+}
+PYCONC_API pc_future_state pc_future_get_state(const pc_future *f) {
+    return f ? (pc_future_state)pc__fstate(f) : PC_FUTURE_PENDING;
+}
+
+// Tell every waiter node of f that f is done. Runs with f->lock held, which
+// is also what a waiter takes to detach, so no waiter is freed meanwhile.
+static void pc__future_notify_waiters(pc_future *f, int excepted) {
+    pc__fnode *n = f->waiters, *next;
+    f->waiters = NULL;
+    for (; n; n = next) {
+        next = n->next;
+        pc__fwaiter *w = n->w;
+        pc__fnode *top = __atomic_load_n(&w->done, __ATOMIC_RELAXED);
+        do n->done_next = top;
+        while (!__atomic_compare_exchange_n(&w->done, &top, n, 1, PC__F_SEQ, __ATOMIC_RELAXED));
+        if (excepted) __atomic_add_fetch(&w->excepted, 1, PC__F_SEQ);
+        __atomic_add_fetch(&w->finished, 1, PC__F_SEQ);
+        __atomic_sub_fetch(&w->pending, 1, PC__F_SEQ);
+        __atomic_add_fetch(&w->word, 1, PC__F_SEQ);
+        if (__atomic_load_n(&w->sleeping, PC__F_SEQ)) pc__futex_wake(&w->word, INT32_MAX, 0);
+    }
+}
+
+// Run callbacks taken from a done future, in order. A callback "fails" by
+// pc_raise(); that is reported and ignored, and a raise pending in the
+// calling thread before the callbacks survives them.
+static void pc__future_call(pc_future *f, pc__fcallback cb) {
+    char msg[256];
+    cb.fn(f, cb.ctx);
+    int code = pc__exception_take(msg, sizeof msg);
+    if (code) {
+        fprintf(stderr, "exception calling callback for future %p: %s: %s\n", (void *)f,
+                pc__exception_name(code), msg);
+        fflush(stderr);
+    }
+}
+
+static void pc__future_run_callbacks(pc_future *f, pc__fcallback first, pc__fcallbacks *more) {
+    char saved[256];
+    int saved_code = pc__exception_take(saved, sizeof saved);
+    if (first.fn) pc__future_call(f, first);
+    if (more) {
+        for (size_t i = 0; i < more->n; i++) pc__future_call(f, more->items[i]);
+        pc__free(more->items);
+        pc__free(more);
+    }
+    if (saved_code) pc_raise(saved_code, "%s", saved);
+}
+
+// Move f to a done state (FINISHED or CANCELLED) and wake everyone. The
+// caller holds a reference, so f outlives the wake-ups and callbacks.
+// Returns 0 when f was already done.
+static int pc__future_complete(pc_future *f, uint32_t to, void *result, int code, char *msg) {
+    pc_lock_acquire(&f->lock, PC_FOREVER);
+    uint32_t s = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
+    for (;;) {
+        if (s >= PC_FUTURE_CANCELLED || (to == PC_FUTURE_CANCELLED && s != PC_FUTURE_PENDING)) {
+            pc_lock_release(&f->lock);
+            return 0;
+        }
+        f->result = result;
+        f->code = code;
+        f->message = msg;
+        // A CAS: set_running_or_notify_cancel moves PENDING to RUNNING
+        // without the lock. Sequentially consistent against the sleepers
+        // count that result() raises before it re-reads the state.
+        if (__atomic_compare_exchange_n(&f->state, &s, to, 0, PC__F_SEQ, __ATOMIC_RELAXED)) break;
+    }
+    pc__fcallback first = f->first;
+    pc__fcallbacks *more = f->more;
+    f->first.fn = NULL;
+    f->more = NULL;
+    pc__future_notify_waiters(f, code != PC_OK);
+    pc_lock_release(&f->lock);
+    if (__atomic_load_n(&f->sleepers, PC__F_SEQ)) pc__futex_wake(&f->state, INT32_MAX, 0);
+    if (first.fn) pc__future_run_callbacks(f, first, more);
+    return 1;
+}
+
+PYCONC_API int pc_future_cancel(pc_future *f) {
+    if (!f) return 0;
+    uint32_t s = pc__fstate(f);
+    if (s == PC_FUTURE_CANCELLED) return 1;
+    if (s != PC_FUTURE_PENDING) return 0;
+    if (pc__future_complete(f, PC_FUTURE_CANCELLED, NULL, PC_OK, NULL)) return 1;
+    return pc__fstate(f) == PC_FUTURE_CANCELLED;
+}
+
+PYCONC_API int pc_future_set_running_or_notify_cancel(pc_future *f) {
+    if (!f) return pc__error(PC_VALUE, "future is NULL");
+    uint32_t s = PC_FUTURE_PENDING;
+    if (__atomic_compare_exchange_n(&f->state, &s, (uint32_t)PC_FUTURE_RUNNING, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return PC_OK;
+    if (s == PC_FUTURE_CANCELLED) return pc__error(PC_CANCELLED, "future was cancelled");
+    return pc__error(PC_RUNTIME, "Future in unexpected state");
+}
+
+static int pc__future_finish(pc_future *f, void *result, int code, const char *msg) {
+    char *copy = NULL;
+    if (code != PC_OK) copy = pc__strdup(msg && msg[0] ? msg : pc_strerror(code));
+    if (pc__future_complete(f, PC_FUTURE_FINISHED, result, code, copy)) return PC_OK;
+    pc__free(copy);
+    return pc__error(PC_INVALID_STATE, "future is already %s",
+                     pc_future_cancelled(f) ? "cancelled" : "finished");
+}
+
+PYCONC_API int pc_future_set_result(pc_future *f, void *result) {
+    if (!f) return pc__error(PC_VALUE, "future is NULL");
+    return pc__future_finish(f, result, PC_OK, NULL);
+}
+
+PYCONC_API int pc_future_set_exception(pc_future *f, int code, const char *fmt, ...) {
+    char msg[256];
+    if (!f) return pc__error(PC_VALUE, "future is NULL");
+    if (code == PC_OK) return pc__error(PC_VALUE, "an exception needs a code other than PC_OK");
+    msg[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
+    return pc__future_finish(f, NULL, code, msg);
+}
+
+PYCONC_API int pc_future_run(pc_future *f, pc_task_fn fn, void *arg) {
+    char msg[256];
+    if (!f || !fn) return pc__error(PC_VALUE, "future or task function is NULL");
+    int rc = pc_future_set_running_or_notify_cancel(f);
+    if (rc) return rc;
+    pc__exception_take(NULL, 0);
+    void *result = fn(arg);
+    int code = pc__exception_take(msg, sizeof msg);
+    pc__future_finish(f, code ? NULL : result, code, msg);
+    return PC_OK;
+}
+
+PYCONC_API int pc_future_add_done_callback(pc_future *f, pc_future_callback fn, void *ctx) {
+    if (!f || !fn) return pc__error(PC_VALUE, "future or callback is NULL");
+    pc_lock_acquire(&f->lock, PC_FOREVER);
+    if (pc__fstate(f) < PC_FUTURE_CANCELLED) {
+        if (!f->first.fn) {
+            f->first.fn = fn;
+            f->first.ctx = ctx;
+        } else {
+            pc__fcallbacks *m = f->more;
+            if (!m && !(m = f->more = (pc__fcallbacks *)pc__calloc(1, sizeof *m))) {
+                pc_lock_release(&f->lock);
+                return PC_NOMEM;
+            }
+            if (m->n == m->cap) {
+                size_t cap = m->cap ? m->cap * 2 : 4;
+                pc__fcallback *items = (pc__fcallback *)pc__calloc(cap, sizeof *items);
+                if (!items) {
+                    pc_lock_release(&f->lock);
+                    return PC_NOMEM;
+                }
+                if (m->n) memcpy(items, m->items, m->n * sizeof *items);
+                pc__free(m->items);
+                m->items = items;
+                m->cap = cap;
+            }
+            m->items[m->n].fn = fn;
+            m->items[m->n].ctx = ctx;
+            m->n++;
+        }
+        pc_lock_release(&f->lock);
+        return PC_OK;
+    }
+    pc_lock_release(&f->lock);
+    pc__fcallback only;
+    only.fn = fn;
+    only.ctx = ctx;
+    pc__future_run_callbacks(f, only, NULL);
+    return PC_OK;
+}
+
+// The code and message a done future gives result(): its exception, or
+// PC_CANCELLED, with pc_last_error set to match.
+static int pc__future_outcome(pc_future *f) {
+    if (pc__fstate(f) == PC_FUTURE_CANCELLED) return pc__error(PC_CANCELLED, "future was cancelled");
+    if (f->code != PC_OK) return pc__error(f->code, "%s", f->message ? f->message : "");
+    return PC_OK;
+}
+
+PYCONC_API int pc_future_result(pc_future *f, double timeout, void **out_result) {
+    if (out_result) *out_result = NULL;
+    if (!f) return pc__error(PC_VALUE, "future is NULL");
+    int rc = pc__future_wait_done(f, timeout);
+    if (rc) return rc;
+    rc = pc__future_outcome(f);
+    if (rc == PC_OK && out_result) *out_result = f->result;
+    return rc;
+}
+
+PYCONC_API int pc_future_exception(pc_future *f, double timeout, int *out_code,
+                                   const char **out_message) {
+    if (out_code) *out_code = PC_OK;
+    if (out_message) *out_message = "";
+    if (!f) return pc__error(PC_VALUE, "future is NULL");
+    int rc = pc__future_wait_done(f, timeout);
+    if (rc) return rc;
+    if (pc__fstate(f) == PC_FUTURE_CANCELLED) return pc__error(PC_CANCELLED, "future was cancelled");
+    if (out_code) *out_code = f->code;
+    if (out_message && f->message) *out_message = f->message;
+    return PC_OK;
+}
+
+// >>thread_pool_impl
+typedef struct pc__tpool {
+    pc_executor base;           // first: the interface
+    uint32_t refs;              // the user's handle + one per live worker
+    pc_lock lock;               // guards everything below
+    pc_future *head, *tail;     // queued work, linked through pc_future.next
+    uint32_t wake_seq;          // the word idle workers sleep on
+    int sleepers, signals;      // workers asleep / wake-ups sent, not yet taken
+    int idle_tokens;            // Python's _idle_semaphore
+    int max_workers, nthreads;  // nthreads: workers started
+    int shutdown, broken;
+    pc_thread **threads;        // [max_workers]
+    pc_future **waiting_on;     // [max_workers]: what each worker waits for (deadlock check)
+    char *prefix;
+    pc_target_fn initializer;
+    void *initarg;
+    struct pc__tpool *reg_next, *reg_prev;
+} pc__tpool;
+
+// The worker's own pool and index, for the deadlock check and for a
+// shutdown(wait) from inside the pool.
+static PC__F_TLS pc__tpool *pc__tls_pool;
+static PC__F_TLS int pc__tls_worker;
+
+// Every live pool, so that at exit the workers finish the queue and end
+// (then pyconc.h's exit handler joins them, as they are not daemons).
+static pc_lock pc__pools_lock = PC_LOCK_INIT;
+static pc__tpool *pc__pools;
+static uint32_t pc__pools_exiting, pc__pools_atexit, pc__pool_counter;
+
+static void pc__tpool_wake_all(pc__tpool *p) {
+    p->signals = p->sleepers;
+    __atomic_add_fetch(&p->wake_seq, 1, __ATOMIC_RELAXED);
+    pc__futex_wake(&p->wake_seq, INT32_MAX, 0);
+}
+
+static void pc__pools_at_exit(void) {
+    __atomic_store_n(&pc__pools_exiting, 1u, __ATOMIC_RELEASE);
+    pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
+    for (pc__tpool *p = pc__pools; p; p = p->reg_next) {
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        pc__tpool_wake_all(p);
+        pc_lock_release(&p->lock);
+    }
+    pc_lock_release(&pc__pools_lock);
+}
+
+static void pc__pools_add(pc__tpool *p) {
+    if (!__atomic_exchange_n(&pc__pools_atexit, 1u, __ATOMIC_ACQ_REL)) atexit(pc__pools_at_exit);
+    pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
+    p->reg_next = pc__pools;
+    if (pc__pools) pc__pools->reg_prev = p;
+    pc__pools = p;
+    pc_lock_release(&pc__pools_lock);
+}
+
+static void pc__pools_remove(pc__tpool *p) {
+    pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
+    if (p->reg_prev) p->reg_prev->reg_next = p->reg_next;
+    else pc__pools = p->reg_next;
+    if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
+    pc_lock_release(&pc__pools_lock);
+}
+
+static void pc__tpool_release(pc__tpool *p) {
+    if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    pc__pools_remove(p);
+    for (int i = 0; i < p->nthreads; i++) pc_thread_free(p->threads[i]);
+    pc__free(p->threads);
+    pc__free(p->waiting_on);
+    pc__free(p->prefix);
+    pc__free(p);
+}
+
+// Take the whole queue (lock held).
+static pc_future *pc__tpool_take_queue(pc__tpool *p) {
+    pc_future *all = p->head;
+    p->head = p->tail = NULL;
+    return all;
+}
+
+// Fail each taken future with code (PC_BROKEN), dropping the queue's reference.
+static void pc__tpool_fail_all(pc_future *f, int code, const char *msg) {
+    while (f) {
+        pc_future *next = f->next;
+        pc__future_finish(f, NULL, code, msg);
+        pc_future_release(f);
+        f = next;
+    }
+}
+
+static const char pc__tpool_broken_msg[] =
+    "A thread initializer failed, the thread pool is not usable anymore";
+
+// Python's _initializer_failed: the pool is broken and its queue fails.
+static void pc__tpool_break(pc__tpool *p, const char *why) {
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    p->broken = 1;
+    pc_future *queued = pc__tpool_take_queue(p);
+    pc__tpool_wake_all(p);
+    pc_lock_release(&p->lock);
+    pc__tpool_fail_all(queued, PC_BROKEN, why);
+}
+
+static int pc__tpool_initialize(pc__tpool *p) {
+    char msg[256];
+    pc__exception_take(NULL, 0);
+    int rc = p->initializer(p->initarg);
+    int raised = pc__exception_take(msg, sizeof msg);
+    if (!rc && !raised) return PC_OK;
+    if (!raised) snprintf(msg, sizeof msg, "%s", pc_strerror(rc));
+    fprintf(stderr, "Exception in initializer: %s: %s\n",
+            pc__exception_name(raised ? raised : rc), msg);
+    fflush(stderr);
+    pc__tpool_break(p, pc__tpool_broken_msg);
+    return PC_BROKEN;
+}
+
+// Next task, sleeping while the queue is empty; NULL when the worker should
+// end. Called and returns with p->lock held.
+static pc_future *pc__tpool_next(pc__tpool *p) {
+    int went_idle = 0;
+    while (!p->head) {
+        if (p->shutdown || p->broken || __atomic_load_n(&pc__pools_exiting, __ATOMIC_ACQUIRE))
+            return NULL;
+        if (!went_idle) {
+            p->idle_tokens++;
+            went_idle = 1;
+        }
+        p->sleepers++;
+        uint32_t seq = __atomic_load_n(&p->wake_seq, __ATOMIC_RELAXED);
+        pc_lock_release(&p->lock);
+        pc__futex_wait(&p->wake_seq, seq, INFINITY, 0);
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        p->sleepers--;
+        if (p->signals > 0) p->signals--;
+    }
+    pc_future *f = p->head;
+    p->head = f->next;
+    if (!p->head) p->tail = NULL;
+    return f;
+}
+
+static int pc__tpool_worker(void *arg) {
+    pc__tpool *p = (pc__tpool *)arg;
+    pc_thread *self = pc_thread_current();
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    for (int i = 0; i < p->nthreads; i++)
+        if (p->threads[i] == self) pc__tls_worker = i;
+    pc_lock_release(&p->lock);
+    pc__tls_pool = p;
+    if (!p->initializer || pc__tpool_initialize(p) == PC_OK) {
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        pc_future *f;
+        while ((f = pc__tpool_next(p)) != NULL) {
+            pc_lock_release(&p->lock);
+            pc_future_run(f, f->fn, f->arg);
+            pc_future_release(f);
+            pc_lock_acquire(&p->lock, PC_FOREVER);
+        }
+        pc_lock_release(&p->lock);
+    }
+    pc__tls_pool = NULL;
+    pc__tpool_release(p);
+    return 0;
+}
+
+// Start one more worker (lock held, so shutdown never races a start).
+static int pc__tpool_spawn(pc__tpool *p) {
+    char name[256];
+    snprintf(name, sizeof name, "%s_%d", p->prefix, p->nthreads);
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = pc__tpool_worker;
+    d.arg = p;
+    d.name = name;
+    d.daemon = PC_DAEMON_NO;
+    pc_thread *t = pc_thread_new(&d);
+    if (!t) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    p->threads[p->nthreads++] = t;
+    __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+    int rc = pc_thread_start(t);
+    if (rc) {
+        p->nthreads--;
+        __atomic_sub_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+        pc_thread_free(t);
+    }
+    return rc;
+}
+
+static int pc__tpool_closed(pc__tpool *p) {
+    if (p->broken) return pc__error(PC_BROKEN, "%s", pc__tpool_broken_msg);
+    if (p->shutdown) return pc__error(PC_SHUTDOWN, "cannot schedule new futures after shutdown");
+    if (__atomic_load_n(&pc__pools_exiting, __ATOMIC_ACQUIRE))
+        return pc__error(PC_SHUTDOWN, "cannot schedule new futures after interpreter shutdown");
+    return PC_OK;
+}
+
+// Queue f and wake a sleeping worker, or start a new one when none is idle
+// (lock held). Returns whether a futex wake is due after unlocking.
+static int pc__tpool_enqueue(pc__tpool *p, pc_future *f) {
+    f->next = NULL;
+    if (p->tail) p->tail->next = f;
+    else p->head = f;
+    p->tail = f;
+    if (p->idle_tokens > 0) p->idle_tokens--;
+    else if (p->nthreads < p->max_workers && pc__tpool_spawn(p) != PC_OK && p->nthreads == 0)
+        return -1;
+    if (p->sleepers > p->signals) {
+        p->signals++;
+        __atomic_add_fetch(&p->wake_seq, 1, __ATOMIC_RELAXED);
+        return 1;
+    }
+    return 0;
+}
+
+static int pc__tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
+                            pc_future **out_future) {
+    pc__tpool *p = (pc__tpool *)ex;
+    pc_future *f = pc__future_alloc(arg_size);
+    if (!f) return PC_NOMEM;
+    f->fn = fn;
+    f->arg = (void *)arg;
+    if (arg_size) f->arg = memcpy(pc__future_extra(f), arg, arg_size);
+    f->owner = p;
+    f->refs = 2;                // the caller's and the queue's
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    int rc = pc__tpool_closed(p);
+    if (rc) {
+        pc_lock_release(&p->lock);
+        pc__free(f);
+        return rc;
+    }
+    int wake = pc__tpool_enqueue(p, f);
+    if (wake < 0) {             // no worker could start: nothing would ever run
+        char why[256];
+        snprintf(why, sizeof why, "can't start a worker thread: %.200s", pc_last_error());
+        pc_lock_release(&p->lock);
+        pc__tpool_break(p, why);
+        pc_future_release(f);
+        return pc__error(PC_OS, "%s", why);
+    }
+    pc_lock_release(&p->lock);
+    if (wake) pc__futex_wake(&p->wake_seq, 1, 0);
+    *out_future = f;
+    return PC_OK;
+}
+
+static int pc__tpool_join(pc__tpool *p) {
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    int n = p->nthreads;
+    pc_lock_release(&p->lock);
+    // Threads are only started before shutdown, so threads[0..n) is stable.
+    for (int i = 0; i < n; i++) pc_thread_join(p->threads[i], PC_FOREVER);
+    return PC_OK;
+}
+
+static int pc__tpool_shutdown(pc_executor *ex, int wait, int cancel_futures) {
+    pc__tpool *p = (pc__tpool *)ex;
+    pc_future *cancelled = NULL;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    p->shutdown = 1;
+    if (cancel_futures) cancelled = pc__tpool_take_queue(p);
+    pc__tpool_wake_all(p);
+    pc_lock_release(&p->lock);
+    while (cancelled) {
+        pc_future *next = cancelled->next;
+        pc_future_cancel(cancelled);
+        pc_future_release(cancelled);
+        cancelled = next;
+    }
+    if (!wait) return PC_OK;
+    if (pc__tls_pool == p)
+        return pc__error(PC_RUNTIME, "cannot wait for a pool's shutdown from its own worker");
+    return pc__tpool_join(p);
+}
+
+static void pc__tpool_free(pc_executor *ex) {
+    pc__tpool *p = (pc__tpool *)ex;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    int was_shut = p->shutdown;
+    pc_lock_release(&p->lock);
+    if (!was_shut) pc__tpool_shutdown(ex, pc__tls_pool != p, 0);
+    pc__tpool_release(p);
+}
+
+static const pc_executor_vtable pc__tpool_vtable = {
+    pc__tpool_submit, pc__tpool_shutdown, pc__tpool_free
+};
+
+static int pc__tpool_desc_defaults(const pc_thread_pool_desc *in, pc_thread_pool_desc *d) {
+    memset(d, 0, sizeof *d);
+    if (in) *d = *in;
+    if (d->max_workers < 0) return pc__error(PC_VALUE, "max_workers must be greater than 0");
+    if (d->max_workers == 0) {
+        int cpus = pc_process_cpu_count() + 4;
+        d->max_workers = cpus < 32 ? cpus : 32;
+    }
+    return PC_OK;
+}
+
+PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc) {
+    pc_thread_pool_desc d;
+    char auto_prefix[48];
+    if (pc__tpool_desc_defaults(desc, &d)) return NULL;
+    if (!d.thread_name_prefix || !d.thread_name_prefix[0]) {
+        unsigned k = __atomic_fetch_add(&pc__pool_counter, 1, __ATOMIC_RELAXED);
+        snprintf(auto_prefix, sizeof auto_prefix, "ThreadPoolExecutor-%u", k);
+        d.thread_name_prefix = auto_prefix;
+    }
+    pc__tpool *p = (pc__tpool *)pc__calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->threads = (pc_thread **)pc__calloc((size_t)d.max_workers, sizeof *p->threads);
+    p->waiting_on = (pc_future **)pc__calloc((size_t)d.max_workers, sizeof *p->waiting_on);
+    p->prefix = pc__strdup(d.thread_name_prefix);
+    if (!p->threads || !p->waiting_on || !p->prefix) {
+        pc__free(p->threads);
+        pc__free(p->waiting_on);
+        pc__free(p->prefix);
+        pc__free(p);
+        return NULL;
+    }
+    p->base.vtable = &pc__tpool_vtable;
+    p->refs = 1;
+    p->max_workers = d.max_workers;
+    p->initializer = d.initializer;
+    p->initarg = d.initarg;
+    pc__pools_add(p);
+    return &p->base;
+}
+
+// >>deadlock
+// A worker about to wait forever on a future still queued in its own pool:
+// if every worker of the full-size pool is doing just that, none is left
+// to run the queue, and the wait could never end.
+static int pc__deadlock_enter(pc_future *f) {
+    pc__tpool *p = pc__tls_pool;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    p->waiting_on[pc__tls_worker] = f;
+    int stuck = 0;
+    if (p->nthreads == p->max_workers) {
+        for (int i = 0; i < p->nthreads; i++) {
+            pc_future *w = p->waiting_on[i];
+            if (w && pc__fstate(w) == PC_FUTURE_PENDING) stuck++;
+        }
+    }
+    if (stuck == p->max_workers) p->waiting_on[pc__tls_worker] = NULL;
+    pc_lock_release(&p->lock);
+    if (stuck != p->max_workers) return PC_OK;
+    return pc__error(PC_RUNTIME, "deadlock: every worker of the pool waits for a task "
+                                 "still queued in it");
+}
+
+static void pc__deadlock_leave(void) {
+    pc__tpool *p = pc__tls_pool;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    p->waiting_on[pc__tls_worker] = NULL;
+    pc_lock_release(&p->lock);
+}
+
+// Sleep until f is done or the timeout passes.
+static int pc__future_wait_done(pc_future *f, double timeout) {
+    double deadline;
+    uint32_t s = pc__fstate(f);
+    if (s >= PC_FUTURE_CANCELLED) return PC_OK;
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    if (timeout == 0) return pc__error(PC_TIMEOUT, "future not done (timeout 0)");
+    int guarded = deadline == INFINITY && pc__tls_pool && f->owner == (void *)pc__tls_pool &&
+                  s == PC_FUTURE_PENDING;
+    if (guarded && pc__deadlock_enter(f)) return PC_RUNTIME;
+    int rc = PC_OK;
+    __atomic_add_fetch(&f->sleepers, 1, PC__F_SEQ);
+    while ((s = __atomic_load_n(&f->state, PC__F_SEQ)) < PC_FUTURE_CANCELLED) {
+        if (pc__futex_wait(&f->state, s, deadline, 0) == PC_TIMEOUT &&
+            pc__fstate(f) < PC_FUTURE_CANCELLED) {
+            rc = pc__error(PC_TIMEOUT, "future not done after %g s", timeout);
+            break;
+        }
+    }
+    __atomic_sub_fetch(&f->sleepers, 1, PC__F_SEQ);
+    if (guarded) pc__deadlock_leave();
+    return rc;
+}
+
+// >>executor_impl
+static int pc__executor_check(pc_executor *ex, pc_task_fn fn) {
+    if (!ex || !ex->vtable || !ex->vtable->submit)
+        return pc__error(PC_VALUE, "executor is NULL or has no submit");
+    if (!fn) return pc__error(PC_VALUE, "task function is NULL");
+    return PC_OK;
+}
+
+static int pc__executor_submit(pc_executor *ex, pc_task_fn fn, const void *arg,
+                               size_t arg_size, pc_future **out_future) {
+    pc_future *f = NULL;
+    if (out_future) *out_future = NULL;
+    int rc = pc__executor_check(ex, fn);
+    if (rc) return rc;
+    rc = ex->vtable->submit(ex, fn, arg, arg_size, &f);
+    if (rc) return rc;
+    if (out_future) *out_future = f;
+    else pc_future_release(f);
+    return PC_OK;
+}
+
+PYCONC_API int pc_executor_submit(pc_executor *ex, pc_task_fn fn, void *arg,
+                                  pc_future **out_future) {
+    return pc__executor_submit(ex, fn, arg, 0, out_future);
+}
+
+PYCONC_API int pc_executor_submit_copy(pc_executor *ex, pc_task_fn fn, const void *arg,
+                                       size_t arg_size, pc_future **out_future) {
+    if (out_future) *out_future = NULL;
+    if (!arg && arg_size) return pc__error(PC_VALUE, "arg is NULL but arg_size is %zu", arg_size);
+    return pc__executor_submit(ex, fn, arg, arg_size, out_future);
+}
+
+PYCONC_API int pc_executor_shutdown(pc_executor *ex, int wait, int cancel_futures) {
+    if (!ex || !ex->vtable || !ex->vtable->shutdown)
+        return pc__error(PC_VALUE, "executor is NULL or has no shutdown");
+    return ex->vtable->shutdown(ex, wait, cancel_futures);
+}
+
+PYCONC_API void pc_executor_free(pc_executor *ex) {
+    if (ex && ex->vtable && ex->vtable->free) ex->vtable->free(ex);
+}
+
+// >>map_impl
+// Items run in chunks; each chunk is one task whose future finishes when
+// the chunk does. The chunks in flight sit in a ring of cap slots, each
+// with room for chunksize results.
+typedef struct pc__map_chunk {
+    pc_map_iter *it;
+    size_t start, count;        // items [start, start + count)
+    size_t ok;                  // items that returned before one raised
+    void **results;             // count slots
+    pc_future *f;               // NULL: not submitted (submit_rc says why)
+    int submit_rc;
+} pc__map_chunk;
+
+struct pc_map_iter {
+    pc_executor *ex;
+    pc_task_fn fn;
+    const char *items;
+    size_t n, item_size, chunksize, nchunks, cap;
+    size_t submitted;           // chunks submitted so far
+    size_t pos;                 // next item to yield
+    double deadline;
+    int finished;
+    pc__map_chunk *ring;
+    void **results;
+};
+
+static void *pc__map_item(const pc_map_iter *it, size_t i) {
+    if (it->item_size == 0) return ((void *const *)(const void *)it->items)[i];
+    return (void *)(it->items + i * it->item_size);
+}
+
+// The task of one chunk: run its items until one raises; that raise stays
+// pending, so the chunk's future gets it.
+static void *pc__map_chunk_run(void *arg) {
+    pc__map_chunk *c = (pc__map_chunk *)arg;
+    pc_map_iter *it = c->it;
+    char msg[256];
+    for (size_t i = 0; i < c->count; i++) {
+        void *r = it->fn(pc__map_item(it, c->start + i));
+        int code = pc__exception_take(msg, sizeof msg);
+        if (code) {
+            c->ok = i;
+            pc_raise(code, "%s", msg);
+            return NULL;
+        }
+        c->results[i] = r;
+    }
+    c->ok = c->count;
+    return NULL;
+}
+
+static int pc__map_submit_next(pc_map_iter *it) {
+    size_t k = it->submitted++;
+    pc__map_chunk *c = &it->ring[k % it->cap];
+    c->it = it;
+    c->start = k * it->chunksize;
+    c->count = it->n - c->start < it->chunksize ? it->n - c->start : it->chunksize;
+    c->ok = 0;
+    c->results = it->results + (k % it->cap) * it->chunksize;
+    c->f = NULL;
+    c->submit_rc = it->ex->vtable->submit(it->ex, pc__map_chunk_run, c, 0, &c->f);
+    if (c->submit_rc) c->f = NULL;
+    return c->submit_rc;
+}
+
+static void pc__map_cancel_rest(pc_map_iter *it) {
+    it->finished = 1;
+    for (size_t i = 0; i < it->cap; i++)
+        if (it->ring[i].f) pc_future_cancel(it->ring[i].f);
+}
+
+PYCONC_API void pc_map_iter_free(pc_map_iter *it) {
+    if (!it) return;
+    pc__map_cancel_rest(it);
+    for (size_t i = 0; i < it->cap; i++) {
+        if (!it->ring[i].f) continue;
+        pc__future_wait_done(it->ring[i].f, PC_FOREVER);
+        pc_future_release(it->ring[i].f);
+    }
+    pc__free(it->ring);
+    pc__free(it->results);
+    pc__free(it);
+}
+
+static int pc__map_check(pc_executor *ex, pc_task_fn fn, const void *items, size_t n,
+                         size_t item_size, double timeout, pc_map_iter **out_iter) {
+    if (!out_iter) return pc__error(PC_VALUE, "out_iter is NULL");
+    *out_iter = NULL;
+    int rc = pc__executor_check(ex, fn);
+    if (rc) return rc;
+    if (!items && n) return pc__error(PC_VALUE, "items is NULL");
+    if (item_size && n > (size_t)-1 / item_size)
+        return pc__error(PC_VALUE, "%zu items of %zu bytes overflow", n, item_size);
+    if (timeout != timeout) return pc__error(PC_VALUE, "timeout is NaN");
+    return PC_OK;
+}
+
+PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const void *items, size_t n,
+                               size_t item_size, double timeout, size_t chunksize,
+                               size_t buffersize, pc_map_iter **out_iter) {
+    int rc = pc__map_check(ex, fn, items, n, item_size, timeout, out_iter);
+    if (rc) return rc;
+    pc_map_iter *it = (pc_map_iter *)pc__calloc(1, sizeof *it);
+    if (!it) return PC_NOMEM;
+    pc__deadline(timeout, &it->deadline);
+    it->ex = ex;
+    it->fn = fn;
+    it->items = (const char *)items;
+    it->n = n;
+    it->item_size = item_size;
+    it->chunksize = chunksize ? chunksize : 1;
+    it->nchunks = n / it->chunksize + (n % it->chunksize != 0);
+    it->cap = buffersize && buffersize < it->nchunks ? buffersize : it->nchunks;
+    it->ring = (pc__map_chunk *)pc__calloc(it->cap ? it->cap : 1, sizeof *it->ring);
+    it->results = (void **)pc__calloc(it->cap ? it->cap * it->chunksize : 1, sizeof(void *));
+    if (!it->ring || !it->results) {
+        pc_map_iter_free(it);
+        return PC_NOMEM;
+    }
+    for (size_t k = 0; k < it->cap; k++) {
+        rc = pc__map_submit_next(it);
+        if (rc && k == 0) {     // nothing runs: fail like Python's map() call
+            pc_map_iter_free(it);
+            return rc;
+        }
+        if (rc) break;
+    }
+    *out_iter = it;
+    return PC_OK;
+}
+
+// End the iteration with code: cancel the rest, keep code's message.
+static int pc__map_fail(pc_map_iter *it, int code) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", pc_last_error());
+    pc__map_cancel_rest(it);
+    return pc__error(code, "%s", msg);
+}
+
+PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result) {
+    if (out_result) *out_result = NULL;
+    if (!it) return pc__error(PC_VALUE, "map iterator is NULL");
+    if (it->finished || it->pos >= it->n) {
+        it->finished = 1;
+        return pc__error(PC_EOF, "map iterator is exhausted");
+    }
+    size_t k = it->pos / it->chunksize;
+    pc__map_chunk *c = &it->ring[k % it->cap];
+    if (!c->f) {
+        pc__error(c->submit_rc, "the executor refused a map task: %s", pc_strerror(c->submit_rc));
+        return pc__map_fail(it, c->submit_rc);
+    }
+    double left = it->deadline == INFINITY ? PC_FOREVER : it->deadline - pc_monotonic();
+    if (it->deadline != INFINITY && left < 0) left = 0;
+    int rc = pc_future_result(c->f, left, NULL);
+    size_t i = it->pos - c->start;
+    if (rc == PC_TIMEOUT) return pc__map_fail(it, rc);
+    if (rc != PC_OK && (rc == PC_CANCELLED || i >= c->ok)) return pc__map_fail(it, rc);
+    if (out_result) *out_result = c->results[i];
+    it->pos++;
+    if (i + 1 == c->count) {    // chunk consumed: its slot takes the next chunk
+        pc_future_release(c->f);
+        c->f = NULL;
+        if (it->submitted < it->nchunks) pc__map_submit_next(it);
+    }
+    return PC_OK;
+}
+
+// >>wait_impl
+// Distinct futures of fs, first occurrences in fs order (O(n log n)).
+typedef struct pc__fkey { pc_future *f; size_t i; } pc__fkey;
+
+static int pc__fkey_cmp(const void *a, const void *b) {
+    const pc__fkey *x = (const pc__fkey *)a, *y = (const pc__fkey *)b;
+    if (x->f != y->f) return (uintptr_t)x->f < (uintptr_t)y->f ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int pc__unique(pc_future *const *fs, size_t n, pc_future ***out, size_t *out_n) {
+    *out = NULL;
+    *out_n = 0;
+    if (n && !fs) return pc__error(PC_VALUE, "fs is NULL");
+    for (size_t i = 0; i < n; i++)
+        if (!fs[i]) return pc__error(PC_VALUE, "fs[%zu] is NULL", i);
+    pc__fkey *keys = (pc__fkey *)pc__calloc(n ? n : 1, sizeof *keys);
+    unsigned char *keep = (unsigned char *)pc__calloc(n ? n : 1, 1);
+    pc_future **u = (pc_future **)pc__calloc(n ? n : 1, sizeof *u);
+    if (!keys || !keep || !u) {
+        pc__free(keys);
+        pc__free(keep);
+        pc__free(u);
+        return PC_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        keys[i].f = fs[i];
+        keys[i].i = i;
+    }
+    qsort(keys, n, sizeof *keys, pc__fkey_cmp);
+    for (size_t i = 0; i < n; i++) keep[keys[i].i] = i == 0 || keys[i].f != keys[i - 1].f;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (keep[i]) u[m++] = fs[i];
+    pc__free(keys);
+    pc__free(keep);
+    *out = u;
+    *out_n = m;
+    return PC_OK;
+}
+
+// Hook node onto f unless f is done already. Returns 1 if f was done
+// (*excepted tells whether it raised), 0 if the node now waits on it.
+static int pc__fnode_attach(pc__fnode *node, pc__fwaiter *w, pc_future *f, int *excepted) {
+    pc_lock_acquire(&f->lock, PC_FOREVER);
+    uint32_t s = pc__fstate(f);
+    if (s >= PC_FUTURE_CANCELLED) {
+        *excepted = s == PC_FUTURE_FINISHED && f->code != PC_OK;
+        pc_lock_release(&f->lock);
+        return 1;
+    }
+    node->w = w;
+    node->f = f;
+    node->next = f->waiters;
+    f->waiters = node;
+    __atomic_add_fetch(&w->pending, 1, PC__F_SEQ);
+    pc_lock_release(&f->lock);
+    return 0;
+}
+
+static void pc__fnode_detach(pc__fnode *node) {
+    pc_future *f = node->f;
+    if (!f) return;
+    pc_lock_acquire(&f->lock, PC_FOREVER);
+    for (pc__fnode **pp = &f->waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == node) {
+            *pp = node->next;
+            break;
+        }
+    }
+    pc_lock_release(&f->lock);
+}
+
+// Sleep until w->word moves from seq or the deadline passes.
+static int pc__fwaiter_sleep(pc__fwaiter *w, uint32_t seq, double deadline) {
+    __atomic_add_fetch(&w->sleeping, 1, PC__F_SEQ);
+    int rc = PC_OK;
+    if (__atomic_load_n(&w->word, PC__F_SEQ) == seq)
+        rc = pc__futex_wait(&w->word, seq, deadline, 0);
+    __atomic_sub_fetch(&w->sleeping, 1, PC__F_SEQ);
+    return rc;
+}
+
+typedef struct pc__wait_state {
+    pc__fwaiter w;
+    size_t done_before, excepted_before;
+} pc__wait_state;
+
+static int pc__wait_met(const pc__wait_state *st, int return_when) {
+    uint32_t pending = __atomic_load_n(&st->w.pending, PC__F_SEQ);
+    if (return_when == PC_FIRST_COMPLETED)
+        return st->done_before > 0 || __atomic_load_n(&st->w.finished, PC__F_SEQ) > 0 ||
+               pending == 0;
+    if (return_when == PC_FIRST_EXCEPTION &&
+        (st->excepted_before > 0 || __atomic_load_n(&st->w.excepted, PC__F_SEQ) > 0))
+        return 1;
+    return pending == 0;
+}
+
+static void pc__wait_outputs(pc_future **u, size_t m, pc_future **out_done, size_t *out_ndone,
+                             pc_future **out_not_done, size_t *out_nnot_done) {
+    size_t nd = 0, nn = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (pc_future_done(u[i])) {
+            if (out_done) out_done[nd] = u[i];
+            nd++;
+        } else {
+            if (out_not_done) out_not_done[nn] = u[i];
+            nn++;
+        }
+    }
+    if (out_ndone) *out_ndone = nd;
+    if (out_nnot_done) *out_nnot_done = nn;
+}
+
+PYCONC_API int pc_futures_wait(pc_future *const *fs, size_t n, double timeout, int return_when,
+                               pc_future **out_done, size_t *out_ndone,
+                               pc_future **out_not_done, size_t *out_nnot_done) {
+    double deadline = 0;
+    pc_future **u;
+    size_t m;
+    if (out_ndone) *out_ndone = 0;
+    if (out_nnot_done) *out_nnot_done = 0;
+    if (return_when < PC_FIRST_COMPLETED || return_when > PC_ALL_COMPLETED)
+        return pc__error(PC_VALUE, "return_when must be PC_FIRST_COMPLETED, "
+                                   "PC_FIRST_EXCEPTION or PC_ALL_COMPLETED");
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    int rc = pc__unique(fs, n, &u, &m);
+    if (rc) return rc;
+    pc__fnode *nodes = (pc__fnode *)pc__calloc(m ? m : 1, sizeof *nodes);
+    if (!nodes) {
+        pc__free(u);
+        return PC_NOMEM;
+    }
+    pc__wait_state st;
+    memset(&st, 0, sizeof st);
+    for (size_t i = 0; i < m; i++) {
+        int excepted = 0;
+        if (pc__fnode_attach(&nodes[i], &st.w, u[i], &excepted)) {
+            st.done_before++;
+            st.excepted_before += excepted;
+        }
+    }
+    rc = PC_OK;
+    for (;;) {
+        uint32_t seq = __atomic_load_n(&st.w.word, PC__F_SEQ);
+        if (pc__wait_met(&st, return_when)) break;
+        if (timeout == 0 || pc__fwaiter_sleep(&st.w, seq, deadline) == PC_TIMEOUT) {
+            if (!pc__wait_met(&st, return_when))
+                rc = pc__error(PC_TIMEOUT, "wait timed out");
+            break;
+        }
+    }
+    for (size_t i = 0; i < m; i++) pc__fnode_detach(&nodes[i]);
+    pc__wait_outputs(u, m, out_done, out_ndone, out_not_done, out_nnot_done);
+    pc__free(nodes);
+    pc__free(u);
+    return rc;
+}
+
+// >>as_completed_impl
+struct pc_as_completed {
+    pc__fwaiter w;
+    pc_future **u;              // the distinct futures, each retained
+    size_t m, yielded;
+    pc_future **ready;          // done before the call, in fs order
+    size_t nready, ready_pos;
+    pc__fnode *nodes;           // one per future of u that was not done
+    pc__fnode *queue;           // done nodes taken from w.done, oldest first
+    double deadline;
+};
+
+PYCONC_API void pc_as_completed_free(pc_as_completed *it) {
+    if (!it) return;
+    for (size_t i = 0; i < it->m; i++) {
+        if (it->nodes) pc__fnode_detach(&it->nodes[i]);
+        pc_future_release(it->u[i]);
+    }
+    pc__free(it->u);
+    pc__free(it->ready);
+    pc__free(it->nodes);
+    pc__free(it);
+}
+
+PYCONC_API int pc_futures_as_completed(pc_future *const *fs, size_t n, double timeout,
+                                       pc_as_completed **out_iter) {
+    double deadline = 0;
+    if (!out_iter) return pc__error(PC_VALUE, "out_iter is NULL");
+    *out_iter = NULL;
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    pc_as_completed *it = (pc_as_completed *)pc__calloc(1, sizeof *it);
+    if (!it) return PC_NOMEM;
+    int rc = pc__unique(fs, n, &it->u, &it->m);
+    if (rc) {
+        pc__free(it);
+        return rc;
+    }
+    for (size_t i = 0; i < it->m; i++) pc_future_retain(it->u[i]);
+    it->deadline = deadline;
+    it->ready = (pc_future **)pc__calloc(it->m ? it->m : 1, sizeof *it->ready);
+    it->nodes = (pc__fnode *)pc__calloc(it->m ? it->m : 1, sizeof *it->nodes);
+    if (!it->ready || !it->nodes) {
+        pc_as_completed_free(it);
+        return PC_NOMEM;
+    }
+    for (size_t i = 0; i < it->m; i++) {
+        int excepted;
+        if (pc__fnode_attach(&it->nodes[i], &it->w, it->u[i], &excepted))
+            it->ready[it->nready++] = it->u[i];
+    }
+    *out_iter = it;
+    return PC_OK;
+}
+
+// Move the nodes the notifiers pushed (newest first) to the queue, oldest first.
+static void pc__as_completed_collect(pc_as_completed *it) {
+    pc__fnode *stack = __atomic_exchange_n(&it->w.done, (pc__fnode *)NULL, PC__F_SEQ);
+    pc__fnode *tail = it->queue;
+    while (tail && tail->done_next) tail = tail->done_next;
+    pc__fnode *rev = NULL;
+    while (stack) {
+        pc__fnode *next = stack->done_next;
+        stack->done_next = rev;
+        rev = stack;
+        stack = next;
+    }
+    if (tail) tail->done_next = rev;
+    else it->queue = rev;
+}
+
+PYCONC_API int pc_as_completed_next(pc_as_completed *it, pc_future **out_future) {
+    if (out_future) *out_future = NULL;
+    if (!it) return pc__error(PC_VALUE, "as_completed iterator is NULL");
+    pc_future *f = NULL;
+    if (it->ready_pos < it->nready) {
+        f = it->ready[it->ready_pos++];
+    } else {
+        for (;;) {
+            uint32_t seq = __atomic_load_n(&it->w.word, PC__F_SEQ);
+            pc__as_completed_collect(it);
+            if (it->queue) break;
+            if (it->yielded == it->m) return pc__error(PC_EOF, "as_completed is exhausted");
+            if (pc__fwaiter_sleep(&it->w, seq, it->deadline) == PC_TIMEOUT &&
+                !__atomic_load_n(&it->w.done, PC__F_SEQ))
+                return pc__error(PC_TIMEOUT, "%zu (of %zu) futures unfinished",
+                                 it->m - it->yielded, it->m);
+        }
+        f = it->queue->f;
+        it->queue = it->queue->done_next;
+    }
+    it->yielded++;
+    if (out_future) *out_future = f;
+    return PC_OK;
+}
+
+#endif // PYCONC_FUTURES_IMPLEMENTATION
+
+/* Licence: MIT or public domain (unlicense), your choice; the full text is
+   at the end of pyconc.h. */
