@@ -1264,7 +1264,7 @@ enum { PC__T_NORMAL = 0, PC__T_MAIN = 1, PC__T_DUMMY = 2 };
 
 struct pc_thread {
     uint32_t refs;              // the user's, the running thread's, enumerate's
-    pc_lock mu;                 // guards name and reaped
+    pc_lock mu;                 // guards name
     char *name;
     pc_target_fn target;
     void *arg;
@@ -1272,9 +1272,10 @@ struct pc_thread {
     int daemon;
     int kind;
     uint32_t started;
-    int reaped;                 // pthread_join or pthread_detach done
+    uint32_t reaped;            // claimed (CAS 0 -> 1) by whoever joins or detaches
+    uint32_t handle_ready;      // handle is written (by the starter)
     int exitcode;
-    pthread_t handle;           // written by the thread itself before running
+    pthread_t handle;
     unsigned long ident;
     long native_id;
     pc_event running;           // ident and native_id are published
@@ -1371,10 +1372,19 @@ static pc_thread *pc__thread_adopt(const char *name, int kind, int daemon) {
     return t;
 }
 
-static void pc__thread_release(pc_thread *t) {
+// Exactly one caller gets to pthread_join or pthread_detach a thread.
+static int pc__thread_claim_reap(pc_thread *t) {
+    uint32_t expected = 0;
+    if (t->kind != PC__T_NORMAL || !__atomic_load_n(&t->handle_ready, __ATOMIC_ACQUIRE))
+        return 0;
+    return __atomic_compare_exchange_n(&t->reaped, &expected, 1, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+}
+
+static void pc__thread_release(pc_thread *t, int from_itself) {
     if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
-    if (t->kind == PC__T_NORMAL && t->started && !t->reaped) {
-        if (pthread_equal(t->handle, pthread_self())) pthread_detach(t->handle);
+    if (pc__thread_claim_reap(t)) {
+        if (from_itself) pthread_detach(pthread_self());
         else pthread_join(t->handle, NULL);
     }
     pc__free(t->name);
@@ -1390,7 +1400,11 @@ PYCONC_API void pc_thread_free(pc_thread *t) {
     if (!t) return;
     // The main and dummy objects belong to the library while their thread runs.
     if (t->kind != PC__T_NORMAL && __atomic_load_n(&t->refs, __ATOMIC_ACQUIRE) <= 1) return;
-    pc__thread_release(t);
+    // Still running with no other reference: let it go on, detached.
+    if (__atomic_load_n(&t->refs, __ATOMIC_ACQUIRE) == 2 && pc_thread_is_alive(t) &&
+        pc__thread_claim_reap(t))
+        pthread_detach(t->handle);
+    pc__thread_release(t, 0);
 }
 
 PYCONC_API pc_thread *pc_thread_new(const pc_thread_desc *desc) {
@@ -1439,7 +1453,6 @@ static void pc__thread_report(pc_thread *t, int rc) {
 static void *pc__thread_entry(void *p) {
     pc_thread *t = (pc_thread *)p;
     pc__tls_self = t;
-    t->handle = pthread_self();
     __atomic_store_n(&t->ident, (unsigned long)(uintptr_t)pthread_self(), __ATOMIC_RELAXED);
     __atomic_store_n(&t->native_id, pc__os_native_id(), __ATOMIC_RELAXED);
     pc_lock_acquire(&t->mu, PC_FOREVER);
@@ -1454,7 +1467,7 @@ static void *pc__thread_entry(void *p) {
     pc__registry_remove(t);
     pc__tls_self = NULL;
     pc_event_set(&t->done);
-    pc__thread_release(t);
+    pc__thread_release(t, 1);
     return NULL;
 }
 
@@ -1474,7 +1487,10 @@ PYCONC_API int pc_thread_start(pc_thread *t) {
     pthread_t h;
     int err = pthread_create(&h, &attr, pc__thread_entry, t);
     pthread_attr_destroy(&attr);
-    if (err) {
+    if (!err) {
+        t->handle = h;
+        __atomic_store_n(&t->handle_ready, 1u, __ATOMIC_RELEASE);
+    } else {
         pc__registry_remove(t);
         __atomic_sub_fetch(&t->refs, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&t->started, 0u, __ATOMIC_RELEASE);
@@ -1491,14 +1507,15 @@ PYCONC_API int pc_thread_join(pc_thread *t, double timeout) {
         return pc__error(PC_RUNTIME, "cannot join thread before it is started");
     if (t == pc__tls_self) return pc__error(PC_RUNTIME, "cannot join current thread");
     if (t->kind == PC__T_DUMMY) return pc__error(PC_RUNTIME, "cannot join a dummy thread");
+    // An unlimited join sleeps once, in pthread_join, when it can; a timed
+    // one waits for the done event and reaps afterwards.
+    if (timeout < 0 && pc__thread_claim_reap(t)) {
+        pthread_join(t->handle, NULL);
+        return PC_OK;
+    }
     if (pc_event_wait(&t->done, timeout) != PC_OK)
         return pc__error(PC_TIMEOUT, "join of %s timed out", t->name);
-    pc_lock_acquire(&t->mu, PC_FOREVER);
-    if (!t->reaped) {
-        pthread_join(t->handle, NULL);
-        t->reaped = 1;
-    }
-    pc_lock_release(&t->mu);
+    if (pc__thread_claim_reap(t)) pthread_join(t->handle, NULL);
     return PC_OK;
 }
 
@@ -1553,7 +1570,7 @@ static void pc__dummy_exit(void *p) {
     pc_thread *t = (pc_thread *)p;
     pc__registry_remove(t);
     pc_event_set(&t->done);
-    pc__thread_release(t);
+    pc__thread_release(t, 1);
 }
 
 PYCONC_API pc_thread *pc_thread_current(void) {
@@ -1803,7 +1820,7 @@ static void pc__join_non_daemon(void) {
         pc_lock_release(&pc__reg_lock);
         if (!found) return;
         pc_thread_join(found, PC_FOREVER);
-        pc__thread_release(found);
+        pc__thread_release(found, 0);
     }
 }
 

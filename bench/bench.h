@@ -22,27 +22,30 @@
 #define PYCONC_PYTHON3 "python3"
 #endif
 
+/* Every helper is static and some benches use only a few of them. */
+#define PCB_FN static __attribute__((unused))
+
 static FILE *pcb_csv;
 
-static double pcb_now(void) {
+PCB_FN double pcb_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int pcb_cmp_double(const void *a, const void *b) {
+PCB_FN int pcb_cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
 /* Median of n values (sorts v). */
-static double pcb_median(double *v, int n) {
+PCB_FN double pcb_median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, pcb_cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* The q-quantile (0..1) of n values (sorts v). */
-static double pcb_quantile(double *v, int n, double q) {
+PCB_FN double pcb_quantile(double *v, int n, double q) {
     qsort(v, (size_t)n, sizeof *v, pcb_cmp_double);
     int i = (int)(q * (n - 1) + 0.5);
     return v[i];
@@ -52,7 +55,7 @@ static double pcb_quantile(double *v, int n, double q) {
 typedef double (*pcb_trial)(void *ctx);
 
 /* Run a and b alternately, rounds times each; medians in out_a, out_b. */
-static void pcb_duel(pcb_trial a, void *actx, pcb_trial b, void *bctx, int rounds,
+PCB_FN void pcb_duel(pcb_trial a, void *actx, pcb_trial b, void *bctx, int rounds,
                      double *out_a, double *out_b) {
     double ta[64], tb[64];
     if (rounds > 64) rounds = 64;
@@ -65,7 +68,7 @@ static void pcb_duel(pcb_trial a, void *actx, pcb_trial b, void *bctx, int round
 }
 
 /* Median of rounds runs of a alone. */
-static double pcb_solo(pcb_trial a, void *ctx, int rounds) {
+PCB_FN double pcb_solo(pcb_trial a, void *ctx, int rounds) {
     double t[64];
     if (rounds > 64) rounds = 64;
     for (int i = 0; i < rounds; i++) t[i] = a(ctx);
@@ -73,7 +76,7 @@ static double pcb_solo(pcb_trial a, void *ctx, int rounds) {
 }
 
 /* Start the report for one subsystem. */
-static void pcb_begin(const char *subsystem) {
+PCB_FN void pcb_begin(const char *subsystem) {
     char path[256];
     snprintf(path, sizeof path, "bench_%s.csv", subsystem);
     pcb_csv = fopen(path, "w");
@@ -92,27 +95,30 @@ static const char *pcb_fmt(double s, char *buf, size_t cap) {
 }
 
 /* One row: seconds per op for pyconc and the peer (NAN: peer skipped). */
-static void pcb_row(const char *name, double ours, const char *peer_name, double peer) {
+PCB_FN void pcb_row(const char *name, double ours, const char *peer_name, double peer) {
     char a[32], b[32];
     double ratio = peer == peer && peer > 0 ? ours / peer : NAN;
-    printf("%-40s %12s %12s  %-16s %7.2fx\n", name, pcb_fmt(ours, a, sizeof a),
-           pcb_fmt(peer, b, sizeof b), peer_name, ratio);
+    char r[32];
+    if (ratio == ratio) snprintf(r, sizeof r, "%7.2fx", ratio);
+    else snprintf(r, sizeof r, "%8s", "-");
+    printf("%-40s %12s %12s  %-16s %s\n", name, pcb_fmt(ours, a, sizeof a),
+           pcb_fmt(peer, b, sizeof b), peer_name, r);
     fflush(stdout);
     if (pcb_csv)
         fprintf(pcb_csv, "%s,s,%.9g,%s,%.9g,%.4f\n", name, ours, peer_name, peer, ratio);
 }
 
-static void pcb_end(void) {
+PCB_FN void pcb_end(void) {
     if (pcb_csv) fclose(pcb_csv);
     pcb_csv = NULL;
 }
 
 /* Run bench/py/<script> with args under python3; it prints one number,
    seconds per op. Returns NAN (and says why, once) when python3 is absent. */
-static double pcb_python(const char *script, const char *args) {
+PCB_FN double pcb_python(const char *script, const char *args) {
     char cmd[1024];
     static int warned;
-    if (!PYCONC_PYTHON3[0]) {
+    if (!PYCONC_PYTHON3[0] || strstr(PYCONC_PYTHON3, "NOTFOUND")) {
         if (!warned++) printf("(python3 not found: Python rows skipped)\n");
         return NAN;
     }
@@ -141,9 +147,9 @@ static void *pcb_idle_main(void *arg) {
     return NULL;
 }
 
-static void pcb_idle_start(void) { pthread_create(&pcb_idle_thread, NULL, pcb_idle_main, NULL); }
+PCB_FN void pcb_idle_start(void) { pthread_create(&pcb_idle_thread, NULL, pcb_idle_main, NULL); }
 
-static void pcb_idle_stop_join(void) {
+PCB_FN void pcb_idle_stop_join(void) {
     pthread_mutex_lock(&pcb_idle_mu);
     pcb_idle_stop = 1;
     pthread_cond_signal(&pcb_idle_cv);
