@@ -140,8 +140,9 @@ typedef int (*pc_scheduler_delayfunc)(void *ctx, double delay);
 
 typedef struct pc_scheduler_desc {
     pc_scheduler_timefunc timefunc;     // NULL: pc_monotonic (time.monotonic)
-    pc_scheduler_delayfunc delayfunc;   // NULL: a wait that enter/cancel can
-                                        // cut short; delay 0 costs nothing
+    pc_scheduler_delayfunc delayfunc;   // NULL: a wait of delay seconds that
+                                        // enter/cancel can cut short; delay 0
+                                        // costs nothing
     void *ctx;                          // passed to timefunc and delayfunc
 } pc_scheduler_desc;
 
@@ -160,7 +161,7 @@ typedef struct pc_scheduler_entry {
    Returns NULL on failure (pc_last_error).  Python: sched.scheduler(...) */
 PYCONC_API pc_scheduler *pc_scheduler_new(const pc_scheduler_desc *desc);
 /* Free the scheduler and any events still queued (their actions never
-   run). No other thread may be using it. */
+   run). Nothing may be using it: no other thread, no running action. */
 PYCONC_API void pc_scheduler_free(pc_scheduler *s);
 /* Queue action(arg) to run at time (timefunc's units); *out_event (may be
    NULL) gets its handle.
@@ -548,6 +549,8 @@ PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_
     pc__sched_slot ev;
     int rc;
     if (!s) return pc__error(PC_VALUE, "scheduler is NULL");
+    // Each step: under the lock, pop a due head or learn the wait; then,
+    // unlocked, run it (and delayfunc(0)), or return, or wait and retry.
     for (;;) {
         pc_lock_acquire(&s->lock, PC_FOREVER);
         int got = pc__sched_take_due(s, &now, &ev, &delay);
