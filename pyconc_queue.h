@@ -281,9 +281,12 @@ enum { PC__QS_OPEN = 0, PC__QS_SHUT = 1, PC__QS_IMMEDIATE = 2 };
 // One block of the two-lock list: `next` then the items.
 typedef struct pc__qblock { struct pc__qblock *next; } pc__qblock;
 
-// One event count: sleepers wait on ev while it keeps the value they read;
-// waiters says whether anyone may be asleep, so that a notifier without
-// sleepers never enters the kernel.
+// One event count: sleepers wait on ev while it keeps the value they read.
+// waiters counts announced sleepers that no notifier has targeted yet; a
+// notifier takes one off before it wakes one, so while a woken sleeper is
+// still on its way, further puts or gets make no system call. A sleeper
+// that leaves on its own (timeout, or ev moved for someone else) leaves its
+// count behind: that only costs one needless wake later, never a lost one.
 typedef struct pc__qevent { uint32_t ev, waiters; } pc__qevent;
 
 // Each group is written by a different party (putters, getters, task
@@ -377,12 +380,21 @@ static uint64_t pc__qcount(pc_queue *q) {
 static int pc__qhas_room(pc_queue *q) { return !q->c.bound || pc__qcount(q) < q->c.bound; }
 static int pc__qhas_item(pc_queue *q) { return pc__qcount(q) > 0; }
 
-// A put or get that succeeded wakes one sleeper of the other side, if any.
-// The counter it changed was written sequentially consistent before this
-// load; a sleeper increments waiters before it re-reads that counter. So
-// either we see the sleeper, or it sees our change and does not sleep.
+// A put or get that succeeded wakes one sleeper of the other side, if any
+// (n = 1), or every sleeper (n = INT32_MAX). The counter it changed was
+// written sequentially consistent before this load; a sleeper increments
+// waiters before it re-reads that counter. So either we see the sleeper,
+// or it sees our change and does not sleep.
 static void pc__qnotify(pc__qevent *e, int n) {
-    if (PC__QSEQ(&e->waiters) == 0) return;
+    uint32_t u = PC__QSEQ(&e->waiters);
+    if (u == 0) return;
+    if (n == 1) {
+        while (u && !__atomic_compare_exchange_n(&e->waiters, &u, u - 1, 1, __ATOMIC_SEQ_CST,
+                                                 __ATOMIC_RELAXED)) {}
+        if (u == 0) return;
+    } else if (__atomic_exchange_n(&e->waiters, 0u, __ATOMIC_SEQ_CST) == 0) {
+        return;
+    }
     __atomic_fetch_add(&e->ev, 1u, __ATOMIC_SEQ_CST);
     pc__futex_wake(&e->ev, n, 0);
 }
@@ -400,11 +412,8 @@ static void pc__qwake_all(pc__qevent *e) {
 static int pc__qwait(pc_queue *q, pc__qevent *e, int (*ready)(pc_queue *q), double deadline) {
     uint32_t key = PC__QLOAD(&e->ev);
     __atomic_fetch_add(&e->waiters, 1u, __ATOMIC_SEQ_CST);
-    int rc = PC_OK;
-    if (!ready(q) && PC__QSEQ(&q->c.state) == PC__QS_OPEN)
-        rc = pc__futex_wait(&e->ev, key, deadline, 0);
-    __atomic_fetch_sub(&e->waiters, 1u, __ATOMIC_SEQ_CST);
-    return rc;
+    if (ready(q) || PC__QSEQ(&q->c.state) != PC__QS_OPEN) return PC_OK;
+    return pc__futex_wait(&e->ev, key, deadline, 0);
 }
 
 // A task is counted before its item can be seen, so a task_done() for it
@@ -895,7 +904,6 @@ PYCONC_API int pc_queue_join_timeout(pc_queue *q, double timeout) {
         uint32_t key = PC__QLOAD(&q->w.all_done.ev);
         __atomic_fetch_add(&q->w.all_done.waiters, 1u, __ATOMIC_SEQ_CST);
         if (!pc__qjoin_over(q)) rc = pc__futex_wait(&q->w.all_done.ev, key, deadline, 0);
-        __atomic_fetch_sub(&q->w.all_done.waiters, 1u, __ATOMIC_SEQ_CST);
         if (rc == PC_TIMEOUT && !pc__qjoin_over(q)) return pc__error(PC_TIMEOUT, "join timed out");
     }
     return pc__qjoin_result(q);

@@ -1,0 +1,387 @@
+/* bench_queue.c - pyconc_queue.h against the queues a C programmer would
+   otherwise use, and against Python's queue module.
+
+   Peers, on the same work in one run:
+   - a ring buffer under a pthread mutex with two condition variables
+     (not_empty, not_full), the textbook bounded queue; for the unbounded
+     cases the same with a ring that doubles when full;
+   - GLib's GAsyncQueue (unbounded by design; "skipped" without glib-2.0);
+   - CPython's queue.Queue / SimpleQueue / PriorityQueue (bench/py/queue_ops.py,
+     fewer items, seconds per item scaled);
+   - for the PriorityQueue, a bare binary heap of ints under a pthread
+     mutex with a comparator called through a pointer, as a generic C heap.
+
+       bench_queue              10M pointer-size items per case (the spec)
+       bench_queue quick        1M items and fewer rounds, for a smoke test
+       bench_queue N            N items per case
+
+   Cases: 1 producer/1 consumer and 2P/2C, bounded 1024 and unbounded;
+   SimpleQueue 1P/1C; PriorityQueue of 1M ints (put all, then get all, one
+   thread). pyconc and each C peer alternate trials (A B A B) and keep
+   medians. Every trial checks that every item arrived (count and sum); the
+   program exits 1 if one did not, never because of a figure. */
+#define PYCONC_IMPLEMENTATION
+#define PYCONC_QUEUE_IMPLEMENTATION
+#include "pyconc_queue.h"
+
+#include "bench.h"
+
+#ifdef PYCONC_HAVE_GLIB
+#include <glib.h>
+#endif
+
+static long n_items = 10000000L;
+static int n_rounds = 3;
+static int failures;
+
+// ---------------------------------------------------------------------------
+// >>contenders: one interface over every queue, so every trial runs the
+// same producer/consumer code.
+typedef struct contender {
+    const char *name;
+    void *(*make)(long maxsize);
+    void (*put)(void *q, void *item);
+    void *(*get)(void *q);
+    void (*destroy)(void *q);
+} contender;
+
+static long cap_of(long maxsize) { return maxsize > 0 ? maxsize : 0; }
+
+// pyconc
+static void *pcq_make(long maxsize) {
+    pc_queue_desc d;
+    memset(&d, 0, sizeof d);
+    d.maxsize = maxsize;
+    return pc_queue_new(&d);
+}
+static void *pcq_make_simple(long maxsize) {
+    pc_queue_desc d;
+    (void)maxsize;
+    memset(&d, 0, sizeof d);
+    d.kind = PC_QUEUE_SIMPLE;
+    return pc_queue_new(&d);
+}
+static void pcq_put(void *q, void *item) {
+    if (pc_queue_put((pc_queue *)q, &item, PC_FOREVER) != PC_OK) failures++;
+}
+static void *pcq_get(void *q) {
+    void *item = NULL;
+    if (pc_queue_get((pc_queue *)q, &item, PC_FOREVER) != PC_OK) failures++;
+    return item;
+}
+static void pcq_destroy(void *q) { pc_queue_free((pc_queue *)q); }
+
+// mutex + two condition variables; cap 0: the ring doubles when full.
+typedef struct cvq {
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+    void **buf;
+    long cap, head, count, bound;
+} cvq;
+
+static void *cvq_make(long maxsize) {
+    cvq *q = (cvq *)calloc(1, sizeof *q);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->not_empty, NULL);
+    pthread_cond_init(&q->not_full, NULL);
+    q->bound = cap_of(maxsize);
+    q->cap = q->bound ? q->bound : 1024;
+    q->buf = (void **)malloc((size_t)q->cap * sizeof(void *));
+    return q;
+}
+
+static void cvq_grow(cvq *q) {
+    void **buf = (void **)malloc((size_t)q->cap * 2 * sizeof(void *));
+    for (long i = 0; i < q->count; i++) buf[i] = q->buf[(q->head + i) % q->cap];
+    free(q->buf);
+    q->buf = buf;
+    q->head = 0;
+    q->cap *= 2;
+}
+
+static void cvq_put(void *qv, void *item) {
+    cvq *q = (cvq *)qv;
+    pthread_mutex_lock(&q->mu);
+    while (q->bound && q->count == q->bound) pthread_cond_wait(&q->not_full, &q->mu);
+    if (q->count == q->cap) cvq_grow(q);
+    q->buf[(q->head + q->count) % q->cap] = item;
+    q->count++;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void *cvq_get(void *qv) {
+    cvq *q = (cvq *)qv;
+    pthread_mutex_lock(&q->mu);
+    while (q->count == 0) pthread_cond_wait(&q->not_empty, &q->mu);
+    void *item = q->buf[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    pthread_cond_signal(&q->not_full);
+    pthread_mutex_unlock(&q->mu);
+    return item;
+}
+
+static void cvq_destroy(void *qv) {
+    cvq *q = (cvq *)qv;
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->not_empty);
+    pthread_cond_destroy(&q->not_full);
+    free(q->buf);
+    free(q);
+}
+
+#ifdef PYCONC_HAVE_GLIB
+// GAsyncQueue cannot hold NULL: items travel as value + 1.
+static void *gaq_make(long maxsize) { (void)maxsize; return g_async_queue_new(); }
+static void gaq_put(void *q, void *item) {
+    g_async_queue_push((GAsyncQueue *)q, (char *)item + 1);
+}
+static void *gaq_get(void *q) { return (char *)g_async_queue_pop((GAsyncQueue *)q) - 1; }
+static void gaq_destroy(void *q) { g_async_queue_unref((GAsyncQueue *)q); }
+#endif
+
+static const contender pyconc_fifo = {"pyconc", pcq_make, pcq_put, pcq_get, pcq_destroy};
+static const contender pyconc_simple = {"pyconc", pcq_make_simple, pcq_put, pcq_get, pcq_destroy};
+static const contender condvar_ring = {"mutex+2cond", cvq_make, cvq_put, cvq_get, cvq_destroy};
+#ifdef PYCONC_HAVE_GLIB
+static const contender glib_queue = {"GAsyncQueue", gaq_make, gaq_put, gaq_get, gaq_destroy};
+#endif
+
+// ---------------------------------------------------------------------------
+// >>trial: P producers put items 1..n (split evenly), C consumers get n/C
+// each and sum them; the sums must add up.
+typedef struct trial {
+    const contender *c;
+    long maxsize;
+    int producers, consumers;
+} trial;
+
+typedef struct worker {
+    const contender *c;
+    void *q;
+    long from, count;
+    unsigned long long sum;
+    pthread_barrier_t *go;
+} worker;
+
+static void *producer_main(void *arg) {
+    worker *w = (worker *)arg;
+    pthread_barrier_wait(w->go);
+    for (long i = w->from; i < w->from + w->count; i++) w->c->put(w->q, (void *)(uintptr_t)i);
+    return NULL;
+}
+
+static void *consumer_main(void *arg) {
+    worker *w = (worker *)arg;
+    unsigned long long sum = 0;
+    pthread_barrier_wait(w->go);
+    for (long i = 0; i < w->count; i++) sum += (uintptr_t)w->c->get(w->q);
+    w->sum = sum;
+    return NULL;
+}
+
+static double run_trial(void *ctx) {
+    trial *t = (trial *)ctx;
+    int np = t->producers, nc = t->consumers, nt = np + nc;
+    long n = n_items - n_items % (np * nc);
+    void *q = t->c->make(t->maxsize);
+    worker w[8];
+    pthread_t th[8];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, (unsigned)nt + 1);
+    for (int i = 0; i < nt; i++) {
+        w[i].c = t->c;
+        w[i].q = q;
+        w[i].go = &go;
+        w[i].sum = 0;
+        w[i].from = i < np ? 1 + i * (n / np) : 0;
+        w[i].count = i < np ? n / np : n / nc;
+        pthread_create(&th[i], NULL, i < np ? producer_main : consumer_main, &w[i]);
+    }
+    pthread_barrier_wait(&go);
+    double t0 = pcb_now();
+    unsigned long long sum = 0;
+    for (int i = 0; i < nt; i++) {
+        pthread_join(th[i], NULL);
+        sum += w[i].sum;
+    }
+    double took = pcb_now() - t0;
+    pthread_barrier_destroy(&go);
+    t->c->destroy(q);
+    if (sum != (unsigned long long)n * (unsigned long long)(n + 1) / 2) {
+        fprintf(stderr, "bench: %s lost or duplicated items\n", t->c->name);
+        failures++;
+    }
+    return took / (double)n;
+}
+
+static void duel(const char *name, const contender *ours, const contender *peer, long maxsize,
+                 int np, int nc) {
+    trial a = {ours, maxsize, np, nc}, b = {peer, maxsize, np, nc};
+    double ta, tb;
+    pcb_duel(run_trial, &a, run_trial, &b, n_rounds, &ta, &tb);
+    pcb_row(name, ta, peer->name, tb);
+}
+
+// pyconc alone (its figure for the rows whose peer is Python).
+static double solo(const contender *ours, long maxsize, int np, int nc) {
+    trial a = {ours, maxsize, np, nc};
+    return pcb_solo(run_trial, &a, n_rounds);
+}
+
+static void python_row(const char *name, double ours, const char *mode, long maxsize, int np,
+                       int nc) {
+    char args[128];
+    long n = n_items / 50 > 20000 ? n_items / 50 : 20000;
+    snprintf(args, sizeof args, "%s %ld %ld %d %d", mode, n, maxsize, np, nc);
+    pcb_row(name, ours, "python3", pcb_python("queue_ops.py", args));
+}
+
+static void fifo_case(const char *label, long maxsize, int np, int nc) {
+    char name[96];
+    snprintf(name, sizeof name, "%s vs ring", label);
+    duel(name, &pyconc_fifo, &condvar_ring, maxsize, np, nc);
+#ifdef PYCONC_HAVE_GLIB
+    snprintf(name, sizeof name, "%s vs GLib", label);
+    duel(name, &pyconc_fifo, &glib_queue, maxsize, np, nc);
+#else
+    pcb_row(label, solo(&pyconc_fifo, maxsize, np, nc), "GAsyncQueue", NAN);
+#endif
+    snprintf(name, sizeof name, "%s vs Python", label);
+    python_row(name, solo(&pyconc_fifo, maxsize, np, nc), "fifo", maxsize, np, nc);
+}
+
+// ---------------------------------------------------------------------------
+// >>priority: 1M ints put in a pseudo-random order, then got; one thread.
+#define PRIO_N 1000000L
+
+static int cmp_int(const void *a, const void *b, void *ctx) {
+    (void)ctx;
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static int prio_value(long i) { return (int)((unsigned long)(i * 2654435761UL) % 1000003UL); }
+
+static double trial_pc_prio(void *ctx) {
+    (void)ctx;
+    pc_queue_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = PC_QUEUE_PRIORITY;
+    d.item_size = sizeof(int);
+    d.compare = cmp_int;
+    pc_queue *q = pc_queue_new(&d);
+    double t0 = pcb_now();
+    for (long i = 0; i < PRIO_N; i++) {
+        int v = prio_value(i);
+        if (pc_queue_put(q, &v, PC_FOREVER) != PC_OK) failures++;
+    }
+    int prev = -1, v = 0;
+    for (long i = 0; i < PRIO_N; i++) {
+        if (pc_queue_get(q, &v, PC_FOREVER) != PC_OK || v < prev) failures++;
+        prev = v;
+    }
+    double took = pcb_now() - t0;
+    pc_queue_free(q);
+    return took / (2.0 * PRIO_N);
+}
+
+// The bare heap: an int array, the comparator through a pointer, a mutex.
+typedef struct bheap {
+    pthread_mutex_t mu;
+    int *a;
+    long n, cap;
+    int (*cmp)(const void *, const void *, void *);
+} bheap;
+
+static void bheap_push(bheap *h, int v) {
+    pthread_mutex_lock(&h->mu);
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 64;
+        h->a = (int *)realloc(h->a, (size_t)h->cap * sizeof(int));
+    }
+    long i = h->n++;
+    while (i > 0 && h->cmp(&v, &h->a[(i - 1) / 2], NULL) < 0) {
+        h->a[i] = h->a[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->a[i] = v;
+    pthread_mutex_unlock(&h->mu);
+}
+
+static int bheap_pop(bheap *h) {
+    pthread_mutex_lock(&h->mu);
+    int top = h->a[0], last = h->a[--h->n];
+    long i = 0;
+    for (;;) {
+        long c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && h->cmp(&h->a[c + 1], &h->a[c], NULL) < 0) c++;
+        if (h->cmp(&h->a[c], &last, NULL) >= 0) break;
+        h->a[i] = h->a[c];
+        i = c;
+    }
+    h->a[i] = last;
+    pthread_mutex_unlock(&h->mu);
+    return top;
+}
+
+static double trial_bare_heap(void *ctx) {
+    (void)ctx;
+    bheap h;
+    memset(&h, 0, sizeof h);
+    pthread_mutex_init(&h.mu, NULL);
+    h.cmp = cmp_int;
+    double t0 = pcb_now();
+    for (long i = 0; i < PRIO_N; i++) bheap_push(&h, prio_value(i));
+    int prev = -1;
+    for (long i = 0; i < PRIO_N; i++) {
+        int v = bheap_pop(&h);
+        if (v < prev) failures++;
+        prev = v;
+    }
+    double took = pcb_now() - t0;
+    free(h.a);
+    pthread_mutex_destroy(&h.mu);
+    return took / (2.0 * PRIO_N);
+}
+
+static void priority_case(void) {
+    double ta, tb;
+    pcb_duel(trial_pc_prio, NULL, trial_bare_heap, NULL, n_rounds, &ta, &tb);
+    pcb_row("PriorityQueue 1M ints put+get", ta, "bare heap+mutex", tb);
+    pcb_row("PriorityQueue vs Python", ta, "python3", pcb_python("queue_ops.py", "priority 100000 0 1 1"));
+}
+
+// ---------------------------------------------------------------------------
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "quick") == 0) {
+        n_items = 1000000L;
+        n_rounds = 3;
+    } else if (argc > 1) {
+        n_items = atol(argv[1]);
+        if (n_items < 1000) n_items = 1000;
+    }
+    printf("bench_queue: %ld pointer-size items per case, %d rounds, ratio = pyconc / peer\n",
+           n_items, n_rounds);
+#ifndef PYCONC_HAVE_GLIB
+    printf("(glib-2.0 not found: GAsyncQueue rows skipped)\n");
+#endif
+    pcb_begin("queue");
+    fifo_case("Queue(1024) 1P/1C", 1024, 1, 1);
+    fifo_case("Queue(1024) 2P/2C", 1024, 2, 2);
+    fifo_case("Queue() 1P/1C", 0, 1, 1);
+    fifo_case("Queue() 2P/2C", 0, 2, 2);
+    duel("SimpleQueue 1P/1C vs ring", &pyconc_simple, &condvar_ring, 0, 1, 1);
+#ifdef PYCONC_HAVE_GLIB
+    duel("SimpleQueue 1P/1C vs GLib", &pyconc_simple, &glib_queue, 0, 1, 1);
+#endif
+    python_row("SimpleQueue 1P/1C vs Python", solo(&pyconc_simple, 0, 1, 1), "simple", 0, 1, 1);
+    pcb_idle_start();
+    priority_case();
+    pcb_idle_stop_join();
+    pcb_end();
+    if (failures) fprintf(stderr, "bench_queue: %d operations failed\n", failures);
+    return failures ? 1 : 0;
+}
