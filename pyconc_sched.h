@@ -165,8 +165,8 @@ PYCONC_API pc_scheduler *pc_scheduler_new(const pc_scheduler_desc *desc);
 PYCONC_API void pc_scheduler_free(pc_scheduler *s);
 /* Queue action(arg) to run at time (timefunc's units); *out_event (may be
    NULL) gets its handle.
-   Returns: PC_OK, PC_VALUE (NULL scheduler or action, NaN time), PC_NOMEM.
-   Blocks: no.  Thread-safe: yes.  Python: scheduler.enterabs */
+   Returns: PC_OK, PC_VALUE (NULL scheduler or action, NaN time), PC_NOMEM
+   (also when 2^31 - 1 events are queued).  Blocks: no.  Thread-safe: yes.  Python: scheduler.enterabs */
 PYCONC_API int pc_scheduler_enterabs(pc_scheduler *s, double time, int priority,
                                      pc_target_fn action, void *arg,
                                      pc_scheduler_event *out_event);
@@ -195,7 +195,8 @@ PYCONC_API int pc_scheduler_empty(pc_scheduler *s);
 PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_delay);
 /* Copy up to cap of the queued events into out, in the order they will
    run, and return how many are queued in all (out may be NULL when cap is
-   0). Python: scheduler.queue (len() of it with cap 0) */
+   0). A NULL scheduler gives 0 and PC_VALUE in pc_last_error().
+   Python: scheduler.queue (len() of it with cap 0) */
 PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, size_t cap);
 
 #ifdef __cplusplus
