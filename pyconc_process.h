@@ -1593,6 +1593,7 @@ static int pc__proc_set_sentinel(pc_process *p, int pipe_r) {
 
 static int pc__launch_spawn(pc_process *p, const pc__funcref *ref) {
     int sv[2] = {-1, -1}, sp[2] = {-1, -1}, rc;
+    pid_t pid = 0;
     pc__buf body;
     memset(&body, 0, sizeof body);
     pc__boot_body_run(p, ref, &body);
@@ -1604,12 +1605,17 @@ static int pc__launch_spawn(pc_process *p, const pc__funcref *ref) {
         rc = pc__os_error("fcntl");
         goto out;
     }
-    rc = pc__spawn_self(sv[1], sp[1], &p->pid);
+    rc = pc__spawn_self(sv[1], sp[1], &pid);
     if (rc) goto out;
+    p->pid = pid;
     pc__os_close(sv[1]);
     pc__os_close(sp[1]);
     sv[1] = sp[1] = -1;
-    if ((rc = pc__proc_set_sentinel(p, sp[0]))) { pc__proc_abandon(p->pid); goto out; }
+    if ((rc = pc__proc_set_sentinel(p, sp[0]))) {
+        pc__proc_abandon(p->pid);
+        p->pid = 0;
+        goto out;
+    }
     sp[0] = -1;
     // A child that died before reading its bootstrap shows in its exit code.
     pc__boot_send(sv[0], &body, p->pack_fds, p->pack_nfds);
@@ -1642,7 +1648,10 @@ static int pc__launch_fork(pc_process *p) {
     p->pid = pid;
     pc__os_close(sp[1]);
     int rc = pc__proc_set_sentinel(p, sp[0]);
-    if (rc) pc__proc_abandon(pid);
+    if (rc) {
+        pc__proc_abandon(pid);
+        p->pid = 0;
+    }
     return rc;
 }
 
@@ -2006,7 +2015,7 @@ PYCONC_API int pc_process_start(pc_process *p) {
 }
 
 PYCONC_API int pc_process_join(pc_process *p, double timeout) {
-    double deadline;
+    double deadline = 0;
     int rc = pc__proc_check_started(p, "join");
     if (rc) return rc;
     if ((rc = pc__deadline(timeout, &deadline))) return rc;

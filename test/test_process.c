@@ -1,0 +1,819 @@
+/* Tests of pyconc_process.h: Process under the fork, spawn and forkserver
+   start methods, the argument pack, the module functions. This program is
+   also the image that spawned and forkserver children run: the header's
+   constructor takes over before main in a child. Children report through
+   their exit code or a connection; the checks run in the parent. */
+#define PYCONC_IMPLEMENTATION
+#define PYCONC_PROCESS_IMPLEMENTATION
+#include "pyconc_process.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pc_test.h"
+
+static const pc_start_method methods[3] = {PC_START_FORK, PC_START_SPAWN, PC_START_FORKSERVER};
+
+// >>helpers
+static pc_process *make(pc_start_method m, pc_target_fn fn, const pc_args *args) {
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = fn;
+    d.args = args;
+    d.context = pc_get_context(m);
+    pc_process *p = pc_process_new(&d);
+    CHECK_MSG(p != NULL, "pc_process_new: %s", pc_last_error());
+    return p;
+}
+
+// Start, join (10 s at most) and return the exit code; frees p.
+static int run_to_end(pc_process *p) {
+    CHECK_OK(pc_process_start(p));
+    CHECK_OK(pc_process_join(p, 10));
+    int code = pc_process_exitcode(p);
+    pc_process_free(p);
+    return code;
+}
+
+static int count_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n - 1;               // not the directory's own descriptor
+}
+
+// Descriptors >= 3 open in this process, not counting the listing's own.
+static int count_high_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && atoi(e->d_name) >= 3 && atoi(e->d_name) != dirfd(d)) n++;
+    closedir(d);
+    return n;
+}
+
+// No child of ours is a zombie (the forkserver, alive, does not count).
+static int no_zombies(void) {
+    int st;
+    return waitpid(-1, &st, WNOHANG) <= 0;
+}
+
+static pc_args *args_of_str(const char *s) {
+    pc_args *a = pc_args_new();
+    CHECK(a != NULL);
+    CHECK_OK(pc_args_add_str(a, s));
+    return a;
+}
+
+// >>targets
+static int t_zero(void *arg) { (void)arg; return 0; }
+static int t_seven(void *arg) { (void)arg; return 7; }
+static int t_minus_one(void *arg) { (void)arg; return -1; }
+static int t_raise(void *arg) { (void)arg; return pc_raise(PC_VALUE, "bad input %d", 42); }
+static int t_sleep(void *arg) { (void)arg; pc_sleep(30); return 0; }
+
+static int t_segv(void *arg) {
+    (void)arg;
+    raise(SIGSEGV);
+    return 0;
+}
+
+// Report the descriptors >= 3 this child holds (its exit code).
+static int t_count_fds(void *arg) { (void)arg; return count_high_fds(); }
+
+typedef struct blob { int a; double b; char s[16]; } blob;
+static int t_blob(void *arg) {
+    const blob *b = (const blob *)arg;
+    return b->a == 12345 && b->b == 2.5 && strcmp(b->s, "copied") == 0 ? 0 : 3;
+}
+
+static int t_pointer(void *arg) { return *(int *)arg; }
+
+// Check every kind of item; answer over the connection (item 5).
+static int t_pack(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    int64_t i;
+    double d;
+    const void *bytes;
+    size_t n;
+    const char *s;
+    pc_connection *c;
+    if (pc_args_len(a) != 6) return 10;
+    if (pc_args_get_int(a, 0, &i) || i != -1234567890123LL) return 11;
+    if (pc_args_get_double(a, 1, &d) || d != 0.125) return 12;
+    if (pc_args_get_bytes(a, 2, &bytes, &n) || n != 5 || memcmp(bytes, "a\0b\0c", 5) != 0) return 13;
+    if (pc_args_get_str(a, 3, &s) || strcmp(s, "hello bob") != 0) return 14;
+    if (pc_args_get_bytes(a, 4, &bytes, &n) || n != 0) return 15;
+    if (pc_args_get_connection(a, 5, &c)) return 16;
+    if (pc_args_get_int(a, 3, &i) != PC_VALUE || pc_args_get_int(a, 6, &i) != PC_VALUE) return 17;
+    char reply[64];
+    int len = snprintf(reply, sizeof reply, "ok %d", (int)getpid());
+    return pc_connection_send_bytes(c, reply, 0, (size_t)len) ? 18 : 0;
+}
+
+// Item 0: the expected name, 1: parent pid, 2: parent authkey, 3: daemon flag.
+static int t_identity(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    const char *name;
+    int64_t ppid, daemon;
+    const void *key;
+    size_t keylen, mykeylen;
+    pc_process *cur = pc_process_current(), *par = pc_process_parent();
+    if (pc_args_get_str(a, 0, &name) || strcmp(pc_process_name(cur), name) != 0) return 20;
+    if (pc_args_get_int(a, 1, &ppid) || !par || pc_process_pid(par) != ppid) return 21;
+    if (strcmp(pc_process_name(par), "MainProcess") != 0) return 22;
+    if (!pc_process_is_alive(par)) return 23;
+    if (pc_process_pid(cur) != (long)getpid()) return 24;
+    const unsigned char *mykey = pc_process_authkey(cur, &mykeylen);
+    if (pc_args_get_bytes(a, 2, &key, &keylen) || keylen != mykeylen ||
+        memcmp(key, mykey, keylen) != 0)
+        return 25;
+    if (pc_args_get_int(a, 3, &daemon) || pc_process_daemon(cur) != daemon) return 26;
+    if (!pc_process_is_alive(cur)) return 27;
+    return 0;
+}
+
+static int t_grandchild_name(void *arg) {
+    const char *want;
+    if (pc_args_get_str((pc_args *)arg, 0, &want)) return 30;
+    return strcmp(pc_process_name(pc_process_current()), want) == 0 ? 0 : 31;
+}
+
+// A child that starts a child with the same method; exit code = the
+// grandchild's (its name must be ours + ":1").
+static int t_nested(void *arg) {
+    char want[128];
+    (void)arg;
+    pc_process *cur = pc_process_current();
+    snprintf(want, sizeof want, "%s:1", pc_process_name(cur));
+    pc_args *a = pc_args_new();
+    pc_args_add_str(a, want);
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = t_grandchild_name;
+    d.args = a;
+    d.context = pc_get_context((pc_start_method)(intptr_t)0);
+    pc_process *p = pc_process_new(&d);
+    pc_args_free(a);
+    if (!p || pc_process_start(p) || pc_process_join(p, 10)) return 40;
+    int code = pc_process_exitcode(p);
+    pc_process_free(p);
+    return code;
+}
+
+static int t_daemon_starts(void *arg) {
+    (void)arg;
+    pc_process *p = pc_process_new(NULL);
+    if (!p) return 50;
+    int rc = pc_process_start(p);
+    pc_process_free(p);
+    return rc == PC_RUNTIME ? 0 : 51;
+}
+
+// Wait for the parent's word (or its end) on connection 0.
+static int t_wait_word(void *arg) {
+    pc_connection *c = NULL;
+    void *buf;
+    size_t n;
+    if (pc_args_get_connection((pc_args *)arg, 0, &c)) return 60;
+    int rc = pc_connection_recv_bytes(c, 0, &buf, &n);
+    if (rc == PC_OK) pc_connection_bytes_free(buf);
+    return rc == PC_OK ? 0 : 61;
+}
+
+// Send "done" on connection 0 after a short nap.
+static int t_nap_then_done(void *arg) {
+    pc_connection *c = NULL;
+    if (pc_args_get_connection((pc_args *)arg, 0, &c)) return 70;
+    pc_sleep(0.2);
+    return pc_connection_send_bytes(c, "done", 0, 4) ? 71 : 0;
+}
+
+// >>bodies
+static void body_basics(pc_start_method m) {
+    pc_process *p = make(m, t_zero, NULL);
+    CHECK(strncmp(pc_process_name(p), "Process-", 8) == 0);
+    CHECK_EQ(pc_process_pid(p), 0);
+    CHECK_EQ(pc_process_exitcode(p), PC_EXITCODE_NONE);
+    CHECK_EQ(pc_process_is_alive(p), 0);
+    CHECK_EQ(pc_process_sentinel(p), -1);
+    CHECK_RC(pc_process_join(p, 1), PC_RUNTIME);
+    CHECK_EQ(pc_process_daemon(p), 0);
+    CHECK_EQ(pc_process_start_method(p), m);
+    CHECK_OK(pc_process_start(p));
+    CHECK(pc_process_pid(p) > 0);
+    CHECK(pc_process_sentinel(p) >= 0);
+    CHECK_RC(pc_process_start(p), PC_RUNTIME);
+    CHECK_RC(pc_process_set_daemon(p, 1), PC_RUNTIME);
+    CHECK_OK(pc_process_join(p, 10));
+    CHECK_OK(pc_process_join(p, 10));   // again: nothing to wait for
+    CHECK_EQ(pc_process_exitcode(p), 0);
+    CHECK_EQ(pc_process_is_alive(p), 0);
+    CHECK_EQ(pc_process_start_method(p), m);
+    pc_process_free(p);
+
+    // A name given in the desc, and a NULL target.
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.name = "bob";
+    d.context = pc_get_context(m);
+    p = pc_process_new(&d);
+    CHECK(p && strcmp(pc_process_name(p), "bob") == 0);
+    CHECK_OK(pc_process_set_name(p, "alice"));
+    CHECK(strcmp(pc_process_name(p), "alice") == 0);
+    CHECK_EQ(run_to_end(p), 0);
+    CHECK(no_zombies());
+}
+
+static void body_exitcode(pc_start_method m) {
+    CHECK_EQ(run_to_end(make(m, t_seven, NULL)), 7);
+    CHECK_EQ(run_to_end(make(m, t_minus_one, NULL)), 255);
+    CHECK_EQ(run_to_end(make(m, t_raise, NULL)), 1);
+    CHECK_EQ(run_to_end(make(m, t_segv, NULL)), -SIGSEGV);
+}
+
+static void body_signals(pc_start_method m) {
+    static const int sigs[3] = {SIGTERM, SIGKILL, SIGINT};
+    for (int i = 0; i < 3; i++) {
+        pc_process *p = make(m, t_sleep, NULL);
+        CHECK_RC(pc_process_terminate(p), PC_RUNTIME);
+        CHECK_OK(pc_process_start(p));
+        double t0 = pc_monotonic();
+        CHECK_RC(pc_process_join(p, 0.1), PC_TIMEOUT);
+        CHECK(pc_monotonic() - t0 >= 0.09);
+        CHECK_EQ(pc_process_is_alive(p), 1);
+        CHECK_EQ(pc_process_exitcode(p), PC_EXITCODE_NONE);
+        CHECK(!pc__proc_readable_now(pc_process_sentinel(p)));
+        CHECK_RC(pc_process_close(p), PC_VALUE);
+        if (i == 0) CHECK_OK(pc_process_terminate(p));
+        if (i == 1) CHECK_OK(pc_process_kill(p));
+        if (i == 2) CHECK_OK(pc_process_interrupt(p));
+        CHECK_OK(pc__proc_wait_readable(pc_process_sentinel(p), pc_monotonic() + 10));
+        CHECK_OK(pc_process_join(p, 10));
+        CHECK_EQ(pc_process_exitcode(p), -sigs[i]);
+        CHECK_OK(pc_process_terminate(p));      // reaped: nothing happens
+        CHECK_OK(pc_process_close(p));
+        CHECK_OK(pc_process_close(p));
+        CHECK_EQ(pc_process_sentinel(p), -1);
+        CHECK_RC(pc_process_join(p, 1), PC_VALUE);
+        CHECK_RC(pc_process_start(p), PC_VALUE);
+        CHECK_EQ(pc_process_exitcode(p), PC_EXITCODE_NONE);
+        pc_process_free(p);
+    }
+}
+
+static void body_pack(pc_start_method m) {
+    pc_connection *r, *w;
+    CHECK_OK(pc_pipe(0, &r, &w));
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_int(a, -1234567890123LL));
+    CHECK_OK(pc_args_add_double(a, 0.125));
+    CHECK_OK(pc_args_add_bytes(a, "a\0b\0c", 5));
+    CHECK_OK(pc_args_add_str(a, "hello bob"));
+    CHECK_OK(pc_args_add_bytes(a, NULL, 0));
+    CHECK_OK(pc_args_add_connection(a, w));
+    CHECK_EQ(pc_args_len(a), 6);
+    CHECK_EQ(pc_args_type(a, 5), PC_ARG_CONNECTION);
+    CHECK_EQ(pc_args_type(a, 6), PC_ARG_NONE);
+    pc_process *p = make(m, t_pack, a);
+    pc_args_free(a);
+    pc_connection_free(w);      // the process holds its own duplicate until start
+    CHECK_EQ(run_to_end(p), 0);
+    void *buf;
+    size_t n;
+    CHECK_OK(pc_connection_recv_bytes(r, 0, &buf, &n));
+    CHECK(n > 3 && memcmp(buf, "ok ", 3) == 0);
+    pc_connection_bytes_free(buf);
+    // Every writer is gone (ours closed, the child's ended): end of file.
+    CHECK_RC(pc_connection_recv_bytes(r, 0, &buf, &n), PC_EOF);
+    pc_connection_free(r);
+}
+
+static void body_blob(pc_start_method m) {
+    blob b;
+    memset(&b, 0, sizeof b);
+    b.a = 12345;
+    b.b = 2.5;
+    strcpy(b.s, "copied");
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = t_blob;
+    d.arg = &b;
+    d.arg_size = sizeof b;
+    d.context = pc_get_context(m);
+    pc_process *p = pc_process_new(&d);
+    CHECK(p != NULL);
+    memset(&b, 0, sizeof b);    // the process made its own copy
+    CHECK_EQ(run_to_end(p), 0);
+
+    // arg_size 0 passes the pointer itself: fork only.
+    static int value = 9;
+    d.target = t_pointer;
+    d.arg = &value;
+    d.arg_size = 0;
+    p = pc_process_new(&d);
+    CHECK(p != NULL);
+    if (m == PC_START_FORK) {
+        CHECK_EQ(run_to_end(p), 9);
+    } else {
+        CHECK_RC(pc_process_start(p), PC_VALUE);
+        CHECK(strstr(pc_last_error(), "fork") != NULL);
+        CHECK_EQ(pc_process_pid(p), 0);
+        pc_process_free(p);
+    }
+}
+
+static void body_identity(pc_start_method m) {
+    for (int daemon = 0; daemon < 2; daemon++) {
+        size_t keylen;
+        const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
+        pc_args *a = pc_args_new();
+        pc_process_desc d;
+        memset(&d, 0, sizeof d);
+        d.target = t_identity;
+        d.daemon = daemon ? PC_DAEMON_YES : PC_DAEMON_INHERIT;
+        d.context = pc_get_context(m);
+        d.args = a;
+        // Fill the pack after the name is known: make a throwaway first.
+        pc_process *probe = pc_process_new(&d);
+        char want[64];
+        CHECK(probe != NULL);
+        const char *probe_name = pc_process_name(probe);
+        CHECK(strlen(probe_name) > 8);
+        long n1 = strtol(probe_name + 8, NULL, 10);
+        pc_process_free(probe);
+        snprintf(want, sizeof want, "Process-%ld", n1 + 1);
+        CHECK_OK(pc_args_add_str(a, want));
+        CHECK_OK(pc_args_add_int(a, (int64_t)getpid()));
+        CHECK_OK(pc_args_add_bytes(a, key, keylen));
+        CHECK_OK(pc_args_add_int(a, daemon));
+        pc_process *p = pc_process_new(&d);
+        pc_args_free(a);
+        CHECK(p && strcmp(pc_process_name(p), want) == 0);
+        CHECK_EQ(pc_process_daemon(p), daemon);
+        CHECK_EQ(run_to_end(p), 0);
+    }
+}
+
+static void body_nested(pc_start_method m) {
+    CHECK_OK(pc_set_start_method(m, 1));        // the child's default follows ours
+    CHECK_EQ(run_to_end(make(m, t_nested, NULL)), 0);
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = t_daemon_starts;
+    d.daemon = PC_DAEMON_YES;
+    d.context = pc_get_context(m);
+    CHECK_EQ(run_to_end(pc_process_new(&d)), 0);
+    CHECK(no_zombies());
+}
+
+static void body_fds(pc_start_method m) {
+    int before = count_fds();
+    if (m != PC_START_FORK) {
+        // Spawned and forkserver children hold 0, 1, 2 and nothing else ...
+        CHECK_EQ(run_to_end(make(m, t_count_fds, NULL)), 0);
+        // ... plus what they were given.
+        pc_connection *r, *w;
+        CHECK_OK(pc_pipe(1, &r, &w));
+        pc_args *a = pc_args_new();
+        pc_args_add_connection(a, w);
+        pc_process *p = make(m, t_count_fds, a);
+        pc_args_free(a);
+        CHECK_EQ(run_to_end(p), 1);
+        pc_connection_free(r);
+        pc_connection_free(w);
+    }
+    // Make sure the forkserver is up before counting.
+    CHECK_EQ(run_to_end(make(m, t_zero, NULL)), 0);
+    before = count_fds();
+    for (int i = 0; i < 20; i++) CHECK_EQ(run_to_end(make(m, t_seven, NULL)), 7);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// Sequential and concurrent children: no zombie, no descriptor left over.
+static void body_many(pc_start_method m, int sequential, int concurrent) {
+    CHECK_EQ(run_to_end(make(m, t_zero, NULL)), 0);
+    int before = count_fds();
+    for (int i = 0; i < sequential; i++) CHECK_EQ(run_to_end(make(m, t_seven, NULL)), 7);
+    pc_process *ps[64];
+    for (int i = 0; i < concurrent; i++) {
+        ps[i] = make(m, i % 2 ? t_zero : t_seven, NULL);
+        CHECK_OK(pc_process_start(ps[i]));
+    }
+    for (int i = 0; i < concurrent; i++) {
+        CHECK_OK(pc_process_join(ps[i], 20));
+        CHECK_EQ(pc_process_exitcode(ps[i]), i % 2 ? 0 : 7);
+        pc_process_free(ps[i]);
+    }
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+static void body_active_children(pc_start_method m) {
+    pc_connection *r, *w;
+    CHECK_OK(pc_pipe(1, &r, &w));
+    pc_args *a = pc_args_new();
+    pc_args_add_connection(a, r);
+    pc_process *ps[3];
+    for (int i = 0; i < 3; i++) {
+        ps[i] = make(m, t_wait_word, a);
+        CHECK_OK(pc_process_start(ps[i]));
+    }
+    pc_args_free(a);
+    pc_process *out[8];
+    CHECK_EQ(pc_process_active_children(NULL, 0), 3);
+    size_t n = pc_process_active_children(out, 8);
+    CHECK_EQ(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        int found = 0;
+        for (int j = 0; j < 3; j++) found |= out[i] == ps[j];
+        CHECK(found);
+        pc_process_free(out[i]);
+    }
+    // Two are terminated; then one word wakes the last one.
+    CHECK_OK(pc_process_terminate(ps[1]));
+    CHECK_OK(pc_process_terminate(ps[2]));
+    double deadline = pc_monotonic() + 10;
+    while (pc_process_active_children(NULL, 0) > 1 && pc_monotonic() < deadline) pc_sleep(0.01);
+    CHECK_EQ(pc_process_active_children(out, 8), 1);
+    CHECK(out[0] == ps[0]);
+    pc_process_free(out[0]);
+    CHECK_OK(pc_connection_send_bytes(w, "go", 0, 2));
+    while (pc_process_active_children(NULL, 0) > 0 && pc_monotonic() < deadline) pc_sleep(0.01);
+    CHECK_EQ(pc_process_active_children(NULL, 0), 0);
+    // active_children reaped them: exit codes are there without a join.
+    CHECK_EQ(pc_process_exitcode(ps[0]), 0);
+    CHECK_EQ(pc_process_exitcode(ps[1]), -SIGTERM);
+    CHECK_EQ(pc_process_exitcode(ps[2]), -SIGTERM);
+    for (int i = 0; i < 3; i++) pc_process_free(ps[i]);
+    pc_connection_free(r);
+    pc_connection_free(w);
+    CHECK(no_zombies());
+}
+
+// A process that exits normally terminates its daemonic children and joins
+// the others, both from a child's end and from main's atexit.
+static int t_leave_children(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_connection *c;
+    int64_t method;
+    if (pc_args_get_connection(a, 0, &c) || pc_args_get_int(a, 1, &method)) return 80;
+    pc_args *ga = pc_args_new();
+    pc_args_add_connection(ga, c);
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.context = pc_get_context((pc_start_method)method);
+    d.args = ga;
+    d.daemon = PC_DAEMON_YES;
+    d.target = t_sleep;
+    pc_process *dp = pc_process_new(&d);
+    d.daemon = PC_DAEMON_NO;
+    d.target = t_nap_then_done;
+    pc_process *np = pc_process_new(&d);
+    pc_args_free(ga);
+    if (!dp || !np || pc_process_start(dp) || pc_process_start(np)) return 81;
+    char pids[64];
+    int len = snprintf(pids, sizeof pids, "%ld %ld", pc_process_pid(dp), pc_process_pid(np));
+    if (pc_connection_send_bytes(c, pids, 0, (size_t)len)) return 82;
+    pc_process_free(dp);
+    pc_process_free(np);
+    return 0;
+}
+
+static void check_left_children(pc_connection *r) {
+    void *buf;
+    size_t n;
+    long dpid = 0, npid = 0;
+    CHECK_OK(pc_connection_recv_bytes(r, 0, &buf, &n));
+    char text[64];
+    snprintf(text, sizeof text, "%.*s", (int)n, (const char *)buf);
+    pc_connection_bytes_free(buf);
+    CHECK(sscanf(text, "%ld %ld", &dpid, &npid) == 2 && dpid > 0 && npid > 0);
+    CHECK_OK(pc_connection_recv_bytes(r, 0, &buf, &n));    // the non-daemon one finished
+    CHECK(n == 4 && memcmp(buf, "done", 4) == 0);
+    pc_connection_bytes_free(buf);
+    // Both were reaped by the process that started them, which has ended.
+    double deadline = pc_monotonic() + 5;
+    while (kill((pid_t)dpid, 0) == 0 && pc_monotonic() < deadline) pc_sleep(0.01);
+    CHECK_MSG(kill((pid_t)dpid, 0) < 0 && errno == ESRCH, "daemon child %ld still exists", dpid);
+}
+
+static void body_daemon_exit(pc_start_method m) {
+    pc_connection *r, *w;
+    CHECK_OK(pc_pipe(0, &r, &w));
+    pc_args *a = pc_args_new();
+    pc_args_add_connection(a, w);
+    pc_args_add_int(a, m);
+    // From a child's end (the bootstrap's exit path) ...
+    pc_process *p = make(m, t_leave_children, a);
+    CHECK_EQ(run_to_end(p), 0);
+    check_left_children(r);
+    // ... and from exit() in a plain forked program (the atexit path).
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        exit(t_leave_children(a));
+    }
+    CHECK(pid > 0);
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    check_left_children(r);
+    pc_args_free(a);
+    pc_connection_free(r);
+    pc_connection_free(w);
+}
+
+// Out of descriptors: PC_OS with EMFILE, synchronously; nothing left over.
+static void body_emfile(pc_start_method m) {
+    CHECK_EQ(run_to_end(make(m, t_zero, NULL)), 0);     // server up
+    pc_process *p = make(m, t_zero, NULL);
+    int before = count_fds();
+    struct rlimit old, low;
+    CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    low = old;
+    int highest = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    while ((e = readdir(d))) if (atoi(e->d_name) > highest) highest = atoi(e->d_name);
+    closedir(d);
+    low.rlim_cur = (rlim_t)highest + 1;
+    // Fill every free slot below the limit so that the next open fails.
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    static int fillers[4096];
+    int nf = 0;
+    while (nf < 4096 && (fillers[nf] = dup(0)) >= 0) nf++;
+    int rc = pc_process_start(p);
+    int err = errno;
+    for (int i = 0; i < nf; i++) close(fillers[i]);
+    CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    CHECK_RC(rc, PC_OS);
+    CHECK_MSG(err == EMFILE, "errno %d", err);
+    CHECK_EQ(pc_process_pid(p), 0);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+    // The same object starts fine once descriptors are back.
+    CHECK_EQ(run_to_end(p), 0);
+}
+
+// >>cases
+TEST(basics_fork) { body_basics(PC_START_FORK); }
+TEST(basics_spawn) { body_basics(PC_START_SPAWN); }
+TEST(basics_forkserver) { body_basics(PC_START_FORKSERVER); }
+TEST(exitcode_fork) { body_exitcode(PC_START_FORK); }
+TEST(exitcode_spawn) { body_exitcode(PC_START_SPAWN); }
+TEST(exitcode_forkserver) { body_exitcode(PC_START_FORKSERVER); }
+TEST(signals_fork) { body_signals(PC_START_FORK); }
+TEST(signals_spawn) { body_signals(PC_START_SPAWN); }
+TEST(signals_forkserver) { body_signals(PC_START_FORKSERVER); }
+TEST(pack_fork) { body_pack(PC_START_FORK); }
+TEST(pack_spawn) { body_pack(PC_START_SPAWN); }
+TEST(pack_forkserver) { body_pack(PC_START_FORKSERVER); }
+TEST(blob_fork) { body_blob(PC_START_FORK); }
+TEST(blob_spawn) { body_blob(PC_START_SPAWN); }
+TEST(blob_forkserver) { body_blob(PC_START_FORKSERVER); }
+TEST(identity_fork) { body_identity(PC_START_FORK); }
+TEST(identity_spawn) { body_identity(PC_START_SPAWN); }
+TEST(identity_forkserver) { body_identity(PC_START_FORKSERVER); }
+TEST(nested_fork) { body_nested(PC_START_FORK); }
+TEST(nested_spawn) { body_nested(PC_START_SPAWN); }
+TEST(nested_forkserver) { body_nested(PC_START_FORKSERVER); }
+TEST(fds_fork) { body_fds(PC_START_FORK); }
+TEST(fds_spawn) { body_fds(PC_START_SPAWN); }
+TEST(fds_forkserver) { body_fds(PC_START_FORKSERVER); }
+TEST(many_fork) { body_many(PC_START_FORK, 200, 50); }
+TEST(many_spawn) { body_many(PC_START_SPAWN, 200, 50); }
+TEST(many_forkserver) { body_many(PC_START_FORKSERVER, 200, 50); }
+TEST(active_children_fork) { body_active_children(PC_START_FORK); }
+TEST(active_children_spawn) { body_active_children(PC_START_SPAWN); }
+TEST(active_children_forkserver) { body_active_children(PC_START_FORKSERVER); }
+TEST(daemon_exit_fork) { body_daemon_exit(PC_START_FORK); }
+TEST(daemon_exit_spawn) { body_daemon_exit(PC_START_SPAWN); }
+TEST(daemon_exit_forkserver) { body_daemon_exit(PC_START_FORKSERVER); }
+TEST(emfile_fork) { body_emfile(PC_START_FORK); }
+TEST(emfile_spawn) { body_emfile(PC_START_SPAWN); }
+TEST(emfile_forkserver) { body_emfile(PC_START_FORKSERVER); }
+
+TEST(start_methods) {
+    pc_start_method all[3];
+    CHECK_EQ(pc_get_all_start_methods(all, 3), 3);
+    CHECK_EQ(all[0], PC_START_FORKSERVER);      // Python 3.14's default on Linux
+    CHECK_EQ(pc_get_all_start_methods(NULL, 0), 3);
+    CHECK_OK(pc_set_start_method(PC_START_SPAWN, 0));
+    CHECK_RC(pc_set_start_method(PC_START_FORK, 0), PC_RUNTIME);
+    CHECK(strstr(pc_last_error(), "already been set") != NULL);
+    CHECK_EQ(pc_get_start_method(), PC_START_SPAWN);
+    CHECK_OK(pc_set_start_method(PC_START_FORK, 1));
+    CHECK_EQ(pc_get_start_method(), PC_START_FORK);
+    CHECK_EQ(pc_context_get_start_method(pc_get_context(PC_START_DEFAULT)), PC_START_FORK);
+    CHECK_EQ(pc_process_start_method(make(PC_START_DEFAULT, t_zero, NULL)), PC_START_FORK);
+    CHECK_OK(pc_set_start_method(PC_START_DEFAULT, 1));
+    CHECK_EQ(pc_get_start_method(), PC_START_FORKSERVER);
+    CHECK_RC(pc_set_start_method(PC_START_SPAWN, 0), PC_RUNTIME);   // get fixed it
+    CHECK_RC(pc_set_start_method((pc_start_method)7, 1), PC_VALUE);
+    CHECK(pc_get_context((pc_start_method)7) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    for (int i = 0; i < 3; i++) {
+        pc_start_method back;
+        CHECK_OK(pc_start_method_from_name(pc_start_method_name(methods[i]), &back));
+        CHECK_EQ(back, methods[i]);
+        CHECK_EQ(pc_context_get_start_method(pc_get_context(methods[i])), methods[i]);
+    }
+    pc_start_method back;
+    CHECK_RC(pc_start_method_from_name("vfork", &back), PC_VALUE);
+    CHECK_RC(pc_start_method_from_name(NULL, &back), PC_VALUE);
+}
+
+TEST(current_process) {
+    pc_process *cur = pc_process_current();
+    CHECK(cur != NULL && strcmp(pc_process_name(cur), "MainProcess") == 0);
+    CHECK_EQ(pc_process_pid(cur), getpid());
+    CHECK_EQ(pc_process_is_alive(cur), 1);
+    CHECK_EQ(pc_process_daemon(cur), 0);
+    CHECK(pc_process_parent() == NULL);
+    size_t n;
+    const unsigned char *key = pc_process_authkey(cur, &n);
+    CHECK_EQ(n, 32);
+    int nonzero = 0;
+    for (size_t i = 0; i < n; i++) nonzero |= key[i];
+    CHECK(nonzero);
+    CHECK_RC(pc_process_start(cur), PC_RUNTIME);
+    CHECK_RC(pc_process_join(cur, 0), PC_RUNTIME);
+    CHECK_RC(pc_process_close(cur), PC_VALUE);
+    pc_process_free(cur);       // the library's: ignored
+    CHECK(pc_process_current() == cur);
+    // A new key is inherited by processes made afterwards.
+    CHECK_OK(pc_process_set_authkey(cur, "secret", 6));
+    pc_process *p = make(PC_START_FORK, t_zero, NULL);
+    key = pc_process_authkey(p, &n);
+    CHECK(n == 6 && memcmp(key, "secret", 6) == 0);
+    CHECK_RC(pc_process_set_authkey(p, "", 0), PC_VALUE);
+    CHECK_RC(pc_process_set_authkey(p, NULL, 3), PC_VALUE);
+    pc_process_free(p);
+}
+
+TEST(bad_input) {
+    CHECK_RC(pc_process_start(NULL), PC_VALUE);
+    CHECK_RC(pc_process_join(NULL, 1), PC_VALUE);
+    CHECK_RC(pc_process_terminate(NULL), PC_VALUE);
+    CHECK_RC(pc_process_close(NULL), PC_VALUE);
+    CHECK_EQ(pc_process_exitcode(NULL), PC_EXITCODE_NONE);
+    CHECK_EQ(pc_process_is_alive(NULL), 0);
+    pc_process_free(NULL);
+
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.daemon = (pc_daemon)9;
+    CHECK(pc_process_new(&d) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    pc_args *a = args_of_str("x");
+    memset(&d, 0, sizeof d);
+    d.args = a;
+    d.arg = "y";
+    d.arg_size = 1;
+    CHECK(pc_process_new(&d) == NULL);
+    CHECK(strstr(pc_last_error(), "not both") != NULL);
+    memset(&d, 0, sizeof d);
+    d.arg_size = 4;
+    CHECK(pc_process_new(&d) == NULL);
+
+    // NaN timeout.
+    pc_process *p = make(PC_START_FORK, t_zero, NULL);
+    CHECK_OK(pc_process_start(p));
+    CHECK_RC(pc_process_join(p, NAN), PC_VALUE);
+    CHECK_OK(pc_process_join(p, PC_FOREVER));
+    pc_process_free(p);
+
+    // The argument pack refuses bad items and bad reads.
+    CHECK_RC(pc_args_add_int(NULL, 1), PC_VALUE);
+    CHECK_RC(pc_args_add_str(a, NULL), PC_VALUE);
+    CHECK_RC(pc_args_add_bytes(a, NULL, 3), PC_VALUE);
+    CHECK_RC(pc_args_add_connection(a, NULL), PC_VALUE);
+    const char *s;
+    int64_t i;
+    pc_connection *c;
+    CHECK_RC(pc_args_get_str(a, 1, &s), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "out of range") != NULL);
+    CHECK_RC(pc_args_get_int(a, 0, &i), PC_VALUE);
+    CHECK_RC(pc_args_get_str(a, 0, NULL), PC_VALUE);
+    CHECK_RC(pc_args_get_connection(a, 0, &c), PC_VALUE);
+    CHECK_RC(pc_args_take_connection(a, 0, &c), PC_VALUE);
+    CHECK_OK(pc_args_get_str(a, 0, &s));
+    CHECK(strcmp(s, "x") == 0);
+    CHECK_EQ(pc_args_len(NULL), 0);
+    pc_args_free(a);
+    pc_args_free(NULL);
+}
+
+// A target that is not code of any loaded object cannot cross exec.
+TEST(bad_target) {
+    void *heap = malloc(64);
+    pc_target_fn fn;
+    memcpy(&fn, &heap, sizeof fn);
+    for (int m = 1; m < 3; m++) {
+        pc_process *p = make(methods[m], fn, NULL);
+        CHECK_RC(pc_process_start(p), PC_VALUE);
+        CHECK(strstr(pc_last_error(), "loaded object") != NULL);
+        pc_process_free(p);
+    }
+    free(heap);
+    CHECK(no_zombies());
+}
+
+// The forkserver drops a request without the right key.
+TEST(forkserver_authkey) {
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);
+    int st[2], bt[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bt) == 0);
+    pc__fs_request req;
+    memset(&req, 0, sizeof req);
+    req.magic = PC__FS_MAGIC;
+    req.keylen = 32;
+    memcpy(req.key, pc__fs_key, 32);
+    req.key[7] ^= 1;
+    int fds[2] = {st[1], bt[1]};
+    CHECK_OK(pc__send_fds(pc__fs_sock, &req, sizeof req, fds, 2));
+    close(st[1]);
+    close(bt[1]);
+    int64_t pid;
+    CHECK_RC(pc__os_read_all(st[0], &pid, sizeof pid, 1), PC_EOF);    // dropped, no child
+    close(st[0]);
+    close(bt[0]);
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
+}
+
+// Truncated and corrupted packs decode to an error, never a crash.
+TEST(pack_fuzz) {
+    pc_args *a = pc_args_new();
+    pc_args_add_int(a, 5);
+    pc_args_add_str(a, "hello");
+    pc_args_add_bytes(a, "\x01\x02\x03", 3);
+    pc_args_add_double(a, 1.5);
+    pc__buf b;
+    memset(&b, 0, sizeof b);
+    int fds[PC__ARGS_MAX_FDS];
+    size_t nfds = 0;
+    CHECK_OK(pc__args_encode(a, &b, fds, &nfds));
+    pc_args_free(a);
+    for (size_t cut = 0; cut < b.len; cut++) {
+        pc__buf t;
+        memset(&t, 0, sizeof t);
+        t.p = b.p;
+        t.len = cut;
+        CHECK(pc__args_decode(&t, fds, 0) == NULL);
+    }
+    unsigned seed = 12345;
+    unsigned char *copy = (unsigned char *)malloc(b.len);
+    for (int round = 0; round < 2000; round++) {
+        memcpy(copy, b.p, b.len);
+        for (int k = 0; k < 3; k++) {
+            seed = seed * 1103515245u + 12345u;
+            copy[(seed >> 8) % b.len] = (unsigned char)(seed >> 20);
+        }
+        pc__buf t;
+        memset(&t, 0, sizeof t);
+        t.p = copy;
+        t.len = b.len;
+        pc_args_free(pc__args_decode(&t, fds, 0));
+    }
+    free(copy);
+    b.pos = 0;
+    a = pc__args_decode(&b, fds, 0);
+    CHECK(a && pc_args_len(a) == 4);
+    pc_args_free(a);
+    free(b.p);
+}
+
+// A spawned child given a garbage bootstrap exits 1 instead of crashing.
+TEST(bad_bootstrap) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    int high = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+    pid_t pid;
+    CHECK_OK(pc__spawn_self(high, -1, &pid));
+    close(high);
+    close(sv[1]);
+    pc__boot_header h;
+    h.magic = PC__BOOT_MAGIC;
+    h.nfds = 0;
+    h.body_len = 8;
+    CHECK_OK(pc__proc_write_all(sv[0], &h, sizeof h));
+    CHECK_OK(pc__proc_write_all(sv[0], "\x01\0\0\0garb", 8));
+    close(sv[0]);
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+}
