@@ -353,6 +353,7 @@ static void pc__qcopy(void *dst, const void *src, size_t n) {
     switch (n) {
     case 4: memcpy(dst, src, 4); break;
     case 8: memcpy(dst, src, 8); break;
+    case 12: memcpy(dst, src, 12); break;
     case 16: memcpy(dst, src, 16); break;
     default: memcpy(dst, src, n); break;
     }
@@ -583,13 +584,20 @@ static void pc__list_free(pc_queue *q) {
 
 // >>queue-locked
 // LIFO: a stack of item_size entries. PRIORITY: a binary min-heap whose
-// entries are an insertion number (8 bytes) then the item; equal items
-// compare by that number, which makes the heap stable.
+// entries are the item then an insertion number (8 bytes, unaligned, no
+// padding: the heap is memory-bound, so small entries are fast entries);
+// equal items compare by that number, which makes the heap stable.
 static unsigned char *pc__heap_at(pc_queue *q, uint64_t i) { return q->l.buf + i * q->c.stride; }
 
+static uint64_t pc__heap_seq(pc_queue *q, const unsigned char *e) {
+    uint64_t seq;
+    memcpy(&seq, e + q->c.item_size, 8);
+    return seq;
+}
+
 static int pc__heap_less(pc_queue *q, const unsigned char *a, const unsigned char *b) {
-    int r = q->c.compare(a + 8, b + 8, q->c.compare_ctx);
-    return r < 0 || (r == 0 && *(const uint64_t *)a < *(const uint64_t *)b);
+    int r = q->c.compare(a, b, q->c.compare_ctx);
+    return r < 0 || (r == 0 && pc__heap_seq(q, a) < pc__heap_seq(q, b));
 }
 
 // Move the hole at n up until the entry in tmp fits, then put it there.
@@ -603,8 +611,10 @@ static void pc__heap_push(pc_queue *q, uint64_t n) {
     pc__qcopy(pc__heap_at(q, n), q->l.tmp, q->c.stride);
 }
 
-// Fill the hole at the root with the smaller child until the last entry
-// (moved to tmp) fits. n is the size after removal.
+// Remove the root (n is the size after removal) bottom-up: walk the hole
+// down to a leaf along the smaller children (one comparison per level
+// instead of two), then let the last entry rise from there; it seldom
+// rises far, since it came from the bottom.
 static void pc__heap_pop(pc_queue *q, uint64_t n) {
     uint64_t hole = 0;
     pc__qcopy(q->l.tmp, pc__heap_at(q, n), q->c.stride);
@@ -612,11 +622,10 @@ static void pc__heap_pop(pc_queue *q, uint64_t n) {
         uint64_t c = 2 * hole + 1;
         if (c >= n) break;
         if (c + 1 < n && pc__heap_less(q, pc__heap_at(q, c + 1), pc__heap_at(q, c))) c++;
-        if (!pc__heap_less(q, pc__heap_at(q, c), q->l.tmp)) break;
         pc__qcopy(pc__heap_at(q, hole), pc__heap_at(q, c), q->c.stride);
         hole = c;
     }
-    pc__qcopy(pc__heap_at(q, hole), q->l.tmp, q->c.stride);
+    pc__heap_push(q, hole);
 }
 
 static int pc__locked_grow(pc_queue *q) {
@@ -640,8 +649,8 @@ static int pc__locked_try_put(pc_queue *q, const void *item) {
         if (q->c.kind == PC_QUEUE_LIFO) {
             pc__qcopy(pc__heap_at(q, n), item, q->c.item_size);
         } else {
-            memcpy(q->l.tmp, &p, 8);
-            pc__qcopy(q->l.tmp + 8, item, q->c.item_size);
+            pc__qcopy(q->l.tmp, item, q->c.item_size);
+            memcpy(q->l.tmp + q->c.item_size, &p, 8);
             pc__heap_push(q, n);
         }
         pc__qtask_add(q);
@@ -661,7 +670,7 @@ static int pc__locked_try_get(pc_queue *q, void *out) {
     if (q->c.kind == PC_QUEUE_LIFO) {
         if (out) pc__qcopy(out, pc__heap_at(q, n - 1), q->c.item_size);
     } else {
-        if (out) pc__qcopy(out, pc__heap_at(q, 0) + 8, q->c.item_size);
+        if (out) pc__qcopy(out, pc__heap_at(q, 0), q->c.item_size);
         pc__heap_pop(q, n - 1);
     }
     PC__QSTORE_SEQ(&q->g.getc, g + 1);
@@ -670,8 +679,7 @@ static int pc__locked_try_get(pc_queue *q, void *out) {
 }
 
 static int pc__locked_init(pc_queue *q) {
-    q->c.stride = q->c.kind == PC_QUEUE_LIFO ? q->c.item_size
-                                            : 8 + ((q->c.item_size + 7) & ~(size_t)7);
+    q->c.stride = q->c.item_size + (q->c.kind == PC_QUEUE_PRIORITY ? 8 : 0);
     q->l.tmp = (unsigned char *)pc__malloc(q->c.stride);
     if (!q->l.tmp) return PC_NOMEM;
     return pc__locked_grow(q);

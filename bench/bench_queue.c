@@ -14,6 +14,8 @@
        bench_queue              10M pointer-size items per case (the spec)
        bench_queue quick        1M items and fewer rounds, for a smoke test
        bench_queue N            N items per case
+       bench_queue quick priority   only the cases whose group is named
+                                (fifo, simple, priority)
 
    Cases: 1 producer/1 consumer and 2P/2C, bounded 1024 and unbounded;
    SimpleQueue 1P/1C; PriorityQueue of 1M ints (put all, then get all, one
@@ -33,6 +35,9 @@
 static long n_items = 10000000L;
 static int n_rounds = 3;
 static int failures;
+static const char *only;    // run only this group of cases (NULL: all)
+
+static int want(const char *group) { return !only || strcmp(only, group) == 0; }
 
 // ---------------------------------------------------------------------------
 // >>contenders: one interface over every queue, so every trial runs the
@@ -363,24 +368,32 @@ int main(int argc, char **argv) {
         n_items = atol(argv[1]);
         if (n_items < 1000) n_items = 1000;
     }
+    if (argc > 2) only = argv[2];
     printf("bench_queue: %ld pointer-size items per case, %d rounds, ratio = pyconc / peer\n",
            n_items, n_rounds);
 #ifndef PYCONC_HAVE_GLIB
     printf("(glib-2.0 not found: GAsyncQueue rows skipped)\n");
 #endif
     pcb_begin("queue");
-    fifo_case("Queue(1024) 1P/1C", 1024, 1, 1);
-    fifo_case("Queue(1024) 2P/2C", 1024, 2, 2);
-    fifo_case("Queue() 1P/1C", 0, 1, 1);
-    fifo_case("Queue() 2P/2C", 0, 2, 2);
-    duel("SimpleQueue 1P/1C vs ring", &pyconc_simple, &condvar_ring, 0, 1, 1);
+    if (want("fifo")) {
+        fifo_case("Queue(1024) 1P/1C", 1024, 1, 1);
+        fifo_case("Queue(1024) 2P/2C", 1024, 2, 2);
+        fifo_case("Queue() 1P/1C", 0, 1, 1);
+        fifo_case("Queue() 2P/2C", 0, 2, 2);
+    }
+    if (want("simple")) {
+        duel("SimpleQueue 1P/1C vs ring", &pyconc_simple, &condvar_ring, 0, 1, 1);
 #ifdef PYCONC_HAVE_GLIB
-    duel("SimpleQueue 1P/1C vs GLib", &pyconc_simple, &glib_queue, 0, 1, 1);
+        duel("SimpleQueue 1P/1C vs GLib", &pyconc_simple, &glib_queue, 0, 1, 1);
 #endif
-    python_row("SimpleQueue 1P/1C vs Python", solo(&pyconc_simple, 0, 1, 1), "simple", 0, 1, 1);
-    pcb_idle_start();
-    priority_case();
-    pcb_idle_stop_join();
+        python_row("SimpleQueue 1P/1C vs Python", solo(&pyconc_simple, 0, 1, 1), "simple", 0,
+                   1, 1);
+    }
+    if (want("priority")) {
+        pcb_idle_start();
+        priority_case();
+        pcb_idle_stop_join();
+    }
     pcb_end();
     if (failures) fprintf(stderr, "bench_queue: %d operations failed\n", failures);
     return failures ? 1 : 0;
