@@ -385,6 +385,16 @@ typedef struct pc__fnode {
 
 static int pc__future_wait_done(pc_future *f, double timeout);
 
+// A pause for spin loops: kinder to the other hyperthread and to power.
+static void pc__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+
 static pc_future *pc__future_alloc(size_t extra) {
     // The copied argument follows the future, aligned for any type.
     size_t head = (sizeof(pc_future) + 15) & ~(size_t)15;
@@ -647,7 +657,8 @@ typedef struct pc__tpool {
     pc_executor base;           // first: the interface
     uint32_t refs;              // the user's handle + one per live worker
     pc_lock lock;               // guards everything below
-    pc_future *head, *tail;     // queued work, linked through pc_future.next
+    pc_future *head, *tail;     // queued work, linked through pc_future.next; head is
+                                // written atomically for idle workers' unlocked peek
     uint32_t wake_seq;          // the word idle workers sleep on
     int sleepers, signals;      // workers asleep / wake-ups sent, not yet taken
     int idle_tokens;            // Python's _idle_semaphore
@@ -672,6 +683,20 @@ static pc_lock pc__pools_lock = PC_LOCK_INIT;
 static pc__tpool *pc__pools;
 static uint32_t pc__pools_exiting, pc__pools_atexit, pc__pool_counter;
 
+// The pool's lock is held for a few dozen instructions at a time but taken
+// by the submitter and every worker for each task. pc_lock parks a thread at
+// the first collision, which costs two context switches; spinning briefly on
+// a read first lets the holder finish instead.
+static void pc__tpool_lock(pc__tpool *p) {
+    for (int spin = 0; spin < 200; spin++) {
+        if (__atomic_load_n(&p->lock.state, __ATOMIC_RELAXED) == 0 &&
+            pc_lock_acquire(&p->lock, 0) == PC_OK)
+            return;
+        pc__cpu_relax();
+    }
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+}
+
 static void pc__tpool_wake_all(pc__tpool *p) {
     p->signals = p->sleepers;
     __atomic_add_fetch(&p->wake_seq, 1, __ATOMIC_RELAXED);
@@ -682,7 +707,7 @@ static void pc__pools_at_exit(void) {
     __atomic_store_n(&pc__pools_exiting, 1u, __ATOMIC_RELEASE);
     pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
     for (pc__tpool *p = pc__pools; p; p = p->reg_next) {
-        pc_lock_acquire(&p->lock, PC_FOREVER);
+        pc__tpool_lock(p);
         pc__tpool_wake_all(p);
         pc_lock_release(&p->lock);
     }
@@ -719,7 +744,8 @@ static void pc__tpool_release(pc__tpool *p) {
 // Take the whole queue (lock held).
 static pc_future *pc__tpool_take_queue(pc__tpool *p) {
     pc_future *all = p->head;
-    p->head = p->tail = NULL;
+    __atomic_store_n(&p->head, (pc_future *)NULL, __ATOMIC_RELAXED);
+    p->tail = NULL;
     return all;
 }
 
@@ -738,7 +764,7 @@ static const char pc__tpool_broken_msg[] =
 
 // Python's _initializer_failed: the pool is broken and its queue fails.
 static void pc__tpool_break(pc__tpool *p, const char *why) {
-    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__tpool_lock(p);
     p->broken = 1;
     pc_future *queued = pc__tpool_take_queue(p);
     pc__tpool_wake_all(p);
@@ -771,36 +797,45 @@ static pc_future *pc__tpool_next(pc__tpool *p) {
             p->idle_tokens++;
             went_idle = 1;
         }
+        // Work often arrives within microseconds while tasks stream in:
+        // watch the queue a moment (no lock) before parking.
+        pc_lock_release(&p->lock);
+        for (int spin = 0; spin < 100 && !__atomic_load_n(&p->head, __ATOMIC_RELAXED); spin++)
+            pc__cpu_relax();
+        pc__tpool_lock(p);
+        if (p->head) break;
+        if (p->shutdown || p->broken || __atomic_load_n(&pc__pools_exiting, __ATOMIC_ACQUIRE))
+            return NULL;
         p->sleepers++;
         uint32_t seq = __atomic_load_n(&p->wake_seq, __ATOMIC_RELAXED);
         pc_lock_release(&p->lock);
         pc__futex_wait(&p->wake_seq, seq, INFINITY, 0);
-        pc_lock_acquire(&p->lock, PC_FOREVER);
+        pc__tpool_lock(p);
         p->sleepers--;
         if (p->signals > 0) p->signals--;
     }
     pc_future *f = p->head;
-    p->head = f->next;
-    if (!p->head) p->tail = NULL;
+    __atomic_store_n(&p->head, f->next, __ATOMIC_RELAXED);
+    if (!f->next) p->tail = NULL;
     return f;
 }
 
 static int pc__tpool_worker(void *arg) {
     pc__tpool *p = (pc__tpool *)arg;
     pc_thread *self = pc_thread_current();
-    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__tpool_lock(p);
     for (int i = 0; i < p->nthreads; i++)
         if (p->threads[i] == self) pc__tls_worker = i;
     pc_lock_release(&p->lock);
     pc__tls_pool = p;
     if (!p->initializer || pc__tpool_initialize(p) == PC_OK) {
-        pc_lock_acquire(&p->lock, PC_FOREVER);
+        pc__tpool_lock(p);
         pc_future *f;
         while ((f = pc__tpool_next(p)) != NULL) {
             pc_lock_release(&p->lock);
             pc_future_run(f, f->fn, f->arg);
             pc_future_release(f);
-            pc_lock_acquire(&p->lock, PC_FOREVER);
+            pc__tpool_lock(p);
         }
         pc_lock_release(&p->lock);
     }
@@ -845,7 +880,7 @@ static int pc__tpool_closed(pc__tpool *p) {
 static int pc__tpool_enqueue(pc__tpool *p, pc_future *f) {
     f->next = NULL;
     if (p->tail) p->tail->next = f;
-    else p->head = f;
+    else __atomic_store_n(&p->head, f, __ATOMIC_RELAXED);
     p->tail = f;
     if (p->idle_tokens > 0) p->idle_tokens--;
     else if (p->nthreads < p->max_workers && pc__tpool_spawn(p) != PC_OK && p->nthreads == 0)
@@ -868,7 +903,7 @@ static int pc__tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, siz
     if (arg_size) f->arg = memcpy(pc__future_extra(f), arg, arg_size);
     f->owner = p;
     f->refs = 2;                // the caller's and the queue's
-    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__tpool_lock(p);
     int rc = pc__tpool_closed(p);
     if (rc) {
         pc_lock_release(&p->lock);
@@ -891,7 +926,7 @@ static int pc__tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, siz
 }
 
 static int pc__tpool_join(pc__tpool *p) {
-    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__tpool_lock(p);
     int n = p->nthreads;
     pc_lock_release(&p->lock);
     // Threads are only started before shutdown, so threads[0..n) is stable.
@@ -902,7 +937,7 @@ static int pc__tpool_join(pc__tpool *p) {
 static int pc__tpool_shutdown(pc_executor *ex, int wait, int cancel_futures) {
     pc__tpool *p = (pc__tpool *)ex;
     pc_future *cancelled = NULL;
-    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__tpool_lock(p);
     p->shutdown = 1;
     if (cancel_futures) cancelled = pc__tpool_take_queue(p);
     pc__tpool_wake_all(p);
@@ -921,7 +956,7 @@ static int pc__tpool_shutdown(pc_executor *ex, int wait, int cancel_futures) {
 
 static void pc__tpool_free(pc_executor *ex) {
     pc__tpool *p = (pc__tpool *)ex;
-    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__tpool_lock(p);
     int was_shut = p->shutdown;
     pc_lock_release(&p->lock);
     if (!was_shut) pc__tpool_shutdown(ex, pc__tls_pool != p, 0);
@@ -979,7 +1014,7 @@ PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc) {
 // to run the queue, and the wait could never end.
 static int pc__deadlock_enter(pc_future *f) {
     pc__tpool *p = pc__tls_pool;
-    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__tpool_lock(p);
     p->waiting_on[pc__tls_worker] = f;
     int stuck = 0;
     if (p->nthreads == p->max_workers) {
@@ -997,7 +1032,7 @@ static int pc__deadlock_enter(pc_future *f) {
 
 static void pc__deadlock_leave(void) {
     pc__tpool *p = pc__tls_pool;
-    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__tpool_lock(p);
     p->waiting_on[pc__tls_worker] = NULL;
     pc_lock_release(&p->lock);
 }
@@ -1009,6 +1044,12 @@ static int pc__future_wait_done(pc_future *f, double timeout) {
     if (s >= PC_FUTURE_CANCELLED) return PC_OK;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (timeout == 0) return pc__error(PC_TIMEOUT, "future not done (timeout 0)");
+    // A trivial task finishes in well under the cost of parking and being
+    // woken: look again for a moment first.
+    for (int spin = 0; spin < 100; spin++) {
+        pc__cpu_relax();
+        if ((s = pc__fstate(f)) >= PC_FUTURE_CANCELLED) return PC_OK;
+    }
     int guarded = deadline == INFINITY && pc__tls_pool && f->owner == (void *)pc__tls_pool &&
                   s == PC_FUTURE_PENDING;
     if (guarded && pc__deadlock_enter(f)) return PC_RUNTIME;

@@ -1,0 +1,396 @@
+/* bench_futures.c - pyconc_futures.h against GLib's GThreadPool, libuv's
+   uv_queue_work, a plain pthread pool (mutex + condvar queue, below) and
+   Python's ThreadPoolExecutor, all with 2 workers, on the same work:
+
+     throughput   N trivial tasks submitted, then all waited for
+     round trip   one task submitted and its result waited for (median)
+     map          Executor.map over N items, results consumed in order
+
+   usage: bench_futures [N]   (default 1000000; the round trip runs N/10) */
+#define PYCONC_IMPLEMENTATION
+#define PYCONC_FUTURES_IMPLEMENTATION
+#include "pyconc_futures.h"
+#include "bench.h"
+
+#include <stdint.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#ifdef PYCONC_HAVE_GLIB
+#include <glib.h>
+#endif
+#ifdef PYCONC_HAVE_LIBUV
+#include <uv.h>
+#endif
+
+#define WORKERS 2
+#define ROUNDS 5
+
+static size_t n_tasks = 1000000;
+
+static void *trivial(void *arg) { return arg; }
+
+// >>pyconc
+typedef struct pyconc_ctx { pc_executor *ex; pc_future **fs; } pyconc_ctx;
+
+static double pyconc_throughput(void *p) {
+    pyconc_ctx *c = (pyconc_ctx *)p;
+    double t0 = pcb_now();
+    for (size_t i = 0; i < n_tasks; i++)
+        if (pc_executor_submit(c->ex, trivial, (void *)(uintptr_t)i, &c->fs[i])) abort();
+    for (size_t i = 0; i < n_tasks; i++) {
+        if (pc_future_result(c->fs[i], PC_FOREVER, NULL)) abort();
+        pc_future_release(c->fs[i]);
+    }
+    return (pcb_now() - t0) / (double)n_tasks;
+}
+
+static double *lat;     // per-op round-trip times of one trial
+
+static double pyconc_round_trip(void *p) {
+    pyconc_ctx *c = (pyconc_ctx *)p;
+    size_t n = n_tasks / 10;
+    for (size_t i = 0; i < n; i++) {
+        pc_future *f;
+        double t0 = pcb_now();
+        if (pc_executor_submit(c->ex, trivial, NULL, &f)) abort();
+        if (pc_future_result(f, PC_FOREVER, NULL)) abort();
+        lat[i] = pcb_now() - t0;
+        pc_future_release(f);
+    }
+    return pcb_median(lat, (int)n);
+}
+
+typedef struct map_ctx { pc_executor *ex; void **items; size_t chunksize, buffersize; } map_ctx;
+
+static double pyconc_map(void *p) {
+    map_ctx *m = (map_ctx *)p;
+    pc_map_iter *it;
+    double t0 = pcb_now();
+    if (pc_executor_map(m->ex, trivial, m->items, n_tasks, 0, PC_FOREVER, m->chunksize,
+                        m->buffersize, &it))
+        abort();
+    void *out;
+    size_t got = 0;
+    while (pc_map_iter_next(it, &out) == PC_OK) got++;
+    pc_map_iter_free(it);
+    if (got != n_tasks) abort();
+    return (pcb_now() - t0) / (double)n_tasks;
+}
+
+// >>plain: the pool people write by hand: a linked queue under one mutex,
+// one condvar for workers, a counter and a condvar for completion.
+typedef struct ptask { void *(*fn)(void *); void *arg; struct ptask *next; } ptask;
+typedef struct plain_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    ptask *head, *tail;
+    size_t finished;
+    int stop;
+    pthread_t threads[WORKERS];
+} plain_pool;
+
+static void *plain_worker(void *arg) {
+    plain_pool *p = (plain_pool *)arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->head && !p->stop) pthread_cond_wait(&p->work, &p->mu);
+        if (!p->head) break;
+        ptask *t = p->head;
+        p->head = t->next;
+        if (!p->head) p->tail = NULL;
+        pthread_mutex_unlock(&p->mu);
+        t->fn(t->arg);
+        free(t);
+        pthread_mutex_lock(&p->mu);
+        p->finished++;
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void plain_start(plain_pool *p) {
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (int i = 0; i < WORKERS; i++) pthread_create(&p->threads[i], NULL, plain_worker, p);
+}
+
+static void plain_stop(plain_pool *p) {
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < WORKERS; i++) pthread_join(p->threads[i], NULL);
+}
+
+static void plain_submit(plain_pool *p, void *arg) {
+    ptask *t = (ptask *)malloc(sizeof *t);
+    t->fn = trivial;
+    t->arg = arg;
+    t->next = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (p->tail) p->tail->next = t;
+    else p->head = t;
+    p->tail = t;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void plain_wait_finished(plain_pool *p, size_t target) {
+    pthread_mutex_lock(&p->mu);
+    while (p->finished < target) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static double plain_throughput(void *arg) {
+    plain_pool *p = (plain_pool *)arg;
+    double t0 = pcb_now();
+    size_t base = p->finished;
+    for (size_t i = 0; i < n_tasks; i++) plain_submit(p, (void *)(uintptr_t)i);
+    plain_wait_finished(p, base + n_tasks);
+    return (pcb_now() - t0) / (double)n_tasks;
+}
+
+// >>condvar: the round-trip floor: two threads handing a turn back and
+// forth through one mutex and condvar.
+typedef struct pingpong {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int turn, stop;
+    pthread_t t;
+} pingpong;
+
+static void *pong_main(void *arg) {
+    pingpong *pp = (pingpong *)arg;
+    pthread_mutex_lock(&pp->mu);
+    for (;;) {
+        while (pp->turn != 1 && !pp->stop) pthread_cond_wait(&pp->cv, &pp->mu);
+        if (pp->stop) break;
+        pp->turn = 0;
+        pthread_cond_signal(&pp->cv);
+    }
+    pthread_mutex_unlock(&pp->mu);
+    return NULL;
+}
+
+static double condvar_round_trip(void *arg) {
+    pingpong *pp = (pingpong *)arg;
+    size_t n = n_tasks / 10;
+    for (size_t i = 0; i < n; i++) {
+        double t0 = pcb_now();
+        pthread_mutex_lock(&pp->mu);
+        pp->turn = 1;
+        pthread_cond_signal(&pp->cv);
+        while (pp->turn != 0) pthread_cond_wait(&pp->cv, &pp->mu);
+        pthread_mutex_unlock(&pp->mu);
+        lat[i] = pcb_now() - t0;
+    }
+    return pcb_median(lat, (int)n);
+}
+
+// >>glib
+#ifdef PYCONC_HAVE_GLIB
+typedef struct glib_ctx {
+    GThreadPool *pool;
+    GMutex mu;
+    GCond cv;
+    size_t finished;
+} glib_ctx;
+
+static void glib_task(gpointer data, gpointer user) {
+    glib_ctx *g = (glib_ctx *)user;
+    trivial(data);
+    g_mutex_lock(&g->mu);
+    g->finished++;
+    g_cond_signal(&g->cv);
+    g_mutex_unlock(&g->mu);
+}
+
+static void glib_wait(glib_ctx *g, size_t target) {
+    g_mutex_lock(&g->mu);
+    while (g->finished < target) g_cond_wait(&g->cv, &g->mu);
+    g_mutex_unlock(&g->mu);
+}
+
+static double glib_throughput(void *arg) {
+    glib_ctx *g = (glib_ctx *)arg;
+    size_t base = g->finished;
+    double t0 = pcb_now();
+    for (size_t i = 0; i < n_tasks; i++)
+        g_thread_pool_push(g->pool, (gpointer)(uintptr_t)(i + 1), NULL);
+    glib_wait(g, base + n_tasks);
+    return (pcb_now() - t0) / (double)n_tasks;
+}
+
+static double glib_round_trip(void *arg) {
+    glib_ctx *g = (glib_ctx *)arg;
+    size_t n = n_tasks / 10;
+    for (size_t i = 0; i < n; i++) {
+        double t0 = pcb_now();
+        size_t base = g->finished;
+        g_thread_pool_push(g->pool, (gpointer)1, NULL);
+        glib_wait(g, base + 1);
+        lat[i] = pcb_now() - t0;
+    }
+    return pcb_median(lat, (int)n);
+}
+#endif
+
+// >>libuv
+#ifdef PYCONC_HAVE_LIBUV
+typedef struct uv_ctx { uv_loop_t *loop; uv_work_t *reqs; size_t after; } uv_ctx;
+
+static void uv_task(uv_work_t *req) { trivial(req->data); }
+static void uv_after(uv_work_t *req, int status) {
+    (void)status;
+    ((uv_ctx *)req->loop->data)->after++;
+}
+
+static double uv_throughput(void *arg) {
+    uv_ctx *u = (uv_ctx *)arg;
+    u->after = 0;
+    double t0 = pcb_now();
+    for (size_t i = 0; i < n_tasks; i++) {
+        u->reqs[i].data = (void *)(uintptr_t)i;
+        uv_queue_work(u->loop, &u->reqs[i], uv_task, uv_after);
+    }
+    uv_run(u->loop, UV_RUN_DEFAULT);
+    if (u->after != n_tasks) abort();
+    return (pcb_now() - t0) / (double)n_tasks;
+}
+
+static double uv_round_trip(void *arg) {
+    uv_ctx *u = (uv_ctx *)arg;
+    size_t n = n_tasks / 10;
+    for (size_t i = 0; i < n; i++) {
+        double t0 = pcb_now();
+        uv_queue_work(u->loop, &u->reqs[0], uv_task, uv_after);
+        uv_run(u->loop, UV_RUN_DEFAULT);
+        lat[i] = pcb_now() - t0;
+    }
+    return pcb_median(lat, (int)n);
+}
+#endif
+
+// >>main
+static void *wait_go(void *arg) {
+    pc_event_wait((pc_event *)arg, PC_FOREVER);
+    return NULL;
+}
+
+// What one pending submit holds: the future, which is also the work item.
+static void bench_memory(void) {
+    pc_executor *ex = pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = 1 });
+    pc_event go = PC_EVENT_INIT;
+    pc_future *blocker, *f;
+    pc_executor_submit(ex, wait_go, &go, &blocker);
+    pc_executor_submit(ex, trivial, NULL, &f);      // queued behind the blocker
+    size_t usable = sizeof(struct pc_future);
+#if defined(__GLIBC__)
+    usable = malloc_usable_size(f) + sizeof(size_t);
+#endif
+    printf("memory: %zu bytes per pending future (struct), %zu with the allocator's header\n",
+           sizeof(struct pc_future), usable);
+    pc_event_set(&go);
+    pc_future_release(blocker);
+    pc_future_release(f);
+    pc_executor_free(ex);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) n_tasks = (size_t)strtoull(argv[1], NULL, 10);
+    if (n_tasks < 100) n_tasks = 100;
+    setenv("UV_THREADPOOL_SIZE", "2", 1);
+    pcb_begin("futures");
+    printf("(%zu tasks, %d workers, medians of %d alternating trials)\n", n_tasks, WORKERS,
+           ROUNDS);
+    lat = (double *)malloc(n_tasks / 10 * sizeof *lat);
+    pyconc_ctx pc;
+    pc.ex = pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = WORKERS });
+    pc.fs = (pc_future **)malloc(n_tasks * sizeof *pc.fs);
+    double ours, peer;
+
+    plain_pool plain;
+    plain_start(&plain);
+    pcb_duel(pyconc_throughput, &pc, plain_throughput, &plain, ROUNDS, &ours, &peer);
+    pcb_row("throughput: submit N, wait all", ours, "pthread pool", peer);
+#ifdef PYCONC_HAVE_GLIB
+    glib_ctx g;
+    memset(&g, 0, sizeof g);
+    g_mutex_init(&g.mu);
+    g_cond_init(&g.cv);
+    g.pool = g_thread_pool_new(glib_task, &g, WORKERS, TRUE, NULL);
+    pcb_duel(pyconc_throughput, &pc, glib_throughput, &g, ROUNDS, &ours, &peer);
+    pcb_row("throughput: submit N, wait all", ours, "GThreadPool", peer);
+#else
+    pcb_row("throughput: submit N, wait all", NAN, "GThreadPool", NAN);
+#endif
+#ifdef PYCONC_HAVE_LIBUV
+    uv_ctx u;
+    u.loop = uv_default_loop();
+    u.loop->data = &u;
+    u.reqs = (uv_work_t *)calloc(n_tasks, sizeof *u.reqs);
+    pcb_duel(pyconc_throughput, &pc, uv_throughput, &u, ROUNDS, &ours, &peer);
+    pcb_row("throughput: submit N, wait all", ours, "libuv", peer);
+#endif
+    char args[64];
+    snprintf(args, sizeof args, "%zu %d", n_tasks / 10, WORKERS);
+    peer = pcb_python("futures_throughput.py", args);
+    pcb_row("throughput: submit N, wait all", ours, "Python", peer);
+
+    pingpong pp;
+    memset(&pp, 0, sizeof pp);
+    pthread_mutex_init(&pp.mu, NULL);
+    pthread_cond_init(&pp.cv, NULL);
+    pthread_create(&pp.t, NULL, pong_main, &pp);
+    pcb_duel(pyconc_round_trip, &pc, condvar_round_trip, &pp, ROUNDS, &ours, &peer);
+    pcb_row("round trip: submit -> result", ours, "condvar pingpong", peer);
+    pthread_mutex_lock(&pp.mu);
+    pp.stop = 1;
+    pthread_cond_signal(&pp.cv);
+    pthread_mutex_unlock(&pp.mu);
+    pthread_join(pp.t, NULL);
+#ifdef PYCONC_HAVE_GLIB
+    pcb_duel(pyconc_round_trip, &pc, glib_round_trip, &g, ROUNDS, &ours, &peer);
+    pcb_row("round trip: submit -> result", ours, "GThreadPool", peer);
+#endif
+#ifdef PYCONC_HAVE_LIBUV
+    pcb_duel(pyconc_round_trip, &pc, uv_round_trip, &u, ROUNDS, &ours, &peer);
+    pcb_row("round trip: submit -> result", ours, "libuv", peer);
+#endif
+    snprintf(args, sizeof args, "%zu %d", n_tasks / 100, WORKERS);
+    peer = pcb_python("futures_roundtrip.py", args);
+    pcb_row("round trip: submit -> result", ours, "Python", peer);
+
+    void **items = (void **)malloc(n_tasks * sizeof *items);
+    for (size_t i = 0; i < n_tasks; i++) items[i] = (void *)(uintptr_t)i;
+    map_ctx m1 = {pc.ex, items, 1, 0}, mb = {pc.ex, items, 1, 4096}, mc = {pc.ex, items, 256, 0};
+    pcb_duel(pyconc_map, &m1, plain_throughput, &plain, ROUNDS, &ours, &peer);
+    pcb_row("map N items (chunksize 1)", ours, "pthread pool", peer);
+    pcb_duel(pyconc_map, &mb, plain_throughput, &plain, ROUNDS, &ours, &peer);
+    pcb_row("map N items (buffersize 4096)", ours, "pthread pool", peer);
+    pcb_duel(pyconc_map, &mc, plain_throughput, &plain, ROUNDS, &ours, &peer);
+    pcb_row("map N items (chunksize 256)", ours, "pthread pool", peer);
+    ours = pcb_solo(pyconc_map, &m1, ROUNDS);
+    snprintf(args, sizeof args, "%zu %d", n_tasks / 10, WORKERS);
+    peer = pcb_python("futures_map.py", args);
+    pcb_row("map N items (chunksize 1)", ours, "Python", peer);
+    plain_stop(&plain);
+
+    bench_memory();
+    pcb_end();
+#ifdef PYCONC_HAVE_GLIB
+    g_thread_pool_free(g.pool, FALSE, TRUE);
+#endif
+#ifdef PYCONC_HAVE_LIBUV
+    free(u.reqs);
+#endif
+    pc_executor_free(pc.ex);
+    free(pc.fs);
+    free(items);
+    free(lat);
+    return 0;
+}
