@@ -1,0 +1,38 @@
+/* The seed's is_prime program: executor.map over six large numbers,
+   printed in input order as the results arrive. */
+#define PYCONC_IMPLEMENTATION
+#define PYCONC_FUTURES_IMPLEMENTATION
+#include "pyconc_futures.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+
+static const long long PRIMES[] = {
+    112272535095293LL, 112582705942171LL, 112272535095293LL,
+    115280095190773LL, 115797848077099LL, 1099726899285419LL,
+};
+
+static void *is_prime(void *arg) {
+    long long n = *(const long long *)arg;
+    if (n % 2 == 0) return (void *)0;
+    long long sqrt_n = (long long)floor(sqrt((double)n));
+    for (long long i = 3; i <= sqrt_n; i += 2)
+        if (n % i == 0) return (void *)0;
+    return (void *)1;
+}
+
+int main(void) {
+    pc_executor *executor = pc_thread_pool_new(NULL);
+    pc_map_iter *it;
+    size_t n = sizeof PRIMES / sizeof PRIMES[0];
+    if (!executor || pc_executor_map(executor, is_prime, PRIMES, n, sizeof PRIMES[0],
+                                     PC_FOREVER, 1, 0, &it))
+        return 1;
+    void *prime;
+    for (size_t i = 0; pc_map_iter_next(it, &prime) == PC_OK; i++)
+        printf("%lld is prime: %s\n", PRIMES[i], prime ? "True" : "False");
+    pc_map_iter_free(it);
+    pc_executor_free(executor);
+    return 0;
+}
