@@ -2021,6 +2021,13 @@ PYCONC_API int pc_process_join(pc_process *p, double timeout) {
     if ((rc = pc__deadline(timeout, &deadline))) return rc;
     if (p->owner != getpid()) return pc__error(PC_RUNTIME, "can only join a child process");
     while (!pc__proc_reap(p)) {
+        if (deadline == INFINITY && p->sentinel_kind != PC__S_SERVER) {
+            // Sleep in the kernel until the child ends, without reaping it
+            // (WNOWAIT): one wake-up fewer than poll() then waitpid().
+            siginfo_t si;
+            if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT) == 0 || errno == EINTR)
+                continue;
+        }
         rc = pc__proc_wait_readable(p->sentinel, deadline);
         if (rc == PC_TIMEOUT) return pc__proc_reap(p) ? PC_OK : pc__error(PC_TIMEOUT, "join timed out");
         if (rc) return rc;
