@@ -82,24 +82,28 @@
 
    DESIGN
    ======
-   A bounded FIFO (0 < maxsize <= PYCONC_QUEUE_RING_MAX) is a preallocated
+   A bounded FIFO (2 <= maxsize <= PYCONC_QUEUE_RING_MAX) is a preallocated
    ring of maxsize slots, each with a sequence number that says whose turn
    it is (the producer of lap n or the consumer of lap n): a put or get is
    one compare-and-swap on its own end's counter plus the copy, and a
    producer and a consumer never take a lock or touch the same counter.
-   An unbounded FIFO and a SimpleQueue are a list of fixed-size blocks with
+   Any other FIFO and a SimpleQueue are a list of fixed-size blocks with
    two locks, one for each end, so a putter and a getter never wait for
-   each other either. LIFO and PRIORITY keep an array (a stack, a binary
-   heap) under one lock that spins briefly before it sleeps.
+   each other either. LIFO and PRIORITY keep an array (a stack; a binary
+   heap that pops bottom-up, its entries packed as the item then an 8-byte
+   insertion number) under one lock that spins briefly before it sleeps.
    Every kind sleeps on pyconc's wait queue through event counts: a getter
    that finds the queue empty polls it PYCONC_QUEUE_SPIN times, then
    announces itself and sleeps; a putter enters the kernel only when a
-   getter has announced itself (and the same for putters on a full queue,
-   and for join()). So a queue that is neither empty nor full costs no
-   system call and no wake-up at all. Measured against a mutex + two
-   condition variables ring and GLib's GAsyncQueue, the ring was the one
-   choice that made the bounded 1-producer 1-consumer case several times
-   faster; the figures are in docs/queue.md.
+   getter has announced itself, and takes that getter off the count before
+   it wakes it, so the puts that follow while the woken thread is still
+   on its way make no system call (the same for putters on a full queue,
+   and for join()). A queue that is neither empty nor full costs no system
+   call at all. Measured against a mutex + two condition variables ring
+   and GLib's GAsyncQueue, the slot ring made the bounded 1-producer
+   1-consumer case about twice as fast as either; a mutex ring cannot get
+   there, since its producer and consumer share the lock's cache line on
+   every item. The figures are in docs/queue.md.
 
    THREAD SAFETY
    =============
