@@ -74,6 +74,8 @@
    =============
    Every function may be called from any thread. A future passed to a
    function must be kept referenced by the caller for the call's duration.
+   Free a map iterator before its executor. A pool's workers do not exist
+   in a fork()ed child: make new pools there.
 
    ERRORS
    ======
@@ -258,7 +260,8 @@ PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const void *items
    PC_CANCELLED, PC_VALUE.  Blocks: yes.  Python: next(map_iterator) */
 PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result);
 /* Cancel what has not started, wait for the tasks still running (they use
-   the items), and free the iterator. NULL is ignored. */
+   the items), and free the iterator. Call it before freeing the executor.
+   NULL is ignored. */
 PYCONC_API void pc_map_iter_free(pc_map_iter *it);
 
 // >>thread_pool
