@@ -25,6 +25,8 @@
                            allocator; define both or neither (default:
                            malloc/free).
    PYCONC_ASSERT(x)        internal consistency checks (default: assert).
+   PYCONC_LOCK_SPIN        how many times a blocking acquire of a held Lock
+                           re-reads it before sleeping (default 100).
    PYCONC_NO_FUTEX         use the portable wait queue (a hashed table of
                            mutex + condition variable pairs) even on Linux.
                            Off Linux this is the only wait queue.
@@ -507,6 +509,15 @@ PYCONC_API void pc__free(void *p);
 PYCONC_API char *pc__strdup(const char *s);
 /* Python's exception name for a code: "TimeoutError". */
 PYCONC_API const char *pc__exception_name(int code);
+/* One pause of a spin loop (x86 pause, arm64 yield): kinder to the other
+   hyperthread and to power. */
+PYCONC_API void pc__cpu_relax(void);
+/* Thread-local storage class, for C and C++ alike. */
+#ifdef __cplusplus
+#define PC__TLS thread_local
+#else
+#define PC__TLS _Thread_local
+#endif
 /* Turn monotonic seconds into a timespec (for the OS's timed waits). */
 struct timespec;
 PYCONC_API void pc__timespec(double seconds, struct timespec *out);
@@ -562,12 +573,6 @@ PYCONC_API void pc__timespec(double seconds, struct timespec *out);
 #define PC__HAVE_FUTEX 1
 #else
 #define PC__HAVE_FUTEX 0
-#endif
-
-#ifdef __cplusplus
-#define PC__TLS thread_local
-#else
-#define PC__TLS _Thread_local
 #endif
 
 #define PC__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -812,13 +817,27 @@ static void pc__waitqueue_after_fork(void) {
 }
 #endif
 
+PYCONC_API void pc__cpu_relax(void) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static PC__TLS char pc__self_marker;
 PYCONC_API uintptr_t pc__self_id(void) { return (uintptr_t)&pc__self_marker; }
 
 // >>lock
 // Three states (0 free, 1 held, 2 held with possible waiters): release only
 // enters the kernel when someone may be asleep. Acquire/release ordering on
-// the state word is what publishes the protected data.
+// the state word is what publishes the protected data. A blocking acquire
+// that finds the lock held first watches it for a short while (read-only,
+// so the holder's cache line is not stolen): most critical sections are a
+// few dozen instructions, and parking costs two context switches.
+#ifndef PYCONC_LOCK_SPIN
+#define PYCONC_LOCK_SPIN 100
+#endif
 PYCONC_API void pc_lock_init(pc_lock *lock) { if (lock) lock->state = 0; }
 PYCONC_API void pc_lock_destroy(pc_lock *lock) { (void)lock; }
 
@@ -826,6 +845,14 @@ static int pc__lock_wait(pc_lock *lock, double timeout) {
     double deadline = INFINITY;
     if (timeout == 0) return PC_TIMEOUT;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    for (int i = 0; i < PYCONC_LOCK_SPIN; i++) {
+        uint32_t free_state = 0;
+        pc__cpu_relax();
+        if (PC__RELAXED(&lock->state) == 0 &&
+            __atomic_compare_exchange_n(&lock->state, &free_state, 1, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return PC_OK;
+    }
     uint32_t c = __atomic_exchange_n(&lock->state, 2, __ATOMIC_ACQUIRE);
     while (c != 0) {
         if (pc__futex_wait(&lock->state, 2, deadline, 0) == PC_TIMEOUT) {

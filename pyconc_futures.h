@@ -336,12 +336,6 @@ PYCONC_API void pc_as_completed_free(pc_as_completed *it);
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __cplusplus
-#define PC__F_TLS thread_local
-#else
-#define PC__F_TLS _Thread_local
-#endif
-
 #define PC__F_SEQ __ATOMIC_SEQ_CST
 
 // >>future_impl
@@ -388,14 +382,6 @@ typedef struct pc__fnode {
 
 static int pc__future_wait_done(pc_future *f, double timeout);
 
-// A pause for spin loops: kinder to the other hyperthread and to power.
-static void pc__cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 
 static pc_future *pc__future_alloc(size_t extra) {
@@ -677,28 +663,14 @@ typedef struct pc__tpool {
 
 // The worker's own pool and index, for the deadlock check and for a
 // shutdown(wait) from inside the pool.
-static PC__F_TLS pc__tpool *pc__tls_pool;
-static PC__F_TLS int pc__tls_worker;
+static PC__TLS pc__tpool *pc__tls_pool;
+static PC__TLS int pc__tls_worker;
 
 // Every live pool, so that at exit the workers finish the queue and end
 // (then pyconc.h's exit handler joins them, as they are not daemons).
 static pc_lock pc__pools_lock = PC_LOCK_INIT;
 static pc__tpool *pc__pools;
 static uint32_t pc__pools_exiting, pc__pools_atexit, pc__pool_counter;
-
-// The pool's lock is held for a few dozen instructions at a time but taken
-// by the submitter and every worker for each task. pc_lock parks a thread at
-// the first collision, which costs two context switches; spinning briefly on
-// a read first lets the holder finish instead.
-static void pc__tpool_lock(pc__tpool *p) {
-    for (int spin = 0; spin < 200; spin++) {
-        if (__atomic_load_n(&p->lock.state, __ATOMIC_RELAXED) == 0 &&
-            pc_lock_acquire(&p->lock, 0) == PC_OK)
-            return;
-        pc__cpu_relax();
-    }
-    pc_lock_acquire(&p->lock, PC_FOREVER);
-}
 
 static void pc__tpool_wake_all(pc__tpool *p) {
     p->signals = p->sleepers;
@@ -710,7 +682,7 @@ static void pc__pools_at_exit(void) {
     __atomic_store_n(&pc__pools_exiting, 1u, __ATOMIC_RELEASE);
     pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
     for (pc__tpool *p = pc__pools; p; p = p->reg_next) {
-        pc__tpool_lock(p);
+        pc_lock_acquire(&p->lock, PC_FOREVER);
         pc__tpool_wake_all(p);
         pc_lock_release(&p->lock);
     }
@@ -767,7 +739,7 @@ static const char pc__tpool_broken_msg[] =
 
 // Python's _initializer_failed: the pool is broken and its queue fails.
 static void pc__tpool_break(pc__tpool *p, const char *why) {
-    pc__tpool_lock(p);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
     p->broken = 1;
     pc_future *queued = pc__tpool_take_queue(p);
     pc__tpool_wake_all(p);
@@ -805,7 +777,7 @@ static pc_future *pc__tpool_next(pc__tpool *p) {
         pc_lock_release(&p->lock);
         for (int spin = 0; spin < 100 && !__atomic_load_n(&p->head, __ATOMIC_RELAXED); spin++)
             pc__cpu_relax();
-        pc__tpool_lock(p);
+        pc_lock_acquire(&p->lock, PC_FOREVER);
         if (p->head) break;
         if (p->shutdown || p->broken || __atomic_load_n(&pc__pools_exiting, __ATOMIC_ACQUIRE))
             return NULL;
@@ -813,7 +785,7 @@ static pc_future *pc__tpool_next(pc__tpool *p) {
         uint32_t seq = __atomic_load_n(&p->wake_seq, __ATOMIC_RELAXED);
         pc_lock_release(&p->lock);
         pc__futex_wait(&p->wake_seq, seq, INFINITY, 0);
-        pc__tpool_lock(p);
+        pc_lock_acquire(&p->lock, PC_FOREVER);
         p->sleepers--;
         if (p->signals > 0) p->signals--;
     }
@@ -826,19 +798,19 @@ static pc_future *pc__tpool_next(pc__tpool *p) {
 static int pc__tpool_worker(void *arg) {
     pc__tpool *p = (pc__tpool *)arg;
     pc_thread *self = pc_thread_current();
-    pc__tpool_lock(p);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
     for (int i = 0; i < p->nthreads; i++)
         if (p->threads[i] == self) pc__tls_worker = i;
     pc_lock_release(&p->lock);
     pc__tls_pool = p;
     if (!p->initializer || pc__tpool_initialize(p) == PC_OK) {
-        pc__tpool_lock(p);
+        pc_lock_acquire(&p->lock, PC_FOREVER);
         pc_future *f;
         while ((f = pc__tpool_next(p)) != NULL) {
             pc_lock_release(&p->lock);
             pc_future_run(f, f->fn, f->arg);
             pc_future_release(f);
-            pc__tpool_lock(p);
+            pc_lock_acquire(&p->lock, PC_FOREVER);
         }
         pc_lock_release(&p->lock);
     }
@@ -906,7 +878,7 @@ static int pc__tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, siz
     if (arg_size) f->arg = memcpy(pc__future_extra(f), arg, arg_size);
     f->owner = p;
     f->refs = 2;                // the caller's and the queue's
-    pc__tpool_lock(p);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
     int rc = pc__tpool_closed(p);
     if (rc) {
         pc_lock_release(&p->lock);
@@ -929,7 +901,7 @@ static int pc__tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, siz
 }
 
 static int pc__tpool_join(pc__tpool *p) {
-    pc__tpool_lock(p);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
     int n = p->nthreads;
     pc_lock_release(&p->lock);
     // Threads are only started before shutdown, so threads[0..n) is stable.
@@ -940,7 +912,7 @@ static int pc__tpool_join(pc__tpool *p) {
 static int pc__tpool_shutdown(pc_executor *ex, int wait, int cancel_futures) {
     pc__tpool *p = (pc__tpool *)ex;
     pc_future *cancelled = NULL;
-    pc__tpool_lock(p);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
     p->shutdown = 1;
     if (cancel_futures) cancelled = pc__tpool_take_queue(p);
     pc__tpool_wake_all(p);
@@ -959,7 +931,7 @@ static int pc__tpool_shutdown(pc_executor *ex, int wait, int cancel_futures) {
 
 static void pc__tpool_free(pc_executor *ex) {
     pc__tpool *p = (pc__tpool *)ex;
-    pc__tpool_lock(p);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
     int was_shut = p->shutdown;
     pc_lock_release(&p->lock);
     if (!was_shut) pc__tpool_shutdown(ex, pc__tls_pool != p, 0);
@@ -1017,7 +989,7 @@ PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc) {
 // to run the queue, and the wait could never end.
 static int pc__deadlock_enter(pc_future *f) {
     pc__tpool *p = pc__tls_pool;
-    pc__tpool_lock(p);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
     p->waiting_on[pc__tls_worker] = f;
     int stuck = 0;
     if (p->nthreads == p->max_workers) {
@@ -1035,7 +1007,7 @@ static int pc__deadlock_enter(pc_future *f) {
 
 static void pc__deadlock_leave(void) {
     pc__tpool *p = pc__tls_pool;
-    pc__tpool_lock(p);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
     p->waiting_on[pc__tls_worker] = NULL;
     pc_lock_release(&p->lock);
 }

@@ -337,18 +337,10 @@ struct pc_queue {
 };
 
 // >>queue-helpers
-static void pc__qpause(void) {
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_ia32_pause();
-#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 // Waiting for another thread's copy that is already under way: spin a
 // little, then let it run (it may have been preempted mid-copy).
 static void pc__qbackoff(unsigned *spins) {
-    if (++*spins < 64) pc__qpause();
+    if (++*spins < 64) pc__cpu_relax();
     else sched_yield();
 }
 
@@ -363,16 +355,6 @@ static void pc__qcopy(void *dst, const void *src, size_t n) {
     }
 }
 
-static void pc__qlock(pc_lock *l) {
-    if (pc_lock_acquire(l, 0) == PC_OK) return;
-    for (int i = 0; i < PYCONC_QUEUE_SPIN; i++) {
-        pc__qpause();
-        if (PC__QRELAXED(&l->state) == 0 && pc_lock_acquire(l, 0) == PC_OK) return;
-    }
-    pc_lock_acquire(l, PC_FOREVER);
-}
-
-static void pc__qunlock(pc_lock *l) { pc_lock_release(l); }
 
 // Items in the queue. The loads are sequentially consistent because the
 // sleep protocol (pc__qwait) pairs them with the waiters counters.
@@ -522,16 +504,16 @@ static pc__qblock *pc__list_block(pc_queue *q) {
 }
 
 static int pc__list_try_put(pc_queue *q, const void *item) {
-    pc__qlock(&q->p.lock);
+    pc_lock_acquire(&q->p.lock, PC_FOREVER);
     uint64_t k = q->p.putc;
     if (q->c.bound && k - PC__QLOAD(&q->g.getc) >= q->c.bound) {
-        pc__qunlock(&q->p.lock);
+        pc_lock_release(&q->p.lock);
         return PC_FULL;
     }
     if (k != 0 && (k & (q->c.block_items - 1)) == 0) {
         pc__qblock *b = pc__list_block(q);
         if (!b) {
-            pc__qunlock(&q->p.lock);
+            pc_lock_release(&q->p.lock);
             return PC_NOMEM;
         }
         PC__QSTORE(&q->p.blk->next, b);
@@ -540,7 +522,7 @@ static int pc__list_try_put(pc_queue *q, const void *item) {
     pc__qcopy(pc__list_item(q, q->p.blk, k), item, q->c.item_size);
     pc__qtask_add(q);
     PC__QSTORE_SEQ(&q->p.putc, k + 1);
-    pc__qunlock(&q->p.lock);
+    pc_lock_release(&q->p.lock);
     return PC_OK;
 }
 
@@ -551,10 +533,10 @@ static void pc__list_retire(pc_queue *q, pc__qblock *b) {
 }
 
 static int pc__list_try_get(pc_queue *q, void *out) {
-    pc__qlock(&q->g.lock);
+    pc_lock_acquire(&q->g.lock, PC_FOREVER);
     uint64_t k = q->g.getc;
     if (k == q->g.seen && (q->g.seen = PC__QSEQ(&q->p.putc)) == k) {
-        pc__qunlock(&q->g.lock);
+        pc_lock_release(&q->g.lock);
         return PC_EMPTY;
     }
     if (k != 0 && (k & (q->c.block_items - 1)) == 0) {
@@ -564,7 +546,7 @@ static int pc__list_try_get(pc_queue *q, void *out) {
     }
     if (out) pc__qcopy(out, pc__list_item(q, q->g.blk, k), q->c.item_size);
     PC__QSTORE_SEQ(&q->g.getc, k + 1);
-    pc__qunlock(&q->g.lock);
+    pc_lock_release(&q->g.lock);
     return PC_OK;
 }
 
@@ -645,7 +627,7 @@ static int pc__locked_grow(pc_queue *q) {
 }
 
 static int pc__locked_try_put(pc_queue *q, const void *item) {
-    pc__qlock(&q->l.lock);
+    pc_lock_acquire(&q->l.lock, PC_FOREVER);
     uint64_t p = q->p.putc, n = p - q->g.getc;
     int rc = q->c.bound && n >= q->c.bound ? PC_FULL : PC_OK;
     if (rc == PC_OK && n == q->l.cap) rc = pc__locked_grow(q);
@@ -660,15 +642,15 @@ static int pc__locked_try_put(pc_queue *q, const void *item) {
         pc__qtask_add(q);
         PC__QSTORE_SEQ(&q->p.putc, p + 1);
     }
-    pc__qunlock(&q->l.lock);
+    pc_lock_release(&q->l.lock);
     return rc;
 }
 
 static int pc__locked_try_get(pc_queue *q, void *out) {
-    pc__qlock(&q->l.lock);
+    pc_lock_acquire(&q->l.lock, PC_FOREVER);
     uint64_t g = q->g.getc, n = q->p.putc - g;
     if (n == 0) {
-        pc__qunlock(&q->l.lock);
+        pc_lock_release(&q->l.lock);
         return PC_EMPTY;
     }
     if (q->c.kind == PC_QUEUE_LIFO) {
@@ -678,7 +660,7 @@ static int pc__locked_try_get(pc_queue *q, void *out) {
         pc__heap_pop(q, n - 1);
     }
     PC__QSTORE_SEQ(&q->g.getc, g + 1);
-    pc__qunlock(&q->l.lock);
+    pc_lock_release(&q->l.lock);
     return PC_OK;
 }
 
@@ -736,7 +718,7 @@ static int pc__qget_once(pc_queue *q, void *out) {
 // Poll briefly (the other side is often just about to act), then sleep.
 static int pc__qput_slow(pc_queue *q, const void *item, double deadline) {
     for (int i = 0; i < PYCONC_QUEUE_SPIN; i++) {
-        pc__qpause();
+        pc__cpu_relax();
         if (pc__qhas_room(q) || PC__QRELAXED(&q->c.state)) break;
     }
     for (;;) {
@@ -749,7 +731,7 @@ static int pc__qput_slow(pc_queue *q, const void *item, double deadline) {
 
 static int pc__qget_slow(pc_queue *q, void *out, double deadline) {
     for (int i = 0; i < PYCONC_QUEUE_SPIN; i++) {
-        pc__qpause();
+        pc__cpu_relax();
         if (pc__qhas_item(q) || PC__QRELAXED(&q->c.state)) break;
     }
     for (;;) {
