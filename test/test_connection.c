@@ -3,8 +3,7 @@
    python3 as the other side when it is installed. */
 #define PYCONC_IMPLEMENTATION
 #define PYCONC_PROCESS_IMPLEMENTATION
-#include "pyconc.h"
-#include "staging/connection.h"
+#include "pyconc_process.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1300,3 +1299,130 @@ TEST(interop_modern_python) {
     python_client(1, "127.0.0.1:0", interop_key_hex, PC_OK);
     python_client(1, NULL, "6e6f7065", PC_AUTH);
 }
+
+// >>processes
+// Connections between processes, under each start method: a child's end
+// travels in the argument pack; the parent waits on the connection and the
+// child's sentinel together, as multiprocessing.connection.wait allows.
+static pc_process *start_child(pc_start_method method, pc_target_fn fn, pc_args *args) {
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = fn;
+    d.args = args;
+    d.context = pc_get_context(method);
+    pc_process *p = pc_process_new(&d);
+    CHECK_MSG(p != NULL, "%s", pc_last_error());
+    CHECK_OK(pc_process_start(p));
+    return p;
+}
+
+// args: (connection, int say): say 1 sends one message, 0 sends nothing;
+// the exit code tells which ran.
+static int child_pipe(void *arg) {
+    pc_args *args = (pc_args *)arg;
+    pc_connection *c = NULL;
+    int64_t say;
+    if (pc_args_get_connection(args, 0, &c) || pc_args_get_int(args, 1, &say)) return 10;
+    if (say && pc_connection_send_bytes(c, "from the child", 0, 14)) return 11;
+    return say ? 0 : 3;
+}
+
+// The forkserver is started once and its socket stays open: start it
+// before counting descriptors.
+static int fds_after_warm_up(pc_start_method method) {
+    if (method == PC_START_FORKSERVER) {
+        pc_process *p = start_child(method, NULL, NULL);
+        CHECK_OK(pc_process_join(p, 20.0));
+        pc_process_free(p);
+    }
+    return count_fds();
+}
+
+static void body_pipe_and_wait(pc_start_method method) {
+    int before = fds_after_warm_up(method);
+    for (int say = 1; say >= 0; say--) {
+        pc_connection *mine, *theirs;
+        CHECK_OK(pc_pipe(1, &mine, &theirs));
+        pc_args *args = pc_args_new();
+        CHECK_OK(pc_args_add_connection(args, theirs));
+        CHECK_OK(pc_args_add_int(args, say));
+        pc_process *p = start_child(method, child_pipe, args);
+        pc_args_free(args);
+        pc_connection_free(theirs);         // else the child's end never reaches EOF
+        pc_wait_object objs[2];
+        memset(objs, 0, sizeof objs);
+        objs[0].conn = mine;
+        objs[1].fd = pc_process_sentinel(p);
+        size_t nready;
+        CHECK_OK(pc_connection_wait(objs, 2, 20.0, &nready));
+        CHECK(nready >= 1);
+        if (say) {
+            CHECK(objs[0].ready);           // the message arrives before the end
+            expect_msg(mine, "from the child");
+        }
+        objs[0].conn = NULL;
+        objs[0].fd = objs[1].fd;
+        CHECK_OK(pc_connection_wait(objs, 1, 20.0, NULL));   // the sentinel fires
+        CHECK_OK(pc_process_join(p, 20.0));
+        CHECK_EQ(pc_process_exitcode(p), say ? 0 : 3);
+        void *buf;
+        size_t n;
+        CHECK_RC(pc_connection_recv_bytes(mine, 0, &buf, &n), PC_EOF);
+        pc_process_free(p);
+        pc_connection_free(mine);
+    }
+    CHECK_EQ(count_fds(), before);
+}
+
+TEST(process_pipe_and_wait_fork) { body_pipe_and_wait(PC_START_FORK); }
+TEST(process_pipe_and_wait_spawn) { body_pipe_and_wait(PC_START_SPAWN); }
+TEST(process_pipe_and_wait_forkserver) { body_pipe_and_wait(PC_START_FORKSERVER); }
+
+// args: (address, authkey bytes): connect to the parent's Listener, run
+// the echo exchange.
+static int child_client(void *arg) {
+    pc_args *args = (pc_args *)arg;
+    pc_client_desc d;
+    pc_connection *c = NULL;
+    memset(&d, 0, sizeof d);
+    if (pc_args_get_str(args, 0, &d.address) ||
+        pc_args_get_bytes(args, 1, &d.authkey, &d.authkey_size))
+        return 10;
+    int rc = pc_client(&d, &c);
+    if (rc) return rc == PC_AUTH ? 13 : 11;
+    rc = client_exchange(c);
+    pc_connection_free(c);
+    return rc ? 12 : 0;
+}
+
+static void body_listener_client(pc_start_method method) {
+    int before = fds_after_warm_up(method);
+    size_t keylen;
+    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
+    pc_listener_desc d;
+    memset(&d, 0, sizeof d);
+    d.authkey = key;
+    d.authkey_size = keylen;
+    pc_listener *l = pc_listener_new(&d);
+    CHECK(l != NULL);
+    for (int wrong = 0; wrong <= 1; wrong++) {
+        pc_args *args = pc_args_new();
+        CHECK_OK(pc_args_add_str(args, pc_listener_address(l)));
+        CHECK_OK(pc_args_add_bytes(args, wrong ? "nope" : (const char *)key, wrong ? 4 : keylen));
+        pc_process *p = start_child(method, child_client, args);
+        pc_args_free(args);
+        pc_connection *c = NULL;
+        CHECK_RC(pc_listener_accept(l, &c), wrong ? PC_AUTH : PC_OK);
+        if (!wrong) CHECK_OK(serve_echo(c));
+        CHECK_OK(pc_process_join(p, 20.0));
+        CHECK_EQ(pc_process_exitcode(p), wrong ? 13 : 0);
+        pc_connection_free(c);
+        pc_process_free(p);
+    }
+    pc_listener_free(l);
+    CHECK_EQ(count_fds(), before);
+}
+
+TEST(process_listener_client_fork) { body_listener_client(PC_START_FORK); }
+TEST(process_listener_client_spawn) { body_listener_client(PC_START_SPAWN); }
+TEST(process_listener_client_forkserver) { body_listener_client(PC_START_FORKSERVER); }
