@@ -331,6 +331,7 @@ PYCONC_API void pc_as_completed_free(pc_as_completed *it);
 #define PYCONC_FUTURES_IMPLEMENTATION_DONE
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -653,6 +654,8 @@ typedef struct pc__tpool {
     int idle_tokens;            // Python's _idle_semaphore
     int max_workers, nthreads;  // nthreads: workers started
     int shutdown, broken;
+    int handle_freed;           // pc_executor_free was called (fork: who frees it)
+    int orphan;                 // left behind by fork(): not in the registry
     pc_thread **threads;        // [max_workers]
     pc_future **waiting_on;     // [max_workers]: what each worker waits for (deadlock check)
     char *prefix;
@@ -689,8 +692,42 @@ static void pc__pools_at_exit(void) {
     pc_lock_release(&pc__pools_lock);
 }
 
+// fork(): the registry must be consistent in the child, so hold its lock
+// across the fork.
+static void pc__pools_before_fork(void) { pc_lock_acquire(&pc__pools_lock, PC_FOREVER); }
+static void pc__pools_after_fork_parent(void) { pc_lock_release(&pc__pools_lock); }
+
+// In a forked child no worker exists, and a pool lock a worker held at the
+// fork would stay held for ever: exit() would hang in pc__pools_at_exit.
+// Python clears its registry in the child; here each pool leaves the
+// registry, its lock starts free and, unless its handle was freed already
+// (then it is leaked), only the handle's reference is left, so that
+// pc_executor_free in the child returns at once and frees it.
+static void pc__pools_after_fork_child(void) {
+    pc__tpool *next;
+    for (pc__tpool *p = pc__pools; p; p = next) {
+        next = p->reg_next;
+        p->reg_next = p->reg_prev = NULL;
+        p->orphan = 1;
+        p->lock.state = 0;
+        p->sleepers = p->signals = p->idle_tokens = 0;
+        if (!p->handle_freed) p->refs = 1;
+    }
+    pc__pools = NULL;
+    pc__pools_lock.state = 0;
+    pc__tls_pool = NULL;        // the forking thread is no pool worker in the child
+}
+
 static void pc__pools_add(pc__tpool *p) {
-    if (!__atomic_exchange_n(&pc__pools_atexit, 1u, __ATOMIC_ACQ_REL)) atexit(pc__pools_at_exit);
+    if (!__atomic_exchange_n(&pc__pools_atexit, 1u, __ATOMIC_ACQ_REL)) {
+        // pyconc.h's own exit handler joins the workers, so it must run
+        // after ours, that is, be registered first: pc_thread_main() makes
+        // sure of that where no constructor did it.
+        (void)pc_thread_main();
+        atexit(pc__pools_at_exit);
+        pthread_atfork(pc__pools_before_fork, pc__pools_after_fork_parent,
+                       pc__pools_after_fork_child);
+    }
     pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
     p->reg_next = pc__pools;
     if (pc__pools) pc__pools->reg_prev = p;
@@ -700,6 +737,10 @@ static void pc__pools_add(pc__tpool *p) {
 
 static void pc__pools_remove(pc__tpool *p) {
     pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
+    if (p->orphan) {
+        pc_lock_release(&pc__pools_lock);
+        return;
+    }
     if (p->reg_prev) p->reg_prev->reg_next = p->reg_next;
     else pc__pools = p->reg_next;
     if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
@@ -935,6 +976,9 @@ static void pc__tpool_free(pc_executor *ex) {
     int was_shut = p->shutdown;
     pc_lock_release(&p->lock);
     if (!was_shut) pc__tpool_shutdown(ex, pc__tls_pool != p, 0);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    p->handle_freed = 1;
+    pc_lock_release(&p->lock);
     pc__tpool_release(p);
 }
 
@@ -1014,7 +1058,7 @@ static void pc__deadlock_leave(void) {
 
 // Sleep until f is done or the timeout passes.
 static int pc__future_wait_done(pc_future *f, double timeout) {
-    double deadline;
+    double deadline = INFINITY;
     uint32_t s = pc__fstate(f);
     if (s >= PC_FUTURE_CANCELLED) return PC_OK;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
@@ -1195,7 +1239,9 @@ PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const void *items
     it->items = (const char *)items;
     it->n = n;
     it->item_size = item_size;
-    it->chunksize = chunksize ? chunksize : 1;
+    // A chunk never holds more than the n items, so cap * chunksize (the
+    // result slots) stays within the n item slots plus one chunk.
+    it->chunksize = chunksize == 0 ? 1 : chunksize < n ? chunksize : n ? n : 1;
     it->nchunks = n / it->chunksize + (n % it->chunksize != 0);
     it->cap = buffersize && buffersize < it->nchunks ? buffersize : it->nchunks;
     it->ring = (pc__map_chunk *)pc__calloc(it->cap ? it->cap : 1, sizeof *it->ring);
@@ -1241,8 +1287,10 @@ PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result) {
     if (it->deadline != INFINITY && left < 0) left = 0;
     int rc = pc_future_result(c->f, left, NULL);
     size_t i = it->pos - c->start;
-    if (rc == PC_TIMEOUT) return pc__map_fail(it, rc);
-    if (rc != PC_OK && (rc == PC_CANCELLED || i >= c->ok)) return pc__map_fail(it, rc);
+    // c->ok is the chunk's to write until its future has finished: read it
+    // only then (a timeout or a deadlock error leaves the chunk running).
+    if (rc != PC_OK && (pc__fstate(c->f) != PC_FUTURE_FINISHED || i >= c->ok))
+        return pc__map_fail(it, rc);
     if (out_result) *out_result = c->results[i];
     it->pos++;
     if (i + 1 == c->count) {    // chunk consumed: its slot takes the next chunk

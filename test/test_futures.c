@@ -6,6 +6,7 @@
 #include "pyconc_futures.h"
 #include "pc_test.h"
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -351,6 +352,32 @@ TEST(callback_failure_is_reported_and_ignored) {
     pc_future_release(f);
 }
 
+// The report of a failing callback reaches stderr (Python logs it).
+TEST(callback_failure_report_on_stderr) {
+    trail t = {{0}, 0, NULL, NULL};
+    FILE *tmp = tmpfile();
+    CHECK(tmp != NULL);
+    fflush(stderr);
+    int saved = dup(2);
+    CHECK(saved >= 0 && dup2(fileno(tmp), 2) == 2);
+    pc_future *f = pc_future_new();
+    CHECK_OK(pc_future_add_done_callback(f, cb_raises, &t));
+    int rc = pc_future_set_result(f, NULL);
+    fflush(stderr);
+    CHECK(dup2(saved, 2) == 2);
+    close(saved);
+    CHECK_OK(rc);
+    char buf[512] = {0};
+    rewind(tmp);
+    size_t got = fread(buf, 1, sizeof buf - 1, tmp);
+    fclose(tmp);
+    CHECK(got > 0);
+    CHECK_MSG(strstr(buf, "exception calling callback") && strstr(buf, "RuntimeError") &&
+                  strstr(buf, "this callback fails on purpose"), "stderr: %s", buf);
+    CHECK_EQ(t.n, 1);
+    pc_future_release(f);
+}
+
 // A callback on a future of the pool runs in the worker that finished it.
 TEST(callback_runs_in_completing_worker) {
     pc_executor *ex = pool(1, "cbpool");
@@ -521,6 +548,65 @@ TEST(pool_shutdown_nowait_finishes_before_exit) {
     CHECK_EQ(total, 20);
 }
 
+// A task that holds its pool's internal lock until told to let go, to
+// fork at the worst moment on purpose.
+typedef struct lock_holder {
+    pc_executor *ex;
+    pc_event held, release;
+} lock_holder;
+
+static void *hold_pool_lock(void *arg) {
+    lock_holder *h = (lock_holder *)arg;
+    pc__tpool *p = (pc__tpool *)h->ex;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc_event_set(&h->held);
+    pc_event_wait(&h->release, LIMIT);
+    pc_lock_release(&p->lock);
+    return NULL;
+}
+
+static int child_after_fork(pc_executor *old) {
+    pc_executor *ex = pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = 1 });
+    pc_future *f;
+    void *out = NULL;
+    if (!ex || pc_executor_submit(ex, twice, (void *)21, &f)) return 3;
+    if (pc_future_result(f, LIMIT, &out) || (intptr_t)out != 42) return 4;
+    pc_future_release(f);
+    pc_executor_free(ex);
+    pc_executor_free(old);      // the parent's pool: no workers here, returns at once
+    return 0;
+}
+
+// A child forked while a worker held the pool's lock exits (the exit
+// handler touches every pool) and can make and use pools of its own.
+TEST(fork_while_pool_busy) {
+    lock_holder h;
+    memset(&h, 0, sizeof h);
+    h.ex = pool(2, NULL);
+    pc_future *f;
+    CHECK_OK(pc_executor_submit(h.ex, hold_pool_lock, &h, &f));
+    CHECK_OK(pc_event_wait(&h.held, LIMIT));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) exit(child_after_fork(h.ex));
+    pc_event_set(&h.release);
+    int status = 0;
+    pid_t got = 0;
+    for (double end = pc_monotonic() + LIMIT; got == 0 && pc_monotonic() < end;) {
+        got = waitpid(pid, &status, WNOHANG);
+        if (got == 0) CHECK_OK(pc_sleep(0.005));
+    }
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    CHECK_MSG(got == pid, "the child hangs (killed)");
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    CHECK_OK(pc_future_result(f, LIMIT, NULL));
+    pc_future_release(f);
+    pc_executor_free(h.ex);
+}
+
 static void *name_of_thread(void *arg) {
     (void)arg;
     return (void *)pc_thread_name(pc_thread_current());
@@ -554,6 +640,25 @@ static size_t threads_named(const char *prefix) {
     return count;
 }
 
+// The pool's count of idle workers (Python's _idle_semaphore), read under
+// its lock: white-box, so that the test waits for the state it needs
+// instead of sleeping and hoping.
+static int idle_workers(pc_executor *ex) {
+    pc__tpool *p = (pc__tpool *)ex;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    int n = p->idle_tokens;
+    pc_lock_release(&p->lock);
+    return n;
+}
+
+static void wait_idle_workers(pc_executor *ex, int n) {
+    double end = pc_monotonic() + LIMIT;
+    while (idle_workers(ex) < n) {
+        CHECK_MSG(pc_monotonic() < end, "%d idle workers, want %d", idle_workers(ex), n);
+        CHECK_OK(pc_sleep(0.001));
+    }
+}
+
 TEST(pool_idle_worker_reused) {
     pc_executor *ex = pool(3, "Reuse");
     for (int i = 0; i < 5; i++) {
@@ -563,9 +668,9 @@ TEST(pool_idle_worker_reused) {
         CHECK_OK(pc_future_result(f, LIMIT, &out));
         CHECK_EQ((intptr_t)out, 42);
         pc_future_release(f);
-        // Python's test has the same window: the worker counts as idle only
-        // once it is back at the queue, a moment after the result is set.
-        CHECK_OK(pc_sleep(0.05));
+        // The worker counts as idle only once it is back at the queue, a
+        // moment after the result is set (Python's test sleeps for that).
+        wait_idle_workers(ex, 1);
     }
     CHECK_EQ(threads_named("Reuse"), 1);
     pc_executor_free(ex);
@@ -634,6 +739,34 @@ TEST(pool_initializer_runs_in_each_worker) {
     CHECK_EQ(init_calls, 3);
 }
 
+// The initializer fails only once the test has queued work behind it.
+static pc_event init_gate = PC_EVENT_INIT;
+static int init_fails_later(void *arg) {
+    (void)arg;
+    pc_event_wait(&init_gate, LIMIT);
+    return PC_EOF;      // a plain non-zero return fails it too
+}
+
+TEST(pool_initializer_failure_fails_pending_futures) {
+    pc_thread_pool_desc d = {0};
+    d.max_workers = 1;
+    d.initializer = init_fails_later;
+    pc_executor *ex = pc_thread_pool_new(&d);
+    CHECK(ex != NULL);
+    pc_future *fs[6];
+    for (int i = 0; i < 6; i++) CHECK_OK(pc_executor_submit(ex, twice, (void *)1, &fs[i]));
+    pc_event_set(&init_gate);
+    for (int i = 0; i < 6; i++) {
+        CHECK_RC(pc_future_result(fs[i], LIMIT, NULL), PC_BROKEN);
+        CHECK(strstr(pc_last_error(), "initializer failed") != NULL);
+        pc_future_release(fs[i]);
+    }
+    CHECK_RC(pc_executor_submit(ex, twice, (void *)1, NULL), PC_BROKEN);
+    pc_map_iter *it;
+    CHECK_RC(pc_executor_map(ex, twice, fs, 1, 0, PC_FOREVER, 1, 0, &it), PC_BROKEN);
+    pc_executor_free(ex);
+}
+
 TEST(pool_initializer_failure_breaks_pool) {
     pc_thread_pool_desc d = {0};
     d.max_workers = 2;
@@ -695,6 +828,41 @@ TEST(deadlock_two_workers_one_released) {
     pc_future_release(b);
     pc_future_release(blocker);
     pc_executor_free(deadlock_ex);
+}
+
+// Both workers of a 2-worker pool wait on futures queued behind them: the
+// barrier makes both inner futures queued before either worker waits, so
+// the second worker to wait is certain to be stuck and gets PC_RUNTIME;
+// that frees it to run the queue, and the first worker's wait ends well.
+static pc_barrier both_busy;
+static void *wait_on_inner_together(void *arg) {
+    (void)arg;
+    pc_future *inner;
+    if (pc_barrier_wait(&both_busy, NULL) != PC_OK) return (void *)(intptr_t)PC_BROKEN;
+    intptr_t rc = pc_executor_submit(deadlock_ex, twice, (void *)2, &inner);
+    if (rc) return (void *)rc;
+    if (pc_barrier_wait(&both_busy, NULL) != PC_OK) return (void *)(intptr_t)PC_BROKEN;
+    rc = pc_future_result(inner, PC_FOREVER, NULL);
+    pc_future_release(inner);
+    return (void *)rc;
+}
+
+TEST(deadlock_two_workers_both_stuck) {
+    CHECK_OK(pc_barrier_init(&both_busy, 2, NULL, NULL, LIMIT));
+    deadlock_ex = pool(2, NULL);
+    pc_future *a, *b;
+    CHECK_OK(pc_executor_submit(deadlock_ex, wait_on_inner_together, NULL, &a));
+    CHECK_OK(pc_executor_submit(deadlock_ex, wait_on_inner_together, NULL, &b));
+    void *ra, *rb;
+    CHECK_OK(pc_future_result(a, LIMIT, &ra));
+    CHECK_OK(pc_future_result(b, LIMIT, &rb));
+    intptr_t x = (intptr_t)ra, y = (intptr_t)rb;
+    CHECK_MSG((x == PC_OK && y == PC_RUNTIME) || (x == PC_RUNTIME && y == PC_OK),
+              "a %ld b %ld", (long)x, (long)y);
+    pc_future_release(a);
+    pc_future_release(b);
+    pc_executor_free(deadlock_ex);
+    pc_barrier_destroy(&both_busy);
 }
 
 static void *wait_on_inner_with_timeout(void *arg) {
@@ -907,6 +1075,58 @@ TEST(map_timeout_counts_from_the_call) {
     CHECK_RC(pc_map_iter_next(it, &out), PC_EOF);
     pc_event_set(&go);
     pc_map_iter_free(it);   // waits for the running task, cancels the rest
+
+    // Past the deadline before the first next(): a timeout counted from
+    // the call fails at once; one counted from next() would wait 0.3 s.
+    pc_event_clear(&go);
+    CHECK_OK(pc_executor_map(ex, wait_event, items, 3, 0, 0.3, 1, 0, &it));
+    CHECK_OK(pc_sleep(0.4));
+    t0 = pc_monotonic();
+    CHECK_RC(pc_map_iter_next(it, &out), PC_TIMEOUT);
+    took = pc_monotonic() - t0;
+    CHECK_MSG(took < 0.2, "next() took %.3f s after the deadline had passed", took);
+    pc_event_set(&go);
+    pc_map_iter_free(it);
+    pc_executor_free(ex);
+}
+
+// Results that are ready still come after the deadline (Python's
+// result() of a done future ignores its timeout).
+TEST(map_done_results_after_deadline) {
+    pc_executor *ex = pool(2, NULL);
+    void *items[4] = {(void *)1, (void *)2, (void *)3, (void *)4};
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(ex, twice, items, 4, 0, 0.05, 1, 0, &it));
+    CHECK_OK(pc_sleep(0.1));
+    void *out;
+    for (int i = 0; i < 4; i++) {
+        CHECK_OK(pc_map_iter_next(it, &out));
+        CHECK_EQ((intptr_t)out, 2 * (i + 1));
+    }
+    CHECK_RC(pc_map_iter_next(it, &out), PC_EOF);
+    pc_map_iter_free(it);
+    pc_executor_free(ex);
+}
+
+// A chunksize beyond the item count is one chunk of all the items (it
+// must not size buffers by chunksize).
+TEST(map_chunksize_beyond_items) {
+    pc_executor *ex = pool(2, NULL);
+    long items[10];
+    for (int i = 0; i < 10; i++) items[i] = i;
+    size_t chunks[2] = {(size_t)-1, (size_t)1 << 40};
+    for (int k = 0; k < 2; k++) {
+        pc_map_iter *it;
+        CHECK_OK(pc_executor_map(ex, square_long, items, 10, sizeof(long), LIMIT, chunks[k], 0,
+                                 &it));
+        void *out;
+        for (long i = 0; i < 10; i++) {
+            CHECK_OK(pc_map_iter_next(it, &out));
+            CHECK_EQ((intptr_t)out, i * i);
+        }
+        CHECK_RC(pc_map_iter_next(it, &out), PC_EOF);
+        pc_map_iter_free(it);
+    }
     pc_executor_free(ex);
 }
 
@@ -1263,6 +1483,25 @@ TEST(as_completed_timeout) {
     pc_as_completed_free(it);
     pc_future_release(ok);
     pc_future_release(pending);
+}
+
+// Python's as_completed(fs, timeout=0): the done ones, then TimeoutError.
+TEST(as_completed_zero_timeout) {
+    pc_future *ok = finished(NULL), *pending = pc_future_new(), *bad = failed(PC_EOF);
+    pc_future *fs[3] = {ok, pending, bad};
+    pc_as_completed *it;
+    CHECK_OK(pc_futures_as_completed(fs, 3, 0, &it));
+    pc_future *out;
+    CHECK_OK(pc_as_completed_next(it, &out));
+    CHECK(out == ok);
+    CHECK_OK(pc_as_completed_next(it, &out));
+    CHECK(out == bad);
+    CHECK_RC(pc_as_completed_next(it, &out), PC_TIMEOUT);
+    CHECK(strcmp(pc_last_error(), "1 (of 3) futures unfinished") == 0);
+    pc_as_completed_free(it);
+    pc_future_release(ok);
+    pc_future_release(pending);
+    pc_future_release(bad);
 }
 
 TEST(as_completed_bad_input) {
