@@ -291,7 +291,12 @@ typedef struct pc__qblock { struct pc__qblock *next; } pc__qblock;
 // still on its way, further puts or gets make no system call. A sleeper
 // that leaves on its own (timeout, or ev moved for someone else) leaves its
 // count behind: that only costs one needless wake later, never a lost one.
-typedef struct pc__qevent { uint32_t ev, waiters; } pc__qevent;
+// (It cannot take its count back: a notifier may have taken it already, and
+// then it would take a later sleeper's.) Stale counts pile up in a program
+// that polls with short timeouts, so waiters is 64-bit: a 32-bit count
+// wraps after 2^32 of them, and a wrap that lands on 0 under a real sleeper
+// is a lost wake-up. ev stays 32-bit, the futex word.
+typedef struct pc__qevent { uint32_t ev; uint64_t waiters; } pc__qevent;
 
 // Each group is written by a different party (putters, getters, task
 // tracking, sleepers), so each gets its own cache line.
@@ -373,13 +378,13 @@ static int pc__qhas_item(pc_queue *q) { return pc__qcount(q) > 0; }
 // waiters before it re-reads that counter. So either we see the sleeper,
 // or it sees our change and does not sleep.
 static void pc__qnotify(pc__qevent *e, int n) {
-    uint32_t u = PC__QSEQ(&e->waiters);
+    uint64_t u = PC__QSEQ(&e->waiters);
     if (u == 0) return;
     if (n == 1) {
         while (u && !__atomic_compare_exchange_n(&e->waiters, &u, u - 1, 1, __ATOMIC_SEQ_CST,
                                                  __ATOMIC_RELAXED)) {}
         if (u == 0) return;
-    } else if (__atomic_exchange_n(&e->waiters, 0u, __ATOMIC_SEQ_CST) == 0) {
+    } else if (__atomic_exchange_n(&e->waiters, (uint64_t)0, __ATOMIC_SEQ_CST) == 0) {
         return;
     }
     __atomic_fetch_add(&e->ev, 1u, __ATOMIC_SEQ_CST);
@@ -392,13 +397,22 @@ static void pc__qwake_all(pc__qevent *e) {
     pc__futex_wake(&e->ev, INT32_MAX, 0);
 }
 
+// Whether a finite deadline has passed. The futex would say so too, but
+// only when ev still holds our key: a stream of wake-ups (spurious ones
+// are allowed, and the no-futex fallback shares buckets between objects)
+// could otherwise keep a timed wait looping past its deadline.
+static int pc__qexpired(double deadline) {
+    return deadline != INFINITY && pc_monotonic() >= deadline;
+}
+
 // Sleep until ready(q), the queue's shutdown, a wake-up or the deadline.
 // Returns PC_OK (look again) or PC_TIMEOUT. The key is read before the
 // announcement, so a notify between our last look and the futex call
 // changes ev and the futex does not sleep.
 static int pc__qwait(pc_queue *q, pc__qevent *e, int (*ready)(pc_queue *q), double deadline) {
+    if (pc__qexpired(deadline)) return PC_TIMEOUT;
     uint32_t key = PC__QLOAD(&e->ev);
-    __atomic_fetch_add(&e->waiters, 1u, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&e->waiters, (uint64_t)1, __ATOMIC_SEQ_CST);
     if (ready(q) || PC__QSEQ(&q->c.state) != PC__QS_OPEN) return PC_OK;
     return pc__futex_wait(&e->ev, key, deadline, 0);
 }
@@ -468,7 +482,9 @@ static int pc__ring_try_get(pc_queue *q, void *out) {
             continue;
         }
         // Not filled yet: empty, unless its putter has claimed it already.
-        if (dif < 0 && PC__QLOAD(&q->p.putc) <= pos) return PC_EMPTY;
+        // Sequentially consistent: the drain of an immediate shutdown must
+        // see a claim that came before its state change (pc__qput_once).
+        if (dif < 0 && PC__QSEQ(&q->p.putc) <= pos) return PC_EMPTY;
         if (dif < 0) pc__qbackoff(&spins);
         pos = PC__QRELAXED(&q->g.getc);
     }
@@ -553,6 +569,9 @@ static int pc__list_try_get(pc_queue *q, void *out) {
 static int pc__list_init(pc_queue *q) {
     uint64_t n = 4;             // a power of two, about 4 KiB of items
     while (n * 2 * q->c.item_size <= 4096) n *= 2;
+    // Four items of up to 1 GiB overflow a 32-bit size_t.
+    if (q->c.item_size > ((size_t)-1 - sizeof(pc__qblock)) / n)
+        return pc__error(PC_NOMEM, "queue block of 4 x %zu bytes overflows", q->c.item_size);
     q->c.block_items = n;
     q->p.blk = q->g.blk = pc__list_block(q);
     return q->p.blk ? PC_OK : PC_NOMEM;
@@ -887,16 +906,17 @@ static int pc__qjoin_result(pc_queue *q) {
 }
 
 PYCONC_API int pc_queue_join_timeout(pc_queue *q, double timeout) {
-    double deadline;
+    double deadline = INFINITY;
     int rc = pc__qtracked(q, "join");
     if (rc) return rc;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     while (!pc__qjoin_over(q)) {
-        if (timeout == 0) return pc__error(PC_TIMEOUT, "join timed out");
+        if (timeout == 0 || pc__qexpired(deadline))
+            return pc__error(PC_TIMEOUT, "join timed out");
         // pc__qwait sleeps only while the queue is open; after a plain
         // shutdown join still waits for the tasks, so loop on the event.
         uint32_t key = PC__QLOAD(&q->w.all_done.ev);
-        __atomic_fetch_add(&q->w.all_done.waiters, 1u, __ATOMIC_SEQ_CST);
+        __atomic_fetch_add(&q->w.all_done.waiters, (uint64_t)1, __ATOMIC_SEQ_CST);
         if (!pc__qjoin_over(q)) rc = pc__futex_wait(&q->w.all_done.ev, key, deadline, 0);
         if (rc == PC_TIMEOUT && !pc__qjoin_over(q)) return pc__error(PC_TIMEOUT, "join timed out");
     }

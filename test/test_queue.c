@@ -101,6 +101,7 @@ static void op_start(op *o, pc_queue *q, int what, long value, double timeout, d
     memset(&d, 0, sizeof d);
     d.target = op_main;
     d.arg = o;
+    d.daemon = PC_DAEMON_YES;   // a failed case exits at once, even with this one stuck
     o->t = pc_thread_new(&d);
     CHECK(o->t != NULL);
     CHECK_OK(pc_thread_start(o->t));
@@ -1000,4 +1001,100 @@ TEST(overview_example) {
     pc_thread_free(t);
     pc_queue_free(ov_q);
     CHECK_EQ(sum, 5050);
+}
+
+// ---------------------------------------------------------------------------
+// White-box: a sleeper that leaves on its own (timeout, or it found the
+// queue ready after announcing itself) leaves its count in waiters. A
+// program that polls get(q, tiny timeout) for hours piles up billions of
+// those; the count must never wrap to 0 under a real sleeper, or the put
+// that should wake it makes no call and the sleeper sleeps forever.
+// The count is read and written at its own width, so this test also
+// builds against a 32-bit counter (where it fails).
+#define WAITERS_T __typeof__(((pc__qevent *)0)->waiters)
+
+static void check_wrap(pc_queue *q, int what, WAITERS_T *waiters) {
+    // Leave 2^32 - 1 stale counts: a 32-bit counter wraps to 0 at the next
+    // sleeper's announcement.
+    __atomic_store_n(waiters, (WAITERS_T)UINT32_MAX, __ATOMIC_SEQ_CST);
+    op o;
+    op_start(&o, q, what, 5, PC_FOREVER, 0);
+    // Wait until the sleeper has announced itself (the count moved).
+    double t0 = pc_monotonic();
+    while (__atomic_load_n(waiters, __ATOMIC_SEQ_CST) == (WAITERS_T)UINT32_MAX) {
+        CHECK_MSG(pc_monotonic() - t0 < 10, "'%c' never went to sleep", what);
+        pc_sleep(0.001);
+    }
+    long v;
+    switch (what) {
+    case 'g': CHECK_OK(put_long(q, 9, 0)); break;           // wakes the getter
+    case 'p': CHECK_OK(pc_queue_get(q, &v, 0)); break;      // makes room
+    case 'j':                                               // finishes every task
+        while (pc_queue_task_done(q) == PC_OK) {}
+        break;
+    }
+    CHECK_MSG(pc_thread_join(o.t, 5) == PC_OK, "'%c' sleeper was never woken", what);
+    pc_thread_free(o.t);
+    CHECK_OK(o.rc);
+}
+
+TEST(waiters_count_wrap) {
+    pc_queue *q = make_kind(PC_QUEUE_FIFO, 1);
+    check_wrap(q, 'g', &q->w.not_empty.waiters);   // the getter took the item
+    CHECK_OK(put_long(q, 1, 0));                     // full again
+    check_wrap(q, 'p', &q->w.not_full.waiters);
+    check_wrap(q, 'j', &q->w.all_done.waiters);
+    pc_queue_free(q);
+}
+
+// A timed wait ends at its deadline even when the wait queue keeps waking
+// it for nothing (the contract allows spurious wake-ups; the no-futex
+// fallback broadcasts a whole bucket shared with other objects).
+typedef struct bumper { uint32_t *ev; int stop; } bumper;
+
+static int bump_main(void *arg) {
+    bumper *b = (bumper *)arg;
+    double end = pc_monotonic() + 3.0;
+    // Mostly bare increments (a sleeper about to enter the kernel finds its
+    // key stale), now and then a wake-up for one already asleep.
+    for (unsigned i = 0; !__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE); i++) {
+        __atomic_fetch_add(b->ev, 1u, __ATOMIC_SEQ_CST);
+        if (i % 256 == 0) {
+            pc__futex_wake(b->ev, INT32_MAX, 0);
+            if (pc_monotonic() > end) break;
+        }
+    }
+    return 0;
+}
+
+static void check_deadline(pc_queue *q, int what, uint32_t *ev) {
+    bumper b = {ev, 0};
+    pc_thread *t = spawn(bump_main, &b);
+    double t0 = pc_monotonic();
+    long v = 1;
+    int rc = what == 'g' ? pc_queue_get(q, &v, 0.1)
+           : what == 'p' ? pc_queue_put(q, &v, 0.1) : pc_queue_join_timeout(q, 0.1);
+    double took = pc_monotonic() - t0;
+    __atomic_store_n(&b.stop, 1, __ATOMIC_RELEASE);
+    CHECK_OK(pc_thread_join(t, 30));
+    pc_thread_free(t);
+    CHECK_RC(rc, what == 'g' ? PC_EMPTY : what == 'p' ? PC_FULL : PC_TIMEOUT);
+    CHECK_MSG(took >= 0.06 && took < 1.0, "'%c' with timeout 0.1 took %.3f s", what, took);
+}
+
+TEST(deadline_spurious_wakeups) {
+    for (int i = 0; i < NSHAPES; i++) {
+        const shape *s = &shapes[i];
+        if (i != 0 && i != 2 && i != 4 && i != 7) continue;    // ring, list (both), heap
+        pc_queue *q = make(s);
+        check_deadline(q, 'g', &q->w.not_empty.ev);
+        if (s->maxsize > 0 && s->maxsize < 100) {
+            for (long k = 0; k < s->maxsize; k++) CHECK_OK(put_long(q, k, 0));
+            check_deadline(q, 'p', &q->w.not_full.ev);
+        } else {
+            CHECK_OK(put_long(q, 1, 0));
+        }
+        if (s->kind != PC_QUEUE_SIMPLE) check_deadline(q, 'j', &q->w.all_done.ev);
+        pc_queue_free(q);
+    }
 }
