@@ -222,7 +222,8 @@ typedef struct pc_rlock { pc_lock lock; uintptr_t owner; uint32_t count; } pc_rl
 
 PYCONC_API void pc_rlock_init(pc_rlock *rlock);
 PYCONC_API void pc_rlock_destroy(pc_rlock *rlock);
-/* Returns: PC_OK, PC_TIMEOUT, PC_VALUE.  Python: threading.RLock.acquire */
+/* Returns: PC_OK, PC_TIMEOUT, PC_VALUE, PC_RUNTIME (2^32 - 1 levels).
+   Python: threading.RLock.acquire */
 PYCONC_API int pc_rlock_acquire(pc_rlock *rlock, double timeout);
 /* Returns: PC_OK, PC_RUNTIME (caller is not the owner).
    Python: threading.RLock.release */
@@ -276,11 +277,12 @@ PYCONC_API int pc_condition_notify_all(pc_condition *cond);
 typedef struct pc_semaphore {
     uint32_t value;
     uint32_t waiters;
-    uint32_t bound;             // BoundedSemaphore's initial value; 0: none
+    uint32_t bound;             // 0: a Semaphore; else PC__SEM_BOUNDED | initial value
 } pc_semaphore;
 typedef pc_semaphore pc_bounded_semaphore;
+#define PC__SEM_BOUNDED 0x80000000u
 #define PC_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, 0}
-#define PC_BOUNDED_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, (uint32_t)(n)}
+#define PC_BOUNDED_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, PC__SEM_BOUNDED | (uint32_t)(n)}
 
 /* Returns: PC_OK, PC_VALUE (value < 0 or > INT32_MAX).
    Python: Semaphore(value) */
@@ -294,7 +296,10 @@ PYCONC_API int pc_semaphore_acquire(pc_semaphore *sem, double timeout);
 PYCONC_API int pc_semaphore_release(pc_semaphore *sem, int n);
 /* Return the current value (a snapshot). */
 PYCONC_API int pc_semaphore_value(const pc_semaphore *sem);
-/* Python: BoundedSemaphore(value), .acquire, .release(n) */
+/* A semaphore whose release past value is PC_VALUE (0 is allowed, as in
+   Python: then every release fails).
+   Returns: PC_OK, PC_VALUE.  Python: BoundedSemaphore(value), .acquire,
+   .release(n) */
 PYCONC_API int pc_bounded_semaphore_init(pc_bounded_semaphore *sem, int value);
 PYCONC_API int pc_bounded_semaphore_acquire(pc_bounded_semaphore *sem, double timeout);
 PYCONC_API int pc_bounded_semaphore_release(pc_bounded_semaphore *sem, int n);
@@ -342,7 +347,8 @@ PYCONC_API void pc_barrier_destroy(pc_barrier *b);
 /* Wait for all parties with the default timeout; *out_index (may be NULL)
    gets 0..parties-1, unique per round.
    Returns: PC_OK, PC_BROKEN (aborted, reset, timed out, or the action
-   failed in another thread), the action's code in the thread that ran it.
+   failed in another thread), the action's code in the thread that ran it,
+   PC_VALUE (NULL, or a barrier that was never initialised).
    Python: Barrier.wait() */
 PYCONC_API int pc_barrier_wait(pc_barrier *b, int *out_index);
 /* As pc_barrier_wait with an explicit timeout. On timeout the barrier is
@@ -374,7 +380,7 @@ typedef struct pc_thread_desc {
     void *arg;                  // passed to target
     const char *name;           // copied; NULL: "Thread-N"
     pc_daemon daemon;           // default: inherited from the creator
-    size_t stack_size;          // 0: pc_thread_get_stack_size(), else OS default
+    size_t stack_size;          // 0: pc_thread_get_stack_size(); else >= 32 KiB
 } pc_thread_desc;
 
 /* Make a thread object (not started). desc may be NULL.
@@ -396,9 +402,10 @@ PYCONC_API int pc_thread_join(pc_thread *t, double timeout);
 PYCONC_API int pc_thread_is_alive(const pc_thread *t);
 /* Python: Thread.name (valid until the next set_name or free). */
 PYCONC_API const char *pc_thread_name(const pc_thread *t);
-/* Rename; renames the OS thread too when t is running (truncated to the
-   OS limit at a character boundary). Returns: PC_OK, PC_VALUE, PC_NOMEM.
-   Python: Thread.name = ... */
+/* Rename. When t is the calling thread the OS thread is renamed too
+   (truncated to the OS limit at a character boundary), as Python 3.14;
+   a thread's OS name is otherwise set once, when it starts.
+   Returns: PC_OK, PC_VALUE, PC_NOMEM.  Python: Thread.name = ... */
 PYCONC_API int pc_thread_set_name(pc_thread *t, const char *name);
 /* Python: Thread.ident (0 before start). */
 PYCONC_API unsigned long pc_thread_ident(const pc_thread *t);
@@ -429,7 +436,8 @@ PYCONC_API long pc_thread_get_native_id(void);
 /* The stack size for new threads (0: OS default).
    Python: threading.stack_size() */
 PYCONC_API size_t pc_thread_get_stack_size(void);
-/* Set it: 0 or >= 32 KiB. Returns: PC_OK, PC_VALUE.
+/* Set it: 0, or >= 32 KiB and a size the OS accepts.
+   Returns: PC_OK, PC_VALUE (nothing changed).
    Python: threading.stack_size(size) */
 PYCONC_API int pc_thread_set_stack_size(size_t size);
 
@@ -753,8 +761,10 @@ static void pc__waitqueue_after_fork(void) {}
 typedef struct pc__park { pthread_mutex_t mu; pthread_cond_t cv; } pc__park;
 static pc__park pc__parks[PC__PARK_BUCKETS];
 static pthread_once_t pc__park_once = PTHREAD_ONCE_INIT;
+static int pc__park_ready;      // pthread_once_t is opaque (a struct on BSD, macOS)
 
 static void pc__park_init(void) {
+    pc__park_ready = 1;
     for (int i = 0; i < PC__PARK_BUCKETS; i++) {
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
@@ -813,7 +823,7 @@ PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
 
 // A bucket may have been held by a thread that does not exist in the child.
 static void pc__waitqueue_after_fork(void) {
-    if (pc__park_once != PTHREAD_ONCE_INIT) pc__park_init();
+    if (pc__park_ready) pc__park_init();
 }
 #endif
 
@@ -841,9 +851,11 @@ PYCONC_API uintptr_t pc__self_id(void) { return (uintptr_t)&pc__self_marker; }
 PYCONC_API void pc_lock_init(pc_lock *lock) { if (lock) lock->state = 0; }
 PYCONC_API void pc_lock_destroy(pc_lock *lock) { (void)lock; }
 
+static int pc__lock_timeout(void) { return pc__error(PC_TIMEOUT, "lock acquire timed out"); }
+
 static int pc__lock_wait(pc_lock *lock, double timeout) {
     double deadline = INFINITY;
-    if (timeout == 0) return PC_TIMEOUT;
+    if (timeout == 0) return pc__lock_timeout();
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     for (int i = 0; i < PYCONC_LOCK_SPIN; i++) {
         uint32_t free_state = 0;
@@ -857,7 +869,7 @@ static int pc__lock_wait(pc_lock *lock, double timeout) {
     while (c != 0) {
         if (pc__futex_wait(&lock->state, 2, deadline, 0) == PC_TIMEOUT) {
             if (__atomic_exchange_n(&lock->state, 2, __ATOMIC_ACQUIRE) == 0) return PC_OK;
-            return PC_TIMEOUT;
+            return pc__lock_timeout();
         }
         c = __atomic_exchange_n(&lock->state, 2, __ATOMIC_ACQUIRE);
     }
@@ -1086,7 +1098,7 @@ PYCONC_API int pc_semaphore_acquire(pc_semaphore *s, double timeout) {
 PYCONC_API int pc_semaphore_release(pc_semaphore *s, int n) {
     if (!s) return pc__error(PC_VALUE, "semaphore is NULL");
     if (n < 1) return pc__error(PC_VALUE, "n must be one or more");
-    uint32_t limit = s->bound ? s->bound : (uint32_t)INT32_MAX;
+    uint32_t limit = s->bound ? s->bound & ~PC__SEM_BOUNDED : (uint32_t)INT32_MAX;
     uint32_t v = PC__RELAXED(&s->value);
     do {
         if ((uint64_t)v + (uint64_t)n > limit)
@@ -1105,9 +1117,7 @@ PYCONC_API int pc_semaphore_value(const pc_semaphore *s) {
 
 PYCONC_API int pc_bounded_semaphore_init(pc_bounded_semaphore *s, int value) {
     int rc = pc_semaphore_init(s, value);
-    if (rc == PC_OK) s->bound = (uint32_t)value;
-    if (rc == PC_OK && value == 0)
-        return pc__error(PC_VALUE, "a BoundedSemaphore of 0 can never be released");
+    if (rc == PC_OK) s->bound = PC__SEM_BOUNDED | (uint32_t)value;
     return rc;
 }
 
@@ -1225,8 +1235,11 @@ static int pc__barrier_await(pc_barrier *b, double timeout) {
 }
 
 PYCONC_API int pc_barrier_wait_timeout(pc_barrier *b, double timeout, int *out_index) {
+    if (out_index) *out_index = -1;
     if (!b) return pc__error(PC_VALUE, "barrier is NULL");
     if (timeout != timeout) return pc__error(PC_VALUE, "timeout is NaN");
+    // A zeroed barrier (parties 0) would take every caller as a waiter forever.
+    if (b->parties < 1) return pc__error(PC_VALUE, "barrier is not initialised");
     pc_lock_acquire(&b->lock, PC_FOREVER);
     pc_condition_wait_for(&b->cond, pc__barrier_not_draining, b, PC_FOREVER);
     if (b->state < 0) {
@@ -1374,6 +1387,20 @@ static void pc__registry_remove(pc_thread *t) {
     pc_lock_release(&pc__reg_lock);
 }
 
+// A stack size is 0 (the OS default) or at least 32 KiB (Python's floor)
+// and one the OS takes (PTHREAD_STACK_MIN can be higher): checked when it
+// is given, as Python does, not found out when a thread fails to start.
+static int pc__stack_size_check(size_t size) {
+    if (size == 0) return PC_OK;
+    pthread_attr_t attr;
+    int err = size < 32768 ? EINVAL : pthread_attr_init(&attr);
+    if (!err) {
+        err = pthread_attr_setstacksize(&attr, size);
+        pthread_attr_destroy(&attr);
+    }
+    return err ? pc__error(PC_VALUE, "stack size not valid: %zu bytes", size) : PC_OK;
+}
+
 static pc_thread *pc__thread_alloc(const char *name, int kind, int daemon) {
     pc_thread *t = (pc_thread *)pc__calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -1425,8 +1452,13 @@ PYCONC_API pc_thread *pc_thread_retain(pc_thread *t) {
 
 PYCONC_API void pc_thread_free(pc_thread *t) {
     if (!t) return;
-    // The main and dummy objects belong to the library while their thread runs.
-    if (t->kind != PC__T_NORMAL && __atomic_load_n(&t->refs, __ATOMIC_ACQUIRE) <= 1) return;
+    // The main and dummy objects belong to the library while their thread
+    // runs: a free of the borrowed pointer is ignored. Once a dummy's thread
+    // has ended (done is set before it drops the library's reference), the
+    // last reference is an enumerate()'s, and frees it.
+    if (t->kind != PC__T_NORMAL && __atomic_load_n(&t->refs, __ATOMIC_ACQUIRE) <= 1 &&
+        !pc_event_is_set(&t->done))
+        return;
     // Still running with no other reference: let it go on, detached.
     if (__atomic_load_n(&t->refs, __ATOMIC_ACQUIRE) == 2 && pc_thread_is_alive(t) &&
         pc__thread_claim_reap(t))
@@ -1449,10 +1481,7 @@ PYCONC_API pc_thread *pc_thread_new(const pc_thread_desc *desc) {
         pc__error(PC_VALUE, "daemon must be PC_DAEMON_INHERIT, _YES or _NO");
         return NULL;
     }
-    if (d.stack_size && d.stack_size < 32768) {
-        pc__error(PC_VALUE, "stack_size must be 0 or at least 32 KiB");
-        return NULL;
-    }
+    if (pc__stack_size_check(d.stack_size)) return NULL;
     int daemon = d.daemon == PC_DAEMON_YES ||
                  (d.daemon == PC_DAEMON_INHERIT && pc_thread_daemon(pc_thread_current()));
     pc_thread *t = pc__thread_alloc(d.name, PC__T_NORMAL, daemon);
@@ -1596,6 +1625,9 @@ PYCONC_API int pc_thread_exitcode(const pc_thread *t) {
 static void pc__dummy_exit(void *p) {
     pc_thread *t = (pc_thread *)p;
     pc__registry_remove(t);
+    // Other keys' destructors may still run in this thread and call
+    // pc_thread_current(): they must not get the object freed below.
+    if (pc__tls_self == t) pc__tls_self = NULL;
     pc_event_set(&t->done);
     pc__thread_release(t, 1);
 }
@@ -1648,7 +1680,7 @@ PYCONC_API size_t pc_thread_get_stack_size(void) {
 }
 
 PYCONC_API int pc_thread_set_stack_size(size_t size) {
-    if (size != 0 && size < 32768) return pc__error(PC_VALUE, "size not valid: %zu bytes", size);
+    if (pc__stack_size_check(size)) return PC_VALUE;
     __atomic_store_n(&pc__stack_size, size, __ATOMIC_RELAXED);
     return PC_OK;
 }
@@ -1794,16 +1826,19 @@ PYCONC_API int pc_local_set(pc_local *loc, void *value) {
     return PC_OK;
 }
 
-// Take one value with a destructor out of this thread's slots; NULL if none.
-static pc_local *pc__take_local(void **out_value) {
+// Take one value with a destructor out of this thread's slots and return
+// that destructor (NULL if none). The function pointer is copied under the
+// lock: another thread may pc_local_free the slot before the call.
+typedef void (*pc__dtor_fn)(void *);
+static pc__dtor_fn pc__take_local(void **out_value) {
     pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
-    pc_local *found = NULL;
+    pc__dtor_fn found = NULL;
     for (pc_local *l = pc__locals; l && !found; l = l->next) {
         void *v = pthread_getspecific(l->key);
         if (v && l->dtor) {
             pthread_setspecific(l->key, NULL);
             *out_value = v;
-            found = l;
+            found = l->dtor;
         }
     }
     pc_lock_release(&pc__locals_lock);
@@ -1812,9 +1847,9 @@ static pc_local *pc__take_local(void **out_value) {
 
 static void pc__run_local_dtors(void) {
     void *v;
-    pc_local *l;
+    pc__dtor_fn dtor;
     // Destructors may set values again: bounded rounds, as pthread does.
-    for (int round = 0; round < 4 * 64 && (l = pc__take_local(&v)); round++) l->dtor(v);
+    for (int round = 0; round < 4 * 64 && (dtor = pc__take_local(&v)); round++) dtor(v);
 }
 
 // >>cpu
@@ -1851,9 +1886,26 @@ static void pc__join_non_daemon(void) {
     }
 }
 
+// fork() happens with the library's own locks held by the forking thread
+// (taken in this order, never nested elsewhere), so the child never sees
+// the registry or the locals list half-changed by a thread it lacks.
+static void pc__before_fork(void) {
+    pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
+    pc_lock_acquire(&pc__hook_lock, PC_FOREVER);
+    pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
+}
+
+static void pc__after_fork_parent(void) {
+    pc_lock_release(&pc__locals_lock);
+    pc_lock_release(&pc__hook_lock);
+    pc_lock_release(&pc__reg_lock);
+}
+
 // In a forked child only the forking thread exists: the others are marked
-// ended (joins return at once) and leave the registry; the forking thread
-// becomes the main thread, and internal locks start free.
+// ended (joins return at once), leave the registry and drop the reference
+// their running thread held; the forking thread becomes the main thread
+// (a new "MainThread" object if it had none, as Python), and the internal
+// locks start free.
 static void pc__after_fork_child(void) {
     pc__reg_lock.state = 0;
     pc__hook_lock.state = 0;
@@ -1866,7 +1918,9 @@ static void pc__after_fork_child(void) {
         t->reaped = 1;
         pc_event_set(&t->done);
         pc__registry_remove(t);
+        if (t->kind == PC__T_NORMAL) pc__thread_release(t, 0);
     }
+    if (!self) self = pc__thread_adopt("MainThread", PC__T_MAIN, 0);
     if (self) {
         self->mu.state = 0;
         self->kind = PC__T_MAIN;
@@ -1877,7 +1931,7 @@ static void pc__after_fork_child(void) {
 static void pc__init_once(void) {
     pthread_key_create(&pc__dummy_key, pc__dummy_exit);
     pc__main_thread = pc__tls_self ? pc__tls_self : pc__thread_adopt("MainThread", PC__T_MAIN, 0);
-    pthread_atfork(NULL, NULL, pc__after_fork_child);
+    pthread_atfork(pc__before_fork, pc__after_fork_parent, pc__after_fork_child);
     atexit(pc__join_non_daemon);
 }
 

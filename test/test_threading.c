@@ -83,7 +83,10 @@ TEST(lock_basics) {
     CHECK(!pc_lock_locked(&l));
     CHECK_OK(pc_lock_acquire(&l, PC_FOREVER));
     CHECK(pc_lock_locked(&l));
+    CHECK_RC(pc_lock_release(NULL), PC_VALUE);      // some other last error first
     CHECK_RC(pc_lock_acquire(&l, 0), PC_TIMEOUT);
+    CHECK_EQ(pc_last_error_code(), PC_TIMEOUT);     // every failure leaves its message
+    CHECK(strstr(pc_last_error(), "timed out") != NULL);
     CHECK_OK(pc_lock_release(&l));
     CHECK(!pc_lock_locked(&l));
     CHECK_RC(pc_lock_release(&l), PC_RUNTIME);
@@ -102,6 +105,7 @@ TEST(lock_timeout_when_held) {
     double t0 = pc_monotonic();
     CHECK_RC(pc_lock_acquire(&l, 0.2), PC_TIMEOUT);
     check_elapsed(t0, 0.2);
+    CHECK_EQ(pc_last_error_code(), PC_TIMEOUT);
     pc_event_set(&h.go);
     join_free(t);
     CHECK_OK(h.rc);
@@ -127,7 +131,7 @@ struct waiter_on_lock { pc_lock *lock; int rc; double waited; };
 static int block_on_lock(void *p) {
     struct waiter_on_lock *w = (struct waiter_on_lock *)p;
     double t0 = pc_monotonic();
-    w->rc = pc_lock_acquire(w->lock, 30);
+    w->rc = pc_lock_acquire(w->lock, 20);
     w->waited = pc_monotonic() - t0;
     if (w->rc == PC_OK) pc_lock_release(w->lock);
     return 0;
@@ -142,7 +146,7 @@ TEST(lock_contended_wakeup) {
     CHECK_OK(pc_lock_release(&l));
     join_free(t);
     CHECK_OK(w.rc);
-    CHECK(w.waited < 30);
+    CHECK_MSG(w.waited < 10, "waited %.3f s: woken by its timeout, not the release", w.waited);
 }
 
 static pc_lock counter_lock = PC_LOCK_INIT;
@@ -416,6 +420,25 @@ TEST(bounded_semaphore_over_release) {
     CHECK_RC(pc_bounded_semaphore_release(&s2, 1), PC_VALUE);
 }
 
+// Python allows BoundedSemaphore(0): acquire blocks and every release is
+// over the bound. The static initialiser must not make it unbounded.
+TEST(bounded_semaphore_of_zero) {
+    pc_bounded_semaphore s;
+    CHECK_OK(pc_bounded_semaphore_init(&s, 0));
+    CHECK_RC(pc_bounded_semaphore_acquire(&s, 0), PC_TIMEOUT);
+    CHECK_RC(pc_bounded_semaphore_release(&s, 1), PC_VALUE);
+    CHECK_EQ(pc_semaphore_value(&s), 0);
+    pc_bounded_semaphore s0 = PC_BOUNDED_SEMAPHORE_INIT(0);
+    CHECK_RC(pc_bounded_semaphore_release(&s0, 1), PC_VALUE);
+    CHECK_EQ(pc_semaphore_value(&s0), 0);
+    pc_semaphore plain = PC_SEMAPHORE_INIT(0);
+    CHECK_OK(pc_semaphore_release(&plain, 5));      // a plain one has no bound
+    CHECK_EQ(pc_semaphore_value(&plain), 5);
+    CHECK_RC(pc_semaphore_release(&plain, INT32_MAX), PC_VALUE);   // would overflow
+    CHECK_EQ(pc_semaphore_value(&plain), 5);
+    CHECK_RC(pc_bounded_semaphore_init(&s, -1), PC_VALUE);
+}
+
 // >>event
 TEST(event_basics) {
     pc_event ev;
@@ -600,6 +623,11 @@ TEST(barrier_timeout_breaks_it) {
     CHECK_RC(pc_barrier_init(&bc.b, 0, NULL, NULL, PC_FOREVER), PC_VALUE);
     CHECK_RC(pc_barrier_init(&bc.b, 2, NULL, NULL, NAN), PC_VALUE);
     CHECK_RC(pc_barrier_wait(NULL, NULL), PC_VALUE);
+    pc_barrier zeroed;                      // never initialised: an error, not a hang
+    memset(&zeroed, 0, sizeof zeroed);
+    int idx = 7;
+    CHECK_RC(pc_barrier_wait_timeout(&zeroed, 0.1, &idx), PC_VALUE);
+    CHECK_EQ(idx, -1);
 }
 
 static int failing_action(void *p) { (void)p; return pc_raise(PC_VALUE, "action failed"); }
@@ -664,7 +692,7 @@ TEST(timer_free_while_pending) {
 static uint32_t dtor_calls;
 static void count_dtor(void *v) { __atomic_add_fetch(&dtor_calls, 1, __ATOMIC_RELAXED); free(v); }
 
-struct local_arg { pc_local *loc; int id; int seen_before, seen_after; };
+struct local_arg { pc_local *loc; pc_barrier *all_set; int id; int seen_before, seen_after; };
 
 static int use_local(void *p) {
     struct local_arg *a = (struct local_arg *)p;
@@ -672,24 +700,32 @@ static int use_local(void *p) {
     int *v = (int *)malloc(sizeof *v);
     *v = a->id;
     pc_local_set(a->loc, v);
-    pc_sleep(0.01);
+    int rc = pc_barrier_wait(a->all_set, NULL);    // every thread has set its own
     a->seen_after = *(int *)pc_local_get(a->loc);
-    return 0;
+    return rc;
 }
 
 TEST(local_isolation_and_destructors) {
+    dtor_calls = 0;                         // also when every case runs in one process
     pc_local *loc = pc_local_new(count_dtor);
     CHECK(loc != NULL);
     int mine = 42;
     CHECK_OK(pc_local_set(loc, &mine));
+    pc_barrier all_set;
+    CHECK_OK(pc_barrier_init(&all_set, 4, NULL, NULL, 30));
     struct local_arg args[4];
     pc_thread *ts[4];
     for (int i = 0; i < 4; i++) {
         args[i].loc = loc;
+        args[i].all_set = &all_set;
         args[i].id = 100 + i;
         ts[i] = spawn(use_local, &args[i]);
     }
-    for (int i = 0; i < 4; i++) join_free(ts[i]);
+    for (int i = 0; i < 4; i++) {
+        CHECK_OK(pc_thread_join(ts[i], 30));
+        CHECK_OK(pc_thread_exitcode(ts[i]));
+        pc_thread_free(ts[i]);
+    }
     for (int i = 0; i < 4; i++) {
         CHECK(!args[i].seen_before);
         CHECK_EQ(args[i].seen_after, 100 + i);
@@ -707,6 +743,7 @@ static void *foreign_local(void *p) {
 }
 
 TEST(local_destructor_in_foreign_thread) {
+    dtor_calls = 0;
     pc_local *loc = pc_local_new(count_dtor);
     pthread_t th;
     pthread_create(&th, NULL, foreign_local, loc);
@@ -863,6 +900,66 @@ TEST(thread_current_in_foreign_pthread) {
     CHECK_EQ(pc_thread_active_count(), before);   // it left when its thread ended
 }
 
+// A foreign thread's Dummy handed out by enumerate() outlives the thread:
+// the reference is still readable, and freeing it frees the object (the
+// ASan build reports a leak otherwise).
+struct dummy_ref { pc_thread *ref; pc_thread *self; };
+
+static void *enumerate_self(void *p) {
+    struct dummy_ref *d = (struct dummy_ref *)p;
+    d->self = pc_thread_current();
+    pc_thread *list[64];
+    size_t n = pc_thread_enumerate(list, 64);
+    for (size_t i = 0; i < n && i < 64; i++) {
+        if (list[i] == d->self) d->ref = list[i];
+        else pc_thread_free(list[i]);
+    }
+    return NULL;
+}
+
+TEST(thread_dummy_reference_outlives_its_thread) {
+    struct dummy_ref d = { NULL, NULL };
+    size_t before = pc_thread_active_count();
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, enumerate_self, &d) == 0);
+    pthread_join(th, NULL);
+    CHECK(d.ref != NULL && d.ref == d.self);
+    CHECK(strncmp(pc_thread_name(d.ref), "Dummy-", 6) == 0);
+    CHECK(!pc_thread_is_alive(d.ref));
+    CHECK_EQ(pc_thread_active_count(), before);
+    pc_thread_free(d.ref);
+    pc_thread_free(pc_thread_current());    // a borrowed object: ignored
+    CHECK(pc_thread_current() == pc_thread_main());
+    CHECK(strcmp(pc_thread_name(pc_thread_main()), "MainThread") == 0);
+}
+
+// Another key's destructor that runs after the Dummy's has gone must get a
+// live object from pc_thread_current(), not the freed Dummy.
+static char late_name[32];
+static void name_in_dtor(void *v) {
+    (void)v;
+    pc_thread *me = pc_thread_current();
+    snprintf(late_name, sizeof late_name, "%s", me ? pc_thread_name(me) : "(null)");
+}
+
+static void *set_late_local(void *p) {
+    pc_thread_current();                    // the Dummy's key is set first
+    pc_local_set((pc_local *)p, (void *)1);
+    return NULL;
+}
+
+TEST(thread_current_in_late_key_destructor) {
+    size_t before = pc_thread_active_count();
+    pc_local *loc = pc_local_new(name_in_dtor);
+    CHECK(loc != NULL);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, set_late_local, loc) == 0);
+    pthread_join(th, NULL);
+    CHECK_MSG(strncmp(late_name, "Dummy-", 6) == 0, "destructor saw \"%s\"", late_name);
+    CHECK_EQ(pc_thread_active_count(), before);  // no Dummy left behind
+    pc_local_free(loc);
+}
+
 TEST(thread_enumerate_and_active_count) {
     size_t base = pc_thread_active_count();
     CHECK(base >= 1);
@@ -979,8 +1076,13 @@ TEST(thread_default_excepthook_prints) {
               "child printed: %s", out);
 }
 
+static pc_event exiting = PC_EVENT_INIT;
+static void signal_exiting(void) { pc_event_set(&exiting); }
+
+// Still running when exit() starts: it waits until exit() has begun (an
+// atexit handler registered after pyconc's, so it runs before pyconc's join).
 static int late_print(void *p) {
-    pc_sleep(0.2);
+    pc_event_wait(&exiting, 30);
     printf("%s finished\n", (const char *)p);
     fflush(stdout);
     return 0;
@@ -990,6 +1092,7 @@ static void child_non_daemon_at_exit(void) {
     pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = late_print, .arg = (void *)"worker" });
     pc_thread_start(t);
     pc_thread_free(t);
+    atexit(signal_exiting);
     printf("main returns\n");
     fflush(stdout);
 }
@@ -1008,7 +1111,7 @@ static void child_daemon_at_exit(void) {
 TEST(exit_joins_non_daemon_but_not_daemon_threads) {
     char out[512];
     int status = run_child(child_non_daemon_at_exit, out, sizeof out, 30);
-    CHECK(WIFEXITED(status));
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK_MSG(strstr(out, "main returns\nworker finished\n") != NULL, "child printed: %s", out);
     double t0 = pc_monotonic();
     status = run_child(child_daemon_at_exit, out, sizeof out, 30);
@@ -1036,31 +1139,147 @@ TEST(fork_child_has_only_the_forking_thread) {
     join_free(t);
 }
 
+// The thread reports the size of the stack it runs on.
+static int read_stack_size(void *p) {
+    pthread_attr_t attr;
+    size_t *out = (size_t *)p;
+    *out = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return PC_OS;
+    pthread_attr_getstacksize(&attr, out);
+    pthread_attr_destroy(&attr);
+    return 0;
+}
+
+static size_t stack_of_new_thread(size_t desc_size) {
+    size_t got = 0;
+    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = read_stack_size, .arg = &got,
+                                                     .stack_size = desc_size });
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    CHECK_OK(pc_thread_join(t, 30));
+    CHECK_OK(pc_thread_exitcode(t));
+    pc_thread_free(t);
+    return got;
+}
+
+// The sizes are applied (the OS may round up to whole pages, never down).
+// Threads start and end (changing the registry) on two threads while the
+// main thread forks: each child must find a whole registry holding only
+// itself, and its internal locks free.
+struct churn { pc_event stop; uint32_t started; };
+
+static int churn_threads(void *p) {
+    struct churn *c = (struct churn *)p;
+    while (!pc_event_is_set(&c->stop)) {
+        pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = nothing });
+        if (!t || pc_thread_start(t) || pc_thread_join(t, 30)) return PC_RUNTIME;
+        pc_thread_free(t);
+        __atomic_add_fetch(&c->started, 1, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
+static int child_sees_only_itself(void) {
+    pc_thread *list[8];
+    size_t n = pc_thread_enumerate(list, 8);
+    int ok = n == 1 && list[0] == pc_thread_current() && list[0] == pc_thread_main() &&
+             pc_thread_active_count() == 1;
+    for (size_t i = 0; i < n && i < 8; i++) pc_thread_free(list[i]);
+    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = nothing });
+    ok = ok && t && pc_thread_start(t) == PC_OK && pc_thread_join(t, 10) == PC_OK;
+    pc_thread_free(t);
+    return ok && pc_thread_active_count() == 1;
+}
+
+TEST(fork_while_threads_come_and_go) {
+    struct churn c;
+    memset(&c, 0, sizeof c);
+    pc_thread *ts[2] = { spawn(churn_threads, &c), spawn(churn_threads, &c) };
+    double give_up = pc_monotonic() + 20;
+    while (__atomic_load_n(&c.started, __ATOMIC_RELAXED) < 2 && pc_monotonic() < give_up)
+        pc_sleep(0.001);
+    int bad = 0;
+    for (int i = 0; i < 2000; i++) {
+        fflush(stdout);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            alarm(20);                      // a deadlock in the child ends as a failure
+            _exit(child_sees_only_itself() ? 0 : 1);
+        }
+        int status = 0;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        bad += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    pc_event_set(&c.stop);
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(pc_thread_join(ts[i], 30));
+        CHECK_OK(pc_thread_exitcode(ts[i]));
+        pc_thread_free(ts[i]);
+    }
+    CHECK_EQ(bad, 0);
+}
+
+// fork() from a thread pyconc never saw: as Python, the child makes a new
+// MainThread for it.
+static void *fork_from_foreign(void *p) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20);
+        pc_thread *m = pc_thread_main();
+        int ok = m && m == pc_thread_current() && strcmp(pc_thread_name(m), "MainThread") == 0 &&
+                 pc_thread_is_alive(m) && !pc_thread_daemon(m) && pc_thread_active_count() == 1 &&
+                 pc_thread_ident(m) == pc_thread_get_ident();
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    if (pid > 0 && waitpid(pid, &status, 0) != pid) status = -1;
+    *(int *)p = status;
+    return NULL;
+}
+
+TEST(fork_from_a_foreign_thread) {
+    int status = -1;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, fork_from_foreign, &status) == 0);
+    pthread_join(th, NULL);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    CHECK(pc_thread_current() == pc_thread_main());     // the parent is untouched
+}
+
 TEST(thread_stack_size) {
     CHECK_EQ(pc_thread_get_stack_size(), 0);
     CHECK_RC(pc_thread_set_stack_size(100), PC_VALUE);
+    CHECK_EQ(pc_thread_get_stack_size(), 0);    // nothing changed
     CHECK_OK(pc_thread_set_stack_size(256 * 1024));
     CHECK_EQ(pc_thread_get_stack_size(), 256 * 1024);
-    join_free(spawn(nothing, NULL));
-    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = nothing, .stack_size = 1 << 20 });
-    CHECK_OK(pc_thread_start(t));
-    join_free(t);
+    size_t got = stack_of_new_thread(0);
+    CHECK_MSG(got >= 256 * 1024 && got < 512 * 1024, "module size: stack of %zu bytes", got);
+    got = stack_of_new_thread(1 << 20);           // the desc wins over the module's
+    CHECK_MSG(got >= (1 << 20) && got < (2 << 20), "desc size: stack of %zu bytes", got);
+    CHECK(pc_thread_new(&(pc_thread_desc){ .target = nothing, .stack_size = 4096 }) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
     CHECK_OK(pc_thread_set_stack_size(0));
 }
 
+struct two_events { pc_event go, done; };
+
 static int finish_late(void *p) {
-    pc_event *ev = (pc_event *)p;
-    pc_sleep(0.05);
-    pc_event_set(ev);
-    return 0;
+    struct two_events *e = (struct two_events *)p;
+    int rc = pc_event_wait(&e->go, 30);
+    pc_event_set(&e->done);
+    return rc;
 }
 
 // Dropping the last user reference to a running thread detaches it.
 TEST(thread_free_while_running) {
-    pc_event done = PC_EVENT_INIT;
-    pc_thread *t = spawn(finish_late, &done);
+    struct two_events e = { PC_EVENT_INIT, PC_EVENT_INIT };
+    pc_thread *t = spawn(finish_late, &e);
+    CHECK(pc_thread_is_alive(t));           // it waits for go: surely running
     pc_thread_free(t);
-    CHECK_OK(pc_event_wait(&done, 30));
+    pc_event_set(&e.go);
+    CHECK_OK(pc_event_wait(&e.done, 30));
     double give_up = pc_monotonic() + 20;
     while (pc_thread_active_count() > 1 && pc_monotonic() < give_up) pc_sleep(0.001);
     CHECK_EQ(pc_thread_active_count(), 1);
