@@ -837,7 +837,7 @@ PYCONC_API int pc_queue_put(pc_queue *q, const void *item, double timeout) {
     if (pc__qcheck(q, item, timeout, "put")) return PC_VALUE;
     int rc = pc__qput_once(q, item);
     if (rc == PC_FULL && timeout != 0) {
-        double deadline;
+        double deadline = INFINITY;
         pc__deadline(timeout, &deadline);
         rc = pc__qput_slow(q, item, deadline);
     }
@@ -852,7 +852,7 @@ PYCONC_API int pc_queue_get(pc_queue *q, void *out_item, double timeout) {
     if (pc__qcheck(q, out_item, timeout, "get")) return PC_VALUE;
     int rc = pc__qget_once(q, out_item);
     if (rc == PC_EMPTY && timeout != 0) {
-        double deadline;
+        double deadline = INFINITY;
         pc__deadline(timeout, &deadline);
         rc = pc__qget_slow(q, out_item, deadline);
     }

@@ -114,10 +114,13 @@ static void op_join(op *o) {
 
 // Run a blocking put of `value` while another thread, a moment later,
 // gets one item: the put must not finish before the trigger ran.
+// A timed one must be woken, not merely find room when its 10 s run out.
 static void blocking_put(pc_queue *q, long value, double timeout) {
     op trig;
     op_start(&trig, q, 'g', 0, PC_FOREVER, 0.05);
+    double t0 = pc_monotonic();
     CHECK_OK(put_long(q, value, timeout));
+    CHECK_MSG(pc_monotonic() - t0 < 5, "put was not woken by the get");
     CHECK_MSG(pc_event_is_set(&trig.triggered), "put did not block");
     op_join(&trig);
     CHECK_OK(trig.rc);
@@ -127,8 +130,10 @@ static long blocking_get(pc_queue *q, long value, double timeout) {
     op trig;
     int rc;
     op_start(&trig, q, 'p', value, PC_FOREVER, 0.05);
+    double t0 = pc_monotonic();
     long v = get_long(q, timeout, &rc);
     CHECK_OK(rc);
+    CHECK_MSG(pc_monotonic() - t0 < 5, "get was not woken by the put");
     CHECK_MSG(pc_event_is_set(&trig.triggered), "get did not block");
     op_join(&trig);
     CHECK_OK(trig.rc);
@@ -274,7 +279,9 @@ TEST(timed_get_succeeds) {
     op trig;
     int rc;
     op_start(&trig, q, 'p', 77, PC_FOREVER, 0.05);
-    CHECK_EQ(get_long(q, 5.0, &rc), 77);
+    double t0 = pc_monotonic();
+    CHECK_EQ(get_long(q, 10, &rc), 77);
+    CHECK_MSG(pc_monotonic() - t0 < 5, "get was not woken by the put");
     CHECK_OK(rc);
     op_join(&trig);
     pc_queue_free(q);
@@ -538,7 +545,9 @@ TEST(join_timeout) {
     CHECK_RC(pc_queue_join_timeout(q, 0), PC_TIMEOUT);  // got, but not done
     op trig;
     op_start(&trig, q, 'd', 0, 0, 0.05);
+    t0 = pc_monotonic();
     CHECK_OK(pc_queue_join_timeout(q, 10));
+    CHECK_MSG(pc_monotonic() - t0 < 5, "join was not woken by task_done");
     CHECK(pc_event_is_set(&trig.triggered));
     op_join(&trig);
     CHECK_OK(trig.rc);
@@ -678,9 +687,11 @@ TEST(shutdown_joiners) {
     for (int k = 0; k < 3; k++) CHECK_OK(put_long(q, k, 0));
     op j[2];
     for (int k = 0; k < 2; k++) op_start(&j[k], q, 'j', 0, PC_FOREVER, 0);
+    for (int k = 0; k < 2; k++) pc_event_wait(&j[k].started, PC_FOREVER);
     CHECK_OK(pc_queue_shutdown(q, 0));
     CHECK_RC(pc_queue_join_timeout(q, 0.05), PC_TIMEOUT);
-    CHECK(j[0].rc == -1 && j[1].rc == -1);
+    // Still blocked (they had 50 ms to return wrongly).
+    for (int k = 0; k < 2; k++) CHECK(pc_thread_is_alive(j[k].t));
     CHECK_OK(pc_queue_shutdown(q, 1));     // drains 3: all done
     for (int k = 0; k < 2; k++) {
         op_join(&j[k]);
@@ -1097,4 +1108,59 @@ TEST(deadline_spurious_wakeups) {
         if (s->kind != PC_QUEUE_SIMPLE) check_deadline(q, 'j', &q->w.all_done.ev);
         pc_queue_free(q);
     }
+}
+
+// Full and Empty are exact on the ring: once qsize() shows a free slot
+// (a getter has claimed one, though it may still be copying it out),
+// put_nowait must not say PC_FULL; once it shows an item (a putter has
+// claimed a slot, maybe still copying in), get_nowait must not say
+// PC_EMPTY. The other side runs flat out so claims and copies overlap.
+#define EXACT_N 200000
+
+static int exact_getter(void *arg) {
+    pc_queue *q = (pc_queue *)arg;
+    long v;
+    for (long i = 0; i < EXACT_N; i++)
+        if (pc_queue_get(q, &v, PC_FOREVER) != PC_OK || v != i) return 1;
+    return 0;
+}
+
+static int exact_putter(void *arg) {
+    pc_queue *q = (pc_queue *)arg;
+    for (long i = 0; i < EXACT_N; i++)
+        if (pc_queue_put(q, &i, PC_FOREVER) != PC_OK) return 1;
+    return 0;
+}
+
+TEST(full_empty_exact) {
+    pc_queue *q = make_kind(PC_QUEUE_FIFO, 2);
+    pc_thread *t = spawn(exact_getter, q);
+    long bad = 0;
+    for (long i = 0; i < EXACT_N; i++) {
+        while (pc_queue_qsize(q) >= 2) pc__cpu_relax();
+        if (pc_queue_put_nowait(q, &i) != PC_OK) {
+            bad++;
+            CHECK_OK(pc_queue_put(q, &i, PC_FOREVER));
+        }
+    }
+    CHECK_OK(pc_thread_join(t, 60));
+    CHECK_EQ(pc_thread_exitcode(t), 0);
+    pc_thread_free(t);
+    CHECK_MSG(bad == 0, "put_nowait said Full %ld times with a slot free", bad);
+
+    t = spawn(exact_putter, q);
+    for (long i = 0; i < EXACT_N; i++) {
+        long v = -1;
+        while (pc_queue_qsize(q) == 0) pc__cpu_relax();
+        if (pc_queue_get_nowait(q, &v) != PC_OK) {
+            bad++;
+            CHECK_OK(pc_queue_get(q, &v, PC_FOREVER));
+        }
+        CHECK_EQ(v, i);
+    }
+    CHECK_OK(pc_thread_join(t, 60));
+    CHECK_EQ(pc_thread_exitcode(t), 0);
+    pc_thread_free(t);
+    CHECK_MSG(bad == 0, "get_nowait said Empty %ld times with an item in", bad);
+    pc_queue_free(q);
 }
