@@ -158,31 +158,36 @@ typedef struct pc_scheduler_entry {
 } pc_scheduler_entry;
 
 /* Make a scheduler. desc may be NULL (Python's defaults).
-   Returns NULL on failure (pc_last_error).  Python: sched.scheduler(...) */
+   Returns NULL on failure (PC_NOMEM in pc_last_error).
+   Python: sched.scheduler(timefunc, delayfunc) */
 PYCONC_API pc_scheduler *pc_scheduler_new(const pc_scheduler_desc *desc);
 /* Free the scheduler and any events still queued (their actions never
-   run). Nothing may be using it: no other thread, no running action. */
+   run). NULL is ignored. Nothing may be using it: no other thread, no
+   running action.  Thread-safe: no. */
 PYCONC_API void pc_scheduler_free(pc_scheduler *s);
 /* Queue action(arg) to run at time (timefunc's units); *out_event (may be
    NULL) gets its handle.
    Returns: PC_OK, PC_VALUE (NULL scheduler or action, NaN time), PC_NOMEM
-   (also when 2^31 - 1 events are queued).  Blocks: no.  Thread-safe: yes.  Python: scheduler.enterabs */
+   (also when 2^31 - 1 events are queued).  Blocks: no.  Thread-safe: yes.
+   Python: scheduler.enterabs */
 PYCONC_API int pc_scheduler_enterabs(pc_scheduler *s, double time, int priority,
                                      pc_target_fn action, void *arg,
                                      pc_scheduler_event *out_event);
-/* Queue action(arg) to run delay units from now (timefunc() + delay).
-   Returns: PC_OK, PC_VALUE, PC_NOMEM.  Thread-safe: yes.
-   Python: scheduler.enter */
+/* Queue action(arg) to run delay units from now (timefunc() + delay,
+   timefunc called without the lock).
+   Returns: PC_OK, PC_VALUE (also when timefunc() + delay is NaN), PC_NOMEM.
+   Blocks: no.  Thread-safe: yes.  Python: scheduler.enter */
 PYCONC_API int pc_scheduler_enter(pc_scheduler *s, double delay, int priority,
                                   pc_target_fn action, void *arg,
                                   pc_scheduler_event *out_event);
 /* Remove a queued event, in O(log n). A run() sleeping towards it (with
    the default delayfunc) wakes up.
    Returns: PC_OK, PC_VALUE (not queued: already run, running, cancelled,
-   or not a handle of this scheduler).  Python: scheduler.cancel */
+   or not a handle of this scheduler).  Blocks: no.  Thread-safe: yes.
+   Python: scheduler.cancel */
 PYCONC_API int pc_scheduler_cancel(pc_scheduler *s, pc_scheduler_event event);
-/* Return 1 if no event is queued (also for NULL), else 0.
-   Python: scheduler.empty */
+/* Return 1 if no event is queued, else 0. A NULL scheduler gives 1 and
+   PC_VALUE in pc_last_error().  Thread-safe: yes.  Python: scheduler.empty */
 PYCONC_API int pc_scheduler_empty(pc_scheduler *s);
 /* Run events as they fall due. blocking: wait for each (with delayfunc)
    until the queue is empty. Not blocking: run the events already due and
@@ -191,12 +196,13 @@ PYCONC_API int pc_scheduler_empty(pc_scheduler *s);
    After each event delayfunc(0) is called, as in Python.
    Returns: PC_OK, PC_VALUE, or the non-zero code an action or delayfunc
    returned (the event that raised is gone; the rest stay queued).
-   Blocks: if blocking.  Python: scheduler.run */
+   Blocks: if blocking.  Thread-safe: yes (several threads may run at once).
+   Python: scheduler.run */
 PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_delay);
 /* Copy up to cap of the queued events into out, in the order they will
    run, and return how many are queued in all (out may be NULL when cap is
    0). A NULL scheduler gives 0 and PC_VALUE in pc_last_error().
-   Python: scheduler.queue (len() of it with cap 0) */
+   Blocks: no.  Thread-safe: yes.  Python: scheduler.queue (len() of it with cap 0) */
 PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, size_t cap);
 
 #ifdef __cplusplus
@@ -429,6 +435,7 @@ PYCONC_API pc_scheduler *pc_scheduler_new(const pc_scheduler_desc *desc) {
 
 PYCONC_API void pc_scheduler_free(pc_scheduler *s) {
     if (!s) return;
+    pc_lock_destroy(&s->lock);
     pc__free(s->heap);
     pc__free(s->slots);
     pc__free(s);
@@ -498,7 +505,10 @@ PYCONC_API int pc_scheduler_cancel(pc_scheduler *s, pc_scheduler_event event) {
 }
 
 PYCONC_API int pc_scheduler_empty(pc_scheduler *s) {
-    if (!s) return 1;
+    if (!s) {
+        pc__error(PC_VALUE, "scheduler is NULL");
+        return 1;
+    }
     pc_lock_acquire(&s->lock, PC_FOREVER);
     int empty = s->n == 0;
     pc_lock_release(&s->lock);
