@@ -168,7 +168,10 @@ typedef enum pc_queue_kind {
 } pc_queue_kind;
 
 /* Order of a PriorityQueue: < 0 when a comes out before b, 0 when they
-   are equal (they then leave in insertion order), > 0 otherwise. */
+   are equal (they then leave in insertion order), > 0 otherwise. a and b
+   point at items inside the queue, aligned for any type whose size is
+   item_size (up to 16-byte alignment). It is called with the queue's lock
+   held: it must not call into the same queue. */
 typedef int (*pc_queue_compare_fn)(const void *a, const void *b, void *ctx);
 
 typedef struct pc_queue_desc {
@@ -589,9 +592,10 @@ static void pc__list_free(pc_queue *q) {
 
 // >>queue-locked
 // LIFO: a stack of item_size entries. PRIORITY: a binary min-heap whose
-// entries are the item then an insertion number (8 bytes, unaligned, no
-// padding: the heap is memory-bound, so small entries are fast entries);
-// equal items compare by that number, which makes the heap stable.
+// entries are the item then an insertion number (8 bytes, unaligned,
+// padded only as far as the item's alignment needs: the heap is
+// memory-bound, so small entries are fast entries); equal items compare
+// by that number, which makes the heap stable.
 static unsigned char *pc__heap_at(pc_queue *q, uint64_t i) { return q->l.buf + i * q->c.stride; }
 
 static uint64_t pc__heap_seq(pc_queue *q, const unsigned char *e) {
@@ -684,7 +688,17 @@ static int pc__locked_try_get(pc_queue *q, void *out) {
 }
 
 static int pc__locked_init(pc_queue *q) {
-    q->c.stride = q->c.item_size + (q->c.kind == PC_QUEUE_PRIORITY ? 8 : 0);
+    q->c.stride = q->c.item_size;
+    if (q->c.kind == PC_QUEUE_PRIORITY) {
+        // The comparator gets pointers into the heap, so every entry must
+        // start at the item type's alignment: take the largest power of
+        // two dividing item_size (a type's size is a multiple of its
+        // alignment), up to malloc's 16. Only sizes that are multiples of
+        // 16 pay padding (8 bytes).
+        size_t align = q->c.item_size & (~q->c.item_size + 1);
+        if (align > 16) align = 16;
+        q->c.stride = (q->c.item_size + 8 + align - 1) & ~(align - 1);
+    }
     q->l.tmp = (unsigned char *)pc__malloc(q->c.stride);
     if (!q->l.tmp) return PC_NOMEM;
     return pc__locked_grow(q);
