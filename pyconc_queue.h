@@ -91,7 +91,8 @@
    two locks, one for each end, so a putter and a getter never wait for
    each other either. LIFO and PRIORITY keep an array (a stack; a binary
    heap that pops bottom-up, its entries packed as the item then an 8-byte
-   insertion number) under one lock that spins briefly before it sleeps.
+   insertion number, padded only as the item's alignment needs) under one
+   lock that spins briefly before it sleeps; the comparator runs under it.
    Every kind sleeps on pyconc's wait queue through event counts: a getter
    that finds the queue empty polls it PYCONC_QUEUE_SPIN times, then
    announces itself and sleeps; a putter enters the kernel only when a
