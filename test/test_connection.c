@@ -284,6 +284,7 @@ TEST(poll_timeout_and_wake) {
     pc_thread_free(t);
     pc_thread_desc d;
     memset(&d, 0, sizeof d);
+    d.daemon = PC_DAEMON_YES;               // a failed CHECK must not wait for it at exit
     d.target = poll_send;
     t = pc_thread_new(&d);
     CHECK_OK(pc_thread_start(t));
@@ -380,6 +381,7 @@ TEST(big_message) {
     big_sender = a;
     pc_thread_desc d;
     memset(&d, 0, sizeof d);
+    d.daemon = PC_DAEMON_YES;               // a failed CHECK must not wait for it at exit
     d.target = big_send;
     pc_thread *t = pc_thread_new(&d);
     CHECK_OK(pc_thread_start(t));
@@ -725,6 +727,7 @@ static pc_thread *start_client(client_job *job, const char *address, const char 
         job->desc.authkey = key;
         job->desc.authkey_size = strlen(key);
     }
+    d.daemon = PC_DAEMON_YES;               // a failed CHECK must not wait for it at exit
     d.target = client_main;
     d.arg = job;
     pc_thread *t = pc_thread_new(&d);
@@ -879,6 +882,7 @@ TEST(listener_close_wakes_accept) {
     CHECK(close_target != NULL);
     pc_thread_desc d;
     memset(&d, 0, sizeof d);
+    d.daemon = PC_DAEMON_YES;               // a failed CHECK must not wait for it at exit
     d.target = accept_until_closed;
     pc_thread *t = pc_thread_new(&d);
     CHECK_OK(pc_thread_start(t));
@@ -980,6 +984,7 @@ TEST(thread_per_connection_server) {
         CHECK_OK(pc_listener_accept(l, &many_conns[i]));
         pc_thread_desc td;
         memset(&td, 0, sizeof td);
+        td.daemon = PC_DAEMON_YES;
         td.target = many_serve;
         td.arg = many_conns[i];
         servers[i] = pc_thread_new(&td);
@@ -1015,12 +1020,14 @@ static int side_main(void *arg) {
     j->rc = j->deliver ? pc_connection_deliver_challenge(j->c, j->key, n)
                        : pc_connection_answer_challenge(j->c, j->key, n);
     snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
+    if (j->rc) pc_connection_close(j->c);   // a driver waiting for more sees EOF
     return 0;
 }
 
 static pc_thread *start_side(side_job *j) {
     pc_thread_desc d;
     memset(&d, 0, sizeof d);
+    d.daemon = PC_DAEMON_YES;               // a failed CHECK must not wait for it at exit
     d.target = side_main;
     d.arg = j;
     pc_thread *t = pc_thread_new(&d);
@@ -1307,6 +1314,7 @@ TEST(interop_modern_python) {
 static pc_process *start_child(pc_start_method method, pc_target_fn fn, pc_args *args) {
     pc_process_desc d;
     memset(&d, 0, sizeof d);
+    d.daemon = PC_DAEMON_YES;               // a failed CHECK must not wait for it at exit
     d.target = fn;
     d.args = args;
     d.context = pc_get_context(method);
