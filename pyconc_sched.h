@@ -89,15 +89,22 @@
    ======
    Fallible calls return PC_OK (0) or a PC_* code, and leave a message in
    pc_last_error(): NULL scheduler or action, NaN time or delay, or a
-   handle that is not queued are PC_VALUE. pc_scheduler_run also returns
-   whatever non-zero code an action or delayfunc returned.
+   handle that is not queued are PC_VALUE; out of memory is PC_NOMEM, with
+   the queue left as it was. pc_scheduler_run also returns whatever
+   non-zero code an action or delayfunc returned. pc_scheduler_empty and
+   pc_scheduler_queue, which answer a value, set PC_VALUE in
+   pc_last_error() for a NULL scheduler.
 
    BEYOND PYTHON
    =============
    - With the default delayfunc, run() sleeps on pyconc's wait queue and
      wakes as soon as another thread enters an event that comes before the
      one it sleeps towards, or cancels that one (CPython issue 64325: 3.13's
-     run() sleeps through it). A custom delayfunc keeps Python's behaviour.
+     run() sleeps through it). Every run() asleep wakes. A custom delayfunc
+     keeps Python's behaviour.
+   - An event at INFINITY means "never": the default wait sleeps with no
+     deadline (still woken as above) where Python's time.sleep(inf) raises
+     OverflowError. A custom delayfunc gets INFINITY, as in Python.
    - The default delayfunc(0) after each event costs nothing (no lock is held
      while an action runs, so other threads are never shut out); Python's
      time.sleep(0) is a system call per event.

@@ -1,11 +1,21 @@
 /* Tests of pyconc_sched.h: the behaviours of CPython's test_sched.py, on
    fake clocks where the exact order matters, plus the wake-up on an earlier
-   event, action and delayfunc errors, handles after the event, bad input,
-   and a many-thread stress run. */
-#include <stdlib.h>
+   event (of every sleeping run(), from an endless sleep too), action and
+   delayfunc errors, handles after the event, bad input and broken clocks,
+   out of memory, heap order after cancels, and a many-thread stress run. */
+// pc__malloc goes through test_malloc, which the out-of-memory case makes
+// fail on request. No #include may come before the header (it sets the
+// feature macros), hence the compiler's own name for size_t.
+static void *test_malloc(__SIZE_TYPE__ n);
+#define PYCONC_MALLOC(n) test_malloc(n)
+#define PYCONC_FREE(p) free(p)
 
-// Allocations left before pc__malloc fails (-1: never), for the
-// out-of-memory case; every other case leaves it at -1.
+#define PYCONC_IMPLEMENTATION
+#define PYCONC_SCHED_IMPLEMENTATION
+#include "pyconc_sched.h"
+
+// Allocations left before test_malloc fails (-1: never); every case but
+// the out-of-memory one leaves it at -1.
 static long malloc_budget = -1;
 static void *test_malloc(size_t n) {
     long b = __atomic_load_n(&malloc_budget, __ATOMIC_RELAXED);
@@ -13,12 +23,6 @@ static void *test_malloc(size_t n) {
     if (b > 0) __atomic_store_n(&malloc_budget, b - 1, __ATOMIC_RELAXED);
     return malloc(n);
 }
-#define PYCONC_MALLOC(n) test_malloc(n)
-#define PYCONC_FREE(p) free(p)
-
-#define PYCONC_IMPLEMENTATION
-#define PYCONC_SCHED_IMPLEMENTATION
-#include "pyconc_sched.h"
 
 #include <math.h>
 #include <stdint.h>
