@@ -7,8 +7,8 @@
    first inclusion that sees PYCONC_PROCESS_IMPLEMENTATION defined (guard
    PYCONC_CONNECTION_IMPL_DONE). It needs pyconc.h's declarations first.
 
-   OVERVIEW
-   ========
+   CONNECTIONS
+   ===========
        Python                                   C
        a, b = Pipe()                            pc_pipe(1, &a, &b)
        r, w = Pipe(duplex=False)                pc_pipe(0, &r, &w)
@@ -19,18 +19,100 @@
        c.fileno(), c.close()                    pc_connection_fileno(c), pc_connection_close(c)
        c.closed, c.readable, c.writable         pc_connection_closed(c), ..._readable, ..._writable
        connection.wait(objs, timeout)           pc_connection_wait(objs, n, timeout, &nready)
+       Listener(addr, family, backlog, authkey) pc_listener_new(&desc)
+       l.accept(), l.close()                    pc_listener_accept(l, &c), pc_listener_close(l)
+       l.address, l.last_accepted               pc_listener_address(l), pc_listener_last_accepted(l)
+       Client(addr, family, authkey)            pc_client(&desc, &c)
+       deliver_challenge / answer_challenge     pc_connection_deliver_challenge / _answer_challenge
 
    Messages are framed as Python's multiprocessing.connection frames them:
    a 4-byte big-endian signed length, or for messages over 2**31-1 bytes
-   the length -1 (0xFFFFFFFF) followed by an 8-byte big-endian length.
-   A pyconc Connection and a Python one therefore talk over any socket.
+   the length -1 (0xFFFFFFFF) followed by an 8-byte big-endian length. The
+   authkey handshake is Python's too (HMAC challenge and response, the
+   "{sha256}" form of 3.12+, the bare HMAC-MD5 of older versions), so a
+   pyconc program and a Python one talk over a Listener/Client socket.
+
+   A complete program (an authenticated echo over TCP):
+
+       #define PYCONC_IMPLEMENTATION
+       #define PYCONC_PROCESS_IMPLEMENTATION
+       #include "pyconc_process.h"
+       #include <stdio.h>
+
+       static char address[128];
+
+       static int client(void *arg) {
+           pc_connection *c;
+           void *reply;
+           size_t n;
+           (void)arg;
+           pc_client_desc d = {.address = address, .authkey = "key", .authkey_size = 3};
+           if (pc_client(&d, &c) != PC_OK) return 1;
+           pc_connection_send_bytes(c, "ping", 0, 4);
+           if (pc_connection_recv_bytes(c, 0, &reply, &n) == PC_OK) {
+               printf("%.*s\n", (int)n, (char *)reply);
+               pc_connection_bytes_free(reply);
+           }
+           pc_connection_free(c);
+           return 0;
+       }
+
+       int main(void) {
+           pc_listener_desc d = {.address = "127.0.0.1:0", .authkey = "key", .authkey_size = 3};
+           pc_listener *l = pc_listener_new(&d);
+           if (!l) return 1;
+           snprintf(address, sizeof address, "%s", pc_listener_address(l));
+           pc_thread_desc td = {.target = client};
+           pc_thread *t = pc_thread_new(&td);
+           pc_thread_start(t);
+           pc_connection *c;
+           void *msg;
+           size_t n;
+           if (pc_listener_accept(l, &c) == PC_OK &&
+               pc_connection_recv_bytes(c, 0, &msg, &n) == PC_OK) {
+               pc_connection_send_bytes(c, "pong", 0, 4);
+               pc_connection_bytes_free(msg);
+               pc_connection_free(c);
+           }
+           pc_thread_join(t, PC_FOREVER);
+           pc_thread_free(t);
+           pc_listener_free(l);
+           return 0;
+       }
 
    THREAD SAFETY
    =============
    One thread may send while another receives on the same connection (as
    with a socket). Two concurrent senders (or receivers) on one connection
    interleave partial messages, as in Python; closing a connection while
-   another thread uses it is a bug.
+   another thread uses it is a bug. Listener: accept may run in several
+   threads; pc_listener_close from any thread wakes them (Linux);
+   last_accepted is the latest accept's peer.
+
+   ERRORS
+   ======
+   PC_EOF: the peer closed between messages (Python's EOFError). PC_OS
+   (errno kept): a closed connection (EBADF), a dead peer (EPIPE; never
+   SIGPIPE, on pipes too), a message over maxlength (EMSGSIZE), a bad frame
+   header (EPROTO) or end of file inside a message (EIO); after the last
+   three the connection no longer reads. PC_AUTH: the handshake failed on
+   either side (wrong key, bad reply, refused). PC_VALUE: NULL or
+   contradictory arguments, the wrong direction, a buffer too short
+   (Python's BufferTooShort; the message is kept for the next receive).
+
+   BEYOND PYTHON
+   =============
+   - A forged length header costs no memory: a receive buffer grows as the
+     bytes really arrive, so 12 bytes announcing 2**62 are an error, not an
+     allocation.
+   - recv_bytes_into with a short buffer keeps the message: it is not lost
+     in an exception, the next receive returns it.
+   - Writing to a pipe whose reader is gone is PC_OS/EPIPE, not a SIGPIPE
+     that kills the program (Python ignores SIGPIPE at start-up; C does not).
+   - A malformed header is an error; Python reads a negative 4-byte length
+     as an empty message and loses step with the stream.
+   - TCP connections set TCP_NODELAY; every message is one write anyway.
+   - "@name" addresses the Linux abstract namespace (Python: "\0name").
 */
 #ifndef PYCONC_CONNECTION_DECL
 #define PYCONC_CONNECTION_DECL

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -796,6 +798,10 @@ TEST(listener_tcp) {
     CHECK_OK(pc_listener_accept(l, &c));
     CHECK_MSG(strncmp(pc_listener_last_accepted(l), "127.0.0.1:", 10) == 0, "%s",
               pc_listener_last_accepted(l));
+    int nodelay = 0;
+    socklen_t len = sizeof nodelay;
+    CHECK(getsockopt(pc_connection_fileno(c), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) == 0);
+    CHECK(nodelay);
     CHECK_OK(serve_echo(c));
     join_free(t);
     CHECK_OK(job.exchange_rc);
