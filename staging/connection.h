@@ -640,24 +640,32 @@ PYCONC_API int pc_connection_send_bytes(pc_connection *c, const void *buf, size_
     return pc__frame_send(c->fd, c->is_socket, (const char *)buf + offset, size);
 }
 
-// After a message too long for the caller's limit the stream is out of
-// step: stop reading from it (close it when it cannot send either).
-static int pc__conn_bad_length(pc_connection *c, size_t size, size_t maxlength) {
+// Stop reading from a stream that is out of step (a message left half
+// read): the connection stays open for sending, or closes when it cannot
+// send either, as Python's _bad_message_length. errno is kept.
+static void pc__conn_desync(pc_connection *c) {
+    int e = errno;
     if (c->writable) c->readable = 0;
     else pc_connection_close(c);
+    errno = e;
+}
+
+static int pc__conn_bad_length(pc_connection *c, size_t size, size_t maxlength) {
+    pc__conn_desync(c);
     errno = EMSGSIZE;
     return pc__error(PC_OS, "bad message length: %zu bytes, maxlength %zu", size, maxlength);
 }
 
-// A frame-level failure (bad header, end of file mid-message) also leaves
-// the stream out of step.
-static int pc__conn_broken(pc_connection *c, int rc) {
-    if (rc == PC_OS && (errno == EPROTO || errno == EIO)) {
-        int e = errno;
-        if (c->writable) c->readable = 0;
-        else pc_connection_close(c);
-        errno = e;
-    }
+// A failed header read desyncs the stream when bytes of it were consumed
+// (EPROTO: a bad length, EIO: end of file inside it); a failed payload read
+// (any status, PC_NOMEM included) always does.
+static int pc__conn_header_failed(pc_connection *c, int rc) {
+    if (rc == PC_OS && (errno == EPROTO || errno == EIO)) pc__conn_desync(c);
+    return rc;
+}
+
+static int pc__conn_payload_failed(pc_connection *c, int rc) {
+    if (rc) pc__conn_desync(c);
     return rc;
 }
 
@@ -676,9 +684,9 @@ PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__frame_recv_header(c->fd, &size))) return pc__conn_broken(c, rc);
+    if ((rc = pc__frame_recv_header(c->fd, &size))) return pc__conn_header_failed(c, rc);
     if (maxlength && size > maxlength) return pc__conn_bad_length(c, size, maxlength);
-    if ((rc = pc__frame_recv_payload(c->fd, size, out_buf))) return pc__conn_broken(c, rc);
+    if ((rc = pc__frame_recv_payload(c->fd, size, out_buf))) return pc__conn_payload_failed(c, rc);
     *out_size = size;
     return PC_OK;
 }
@@ -705,12 +713,12 @@ PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__frame_recv_header(c->fd, &size))) return pc__conn_broken(c, rc);
+    if ((rc = pc__frame_recv_header(c->fd, &size))) return pc__conn_header_failed(c, rc);
     *out_size = size;
     if (size <= cap - offset)
-        return pc__conn_broken(c, pc__os_read_all(c->fd, (char *)buf + offset, size, 0));
+        return pc__conn_payload_failed(c, pc__os_read_all(c->fd, (char *)buf + offset, size, 0));
     void *keep;
-    if ((rc = pc__frame_recv_payload(c->fd, size, &keep))) return pc__conn_broken(c, rc);
+    if ((rc = pc__frame_recv_payload(c->fd, size, &keep))) return pc__conn_payload_failed(c, rc);
     c->pending = keep;
     c->pending_size = size;
     c->has_pending = 1;
@@ -1523,10 +1531,14 @@ PYCONC_API void pc_listener_close(pc_listener *l) {
     int was_closed = l->closed;
     l->closed = 1;
     if (!was_closed && l->fd >= 0) {
-        // shutdown() wakes threads blocked in accept() (Linux); they close
-        // the descriptor as they leave, so its number is never reused early.
-        shutdown(l->fd, SHUT_RDWR);
-        if (l->accepting == 0) {
+        if (l->accepting > 0 && getpid() == l->owner) {
+            // shutdown() wakes the threads blocked in accept() (Linux); the
+            // last to leave closes, so the number is never reused under
+            // them. Only then: shutdown acts on the socket that every
+            // process shares, and a forked child closing its copy must not
+            // stop the parent's listener.
+            shutdown(l->fd, SHUT_RDWR);
+        } else {
             pc__os_close(l->fd);
             l->fd = -1;
         }

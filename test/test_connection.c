@@ -1440,3 +1440,38 @@ static void body_listener_client(pc_start_method method) {
 TEST(process_listener_client_fork) { body_listener_client(PC_START_FORK); }
 TEST(process_listener_client_spawn) { body_listener_client(PC_START_SPAWN); }
 TEST(process_listener_client_forkserver) { body_listener_client(PC_START_FORKSERVER); }
+
+// A forked child that closes its copy of the parent's listener must not
+// stop the parent's (no shutdown of the shared socket, no unlink).
+static int child_close_listener(void *arg) {
+    pc_listener_free((pc_listener *)arg);
+    return 0;
+}
+
+TEST(listener_survives_a_child_closing_its_copy) {
+    pc_listener *l = pc_listener_new(NULL);
+    CHECK(l != NULL);
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = child_close_listener;
+    d.arg = l;                                  // the pointer itself: fork only
+    d.context = pc_get_context(PC_START_FORK);
+    pc_process *p = pc_process_new(&d);
+    CHECK(p != NULL);
+    CHECK_OK(pc_process_start(p));
+    CHECK_OK(pc_process_join(p, 20.0));
+    CHECK_EQ(pc_process_exitcode(p), 0);
+    pc_process_free(p);
+    struct stat st;
+    CHECK(stat(pc_listener_address(l), &st) == 0);
+    client_job job;
+    memset(&job, 0, sizeof job);
+    pc_thread *t = start_client(&job, pc_listener_address(l), NULL);
+    pc_connection *c;
+    CHECK_OK(pc_listener_accept(l, &c));
+    CHECK_OK(serve_echo(c));
+    join_free(t);
+    CHECK_OK(job.exchange_rc);
+    pc_connection_free(c);
+    pc_listener_free(l);
+}
