@@ -6,8 +6,10 @@
 #include "pyconc_futures.h"
 #include "pc_test.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +25,17 @@
 #endif
 
 #define LIMIT 10.0   // no wait in a passing test comes near this
+
+// Run a wait whose condition some other thread meets at once: it must end
+// long before its LIMIT timeout, or a wake-up was lost (a wait that ran
+// into its timeout and then found the work done would still pass).
+#define CHECK_WOKEN(expr)                                                   \
+    do {                                                                    \
+        double pct_t0_ = pc_monotonic();                                    \
+        CHECK_OK(expr);                                                     \
+        double pct_took_ = pc_monotonic() - pct_t0_;                        \
+        CHECK_MSG(pct_took_ < LIMIT / 2, "woken after %.3f s: lost wake-up?", pct_took_); \
+    } while (0)
 
 // >>helpers
 static void *identity(void *arg) { return arg; }
@@ -76,18 +89,37 @@ static pc_future *cancelled(void) {
     return f;
 }
 
-// A thread that, once `go` is set, finishes `f` (with code: as an exception).
+// Whether thread tid of this process is asleep (state S in /proc): then a
+// wait it is in has parked, and only a wake-up can end it.
+static int thread_asleep(long tid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    FILE *fp = fopen(path, "r");
+    if (!fp) return 1;          // no /proc: do not wait for it
+    size_t got = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[got] = '\0';
+    const char *paren = strrchr(buf, ')');     // the name may hold spaces
+    return !paren || (paren[1] == ' ' && paren[2] == 'S');
+}
+
+// A thread that, once `go` is set and the thread that started it is asleep
+// (waiting on f, as a rule), finishes `f` (with code: as an exception).
+// Completing a future nobody sleeps on would not test the wake-up.
 typedef struct later {
     pc_event go;
     pc_future *f;
     int code;
     void *value;
     pc_thread *t;
+    long waiter_tid;
 } later;
 
 static int later_main(void *arg) {
     later *l = (later *)arg;
     if (pc_event_wait(&l->go, LIMIT) != PC_OK) return PC_TIMEOUT;
+    for (double end = pc_monotonic() + 2; !thread_asleep(l->waiter_tid) && pc_monotonic() < end;)
+        pc_sleep(0.0005);
     if (l->code) return pc_future_set_exception(l->f, l->code, "late failure");
     return pc_future_set_result(l->f, l->value);
 }
@@ -97,6 +129,7 @@ static void later_start(later *l, pc_future *f, int code, void *value) {
     l->f = f;
     l->code = code;
     l->value = value;
+    l->waiter_tid = (long)syscall(SYS_gettid);
     l->t = pc_thread_new(&(pc_thread_desc){ .target = later_main, .arg = l });
     CHECK(l->t != NULL);
     CHECK_OK(pc_thread_start(l->t));
@@ -178,7 +211,7 @@ TEST(future_exception_woken_by_other_thread) {
     later_start(&l, f, PC_AUTH, NULL);
     pc_event_set(&l.go);
     int code = 0;
-    CHECK_OK(pc_future_exception(f, LIMIT, &code, NULL));
+    CHECK_WOKEN(pc_future_exception(f, LIMIT, &code, NULL));
     CHECK_EQ(code, PC_AUTH);
     later_join(&l);
     pc_future_release(f);
@@ -395,6 +428,25 @@ TEST(callback_runs_in_completing_worker) {
 }
 
 // >>thread_pool
+// The pool's count of idle workers (Python's _idle_semaphore), read under
+// its lock: white-box, so that the test waits for the state it needs
+// instead of sleeping and hoping.
+static int idle_workers(pc_executor *ex) {
+    pc__tpool *p = (pc__tpool *)ex;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    int n = p->idle_tokens;
+    pc_lock_release(&p->lock);
+    return n;
+}
+
+static void wait_idle_workers(pc_executor *ex, int n) {
+    double end = pc_monotonic() + LIMIT;
+    while (idle_workers(ex) < n) {
+        CHECK_MSG(pc_monotonic() < end, "%d idle workers, want %d", idle_workers(ex), n);
+        CHECK_OK(pc_sleep(0.001));
+    }
+}
+
 TEST(pool_submit_and_result) {
     pc_executor *ex = pool(2, NULL);
     pc_future *f, *g;
@@ -450,18 +502,30 @@ TEST(pool_task_exception) {
     pc_executor_free(ex);
 }
 
+static int calls;       // count_calls ran (one case per process under ctest)
+static void *count_calls(void *arg) {
+    __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
+    return arg;
+}
+
 TEST(pool_cancel_pending_not_running) {
     pc_executor *ex = pool(1, NULL);
     pc_event go = PC_EVENT_INIT;
-    pc_future *a, *b;
+    pc_future *a, *b, *c;
     CHECK_OK(pc_executor_submit(ex, wait_event, &go, &a));
-    CHECK_OK(pc_executor_submit(ex, twice, (void *)1, &b));
+    CHECK_OK(pc_executor_submit(ex, count_calls, (void *)1, &b));
+    CHECK_OK(pc_executor_submit(ex, count_calls, (void *)2, &c));
     while (!pc_future_running(a)) CHECK_OK(pc_sleep(0.001));
     CHECK_EQ(pc_future_cancel(a), 0);
     CHECK_EQ(pc_future_cancel(b), 1);
     pc_event_set(&go);
     CHECK_OK(pc_future_result(a, LIMIT, NULL));
     CHECK_RC(pc_future_result(b, LIMIT, NULL), PC_CANCELLED);
+    void *out;
+    CHECK_OK(pc_future_result(c, LIMIT, &out));     // the worker went on past b ...
+    CHECK(out == (void *)2);
+    CHECK_EQ(__atomic_load_n(&calls, __ATOMIC_RELAXED), 1);    // ... without running it
+    pc_future_release(c);
     pc_future_release(a);
     pc_future_release(b);
     pc_executor_free(ex);
@@ -502,13 +566,14 @@ TEST(pool_shutdown_cancel_futures) {
     pc_event go = PC_EVENT_INIT;
     pc_future *first, *rest[5];
     CHECK_OK(pc_executor_submit(ex, wait_event, &go, &first));
-    for (int i = 0; i < 5; i++) CHECK_OK(pc_executor_submit(ex, twice, (void *)1, &rest[i]));
+    for (int i = 0; i < 5; i++) CHECK_OK(pc_executor_submit(ex, count_calls, NULL, &rest[i]));
     while (!pc_future_running(first)) CHECK_OK(pc_sleep(0.001));
     CHECK_OK(pc_executor_shutdown(ex, 0, 1));
     for (int i = 0; i < 5; i++) CHECK(pc_future_cancelled(rest[i]));
     pc_event_set(&go);
     CHECK_OK(pc_executor_shutdown(ex, 1, 0));
     CHECK_OK(pc_future_result(first, 0, NULL));
+    CHECK_EQ(__atomic_load_n(&calls, __ATOMIC_RELAXED), 0);    // a cancelled task never runs
     pc_future_release(first);
     for (int i = 0; i < 5; i++) pc_future_release(rest[i]);
     pc_executor_free(ex);
@@ -607,6 +672,53 @@ TEST(fork_while_pool_busy) {
     pc_executor_free(h.ex);
 }
 
+// As Python at interpreter exit: a pool that was never shut down still
+// runs its queue, and its idle workers end, so exit() returns to the OS.
+TEST(pool_never_shut_down_finishes_at_exit) {
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        // idle: a pool whose worker is parked at exit, and must be woken to end
+        pc_executor *idle = pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = 1 });
+        pc_future *f;
+        if (!idle || pc_executor_submit(idle, twice, NULL, &f)) _exit(3);
+        if (pc_future_result(f, LIMIT, NULL)) _exit(4);
+        wait_idle_workers(idle, 1);
+        pc_sleep(0.01);         // past its brief spin (it passes either way)
+        pc_executor *ex = pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = 3 });
+        for (int i = 0; i < 20; i++)
+            if (pc_executor_submit(ex, slow_write, (void *)(intptr_t)fds[1], NULL)) _exit(5);
+        exit(0);                // no shutdown, no free
+    }
+    close(fds[1]);
+    // Read without blocking for ever: a hung child keeps the pipe open.
+    char buf[64];
+    ssize_t got = 0, total = 0;
+    for (double end = pc_monotonic() + LIMIT; total < 20 && pc_monotonic() < end;) {
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        if (poll(&pfd, 1, 10) == 1 && (got = read(fds[0], buf, sizeof buf)) <= 0) break;
+        if (got > 0) total += got;
+        got = 0;
+    }
+    int status = 0;
+    pid_t done = 0;
+    for (double end = pc_monotonic() + LIMIT; done == 0 && pc_monotonic() < end;) {
+        done = waitpid(pid, &status, WNOHANG);
+        if (done == 0) CHECK_OK(pc_sleep(0.005));
+    }
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    CHECK_MSG(done == pid, "the child hangs at exit (killed)");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(total, 20);
+    close(fds[0]);
+}
+
 static void *name_of_thread(void *arg) {
     (void)arg;
     return (void *)pc_thread_name(pc_thread_current());
@@ -638,25 +750,6 @@ static size_t threads_named(const char *prefix) {
         pc_thread_free(ts[i]);
     }
     return count;
-}
-
-// The pool's count of idle workers (Python's _idle_semaphore), read under
-// its lock: white-box, so that the test waits for the state it needs
-// instead of sleeping and hoping.
-static int idle_workers(pc_executor *ex) {
-    pc__tpool *p = (pc__tpool *)ex;
-    pc_lock_acquire(&p->lock, PC_FOREVER);
-    int n = p->idle_tokens;
-    pc_lock_release(&p->lock);
-    return n;
-}
-
-static void wait_idle_workers(pc_executor *ex, int n) {
-    double end = pc_monotonic() + LIMIT;
-    while (idle_workers(ex) < n) {
-        CHECK_MSG(pc_monotonic() < end, "%d idle workers, want %d", idle_workers(ex), n);
-        CHECK_OK(pc_sleep(0.001));
-    }
 }
 
 TEST(pool_idle_worker_reused) {
@@ -1130,6 +1223,42 @@ TEST(map_chunksize_beyond_items) {
     pc_executor_free(ex);
 }
 
+// The first call blocks on the gate; the others only count.
+static pc_event map_gate = PC_EVENT_INIT;
+static void *count_then_gate(void *arg) {
+    if (__atomic_fetch_add(&calls, 1, __ATOMIC_RELAXED) == 0) pc_event_wait(&map_gate, LIMIT);
+    return arg;
+}
+
+// Opens the gate once free() has cancelled the 19 queued chunks (white-box:
+// free waits on chunk 0 first, so the others stay referenced meanwhile).
+static int open_gate_after_cancel(void *arg) {
+    pc_map_iter *it = (pc_map_iter *)arg;
+    double end = pc_monotonic() + LIMIT;
+    for (size_t k = 1; k < it->cap && pc_monotonic() < end;)
+        if (it->ring[k].f && pc_future_cancelled(it->ring[k].f)) k++;
+        else pc_sleep(0.001);
+    pc_event_set(&map_gate);
+    return 0;
+}
+
+TEST(map_free_cancels_queued_items) {
+    pc_executor *ex = pool(1, NULL);
+    void *items[20];
+    for (int i = 0; i < 20; i++) items[i] = (void *)(intptr_t)i;
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(ex, count_then_gate, items, 20, 0, PC_FOREVER, 1, 0, &it));
+    while (__atomic_load_n(&calls, __ATOMIC_RELAXED) == 0) CHECK_OK(pc_sleep(0.001));
+    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = open_gate_after_cancel, .arg = it });
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    pc_map_iter_free(it);       // cancels 1..19, waits for 0
+    CHECK_OK(pc_thread_join(t, LIMIT));
+    pc_thread_free(t);
+    CHECK_EQ(__atomic_load_n(&calls, __ATOMIC_RELAXED), 1);
+    pc_executor_free(ex);
+}
+
 TEST(map_early_free_cancels_the_rest) {
     pc_executor *ex = pool(1, NULL);
     pc_event go = PC_EVENT_INIT;
@@ -1222,7 +1351,7 @@ TEST(wait_first_completed) {
     pc_future *done[2], *not_done[2];
     size_t nd, nn;
     pc_event_set(&l.go);
-    CHECK_OK(pc_futures_wait(fs, 2, LIMIT, PC_FIRST_COMPLETED, done, &nd, not_done, &nn));
+    CHECK_WOKEN(pc_futures_wait(fs, 2, LIMIT, PC_FIRST_COMPLETED, done, &nd, not_done, &nn));
     CHECK_EQ(nd, 1);
     CHECK_EQ(nn, 1);
     CHECK(done[0] == f && not_done[0] == pending);
@@ -1253,7 +1382,7 @@ TEST(wait_first_exception) {
     size_t nd, nn;
     pc_future *done[3], *not_done[3];
     pc_event_set(&l.go);
-    CHECK_OK(pc_futures_wait(fs, 3, LIMIT, PC_FIRST_EXCEPTION, done, &nd, not_done, &nn));
+    CHECK_WOKEN(pc_futures_wait(fs, 3, LIMIT, PC_FIRST_EXCEPTION, done, &nd, not_done, &nn));
     CHECK_EQ(nd, 2);
     CHECK(done[0] == ok && done[1] == bad);
     CHECK(not_done[0] == pending);
@@ -1292,7 +1421,7 @@ TEST(wait_first_exception_without_exception) {
     CHECK_EQ(nd, 2);
     CHECK_EQ(nn, 1);
     pc_event_set(&lb.go);
-    CHECK_OK(pc_futures_wait(fs, 3, LIMIT, PC_FIRST_EXCEPTION, NULL, &nd, NULL, &nn));
+    CHECK_WOKEN(pc_futures_wait(fs, 3, LIMIT, PC_FIRST_EXCEPTION, NULL, &nd, NULL, &nn));
     CHECK_EQ(nd, 3);
     CHECK_EQ(nn, 0);
     later_join(&lb);
@@ -1308,7 +1437,7 @@ TEST(wait_all_completed) {
         CHECK_OK(pc_executor_submit(ex, slow_identity, (void *)(intptr_t)i, &fs[i]));
     pc_future *done[20];
     size_t nd, nn;
-    CHECK_OK(pc_futures_wait(fs, 20, LIMIT, PC_ALL_COMPLETED, done, &nd, NULL, &nn));
+    CHECK_WOKEN(pc_futures_wait(fs, 20, LIMIT, PC_ALL_COMPLETED, done, &nd, NULL, &nn));
     CHECK_EQ(nd, 20);
     CHECK_EQ(nn, 0);
     for (int i = 0; i < 20; i++) {
@@ -1354,7 +1483,7 @@ TEST(wait_sees_cancel_at_once) {
     pc_future *canceller;
     CHECK_OK(pc_executor_submit(ex, cancel_task, a, &canceller));
     size_t nd;
-    CHECK_OK(pc_futures_wait(fs, 1, LIMIT, PC_ALL_COMPLETED, NULL, &nd, NULL, NULL));
+    CHECK_WOKEN(pc_futures_wait(fs, 1, LIMIT, PC_ALL_COMPLETED, NULL, &nd, NULL, NULL));
     CHECK_EQ(nd, 1);
     CHECK(pc_future_cancelled(a));
     CHECK_OK(pc_future_result(canceller, LIMIT, NULL));
@@ -1432,7 +1561,7 @@ TEST(as_completed_wakes_on_completion) {
     int seen[30] = {0};
     pc_future *out;
     for (int i = 0; i < 30; i++) {
-        CHECK_OK(pc_as_completed_next(it, &out));
+        CHECK_WOKEN(pc_as_completed_next(it, &out));
         CHECK(pc_future_done(out));
         void *v;
         CHECK_OK(pc_future_result(out, 0, &v));
