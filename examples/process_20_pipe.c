@@ -24,7 +24,7 @@
 
 static int f(void *arg) {
     pc_args *args = (pc_args *)arg;
-    pc_connection *conn;
+    pc_connection *conn = NULL;
     if (pc_args_get_connection(args, 0, &conn) != PC_OK) return 1;
     int rc = pc_connection_send_bytes(conn, "hello world", 0, 11);
     pc_connection_close(conn);

@@ -47,7 +47,7 @@ static int action(void *arg) {
 
 static int client(void *arg) {
     int id = (int)(intptr_t)arg;
-    pc_connection *conn;
+    pc_connection *conn = NULL;
     pc_client_desc d = { .address = address, .authkey = authkey,
                          .authkey_size = sizeof authkey - 1 };
     if (pc_client(&d, &conn) != PC_OK) return pc_raise(PC_OS, "%s", pc_last_error());
@@ -84,7 +84,7 @@ int main(void) {
         pc_thread_start(clients[i]);
     }
     for (int i = 0; i < CLIENTS; i++) {     // the seed's accept loop, bounded
-        pc_connection *conn;
+        pc_connection *conn = NULL;
         if (pc_listener_accept(s, &conn) != PC_OK) {
             fprintf(stderr, "accept: %s\n", pc_last_error());
             return 1;

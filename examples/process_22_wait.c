@@ -24,7 +24,7 @@
 
 static int worker(void *arg) {
     pc_args *args = (pc_args *)arg;
-    pc_connection *w;
+    pc_connection *w = NULL;
     int64_t id;
     if (pc_args_get_connection(args, 0, &w) || pc_args_get_int(args, 1, &id)) return 1;
     for (int i = 0; i < 3; i++) {
