@@ -82,8 +82,9 @@
    Every function except pc_scheduler_free may be called from any thread
    while another thread is inside pc_scheduler_run (several may run at
    once, as in Python). No lock is held while an action or a custom
-   delayfunc runs, so both may use the scheduler. timefunc is called with
-   the scheduler's lock held (as in Python): it must not use the scheduler.
+   delayfunc runs, so both may use the scheduler. run() calls timefunc
+   with the scheduler's lock held (as in Python): it must not use the
+   scheduler.
 
    ERRORS
    ======
@@ -207,8 +208,8 @@ PYCONC_API int pc_scheduler_empty(pc_scheduler *s);
    Python: scheduler.run */
 PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_delay);
 /* Copy up to cap of the queued events into out, in the order they will
-   run, and return how many are queued in all (out may be NULL when cap is
-   0). A NULL scheduler gives 0 and PC_VALUE in pc_last_error().
+   run, and return how many are queued in all (with out NULL or cap 0 it
+   only counts). A NULL scheduler gives 0 and PC_VALUE in pc_last_error().
    Blocks: no.  Thread-safe: yes.  Python: scheduler.queue (len() of it with cap 0) */
 PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, size_t cap);
 
