@@ -681,15 +681,42 @@ static void pc__tpool_wake_all(pc__tpool *p) {
     pc__futex_wake(&p->wake_seq, INT32_MAX, 0);
 }
 
+static void pc__tpool_release(pc__tpool *p);
+static int pc__tpool_join(pc__tpool *p);
+
+// Take a reference unless the count is already 0 (the pool is being freed
+// by its last worker, which waits for pc__pools_lock to leave the registry).
+static int pc__tpool_retain_live(pc__tpool *p) {
+    uint32_t r = __atomic_load_n(&p->refs, __ATOMIC_RELAXED);
+    while (r && !__atomic_compare_exchange_n(&p->refs, &r, r + 1, 1, __ATOMIC_ACQ_REL,
+                                             __ATOMIC_RELAXED)) {
+    }
+    return r != 0;
+}
+
+// At exit, as Python's _python_exit: wake every pool's workers (they run
+// what is queued, then end) and join them, so that no thread is left
+// unjoined (pyconc.h's handler, which runs next, only waits for live ones).
+// The pools are retained, not locked, while joined: a worker that frees its
+// pool takes pc__pools_lock.
 static void pc__pools_at_exit(void) {
     __atomic_store_n(&pc__pools_exiting, 1u, __ATOMIC_RELEASE);
     pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
+    size_t n = 0, k = 0;
+    for (pc__tpool *p = pc__pools; p; p = p->reg_next) n++;
+    pc__tpool **live = (pc__tpool **)pc__malloc(n * sizeof *live);
     for (pc__tpool *p = pc__pools; p; p = p->reg_next) {
         pc_lock_acquire(&p->lock, PC_FOREVER);
         pc__tpool_wake_all(p);
         pc_lock_release(&p->lock);
+        if (live && pc__tpool_retain_live(p)) live[k++] = p;
     }
     pc_lock_release(&pc__pools_lock);
+    for (size_t i = 0; i < k; i++) {
+        pc__tpool_join(live[i]);   // from a worker: its own join fails, harmlessly
+        pc__tpool_release(live[i]);
+    }
+    pc__free(live);
 }
 
 // fork(): the registry must be consistent in the child, so hold its lock

@@ -23,6 +23,16 @@
 #ifndef PCT_SANITIZED
 #define PCT_SANITIZED 0
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define PCT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PCT_TSAN 1
+#endif
+#endif
+#ifndef PCT_TSAN
+#define PCT_TSAN 0
+#endif
 
 #define LIMIT 10.0   // no wait in a passing test comes near this
 
@@ -631,6 +641,11 @@ static void *hold_pool_lock(void *arg) {
 }
 
 static int child_after_fork(pc_executor *old) {
+    // TSan cannot start threads in the child of a threaded process.
+    if (PCT_TSAN) {
+        pc_executor_free(old);
+        return 0;
+    }
     pc_executor *ex = pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = 1 });
     pc_future *f;
     void *out = NULL;
