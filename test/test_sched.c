@@ -1012,23 +1012,26 @@ TEST(out_of_memory_leaves_scheduler_consistent) {
         CHECK_EQ(e, 77);
         CHECK(pc_scheduler_empty(s));
     }
-    // Fill both tables, then fail their growth: what is queued still runs.
+    // With allocation failing from the first event on, enter until the
+    // tables must grow: that enter fails, and what is queued still runs.
     __atomic_store_n(&malloc_budget, -1, __ATOMIC_RELAXED);
+    CHECK_OK(pc_scheduler_enterabs(s, 1000, 1, log_action, ARG(0), NULL));
+    __atomic_store_n(&malloc_budget, 0, __ATOMIC_RELAXED);
+    int queued = 1, rc;
+    while ((rc = pc_scheduler_enterabs(s, 1000 - queued, 1, log_action, ARG(queued),
+                                       NULL)) == PC_OK && queued < 200)
+        queued++;
+    __atomic_store_n(&malloc_budget, -1, __ATOMIC_RELAXED);
+    CHECK_RC(rc, PC_NOMEM);
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), queued);
     log_reset();
-    int queued = 0;
-    for (;; queued++) {
-        if (queued == 64) __atomic_store_n(&malloc_budget, 0, __ATOMIC_RELAXED);
-        int rc = pc_scheduler_enterabs(s, 100 - queued, 1, log_action, ARG(queued), NULL);
-        if (rc == PC_NOMEM) break;
-        CHECK_OK(rc);
-        CHECK(queued < 64);
-    }
-    __atomic_store_n(&malloc_budget, -1, __ATOMIC_RELAXED);
-    CHECK_EQ(queued, 64);
-    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), 64);
     CHECK_OK(pc_scheduler_run(s, 1, NULL));
-    CHECK_EQ(the_log.n, 64);
-    for (int i = 0; i < 64; i++) CHECK_EQ(the_log.items[i], 63 - i);
+    CHECK_EQ(the_log.n, queued);
+    for (int i = 0; i < queued; i++) CHECK_EQ(the_log.items[i], queued - 1 - i);
+    // Memory back: growth works and the scheduler carries on.
+    for (int i = 0; i < 2 * queued; i++)
+        CHECK_OK(pc_scheduler_enterabs(s, i, 1, log_action, NULL, NULL));
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), 2 * queued);
     pc_scheduler_free(s);
 }
 
