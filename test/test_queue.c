@@ -1115,7 +1115,7 @@ TEST(deadline_spurious_wakeups) {
 // put_nowait must not say PC_FULL; once it shows an item (a putter has
 // claimed a slot, maybe still copying in), get_nowait must not say
 // PC_EMPTY. The other side runs flat out so claims and copies overlap.
-#define EXACT_N 200000
+#define EXACT_N 50000
 
 static int exact_getter(void *arg) {
     pc_queue *q = (pc_queue *)arg;
