@@ -89,9 +89,10 @@
    THREAD SAFETY
    =============
    Every function may be called from any thread. The primitives are
-   async-signal-unsafe. After fork() the child's registry holds only the
-   forking thread, which becomes the main thread (as in Python), and the
-   library's internal locks are reset.
+   async-signal-unsafe. fork() waits for the library's internal locks (held
+   only for a few instructions), so the child gets them free and its thread
+   registry whole: it holds only the forking thread, which becomes the main
+   thread (a new "MainThread" if pyconc had not seen it), as in Python.
 
    ERRORS
    ======
@@ -103,7 +104,8 @@
    =============
    Event.wait returns a status (PC_OK is Python's True, PC_TIMEOUT its
    False) so that it reads like every other wait here; NaN or NULL gives
-   PC_VALUE instead of an exception.
+   PC_VALUE instead of an exception. Every failed acquire or wait, timed
+   out ones included, leaves its message in pc_last_error().
 
    LICENSE
    =======
