@@ -649,6 +649,17 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <spawn.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#include <link.h>
+#define PC__HAVE_PHDR 1
+#else
+#define PC__HAVE_PHDR 0
+#endif
 #if defined(__linux__)
 #include <sys/syscall.h>
 #endif
@@ -807,6 +818,86 @@ static int pc__os_poll(struct pollfd *fds, size_t n, double deadline) {
         if (r < 0 && errno != EINTR) return pc__os_error("poll");
         if (r == 0 && ms >= 0 && pc_monotonic() >= deadline) return PC_TIMEOUT;
     }
+}
+
+// Write len bytes of buf (all of them; see pc__os_write_all).
+static int pc__os_write_buf(int fd, int is_socket, const void *buf, size_t len) {
+    struct iovec iov;
+    iov.iov_base = (void *)(uintptr_t)buf;
+    iov.iov_len = len;
+    return len ? pc__os_write_all(fd, is_socket, &iov, 1) : PC_OK;
+}
+
+// Wait until fd is readable (or at end of file) or the deadline passes;
+// deadline 0 only looks. Returns PC_OK, PC_TIMEOUT, PC_OS.
+static int pc__os_wait_readable(int fd, double deadline) {
+    struct pollfd p;
+    p.fd = fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    return pc__os_poll(&p, 1, deadline);
+}
+
+static int pc__os_readable_now(int fd) { return pc__os_wait_readable(fd, 0) == PC_OK; }
+
+static int pc__os_pidfd_open(pid_t pid) {
+#if defined(__linux__) && defined(SYS_pidfd_open)
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);   // in case an old kernel did not
+    return fd;
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+// Whether this kernel has pidfds, probed once (on ourselves).
+static int pc__os_have_pidfd(void) {
+    static int have = -1;
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
+        int saved = errno;
+        int fd = pc__os_pidfd_open(getpid());
+        h = fd >= 0;
+        pc__os_close(fd);
+        errno = saved;
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+    }
+    return h;
+}
+
+// Signal through the pidfd when there is one: it cannot hit a recycled pid.
+static int pc__os_signal(pid_t pid, int pidfd, int sig) {
+#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+    if (pidfd >= 0) {
+        if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0) return 0;
+        if (errno != ENOSYS && errno != EBADF && errno != EINVAL) return -1;
+    }
+#else
+    (void)pidfd;
+#endif
+    return kill(pid, sig);
+}
+
+// Close every descriptor from lo up (a forkserver child's clean slate).
+static void pc__os_close_from(int lo) {
+#if defined(__linux__) && defined(SYS_close_range)
+    if (syscall(SYS_close_range, (unsigned)lo, ~0u, 0) == 0) return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = lo; fd < max; fd++) close(fd);
+}
+
+// Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
+// 3 and 4 never meets a descriptor already sitting there.
+static int pc__os_move_high(int fd) {
+    if (fd >= 10) return fd;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    if (nfd < 0) return -1;
+    close(fd);
+    return nfd;
 }
 
 // >>frame
@@ -1042,12 +1133,7 @@ PYCONC_API int pc_connection_poll(pc_connection *c, double timeout) {
     if (rc) return rc;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (c->has_pending) return PC_OK;
-    struct pollfd p;
-    p.fd = c->fd;
-    p.events = POLLIN;
-    p.revents = 0;
-    if (timeout == 0) deadline = 0;   // one look, no clock read
-    rc = pc__os_poll(&p, 1, deadline);
+    rc = pc__os_wait_readable(c->fd, timeout == 0 ? 0 : deadline);
     if (rc == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "poll: nothing to read");
     return rc;
 }
@@ -1087,13 +1173,6 @@ typedef union pc__cmsg_space {
     char buf[CMSG_SPACE(sizeof(int) * PC__MAX_FDS)];
 } pc__cmsg_space;
 
-static int pc__send_rest(int sock, const char *buf, size_t len) {
-    struct iovec iov;
-    iov.iov_base = (void *)buf;
-    iov.iov_len = len;
-    return len ? pc__os_write_all(sock, 1, &iov, 1) : PC_OK;
-}
-
 PYCONC_API int pc__send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds) {
     pc__cmsg_space space;
     struct msghdr msg;
@@ -1123,7 +1202,7 @@ PYCONC_API int pc__send_fds(int sock, const void *buf, size_t len, const int *fd
     while ((w = sendmsg(sock, &msg, 0)) < 0 && errno == EINTR) {}
 #endif
     if (w < 0) return pc__os_error("sendmsg");
-    return pc__send_rest(sock, (const char *)buf + w, len - (size_t)w);
+    return pc__os_write_buf(sock, 1, (const char *)buf + w, len - (size_t)w);
 }
 
 // Collect the descriptors of msg into fds (room for cap); close any
@@ -1939,33 +2018,6 @@ PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn) {
 }
 
 // >>process-implementation
-
-#include <dirent.h>
-#include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <math.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-#include <link.h>
-#define PC__HAVE_PHDR 1
-#else
-#define PC__HAVE_PHDR 0
-#endif
-#if defined(__linux__)
-#include <sys/syscall.h>
-#endif
-
 extern char **environ;
 
 #define PC__ENV_FD "PYCONC_PROCESS_FD"
@@ -1974,114 +2026,6 @@ extern char **environ;
 #define PC__BOOT_MAGIC 0x50434231u      // "PCB1"
 #define PC__FS_MAGIC 0x50434653u        // "PCFS"
 #define PC__ARGS_MAX_FDS 200
-
-// >>posix
-// OS calls of this file; descriptor basics (close, pipe, socketpair, poll,
-// read_all) come from the connection part's pc__os_* helpers.
-
-static int pc__proc_write_all(int fd, const void *buf, size_t len) {
-    const char *p = (const char *)buf;
-    while (len) {
-#ifdef MSG_NOSIGNAL
-        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-#else
-        ssize_t w = write(fd, p, len);
-#endif
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return pc__os_error("write");
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return PC_OK;
-}
-
-static int pc__proc_pidfd_open(pid_t pid) {
-#if defined(__linux__) && defined(SYS_pidfd_open)
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);   // pidfds are born close-on-exec
-    return fd;
-#else
-    (void)pid;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
-// Whether this kernel has pidfds, probed once (on ourselves).
-static int pc__proc_have_pidfd(void) {
-    static int have = -1;
-    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
-    if (h < 0) {
-        int saved = errno;
-        int fd = pc__proc_pidfd_open(getpid());
-        h = fd >= 0;
-        if (fd >= 0) close(fd);
-        errno = saved;
-        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
-    }
-    return h;
-}
-
-// Signal through the pidfd when there is one: it cannot hit a recycled pid.
-static int pc__proc_signal(pid_t pid, int pidfd, int sig) {
-#if defined(__linux__) && defined(SYS_pidfd_send_signal)
-    if (pidfd >= 0) {
-        if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0) return 0;
-        if (errno != ENOSYS && errno != EBADF && errno != EINVAL) return -1;
-    }
-#else
-    (void)pidfd;
-#endif
-    return kill(pid, sig);
-}
-
-// Close every descriptor from lo up, except keep (may be -1).
-static void pc__proc_close_from(int lo, int keep) {
-#if defined(__linux__) && defined(SYS_close_range)
-    if (keep < lo) {
-        if (syscall(SYS_close_range, (unsigned)lo, ~0u, 0) == 0) return;
-    } else {
-        int ok = (keep <= lo || syscall(SYS_close_range, (unsigned)lo, (unsigned)keep - 1, 0) == 0)
-              && syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0) == 0;
-        if (ok) return;
-    }
-#endif
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536) max = 65536;
-    for (int fd = lo; fd < max; fd++)
-        if (fd != keep) close(fd);
-}
-
-// Wait until fd is readable or the deadline (monotonic, INFINITY: none).
-static int pc__proc_wait_readable(int fd, double deadline) {
-    struct pollfd pfd;
-    pfd.fd = fd;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    return pc__os_poll(&pfd, 1, deadline);
-}
-
-static int pc__proc_readable_now(int fd) {
-    struct pollfd pfd;
-    pfd.fd = fd;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    int r;
-    while ((r = poll(&pfd, 1, 0)) < 0 && errno == EINTR) {}
-    return r > 0;
-}
-
-// Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
-// 3 and 4 never meets a descriptor already sitting there.
-static int pc__proc_move_high(int fd) {
-    if (fd >= 10) return fd;
-    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    if (nfd < 0) return -1;
-    close(fd);
-    return nfd;
-}
 
 // >>buffer
 // The bootstrap message and the argument pack are a flat byte string in
@@ -2564,6 +2508,7 @@ struct pc_process {
     pid_t pid;
     pid_t owner;                // the process that started it (fork copies the registry)
     int sentinel, sentinel_kind;
+    int pidfd;                  // forkserver children: for signals, until reaped
     int exitcode;
     pc_process *reg_prev, *reg_next;
 };
@@ -2583,27 +2528,6 @@ static pc_lock pc__fs_lock = PC_LOCK_INIT;      // starting the forkserver
 static void pc__proc_exit_function(void);
 static void pc__proc_after_fork_child(void);
 
-static void pc__proc_random(unsigned char *out, size_t n) {
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    size_t got = 0;
-    if (fd >= 0) {
-        while (got < n) {
-            ssize_t r = read(fd, out + got, n - got);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) break;
-            got += (size_t)r;
-        }
-        close(fd);
-    }
-    if (got < n) {              // no /dev/urandom: a weak key is still a key
-        uint64_t x = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(pc_monotonic() * 1e9);
-        for (; got < n; got++) {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-            out[got] = (unsigned char)x;
-        }
-    }
-}
-
 static pc_process *pc__proc_alloc(int kind, const char *name) {
     pc_process *p = (pc_process *)pc__calloc(1, sizeof *p);
     if (!p) return NULL;
@@ -2612,6 +2536,7 @@ static pc_process *pc__proc_alloc(int kind, const char *name) {
     p->refs = 1;
     p->kind = kind;
     p->sentinel = -1;
+    p->pidfd = -1;
     p->exitcode = PC_EXITCODE_NONE;
     return p;
 }
@@ -2620,7 +2545,8 @@ static void pc__proc_init_once(void) {
     pc_process *cur = pc__proc_alloc(PC__P_CURRENT, "MainProcess");
     if (!cur) abort();          // no memory before main: nothing sensible to do
     cur->authkey_len = 32;
-    pc__proc_random(cur->authkey, 32);
+    // Python's os.urandom(32); without any random source there is no safe key.
+    if (pc__random_bytes(cur->authkey, 32)) abort();
     pc__proc_current = cur;
     pthread_atfork(NULL, NULL, pc__proc_after_fork_child);
 #if defined(__GLIBC__)
@@ -2661,6 +2587,7 @@ PYCONC_API pc_process *pc_process_retain(pc_process *p) {
 static void pc__proc_destroy(pc_process *p) {
     for (size_t i = 0; i < p->pack_nfds; i++) pc__os_close(p->pack_fds[i]);
     if (p->sentinel >= 0) pc__os_close(p->sentinel);
+    pc__os_close(p->pidfd);
     if (p->arg_kind == PC__ARG_BYTES) pc__free(p->arg);
     pc__free(p->pack.p);
     pc__free(p->pack_fds);
@@ -2999,7 +2926,7 @@ static int pc__boot_send(int sock, const pc__buf *body, const int *fds, size_t n
     // Header and body go separately: on the forkserver's SOCK_SEQPACKET
     // channel each send is a record, and a short read would cut one.
     int rc = pc__send_fds(sock, &h, sizeof h, fds, nfds);
-    if (!rc && body->len) rc = pc__proc_write_all(sock, body->p, body->len);
+    if (!rc && body->len) rc = pc__os_write_buf(sock, 1, body->p, body->len);
     return rc;
 }
 
@@ -3192,7 +3119,7 @@ static int pc__proc_set_sentinel(pc_process *p, int pipe_r) {
         p->sentinel_kind = PC__S_PIPE;
         return PC_OK;
     }
-    p->sentinel = pc__proc_pidfd_open(p->pid);
+    p->sentinel = pc__os_pidfd_open(p->pid);
     if (p->sentinel < 0) return pc__os_error("pidfd_open");
     p->sentinel_kind = PC__S_PIDFD;
     return PC_OK;
@@ -3206,9 +3133,9 @@ static int pc__launch_spawn(pc_process *p, const pc__funcref *ref) {
     pc__boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     if (pc__os_socketpair(sv)) { rc = pc__os_error("socketpair"); goto out; }
-    if (!pc__proc_have_pidfd() && pc__os_pipe(sp)) { rc = pc__os_error("pipe"); goto out; }
-    if ((sv[1] = pc__proc_move_high(sv[1])) < 0 ||
-        (sp[1] >= 0 && (sp[1] = pc__proc_move_high(sp[1])) < 0)) {
+    if (!pc__os_have_pidfd() && pc__os_pipe(sp)) { rc = pc__os_error("pipe"); goto out; }
+    if ((sv[1] = pc__os_move_high(sv[1])) < 0 ||
+        (sp[1] >= 0 && (sp[1] = pc__os_move_high(sp[1])) < 0)) {
         rc = pc__os_error("fcntl");
         goto out;
     }
@@ -3238,7 +3165,7 @@ out:
 // >>fork
 static int pc__launch_fork(pc_process *p) {
     int sp[2] = {-1, -1};
-    if (!pc__proc_have_pidfd() && pc__os_pipe(sp)) return pc__os_error("pipe");
+    if (!pc__os_have_pidfd() && pc__os_pipe(sp)) return pc__os_error("pipe");
     fflush(stdout);             // or the child would print our buffered output again
     fflush(stderr);
     pid_t pid = fork();
@@ -3263,39 +3190,54 @@ static int pc__launch_fork(pc_process *p) {
 }
 
 // >>forkserver
-// Requests are records on a SOCK_SEQPACKET socketpair, so the requests of
-// several threads (or of forked children sharing the socket) never mix.
-// Each carries the authkey and two fresh sockets: the status socket (the
-// server writes the child's pid, later its wait status) and the bootstrap
-// socket (the child reads its bootstrap there).
+// The server is asked for a child in three steps, as Python's forkserver
+// (3.14) is: a client sends, as one record on the shared SOCK_SEQPACKET
+// channel (so the requests of several threads, or of forked children
+// sharing the channel, never mix), one end of a fresh socketpair; on that
+// private socket the server and the client run Python's HMAC challenge
+// and response both ways, keyed by the authkey the program had when the
+// server started; then the client sends the request (the child's
+// bootstrap socket attached). The private socket stays the status socket:
+// the server writes the child's pid (with a pidfd where the kernel has
+// them), later its wait status. A request without the key is dropped and
+// starts nothing (CPython's CVE-2022-42919 was an unauthenticated one).
 typedef struct pc__fs_request {
     uint32_t magic;
-    uint32_t keylen;
-    unsigned char key[32];
+    uint32_t reserved;
 } pc__fs_request;
 
 static int pc__fs_sock = -1;
 static pid_t pc__fs_pid;
-static unsigned char pc__fs_key[32];
+static unsigned char pc__fs_key[PC_AUTHKEY_MAX];
+static size_t pc__fs_keylen;
+#define PC__FS_HANDSHAKE_TIMEOUT 10     // seconds a client may take (server side)
 
+static int pc__os_seqpacket_pair(int fds[2]) {
+#ifdef SOCK_CLOEXEC
+    return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
+#else
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) < 0) return -1;
+    pc__os_cloexec(fds[0]);
+    pc__os_cloexec(fds[1]);
+    return 0;
+#endif
+}
+
+// Start the server (pc__fs_lock held); it learns the current authkey.
 static int pc__fs_start_server(void) {
     int sv[2] = {-1, -1}, rc;
     pc__buf body;
+    pc_process *cur = pc__proc_current;
     memset(&body, 0, sizeof body);
-    pc__proc_random(pc__fs_key, sizeof pc__fs_key);
+    pc_lock_acquire(&cur->mu, PC_FOREVER);
+    memcpy(pc__fs_key, cur->authkey, cur->authkey_len);
+    pc__fs_keylen = cur->authkey_len;
+    pc_lock_release(&cur->mu);
     pc__buf_u32(&body, PC__BOOT_SERVER);
-    pc__buf_blob(&body, pc__fs_key, sizeof pc__fs_key);
+    pc__buf_blob(&body, pc__fs_key, pc__fs_keylen);
     if (body.bad) { rc = PC_NOMEM; goto out; }
-#ifdef SOCK_CLOEXEC
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-#else
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0) {
-#endif
-        rc = pc__os_error("socketpair");
-        goto out;
-    }
-    fcntl(sv[0], F_SETFD, FD_CLOEXEC);
-    if ((sv[1] = pc__proc_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
+    if (pc__os_seqpacket_pair(sv) < 0) { rc = pc__os_error("socketpair"); goto out; }
+    if ((sv[1] = pc__os_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
     if ((rc = pc__spawn_self(sv[1], -1, &pc__fs_pid))) goto out;
     if ((rc = pc__boot_send(sv[0], &body, NULL, 0))) { pc__proc_abandon(pc__fs_pid); goto out; }
     pc__fs_sock = sv[0];
@@ -3307,52 +3249,85 @@ out:
     return rc;
 }
 
-// Send one request; a server that died is reaped and started again once.
-static int pc__fs_request_child(int status_fd, int boot_fd) {
-    pc__fs_request req;
-    int fds[2], rc = PC_OK;
-    memset(&req, 0, sizeof req);
-    req.magic = PC__FS_MAGIC;
-    req.keylen = sizeof pc__fs_key;
-    fds[0] = status_fd;
-    fds[1] = boot_fd;
+// Hand the server the private socket chan_fd; a server that died is
+// reaped and started again once. *key gets the key to authenticate with.
+static int pc__fs_connect(int chan_fd, unsigned char *key, size_t *keylen) {
+    int rc = PC_OK;
     pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (pc__fs_sock < 0 && (rc = pc__fs_start_server())) break;
-        memcpy(req.key, pc__fs_key, sizeof req.key);
-        rc = pc__send_fds(pc__fs_sock, &req, sizeof req, fds, 2);
+        rc = pc__send_fds(pc__fs_sock, "c", 1, &chan_fd, 1);
         if (rc != PC_OS || (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)) break;
         int st;
         pc__os_close(pc__fs_sock);
         pc__fs_sock = -1;
         waitpid(pc__fs_pid, &st, WNOHANG);
     }
+    memcpy(key, pc__fs_key, pc__fs_keylen);
+    *keylen = pc__fs_keylen;
     pc_lock_release(&pc__fs_lock);
     return rc;
 }
 
+// A connection object on the stack for the handshake; the descriptor
+// stays the caller's.
+static void pc__fs_conn(pc_connection *c, int fd) {
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    c->readable = c->writable = c->is_socket = 1;
+}
+
+// Authenticate on the private socket (answer, then challenge: Python's
+// Client order), send the request, read the pid and the pidfd.
+static int pc__fs_ask(int fd, int boot_fd, const unsigned char *key, size_t keylen,
+                      int64_t *out_pid, int *out_pidfd) {
+    pc_connection c;
+    pc__fs_request req;
+    size_t nfds = 1;
+    pc__fs_conn(&c, fd);
+    int rc = pc_connection_answer_challenge(&c, key, keylen);
+    if (!rc) rc = pc_connection_deliver_challenge(&c, key, keylen);
+    if (!rc) {
+        memset(&req, 0, sizeof req);
+        req.magic = PC__FS_MAGIC;
+        rc = pc__send_fds(fd, &req, sizeof req, &boot_fd, 1);
+    }
+    if (!rc) rc = pc__recv_fds(fd, out_pid, sizeof *out_pid, out_pidfd, &nfds);
+    if (nfds == 0) *out_pidfd = -1;
+    if (rc == PC_EOF) {
+        errno = ECONNREFUSED;
+        return pc__os_error("forkserver closed the request");
+    }
+    if (rc == PC_AUTH) return pc__error(PC_AUTH, "forkserver: %s", pc_last_error());
+    return rc;
+}
+
 static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
-    int st[2] = {-1, -1}, bt[2] = {-1, -1}, rc;
+    int st[2] = {-1, -1}, bt[2] = {-1, -1}, pidfd = -1, rc;
+    unsigned char key[PC_AUTHKEY_MAX];
+    size_t keylen = 0;
     int64_t pid = 0;
     pc__buf body;
     memset(&body, 0, sizeof body);
     pc__boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     if (pc__os_socketpair(st) || pc__os_socketpair(bt)) { rc = pc__os_error("socketpair"); goto out; }
-    if ((rc = pc__fs_request_child(st[1], bt[1]))) goto out;
+    if ((rc = pc__fs_connect(st[1], key, &keylen))) goto out;
     pc__os_close(st[1]);
+    st[1] = -1;
+    if ((rc = pc__fs_ask(st[0], bt[1], key, keylen, &pid, &pidfd))) goto out;
     pc__os_close(bt[1]);
-    st[1] = bt[1] = -1;
-    rc = pc__os_read_all(st[0], &pid, sizeof pid, 1);
-    if (rc == PC_EOF) { errno = ECONNREFUSED; rc = pc__os_error("forkserver refused the request"); }
-    if (rc) goto out;
+    bt[1] = -1;
     if (pid <= 0) { errno = (int)-pid; rc = pc__os_error("fork in forkserver"); goto out; }
     p->pid = (pid_t)pid;
+    p->pidfd = pidfd;
+    pidfd = -1;
     p->sentinel = st[0];
     p->sentinel_kind = PC__S_SERVER;
     st[0] = -1;
     pc__boot_send(bt[0], &body, p->pack_fds, p->pack_nfds);
 out:
+    pc__os_close(pidfd);
     pc__os_close(st[0]);
     pc__os_close(st[1]);
     pc__os_close(bt[0]);
@@ -3374,12 +3349,6 @@ static void pc__fs_on_sigchld(int sig) {
     errno = saved;
 }
 
-static int pc__fs_key_ok(const pc__fs_request *r, const unsigned char *key, size_t keylen) {
-    unsigned diff = r->magic != PC__FS_MAGIC || r->keylen != keylen || keylen != sizeof r->key;
-    for (size_t i = 0; i < sizeof r->key; i++) diff |= (unsigned)(r->key[i] ^ key[i % keylen]);
-    return diff == 0;           // compared in constant time
-}
-
 static void pc__fs_reap(pc__fs_child *kids, size_t *n) {
     int st;
     pid_t pid;
@@ -3387,7 +3356,7 @@ static void pc__fs_reap(pc__fs_child *kids, size_t *n) {
         for (size_t i = 0; i < *n; i++) {
             if (kids[i].pid != pid) continue;
             int32_t s = (int32_t)st;
-            pc__proc_write_all(kids[i].status_fd, &s, sizeof s);
+            pc__os_write_buf(kids[i].status_fd, 1, &s, sizeof s);
             close(kids[i].status_fd);
             kids[i] = kids[--*n];
             break;
@@ -3410,37 +3379,63 @@ static void pc__fs_become_child(int chan, pc__fs_child *kids, size_t n, int stat
         dup2(boot_fd, PC__BOOT_FD);
         close(boot_fd);
     }
-    pc__proc_close_from(PC__BOOT_FD + 1, -1);
+    pc__os_close_from(PC__BOOT_FD + 1);
     pc__child_from_socket(PC__BOOT_FD);
+}
+
+// The server's half of the handshake on a client's private socket, then
+// the request. Returns the child's bootstrap socket, or -1 (dropped).
+static int pc__fs_accept(int fd, const unsigned char *key, size_t keylen) {
+    struct timeval tv;
+    pc_connection c;
+    pc__fs_request req;
+    int boot = -1;
+    size_t nfds = 1;
+    // A client that stops half-way must not stall every other request.
+    tv.tv_sec = PC__FS_HANDSHAKE_TIMEOUT;
+    tv.tv_usec = 0;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    pc__fs_conn(&c, fd);
+    if (pc_connection_deliver_challenge(&c, key, keylen) ||
+        pc_connection_answer_challenge(&c, key, keylen))
+        return -1;
+    if (pc__recv_fds(fd, &req, sizeof req, &boot, &nfds)) return -1;
+    if (nfds != 1 || req.magic != PC__FS_MAGIC) {
+        if (nfds) close(boot);
+        return -1;
+    }
+    return boot;
 }
 
 static void pc__fs_serve_one(int chan, const unsigned char *key, size_t keylen,
                              pc__fs_child **kids, size_t *n, size_t *cap) {
-    pc__fs_request req;
-    int fds[2] = {-1, -1};
-    size_t nfds = 2;
-    int rc = pc__recv_fds(chan, &req, sizeof req, fds, &nfds);
+    char tag;
+    int fd = -1, boot;
+    size_t nfds = 1;
+    int rc = pc__recv_fds(chan, &tag, 1, &fd, &nfds);
     if (rc == PC_EOF) _exit(0);                 // every client is gone
-    if (rc) return;
-    if (nfds != 2 || !pc__fs_key_ok(&req, key, keylen)) {   // not one of ours: drop it
-        for (size_t i = 0; i < nfds; i++) close(fds[i]);
-        return;
-    }
+    if (rc || nfds != 1) return;
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         pc__fs_child *nk = (pc__fs_child *)realloc(*kids, ncap * sizeof **kids);
-        if (!nk) { close(fds[0]); close(fds[1]); return; }
+        if (!nk) { close(fd); return; }
         *kids = nk;
         *cap = ncap;
     }
+    if ((boot = pc__fs_accept(fd, key, keylen)) < 0) { close(fd); return; }
     pid_t pid = fork();
-    if (pid == 0) pc__fs_become_child(chan, *kids, *n, fds[0], fds[1]);
+    if (pid == 0) pc__fs_become_child(chan, *kids, *n, fd, boot);
     int64_t reply = pid < 0 ? -(int64_t)errno : (int64_t)pid;
-    pc__proc_write_all(fds[0], &reply, sizeof reply);
-    close(fds[1]);
-    if (pid < 0) { close(fds[0]); return; }
+    // The pidfd, opened before this loop can reap the child, lets the
+    // client signal it without hitting a recycled pid.
+    int pidfd = pid > 0 ? pc__os_pidfd_open(pid) : -1;
+    pc__send_fds(fd, &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
+    pc__os_close(pidfd);
+    close(boot);
+    if (pid < 0) { close(fd); return; }
     (*kids)[*n].pid = pid;
-    (*kids)[(*n)++].status_fd = fds[0];
+    (*kids)[(*n)++].status_fd = fd;
 }
 
 static void pc__forkserver_main(int chan, const unsigned char *key, size_t keylen) {
@@ -3488,17 +3483,19 @@ static int pc__proc_poll(pc_process *p) {
     pc_lock_acquire(&p->mu, PC_FOREVER);
     if (!p->reaped && p->started && p->sentinel >= 0) {
         if (p->sentinel_kind == PC__S_SERVER) {
-            if (pc__proc_readable_now(p->sentinel)) {
+            if (pc__os_readable_now(p->sentinel)) {
                 int32_t s;
                 // No status means the server died: 255, as Python.
                 p->exitcode = pc__os_read_all(p->sentinel, &s, sizeof s, 1) ? 255
                                                                            : pc__proc_exitcode_of(s);
                 just = p->reaped = 1;
+                pc__os_close(p->pidfd);
+                p->pidfd = -1;
             }
         } else {
             // A pipe sentinel becomes readable an instant before the child
             // can be waited for: then wait for it for real.
-            int block = p->sentinel_kind == PC__S_PIPE && pc__proc_readable_now(p->sentinel);
+            int block = p->sentinel_kind == PC__S_PIPE && pc__os_readable_now(p->sentinel);
             pid_t r;
             while ((r = waitpid(p->pid, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {}
             if (r == p->pid) p->exitcode = pc__proc_exitcode_of(st);
@@ -3635,7 +3632,7 @@ PYCONC_API int pc_process_join(pc_process *p, double timeout) {
             if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT) == 0 || errno == EINTR)
                 continue;
         }
-        rc = pc__proc_wait_readable(p->sentinel, deadline);
+        rc = pc__os_wait_readable(p->sentinel, deadline);
         if (rc == PC_TIMEOUT) return pc__proc_reap(p) ? PC_OK : pc__error(PC_TIMEOUT, "join timed out");
         if (rc) return rc;
     }
@@ -3646,7 +3643,7 @@ PYCONC_API int pc_process_is_alive(pc_process *p) {
     if (!p) return 0;
     if (p->kind == PC__P_CURRENT) return 1;
     if (p->kind == PC__P_PARENT) {
-        if (p->sentinel >= 0) return !pc__proc_readable_now(p->sentinel);
+        if (p->sentinel >= 0) return !pc__os_readable_now(p->sentinel);
         return kill(p->pid, 0) == 0 || errno == EPERM;
     }
     if (p->closed || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE) || p->owner != getpid())
@@ -3686,8 +3683,8 @@ static int pc__proc_send(pc_process *p, int sig, const char *what) {
     // Holding mu keeps the child from being reaped meanwhile, so its pid
     // cannot be recycled under us (forkserver children: the server reaps).
     if (!p->reaped) {
-        int pidfd = p->sentinel_kind == PC__S_PIDFD ? p->sentinel : -1;
-        if (pc__proc_signal(p->pid, pidfd, sig) < 0 && errno != ESRCH) rc = pc__os_error(what);
+        int pidfd = p->sentinel_kind == PC__S_PIDFD ? p->sentinel : p->pidfd;
+        if (pc__os_signal(p->pid, pidfd, sig) < 0 && errno != ESRCH) rc = pc__os_error(what);
     }
     pc_lock_release(&p->mu);
     return rc;
@@ -3775,8 +3772,8 @@ PYCONC_API pc_process *pc_process_parent(void) {
     // asks holds no descriptor for it.
     if (par) {
         pc_lock_acquire(&par->mu, PC_FOREVER);
-        if (par->sentinel < 0 && pc__proc_have_pidfd()) {
-            par->sentinel = pc__proc_pidfd_open(par->pid);
+        if (par->sentinel < 0 && pc__os_have_pidfd()) {
+            par->sentinel = pc__os_pidfd_open(par->pid);
             par->sentinel_kind = PC__S_PIDFD;
         }
         pc_lock_release(&par->mu);

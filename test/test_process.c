@@ -257,12 +257,12 @@ static void body_signals(pc_start_method m) {
         CHECK(pc_monotonic() - t0 >= 0.09);
         CHECK_EQ(pc_process_is_alive(p), 1);
         CHECK_EQ(pc_process_exitcode(p), PC_EXITCODE_NONE);
-        CHECK(!pc__proc_readable_now(pc_process_sentinel(p)));
+        CHECK(!pc__os_readable_now(pc_process_sentinel(p)));
         CHECK_RC(pc_process_close(p), PC_VALUE);
         if (i == 0) CHECK_OK(pc_process_terminate(p));
         if (i == 1) CHECK_OK(pc_process_kill(p));
         if (i == 2) CHECK_OK(pc_process_interrupt(p));
-        CHECK_OK(pc__proc_wait_readable(pc_process_sentinel(p), pc_monotonic() + 10));
+        CHECK_OK(pc__os_wait_readable(pc_process_sentinel(p), pc_monotonic() + 10));
         CHECK_OK(pc_process_join(p, 10));
         CHECK_EQ(pc_process_exitcode(p), -sigs[i]);
         CHECK_OK(pc_process_terminate(p));      // reaped: nothing happens
@@ -737,27 +737,59 @@ TEST(bad_target) {
     CHECK(no_zombies());
 }
 
-// The forkserver drops a request without the right key.
+// Send "ran" on connection 0 (proof that a child was started).
+static int t_say_ran(void *arg) {
+    pc_connection *c = NULL;
+    if (pc_args_get_connection((pc_args *)arg, 0, &c)) return 90;
+    return pc_connection_send_bytes(c, "ran", 0, 3) ? 91 : 0;
+}
+
+// The forkserver request channel is authenticated with the authkey by
+// Python's HMAC challenge: a client with another key gets PC_AUTH and no
+// child is started; a request that skips the handshake is dropped.
 TEST(forkserver_authkey) {
-    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // server up
+    int before = count_fds();
+    pc_connection *r, *w;
+    CHECK_OK(pc_pipe(0, &r, &w));
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_connection(a, w));
+    pc_process *p = make(PC_START_FORKSERVER, t_say_ran, a);
+    pc_args_free(a);
+    pc_connection_free(w);
+    pc__fs_key[7] ^= 1;                         // this client now has the wrong key
+    CHECK_RC(pc_process_start(p), PC_AUTH);
+    CHECK(strstr(pc_last_error(), "forkserver") != NULL);
+    pc__fs_key[7] ^= 1;
+    CHECK_EQ(pc_process_pid(p), 0);
+    pc_process_free(p);                         // drops the last copy of w
+    void *buf;
+    size_t n;
+    CHECK_RC(pc_connection_recv_bytes(r, 0, &buf, &n), PC_EOF);     // nobody ran
+    pc_connection_free(r);
+
+    // A raw client: the old request form, without the handshake.
     int st[2], bt[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bt) == 0);
+    CHECK_OK(pc__send_fds(pc__fs_sock, "c", 1, &st[1], 1));
+    close(st[1]);
     pc__fs_request req;
     memset(&req, 0, sizeof req);
     req.magic = PC__FS_MAGIC;
-    req.keylen = 32;
-    memcpy(req.key, pc__fs_key, 32);
-    req.key[7] ^= 1;
-    int fds[2] = {st[1], bt[1]};
-    CHECK_OK(pc__send_fds(pc__fs_sock, &req, sizeof req, fds, 2));
-    close(st[1]);
+    CHECK_OK(pc__send_fds(st[0], &req, sizeof req, &bt[1], 1));
     close(bt[1]);
+    // The server sent its challenge, read our request as a reply, refused.
     int64_t pid;
-    CHECK_RC(pc__os_read_all(st[0], &pid, sizeof pid, 1), PC_EOF);    // dropped, no child
+    char junk[512];
+    ssize_t got, total = 0;
+    while ((got = read(st[0], junk, sizeof junk)) > 0) total += got;
+    CHECK(total > 0);
+    CHECK_EQ(read(bt[0], &pid, sizeof pid), 0);      // no child holds the other end
     close(st[0]);
     close(bt[0]);
     CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
+    CHECK_EQ(count_fds(), before);
 }
 
 // Truncated and corrupted packs decode to an error, never a crash.
@@ -815,8 +847,8 @@ TEST(bad_bootstrap) {
     h.magic = PC__BOOT_MAGIC;
     h.nfds = 0;
     h.body_len = 8;
-    CHECK_OK(pc__proc_write_all(sv[0], &h, sizeof h));
-    CHECK_OK(pc__proc_write_all(sv[0], "\x01\0\0\0garb", 8));
+    CHECK_OK(pc__os_write_buf(sv[0], 1, &h, sizeof h));
+    CHECK_OK(pc__os_write_buf(sv[0], 1, "\x01\0\0\0garb", 8));
     close(sv[0]);
     int st;
     CHECK_EQ(waitpid(pid, &st, 0), pid);
