@@ -75,7 +75,14 @@
    Every function may be called from any thread. A future passed to a
    function must be kept referenced by the caller for the call's duration.
    Free a map iterator before its executor. A pool's workers do not exist
-   in a fork()ed child: make new pools there.
+   in a fork()ed child: make new pools there. The parent's pools are
+   left out of the child's exit handling; do not submit to one there (its
+   queued futures never run). pc_executor_free on one in the child returns
+   at once.
+
+   At exit (exit() or a return from main), as in Python, every pool runs
+   the work already queued, even without a shutdown, and its workers are
+   joined; submits from then on get PC_SHUTDOWN.
 
    ERRORS
    ======
@@ -201,7 +208,11 @@ typedef struct pc_executor_vtable {
     /* Schedule fn(arg). When arg_size > 0, copy arg_size bytes at arg and
        pass the copy; 0 passes arg as is. Store a new reference in
        *out_future (never NULL). Return PC_OK or a code (PC_SHUTDOWN after
-       shutdown, PC_BROKEN, PC_NOMEM ...), with pc_last_error set. */
+       shutdown, PC_BROKEN, PC_NOMEM ...), with pc_last_error set.
+       Run the call through pc_future_run (or call it only after
+       pc_future_set_running_or_notify_cancel returned PC_OK): a cancelled
+       future's call must never run, and map frees a chunk's memory as soon
+       as its future is cancelled. */
     int (*submit)(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
                   pc_future **out_future);
     /* Stop taking work; see pc_executor_shutdown. */
@@ -246,9 +257,11 @@ typedef struct pc_map_iter pc_map_iter;
    of n items of item_size bytes); item_size 0: items is an array of n
    pointers and fn gets each pointer. The items are not copied: keep them
    until pc_map_iter_free. timeout counts from this call (PC_FOREVER: no
-   limit). chunksize (0: 1) items run per task. buffersize (0: no limit)
-   bounds the tasks submitted and not yet consumed (Python 3.14).
-   Returns: PC_OK, PC_SHUTDOWN, PC_BROKEN, PC_VALUE, PC_NOMEM.
+   limit). chunksize (0: 1; more than n: n) items run per task. buffersize
+   (0: no limit) bounds the tasks submitted and not yet consumed (Python
+   3.14). An executor that refuses the first task fails the call; one that
+   refuses a later task fails the iteration when it reaches that item.
+   Returns: PC_OK, PC_SHUTDOWN, PC_BROKEN, PC_VALUE, PC_NOMEM, PC_OS.
    Python: Executor.map */
 PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const void *items, size_t n,
                                size_t item_size, double timeout, size_t chunksize,
@@ -669,8 +682,8 @@ typedef struct pc__tpool {
 static PC__TLS pc__tpool *pc__tls_pool;
 static PC__TLS int pc__tls_worker;
 
-// Every live pool, so that at exit the workers finish the queue and end
-// (then pyconc.h's exit handler joins them, as they are not daemons).
+// Every live pool, so that at exit the workers finish the queue, end and
+// are joined.
 static pc_lock pc__pools_lock = PC_LOCK_INIT;
 static pc__tpool *pc__pools;
 static uint32_t pc__pools_exiting, pc__pools_atexit, pc__pool_counter;
@@ -747,9 +760,10 @@ static void pc__pools_after_fork_child(void) {
 
 static void pc__pools_add(pc__tpool *p) {
     if (!__atomic_exchange_n(&pc__pools_atexit, 1u, __ATOMIC_ACQ_REL)) {
-        // pyconc.h's own exit handler joins the workers, so it must run
-        // after ours, that is, be registered first: pc_thread_main() makes
-        // sure of that where no constructor did it.
+        // pyconc.h's exit handler joins every live non-daemon thread, so it
+        // must run after ours has woken the parked workers, that is, be
+        // registered first: pc_thread_main() makes sure of that where no
+        // constructor did it.
         (void)pc_thread_main();
         atexit(pc__pools_at_exit);
         pthread_atfork(pc__pools_before_fork, pc__pools_after_fork_parent,
@@ -1497,6 +1511,7 @@ struct pc_as_completed {
     size_t nready, ready_pos;
     pc__fnode *nodes;           // one per future of u that was not done
     pc__fnode *queue;           // done nodes taken from w.done, oldest first
+    pc__fnode *queue_tail;      // its last node (appending stays O(1) per node)
     double deadline;
 };
 
@@ -1542,20 +1557,22 @@ PYCONC_API int pc_futures_as_completed(pc_future *const *fs, size_t n, double ti
     return PC_OK;
 }
 
-// Move the nodes the notifiers pushed (newest first) to the queue, oldest first.
+// Move the nodes the notifiers pushed (newest first) to the queue, oldest
+// first. Each node is touched once: the reversal, then the append at the
+// kept tail (walking the queue for its tail made n completions O(n^2)).
 static void pc__as_completed_collect(pc_as_completed *it) {
     pc__fnode *stack = __atomic_exchange_n(&it->w.done, (pc__fnode *)NULL, PC__F_SEQ);
-    pc__fnode *tail = it->queue;
-    while (tail && tail->done_next) tail = tail->done_next;
-    pc__fnode *rev = NULL;
+    if (!stack) return;
+    pc__fnode *rev = NULL, *last = stack;
     while (stack) {
         pc__fnode *next = stack->done_next;
         stack->done_next = rev;
         rev = stack;
         stack = next;
     }
-    if (tail) tail->done_next = rev;
+    if (it->queue) it->queue_tail->done_next = rev;
     else it->queue = rev;
+    it->queue_tail = last;
 }
 
 PYCONC_API int pc_as_completed_next(pc_as_completed *it, pc_future **out_future) {

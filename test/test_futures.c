@@ -1204,8 +1204,14 @@ TEST(map_done_results_after_deadline) {
     pc_executor *ex = pool(2, NULL);
     void *items[4] = {(void *)1, (void *)2, (void *)3, (void *)4};
     pc_map_iter *it;
+    double t0 = pc_monotonic();
     CHECK_OK(pc_executor_map(ex, twice, items, 4, 0, 0.05, 1, 0, &it));
-    CHECK_OK(pc_sleep(0.1));
+    // Wait for the four tasks (white-box: the chunks' futures), then for
+    // the deadline to pass.
+    for (size_t k = 0; k < it->cap; k++)
+        CHECK_OK(pc_future_exception(it->ring[k].f, LIMIT, NULL, NULL));
+    double left = t0 + 0.1 - pc_monotonic();
+    if (left > 0) CHECK_OK(pc_sleep(left));
     void *out;
     for (int i = 0; i < 4; i++) {
         CHECK_OK(pc_map_iter_next(it, &out));
@@ -1627,6 +1633,36 @@ TEST(as_completed_timeout) {
     pc_as_completed_free(it);
     pc_future_release(ok);
     pc_future_release(pending);
+}
+
+// Many futures that complete after the call and before the consumer looks:
+// each next() must cost O(1), not a walk of the completions still queued
+// (that was O(n^2): about 2e10 steps here, minutes instead of milliseconds).
+TEST(as_completed_many_completions) {
+    const size_t n = PCT_SANITIZED ? 50000 : 200000;
+    pc_future **fs = (pc_future **)malloc(n * sizeof *fs);
+    CHECK(fs != NULL);
+    for (size_t i = 0; i < n; i++) CHECK((fs[i] = pc_future_new()) != NULL);
+    pc_as_completed *it;
+    CHECK_OK(pc_futures_as_completed(fs, n, LIMIT, &it));
+    double t0 = pc_monotonic();
+    for (size_t i = 0; i < n / 2; i++) CHECK_OK(pc_future_set_result(fs[i], NULL));
+    pc_future *out;
+    CHECK_OK(pc_as_completed_next(it, &out));      // takes the first half
+    CHECK(out == fs[0]);
+    CHECK_OK(pc_future_set_result(fs[n / 2], NULL));
+    // Then one more completes before each next(): the queue stays n/2 long.
+    for (size_t i = 1; i < n; i++) {
+        if (i < n / 2) CHECK_OK(pc_future_set_result(fs[n / 2 + i], NULL));
+        CHECK_OK(pc_as_completed_next(it, &out));
+        if (out != fs[i]) CHECK_MSG(0, "got the wrong future at %zu", i);
+    }
+    CHECK_RC(pc_as_completed_next(it, &out), PC_EOF);
+    double took = pc_monotonic() - t0;
+    CHECK_MSG(took < LIMIT / 2, "%zu completions took %.3f s", n, took);
+    pc_as_completed_free(it);
+    for (size_t i = 0; i < n; i++) pc_future_release(fs[i]);
+    free(fs);
 }
 
 // Python's as_completed(fs, timeout=0): the done ones, then TimeoutError.
