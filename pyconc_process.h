@@ -518,6 +518,25 @@ PYCONC_API int pc_args_get_connection(const pc_args *a, size_t i, pc_connection 
 /* Like get_connection, but the caller owns the connection from now on. */
 PYCONC_API int pc_args_take_connection(pc_args *a, size_t i, pc_connection **out_c);
 
+/* Send a pack as one message on c: its bytes in a frame of Python's
+   format, the descriptors of its connections (duplicated; the pack keeps
+   its own) attached with SCM_RIGHTS, so a connection crosses to the
+   process at the other end. Descriptors cross unix sockets only (a duplex
+   pc_pipe, a unix or abstract Listener/Client); a pack holding
+   connections on a simplex pipe or TCP is PC_VALUE. Numbers travel in
+   host byte order: both ends run on one machine.
+   Returns: PC_OK, PC_VALUE (NULL, read-only, connections on a non-unix
+   connection), PC_OS, PC_NOMEM.  Blocks: yes.
+   Python: Connection.send(args) */
+PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args);
+/* Receive a pack sent by pc_connection_send_args into a new one
+   (*out_args, free it with pc_args_free; it owns the connections that came
+   with it). A message that is not a whole pack is PC_VALUE and the
+   connection stays usable; a bad frame is PC_OS as in recv_bytes.
+   Returns: PC_OK, PC_EOF, PC_VALUE, PC_OS, PC_NOMEM.  Blocks: yes.
+   Python: Connection.recv() */
+PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args);
+
 // >>process
 typedef struct pc_process pc_process;
 
@@ -925,14 +944,13 @@ static int pc__frame_send(int fd, int is_socket, const void *buf, size_t size) {
     return pc__os_write_all(fd, is_socket, iov, size ? 2 : 1);
 }
 
-// Read a frame header; *out_size gets the length. A 4-byte length with the
-// sign bit set (other than -1) or an 8-byte one past PTRDIFF_MAX is a bad
-// frame: PC_OS/EPROTO.
-static int pc__frame_recv_header(int fd, size_t *out_size) {
+// Finish reading a frame header whose first 4 bytes are h; *out_size
+// gets the length. A 4-byte length with the sign bit set (other than -1)
+// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO.
+static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_size) {
     unsigned char h[8];
-    int rc = pc__os_read_all(fd, h, 4, 1);
-    if (rc) return rc;
-    uint32_t s32 = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    int rc;
+    uint32_t s32 = (uint32_t)h4[0] << 24 | (uint32_t)h4[1] << 16 | (uint32_t)h4[2] << 8 | h4[3];
     if (s32 <= PC__FRAME_LONG) {
         *out_size = s32;
         return PC_OK;
@@ -950,6 +968,13 @@ static int pc__frame_recv_header(int fd, size_t *out_size) {
     }
     *out_size = (size_t)s64;
     return PC_OK;
+}
+
+// Read a frame header; *out_size gets the length.
+static int pc__frame_recv_header(int fd, size_t *out_size) {
+    unsigned char h[4];
+    int rc = pc__os_read_all(fd, h, 4, 1);
+    return rc ? rc : pc__frame_header_rest(fd, h, out_size);
 }
 
 // Read a payload of size bytes into a new buffer. The buffer grows as the
@@ -1261,6 +1286,45 @@ PYCONC_API int pc__recv_fds(int sock, void *buf, size_t len, int *fds, size_t *i
         return rc;
     }
     if (inout_nfds) *inout_nfds = kept;
+    return PC_OK;
+}
+
+// One message in Python's framing with descriptors attached to the first
+// byte of its header: how an argument pack travels on a connection and
+// how a child gets its bootstrap. Header and payload are separate writes,
+// so on a SOCK_SEQPACKET socket (the forkserver's channel) each is one
+// record, which the reader takes whole (4-byte headers only there).
+static int pc__frame_send_fds(int fd, int is_socket, const void *buf, size_t size,
+                              const int *fds, size_t nfds) {
+    unsigned char h[12];
+    size_t hlen = pc__frame_header(h, size);
+    int rc = nfds ? pc__send_fds(fd, h, hlen, fds, nfds) : pc__os_write_buf(fd, is_socket, h, hlen);
+    return rc ? rc : pc__os_write_buf(fd, is_socket, buf, size);
+}
+
+// Receive one such message into a new buffer (*out_buf, pc__free) and up
+// to *inout_nfds descriptors (close-on-exec) into fds. limit: the longest
+// payload accepted, 0 for none. On failure no descriptor is left open.
+// Returns: PC_OK, PC_EOF (closed between messages), PC_OS, PC_VALUE, PC_NOMEM.
+static int pc__frame_recv_fds(int fd, int is_socket, size_t limit, void **out_buf,
+                              size_t *out_size, int *fds, size_t *inout_nfds) {
+    unsigned char h[4];
+    size_t size = 0;
+    int rc = is_socket ? pc__recv_fds(fd, h, 4, fds, inout_nfds) : pc__os_read_all(fd, h, 4, 1);
+    if (!is_socket) *inout_nfds = 0;
+    if (rc) return rc;
+    rc = pc__frame_header_rest(fd, h, &size);
+    if (!rc && limit && size > limit) {
+        errno = EMSGSIZE;
+        rc = pc__error(PC_OS, "bad message length: %zu bytes, at most %zu", size, limit);
+    }
+    if (!rc) rc = pc__frame_recv_payload(fd, size, out_buf);
+    if (rc) {
+        for (size_t i = 0; i < *inout_nfds; i++) pc__os_close(fds[i]);
+        *inout_nfds = 0;
+        return rc;
+    }
+    *out_size = size;
     return PC_OK;
 }
 
@@ -2338,6 +2402,88 @@ static pc_args *pc__args_decode(pc__buf *b, int *fds, size_t nfds) {
     return a;
 }
 
+// >>args-message
+// A pack as a connection message: PC__ARGS_MAGIC, then the pack's wire
+// form; its descriptors ride on the frame (pc__frame_send_fds).
+#define PC__ARGS_MAGIC 0x50434131u      // "PCA1"
+
+static int pc__args_has_connection(const pc_args *a) {
+    for (size_t i = 0; i < a->len; i++)
+        if (a->items[i].type == PC_ARG_CONNECTION) return 1;
+    return 0;
+}
+
+static int pc__conn_is_unix(const pc_connection *c) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (!c->is_socket || getsockname(c->fd, (struct sockaddr *)&ss, &len) < 0) return 0;
+    return ss.ss_family == AF_UNIX;
+}
+
+PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args) {
+    int fds[PC__ARGS_MAX_FDS];
+    size_t nfds = 0;
+    pc__buf b;
+    int rc = pc__conn_check(c, 0, 1);
+    if (rc) return rc;
+    if (!args) return pc__error(PC_VALUE, "send_args: argument pack is NULL");
+    if (pc__args_has_connection(args) && !pc__conn_is_unix(c))
+        return pc__error(PC_VALUE, "send_args: a pack holding connections needs a unix socket "
+                                   "connection (a duplex Pipe, a unix Listener/Client), not a "
+                                   "pipe or TCP");
+    memset(&b, 0, sizeof b);
+    pc__buf_u32(&b, PC__ARGS_MAGIC);
+    rc = pc__args_encode(args, &b, fds, &nfds);
+    if (!rc) rc = pc__frame_send_fds(c->fd, c->is_socket, b.p, b.len, fds, nfds);
+    for (size_t i = 0; i < nfds; i++) pc__os_close(fds[i]);
+    pc__free(b.p);
+    return rc;
+}
+
+// Decode a received message into a pack; descriptors it does not use are
+// closed.
+static int pc__args_from_message(void *msg, size_t size, int *fds, size_t nfds,
+                                 pc_args **out_args) {
+    pc__buf b;
+    memset(&b, 0, sizeof b);
+    b.p = (unsigned char *)msg;
+    b.len = size;
+    pc_args *a = NULL;
+    if (pc__buf_get_u32(&b) == PC__ARGS_MAGIC && !b.bad) a = pc__args_decode(&b, fds, nfds);
+    if (a && b.pos != b.len) {          // trailing bytes: not one of ours
+        pc_args_free(a);
+        a = NULL;
+    }
+    for (size_t i = 0; i < nfds; i++) pc__os_close(fds[i]);    // used ones are -1
+    pc__free(msg);
+    if (!a) return pc__error(PC_VALUE, "recv_args: malformed argument pack (%zu bytes)", size);
+    *out_args = a;
+    return PC_OK;
+}
+
+PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
+    int fds[PC__ARGS_MAX_FDS];
+    size_t nfds = PC__ARGS_MAX_FDS, size = 0;
+    void *msg = NULL;
+    int rc = pc__conn_check(c, 1, 0);
+    if (rc) return rc;
+    if (!out_args) return pc__error(PC_VALUE, "recv_args: NULL out pointer");
+    *out_args = NULL;
+    if (c->has_pending) {               // kept by recv_bytes_into: no descriptors
+        msg = c->pending;
+        size = c->pending_size;
+        c->pending = NULL;
+        c->has_pending = 0;
+        nfds = 0;
+    } else {
+        rc = pc__frame_recv_fds(c->fd, c->is_socket, 0, &msg, &size, fds, &nfds);
+        // Anything but a clean end of file leaves the stream out of step.
+        if (rc == PC_EOF) return rc;
+        if (rc) return pc__conn_payload_failed(c, rc);
+    }
+    return pc__args_from_message(msg, size, fds, nfds, out_args);
+}
+
 // >>funcref
 // A function crosses exec as (loaded object, offset from its load base).
 // The main program is object 0 of dl_iterate_phdr; others go by path and
@@ -2886,18 +3032,14 @@ static void pc__child_from_fork(pc_process *p) {
 }
 
 // >>bootstrap
-// A spawned or forkserver child reads one message on its bootstrap socket:
-// a fixed header with the descriptors attached, then the body.
-typedef struct pc__boot_header {
-    uint32_t magic;
-    uint32_t nfds;
-    uint64_t body_len;
-} pc__boot_header;
-
+// A spawned or forkserver child reads one message on its bootstrap socket,
+// framed as every message is (pc__frame_send_fds), the descriptors of its
+// argument pack attached; the body starts with PC__BOOT_MAGIC and a kind.
 enum { PC__BOOT_RUN = 1, PC__BOOT_SERVER = 2 };
 
 static void pc__boot_body_run(pc_process *p, const pc__funcref *ref, pc__buf *b) {
     pc_process *cur = pc__proc_current;
+    pc__buf_u32(b, PC__BOOT_MAGIC);
     pc__buf_u32(b, PC__BOOT_RUN);
     pc__funcref_put(b, ref, p->target != NULL);
     pc__buf_str(b, p->name);
@@ -2919,31 +3061,22 @@ static void pc__boot_body_run(pc_process *p, const pc__funcref *ref, pc__buf *b)
 }
 
 static int pc__boot_send(int sock, const pc__buf *body, const int *fds, size_t nfds) {
-    pc__boot_header h;
-    h.magic = PC__BOOT_MAGIC;
-    h.nfds = (uint32_t)nfds;
-    h.body_len = body->len;
-    // Header and body go separately: on the forkserver's SOCK_SEQPACKET
-    // channel each send is a record, and a short read would cut one.
-    int rc = pc__send_fds(sock, &h, sizeof h, fds, nfds);
-    if (!rc && body->len) rc = pc__os_write_buf(sock, 1, body->p, body->len);
-    return rc;
+    return pc__frame_send_fds(sock, 1, body->p, body->len, fds, nfds);
 }
 
 // Read the whole message; fds gets the descriptors (room for
-// PC__ARGS_MAX_FDS).
+// PC__ARGS_MAX_FDS); body is left just past the magic.
 static int pc__boot_recv(int sock, pc__buf *body, int *fds, size_t *nfds) {
-    pc__boot_header h;
+    void *p = NULL;
+    size_t n = 0;
     *nfds = PC__ARGS_MAX_FDS;
-    int rc = pc__recv_fds(sock, &h, sizeof h, fds, nfds);
-    if (rc) return rc;
-    if (h.magic != PC__BOOT_MAGIC || h.nfds != *nfds || h.body_len > ((uint64_t)1 << 40))
-        return pc__error(PC_VALUE, "malformed bootstrap header");
     memset(body, 0, sizeof *body);
-    body->p = (unsigned char *)pc__malloc((size_t)h.body_len);
-    if (!body->p) return PC_NOMEM;
-    body->len = body->cap = (size_t)h.body_len;
-    return pc__os_read_all(sock, body->p, body->len, 0);
+    int rc = pc__frame_recv_fds(sock, 1, (size_t)1 << 30, &p, &n, fds, nfds);
+    if (rc) return rc;
+    body->p = (unsigned char *)p;
+    body->len = body->cap = n;
+    if (pc__buf_get_u32(body) != PC__BOOT_MAGIC) return pc__error(PC_VALUE, "malformed bootstrap");
+    return PC_OK;
 }
 
 static int pc__boot_parse_run(pc__buf *b, int *fds, size_t nfds, pc__child_info *ci) {
@@ -3233,6 +3366,7 @@ static int pc__fs_start_server(void) {
     memcpy(pc__fs_key, cur->authkey, cur->authkey_len);
     pc__fs_keylen = cur->authkey_len;
     pc_lock_release(&cur->mu);
+    pc__buf_u32(&body, PC__BOOT_MAGIC);
     pc__buf_u32(&body, PC__BOOT_SERVER);
     pc__buf_blob(&body, pc__fs_key, pc__fs_keylen);
     if (body.bad) { rc = PC_NOMEM; goto out; }

@@ -18,19 +18,9 @@
 #include <unistd.h>
 
 #include "pc_test.h"
+#include "pc_proc_test.h"
 
 // >>helpers
-// Count this process's open descriptors (the leak check around a case).
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n - 1;   // the directory's own descriptor
-}
-
 static void send_str(pc_connection *c, const char *s) {
     CHECK_OK(pc_connection_send_bytes(c, s, 0, strlen(s)));
 }
@@ -521,6 +511,117 @@ TEST(fdpass_errors) {
     close(sv[1]);
     close(pv[0]);
     close(pv[1]);
+}
+
+// >>args-message
+// Argument packs as messages: the errors. The process tests carry packs
+// between processes under each start method.
+static pc_args *sample_pack(pc_connection *conn) {
+    pc_args *a = pc_args_new();
+    CHECK(a != NULL);
+    CHECK_OK(pc_args_add_int(a, 7));
+    CHECK_OK(pc_args_add_double(a, -0.5));
+    CHECK_OK(pc_args_add_bytes(a, "xyz", 3));
+    CHECK_OK(pc_args_add_str(a, "s"));
+    if (conn) CHECK_OK(pc_args_add_connection(a, conn));
+    return a;
+}
+
+TEST(args_message_errors) {
+    int before = count_fds();
+    pc_connection *a, *b, *r, *w;
+    pc_args *got = NULL;
+    CHECK_OK(pc_pipe(1, &a, &b));
+    CHECK_OK(pc_pipe(0, &r, &w));
+    CHECK_RC(pc_connection_send_args(a, NULL), PC_VALUE);
+    CHECK_RC(pc_connection_send_args(NULL, NULL), PC_VALUE);
+    CHECK_RC(pc_connection_recv_args(a, NULL), PC_VALUE);
+    CHECK_RC(pc_connection_recv_args(w, &got), PC_VALUE);          // write-only
+    // Handles need a unix socket: a plain pipe refuses them, clearly ...
+    pc_args *with_conn = sample_pack(a);
+    CHECK_RC(pc_connection_send_args(w, with_conn), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "unix socket") != NULL);
+    // ... but carries a pack of plain items.
+    pc_args *plain = sample_pack(NULL);
+    CHECK_OK(pc_connection_send_args(w, plain));
+    CHECK_OK(pc_connection_recv_args(r, &got));
+    int64_t i;
+    CHECK_EQ(pc_args_len(got), 4);
+    CHECK_OK(pc_args_get_int(got, 0, &i));
+    CHECK_EQ(i, 7);
+    pc_args_free(got);
+    // A message that is not a pack is PC_VALUE; the stream stays in step.
+    send_str(a, "not a pack");
+    CHECK_RC(pc_connection_recv_args(b, &got), PC_VALUE);
+    CHECK(got == NULL && strstr(pc_last_error(), "malformed") != NULL);
+    send_str(a, "next");
+    expect_msg(b, "next");
+    // A pack's bytes without its descriptors (sent as plain bytes).
+    CHECK_OK(pc_connection_send_args(a, with_conn));
+    void *raw;
+    size_t n;
+    CHECK_OK(pc_connection_recv_bytes(b, 0, &raw, &n));     // the descriptor is dropped
+    CHECK_OK(pc_connection_send_bytes(a, raw, 0, n));
+    CHECK_RC(pc_connection_recv_args(b, &got), PC_VALUE);
+    // Every truncation of a pack, and random corruption, with a descriptor
+    // attached each time: an error or a pack, never a crash or a leak.
+    int wfd = pc_connection_fileno(w);
+    for (size_t cut = 0; cut < n; cut++) {
+        CHECK_OK(pc__frame_send_fds(pc_connection_fileno(a), 1, raw, cut, &wfd, 1));
+        CHECK_RC(pc_connection_recv_args(b, &got), PC_VALUE);
+    }
+    unsigned char *bad = (unsigned char *)malloc(n);
+    wfd = pc_connection_fileno(w);
+    for (int round = 0; round < 500; round++) {
+        memcpy(bad, raw, n);
+        for (int k = 0; k < 2; k++) bad[rng() % n] = (unsigned char)rng();
+        CHECK_OK(pc__frame_send_fds(pc_connection_fileno(a), 1, bad, n, &wfd, 1));
+        int rc = pc_connection_recv_args(b, &got);
+        CHECK(rc == PC_OK || rc == PC_VALUE);
+        pc_args_free(got);
+    }
+    free(bad);
+    pc_connection_bytes_free(raw);
+    // A frame cut short by the peer's end: PC_OS, and no more reading.
+    CHECK(write(pc_connection_fileno(a), "\0\0\0\x10" "abc", 7) == 7);
+    pc_connection_free(a);
+    CHECK_RC(pc_connection_recv_args(b, &got), PC_OS);
+    CHECK_EQ(pc_connection_readable(b), 0);
+    pc_args_free(with_conn);
+    pc_args_free(plain);
+    pc_connection_free(b);
+    pc_connection_free(r);
+    pc_connection_free(w);
+    CHECK_EQ(count_fds(), before);
+}
+
+// Over TCP a pack of plain items travels; one holding handles is refused.
+TEST(args_message_tcp) {
+    pc_listener_desc d;
+    memset(&d, 0, sizeof d);
+    d.address = "127.0.0.1:0";
+    pc_listener *l = pc_listener_new(&d);
+    CHECK(l != NULL);
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_listener_address(l);
+    pc_connection *c, *s;
+    CHECK_OK(pc_client(&cd, &c));               // the backlog holds it until accept
+    CHECK_OK(pc_listener_accept(l, &s));
+    pc_args *with_conn = sample_pack(s), *got = NULL;
+    CHECK_RC(pc_connection_send_args(c, with_conn), PC_VALUE);
+    pc_args *plain = sample_pack(NULL);
+    CHECK_OK(pc_connection_send_args(c, plain));
+    CHECK_OK(pc_connection_recv_args(s, &got));
+    const char *str;
+    CHECK_OK(pc_args_get_str(got, 3, &str));
+    CHECK(strcmp(str, "s") == 0);
+    pc_args_free(got);
+    pc_args_free(plain);
+    pc_args_free(with_conn);
+    pc_connection_free(c);
+    pc_connection_free(s);
+    pc_listener_free(l);
 }
 
 // >>wait
@@ -1318,14 +1419,8 @@ TEST(interop_modern_python) {
 // travels in the argument pack; the parent waits on the connection and the
 // child's sentinel together, as multiprocessing.connection.wait allows.
 static pc_process *start_child(pc_start_method method, pc_target_fn fn, pc_args *args) {
-    pc_process_desc d;
-    memset(&d, 0, sizeof d);
-    d.daemon = PC_DAEMON_YES;               // a failed CHECK must not wait for it at exit
-    d.target = fn;
-    d.args = args;
-    d.context = pc_get_context(method);
-    pc_process *p = pc_process_new(&d);
-    CHECK_MSG(p != NULL, "%s", pc_last_error());
+    // Daemonic: a failed CHECK must not wait for it at exit.
+    pc_process *p = proc_new(method, fn, args, PC_DAEMON_YES);
     CHECK_OK(pc_process_start(p));
     return p;
 }

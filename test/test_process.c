@@ -16,19 +16,13 @@
 #include <unistd.h>
 
 #include "pc_test.h"
+#include "pc_proc_test.h"
 
 static const pc_start_method methods[3] = {PC_START_FORK, PC_START_SPAWN, PC_START_FORKSERVER};
 
 // >>helpers
 static pc_process *make(pc_start_method m, pc_target_fn fn, const pc_args *args) {
-    pc_process_desc d;
-    memset(&d, 0, sizeof d);
-    d.target = fn;
-    d.args = args;
-    d.context = pc_get_context(m);
-    pc_process *p = pc_process_new(&d);
-    CHECK_MSG(p != NULL, "pc_process_new: %s", pc_last_error());
-    return p;
+    return proc_new(m, fn, args, PC_DAEMON_INHERIT);
 }
 
 // Start, join (10 s at most) and return the exit code; frees p.
@@ -38,35 +32,6 @@ static int run_to_end(pc_process *p) {
     int code = pc_process_exitcode(p);
     pc_process_free(p);
     return code;
-}
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n - 1;               // not the directory's own descriptor
-}
-
-// Descriptors >= 3 open in this process, not counting the listing's own.
-static int count_high_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.' && atoi(e->d_name) >= 3 && atoi(e->d_name) != dirfd(d)) n++;
-    closedir(d);
-    return n;
-}
-
-// No child of ours is a zombie (the forkserver, alive, does not count).
-static int no_zombies(void) {
-    int st;
-    return waitpid(-1, &st, WNOHANG) <= 0;
 }
 
 static pc_args *args_of_str(const char *s) {
@@ -571,6 +536,108 @@ static void body_emfile(pc_start_method m) {
     CHECK_EQ(run_to_end(p), 0);
 }
 
+// A pack over a connection (pc_connection_send_args / recv_args): item 0
+// of the child's own pack is its end of a duplex Pipe. It receives a pack
+// (int, double, bytes, str, a socket and a pipe connection), answers on
+// both connections it got, then sends back a pack holding a pipe end of
+// its own and writes on that pipe.
+static int t_args_echo(void *arg) {
+    pc_connection *c, *y, *w, *cr, *cw;
+    pc_args *in = NULL;
+    int64_t i;
+    double d;
+    const void *bytes;
+    size_t n;
+    const char *s;
+    if (pc_args_get_connection((pc_args *)arg, 0, &c)) return 100;
+    if (pc_connection_recv_args(c, &in)) return 101;
+    if (pc_args_len(in) != 6) return 102;
+    if (pc_args_get_int(in, 0, &i) || i != -5) return 103;
+    if (pc_args_get_double(in, 1, &d) || d != 2.5) return 104;
+    if (pc_args_get_bytes(in, 2, &bytes, &n) || n != 3 || memcmp(bytes, "a\0b", 3) != 0) return 105;
+    if (pc_args_get_str(in, 3, &s) || strcmp(s, "hello") != 0) return 106;
+    if (pc_args_take_connection(in, 4, &y) || pc_args_get_connection(in, 5, &w)) return 107;
+    if (!pc_connection_readable(y) || !pc_connection_writable(y)) return 108;
+    if (pc_connection_readable(w) || !pc_connection_writable(w)) return 109;
+    if (pc_connection_send_bytes(y, "via y", 0, 5) || pc_connection_send_bytes(w, "via w", 0, 5))
+        return 110;
+    pc_connection_free(y);
+    pc_args_free(in);                           // closes w
+    if (pc_pipe(0, &cr, &cw)) return 111;
+    pc_args *out = pc_args_new();
+    if (!out || pc_args_add_int(out, 42) || pc_args_add_str(out, "back") ||
+        pc_args_add_connection(out, cr) || pc_connection_send_args(c, out))
+        return 112;
+    pc_args_free(out);
+    pc_connection_free(cr);
+    int rc = pc_connection_send_bytes(cw, "from the child's pipe", 0, 21);
+    pc_connection_free(cw);
+    return rc ? 113 : 0;
+}
+
+static void expect_bytes(pc_connection *c, const char *want) {
+    void *buf;
+    size_t n;
+    CHECK_OK(pc_connection_recv_bytes(c, 0, &buf, &n));
+    CHECK_MSG(n == strlen(want) && memcmp(buf, want, n) == 0, "got %.*s", (int)n, (char *)buf);
+    pc_connection_bytes_free(buf);
+}
+
+static void body_args_message(pc_start_method m) {
+    CHECK_EQ(run_to_end(make(m, t_zero, NULL)), 0);     // server up before counting
+    int before = count_fds();
+    pc_connection *mine, *theirs, *x, *y, *r, *w;
+    CHECK_OK(pc_pipe(1, &mine, &theirs));
+    CHECK_OK(pc_pipe(1, &x, &y));
+    CHECK_OK(pc_pipe(0, &r, &w));
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_connection(a, theirs));
+    pc_process *p = make(m, t_args_echo, a);
+    pc_args_free(a);
+    pc_connection_free(theirs);
+    CHECK_OK(pc_process_start(p));
+    a = pc_args_new();
+    CHECK_OK(pc_args_add_int(a, -5));
+    CHECK_OK(pc_args_add_double(a, 2.5));
+    CHECK_OK(pc_args_add_bytes(a, "a\0b", 3));
+    CHECK_OK(pc_args_add_str(a, "hello"));
+    CHECK_OK(pc_args_add_connection(a, y));
+    CHECK_OK(pc_args_add_connection(a, w));
+    CHECK_OK(pc_connection_send_args(mine, a));
+    pc_args_free(a);
+    pc_connection_free(y);                      // the child has its own copies now
+    pc_connection_free(w);
+    expect_bytes(x, "via y");
+    expect_bytes(r, "via w");
+    pc_args *back = NULL;
+    CHECK_OK(pc_connection_recv_args(mine, &back));
+    int64_t i;
+    const char *s;
+    pc_connection *cr;
+    CHECK_EQ(pc_args_len(back), 3);
+    CHECK_OK(pc_args_get_int(back, 0, &i));
+    CHECK_EQ(i, 42);
+    CHECK_OK(pc_args_get_str(back, 1, &s));
+    CHECK(strcmp(s, "back") == 0);
+    CHECK_OK(pc_args_get_connection(back, 2, &cr));
+    expect_bytes(cr, "from the child's pipe");
+    CHECK_OK(pc_process_join(p, 10));
+    CHECK_EQ(pc_process_exitcode(p), 0);
+    pc_process_free(p);
+    void *buf;
+    size_t n;
+    CHECK_RC(pc_connection_recv_bytes(cr, 0, &buf, &n), PC_EOF);   // its writer is gone
+    CHECK_RC(pc_connection_recv_bytes(x, 0, &buf, &n), PC_EOF);
+    pc_args_free(back);                         // closes cr
+    CHECK_RC(pc_connection_recv_args(mine, &back), PC_EOF);
+    CHECK(back == NULL);
+    pc_connection_free(mine);
+    pc_connection_free(x);
+    pc_connection_free(r);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
 // >>cases
 TEST(basics_fork) { body_basics(PC_START_FORK); }
 TEST(basics_spawn) { body_basics(PC_START_SPAWN); }
@@ -608,6 +675,9 @@ TEST(daemon_exit_forkserver) { body_daemon_exit(PC_START_FORKSERVER); }
 TEST(emfile_fork) { body_emfile(PC_START_FORK); }
 TEST(emfile_spawn) { body_emfile(PC_START_SPAWN); }
 TEST(emfile_forkserver) { body_emfile(PC_START_FORKSERVER); }
+TEST(args_message_fork) { body_args_message(PC_START_FORK); }
+TEST(args_message_spawn) { body_args_message(PC_START_SPAWN); }
+TEST(args_message_forkserver) { body_args_message(PC_START_FORKSERVER); }
 
 TEST(start_methods) {
     pc_start_method all[3];
@@ -834,8 +904,9 @@ TEST(pack_fuzz) {
     free(b.p);
 }
 
-// A spawned child given a garbage bootstrap exits 1 instead of crashing.
-TEST(bad_bootstrap) {
+// A spawned child given a garbage bootstrap exits 1 instead of crashing:
+// a good magic and kind followed by garbage, a bad magic, a bad frame.
+static void spawn_with_bootstrap(const void *frame, size_t n, int framed) {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     int high = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
@@ -843,14 +914,23 @@ TEST(bad_bootstrap) {
     CHECK_OK(pc__spawn_self(high, -1, &pid));
     close(high);
     close(sv[1]);
-    pc__boot_header h;
-    h.magic = PC__BOOT_MAGIC;
-    h.nfds = 0;
-    h.body_len = 8;
-    CHECK_OK(pc__os_write_buf(sv[0], 1, &h, sizeof h));
-    CHECK_OK(pc__os_write_buf(sv[0], 1, "\x01\0\0\0garb", 8));
+    if (framed) CHECK_OK(pc__frame_send_fds(sv[0], 1, frame, n, NULL, 0));
+    else CHECK_OK(pc__os_write_buf(sv[0], 1, frame, n));
     close(sv[0]);
     int st;
     CHECK_EQ(waitpid(pid, &st, 0), pid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+}
+
+TEST(bad_bootstrap) {
+    unsigned char body[12];
+    uint32_t magic = PC__BOOT_MAGIC, kind = 1;
+    memcpy(body, &magic, 4);
+    memcpy(body + 4, &kind, 4);
+    memcpy(body + 8, "garb", 4);
+    spawn_with_bootstrap(body, sizeof body, 1);
+    body[0] ^= 0x55;
+    spawn_with_bootstrap(body, sizeof body, 1);
+    spawn_with_bootstrap("\x90\0\0\0garbage", 11, 0);    // bad length header
+    CHECK(no_zombies());
 }
