@@ -2102,6 +2102,7 @@ typedef struct pc__buf {
 
 static void pc__buf_put(pc__buf *b, const void *data, size_t n) {
     if (b->bad) return;
+    if (n > SIZE_MAX / 2 - b->len) { b->bad = 1; return; }     // the doubling below stays finite
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n) cap *= 2;

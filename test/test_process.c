@@ -638,6 +638,39 @@ static void body_args_message(pc_start_method m) {
     CHECK(no_zombies());
 }
 
+// Beyond Python: fork and spawn sentinels are pidfds where the kernel has
+// them (forkserver ones are the server's status socket, as in Python, and
+// signals go through a pidfd the server hands over); wait() takes them.
+static void body_sentinel(pc_start_method m) {
+    if (!pc__os_have_pidfd()) pct_skip("no pidfds in this kernel");
+    pc_process *p = make(m, t_sleep, NULL);
+    CHECK_OK(pc_process_start(p));
+    char path[64], link[128];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", pc_process_sentinel(p));
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    CHECK(n > 0);
+    link[n] = '\0';
+    if (m == PC_START_FORKSERVER) {
+        CHECK_MSG(strncmp(link, "socket:", 7) == 0, "sentinel is %s", link);
+        snprintf(path, sizeof path, "/proc/self/fd/%d", p->pidfd);
+        n = readlink(path, link, sizeof link - 1);
+        CHECK(n > 0);
+        link[n] = '\0';
+    }
+    CHECK_MSG(strstr(link, "pidfd") != NULL, "not a pidfd: %s", link);
+    pc_wait_object o;
+    memset(&o, 0, sizeof o);
+    o.fd = pc_process_sentinel(p);
+    CHECK_RC(pc_connection_wait(&o, 1, 0, NULL), PC_TIMEOUT);
+    CHECK_OK(pc_process_kill(p));
+    CHECK_OK(pc_connection_wait(&o, 1, 10, NULL));
+    CHECK_EQ(o.ready, 1);
+    CHECK_OK(pc_process_join(p, 10));
+    CHECK_EQ(pc_process_exitcode(p), -SIGKILL);
+    if (m == PC_START_FORKSERVER) CHECK_EQ(p->pidfd, -1);   // given back once reaped
+    pc_process_free(p);
+}
+
 // >>cases
 TEST(basics_fork) { body_basics(PC_START_FORK); }
 TEST(basics_spawn) { body_basics(PC_START_SPAWN); }
@@ -675,6 +708,9 @@ TEST(daemon_exit_forkserver) { body_daemon_exit(PC_START_FORKSERVER); }
 TEST(emfile_fork) { body_emfile(PC_START_FORK); }
 TEST(emfile_spawn) { body_emfile(PC_START_SPAWN); }
 TEST(emfile_forkserver) { body_emfile(PC_START_FORKSERVER); }
+TEST(sentinel_fork) { body_sentinel(PC_START_FORK); }
+TEST(sentinel_spawn) { body_sentinel(PC_START_SPAWN); }
+TEST(sentinel_forkserver) { body_sentinel(PC_START_FORKSERVER); }
 TEST(args_message_fork) { body_args_message(PC_START_FORK); }
 TEST(args_message_spawn) { body_args_message(PC_START_SPAWN); }
 TEST(args_message_forkserver) { body_args_message(PC_START_FORKSERVER); }
