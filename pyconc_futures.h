@@ -243,9 +243,9 @@ PYCONC_API int pc_executor_submit_copy(pc_executor *ex, pc_task_fn fn, const voi
    Blocks: when wait.  Python: Executor.shutdown */
 PYCONC_API int pc_executor_shutdown(pc_executor *ex, int wait, int cancel_futures);
 /* Release the executor. If it was not shut down, shut down first with
-   wait=1 (Python's `with` block). After shutdown(wait=0) this returns at
-   once; the workers finish the queued tasks and then release what is
-   left. NULL is ignored. */
+   wait=1 (Python's `with` block; wait=0 when called from one of its own
+   workers). After shutdown(wait=0) this returns at once; the workers
+   finish the queued tasks and then release what is left. NULL is ignored. */
 PYCONC_API void pc_executor_free(pc_executor *ex);
 
 // >>map
