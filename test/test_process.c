@@ -843,6 +843,8 @@ TEST(bad_target) {
     CHECK(no_zombies());
 }
 
+static void expect_bytes(pc_connection *c, const char *want);
+
 // Send "ran" on connection 0 (proof that a child was started).
 static int t_say_ran(void *arg) {
     pc_connection *c = NULL;
@@ -894,6 +896,36 @@ TEST(forkserver_authkey) {
     CHECK_EQ(read(bt[0], &pid, sizeof pid), 0);      // no child holds the other end
     close(st[0]);
     close(bt[0]);
+
+    // A client that ignores the server's #FAILURE# and goes on as if it had
+    // been welcomed (its own challenge, then the request) starts nothing:
+    // all it ever reads back is the failure message.
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bt) == 0);
+    CHECK_OK(pc__send_fds(pc__fs_sock, "c", 1, &st[1], 1));
+    close(st[1]);
+    pc_connection *c = pc__connection_from_fd(st[0], 1, 1);
+    void *challenge;
+    size_t len;
+    CHECK_OK(pc_connection_recv_bytes(c, 0, &challenge, &len));
+    CHECK(len > 11 + 8);
+    unsigned char reply[8 + 32];
+    memcpy(reply, "{sha256}", 8);
+    pc__hmac(1, "wrong key", 9, (char *)challenge + 11, len - 11, reply + 8);
+    pc_connection_bytes_free(challenge);
+    CHECK_OK(pc_connection_send_bytes(c, reply, 0, sizeof reply));
+    expect_bytes(c, "#FAILURE#");
+    char mine[11 + 8 + 40] = "#CHALLENGE#{sha256}";
+    pc_connection_send_bytes(c, mine, 0, sizeof mine);         // may fail: server gone
+    pc_connection_send_bytes(c, "#WELCOME#", 0, 9);
+    pc__send_fds(st[0], &req, sizeof req, &bt[1], 1);
+    close(bt[1]);
+    close(bt[0]);               // a child, had one started, would end now
+    total = 0;
+    while ((got = read(st[0], junk, sizeof junk)) > 0) total += got;
+    CHECK_EQ(total, 0);         // no answer to our challenge, no pid
+    pc_connection_free(c);
+
     CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
     CHECK_EQ(count_fds(), before);
 }
