@@ -666,11 +666,12 @@ typedef struct pc__tpool {
     int sleepers, signals;      // workers asleep / wake-ups sent, not yet taken
     int idle_tokens;            // Python's _idle_semaphore
     int max_workers, nthreads;  // nthreads: workers started
+    int cap;                    // room in threads / waiting_on (grows to max_workers)
     int shutdown, broken;
     int handle_freed;           // pc_executor_free was called (fork: who frees it)
     int orphan;                 // left behind by fork(): not in the registry
-    pc_thread **threads;        // [max_workers]
-    pc_future **waiting_on;     // [max_workers]: what each worker waits for (deadlock check)
+    pc_thread **threads;        // [cap]
+    pc_future **waiting_on;     // [cap]: what each worker waits for (deadlock check)
     char *prefix;
     pc_target_fn initializer;
     void *initarg;
@@ -901,9 +902,33 @@ static int pc__tpool_worker(void *arg) {
     return 0;
 }
 
+// Make room for one more worker (lock held). The arrays grow as workers
+// start: sizing them by max_workers up front made a pool with a huge
+// max_workers (Python takes any) allocate and zero gigabytes.
+static int pc__tpool_grow(pc__tpool *p) {
+    if (p->nthreads < p->cap) return PC_OK;
+    int cap = p->cap > p->max_workers / 2 ? p->max_workers : p->cap * 2;
+    pc_thread **threads = (pc_thread **)pc__calloc((size_t)cap, sizeof *threads);
+    pc_future **waiting = (pc_future **)pc__calloc((size_t)cap, sizeof *waiting);
+    if (!threads || !waiting) {
+        pc__free(threads);
+        pc__free(waiting);
+        return PC_NOMEM;
+    }
+    memcpy(threads, p->threads, (size_t)p->nthreads * sizeof *threads);
+    memcpy(waiting, p->waiting_on, (size_t)p->nthreads * sizeof *waiting);
+    pc__free(p->threads);
+    pc__free(p->waiting_on);
+    p->threads = threads;
+    p->waiting_on = waiting;
+    p->cap = cap;
+    return PC_OK;
+}
+
 // Start one more worker (lock held, so shutdown never races a start).
 static int pc__tpool_spawn(pc__tpool *p) {
     char name[256];
+    if (pc__tpool_grow(p)) return PC_NOMEM;
     snprintf(name, sizeof name, "%s_%d", p->prefix, p->nthreads);
     pc_thread_desc d;
     memset(&d, 0, sizeof d);
@@ -985,9 +1010,11 @@ static int pc__tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, siz
 static int pc__tpool_join(pc__tpool *p) {
     pc_lock_acquire(&p->lock, PC_FOREVER);
     int n = p->nthreads;
+    pc_thread **threads = p->threads;
     pc_lock_release(&p->lock);
-    // Threads are only started before shutdown, so threads[0..n) is stable.
-    for (int i = 0; i < n; i++) pc_thread_join(p->threads[i], PC_FOREVER);
+    // Threads are only started (and the array only grows) before shutdown
+    // or exit, which precede every join: threads[0..n) is stable.
+    for (int i = 0; i < n; i++) pc_thread_join(threads[i], PC_FOREVER);
     return PC_OK;
 }
 
@@ -1049,8 +1076,9 @@ PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc) {
     }
     pc__tpool *p = (pc__tpool *)pc__calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->threads = (pc_thread **)pc__calloc((size_t)d.max_workers, sizeof *p->threads);
-    p->waiting_on = (pc_future **)pc__calloc((size_t)d.max_workers, sizeof *p->waiting_on);
+    p->cap = d.max_workers < 8 ? d.max_workers : 8;
+    p->threads = (pc_thread **)pc__calloc((size_t)p->cap, sizeof *p->threads);
+    p->waiting_on = (pc_future **)pc__calloc((size_t)p->cap, sizeof *p->waiting_on);
     p->prefix = pc__strdup(d.thread_name_prefix);
     if (!p->threads || !p->waiting_on || !p->prefix) {
         pc__free(p->threads);

@@ -6,6 +6,7 @@
 #include "pyconc_futures.h"
 #include "pc_test.h"
 
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -821,6 +822,37 @@ TEST(pool_default_and_bad_max_workers) {
     pc_executor_free(ex);
 }
 
+// Python takes any max_workers; the pool's bookkeeping grows with the
+// workers started, not with the bound (INT_MAX once meant 32 GB zeroed).
+TEST(pool_huge_max_workers) {
+    pc_executor *ex = pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = INT_MAX });
+    CHECK(ex != NULL);
+    pc_future *f;
+    void *out;
+    CHECK_OK(pc_executor_submit(ex, twice, (void *)21, &f));
+    CHECK_OK(pc_future_result(f, LIMIT, &out));
+    CHECK_EQ((intptr_t)out, 42);
+    pc_future_release(f);
+    pc_executor_free(ex);
+}
+
+// Blocked tasks start a worker each, past the room the pool starts with;
+// then the deadlock check still sees every worker.
+TEST(pool_grows_to_max_workers) {
+    pc_executor *ex = pool(20, "Grow");
+    pc_event go = PC_EVENT_INIT;
+    pc_future *fs[20];
+    for (int i = 0; i < 20; i++) CHECK_OK(pc_executor_submit(ex, wait_event, &go, &fs[i]));
+    CHECK_EQ(threads_named("Grow"), 20);
+    pc_event_set(&go);
+    for (int i = 0; i < 20; i++) {
+        CHECK_OK(pc_future_result(fs[i], LIMIT, NULL));
+        pc_future_release(fs[i]);
+    }
+    pc_executor_free(ex);
+    CHECK_EQ(threads_named("Grow"), 0);
+}
+
 static int init_calls;
 static int init_ok(void *arg) {
     __atomic_add_fetch(&init_calls, 1, __ATOMIC_RELAXED);
@@ -971,6 +1003,27 @@ TEST(deadlock_two_workers_both_stuck) {
               "a %ld b %ld", (long)x, (long)y);
     pc_future_release(a);
     pc_future_release(b);
+    pc_executor_free(deadlock_ex);
+    pc_barrier_destroy(&both_busy);
+}
+
+// The same with ten workers (the pool's bookkeeping grew past its first
+// room): the last of the ten to wait gets PC_RUNTIME, the nine others end well.
+TEST(deadlock_ten_workers_one_released) {
+    CHECK_OK(pc_barrier_init(&both_busy, 10, NULL, NULL, LIMIT));
+    deadlock_ex = pool(10, NULL);
+    pc_future *fs[10];
+    for (int i = 0; i < 10; i++)
+        CHECK_OK(pc_executor_submit(deadlock_ex, wait_on_inner_together, NULL, &fs[i]));
+    int runtime = 0, ok = 0;
+    for (int i = 0; i < 10; i++) {
+        void *r;
+        CHECK_OK(pc_future_result(fs[i], LIMIT, &r));
+        runtime += (intptr_t)r == PC_RUNTIME;
+        ok += (intptr_t)r == PC_OK;
+        pc_future_release(fs[i]);
+    }
+    CHECK_MSG(runtime == 1 && ok == 9, "%d PC_RUNTIME, %d PC_OK", runtime, ok);
     pc_executor_free(deadlock_ex);
     pc_barrier_destroy(&both_busy);
 }
