@@ -86,9 +86,11 @@
                and descriptors over the socket, runs the target and exits.
                Constructors of the program have run, main() never does.
    forkserver  (default on Linux, as Python 3.14) a single-threaded server,
-               spawned once, forks each child on request; requests travel
-               over a private socketpair, carry the descriptors with
-               SCM_RIGHTS and are checked against the authkey.
+               spawned once, forks each child on request. Each request
+               runs Python's HMAC challenge and response both ways on a
+               private socket, keyed by the authkey the program had when
+               the server started (a wrong key: PC_AUTH, no child), then
+               carries the descriptors with SCM_RIGHTS.
    Functions cross spawn and forkserver as (loaded object, offset) pairs,
    so every function of the program, static ones included, works as a
    target without registration; a pointer outside every loaded object is
@@ -109,7 +111,9 @@
 
    BEYOND PYTHON
    =============
-   Sentinels are pidfds where the kernel has them (a pipe otherwise). Every
+   Sentinels are pidfds where the kernel has them (a pipe otherwise; a
+   forkserver child's is the server's status socket, as Python's), and
+   signals go through pidfds, for forkserver children too. Every
    descriptor the library makes is close-on-exec; spawn and forkserver
    children get only the descriptors they need. Process.interrupt (3.14) is
    here.
@@ -127,6 +131,8 @@
        c.recv_bytes(maxlength)                  pc_connection_recv_bytes(c, max, &buf, &n)
        c.recv_bytes_into(buf, off)              pc_connection_recv_bytes_into(c, buf, cap, off, &n)
        c.poll(timeout)                          pc_connection_poll(c, timeout) == PC_OK
+       c.send(args), c.recv()                   pc_connection_send_args(c, pack),
+                                                pc_connection_recv_args(c, &pack)
        c.fileno(), c.close()                    pc_connection_fileno(c), pc_connection_close(c)
        c.closed, c.readable, c.writable         pc_connection_closed(c), ..._readable, ..._writable
        connection.wait(objs, timeout)           pc_connection_wait(objs, n, timeout, &nready)
@@ -492,7 +498,8 @@ typedef enum pc_arg_type {
 
 /* Make an empty pack. Returns NULL on failure (PC_NOMEM). */
 PYCONC_API pc_args *pc_args_new(void);
-/* Free a pack. In a child, this closes the connections it received. */
+/* Free a pack. A received pack (a child's, or one from
+   pc_connection_recv_args) owns its connections: this closes them. */
 PYCONC_API void pc_args_free(pc_args *a);
 /* Append an item. Bytes and strings are copied; a connection is borrowed
    until the pack is handed to pc_process_new (which duplicates its
@@ -515,7 +522,8 @@ PYCONC_API int pc_args_get_bytes(const pc_args *a, size_t i, const void **out_da
                                  size_t *out_size);
 PYCONC_API int pc_args_get_str(const pc_args *a, size_t i, const char **out_s);
 PYCONC_API int pc_args_get_connection(const pc_args *a, size_t i, pc_connection **out_c);
-/* Like get_connection, but the caller owns the connection from now on. */
+/* Like get_connection, but the caller owns the connection from now on
+   (received packs only; PC_VALUE for a pack built here). */
 PYCONC_API int pc_args_take_connection(pc_args *a, size_t i, pc_connection **out_c);
 
 /* Send a pack as one message on c: its bytes in a frame of Python's
@@ -568,7 +576,8 @@ PYCONC_API pc_process *pc_process_retain(pc_process *p);
 /* Start the child. Returns: PC_OK, PC_RUNTIME (started twice, or the
    current process is daemonic), PC_VALUE (closed; arg pointer with spawn or
    forkserver; target outside every loaded object), PC_OS (errno kept),
-   PC_NOMEM.  Python: Process.start */
+   PC_AUTH (the forkserver refused this process's key), PC_NOMEM.
+   Python: Process.start */
 PYCONC_API int pc_process_start(pc_process *p);
 /* Wait for the child to end (timeout seconds; PC_FOREVER).
    Returns: PC_OK, PC_TIMEOUT, PC_RUNTIME (not started, or itself),
@@ -582,8 +591,9 @@ PYCONC_API int pc_process_is_alive(pc_process *p);
 PYCONC_API int pc_process_exitcode(pc_process *p);
 /* The child's process id; 0 before start. Python: Process.pid */
 PYCONC_API long pc_process_pid(const pc_process *p);
-/* A descriptor that becomes readable when the child ends (pidfd or pipe);
-   owned by the process object. -1 before start or after close.
+/* A descriptor that becomes readable when the child ends (fork, spawn: a
+   pidfd, or a pipe without pidfds; forkserver: the server's status
+   socket); owned by the process object. -1 before start or after close.
    Python: Process.sentinel */
 PYCONC_API int pc_process_sentinel(const pc_process *p);
 /* Send SIGTERM / SIGKILL / SIGINT. Nothing once the child is reaped.
@@ -2319,7 +2329,7 @@ PYCONC_API int pc_args_get_connection(const pc_args *a, size_t i, pc_connection 
 PYCONC_API int pc_args_take_connection(pc_args *a, size_t i, pc_connection **out_c) {
     int rc = pc_args_get_connection(a, i, out_c);
     if (rc) return rc;
-    if (!a->owns_connections) return pc__error(PC_VALUE, "only a child's pack gives connections away");
+    if (!a->owns_connections) return pc__error(PC_VALUE, "only a received pack gives connections away");
     a->items[i].conn = NULL;
     return PC_OK;
 }
