@@ -480,6 +480,8 @@ typedef struct pc_local pc_local;
 /* A per-thread slot; dtor(value) runs at the exit of each thread that set a
    non-NULL value. Returns NULL on failure.  Python: threading.local */
 PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value));
+/* Drop the slot. Values that threads still hold are not destroyed (as
+   pthread_key_delete): free them first, or keep the local for the program. */
 PYCONC_API void pc_local_free(pc_local *loc);
 /* This thread's value (NULL until set). */
 PYCONC_API void *pc_local_get(pc_local *loc);
@@ -907,7 +909,8 @@ PYCONC_API void pc_rlock_init(pc_rlock *r) { if (r) memset(r, 0, sizeof *r); }
 PYCONC_API void pc_rlock_destroy(pc_rlock *r) { (void)r; }
 
 PYCONC_API int pc_rlock_acquire(pc_rlock *r, double timeout) {
-    if (!r) return pc__error(PC_VALUE, "rlock is NULL");
+    if (!r || timeout != timeout)
+        return pc__error(PC_VALUE, r ? "timeout is NaN" : "rlock is NULL");
     uintptr_t me = pc__self_id();
     if (PC__RELAXED(&r->owner) == me) {
         if (r->count == UINT32_MAX) return pc__error(PC_RUNTIME, "RLock recursion overflow");

@@ -202,6 +202,11 @@ TEST(rlock_reentrant_and_owned) {
     CHECK(pc_rlock_locked(&r) && !pc_rlock_is_owned(&r));
     CHECK_RC(pc_rlock_acquire(&r, 0.05), PC_TIMEOUT);
     CHECK_RC(pc_rlock_acquire(&r, NAN), PC_VALUE);
+    pc_rlock mine = PC_RLOCK_INIT;          // NaN is refused even from the owner
+    CHECK_OK(pc_rlock_acquire(&mine, PC_FOREVER));
+    CHECK_RC(pc_rlock_acquire(&mine, NAN), PC_VALUE);
+    CHECK_OK(pc_rlock_release(&mine));
+    CHECK(!pc_rlock_locked(&mine));
     CHECK_RC(pc_rlock_acquire(NULL, 0), PC_VALUE);
 }
 
@@ -628,6 +633,40 @@ TEST(barrier_timeout_breaks_it) {
     int idx = 7;
     CHECK_RC(pc_barrier_wait_timeout(&zeroed, 0.1, &idx), PC_VALUE);
     CHECK_EQ(idx, -1);
+}
+
+static int barrier_once_forever(void *p) {
+    struct barrier_arg *a = (struct barrier_arg *)p;
+    __atomic_add_fetch(&a->bc->arrived, 1, __ATOMIC_RELEASE);
+    a->bc->rcs[a->id] = pc_barrier_wait_timeout(&a->bc->b, PC_FOREVER, NULL);
+    return 0;
+}
+
+// One waiter's timeout breaks the barrier for every waiter, even those
+// willing to wait forever.
+TEST(barrier_timeout_breaks_all_waiters) {
+    struct barrier_case bc;
+    memset(&bc, 0, sizeof bc);
+    CHECK_OK(pc_barrier_init(&bc.b, 4, NULL, NULL, PC_FOREVER));
+    struct barrier_arg args[2];
+    pc_thread *ts[2];
+    for (int i = 0; i < 2; i++) {
+        args[i].bc = &bc;
+        args[i].id = i;
+        bc.rcs[i] = -1;
+        ts[i] = spawn(barrier_once_forever, &args[i]);
+    }
+    double give_up = pc_monotonic() + 20;
+    while (pc_barrier_n_waiting(&bc.b) < 2 && pc_monotonic() < give_up) pc_sleep(0.001);
+    CHECK_EQ(pc_barrier_n_waiting(&bc.b), 2);
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_barrier_wait_timeout(&bc.b, 0.2, NULL), PC_BROKEN);
+    check_elapsed(t0, 0.2);
+    for (int i = 0; i < 2; i++) join_free(ts[i]);
+    CHECK_RC(bc.rcs[0], PC_BROKEN);
+    CHECK_RC(bc.rcs[1], PC_BROKEN);
+    CHECK(pc_barrier_broken(&bc.b));
+    CHECK_EQ(pc_barrier_n_waiting(&bc.b), 0);
 }
 
 static int failing_action(void *p) { (void)p; return pc_raise(PC_VALUE, "action failed"); }
