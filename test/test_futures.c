@@ -950,8 +950,10 @@ TEST(deadlock_one_worker_detected) {
 }
 
 TEST(deadlock_two_workers_one_released) {
-    // Both workers wait on futures queued behind them: the second to wait
-    // gets PC_RUNTIME, which frees it to run the queue, so the first ends.
+    // Tasks that wait on inner futures, with the interleaving left to the
+    // scheduler: whoever waits second while both are stuck gets PC_RUNTIME
+    // (deadlock_two_workers_both_stuck forces that case); either way no
+    // wait hangs. A worker busy with other work is never counted stuck.
     deadlock_ex = pool(2, NULL);
     pc_future *a, *b;
     pc_event go = PC_EVENT_INIT;
