@@ -254,7 +254,8 @@ PYCONC_API void pc_condition_init_lock(pc_condition *cond, pc_lock *lock);
 /* Make a condition over rlock. Python: Condition(rlock) */
 PYCONC_API void pc_condition_init_rlock(pc_condition *cond, pc_rlock *rlock);
 PYCONC_API void pc_condition_destroy(pc_condition *cond);
-/* Acquire / release the underlying lock. Python: Condition.acquire/release */
+/* Acquire / release the underlying lock, with the lock's own Returns.
+   Python: Condition.acquire/release */
 PYCONC_API int pc_condition_acquire(pc_condition *cond, double timeout);
 PYCONC_API int pc_condition_release(pc_condition *cond);
 /* Release the lock, wait for a notify or the timeout, re-acquire.
@@ -263,14 +264,16 @@ PYCONC_API int pc_condition_release(pc_condition *cond);
 PYCONC_API int pc_condition_wait(pc_condition *cond, double timeout);
 /* Wait until predicate(ctx) is true, re-checking after each wake-up; the
    timeout covers the whole wait.
-   Returns: PC_OK (predicate true), PC_TIMEOUT (still false), PC_RUNTIME.
+   Returns: PC_OK (predicate true), PC_TIMEOUT (still false), PC_RUNTIME
+   (lock not held), PC_VALUE (NULL or NaN).
    Python: Condition.wait_for */
 PYCONC_API int pc_condition_wait_for(pc_condition *cond, int (*predicate)(void *ctx),
                                      void *ctx, double timeout);
 /* Wake up to n waiters (the oldest first).
    Returns: PC_OK, PC_RUNTIME (lock not held).  Python: Condition.notify */
 PYCONC_API int pc_condition_notify(pc_condition *cond, int n);
-/* Wake all waiters. Python: Condition.notify_all */
+/* Wake all waiters. Returns: PC_OK, PC_RUNTIME (lock not held).
+   Python: Condition.notify_all */
 PYCONC_API int pc_condition_notify_all(pc_condition *cond);
 
 // >>semaphore
@@ -464,9 +467,11 @@ typedef struct pc_timer pc_timer;
 /* A thread that runs fn(arg) after interval seconds unless cancelled.
    Returns NULL on failure.  Python: threading.Timer(interval, fn, args) */
 PYCONC_API pc_timer *pc_timer_new(double interval, pc_target_fn fn, void *arg);
-/* Python: Timer.start, .cancel, .join, .is_alive */
+/* Start the timer's thread. Returns: PC_OK, PC_RUNTIME (started twice),
+   PC_OS, PC_VALUE.  Python: Timer.start (and .join, .is_alive below) */
 PYCONC_API int pc_timer_start(pc_timer *t);
-/* Stop the timer if it has not fired yet: then fn never runs. */
+/* Stop the timer if it has not fired yet (or not started): then fn never
+   runs. Python: Timer.cancel */
 PYCONC_API void pc_timer_cancel(pc_timer *t);
 PYCONC_API int pc_timer_join(pc_timer *t, double timeout);
 PYCONC_API int pc_timer_is_alive(const pc_timer *t);
