@@ -268,6 +268,11 @@ TEST(condition_notify_n_wakes_exactly_n_in_order) {
     notify_and_await(&cc, 3, 4);
     pc_sleep(0.05);
     CHECK_EQ(__atomic_load_n(&cc.woken, __ATOMIC_ACQUIRE), 4);
+    int next_three = 0;                     // the three oldest of those left: 1, 2, 3
+    pc_condition_acquire(&cc.cond, PC_FOREVER);     // each records its slot under it
+    for (int i = 1; i < 4; i++) next_three |= 1 << cc.order[i];
+    pc_condition_release(&cc.cond);
+    CHECK_EQ(next_three, (1 << 1) | (1 << 2) | (1 << 3));
     pc_condition_acquire(&cc.cond, PC_FOREVER);
     CHECK_OK(pc_condition_notify_all(&cc.cond));
     pc_condition_release(&cc.cond);
