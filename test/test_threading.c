@@ -1170,7 +1170,8 @@ static int late_print(void *p) {
 }
 
 static void child_non_daemon_at_exit(void) {
-    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = late_print, .arg = (void *)"worker" });
+    pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = late_print,
+                                                     .arg = (void *)"worker" });
     pc_thread_start(t);
     pc_thread_free(t);
     atexit(signal_exiting);
