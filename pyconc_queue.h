@@ -259,6 +259,7 @@ PYCONC_API int pc_queue_is_shutdown(pc_queue *q);
 #if defined(PYCONC_QUEUE_IMPLEMENTATION) && !defined(PYCONC_QUEUE_IMPLEMENTATION_DONE)
 #define PYCONC_QUEUE_IMPLEMENTATION_DONE
 
+#include <math.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>

@@ -24,6 +24,21 @@ build c11-two-tus "$cc" -std=c11 "$here/impl.c" "$here/decl.c"
 build c11-static "$cc" -std=c11 "$here/static.c"
 build gnu11-two-tus "$cc" -std=gnu11 "$here/impl.c" "$here/decl.c"
 build c11-no-futex "$cc" "-std=c11 -DPYCONC_NO_FUTEX" "$here/impl.c" "$here/decl.c"
+# Each header's own implementation in a TU of its own, as a user who splits
+# them across files builds it (compile only: pyconc.h's is elsewhere).
+for h in "$top"/pyconc_*.h; do
+    [ -f "$h" ] || continue
+    name=$(basename "$h" .h)
+    macro=$(echo "$name" | tr a-z A-Z)_IMPLEMENTATION
+    printf '#define %s\n#include "%s.h"\n' "$macro" "$name" > "$out/$name-alone.c"
+    for comp in "$cc -std=c11" ${cxx:+"$cxx -std=c++17 -x c++"}; do
+        if $comp $flags -c "$out/$name-alone.c" -o "$out/$name-alone.o" 2>"$out/$name.err"; then
+            echo "ok   $name implementation alone ($comp)"
+        else
+            echo "FAIL $name implementation alone ($comp)"; cat "$out/$name.err"; fail=1
+        fi
+    done
+done
 if [ -n "$cxx" ]; then
     build cxx17-two-tus "$cxx" -std=c++17 "$here/impl.cc" "$here/decl.cc"
     build cxx17-static "$cxx" -std=c++17 "$here/static.cc"
