@@ -86,11 +86,14 @@
                and descriptors over the socket, runs the target and exits.
                Constructors of the program have run, main() never does.
    forkserver  (default on Linux, as Python 3.14) a single-threaded server,
-               spawned once, forks each child on request. Each request
-               runs Python's HMAC challenge and response both ways on a
-               private socket, keyed by the authkey the program had when
-               the server started (a wrong key: PC_AUTH, no child), then
-               carries the descriptors with SCM_RIGHTS.
+               spawned once, forks each child on request. Requests go on
+               a private socketpair that only the server inherits
+               (a fork of the program shares it, as it shares the key),
+               authenticated once when the server starts with Python's
+               HMAC challenge and response both ways, keyed by the
+               authkey the program had then (a failed handshake: the
+               server exits, PC_AUTH, no child); each request is then one
+               record carrying its sockets with SCM_RIGHTS.
    Functions cross spawn and forkserver as (loaded object, offset) pairs,
    so every function of the program, static ones included, works as a
    target without registration; a pointer outside every loaded object is
@@ -3334,17 +3337,24 @@ static int pc__launch_fork(pc_process *p) {
 }
 
 // >>forkserver
-// The server is asked for a child in three steps, as Python's forkserver
-// (3.14) is: a client sends, as one record on the shared SOCK_SEQPACKET
-// channel (so the requests of several threads, or of forked children
-// sharing the channel, never mix), one end of a fresh socketpair; on that
-// private socket the server and the client run Python's HMAC challenge
-// and response both ways, keyed by the authkey the program had when the
-// server started; then the client sends the request (the child's
-// bootstrap socket attached). The private socket stays the status socket:
-// the server writes the child's pid (with a pidfd where the kernel has
-// them), later its wait status. A request without the key is dropped and
-// starts nothing (CPython's CVE-2022-42919 was an unauthenticated one).
+// The server's request channel is a private SOCK_SEQPACKET socketpair:
+// only this process (and its forks, which share the authkey too) and the
+// server it spawned hold it (close-on-exec here; the server's end is the
+// one descriptor it inherits). It is authenticated once, when the server
+// starts: after the boot body the server and this process run Python's
+// HMAC challenge and response both ways on it ("#CHALLENGE#{sha256}" + 40
+// random bytes, "{sha256}" + the HMAC, "#WELCOME#" or "#FAILURE#", each
+// message one record), keyed by the authkey the program had then. Only
+// a server that welcomed us and that we welcomed takes requests; on a
+// failure it exits and the start is PC_AUTH with no child. Anything else
+// that reaches a server before its handshake is read as a reply, refused,
+// and starts nothing (CPython's CVE-2022-42919 was an unauthenticated
+// forkserver).
+// A request is then one record on the channel (so the requests of several
+// threads, or of forked children sharing the channel, never mix) carrying
+// two fresh sockets: the status socket (the server writes the child's
+// pid, with a pidfd where the kernel has them, later its wait status) and
+// the child's bootstrap socket.
 typedef struct pc__fs_request {
     uint32_t magic;
     uint32_t reserved;
@@ -3354,7 +3364,8 @@ static int pc__fs_sock = -1;
 static pid_t pc__fs_pid;
 static unsigned char pc__fs_key[PC_AUTHKEY_MAX];
 static size_t pc__fs_keylen;
-#define PC__FS_HANDSHAKE_TIMEOUT 10     // seconds a client may take (server side)
+// Tests only: nonzero makes this side of the next handshake use a wrong key.
+static int pc__fs_test_corrupt_key;
 
 static int pc__os_seqpacket_pair(int fds[2]) {
 #ifdef SOCK_CLOEXEC
@@ -3367,25 +3378,81 @@ static int pc__os_seqpacket_pair(int fds[2]) {
 #endif
 }
 
-// Start the server (pc__fs_lock held); it learns the current authkey.
-static int pc__fs_start_server(void) {
+// One handshake message: one whole record, no frame header. A longer
+// record, or one carrying descriptors (the kernel closes them), is
+// refused. Returns PC_OK, PC_EOF, PC_OS, PC_AUTH.
+static int pc__fs_auth_recv(int fd, unsigned char *buf, size_t *out_n) {
+    struct iovec iov;
+    struct msghdr msg;
+    ssize_t r;
+    iov.iov_base = buf;
+    iov.iov_len = PC__AUTH_MAX;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    while ((r = recvmsg(fd, &msg, 0)) < 0 && errno == EINTR) {}
+    if (r < 0) return pc__os_error("forkserver handshake");
+    if (r == 0) return pc__error(PC_EOF, "forkserver handshake: connection closed");
+    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+        return pc__error(PC_AUTH, "forkserver handshake: malformed message");
+    *out_n = (size_t)r;
+    return PC_OK;
+}
+
+// The challenger's half (deliver_challenge): challenge, check the reply,
+// answer #WELCOME# or #FAILURE#.
+static int pc__fs_auth_challenge(int fd, const unsigned char *key, size_t keylen) {
+    unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
+    size_t n, head = strlen(PC__CHALLENGE);
+    int rc;
+    memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
+    if ((rc = pc__random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
+    if ((rc = pc__os_write_buf(fd, 1, out, sizeof out))) return rc;
+    rc = pc__fs_auth_recv(fd, reply, &n);
+    if (rc == PC_EOF || rc == PC_OS) return rc;     // a malformed reply is refused below
+    if (!rc && (n < 8 || memcmp(reply, "{sha256}", 8) != 0))
+        rc = pc__error(PC_AUTH, "forkserver handshake: expected a {sha256} reply");
+    else if (!rc)
+        rc = pc__auth_verify(key, keylen, out + head, sizeof out - head, reply, n);
+    const char *verdict = rc ? PC__FAILURE : PC__WELCOME;
+    int sent = pc__os_write_buf(fd, 1, verdict, strlen(verdict));
+    return rc ? PC_AUTH : sent;
+}
+
+// The answerer's half (answer_challenge): reply with the HMAC, expect
+// #WELCOME#.
+static int pc__fs_auth_answer(int fd, const unsigned char *key, size_t keylen) {
+    unsigned char m[PC__AUTH_MAX], reply[8 + 32];
+    size_t n, head = strlen(PC__CHALLENGE);
+    int rc = pc__fs_auth_recv(fd, m, &n);
+    if (rc) return rc;
+    if (n != head + 8 + PC__CHALLENGE_RANDOM || memcmp(m, PC__CHALLENGE "{sha256}", head + 8))
+        return pc__error(PC_AUTH, "forkserver handshake: expected a {sha256} challenge");
+    memcpy(reply, "{sha256}", 8);
+    pc__hmac(1, key, keylen, m + head, n - head, reply + 8);     // covers the prefix
+    if ((rc = pc__os_write_buf(fd, 1, reply, sizeof reply))) return rc;
+    if ((rc = pc__fs_auth_recv(fd, m, &n))) return rc;
+    if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
+        return pc__error(PC_AUTH, "forkserver handshake: digest sent was rejected");
+    return PC_OK;
+}
+
+// Spawn a server that knows key; *out_sock gets this side of its channel,
+// not yet authenticated.
+static int pc__fs_spawn_server(const unsigned char *key, size_t keylen, int *out_sock,
+                               pid_t *out_pid) {
     int sv[2] = {-1, -1}, rc;
     pc__buf body;
-    pc_process *cur = pc__proc_current;
     memset(&body, 0, sizeof body);
-    pc_lock_acquire(&cur->mu, PC_FOREVER);
-    memcpy(pc__fs_key, cur->authkey, cur->authkey_len);
-    pc__fs_keylen = cur->authkey_len;
-    pc_lock_release(&cur->mu);
     pc__buf_u32(&body, PC__BOOT_MAGIC);
     pc__buf_u32(&body, PC__BOOT_SERVER);
-    pc__buf_blob(&body, pc__fs_key, pc__fs_keylen);
+    pc__buf_blob(&body, key, keylen);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     if (pc__os_seqpacket_pair(sv) < 0) { rc = pc__os_error("socketpair"); goto out; }
     if ((sv[1] = pc__os_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
-    if ((rc = pc__spawn_self(sv[1], -1, &pc__fs_pid))) goto out;
-    if ((rc = pc__boot_send(sv[0], &body, NULL, 0))) { pc__proc_abandon(pc__fs_pid); goto out; }
-    pc__fs_sock = sv[0];
+    if ((rc = pc__spawn_self(sv[1], -1, out_pid))) goto out;
+    if ((rc = pc__boot_send(sv[0], &body, NULL, 0))) { pc__proc_abandon(*out_pid); goto out; }
+    *out_sock = sv[0];
     sv[0] = -1;
 out:
     pc__os_close(sv[0]);
@@ -3394,75 +3461,73 @@ out:
     return rc;
 }
 
-// Hand the server the private socket chan_fd; a server that died is
-// reaped and started again once. *key gets the key to authenticate with.
-static int pc__fs_connect(int chan_fd, unsigned char *key, size_t *keylen) {
-    int rc = PC_OK;
+// Start the server (pc__fs_lock held) with the current authkey and run
+// the handshake (answer, then challenge: Python's Client order).
+static int pc__fs_start_server(void) {
+    unsigned char mine[PC_AUTHKEY_MAX];
+    pc_process *cur = pc__proc_current;
+    int sock = -1, rc;
+    pid_t pid;
+    pc_lock_acquire(&cur->mu, PC_FOREVER);
+    memcpy(pc__fs_key, cur->authkey, cur->authkey_len);
+    pc__fs_keylen = cur->authkey_len;
+    pc_lock_release(&cur->mu);
+    if ((rc = pc__fs_spawn_server(pc__fs_key, pc__fs_keylen, &sock, &pid))) return rc;
+    memcpy(mine, pc__fs_key, pc__fs_keylen);
+    if (pc__fs_test_corrupt_key) mine[0] ^= 1;
+    rc = pc__fs_auth_answer(sock, mine, pc__fs_keylen);
+    if (!rc) rc = pc__fs_auth_challenge(sock, mine, pc__fs_keylen);
+    if (rc) {
+        if (rc == PC_EOF) rc = pc__error(PC_AUTH, "forkserver handshake: server closed");
+        if (rc == PC_AUTH) rc = pc__error(PC_AUTH, "forkserver: %s", pc_last_error());
+        pc__os_close(sock);
+        pc__proc_abandon(pid);
+        return rc;
+    }
+    pc__fs_sock = sock;
+    pc__fs_pid = pid;
+    return PC_OK;
+}
+
+// Send one request; a server that died is reaped and started again once.
+static int pc__fs_request_child(int status_fd, int boot_fd) {
+    pc__fs_request req;
+    int fds[2], rc = PC_OK;
+    memset(&req, 0, sizeof req);
+    req.magic = PC__FS_MAGIC;
+    fds[0] = status_fd;
+    fds[1] = boot_fd;
     pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (pc__fs_sock < 0 && (rc = pc__fs_start_server())) break;
-        rc = pc__send_fds(pc__fs_sock, "c", 1, &chan_fd, 1);
+        rc = pc__send_fds(pc__fs_sock, &req, sizeof req, fds, 2);
         if (rc != PC_OS || (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)) break;
         int st;
         pc__os_close(pc__fs_sock);
         pc__fs_sock = -1;
         waitpid(pc__fs_pid, &st, WNOHANG);
     }
-    memcpy(key, pc__fs_key, pc__fs_keylen);
-    *keylen = pc__fs_keylen;
     pc_lock_release(&pc__fs_lock);
-    return rc;
-}
-
-// A connection object on the stack for the handshake; the descriptor
-// stays the caller's.
-static void pc__fs_conn(pc_connection *c, int fd) {
-    memset(c, 0, sizeof *c);
-    c->fd = fd;
-    c->readable = c->writable = c->is_socket = 1;
-}
-
-// Authenticate on the private socket (answer, then challenge: Python's
-// Client order), send the request, read the pid and the pidfd.
-static int pc__fs_ask(int fd, int boot_fd, const unsigned char *key, size_t keylen,
-                      int64_t *out_pid, int *out_pidfd) {
-    pc_connection c;
-    pc__fs_request req;
-    size_t nfds = 1;
-    pc__fs_conn(&c, fd);
-    int rc = pc_connection_answer_challenge(&c, key, keylen);
-    if (!rc) rc = pc_connection_deliver_challenge(&c, key, keylen);
-    if (!rc) {
-        memset(&req, 0, sizeof req);
-        req.magic = PC__FS_MAGIC;
-        rc = pc__send_fds(fd, &req, sizeof req, &boot_fd, 1);
-    }
-    if (!rc) rc = pc__recv_fds(fd, out_pid, sizeof *out_pid, out_pidfd, &nfds);
-    if (nfds == 0) *out_pidfd = -1;
-    if (rc == PC_EOF) {
-        errno = ECONNREFUSED;
-        return pc__os_error("forkserver closed the request");
-    }
-    if (rc == PC_AUTH) return pc__error(PC_AUTH, "forkserver: %s", pc_last_error());
     return rc;
 }
 
 static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
     int st[2] = {-1, -1}, bt[2] = {-1, -1}, pidfd = -1, rc;
-    unsigned char key[PC_AUTHKEY_MAX];
-    size_t keylen = 0;
+    size_t nfds = 1;
     int64_t pid = 0;
     pc__buf body;
     memset(&body, 0, sizeof body);
     pc__boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     if (pc__os_socketpair(st) || pc__os_socketpair(bt)) { rc = pc__os_error("socketpair"); goto out; }
-    if ((rc = pc__fs_connect(st[1], key, &keylen))) goto out;
+    if ((rc = pc__fs_request_child(st[1], bt[1]))) goto out;
     pc__os_close(st[1]);
-    st[1] = -1;
-    if ((rc = pc__fs_ask(st[0], bt[1], key, keylen, &pid, &pidfd))) goto out;
     pc__os_close(bt[1]);
-    bt[1] = -1;
+    st[1] = bt[1] = -1;
+    rc = pc__recv_fds(st[0], &pid, sizeof pid, &pidfd, &nfds);
+    if (nfds == 0) pidfd = -1;
+    if (rc == PC_EOF) { errno = ECONNREFUSED; rc = pc__os_error("forkserver refused the request"); }
+    if (rc) goto out;
     if (pid <= 0) { errno = (int)-pid; rc = pc__os_error("fork in forkserver"); goto out; }
     p->pid = (pid_t)pid;
     p->pidfd = pidfd;
@@ -3528,59 +3593,38 @@ static void pc__fs_become_child(int chan, pc__fs_child *kids, size_t n, int stat
     pc__child_from_socket(PC__BOOT_FD);
 }
 
-// The server's half of the handshake on a client's private socket, then
-// the request. Returns the child's bootstrap socket, or -1 (dropped).
-static int pc__fs_accept(int fd, const unsigned char *key, size_t keylen) {
-    struct timeval tv;
-    pc_connection c;
+// One request from the authenticated channel: fork, hand back the pid
+// (and a pidfd) on the status socket, which then waits for the status.
+static void pc__fs_serve_one(int chan, pc__fs_child **kids, size_t *n, size_t *cap) {
     pc__fs_request req;
-    int boot = -1;
-    size_t nfds = 1;
-    // A client that stops half-way must not stall every other request.
-    tv.tv_sec = PC__FS_HANDSHAKE_TIMEOUT;
-    tv.tv_usec = 0;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    pc__fs_conn(&c, fd);
-    if (pc_connection_deliver_challenge(&c, key, keylen) ||
-        pc_connection_answer_challenge(&c, key, keylen))
-        return -1;
-    if (pc__recv_fds(fd, &req, sizeof req, &boot, &nfds)) return -1;
-    if (nfds != 1 || req.magic != PC__FS_MAGIC) {
-        if (nfds) close(boot);
-        return -1;
-    }
-    return boot;
-}
-
-static void pc__fs_serve_one(int chan, const unsigned char *key, size_t keylen,
-                             pc__fs_child **kids, size_t *n, size_t *cap) {
-    char tag;
-    int fd = -1, boot;
-    size_t nfds = 1;
-    int rc = pc__recv_fds(chan, &tag, 1, &fd, &nfds);
+    int fds[2] = {-1, -1};
+    size_t nfds = 2;
+    int rc = pc__recv_fds(chan, &req, sizeof req, fds, &nfds);
     if (rc == PC_EOF) _exit(0);                 // every client is gone
-    if (rc || nfds != 1) return;
+    if (rc) return;
+    if (nfds != 2 || req.magic != PC__FS_MAGIC) {  // not one of ours: drop it
+        for (size_t i = 0; i < nfds; i++) close(fds[i]);
+        return;
+    }
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         pc__fs_child *nk = (pc__fs_child *)realloc(*kids, ncap * sizeof **kids);
-        if (!nk) { close(fd); return; }
+        if (!nk) { close(fds[0]); close(fds[1]); return; }
         *kids = nk;
         *cap = ncap;
     }
-    if ((boot = pc__fs_accept(fd, key, keylen)) < 0) { close(fd); return; }
     pid_t pid = fork();
-    if (pid == 0) pc__fs_become_child(chan, *kids, *n, fd, boot);
+    if (pid == 0) pc__fs_become_child(chan, *kids, *n, fds[0], fds[1]);
     int64_t reply = pid < 0 ? -(int64_t)errno : (int64_t)pid;
     // The pidfd, opened before this loop can reap the child, lets the
     // client signal it without hitting a recycled pid.
     int pidfd = pid > 0 ? pc__os_pidfd_open(pid) : -1;
-    pc__send_fds(fd, &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
+    pc__send_fds(fds[0], &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
     pc__os_close(pidfd);
-    close(boot);
-    if (pid < 0) { close(fd); return; }
+    close(fds[1]);
+    if (pid < 0) { close(fds[0]); return; }
     (*kids)[*n].pid = pid;
-    (*kids)[(*n)++].status_fd = fd;
+    (*kids)[(*n)++].status_fd = fds[0];
 }
 
 static void pc__forkserver_main(int chan, const unsigned char *key, size_t keylen) {
@@ -3596,6 +3640,10 @@ static void pc__forkserver_main(int chan, const unsigned char *key, size_t keyle
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
     signal(SIGINT, SIG_IGN);    // ^C is for the program's processes, not for us
+    // The channel's one handshake (challenge, then answer: Python's
+    // Listener order); no request is read before both sides are welcomed.
+    if (pc__fs_auth_challenge(chan, key, keylen) || pc__fs_auth_answer(chan, key, keylen))
+        _exit(1);
     for (;;) {
         struct pollfd pf[2];
         pf[0].fd = chan;
@@ -3610,7 +3658,7 @@ static void pc__forkserver_main(int chan, const unsigned char *key, size_t keyle
             while (read(pc__fs_wake[0], drain, sizeof drain) > 0) {}
         }
         pc__fs_reap(kids, &n);
-        if (pf[0].revents) pc__fs_serve_one(chan, key, keylen, &kids, &n, &cap);
+        if (pf[0].revents) pc__fs_serve_one(chan, &kids, &n, &cap);
     }
 }
 

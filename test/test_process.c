@@ -843,8 +843,6 @@ TEST(bad_target) {
     CHECK(no_zombies());
 }
 
-static void expect_bytes(pc_connection *c, const char *want);
-
 // Send "ran" on connection 0 (proof that a child was started).
 static int t_say_ran(void *arg) {
     pc_connection *c = NULL;
@@ -852,9 +850,52 @@ static int t_say_ran(void *arg) {
     return pc_connection_send_bytes(c, "ran", 0, 3) ? 91 : 0;
 }
 
-// The forkserver request channel is authenticated with the authkey by
-// Python's HMAC challenge: a client with another key gets PC_AUTH and no
-// child is started; a request that skips the handshake is dropped.
+// Stop the warm forkserver, as if it had died: the next start spawns one.
+static void fs_stop(void) {
+    pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
+    if (pc__fs_sock >= 0) {
+        int st;
+        close(pc__fs_sock);
+        pc__fs_sock = -1;
+        CHECK(waitpid(pc__fs_pid, &st, 0) == pc__fs_pid);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);   // it saw the end of its channel
+    }
+    pc_lock_release(&pc__fs_lock);
+}
+
+// fd reaches end of file within 5 s: nobody else holds its peer.
+static int eof_soon(int fd) {
+    struct pollfd p = {fd, POLLIN, 0};
+    char c;
+    return poll(&p, 1, 5000) == 1 && read(fd, &c, 1) == 0;
+}
+
+// A request record as the client sends it: magic, status and boot sockets.
+static int fs_send_request(int chan, int st[2], int bt[2]) {
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bt) == 0);
+    pc__fs_request req;
+    memset(&req, 0, sizeof req);
+    req.magic = PC__FS_MAGIC;
+    int fds[2] = {st[1], bt[1]};
+    int rc = pc__send_fds(chan, &req, sizeof req, fds, 2);
+    close(st[1]);
+    close(bt[1]);
+    return rc;
+}
+
+// Read one handshake record from the server; it must start with want.
+static void expect_record(int chan, const char *want) {
+    char m[256];
+    ssize_t n = recv(chan, m, sizeof m, 0);
+    CHECK(n >= (ssize_t)strlen(want));
+    CHECK(memcmp(m, want, strlen(want)) == 0);
+}
+
+// The forkserver's channel is authenticated once, when the server starts,
+// by Python's HMAC challenge both ways with the authkey: a server whose
+// handshake sees the wrong key exits, the start is PC_AUTH and no child
+// runs; a request on a channel never authenticated starts nothing.
 TEST(forkserver_authkey) {
     CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // server up
     int before = count_fds();
@@ -865,10 +906,12 @@ TEST(forkserver_authkey) {
     pc_process *p = make(PC_START_FORKSERVER, t_say_ran, a);
     pc_args_free(a);
     pc_connection_free(w);
-    pc__fs_key[7] ^= 1;                         // this client now has the wrong key
+    fs_stop();                                  // the next start has a handshake
+    pc__fs_test_corrupt_key = 1;                // this side now answers with the wrong key
     CHECK_RC(pc_process_start(p), PC_AUTH);
+    pc__fs_test_corrupt_key = 0;
     CHECK(strstr(pc_last_error(), "forkserver") != NULL);
-    pc__fs_key[7] ^= 1;
+    CHECK_EQ(pc__fs_sock, -1);                  // refused server gone, reaped
     CHECK_EQ(pc_process_pid(p), 0);
     pc_process_free(p);                         // drops the last copy of w
     void *buf;
@@ -876,58 +919,51 @@ TEST(forkserver_authkey) {
     CHECK_RC(pc_connection_recv_bytes(r, 0, &buf, &n), PC_EOF);     // nobody ran
     pc_connection_free(r);
 
-    // A raw client: the old request form, without the handshake.
-    int st[2], bt[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bt) == 0);
-    CHECK_OK(pc__send_fds(pc__fs_sock, "c", 1, &st[1], 1));
-    close(st[1]);
-    pc__fs_request req;
-    memset(&req, 0, sizeof req);
-    req.magic = PC__FS_MAGIC;
-    CHECK_OK(pc__send_fds(st[0], &req, sizeof req, &bt[1], 1));
-    close(bt[1]);
-    // The server sent its challenge, read our request as a reply, refused.
-    int64_t pid;
-    char junk[512];
-    ssize_t got, total = 0;
-    while ((got = read(st[0], junk, sizeof junk)) > 0) total += got;
-    CHECK(total > 0);
-    CHECK_EQ(read(bt[0], &pid, sizeof pid), 0);      // no child holds the other end
+    // A channel never authenticated: the server challenges, reads the
+    // request as its reply (the descriptors dropped), refuses, exits.
+    int chan, st[2], bt[2], status;
+    pid_t spid;
+    CHECK_OK(pc__fs_spawn_server(pc__fs_key, pc__fs_keylen, &chan, &spid));
+    CHECK_OK(fs_send_request(chan, st, bt));
+    expect_record(chan, "#CHALLENGE#{sha256}");
+    expect_record(chan, "#FAILURE#");
+    CHECK(eof_soon(st[0]) && eof_soon(bt[0]));  // no child, no pid
     close(st[0]);
     close(bt[0]);
+    fs_send_request(chan, st, bt);              // ignoring the failure: may fail, server gone
+    CHECK(eof_soon(st[0]) && eof_soon(bt[0]));
+    close(st[0]);
+    close(bt[0]);
+    CHECK(waitpid(spid, &status, 0) == spid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    close(chan);
 
-    // A client that ignores the server's #FAILURE# and goes on as if it had
-    // been welcomed (its own challenge, then the request) starts nothing:
-    // all it ever reads back is the failure message.
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bt) == 0);
-    CHECK_OK(pc__send_fds(pc__fs_sock, "c", 1, &st[1], 1));
-    close(st[1]);
-    pc_connection *c = pc__connection_from_fd(st[0], 1, 1);
-    void *challenge;
-    size_t len;
-    CHECK_OK(pc_connection_recv_bytes(c, 0, &challenge, &len));
-    CHECK(len > 11 + 8);
-    unsigned char reply[8 + 32];
-    memcpy(reply, "{sha256}", 8);
-    pc__hmac(1, "wrong key", 9, (char *)challenge + 11, len - 11, reply + 8);
-    pc_connection_bytes_free(challenge);
-    CHECK_OK(pc_connection_send_bytes(c, reply, 0, sizeof reply));
-    expect_bytes(c, "#FAILURE#");
-    char mine[11 + 8 + 40] = "#CHALLENGE#{sha256}";
-    pc_connection_send_bytes(c, mine, 0, sizeof mine);         // may fail: server gone
-    pc_connection_send_bytes(c, "#WELCOME#", 0, 9);
-    pc__send_fds(st[0], &req, sizeof req, &bt[1], 1);
-    close(bt[1]);
-    close(bt[0]);               // a child, had one started, would end now
-    total = 0;
-    while ((got = read(st[0], junk, sizeof junk)) > 0) total += got;
-    CHECK_EQ(total, 0);         // no answer to our challenge, no pid
-    pc_connection_free(c);
+    // The other direction: we answer its challenge rightly, but the server
+    // cannot answer ours under another key; it takes our #FAILURE#, exits.
+    unsigned char other[32];
+    memset(other, 0x5a, sizeof other);
+    CHECK_OK(pc__fs_spawn_server(pc__fs_key, pc__fs_keylen, &chan, &spid));
+    CHECK_OK(pc__fs_auth_answer(chan, pc__fs_key, pc__fs_keylen));
+    CHECK_RC(pc__fs_auth_challenge(chan, other, sizeof other), PC_AUTH);
+    fs_send_request(chan, st, bt);              // may fail: server gone
+    CHECK(eof_soon(st[0]) && eof_soon(bt[0]));
+    close(st[0]);
+    close(bt[0]);
+    CHECK(waitpid(spid, &status, 0) == spid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    close(chan);
 
-    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
+    // Both ways right: the server takes requests (as pc_process_start does).
+    CHECK_OK(pc__fs_spawn_server(pc__fs_key, pc__fs_keylen, &chan, &spid));
+    CHECK_OK(pc__fs_auth_answer(chan, pc__fs_key, pc__fs_keylen));
+    CHECK_OK(pc__fs_auth_challenge(chan, pc__fs_key, pc__fs_keylen));
+    close(chan);                                // the server sees its end
+    CHECK(waitpid(spid, &status, 0) == spid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);  // restarted
     CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
 }
 
 // Truncated and corrupted packs decode to an error, never a crash.
