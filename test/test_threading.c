@@ -1275,6 +1275,16 @@ static int churn_threads(void *p) {
 #ifndef UNDER_SANITIZER
 #define UNDER_SANITIZER 0
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
 
 static int child_sees_only_itself(void) {
     pc_thread *list[8];
@@ -1290,6 +1300,14 @@ static int child_sees_only_itself(void) {
 }
 
 TEST(fork_while_threads_come_and_go) {
+    // TSan's fork() holds its own locks while the atfork handlers run; ours
+    // wait for a thread that is inside a pyconc lock, and under TSan that
+    // thread's next intercepted call (a mutex of the portable wait queue)
+    // needs one of TSan's locks: a deadlock of the tool, seen once in many
+    // runs. The plain and ASan builds run this case.
+    if (UNDER_TSAN)
+        pct_skip("fork stress under ThreadSanitizer: its fork interceptor can deadlock "
+                 "with atfork handlers that wait");
     struct churn c;
     memset(&c, 0, sizeof c);
     pc_thread *ts[2] = { spawn(churn_threads, &c), spawn(churn_threads, &c) };
