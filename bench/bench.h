@@ -8,6 +8,8 @@
 #ifndef PC_BENCH_H
 #define PC_BENCH_H
 
+#include "pyconc.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +28,25 @@
 #define PCB_FN static __attribute__((unused))
 
 static FILE *pcb_csv;
+static int pcb_quick;       // "quick" on the command line: smoke-test sizes
+static int pcb_failures;    // operations that returned an error
+
+/* Read the command line's "quick" (a smoke test with smaller sizes). */
+PCB_FN void pcb_parse_quick(int argc, char **argv) {
+    pcb_quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+}
+
+/* n, or a tenth of it in a quick run. */
+PCB_FN long pcb_scaled(long n) { return pcb_quick ? n / 10 : n; }
+
+/* Count a failed operation (rc != 0; rc may OR many statuses) and show the
+   first few with pyconc's last error. A bench exits 1 when any failed. */
+PCB_FN void pcb_note_failure(const char *what, int rc) {
+    if (rc == 0) return;
+    if (pcb_failures++ < 5)
+        fprintf(stderr, "bench: %s failed (%d; last pyconc error here: \"%s\")\n", what, rc,
+                pc_last_error());
+}
 
 PCB_FN double pcb_now(void) {
     struct timespec ts;

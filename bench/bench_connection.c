@@ -33,16 +33,11 @@
 #define BIG (64 * 1024)
 #define BATCH 64            // 64 KiB messages per acknowledgement
 
-static int quick;
-static int failures;
 
-static int rounds(void) { return quick ? 3 : 9; }
-static int trips(void) { return quick ? 500 : 4000; }
-static int batches(void) { return quick ? 4 : 24; }
+static int rounds(void) { return pcb_quick ? 3 : 9; }
+static int trips(void) { return pcb_quick ? 500 : 4000; }
+static int batches(void) { return pcb_quick ? 4 : 24; }
 
-static void note_failure(const char *what) {
-    if (failures++ < 5) fprintf(stderr, "bench: %s failed: %s\n", what, pc_last_error());
-}
 
 // >>raw  The peer: exact-length read()/write() loops on a socketpair.
 static int raw_read(int fd, void *buf, size_t n) {
@@ -153,7 +148,7 @@ static double trial_raw_roundtrip(void *ctx) {
     double t0 = pcb_now();
     for (int i = 0; i < n; i++)
         if (raw_write(s->fd, buf, SMALL) || raw_read(s->fd, buf, SMALL)) {
-            failures++;
+            pcb_failures++;
             break;
         }
     return (pcb_now() - t0) / n;
@@ -166,12 +161,12 @@ static double trial_pc_roundtrip(void *ctx) {
     int n = trips();
     memset(buf, 'p', sizeof buf);
     double t0 = pcb_now();
-    for (int i = 0; i < n; i++)
-        if (pc_connection_send_bytes(s->conn, buf, 0, SMALL) ||
-            pc_connection_recv_bytes_into(s->conn, buf, sizeof buf, 0, &got)) {
-            note_failure("round trip");
-            break;
-        }
+    for (int i = 0; i < n; i++) {
+        int rc = pc_connection_send_bytes(s->conn, buf, 0, SMALL);
+        if (!rc) rc = pc_connection_recv_bytes_into(s->conn, buf, sizeof buf, 0, &got);
+        pcb_note_failure("round trip", rc);
+        if (rc) break;
+    }
     return (pcb_now() - t0) / n;
 }
 
@@ -184,8 +179,8 @@ static double trial_raw_bandwidth(void *ctx) {
     double t0 = pcb_now();
     for (int b = 0; b < n; b++) {
         for (int i = 0; i < BATCH; i++)
-            if (raw_write(s->fd, big_buf, BIG)) failures++;
-        if (raw_read(s->fd, &ack, 1)) failures++;
+            if (raw_write(s->fd, big_buf, BIG)) pcb_failures++;
+        if (raw_read(s->fd, &ack, 1)) pcb_failures++;
     }
     return (pcb_now() - t0) / (n * BATCH);
 }
@@ -198,9 +193,8 @@ static double trial_pc_bandwidth(void *ctx) {
     double t0 = pcb_now();
     for (int b = 0; b < n; b++) {
         for (int i = 0; i < BATCH; i++)
-            if (pc_connection_send_bytes(s->conn, big_buf, 0, BIG)) note_failure("send 64 KiB");
-        if (pc_connection_recv_bytes_into(s->conn, ack, sizeof ack, 0, &got))
-            note_failure("ack");
+            pcb_note_failure("send 64 KiB", pc_connection_send_bytes(s->conn, big_buf, 0, BIG));
+        pcb_note_failure("ack", pc_connection_recv_bytes_into(s->conn, ack, sizeof ack, 0, &got));
     }
     return (pcb_now() - t0) / (n * BATCH);
 }
@@ -232,7 +226,7 @@ static int roundtrip_rows(target *targets, int *nt) {
              &peer);
     pcb_row("Pipe round trip, 64 B (one CPU)", ours, "socketpair r/w", peer);
     targets[(*nt)++] = (target){"round trip <= 1.2x raw socketpair", ours / peer, 1.2};
-    snprintf(args, sizeof args, "roundtrip %d%s", trips(), quick ? " quick" : "");
+    snprintf(args, sizeof args, "roundtrip %d%s", trips(), pcb_quick ? " quick" : "");
     py = pcb_python("connection_pipe.py", args);
     pcb_row("Pipe round trip, 64 B (one CPU)", ours, "Python Pipe", py);
     if (py == py) targets[(*nt)++] = (target){"round trip >= 20x faster than Python", ours / py, 0.05};
@@ -261,7 +255,8 @@ static int bandwidth_rows(target *targets, int *nt) {
              &peer);
     pcb_row("Pipe 64 KiB message, recv_bytes", ours, "socketpair r/w", peer);
     targets[(*nt)++] = (target){"bandwidth >= 0.9x raw (recv_bytes)", ours / peer, 1 / 0.9};
-    snprintf(args, sizeof args, "bandwidth %d%s", batches() * BATCH, quick ? " quick" : "");
+    snprintf(args, sizeof args, "bandwidth %d%s", batches() * BATCH,
+             pcb_quick ? " quick" : "");
     py = pcb_python("connection_pipe.py", args);
     pcb_row("Pipe 64 KiB message, recv_bytes", ours, "Python Pipe", py);
     if (py == py) targets[(*nt)++] = (target){"bandwidth >= 20x Python's", ours / py, 0.05};
@@ -276,7 +271,7 @@ static int bandwidth_rows(target *targets, int *nt) {
 int main(int argc, char **argv) {
     target targets[8];
     int nt = 0;
-    quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    pcb_parse_quick(argc, argv);
     signal(SIGPIPE, SIG_IGN);   // only the raw peer could raise it
     memset(big_buf, 'b', sizeof big_buf);
     pcb_begin("connection");
@@ -289,6 +284,6 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nt; i++)
         printf("  %-44s %6.2fx  %s\n", targets[i].what, targets[i].ratio,
                targets[i].ratio <= targets[i].limit ? "met" : "NOT met");
-    if (failures) fprintf(stderr, "bench_connection: %d operations failed\n", failures);
-    return failures != 0;
+    if (pcb_failures) fprintf(stderr, "bench_connection: %d operations failed\n", pcb_failures);
+    return pcb_failures != 0;
 }

@@ -34,7 +34,6 @@
 
 static long n_items = 10000000L;
 static int n_rounds = 3;
-static int failures;
 static const char *only;    // run only this group of cases (NULL: all)
 
 static int want(const char *group) { return !only || strcmp(only, group) == 0; }
@@ -67,11 +66,11 @@ static void *pcq_make_simple(long maxsize) {
     return pc_queue_new(&d);
 }
 static void pcq_put(void *q, void *item) {
-    if (pc_queue_put((pc_queue *)q, &item, PC_FOREVER) != PC_OK) failures++;
+    if (pc_queue_put((pc_queue *)q, &item, PC_FOREVER) != PC_OK) pcb_failures++;
 }
 static void *pcq_get(void *q) {
     void *item = NULL;
-    if (pc_queue_get((pc_queue *)q, &item, PC_FOREVER) != PC_OK) failures++;
+    if (pc_queue_get((pc_queue *)q, &item, PC_FOREVER) != PC_OK) pcb_failures++;
     return item;
 }
 static void pcq_destroy(void *q) { pc_queue_free((pc_queue *)q); }
@@ -216,7 +215,7 @@ static double run_trial(void *ctx) {
     t->c->destroy(q);
     if (sum != (unsigned long long)n * (unsigned long long)(n + 1) / 2) {
         fprintf(stderr, "bench: %s lost or duplicated items\n", t->c->name);
-        failures++;
+        pcb_failures++;
     }
     return took / (double)n;
 }
@@ -280,11 +279,11 @@ static double trial_pc_prio(void *ctx) {
     double t0 = pcb_now();
     for (long i = 0; i < PRIO_N; i++) {
         int v = prio_value(i);
-        if (pc_queue_put(q, &v, PC_FOREVER) != PC_OK) failures++;
+        if (pc_queue_put(q, &v, PC_FOREVER) != PC_OK) pcb_failures++;
     }
     int prev = -1, v = 0;
     for (long i = 0; i < PRIO_N; i++) {
-        if (pc_queue_get(q, &v, PC_FOREVER) != PC_OK || v < prev) failures++;
+        if (pc_queue_get(q, &v, PC_FOREVER) != PC_OK || v < prev) pcb_failures++;
         prev = v;
     }
     double took = pcb_now() - t0;
@@ -343,7 +342,7 @@ static double trial_bare_heap(void *ctx) {
     int prev = -1;
     for (long i = 0; i < PRIO_N; i++) {
         int v = bheap_pop(&h);
-        if (v < prev) failures++;
+        if (v < prev) pcb_failures++;
         prev = v;
     }
     double took = pcb_now() - t0;
@@ -395,6 +394,6 @@ int main(int argc, char **argv) {
         pcb_idle_stop_join();
     }
     pcb_end();
-    if (failures) fprintf(stderr, "bench_queue: %d operations failed\n", failures);
-    return failures ? 1 : 0;
+    if (pcb_failures) fprintf(stderr, "bench_queue: %d operations failed\n", pcb_failures);
+    return pcb_failures ? 1 : 0;
 }

@@ -27,17 +27,8 @@
 
 #include "bench.h"
 
-static int quick;           // "quick" on the command line: smoke-test sizes
-static int failures;        // operations that returned an error
 
-static int rounds(void) { return quick ? 3 : 5; }
-static long scaled(long n) { return quick ? n / 10 : n; }
-
-static void note_failure(const char *what, int rc) {
-    if (rc == 0) return;
-    if (failures++ < 5) fprintf(stderr, "bench: %s failed: %d (%s)\n", what, rc,
-                                pc_last_error());
-}
+static int rounds(void) { return pcb_quick ? 3 : 5; }
 
 // The same pseudo-random times and priorities for every contender.
 static uint64_t rng_state;
@@ -121,16 +112,16 @@ static double trial_pc_run(void *ctx) {
     actions_run = 0;
     double t0 = pcb_now();
     pc_scheduler *s = pc_scheduler_new(NULL);
-    if (!s) { note_failure("pc_scheduler_new", PC_NOMEM); return NAN; }
+    if (!s) { pcb_note_failure("pc_scheduler_new", PC_NOMEM); return NAN; }
     for (long i = 0; i < n; i++) {
         int rc = pc_scheduler_enterabs(s, rng_unit(), (int)(rng_next() & 3), noop_action,
                                        NULL, NULL);
-        if (rc) { note_failure("enterabs", rc); break; }
+        if (rc) { pcb_note_failure("enterabs", rc); break; }
     }
-    note_failure("run", pc_scheduler_run(s, 1, NULL));
+    pcb_note_failure("run", pc_scheduler_run(s, 1, NULL));
     pc_scheduler_free(s);
     double dt = pcb_now() - t0;
-    if (actions_run != n) note_failure("run (not every action ran)", PC_RUNTIME);
+    if (actions_run != n) pcb_note_failure("run (not every action ran)", PC_RUNTIME);
     return dt / (double)n;
 }
 
@@ -153,7 +144,7 @@ static double trial_bare_run(void *ctx) {
     }
     free(h.v);
     double dt = pcb_now() - t0;
-    if (actions_run != n) note_failure("bare run", PC_RUNTIME);
+    if (actions_run != n) pcb_note_failure("bare run", PC_RUNTIME);
     return dt / (double)n;
 }
 
@@ -170,20 +161,20 @@ static double trial_pc_cancel(void *ctx) {
     cancel_case *c = (cancel_case *)ctx;
     rng_state = 2463534242ull;
     pc_scheduler *s = pc_scheduler_new(NULL);
-    if (!s) { note_failure("pc_scheduler_new", PC_NOMEM); return NAN; }
+    if (!s) { pcb_note_failure("pc_scheduler_new", PC_NOMEM); return NAN; }
     for (long i = 0; i < c->n; i++)
-        note_failure("enter", pc_scheduler_enter(s, 1000 + 1000 * rng_unit(),
+        pcb_note_failure("enter", pc_scheduler_enter(s, 1000 + 1000 * rng_unit(),
                                                  (int)(rng_next() & 3), noop_action, NULL,
                                                  &c->ev[i]));
     // Time the first tenth, so the queue stays at 90-100% of n; then the rest.
     long timed = c->n / 10;
     double t0 = pcb_now();
     for (long i = 0; i < timed; i++)
-        note_failure("cancel", pc_scheduler_cancel(s, c->ev[c->order[i]]));
+        pcb_note_failure("cancel", pc_scheduler_cancel(s, c->ev[c->order[i]]));
     double dt = pcb_now() - t0;
     for (long i = timed; i < c->n; i++)
-        note_failure("cancel", pc_scheduler_cancel(s, c->ev[c->order[i]]));
-    if (!pc_scheduler_empty(s)) note_failure("cancel (queue not empty)", PC_RUNTIME);
+        pcb_note_failure("cancel", pc_scheduler_cancel(s, c->ev[c->order[i]]));
+    if (!pc_scheduler_empty(s)) pcb_note_failure("cancel (queue not empty)", PC_RUNTIME);
     pc_scheduler_free(s);
     return dt / (double)timed;
 }
@@ -221,7 +212,7 @@ static void print_targets(void) {
 
 static double python(const char *args) {
     char buf[128];
-    snprintf(buf, sizeof buf, "%s%s", args, quick ? " quick" : "");
+    snprintf(buf, sizeof buf, "%s%s", args, pcb_quick ? " quick" : "");
     return pcb_python("sched_ops.py", buf);
 }
 
@@ -229,7 +220,7 @@ static double python(const char *args) {
 // >>cases
 
 static void bench_run(void) {
-    run_case big = {scaled(1000000)}, mid = {scaled(100000)}, small = {scaled(10000)};
+    run_case big = {pcb_scaled(1000000)}, mid = {pcb_scaled(100000)}, small = {pcb_scaled(10000)};
     double ours, peer, py;
     char name[64], args[64];
 
@@ -254,7 +245,7 @@ static void bench_run(void) {
 
 static void bench_cancel(void) {
     cancel_case c;
-    c.n = scaled(100000);
+    c.n = pcb_scaled(100000);
     c.ev = (pc_scheduler_event *)malloc((size_t)c.n * sizeof *c.ev);
     c.order = (long *)malloc((size_t)c.n * sizeof *c.order);
     if (!c.ev || !c.order) abort();
@@ -278,8 +269,7 @@ static void bench_cancel(void) {
 }
 
 int main(int argc, char **argv) {
-    (void)pcb_quantile;     // bench.h's helper; no quantiles here
-    quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    pcb_parse_quick(argc, argv);
     pcb_idle_start();
     pcb_begin("sched");
     bench_run();
@@ -287,6 +277,6 @@ int main(int argc, char **argv) {
     pcb_end();
     pcb_idle_stop_join();
     print_targets();
-    if (failures) fprintf(stderr, "bench: %d operations failed\n", failures);
-    return failures ? 1 : 0;
+    if (pcb_failures) fprintf(stderr, "bench: %d operations failed\n", pcb_failures);
+    return pcb_failures ? 1 : 0;
 }

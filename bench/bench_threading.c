@@ -24,19 +24,7 @@
 
 #include <errno.h>
 
-static int quick;           // "quick" on the command line: smoke-test sizes
-static int failures;        // operations that returned an error
-
-static int rounds(void) { return quick ? 3 : 11; }
-static long scaled(long n) { return quick ? n / 10 : n; }
-
-// rc is the OR of the statuses of many calls: only "non-zero" means much.
-static void note_failure(const char *what, int rc) {
-    if (rc == 0) return;
-    if (failures++ < 5)
-        fprintf(stderr, "bench: %s failed (last pyconc error here: \"%s\")\n", what,
-                pc_last_error());
-}
+static int rounds(void) { return pcb_quick ? 3 : 11; }
 
 // ---------------------------------------------------------------------------
 // >>lock  Uncontended acquire+release pairs. A program usually calls the
@@ -55,7 +43,7 @@ static int (*volatile pc_rlock_release_p)(pc_rlock *) = pc_rlock_release;
 
 static double trial_pc_lock(void *ctx) {
     pc_lock *lock = (pc_lock *)ctx;
-    long n = scaled(LOCK_ITERS);
+    long n = pcb_scaled(LOCK_ITERS);
     int bad = 0;
     double t0 = pcb_now();
     for (long i = 0; i < n; i++) {
@@ -63,13 +51,13 @@ static double trial_pc_lock(void *ctx) {
         bad |= pc_lock_release_p(lock);
     }
     double dt = pcb_now() - t0;
-    note_failure("pc_lock acquire/release", bad);
+    pcb_note_failure("pc_lock acquire/release", bad);
     return dt / (double)n;
 }
 
 static double trial_pc_rlock(void *ctx) {
     pc_rlock *r = (pc_rlock *)ctx;
-    long n = scaled(LOCK_ITERS);
+    long n = pcb_scaled(LOCK_ITERS);
     int bad = 0;
     double t0 = pcb_now();
     for (long i = 0; i < n; i++) {
@@ -77,13 +65,13 @@ static double trial_pc_rlock(void *ctx) {
         bad |= pc_rlock_release_p(r);
     }
     double dt = pcb_now() - t0;
-    note_failure("pc_rlock acquire/release", bad);
+    pcb_note_failure("pc_rlock acquire/release", bad);
     return dt / (double)n;
 }
 
 static double trial_pc_lock_inlined(void *ctx) {
     pc_lock *lock = (pc_lock *)ctx;
-    long n = scaled(LOCK_ITERS);
+    long n = pcb_scaled(LOCK_ITERS);
     int bad = 0;
     double t0 = pcb_now();
     for (long i = 0; i < n; i++) {
@@ -91,13 +79,13 @@ static double trial_pc_lock_inlined(void *ctx) {
         bad |= pc_lock_release(lock);
     }
     double dt = pcb_now() - t0;
-    note_failure("pc_lock acquire/release", bad);
+    pcb_note_failure("pc_lock acquire/release", bad);
     return dt / (double)n;
 }
 
 static double trial_pc_rlock_inlined(void *ctx) {
     pc_rlock *r = (pc_rlock *)ctx;
-    long n = scaled(LOCK_ITERS);
+    long n = pcb_scaled(LOCK_ITERS);
     int bad = 0;
     double t0 = pcb_now();
     for (long i = 0; i < n; i++) {
@@ -105,13 +93,13 @@ static double trial_pc_rlock_inlined(void *ctx) {
         bad |= pc_rlock_release(r);
     }
     double dt = pcb_now() - t0;
-    note_failure("pc_rlock acquire/release", bad);
+    pcb_note_failure("pc_rlock acquire/release", bad);
     return dt / (double)n;
 }
 
 static double trial_pthread_mutex(void *ctx) {
     pthread_mutex_t *mu = (pthread_mutex_t *)ctx;
-    long n = scaled(LOCK_ITERS);
+    long n = pcb_scaled(LOCK_ITERS);
     int bad = 0;
     double t0 = pcb_now();
     for (long i = 0; i < n; i++) {
@@ -119,7 +107,7 @@ static double trial_pthread_mutex(void *ctx) {
         bad |= pthread_mutex_unlock(mu);
     }
     double dt = pcb_now() - t0;
-    note_failure("pthread_mutex lock/unlock", bad);
+    pcb_note_failure("pthread_mutex lock/unlock", bad);
     return dt / (double)n;
 }
 
@@ -168,10 +156,10 @@ static double pc_pingpong_run(int own_rlock) {
     pc_lock_init(&p.lock);
     if (own_rlock) pc_condition_init(&p.cond);
     else pc_condition_init_lock(&p.cond, &p.lock);
-    p.n = scaled(PINGPONG_ITERS);
+    p.n = pcb_scaled(PINGPONG_ITERS);
     pc_thread_desc d = {.target = pc_pingpong_partner, .arg = &p};
     pc_thread *t = pc_thread_new(&d);
-    if (!t || pc_thread_start(t)) { note_failure("pc_thread start", PC_OS); return NAN; }
+    if (!t || pc_thread_start(t)) { pcb_note_failure("pc_thread start", PC_OS); return NAN; }
     int bad = pc_condition_acquire(&p.cond, PC_FOREVER);
     bad |= pc_pingpong_serve(&p);
     double t0 = pcb_now();
@@ -180,7 +168,7 @@ static double pc_pingpong_run(int own_rlock) {
     bad |= pc_condition_release(&p.cond);
     bad |= pc_thread_join(t, PC_FOREVER);
     pc_thread_free(t);
-    note_failure("pc_condition ping-pong", bad | p.bad);
+    pcb_note_failure("pc_condition ping-pong", bad | p.bad);
     pc_condition_destroy(&p.cond);
     return dt / (double)p.n;
 }
@@ -220,9 +208,9 @@ static double trial_raw_pingpong(void *ctx) {
     memset(&p, 0, sizeof p);
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
-    p.n = scaled(PINGPONG_ITERS);
+    p.n = pcb_scaled(PINGPONG_ITERS);
     if (pthread_create(&t, NULL, raw_pingpong_partner, &p)) {
-        note_failure("pthread_create", PC_OS);
+        pcb_note_failure("pthread_create", PC_OS);
         return NAN;
     }
     pthread_mutex_lock(&p.mu);
@@ -273,17 +261,17 @@ static double trial_pc_event(void *ctx) {
     memset(&h, 0, sizeof h);
     pc_event_init(&h.go);
     pc_event_init(&h.back);
-    h.n = scaled(PINGPONG_ITERS);
+    h.n = pcb_scaled(PINGPONG_ITERS);
     pc_thread_desc d = {.target = pc_handoff_partner, .arg = &h};
     pc_thread *t = pc_thread_new(&d);
-    if (!t || pc_thread_start(t)) { note_failure("pc_thread start", PC_OS); return NAN; }
+    if (!t || pc_thread_start(t)) { pcb_note_failure("pc_thread start", PC_OS); return NAN; }
     int bad = pc_handoff_serve(&h);
     double t0 = pcb_now();
     for (long i = 0; i < h.n; i++) bad |= pc_handoff_serve(&h);
     double dt = pcb_now() - t0;
     bad |= pc_thread_join(t, PC_FOREVER);
     pc_thread_free(t);
-    note_failure("pc_event handoff", bad | h.bad);
+    pcb_note_failure("pc_event handoff", bad | h.bad);
     return dt / (double)h.n;
 }
 
@@ -351,9 +339,9 @@ static double trial_raw_event(void *ctx) {
     pthread_t t;
     raw_event_init(&h.go);
     raw_event_init(&h.back);
-    h.n = scaled(PINGPONG_ITERS);
+    h.n = pcb_scaled(PINGPONG_ITERS);
     if (pthread_create(&t, NULL, raw_handoff_partner, &h)) {
-        note_failure("pthread_create", PC_OS);
+        pcb_note_failure("pthread_create", PC_OS);
         return NAN;
     }
     raw_handoff_serve(&h);
@@ -376,7 +364,7 @@ static void *nothing_start(void *arg) { return arg; }
 
 static double trial_pc_thread(void *ctx) {
     (void)ctx;
-    long n = scaled(SPAWN_ITERS);
+    long n = pcb_scaled(SPAWN_ITERS);
     int bad = 0;
     pc_thread_desc d = {.target = nothing_target};
     double t0 = pcb_now();
@@ -388,13 +376,13 @@ static double trial_pc_thread(void *ctx) {
         pc_thread_free(t);
     }
     double dt = pcb_now() - t0;
-    note_failure("pc_thread new/start/join", bad);
+    pcb_note_failure("pc_thread new/start/join", bad);
     return dt / (double)n;
 }
 
 static double trial_raw_thread(void *ctx) {
     (void)ctx;
-    long n = scaled(SPAWN_ITERS);
+    long n = pcb_scaled(SPAWN_ITERS);
     int bad = 0;
     double t0 = pcb_now();
     for (long i = 0; i < n; i++) {
@@ -404,7 +392,7 @@ static double trial_raw_thread(void *ctx) {
         bad |= pthread_join(t, NULL);
     }
     double dt = pcb_now() - t0;
-    note_failure("pthread_create/join", bad);
+    pcb_note_failure("pthread_create/join", bad);
     return dt / (double)n;
 }
 
@@ -427,11 +415,11 @@ static double pc_timer_once(void) {
     double fired = NAN;
     double t0 = pcb_now();
     pc_timer *t = pc_timer_new(TIMER_INTERVAL, pc_timer_fire, &fired);
-    if (!t) { note_failure("pc_timer_new", PC_NOMEM); return NAN; }
+    if (!t) { pcb_note_failure("pc_timer_new", PC_NOMEM); return NAN; }
     int bad = pc_timer_start(t);
     bad |= pc_timer_join(t, PC_FOREVER);
     pc_timer_free(t);
-    note_failure("pc_timer start/join", bad);
+    pcb_note_failure("pc_timer start/join", bad);
     return fired - (t0 + TIMER_INTERVAL);
 }
 
@@ -471,7 +459,7 @@ static double raw_timer_once(void) {
     rt.fired = NAN;
     double t0 = pcb_now();
     if (pthread_create(&t, NULL, raw_timer_main, &rt)) {
-        note_failure("pthread_create", PC_OS);
+        pcb_note_failure("pthread_create", PC_OS);
         return NAN;
     }
     pthread_join(t, NULL);
@@ -484,8 +472,8 @@ static double raw_timer_once(void) {
 static void timer_duel(double *pc_med, double *pc_p99, double *raw_med, double *raw_p99) {
     enum { MAX = TIMER_PER_ROUND * TIMER_ROUNDS };
     static double a[MAX], b[MAX];
-    int per = quick ? TIMER_PER_ROUND / 4 : TIMER_PER_ROUND;
-    int rs = quick ? TIMER_ROUNDS / 4 : TIMER_ROUNDS, n = 0;
+    int per = pcb_quick ? TIMER_PER_ROUND / 4 : TIMER_PER_ROUND;
+    int rs = pcb_quick ? TIMER_ROUNDS / 4 : TIMER_ROUNDS, n = 0;
     for (int r = 0; r < rs; r++) {
         for (int i = 0; i < per; i++) a[n + i] = pc_timer_once();
         for (int i = 0; i < per; i++) b[n + i] = raw_timer_once();
@@ -502,7 +490,7 @@ static void timer_duel(double *pc_med, double *pc_p99, double *raw_med, double *
 
 static double python(const char *args) {
     char buf[128];
-    snprintf(buf, sizeof buf, "%s%s", args, quick ? " quick" : "");
+    snprintf(buf, sizeof buf, "%s%s", args, pcb_quick ? " quick" : "");
     return pcb_python("threading_ops.py", buf);
 }
 
@@ -544,7 +532,7 @@ static void print_targets(void) {
         printf("\n");
     }
     printf("* not a target of the issue: the same 1.2x bar, applied here too\n");
-    if (quick) printf("(quick run: too few rounds for these verdicts to mean much)\n");
+    if (pcb_quick) printf("(pcb_quick run: too few rounds for these verdicts to mean much)\n");
 }
 
 // ---------------------------------------------------------------------------
@@ -628,7 +616,7 @@ static void bench_timer(void) {
 }
 
 int main(int argc, char **argv) {
-    quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    pcb_parse_quick(argc, argv);
     pcb_idle_start();
     pcb_begin("threading");
     bench_locks();
@@ -639,6 +627,6 @@ int main(int argc, char **argv) {
     pcb_end();
     pcb_idle_stop_join();
     print_targets();
-    if (failures) fprintf(stderr, "bench: %d operations failed\n", failures);
-    return failures ? 1 : 0;
+    if (pcb_failures) fprintf(stderr, "bench: %d operations failed\n", pcb_failures);
+    return pcb_failures ? 1 : 0;
 }
