@@ -269,7 +269,7 @@ PYCONC_API int pc_condition_wait(pc_condition *cond, double timeout);
    Python: Condition.wait_for */
 PYCONC_API int pc_condition_wait_for(pc_condition *cond, int (*predicate)(void *ctx),
                                      void *ctx, double timeout);
-/* Wake up to n waiters (the oldest first).
+/* Wake up to n waiters (the oldest first); n <= 0 wakes nobody.
    Returns: PC_OK, PC_RUNTIME (lock not held).  Python: Condition.notify */
 PYCONC_API int pc_condition_notify(pc_condition *cond, int n);
 /* Wake all waiters. Returns: PC_OK, PC_RUNTIME (lock not held).
@@ -1054,7 +1054,7 @@ PYCONC_API int pc_condition_wait_for(pc_condition *c, int (*predicate)(void *ctx
 PYCONC_API int pc_condition_notify(pc_condition *c, int n) {
     if (!c) return pc__error(PC_VALUE, "condition is NULL");
     if (pc__cond_owned(c, "notify")) return PC_RUNTIME;
-    while (n-- > 0 && c->head) {
+    for (; n > 0 && c->head; n--) {     // n <= 0 wakes nobody (INT_MIN too)
         struct pc__waiter *w = c->head;
         pc__cond_unlink(c, w);
         PC__STORE(&w->notified, 1u);

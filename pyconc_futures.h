@@ -573,15 +573,27 @@ PYCONC_API int pc_future_set_exception(pc_future *f, int code, const char *fmt, 
     return pc__future_finish(f, NULL, code, msg);
 }
 
-PYCONC_API int pc_future_run(pc_future *f, pc_task_fn fn, void *arg) {
-    char msg[256];
-    if (!f || !fn) return pc__error(PC_VALUE, "future or task function is NULL");
+// The call half of pc_future_run: mark f running (unless cancelled) and
+// call fn; the caller finishes f with *out_result, *out_code and msg.
+static int pc__future_invoke(pc_future *f, pc_task_fn fn, void *arg, void **out_result,
+                           int *out_code, char *msg, size_t cap) {
     int rc = pc_future_set_running_or_notify_cancel(f);
     if (rc) return rc;
     pc__exception_take(NULL, 0);
     void *result = fn(arg);
-    int code = pc__exception_take(msg, sizeof msg);
-    pc__future_finish(f, code ? NULL : result, code, msg);
+    *out_code = pc__exception_take(msg, cap);
+    *out_result = *out_code ? NULL : result;
+    return PC_OK;
+}
+
+PYCONC_API int pc_future_run(pc_future *f, pc_task_fn fn, void *arg) {
+    char msg[256];
+    void *result;
+    int code;
+    if (!f || !fn) return pc__error(PC_VALUE, "future or task function is NULL");
+    int rc = pc__future_invoke(f, fn, arg, &result, &code, msg, sizeof msg);
+    if (rc) return rc;
+    pc__future_finish(f, result, code, msg);
     return PC_OK;
 }
 
@@ -846,9 +858,9 @@ static int pc__tpool_initialize(pc__tpool *p) {
 }
 
 // Next task, sleeping while the queue is empty; NULL when the worker should
-// end. Called and returns with p->lock held.
-static pc_future *pc__tpool_next(pc__tpool *p) {
-    int went_idle = 0;
+// end. went_idle: the worker counted itself idle already (pc__tpool_run).
+// Called and returns with p->lock held.
+static pc_future *pc__tpool_next(pc__tpool *p, int went_idle) {
     while (!p->head) {
         if (p->shutdown || p->broken || __atomic_load_n(&pc__pools_exiting, __ATOMIC_ACQUIRE))
             return NULL;
@@ -879,6 +891,28 @@ static pc_future *pc__tpool_next(pc__tpool *p) {
     return f;
 }
 
+// Run one task. When the queue is empty the worker counts itself idle
+// before the result is published: a caller that submits again as soon as
+// result() returns then finds this worker instead of starting another
+// (Python counts it after, so sequential submit+result can start several).
+// Returns whether it counted itself idle.
+static int pc__tpool_run(pc__tpool *p, pc_future *f) {
+    char msg[256];
+    void *result;
+    int code, idle = 0;
+    if (pc__future_invoke(f, f->fn, f->arg, &result, &code, msg, sizeof msg)) return 0;
+    if (!__atomic_load_n(&p->head, __ATOMIC_RELAXED)) {     // a backlog: no lock taken
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        if (!p->head) {
+            p->idle_tokens++;
+            idle = 1;
+        }
+        pc_lock_release(&p->lock);
+    }
+    pc__future_finish(f, result, code, msg);
+    return idle;
+}
+
 static int pc__tpool_worker(void *arg) {
     pc__tpool *p = (pc__tpool *)arg;
     pc_thread *self = pc_thread_current();
@@ -890,9 +924,10 @@ static int pc__tpool_worker(void *arg) {
     if (!p->initializer || pc__tpool_initialize(p) == PC_OK) {
         pc_lock_acquire(&p->lock, PC_FOREVER);
         pc_future *f;
-        while ((f = pc__tpool_next(p)) != NULL) {
+        int went_idle = 0;
+        while ((f = pc__tpool_next(p, went_idle)) != NULL) {
             pc_lock_release(&p->lock);
-            pc_future_run(f, f->fn, f->arg);
+            went_idle = pc__tpool_run(p, f);
             pc_future_release(f);
             pc_lock_acquire(&p->lock, PC_FOREVER);
         }

@@ -319,6 +319,7 @@ struct pc_queue {
         pc_queue_compare_fn compare;
         void *compare_ctx;
         uint32_t state;         // PC__QS_*
+        uint32_t drainers;      // immediate shutdowns still discarding items
     } c;
     struct PC__QALIGNED {       // putters' end
         uint64_t putc;          // items put (ring: slots claimed)
@@ -911,9 +912,14 @@ PYCONC_API int pc_queue_task_done(pc_queue *q) {
 
 static int pc__qall_done(pc_queue *q) { return PC__QSEQ(&q->t.unfinished) == 0; }
 
-// Whether join is over: all done, or released by an immediate shutdown.
+// Whether join is over: all done, or released by an immediate shutdown
+// whose drain has finished. A shutdown counts itself in drainers before it
+// publishes the state (both sequentially consistent), so a joiner that sees
+// the state also sees the drain still running, and does not judge the
+// tasks before the discarded items are counted done.
 static int pc__qjoin_over(pc_queue *q) {
-    return pc__qall_done(q) || PC__QSEQ(&q->c.state) == PC__QS_IMMEDIATE;
+    return pc__qall_done(q) || (PC__QSEQ(&q->c.state) == PC__QS_IMMEDIATE &&
+                                PC__QSEQ(&q->c.drainers) == 0);
 }
 
 static int pc__qjoin_result(pc_queue *q) {
@@ -944,11 +950,13 @@ PYCONC_API int pc_queue_join(pc_queue *q) { return pc_queue_join_timeout(q, PC_F
 PYCONC_API int pc_queue_shutdown(pc_queue *q, int immediate) {
     if (!q) return pc__error(PC_VALUE, "shutdown: queue is NULL");
     uint32_t want = immediate ? PC__QS_IMMEDIATE : PC__QS_SHUT;
+    if (immediate) __atomic_fetch_add(&q->c.drainers, 1u, __ATOMIC_SEQ_CST);
     uint32_t s = PC__QRELAXED(&q->c.state);
     while (s < want && !__atomic_compare_exchange_n(&q->c.state, &s, want, 1, __ATOMIC_SEQ_CST,
                                                     __ATOMIC_RELAXED)) {}
     if (immediate) {
         pc__qdrain(q);
+        __atomic_fetch_sub(&q->c.drainers, 1u, __ATOMIC_SEQ_CST);
         pc__qwake_all(&q->w.all_done);
     }
     pc__qwake_all(&q->w.not_empty);

@@ -779,12 +779,31 @@ TEST(pool_idle_worker_reused) {
         CHECK_OK(pc_future_result(f, LIMIT, &out));
         CHECK_EQ((intptr_t)out, 42);
         pc_future_release(f);
-        // The worker counts as idle only once it is back at the queue, a
-        // moment after the result is set (Python's test sleeps for that).
-        wait_idle_workers(ex, 1);
+        CHECK_EQ(idle_workers(ex), 1);    // counted idle before the result was set
     }
     CHECK_EQ(threads_named("Reuse"), 1);
     pc_executor_free(ex);
+}
+
+// Sequential submit + result, with no pause between: each submit finds the
+// one worker idle, on every round of fresh pools (a worker that counted
+// itself idle only after publishing the result let the next submit start a
+// second and third worker).
+TEST(pool_sequential_submits_use_one_worker) {
+    for (int round = 0; round < 300; round++) {
+        pc_executor *ex = pool(4, "Seq");
+        for (int i = 0; i < 3; i++) {
+            pc_future *f;
+            void *out;
+            CHECK_OK(pc_executor_submit(ex, twice, (void *)21, &f));
+            CHECK_OK(pc_future_result(f, LIMIT, &out));
+            CHECK_EQ((intptr_t)out, 42);
+            pc_future_release(f);
+        }
+        size_t n = threads_named("Seq");
+        CHECK_MSG(n == 1, "round %d: %zu workers for 3 sequential tasks", round, n);
+        pc_executor_free(ex);
+    }
 }
 
 TEST(pool_saturation_starts_max_workers) {

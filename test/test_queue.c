@@ -719,6 +719,64 @@ TEST(shutdown_joiners) {
     pc_queue_free(q);
 }
 
+// A join that looks while an immediate shutdown is still discarding the
+// items left must not judge the tasks early: every item was either marked
+// done or discarded, so join is PC_OK. The joiner polls join with timeout
+// 0 to land inside the drain as often as it can.
+struct join_race {
+    pc_queue *q;
+    pc_semaphore go, done;
+    int stop, rc;
+};
+
+static int join_race_main(void *arg) {
+    struct join_race *r = (struct join_race *)arg;
+    for (;;) {
+        pc_semaphore_acquire(&r->go, PC_FOREVER);
+        if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) return 0;
+        int rc;
+        while ((rc = pc_queue_join_timeout(r->q, 0)) == PC_TIMEOUT) {}
+        r->rc = rc;
+        pc_semaphore_release(&r->done, 1);
+    }
+}
+
+TEST(join_races_immediate_shutdown) {
+    struct join_race r;
+    memset(&r, 0, sizeof r);
+    pc_semaphore_init(&r.go, 0);
+    pc_semaphore_init(&r.done, 0);
+    pc_thread_desc td;
+    memset(&td, 0, sizeof td);
+    td.target = join_race_main;
+    td.arg = &r;
+    pc_thread *t = pc_thread_new(&td);
+    CHECK(t && pc_thread_start(t) == PC_OK);
+    int bad = 0, rounds = 0;
+    double stop_at = pc_monotonic() + 3.0;
+    for (int i = 0; i < 4000 && pc_monotonic() < stop_at; i++, rounds++) {
+        const shape *s = &shapes[i % NSHAPES];
+        if (s->kind == PC_QUEUE_SIMPLE) s = &shapes[0];
+        r.q = make(s);
+        long n = s->maxsize > 0 && s->maxsize < 64 ? s->maxsize : 64;
+        for (long k = 0; k < n; k++) CHECK_OK(put_long(r.q, k, 0));
+        int rc;
+        get_long(r.q, 0, &rc);              // one got and marked done
+        CHECK_OK(rc);
+        CHECK_OK(pc_queue_task_done(r.q));
+        pc_semaphore_release(&r.go, 1);
+        CHECK_OK(pc_queue_shutdown(r.q, 1));
+        pc_semaphore_acquire(&r.done, PC_FOREVER);
+        if (r.rc != PC_OK) bad++;
+        pc_queue_free(r.q);
+    }
+    __atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+    pc_semaphore_release(&r.go, 1);
+    CHECK_OK(pc_thread_join(t, PC_FOREVER));
+    pc_thread_free(t);
+    CHECK_MSG(bad == 0, "join said PC_SHUTDOWN in %d of %d rounds", bad, rounds);
+}
+
 // Python's test_shutdown_all_methods_in_one_thread.
 TEST(shutdown_all_methods_one_thread) {
     for (int imm = 0; imm < 2; imm++) {

@@ -4,6 +4,7 @@
 #include "pyconc.h"
 #include "pc_test.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -280,6 +281,32 @@ TEST(condition_notify_n_wakes_exactly_n_in_order) {
     CHECK_EQ(cc.woken, 5);
     CHECK_EQ(cc.order[0], 0);               // the oldest waiter first
     for (int i = 0; i < 5; i++) CHECK_OK(cc.results[i]);
+}
+
+// n <= 0 wakes nobody, down to INT_MIN (whose decrement once overflowed:
+// UBSan stops the test there).
+TEST(condition_notify_nonpositive_wakes_nobody) {
+    struct cond_case cc;
+    memset(&cc, 0, sizeof cc);
+    pc_condition_init(&cc.cond);
+    struct cond_arg args[2];
+    pc_thread *ts[2];
+    start_cond_waiters(&cc, args, ts, 2);
+    const int ns[] = {0, -1, -1000, INT_MIN};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        pc_condition_acquire(&cc.cond, PC_FOREVER);
+        CHECK_OK(pc_condition_notify(&cc.cond, ns[i]));
+        pc_condition_release(&cc.cond);
+    }
+    pc_sleep(0.05);                         // room for a wrong wake-up
+    CHECK_EQ(__atomic_load_n(&cc.woken, __ATOMIC_ACQUIRE), 0);
+    pc_condition_acquire(&cc.cond, PC_FOREVER);
+    CHECK(cc.cond.head != NULL);            // both still queued
+    CHECK_OK(pc_condition_notify_all(&cc.cond));
+    pc_condition_release(&cc.cond);
+    for (int i = 0; i < 2; i++) join_free(ts[i]);
+    CHECK_EQ(cc.woken, 2);
+    for (int i = 0; i < 2; i++) CHECK_OK(cc.results[i]);
 }
 
 TEST(condition_wait_timeout_and_errors) {
