@@ -539,6 +539,29 @@ PYCONC_API void pc__cpu_relax(void);
 struct timespec;
 PYCONC_API void pc__timespec(double seconds, struct timespec *out);
 
+/* The library's lifecycle: every header's fork and exit work, run from one
+   pthread_atfork and one atexit in named phases. At exit the phases run
+   in this order, as Python's shutdown: executors finish their queues and
+   join their workers, then the non-daemon threads are joined, then the
+   child processes (daemonic ones terminated). Before fork the phases run
+   in the same order, each taking its own locks (so the lock order is
+   fixed here); after fork, parent and child, in the reverse order. */
+typedef enum pc__phase {
+    PC__PHASE_POOLS = 0,        // pyconc_futures.h: executors
+    PC__PHASE_THREADS = 1,      // pyconc.h: threads, locals, excepthook, wait queue
+    PC__PHASE_PROCESSES = 2,    // pyconc_process.h: children, forkserver
+    PC__PHASE_COUNT = 3
+} pc__phase;
+typedef struct pc__hooks {
+    void (*before_fork)(void);
+    void (*after_fork_parent)(void);
+    void (*after_fork_child)(void);
+    void (*at_exit)(void);
+} pc__hooks;
+/* Set the hooks of a phase (copied; NULL members do nothing). Each header
+   owns one phase and sets it once; setting it again replaces it. */
+PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
+
 #ifdef __cplusplus
 }
 #endif
@@ -1880,6 +1903,50 @@ PYCONC_API int pc_process_cpu_count(void) {
 }
 
 // >>lifecycle
+// The hooks live in a fixed table; pc__life_lock guards it and is the
+// outermost lock of a fork, so a header that sets its hooks while another
+// thread forks is seen either whole or not at all.
+static pc_lock pc__life_lock = PC_LOCK_INIT;
+static pc__hooks pc__life[PC__PHASE_COUNT];
+
+PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks) {
+    if ((int)phase < 0 || (int)phase >= PC__PHASE_COUNT || !hooks) return;
+    pc__init();
+    pc_lock_acquire(&pc__life_lock, PC_FOREVER);
+    pc__life[phase] = *hooks;
+    pc_lock_release(&pc__life_lock);
+}
+
+static void pc__life_before_fork(void) {
+    pc_lock_acquire(&pc__life_lock, PC_FOREVER);
+    for (int i = 0; i < PC__PHASE_COUNT; i++)
+        if (pc__life[i].before_fork) pc__life[i].before_fork();
+}
+
+static void pc__life_after_fork_parent(void) {
+    for (int i = PC__PHASE_COUNT - 1; i >= 0; i--)
+        if (pc__life[i].after_fork_parent) pc__life[i].after_fork_parent();
+    pc_lock_release(&pc__life_lock);
+}
+
+static void pc__life_after_fork_child(void) {
+    pc__life_lock.state = 0;
+    for (int i = PC__PHASE_COUNT - 1; i >= 0; i--)
+        if (pc__life[i].after_fork_child) pc__life[i].after_fork_child();
+}
+
+// The table is copied first: an exit hook may start or end threads, which
+// must not wait for the table's lock.
+static void pc__life_at_exit(void) {
+    pc__hooks table[PC__PHASE_COUNT];
+    pc_lock_acquire(&pc__life_lock, PC_FOREVER);
+    memcpy(table, pc__life, sizeof table);
+    pc_lock_release(&pc__life_lock);
+    for (int i = 0; i < PC__PHASE_COUNT; i++)
+        if (table[i].at_exit) table[i].at_exit();
+}
+
+// >>lifecycle-threads
 // At normal exit, wait for every non-daemon thread, as Python's shutdown.
 static void pc__join_non_daemon(void) {
     for (;;) {
@@ -1941,8 +2008,12 @@ static void pc__after_fork_child(void) {
 static void pc__init_once(void) {
     pthread_key_create(&pc__dummy_key, pc__dummy_exit);
     pc__main_thread = pc__tls_self ? pc__tls_self : pc__thread_adopt("MainThread", PC__T_MAIN, 0);
-    pthread_atfork(pc__before_fork, pc__after_fork_parent, pc__after_fork_child);
-    atexit(pc__join_non_daemon);
+    pc__life[PC__PHASE_THREADS].before_fork = pc__before_fork;
+    pc__life[PC__PHASE_THREADS].after_fork_parent = pc__after_fork_parent;
+    pc__life[PC__PHASE_THREADS].after_fork_child = pc__after_fork_child;
+    pc__life[PC__PHASE_THREADS].at_exit = pc__join_non_daemon;
+    pthread_atfork(pc__life_before_fork, pc__life_after_fork_parent, pc__life_after_fork_child);
+    atexit(pc__life_at_exit);
 }
 
 static void pc__init(void) { pthread_once(&pc__once, pc__init_once); }

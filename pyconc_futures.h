@@ -723,7 +723,7 @@ static int pc__tpool_retain_live(pc__tpool *p) {
 
 // At exit, as Python's _python_exit: wake every pool's workers (they run
 // what is queued, then end) and join them, so that no thread is left
-// unjoined (pyconc.h's handler, which runs next, only waits for live ones).
+// unjoined (the threads' phase, which runs next, only waits for live ones).
 // The pools are retained, not locked, while joined: a worker that frees its
 // pool takes pc__pools_lock.
 static void pc__pools_at_exit(void) {
@@ -774,14 +774,16 @@ static void pc__pools_after_fork_child(void) {
 
 static void pc__pools_add(pc__tpool *p) {
     if (!__atomic_exchange_n(&pc__pools_atexit, 1u, __ATOMIC_ACQ_REL)) {
-        // pyconc.h's exit handler joins every live non-daemon thread, so it
-        // must run after ours has woken the parked workers, that is, be
-        // registered first: pc_thread_main() makes sure of that where no
-        // constructor did it.
-        (void)pc_thread_main();
-        atexit(pc__pools_at_exit);
-        pthread_atfork(pc__pools_before_fork, pc__pools_after_fork_parent,
-                       pc__pools_after_fork_child);
+        // The pools' phase runs before the threads' at exit: the parked
+        // workers are woken and joined before pyconc.h waits for the
+        // non-daemon threads that are still alive.
+        pc__hooks h;
+        memset(&h, 0, sizeof h);
+        h.before_fork = pc__pools_before_fork;
+        h.after_fork_parent = pc__pools_after_fork_parent;
+        h.after_fork_child = pc__pools_after_fork_child;
+        h.at_exit = pc__pools_at_exit;
+        pc__lifecycle_set(PC__PHASE_POOLS, &h);
     }
     pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
     p->reg_next = pc__pools;

@@ -2682,7 +2682,6 @@ static uint32_t pc__proc_counter;               // children made by this process
 static pc_start_method pc__proc_method;         // PC_START_DEFAULT: not set
 static int pc__proc_method_fixed;
 static char pc__proc_argv0[256] = "pyconc";
-static int pc__proc_atexit_done;
 static pc_lock pc__fs_lock = PC_LOCK_INIT;      // starting the forkserver
 
 static void pc__proc_exit_function(void);
@@ -2708,7 +2707,13 @@ static void pc__proc_init_once(void) {
     // Python's os.urandom(32); without any random source there is no safe key.
     if (pc__random_bytes(cur->authkey, 32)) abort();
     pc__proc_current = cur;
-    pthread_atfork(NULL, NULL, pc__proc_after_fork_child);
+    // Children are joined in the last phase at exit, after the threads,
+    // as Python's util._exit_function runs after threading's shutdown.
+    pc__hooks h;
+    memset(&h, 0, sizeof h);
+    h.after_fork_child = pc__proc_after_fork_child;
+    h.at_exit = pc__proc_exit_function;
+    pc__lifecycle_set(PC__PHASE_PROCESSES, &h);
 #if defined(__GLIBC__)
     snprintf(pc__proc_argv0, sizeof pc__proc_argv0, "%s", program_invocation_short_name);
 #endif
@@ -2959,7 +2964,6 @@ static void pc__child_become(pc__child_info *ci) {
     cur->identity_len = ci->identity_len;
     pc__proc_children = NULL;
     pc__proc_counter = 0;
-    pc__proc_atexit_done = 0;
     pc__proc_method = (pc_start_method)ci->method;
     pc__proc_method_fixed = ci->method_fixed;
     pc_process *parent = pc__proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
@@ -3803,11 +3807,8 @@ PYCONC_API int pc_process_start(pc_process *p) {
     p->pack_nfds = 0;
     pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
     pc__registry_link(pc_process_retain(p));
-    int first = !pc__proc_atexit_done;
-    pc__proc_atexit_done = 1;
     pc_lock_release(&pc__proc_lock);
     __atomic_store_n(&p->started, 1, __ATOMIC_RELEASE);
-    if (first) atexit(pc__proc_exit_function);
     return PC_OK;
 }
 

@@ -1430,3 +1430,91 @@ TEST(thread_free_while_running) {
     while (pc_thread_active_count() > 1 && pc_monotonic() < give_up) pc_sleep(0.001);
     CHECK_EQ(pc_thread_active_count(), 1);
 }
+
+// >>lifecycle
+// The phases of pc__lifecycle_set, seen from a forked child that owns
+// them all: before fork pools -> threads -> processes, after fork the
+// reverse; at exit the pools' hook, then the join of the non-daemon
+// threads, then the processes' hook.
+static int life_fd = -1;
+static char life_log[16];
+static int life_n;
+static pc_event life_go = PC_EVENT_INIT;
+
+static void life_note(char c) { if (life_n < 15) life_log[life_n++] = c; }
+static void life_pools_before(void) { life_note('b'); }
+static void life_procs_before(void) { life_note('B'); }
+static void life_pools_parent(void) { life_note('p'); }
+static void life_procs_parent(void) { life_note('P'); }
+static void life_pools_child(void) { life_note('c'); }
+static void life_procs_child(void) { life_note('C'); }
+static void life_say(const char *s) { if (write(life_fd, s, strlen(s)) < 0) _exit(3); }
+static void life_pools_exit(void) {
+    life_say("pools,");
+    pc_event_set(&life_go);
+}
+static void life_procs_exit(void) { life_say("procs,"); }
+static int life_thread(void *arg) {
+    (void)arg;
+    pc_event_wait(&life_go, PC_FOREVER);    // set only by the pools' exit hook
+    life_say("thread,");
+    return 0;
+}
+
+static void life_child(void) {
+    pc__hooks h;
+    memset(&h, 0, sizeof h);
+    h.before_fork = life_pools_before;
+    h.after_fork_parent = life_pools_parent;
+    h.after_fork_child = life_pools_child;
+    h.at_exit = life_pools_exit;
+    pc__lifecycle_set(PC__PHASE_POOLS, &h);
+    h.before_fork = life_procs_before;
+    h.after_fork_parent = life_procs_parent;
+    h.after_fork_child = life_procs_child;
+    h.at_exit = life_procs_exit;
+    pc__lifecycle_set(PC__PHASE_PROCESSES, &h);
+    pid_t pid = fork();
+    if (pid == 0) {
+        life_log[life_n] = '\0';
+        life_say(life_log);
+        life_say(",");
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    life_log[life_n] = '\0';
+    life_say(life_log);
+    life_say(",");
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = life_thread;
+    d.daemon = PC_DAEMON_NO;
+    pc_thread *t = pc_thread_new(&d);
+    if (!t || pc_thread_start(t) != PC_OK) _exit(2);
+    exit(0);
+}
+
+TEST(lifecycle_phases_run_in_order) {
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        life_fd = fds[1];
+        life_child();
+    }
+    close(fds[1]);
+    char buf[128];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof buf - 1 && (r = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+    close(fds[0]);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    CHECK_MSG(strcmp(buf, "bBCc,bBPp,pools,thread,procs,") == 0, "got \"%s\"", buf);
+}
