@@ -758,36 +758,62 @@ static int pc__os_pipe(int fds[2]) {
 #endif
 }
 
-// One gathering write. Sockets use MSG_NOSIGNAL; other descriptors (pipes)
-// write with SIGPIPE blocked in this thread and swallow the SIGPIPE their
-// EPIPE raised (unless one was already pending), so a dead reader is
-// PC_OS/EPIPE as in Python, never the default action that kills us.
+// Writes to a pipe (or, where MSG_NOSIGNAL is missing, a socket) run with
+// SIGPIPE blocked in this thread; afterwards a SIGPIPE the write raised is
+// swallowed, so a dead reader is PC_OS/EPIPE as in Python, never the
+// default action that kills us. Linux raises it with a partial count too
+// (the reader left in the middle of the call), so whatever the write
+// returned, a SIGPIPE that became pending during it is ours. One pending
+// before is not (ours merged into it): it stays, for its owner.
+static int pc__os_sigpipe_hold(sigset_t *old) {
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, old);
+    sigpending(&pending);
+    return sigismember(&pending, SIGPIPE);
+}
+
+// Restore the mask after pc__os_sigpipe_hold; errno is kept.
+static void pc__os_sigpipe_release(const sigset_t *old, int was_pending) {
+    sigset_t pipe_set, pending;
+    int saved = errno;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+    errno = saved;
+}
+
+// sendmsg that never raises SIGPIPE.
+static ssize_t pc__os_sendmsg(int sock, const struct msghdr *msg) {
+#ifdef MSG_NOSIGNAL
+    return sendmsg(sock, msg, MSG_NOSIGNAL);
+#else
+    sigset_t old;
+    int was_pending = pc__os_sigpipe_hold(&old);
+    ssize_t r = sendmsg(sock, msg, 0);
+    pc__os_sigpipe_release(&old, was_pending);
+    return r;
+#endif
+}
+
+// One gathering write that never raises SIGPIPE (see above).
 static ssize_t pc__os_writev(int fd, int is_socket, struct iovec *iov, int n) {
     if (is_socket) {
         struct msghdr msg;
         memset(&msg, 0, sizeof msg);
         msg.msg_iov = iov;
         msg.msg_iovlen = (size_t)n;
-#ifdef MSG_NOSIGNAL
-        return sendmsg(fd, &msg, MSG_NOSIGNAL);
-#else
-        return sendmsg(fd, &msg, 0);
-#endif
+        return pc__os_sendmsg(fd, &msg);
     }
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE);
+    sigset_t old;
+    int was_pending = pc__os_sigpipe_hold(&old);
     ssize_t r = writev(fd, iov, n);
-    int e = errno;
-    if (r < 0 && e == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
+    pc__os_sigpipe_release(&old, was_pending);
     return r;
 }
 
@@ -1234,11 +1260,7 @@ PYCONC_API int pc__send_fds(int sock, const void *buf, size_t len, const int *fd
         memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
     }
     ssize_t w;
-#ifdef MSG_NOSIGNAL
-    while ((w = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-#else
-    while ((w = sendmsg(sock, &msg, 0)) < 0 && errno == EINTR) {}
-#endif
+    while ((w = pc__os_sendmsg(sock, &msg)) < 0 && errno == EINTR) {}
     if (w < 0) return pc__os_error("sendmsg");
     return pc__os_write_buf(sock, 1, (const char *)buf + w, len - (size_t)w);
 }

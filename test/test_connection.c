@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -226,6 +227,50 @@ TEST(simplex_dead_reader_is_epipe_not_sigpipe) {
     sigpending(&pending);
     CHECK(!sigismember(&pending, SIGPIPE));
     pc_connection_free(w);
+}
+
+// The reader of a simplex pipe leaves while a large message is being
+// written: Linux raises SIGPIPE even when the write returns a partial
+// count. The sender runs in a forked child with SIGPIPE's default action,
+// so a signal kills it and shows in its wait status.
+static int sender_of_big_message_to_leaving_reader(void) {
+    pc_connection *r, *w;
+    size_t size = (size_t)8 << 20;
+    char *big = (char *)calloc(1, size), small[4096];
+    signal(SIGPIPE, SIG_DFL);
+    if (!big || pc_pipe(0, &r, &w)) return 10;
+    pid_t reader = fork();
+    if (reader == 0) {
+        pc_connection_close(w);
+        // A little of the message, then gone while the writer is mid-call.
+        if (read(pc_connection_fileno(r), small, sizeof small) < 0) _exit(1);
+        _exit(0);
+    }
+    pc_connection_free(r);
+    int rc = pc_connection_send_bytes(w, big, 0, size), e = errno, st;
+    sigset_t pending;
+    sigpending(&pending);
+    pc_connection_free(w);
+    free(big);
+    if (reader < 0 || waitpid(reader, &st, 0) != reader) return 11;
+    if (rc != PC_OS) return 12;
+    if (e != EPIPE) return 13;
+    return sigismember(&pending, SIGPIPE) ? 14 : 0;
+}
+
+TEST(simplex_reader_gone_mid_message_is_epipe) {
+    for (int round = 0; round < 500; round++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) _exit(sender_of_big_message_to_leaving_reader());
+        int st;
+        CHECK_EQ(waitpid(pid, &st, 0), pid);
+        CHECK_MSG(!WIFSIGNALED(st), "round %d: sender killed by signal %d", round,
+                  WTERMSIG(st));
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d: sender exit %d", round,
+                  WEXITSTATUS(st));
+    }
+    CHECK(no_zombies());
 }
 
 TEST(closed_connection) {
