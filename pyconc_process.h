@@ -224,7 +224,8 @@
    ==========================
    - A forged length header costs no memory: a receive buffer grows as the
      bytes really arrive, so 12 bytes announcing 2**62 are an error, not an
-     allocation.
+     allocation. It grows by realloc (PYCONC_REALLOC), so a huge message
+     is held once: receiving 512 MiB raises the peak RSS by 512 MiB.
    - recv_bytes_into with a short buffer keeps the message: it is not lost
      in an exception, the next receive returns it.
    - Writing to a pipe whose reader is gone is PC_OS/EPIPE, not a SIGPIPE
@@ -1018,7 +1019,9 @@ static int pc__frame_recv_header(int fd, size_t *out_size) {
 
 // Read a payload of size bytes into a new buffer. The buffer grows as the
 // bytes arrive (1 MiB, then doubling), so a forged header announcing
-// gigabytes costs no more memory than the bytes actually sent.
+// gigabytes costs no more memory than the bytes actually sent. It grows by
+// realloc: a large block moves without a copy (glibc remaps it), so a
+// message is held once, not twice while the last doubling copies it.
 #define PC__FRAME_CHUNK ((size_t)1 << 20)
 
 static int pc__frame_recv_payload(int fd, size_t size, void **out_buf) {
@@ -1028,10 +1031,8 @@ static int pc__frame_recv_payload(int fd, size_t size, void **out_buf) {
     while (got < size) {
         if (got == cap) {
             size_t ncap = cap > size / 2 ? size : cap * 2;
-            char *nbuf = (char *)pc__malloc(ncap);
+            char *nbuf = (char *)pc__realloc(buf, got, ncap);
             if (!nbuf) { pc__free(buf); return PC_NOMEM; }
-            memcpy(nbuf, buf, got);
-            pc__free(buf);
             buf = nbuf;
             cap = ncap;
         }
@@ -3630,7 +3631,8 @@ static void pc__fs_serve_one(int chan, pc__fs_child **kids, size_t *n, size_t *c
     }
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
-        pc__fs_child *nk = (pc__fs_child *)realloc(*kids, ncap * sizeof **kids);
+        pc__fs_child *nk =
+            (pc__fs_child *)pc__realloc(*kids, *cap * sizeof **kids, ncap * sizeof **kids);
         if (!nk) { close(fds[0]); close(fds[1]); return; }
         *kids = nk;
         *cap = ncap;
