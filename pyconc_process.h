@@ -2687,7 +2687,8 @@ struct pc_process {
     size_t pack_nfds;
     const pc_context *context;
     pc_start_method method;     // resolved at start
-    int started, closed, reaped;
+    int started, closed;
+    int reaped;                 // set under mu with exitcode (pc__proc_set_reaped)
     pid_t pid;
     pid_t owner;                // the process that started it (fork copies the registry)
     int sentinel, sentinel_kind;
@@ -3693,19 +3694,32 @@ static int pc__proc_exitcode_of(int status) {
     return 255;
 }
 
+// Publish the exit code (p->mu held). reaped is written only here, and
+// read lock-free by join, is_alive and exitcode: the release store pairs
+// with their acquire loads, so whoever sees reaped sees the code.
+static void pc__proc_set_reaped(pc_process *p, int exitcode) {
+    p->exitcode = exitcode;
+    __atomic_store_n(&p->reaped, 1, __ATOMIC_RELEASE);
+}
+
+static int pc__proc_reaped(const pc_process *p) {
+    return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE);
+}
+
 // Collect the exit status if the child has ended. Returns 1 when this
 // call reaped it (the caller then drops it from the registry).
 static int pc__proc_poll(pc_process *p) {
     int just = 0, st = 0;
     pc_lock_acquire(&p->mu, PC_FOREVER);
-    if (!p->reaped && p->started && p->sentinel >= 0) {
+    // started: the registry holds p a moment before start publishes it.
+    if (!p->reaped && __atomic_load_n(&p->started, __ATOMIC_ACQUIRE) && p->sentinel >= 0) {
         if (p->sentinel_kind == PC__S_SERVER) {
             if (pc__os_readable_now(p->sentinel)) {
                 int32_t s;
                 // No status means the server died: 255, as Python.
-                p->exitcode = pc__os_read_all(p->sentinel, &s, sizeof s, 1) ? 255
-                                                                           : pc__proc_exitcode_of(s);
-                just = p->reaped = 1;
+                pc__proc_set_reaped(p, pc__os_read_all(p->sentinel, &s, sizeof s, 1)
+                                           ? 255 : pc__proc_exitcode_of(s));
+                just = 1;
                 pc__os_close(p->pidfd);
                 p->pidfd = -1;
             }
@@ -3715,9 +3729,11 @@ static int pc__proc_poll(pc_process *p) {
             int block = p->sentinel_kind == PC__S_PIPE && pc__os_readable_now(p->sentinel);
             pid_t r;
             while ((r = waitpid(p->pid, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {}
-            if (r == p->pid) p->exitcode = pc__proc_exitcode_of(st);
-            else if (r < 0) p->exitcode = 255;  // someone else waited for it (ECHILD)
-            if (r != 0) just = p->reaped = 1;
+            // r < 0: someone else waited for it (ECHILD): 255.
+            if (r != 0) {
+                pc__proc_set_reaped(p, r == p->pid ? pc__proc_exitcode_of(st) : 255);
+                just = 1;
+            }
         }
     }
     pc_lock_release(&p->mu);
@@ -3737,7 +3753,7 @@ static void pc__proc_unregister(pc_process *p) {
 
 static int pc__proc_reap(pc_process *p) {
     if (pc__proc_poll(p)) pc__proc_unregister(p);
-    return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE);
+    return pc__proc_reaped(p);
 }
 
 // New references to this process's registered children (*out, malloc'd).
@@ -3876,7 +3892,7 @@ PYCONC_API int pc_process_exitcode(pc_process *p) {
     if (p->kind != PC__P_CHILD || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE))
         return PC_EXITCODE_NONE;
     if (p->owner == getpid()) pc__proc_reap(p);
-    return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE) ? p->exitcode : PC_EXITCODE_NONE;
+    return pc__proc_reaped(p) ? p->exitcode : PC_EXITCODE_NONE;
 }
 
 PYCONC_API long pc_process_pid(const pc_process *p) {

@@ -671,6 +671,127 @@ static void body_sentinel(pc_start_method m) {
     pc_process_free(p);
 }
 
+// >>join-race
+// Several threads join one process and read its exit code and liveness
+// while two others each start (and so poll every child: Python's
+// _cleanup) and join a process of their own. What a thread sees is
+// recorded and checked after the joins.
+enum { RACE_JOINERS = 3, RACE_STARTERS = 2 };
+
+static int t_code(void *arg) { return *(const int *)arg; }
+
+typedef struct race_joiner {
+    pc_process *p;
+    pc_barrier *go;
+    int want;
+    int bad_early;              // an exit code seen while ending, not want
+    int join_rc, code_after, alive_after;
+} race_joiner;
+
+static int race_join(void *arg) {
+    race_joiner *j = (race_joiner *)arg;
+    pc_barrier_wait(j->go, NULL);
+    for (int i = 0; i < 20; i++) {
+        int alive = pc_process_is_alive(j->p);
+        int code = pc_process_exitcode(j->p);
+        // Once not alive, the code is there, and it is the right one.
+        if ((!alive || code != PC_EXITCODE_NONE) && code != j->want) j->bad_early = code;
+    }
+    j->join_rc = pc_process_join(j->p, PC_FOREVER);
+    j->code_after = pc_process_exitcode(j->p);
+    j->alive_after = pc_process_is_alive(j->p);
+    return 0;
+}
+
+typedef struct race_starter {
+    pc_start_method m;
+    pc_barrier *go;
+    int start_rc, join_rc, code;
+} race_starter;
+
+static int race_start_other(void *arg) {
+    race_starter *s = (race_starter *)arg;
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = t_seven;
+    d.context = pc_get_context(s->m);
+    pc_process *q = pc_process_new(&d);
+    pc_barrier_wait(s->go, NULL);
+    s->start_rc = q ? pc_process_start(q) : PC_NOMEM;
+    s->join_rc = s->start_rc ? s->start_rc : pc_process_join(q, PC_FOREVER);
+    s->code = pc_process_exitcode(q);
+    pc_process_free(q);
+    return 0;
+}
+
+static pc_thread *race_thread(pc_target_fn fn, void *arg) {
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = fn;
+    d.arg = arg;
+    d.daemon = PC_DAEMON_YES;   // a failed CHECK must not wait for it at exit
+    pc_thread *t = pc_thread_new(&d);
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    return t;
+}
+
+static void join_race_round(pc_start_method m, int want) {
+    pc_barrier go;
+    race_joiner js[RACE_JOINERS];
+    race_starter st[RACE_STARTERS];
+    pc_thread *ts[RACE_JOINERS + RACE_STARTERS];
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = t_code;
+    d.arg = &want;
+    d.arg_size = sizeof want;
+    d.context = pc_get_context(m);
+    pc_process *p = pc_process_new(&d);
+    CHECK(p != NULL);
+    CHECK_OK(pc_barrier_init(&go, RACE_JOINERS + RACE_STARTERS, NULL, NULL, PC_FOREVER));
+    CHECK_OK(pc_process_start(p));
+    memset(js, 0, sizeof js);
+    memset(st, 0, sizeof st);
+    for (int i = 0; i < RACE_JOINERS; i++) {
+        js[i].p = p;
+        js[i].go = &go;
+        js[i].want = want;
+        ts[i] = race_thread(race_join, &js[i]);
+    }
+    for (int i = 0; i < RACE_STARTERS; i++) {
+        st[i].m = m;
+        st[i].go = &go;
+        ts[RACE_JOINERS + i] = race_thread(race_start_other, &st[i]);
+    }
+    for (int i = 0; i < RACE_JOINERS + RACE_STARTERS; i++) {
+        CHECK_OK(pc_thread_join(ts[i], 30));
+        pc_thread_free(ts[i]);
+    }
+    for (int i = 0; i < RACE_JOINERS; i++) {
+        CHECK_MSG(js[i].bad_early == 0, "saw exit code %d, want %d", js[i].bad_early, want);
+        CHECK_OK(js[i].join_rc);
+        CHECK_EQ(js[i].code_after, want);
+        CHECK_EQ(js[i].alive_after, 0);
+    }
+    for (int i = 0; i < RACE_STARTERS; i++) {
+        CHECK_OK(st[i].start_rc);
+        CHECK_OK(st[i].join_rc);
+        CHECK_EQ(st[i].code, 7);
+    }
+    CHECK_EQ(pc_process_exitcode(p), want);
+    pc_barrier_destroy(&go);
+    pc_process_free(p);
+}
+
+static void body_join_race(pc_start_method m, int rounds) {
+    CHECK_EQ(run_to_end(make(m, t_zero, NULL)), 0);     // server up before counting
+    int before = count_fds();
+    for (int round = 0; round < rounds; round++) join_race_round(m, 1 + round % 100);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
 // >>cases
 TEST(basics_fork) { body_basics(PC_START_FORK); }
 TEST(basics_spawn) { body_basics(PC_START_SPAWN); }
@@ -714,6 +835,9 @@ TEST(sentinel_forkserver) { body_sentinel(PC_START_FORKSERVER); }
 TEST(args_message_fork) { body_args_message(PC_START_FORK); }
 TEST(args_message_spawn) { body_args_message(PC_START_SPAWN); }
 TEST(args_message_forkserver) { body_args_message(PC_START_FORKSERVER); }
+TEST(join_race_fork) { body_join_race(PC_START_FORK, 100); }
+TEST(join_race_spawn) { body_join_race(PC_START_SPAWN, 40); }
+TEST(join_race_forkserver) { body_join_race(PC_START_FORKSERVER, 100); }
 
 TEST(start_methods) {
     pc_start_method all[3];
