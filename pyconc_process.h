@@ -119,7 +119,10 @@
    signals go through pidfds, for forkserver children too. Every
    descriptor the library makes is close-on-exec; spawn and forkserver
    children get only the descriptors they need. Process.interrupt (3.14) is
-   here.
+   here. A forkserver that died (killed, say) is reaped and started again
+   by the next start, which succeeds even when its request went to the
+   server as it died (Python's fails); a live server that refused a
+   request is not asked again.
 
    LICENSE
    =======
@@ -3386,6 +3389,8 @@ typedef struct pc__fs_request {
 
 static int pc__fs_sock = -1;
 static pid_t pc__fs_pid;
+static pid_t pc__fs_owner;          // the process that spawned it (forks share the channel)
+static unsigned pc__fs_gen;         // which server: one more at each start
 static unsigned char pc__fs_key[PC_AUTHKEY_MAX];
 static size_t pc__fs_keylen;
 // Tests only: nonzero makes this side of the next handshake use a wrong key.
@@ -3510,11 +3515,57 @@ static int pc__fs_start_server(void) {
     }
     pc__fs_sock = sock;
     pc__fs_pid = pid;
+    pc__fs_owner = getpid();
+    pc__fs_gen++;
     return PC_OK;
 }
 
-// Send one request; a server that died is reaped and started again once.
-static int pc__fs_request_child(int status_fd, int boot_fd) {
+// Forget the server (pc__fs_lock held): it is dead, or dying with its
+// channel closed. The process that spawned it reaps it with a blocking
+// wait (after a SIGKILL, in case it is still on its way out), so a dead
+// server never stays a zombie. Only while it is provably still our child
+// (not yet waited for) is it signalled: its pid cannot be recycled then.
+static void pc__fs_discard(void) {
+    int st, saved = errno;
+    pid_t pid = pc__fs_pid, r;
+    pc__os_close(pc__fs_sock);
+    pc__fs_sock = -1;
+    pc__fs_pid = 0;
+    if (pid > 0 && pc__fs_owner == getpid()) {
+        while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR) {}
+        if (r == 0) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        }
+    }
+    errno = saved;
+}
+
+// Whether the server that took request generation gen is dead, after the
+// request got no reply (pc__fs_lock not held). A server dies with its
+// channel: the request still in it, or in its hands; either way its end
+// of the channel closes as it exits, an instant after (or before) our
+// status socket saw end of file, so wait a moment for that hang-up. A
+// dead server is reaped and forgotten, and the next request starts
+// another. A live one refused the request: it is not asked again.
+static int pc__fs_server_died(unsigned gen) {
+    int dead = 1;
+    pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
+    if (gen == pc__fs_gen && pc__fs_sock >= 0) {
+        struct pollfd pf;
+        pf.fd = pc__fs_sock;
+        pf.events = 0;              // only POLLHUP and POLLERR, which poll always reports
+        pf.revents = 0;
+        dead = pc__os_poll(&pf, 1, pc_monotonic() + 1.0) == PC_OK;
+        if (dead) pc__fs_discard();
+    }
+    pc_lock_release(&pc__fs_lock);
+    return dead;
+}
+
+// Send one request; a server found dead (its end of the channel closed)
+// is reaped and started again, once. *out_gen: which server took it.
+static int pc__fs_request_child(int status_fd, int boot_fd, unsigned *out_gen) {
     pc__fs_request req;
     int fds[2], rc = PC_OK;
     memset(&req, 0, sizeof req);
@@ -3524,48 +3575,77 @@ static int pc__fs_request_child(int status_fd, int boot_fd) {
     pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (pc__fs_sock < 0 && (rc = pc__fs_start_server())) break;
+        *out_gen = pc__fs_gen;
         rc = pc__send_fds(pc__fs_sock, &req, sizeof req, fds, 2);
         if (rc != PC_OS || (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)) break;
-        int st;
-        pc__os_close(pc__fs_sock);
-        pc__fs_sock = -1;
-        waitpid(pc__fs_pid, &st, WNOHANG);
+        pc__fs_discard();
     }
     pc_lock_release(&pc__fs_lock);
     return rc;
 }
 
-static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
-    int st[2] = {-1, -1}, bt[2] = {-1, -1}, pidfd = -1, rc;
+// Ask for a child with fresh status and bootstrap sockets (our ends in
+// *out_st, *out_bt) and read its pid and pidfd back. Returns PC_EOF when
+// the server gave no reply (it died with the request, or refused it).
+static int pc__fs_ask(int *out_st, int *out_bt, int64_t *out_pid, int *out_pidfd,
+                      unsigned *out_gen) {
+    int st[2] = {-1, -1}, bt[2] = {-1, -1}, rc;
     size_t nfds = 1;
+    if (pc__os_socketpair(st) || pc__os_socketpair(bt)) {
+        rc = pc__os_error("socketpair");
+        goto fail;
+    }
+    rc = pc__fs_request_child(st[1], bt[1], out_gen);
+    pc__os_close(st[1]);
+    pc__os_close(bt[1]);
+    st[1] = bt[1] = -1;
+    if (rc) goto fail;
+    *out_pidfd = -1;
+    rc = pc__recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &nfds);
+    if (nfds == 0) *out_pidfd = -1;
+    if (rc) goto fail;
+    *out_st = st[0];
+    *out_bt = bt[0];
+    return PC_OK;
+fail:
+    pc__os_close(st[0]);
+    pc__os_close(st[1]);
+    pc__os_close(bt[0]);
+    pc__os_close(bt[1]);
+    return rc;
+}
+
+static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
+    int st = -1, bt = -1, pidfd = -1, rc;
     int64_t pid = 0;
+    unsigned gen = 0;
     pc__buf body;
     memset(&body, 0, sizeof body);
     pc__boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
-    if (pc__os_socketpair(st) || pc__os_socketpair(bt)) { rc = pc__os_error("socketpair"); goto out; }
-    if ((rc = pc__fs_request_child(st[1], bt[1]))) goto out;
-    pc__os_close(st[1]);
-    pc__os_close(bt[1]);
-    st[1] = bt[1] = -1;
-    rc = pc__recv_fds(st[0], &pid, sizeof pid, &pidfd, &nfds);
-    if (nfds == 0) pidfd = -1;
-    if (rc == PC_EOF) { errno = ECONNREFUSED; rc = pc__os_error("forkserver refused the request"); }
+    // A request that went to a server dying with it is asked again, once,
+    // of a new server (a child the dead one forked before replying finds
+    // its bootstrap socket closed and exits).
+    for (int attempt = 0; (rc = pc__fs_ask(&st, &bt, &pid, &pidfd, &gen)) == PC_EOF; attempt++) {
+        if (attempt > 0 || !pc__fs_server_died(gen)) {
+            errno = ECONNREFUSED;
+            rc = pc__os_error("forkserver gave no child (it refused the request or died)");
+            break;
+        }
+    }
     if (rc) goto out;
     if (pid <= 0) { errno = (int)-pid; rc = pc__os_error("fork in forkserver"); goto out; }
     p->pid = (pid_t)pid;
     p->pidfd = pidfd;
     pidfd = -1;
-    p->sentinel = st[0];
+    p->sentinel = st;
     p->sentinel_kind = PC__S_SERVER;
-    st[0] = -1;
-    pc__boot_send(bt[0], &body, p->pack_fds, p->pack_nfds);
+    st = -1;
+    pc__boot_send(bt, &body, p->pack_fds, p->pack_nfds);
 out:
     pc__os_close(pidfd);
-    pc__os_close(st[0]);
-    pc__os_close(st[1]);
-    pc__os_close(bt[0]);
-    pc__os_close(bt[1]);
+    pc__os_close(st);
+    pc__os_close(bt);
     pc__free(body.p);
     return rc;
 }
