@@ -21,6 +21,17 @@
 #include "pc_test.h"
 #include "pc_proc_test.h"
 
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define PCT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define PCT_SANITIZED 1
+#endif
+#endif
+#ifndef PCT_SANITIZED
+#define PCT_SANITIZED 0
+#endif
+
 static const pc_start_method methods[3] = {PC_START_FORK, PC_START_SPAWN, PC_START_FORKSERVER};
 
 // >>helpers
@@ -1159,7 +1170,7 @@ static int kill_when_queued(void *arg) {
 TEST(forkserver_killed_before_start) {
     CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // server up
     int before = count_fds();
-    for (int round = 0; round < 150; round++) {
+    for (int round = 0; round < (PCT_SANITIZED ? 75 : 150); round++) {
         pid_t server = pc__fs_pid;
         queued_kill k = {pc__fs_sock, server, 0};
         pc_thread *killer = NULL;
