@@ -119,7 +119,10 @@
    signals go through pidfds, for forkserver children too. Every
    descriptor the library makes is close-on-exec; spawn and forkserver
    children get only the descriptors they need. Process.interrupt (3.14) is
-   here.
+   here. A forkserver that died (killed, say) is reaped and started again
+   by the next start, which succeeds even when its request went to the
+   server as it died (Python's fails); a live server that refused a
+   request is not asked again.
 
    LICENSE
    =======
@@ -224,7 +227,8 @@
    ==========================
    - A forged length header costs no memory: a receive buffer grows as the
      bytes really arrive, so 12 bytes announcing 2**62 are an error, not an
-     allocation.
+     allocation. It grows by realloc (PYCONC_REALLOC), so a huge message
+     is held once: receiving 512 MiB raises the peak RSS by 512 MiB.
    - recv_bytes_into with a short buffer keeps the message: it is not lost
      in an exception, the next receive returns it.
    - Writing to a pipe whose reader is gone is PC_OS/EPIPE, not a SIGPIPE
@@ -758,36 +762,62 @@ static int pc__os_pipe(int fds[2]) {
 #endif
 }
 
-// One gathering write. Sockets use MSG_NOSIGNAL; other descriptors (pipes)
-// write with SIGPIPE blocked in this thread and swallow the SIGPIPE their
-// EPIPE raised (unless one was already pending), so a dead reader is
-// PC_OS/EPIPE as in Python, never the default action that kills us.
+// Writes to a pipe (or, where MSG_NOSIGNAL is missing, a socket) run with
+// SIGPIPE blocked in this thread; afterwards a SIGPIPE the write raised is
+// swallowed, so a dead reader is PC_OS/EPIPE as in Python, never the
+// default action that kills us. Linux raises it with a partial count too
+// (the reader left in the middle of the call), so whatever the write
+// returned, a SIGPIPE that became pending during it is ours. One pending
+// before is not (ours merged into it): it stays, for its owner.
+static int pc__os_sigpipe_hold(sigset_t *old) {
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, old);
+    sigpending(&pending);
+    return sigismember(&pending, SIGPIPE);
+}
+
+// Restore the mask after pc__os_sigpipe_hold; errno is kept.
+static void pc__os_sigpipe_release(const sigset_t *old, int was_pending) {
+    sigset_t pipe_set, pending;
+    int saved = errno;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+    errno = saved;
+}
+
+// sendmsg that never raises SIGPIPE.
+static ssize_t pc__os_sendmsg(int sock, const struct msghdr *msg) {
+#ifdef MSG_NOSIGNAL
+    return sendmsg(sock, msg, MSG_NOSIGNAL);
+#else
+    sigset_t old;
+    int was_pending = pc__os_sigpipe_hold(&old);
+    ssize_t r = sendmsg(sock, msg, 0);
+    pc__os_sigpipe_release(&old, was_pending);
+    return r;
+#endif
+}
+
+// One gathering write that never raises SIGPIPE (see above).
 static ssize_t pc__os_writev(int fd, int is_socket, struct iovec *iov, int n) {
     if (is_socket) {
         struct msghdr msg;
         memset(&msg, 0, sizeof msg);
         msg.msg_iov = iov;
         msg.msg_iovlen = (size_t)n;
-#ifdef MSG_NOSIGNAL
-        return sendmsg(fd, &msg, MSG_NOSIGNAL);
-#else
-        return sendmsg(fd, &msg, 0);
-#endif
+        return pc__os_sendmsg(fd, &msg);
     }
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE);
+    sigset_t old;
+    int was_pending = pc__os_sigpipe_hold(&old);
     ssize_t r = writev(fd, iov, n);
-    int e = errno;
-    if (r < 0 && e == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
+    pc__os_sigpipe_release(&old, was_pending);
     return r;
 }
 
@@ -992,7 +1022,9 @@ static int pc__frame_recv_header(int fd, size_t *out_size) {
 
 // Read a payload of size bytes into a new buffer. The buffer grows as the
 // bytes arrive (1 MiB, then doubling), so a forged header announcing
-// gigabytes costs no more memory than the bytes actually sent.
+// gigabytes costs no more memory than the bytes actually sent. It grows by
+// realloc: a large block moves without a copy (glibc remaps it), so a
+// message is held once, not twice while the last doubling copies it.
 #define PC__FRAME_CHUNK ((size_t)1 << 20)
 
 static int pc__frame_recv_payload(int fd, size_t size, void **out_buf) {
@@ -1002,10 +1034,8 @@ static int pc__frame_recv_payload(int fd, size_t size, void **out_buf) {
     while (got < size) {
         if (got == cap) {
             size_t ncap = cap > size / 2 ? size : cap * 2;
-            char *nbuf = (char *)pc__malloc(ncap);
+            char *nbuf = (char *)pc__realloc(buf, got, ncap);
             if (!nbuf) { pc__free(buf); return PC_NOMEM; }
-            memcpy(nbuf, buf, got);
-            pc__free(buf);
             buf = nbuf;
             cap = ncap;
         }
@@ -1234,11 +1264,7 @@ PYCONC_API int pc__send_fds(int sock, const void *buf, size_t len, const int *fd
         memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
     }
     ssize_t w;
-#ifdef MSG_NOSIGNAL
-    while ((w = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-#else
-    while ((w = sendmsg(sock, &msg, 0)) < 0 && errno == EINTR) {}
-#endif
+    while ((w = pc__os_sendmsg(sock, &msg)) < 0 && errno == EINTR) {}
     if (w < 0) return pc__os_error("sendmsg");
     return pc__os_write_buf(sock, 1, (const char *)buf + w, len - (size_t)w);
 }
@@ -2664,7 +2690,8 @@ struct pc_process {
     size_t pack_nfds;
     const pc_context *context;
     pc_start_method method;     // resolved at start
-    int started, closed, reaped;
+    int started, closed;
+    int reaped;                 // set under mu with exitcode (pc__proc_set_reaped)
     pid_t pid;
     pid_t owner;                // the process that started it (fork copies the registry)
     int sentinel, sentinel_kind;
@@ -3366,6 +3393,8 @@ typedef struct pc__fs_request {
 
 static int pc__fs_sock = -1;
 static pid_t pc__fs_pid;
+static pid_t pc__fs_owner;          // the process that spawned it (forks share the channel)
+static unsigned pc__fs_gen;         // which server: one more at each start
 static unsigned char pc__fs_key[PC_AUTHKEY_MAX];
 static size_t pc__fs_keylen;
 // Tests only: nonzero makes this side of the next handshake use a wrong key.
@@ -3490,11 +3519,57 @@ static int pc__fs_start_server(void) {
     }
     pc__fs_sock = sock;
     pc__fs_pid = pid;
+    pc__fs_owner = getpid();
+    pc__fs_gen++;
     return PC_OK;
 }
 
-// Send one request; a server that died is reaped and started again once.
-static int pc__fs_request_child(int status_fd, int boot_fd) {
+// Forget the server (pc__fs_lock held): it is dead, or dying with its
+// channel closed. The process that spawned it reaps it with a blocking
+// wait (after a SIGKILL, in case it is still on its way out), so a dead
+// server never stays a zombie. Only while it is provably still our child
+// (not yet waited for) is it signalled: its pid cannot be recycled then.
+static void pc__fs_discard(void) {
+    int st, saved = errno;
+    pid_t pid = pc__fs_pid, r;
+    pc__os_close(pc__fs_sock);
+    pc__fs_sock = -1;
+    pc__fs_pid = 0;
+    if (pid > 0 && pc__fs_owner == getpid()) {
+        while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR) {}
+        if (r == 0) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        }
+    }
+    errno = saved;
+}
+
+// Whether the server that took request generation gen is dead, after the
+// request got no reply (pc__fs_lock not held). A server dies with its
+// channel: the request still in it, or in its hands; either way its end
+// of the channel closes as it exits, an instant after (or before) our
+// status socket saw end of file, so wait a moment for that hang-up. A
+// dead server is reaped and forgotten, and the next request starts
+// another. A live one refused the request: it is not asked again.
+static int pc__fs_server_died(unsigned gen) {
+    int dead = 1;
+    pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
+    if (gen == pc__fs_gen && pc__fs_sock >= 0) {
+        struct pollfd pf;
+        pf.fd = pc__fs_sock;
+        pf.events = 0;              // only POLLHUP and POLLERR, which poll always reports
+        pf.revents = 0;
+        dead = pc__os_poll(&pf, 1, pc_monotonic() + 1.0) == PC_OK;
+        if (dead) pc__fs_discard();
+    }
+    pc_lock_release(&pc__fs_lock);
+    return dead;
+}
+
+// Send one request; a server found dead (its end of the channel closed)
+// is reaped and started again, once. *out_gen: which server took it.
+static int pc__fs_request_child(int status_fd, int boot_fd, unsigned *out_gen) {
     pc__fs_request req;
     int fds[2], rc = PC_OK;
     memset(&req, 0, sizeof req);
@@ -3504,48 +3579,77 @@ static int pc__fs_request_child(int status_fd, int boot_fd) {
     pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (pc__fs_sock < 0 && (rc = pc__fs_start_server())) break;
+        *out_gen = pc__fs_gen;
         rc = pc__send_fds(pc__fs_sock, &req, sizeof req, fds, 2);
         if (rc != PC_OS || (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)) break;
-        int st;
-        pc__os_close(pc__fs_sock);
-        pc__fs_sock = -1;
-        waitpid(pc__fs_pid, &st, WNOHANG);
+        pc__fs_discard();
     }
     pc_lock_release(&pc__fs_lock);
     return rc;
 }
 
-static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
-    int st[2] = {-1, -1}, bt[2] = {-1, -1}, pidfd = -1, rc;
+// Ask for a child with fresh status and bootstrap sockets (our ends in
+// *out_st, *out_bt) and read its pid and pidfd back. Returns PC_EOF when
+// the server gave no reply (it died with the request, or refused it).
+static int pc__fs_ask(int *out_st, int *out_bt, int64_t *out_pid, int *out_pidfd,
+                      unsigned *out_gen) {
+    int st[2] = {-1, -1}, bt[2] = {-1, -1}, rc;
     size_t nfds = 1;
+    if (pc__os_socketpair(st) || pc__os_socketpair(bt)) {
+        rc = pc__os_error("socketpair");
+        goto fail;
+    }
+    rc = pc__fs_request_child(st[1], bt[1], out_gen);
+    pc__os_close(st[1]);
+    pc__os_close(bt[1]);
+    st[1] = bt[1] = -1;
+    if (rc) goto fail;
+    *out_pidfd = -1;
+    rc = pc__recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &nfds);
+    if (nfds == 0) *out_pidfd = -1;
+    if (rc) goto fail;
+    *out_st = st[0];
+    *out_bt = bt[0];
+    return PC_OK;
+fail:
+    pc__os_close(st[0]);
+    pc__os_close(st[1]);
+    pc__os_close(bt[0]);
+    pc__os_close(bt[1]);
+    return rc;
+}
+
+static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
+    int st = -1, bt = -1, pidfd = -1, rc;
     int64_t pid = 0;
+    unsigned gen = 0;
     pc__buf body;
     memset(&body, 0, sizeof body);
     pc__boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
-    if (pc__os_socketpair(st) || pc__os_socketpair(bt)) { rc = pc__os_error("socketpair"); goto out; }
-    if ((rc = pc__fs_request_child(st[1], bt[1]))) goto out;
-    pc__os_close(st[1]);
-    pc__os_close(bt[1]);
-    st[1] = bt[1] = -1;
-    rc = pc__recv_fds(st[0], &pid, sizeof pid, &pidfd, &nfds);
-    if (nfds == 0) pidfd = -1;
-    if (rc == PC_EOF) { errno = ECONNREFUSED; rc = pc__os_error("forkserver refused the request"); }
+    // A request that went to a server dying with it is asked again, once,
+    // of a new server (a child the dead one forked before replying finds
+    // its bootstrap socket closed and exits).
+    for (int attempt = 0; (rc = pc__fs_ask(&st, &bt, &pid, &pidfd, &gen)) == PC_EOF; attempt++) {
+        if (attempt > 0 || !pc__fs_server_died(gen)) {
+            errno = ECONNREFUSED;
+            rc = pc__os_error("forkserver gave no child (it refused the request or died)");
+            break;
+        }
+    }
     if (rc) goto out;
     if (pid <= 0) { errno = (int)-pid; rc = pc__os_error("fork in forkserver"); goto out; }
     p->pid = (pid_t)pid;
     p->pidfd = pidfd;
     pidfd = -1;
-    p->sentinel = st[0];
+    p->sentinel = st;
     p->sentinel_kind = PC__S_SERVER;
-    st[0] = -1;
-    pc__boot_send(bt[0], &body, p->pack_fds, p->pack_nfds);
+    st = -1;
+    pc__boot_send(bt, &body, p->pack_fds, p->pack_nfds);
 out:
     pc__os_close(pidfd);
-    pc__os_close(st[0]);
-    pc__os_close(st[1]);
-    pc__os_close(bt[0]);
-    pc__os_close(bt[1]);
+    pc__os_close(st);
+    pc__os_close(bt);
     pc__free(body.p);
     return rc;
 }
@@ -3612,7 +3716,8 @@ static void pc__fs_serve_one(int chan, pc__fs_child **kids, size_t *n, size_t *c
     }
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
-        pc__fs_child *nk = (pc__fs_child *)realloc(*kids, ncap * sizeof **kids);
+        pc__fs_child *nk =
+            (pc__fs_child *)pc__realloc(*kids, *cap * sizeof **kids, ncap * sizeof **kids);
         if (!nk) { close(fds[0]); close(fds[1]); return; }
         *kids = nk;
         *cap = ncap;
@@ -3673,19 +3778,32 @@ static int pc__proc_exitcode_of(int status) {
     return 255;
 }
 
+// Publish the exit code (p->mu held). reaped is written only here, and
+// read lock-free by join, is_alive and exitcode: the release store pairs
+// with their acquire loads, so whoever sees reaped sees the code.
+static void pc__proc_set_reaped(pc_process *p, int exitcode) {
+    p->exitcode = exitcode;
+    __atomic_store_n(&p->reaped, 1, __ATOMIC_RELEASE);
+}
+
+static int pc__proc_reaped(const pc_process *p) {
+    return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE);
+}
+
 // Collect the exit status if the child has ended. Returns 1 when this
 // call reaped it (the caller then drops it from the registry).
 static int pc__proc_poll(pc_process *p) {
     int just = 0, st = 0;
     pc_lock_acquire(&p->mu, PC_FOREVER);
-    if (!p->reaped && p->started && p->sentinel >= 0) {
+    // started: the registry holds p a moment before start publishes it.
+    if (!p->reaped && __atomic_load_n(&p->started, __ATOMIC_ACQUIRE) && p->sentinel >= 0) {
         if (p->sentinel_kind == PC__S_SERVER) {
             if (pc__os_readable_now(p->sentinel)) {
                 int32_t s;
                 // No status means the server died: 255, as Python.
-                p->exitcode = pc__os_read_all(p->sentinel, &s, sizeof s, 1) ? 255
-                                                                           : pc__proc_exitcode_of(s);
-                just = p->reaped = 1;
+                pc__proc_set_reaped(p, pc__os_read_all(p->sentinel, &s, sizeof s, 1)
+                                           ? 255 : pc__proc_exitcode_of(s));
+                just = 1;
                 pc__os_close(p->pidfd);
                 p->pidfd = -1;
             }
@@ -3695,9 +3813,11 @@ static int pc__proc_poll(pc_process *p) {
             int block = p->sentinel_kind == PC__S_PIPE && pc__os_readable_now(p->sentinel);
             pid_t r;
             while ((r = waitpid(p->pid, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {}
-            if (r == p->pid) p->exitcode = pc__proc_exitcode_of(st);
-            else if (r < 0) p->exitcode = 255;  // someone else waited for it (ECHILD)
-            if (r != 0) just = p->reaped = 1;
+            // r < 0: someone else waited for it (ECHILD): 255.
+            if (r != 0) {
+                pc__proc_set_reaped(p, r == p->pid ? pc__proc_exitcode_of(st) : 255);
+                just = 1;
+            }
         }
     }
     pc_lock_release(&p->mu);
@@ -3717,7 +3837,7 @@ static void pc__proc_unregister(pc_process *p) {
 
 static int pc__proc_reap(pc_process *p) {
     if (pc__proc_poll(p)) pc__proc_unregister(p);
-    return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE);
+    return pc__proc_reaped(p);
 }
 
 // New references to this process's registered children (*out, malloc'd).
@@ -3853,7 +3973,7 @@ PYCONC_API int pc_process_exitcode(pc_process *p) {
     if (p->kind != PC__P_CHILD || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE))
         return PC_EXITCODE_NONE;
     if (p->owner == getpid()) pc__proc_reap(p);
-    return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE) ? p->exitcode : PC_EXITCODE_NONE;
+    return pc__proc_reaped(p) ? p->exitcode : PC_EXITCODE_NONE;
 }
 
 PYCONC_API long pc_process_pid(const pc_process *p) {

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +21,17 @@
 
 #include "pc_test.h"
 #include "pc_proc_test.h"
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define PCT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define PCT_SANITIZED 1
+#endif
+#endif
+#ifndef PCT_SANITIZED
+#define PCT_SANITIZED 0
+#endif
 
 // >>helpers
 static void send_str(pc_connection *c, const char *s) {
@@ -228,6 +241,52 @@ TEST(simplex_dead_reader_is_epipe_not_sigpipe) {
     pc_connection_free(w);
 }
 
+// The reader of a simplex pipe leaves while a large message is being
+// written: Linux raises SIGPIPE even when the write returns a partial
+// count. The sender runs in a forked child with SIGPIPE's default action,
+// so a signal kills it and shows in its wait status.
+static int sender_of_big_message_to_leaving_reader(const char *big, size_t size) {
+    pc_connection *r, *w;
+    char small[4096];
+    signal(SIGPIPE, SIG_DFL);
+    if (pc_pipe(0, &r, &w)) return 10;
+    pid_t reader = fork();
+    if (reader == 0) {
+        pc_connection_close(w);
+        // A little of the message, then gone while the writer is mid-call.
+        if (read(pc_connection_fileno(r), small, sizeof small) < 0) _exit(1);
+        _exit(0);
+    }
+    pc_connection_free(r);
+    int rc = pc_connection_send_bytes(w, big, 0, size), e = errno, st;
+    sigset_t pending;
+    sigpending(&pending);
+    pc_connection_free(w);
+    if (reader < 0 || waitpid(reader, &st, 0) != reader) return 11;
+    if (rc != PC_OS) return 12;
+    if (e != EPIPE) return 13;
+    return sigismember(&pending, SIGPIPE) ? 14 : 0;
+}
+
+TEST(simplex_reader_gone_mid_message_is_epipe) {
+    size_t size = (size_t)8 << 20;
+    char *big = (char *)calloc(1, size);
+    CHECK(big != NULL);
+    for (int round = 0; round < (PCT_SANITIZED ? 100 : 500); round++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) _exit(sender_of_big_message_to_leaving_reader(big, size));
+        int st;
+        CHECK_EQ(waitpid(pid, &st, 0), pid);
+        CHECK_MSG(!WIFSIGNALED(st), "round %d: sender killed by signal %d", round,
+                  WTERMSIG(st));
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d: sender exit %d", round,
+                  WEXITSTATUS(st));
+    }
+    free(big);
+    CHECK(no_zombies());
+}
+
 TEST(closed_connection) {
     pc_connection *a, *b;
     void *buf;
@@ -387,6 +446,80 @@ TEST(big_message) {
     pc_connection_free(a);
     pc_connection_free(b);
     free(big_data);
+}
+
+// Peak resident memory (VmHWM), KiB; -1 when unknown.
+static long peak_rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) kib = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kib;
+}
+
+// Start the peak over from what is resident now; 0 when the kernel can't.
+static int reset_peak_rss(void) {
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    int ok = fd >= 0 && write(fd, "5", 1) == 1;
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+// Where the huge message carries marks; everything else is zero.
+#define HUGE_MARKS 9
+static size_t huge_mark_at(size_t size, int k) {
+    return k == HUGE_MARKS - 1 ? size - 1 : (size_t)k * (64u << 20) + (size_t)k * 4099;
+}
+
+// The sender: a message in an untouched anonymous mapping (zero pages,
+// no memory of its own) but for a few marked bytes.
+static int send_huge_message(pc_connection *c, size_t size) {
+    unsigned char *m = (unsigned char *)mmap(NULL, size, PROT_READ | PROT_WRITE,
+                                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return 2;
+    for (int k = 0; k < HUGE_MARKS; k++) m[huge_mark_at(size, k)] = (unsigned char)(k + 1);
+    return pc_connection_send_bytes(c, m, 0, size) ? 3 : 0;
+}
+
+// Receiving a message holds it once: the buffer grows as the bytes arrive
+// (a forged length costs nothing) by realloc, which moves a large block
+// without copying it, so the peak is not the old and the new buffer
+// together (2x the size for 2**k + 1 bytes).
+TEST(huge_message_memory) {
+    if (PCT_SANITIZED) pct_skip("the sanitizer's realloc always copies");
+    if (sizeof(size_t) < 8) pct_skip("needs a 64-bit address space");
+    if (peak_rss_kib() < 0 || !reset_peak_rss()) pct_skip("no VmHWM or /proc/self/clear_refs");
+    size_t size = ((size_t)512 << 20) + 1;
+    pc_connection *a, *b;
+    void *buf;
+    size_t n;
+    CHECK_OK(pc_pipe(1, &a, &b));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) _exit(send_huge_message(a, size));
+    pc_connection_free(a);
+    CHECK(reset_peak_rss());
+    long before = peak_rss_kib();
+    CHECK_OK(pc_connection_recv_bytes(b, 0, &buf, &n));
+    long grew = peak_rss_kib() - before;
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(n, size);
+    const unsigned char *p = (const unsigned char *)buf;
+    for (int k = 0; k < HUGE_MARKS; k++) {
+        size_t at = huge_mark_at(size, k);
+        CHECK_EQ(p[at], k + 1);
+        CHECK_EQ(p[at - 1], 0);
+    }
+    pc_connection_bytes_free(buf);
+    pc_connection_free(b);
+    double ratio = (double)grew * 1024.0 / (double)size;
+    printf("peak grew by %.2f x the message\n", ratio);
+    CHECK_MSG(ratio <= 1.25, "receiving %zu bytes raised the peak by %ld KiB (%.2f x)", size,
+              grew, ratio);
 }
 
 // >>fuzz

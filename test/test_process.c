@@ -10,13 +10,27 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "pc_test.h"
 #include "pc_proc_test.h"
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define PCT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define PCT_SANITIZED 1
+#endif
+#endif
+#ifndef PCT_SANITIZED
+#define PCT_SANITIZED 0
+#endif
 
 static const pc_start_method methods[3] = {PC_START_FORK, PC_START_SPAWN, PC_START_FORKSERVER};
 
@@ -671,6 +685,127 @@ static void body_sentinel(pc_start_method m) {
     pc_process_free(p);
 }
 
+// >>join-race
+// Several threads join one process and read its exit code and liveness
+// while two others each start (and so poll every child: Python's
+// _cleanup) and join a process of their own. What a thread sees is
+// recorded and checked after the joins.
+enum { RACE_JOINERS = 3, RACE_STARTERS = 2 };
+
+static int t_code(void *arg) { return *(const int *)arg; }
+
+typedef struct race_joiner {
+    pc_process *p;
+    pc_barrier *go;
+    int want;
+    int bad_early;              // an exit code seen while ending, not want
+    int join_rc, code_after, alive_after;
+} race_joiner;
+
+static int race_join(void *arg) {
+    race_joiner *j = (race_joiner *)arg;
+    pc_barrier_wait(j->go, NULL);
+    for (int i = 0; i < 20; i++) {
+        int alive = pc_process_is_alive(j->p);
+        int code = pc_process_exitcode(j->p);
+        // Once not alive, the code is there, and it is the right one.
+        if ((!alive || code != PC_EXITCODE_NONE) && code != j->want) j->bad_early = code;
+    }
+    j->join_rc = pc_process_join(j->p, PC_FOREVER);
+    j->code_after = pc_process_exitcode(j->p);
+    j->alive_after = pc_process_is_alive(j->p);
+    return 0;
+}
+
+typedef struct race_starter {
+    pc_start_method m;
+    pc_barrier *go;
+    int start_rc, join_rc, code;
+} race_starter;
+
+static int race_start_other(void *arg) {
+    race_starter *s = (race_starter *)arg;
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = t_seven;
+    d.context = pc_get_context(s->m);
+    pc_process *q = pc_process_new(&d);
+    pc_barrier_wait(s->go, NULL);
+    s->start_rc = q ? pc_process_start(q) : PC_NOMEM;
+    s->join_rc = s->start_rc ? s->start_rc : pc_process_join(q, PC_FOREVER);
+    s->code = pc_process_exitcode(q);
+    pc_process_free(q);
+    return 0;
+}
+
+static pc_thread *race_thread(pc_target_fn fn, void *arg) {
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = fn;
+    d.arg = arg;
+    d.daemon = PC_DAEMON_YES;   // a failed CHECK must not wait for it at exit
+    pc_thread *t = pc_thread_new(&d);
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    return t;
+}
+
+static void join_race_round(pc_start_method m, int want) {
+    pc_barrier go;
+    race_joiner js[RACE_JOINERS];
+    race_starter st[RACE_STARTERS];
+    pc_thread *ts[RACE_JOINERS + RACE_STARTERS];
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = t_code;
+    d.arg = &want;
+    d.arg_size = sizeof want;
+    d.context = pc_get_context(m);
+    pc_process *p = pc_process_new(&d);
+    CHECK(p != NULL);
+    CHECK_OK(pc_barrier_init(&go, RACE_JOINERS + RACE_STARTERS, NULL, NULL, PC_FOREVER));
+    CHECK_OK(pc_process_start(p));
+    memset(js, 0, sizeof js);
+    memset(st, 0, sizeof st);
+    for (int i = 0; i < RACE_JOINERS; i++) {
+        js[i].p = p;
+        js[i].go = &go;
+        js[i].want = want;
+        ts[i] = race_thread(race_join, &js[i]);
+    }
+    for (int i = 0; i < RACE_STARTERS; i++) {
+        st[i].m = m;
+        st[i].go = &go;
+        ts[RACE_JOINERS + i] = race_thread(race_start_other, &st[i]);
+    }
+    for (int i = 0; i < RACE_JOINERS + RACE_STARTERS; i++) {
+        CHECK_OK(pc_thread_join(ts[i], 30));
+        pc_thread_free(ts[i]);
+    }
+    for (int i = 0; i < RACE_JOINERS; i++) {
+        CHECK_MSG(js[i].bad_early == 0, "saw exit code %d, want %d", js[i].bad_early, want);
+        CHECK_OK(js[i].join_rc);
+        CHECK_EQ(js[i].code_after, want);
+        CHECK_EQ(js[i].alive_after, 0);
+    }
+    for (int i = 0; i < RACE_STARTERS; i++) {
+        CHECK_OK(st[i].start_rc);
+        CHECK_OK(st[i].join_rc);
+        CHECK_EQ(st[i].code, 7);
+    }
+    CHECK_EQ(pc_process_exitcode(p), want);
+    pc_barrier_destroy(&go);
+    pc_process_free(p);
+}
+
+static void body_join_race(pc_start_method m, int rounds) {
+    CHECK_EQ(run_to_end(make(m, t_zero, NULL)), 0);     // server up before counting
+    int before = count_fds();
+    for (int round = 0; round < rounds; round++) join_race_round(m, 1 + round % 100);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
 // >>cases
 TEST(basics_fork) { body_basics(PC_START_FORK); }
 TEST(basics_spawn) { body_basics(PC_START_SPAWN); }
@@ -714,6 +849,9 @@ TEST(sentinel_forkserver) { body_sentinel(PC_START_FORKSERVER); }
 TEST(args_message_fork) { body_args_message(PC_START_FORK); }
 TEST(args_message_spawn) { body_args_message(PC_START_SPAWN); }
 TEST(args_message_forkserver) { body_args_message(PC_START_FORKSERVER); }
+TEST(join_race_fork) { body_join_race(PC_START_FORK, 100); }
+TEST(join_race_spawn) { body_join_race(PC_START_SPAWN, 40); }
+TEST(join_race_forkserver) { body_join_race(PC_START_FORKSERVER, 100); }
 
 TEST(start_methods) {
     pc_start_method all[3];
@@ -962,6 +1100,158 @@ TEST(forkserver_authkey) {
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
     CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);  // restarted
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// This process's children in state Z (dead, never waited for), from /proc.
+static int zombie_children(void) {
+    DIR *d = opendir("/proc");
+    int n = 0;
+    CHECK(d != NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[300], text[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;                       // gone meanwhile
+        size_t len = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[len] = '\0';
+        const char *rest = strrchr(text, ')');  // the name may hold spaces and ')'
+        char state;
+        long ppid;
+        if (rest && sscanf(rest + 1, " %c %ld", &state, &ppid) == 2 && ppid == (long)getpid())
+            n += state == 'Z';
+    }
+    closedir(d);
+    return n;
+}
+
+// The state letter of pid in /proc (R, S, T, Z ...), '?' when it is gone.
+static char proc_state(pid_t pid) {
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return '?';
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    const char *rest = strrchr(text, ')');
+    char state;
+    return rest && sscanf(rest + 1, " %c", &state) == 1 ? state : '?';
+}
+
+static int wait_state(pid_t pid, char want) {
+    double deadline = pc_monotonic() + 5;
+    while (proc_state(pid) != want && pc_monotonic() < deadline) sched_yield();
+    return proc_state(pid) == want;
+}
+
+// Kill the stopped server once a request sits unread in its channel
+// (SIOCOUTQ: bytes sent on sock and not yet taken by the peer).
+typedef struct queued_kill { int sock; pid_t server; int saw_request; } queued_kill;
+static int kill_when_queued(void *arg) {
+    queued_kill *k = (queued_kill *)arg;
+    double deadline = pc_monotonic() + 5;
+    int queued = 0;
+    while (pc_monotonic() < deadline && (ioctl(k->sock, SIOCOUTQ, &queued) < 0 || queued <= 0))
+        sched_yield();
+    k->saw_request = queued > 0;
+    kill(k->server, SIGKILL);
+    return 0;
+}
+
+// SIGKILL the forkserver, then start a child: its request meets a server
+// already dead (the send fails), one dying with the request in its
+// channel (no reply), or one killed at an unknown moment, maybe with the
+// request in its hands. Every start succeeds on a new server, and every
+// killed server is reaped: no zombie is left.
+TEST(forkserver_killed_before_start) {
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // server up
+    int before = count_fds();
+    for (int round = 0; round < (PCT_SANITIZED ? 75 : 150); round++) {
+        pid_t server = pc__fs_pid;
+        queued_kill k = {pc__fs_sock, server, 0};
+        pc_thread *killer = NULL;
+        CHECK(server > 0 && pc__fs_sock >= 0);
+        if (round % 3 == 0) {                   // dead for sure: its channel is closed
+            CHECK(kill(server, SIGKILL) == 0);
+            CHECK(wait_state(server, 'Z'));
+        } else if (round % 3 == 1) {            // the request reaches it, unread
+            CHECK(kill(server, SIGSTOP) == 0);
+            CHECK(wait_state(server, 'T'));
+            killer = race_thread(kill_when_queued, &k);
+        } else {
+            CHECK(kill(server, SIGKILL) == 0);  // whenever it takes effect
+        }
+        int want = 1 + round % 100;
+        pc_process_desc d;
+        memset(&d, 0, sizeof d);
+        d.target = t_code;
+        d.arg = &want;
+        d.arg_size = sizeof want;
+        d.context = pc_get_context(PC_START_FORKSERVER);
+        pc_process *p = pc_process_new(&d);
+        CHECK(p != NULL);
+        CHECK_MSG(pc_process_start(p) == PC_OK, "round %d: %s", round, pc_last_error());
+        CHECK_OK(pc_process_join(p, 10));
+        CHECK_EQ(pc_process_exitcode(p), want);
+        pc_process_free(p);
+        if (killer) {
+            CHECK_OK(pc_thread_join(killer, 10));
+            pc_thread_free(killer);
+            CHECK_MSG(k.saw_request, "round %d: the request never sat in the channel", round);
+        }
+        CHECK(pc__fs_pid != server);
+        CHECK_MSG(zombie_children() == 0, "round %d: the killed server is a zombie", round);
+    }
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// Descriptors open in process pid, and the highest of them (-1: unknown).
+static int fds_of(pid_t pid, int *out_highest) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+    DIR *d = opendir(path);
+    int n = 0;
+    *out_highest = -1;
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        n++;
+        if (atoi(e->d_name) > *out_highest) *out_highest = atoi(e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+// A server alive but unable to take the request (no descriptor free for
+// the sockets it carries) gives no reply: the start fails, and the server
+// is neither asked again nor replaced; once it can, it serves again.
+TEST(forkserver_refusal_is_not_retried) {
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // server up
+    int before = count_fds(), highest;
+    pid_t server = pc__fs_pid;
+    int n = fds_of(server, &highest);
+    CHECK_MSG(n > 0 && n == highest + 1, "server descriptors: %d, highest %d", n, highest);
+    struct rlimit old, full;
+    CHECK(prlimit(server, RLIMIT_NOFILE, NULL, &old) == 0);
+    full = old;
+    full.rlim_cur = (rlim_t)n;                  // no slot free for what a request carries
+    CHECK(prlimit(server, RLIMIT_NOFILE, &full, NULL) == 0);
+    pc_process *p = make(PC_START_FORKSERVER, t_seven, NULL);
+    CHECK_RC(pc_process_start(p), PC_OS);
+    CHECK_EQ(errno, ECONNREFUSED);
+    CHECK(strstr(pc_last_error(), "forkserver") != NULL);
+    CHECK_EQ(pc_process_pid(p), 0);
+    CHECK_EQ(pc__fs_pid, server);               // not replaced
+    char state = proc_state(server);
+    CHECK_MSG(state == 'S' || state == 'R', "server state %c", state);
+    CHECK(prlimit(server, RLIMIT_NOFILE, &old, NULL) == 0);
+    CHECK_EQ(run_to_end(p), 7);                 // the same object, the same server
+    CHECK_EQ(pc__fs_pid, server);
     CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }
