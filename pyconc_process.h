@@ -218,7 +218,8 @@
    three the connection no longer reads. PC_AUTH: the handshake failed on
    either side (wrong key, bad reply, refused). PC_VALUE: NULL or
    contradictory arguments, the wrong direction, a buffer too short
-   (Python's BufferTooShort; the message is kept for the next receive).
+   (Python's BufferTooShort; the message is kept for the next receive), a
+   TCP port past 65535 (Python's OverflowError).
 
    CONNECTIONS: BEYOND PYTHON
    ==========================
@@ -354,7 +355,8 @@ typedef struct pc_listener pc_listener;
 
 typedef struct pc_listener_desc {
     /* NULL: a fresh socket file in $TMPDIR (Python's arbitrary_address).
-       "host:port" (port 0: any free one), "[::1]:port", "/path", "@name". */
+       "host:port" (port 0 to 65535; 0: any free one), "[::1]:port",
+       "/path", "@name". */
     const char *address;
     /* PC_AF_DEFAULT: "@..." is abstract, "host:port" (digits after the last
        ':' and no '/') is TCP, anything else a socket file. */
@@ -367,7 +369,8 @@ typedef struct pc_listener_desc {
 } pc_listener_desc;
 
 /* Bind and listen. desc may be NULL (a unix socket file, no authkey).
-   Returns NULL on failure (pc_last_error: PC_VALUE, PC_OS, PC_NOMEM).
+   Returns NULL on failure (pc_last_error: PC_VALUE (bad address, a port
+   past 65535), PC_OS, PC_NOMEM).
    Python: Listener(address, family, backlog, authkey) */
 PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc);
 /* Accept one connection; with an authkey run the handshake (challenge the
@@ -402,7 +405,7 @@ typedef struct pc_client_desc {
 
 /* Connect to a Listener; with an authkey answer its challenge, then
    challenge it. Returns: PC_OK, PC_AUTH, PC_EOF, PC_OS (ECONNREFUSED ...),
-   PC_VALUE (bad address), PC_NOMEM.  Blocks: yes.
+   PC_VALUE (bad address, a port past 65535), PC_NOMEM.  Blocks: yes.
    Python: multiprocessing.connection.Client(address, family, authkey) */
 PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn);
 
@@ -1744,12 +1747,33 @@ static int pc__split_host_port(const char *address, char *host, size_t cap,
     return PC_OK;
 }
 
+// Check a port and write it back canonical. getaddrinfo would take any
+// number and keep its low 16 bits (99999 is port 34463); Python refuses
+// ports past 65535 with OverflowError.
+static int pc__tcp_port(const char *port, char *out, size_t cap) {
+    unsigned long value = 0;
+    size_t n = strlen(port);
+    const char *more = n > 20 ? "..." : "";
+    if (n == 0) return pc__error(PC_VALUE, "TCP address has an empty port");
+    for (const char *p = port; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return pc__error(PC_VALUE, "TCP port \"%.20s%s\" is not a number", port, more);
+        value = value * 10 + (unsigned long)(*p - '0');
+        if (value > 65535)
+            return pc__error(PC_VALUE, "TCP port %.20s%s out of range: port must be 0-65535",
+                             port, more);
+    }
+    snprintf(out, cap, "%lu", value);
+    return PC_OK;
+}
+
 // Resolve a TCP address: IPv4 unless the host is bracketed (Python's
 // AF_INET listener takes IPv4 only, so "localhost" must mean 127.0.0.1).
 static int pc__tcp_resolve(const char *address, int passive, struct addrinfo **out) {
-    char host[256];
-    const char *port = NULL;
-    int v6 = 0, rc = pc__split_host_port(address, host, sizeof host, &port, &v6);
+    char host[256], port[8];
+    const char *port_text = NULL;
+    int v6 = 0, rc = pc__split_host_port(address, host, sizeof host, &port_text, &v6);
+    if (!rc) rc = pc__tcp_port(port_text, port, sizeof port);
     if (rc) return rc;
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);

@@ -1068,6 +1068,51 @@ TEST(listener_and_client_errors) {
     CHECK_EQ(count_fds(), before);
 }
 
+// Ports past 65535 are PC_VALUE on both sides (Python: OverflowError);
+// getaddrinfo alone would keep the low 16 bits and reach another port.
+TEST(tcp_port_out_of_range) {
+    int before = count_fds();
+    static const char *const bad[] = {
+        "127.0.0.1:65536", "127.0.0.1:99999", "[::1]:70000",
+        "127.0.0.1:18446744073709551616123456789012345678901234567890",
+    };
+    pc_listener_desc d;
+    pc_client_desc cd;
+    pc_connection *c = NULL;
+    memset(&d, 0, sizeof d);
+    memset(&cd, 0, sizeof cd);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        d.address = cd.address = bad[i];
+        CHECK_MSG(pc_listener_new(&d) == NULL, "listening on %s", bad[i]);
+        CHECK_EQ(pc_last_error_code(), PC_VALUE);
+        CHECK_MSG(strstr(pc_last_error(), "0-65535") != NULL, "%s", pc_last_error());
+        CHECK_RC(pc_client(&cd, &c), PC_VALUE);
+        CHECK(strstr(pc_last_error(), "0-65535"));
+        CHECK(c == NULL);
+    }
+    d.address = "127.0.0.1:0";
+    pc_listener *l = pc_listener_new(&d);
+    CHECK(l != NULL);
+    char wrapped[64];
+    int port = atoi(strrchr(pc_listener_address(l), ':') + 1);
+    snprintf(wrapped, sizeof wrapped, "127.0.0.1:%d", port + 65536);
+    cd.address = wrapped;
+    CHECK_RC(pc_client(&cd, &c), PC_VALUE);                 // not the listener's port
+    CHECK(c == NULL);
+    pc_listener_free(l);
+    cd.address = d.address = "127.0.0.1:http";
+    cd.family = d.family = PC_AF_INET;
+    CHECK(pc_listener_new(&d) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "not a number"));
+    CHECK_RC(pc_client(&cd, &c), PC_VALUE);
+    cd.address = "127.0.0.1:65535";                         // the largest is a port
+    int rc = pc_client(&cd, &c);
+    CHECK_MSG(rc != PC_VALUE, "%s", pc_last_error());
+    pc_connection_free(c);
+    CHECK_EQ(count_fds(), before);
+}
+
 // A server with one thread per connection, many clients at once.
 enum { MANY = 8 };
 static pc_connection *many_conns[MANY];
