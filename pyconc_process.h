@@ -354,7 +354,11 @@ typedef enum pc_family {
 typedef struct pc_listener pc_listener;
 
 typedef struct pc_listener_desc {
-    /* NULL: a fresh socket file in $TMPDIR (Python's arbitrary_address).
+    /* NULL: a fresh socket file (Python's arbitrary_address), in a new
+       directory of mode 0700 in $TMPDIR (/tmp when unset, too long, or in
+       a set-user-ID program), so no other user can connect whatever the
+       umask; both go on close. With .family PC_AF_INET: "127.0.0.1:0";
+       PC_AF_ABSTRACT: a fresh "@name".
        "host:port" (port 0 to 65535; 0: any free one), "[::1]:port",
        "/path", "@name". */
     const char *address;
@@ -381,7 +385,8 @@ PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc);
    (Linux).  Python: Listener.accept */
 PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn);
 /* Stop listening; a socket file is removed (only by the process that made
-   it). Again is harmless. Python: Listener.close */
+   it), with its private directory for a default address. Again is
+   harmless. Python: Listener.close */
 PYCONC_API void pc_listener_close(pc_listener *l);
 /* Close and release. NULL is ignored. */
 PYCONC_API void pc_listener_free(pc_listener *l);
@@ -696,6 +701,7 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #define PC__HAVE_PHDR 0
 #endif
 #if defined(__linux__)
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #endif
 
@@ -933,6 +939,46 @@ static int pc__os_move_high(int fd) {
     if (nfd < 0) return -1;
     close(fd);
     return nfd;
+}
+
+// An environment variable, or NULL in a secure-execution program (set-user-ID,
+// set-group-ID, raised capabilities): its environment comes from a less
+// privileged caller, who must not pick where its private files go.
+static const char *pc__os_getenv_trusted(const char *name) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
+    return secure_getenv(name);
+#elif defined(__linux__)
+    return getauxval(AT_SECURE) ? NULL : getenv(name);
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+    return issetugid() ? NULL : getenv(name);
+#else
+    return getuid() != geteuid() || getgid() != getegid() ? NULL : getenv(name);
+#endif
+}
+
+// Make a fresh directory that only we may enter (Python's tempfile.mkdtemp)
+// in $TMPDIR, or /tmp when it is unset, untrusted or too long for a socket
+// path under it. mkdtemp asks for 0700, but a umask may take owner bits
+// away: set the mode on the directory itself, then check owner and mode.
+static int pc__os_private_dir(char *out, size_t cap) {
+    const char *dir = pc__os_getenv_trusted("TMPDIR");
+    struct stat st;
+    if (!dir || !dir[0] || strlen(dir) > 60) dir = "/tmp";
+    snprintf(out, cap, "%s/pyconc-XXXXXX", dir);
+    if (!mkdtemp(out)) {
+        int e = errno;
+        pc__error(PC_OS, "can't make a private directory in %s: %s", dir, strerror(e));
+        errno = e;
+        return PC_OS;
+    }
+    int fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int ok = fd >= 0 && fchmod(fd, 0700) == 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+             st.st_uid == geteuid() && (st.st_mode & 0777) == 0700;
+    pc__os_close(fd);
+    if (ok) return PC_OK;
+    rmdir(out);
+    errno = EPERM;
+    return pc__error(PC_OS, "%s is not a directory of ours with mode 0700", out);
 }
 
 // >>frame
@@ -1853,20 +1899,32 @@ struct pc_listener {
     int has_last;
     char address[128];
     char last[128];
+    char dir[96];               // private directory of a default address ("": none)
     unsigned char *authkey;     // NULL: no handshake
     size_t authkey_size;
 };
 
 static uint32_t pc__listener_counter;
 
-// Python's arbitrary_address: a name nobody uses yet in the temp directory.
-static int pc__arbitrary_address(char *out, size_t cap) {
-    const char *dir = getenv("TMPDIR");
+// Python's arbitrary_address: for a socket file, a name in a fresh private
+// directory (no other user can connect, whatever the umask; Python's
+// mkdtemp(prefix='pymp-')); an unused abstract name; any TCP port.
+static int pc__listener_fresh_address(pc_listener *l, char *out, size_t cap) {
     uint32_t r = 0;
-    if (!dir || !dir[0] || strlen(dir) > 60) dir = "/tmp";
-    pc__random_bytes(&r, sizeof r);
-    unsigned n = __atomic_add_fetch(&pc__listener_counter, 1, __ATOMIC_RELAXED);
-    snprintf(out, cap, "%s/pyconc-%ld-%u-%08x.sock", dir, (long)getpid(), n, (unsigned)r);
+    if (l->family == PC_AF_INET) {
+        snprintf(out, cap, "127.0.0.1:0");
+    } else if (l->family == PC_AF_ABSTRACT) {
+        pc__random_bytes(&r, sizeof r);
+        unsigned n = __atomic_add_fetch(&pc__listener_counter, 1, __ATOMIC_RELAXED);
+        snprintf(out, cap, "@pyconc-%ld-%u-%08x", (long)getpid(), n, (unsigned)r);
+    } else {
+        int rc = pc__os_private_dir(l->dir, sizeof l->dir);
+        if (rc) {
+            l->dir[0] = '\0';
+            return rc;
+        }
+        snprintf(out, cap, "%s/listener.sock", l->dir);
+    }
     return PC_OK;
 }
 
@@ -1914,11 +1972,7 @@ static int pc__listener_open(pc_listener *l, const char *address, int backlog) {
 static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
     char fresh[128];
     const char *address = d->address;
-    if (!address) {
-        pc__arbitrary_address(fresh, sizeof fresh);
-        address = fresh;
-    }
-    l->family = d->family ? d->family : pc__family_of(address);
+    l->family = d->family ? d->family : (address ? pc__family_of(address) : PC_AF_UNIX);
     if ((int)l->family < PC_AF_UNIX || (int)l->family > PC_AF_INET)
         return pc__error(PC_VALUE, "unknown address family %d", (int)d->family);
     if (d->authkey || d->authkey_size) {
@@ -1928,7 +1982,9 @@ static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
         l->authkey_size = d->authkey_size;
     }
     if (d->backlog < 0) return pc__error(PC_VALUE, "backlog is negative");
-    return pc__listener_open(l, address, d->backlog ? d->backlog : 1);
+    int rc = address ? PC_OK : pc__listener_fresh_address(l, fresh, sizeof fresh);
+    if (!address) address = fresh;
+    return rc ? rc : pc__listener_open(l, address, d->backlog ? d->backlog : 1);
 }
 
 PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
@@ -1940,7 +1996,10 @@ PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
     l->owner = getpid();
     int rc = pc__listener_setup(l, desc ? desc : &zero);
     if (rc) {
+        int e = errno;
         pc__os_close(l->fd);
+        if (l->dir[0]) rmdir(l->dir);
+        errno = e;
         pc__free(l->authkey);
         pc__free(l);
         return NULL;
@@ -2035,7 +2094,9 @@ PYCONC_API void pc_listener_close(pc_listener *l) {
         }
     }
     pc_lock_release(&l->mu);
-    if (!was_closed && l->family == PC_AF_UNIX && getpid() == l->owner) unlink(l->address);
+    if (was_closed || getpid() != l->owner) return;
+    if (l->family == PC_AF_UNIX) unlink(l->address);
+    if (l->dir[0]) rmdir(l->dir);
 }
 
 PYCONC_API void pc_listener_free(pc_listener *l) {

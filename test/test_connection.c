@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <math.h>
 #include <stdint.h>
 #include <netinet/in.h>
@@ -1004,6 +1005,81 @@ TEST(listener_close_wakes_accept) {
     CHECK(strstr(pc_last_error(), "closed"));
     pc_listener_free(close_target);
     CHECK_EQ(count_fds(), before);
+}
+
+// The default address is a socket in a fresh directory of mode 0700, so
+// another user cannot connect, even with umask 0 (Python's mkdtemp).
+// The other user is a forked child that drops to nobody (65534).
+static int connect_as_nobody(const char *path) {
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+        pc_client_desc cd;
+        pc_connection *c = NULL;
+        memset(&cd, 0, sizeof cd);
+        cd.address = path;
+        int rc = pc_client(&cd, &c);
+        _exit(rc == PC_OK ? 1 : rc == PC_OS && errno == EACCES ? 0 : 2);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0) CHECK(errno == EINTR);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(listener_default_address_is_private) {
+    if (geteuid() != 0) pct_skip("needs root, to connect as another user");
+    int before = count_fds();
+    mode_t old_mask = umask(0);
+    pc_listener *l = pc_listener_new(NULL);
+    umask(old_mask);
+    CHECK_MSG(l != NULL, "%s", pc_last_error());
+    char path[160], dir[160];
+    snprintf(path, sizeof path, "%s", pc_listener_address(l));
+    snprintf(dir, sizeof dir, "%s", path);
+    CHECK(strrchr(dir, '/') != NULL);
+    *strrchr(dir, '/') = '\0';
+    int who = connect_as_nobody(path);
+    CHECK_MSG(who != 1, "another user connected to %s", path);
+    CHECK_MSG(who == 0, "the other user's connect: exit %d (2: not EACCES, 3: setuid)", who);
+    struct stat st;
+    CHECK(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_EQ(st.st_uid, geteuid());
+    CHECK_MSG((st.st_mode & 07777) == 0700, "%s has mode %o", dir, (unsigned)st.st_mode);
+    pc_listener_close(l);
+    CHECK(stat(path, &st) < 0 && errno == ENOENT);
+    CHECK_MSG(stat(dir, &st) < 0 && errno == ENOENT, "%s left behind", dir);
+    pc_listener_free(l);
+    CHECK_EQ(count_fds(), before);
+}
+
+// $TMPDIR is used when it is short enough for a socket path below it.
+TEST(listener_default_address_tmpdir) {
+    char mine[64], longdir[100];
+    const char *saved = getenv("TMPDIR");
+    char *keep = saved ? strdup(saved) : NULL;
+    snprintf(mine, sizeof mine, "/tmp/pyconc-test-XXXXXX");
+    CHECK(mkdtemp(mine) != NULL);
+    setenv("TMPDIR", mine, 1);
+    pc_listener *l = pc_listener_new(NULL);
+    CHECK_MSG(l != NULL, "%s", pc_last_error());
+    CHECK_MSG(strncmp(pc_listener_address(l), mine, strlen(mine)) == 0, "%s",
+              pc_listener_address(l));
+    pc_listener_free(l);
+    memset(longdir, 'd', sizeof longdir - 1);
+    longdir[0] = '/';
+    longdir[sizeof longdir - 1] = '\0';
+    setenv("TMPDIR", longdir, 1);
+    l = pc_listener_new(NULL);
+    CHECK_MSG(l != NULL, "%s", pc_last_error());
+    CHECK_MSG(strncmp(pc_listener_address(l), "/tmp/pyconc-", 12) == 0, "%s",
+              pc_listener_address(l));
+    pc_listener_free(l);
+    if (keep) setenv("TMPDIR", keep, 1);
+    else unsetenv("TMPDIR");
+    free(keep);
+    CHECK_MSG(rmdir(mine) == 0, "%s not empty after close", mine);
 }
 
 TEST(listener_and_client_errors) {
