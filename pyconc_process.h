@@ -206,7 +206,8 @@
    with a socket). Two concurrent senders (or receivers) on one connection
    interleave partial messages, as in Python; closing a connection while
    another thread uses it is a bug. Listener: accept may run in several
-   threads; pc_listener_close from any thread wakes them (Linux);
+   threads; pc_listener_close from any thread wakes them, those inside
+   the authkey handshake everywhere, those waiting in accept(2) on Linux;
    last_accepted is the latest accept's peer.
 
    CONNECTIONS: ERRORS
@@ -216,7 +217,8 @@
    SIGPIPE, on pipes too), a message over maxlength (EMSGSIZE), a bad frame
    header (EPROTO) or end of file inside a message (EIO); after the last
    three the connection no longer reads. PC_AUTH: the handshake failed on
-   either side (wrong key, bad reply, refused). PC_VALUE: NULL or
+   either side (wrong key, bad reply, refused; on a Listener also a client
+   that did not finish it within handshake_timeout). PC_VALUE: NULL or
    contradictory arguments, the wrong direction, a buffer too short
    (Python's BufferTooShort; the message is kept for the next receive), a
    TCP port past 65535 (Python's OverflowError).
@@ -234,6 +236,9 @@
      as an empty message and loses step with the stream.
    - TCP connections set TCP_NODELAY; every message is one write anyway.
    - "@name" addresses the Linux abstract namespace (Python: "\0name").
+   - A Listener with an authkey gives each client handshake_timeout (5 s
+     by default) to finish the handshake, so one silent client cannot
+     stop it serving the others; Python's accept waits for it forever.
 
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
@@ -370,23 +375,32 @@ typedef struct pc_listener_desc {
        None); a non-NULL key may be empty (authkey_size 0). Copied. */
     const void *authkey;
     size_t authkey_size;
+    /* With an authkey: seconds a client has to finish the whole handshake,
+       counted from its connection, so that a silent or slow client cannot
+       hold accept (Python has no limit). 0: 5 seconds; PC_FOREVER: no limit; NaN or
+       another negative value: PC_VALUE. */
+    double handshake_timeout;
 } pc_listener_desc;
 
 /* Bind and listen. desc may be NULL (a unix socket file, no authkey).
    Returns NULL on failure (pc_last_error: PC_VALUE (bad address, a port
-   past 65535), PC_OS, PC_NOMEM).
+   past 65535, bad handshake_timeout), PC_OS, PC_NOMEM).
    Python: Listener(address, family, backlog, authkey) */
 PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc);
 /* Accept one connection; with an authkey run the handshake (challenge the
    client, then answer its challenge), closing the connection on failure.
-   Returns: PC_OK, PC_AUTH (wrong key or protocol), PC_EOF (client left
-   during the handshake), PC_OS (closed listener, bad frame), PC_VALUE,
-   PC_NOMEM.  Blocks: yes; pc_listener_close from another thread wakes it
-   (Linux).  Python: Listener.accept */
+   Returns: PC_OK, PC_AUTH (wrong key or protocol, or the client did not
+   finish the handshake within handshake_timeout), PC_EOF (client left
+   during the handshake), PC_OS (EBADF "listener is closed", bad frame),
+   PC_VALUE, PC_NOMEM.  Blocks: yes, the handshake at most
+   handshake_timeout; pc_listener_close from another thread wakes it, in
+   the handshake too (waiting in accept(2): Linux).
+   Python: Listener.accept */
 PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn);
 /* Stop listening; a socket file is removed (only by the process that made
-   it), with its private directory for a default address. Again is
-   harmless. Python: Listener.close */
+   it), with its private directory for a default address. Accepts blocked
+   in this process return "listener is closed". Again is harmless.
+   Python: Listener.close */
 PYCONC_API void pc_listener_close(pc_listener *l);
 /* Close and release. NULL is ignored. */
 PYCONC_API void pc_listener_free(pc_listener *l);
@@ -822,11 +836,21 @@ static int pc__os_write_all(int fd, int is_socket, struct iovec *iov, int n) {
     return PC_OK;
 }
 
+static int pc__os_wait_readable(int fd, double deadline);
+
 // Read exactly size bytes. End of file before the first byte is PC_EOF
-// when at_boundary (between messages), otherwise PC_OS.
-static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
+// when at_boundary (between messages), otherwise PC_OS. A finite deadline
+// bounds the whole read, however the bytes trickle in: each read waits
+// for data first (PC_TIMEOUT, errno ETIMEDOUT). INFINITY adds no call.
+static int pc__os_read_by(int fd, void *buf, size_t size, int at_boundary, double deadline) {
     size_t got = 0;
     while (got < size) {
+        int rc = deadline < INFINITY ? pc__os_wait_readable(fd, deadline) : PC_OK;
+        if (rc == PC_TIMEOUT) {
+            errno = ETIMEDOUT;
+            return pc__error(PC_TIMEOUT, "recv_bytes: timed out");
+        }
+        if (rc) return rc;
         size_t want = size - got;
         if (want > (size_t)SSIZE_MAX) want = (size_t)SSIZE_MAX;
         ssize_t r = read(fd, (char *)buf + got, want);
@@ -842,6 +866,10 @@ static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
         got += (size_t)r;
     }
     return PC_OK;
+}
+
+static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
+    return pc__os_read_by(fd, buf, size, at_boundary, INFINITY);
 }
 
 // Wait for fds to be readable, up to a monotonic deadline (INFINITY: no
@@ -1008,8 +1036,10 @@ static int pc__frame_send(int fd, int is_socket, const void *buf, size_t size) {
 
 // Finish reading a frame header whose first 4 bytes are h; *out_size
 // gets the length. A 4-byte length with the sign bit set (other than -1)
-// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO.
-static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_size) {
+// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO. The
+// frame readers take a deadline as pc__os_read_by does (INFINITY: none).
+static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_size,
+                                 double deadline) {
     unsigned char h[8];
     int rc;
     uint32_t s32 = (uint32_t)h4[0] << 24 | (uint32_t)h4[1] << 16 | (uint32_t)h4[2] << 8 | h4[3];
@@ -1021,7 +1051,7 @@ static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_si
         errno = EPROTO;
         return pc__error(PC_OS, "bad message length (header 0x%08x)", (unsigned)s32);
     }
-    if ((rc = pc__os_read_all(fd, h, 8, 0))) return rc;
+    if ((rc = pc__os_read_by(fd, h, 8, 0, deadline))) return rc;
     uint64_t s64 = 0;
     for (int i = 0; i < 8; i++) s64 = s64 << 8 | h[i];
     if (s64 > (uint64_t)PTRDIFF_MAX) {
@@ -1033,10 +1063,10 @@ static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_si
 }
 
 // Read a frame header; *out_size gets the length.
-static int pc__frame_recv_header(int fd, size_t *out_size) {
+static int pc__frame_recv_header(int fd, size_t *out_size, double deadline) {
     unsigned char h[4];
-    int rc = pc__os_read_all(fd, h, 4, 1);
-    return rc ? rc : pc__frame_header_rest(fd, h, out_size);
+    int rc = pc__os_read_by(fd, h, 4, 1, deadline);
+    return rc ? rc : pc__frame_header_rest(fd, h, out_size, deadline);
 }
 
 // Read a payload of size bytes into a new buffer. The buffer grows as the
@@ -1044,7 +1074,7 @@ static int pc__frame_recv_header(int fd, size_t *out_size) {
 // gigabytes costs no more memory than the bytes actually sent.
 #define PC__FRAME_CHUNK ((size_t)1 << 20)
 
-static int pc__frame_recv_payload(int fd, size_t size, void **out_buf) {
+static int pc__frame_recv_payload(int fd, size_t size, void **out_buf, double deadline) {
     size_t cap = size < PC__FRAME_CHUNK ? size : PC__FRAME_CHUNK, got = 0;
     char *buf = (char *)pc__malloc(cap);
     if (!buf) return PC_NOMEM;
@@ -1058,7 +1088,7 @@ static int pc__frame_recv_payload(int fd, size_t size, void **out_buf) {
             buf = nbuf;
             cap = ncap;
         }
-        int rc = pc__os_read_all(fd, buf + got, cap - got, 0);
+        int rc = pc__os_read_by(fd, buf + got, cap - got, 0, deadline);
         if (rc) { pc__free(buf); return rc; }
         got = cap;
     }
@@ -1158,8 +1188,10 @@ static int pc__conn_payload_failed(pc_connection *c, int rc) {
     return rc;
 }
 
-PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
-                                        size_t *out_size) {
+// recv_bytes by a deadline (INFINITY: none). A timeout may leave a message
+// half read: only the handshake uses one, and drops the connection then.
+static int pc__conn_recv(pc_connection *c, size_t maxlength, void **out_buf, size_t *out_size,
+                         double deadline) {
     size_t size;
     int rc = pc__conn_check(c, 1, 0);
     if (rc) return rc;
@@ -1173,11 +1205,17 @@ PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__frame_recv_header(c->fd, &size))) return pc__conn_header_failed(c, rc);
+    if ((rc = pc__frame_recv_header(c->fd, &size, deadline))) return pc__conn_header_failed(c, rc);
     if (maxlength && size > maxlength) return pc__conn_bad_length(c, size, maxlength);
-    if ((rc = pc__frame_recv_payload(c->fd, size, out_buf))) return pc__conn_payload_failed(c, rc);
+    if ((rc = pc__frame_recv_payload(c->fd, size, out_buf, deadline)))
+        return pc__conn_payload_failed(c, rc);
     *out_size = size;
     return PC_OK;
+}
+
+PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
+                                        size_t *out_size) {
+    return pc__conn_recv(c, maxlength, out_buf, out_size, INFINITY);
 }
 
 static int pc__conn_too_short(size_t size, size_t room) {
@@ -1202,12 +1240,13 @@ PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__frame_recv_header(c->fd, &size))) return pc__conn_header_failed(c, rc);
+    if ((rc = pc__frame_recv_header(c->fd, &size, INFINITY))) return pc__conn_header_failed(c, rc);
     *out_size = size;
     if (size <= cap - offset)
         return pc__conn_payload_failed(c, pc__os_read_all(c->fd, (char *)buf + offset, size, 0));
     void *keep;
-    if ((rc = pc__frame_recv_payload(c->fd, size, &keep))) return pc__conn_payload_failed(c, rc);
+    if ((rc = pc__frame_recv_payload(c->fd, size, &keep, INFINITY)))
+        return pc__conn_payload_failed(c, rc);
     c->pending = keep;
     c->pending_size = size;
     c->has_pending = 1;
@@ -1375,12 +1414,12 @@ static int pc__frame_recv_fds(int fd, int is_socket, size_t limit, void **out_bu
     int rc = is_socket ? pc__recv_fds(fd, h, 4, fds, inout_nfds) : pc__os_read_all(fd, h, 4, 1);
     if (!is_socket) *inout_nfds = 0;
     if (rc) return rc;
-    rc = pc__frame_header_rest(fd, h, &size);
+    rc = pc__frame_header_rest(fd, h, &size, INFINITY);
     if (!rc && limit && size > limit) {
         errno = EMSGSIZE;
         rc = pc__error(PC_OS, "bad message length: %zu bytes, at most %zu", size, limit);
     }
-    if (!rc) rc = pc__frame_recv_payload(fd, size, out_buf);
+    if (!rc) rc = pc__frame_recv_payload(fd, size, out_buf, INFINITY);
     if (rc) {
         for (size_t i = 0; i < *inout_nfds; i++) pc__os_close(fds[i]);
         *inout_nfds = 0;
@@ -1633,10 +1672,11 @@ PYCONC_API int pc__random_bytes(void *buf, size_t size) {
 #define PC__LEGACY_CHALLENGE 20     // a <= 3.11 server's challenge: bare MD5
 #define PC__MD5_SIZE 16
 
-static int pc__auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size) {
+static int pc__auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size,
+                         double deadline) {
     void *msg;
     size_t n;
-    int rc = pc_connection_recv_bytes(c, PC__AUTH_MAX, &msg, &n);
+    int rc = pc__conn_recv(c, PC__AUTH_MAX, &msg, &n, deadline);
     if (rc) return rc;
     memcpy(buf, msg, n);
     pc__free(msg);
@@ -1693,8 +1733,10 @@ static int pc__auth_check_key(pc_connection *c, const void *key, size_t key_size
     return pc__conn_check(c, 1, 1);
 }
 
-PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *authkey,
-                                               size_t authkey_size) {
+// The two halves by a deadline (INFINITY: none) on every read they make;
+// their writes are a few small messages that the socket buffer takes.
+static int pc__auth_deliver(pc_connection *c, const void *authkey, size_t authkey_size,
+                            double deadline) {
     unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
     size_t n, head = strlen(PC__CHALLENGE);
     int rc = pc__auth_check_key(c, authkey, authkey_size);
@@ -1702,7 +1744,7 @@ PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *aut
     memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
     if ((rc = pc__random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
     if ((rc = pc_connection_send_bytes(c, out, 0, sizeof out))) return rc;
-    if ((rc = pc__auth_recv(c, reply, &n))) return rc;
+    if ((rc = pc__auth_recv(c, reply, &n, deadline))) return rc;
     rc = pc__auth_verify(authkey, authkey_size, out + head, sizeof out - head, reply, n);
     if (rc == PC_OK) return pc_connection_send_bytes(c, PC__WELCOME, 0, strlen(PC__WELCOME));
     char why[256];
@@ -1711,13 +1753,13 @@ PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *aut
     return pc__error(PC_AUTH, "%s", why);
 }
 
-PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
-                                              size_t authkey_size) {
+static int pc__auth_answer(pc_connection *c, const void *authkey, size_t authkey_size,
+                           double deadline) {
     unsigned char m[PC__AUTH_MAX], reply[8 + 32];
     size_t n, head = strlen(PC__CHALLENGE), prefix;
     int kind, rc = pc__auth_check_key(c, authkey, authkey_size);
     if (rc) return rc;
-    if ((rc = pc__auth_recv(c, m, &n))) return rc;
+    if ((rc = pc__auth_recv(c, m, &n, deadline))) return rc;
     if (n < head || memcmp(m, PC__CHALLENGE, head) != 0)
         return pc__error(PC_AUTH, "protocol error, expected a challenge");
     if (n - head < PC__LEGACY_CHALLENGE)
@@ -1732,10 +1774,20 @@ PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *auth
     pc__hmac(kind, authkey, authkey_size, m + head, n - head, reply + len);
     len += kind ? 32 : PC__MD5_SIZE;
     if ((rc = pc_connection_send_bytes(c, reply, 0, len))) return rc;
-    if ((rc = pc__auth_recv(c, m, &n))) return rc;
+    if ((rc = pc__auth_recv(c, m, &n, deadline))) return rc;
     if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
         return pc__error(PC_AUTH, "digest sent was rejected");
     return PC_OK;
+}
+
+PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *authkey,
+                                               size_t authkey_size) {
+    return pc__auth_deliver(c, authkey, authkey_size, INFINITY);
+}
+
+PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
+                                              size_t authkey_size) {
+    return pc__auth_answer(c, authkey, authkey_size, INFINITY);
 }
 
 // >>address
@@ -1889,8 +1941,17 @@ static int pc__os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
 }
 
 // >>listener
+// A connection inside the accept handshake, on its accepting thread's
+// stack, linked into the listener so that close can cut it short.
+typedef struct pc__handshake {
+    struct pc__handshake *next;
+    int fd;
+    pid_t pid;                  // only this process may shut the socket down
+    int cut;                    // close shut it down: the accept fails
+} pc__handshake;
+
 struct pc_listener {
-    pc_lock mu;                 // guards fd, closed, accepting, last
+    pc_lock mu;                 // guards fd, closed, accepting, last, handshakes
     int fd;
     int closed;
     int accepting;              // threads inside accept(): they own the close
@@ -1902,7 +1963,11 @@ struct pc_listener {
     char dir[96];               // private directory of a default address ("": none)
     unsigned char *authkey;     // NULL: no handshake
     size_t authkey_size;
+    double handshake_timeout;   // seconds, INFINITY: none
+    pc__handshake *handshakes;
 };
+
+#define PC__HANDSHAKE_TIMEOUT 5.0   // pc_listener_desc.handshake_timeout 0
 
 static uint32_t pc__listener_counter;
 
@@ -1969,6 +2034,17 @@ static int pc__listener_open(pc_listener *l, const char *address, int backlog) {
     return PC_OK;
 }
 
+// 0: the default; PC_FOREVER: none; NaN and other negatives are mistakes.
+static int pc__listener_set_timeout(pc_listener *l, double timeout) {
+    if (timeout == 0) timeout = PC__HANDSHAKE_TIMEOUT;
+    else if (timeout == PC_FOREVER) timeout = INFINITY;
+    else if (!(timeout > 0))
+        return pc__error(PC_VALUE, "handshake_timeout must be positive, 0 (the default) or "
+                         "PC_FOREVER, not %g", timeout);
+    l->handshake_timeout = timeout;
+    return PC_OK;
+}
+
 static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
     char fresh[128];
     const char *address = d->address;
@@ -1982,7 +2058,8 @@ static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
         l->authkey_size = d->authkey_size;
     }
     if (d->backlog < 0) return pc__error(PC_VALUE, "backlog is negative");
-    int rc = address ? PC_OK : pc__listener_fresh_address(l, fresh, sizeof fresh);
+    int rc = pc__listener_set_timeout(l, d->handshake_timeout);
+    if (!rc && !address) rc = pc__listener_fresh_address(l, fresh, sizeof fresh);
     if (!address) address = fresh;
     return rc ? rc : pc__listener_open(l, address, d->backlog ? d->backlog : 1);
 }
@@ -2007,26 +2084,82 @@ PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
     return l;
 }
 
+static int pc__listener_closed_error(void) {
+    errno = EBADF;
+    return pc__error(PC_OS, "listener is closed");
+}
+
+// Record the peer of a new connection and, when a handshake follows, enter
+// it in the listener's list. Returns 0 when the listener closed meanwhile.
+static int pc__handshake_enter(pc_listener *l, pc__handshake *h, int fd,
+                               const pc__sockaddr *peer) {
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    int open = !l->closed;
+    if (open) {
+        pc__format_sockaddr(&peer->ss, peer->len, l->last, sizeof l->last);
+        l->has_last = 1;
+    }
+    if (open && l->authkey) {
+        h->fd = fd;
+        h->pid = getpid();
+        h->cut = 0;
+        h->next = l->handshakes;
+        l->handshakes = h;
+    }
+    pc_lock_release(&l->mu);
+    return open;
+}
+
+// Leave the list (before the descriptor can be closed and its number
+// reused); returns whether close cut the handshake.
+static int pc__handshake_leave(pc_listener *l, pc__handshake *h) {
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    pc__handshake **p = &l->handshakes;
+    while (*p && *p != h) p = &(*p)->next;
+    if (*p) *p = h->next;
+    pc_lock_release(&l->mu);
+    return h->cut;
+}
+
+// Shut down the sockets of this process's handshakes (under l->mu): their
+// reads see end of file at once, so the accepts inside them return.
+static void pc__handshake_cut_all(pc_listener *l) {
+    pid_t self = getpid();
+    for (pc__handshake *h = l->handshakes; h; h = h->next) {
+        if (h->pid != self || h->cut) continue;
+        shutdown(h->fd, SHUT_RDWR);
+        h->cut = 1;
+    }
+}
+
+// The handshake of an accepted connection, Listener's way round (challenge
+// the client, then answer its challenge), all by one deadline.
+static int pc__listener_handshake(pc_listener *l, pc_connection *c, pc__handshake *h) {
+    double deadline = pc_monotonic() + l->handshake_timeout;   // INFINITY stays so
+    int rc = pc__auth_deliver(c, l->authkey, l->authkey_size, deadline);
+    if (!rc) rc = pc__auth_answer(c, l->authkey, l->authkey_size, deadline);
+    if (pc__handshake_leave(l, h)) return pc__listener_closed_error();
+    if (rc == PC_TIMEOUT)
+        return pc__error(PC_AUTH, "the client did not finish the handshake within "
+                         "handshake_timeout (%g s)", l->handshake_timeout);
+    return rc;
+}
+
 // Record the peer and finish one accepted connection (handshake).
 static int pc__listener_welcome(pc_listener *l, int fd, const pc__sockaddr *peer,
                                 pc_connection **out_conn) {
-    pc_lock_acquire(&l->mu, PC_FOREVER);
-    pc__format_sockaddr(&peer->ss, peer->len, l->last, sizeof l->last);
-    l->has_last = 1;
-    pc_lock_release(&l->mu);
+    pc__handshake h;
     pc__tcp_nodelay(fd, peer->ss.ss_family);
     pc_connection *c = pc__conn_new(fd, 1, 1, 1);
     if (!c) {
         pc__os_close(fd);
         return PC_NOMEM;
     }
-    if (l->authkey) {
-        int rc = pc_connection_deliver_challenge(c, l->authkey, l->authkey_size);
-        if (!rc) rc = pc_connection_answer_challenge(c, l->authkey, l->authkey_size);
-        if (rc) {
-            pc_connection_free(c);
-            return rc;
-        }
+    int rc = pc__handshake_enter(l, &h, fd, peer) ? PC_OK : pc__listener_closed_error();
+    if (!rc && l->authkey) rc = pc__listener_handshake(l, c, &h);
+    if (rc) {
+        pc_connection_free(c);
+        return rc;
     }
     *out_conn = c;
     return PC_OK;
@@ -2053,8 +2186,7 @@ PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
     if (l->closed) {
         pc_lock_release(&l->mu);
-        errno = EBADF;
-        return pc__error(PC_OS, "listener is closed");
+        return pc__listener_closed_error();
     }
     l->accepting++;
     int fd = l->fd;
@@ -2068,9 +2200,10 @@ PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
     }
     pc_lock_release(&l->mu);
     if (s >= 0 && closed) pc__os_close(s);
-    if (s < 0 || closed) {
-        errno = closed ? EBADF : e;
-        return closed ? pc__error(PC_OS, "listener is closed") : pc__os_error("accept");
+    if (closed) return pc__listener_closed_error();
+    if (s < 0) {
+        errno = e;
+        return pc__os_error("accept");
     }
     return pc__listener_welcome(l, s, &peer, out_conn);
 }
@@ -2080,6 +2213,7 @@ PYCONC_API void pc_listener_close(pc_listener *l) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
     int was_closed = l->closed;
     l->closed = 1;
+    if (!was_closed) pc__handshake_cut_all(l);
     if (!was_closed && l->fd >= 0) {
         if (l->accepting > 0 && getpid() == l->owner) {
             // shutdown() wakes the threads blocked in accept() (Linux); the

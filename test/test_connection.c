@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -974,14 +975,38 @@ TEST(listener_wrong_key_fails_both_sides) {
 }
 
 static pc_listener *close_target;
-static pc_event close_entered;
 static int accept_until_closed(void *arg) {
     pc_connection *c = NULL;
     (void)arg;
-    pc_event_set(&close_entered);
     int rc = pc_listener_accept(close_target, &c);
     pc_connection_free(c);
     return rc;
+}
+
+// Whether thread tid sits in accept(2): the kernel names the system call a
+// blocked thread is in. Without that file, whether it is past accept's
+// check of the closed flag (then close's shutdown makes accept(2) return
+// at once even if the thread gets there later).
+static int blocked_in_accept(pc_listener *l, long tid) {
+    char path[64], line[64] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        pc_lock_acquire(&l->mu, PC_FOREVER);
+        int in = l->accepting > 0;
+        pc_lock_release(&l->mu);
+        return in;
+    }
+    int got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    long nr = got ? strtol(line, NULL, 10) : -1;
+#ifdef SYS_accept4
+    if (nr == SYS_accept4) return 1;
+#endif
+#ifdef SYS_accept
+    if (nr == SYS_accept) return 1;
+#endif
+    return 0;
 }
 
 TEST(listener_close_wakes_accept) {
@@ -994,8 +1019,12 @@ TEST(listener_close_wakes_accept) {
     d.target = accept_until_closed;
     pc_thread *t = pc_thread_new(&d);
     CHECK_OK(pc_thread_start(t));
-    pc_event_wait(&close_entered, PC_FOREVER);
-    pc_sleep(0.05);                                         // let it block in accept()
+    long tid = pc_thread_native_id(t);
+    double give_up = pc_monotonic() + 10.0;
+    while (!blocked_in_accept(close_target, tid)) {          // watch, not guess
+        CHECK_MSG(pc_monotonic() < give_up, "the thread never reached accept");
+        pc_sleep(0.001);
+    }
     pc_listener_close(close_target);
     CHECK_OK(pc_thread_join(t, 5.0));
     CHECK_EQ(pc_thread_exitcode(t), PC_OS);
@@ -1005,6 +1034,206 @@ TEST(listener_close_wakes_accept) {
     CHECK(strstr(pc_last_error(), "closed"));
     pc_listener_free(close_target);
     CHECK_EQ(count_fds(), before);
+}
+
+// An accept on its own thread, so a case can give up on one that hangs.
+typedef struct accept_job {
+    pc_listener *l;
+    pc_connection *c;
+    int rc;
+    double took;                // seconds inside pc_listener_accept
+    char msg[256];
+} accept_job;
+
+static int accept_main(void *arg) {
+    accept_job *j = (accept_job *)arg;
+    double t0 = pc_monotonic();
+    j->rc = pc_listener_accept(j->l, &j->c);
+    j->took = pc_monotonic() - t0;
+    snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
+    return 0;
+}
+
+static pc_thread *start_accept(accept_job *j, pc_listener *l) {
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    memset(j, 0, sizeof *j);
+    j->l = l;
+    j->rc = -1;
+    d.daemon = PC_DAEMON_YES;               // a failed CHECK must not wait for it at exit
+    d.target = accept_main;
+    d.arg = j;
+    pc_thread *t = pc_thread_new(&d);
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    return t;
+}
+
+static void join_accept(pc_thread *t, double limit) {
+    CHECK_MSG(pc_thread_join(t, limit) == PC_OK, "accept still blocked after %g s", limit);
+    pc_thread_free(t);
+}
+
+// A client that connects without a key: it says nothing.
+static pc_connection *silent_client(pc_listener *l) {
+    pc_client_desc cd;
+    pc_connection *c = NULL;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_listener_address(l);
+    CHECK_OK(pc_client(&cd, &c));
+    return c;
+}
+
+static pc_listener *keyed_listener(const char *address, double handshake_timeout) {
+    pc_listener_desc d;
+    memset(&d, 0, sizeof d);
+    d.address = address;
+    d.backlog = 4;
+    d.authkey = "k";
+    d.authkey_size = 1;
+    d.handshake_timeout = handshake_timeout;
+    pc_listener *l = pc_listener_new(&d);
+    CHECK_MSG(l != NULL, "%s", pc_last_error());
+    return l;
+}
+
+// A client that connects and never answers the challenge must not keep
+// accept blocked after close. The challenge reaching the client proves the
+// accept is inside the handshake; every other round closes without
+// waiting for it, racing the accept's own steps.
+TEST(listener_close_wakes_accept_in_handshake) {
+    int before = count_fds();
+    for (int round = 0; round < 20; round++) {
+        pc_listener *l = keyed_listener(round % 2 ? "127.0.0.1:0" : NULL, PC_FOREVER);
+        accept_job j;
+        pc_thread *t = start_accept(&j, l);
+        pc_connection *silent = silent_client(l);
+        int in_handshake = (round / 2) % 2 == 0;
+        if (in_handshake) CHECK_OK(pc_connection_poll(silent, 10.0));
+        pc_listener_close(l);
+        join_accept(t, 5.0);
+        CHECK_RC(j.rc, PC_OS);
+        CHECK_MSG(strstr(j.msg, "listener is closed") != NULL, "%s", j.msg);
+        CHECK(j.c == NULL);
+        if (in_handshake) {
+            void *buf;
+            size_t n;
+            CHECK_OK(pc_connection_recv_bytes(silent, 0, &buf, &n));   // the challenge
+            CHECK(n > 11 && memcmp(buf, "#CHALLENGE#", 11) == 0);
+            pc_connection_bytes_free(buf);
+            CHECK_RC(pc_connection_recv_bytes(silent, 0, &buf, &n), PC_EOF);
+        }
+        pc_connection_free(silent);
+        pc_listener_free(l);
+    }
+    CHECK_EQ(count_fds(), before);
+}
+
+// A silent client costs the Listener handshake_timeout, not its service:
+// accept gives PC_AUTH, and the next accept serves the next client.
+TEST(listener_handshake_timeout_serves_next_client) {
+    int before = count_fds();
+    for (int tcp = 0; tcp <= 1; tcp++) {
+        pc_listener *l = keyed_listener(tcp ? "127.0.0.1:0" : NULL, 0.2);
+        pc_connection *silent = silent_client(l);
+        client_job job;
+        memset(&job, 0, sizeof job);
+        pc_thread *client = start_client(&job, pc_listener_address(l), "k");
+        accept_job j;
+        join_accept(start_accept(&j, l), 10.0);
+        CHECK_RC(j.rc, PC_AUTH);
+        CHECK_MSG(strstr(j.msg, "handshake_timeout") != NULL, "%s", j.msg);
+        CHECK_MSG(j.took >= 0.19, "gave up after %g s", j.took);
+        join_accept(start_accept(&j, l), 10.0);
+        CHECK_RC(j.rc, PC_OK);
+        CHECK_OK(serve_echo(j.c));
+        join_free(client);
+        CHECK_OK(job.connect_rc);
+        CHECK_OK(job.exchange_rc);
+        pc_connection_free(j.c);
+        pc_connection_free(silent);
+        pc_listener_free(l);
+    }
+    CHECK_EQ(count_fds(), before);
+}
+
+// A client that sends its (correct) reply one byte every 0.1 s would
+// never trip a limit per read; the deadline covers the whole handshake.
+typedef struct drip_job {
+    pc_connection *c;
+    pc_event stop;
+    int sent;                   // bytes of the reply sent so far (atomic)
+    int total;
+} drip_job;
+
+static int drip_main(void *arg) {
+    drip_job *j = (drip_job *)arg;
+    unsigned char frame[4 + 8 + 32];
+    void *challenge;
+    size_t n;
+    if (pc_connection_recv_bytes(j->c, 0, &challenge, &n) || n < 11) return 1;
+    memcpy(frame, "\0\0\0\x28{sha256}", 12);
+    pc__hmac(1, "k", 1, (char *)challenge + 11, n - 11, frame + 12);
+    pc_connection_bytes_free(challenge);
+    j->total = (int)sizeof frame;
+    for (size_t i = 0; i < sizeof frame && !pc_event_is_set(&j->stop); i++) {
+        if (send(pc_connection_fileno(j->c), frame + i, 1, MSG_NOSIGNAL) != 1) return 0;
+        __atomic_add_fetch(&j->sent, 1, __ATOMIC_SEQ_CST);
+        pc_event_wait(&j->stop, 0.1);
+    }
+    if (pc_event_is_set(&j->stop)) return 0;
+    // Reached only when nothing cut it short: finish the handshake properly.
+    void *welcome;
+    int rc = pc_connection_recv_bytes(j->c, 0, &welcome, &n);
+    if (rc) return rc;
+    pc_connection_bytes_free(welcome);
+    return pc_connection_deliver_challenge(j->c, "k", 1);
+}
+
+TEST(listener_handshake_deadline_covers_a_dripping_client) {
+    int before = count_fds();
+    pc_listener *l = keyed_listener(NULL, 0.3);
+    drip_job drip;
+    memset(&drip, 0, sizeof drip);
+    drip.c = silent_client(l);
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.daemon = PC_DAEMON_YES;
+    d.target = drip_main;
+    d.arg = &drip;
+    pc_thread *dripper = pc_thread_new(&d);
+    CHECK_OK(pc_thread_start(dripper));
+    accept_job j;
+    join_accept(start_accept(&j, l), 10.0);
+    int sent = __atomic_load_n(&drip.sent, __ATOMIC_SEQ_CST);
+    pc_event_set(&drip.stop);
+    CHECK_RC(j.rc, PC_AUTH);
+    CHECK_MSG(strstr(j.msg, "handshake_timeout") != NULL, "%s", j.msg);
+    CHECK_MSG(sent < 44, "accept waited for all %d bytes", sent);
+    join_free(dripper);
+    pc_connection_free(drip.c);
+    pc_listener_free(l);
+    CHECK_EQ(count_fds(), before);
+}
+
+TEST(listener_handshake_timeout_values) {
+    const double bad[] = {NAN, -2.0, -0.5, -INFINITY};
+    const double good[] = {0, PC_FOREVER, 1e-3, 3600.0, INFINITY};
+    pc_listener_desc d;
+    memset(&d, 0, sizeof d);
+    d.address = "127.0.0.1:0";
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        d.handshake_timeout = bad[i];
+        CHECK(pc_listener_new(&d) == NULL);
+        CHECK_EQ(pc_last_error_code(), PC_VALUE);
+        CHECK_MSG(strstr(pc_last_error(), "handshake_timeout") != NULL, "%s", pc_last_error());
+    }
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        d.handshake_timeout = good[i];
+        pc_listener *l = pc_listener_new(&d);
+        CHECK_MSG(l != NULL, "%g: %s", good[i], pc_last_error());
+        pc_listener_free(l);
+    }
 }
 
 // The default address is a socket in a fresh directory of mode 0700, so
