@@ -209,7 +209,8 @@
    with a socket). Two concurrent senders (or receivers) on one connection
    interleave partial messages, as in Python; closing a connection while
    another thread uses it is a bug. Listener: accept may run in several
-   threads; pc_listener_close from any thread wakes them (Linux);
+   threads; pc_listener_close from any thread wakes them, those inside
+   the authkey handshake everywhere, those waiting in accept(2) on Linux;
    last_accepted is the latest accept's peer.
 
    CONNECTIONS: ERRORS
@@ -219,9 +220,11 @@
    SIGPIPE, on pipes too), a message over maxlength (EMSGSIZE), a bad frame
    header (EPROTO) or end of file inside a message (EIO); after the last
    three the connection no longer reads. PC_AUTH: the handshake failed on
-   either side (wrong key, bad reply, refused). PC_VALUE: NULL or
+   either side (wrong key, bad reply, refused; on a Listener also a client
+   that did not finish it within handshake_timeout). PC_VALUE: NULL or
    contradictory arguments, the wrong direction, a buffer too short
-   (Python's BufferTooShort; the message is kept for the next receive).
+   (Python's BufferTooShort; the message is kept for the next receive), a
+   TCP port past 65535 (Python's OverflowError).
 
    CONNECTIONS: BEYOND PYTHON
    ==========================
@@ -237,6 +240,9 @@
      as an empty message and loses step with the stream.
    - TCP connections set TCP_NODELAY; every message is one write anyway.
    - "@name" addresses the Linux abstract namespace (Python: "\0name").
+   - A Listener with an authkey gives each client handshake_timeout (5 s
+     by default) to finish the handshake, so one silent client cannot
+     stop it serving the others; Python's accept waits for it forever.
 
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
@@ -357,8 +363,13 @@ typedef enum pc_family {
 typedef struct pc_listener pc_listener;
 
 typedef struct pc_listener_desc {
-    /* NULL: a fresh socket file in $TMPDIR (Python's arbitrary_address).
-       "host:port" (port 0: any free one), "[::1]:port", "/path", "@name". */
+    /* NULL: a fresh socket file (Python's arbitrary_address), in a new
+       directory of mode 0700 in $TMPDIR (/tmp when unset, too long, or in
+       a set-user-ID program), so no other user can connect whatever the
+       umask; both go on close. With .family PC_AF_INET: "127.0.0.1:0";
+       PC_AF_ABSTRACT: a fresh "@name".
+       "host:port" (port 0 to 65535; 0: any free one), "[::1]:port",
+       "/path", "@name". */
     const char *address;
     /* PC_AF_DEFAULT: "@..." is abstract, "host:port" (digits after the last
        ':' and no '/') is TCP, anything else a socket file. */
@@ -368,21 +379,32 @@ typedef struct pc_listener_desc {
        None); a non-NULL key may be empty (authkey_size 0). Copied. */
     const void *authkey;
     size_t authkey_size;
+    /* With an authkey: seconds a client has to finish the whole handshake,
+       counted from its connection, so that a silent or slow client cannot
+       hold accept (Python has no limit). 0: 5 seconds; PC_FOREVER: no limit; NaN or
+       another negative value: PC_VALUE. */
+    double handshake_timeout;
 } pc_listener_desc;
 
 /* Bind and listen. desc may be NULL (a unix socket file, no authkey).
-   Returns NULL on failure (pc_last_error: PC_VALUE, PC_OS, PC_NOMEM).
+   Returns NULL on failure (pc_last_error: PC_VALUE (bad address, a port
+   past 65535, bad handshake_timeout), PC_OS, PC_NOMEM).
    Python: Listener(address, family, backlog, authkey) */
 PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc);
 /* Accept one connection; with an authkey run the handshake (challenge the
    client, then answer its challenge), closing the connection on failure.
-   Returns: PC_OK, PC_AUTH (wrong key or protocol), PC_EOF (client left
-   during the handshake), PC_OS (closed listener, bad frame), PC_VALUE,
-   PC_NOMEM.  Blocks: yes; pc_listener_close from another thread wakes it
-   (Linux).  Python: Listener.accept */
+   Returns: PC_OK, PC_AUTH (wrong key or protocol, or the client did not
+   finish the handshake within handshake_timeout), PC_EOF (client left
+   during the handshake), PC_OS (EBADF "listener is closed", bad frame),
+   PC_VALUE, PC_NOMEM.  Blocks: yes, the handshake at most
+   handshake_timeout; pc_listener_close from another thread wakes it, in
+   the handshake too (waiting in accept(2): Linux).
+   Python: Listener.accept */
 PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn);
 /* Stop listening; a socket file is removed (only by the process that made
-   it). Again is harmless. Python: Listener.close */
+   it), with its private directory for a default address. Accepts blocked
+   in this process return "listener is closed". Again is harmless.
+   Python: Listener.close */
 PYCONC_API void pc_listener_close(pc_listener *l);
 /* Close and release. NULL is ignored. */
 PYCONC_API void pc_listener_free(pc_listener *l);
@@ -406,7 +428,7 @@ typedef struct pc_client_desc {
 
 /* Connect to a Listener; with an authkey answer its challenge, then
    challenge it. Returns: PC_OK, PC_AUTH, PC_EOF, PC_OS (ECONNREFUSED ...),
-   PC_VALUE (bad address), PC_NOMEM.  Blocks: yes.
+   PC_VALUE (bad address, a port past 65535), PC_NOMEM.  Blocks: yes.
    Python: multiprocessing.connection.Client(address, family, authkey) */
 PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn);
 
@@ -697,6 +719,7 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #define PC__HAVE_PHDR 0
 #endif
 #if defined(__linux__)
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #endif
 
@@ -843,11 +866,21 @@ static int pc__os_write_all(int fd, int is_socket, struct iovec *iov, int n) {
     return PC_OK;
 }
 
+static int pc__os_wait_readable(int fd, double deadline);
+
 // Read exactly size bytes. End of file before the first byte is PC_EOF
-// when at_boundary (between messages), otherwise PC_OS.
-static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
+// when at_boundary (between messages), otherwise PC_OS. A finite deadline
+// bounds the whole read, however the bytes trickle in: each read waits
+// for data first (PC_TIMEOUT, errno ETIMEDOUT). INFINITY adds no call.
+static int pc__os_read_by(int fd, void *buf, size_t size, int at_boundary, double deadline) {
     size_t got = 0;
     while (got < size) {
+        int rc = deadline < INFINITY ? pc__os_wait_readable(fd, deadline) : PC_OK;
+        if (rc == PC_TIMEOUT) {
+            errno = ETIMEDOUT;
+            return pc__error(PC_TIMEOUT, "recv_bytes: timed out");
+        }
+        if (rc) return rc;
         size_t want = size - got;
         if (want > (size_t)SSIZE_MAX) want = (size_t)SSIZE_MAX;
         ssize_t r = read(fd, (char *)buf + got, want);
@@ -863,6 +896,10 @@ static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
         got += (size_t)r;
     }
     return PC_OK;
+}
+
+static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
+    return pc__os_read_by(fd, buf, size, at_boundary, INFINITY);
 }
 
 // Wait for fds to be readable, up to a monotonic deadline (INFINITY: no
@@ -962,6 +999,46 @@ static int pc__os_move_high(int fd) {
     return nfd;
 }
 
+// An environment variable, or NULL in a secure-execution program (set-user-ID,
+// set-group-ID, raised capabilities): its environment comes from a less
+// privileged caller, who must not pick where its private files go.
+static const char *pc__os_getenv_trusted(const char *name) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
+    return secure_getenv(name);
+#elif defined(__linux__)
+    return getauxval(AT_SECURE) ? NULL : getenv(name);
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+    return issetugid() ? NULL : getenv(name);
+#else
+    return getuid() != geteuid() || getgid() != getegid() ? NULL : getenv(name);
+#endif
+}
+
+// Make a fresh directory that only we may enter (Python's tempfile.mkdtemp)
+// in $TMPDIR, or /tmp when it is unset, untrusted or too long for a socket
+// path under it. mkdtemp asks for 0700, but a umask may take owner bits
+// away: set the mode on the directory itself, then check owner and mode.
+static int pc__os_private_dir(char *out, size_t cap) {
+    const char *dir = pc__os_getenv_trusted("TMPDIR");
+    struct stat st;
+    if (!dir || !dir[0] || strlen(dir) > 60) dir = "/tmp";
+    snprintf(out, cap, "%s/pyconc-XXXXXX", dir);
+    if (!mkdtemp(out)) {
+        int e = errno;
+        pc__error(PC_OS, "can't make a private directory in %s: %s", dir, strerror(e));
+        errno = e;
+        return PC_OS;
+    }
+    int fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int ok = fd >= 0 && fchmod(fd, 0700) == 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+             st.st_uid == geteuid() && (st.st_mode & 0777) == 0700;
+    pc__os_close(fd);
+    if (ok) return PC_OK;
+    rmdir(out);
+    errno = EPERM;
+    return pc__error(PC_OS, "%s is not a directory of ours with mode 0700", out);
+}
+
 // >>frame
 // The one framing helper pair: Python's multiprocessing.connection format.
 #define PC__FRAME_LONG 0x7fffffffu     // longer messages use the 8-byte form
@@ -989,8 +1066,10 @@ static int pc__frame_send(int fd, int is_socket, const void *buf, size_t size) {
 
 // Finish reading a frame header whose first 4 bytes are h; *out_size
 // gets the length. A 4-byte length with the sign bit set (other than -1)
-// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO.
-static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_size) {
+// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO. The
+// frame readers take a deadline as pc__os_read_by does (INFINITY: none).
+static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_size,
+                                 double deadline) {
     unsigned char h[8];
     int rc;
     uint32_t s32 = (uint32_t)h4[0] << 24 | (uint32_t)h4[1] << 16 | (uint32_t)h4[2] << 8 | h4[3];
@@ -1002,7 +1081,7 @@ static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_si
         errno = EPROTO;
         return pc__error(PC_OS, "bad message length (header 0x%08x)", (unsigned)s32);
     }
-    if ((rc = pc__os_read_all(fd, h, 8, 0))) return rc;
+    if ((rc = pc__os_read_by(fd, h, 8, 0, deadline))) return rc;
     uint64_t s64 = 0;
     for (int i = 0; i < 8; i++) s64 = s64 << 8 | h[i];
     if (s64 > (uint64_t)PTRDIFF_MAX) {
@@ -1014,10 +1093,10 @@ static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_si
 }
 
 // Read a frame header; *out_size gets the length.
-static int pc__frame_recv_header(int fd, size_t *out_size) {
+static int pc__frame_recv_header(int fd, size_t *out_size, double deadline) {
     unsigned char h[4];
-    int rc = pc__os_read_all(fd, h, 4, 1);
-    return rc ? rc : pc__frame_header_rest(fd, h, out_size);
+    int rc = pc__os_read_by(fd, h, 4, 1, deadline);
+    return rc ? rc : pc__frame_header_rest(fd, h, out_size, deadline);
 }
 
 // Read a payload of size bytes into a new buffer. The buffer grows as the
@@ -1027,7 +1106,7 @@ static int pc__frame_recv_header(int fd, size_t *out_size) {
 // message is held once, not twice while the last doubling copies it.
 #define PC__FRAME_CHUNK ((size_t)1 << 20)
 
-static int pc__frame_recv_payload(int fd, size_t size, void **out_buf) {
+static int pc__frame_recv_payload(int fd, size_t size, void **out_buf, double deadline) {
     size_t cap = size < PC__FRAME_CHUNK ? size : PC__FRAME_CHUNK, got = 0;
     char *buf = (char *)pc__malloc(cap);
     if (!buf) return PC_NOMEM;
@@ -1039,7 +1118,7 @@ static int pc__frame_recv_payload(int fd, size_t size, void **out_buf) {
             buf = nbuf;
             cap = ncap;
         }
-        int rc = pc__os_read_all(fd, buf + got, cap - got, 0);
+        int rc = pc__os_read_by(fd, buf + got, cap - got, 0, deadline);
         if (rc) { pc__free(buf); return rc; }
         got = cap;
     }
@@ -1139,8 +1218,10 @@ static int pc__conn_payload_failed(pc_connection *c, int rc) {
     return rc;
 }
 
-PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
-                                        size_t *out_size) {
+// recv_bytes by a deadline (INFINITY: none). A timeout may leave a message
+// half read: only the handshake uses one, and drops the connection then.
+static int pc__conn_recv(pc_connection *c, size_t maxlength, void **out_buf, size_t *out_size,
+                         double deadline) {
     size_t size;
     int rc = pc__conn_check(c, 1, 0);
     if (rc) return rc;
@@ -1154,11 +1235,17 @@ PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__frame_recv_header(c->fd, &size))) return pc__conn_header_failed(c, rc);
+    if ((rc = pc__frame_recv_header(c->fd, &size, deadline))) return pc__conn_header_failed(c, rc);
     if (maxlength && size > maxlength) return pc__conn_bad_length(c, size, maxlength);
-    if ((rc = pc__frame_recv_payload(c->fd, size, out_buf))) return pc__conn_payload_failed(c, rc);
+    if ((rc = pc__frame_recv_payload(c->fd, size, out_buf, deadline)))
+        return pc__conn_payload_failed(c, rc);
     *out_size = size;
     return PC_OK;
+}
+
+PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
+                                        size_t *out_size) {
+    return pc__conn_recv(c, maxlength, out_buf, out_size, INFINITY);
 }
 
 static int pc__conn_too_short(size_t size, size_t room) {
@@ -1183,12 +1270,13 @@ PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__frame_recv_header(c->fd, &size))) return pc__conn_header_failed(c, rc);
+    if ((rc = pc__frame_recv_header(c->fd, &size, INFINITY))) return pc__conn_header_failed(c, rc);
     *out_size = size;
     if (size <= cap - offset)
         return pc__conn_payload_failed(c, pc__os_read_all(c->fd, (char *)buf + offset, size, 0));
     void *keep;
-    if ((rc = pc__frame_recv_payload(c->fd, size, &keep))) return pc__conn_payload_failed(c, rc);
+    if ((rc = pc__frame_recv_payload(c->fd, size, &keep, INFINITY)))
+        return pc__conn_payload_failed(c, rc);
     c->pending = keep;
     c->pending_size = size;
     c->has_pending = 1;
@@ -1352,12 +1440,12 @@ static int pc__frame_recv_fds(int fd, int is_socket, size_t limit, void **out_bu
     int rc = is_socket ? pc__recv_fds(fd, h, 4, fds, inout_nfds) : pc__os_read_all(fd, h, 4, 1);
     if (!is_socket) *inout_nfds = 0;
     if (rc) return rc;
-    rc = pc__frame_header_rest(fd, h, &size);
+    rc = pc__frame_header_rest(fd, h, &size, INFINITY);
     if (!rc && limit && size > limit) {
         errno = EMSGSIZE;
         rc = pc__error(PC_OS, "bad message length: %zu bytes, at most %zu", size, limit);
     }
-    if (!rc) rc = pc__frame_recv_payload(fd, size, out_buf);
+    if (!rc) rc = pc__frame_recv_payload(fd, size, out_buf, INFINITY);
     if (rc) {
         for (size_t i = 0; i < *inout_nfds; i++) pc__os_close(fds[i]);
         *inout_nfds = 0;
@@ -1610,10 +1698,11 @@ PYCONC_API int pc__random_bytes(void *buf, size_t size) {
 #define PC__LEGACY_CHALLENGE 20     // a <= 3.11 server's challenge: bare MD5
 #define PC__MD5_SIZE 16
 
-static int pc__auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size) {
+static int pc__auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size,
+                         double deadline) {
     void *msg;
     size_t n;
-    int rc = pc_connection_recv_bytes(c, PC__AUTH_MAX, &msg, &n);
+    int rc = pc__conn_recv(c, PC__AUTH_MAX, &msg, &n, deadline);
     if (rc) return rc;
     memcpy(buf, msg, n);
     pc__free(msg);
@@ -1670,8 +1759,10 @@ static int pc__auth_check_key(pc_connection *c, const void *key, size_t key_size
     return pc__conn_check(c, 1, 1);
 }
 
-PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *authkey,
-                                               size_t authkey_size) {
+// The two halves by a deadline (INFINITY: none) on every read they make;
+// their writes are a few small messages that the socket buffer takes.
+static int pc__auth_deliver(pc_connection *c, const void *authkey, size_t authkey_size,
+                            double deadline) {
     unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
     size_t n, head = strlen(PC__CHALLENGE);
     int rc = pc__auth_check_key(c, authkey, authkey_size);
@@ -1679,7 +1770,7 @@ PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *aut
     memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
     if ((rc = pc__random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
     if ((rc = pc_connection_send_bytes(c, out, 0, sizeof out))) return rc;
-    if ((rc = pc__auth_recv(c, reply, &n))) return rc;
+    if ((rc = pc__auth_recv(c, reply, &n, deadline))) return rc;
     rc = pc__auth_verify(authkey, authkey_size, out + head, sizeof out - head, reply, n);
     if (rc == PC_OK) return pc_connection_send_bytes(c, PC__WELCOME, 0, strlen(PC__WELCOME));
     char why[256];
@@ -1688,13 +1779,13 @@ PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *aut
     return pc__error(PC_AUTH, "%s", why);
 }
 
-PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
-                                              size_t authkey_size) {
+static int pc__auth_answer(pc_connection *c, const void *authkey, size_t authkey_size,
+                           double deadline) {
     unsigned char m[PC__AUTH_MAX], reply[8 + 32];
     size_t n, head = strlen(PC__CHALLENGE), prefix;
     int kind, rc = pc__auth_check_key(c, authkey, authkey_size);
     if (rc) return rc;
-    if ((rc = pc__auth_recv(c, m, &n))) return rc;
+    if ((rc = pc__auth_recv(c, m, &n, deadline))) return rc;
     if (n < head || memcmp(m, PC__CHALLENGE, head) != 0)
         return pc__error(PC_AUTH, "protocol error, expected a challenge");
     if (n - head < PC__LEGACY_CHALLENGE)
@@ -1709,10 +1800,20 @@ PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *auth
     pc__hmac(kind, authkey, authkey_size, m + head, n - head, reply + len);
     len += kind ? 32 : PC__MD5_SIZE;
     if ((rc = pc_connection_send_bytes(c, reply, 0, len))) return rc;
-    if ((rc = pc__auth_recv(c, m, &n))) return rc;
+    if ((rc = pc__auth_recv(c, m, &n, deadline))) return rc;
     if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
         return pc__error(PC_AUTH, "digest sent was rejected");
     return PC_OK;
+}
+
+PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *authkey,
+                                               size_t authkey_size) {
+    return pc__auth_deliver(c, authkey, authkey_size, INFINITY);
+}
+
+PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
+                                              size_t authkey_size) {
+    return pc__auth_answer(c, authkey, authkey_size, INFINITY);
 }
 
 // >>address
@@ -1770,12 +1871,33 @@ static int pc__split_host_port(const char *address, char *host, size_t cap,
     return PC_OK;
 }
 
+// Check a port and write it back canonical. getaddrinfo would take any
+// number and keep its low 16 bits (99999 is port 34463); Python refuses
+// ports past 65535 with OverflowError.
+static int pc__tcp_port(const char *port, char *out, size_t cap) {
+    unsigned long value = 0;
+    size_t n = strlen(port);
+    const char *more = n > 20 ? "..." : "";
+    if (n == 0) return pc__error(PC_VALUE, "TCP address has an empty port");
+    for (const char *p = port; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return pc__error(PC_VALUE, "TCP port \"%.20s%s\" is not a number", port, more);
+        value = value * 10 + (unsigned long)(*p - '0');
+        if (value > 65535)
+            return pc__error(PC_VALUE, "TCP port %.20s%s out of range: port must be 0-65535",
+                             port, more);
+    }
+    snprintf(out, cap, "%lu", value);
+    return PC_OK;
+}
+
 // Resolve a TCP address: IPv4 unless the host is bracketed (Python's
 // AF_INET listener takes IPv4 only, so "localhost" must mean 127.0.0.1).
 static int pc__tcp_resolve(const char *address, int passive, struct addrinfo **out) {
-    char host[256];
-    const char *port = NULL;
-    int v6 = 0, rc = pc__split_host_port(address, host, sizeof host, &port, &v6);
+    char host[256], port[8];
+    const char *port_text = NULL;
+    int v6 = 0, rc = pc__split_host_port(address, host, sizeof host, &port_text, &v6);
+    if (!rc) rc = pc__tcp_port(port_text, port, sizeof port);
     if (rc) return rc;
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -1845,8 +1967,17 @@ static int pc__os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
 }
 
 // >>listener
+// A connection inside the accept handshake, on its accepting thread's
+// stack, linked into the listener so that close can cut it short.
+typedef struct pc__handshake {
+    struct pc__handshake *next;
+    int fd;
+    pid_t pid;                  // only this process may shut the socket down
+    int cut;                    // close shut it down: the accept fails
+} pc__handshake;
+
 struct pc_listener {
-    pc_lock mu;                 // guards fd, closed, accepting, last
+    pc_lock mu;                 // guards fd, closed, accepting, last, handshakes
     int fd;
     int closed;
     int accepting;              // threads inside accept(): they own the close
@@ -1855,20 +1986,36 @@ struct pc_listener {
     int has_last;
     char address[128];
     char last[128];
+    char dir[96];               // private directory of a default address ("": none)
     unsigned char *authkey;     // NULL: no handshake
     size_t authkey_size;
+    double handshake_timeout;   // seconds, INFINITY: none
+    pc__handshake *handshakes;
 };
+
+#define PC__HANDSHAKE_TIMEOUT 5.0   // pc_listener_desc.handshake_timeout 0
 
 static uint32_t pc__listener_counter;
 
-// Python's arbitrary_address: a name nobody uses yet in the temp directory.
-static int pc__arbitrary_address(char *out, size_t cap) {
-    const char *dir = getenv("TMPDIR");
+// Python's arbitrary_address: for a socket file, a name in a fresh private
+// directory (no other user can connect, whatever the umask; Python's
+// mkdtemp(prefix='pymp-')); an unused abstract name; any TCP port.
+static int pc__listener_fresh_address(pc_listener *l, char *out, size_t cap) {
     uint32_t r = 0;
-    if (!dir || !dir[0] || strlen(dir) > 60) dir = "/tmp";
-    pc__random_bytes(&r, sizeof r);
-    unsigned n = __atomic_add_fetch(&pc__listener_counter, 1, __ATOMIC_RELAXED);
-    snprintf(out, cap, "%s/pyconc-%ld-%u-%08x.sock", dir, (long)getpid(), n, (unsigned)r);
+    if (l->family == PC_AF_INET) {
+        snprintf(out, cap, "127.0.0.1:0");
+    } else if (l->family == PC_AF_ABSTRACT) {
+        pc__random_bytes(&r, sizeof r);
+        unsigned n = __atomic_add_fetch(&pc__listener_counter, 1, __ATOMIC_RELAXED);
+        snprintf(out, cap, "@pyconc-%ld-%u-%08x", (long)getpid(), n, (unsigned)r);
+    } else {
+        int rc = pc__os_private_dir(l->dir, sizeof l->dir);
+        if (rc) {
+            l->dir[0] = '\0';
+            return rc;
+        }
+        snprintf(out, cap, "%s/listener.sock", l->dir);
+    }
     return PC_OK;
 }
 
@@ -1913,14 +2060,21 @@ static int pc__listener_open(pc_listener *l, const char *address, int backlog) {
     return PC_OK;
 }
 
+// 0: the default; PC_FOREVER: none; NaN and other negatives are mistakes.
+static int pc__listener_set_timeout(pc_listener *l, double timeout) {
+    if (timeout == 0) timeout = PC__HANDSHAKE_TIMEOUT;
+    else if (timeout == PC_FOREVER) timeout = INFINITY;
+    else if (!(timeout > 0))
+        return pc__error(PC_VALUE, "handshake_timeout must be positive, 0 (the default) or "
+                         "PC_FOREVER, not %g", timeout);
+    l->handshake_timeout = timeout;
+    return PC_OK;
+}
+
 static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
     char fresh[128];
     const char *address = d->address;
-    if (!address) {
-        pc__arbitrary_address(fresh, sizeof fresh);
-        address = fresh;
-    }
-    l->family = d->family ? d->family : pc__family_of(address);
+    l->family = d->family ? d->family : (address ? pc__family_of(address) : PC_AF_UNIX);
     if ((int)l->family < PC_AF_UNIX || (int)l->family > PC_AF_INET)
         return pc__error(PC_VALUE, "unknown address family %d", (int)d->family);
     if (d->authkey || d->authkey_size) {
@@ -1930,7 +2084,10 @@ static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
         l->authkey_size = d->authkey_size;
     }
     if (d->backlog < 0) return pc__error(PC_VALUE, "backlog is negative");
-    return pc__listener_open(l, address, d->backlog ? d->backlog : 1);
+    int rc = pc__listener_set_timeout(l, d->handshake_timeout);
+    if (!rc && !address) rc = pc__listener_fresh_address(l, fresh, sizeof fresh);
+    if (!address) address = fresh;
+    return rc ? rc : pc__listener_open(l, address, d->backlog ? d->backlog : 1);
 }
 
 PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
@@ -1942,7 +2099,10 @@ PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
     l->owner = getpid();
     int rc = pc__listener_setup(l, desc ? desc : &zero);
     if (rc) {
+        int e = errno;
         pc__os_close(l->fd);
+        if (l->dir[0]) rmdir(l->dir);
+        errno = e;
         pc__free(l->authkey);
         pc__free(l);
         return NULL;
@@ -1950,26 +2110,82 @@ PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
     return l;
 }
 
+static int pc__listener_closed_error(void) {
+    errno = EBADF;
+    return pc__error(PC_OS, "listener is closed");
+}
+
+// Record the peer of a new connection and, when a handshake follows, enter
+// it in the listener's list. Returns 0 when the listener closed meanwhile.
+static int pc__handshake_enter(pc_listener *l, pc__handshake *h, int fd,
+                               const pc__sockaddr *peer) {
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    int open = !l->closed;
+    if (open) {
+        pc__format_sockaddr(&peer->ss, peer->len, l->last, sizeof l->last);
+        l->has_last = 1;
+    }
+    if (open && l->authkey) {
+        h->fd = fd;
+        h->pid = getpid();
+        h->cut = 0;
+        h->next = l->handshakes;
+        l->handshakes = h;
+    }
+    pc_lock_release(&l->mu);
+    return open;
+}
+
+// Leave the list (before the descriptor can be closed and its number
+// reused); returns whether close cut the handshake.
+static int pc__handshake_leave(pc_listener *l, pc__handshake *h) {
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    pc__handshake **p = &l->handshakes;
+    while (*p && *p != h) p = &(*p)->next;
+    if (*p) *p = h->next;
+    pc_lock_release(&l->mu);
+    return h->cut;
+}
+
+// Shut down the sockets of this process's handshakes (under l->mu): their
+// reads see end of file at once, so the accepts inside them return.
+static void pc__handshake_cut_all(pc_listener *l) {
+    pid_t self = getpid();
+    for (pc__handshake *h = l->handshakes; h; h = h->next) {
+        if (h->pid != self || h->cut) continue;
+        shutdown(h->fd, SHUT_RDWR);
+        h->cut = 1;
+    }
+}
+
+// The handshake of an accepted connection, Listener's way round (challenge
+// the client, then answer its challenge), all by one deadline.
+static int pc__listener_handshake(pc_listener *l, pc_connection *c, pc__handshake *h) {
+    double deadline = pc_monotonic() + l->handshake_timeout;   // INFINITY stays so
+    int rc = pc__auth_deliver(c, l->authkey, l->authkey_size, deadline);
+    if (!rc) rc = pc__auth_answer(c, l->authkey, l->authkey_size, deadline);
+    if (pc__handshake_leave(l, h)) return pc__listener_closed_error();
+    if (rc == PC_TIMEOUT)
+        return pc__error(PC_AUTH, "the client did not finish the handshake within "
+                         "handshake_timeout (%g s)", l->handshake_timeout);
+    return rc;
+}
+
 // Record the peer and finish one accepted connection (handshake).
 static int pc__listener_welcome(pc_listener *l, int fd, const pc__sockaddr *peer,
                                 pc_connection **out_conn) {
-    pc_lock_acquire(&l->mu, PC_FOREVER);
-    pc__format_sockaddr(&peer->ss, peer->len, l->last, sizeof l->last);
-    l->has_last = 1;
-    pc_lock_release(&l->mu);
+    pc__handshake h;
     pc__tcp_nodelay(fd, peer->ss.ss_family);
     pc_connection *c = pc__conn_new(fd, 1, 1, 1);
     if (!c) {
         pc__os_close(fd);
         return PC_NOMEM;
     }
-    if (l->authkey) {
-        int rc = pc_connection_deliver_challenge(c, l->authkey, l->authkey_size);
-        if (!rc) rc = pc_connection_answer_challenge(c, l->authkey, l->authkey_size);
-        if (rc) {
-            pc_connection_free(c);
-            return rc;
-        }
+    int rc = pc__handshake_enter(l, &h, fd, peer) ? PC_OK : pc__listener_closed_error();
+    if (!rc && l->authkey) rc = pc__listener_handshake(l, c, &h);
+    if (rc) {
+        pc_connection_free(c);
+        return rc;
     }
     *out_conn = c;
     return PC_OK;
@@ -1996,8 +2212,7 @@ PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
     if (l->closed) {
         pc_lock_release(&l->mu);
-        errno = EBADF;
-        return pc__error(PC_OS, "listener is closed");
+        return pc__listener_closed_error();
     }
     l->accepting++;
     int fd = l->fd;
@@ -2011,9 +2226,10 @@ PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
     }
     pc_lock_release(&l->mu);
     if (s >= 0 && closed) pc__os_close(s);
-    if (s < 0 || closed) {
-        errno = closed ? EBADF : e;
-        return closed ? pc__error(PC_OS, "listener is closed") : pc__os_error("accept");
+    if (closed) return pc__listener_closed_error();
+    if (s < 0) {
+        errno = e;
+        return pc__os_error("accept");
     }
     return pc__listener_welcome(l, s, &peer, out_conn);
 }
@@ -2023,6 +2239,7 @@ PYCONC_API void pc_listener_close(pc_listener *l) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
     int was_closed = l->closed;
     l->closed = 1;
+    if (!was_closed) pc__handshake_cut_all(l);
     if (!was_closed && l->fd >= 0) {
         if (l->accepting > 0 && getpid() == l->owner) {
             // shutdown() wakes the threads blocked in accept() (Linux); the
@@ -2037,7 +2254,9 @@ PYCONC_API void pc_listener_close(pc_listener *l) {
         }
     }
     pc_lock_release(&l->mu);
-    if (!was_closed && l->family == PC_AF_UNIX && getpid() == l->owner) unlink(l->address);
+    if (was_closed || getpid() != l->owner) return;
+    if (l->family == PC_AF_UNIX) unlink(l->address);
+    if (l->dir[0]) rmdir(l->dir);
 }
 
 PYCONC_API void pc_listener_free(pc_listener *l) {
