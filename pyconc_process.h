@@ -381,8 +381,8 @@ typedef struct pc_listener_desc {
     size_t authkey_size;
     /* With an authkey: seconds a client has to finish the whole handshake,
        counted from its connection, so that a silent or slow client cannot
-       hold accept (Python has no limit). 0: 5 seconds; PC_FOREVER: no limit; NaN or
-       another negative value: PC_VALUE. */
+       hold accept (Python has no limit). 0: 5 seconds; negative (PC_FOREVER):
+       no limit, as every timeout here; NaN: PC_VALUE. */
     double handshake_timeout;
 } pc_listener_desc;
 
@@ -2060,13 +2060,11 @@ static int pc__listener_open(pc_listener *l, const char *address, int backlog) {
     return PC_OK;
 }
 
-// 0: the default; PC_FOREVER: none; NaN and other negatives are mistakes.
+// 0: the default; negative: none (the library's rule for every timeout).
 static int pc__listener_set_timeout(pc_listener *l, double timeout) {
+    if (timeout != timeout) return pc__error(PC_VALUE, "handshake_timeout is NaN");
     if (timeout == 0) timeout = PC__HANDSHAKE_TIMEOUT;
-    else if (timeout == PC_FOREVER) timeout = INFINITY;
-    else if (!(timeout > 0))
-        return pc__error(PC_VALUE, "handshake_timeout must be positive, 0 (the default) or "
-                         "PC_FOREVER, not %g", timeout);
+    else if (timeout < 0) timeout = INFINITY;
     l->handshake_timeout = timeout;
     return PC_OK;
 }
