@@ -576,10 +576,12 @@ PYCONC_API pc_process *pc_process_new(const pc_process_desc *desc);
 PYCONC_API void pc_process_free(pc_process *p);
 /* Take another reference (released with pc_process_free). */
 PYCONC_API pc_process *pc_process_retain(pc_process *p);
-/* Start the child. Returns: PC_OK, PC_RUNTIME (started twice, or the
-   current process is daemonic), PC_VALUE (closed; arg pointer with spawn or
-   forkserver; target outside every loaded object), PC_OS (errno kept),
-   PC_AUTH (the forkserver refused this process's key), PC_NOMEM.
+/* Start the child. Returns: PC_OK, PC_RUNTIME (started twice, the
+   current process is daemonic, or spawn/forkserver in a set-user-ID,
+   set-group-ID or file-capability program: use fork there), PC_VALUE
+   (closed; arg pointer with spawn or forkserver; target outside every
+   loaded object), PC_OS (errno kept), PC_AUTH (the forkserver refused
+   this process's key), PC_NOMEM.
    Python: Process.start */
 PYCONC_API int pc_process_start(pc_process *p);
 /* Wait for the child to end (timeout seconds; PC_FOREVER).
@@ -640,7 +642,8 @@ PYCONC_API pc_process *pc_process_parent(void);
 PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
 /* If this process is a pyconc spawn or forkserver child, run it and never
    return; otherwise return at once. The constructor does this already,
-   unless PYCONC_PROCESS_NO_CONSTRUCTOR. */
+   unless PYCONC_PROCESS_NO_CONSTRUCTOR. A set-user-ID, set-group-ID or
+   file-capability program never runs one and returns. */
 PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 
 #ifdef __cplusplus
@@ -694,6 +697,7 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #endif
 #if defined(__linux__)
 #include <sys/syscall.h>
+#include <sys/auxv.h>           // getauxval (glibc, musl)
 #endif
 
 struct pc_connection {
@@ -920,6 +924,18 @@ static void pc__os_close_from(int lo) {
     long max = sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > 65536) max = 65536;
     for (int fd = lo; fd < max; fd++) close(fd);
+}
+
+// Whether the kernel started this program in secure-execution mode
+// (set-user-ID, set-group-ID, file capabilities): its environment and
+// inherited descriptors are then chosen by a less privileged user. Ids
+// that differ now mean the same for a program it execs (Linux marks that
+// exec secure), and are all other systems can tell.
+static int pc__os_secure_exec(void) {
+#if defined(__linux__) && defined(AT_SECURE)
+    if (getauxval(AT_SECURE)) return 1;
+#endif
+    return getuid() != geteuid() || getgid() != getegid();
 }
 
 // Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
@@ -3766,6 +3782,12 @@ static int pc__proc_check_started(const pc_process *p, const char *what) {
 
 static int pc__proc_launch(pc_process *p, pc_start_method m) {
     pc__funcref ref;
+    if (m != PC_START_FORK && pc__os_secure_exec())
+        return pc__error(PC_RUNTIME, "the %s start method cannot be used in a set-user-ID, "
+                                     "set-group-ID or file-capability program, or with "
+                                     "effective ids other than the real ones (its child would "
+                                     "refuse the bootstrap); use the fork start method",
+                         pc_start_method_name(m));
     if (m != PC_START_FORK) {
         if (p->arg_kind == PC__ARG_POINTER)
             return pc__error(PC_VALUE, "arg_size 0 passes a pointer, which only the fork "
@@ -3996,7 +4018,15 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv) {
         snprintf(pc__proc_argv0, sizeof pc__proc_argv0, "%s", base ? base + 1 : argv[0]);
     }
     const char *v = getenv(PC__ENV_FD);
-    if (!v || strcmp(v, "3") != 0) return;
+    if (!v) return;
+    // A set-user-ID (set-group-ID, file-capability) program never takes a
+    // bootstrap: whoever ran it chose its environment and descriptors.
+    // The variable goes, so that no child of ours sees it either.
+    if (pc__os_secure_exec()) {
+        unsetenv(PC__ENV_FD);
+        return;
+    }
+    if (strcmp(v, "3") != 0) return;
     unsetenv(PC__ENV_FD);       // our own children must not mistake themselves for one
     pc__proc_init();
     pc__child_from_socket(PC__BOOT_FD);

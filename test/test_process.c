@@ -8,10 +8,16 @@
 #include "pyconc_process.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1036,5 +1042,221 @@ TEST(bad_bootstrap) {
     body[0] ^= 0x55;
     spawn_with_bootstrap(body, sizeof body, 1);
     spawn_with_bootstrap("\x90\0\0\0garbage", 11, 0);    // bad length header
+    CHECK(no_zombies());
+}
+
+// >>trust: who a spawned child takes its bootstrap from. The forged
+// messages below are what pc_process_start sends, for a target inside
+// the test shared object (PCT_MARKER_LIB), whose constructor creates the
+// file named by PCT_MARKER: a marker file means a child loaded it.
+#define NOBODY 65534
+
+static int exists(const char *path) { return access(path, F_OK) == 0; }
+
+// Every file these cases make in their temporary directory.
+static const char *const tmp_names[] = {"marker", "probe", "libmarker.so", "libmarker.so.new"};
+static char tmp_dir_made[PATH_MAX];     // the case's directory until removed
+
+// Remove the directory and what the case made in it (idempotent).
+static void tmp_cleanup(void) {
+    char path[PATH_MAX + 32];
+    if (!tmp_dir_made[0]) return;
+    for (size_t i = 0; i < sizeof tmp_names / sizeof tmp_names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmp_dir_made, tmp_names[i]);
+        unlink(path);
+    }
+    rmdir(tmp_dir_made);
+    tmp_dir_made[0] = '\0';
+}
+
+// A fresh 0755 directory under $TMPDIR (or /tmp) in dir[PATH_MAX]; a
+// failed CHECK (exit) removes it too.
+static void tmp_make(char *dir) {
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, PATH_MAX, "%s/pct-trust-XXXXXX", base && base[0] ? base : "/tmp");
+    CHECK_MSG(mkdtemp(dir) != NULL, "mkdtemp %.500s: %s", dir, strerror(errno));
+    snprintf(tmp_dir_made, sizeof tmp_dir_made, "%s", dir);
+    atexit(tmp_cleanup);
+    CHECK(chmod(dir, 0755) == 0);
+}
+
+static void path_in(char *out, const char *dir, const char *name) {
+    CHECK(snprintf(out, PATH_MAX, "%s/%s", dir, name) < PATH_MAX);
+}
+
+// Remove the directory; nothing else may be left in it.
+static void tmp_remove(const char *dir) {
+    tmp_cleanup();
+    CHECK_MSG(!exists(dir), "%.500s is left behind", dir);
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode) {
+    char buf[65536];
+    ssize_t n;
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    CHECK_MSG(in >= 0 && out >= 0, "copy %.400s to %.400s: %s", from, to, strerror(errno));
+    while ((n = read(in, buf, sizeof buf)) > 0) CHECK(write(out, buf, (size_t)n) == n);
+    CHECK(n == 0);
+    close(in);
+    CHECK(close(out) == 0);
+}
+
+// Load the test object here (no PCT_MARKER yet: no mark) and return its
+// target. The handle stays open: the object must stay where it is.
+static pc_target_fn marker_target(const char *lib) {
+    CHECK(getenv("PCT_MARKER") == NULL);
+    void *h = dlopen(lib, RTLD_NOW);
+    CHECK_MSG(h != NULL, "dlopen %.400s: %.400s", lib, dlerror());
+    void *sym = dlsym(h, "pct_marker_target");
+    CHECK(sym != NULL);
+    pc_target_fn fn;
+    memcpy(&fn, &sym, sizeof fn);
+    return fn;
+}
+
+// The run bootstrap pc_process_start would send for target fn (naming
+// path instead of the object's own, when path is not NULL).
+static pc__buf forged_body(pc_target_fn fn, const char *path) {
+    pc_process *p = make(PC_START_SPAWN, fn, NULL);
+    pc__funcref ref;
+    pc__buf b;
+    memset(&b, 0, sizeof b);
+    CHECK_OK(pc__funcref_locate(fn, &ref));
+    CHECK(!ref.is_main);
+    if (path) snprintf(ref.path, sizeof ref.path, "%s", path);
+    pc__boot_body_run(p, &ref, &b);
+    CHECK(!b.bad);
+    pc_process_free(p);
+    return b;
+}
+
+// The probe program (PCT_SETUID_PROBE) installed set-user-ID and
+// set-group-ID root in a fresh directory, and run as user nobody.
+typedef struct suid_probe { char dir[PATH_MAX], exe[PATH_MAX]; } suid_probe;
+
+static void suid_remove(suid_probe *s) { tmp_remove(s->dir); }
+
+// In the child: become nobody, then exec the probe (codes >= 120: could not).
+static void suid_exec(const suid_probe *s, const char *mode, int boot, const char *marker,
+                      int out_w) {
+    char menv[PATH_MAX + 16];
+    char *argv[] = {(char *)"probe", (char *)mode, NULL};
+    char *env[3];
+    int n = 0;
+    if (dup2(out_w, 1) < 0 || (boot >= 0 && dup2(boot, 3) < 0)) _exit(120);
+    if (boot >= 0) env[n++] = (char *)"PYCONC_PROCESS_FD=3";
+    if (marker) {
+        snprintf(menv, sizeof menv, "PCT_MARKER=%s", marker);
+        env[n++] = menv;
+    }
+    env[n] = NULL;
+    if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0) _exit(121);
+    if (access(s->exe, X_OK) < 0) _exit(122);  // its directory is not open to nobody
+    execve(s->exe, argv, env);
+    _exit(123);
+}
+
+// Run the probe as nobody (boot: a socket for descriptor 3, or -1); its
+// stdout in out. Returns its exit code; skips when it could not be run.
+static int suid_run(suid_probe *s, const char *mode, int boot, const char *marker, char *out,
+                    size_t cap) {
+    int op[2], st;
+    size_t got = 0;
+    ssize_t n;
+    CHECK(pipe2(op, O_CLOEXEC) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) suid_exec(s, mode, boot, marker, op[1]);
+    close(op[1]);
+    while (got + 1 < cap && (n = read(op[0], out + got, cap - 1 - got)) > 0) got += (size_t)n;
+    out[got] = '\0';
+    close(op[0]);
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (code >= 120 && code <= 123) {
+        suid_remove(s);
+        pct_skip(code == 121 ? "cannot switch to user nobody (65534)"
+                 : code == 122 ? "user nobody cannot reach the temporary directory "
+                                 "($TMPDIR or /tmp)"
+                               : "cannot run the probe as user nobody");
+    }
+    return code;
+}
+
+// Install the probe, or skip loudly where this system cannot show a
+// set-user-ID program at work (not root, nosuid, no_new_privs ...).
+static void suid_install(suid_probe *s) {
+    struct statvfs vfs;
+    char out[4096];
+    if (geteuid() != 0) pct_skip("needs root to install a set-user-ID root program");
+    tmp_make(s->dir);
+    path_in(s->exe, s->dir, "probe");
+    if (statvfs(s->dir, &vfs) == 0 && (vfs.f_flag & ST_NOSUID)) {
+        suid_remove(s);
+        pct_skip("the temporary directory is on a filesystem mounted nosuid");
+    }
+    copy_file(PCT_SETUID_PROBE, s->exe, 0700);
+    CHECK(chown(s->exe, 0, 0) == 0);
+    CHECK(chmod(s->exe, 06755) == 0);
+    int code = suid_run(s, "main", -1, NULL, out, sizeof out);
+    if (code != 0 || !strstr(out, "main euid=0 ")) {
+        char why[512];
+        snprintf(why, sizeof why, "the set-user-ID bit had no effect here (exit %d, output "
+                 "\"%.200s\"; sanitizer runtime, no_new_privs or a user namespace?)", code, out);
+        suid_remove(s);
+        pct_skip(why);
+    }
+}
+
+// A set-user-ID root program, run by nobody with the variable and a
+// forged bootstrap on descriptor 3 that names the test object: the
+// bootstrap never runs (no marker: the object was not loaded as root),
+// main does, and the variable is gone before it.
+TEST(bootstrap_setuid_refused) {
+    suid_probe s;
+    char marker[PATH_MAX], out[4096];
+    int sv[2], before = count_fds();
+    suid_install(&s);
+    path_in(marker, s.dir, "marker");
+    pc__buf body = forged_body(marker_target(PCT_MARKER_LIB), NULL);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK_OK(pc__boot_send(sv[0], &body, NULL, 0));
+    int code = suid_run(&s, "main", sv[1], marker, out, sizeof out);
+    close(sv[0]);
+    close(sv[1]);
+    free(body.p);
+    int marked = exists(marker);
+    suid_remove(&s);
+    CHECK_MSG(!marked, "the forged bootstrap loaded the object as root (exit %d)", code);
+    CHECK_MSG(strstr(out, "main euid=0 env=unset") != NULL, "exit %d, stdout: %.900s", code, out);
+    CHECK_EQ(code, 0);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// A set-user-ID program cannot start spawn or forkserver children (their
+// bootstrap would be refused): PC_RUNTIME, saying to use fork; fork works.
+TEST(setuid_refuses_spawn) {
+    suid_probe s;
+    char out[4096], want[64];
+    int before = count_fds();
+    suid_install(&s);
+    int code = suid_run(&s, "start", -1, NULL, out, sizeof out);
+    suid_remove(&s);
+    CHECK_MSG(code == 0, "exit %d, stdout: %.900s", code, out);
+    const char *refused[] = {"spawn", "forkserver", "default"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(want, sizeof want, "%s rc=%d msg=", refused[i], PC_RUNTIME);
+        const char *line = strstr(out, want);
+        CHECK_MSG(line != NULL, "no \"%s\" in: %.900s", want, out);
+        const char *end = strchr(line, '\n');
+        const char *fix = strstr(line, "use the fork start method");
+        CHECK_MSG(fix && end && fix < end, "message of %s: %.900s", refused[i], line);
+    }
+    CHECK_MSG(strstr(out, "fork rc=0 exit=7 ") != NULL, "stdout: %.900s", out);
+    CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }
