@@ -642,8 +642,9 @@ PYCONC_API pc_process *pc_process_parent(void);
 PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
 /* If this process is a pyconc spawn or forkserver child, run it and never
    return; otherwise return at once. The constructor does this already,
-   unless PYCONC_PROCESS_NO_CONSTRUCTOR. A set-user-ID, set-group-ID or
-   file-capability program never runs one and returns. */
+   unless PYCONC_PROCESS_NO_CONSTRUCTOR. A bootstrap socket its parent did
+   not make is refused (stderr, exit 1); a set-user-ID, set-group-ID or
+   file-capability program never runs one and returns (see TRUST). */
 PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 
 #ifdef __cplusplus
@@ -936,6 +937,58 @@ static int pc__os_secure_exec(void) {
     if (getauxval(AT_SECURE)) return 1;
 #endif
     return getuid() != geteuid() || getgid() != getegid();
+}
+
+// The type (SOCK_STREAM, SOCK_SEQPACKET ...) of fd if it is a unix
+// domain socket, else -1.
+static int pc__os_unix_socket_type(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int type = -1;
+    socklen_t tlen = sizeof type;
+    if (!pc__os_is_socket(fd)) return -1;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX) return -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) return -1;
+    return type;
+}
+
+// Who holds the other end of the unix socket fd: for a socketpair, the
+// process that made it, with its effective ids at that time. *out_pid is
+// -1 where the system cannot tell the pid (Linux: 0 for a process outside
+// our pid namespace). -1 (errno set) where it cannot tell the ids either.
+static int pc__os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gid) {
+#if defined(SO_PEERCRED) && defined(__linux__)
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
+    *out_pid = cred.pid;
+    *out_uid = cred.uid;
+    *out_gid = cred.gid;
+    return 0;
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+      defined(__OpenBSD__) || defined(__DragonFly__)
+    *out_pid = -1;
+#if defined(LOCAL_PEERPID)
+    socklen_t len = sizeof *out_pid;
+    if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, out_pid, &len) < 0) *out_pid = -1;
+#endif
+    return getpeereid(fd, out_uid, out_gid);
+#else
+    (void)fd;
+    (void)out_pid;
+    (void)out_uid;
+    (void)out_gid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+// The peer of the stream socket fd hung up without sending a byte.
+static int pc__os_peer_gone(int fd) {
+    char c;
+    ssize_t r;
+    while ((r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    return r == 0;
 }
 
 // Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
@@ -3152,7 +3205,8 @@ __attribute__((noreturn))
 #endif
 static void pc__forkserver_main(int chan, const unsigned char *key, size_t keylen);
 
-// Run the child whose bootstrap socket is sock; never returns.
+// Run the child whose bootstrap socket is sock; never returns. A run
+// bootstrap comes on a stream socketpair, a server's on a seqpacket one.
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noreturn))
 #endif
@@ -3162,9 +3216,15 @@ static void pc__child_from_socket(int sock) {
     size_t nfds = 0;
     pc__child_info ci;
     memset(&ci, 0, sizeof ci);
+    int type = pc__os_unix_socket_type(sock);
     int rc = pc__boot_recv(sock, &body, fds, &nfds);
     if (rc == PC_EOF) _exit(1);                 // the parent gave up on us
     uint32_t kind = rc ? 0 : pc__buf_get_u32(&body);
+    if ((kind == PC__BOOT_SERVER && type != SOCK_SEQPACKET) ||
+        (kind == PC__BOOT_RUN && type != SOCK_STREAM)) {
+        rc = pc__error(PC_VALUE, "bootstrap kind %u on the wrong kind of socket", (unsigned)kind);
+        kind = 0;
+    }
     if (kind == PC__BOOT_SERVER) {
         size_t n;
         const void *key = pc__buf_get_blob(&body, &n);
@@ -3187,6 +3247,36 @@ static void pc__child_from_socket(int sock) {
     for (size_t i = 0; i < nfds; i++) if (fds[i] >= 0) close(fds[i]);   // unused
     pc__free(body.p);
     pc__child_run(&ci);
+}
+
+// Before a spawned child reads a byte of its bootstrap, the socket on
+// descriptor 3 must be the one its parent made for it: a unix stream or
+// seqpacket socket whose peer (the process that called socketpair) is
+// our parent, with our user and group. Anyone else who hands a program
+// this descriptor and the environment variable is refused, and cannot
+// make it load a library or run a function. Returns only if it is ours.
+static void pc__boot_check_peer(int fd) {
+    char why[160];
+    pid_t pid = 0, ppid = getppid();
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int type = pc__os_unix_socket_type(fd);
+    if (type != SOCK_STREAM && type != SOCK_SEQPACKET) {
+        snprintf(why, sizeof why, "descriptor %d is not a unix stream or seqpacket socket", fd);
+    } else if (pc__os_peer_ids(fd, &pid, &uid, &gid) < 0) {
+        snprintf(why, sizeof why, "cannot tell who sent it (%s)", strerror(errno));
+    } else if (pid != -1 && pid != ppid) {
+        if (pc__os_peer_gone(fd)) _exit(1);    // our parent died before sending: just go
+        snprintf(why, sizeof why, "it comes from process %ld, not from our parent %ld",
+                 (long)pid, (long)ppid);
+    } else if (uid != geteuid() || gid != getegid()) {
+        snprintf(why, sizeof why, "it comes from user %ld group %ld, not from us (%ld, %ld)",
+                 (long)uid, (long)gid, (long)geteuid(), (long)getegid());
+    } else {
+        return;
+    }
+    fprintf(stderr, "pyconc: refusing the bootstrap on descriptor %d: %s\n", fd, why);
+    _exit(1);
 }
 
 // >>spawn
@@ -4028,6 +4118,7 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv) {
     }
     if (strcmp(v, "3") != 0) return;
     unsetenv(PC__ENV_FD);       // our own children must not mistake themselves for one
+    pc__boot_check_peer(PC__BOOT_FD);
     pc__proc_init();
     pc__child_from_socket(PC__BOOT_FD);
 }

@@ -1260,3 +1260,85 @@ TEST(setuid_refuses_spawn) {
     CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }
+
+// How a forged bootstrap reaches a spawned copy of this program: on a
+// socketpair its parent made (as pc_process_start does), one this test
+// process made while a fork of it spawns the program, or one its parent
+// made while running as another user.
+enum { BOOT_FROM_PARENT, BOOT_FROM_GRANDPARENT, BOOT_FROM_OTHER_USER };
+
+// In the intermediate process: spawn the program on sv[1] (made here
+// unless given), send body, return its exit code (>= 100: a setup step).
+static int boot_intermediate(const pc__buf *body, int how, int sv[2], int err_w) {
+    int st, high;
+    pid_t pid;
+    if (dup2(err_w, 2) < 0) return 100;
+    if (how == BOOT_FROM_OTHER_USER && seteuid(NOBODY) < 0) return 101;
+    if (sv[0] < 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return 102;
+    if (how == BOOT_FROM_OTHER_USER && seteuid(0) < 0) return 103;
+    if ((high = fcntl(sv[1], F_DUPFD_CLOEXEC, 10)) < 0) return 104;
+    if (pc__spawn_self(high, -1, &pid)) return 105;
+    close(high);
+    close(sv[1]);
+    pc__boot_send(sv[0], body, NULL, 0);    // a child that refused may be gone already
+    close(sv[0]);
+    if (waitpid(pid, &st, 0) != pid) return 106;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 107;
+}
+
+// Deliver body the way `how` says; the spawned program's exit code, and
+// what it wrote on stderr in err.
+static int boot_child(const pc__buf *body, int how, char *err, size_t cap) {
+    int ep[2], sv[2] = {-1, -1}, st;
+    size_t got = 0;
+    ssize_t n;
+    CHECK(pipe2(ep, O_CLOEXEC) == 0);
+    if (how == BOOT_FROM_GRANDPARENT)
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) _exit(boot_intermediate(body, how, sv, ep[1]));
+    close(ep[1]);
+    if (sv[0] >= 0) close(sv[0]);
+    if (sv[1] >= 0) close(sv[1]);
+    while (got + 1 < cap && (n = read(ep[0], err + got, cap - 1 - got)) > 0) got += (size_t)n;
+    err[got] = '\0';
+    close(ep[0]);
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st));
+    CHECK_MSG(WEXITSTATUS(st) < 100, "setup step %d failed", WEXITSTATUS(st));
+    return WEXITSTATUS(st);
+}
+
+// A child trusts only a bootstrap socket its parent made: the same message
+// on a socketpair made by another process (this one, while a fork of it
+// spawns the program), or by the parent under another user, is refused
+// before it is read; from the real parent it runs (and loads the object).
+TEST(bootstrap_foreign_peer_refused) {
+    char dir[PATH_MAX], marker[PATH_MAX], err[4096];
+    int before = count_fds();
+    tmp_make(dir);
+    path_in(marker, dir, "marker");
+    pc__buf body = forged_body(marker_target(PCT_MARKER_LIB), NULL);
+    CHECK(setenv("PCT_MARKER", marker, 1) == 0);
+    for (int round = 0; round < 5; round++) {
+        CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 42);
+        CHECK_MSG(exists(marker), "the real parent's bootstrap did not load the object");
+        CHECK(unlink(marker) == 0);
+        CHECK_EQ(boot_child(&body, BOOT_FROM_GRANDPARENT, err, sizeof err), 1);
+        CHECK_MSG(!exists(marker), "a foreign bootstrap loaded the object");
+        CHECK_MSG(strstr(err, "not from our parent") != NULL, "stderr: %.900s", err);
+        if (geteuid() != 0) continue;       // only root can make a socket as another user
+        CHECK_EQ(boot_child(&body, BOOT_FROM_OTHER_USER, err, sizeof err), 1);
+        CHECK_MSG(!exists(marker), "another user's bootstrap loaded the object");
+        CHECK_MSG(strstr(err, "not from us") != NULL, "stderr: %.900s", err);
+    }
+    if (geteuid() != 0) printf("note: not root, the other-user case was not run\n");
+    unsetenv("PCT_MARKER");
+    free(body.p);
+    tmp_remove(dir);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
