@@ -991,6 +991,15 @@ static int pc__os_peer_gone(int fd) {
     return r == 0;
 }
 
+// The (device, inode) identity of the file at path (following links).
+static int pc__os_file_id(const char *path, uint64_t *out_dev, uint64_t *out_ino) {
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    *out_dev = (uint64_t)st.st_dev;
+    *out_ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
 // Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
 // 3 and 4 never meets a descriptor already sitting there.
 static int pc__os_move_high(int fd) {
@@ -2570,11 +2579,14 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
 // >>funcref
 // A function crosses exec as (loaded object, offset from its load base).
 // The main program is object 0 of dl_iterate_phdr; others go by path and
-// are dlopen()ed in the child if only the parent had them loaded.
+// are dlopen()ed in the child if only the parent had them loaded: then
+// only by absolute path, and only the very file (device and inode) the
+// parent found at that path when it located the function.
 typedef struct pc__funcref {
     int is_main;
     char path[1024];
     uint64_t offset;
+    uint64_t dev, ino;          // the file at path then; ino 0: unknown
 } pc__funcref;
 
 #if PC__HAVE_PHDR
@@ -2653,6 +2665,29 @@ static int pc__funcref_locate(pc_target_fn fn, pc__funcref *out) {
     snprintf(out->path, sizeof out->path, "%s", info.dli_fname ? info.dli_fname : "");
     out->offset = (uint64_t)(addr - (uintptr_t)info.dli_fbase);
 #endif
+    // A child that has to load the object checks it is still this file.
+    if (!out->is_main && pc__os_file_id(out->path, &out->dev, &out->ino) < 0)
+        out->dev = out->ino = 0;
+    return PC_OK;
+}
+
+// Load the object ref names, which the parent had loaded and we have not.
+// The message comes from our parent, but a path is only a name: the file
+// there may have been replaced since the parent loaded it (its
+// constructors would run here), and a relative one depends on our
+// directory. A secure-execution process loads nothing on anyone's word.
+static int pc__funcref_dlopen(const pc__funcref *ref) {
+    uint64_t dev, ino;
+    if (pc__os_secure_exec())
+        return pc__error(PC_VALUE, "refusing to load %s in a set-user-ID program", ref->path);
+    if (ref->path[0] != '/')
+        return pc__error(PC_VALUE, "refusing to load %s: not an absolute path", ref->path);
+    if (pc__os_file_id(ref->path, &dev, &ino) < 0) return pc__os_error(ref->path);
+    if (ref->ino == 0 || dev != ref->dev || ino != ref->ino)
+        return pc__error(PC_VALUE, "refusing to load %s: not the file the parent loaded "
+                                   "(replaced since?)", ref->path);
+    if (!dlopen(ref->path, RTLD_NOW | RTLD_GLOBAL))
+        return pc__error(PC_VALUE, "cannot load %s: %s", ref->path, dlerror());
     return PC_OK;
 }
 
@@ -2666,7 +2701,8 @@ static int pc__funcref_resolve(const pc__funcref *ref, pc_target_fn *out) {
         s.addr = (uintptr_t)ref->offset;
         dl_iterate_phdr(pc__phdr_visit, &s);
         if (s.found || ref->is_main || attempt) break;
-        if (!dlopen(ref->path, RTLD_NOW | RTLD_GLOBAL)) break;     // loaded by the parent later
+        int rc = pc__funcref_dlopen(ref);                           // loaded by the parent later
+        if (rc) return rc;
     }
     if (!s.found || !s.executable)
         return pc__error(PC_VALUE, "cannot find target at %s+0x%llx",
@@ -2675,7 +2711,8 @@ static int pc__funcref_resolve(const pc__funcref *ref, pc_target_fn *out) {
 #else
     void *h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
     Dl_info info;
-    if (!h) h = dlopen(ref->path, RTLD_NOW);
+    if (!h && pc__funcref_dlopen(ref)) return PC_VALUE;
+    if (!h) h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
     void *sym = h ? dlsym(h, "pc_process_bootstrap") : NULL;
     if (!sym || !dladdr(sym, &info))
         return pc__error(PC_VALUE, "cannot find target in %s", ref->path);
@@ -2690,6 +2727,8 @@ static void pc__funcref_put(pc__buf *b, const pc__funcref *ref, int has) {
     pc__buf_u8(b, (unsigned)ref->is_main);
     pc__buf_str(b, ref->path);
     pc__buf_u64(b, ref->offset);
+    pc__buf_u64(b, ref->dev);
+    pc__buf_u64(b, ref->ino);
 }
 
 static int pc__funcref_get(pc__buf *b, pc__funcref *ref) {
@@ -2701,6 +2740,8 @@ static int pc__funcref_get(pc__buf *b, pc__funcref *ref) {
     if (p && n < sizeof ref->path) memcpy(ref->path, p, n);
     else b->bad = 1;
     ref->offset = pc__buf_get_u64(b);
+    ref->dev = pc__buf_get_u64(b);
+    ref->ino = pc__buf_get_u64(b);
     return has;
 }
 

@@ -1342,3 +1342,46 @@ TEST(bootstrap_foreign_peer_refused) {
     CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }
+
+// A child loads an object its parent named only by absolute path and only
+// if it is the very file the parent found there: a relative name, or a
+// file replaced since, is refused without loading it.
+TEST(bootstrap_dlopen_checked) {
+    char dir[PATH_MAX], lib[PATH_MAX], fresh[PATH_MAX], marker[PATH_MAX], err[4096];
+    char cwd[PATH_MAX];
+    int before = count_fds();
+    tmp_make(dir);
+    path_in(lib, dir, "libmarker.so");
+    path_in(fresh, dir, "libmarker.so.new");
+    path_in(marker, dir, "marker");
+    copy_file(PCT_MARKER_LIB, lib, 0755);
+    pc_target_fn fn = marker_target(lib);
+    pc__buf body = forged_body(fn, NULL);
+    pc__buf relative = forged_body(fn, "./libmarker.so");
+    CHECK(setenv("PCT_MARKER", marker, 1) == 0);
+
+    CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 42);   // the control
+    CHECK_MSG(exists(marker), "the unchanged object was not loaded");
+    CHECK(unlink(marker) == 0);
+
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    CHECK(chdir(dir) == 0);             // where "./libmarker.so" is that very file
+    int code = boot_child(&relative, BOOT_FROM_PARENT, err, sizeof err);
+    CHECK(chdir(cwd) == 0);
+    CHECK_EQ(code, 1);
+    CHECK_MSG(!exists(marker), "an object named by a relative path was loaded");
+    CHECK_MSG(strstr(err, "not an absolute path") != NULL, "stderr: %.900s", err);
+
+    copy_file(PCT_MARKER_LIB, fresh, 0755);     // same bytes, another file
+    CHECK(rename(fresh, lib) == 0);
+    CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 1);
+    CHECK_MSG(!exists(marker), "a replaced object was loaded");
+    CHECK_MSG(strstr(err, "not the file the parent loaded") != NULL, "stderr: %.900s", err);
+
+    unsetenv("PCT_MARKER");
+    free(body.p);
+    free(relative.p);
+    tmp_remove(dir);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
