@@ -99,6 +99,38 @@
    target without registration; a pointer outside every loaded object is
    PC_VALUE at start.
 
+   TRUST
+   =====
+   Every program that compiles the implementation looks, before main, for
+   PYCONC_PROCESS_FD=3 in its environment; a spawned child then takes its
+   target, arguments and descriptors from the socket on descriptor 3.
+   What it trusts, and why:
+   - The sender. Before reading a byte it checks that descriptor 3 is a
+     unix socket (stream; the forkserver's is seqpacket) whose peer, the
+     process that made the socketpair (SO_PEERCRED; off Linux getpeereid,
+     which tells the user and group, and LOCAL_PEERPID where it exists),
+     is its own parent running as its own user and group: the process
+     that spawned it, the same program. Anything else is refused (a line
+     on stderr, exit 1), whoever set the variable. Forkserver children
+     are forked by the server itself and read the socket it was handed
+     with the request.
+   - The code. The parent names only objects it has loaded: the main
+     program, or a shared object it loaded, by the path the loader
+     reports. A child that has not loaded that object loads it only by
+     absolute path, and only if the file there is still the one the parent
+     found (same device and inode); otherwise it exits 1 without loading
+     it.
+   - Set-user-ID programs. A set-user-ID, set-group-ID or file-capability
+     program (secure execution: getauxval(AT_SECURE), or real and
+     effective ids that differ) is run with an environment and
+     descriptors that a less privileged user chose. It never runs the
+     bootstrap: the variable is ignored and removed (its children do not
+     see it), main runs as usual, and nothing is loaded on a message's
+     word. Its own spawn and forkserver starts are PC_RUNTIME (their child
+     would be a secure process too and refuse its bootstrap), as they are
+     in any process whose effective ids differ from its real ones: such a
+     program uses fork, e.g. pc_set_start_method(PC_START_FORK, 1).
+
    THREAD SAFETY
    =============
    Every function may be called from any thread. One process object may be
