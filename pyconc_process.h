@@ -99,6 +99,38 @@
    target without registration; a pointer outside every loaded object is
    PC_VALUE at start.
 
+   TRUST
+   =====
+   Every program that compiles the implementation looks, before main, for
+   PYCONC_PROCESS_FD=3 in its environment; a spawned child then takes its
+   target, arguments and descriptors from the socket on descriptor 3.
+   What it trusts, and why:
+   - The sender. Before reading a byte it checks that descriptor 3 is a
+     unix socket (stream; the forkserver's is seqpacket) whose peer, the
+     process that made the socketpair (SO_PEERCRED; off Linux getpeereid,
+     which tells the user and group, and LOCAL_PEERPID where it exists),
+     is its own parent running as its own user and group: the process
+     that spawned it, the same program. Anything else is refused (a line
+     on stderr, exit 1), whoever set the variable. Forkserver children
+     are forked by the server itself and read the socket it was handed
+     with the request.
+   - The code. The parent names only objects it has loaded: the main
+     program, or a shared object it loaded, by the path the loader
+     reports. A child that has not loaded that object loads it only by
+     absolute path, and only if the file there is still the one the parent
+     found (same device and inode); otherwise it exits 1 without loading
+     it.
+   - Set-user-ID programs. A set-user-ID, set-group-ID or file-capability
+     program (secure execution: getauxval(AT_SECURE), or real and
+     effective ids that differ) is run with an environment and
+     descriptors that a less privileged user chose. It never runs the
+     bootstrap: the variable is ignored and removed (its children do not
+     see it), main runs as usual, and nothing is loaded on a message's
+     word. Its own spawn and forkserver starts are PC_RUNTIME (their child
+     would be a secure process too and refuse its bootstrap), as they are
+     in any process whose effective ids differ from its real ones: such a
+     program uses fork, e.g. pc_set_start_method(PC_START_FORK, 1).
+
    THREAD SAFETY
    =============
    Every function may be called from any thread. One process object may be
@@ -602,10 +634,12 @@ PYCONC_API pc_process *pc_process_new(const pc_process_desc *desc);
 PYCONC_API void pc_process_free(pc_process *p);
 /* Take another reference (released with pc_process_free). */
 PYCONC_API pc_process *pc_process_retain(pc_process *p);
-/* Start the child. Returns: PC_OK, PC_RUNTIME (started twice, or the
-   current process is daemonic), PC_VALUE (closed; arg pointer with spawn or
-   forkserver; target outside every loaded object), PC_OS (errno kept),
-   PC_AUTH (the forkserver refused this process's key), PC_NOMEM.
+/* Start the child. Returns: PC_OK, PC_RUNTIME (started twice, the
+   current process is daemonic, or spawn/forkserver in a set-user-ID,
+   set-group-ID or file-capability program: use fork there), PC_VALUE
+   (closed; arg pointer with spawn or forkserver; target outside every
+   loaded object), PC_OS (errno kept), PC_AUTH (the forkserver refused
+   this process's key), PC_NOMEM.
    Python: Process.start */
 PYCONC_API int pc_process_start(pc_process *p);
 /* Wait for the child to end (timeout seconds; PC_FOREVER).
@@ -666,7 +700,9 @@ PYCONC_API pc_process *pc_process_parent(void);
 PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
 /* If this process is a pyconc spawn or forkserver child, run it and never
    return; otherwise return at once. The constructor does this already,
-   unless PYCONC_PROCESS_NO_CONSTRUCTOR. */
+   unless PYCONC_PROCESS_NO_CONSTRUCTOR. A bootstrap socket its parent did
+   not make is refused (stderr, exit 1); a set-user-ID, set-group-ID or
+   file-capability program never runs one and returns (see TRUST). */
 PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 
 #ifdef __cplusplus
@@ -721,6 +757,7 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #if defined(__linux__)
 #include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <sys/auxv.h>           // getauxval (glibc, musl)
 #endif
 
 struct pc_connection {
@@ -987,6 +1024,79 @@ static void pc__os_close_from(int lo) {
     long max = sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > 65536) max = 65536;
     for (int fd = lo; fd < max; fd++) close(fd);
+}
+
+// Whether the kernel started this program in secure-execution mode
+// (set-user-ID, set-group-ID, file capabilities): its environment and
+// inherited descriptors are then chosen by a less privileged user. Ids
+// that differ now mean the same for a program it execs (Linux marks that
+// exec secure), and are all other systems can tell.
+static int pc__os_secure_exec(void) {
+#if defined(__linux__) && defined(AT_SECURE)
+    if (getauxval(AT_SECURE)) return 1;
+#endif
+    return getuid() != geteuid() || getgid() != getegid();
+}
+
+// The type (SOCK_STREAM, SOCK_SEQPACKET ...) of fd if it is a unix
+// domain socket, else -1.
+static int pc__os_unix_socket_type(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int type = -1;
+    socklen_t tlen = sizeof type;
+    if (!pc__os_is_socket(fd)) return -1;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX) return -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) return -1;
+    return type;
+}
+
+// Who holds the other end of the unix socket fd: for a socketpair, the
+// process that made it, with its effective ids at that time. *out_pid is
+// -1 where the system cannot tell the pid (Linux: 0 for a process outside
+// our pid namespace). -1 (errno set) where it cannot tell the ids either.
+static int pc__os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gid) {
+#if defined(SO_PEERCRED) && defined(__linux__)
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
+    *out_pid = cred.pid;
+    *out_uid = cred.uid;
+    *out_gid = cred.gid;
+    return 0;
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+      defined(__OpenBSD__) || defined(__DragonFly__)
+    *out_pid = -1;
+#if defined(LOCAL_PEERPID)
+    socklen_t len = sizeof *out_pid;
+    if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, out_pid, &len) < 0) *out_pid = -1;
+#endif
+    return getpeereid(fd, out_uid, out_gid);
+#else
+    (void)fd;
+    (void)out_pid;
+    (void)out_uid;
+    (void)out_gid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+// The peer of the stream socket fd hung up without sending a byte.
+static int pc__os_peer_gone(int fd) {
+    char c;
+    ssize_t r;
+    while ((r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    return r == 0;
+}
+
+// The (device, inode) identity of the file at path (following links).
+static int pc__os_file_id(const char *path, uint64_t *out_dev, uint64_t *out_ino) {
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    *out_dev = (uint64_t)st.st_dev;
+    *out_ino = (uint64_t)st.st_ino;
+    return 0;
 }
 
 // Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
@@ -2744,11 +2854,14 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
 // >>funcref
 // A function crosses exec as (loaded object, offset from its load base).
 // The main program is object 0 of dl_iterate_phdr; others go by path and
-// are dlopen()ed in the child if only the parent had them loaded.
+// are dlopen()ed in the child if only the parent had them loaded: then
+// only by absolute path, and only the very file (device and inode) the
+// parent found at that path when it located the function.
 typedef struct pc__funcref {
     int is_main;
     char path[1024];
     uint64_t offset;
+    uint64_t dev, ino;          // the file at path then; ino 0: unknown
 } pc__funcref;
 
 #if PC__HAVE_PHDR
@@ -2827,6 +2940,29 @@ static int pc__funcref_locate(pc_target_fn fn, pc__funcref *out) {
     snprintf(out->path, sizeof out->path, "%s", info.dli_fname ? info.dli_fname : "");
     out->offset = (uint64_t)(addr - (uintptr_t)info.dli_fbase);
 #endif
+    // A child that has to load the object checks it is still this file.
+    if (!out->is_main && pc__os_file_id(out->path, &out->dev, &out->ino) < 0)
+        out->dev = out->ino = 0;
+    return PC_OK;
+}
+
+// Load the object ref names, which the parent had loaded and we have not.
+// The message comes from our parent, but a path is only a name: the file
+// there may have been replaced since the parent loaded it (its
+// constructors would run here), and a relative one depends on our
+// directory. A secure-execution process loads nothing on anyone's word.
+static int pc__funcref_dlopen(const pc__funcref *ref) {
+    uint64_t dev, ino;
+    if (pc__os_secure_exec())
+        return pc__error(PC_VALUE, "refusing to load %s in a set-user-ID program", ref->path);
+    if (ref->path[0] != '/')
+        return pc__error(PC_VALUE, "refusing to load %s: not an absolute path", ref->path);
+    if (pc__os_file_id(ref->path, &dev, &ino) < 0) return pc__os_error(ref->path);
+    if (ref->ino == 0 || dev != ref->dev || ino != ref->ino)
+        return pc__error(PC_VALUE, "refusing to load %s: not the file the parent loaded "
+                                   "(replaced since?)", ref->path);
+    if (!dlopen(ref->path, RTLD_NOW | RTLD_GLOBAL))
+        return pc__error(PC_VALUE, "cannot load %s: %s", ref->path, dlerror());
     return PC_OK;
 }
 
@@ -2840,7 +2976,8 @@ static int pc__funcref_resolve(const pc__funcref *ref, pc_target_fn *out) {
         s.addr = (uintptr_t)ref->offset;
         dl_iterate_phdr(pc__phdr_visit, &s);
         if (s.found || ref->is_main || attempt) break;
-        if (!dlopen(ref->path, RTLD_NOW | RTLD_GLOBAL)) break;     // loaded by the parent later
+        int rc = pc__funcref_dlopen(ref);                           // loaded by the parent later
+        if (rc) return rc;
     }
     if (!s.found || !s.executable)
         return pc__error(PC_VALUE, "cannot find target at %s+0x%llx",
@@ -2849,7 +2986,8 @@ static int pc__funcref_resolve(const pc__funcref *ref, pc_target_fn *out) {
 #else
     void *h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
     Dl_info info;
-    if (!h) h = dlopen(ref->path, RTLD_NOW);
+    if (!h && pc__funcref_dlopen(ref)) return PC_VALUE;
+    if (!h) h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
     void *sym = h ? dlsym(h, "pc_process_bootstrap") : NULL;
     if (!sym || !dladdr(sym, &info))
         return pc__error(PC_VALUE, "cannot find target in %s", ref->path);
@@ -2864,6 +3002,8 @@ static void pc__funcref_put(pc__buf *b, const pc__funcref *ref, int has) {
     pc__buf_u8(b, (unsigned)ref->is_main);
     pc__buf_str(b, ref->path);
     pc__buf_u64(b, ref->offset);
+    pc__buf_u64(b, ref->dev);
+    pc__buf_u64(b, ref->ino);
 }
 
 static int pc__funcref_get(pc__buf *b, pc__funcref *ref) {
@@ -2875,6 +3015,8 @@ static int pc__funcref_get(pc__buf *b, pc__funcref *ref) {
     if (p && n < sizeof ref->path) memcpy(ref->path, p, n);
     else b->bad = 1;
     ref->offset = pc__buf_get_u64(b);
+    ref->dev = pc__buf_get_u64(b);
+    ref->ino = pc__buf_get_u64(b);
     return has;
 }
 
@@ -3384,7 +3526,8 @@ __attribute__((noreturn))
 #endif
 static void pc__forkserver_main(int chan, const unsigned char *key, size_t keylen);
 
-// Run the child whose bootstrap socket is sock; never returns.
+// Run the child whose bootstrap socket is sock; never returns. A run
+// bootstrap comes on a stream socketpair, a server's on a seqpacket one.
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noreturn))
 #endif
@@ -3394,9 +3537,15 @@ static void pc__child_from_socket(int sock) {
     size_t nfds = 0;
     pc__child_info ci;
     memset(&ci, 0, sizeof ci);
+    int type = pc__os_unix_socket_type(sock);
     int rc = pc__boot_recv(sock, &body, fds, &nfds);
     if (rc == PC_EOF) _exit(1);                 // the parent gave up on us
     uint32_t kind = rc ? 0 : pc__buf_get_u32(&body);
+    if ((kind == PC__BOOT_SERVER && type != SOCK_SEQPACKET) ||
+        (kind == PC__BOOT_RUN && type != SOCK_STREAM)) {
+        rc = pc__error(PC_VALUE, "bootstrap kind %u on the wrong kind of socket", (unsigned)kind);
+        kind = 0;
+    }
     if (kind == PC__BOOT_SERVER) {
         size_t n;
         const void *key = pc__buf_get_blob(&body, &n);
@@ -3419,6 +3568,36 @@ static void pc__child_from_socket(int sock) {
     for (size_t i = 0; i < nfds; i++) if (fds[i] >= 0) close(fds[i]);   // unused
     pc__free(body.p);
     pc__child_run(&ci);
+}
+
+// Before a spawned child reads a byte of its bootstrap, the socket on
+// descriptor 3 must be the one its parent made for it: a unix stream or
+// seqpacket socket whose peer (the process that called socketpair) is
+// our parent, with our user and group. Anyone else who hands a program
+// this descriptor and the environment variable is refused, and cannot
+// make it load a library or run a function. Returns only if it is ours.
+static void pc__boot_check_peer(int fd) {
+    char why[160];
+    pid_t pid = 0, ppid = getppid();
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int type = pc__os_unix_socket_type(fd);
+    if (type != SOCK_STREAM && type != SOCK_SEQPACKET) {
+        snprintf(why, sizeof why, "descriptor %d is not a unix stream or seqpacket socket", fd);
+    } else if (pc__os_peer_ids(fd, &pid, &uid, &gid) < 0) {
+        snprintf(why, sizeof why, "cannot tell who sent it (%s)", strerror(errno));
+    } else if (pid != -1 && pid != ppid) {
+        if (pc__os_peer_gone(fd)) _exit(1);    // our parent died before sending: just go
+        snprintf(why, sizeof why, "it comes from process %ld, not from our parent %ld",
+                 (long)pid, (long)ppid);
+    } else if (uid != geteuid() || gid != getegid()) {
+        snprintf(why, sizeof why, "it comes from user %ld group %ld, not from us (%ld, %ld)",
+                 (long)uid, (long)gid, (long)geteuid(), (long)getegid());
+    } else {
+        return;
+    }
+    fprintf(stderr, "pyconc: refusing the bootstrap on descriptor %d: %s\n", fd, why);
+    _exit(1);
 }
 
 // >>spawn
@@ -4107,6 +4286,12 @@ static int pc__proc_check_started(const pc_process *p, const char *what) {
 
 static int pc__proc_launch(pc_process *p, pc_start_method m) {
     pc__funcref ref;
+    if (m != PC_START_FORK && pc__os_secure_exec())
+        return pc__error(PC_RUNTIME, "the %s start method cannot be used in a set-user-ID, "
+                                     "set-group-ID or file-capability program, or with "
+                                     "effective ids other than the real ones (its child would "
+                                     "refuse the bootstrap); use the fork start method",
+                         pc_start_method_name(m));
     if (m != PC_START_FORK) {
         if (p->arg_kind == PC__ARG_POINTER)
             return pc__error(PC_VALUE, "arg_size 0 passes a pointer, which only the fork "
@@ -4334,8 +4519,17 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv) {
         snprintf(pc__proc_argv0, sizeof pc__proc_argv0, "%s", base ? base + 1 : argv[0]);
     }
     const char *v = getenv(PC__ENV_FD);
-    if (!v || strcmp(v, "3") != 0) return;
+    if (!v) return;
+    // A set-user-ID (set-group-ID, file-capability) program never takes a
+    // bootstrap: whoever ran it chose its environment and descriptors.
+    // The variable goes, so that no child of ours sees it either.
+    if (pc__os_secure_exec()) {
+        unsetenv(PC__ENV_FD);
+        return;
+    }
+    if (strcmp(v, "3") != 0) return;
     unsetenv(PC__ENV_FD);       // our own children must not mistake themselves for one
+    pc__boot_check_peer(PC__BOOT_FD);
     pc__proc_init();
     pc__child_from_socket(PC__BOOT_FD);
 }

@@ -8,13 +8,19 @@
 #include "pyconc_process.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1326,5 +1332,346 @@ TEST(bad_bootstrap) {
     body[0] ^= 0x55;
     spawn_with_bootstrap(body, sizeof body, 1);
     spawn_with_bootstrap("\x90\0\0\0garbage", 11, 0);    // bad length header
+    CHECK(no_zombies());
+}
+
+// >>trust: who a spawned child takes its bootstrap from. The forged
+// messages below are what pc_process_start sends, for a target inside
+// the test shared object (PCT_MARKER_LIB), whose constructor creates the
+// file named by PCT_MARKER: a marker file means a child loaded it.
+#define NOBODY 65534
+
+static int exists(const char *path) { return access(path, F_OK) == 0; }
+
+// Every file these cases make in their temporary directory.
+static const char *const tmp_names[] = {"marker", "probe", "libmarker.so", "libmarker.so.new"};
+static char tmp_dir_made[PATH_MAX];     // the case's directory until removed
+
+// Remove the directory and what the case made in it (idempotent).
+static void tmp_cleanup(void) {
+    char path[PATH_MAX + 32];
+    if (!tmp_dir_made[0]) return;
+    for (size_t i = 0; i < sizeof tmp_names / sizeof tmp_names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmp_dir_made, tmp_names[i]);
+        unlink(path);
+    }
+    rmdir(tmp_dir_made);
+    tmp_dir_made[0] = '\0';
+}
+
+// A fresh 0755 directory under $TMPDIR (or /tmp) in dir[PATH_MAX]; a
+// failed CHECK (exit) removes it too.
+static void tmp_make(char *dir) {
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, PATH_MAX, "%s/pct-trust-XXXXXX", base && base[0] ? base : "/tmp");
+    CHECK_MSG(mkdtemp(dir) != NULL, "mkdtemp %.500s: %s", dir, strerror(errno));
+    snprintf(tmp_dir_made, sizeof tmp_dir_made, "%s", dir);
+    atexit(tmp_cleanup);
+    CHECK(chmod(dir, 0755) == 0);
+}
+
+static void path_in(char *out, const char *dir, const char *name) {
+    CHECK(snprintf(out, PATH_MAX, "%s/%s", dir, name) < PATH_MAX);
+}
+
+// Remove the directory; nothing else may be left in it.
+static void tmp_remove(const char *dir) {
+    tmp_cleanup();
+    CHECK_MSG(!exists(dir), "%.500s is left behind", dir);
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode) {
+    char buf[65536];
+    ssize_t n;
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    CHECK_MSG(in >= 0 && out >= 0, "copy %.400s to %.400s: %s", from, to, strerror(errno));
+    while ((n = read(in, buf, sizeof buf)) > 0) CHECK(write(out, buf, (size_t)n) == n);
+    CHECK(n == 0);
+    close(in);
+    CHECK(close(out) == 0);
+}
+
+// Load the test object here (no PCT_MARKER yet: no mark) and return its
+// target. The handle stays open: the object must stay where it is.
+static pc_target_fn marker_target(const char *lib) {
+    CHECK(getenv("PCT_MARKER") == NULL);
+    void *h = dlopen(lib, RTLD_NOW);
+    CHECK_MSG(h != NULL, "dlopen %.400s: %.400s", lib, dlerror());
+    void *sym = dlsym(h, "pct_marker_target");
+    CHECK(sym != NULL);
+    pc_target_fn fn;
+    memcpy(&fn, &sym, sizeof fn);
+    return fn;
+}
+
+// The run bootstrap pc_process_start would send for target fn (naming
+// path instead of the object's own, when path is not NULL).
+static pc__buf forged_body(pc_target_fn fn, const char *path) {
+    pc_process *p = make(PC_START_SPAWN, fn, NULL);
+    pc__funcref ref;
+    pc__buf b;
+    memset(&b, 0, sizeof b);
+    CHECK_OK(pc__funcref_locate(fn, &ref));
+    CHECK(!ref.is_main);
+    if (path) snprintf(ref.path, sizeof ref.path, "%s", path);
+    pc__boot_body_run(p, &ref, &b);
+    CHECK(!b.bad);
+    pc_process_free(p);
+    return b;
+}
+
+// The probe program (PCT_SETUID_PROBE) installed set-user-ID and
+// set-group-ID root in a fresh directory, and run as user nobody.
+typedef struct suid_probe { char dir[PATH_MAX], exe[PATH_MAX]; } suid_probe;
+
+static void suid_remove(suid_probe *s) { tmp_remove(s->dir); }
+
+// In the child: become nobody, then exec the probe (codes >= 120: could not).
+static void suid_exec(const suid_probe *s, const char *mode, int boot, const char *marker,
+                      int out_w) {
+    char menv[PATH_MAX + 16];
+    char *argv[] = {(char *)"probe", (char *)mode, NULL};
+    char *env[3];
+    int n = 0;
+    if (dup2(out_w, 1) < 0 || (boot >= 0 && dup2(boot, 3) < 0)) _exit(120);
+    if (boot >= 0) env[n++] = (char *)"PYCONC_PROCESS_FD=3";
+    if (marker) {
+        snprintf(menv, sizeof menv, "PCT_MARKER=%s", marker);
+        env[n++] = menv;
+    }
+    env[n] = NULL;
+    if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0) _exit(121);
+    if (access(s->exe, X_OK) < 0) _exit(122);  // its directory is not open to nobody
+    execve(s->exe, argv, env);
+    _exit(123);
+}
+
+// Run the probe as nobody (boot: a socket for descriptor 3, or -1); its
+// stdout in out. Returns its exit code; skips when it could not be run.
+static int suid_run(suid_probe *s, const char *mode, int boot, const char *marker, char *out,
+                    size_t cap) {
+    int op[2], st;
+    size_t got = 0;
+    ssize_t n;
+    CHECK(pipe2(op, O_CLOEXEC) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) suid_exec(s, mode, boot, marker, op[1]);
+    close(op[1]);
+    while (got + 1 < cap && (n = read(op[0], out + got, cap - 1 - got)) > 0) got += (size_t)n;
+    out[got] = '\0';
+    close(op[0]);
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (code >= 120 && code <= 123) {
+        suid_remove(s);
+        pct_skip(code == 121 ? "cannot switch to user nobody (65534)"
+                 : code == 122 ? "user nobody cannot reach the temporary directory "
+                                 "($TMPDIR or /tmp)"
+                               : "cannot run the probe as user nobody");
+    }
+    return code;
+}
+
+// Install the probe, or skip loudly where this system cannot show a
+// set-user-ID program at work (not root, nosuid, no_new_privs ...).
+static void suid_install(suid_probe *s) {
+    struct statvfs vfs;
+    char out[4096];
+    if (geteuid() != 0) pct_skip("needs root to install a set-user-ID root program");
+    tmp_make(s->dir);
+    path_in(s->exe, s->dir, "probe");
+    if (statvfs(s->dir, &vfs) == 0 && (vfs.f_flag & ST_NOSUID)) {
+        suid_remove(s);
+        pct_skip("the temporary directory is on a filesystem mounted nosuid");
+    }
+    copy_file(PCT_SETUID_PROBE, s->exe, 0700);
+    CHECK(chown(s->exe, 0, 0) == 0);
+    CHECK(chmod(s->exe, 06755) == 0);
+    int code = suid_run(s, "main", -1, NULL, out, sizeof out);
+    if (code != 0 || !strstr(out, "main euid=0 ")) {
+        char why[512];
+        snprintf(why, sizeof why, "the set-user-ID bit had no effect here (exit %d, output "
+                 "\"%.200s\"; sanitizer runtime, no_new_privs or a user namespace?)", code, out);
+        suid_remove(s);
+        pct_skip(why);
+    }
+}
+
+// A set-user-ID root program, run by nobody with the variable and a
+// forged bootstrap on descriptor 3 that names the test object: the
+// bootstrap never runs (no marker: the object was not loaded as root),
+// main does, and the variable is gone before it.
+TEST(bootstrap_setuid_refused) {
+    suid_probe s;
+    char marker[PATH_MAX], out[4096];
+    int sv[2], before = count_fds();
+    suid_install(&s);
+    path_in(marker, s.dir, "marker");
+    pc__buf body = forged_body(marker_target(PCT_MARKER_LIB), NULL);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK_OK(pc__boot_send(sv[0], &body, NULL, 0));
+    int code = suid_run(&s, "main", sv[1], marker, out, sizeof out);
+    close(sv[0]);
+    close(sv[1]);
+    free(body.p);
+    int marked = exists(marker);
+    suid_remove(&s);
+    CHECK_MSG(!marked, "the forged bootstrap loaded the object as root (exit %d)", code);
+    CHECK_MSG(strstr(out, "main euid=0 env=unset") != NULL, "exit %d, stdout: %.900s", code, out);
+    CHECK_EQ(code, 0);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// A set-user-ID program cannot start spawn or forkserver children (their
+// bootstrap would be refused): PC_RUNTIME, saying to use fork; fork works.
+TEST(setuid_refuses_spawn) {
+    suid_probe s;
+    char out[4096], want[64];
+    int before = count_fds();
+    suid_install(&s);
+    int code = suid_run(&s, "start", -1, NULL, out, sizeof out);
+    suid_remove(&s);
+    CHECK_MSG(code == 0, "exit %d, stdout: %.900s", code, out);
+    const char *refused[] = {"spawn", "forkserver", "default"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(want, sizeof want, "%s rc=%d msg=", refused[i], PC_RUNTIME);
+        const char *line = strstr(out, want);
+        CHECK_MSG(line != NULL, "no \"%s\" in: %.900s", want, out);
+        const char *end = strchr(line, '\n');
+        const char *fix = strstr(line, "use the fork start method");
+        CHECK_MSG(fix && end && fix < end, "message of %s: %.900s", refused[i], line);
+    }
+    CHECK_MSG(strstr(out, "fork rc=0 exit=7 ") != NULL, "stdout: %.900s", out);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// How a forged bootstrap reaches a spawned copy of this program: on a
+// socketpair its parent made (as pc_process_start does), one this test
+// process made while a fork of it spawns the program, or one its parent
+// made while running as another user.
+enum { BOOT_FROM_PARENT, BOOT_FROM_GRANDPARENT, BOOT_FROM_OTHER_USER };
+
+// In the intermediate process: spawn the program on sv[1] (made here
+// unless given), send body, return its exit code (>= 100: a setup step).
+static int boot_intermediate(const pc__buf *body, int how, int sv[2], int err_w) {
+    int st, high;
+    pid_t pid;
+    if (dup2(err_w, 2) < 0) return 100;
+    if (how == BOOT_FROM_OTHER_USER && seteuid(NOBODY) < 0) return 101;
+    if (sv[0] < 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return 102;
+    if (how == BOOT_FROM_OTHER_USER && seteuid(0) < 0) return 103;
+    if ((high = fcntl(sv[1], F_DUPFD_CLOEXEC, 10)) < 0) return 104;
+    if (pc__spawn_self(high, -1, &pid)) return 105;
+    close(high);
+    close(sv[1]);
+    pc__boot_send(sv[0], body, NULL, 0);    // a child that refused may be gone already
+    close(sv[0]);
+    if (waitpid(pid, &st, 0) != pid) return 106;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 107;
+}
+
+// Deliver body the way `how` says; the spawned program's exit code, and
+// what it wrote on stderr in err.
+static int boot_child(const pc__buf *body, int how, char *err, size_t cap) {
+    int ep[2], sv[2] = {-1, -1}, st;
+    size_t got = 0;
+    ssize_t n;
+    CHECK(pipe2(ep, O_CLOEXEC) == 0);
+    if (how == BOOT_FROM_GRANDPARENT)
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) _exit(boot_intermediate(body, how, sv, ep[1]));
+    close(ep[1]);
+    if (sv[0] >= 0) close(sv[0]);
+    if (sv[1] >= 0) close(sv[1]);
+    while (got + 1 < cap && (n = read(ep[0], err + got, cap - 1 - got)) > 0) got += (size_t)n;
+    err[got] = '\0';
+    close(ep[0]);
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st));
+    CHECK_MSG(WEXITSTATUS(st) < 100, "setup step %d failed", WEXITSTATUS(st));
+    return WEXITSTATUS(st);
+}
+
+// A child trusts only a bootstrap socket its parent made: the same message
+// on a socketpair made by another process (this one, while a fork of it
+// spawns the program), or by the parent under another user, is refused
+// before it is read; from the real parent it runs (and loads the object).
+TEST(bootstrap_foreign_peer_refused) {
+    char dir[PATH_MAX], marker[PATH_MAX], err[4096];
+    int before = count_fds();
+    tmp_make(dir);
+    path_in(marker, dir, "marker");
+    pc__buf body = forged_body(marker_target(PCT_MARKER_LIB), NULL);
+    CHECK(setenv("PCT_MARKER", marker, 1) == 0);
+    for (int round = 0; round < 5; round++) {
+        CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 42);
+        CHECK_MSG(exists(marker), "the real parent's bootstrap did not load the object");
+        CHECK(unlink(marker) == 0);
+        CHECK_EQ(boot_child(&body, BOOT_FROM_GRANDPARENT, err, sizeof err), 1);
+        CHECK_MSG(!exists(marker), "a foreign bootstrap loaded the object");
+        CHECK_MSG(strstr(err, "not from our parent") != NULL, "stderr: %.900s", err);
+        if (geteuid() != 0) continue;       // only root can make a socket as another user
+        CHECK_EQ(boot_child(&body, BOOT_FROM_OTHER_USER, err, sizeof err), 1);
+        CHECK_MSG(!exists(marker), "another user's bootstrap loaded the object");
+        CHECK_MSG(strstr(err, "not from us") != NULL, "stderr: %.900s", err);
+    }
+    if (geteuid() != 0) printf("note: not root, the other-user case was not run\n");
+    unsetenv("PCT_MARKER");
+    free(body.p);
+    tmp_remove(dir);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// A child loads an object its parent named only by absolute path and only
+// if it is the very file the parent found there: a relative name, or a
+// file replaced since, is refused without loading it.
+TEST(bootstrap_dlopen_checked) {
+    char dir[PATH_MAX], lib[PATH_MAX], fresh[PATH_MAX], marker[PATH_MAX], err[4096];
+    char cwd[PATH_MAX];
+    int before = count_fds();
+    tmp_make(dir);
+    path_in(lib, dir, "libmarker.so");
+    path_in(fresh, dir, "libmarker.so.new");
+    path_in(marker, dir, "marker");
+    copy_file(PCT_MARKER_LIB, lib, 0755);
+    pc_target_fn fn = marker_target(lib);
+    pc__buf body = forged_body(fn, NULL);
+    pc__buf relative = forged_body(fn, "./libmarker.so");
+    CHECK(setenv("PCT_MARKER", marker, 1) == 0);
+
+    CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 42);   // the control
+    CHECK_MSG(exists(marker), "the unchanged object was not loaded");
+    CHECK(unlink(marker) == 0);
+
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    CHECK(chdir(dir) == 0);             // where "./libmarker.so" is that very file
+    int code = boot_child(&relative, BOOT_FROM_PARENT, err, sizeof err);
+    CHECK(chdir(cwd) == 0);
+    CHECK_EQ(code, 1);
+    CHECK_MSG(!exists(marker), "an object named by a relative path was loaded");
+    CHECK_MSG(strstr(err, "not an absolute path") != NULL, "stderr: %.900s", err);
+
+    copy_file(PCT_MARKER_LIB, fresh, 0755);     // same bytes, another file
+    CHECK(rename(fresh, lib) == 0);
+    CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 1);
+    CHECK_MSG(!exists(marker), "a replaced object was loaded");
+    CHECK_MSG(strstr(err, "not the file the parent loaded") != NULL, "stderr: %.900s", err);
+
+    unsetenv("PCT_MARKER");
+    free(body.p);
+    free(relative.p);
+    tmp_remove(dir);
+    CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }
