@@ -987,6 +987,9 @@ static int pc__tpool_spawn(pc__tpool *p) {
     d.name = name;
     d.daemon = PC_DAEMON_NO;
     pc_thread *t = pc_thread_new(&d);
+    // pc_thread_new sets the code on each of its failures (PC_NOMEM from
+    // every allocation, PC_VALUE from the desc), so it is never stale here;
+    // PC_NOMEM only keeps a 0 from reading as a started worker.
     if (!t) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
     p->threads[p->nthreads++] = t;
     __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
