@@ -3291,7 +3291,7 @@ PYCONC_API int pc_set_start_method(pc_start_method method, int force) {
 PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap) {
     pc_start_method all[3];
     all[0] = pc__platform_default();
-    all[1] = all[0] == PC_START_FORKSERVER ? PC_START_FORK : PC_START_FORK;
+    all[1] = PC_START_FORK;
     all[2] = all[0] == PC_START_FORKSERVER ? PC_START_SPAWN : PC_START_FORKSERVER;
     for (size_t i = 0; out && i < cap && i < 3; i++) out[i] = all[i];
     return 3;

@@ -863,6 +863,8 @@ TEST(start_methods) {
     pc_start_method all[3];
     CHECK_EQ(pc_get_all_start_methods(all, 3), 3);
     CHECK_EQ(all[0], PC_START_FORKSERVER);      // Python 3.14's default on Linux
+    CHECK_EQ(all[1], PC_START_FORK);            // then fork, spawn: Python 3.14's order
+    CHECK_EQ(all[2], PC_START_SPAWN);
     CHECK_EQ(pc_get_all_start_methods(NULL, 0), 3);
     CHECK_OK(pc_set_start_method(PC_START_SPAWN, 0));
     CHECK_RC(pc_set_start_method(PC_START_FORK, 0), PC_RUNTIME);
