@@ -1453,7 +1453,11 @@ static void life_pools_exit(void) {
     life_say("pools,");
     pc_event_set(&life_go);
 }
-static void life_procs_exit(void) { life_say("procs,"); }
+static pc_thread *life_t;           // freed by the last phase, after its join
+static void life_procs_exit(void) {
+    life_say("procs,");
+    pc_thread_free(life_t);
+}
 static int life_thread(void *arg) {
     (void)arg;
     pc_event_wait(&life_go, PC_FOREVER);    // set only by the pools' exit hook
@@ -1490,8 +1494,8 @@ static void life_child(void) {
     memset(&d, 0, sizeof d);
     d.target = life_thread;
     d.daemon = PC_DAEMON_NO;
-    pc_thread *t = pc_thread_new(&d);
-    if (!t || pc_thread_start(t) != PC_OK) _exit(2);
+    life_t = pc_thread_new(&d);
+    if (!life_t || pc_thread_start(life_t) != PC_OK) _exit(2);
     exit(0);
 }
 
