@@ -1,4 +1,4 @@
-// tour: the docs' two pool deadlocks: a cycle broken by a timeout, a self-wait caught (RuntimeError)
+// tour: the docs' two pool deadlocks: a cycle ended by a timeout, a self-wait caught (RuntimeError)
 /* The two deadlocks the ThreadPoolExecutor docs warn about: tasks that
    wait for each other, and a task that waits for work queued behind it in
    its own one-worker pool.

@@ -1,4 +1,4 @@
-// tour: futures.wait: FIRST_COMPLETED returns at the first finished download, ALL_COMPLETED at the last
+// tour: futures.wait: FIRST_COMPLETED returns at the first done download, ALL_COMPLETED at the last
 /* concurrent.futures.wait(fs, timeout, return_when) splits the futures
    into (done, not_done): FIRST_COMPLETED returns as soon as one is done,
    ALL_COMPLETED (the default) once all are.

@@ -71,7 +71,8 @@ static int with_process(pc_args *args) {
 
 int main(void) {
     pc_args *thread_args = pc_args_new(), *process_args = pc_args_new();
-    int rc = !thread_args || !process_args || with_thread(thread_args) || with_process(process_args);
+    int rc = !thread_args || !process_args;
+    rc = rc || with_thread(thread_args) || with_process(process_args);
     if (rc) fprintf(stderr, "failed: %s\n", pc_last_error());
     pc_args_free(thread_args);
     pc_args_free(process_args);

@@ -1,4 +1,4 @@
-// tour: current_thread, enumerate and active_count while one thread sleeps (idents are long)
+// tour: current_thread, enumerate, active_count while a thread sleeps (long numbers: idents)
 /* The threading module's questions about threads: which one am I, which
    are alive, how many.
 
@@ -18,7 +18,8 @@
    prints
        MainThread
        <_MainThread(MainThread, started 140735268892672)>
-       [<_MainThread(MainThread, started 140735268892672)>, <Thread(Thread-1, started 123145307557888)>]
+       [<_MainThread(MainThread, started 140735268892672)>,
+        <Thread(Thread-1, started 123145307557888)>]
        2
        main thread / main process
        Thread-1

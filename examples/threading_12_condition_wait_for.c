@@ -1,4 +1,4 @@
-// tour: Condition.wait_for: ten threads each ask the "user" until one types 1 for them
+// tour: Condition.wait_for: each of ten threads goes on only when the "user" answers 1
 /* Condition.wait_for(predicate): a thread goes on only once the predicate
    is true, and it checks the predicate with the condition's lock held.
 

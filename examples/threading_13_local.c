@@ -21,10 +21,11 @@
            t = threading.Thread(target=work, args=(n,)); t.start(); t.join()
        show('main')              # still 1
 
-   The tutorial shows only the first two lines and says the rest in words;
-   the Python above spells that out. A pc_local holds one pointer per thread (NULL until the thread sets
-   it: Python's AttributeError). Each thread's x is a small allocation
-   that the local's destructor frees when the thread ends. */
+   The tutorial shows only the first two lines and says the rest in
+   words; the Python above spells that out. A pc_local holds one pointer
+   per thread (NULL until the thread sets it: Python's AttributeError).
+   Each thread's x is a small allocation that the local's destructor
+   frees when the thread ends. */
 #define PYCONC_IMPLEMENTATION
 #include "pyconc.h"
 
