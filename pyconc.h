@@ -21,9 +21,14 @@
                            file; the thread registry is then per file too).
    PYCONC_API              decoration of public functions (default: extern,
                            or static with PYCONC_STATIC).
-   PYCONC_MALLOC(n), PYCONC_FREE(p)
-                           allocator; define both or neither (default:
-                           malloc/free).
+   PYCONC_MALLOC(n), PYCONC_FREE(p), PYCONC_REALLOC(p, n)
+                           allocator (default: malloc/free/realloc). Define
+                           MALLOC and FREE both or neither; REALLOC only
+                           with them. Without REALLOC a growing buffer
+                           (a received message) moves by MALLOC, a copy
+                           and FREE, holding both blocks meanwhile; a
+                           realloc that moves large blocks without a copy
+                           (glibc's mremap) holds one.
    PYCONC_ASSERT(x)        internal consistency checks (default: assert).
    PYCONC_LOCK_SPIN        how many times a blocking acquire of a held Lock
                            re-reads it before sleeping (default 100).
@@ -522,6 +527,9 @@ PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared);
 PYCONC_API uintptr_t pc__self_id(void);
 PYCONC_API void *pc__malloc(size_t size);      // PC_NOMEM on failure
 PYCONC_API void *pc__calloc(size_t n, size_t size);
+/* Resize p (old_size bytes of it in use; NULL: allocate) to size bytes.
+   On failure (PC_NOMEM) p is untouched and still the caller's. */
+PYCONC_API void *pc__realloc(void *p, size_t old_size, size_t size);
 PYCONC_API void pc__free(void *p);
 PYCONC_API char *pc__strdup(const char *s);
 /* Python's exception name for a code: "TimeoutError". */
@@ -600,9 +608,13 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 #if defined(PYCONC_MALLOC) != defined(PYCONC_FREE)
 #error "pyconc: define both PYCONC_MALLOC and PYCONC_FREE, or neither"
 #endif
+#if defined(PYCONC_REALLOC) && !defined(PYCONC_MALLOC)
+#error "pyconc: define PYCONC_REALLOC only with PYCONC_MALLOC and PYCONC_FREE"
+#endif
 #ifndef PYCONC_MALLOC
 #define PYCONC_MALLOC(n) malloc(n)
 #define PYCONC_FREE(p) free(p)
+#define PYCONC_REALLOC(p, n) realloc(p, n)
 #endif
 #ifndef PYCONC_ASSERT
 #include <assert.h>
@@ -701,6 +713,23 @@ PYCONC_API void *pc__calloc(size_t n, size_t size) {
     void *p = pc__malloc(n * size);
     if (p) memset(p, 0, n * size);
     return p;
+}
+
+PYCONC_API void *pc__realloc(void *p, size_t old_size, size_t size) {
+    if (!size) size = 1;
+#ifdef PYCONC_REALLOC
+    void *np = PYCONC_REALLOC(p, size);
+    (void)old_size;
+#else
+    // The documented fallback for a user allocator without realloc.
+    void *np = PYCONC_MALLOC(size);
+    if (np && p) {
+        memcpy(np, p, old_size < size ? old_size : size);
+        PYCONC_FREE(p);
+    }
+#endif
+    if (!np) pc__error(PC_NOMEM, "out of memory growing a block to %zu bytes", size);
+    return np;
 }
 
 PYCONC_API void pc__free(void *p) { if (p) PYCONC_FREE(p); }

@@ -30,7 +30,9 @@
        f = ex.submit(fn, arg)                  pc_executor_submit(ex, fn, arg, &f)
        f.result(timeout=2)                     pc_future_result(f, 2, &out)
        f.add_done_callback(cb)                 pc_future_add_done_callback(f, cb, ctx)
-       for r in ex.map(fn, items): ...         pc_executor_map(ex, fn, items, n, size, PC_FOREVER, 1, 0, &it);
+       for r in ex.map(fn, items,              pc_executor_map(ex, fn, &(pc_map_desc){
+                       chunksize=8): ...           .items = items, .count = n,
+                                                   .item_size = size, .chunksize = 8 }, &it);
                                                while (pc_map_iter_next(it, &r) == PC_OK) ...
        for f in as_completed(fs): ...          pc_futures_as_completed(fs, n, PC_FOREVER, &ac);
                                                while (pc_as_completed_next(ac, &f) == PC_OK) ...
@@ -253,20 +255,32 @@ PYCONC_API void pc_executor_free(pc_executor *ex);
 /* The results of pc_executor_map, in input order. */
 typedef struct pc_map_iter pc_map_iter;
 
-/* Call fn on each of n items through ex and iterate the results in input
-   order. item_size > 0: fn gets a pointer to the item in items (an array
-   of n items of item_size bytes); item_size 0: items is an array of n
-   pointers and fn gets each pointer. The items are not copied: keep them
-   until pc_map_iter_free. timeout counts from this call (PC_FOREVER: no
-   limit). chunksize (0: 1; more than n: n) items run per task. buffersize
-   (0: no limit) bounds the tasks submitted and not yet consumed (Python
-   3.14). An executor that refuses the first task fails the call; one that
-   refuses a later task fails the iteration when it reaches that item.
-   Returns: PC_OK, PC_SHUTDOWN, PC_BROKEN, PC_VALUE, PC_NOMEM, PC_OS.
-   Python: Executor.map */
-PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const void *items, size_t n,
-                               size_t item_size, double timeout, size_t chunksize,
-                               size_t buffersize, pc_map_iter **out_iter);
+/* What pc_executor_map maps over, and Python's keywords. The zero value
+   of each field is Python's default; only items and count have none. */
+typedef struct pc_map_desc {
+    const void *items;          // the items (NULL only when count is 0); not copied:
+                                //   keep them until pc_map_iter_free
+    size_t count;               // how many items; 0: none (an empty iteration)
+    size_t item_size;           // > 0: items is an array of count items of item_size
+                                //   bytes and fn gets a pointer to each one;
+                                //   0: items is an array of count pointers, fn gets each
+    double timeout;             // seconds, counted from the map call, for every result;
+                                //   0 or PC_FOREVER: no limit (Python's None)
+    size_t chunksize;           // items per task; 0: 1 (Python's default); more than
+                                //   count: count
+    size_t buffersize;          // tasks submitted and not yet consumed; 0: no limit
+                                //   (Python 3.14's None)
+} pc_map_desc;
+
+/* Call fn on each item of desc through ex and iterate the results in
+   input order: `pc_executor_map(ex, fn, &(pc_map_desc){ .items = in,
+   .count = n, .item_size = sizeof *in, .chunksize = 8 }, &it)`. An
+   executor that refuses the first task fails the call; one that refuses a
+   later task fails the iteration when it reaches that item.
+   Returns: PC_OK, PC_SHUTDOWN, PC_BROKEN, PC_VALUE (NULL desc, NULL items
+   with a count, NaN timeout), PC_NOMEM, PC_OS.  Python: Executor.map */
+PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const pc_map_desc *desc,
+                               pc_map_iter **out_iter);
 /* Wait for the next result. After an exception, a timeout or the end the
    iterator is finished and the tasks not yet started are cancelled.
    Returns: PC_OK, PC_EOF (no more results: Python's StopIteration), the
@@ -975,6 +989,9 @@ static int pc__tpool_spawn(pc__tpool *p) {
     d.name = name;
     d.daemon = PC_DAEMON_NO;
     pc_thread *t = pc_thread_new(&d);
+    // pc_thread_new sets the code on each of its failures (PC_NOMEM from
+    // every allocation, PC_VALUE from the desc), so it is never stale here;
+    // PC_NOMEM only keeps a 0 from reading as a started worker.
     if (!t) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
     p->threads[p->nthreads++] = t;
     __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
@@ -1320,37 +1337,48 @@ PYCONC_API void pc_map_iter_free(pc_map_iter *it) {
     pc__free(it);
 }
 
-static int pc__map_check(pc_executor *ex, pc_task_fn fn, const void *items, size_t n,
-                         size_t item_size, double timeout, pc_map_iter **out_iter) {
+// Python's defaults for the zero fields of desc. chunksize ends in
+// 1..count (1 when count is 0): a chunk never holds more than the items.
+static void pc__f_map_desc_defaults(const pc_map_desc *desc, pc_map_desc *out) {
+    *out = *desc;
+    if (out->timeout == 0) out->timeout = PC_FOREVER;
+    if (out->chunksize == 0 || out->count == 0) out->chunksize = 1;
+    else if (out->chunksize > out->count) out->chunksize = out->count;
+}
+
+static int pc__map_check(pc_executor *ex, pc_task_fn fn, const pc_map_desc *d,
+                         pc_map_iter **out_iter) {
     if (!out_iter) return pc__error(PC_VALUE, "out_iter is NULL");
     *out_iter = NULL;
     int rc = pc__executor_check(ex, fn);
     if (rc) return rc;
-    if (!items && n) return pc__error(PC_VALUE, "items is NULL");
-    if (item_size && n > (size_t)-1 / item_size)
-        return pc__error(PC_VALUE, "%zu items of %zu bytes overflow", n, item_size);
-    if (timeout != timeout) return pc__error(PC_VALUE, "timeout is NaN");
+    if (!d) return pc__error(PC_VALUE, "map desc is NULL (it holds the items)");
+    if (!d->items && d->count) return pc__error(PC_VALUE, "items is NULL");
+    if (d->item_size && d->count > (size_t)-1 / d->item_size)
+        return pc__error(PC_VALUE, "%zu items of %zu bytes overflow", d->count, d->item_size);
+    if (d->timeout != d->timeout) return pc__error(PC_VALUE, "timeout is NaN");
     return PC_OK;
 }
 
-PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const void *items, size_t n,
-                               size_t item_size, double timeout, size_t chunksize,
-                               size_t buffersize, pc_map_iter **out_iter) {
-    int rc = pc__map_check(ex, fn, items, n, item_size, timeout, out_iter);
+PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const pc_map_desc *desc,
+                               pc_map_iter **out_iter) {
+    int rc = pc__map_check(ex, fn, desc, out_iter);
     if (rc) return rc;
+    pc_map_desc d;
+    pc__f_map_desc_defaults(desc, &d);
     pc_map_iter *it = (pc_map_iter *)pc__calloc(1, sizeof *it);
     if (!it) return PC_NOMEM;
-    pc__deadline(timeout, &it->deadline);
+    pc__deadline(d.timeout, &it->deadline);
     it->ex = ex;
     it->fn = fn;
-    it->items = (const char *)items;
-    it->n = n;
-    it->item_size = item_size;
-    // A chunk never holds more than the n items, so cap * chunksize (the
-    // result slots) stays within the n item slots plus one chunk.
-    it->chunksize = chunksize == 0 ? 1 : chunksize < n ? chunksize : n ? n : 1;
-    it->nchunks = n / it->chunksize + (n % it->chunksize != 0);
-    it->cap = buffersize && buffersize < it->nchunks ? buffersize : it->nchunks;
+    it->items = (const char *)d.items;
+    it->n = d.count;
+    it->item_size = d.item_size;
+    // cap * chunksize (the result slots) stays within the n item slots
+    // plus one chunk, since a chunk never holds more than the n items.
+    it->chunksize = d.chunksize;
+    it->nchunks = d.count / d.chunksize + (d.count % d.chunksize != 0);
+    it->cap = d.buffersize && d.buffersize < it->nchunks ? d.buffersize : it->nchunks;
     it->ring = (pc__map_chunk *)pc__calloc(it->cap ? it->cap : 1, sizeof *it->ring);
     it->results = (void **)pc__calloc(it->cap ? it->cap * it->chunksize : 1, sizeof(void *));
     if (!it->ring || !it->results) {

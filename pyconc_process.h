@@ -99,6 +99,38 @@
    target without registration; a pointer outside every loaded object is
    PC_VALUE at start.
 
+   TRUST
+   =====
+   Every program that compiles the implementation looks, before main, for
+   PYCONC_PROCESS_FD=3 in its environment; a spawned child then takes its
+   target, arguments and descriptors from the socket on descriptor 3.
+   What it trusts, and why:
+   - The sender. Before reading a byte it checks that descriptor 3 is a
+     unix socket (stream; the forkserver's is seqpacket) whose peer, the
+     process that made the socketpair (SO_PEERCRED; off Linux getpeereid,
+     which tells the user and group, and LOCAL_PEERPID where it exists),
+     is its own parent running as its own user and group: the process
+     that spawned it, the same program. Anything else is refused (a line
+     on stderr, exit 1), whoever set the variable. Forkserver children
+     are forked by the server itself and read the socket it was handed
+     with the request.
+   - The code. The parent names only objects it has loaded: the main
+     program, or a shared object it loaded, by the path the loader
+     reports. A child that has not loaded that object loads it only by
+     absolute path, and only if the file there is still the one the parent
+     found (same device and inode); otherwise it exits 1 without loading
+     it.
+   - Set-user-ID programs. A set-user-ID, set-group-ID or file-capability
+     program (secure execution: getauxval(AT_SECURE), or real and
+     effective ids that differ) is run with an environment and
+     descriptors that a less privileged user chose. It never runs the
+     bootstrap: the variable is ignored and removed (its children do not
+     see it), main runs as usual, and nothing is loaded on a message's
+     word. Its own spawn and forkserver starts are PC_RUNTIME (their child
+     would be a secure process too and refuse its bootstrap), as they are
+     in any process whose effective ids differ from its real ones: such a
+     program uses fork, e.g. pc_set_start_method(PC_START_FORK, 1).
+
    THREAD SAFETY
    =============
    Every function may be called from any thread. One process object may be
@@ -119,7 +151,10 @@
    signals go through pidfds, for forkserver children too. Every
    descriptor the library makes is close-on-exec; spawn and forkserver
    children get only the descriptors they need. Process.interrupt (3.14) is
-   here.
+   here. A forkserver that died (killed, say) is reaped and started again
+   by the next start, which succeeds even when its request went to the
+   server as it died (Python's fails); a live server that refused a
+   request is not asked again.
 
    LICENSE
    =======
@@ -206,7 +241,8 @@
    with a socket). Two concurrent senders (or receivers) on one connection
    interleave partial messages, as in Python; closing a connection while
    another thread uses it is a bug. Listener: accept may run in several
-   threads; pc_listener_close from any thread wakes them (Linux);
+   threads; pc_listener_close from any thread wakes them, those inside
+   the authkey handshake everywhere, those waiting in accept(2) on Linux;
    last_accepted is the latest accept's peer.
 
    CONNECTIONS: ERRORS
@@ -216,15 +252,18 @@
    SIGPIPE, on pipes too), a message over maxlength (EMSGSIZE), a bad frame
    header (EPROTO) or end of file inside a message (EIO); after the last
    three the connection no longer reads. PC_AUTH: the handshake failed on
-   either side (wrong key, bad reply, refused). PC_VALUE: NULL or
+   either side (wrong key, bad reply, refused; on a Listener also a client
+   that did not finish it within handshake_timeout). PC_VALUE: NULL or
    contradictory arguments, the wrong direction, a buffer too short
-   (Python's BufferTooShort; the message is kept for the next receive).
+   (Python's BufferTooShort; the message is kept for the next receive), a
+   TCP port past 65535 (Python's OverflowError).
 
    CONNECTIONS: BEYOND PYTHON
    ==========================
    - A forged length header costs no memory: a receive buffer grows as the
      bytes really arrive, so 12 bytes announcing 2**62 are an error, not an
-     allocation.
+     allocation. It grows by realloc (PYCONC_REALLOC), so a huge message
+     is held once: receiving 512 MiB raises the peak RSS by 512 MiB.
    - recv_bytes_into with a short buffer keeps the message: it is not lost
      in an exception, the next receive returns it.
    - Writing to a pipe whose reader is gone is PC_OS/EPIPE, not a SIGPIPE
@@ -233,6 +272,9 @@
      as an empty message and loses step with the stream.
    - TCP connections set TCP_NODELAY; every message is one write anyway.
    - "@name" addresses the Linux abstract namespace (Python: "\0name").
+   - A Listener with an authkey gives each client handshake_timeout (5 s
+     by default) to finish the handshake, so one silent client cannot
+     stop it serving the others; Python's accept waits for it forever.
 
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
@@ -353,8 +395,13 @@ typedef enum pc_family {
 typedef struct pc_listener pc_listener;
 
 typedef struct pc_listener_desc {
-    /* NULL: a fresh socket file in $TMPDIR (Python's arbitrary_address).
-       "host:port" (port 0: any free one), "[::1]:port", "/path", "@name". */
+    /* NULL: a fresh socket file (Python's arbitrary_address), in a new
+       directory of mode 0700 in $TMPDIR (/tmp when unset, too long, or in
+       a set-user-ID program), so no other user can connect whatever the
+       umask; both go on close. With .family PC_AF_INET: "127.0.0.1:0";
+       PC_AF_ABSTRACT: a fresh "@name".
+       "host:port" (port 0 to 65535; 0: any free one), "[::1]:port",
+       "/path", "@name". */
     const char *address;
     /* PC_AF_DEFAULT: "@..." is abstract, "host:port" (digits after the last
        ':' and no '/') is TCP, anything else a socket file. */
@@ -364,21 +411,32 @@ typedef struct pc_listener_desc {
        None); a non-NULL key may be empty (authkey_size 0). Copied. */
     const void *authkey;
     size_t authkey_size;
+    /* With an authkey: seconds a client has to finish the whole handshake,
+       counted from its connection, so that a silent or slow client cannot
+       hold accept (Python has no limit). 0: 5 seconds; negative (PC_FOREVER):
+       no limit, as every timeout here; NaN: PC_VALUE. */
+    double handshake_timeout;
 } pc_listener_desc;
 
 /* Bind and listen. desc may be NULL (a unix socket file, no authkey).
-   Returns NULL on failure (pc_last_error: PC_VALUE, PC_OS, PC_NOMEM).
+   Returns NULL on failure (pc_last_error: PC_VALUE (bad address, a port
+   past 65535, bad handshake_timeout), PC_OS, PC_NOMEM).
    Python: Listener(address, family, backlog, authkey) */
 PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc);
 /* Accept one connection; with an authkey run the handshake (challenge the
    client, then answer its challenge), closing the connection on failure.
-   Returns: PC_OK, PC_AUTH (wrong key or protocol), PC_EOF (client left
-   during the handshake), PC_OS (closed listener, bad frame), PC_VALUE,
-   PC_NOMEM.  Blocks: yes; pc_listener_close from another thread wakes it
-   (Linux).  Python: Listener.accept */
+   Returns: PC_OK, PC_AUTH (wrong key or protocol, or the client did not
+   finish the handshake within handshake_timeout), PC_EOF (client left
+   during the handshake), PC_OS (EBADF "listener is closed", bad frame),
+   PC_VALUE, PC_NOMEM.  Blocks: yes, the handshake at most
+   handshake_timeout; pc_listener_close from another thread wakes it, in
+   the handshake too (waiting in accept(2): Linux).
+   Python: Listener.accept */
 PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn);
 /* Stop listening; a socket file is removed (only by the process that made
-   it). Again is harmless. Python: Listener.close */
+   it), with its private directory for a default address. Accepts blocked
+   in this process return "listener is closed". Again is harmless.
+   Python: Listener.close */
 PYCONC_API void pc_listener_close(pc_listener *l);
 /* Close and release. NULL is ignored. */
 PYCONC_API void pc_listener_free(pc_listener *l);
@@ -402,7 +460,7 @@ typedef struct pc_client_desc {
 
 /* Connect to a Listener; with an authkey answer its challenge, then
    challenge it. Returns: PC_OK, PC_AUTH, PC_EOF, PC_OS (ECONNREFUSED ...),
-   PC_VALUE (bad address), PC_NOMEM.  Blocks: yes.
+   PC_VALUE (bad address, a port past 65535), PC_NOMEM.  Blocks: yes.
    Python: multiprocessing.connection.Client(address, family, authkey) */
 PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn);
 
@@ -576,10 +634,12 @@ PYCONC_API pc_process *pc_process_new(const pc_process_desc *desc);
 PYCONC_API void pc_process_free(pc_process *p);
 /* Take another reference (released with pc_process_free). */
 PYCONC_API pc_process *pc_process_retain(pc_process *p);
-/* Start the child. Returns: PC_OK, PC_RUNTIME (started twice, or the
-   current process is daemonic), PC_VALUE (closed; arg pointer with spawn or
-   forkserver; target outside every loaded object), PC_OS (errno kept),
-   PC_AUTH (the forkserver refused this process's key), PC_NOMEM.
+/* Start the child. Returns: PC_OK, PC_RUNTIME (started twice, the
+   current process is daemonic, or spawn/forkserver in a set-user-ID,
+   set-group-ID or file-capability program: use fork there), PC_VALUE
+   (closed; arg pointer with spawn or forkserver; target outside every
+   loaded object), PC_OS (errno kept), PC_AUTH (the forkserver refused
+   this process's key), PC_NOMEM.
    Python: Process.start */
 PYCONC_API int pc_process_start(pc_process *p);
 /* Wait for the child to end (timeout seconds; PC_FOREVER).
@@ -640,7 +700,9 @@ PYCONC_API pc_process *pc_process_parent(void);
 PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
 /* If this process is a pyconc spawn or forkserver child, run it and never
    return; otherwise return at once. The constructor does this already,
-   unless PYCONC_PROCESS_NO_CONSTRUCTOR. */
+   unless PYCONC_PROCESS_NO_CONSTRUCTOR. A bootstrap socket its parent did
+   not make is refused (stderr, exit 1); a set-user-ID, set-group-ID or
+   file-capability program never runs one and returns (see TRUST). */
 PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 
 #ifdef __cplusplus
@@ -693,7 +755,9 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #define PC__HAVE_PHDR 0
 #endif
 #if defined(__linux__)
+#include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <sys/auxv.h>           // getauxval (glibc, musl)
 #endif
 
 struct pc_connection {
@@ -758,36 +822,62 @@ static int pc__os_pipe(int fds[2]) {
 #endif
 }
 
-// One gathering write. Sockets use MSG_NOSIGNAL; other descriptors (pipes)
-// write with SIGPIPE blocked in this thread and swallow the SIGPIPE their
-// EPIPE raised (unless one was already pending), so a dead reader is
-// PC_OS/EPIPE as in Python, never the default action that kills us.
+// Writes to a pipe (or, where MSG_NOSIGNAL is missing, a socket) run with
+// SIGPIPE blocked in this thread; afterwards a SIGPIPE the write raised is
+// swallowed, so a dead reader is PC_OS/EPIPE as in Python, never the
+// default action that kills us. Linux raises it with a partial count too
+// (the reader left in the middle of the call), so whatever the write
+// returned, a SIGPIPE that became pending during it is ours. One pending
+// before is not (ours merged into it): it stays, for its owner.
+static int pc__os_sigpipe_hold(sigset_t *old) {
+    sigset_t pipe_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, old);
+    sigpending(&pending);
+    return sigismember(&pending, SIGPIPE);
+}
+
+// Restore the mask after pc__os_sigpipe_hold; errno is kept.
+static void pc__os_sigpipe_release(const sigset_t *old, int was_pending) {
+    sigset_t pipe_set, pending;
+    int saved = errno;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+    errno = saved;
+}
+
+// sendmsg that never raises SIGPIPE.
+static ssize_t pc__os_sendmsg(int sock, const struct msghdr *msg) {
+#ifdef MSG_NOSIGNAL
+    return sendmsg(sock, msg, MSG_NOSIGNAL);
+#else
+    sigset_t old;
+    int was_pending = pc__os_sigpipe_hold(&old);
+    ssize_t r = sendmsg(sock, msg, 0);
+    pc__os_sigpipe_release(&old, was_pending);
+    return r;
+#endif
+}
+
+// One gathering write that never raises SIGPIPE (see above).
 static ssize_t pc__os_writev(int fd, int is_socket, struct iovec *iov, int n) {
     if (is_socket) {
         struct msghdr msg;
         memset(&msg, 0, sizeof msg);
         msg.msg_iov = iov;
         msg.msg_iovlen = (size_t)n;
-#ifdef MSG_NOSIGNAL
-        return sendmsg(fd, &msg, MSG_NOSIGNAL);
-#else
-        return sendmsg(fd, &msg, 0);
-#endif
+        return pc__os_sendmsg(fd, &msg);
     }
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE);
+    sigset_t old;
+    int was_pending = pc__os_sigpipe_hold(&old);
     ssize_t r = writev(fd, iov, n);
-    int e = errno;
-    if (r < 0 && e == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
+    pc__os_sigpipe_release(&old, was_pending);
     return r;
 }
 
@@ -813,11 +903,21 @@ static int pc__os_write_all(int fd, int is_socket, struct iovec *iov, int n) {
     return PC_OK;
 }
 
+static int pc__os_wait_readable(int fd, double deadline);
+
 // Read exactly size bytes. End of file before the first byte is PC_EOF
-// when at_boundary (between messages), otherwise PC_OS.
-static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
+// when at_boundary (between messages), otherwise PC_OS. A finite deadline
+// bounds the whole read, however the bytes trickle in: each read waits
+// for data first (PC_TIMEOUT, errno ETIMEDOUT). INFINITY adds no call.
+static int pc__os_read_by(int fd, void *buf, size_t size, int at_boundary, double deadline) {
     size_t got = 0;
     while (got < size) {
+        int rc = deadline < INFINITY ? pc__os_wait_readable(fd, deadline) : PC_OK;
+        if (rc == PC_TIMEOUT) {
+            errno = ETIMEDOUT;
+            return pc__error(PC_TIMEOUT, "recv_bytes: timed out");
+        }
+        if (rc) return rc;
         size_t want = size - got;
         if (want > (size_t)SSIZE_MAX) want = (size_t)SSIZE_MAX;
         ssize_t r = read(fd, (char *)buf + got, want);
@@ -833,6 +933,10 @@ static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
         got += (size_t)r;
     }
     return PC_OK;
+}
+
+static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
+    return pc__os_read_by(fd, buf, size, at_boundary, INFINITY);
 }
 
 // Wait for fds to be readable, up to a monotonic deadline (INFINITY: no
@@ -922,6 +1026,79 @@ static void pc__os_close_from(int lo) {
     for (int fd = lo; fd < max; fd++) close(fd);
 }
 
+// Whether the kernel started this program in secure-execution mode
+// (set-user-ID, set-group-ID, file capabilities): its environment and
+// inherited descriptors are then chosen by a less privileged user. Ids
+// that differ now mean the same for a program it execs (Linux marks that
+// exec secure), and are all other systems can tell.
+static int pc__os_secure_exec(void) {
+#if defined(__linux__) && defined(AT_SECURE)
+    if (getauxval(AT_SECURE)) return 1;
+#endif
+    return getuid() != geteuid() || getgid() != getegid();
+}
+
+// The type (SOCK_STREAM, SOCK_SEQPACKET ...) of fd if it is a unix
+// domain socket, else -1.
+static int pc__os_unix_socket_type(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int type = -1;
+    socklen_t tlen = sizeof type;
+    if (!pc__os_is_socket(fd)) return -1;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX) return -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) return -1;
+    return type;
+}
+
+// Who holds the other end of the unix socket fd: for a socketpair, the
+// process that made it, with its effective ids at that time. *out_pid is
+// -1 where the system cannot tell the pid (Linux: 0 for a process outside
+// our pid namespace). -1 (errno set) where it cannot tell the ids either.
+static int pc__os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gid) {
+#if defined(SO_PEERCRED) && defined(__linux__)
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
+    *out_pid = cred.pid;
+    *out_uid = cred.uid;
+    *out_gid = cred.gid;
+    return 0;
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+      defined(__OpenBSD__) || defined(__DragonFly__)
+    *out_pid = -1;
+#if defined(LOCAL_PEERPID)
+    socklen_t len = sizeof *out_pid;
+    if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, out_pid, &len) < 0) *out_pid = -1;
+#endif
+    return getpeereid(fd, out_uid, out_gid);
+#else
+    (void)fd;
+    (void)out_pid;
+    (void)out_uid;
+    (void)out_gid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+// The peer of the stream socket fd hung up without sending a byte.
+static int pc__os_peer_gone(int fd) {
+    char c;
+    ssize_t r;
+    while ((r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    return r == 0;
+}
+
+// The (device, inode) identity of the file at path (following links).
+static int pc__os_file_id(const char *path, uint64_t *out_dev, uint64_t *out_ino) {
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    *out_dev = (uint64_t)st.st_dev;
+    *out_ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
 // Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
 // 3 and 4 never meets a descriptor already sitting there.
 static int pc__os_move_high(int fd) {
@@ -930,6 +1107,46 @@ static int pc__os_move_high(int fd) {
     if (nfd < 0) return -1;
     close(fd);
     return nfd;
+}
+
+// An environment variable, or NULL in a secure-execution program (set-user-ID,
+// set-group-ID, raised capabilities): its environment comes from a less
+// privileged caller, who must not pick where its private files go.
+static const char *pc__os_getenv_trusted(const char *name) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
+    return secure_getenv(name);
+#elif defined(__linux__)
+    return getauxval(AT_SECURE) ? NULL : getenv(name);
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+    return issetugid() ? NULL : getenv(name);
+#else
+    return getuid() != geteuid() || getgid() != getegid() ? NULL : getenv(name);
+#endif
+}
+
+// Make a fresh directory that only we may enter (Python's tempfile.mkdtemp)
+// in $TMPDIR, or /tmp when it is unset, untrusted or too long for a socket
+// path under it. mkdtemp asks for 0700, but a umask may take owner bits
+// away: set the mode on the directory itself, then check owner and mode.
+static int pc__os_private_dir(char *out, size_t cap) {
+    const char *dir = pc__os_getenv_trusted("TMPDIR");
+    struct stat st;
+    if (!dir || !dir[0] || strlen(dir) > 60) dir = "/tmp";
+    snprintf(out, cap, "%s/pyconc-XXXXXX", dir);
+    if (!mkdtemp(out)) {
+        int e = errno;
+        pc__error(PC_OS, "can't make a private directory in %s: %s", dir, strerror(e));
+        errno = e;
+        return PC_OS;
+    }
+    int fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int ok = fd >= 0 && fchmod(fd, 0700) == 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+             st.st_uid == geteuid() && (st.st_mode & 0777) == 0700;
+    pc__os_close(fd);
+    if (ok) return PC_OK;
+    rmdir(out);
+    errno = EPERM;
+    return pc__error(PC_OS, "%s is not a directory of ours with mode 0700", out);
 }
 
 // >>frame
@@ -959,8 +1176,10 @@ static int pc__frame_send(int fd, int is_socket, const void *buf, size_t size) {
 
 // Finish reading a frame header whose first 4 bytes are h; *out_size
 // gets the length. A 4-byte length with the sign bit set (other than -1)
-// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO.
-static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_size) {
+// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO. The
+// frame readers take a deadline as pc__os_read_by does (INFINITY: none).
+static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_size,
+                                 double deadline) {
     unsigned char h[8];
     int rc;
     uint32_t s32 = (uint32_t)h4[0] << 24 | (uint32_t)h4[1] << 16 | (uint32_t)h4[2] << 8 | h4[3];
@@ -972,7 +1191,7 @@ static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_si
         errno = EPROTO;
         return pc__error(PC_OS, "bad message length (header 0x%08x)", (unsigned)s32);
     }
-    if ((rc = pc__os_read_all(fd, h, 8, 0))) return rc;
+    if ((rc = pc__os_read_by(fd, h, 8, 0, deadline))) return rc;
     uint64_t s64 = 0;
     for (int i = 0; i < 8; i++) s64 = s64 << 8 | h[i];
     if (s64 > (uint64_t)PTRDIFF_MAX) {
@@ -984,32 +1203,32 @@ static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_si
 }
 
 // Read a frame header; *out_size gets the length.
-static int pc__frame_recv_header(int fd, size_t *out_size) {
+static int pc__frame_recv_header(int fd, size_t *out_size, double deadline) {
     unsigned char h[4];
-    int rc = pc__os_read_all(fd, h, 4, 1);
-    return rc ? rc : pc__frame_header_rest(fd, h, out_size);
+    int rc = pc__os_read_by(fd, h, 4, 1, deadline);
+    return rc ? rc : pc__frame_header_rest(fd, h, out_size, deadline);
 }
 
 // Read a payload of size bytes into a new buffer. The buffer grows as the
 // bytes arrive (1 MiB, then doubling), so a forged header announcing
-// gigabytes costs no more memory than the bytes actually sent.
+// gigabytes costs no more memory than the bytes actually sent. It grows by
+// realloc: a large block moves without a copy (glibc remaps it), so a
+// message is held once, not twice while the last doubling copies it.
 #define PC__FRAME_CHUNK ((size_t)1 << 20)
 
-static int pc__frame_recv_payload(int fd, size_t size, void **out_buf) {
+static int pc__frame_recv_payload(int fd, size_t size, void **out_buf, double deadline) {
     size_t cap = size < PC__FRAME_CHUNK ? size : PC__FRAME_CHUNK, got = 0;
     char *buf = (char *)pc__malloc(cap);
     if (!buf) return PC_NOMEM;
     while (got < size) {
         if (got == cap) {
             size_t ncap = cap > size / 2 ? size : cap * 2;
-            char *nbuf = (char *)pc__malloc(ncap);
+            char *nbuf = (char *)pc__realloc(buf, got, ncap);
             if (!nbuf) { pc__free(buf); return PC_NOMEM; }
-            memcpy(nbuf, buf, got);
-            pc__free(buf);
             buf = nbuf;
             cap = ncap;
         }
-        int rc = pc__os_read_all(fd, buf + got, cap - got, 0);
+        int rc = pc__os_read_by(fd, buf + got, cap - got, 0, deadline);
         if (rc) { pc__free(buf); return rc; }
         got = cap;
     }
@@ -1109,8 +1328,10 @@ static int pc__conn_payload_failed(pc_connection *c, int rc) {
     return rc;
 }
 
-PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
-                                        size_t *out_size) {
+// recv_bytes by a deadline (INFINITY: none). A timeout may leave a message
+// half read: only the handshake uses one, and drops the connection then.
+static int pc__conn_recv(pc_connection *c, size_t maxlength, void **out_buf, size_t *out_size,
+                         double deadline) {
     size_t size;
     int rc = pc__conn_check(c, 1, 0);
     if (rc) return rc;
@@ -1124,11 +1345,17 @@ PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__frame_recv_header(c->fd, &size))) return pc__conn_header_failed(c, rc);
+    if ((rc = pc__frame_recv_header(c->fd, &size, deadline))) return pc__conn_header_failed(c, rc);
     if (maxlength && size > maxlength) return pc__conn_bad_length(c, size, maxlength);
-    if ((rc = pc__frame_recv_payload(c->fd, size, out_buf))) return pc__conn_payload_failed(c, rc);
+    if ((rc = pc__frame_recv_payload(c->fd, size, out_buf, deadline)))
+        return pc__conn_payload_failed(c, rc);
     *out_size = size;
     return PC_OK;
+}
+
+PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
+                                        size_t *out_size) {
+    return pc__conn_recv(c, maxlength, out_buf, out_size, INFINITY);
 }
 
 static int pc__conn_too_short(size_t size, size_t room) {
@@ -1153,12 +1380,13 @@ PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__frame_recv_header(c->fd, &size))) return pc__conn_header_failed(c, rc);
+    if ((rc = pc__frame_recv_header(c->fd, &size, INFINITY))) return pc__conn_header_failed(c, rc);
     *out_size = size;
     if (size <= cap - offset)
         return pc__conn_payload_failed(c, pc__os_read_all(c->fd, (char *)buf + offset, size, 0));
     void *keep;
-    if ((rc = pc__frame_recv_payload(c->fd, size, &keep))) return pc__conn_payload_failed(c, rc);
+    if ((rc = pc__frame_recv_payload(c->fd, size, &keep, INFINITY)))
+        return pc__conn_payload_failed(c, rc);
     c->pending = keep;
     c->pending_size = size;
     c->has_pending = 1;
@@ -1234,11 +1462,7 @@ PYCONC_API int pc__send_fds(int sock, const void *buf, size_t len, const int *fd
         memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
     }
     ssize_t w;
-#ifdef MSG_NOSIGNAL
-    while ((w = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-#else
-    while ((w = sendmsg(sock, &msg, 0)) < 0 && errno == EINTR) {}
-#endif
+    while ((w = pc__os_sendmsg(sock, &msg)) < 0 && errno == EINTR) {}
     if (w < 0) return pc__os_error("sendmsg");
     return pc__os_write_buf(sock, 1, (const char *)buf + w, len - (size_t)w);
 }
@@ -1326,12 +1550,12 @@ static int pc__frame_recv_fds(int fd, int is_socket, size_t limit, void **out_bu
     int rc = is_socket ? pc__recv_fds(fd, h, 4, fds, inout_nfds) : pc__os_read_all(fd, h, 4, 1);
     if (!is_socket) *inout_nfds = 0;
     if (rc) return rc;
-    rc = pc__frame_header_rest(fd, h, &size);
+    rc = pc__frame_header_rest(fd, h, &size, INFINITY);
     if (!rc && limit && size > limit) {
         errno = EMSGSIZE;
         rc = pc__error(PC_OS, "bad message length: %zu bytes, at most %zu", size, limit);
     }
-    if (!rc) rc = pc__frame_recv_payload(fd, size, out_buf);
+    if (!rc) rc = pc__frame_recv_payload(fd, size, out_buf, INFINITY);
     if (rc) {
         for (size_t i = 0; i < *inout_nfds; i++) pc__os_close(fds[i]);
         *inout_nfds = 0;
@@ -1584,10 +1808,11 @@ PYCONC_API int pc__random_bytes(void *buf, size_t size) {
 #define PC__LEGACY_CHALLENGE 20     // a <= 3.11 server's challenge: bare MD5
 #define PC__MD5_SIZE 16
 
-static int pc__auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size) {
+static int pc__auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size,
+                         double deadline) {
     void *msg;
     size_t n;
-    int rc = pc_connection_recv_bytes(c, PC__AUTH_MAX, &msg, &n);
+    int rc = pc__conn_recv(c, PC__AUTH_MAX, &msg, &n, deadline);
     if (rc) return rc;
     memcpy(buf, msg, n);
     pc__free(msg);
@@ -1644,8 +1869,10 @@ static int pc__auth_check_key(pc_connection *c, const void *key, size_t key_size
     return pc__conn_check(c, 1, 1);
 }
 
-PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *authkey,
-                                               size_t authkey_size) {
+// The two halves by a deadline (INFINITY: none) on every read they make;
+// their writes are a few small messages that the socket buffer takes.
+static int pc__auth_deliver(pc_connection *c, const void *authkey, size_t authkey_size,
+                            double deadline) {
     unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
     size_t n, head = strlen(PC__CHALLENGE);
     int rc = pc__auth_check_key(c, authkey, authkey_size);
@@ -1653,7 +1880,7 @@ PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *aut
     memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
     if ((rc = pc__random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
     if ((rc = pc_connection_send_bytes(c, out, 0, sizeof out))) return rc;
-    if ((rc = pc__auth_recv(c, reply, &n))) return rc;
+    if ((rc = pc__auth_recv(c, reply, &n, deadline))) return rc;
     rc = pc__auth_verify(authkey, authkey_size, out + head, sizeof out - head, reply, n);
     if (rc == PC_OK) return pc_connection_send_bytes(c, PC__WELCOME, 0, strlen(PC__WELCOME));
     char why[256];
@@ -1662,13 +1889,13 @@ PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *aut
     return pc__error(PC_AUTH, "%s", why);
 }
 
-PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
-                                              size_t authkey_size) {
+static int pc__auth_answer(pc_connection *c, const void *authkey, size_t authkey_size,
+                           double deadline) {
     unsigned char m[PC__AUTH_MAX], reply[8 + 32];
     size_t n, head = strlen(PC__CHALLENGE), prefix;
     int kind, rc = pc__auth_check_key(c, authkey, authkey_size);
     if (rc) return rc;
-    if ((rc = pc__auth_recv(c, m, &n))) return rc;
+    if ((rc = pc__auth_recv(c, m, &n, deadline))) return rc;
     if (n < head || memcmp(m, PC__CHALLENGE, head) != 0)
         return pc__error(PC_AUTH, "protocol error, expected a challenge");
     if (n - head < PC__LEGACY_CHALLENGE)
@@ -1683,10 +1910,20 @@ PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *auth
     pc__hmac(kind, authkey, authkey_size, m + head, n - head, reply + len);
     len += kind ? 32 : PC__MD5_SIZE;
     if ((rc = pc_connection_send_bytes(c, reply, 0, len))) return rc;
-    if ((rc = pc__auth_recv(c, m, &n))) return rc;
+    if ((rc = pc__auth_recv(c, m, &n, deadline))) return rc;
     if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
         return pc__error(PC_AUTH, "digest sent was rejected");
     return PC_OK;
+}
+
+PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *authkey,
+                                               size_t authkey_size) {
+    return pc__auth_deliver(c, authkey, authkey_size, INFINITY);
+}
+
+PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
+                                              size_t authkey_size) {
+    return pc__auth_answer(c, authkey, authkey_size, INFINITY);
 }
 
 // >>address
@@ -1744,12 +1981,33 @@ static int pc__split_host_port(const char *address, char *host, size_t cap,
     return PC_OK;
 }
 
+// Check a port and write it back canonical. getaddrinfo would take any
+// number and keep its low 16 bits (99999 is port 34463); Python refuses
+// ports past 65535 with OverflowError.
+static int pc__tcp_port(const char *port, char *out, size_t cap) {
+    unsigned long value = 0;
+    size_t n = strlen(port);
+    const char *more = n > 20 ? "..." : "";
+    if (n == 0) return pc__error(PC_VALUE, "TCP address has an empty port");
+    for (const char *p = port; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return pc__error(PC_VALUE, "TCP port \"%.20s%s\" is not a number", port, more);
+        value = value * 10 + (unsigned long)(*p - '0');
+        if (value > 65535)
+            return pc__error(PC_VALUE, "TCP port %.20s%s out of range: port must be 0-65535",
+                             port, more);
+    }
+    snprintf(out, cap, "%lu", value);
+    return PC_OK;
+}
+
 // Resolve a TCP address: IPv4 unless the host is bracketed (Python's
 // AF_INET listener takes IPv4 only, so "localhost" must mean 127.0.0.1).
 static int pc__tcp_resolve(const char *address, int passive, struct addrinfo **out) {
-    char host[256];
-    const char *port = NULL;
-    int v6 = 0, rc = pc__split_host_port(address, host, sizeof host, &port, &v6);
+    char host[256], port[8];
+    const char *port_text = NULL;
+    int v6 = 0, rc = pc__split_host_port(address, host, sizeof host, &port_text, &v6);
+    if (!rc) rc = pc__tcp_port(port_text, port, sizeof port);
     if (rc) return rc;
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -1819,8 +2077,17 @@ static int pc__os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
 }
 
 // >>listener
+// A connection inside the accept handshake, on its accepting thread's
+// stack, linked into the listener so that close can cut it short.
+typedef struct pc__handshake {
+    struct pc__handshake *next;
+    int fd;
+    pid_t pid;                  // only this process may shut the socket down
+    int cut;                    // close shut it down: the accept fails
+} pc__handshake;
+
 struct pc_listener {
-    pc_lock mu;                 // guards fd, closed, accepting, last
+    pc_lock mu;                 // guards fd, closed, accepting, last, handshakes
     int fd;
     int closed;
     int accepting;              // threads inside accept(): they own the close
@@ -1829,20 +2096,36 @@ struct pc_listener {
     int has_last;
     char address[128];
     char last[128];
+    char dir[96];               // private directory of a default address ("": none)
     unsigned char *authkey;     // NULL: no handshake
     size_t authkey_size;
+    double handshake_timeout;   // seconds, INFINITY: none
+    pc__handshake *handshakes;
 };
+
+#define PC__HANDSHAKE_TIMEOUT 5.0   // pc_listener_desc.handshake_timeout 0
 
 static uint32_t pc__listener_counter;
 
-// Python's arbitrary_address: a name nobody uses yet in the temp directory.
-static int pc__arbitrary_address(char *out, size_t cap) {
-    const char *dir = getenv("TMPDIR");
+// Python's arbitrary_address: for a socket file, a name in a fresh private
+// directory (no other user can connect, whatever the umask; Python's
+// mkdtemp(prefix='pymp-')); an unused abstract name; any TCP port.
+static int pc__listener_fresh_address(pc_listener *l, char *out, size_t cap) {
     uint32_t r = 0;
-    if (!dir || !dir[0] || strlen(dir) > 60) dir = "/tmp";
-    pc__random_bytes(&r, sizeof r);
-    unsigned n = __atomic_add_fetch(&pc__listener_counter, 1, __ATOMIC_RELAXED);
-    snprintf(out, cap, "%s/pyconc-%ld-%u-%08x.sock", dir, (long)getpid(), n, (unsigned)r);
+    if (l->family == PC_AF_INET) {
+        snprintf(out, cap, "127.0.0.1:0");
+    } else if (l->family == PC_AF_ABSTRACT) {
+        pc__random_bytes(&r, sizeof r);
+        unsigned n = __atomic_add_fetch(&pc__listener_counter, 1, __ATOMIC_RELAXED);
+        snprintf(out, cap, "@pyconc-%ld-%u-%08x", (long)getpid(), n, (unsigned)r);
+    } else {
+        int rc = pc__os_private_dir(l->dir, sizeof l->dir);
+        if (rc) {
+            l->dir[0] = '\0';
+            return rc;
+        }
+        snprintf(out, cap, "%s/listener.sock", l->dir);
+    }
     return PC_OK;
 }
 
@@ -1887,14 +2170,19 @@ static int pc__listener_open(pc_listener *l, const char *address, int backlog) {
     return PC_OK;
 }
 
+// 0: the default; negative: none (the library's rule for every timeout).
+static int pc__listener_set_timeout(pc_listener *l, double timeout) {
+    if (timeout != timeout) return pc__error(PC_VALUE, "handshake_timeout is NaN");
+    if (timeout == 0) timeout = PC__HANDSHAKE_TIMEOUT;
+    else if (timeout < 0) timeout = INFINITY;
+    l->handshake_timeout = timeout;
+    return PC_OK;
+}
+
 static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
     char fresh[128];
     const char *address = d->address;
-    if (!address) {
-        pc__arbitrary_address(fresh, sizeof fresh);
-        address = fresh;
-    }
-    l->family = d->family ? d->family : pc__family_of(address);
+    l->family = d->family ? d->family : (address ? pc__family_of(address) : PC_AF_UNIX);
     if ((int)l->family < PC_AF_UNIX || (int)l->family > PC_AF_INET)
         return pc__error(PC_VALUE, "unknown address family %d", (int)d->family);
     if (d->authkey || d->authkey_size) {
@@ -1904,7 +2192,10 @@ static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
         l->authkey_size = d->authkey_size;
     }
     if (d->backlog < 0) return pc__error(PC_VALUE, "backlog is negative");
-    return pc__listener_open(l, address, d->backlog ? d->backlog : 1);
+    int rc = pc__listener_set_timeout(l, d->handshake_timeout);
+    if (!rc && !address) rc = pc__listener_fresh_address(l, fresh, sizeof fresh);
+    if (!address) address = fresh;
+    return rc ? rc : pc__listener_open(l, address, d->backlog ? d->backlog : 1);
 }
 
 PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
@@ -1916,7 +2207,10 @@ PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
     l->owner = getpid();
     int rc = pc__listener_setup(l, desc ? desc : &zero);
     if (rc) {
+        int e = errno;
         pc__os_close(l->fd);
+        if (l->dir[0]) rmdir(l->dir);
+        errno = e;
         pc__free(l->authkey);
         pc__free(l);
         return NULL;
@@ -1924,26 +2218,82 @@ PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
     return l;
 }
 
+static int pc__listener_closed_error(void) {
+    errno = EBADF;
+    return pc__error(PC_OS, "listener is closed");
+}
+
+// Record the peer of a new connection and, when a handshake follows, enter
+// it in the listener's list. Returns 0 when the listener closed meanwhile.
+static int pc__handshake_enter(pc_listener *l, pc__handshake *h, int fd,
+                               const pc__sockaddr *peer) {
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    int open = !l->closed;
+    if (open) {
+        pc__format_sockaddr(&peer->ss, peer->len, l->last, sizeof l->last);
+        l->has_last = 1;
+    }
+    if (open && l->authkey) {
+        h->fd = fd;
+        h->pid = getpid();
+        h->cut = 0;
+        h->next = l->handshakes;
+        l->handshakes = h;
+    }
+    pc_lock_release(&l->mu);
+    return open;
+}
+
+// Leave the list (before the descriptor can be closed and its number
+// reused); returns whether close cut the handshake.
+static int pc__handshake_leave(pc_listener *l, pc__handshake *h) {
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    pc__handshake **p = &l->handshakes;
+    while (*p && *p != h) p = &(*p)->next;
+    if (*p) *p = h->next;
+    pc_lock_release(&l->mu);
+    return h->cut;
+}
+
+// Shut down the sockets of this process's handshakes (under l->mu): their
+// reads see end of file at once, so the accepts inside them return.
+static void pc__handshake_cut_all(pc_listener *l) {
+    pid_t self = getpid();
+    for (pc__handshake *h = l->handshakes; h; h = h->next) {
+        if (h->pid != self || h->cut) continue;
+        shutdown(h->fd, SHUT_RDWR);
+        h->cut = 1;
+    }
+}
+
+// The handshake of an accepted connection, Listener's way round (challenge
+// the client, then answer its challenge), all by one deadline.
+static int pc__listener_handshake(pc_listener *l, pc_connection *c, pc__handshake *h) {
+    double deadline = pc_monotonic() + l->handshake_timeout;   // INFINITY stays so
+    int rc = pc__auth_deliver(c, l->authkey, l->authkey_size, deadline);
+    if (!rc) rc = pc__auth_answer(c, l->authkey, l->authkey_size, deadline);
+    if (pc__handshake_leave(l, h)) return pc__listener_closed_error();
+    if (rc == PC_TIMEOUT)
+        return pc__error(PC_AUTH, "the client did not finish the handshake within "
+                         "handshake_timeout (%g s)", l->handshake_timeout);
+    return rc;
+}
+
 // Record the peer and finish one accepted connection (handshake).
 static int pc__listener_welcome(pc_listener *l, int fd, const pc__sockaddr *peer,
                                 pc_connection **out_conn) {
-    pc_lock_acquire(&l->mu, PC_FOREVER);
-    pc__format_sockaddr(&peer->ss, peer->len, l->last, sizeof l->last);
-    l->has_last = 1;
-    pc_lock_release(&l->mu);
+    pc__handshake h;
     pc__tcp_nodelay(fd, peer->ss.ss_family);
     pc_connection *c = pc__conn_new(fd, 1, 1, 1);
     if (!c) {
         pc__os_close(fd);
         return PC_NOMEM;
     }
-    if (l->authkey) {
-        int rc = pc_connection_deliver_challenge(c, l->authkey, l->authkey_size);
-        if (!rc) rc = pc_connection_answer_challenge(c, l->authkey, l->authkey_size);
-        if (rc) {
-            pc_connection_free(c);
-            return rc;
-        }
+    int rc = pc__handshake_enter(l, &h, fd, peer) ? PC_OK : pc__listener_closed_error();
+    if (!rc && l->authkey) rc = pc__listener_handshake(l, c, &h);
+    if (rc) {
+        pc_connection_free(c);
+        return rc;
     }
     *out_conn = c;
     return PC_OK;
@@ -1970,8 +2320,7 @@ PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
     if (l->closed) {
         pc_lock_release(&l->mu);
-        errno = EBADF;
-        return pc__error(PC_OS, "listener is closed");
+        return pc__listener_closed_error();
     }
     l->accepting++;
     int fd = l->fd;
@@ -1985,9 +2334,10 @@ PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
     }
     pc_lock_release(&l->mu);
     if (s >= 0 && closed) pc__os_close(s);
-    if (s < 0 || closed) {
-        errno = closed ? EBADF : e;
-        return closed ? pc__error(PC_OS, "listener is closed") : pc__os_error("accept");
+    if (closed) return pc__listener_closed_error();
+    if (s < 0) {
+        errno = e;
+        return pc__os_error("accept");
     }
     return pc__listener_welcome(l, s, &peer, out_conn);
 }
@@ -1997,6 +2347,7 @@ PYCONC_API void pc_listener_close(pc_listener *l) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
     int was_closed = l->closed;
     l->closed = 1;
+    if (!was_closed) pc__handshake_cut_all(l);
     if (!was_closed && l->fd >= 0) {
         if (l->accepting > 0 && getpid() == l->owner) {
             // shutdown() wakes the threads blocked in accept() (Linux); the
@@ -2011,7 +2362,9 @@ PYCONC_API void pc_listener_close(pc_listener *l) {
         }
     }
     pc_lock_release(&l->mu);
-    if (!was_closed && l->family == PC_AF_UNIX && getpid() == l->owner) unlink(l->address);
+    if (was_closed || getpid() != l->owner) return;
+    if (l->family == PC_AF_UNIX) unlink(l->address);
+    if (l->dir[0]) rmdir(l->dir);
 }
 
 PYCONC_API void pc_listener_free(pc_listener *l) {
@@ -2501,11 +2854,14 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
 // >>funcref
 // A function crosses exec as (loaded object, offset from its load base).
 // The main program is object 0 of dl_iterate_phdr; others go by path and
-// are dlopen()ed in the child if only the parent had them loaded.
+// are dlopen()ed in the child if only the parent had them loaded: then
+// only by absolute path, and only the very file (device and inode) the
+// parent found at that path when it located the function.
 typedef struct pc__funcref {
     int is_main;
     char path[1024];
     uint64_t offset;
+    uint64_t dev, ino;          // the file at path then; ino 0: unknown
 } pc__funcref;
 
 #if PC__HAVE_PHDR
@@ -2584,6 +2940,29 @@ static int pc__funcref_locate(pc_target_fn fn, pc__funcref *out) {
     snprintf(out->path, sizeof out->path, "%s", info.dli_fname ? info.dli_fname : "");
     out->offset = (uint64_t)(addr - (uintptr_t)info.dli_fbase);
 #endif
+    // A child that has to load the object checks it is still this file.
+    if (!out->is_main && pc__os_file_id(out->path, &out->dev, &out->ino) < 0)
+        out->dev = out->ino = 0;
+    return PC_OK;
+}
+
+// Load the object ref names, which the parent had loaded and we have not.
+// The message comes from our parent, but a path is only a name: the file
+// there may have been replaced since the parent loaded it (its
+// constructors would run here), and a relative one depends on our
+// directory. A secure-execution process loads nothing on anyone's word.
+static int pc__funcref_dlopen(const pc__funcref *ref) {
+    uint64_t dev, ino;
+    if (pc__os_secure_exec())
+        return pc__error(PC_VALUE, "refusing to load %s in a set-user-ID program", ref->path);
+    if (ref->path[0] != '/')
+        return pc__error(PC_VALUE, "refusing to load %s: not an absolute path", ref->path);
+    if (pc__os_file_id(ref->path, &dev, &ino) < 0) return pc__os_error(ref->path);
+    if (ref->ino == 0 || dev != ref->dev || ino != ref->ino)
+        return pc__error(PC_VALUE, "refusing to load %s: not the file the parent loaded "
+                                   "(replaced since?)", ref->path);
+    if (!dlopen(ref->path, RTLD_NOW | RTLD_GLOBAL))
+        return pc__error(PC_VALUE, "cannot load %s: %s", ref->path, dlerror());
     return PC_OK;
 }
 
@@ -2597,7 +2976,8 @@ static int pc__funcref_resolve(const pc__funcref *ref, pc_target_fn *out) {
         s.addr = (uintptr_t)ref->offset;
         dl_iterate_phdr(pc__phdr_visit, &s);
         if (s.found || ref->is_main || attempt) break;
-        if (!dlopen(ref->path, RTLD_NOW | RTLD_GLOBAL)) break;     // loaded by the parent later
+        int rc = pc__funcref_dlopen(ref);                           // loaded by the parent later
+        if (rc) return rc;
     }
     if (!s.found || !s.executable)
         return pc__error(PC_VALUE, "cannot find target at %s+0x%llx",
@@ -2606,7 +2986,8 @@ static int pc__funcref_resolve(const pc__funcref *ref, pc_target_fn *out) {
 #else
     void *h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
     Dl_info info;
-    if (!h) h = dlopen(ref->path, RTLD_NOW);
+    if (!h && pc__funcref_dlopen(ref)) return PC_VALUE;
+    if (!h) h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
     void *sym = h ? dlsym(h, "pc_process_bootstrap") : NULL;
     if (!sym || !dladdr(sym, &info))
         return pc__error(PC_VALUE, "cannot find target in %s", ref->path);
@@ -2621,6 +3002,8 @@ static void pc__funcref_put(pc__buf *b, const pc__funcref *ref, int has) {
     pc__buf_u8(b, (unsigned)ref->is_main);
     pc__buf_str(b, ref->path);
     pc__buf_u64(b, ref->offset);
+    pc__buf_u64(b, ref->dev);
+    pc__buf_u64(b, ref->ino);
 }
 
 static int pc__funcref_get(pc__buf *b, pc__funcref *ref) {
@@ -2632,6 +3015,8 @@ static int pc__funcref_get(pc__buf *b, pc__funcref *ref) {
     if (p && n < sizeof ref->path) memcpy(ref->path, p, n);
     else b->bad = 1;
     ref->offset = pc__buf_get_u64(b);
+    ref->dev = pc__buf_get_u64(b);
+    ref->ino = pc__buf_get_u64(b);
     return has;
 }
 
@@ -2664,7 +3049,8 @@ struct pc_process {
     size_t pack_nfds;
     const pc_context *context;
     pc_start_method method;     // resolved at start
-    int started, closed, reaped;
+    int started, closed;
+    int reaped;                 // set under mu with exitcode (pc__proc_set_reaped)
     pid_t pid;
     pid_t owner;                // the process that started it (fork copies the registry)
     int sentinel, sentinel_kind;
@@ -2905,7 +3291,7 @@ PYCONC_API int pc_set_start_method(pc_start_method method, int force) {
 PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap) {
     pc_start_method all[3];
     all[0] = pc__platform_default();
-    all[1] = all[0] == PC_START_FORKSERVER ? PC_START_FORK : PC_START_FORK;
+    all[1] = PC_START_FORK;
     all[2] = all[0] == PC_START_FORKSERVER ? PC_START_SPAWN : PC_START_FORKSERVER;
     for (size_t i = 0; out && i < cap && i < 3; i++) out[i] = all[i];
     return 3;
@@ -3140,7 +3526,8 @@ __attribute__((noreturn))
 #endif
 static void pc__forkserver_main(int chan, const unsigned char *key, size_t keylen);
 
-// Run the child whose bootstrap socket is sock; never returns.
+// Run the child whose bootstrap socket is sock; never returns. A run
+// bootstrap comes on a stream socketpair, a server's on a seqpacket one.
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noreturn))
 #endif
@@ -3150,9 +3537,15 @@ static void pc__child_from_socket(int sock) {
     size_t nfds = 0;
     pc__child_info ci;
     memset(&ci, 0, sizeof ci);
+    int type = pc__os_unix_socket_type(sock);
     int rc = pc__boot_recv(sock, &body, fds, &nfds);
     if (rc == PC_EOF) _exit(1);                 // the parent gave up on us
     uint32_t kind = rc ? 0 : pc__buf_get_u32(&body);
+    if ((kind == PC__BOOT_SERVER && type != SOCK_SEQPACKET) ||
+        (kind == PC__BOOT_RUN && type != SOCK_STREAM)) {
+        rc = pc__error(PC_VALUE, "bootstrap kind %u on the wrong kind of socket", (unsigned)kind);
+        kind = 0;
+    }
     if (kind == PC__BOOT_SERVER) {
         size_t n;
         const void *key = pc__buf_get_blob(&body, &n);
@@ -3175,6 +3568,36 @@ static void pc__child_from_socket(int sock) {
     for (size_t i = 0; i < nfds; i++) if (fds[i] >= 0) close(fds[i]);   // unused
     pc__free(body.p);
     pc__child_run(&ci);
+}
+
+// Before a spawned child reads a byte of its bootstrap, the socket on
+// descriptor 3 must be the one its parent made for it: a unix stream or
+// seqpacket socket whose peer (the process that called socketpair) is
+// our parent, with our user and group. Anyone else who hands a program
+// this descriptor and the environment variable is refused, and cannot
+// make it load a library or run a function. Returns only if it is ours.
+static void pc__boot_check_peer(int fd) {
+    char why[160];
+    pid_t pid = 0, ppid = getppid();
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int type = pc__os_unix_socket_type(fd);
+    if (type != SOCK_STREAM && type != SOCK_SEQPACKET) {
+        snprintf(why, sizeof why, "descriptor %d is not a unix stream or seqpacket socket", fd);
+    } else if (pc__os_peer_ids(fd, &pid, &uid, &gid) < 0) {
+        snprintf(why, sizeof why, "cannot tell who sent it (%s)", strerror(errno));
+    } else if (pid != -1 && pid != ppid) {
+        if (pc__os_peer_gone(fd)) _exit(1);    // our parent died before sending: just go
+        snprintf(why, sizeof why, "it comes from process %ld, not from our parent %ld",
+                 (long)pid, (long)ppid);
+    } else if (uid != geteuid() || gid != getegid()) {
+        snprintf(why, sizeof why, "it comes from user %ld group %ld, not from us (%ld, %ld)",
+                 (long)uid, (long)gid, (long)geteuid(), (long)getegid());
+    } else {
+        return;
+    }
+    fprintf(stderr, "pyconc: refusing the bootstrap on descriptor %d: %s\n", fd, why);
+    _exit(1);
 }
 
 // >>spawn
@@ -3366,6 +3789,8 @@ typedef struct pc__fs_request {
 
 static int pc__fs_sock = -1;
 static pid_t pc__fs_pid;
+static pid_t pc__fs_owner;          // the process that spawned it (forks share the channel)
+static unsigned pc__fs_gen;         // which server: one more at each start
 static unsigned char pc__fs_key[PC_AUTHKEY_MAX];
 static size_t pc__fs_keylen;
 // Tests only: nonzero makes this side of the next handshake use a wrong key.
@@ -3490,11 +3915,57 @@ static int pc__fs_start_server(void) {
     }
     pc__fs_sock = sock;
     pc__fs_pid = pid;
+    pc__fs_owner = getpid();
+    pc__fs_gen++;
     return PC_OK;
 }
 
-// Send one request; a server that died is reaped and started again once.
-static int pc__fs_request_child(int status_fd, int boot_fd) {
+// Forget the server (pc__fs_lock held): it is dead, or dying with its
+// channel closed. The process that spawned it reaps it with a blocking
+// wait (after a SIGKILL, in case it is still on its way out), so a dead
+// server never stays a zombie. Only while it is provably still our child
+// (not yet waited for) is it signalled: its pid cannot be recycled then.
+static void pc__fs_discard(void) {
+    int st, saved = errno;
+    pid_t pid = pc__fs_pid, r;
+    pc__os_close(pc__fs_sock);
+    pc__fs_sock = -1;
+    pc__fs_pid = 0;
+    if (pid > 0 && pc__fs_owner == getpid()) {
+        while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR) {}
+        if (r == 0) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        }
+    }
+    errno = saved;
+}
+
+// Whether the server that took request generation gen is dead, after the
+// request got no reply (pc__fs_lock not held). A server dies with its
+// channel: the request still in it, or in its hands; either way its end
+// of the channel closes as it exits, an instant after (or before) our
+// status socket saw end of file, so wait a moment for that hang-up. A
+// dead server is reaped and forgotten, and the next request starts
+// another. A live one refused the request: it is not asked again.
+static int pc__fs_server_died(unsigned gen) {
+    int dead = 1;
+    pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
+    if (gen == pc__fs_gen && pc__fs_sock >= 0) {
+        struct pollfd pf;
+        pf.fd = pc__fs_sock;
+        pf.events = 0;              // only POLLHUP and POLLERR, which poll always reports
+        pf.revents = 0;
+        dead = pc__os_poll(&pf, 1, pc_monotonic() + 1.0) == PC_OK;
+        if (dead) pc__fs_discard();
+    }
+    pc_lock_release(&pc__fs_lock);
+    return dead;
+}
+
+// Send one request; a server found dead (its end of the channel closed)
+// is reaped and started again, once. *out_gen: which server took it.
+static int pc__fs_request_child(int status_fd, int boot_fd, unsigned *out_gen) {
     pc__fs_request req;
     int fds[2], rc = PC_OK;
     memset(&req, 0, sizeof req);
@@ -3504,48 +3975,77 @@ static int pc__fs_request_child(int status_fd, int boot_fd) {
     pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (pc__fs_sock < 0 && (rc = pc__fs_start_server())) break;
+        *out_gen = pc__fs_gen;
         rc = pc__send_fds(pc__fs_sock, &req, sizeof req, fds, 2);
         if (rc != PC_OS || (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)) break;
-        int st;
-        pc__os_close(pc__fs_sock);
-        pc__fs_sock = -1;
-        waitpid(pc__fs_pid, &st, WNOHANG);
+        pc__fs_discard();
     }
     pc_lock_release(&pc__fs_lock);
     return rc;
 }
 
-static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
-    int st[2] = {-1, -1}, bt[2] = {-1, -1}, pidfd = -1, rc;
+// Ask for a child with fresh status and bootstrap sockets (our ends in
+// *out_st, *out_bt) and read its pid and pidfd back. Returns PC_EOF when
+// the server gave no reply (it died with the request, or refused it).
+static int pc__fs_ask(int *out_st, int *out_bt, int64_t *out_pid, int *out_pidfd,
+                      unsigned *out_gen) {
+    int st[2] = {-1, -1}, bt[2] = {-1, -1}, rc;
     size_t nfds = 1;
+    if (pc__os_socketpair(st) || pc__os_socketpair(bt)) {
+        rc = pc__os_error("socketpair");
+        goto fail;
+    }
+    rc = pc__fs_request_child(st[1], bt[1], out_gen);
+    pc__os_close(st[1]);
+    pc__os_close(bt[1]);
+    st[1] = bt[1] = -1;
+    if (rc) goto fail;
+    *out_pidfd = -1;
+    rc = pc__recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &nfds);
+    if (nfds == 0) *out_pidfd = -1;
+    if (rc) goto fail;
+    *out_st = st[0];
+    *out_bt = bt[0];
+    return PC_OK;
+fail:
+    pc__os_close(st[0]);
+    pc__os_close(st[1]);
+    pc__os_close(bt[0]);
+    pc__os_close(bt[1]);
+    return rc;
+}
+
+static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
+    int st = -1, bt = -1, pidfd = -1, rc;
     int64_t pid = 0;
+    unsigned gen = 0;
     pc__buf body;
     memset(&body, 0, sizeof body);
     pc__boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
-    if (pc__os_socketpair(st) || pc__os_socketpair(bt)) { rc = pc__os_error("socketpair"); goto out; }
-    if ((rc = pc__fs_request_child(st[1], bt[1]))) goto out;
-    pc__os_close(st[1]);
-    pc__os_close(bt[1]);
-    st[1] = bt[1] = -1;
-    rc = pc__recv_fds(st[0], &pid, sizeof pid, &pidfd, &nfds);
-    if (nfds == 0) pidfd = -1;
-    if (rc == PC_EOF) { errno = ECONNREFUSED; rc = pc__os_error("forkserver refused the request"); }
+    // A request that went to a server dying with it is asked again, once,
+    // of a new server (a child the dead one forked before replying finds
+    // its bootstrap socket closed and exits).
+    for (int attempt = 0; (rc = pc__fs_ask(&st, &bt, &pid, &pidfd, &gen)) == PC_EOF; attempt++) {
+        if (attempt > 0 || !pc__fs_server_died(gen)) {
+            errno = ECONNREFUSED;
+            rc = pc__os_error("forkserver gave no child (it refused the request or died)");
+            break;
+        }
+    }
     if (rc) goto out;
     if (pid <= 0) { errno = (int)-pid; rc = pc__os_error("fork in forkserver"); goto out; }
     p->pid = (pid_t)pid;
     p->pidfd = pidfd;
     pidfd = -1;
-    p->sentinel = st[0];
+    p->sentinel = st;
     p->sentinel_kind = PC__S_SERVER;
-    st[0] = -1;
-    pc__boot_send(bt[0], &body, p->pack_fds, p->pack_nfds);
+    st = -1;
+    pc__boot_send(bt, &body, p->pack_fds, p->pack_nfds);
 out:
     pc__os_close(pidfd);
-    pc__os_close(st[0]);
-    pc__os_close(st[1]);
-    pc__os_close(bt[0]);
-    pc__os_close(bt[1]);
+    pc__os_close(st);
+    pc__os_close(bt);
     pc__free(body.p);
     return rc;
 }
@@ -3612,7 +4112,8 @@ static void pc__fs_serve_one(int chan, pc__fs_child **kids, size_t *n, size_t *c
     }
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
-        pc__fs_child *nk = (pc__fs_child *)realloc(*kids, ncap * sizeof **kids);
+        pc__fs_child *nk =
+            (pc__fs_child *)pc__realloc(*kids, *cap * sizeof **kids, ncap * sizeof **kids);
         if (!nk) { close(fds[0]); close(fds[1]); return; }
         *kids = nk;
         *cap = ncap;
@@ -3673,19 +4174,32 @@ static int pc__proc_exitcode_of(int status) {
     return 255;
 }
 
+// Publish the exit code (p->mu held). reaped is written only here, and
+// read lock-free by join, is_alive and exitcode: the release store pairs
+// with their acquire loads, so whoever sees reaped sees the code.
+static void pc__proc_set_reaped(pc_process *p, int exitcode) {
+    p->exitcode = exitcode;
+    __atomic_store_n(&p->reaped, 1, __ATOMIC_RELEASE);
+}
+
+static int pc__proc_reaped(const pc_process *p) {
+    return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE);
+}
+
 // Collect the exit status if the child has ended. Returns 1 when this
 // call reaped it (the caller then drops it from the registry).
 static int pc__proc_poll(pc_process *p) {
     int just = 0, st = 0;
     pc_lock_acquire(&p->mu, PC_FOREVER);
-    if (!p->reaped && p->started && p->sentinel >= 0) {
+    // started: the registry holds p a moment before start publishes it.
+    if (!p->reaped && __atomic_load_n(&p->started, __ATOMIC_ACQUIRE) && p->sentinel >= 0) {
         if (p->sentinel_kind == PC__S_SERVER) {
             if (pc__os_readable_now(p->sentinel)) {
                 int32_t s;
                 // No status means the server died: 255, as Python.
-                p->exitcode = pc__os_read_all(p->sentinel, &s, sizeof s, 1) ? 255
-                                                                           : pc__proc_exitcode_of(s);
-                just = p->reaped = 1;
+                pc__proc_set_reaped(p, pc__os_read_all(p->sentinel, &s, sizeof s, 1)
+                                           ? 255 : pc__proc_exitcode_of(s));
+                just = 1;
                 pc__os_close(p->pidfd);
                 p->pidfd = -1;
             }
@@ -3695,9 +4209,11 @@ static int pc__proc_poll(pc_process *p) {
             int block = p->sentinel_kind == PC__S_PIPE && pc__os_readable_now(p->sentinel);
             pid_t r;
             while ((r = waitpid(p->pid, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {}
-            if (r == p->pid) p->exitcode = pc__proc_exitcode_of(st);
-            else if (r < 0) p->exitcode = 255;  // someone else waited for it (ECHILD)
-            if (r != 0) just = p->reaped = 1;
+            // r < 0: someone else waited for it (ECHILD): 255.
+            if (r != 0) {
+                pc__proc_set_reaped(p, r == p->pid ? pc__proc_exitcode_of(st) : 255);
+                just = 1;
+            }
         }
     }
     pc_lock_release(&p->mu);
@@ -3717,7 +4233,7 @@ static void pc__proc_unregister(pc_process *p) {
 
 static int pc__proc_reap(pc_process *p) {
     if (pc__proc_poll(p)) pc__proc_unregister(p);
-    return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE);
+    return pc__proc_reaped(p);
 }
 
 // New references to this process's registered children (*out, malloc'd).
@@ -3770,6 +4286,12 @@ static int pc__proc_check_started(const pc_process *p, const char *what) {
 
 static int pc__proc_launch(pc_process *p, pc_start_method m) {
     pc__funcref ref;
+    if (m != PC_START_FORK && pc__os_secure_exec())
+        return pc__error(PC_RUNTIME, "the %s start method cannot be used in a set-user-ID, "
+                                     "set-group-ID or file-capability program, or with "
+                                     "effective ids other than the real ones (its child would "
+                                     "refuse the bootstrap); use the fork start method",
+                         pc_start_method_name(m));
     if (m != PC_START_FORK) {
         if (p->arg_kind == PC__ARG_POINTER)
             return pc__error(PC_VALUE, "arg_size 0 passes a pointer, which only the fork "
@@ -3853,7 +4375,7 @@ PYCONC_API int pc_process_exitcode(pc_process *p) {
     if (p->kind != PC__P_CHILD || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE))
         return PC_EXITCODE_NONE;
     if (p->owner == getpid()) pc__proc_reap(p);
-    return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE) ? p->exitcode : PC_EXITCODE_NONE;
+    return pc__proc_reaped(p) ? p->exitcode : PC_EXITCODE_NONE;
 }
 
 PYCONC_API long pc_process_pid(const pc_process *p) {
@@ -3997,8 +4519,17 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv) {
         snprintf(pc__proc_argv0, sizeof pc__proc_argv0, "%s", base ? base + 1 : argv[0]);
     }
     const char *v = getenv(PC__ENV_FD);
-    if (!v || strcmp(v, "3") != 0) return;
+    if (!v) return;
+    // A set-user-ID (set-group-ID, file-capability) program never takes a
+    // bootstrap: whoever ran it chose its environment and descriptors.
+    // The variable goes, so that no child of ours sees it either.
+    if (pc__os_secure_exec()) {
+        unsetenv(PC__ENV_FD);
+        return;
+    }
+    if (strcmp(v, "3") != 0) return;
     unsetenv(PC__ENV_FD);       // our own children must not mistake themselves for one
+    pc__boot_check_peer(PC__BOOT_FD);
     pc__proc_init();
     pc__child_from_socket(PC__BOOT_FD);
 }

@@ -67,8 +67,9 @@ static double pyconc_map(void *p) {
     map_ctx *m = (map_ctx *)p;
     pc_map_iter *it;
     double t0 = pcb_now();
-    if (pc_executor_map(m->ex, trivial, m->items, n_tasks, 0, PC_FOREVER, m->chunksize,
-                        m->buffersize, &it))
+    pc_map_desc d = { .items = m->items, .count = n_tasks, .chunksize = m->chunksize,
+                      .buffersize = m->buffersize };
+    if (pc_executor_map(m->ex, trivial, &d, &it))
         abort();
     void *out;
     size_t got = 0;

@@ -39,7 +39,8 @@ int main(void) {
     void *items[11];
     for (intptr_t i = 0; i < 11; i++) items[i] = (void *)(i + 1);
     pc_map_iter *it;
-    if (!executor || pc_executor_map(executor, task, items, 11, 0, PC_FOREVER, 1, 0, &it))
+    if (!executor || pc_executor_map(executor, task, &(pc_map_desc){ .items = items, .count = 11 },
+                                     &it))
         return 1;
     void *result;
     while (pc_map_iter_next(it, &result) == PC_OK)

@@ -27,8 +27,8 @@ int main(void) {
     pc_executor *executor = pc_thread_pool_new(NULL);
     pc_map_iter *it;
     size_t n = sizeof PRIMES / sizeof PRIMES[0];
-    if (!executor || pc_executor_map(executor, is_prime, PRIMES, n, sizeof PRIMES[0],
-                                     PC_FOREVER, 1, 0, &it))
+    if (!executor || pc_executor_map(executor, is_prime, &(pc_map_desc){
+                         .items = PRIMES, .count = n, .item_size = sizeof PRIMES[0] }, &it))
         return 1;
     void *prime;
     for (size_t i = 0; pc_map_iter_next(it, &prime) == PC_OK; i++)

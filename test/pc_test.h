@@ -2,9 +2,10 @@
 
    Each case is `TEST(name) { ... }`; the program runs one case by name
    (`prog name`, the way ctest calls it, one process per case), every case
-   (`prog`), or lists them (`prog --list`). CHECKs run on the test's own
-   thread only: workers record what they saw and the case checks it after
-   join. A failed CHECK prints where and why and exits 1; pct_skip() exits
+   (`prog`), or lists them (`prog --list`); `prog --expect-cases N` checks
+   that N cases registered. CHECKs run on the test's own thread only:
+   workers record what they saw and the case checks it after join. A
+   failed CHECK prints where and why and exits 1; pct_skip() exits
    77, which ctest reports as skipped (SKIP_RETURN_CODE). */
 #ifndef PC_TEST_H
 #define PC_TEST_H
@@ -15,16 +16,26 @@
 
 typedef void (*pct_fn)(void);
 struct pct_case { const char *name; pct_fn fn; };
-static struct pct_case pct_cases[256];
-static int pct_ncases;
+// Grown as cases register (before main), so no case is ever left out.
+static struct pct_case *pct_cases;
+static int pct_ncases, pct_cap;
 static const char *pct_current = "?";
 
 static void pct_register(const char *name, pct_fn fn) {
-    if (pct_ncases < (int)(sizeof pct_cases / sizeof pct_cases[0])) {
-        pct_cases[pct_ncases].name = name;
-        pct_cases[pct_ncases].fn = fn;
-        pct_ncases++;
+    if (pct_ncases == pct_cap) {
+        int cap = pct_cap ? 2 * pct_cap : 64;
+        struct pct_case *grown =
+            (struct pct_case *)realloc(pct_cases, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            fprintf(stderr, "pc_test: out of memory registering case %s\n", name);
+            exit(1);
+        }
+        pct_cases = grown;
+        pct_cap = cap;
     }
+    pct_cases[pct_ncases].name = name;
+    pct_cases[pct_ncases].fn = fn;
+    pct_ncases++;
 }
 
 #define TEST(name)                                                          \
@@ -34,7 +45,8 @@ static void pct_register(const char *name, pct_fn fn) {
     }                                                                       \
     static void pct_case_##name(void)
 
-static void pct_fail(const char *file, int line, const char *what, const char *detail) {
+static __attribute__((unused)) void pct_fail(const char *file, int line, const char *what,
+                                             const char *detail) {
     fprintf(stderr, "FAIL %s: %s:%d: %s%s%s\n", pct_current, file, line, what,
             detail && detail[0] ? " -- " : "", detail ? detail : "");
     fflush(stderr);
@@ -86,11 +98,26 @@ static int pct_run(const struct pct_case *c) {
     return 0;
 }
 
+// `prog --expect-cases N`: the build counted N TEST() lines in the source;
+// a different number registered means cases that ctest runs are missing
+// here (or the other way round).
+static int pct_expect_cases(const char *n) {
+    long want = strtol(n, NULL, 10);
+    if (want == pct_ncases) {
+        printf("ok %d cases registered\n", pct_ncases);
+        return 0;
+    }
+    fprintf(stderr, "FAIL %d cases registered, the source has %ld TEST() lines\n",
+            pct_ncases, want);
+    return 1;
+}
+
 static int pct_main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
         for (int i = 0; i < pct_ncases; i++) printf("%s\n", pct_cases[i].name);
         return 0;
     }
+    if (argc > 2 && strcmp(argv[1], "--expect-cases") == 0) return pct_expect_cases(argv[2]);
     if (argc > 1) {
         for (int i = 0; i < pct_ncases; i++)
             if (strcmp(pct_cases[i].name, argv[1]) == 0) return pct_run(&pct_cases[i]);

@@ -8,17 +8,32 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <math.h>
 #include <stdint.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "pc_test.h"
 #include "pc_proc_test.h"
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define PCT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define PCT_SANITIZED 1
+#endif
+#endif
+#ifndef PCT_SANITIZED
+#define PCT_SANITIZED 0
+#endif
 
 // >>helpers
 static void send_str(pc_connection *c, const char *s) {
@@ -228,6 +243,52 @@ TEST(simplex_dead_reader_is_epipe_not_sigpipe) {
     pc_connection_free(w);
 }
 
+// The reader of a simplex pipe leaves while a large message is being
+// written: Linux raises SIGPIPE even when the write returns a partial
+// count. The sender runs in a forked child with SIGPIPE's default action,
+// so a signal kills it and shows in its wait status.
+static int sender_of_big_message_to_leaving_reader(const char *big, size_t size) {
+    pc_connection *r, *w;
+    char small[4096];
+    signal(SIGPIPE, SIG_DFL);
+    if (pc_pipe(0, &r, &w)) return 10;
+    pid_t reader = fork();
+    if (reader == 0) {
+        pc_connection_close(w);
+        // A little of the message, then gone while the writer is mid-call.
+        if (read(pc_connection_fileno(r), small, sizeof small) < 0) _exit(1);
+        _exit(0);
+    }
+    pc_connection_free(r);
+    int rc = pc_connection_send_bytes(w, big, 0, size), e = errno, st;
+    sigset_t pending;
+    sigpending(&pending);
+    pc_connection_free(w);
+    if (reader < 0 || waitpid(reader, &st, 0) != reader) return 11;
+    if (rc != PC_OS) return 12;
+    if (e != EPIPE) return 13;
+    return sigismember(&pending, SIGPIPE) ? 14 : 0;
+}
+
+TEST(simplex_reader_gone_mid_message_is_epipe) {
+    size_t size = (size_t)8 << 20;
+    char *big = (char *)calloc(1, size);
+    CHECK(big != NULL);
+    for (int round = 0; round < (PCT_SANITIZED ? 100 : 500); round++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) _exit(sender_of_big_message_to_leaving_reader(big, size));
+        int st;
+        CHECK_EQ(waitpid(pid, &st, 0), pid);
+        CHECK_MSG(!WIFSIGNALED(st), "round %d: sender killed by signal %d", round,
+                  WTERMSIG(st));
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "round %d: sender exit %d", round,
+                  WEXITSTATUS(st));
+    }
+    free(big);
+    CHECK(no_zombies());
+}
+
 TEST(closed_connection) {
     pc_connection *a, *b;
     void *buf;
@@ -387,6 +448,80 @@ TEST(big_message) {
     pc_connection_free(a);
     pc_connection_free(b);
     free(big_data);
+}
+
+// Peak resident memory (VmHWM), KiB; -1 when unknown.
+static long peak_rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) kib = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kib;
+}
+
+// Start the peak over from what is resident now; 0 when the kernel can't.
+static int reset_peak_rss(void) {
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    int ok = fd >= 0 && write(fd, "5", 1) == 1;
+    if (fd >= 0) close(fd);
+    return ok;
+}
+
+// Where the huge message carries marks; everything else is zero.
+#define HUGE_MARKS 9
+static size_t huge_mark_at(size_t size, int k) {
+    return k == HUGE_MARKS - 1 ? size - 1 : (size_t)k * (64u << 20) + (size_t)k * 4099;
+}
+
+// The sender: a message in an untouched anonymous mapping (zero pages,
+// no memory of its own) but for a few marked bytes.
+static int send_huge_message(pc_connection *c, size_t size) {
+    unsigned char *m = (unsigned char *)mmap(NULL, size, PROT_READ | PROT_WRITE,
+                                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return 2;
+    for (int k = 0; k < HUGE_MARKS; k++) m[huge_mark_at(size, k)] = (unsigned char)(k + 1);
+    return pc_connection_send_bytes(c, m, 0, size) ? 3 : 0;
+}
+
+// Receiving a message holds it once: the buffer grows as the bytes arrive
+// (a forged length costs nothing) by realloc, which moves a large block
+// without copying it, so the peak is not the old and the new buffer
+// together (2x the size for 2**k + 1 bytes).
+TEST(huge_message_memory) {
+    if (PCT_SANITIZED) pct_skip("the sanitizer's realloc always copies");
+    if (sizeof(size_t) < 8) pct_skip("needs a 64-bit address space");
+    if (peak_rss_kib() < 0 || !reset_peak_rss()) pct_skip("no VmHWM or /proc/self/clear_refs");
+    size_t size = ((size_t)512 << 20) + 1;
+    pc_connection *a, *b;
+    void *buf;
+    size_t n;
+    CHECK_OK(pc_pipe(1, &a, &b));
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) _exit(send_huge_message(a, size));
+    pc_connection_free(a);
+    CHECK(reset_peak_rss());
+    long before = peak_rss_kib();
+    CHECK_OK(pc_connection_recv_bytes(b, 0, &buf, &n));
+    long grew = peak_rss_kib() - before;
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(n, size);
+    const unsigned char *p = (const unsigned char *)buf;
+    for (int k = 0; k < HUGE_MARKS; k++) {
+        size_t at = huge_mark_at(size, k);
+        CHECK_EQ(p[at], k + 1);
+        CHECK_EQ(p[at - 1], 0);
+    }
+    pc_connection_bytes_free(buf);
+    pc_connection_free(b);
+    double ratio = (double)grew * 1024.0 / (double)size;
+    printf("peak grew by %.2f x the message\n", ratio);
+    CHECK_MSG(ratio <= 1.25, "receiving %zu bytes raised the peak by %ld KiB (%.2f x)", size,
+              grew, ratio);
 }
 
 // >>fuzz
@@ -973,14 +1108,38 @@ TEST(listener_wrong_key_fails_both_sides) {
 }
 
 static pc_listener *close_target;
-static pc_event close_entered;
 static int accept_until_closed(void *arg) {
     pc_connection *c = NULL;
     (void)arg;
-    pc_event_set(&close_entered);
     int rc = pc_listener_accept(close_target, &c);
     pc_connection_free(c);
     return rc;
+}
+
+// Whether thread tid sits in accept(2): the kernel names the system call a
+// blocked thread is in. Without that file, whether it is past accept's
+// check of the closed flag (then close's shutdown makes accept(2) return
+// at once even if the thread gets there later).
+static int blocked_in_accept(pc_listener *l, long tid) {
+    char path[64], line[64] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        pc_lock_acquire(&l->mu, PC_FOREVER);
+        int in = l->accepting > 0;
+        pc_lock_release(&l->mu);
+        return in;
+    }
+    int got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    long nr = got ? strtol(line, NULL, 10) : -1;
+#ifdef SYS_accept4
+    if (nr == SYS_accept4) return 1;
+#endif
+#ifdef SYS_accept
+    if (nr == SYS_accept) return 1;
+#endif
+    return 0;
 }
 
 TEST(listener_close_wakes_accept) {
@@ -993,8 +1152,12 @@ TEST(listener_close_wakes_accept) {
     d.target = accept_until_closed;
     pc_thread *t = pc_thread_new(&d);
     CHECK_OK(pc_thread_start(t));
-    pc_event_wait(&close_entered, PC_FOREVER);
-    pc_sleep(0.05);                                         // let it block in accept()
+    long tid = pc_thread_native_id(t);
+    double give_up = pc_monotonic() + 10.0;
+    while (!blocked_in_accept(close_target, tid)) {          // watch, not guess
+        CHECK_MSG(pc_monotonic() < give_up, "the thread never reached accept");
+        pc_sleep(0.001);
+    }
     pc_listener_close(close_target);
     CHECK_OK(pc_thread_join(t, 5.0));
     CHECK_EQ(pc_thread_exitcode(t), PC_OS);
@@ -1004,6 +1167,281 @@ TEST(listener_close_wakes_accept) {
     CHECK(strstr(pc_last_error(), "closed"));
     pc_listener_free(close_target);
     CHECK_EQ(count_fds(), before);
+}
+
+// An accept on its own thread, so a case can give up on one that hangs.
+typedef struct accept_job {
+    pc_listener *l;
+    pc_connection *c;
+    int rc;
+    double took;                // seconds inside pc_listener_accept
+    char msg[256];
+} accept_job;
+
+static int accept_main(void *arg) {
+    accept_job *j = (accept_job *)arg;
+    double t0 = pc_monotonic();
+    j->rc = pc_listener_accept(j->l, &j->c);
+    j->took = pc_monotonic() - t0;
+    snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
+    return 0;
+}
+
+static pc_thread *start_accept(accept_job *j, pc_listener *l) {
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    memset(j, 0, sizeof *j);
+    j->l = l;
+    j->rc = -1;
+    d.daemon = PC_DAEMON_YES;               // a failed CHECK must not wait for it at exit
+    d.target = accept_main;
+    d.arg = j;
+    pc_thread *t = pc_thread_new(&d);
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    return t;
+}
+
+static void join_accept(pc_thread *t, double limit) {
+    CHECK_MSG(pc_thread_join(t, limit) == PC_OK, "accept still blocked after %g s", limit);
+    pc_thread_free(t);
+}
+
+// A client that connects without a key: it says nothing.
+static pc_connection *silent_client(pc_listener *l) {
+    pc_client_desc cd;
+    pc_connection *c = NULL;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_listener_address(l);
+    CHECK_OK(pc_client(&cd, &c));
+    return c;
+}
+
+static pc_listener *keyed_listener(const char *address, double handshake_timeout) {
+    pc_listener_desc d;
+    memset(&d, 0, sizeof d);
+    d.address = address;
+    d.backlog = 4;
+    d.authkey = "k";
+    d.authkey_size = 1;
+    d.handshake_timeout = handshake_timeout;
+    pc_listener *l = pc_listener_new(&d);
+    CHECK_MSG(l != NULL, "%s", pc_last_error());
+    return l;
+}
+
+// A client that connects and never answers the challenge must not keep
+// accept blocked after close. The challenge reaching the client proves the
+// accept is inside the handshake; every other round closes without
+// waiting for it, racing the accept's own steps.
+TEST(listener_close_wakes_accept_in_handshake) {
+    int before = count_fds();
+    for (int round = 0; round < 20; round++) {
+        pc_listener *l = keyed_listener(round % 2 ? "127.0.0.1:0" : NULL, PC_FOREVER);
+        accept_job j;
+        pc_thread *t = start_accept(&j, l);
+        pc_connection *silent = silent_client(l);
+        int in_handshake = (round / 2) % 2 == 0;
+        if (in_handshake) CHECK_OK(pc_connection_poll(silent, 10.0));
+        pc_listener_close(l);
+        join_accept(t, 5.0);
+        CHECK_RC(j.rc, PC_OS);
+        CHECK_MSG(strstr(j.msg, "listener is closed") != NULL, "%s", j.msg);
+        CHECK(j.c == NULL);
+        if (in_handshake) {
+            void *buf;
+            size_t n;
+            CHECK_OK(pc_connection_recv_bytes(silent, 0, &buf, &n));   // the challenge
+            CHECK(n > 11 && memcmp(buf, "#CHALLENGE#", 11) == 0);
+            pc_connection_bytes_free(buf);
+            CHECK_RC(pc_connection_recv_bytes(silent, 0, &buf, &n), PC_EOF);
+        }
+        pc_connection_free(silent);
+        pc_listener_free(l);
+    }
+    CHECK_EQ(count_fds(), before);
+}
+
+// A silent client costs the Listener handshake_timeout, not its service:
+// accept gives PC_AUTH, and the next accept serves the next client.
+TEST(listener_handshake_timeout_serves_next_client) {
+    int before = count_fds();
+    for (int tcp = 0; tcp <= 1; tcp++) {
+        pc_listener *l = keyed_listener(tcp ? "127.0.0.1:0" : NULL, 0.2);
+        pc_connection *silent = silent_client(l);
+        client_job job;
+        memset(&job, 0, sizeof job);
+        pc_thread *client = start_client(&job, pc_listener_address(l), "k");
+        accept_job j;
+        join_accept(start_accept(&j, l), 10.0);
+        CHECK_RC(j.rc, PC_AUTH);
+        CHECK_MSG(strstr(j.msg, "handshake_timeout") != NULL, "%s", j.msg);
+        CHECK_MSG(j.took >= 0.19, "gave up after %g s", j.took);
+        join_accept(start_accept(&j, l), 10.0);
+        CHECK_RC(j.rc, PC_OK);
+        CHECK_OK(serve_echo(j.c));
+        join_free(client);
+        CHECK_OK(job.connect_rc);
+        CHECK_OK(job.exchange_rc);
+        pc_connection_free(j.c);
+        pc_connection_free(silent);
+        pc_listener_free(l);
+    }
+    CHECK_EQ(count_fds(), before);
+}
+
+// A client that sends its (correct) reply one byte every 0.1 s would
+// never trip a limit per read; the deadline covers the whole handshake.
+typedef struct drip_job {
+    pc_connection *c;
+    pc_event stop;
+    int sent;                   // bytes of the reply sent so far (atomic)
+    int total;
+} drip_job;
+
+static int drip_main(void *arg) {
+    drip_job *j = (drip_job *)arg;
+    unsigned char frame[4 + 8 + 32];
+    void *challenge;
+    size_t n;
+    if (pc_connection_recv_bytes(j->c, 0, &challenge, &n) || n < 11) return 1;
+    memcpy(frame, "\0\0\0\x28{sha256}", 12);
+    pc__hmac(1, "k", 1, (char *)challenge + 11, n - 11, frame + 12);
+    pc_connection_bytes_free(challenge);
+    j->total = (int)sizeof frame;
+    for (size_t i = 0; i < sizeof frame && !pc_event_is_set(&j->stop); i++) {
+        if (send(pc_connection_fileno(j->c), frame + i, 1, MSG_NOSIGNAL) != 1) return 0;
+        __atomic_add_fetch(&j->sent, 1, __ATOMIC_SEQ_CST);
+        pc_event_wait(&j->stop, 0.1);
+    }
+    if (pc_event_is_set(&j->stop)) return 0;
+    // Reached only when nothing cut it short: finish the handshake properly.
+    void *welcome;
+    int rc = pc_connection_recv_bytes(j->c, 0, &welcome, &n);
+    if (rc) return rc;
+    pc_connection_bytes_free(welcome);
+    return pc_connection_deliver_challenge(j->c, "k", 1);
+}
+
+TEST(listener_handshake_deadline_covers_a_dripping_client) {
+    int before = count_fds();
+    pc_listener *l = keyed_listener(NULL, 0.3);
+    drip_job drip;
+    memset(&drip, 0, sizeof drip);
+    drip.c = silent_client(l);
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.daemon = PC_DAEMON_YES;
+    d.target = drip_main;
+    d.arg = &drip;
+    pc_thread *dripper = pc_thread_new(&d);
+    CHECK_OK(pc_thread_start(dripper));
+    accept_job j;
+    join_accept(start_accept(&j, l), 10.0);
+    int sent = __atomic_load_n(&drip.sent, __ATOMIC_SEQ_CST);
+    pc_event_set(&drip.stop);
+    CHECK_RC(j.rc, PC_AUTH);
+    CHECK_MSG(strstr(j.msg, "handshake_timeout") != NULL, "%s", j.msg);
+    CHECK_MSG(sent < 44, "accept waited for all %d bytes", sent);
+    join_free(dripper);
+    pc_connection_free(drip.c);
+    pc_listener_free(l);
+    CHECK_EQ(count_fds(), before);
+}
+
+TEST(listener_handshake_timeout_values) {
+    const double bad[] = {NAN};
+    const double good[] = {0, PC_FOREVER, -2.0, -0.5, -INFINITY, 1e-3, 3600.0, INFINITY};
+    pc_listener_desc d;
+    memset(&d, 0, sizeof d);
+    d.address = "127.0.0.1:0";
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        d.handshake_timeout = bad[i];
+        CHECK(pc_listener_new(&d) == NULL);
+        CHECK_EQ(pc_last_error_code(), PC_VALUE);
+        CHECK_MSG(strstr(pc_last_error(), "handshake_timeout") != NULL, "%s", pc_last_error());
+    }
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        d.handshake_timeout = good[i];
+        pc_listener *l = pc_listener_new(&d);
+        CHECK_MSG(l != NULL, "%g: %s", good[i], pc_last_error());
+        pc_listener_free(l);
+    }
+}
+
+// The default address is a socket in a fresh directory of mode 0700, so
+// another user cannot connect, even with umask 0 (Python's mkdtemp).
+// The other user is a forked child that drops to nobody (65534).
+static int connect_as_nobody(const char *path) {
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+        pc_client_desc cd;
+        pc_connection *c = NULL;
+        memset(&cd, 0, sizeof cd);
+        cd.address = path;
+        int rc = pc_client(&cd, &c);
+        _exit(rc == PC_OK ? 1 : rc == PC_OS && errno == EACCES ? 0 : 2);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0) CHECK(errno == EINTR);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(listener_default_address_is_private) {
+    if (geteuid() != 0) pct_skip("needs root, to connect as another user");
+    int before = count_fds();
+    mode_t old_mask = umask(0);
+    pc_listener *l = pc_listener_new(NULL);
+    umask(old_mask);
+    CHECK_MSG(l != NULL, "%s", pc_last_error());
+    char path[160], dir[160];
+    snprintf(path, sizeof path, "%s", pc_listener_address(l));
+    snprintf(dir, sizeof dir, "%s", path);
+    CHECK(strrchr(dir, '/') != NULL);
+    *strrchr(dir, '/') = '\0';
+    int who = connect_as_nobody(path);
+    CHECK_MSG(who != 1, "another user connected to %s", path);
+    CHECK_MSG(who == 0, "the other user's connect: exit %d (2: not EACCES, 3: setuid)", who);
+    struct stat st;
+    CHECK(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_EQ(st.st_uid, geteuid());
+    CHECK_MSG((st.st_mode & 07777) == 0700, "%s has mode %o", dir, (unsigned)st.st_mode);
+    pc_listener_close(l);
+    CHECK(stat(path, &st) < 0 && errno == ENOENT);
+    CHECK_MSG(stat(dir, &st) < 0 && errno == ENOENT, "%s left behind", dir);
+    pc_listener_free(l);
+    CHECK_EQ(count_fds(), before);
+}
+
+// $TMPDIR is used when it is short enough for a socket path below it.
+TEST(listener_default_address_tmpdir) {
+    char mine[64], longdir[100];
+    const char *saved = getenv("TMPDIR");
+    char *keep = saved ? strdup(saved) : NULL;
+    snprintf(mine, sizeof mine, "/tmp/pyconc-test-XXXXXX");
+    CHECK(mkdtemp(mine) != NULL);
+    setenv("TMPDIR", mine, 1);
+    pc_listener *l = pc_listener_new(NULL);
+    CHECK_MSG(l != NULL, "%s", pc_last_error());
+    CHECK_MSG(strncmp(pc_listener_address(l), mine, strlen(mine)) == 0, "%s",
+              pc_listener_address(l));
+    pc_listener_free(l);
+    memset(longdir, 'd', sizeof longdir - 1);
+    longdir[0] = '/';
+    longdir[sizeof longdir - 1] = '\0';
+    setenv("TMPDIR", longdir, 1);
+    l = pc_listener_new(NULL);
+    CHECK_MSG(l != NULL, "%s", pc_last_error());
+    CHECK_MSG(strncmp(pc_listener_address(l), "/tmp/pyconc-", 12) == 0, "%s",
+              pc_listener_address(l));
+    pc_listener_free(l);
+    if (keep) setenv("TMPDIR", keep, 1);
+    else unsetenv("TMPDIR");
+    free(keep);
+    CHECK_MSG(rmdir(mine) == 0, "%s not empty after close", mine);
 }
 
 TEST(listener_and_client_errors) {
@@ -1065,6 +1503,51 @@ TEST(listener_and_client_errors) {
     CHECK(pc_listener_last_accepted(NULL) == NULL);
     CHECK_EQ(pc_listener_fileno(NULL), -1);
     pc_listener_free(NULL);
+    CHECK_EQ(count_fds(), before);
+}
+
+// Ports past 65535 are PC_VALUE on both sides (Python: OverflowError);
+// getaddrinfo alone would keep the low 16 bits and reach another port.
+TEST(tcp_port_out_of_range) {
+    int before = count_fds();
+    static const char *const bad[] = {
+        "127.0.0.1:65536", "127.0.0.1:99999", "[::1]:70000",
+        "127.0.0.1:18446744073709551616123456789012345678901234567890",
+    };
+    pc_listener_desc d;
+    pc_client_desc cd;
+    pc_connection *c = NULL;
+    memset(&d, 0, sizeof d);
+    memset(&cd, 0, sizeof cd);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        d.address = cd.address = bad[i];
+        CHECK_MSG(pc_listener_new(&d) == NULL, "listening on %s", bad[i]);
+        CHECK_EQ(pc_last_error_code(), PC_VALUE);
+        CHECK_MSG(strstr(pc_last_error(), "0-65535") != NULL, "%s", pc_last_error());
+        CHECK_RC(pc_client(&cd, &c), PC_VALUE);
+        CHECK(strstr(pc_last_error(), "0-65535"));
+        CHECK(c == NULL);
+    }
+    d.address = "127.0.0.1:0";
+    pc_listener *l = pc_listener_new(&d);
+    CHECK(l != NULL);
+    char wrapped[64];
+    int port = atoi(strrchr(pc_listener_address(l), ':') + 1);
+    snprintf(wrapped, sizeof wrapped, "127.0.0.1:%d", port + 65536);
+    cd.address = wrapped;
+    CHECK_RC(pc_client(&cd, &c), PC_VALUE);                 // not the listener's port
+    CHECK(c == NULL);
+    pc_listener_free(l);
+    cd.address = d.address = "127.0.0.1:http";
+    cd.family = d.family = PC_AF_INET;
+    CHECK(pc_listener_new(&d) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "not a number"));
+    CHECK_RC(pc_client(&cd, &c), PC_VALUE);
+    cd.address = "127.0.0.1:65535";                         // the largest is a port
+    int rc = pc_client(&cd, &c);
+    CHECK_MSG(rc != PC_VALUE, "%s", pc_last_error());
+    pc_connection_free(c);
     CHECK_EQ(count_fds(), before);
 }
 

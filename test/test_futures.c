@@ -569,7 +569,9 @@ TEST(pool_submit_after_shutdown) {
     long v = 1;
     CHECK_RC(pc_executor_submit_copy(ex, square_long, &v, sizeof v, &f), PC_SHUTDOWN);
     pc_map_iter *it;
-    CHECK_RC(pc_executor_map(ex, twice, &v, 1, sizeof v, PC_FOREVER, 1, 0, &it), PC_SHUTDOWN);
+    CHECK_RC(pc_executor_map(ex, twice, &(pc_map_desc){ .items = &v, .count = 1,
+                                               .item_size = sizeof v }, &it),
+             PC_SHUTDOWN);
     pc_executor_free(ex);
 }
 
@@ -924,7 +926,7 @@ TEST(pool_initializer_failure_fails_pending_futures) {
     }
     CHECK_RC(pc_executor_submit(ex, twice, (void *)1, NULL), PC_BROKEN);
     pc_map_iter *it;
-    CHECK_RC(pc_executor_map(ex, twice, fs, 1, 0, PC_FOREVER, 1, 0, &it), PC_BROKEN);
+    CHECK_RC(pc_executor_map(ex, twice, &(pc_map_desc){ .items = fs, .count = 1 }, &it), PC_BROKEN);
     pc_executor_free(ex);
 }
 
@@ -1097,12 +1099,16 @@ TEST(executor_bad_input) {
     CHECK_RC(pc_executor_submit_copy(ex, twice, NULL, 8, &f), PC_VALUE);
     CHECK_RC(pc_executor_shutdown(NULL, 1, 0), PC_VALUE);
     pc_map_iter *it = (pc_map_iter *)1;
-    CHECK_RC(pc_executor_map(ex, twice, NULL, 3, 8, PC_FOREVER, 1, 0, &it), PC_VALUE);
+    CHECK_RC(pc_executor_map(ex, twice, &(pc_map_desc){ .count = 3, .item_size = 8 }, &it),
+             PC_VALUE);
     CHECK(it == NULL);
     long items[2] = {1, 2};
-    CHECK_RC(pc_executor_map(ex, twice, items, 2, 8, NAN, 1, 0, &it), PC_VALUE);
-    CHECK_RC(pc_executor_map(ex, twice, items, (size_t)-1 / 4, 8, 1, 1, 0, &it), PC_VALUE);
-    CHECK_RC(pc_executor_map(ex, twice, items, 2, 8, 1, 1, 0, NULL), PC_VALUE);
+    CHECK_RC(pc_executor_map(ex, twice, &(pc_map_desc){ .items = items, .count = 2, .item_size = 8,
+                                               .timeout = NAN }, &it), PC_VALUE);
+    CHECK_RC(pc_executor_map(ex, twice, &(pc_map_desc){ .items = items, .count = (size_t)-1 / 4,
+                                               .item_size = 8 }, &it), PC_VALUE);
+    CHECK_RC(pc_executor_map(ex, twice, &(pc_map_desc){ .items = items, .count = 2 }, NULL),
+             PC_VALUE);
     CHECK_RC(pc_map_iter_next(NULL, NULL), PC_VALUE);
     pc_map_iter_free(NULL);
     pc_executor_free(NULL);
@@ -1173,7 +1179,8 @@ TEST(map_results_in_input_order) {
     void *items[50];
     for (int i = 0; i < 50; i++) items[i] = (void *)(intptr_t)(50 - i);
     pc_map_iter *it;
-    CHECK_OK(pc_executor_map(ex, slow_identity, items, 50, 0, PC_FOREVER, 0, 0, &it));
+    pc_map_desc d = { .items = items, .count = 50 };
+    CHECK_OK(pc_executor_map(ex, slow_identity, &d, &it));
     void *out;
     for (int i = 0; i < 50; i++) {
         CHECK_OK(pc_map_iter_next(it, &out));
@@ -1193,8 +1200,9 @@ TEST(map_items_by_value_and_chunks) {
     size_t buffers[4] = {0, 3, 1, 2};
     for (int k = 0; k < 4; k++) {
         pc_map_iter *it;
-        CHECK_OK(pc_executor_map(ex, square_long, items, 100, sizeof(long), LIMIT, chunks[k],
-                                 buffers[k], &it));
+        CHECK_OK(pc_executor_map(ex, square_long, &(pc_map_desc){
+                     .items = items, .count = 100, .item_size = sizeof(long), .timeout = LIMIT,
+                     .chunksize = chunks[k], .buffersize = buffers[k] }, &it));
         void *out;
         for (long i = 0; i < 100; i++) {
             CHECK_OK(pc_map_iter_next(it, &out));
@@ -1209,9 +1217,39 @@ TEST(map_items_by_value_and_chunks) {
 TEST(map_empty) {
     pc_executor *ex = pool(1, NULL);
     pc_map_iter *it;
-    CHECK_OK(pc_executor_map(ex, twice, NULL, 0, 0, PC_FOREVER, 1, 0, &it));
+    CHECK_OK(pc_executor_map(ex, twice, &(pc_map_desc){ 0 }, &it));
     CHECK_RC(pc_map_iter_next(it, NULL), PC_EOF);
     pc_map_iter_free(it);
+    pc_executor_free(ex);
+}
+
+// A desc with only the items runs with Python's defaults: no timeout
+// (timeout 0 too), one item per task, every task submitted at once.
+TEST(map_desc_zero_fields_are_python_defaults) {
+    pc_executor *ex = pool(2, NULL);
+    void *items[8];
+    for (int i = 0; i < 8; i++) items[i] = (void *)(intptr_t)i;
+    double timeouts[2] = {0, PC_FOREVER};
+    for (int k = 0; k < 2; k++) {
+        pc_map_desc d = { .items = items, .count = 8, .timeout = timeouts[k] };
+        pc_map_iter *it;
+        CHECK_OK(pc_executor_map(ex, twice, &d, &it));
+        CHECK(it->deadline == INFINITY);    // white-box: the iterator's settings
+        CHECK_EQ(it->chunksize, 1);
+        CHECK_EQ(it->cap, 8);
+        CHECK_EQ(d.chunksize, 0);           // the caller's desc is left as it was
+        void *out;
+        for (intptr_t i = 0; i < 8; i++) {
+            CHECK_OK(pc_map_iter_next(it, &out));
+            CHECK_EQ((intptr_t)out, 2 * i);
+        }
+        CHECK_RC(pc_map_iter_next(it, &out), PC_EOF);
+        pc_map_iter_free(it);
+    }
+    pc_map_iter *it = (pc_map_iter *)1;
+    CHECK_RC(pc_executor_map(ex, twice, NULL, &it), PC_VALUE);
+    CHECK(it == NULL);
+    CHECK(strstr(pc_last_error(), "desc is NULL") != NULL);
     pc_executor_free(ex);
 }
 
@@ -1228,7 +1266,8 @@ TEST(map_exception_surfaces_at_its_item) {
     size_t chunks[3] = {1, 3, 10};
     for (int k = 0; k < 3; k++) {
         pc_map_iter *it;
-        CHECK_OK(pc_executor_map(ex, fail_on_five, items, 10, 0, PC_FOREVER, chunks[k], 0, &it));
+        CHECK_OK(pc_executor_map(ex, fail_on_five, &(pc_map_desc){ .items = items, .count = 10,
+                                                            .chunksize = chunks[k] }, &it));
         void *out;
         for (int i = 0; i < 5; i++) {
             CHECK_OK(pc_map_iter_next(it, &out));
@@ -1250,7 +1289,8 @@ TEST(map_timeout_counts_from_the_call) {
     void *items[3] = {&go, &go, &go};
     pc_map_iter *it;
     double t0 = pc_monotonic();
-    CHECK_OK(pc_executor_map(ex, wait_event, items, 3, 0, 0.2, 1, 0, &it));
+    CHECK_OK(pc_executor_map(ex, wait_event, &(pc_map_desc){ .items = items, .count = 3,
+                                                         .timeout = 0.2 }, &it));
     CHECK_OK(pc_sleep(0.1));
     void *out;
     CHECK_RC(pc_map_iter_next(it, &out), PC_TIMEOUT);
@@ -1263,7 +1303,8 @@ TEST(map_timeout_counts_from_the_call) {
     // Past the deadline before the first next(): a timeout counted from
     // the call fails at once; one counted from next() would wait 0.3 s.
     pc_event_clear(&go);
-    CHECK_OK(pc_executor_map(ex, wait_event, items, 3, 0, 0.3, 1, 0, &it));
+    CHECK_OK(pc_executor_map(ex, wait_event, &(pc_map_desc){ .items = items, .count = 3,
+                                                         .timeout = 0.3 }, &it));
     CHECK_OK(pc_sleep(0.4));
     t0 = pc_monotonic();
     CHECK_RC(pc_map_iter_next(it, &out), PC_TIMEOUT);
@@ -1281,7 +1322,8 @@ TEST(map_done_results_after_deadline) {
     void *items[4] = {(void *)1, (void *)2, (void *)3, (void *)4};
     pc_map_iter *it;
     double t0 = pc_monotonic();
-    CHECK_OK(pc_executor_map(ex, twice, items, 4, 0, 0.05, 1, 0, &it));
+    CHECK_OK(pc_executor_map(ex, twice, &(pc_map_desc){ .items = items, .count = 4,
+                                                    .timeout = 0.05 }, &it));
     // Wait for the four tasks (white-box: the chunks' futures), then for
     // the deadline to pass.
     for (size_t k = 0; k < it->cap; k++)
@@ -1307,8 +1349,9 @@ TEST(map_chunksize_beyond_items) {
     size_t chunks[2] = {(size_t)-1, (size_t)1 << 40};
     for (int k = 0; k < 2; k++) {
         pc_map_iter *it;
-        CHECK_OK(pc_executor_map(ex, square_long, items, 10, sizeof(long), LIMIT, chunks[k], 0,
-                                 &it));
+        CHECK_OK(pc_executor_map(ex, square_long, &(pc_map_desc){
+                     .items = items, .count = 10, .item_size = sizeof(long), .timeout = LIMIT,
+                     .chunksize = chunks[k] }, &it));
         void *out;
         for (long i = 0; i < 10; i++) {
             CHECK_OK(pc_map_iter_next(it, &out));
@@ -1345,7 +1388,8 @@ TEST(map_free_cancels_queued_items) {
     void *items[20];
     for (int i = 0; i < 20; i++) items[i] = (void *)(intptr_t)i;
     pc_map_iter *it;
-    CHECK_OK(pc_executor_map(ex, count_then_gate, items, 20, 0, PC_FOREVER, 1, 0, &it));
+    pc_map_desc d = { .items = items, .count = 20 };
+    CHECK_OK(pc_executor_map(ex, count_then_gate, &d, &it));
     while (__atomic_load_n(&calls, __ATOMIC_RELAXED) == 0) CHECK_OK(pc_sleep(0.001));
     pc_thread *t = pc_thread_new(&(pc_thread_desc){ .target = open_gate_after_cancel, .arg = it });
     CHECK(t != NULL);
@@ -1363,7 +1407,7 @@ TEST(map_early_free_cancels_the_rest) {
     void *items[20];
     for (int i = 0; i < 20; i++) items[i] = &go;
     pc_map_iter *it;
-    CHECK_OK(pc_executor_map(ex, wait_event, items, 20, 0, PC_FOREVER, 1, 0, &it));
+    CHECK_OK(pc_executor_map(ex, wait_event, &(pc_map_desc){ .items = items, .count = 20 }, &it));
     pc_event_set(&go);
     void *out;
     CHECK_OK(pc_map_iter_next(it, &out));
@@ -1421,7 +1465,8 @@ TEST(custom_executor_and_map_buffersize) {
     void *items[10];
     for (int i = 0; i < 10; i++) items[i] = (void *)(intptr_t)i;
     pc_map_iter *it;
-    CHECK_OK(pc_executor_map(ex, twice, items, 10, 0, PC_FOREVER, 2, 2, &it));
+    pc_map_desc d = { .items = items, .count = 10, .chunksize = 2, .buffersize = 2 };
+    CHECK_OK(pc_executor_map(ex, twice, &d, &it));
     CHECK_EQ(ie.submits, 2);        // two chunks of two in flight
     CHECK_OK(pc_map_iter_next(it, &out));
     CHECK_EQ(ie.submits, 2);        // the first chunk is not consumed yet

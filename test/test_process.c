@@ -8,15 +8,35 @@
 #include "pyconc_process.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "pc_test.h"
 #include "pc_proc_test.h"
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define PCT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define PCT_SANITIZED 1
+#endif
+#endif
+#ifndef PCT_SANITIZED
+#define PCT_SANITIZED 0
+#endif
 
 static const pc_start_method methods[3] = {PC_START_FORK, PC_START_SPAWN, PC_START_FORKSERVER};
 
@@ -671,6 +691,127 @@ static void body_sentinel(pc_start_method m) {
     pc_process_free(p);
 }
 
+// >>join-race
+// Several threads join one process and read its exit code and liveness
+// while two others each start (and so poll every child: Python's
+// _cleanup) and join a process of their own. What a thread sees is
+// recorded and checked after the joins.
+enum { RACE_JOINERS = 3, RACE_STARTERS = 2 };
+
+static int t_code(void *arg) { return *(const int *)arg; }
+
+typedef struct race_joiner {
+    pc_process *p;
+    pc_barrier *go;
+    int want;
+    int bad_early;              // an exit code seen while ending, not want
+    int join_rc, code_after, alive_after;
+} race_joiner;
+
+static int race_join(void *arg) {
+    race_joiner *j = (race_joiner *)arg;
+    pc_barrier_wait(j->go, NULL);
+    for (int i = 0; i < 20; i++) {
+        int alive = pc_process_is_alive(j->p);
+        int code = pc_process_exitcode(j->p);
+        // Once not alive, the code is there, and it is the right one.
+        if ((!alive || code != PC_EXITCODE_NONE) && code != j->want) j->bad_early = code;
+    }
+    j->join_rc = pc_process_join(j->p, PC_FOREVER);
+    j->code_after = pc_process_exitcode(j->p);
+    j->alive_after = pc_process_is_alive(j->p);
+    return 0;
+}
+
+typedef struct race_starter {
+    pc_start_method m;
+    pc_barrier *go;
+    int start_rc, join_rc, code;
+} race_starter;
+
+static int race_start_other(void *arg) {
+    race_starter *s = (race_starter *)arg;
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = t_seven;
+    d.context = pc_get_context(s->m);
+    pc_process *q = pc_process_new(&d);
+    pc_barrier_wait(s->go, NULL);
+    s->start_rc = q ? pc_process_start(q) : PC_NOMEM;
+    s->join_rc = s->start_rc ? s->start_rc : pc_process_join(q, PC_FOREVER);
+    s->code = pc_process_exitcode(q);
+    pc_process_free(q);
+    return 0;
+}
+
+static pc_thread *race_thread(pc_target_fn fn, void *arg) {
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = fn;
+    d.arg = arg;
+    d.daemon = PC_DAEMON_YES;   // a failed CHECK must not wait for it at exit
+    pc_thread *t = pc_thread_new(&d);
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    return t;
+}
+
+static void join_race_round(pc_start_method m, int want) {
+    pc_barrier go;
+    race_joiner js[RACE_JOINERS];
+    race_starter st[RACE_STARTERS];
+    pc_thread *ts[RACE_JOINERS + RACE_STARTERS];
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = t_code;
+    d.arg = &want;
+    d.arg_size = sizeof want;
+    d.context = pc_get_context(m);
+    pc_process *p = pc_process_new(&d);
+    CHECK(p != NULL);
+    CHECK_OK(pc_barrier_init(&go, RACE_JOINERS + RACE_STARTERS, NULL, NULL, PC_FOREVER));
+    CHECK_OK(pc_process_start(p));
+    memset(js, 0, sizeof js);
+    memset(st, 0, sizeof st);
+    for (int i = 0; i < RACE_JOINERS; i++) {
+        js[i].p = p;
+        js[i].go = &go;
+        js[i].want = want;
+        ts[i] = race_thread(race_join, &js[i]);
+    }
+    for (int i = 0; i < RACE_STARTERS; i++) {
+        st[i].m = m;
+        st[i].go = &go;
+        ts[RACE_JOINERS + i] = race_thread(race_start_other, &st[i]);
+    }
+    for (int i = 0; i < RACE_JOINERS + RACE_STARTERS; i++) {
+        CHECK_OK(pc_thread_join(ts[i], 30));
+        pc_thread_free(ts[i]);
+    }
+    for (int i = 0; i < RACE_JOINERS; i++) {
+        CHECK_MSG(js[i].bad_early == 0, "saw exit code %d, want %d", js[i].bad_early, want);
+        CHECK_OK(js[i].join_rc);
+        CHECK_EQ(js[i].code_after, want);
+        CHECK_EQ(js[i].alive_after, 0);
+    }
+    for (int i = 0; i < RACE_STARTERS; i++) {
+        CHECK_OK(st[i].start_rc);
+        CHECK_OK(st[i].join_rc);
+        CHECK_EQ(st[i].code, 7);
+    }
+    CHECK_EQ(pc_process_exitcode(p), want);
+    pc_barrier_destroy(&go);
+    pc_process_free(p);
+}
+
+static void body_join_race(pc_start_method m, int rounds) {
+    CHECK_EQ(run_to_end(make(m, t_zero, NULL)), 0);     // server up before counting
+    int before = count_fds();
+    for (int round = 0; round < rounds; round++) join_race_round(m, 1 + round % 100);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
 // >>cases
 TEST(basics_fork) { body_basics(PC_START_FORK); }
 TEST(basics_spawn) { body_basics(PC_START_SPAWN); }
@@ -714,11 +855,16 @@ TEST(sentinel_forkserver) { body_sentinel(PC_START_FORKSERVER); }
 TEST(args_message_fork) { body_args_message(PC_START_FORK); }
 TEST(args_message_spawn) { body_args_message(PC_START_SPAWN); }
 TEST(args_message_forkserver) { body_args_message(PC_START_FORKSERVER); }
+TEST(join_race_fork) { body_join_race(PC_START_FORK, 100); }
+TEST(join_race_spawn) { body_join_race(PC_START_SPAWN, 40); }
+TEST(join_race_forkserver) { body_join_race(PC_START_FORKSERVER, 100); }
 
 TEST(start_methods) {
     pc_start_method all[3];
     CHECK_EQ(pc_get_all_start_methods(all, 3), 3);
     CHECK_EQ(all[0], PC_START_FORKSERVER);      // Python 3.14's default on Linux
+    CHECK_EQ(all[1], PC_START_FORK);            // then fork, spawn: Python 3.14's order
+    CHECK_EQ(all[2], PC_START_SPAWN);
     CHECK_EQ(pc_get_all_start_methods(NULL, 0), 3);
     CHECK_OK(pc_set_start_method(PC_START_SPAWN, 0));
     CHECK_RC(pc_set_start_method(PC_START_FORK, 0), PC_RUNTIME);
@@ -966,6 +1112,158 @@ TEST(forkserver_authkey) {
     CHECK(no_zombies());
 }
 
+// This process's children in state Z (dead, never waited for), from /proc.
+static int zombie_children(void) {
+    DIR *d = opendir("/proc");
+    int n = 0;
+    CHECK(d != NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[300], text[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;                       // gone meanwhile
+        size_t len = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[len] = '\0';
+        const char *rest = strrchr(text, ')');  // the name may hold spaces and ')'
+        char state;
+        long ppid;
+        if (rest && sscanf(rest + 1, " %c %ld", &state, &ppid) == 2 && ppid == (long)getpid())
+            n += state == 'Z';
+    }
+    closedir(d);
+    return n;
+}
+
+// The state letter of pid in /proc (R, S, T, Z ...), '?' when it is gone.
+static char proc_state(pid_t pid) {
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return '?';
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    const char *rest = strrchr(text, ')');
+    char state;
+    return rest && sscanf(rest + 1, " %c", &state) == 1 ? state : '?';
+}
+
+static int wait_state(pid_t pid, char want) {
+    double deadline = pc_monotonic() + 5;
+    while (proc_state(pid) != want && pc_monotonic() < deadline) sched_yield();
+    return proc_state(pid) == want;
+}
+
+// Kill the stopped server once a request sits unread in its channel
+// (SIOCOUTQ: bytes sent on sock and not yet taken by the peer).
+typedef struct queued_kill { int sock; pid_t server; int saw_request; } queued_kill;
+static int kill_when_queued(void *arg) {
+    queued_kill *k = (queued_kill *)arg;
+    double deadline = pc_monotonic() + 5;
+    int queued = 0;
+    while (pc_monotonic() < deadline && (ioctl(k->sock, SIOCOUTQ, &queued) < 0 || queued <= 0))
+        sched_yield();
+    k->saw_request = queued > 0;
+    kill(k->server, SIGKILL);
+    return 0;
+}
+
+// SIGKILL the forkserver, then start a child: its request meets a server
+// already dead (the send fails), one dying with the request in its
+// channel (no reply), or one killed at an unknown moment, maybe with the
+// request in its hands. Every start succeeds on a new server, and every
+// killed server is reaped: no zombie is left.
+TEST(forkserver_killed_before_start) {
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // server up
+    int before = count_fds();
+    for (int round = 0; round < (PCT_SANITIZED ? 75 : 150); round++) {
+        pid_t server = pc__fs_pid;
+        queued_kill k = {pc__fs_sock, server, 0};
+        pc_thread *killer = NULL;
+        CHECK(server > 0 && pc__fs_sock >= 0);
+        if (round % 3 == 0) {                   // dead for sure: its channel is closed
+            CHECK(kill(server, SIGKILL) == 0);
+            CHECK(wait_state(server, 'Z'));
+        } else if (round % 3 == 1) {            // the request reaches it, unread
+            CHECK(kill(server, SIGSTOP) == 0);
+            CHECK(wait_state(server, 'T'));
+            killer = race_thread(kill_when_queued, &k);
+        } else {
+            CHECK(kill(server, SIGKILL) == 0);  // whenever it takes effect
+        }
+        int want = 1 + round % 100;
+        pc_process_desc d;
+        memset(&d, 0, sizeof d);
+        d.target = t_code;
+        d.arg = &want;
+        d.arg_size = sizeof want;
+        d.context = pc_get_context(PC_START_FORKSERVER);
+        pc_process *p = pc_process_new(&d);
+        CHECK(p != NULL);
+        CHECK_MSG(pc_process_start(p) == PC_OK, "round %d: %s", round, pc_last_error());
+        CHECK_OK(pc_process_join(p, 10));
+        CHECK_EQ(pc_process_exitcode(p), want);
+        pc_process_free(p);
+        if (killer) {
+            CHECK_OK(pc_thread_join(killer, 10));
+            pc_thread_free(killer);
+            CHECK_MSG(k.saw_request, "round %d: the request never sat in the channel", round);
+        }
+        CHECK(pc__fs_pid != server);
+        CHECK_MSG(zombie_children() == 0, "round %d: the killed server is a zombie", round);
+    }
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// Descriptors open in process pid, and the highest of them (-1: unknown).
+static int fds_of(pid_t pid, int *out_highest) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+    DIR *d = opendir(path);
+    int n = 0;
+    *out_highest = -1;
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        n++;
+        if (atoi(e->d_name) > *out_highest) *out_highest = atoi(e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+// A server alive but unable to take the request (no descriptor free for
+// the sockets it carries) gives no reply: the start fails, and the server
+// is neither asked again nor replaced; once it can, it serves again.
+TEST(forkserver_refusal_is_not_retried) {
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // server up
+    int before = count_fds(), highest;
+    pid_t server = pc__fs_pid;
+    int n = fds_of(server, &highest);
+    CHECK_MSG(n > 0 && n == highest + 1, "server descriptors: %d, highest %d", n, highest);
+    struct rlimit old, full;
+    CHECK(prlimit(server, RLIMIT_NOFILE, NULL, &old) == 0);
+    full = old;
+    full.rlim_cur = (rlim_t)n;                  // no slot free for what a request carries
+    CHECK(prlimit(server, RLIMIT_NOFILE, &full, NULL) == 0);
+    pc_process *p = make(PC_START_FORKSERVER, t_seven, NULL);
+    CHECK_RC(pc_process_start(p), PC_OS);
+    CHECK_EQ(errno, ECONNREFUSED);
+    CHECK(strstr(pc_last_error(), "forkserver") != NULL);
+    CHECK_EQ(pc_process_pid(p), 0);
+    CHECK_EQ(pc__fs_pid, server);               // not replaced
+    char state = proc_state(server);
+    CHECK_MSG(state == 'S' || state == 'R', "server state %c", state);
+    CHECK(prlimit(server, RLIMIT_NOFILE, &old, NULL) == 0);
+    CHECK_EQ(run_to_end(p), 7);                 // the same object, the same server
+    CHECK_EQ(pc__fs_pid, server);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
 // Truncated and corrupted packs decode to an error, never a crash.
 TEST(pack_fuzz) {
     pc_args *a = pc_args_new();
@@ -1036,5 +1334,346 @@ TEST(bad_bootstrap) {
     body[0] ^= 0x55;
     spawn_with_bootstrap(body, sizeof body, 1);
     spawn_with_bootstrap("\x90\0\0\0garbage", 11, 0);    // bad length header
+    CHECK(no_zombies());
+}
+
+// >>trust: who a spawned child takes its bootstrap from. The forged
+// messages below are what pc_process_start sends, for a target inside
+// the test shared object (PCT_MARKER_LIB), whose constructor creates the
+// file named by PCT_MARKER: a marker file means a child loaded it.
+#define NOBODY 65534
+
+static int exists(const char *path) { return access(path, F_OK) == 0; }
+
+// Every file these cases make in their temporary directory.
+static const char *const tmp_names[] = {"marker", "probe", "libmarker.so", "libmarker.so.new"};
+static char tmp_dir_made[PATH_MAX];     // the case's directory until removed
+
+// Remove the directory and what the case made in it (idempotent).
+static void tmp_cleanup(void) {
+    char path[PATH_MAX + 32];
+    if (!tmp_dir_made[0]) return;
+    for (size_t i = 0; i < sizeof tmp_names / sizeof tmp_names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmp_dir_made, tmp_names[i]);
+        unlink(path);
+    }
+    rmdir(tmp_dir_made);
+    tmp_dir_made[0] = '\0';
+}
+
+// A fresh 0755 directory under $TMPDIR (or /tmp) in dir[PATH_MAX]; a
+// failed CHECK (exit) removes it too.
+static void tmp_make(char *dir) {
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, PATH_MAX, "%s/pct-trust-XXXXXX", base && base[0] ? base : "/tmp");
+    CHECK_MSG(mkdtemp(dir) != NULL, "mkdtemp %.500s: %s", dir, strerror(errno));
+    snprintf(tmp_dir_made, sizeof tmp_dir_made, "%s", dir);
+    atexit(tmp_cleanup);
+    CHECK(chmod(dir, 0755) == 0);
+}
+
+static void path_in(char *out, const char *dir, const char *name) {
+    CHECK(snprintf(out, PATH_MAX, "%s/%s", dir, name) < PATH_MAX);
+}
+
+// Remove the directory; nothing else may be left in it.
+static void tmp_remove(const char *dir) {
+    tmp_cleanup();
+    CHECK_MSG(!exists(dir), "%.500s is left behind", dir);
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode) {
+    char buf[65536];
+    ssize_t n;
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    CHECK_MSG(in >= 0 && out >= 0, "copy %.400s to %.400s: %s", from, to, strerror(errno));
+    while ((n = read(in, buf, sizeof buf)) > 0) CHECK(write(out, buf, (size_t)n) == n);
+    CHECK(n == 0);
+    close(in);
+    CHECK(close(out) == 0);
+}
+
+// Load the test object here (no PCT_MARKER yet: no mark) and return its
+// target. The handle stays open: the object must stay where it is.
+static pc_target_fn marker_target(const char *lib) {
+    CHECK(getenv("PCT_MARKER") == NULL);
+    void *h = dlopen(lib, RTLD_NOW);
+    CHECK_MSG(h != NULL, "dlopen %.400s: %.400s", lib, dlerror());
+    void *sym = dlsym(h, "pct_marker_target");
+    CHECK(sym != NULL);
+    pc_target_fn fn;
+    memcpy(&fn, &sym, sizeof fn);
+    return fn;
+}
+
+// The run bootstrap pc_process_start would send for target fn (naming
+// path instead of the object's own, when path is not NULL).
+static pc__buf forged_body(pc_target_fn fn, const char *path) {
+    pc_process *p = make(PC_START_SPAWN, fn, NULL);
+    pc__funcref ref;
+    pc__buf b;
+    memset(&b, 0, sizeof b);
+    CHECK_OK(pc__funcref_locate(fn, &ref));
+    CHECK(!ref.is_main);
+    if (path) snprintf(ref.path, sizeof ref.path, "%s", path);
+    pc__boot_body_run(p, &ref, &b);
+    CHECK(!b.bad);
+    pc_process_free(p);
+    return b;
+}
+
+// The probe program (PCT_SETUID_PROBE) installed set-user-ID and
+// set-group-ID root in a fresh directory, and run as user nobody.
+typedef struct suid_probe { char dir[PATH_MAX], exe[PATH_MAX]; } suid_probe;
+
+static void suid_remove(suid_probe *s) { tmp_remove(s->dir); }
+
+// In the child: become nobody, then exec the probe (codes >= 120: could not).
+static void suid_exec(const suid_probe *s, const char *mode, int boot, const char *marker,
+                      int out_w) {
+    char menv[PATH_MAX + 16];
+    char *argv[] = {(char *)"probe", (char *)mode, NULL};
+    char *env[3];
+    int n = 0;
+    if (dup2(out_w, 1) < 0 || (boot >= 0 && dup2(boot, 3) < 0)) _exit(120);
+    if (boot >= 0) env[n++] = (char *)"PYCONC_PROCESS_FD=3";
+    if (marker) {
+        snprintf(menv, sizeof menv, "PCT_MARKER=%s", marker);
+        env[n++] = menv;
+    }
+    env[n] = NULL;
+    if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0) _exit(121);
+    if (access(s->exe, X_OK) < 0) _exit(122);  // its directory is not open to nobody
+    execve(s->exe, argv, env);
+    _exit(123);
+}
+
+// Run the probe as nobody (boot: a socket for descriptor 3, or -1); its
+// stdout in out. Returns its exit code; skips when it could not be run.
+static int suid_run(suid_probe *s, const char *mode, int boot, const char *marker, char *out,
+                    size_t cap) {
+    int op[2], st;
+    size_t got = 0;
+    ssize_t n;
+    CHECK(pipe2(op, O_CLOEXEC) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) suid_exec(s, mode, boot, marker, op[1]);
+    close(op[1]);
+    while (got + 1 < cap && (n = read(op[0], out + got, cap - 1 - got)) > 0) got += (size_t)n;
+    out[got] = '\0';
+    close(op[0]);
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (code >= 120 && code <= 123) {
+        suid_remove(s);
+        pct_skip(code == 121 ? "cannot switch to user nobody (65534)"
+                 : code == 122 ? "user nobody cannot reach the temporary directory "
+                                 "($TMPDIR or /tmp)"
+                               : "cannot run the probe as user nobody");
+    }
+    return code;
+}
+
+// Install the probe, or skip loudly where this system cannot show a
+// set-user-ID program at work (not root, nosuid, no_new_privs ...).
+static void suid_install(suid_probe *s) {
+    struct statvfs vfs;
+    char out[4096];
+    if (geteuid() != 0) pct_skip("needs root to install a set-user-ID root program");
+    tmp_make(s->dir);
+    path_in(s->exe, s->dir, "probe");
+    if (statvfs(s->dir, &vfs) == 0 && (vfs.f_flag & ST_NOSUID)) {
+        suid_remove(s);
+        pct_skip("the temporary directory is on a filesystem mounted nosuid");
+    }
+    copy_file(PCT_SETUID_PROBE, s->exe, 0700);
+    CHECK(chown(s->exe, 0, 0) == 0);
+    CHECK(chmod(s->exe, 06755) == 0);
+    int code = suid_run(s, "main", -1, NULL, out, sizeof out);
+    if (code != 0 || !strstr(out, "main euid=0 ")) {
+        char why[512];
+        snprintf(why, sizeof why, "the set-user-ID bit had no effect here (exit %d, output "
+                 "\"%.200s\"; sanitizer runtime, no_new_privs or a user namespace?)", code, out);
+        suid_remove(s);
+        pct_skip(why);
+    }
+}
+
+// A set-user-ID root program, run by nobody with the variable and a
+// forged bootstrap on descriptor 3 that names the test object: the
+// bootstrap never runs (no marker: the object was not loaded as root),
+// main does, and the variable is gone before it.
+TEST(bootstrap_setuid_refused) {
+    suid_probe s;
+    char marker[PATH_MAX], out[4096];
+    int sv[2], before = count_fds();
+    suid_install(&s);
+    path_in(marker, s.dir, "marker");
+    pc__buf body = forged_body(marker_target(PCT_MARKER_LIB), NULL);
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK_OK(pc__boot_send(sv[0], &body, NULL, 0));
+    int code = suid_run(&s, "main", sv[1], marker, out, sizeof out);
+    close(sv[0]);
+    close(sv[1]);
+    free(body.p);
+    int marked = exists(marker);
+    suid_remove(&s);
+    CHECK_MSG(!marked, "the forged bootstrap loaded the object as root (exit %d)", code);
+    CHECK_MSG(strstr(out, "main euid=0 env=unset") != NULL, "exit %d, stdout: %.900s", code, out);
+    CHECK_EQ(code, 0);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// A set-user-ID program cannot start spawn or forkserver children (their
+// bootstrap would be refused): PC_RUNTIME, saying to use fork; fork works.
+TEST(setuid_refuses_spawn) {
+    suid_probe s;
+    char out[4096], want[64];
+    int before = count_fds();
+    suid_install(&s);
+    int code = suid_run(&s, "start", -1, NULL, out, sizeof out);
+    suid_remove(&s);
+    CHECK_MSG(code == 0, "exit %d, stdout: %.900s", code, out);
+    const char *refused[] = {"spawn", "forkserver", "default"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(want, sizeof want, "%s rc=%d msg=", refused[i], PC_RUNTIME);
+        const char *line = strstr(out, want);
+        CHECK_MSG(line != NULL, "no \"%s\" in: %.900s", want, out);
+        const char *end = strchr(line, '\n');
+        const char *fix = strstr(line, "use the fork start method");
+        CHECK_MSG(fix && end && fix < end, "message of %s: %.900s", refused[i], line);
+    }
+    CHECK_MSG(strstr(out, "fork rc=0 exit=7 ") != NULL, "stdout: %.900s", out);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// How a forged bootstrap reaches a spawned copy of this program: on a
+// socketpair its parent made (as pc_process_start does), one this test
+// process made while a fork of it spawns the program, or one its parent
+// made while running as another user.
+enum { BOOT_FROM_PARENT, BOOT_FROM_GRANDPARENT, BOOT_FROM_OTHER_USER };
+
+// In the intermediate process: spawn the program on sv[1] (made here
+// unless given), send body, return its exit code (>= 100: a setup step).
+static int boot_intermediate(const pc__buf *body, int how, int sv[2], int err_w) {
+    int st, high;
+    pid_t pid;
+    if (dup2(err_w, 2) < 0) return 100;
+    if (how == BOOT_FROM_OTHER_USER && seteuid(NOBODY) < 0) return 101;
+    if (sv[0] < 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return 102;
+    if (how == BOOT_FROM_OTHER_USER && seteuid(0) < 0) return 103;
+    if ((high = fcntl(sv[1], F_DUPFD_CLOEXEC, 10)) < 0) return 104;
+    if (pc__spawn_self(high, -1, &pid)) return 105;
+    close(high);
+    close(sv[1]);
+    pc__boot_send(sv[0], body, NULL, 0);    // a child that refused may be gone already
+    close(sv[0]);
+    if (waitpid(pid, &st, 0) != pid) return 106;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 107;
+}
+
+// Deliver body the way `how` says; the spawned program's exit code, and
+// what it wrote on stderr in err.
+static int boot_child(const pc__buf *body, int how, char *err, size_t cap) {
+    int ep[2], sv[2] = {-1, -1}, st;
+    size_t got = 0;
+    ssize_t n;
+    CHECK(pipe2(ep, O_CLOEXEC) == 0);
+    if (how == BOOT_FROM_GRANDPARENT)
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) _exit(boot_intermediate(body, how, sv, ep[1]));
+    close(ep[1]);
+    if (sv[0] >= 0) close(sv[0]);
+    if (sv[1] >= 0) close(sv[1]);
+    while (got + 1 < cap && (n = read(ep[0], err + got, cap - 1 - got)) > 0) got += (size_t)n;
+    err[got] = '\0';
+    close(ep[0]);
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st));
+    CHECK_MSG(WEXITSTATUS(st) < 100, "setup step %d failed", WEXITSTATUS(st));
+    return WEXITSTATUS(st);
+}
+
+// A child trusts only a bootstrap socket its parent made: the same message
+// on a socketpair made by another process (this one, while a fork of it
+// spawns the program), or by the parent under another user, is refused
+// before it is read; from the real parent it runs (and loads the object).
+TEST(bootstrap_foreign_peer_refused) {
+    char dir[PATH_MAX], marker[PATH_MAX], err[4096];
+    int before = count_fds();
+    tmp_make(dir);
+    path_in(marker, dir, "marker");
+    pc__buf body = forged_body(marker_target(PCT_MARKER_LIB), NULL);
+    CHECK(setenv("PCT_MARKER", marker, 1) == 0);
+    for (int round = 0; round < 5; round++) {
+        CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 42);
+        CHECK_MSG(exists(marker), "the real parent's bootstrap did not load the object");
+        CHECK(unlink(marker) == 0);
+        CHECK_EQ(boot_child(&body, BOOT_FROM_GRANDPARENT, err, sizeof err), 1);
+        CHECK_MSG(!exists(marker), "a foreign bootstrap loaded the object");
+        CHECK_MSG(strstr(err, "not from our parent") != NULL, "stderr: %.900s", err);
+        if (geteuid() != 0) continue;       // only root can make a socket as another user
+        CHECK_EQ(boot_child(&body, BOOT_FROM_OTHER_USER, err, sizeof err), 1);
+        CHECK_MSG(!exists(marker), "another user's bootstrap loaded the object");
+        CHECK_MSG(strstr(err, "not from us") != NULL, "stderr: %.900s", err);
+    }
+    if (geteuid() != 0) printf("note: not root, the other-user case was not run\n");
+    unsetenv("PCT_MARKER");
+    free(body.p);
+    tmp_remove(dir);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// A child loads an object its parent named only by absolute path and only
+// if it is the very file the parent found there: a relative name, or a
+// file replaced since, is refused without loading it.
+TEST(bootstrap_dlopen_checked) {
+    char dir[PATH_MAX], lib[PATH_MAX], fresh[PATH_MAX], marker[PATH_MAX], err[4096];
+    char cwd[PATH_MAX];
+    int before = count_fds();
+    tmp_make(dir);
+    path_in(lib, dir, "libmarker.so");
+    path_in(fresh, dir, "libmarker.so.new");
+    path_in(marker, dir, "marker");
+    copy_file(PCT_MARKER_LIB, lib, 0755);
+    pc_target_fn fn = marker_target(lib);
+    pc__buf body = forged_body(fn, NULL);
+    pc__buf relative = forged_body(fn, "./libmarker.so");
+    CHECK(setenv("PCT_MARKER", marker, 1) == 0);
+
+    CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 42);   // the control
+    CHECK_MSG(exists(marker), "the unchanged object was not loaded");
+    CHECK(unlink(marker) == 0);
+
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    CHECK(chdir(dir) == 0);             // where "./libmarker.so" is that very file
+    int code = boot_child(&relative, BOOT_FROM_PARENT, err, sizeof err);
+    CHECK(chdir(cwd) == 0);
+    CHECK_EQ(code, 1);
+    CHECK_MSG(!exists(marker), "an object named by a relative path was loaded");
+    CHECK_MSG(strstr(err, "not an absolute path") != NULL, "stderr: %.900s", err);
+
+    copy_file(PCT_MARKER_LIB, fresh, 0755);     // same bytes, another file
+    CHECK(rename(fresh, lib) == 0);
+    CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 1);
+    CHECK_MSG(!exists(marker), "a replaced object was loaded");
+    CHECK_MSG(strstr(err, "not the file the parent loaded") != NULL, "stderr: %.900s", err);
+
+    unsetenv("PCT_MARKER");
+    free(body.p);
+    free(relative.p);
+    tmp_remove(dir);
+    CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }
