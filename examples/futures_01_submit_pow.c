@@ -1,4 +1,5 @@
-/* The seed's first concurrent.futures program:
+// tour: submit(pow, 323, 1235) to a one-worker pool; the answer is one 3099-digit number
+/* The first concurrent.futures program of the docs:
 
        with ThreadPoolExecutor(max_workers=1) as executor:
            future = executor.submit(pow, 323, 1235)

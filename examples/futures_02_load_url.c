@@ -1,4 +1,5 @@
-/* The seed's URL fetcher: five pages loaded by a pool of 5 threads, each
+// tour: five pages fetched by 5 threads from a local server, shown as they complete; one is a 404
+/* The docs' URL fetcher: five pages loaded by a pool of 5 threads, each
    reported as it completes (as_completed), one of them failing. Nothing
    leaves this machine: the program starts a tiny HTTP server on
    127.0.0.1 (a free port) that serves the five paths, the made-up one

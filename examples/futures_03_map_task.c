@@ -1,6 +1,7 @@
-/* The seed's ThreadPoolExecutor programs: eleven tasks submitted, the pool
+// tour: eleven squares: submit + shutdown(wait), then executor.map
+/* A ThreadPoolExecutor program: eleven tasks submitted, the pool
    shut down (waiting), then the results printed; and the same work with
-   executor.map. The seed's tasks sleep 1-3 s; these sleep 10-30 ms. */
+   executor.map. The Python tasks sleep 1-3 s; these sleep 10-30 ms. */
 #define PYCONC_IMPLEMENTATION
 #define PYCONC_FUTURES_IMPLEMENTATION
 #include "pyconc_futures.h"

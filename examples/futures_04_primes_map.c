@@ -1,4 +1,5 @@
-/* The seed's is_prime program: executor.map over six large numbers,
+// tour: executor.map(is_prime) over six large numbers, results in input order
+/* The docs' is_prime program: executor.map over six large numbers,
    printed in input order as the results arrive. */
 #define PYCONC_IMPLEMENTATION
 #define PYCONC_FUTURES_IMPLEMENTATION

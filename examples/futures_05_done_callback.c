@@ -1,7 +1,9 @@
-/* The seed's callback program: get_page(url) runs in the pool and
+// tour: each page fetched in the pool is parsed by its future's done callback
+/* A done-callback program: get_page(url) runs in the pool and
    parse_page runs as each future's done callback, reading future.result().
-   The seed uses a process pool and the network; this one uses threads and
-   a table of pages in memory, and prints the line the seed appends to db.txt. */
+   The Python program uses a process pool and the network; this one uses
+   threads and a table of pages in memory, and prints the line the Python
+   program appends to db.txt. */
 #define PYCONC_IMPLEMENTATION
 #define PYCONC_FUTURES_IMPLEMENTATION
 #include "pyconc_futures.h"

@@ -1,4 +1,5 @@
-/* The seed's first Process: run f('bob') in a child process.
+// tour: Process(target=f, args=('bob',)): a child process says hello bob
+/* The docs' first Process: run f('bob') in a child process.
 
        from multiprocessing import Process
        def f(name):

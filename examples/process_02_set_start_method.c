@@ -1,4 +1,5 @@
-/* The seed's set_start_method('spawn'): the child sends 'hello' back to
+// tour: set_start_method('spawn'): a spawned child sends hello back
+/* The docs' set_start_method('spawn'): the child sends 'hello' back to
    the parent. Python's example passes a Queue; a Pipe does the same job
    here.
 

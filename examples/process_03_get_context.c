@@ -1,4 +1,5 @@
-/* The seed's get_context('spawn'): a context picks the start method for
+// tour: get_context('spawn'): the same through a context, the default left alone
+/* The docs' get_context('spawn'): a context picks the start method for
    the processes made with it, leaving the program's default alone. The
    child sends 'hello' back; Python's example passes a Queue, a Pipe does
    the same job here.

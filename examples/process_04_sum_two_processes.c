@@ -1,4 +1,5 @@
-/* The seed's 1+...+n with two processes: the two children sum their
+// tour: 1+...+n in two child processes at once, timed (process_05 is the serial run)
+/* 1+...+n with two processes: the two children sum their
    ranges at the same time; each sends its line back over a pipe so that
    the parent prints them in a fixed order, then the time taken.
 
@@ -26,7 +27,7 @@ static int my_flow(void *arg) {
     pc_connection *out = NULL;
     if (pc_args_get_int((pc_args *)arg, 0, &n) || pc_args_get_connection((pc_args *)arg, 1, &out))
         return 1;
-    volatile int64_t total = 0;         // volatile: really do the work, as the seed does
+    volatile int64_t total = 0;         // volatile: really do the work, as Python does
     for (int64_t i = 0; i < n; i++) total += i;
     char line[64];
     int len = snprintf(line, sizeof line, "1+...+%lld=%lld", (long long)n, (long long)total);

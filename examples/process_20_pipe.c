@@ -1,4 +1,5 @@
-/* The seed's Pipe: a child process sends through its end of a Pipe and the
+// tour: Pipe: a child sends 'hello world' to its parent
+/* The docs' Pipe: a child process sends through its end of a Pipe and the
    parent prints what arrives.
 
        from multiprocessing import Process, Pipe

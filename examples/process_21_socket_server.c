@@ -1,4 +1,5 @@
-/* The seed's exercise: a socket server with one thread per connection,
+// tour: Listener/Client: a server with a thread per client answers in upper case
+/* An exercise: a socket server with one thread per connection,
    which prints what each client sends and answers it in upper case.
 
        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -83,7 +84,7 @@ int main(void) {
                                                       .arg = (void *)(intptr_t)(i + 1) });
         pc_thread_start(clients[i]);
     }
-    for (int i = 0; i < CLIENTS; i++) {     // the seed's accept loop, bounded
+    for (int i = 0; i < CLIENTS; i++) {     // the Python accept loop, bounded
         pc_connection *conn = NULL;
         if (pc_listener_accept(s, &conn) != PC_OK) {
             fprintf(stderr, "accept: %s\n", pc_last_error());

@@ -1,3 +1,4 @@
+// tour: connection.wait: one parent reads three children's pipes in arrival order
 /* multiprocessing.connection.wait: one parent reads from several child
    processes, each through its own one-way Pipe, in whatever order the
    messages come, until every child has closed its end.

@@ -1,3 +1,4 @@
+// tour: Queue, LifoQueue and PriorityQueue: the three orders
 /* The three orders of the queue module: Queue (first in, first out),
    LifoQueue (last in, first out) and PriorityQueue (smallest first).
 

@@ -1,3 +1,4 @@
+// tour: baozi: three producer threads and two consumers share one Queue
 /* Producers and consumers: three production lines make steamed buns
    (baozi) and put them on a queue, two consumers take them off.
 
@@ -16,9 +17,10 @@
        for i in range(3): threading.Thread(target=product, args=(i,)).start()
        for j in range(2): threading.Thread(target=consumer, args=(j,)).start()
 
-   The seed runs forever; here each line makes 3 buns, the sleeps are 0.1 s
-   and 0.2 s, and when every bun is eaten (task_done + join) the queue is
-   shut down, which ends the consumers' get() with PC_SHUTDOWN. */
+   The Python program runs forever; here each line makes 3 buns, the
+   sleeps are 0.1 s and 0.2 s, and when every bun is eaten (task_done +
+   join) the queue is shut down, which ends the consumers' get() with
+   PC_SHUTDOWN. */
 #define PYCONC_IMPLEMENTATION
 #define PYCONC_QUEUE_IMPLEMENTATION
 #include "pyconc_queue.h"

@@ -1,3 +1,4 @@
+// tour: worker threads fed by a Queue, joined, then stopped with None sentinels
 /* A pool of worker threads fed by a queue, stopped with sentinels: the
    queue module's own example.
 

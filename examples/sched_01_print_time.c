@@ -1,3 +1,4 @@
+// tour: sched.scheduler: events run by time, then priority (times are seconds since 1970)
 /* sched.scheduler runs functions at given times, in time then priority order.
 
    Python:
@@ -14,10 +15,10 @@
            s.run()
            print(time.time())
 
-   The delays here are a tenth of the seed's (1 s and 0.5 s), so the tour
+   The delays here are a tenth of the Python ones (1 s and 0.5 s), so the tour
    does not wait. The scheduler keeps its default clock, pc_monotonic
    (Python's default too, and better than time.time, which can jump);
-   print_time still prints the wall-clock time, as the seed does.
+   print_time still prints the wall-clock time, as in Python.
    As in Python, "positional" comes before "keyword" although its priority
    number is higher: each enter() reads the clock, so the second 0.5 s
    event is due a little later than the first, and priority only breaks

@@ -1,7 +1,8 @@
+// tour: beyond Python: run() wakes for an earlier event entered from another thread
 /* Beyond Python: run() wakes up for an event entered earlier than the one
    it sleeps towards.
 
-   Python 3.13 (CPython issue 64325): run() in one thread sleeps with
+   Python 3.13 (CPython gh-64325): run() in one thread sleeps with
    time.sleep towards the next event; another thread's enter() of an
    earlier event waits until that sleep ends:
 

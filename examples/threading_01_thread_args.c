@@ -1,4 +1,5 @@
-/* Two ways to start a thread, as the seed shows them: a target function
+// tour: two ways to start a thread: a target with args, and an object with its own run
+/* Two ways to start a thread, as Python has them: a target function
    with arguments, and an object that carries its own data and run method.
 
    Python:
@@ -10,7 +11,7 @@
        t.start()
        print('main thread')
 
-   The seed sleeps 2 s; 0.2 s here keeps the tour quick. */
+   The Python program sleeps 2 s; 0.2 s here keeps the tour quick. */
 #define PYCONC_IMPLEMENTATION
 #include "pyconc.h"
 
@@ -52,7 +53,7 @@ int main(void) {
     }
     printf("main thread\n");
     fflush(stdout);
-    pc_thread_join(t, PC_FOREVER);   // the seed's first program ends here
+    pc_thread_join(t, PC_FOREVER);   // the first Python program ends here
     pc_thread_free(t);
 
     static sayhi_thread s;           // outlives main: the thread may still run

@@ -1,4 +1,5 @@
-/* join() versus daemon threads, the seed's three programs in one run.
+// tour: join() vs daemon threads; the dropped daemon's hello never prints
+/* join() versus daemon threads, three Python programs in one run.
 
    1. join: main waits for the thread, which is then no longer alive.
    2. daemon: main does not wait; when the program ends the daemon thread
@@ -7,7 +8,7 @@
       waits for bar at exit, and foo, being quicker, finishes too:
       123, 456, main-------, end123, end456.
 
-   The seed's sleeps (2 s, 1 s, 3 s) are a tenth here, except the daemon's,
+   The Python sleeps (2 s, 1 s, 3 s) are a tenth here, except the daemon's,
    which must outlast the rest of the program to show it is dropped. */
 #define PYCONC_IMPLEMENTATION
 #include "pyconc.h"
@@ -23,7 +24,7 @@ static int sayhi(void *arg) {
 }
 
 // Python's start() returns once the new thread runs, which in practice
-// keeps the seed's order (123, 456, main-------); C's start does not wait,
+// keeps the Python order (123, 456, main-------); C's start does not wait,
 // so each thread says when its first line is out.
 static pc_event said_123 = PC_EVENT_INIT, said_456 = PC_EVENT_INIT;
 

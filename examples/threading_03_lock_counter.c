@@ -1,3 +1,4 @@
+// tour: 100 threads decrement n: without a lock updates are lost (99), with it n is 0
 /* 100 threads each take n, pause, and write n - 1 back.
 
    Python:
@@ -10,11 +11,11 @@
            lock.release()
 
    Without the lock the threads all read n before any writes it back, so
-   the result is usually 99 (the seed says "may be 99"); with it the
+   the result is usually 99 (the tutorial says "may be 99"); with it the
    updates run one at a time and the result is 0. The unlocked run uses
    relaxed atomic loads and stores: the updates are lost as in Python, but
    without a data race, which in C would be undefined behaviour. The
-   seed's 0.1 s pause is 1 ms in the locked run (which holds the lock 100
+   Python 0.1 s pause is 1 ms in the locked run (which holds the lock 100
    times in a row) and 20 ms in the unlocked one. */
 #define PYCONC_IMPLEMENTATION
 #include "pyconc.h"

@@ -1,6 +1,7 @@
+// tour: locks A and B taken in both orders: one RLock for both, so no deadlock
 /* Deadlock avoided with a re-entrant lock.
 
-   The seed's threads take lock A then B in func1, and B then A in func2.
+   The Python threads take lock A then B in func1, and B then A in func2.
    With two plain Locks, Thread-1 holds B (sleeping in func2) while
    Thread-2 holds A and wants B: both wait forever. The fix is one RLock
    used as both A and B (mutexA = mutexB = RLock()): the thread that holds
@@ -13,7 +14,7 @@
                self.func1()
                self.func2()
 
-   The seed's 2 s pause in func2 is 50 ms here. */
+   The Python 2 s pause in func2 is 50 ms here. */
 #define PYCONC_IMPLEMENTATION
 #include "pyconc.h"
 
@@ -23,7 +24,7 @@
 
 static pc_rlock rlock = PC_RLOCK_INIT;
 static pc_rlock *const mutex_a = &rlock;   // one lock under two names,
-static pc_rlock *const mutex_b = &rlock;   // as in the seed
+static pc_rlock *const mutex_b = &rlock;   // as in Python
 
 static const char *me(void) { return pc_thread_name(pc_thread_current()); }
 

@@ -1,3 +1,4 @@
+// tour: Semaphore(5): at most five of 23 threads inside at once
 /* Semaphore(5) over 23 threads: at most five hold it at once, like a limit
    of five connections.
 
@@ -12,7 +13,7 @@
        for i in range(23):
            Thread(target=func).start()
 
-   The seed's 3 s hold is 0.1 s here. The program also counts how many
+   The Python 3 s hold is 0.1 s here. The program also counts how many
    threads are inside at once, to show the limit holds. */
 #define PYCONC_IMPLEMENTATION
 #include "pyconc.h"

@@ -1,3 +1,4 @@
+// tour: Event-gated connects that give up: the two TimeoutError lines are expected
 /* Event-gated "connect" workers: two workers try to connect only once a
    checker has said the server is up, retrying every 0.5 s, three times.
 
@@ -17,8 +18,8 @@
            time.sleep(random.randint(2, 4))
            event.set()
 
-   Times are a tenth of the seed's. As in the seed, the check (0.2 to 0.4 s)
-   always takes longer than three waits (0.15 s), so both workers give up:
+   Times are a tenth of the Python ones. As in Python, the check (0.2 to
+   0.4 s) always takes longer than three waits (0.15 s), so both give up:
    their TimeoutError is a pc_raise() that reaches the thread excepthook.
    Run it with an argument (any) to make the check quick, and they connect. */
 #define PYCONC_IMPLEMENTATION

@@ -1,3 +1,4 @@
+// tour: Condition.notify(n): each typed number releases that many of ten threads
 /* Condition.notify(n): ten threads wait on one condition, and each number
    the user types releases that many of them.
 
@@ -19,11 +20,11 @@
            con.notify(int(inp))
            con.release()
 
-   The seed reads the numbers from the keyboard; here the "user" types
-   1, 2, 3, 4 and q, echoed after the prompt. Two helpers the seed does
-   without (a person typing is slow): an Event that says all ten are
-   waiting, so no notify is lost, and a Semaphore the woken threads
-   release, so each prompt comes after the lines it caused. */
+   The Python program reads the numbers from the keyboard; here the
+   "user" types 1, 2, 3, 4 and q, echoed after the prompt. Two helpers the
+   Python program does without (a person typing is slow): an Event that
+   says all ten are waiting, so no notify is lost, and a Semaphore the
+   woken threads release, so each prompt comes after the lines it caused. */
 #define PYCONC_IMPLEMENTATION
 #include "pyconc.h"
 

@@ -1,3 +1,4 @@
+// tour: Timer: hello, world after one second
 /* A Timer runs a function once, after a delay, in a thread of its own.
 
    Python:

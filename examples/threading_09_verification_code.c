@@ -1,3 +1,4 @@
+// tour: a Timer refreshes a verification code until the user types it
 /* A verification code that a Timer refreshes until the user types it.
 
    Python:
@@ -18,14 +19,14 @@
                        break
 
    Each timer's function makes the next timer, so the code keeps changing.
-   The seed reads the keyboard; here the "user" first types a wrong code,
-   is slow enough that the code changes once, and then types the code on
-   the screen (0.3 s refresh instead of 5 s).
+   The Python program reads the keyboard; here the "user" first types a
+   wrong code, is slow enough that the code changes once, and then types
+   the code on the screen (0.3 s refresh instead of 5 s).
 
-   One fix over the seed: the cache and the current timer are shared with
-   the timer threads, so they sit under a lock, and a `stopped` flag makes
-   a refresh that races with cancel() give up instead of scheduling
-   another timer that nobody will cancel. */
+   One fix over the Python program: the cache and the current timer are
+   shared with the timer threads, so they sit under a lock, and a
+   `stopped` flag makes a refresh that races with cancel() give up instead
+   of scheduling another timer that nobody will cancel. */
 #define PYCONC_IMPLEMENTATION
 #include "pyconc.h"
 
