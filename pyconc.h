@@ -53,7 +53,7 @@
    possible (PC_LOCK_INIT ...). Threads, Timers and locals are handles made
    with pc_x_new and released with pc_x_free.
 
-   A complete program (the seed's "n should be 0" counter):
+   A complete program (a lock-protected counter that must end at 0):
 
        #define PYCONC_IMPLEMENTATION
        #include "pyconc.h"

@@ -45,7 +45,7 @@
    pc_executor is an interface (a vtable) that the thread pool implements
    and that a process pool or your own executor can implement too.
 
-   A complete program (the seed's submit-and-print):
+   A complete program (submit a call, print its result):
 
        #define PYCONC_IMPLEMENTATION
        #define PYCONC_FUTURES_IMPLEMENTATION
