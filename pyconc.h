@@ -511,6 +511,12 @@ PYCONC_API int pc_process_cpu_count(void);
 PYCONC_API int pc__error(int code, const char *fmt, ...) PC__PRINTF(2, 3);
 /* PC_OS with "what: strerror(errno)"; errno is preserved. */
 PYCONC_API int pc__os_error(const char *what);
+/* This thread's error sequence: it grows with every failure recorded, so a
+   caller can tell whether a callback recorded one. */
+PYCONC_API uint64_t pc__error_seq(void);
+/* 1 when this thread recorded a failure with code since seq (its message
+   then belongs to that code), else 0. */
+PYCONC_API int pc__error_since(uint64_t seq, int code);
 /* Clear this thread's pending pc_raise() and return it (PC_OK if none);
    the message is copied to msg (may be NULL). */
 PYCONC_API int pc__exception_take(char *msg, size_t cap);
@@ -635,6 +641,7 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 // Each thread keeps its last failure and, separately, a pending pc_raise()
 // that the code running a target or task collects.
 typedef struct pc__thread_errors {
+    uint64_t seq;               // failures recorded so far
     int code;
     int raised;
     char msg[256];
@@ -657,7 +664,13 @@ PYCONC_API const char *pc__exception_name(int code) {
 PYCONC_API const char *pc_last_error(void) { return pc__errs.msg; }
 PYCONC_API int pc_last_error_code(void) { return pc__errs.code; }
 
+PYCONC_API uint64_t pc__error_seq(void) { return pc__errs.seq; }
+PYCONC_API int pc__error_since(uint64_t seq, int code) {
+    return pc__errs.seq != seq && pc__errs.code == code;
+}
+
 static int pc__verror(int code, const char *fmt, va_list ap) {
+    pc__errs.seq++;
     pc__errs.code = code;
     vsnprintf(pc__errs.msg, sizeof pc__errs.msg, fmt, ap);
     return code;
@@ -1555,11 +1568,13 @@ PYCONC_API pc_thread *pc_thread_new(const pc_thread_desc *desc) {
 }
 
 // Run the hook with the failure the target left: its pc_raise() message,
-// else its last error if it matches the code, else the code's description.
-static void pc__thread_report(pc_thread *t, int rc) {
+// else the last error it recorded if that has the same code, else the
+// code's description (never a message older than the target).
+static void pc__thread_report(pc_thread *t, int rc, uint64_t seq) {
     char msg[256];
     if (pc__exception_take(msg, sizeof msg) == 0) {
-        const char *m = pc__errs.code == rc && pc__errs.msg[0] ? pc__errs.msg : pc_strerror(rc);
+        const char *m = pc__error_since(seq, rc) && pc__errs.msg[0] ? pc__errs.msg
+                                                                   : pc_strerror(rc);
         snprintf(msg, sizeof msg, "%s", m);
     }
     void *ctx;
@@ -1578,8 +1593,9 @@ static void *pc__thread_entry(void *p) {
     pc_lock_release(&t->mu);
     pc_event_set(&t->running);
     pc__exception_take(NULL, 0);
+    uint64_t seq = pc__error_seq();
     int rc = t->target ? t->target(t->arg) : 0;
-    if (rc != 0) pc__thread_report(t, rc);
+    if (rc != 0) pc__thread_report(t, rc, seq);
     t->exitcode = rc;
     pc__run_local_dtors();
     pc__registry_remove(t);

@@ -529,17 +529,19 @@ PYCONC_API int pc_scheduler_empty(pc_scheduler *s) {
 static int pc__sched_call(pc_target_fn action, void *arg) {
     char msg[256];
     pc__exception_take(NULL, 0);        // a stale raise is not this action's
+    uint64_t seq = pc__error_seq();
     int rc = action(arg);
     int raised = pc__exception_take(msg, sizeof msg);
     if (rc == PC_OK) rc = raised;
     if (rc == PC_OK) return PC_OK;
     if (raised) pc__error(rc, "%s", msg);
-    else if (pc_last_error_code() != rc) pc__error(rc, "scheduled action returned %d", rc);
+    else if (!pc__error_since(seq, rc)) pc__error(rc, "scheduled action returned %d", rc);
     return rc;
 }
 
-static int pc__sched_delay_failed(int rc) {
-    if (pc_last_error_code() != rc) pc__error(rc, "delayfunc returned %d", rc);
+// A delayfunc's failure keeps the message it recorded, never an older one.
+static int pc__sched_delay_failed(int rc, uint64_t seq) {
+    if (!pc__error_since(seq, rc)) pc__error(rc, "delayfunc returned %d", rc);
     return rc;
 }
 
@@ -582,15 +584,17 @@ PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_
         if (got == 1) {
             if ((rc = pc__sched_call(ev.action, ev.arg))) return rc;
             // Python yields with delayfunc(0) here; the default one is a no-op.
+            uint64_t seq = pc__error_seq();
             if (!s->default_delay && (rc = s->delayfunc(s->ctx, 0)))
-                return pc__sched_delay_failed(rc);
+                return pc__sched_delay_failed(rc, seq);
             continue;
         }
         if (got < 0 || !blocking) {
             if (out_next_delay) *out_next_delay = got < 0 ? INFINITY : delay;
             return PC_OK;
         }
-        if ((rc = s->delayfunc(s->ctx, delay))) return pc__sched_delay_failed(rc);
+        uint64_t seq = pc__error_seq();
+        if ((rc = s->delayfunc(s->ctx, delay))) return pc__sched_delay_failed(rc, seq);
     }
 }
 

@@ -598,6 +598,21 @@ TEST(action_error_code_passes_through) {
     pc_scheduler_free(s);
 }
 
+// An action that returns a code with no message of its own gets "returned
+// N", never the text of an older failure that had the same code.
+static int return_value_silently(void *arg) { (void)arg; return PC_VALUE; }
+
+TEST(action_error_message_never_stale) {
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    CHECK_RC(pc_scheduler_enterabs(NULL, 0, 1, log_action, ARG(1), NULL), PC_VALUE);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);           // an older PC_VALUE message
+    CHECK_OK(pc_scheduler_enterabs(s, 0, 1, return_value_silently, NULL, NULL));
+    CHECK_RC(pc_scheduler_run(s, 1, NULL), PC_VALUE);
+    CHECK_MSG(strstr(pc_last_error(), "returned 8") != NULL, "stale: %s", pc_last_error());
+    pc_scheduler_free(s);
+}
+
 static int raise_then_ok(void *arg) {
     (void)arg;
     pc_raise(PC_VALUE, "raised but returned 0");

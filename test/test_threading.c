@@ -1131,6 +1131,34 @@ TEST(thread_excepthook_receives_target_error) {
     CHECK(pc_thread_get_excepthook(NULL) == pc_thread_default_excepthook);
 }
 
+// A target that returns a code without a message of its own is reported
+// with the code's description, never with a message recorded for another
+// code, nor one older than the target.
+static int fail_then_return_value(void *p) {
+    (void)p;
+    CHECK_RC(pc_semaphore_init(NULL, 0), PC_VALUE);     // recorded: "semaphore is NULL"
+    return PC_RUNTIME;                                  // another code, no message
+}
+
+static int return_value_silently(void *p) { (void)p; return PC_VALUE; }
+
+TEST(thread_excepthook_message_never_stale) {
+    struct hook_seen h;
+    memset(&h, 0, sizeof h);
+    pc_thread_set_excepthook(record_hook, &h);
+    join_free(spawn(fail_then_return_value, NULL));
+    CHECK_EQ(h.calls, 1);
+    CHECK_RC(h.code, PC_RUNTIME);
+    CHECK_MSG(strstr(h.message, "semaphore") == NULL, "stale message: %s", h.message);
+    CHECK_MSG(strstr(h.message, "RuntimeError") != NULL, "%s", h.message);
+    // A target that returns PC_VALUE with no message of its own gets the
+    // code's description.
+    join_free(spawn(return_value_silently, NULL));
+    CHECK_EQ(h.calls, 2);
+    CHECK_MSG(strstr(h.message, "ValueError") != NULL, "%s", h.message);
+    pc_thread_set_excepthook(NULL, NULL);
+}
+
 // Run body in a forked child with stdout and stderr sent to a pipe; return
 // the child's exit status and what it printed.
 static int run_child(void (*body)(void), char *out, size_t cap, double timeout) {
