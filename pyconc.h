@@ -4,7 +4,9 @@
        #define PYCONC_IMPLEMENTATION
    before you include this file in *one* C or C++ file to create the
    implementation. Include it there before any system header (it asks for
-   _GNU_SOURCE), or build that file with -std=gnu11 / -D_GNU_SOURCE.
+   _GNU_SOURCE), or compile that file with -D_GNU_SOURCE; in the gnu modes
+   (gcc's default) a system header before it is fine, and in strict -std=c11
+   it stops with an #error that says this.
 
        // in exactly one file
        #define PYCONC_IMPLEMENTATION
@@ -119,6 +121,13 @@
 #if defined(PYCONC_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
 #define _GNU_SOURCE 1
+#endif
+// glibc fixes its feature set at the first system header: one included
+// before this point without _GNU_SOURCE hides the POSIX.1-2008 calls used here.
+#if defined(__GLIBC__) && !defined(__USE_XOPEN2K8)
+#error "pyconc.h: a system header was included before this implementation without"
+#error "_GNU_SOURCE: include pyconc.h first in this file, or compile it with -D_GNU_SOURCE"
+#define PYCONC_IMPLEMENTATION_DONE  // skip the implementation: one clear error
 #endif
 #endif
 
@@ -606,10 +615,6 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 #include <sys/syscall.h>
 #endif
 
-#if defined(__linux__) && !defined(__cplusplus) && !defined(_GNU_SOURCE) && \
-    !defined(_DEFAULT_SOURCE) && !defined(_BSD_SOURCE)
-#error "pyconc: include pyconc.h (with the IMPLEMENTATION macro) before any system header, or build with -std=gnu11 or -D_GNU_SOURCE"
-#endif
 
 #if defined(PYCONC_MALLOC) != defined(PYCONC_FREE)
 #error "pyconc: define both PYCONC_MALLOC and PYCONC_FREE, or neither"

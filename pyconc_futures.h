@@ -5,7 +5,7 @@
    before you include this file in *one* C or C++ file to create the
    implementation (that file, or another one, also needs
    PYCONC_IMPLEMENTATION for pyconc.h). Include it before any system header,
-   or build that file with -std=gnu11 / -D_GNU_SOURCE.
+   or compile that file with -D_GNU_SOURCE (see pyconc.h).
 
        // in exactly one file
        #define PYCONC_IMPLEMENTATION
@@ -113,6 +113,13 @@
 #if defined(PYCONC_FUTURES_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
 #define _GNU_SOURCE 1
+#endif
+// glibc fixes its feature set at the first system header: one included
+// before this point without _GNU_SOURCE hides the POSIX.1-2008 calls used here.
+#if defined(__GLIBC__) && !defined(__USE_XOPEN2K8)
+#error "pyconc_futures.h: a system header was included before this implementation without"
+#error "_GNU_SOURCE: include pyconc_futures.h first in this file, or compile it with -D_GNU_SOURCE"
+#define PYCONC_FUTURES_IMPLEMENTATION_DONE  // skip the implementation: one clear error
 #endif
 #endif
 

@@ -5,7 +5,8 @@
    before you include this file in *one* C or C++ file to create the
    implementation (pyconc.h's implementation must be somewhere in the
    program too; PYCONC_ALL_IMPLEMENTATION switches on both). Include it
-   there before any system header (it asks for _GNU_SOURCE).
+   there before any system header (it asks for _GNU_SOURCE), or compile that
+   file with -D_GNU_SOURCE; otherwise it stops with an #error that says so.
 
        // in exactly one file
        #define PYCONC_IMPLEMENTATION
@@ -280,6 +281,13 @@
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
 #define _GNU_SOURCE 1
+#endif
+// glibc fixes its feature set at the first system header: one included
+// before this point without _GNU_SOURCE hides the GNU calls used here.
+#if defined(__GLIBC__) && !defined(__USE_GNU)
+#error "pyconc_process.h: a system header was included before this implementation without"
+#error "_GNU_SOURCE: include pyconc_process.h first in this file, or compile it with -D_GNU_SOURCE"
+#define PYCONC_PROCESS_IMPLEMENTATION_DONE  // skip the implementation: one clear error
 #endif
 #endif
 

@@ -120,6 +120,13 @@
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
 #define _GNU_SOURCE 1
 #endif
+// glibc fixes its feature set at the first system header: one included
+// before this point without _GNU_SOURCE hides the POSIX.1-2008 calls used here.
+#if defined(__GLIBC__) && !defined(__USE_XOPEN2K8)
+#error "pyconc_sched.h: a system header was included before this implementation without"
+#error "_GNU_SOURCE: include pyconc_sched.h first in this file, or compile it with -D_GNU_SOURCE"
+#define PYCONC_SCHED_IMPLEMENTATION_DONE  // skip the implementation: one clear error
+#endif
 #endif
 
 #include "pyconc.h"

@@ -39,7 +39,33 @@ for h in "$top"/pyconc_*.h; do
         fi
     done
 done
+# A system header before the implementation: glibc fixes its feature set
+# there. Each header must then compile, or stop at its own #error that says
+# what to do (pyconc_process.h needs GNU calls; the others only POSIX, so in
+# the gnu modes they must compile). C++ compilers predefine _GNU_SOURCE.
+first() {   # name compiler std must_compile headers...
+    name=$1; comp=$2; std=$3; must=$4; shift 4
+    { echo '#include <stdio.h>'; echo '#define PYCONC_ALL_IMPLEMENTATION'
+      for h in "$@"; do echo "#include \"$h\""; done
+      echo 'int main(void) { return 0; }'; } > "$out/$name.c"
+    if $comp $std $flags -c "$out/$name.c" -o "$out/$name.o" 2>"$out/$name.err"; then
+        echo "ok   $name ($comp $std): compiles"
+    elif [ "$must" = no ] && grep -q 'was included before this implementation' "$out/$name.err" \
+         && ! grep 'error' "$out/$name.err" \
+              | grep -qv 'was included before\|-D_GNU_SOURCE\|errors\{0,1\} generated'; then
+        echo "ok   $name ($comp $std): stops at pyconc's #error"
+    else
+        echo "FAIL $name ($comp $std)"; cat "$out/$name.err"; fail=1
+    fi
+}
+for std in -std=gnu11 -std=gnu17 -std=c11; do
+    case $std in *gnu*) must=yes ;; *) must=no ;; esac
+    first "sysfirst-posix${std#-std=}" "$cc" "$std" "$must" pyconc_queue.h pyconc_futures.h pyconc_sched.h
+    first "sysfirst-all${std#-std=}" "$cc" "$std" no pyconc_process.h pyconc_futures.h
+done
 if [ -n "$cxx" ]; then
+    first sysfirst-cxx17 "$cxx" "-std=c++17 -x c++" yes pyconc_process.h pyconc_futures.h \
+        pyconc_queue.h pyconc_sched.h
     build cxx17-two-tus "$cxx" -std=c++17 "$here/impl.cc" "$here/decl.cc"
     build cxx17-static "$cxx" -std=c++17 "$here/static.cc"
 fi
