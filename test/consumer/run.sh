@@ -1,7 +1,8 @@
 #!/bin/sh
 # Consume pyconc the ways a user does, from a scratch directory.
-# usage: run.sh add_subdirectory|find_package|plain_cc|readme_quickstart
+# usage: run.sh add_subdirectory|find_package|pkg_config|plain_cc|readme_quickstart
 # env: CC, CMAKE, SRC (the pyconc checkout), WORK (a scratch directory)
+# Exit 77 (a skip) when a tool the way needs is not installed.
 set -eu
 way=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +20,13 @@ target_link_libraries(consumer PRIVATE pyconc::pyconc)
 EOT
 }
 
+install_pyconc() {   # configure pyconc alone and install it under $dir/prefix
+    "$CMAKE" -S "$SRC" -B pyconc-build -DPYCONC_BUILD_TESTS=OFF \
+        -DPYCONC_BUILD_BENCH=OFF -DPYCONC_BUILD_EXAMPLES=OFF -DPYCONC_INSTALL=ON >/dev/null
+    "$CMAKE" --install pyconc-build --prefix "$dir/prefix" >/dev/null
+    test -f prefix/include/pyconc.h
+}
+
 case $way in
 add_subdirectory)
     project "add_subdirectory(\"$SRC\" pyconc)"
@@ -26,10 +34,7 @@ add_subdirectory)
     "$CMAKE" --build build >/dev/null
     ./build/consumer ;;
 find_package)
-    "$CMAKE" -S "$SRC" -B pyconc-build -DPYCONC_BUILD_TESTS=OFF \
-        -DPYCONC_BUILD_BENCH=OFF -DPYCONC_BUILD_EXAMPLES=OFF -DPYCONC_INSTALL=ON >/dev/null
-    "$CMAKE" --install pyconc-build --prefix "$dir/prefix" >/dev/null
-    test -f prefix/include/pyconc.h
+    install_pyconc
     project "find_package(pyconc 0.1 CONFIG REQUIRED)"
     "$CMAKE" -S . -B build -DCMAKE_C_COMPILER="$CC" -DCMAKE_PREFIX_PATH="$dir/prefix" >/dev/null
     "$CMAKE" --build build >/dev/null
@@ -37,6 +42,24 @@ find_package)
 plain_cc)
     "$CC" -pthread -I "$SRC" main.c -o consumer
     ./consumer ;;
+pkg_config)
+    # The installed pyconc.pc gives every flag a plain cc build needs, and
+    # its version is the header's PYCONC_VERSION.
+    command -v pkg-config >/dev/null 2>&1 \
+        || { echo "SKIP: pkg-config is not installed"; exit 77; }
+    install_pyconc
+    pc=$(find prefix -name pyconc.pc)
+    test -n "$pc" || { echo "no pyconc.pc was installed"; exit 1; }
+    test -f prefix/share/doc/pyconc/LICENSE || { echo "LICENSE was not installed"; exit 1; }
+    PKG_CONFIG_PATH=$(dirname "$pc"); export PKG_CONFIG_PATH
+    "$CC" main.c $(pkg-config --cflags --libs pyconc) -o consumer
+    ./consumer
+    printf '#include "pyconc.h"\n#include <stdio.h>\nint main(void) { puts(PYCONC_VERSION); }\n' \
+        > version.c
+    "$CC" version.c $(pkg-config --cflags --libs pyconc) -o version
+    header=$(./version); pcver=$(pkg-config --modversion pyconc)
+    echo "PYCONC_VERSION $header, pkg-config --modversion $pcver"
+    test "$header" = "$pcver" ;;
 readme_quickstart)
     # The first C block after the "quick start" marker, exactly as written.
     awk '/<!-- quickstart -->/ {on=1; next}
