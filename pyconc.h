@@ -138,6 +138,14 @@
 #define PYCONC_VERSION_MAJOR 0
 #define PYCONC_VERSION_MINOR 1
 #define PYCONC_VERSION_PATCH 0
+/* The version as text, "MAJOR.MINOR.PATCH" ("0.1.0"): made from the numbers
+   above, so the two can never disagree. */
+#define PYCONC_VERSION                         \
+    PC__VERSION_TEXT(PYCONC_VERSION_MAJOR) "." \
+    PC__VERSION_TEXT(PYCONC_VERSION_MINOR) "." \
+    PC__VERSION_TEXT(PYCONC_VERSION_PATCH)
+#define PC__VERSION_TEXT(n) PC__VERSION_QUOTE(n)
+#define PC__VERSION_QUOTE(n) #n
 
 #include <stddef.h>
 #include <stdint.h>

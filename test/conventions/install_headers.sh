@@ -5,7 +5,7 @@
 set -eu
 headers="pyconc.h pyconc_futures.h pyconc_process.h pyconc_queue.h pyconc_sched.h"
 rm -rf "$WORK"; mkdir -p "$WORK/src"
-cp "$SRC/CMakeLists.txt" "$WORK/src/"
+cp "$SRC/CMakeLists.txt" "$SRC/LICENSE" "$WORK/src/"
 cp -R "$SRC/cmake" "$WORK/src/"
 for h in $headers; do cp "$SRC/$h" "$WORK/src/"; done
 echo "#error not a pyconc header" > "$WORK/src/pyconc_stray.h"
