@@ -480,23 +480,23 @@ PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *auth
 /* Wrap an open descriptor (ownership moves to the connection). At least
    one of readable / writable. Returns NULL on failure (PC_VALUE, PC_NOMEM);
    the descriptor is then left open. */
-PYCONC_API pc_connection *pc__connection_from_fd(int fd, int readable, int writable);
+PYCONC_API pc_connection *pc__p_connection_from_fd(int fd, int readable, int writable);
 /* Send len (>= 1) bytes of buf over unix socket sock with nfds descriptors
    attached (SCM_RIGHTS, at most 253). EINTR retried; no SIGPIPE.
    Returns: PC_OK, PC_VALUE, PC_OS. */
-PYCONC_API int pc__send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
+PYCONC_API int pc__p_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
 /* Receive exactly len (>= 1) bytes into buf and up to *inout_nfds
    descriptors into fds (close-on-exec); *inout_nfds gets the number that
    came. More descriptors than room: those received are closed, PC_VALUE.
    Returns: PC_OK, PC_EOF (closed before the first byte), PC_OS, PC_VALUE. */
-PYCONC_API int pc__recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds);
+PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds);
 /* HMAC of msg under key: kind 0 MD5 (16 bytes out), 1 SHA-256 (32).
    Python: hmac.new(key, msg, 'md5' / 'sha256').digest() */
-PYCONC_API void pc__hmac(int kind, const void *key, size_t key_size, const void *msg,
+PYCONC_API void pc__p_hmac(int kind, const void *key, size_t key_size, const void *msg,
                          size_t msg_size, unsigned char *out);
 /* Fill buf with size bytes from the kernel's random source.
    Returns: PC_OK, PC_OS. */
-PYCONC_API int pc__random_bytes(void *buf, size_t size);
+PYCONC_API int pc__p_random_bytes(void *buf, size_t size);
 
 #ifdef __cplusplus
 }
@@ -781,43 +781,43 @@ struct pc_connection {
 // Systems without the atomic *_CLOEXEC flags set the flag afterwards (a
 // window in which a concurrent fork+exec may inherit the descriptor).
 #if !defined(SOCK_CLOEXEC) || !defined(MSG_CMSG_CLOEXEC) || !PC__HAVE_PIPE2
-static int pc__os_cloexec(int fd) {
+static int pc__p_os_cloexec(int fd) {
     int flags = fcntl(fd, F_GETFD);
     if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return -1;
     return 0;
 }
 #endif
 
-static void pc__os_close(int fd) {
+static void pc__p_os_close(int fd) {
     // Linux closes the descriptor even when close() reports EINTR: never retry.
     int saved = errno;
     if (fd >= 0) close(fd);
     errno = saved;
 }
 
-static int pc__os_is_socket(int fd) {
+static int pc__p_os_is_socket(int fd) {
     struct stat st;
     return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-static int pc__os_socketpair(int fds[2]) {
+static int pc__p_os_socketpair(int fds[2]) {
 #ifdef SOCK_CLOEXEC
     return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
 #else
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) return -1;
-    pc__os_cloexec(fds[0]);
-    pc__os_cloexec(fds[1]);
+    pc__p_os_cloexec(fds[0]);
+    pc__p_os_cloexec(fds[1]);
     return 0;
 #endif
 }
 
-static int pc__os_pipe(int fds[2]) {
+static int pc__p_os_pipe(int fds[2]) {
 #if PC__HAVE_PIPE2
     return pipe2(fds, O_CLOEXEC);
 #else
     if (pipe(fds) < 0) return -1;
-    pc__os_cloexec(fds[0]);
-    pc__os_cloexec(fds[1]);
+    pc__p_os_cloexec(fds[0]);
+    pc__p_os_cloexec(fds[1]);
     return 0;
 #endif
 }
@@ -829,7 +829,7 @@ static int pc__os_pipe(int fds[2]) {
 // (the reader left in the middle of the call), so whatever the write
 // returned, a SIGPIPE that became pending during it is ours. One pending
 // before is not (ours merged into it): it stays, for its owner.
-static int pc__os_sigpipe_hold(sigset_t *old) {
+static int pc__p_os_sigpipe_hold(sigset_t *old) {
     sigset_t pipe_set, pending;
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
@@ -838,8 +838,8 @@ static int pc__os_sigpipe_hold(sigset_t *old) {
     return sigismember(&pending, SIGPIPE);
 }
 
-// Restore the mask after pc__os_sigpipe_hold; errno is kept.
-static void pc__os_sigpipe_release(const sigset_t *old, int was_pending) {
+// Restore the mask after pc__p_os_sigpipe_hold; errno is kept.
+static void pc__p_os_sigpipe_release(const sigset_t *old, int was_pending) {
     sigset_t pipe_set, pending;
     int saved = errno;
     sigemptyset(&pipe_set);
@@ -853,38 +853,38 @@ static void pc__os_sigpipe_release(const sigset_t *old, int was_pending) {
 }
 
 // sendmsg that never raises SIGPIPE.
-static ssize_t pc__os_sendmsg(int sock, const struct msghdr *msg) {
+static ssize_t pc__p_os_sendmsg(int sock, const struct msghdr *msg) {
 #ifdef MSG_NOSIGNAL
     return sendmsg(sock, msg, MSG_NOSIGNAL);
 #else
     sigset_t old;
-    int was_pending = pc__os_sigpipe_hold(&old);
+    int was_pending = pc__p_os_sigpipe_hold(&old);
     ssize_t r = sendmsg(sock, msg, 0);
-    pc__os_sigpipe_release(&old, was_pending);
+    pc__p_os_sigpipe_release(&old, was_pending);
     return r;
 #endif
 }
 
 // One gathering write that never raises SIGPIPE (see above).
-static ssize_t pc__os_writev(int fd, int is_socket, struct iovec *iov, int n) {
+static ssize_t pc__p_os_writev(int fd, int is_socket, struct iovec *iov, int n) {
     if (is_socket) {
         struct msghdr msg;
         memset(&msg, 0, sizeof msg);
         msg.msg_iov = iov;
         msg.msg_iovlen = (size_t)n;
-        return pc__os_sendmsg(fd, &msg);
+        return pc__p_os_sendmsg(fd, &msg);
     }
     sigset_t old;
-    int was_pending = pc__os_sigpipe_hold(&old);
+    int was_pending = pc__p_os_sigpipe_hold(&old);
     ssize_t r = writev(fd, iov, n);
-    pc__os_sigpipe_release(&old, was_pending);
+    pc__p_os_sigpipe_release(&old, was_pending);
     return r;
 }
 
 // Write every byte of iov[0..n), resuming after partial writes and EINTR.
-static int pc__os_write_all(int fd, int is_socket, struct iovec *iov, int n) {
+static int pc__p_os_write_all(int fd, int is_socket, struct iovec *iov, int n) {
     while (n > 0) {
-        ssize_t w = pc__os_writev(fd, is_socket, iov, n);
+        ssize_t w = pc__p_os_writev(fd, is_socket, iov, n);
         if (w < 0) {
             if (errno == EINTR) continue;
             return pc__os_error("send_bytes");
@@ -903,16 +903,16 @@ static int pc__os_write_all(int fd, int is_socket, struct iovec *iov, int n) {
     return PC_OK;
 }
 
-static int pc__os_wait_readable(int fd, double deadline);
+static int pc__p_os_wait_readable(int fd, double deadline);
 
 // Read exactly size bytes. End of file before the first byte is PC_EOF
 // when at_boundary (between messages), otherwise PC_OS. A finite deadline
 // bounds the whole read, however the bytes trickle in: each read waits
 // for data first (PC_TIMEOUT, errno ETIMEDOUT). INFINITY adds no call.
-static int pc__os_read_by(int fd, void *buf, size_t size, int at_boundary, double deadline) {
+static int pc__p_os_read_by(int fd, void *buf, size_t size, int at_boundary, double deadline) {
     size_t got = 0;
     while (got < size) {
-        int rc = deadline < INFINITY ? pc__os_wait_readable(fd, deadline) : PC_OK;
+        int rc = deadline < INFINITY ? pc__p_os_wait_readable(fd, deadline) : PC_OK;
         if (rc == PC_TIMEOUT) {
             errno = ETIMEDOUT;
             return pc__error(PC_TIMEOUT, "recv_bytes: timed out");
@@ -935,13 +935,13 @@ static int pc__os_read_by(int fd, void *buf, size_t size, int at_boundary, doubl
     return PC_OK;
 }
 
-static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
-    return pc__os_read_by(fd, buf, size, at_boundary, INFINITY);
+static int pc__p_os_read_all(int fd, void *buf, size_t size, int at_boundary) {
+    return pc__p_os_read_by(fd, buf, size, at_boundary, INFINITY);
 }
 
 // Wait for fds to be readable, up to a monotonic deadline (INFINITY: no
 // limit); EINTR resumes with the time left. Returns PC_OK, PC_TIMEOUT, PC_OS.
-static int pc__os_poll(struct pollfd *fds, size_t n, double deadline) {
+static int pc__p_os_poll(struct pollfd *fds, size_t n, double deadline) {
     for (;;) {
         int ms = -1;
         if (deadline < INFINITY) {
@@ -956,27 +956,27 @@ static int pc__os_poll(struct pollfd *fds, size_t n, double deadline) {
     }
 }
 
-// Write len bytes of buf (all of them; see pc__os_write_all).
-static int pc__os_write_buf(int fd, int is_socket, const void *buf, size_t len) {
+// Write len bytes of buf (all of them; see pc__p_os_write_all).
+static int pc__p_os_write_buf(int fd, int is_socket, const void *buf, size_t len) {
     struct iovec iov;
     iov.iov_base = (void *)(uintptr_t)buf;
     iov.iov_len = len;
-    return len ? pc__os_write_all(fd, is_socket, &iov, 1) : PC_OK;
+    return len ? pc__p_os_write_all(fd, is_socket, &iov, 1) : PC_OK;
 }
 
 // Wait until fd is readable (or at end of file) or the deadline passes;
 // deadline 0 only looks. Returns PC_OK, PC_TIMEOUT, PC_OS.
-static int pc__os_wait_readable(int fd, double deadline) {
+static int pc__p_os_wait_readable(int fd, double deadline) {
     struct pollfd p;
     p.fd = fd;
     p.events = POLLIN;
     p.revents = 0;
-    return pc__os_poll(&p, 1, deadline);
+    return pc__p_os_poll(&p, 1, deadline);
 }
 
-static int pc__os_readable_now(int fd) { return pc__os_wait_readable(fd, 0) == PC_OK; }
+static int pc__p_os_readable_now(int fd) { return pc__p_os_wait_readable(fd, 0) == PC_OK; }
 
-static int pc__os_pidfd_open(pid_t pid) {
+static int pc__p_os_pidfd_open(pid_t pid) {
 #if defined(__linux__) && defined(SYS_pidfd_open)
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);   // in case an old kernel did not
@@ -989,14 +989,14 @@ static int pc__os_pidfd_open(pid_t pid) {
 }
 
 // Whether this kernel has pidfds, probed once (on ourselves).
-static int pc__os_have_pidfd(void) {
+static int pc__p_os_have_pidfd(void) {
     static int have = -1;
     int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
     if (h < 0) {
         int saved = errno;
-        int fd = pc__os_pidfd_open(getpid());
+        int fd = pc__p_os_pidfd_open(getpid());
         h = fd >= 0;
-        pc__os_close(fd);
+        pc__p_os_close(fd);
         errno = saved;
         __atomic_store_n(&have, h, __ATOMIC_RELAXED);
     }
@@ -1004,7 +1004,7 @@ static int pc__os_have_pidfd(void) {
 }
 
 // Signal through the pidfd when there is one: it cannot hit a recycled pid.
-static int pc__os_signal(pid_t pid, int pidfd, int sig) {
+static int pc__p_os_signal(pid_t pid, int pidfd, int sig) {
 #if defined(__linux__) && defined(SYS_pidfd_send_signal)
     if (pidfd >= 0) {
         if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0) return 0;
@@ -1017,7 +1017,7 @@ static int pc__os_signal(pid_t pid, int pidfd, int sig) {
 }
 
 // Close every descriptor from lo up (a forkserver child's clean slate).
-static void pc__os_close_from(int lo) {
+static void pc__p_os_close_from(int lo) {
 #if defined(__linux__) && defined(SYS_close_range)
     if (syscall(SYS_close_range, (unsigned)lo, ~0u, 0) == 0) return;
 #endif
@@ -1031,7 +1031,7 @@ static void pc__os_close_from(int lo) {
 // inherited descriptors are then chosen by a less privileged user. Ids
 // that differ now mean the same for a program it execs (Linux marks that
 // exec secure), and are all other systems can tell.
-static int pc__os_secure_exec(void) {
+static int pc__p_os_secure_exec(void) {
 #if defined(__linux__) && defined(AT_SECURE)
     if (getauxval(AT_SECURE)) return 1;
 #endif
@@ -1040,12 +1040,12 @@ static int pc__os_secure_exec(void) {
 
 // The type (SOCK_STREAM, SOCK_SEQPACKET ...) of fd if it is a unix
 // domain socket, else -1.
-static int pc__os_unix_socket_type(int fd) {
+static int pc__p_os_unix_socket_type(int fd) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int type = -1;
     socklen_t tlen = sizeof type;
-    if (!pc__os_is_socket(fd)) return -1;
+    if (!pc__p_os_is_socket(fd)) return -1;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX) return -1;
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) return -1;
     return type;
@@ -1055,7 +1055,7 @@ static int pc__os_unix_socket_type(int fd) {
 // process that made it, with its effective ids at that time. *out_pid is
 // -1 where the system cannot tell the pid (Linux: 0 for a process outside
 // our pid namespace). -1 (errno set) where it cannot tell the ids either.
-static int pc__os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gid) {
+static int pc__p_os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gid) {
 #if defined(SO_PEERCRED) && defined(__linux__)
     struct ucred cred;
     socklen_t len = sizeof cred;
@@ -1083,7 +1083,7 @@ static int pc__os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gi
 }
 
 // The peer of the stream socket fd hung up without sending a byte.
-static int pc__os_peer_gone(int fd) {
+static int pc__p_os_peer_gone(int fd) {
     char c;
     ssize_t r;
     while ((r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
@@ -1091,7 +1091,7 @@ static int pc__os_peer_gone(int fd) {
 }
 
 // The (device, inode) identity of the file at path (following links).
-static int pc__os_file_id(const char *path, uint64_t *out_dev, uint64_t *out_ino) {
+static int pc__p_os_file_id(const char *path, uint64_t *out_dev, uint64_t *out_ino) {
     struct stat st;
     if (stat(path, &st) < 0) return -1;
     *out_dev = (uint64_t)st.st_dev;
@@ -1101,7 +1101,7 @@ static int pc__os_file_id(const char *path, uint64_t *out_dev, uint64_t *out_ino
 
 // Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
 // 3 and 4 never meets a descriptor already sitting there.
-static int pc__os_move_high(int fd) {
+static int pc__p_os_move_high(int fd) {
     if (fd >= 10) return fd;
     int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
     if (nfd < 0) return -1;
@@ -1112,7 +1112,7 @@ static int pc__os_move_high(int fd) {
 // An environment variable, or NULL in a secure-execution program (set-user-ID,
 // set-group-ID, raised capabilities): its environment comes from a less
 // privileged caller, who must not pick where its private files go.
-static const char *pc__os_getenv_trusted(const char *name) {
+static const char *pc__p_os_getenv_trusted(const char *name) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
     return secure_getenv(name);
 #elif defined(__linux__)
@@ -1128,8 +1128,8 @@ static const char *pc__os_getenv_trusted(const char *name) {
 // in $TMPDIR, or /tmp when it is unset, untrusted or too long for a socket
 // path under it. mkdtemp asks for 0700, but a umask may take owner bits
 // away: set the mode on the directory itself, then check owner and mode.
-static int pc__os_private_dir(char *out, size_t cap) {
-    const char *dir = pc__os_getenv_trusted("TMPDIR");
+static int pc__p_os_private_dir(char *out, size_t cap) {
+    const char *dir = pc__p_os_getenv_trusted("TMPDIR");
     struct stat st;
     if (!dir || !dir[0] || strlen(dir) > 60) dir = "/tmp";
     snprintf(out, cap, "%s/pyconc-XXXXXX", dir);
@@ -1142,7 +1142,7 @@ static int pc__os_private_dir(char *out, size_t cap) {
     int fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int ok = fd >= 0 && fchmod(fd, 0700) == 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
              st.st_uid == geteuid() && (st.st_mode & 0777) == 0700;
-    pc__os_close(fd);
+    pc__p_os_close(fd);
     if (ok) return PC_OK;
     rmdir(out);
     errno = EPERM;
@@ -1153,7 +1153,7 @@ static int pc__os_private_dir(char *out, size_t cap) {
 // The one framing helper pair: Python's multiprocessing.connection format.
 #define PC__FRAME_LONG 0x7fffffffu     // longer messages use the 8-byte form
 
-static size_t pc__frame_header(unsigned char *h, size_t size) {
+static size_t pc__p_frame_header(unsigned char *h, size_t size) {
     if (size <= PC__FRAME_LONG) {
         for (int i = 0; i < 4; i++) h[i] = (unsigned char)(size >> (24 - 8 * i));
         return 4;
@@ -1164,21 +1164,21 @@ static size_t pc__frame_header(unsigned char *h, size_t size) {
     return 12;
 }
 
-static int pc__frame_send(int fd, int is_socket, const void *buf, size_t size) {
+static int pc__p_frame_send(int fd, int is_socket, const void *buf, size_t size) {
     unsigned char h[12];
     struct iovec iov[2];
     iov[0].iov_base = h;
-    iov[0].iov_len = pc__frame_header(h, size);
+    iov[0].iov_len = pc__p_frame_header(h, size);
     iov[1].iov_base = (void *)buf;
     iov[1].iov_len = size;
-    return pc__os_write_all(fd, is_socket, iov, size ? 2 : 1);
+    return pc__p_os_write_all(fd, is_socket, iov, size ? 2 : 1);
 }
 
 // Finish reading a frame header whose first 4 bytes are h; *out_size
 // gets the length. A 4-byte length with the sign bit set (other than -1)
 // or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO. The
-// frame readers take a deadline as pc__os_read_by does (INFINITY: none).
-static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_size,
+// frame readers take a deadline as pc__p_os_read_by does (INFINITY: none).
+static int pc__p_frame_header_rest(int fd, const unsigned char *h4, size_t *out_size,
                                  double deadline) {
     unsigned char h[8];
     int rc;
@@ -1191,7 +1191,7 @@ static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_si
         errno = EPROTO;
         return pc__error(PC_OS, "bad message length (header 0x%08x)", (unsigned)s32);
     }
-    if ((rc = pc__os_read_by(fd, h, 8, 0, deadline))) return rc;
+    if ((rc = pc__p_os_read_by(fd, h, 8, 0, deadline))) return rc;
     uint64_t s64 = 0;
     for (int i = 0; i < 8; i++) s64 = s64 << 8 | h[i];
     if (s64 > (uint64_t)PTRDIFF_MAX) {
@@ -1203,10 +1203,10 @@ static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_si
 }
 
 // Read a frame header; *out_size gets the length.
-static int pc__frame_recv_header(int fd, size_t *out_size, double deadline) {
+static int pc__p_frame_recv_header(int fd, size_t *out_size, double deadline) {
     unsigned char h[4];
-    int rc = pc__os_read_by(fd, h, 4, 1, deadline);
-    return rc ? rc : pc__frame_header_rest(fd, h, out_size, deadline);
+    int rc = pc__p_os_read_by(fd, h, 4, 1, deadline);
+    return rc ? rc : pc__p_frame_header_rest(fd, h, out_size, deadline);
 }
 
 // Read a payload of size bytes into a new buffer. The buffer grows as the
@@ -1216,7 +1216,7 @@ static int pc__frame_recv_header(int fd, size_t *out_size, double deadline) {
 // message is held once, not twice while the last doubling copies it.
 #define PC__FRAME_CHUNK ((size_t)1 << 20)
 
-static int pc__frame_recv_payload(int fd, size_t size, void **out_buf, double deadline) {
+static int pc__p_frame_recv_payload(int fd, size_t size, void **out_buf, double deadline) {
     size_t cap = size < PC__FRAME_CHUNK ? size : PC__FRAME_CHUNK, got = 0;
     char *buf = (char *)pc__malloc(cap);
     if (!buf) return PC_NOMEM;
@@ -1228,7 +1228,7 @@ static int pc__frame_recv_payload(int fd, size_t size, void **out_buf, double de
             buf = nbuf;
             cap = ncap;
         }
-        int rc = pc__os_read_by(fd, buf + got, cap - got, 0, deadline);
+        int rc = pc__p_os_read_by(fd, buf + got, cap - got, 0, deadline);
         if (rc) { pc__free(buf); return rc; }
         got = cap;
     }
@@ -1237,7 +1237,7 @@ static int pc__frame_recv_payload(int fd, size_t size, void **out_buf, double de
 }
 
 // >>connection
-static int pc__conn_check(const pc_connection *c, int want_read, int want_write) {
+static int pc__p_conn_check(const pc_connection *c, int want_read, int want_write) {
     if (!c) return pc__error(PC_VALUE, "connection is NULL");
     if (c->fd < 0) {
         errno = EBADF;
@@ -1248,7 +1248,7 @@ static int pc__conn_check(const pc_connection *c, int want_read, int want_write)
     return PC_OK;
 }
 
-static pc_connection *pc__conn_new(int fd, int readable, int writable, int is_socket) {
+static pc_connection *pc__p_conn_new(int fd, int readable, int writable, int is_socket) {
     pc_connection *c = (pc_connection *)pc__calloc(1, sizeof *c);
     if (!c) return NULL;
     c->fd = fd;
@@ -1258,7 +1258,7 @@ static pc_connection *pc__conn_new(int fd, int readable, int writable, int is_so
     return c;
 }
 
-PYCONC_API pc_connection *pc__connection_from_fd(int fd, int readable, int writable) {
+PYCONC_API pc_connection *pc__p_connection_from_fd(int fd, int readable, int writable) {
     if (fd < 0) {
         pc__error(PC_VALUE, "invalid handle %d", fd);
         return NULL;
@@ -1267,22 +1267,22 @@ PYCONC_API pc_connection *pc__connection_from_fd(int fd, int readable, int writa
         pc__error(PC_VALUE, "at least one of readable and writable must be true");
         return NULL;
     }
-    return pc__conn_new(fd, readable, writable, pc__os_is_socket(fd));
+    return pc__p_conn_new(fd, readable, writable, pc__p_os_is_socket(fd));
 }
 
 PYCONC_API int pc_pipe(int duplex, pc_connection **out_a, pc_connection **out_b) {
     int fds[2];
     if (!out_a || !out_b) return pc__error(PC_VALUE, "pc_pipe: NULL out pointer");
     *out_a = *out_b = NULL;
-    if ((duplex ? pc__os_socketpair(fds) : pc__os_pipe(fds)) < 0)
+    if ((duplex ? pc__p_os_socketpair(fds) : pc__p_os_pipe(fds)) < 0)
         return pc__os_error(duplex ? "socketpair" : "pipe");
-    pc_connection *a = pc__conn_new(fds[0], 1, duplex, duplex);
-    pc_connection *b = pc__conn_new(fds[1], duplex, 1, duplex);
+    pc_connection *a = pc__p_conn_new(fds[0], 1, duplex, duplex);
+    pc_connection *b = pc__p_conn_new(fds[1], duplex, 1, duplex);
     if (!a || !b) {
         pc__free(a);
         pc__free(b);
-        pc__os_close(fds[0]);
-        pc__os_close(fds[1]);
+        pc__p_os_close(fds[0]);
+        pc__p_os_close(fds[1]);
         return PC_NOMEM;
     }
     *out_a = a;
@@ -1292,25 +1292,25 @@ PYCONC_API int pc_pipe(int duplex, pc_connection **out_a, pc_connection **out_b)
 
 PYCONC_API int pc_connection_send_bytes(pc_connection *c, const void *buf, size_t offset,
                                         size_t size) {
-    int rc = pc__conn_check(c, 0, 1);
+    int rc = pc__p_conn_check(c, 0, 1);
     if (rc) return rc;
     if (offset + size < offset) return pc__error(PC_VALUE, "offset + size overflows");
     if (!buf && offset + size > 0) return pc__error(PC_VALUE, "buffer is NULL");
-    return pc__frame_send(c->fd, c->is_socket, (const char *)buf + offset, size);
+    return pc__p_frame_send(c->fd, c->is_socket, (const char *)buf + offset, size);
 }
 
 // Stop reading from a stream that is out of step (a message left half
 // read): the connection stays open for sending, or closes when it cannot
 // send either, as Python's _bad_message_length. errno is kept.
-static void pc__conn_desync(pc_connection *c) {
+static void pc__p_conn_desync(pc_connection *c) {
     int e = errno;
     if (c->writable) c->readable = 0;
     else pc_connection_close(c);
     errno = e;
 }
 
-static int pc__conn_bad_length(pc_connection *c, size_t size, size_t maxlength) {
-    pc__conn_desync(c);
+static int pc__p_conn_bad_length(pc_connection *c, size_t size, size_t maxlength) {
+    pc__p_conn_desync(c);
     errno = EMSGSIZE;
     return pc__error(PC_OS, "bad message length: %zu bytes, maxlength %zu", size, maxlength);
 }
@@ -1318,47 +1318,48 @@ static int pc__conn_bad_length(pc_connection *c, size_t size, size_t maxlength) 
 // A failed header read desyncs the stream when bytes of it were consumed
 // (EPROTO: a bad length, EIO: end of file inside it); a failed payload read
 // (any status, PC_NOMEM included) always does.
-static int pc__conn_header_failed(pc_connection *c, int rc) {
-    if (rc == PC_OS && (errno == EPROTO || errno == EIO)) pc__conn_desync(c);
+static int pc__p_conn_header_failed(pc_connection *c, int rc) {
+    if (rc == PC_OS && (errno == EPROTO || errno == EIO)) pc__p_conn_desync(c);
     return rc;
 }
 
-static int pc__conn_payload_failed(pc_connection *c, int rc) {
-    if (rc) pc__conn_desync(c);
+static int pc__p_conn_payload_failed(pc_connection *c, int rc) {
+    if (rc) pc__p_conn_desync(c);
     return rc;
 }
 
 // recv_bytes by a deadline (INFINITY: none). A timeout may leave a message
 // half read: only the handshake uses one, and drops the connection then.
-static int pc__conn_recv(pc_connection *c, size_t maxlength, void **out_buf, size_t *out_size,
+static int pc__p_conn_recv(pc_connection *c, size_t maxlength, void **out_buf, size_t *out_size,
                          double deadline) {
     size_t size;
-    int rc = pc__conn_check(c, 1, 0);
+    int rc = pc__p_conn_check(c, 1, 0);
     if (rc) return rc;
     if (!out_buf || !out_size) return pc__error(PC_VALUE, "recv_bytes: NULL out pointer");
     if (c->has_pending) {
         size = c->pending_size;
-        if (maxlength && size > maxlength) return pc__conn_bad_length(c, size, maxlength);
+        if (maxlength && size > maxlength) return pc__p_conn_bad_length(c, size, maxlength);
         *out_buf = c->pending;
         *out_size = size;
         c->pending = NULL;
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__frame_recv_header(c->fd, &size, deadline))) return pc__conn_header_failed(c, rc);
-    if (maxlength && size > maxlength) return pc__conn_bad_length(c, size, maxlength);
-    if ((rc = pc__frame_recv_payload(c->fd, size, out_buf, deadline)))
-        return pc__conn_payload_failed(c, rc);
+    if ((rc = pc__p_frame_recv_header(c->fd, &size, deadline)))
+        return pc__p_conn_header_failed(c, rc);
+    if (maxlength && size > maxlength) return pc__p_conn_bad_length(c, size, maxlength);
+    if ((rc = pc__p_frame_recv_payload(c->fd, size, out_buf, deadline)))
+        return pc__p_conn_payload_failed(c, rc);
     *out_size = size;
     return PC_OK;
 }
 
 PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
                                         size_t *out_size) {
-    return pc__conn_recv(c, maxlength, out_buf, out_size, INFINITY);
+    return pc__p_conn_recv(c, maxlength, out_buf, out_size, INFINITY);
 }
 
-static int pc__conn_too_short(size_t size, size_t room) {
+static int pc__p_conn_too_short(size_t size, size_t room) {
     return pc__error(PC_VALUE, "BufferTooShort: message of %zu bytes, room for %zu "
                      "(kept for the next receive)", size, room);
 }
@@ -1366,52 +1367,54 @@ static int pc__conn_too_short(size_t size, size_t room) {
 PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t cap,
                                              size_t offset, size_t *out_size) {
     size_t size;
-    int rc = pc__conn_check(c, 1, 0);
+    int rc = pc__p_conn_check(c, 1, 0);
     if (rc) return rc;
     if (!out_size) return pc__error(PC_VALUE, "recv_bytes_into: NULL out pointer");
     if (!buf && cap) return pc__error(PC_VALUE, "buffer is NULL");
     if (offset > cap) return pc__error(PC_VALUE, "offset too large");
     if (c->has_pending) {
         *out_size = size = c->pending_size;
-        if (size > cap - offset) return pc__conn_too_short(size, cap - offset);
+        if (size > cap - offset) return pc__p_conn_too_short(size, cap - offset);
         if (size) memcpy((char *)buf + offset, c->pending, size);
         pc__free(c->pending);
         c->pending = NULL;
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__frame_recv_header(c->fd, &size, INFINITY))) return pc__conn_header_failed(c, rc);
+    if ((rc = pc__p_frame_recv_header(c->fd, &size, INFINITY)))
+        return pc__p_conn_header_failed(c, rc);
     *out_size = size;
     if (size <= cap - offset)
-        return pc__conn_payload_failed(c, pc__os_read_all(c->fd, (char *)buf + offset, size, 0));
+        return pc__p_conn_payload_failed(c, pc__p_os_read_all(c->fd, (char *)buf + offset,
+                                                              size, 0));
     void *keep;
-    if ((rc = pc__frame_recv_payload(c->fd, size, &keep, INFINITY)))
-        return pc__conn_payload_failed(c, rc);
+    if ((rc = pc__p_frame_recv_payload(c->fd, size, &keep, INFINITY)))
+        return pc__p_conn_payload_failed(c, rc);
     c->pending = keep;
     c->pending_size = size;
     c->has_pending = 1;
-    return pc__conn_too_short(size, cap - offset);
+    return pc__p_conn_too_short(size, cap - offset);
 }
 
 PYCONC_API int pc_connection_poll(pc_connection *c, double timeout) {
     double deadline = 0;
-    int rc = pc__conn_check(c, 1, 0);
+    int rc = pc__p_conn_check(c, 1, 0);
     if (rc) return rc;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (c->has_pending) return PC_OK;
-    rc = pc__os_wait_readable(c->fd, timeout == 0 ? 0 : deadline);
+    rc = pc__p_os_wait_readable(c->fd, timeout == 0 ? 0 : deadline);
     if (rc == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "poll: nothing to read");
     return rc;
 }
 
 PYCONC_API int pc_connection_fileno(const pc_connection *c) {
-    if (pc__conn_check(c, 0, 0)) return -1;
+    if (pc__p_conn_check(c, 0, 0)) return -1;
     return c->fd;
 }
 
 PYCONC_API void pc_connection_close(pc_connection *c) {
     if (!c || c->fd < 0) return;
-    pc__os_close(c->fd);
+    pc__p_os_close(c->fd);
     c->fd = -1;
     pc__free(c->pending);
     c->pending = NULL;
@@ -1434,13 +1437,13 @@ PYCONC_API void pc_connection_bytes_free(void *buf) { pc__free(buf); }
 // kernel caps one message at 253 of them (SCM_MAX_FD).
 #define PC__MAX_FDS 253
 
-typedef union pc__cmsg_space {
+typedef union pc__p_cmsg_space {
     struct cmsghdr align;
     char buf[CMSG_SPACE(sizeof(int) * PC__MAX_FDS)];
-} pc__cmsg_space;
+} pc__p_cmsg_space;
 
-PYCONC_API int pc__send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds) {
-    pc__cmsg_space space;
+PYCONC_API int pc__p_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds) {
+    pc__p_cmsg_space space;
     struct msghdr msg;
     struct iovec iov;
     if (!buf || len == 0) return pc__error(PC_VALUE, "send_fds: need at least one byte");
@@ -1462,14 +1465,14 @@ PYCONC_API int pc__send_fds(int sock, const void *buf, size_t len, const int *fd
         memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
     }
     ssize_t w;
-    while ((w = pc__os_sendmsg(sock, &msg)) < 0 && errno == EINTR) {}
+    while ((w = pc__p_os_sendmsg(sock, &msg)) < 0 && errno == EINTR) {}
     if (w < 0) return pc__os_error("sendmsg");
-    return pc__os_write_buf(sock, 1, (const char *)buf + w, len - (size_t)w);
+    return pc__p_os_write_buf(sock, 1, (const char *)buf + w, len - (size_t)w);
 }
 
 // Collect the descriptors of msg into fds (room for cap); close any
 // beyond cap. Returns how many arrived in total.
-static size_t pc__take_fds(struct msghdr *msg, int *fds, size_t cap, size_t *out_kept) {
+static size_t pc__p_take_fds(struct msghdr *msg, int *fds, size_t cap, size_t *out_kept) {
     size_t total = 0, kept = 0;
     for (struct cmsghdr *h = CMSG_FIRSTHDR(msg); h; h = CMSG_NXTHDR(msg, h)) {
         if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
@@ -1478,18 +1481,18 @@ static size_t pc__take_fds(struct msghdr *msg, int *fds, size_t cap, size_t *out
             int fd;
             memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
 #ifndef MSG_CMSG_CLOEXEC
-            pc__os_cloexec(fd);
+            pc__p_os_cloexec(fd);
 #endif
             if (kept < cap) fds[kept++] = fd;
-            else pc__os_close(fd);
+            else pc__p_os_close(fd);
         }
     }
     *out_kept = kept;
     return total;
 }
 
-PYCONC_API int pc__recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds) {
-    pc__cmsg_space space;
+PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds) {
+    pc__p_cmsg_space space;
     struct msghdr msg;
     struct iovec iov;
     size_t cap = inout_nfds ? *inout_nfds : 0, kept = 0;
@@ -1511,15 +1514,15 @@ PYCONC_API int pc__recv_fds(int sock, void *buf, size_t len, int *fds, size_t *i
 #endif
     if (inout_nfds) *inout_nfds = 0;
     if (r < 0) return pc__os_error("recvmsg");
-    size_t total = pc__take_fds(&msg, fds, cap, &kept);
+    size_t total = pc__p_take_fds(&msg, fds, cap, &kept);
     if (r == 0) return pc__error(PC_EOF, "connection closed by peer");
     int rc = PC_OK;
     if (total > kept || (msg.msg_flags & MSG_CTRUNC))
         rc = pc__error(PC_VALUE, "recv_fds: %zu descriptors arrived, room for %zu", total, cap);
     else if ((size_t)r < len)
-        rc = pc__os_read_all(sock, (char *)buf + r, len - (size_t)r, 0);
+        rc = pc__p_os_read_all(sock, (char *)buf + r, len - (size_t)r, 0);
     if (rc) {
-        for (size_t i = 0; i < kept; i++) pc__os_close(fds[i]);
+        for (size_t i = 0; i < kept; i++) pc__p_os_close(fds[i]);
         return rc;
     }
     if (inout_nfds) *inout_nfds = kept;
@@ -1531,33 +1534,34 @@ PYCONC_API int pc__recv_fds(int sock, void *buf, size_t len, int *fds, size_t *i
 // how a child gets its bootstrap. Header and payload are separate writes,
 // so on a SOCK_SEQPACKET socket (the forkserver's channel) each is one
 // record, which the reader takes whole (4-byte headers only there).
-static int pc__frame_send_fds(int fd, int is_socket, const void *buf, size_t size,
+static int pc__p_frame_send_fds(int fd, int is_socket, const void *buf, size_t size,
                               const int *fds, size_t nfds) {
     unsigned char h[12];
-    size_t hlen = pc__frame_header(h, size);
-    int rc = nfds ? pc__send_fds(fd, h, hlen, fds, nfds) : pc__os_write_buf(fd, is_socket, h, hlen);
-    return rc ? rc : pc__os_write_buf(fd, is_socket, buf, size);
+    size_t hlen = pc__p_frame_header(h, size);
+    int rc = nfds ? pc__p_send_fds(fd, h, hlen, fds, nfds)
+                  : pc__p_os_write_buf(fd, is_socket, h, hlen);
+    return rc ? rc : pc__p_os_write_buf(fd, is_socket, buf, size);
 }
 
 // Receive one such message into a new buffer (*out_buf, pc__free) and up
 // to *inout_nfds descriptors (close-on-exec) into fds. limit: the longest
 // payload accepted, 0 for none. On failure no descriptor is left open.
 // Returns: PC_OK, PC_EOF (closed between messages), PC_OS, PC_VALUE, PC_NOMEM.
-static int pc__frame_recv_fds(int fd, int is_socket, size_t limit, void **out_buf,
+static int pc__p_frame_recv_fds(int fd, int is_socket, size_t limit, void **out_buf,
                               size_t *out_size, int *fds, size_t *inout_nfds) {
     unsigned char h[4];
     size_t size = 0;
-    int rc = is_socket ? pc__recv_fds(fd, h, 4, fds, inout_nfds) : pc__os_read_all(fd, h, 4, 1);
+    int rc = is_socket ? pc__p_recv_fds(fd, h, 4, fds, inout_nfds) : pc__p_os_read_all(fd, h, 4, 1);
     if (!is_socket) *inout_nfds = 0;
     if (rc) return rc;
-    rc = pc__frame_header_rest(fd, h, &size, INFINITY);
+    rc = pc__p_frame_header_rest(fd, h, &size, INFINITY);
     if (!rc && limit && size > limit) {
         errno = EMSGSIZE;
         rc = pc__error(PC_OS, "bad message length: %zu bytes, at most %zu", size, limit);
     }
-    if (!rc) rc = pc__frame_recv_payload(fd, size, out_buf, INFINITY);
+    if (!rc) rc = pc__p_frame_recv_payload(fd, size, out_buf, INFINITY);
     if (rc) {
-        for (size_t i = 0; i < *inout_nfds; i++) pc__os_close(fds[i]);
+        for (size_t i = 0; i < *inout_nfds; i++) pc__p_os_close(fds[i]);
         *inout_nfds = 0;
         return rc;
     }
@@ -1568,15 +1572,15 @@ static int pc__frame_recv_fds(int fd, int is_socket, size_t limit, void **out_bu
 // >>wait
 // poll(2) needs no extra descriptor (unlike epoll) and is one system call,
 // the reason Python picks it too. Up to 16 objects live on the stack.
-static int pc__wait_fd(const pc_wait_object *o) {
+static int pc__p_wait_fd(const pc_wait_object *o) {
     if (!o->conn) {
         if (o->fd < 0) return pc__error(PC_VALUE, "wait: negative descriptor %d", o->fd);
         return PC_OK;
     }
-    return pc__conn_check(o->conn, 1, 0);
+    return pc__p_conn_check(o->conn, 1, 0);
 }
 
-static size_t pc__wait_collect(pc_wait_object *objects, const struct pollfd *p, size_t n) {
+static size_t pc__p_wait_collect(pc_wait_object *objects, const struct pollfd *p, size_t n) {
     size_t ready = 0;
     for (size_t i = 0; i < n; i++) {
         int on = (p[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 ||
@@ -1587,7 +1591,7 @@ static size_t pc__wait_collect(pc_wait_object *objects, const struct pollfd *p, 
     return ready;
 }
 
-static int pc__wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
+static int pc__p_wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
                          double deadline, size_t *out_nready) {
     int any_pending = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1597,12 +1601,12 @@ static int pc__wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
         objects[i].ready = 0;
         if (objects[i].conn && objects[i].conn->has_pending) any_pending = 1;
     }
-    int rc = pc__os_poll(p, n, any_pending ? 0 : deadline);
+    int rc = pc__p_os_poll(p, n, any_pending ? 0 : deadline);
     if (rc == PC_OS) return rc;
     for (size_t i = 0; i < n; i++)
         if (p[i].revents & POLLNVAL)
             return pc__error(PC_VALUE, "wait: descriptor %d is not open", p[i].fd);
-    size_t ready = pc__wait_collect(objects, p, n);
+    size_t ready = pc__p_wait_collect(objects, p, n);
     if (out_nready) *out_nready = ready;
     return ready ? PC_OK : pc__error(PC_TIMEOUT, "wait: nothing ready");
 }
@@ -1616,9 +1620,9 @@ PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double time
     if (!objects && n) return pc__error(PC_VALUE, "wait: objects is NULL");
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     for (size_t i = 0; i < n; i++)
-        if ((rc = pc__wait_fd(&objects[i]))) return rc;
+        if ((rc = pc__p_wait_fd(&objects[i]))) return rc;
     if (n > 16 && !(p = (struct pollfd *)pc__calloc(n, sizeof *p))) return PC_NOMEM;
-    rc = pc__wait_poll(objects, p, n, timeout == 0 ? 0 : deadline, out_nready);
+    rc = pc__p_wait_poll(objects, p, n, timeout == 0 ? 0 : deadline, out_nready);
     if (p != small) pc__free(p);
     return rc;
 }
@@ -1626,18 +1630,18 @@ PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double time
 // >>digest
 // MD5 (RFC 1321) and SHA-256 (FIPS 180-4), only as the HMACs of the
 // authkey handshake need them. Both eat 64-byte blocks.
-typedef struct pc__hash {
+typedef struct pc__p_hash {
     uint32_t h[8];
     uint64_t length;            // bytes hashed so far
     unsigned char block[64];
     size_t fill;
     int kind;                   // 0: MD5, 1: SHA-256
-} pc__hash;
+} pc__p_hash;
 
 #define PC__ROTL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
 #define PC__ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
-static const uint32_t pc__md5_k[64] = {
+static const uint32_t pc__p_md5_k[64] = {
     0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
     0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
     0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
@@ -1648,10 +1652,10 @@ static const uint32_t pc__md5_k[64] = {
     0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
     0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
     0xeb86d391};
-static const unsigned char pc__md5_r[16] = {7, 12, 17, 22, 5, 9, 14, 20,
+static const unsigned char pc__p_md5_r[16] = {7, 12, 17, 22, 5, 9, 14, 20,
                                             4, 11, 16, 23, 6, 10, 15, 21};
 
-static void pc__md5_block(uint32_t *h, const unsigned char *p) {
+static void pc__p_md5_block(uint32_t *h, const unsigned char *p) {
     uint32_t w[16], a = h[0], b = h[1], c = h[2], d = h[3];
     for (int i = 0; i < 16; i++)
         w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
@@ -1666,13 +1670,13 @@ static void pc__md5_block(uint32_t *h, const unsigned char *p) {
         uint32_t t = d;
         d = c;
         c = b;
-        b = b + PC__ROTL(a + f + pc__md5_k[i] + w[g], pc__md5_r[round * 4 + i % 4]);
+        b = b + PC__ROTL(a + f + pc__p_md5_k[i] + w[g], pc__p_md5_r[round * 4 + i % 4]);
         a = t;
     }
     h[0] += a; h[1] += b; h[2] += c; h[3] += d;
 }
 
-static const uint32_t pc__sha256_k[64] = {
+static const uint32_t pc__p_sha256_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
     0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
     0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
@@ -1684,7 +1688,7 @@ static const uint32_t pc__sha256_k[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
     0xc67178f2};
 
-static void pc__sha256_block(uint32_t *h, const unsigned char *p) {
+static void pc__p_sha256_block(uint32_t *h, const unsigned char *p) {
     uint32_t w[64], v[8];
     for (int i = 0; i < 16; i++)
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
@@ -1698,7 +1702,7 @@ static void pc__sha256_block(uint32_t *h, const unsigned char *p) {
     for (int i = 0; i < 64; i++) {
         uint32_t e = v[4], a = v[0];
         uint32_t t1 = v[7] + (PC__ROTR(e, 6) ^ PC__ROTR(e, 11) ^ PC__ROTR(e, 25)) +
-                      ((e & v[5]) ^ (~e & v[6])) + pc__sha256_k[i] + w[i];
+                      ((e & v[5]) ^ (~e & v[6])) + pc__p_sha256_k[i] + w[i];
         uint32_t t2 = (PC__ROTR(a, 2) ^ PC__ROTR(a, 13) ^ PC__ROTR(a, 22)) +
                       ((a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]));
         memmove(v + 1, v, 7 * sizeof v[0]);
@@ -1708,7 +1712,7 @@ static void pc__sha256_block(uint32_t *h, const unsigned char *p) {
     for (int i = 0; i < 8; i++) h[i] += v[i];
 }
 
-static void pc__hash_init(pc__hash *s, int kind) {
+static void pc__p_hash_init(pc__p_hash *s, int kind) {
     static const uint32_t md5_iv[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
     static const uint32_t sha_iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -1718,7 +1722,7 @@ static void pc__hash_init(pc__hash *s, int kind) {
     else memcpy(s->h, md5_iv, sizeof md5_iv);
 }
 
-static void pc__hash_update(pc__hash *s, const void *data, size_t n) {
+static void pc__p_hash_update(pc__p_hash *s, const void *data, size_t n) {
     const unsigned char *p = (const unsigned char *)data;
     s->length += n;
     while (n > 0) {
@@ -1728,8 +1732,8 @@ static void pc__hash_update(pc__hash *s, const void *data, size_t n) {
         p += take;
         n -= take;
         if (s->fill == 64) {
-            if (s->kind) pc__sha256_block(s->h, s->block);
-            else pc__md5_block(s->h, s->block);
+            if (s->kind) pc__p_sha256_block(s->h, s->block);
+            else pc__p_md5_block(s->h, s->block);
             s->fill = 0;
         }
     }
@@ -1737,13 +1741,13 @@ static void pc__hash_update(pc__hash *s, const void *data, size_t n) {
 
 // Pad with 0x80, zeros and the bit length (little-endian for MD5,
 // big-endian for SHA-256), then write the state in the same byte order.
-static size_t pc__hash_final(pc__hash *s, unsigned char *out) {
+static size_t pc__p_hash_final(pc__p_hash *s, unsigned char *out) {
     unsigned char pad[72] = {0x80};
     uint64_t bits = s->length * 8;
     size_t padlen = (s->fill < 56 ? 56 : 120) - s->fill;
     for (int i = 0; i < 8; i++)
         pad[padlen + (size_t)i] = (unsigned char)(s->kind ? bits >> (56 - 8 * i) : bits >> (8 * i));
-    pc__hash_update(s, pad, padlen + 8);
+    pc__p_hash_update(s, pad, padlen + 8);
     size_t words = s->kind ? 8 : 4;
     for (size_t i = 0; i < words; i++)
         for (int j = 0; j < 4; j++)
@@ -1752,32 +1756,32 @@ static size_t pc__hash_final(pc__hash *s, unsigned char *out) {
     return words * 4;
 }
 
-PYCONC_API void pc__hmac(int kind, const void *key, size_t key_size, const void *msg,
+PYCONC_API void pc__p_hmac(int kind, const void *key, size_t key_size, const void *msg,
                          size_t msg_size, unsigned char *out) {
     unsigned char k[64], pad[64], inner[32];
-    pc__hash s;
+    pc__p_hash s;
     memset(k, 0, sizeof k);
     if (key_size > 64) {            // long keys are hashed first (RFC 2104)
-        pc__hash_init(&s, kind);
-        pc__hash_update(&s, key, key_size);
-        pc__hash_final(&s, k);
+        pc__p_hash_init(&s, kind);
+        pc__p_hash_update(&s, key, key_size);
+        pc__p_hash_final(&s, k);
     } else if (key_size) {
         memcpy(k, key, key_size);
     }
     for (int i = 0; i < 64; i++) pad[i] = (unsigned char)(k[i] ^ 0x36);
-    pc__hash_init(&s, kind);
-    pc__hash_update(&s, pad, 64);
-    pc__hash_update(&s, msg, msg_size);
-    size_t n = pc__hash_final(&s, inner);
+    pc__p_hash_init(&s, kind);
+    pc__p_hash_update(&s, pad, 64);
+    pc__p_hash_update(&s, msg, msg_size);
+    size_t n = pc__p_hash_final(&s, inner);
     for (int i = 0; i < 64; i++) pad[i] = (unsigned char)(k[i] ^ 0x5c);
-    pc__hash_init(&s, kind);
-    pc__hash_update(&s, pad, 64);
-    pc__hash_update(&s, inner, n);
-    pc__hash_final(&s, out);
+    pc__p_hash_init(&s, kind);
+    pc__p_hash_update(&s, pad, 64);
+    pc__p_hash_update(&s, inner, n);
+    pc__p_hash_final(&s, out);
 }
 
 // >>random
-PYCONC_API int pc__random_bytes(void *buf, size_t size) {
+PYCONC_API int pc__p_random_bytes(void *buf, size_t size) {
     unsigned char *p = (unsigned char *)buf;
     size_t got = 0;
 #if defined(__linux__) && defined(SYS_getrandom)
@@ -1792,8 +1796,8 @@ PYCONC_API int pc__random_bytes(void *buf, size_t size) {
     int fd;
     while ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
     if (fd < 0) return pc__os_error("open /dev/urandom");
-    int rc = pc__os_read_all(fd, p + got, size - got, 0);
-    pc__os_close(fd);
+    int rc = pc__p_os_read_all(fd, p + got, size - got, 0);
+    pc__p_os_close(fd);
     return rc;
 }
 
@@ -1808,11 +1812,11 @@ PYCONC_API int pc__random_bytes(void *buf, size_t size) {
 #define PC__LEGACY_CHALLENGE 20     // a <= 3.11 server's challenge: bare MD5
 #define PC__MD5_SIZE 16
 
-static int pc__auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size,
+static int pc__p_auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size,
                          double deadline) {
     void *msg;
     size_t n;
-    int rc = pc__conn_recv(c, PC__AUTH_MAX, &msg, &n, deadline);
+    int rc = pc__p_conn_recv(c, PC__AUTH_MAX, &msg, &n, deadline);
     if (rc) return rc;
     memcpy(buf, msg, n);
     pc__free(msg);
@@ -1823,7 +1827,7 @@ static int pc__auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size,
 // Split a challenge or reply into its digest (0 MD5, 1 SHA-256) and the
 // part after the "{name}" prefix. The bare 16- and 20-byte forms are the
 // legacy MD5 protocol. Python also knows sha384 and sha3_*: refused here.
-static int pc__auth_digest(const unsigned char *m, size_t n, int *out_kind,
+static int pc__p_auth_digest(const unsigned char *m, size_t n, int *out_kind,
                            size_t *out_prefix) {
     static const char *const names[2] = {"{md5}", "{sha256}"};
     *out_prefix = 0;
@@ -1842,46 +1846,46 @@ static int pc__auth_digest(const unsigned char *m, size_t n, int *out_kind,
 }
 
 // Compare without an early exit, so timing tells an attacker nothing.
-static int pc__auth_equal(const unsigned char *a, const unsigned char *b, size_t n) {
+static int pc__p_auth_equal(const unsigned char *a, const unsigned char *b, size_t n) {
     unsigned char diff = 0;
     for (size_t i = 0; i < n; i++) diff |= (unsigned char)(a[i] ^ b[i]);
     return diff == 0;
 }
 
-static int pc__auth_verify(const void *key, size_t key_size, const unsigned char *message,
+static int pc__p_auth_verify(const void *key, size_t key_size, const unsigned char *message,
                            size_t message_size, const unsigned char *reply, size_t n) {
     unsigned char expected[32];
     int kind;
     size_t prefix;
-    if (pc__auth_digest(reply, n, &kind, &prefix)) return PC_AUTH;
+    if (pc__p_auth_digest(reply, n, &kind, &prefix)) return PC_AUTH;
     size_t want = kind ? 32 : PC__MD5_SIZE;
-    pc__hmac(kind, key, key_size, message, message_size, expected);
+    pc__p_hmac(kind, key, key_size, message, message_size, expected);
     if (n - prefix != want)
         return pc__error(PC_AUTH, "expected %s of length %zu, got %zu",
                          kind ? "sha256" : "md5", want, n - prefix);
-    if (!pc__auth_equal(expected, reply + prefix, want))
+    if (!pc__p_auth_equal(expected, reply + prefix, want))
         return pc__error(PC_AUTH, "digest received was wrong");
     return PC_OK;
 }
 
-static int pc__auth_check_key(pc_connection *c, const void *key, size_t key_size) {
+static int pc__p_auth_check_key(pc_connection *c, const void *key, size_t key_size) {
     if (!key && key_size) return pc__error(PC_VALUE, "authkey is NULL");
-    return pc__conn_check(c, 1, 1);
+    return pc__p_conn_check(c, 1, 1);
 }
 
 // The two halves by a deadline (INFINITY: none) on every read they make;
 // their writes are a few small messages that the socket buffer takes.
-static int pc__auth_deliver(pc_connection *c, const void *authkey, size_t authkey_size,
+static int pc__p_auth_deliver(pc_connection *c, const void *authkey, size_t authkey_size,
                             double deadline) {
     unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
     size_t n, head = strlen(PC__CHALLENGE);
-    int rc = pc__auth_check_key(c, authkey, authkey_size);
+    int rc = pc__p_auth_check_key(c, authkey, authkey_size);
     if (rc) return rc;
     memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
-    if ((rc = pc__random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
+    if ((rc = pc__p_random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
     if ((rc = pc_connection_send_bytes(c, out, 0, sizeof out))) return rc;
-    if ((rc = pc__auth_recv(c, reply, &n, deadline))) return rc;
-    rc = pc__auth_verify(authkey, authkey_size, out + head, sizeof out - head, reply, n);
+    if ((rc = pc__p_auth_recv(c, reply, &n, deadline))) return rc;
+    rc = pc__p_auth_verify(authkey, authkey_size, out + head, sizeof out - head, reply, n);
     if (rc == PC_OK) return pc_connection_send_bytes(c, PC__WELCOME, 0, strlen(PC__WELCOME));
     char why[256];
     snprintf(why, sizeof why, "%s", pc_last_error());    // the send below may overwrite it
@@ -1889,28 +1893,28 @@ static int pc__auth_deliver(pc_connection *c, const void *authkey, size_t authke
     return pc__error(PC_AUTH, "%s", why);
 }
 
-static int pc__auth_answer(pc_connection *c, const void *authkey, size_t authkey_size,
+static int pc__p_auth_answer(pc_connection *c, const void *authkey, size_t authkey_size,
                            double deadline) {
     unsigned char m[PC__AUTH_MAX], reply[8 + 32];
     size_t n, head = strlen(PC__CHALLENGE), prefix;
-    int kind, rc = pc__auth_check_key(c, authkey, authkey_size);
+    int kind, rc = pc__p_auth_check_key(c, authkey, authkey_size);
     if (rc) return rc;
-    if ((rc = pc__auth_recv(c, m, &n, deadline))) return rc;
+    if ((rc = pc__p_auth_recv(c, m, &n, deadline))) return rc;
     if (n < head || memcmp(m, PC__CHALLENGE, head) != 0)
         return pc__error(PC_AUTH, "protocol error, expected a challenge");
     if (n - head < PC__LEGACY_CHALLENGE)
         return pc__error(PC_AUTH, "challenge too short: %zu bytes", n - head);
-    if (pc__auth_digest(m + head, n - head, &kind, &prefix)) return PC_AUTH;
+    if (pc__p_auth_digest(m + head, n - head, &kind, &prefix)) return PC_AUTH;
     // The MAC covers the whole challenge, "{digest}" prefix included.
     size_t len = 0;
     if (prefix) {
         len = prefix;
         memcpy(reply, m + head, prefix);
     }
-    pc__hmac(kind, authkey, authkey_size, m + head, n - head, reply + len);
+    pc__p_hmac(kind, authkey, authkey_size, m + head, n - head, reply + len);
     len += kind ? 32 : PC__MD5_SIZE;
     if ((rc = pc_connection_send_bytes(c, reply, 0, len))) return rc;
-    if ((rc = pc__auth_recv(c, m, &n, deadline))) return rc;
+    if ((rc = pc__p_auth_recv(c, m, &n, deadline))) return rc;
     if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
         return pc__error(PC_AUTH, "digest sent was rejected");
     return PC_OK;
@@ -1918,23 +1922,23 @@ static int pc__auth_answer(pc_connection *c, const void *authkey, size_t authkey
 
 PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *authkey,
                                                size_t authkey_size) {
-    return pc__auth_deliver(c, authkey, authkey_size, INFINITY);
+    return pc__p_auth_deliver(c, authkey, authkey_size, INFINITY);
 }
 
 PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
                                               size_t authkey_size) {
-    return pc__auth_answer(c, authkey, authkey_size, INFINITY);
+    return pc__p_auth_answer(c, authkey, authkey_size, INFINITY);
 }
 
 // >>address
 // Addresses are text everywhere: "host:port", "[v6]:port", "/path" and
 // "@name" (Linux's abstract namespace; Python writes it "\0name").
-typedef struct pc__sockaddr {
+typedef struct pc__p_sockaddr {
     struct sockaddr_storage ss;
     socklen_t len;
-} pc__sockaddr;
+} pc__p_sockaddr;
 
-static pc_family pc__family_of(const char *address) {
+static pc_family pc__p_family_of(const char *address) {
     const char *colon = strrchr(address, ':');
     if (address[0] == '@') return PC_AF_ABSTRACT;
     if (strchr(address, '/') || !colon || !colon[1]) return PC_AF_UNIX;
@@ -1943,7 +1947,7 @@ static pc_family pc__family_of(const char *address) {
     return PC_AF_INET;
 }
 
-static int pc__unix_sockaddr(const char *path, int abstract, pc__sockaddr *out) {
+static int pc__p_unix_sockaddr(const char *path, int abstract, pc__p_sockaddr *out) {
     struct sockaddr_un un;
     if (abstract && path[0] == '@') path++;
 #if !defined(__linux__)
@@ -1963,7 +1967,7 @@ static int pc__unix_sockaddr(const char *path, int abstract, pc__sockaddr *out) 
 }
 
 // Split "host:port" / "[v6]:port" into host (may be "") and port.
-static int pc__split_host_port(const char *address, char *host, size_t cap,
+static int pc__p_split_host_port(const char *address, char *host, size_t cap,
                                const char **out_port, int *out_v6) {
     const char *colon = strrchr(address, ':'), *h = address, *end = colon;
     *out_v6 = address[0] == '[';
@@ -1984,7 +1988,7 @@ static int pc__split_host_port(const char *address, char *host, size_t cap,
 // Check a port and write it back canonical. getaddrinfo would take any
 // number and keep its low 16 bits (99999 is port 34463); Python refuses
 // ports past 65535 with OverflowError.
-static int pc__tcp_port(const char *port, char *out, size_t cap) {
+static int pc__p_tcp_port(const char *port, char *out, size_t cap) {
     unsigned long value = 0;
     size_t n = strlen(port);
     const char *more = n > 20 ? "..." : "";
@@ -2003,11 +2007,11 @@ static int pc__tcp_port(const char *port, char *out, size_t cap) {
 
 // Resolve a TCP address: IPv4 unless the host is bracketed (Python's
 // AF_INET listener takes IPv4 only, so "localhost" must mean 127.0.0.1).
-static int pc__tcp_resolve(const char *address, int passive, struct addrinfo **out) {
+static int pc__p_tcp_resolve(const char *address, int passive, struct addrinfo **out) {
     char host[256], port[8];
     const char *port_text = NULL;
-    int v6 = 0, rc = pc__split_host_port(address, host, sizeof host, &port_text, &v6);
-    if (!rc) rc = pc__tcp_port(port_text, port, sizeof port);
+    int v6 = 0, rc = pc__p_split_host_port(address, host, sizeof host, &port_text, &v6);
+    if (!rc) rc = pc__p_tcp_port(port_text, port, sizeof port);
     if (rc) return rc;
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
@@ -2020,7 +2024,7 @@ static int pc__tcp_resolve(const char *address, int passive, struct addrinfo **o
     return PC_OK;
 }
 
-static void pc__format_sockaddr(const struct sockaddr_storage *ss, socklen_t len, char *out,
+static void pc__p_format_sockaddr(const struct sockaddr_storage *ss, socklen_t len, char *out,
                                 size_t cap) {
     char ip[INET6_ADDRSTRLEN] = "?";
     size_t off = offsetof(struct sockaddr_un, sun_path);
@@ -2042,25 +2046,25 @@ static void pc__format_sockaddr(const struct sockaddr_storage *ss, socklen_t len
     }
 }
 
-static int pc__os_socket(int domain) {
+static int pc__p_os_socket(int domain) {
 #ifdef SOCK_CLOEXEC
     return socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
 #else
     int fd = socket(domain, SOCK_STREAM, 0);
-    if (fd >= 0) pc__os_cloexec(fd);
+    if (fd >= 0) pc__p_os_cloexec(fd);
     return fd;
 #endif
 }
 
 // Small messages go out at once on TCP: each send is already one write.
-static void pc__tcp_nodelay(int fd, int family) {
+static void pc__p_tcp_nodelay(int fd, int family) {
     int one = 1;
     if (family == AF_INET || family == AF_INET6)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 // connect(), finishing in the background when a signal interrupts it.
-static int pc__os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
+static int pc__p_os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
     if (connect(fd, sa, len) == 0) return 0;
     if (errno != EINTR && errno != EINPROGRESS) return -1;
     struct pollfd p;
@@ -2079,12 +2083,12 @@ static int pc__os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
 // >>listener
 // A connection inside the accept handshake, on its accepting thread's
 // stack, linked into the listener so that close can cut it short.
-typedef struct pc__handshake {
-    struct pc__handshake *next;
+typedef struct pc__p_handshake {
+    struct pc__p_handshake *next;
     int fd;
     pid_t pid;                  // only this process may shut the socket down
     int cut;                    // close shut it down: the accept fails
-} pc__handshake;
+} pc__p_handshake;
 
 struct pc_listener {
     pc_lock mu;                 // guards fd, closed, accepting, last, handshakes
@@ -2100,26 +2104,26 @@ struct pc_listener {
     unsigned char *authkey;     // NULL: no handshake
     size_t authkey_size;
     double handshake_timeout;   // seconds, INFINITY: none
-    pc__handshake *handshakes;
+    pc__p_handshake *handshakes;
 };
 
 #define PC__HANDSHAKE_TIMEOUT 5.0   // pc_listener_desc.handshake_timeout 0
 
-static uint32_t pc__listener_counter;
+static uint32_t pc__p_listener_counter;
 
 // Python's arbitrary_address: for a socket file, a name in a fresh private
 // directory (no other user can connect, whatever the umask; Python's
 // mkdtemp(prefix='pymp-')); an unused abstract name; any TCP port.
-static int pc__listener_fresh_address(pc_listener *l, char *out, size_t cap) {
+static int pc__p_listener_fresh_address(pc_listener *l, char *out, size_t cap) {
     uint32_t r = 0;
     if (l->family == PC_AF_INET) {
         snprintf(out, cap, "127.0.0.1:0");
     } else if (l->family == PC_AF_ABSTRACT) {
-        pc__random_bytes(&r, sizeof r);
-        unsigned n = __atomic_add_fetch(&pc__listener_counter, 1, __ATOMIC_RELAXED);
+        pc__p_random_bytes(&r, sizeof r);
+        unsigned n = __atomic_add_fetch(&pc__p_listener_counter, 1, __ATOMIC_RELAXED);
         snprintf(out, cap, "@pyconc-%ld-%u-%08x", (long)getpid(), n, (unsigned)r);
     } else {
-        int rc = pc__os_private_dir(l->dir, sizeof l->dir);
+        int rc = pc__p_os_private_dir(l->dir, sizeof l->dir);
         if (rc) {
             l->dir[0] = '\0';
             return rc;
@@ -2129,20 +2133,20 @@ static int pc__listener_fresh_address(pc_listener *l, char *out, size_t cap) {
     return PC_OK;
 }
 
-static int pc__listener_bind_unix(pc_listener *l, const char *address) {
-    pc__sockaddr sa;
-    int rc = pc__unix_sockaddr(address, l->family == PC_AF_ABSTRACT, &sa);
+static int pc__p_listener_bind_unix(pc_listener *l, const char *address) {
+    pc__p_sockaddr sa;
+    int rc = pc__p_unix_sockaddr(address, l->family == PC_AF_ABSTRACT, &sa);
     if (rc) return rc;
-    if ((l->fd = pc__os_socket(AF_UNIX)) < 0) return pc__os_error("socket");
+    if ((l->fd = pc__p_os_socket(AF_UNIX)) < 0) return pc__os_error("socket");
     if (bind(l->fd, (struct sockaddr *)&sa.ss, sa.len) < 0) return pc__os_error(address);
     return PC_OK;
 }
 
-static int pc__listener_bind_tcp(pc_listener *l, const char *address) {
+static int pc__p_listener_bind_tcp(pc_listener *l, const char *address) {
     struct addrinfo *ai;
-    int one = 1, rc = pc__tcp_resolve(address, 1, &ai);
+    int one = 1, rc = pc__p_tcp_resolve(address, 1, &ai);
     if (rc) return rc;
-    if ((l->fd = pc__os_socket(ai->ai_family)) < 0) rc = pc__os_error("socket");
+    if ((l->fd = pc__p_os_socket(ai->ai_family)) < 0) rc = pc__os_error("socket");
     else if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
         rc = pc__os_error("setsockopt SO_REUSEADDR");
     else if (bind(l->fd, ai->ai_addr, ai->ai_addrlen) < 0)
@@ -2151,27 +2155,27 @@ static int pc__listener_bind_tcp(pc_listener *l, const char *address) {
     return rc;
 }
 
-static int pc__listener_open(pc_listener *l, const char *address, int backlog) {
-    int rc = l->family == PC_AF_INET ? pc__listener_bind_tcp(l, address)
-                                     : pc__listener_bind_unix(l, address);
+static int pc__p_listener_open(pc_listener *l, const char *address, int backlog) {
+    int rc = l->family == PC_AF_INET ? pc__p_listener_bind_tcp(l, address)
+                                     : pc__p_listener_bind_unix(l, address);
     if (rc) return rc;
     if (listen(l->fd, backlog) < 0) {
         rc = pc__os_error("listen");
         if (l->family == PC_AF_UNIX) unlink(address);
         return rc;
     }
-    pc__sockaddr sa;
+    pc__p_sockaddr sa;
     sa.len = sizeof sa.ss;
     if (getsockname(l->fd, (struct sockaddr *)&sa.ss, &sa.len) < 0) {
         snprintf(l->address, sizeof l->address, "%s", address);
         return PC_OK;
     }
-    pc__format_sockaddr(&sa.ss, sa.len, l->address, sizeof l->address);
+    pc__p_format_sockaddr(&sa.ss, sa.len, l->address, sizeof l->address);
     return PC_OK;
 }
 
 // 0: the default; negative: none (the library's rule for every timeout).
-static int pc__listener_set_timeout(pc_listener *l, double timeout) {
+static int pc__p_listener_set_timeout(pc_listener *l, double timeout) {
     if (timeout != timeout) return pc__error(PC_VALUE, "handshake_timeout is NaN");
     if (timeout == 0) timeout = PC__HANDSHAKE_TIMEOUT;
     else if (timeout < 0) timeout = INFINITY;
@@ -2179,10 +2183,10 @@ static int pc__listener_set_timeout(pc_listener *l, double timeout) {
     return PC_OK;
 }
 
-static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
+static int pc__p_listener_setup(pc_listener *l, const pc_listener_desc *d) {
     char fresh[128];
     const char *address = d->address;
-    l->family = d->family ? d->family : (address ? pc__family_of(address) : PC_AF_UNIX);
+    l->family = d->family ? d->family : (address ? pc__p_family_of(address) : PC_AF_UNIX);
     if ((int)l->family < PC_AF_UNIX || (int)l->family > PC_AF_INET)
         return pc__error(PC_VALUE, "unknown address family %d", (int)d->family);
     if (d->authkey || d->authkey_size) {
@@ -2192,10 +2196,10 @@ static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
         l->authkey_size = d->authkey_size;
     }
     if (d->backlog < 0) return pc__error(PC_VALUE, "backlog is negative");
-    int rc = pc__listener_set_timeout(l, d->handshake_timeout);
-    if (!rc && !address) rc = pc__listener_fresh_address(l, fresh, sizeof fresh);
+    int rc = pc__p_listener_set_timeout(l, d->handshake_timeout);
+    if (!rc && !address) rc = pc__p_listener_fresh_address(l, fresh, sizeof fresh);
     if (!address) address = fresh;
-    return rc ? rc : pc__listener_open(l, address, d->backlog ? d->backlog : 1);
+    return rc ? rc : pc__p_listener_open(l, address, d->backlog ? d->backlog : 1);
 }
 
 PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
@@ -2205,10 +2209,10 @@ PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
     if (!l) return NULL;
     l->fd = -1;
     l->owner = getpid();
-    int rc = pc__listener_setup(l, desc ? desc : &zero);
+    int rc = pc__p_listener_setup(l, desc ? desc : &zero);
     if (rc) {
         int e = errno;
-        pc__os_close(l->fd);
+        pc__p_os_close(l->fd);
         if (l->dir[0]) rmdir(l->dir);
         errno = e;
         pc__free(l->authkey);
@@ -2218,19 +2222,19 @@ PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
     return l;
 }
 
-static int pc__listener_closed_error(void) {
+static int pc__p_listener_closed_error(void) {
     errno = EBADF;
     return pc__error(PC_OS, "listener is closed");
 }
 
 // Record the peer of a new connection and, when a handshake follows, enter
 // it in the listener's list. Returns 0 when the listener closed meanwhile.
-static int pc__handshake_enter(pc_listener *l, pc__handshake *h, int fd,
-                               const pc__sockaddr *peer) {
+static int pc__p_handshake_enter(pc_listener *l, pc__p_handshake *h, int fd,
+                               const pc__p_sockaddr *peer) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
     int open = !l->closed;
     if (open) {
-        pc__format_sockaddr(&peer->ss, peer->len, l->last, sizeof l->last);
+        pc__p_format_sockaddr(&peer->ss, peer->len, l->last, sizeof l->last);
         l->has_last = 1;
     }
     if (open && l->authkey) {
@@ -2246,9 +2250,9 @@ static int pc__handshake_enter(pc_listener *l, pc__handshake *h, int fd,
 
 // Leave the list (before the descriptor can be closed and its number
 // reused); returns whether close cut the handshake.
-static int pc__handshake_leave(pc_listener *l, pc__handshake *h) {
+static int pc__p_handshake_leave(pc_listener *l, pc__p_handshake *h) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
-    pc__handshake **p = &l->handshakes;
+    pc__p_handshake **p = &l->handshakes;
     while (*p && *p != h) p = &(*p)->next;
     if (*p) *p = h->next;
     pc_lock_release(&l->mu);
@@ -2257,9 +2261,9 @@ static int pc__handshake_leave(pc_listener *l, pc__handshake *h) {
 
 // Shut down the sockets of this process's handshakes (under l->mu): their
 // reads see end of file at once, so the accepts inside them return.
-static void pc__handshake_cut_all(pc_listener *l) {
+static void pc__p_handshake_cut_all(pc_listener *l) {
     pid_t self = getpid();
-    for (pc__handshake *h = l->handshakes; h; h = h->next) {
+    for (pc__p_handshake *h = l->handshakes; h; h = h->next) {
         if (h->pid != self || h->cut) continue;
         shutdown(h->fd, SHUT_RDWR);
         h->cut = 1;
@@ -2268,11 +2272,11 @@ static void pc__handshake_cut_all(pc_listener *l) {
 
 // The handshake of an accepted connection, Listener's way round (challenge
 // the client, then answer its challenge), all by one deadline.
-static int pc__listener_handshake(pc_listener *l, pc_connection *c, pc__handshake *h) {
+static int pc__p_listener_handshake(pc_listener *l, pc_connection *c, pc__p_handshake *h) {
     double deadline = pc_monotonic() + l->handshake_timeout;   // INFINITY stays so
-    int rc = pc__auth_deliver(c, l->authkey, l->authkey_size, deadline);
-    if (!rc) rc = pc__auth_answer(c, l->authkey, l->authkey_size, deadline);
-    if (pc__handshake_leave(l, h)) return pc__listener_closed_error();
+    int rc = pc__p_auth_deliver(c, l->authkey, l->authkey_size, deadline);
+    if (!rc) rc = pc__p_auth_answer(c, l->authkey, l->authkey_size, deadline);
+    if (pc__p_handshake_leave(l, h)) return pc__p_listener_closed_error();
     if (rc == PC_TIMEOUT)
         return pc__error(PC_AUTH, "the client did not finish the handshake within "
                          "handshake_timeout (%g s)", l->handshake_timeout);
@@ -2280,17 +2284,17 @@ static int pc__listener_handshake(pc_listener *l, pc_connection *c, pc__handshak
 }
 
 // Record the peer and finish one accepted connection (handshake).
-static int pc__listener_welcome(pc_listener *l, int fd, const pc__sockaddr *peer,
+static int pc__p_listener_welcome(pc_listener *l, int fd, const pc__p_sockaddr *peer,
                                 pc_connection **out_conn) {
-    pc__handshake h;
-    pc__tcp_nodelay(fd, peer->ss.ss_family);
-    pc_connection *c = pc__conn_new(fd, 1, 1, 1);
+    pc__p_handshake h;
+    pc__p_tcp_nodelay(fd, peer->ss.ss_family);
+    pc_connection *c = pc__p_conn_new(fd, 1, 1, 1);
     if (!c) {
-        pc__os_close(fd);
+        pc__p_os_close(fd);
         return PC_NOMEM;
     }
-    int rc = pc__handshake_enter(l, &h, fd, peer) ? PC_OK : pc__listener_closed_error();
-    if (!rc && l->authkey) rc = pc__listener_handshake(l, c, &h);
+    int rc = pc__p_handshake_enter(l, &h, fd, peer) ? PC_OK : pc__p_listener_closed_error();
+    if (!rc && l->authkey) rc = pc__p_listener_handshake(l, c, &h);
     if (rc) {
         pc_connection_free(c);
         return rc;
@@ -2299,7 +2303,7 @@ static int pc__listener_welcome(pc_listener *l, int fd, const pc__sockaddr *peer
     return PC_OK;
 }
 
-static int pc__os_accept(int fd, pc__sockaddr *peer) {
+static int pc__p_os_accept(int fd, pc__p_sockaddr *peer) {
     int s;
     do {
         peer->len = sizeof peer->ss;
@@ -2307,39 +2311,39 @@ static int pc__os_accept(int fd, pc__sockaddr *peer) {
         s = accept4(fd, (struct sockaddr *)&peer->ss, &peer->len, SOCK_CLOEXEC);
 #else
         s = accept(fd, (struct sockaddr *)&peer->ss, &peer->len);
-        if (s >= 0) pc__os_cloexec(s);
+        if (s >= 0) pc__p_os_cloexec(s);
 #endif
     } while (s < 0 && (errno == EINTR || errno == ECONNABORTED));
     return s;
 }
 
 PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
-    pc__sockaddr peer;
+    pc__p_sockaddr peer;
     if (!l || !out_conn) return pc__error(PC_VALUE, "accept: NULL argument");
     *out_conn = NULL;
     pc_lock_acquire(&l->mu, PC_FOREVER);
     if (l->closed) {
         pc_lock_release(&l->mu);
-        return pc__listener_closed_error();
+        return pc__p_listener_closed_error();
     }
     l->accepting++;
     int fd = l->fd;
     pc_lock_release(&l->mu);
-    int s = pc__os_accept(fd, &peer), e = errno;
+    int s = pc__p_os_accept(fd, &peer), e = errno;
     pc_lock_acquire(&l->mu, PC_FOREVER);
     int closed = l->closed;
     if (--l->accepting == 0 && closed) {     // the last one out closes
-        pc__os_close(l->fd);
+        pc__p_os_close(l->fd);
         l->fd = -1;
     }
     pc_lock_release(&l->mu);
-    if (s >= 0 && closed) pc__os_close(s);
-    if (closed) return pc__listener_closed_error();
+    if (s >= 0 && closed) pc__p_os_close(s);
+    if (closed) return pc__p_listener_closed_error();
     if (s < 0) {
         errno = e;
         return pc__os_error("accept");
     }
-    return pc__listener_welcome(l, s, &peer, out_conn);
+    return pc__p_listener_welcome(l, s, &peer, out_conn);
 }
 
 PYCONC_API void pc_listener_close(pc_listener *l) {
@@ -2347,7 +2351,7 @@ PYCONC_API void pc_listener_close(pc_listener *l) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
     int was_closed = l->closed;
     l->closed = 1;
-    if (!was_closed) pc__handshake_cut_all(l);
+    if (!was_closed) pc__p_handshake_cut_all(l);
     if (!was_closed && l->fd >= 0) {
         if (l->accepting > 0 && getpid() == l->owner) {
             // shutdown() wakes the threads blocked in accept() (Linux); the
@@ -2357,7 +2361,7 @@ PYCONC_API void pc_listener_close(pc_listener *l) {
             // stop the parent's listener.
             shutdown(l->fd, SHUT_RDWR);
         } else {
-            pc__os_close(l->fd);
+            pc__p_os_close(l->fd);
             l->fd = -1;
         }
     }
@@ -2386,32 +2390,32 @@ PYCONC_API int pc_listener_fileno(const pc_listener *l) {
 }
 
 // >>client
-static int pc__client_tcp(const char *address, int *out_fd) {
+static int pc__p_client_tcp(const char *address, int *out_fd) {
     struct addrinfo *ai, *a;
-    int rc = pc__tcp_resolve(address, 0, &ai), fd = -1;
+    int rc = pc__p_tcp_resolve(address, 0, &ai), fd = -1;
     if (rc) return rc;
     for (a = ai; a; a = a->ai_next) {
-        if ((fd = pc__os_socket(a->ai_family)) < 0) continue;
-        if (pc__os_connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
-        pc__os_close(fd);
+        if ((fd = pc__p_os_socket(a->ai_family)) < 0) continue;
+        if (pc__p_os_connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
+        pc__p_os_close(fd);
         fd = -1;
     }
     if (fd < 0) rc = pc__os_error(address);
-    else pc__tcp_nodelay(fd, ai->ai_family);
+    else pc__p_tcp_nodelay(fd, ai->ai_family);
     freeaddrinfo(ai);
     *out_fd = fd;
     return rc;
 }
 
-static int pc__client_unix(const char *address, int abstract, int *out_fd) {
-    pc__sockaddr sa;
-    int rc = pc__unix_sockaddr(address, abstract, &sa);
+static int pc__p_client_unix(const char *address, int abstract, int *out_fd) {
+    pc__p_sockaddr sa;
+    int rc = pc__p_unix_sockaddr(address, abstract, &sa);
     if (rc) return rc;
-    int fd = pc__os_socket(AF_UNIX);
+    int fd = pc__p_os_socket(AF_UNIX);
     if (fd < 0) return pc__os_error("socket");
-    if (pc__os_connect(fd, (struct sockaddr *)&sa.ss, sa.len) < 0) {
+    if (pc__p_os_connect(fd, (struct sockaddr *)&sa.ss, sa.len) < 0) {
         rc = pc__os_error(address);
-        pc__os_close(fd);
+        pc__p_os_close(fd);
         return rc;
     }
     *out_fd = fd;
@@ -2424,15 +2428,15 @@ PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn) {
         return pc__error(PC_VALUE, "pc_client: NULL desc, address or out pointer");
     *out_conn = NULL;
     if (!desc->authkey && desc->authkey_size) return pc__error(PC_VALUE, "authkey is NULL");
-    pc_family family = desc->family ? desc->family : pc__family_of(desc->address);
-    if (family == PC_AF_INET) rc = pc__client_tcp(desc->address, &fd);
+    pc_family family = desc->family ? desc->family : pc__p_family_of(desc->address);
+    if (family == PC_AF_INET) rc = pc__p_client_tcp(desc->address, &fd);
     else if (family == PC_AF_UNIX || family == PC_AF_ABSTRACT)
-        rc = pc__client_unix(desc->address, family == PC_AF_ABSTRACT, &fd);
+        rc = pc__p_client_unix(desc->address, family == PC_AF_ABSTRACT, &fd);
     else rc = pc__error(PC_VALUE, "unknown address family %d", (int)family);
     if (rc) return rc;
-    pc_connection *c = pc__conn_new(fd, 1, 1, 1);
+    pc_connection *c = pc__p_conn_new(fd, 1, 1, 1);
     if (!c) {
-        pc__os_close(fd);
+        pc__p_os_close(fd);
         return PC_NOMEM;
     }
     if (desc->authkey) {
@@ -2460,13 +2464,13 @@ extern char **environ;
 // >>buffer
 // The bootstrap message and the argument pack are a flat byte string in
 // host order (both ends run the same program on the same machine).
-typedef struct pc__buf {
+typedef struct pc__p_buf {
     unsigned char *p;
     size_t len, cap, pos;
     int bad;                    // a read ran past the end, or out of memory
-} pc__buf;
+} pc__p_buf;
 
-static void pc__buf_put(pc__buf *b, const void *data, size_t n) {
+static void pc__p_buf_put(pc__p_buf *b, const void *data, size_t n) {
     if (b->bad) return;
     if (n > SIZE_MAX / 2 - b->len) { b->bad = 1; return; }     // the doubling below stays finite
     if (b->len + n > b->cap) {
@@ -2483,47 +2487,52 @@ static void pc__buf_put(pc__buf *b, const void *data, size_t n) {
     b->len += n;
 }
 
-static void pc__buf_u8(pc__buf *b, unsigned v) { unsigned char c = (unsigned char)v; pc__buf_put(b, &c, 1); }
-static void pc__buf_u32(pc__buf *b, uint32_t v) { pc__buf_put(b, &v, sizeof v); }
-static void pc__buf_u64(pc__buf *b, uint64_t v) { pc__buf_put(b, &v, sizeof v); }
-static void pc__buf_blob(pc__buf *b, const void *data, size_t n) {
-    pc__buf_u64(b, n);
-    pc__buf_put(b, data, n);
+static void pc__p_buf_u8(pc__p_buf *b, unsigned v) {
+    unsigned char c = (unsigned char)v;
+    pc__p_buf_put(b, &c, 1);
 }
-static void pc__buf_str(pc__buf *b, const char *s) { pc__buf_blob(b, s ? s : "", s ? strlen(s) : 0); }
+static void pc__p_buf_u32(pc__p_buf *b, uint32_t v) { pc__p_buf_put(b, &v, sizeof v); }
+static void pc__p_buf_u64(pc__p_buf *b, uint64_t v) { pc__p_buf_put(b, &v, sizeof v); }
+static void pc__p_buf_blob(pc__p_buf *b, const void *data, size_t n) {
+    pc__p_buf_u64(b, n);
+    pc__p_buf_put(b, data, n);
+}
+static void pc__p_buf_str(pc__p_buf *b, const char *s) {
+    pc__p_buf_blob(b, s ? s : "", s ? strlen(s) : 0);
+}
 
-static const void *pc__buf_take(pc__buf *b, size_t n) {
+static const void *pc__p_buf_take(pc__p_buf *b, size_t n) {
     if (b->bad || n > b->len - b->pos) { b->bad = 1; return NULL; }
     const void *r = b->p + b->pos;
     b->pos += n;
     return r;
 }
-static unsigned pc__buf_get_u8(pc__buf *b) {
-    const unsigned char *p = (const unsigned char *)pc__buf_take(b, 1);
+static unsigned pc__p_buf_get_u8(pc__p_buf *b) {
+    const unsigned char *p = (const unsigned char *)pc__p_buf_take(b, 1);
     return p ? *p : 0;
 }
-static uint32_t pc__buf_get_u32(pc__buf *b) {
+static uint32_t pc__p_buf_get_u32(pc__p_buf *b) {
     uint32_t v = 0;
-    const void *p = pc__buf_take(b, sizeof v);
+    const void *p = pc__p_buf_take(b, sizeof v);
     if (p) memcpy(&v, p, sizeof v);
     return v;
 }
-static uint64_t pc__buf_get_u64(pc__buf *b) {
+static uint64_t pc__p_buf_get_u64(pc__p_buf *b) {
     uint64_t v = 0;
-    const void *p = pc__buf_take(b, sizeof v);
+    const void *p = pc__p_buf_take(b, sizeof v);
     if (p) memcpy(&v, p, sizeof v);
     return v;
 }
-static const void *pc__buf_get_blob(pc__buf *b, size_t *out_n) {
-    uint64_t n = pc__buf_get_u64(b);
+static const void *pc__p_buf_get_blob(pc__p_buf *b, size_t *out_n) {
+    uint64_t n = pc__p_buf_get_u64(b);
     if (b->bad || n > b->len - b->pos) { b->bad = 1; *out_n = 0; return NULL; }
     *out_n = (size_t)n;
-    return pc__buf_take(b, (size_t)n);
+    return pc__p_buf_take(b, (size_t)n);
 }
 // A NUL-terminated copy of a blob (NULL on error).
-static char *pc__buf_get_str(pc__buf *b) {
+static char *pc__p_buf_get_str(pc__p_buf *b) {
     size_t n;
-    const void *p = pc__buf_get_blob(b, &n);
+    const void *p = pc__p_buf_get_blob(b, &n);
     if (!p) return NULL;
     char *s = (char *)pc__malloc(n + 1);
     if (!s) { b->bad = 1; return NULL; }
@@ -2533,17 +2542,17 @@ static char *pc__buf_get_str(pc__buf *b) {
 }
 
 // >>args
-typedef struct pc__arg {
+typedef struct pc__p_arg {
     pc_arg_type type;
     int64_t i;
     double d;
     unsigned char *data;        // bytes and strings (NUL-terminated), owned
     size_t size;
     pc_connection *conn;        // borrowed in the parent, owned in a child
-} pc__arg;
+} pc__p_arg;
 
 struct pc_args {
-    pc__arg *items;
+    pc__p_arg *items;
     size_t len, cap;
     int owns_connections;       // a pack decoded in a child
 };
@@ -2562,46 +2571,46 @@ PYCONC_API void pc_args_free(pc_args *a) {
     pc__free(a);
 }
 
-static pc__arg *pc__args_push(pc_args *a, pc_arg_type type) {
+static pc__p_arg *pc__p_args_push(pc_args *a, pc_arg_type type) {
     if (!a) { pc__error(PC_VALUE, "argument pack is NULL"); return NULL; }
     if (a->len == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 8;
-        pc__arg *items = (pc__arg *)pc__calloc(cap, sizeof *items);
+        pc__p_arg *items = (pc__p_arg *)pc__calloc(cap, sizeof *items);
         if (!items) return NULL;
         if (a->len) memcpy(items, a->items, a->len * sizeof *items);
         pc__free(a->items);
         a->items = items;
         a->cap = cap;
     }
-    pc__arg *it = &a->items[a->len++];
+    pc__p_arg *it = &a->items[a->len++];
     memset(it, 0, sizeof *it);
     it->type = type;
     return it;
 }
 
 PYCONC_API int pc_args_add_int(pc_args *a, int64_t value) {
-    pc__arg *it = pc__args_push(a, PC_ARG_INT);
+    pc__p_arg *it = pc__p_args_push(a, PC_ARG_INT);
     if (!it) return pc_last_error_code();
     it->i = value;
     return PC_OK;
 }
 
 PYCONC_API int pc_args_add_double(pc_args *a, double value) {
-    pc__arg *it = pc__args_push(a, PC_ARG_DOUBLE);
+    pc__p_arg *it = pc__p_args_push(a, PC_ARG_DOUBLE);
     if (!it) return pc_last_error_code();
     it->d = value;
     return PC_OK;
 }
 
 // Copy size bytes plus a NUL (so strings read back as C strings).
-static int pc__args_add_data(pc_args *a, pc_arg_type type, const void *data, size_t size) {
+static int pc__p_args_add_data(pc_args *a, pc_arg_type type, const void *data, size_t size) {
     if (size && !data) return pc__error(PC_VALUE, "argument data is NULL");
     if (size == (size_t)-1) return pc__error(PC_VALUE, "argument too large");
     unsigned char *copy = (unsigned char *)pc__malloc(size + 1);
     if (!copy) return PC_NOMEM;
     if (size) memcpy(copy, data, size);
     copy[size] = '\0';
-    pc__arg *it = pc__args_push(a, type);
+    pc__p_arg *it = pc__p_args_push(a, type);
     if (!it) { pc__free(copy); return pc_last_error_code(); }
     it->data = copy;
     it->size = size;
@@ -2609,17 +2618,17 @@ static int pc__args_add_data(pc_args *a, pc_arg_type type, const void *data, siz
 }
 
 PYCONC_API int pc_args_add_bytes(pc_args *a, const void *data, size_t size) {
-    return pc__args_add_data(a, PC_ARG_BYTES, data, size);
+    return pc__p_args_add_data(a, PC_ARG_BYTES, data, size);
 }
 
 PYCONC_API int pc_args_add_str(pc_args *a, const char *s) {
     if (!s) return pc__error(PC_VALUE, "string argument is NULL");
-    return pc__args_add_data(a, PC_ARG_STR, s, strlen(s));
+    return pc__p_args_add_data(a, PC_ARG_STR, s, strlen(s));
 }
 
 PYCONC_API int pc_args_add_connection(pc_args *a, pc_connection *c) {
     if (!c || pc_connection_closed(c)) return pc__error(PC_VALUE, "connection is NULL or closed");
-    pc__arg *it = pc__args_push(a, PC_ARG_CONNECTION);
+    pc__p_arg *it = pc__p_args_push(a, PC_ARG_CONNECTION);
     if (!it) return pc_last_error_code();
     it->conn = c;
     return PC_OK;
@@ -2631,28 +2640,30 @@ PYCONC_API pc_arg_type pc_args_type(const pc_args *a, size_t i) {
     return a && i < a->len ? a->items[i].type : PC_ARG_NONE;
 }
 
-static const pc__arg *pc__args_item(const pc_args *a, size_t i, pc_arg_type type, const void *out) {
+static const pc__p_arg *pc__p_args_item(const pc_args *a, size_t i, pc_arg_type type,
+                                        const void *out) {
     if (!a || !out) { pc__error(PC_VALUE, "argument pack or output is NULL"); return NULL; }
     if (i >= a->len) {
         pc__error(PC_VALUE, "argument index %zu out of range (%zu items)", i, a->len);
         return NULL;
     }
     if (a->items[i].type != type) {
-        pc__error(PC_VALUE, "argument %zu is of type %d, not %d", i, (int)a->items[i].type, (int)type);
+        pc__error(PC_VALUE, "argument %zu is of type %d, not %d", i, (int)a->items[i].type,
+                  (int)type);
         return NULL;
     }
     return &a->items[i];
 }
 
 PYCONC_API int pc_args_get_int(const pc_args *a, size_t i, int64_t *out_value) {
-    const pc__arg *it = pc__args_item(a, i, PC_ARG_INT, out_value);
+    const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_INT, out_value);
     if (!it) return PC_VALUE;
     *out_value = it->i;
     return PC_OK;
 }
 
 PYCONC_API int pc_args_get_double(const pc_args *a, size_t i, double *out_value) {
-    const pc__arg *it = pc__args_item(a, i, PC_ARG_DOUBLE, out_value);
+    const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_DOUBLE, out_value);
     if (!it) return PC_VALUE;
     *out_value = it->d;
     return PC_OK;
@@ -2660,7 +2671,7 @@ PYCONC_API int pc_args_get_double(const pc_args *a, size_t i, double *out_value)
 
 PYCONC_API int pc_args_get_bytes(const pc_args *a, size_t i, const void **out_data,
                                  size_t *out_size) {
-    const pc__arg *it = pc__args_item(a, i, PC_ARG_BYTES, out_data);
+    const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_BYTES, out_data);
     if (!it) return PC_VALUE;
     *out_data = it->data;
     if (out_size) *out_size = it->size;
@@ -2668,14 +2679,14 @@ PYCONC_API int pc_args_get_bytes(const pc_args *a, size_t i, const void **out_da
 }
 
 PYCONC_API int pc_args_get_str(const pc_args *a, size_t i, const char **out_s) {
-    const pc__arg *it = pc__args_item(a, i, PC_ARG_STR, out_s);
+    const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_STR, out_s);
     if (!it) return PC_VALUE;
     *out_s = (const char *)it->data;
     return PC_OK;
 }
 
 PYCONC_API int pc_args_get_connection(const pc_args *a, size_t i, pc_connection **out_c) {
-    const pc__arg *it = pc__args_item(a, i, PC_ARG_CONNECTION, out_c);
+    const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_CONNECTION, out_c);
     if (!it) return PC_VALUE;
     if (!it->conn) return pc__error(PC_VALUE, "connection %zu was taken", i);
     *out_c = it->conn;
@@ -2685,7 +2696,8 @@ PYCONC_API int pc_args_get_connection(const pc_args *a, size_t i, pc_connection 
 PYCONC_API int pc_args_take_connection(pc_args *a, size_t i, pc_connection **out_c) {
     int rc = pc_args_get_connection(a, i, out_c);
     if (rc) return rc;
-    if (!a->owns_connections) return pc__error(PC_VALUE, "only a received pack gives connections away");
+    if (!a->owns_connections)
+        return pc__error(PC_VALUE, "only a received pack gives connections away");
     a->items[i].conn = NULL;
     return PC_OK;
 }
@@ -2695,27 +2707,28 @@ PYCONC_API int pc_args_take_connection(pc_args *a, size_t i, pc_connection **out
 // bytes plus its readable/writable flags. New kinds (shared locks, queues,
 // memory) add a type and travel the same way: bytes plus descriptors.
 // The descriptors are duplicates (close-on-exec) owned by the caller.
-static int pc__args_encode(const pc_args *a, pc__buf *b, int *fds, size_t *nfds) {
+static int pc__p_args_encode(const pc_args *a, pc__p_buf *b, int *fds, size_t *nfds) {
     size_t n = 0;
-    pc__buf_u32(b, (uint32_t)a->len);
+    pc__p_buf_u32(b, (uint32_t)a->len);
     for (size_t i = 0; i < a->len; i++) {
-        const pc__arg *it = &a->items[i];
-        pc__buf_u8(b, (unsigned)it->type);
+        const pc__p_arg *it = &a->items[i];
+        pc__p_buf_u8(b, (unsigned)it->type);
         switch (it->type) {
-        case PC_ARG_INT: pc__buf_u64(b, (uint64_t)it->i); break;
-        case PC_ARG_DOUBLE: pc__buf_put(b, &it->d, sizeof it->d); break;
+        case PC_ARG_INT: pc__p_buf_u64(b, (uint64_t)it->i); break;
+        case PC_ARG_DOUBLE: pc__p_buf_put(b, &it->d, sizeof it->d); break;
         case PC_ARG_BYTES:
-        case PC_ARG_STR: pc__buf_blob(b, it->data, it->size); break;
+        case PC_ARG_STR: pc__p_buf_blob(b, it->data, it->size); break;
         case PC_ARG_CONNECTION: {
             int fd = pc_connection_fileno(it->conn);
             if (fd < 0) return pc__error(PC_VALUE, "argument %zu: connection is closed", i);
             if (n == PC__ARGS_MAX_FDS)
-                return pc__error(PC_VALUE, "more than %d connections in one pack", PC__ARGS_MAX_FDS);
+                return pc__error(PC_VALUE, "more than %d connections in one pack",
+                                 PC__ARGS_MAX_FDS);
             fds[n] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
             if (fds[n] < 0) return pc__os_error("dup connection");
-            pc__buf_u32(b, (uint32_t)n++);
-            pc__buf_u8(b, (unsigned)pc_connection_readable(it->conn));
-            pc__buf_u8(b, (unsigned)pc_connection_writable(it->conn));
+            pc__p_buf_u32(b, (uint32_t)n++);
+            pc__p_buf_u8(b, (unsigned)pc_connection_readable(it->conn));
+            pc__p_buf_u8(b, (unsigned)pc_connection_writable(it->conn));
             *nfds = n;
             break;
         }
@@ -2728,32 +2741,33 @@ static int pc__args_encode(const pc_args *a, pc__buf *b, int *fds, size_t *nfds)
 
 // Rebuild a pack in the child. Each descriptor used is set to -1 in fds
 // (the pack's connection owns it now).
-static pc_args *pc__args_decode(pc__buf *b, int *fds, size_t nfds) {
+static pc_args *pc__p_args_decode(pc__p_buf *b, int *fds, size_t nfds) {
     pc_args *a = pc_args_new();
     if (!a) return NULL;
     a->owns_connections = 1;
-    uint32_t count = pc__buf_get_u32(b);
+    uint32_t count = pc__p_buf_get_u32(b);
     for (uint32_t i = 0; i < count && !b->bad; i++) {
-        unsigned type = pc__buf_get_u8(b);
+        unsigned type = pc__p_buf_get_u8(b);
         size_t n;
         const void *p;
         int rc = PC_OK;
         if (type == PC_ARG_INT) {
-            rc = pc_args_add_int(a, (int64_t)pc__buf_get_u64(b));
+            rc = pc_args_add_int(a, (int64_t)pc__p_buf_get_u64(b));
         } else if (type == PC_ARG_DOUBLE) {
             double d = 0;
-            if ((p = pc__buf_take(b, sizeof d))) memcpy(&d, p, sizeof d);
+            if ((p = pc__p_buf_take(b, sizeof d))) memcpy(&d, p, sizeof d);
             rc = pc_args_add_double(a, d);
         } else if (type == PC_ARG_BYTES || type == PC_ARG_STR) {
-            p = pc__buf_get_blob(b, &n);
-            rc = p ? pc__args_add_data(a, (pc_arg_type)type, p, n) : PC_VALUE;
+            p = pc__p_buf_get_blob(b, &n);
+            rc = p ? pc__p_args_add_data(a, (pc_arg_type)type, p, n) : PC_VALUE;
         } else if (type == PC_ARG_CONNECTION) {
-            uint32_t k = pc__buf_get_u32(b);
-            unsigned r = pc__buf_get_u8(b), w = pc__buf_get_u8(b);
+            uint32_t k = pc__p_buf_get_u32(b);
+            unsigned r = pc__p_buf_get_u8(b), w = pc__p_buf_get_u8(b);
             pc_connection *c = NULL;
-            if (!b->bad && k < nfds && fds[k] >= 0 && (c = pc__connection_from_fd(fds[k], (int)r, (int)w)))
+            if (!b->bad && k < nfds && fds[k] >= 0 &&
+                (c = pc__p_connection_from_fd(fds[k], (int)r, (int)w)))
                 fds[k] = -1;
-            pc__arg *it = c ? pc__args_push(a, PC_ARG_CONNECTION) : NULL;
+            pc__p_arg *it = c ? pc__p_args_push(a, PC_ARG_CONNECTION) : NULL;
             if (it) it->conn = c;
             else { if (c) pc_connection_free(c); rc = PC_VALUE; }
         } else {
@@ -2771,16 +2785,16 @@ static pc_args *pc__args_decode(pc__buf *b, int *fds, size_t nfds) {
 
 // >>args-message
 // A pack as a connection message: PC__ARGS_MAGIC, then the pack's wire
-// form; its descriptors ride on the frame (pc__frame_send_fds).
+// form; its descriptors ride on the frame (pc__p_frame_send_fds).
 #define PC__ARGS_MAGIC 0x50434131u      // "PCA1"
 
-static int pc__args_has_connection(const pc_args *a) {
+static int pc__p_args_has_connection(const pc_args *a) {
     for (size_t i = 0; i < a->len; i++)
         if (a->items[i].type == PC_ARG_CONNECTION) return 1;
     return 0;
 }
 
-static int pc__conn_is_unix(const pc_connection *c) {
+static int pc__p_conn_is_unix(const pc_connection *c) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (!c->is_socket || getsockname(c->fd, (struct sockaddr *)&ss, &len) < 0) return 0;
@@ -2790,38 +2804,38 @@ static int pc__conn_is_unix(const pc_connection *c) {
 PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args) {
     int fds[PC__ARGS_MAX_FDS];
     size_t nfds = 0;
-    pc__buf b;
-    int rc = pc__conn_check(c, 0, 1);
+    pc__p_buf b;
+    int rc = pc__p_conn_check(c, 0, 1);
     if (rc) return rc;
     if (!args) return pc__error(PC_VALUE, "send_args: argument pack is NULL");
-    if (pc__args_has_connection(args) && !pc__conn_is_unix(c))
+    if (pc__p_args_has_connection(args) && !pc__p_conn_is_unix(c))
         return pc__error(PC_VALUE, "send_args: a pack holding connections needs a unix socket "
                                    "connection (a duplex Pipe, a unix Listener/Client), not a "
                                    "pipe or TCP");
     memset(&b, 0, sizeof b);
-    pc__buf_u32(&b, PC__ARGS_MAGIC);
-    rc = pc__args_encode(args, &b, fds, &nfds);
-    if (!rc) rc = pc__frame_send_fds(c->fd, c->is_socket, b.p, b.len, fds, nfds);
-    for (size_t i = 0; i < nfds; i++) pc__os_close(fds[i]);
+    pc__p_buf_u32(&b, PC__ARGS_MAGIC);
+    rc = pc__p_args_encode(args, &b, fds, &nfds);
+    if (!rc) rc = pc__p_frame_send_fds(c->fd, c->is_socket, b.p, b.len, fds, nfds);
+    for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
     pc__free(b.p);
     return rc;
 }
 
 // Decode a received message into a pack; descriptors it does not use are
 // closed.
-static int pc__args_from_message(void *msg, size_t size, int *fds, size_t nfds,
+static int pc__p_args_from_message(void *msg, size_t size, int *fds, size_t nfds,
                                  pc_args **out_args) {
-    pc__buf b;
+    pc__p_buf b;
     memset(&b, 0, sizeof b);
     b.p = (unsigned char *)msg;
     b.len = size;
     pc_args *a = NULL;
-    if (pc__buf_get_u32(&b) == PC__ARGS_MAGIC && !b.bad) a = pc__args_decode(&b, fds, nfds);
+    if (pc__p_buf_get_u32(&b) == PC__ARGS_MAGIC && !b.bad) a = pc__p_args_decode(&b, fds, nfds);
     if (a && b.pos != b.len) {          // trailing bytes: not one of ours
         pc_args_free(a);
         a = NULL;
     }
-    for (size_t i = 0; i < nfds; i++) pc__os_close(fds[i]);    // used ones are -1
+    for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);    // used ones are -1
     pc__free(msg);
     if (!a) return pc__error(PC_VALUE, "recv_args: malformed argument pack (%zu bytes)", size);
     *out_args = a;
@@ -2832,7 +2846,7 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
     int fds[PC__ARGS_MAX_FDS];
     size_t nfds = PC__ARGS_MAX_FDS, size = 0;
     void *msg = NULL;
-    int rc = pc__conn_check(c, 1, 0);
+    int rc = pc__p_conn_check(c, 1, 0);
     if (rc) return rc;
     if (!out_args) return pc__error(PC_VALUE, "recv_args: NULL out pointer");
     *out_args = NULL;
@@ -2843,12 +2857,12 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
         c->has_pending = 0;
         nfds = 0;
     } else {
-        rc = pc__frame_recv_fds(c->fd, c->is_socket, 0, &msg, &size, fds, &nfds);
+        rc = pc__p_frame_recv_fds(c->fd, c->is_socket, 0, &msg, &size, fds, &nfds);
         // Anything but a clean end of file leaves the stream out of step.
         if (rc == PC_EOF) return rc;
-        if (rc) return pc__conn_payload_failed(c, rc);
+        if (rc) return pc__p_conn_payload_failed(c, rc);
     }
-    return pc__args_from_message(msg, size, fds, nfds, out_args);
+    return pc__p_args_from_message(msg, size, fds, nfds, out_args);
 }
 
 // >>funcref
@@ -2857,15 +2871,15 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
 // are dlopen()ed in the child if only the parent had them loaded: then
 // only by absolute path, and only the very file (device and inode) the
 // parent found at that path when it located the function.
-typedef struct pc__funcref {
+typedef struct pc__p_funcref {
     int is_main;
     char path[1024];
     uint64_t offset;
     uint64_t dev, ino;          // the file at path then; ino 0: unknown
-} pc__funcref;
+} pc__p_funcref;
 
 #if PC__HAVE_PHDR
-typedef struct pc__phdr_search {
+typedef struct pc__p_phdr_search {
     uintptr_t addr;             // find the object holding addr ...
     const char *path;           // ... or the object with this path (NULL: main)
     int index;
@@ -2873,9 +2887,9 @@ typedef struct pc__phdr_search {
     uintptr_t base;
     int executable;             // addr lies in an executable segment
     char name[1024];
-} pc__phdr_search;
+} pc__p_phdr_search;
 
-static int pc__phdr_holds(struct dl_phdr_info *info, uintptr_t addr, int *out_exec) {
+static int pc__p_phdr_holds(struct dl_phdr_info *info, uintptr_t addr, int *out_exec) {
     for (int i = 0; i < (int)info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
@@ -2887,8 +2901,8 @@ static int pc__phdr_holds(struct dl_phdr_info *info, uintptr_t addr, int *out_ex
     return 0;
 }
 
-static int pc__phdr_visit(struct dl_phdr_info *info, size_t size, void *data) {
-    pc__phdr_search *s = (pc__phdr_search *)data;
+static int pc__p_phdr_visit(struct dl_phdr_info *info, size_t size, void *data) {
+    pc__p_phdr_search *s = (pc__p_phdr_search *)data;
     int index = s->index++;
     (void)size;
     if (s->path) {              // resolving: match by name (or index 0 for main)
@@ -2897,10 +2911,10 @@ static int pc__phdr_visit(struct dl_phdr_info *info, size_t size, void *data) {
         if (!match) return 0;
         s->base = (uintptr_t)info->dlpi_addr;
         s->found = 1;
-        pc__phdr_holds(info, s->addr = s->base + s->addr, &s->executable);
+        pc__p_phdr_holds(info, s->addr = s->base + s->addr, &s->executable);
         return 1;
     }
-    if (!pc__phdr_holds(info, s->addr, &s->executable)) return 0;
+    if (!pc__p_phdr_holds(info, s->addr, &s->executable)) return 0;
     s->found = 1;
     s->is_main = index == 0;
     s->base = (uintptr_t)info->dlpi_addr;
@@ -2911,25 +2925,25 @@ static int pc__phdr_visit(struct dl_phdr_info *info, size_t size, void *data) {
 
 // Function pointers and data pointers share a representation on every
 // platform with dladdr; memcpy keeps ISO C quiet about the conversion.
-static uintptr_t pc__fn_addr(pc_target_fn fn) {
+static uintptr_t pc__p_fn_addr(pc_target_fn fn) {
     uintptr_t a = 0;
     memcpy(&a, &fn, sizeof fn < sizeof a ? sizeof fn : sizeof a);
     return a;
 }
 
-static int pc__funcref_locate(pc_target_fn fn, pc__funcref *out) {
+static int pc__p_funcref_locate(pc_target_fn fn, pc__p_funcref *out) {
     memset(out, 0, sizeof *out);
     if (!fn) return PC_OK;
     Dl_info info;
-    uintptr_t addr = pc__fn_addr(fn);
+    uintptr_t addr = pc__p_fn_addr(fn);
     void *vaddr = (void *)addr;
     if (!dladdr(vaddr, &info))
         return pc__error(PC_VALUE, "target %p is not inside a loaded object", vaddr);
 #if PC__HAVE_PHDR
-    pc__phdr_search s;
+    pc__p_phdr_search s;
     memset(&s, 0, sizeof s);
     s.addr = addr;
-    dl_iterate_phdr(pc__phdr_visit, &s);
+    dl_iterate_phdr(pc__p_phdr_visit, &s);
     if (!s.found || !s.executable)
         return pc__error(PC_VALUE, "target %p is not code of a loaded object", vaddr);
     out->is_main = s.is_main;
@@ -2941,7 +2955,7 @@ static int pc__funcref_locate(pc_target_fn fn, pc__funcref *out) {
     out->offset = (uint64_t)(addr - (uintptr_t)info.dli_fbase);
 #endif
     // A child that has to load the object checks it is still this file.
-    if (!out->is_main && pc__os_file_id(out->path, &out->dev, &out->ino) < 0)
+    if (!out->is_main && pc__p_os_file_id(out->path, &out->dev, &out->ino) < 0)
         out->dev = out->ino = 0;
     return PC_OK;
 }
@@ -2951,13 +2965,13 @@ static int pc__funcref_locate(pc_target_fn fn, pc__funcref *out) {
 // there may have been replaced since the parent loaded it (its
 // constructors would run here), and a relative one depends on our
 // directory. A secure-execution process loads nothing on anyone's word.
-static int pc__funcref_dlopen(const pc__funcref *ref) {
+static int pc__p_funcref_dlopen(const pc__p_funcref *ref) {
     uint64_t dev, ino;
-    if (pc__os_secure_exec())
+    if (pc__p_os_secure_exec())
         return pc__error(PC_VALUE, "refusing to load %s in a set-user-ID program", ref->path);
     if (ref->path[0] != '/')
         return pc__error(PC_VALUE, "refusing to load %s: not an absolute path", ref->path);
-    if (pc__os_file_id(ref->path, &dev, &ino) < 0) return pc__os_error(ref->path);
+    if (pc__p_os_file_id(ref->path, &dev, &ino) < 0) return pc__os_error(ref->path);
     if (ref->ino == 0 || dev != ref->dev || ino != ref->ino)
         return pc__error(PC_VALUE, "refusing to load %s: not the file the parent loaded "
                                    "(replaced since?)", ref->path);
@@ -2966,17 +2980,17 @@ static int pc__funcref_dlopen(const pc__funcref *ref) {
     return PC_OK;
 }
 
-static int pc__funcref_resolve(const pc__funcref *ref, pc_target_fn *out) {
+static int pc__p_funcref_resolve(const pc__p_funcref *ref, pc_target_fn *out) {
     uintptr_t addr = 0;
 #if PC__HAVE_PHDR
-    pc__phdr_search s;
+    pc__p_phdr_search s;
     for (int attempt = 0; attempt < 2; attempt++) {
         memset(&s, 0, sizeof s);
         s.path = ref->is_main ? "" : ref->path;
         s.addr = (uintptr_t)ref->offset;
-        dl_iterate_phdr(pc__phdr_visit, &s);
+        dl_iterate_phdr(pc__p_phdr_visit, &s);
         if (s.found || ref->is_main || attempt) break;
-        int rc = pc__funcref_dlopen(ref);                           // loaded by the parent later
+        int rc = pc__p_funcref_dlopen(ref);                           // loaded by the parent later
         if (rc) return rc;
     }
     if (!s.found || !s.executable)
@@ -2986,7 +3000,7 @@ static int pc__funcref_resolve(const pc__funcref *ref, pc_target_fn *out) {
 #else
     void *h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
     Dl_info info;
-    if (!h && pc__funcref_dlopen(ref)) return PC_VALUE;
+    if (!h && pc__p_funcref_dlopen(ref)) return PC_VALUE;
     if (!h) h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
     void *sym = h ? dlsym(h, "pc_process_bootstrap") : NULL;
     if (!sym || !dladdr(sym, &info))
@@ -2997,26 +3011,26 @@ static int pc__funcref_resolve(const pc__funcref *ref, pc_target_fn *out) {
     return PC_OK;
 }
 
-static void pc__funcref_put(pc__buf *b, const pc__funcref *ref, int has) {
-    pc__buf_u8(b, (unsigned)has);
-    pc__buf_u8(b, (unsigned)ref->is_main);
-    pc__buf_str(b, ref->path);
-    pc__buf_u64(b, ref->offset);
-    pc__buf_u64(b, ref->dev);
-    pc__buf_u64(b, ref->ino);
+static void pc__p_funcref_put(pc__p_buf *b, const pc__p_funcref *ref, int has) {
+    pc__p_buf_u8(b, (unsigned)has);
+    pc__p_buf_u8(b, (unsigned)ref->is_main);
+    pc__p_buf_str(b, ref->path);
+    pc__p_buf_u64(b, ref->offset);
+    pc__p_buf_u64(b, ref->dev);
+    pc__p_buf_u64(b, ref->ino);
 }
 
-static int pc__funcref_get(pc__buf *b, pc__funcref *ref) {
+static int pc__p_funcref_get(pc__p_buf *b, pc__p_funcref *ref) {
     memset(ref, 0, sizeof *ref);
-    int has = (int)pc__buf_get_u8(b);
-    ref->is_main = (int)pc__buf_get_u8(b);
+    int has = (int)pc__p_buf_get_u8(b);
+    ref->is_main = (int)pc__p_buf_get_u8(b);
     size_t n;
-    const void *p = pc__buf_get_blob(b, &n);
+    const void *p = pc__p_buf_get_blob(b, &n);
     if (p && n < sizeof ref->path) memcpy(ref->path, p, n);
     else b->bad = 1;
-    ref->offset = pc__buf_get_u64(b);
-    ref->dev = pc__buf_get_u64(b);
-    ref->ino = pc__buf_get_u64(b);
+    ref->offset = pc__p_buf_get_u64(b);
+    ref->dev = pc__p_buf_get_u64(b);
+    ref->ino = pc__p_buf_get_u64(b);
     return has;
 }
 
@@ -3026,7 +3040,7 @@ enum { PC__ARG_NONE = 0, PC__ARG_BYTES = 1, PC__ARG_POINTER = 2, PC__ARG_PACK = 
 enum { PC__S_NONE = 0, PC__S_PIDFD = 1, PC__S_PIPE = 2, PC__S_SERVER = 3 };
 
 struct pc_context { pc_start_method method; };
-static const pc_context pc__contexts[4] = {
+static const pc_context pc__p_contexts[4] = {
     {PC_START_DEFAULT}, {PC_START_FORK}, {PC_START_SPAWN}, {PC_START_FORKSERVER}
 };
 
@@ -3044,13 +3058,13 @@ struct pc_process {
     int arg_kind;
     void *arg;                  // the copied bytes, or the caller's pointer
     size_t arg_size;
-    pc__buf pack;               // the encoded argument pack
+    pc__p_buf pack;               // the encoded argument pack
     int *pack_fds;              // its descriptors (duplicates, ours until start)
     size_t pack_nfds;
     const pc_context *context;
     pc_start_method method;     // resolved at start
     int started, closed;
-    int reaped;                 // set under mu with exitcode (pc__proc_set_reaped)
+    int reaped;                 // set under mu with exitcode (pc__p_proc_set_reaped)
     pid_t pid;
     pid_t owner;                // the process that started it (fork copies the registry)
     int sentinel, sentinel_kind;
@@ -3059,21 +3073,21 @@ struct pc_process {
     pc_process *reg_prev, *reg_next;
 };
 
-static pc_lock pc__proc_lock = PC_LOCK_INIT;    // registry, method, counter, current
-static pthread_once_t pc__proc_once = PTHREAD_ONCE_INIT;
-static pc_process *pc__proc_current;
-static pc_process *pc__proc_parent;
-static pc_process *pc__proc_children;           // started, not yet reaped
-static uint32_t pc__proc_counter;               // children made by this process
-static pc_start_method pc__proc_method;         // PC_START_DEFAULT: not set
-static int pc__proc_method_fixed;
-static char pc__proc_argv0[256] = "pyconc";
-static pc_lock pc__fs_lock = PC_LOCK_INIT;      // starting the forkserver
+static pc_lock pc__p_proc_lock = PC_LOCK_INIT;    // registry, method, counter, current
+static pthread_once_t pc__p_proc_once = PTHREAD_ONCE_INIT;
+static pc_process *pc__p_proc_current;
+static pc_process *pc__p_proc_parent;
+static pc_process *pc__p_proc_children;           // started, not yet reaped
+static uint32_t pc__p_proc_counter;               // children made by this process
+static pc_start_method pc__p_proc_method;         // PC_START_DEFAULT: not set
+static int pc__p_proc_method_fixed;
+static char pc__p_proc_argv0[256] = "pyconc";
+static pc_lock pc__p_fs_lock = PC_LOCK_INIT;      // starting the forkserver
 
-static void pc__proc_exit_function(void);
-static void pc__proc_after_fork_child(void);
+static void pc__p_proc_exit_function(void);
+static void pc__p_proc_after_fork_child(void);
 
-static pc_process *pc__proc_alloc(int kind, const char *name) {
+static pc_process *pc__p_proc_alloc(int kind, const char *name) {
     pc_process *p = (pc_process *)pc__calloc(1, sizeof *p);
     if (!p) return NULL;
     p->name = pc__strdup(name);
@@ -3086,46 +3100,46 @@ static pc_process *pc__proc_alloc(int kind, const char *name) {
     return p;
 }
 
-static void pc__proc_init_once(void) {
-    pc_process *cur = pc__proc_alloc(PC__P_CURRENT, "MainProcess");
+static void pc__p_proc_init_once(void) {
+    pc_process *cur = pc__p_proc_alloc(PC__P_CURRENT, "MainProcess");
     if (!cur) abort();          // no memory before main: nothing sensible to do
     cur->authkey_len = 32;
     // Python's os.urandom(32); without any random source there is no safe key.
-    if (pc__random_bytes(cur->authkey, 32)) abort();
-    pc__proc_current = cur;
+    if (pc__p_random_bytes(cur->authkey, 32)) abort();
+    pc__p_proc_current = cur;
     // Children are joined in the last phase at exit, after the threads,
     // as Python's util._exit_function runs after threading's shutdown.
     pc__hooks h;
     memset(&h, 0, sizeof h);
-    h.after_fork_child = pc__proc_after_fork_child;
-    h.at_exit = pc__proc_exit_function;
+    h.after_fork_child = pc__p_proc_after_fork_child;
+    h.at_exit = pc__p_proc_exit_function;
     pc__lifecycle_set(PC__PHASE_PROCESSES, &h);
 #if defined(__GLIBC__)
-    snprintf(pc__proc_argv0, sizeof pc__proc_argv0, "%s", program_invocation_short_name);
+    snprintf(pc__p_proc_argv0, sizeof pc__p_proc_argv0, "%s", program_invocation_short_name);
 #endif
 }
 
-static void pc__proc_init(void) { pthread_once(&pc__proc_once, pc__proc_init_once); }
+static void pc__p_proc_init(void) { pthread_once(&pc__p_proc_once, pc__p_proc_init_once); }
 
 // In a child made by fork (ours or the user's) the parent's children are
 // not ours, and a lock another thread held is free.
-static void pc__proc_after_fork_child(void) {
-    pc__proc_lock.state = 0;
-    pc__fs_lock.state = 0;
-    if (pc__proc_current) pc__proc_current->mu.state = 0;
+static void pc__p_proc_after_fork_child(void) {
+    pc__p_proc_lock.state = 0;
+    pc__p_fs_lock.state = 0;
+    if (pc__p_proc_current) pc__p_proc_current->mu.state = 0;
 }
 
 // >>registry
-static void pc__registry_link(pc_process *p) {
+static void pc__p_registry_link(pc_process *p) {
     p->reg_prev = NULL;
-    p->reg_next = pc__proc_children;
-    if (pc__proc_children) pc__proc_children->reg_prev = p;
-    pc__proc_children = p;
+    p->reg_next = pc__p_proc_children;
+    if (pc__p_proc_children) pc__p_proc_children->reg_prev = p;
+    pc__p_proc_children = p;
 }
 
-static void pc__registry_unlink(pc_process *p) {
+static void pc__p_registry_unlink(pc_process *p) {
     if (p->reg_prev) p->reg_prev->reg_next = p->reg_next;
-    else if (pc__proc_children == p) pc__proc_children = p->reg_next;
+    else if (pc__p_proc_children == p) pc__p_proc_children = p->reg_next;
     if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
     p->reg_prev = p->reg_next = NULL;
 }
@@ -3135,10 +3149,10 @@ PYCONC_API pc_process *pc_process_retain(pc_process *p) {
     return p;
 }
 
-static void pc__proc_destroy(pc_process *p) {
-    for (size_t i = 0; i < p->pack_nfds; i++) pc__os_close(p->pack_fds[i]);
-    if (p->sentinel >= 0) pc__os_close(p->sentinel);
-    pc__os_close(p->pidfd);
+static void pc__p_proc_destroy(pc_process *p) {
+    for (size_t i = 0; i < p->pack_nfds; i++) pc__p_os_close(p->pack_fds[i]);
+    if (p->sentinel >= 0) pc__p_os_close(p->sentinel);
+    pc__p_os_close(p->pidfd);
     if (p->arg_kind == PC__ARG_BYTES) pc__free(p->arg);
     pc__free(p->pack.p);
     pc__free(p->pack_fds);
@@ -3147,22 +3161,23 @@ static void pc__proc_destroy(pc_process *p) {
     pc__free(p);
 }
 
-static void pc__proc_release(pc_process *p) {
-    if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0) pc__proc_destroy(p);
+static void pc__p_proc_release(pc_process *p) {
+    if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0) pc__p_proc_destroy(p);
 }
 
 PYCONC_API void pc_process_free(pc_process *p) {
     if (!p || p->kind != PC__P_CHILD) return;   // current and parent belong to the library
-    pc__proc_release(p);
+    pc__p_proc_release(p);
 }
 
 // >>desc
-static int pc__proc_check_desc(const pc_process_desc *d) {
+static int pc__p_proc_check_desc(const pc_process_desc *d) {
     if (d->daemon != PC_DAEMON_INHERIT && d->daemon != PC_DAEMON_YES && d->daemon != PC_DAEMON_NO)
         return pc__error(PC_VALUE, "daemon must be PC_DAEMON_INHERIT, _YES or _NO");
     if (d->args && (d->arg || d->arg_size))
         return pc__error(PC_VALUE, "give either arg/arg_size or args, not both");
-    if (d->arg_size && !d->arg) return pc__error(PC_VALUE, "arg is NULL but arg_size is %zu", d->arg_size);
+    if (d->arg_size && !d->arg)
+        return pc__error(PC_VALUE, "arg is NULL but arg_size is %zu", d->arg_size);
     if (d->context && ((int)d->context->method < PC_START_DEFAULT ||
                        (int)d->context->method > PC_START_FORKSERVER))
         return pc__error(PC_VALUE, "context is not one of pc_get_context's");
@@ -3170,31 +3185,33 @@ static int pc__proc_check_desc(const pc_process_desc *d) {
 }
 
 // The child's identity is ours plus the next counter: "Process-1:3".
-static int pc__proc_set_identity(pc_process *p, char *name_buf, size_t cap) {
-    pc_process *cur = pc__proc_current;
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    uint32_t n = ++pc__proc_counter;
+static int pc__p_proc_set_identity(pc_process *p, char *name_buf, size_t cap) {
+    pc_process *cur = pc__p_proc_current;
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    uint32_t n = ++pc__p_proc_counter;
     size_t len = cur->identity_len + 1;
     p->identity = (uint32_t *)pc__calloc(len, sizeof(uint32_t));
     if (p->identity) {
-        if (cur->identity_len) memcpy(p->identity, cur->identity, cur->identity_len * sizeof(uint32_t));
+        if (cur->identity_len)
+            memcpy(p->identity, cur->identity, cur->identity_len * sizeof(uint32_t));
         p->identity[len - 1] = n;
         p->identity_len = len;
     }
-    pc_lock_release(&pc__proc_lock);
+    pc_lock_release(&pc__p_proc_lock);
     if (!p->identity) return PC_NOMEM;
     size_t used = (size_t)snprintf(name_buf, cap, "Process-");
     for (size_t i = 0; i < len && used < cap; i++)
-        used += (size_t)snprintf(name_buf + used, cap - used, i ? ":%u" : "%u", (unsigned)p->identity[i]);
+        used += (size_t)snprintf(name_buf + used, cap - used, i ? ":%u" : "%u",
+                                 (unsigned)p->identity[i]);
     return PC_OK;
 }
 
-static int pc__proc_copy_arg(pc_process *p, const pc_process_desc *d) {
+static int pc__p_proc_copy_arg(pc_process *p, const pc_process_desc *d) {
     if (d->args) {
         p->arg_kind = PC__ARG_PACK;
         p->pack_fds = (int *)pc__calloc(PC__ARGS_MAX_FDS, sizeof(int));
         if (!p->pack_fds) return PC_NOMEM;
-        return pc__args_encode(d->args, &p->pack, p->pack_fds, &p->pack_nfds);
+        return pc__p_args_encode(d->args, &p->pack, p->pack_fds, &p->pack_nfds);
     }
     if (d->arg_size) {
         p->arg_kind = PC__ARG_BYTES;
@@ -3212,14 +3229,14 @@ static int pc__proc_copy_arg(pc_process *p, const pc_process_desc *d) {
 PYCONC_API pc_process *pc_process_new(const pc_process_desc *desc) {
     pc_process_desc d;
     char auto_name[256];
-    pc__proc_init();
+    pc__p_proc_init();
     memset(&d, 0, sizeof d);
     if (desc) d = *desc;
-    if (pc__proc_check_desc(&d)) return NULL;
-    pc_process *p = pc__proc_alloc(PC__P_CHILD, "");
+    if (pc__p_proc_check_desc(&d)) return NULL;
+    pc_process *p = pc__p_proc_alloc(PC__P_CHILD, "");
     if (!p) return NULL;
-    pc_process *cur = pc__proc_current;
-    if (pc__proc_set_identity(p, auto_name, sizeof auto_name)) goto fail;
+    pc_process *cur = pc__p_proc_current;
+    if (pc__p_proc_set_identity(p, auto_name, sizeof auto_name)) goto fail;
     pc__free(p->name);
     if (!(p->name = pc__strdup(d.name ? d.name : auto_name))) goto fail;
     p->daemon = d.daemon == PC_DAEMON_YES || (d.daemon == PC_DAEMON_INHERIT && cur->daemon);
@@ -3229,15 +3246,15 @@ PYCONC_API pc_process *pc_process_new(const pc_process_desc *desc) {
     pc_lock_release(&cur->mu);
     p->target = d.target;
     p->context = d.context;
-    if (pc__proc_copy_arg(p, &d)) goto fail;
+    if (pc__p_proc_copy_arg(p, &d)) goto fail;
     return p;
 fail:
-    pc__proc_destroy(p);
+    pc__p_proc_destroy(p);
     return NULL;
 }
 
 // >>methods
-static pc_start_method pc__platform_default(void) {
+static pc_start_method pc__p_platform_default(void) {
 #if defined(__linux__)
     return PC_START_FORKSERVER;
 #else
@@ -3247,7 +3264,7 @@ static pc_start_method pc__platform_default(void) {
 
 // The method a context stands for; the default context fixes the global
 // choice the first time it is used, as Python's DefaultContext does.
-static pc_start_method pc__resolve_method(const pc_context *ctx) {
+static pc_start_method pc__p_resolve_method(const pc_context *ctx) {
     if (ctx && ctx->method != PC_START_DEFAULT) return ctx->method;
     return pc_get_start_method();
 }
@@ -3257,40 +3274,40 @@ PYCONC_API const pc_context *pc_get_context(pc_start_method method) {
         pc__error(PC_VALUE, "unknown start method %d", (int)method);
         return NULL;
     }
-    return &pc__contexts[method];
+    return &pc__p_contexts[method];
 }
 
 PYCONC_API pc_start_method pc_context_get_start_method(const pc_context *ctx) {
-    return pc__resolve_method(ctx);
+    return pc__p_resolve_method(ctx);
 }
 
 PYCONC_API pc_start_method pc_get_start_method(void) {
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    if (pc__proc_method == PC_START_DEFAULT) pc__proc_method = pc__platform_default();
-    pc__proc_method_fixed = 1;
-    pc_start_method m = pc__proc_method;
-    pc_lock_release(&pc__proc_lock);
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    if (pc__p_proc_method == PC_START_DEFAULT) pc__p_proc_method = pc__p_platform_default();
+    pc__p_proc_method_fixed = 1;
+    pc_start_method m = pc__p_proc_method;
+    pc_lock_release(&pc__p_proc_lock);
     return m;
 }
 
 PYCONC_API int pc_set_start_method(pc_start_method method, int force) {
     if ((int)method < PC_START_DEFAULT || (int)method > PC_START_FORKSERVER)
         return pc__error(PC_VALUE, "unknown start method %d", (int)method);
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    int fixed = pc__proc_method_fixed;
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    int fixed = pc__p_proc_method_fixed;
     if (fixed && !force) {
-        pc_lock_release(&pc__proc_lock);
+        pc_lock_release(&pc__p_proc_lock);
         return pc__error(PC_RUNTIME, "context has already been set");
     }
-    pc__proc_method = method;
-    pc__proc_method_fixed = method != PC_START_DEFAULT;
-    pc_lock_release(&pc__proc_lock);
+    pc__p_proc_method = method;
+    pc__p_proc_method_fixed = method != PC_START_DEFAULT;
+    pc_lock_release(&pc__p_proc_lock);
     return PC_OK;
 }
 
 PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap) {
     pc_start_method all[3];
-    all[0] = pc__platform_default();
+    all[0] = pc__p_platform_default();
     all[1] = all[0] == PC_START_FORKSERVER ? PC_START_FORK : PC_START_FORK;
     all[2] = all[0] == PC_START_FORKSERVER ? PC_START_SPAWN : PC_START_FORKSERVER;
     for (size_t i = 0; out && i < cap && i < 3; i++) out[i] = all[i];
@@ -3320,7 +3337,7 @@ PYCONC_API int pc_start_method_from_name(const char *name, pc_start_method *out_
 // >>child
 // Everything a child needs to become itself, from fork's memory or from
 // the bootstrap message.
-typedef struct pc__child_info {
+typedef struct pc__p_child_info {
     pc_target_fn target;
     char *name;
     int daemon;
@@ -3335,33 +3352,33 @@ typedef struct pc__child_info {
     void *arg;
     size_t arg_size;
     pc_args *pack;
-} pc__child_info;
+} pc__p_child_info;
 
 // Take on the child's identity. The parent's children are not ours; their
 // objects are left alone (the memory is a copy after fork).
-static void pc__child_become(pc__child_info *ci) {
-    pc__proc_init();
-    pc_process *cur = pc__proc_current;
+static void pc__p_child_become(pc__p_child_info *ci) {
+    pc__p_proc_init();
+    pc_process *cur = pc__p_proc_current;
     cur->name = ci->name;
     cur->daemon = ci->daemon;
     memcpy(cur->authkey, ci->authkey, ci->authkey_len);
     cur->authkey_len = ci->authkey_len;
     cur->identity = ci->identity;
     cur->identity_len = ci->identity_len;
-    pc__proc_children = NULL;
-    pc__proc_counter = 0;
-    pc__proc_method = (pc_start_method)ci->method;
-    pc__proc_method_fixed = ci->method_fixed;
-    pc_process *parent = pc__proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
+    pc__p_proc_children = NULL;
+    pc__p_proc_counter = 0;
+    pc__p_proc_method = (pc_start_method)ci->method;
+    pc__p_proc_method_fixed = ci->method_fixed;
+    pc_process *parent = pc__p_proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
     if (parent) {
         parent->pid = (pid_t)ci->parent_pid;
         parent->started = 1;
     }
-    pc__proc_parent = parent;
+    pc__p_proc_parent = parent;
 }
 
 // Python's threading._shutdown in the child: wait for non-daemon threads.
-static void pc__child_join_threads(void) {
+static void pc__p_child_join_threads(void) {
     pc_thread *self = pc_thread_current();
     for (;;) {
         pc_thread *ts[64], *found = NULL;
@@ -3382,8 +3399,8 @@ static void pc__child_join_threads(void) {
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noreturn))
 #endif
-static void pc__child_run(pc__child_info *ci) {
-    pc__child_become(ci);
+static void pc__p_child_run(pc__p_child_info *ci) {
+    pc__p_child_become(ci);
     void *arg = ci->arg_kind == PC__ARG_PACK ? (void *)ci->pack : ci->arg;
     int rc = ci->target ? ci->target(arg) : 0;
     char msg[256];
@@ -3391,11 +3408,11 @@ static void pc__child_run(pc__child_info *ci) {
     int code = raised ? 1 : (rc & 0xff);
     if (raised) {
         // Python prints "Process NAME:" and the traceback, then exits 1.
-        fprintf(stderr, "Process %s:\n%s: %s\n", pc__proc_current->name,
+        fprintf(stderr, "Process %s:\n%s: %s\n", pc__p_proc_current->name,
                 pc__exception_name(raised), msg);
     }
-    pc__proc_exit_function();
-    pc__child_join_threads();
+    pc__p_proc_exit_function();
+    pc__p_child_join_threads();
     pc_args_free(ci->pack);
     // Only the standard streams: other FILEs hold the parent's unflushed
     // data too after fork, and the parent writes that itself.
@@ -3407,8 +3424,8 @@ static void pc__child_run(pc__child_info *ci) {
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noreturn))
 #endif
-static void pc__child_from_fork(pc_process *p) {
-    pc__child_info ci;
+static void pc__p_child_from_fork(pc_process *p) {
+    pc__p_child_info ci;
     memset(&ci, 0, sizeof ci);
     ci.target = p->target;
     ci.name = pc__strdup(p->name);
@@ -3418,101 +3435,102 @@ static void pc__child_from_fork(pc_process *p) {
     ci.identity = p->identity;
     ci.identity_len = p->identity_len;
     ci.parent_pid = (long)getppid();
-    ci.parent_name = pc__strdup(pc__proc_current->name);
-    ci.method = (int)pc__proc_method;
-    ci.method_fixed = pc__proc_method_fixed;
+    ci.parent_name = pc__strdup(pc__p_proc_current->name);
+    ci.method = (int)pc__p_proc_method;
+    ci.method_fixed = pc__p_proc_method_fixed;
     ci.arg_kind = p->arg_kind;
     ci.arg = p->arg;
     ci.arg_size = p->arg_size;
     if (p->arg_kind == PC__ARG_PACK) {
         p->pack.pos = 0;
-        ci.pack = pc__args_decode(&p->pack, p->pack_fds, p->pack_nfds);
+        ci.pack = pc__p_args_decode(&p->pack, p->pack_fds, p->pack_nfds);
         if (!ci.pack) {
             fprintf(stderr, "pyconc: child %s: %s\n", p->name, pc_last_error());
             _exit(1);
         }
     }
-    pc__child_run(&ci);
+    pc__p_child_run(&ci);
 }
 
 // >>bootstrap
 // A spawned or forkserver child reads one message on its bootstrap socket,
-// framed as every message is (pc__frame_send_fds), the descriptors of its
+// framed as every message is (pc__p_frame_send_fds), the descriptors of its
 // argument pack attached; the body starts with PC__BOOT_MAGIC and a kind.
 enum { PC__BOOT_RUN = 1, PC__BOOT_SERVER = 2 };
 
-static void pc__boot_body_run(pc_process *p, const pc__funcref *ref, pc__buf *b) {
-    pc_process *cur = pc__proc_current;
-    pc__buf_u32(b, PC__BOOT_MAGIC);
-    pc__buf_u32(b, PC__BOOT_RUN);
-    pc__funcref_put(b, ref, p->target != NULL);
-    pc__buf_str(b, p->name);
-    pc__buf_u8(b, (unsigned)p->daemon);
-    pc__buf_blob(b, p->authkey, p->authkey_len);
-    pc__buf_u32(b, (uint32_t)p->identity_len);
-    for (size_t i = 0; i < p->identity_len; i++) pc__buf_u32(b, p->identity[i]);
-    pc__buf_u64(b, (uint64_t)getpid());
+static void pc__p_boot_body_run(pc_process *p, const pc__p_funcref *ref, pc__p_buf *b) {
+    pc_process *cur = pc__p_proc_current;
+    pc__p_buf_u32(b, PC__BOOT_MAGIC);
+    pc__p_buf_u32(b, PC__BOOT_RUN);
+    pc__p_funcref_put(b, ref, p->target != NULL);
+    pc__p_buf_str(b, p->name);
+    pc__p_buf_u8(b, (unsigned)p->daemon);
+    pc__p_buf_blob(b, p->authkey, p->authkey_len);
+    pc__p_buf_u32(b, (uint32_t)p->identity_len);
+    for (size_t i = 0; i < p->identity_len; i++) pc__p_buf_u32(b, p->identity[i]);
+    pc__p_buf_u64(b, (uint64_t)getpid());
     pc_lock_acquire(&cur->mu, PC_FOREVER);
-    pc__buf_str(b, cur->name);
+    pc__p_buf_str(b, cur->name);
     pc_lock_release(&cur->mu);
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    pc__buf_u8(b, (unsigned)pc__proc_method);
-    pc__buf_u8(b, (unsigned)pc__proc_method_fixed);
-    pc_lock_release(&pc__proc_lock);
-    pc__buf_u8(b, (unsigned)p->arg_kind);
-    if (p->arg_kind == PC__ARG_BYTES) pc__buf_blob(b, p->arg, p->arg_size);
-    if (p->arg_kind == PC__ARG_PACK) pc__buf_blob(b, p->pack.p, p->pack.len);
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    pc__p_buf_u8(b, (unsigned)pc__p_proc_method);
+    pc__p_buf_u8(b, (unsigned)pc__p_proc_method_fixed);
+    pc_lock_release(&pc__p_proc_lock);
+    pc__p_buf_u8(b, (unsigned)p->arg_kind);
+    if (p->arg_kind == PC__ARG_BYTES) pc__p_buf_blob(b, p->arg, p->arg_size);
+    if (p->arg_kind == PC__ARG_PACK) pc__p_buf_blob(b, p->pack.p, p->pack.len);
 }
 
-static int pc__boot_send(int sock, const pc__buf *body, const int *fds, size_t nfds) {
-    return pc__frame_send_fds(sock, 1, body->p, body->len, fds, nfds);
+static int pc__p_boot_send(int sock, const pc__p_buf *body, const int *fds, size_t nfds) {
+    return pc__p_frame_send_fds(sock, 1, body->p, body->len, fds, nfds);
 }
 
 // Read the whole message; fds gets the descriptors (room for
 // PC__ARGS_MAX_FDS); body is left just past the magic.
-static int pc__boot_recv(int sock, pc__buf *body, int *fds, size_t *nfds) {
+static int pc__p_boot_recv(int sock, pc__p_buf *body, int *fds, size_t *nfds) {
     void *p = NULL;
     size_t n = 0;
     *nfds = PC__ARGS_MAX_FDS;
     memset(body, 0, sizeof *body);
-    int rc = pc__frame_recv_fds(sock, 1, (size_t)1 << 30, &p, &n, fds, nfds);
+    int rc = pc__p_frame_recv_fds(sock, 1, (size_t)1 << 30, &p, &n, fds, nfds);
     if (rc) return rc;
     body->p = (unsigned char *)p;
     body->len = body->cap = n;
-    if (pc__buf_get_u32(body) != PC__BOOT_MAGIC) return pc__error(PC_VALUE, "malformed bootstrap");
+    if (pc__p_buf_get_u32(body) != PC__BOOT_MAGIC)
+        return pc__error(PC_VALUE, "malformed bootstrap");
     return PC_OK;
 }
 
-static int pc__boot_parse_run(pc__buf *b, int *fds, size_t nfds, pc__child_info *ci) {
-    pc__funcref ref;
+static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child_info *ci) {
+    pc__p_funcref ref;
     size_t n;
-    if (pc__funcref_get(b, &ref) && !b->bad && pc__funcref_resolve(&ref, &ci->target))
+    if (pc__p_funcref_get(b, &ref) && !b->bad && pc__p_funcref_resolve(&ref, &ci->target))
         return PC_VALUE;
-    ci->name = pc__buf_get_str(b);
-    ci->daemon = (int)pc__buf_get_u8(b);
-    const void *key = pc__buf_get_blob(b, &n);
+    ci->name = pc__p_buf_get_str(b);
+    ci->daemon = (int)pc__p_buf_get_u8(b);
+    const void *key = pc__p_buf_get_blob(b, &n);
     if (!key || n == 0 || n > PC_AUTHKEY_MAX) return pc__error(PC_VALUE, "bad authkey");
     memcpy(ci->authkey, key, n);
     ci->authkey_len = n;
-    ci->identity_len = pc__buf_get_u32(b);
+    ci->identity_len = pc__p_buf_get_u32(b);
     if (ci->identity_len > 4096) return pc__error(PC_VALUE, "bad identity");
     ci->identity = (uint32_t *)pc__calloc(ci->identity_len + 1, sizeof(uint32_t));
     if (!ci->identity) return PC_NOMEM;
-    for (size_t i = 0; i < ci->identity_len; i++) ci->identity[i] = pc__buf_get_u32(b);
-    ci->parent_pid = (long)pc__buf_get_u64(b);
-    ci->parent_name = pc__buf_get_str(b);
-    ci->method = (int)pc__buf_get_u8(b);
-    ci->method_fixed = (int)pc__buf_get_u8(b);
-    ci->arg_kind = (int)pc__buf_get_u8(b);
+    for (size_t i = 0; i < ci->identity_len; i++) ci->identity[i] = pc__p_buf_get_u32(b);
+    ci->parent_pid = (long)pc__p_buf_get_u64(b);
+    ci->parent_name = pc__p_buf_get_str(b);
+    ci->method = (int)pc__p_buf_get_u8(b);
+    ci->method_fixed = (int)pc__p_buf_get_u8(b);
+    ci->arg_kind = (int)pc__p_buf_get_u8(b);
     if (ci->arg_kind == PC__ARG_BYTES) {
-        const void *arg = pc__buf_get_blob(b, &ci->arg_size);
+        const void *arg = pc__p_buf_get_blob(b, &ci->arg_size);
         ci->arg = arg ? pc__malloc(ci->arg_size) : NULL;
         if (ci->arg) memcpy(ci->arg, arg, ci->arg_size);
     } else if (ci->arg_kind == PC__ARG_PACK) {
-        pc__buf pack;
+        pc__p_buf pack;
         memset(&pack, 0, sizeof pack);
-        pack.p = (unsigned char *)(uintptr_t)pc__buf_get_blob(b, &pack.len);
-        if (pack.p) ci->pack = pc__args_decode(&pack, fds, nfds);
+        pack.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(b, &pack.len);
+        if (pack.p) ci->pack = pc__p_args_decode(&pack, fds, nfds);
         if (!ci->pack) b->bad = 1;
     } else if (ci->arg_kind != PC__ARG_NONE) {
         b->bad = 1;
@@ -3524,23 +3542,23 @@ static int pc__boot_parse_run(pc__buf *b, int *fds, size_t nfds, pc__child_info 
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noreturn))
 #endif
-static void pc__forkserver_main(int chan, const unsigned char *key, size_t keylen);
+static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen);
 
 // Run the child whose bootstrap socket is sock; never returns. A run
 // bootstrap comes on a stream socketpair, a server's on a seqpacket one.
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noreturn))
 #endif
-static void pc__child_from_socket(int sock) {
-    pc__buf body;
+static void pc__p_child_from_socket(int sock) {
+    pc__p_buf body;
     int fds[PC__ARGS_MAX_FDS];
     size_t nfds = 0;
-    pc__child_info ci;
+    pc__p_child_info ci;
     memset(&ci, 0, sizeof ci);
-    int type = pc__os_unix_socket_type(sock);
-    int rc = pc__boot_recv(sock, &body, fds, &nfds);
+    int type = pc__p_os_unix_socket_type(sock);
+    int rc = pc__p_boot_recv(sock, &body, fds, &nfds);
     if (rc == PC_EOF) _exit(1);                 // the parent gave up on us
-    uint32_t kind = rc ? 0 : pc__buf_get_u32(&body);
+    uint32_t kind = rc ? 0 : pc__p_buf_get_u32(&body);
     if ((kind == PC__BOOT_SERVER && type != SOCK_SEQPACKET) ||
         (kind == PC__BOOT_RUN && type != SOCK_STREAM)) {
         rc = pc__error(PC_VALUE, "bootstrap kind %u on the wrong kind of socket", (unsigned)kind);
@@ -3548,16 +3566,16 @@ static void pc__child_from_socket(int sock) {
     }
     if (kind == PC__BOOT_SERVER) {
         size_t n;
-        const void *key = pc__buf_get_blob(&body, &n);
+        const void *key = pc__p_buf_get_blob(&body, &n);
         if (key && n >= 1 && n <= PC_AUTHKEY_MAX) {
             unsigned char k[PC_AUTHKEY_MAX];
             memcpy(k, key, n);
-            pc__forkserver_main(sock, k, n);
+            pc__p_forkserver_main(sock, k, n);
         }
         rc = pc__error(PC_VALUE, "malformed forkserver bootstrap");
     } else if (kind == PC__BOOT_RUN) {
         close(sock);
-        rc = pc__boot_parse_run(&body, fds, nfds, &ci);
+        rc = pc__p_boot_parse_run(&body, fds, nfds, &ci);
     } else if (!rc) {
         rc = pc__error(PC_VALUE, "unknown bootstrap kind %u", (unsigned)kind);
     }
@@ -3567,7 +3585,7 @@ static void pc__child_from_socket(int sock) {
     }
     for (size_t i = 0; i < nfds; i++) if (fds[i] >= 0) close(fds[i]);   // unused
     pc__free(body.p);
-    pc__child_run(&ci);
+    pc__p_child_run(&ci);
 }
 
 // Before a spawned child reads a byte of its bootstrap, the socket on
@@ -3576,18 +3594,18 @@ static void pc__child_from_socket(int sock) {
 // our parent, with our user and group. Anyone else who hands a program
 // this descriptor and the environment variable is refused, and cannot
 // make it load a library or run a function. Returns only if it is ours.
-static void pc__boot_check_peer(int fd) {
+static void pc__p_boot_check_peer(int fd) {
     char why[160];
     pid_t pid = 0, ppid = getppid();
     uid_t uid = 0;
     gid_t gid = 0;
-    int type = pc__os_unix_socket_type(fd);
+    int type = pc__p_os_unix_socket_type(fd);
     if (type != SOCK_STREAM && type != SOCK_SEQPACKET) {
         snprintf(why, sizeof why, "descriptor %d is not a unix stream or seqpacket socket", fd);
-    } else if (pc__os_peer_ids(fd, &pid, &uid, &gid) < 0) {
+    } else if (pc__p_os_peer_ids(fd, &pid, &uid, &gid) < 0) {
         snprintf(why, sizeof why, "cannot tell who sent it (%s)", strerror(errno));
     } else if (pid != -1 && pid != ppid) {
-        if (pc__os_peer_gone(fd)) _exit(1);    // our parent died before sending: just go
+        if (pc__p_os_peer_gone(fd)) _exit(1);    // our parent died before sending: just go
         snprintf(why, sizeof why, "it comes from process %ld, not from our parent %ld",
                  (long)pid, (long)ppid);
     } else if (uid != geteuid() || gid != getegid()) {
@@ -3602,7 +3620,7 @@ static void pc__boot_check_peer(int fd) {
 
 // >>spawn
 // The environment of the child: ours plus PYCONC_PROCESS_FD=3.
-static char **pc__spawn_env(void) {
+static char **pc__p_spawn_env(void) {
     size_t n = 0, k = 0;
     while (environ && environ[n]) n++;
     char **env = (char **)pc__calloc(n + 2, sizeof(char *));
@@ -3615,7 +3633,7 @@ static char **pc__spawn_env(void) {
 }
 
 // Close in the child every descriptor from lo up that is not close-on-exec.
-static int pc__spawn_close_from(posix_spawn_file_actions_t *fa, int lo) {
+static int pc__p_spawn_close_from(posix_spawn_file_actions_t *fa, int lo) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
     return posix_spawn_file_actions_addclosefrom_np(fa, lo);
 #else
@@ -3646,30 +3664,32 @@ static int pc__spawn_close_from(posix_spawn_file_actions_t *fa, int lo) {
 #endif
 }
 
-static const char *pc__spawn_exe(void) {
+static const char *pc__p_spawn_exe(void) {
 #if defined(__linux__)
     return "/proc/self/exe";
 #else
-    return pc__proc_argv0;
+    return pc__p_proc_argv0;
 #endif
 }
 
 // posix_spawn the program itself with descriptors 0-2, boot_fd as 3 and
 // (when >= 0) sentinel_w as 4, nothing else. Returns PC_OS with errno kept.
-static int pc__spawn_self(int boot_fd, int sentinel_w, pid_t *out_pid) {
+static int pc__p_spawn_self(int boot_fd, int sentinel_w, pid_t *out_pid) {
     posix_spawn_file_actions_t fa;
     char *argv[2];
     int rc = posix_spawn_file_actions_init(&fa);
     if (rc) { errno = rc; return pc__os_error("posix_spawn_file_actions_init"); }
     rc = posix_spawn_file_actions_adddup2(&fa, boot_fd, PC__BOOT_FD);
-    if (!rc && sentinel_w >= 0) rc = posix_spawn_file_actions_adddup2(&fa, sentinel_w, PC__SENTINEL_FD);
-    if (!rc) rc = pc__spawn_close_from(&fa, sentinel_w >= 0 ? PC__SENTINEL_FD + 1 : PC__BOOT_FD + 1);
-    char **env = rc ? NULL : pc__spawn_env();
+    if (!rc && sentinel_w >= 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, sentinel_w, PC__SENTINEL_FD);
+    if (!rc)
+        rc = pc__p_spawn_close_from(&fa, sentinel_w >= 0 ? PC__SENTINEL_FD + 1 : PC__BOOT_FD + 1);
+    char **env = rc ? NULL : pc__p_spawn_env();
     if (!rc && !env) rc = ENOMEM;
     if (!rc) {
-        argv[0] = pc__proc_argv0;
+        argv[0] = pc__p_proc_argv0;
         argv[1] = NULL;
-        rc = posix_spawn(out_pid, pc__spawn_exe(), &fa, NULL, argv, env);
+        rc = posix_spawn(out_pid, pc__p_spawn_exe(), &fa, NULL, argv, env);
     }
     pc__free(env);
     posix_spawn_file_actions_destroy(&fa);
@@ -3678,7 +3698,7 @@ static int pc__spawn_self(int boot_fd, int sentinel_w, pid_t *out_pid) {
 }
 
 // Kill and reap a child we could not finish starting: no zombie is left.
-static void pc__proc_abandon(pid_t pid) {
+static void pc__p_proc_abandon(pid_t pid) {
     int st, saved = errno;
     kill(pid, SIGKILL);
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
@@ -3687,77 +3707,77 @@ static void pc__proc_abandon(pid_t pid) {
 
 // Give p its sentinel: a pidfd, or the read end of the pipe whose write
 // end only the child holds.
-static int pc__proc_set_sentinel(pc_process *p, int pipe_r) {
+static int pc__p_proc_set_sentinel(pc_process *p, int pipe_r) {
     if (pipe_r >= 0) {
         p->sentinel = pipe_r;
         p->sentinel_kind = PC__S_PIPE;
         return PC_OK;
     }
-    p->sentinel = pc__os_pidfd_open(p->pid);
+    p->sentinel = pc__p_os_pidfd_open(p->pid);
     if (p->sentinel < 0) return pc__os_error("pidfd_open");
     p->sentinel_kind = PC__S_PIDFD;
     return PC_OK;
 }
 
-static int pc__launch_spawn(pc_process *p, const pc__funcref *ref) {
+static int pc__p_launch_spawn(pc_process *p, const pc__p_funcref *ref) {
     int sv[2] = {-1, -1}, sp[2] = {-1, -1}, rc;
     pid_t pid = 0;
-    pc__buf body;
+    pc__p_buf body;
     memset(&body, 0, sizeof body);
-    pc__boot_body_run(p, ref, &body);
+    pc__p_boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
-    if (pc__os_socketpair(sv)) { rc = pc__os_error("socketpair"); goto out; }
-    if (!pc__os_have_pidfd() && pc__os_pipe(sp)) { rc = pc__os_error("pipe"); goto out; }
-    if ((sv[1] = pc__os_move_high(sv[1])) < 0 ||
-        (sp[1] >= 0 && (sp[1] = pc__os_move_high(sp[1])) < 0)) {
+    if (pc__p_os_socketpair(sv)) { rc = pc__os_error("socketpair"); goto out; }
+    if (!pc__p_os_have_pidfd() && pc__p_os_pipe(sp)) { rc = pc__os_error("pipe"); goto out; }
+    if ((sv[1] = pc__p_os_move_high(sv[1])) < 0 ||
+        (sp[1] >= 0 && (sp[1] = pc__p_os_move_high(sp[1])) < 0)) {
         rc = pc__os_error("fcntl");
         goto out;
     }
-    rc = pc__spawn_self(sv[1], sp[1], &pid);
+    rc = pc__p_spawn_self(sv[1], sp[1], &pid);
     if (rc) goto out;
     p->pid = pid;
-    pc__os_close(sv[1]);
-    pc__os_close(sp[1]);
+    pc__p_os_close(sv[1]);
+    pc__p_os_close(sp[1]);
     sv[1] = sp[1] = -1;
-    if ((rc = pc__proc_set_sentinel(p, sp[0]))) {
-        pc__proc_abandon(p->pid);
+    if ((rc = pc__p_proc_set_sentinel(p, sp[0]))) {
+        pc__p_proc_abandon(p->pid);
         p->pid = 0;
         goto out;
     }
     sp[0] = -1;
     // A child that died before reading its bootstrap shows in its exit code.
-    pc__boot_send(sv[0], &body, p->pack_fds, p->pack_nfds);
+    pc__p_boot_send(sv[0], &body, p->pack_fds, p->pack_nfds);
 out:
-    pc__os_close(sv[0]);
-    pc__os_close(sv[1]);
-    pc__os_close(sp[0]);
-    pc__os_close(sp[1]);
+    pc__p_os_close(sv[0]);
+    pc__p_os_close(sv[1]);
+    pc__p_os_close(sp[0]);
+    pc__p_os_close(sp[1]);
     pc__free(body.p);
     return rc;
 }
 
 // >>fork
-static int pc__launch_fork(pc_process *p) {
+static int pc__p_launch_fork(pc_process *p) {
     int sp[2] = {-1, -1};
-    if (!pc__os_have_pidfd() && pc__os_pipe(sp)) return pc__os_error("pipe");
+    if (!pc__p_os_have_pidfd() && pc__p_os_pipe(sp)) return pc__os_error("pipe");
     fflush(stdout);             // or the child would print our buffered output again
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
         if (sp[0] >= 0) close(sp[0]);
-        pc__child_from_fork(p);
+        pc__p_child_from_fork(p);
     }
     if (pid < 0) {
         int rc = pc__os_error("fork");
-        pc__os_close(sp[0]);
-        pc__os_close(sp[1]);
+        pc__p_os_close(sp[0]);
+        pc__p_os_close(sp[1]);
         return rc;
     }
     p->pid = pid;
-    pc__os_close(sp[1]);
-    int rc = pc__proc_set_sentinel(p, sp[0]);
+    pc__p_os_close(sp[1]);
+    int rc = pc__p_proc_set_sentinel(p, sp[0]);
     if (rc) {
-        pc__proc_abandon(pid);
+        pc__p_proc_abandon(pid);
         p->pid = 0;
     }
     return rc;
@@ -3782,27 +3802,27 @@ static int pc__launch_fork(pc_process *p) {
 // two fresh sockets: the status socket (the server writes the child's
 // pid, with a pidfd where the kernel has them, later its wait status) and
 // the child's bootstrap socket.
-typedef struct pc__fs_request {
+typedef struct pc__p_fs_request {
     uint32_t magic;
     uint32_t reserved;
-} pc__fs_request;
+} pc__p_fs_request;
 
-static int pc__fs_sock = -1;
-static pid_t pc__fs_pid;
-static pid_t pc__fs_owner;          // the process that spawned it (forks share the channel)
-static unsigned pc__fs_gen;         // which server: one more at each start
-static unsigned char pc__fs_key[PC_AUTHKEY_MAX];
-static size_t pc__fs_keylen;
+static int pc__p_fs_sock = -1;
+static pid_t pc__p_fs_pid;
+static pid_t pc__p_fs_owner;          // the process that spawned it (forks share the channel)
+static unsigned pc__p_fs_gen;         // which server: one more at each start
+static unsigned char pc__p_fs_key[PC_AUTHKEY_MAX];
+static size_t pc__p_fs_keylen;
 // Tests only: nonzero makes this side of the next handshake use a wrong key.
-static int pc__fs_test_corrupt_key;
+static int pc__p_fs_test_corrupt_key;
 
-static int pc__os_seqpacket_pair(int fds[2]) {
+static int pc__p_os_seqpacket_pair(int fds[2]) {
 #ifdef SOCK_CLOEXEC
     return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
 #else
     if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) < 0) return -1;
-    pc__os_cloexec(fds[0]);
-    pc__os_cloexec(fds[1]);
+    pc__p_os_cloexec(fds[0]);
+    pc__p_os_cloexec(fds[1]);
     return 0;
 #endif
 }
@@ -3810,7 +3830,7 @@ static int pc__os_seqpacket_pair(int fds[2]) {
 // One handshake message: one whole record, no frame header. A longer
 // record, or one carrying descriptors (the kernel closes them), is
 // refused. Returns PC_OK, PC_EOF, PC_OS, PC_AUTH.
-static int pc__fs_auth_recv(int fd, unsigned char *buf, size_t *out_n) {
+static int pc__p_fs_auth_recv(int fd, unsigned char *buf, size_t *out_n) {
     struct iovec iov;
     struct msghdr msg;
     ssize_t r;
@@ -3830,37 +3850,37 @@ static int pc__fs_auth_recv(int fd, unsigned char *buf, size_t *out_n) {
 
 // The challenger's half (deliver_challenge): challenge, check the reply,
 // answer #WELCOME# or #FAILURE#.
-static int pc__fs_auth_challenge(int fd, const unsigned char *key, size_t keylen) {
+static int pc__p_fs_auth_challenge(int fd, const unsigned char *key, size_t keylen) {
     unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
     size_t n, head = strlen(PC__CHALLENGE);
     int rc;
     memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
-    if ((rc = pc__random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
-    if ((rc = pc__os_write_buf(fd, 1, out, sizeof out))) return rc;
-    rc = pc__fs_auth_recv(fd, reply, &n);
+    if ((rc = pc__p_random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
+    if ((rc = pc__p_os_write_buf(fd, 1, out, sizeof out))) return rc;
+    rc = pc__p_fs_auth_recv(fd, reply, &n);
     if (rc == PC_EOF || rc == PC_OS) return rc;     // a malformed reply is refused below
     if (!rc && (n < 8 || memcmp(reply, "{sha256}", 8) != 0))
         rc = pc__error(PC_AUTH, "forkserver handshake: expected a {sha256} reply");
     else if (!rc)
-        rc = pc__auth_verify(key, keylen, out + head, sizeof out - head, reply, n);
+        rc = pc__p_auth_verify(key, keylen, out + head, sizeof out - head, reply, n);
     const char *verdict = rc ? PC__FAILURE : PC__WELCOME;
-    int sent = pc__os_write_buf(fd, 1, verdict, strlen(verdict));
+    int sent = pc__p_os_write_buf(fd, 1, verdict, strlen(verdict));
     return rc ? PC_AUTH : sent;
 }
 
 // The answerer's half (answer_challenge): reply with the HMAC, expect
 // #WELCOME#.
-static int pc__fs_auth_answer(int fd, const unsigned char *key, size_t keylen) {
+static int pc__p_fs_auth_answer(int fd, const unsigned char *key, size_t keylen) {
     unsigned char m[PC__AUTH_MAX], reply[8 + 32];
     size_t n, head = strlen(PC__CHALLENGE);
-    int rc = pc__fs_auth_recv(fd, m, &n);
+    int rc = pc__p_fs_auth_recv(fd, m, &n);
     if (rc) return rc;
     if (n != head + 8 + PC__CHALLENGE_RANDOM || memcmp(m, PC__CHALLENGE "{sha256}", head + 8))
         return pc__error(PC_AUTH, "forkserver handshake: expected a {sha256} challenge");
     memcpy(reply, "{sha256}", 8);
-    pc__hmac(1, key, keylen, m + head, n - head, reply + 8);     // covers the prefix
-    if ((rc = pc__os_write_buf(fd, 1, reply, sizeof reply))) return rc;
-    if ((rc = pc__fs_auth_recv(fd, m, &n))) return rc;
+    pc__p_hmac(1, key, keylen, m + head, n - head, reply + 8);     // covers the prefix
+    if ((rc = pc__p_os_write_buf(fd, 1, reply, sizeof reply))) return rc;
+    if ((rc = pc__p_fs_auth_recv(fd, m, &n))) return rc;
     if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
         return pc__error(PC_AUTH, "forkserver handshake: digest sent was rejected");
     return PC_OK;
@@ -3868,70 +3888,70 @@ static int pc__fs_auth_answer(int fd, const unsigned char *key, size_t keylen) {
 
 // Spawn a server that knows key; *out_sock gets this side of its channel,
 // not yet authenticated.
-static int pc__fs_spawn_server(const unsigned char *key, size_t keylen, int *out_sock,
+static int pc__p_fs_spawn_server(const unsigned char *key, size_t keylen, int *out_sock,
                                pid_t *out_pid) {
     int sv[2] = {-1, -1}, rc;
-    pc__buf body;
+    pc__p_buf body;
     memset(&body, 0, sizeof body);
-    pc__buf_u32(&body, PC__BOOT_MAGIC);
-    pc__buf_u32(&body, PC__BOOT_SERVER);
-    pc__buf_blob(&body, key, keylen);
+    pc__p_buf_u32(&body, PC__BOOT_MAGIC);
+    pc__p_buf_u32(&body, PC__BOOT_SERVER);
+    pc__p_buf_blob(&body, key, keylen);
     if (body.bad) { rc = PC_NOMEM; goto out; }
-    if (pc__os_seqpacket_pair(sv) < 0) { rc = pc__os_error("socketpair"); goto out; }
-    if ((sv[1] = pc__os_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
-    if ((rc = pc__spawn_self(sv[1], -1, out_pid))) goto out;
-    if ((rc = pc__boot_send(sv[0], &body, NULL, 0))) { pc__proc_abandon(*out_pid); goto out; }
+    if (pc__p_os_seqpacket_pair(sv) < 0) { rc = pc__os_error("socketpair"); goto out; }
+    if ((sv[1] = pc__p_os_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
+    if ((rc = pc__p_spawn_self(sv[1], -1, out_pid))) goto out;
+    if ((rc = pc__p_boot_send(sv[0], &body, NULL, 0))) { pc__p_proc_abandon(*out_pid); goto out; }
     *out_sock = sv[0];
     sv[0] = -1;
 out:
-    pc__os_close(sv[0]);
-    pc__os_close(sv[1]);
+    pc__p_os_close(sv[0]);
+    pc__p_os_close(sv[1]);
     pc__free(body.p);
     return rc;
 }
 
-// Start the server (pc__fs_lock held) with the current authkey and run
+// Start the server (pc__p_fs_lock held) with the current authkey and run
 // the handshake (answer, then challenge: Python's Client order).
-static int pc__fs_start_server(void) {
+static int pc__p_fs_start_server(void) {
     unsigned char mine[PC_AUTHKEY_MAX];
-    pc_process *cur = pc__proc_current;
+    pc_process *cur = pc__p_proc_current;
     int sock = -1, rc;
     pid_t pid;
     pc_lock_acquire(&cur->mu, PC_FOREVER);
-    memcpy(pc__fs_key, cur->authkey, cur->authkey_len);
-    pc__fs_keylen = cur->authkey_len;
+    memcpy(pc__p_fs_key, cur->authkey, cur->authkey_len);
+    pc__p_fs_keylen = cur->authkey_len;
     pc_lock_release(&cur->mu);
-    if ((rc = pc__fs_spawn_server(pc__fs_key, pc__fs_keylen, &sock, &pid))) return rc;
-    memcpy(mine, pc__fs_key, pc__fs_keylen);
-    if (pc__fs_test_corrupt_key) mine[0] ^= 1;
-    rc = pc__fs_auth_answer(sock, mine, pc__fs_keylen);
-    if (!rc) rc = pc__fs_auth_challenge(sock, mine, pc__fs_keylen);
+    if ((rc = pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &sock, &pid))) return rc;
+    memcpy(mine, pc__p_fs_key, pc__p_fs_keylen);
+    if (pc__p_fs_test_corrupt_key) mine[0] ^= 1;
+    rc = pc__p_fs_auth_answer(sock, mine, pc__p_fs_keylen);
+    if (!rc) rc = pc__p_fs_auth_challenge(sock, mine, pc__p_fs_keylen);
     if (rc) {
         if (rc == PC_EOF) rc = pc__error(PC_AUTH, "forkserver handshake: server closed");
         if (rc == PC_AUTH) rc = pc__error(PC_AUTH, "forkserver: %s", pc_last_error());
-        pc__os_close(sock);
-        pc__proc_abandon(pid);
+        pc__p_os_close(sock);
+        pc__p_proc_abandon(pid);
         return rc;
     }
-    pc__fs_sock = sock;
-    pc__fs_pid = pid;
-    pc__fs_owner = getpid();
-    pc__fs_gen++;
+    pc__p_fs_sock = sock;
+    pc__p_fs_pid = pid;
+    pc__p_fs_owner = getpid();
+    pc__p_fs_gen++;
     return PC_OK;
 }
 
-// Forget the server (pc__fs_lock held): it is dead, or dying with its
+// Forget the server (pc__p_fs_lock held): it is dead, or dying with its
 // channel closed. The process that spawned it reaps it with a blocking
 // wait (after a SIGKILL, in case it is still on its way out), so a dead
 // server never stays a zombie. Only while it is provably still our child
 // (not yet waited for) is it signalled: its pid cannot be recycled then.
-static void pc__fs_discard(void) {
+static void pc__p_fs_discard(void) {
     int st, saved = errno;
-    pid_t pid = pc__fs_pid, r;
-    pc__os_close(pc__fs_sock);
-    pc__fs_sock = -1;
-    pc__fs_pid = 0;
-    if (pid > 0 && pc__fs_owner == getpid()) {
+    pid_t pid = pc__p_fs_pid, r;
+    pc__p_os_close(pc__p_fs_sock);
+    pc__p_fs_sock = -1;
+    pc__p_fs_pid = 0;
+    if (pid > 0 && pc__p_fs_owner == getpid()) {
         while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR) {}
         if (r == 0) {
             kill(pid, SIGKILL);
@@ -3942,92 +3962,92 @@ static void pc__fs_discard(void) {
 }
 
 // Whether the server that took request generation gen is dead, after the
-// request got no reply (pc__fs_lock not held). A server dies with its
+// request got no reply (pc__p_fs_lock not held). A server dies with its
 // channel: the request still in it, or in its hands; either way its end
 // of the channel closes as it exits, an instant after (or before) our
 // status socket saw end of file, so wait a moment for that hang-up. A
 // dead server is reaped and forgotten, and the next request starts
 // another. A live one refused the request: it is not asked again.
-static int pc__fs_server_died(unsigned gen) {
+static int pc__p_fs_server_died(unsigned gen) {
     int dead = 1;
-    pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
-    if (gen == pc__fs_gen && pc__fs_sock >= 0) {
+    pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
+    if (gen == pc__p_fs_gen && pc__p_fs_sock >= 0) {
         struct pollfd pf;
-        pf.fd = pc__fs_sock;
+        pf.fd = pc__p_fs_sock;
         pf.events = 0;              // only POLLHUP and POLLERR, which poll always reports
         pf.revents = 0;
-        dead = pc__os_poll(&pf, 1, pc_monotonic() + 1.0) == PC_OK;
-        if (dead) pc__fs_discard();
+        dead = pc__p_os_poll(&pf, 1, pc_monotonic() + 1.0) == PC_OK;
+        if (dead) pc__p_fs_discard();
     }
-    pc_lock_release(&pc__fs_lock);
+    pc_lock_release(&pc__p_fs_lock);
     return dead;
 }
 
 // Send one request; a server found dead (its end of the channel closed)
 // is reaped and started again, once. *out_gen: which server took it.
-static int pc__fs_request_child(int status_fd, int boot_fd, unsigned *out_gen) {
-    pc__fs_request req;
+static int pc__p_fs_request_child(int status_fd, int boot_fd, unsigned *out_gen) {
+    pc__p_fs_request req;
     int fds[2], rc = PC_OK;
     memset(&req, 0, sizeof req);
     req.magic = PC__FS_MAGIC;
     fds[0] = status_fd;
     fds[1] = boot_fd;
-    pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
+    pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (pc__fs_sock < 0 && (rc = pc__fs_start_server())) break;
-        *out_gen = pc__fs_gen;
-        rc = pc__send_fds(pc__fs_sock, &req, sizeof req, fds, 2);
+        if (pc__p_fs_sock < 0 && (rc = pc__p_fs_start_server())) break;
+        *out_gen = pc__p_fs_gen;
+        rc = pc__p_send_fds(pc__p_fs_sock, &req, sizeof req, fds, 2);
         if (rc != PC_OS || (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)) break;
-        pc__fs_discard();
+        pc__p_fs_discard();
     }
-    pc_lock_release(&pc__fs_lock);
+    pc_lock_release(&pc__p_fs_lock);
     return rc;
 }
 
 // Ask for a child with fresh status and bootstrap sockets (our ends in
 // *out_st, *out_bt) and read its pid and pidfd back. Returns PC_EOF when
 // the server gave no reply (it died with the request, or refused it).
-static int pc__fs_ask(int *out_st, int *out_bt, int64_t *out_pid, int *out_pidfd,
+static int pc__p_fs_ask(int *out_st, int *out_bt, int64_t *out_pid, int *out_pidfd,
                       unsigned *out_gen) {
     int st[2] = {-1, -1}, bt[2] = {-1, -1}, rc;
     size_t nfds = 1;
-    if (pc__os_socketpair(st) || pc__os_socketpair(bt)) {
+    if (pc__p_os_socketpair(st) || pc__p_os_socketpair(bt)) {
         rc = pc__os_error("socketpair");
         goto fail;
     }
-    rc = pc__fs_request_child(st[1], bt[1], out_gen);
-    pc__os_close(st[1]);
-    pc__os_close(bt[1]);
+    rc = pc__p_fs_request_child(st[1], bt[1], out_gen);
+    pc__p_os_close(st[1]);
+    pc__p_os_close(bt[1]);
     st[1] = bt[1] = -1;
     if (rc) goto fail;
     *out_pidfd = -1;
-    rc = pc__recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &nfds);
+    rc = pc__p_recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &nfds);
     if (nfds == 0) *out_pidfd = -1;
     if (rc) goto fail;
     *out_st = st[0];
     *out_bt = bt[0];
     return PC_OK;
 fail:
-    pc__os_close(st[0]);
-    pc__os_close(st[1]);
-    pc__os_close(bt[0]);
-    pc__os_close(bt[1]);
+    pc__p_os_close(st[0]);
+    pc__p_os_close(st[1]);
+    pc__p_os_close(bt[0]);
+    pc__p_os_close(bt[1]);
     return rc;
 }
 
-static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
+static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
     int st = -1, bt = -1, pidfd = -1, rc;
     int64_t pid = 0;
     unsigned gen = 0;
-    pc__buf body;
+    pc__p_buf body;
     memset(&body, 0, sizeof body);
-    pc__boot_body_run(p, ref, &body);
+    pc__p_boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     // A request that went to a server dying with it is asked again, once,
     // of a new server (a child the dead one forked before replying finds
     // its bootstrap socket closed and exits).
-    for (int attempt = 0; (rc = pc__fs_ask(&st, &bt, &pid, &pidfd, &gen)) == PC_EOF; attempt++) {
-        if (attempt > 0 || !pc__fs_server_died(gen)) {
+    for (int attempt = 0; (rc = pc__p_fs_ask(&st, &bt, &pid, &pidfd, &gen)) == PC_EOF; attempt++) {
+        if (attempt > 0 || !pc__p_fs_server_died(gen)) {
             errno = ECONNREFUSED;
             rc = pc__os_error("forkserver gave no child (it refused the request or died)");
             break;
@@ -4041,36 +4061,36 @@ static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
     p->sentinel = st;
     p->sentinel_kind = PC__S_SERVER;
     st = -1;
-    pc__boot_send(bt, &body, p->pack_fds, p->pack_nfds);
+    pc__p_boot_send(bt, &body, p->pack_fds, p->pack_nfds);
 out:
-    pc__os_close(pidfd);
-    pc__os_close(st);
-    pc__os_close(bt);
+    pc__p_os_close(pidfd);
+    pc__p_os_close(st);
+    pc__p_os_close(bt);
     pc__free(body.p);
     return rc;
 }
 
 // The server: one thread, a self-pipe for SIGCHLD, a table of live
 // children and their status sockets.
-typedef struct pc__fs_child { pid_t pid; int status_fd; } pc__fs_child;
-static int pc__fs_wake[2] = {-1, -1};
+typedef struct pc__p_fs_child { pid_t pid; int status_fd; } pc__p_fs_child;
+static int pc__p_fs_wake[2] = {-1, -1};
 
-static void pc__fs_on_sigchld(int sig) {
+static void pc__p_fs_on_sigchld(int sig) {
     int saved = errno;
     char c = 0;
     (void)sig;
-    if (write(pc__fs_wake[1], &c, 1) < 0) {}    // full pipe: a wake-up is pending anyway
+    if (write(pc__p_fs_wake[1], &c, 1) < 0) {}    // full pipe: a wake-up is pending anyway
     errno = saved;
 }
 
-static void pc__fs_reap(pc__fs_child *kids, size_t *n) {
+static void pc__p_fs_reap(pc__p_fs_child *kids, size_t *n) {
     int st;
     pid_t pid;
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
         for (size_t i = 0; i < *n; i++) {
             if (kids[i].pid != pid) continue;
             int32_t s = (int32_t)st;
-            pc__os_write_buf(kids[i].status_fd, 1, &s, sizeof s);
+            pc__p_os_write_buf(kids[i].status_fd, 1, &s, sizeof s);
             close(kids[i].status_fd);
             kids[i] = kids[--*n];
             break;
@@ -4081,29 +4101,30 @@ static void pc__fs_reap(pc__fs_child *kids, size_t *n) {
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noreturn))
 #endif
-static void pc__fs_become_child(int chan, pc__fs_child *kids, size_t n, int status_fd, int boot_fd) {
+static void pc__p_fs_become_child(int chan, pc__p_fs_child *kids, size_t n, int status_fd,
+                                  int boot_fd) {
     signal(SIGCHLD, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     close(chan);
-    close(pc__fs_wake[0]);
-    close(pc__fs_wake[1]);
+    close(pc__p_fs_wake[0]);
+    close(pc__p_fs_wake[1]);
     close(status_fd);
     for (size_t i = 0; i < n; i++) close(kids[i].status_fd);
     if (boot_fd != PC__BOOT_FD) {
         dup2(boot_fd, PC__BOOT_FD);
         close(boot_fd);
     }
-    pc__os_close_from(PC__BOOT_FD + 1);
-    pc__child_from_socket(PC__BOOT_FD);
+    pc__p_os_close_from(PC__BOOT_FD + 1);
+    pc__p_child_from_socket(PC__BOOT_FD);
 }
 
 // One request from the authenticated channel: fork, hand back the pid
 // (and a pidfd) on the status socket, which then waits for the status.
-static void pc__fs_serve_one(int chan, pc__fs_child **kids, size_t *n, size_t *cap) {
-    pc__fs_request req;
+static void pc__p_fs_serve_one(int chan, pc__p_fs_child **kids, size_t *n, size_t *cap) {
+    pc__p_fs_request req;
     int fds[2] = {-1, -1};
     size_t nfds = 2;
-    int rc = pc__recv_fds(chan, &req, sizeof req, fds, &nfds);
+    int rc = pc__p_recv_fds(chan, &req, sizeof req, fds, &nfds);
     if (rc == PC_EOF) _exit(0);                 // every client is gone
     if (rc) return;
     if (nfds != 2 || req.magic != PC__FS_MAGIC) {  // not one of ours: drop it
@@ -4112,63 +4133,63 @@ static void pc__fs_serve_one(int chan, pc__fs_child **kids, size_t *n, size_t *c
     }
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
-        pc__fs_child *nk =
-            (pc__fs_child *)pc__realloc(*kids, *cap * sizeof **kids, ncap * sizeof **kids);
+        pc__p_fs_child *nk =
+            (pc__p_fs_child *)pc__realloc(*kids, *cap * sizeof **kids, ncap * sizeof **kids);
         if (!nk) { close(fds[0]); close(fds[1]); return; }
         *kids = nk;
         *cap = ncap;
     }
     pid_t pid = fork();
-    if (pid == 0) pc__fs_become_child(chan, *kids, *n, fds[0], fds[1]);
+    if (pid == 0) pc__p_fs_become_child(chan, *kids, *n, fds[0], fds[1]);
     int64_t reply = pid < 0 ? -(int64_t)errno : (int64_t)pid;
     // The pidfd, opened before this loop can reap the child, lets the
     // client signal it without hitting a recycled pid.
-    int pidfd = pid > 0 ? pc__os_pidfd_open(pid) : -1;
-    pc__send_fds(fds[0], &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
-    pc__os_close(pidfd);
+    int pidfd = pid > 0 ? pc__p_os_pidfd_open(pid) : -1;
+    pc__p_send_fds(fds[0], &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
+    pc__p_os_close(pidfd);
     close(fds[1]);
     if (pid < 0) { close(fds[0]); return; }
     (*kids)[*n].pid = pid;
     (*kids)[(*n)++].status_fd = fds[0];
 }
 
-static void pc__forkserver_main(int chan, const unsigned char *key, size_t keylen) {
-    pc__fs_child *kids = NULL;
+static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen) {
+    pc__p_fs_child *kids = NULL;
     size_t n = 0, cap = 0;
     struct sigaction sa;
-    if (pc__os_pipe(pc__fs_wake) < 0) _exit(1);
-    fcntl(pc__fs_wake[1], F_SETFL, O_NONBLOCK);
-    fcntl(pc__fs_wake[0], F_SETFL, O_NONBLOCK);
+    if (pc__p_os_pipe(pc__p_fs_wake) < 0) _exit(1);
+    fcntl(pc__p_fs_wake[1], F_SETFL, O_NONBLOCK);
+    fcntl(pc__p_fs_wake[0], F_SETFL, O_NONBLOCK);
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = pc__fs_on_sigchld;
+    sa.sa_handler = pc__p_fs_on_sigchld;
     sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
     signal(SIGINT, SIG_IGN);    // ^C is for the program's processes, not for us
     // The channel's one handshake (challenge, then answer: Python's
     // Listener order); no request is read before both sides are welcomed.
-    if (pc__fs_auth_challenge(chan, key, keylen) || pc__fs_auth_answer(chan, key, keylen))
+    if (pc__p_fs_auth_challenge(chan, key, keylen) || pc__p_fs_auth_answer(chan, key, keylen))
         _exit(1);
     for (;;) {
         struct pollfd pf[2];
         pf[0].fd = chan;
         pf[0].events = POLLIN;
-        pf[1].fd = pc__fs_wake[0];
+        pf[1].fd = pc__p_fs_wake[0];
         pf[1].events = POLLIN;
         pf[0].revents = pf[1].revents = 0;
         int r = poll(pf, 2, -1);
         if (r < 0 && errno != EINTR) _exit(1);
         if (pf[1].revents) {
             char drain[64];
-            while (read(pc__fs_wake[0], drain, sizeof drain) > 0) {}
+            while (read(pc__p_fs_wake[0], drain, sizeof drain) > 0) {}
         }
-        pc__fs_reap(kids, &n);
-        if (pf[0].revents) pc__fs_serve_one(chan, &kids, &n, &cap);
+        pc__p_fs_reap(kids, &n);
+        if (pf[0].revents) pc__p_fs_serve_one(chan, &kids, &n, &cap);
     }
 }
 
 // >>start
-static int pc__proc_exitcode_of(int status) {
+static int pc__p_proc_exitcode_of(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return -WTERMSIG(status);
     return 255;
@@ -4177,41 +4198,41 @@ static int pc__proc_exitcode_of(int status) {
 // Publish the exit code (p->mu held). reaped is written only here, and
 // read lock-free by join, is_alive and exitcode: the release store pairs
 // with their acquire loads, so whoever sees reaped sees the code.
-static void pc__proc_set_reaped(pc_process *p, int exitcode) {
+static void pc__p_proc_set_reaped(pc_process *p, int exitcode) {
     p->exitcode = exitcode;
     __atomic_store_n(&p->reaped, 1, __ATOMIC_RELEASE);
 }
 
-static int pc__proc_reaped(const pc_process *p) {
+static int pc__p_proc_reaped(const pc_process *p) {
     return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE);
 }
 
 // Collect the exit status if the child has ended. Returns 1 when this
 // call reaped it (the caller then drops it from the registry).
-static int pc__proc_poll(pc_process *p) {
+static int pc__p_proc_poll(pc_process *p) {
     int just = 0, st = 0;
     pc_lock_acquire(&p->mu, PC_FOREVER);
     // started: the registry holds p a moment before start publishes it.
     if (!p->reaped && __atomic_load_n(&p->started, __ATOMIC_ACQUIRE) && p->sentinel >= 0) {
         if (p->sentinel_kind == PC__S_SERVER) {
-            if (pc__os_readable_now(p->sentinel)) {
+            if (pc__p_os_readable_now(p->sentinel)) {
                 int32_t s;
                 // No status means the server died: 255, as Python.
-                pc__proc_set_reaped(p, pc__os_read_all(p->sentinel, &s, sizeof s, 1)
-                                           ? 255 : pc__proc_exitcode_of(s));
+                pc__p_proc_set_reaped(p, pc__p_os_read_all(p->sentinel, &s, sizeof s, 1)
+                                           ? 255 : pc__p_proc_exitcode_of(s));
                 just = 1;
-                pc__os_close(p->pidfd);
+                pc__p_os_close(p->pidfd);
                 p->pidfd = -1;
             }
         } else {
             // A pipe sentinel becomes readable an instant before the child
             // can be waited for: then wait for it for real.
-            int block = p->sentinel_kind == PC__S_PIPE && pc__os_readable_now(p->sentinel);
+            int block = p->sentinel_kind == PC__S_PIPE && pc__p_os_readable_now(p->sentinel);
             pid_t r;
             while ((r = waitpid(p->pid, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {}
             // r < 0: someone else waited for it (ECHILD): 255.
             if (r != 0) {
-                pc__proc_set_reaped(p, r == p->pid ? pc__proc_exitcode_of(st) : 255);
+                pc__p_proc_set_reaped(p, r == p->pid ? pc__p_proc_exitcode_of(st) : 255);
                 just = 1;
             }
         }
@@ -4220,62 +4241,62 @@ static int pc__proc_poll(pc_process *p) {
     return just;
 }
 
-static void pc__proc_unregister(pc_process *p) {
+static void pc__p_proc_unregister(pc_process *p) {
     int linked = 0;
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    if (p->reg_prev || p->reg_next || pc__proc_children == p) {
-        pc__registry_unlink(p);
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    if (p->reg_prev || p->reg_next || pc__p_proc_children == p) {
+        pc__p_registry_unlink(p);
         linked = 1;
     }
-    pc_lock_release(&pc__proc_lock);
-    if (linked) pc__proc_release(p);
+    pc_lock_release(&pc__p_proc_lock);
+    if (linked) pc__p_proc_release(p);
 }
 
-static int pc__proc_reap(pc_process *p) {
-    if (pc__proc_poll(p)) pc__proc_unregister(p);
-    return pc__proc_reaped(p);
+static int pc__p_proc_reap(pc_process *p) {
+    if (pc__p_proc_poll(p)) pc__p_proc_unregister(p);
+    return pc__p_proc_reaped(p);
 }
 
 // New references to this process's registered children (*out, malloc'd).
-static size_t pc__proc_snapshot(pc_process ***out) {
+static size_t pc__p_proc_snapshot(pc_process ***out) {
     size_t n = 0;
     pid_t me = getpid();
     *out = NULL;
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    for (pc_process *c = pc__proc_children; c; c = c->reg_next) n += c->owner == me;
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    for (pc_process *c = pc__p_proc_children; c; c = c->reg_next) n += c->owner == me;
     pc_process **arr = n ? (pc_process **)pc__calloc(n, sizeof *arr) : NULL;
     size_t k = 0;
-    for (pc_process *c = pc__proc_children; arr && c; c = c->reg_next)
+    for (pc_process *c = pc__p_proc_children; arr && c; c = c->reg_next)
         if (c->owner == me) arr[k++] = pc_process_retain(c);
-    pc_lock_release(&pc__proc_lock);
+    pc_lock_release(&pc__p_proc_lock);
     *out = arr;
     return k;
 }
 
-static void pc__proc_reap_finished(void) {
+static void pc__p_proc_reap_finished(void) {
     pc_process **kids;
-    size_t n = pc__proc_snapshot(&kids);
+    size_t n = pc__p_proc_snapshot(&kids);
     for (size_t i = 0; i < n; i++) {
-        pc__proc_reap(kids[i]);
-        pc__proc_release(kids[i]);
+        pc__p_proc_reap(kids[i]);
+        pc__p_proc_release(kids[i]);
     }
     pc__free(kids);
 }
 
 // Python's util._exit_function: terminate daemonic children, then join all.
-static void pc__proc_exit_function(void) {
+static void pc__p_proc_exit_function(void) {
     pc_process **kids;
-    size_t n = pc__proc_snapshot(&kids);
+    size_t n = pc__p_proc_snapshot(&kids);
     for (size_t i = 0; i < n; i++)
         if (kids[i]->daemon) pc_process_terminate(kids[i]);
     for (size_t i = 0; i < n; i++) {
         pc_process_join(kids[i], PC_FOREVER);
-        pc__proc_release(kids[i]);
+        pc__p_proc_release(kids[i]);
     }
     pc__free(kids);
 }
 
-static int pc__proc_check_started(const pc_process *p, const char *what) {
+static int pc__p_proc_check_started(const pc_process *p, const char *what) {
     if (!p) return pc__error(PC_VALUE, "%s: process is NULL", what);
     if (p->closed) return pc__error(PC_VALUE, "%s: process object is closed", what);
     if (p->kind != PC__P_CHILD) return pc__error(PC_RUNTIME, "%s: not a child process", what);
@@ -4284,9 +4305,9 @@ static int pc__proc_check_started(const pc_process *p, const char *what) {
     return PC_OK;
 }
 
-static int pc__proc_launch(pc_process *p, pc_start_method m) {
-    pc__funcref ref;
-    if (m != PC_START_FORK && pc__os_secure_exec())
+static int pc__p_proc_launch(pc_process *p, pc_start_method m) {
+    pc__p_funcref ref;
+    if (m != PC_START_FORK && pc__p_os_secure_exec())
         return pc__error(PC_RUNTIME, "the %s start method cannot be used in a set-user-ID, "
                                      "set-group-ID or file-capability program, or with "
                                      "effective ids other than the real ones (its child would "
@@ -4296,51 +4317,52 @@ static int pc__proc_launch(pc_process *p, pc_start_method m) {
         if (p->arg_kind == PC__ARG_POINTER)
             return pc__error(PC_VALUE, "arg_size 0 passes a pointer, which only the fork "
                                        "start method can do; give arg_size or use args");
-        int rc = pc__funcref_locate(p->target, &ref);
+        int rc = pc__p_funcref_locate(p->target, &ref);
         if (rc) return rc;
     }
     switch (m) {
-    case PC_START_FORK: return pc__launch_fork(p);
-    case PC_START_SPAWN: return pc__launch_spawn(p, &ref);
-    case PC_START_FORKSERVER: return pc__launch_forkserver(p, &ref);
+    case PC_START_FORK: return pc__p_launch_fork(p);
+    case PC_START_SPAWN: return pc__p_launch_spawn(p, &ref);
+    case PC_START_FORKSERVER: return pc__p_launch_forkserver(p, &ref);
     default: return pc__error(PC_VALUE, "unknown start method %d", (int)m);
     }
 }
 
 PYCONC_API int pc_process_start(pc_process *p) {
     if (!p) return pc__error(PC_VALUE, "process is NULL");
-    if (p->kind != PC__P_CHILD) return pc__error(PC_RUNTIME, "cannot start the current or parent process");
+    if (p->kind != PC__P_CHILD)
+        return pc__error(PC_RUNTIME, "cannot start the current or parent process");
     if (p->closed) return pc__error(PC_VALUE, "process object is closed");
     if (__atomic_exchange_n(&p->owner, getpid(), __ATOMIC_ACQ_REL) != 0)
         return pc__error(PC_RUNTIME, "cannot start a process twice");
-    if (pc__proc_current->daemon) {
+    if (pc__p_proc_current->daemon) {
         p->owner = 0;
         return pc__error(PC_RUNTIME, "daemonic processes are not allowed to have children");
     }
-    pc_start_method m = pc__resolve_method(p->context);
-    pc__proc_reap_finished();   // Python's _cleanup()
-    int rc = pc__proc_launch(p, m);
+    pc_start_method m = pc__p_resolve_method(p->context);
+    pc__p_proc_reap_finished();   // Python's _cleanup()
+    int rc = pc__p_proc_launch(p, m);
     if (rc) {
         __atomic_store_n(&p->owner, 0, __ATOMIC_RELEASE);
         return rc;
     }
     p->method = m;
-    for (size_t i = 0; i < p->pack_nfds; i++) pc__os_close(p->pack_fds[i]);  // the child has them
+    for (size_t i = 0; i < p->pack_nfds; i++) pc__p_os_close(p->pack_fds[i]);  // the child has them
     p->pack_nfds = 0;
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    pc__registry_link(pc_process_retain(p));
-    pc_lock_release(&pc__proc_lock);
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    pc__p_registry_link(pc_process_retain(p));
+    pc_lock_release(&pc__p_proc_lock);
     __atomic_store_n(&p->started, 1, __ATOMIC_RELEASE);
     return PC_OK;
 }
 
 PYCONC_API int pc_process_join(pc_process *p, double timeout) {
     double deadline = 0;
-    int rc = pc__proc_check_started(p, "join");
+    int rc = pc__p_proc_check_started(p, "join");
     if (rc) return rc;
     if ((rc = pc__deadline(timeout, &deadline))) return rc;
     if (p->owner != getpid()) return pc__error(PC_RUNTIME, "can only join a child process");
-    while (!pc__proc_reap(p)) {
+    while (!pc__p_proc_reap(p)) {
         if (deadline == INFINITY && p->sentinel_kind != PC__S_SERVER) {
             // Sleep in the kernel until the child ends, without reaping it
             // (WNOWAIT): one wake-up fewer than poll() then waitpid().
@@ -4348,8 +4370,9 @@ PYCONC_API int pc_process_join(pc_process *p, double timeout) {
             if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT) == 0 || errno == EINTR)
                 continue;
         }
-        rc = pc__os_wait_readable(p->sentinel, deadline);
-        if (rc == PC_TIMEOUT) return pc__proc_reap(p) ? PC_OK : pc__error(PC_TIMEOUT, "join timed out");
+        rc = pc__p_os_wait_readable(p->sentinel, deadline);
+        if (rc == PC_TIMEOUT)
+            return pc__p_proc_reap(p) ? PC_OK : pc__error(PC_TIMEOUT, "join timed out");
         if (rc) return rc;
     }
     return PC_OK;
@@ -4359,12 +4382,12 @@ PYCONC_API int pc_process_is_alive(pc_process *p) {
     if (!p) return 0;
     if (p->kind == PC__P_CURRENT) return 1;
     if (p->kind == PC__P_PARENT) {
-        if (p->sentinel >= 0) return !pc__os_readable_now(p->sentinel);
+        if (p->sentinel >= 0) return !pc__p_os_readable_now(p->sentinel);
         return kill(p->pid, 0) == 0 || errno == EPERM;
     }
     if (p->closed || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE) || p->owner != getpid())
         return 0;
-    return !pc__proc_reap(p);
+    return !pc__p_proc_reap(p);
 }
 
 PYCONC_API int pc_process_exitcode(pc_process *p) {
@@ -4374,8 +4397,8 @@ PYCONC_API int pc_process_exitcode(pc_process *p) {
     }
     if (p->kind != PC__P_CHILD || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE))
         return PC_EXITCODE_NONE;
-    if (p->owner == getpid()) pc__proc_reap(p);
-    return pc__proc_reaped(p) ? p->exitcode : PC_EXITCODE_NONE;
+    if (p->owner == getpid()) pc__p_proc_reap(p);
+    return pc__p_proc_reaped(p) ? p->exitcode : PC_EXITCODE_NONE;
 }
 
 PYCONC_API long pc_process_pid(const pc_process *p) {
@@ -4392,33 +4415,37 @@ PYCONC_API int pc_process_sentinel(const pc_process *p) {
     return p->sentinel;
 }
 
-static int pc__proc_send(pc_process *p, int sig, const char *what) {
-    int rc = pc__proc_check_started(p, what);
+static int pc__p_proc_send(pc_process *p, int sig, const char *what) {
+    int rc = pc__p_proc_check_started(p, what);
     if (rc) return rc;
     pc_lock_acquire(&p->mu, PC_FOREVER);
     // Holding mu keeps the child from being reaped meanwhile, so its pid
     // cannot be recycled under us (forkserver children: the server reaps).
     if (!p->reaped) {
         int pidfd = p->sentinel_kind == PC__S_PIDFD ? p->sentinel : p->pidfd;
-        if (pc__os_signal(p->pid, pidfd, sig) < 0 && errno != ESRCH) rc = pc__os_error(what);
+        if (pc__p_os_signal(p->pid, pidfd, sig) < 0 && errno != ESRCH) rc = pc__os_error(what);
     }
     pc_lock_release(&p->mu);
     return rc;
 }
 
-PYCONC_API int pc_process_terminate(pc_process *p) { return pc__proc_send(p, SIGTERM, "terminate"); }
-PYCONC_API int pc_process_kill(pc_process *p) { return pc__proc_send(p, SIGKILL, "kill"); }
-PYCONC_API int pc_process_interrupt(pc_process *p) { return pc__proc_send(p, SIGINT, "interrupt"); }
+PYCONC_API int pc_process_terminate(pc_process *p) {
+    return pc__p_proc_send(p, SIGTERM, "terminate");
+}
+PYCONC_API int pc_process_kill(pc_process *p) { return pc__p_proc_send(p, SIGKILL, "kill"); }
+PYCONC_API int pc_process_interrupt(pc_process *p) {
+    return pc__p_proc_send(p, SIGINT, "interrupt");
+}
 
 PYCONC_API int pc_process_close(pc_process *p) {
     if (!p) return pc__error(PC_VALUE, "close: process is NULL");
     if (p->kind != PC__P_CHILD) return pc__error(PC_VALUE, "close: not a child process");
     if (p->closed) return PC_OK;
-    if (p->started && p->owner == getpid()) pc__proc_reap(p);
+    if (p->started && p->owner == getpid()) pc__p_proc_reap(p);
     pc_lock_acquire(&p->mu, PC_FOREVER);
     int running = p->started && !p->reaped;
     if (!running) {
-        if (p->sentinel >= 0) pc__os_close(p->sentinel);
+        if (p->sentinel >= 0) pc__p_os_close(p->sentinel);
         p->sentinel = -1;
         p->closed = 1;
     }
@@ -4426,7 +4453,7 @@ PYCONC_API int pc_process_close(pc_process *p) {
     if (running)
         return pc__error(PC_VALUE, "Cannot close a process while it is still running. "
                                    "You should first call join() or terminate().");
-    pc__proc_unregister(p);
+    pc__p_proc_unregister(p);
     return PC_OK;
 }
 
@@ -4472,24 +4499,24 @@ PYCONC_API int pc_process_set_authkey(pc_process *p, const void *key, size_t len
 
 PYCONC_API pc_start_method pc_process_start_method(const pc_process *p) {
     if (!p) return PC_START_DEFAULT;
-    return p->started ? p->method : pc__resolve_method(p->context);
+    return p->started ? p->method : pc__p_resolve_method(p->context);
 }
 
 // >>module
 PYCONC_API pc_process *pc_process_current(void) {
-    pc__proc_init();
-    return pc__proc_current;
+    pc__p_proc_init();
+    return pc__p_proc_current;
 }
 
 PYCONC_API pc_process *pc_process_parent(void) {
-    pc__proc_init();
-    pc_process *par = pc__proc_parent;
+    pc__p_proc_init();
+    pc_process *par = pc__p_proc_parent;
     // The parent's sentinel is opened on first use, so a child that never
     // asks holds no descriptor for it.
     if (par) {
         pc_lock_acquire(&par->mu, PC_FOREVER);
-        if (par->sentinel < 0 && pc__os_have_pidfd()) {
-            par->sentinel = pc__os_pidfd_open(par->pid);
+        if (par->sentinel < 0 && pc__p_os_have_pidfd()) {
+            par->sentinel = pc__p_os_pidfd_open(par->pid);
             par->sentinel_kind = PC__S_PIDFD;
         }
         pc_lock_release(&par->mu);
@@ -4499,13 +4526,13 @@ PYCONC_API pc_process *pc_process_parent(void) {
 
 PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap) {
     pc_process **kids;
-    pc__proc_init();
-    pc__proc_reap_finished();
-    size_t n = pc__proc_snapshot(&kids), alive = 0;
+    pc__p_proc_init();
+    pc__p_proc_reap_finished();
+    size_t n = pc__p_proc_snapshot(&kids), alive = 0;
     for (size_t i = 0; i < n; i++) {
-        if (pc__proc_reap(kids[i])) { pc__proc_release(kids[i]); continue; }
+        if (pc__p_proc_reap(kids[i])) { pc__p_proc_release(kids[i]); continue; }
         if (out && alive < cap) out[alive] = kids[i];
-        else pc__proc_release(kids[i]);
+        else pc__p_proc_release(kids[i]);
         alive++;
     }
     pc__free(kids);
@@ -4516,26 +4543,28 @@ PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap) {
 PYCONC_API void pc_process_bootstrap(int argc, char **argv) {
     if (argc > 0 && argv && argv[0]) {
         const char *base = strrchr(argv[0], '/');
-        snprintf(pc__proc_argv0, sizeof pc__proc_argv0, "%s", base ? base + 1 : argv[0]);
+        snprintf(pc__p_proc_argv0, sizeof pc__p_proc_argv0, "%s", base ? base + 1 : argv[0]);
     }
     const char *v = getenv(PC__ENV_FD);
     if (!v) return;
     // A set-user-ID (set-group-ID, file-capability) program never takes a
     // bootstrap: whoever ran it chose its environment and descriptors.
     // The variable goes, so that no child of ours sees it either.
-    if (pc__os_secure_exec()) {
+    if (pc__p_os_secure_exec()) {
         unsetenv(PC__ENV_FD);
         return;
     }
     if (strcmp(v, "3") != 0) return;
     unsetenv(PC__ENV_FD);       // our own children must not mistake themselves for one
-    pc__boot_check_peer(PC__BOOT_FD);
-    pc__proc_init();
-    pc__child_from_socket(PC__BOOT_FD);
+    pc__p_boot_check_peer(PC__BOOT_FD);
+    pc__p_proc_init();
+    pc__p_child_from_socket(PC__BOOT_FD);
 }
 
 #if !defined(PYCONC_PROCESS_NO_CONSTRUCTOR) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((constructor)) static void pc__proc_constructor(void) { pc_process_bootstrap(0, NULL); }
+__attribute__((constructor)) static void pc__p_proc_constructor(void) {
+    pc_process_bootstrap(0, NULL);
+}
 #endif
 
 #endif // PYCONC_PROCESS_IMPLEMENTATION
