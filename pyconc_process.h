@@ -1,4 +1,4 @@
-/* pyconc_process.h - v0.1.0 - Python's multiprocessing process model for C.
+/* pyconc_process.h - v0.1.0 - Python's multiprocessing for C: processes and connections.
 
    Do this:
        #define PYCONC_PROCESS_IMPLEMENTATION
@@ -14,154 +14,47 @@
 
    Link with -pthread (and -ldl on glibc older than 2.34).
 
+   LICENSE: at the end of this file.
+
+   TABLE OF CONTENTS
+   =================
+   A. FOUNDATION   internal: the OS layer (every system call), descriptor
+                   passing, a byte buffer, random bytes, MD5/SHA-256 HMAC
+   B. CONNECTIONS  multiprocessing.connection: Pipe, Connection, wait,
+                   Listener and Client, the authkey handshake, argument packs
+   C. PROCESSES    multiprocessing's Process: start methods and contexts,
+                   fork, spawn and its bootstrap, the forkserver
+   A part uses only the parts above it (and pyconc.h). Its declarations
+   follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
+   (grep for "// >>" to see them all); the OS is called only from the
+   sections `// >>A.posix*`.
+
    CONFIGURATION
    =============
-   PYCONC_PROCESS_IMPLEMENTATION   compile the implementation into this file.
-   PYCONC_PROCESS_NO_CONSTRUCTOR   do not run the spawn bootstrap from a
-                           constructor; main() must then call
-                           pc_process_bootstrap(argc, argv) first thing.
+   PYCONC_PROCESS_IMPLEMENTATION   default: undefined. Compile the
+                           implementation into this file.
+   PYCONC_ALL_IMPLEMENTATION       default: undefined. The implementation
+                           of pyconc.h and of every pyconc header included.
+   PYCONC_PROCESS_NO_CONSTRUCTOR   default: undefined. Do not run the spawn
+                           bootstrap from a constructor; main() must then
+                           call pc_process_bootstrap(argc, argv) first thing.
    Everything pyconc.h accepts (PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC ...).
+   What the platform offers is detected, not configured: see A. FOUNDATION.
 
-   OVERVIEW
-   ========
-   multiprocessing's Process and module functions, named by pyconc's rule:
-
-       Python                                   C
-       p = Process(target=f, args=(x,))         p = pc_process_new(&(pc_process_desc){
-                                                        .target = f, .args = pack })
-       p.start(); p.join(timeout)               pc_process_start(p); pc_process_join(p, t)
-       p.exitcode, p.pid, p.sentinel            pc_process_exitcode(p), _pid(p), _sentinel(p)
-       p.terminate(), kill(), interrupt()       pc_process_terminate(p), _kill(p), _interrupt(p)
-       p.close()                                pc_process_close(p)
-       current_process(), parent_process()      pc_process_current(), pc_process_parent()
-       active_children()                        pc_process_active_children(out, cap)
-       set_start_method('spawn')                pc_set_start_method(PC_START_SPAWN, 0)
-       get_context('fork').Process(...)         .context = pc_get_context(PC_START_FORK)
-
-   A target is `int f(void *arg)`; its return value is the child's exit
-   code. Arguments cross to the child by copy: a byte blob (arg + arg_size),
-   or an argument pack (pc_args: ints, doubles, bytes, strings,
-   connections) that the target reads back with pc_args_get_*. With the
-   fork method only, arg_size 0 passes the pointer itself.
-
-   A complete program (the seed's "hello bob"):
-
-       #define PYCONC_ALL_IMPLEMENTATION
-       #include "pyconc_process.h"
-       #include <stdio.h>
-
-       static int f(void *arg) {
-           const char *name;
-           pc_args_get_str((pc_args *)arg, 0, &name);
-           printf("hello %s\n", name);
-           return 0;
-       }
-
-       int main(void) {
-           pc_args *args = pc_args_new();
-           pc_args_add_str(args, "bob");
-           pc_process_desc desc = {0};
-           desc.target = f;
-           desc.args = args;
-           pc_process *p = pc_process_new(&desc);
-           pc_args_free(args);                // the process keeps a copy
-           pc_process_start(p);
-           pc_process_join(p, PC_FOREVER);
-           int code = pc_process_exitcode(p);
-           pc_process_free(p);
-           return code;
-       }
-
-   START METHODS
+   A. FOUNDATION
    =============
-   fork        fork(); the child runs the target and _exit()s. Cheapest;
-               the child inherits everything (memory, every descriptor).
-               Forking while other threads run is allowed, as in Python,
-               but dangerous: a lock another thread held (inside malloc,
-               stdio, your own code) stays locked forever in the child.
-   spawn       posix_spawn of the program itself (/proc/self/exe) with only
-               descriptors 0, 1, 2 and a bootstrap socket. The library's
-               bootstrap (a constructor, or pc_process_bootstrap()) sees it
-               is a pyconc child before main(), receives target, arguments
-               and descriptors over the socket, runs the target and exits.
-               Constructors of the program have run, main() never does.
-   forkserver  (default on Linux, as Python 3.14) a single-threaded server,
-               spawned once, forks each child on request. Requests go on
-               a private socketpair that only the server inherits
-               (a fork of the program shares it, as it shares the key),
-               authenticated once when the server starts with Python's
-               HMAC challenge and response both ways, keyed by the
-               authkey the program had then (a failed handshake: the
-               server exits, PC_AUTH, no child); each request is then one
-               record carrying its sockets with SCM_RIGHTS.
-   Functions cross spawn and forkserver as (loaded object, offset) pairs,
-   so every function of the program, static ones included, works as a
-   target without registration; a pointer outside every loaded object is
-   PC_VALUE at start.
+   Internal: nothing here is public API. The OS layer (A.posix) holds every
+   system call of the header, each behind a small pc__p_os_* helper that
+   retries EINTR where the call can be resumed and keeps errno for the
+   caller's message; descriptor passing with SCM_RIGHTS is its second
+   section (A.posix-fdpass). What differs between systems is decided once,
+   in A.impl, as feature macros that are 0 or 1. Above the OS layer: a
+   growable byte buffer (the bootstrap message and the argument pack are
+   flat byte strings), the kernel's random bytes, and MD5 and SHA-256 with
+   their HMACs, as the authkey handshake needs them.
 
-   TRUST
-   =====
-   Every program that compiles the implementation looks, before main, for
-   PYCONC_PROCESS_FD=3 in its environment; a spawned child then takes its
-   target, arguments and descriptors from the socket on descriptor 3.
-   What it trusts, and why:
-   - The sender. Before reading a byte it checks that descriptor 3 is a
-     unix socket (stream; the forkserver's is seqpacket) whose peer, the
-     process that made the socketpair (SO_PEERCRED; off Linux getpeereid,
-     which tells the user and group, and LOCAL_PEERPID where it exists),
-     is its own parent running as its own user and group: the process
-     that spawned it, the same program. Anything else is refused (a line
-     on stderr, exit 1), whoever set the variable. Forkserver children
-     are forked by the server itself and read the socket it was handed
-     with the request.
-   - The code. The parent names only objects it has loaded: the main
-     program, or a shared object it loaded, by the path the loader
-     reports. A child that has not loaded that object loads it only by
-     absolute path, and only if the file there is still the one the parent
-     found (same device and inode); otherwise it exits 1 without loading
-     it.
-   - Set-user-ID programs. A set-user-ID, set-group-ID or file-capability
-     program (secure execution: getauxval(AT_SECURE), or real and
-     effective ids that differ) is run with an environment and
-     descriptors that a less privileged user chose. It never runs the
-     bootstrap: the variable is ignored and removed (its children do not
-     see it), main runs as usual, and nothing is loaded on a message's
-     word. Its own spawn and forkserver starts are PC_RUNTIME (their child
-     would be a secure process too and refuse its bootstrap), as they are
-     in any process whose effective ids differ from its real ones: such a
-     program uses fork, e.g. pc_set_start_method(PC_START_FORK, 1).
-
-   THREAD SAFETY
-   =============
-   Every function may be called from any thread. One process object may be
-   joined, polled and signalled from several threads at once; close and free
-   it from one thread once the others are done with it.
-
-   ERRORS
-   ======
-   Fallible calls return PC_OK or a PC_* code and leave a message in
-   pc_last_error(). A start that fails (exec failure, fork EAGAIN, out of
-   descriptors) is PC_OS with errno kept, reported synchronously, and leaves
-   no zombie and no descriptor behind.
-
-   BEYOND PYTHON
-   =============
-   Sentinels are pidfds where the kernel has them (a pipe otherwise; a
-   forkserver child's is the server's status socket, as Python's), and
-   signals go through pidfds, for forkserver children too. Every
-   descriptor the library makes is close-on-exec; spawn and forkserver
-   children get only the descriptors they need. Process.interrupt (3.14) is
-   here. A forkserver that died (killed, say) is reaped and started again
-   by the next start, which succeeds even when its request went to the
-   server as it died (Python's fails); a live server that refused a
-   request is not asked again.
-
-   LICENSE
-   =======
-   MIT or public domain (unlicense), your choice: see the end of pyconc.h.
-
-   CONNECTIONS
-   ===========
+   B. CONNECTIONS
+   ==============
        Python                                   C
        a, b = Pipe()                            pc_pipe(1, &a, &b)
        r, w = Pipe(duplex=False)                pc_pipe(0, &r, &w)
@@ -235,8 +128,19 @@
            return 0;
        }
 
-   CONNECTIONS: THREAD SAFETY
-   ==========================
+   LISTENER AND CLIENT
+   -------------------
+   Addresses are text, as pc_listener_address prints them: "host:port"
+   (IPv4; port 0 takes any free one), "[v6addr]:port", "/path" (a socket
+   file) and "@name" (Linux's abstract namespace); the family follows from
+   the address unless the desc names one. Without an address a Listener
+   makes a socket file in a fresh directory of mode 0700 (no other user
+   can connect, whatever the umask); close removes both. With an authkey
+   each accept challenges the client and then answers its challenge, and
+   pc_client does the same the other way round.
+
+   THREAD SAFETY
+   -------------
    One thread may send while another receives on the same connection (as
    with a socket). Two concurrent senders (or receivers) on one connection
    interleave partial messages, as in Python; closing a connection while
@@ -245,8 +149,8 @@
    the authkey handshake everywhere, those waiting in accept(2) on Linux;
    last_accepted is the latest accept's peer.
 
-   CONNECTIONS: ERRORS
-   ===================
+   ERRORS
+   ------
    PC_EOF: the peer closed between messages (Python's EOFError). PC_OS
    (errno kept): a closed connection (EBADF), a dead peer (EPIPE; never
    SIGPIPE, on pipes too), a message over maxlength (EMSGSIZE), a bad frame
@@ -258,8 +162,8 @@
    (Python's BufferTooShort; the message is kept for the next receive), a
    TCP port past 65535 (Python's OverflowError).
 
-   CONNECTIONS: BEYOND PYTHON
-   ==========================
+   BEYOND PYTHON
+   -------------
    - A forged length header costs no memory: a receive buffer grows as the
      bytes really arrive, so 12 bytes announcing 2**62 are an error, not an
      allocation. It grows by realloc (PYCONC_REALLOC), so a huge message
@@ -276,6 +180,139 @@
      by default) to finish the handshake, so one silent client cannot
      stop it serving the others; Python's accept waits for it forever.
 
+   C. PROCESSES
+   ============
+   multiprocessing's Process and module functions, named by pyconc's rule:
+
+       Python                                   C
+       p = Process(target=f, args=(x,))         p = pc_process_new(&(pc_process_desc){
+                                                        .target = f, .args = pack })
+       p.start(); p.join(timeout)               pc_process_start(p); pc_process_join(p, t)
+       p.exitcode, p.pid, p.sentinel            pc_process_exitcode(p), _pid(p), _sentinel(p)
+       p.terminate(), kill(), interrupt()       pc_process_terminate(p), _kill(p), _interrupt(p)
+       p.close()                                pc_process_close(p)
+       current_process(), parent_process()      pc_process_current(), pc_process_parent()
+       active_children()                        pc_process_active_children(out, cap)
+       set_start_method('spawn')                pc_set_start_method(PC_START_SPAWN, 0)
+       get_context('fork').Process(...)         .context = pc_get_context(PC_START_FORK)
+
+   A target is `int f(void *arg)`; its return value is the child's exit
+   code. Arguments cross to the child by copy: a byte blob (arg + arg_size),
+   or an argument pack (pc_args: ints, doubles, bytes, strings,
+   connections) that the target reads back with pc_args_get_*. With the
+   fork method only, arg_size 0 passes the pointer itself.
+
+   A complete program (the seed's "hello bob"):
+
+       #define PYCONC_ALL_IMPLEMENTATION
+       #include "pyconc_process.h"
+       #include <stdio.h>
+
+       static int f(void *arg) {
+           const char *name;
+           pc_args_get_str((pc_args *)arg, 0, &name);
+           printf("hello %s\n", name);
+           return 0;
+       }
+
+       int main(void) {
+           pc_args *args = pc_args_new();
+           pc_args_add_str(args, "bob");
+           pc_process_desc desc = {0};
+           desc.target = f;
+           desc.args = args;
+           pc_process *p = pc_process_new(&desc);
+           pc_args_free(args);                // the process keeps a copy
+           pc_process_start(p);
+           pc_process_join(p, PC_FOREVER);
+           int code = pc_process_exitcode(p);
+           pc_process_free(p);
+           return code;
+       }
+
+   START METHODS
+   -------------
+   fork        fork(); the child runs the target and _exit()s. Cheapest;
+               the child inherits everything (memory, every descriptor).
+               Forking while other threads run is allowed, as in Python,
+               but dangerous: a lock another thread held (inside malloc,
+               stdio, your own code) stays locked forever in the child.
+   spawn       posix_spawn of the program itself (/proc/self/exe) with only
+               descriptors 0, 1, 2 and a bootstrap socket. The library's
+               bootstrap (a constructor, or pc_process_bootstrap()) sees it
+               is a pyconc child before main(), receives target, arguments
+               and descriptors over the socket, runs the target and exits.
+               Constructors of the program have run, main() never does.
+   forkserver  (default on Linux, as Python 3.14) a single-threaded server,
+               spawned once, forks each child on request. Requests go on
+               a private socketpair that only the server inherits
+               (a fork of the program shares it, as it shares the key),
+               authenticated once when the server starts with Python's
+               HMAC challenge and response both ways, keyed by the
+               authkey the program had then (a failed handshake: the
+               server exits, PC_AUTH, no child); each request is then one
+               record carrying its sockets with SCM_RIGHTS.
+   Functions cross spawn and forkserver as (loaded object, offset) pairs,
+   so every function of the program, static ones included, works as a
+   target without registration; a pointer outside every loaded object is
+   PC_VALUE at start.
+
+   TRUST
+   -----
+   Every program that compiles the implementation looks, before main, for
+   PYCONC_PROCESS_FD=3 in its environment; a spawned child then takes its
+   target, arguments and descriptors from the socket on descriptor 3.
+   What it trusts, and why:
+   - The sender. Before reading a byte it checks that descriptor 3 is a
+     unix socket (stream; the forkserver's is seqpacket) whose peer, the
+     process that made the socketpair (SO_PEERCRED; off Linux getpeereid,
+     which tells the user and group, and LOCAL_PEERPID where it exists),
+     is its own parent running as its own user and group: the process
+     that spawned it, the same program. Anything else is refused (a line
+     on stderr, exit 1), whoever set the variable. Forkserver children
+     are forked by the server itself and read the socket it was handed
+     with the request.
+   - The code. The parent names only objects it has loaded: the main
+     program, or a shared object it loaded, by the path the loader
+     reports. A child that has not loaded that object loads it only by
+     absolute path, and only if the file there is still the one the parent
+     found (same device and inode); otherwise it exits 1 without loading
+     it.
+   - Set-user-ID programs. A set-user-ID, set-group-ID or file-capability
+     program (secure execution: getauxval(AT_SECURE), or real and
+     effective ids that differ) is run with an environment and
+     descriptors that a less privileged user chose. It never runs the
+     bootstrap: the variable is ignored and removed (its children do not
+     see it), main runs as usual, and nothing is loaded on a message's
+     word. Its own spawn and forkserver starts are PC_RUNTIME (their child
+     would be a secure process too and refuse its bootstrap), as they are
+     in any process whose effective ids differ from its real ones: such a
+     program uses fork, e.g. pc_set_start_method(PC_START_FORK, 1).
+
+   THREAD SAFETY
+   -------------
+   Every function may be called from any thread. One process object may be
+   joined, polled and signalled from several threads at once; close and free
+   it from one thread once the others are done with it.
+
+   ERRORS
+   ------
+   Fallible calls return PC_OK or a PC_* code and leave a message in
+   pc_last_error(). A start that fails (exec failure, fork EAGAIN, out of
+   descriptors) is PC_OS with errno kept, reported synchronously, and leaves
+   no zombie and no descriptor behind.
+
+   BEYOND PYTHON
+   -------------
+   Sentinels are pidfds where the kernel has them (a pipe otherwise; a
+   forkserver child's is the server's status socket, as Python's), and
+   signals go through pidfds, for forkserver children too. Every
+   descriptor the library makes is close-on-exec; spawn and forkserver
+   children get only the descriptors they need. Process.interrupt (3.14) is
+   here. A forkserver that died (killed, say) is reaped and started again
+   by the next start, which succeeds even when its request went to the
+   server as it died (Python's fails); a live server that refused a
+   request is not asked again.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -295,12 +332,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// >>connection: multiprocessing.connection (declarations)
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-// >>connection
+// >>A.api: what the foundation gives the parts below it (internal; tests use it too)
+/* Send len (>= 1) bytes of buf over unix socket sock with nfds descriptors
+   attached (SCM_RIGHTS, at most 253). EINTR retried; no SIGPIPE.
+   Returns: PC_OK, PC_VALUE, PC_OS. */
+PYCONC_API int pc__p_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
+/* Receive exactly len (>= 1) bytes into buf and up to *inout_nfds
+   descriptors into fds (close-on-exec); *inout_nfds gets the number that
+   came. More descriptors than room: those received are closed, PC_VALUE.
+   Returns: PC_OK, PC_EOF (closed before the first byte), PC_OS, PC_VALUE. */
+PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds);
+/* HMAC of msg under key: kind 0 MD5 (16 bytes out), 1 SHA-256 (32).
+   Python: hmac.new(key, msg, 'md5' / 'sha256').digest() */
+PYCONC_API void pc__p_hmac(int kind, const void *key, size_t key_size, const void *msg,
+                           size_t msg_size, unsigned char *out);
+/* Fill buf with size bytes from the kernel's random source.
+   Returns: PC_OK, PC_OS. */
+PYCONC_API int pc__p_random_bytes(void *buf, size_t size);
+
+// >>B.api: multiprocessing.connection
+// Connection and Pipe
 /* One end of a Pipe or a socket, carrying framed messages.
    Python: multiprocessing.connection.Connection */
 typedef struct pc_connection pc_connection;
@@ -362,7 +417,7 @@ PYCONC_API int pc_connection_writable(const pc_connection *c);
 /* Release a buffer from pc_connection_recv_bytes. NULL is ignored. */
 PYCONC_API void pc_connection_bytes_free(void *buf);
 
-// >>wait
+// wait
 /* One object for pc_connection_wait: a connection, or (conn NULL) a plain
    descriptor such as a process sentinel or a listener's fileno. */
 typedef struct pc_wait_object {
@@ -381,7 +436,7 @@ typedef struct pc_wait_object {
 PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double timeout,
                                   size_t *out_nready);
 
-// >>listener
+// Listener
 /* Address families. Python: 'AF_UNIX', 'AF_INET' (and Linux's abstract
    unix namespace, Python's "\0name"). */
 typedef enum pc_family {
@@ -450,7 +505,7 @@ PYCONC_API const char *pc_listener_last_accepted(const pc_listener *l);
 /* The listening descriptor (for pc_connection_wait), -1 when closed. */
 PYCONC_API int pc_listener_fileno(const pc_listener *l);
 
-// >>client
+// Client
 typedef struct pc_client_desc {
     const char *address;        // as pc_listener_address prints it
     pc_family family;           // PC_AF_DEFAULT: from the address
@@ -464,7 +519,7 @@ typedef struct pc_client_desc {
    Python: multiprocessing.connection.Client(address, family, authkey) */
 PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn);
 
-// >>auth
+// The authkey handshake
 /* The two halves of Python's handshake, for connections made otherwise.
    deliver: send a "{sha256}" challenge, check the reply (HMAC-SHA256, or
    a legacy client's bare HMAC-MD5), answer #WELCOME# or #FAILURE#.
@@ -476,72 +531,7 @@ PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *aut
 PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
                                               size_t authkey_size);
 
-// >>connection-internal (shared with the process part: spawn bootstrap, forkserver)
-/* Wrap an open descriptor (ownership moves to the connection). At least
-   one of readable / writable. Returns NULL on failure (PC_VALUE, PC_NOMEM);
-   the descriptor is then left open. */
-PYCONC_API pc_connection *pc__p_connection_from_fd(int fd, int readable, int writable);
-/* Send len (>= 1) bytes of buf over unix socket sock with nfds descriptors
-   attached (SCM_RIGHTS, at most 253). EINTR retried; no SIGPIPE.
-   Returns: PC_OK, PC_VALUE, PC_OS. */
-PYCONC_API int pc__p_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
-/* Receive exactly len (>= 1) bytes into buf and up to *inout_nfds
-   descriptors into fds (close-on-exec); *inout_nfds gets the number that
-   came. More descriptors than room: those received are closed, PC_VALUE.
-   Returns: PC_OK, PC_EOF (closed before the first byte), PC_OS, PC_VALUE. */
-PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds);
-/* HMAC of msg under key: kind 0 MD5 (16 bytes out), 1 SHA-256 (32).
-   Python: hmac.new(key, msg, 'md5' / 'sha256').digest() */
-PYCONC_API void pc__p_hmac(int kind, const void *key, size_t key_size, const void *msg,
-                         size_t msg_size, unsigned char *out);
-/* Fill buf with size bytes from the kernel's random source.
-   Returns: PC_OK, PC_OS. */
-PYCONC_API int pc__p_random_bytes(void *buf, size_t size);
-
-#ifdef __cplusplus
-}
-#endif
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-// >>start-methods
-typedef enum pc_start_method {
-    PC_START_DEFAULT = 0,       // the program's default (forkserver on Linux)
-    PC_START_FORK = 1,
-    PC_START_SPAWN = 2,
-    PC_START_FORKSERVER = 3
-} pc_start_method;
-
-/* A context: a start method that processes made with it use.
-   Python: multiprocessing.context.BaseContext */
-typedef struct pc_context pc_context;
-
-/* Return the context of a start method (static, never freed);
-   PC_START_DEFAULT: the context that follows pc_set_start_method.
-   Returns NULL for an unknown method (PC_VALUE).
-   Python: multiprocessing.get_context(method) */
-PYCONC_API const pc_context *pc_get_context(pc_start_method method);
-/* Python: BaseContext.get_start_method() */
-PYCONC_API pc_start_method pc_context_get_start_method(const pc_context *ctx);
-/* Return the default start method, fixing it (a later set needs force).
-   Python: multiprocessing.get_start_method() */
-PYCONC_API pc_start_method pc_get_start_method(void);
-/* Set the default start method. force resets it even when already fixed;
-   PC_START_DEFAULT with force goes back to the platform default.
-   Returns: PC_OK, PC_RUNTIME (already set or used), PC_VALUE.
-   Python: multiprocessing.set_start_method(method, force) */
-PYCONC_API int pc_set_start_method(pc_start_method method, int force);
-/* Fill out[0..cap) with the methods available here, default first, and
-   return how many there are. Python: multiprocessing.get_all_start_methods */
-PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap);
-/* "fork", "spawn", "forkserver" ("default" for PC_START_DEFAULT), or NULL. */
-PYCONC_API const char *pc_start_method_name(pc_start_method method);
-/* The method named name. Returns: PC_OK, PC_VALUE (unknown name). */
-PYCONC_API int pc_start_method_from_name(const char *name, pc_start_method *out_method);
-
-// >>args
+// Argument packs: a pack is a connection message, and a child's arguments
 /* The argument pack: the stand-in for pickling Python's args tuple. Build
    it in the parent, hand it to pc_process_desc.args (copied there), and
    read it in the child, where the target's arg is a pc_args *.
@@ -606,7 +596,49 @@ PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args);
    Python: Connection.recv() */
 PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args);
 
-// >>process
+// Internal: a connection around a descriptor the process part made
+/* Wrap an open descriptor (ownership moves to the connection). At least
+   one of readable / writable. Returns NULL on failure (PC_VALUE, PC_NOMEM);
+   the descriptor is then left open. */
+PYCONC_API pc_connection *pc__p_connection_from_fd(int fd, int readable, int writable);
+
+// >>C.api: multiprocessing's processes
+// Start methods and contexts
+typedef enum pc_start_method {
+    PC_START_DEFAULT = 0,       // the program's default (forkserver on Linux)
+    PC_START_FORK = 1,
+    PC_START_SPAWN = 2,
+    PC_START_FORKSERVER = 3
+} pc_start_method;
+
+/* A context: a start method that processes made with it use.
+   Python: multiprocessing.context.BaseContext */
+typedef struct pc_context pc_context;
+
+/* Return the context of a start method (static, never freed);
+   PC_START_DEFAULT: the context that follows pc_set_start_method.
+   Returns NULL for an unknown method (PC_VALUE).
+   Python: multiprocessing.get_context(method) */
+PYCONC_API const pc_context *pc_get_context(pc_start_method method);
+/* Python: BaseContext.get_start_method() */
+PYCONC_API pc_start_method pc_context_get_start_method(const pc_context *ctx);
+/* Return the default start method, fixing it (a later set needs force).
+   Python: multiprocessing.get_start_method() */
+PYCONC_API pc_start_method pc_get_start_method(void);
+/* Set the default start method. force resets it even when already fixed;
+   PC_START_DEFAULT with force goes back to the platform default.
+   Returns: PC_OK, PC_RUNTIME (already set or used), PC_VALUE.
+   Python: multiprocessing.set_start_method(method, force) */
+PYCONC_API int pc_set_start_method(pc_start_method method, int force);
+/* Fill out[0..cap) with the methods available here, default first, and
+   return how many there are. Python: multiprocessing.get_all_start_methods */
+PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap);
+/* "fork", "spawn", "forkserver" ("default" for PC_START_DEFAULT), or NULL. */
+PYCONC_API const char *pc_start_method_name(pc_start_method method);
+/* The method named name. Returns: PC_OK, PC_VALUE (unknown name). */
+PYCONC_API int pc_start_method_from_name(const char *name, pc_start_method *out_method);
+
+// Process
 typedef struct pc_process pc_process;
 
 /* Returned by pc_process_exitcode while Python's exitcode is None. */
@@ -712,7 +744,6 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #endif // PYCONC_PROCESS_H
 
 // ---------------------------------------------------------------------------
-// >>implementation
 #if defined(PYCONC_ALL_IMPLEMENTATION) && !defined(PYCONC_PROCESS_IMPLEMENTATION)
 #define PYCONC_PROCESS_IMPLEMENTATION
 #endif
@@ -720,7 +751,7 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) && !defined(PYCONC_PROCESS_IMPLEMENTATION_DONE)
 #define PYCONC_PROCESS_IMPLEMENTATION_DONE
 
-// >>connection-implementation: multiprocessing.connection
+// >>A.impl: system headers and the feature macros (each 0 or 1)
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -760,23 +791,16 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #include <sys/auxv.h>           // getauxval (glibc, musl)
 #endif
 
-struct pc_connection {
-    int fd;                     // -1 once closed
-    unsigned char readable, writable;
-    unsigned char is_socket;    // send with MSG_NOSIGNAL instead of masking SIGPIPE
-    unsigned char has_pending;  // a message kept by recv_bytes_into (too long)
-    void *pending;
-    size_t pending_size;
-};
-
-// >>posix
-// Every OS call of this file goes through these few helpers.
-
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
 #define PC__HAVE_PIPE2 1
 #else
 #define PC__HAVE_PIPE2 0
 #endif
+
+// >>A.posix: the OS layer
+// Every OS call of this file goes through these few helpers.
+
+extern char **environ;      // a spawned child's environment is ours
 
 // Systems without the atomic *_CLOEXEC flags set the flag afterwards (a
 // window in which a concurrent fork+exec may inherit the descriptor).
@@ -1149,290 +1173,60 @@ static int pc__p_os_private_dir(char *out, size_t cap) {
     return pc__error(PC_OS, "%s is not a directory of ours with mode 0700", out);
 }
 
-// >>frame
-// The one framing helper pair: Python's multiprocessing.connection format.
-#define PC__FRAME_LONG 0x7fffffffu     // longer messages use the 8-byte form
-
-static size_t pc__p_frame_header(unsigned char *h, size_t size) {
-    if (size <= PC__FRAME_LONG) {
-        for (int i = 0; i < 4; i++) h[i] = (unsigned char)(size >> (24 - 8 * i));
-        return 4;
-    }
-    memset(h, 0xff, 4);
-    uint64_t s = (uint64_t)size;
-    for (int i = 0; i < 8; i++) h[4 + i] = (unsigned char)(s >> (56 - 8 * i));
-    return 12;
+static int pc__p_os_socket(int domain) {
+#ifdef SOCK_CLOEXEC
+    return socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#else
+    int fd = socket(domain, SOCK_STREAM, 0);
+    if (fd >= 0) pc__p_os_cloexec(fd);
+    return fd;
+#endif
 }
 
-static int pc__p_frame_send(int fd, int is_socket, const void *buf, size_t size) {
-    unsigned char h[12];
-    struct iovec iov[2];
-    iov[0].iov_base = h;
-    iov[0].iov_len = pc__p_frame_header(h, size);
-    iov[1].iov_base = (void *)buf;
-    iov[1].iov_len = size;
-    return pc__p_os_write_all(fd, is_socket, iov, size ? 2 : 1);
+// connect(), finishing in the background when a signal interrupts it.
+static int pc__p_os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
+    if (connect(fd, sa, len) == 0) return 0;
+    if (errno != EINTR && errno != EINPROGRESS) return -1;
+    struct pollfd p;
+    p.fd = fd;
+    p.events = POLLOUT;
+    p.revents = 0;
+    while (poll(&p, 1, -1) < 0)
+        if (errno != EINTR) return -1;
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return -1;
+    if (err) { errno = err; return -1; }
+    return 0;
 }
 
-// Finish reading a frame header whose first 4 bytes are h; *out_size
-// gets the length. A 4-byte length with the sign bit set (other than -1)
-// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO. The
-// frame readers take a deadline as pc__p_os_read_by does (INFINITY: none).
-static int pc__p_frame_header_rest(int fd, const unsigned char *h4, size_t *out_size,
-                                 double deadline) {
-    unsigned char h[8];
-    int rc;
-    uint32_t s32 = (uint32_t)h4[0] << 24 | (uint32_t)h4[1] << 16 | (uint32_t)h4[2] << 8 | h4[3];
-    if (s32 <= PC__FRAME_LONG) {
-        *out_size = s32;
-        return PC_OK;
-    }
-    if (s32 != 0xffffffffu) {
-        errno = EPROTO;
-        return pc__error(PC_OS, "bad message length (header 0x%08x)", (unsigned)s32);
-    }
-    if ((rc = pc__p_os_read_by(fd, h, 8, 0, deadline))) return rc;
-    uint64_t s64 = 0;
-    for (int i = 0; i < 8; i++) s64 = s64 << 8 | h[i];
-    if (s64 > (uint64_t)PTRDIFF_MAX) {
-        errno = EPROTO;
-        return pc__error(PC_OS, "bad message length (%llu bytes)", (unsigned long long)s64);
-    }
-    *out_size = (size_t)s64;
-    return PC_OK;
+// accept() a connection, close-on-exec; its peer's address goes to *ss.
+static int pc__p_os_accept(int fd, struct sockaddr_storage *ss, socklen_t *len) {
+    int s;
+    do {
+        *len = sizeof *ss;
+#if defined(__linux__) || defined(__FreeBSD__)
+        s = accept4(fd, (struct sockaddr *)ss, len, SOCK_CLOEXEC);
+#else
+        s = accept(fd, (struct sockaddr *)ss, len);
+        if (s >= 0) pc__p_os_cloexec(s);
+#endif
+    } while (s < 0 && (errno == EINTR || errno == ECONNABORTED));
+    return s;
 }
 
-// Read a frame header; *out_size gets the length.
-static int pc__p_frame_recv_header(int fd, size_t *out_size, double deadline) {
-    unsigned char h[4];
-    int rc = pc__p_os_read_by(fd, h, 4, 1, deadline);
-    return rc ? rc : pc__p_frame_header_rest(fd, h, out_size, deadline);
+static int pc__p_os_seqpacket_pair(int fds[2]) {
+#ifdef SOCK_CLOEXEC
+    return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
+#else
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) < 0) return -1;
+    pc__p_os_cloexec(fds[0]);
+    pc__p_os_cloexec(fds[1]);
+    return 0;
+#endif
 }
 
-// Read a payload of size bytes into a new buffer. The buffer grows as the
-// bytes arrive (1 MiB, then doubling), so a forged header announcing
-// gigabytes costs no more memory than the bytes actually sent. It grows by
-// realloc: a large block moves without a copy (glibc remaps it), so a
-// message is held once, not twice while the last doubling copies it.
-#define PC__FRAME_CHUNK ((size_t)1 << 20)
-
-static int pc__p_frame_recv_payload(int fd, size_t size, void **out_buf, double deadline) {
-    size_t cap = size < PC__FRAME_CHUNK ? size : PC__FRAME_CHUNK, got = 0;
-    char *buf = (char *)pc__malloc(cap);
-    if (!buf) return PC_NOMEM;
-    while (got < size) {
-        if (got == cap) {
-            size_t ncap = cap > size / 2 ? size : cap * 2;
-            char *nbuf = (char *)pc__realloc(buf, got, ncap);
-            if (!nbuf) { pc__free(buf); return PC_NOMEM; }
-            buf = nbuf;
-            cap = ncap;
-        }
-        int rc = pc__p_os_read_by(fd, buf + got, cap - got, 0, deadline);
-        if (rc) { pc__free(buf); return rc; }
-        got = cap;
-    }
-    *out_buf = buf;
-    return PC_OK;
-}
-
-// >>connection
-static int pc__p_conn_check(const pc_connection *c, int want_read, int want_write) {
-    if (!c) return pc__error(PC_VALUE, "connection is NULL");
-    if (c->fd < 0) {
-        errno = EBADF;
-        return pc__error(PC_OS, "handle is closed");
-    }
-    if (want_read && !c->readable) return pc__error(PC_VALUE, "connection is write-only");
-    if (want_write && !c->writable) return pc__error(PC_VALUE, "connection is read-only");
-    return PC_OK;
-}
-
-static pc_connection *pc__p_conn_new(int fd, int readable, int writable, int is_socket) {
-    pc_connection *c = (pc_connection *)pc__calloc(1, sizeof *c);
-    if (!c) return NULL;
-    c->fd = fd;
-    c->readable = (unsigned char)(readable != 0);
-    c->writable = (unsigned char)(writable != 0);
-    c->is_socket = (unsigned char)(is_socket != 0);
-    return c;
-}
-
-PYCONC_API pc_connection *pc__p_connection_from_fd(int fd, int readable, int writable) {
-    if (fd < 0) {
-        pc__error(PC_VALUE, "invalid handle %d", fd);
-        return NULL;
-    }
-    if (!readable && !writable) {
-        pc__error(PC_VALUE, "at least one of readable and writable must be true");
-        return NULL;
-    }
-    return pc__p_conn_new(fd, readable, writable, pc__p_os_is_socket(fd));
-}
-
-PYCONC_API int pc_pipe(int duplex, pc_connection **out_a, pc_connection **out_b) {
-    int fds[2];
-    if (!out_a || !out_b) return pc__error(PC_VALUE, "pc_pipe: NULL out pointer");
-    *out_a = *out_b = NULL;
-    if ((duplex ? pc__p_os_socketpair(fds) : pc__p_os_pipe(fds)) < 0)
-        return pc__os_error(duplex ? "socketpair" : "pipe");
-    pc_connection *a = pc__p_conn_new(fds[0], 1, duplex, duplex);
-    pc_connection *b = pc__p_conn_new(fds[1], duplex, 1, duplex);
-    if (!a || !b) {
-        pc__free(a);
-        pc__free(b);
-        pc__p_os_close(fds[0]);
-        pc__p_os_close(fds[1]);
-        return PC_NOMEM;
-    }
-    *out_a = a;
-    *out_b = b;
-    return PC_OK;
-}
-
-PYCONC_API int pc_connection_send_bytes(pc_connection *c, const void *buf, size_t offset,
-                                        size_t size) {
-    int rc = pc__p_conn_check(c, 0, 1);
-    if (rc) return rc;
-    if (offset + size < offset) return pc__error(PC_VALUE, "offset + size overflows");
-    if (!buf && offset + size > 0) return pc__error(PC_VALUE, "buffer is NULL");
-    return pc__p_frame_send(c->fd, c->is_socket, (const char *)buf + offset, size);
-}
-
-// Stop reading from a stream that is out of step (a message left half
-// read): the connection stays open for sending, or closes when it cannot
-// send either, as Python's _bad_message_length. errno is kept.
-static void pc__p_conn_desync(pc_connection *c) {
-    int e = errno;
-    if (c->writable) c->readable = 0;
-    else pc_connection_close(c);
-    errno = e;
-}
-
-static int pc__p_conn_bad_length(pc_connection *c, size_t size, size_t maxlength) {
-    pc__p_conn_desync(c);
-    errno = EMSGSIZE;
-    return pc__error(PC_OS, "bad message length: %zu bytes, maxlength %zu", size, maxlength);
-}
-
-// A failed header read desyncs the stream when bytes of it were consumed
-// (EPROTO: a bad length, EIO: end of file inside it); a failed payload read
-// (any status, PC_NOMEM included) always does.
-static int pc__p_conn_header_failed(pc_connection *c, int rc) {
-    if (rc == PC_OS && (errno == EPROTO || errno == EIO)) pc__p_conn_desync(c);
-    return rc;
-}
-
-static int pc__p_conn_payload_failed(pc_connection *c, int rc) {
-    if (rc) pc__p_conn_desync(c);
-    return rc;
-}
-
-// recv_bytes by a deadline (INFINITY: none). A timeout may leave a message
-// half read: only the handshake uses one, and drops the connection then.
-static int pc__p_conn_recv(pc_connection *c, size_t maxlength, void **out_buf, size_t *out_size,
-                         double deadline) {
-    size_t size;
-    int rc = pc__p_conn_check(c, 1, 0);
-    if (rc) return rc;
-    if (!out_buf || !out_size) return pc__error(PC_VALUE, "recv_bytes: NULL out pointer");
-    if (c->has_pending) {
-        size = c->pending_size;
-        if (maxlength && size > maxlength) return pc__p_conn_bad_length(c, size, maxlength);
-        *out_buf = c->pending;
-        *out_size = size;
-        c->pending = NULL;
-        c->has_pending = 0;
-        return PC_OK;
-    }
-    if ((rc = pc__p_frame_recv_header(c->fd, &size, deadline)))
-        return pc__p_conn_header_failed(c, rc);
-    if (maxlength && size > maxlength) return pc__p_conn_bad_length(c, size, maxlength);
-    if ((rc = pc__p_frame_recv_payload(c->fd, size, out_buf, deadline)))
-        return pc__p_conn_payload_failed(c, rc);
-    *out_size = size;
-    return PC_OK;
-}
-
-PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
-                                        size_t *out_size) {
-    return pc__p_conn_recv(c, maxlength, out_buf, out_size, INFINITY);
-}
-
-static int pc__p_conn_too_short(size_t size, size_t room) {
-    return pc__error(PC_VALUE, "BufferTooShort: message of %zu bytes, room for %zu "
-                     "(kept for the next receive)", size, room);
-}
-
-PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t cap,
-                                             size_t offset, size_t *out_size) {
-    size_t size;
-    int rc = pc__p_conn_check(c, 1, 0);
-    if (rc) return rc;
-    if (!out_size) return pc__error(PC_VALUE, "recv_bytes_into: NULL out pointer");
-    if (!buf && cap) return pc__error(PC_VALUE, "buffer is NULL");
-    if (offset > cap) return pc__error(PC_VALUE, "offset too large");
-    if (c->has_pending) {
-        *out_size = size = c->pending_size;
-        if (size > cap - offset) return pc__p_conn_too_short(size, cap - offset);
-        if (size) memcpy((char *)buf + offset, c->pending, size);
-        pc__free(c->pending);
-        c->pending = NULL;
-        c->has_pending = 0;
-        return PC_OK;
-    }
-    if ((rc = pc__p_frame_recv_header(c->fd, &size, INFINITY)))
-        return pc__p_conn_header_failed(c, rc);
-    *out_size = size;
-    if (size <= cap - offset)
-        return pc__p_conn_payload_failed(c, pc__p_os_read_all(c->fd, (char *)buf + offset,
-                                                              size, 0));
-    void *keep;
-    if ((rc = pc__p_frame_recv_payload(c->fd, size, &keep, INFINITY)))
-        return pc__p_conn_payload_failed(c, rc);
-    c->pending = keep;
-    c->pending_size = size;
-    c->has_pending = 1;
-    return pc__p_conn_too_short(size, cap - offset);
-}
-
-PYCONC_API int pc_connection_poll(pc_connection *c, double timeout) {
-    double deadline = 0;
-    int rc = pc__p_conn_check(c, 1, 0);
-    if (rc) return rc;
-    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
-    if (c->has_pending) return PC_OK;
-    rc = pc__p_os_wait_readable(c->fd, timeout == 0 ? 0 : deadline);
-    if (rc == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "poll: nothing to read");
-    return rc;
-}
-
-PYCONC_API int pc_connection_fileno(const pc_connection *c) {
-    if (pc__p_conn_check(c, 0, 0)) return -1;
-    return c->fd;
-}
-
-PYCONC_API void pc_connection_close(pc_connection *c) {
-    if (!c || c->fd < 0) return;
-    pc__p_os_close(c->fd);
-    c->fd = -1;
-    pc__free(c->pending);
-    c->pending = NULL;
-    c->has_pending = 0;
-}
-
-PYCONC_API void pc_connection_free(pc_connection *c) {
-    if (!c) return;
-    pc_connection_close(c);
-    pc__free(c);
-}
-
-PYCONC_API int pc_connection_closed(const pc_connection *c) { return !c || c->fd < 0; }
-PYCONC_API int pc_connection_readable(const pc_connection *c) { return c && c->readable; }
-PYCONC_API int pc_connection_writable(const pc_connection *c) { return c && c->writable; }
-PYCONC_API void pc_connection_bytes_free(void *buf) { pc__free(buf); }
-
-// >>fdpass
+// >>A.posix-fdpass: descriptors over unix sockets (SCM_RIGHTS)
 // Descriptors travel as SCM_RIGHTS ancillary data on the first byte; the
 // kernel caps one message at 253 of them (SCM_MAX_FD).
 #define PC__MAX_FDS 253
@@ -1529,105 +1323,108 @@ PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t 
     return PC_OK;
 }
 
-// One message in Python's framing with descriptors attached to the first
-// byte of its header: how an argument pack travels on a connection and
-// how a child gets its bootstrap. Header and payload are separate writes,
-// so on a SOCK_SEQPACKET socket (the forkserver's channel) each is one
-// record, which the reader takes whole (4-byte headers only there).
-static int pc__p_frame_send_fds(int fd, int is_socket, const void *buf, size_t size,
-                              const int *fds, size_t nfds) {
-    unsigned char h[12];
-    size_t hlen = pc__p_frame_header(h, size);
-    int rc = nfds ? pc__p_send_fds(fd, h, hlen, fds, nfds)
-                  : pc__p_os_write_buf(fd, is_socket, h, hlen);
-    return rc ? rc : pc__p_os_write_buf(fd, is_socket, buf, size);
+// >>A.buffer
+// The bootstrap message and the argument pack are a flat byte string in
+// host order (both ends run the same program on the same machine).
+typedef struct pc__p_buf {
+    unsigned char *p;
+    size_t len, cap, pos;
+    int bad;                    // a read ran past the end, or out of memory
+} pc__p_buf;
+
+static void pc__p_buf_put(pc__p_buf *b, const void *data, size_t n) {
+    if (b->bad) return;
+    if (n > SIZE_MAX / 2 - b->len) { b->bad = 1; return; }     // the doubling below stays finite
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n) cap *= 2;
+        unsigned char *np = (unsigned char *)pc__malloc(cap);
+        if (!np) { b->bad = 1; return; }
+        if (b->len) memcpy(np, b->p, b->len);
+        pc__free(b->p);
+        b->p = np;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->len, data, n);
+    b->len += n;
 }
 
-// Receive one such message into a new buffer (*out_buf, pc__free) and up
-// to *inout_nfds descriptors (close-on-exec) into fds. limit: the longest
-// payload accepted, 0 for none. On failure no descriptor is left open.
-// Returns: PC_OK, PC_EOF (closed between messages), PC_OS, PC_VALUE, PC_NOMEM.
-static int pc__p_frame_recv_fds(int fd, int is_socket, size_t limit, void **out_buf,
-                              size_t *out_size, int *fds, size_t *inout_nfds) {
-    unsigned char h[4];
-    size_t size = 0;
-    int rc = is_socket ? pc__p_recv_fds(fd, h, 4, fds, inout_nfds) : pc__p_os_read_all(fd, h, 4, 1);
-    if (!is_socket) *inout_nfds = 0;
-    if (rc) return rc;
-    rc = pc__p_frame_header_rest(fd, h, &size, INFINITY);
-    if (!rc && limit && size > limit) {
-        errno = EMSGSIZE;
-        rc = pc__error(PC_OS, "bad message length: %zu bytes, at most %zu", size, limit);
-    }
-    if (!rc) rc = pc__p_frame_recv_payload(fd, size, out_buf, INFINITY);
-    if (rc) {
-        for (size_t i = 0; i < *inout_nfds; i++) pc__p_os_close(fds[i]);
-        *inout_nfds = 0;
-        return rc;
-    }
-    *out_size = size;
-    return PC_OK;
+static void pc__p_buf_u8(pc__p_buf *b, unsigned v) {
+    unsigned char c = (unsigned char)v;
+    pc__p_buf_put(b, &c, 1);
+}
+static void pc__p_buf_u32(pc__p_buf *b, uint32_t v) { pc__p_buf_put(b, &v, sizeof v); }
+static void pc__p_buf_u64(pc__p_buf *b, uint64_t v) { pc__p_buf_put(b, &v, sizeof v); }
+static void pc__p_buf_blob(pc__p_buf *b, const void *data, size_t n) {
+    pc__p_buf_u64(b, n);
+    pc__p_buf_put(b, data, n);
+}
+static void pc__p_buf_str(pc__p_buf *b, const char *s) {
+    pc__p_buf_blob(b, s ? s : "", s ? strlen(s) : 0);
 }
 
-// >>wait
-// poll(2) needs no extra descriptor (unlike epoll) and is one system call,
-// the reason Python picks it too. Up to 16 objects live on the stack.
-static int pc__p_wait_fd(const pc_wait_object *o) {
-    if (!o->conn) {
-        if (o->fd < 0) return pc__error(PC_VALUE, "wait: negative descriptor %d", o->fd);
-        return PC_OK;
-    }
-    return pc__p_conn_check(o->conn, 1, 0);
+static const void *pc__p_buf_take(pc__p_buf *b, size_t n) {
+    if (b->bad || n > b->len - b->pos) { b->bad = 1; return NULL; }
+    const void *r = b->p + b->pos;
+    b->pos += n;
+    return r;
+}
+static unsigned pc__p_buf_get_u8(pc__p_buf *b) {
+    const unsigned char *p = (const unsigned char *)pc__p_buf_take(b, 1);
+    return p ? *p : 0;
+}
+static uint32_t pc__p_buf_get_u32(pc__p_buf *b) {
+    uint32_t v = 0;
+    const void *p = pc__p_buf_take(b, sizeof v);
+    if (p) memcpy(&v, p, sizeof v);
+    return v;
+}
+static uint64_t pc__p_buf_get_u64(pc__p_buf *b) {
+    uint64_t v = 0;
+    const void *p = pc__p_buf_take(b, sizeof v);
+    if (p) memcpy(&v, p, sizeof v);
+    return v;
+}
+static const void *pc__p_buf_get_blob(pc__p_buf *b, size_t *out_n) {
+    uint64_t n = pc__p_buf_get_u64(b);
+    if (b->bad || n > b->len - b->pos) { b->bad = 1; *out_n = 0; return NULL; }
+    *out_n = (size_t)n;
+    return pc__p_buf_take(b, (size_t)n);
+}
+// A NUL-terminated copy of a blob (NULL on error).
+static char *pc__p_buf_get_str(pc__p_buf *b) {
+    size_t n;
+    const void *p = pc__p_buf_get_blob(b, &n);
+    if (!p) return NULL;
+    char *s = (char *)pc__malloc(n + 1);
+    if (!s) { b->bad = 1; return NULL; }
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
 }
 
-static size_t pc__p_wait_collect(pc_wait_object *objects, const struct pollfd *p, size_t n) {
-    size_t ready = 0;
-    for (size_t i = 0; i < n; i++) {
-        int on = (p[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 ||
-                 (objects[i].conn && objects[i].conn->has_pending);
-        objects[i].ready = on;
-        ready += (size_t)on;
+// >>A.random
+PYCONC_API int pc__p_random_bytes(void *buf, size_t size) {
+    unsigned char *p = (unsigned char *)buf;
+    size_t got = 0;
+#if defined(__linux__) && defined(SYS_getrandom)
+    while (got < size) {
+        long r = syscall(SYS_getrandom, p + got, size - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;          // ENOSYS on old kernels: use the device
+        got += (size_t)r;
     }
-    return ready;
-}
-
-static int pc__p_wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
-                         double deadline, size_t *out_nready) {
-    int any_pending = 0;
-    for (size_t i = 0; i < n; i++) {
-        p[i].fd = objects[i].conn ? objects[i].conn->fd : objects[i].fd;
-        p[i].events = POLLIN;
-        p[i].revents = 0;
-        objects[i].ready = 0;
-        if (objects[i].conn && objects[i].conn->has_pending) any_pending = 1;
-    }
-    int rc = pc__p_os_poll(p, n, any_pending ? 0 : deadline);
-    if (rc == PC_OS) return rc;
-    for (size_t i = 0; i < n; i++)
-        if (p[i].revents & POLLNVAL)
-            return pc__error(PC_VALUE, "wait: descriptor %d is not open", p[i].fd);
-    size_t ready = pc__p_wait_collect(objects, p, n);
-    if (out_nready) *out_nready = ready;
-    return ready ? PC_OK : pc__error(PC_TIMEOUT, "wait: nothing ready");
-}
-
-PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double timeout,
-                                  size_t *out_nready) {
-    struct pollfd small[16], *p = small;
-    double deadline = 0;
-    int rc;
-    if (out_nready) *out_nready = 0;
-    if (!objects && n) return pc__error(PC_VALUE, "wait: objects is NULL");
-    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = pc__p_wait_fd(&objects[i]))) return rc;
-    if (n > 16 && !(p = (struct pollfd *)pc__calloc(n, sizeof *p))) return PC_NOMEM;
-    rc = pc__p_wait_poll(objects, p, n, timeout == 0 ? 0 : deadline, out_nready);
-    if (p != small) pc__free(p);
+    if (got == size) return PC_OK;
+#endif
+    int fd;
+    while ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
+    if (fd < 0) return pc__os_error("open /dev/urandom");
+    int rc = pc__p_os_read_all(fd, p + got, size - got, 0);
+    pc__p_os_close(fd);
     return rc;
 }
 
-// >>digest
+// >>A.digest
 // MD5 (RFC 1321) and SHA-256 (FIPS 180-4), only as the HMACs of the
 // authkey handshake need them. Both eat 64-byte blocks.
 typedef struct pc__p_hash {
@@ -1757,7 +1554,7 @@ static size_t pc__p_hash_final(pc__p_hash *s, unsigned char *out) {
 }
 
 PYCONC_API void pc__p_hmac(int kind, const void *key, size_t key_size, const void *msg,
-                         size_t msg_size, unsigned char *out) {
+                           size_t msg_size, unsigned char *out) {
     unsigned char k[64], pad[64], inner[32];
     pc__p_hash s;
     memset(k, 0, sizeof k);
@@ -1780,28 +1577,397 @@ PYCONC_API void pc__p_hmac(int kind, const void *key, size_t key_size, const voi
     pc__p_hash_final(&s, out);
 }
 
-// >>random
-PYCONC_API int pc__p_random_bytes(void *buf, size_t size) {
-    unsigned char *p = (unsigned char *)buf;
-    size_t got = 0;
-#if defined(__linux__) && defined(SYS_getrandom)
-    while (got < size) {
-        long r = syscall(SYS_getrandom, p + got, size - got, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;          // ENOSYS on old kernels: use the device
-        got += (size_t)r;
+// >>B.frame
+// The one framing helper pair: Python's multiprocessing.connection format.
+#define PC__FRAME_LONG 0x7fffffffu     // longer messages use the 8-byte form
+
+static size_t pc__p_frame_header(unsigned char *h, size_t size) {
+    if (size <= PC__FRAME_LONG) {
+        for (int i = 0; i < 4; i++) h[i] = (unsigned char)(size >> (24 - 8 * i));
+        return 4;
     }
-    if (got == size) return PC_OK;
-#endif
-    int fd;
-    while ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
-    if (fd < 0) return pc__os_error("open /dev/urandom");
-    int rc = pc__p_os_read_all(fd, p + got, size - got, 0);
-    pc__p_os_close(fd);
+    memset(h, 0xff, 4);
+    uint64_t s = (uint64_t)size;
+    for (int i = 0; i < 8; i++) h[4 + i] = (unsigned char)(s >> (56 - 8 * i));
+    return 12;
+}
+
+static int pc__p_frame_send(int fd, int is_socket, const void *buf, size_t size) {
+    unsigned char h[12];
+    struct iovec iov[2];
+    iov[0].iov_base = h;
+    iov[0].iov_len = pc__p_frame_header(h, size);
+    iov[1].iov_base = (void *)buf;
+    iov[1].iov_len = size;
+    return pc__p_os_write_all(fd, is_socket, iov, size ? 2 : 1);
+}
+
+// Finish reading a frame header whose first 4 bytes are h; *out_size
+// gets the length. A 4-byte length with the sign bit set (other than -1)
+// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO. The
+// frame readers take a deadline as pc__p_os_read_by does (INFINITY: none).
+static int pc__p_frame_header_rest(int fd, const unsigned char *h4, size_t *out_size,
+                                   double deadline) {
+    unsigned char h[8];
+    int rc;
+    uint32_t s32 = (uint32_t)h4[0] << 24 | (uint32_t)h4[1] << 16 | (uint32_t)h4[2] << 8 | h4[3];
+    if (s32 <= PC__FRAME_LONG) {
+        *out_size = s32;
+        return PC_OK;
+    }
+    if (s32 != 0xffffffffu) {
+        errno = EPROTO;
+        return pc__error(PC_OS, "bad message length (header 0x%08x)", (unsigned)s32);
+    }
+    if ((rc = pc__p_os_read_by(fd, h, 8, 0, deadline))) return rc;
+    uint64_t s64 = 0;
+    for (int i = 0; i < 8; i++) s64 = s64 << 8 | h[i];
+    if (s64 > (uint64_t)PTRDIFF_MAX) {
+        errno = EPROTO;
+        return pc__error(PC_OS, "bad message length (%llu bytes)", (unsigned long long)s64);
+    }
+    *out_size = (size_t)s64;
+    return PC_OK;
+}
+
+// Read a frame header; *out_size gets the length.
+static int pc__p_frame_recv_header(int fd, size_t *out_size, double deadline) {
+    unsigned char h[4];
+    int rc = pc__p_os_read_by(fd, h, 4, 1, deadline);
+    return rc ? rc : pc__p_frame_header_rest(fd, h, out_size, deadline);
+}
+
+// Read a payload of size bytes into a new buffer. The buffer grows as the
+// bytes arrive (1 MiB, then doubling), so a forged header announcing
+// gigabytes costs no more memory than the bytes actually sent. It grows by
+// realloc: a large block moves without a copy (glibc remaps it), so a
+// message is held once, not twice while the last doubling copies it.
+#define PC__FRAME_CHUNK ((size_t)1 << 20)
+
+static int pc__p_frame_recv_payload(int fd, size_t size, void **out_buf, double deadline) {
+    size_t cap = size < PC__FRAME_CHUNK ? size : PC__FRAME_CHUNK, got = 0;
+    char *buf = (char *)pc__malloc(cap);
+    if (!buf) return PC_NOMEM;
+    while (got < size) {
+        if (got == cap) {
+            size_t ncap = cap > size / 2 ? size : cap * 2;
+            char *nbuf = (char *)pc__realloc(buf, got, ncap);
+            if (!nbuf) { pc__free(buf); return PC_NOMEM; }
+            buf = nbuf;
+            cap = ncap;
+        }
+        int rc = pc__p_os_read_by(fd, buf + got, cap - got, 0, deadline);
+        if (rc) { pc__free(buf); return rc; }
+        got = cap;
+    }
+    *out_buf = buf;
+    return PC_OK;
+}
+
+// One message in Python's framing with descriptors attached to the first
+// byte of its header: how an argument pack travels on a connection and
+// how a child gets its bootstrap. Header and payload are separate writes,
+// so on a SOCK_SEQPACKET socket (the forkserver's channel) each is one
+// record, which the reader takes whole (4-byte headers only there).
+static int pc__p_frame_send_fds(int fd, int is_socket, const void *buf, size_t size,
+                                const int *fds, size_t nfds) {
+    unsigned char h[12];
+    size_t hlen = pc__p_frame_header(h, size);
+    int rc = nfds ? pc__p_send_fds(fd, h, hlen, fds, nfds)
+                  : pc__p_os_write_buf(fd, is_socket, h, hlen);
+    return rc ? rc : pc__p_os_write_buf(fd, is_socket, buf, size);
+}
+
+// Receive one such message into a new buffer (*out_buf, pc__free) and up
+// to *inout_nfds descriptors (close-on-exec) into fds. limit: the longest
+// payload accepted, 0 for none. On failure no descriptor is left open.
+// Returns: PC_OK, PC_EOF (closed between messages), PC_OS, PC_VALUE, PC_NOMEM.
+static int pc__p_frame_recv_fds(int fd, int is_socket, size_t limit, void **out_buf,
+                                size_t *out_size, int *fds, size_t *inout_nfds) {
+    unsigned char h[4];
+    size_t size = 0;
+    int rc = is_socket ? pc__p_recv_fds(fd, h, 4, fds, inout_nfds) : pc__p_os_read_all(fd, h, 4, 1);
+    if (!is_socket) *inout_nfds = 0;
+    if (rc) return rc;
+    rc = pc__p_frame_header_rest(fd, h, &size, INFINITY);
+    if (!rc && limit && size > limit) {
+        errno = EMSGSIZE;
+        rc = pc__error(PC_OS, "bad message length: %zu bytes, at most %zu", size, limit);
+    }
+    if (!rc) rc = pc__p_frame_recv_payload(fd, size, out_buf, INFINITY);
+    if (rc) {
+        for (size_t i = 0; i < *inout_nfds; i++) pc__p_os_close(fds[i]);
+        *inout_nfds = 0;
+        return rc;
+    }
+    *out_size = size;
+    return PC_OK;
+}
+
+// >>B.connection
+struct pc_connection {
+    int fd;                     // -1 once closed
+    unsigned char readable, writable;
+    unsigned char is_socket;    // send with MSG_NOSIGNAL instead of masking SIGPIPE
+    unsigned char has_pending;  // a message kept by recv_bytes_into (too long)
+    void *pending;
+    size_t pending_size;
+};
+
+static int pc__p_conn_check(const pc_connection *c, int want_read, int want_write) {
+    if (!c) return pc__error(PC_VALUE, "connection is NULL");
+    if (c->fd < 0) {
+        errno = EBADF;
+        return pc__error(PC_OS, "handle is closed");
+    }
+    if (want_read && !c->readable) return pc__error(PC_VALUE, "connection is write-only");
+    if (want_write && !c->writable) return pc__error(PC_VALUE, "connection is read-only");
+    return PC_OK;
+}
+
+static pc_connection *pc__p_conn_new(int fd, int readable, int writable, int is_socket) {
+    pc_connection *c = (pc_connection *)pc__calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->fd = fd;
+    c->readable = (unsigned char)(readable != 0);
+    c->writable = (unsigned char)(writable != 0);
+    c->is_socket = (unsigned char)(is_socket != 0);
+    return c;
+}
+
+PYCONC_API pc_connection *pc__p_connection_from_fd(int fd, int readable, int writable) {
+    if (fd < 0) {
+        pc__error(PC_VALUE, "invalid handle %d", fd);
+        return NULL;
+    }
+    if (!readable && !writable) {
+        pc__error(PC_VALUE, "at least one of readable and writable must be true");
+        return NULL;
+    }
+    return pc__p_conn_new(fd, readable, writable, pc__p_os_is_socket(fd));
+}
+
+PYCONC_API int pc_pipe(int duplex, pc_connection **out_a, pc_connection **out_b) {
+    int fds[2];
+    if (!out_a || !out_b) return pc__error(PC_VALUE, "pc_pipe: NULL out pointer");
+    *out_a = *out_b = NULL;
+    if ((duplex ? pc__p_os_socketpair(fds) : pc__p_os_pipe(fds)) < 0)
+        return pc__os_error(duplex ? "socketpair" : "pipe");
+    pc_connection *a = pc__p_conn_new(fds[0], 1, duplex, duplex);
+    pc_connection *b = pc__p_conn_new(fds[1], duplex, 1, duplex);
+    if (!a || !b) {
+        pc__free(a);
+        pc__free(b);
+        pc__p_os_close(fds[0]);
+        pc__p_os_close(fds[1]);
+        return PC_NOMEM;
+    }
+    *out_a = a;
+    *out_b = b;
+    return PC_OK;
+}
+
+PYCONC_API int pc_connection_send_bytes(pc_connection *c, const void *buf, size_t offset,
+                                        size_t size) {
+    int rc = pc__p_conn_check(c, 0, 1);
+    if (rc) return rc;
+    if (offset + size < offset) return pc__error(PC_VALUE, "offset + size overflows");
+    if (!buf && offset + size > 0) return pc__error(PC_VALUE, "buffer is NULL");
+    return pc__p_frame_send(c->fd, c->is_socket, (const char *)buf + offset, size);
+}
+
+// Stop reading from a stream that is out of step (a message left half
+// read): the connection stays open for sending, or closes when it cannot
+// send either, as Python's _bad_message_length. errno is kept.
+static void pc__p_conn_desync(pc_connection *c) {
+    int e = errno;
+    if (c->writable) c->readable = 0;
+    else pc_connection_close(c);
+    errno = e;
+}
+
+static int pc__p_conn_bad_length(pc_connection *c, size_t size, size_t maxlength) {
+    pc__p_conn_desync(c);
+    errno = EMSGSIZE;
+    return pc__error(PC_OS, "bad message length: %zu bytes, maxlength %zu", size, maxlength);
+}
+
+// A failed header read desyncs the stream when bytes of it were consumed
+// (EPROTO: a bad length, EIO: end of file inside it); a failed payload read
+// (any status, PC_NOMEM included) always does.
+static int pc__p_conn_header_failed(pc_connection *c, int rc) {
+    if (rc == PC_OS && (errno == EPROTO || errno == EIO)) pc__p_conn_desync(c);
     return rc;
 }
 
-// >>auth
+static int pc__p_conn_payload_failed(pc_connection *c, int rc) {
+    if (rc) pc__p_conn_desync(c);
+    return rc;
+}
+
+// recv_bytes by a deadline (INFINITY: none). A timeout may leave a message
+// half read: only the handshake uses one, and drops the connection then.
+static int pc__p_conn_recv(pc_connection *c, size_t maxlength, void **out_buf, size_t *out_size,
+                           double deadline) {
+    size_t size;
+    int rc = pc__p_conn_check(c, 1, 0);
+    if (rc) return rc;
+    if (!out_buf || !out_size) return pc__error(PC_VALUE, "recv_bytes: NULL out pointer");
+    if (c->has_pending) {
+        size = c->pending_size;
+        if (maxlength && size > maxlength) return pc__p_conn_bad_length(c, size, maxlength);
+        *out_buf = c->pending;
+        *out_size = size;
+        c->pending = NULL;
+        c->has_pending = 0;
+        return PC_OK;
+    }
+    if ((rc = pc__p_frame_recv_header(c->fd, &size, deadline)))
+        return pc__p_conn_header_failed(c, rc);
+    if (maxlength && size > maxlength) return pc__p_conn_bad_length(c, size, maxlength);
+    if ((rc = pc__p_frame_recv_payload(c->fd, size, out_buf, deadline)))
+        return pc__p_conn_payload_failed(c, rc);
+    *out_size = size;
+    return PC_OK;
+}
+
+PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
+                                        size_t *out_size) {
+    return pc__p_conn_recv(c, maxlength, out_buf, out_size, INFINITY);
+}
+
+static int pc__p_conn_too_short(size_t size, size_t room) {
+    return pc__error(PC_VALUE, "BufferTooShort: message of %zu bytes, room for %zu "
+                     "(kept for the next receive)", size, room);
+}
+
+PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t cap,
+                                             size_t offset, size_t *out_size) {
+    size_t size;
+    int rc = pc__p_conn_check(c, 1, 0);
+    if (rc) return rc;
+    if (!out_size) return pc__error(PC_VALUE, "recv_bytes_into: NULL out pointer");
+    if (!buf && cap) return pc__error(PC_VALUE, "buffer is NULL");
+    if (offset > cap) return pc__error(PC_VALUE, "offset too large");
+    if (c->has_pending) {
+        *out_size = size = c->pending_size;
+        if (size > cap - offset) return pc__p_conn_too_short(size, cap - offset);
+        if (size) memcpy((char *)buf + offset, c->pending, size);
+        pc__free(c->pending);
+        c->pending = NULL;
+        c->has_pending = 0;
+        return PC_OK;
+    }
+    if ((rc = pc__p_frame_recv_header(c->fd, &size, INFINITY)))
+        return pc__p_conn_header_failed(c, rc);
+    *out_size = size;
+    if (size <= cap - offset)
+        return pc__p_conn_payload_failed(c, pc__p_os_read_all(c->fd, (char *)buf + offset,
+                                                              size, 0));
+    void *keep;
+    if ((rc = pc__p_frame_recv_payload(c->fd, size, &keep, INFINITY)))
+        return pc__p_conn_payload_failed(c, rc);
+    c->pending = keep;
+    c->pending_size = size;
+    c->has_pending = 1;
+    return pc__p_conn_too_short(size, cap - offset);
+}
+
+PYCONC_API int pc_connection_poll(pc_connection *c, double timeout) {
+    double deadline = 0;
+    int rc = pc__p_conn_check(c, 1, 0);
+    if (rc) return rc;
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    if (c->has_pending) return PC_OK;
+    rc = pc__p_os_wait_readable(c->fd, timeout == 0 ? 0 : deadline);
+    if (rc == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "poll: nothing to read");
+    return rc;
+}
+
+PYCONC_API int pc_connection_fileno(const pc_connection *c) {
+    if (pc__p_conn_check(c, 0, 0)) return -1;
+    return c->fd;
+}
+
+PYCONC_API void pc_connection_close(pc_connection *c) {
+    if (!c || c->fd < 0) return;
+    pc__p_os_close(c->fd);
+    c->fd = -1;
+    pc__free(c->pending);
+    c->pending = NULL;
+    c->has_pending = 0;
+}
+
+PYCONC_API void pc_connection_free(pc_connection *c) {
+    if (!c) return;
+    pc_connection_close(c);
+    pc__free(c);
+}
+
+PYCONC_API int pc_connection_closed(const pc_connection *c) { return !c || c->fd < 0; }
+PYCONC_API int pc_connection_readable(const pc_connection *c) { return c && c->readable; }
+PYCONC_API int pc_connection_writable(const pc_connection *c) { return c && c->writable; }
+PYCONC_API void pc_connection_bytes_free(void *buf) { pc__free(buf); }
+
+// >>B.wait
+// poll(2) needs no extra descriptor (unlike epoll) and is one system call,
+// the reason Python picks it too. Up to 16 objects live on the stack.
+static int pc__p_wait_fd(const pc_wait_object *o) {
+    if (!o->conn) {
+        if (o->fd < 0) return pc__error(PC_VALUE, "wait: negative descriptor %d", o->fd);
+        return PC_OK;
+    }
+    return pc__p_conn_check(o->conn, 1, 0);
+}
+
+static size_t pc__p_wait_collect(pc_wait_object *objects, const struct pollfd *p, size_t n) {
+    size_t ready = 0;
+    for (size_t i = 0; i < n; i++) {
+        int on = (p[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 ||
+                 (objects[i].conn && objects[i].conn->has_pending);
+        objects[i].ready = on;
+        ready += (size_t)on;
+    }
+    return ready;
+}
+
+static int pc__p_wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
+                           double deadline, size_t *out_nready) {
+    int any_pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        p[i].fd = objects[i].conn ? objects[i].conn->fd : objects[i].fd;
+        p[i].events = POLLIN;
+        p[i].revents = 0;
+        objects[i].ready = 0;
+        if (objects[i].conn && objects[i].conn->has_pending) any_pending = 1;
+    }
+    int rc = pc__p_os_poll(p, n, any_pending ? 0 : deadline);
+    if (rc == PC_OS) return rc;
+    for (size_t i = 0; i < n; i++)
+        if (p[i].revents & POLLNVAL)
+            return pc__error(PC_VALUE, "wait: descriptor %d is not open", p[i].fd);
+    size_t ready = pc__p_wait_collect(objects, p, n);
+    if (out_nready) *out_nready = ready;
+    return ready ? PC_OK : pc__error(PC_TIMEOUT, "wait: nothing ready");
+}
+
+PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double timeout,
+                                  size_t *out_nready) {
+    struct pollfd small[16], *p = small;
+    double deadline = 0;
+    int rc;
+    if (out_nready) *out_nready = 0;
+    if (!objects && n) return pc__error(PC_VALUE, "wait: objects is NULL");
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = pc__p_wait_fd(&objects[i]))) return rc;
+    if (n > 16 && !(p = (struct pollfd *)pc__calloc(n, sizeof *p))) return PC_NOMEM;
+    rc = pc__p_wait_poll(objects, p, n, timeout == 0 ? 0 : deadline, out_nready);
+    if (p != small) pc__free(p);
+    return rc;
+}
+
+// >>B.auth
 // Python's handshake (multiprocessing.connection, 3.12+): every message is
 // a normal frame; a reply longer than 256 bytes is refused unread.
 #define PC__AUTH_MAX 256
@@ -1813,7 +1979,7 @@ PYCONC_API int pc__p_random_bytes(void *buf, size_t size) {
 #define PC__MD5_SIZE 16
 
 static int pc__p_auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size,
-                         double deadline) {
+                           double deadline) {
     void *msg;
     size_t n;
     int rc = pc__p_conn_recv(c, PC__AUTH_MAX, &msg, &n, deadline);
@@ -1828,7 +1994,7 @@ static int pc__p_auth_recv(pc_connection *c, unsigned char *buf, size_t *out_siz
 // part after the "{name}" prefix. The bare 16- and 20-byte forms are the
 // legacy MD5 protocol. Python also knows sha384 and sha3_*: refused here.
 static int pc__p_auth_digest(const unsigned char *m, size_t n, int *out_kind,
-                           size_t *out_prefix) {
+                             size_t *out_prefix) {
     static const char *const names[2] = {"{md5}", "{sha256}"};
     *out_prefix = 0;
     *out_kind = 0;
@@ -1853,7 +2019,7 @@ static int pc__p_auth_equal(const unsigned char *a, const unsigned char *b, size
 }
 
 static int pc__p_auth_verify(const void *key, size_t key_size, const unsigned char *message,
-                           size_t message_size, const unsigned char *reply, size_t n) {
+                             size_t message_size, const unsigned char *reply, size_t n) {
     unsigned char expected[32];
     int kind;
     size_t prefix;
@@ -1876,7 +2042,7 @@ static int pc__p_auth_check_key(pc_connection *c, const void *key, size_t key_si
 // The two halves by a deadline (INFINITY: none) on every read they make;
 // their writes are a few small messages that the socket buffer takes.
 static int pc__p_auth_deliver(pc_connection *c, const void *authkey, size_t authkey_size,
-                            double deadline) {
+                              double deadline) {
     unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
     size_t n, head = strlen(PC__CHALLENGE);
     int rc = pc__p_auth_check_key(c, authkey, authkey_size);
@@ -1894,7 +2060,7 @@ static int pc__p_auth_deliver(pc_connection *c, const void *authkey, size_t auth
 }
 
 static int pc__p_auth_answer(pc_connection *c, const void *authkey, size_t authkey_size,
-                           double deadline) {
+                             double deadline) {
     unsigned char m[PC__AUTH_MAX], reply[8 + 32];
     size_t n, head = strlen(PC__CHALLENGE), prefix;
     int kind, rc = pc__p_auth_check_key(c, authkey, authkey_size);
@@ -1930,7 +2096,7 @@ PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *auth
     return pc__p_auth_answer(c, authkey, authkey_size, INFINITY);
 }
 
-// >>address
+// >>B.address
 // Addresses are text everywhere: "host:port", "[v6]:port", "/path" and
 // "@name" (Linux's abstract namespace; Python writes it "\0name").
 typedef struct pc__p_sockaddr {
@@ -1968,7 +2134,7 @@ static int pc__p_unix_sockaddr(const char *path, int abstract, pc__p_sockaddr *o
 
 // Split "host:port" / "[v6]:port" into host (may be "") and port.
 static int pc__p_split_host_port(const char *address, char *host, size_t cap,
-                               const char **out_port, int *out_v6) {
+                                 const char **out_port, int *out_v6) {
     const char *colon = strrchr(address, ':'), *h = address, *end = colon;
     *out_v6 = address[0] == '[';
     if (!colon) return pc__error(PC_VALUE, "TCP address \"%s\" has no :port", address);
@@ -2025,7 +2191,7 @@ static int pc__p_tcp_resolve(const char *address, int passive, struct addrinfo *
 }
 
 static void pc__p_format_sockaddr(const struct sockaddr_storage *ss, socklen_t len, char *out,
-                                size_t cap) {
+                                  size_t cap) {
     char ip[INET6_ADDRSTRLEN] = "?";
     size_t off = offsetof(struct sockaddr_un, sun_path);
     if (ss->ss_family == AF_INET) {
@@ -2046,16 +2212,6 @@ static void pc__p_format_sockaddr(const struct sockaddr_storage *ss, socklen_t l
     }
 }
 
-static int pc__p_os_socket(int domain) {
-#ifdef SOCK_CLOEXEC
-    return socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
-#else
-    int fd = socket(domain, SOCK_STREAM, 0);
-    if (fd >= 0) pc__p_os_cloexec(fd);
-    return fd;
-#endif
-}
-
 // Small messages go out at once on TCP: each send is already one write.
 static void pc__p_tcp_nodelay(int fd, int family) {
     int one = 1;
@@ -2063,24 +2219,7 @@ static void pc__p_tcp_nodelay(int fd, int family) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-// connect(), finishing in the background when a signal interrupts it.
-static int pc__p_os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
-    if (connect(fd, sa, len) == 0) return 0;
-    if (errno != EINTR && errno != EINPROGRESS) return -1;
-    struct pollfd p;
-    p.fd = fd;
-    p.events = POLLOUT;
-    p.revents = 0;
-    while (poll(&p, 1, -1) < 0)
-        if (errno != EINTR) return -1;
-    int err = 0;
-    socklen_t elen = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return -1;
-    if (err) { errno = err; return -1; }
-    return 0;
-}
-
-// >>listener
+// >>B.listener
 // A connection inside the accept handshake, on its accepting thread's
 // stack, linked into the listener so that close can cut it short.
 typedef struct pc__p_handshake {
@@ -2230,7 +2369,7 @@ static int pc__p_listener_closed_error(void) {
 // Record the peer of a new connection and, when a handshake follows, enter
 // it in the listener's list. Returns 0 when the listener closed meanwhile.
 static int pc__p_handshake_enter(pc_listener *l, pc__p_handshake *h, int fd,
-                               const pc__p_sockaddr *peer) {
+                                 const pc__p_sockaddr *peer) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
     int open = !l->closed;
     if (open) {
@@ -2285,7 +2424,7 @@ static int pc__p_listener_handshake(pc_listener *l, pc_connection *c, pc__p_hand
 
 // Record the peer and finish one accepted connection (handshake).
 static int pc__p_listener_welcome(pc_listener *l, int fd, const pc__p_sockaddr *peer,
-                                pc_connection **out_conn) {
+                                  pc_connection **out_conn) {
     pc__p_handshake h;
     pc__p_tcp_nodelay(fd, peer->ss.ss_family);
     pc_connection *c = pc__p_conn_new(fd, 1, 1, 1);
@@ -2303,20 +2442,6 @@ static int pc__p_listener_welcome(pc_listener *l, int fd, const pc__p_sockaddr *
     return PC_OK;
 }
 
-static int pc__p_os_accept(int fd, pc__p_sockaddr *peer) {
-    int s;
-    do {
-        peer->len = sizeof peer->ss;
-#if defined(__linux__) || defined(__FreeBSD__)
-        s = accept4(fd, (struct sockaddr *)&peer->ss, &peer->len, SOCK_CLOEXEC);
-#else
-        s = accept(fd, (struct sockaddr *)&peer->ss, &peer->len);
-        if (s >= 0) pc__p_os_cloexec(s);
-#endif
-    } while (s < 0 && (errno == EINTR || errno == ECONNABORTED));
-    return s;
-}
-
 PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
     pc__p_sockaddr peer;
     if (!l || !out_conn) return pc__error(PC_VALUE, "accept: NULL argument");
@@ -2329,7 +2454,7 @@ PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
     l->accepting++;
     int fd = l->fd;
     pc_lock_release(&l->mu);
-    int s = pc__p_os_accept(fd, &peer), e = errno;
+    int s = pc__p_os_accept(fd, &peer.ss, &peer.len), e = errno;
     pc_lock_acquire(&l->mu, PC_FOREVER);
     int closed = l->closed;
     if (--l->accepting == 0 && closed) {     // the last one out closes
@@ -2389,7 +2514,7 @@ PYCONC_API int pc_listener_fileno(const pc_listener *l) {
     return l && !l->closed ? l->fd : -1;
 }
 
-// >>client
+// >>B.client
 static int pc__p_client_tcp(const char *address, int *out_fd) {
     struct addrinfo *ai, *a;
     int rc = pc__p_tcp_resolve(address, 0, &ai), fd = -1;
@@ -2451,97 +2576,8 @@ PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn) {
     return PC_OK;
 }
 
-// >>process-implementation
-extern char **environ;
-
-#define PC__ENV_FD "PYCONC_PROCESS_FD"
-#define PC__BOOT_FD 3           // where a spawned child finds its bootstrap socket
-#define PC__SENTINEL_FD 4       // and, without pidfds, its sentinel pipe
-#define PC__BOOT_MAGIC 0x50434231u      // "PCB1"
-#define PC__FS_MAGIC 0x50434653u        // "PCFS"
+// >>B.args
 #define PC__ARGS_MAX_FDS 200
-
-// >>buffer
-// The bootstrap message and the argument pack are a flat byte string in
-// host order (both ends run the same program on the same machine).
-typedef struct pc__p_buf {
-    unsigned char *p;
-    size_t len, cap, pos;
-    int bad;                    // a read ran past the end, or out of memory
-} pc__p_buf;
-
-static void pc__p_buf_put(pc__p_buf *b, const void *data, size_t n) {
-    if (b->bad) return;
-    if (n > SIZE_MAX / 2 - b->len) { b->bad = 1; return; }     // the doubling below stays finite
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) cap *= 2;
-        unsigned char *np = (unsigned char *)pc__malloc(cap);
-        if (!np) { b->bad = 1; return; }
-        if (b->len) memcpy(np, b->p, b->len);
-        pc__free(b->p);
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void pc__p_buf_u8(pc__p_buf *b, unsigned v) {
-    unsigned char c = (unsigned char)v;
-    pc__p_buf_put(b, &c, 1);
-}
-static void pc__p_buf_u32(pc__p_buf *b, uint32_t v) { pc__p_buf_put(b, &v, sizeof v); }
-static void pc__p_buf_u64(pc__p_buf *b, uint64_t v) { pc__p_buf_put(b, &v, sizeof v); }
-static void pc__p_buf_blob(pc__p_buf *b, const void *data, size_t n) {
-    pc__p_buf_u64(b, n);
-    pc__p_buf_put(b, data, n);
-}
-static void pc__p_buf_str(pc__p_buf *b, const char *s) {
-    pc__p_buf_blob(b, s ? s : "", s ? strlen(s) : 0);
-}
-
-static const void *pc__p_buf_take(pc__p_buf *b, size_t n) {
-    if (b->bad || n > b->len - b->pos) { b->bad = 1; return NULL; }
-    const void *r = b->p + b->pos;
-    b->pos += n;
-    return r;
-}
-static unsigned pc__p_buf_get_u8(pc__p_buf *b) {
-    const unsigned char *p = (const unsigned char *)pc__p_buf_take(b, 1);
-    return p ? *p : 0;
-}
-static uint32_t pc__p_buf_get_u32(pc__p_buf *b) {
-    uint32_t v = 0;
-    const void *p = pc__p_buf_take(b, sizeof v);
-    if (p) memcpy(&v, p, sizeof v);
-    return v;
-}
-static uint64_t pc__p_buf_get_u64(pc__p_buf *b) {
-    uint64_t v = 0;
-    const void *p = pc__p_buf_take(b, sizeof v);
-    if (p) memcpy(&v, p, sizeof v);
-    return v;
-}
-static const void *pc__p_buf_get_blob(pc__p_buf *b, size_t *out_n) {
-    uint64_t n = pc__p_buf_get_u64(b);
-    if (b->bad || n > b->len - b->pos) { b->bad = 1; *out_n = 0; return NULL; }
-    *out_n = (size_t)n;
-    return pc__p_buf_take(b, (size_t)n);
-}
-// A NUL-terminated copy of a blob (NULL on error).
-static char *pc__p_buf_get_str(pc__p_buf *b) {
-    size_t n;
-    const void *p = pc__p_buf_get_blob(b, &n);
-    if (!p) return NULL;
-    char *s = (char *)pc__malloc(n + 1);
-    if (!s) { b->bad = 1; return NULL; }
-    memcpy(s, p, n);
-    s[n] = '\0';
-    return s;
-}
-
-// >>args
 typedef struct pc__p_arg {
     pc_arg_type type;
     int64_t i;
@@ -2783,7 +2819,7 @@ static pc_args *pc__p_args_decode(pc__p_buf *b, int *fds, size_t nfds) {
     return a;
 }
 
-// >>args-message
+// >>B.args-message
 // A pack as a connection message: PC__ARGS_MAGIC, then the pack's wire
 // form; its descriptors ride on the frame (pc__p_frame_send_fds).
 #define PC__ARGS_MAGIC 0x50434131u      // "PCA1"
@@ -2824,7 +2860,7 @@ PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args) {
 // Decode a received message into a pack; descriptors it does not use are
 // closed.
 static int pc__p_args_from_message(void *msg, size_t size, int *fds, size_t nfds,
-                                 pc_args **out_args) {
+                                   pc_args **out_args) {
     pc__p_buf b;
     memset(&b, 0, sizeof b);
     b.p = (unsigned char *)msg;
@@ -2865,7 +2901,7 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
     return pc__p_args_from_message(msg, size, fds, nfds, out_args);
 }
 
-// >>funcref
+// >>C.funcref
 // A function crosses exec as (loaded object, offset from its load base).
 // The main program is object 0 of dl_iterate_phdr; others go by path and
 // are dlopen()ed in the child if only the parent had them loaded: then
@@ -3034,7 +3070,13 @@ static int pc__p_funcref_get(pc__p_buf *b, pc__p_funcref *ref) {
     return has;
 }
 
-// >>state
+// >>C.state
+#define PC__ENV_FD "PYCONC_PROCESS_FD"
+#define PC__BOOT_FD 3           // where a spawned child finds its bootstrap socket
+#define PC__SENTINEL_FD 4       // and, without pidfds, its sentinel pipe
+#define PC__BOOT_MAGIC 0x50434231u      // "PCB1"
+#define PC__FS_MAGIC 0x50434653u        // "PCFS"
+
 enum { PC__P_CHILD = 0, PC__P_CURRENT = 1, PC__P_PARENT = 2 };
 enum { PC__ARG_NONE = 0, PC__ARG_BYTES = 1, PC__ARG_POINTER = 2, PC__ARG_PACK = 3 };
 enum { PC__S_NONE = 0, PC__S_PIDFD = 1, PC__S_PIPE = 2, PC__S_SERVER = 3 };
@@ -3129,7 +3171,7 @@ static void pc__p_proc_after_fork_child(void) {
     if (pc__p_proc_current) pc__p_proc_current->mu.state = 0;
 }
 
-// >>registry
+// >>C.registry
 static void pc__p_registry_link(pc_process *p) {
     p->reg_prev = NULL;
     p->reg_next = pc__p_proc_children;
@@ -3170,7 +3212,7 @@ PYCONC_API void pc_process_free(pc_process *p) {
     pc__p_proc_release(p);
 }
 
-// >>desc
+// >>C.desc
 static int pc__p_proc_check_desc(const pc_process_desc *d) {
     if (d->daemon != PC_DAEMON_INHERIT && d->daemon != PC_DAEMON_YES && d->daemon != PC_DAEMON_NO)
         return pc__error(PC_VALUE, "daemon must be PC_DAEMON_INHERIT, _YES or _NO");
@@ -3253,7 +3295,7 @@ fail:
     return NULL;
 }
 
-// >>methods
+// >>C.methods
 static pc_start_method pc__p_platform_default(void) {
 #if defined(__linux__)
     return PC_START_FORKSERVER;
@@ -3334,7 +3376,7 @@ PYCONC_API int pc_start_method_from_name(const char *name, pc_start_method *out_
     return pc__error(PC_VALUE, "cannot find context for '%s'", name);
 }
 
-// >>child
+// >>C.child
 // Everything a child needs to become itself, from fork's memory or from
 // the bootstrap message.
 typedef struct pc__p_child_info {
@@ -3452,7 +3494,7 @@ static void pc__p_child_from_fork(pc_process *p) {
     pc__p_child_run(&ci);
 }
 
-// >>bootstrap
+// >>C.bootstrap
 // A spawned or forkserver child reads one message on its bootstrap socket,
 // framed as every message is (pc__p_frame_send_fds), the descriptors of its
 // argument pack attached; the body starts with PC__BOOT_MAGIC and a kind.
@@ -3618,7 +3660,7 @@ static void pc__p_boot_check_peer(int fd) {
     _exit(1);
 }
 
-// >>spawn
+// >>C.spawn
 // The environment of the child: ours plus PYCONC_PROCESS_FD=3.
 static char **pc__p_spawn_env(void) {
     size_t n = 0, k = 0;
@@ -3756,7 +3798,7 @@ out:
     return rc;
 }
 
-// >>fork
+// >>C.fork
 static int pc__p_launch_fork(pc_process *p) {
     int sp[2] = {-1, -1};
     if (!pc__p_os_have_pidfd() && pc__p_os_pipe(sp)) return pc__os_error("pipe");
@@ -3783,7 +3825,7 @@ static int pc__p_launch_fork(pc_process *p) {
     return rc;
 }
 
-// >>forkserver
+// >>C.forkserver
 // The server's request channel is a private SOCK_SEQPACKET socketpair:
 // only this process (and its forks, which share the authkey too) and the
 // server it spawned hold it (close-on-exec here; the server's end is the
@@ -3815,17 +3857,6 @@ static unsigned char pc__p_fs_key[PC_AUTHKEY_MAX];
 static size_t pc__p_fs_keylen;
 // Tests only: nonzero makes this side of the next handshake use a wrong key.
 static int pc__p_fs_test_corrupt_key;
-
-static int pc__p_os_seqpacket_pair(int fds[2]) {
-#ifdef SOCK_CLOEXEC
-    return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
-#else
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) < 0) return -1;
-    pc__p_os_cloexec(fds[0]);
-    pc__p_os_cloexec(fds[1]);
-    return 0;
-#endif
-}
 
 // One handshake message: one whole record, no frame header. A longer
 // record, or one carrying descriptors (the kernel closes them), is
@@ -3889,7 +3920,7 @@ static int pc__p_fs_auth_answer(int fd, const unsigned char *key, size_t keylen)
 // Spawn a server that knows key; *out_sock gets this side of its channel,
 // not yet authenticated.
 static int pc__p_fs_spawn_server(const unsigned char *key, size_t keylen, int *out_sock,
-                               pid_t *out_pid) {
+                                 pid_t *out_pid) {
     int sv[2] = {-1, -1}, rc;
     pc__p_buf body;
     memset(&body, 0, sizeof body);
@@ -4008,7 +4039,7 @@ static int pc__p_fs_request_child(int status_fd, int boot_fd, unsigned *out_gen)
 // *out_st, *out_bt) and read its pid and pidfd back. Returns PC_EOF when
 // the server gave no reply (it died with the request, or refused it).
 static int pc__p_fs_ask(int *out_st, int *out_bt, int64_t *out_pid, int *out_pidfd,
-                      unsigned *out_gen) {
+                        unsigned *out_gen) {
     int st[2] = {-1, -1}, bt[2] = {-1, -1}, rc;
     size_t nfds = 1;
     if (pc__p_os_socketpair(st) || pc__p_os_socketpair(bt)) {
@@ -4188,7 +4219,7 @@ static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t key
     }
 }
 
-// >>start
+// >>C.start
 static int pc__p_proc_exitcode_of(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return -WTERMSIG(status);
@@ -4219,7 +4250,7 @@ static int pc__p_proc_poll(pc_process *p) {
                 int32_t s;
                 // No status means the server died: 255, as Python.
                 pc__p_proc_set_reaped(p, pc__p_os_read_all(p->sentinel, &s, sizeof s, 1)
-                                           ? 255 : pc__p_proc_exitcode_of(s));
+                                             ? 255 : pc__p_proc_exitcode_of(s));
                 just = 1;
                 pc__p_os_close(p->pidfd);
                 p->pidfd = -1;
@@ -4457,7 +4488,7 @@ PYCONC_API int pc_process_close(pc_process *p) {
     return PC_OK;
 }
 
-// >>attributes
+// >>C.attributes
 PYCONC_API const char *pc_process_name(const pc_process *p) { return p ? p->name : ""; }
 
 PYCONC_API int pc_process_set_name(pc_process *p, const char *name) {
@@ -4502,7 +4533,7 @@ PYCONC_API pc_start_method pc_process_start_method(const pc_process *p) {
     return p->started ? p->method : pc__p_resolve_method(p->context);
 }
 
-// >>module
+// >>C.module
 PYCONC_API pc_process *pc_process_current(void) {
     pc__p_proc_init();
     return pc__p_proc_current;
@@ -4539,7 +4570,7 @@ PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap) {
     return alive;
 }
 
-// >>bootstrap-entry
+// >>C.bootstrap-entry
 PYCONC_API void pc_process_bootstrap(int argc, char **argv) {
     if (argc > 0 && argv && argv[0]) {
         const char *base = strrchr(argv[0], '/');
@@ -4569,4 +4600,5 @@ __attribute__((constructor)) static void pc__p_proc_constructor(void) {
 
 #endif // PYCONC_PROCESS_IMPLEMENTATION
 
-/* Licence: MIT or public domain, as pyconc.h (see the end of that file). */
+/* LICENSE: MIT or public domain (unlicense), your choice; the full text is at the end of
+   pyconc.h. */
