@@ -781,30 +781,121 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #include <sys/wait.h>
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
 #include <link.h>
-#define PC__HAVE_PHDR 1
-#else
-#define PC__HAVE_PHDR 0
 #endif
 #if defined(__linux__)
-#include <sys/auxv.h>
-#include <sys/syscall.h>
 #include <sys/auxv.h>           // getauxval (glibc, musl)
+#include <sys/syscall.h>
 #endif
 
+// What this system offers, decided here once; the code tests them with #if.
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#define PC__HAVE_PHDR 1         // dl_iterate_phdr: which object holds an address
 #define PC__HAVE_PIPE2 1
 #else
+#define PC__HAVE_PHDR 0
 #define PC__HAVE_PIPE2 0
+#endif
+#if defined(__linux__) || defined(__FreeBSD__)
+#define PC__HAVE_ACCEPT4 1
+#else
+#define PC__HAVE_ACCEPT4 0
+#endif
+#if defined(SOCK_CLOEXEC)
+#define PC__HAVE_SOCK_CLOEXEC 1
+#else
+#define PC__HAVE_SOCK_CLOEXEC 0
+#endif
+#if defined(MSG_CMSG_CLOEXEC)
+#define PC__HAVE_CMSG_CLOEXEC 1
+#else
+#define PC__HAVE_CMSG_CLOEXEC 0
+#endif
+#if defined(MSG_NOSIGNAL)
+#define PC__HAVE_MSG_NOSIGNAL 1
+#else
+#define PC__HAVE_MSG_NOSIGNAL 0
+#endif
+#if defined(__linux__) && defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+#define PC__HAVE_PIDFD 1        // the kernel may still lack them: probed at run time
+#else
+#define PC__HAVE_PIDFD 0
+#endif
+#if defined(__linux__) && defined(SYS_close_range)
+#define PC__HAVE_CLOSE_RANGE 1
+#else
+#define PC__HAVE_CLOSE_RANGE 0
+#endif
+#if defined(__linux__) && defined(SYS_memfd_create)
+#define PC__HAVE_MEMFD 1        // anonymous shared memory (memfd_create)
+#else
+#define PC__HAVE_MEMFD 0
+#endif
+#if defined(__linux__) && defined(SYS_getrandom)
+#define PC__HAVE_GETRANDOM 1
+#else
+#define PC__HAVE_GETRANDOM 0
+#endif
+#if defined(__linux__) && defined(AT_SECURE)
+#define PC__HAVE_AT_SECURE 1    // getauxval(AT_SECURE): a set-user-ID start
+#else
+#define PC__HAVE_AT_SECURE 0
+#endif
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
+#define PC__HAVE_SECURE_GETENV 1
+#else
+#define PC__HAVE_SECURE_GETENV 0
+#endif
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define PC__HAVE_SPAWN_CLOSEFROM 1  // posix_spawn_file_actions_addclosefrom_np
+#else
+#define PC__HAVE_SPAWN_CLOSEFROM 0
+#endif
+#if defined(__GLIBC__)
+#define PC__HAVE_PROGRAM_NAME 1     // program_invocation_short_name
+#else
+#define PC__HAVE_PROGRAM_NAME 0
+#endif
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#define PC__HAVE_ISSETUGID 1
+#else
+#define PC__HAVE_ISSETUGID 0
+#endif
+#if defined(SO_PEERCRED) && defined(__linux__)
+#define PC__HAVE_PEERCRED 1
+#else
+#define PC__HAVE_PEERCRED 0
+#endif
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+    defined(__OpenBSD__) || defined(__DragonFly__)
+#define PC__HAVE_GETPEEREID 1
+#else
+#define PC__HAVE_GETPEEREID 0
+#endif
+#if defined(__linux__)
+#define PC__HAVE_PROC_SELF_EXE 1
+#define PC__HAVE_ABSTRACT_UNIX 1    // unix socket names outside the file system
+#else
+#define PC__HAVE_PROC_SELF_EXE 0
+#define PC__HAVE_ABSTRACT_UNIX 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PC__P_NORETURN __attribute__((noreturn))
+#else
+#define PC__P_NORETURN
 #endif
 
 // >>A.posix: the OS layer
-// Every OS call of this file goes through these few helpers.
+// Every OS call of this file goes through these helpers. They retry EINTR
+// where a call can be resumed, and leave errno for the caller's message.
 
 extern char **environ;      // a spawned child's environment is ours
 
+// Descriptors.
+
 // Systems without the atomic *_CLOEXEC flags set the flag afterwards (a
 // window in which a concurrent fork+exec may inherit the descriptor).
-#if !defined(SOCK_CLOEXEC) || !defined(MSG_CMSG_CLOEXEC) || !PC__HAVE_PIPE2
+#if !PC__HAVE_SOCK_CLOEXEC || !PC__HAVE_CMSG_CLOEXEC || !PC__HAVE_PIPE2 || !PC__HAVE_ACCEPT4
 static int pc__p_os_cloexec(int fd) {
     int flags = fcntl(fd, F_GETFD);
     if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return -1;
@@ -824,17 +915,6 @@ static int pc__p_os_is_socket(int fd) {
     return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-static int pc__p_os_socketpair(int fds[2]) {
-#ifdef SOCK_CLOEXEC
-    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
-#else
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) return -1;
-    pc__p_os_cloexec(fds[0]);
-    pc__p_os_cloexec(fds[1]);
-    return 0;
-#endif
-}
-
 static int pc__p_os_pipe(int fds[2]) {
 #if PC__HAVE_PIPE2
     return pipe2(fds, O_CLOEXEC);
@@ -845,6 +925,69 @@ static int pc__p_os_pipe(int fds[2]) {
     return 0;
 #endif
 }
+
+// A self-pipe: close-on-exec, and both ends non-blocking, so a signal
+// handler's write never blocks and a drain never waits.
+static int pc__p_os_wake_pipe(int fds[2]) {
+    if (pc__p_os_pipe(fds) < 0) return -1;
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    return 0;
+}
+
+// Write one byte to a self-pipe (async-signal-safe). A full pipe already
+// holds a wake-up, so a failure is ignored.
+static void pc__p_os_poke(int fd) {
+    char c = 0;
+    if (write(fd, &c, 1) < 0) {}
+}
+
+// Read and drop all that a non-blocking descriptor holds.
+static void pc__p_os_drain(int fd) {
+    char drain[64];
+    while (read(fd, drain, sizeof drain) > 0) {}
+}
+
+// A duplicate of fd numbered lowest or more, close-on-exec.
+static int pc__p_os_dup_cloexec(int fd, int lowest) {
+    return fcntl(fd, F_DUPFD_CLOEXEC, lowest);
+}
+
+// Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
+// 3 and 4 never meets a descriptor already sitting there.
+static int pc__p_os_move_high(int fd) {
+    if (fd >= 10) return fd;
+    int nfd = pc__p_os_dup_cloexec(fd, 10);
+    if (nfd < 0) return -1;
+    close(fd);
+    return nfd;
+}
+
+// Put fd at number target (not close-on-exec) and close the old number.
+static void pc__p_os_move_to(int fd, int target) {
+    if (fd == target) return;
+    dup2(fd, target);
+    close(fd);
+}
+
+// Close every descriptor from lo up (a forkserver child's clean slate).
+static void pc__p_os_close_from(int lo) {
+#if PC__HAVE_CLOSE_RANGE
+    if (syscall(SYS_close_range, (unsigned)lo, ~0u, 0) == 0) return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = lo; fd < max; fd++) close(fd);
+}
+
+// open(path) for reading, close-on-exec; EINTR retried.
+static int pc__p_os_open_read(const char *path) {
+    int fd;
+    while ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
+    return fd;
+}
+
+// Reading and writing.
 
 // Writes to a pipe (or, where MSG_NOSIGNAL is missing, a socket) run with
 // SIGPIPE blocked in this thread; afterwards a SIGPIPE the write raised is
@@ -878,7 +1021,7 @@ static void pc__p_os_sigpipe_release(const sigset_t *old, int was_pending) {
 
 // sendmsg that never raises SIGPIPE.
 static ssize_t pc__p_os_sendmsg(int sock, const struct msghdr *msg) {
-#ifdef MSG_NOSIGNAL
+#if PC__HAVE_MSG_NOSIGNAL
     return sendmsg(sock, msg, MSG_NOSIGNAL);
 #else
     sigset_t old;
@@ -887,6 +1030,17 @@ static ssize_t pc__p_os_sendmsg(int sock, const struct msghdr *msg) {
     pc__p_os_sigpipe_release(&old, was_pending);
     return r;
 #endif
+}
+
+// recvmsg, descriptors that come close-on-exec; EINTR retried.
+static ssize_t pc__p_os_recvmsg(int sock, struct msghdr *msg) {
+    ssize_t r;
+#if PC__HAVE_CMSG_CLOEXEC
+    while ((r = recvmsg(sock, msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+#else
+    while ((r = recvmsg(sock, msg, 0)) < 0 && errno == EINTR) {}
+#endif
+    return r;
 }
 
 // One gathering write that never raises SIGPIPE (see above).
@@ -1000,8 +1154,200 @@ static int pc__p_os_wait_readable(int fd, double deadline) {
 
 static int pc__p_os_readable_now(int fd) { return pc__p_os_wait_readable(fd, 0) == PC_OK; }
 
+// Sockets.
+
+static int pc__p_os_socket(int domain) {
+#if PC__HAVE_SOCK_CLOEXEC
+    return socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#else
+    int fd = socket(domain, SOCK_STREAM, 0);
+    if (fd >= 0) pc__p_os_cloexec(fd);
+    return fd;
+#endif
+}
+
+// A connected pair of unix sockets of type (SOCK_STREAM, SOCK_SEQPACKET).
+static int pc__p_os_unix_pair(int type, int fds[2]) {
+#if PC__HAVE_SOCK_CLOEXEC
+    return socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds);
+#else
+    if (socketpair(AF_UNIX, type, 0, fds) < 0) return -1;
+    pc__p_os_cloexec(fds[0]);
+    pc__p_os_cloexec(fds[1]);
+    return 0;
+#endif
+}
+
+static int pc__p_os_socketpair(int fds[2]) { return pc__p_os_unix_pair(SOCK_STREAM, fds); }
+
+static int pc__p_os_seqpacket_pair(int fds[2]) {
+    return pc__p_os_unix_pair(SOCK_SEQPACKET, fds);
+}
+
+static int pc__p_os_bind(int fd, const struct sockaddr *sa, socklen_t len) {
+    return bind(fd, sa, len);
+}
+
+static int pc__p_os_listen(int fd, int backlog) { return listen(fd, backlog); }
+
+static int pc__p_os_reuseaddr(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+}
+
+// Small messages go out at once on TCP: each send is already one write.
+static void pc__p_os_tcp_nodelay(int fd, int family) {
+    int one = 1;
+    if (family == AF_INET || family == AF_INET6)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// The address fd is bound to (*len: its size on entry, its length after).
+static int pc__p_os_sockname(int fd, struct sockaddr_storage *ss, socklen_t *len) {
+    *len = sizeof *ss;
+    return getsockname(fd, (struct sockaddr *)ss, len);
+}
+
+// The address family of socket fd (AF_UNIX, AF_INET ...), or -1.
+static int pc__p_os_socket_family(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    return pc__p_os_sockname(fd, &ss, &len) < 0 ? -1 : ss.ss_family;
+}
+
+// Shut both directions of a socket down: a thread blocked in it returns.
+static void pc__p_os_shutdown(int fd) { shutdown(fd, SHUT_RDWR); }
+
+// connect(), finishing in the background when a signal interrupts it.
+static int pc__p_os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
+    if (connect(fd, sa, len) == 0) return 0;
+    if (errno != EINTR && errno != EINPROGRESS) return -1;
+    struct pollfd p;
+    p.fd = fd;
+    p.events = POLLOUT;
+    p.revents = 0;
+    while (poll(&p, 1, -1) < 0)
+        if (errno != EINTR) return -1;
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return -1;
+    if (err) { errno = err; return -1; }
+    return 0;
+}
+
+// accept() a connection, close-on-exec; its peer's address goes to *ss.
+static int pc__p_os_accept(int fd, struct sockaddr_storage *ss, socklen_t *len) {
+    int s;
+    do {
+        *len = sizeof *ss;
+#if PC__HAVE_ACCEPT4
+        s = accept4(fd, (struct sockaddr *)ss, len, SOCK_CLOEXEC);
+#else
+        s = accept(fd, (struct sockaddr *)ss, len);
+        if (s >= 0) pc__p_os_cloexec(s);
+#endif
+    } while (s < 0 && (errno == EINTR || errno == ECONNABORTED));
+    return s;
+}
+
+// Resolve host (NULL: any) and a numeric port for a stream socket of
+// family; *out is freed with pc__p_os_freeaddrinfo. address names the
+// whole in the error. Returns PC_OK, PC_OS.
+static int pc__p_os_getaddrinfo(const char *host, const char *port, int family, int passive,
+                                struct addrinfo **out, const char *address) {
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    int e = getaddrinfo(host, port, &hints, out);
+    if (e == EAI_SYSTEM) return pc__os_error("getaddrinfo");
+    if (e) return pc__error(PC_OS, "getaddrinfo %s: %s", address, gai_strerror(e));
+    return PC_OK;
+}
+
+static void pc__p_os_freeaddrinfo(struct addrinfo *ai) { freeaddrinfo(ai); }
+
+// The type (SOCK_STREAM, SOCK_SEQPACKET ...) of fd if it is a unix
+// domain socket, else -1.
+static int pc__p_os_unix_socket_type(int fd) {
+    int type = -1;
+    socklen_t tlen = sizeof type;
+    if (!pc__p_os_is_socket(fd) || pc__p_os_socket_family(fd) != AF_UNIX) return -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) return -1;
+    return type;
+}
+
+// Who holds the other end of the unix socket fd: for a socketpair, the
+// process that made it, with its effective ids at that time. *out_pid is
+// -1 where the system cannot tell the pid (Linux: 0 for a process outside
+// our pid namespace). -1 (errno set) where it cannot tell the ids either.
+static int pc__p_os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gid) {
+#if PC__HAVE_PEERCRED
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
+    *out_pid = cred.pid;
+    *out_uid = cred.uid;
+    *out_gid = cred.gid;
+    return 0;
+#elif PC__HAVE_GETPEEREID
+    *out_pid = -1;
+#if defined(LOCAL_PEERPID)
+    socklen_t len = sizeof *out_pid;
+    if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, out_pid, &len) < 0) *out_pid = -1;
+#endif
+    return getpeereid(fd, out_uid, out_gid);
+#else
+    (void)fd;
+    (void)out_pid;
+    (void)out_uid;
+    (void)out_gid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+// The peer of the stream socket fd hung up without sending a byte.
+static int pc__p_os_peer_gone(int fd) {
+    char c;
+    ssize_t r;
+    while ((r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    return r == 0;
+}
+
+// Receive one record of a SOCK_SEQPACKET socket whole, into buf (room
+// for cap bytes); a longer record, or one that carried descriptors (the
+// kernel closes them), sets *out_cut. Returns its length, 0 at end of
+// file, -1 (errno set); EINTR retried.
+static ssize_t pc__p_os_recv_record(int fd, void *buf, size_t cap, int *out_cut) {
+    struct iovec iov;
+    struct msghdr msg;
+    ssize_t r;
+    iov.iov_base = buf;
+    iov.iov_len = cap;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    while ((r = recvmsg(fd, &msg, 0)) < 0 && errno == EINTR) {}
+    *out_cut = r > 0 && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+    return r;
+}
+
+// Processes and signals.
+
+static pid_t pc__p_os_getpid(void) { return getpid(); }
+static pid_t pc__p_os_getppid(void) { return getppid(); }
+static uid_t pc__p_os_geteuid(void) { return geteuid(); }
+static gid_t pc__p_os_getegid(void) { return getegid(); }
+
+// _exit: end this process at once, without atexit handlers.
+PC__P_NORETURN static void pc__p_os_exit(int code) { _exit(code); }
+
+static pid_t pc__p_os_fork(void) { return fork(); }
+
 static int pc__p_os_pidfd_open(pid_t pid) {
-#if defined(__linux__) && defined(SYS_pidfd_open)
+#if PC__HAVE_PIDFD
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);   // in case an old kernel did not
     return fd;
@@ -1029,7 +1375,7 @@ static int pc__p_os_have_pidfd(void) {
 
 // Signal through the pidfd when there is one: it cannot hit a recycled pid.
 static int pc__p_os_signal(pid_t pid, int pidfd, int sig) {
-#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+#if PC__HAVE_PIDFD
     if (pidfd >= 0) {
         if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0) return 0;
         if (errno != ENOSYS && errno != EBADF && errno != EINVAL) return -1;
@@ -1040,15 +1386,120 @@ static int pc__p_os_signal(pid_t pid, int pidfd, int sig) {
     return kill(pid, sig);
 }
 
-// Close every descriptor from lo up (a forkserver child's clean slate).
-static void pc__p_os_close_from(int lo) {
-#if defined(__linux__) && defined(SYS_close_range)
-    if (syscall(SYS_close_range, (unsigned)lo, ~0u, 0) == 0) return;
-#endif
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536) max = 65536;
-    for (int fd = lo; fd < max; fd++) close(fd);
+// Whether process pid exists (signal 0; EPERM: it does, not ours to signal).
+static int pc__p_os_pid_exists(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
+// waitpid, resumed after EINTR; nohang: WNOHANG.
+static pid_t pc__p_os_waitpid(pid_t pid, int *status, int nohang) {
+    pid_t r;
+    while ((r = waitpid(pid, status, nohang ? WNOHANG : 0)) < 0 && errno == EINTR) {}
+    return r;
 }
+
+// Sleep until child pid ends, without reaping it (WNOWAIT). Returns 0, or
+// -1 with errno (EINTR: a signal came first).
+static int pc__p_os_wait_exit(pid_t pid) {
+    siginfo_t si;
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT);
+}
+
+// SIGKILL our child pid and reap it, so that a child we could not finish
+// starting (or a server we give up on) leaves no zombie; errno is kept.
+static void pc__p_os_kill_reap(pid_t pid) {
+    int st, saved = errno;
+    kill(pid, SIGKILL);
+    pc__p_os_waitpid(pid, &st, 0);
+    errno = saved;
+}
+
+// signal(sig, fn) for SIG_DFL and SIG_IGN.
+static void pc__p_os_sig_handle(int sig, void (*fn)(int)) { signal(sig, fn); }
+
+// Run fn on SIGCHLD (restarting interrupted calls, not for stopped children).
+static void pc__p_os_on_sigchld(void (*fn)(int)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
+}
+
+// Close in the child every descriptor from lo up that is not close-on-exec.
+static int pc__p_os_spawn_close_from(posix_spawn_file_actions_t *fa, int lo) {
+#if PC__HAVE_SPAWN_CLOSEFROM
+    return posix_spawn_file_actions_addclosefrom_np(fa, lo);
+#else
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) d = opendir("/dev/fd");
+    if (d) {
+        struct dirent *e;
+        int rc = 0;
+        while (!rc && (e = readdir(d))) {
+            int fd = atoi(e->d_name);
+            if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd < lo || fd == dirfd(d)) continue;
+            int fl = fcntl(fd, F_GETFD);
+            if (fl >= 0 && !(fl & FD_CLOEXEC)) rc = posix_spawn_file_actions_addclose(fa, fd);
+        }
+        closedir(d);
+        return rc;
+    }
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 4096) max = 4096;
+    for (int fd = lo; fd < max; fd++) {
+        int fl = fcntl(fd, F_GETFD);
+        if (fl >= 0 && !(fl & FD_CLOEXEC)) {
+            int rc = posix_spawn_file_actions_addclose(fa, fd);
+            if (rc) return rc;
+        }
+    }
+    return 0;
+#endif
+}
+
+// Our environment with the entry env ("NAME=value") in place of any of
+// that name (NULL when out of memory; free the array, not the strings).
+static char **pc__p_os_spawn_env(const char *env) {
+    size_t n = 0, k = 0, name = (size_t)(strchr(env, '=') - env) + 1;
+    while (environ && environ[n]) n++;
+    char **out = (char **)pc__calloc(n + 2, sizeof(char *));
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], env, name) != 0) out[k++] = environ[i];
+    out[k++] = (char *)(uintptr_t)env;
+    out[k] = NULL;
+    return out;
+}
+
+// posix_spawn this program (/proc/self/exe; elsewhere the name argv0)
+// with argv {argv0}, our environment plus env (see above), descriptors
+// 0-2 and fds[i] as number at[i] (i < n, at[] rising), and nothing else:
+// from the number after the last at[i] up, every descriptor that is not
+// close-on-exec is closed in the child. Returns PC_OK, or PC_OS with
+// errno kept.
+static int pc__p_os_spawn_self(const char *argv0, const char *env, const int *fds,
+                               const int *at, int n, pid_t *out_pid) {
+    posix_spawn_file_actions_t fa;
+    char *argv[2];
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc) { errno = rc; return pc__os_error("posix_spawn_file_actions_init"); }
+    for (int i = 0; !rc && i < n; i++) rc = posix_spawn_file_actions_adddup2(&fa, fds[i], at[i]);
+    if (!rc) rc = pc__p_os_spawn_close_from(&fa, at[n - 1] + 1);
+    char **envp = rc ? NULL : pc__p_os_spawn_env(env);
+    if (!rc && !envp) rc = ENOMEM;
+    if (!rc) {
+        argv[0] = (char *)(uintptr_t)argv0;
+        argv[1] = NULL;
+        rc = posix_spawn(out_pid, PC__HAVE_PROC_SELF_EXE ? "/proc/self/exe" : argv0, &fa, NULL,
+                         argv, envp);
+    }
+    pc__free(envp);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc) { errno = rc; return pc__os_error("posix_spawn"); }
+    return PC_OK;
+}
+
+// Identity, environment and files.
 
 // Whether the kernel started this program in secure-execution mode
 // (set-user-ID, set-group-ID, file capabilities): its environment and
@@ -1056,62 +1507,37 @@ static void pc__p_os_close_from(int lo) {
 // that differ now mean the same for a program it execs (Linux marks that
 // exec secure), and are all other systems can tell.
 static int pc__p_os_secure_exec(void) {
-#if defined(__linux__) && defined(AT_SECURE)
+#if PC__HAVE_AT_SECURE
     if (getauxval(AT_SECURE)) return 1;
 #endif
     return getuid() != geteuid() || getgid() != getegid();
 }
 
-// The type (SOCK_STREAM, SOCK_SEQPACKET ...) of fd if it is a unix
-// domain socket, else -1.
-static int pc__p_os_unix_socket_type(int fd) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    int type = -1;
-    socklen_t tlen = sizeof type;
-    if (!pc__p_os_is_socket(fd)) return -1;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX) return -1;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) return -1;
-    return type;
-}
+static const char *pc__p_os_getenv(const char *name) { return getenv(name); }
+static void pc__p_os_unsetenv(const char *name) { unsetenv(name); }
 
-// Who holds the other end of the unix socket fd: for a socketpair, the
-// process that made it, with its effective ids at that time. *out_pid is
-// -1 where the system cannot tell the pid (Linux: 0 for a process outside
-// our pid namespace). -1 (errno set) where it cannot tell the ids either.
-static int pc__p_os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gid) {
-#if defined(SO_PEERCRED) && defined(__linux__)
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
-    *out_pid = cred.pid;
-    *out_uid = cred.uid;
-    *out_gid = cred.gid;
-    return 0;
-#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
-      defined(__OpenBSD__) || defined(__DragonFly__)
-    *out_pid = -1;
-#if defined(LOCAL_PEERPID)
-    socklen_t len = sizeof *out_pid;
-    if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, out_pid, &len) < 0) *out_pid = -1;
-#endif
-    return getpeereid(fd, out_uid, out_gid);
+// An environment variable, or NULL in a secure-execution program (set-user-ID,
+// set-group-ID, raised capabilities): its environment comes from a less
+// privileged caller, who must not pick where its private files go.
+static const char *pc__p_os_getenv_trusted(const char *name) {
+#if PC__HAVE_SECURE_GETENV
+    return secure_getenv(name);
+#elif PC__HAVE_AT_SECURE
+    return getauxval(AT_SECURE) ? NULL : getenv(name);
+#elif PC__HAVE_ISSETUGID
+    return issetugid() ? NULL : getenv(name);
 #else
-    (void)fd;
-    (void)out_pid;
-    (void)out_uid;
-    (void)out_gid;
-    errno = ENOSYS;
-    return -1;
+    return getuid() != geteuid() || getgid() != getegid() ? NULL : getenv(name);
 #endif
 }
 
-// The peer of the stream socket fd hung up without sending a byte.
-static int pc__p_os_peer_gone(int fd) {
-    char c;
-    ssize_t r;
-    while ((r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
-    return r == 0;
+// The short name this program was started as, or NULL where unknown.
+static const char *pc__p_os_program_name(void) {
+#if PC__HAVE_PROGRAM_NAME
+    return program_invocation_short_name;
+#else
+    return NULL;
+#endif
 }
 
 // The (device, inode) identity of the file at path (following links).
@@ -1123,30 +1549,8 @@ static int pc__p_os_file_id(const char *path, uint64_t *out_dev, uint64_t *out_i
     return 0;
 }
 
-// Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
-// 3 and 4 never meets a descriptor already sitting there.
-static int pc__p_os_move_high(int fd) {
-    if (fd >= 10) return fd;
-    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    if (nfd < 0) return -1;
-    close(fd);
-    return nfd;
-}
-
-// An environment variable, or NULL in a secure-execution program (set-user-ID,
-// set-group-ID, raised capabilities): its environment comes from a less
-// privileged caller, who must not pick where its private files go.
-static const char *pc__p_os_getenv_trusted(const char *name) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
-    return secure_getenv(name);
-#elif defined(__linux__)
-    return getauxval(AT_SECURE) ? NULL : getenv(name);
-#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-    return issetugid() ? NULL : getenv(name);
-#else
-    return getuid() != geteuid() || getgid() != getegid() ? NULL : getenv(name);
-#endif
-}
+static void pc__p_os_unlink(const char *path) { unlink(path); }
+static void pc__p_os_rmdir(const char *path) { rmdir(path); }
 
 // Make a fresh directory that only we may enter (Python's tempfile.mkdtemp)
 // in $TMPDIR, or /tmp when it is unset, untrusted or too long for a socket
@@ -1173,57 +1577,135 @@ static int pc__p_os_private_dir(char *out, size_t cap) {
     return pc__error(PC_OS, "%s is not a directory of ours with mode 0700", out);
 }
 
-static int pc__p_os_socket(int domain) {
-#ifdef SOCK_CLOEXEC
-    return socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// Fill buf from the kernel's getrandom(); returns how many bytes it gave
+// (fewer, even 0, where the kernel or the system lacks it).
+static size_t pc__p_os_getrandom(void *buf, size_t size) {
+    size_t got = 0;
+#if PC__HAVE_GETRANDOM
+    while (got < size) {
+        long r = syscall(SYS_getrandom, (char *)buf + got, size - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;          // ENOSYS on old kernels: use the device
+        got += (size_t)r;
+    }
 #else
-    int fd = socket(domain, SOCK_STREAM, 0);
-    if (fd >= 0) pc__p_os_cloexec(fd);
-    return fd;
+    (void)buf;
+    (void)size;
 #endif
+    return got;
 }
 
-// connect(), finishing in the background when a signal interrupts it.
-static int pc__p_os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
-    if (connect(fd, sa, len) == 0) return 0;
-    if (errno != EINTR && errno != EINPROGRESS) return -1;
-    struct pollfd p;
-    p.fd = fd;
-    p.events = POLLOUT;
-    p.revents = 0;
-    while (poll(&p, 1, -1) < 0)
-        if (errno != EINTR) return -1;
-    int err = 0;
-    socklen_t elen = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return -1;
-    if (err) { errno = err; return -1; }
+// The loader.
+
+// Where a code address lies: the loaded object holding it (the program
+// itself, or a shared object by the loader's name for it) and its base.
+typedef struct pc__p_os_code {
+    int is_main;
+    uintptr_t base;             // the object's load address: addr - base is stable
+    char name[1024];            // the loader's name ("" for the program)
+} pc__p_os_code;
+
+#if PC__HAVE_PHDR
+typedef struct pc__p_phdr_search {
+    uintptr_t addr;             // find the object holding addr ...
+    const char *path;           // ... or the object with this path (NULL: main)
+    int index;
+    int found, is_main;
+    uintptr_t base;
+    int executable;             // addr lies in an executable segment
+    char name[1024];
+} pc__p_phdr_search;
+
+static int pc__p_phdr_holds(struct dl_phdr_info *info, uintptr_t addr, int *out_exec) {
+    for (int i = 0; i < (int)info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && addr >= lo && addr < lo + (uintptr_t)ph->p_memsz) {
+            *out_exec = (ph->p_flags & PF_X) != 0;
+            return 1;
+        }
+    }
     return 0;
 }
 
-// accept() a connection, close-on-exec; its peer's address goes to *ss.
-static int pc__p_os_accept(int fd, struct sockaddr_storage *ss, socklen_t *len) {
-    int s;
-    do {
-        *len = sizeof *ss;
-#if defined(__linux__) || defined(__FreeBSD__)
-        s = accept4(fd, (struct sockaddr *)ss, len, SOCK_CLOEXEC);
-#else
-        s = accept(fd, (struct sockaddr *)ss, len);
-        if (s >= 0) pc__p_os_cloexec(s);
+static int pc__p_phdr_visit(struct dl_phdr_info *info, size_t size, void *data) {
+    pc__p_phdr_search *s = (pc__p_phdr_search *)data;
+    int index = s->index++;
+    (void)size;
+    if (s->path) {              // resolving: match by name (or index 0 for main)
+        int match = s->path[0] ? (info->dlpi_name && strcmp(info->dlpi_name, s->path) == 0)
+                               : index == 0;
+        if (!match) return 0;
+        s->base = (uintptr_t)info->dlpi_addr;
+        s->found = 1;
+        pc__p_phdr_holds(info, s->addr = s->base + s->addr, &s->executable);
+        return 1;
+    }
+    if (!pc__p_phdr_holds(info, s->addr, &s->executable)) return 0;
+    s->found = 1;
+    s->is_main = index == 0;
+    s->base = (uintptr_t)info->dlpi_addr;
+    snprintf(s->name, sizeof s->name, "%s", info->dlpi_name ? info->dlpi_name : "");
+    return 1;
+}
 #endif
-    } while (s < 0 && (errno == EINTR || errno == ECONNABORTED));
-    return s;
+
+// Find the object whose code holds addr. Returns 0, -1 when no loaded
+// object holds it, -2 when it is not in an executable segment of one.
+static int pc__p_os_code_at(uintptr_t addr, pc__p_os_code *out) {
+    Dl_info info;
+    memset(out, 0, sizeof *out);
+    if (!dladdr((void *)addr, &info)) return -1;
+#if PC__HAVE_PHDR
+    pc__p_phdr_search s;
+    memset(&s, 0, sizeof s);
+    s.addr = addr;
+    dl_iterate_phdr(pc__p_phdr_visit, &s);
+    if (!s.found || !s.executable) return -2;
+    out->is_main = s.is_main;
+    out->base = s.base;
+    snprintf(out->name, sizeof out->name, "%s", s.is_main ? "" : s.name);
+#else
+    out->base = (uintptr_t)info.dli_fbase;
+    snprintf(out->name, sizeof out->name, "%s", info.dli_fname ? info.dli_fname : "");
+#endif
+    return 0;
 }
 
-static int pc__p_os_seqpacket_pair(int fds[2]) {
-#ifdef SOCK_CLOEXEC
-    return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
+// The address offset bytes past the base of the loaded object named name
+// (is_main: the program). anchor: a symbol the object exports, whose
+// address tells its base where the loader cannot list its objects.
+// Returns 0, -1 when no such object is loaded, -2 when the address is not
+// in an executable segment of it.
+static int pc__p_os_code_in(const char *name, int is_main, uint64_t offset, const char *anchor,
+                            uintptr_t *out) {
+#if PC__HAVE_PHDR
+    pc__p_phdr_search s;
+    memset(&s, 0, sizeof s);
+    s.path = is_main ? "" : name;
+    s.addr = (uintptr_t)offset;
+    (void)anchor;
+    dl_iterate_phdr(pc__p_phdr_visit, &s);
+    if (!s.found) return -1;
+    if (!s.executable) return -2;
+    *out = s.addr;
 #else
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) < 0) return -1;
-    pc__p_os_cloexec(fds[0]);
-    pc__p_os_cloexec(fds[1]);
-    return 0;
+    Dl_info info;
+    void *h = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+    void *sym = h ? dlsym(h, anchor) : NULL;
+    (void)is_main;
+    if (!sym || !dladdr(sym, &info)) return -1;
+    *out = (uintptr_t)info.dli_fbase + (uintptr_t)offset;
 #endif
+    return 0;
+}
+
+// Load the shared object at path (and run its constructors).
+// Returns PC_OK, PC_VALUE with the loader's message.
+static int pc__p_os_dlopen(const char *path) {
+    if (!dlopen(path, RTLD_NOW | RTLD_GLOBAL))
+        return pc__error(PC_VALUE, "cannot load %s: %s", path, dlerror());
+    return PC_OK;
 }
 
 // >>A.posix-fdpass: descriptors over unix sockets (SCM_RIGHTS)
@@ -1274,7 +1756,7 @@ static size_t pc__p_take_fds(struct msghdr *msg, int *fds, size_t cap, size_t *o
         for (size_t i = 0; i < n; i++, total++) {
             int fd;
             memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
-#ifndef MSG_CMSG_CLOEXEC
+#if !PC__HAVE_CMSG_CLOEXEC
             pc__p_os_cloexec(fd);
 #endif
             if (kept < cap) fds[kept++] = fd;
@@ -1300,12 +1782,7 @@ PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t 
     msg.msg_iovlen = 1;
     msg.msg_control = space.buf;
     msg.msg_controllen = sizeof space.buf;
-    ssize_t r;
-#ifdef MSG_CMSG_CLOEXEC
-    while ((r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
-#else
-    while ((r = recvmsg(sock, &msg, 0)) < 0 && errno == EINTR) {}
-#endif
+    ssize_t r = pc__p_os_recvmsg(sock, &msg);
     if (inout_nfds) *inout_nfds = 0;
     if (r < 0) return pc__os_error("recvmsg");
     size_t total = pc__p_take_fds(&msg, fds, cap, &kept);
@@ -1404,20 +1881,12 @@ static char *pc__p_buf_get_str(pc__p_buf *b) {
 }
 
 // >>A.random
+// The kernel's getrandom() where it has one, else its random device.
 PYCONC_API int pc__p_random_bytes(void *buf, size_t size) {
     unsigned char *p = (unsigned char *)buf;
-    size_t got = 0;
-#if defined(__linux__) && defined(SYS_getrandom)
-    while (got < size) {
-        long r = syscall(SYS_getrandom, p + got, size - got, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;          // ENOSYS on old kernels: use the device
-        got += (size_t)r;
-    }
+    size_t got = pc__p_os_getrandom(p, size);
     if (got == size) return PC_OK;
-#endif
-    int fd;
-    while ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
+    int fd = pc__p_os_open_read("/dev/urandom");
     if (fd < 0) return pc__os_error("open /dev/urandom");
     int rc = pc__p_os_read_all(fd, p + got, size - got, 0);
     pc__p_os_close(fd);
@@ -2116,9 +2585,8 @@ static pc_family pc__p_family_of(const char *address) {
 static int pc__p_unix_sockaddr(const char *path, int abstract, pc__p_sockaddr *out) {
     struct sockaddr_un un;
     if (abstract && path[0] == '@') path++;
-#if !defined(__linux__)
-    if (abstract) return pc__error(PC_VALUE, "the abstract socket namespace is Linux only");
-#endif
+    if (abstract && !PC__HAVE_ABSTRACT_UNIX)
+        return pc__error(PC_VALUE, "the abstract socket namespace is Linux only");
     size_t n = strlen(path), room = sizeof un.sun_path - 1;
     if (n == 0 || n > room)
         return pc__error(PC_VALUE, "unix address of %zu bytes (1 to %zu allowed)", n, room);
@@ -2179,15 +2647,8 @@ static int pc__p_tcp_resolve(const char *address, int passive, struct addrinfo *
     int v6 = 0, rc = pc__p_split_host_port(address, host, sizeof host, &port_text, &v6);
     if (!rc) rc = pc__p_tcp_port(port_text, port, sizeof port);
     if (rc) return rc;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = v6 ? AF_INET6 : AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-    int e = getaddrinfo(host[0] ? host : NULL, port, &hints, out);
-    if (e == EAI_SYSTEM) return pc__os_error("getaddrinfo");
-    if (e) return pc__error(PC_OS, "getaddrinfo %s: %s", address, gai_strerror(e));
-    return PC_OK;
+    return pc__p_os_getaddrinfo(host[0] ? host : NULL, port, v6 ? AF_INET6 : AF_INET, passive,
+                                out, address);
 }
 
 static void pc__p_format_sockaddr(const struct sockaddr_storage *ss, socklen_t len, char *out,
@@ -2210,13 +2671,6 @@ static void pc__p_format_sockaddr(const struct sockaddr_storage *ss, socklen_t l
         else
             snprintf(out, cap, "%.*s", (int)strnlen(un->sun_path, n), un->sun_path);
     }
-}
-
-// Small messages go out at once on TCP: each send is already one write.
-static void pc__p_tcp_nodelay(int fd, int family) {
-    int one = 1;
-    if (family == AF_INET || family == AF_INET6)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 // >>B.listener
@@ -2260,7 +2714,7 @@ static int pc__p_listener_fresh_address(pc_listener *l, char *out, size_t cap) {
     } else if (l->family == PC_AF_ABSTRACT) {
         pc__p_random_bytes(&r, sizeof r);
         unsigned n = __atomic_add_fetch(&pc__p_listener_counter, 1, __ATOMIC_RELAXED);
-        snprintf(out, cap, "@pyconc-%ld-%u-%08x", (long)getpid(), n, (unsigned)r);
+        snprintf(out, cap, "@pyconc-%ld-%u-%08x", (long)pc__p_os_getpid(), n, (unsigned)r);
     } else {
         int rc = pc__p_os_private_dir(l->dir, sizeof l->dir);
         if (rc) {
@@ -2277,20 +2731,21 @@ static int pc__p_listener_bind_unix(pc_listener *l, const char *address) {
     int rc = pc__p_unix_sockaddr(address, l->family == PC_AF_ABSTRACT, &sa);
     if (rc) return rc;
     if ((l->fd = pc__p_os_socket(AF_UNIX)) < 0) return pc__os_error("socket");
-    if (bind(l->fd, (struct sockaddr *)&sa.ss, sa.len) < 0) return pc__os_error(address);
+    if (pc__p_os_bind(l->fd, (struct sockaddr *)&sa.ss, sa.len) < 0)
+        return pc__os_error(address);
     return PC_OK;
 }
 
 static int pc__p_listener_bind_tcp(pc_listener *l, const char *address) {
     struct addrinfo *ai;
-    int one = 1, rc = pc__p_tcp_resolve(address, 1, &ai);
+    int rc = pc__p_tcp_resolve(address, 1, &ai);
     if (rc) return rc;
     if ((l->fd = pc__p_os_socket(ai->ai_family)) < 0) rc = pc__os_error("socket");
-    else if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+    else if (pc__p_os_reuseaddr(l->fd) < 0)
         rc = pc__os_error("setsockopt SO_REUSEADDR");
-    else if (bind(l->fd, ai->ai_addr, ai->ai_addrlen) < 0)
+    else if (pc__p_os_bind(l->fd, ai->ai_addr, ai->ai_addrlen) < 0)
         rc = pc__os_error(address);
-    freeaddrinfo(ai);
+    pc__p_os_freeaddrinfo(ai);
     return rc;
 }
 
@@ -2298,14 +2753,13 @@ static int pc__p_listener_open(pc_listener *l, const char *address, int backlog)
     int rc = l->family == PC_AF_INET ? pc__p_listener_bind_tcp(l, address)
                                      : pc__p_listener_bind_unix(l, address);
     if (rc) return rc;
-    if (listen(l->fd, backlog) < 0) {
+    if (pc__p_os_listen(l->fd, backlog) < 0) {
         rc = pc__os_error("listen");
-        if (l->family == PC_AF_UNIX) unlink(address);
+        if (l->family == PC_AF_UNIX) pc__p_os_unlink(address);
         return rc;
     }
     pc__p_sockaddr sa;
-    sa.len = sizeof sa.ss;
-    if (getsockname(l->fd, (struct sockaddr *)&sa.ss, &sa.len) < 0) {
+    if (pc__p_os_sockname(l->fd, &sa.ss, &sa.len) < 0) {
         snprintf(l->address, sizeof l->address, "%s", address);
         return PC_OK;
     }
@@ -2347,12 +2801,12 @@ PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
     pc_listener *l = (pc_listener *)pc__calloc(1, sizeof *l);
     if (!l) return NULL;
     l->fd = -1;
-    l->owner = getpid();
+    l->owner = pc__p_os_getpid();
     int rc = pc__p_listener_setup(l, desc ? desc : &zero);
     if (rc) {
         int e = errno;
         pc__p_os_close(l->fd);
-        if (l->dir[0]) rmdir(l->dir);
+        if (l->dir[0]) pc__p_os_rmdir(l->dir);
         errno = e;
         pc__free(l->authkey);
         pc__free(l);
@@ -2378,7 +2832,7 @@ static int pc__p_handshake_enter(pc_listener *l, pc__p_handshake *h, int fd,
     }
     if (open && l->authkey) {
         h->fd = fd;
-        h->pid = getpid();
+        h->pid = pc__p_os_getpid();
         h->cut = 0;
         h->next = l->handshakes;
         l->handshakes = h;
@@ -2401,10 +2855,10 @@ static int pc__p_handshake_leave(pc_listener *l, pc__p_handshake *h) {
 // Shut down the sockets of this process's handshakes (under l->mu): their
 // reads see end of file at once, so the accepts inside them return.
 static void pc__p_handshake_cut_all(pc_listener *l) {
-    pid_t self = getpid();
+    pid_t self = pc__p_os_getpid();
     for (pc__p_handshake *h = l->handshakes; h; h = h->next) {
         if (h->pid != self || h->cut) continue;
-        shutdown(h->fd, SHUT_RDWR);
+        pc__p_os_shutdown(h->fd);
         h->cut = 1;
     }
 }
@@ -2426,7 +2880,7 @@ static int pc__p_listener_handshake(pc_listener *l, pc_connection *c, pc__p_hand
 static int pc__p_listener_welcome(pc_listener *l, int fd, const pc__p_sockaddr *peer,
                                   pc_connection **out_conn) {
     pc__p_handshake h;
-    pc__p_tcp_nodelay(fd, peer->ss.ss_family);
+    pc__p_os_tcp_nodelay(fd, peer->ss.ss_family);
     pc_connection *c = pc__p_conn_new(fd, 1, 1, 1);
     if (!c) {
         pc__p_os_close(fd);
@@ -2478,22 +2932,22 @@ PYCONC_API void pc_listener_close(pc_listener *l) {
     l->closed = 1;
     if (!was_closed) pc__p_handshake_cut_all(l);
     if (!was_closed && l->fd >= 0) {
-        if (l->accepting > 0 && getpid() == l->owner) {
+        if (l->accepting > 0 && pc__p_os_getpid() == l->owner) {
             // shutdown() wakes the threads blocked in accept() (Linux); the
             // last to leave closes, so the number is never reused under
             // them. Only then: shutdown acts on the socket that every
             // process shares, and a forked child closing its copy must not
             // stop the parent's listener.
-            shutdown(l->fd, SHUT_RDWR);
+            pc__p_os_shutdown(l->fd);
         } else {
             pc__p_os_close(l->fd);
             l->fd = -1;
         }
     }
     pc_lock_release(&l->mu);
-    if (was_closed || getpid() != l->owner) return;
-    if (l->family == PC_AF_UNIX) unlink(l->address);
-    if (l->dir[0]) rmdir(l->dir);
+    if (was_closed || pc__p_os_getpid() != l->owner) return;
+    if (l->family == PC_AF_UNIX) pc__p_os_unlink(l->address);
+    if (l->dir[0]) pc__p_os_rmdir(l->dir);
 }
 
 PYCONC_API void pc_listener_free(pc_listener *l) {
@@ -2526,8 +2980,8 @@ static int pc__p_client_tcp(const char *address, int *out_fd) {
         fd = -1;
     }
     if (fd < 0) rc = pc__os_error(address);
-    else pc__p_tcp_nodelay(fd, ai->ai_family);
-    freeaddrinfo(ai);
+    else pc__p_os_tcp_nodelay(fd, ai->ai_family);
+    pc__p_os_freeaddrinfo(ai);
     *out_fd = fd;
     return rc;
 }
@@ -2760,7 +3214,7 @@ static int pc__p_args_encode(const pc_args *a, pc__p_buf *b, int *fds, size_t *n
             if (n == PC__ARGS_MAX_FDS)
                 return pc__error(PC_VALUE, "more than %d connections in one pack",
                                  PC__ARGS_MAX_FDS);
-            fds[n] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+            fds[n] = pc__p_os_dup_cloexec(fd, 3);
             if (fds[n] < 0) return pc__os_error("dup connection");
             pc__p_buf_u32(b, (uint32_t)n++);
             pc__p_buf_u8(b, (unsigned)pc_connection_readable(it->conn));
@@ -2831,10 +3285,7 @@ static int pc__p_args_has_connection(const pc_args *a) {
 }
 
 static int pc__p_conn_is_unix(const pc_connection *c) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (!c->is_socket || getsockname(c->fd, (struct sockaddr *)&ss, &len) < 0) return 0;
-    return ss.ss_family == AF_UNIX;
+    return c->is_socket && pc__p_os_socket_family(c->fd) == AF_UNIX;
 }
 
 PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args) {
@@ -2914,51 +3365,6 @@ typedef struct pc__p_funcref {
     uint64_t dev, ino;          // the file at path then; ino 0: unknown
 } pc__p_funcref;
 
-#if PC__HAVE_PHDR
-typedef struct pc__p_phdr_search {
-    uintptr_t addr;             // find the object holding addr ...
-    const char *path;           // ... or the object with this path (NULL: main)
-    int index;
-    int found, is_main;
-    uintptr_t base;
-    int executable;             // addr lies in an executable segment
-    char name[1024];
-} pc__p_phdr_search;
-
-static int pc__p_phdr_holds(struct dl_phdr_info *info, uintptr_t addr, int *out_exec) {
-    for (int i = 0; i < (int)info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && addr >= lo && addr < lo + (uintptr_t)ph->p_memsz) {
-            *out_exec = (ph->p_flags & PF_X) != 0;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int pc__p_phdr_visit(struct dl_phdr_info *info, size_t size, void *data) {
-    pc__p_phdr_search *s = (pc__p_phdr_search *)data;
-    int index = s->index++;
-    (void)size;
-    if (s->path) {              // resolving: match by name (or index 0 for main)
-        int match = s->path[0] ? (info->dlpi_name && strcmp(info->dlpi_name, s->path) == 0)
-                               : index == 0;
-        if (!match) return 0;
-        s->base = (uintptr_t)info->dlpi_addr;
-        s->found = 1;
-        pc__p_phdr_holds(info, s->addr = s->base + s->addr, &s->executable);
-        return 1;
-    }
-    if (!pc__p_phdr_holds(info, s->addr, &s->executable)) return 0;
-    s->found = 1;
-    s->is_main = index == 0;
-    s->base = (uintptr_t)info->dlpi_addr;
-    snprintf(s->name, sizeof s->name, "%s", info->dlpi_name ? info->dlpi_name : "");
-    return 1;
-}
-#endif
-
 // Function pointers and data pointers share a representation on every
 // platform with dladdr; memcpy keeps ISO C quiet about the conversion.
 static uintptr_t pc__p_fn_addr(pc_target_fn fn) {
@@ -2968,28 +3374,18 @@ static uintptr_t pc__p_fn_addr(pc_target_fn fn) {
 }
 
 static int pc__p_funcref_locate(pc_target_fn fn, pc__p_funcref *out) {
+    pc__p_os_code code;
     memset(out, 0, sizeof *out);
     if (!fn) return PC_OK;
-    Dl_info info;
     uintptr_t addr = pc__p_fn_addr(fn);
     void *vaddr = (void *)addr;
-    if (!dladdr(vaddr, &info))
+    int where = pc__p_os_code_at(addr, &code);
+    if (where == -1)
         return pc__error(PC_VALUE, "target %p is not inside a loaded object", vaddr);
-#if PC__HAVE_PHDR
-    pc__p_phdr_search s;
-    memset(&s, 0, sizeof s);
-    s.addr = addr;
-    dl_iterate_phdr(pc__p_phdr_visit, &s);
-    if (!s.found || !s.executable)
-        return pc__error(PC_VALUE, "target %p is not code of a loaded object", vaddr);
-    out->is_main = s.is_main;
-    snprintf(out->path, sizeof out->path, "%s", s.is_main ? "" : s.name);
-    out->offset = (uint64_t)(addr - s.base);
-#else
-    out->is_main = 0;
-    snprintf(out->path, sizeof out->path, "%s", info.dli_fname ? info.dli_fname : "");
-    out->offset = (uint64_t)(addr - (uintptr_t)info.dli_fbase);
-#endif
+    if (where) return pc__error(PC_VALUE, "target %p is not code of a loaded object", vaddr);
+    out->is_main = code.is_main;
+    snprintf(out->path, sizeof out->path, "%s", code.name);
+    out->offset = (uint64_t)(addr - code.base);
     // A child that has to load the object checks it is still this file.
     if (!out->is_main && pc__p_os_file_id(out->path, &out->dev, &out->ino) < 0)
         out->dev = out->ino = 0;
@@ -3011,38 +3407,25 @@ static int pc__p_funcref_dlopen(const pc__p_funcref *ref) {
     if (ref->ino == 0 || dev != ref->dev || ino != ref->ino)
         return pc__error(PC_VALUE, "refusing to load %s: not the file the parent loaded "
                                    "(replaced since?)", ref->path);
-    if (!dlopen(ref->path, RTLD_NOW | RTLD_GLOBAL))
-        return pc__error(PC_VALUE, "cannot load %s: %s", ref->path, dlerror());
-    return PC_OK;
+    return pc__p_os_dlopen(ref->path);
 }
+
+// Without a list of loaded objects (dl_iterate_phdr), a function the
+// object exports tells where it was loaded: this library's entry point.
+#define PC__FUNCREF_ANCHOR "pc_process_bootstrap"
 
 static int pc__p_funcref_resolve(const pc__p_funcref *ref, pc_target_fn *out) {
     uintptr_t addr = 0;
-#if PC__HAVE_PHDR
-    pc__p_phdr_search s;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        memset(&s, 0, sizeof s);
-        s.path = ref->is_main ? "" : ref->path;
-        s.addr = (uintptr_t)ref->offset;
-        dl_iterate_phdr(pc__p_phdr_visit, &s);
-        if (s.found || ref->is_main || attempt) break;
-        int rc = pc__p_funcref_dlopen(ref);                           // loaded by the parent later
+    const char *anchor = PC__FUNCREF_ANCHOR;
+    int where = pc__p_os_code_in(ref->path, ref->is_main, ref->offset, anchor, &addr);
+    if (where == -1 && !ref->is_main) {         // loaded by the parent later
+        int rc = pc__p_funcref_dlopen(ref);
         if (rc) return rc;
+        where = pc__p_os_code_in(ref->path, 0, ref->offset, anchor, &addr);
     }
-    if (!s.found || !s.executable)
+    if (where)
         return pc__error(PC_VALUE, "cannot find target at %s+0x%llx",
                          ref->is_main ? "<main>" : ref->path, (unsigned long long)ref->offset);
-    addr = s.addr;
-#else
-    void *h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
-    Dl_info info;
-    if (!h && pc__p_funcref_dlopen(ref)) return PC_VALUE;
-    if (!h) h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
-    void *sym = h ? dlsym(h, "pc_process_bootstrap") : NULL;
-    if (!sym || !dladdr(sym, &info))
-        return pc__error(PC_VALUE, "cannot find target in %s", ref->path);
-    addr = (uintptr_t)info.dli_fbase + (uintptr_t)ref->offset;
-#endif
     memcpy(out, &addr, sizeof *out < sizeof addr ? sizeof *out : sizeof addr);
     return PC_OK;
 }
@@ -3156,9 +3539,8 @@ static void pc__p_proc_init_once(void) {
     h.after_fork_child = pc__p_proc_after_fork_child;
     h.at_exit = pc__p_proc_exit_function;
     pc__lifecycle_set(PC__PHASE_PROCESSES, &h);
-#if defined(__GLIBC__)
-    snprintf(pc__p_proc_argv0, sizeof pc__p_proc_argv0, "%s", program_invocation_short_name);
-#endif
+    const char *argv0 = pc__p_os_program_name();
+    if (argv0) snprintf(pc__p_proc_argv0, sizeof pc__p_proc_argv0, "%s", argv0);
 }
 
 static void pc__p_proc_init(void) { pthread_once(&pc__p_proc_once, pc__p_proc_init_once); }
@@ -3438,9 +3820,7 @@ static void pc__p_child_join_threads(void) {
     }
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noreturn))
-#endif
+PC__P_NORETURN
 static void pc__p_child_run(pc__p_child_info *ci) {
     pc__p_child_become(ci);
     void *arg = ci->arg_kind == PC__ARG_PACK ? (void *)ci->pack : ci->arg;
@@ -3460,12 +3840,10 @@ static void pc__p_child_run(pc__p_child_info *ci) {
     // data too after fork, and the parent writes that itself.
     fflush(stdout);
     fflush(stderr);
-    _exit(code);
+    pc__p_os_exit(code);
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noreturn))
-#endif
+PC__P_NORETURN
 static void pc__p_child_from_fork(pc_process *p) {
     pc__p_child_info ci;
     memset(&ci, 0, sizeof ci);
@@ -3476,7 +3854,7 @@ static void pc__p_child_from_fork(pc_process *p) {
     ci.authkey_len = p->authkey_len;
     ci.identity = p->identity;
     ci.identity_len = p->identity_len;
-    ci.parent_pid = (long)getppid();
+    ci.parent_pid = (long)pc__p_os_getppid();
     ci.parent_name = pc__strdup(pc__p_proc_current->name);
     ci.method = (int)pc__p_proc_method;
     ci.method_fixed = pc__p_proc_method_fixed;
@@ -3488,7 +3866,7 @@ static void pc__p_child_from_fork(pc_process *p) {
         ci.pack = pc__p_args_decode(&p->pack, p->pack_fds, p->pack_nfds);
         if (!ci.pack) {
             fprintf(stderr, "pyconc: child %s: %s\n", p->name, pc_last_error());
-            _exit(1);
+            pc__p_os_exit(1);
         }
     }
     pc__p_child_run(&ci);
@@ -3510,7 +3888,7 @@ static void pc__p_boot_body_run(pc_process *p, const pc__p_funcref *ref, pc__p_b
     pc__p_buf_blob(b, p->authkey, p->authkey_len);
     pc__p_buf_u32(b, (uint32_t)p->identity_len);
     for (size_t i = 0; i < p->identity_len; i++) pc__p_buf_u32(b, p->identity[i]);
-    pc__p_buf_u64(b, (uint64_t)getpid());
+    pc__p_buf_u64(b, (uint64_t)pc__p_os_getpid());
     pc_lock_acquire(&cur->mu, PC_FOREVER);
     pc__p_buf_str(b, cur->name);
     pc_lock_release(&cur->mu);
@@ -3581,16 +3959,12 @@ static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child
     return PC_OK;
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noreturn))
-#endif
+PC__P_NORETURN
 static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen);
 
 // Run the child whose bootstrap socket is sock; never returns. A run
 // bootstrap comes on a stream socketpair, a server's on a seqpacket one.
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noreturn))
-#endif
+PC__P_NORETURN
 static void pc__p_child_from_socket(int sock) {
     pc__p_buf body;
     int fds[PC__ARGS_MAX_FDS];
@@ -3599,7 +3973,7 @@ static void pc__p_child_from_socket(int sock) {
     memset(&ci, 0, sizeof ci);
     int type = pc__p_os_unix_socket_type(sock);
     int rc = pc__p_boot_recv(sock, &body, fds, &nfds);
-    if (rc == PC_EOF) _exit(1);                 // the parent gave up on us
+    if (rc == PC_EOF) pc__p_os_exit(1);         // the parent gave up on us
     uint32_t kind = rc ? 0 : pc__p_buf_get_u32(&body);
     if ((kind == PC__BOOT_SERVER && type != SOCK_SEQPACKET) ||
         (kind == PC__BOOT_RUN && type != SOCK_STREAM)) {
@@ -3616,16 +3990,16 @@ static void pc__p_child_from_socket(int sock) {
         }
         rc = pc__error(PC_VALUE, "malformed forkserver bootstrap");
     } else if (kind == PC__BOOT_RUN) {
-        close(sock);
+        pc__p_os_close(sock);
         rc = pc__p_boot_parse_run(&body, fds, nfds, &ci);
     } else if (!rc) {
         rc = pc__error(PC_VALUE, "unknown bootstrap kind %u", (unsigned)kind);
     }
     if (rc) {
         fprintf(stderr, "pyconc: child bootstrap failed: %s\n", pc_last_error());
-        _exit(1);
+        pc__p_os_exit(1);
     }
-    for (size_t i = 0; i < nfds; i++) if (fds[i] >= 0) close(fds[i]);   // unused
+    for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);   // the unused ones
     pc__free(body.p);
     pc__p_child_run(&ci);
 }
@@ -3638,7 +4012,7 @@ static void pc__p_child_from_socket(int sock) {
 // make it load a library or run a function. Returns only if it is ours.
 static void pc__p_boot_check_peer(int fd) {
     char why[160];
-    pid_t pid = 0, ppid = getppid();
+    pid_t pid = 0, ppid = pc__p_os_getppid();
     uid_t uid = 0;
     gid_t gid = 0;
     int type = pc__p_os_unix_socket_type(fd);
@@ -3647,104 +4021,27 @@ static void pc__p_boot_check_peer(int fd) {
     } else if (pc__p_os_peer_ids(fd, &pid, &uid, &gid) < 0) {
         snprintf(why, sizeof why, "cannot tell who sent it (%s)", strerror(errno));
     } else if (pid != -1 && pid != ppid) {
-        if (pc__p_os_peer_gone(fd)) _exit(1);    // our parent died before sending: just go
+        if (pc__p_os_peer_gone(fd)) pc__p_os_exit(1);  // our parent died before sending: go
         snprintf(why, sizeof why, "it comes from process %ld, not from our parent %ld",
                  (long)pid, (long)ppid);
-    } else if (uid != geteuid() || gid != getegid()) {
+    } else if (uid != pc__p_os_geteuid() || gid != pc__p_os_getegid()) {
         snprintf(why, sizeof why, "it comes from user %ld group %ld, not from us (%ld, %ld)",
-                 (long)uid, (long)gid, (long)geteuid(), (long)getegid());
+                 (long)uid, (long)gid, (long)pc__p_os_geteuid(), (long)pc__p_os_getegid());
     } else {
         return;
     }
     fprintf(stderr, "pyconc: refusing the bootstrap on descriptor %d: %s\n", fd, why);
-    _exit(1);
+    pc__p_os_exit(1);
 }
 
 // >>C.spawn
-// The environment of the child: ours plus PYCONC_PROCESS_FD=3.
-static char **pc__p_spawn_env(void) {
-    size_t n = 0, k = 0;
-    while (environ && environ[n]) n++;
-    char **env = (char **)pc__calloc(n + 2, sizeof(char *));
-    if (!env) return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], PC__ENV_FD "=", sizeof(PC__ENV_FD)) != 0) env[k++] = environ[i];
-    env[k++] = (char *)(uintptr_t)(PC__ENV_FD "=3");
-    env[k] = NULL;
-    return env;
-}
-
-// Close in the child every descriptor from lo up that is not close-on-exec.
-static int pc__p_spawn_close_from(posix_spawn_file_actions_t *fa, int lo) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    return posix_spawn_file_actions_addclosefrom_np(fa, lo);
-#else
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) d = opendir("/dev/fd");
-    if (d) {
-        struct dirent *e;
-        int rc = 0;
-        while (!rc && (e = readdir(d))) {
-            int fd = atoi(e->d_name);
-            if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd < lo || fd == dirfd(d)) continue;
-            int fl = fcntl(fd, F_GETFD);
-            if (fl >= 0 && !(fl & FD_CLOEXEC)) rc = posix_spawn_file_actions_addclose(fa, fd);
-        }
-        closedir(d);
-        return rc;
-    }
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 4096) max = 4096;
-    for (int fd = lo; fd < max; fd++) {
-        int fl = fcntl(fd, F_GETFD);
-        if (fl >= 0 && !(fl & FD_CLOEXEC)) {
-            int rc = posix_spawn_file_actions_addclose(fa, fd);
-            if (rc) return rc;
-        }
-    }
-    return 0;
-#endif
-}
-
-static const char *pc__p_spawn_exe(void) {
-#if defined(__linux__)
-    return "/proc/self/exe";
-#else
-    return pc__p_proc_argv0;
-#endif
-}
-
 // posix_spawn the program itself with descriptors 0-2, boot_fd as 3 and
-// (when >= 0) sentinel_w as 4, nothing else. Returns PC_OS with errno kept.
+// (when >= 0) sentinel_w as 4, nothing else, and PYCONC_PROCESS_FD=3 in its
+// environment. Returns PC_OS with errno kept.
 static int pc__p_spawn_self(int boot_fd, int sentinel_w, pid_t *out_pid) {
-    posix_spawn_file_actions_t fa;
-    char *argv[2];
-    int rc = posix_spawn_file_actions_init(&fa);
-    if (rc) { errno = rc; return pc__os_error("posix_spawn_file_actions_init"); }
-    rc = posix_spawn_file_actions_adddup2(&fa, boot_fd, PC__BOOT_FD);
-    if (!rc && sentinel_w >= 0)
-        rc = posix_spawn_file_actions_adddup2(&fa, sentinel_w, PC__SENTINEL_FD);
-    if (!rc)
-        rc = pc__p_spawn_close_from(&fa, sentinel_w >= 0 ? PC__SENTINEL_FD + 1 : PC__BOOT_FD + 1);
-    char **env = rc ? NULL : pc__p_spawn_env();
-    if (!rc && !env) rc = ENOMEM;
-    if (!rc) {
-        argv[0] = pc__p_proc_argv0;
-        argv[1] = NULL;
-        rc = posix_spawn(out_pid, pc__p_spawn_exe(), &fa, NULL, argv, env);
-    }
-    pc__free(env);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc) { errno = rc; return pc__os_error("posix_spawn"); }
-    return PC_OK;
-}
-
-// Kill and reap a child we could not finish starting: no zombie is left.
-static void pc__p_proc_abandon(pid_t pid) {
-    int st, saved = errno;
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    errno = saved;
+    const int fds[2] = {boot_fd, sentinel_w}, at[2] = {PC__BOOT_FD, PC__SENTINEL_FD};
+    return pc__p_os_spawn_self(pc__p_proc_argv0, PC__ENV_FD "=3", fds, at,
+                               sentinel_w >= 0 ? 2 : 1, out_pid);
 }
 
 // Give p its sentinel: a pidfd, or the read end of the pipe whose write
@@ -3782,7 +4079,7 @@ static int pc__p_launch_spawn(pc_process *p, const pc__p_funcref *ref) {
     pc__p_os_close(sp[1]);
     sv[1] = sp[1] = -1;
     if ((rc = pc__p_proc_set_sentinel(p, sp[0]))) {
-        pc__p_proc_abandon(p->pid);
+        pc__p_os_kill_reap(p->pid);
         p->pid = 0;
         goto out;
     }
@@ -3804,9 +4101,9 @@ static int pc__p_launch_fork(pc_process *p) {
     if (!pc__p_os_have_pidfd() && pc__p_os_pipe(sp)) return pc__os_error("pipe");
     fflush(stdout);             // or the child would print our buffered output again
     fflush(stderr);
-    pid_t pid = fork();
+    pid_t pid = pc__p_os_fork();
     if (pid == 0) {
-        if (sp[0] >= 0) close(sp[0]);
+        pc__p_os_close(sp[0]);
         pc__p_child_from_fork(p);
     }
     if (pid < 0) {
@@ -3819,7 +4116,7 @@ static int pc__p_launch_fork(pc_process *p) {
     pc__p_os_close(sp[1]);
     int rc = pc__p_proc_set_sentinel(p, sp[0]);
     if (rc) {
-        pc__p_proc_abandon(pid);
+        pc__p_os_kill_reap(pid);
         p->pid = 0;
     }
     return rc;
@@ -3862,19 +4159,11 @@ static int pc__p_fs_test_corrupt_key;
 // record, or one carrying descriptors (the kernel closes them), is
 // refused. Returns PC_OK, PC_EOF, PC_OS, PC_AUTH.
 static int pc__p_fs_auth_recv(int fd, unsigned char *buf, size_t *out_n) {
-    struct iovec iov;
-    struct msghdr msg;
-    ssize_t r;
-    iov.iov_base = buf;
-    iov.iov_len = PC__AUTH_MAX;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    while ((r = recvmsg(fd, &msg, 0)) < 0 && errno == EINTR) {}
+    int cut;
+    ssize_t r = pc__p_os_recv_record(fd, buf, PC__AUTH_MAX, &cut);
     if (r < 0) return pc__os_error("forkserver handshake");
     if (r == 0) return pc__error(PC_EOF, "forkserver handshake: connection closed");
-    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-        return pc__error(PC_AUTH, "forkserver handshake: malformed message");
+    if (cut) return pc__error(PC_AUTH, "forkserver handshake: malformed message");
     *out_n = (size_t)r;
     return PC_OK;
 }
@@ -3931,7 +4220,7 @@ static int pc__p_fs_spawn_server(const unsigned char *key, size_t keylen, int *o
     if (pc__p_os_seqpacket_pair(sv) < 0) { rc = pc__os_error("socketpair"); goto out; }
     if ((sv[1] = pc__p_os_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
     if ((rc = pc__p_spawn_self(sv[1], -1, out_pid))) goto out;
-    if ((rc = pc__p_boot_send(sv[0], &body, NULL, 0))) { pc__p_proc_abandon(*out_pid); goto out; }
+    if ((rc = pc__p_boot_send(sv[0], &body, NULL, 0))) { pc__p_os_kill_reap(*out_pid); goto out; }
     *out_sock = sv[0];
     sv[0] = -1;
 out:
@@ -3961,12 +4250,12 @@ static int pc__p_fs_start_server(void) {
         if (rc == PC_EOF) rc = pc__error(PC_AUTH, "forkserver handshake: server closed");
         if (rc == PC_AUTH) rc = pc__error(PC_AUTH, "forkserver: %s", pc_last_error());
         pc__p_os_close(sock);
-        pc__p_proc_abandon(pid);
+        pc__p_os_kill_reap(pid);
         return rc;
     }
     pc__p_fs_sock = sock;
     pc__p_fs_pid = pid;
-    pc__p_fs_owner = getpid();
+    pc__p_fs_owner = pc__p_os_getpid();
     pc__p_fs_gen++;
     return PC_OK;
 }
@@ -3982,12 +4271,9 @@ static void pc__p_fs_discard(void) {
     pc__p_os_close(pc__p_fs_sock);
     pc__p_fs_sock = -1;
     pc__p_fs_pid = 0;
-    if (pid > 0 && pc__p_fs_owner == getpid()) {
-        while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR) {}
-        if (r == 0) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-        }
+    if (pid > 0 && pc__p_fs_owner == pc__p_os_getpid()) {
+        r = pc__p_os_waitpid(pid, &st, 1);
+        if (r == 0) pc__p_os_kill_reap(pid);
     }
     errno = saved;
 }
@@ -4108,43 +4394,37 @@ static int pc__p_fs_wake[2] = {-1, -1};
 
 static void pc__p_fs_on_sigchld(int sig) {
     int saved = errno;
-    char c = 0;
     (void)sig;
-    if (write(pc__p_fs_wake[1], &c, 1) < 0) {}    // full pipe: a wake-up is pending anyway
+    pc__p_os_poke(pc__p_fs_wake[1]);
     errno = saved;
 }
 
 static void pc__p_fs_reap(pc__p_fs_child *kids, size_t *n) {
     int st;
     pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    while ((pid = pc__p_os_waitpid(-1, &st, 1)) > 0) {
         for (size_t i = 0; i < *n; i++) {
             if (kids[i].pid != pid) continue;
             int32_t s = (int32_t)st;
             pc__p_os_write_buf(kids[i].status_fd, 1, &s, sizeof s);
-            close(kids[i].status_fd);
+            pc__p_os_close(kids[i].status_fd);
             kids[i] = kids[--*n];
             break;
         }
     }
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noreturn))
-#endif
+PC__P_NORETURN
 static void pc__p_fs_become_child(int chan, pc__p_fs_child *kids, size_t n, int status_fd,
                                   int boot_fd) {
-    signal(SIGCHLD, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    close(chan);
-    close(pc__p_fs_wake[0]);
-    close(pc__p_fs_wake[1]);
-    close(status_fd);
-    for (size_t i = 0; i < n; i++) close(kids[i].status_fd);
-    if (boot_fd != PC__BOOT_FD) {
-        dup2(boot_fd, PC__BOOT_FD);
-        close(boot_fd);
-    }
+    pc__p_os_sig_handle(SIGCHLD, SIG_DFL);
+    pc__p_os_sig_handle(SIGINT, SIG_DFL);
+    pc__p_os_close(chan);
+    pc__p_os_close(pc__p_fs_wake[0]);
+    pc__p_os_close(pc__p_fs_wake[1]);
+    pc__p_os_close(status_fd);
+    for (size_t i = 0; i < n; i++) pc__p_os_close(kids[i].status_fd);
+    pc__p_os_move_to(boot_fd, PC__BOOT_FD);
     pc__p_os_close_from(PC__BOOT_FD + 1);
     pc__p_child_from_socket(PC__BOOT_FD);
 }
@@ -4156,21 +4436,25 @@ static void pc__p_fs_serve_one(int chan, pc__p_fs_child **kids, size_t *n, size_
     int fds[2] = {-1, -1};
     size_t nfds = 2;
     int rc = pc__p_recv_fds(chan, &req, sizeof req, fds, &nfds);
-    if (rc == PC_EOF) _exit(0);                 // every client is gone
+    if (rc == PC_EOF) pc__p_os_exit(0);         // every client is gone
     if (rc) return;
     if (nfds != 2 || req.magic != PC__FS_MAGIC) {  // not one of ours: drop it
-        for (size_t i = 0; i < nfds; i++) close(fds[i]);
+        for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
         return;
     }
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
         pc__p_fs_child *nk =
             (pc__p_fs_child *)pc__realloc(*kids, *cap * sizeof **kids, ncap * sizeof **kids);
-        if (!nk) { close(fds[0]); close(fds[1]); return; }
+        if (!nk) {
+            pc__p_os_close(fds[0]);
+            pc__p_os_close(fds[1]);
+            return;
+        }
         *kids = nk;
         *cap = ncap;
     }
-    pid_t pid = fork();
+    pid_t pid = pc__p_os_fork();
     if (pid == 0) pc__p_fs_become_child(chan, *kids, *n, fds[0], fds[1]);
     int64_t reply = pid < 0 ? -(int64_t)errno : (int64_t)pid;
     // The pidfd, opened before this loop can reap the child, lets the
@@ -4178,8 +4462,11 @@ static void pc__p_fs_serve_one(int chan, pc__p_fs_child **kids, size_t *n, size_
     int pidfd = pid > 0 ? pc__p_os_pidfd_open(pid) : -1;
     pc__p_send_fds(fds[0], &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
     pc__p_os_close(pidfd);
-    close(fds[1]);
-    if (pid < 0) { close(fds[0]); return; }
+    pc__p_os_close(fds[1]);
+    if (pid < 0) {
+        pc__p_os_close(fds[0]);
+        return;
+    }
     (*kids)[*n].pid = pid;
     (*kids)[(*n)++].status_fd = fds[0];
 }
@@ -4187,20 +4474,13 @@ static void pc__p_fs_serve_one(int chan, pc__p_fs_child **kids, size_t *n, size_
 static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen) {
     pc__p_fs_child *kids = NULL;
     size_t n = 0, cap = 0;
-    struct sigaction sa;
-    if (pc__p_os_pipe(pc__p_fs_wake) < 0) _exit(1);
-    fcntl(pc__p_fs_wake[1], F_SETFL, O_NONBLOCK);
-    fcntl(pc__p_fs_wake[0], F_SETFL, O_NONBLOCK);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = pc__p_fs_on_sigchld;
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGCHLD, &sa, NULL);
-    signal(SIGINT, SIG_IGN);    // ^C is for the program's processes, not for us
+    if (pc__p_os_wake_pipe(pc__p_fs_wake) < 0) pc__p_os_exit(1);
+    pc__p_os_on_sigchld(pc__p_fs_on_sigchld);
+    pc__p_os_sig_handle(SIGINT, SIG_IGN);   // ^C is for the program's processes, not for us
     // The channel's one handshake (challenge, then answer: Python's
     // Listener order); no request is read before both sides are welcomed.
     if (pc__p_fs_auth_challenge(chan, key, keylen) || pc__p_fs_auth_answer(chan, key, keylen))
-        _exit(1);
+        pc__p_os_exit(1);
     for (;;) {
         struct pollfd pf[2];
         pf[0].fd = chan;
@@ -4208,12 +4488,8 @@ static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t key
         pf[1].fd = pc__p_fs_wake[0];
         pf[1].events = POLLIN;
         pf[0].revents = pf[1].revents = 0;
-        int r = poll(pf, 2, -1);
-        if (r < 0 && errno != EINTR) _exit(1);
-        if (pf[1].revents) {
-            char drain[64];
-            while (read(pc__p_fs_wake[0], drain, sizeof drain) > 0) {}
-        }
+        if (pc__p_os_poll(pf, 2, INFINITY) == PC_OS) pc__p_os_exit(1);
+        if (pf[1].revents) pc__p_os_drain(pc__p_fs_wake[0]);
         pc__p_fs_reap(kids, &n);
         if (pf[0].revents) pc__p_fs_serve_one(chan, &kids, &n, &cap);
     }
@@ -4260,7 +4536,7 @@ static int pc__p_proc_poll(pc_process *p) {
             // can be waited for: then wait for it for real.
             int block = p->sentinel_kind == PC__S_PIPE && pc__p_os_readable_now(p->sentinel);
             pid_t r;
-            while ((r = waitpid(p->pid, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {}
+            r = pc__p_os_waitpid(p->pid, &st, !block);
             // r < 0: someone else waited for it (ECHILD): 255.
             if (r != 0) {
                 pc__p_proc_set_reaped(p, r == p->pid ? pc__p_proc_exitcode_of(st) : 255);
@@ -4291,7 +4567,7 @@ static int pc__p_proc_reap(pc_process *p) {
 // New references to this process's registered children (*out, malloc'd).
 static size_t pc__p_proc_snapshot(pc_process ***out) {
     size_t n = 0;
-    pid_t me = getpid();
+    pid_t me = pc__p_os_getpid();
     *out = NULL;
     pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
     for (pc_process *c = pc__p_proc_children; c; c = c->reg_next) n += c->owner == me;
@@ -4364,7 +4640,7 @@ PYCONC_API int pc_process_start(pc_process *p) {
     if (p->kind != PC__P_CHILD)
         return pc__error(PC_RUNTIME, "cannot start the current or parent process");
     if (p->closed) return pc__error(PC_VALUE, "process object is closed");
-    if (__atomic_exchange_n(&p->owner, getpid(), __ATOMIC_ACQ_REL) != 0)
+    if (__atomic_exchange_n(&p->owner, pc__p_os_getpid(), __ATOMIC_ACQ_REL) != 0)
         return pc__error(PC_RUNTIME, "cannot start a process twice");
     if (pc__p_proc_current->daemon) {
         p->owner = 0;
@@ -4392,14 +4668,13 @@ PYCONC_API int pc_process_join(pc_process *p, double timeout) {
     int rc = pc__p_proc_check_started(p, "join");
     if (rc) return rc;
     if ((rc = pc__deadline(timeout, &deadline))) return rc;
-    if (p->owner != getpid()) return pc__error(PC_RUNTIME, "can only join a child process");
+    if (p->owner != pc__p_os_getpid())
+        return pc__error(PC_RUNTIME, "can only join a child process");
     while (!pc__p_proc_reap(p)) {
         if (deadline == INFINITY && p->sentinel_kind != PC__S_SERVER) {
             // Sleep in the kernel until the child ends, without reaping it
             // (WNOWAIT): one wake-up fewer than poll() then waitpid().
-            siginfo_t si;
-            if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT) == 0 || errno == EINTR)
-                continue;
+            if (pc__p_os_wait_exit(p->pid) == 0 || errno == EINTR) continue;
         }
         rc = pc__p_os_wait_readable(p->sentinel, deadline);
         if (rc == PC_TIMEOUT)
@@ -4414,9 +4689,10 @@ PYCONC_API int pc_process_is_alive(pc_process *p) {
     if (p->kind == PC__P_CURRENT) return 1;
     if (p->kind == PC__P_PARENT) {
         if (p->sentinel >= 0) return !pc__p_os_readable_now(p->sentinel);
-        return kill(p->pid, 0) == 0 || errno == EPERM;
+        return pc__p_os_pid_exists(p->pid);
     }
-    if (p->closed || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE) || p->owner != getpid())
+    if (p->closed || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE) ||
+        p->owner != pc__p_os_getpid())
         return 0;
     return !pc__p_proc_reap(p);
 }
@@ -4428,13 +4704,13 @@ PYCONC_API int pc_process_exitcode(pc_process *p) {
     }
     if (p->kind != PC__P_CHILD || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE))
         return PC_EXITCODE_NONE;
-    if (p->owner == getpid()) pc__p_proc_reap(p);
+    if (p->owner == pc__p_os_getpid()) pc__p_proc_reap(p);
     return pc__p_proc_reaped(p) ? p->exitcode : PC_EXITCODE_NONE;
 }
 
 PYCONC_API long pc_process_pid(const pc_process *p) {
     if (!p) return 0;
-    if (p->kind == PC__P_CURRENT) return (long)getpid();
+    if (p->kind == PC__P_CURRENT) return (long)pc__p_os_getpid();
     return (long)p->pid;
 }
 
@@ -4472,7 +4748,7 @@ PYCONC_API int pc_process_close(pc_process *p) {
     if (!p) return pc__error(PC_VALUE, "close: process is NULL");
     if (p->kind != PC__P_CHILD) return pc__error(PC_VALUE, "close: not a child process");
     if (p->closed) return PC_OK;
-    if (p->started && p->owner == getpid()) pc__p_proc_reap(p);
+    if (p->started && p->owner == pc__p_os_getpid()) pc__p_proc_reap(p);
     pc_lock_acquire(&p->mu, PC_FOREVER);
     int running = p->started && !p->reaped;
     if (!running) {
@@ -4576,17 +4852,17 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv) {
         const char *base = strrchr(argv[0], '/');
         snprintf(pc__p_proc_argv0, sizeof pc__p_proc_argv0, "%s", base ? base + 1 : argv[0]);
     }
-    const char *v = getenv(PC__ENV_FD);
+    const char *v = pc__p_os_getenv(PC__ENV_FD);
     if (!v) return;
     // A set-user-ID (set-group-ID, file-capability) program never takes a
     // bootstrap: whoever ran it chose its environment and descriptors.
     // The variable goes, so that no child of ours sees it either.
     if (pc__p_os_secure_exec()) {
-        unsetenv(PC__ENV_FD);
+        pc__p_os_unsetenv(PC__ENV_FD);
         return;
     }
     if (strcmp(v, "3") != 0) return;
-    unsetenv(PC__ENV_FD);       // our own children must not mistake themselves for one
+    pc__p_os_unsetenv(PC__ENV_FD);  // our own children must not mistake themselves for one
     pc__p_boot_check_peer(PC__BOOT_FD);
     pc__p_proc_init();
     pc__p_child_from_socket(PC__BOOT_FD);
