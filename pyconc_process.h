@@ -2437,8 +2437,10 @@ PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double time
 }
 
 // >>B.auth
-// Python's handshake (multiprocessing.connection, 3.12+): every message is
-// a normal frame; a reply longer than 256 bytes is refused unread.
+// Python's authkey handshake (multiprocessing.connection, 3.12+), written
+// once for its two carriers: framed messages on a connection (Python's
+// own), and one record per message on the forkserver's channel. A
+// message longer than 256 bytes is refused unread.
 #define PC__AUTH_MAX 256
 #define PC__CHALLENGE "#CHALLENGE#"
 #define PC__WELCOME "#WELCOME#"
@@ -2447,28 +2449,30 @@ PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double time
 #define PC__LEGACY_CHALLENGE 20     // a <= 3.11 server's challenge: bare MD5
 #define PC__MD5_SIZE 16
 
-static int pc__p_auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size,
-                           double deadline) {
-    void *msg;
-    size_t n;
-    int rc = pc__p_conn_recv(c, PC__AUTH_MAX, &msg, &n, deadline);
-    if (rc) return rc;
-    memcpy(buf, msg, n);
-    pc__free(msg);
-    *out_size = n;
-    return PC_OK;
-}
+// How one handshake's messages travel. recv fills buf (room for
+// PC__AUTH_MAX bytes); PC_AUTH from it is a message it cannot take as one,
+// which the challenger refuses as a wrong reply; any other failure of
+// either ends the handshake at once.
+typedef struct pc__p_auth_io {
+    int (*send)(void *ctx, const void *buf, size_t size);
+    int (*recv)(void *ctx, unsigned char *buf, size_t *out_size);
+    void *ctx;
+    // Python's forms: {md5} and the bare MD5 of <= 3.11 too. Otherwise
+    // only what we send ourselves: a "{sha256}" challenge of 40 random
+    // bytes and a "{sha256}" reply.
+    int legacy;
+} pc__p_auth_io;
 
 // Split a challenge or reply into its digest (0 MD5, 1 SHA-256) and the
 // part after the "{name}" prefix. The bare 16- and 20-byte forms are the
 // legacy MD5 protocol. Python also knows sha384 and sha3_*: refused here.
-static int pc__p_auth_digest(const unsigned char *m, size_t n, int *out_kind,
-                             size_t *out_prefix) {
+static int pc__p_auth_digest(const pc__p_auth_io *io, const unsigned char *m, size_t n,
+                             int *out_kind, size_t *out_prefix) {
     static const char *const names[2] = {"{md5}", "{sha256}"};
     *out_prefix = 0;
     *out_kind = 0;
-    if (n == PC__MD5_SIZE || n == PC__LEGACY_CHALLENGE) return PC_OK;
-    for (int k = 0; k < 2; k++) {
+    if (io->legacy && (n == PC__MD5_SIZE || n == PC__LEGACY_CHALLENGE)) return PC_OK;
+    for (int k = io->legacy ? 0 : 1; k < 2; k++) {
         size_t len = strlen(names[k]);
         if (n >= len && memcmp(m, names[k], len) == 0) {
             *out_kind = k;
@@ -2476,6 +2480,7 @@ static int pc__p_auth_digest(const unsigned char *m, size_t n, int *out_kind,
             return PC_OK;
         }
     }
+    if (!io->legacy) return pc__error(PC_AUTH, "expected a {sha256} message (%zu bytes)", n);
     return pc__error(PC_AUTH, "unsupported message length, missing digest prefix, or "
                      "unsupported digest (%zu bytes)", n);
 }
@@ -2487,12 +2492,13 @@ static int pc__p_auth_equal(const unsigned char *a, const unsigned char *b, size
     return diff == 0;
 }
 
-static int pc__p_auth_verify(const void *key, size_t key_size, const unsigned char *message,
-                             size_t message_size, const unsigned char *reply, size_t n) {
+static int pc__p_auth_verify(const pc__p_auth_io *io, const void *key, size_t key_size,
+                             const unsigned char *message, size_t message_size,
+                             const unsigned char *reply, size_t n) {
     unsigned char expected[32];
     int kind;
     size_t prefix;
-    if (pc__p_auth_digest(reply, n, &kind, &prefix)) return PC_AUTH;
+    if (pc__p_auth_digest(io, reply, n, &kind, &prefix)) return PC_AUTH;
     size_t want = kind ? 32 : PC__MD5_SIZE;
     pc__p_hmac(kind, key, key_size, message, message_size, expected);
     if (n - prefix != want)
@@ -2503,66 +2509,102 @@ static int pc__p_auth_verify(const void *key, size_t key_size, const unsigned ch
     return PC_OK;
 }
 
-static int pc__p_auth_check_key(pc_connection *c, const void *key, size_t key_size) {
-    if (!key && key_size) return pc__error(PC_VALUE, "authkey is NULL");
-    return pc__p_conn_check(c, 1, 1);
-}
-
-// The two halves by a deadline (INFINITY: none) on every read they make;
-// their writes are a few small messages that the socket buffer takes.
-static int pc__p_auth_deliver(pc_connection *c, const void *authkey, size_t authkey_size,
-                              double deadline) {
+// The challenger's half (Python's deliver_challenge): send a "{sha256}"
+// challenge, check the reply, answer #WELCOME# or #FAILURE#.
+static int pc__p_auth_challenge(const pc__p_auth_io *io, const void *key, size_t key_size) {
     unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
-    size_t n, head = strlen(PC__CHALLENGE);
-    int rc = pc__p_auth_check_key(c, authkey, authkey_size);
-    if (rc) return rc;
+    size_t n = 0, head = strlen(PC__CHALLENGE);
     memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
-    if ((rc = pc__p_random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
-    if ((rc = pc_connection_send_bytes(c, out, 0, sizeof out))) return rc;
-    if ((rc = pc__p_auth_recv(c, reply, &n, deadline))) return rc;
-    rc = pc__p_auth_verify(authkey, authkey_size, out + head, sizeof out - head, reply, n);
-    if (rc == PC_OK) return pc_connection_send_bytes(c, PC__WELCOME, 0, strlen(PC__WELCOME));
+    int rc = pc__p_random_bytes(out + head + 8, PC__CHALLENGE_RANDOM);
+    if (!rc) rc = io->send(io->ctx, out, sizeof out);
+    if (!rc) rc = io->recv(io->ctx, reply, &n);
+    if (rc && rc != PC_AUTH) return rc;     // a message that is no reply is refused below
+    if (!rc) rc = pc__p_auth_verify(io, key, key_size, out + head, sizeof out - head, reply, n);
+    if (rc == PC_OK) return io->send(io->ctx, PC__WELCOME, strlen(PC__WELCOME));
     char why[256];
     snprintf(why, sizeof why, "%s", pc_last_error());    // the send below may overwrite it
-    pc_connection_send_bytes(c, PC__FAILURE, 0, strlen(PC__FAILURE));
+    io->send(io->ctx, PC__FAILURE, strlen(PC__FAILURE));
     return pc__error(PC_AUTH, "%s", why);
 }
 
-static int pc__p_auth_answer(pc_connection *c, const void *authkey, size_t authkey_size,
-                             double deadline) {
+// The answerer's half (Python's answer_challenge): reply with the HMAC of
+// the challenge under key, then expect #WELCOME#.
+static int pc__p_auth_answer(const pc__p_auth_io *io, const void *key, size_t key_size) {
     unsigned char m[PC__AUTH_MAX], reply[8 + 32];
     size_t n, head = strlen(PC__CHALLENGE), prefix;
-    int kind, rc = pc__p_auth_check_key(c, authkey, authkey_size);
+    int kind, rc = io->recv(io->ctx, m, &n);
     if (rc) return rc;
-    if ((rc = pc__p_auth_recv(c, m, &n, deadline))) return rc;
     if (n < head || memcmp(m, PC__CHALLENGE, head) != 0)
         return pc__error(PC_AUTH, "protocol error, expected a challenge");
     if (n - head < PC__LEGACY_CHALLENGE)
         return pc__error(PC_AUTH, "challenge too short: %zu bytes", n - head);
-    if (pc__p_auth_digest(m + head, n - head, &kind, &prefix)) return PC_AUTH;
+    if (!io->legacy && n - head != 8 + PC__CHALLENGE_RANDOM)
+        return pc__error(PC_AUTH, "expected a {sha256} challenge of %d bytes, got %zu",
+                         8 + PC__CHALLENGE_RANDOM, n - head);
+    if (pc__p_auth_digest(io, m + head, n - head, &kind, &prefix)) return PC_AUTH;
     // The MAC covers the whole challenge, "{digest}" prefix included.
-    size_t len = 0;
-    if (prefix) {
-        len = prefix;
-        memcpy(reply, m + head, prefix);
-    }
-    pc__p_hmac(kind, authkey, authkey_size, m + head, n - head, reply + len);
-    len += kind ? 32 : PC__MD5_SIZE;
-    if ((rc = pc_connection_send_bytes(c, reply, 0, len))) return rc;
-    if ((rc = pc__p_auth_recv(c, m, &n, deadline))) return rc;
+    memcpy(reply, m + head, prefix);
+    pc__p_hmac(kind, key, key_size, m + head, n - head, reply + prefix);
+    if ((rc = io->send(io->ctx, reply, prefix + (kind ? 32 : PC__MD5_SIZE)))) return rc;
+    if ((rc = io->recv(io->ctx, m, &n))) return rc;
     if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
         return pc__error(PC_AUTH, "digest sent was rejected");
     return PC_OK;
 }
 
+// The connection carrier: normal frames, each read by one deadline
+// (INFINITY: none); the writes are a few small messages that the socket
+// buffer takes.
+typedef struct pc__p_auth_conn {
+    pc_connection *c;
+    double deadline;
+} pc__p_auth_conn;
+
+static int pc__p_auth_conn_send(void *ctx, const void *buf, size_t size) {
+    return pc_connection_send_bytes(((pc__p_auth_conn *)ctx)->c, buf, 0, size);
+}
+
+static int pc__p_auth_conn_recv(void *ctx, unsigned char *buf, size_t *out_size) {
+    pc__p_auth_conn *a = (pc__p_auth_conn *)ctx;
+    void *msg;
+    size_t n;
+    int rc = pc__p_conn_recv(a->c, PC__AUTH_MAX, &msg, &n, a->deadline);
+    if (rc) return rc;
+    memcpy(buf, msg, n);
+    pc__free(msg);
+    *out_size = n;
+    return PC_OK;
+}
+
+typedef int (*pc__p_auth_half)(const pc__p_auth_io *io, const void *key, size_t key_size);
+
+// Run the half first on connection c, then second (when not NULL): both,
+// in the order Python's Listener (challenge first) or Client runs them.
+static int pc__p_auth_conn_run(pc_connection *c, const void *key, size_t key_size,
+                               double deadline, pc__p_auth_half first, pc__p_auth_half second) {
+    pc__p_auth_conn ctx;
+    pc__p_auth_io io;
+    if (!key && key_size) return pc__error(PC_VALUE, "authkey is NULL");
+    int rc = pc__p_conn_check(c, 1, 1);
+    if (rc) return rc;
+    ctx.c = c;
+    ctx.deadline = deadline;
+    io.send = pc__p_auth_conn_send;
+    io.recv = pc__p_auth_conn_recv;
+    io.ctx = &ctx;
+    io.legacy = 1;
+    rc = first(&io, key, key_size);
+    return rc || !second ? rc : second(&io, key, key_size);
+}
+
 PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *authkey,
                                                size_t authkey_size) {
-    return pc__p_auth_deliver(c, authkey, authkey_size, INFINITY);
+    return pc__p_auth_conn_run(c, authkey, authkey_size, INFINITY, pc__p_auth_challenge, NULL);
 }
 
 PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
                                               size_t authkey_size) {
-    return pc__p_auth_answer(c, authkey, authkey_size, INFINITY);
+    return pc__p_auth_conn_run(c, authkey, authkey_size, INFINITY, pc__p_auth_answer, NULL);
 }
 
 // >>B.address
@@ -2867,8 +2909,8 @@ static void pc__p_handshake_cut_all(pc_listener *l) {
 // the client, then answer its challenge), all by one deadline.
 static int pc__p_listener_handshake(pc_listener *l, pc_connection *c, pc__p_handshake *h) {
     double deadline = pc_monotonic() + l->handshake_timeout;   // INFINITY stays so
-    int rc = pc__p_auth_deliver(c, l->authkey, l->authkey_size, deadline);
-    if (!rc) rc = pc__p_auth_answer(c, l->authkey, l->authkey_size, deadline);
+    int rc = pc__p_auth_conn_run(c, l->authkey, l->authkey_size, deadline,
+                                 pc__p_auth_challenge, pc__p_auth_answer);
     if (pc__p_handshake_leave(l, h)) return pc__p_listener_closed_error();
     if (rc == PC_TIMEOUT)
         return pc__error(PC_AUTH, "the client did not finish the handshake within "
@@ -3019,8 +3061,8 @@ PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn) {
         return PC_NOMEM;
     }
     if (desc->authkey) {
-        rc = pc_connection_answer_challenge(c, desc->authkey, desc->authkey_size);
-        if (!rc) rc = pc_connection_deliver_challenge(c, desc->authkey, desc->authkey_size);
+        rc = pc__p_auth_conn_run(c, desc->authkey, desc->authkey_size, INFINITY,
+                                 pc__p_auth_answer, pc__p_auth_challenge);
         if (rc) {
             pc_connection_free(c);
             return rc;
@@ -4128,9 +4170,10 @@ static int pc__p_launch_fork(pc_process *p) {
 // server it spawned hold it (close-on-exec here; the server's end is the
 // one descriptor it inherits). It is authenticated once, when the server
 // starts: after the boot body the server and this process run Python's
-// HMAC challenge and response both ways on it ("#CHALLENGE#{sha256}" + 40
-// random bytes, "{sha256}" + the HMAC, "#WELCOME#" or "#FAILURE#", each
-// message one record), keyed by the authkey the program had then. Only
+// HMAC challenge and response both ways on it (B.auth's two halves, each
+// message one record: "#CHALLENGE#{sha256}" + 40 random bytes, "{sha256}"
+// + the HMAC, "#WELCOME#" or "#FAILURE#"; no legacy MD5 form), keyed by
+// the authkey the program had then. Only
 // a server that welcomed us and that we welcomed takes requests; on a
 // failure it exits and the start is PC_AUTH with no child. Anything else
 // that reaches a server before its handshake is read as a reply, refused,
@@ -4155,55 +4198,38 @@ static size_t pc__p_fs_keylen;
 // Tests only: nonzero makes this side of the next handshake use a wrong key.
 static int pc__p_fs_test_corrupt_key;
 
-// One handshake message: one whole record, no frame header. A longer
-// record, or one carrying descriptors (the kernel closes them), is
-// refused. Returns PC_OK, PC_EOF, PC_OS, PC_AUTH.
-static int pc__p_fs_auth_recv(int fd, unsigned char *buf, size_t *out_n) {
+// The handshake's carrier on the channel: one whole record a message, no
+// frame header, only the "{sha256}" forms (see B.auth). A longer record,
+// or one carrying descriptors (the kernel closes them), is refused.
+static int pc__p_fs_auth_send(void *ctx, const void *buf, size_t size) {
+    return pc__p_os_write_buf(*(int *)ctx, 1, buf, size);
+}
+
+static int pc__p_fs_auth_recv(void *ctx, unsigned char *buf, size_t *out_size) {
     int cut;
-    ssize_t r = pc__p_os_recv_record(fd, buf, PC__AUTH_MAX, &cut);
+    ssize_t r = pc__p_os_recv_record(*(int *)ctx, buf, PC__AUTH_MAX, &cut);
     if (r < 0) return pc__os_error("forkserver handshake");
     if (r == 0) return pc__error(PC_EOF, "forkserver handshake: connection closed");
     if (cut) return pc__error(PC_AUTH, "forkserver handshake: malformed message");
-    *out_n = (size_t)r;
+    *out_size = (size_t)r;
     return PC_OK;
 }
 
-// The challenger's half (deliver_challenge): challenge, check the reply,
-// answer #WELCOME# or #FAILURE#.
+static pc__p_auth_io pc__p_fs_auth_io(int *fd) {
+    pc__p_auth_io io = {pc__p_fs_auth_send, pc__p_fs_auth_recv, fd, 0};
+    return io;
+}
+
+// The two halves of the channel's handshake (pc__p_auth_challenge and
+// pc__p_auth_answer on channel fd).
 static int pc__p_fs_auth_challenge(int fd, const unsigned char *key, size_t keylen) {
-    unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
-    size_t n, head = strlen(PC__CHALLENGE);
-    int rc;
-    memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
-    if ((rc = pc__p_random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
-    if ((rc = pc__p_os_write_buf(fd, 1, out, sizeof out))) return rc;
-    rc = pc__p_fs_auth_recv(fd, reply, &n);
-    if (rc == PC_EOF || rc == PC_OS) return rc;     // a malformed reply is refused below
-    if (!rc && (n < 8 || memcmp(reply, "{sha256}", 8) != 0))
-        rc = pc__error(PC_AUTH, "forkserver handshake: expected a {sha256} reply");
-    else if (!rc)
-        rc = pc__p_auth_verify(key, keylen, out + head, sizeof out - head, reply, n);
-    const char *verdict = rc ? PC__FAILURE : PC__WELCOME;
-    int sent = pc__p_os_write_buf(fd, 1, verdict, strlen(verdict));
-    return rc ? PC_AUTH : sent;
+    pc__p_auth_io io = pc__p_fs_auth_io(&fd);
+    return pc__p_auth_challenge(&io, key, keylen);
 }
 
-// The answerer's half (answer_challenge): reply with the HMAC, expect
-// #WELCOME#.
 static int pc__p_fs_auth_answer(int fd, const unsigned char *key, size_t keylen) {
-    unsigned char m[PC__AUTH_MAX], reply[8 + 32];
-    size_t n, head = strlen(PC__CHALLENGE);
-    int rc = pc__p_fs_auth_recv(fd, m, &n);
-    if (rc) return rc;
-    if (n != head + 8 + PC__CHALLENGE_RANDOM || memcmp(m, PC__CHALLENGE "{sha256}", head + 8))
-        return pc__error(PC_AUTH, "forkserver handshake: expected a {sha256} challenge");
-    memcpy(reply, "{sha256}", 8);
-    pc__p_hmac(1, key, keylen, m + head, n - head, reply + 8);     // covers the prefix
-    if ((rc = pc__p_os_write_buf(fd, 1, reply, sizeof reply))) return rc;
-    if ((rc = pc__p_fs_auth_recv(fd, m, &n))) return rc;
-    if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
-        return pc__error(PC_AUTH, "forkserver handshake: digest sent was rejected");
-    return PC_OK;
+    pc__p_auth_io io = pc__p_fs_auth_io(&fd);
+    return pc__p_auth_answer(&io, key, keylen);
 }
 
 // Spawn a server that knows key; *out_sock gets this side of its channel,
@@ -4248,7 +4274,7 @@ static int pc__p_fs_start_server(void) {
     if (!rc) rc = pc__p_fs_auth_challenge(sock, mine, pc__p_fs_keylen);
     if (rc) {
         if (rc == PC_EOF) rc = pc__error(PC_AUTH, "forkserver handshake: server closed");
-        if (rc == PC_AUTH) rc = pc__error(PC_AUTH, "forkserver: %s", pc_last_error());
+        if (rc == PC_AUTH) rc = pc__error(PC_AUTH, "forkserver handshake: %s", pc_last_error());
         pc__p_os_close(sock);
         pc__p_os_kill_reap(pid);
         return rc;

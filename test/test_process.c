@@ -1111,6 +1111,48 @@ TEST(forkserver_authkey) {
     CHECK(no_zombies());
 }
 
+// Answer a server's challenge (read from chan) with the HMAC-MD5 of Python's
+// legacy protocol under the right key: with the "{md5}" prefix, or bare.
+static void answer_with_md5(int chan, int prefixed) {
+    unsigned char m[256], reply[5 + 16];
+    size_t len = prefixed ? 5 : 0;
+    ssize_t n = recv(chan, m, sizeof m, 0);
+    CHECK(n == 11 + 8 + 40 && memcmp(m, "#CHALLENGE#{sha256}", 19) == 0);
+    memcpy(reply, "{md5}", len);
+    pc__p_hmac(0, pc__p_fs_key, pc__p_fs_keylen, m + 11, (size_t)n - 11, reply + len);
+    CHECK(send(chan, reply, len + 16, 0) == (ssize_t)(len + 16));
+}
+
+// The channel's handshake is Python's, but only in the "{sha256}" forms the
+// two ends send: a right MD5 reply ({md5} or bare, which a Listener takes
+// from Python <= 3.11) gets #FAILURE#, and a legacy 20-byte challenge no
+// reply; either way the server exits 1 and starts nothing.
+TEST(forkserver_handshake_sha256_only) {
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // the key is set
+    int before = count_fds();
+    for (int form = 0; form < 3; form++) {
+        int chan, status;
+        pid_t spid;
+        CHECK_OK(pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &chan, &spid));
+        if (form < 2) {
+            answer_with_md5(chan, form == 0);
+            expect_record(chan, "#FAILURE#");
+        } else {
+            unsigned char m[11 + 20];
+            CHECK_OK(pc__p_fs_auth_answer(chan, pc__p_fs_key, pc__p_fs_keylen));
+            memcpy(m, "#CHALLENGE#", 11);
+            CHECK_OK(pc__p_random_bytes(m + 11, 20));
+            CHECK(send(chan, m, sizeof m, 0) == (ssize_t)sizeof m);
+        }
+        CHECK(eof_soon(chan));
+        CHECK(waitpid(spid, &status, 0) == spid);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 1, "form %d", form);
+        close(chan);
+    }
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
 // This process's children in state Z (dead, never waited for), from /proc.
 static int zombie_children(void) {
     DIR *d = opendir("/proc");
