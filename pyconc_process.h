@@ -3364,7 +3364,7 @@ static int pc__p_args_from_message(void *msg, size_t size, int *fds, size_t nfds
         pc_args_free(a);
         a = NULL;
     }
-    for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);    // used ones are -1
+    for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);  // used ones are -1
     pc__free(msg);
     if (!a) return pc__error(PC_VALUE, "recv_args: malformed argument pack (%zu bytes)", size);
     *out_args = a;
@@ -3525,7 +3525,7 @@ struct pc_process {
     int arg_kind;
     void *arg;                  // the copied bytes, or the caller's pointer
     size_t arg_size;
-    pc__p_buf pack;               // the encoded argument pack
+    pc__p_buf pack;             // the encoded argument pack
     int *pack_fds;              // its descriptors (duplicates, ours until start)
     size_t pack_nfds;
     const pc_context *context;
@@ -3540,16 +3540,16 @@ struct pc_process {
     pc_process *reg_prev, *reg_next;
 };
 
-static pc_lock pc__p_proc_lock = PC_LOCK_INIT;    // registry, method, counter, current
+static pc_lock pc__p_proc_lock = PC_LOCK_INIT;  // registry, method, counter, current
 static pthread_once_t pc__p_proc_once = PTHREAD_ONCE_INIT;
 static pc_process *pc__p_proc_current;
 static pc_process *pc__p_proc_parent;
-static pc_process *pc__p_proc_children;           // started, not yet reaped
-static uint32_t pc__p_proc_counter;               // children made by this process
-static pc_start_method pc__p_proc_method;         // PC_START_DEFAULT: not set
+static pc_process *pc__p_proc_children;         // started, not yet reaped
+static uint32_t pc__p_proc_counter;             // children made by this process
+static pc_start_method pc__p_proc_method;       // PC_START_DEFAULT: not set
 static int pc__p_proc_method_fixed;
 static char pc__p_proc_argv0[256] = "pyconc";
-static pc_lock pc__p_fs_lock = PC_LOCK_INIT;      // starting the forkserver
+static pc_lock pc__p_fs_lock = PC_LOCK_INIT;    // starting the forkserver
 
 static void pc__p_proc_exit_function(void);
 static void pc__p_proc_after_fork_child(void);
@@ -4191,8 +4191,8 @@ typedef struct pc__p_fs_request {
 
 static int pc__p_fs_sock = -1;
 static pid_t pc__p_fs_pid;
-static pid_t pc__p_fs_owner;          // the process that spawned it (forks share the channel)
-static unsigned pc__p_fs_gen;         // which server: one more at each start
+static pid_t pc__p_fs_owner;        // the process that spawned it (forks share the channel)
+static unsigned pc__p_fs_gen;       // which server: one more at each start
 static unsigned char pc__p_fs_key[PC_AUTHKEY_MAX];
 static size_t pc__p_fs_keylen;
 // Tests only: nonzero makes this side of the next handshake use a wrong key.

@@ -642,7 +642,7 @@ TEST(fdpass_errors) {
     close(sv[0]);
     nfds = 4;
     CHECK_RC(pc__p_recv_fds(sv[1], got, 1, fds, &nfds), PC_EOF);
-    CHECK_RC(pc__p_send_fds(sv[1], "x", 1, pv, 1), PC_OS);    // peer gone: EPIPE, no signal
+    CHECK_RC(pc__p_send_fds(sv[1], "x", 1, pv, 1), PC_OS);  // peer gone: EPIPE, no signal
     close(sv[1]);
     close(pv[0]);
     close(pv[1]);

@@ -1052,11 +1052,11 @@ TEST(forkserver_authkey) {
     pc_args_free(a);
     pc_connection_free(w);
     fs_stop();                                  // the next start has a handshake
-    pc__p_fs_test_corrupt_key = 1;                // this side now answers with the wrong key
+    pc__p_fs_test_corrupt_key = 1;              // this side now answers with the wrong key
     CHECK_RC(pc_process_start(p), PC_AUTH);
     pc__p_fs_test_corrupt_key = 0;
     CHECK(strstr(pc_last_error(), "forkserver") != NULL);
-    CHECK_EQ(pc__p_fs_sock, -1);                  // refused server gone, reaped
+    CHECK_EQ(pc__p_fs_sock, -1);                // refused server gone, reaped
     CHECK_EQ(pc_process_pid(p), 0);
     pc_process_free(p);                         // drops the last copy of w
     void *buf;
@@ -1295,7 +1295,7 @@ TEST(forkserver_refusal_is_not_retried) {
     CHECK_EQ(errno, ECONNREFUSED);
     CHECK(strstr(pc_last_error(), "forkserver") != NULL);
     CHECK_EQ(pc_process_pid(p), 0);
-    CHECK_EQ(pc__p_fs_pid, server);               // not replaced
+    CHECK_EQ(pc__p_fs_pid, server);             // not replaced
     char state = proc_state(server);
     CHECK_MSG(state == 'S' || state == 'R', "server state %c", state);
     CHECK(prlimit(server, RLIMIT_NOFILE, &old, NULL) == 0);
@@ -1613,7 +1613,7 @@ static int boot_intermediate(const pc__p_buf *body, int how, int sv[2], int err_
     if (pc__p_spawn_self(high, -1, &pid)) return 105;
     close(high);
     close(sv[1]);
-    pc__p_boot_send(sv[0], body, NULL, 0);    // a child that refused may be gone already
+    pc__p_boot_send(sv[0], body, NULL, 0);  // a child that refused may be gone already
     close(sv[0]);
     if (waitpid(pid, &st, 0) != pid) return 106;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 107;
