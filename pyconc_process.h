@@ -1,4 +1,4 @@
-/* pyconc_process.h - v0.1.0 - Python's multiprocessing process model for C.
+/* pyconc_process.h - v0.1.0 - Python's multiprocessing for C: processes and connections.
 
    Do this:
        #define PYCONC_PROCESS_IMPLEMENTATION
@@ -15,154 +15,47 @@
 
    Link with -pthread (and -ldl on glibc older than 2.34).
 
+   LICENSE: at the end of this file.
+
+   TABLE OF CONTENTS
+   =================
+   A. FOUNDATION   internal: the OS layer (every system call), descriptor
+                   passing, a byte buffer, random bytes, MD5/SHA-256 HMAC
+   B. CONNECTIONS  multiprocessing.connection: Pipe, Connection, wait,
+                   Listener and Client, the authkey handshake, argument packs
+   C. PROCESSES    multiprocessing's Process: start methods and contexts,
+                   fork, spawn and its bootstrap, the forkserver
+   A part uses only the parts above it (and pyconc.h). Its declarations
+   follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
+   (grep for "// >>" to see them all); the OS is called only from the
+   sections `// >>A.posix*`.
+
    CONFIGURATION
    =============
-   PYCONC_PROCESS_IMPLEMENTATION   compile the implementation into this file.
-   PYCONC_PROCESS_NO_CONSTRUCTOR   do not run the spawn bootstrap from a
-                           constructor; main() must then call
-                           pc_process_bootstrap(argc, argv) first thing.
+   PYCONC_PROCESS_IMPLEMENTATION   default: undefined. Compile the
+                           implementation into this file.
+   PYCONC_ALL_IMPLEMENTATION       default: undefined. The implementation
+                           of pyconc.h and of every pyconc header included.
+   PYCONC_PROCESS_NO_CONSTRUCTOR   default: undefined. Do not run the spawn
+                           bootstrap from a constructor; main() must then
+                           call pc_process_bootstrap(argc, argv) first thing.
    Everything pyconc.h accepts (PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC ...).
+   What the platform offers is detected, not configured: see A. FOUNDATION.
 
-   OVERVIEW
-   ========
-   multiprocessing's Process and module functions, named by pyconc's rule:
-
-       Python                                   C
-       p = Process(target=f, args=(x,))         p = pc_process_new(&(pc_process_desc){
-                                                        .target = f, .args = pack })
-       p.start(); p.join(timeout)               pc_process_start(p); pc_process_join(p, t)
-       p.exitcode, p.pid, p.sentinel            pc_process_exitcode(p), _pid(p), _sentinel(p)
-       p.terminate(), kill(), interrupt()       pc_process_terminate(p), _kill(p), _interrupt(p)
-       p.close()                                pc_process_close(p)
-       current_process(), parent_process()      pc_process_current(), pc_process_parent()
-       active_children()                        pc_process_active_children(out, cap)
-       set_start_method('spawn')                pc_set_start_method(PC_START_SPAWN, 0)
-       get_context('fork').Process(...)         .context = pc_get_context(PC_START_FORK)
-
-   A target is `int f(void *arg)`; its return value is the child's exit
-   code. Arguments cross to the child by copy: a byte blob (arg + arg_size),
-   or an argument pack (pc_args: ints, doubles, bytes, strings,
-   connections) that the target reads back with pc_args_get_*. With the
-   fork method only, arg_size 0 passes the pointer itself.
-
-   A complete program (the seed's "hello bob"):
-
-       #define PYCONC_ALL_IMPLEMENTATION
-       #include "pyconc_process.h"
-       #include <stdio.h>
-
-       static int f(void *arg) {
-           const char *name;
-           pc_args_get_str((pc_args *)arg, 0, &name);
-           printf("hello %s\n", name);
-           return 0;
-       }
-
-       int main(void) {
-           pc_args *args = pc_args_new();
-           pc_args_add_str(args, "bob");
-           pc_process_desc desc = {0};
-           desc.target = f;
-           desc.args = args;
-           pc_process *p = pc_process_new(&desc);
-           pc_args_free(args);                // the process keeps a copy
-           pc_process_start(p);
-           pc_process_join(p, PC_FOREVER);
-           int code = pc_process_exitcode(p);
-           pc_process_free(p);
-           return code;
-       }
-
-   START METHODS
+   A. FOUNDATION
    =============
-   fork        fork(); the child runs the target and _exit()s. Cheapest;
-               the child inherits everything (memory, every descriptor).
-               Forking while other threads run is allowed, as in Python,
-               but dangerous: a lock another thread held (inside malloc,
-               stdio, your own code) stays locked forever in the child.
-   spawn       posix_spawn of the program itself (/proc/self/exe) with only
-               descriptors 0, 1, 2 and a bootstrap socket. The library's
-               bootstrap (a constructor, or pc_process_bootstrap()) sees it
-               is a pyconc child before main(), receives target, arguments
-               and descriptors over the socket, runs the target and exits.
-               Constructors of the program have run, main() never does.
-   forkserver  (default on Linux, as Python 3.14) a single-threaded server,
-               spawned once, forks each child on request. Requests go on
-               a private socketpair that only the server inherits
-               (a fork of the program shares it, as it shares the key),
-               authenticated once when the server starts with Python's
-               HMAC challenge and response both ways, keyed by the
-               authkey the program had then (a failed handshake: the
-               server exits, PC_AUTH, no child); each request is then one
-               record carrying its sockets with SCM_RIGHTS.
-   Functions cross spawn and forkserver as (loaded object, offset) pairs,
-   so every function of the program, static ones included, works as a
-   target without registration; a pointer outside every loaded object is
-   PC_VALUE at start.
+   Internal: nothing here is public API. The OS layer (A.posix) holds every
+   system call of the header, each behind a small pc__p_os_* helper that
+   retries EINTR where the call can be resumed and keeps errno for the
+   caller's message; descriptor passing with SCM_RIGHTS is its second
+   section (A.posix-fdpass). What differs between systems is decided once,
+   in A.impl, as feature macros that are 0 or 1. Above the OS layer: a
+   growable byte buffer (the bootstrap message and the argument pack are
+   flat byte strings), the kernel's random bytes, and MD5 and SHA-256 with
+   their HMACs, as the authkey handshake needs them.
 
-   TRUST
-   =====
-   Every program that compiles the implementation looks, before main, for
-   PYCONC_PROCESS_FD=3 in its environment; a spawned child then takes its
-   target, arguments and descriptors from the socket on descriptor 3.
-   What it trusts, and why:
-   - The sender. Before reading a byte it checks that descriptor 3 is a
-     unix socket (stream; the forkserver's is seqpacket) whose peer, the
-     process that made the socketpair (SO_PEERCRED; off Linux getpeereid,
-     which tells the user and group, and LOCAL_PEERPID where it exists),
-     is its own parent running as its own user and group: the process
-     that spawned it, the same program. Anything else is refused (a line
-     on stderr, exit 1), whoever set the variable. Forkserver children
-     are forked by the server itself and read the socket it was handed
-     with the request.
-   - The code. The parent names only objects it has loaded: the main
-     program, or a shared object it loaded, by the path the loader
-     reports. A child that has not loaded that object loads it only by
-     absolute path, and only if the file there is still the one the parent
-     found (same device and inode); otherwise it exits 1 without loading
-     it.
-   - Set-user-ID programs. A set-user-ID, set-group-ID or file-capability
-     program (secure execution: getauxval(AT_SECURE), or real and
-     effective ids that differ) is run with an environment and
-     descriptors that a less privileged user chose. It never runs the
-     bootstrap: the variable is ignored and removed (its children do not
-     see it), main runs as usual, and nothing is loaded on a message's
-     word. Its own spawn and forkserver starts are PC_RUNTIME (their child
-     would be a secure process too and refuse its bootstrap), as they are
-     in any process whose effective ids differ from its real ones: such a
-     program uses fork, e.g. pc_set_start_method(PC_START_FORK, 1).
-
-   THREAD SAFETY
-   =============
-   Every function may be called from any thread. One process object may be
-   joined, polled and signalled from several threads at once; close and free
-   it from one thread once the others are done with it.
-
-   ERRORS
-   ======
-   Fallible calls return PC_OK or a PC_* code and leave a message in
-   pc_last_error(). A start that fails (exec failure, fork EAGAIN, out of
-   descriptors) is PC_OS with errno kept, reported synchronously, and leaves
-   no zombie and no descriptor behind.
-
-   BEYOND PYTHON
-   =============
-   Sentinels are pidfds where the kernel has them (a pipe otherwise; a
-   forkserver child's is the server's status socket, as Python's), and
-   signals go through pidfds, for forkserver children too. Every
-   descriptor the library makes is close-on-exec; spawn and forkserver
-   children get only the descriptors they need. Process.interrupt (3.14) is
-   here. A forkserver that died (killed, say) is reaped and started again
-   by the next start, which succeeds even when its request went to the
-   server as it died (Python's fails); a live server that refused a
-   request is not asked again.
-
-   LICENSE
-   =======
-   MIT or public domain (unlicense), your choice: see the end of pyconc.h.
-
-   CONNECTIONS
-   ===========
+   B. CONNECTIONS
+   ==============
        Python                                   C
        a, b = Pipe()                            pc_pipe(1, &a, &b)
        r, w = Pipe(duplex=False)                pc_pipe(0, &r, &w)
@@ -236,8 +129,19 @@
            return 0;
        }
 
-   CONNECTIONS: THREAD SAFETY
-   ==========================
+   LISTENER AND CLIENT
+   -------------------
+   Addresses are text, as pc_listener_address prints them: "host:port"
+   (IPv4; port 0 takes any free one), "[v6addr]:port", "/path" (a socket
+   file) and "@name" (Linux's abstract namespace); the family follows from
+   the address unless the desc names one. Without an address a Listener
+   makes a socket file in a fresh directory of mode 0700 (no other user
+   can connect, whatever the umask); close removes both. With an authkey
+   each accept challenges the client and then answers its challenge, and
+   pc_client does the same the other way round.
+
+   THREAD SAFETY
+   -------------
    One thread may send while another receives on the same connection (as
    with a socket). Two concurrent senders (or receivers) on one connection
    interleave partial messages, as in Python; closing a connection while
@@ -246,8 +150,8 @@
    the authkey handshake everywhere, those waiting in accept(2) on Linux;
    last_accepted is the latest accept's peer.
 
-   CONNECTIONS: ERRORS
-   ===================
+   ERRORS
+   ------
    PC_EOF: the peer closed between messages (Python's EOFError). PC_OS
    (errno kept): a closed connection (EBADF), a dead peer (EPIPE; never
    SIGPIPE, on pipes too), a message over maxlength (EMSGSIZE), a bad frame
@@ -259,8 +163,8 @@
    (Python's BufferTooShort; the message is kept for the next receive), a
    TCP port past 65535 (Python's OverflowError).
 
-   CONNECTIONS: BEYOND PYTHON
-   ==========================
+   BEYOND PYTHON
+   -------------
    - A forged length header costs no memory: a receive buffer grows as the
      bytes really arrive, so 12 bytes announcing 2**62 are an error, not an
      allocation. It grows by realloc (PYCONC_REALLOC), so a huge message
@@ -277,6 +181,139 @@
      by default) to finish the handshake, so one silent client cannot
      stop it serving the others; Python's accept waits for it forever.
 
+   C. PROCESSES
+   ============
+   multiprocessing's Process and module functions, named by pyconc's rule:
+
+       Python                                   C
+       p = Process(target=f, args=(x,))         p = pc_process_new(&(pc_process_desc){
+                                                        .target = f, .args = pack })
+       p.start(); p.join(timeout)               pc_process_start(p); pc_process_join(p, t)
+       p.exitcode, p.pid, p.sentinel            pc_process_exitcode(p), _pid(p), _sentinel(p)
+       p.terminate(), kill(), interrupt()       pc_process_terminate(p), _kill(p), _interrupt(p)
+       p.close()                                pc_process_close(p)
+       current_process(), parent_process()      pc_process_current(), pc_process_parent()
+       active_children()                        pc_process_active_children(out, cap)
+       set_start_method('spawn')                pc_set_start_method(PC_START_SPAWN, 0)
+       get_context('fork').Process(...)         .context = pc_get_context(PC_START_FORK)
+
+   A target is `int f(void *arg)`; its return value is the child's exit
+   code. Arguments cross to the child by copy: a byte blob (arg + arg_size),
+   or an argument pack (pc_args: ints, doubles, bytes, strings,
+   connections) that the target reads back with pc_args_get_*. With the
+   fork method only, arg_size 0 passes the pointer itself.
+
+   A complete program (the seed's "hello bob"):
+
+       #define PYCONC_ALL_IMPLEMENTATION
+       #include "pyconc_process.h"
+       #include <stdio.h>
+
+       static int f(void *arg) {
+           const char *name;
+           pc_args_get_str((pc_args *)arg, 0, &name);
+           printf("hello %s\n", name);
+           return 0;
+       }
+
+       int main(void) {
+           pc_args *args = pc_args_new();
+           pc_args_add_str(args, "bob");
+           pc_process_desc desc = {0};
+           desc.target = f;
+           desc.args = args;
+           pc_process *p = pc_process_new(&desc);
+           pc_args_free(args);                // the process keeps a copy
+           pc_process_start(p);
+           pc_process_join(p, PC_FOREVER);
+           int code = pc_process_exitcode(p);
+           pc_process_free(p);
+           return code;
+       }
+
+   START METHODS
+   -------------
+   fork        fork(); the child runs the target and _exit()s. Cheapest;
+               the child inherits everything (memory, every descriptor).
+               Forking while other threads run is allowed, as in Python,
+               but dangerous: a lock another thread held (inside malloc,
+               stdio, your own code) stays locked forever in the child.
+   spawn       posix_spawn of the program itself (/proc/self/exe) with only
+               descriptors 0, 1, 2 and a bootstrap socket. The library's
+               bootstrap (a constructor, or pc_process_bootstrap()) sees it
+               is a pyconc child before main(), receives target, arguments
+               and descriptors over the socket, runs the target and exits.
+               Constructors of the program have run, main() never does.
+   forkserver  (default on Linux, as Python 3.14) a single-threaded server,
+               spawned once, forks each child on request. Requests go on
+               a private socketpair that only the server inherits
+               (a fork of the program shares it, as it shares the key),
+               authenticated once when the server starts with Python's
+               HMAC challenge and response both ways, keyed by the
+               authkey the program had then (a failed handshake: the
+               server exits, PC_AUTH, no child); each request is then one
+               record carrying its sockets with SCM_RIGHTS.
+   Functions cross spawn and forkserver as (loaded object, offset) pairs,
+   so every function of the program, static ones included, works as a
+   target without registration; a pointer outside every loaded object is
+   PC_VALUE at start.
+
+   TRUST
+   -----
+   Every program that compiles the implementation looks, before main, for
+   PYCONC_PROCESS_FD=3 in its environment; a spawned child then takes its
+   target, arguments and descriptors from the socket on descriptor 3.
+   What it trusts, and why:
+   - The sender. Before reading a byte it checks that descriptor 3 is a
+     unix socket (stream; the forkserver's is seqpacket) whose peer, the
+     process that made the socketpair (SO_PEERCRED; off Linux getpeereid,
+     which tells the user and group, and LOCAL_PEERPID where it exists),
+     is its own parent running as its own user and group: the process
+     that spawned it, the same program. Anything else is refused (a line
+     on stderr, exit 1), whoever set the variable. Forkserver children
+     are forked by the server itself and read the socket it was handed
+     with the request.
+   - The code. The parent names only objects it has loaded: the main
+     program, or a shared object it loaded, by the path the loader
+     reports. A child that has not loaded that object loads it only by
+     absolute path, and only if the file there is still the one the parent
+     found (same device and inode); otherwise it exits 1 without loading
+     it.
+   - Set-user-ID programs. A set-user-ID, set-group-ID or file-capability
+     program (secure execution: getauxval(AT_SECURE), or real and
+     effective ids that differ) is run with an environment and
+     descriptors that a less privileged user chose. It never runs the
+     bootstrap: the variable is ignored and removed (its children do not
+     see it), main runs as usual, and nothing is loaded on a message's
+     word. Its own spawn and forkserver starts are PC_RUNTIME (their child
+     would be a secure process too and refuse its bootstrap), as they are
+     in any process whose effective ids differ from its real ones: such a
+     program uses fork, e.g. pc_set_start_method(PC_START_FORK, 1).
+
+   THREAD SAFETY
+   -------------
+   Every function may be called from any thread. One process object may be
+   joined, polled and signalled from several threads at once; close and free
+   it from one thread once the others are done with it.
+
+   ERRORS
+   ------
+   Fallible calls return PC_OK or a PC_* code and leave a message in
+   pc_last_error(). A start that fails (exec failure, fork EAGAIN, out of
+   descriptors) is PC_OS with errno kept, reported synchronously, and leaves
+   no zombie and no descriptor behind.
+
+   BEYOND PYTHON
+   -------------
+   Sentinels are pidfds where the kernel has them (a pipe otherwise; a
+   forkserver child's is the server's status socket, as Python's), and
+   signals go through pidfds, for forkserver children too. Every
+   descriptor the library makes is close-on-exec; spawn and forkserver
+   children get only the descriptors they need. Process.interrupt (3.14) is
+   here. A forkserver that died (killed, say) is reaped and started again
+   by the next start, which succeeds even when its request went to the
+   server as it died (Python's fails); a live server that refused a
+   request is not asked again.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -303,12 +340,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// >>connection: multiprocessing.connection (declarations)
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-// >>connection
+// >>A.api: what the foundation gives the parts below it (internal; tests use it too)
+/* Send len (>= 1) bytes of buf over unix socket sock with nfds descriptors
+   attached (SCM_RIGHTS, at most 253). EINTR retried; no SIGPIPE.
+   Returns: PC_OK, PC_VALUE, PC_OS. */
+PYCONC_API int pc__p_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
+/* Receive exactly len (>= 1) bytes into buf and up to *inout_nfds
+   descriptors into fds (close-on-exec); *inout_nfds gets the number that
+   came. More descriptors than room: those received are closed, PC_VALUE.
+   Returns: PC_OK, PC_EOF (closed before the first byte), PC_OS, PC_VALUE. */
+PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds);
+/* HMAC of msg under key: kind 0 MD5 (16 bytes out), 1 SHA-256 (32).
+   Python: hmac.new(key, msg, 'md5' / 'sha256').digest() */
+PYCONC_API void pc__p_hmac(int kind, const void *key, size_t key_size, const void *msg,
+                           size_t msg_size, unsigned char *out);
+/* Fill buf with size bytes from the kernel's random source.
+   Returns: PC_OK, PC_OS. */
+PYCONC_API int pc__p_random_bytes(void *buf, size_t size);
+
+// >>B.api: multiprocessing.connection
+// Connection and Pipe
 /* One end of a Pipe or a socket, carrying framed messages.
    Python: multiprocessing.connection.Connection */
 typedef struct pc_connection pc_connection;
@@ -370,7 +425,7 @@ PYCONC_API int pc_connection_writable(const pc_connection *c);
 /* Release a buffer from pc_connection_recv_bytes. NULL is ignored. */
 PYCONC_API void pc_connection_bytes_free(void *buf);
 
-// >>wait
+// wait
 /* One object for pc_connection_wait: a connection, or (conn NULL) a plain
    descriptor such as a process sentinel or a listener's fileno. */
 typedef struct pc_wait_object {
@@ -389,7 +444,7 @@ typedef struct pc_wait_object {
 PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double timeout,
                                   size_t *out_nready);
 
-// >>listener
+// Listener
 /* Address families. Python: 'AF_UNIX', 'AF_INET' (and Linux's abstract
    unix namespace, Python's "\0name"). */
 typedef enum pc_family {
@@ -458,7 +513,7 @@ PYCONC_API const char *pc_listener_last_accepted(const pc_listener *l);
 /* The listening descriptor (for pc_connection_wait), -1 when closed. */
 PYCONC_API int pc_listener_fileno(const pc_listener *l);
 
-// >>client
+// Client
 typedef struct pc_client_desc {
     const char *address;        // as pc_listener_address prints it
     pc_family family;           // PC_AF_DEFAULT: from the address
@@ -472,7 +527,7 @@ typedef struct pc_client_desc {
    Python: multiprocessing.connection.Client(address, family, authkey) */
 PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn);
 
-// >>auth
+// The authkey handshake
 /* The two halves of Python's handshake, for connections made otherwise.
    deliver: send a "{sha256}" challenge, check the reply (HMAC-SHA256, or
    a legacy client's bare HMAC-MD5), answer #WELCOME# or #FAILURE#.
@@ -484,72 +539,7 @@ PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *aut
 PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
                                               size_t authkey_size);
 
-// >>connection-internal (shared with the process part: spawn bootstrap, forkserver)
-/* Wrap an open descriptor (ownership moves to the connection). At least
-   one of readable / writable. Returns NULL on failure (PC_VALUE, PC_NOMEM);
-   the descriptor is then left open. */
-PYCONC_API pc_connection *pc__connection_from_fd(int fd, int readable, int writable);
-/* Send len (>= 1) bytes of buf over unix socket sock with nfds descriptors
-   attached (SCM_RIGHTS, at most 253). EINTR retried; no SIGPIPE.
-   Returns: PC_OK, PC_VALUE, PC_OS. */
-PYCONC_API int pc__send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
-/* Receive exactly len (>= 1) bytes into buf and up to *inout_nfds
-   descriptors into fds (close-on-exec); *inout_nfds gets the number that
-   came. More descriptors than room: those received are closed, PC_VALUE.
-   Returns: PC_OK, PC_EOF (closed before the first byte), PC_OS, PC_VALUE. */
-PYCONC_API int pc__recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds);
-/* HMAC of msg under key: kind 0 MD5 (16 bytes out), 1 SHA-256 (32).
-   Python: hmac.new(key, msg, 'md5' / 'sha256').digest() */
-PYCONC_API void pc__hmac(int kind, const void *key, size_t key_size, const void *msg,
-                         size_t msg_size, unsigned char *out);
-/* Fill buf with size bytes from the kernel's random source.
-   Returns: PC_OK, PC_OS. */
-PYCONC_API int pc__random_bytes(void *buf, size_t size);
-
-#ifdef __cplusplus
-}
-#endif
-
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-// >>start-methods
-typedef enum pc_start_method {
-    PC_START_DEFAULT = 0,       // the program's default (forkserver on Linux)
-    PC_START_FORK = 1,
-    PC_START_SPAWN = 2,
-    PC_START_FORKSERVER = 3
-} pc_start_method;
-
-/* A context: a start method that processes made with it use.
-   Python: multiprocessing.context.BaseContext */
-typedef struct pc_context pc_context;
-
-/* Return the context of a start method (static, never freed);
-   PC_START_DEFAULT: the context that follows pc_set_start_method.
-   Returns NULL for an unknown method (PC_VALUE).
-   Python: multiprocessing.get_context(method) */
-PYCONC_API const pc_context *pc_get_context(pc_start_method method);
-/* Python: BaseContext.get_start_method() */
-PYCONC_API pc_start_method pc_context_get_start_method(const pc_context *ctx);
-/* Return the default start method, fixing it (a later set needs force).
-   Python: multiprocessing.get_start_method() */
-PYCONC_API pc_start_method pc_get_start_method(void);
-/* Set the default start method. force resets it even when already fixed;
-   PC_START_DEFAULT with force goes back to the platform default.
-   Returns: PC_OK, PC_RUNTIME (already set or used), PC_VALUE.
-   Python: multiprocessing.set_start_method(method, force) */
-PYCONC_API int pc_set_start_method(pc_start_method method, int force);
-/* Fill out[0..cap) with the methods available here, default first, and
-   return how many there are. Python: multiprocessing.get_all_start_methods */
-PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap);
-/* "fork", "spawn", "forkserver" ("default" for PC_START_DEFAULT), or NULL. */
-PYCONC_API const char *pc_start_method_name(pc_start_method method);
-/* The method named name. Returns: PC_OK, PC_VALUE (unknown name). */
-PYCONC_API int pc_start_method_from_name(const char *name, pc_start_method *out_method);
-
-// >>args
+// Argument packs: a pack is a connection message, and a child's arguments
 /* The argument pack: the stand-in for pickling Python's args tuple. Build
    it in the parent, hand it to pc_process_desc.args (copied there), and
    read it in the child, where the target's arg is a pc_args *.
@@ -614,7 +604,49 @@ PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args);
    Python: Connection.recv() */
 PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args);
 
-// >>process
+// Internal: a connection around a descriptor the process part made
+/* Wrap an open descriptor (ownership moves to the connection). At least
+   one of readable / writable. Returns NULL on failure (PC_VALUE, PC_NOMEM);
+   the descriptor is then left open. */
+PYCONC_API pc_connection *pc__p_connection_from_fd(int fd, int readable, int writable);
+
+// >>C.api: multiprocessing's processes
+// Start methods and contexts
+typedef enum pc_start_method {
+    PC_START_DEFAULT = 0,       // the program's default (forkserver on Linux)
+    PC_START_FORK = 1,
+    PC_START_SPAWN = 2,
+    PC_START_FORKSERVER = 3
+} pc_start_method;
+
+/* A context: a start method that processes made with it use.
+   Python: multiprocessing.context.BaseContext */
+typedef struct pc_context pc_context;
+
+/* Return the context of a start method (static, never freed);
+   PC_START_DEFAULT: the context that follows pc_set_start_method.
+   Returns NULL for an unknown method (PC_VALUE).
+   Python: multiprocessing.get_context(method) */
+PYCONC_API const pc_context *pc_get_context(pc_start_method method);
+/* Python: BaseContext.get_start_method() */
+PYCONC_API pc_start_method pc_context_get_start_method(const pc_context *ctx);
+/* Return the default start method, fixing it (a later set needs force).
+   Python: multiprocessing.get_start_method() */
+PYCONC_API pc_start_method pc_get_start_method(void);
+/* Set the default start method. force resets it even when already fixed;
+   PC_START_DEFAULT with force goes back to the platform default.
+   Returns: PC_OK, PC_RUNTIME (already set or used), PC_VALUE.
+   Python: multiprocessing.set_start_method(method, force) */
+PYCONC_API int pc_set_start_method(pc_start_method method, int force);
+/* Fill out[0..cap) with the methods available here, default first, and
+   return how many there are. Python: multiprocessing.get_all_start_methods */
+PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap);
+/* "fork", "spawn", "forkserver" ("default" for PC_START_DEFAULT), or NULL. */
+PYCONC_API const char *pc_start_method_name(pc_start_method method);
+/* The method named name. Returns: PC_OK, PC_VALUE (unknown name). */
+PYCONC_API int pc_start_method_from_name(const char *name, pc_start_method *out_method);
+
+// Process
 typedef struct pc_process pc_process;
 
 /* Returned by pc_process_exitcode while Python's exitcode is None. */
@@ -720,7 +752,6 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #endif // PYCONC_PROCESS_H
 
 // ---------------------------------------------------------------------------
-// >>implementation
 #if defined(PYCONC_ALL_IMPLEMENTATION) && !defined(PYCONC_PROCESS_IMPLEMENTATION)
 #define PYCONC_PROCESS_IMPLEMENTATION
 #endif
@@ -728,7 +759,7 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) && !defined(PYCONC_PROCESS_IMPLEMENTATION_DONE)
 #define PYCONC_PROCESS_IMPLEMENTATION_DONE
 
-// >>connection-implementation: multiprocessing.connection
+// >>A.impl: system headers and the feature macros (each 0 or 1)
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -758,77 +789,213 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #include <sys/wait.h>
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
 #include <link.h>
-#define PC__HAVE_PHDR 1
-#else
-#define PC__HAVE_PHDR 0
 #endif
 #if defined(__linux__)
-#include <sys/auxv.h>
-#include <sys/syscall.h>
 #include <sys/auxv.h>           // getauxval (glibc, musl)
+#include <sys/syscall.h>
 #endif
 
-struct pc_connection {
-    int fd;                     // -1 once closed
-    unsigned char readable, writable;
-    unsigned char is_socket;    // send with MSG_NOSIGNAL instead of masking SIGPIPE
-    unsigned char has_pending;  // a message kept by recv_bytes_into (too long)
-    void *pending;
-    size_t pending_size;
-};
-
-// >>posix
-// Every OS call of this file goes through these few helpers.
-
+// What this system offers, decided here once; the code tests them with #if.
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#define PC__HAVE_PHDR 1         // dl_iterate_phdr: which object holds an address
 #define PC__HAVE_PIPE2 1
 #else
+#define PC__HAVE_PHDR 0
 #define PC__HAVE_PIPE2 0
 #endif
+#if defined(__linux__) || defined(__FreeBSD__)
+#define PC__HAVE_ACCEPT4 1
+#else
+#define PC__HAVE_ACCEPT4 0
+#endif
+#if defined(SOCK_CLOEXEC)
+#define PC__HAVE_SOCK_CLOEXEC 1
+#else
+#define PC__HAVE_SOCK_CLOEXEC 0
+#endif
+#if defined(MSG_CMSG_CLOEXEC)
+#define PC__HAVE_CMSG_CLOEXEC 1
+#else
+#define PC__HAVE_CMSG_CLOEXEC 0
+#endif
+#if defined(MSG_NOSIGNAL)
+#define PC__HAVE_MSG_NOSIGNAL 1
+#else
+#define PC__HAVE_MSG_NOSIGNAL 0
+#endif
+#if defined(__linux__) && defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+#define PC__HAVE_PIDFD 1        // the kernel may still lack them: probed at run time
+#else
+#define PC__HAVE_PIDFD 0
+#endif
+#if defined(__linux__) && defined(SYS_close_range)
+#define PC__HAVE_CLOSE_RANGE 1
+#else
+#define PC__HAVE_CLOSE_RANGE 0
+#endif
+#if defined(__linux__) && defined(SYS_memfd_create)
+#define PC__HAVE_MEMFD 1        // anonymous shared memory (memfd_create)
+#else
+#define PC__HAVE_MEMFD 0
+#endif
+#if defined(__linux__) && defined(SYS_getrandom)
+#define PC__HAVE_GETRANDOM 1
+#else
+#define PC__HAVE_GETRANDOM 0
+#endif
+#if defined(__linux__) && defined(AT_SECURE)
+#define PC__HAVE_AT_SECURE 1    // getauxval(AT_SECURE): a set-user-ID start
+#else
+#define PC__HAVE_AT_SECURE 0
+#endif
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
+#define PC__HAVE_SECURE_GETENV 1
+#else
+#define PC__HAVE_SECURE_GETENV 0
+#endif
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define PC__HAVE_SPAWN_CLOSEFROM 1  // posix_spawn_file_actions_addclosefrom_np
+#else
+#define PC__HAVE_SPAWN_CLOSEFROM 0
+#endif
+#if defined(__GLIBC__)
+#define PC__HAVE_PROGRAM_NAME 1     // program_invocation_short_name
+#else
+#define PC__HAVE_PROGRAM_NAME 0
+#endif
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#define PC__HAVE_ISSETUGID 1
+#else
+#define PC__HAVE_ISSETUGID 0
+#endif
+#if defined(SO_PEERCRED) && defined(__linux__)
+#define PC__HAVE_PEERCRED 1
+#else
+#define PC__HAVE_PEERCRED 0
+#endif
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
+    defined(__OpenBSD__) || defined(__DragonFly__)
+#define PC__HAVE_GETPEEREID 1
+#else
+#define PC__HAVE_GETPEEREID 0
+#endif
+#if defined(__linux__)
+#define PC__HAVE_PROC_SELF_EXE 1
+#define PC__HAVE_ABSTRACT_UNIX 1    // unix socket names outside the file system
+#else
+#define PC__HAVE_PROC_SELF_EXE 0
+#define PC__HAVE_ABSTRACT_UNIX 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PC__P_NORETURN __attribute__((noreturn))
+#else
+#define PC__P_NORETURN
+#endif
+
+// >>A.posix: the OS layer
+// Every OS call of this file goes through these helpers. They retry EINTR
+// where a call can be resumed, and leave errno for the caller's message.
+
+extern char **environ;      // a spawned child's environment is ours
+
+// Descriptors.
 
 // Systems without the atomic *_CLOEXEC flags set the flag afterwards (a
 // window in which a concurrent fork+exec may inherit the descriptor).
-#if !defined(SOCK_CLOEXEC) || !defined(MSG_CMSG_CLOEXEC) || !PC__HAVE_PIPE2
-static int pc__os_cloexec(int fd) {
+#if !PC__HAVE_SOCK_CLOEXEC || !PC__HAVE_CMSG_CLOEXEC || !PC__HAVE_PIPE2 || !PC__HAVE_ACCEPT4
+static int pc__p_os_cloexec(int fd) {
     int flags = fcntl(fd, F_GETFD);
     if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return -1;
     return 0;
 }
 #endif
 
-static void pc__os_close(int fd) {
+static void pc__p_os_close(int fd) {
     // Linux closes the descriptor even when close() reports EINTR: never retry.
     int saved = errno;
     if (fd >= 0) close(fd);
     errno = saved;
 }
 
-static int pc__os_is_socket(int fd) {
+static int pc__p_os_is_socket(int fd) {
     struct stat st;
     return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-static int pc__os_socketpair(int fds[2]) {
-#ifdef SOCK_CLOEXEC
-    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
-#else
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) return -1;
-    pc__os_cloexec(fds[0]);
-    pc__os_cloexec(fds[1]);
-    return 0;
-#endif
-}
-
-static int pc__os_pipe(int fds[2]) {
+static int pc__p_os_pipe(int fds[2]) {
 #if PC__HAVE_PIPE2
     return pipe2(fds, O_CLOEXEC);
 #else
     if (pipe(fds) < 0) return -1;
-    pc__os_cloexec(fds[0]);
-    pc__os_cloexec(fds[1]);
+    pc__p_os_cloexec(fds[0]);
+    pc__p_os_cloexec(fds[1]);
     return 0;
 #endif
 }
+
+// A self-pipe: close-on-exec, and both ends non-blocking, so a signal
+// handler's write never blocks and a drain never waits.
+static int pc__p_os_wake_pipe(int fds[2]) {
+    if (pc__p_os_pipe(fds) < 0) return -1;
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    return 0;
+}
+
+// Write one byte to a self-pipe (async-signal-safe). A full pipe already
+// holds a wake-up, so a failure is ignored.
+static void pc__p_os_poke(int fd) {
+    char c = 0;
+    if (write(fd, &c, 1) < 0) {}
+}
+
+// Read and drop all that a non-blocking descriptor holds.
+static void pc__p_os_drain(int fd) {
+    char drain[64];
+    while (read(fd, drain, sizeof drain) > 0) {}
+}
+
+// A duplicate of fd numbered lowest or more, close-on-exec.
+static int pc__p_os_dup_cloexec(int fd, int lowest) {
+    return fcntl(fd, F_DUPFD_CLOEXEC, lowest);
+}
+
+// Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
+// 3 and 4 never meets a descriptor already sitting there.
+static int pc__p_os_move_high(int fd) {
+    if (fd >= 10) return fd;
+    int nfd = pc__p_os_dup_cloexec(fd, 10);
+    if (nfd < 0) return -1;
+    close(fd);
+    return nfd;
+}
+
+// Put fd at number target (not close-on-exec) and close the old number.
+static void pc__p_os_move_to(int fd, int target) {
+    if (fd == target) return;
+    dup2(fd, target);
+    close(fd);
+}
+
+// Close every descriptor from lo up (a forkserver child's clean slate).
+static void pc__p_os_close_from(int lo) {
+#if PC__HAVE_CLOSE_RANGE
+    if (syscall(SYS_close_range, (unsigned)lo, ~0u, 0) == 0) return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = lo; fd < max; fd++) close(fd);
+}
+
+// open(path) for reading, close-on-exec; EINTR retried.
+static int pc__p_os_open_read(const char *path) {
+    int fd;
+    while ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
+    return fd;
+}
+
+// Reading and writing.
 
 // Writes to a pipe (or, where MSG_NOSIGNAL is missing, a socket) run with
 // SIGPIPE blocked in this thread; afterwards a SIGPIPE the write raised is
@@ -837,7 +1004,7 @@ static int pc__os_pipe(int fds[2]) {
 // (the reader left in the middle of the call), so whatever the write
 // returned, a SIGPIPE that became pending during it is ours. One pending
 // before is not (ours merged into it): it stays, for its owner.
-static int pc__os_sigpipe_hold(sigset_t *old) {
+static int pc__p_os_sigpipe_hold(sigset_t *old) {
     sigset_t pipe_set, pending;
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
@@ -846,8 +1013,8 @@ static int pc__os_sigpipe_hold(sigset_t *old) {
     return sigismember(&pending, SIGPIPE);
 }
 
-// Restore the mask after pc__os_sigpipe_hold; errno is kept.
-static void pc__os_sigpipe_release(const sigset_t *old, int was_pending) {
+// Restore the mask after pc__p_os_sigpipe_hold; errno is kept.
+static void pc__p_os_sigpipe_release(const sigset_t *old, int was_pending) {
     sigset_t pipe_set, pending;
     int saved = errno;
     sigemptyset(&pipe_set);
@@ -861,38 +1028,49 @@ static void pc__os_sigpipe_release(const sigset_t *old, int was_pending) {
 }
 
 // sendmsg that never raises SIGPIPE.
-static ssize_t pc__os_sendmsg(int sock, const struct msghdr *msg) {
-#ifdef MSG_NOSIGNAL
+static ssize_t pc__p_os_sendmsg(int sock, const struct msghdr *msg) {
+#if PC__HAVE_MSG_NOSIGNAL
     return sendmsg(sock, msg, MSG_NOSIGNAL);
 #else
     sigset_t old;
-    int was_pending = pc__os_sigpipe_hold(&old);
+    int was_pending = pc__p_os_sigpipe_hold(&old);
     ssize_t r = sendmsg(sock, msg, 0);
-    pc__os_sigpipe_release(&old, was_pending);
+    pc__p_os_sigpipe_release(&old, was_pending);
     return r;
 #endif
 }
 
+// recvmsg, descriptors that come close-on-exec; EINTR retried.
+static ssize_t pc__p_os_recvmsg(int sock, struct msghdr *msg) {
+    ssize_t r;
+#if PC__HAVE_CMSG_CLOEXEC
+    while ((r = recvmsg(sock, msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+#else
+    while ((r = recvmsg(sock, msg, 0)) < 0 && errno == EINTR) {}
+#endif
+    return r;
+}
+
 // One gathering write that never raises SIGPIPE (see above).
-static ssize_t pc__os_writev(int fd, int is_socket, struct iovec *iov, int n) {
+static ssize_t pc__p_os_writev(int fd, int is_socket, struct iovec *iov, int n) {
     if (is_socket) {
         struct msghdr msg;
         memset(&msg, 0, sizeof msg);
         msg.msg_iov = iov;
         msg.msg_iovlen = (size_t)n;
-        return pc__os_sendmsg(fd, &msg);
+        return pc__p_os_sendmsg(fd, &msg);
     }
     sigset_t old;
-    int was_pending = pc__os_sigpipe_hold(&old);
+    int was_pending = pc__p_os_sigpipe_hold(&old);
     ssize_t r = writev(fd, iov, n);
-    pc__os_sigpipe_release(&old, was_pending);
+    pc__p_os_sigpipe_release(&old, was_pending);
     return r;
 }
 
 // Write every byte of iov[0..n), resuming after partial writes and EINTR.
-static int pc__os_write_all(int fd, int is_socket, struct iovec *iov, int n) {
+static int pc__p_os_write_all(int fd, int is_socket, struct iovec *iov, int n) {
     while (n > 0) {
-        ssize_t w = pc__os_writev(fd, is_socket, iov, n);
+        ssize_t w = pc__p_os_writev(fd, is_socket, iov, n);
         if (w < 0) {
             if (errno == EINTR) continue;
             return pc__os_error("send_bytes");
@@ -911,16 +1089,16 @@ static int pc__os_write_all(int fd, int is_socket, struct iovec *iov, int n) {
     return PC_OK;
 }
 
-static int pc__os_wait_readable(int fd, double deadline);
+static int pc__p_os_wait_readable(int fd, double deadline);
 
 // Read exactly size bytes. End of file before the first byte is PC_EOF
 // when at_boundary (between messages), otherwise PC_OS. A finite deadline
 // bounds the whole read, however the bytes trickle in: each read waits
 // for data first (PC_TIMEOUT, errno ETIMEDOUT). INFINITY adds no call.
-static int pc__os_read_by(int fd, void *buf, size_t size, int at_boundary, double deadline) {
+static int pc__p_os_read_by(int fd, void *buf, size_t size, int at_boundary, double deadline) {
     size_t got = 0;
     while (got < size) {
-        int rc = deadline < INFINITY ? pc__os_wait_readable(fd, deadline) : PC_OK;
+        int rc = deadline < INFINITY ? pc__p_os_wait_readable(fd, deadline) : PC_OK;
         if (rc == PC_TIMEOUT) {
             errno = ETIMEDOUT;
             return pc__error(PC_TIMEOUT, "recv_bytes: timed out");
@@ -943,13 +1121,13 @@ static int pc__os_read_by(int fd, void *buf, size_t size, int at_boundary, doubl
     return PC_OK;
 }
 
-static int pc__os_read_all(int fd, void *buf, size_t size, int at_boundary) {
-    return pc__os_read_by(fd, buf, size, at_boundary, INFINITY);
+static int pc__p_os_read_all(int fd, void *buf, size_t size, int at_boundary) {
+    return pc__p_os_read_by(fd, buf, size, at_boundary, INFINITY);
 }
 
 // Wait for fds to be readable, up to a monotonic deadline (INFINITY: no
 // limit); EINTR resumes with the time left. Returns PC_OK, PC_TIMEOUT, PC_OS.
-static int pc__os_poll(struct pollfd *fds, size_t n, double deadline) {
+static int pc__p_os_poll(struct pollfd *fds, size_t n, double deadline) {
     for (;;) {
         int ms = -1;
         if (deadline < INFINITY) {
@@ -964,97 +1142,146 @@ static int pc__os_poll(struct pollfd *fds, size_t n, double deadline) {
     }
 }
 
-// Write len bytes of buf (all of them; see pc__os_write_all).
-static int pc__os_write_buf(int fd, int is_socket, const void *buf, size_t len) {
+// Write len bytes of buf (all of them; see pc__p_os_write_all).
+static int pc__p_os_write_buf(int fd, int is_socket, const void *buf, size_t len) {
     struct iovec iov;
     iov.iov_base = (void *)(uintptr_t)buf;
     iov.iov_len = len;
-    return len ? pc__os_write_all(fd, is_socket, &iov, 1) : PC_OK;
+    return len ? pc__p_os_write_all(fd, is_socket, &iov, 1) : PC_OK;
 }
 
 // Wait until fd is readable (or at end of file) or the deadline passes;
 // deadline 0 only looks. Returns PC_OK, PC_TIMEOUT, PC_OS.
-static int pc__os_wait_readable(int fd, double deadline) {
+static int pc__p_os_wait_readable(int fd, double deadline) {
     struct pollfd p;
     p.fd = fd;
     p.events = POLLIN;
     p.revents = 0;
-    return pc__os_poll(&p, 1, deadline);
+    return pc__p_os_poll(&p, 1, deadline);
 }
 
-static int pc__os_readable_now(int fd) { return pc__os_wait_readable(fd, 0) == PC_OK; }
+static int pc__p_os_readable_now(int fd) { return pc__p_os_wait_readable(fd, 0) == PC_OK; }
 
-static int pc__os_pidfd_open(pid_t pid) {
-#if defined(__linux__) && defined(SYS_pidfd_open)
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);   // in case an old kernel did not
+// Sockets.
+
+static int pc__p_os_socket(int domain) {
+#if PC__HAVE_SOCK_CLOEXEC
+    return socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#else
+    int fd = socket(domain, SOCK_STREAM, 0);
+    if (fd >= 0) pc__p_os_cloexec(fd);
     return fd;
+#endif
+}
+
+// A connected pair of unix sockets of type (SOCK_STREAM, SOCK_SEQPACKET).
+static int pc__p_os_unix_pair(int type, int fds[2]) {
+#if PC__HAVE_SOCK_CLOEXEC
+    return socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds);
 #else
-    (void)pid;
-    errno = ENOSYS;
-    return -1;
+    if (socketpair(AF_UNIX, type, 0, fds) < 0) return -1;
+    pc__p_os_cloexec(fds[0]);
+    pc__p_os_cloexec(fds[1]);
+    return 0;
 #endif
 }
 
-// Whether this kernel has pidfds, probed once (on ourselves).
-static int pc__os_have_pidfd(void) {
-    static int have = -1;
-    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
-    if (h < 0) {
-        int saved = errno;
-        int fd = pc__os_pidfd_open(getpid());
-        h = fd >= 0;
-        pc__os_close(fd);
-        errno = saved;
-        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
-    }
-    return h;
+static int pc__p_os_socketpair(int fds[2]) { return pc__p_os_unix_pair(SOCK_STREAM, fds); }
+
+static int pc__p_os_seqpacket_pair(int fds[2]) {
+    return pc__p_os_unix_pair(SOCK_SEQPACKET, fds);
 }
 
-// Signal through the pidfd when there is one: it cannot hit a recycled pid.
-static int pc__os_signal(pid_t pid, int pidfd, int sig) {
-#if defined(__linux__) && defined(SYS_pidfd_send_signal)
-    if (pidfd >= 0) {
-        if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0) return 0;
-        if (errno != ENOSYS && errno != EBADF && errno != EINVAL) return -1;
-    }
+static int pc__p_os_bind(int fd, const struct sockaddr *sa, socklen_t len) {
+    return bind(fd, sa, len);
+}
+
+static int pc__p_os_listen(int fd, int backlog) { return listen(fd, backlog); }
+
+static int pc__p_os_reuseaddr(int fd) {
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+}
+
+// Small messages go out at once on TCP: each send is already one write.
+static void pc__p_os_tcp_nodelay(int fd, int family) {
+    int one = 1;
+    if (family == AF_INET || family == AF_INET6)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// The address fd is bound to (*len: its size on entry, its length after).
+static int pc__p_os_sockname(int fd, struct sockaddr_storage *ss, socklen_t *len) {
+    *len = sizeof *ss;
+    return getsockname(fd, (struct sockaddr *)ss, len);
+}
+
+// The address family of socket fd (AF_UNIX, AF_INET ...), or -1.
+static int pc__p_os_socket_family(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    return pc__p_os_sockname(fd, &ss, &len) < 0 ? -1 : ss.ss_family;
+}
+
+// Shut both directions of a socket down: a thread blocked in it returns.
+static void pc__p_os_shutdown(int fd) { shutdown(fd, SHUT_RDWR); }
+
+// connect(), finishing in the background when a signal interrupts it.
+static int pc__p_os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
+    if (connect(fd, sa, len) == 0) return 0;
+    if (errno != EINTR && errno != EINPROGRESS) return -1;
+    struct pollfd p;
+    p.fd = fd;
+    p.events = POLLOUT;
+    p.revents = 0;
+    while (poll(&p, 1, -1) < 0)
+        if (errno != EINTR) return -1;
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return -1;
+    if (err) { errno = err; return -1; }
+    return 0;
+}
+
+// accept() a connection, close-on-exec; its peer's address goes to *ss.
+static int pc__p_os_accept(int fd, struct sockaddr_storage *ss, socklen_t *len) {
+    int s;
+    do {
+        *len = sizeof *ss;
+#if PC__HAVE_ACCEPT4
+        s = accept4(fd, (struct sockaddr *)ss, len, SOCK_CLOEXEC);
 #else
-    (void)pidfd;
+        s = accept(fd, (struct sockaddr *)ss, len);
+        if (s >= 0) pc__p_os_cloexec(s);
 #endif
-    return kill(pid, sig);
+    } while (s < 0 && (errno == EINTR || errno == ECONNABORTED));
+    return s;
 }
 
-// Close every descriptor from lo up (a forkserver child's clean slate).
-static void pc__os_close_from(int lo) {
-#if defined(__linux__) && defined(SYS_close_range)
-    if (syscall(SYS_close_range, (unsigned)lo, ~0u, 0) == 0) return;
-#endif
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536) max = 65536;
-    for (int fd = lo; fd < max; fd++) close(fd);
+// Resolve host (NULL: any) and a numeric port for a stream socket of
+// family; *out is freed with pc__p_os_freeaddrinfo. address names the
+// whole in the error. Returns PC_OK, PC_OS.
+static int pc__p_os_getaddrinfo(const char *host, const char *port, int family, int passive,
+                                struct addrinfo **out, const char *address) {
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    int e = getaddrinfo(host, port, &hints, out);
+    if (e == EAI_SYSTEM) return pc__os_error("getaddrinfo");
+    if (e) return pc__error(PC_OS, "getaddrinfo %s: %s", address, gai_strerror(e));
+    return PC_OK;
 }
 
-// Whether the kernel started this program in secure-execution mode
-// (set-user-ID, set-group-ID, file capabilities): its environment and
-// inherited descriptors are then chosen by a less privileged user. Ids
-// that differ now mean the same for a program it execs (Linux marks that
-// exec secure), and are all other systems can tell.
-static int pc__os_secure_exec(void) {
-#if defined(__linux__) && defined(AT_SECURE)
-    if (getauxval(AT_SECURE)) return 1;
-#endif
-    return getuid() != geteuid() || getgid() != getegid();
-}
+static void pc__p_os_freeaddrinfo(struct addrinfo *ai) { freeaddrinfo(ai); }
 
 // The type (SOCK_STREAM, SOCK_SEQPACKET ...) of fd if it is a unix
 // domain socket, else -1.
-static int pc__os_unix_socket_type(int fd) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
+static int pc__p_os_unix_socket_type(int fd) {
     int type = -1;
     socklen_t tlen = sizeof type;
-    if (!pc__os_is_socket(fd)) return -1;
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX) return -1;
+    if (!pc__p_os_is_socket(fd) || pc__p_os_socket_family(fd) != AF_UNIX) return -1;
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) return -1;
     return type;
 }
@@ -1063,8 +1290,8 @@ static int pc__os_unix_socket_type(int fd) {
 // process that made it, with its effective ids at that time. *out_pid is
 // -1 where the system cannot tell the pid (Linux: 0 for a process outside
 // our pid namespace). -1 (errno set) where it cannot tell the ids either.
-static int pc__os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gid) {
-#if defined(SO_PEERCRED) && defined(__linux__)
+static int pc__p_os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gid) {
+#if PC__HAVE_PEERCRED
     struct ucred cred;
     socklen_t len = sizeof cred;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
@@ -1072,8 +1299,7 @@ static int pc__os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gi
     *out_uid = cred.uid;
     *out_gid = cred.gid;
     return 0;
-#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
-      defined(__OpenBSD__) || defined(__DragonFly__)
+#elif PC__HAVE_GETPEEREID
     *out_pid = -1;
 #if defined(LOCAL_PEERPID)
     socklen_t len = sizeof *out_pid;
@@ -1091,2540 +1317,125 @@ static int pc__os_peer_ids(int fd, pid_t *out_pid, uid_t *out_uid, gid_t *out_gi
 }
 
 // The peer of the stream socket fd hung up without sending a byte.
-static int pc__os_peer_gone(int fd) {
+static int pc__p_os_peer_gone(int fd) {
     char c;
     ssize_t r;
     while ((r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
     return r == 0;
 }
 
-// The (device, inode) identity of the file at path (following links).
-static int pc__os_file_id(const char *path, uint64_t *out_dev, uint64_t *out_ino) {
-    struct stat st;
-    if (stat(path, &st) < 0) return -1;
-    *out_dev = (uint64_t)st.st_dev;
-    *out_ino = (uint64_t)st.st_ino;
-    return 0;
-}
-
-// Move fd to a number >= 10 (close-on-exec), so that spawn's dup2 onto
-// 3 and 4 never meets a descriptor already sitting there.
-static int pc__os_move_high(int fd) {
-    if (fd >= 10) return fd;
-    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    if (nfd < 0) return -1;
-    close(fd);
-    return nfd;
-}
-
-// An environment variable, or NULL in a secure-execution program (set-user-ID,
-// set-group-ID, raised capabilities): its environment comes from a less
-// privileged caller, who must not pick where its private files go.
-static const char *pc__os_getenv_trusted(const char *name) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
-    return secure_getenv(name);
-#elif defined(__linux__)
-    return getauxval(AT_SECURE) ? NULL : getenv(name);
-#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
-    return issetugid() ? NULL : getenv(name);
-#else
-    return getuid() != geteuid() || getgid() != getegid() ? NULL : getenv(name);
-#endif
-}
-
-// Make a fresh directory that only we may enter (Python's tempfile.mkdtemp)
-// in $TMPDIR, or /tmp when it is unset, untrusted or too long for a socket
-// path under it. mkdtemp asks for 0700, but a umask may take owner bits
-// away: set the mode on the directory itself, then check owner and mode.
-static int pc__os_private_dir(char *out, size_t cap) {
-    const char *dir = pc__os_getenv_trusted("TMPDIR");
-    struct stat st;
-    if (!dir || !dir[0] || strlen(dir) > 60) dir = "/tmp";
-    snprintf(out, cap, "%s/pyconc-XXXXXX", dir);
-    if (!mkdtemp(out)) {
-        int e = errno;
-        pc__error(PC_OS, "can't make a private directory in %s: %s", dir, strerror(e));
-        errno = e;
-        return PC_OS;
-    }
-    int fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int ok = fd >= 0 && fchmod(fd, 0700) == 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
-             st.st_uid == geteuid() && (st.st_mode & 0777) == 0700;
-    pc__os_close(fd);
-    if (ok) return PC_OK;
-    rmdir(out);
-    errno = EPERM;
-    return pc__error(PC_OS, "%s is not a directory of ours with mode 0700", out);
-}
-
-// >>frame
-// The one framing helper pair: Python's multiprocessing.connection format.
-#define PC__FRAME_LONG 0x7fffffffu     // longer messages use the 8-byte form
-
-static size_t pc__frame_header(unsigned char *h, size_t size) {
-    if (size <= PC__FRAME_LONG) {
-        for (int i = 0; i < 4; i++) h[i] = (unsigned char)(size >> (24 - 8 * i));
-        return 4;
-    }
-    memset(h, 0xff, 4);
-    uint64_t s = (uint64_t)size;
-    for (int i = 0; i < 8; i++) h[4 + i] = (unsigned char)(s >> (56 - 8 * i));
-    return 12;
-}
-
-static int pc__frame_send(int fd, int is_socket, const void *buf, size_t size) {
-    unsigned char h[12];
-    struct iovec iov[2];
-    iov[0].iov_base = h;
-    iov[0].iov_len = pc__frame_header(h, size);
-    iov[1].iov_base = (void *)buf;
-    iov[1].iov_len = size;
-    return pc__os_write_all(fd, is_socket, iov, size ? 2 : 1);
-}
-
-// Finish reading a frame header whose first 4 bytes are h; *out_size
-// gets the length. A 4-byte length with the sign bit set (other than -1)
-// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO. The
-// frame readers take a deadline as pc__os_read_by does (INFINITY: none).
-static int pc__frame_header_rest(int fd, const unsigned char *h4, size_t *out_size,
-                                 double deadline) {
-    unsigned char h[8];
-    int rc;
-    uint32_t s32 = (uint32_t)h4[0] << 24 | (uint32_t)h4[1] << 16 | (uint32_t)h4[2] << 8 | h4[3];
-    if (s32 <= PC__FRAME_LONG) {
-        *out_size = s32;
-        return PC_OK;
-    }
-    if (s32 != 0xffffffffu) {
-        errno = EPROTO;
-        return pc__error(PC_OS, "bad message length (header 0x%08x)", (unsigned)s32);
-    }
-    if ((rc = pc__os_read_by(fd, h, 8, 0, deadline))) return rc;
-    uint64_t s64 = 0;
-    for (int i = 0; i < 8; i++) s64 = s64 << 8 | h[i];
-    if (s64 > (uint64_t)PTRDIFF_MAX) {
-        errno = EPROTO;
-        return pc__error(PC_OS, "bad message length (%llu bytes)", (unsigned long long)s64);
-    }
-    *out_size = (size_t)s64;
-    return PC_OK;
-}
-
-// Read a frame header; *out_size gets the length.
-static int pc__frame_recv_header(int fd, size_t *out_size, double deadline) {
-    unsigned char h[4];
-    int rc = pc__os_read_by(fd, h, 4, 1, deadline);
-    return rc ? rc : pc__frame_header_rest(fd, h, out_size, deadline);
-}
-
-// Read a payload of size bytes into a new buffer. The buffer grows as the
-// bytes arrive (1 MiB, then doubling), so a forged header announcing
-// gigabytes costs no more memory than the bytes actually sent. It grows by
-// realloc: a large block moves without a copy (glibc remaps it), so a
-// message is held once, not twice while the last doubling copies it.
-#define PC__FRAME_CHUNK ((size_t)1 << 20)
-
-static int pc__frame_recv_payload(int fd, size_t size, void **out_buf, double deadline) {
-    size_t cap = size < PC__FRAME_CHUNK ? size : PC__FRAME_CHUNK, got = 0;
-    char *buf = (char *)pc__malloc(cap);
-    if (!buf) return PC_NOMEM;
-    while (got < size) {
-        if (got == cap) {
-            size_t ncap = cap > size / 2 ? size : cap * 2;
-            char *nbuf = (char *)pc__realloc(buf, got, ncap);
-            if (!nbuf) { pc__free(buf); return PC_NOMEM; }
-            buf = nbuf;
-            cap = ncap;
-        }
-        int rc = pc__os_read_by(fd, buf + got, cap - got, 0, deadline);
-        if (rc) { pc__free(buf); return rc; }
-        got = cap;
-    }
-    *out_buf = buf;
-    return PC_OK;
-}
-
-// >>connection
-static int pc__conn_check(const pc_connection *c, int want_read, int want_write) {
-    if (!c) return pc__error(PC_VALUE, "connection is NULL");
-    if (c->fd < 0) {
-        errno = EBADF;
-        return pc__error(PC_OS, "handle is closed");
-    }
-    if (want_read && !c->readable) return pc__error(PC_VALUE, "connection is write-only");
-    if (want_write && !c->writable) return pc__error(PC_VALUE, "connection is read-only");
-    return PC_OK;
-}
-
-static pc_connection *pc__conn_new(int fd, int readable, int writable, int is_socket) {
-    pc_connection *c = (pc_connection *)pc__calloc(1, sizeof *c);
-    if (!c) return NULL;
-    c->fd = fd;
-    c->readable = (unsigned char)(readable != 0);
-    c->writable = (unsigned char)(writable != 0);
-    c->is_socket = (unsigned char)(is_socket != 0);
-    return c;
-}
-
-PYCONC_API pc_connection *pc__connection_from_fd(int fd, int readable, int writable) {
-    if (fd < 0) {
-        pc__error(PC_VALUE, "invalid handle %d", fd);
-        return NULL;
-    }
-    if (!readable && !writable) {
-        pc__error(PC_VALUE, "at least one of readable and writable must be true");
-        return NULL;
-    }
-    return pc__conn_new(fd, readable, writable, pc__os_is_socket(fd));
-}
-
-PYCONC_API int pc_pipe(int duplex, pc_connection **out_a, pc_connection **out_b) {
-    int fds[2];
-    if (!out_a || !out_b) return pc__error(PC_VALUE, "pc_pipe: NULL out pointer");
-    *out_a = *out_b = NULL;
-    if ((duplex ? pc__os_socketpair(fds) : pc__os_pipe(fds)) < 0)
-        return pc__os_error(duplex ? "socketpair" : "pipe");
-    pc_connection *a = pc__conn_new(fds[0], 1, duplex, duplex);
-    pc_connection *b = pc__conn_new(fds[1], duplex, 1, duplex);
-    if (!a || !b) {
-        pc__free(a);
-        pc__free(b);
-        pc__os_close(fds[0]);
-        pc__os_close(fds[1]);
-        return PC_NOMEM;
-    }
-    *out_a = a;
-    *out_b = b;
-    return PC_OK;
-}
-
-PYCONC_API int pc_connection_send_bytes(pc_connection *c, const void *buf, size_t offset,
-                                        size_t size) {
-    int rc = pc__conn_check(c, 0, 1);
-    if (rc) return rc;
-    if (offset + size < offset) return pc__error(PC_VALUE, "offset + size overflows");
-    if (!buf && offset + size > 0) return pc__error(PC_VALUE, "buffer is NULL");
-    return pc__frame_send(c->fd, c->is_socket, (const char *)buf + offset, size);
-}
-
-// Stop reading from a stream that is out of step (a message left half
-// read): the connection stays open for sending, or closes when it cannot
-// send either, as Python's _bad_message_length. errno is kept.
-static void pc__conn_desync(pc_connection *c) {
-    int e = errno;
-    if (c->writable) c->readable = 0;
-    else pc_connection_close(c);
-    errno = e;
-}
-
-static int pc__conn_bad_length(pc_connection *c, size_t size, size_t maxlength) {
-    pc__conn_desync(c);
-    errno = EMSGSIZE;
-    return pc__error(PC_OS, "bad message length: %zu bytes, maxlength %zu", size, maxlength);
-}
-
-// A failed header read desyncs the stream when bytes of it were consumed
-// (EPROTO: a bad length, EIO: end of file inside it); a failed payload read
-// (any status, PC_NOMEM included) always does.
-static int pc__conn_header_failed(pc_connection *c, int rc) {
-    if (rc == PC_OS && (errno == EPROTO || errno == EIO)) pc__conn_desync(c);
-    return rc;
-}
-
-static int pc__conn_payload_failed(pc_connection *c, int rc) {
-    if (rc) pc__conn_desync(c);
-    return rc;
-}
-
-// recv_bytes by a deadline (INFINITY: none). A timeout may leave a message
-// half read: only the handshake uses one, and drops the connection then.
-static int pc__conn_recv(pc_connection *c, size_t maxlength, void **out_buf, size_t *out_size,
-                         double deadline) {
-    size_t size;
-    int rc = pc__conn_check(c, 1, 0);
-    if (rc) return rc;
-    if (!out_buf || !out_size) return pc__error(PC_VALUE, "recv_bytes: NULL out pointer");
-    if (c->has_pending) {
-        size = c->pending_size;
-        if (maxlength && size > maxlength) return pc__conn_bad_length(c, size, maxlength);
-        *out_buf = c->pending;
-        *out_size = size;
-        c->pending = NULL;
-        c->has_pending = 0;
-        return PC_OK;
-    }
-    if ((rc = pc__frame_recv_header(c->fd, &size, deadline))) return pc__conn_header_failed(c, rc);
-    if (maxlength && size > maxlength) return pc__conn_bad_length(c, size, maxlength);
-    if ((rc = pc__frame_recv_payload(c->fd, size, out_buf, deadline)))
-        return pc__conn_payload_failed(c, rc);
-    *out_size = size;
-    return PC_OK;
-}
-
-PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
-                                        size_t *out_size) {
-    return pc__conn_recv(c, maxlength, out_buf, out_size, INFINITY);
-}
-
-static int pc__conn_too_short(size_t size, size_t room) {
-    return pc__error(PC_VALUE, "BufferTooShort: message of %zu bytes, room for %zu "
-                     "(kept for the next receive)", size, room);
-}
-
-PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t cap,
-                                             size_t offset, size_t *out_size) {
-    size_t size;
-    int rc = pc__conn_check(c, 1, 0);
-    if (rc) return rc;
-    if (!out_size) return pc__error(PC_VALUE, "recv_bytes_into: NULL out pointer");
-    if (!buf && cap) return pc__error(PC_VALUE, "buffer is NULL");
-    if (offset > cap) return pc__error(PC_VALUE, "offset too large");
-    if (c->has_pending) {
-        *out_size = size = c->pending_size;
-        if (size > cap - offset) return pc__conn_too_short(size, cap - offset);
-        if (size) memcpy((char *)buf + offset, c->pending, size);
-        pc__free(c->pending);
-        c->pending = NULL;
-        c->has_pending = 0;
-        return PC_OK;
-    }
-    if ((rc = pc__frame_recv_header(c->fd, &size, INFINITY))) return pc__conn_header_failed(c, rc);
-    *out_size = size;
-    if (size <= cap - offset)
-        return pc__conn_payload_failed(c, pc__os_read_all(c->fd, (char *)buf + offset, size, 0));
-    void *keep;
-    if ((rc = pc__frame_recv_payload(c->fd, size, &keep, INFINITY)))
-        return pc__conn_payload_failed(c, rc);
-    c->pending = keep;
-    c->pending_size = size;
-    c->has_pending = 1;
-    return pc__conn_too_short(size, cap - offset);
-}
-
-PYCONC_API int pc_connection_poll(pc_connection *c, double timeout) {
-    double deadline = 0;
-    int rc = pc__conn_check(c, 1, 0);
-    if (rc) return rc;
-    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
-    if (c->has_pending) return PC_OK;
-    rc = pc__os_wait_readable(c->fd, timeout == 0 ? 0 : deadline);
-    if (rc == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "poll: nothing to read");
-    return rc;
-}
-
-PYCONC_API int pc_connection_fileno(const pc_connection *c) {
-    if (pc__conn_check(c, 0, 0)) return -1;
-    return c->fd;
-}
-
-PYCONC_API void pc_connection_close(pc_connection *c) {
-    if (!c || c->fd < 0) return;
-    pc__os_close(c->fd);
-    c->fd = -1;
-    pc__free(c->pending);
-    c->pending = NULL;
-    c->has_pending = 0;
-}
-
-PYCONC_API void pc_connection_free(pc_connection *c) {
-    if (!c) return;
-    pc_connection_close(c);
-    pc__free(c);
-}
-
-PYCONC_API int pc_connection_closed(const pc_connection *c) { return !c || c->fd < 0; }
-PYCONC_API int pc_connection_readable(const pc_connection *c) { return c && c->readable; }
-PYCONC_API int pc_connection_writable(const pc_connection *c) { return c && c->writable; }
-PYCONC_API void pc_connection_bytes_free(void *buf) { pc__free(buf); }
-
-// >>fdpass
-// Descriptors travel as SCM_RIGHTS ancillary data on the first byte; the
-// kernel caps one message at 253 of them (SCM_MAX_FD).
-#define PC__MAX_FDS 253
-
-typedef union pc__cmsg_space {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * PC__MAX_FDS)];
-} pc__cmsg_space;
-
-PYCONC_API int pc__send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds) {
-    pc__cmsg_space space;
-    struct msghdr msg;
+// Receive one record of a SOCK_SEQPACKET socket whole, into buf (room
+// for cap bytes); a longer record, or one that carried descriptors (the
+// kernel closes them), sets *out_cut. Returns its length, 0 at end of
+// file, -1 (errno set); EINTR retried.
+static ssize_t pc__p_os_recv_record(int fd, void *buf, size_t cap, int *out_cut) {
     struct iovec iov;
-    if (!buf || len == 0) return pc__error(PC_VALUE, "send_fds: need at least one byte");
-    if (nfds > PC__MAX_FDS || (nfds && !fds))
-        return pc__error(PC_VALUE, "send_fds: bad descriptor list (%zu)", nfds);
-    memset(&msg, 0, sizeof msg);
-    memset(&space, 0, sizeof space);
-    iov.iov_base = (void *)buf;
-    iov.iov_len = len;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (nfds) {
-        msg.msg_control = space.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-        struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
-        h->cmsg_level = SOL_SOCKET;
-        h->cmsg_type = SCM_RIGHTS;
-        h->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-        memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
-    }
-    ssize_t w;
-    while ((w = pc__os_sendmsg(sock, &msg)) < 0 && errno == EINTR) {}
-    if (w < 0) return pc__os_error("sendmsg");
-    return pc__os_write_buf(sock, 1, (const char *)buf + w, len - (size_t)w);
-}
-
-// Collect the descriptors of msg into fds (room for cap); close any
-// beyond cap. Returns how many arrived in total.
-static size_t pc__take_fds(struct msghdr *msg, int *fds, size_t cap, size_t *out_kept) {
-    size_t total = 0, kept = 0;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(msg); h; h = CMSG_NXTHDR(msg, h)) {
-        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
-        size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++, total++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
-#ifndef MSG_CMSG_CLOEXEC
-            pc__os_cloexec(fd);
-#endif
-            if (kept < cap) fds[kept++] = fd;
-            else pc__os_close(fd);
-        }
-    }
-    *out_kept = kept;
-    return total;
-}
-
-PYCONC_API int pc__recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds) {
-    pc__cmsg_space space;
     struct msghdr msg;
-    struct iovec iov;
-    size_t cap = inout_nfds ? *inout_nfds : 0, kept = 0;
-    if (!buf || len == 0) return pc__error(PC_VALUE, "recv_fds: need at least one byte");
-    if (cap > PC__MAX_FDS) cap = PC__MAX_FDS;
-    if (cap && !fds) return pc__error(PC_VALUE, "recv_fds: fds is NULL");
-    memset(&msg, 0, sizeof msg);
-    iov.iov_base = buf;
-    iov.iov_len = len;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = space.buf;
-    msg.msg_controllen = sizeof space.buf;
     ssize_t r;
-#ifdef MSG_CMSG_CLOEXEC
-    while ((r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
-#else
-    while ((r = recvmsg(sock, &msg, 0)) < 0 && errno == EINTR) {}
-#endif
-    if (inout_nfds) *inout_nfds = 0;
-    if (r < 0) return pc__os_error("recvmsg");
-    size_t total = pc__take_fds(&msg, fds, cap, &kept);
-    if (r == 0) return pc__error(PC_EOF, "connection closed by peer");
-    int rc = PC_OK;
-    if (total > kept || (msg.msg_flags & MSG_CTRUNC))
-        rc = pc__error(PC_VALUE, "recv_fds: %zu descriptors arrived, room for %zu", total, cap);
-    else if ((size_t)r < len)
-        rc = pc__os_read_all(sock, (char *)buf + r, len - (size_t)r, 0);
-    if (rc) {
-        for (size_t i = 0; i < kept; i++) pc__os_close(fds[i]);
-        return rc;
-    }
-    if (inout_nfds) *inout_nfds = kept;
-    return PC_OK;
-}
-
-// One message in Python's framing with descriptors attached to the first
-// byte of its header: how an argument pack travels on a connection and
-// how a child gets its bootstrap. Header and payload are separate writes,
-// so on a SOCK_SEQPACKET socket (the forkserver's channel) each is one
-// record, which the reader takes whole (4-byte headers only there).
-static int pc__frame_send_fds(int fd, int is_socket, const void *buf, size_t size,
-                              const int *fds, size_t nfds) {
-    unsigned char h[12];
-    size_t hlen = pc__frame_header(h, size);
-    int rc = nfds ? pc__send_fds(fd, h, hlen, fds, nfds) : pc__os_write_buf(fd, is_socket, h, hlen);
-    return rc ? rc : pc__os_write_buf(fd, is_socket, buf, size);
-}
-
-// Receive one such message into a new buffer (*out_buf, pc__free) and up
-// to *inout_nfds descriptors (close-on-exec) into fds. limit: the longest
-// payload accepted, 0 for none. On failure no descriptor is left open.
-// Returns: PC_OK, PC_EOF (closed between messages), PC_OS, PC_VALUE, PC_NOMEM.
-static int pc__frame_recv_fds(int fd, int is_socket, size_t limit, void **out_buf,
-                              size_t *out_size, int *fds, size_t *inout_nfds) {
-    unsigned char h[4];
-    size_t size = 0;
-    int rc = is_socket ? pc__recv_fds(fd, h, 4, fds, inout_nfds) : pc__os_read_all(fd, h, 4, 1);
-    if (!is_socket) *inout_nfds = 0;
-    if (rc) return rc;
-    rc = pc__frame_header_rest(fd, h, &size, INFINITY);
-    if (!rc && limit && size > limit) {
-        errno = EMSGSIZE;
-        rc = pc__error(PC_OS, "bad message length: %zu bytes, at most %zu", size, limit);
-    }
-    if (!rc) rc = pc__frame_recv_payload(fd, size, out_buf, INFINITY);
-    if (rc) {
-        for (size_t i = 0; i < *inout_nfds; i++) pc__os_close(fds[i]);
-        *inout_nfds = 0;
-        return rc;
-    }
-    *out_size = size;
-    return PC_OK;
-}
-
-// >>wait
-// poll(2) needs no extra descriptor (unlike epoll) and is one system call,
-// the reason Python picks it too. Up to 16 objects live on the stack.
-static int pc__wait_fd(const pc_wait_object *o) {
-    if (!o->conn) {
-        if (o->fd < 0) return pc__error(PC_VALUE, "wait: negative descriptor %d", o->fd);
-        return PC_OK;
-    }
-    return pc__conn_check(o->conn, 1, 0);
-}
-
-static size_t pc__wait_collect(pc_wait_object *objects, const struct pollfd *p, size_t n) {
-    size_t ready = 0;
-    for (size_t i = 0; i < n; i++) {
-        int on = (p[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 ||
-                 (objects[i].conn && objects[i].conn->has_pending);
-        objects[i].ready = on;
-        ready += (size_t)on;
-    }
-    return ready;
-}
-
-static int pc__wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
-                         double deadline, size_t *out_nready) {
-    int any_pending = 0;
-    for (size_t i = 0; i < n; i++) {
-        p[i].fd = objects[i].conn ? objects[i].conn->fd : objects[i].fd;
-        p[i].events = POLLIN;
-        p[i].revents = 0;
-        objects[i].ready = 0;
-        if (objects[i].conn && objects[i].conn->has_pending) any_pending = 1;
-    }
-    int rc = pc__os_poll(p, n, any_pending ? 0 : deadline);
-    if (rc == PC_OS) return rc;
-    for (size_t i = 0; i < n; i++)
-        if (p[i].revents & POLLNVAL)
-            return pc__error(PC_VALUE, "wait: descriptor %d is not open", p[i].fd);
-    size_t ready = pc__wait_collect(objects, p, n);
-    if (out_nready) *out_nready = ready;
-    return ready ? PC_OK : pc__error(PC_TIMEOUT, "wait: nothing ready");
-}
-
-PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double timeout,
-                                  size_t *out_nready) {
-    struct pollfd small[16], *p = small;
-    double deadline = 0;
-    int rc;
-    if (out_nready) *out_nready = 0;
-    if (!objects && n) return pc__error(PC_VALUE, "wait: objects is NULL");
-    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = pc__wait_fd(&objects[i]))) return rc;
-    if (n > 16 && !(p = (struct pollfd *)pc__calloc(n, sizeof *p))) return PC_NOMEM;
-    rc = pc__wait_poll(objects, p, n, timeout == 0 ? 0 : deadline, out_nready);
-    if (p != small) pc__free(p);
-    return rc;
-}
-
-// >>digest
-// MD5 (RFC 1321) and SHA-256 (FIPS 180-4), only as the HMACs of the
-// authkey handshake need them. Both eat 64-byte blocks.
-typedef struct pc__hash {
-    uint32_t h[8];
-    uint64_t length;            // bytes hashed so far
-    unsigned char block[64];
-    size_t fill;
-    int kind;                   // 0: MD5, 1: SHA-256
-} pc__hash;
-
-#define PC__ROTL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
-#define PC__ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static const uint32_t pc__md5_k[64] = {
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
-    0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
-    0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
-    0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
-    0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
-    0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-    0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
-    0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
-    0xeb86d391};
-static const unsigned char pc__md5_r[16] = {7, 12, 17, 22, 5, 9, 14, 20,
-                                            4, 11, 16, 23, 6, 10, 15, 21};
-
-static void pc__md5_block(uint32_t *h, const unsigned char *p) {
-    uint32_t w[16], a = h[0], b = h[1], c = h[2], d = h[3];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-               (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
-    for (int i = 0; i < 64; i++) {
-        uint32_t f;
-        int g, round = i / 16;
-        if (round == 0) { f = (b & c) | (~b & d); g = i; }
-        else if (round == 1) { f = (d & b) | (~d & c); g = (5 * i + 1) % 16; }
-        else if (round == 2) { f = b ^ c ^ d; g = (3 * i + 5) % 16; }
-        else { f = c ^ (b | ~d); g = (7 * i) % 16; }
-        uint32_t t = d;
-        d = c;
-        c = b;
-        b = b + PC__ROTL(a + f + pc__md5_k[i] + w[g], pc__md5_r[round * 4 + i % 4]);
-        a = t;
-    }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d;
-}
-
-static const uint32_t pc__sha256_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
-
-static void pc__sha256_block(uint32_t *h, const unsigned char *p) {
-    uint32_t w[64], v[8];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = PC__ROTR(w[i - 15], 7) ^ PC__ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = PC__ROTR(w[i - 2], 17) ^ PC__ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    memcpy(v, h, sizeof v);
-    for (int i = 0; i < 64; i++) {
-        uint32_t e = v[4], a = v[0];
-        uint32_t t1 = v[7] + (PC__ROTR(e, 6) ^ PC__ROTR(e, 11) ^ PC__ROTR(e, 25)) +
-                      ((e & v[5]) ^ (~e & v[6])) + pc__sha256_k[i] + w[i];
-        uint32_t t2 = (PC__ROTR(a, 2) ^ PC__ROTR(a, 13) ^ PC__ROTR(a, 22)) +
-                      ((a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]));
-        memmove(v + 1, v, 7 * sizeof v[0]);
-        v[4] += t1;
-        v[0] = t1 + t2;
-    }
-    for (int i = 0; i < 8; i++) h[i] += v[i];
-}
-
-static void pc__hash_init(pc__hash *s, int kind) {
-    static const uint32_t md5_iv[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
-    static const uint32_t sha_iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memset(s, 0, sizeof *s);
-    s->kind = kind;
-    if (kind) memcpy(s->h, sha_iv, sizeof sha_iv);
-    else memcpy(s->h, md5_iv, sizeof md5_iv);
-}
-
-static void pc__hash_update(pc__hash *s, const void *data, size_t n) {
-    const unsigned char *p = (const unsigned char *)data;
-    s->length += n;
-    while (n > 0) {
-        size_t take = 64 - s->fill < n ? 64 - s->fill : n;
-        memcpy(s->block + s->fill, p, take);
-        s->fill += take;
-        p += take;
-        n -= take;
-        if (s->fill == 64) {
-            if (s->kind) pc__sha256_block(s->h, s->block);
-            else pc__md5_block(s->h, s->block);
-            s->fill = 0;
-        }
-    }
-}
-
-// Pad with 0x80, zeros and the bit length (little-endian for MD5,
-// big-endian for SHA-256), then write the state in the same byte order.
-static size_t pc__hash_final(pc__hash *s, unsigned char *out) {
-    unsigned char pad[72] = {0x80};
-    uint64_t bits = s->length * 8;
-    size_t padlen = (s->fill < 56 ? 56 : 120) - s->fill;
-    for (int i = 0; i < 8; i++)
-        pad[padlen + (size_t)i] = (unsigned char)(s->kind ? bits >> (56 - 8 * i) : bits >> (8 * i));
-    pc__hash_update(s, pad, padlen + 8);
-    size_t words = s->kind ? 8 : 4;
-    for (size_t i = 0; i < words; i++)
-        for (int j = 0; j < 4; j++)
-            out[4 * i + (size_t)j] =
-                (unsigned char)(s->kind ? s->h[i] >> (24 - 8 * j) : s->h[i] >> (8 * j));
-    return words * 4;
-}
-
-PYCONC_API void pc__hmac(int kind, const void *key, size_t key_size, const void *msg,
-                         size_t msg_size, unsigned char *out) {
-    unsigned char k[64], pad[64], inner[32];
-    pc__hash s;
-    memset(k, 0, sizeof k);
-    if (key_size > 64) {            // long keys are hashed first (RFC 2104)
-        pc__hash_init(&s, kind);
-        pc__hash_update(&s, key, key_size);
-        pc__hash_final(&s, k);
-    } else if (key_size) {
-        memcpy(k, key, key_size);
-    }
-    for (int i = 0; i < 64; i++) pad[i] = (unsigned char)(k[i] ^ 0x36);
-    pc__hash_init(&s, kind);
-    pc__hash_update(&s, pad, 64);
-    pc__hash_update(&s, msg, msg_size);
-    size_t n = pc__hash_final(&s, inner);
-    for (int i = 0; i < 64; i++) pad[i] = (unsigned char)(k[i] ^ 0x5c);
-    pc__hash_init(&s, kind);
-    pc__hash_update(&s, pad, 64);
-    pc__hash_update(&s, inner, n);
-    pc__hash_final(&s, out);
-}
-
-// >>random
-PYCONC_API int pc__random_bytes(void *buf, size_t size) {
-    unsigned char *p = (unsigned char *)buf;
-    size_t got = 0;
-#if defined(__linux__) && defined(SYS_getrandom)
-    while (got < size) {
-        long r = syscall(SYS_getrandom, p + got, size - got, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;          // ENOSYS on old kernels: use the device
-        got += (size_t)r;
-    }
-    if (got == size) return PC_OK;
-#endif
-    int fd;
-    while ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
-    if (fd < 0) return pc__os_error("open /dev/urandom");
-    int rc = pc__os_read_all(fd, p + got, size - got, 0);
-    pc__os_close(fd);
-    return rc;
-}
-
-// >>auth
-// Python's handshake (multiprocessing.connection, 3.12+): every message is
-// a normal frame; a reply longer than 256 bytes is refused unread.
-#define PC__AUTH_MAX 256
-#define PC__CHALLENGE "#CHALLENGE#"
-#define PC__WELCOME "#WELCOME#"
-#define PC__FAILURE "#FAILURE#"
-#define PC__CHALLENGE_RANDOM 40     // Python's MESSAGE_LENGTH
-#define PC__LEGACY_CHALLENGE 20     // a <= 3.11 server's challenge: bare MD5
-#define PC__MD5_SIZE 16
-
-static int pc__auth_recv(pc_connection *c, unsigned char *buf, size_t *out_size,
-                         double deadline) {
-    void *msg;
-    size_t n;
-    int rc = pc__conn_recv(c, PC__AUTH_MAX, &msg, &n, deadline);
-    if (rc) return rc;
-    memcpy(buf, msg, n);
-    pc__free(msg);
-    *out_size = n;
-    return PC_OK;
-}
-
-// Split a challenge or reply into its digest (0 MD5, 1 SHA-256) and the
-// part after the "{name}" prefix. The bare 16- and 20-byte forms are the
-// legacy MD5 protocol. Python also knows sha384 and sha3_*: refused here.
-static int pc__auth_digest(const unsigned char *m, size_t n, int *out_kind,
-                           size_t *out_prefix) {
-    static const char *const names[2] = {"{md5}", "{sha256}"};
-    *out_prefix = 0;
-    *out_kind = 0;
-    if (n == PC__MD5_SIZE || n == PC__LEGACY_CHALLENGE) return PC_OK;
-    for (int k = 0; k < 2; k++) {
-        size_t len = strlen(names[k]);
-        if (n >= len && memcmp(m, names[k], len) == 0) {
-            *out_kind = k;
-            *out_prefix = len;
-            return PC_OK;
-        }
-    }
-    return pc__error(PC_AUTH, "unsupported message length, missing digest prefix, or "
-                     "unsupported digest (%zu bytes)", n);
-}
-
-// Compare without an early exit, so timing tells an attacker nothing.
-static int pc__auth_equal(const unsigned char *a, const unsigned char *b, size_t n) {
-    unsigned char diff = 0;
-    for (size_t i = 0; i < n; i++) diff |= (unsigned char)(a[i] ^ b[i]);
-    return diff == 0;
-}
-
-static int pc__auth_verify(const void *key, size_t key_size, const unsigned char *message,
-                           size_t message_size, const unsigned char *reply, size_t n) {
-    unsigned char expected[32];
-    int kind;
-    size_t prefix;
-    if (pc__auth_digest(reply, n, &kind, &prefix)) return PC_AUTH;
-    size_t want = kind ? 32 : PC__MD5_SIZE;
-    pc__hmac(kind, key, key_size, message, message_size, expected);
-    if (n - prefix != want)
-        return pc__error(PC_AUTH, "expected %s of length %zu, got %zu",
-                         kind ? "sha256" : "md5", want, n - prefix);
-    if (!pc__auth_equal(expected, reply + prefix, want))
-        return pc__error(PC_AUTH, "digest received was wrong");
-    return PC_OK;
-}
-
-static int pc__auth_check_key(pc_connection *c, const void *key, size_t key_size) {
-    if (!key && key_size) return pc__error(PC_VALUE, "authkey is NULL");
-    return pc__conn_check(c, 1, 1);
-}
-
-// The two halves by a deadline (INFINITY: none) on every read they make;
-// their writes are a few small messages that the socket buffer takes.
-static int pc__auth_deliver(pc_connection *c, const void *authkey, size_t authkey_size,
-                            double deadline) {
-    unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
-    size_t n, head = strlen(PC__CHALLENGE);
-    int rc = pc__auth_check_key(c, authkey, authkey_size);
-    if (rc) return rc;
-    memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
-    if ((rc = pc__random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
-    if ((rc = pc_connection_send_bytes(c, out, 0, sizeof out))) return rc;
-    if ((rc = pc__auth_recv(c, reply, &n, deadline))) return rc;
-    rc = pc__auth_verify(authkey, authkey_size, out + head, sizeof out - head, reply, n);
-    if (rc == PC_OK) return pc_connection_send_bytes(c, PC__WELCOME, 0, strlen(PC__WELCOME));
-    char why[256];
-    snprintf(why, sizeof why, "%s", pc_last_error());    // the send below may overwrite it
-    pc_connection_send_bytes(c, PC__FAILURE, 0, strlen(PC__FAILURE));
-    return pc__error(PC_AUTH, "%s", why);
-}
-
-static int pc__auth_answer(pc_connection *c, const void *authkey, size_t authkey_size,
-                           double deadline) {
-    unsigned char m[PC__AUTH_MAX], reply[8 + 32];
-    size_t n, head = strlen(PC__CHALLENGE), prefix;
-    int kind, rc = pc__auth_check_key(c, authkey, authkey_size);
-    if (rc) return rc;
-    if ((rc = pc__auth_recv(c, m, &n, deadline))) return rc;
-    if (n < head || memcmp(m, PC__CHALLENGE, head) != 0)
-        return pc__error(PC_AUTH, "protocol error, expected a challenge");
-    if (n - head < PC__LEGACY_CHALLENGE)
-        return pc__error(PC_AUTH, "challenge too short: %zu bytes", n - head);
-    if (pc__auth_digest(m + head, n - head, &kind, &prefix)) return PC_AUTH;
-    // The MAC covers the whole challenge, "{digest}" prefix included.
-    size_t len = 0;
-    if (prefix) {
-        len = prefix;
-        memcpy(reply, m + head, prefix);
-    }
-    pc__hmac(kind, authkey, authkey_size, m + head, n - head, reply + len);
-    len += kind ? 32 : PC__MD5_SIZE;
-    if ((rc = pc_connection_send_bytes(c, reply, 0, len))) return rc;
-    if ((rc = pc__auth_recv(c, m, &n, deadline))) return rc;
-    if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
-        return pc__error(PC_AUTH, "digest sent was rejected");
-    return PC_OK;
-}
-
-PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *authkey,
-                                               size_t authkey_size) {
-    return pc__auth_deliver(c, authkey, authkey_size, INFINITY);
-}
-
-PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
-                                              size_t authkey_size) {
-    return pc__auth_answer(c, authkey, authkey_size, INFINITY);
-}
-
-// >>address
-// Addresses are text everywhere: "host:port", "[v6]:port", "/path" and
-// "@name" (Linux's abstract namespace; Python writes it "\0name").
-typedef struct pc__sockaddr {
-    struct sockaddr_storage ss;
-    socklen_t len;
-} pc__sockaddr;
-
-static pc_family pc__family_of(const char *address) {
-    const char *colon = strrchr(address, ':');
-    if (address[0] == '@') return PC_AF_ABSTRACT;
-    if (strchr(address, '/') || !colon || !colon[1]) return PC_AF_UNIX;
-    for (const char *p = colon + 1; *p; p++)
-        if (*p < '0' || *p > '9') return PC_AF_UNIX;
-    return PC_AF_INET;
-}
-
-static int pc__unix_sockaddr(const char *path, int abstract, pc__sockaddr *out) {
-    struct sockaddr_un un;
-    if (abstract && path[0] == '@') path++;
-#if !defined(__linux__)
-    if (abstract) return pc__error(PC_VALUE, "the abstract socket namespace is Linux only");
-#endif
-    size_t n = strlen(path), room = sizeof un.sun_path - 1;
-    if (n == 0 || n > room)
-        return pc__error(PC_VALUE, "unix address of %zu bytes (1 to %zu allowed)", n, room);
-    memset(&un, 0, sizeof un);
-    un.sun_family = AF_UNIX;
-    // A path ends with its NUL; an abstract name starts with one and has none.
-    memcpy(un.sun_path + (abstract ? 1 : 0), path, n);
-    memset(out, 0, sizeof *out);
-    memcpy(&out->ss, &un, sizeof un);
-    out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-    return PC_OK;
-}
-
-// Split "host:port" / "[v6]:port" into host (may be "") and port.
-static int pc__split_host_port(const char *address, char *host, size_t cap,
-                               const char **out_port, int *out_v6) {
-    const char *colon = strrchr(address, ':'), *h = address, *end = colon;
-    *out_v6 = address[0] == '[';
-    if (!colon) return pc__error(PC_VALUE, "TCP address \"%s\" has no :port", address);
-    if (*out_v6) {
-        h = address + 1;
-        end = strchr(h, ']');
-        if (!end || end + 1 != colon)
-            return pc__error(PC_VALUE, "bad IPv6 address \"%s\" (want [addr]:port)", address);
-    }
-    if ((size_t)(end - h) >= cap) return pc__error(PC_VALUE, "host name too long");
-    memcpy(host, h, (size_t)(end - h));
-    host[end - h] = '\0';
-    *out_port = colon + 1;
-    return PC_OK;
-}
-
-// Check a port and write it back canonical. getaddrinfo would take any
-// number and keep its low 16 bits (99999 is port 34463); Python refuses
-// ports past 65535 with OverflowError.
-static int pc__tcp_port(const char *port, char *out, size_t cap) {
-    unsigned long value = 0;
-    size_t n = strlen(port);
-    const char *more = n > 20 ? "..." : "";
-    if (n == 0) return pc__error(PC_VALUE, "TCP address has an empty port");
-    for (const char *p = port; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return pc__error(PC_VALUE, "TCP port \"%.20s%s\" is not a number", port, more);
-        value = value * 10 + (unsigned long)(*p - '0');
-        if (value > 65535)
-            return pc__error(PC_VALUE, "TCP port %.20s%s out of range: port must be 0-65535",
-                             port, more);
-    }
-    snprintf(out, cap, "%lu", value);
-    return PC_OK;
-}
-
-// Resolve a TCP address: IPv4 unless the host is bracketed (Python's
-// AF_INET listener takes IPv4 only, so "localhost" must mean 127.0.0.1).
-static int pc__tcp_resolve(const char *address, int passive, struct addrinfo **out) {
-    char host[256], port[8];
-    const char *port_text = NULL;
-    int v6 = 0, rc = pc__split_host_port(address, host, sizeof host, &port_text, &v6);
-    if (!rc) rc = pc__tcp_port(port_text, port, sizeof port);
-    if (rc) return rc;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = v6 ? AF_INET6 : AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-    int e = getaddrinfo(host[0] ? host : NULL, port, &hints, out);
-    if (e == EAI_SYSTEM) return pc__os_error("getaddrinfo");
-    if (e) return pc__error(PC_OS, "getaddrinfo %s: %s", address, gai_strerror(e));
-    return PC_OK;
-}
-
-static void pc__format_sockaddr(const struct sockaddr_storage *ss, socklen_t len, char *out,
-                                size_t cap) {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    size_t off = offsetof(struct sockaddr_un, sun_path);
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ss;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-        snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-        snprintf(out, cap, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
-    } else {
-        const struct sockaddr_un *un = (const struct sockaddr_un *)(const void *)ss;
-        size_t n = len > off ? (size_t)len - off : 0;
-        if (n > 0 && un->sun_path[0] == '\0')      // abstract: "@" + name
-            snprintf(out, cap, "@%.*s", (int)(n - 1), un->sun_path + 1);
-        else
-            snprintf(out, cap, "%.*s", (int)strnlen(un->sun_path, n), un->sun_path);
-    }
-}
-
-static int pc__os_socket(int domain) {
-#ifdef SOCK_CLOEXEC
-    return socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
-#else
-    int fd = socket(domain, SOCK_STREAM, 0);
-    if (fd >= 0) pc__os_cloexec(fd);
-    return fd;
-#endif
-}
-
-// Small messages go out at once on TCP: each send is already one write.
-static void pc__tcp_nodelay(int fd, int family) {
-    int one = 1;
-    if (family == AF_INET || family == AF_INET6)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-// connect(), finishing in the background when a signal interrupts it.
-static int pc__os_connect(int fd, const struct sockaddr *sa, socklen_t len) {
-    if (connect(fd, sa, len) == 0) return 0;
-    if (errno != EINTR && errno != EINPROGRESS) return -1;
-    struct pollfd p;
-    p.fd = fd;
-    p.events = POLLOUT;
-    p.revents = 0;
-    while (poll(&p, 1, -1) < 0)
-        if (errno != EINTR) return -1;
-    int err = 0;
-    socklen_t elen = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return -1;
-    if (err) { errno = err; return -1; }
-    return 0;
-}
-
-// >>listener
-// A connection inside the accept handshake, on its accepting thread's
-// stack, linked into the listener so that close can cut it short.
-typedef struct pc__handshake {
-    struct pc__handshake *next;
-    int fd;
-    pid_t pid;                  // only this process may shut the socket down
-    int cut;                    // close shut it down: the accept fails
-} pc__handshake;
-
-struct pc_listener {
-    pc_lock mu;                 // guards fd, closed, accepting, last, handshakes
-    int fd;
-    int closed;
-    int accepting;              // threads inside accept(): they own the close
-    pc_family family;
-    pid_t owner;                // only this process removes the socket file
-    int has_last;
-    char address[128];
-    char last[128];
-    char dir[96];               // private directory of a default address ("": none)
-    unsigned char *authkey;     // NULL: no handshake
-    size_t authkey_size;
-    double handshake_timeout;   // seconds, INFINITY: none
-    pc__handshake *handshakes;
-};
-
-#define PC__HANDSHAKE_TIMEOUT 5.0   // pc_listener_desc.handshake_timeout 0
-
-static uint32_t pc__listener_counter;
-
-// Python's arbitrary_address: for a socket file, a name in a fresh private
-// directory (no other user can connect, whatever the umask; Python's
-// mkdtemp(prefix='pymp-')); an unused abstract name; any TCP port.
-static int pc__listener_fresh_address(pc_listener *l, char *out, size_t cap) {
-    uint32_t r = 0;
-    if (l->family == PC_AF_INET) {
-        snprintf(out, cap, "127.0.0.1:0");
-    } else if (l->family == PC_AF_ABSTRACT) {
-        pc__random_bytes(&r, sizeof r);
-        unsigned n = __atomic_add_fetch(&pc__listener_counter, 1, __ATOMIC_RELAXED);
-        snprintf(out, cap, "@pyconc-%ld-%u-%08x", (long)getpid(), n, (unsigned)r);
-    } else {
-        int rc = pc__os_private_dir(l->dir, sizeof l->dir);
-        if (rc) {
-            l->dir[0] = '\0';
-            return rc;
-        }
-        snprintf(out, cap, "%s/listener.sock", l->dir);
-    }
-    return PC_OK;
-}
-
-static int pc__listener_bind_unix(pc_listener *l, const char *address) {
-    pc__sockaddr sa;
-    int rc = pc__unix_sockaddr(address, l->family == PC_AF_ABSTRACT, &sa);
-    if (rc) return rc;
-    if ((l->fd = pc__os_socket(AF_UNIX)) < 0) return pc__os_error("socket");
-    if (bind(l->fd, (struct sockaddr *)&sa.ss, sa.len) < 0) return pc__os_error(address);
-    return PC_OK;
-}
-
-static int pc__listener_bind_tcp(pc_listener *l, const char *address) {
-    struct addrinfo *ai;
-    int one = 1, rc = pc__tcp_resolve(address, 1, &ai);
-    if (rc) return rc;
-    if ((l->fd = pc__os_socket(ai->ai_family)) < 0) rc = pc__os_error("socket");
-    else if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
-        rc = pc__os_error("setsockopt SO_REUSEADDR");
-    else if (bind(l->fd, ai->ai_addr, ai->ai_addrlen) < 0)
-        rc = pc__os_error(address);
-    freeaddrinfo(ai);
-    return rc;
-}
-
-static int pc__listener_open(pc_listener *l, const char *address, int backlog) {
-    int rc = l->family == PC_AF_INET ? pc__listener_bind_tcp(l, address)
-                                     : pc__listener_bind_unix(l, address);
-    if (rc) return rc;
-    if (listen(l->fd, backlog) < 0) {
-        rc = pc__os_error("listen");
-        if (l->family == PC_AF_UNIX) unlink(address);
-        return rc;
-    }
-    pc__sockaddr sa;
-    sa.len = sizeof sa.ss;
-    if (getsockname(l->fd, (struct sockaddr *)&sa.ss, &sa.len) < 0) {
-        snprintf(l->address, sizeof l->address, "%s", address);
-        return PC_OK;
-    }
-    pc__format_sockaddr(&sa.ss, sa.len, l->address, sizeof l->address);
-    return PC_OK;
-}
-
-// 0: the default; negative: none (the library's rule for every timeout).
-static int pc__listener_set_timeout(pc_listener *l, double timeout) {
-    if (timeout != timeout) return pc__error(PC_VALUE, "handshake_timeout is NaN");
-    if (timeout == 0) timeout = PC__HANDSHAKE_TIMEOUT;
-    else if (timeout < 0) timeout = INFINITY;
-    l->handshake_timeout = timeout;
-    return PC_OK;
-}
-
-static int pc__listener_setup(pc_listener *l, const pc_listener_desc *d) {
-    char fresh[128];
-    const char *address = d->address;
-    l->family = d->family ? d->family : (address ? pc__family_of(address) : PC_AF_UNIX);
-    if ((int)l->family < PC_AF_UNIX || (int)l->family > PC_AF_INET)
-        return pc__error(PC_VALUE, "unknown address family %d", (int)d->family);
-    if (d->authkey || d->authkey_size) {
-        if (!d->authkey) return pc__error(PC_VALUE, "authkey is NULL");
-        if (!(l->authkey = (unsigned char *)pc__malloc(d->authkey_size))) return PC_NOMEM;
-        if (d->authkey_size) memcpy(l->authkey, d->authkey, d->authkey_size);
-        l->authkey_size = d->authkey_size;
-    }
-    if (d->backlog < 0) return pc__error(PC_VALUE, "backlog is negative");
-    int rc = pc__listener_set_timeout(l, d->handshake_timeout);
-    if (!rc && !address) rc = pc__listener_fresh_address(l, fresh, sizeof fresh);
-    if (!address) address = fresh;
-    return rc ? rc : pc__listener_open(l, address, d->backlog ? d->backlog : 1);
-}
-
-PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
-    pc_listener_desc zero;
-    memset(&zero, 0, sizeof zero);
-    pc_listener *l = (pc_listener *)pc__calloc(1, sizeof *l);
-    if (!l) return NULL;
-    l->fd = -1;
-    l->owner = getpid();
-    int rc = pc__listener_setup(l, desc ? desc : &zero);
-    if (rc) {
-        int e = errno;
-        pc__os_close(l->fd);
-        if (l->dir[0]) rmdir(l->dir);
-        errno = e;
-        pc__free(l->authkey);
-        pc__free(l);
-        return NULL;
-    }
-    return l;
-}
-
-static int pc__listener_closed_error(void) {
-    errno = EBADF;
-    return pc__error(PC_OS, "listener is closed");
-}
-
-// Record the peer of a new connection and, when a handshake follows, enter
-// it in the listener's list. Returns 0 when the listener closed meanwhile.
-static int pc__handshake_enter(pc_listener *l, pc__handshake *h, int fd,
-                               const pc__sockaddr *peer) {
-    pc_lock_acquire(&l->mu, PC_FOREVER);
-    int open = !l->closed;
-    if (open) {
-        pc__format_sockaddr(&peer->ss, peer->len, l->last, sizeof l->last);
-        l->has_last = 1;
-    }
-    if (open && l->authkey) {
-        h->fd = fd;
-        h->pid = getpid();
-        h->cut = 0;
-        h->next = l->handshakes;
-        l->handshakes = h;
-    }
-    pc_lock_release(&l->mu);
-    return open;
-}
-
-// Leave the list (before the descriptor can be closed and its number
-// reused); returns whether close cut the handshake.
-static int pc__handshake_leave(pc_listener *l, pc__handshake *h) {
-    pc_lock_acquire(&l->mu, PC_FOREVER);
-    pc__handshake **p = &l->handshakes;
-    while (*p && *p != h) p = &(*p)->next;
-    if (*p) *p = h->next;
-    pc_lock_release(&l->mu);
-    return h->cut;
-}
-
-// Shut down the sockets of this process's handshakes (under l->mu): their
-// reads see end of file at once, so the accepts inside them return.
-static void pc__handshake_cut_all(pc_listener *l) {
-    pid_t self = getpid();
-    for (pc__handshake *h = l->handshakes; h; h = h->next) {
-        if (h->pid != self || h->cut) continue;
-        shutdown(h->fd, SHUT_RDWR);
-        h->cut = 1;
-    }
-}
-
-// The handshake of an accepted connection, Listener's way round (challenge
-// the client, then answer its challenge), all by one deadline.
-static int pc__listener_handshake(pc_listener *l, pc_connection *c, pc__handshake *h) {
-    double deadline = pc_monotonic() + l->handshake_timeout;   // INFINITY stays so
-    int rc = pc__auth_deliver(c, l->authkey, l->authkey_size, deadline);
-    if (!rc) rc = pc__auth_answer(c, l->authkey, l->authkey_size, deadline);
-    if (pc__handshake_leave(l, h)) return pc__listener_closed_error();
-    if (rc == PC_TIMEOUT)
-        return pc__error(PC_AUTH, "the client did not finish the handshake within "
-                         "handshake_timeout (%g s)", l->handshake_timeout);
-    return rc;
-}
-
-// Record the peer and finish one accepted connection (handshake).
-static int pc__listener_welcome(pc_listener *l, int fd, const pc__sockaddr *peer,
-                                pc_connection **out_conn) {
-    pc__handshake h;
-    pc__tcp_nodelay(fd, peer->ss.ss_family);
-    pc_connection *c = pc__conn_new(fd, 1, 1, 1);
-    if (!c) {
-        pc__os_close(fd);
-        return PC_NOMEM;
-    }
-    int rc = pc__handshake_enter(l, &h, fd, peer) ? PC_OK : pc__listener_closed_error();
-    if (!rc && l->authkey) rc = pc__listener_handshake(l, c, &h);
-    if (rc) {
-        pc_connection_free(c);
-        return rc;
-    }
-    *out_conn = c;
-    return PC_OK;
-}
-
-static int pc__os_accept(int fd, pc__sockaddr *peer) {
-    int s;
-    do {
-        peer->len = sizeof peer->ss;
-#if defined(__linux__) || defined(__FreeBSD__)
-        s = accept4(fd, (struct sockaddr *)&peer->ss, &peer->len, SOCK_CLOEXEC);
-#else
-        s = accept(fd, (struct sockaddr *)&peer->ss, &peer->len);
-        if (s >= 0) pc__os_cloexec(s);
-#endif
-    } while (s < 0 && (errno == EINTR || errno == ECONNABORTED));
-    return s;
-}
-
-PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
-    pc__sockaddr peer;
-    if (!l || !out_conn) return pc__error(PC_VALUE, "accept: NULL argument");
-    *out_conn = NULL;
-    pc_lock_acquire(&l->mu, PC_FOREVER);
-    if (l->closed) {
-        pc_lock_release(&l->mu);
-        return pc__listener_closed_error();
-    }
-    l->accepting++;
-    int fd = l->fd;
-    pc_lock_release(&l->mu);
-    int s = pc__os_accept(fd, &peer), e = errno;
-    pc_lock_acquire(&l->mu, PC_FOREVER);
-    int closed = l->closed;
-    if (--l->accepting == 0 && closed) {     // the last one out closes
-        pc__os_close(l->fd);
-        l->fd = -1;
-    }
-    pc_lock_release(&l->mu);
-    if (s >= 0 && closed) pc__os_close(s);
-    if (closed) return pc__listener_closed_error();
-    if (s < 0) {
-        errno = e;
-        return pc__os_error("accept");
-    }
-    return pc__listener_welcome(l, s, &peer, out_conn);
-}
-
-PYCONC_API void pc_listener_close(pc_listener *l) {
-    if (!l) return;
-    pc_lock_acquire(&l->mu, PC_FOREVER);
-    int was_closed = l->closed;
-    l->closed = 1;
-    if (!was_closed) pc__handshake_cut_all(l);
-    if (!was_closed && l->fd >= 0) {
-        if (l->accepting > 0 && getpid() == l->owner) {
-            // shutdown() wakes the threads blocked in accept() (Linux); the
-            // last to leave closes, so the number is never reused under
-            // them. Only then: shutdown acts on the socket that every
-            // process shares, and a forked child closing its copy must not
-            // stop the parent's listener.
-            shutdown(l->fd, SHUT_RDWR);
-        } else {
-            pc__os_close(l->fd);
-            l->fd = -1;
-        }
-    }
-    pc_lock_release(&l->mu);
-    if (was_closed || getpid() != l->owner) return;
-    if (l->family == PC_AF_UNIX) unlink(l->address);
-    if (l->dir[0]) rmdir(l->dir);
-}
-
-PYCONC_API void pc_listener_free(pc_listener *l) {
-    if (!l) return;
-    pc_listener_close(l);
-    pc__free(l->authkey);
-    pc__free(l);
-}
-
-PYCONC_API const char *pc_listener_address(const pc_listener *l) { return l ? l->address : ""; }
-PYCONC_API pc_family pc_listener_family(const pc_listener *l) {
-    return l ? l->family : PC_AF_DEFAULT;
-}
-PYCONC_API const char *pc_listener_last_accepted(const pc_listener *l) {
-    return l && l->has_last ? l->last : NULL;
-}
-PYCONC_API int pc_listener_fileno(const pc_listener *l) {
-    return l && !l->closed ? l->fd : -1;
-}
-
-// >>client
-static int pc__client_tcp(const char *address, int *out_fd) {
-    struct addrinfo *ai, *a;
-    int rc = pc__tcp_resolve(address, 0, &ai), fd = -1;
-    if (rc) return rc;
-    for (a = ai; a; a = a->ai_next) {
-        if ((fd = pc__os_socket(a->ai_family)) < 0) continue;
-        if (pc__os_connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
-        pc__os_close(fd);
-        fd = -1;
-    }
-    if (fd < 0) rc = pc__os_error(address);
-    else pc__tcp_nodelay(fd, ai->ai_family);
-    freeaddrinfo(ai);
-    *out_fd = fd;
-    return rc;
-}
-
-static int pc__client_unix(const char *address, int abstract, int *out_fd) {
-    pc__sockaddr sa;
-    int rc = pc__unix_sockaddr(address, abstract, &sa);
-    if (rc) return rc;
-    int fd = pc__os_socket(AF_UNIX);
-    if (fd < 0) return pc__os_error("socket");
-    if (pc__os_connect(fd, (struct sockaddr *)&sa.ss, sa.len) < 0) {
-        rc = pc__os_error(address);
-        pc__os_close(fd);
-        return rc;
-    }
-    *out_fd = fd;
-    return PC_OK;
-}
-
-PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn) {
-    int fd = -1, rc;
-    if (!desc || !desc->address || !out_conn)
-        return pc__error(PC_VALUE, "pc_client: NULL desc, address or out pointer");
-    *out_conn = NULL;
-    if (!desc->authkey && desc->authkey_size) return pc__error(PC_VALUE, "authkey is NULL");
-    pc_family family = desc->family ? desc->family : pc__family_of(desc->address);
-    if (family == PC_AF_INET) rc = pc__client_tcp(desc->address, &fd);
-    else if (family == PC_AF_UNIX || family == PC_AF_ABSTRACT)
-        rc = pc__client_unix(desc->address, family == PC_AF_ABSTRACT, &fd);
-    else rc = pc__error(PC_VALUE, "unknown address family %d", (int)family);
-    if (rc) return rc;
-    pc_connection *c = pc__conn_new(fd, 1, 1, 1);
-    if (!c) {
-        pc__os_close(fd);
-        return PC_NOMEM;
-    }
-    if (desc->authkey) {
-        rc = pc_connection_answer_challenge(c, desc->authkey, desc->authkey_size);
-        if (!rc) rc = pc_connection_deliver_challenge(c, desc->authkey, desc->authkey_size);
-        if (rc) {
-            pc_connection_free(c);
-            return rc;
-        }
-    }
-    *out_conn = c;
-    return PC_OK;
-}
-
-// >>process-implementation
-extern char **environ;
-
-#define PC__ENV_FD "PYCONC_PROCESS_FD"
-#define PC__BOOT_FD 3           // where a spawned child finds its bootstrap socket
-#define PC__SENTINEL_FD 4       // and, without pidfds, its sentinel pipe
-#define PC__BOOT_MAGIC 0x50434231u      // "PCB1"
-#define PC__FS_MAGIC 0x50434653u        // "PCFS"
-#define PC__ARGS_MAX_FDS 200
-
-// >>buffer
-// The bootstrap message and the argument pack are a flat byte string in
-// host order (both ends run the same program on the same machine).
-typedef struct pc__buf {
-    unsigned char *p;
-    size_t len, cap, pos;
-    int bad;                    // a read ran past the end, or out of memory
-} pc__buf;
-
-static void pc__buf_put(pc__buf *b, const void *data, size_t n) {
-    if (b->bad) return;
-    if (n > SIZE_MAX / 2 - b->len) { b->bad = 1; return; }     // the doubling below stays finite
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) cap *= 2;
-        unsigned char *np = (unsigned char *)pc__malloc(cap);
-        if (!np) { b->bad = 1; return; }
-        if (b->len) memcpy(np, b->p, b->len);
-        pc__free(b->p);
-        b->p = np;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void pc__buf_u8(pc__buf *b, unsigned v) { unsigned char c = (unsigned char)v; pc__buf_put(b, &c, 1); }
-static void pc__buf_u32(pc__buf *b, uint32_t v) { pc__buf_put(b, &v, sizeof v); }
-static void pc__buf_u64(pc__buf *b, uint64_t v) { pc__buf_put(b, &v, sizeof v); }
-static void pc__buf_blob(pc__buf *b, const void *data, size_t n) {
-    pc__buf_u64(b, n);
-    pc__buf_put(b, data, n);
-}
-static void pc__buf_str(pc__buf *b, const char *s) { pc__buf_blob(b, s ? s : "", s ? strlen(s) : 0); }
-
-static const void *pc__buf_take(pc__buf *b, size_t n) {
-    if (b->bad || n > b->len - b->pos) { b->bad = 1; return NULL; }
-    const void *r = b->p + b->pos;
-    b->pos += n;
+    iov.iov_base = buf;
+    iov.iov_len = cap;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    while ((r = recvmsg(fd, &msg, 0)) < 0 && errno == EINTR) {}
+    *out_cut = r > 0 && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
     return r;
 }
-static unsigned pc__buf_get_u8(pc__buf *b) {
-    const unsigned char *p = (const unsigned char *)pc__buf_take(b, 1);
-    return p ? *p : 0;
-}
-static uint32_t pc__buf_get_u32(pc__buf *b) {
-    uint32_t v = 0;
-    const void *p = pc__buf_take(b, sizeof v);
-    if (p) memcpy(&v, p, sizeof v);
-    return v;
-}
-static uint64_t pc__buf_get_u64(pc__buf *b) {
-    uint64_t v = 0;
-    const void *p = pc__buf_take(b, sizeof v);
-    if (p) memcpy(&v, p, sizeof v);
-    return v;
-}
-static const void *pc__buf_get_blob(pc__buf *b, size_t *out_n) {
-    uint64_t n = pc__buf_get_u64(b);
-    if (b->bad || n > b->len - b->pos) { b->bad = 1; *out_n = 0; return NULL; }
-    *out_n = (size_t)n;
-    return pc__buf_take(b, (size_t)n);
-}
-// A NUL-terminated copy of a blob (NULL on error).
-static char *pc__buf_get_str(pc__buf *b) {
-    size_t n;
-    const void *p = pc__buf_get_blob(b, &n);
-    if (!p) return NULL;
-    char *s = (char *)pc__malloc(n + 1);
-    if (!s) { b->bad = 1; return NULL; }
-    memcpy(s, p, n);
-    s[n] = '\0';
-    return s;
-}
 
-// >>args
-typedef struct pc__arg {
-    pc_arg_type type;
-    int64_t i;
-    double d;
-    unsigned char *data;        // bytes and strings (NUL-terminated), owned
-    size_t size;
-    pc_connection *conn;        // borrowed in the parent, owned in a child
-} pc__arg;
+// Processes and signals.
 
-struct pc_args {
-    pc__arg *items;
-    size_t len, cap;
-    int owns_connections;       // a pack decoded in a child
-};
+static pid_t pc__p_os_getpid(void) { return getpid(); }
+static pid_t pc__p_os_getppid(void) { return getppid(); }
+static uid_t pc__p_os_geteuid(void) { return geteuid(); }
+static gid_t pc__p_os_getegid(void) { return getegid(); }
 
-PYCONC_API pc_args *pc_args_new(void) {
-    return (pc_args *)pc__calloc(1, sizeof(pc_args));
-}
+// _exit: end this process at once, without atexit handlers.
+PC__P_NORETURN static void pc__p_os_exit(int code) { _exit(code); }
 
-PYCONC_API void pc_args_free(pc_args *a) {
-    if (!a) return;
-    for (size_t i = 0; i < a->len; i++) {
-        pc__free(a->items[i].data);
-        if (a->owns_connections && a->items[i].conn) pc_connection_free(a->items[i].conn);
-    }
-    pc__free(a->items);
-    pc__free(a);
-}
+static pid_t pc__p_os_fork(void) { return fork(); }
 
-static pc__arg *pc__args_push(pc_args *a, pc_arg_type type) {
-    if (!a) { pc__error(PC_VALUE, "argument pack is NULL"); return NULL; }
-    if (a->len == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8;
-        pc__arg *items = (pc__arg *)pc__calloc(cap, sizeof *items);
-        if (!items) return NULL;
-        if (a->len) memcpy(items, a->items, a->len * sizeof *items);
-        pc__free(a->items);
-        a->items = items;
-        a->cap = cap;
-    }
-    pc__arg *it = &a->items[a->len++];
-    memset(it, 0, sizeof *it);
-    it->type = type;
-    return it;
-}
-
-PYCONC_API int pc_args_add_int(pc_args *a, int64_t value) {
-    pc__arg *it = pc__args_push(a, PC_ARG_INT);
-    if (!it) return pc_last_error_code();
-    it->i = value;
-    return PC_OK;
-}
-
-PYCONC_API int pc_args_add_double(pc_args *a, double value) {
-    pc__arg *it = pc__args_push(a, PC_ARG_DOUBLE);
-    if (!it) return pc_last_error_code();
-    it->d = value;
-    return PC_OK;
-}
-
-// Copy size bytes plus a NUL (so strings read back as C strings).
-static int pc__args_add_data(pc_args *a, pc_arg_type type, const void *data, size_t size) {
-    if (size && !data) return pc__error(PC_VALUE, "argument data is NULL");
-    if (size == (size_t)-1) return pc__error(PC_VALUE, "argument too large");
-    unsigned char *copy = (unsigned char *)pc__malloc(size + 1);
-    if (!copy) return PC_NOMEM;
-    if (size) memcpy(copy, data, size);
-    copy[size] = '\0';
-    pc__arg *it = pc__args_push(a, type);
-    if (!it) { pc__free(copy); return pc_last_error_code(); }
-    it->data = copy;
-    it->size = size;
-    return PC_OK;
-}
-
-PYCONC_API int pc_args_add_bytes(pc_args *a, const void *data, size_t size) {
-    return pc__args_add_data(a, PC_ARG_BYTES, data, size);
-}
-
-PYCONC_API int pc_args_add_str(pc_args *a, const char *s) {
-    if (!s) return pc__error(PC_VALUE, "string argument is NULL");
-    return pc__args_add_data(a, PC_ARG_STR, s, strlen(s));
-}
-
-PYCONC_API int pc_args_add_connection(pc_args *a, pc_connection *c) {
-    if (!c || pc_connection_closed(c)) return pc__error(PC_VALUE, "connection is NULL or closed");
-    pc__arg *it = pc__args_push(a, PC_ARG_CONNECTION);
-    if (!it) return pc_last_error_code();
-    it->conn = c;
-    return PC_OK;
-}
-
-PYCONC_API size_t pc_args_len(const pc_args *a) { return a ? a->len : 0; }
-
-PYCONC_API pc_arg_type pc_args_type(const pc_args *a, size_t i) {
-    return a && i < a->len ? a->items[i].type : PC_ARG_NONE;
-}
-
-static const pc__arg *pc__args_item(const pc_args *a, size_t i, pc_arg_type type, const void *out) {
-    if (!a || !out) { pc__error(PC_VALUE, "argument pack or output is NULL"); return NULL; }
-    if (i >= a->len) {
-        pc__error(PC_VALUE, "argument index %zu out of range (%zu items)", i, a->len);
-        return NULL;
-    }
-    if (a->items[i].type != type) {
-        pc__error(PC_VALUE, "argument %zu is of type %d, not %d", i, (int)a->items[i].type, (int)type);
-        return NULL;
-    }
-    return &a->items[i];
-}
-
-PYCONC_API int pc_args_get_int(const pc_args *a, size_t i, int64_t *out_value) {
-    const pc__arg *it = pc__args_item(a, i, PC_ARG_INT, out_value);
-    if (!it) return PC_VALUE;
-    *out_value = it->i;
-    return PC_OK;
-}
-
-PYCONC_API int pc_args_get_double(const pc_args *a, size_t i, double *out_value) {
-    const pc__arg *it = pc__args_item(a, i, PC_ARG_DOUBLE, out_value);
-    if (!it) return PC_VALUE;
-    *out_value = it->d;
-    return PC_OK;
-}
-
-PYCONC_API int pc_args_get_bytes(const pc_args *a, size_t i, const void **out_data,
-                                 size_t *out_size) {
-    const pc__arg *it = pc__args_item(a, i, PC_ARG_BYTES, out_data);
-    if (!it) return PC_VALUE;
-    *out_data = it->data;
-    if (out_size) *out_size = it->size;
-    return PC_OK;
-}
-
-PYCONC_API int pc_args_get_str(const pc_args *a, size_t i, const char **out_s) {
-    const pc__arg *it = pc__args_item(a, i, PC_ARG_STR, out_s);
-    if (!it) return PC_VALUE;
-    *out_s = (const char *)it->data;
-    return PC_OK;
-}
-
-PYCONC_API int pc_args_get_connection(const pc_args *a, size_t i, pc_connection **out_c) {
-    const pc__arg *it = pc__args_item(a, i, PC_ARG_CONNECTION, out_c);
-    if (!it) return PC_VALUE;
-    if (!it->conn) return pc__error(PC_VALUE, "connection %zu was taken", i);
-    *out_c = it->conn;
-    return PC_OK;
-}
-
-PYCONC_API int pc_args_take_connection(pc_args *a, size_t i, pc_connection **out_c) {
-    int rc = pc_args_get_connection(a, i, out_c);
-    if (rc) return rc;
-    if (!a->owns_connections) return pc__error(PC_VALUE, "only a received pack gives connections away");
-    a->items[i].conn = NULL;
-    return PC_OK;
-}
-
-// Wire form: u32 count, then per item u8 type and its payload; a
-// connection is an index into the descriptors that travel beside the
-// bytes plus its readable/writable flags. New kinds (shared locks, queues,
-// memory) add a type and travel the same way: bytes plus descriptors.
-// The descriptors are duplicates (close-on-exec) owned by the caller.
-static int pc__args_encode(const pc_args *a, pc__buf *b, int *fds, size_t *nfds) {
-    size_t n = 0;
-    pc__buf_u32(b, (uint32_t)a->len);
-    for (size_t i = 0; i < a->len; i++) {
-        const pc__arg *it = &a->items[i];
-        pc__buf_u8(b, (unsigned)it->type);
-        switch (it->type) {
-        case PC_ARG_INT: pc__buf_u64(b, (uint64_t)it->i); break;
-        case PC_ARG_DOUBLE: pc__buf_put(b, &it->d, sizeof it->d); break;
-        case PC_ARG_BYTES:
-        case PC_ARG_STR: pc__buf_blob(b, it->data, it->size); break;
-        case PC_ARG_CONNECTION: {
-            int fd = pc_connection_fileno(it->conn);
-            if (fd < 0) return pc__error(PC_VALUE, "argument %zu: connection is closed", i);
-            if (n == PC__ARGS_MAX_FDS)
-                return pc__error(PC_VALUE, "more than %d connections in one pack", PC__ARGS_MAX_FDS);
-            fds[n] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-            if (fds[n] < 0) return pc__os_error("dup connection");
-            pc__buf_u32(b, (uint32_t)n++);
-            pc__buf_u8(b, (unsigned)pc_connection_readable(it->conn));
-            pc__buf_u8(b, (unsigned)pc_connection_writable(it->conn));
-            *nfds = n;
-            break;
-        }
-        default: return pc__error(PC_VALUE, "argument %zu has no type", i);
-        }
-    }
-    *nfds = n;
-    return b->bad ? PC_NOMEM : PC_OK;
-}
-
-// Rebuild a pack in the child. Each descriptor used is set to -1 in fds
-// (the pack's connection owns it now).
-static pc_args *pc__args_decode(pc__buf *b, int *fds, size_t nfds) {
-    pc_args *a = pc_args_new();
-    if (!a) return NULL;
-    a->owns_connections = 1;
-    uint32_t count = pc__buf_get_u32(b);
-    for (uint32_t i = 0; i < count && !b->bad; i++) {
-        unsigned type = pc__buf_get_u8(b);
-        size_t n;
-        const void *p;
-        int rc = PC_OK;
-        if (type == PC_ARG_INT) {
-            rc = pc_args_add_int(a, (int64_t)pc__buf_get_u64(b));
-        } else if (type == PC_ARG_DOUBLE) {
-            double d = 0;
-            if ((p = pc__buf_take(b, sizeof d))) memcpy(&d, p, sizeof d);
-            rc = pc_args_add_double(a, d);
-        } else if (type == PC_ARG_BYTES || type == PC_ARG_STR) {
-            p = pc__buf_get_blob(b, &n);
-            rc = p ? pc__args_add_data(a, (pc_arg_type)type, p, n) : PC_VALUE;
-        } else if (type == PC_ARG_CONNECTION) {
-            uint32_t k = pc__buf_get_u32(b);
-            unsigned r = pc__buf_get_u8(b), w = pc__buf_get_u8(b);
-            pc_connection *c = NULL;
-            if (!b->bad && k < nfds && fds[k] >= 0 && (c = pc__connection_from_fd(fds[k], (int)r, (int)w)))
-                fds[k] = -1;
-            pc__arg *it = c ? pc__args_push(a, PC_ARG_CONNECTION) : NULL;
-            if (it) it->conn = c;
-            else { if (c) pc_connection_free(c); rc = PC_VALUE; }
-        } else {
-            rc = PC_VALUE;
-        }
-        if (rc) b->bad = 1;
-    }
-    if (b->bad) {
-        pc_args_free(a);
-        pc__error(PC_VALUE, "malformed argument pack");
-        return NULL;
-    }
-    return a;
-}
-
-// >>args-message
-// A pack as a connection message: PC__ARGS_MAGIC, then the pack's wire
-// form; its descriptors ride on the frame (pc__frame_send_fds).
-#define PC__ARGS_MAGIC 0x50434131u      // "PCA1"
-
-static int pc__args_has_connection(const pc_args *a) {
-    for (size_t i = 0; i < a->len; i++)
-        if (a->items[i].type == PC_ARG_CONNECTION) return 1;
-    return 0;
-}
-
-static int pc__conn_is_unix(const pc_connection *c) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (!c->is_socket || getsockname(c->fd, (struct sockaddr *)&ss, &len) < 0) return 0;
-    return ss.ss_family == AF_UNIX;
-}
-
-PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args) {
-    int fds[PC__ARGS_MAX_FDS];
-    size_t nfds = 0;
-    pc__buf b;
-    int rc = pc__conn_check(c, 0, 1);
-    if (rc) return rc;
-    if (!args) return pc__error(PC_VALUE, "send_args: argument pack is NULL");
-    if (pc__args_has_connection(args) && !pc__conn_is_unix(c))
-        return pc__error(PC_VALUE, "send_args: a pack holding connections needs a unix socket "
-                                   "connection (a duplex Pipe, a unix Listener/Client), not a "
-                                   "pipe or TCP");
-    memset(&b, 0, sizeof b);
-    pc__buf_u32(&b, PC__ARGS_MAGIC);
-    rc = pc__args_encode(args, &b, fds, &nfds);
-    if (!rc) rc = pc__frame_send_fds(c->fd, c->is_socket, b.p, b.len, fds, nfds);
-    for (size_t i = 0; i < nfds; i++) pc__os_close(fds[i]);
-    pc__free(b.p);
-    return rc;
-}
-
-// Decode a received message into a pack; descriptors it does not use are
-// closed.
-static int pc__args_from_message(void *msg, size_t size, int *fds, size_t nfds,
-                                 pc_args **out_args) {
-    pc__buf b;
-    memset(&b, 0, sizeof b);
-    b.p = (unsigned char *)msg;
-    b.len = size;
-    pc_args *a = NULL;
-    if (pc__buf_get_u32(&b) == PC__ARGS_MAGIC && !b.bad) a = pc__args_decode(&b, fds, nfds);
-    if (a && b.pos != b.len) {          // trailing bytes: not one of ours
-        pc_args_free(a);
-        a = NULL;
-    }
-    for (size_t i = 0; i < nfds; i++) pc__os_close(fds[i]);    // used ones are -1
-    pc__free(msg);
-    if (!a) return pc__error(PC_VALUE, "recv_args: malformed argument pack (%zu bytes)", size);
-    *out_args = a;
-    return PC_OK;
-}
-
-PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
-    int fds[PC__ARGS_MAX_FDS];
-    size_t nfds = PC__ARGS_MAX_FDS, size = 0;
-    void *msg = NULL;
-    int rc = pc__conn_check(c, 1, 0);
-    if (rc) return rc;
-    if (!out_args) return pc__error(PC_VALUE, "recv_args: NULL out pointer");
-    *out_args = NULL;
-    if (c->has_pending) {               // kept by recv_bytes_into: no descriptors
-        msg = c->pending;
-        size = c->pending_size;
-        c->pending = NULL;
-        c->has_pending = 0;
-        nfds = 0;
-    } else {
-        rc = pc__frame_recv_fds(c->fd, c->is_socket, 0, &msg, &size, fds, &nfds);
-        // Anything but a clean end of file leaves the stream out of step.
-        if (rc == PC_EOF) return rc;
-        if (rc) return pc__conn_payload_failed(c, rc);
-    }
-    return pc__args_from_message(msg, size, fds, nfds, out_args);
-}
-
-// >>funcref
-// A function crosses exec as (loaded object, offset from its load base).
-// The main program is object 0 of dl_iterate_phdr; others go by path and
-// are dlopen()ed in the child if only the parent had them loaded: then
-// only by absolute path, and only the very file (device and inode) the
-// parent found at that path when it located the function.
-typedef struct pc__funcref {
-    int is_main;
-    char path[1024];
-    uint64_t offset;
-    uint64_t dev, ino;          // the file at path then; ino 0: unknown
-} pc__funcref;
-
-#if PC__HAVE_PHDR
-typedef struct pc__phdr_search {
-    uintptr_t addr;             // find the object holding addr ...
-    const char *path;           // ... or the object with this path (NULL: main)
-    int index;
-    int found, is_main;
-    uintptr_t base;
-    int executable;             // addr lies in an executable segment
-    char name[1024];
-} pc__phdr_search;
-
-static int pc__phdr_holds(struct dl_phdr_info *info, uintptr_t addr, int *out_exec) {
-    for (int i = 0; i < (int)info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && addr >= lo && addr < lo + (uintptr_t)ph->p_memsz) {
-            *out_exec = (ph->p_flags & PF_X) != 0;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int pc__phdr_visit(struct dl_phdr_info *info, size_t size, void *data) {
-    pc__phdr_search *s = (pc__phdr_search *)data;
-    int index = s->index++;
-    (void)size;
-    if (s->path) {              // resolving: match by name (or index 0 for main)
-        int match = s->path[0] ? (info->dlpi_name && strcmp(info->dlpi_name, s->path) == 0)
-                               : index == 0;
-        if (!match) return 0;
-        s->base = (uintptr_t)info->dlpi_addr;
-        s->found = 1;
-        pc__phdr_holds(info, s->addr = s->base + s->addr, &s->executable);
-        return 1;
-    }
-    if (!pc__phdr_holds(info, s->addr, &s->executable)) return 0;
-    s->found = 1;
-    s->is_main = index == 0;
-    s->base = (uintptr_t)info->dlpi_addr;
-    snprintf(s->name, sizeof s->name, "%s", info->dlpi_name ? info->dlpi_name : "");
-    return 1;
-}
-#endif
-
-// Function pointers and data pointers share a representation on every
-// platform with dladdr; memcpy keeps ISO C quiet about the conversion.
-static uintptr_t pc__fn_addr(pc_target_fn fn) {
-    uintptr_t a = 0;
-    memcpy(&a, &fn, sizeof fn < sizeof a ? sizeof fn : sizeof a);
-    return a;
-}
-
-static int pc__funcref_locate(pc_target_fn fn, pc__funcref *out) {
-    memset(out, 0, sizeof *out);
-    if (!fn) return PC_OK;
-    Dl_info info;
-    uintptr_t addr = pc__fn_addr(fn);
-    void *vaddr = (void *)addr;
-    if (!dladdr(vaddr, &info))
-        return pc__error(PC_VALUE, "target %p is not inside a loaded object", vaddr);
-#if PC__HAVE_PHDR
-    pc__phdr_search s;
-    memset(&s, 0, sizeof s);
-    s.addr = addr;
-    dl_iterate_phdr(pc__phdr_visit, &s);
-    if (!s.found || !s.executable)
-        return pc__error(PC_VALUE, "target %p is not code of a loaded object", vaddr);
-    out->is_main = s.is_main;
-    snprintf(out->path, sizeof out->path, "%s", s.is_main ? "" : s.name);
-    out->offset = (uint64_t)(addr - s.base);
+static int pc__p_os_pidfd_open(pid_t pid) {
+#if PC__HAVE_PIDFD
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);   // in case an old kernel did not
+    return fd;
 #else
-    out->is_main = 0;
-    snprintf(out->path, sizeof out->path, "%s", info.dli_fname ? info.dli_fname : "");
-    out->offset = (uint64_t)(addr - (uintptr_t)info.dli_fbase);
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
 #endif
-    // A child that has to load the object checks it is still this file.
-    if (!out->is_main && pc__os_file_id(out->path, &out->dev, &out->ino) < 0)
-        out->dev = out->ino = 0;
-    return PC_OK;
 }
 
-// Load the object ref names, which the parent had loaded and we have not.
-// The message comes from our parent, but a path is only a name: the file
-// there may have been replaced since the parent loaded it (its
-// constructors would run here), and a relative one depends on our
-// directory. A secure-execution process loads nothing on anyone's word.
-static int pc__funcref_dlopen(const pc__funcref *ref) {
-    uint64_t dev, ino;
-    if (pc__os_secure_exec())
-        return pc__error(PC_VALUE, "refusing to load %s in a set-user-ID program", ref->path);
-    if (ref->path[0] != '/')
-        return pc__error(PC_VALUE, "refusing to load %s: not an absolute path", ref->path);
-    if (pc__os_file_id(ref->path, &dev, &ino) < 0) return pc__os_error(ref->path);
-    if (ref->ino == 0 || dev != ref->dev || ino != ref->ino)
-        return pc__error(PC_VALUE, "refusing to load %s: not the file the parent loaded "
-                                   "(replaced since?)", ref->path);
-    if (!dlopen(ref->path, RTLD_NOW | RTLD_GLOBAL))
-        return pc__error(PC_VALUE, "cannot load %s: %s", ref->path, dlerror());
-    return PC_OK;
-}
-
-static int pc__funcref_resolve(const pc__funcref *ref, pc_target_fn *out) {
-    uintptr_t addr = 0;
-#if PC__HAVE_PHDR
-    pc__phdr_search s;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        memset(&s, 0, sizeof s);
-        s.path = ref->is_main ? "" : ref->path;
-        s.addr = (uintptr_t)ref->offset;
-        dl_iterate_phdr(pc__phdr_visit, &s);
-        if (s.found || ref->is_main || attempt) break;
-        int rc = pc__funcref_dlopen(ref);                           // loaded by the parent later
-        if (rc) return rc;
+// Whether this kernel has pidfds, probed once (on ourselves).
+static int pc__p_os_have_pidfd(void) {
+    static int have = -1;
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
+        int saved = errno;
+        int fd = pc__p_os_pidfd_open(getpid());
+        h = fd >= 0;
+        pc__p_os_close(fd);
+        errno = saved;
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
     }
-    if (!s.found || !s.executable)
-        return pc__error(PC_VALUE, "cannot find target at %s+0x%llx",
-                         ref->is_main ? "<main>" : ref->path, (unsigned long long)ref->offset);
-    addr = s.addr;
+    return h;
+}
+
+// Signal through the pidfd when there is one: it cannot hit a recycled pid.
+static int pc__p_os_signal(pid_t pid, int pidfd, int sig) {
+#if PC__HAVE_PIDFD
+    if (pidfd >= 0) {
+        if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0) return 0;
+        if (errno != ENOSYS && errno != EBADF && errno != EINVAL) return -1;
+    }
 #else
-    void *h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
-    Dl_info info;
-    if (!h && pc__funcref_dlopen(ref)) return PC_VALUE;
-    if (!h) h = dlopen(ref->path, RTLD_NOW | RTLD_NOLOAD);
-    void *sym = h ? dlsym(h, "pc_process_bootstrap") : NULL;
-    if (!sym || !dladdr(sym, &info))
-        return pc__error(PC_VALUE, "cannot find target in %s", ref->path);
-    addr = (uintptr_t)info.dli_fbase + (uintptr_t)ref->offset;
+    (void)pidfd;
 #endif
-    memcpy(out, &addr, sizeof *out < sizeof addr ? sizeof *out : sizeof addr);
-    return PC_OK;
+    return kill(pid, sig);
 }
 
-static void pc__funcref_put(pc__buf *b, const pc__funcref *ref, int has) {
-    pc__buf_u8(b, (unsigned)has);
-    pc__buf_u8(b, (unsigned)ref->is_main);
-    pc__buf_str(b, ref->path);
-    pc__buf_u64(b, ref->offset);
-    pc__buf_u64(b, ref->dev);
-    pc__buf_u64(b, ref->ino);
+// Whether process pid exists (signal 0; EPERM: it does, not ours to signal).
+static int pc__p_os_pid_exists(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
+// waitpid, resumed after EINTR; nohang: WNOHANG.
+static pid_t pc__p_os_waitpid(pid_t pid, int *status, int nohang) {
+    pid_t r;
+    while ((r = waitpid(pid, status, nohang ? WNOHANG : 0)) < 0 && errno == EINTR) {}
+    return r;
 }
 
-static int pc__funcref_get(pc__buf *b, pc__funcref *ref) {
-    memset(ref, 0, sizeof *ref);
-    int has = (int)pc__buf_get_u8(b);
-    ref->is_main = (int)pc__buf_get_u8(b);
-    size_t n;
-    const void *p = pc__buf_get_blob(b, &n);
-    if (p && n < sizeof ref->path) memcpy(ref->path, p, n);
-    else b->bad = 1;
-    ref->offset = pc__buf_get_u64(b);
-    ref->dev = pc__buf_get_u64(b);
-    ref->ino = pc__buf_get_u64(b);
-    return has;
+// Sleep until child pid ends, without reaping it (WNOWAIT). Returns 0, or
+// -1 with errno (EINTR: a signal came first).
+static int pc__p_os_wait_exit(pid_t pid) {
+    siginfo_t si;
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT);
 }
 
-// >>state
-enum { PC__P_CHILD = 0, PC__P_CURRENT = 1, PC__P_PARENT = 2 };
-enum { PC__ARG_NONE = 0, PC__ARG_BYTES = 1, PC__ARG_POINTER = 2, PC__ARG_PACK = 3 };
-enum { PC__S_NONE = 0, PC__S_PIDFD = 1, PC__S_PIPE = 2, PC__S_SERVER = 3 };
-
-struct pc_context { pc_start_method method; };
-static const pc_context pc__contexts[4] = {
-    {PC_START_DEFAULT}, {PC_START_FORK}, {PC_START_SPAWN}, {PC_START_FORKSERVER}
-};
-
-struct pc_process {
-    uint32_t refs;              // the user's, the children registry's, active_children's
-    int kind;
-    pc_lock mu;                 // guards reaping, closing, name and authkey changes
-    char *name;
-    int daemon;
-    unsigned char authkey[PC_AUTHKEY_MAX];
-    size_t authkey_len;
-    uint32_t *identity;         // ("Process-1:2" is {1, 2})
-    size_t identity_len;
-    pc_target_fn target;
-    int arg_kind;
-    void *arg;                  // the copied bytes, or the caller's pointer
-    size_t arg_size;
-    pc__buf pack;               // the encoded argument pack
-    int *pack_fds;              // its descriptors (duplicates, ours until start)
-    size_t pack_nfds;
-    const pc_context *context;
-    pc_start_method method;     // resolved at start
-    int started, closed;
-    int reaped;                 // set under mu with exitcode (pc__proc_set_reaped)
-    pid_t pid;
-    pid_t owner;                // the process that started it (fork copies the registry)
-    int sentinel, sentinel_kind;
-    int pidfd;                  // forkserver children: for signals, until reaped
-    int exitcode;
-    pc_process *reg_prev, *reg_next;
-};
-
-static pc_lock pc__proc_lock = PC_LOCK_INIT;    // registry, method, counter, current
-static pthread_once_t pc__proc_once = PTHREAD_ONCE_INIT;
-static pc_process *pc__proc_current;
-static pc_process *pc__proc_parent;
-static pc_process *pc__proc_children;           // started, not yet reaped
-static uint32_t pc__proc_counter;               // children made by this process
-static pc_start_method pc__proc_method;         // PC_START_DEFAULT: not set
-static int pc__proc_method_fixed;
-static char pc__proc_argv0[256] = "pyconc";
-static pc_lock pc__fs_lock = PC_LOCK_INIT;      // starting the forkserver
-
-static void pc__proc_exit_function(void);
-static void pc__proc_after_fork_child(void);
-
-static pc_process *pc__proc_alloc(int kind, const char *name) {
-    pc_process *p = (pc_process *)pc__calloc(1, sizeof *p);
-    if (!p) return NULL;
-    p->name = pc__strdup(name);
-    if (!p->name) { pc__free(p); return NULL; }
-    p->refs = 1;
-    p->kind = kind;
-    p->sentinel = -1;
-    p->pidfd = -1;
-    p->exitcode = PC_EXITCODE_NONE;
-    return p;
+// SIGKILL our child pid and reap it, so that a child we could not finish
+// starting (or a server we give up on) leaves no zombie; errno is kept.
+static void pc__p_os_kill_reap(pid_t pid) {
+    int st, saved = errno;
+    kill(pid, SIGKILL);
+    pc__p_os_waitpid(pid, &st, 0);
+    errno = saved;
 }
 
-static void pc__proc_init_once(void) {
-    pc_process *cur = pc__proc_alloc(PC__P_CURRENT, "MainProcess");
-    if (!cur) abort();          // no memory before main: nothing sensible to do
-    cur->authkey_len = 32;
-    // Python's os.urandom(32); without any random source there is no safe key.
-    if (pc__random_bytes(cur->authkey, 32)) abort();
-    pc__proc_current = cur;
-    // Children are joined in the last phase at exit, after the threads,
-    // as Python's util._exit_function runs after threading's shutdown.
-    pc__hooks h;
-    memset(&h, 0, sizeof h);
-    h.after_fork_child = pc__proc_after_fork_child;
-    h.at_exit = pc__proc_exit_function;
-    pc__lifecycle_set(PC__PHASE_PROCESSES, &h);
-#if defined(__GLIBC__)
-    snprintf(pc__proc_argv0, sizeof pc__proc_argv0, "%s", program_invocation_short_name);
-#endif
-}
+// signal(sig, fn) for SIG_DFL and SIG_IGN.
+static void pc__p_os_sig_handle(int sig, void (*fn)(int)) { signal(sig, fn); }
 
-static void pc__proc_init(void) { pthread_once(&pc__proc_once, pc__proc_init_once); }
-
-// In a child made by fork (ours or the user's) the parent's children are
-// not ours, and a lock another thread held is free.
-static void pc__proc_after_fork_child(void) {
-    pc__proc_lock.state = 0;
-    pc__fs_lock.state = 0;
-    if (pc__proc_current) pc__proc_current->mu.state = 0;
-}
-
-// >>registry
-static void pc__registry_link(pc_process *p) {
-    p->reg_prev = NULL;
-    p->reg_next = pc__proc_children;
-    if (pc__proc_children) pc__proc_children->reg_prev = p;
-    pc__proc_children = p;
-}
-
-static void pc__registry_unlink(pc_process *p) {
-    if (p->reg_prev) p->reg_prev->reg_next = p->reg_next;
-    else if (pc__proc_children == p) pc__proc_children = p->reg_next;
-    if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
-    p->reg_prev = p->reg_next = NULL;
-}
-
-PYCONC_API pc_process *pc_process_retain(pc_process *p) {
-    if (p) __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
-    return p;
-}
-
-static void pc__proc_destroy(pc_process *p) {
-    for (size_t i = 0; i < p->pack_nfds; i++) pc__os_close(p->pack_fds[i]);
-    if (p->sentinel >= 0) pc__os_close(p->sentinel);
-    pc__os_close(p->pidfd);
-    if (p->arg_kind == PC__ARG_BYTES) pc__free(p->arg);
-    pc__free(p->pack.p);
-    pc__free(p->pack_fds);
-    pc__free(p->identity);
-    pc__free(p->name);
-    pc__free(p);
-}
-
-static void pc__proc_release(pc_process *p) {
-    if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0) pc__proc_destroy(p);
-}
-
-PYCONC_API void pc_process_free(pc_process *p) {
-    if (!p || p->kind != PC__P_CHILD) return;   // current and parent belong to the library
-    pc__proc_release(p);
-}
-
-// >>desc
-static int pc__proc_check_desc(const pc_process_desc *d) {
-    if (d->daemon != PC_DAEMON_INHERIT && d->daemon != PC_DAEMON_YES && d->daemon != PC_DAEMON_NO)
-        return pc__error(PC_VALUE, "daemon must be PC_DAEMON_INHERIT, _YES or _NO");
-    if (d->args && (d->arg || d->arg_size))
-        return pc__error(PC_VALUE, "give either arg/arg_size or args, not both");
-    if (d->arg_size && !d->arg) return pc__error(PC_VALUE, "arg is NULL but arg_size is %zu", d->arg_size);
-    if (d->context && ((int)d->context->method < PC_START_DEFAULT ||
-                       (int)d->context->method > PC_START_FORKSERVER))
-        return pc__error(PC_VALUE, "context is not one of pc_get_context's");
-    return PC_OK;
-}
-
-// The child's identity is ours plus the next counter: "Process-1:3".
-static int pc__proc_set_identity(pc_process *p, char *name_buf, size_t cap) {
-    pc_process *cur = pc__proc_current;
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    uint32_t n = ++pc__proc_counter;
-    size_t len = cur->identity_len + 1;
-    p->identity = (uint32_t *)pc__calloc(len, sizeof(uint32_t));
-    if (p->identity) {
-        if (cur->identity_len) memcpy(p->identity, cur->identity, cur->identity_len * sizeof(uint32_t));
-        p->identity[len - 1] = n;
-        p->identity_len = len;
-    }
-    pc_lock_release(&pc__proc_lock);
-    if (!p->identity) return PC_NOMEM;
-    size_t used = (size_t)snprintf(name_buf, cap, "Process-");
-    for (size_t i = 0; i < len && used < cap; i++)
-        used += (size_t)snprintf(name_buf + used, cap - used, i ? ":%u" : "%u", (unsigned)p->identity[i]);
-    return PC_OK;
-}
-
-static int pc__proc_copy_arg(pc_process *p, const pc_process_desc *d) {
-    if (d->args) {
-        p->arg_kind = PC__ARG_PACK;
-        p->pack_fds = (int *)pc__calloc(PC__ARGS_MAX_FDS, sizeof(int));
-        if (!p->pack_fds) return PC_NOMEM;
-        return pc__args_encode(d->args, &p->pack, p->pack_fds, &p->pack_nfds);
-    }
-    if (d->arg_size) {
-        p->arg_kind = PC__ARG_BYTES;
-        p->arg = pc__malloc(d->arg_size);
-        if (!p->arg) return PC_NOMEM;
-        memcpy(p->arg, d->arg, d->arg_size);
-        p->arg_size = d->arg_size;
-    } else if (d->arg) {
-        p->arg_kind = PC__ARG_POINTER;
-        p->arg = (void *)(uintptr_t)d->arg;
-    }
-    return PC_OK;
-}
-
-PYCONC_API pc_process *pc_process_new(const pc_process_desc *desc) {
-    pc_process_desc d;
-    char auto_name[256];
-    pc__proc_init();
-    memset(&d, 0, sizeof d);
-    if (desc) d = *desc;
-    if (pc__proc_check_desc(&d)) return NULL;
-    pc_process *p = pc__proc_alloc(PC__P_CHILD, "");
-    if (!p) return NULL;
-    pc_process *cur = pc__proc_current;
-    if (pc__proc_set_identity(p, auto_name, sizeof auto_name)) goto fail;
-    pc__free(p->name);
-    if (!(p->name = pc__strdup(d.name ? d.name : auto_name))) goto fail;
-    p->daemon = d.daemon == PC_DAEMON_YES || (d.daemon == PC_DAEMON_INHERIT && cur->daemon);
-    pc_lock_acquire(&cur->mu, PC_FOREVER);
-    memcpy(p->authkey, cur->authkey, cur->authkey_len);
-    p->authkey_len = cur->authkey_len;
-    pc_lock_release(&cur->mu);
-    p->target = d.target;
-    p->context = d.context;
-    if (pc__proc_copy_arg(p, &d)) goto fail;
-    return p;
-fail:
-    pc__proc_destroy(p);
-    return NULL;
-}
-
-// >>methods
-static pc_start_method pc__platform_default(void) {
-#if defined(__linux__)
-    return PC_START_FORKSERVER;
-#else
-    return PC_START_SPAWN;
-#endif
-}
-
-// The method a context stands for; the default context fixes the global
-// choice the first time it is used, as Python's DefaultContext does.
-static pc_start_method pc__resolve_method(const pc_context *ctx) {
-    if (ctx && ctx->method != PC_START_DEFAULT) return ctx->method;
-    return pc_get_start_method();
-}
-
-PYCONC_API const pc_context *pc_get_context(pc_start_method method) {
-    if ((int)method < PC_START_DEFAULT || (int)method > PC_START_FORKSERVER) {
-        pc__error(PC_VALUE, "unknown start method %d", (int)method);
-        return NULL;
-    }
-    return &pc__contexts[method];
-}
-
-PYCONC_API pc_start_method pc_context_get_start_method(const pc_context *ctx) {
-    return pc__resolve_method(ctx);
-}
-
-PYCONC_API pc_start_method pc_get_start_method(void) {
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    if (pc__proc_method == PC_START_DEFAULT) pc__proc_method = pc__platform_default();
-    pc__proc_method_fixed = 1;
-    pc_start_method m = pc__proc_method;
-    pc_lock_release(&pc__proc_lock);
-    return m;
-}
-
-PYCONC_API int pc_set_start_method(pc_start_method method, int force) {
-    if ((int)method < PC_START_DEFAULT || (int)method > PC_START_FORKSERVER)
-        return pc__error(PC_VALUE, "unknown start method %d", (int)method);
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    int fixed = pc__proc_method_fixed;
-    if (fixed && !force) {
-        pc_lock_release(&pc__proc_lock);
-        return pc__error(PC_RUNTIME, "context has already been set");
-    }
-    pc__proc_method = method;
-    pc__proc_method_fixed = method != PC_START_DEFAULT;
-    pc_lock_release(&pc__proc_lock);
-    return PC_OK;
-}
-
-PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap) {
-    pc_start_method all[3];
-    all[0] = pc__platform_default();
-    all[1] = PC_START_FORK;
-    all[2] = all[0] == PC_START_FORKSERVER ? PC_START_SPAWN : PC_START_FORKSERVER;
-    for (size_t i = 0; out && i < cap && i < 3; i++) out[i] = all[i];
-    return 3;
-}
-
-PYCONC_API const char *pc_start_method_name(pc_start_method method) {
-    switch (method) {
-    case PC_START_DEFAULT: return "default";
-    case PC_START_FORK: return "fork";
-    case PC_START_SPAWN: return "spawn";
-    case PC_START_FORKSERVER: return "forkserver";
-    }
-    return NULL;
-}
-
-PYCONC_API int pc_start_method_from_name(const char *name, pc_start_method *out_method) {
-    if (!name || !out_method) return pc__error(PC_VALUE, "name or output is NULL");
-    for (int m = PC_START_FORK; m <= PC_START_FORKSERVER; m++)
-        if (strcmp(name, pc_start_method_name((pc_start_method)m)) == 0) {
-            *out_method = (pc_start_method)m;
-            return PC_OK;
-        }
-    return pc__error(PC_VALUE, "cannot find context for '%s'", name);
-}
-
-// >>child
-// Everything a child needs to become itself, from fork's memory or from
-// the bootstrap message.
-typedef struct pc__child_info {
-    pc_target_fn target;
-    char *name;
-    int daemon;
-    unsigned char authkey[PC_AUTHKEY_MAX];
-    size_t authkey_len;
-    uint32_t *identity;
-    size_t identity_len;
-    long parent_pid;
-    char *parent_name;
-    int method, method_fixed;
-    int arg_kind;
-    void *arg;
-    size_t arg_size;
-    pc_args *pack;
-} pc__child_info;
-
-// Take on the child's identity. The parent's children are not ours; their
-// objects are left alone (the memory is a copy after fork).
-static void pc__child_become(pc__child_info *ci) {
-    pc__proc_init();
-    pc_process *cur = pc__proc_current;
-    cur->name = ci->name;
-    cur->daemon = ci->daemon;
-    memcpy(cur->authkey, ci->authkey, ci->authkey_len);
-    cur->authkey_len = ci->authkey_len;
-    cur->identity = ci->identity;
-    cur->identity_len = ci->identity_len;
-    pc__proc_children = NULL;
-    pc__proc_counter = 0;
-    pc__proc_method = (pc_start_method)ci->method;
-    pc__proc_method_fixed = ci->method_fixed;
-    pc_process *parent = pc__proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
-    if (parent) {
-        parent->pid = (pid_t)ci->parent_pid;
-        parent->started = 1;
-    }
-    pc__proc_parent = parent;
-}
-
-// Python's threading._shutdown in the child: wait for non-daemon threads.
-static void pc__child_join_threads(void) {
-    pc_thread *self = pc_thread_current();
-    for (;;) {
-        pc_thread *ts[64], *found = NULL;
-        size_t n = pc_thread_enumerate(ts, 64);
-        if (n > 64) n = 64;
-        for (size_t i = 0; i < n; i++) {
-            if (!found && ts[i] != self && !pc_thread_daemon(ts[i]) && pc_thread_is_alive(ts[i]))
-                found = ts[i];
-            else
-                pc_thread_free(ts[i]);
-        }
-        if (!found) return;
-        pc_thread_join(found, PC_FOREVER);
-        pc_thread_free(found);
-    }
-}
-
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noreturn))
-#endif
-static void pc__child_run(pc__child_info *ci) {
-    pc__child_become(ci);
-    void *arg = ci->arg_kind == PC__ARG_PACK ? (void *)ci->pack : ci->arg;
-    int rc = ci->target ? ci->target(arg) : 0;
-    char msg[256];
-    int raised = pc__exception_take(msg, sizeof msg);
-    int code = raised ? 1 : (rc & 0xff);
-    if (raised) {
-        // Python prints "Process NAME:" and the traceback, then exits 1.
-        fprintf(stderr, "Process %s:\n%s: %s\n", pc__proc_current->name,
-                pc__exception_name(raised), msg);
-    }
-    pc__proc_exit_function();
-    pc__child_join_threads();
-    pc_args_free(ci->pack);
-    // Only the standard streams: other FILEs hold the parent's unflushed
-    // data too after fork, and the parent writes that itself.
-    fflush(stdout);
-    fflush(stderr);
-    _exit(code);
-}
-
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noreturn))
-#endif
-static void pc__child_from_fork(pc_process *p) {
-    pc__child_info ci;
-    memset(&ci, 0, sizeof ci);
-    ci.target = p->target;
-    ci.name = pc__strdup(p->name);
-    ci.daemon = p->daemon;
-    memcpy(ci.authkey, p->authkey, p->authkey_len);
-    ci.authkey_len = p->authkey_len;
-    ci.identity = p->identity;
-    ci.identity_len = p->identity_len;
-    ci.parent_pid = (long)getppid();
-    ci.parent_name = pc__strdup(pc__proc_current->name);
-    ci.method = (int)pc__proc_method;
-    ci.method_fixed = pc__proc_method_fixed;
-    ci.arg_kind = p->arg_kind;
-    ci.arg = p->arg;
-    ci.arg_size = p->arg_size;
-    if (p->arg_kind == PC__ARG_PACK) {
-        p->pack.pos = 0;
-        ci.pack = pc__args_decode(&p->pack, p->pack_fds, p->pack_nfds);
-        if (!ci.pack) {
-            fprintf(stderr, "pyconc: child %s: %s\n", p->name, pc_last_error());
-            _exit(1);
-        }
-    }
-    pc__child_run(&ci);
-}
-
-// >>bootstrap
-// A spawned or forkserver child reads one message on its bootstrap socket,
-// framed as every message is (pc__frame_send_fds), the descriptors of its
-// argument pack attached; the body starts with PC__BOOT_MAGIC and a kind.
-enum { PC__BOOT_RUN = 1, PC__BOOT_SERVER = 2 };
-
-static void pc__boot_body_run(pc_process *p, const pc__funcref *ref, pc__buf *b) {
-    pc_process *cur = pc__proc_current;
-    pc__buf_u32(b, PC__BOOT_MAGIC);
-    pc__buf_u32(b, PC__BOOT_RUN);
-    pc__funcref_put(b, ref, p->target != NULL);
-    pc__buf_str(b, p->name);
-    pc__buf_u8(b, (unsigned)p->daemon);
-    pc__buf_blob(b, p->authkey, p->authkey_len);
-    pc__buf_u32(b, (uint32_t)p->identity_len);
-    for (size_t i = 0; i < p->identity_len; i++) pc__buf_u32(b, p->identity[i]);
-    pc__buf_u64(b, (uint64_t)getpid());
-    pc_lock_acquire(&cur->mu, PC_FOREVER);
-    pc__buf_str(b, cur->name);
-    pc_lock_release(&cur->mu);
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    pc__buf_u8(b, (unsigned)pc__proc_method);
-    pc__buf_u8(b, (unsigned)pc__proc_method_fixed);
-    pc_lock_release(&pc__proc_lock);
-    pc__buf_u8(b, (unsigned)p->arg_kind);
-    if (p->arg_kind == PC__ARG_BYTES) pc__buf_blob(b, p->arg, p->arg_size);
-    if (p->arg_kind == PC__ARG_PACK) pc__buf_blob(b, p->pack.p, p->pack.len);
-}
-
-static int pc__boot_send(int sock, const pc__buf *body, const int *fds, size_t nfds) {
-    return pc__frame_send_fds(sock, 1, body->p, body->len, fds, nfds);
-}
-
-// Read the whole message; fds gets the descriptors (room for
-// PC__ARGS_MAX_FDS); body is left just past the magic.
-static int pc__boot_recv(int sock, pc__buf *body, int *fds, size_t *nfds) {
-    void *p = NULL;
-    size_t n = 0;
-    *nfds = PC__ARGS_MAX_FDS;
-    memset(body, 0, sizeof *body);
-    int rc = pc__frame_recv_fds(sock, 1, (size_t)1 << 30, &p, &n, fds, nfds);
-    if (rc) return rc;
-    body->p = (unsigned char *)p;
-    body->len = body->cap = n;
-    if (pc__buf_get_u32(body) != PC__BOOT_MAGIC) return pc__error(PC_VALUE, "malformed bootstrap");
-    return PC_OK;
-}
-
-static int pc__boot_parse_run(pc__buf *b, int *fds, size_t nfds, pc__child_info *ci) {
-    pc__funcref ref;
-    size_t n;
-    if (pc__funcref_get(b, &ref) && !b->bad && pc__funcref_resolve(&ref, &ci->target))
-        return PC_VALUE;
-    ci->name = pc__buf_get_str(b);
-    ci->daemon = (int)pc__buf_get_u8(b);
-    const void *key = pc__buf_get_blob(b, &n);
-    if (!key || n == 0 || n > PC_AUTHKEY_MAX) return pc__error(PC_VALUE, "bad authkey");
-    memcpy(ci->authkey, key, n);
-    ci->authkey_len = n;
-    ci->identity_len = pc__buf_get_u32(b);
-    if (ci->identity_len > 4096) return pc__error(PC_VALUE, "bad identity");
-    ci->identity = (uint32_t *)pc__calloc(ci->identity_len + 1, sizeof(uint32_t));
-    if (!ci->identity) return PC_NOMEM;
-    for (size_t i = 0; i < ci->identity_len; i++) ci->identity[i] = pc__buf_get_u32(b);
-    ci->parent_pid = (long)pc__buf_get_u64(b);
-    ci->parent_name = pc__buf_get_str(b);
-    ci->method = (int)pc__buf_get_u8(b);
-    ci->method_fixed = (int)pc__buf_get_u8(b);
-    ci->arg_kind = (int)pc__buf_get_u8(b);
-    if (ci->arg_kind == PC__ARG_BYTES) {
-        const void *arg = pc__buf_get_blob(b, &ci->arg_size);
-        ci->arg = arg ? pc__malloc(ci->arg_size) : NULL;
-        if (ci->arg) memcpy(ci->arg, arg, ci->arg_size);
-    } else if (ci->arg_kind == PC__ARG_PACK) {
-        pc__buf pack;
-        memset(&pack, 0, sizeof pack);
-        pack.p = (unsigned char *)(uintptr_t)pc__buf_get_blob(b, &pack.len);
-        if (pack.p) ci->pack = pc__args_decode(&pack, fds, nfds);
-        if (!ci->pack) b->bad = 1;
-    } else if (ci->arg_kind != PC__ARG_NONE) {
-        b->bad = 1;
-    }
-    if (b->bad || !ci->name || !ci->parent_name) return pc__error(PC_VALUE, "malformed bootstrap");
-    return PC_OK;
-}
-
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noreturn))
-#endif
-static void pc__forkserver_main(int chan, const unsigned char *key, size_t keylen);
-
-// Run the child whose bootstrap socket is sock; never returns. A run
-// bootstrap comes on a stream socketpair, a server's on a seqpacket one.
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noreturn))
-#endif
-static void pc__child_from_socket(int sock) {
-    pc__buf body;
-    int fds[PC__ARGS_MAX_FDS];
-    size_t nfds = 0;
-    pc__child_info ci;
-    memset(&ci, 0, sizeof ci);
-    int type = pc__os_unix_socket_type(sock);
-    int rc = pc__boot_recv(sock, &body, fds, &nfds);
-    if (rc == PC_EOF) _exit(1);                 // the parent gave up on us
-    uint32_t kind = rc ? 0 : pc__buf_get_u32(&body);
-    if ((kind == PC__BOOT_SERVER && type != SOCK_SEQPACKET) ||
-        (kind == PC__BOOT_RUN && type != SOCK_STREAM)) {
-        rc = pc__error(PC_VALUE, "bootstrap kind %u on the wrong kind of socket", (unsigned)kind);
-        kind = 0;
-    }
-    if (kind == PC__BOOT_SERVER) {
-        size_t n;
-        const void *key = pc__buf_get_blob(&body, &n);
-        if (key && n >= 1 && n <= PC_AUTHKEY_MAX) {
-            unsigned char k[PC_AUTHKEY_MAX];
-            memcpy(k, key, n);
-            pc__forkserver_main(sock, k, n);
-        }
-        rc = pc__error(PC_VALUE, "malformed forkserver bootstrap");
-    } else if (kind == PC__BOOT_RUN) {
-        close(sock);
-        rc = pc__boot_parse_run(&body, fds, nfds, &ci);
-    } else if (!rc) {
-        rc = pc__error(PC_VALUE, "unknown bootstrap kind %u", (unsigned)kind);
-    }
-    if (rc) {
-        fprintf(stderr, "pyconc: child bootstrap failed: %s\n", pc_last_error());
-        _exit(1);
-    }
-    for (size_t i = 0; i < nfds; i++) if (fds[i] >= 0) close(fds[i]);   // unused
-    pc__free(body.p);
-    pc__child_run(&ci);
-}
-
-// Before a spawned child reads a byte of its bootstrap, the socket on
-// descriptor 3 must be the one its parent made for it: a unix stream or
-// seqpacket socket whose peer (the process that called socketpair) is
-// our parent, with our user and group. Anyone else who hands a program
-// this descriptor and the environment variable is refused, and cannot
-// make it load a library or run a function. Returns only if it is ours.
-static void pc__boot_check_peer(int fd) {
-    char why[160];
-    pid_t pid = 0, ppid = getppid();
-    uid_t uid = 0;
-    gid_t gid = 0;
-    int type = pc__os_unix_socket_type(fd);
-    if (type != SOCK_STREAM && type != SOCK_SEQPACKET) {
-        snprintf(why, sizeof why, "descriptor %d is not a unix stream or seqpacket socket", fd);
-    } else if (pc__os_peer_ids(fd, &pid, &uid, &gid) < 0) {
-        snprintf(why, sizeof why, "cannot tell who sent it (%s)", strerror(errno));
-    } else if (pid != -1 && pid != ppid) {
-        if (pc__os_peer_gone(fd)) _exit(1);    // our parent died before sending: just go
-        snprintf(why, sizeof why, "it comes from process %ld, not from our parent %ld",
-                 (long)pid, (long)ppid);
-    } else if (uid != geteuid() || gid != getegid()) {
-        snprintf(why, sizeof why, "it comes from user %ld group %ld, not from us (%ld, %ld)",
-                 (long)uid, (long)gid, (long)geteuid(), (long)getegid());
-    } else {
-        return;
-    }
-    fprintf(stderr, "pyconc: refusing the bootstrap on descriptor %d: %s\n", fd, why);
-    _exit(1);
-}
-
-// >>spawn
-// The environment of the child: ours plus PYCONC_PROCESS_FD=3.
-static char **pc__spawn_env(void) {
-    size_t n = 0, k = 0;
-    while (environ && environ[n]) n++;
-    char **env = (char **)pc__calloc(n + 2, sizeof(char *));
-    if (!env) return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], PC__ENV_FD "=", sizeof(PC__ENV_FD)) != 0) env[k++] = environ[i];
-    env[k++] = (char *)(uintptr_t)(PC__ENV_FD "=3");
-    env[k] = NULL;
-    return env;
+// Run fn on SIGCHLD (restarting interrupted calls, not for stopped children).
+static void pc__p_os_on_sigchld(void (*fn)(int)) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, NULL);
 }
 
 // Close in the child every descriptor from lo up that is not close-on-exec.
-static int pc__spawn_close_from(posix_spawn_file_actions_t *fa, int lo) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+static int pc__p_os_spawn_close_from(posix_spawn_file_actions_t *fa, int lo) {
+#if PC__HAVE_SPAWN_CLOSEFROM
     return posix_spawn_file_actions_addclosefrom_np(fa, lo);
 #else
     DIR *d = opendir("/proc/self/fd");
@@ -3654,132 +1465,2723 @@ static int pc__spawn_close_from(posix_spawn_file_actions_t *fa, int lo) {
 #endif
 }
 
-static const char *pc__spawn_exe(void) {
-#if defined(__linux__)
-    return "/proc/self/exe";
-#else
-    return pc__proc_argv0;
-#endif
+// Our environment with the entry env ("NAME=value") in place of any of
+// that name (NULL when out of memory; free the array, not the strings).
+static char **pc__p_os_spawn_env(const char *env) {
+    size_t n = 0, k = 0, name = (size_t)(strchr(env, '=') - env) + 1;
+    while (environ && environ[n]) n++;
+    char **out = (char **)pc__calloc(n + 2, sizeof(char *));
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], env, name) != 0) out[k++] = environ[i];
+    out[k++] = (char *)(uintptr_t)env;
+    out[k] = NULL;
+    return out;
 }
 
-// posix_spawn the program itself with descriptors 0-2, boot_fd as 3 and
-// (when >= 0) sentinel_w as 4, nothing else. Returns PC_OS with errno kept.
-static int pc__spawn_self(int boot_fd, int sentinel_w, pid_t *out_pid) {
+// posix_spawn this program (/proc/self/exe; elsewhere the name argv0)
+// with argv {argv0}, our environment plus env (see above), descriptors
+// 0-2 and fds[i] as number at[i] (i < n, at[] rising), and nothing else:
+// from the number after the last at[i] up, every descriptor that is not
+// close-on-exec is closed in the child. Returns PC_OK, or PC_OS with
+// errno kept.
+static int pc__p_os_spawn_self(const char *argv0, const char *env, const int *fds,
+                               const int *at, int n, pid_t *out_pid) {
     posix_spawn_file_actions_t fa;
     char *argv[2];
     int rc = posix_spawn_file_actions_init(&fa);
     if (rc) { errno = rc; return pc__os_error("posix_spawn_file_actions_init"); }
-    rc = posix_spawn_file_actions_adddup2(&fa, boot_fd, PC__BOOT_FD);
-    if (!rc && sentinel_w >= 0) rc = posix_spawn_file_actions_adddup2(&fa, sentinel_w, PC__SENTINEL_FD);
-    if (!rc) rc = pc__spawn_close_from(&fa, sentinel_w >= 0 ? PC__SENTINEL_FD + 1 : PC__BOOT_FD + 1);
-    char **env = rc ? NULL : pc__spawn_env();
-    if (!rc && !env) rc = ENOMEM;
+    for (int i = 0; !rc && i < n; i++) rc = posix_spawn_file_actions_adddup2(&fa, fds[i], at[i]);
+    if (!rc) rc = pc__p_os_spawn_close_from(&fa, at[n - 1] + 1);
+    char **envp = rc ? NULL : pc__p_os_spawn_env(env);
+    if (!rc && !envp) rc = ENOMEM;
     if (!rc) {
-        argv[0] = pc__proc_argv0;
+        argv[0] = (char *)(uintptr_t)argv0;
         argv[1] = NULL;
-        rc = posix_spawn(out_pid, pc__spawn_exe(), &fa, NULL, argv, env);
+        rc = posix_spawn(out_pid, PC__HAVE_PROC_SELF_EXE ? "/proc/self/exe" : argv0, &fa, NULL,
+                         argv, envp);
     }
-    pc__free(env);
+    pc__free(envp);
     posix_spawn_file_actions_destroy(&fa);
     if (rc) { errno = rc; return pc__os_error("posix_spawn"); }
     return PC_OK;
 }
 
-// Kill and reap a child we could not finish starting: no zombie is left.
-static void pc__proc_abandon(pid_t pid) {
-    int st, saved = errno;
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    errno = saved;
+// Identity, environment and files.
+
+// Whether the kernel started this program in secure-execution mode
+// (set-user-ID, set-group-ID, file capabilities): its environment and
+// inherited descriptors are then chosen by a less privileged user. Ids
+// that differ now mean the same for a program it execs (Linux marks that
+// exec secure), and are all other systems can tell.
+static int pc__p_os_secure_exec(void) {
+#if PC__HAVE_AT_SECURE
+    if (getauxval(AT_SECURE)) return 1;
+#endif
+    return getuid() != geteuid() || getgid() != getegid();
+}
+
+static const char *pc__p_os_getenv(const char *name) { return getenv(name); }
+static void pc__p_os_unsetenv(const char *name) { unsetenv(name); }
+
+// An environment variable, or NULL in a secure-execution program (set-user-ID,
+// set-group-ID, raised capabilities): its environment comes from a less
+// privileged caller, who must not pick where its private files go.
+static const char *pc__p_os_getenv_trusted(const char *name) {
+#if PC__HAVE_SECURE_GETENV
+    return secure_getenv(name);
+#elif PC__HAVE_AT_SECURE
+    return getauxval(AT_SECURE) ? NULL : getenv(name);
+#elif PC__HAVE_ISSETUGID
+    return issetugid() ? NULL : getenv(name);
+#else
+    return getuid() != geteuid() || getgid() != getegid() ? NULL : getenv(name);
+#endif
+}
+
+// The short name this program was started as, or NULL where unknown.
+static const char *pc__p_os_program_name(void) {
+#if PC__HAVE_PROGRAM_NAME
+    return program_invocation_short_name;
+#else
+    return NULL;
+#endif
+}
+
+// The (device, inode) identity of the file at path (following links).
+static int pc__p_os_file_id(const char *path, uint64_t *out_dev, uint64_t *out_ino) {
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    *out_dev = (uint64_t)st.st_dev;
+    *out_ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
+static void pc__p_os_unlink(const char *path) { unlink(path); }
+static void pc__p_os_rmdir(const char *path) { rmdir(path); }
+
+// Make a fresh directory that only we may enter (Python's tempfile.mkdtemp)
+// in $TMPDIR, or /tmp when it is unset, untrusted or too long for a socket
+// path under it. mkdtemp asks for 0700, but a umask may take owner bits
+// away: set the mode on the directory itself, then check owner and mode.
+static int pc__p_os_private_dir(char *out, size_t cap) {
+    const char *dir = pc__p_os_getenv_trusted("TMPDIR");
+    struct stat st;
+    if (!dir || !dir[0] || strlen(dir) > 60) dir = "/tmp";
+    snprintf(out, cap, "%s/pyconc-XXXXXX", dir);
+    if (!mkdtemp(out)) {
+        int e = errno;
+        pc__error(PC_OS, "can't make a private directory in %s: %s", dir, strerror(e));
+        errno = e;
+        return PC_OS;
+    }
+    int fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int ok = fd >= 0 && fchmod(fd, 0700) == 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+             st.st_uid == geteuid() && (st.st_mode & 0777) == 0700;
+    pc__p_os_close(fd);
+    if (ok) return PC_OK;
+    rmdir(out);
+    errno = EPERM;
+    return pc__error(PC_OS, "%s is not a directory of ours with mode 0700", out);
+}
+
+// Fill buf from the kernel's getrandom(); returns how many bytes it gave
+// (fewer, even 0, where the kernel or the system lacks it).
+static size_t pc__p_os_getrandom(void *buf, size_t size) {
+    size_t got = 0;
+#if PC__HAVE_GETRANDOM
+    while (got < size) {
+        long r = syscall(SYS_getrandom, (char *)buf + got, size - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;          // ENOSYS on old kernels: use the device
+        got += (size_t)r;
+    }
+#else
+    (void)buf;
+    (void)size;
+#endif
+    return got;
+}
+
+// The loader.
+
+// Where a code address lies: the loaded object holding it (the program
+// itself, or a shared object by the loader's name for it) and its base.
+typedef struct pc__p_os_code {
+    int is_main;
+    uintptr_t base;             // the object's load address: addr - base is stable
+    char name[1024];            // the loader's name ("" for the program)
+} pc__p_os_code;
+
+#if PC__HAVE_PHDR
+typedef struct pc__p_phdr_search {
+    uintptr_t addr;             // find the object holding addr ...
+    const char *path;           // ... or the object with this path (NULL: main)
+    int index;
+    int found, is_main;
+    uintptr_t base;
+    int executable;             // addr lies in an executable segment
+    char name[1024];
+} pc__p_phdr_search;
+
+static int pc__p_phdr_holds(struct dl_phdr_info *info, uintptr_t addr, int *out_exec) {
+    for (int i = 0; i < (int)info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && addr >= lo && addr < lo + (uintptr_t)ph->p_memsz) {
+            *out_exec = (ph->p_flags & PF_X) != 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int pc__p_phdr_visit(struct dl_phdr_info *info, size_t size, void *data) {
+    pc__p_phdr_search *s = (pc__p_phdr_search *)data;
+    int index = s->index++;
+    (void)size;
+    if (s->path) {              // resolving: match by name (or index 0 for main)
+        int match = s->path[0] ? (info->dlpi_name && strcmp(info->dlpi_name, s->path) == 0)
+                               : index == 0;
+        if (!match) return 0;
+        s->base = (uintptr_t)info->dlpi_addr;
+        s->found = 1;
+        pc__p_phdr_holds(info, s->addr = s->base + s->addr, &s->executable);
+        return 1;
+    }
+    if (!pc__p_phdr_holds(info, s->addr, &s->executable)) return 0;
+    s->found = 1;
+    s->is_main = index == 0;
+    s->base = (uintptr_t)info->dlpi_addr;
+    snprintf(s->name, sizeof s->name, "%s", info->dlpi_name ? info->dlpi_name : "");
+    return 1;
+}
+#endif
+
+// Find the object whose code holds addr. Returns 0, -1 when no loaded
+// object holds it, -2 when it is not in an executable segment of one.
+static int pc__p_os_code_at(uintptr_t addr, pc__p_os_code *out) {
+    Dl_info info;
+    memset(out, 0, sizeof *out);
+    if (!dladdr((void *)addr, &info)) return -1;
+#if PC__HAVE_PHDR
+    pc__p_phdr_search s;
+    memset(&s, 0, sizeof s);
+    s.addr = addr;
+    dl_iterate_phdr(pc__p_phdr_visit, &s);
+    if (!s.found || !s.executable) return -2;
+    out->is_main = s.is_main;
+    out->base = s.base;
+    snprintf(out->name, sizeof out->name, "%s", s.is_main ? "" : s.name);
+#else
+    out->base = (uintptr_t)info.dli_fbase;
+    snprintf(out->name, sizeof out->name, "%s", info.dli_fname ? info.dli_fname : "");
+#endif
+    return 0;
+}
+
+// The address offset bytes past the base of the loaded object named name
+// (is_main: the program). anchor: a symbol the object exports, whose
+// address tells its base where the loader cannot list its objects.
+// Returns 0, -1 when no such object is loaded, -2 when the address is not
+// in an executable segment of it.
+static int pc__p_os_code_in(const char *name, int is_main, uint64_t offset, const char *anchor,
+                            uintptr_t *out) {
+#if PC__HAVE_PHDR
+    pc__p_phdr_search s;
+    memset(&s, 0, sizeof s);
+    s.path = is_main ? "" : name;
+    s.addr = (uintptr_t)offset;
+    (void)anchor;
+    dl_iterate_phdr(pc__p_phdr_visit, &s);
+    if (!s.found) return -1;
+    if (!s.executable) return -2;
+    *out = s.addr;
+#else
+    Dl_info info;
+    void *h = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
+    void *sym = h ? dlsym(h, anchor) : NULL;
+    (void)is_main;
+    if (!sym || !dladdr(sym, &info)) return -1;
+    *out = (uintptr_t)info.dli_fbase + (uintptr_t)offset;
+#endif
+    return 0;
+}
+
+// Load the shared object at path (and run its constructors).
+// Returns PC_OK, PC_VALUE with the loader's message.
+static int pc__p_os_dlopen(const char *path) {
+    if (!dlopen(path, RTLD_NOW | RTLD_GLOBAL))
+        return pc__error(PC_VALUE, "cannot load %s: %s", path, dlerror());
+    return PC_OK;
+}
+
+// >>A.posix-fdpass: descriptors over unix sockets (SCM_RIGHTS)
+// Descriptors travel as SCM_RIGHTS ancillary data on the first byte; the
+// kernel caps one message at 253 of them (SCM_MAX_FD).
+#define PC__MAX_FDS 253
+
+typedef union pc__p_cmsg_space {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * PC__MAX_FDS)];
+} pc__p_cmsg_space;
+
+PYCONC_API int pc__p_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds) {
+    pc__p_cmsg_space space;
+    struct msghdr msg;
+    struct iovec iov;
+    if (!buf || len == 0) return pc__error(PC_VALUE, "send_fds: need at least one byte");
+    if (nfds > PC__MAX_FDS || (nfds && !fds))
+        return pc__error(PC_VALUE, "send_fds: bad descriptor list (%zu)", nfds);
+    memset(&msg, 0, sizeof msg);
+    memset(&space, 0, sizeof space);
+    iov.iov_base = (void *)buf;
+    iov.iov_len = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds) {
+        msg.msg_control = space.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
+    }
+    ssize_t w;
+    while ((w = pc__p_os_sendmsg(sock, &msg)) < 0 && errno == EINTR) {}
+    if (w < 0) return pc__os_error("sendmsg");
+    return pc__p_os_write_buf(sock, 1, (const char *)buf + w, len - (size_t)w);
+}
+
+// Collect the descriptors of msg into fds (room for cap); close any
+// beyond cap. Returns how many arrived in total.
+static size_t pc__p_take_fds(struct msghdr *msg, int *fds, size_t cap, size_t *out_kept) {
+    size_t total = 0, kept = 0;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(msg); h; h = CMSG_NXTHDR(msg, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+        size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++, total++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+#if !PC__HAVE_CMSG_CLOEXEC
+            pc__p_os_cloexec(fd);
+#endif
+            if (kept < cap) fds[kept++] = fd;
+            else pc__p_os_close(fd);
+        }
+    }
+    *out_kept = kept;
+    return total;
+}
+
+PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds) {
+    pc__p_cmsg_space space;
+    struct msghdr msg;
+    struct iovec iov;
+    size_t cap = inout_nfds ? *inout_nfds : 0, kept = 0;
+    if (!buf || len == 0) return pc__error(PC_VALUE, "recv_fds: need at least one byte");
+    if (cap > PC__MAX_FDS) cap = PC__MAX_FDS;
+    if (cap && !fds) return pc__error(PC_VALUE, "recv_fds: fds is NULL");
+    memset(&msg, 0, sizeof msg);
+    iov.iov_base = buf;
+    iov.iov_len = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.buf;
+    msg.msg_controllen = sizeof space.buf;
+    ssize_t r = pc__p_os_recvmsg(sock, &msg);
+    if (inout_nfds) *inout_nfds = 0;
+    if (r < 0) return pc__os_error("recvmsg");
+    size_t total = pc__p_take_fds(&msg, fds, cap, &kept);
+    if (r == 0) return pc__error(PC_EOF, "connection closed by peer");
+    int rc = PC_OK;
+    if (total > kept || (msg.msg_flags & MSG_CTRUNC))
+        rc = pc__error(PC_VALUE, "recv_fds: %zu descriptors arrived, room for %zu", total, cap);
+    else if ((size_t)r < len)
+        rc = pc__p_os_read_all(sock, (char *)buf + r, len - (size_t)r, 0);
+    if (rc) {
+        for (size_t i = 0; i < kept; i++) pc__p_os_close(fds[i]);
+        return rc;
+    }
+    if (inout_nfds) *inout_nfds = kept;
+    return PC_OK;
+}
+
+// >>A.buffer
+// The bootstrap message and the argument pack are a flat byte string in
+// host order (both ends run the same program on the same machine).
+typedef struct pc__p_buf {
+    unsigned char *p;
+    size_t len, cap, pos;
+    int bad;                    // a read ran past the end, or out of memory
+} pc__p_buf;
+
+static void pc__p_buf_put(pc__p_buf *b, const void *data, size_t n) {
+    if (b->bad) return;
+    if (n > SIZE_MAX / 2 - b->len) { b->bad = 1; return; }     // the doubling below stays finite
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n) cap *= 2;
+        unsigned char *np = (unsigned char *)pc__malloc(cap);
+        if (!np) { b->bad = 1; return; }
+        if (b->len) memcpy(np, b->p, b->len);
+        pc__free(b->p);
+        b->p = np;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+static void pc__p_buf_u8(pc__p_buf *b, unsigned v) {
+    unsigned char c = (unsigned char)v;
+    pc__p_buf_put(b, &c, 1);
+}
+static void pc__p_buf_u32(pc__p_buf *b, uint32_t v) { pc__p_buf_put(b, &v, sizeof v); }
+static void pc__p_buf_u64(pc__p_buf *b, uint64_t v) { pc__p_buf_put(b, &v, sizeof v); }
+static void pc__p_buf_blob(pc__p_buf *b, const void *data, size_t n) {
+    pc__p_buf_u64(b, n);
+    pc__p_buf_put(b, data, n);
+}
+static void pc__p_buf_str(pc__p_buf *b, const char *s) {
+    pc__p_buf_blob(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+static const void *pc__p_buf_take(pc__p_buf *b, size_t n) {
+    if (b->bad || n > b->len - b->pos) { b->bad = 1; return NULL; }
+    const void *r = b->p + b->pos;
+    b->pos += n;
+    return r;
+}
+static unsigned pc__p_buf_get_u8(pc__p_buf *b) {
+    const unsigned char *p = (const unsigned char *)pc__p_buf_take(b, 1);
+    return p ? *p : 0;
+}
+static uint32_t pc__p_buf_get_u32(pc__p_buf *b) {
+    uint32_t v = 0;
+    const void *p = pc__p_buf_take(b, sizeof v);
+    if (p) memcpy(&v, p, sizeof v);
+    return v;
+}
+static uint64_t pc__p_buf_get_u64(pc__p_buf *b) {
+    uint64_t v = 0;
+    const void *p = pc__p_buf_take(b, sizeof v);
+    if (p) memcpy(&v, p, sizeof v);
+    return v;
+}
+static const void *pc__p_buf_get_blob(pc__p_buf *b, size_t *out_n) {
+    uint64_t n = pc__p_buf_get_u64(b);
+    if (b->bad || n > b->len - b->pos) { b->bad = 1; *out_n = 0; return NULL; }
+    *out_n = (size_t)n;
+    return pc__p_buf_take(b, (size_t)n);
+}
+// A NUL-terminated copy of a blob (NULL on error).
+static char *pc__p_buf_get_str(pc__p_buf *b) {
+    size_t n;
+    const void *p = pc__p_buf_get_blob(b, &n);
+    if (!p) return NULL;
+    char *s = (char *)pc__malloc(n + 1);
+    if (!s) { b->bad = 1; return NULL; }
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+// >>A.random
+// The kernel's getrandom() where it has one, else its random device.
+PYCONC_API int pc__p_random_bytes(void *buf, size_t size) {
+    unsigned char *p = (unsigned char *)buf;
+    size_t got = pc__p_os_getrandom(p, size);
+    if (got == size) return PC_OK;
+    int fd = pc__p_os_open_read("/dev/urandom");
+    if (fd < 0) return pc__os_error("open /dev/urandom");
+    int rc = pc__p_os_read_all(fd, p + got, size - got, 0);
+    pc__p_os_close(fd);
+    return rc;
+}
+
+// >>A.digest
+// MD5 (RFC 1321) and SHA-256 (FIPS 180-4), only as the HMACs of the
+// authkey handshake need them. Both eat 64-byte blocks.
+typedef struct pc__p_hash {
+    uint32_t h[8];
+    uint64_t length;            // bytes hashed so far
+    unsigned char block[64];
+    size_t fill;
+    int kind;                   // 0: MD5, 1: SHA-256
+} pc__p_hash;
+
+#define PC__ROTL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
+#define PC__ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static const uint32_t pc__p_md5_k[64] = {
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
+    0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
+    0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
+    0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+    0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
+    0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
+    0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
+    0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
+    0xeb86d391};
+static const unsigned char pc__p_md5_r[16] = {7, 12, 17, 22, 5, 9, 14, 20,
+                                            4, 11, 16, 23, 6, 10, 15, 21};
+
+static void pc__p_md5_block(uint32_t *h, const unsigned char *p) {
+    uint32_t w[16], a = h[0], b = h[1], c = h[2], d = h[3];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+               (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+    for (int i = 0; i < 64; i++) {
+        uint32_t f;
+        int g, round = i / 16;
+        if (round == 0) { f = (b & c) | (~b & d); g = i; }
+        else if (round == 1) { f = (d & b) | (~d & c); g = (5 * i + 1) % 16; }
+        else if (round == 2) { f = b ^ c ^ d; g = (3 * i + 5) % 16; }
+        else { f = c ^ (b | ~d); g = (7 * i) % 16; }
+        uint32_t t = d;
+        d = c;
+        c = b;
+        b = b + PC__ROTL(a + f + pc__p_md5_k[i] + w[g], pc__p_md5_r[round * 4 + i % 4]);
+        a = t;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d;
+}
+
+static const uint32_t pc__p_sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2};
+
+static void pc__p_sha256_block(uint32_t *h, const unsigned char *p) {
+    uint32_t w[64], v[8];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = PC__ROTR(w[i - 15], 7) ^ PC__ROTR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = PC__ROTR(w[i - 2], 17) ^ PC__ROTR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    memcpy(v, h, sizeof v);
+    for (int i = 0; i < 64; i++) {
+        uint32_t e = v[4], a = v[0];
+        uint32_t t1 = v[7] + (PC__ROTR(e, 6) ^ PC__ROTR(e, 11) ^ PC__ROTR(e, 25)) +
+                      ((e & v[5]) ^ (~e & v[6])) + pc__p_sha256_k[i] + w[i];
+        uint32_t t2 = (PC__ROTR(a, 2) ^ PC__ROTR(a, 13) ^ PC__ROTR(a, 22)) +
+                      ((a & v[1]) ^ (a & v[2]) ^ (v[1] & v[2]));
+        memmove(v + 1, v, 7 * sizeof v[0]);
+        v[4] += t1;
+        v[0] = t1 + t2;
+    }
+    for (int i = 0; i < 8; i++) h[i] += v[i];
+}
+
+static void pc__p_hash_init(pc__p_hash *s, int kind) {
+    static const uint32_t md5_iv[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    static const uint32_t sha_iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    if (kind) memcpy(s->h, sha_iv, sizeof sha_iv);
+    else memcpy(s->h, md5_iv, sizeof md5_iv);
+}
+
+static void pc__p_hash_update(pc__p_hash *s, const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    s->length += n;
+    while (n > 0) {
+        size_t take = 64 - s->fill < n ? 64 - s->fill : n;
+        memcpy(s->block + s->fill, p, take);
+        s->fill += take;
+        p += take;
+        n -= take;
+        if (s->fill == 64) {
+            if (s->kind) pc__p_sha256_block(s->h, s->block);
+            else pc__p_md5_block(s->h, s->block);
+            s->fill = 0;
+        }
+    }
+}
+
+// Pad with 0x80, zeros and the bit length (little-endian for MD5,
+// big-endian for SHA-256), then write the state in the same byte order.
+static size_t pc__p_hash_final(pc__p_hash *s, unsigned char *out) {
+    unsigned char pad[72] = {0x80};
+    uint64_t bits = s->length * 8;
+    size_t padlen = (s->fill < 56 ? 56 : 120) - s->fill;
+    for (int i = 0; i < 8; i++)
+        pad[padlen + (size_t)i] = (unsigned char)(s->kind ? bits >> (56 - 8 * i) : bits >> (8 * i));
+    pc__p_hash_update(s, pad, padlen + 8);
+    size_t words = s->kind ? 8 : 4;
+    for (size_t i = 0; i < words; i++)
+        for (int j = 0; j < 4; j++)
+            out[4 * i + (size_t)j] =
+                (unsigned char)(s->kind ? s->h[i] >> (24 - 8 * j) : s->h[i] >> (8 * j));
+    return words * 4;
+}
+
+PYCONC_API void pc__p_hmac(int kind, const void *key, size_t key_size, const void *msg,
+                           size_t msg_size, unsigned char *out) {
+    unsigned char k[64], pad[64], inner[32];
+    pc__p_hash s;
+    memset(k, 0, sizeof k);
+    if (key_size > 64) {            // long keys are hashed first (RFC 2104)
+        pc__p_hash_init(&s, kind);
+        pc__p_hash_update(&s, key, key_size);
+        pc__p_hash_final(&s, k);
+    } else if (key_size) {
+        memcpy(k, key, key_size);
+    }
+    for (int i = 0; i < 64; i++) pad[i] = (unsigned char)(k[i] ^ 0x36);
+    pc__p_hash_init(&s, kind);
+    pc__p_hash_update(&s, pad, 64);
+    pc__p_hash_update(&s, msg, msg_size);
+    size_t n = pc__p_hash_final(&s, inner);
+    for (int i = 0; i < 64; i++) pad[i] = (unsigned char)(k[i] ^ 0x5c);
+    pc__p_hash_init(&s, kind);
+    pc__p_hash_update(&s, pad, 64);
+    pc__p_hash_update(&s, inner, n);
+    pc__p_hash_final(&s, out);
+}
+
+// >>B.frame
+// The one framing helper pair: Python's multiprocessing.connection format.
+#define PC__FRAME_LONG 0x7fffffffu     // longer messages use the 8-byte form
+
+static size_t pc__p_frame_header(unsigned char *h, size_t size) {
+    if (size <= PC__FRAME_LONG) {
+        for (int i = 0; i < 4; i++) h[i] = (unsigned char)(size >> (24 - 8 * i));
+        return 4;
+    }
+    memset(h, 0xff, 4);
+    uint64_t s = (uint64_t)size;
+    for (int i = 0; i < 8; i++) h[4 + i] = (unsigned char)(s >> (56 - 8 * i));
+    return 12;
+}
+
+static int pc__p_frame_send(int fd, int is_socket, const void *buf, size_t size) {
+    unsigned char h[12];
+    struct iovec iov[2];
+    iov[0].iov_base = h;
+    iov[0].iov_len = pc__p_frame_header(h, size);
+    iov[1].iov_base = (void *)buf;
+    iov[1].iov_len = size;
+    return pc__p_os_write_all(fd, is_socket, iov, size ? 2 : 1);
+}
+
+// Finish reading a frame header whose first 4 bytes are h; *out_size
+// gets the length. A 4-byte length with the sign bit set (other than -1)
+// or an 8-byte one past PTRDIFF_MAX is a bad frame: PC_OS/EPROTO. The
+// frame readers take a deadline as pc__p_os_read_by does (INFINITY: none).
+static int pc__p_frame_header_rest(int fd, const unsigned char *h4, size_t *out_size,
+                                   double deadline) {
+    unsigned char h[8];
+    int rc;
+    uint32_t s32 = (uint32_t)h4[0] << 24 | (uint32_t)h4[1] << 16 | (uint32_t)h4[2] << 8 | h4[3];
+    if (s32 <= PC__FRAME_LONG) {
+        *out_size = s32;
+        return PC_OK;
+    }
+    if (s32 != 0xffffffffu) {
+        errno = EPROTO;
+        return pc__error(PC_OS, "bad message length (header 0x%08x)", (unsigned)s32);
+    }
+    if ((rc = pc__p_os_read_by(fd, h, 8, 0, deadline))) return rc;
+    uint64_t s64 = 0;
+    for (int i = 0; i < 8; i++) s64 = s64 << 8 | h[i];
+    if (s64 > (uint64_t)PTRDIFF_MAX) {
+        errno = EPROTO;
+        return pc__error(PC_OS, "bad message length (%llu bytes)", (unsigned long long)s64);
+    }
+    *out_size = (size_t)s64;
+    return PC_OK;
+}
+
+// Read a frame header; *out_size gets the length.
+static int pc__p_frame_recv_header(int fd, size_t *out_size, double deadline) {
+    unsigned char h[4];
+    int rc = pc__p_os_read_by(fd, h, 4, 1, deadline);
+    return rc ? rc : pc__p_frame_header_rest(fd, h, out_size, deadline);
+}
+
+// Read a payload of size bytes into a new buffer. The buffer grows as the
+// bytes arrive (1 MiB, then doubling), so a forged header announcing
+// gigabytes costs no more memory than the bytes actually sent. It grows by
+// realloc: a large block moves without a copy (glibc remaps it), so a
+// message is held once, not twice while the last doubling copies it.
+#define PC__FRAME_CHUNK ((size_t)1 << 20)
+
+static int pc__p_frame_recv_payload(int fd, size_t size, void **out_buf, double deadline) {
+    size_t cap = size < PC__FRAME_CHUNK ? size : PC__FRAME_CHUNK, got = 0;
+    char *buf = (char *)pc__malloc(cap);
+    if (!buf) return PC_NOMEM;
+    while (got < size) {
+        if (got == cap) {
+            size_t ncap = cap > size / 2 ? size : cap * 2;
+            char *nbuf = (char *)pc__realloc(buf, got, ncap);
+            if (!nbuf) { pc__free(buf); return PC_NOMEM; }
+            buf = nbuf;
+            cap = ncap;
+        }
+        int rc = pc__p_os_read_by(fd, buf + got, cap - got, 0, deadline);
+        if (rc) { pc__free(buf); return rc; }
+        got = cap;
+    }
+    *out_buf = buf;
+    return PC_OK;
+}
+
+// One message in Python's framing with descriptors attached to the first
+// byte of its header: how an argument pack travels on a connection and
+// how a child gets its bootstrap. Header and payload are separate writes,
+// so on a SOCK_SEQPACKET socket (the forkserver's channel) each is one
+// record, which the reader takes whole (4-byte headers only there).
+static int pc__p_frame_send_fds(int fd, int is_socket, const void *buf, size_t size,
+                                const int *fds, size_t nfds) {
+    unsigned char h[12];
+    size_t hlen = pc__p_frame_header(h, size);
+    int rc = nfds ? pc__p_send_fds(fd, h, hlen, fds, nfds)
+                  : pc__p_os_write_buf(fd, is_socket, h, hlen);
+    return rc ? rc : pc__p_os_write_buf(fd, is_socket, buf, size);
+}
+
+// Receive one such message into a new buffer (*out_buf, pc__free) and up
+// to *inout_nfds descriptors (close-on-exec) into fds. limit: the longest
+// payload accepted, 0 for none. On failure no descriptor is left open.
+// Returns: PC_OK, PC_EOF (closed between messages), PC_OS, PC_VALUE, PC_NOMEM.
+static int pc__p_frame_recv_fds(int fd, int is_socket, size_t limit, void **out_buf,
+                                size_t *out_size, int *fds, size_t *inout_nfds) {
+    unsigned char h[4];
+    size_t size = 0;
+    int rc = is_socket ? pc__p_recv_fds(fd, h, 4, fds, inout_nfds) : pc__p_os_read_all(fd, h, 4, 1);
+    if (!is_socket) *inout_nfds = 0;
+    if (rc) return rc;
+    rc = pc__p_frame_header_rest(fd, h, &size, INFINITY);
+    if (!rc && limit && size > limit) {
+        errno = EMSGSIZE;
+        rc = pc__error(PC_OS, "bad message length: %zu bytes, at most %zu", size, limit);
+    }
+    if (!rc) rc = pc__p_frame_recv_payload(fd, size, out_buf, INFINITY);
+    if (rc) {
+        for (size_t i = 0; i < *inout_nfds; i++) pc__p_os_close(fds[i]);
+        *inout_nfds = 0;
+        return rc;
+    }
+    *out_size = size;
+    return PC_OK;
+}
+
+// >>B.connection
+struct pc_connection {
+    int fd;                     // -1 once closed
+    unsigned char readable, writable;
+    unsigned char is_socket;    // send with MSG_NOSIGNAL instead of masking SIGPIPE
+    unsigned char has_pending;  // a message kept by recv_bytes_into (too long)
+    void *pending;
+    size_t pending_size;
+};
+
+static int pc__p_conn_check(const pc_connection *c, int want_read, int want_write) {
+    if (!c) return pc__error(PC_VALUE, "connection is NULL");
+    if (c->fd < 0) {
+        errno = EBADF;
+        return pc__error(PC_OS, "handle is closed");
+    }
+    if (want_read && !c->readable) return pc__error(PC_VALUE, "connection is write-only");
+    if (want_write && !c->writable) return pc__error(PC_VALUE, "connection is read-only");
+    return PC_OK;
+}
+
+static pc_connection *pc__p_conn_new(int fd, int readable, int writable, int is_socket) {
+    pc_connection *c = (pc_connection *)pc__calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->fd = fd;
+    c->readable = (unsigned char)(readable != 0);
+    c->writable = (unsigned char)(writable != 0);
+    c->is_socket = (unsigned char)(is_socket != 0);
+    return c;
+}
+
+PYCONC_API pc_connection *pc__p_connection_from_fd(int fd, int readable, int writable) {
+    if (fd < 0) {
+        pc__error(PC_VALUE, "invalid handle %d", fd);
+        return NULL;
+    }
+    if (!readable && !writable) {
+        pc__error(PC_VALUE, "at least one of readable and writable must be true");
+        return NULL;
+    }
+    return pc__p_conn_new(fd, readable, writable, pc__p_os_is_socket(fd));
+}
+
+PYCONC_API int pc_pipe(int duplex, pc_connection **out_a, pc_connection **out_b) {
+    int fds[2];
+    if (!out_a || !out_b) return pc__error(PC_VALUE, "pc_pipe: NULL out pointer");
+    *out_a = *out_b = NULL;
+    if ((duplex ? pc__p_os_socketpair(fds) : pc__p_os_pipe(fds)) < 0)
+        return pc__os_error(duplex ? "socketpair" : "pipe");
+    pc_connection *a = pc__p_conn_new(fds[0], 1, duplex, duplex);
+    pc_connection *b = pc__p_conn_new(fds[1], duplex, 1, duplex);
+    if (!a || !b) {
+        pc__free(a);
+        pc__free(b);
+        pc__p_os_close(fds[0]);
+        pc__p_os_close(fds[1]);
+        return PC_NOMEM;
+    }
+    *out_a = a;
+    *out_b = b;
+    return PC_OK;
+}
+
+PYCONC_API int pc_connection_send_bytes(pc_connection *c, const void *buf, size_t offset,
+                                        size_t size) {
+    int rc = pc__p_conn_check(c, 0, 1);
+    if (rc) return rc;
+    if (offset + size < offset) return pc__error(PC_VALUE, "offset + size overflows");
+    if (!buf && offset + size > 0) return pc__error(PC_VALUE, "buffer is NULL");
+    return pc__p_frame_send(c->fd, c->is_socket, (const char *)buf + offset, size);
+}
+
+// Stop reading from a stream that is out of step (a message left half
+// read): the connection stays open for sending, or closes when it cannot
+// send either, as Python's _bad_message_length. errno is kept.
+static void pc__p_conn_desync(pc_connection *c) {
+    int e = errno;
+    if (c->writable) c->readable = 0;
+    else pc_connection_close(c);
+    errno = e;
+}
+
+static int pc__p_conn_bad_length(pc_connection *c, size_t size, size_t maxlength) {
+    pc__p_conn_desync(c);
+    errno = EMSGSIZE;
+    return pc__error(PC_OS, "bad message length: %zu bytes, maxlength %zu", size, maxlength);
+}
+
+// A failed header read desyncs the stream when bytes of it were consumed
+// (EPROTO: a bad length, EIO: end of file inside it); a failed payload read
+// (any status, PC_NOMEM included) always does.
+static int pc__p_conn_header_failed(pc_connection *c, int rc) {
+    if (rc == PC_OS && (errno == EPROTO || errno == EIO)) pc__p_conn_desync(c);
+    return rc;
+}
+
+static int pc__p_conn_payload_failed(pc_connection *c, int rc) {
+    if (rc) pc__p_conn_desync(c);
+    return rc;
+}
+
+// recv_bytes by a deadline (INFINITY: none). A timeout may leave a message
+// half read: only the handshake uses one, and drops the connection then.
+static int pc__p_conn_recv(pc_connection *c, size_t maxlength, void **out_buf, size_t *out_size,
+                           double deadline) {
+    size_t size;
+    int rc = pc__p_conn_check(c, 1, 0);
+    if (rc) return rc;
+    if (!out_buf || !out_size) return pc__error(PC_VALUE, "recv_bytes: NULL out pointer");
+    if (c->has_pending) {
+        size = c->pending_size;
+        if (maxlength && size > maxlength) return pc__p_conn_bad_length(c, size, maxlength);
+        *out_buf = c->pending;
+        *out_size = size;
+        c->pending = NULL;
+        c->has_pending = 0;
+        return PC_OK;
+    }
+    if ((rc = pc__p_frame_recv_header(c->fd, &size, deadline)))
+        return pc__p_conn_header_failed(c, rc);
+    if (maxlength && size > maxlength) return pc__p_conn_bad_length(c, size, maxlength);
+    if ((rc = pc__p_frame_recv_payload(c->fd, size, out_buf, deadline)))
+        return pc__p_conn_payload_failed(c, rc);
+    *out_size = size;
+    return PC_OK;
+}
+
+PYCONC_API int pc_connection_recv_bytes(pc_connection *c, size_t maxlength, void **out_buf,
+                                        size_t *out_size) {
+    return pc__p_conn_recv(c, maxlength, out_buf, out_size, INFINITY);
+}
+
+static int pc__p_conn_too_short(size_t size, size_t room) {
+    return pc__error(PC_VALUE, "BufferTooShort: message of %zu bytes, room for %zu "
+                     "(kept for the next receive)", size, room);
+}
+
+PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t cap,
+                                             size_t offset, size_t *out_size) {
+    size_t size;
+    int rc = pc__p_conn_check(c, 1, 0);
+    if (rc) return rc;
+    if (!out_size) return pc__error(PC_VALUE, "recv_bytes_into: NULL out pointer");
+    if (!buf && cap) return pc__error(PC_VALUE, "buffer is NULL");
+    if (offset > cap) return pc__error(PC_VALUE, "offset too large");
+    if (c->has_pending) {
+        *out_size = size = c->pending_size;
+        if (size > cap - offset) return pc__p_conn_too_short(size, cap - offset);
+        if (size) memcpy((char *)buf + offset, c->pending, size);
+        pc__free(c->pending);
+        c->pending = NULL;
+        c->has_pending = 0;
+        return PC_OK;
+    }
+    if ((rc = pc__p_frame_recv_header(c->fd, &size, INFINITY)))
+        return pc__p_conn_header_failed(c, rc);
+    *out_size = size;
+    if (size <= cap - offset)
+        return pc__p_conn_payload_failed(c, pc__p_os_read_all(c->fd, (char *)buf + offset,
+                                                              size, 0));
+    void *keep;
+    if ((rc = pc__p_frame_recv_payload(c->fd, size, &keep, INFINITY)))
+        return pc__p_conn_payload_failed(c, rc);
+    c->pending = keep;
+    c->pending_size = size;
+    c->has_pending = 1;
+    return pc__p_conn_too_short(size, cap - offset);
+}
+
+PYCONC_API int pc_connection_poll(pc_connection *c, double timeout) {
+    double deadline = 0;
+    int rc = pc__p_conn_check(c, 1, 0);
+    if (rc) return rc;
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    if (c->has_pending) return PC_OK;
+    rc = pc__p_os_wait_readable(c->fd, timeout == 0 ? 0 : deadline);
+    if (rc == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "poll: nothing to read");
+    return rc;
+}
+
+PYCONC_API int pc_connection_fileno(const pc_connection *c) {
+    if (pc__p_conn_check(c, 0, 0)) return -1;
+    return c->fd;
+}
+
+PYCONC_API void pc_connection_close(pc_connection *c) {
+    if (!c || c->fd < 0) return;
+    pc__p_os_close(c->fd);
+    c->fd = -1;
+    pc__free(c->pending);
+    c->pending = NULL;
+    c->has_pending = 0;
+}
+
+PYCONC_API void pc_connection_free(pc_connection *c) {
+    if (!c) return;
+    pc_connection_close(c);
+    pc__free(c);
+}
+
+PYCONC_API int pc_connection_closed(const pc_connection *c) { return !c || c->fd < 0; }
+PYCONC_API int pc_connection_readable(const pc_connection *c) { return c && c->readable; }
+PYCONC_API int pc_connection_writable(const pc_connection *c) { return c && c->writable; }
+PYCONC_API void pc_connection_bytes_free(void *buf) { pc__free(buf); }
+
+// >>B.wait
+// poll(2) needs no extra descriptor (unlike epoll) and is one system call,
+// the reason Python picks it too. Up to 16 objects live on the stack.
+static int pc__p_wait_fd(const pc_wait_object *o) {
+    if (!o->conn) {
+        if (o->fd < 0) return pc__error(PC_VALUE, "wait: negative descriptor %d", o->fd);
+        return PC_OK;
+    }
+    return pc__p_conn_check(o->conn, 1, 0);
+}
+
+static size_t pc__p_wait_collect(pc_wait_object *objects, const struct pollfd *p, size_t n) {
+    size_t ready = 0;
+    for (size_t i = 0; i < n; i++) {
+        int on = (p[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 ||
+                 (objects[i].conn && objects[i].conn->has_pending);
+        objects[i].ready = on;
+        ready += (size_t)on;
+    }
+    return ready;
+}
+
+static int pc__p_wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
+                           double deadline, size_t *out_nready) {
+    int any_pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        p[i].fd = objects[i].conn ? objects[i].conn->fd : objects[i].fd;
+        p[i].events = POLLIN;
+        p[i].revents = 0;
+        objects[i].ready = 0;
+        if (objects[i].conn && objects[i].conn->has_pending) any_pending = 1;
+    }
+    int rc = pc__p_os_poll(p, n, any_pending ? 0 : deadline);
+    if (rc == PC_OS) return rc;
+    for (size_t i = 0; i < n; i++)
+        if (p[i].revents & POLLNVAL)
+            return pc__error(PC_VALUE, "wait: descriptor %d is not open", p[i].fd);
+    size_t ready = pc__p_wait_collect(objects, p, n);
+    if (out_nready) *out_nready = ready;
+    return ready ? PC_OK : pc__error(PC_TIMEOUT, "wait: nothing ready");
+}
+
+PYCONC_API int pc_connection_wait(pc_wait_object *objects, size_t n, double timeout,
+                                  size_t *out_nready) {
+    struct pollfd small[16], *p = small;
+    double deadline = 0;
+    int rc;
+    if (out_nready) *out_nready = 0;
+    if (!objects && n) return pc__error(PC_VALUE, "wait: objects is NULL");
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = pc__p_wait_fd(&objects[i]))) return rc;
+    if (n > 16 && !(p = (struct pollfd *)pc__calloc(n, sizeof *p))) return PC_NOMEM;
+    rc = pc__p_wait_poll(objects, p, n, timeout == 0 ? 0 : deadline, out_nready);
+    if (p != small) pc__free(p);
+    return rc;
+}
+
+// >>B.auth
+// Python's authkey handshake (multiprocessing.connection, 3.12+), written
+// once for its two carriers: framed messages on a connection (Python's
+// own), and one record per message on the forkserver's channel. A
+// message longer than 256 bytes is refused unread.
+#define PC__AUTH_MAX 256
+#define PC__CHALLENGE "#CHALLENGE#"
+#define PC__WELCOME "#WELCOME#"
+#define PC__FAILURE "#FAILURE#"
+#define PC__CHALLENGE_RANDOM 40     // Python's MESSAGE_LENGTH
+#define PC__LEGACY_CHALLENGE 20     // a <= 3.11 server's challenge: bare MD5
+#define PC__MD5_SIZE 16
+
+// How one handshake's messages travel. recv fills buf (room for
+// PC__AUTH_MAX bytes); PC_AUTH from it is a message it cannot take as one,
+// which the challenger refuses as a wrong reply; any other failure of
+// either ends the handshake at once.
+typedef struct pc__p_auth_io {
+    int (*send)(void *ctx, const void *buf, size_t size);
+    int (*recv)(void *ctx, unsigned char *buf, size_t *out_size);
+    void *ctx;
+    // Python's forms: {md5} and the bare MD5 of <= 3.11 too. Otherwise
+    // only what we send ourselves: a "{sha256}" challenge of 40 random
+    // bytes and a "{sha256}" reply.
+    int legacy;
+} pc__p_auth_io;
+
+// Split a challenge or reply into its digest (0 MD5, 1 SHA-256) and the
+// part after the "{name}" prefix. The bare 16- and 20-byte forms are the
+// legacy MD5 protocol. Python also knows sha384 and sha3_*: refused here.
+static int pc__p_auth_digest(const pc__p_auth_io *io, const unsigned char *m, size_t n,
+                             int *out_kind, size_t *out_prefix) {
+    static const char *const names[2] = {"{md5}", "{sha256}"};
+    *out_prefix = 0;
+    *out_kind = 0;
+    if (io->legacy && (n == PC__MD5_SIZE || n == PC__LEGACY_CHALLENGE)) return PC_OK;
+    for (int k = io->legacy ? 0 : 1; k < 2; k++) {
+        size_t len = strlen(names[k]);
+        if (n >= len && memcmp(m, names[k], len) == 0) {
+            *out_kind = k;
+            *out_prefix = len;
+            return PC_OK;
+        }
+    }
+    if (!io->legacy) return pc__error(PC_AUTH, "expected a {sha256} message (%zu bytes)", n);
+    return pc__error(PC_AUTH, "unsupported message length, missing digest prefix, or "
+                     "unsupported digest (%zu bytes)", n);
+}
+
+// Compare without an early exit, so timing tells an attacker nothing.
+static int pc__p_auth_equal(const unsigned char *a, const unsigned char *b, size_t n) {
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++) diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+static int pc__p_auth_verify(const pc__p_auth_io *io, const void *key, size_t key_size,
+                             const unsigned char *message, size_t message_size,
+                             const unsigned char *reply, size_t n) {
+    unsigned char expected[32];
+    int kind;
+    size_t prefix;
+    if (pc__p_auth_digest(io, reply, n, &kind, &prefix)) return PC_AUTH;
+    size_t want = kind ? 32 : PC__MD5_SIZE;
+    pc__p_hmac(kind, key, key_size, message, message_size, expected);
+    if (n - prefix != want)
+        return pc__error(PC_AUTH, "expected %s of length %zu, got %zu",
+                         kind ? "sha256" : "md5", want, n - prefix);
+    if (!pc__p_auth_equal(expected, reply + prefix, want))
+        return pc__error(PC_AUTH, "digest received was wrong");
+    return PC_OK;
+}
+
+// The challenger's half (Python's deliver_challenge): send a "{sha256}"
+// challenge, check the reply, answer #WELCOME# or #FAILURE#.
+static int pc__p_auth_challenge(const pc__p_auth_io *io, const void *key, size_t key_size) {
+    unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
+    size_t n = 0, head = strlen(PC__CHALLENGE);
+    memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
+    int rc = pc__p_random_bytes(out + head + 8, PC__CHALLENGE_RANDOM);
+    if (!rc) rc = io->send(io->ctx, out, sizeof out);
+    if (!rc) rc = io->recv(io->ctx, reply, &n);
+    if (rc && rc != PC_AUTH) return rc;     // a message that is no reply is refused below
+    if (!rc) rc = pc__p_auth_verify(io, key, key_size, out + head, sizeof out - head, reply, n);
+    if (rc == PC_OK) return io->send(io->ctx, PC__WELCOME, strlen(PC__WELCOME));
+    char why[256];
+    snprintf(why, sizeof why, "%s", pc_last_error());    // the send below may overwrite it
+    io->send(io->ctx, PC__FAILURE, strlen(PC__FAILURE));
+    return pc__error(PC_AUTH, "%s", why);
+}
+
+// The answerer's half (Python's answer_challenge): reply with the HMAC of
+// the challenge under key, then expect #WELCOME#.
+static int pc__p_auth_answer(const pc__p_auth_io *io, const void *key, size_t key_size) {
+    unsigned char m[PC__AUTH_MAX], reply[8 + 32];
+    size_t n, head = strlen(PC__CHALLENGE), prefix;
+    int kind, rc = io->recv(io->ctx, m, &n);
+    if (rc) return rc;
+    if (n < head || memcmp(m, PC__CHALLENGE, head) != 0)
+        return pc__error(PC_AUTH, "protocol error, expected a challenge");
+    if (n - head < PC__LEGACY_CHALLENGE)
+        return pc__error(PC_AUTH, "challenge too short: %zu bytes", n - head);
+    if (!io->legacy && n - head != 8 + PC__CHALLENGE_RANDOM)
+        return pc__error(PC_AUTH, "expected a {sha256} challenge of %d bytes, got %zu",
+                         8 + PC__CHALLENGE_RANDOM, n - head);
+    if (pc__p_auth_digest(io, m + head, n - head, &kind, &prefix)) return PC_AUTH;
+    // The MAC covers the whole challenge, "{digest}" prefix included.
+    memcpy(reply, m + head, prefix);
+    pc__p_hmac(kind, key, key_size, m + head, n - head, reply + prefix);
+    if ((rc = io->send(io->ctx, reply, prefix + (kind ? 32 : PC__MD5_SIZE)))) return rc;
+    if ((rc = io->recv(io->ctx, m, &n))) return rc;
+    if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
+        return pc__error(PC_AUTH, "digest sent was rejected");
+    return PC_OK;
+}
+
+// The connection carrier: normal frames, each read by one deadline
+// (INFINITY: none); the writes are a few small messages that the socket
+// buffer takes.
+typedef struct pc__p_auth_conn {
+    pc_connection *c;
+    double deadline;
+} pc__p_auth_conn;
+
+static int pc__p_auth_conn_send(void *ctx, const void *buf, size_t size) {
+    return pc_connection_send_bytes(((pc__p_auth_conn *)ctx)->c, buf, 0, size);
+}
+
+static int pc__p_auth_conn_recv(void *ctx, unsigned char *buf, size_t *out_size) {
+    pc__p_auth_conn *a = (pc__p_auth_conn *)ctx;
+    void *msg;
+    size_t n;
+    int rc = pc__p_conn_recv(a->c, PC__AUTH_MAX, &msg, &n, a->deadline);
+    if (rc) return rc;
+    memcpy(buf, msg, n);
+    pc__free(msg);
+    *out_size = n;
+    return PC_OK;
+}
+
+typedef int (*pc__p_auth_half)(const pc__p_auth_io *io, const void *key, size_t key_size);
+
+// Run the half first on connection c, then second (when not NULL): both,
+// in the order Python's Listener (challenge first) or Client runs them.
+static int pc__p_auth_conn_run(pc_connection *c, const void *key, size_t key_size,
+                               double deadline, pc__p_auth_half first, pc__p_auth_half second) {
+    pc__p_auth_conn ctx;
+    pc__p_auth_io io;
+    if (!key && key_size) return pc__error(PC_VALUE, "authkey is NULL");
+    int rc = pc__p_conn_check(c, 1, 1);
+    if (rc) return rc;
+    ctx.c = c;
+    ctx.deadline = deadline;
+    io.send = pc__p_auth_conn_send;
+    io.recv = pc__p_auth_conn_recv;
+    io.ctx = &ctx;
+    io.legacy = 1;
+    rc = first(&io, key, key_size);
+    return rc || !second ? rc : second(&io, key, key_size);
+}
+
+PYCONC_API int pc_connection_deliver_challenge(pc_connection *c, const void *authkey,
+                                               size_t authkey_size) {
+    return pc__p_auth_conn_run(c, authkey, authkey_size, INFINITY, pc__p_auth_challenge, NULL);
+}
+
+PYCONC_API int pc_connection_answer_challenge(pc_connection *c, const void *authkey,
+                                              size_t authkey_size) {
+    return pc__p_auth_conn_run(c, authkey, authkey_size, INFINITY, pc__p_auth_answer, NULL);
+}
+
+// >>B.address
+// Addresses are text everywhere: "host:port", "[v6]:port", "/path" and
+// "@name" (Linux's abstract namespace; Python writes it "\0name").
+typedef struct pc__p_sockaddr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} pc__p_sockaddr;
+
+static pc_family pc__p_family_of(const char *address) {
+    const char *colon = strrchr(address, ':');
+    if (address[0] == '@') return PC_AF_ABSTRACT;
+    if (strchr(address, '/') || !colon || !colon[1]) return PC_AF_UNIX;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9') return PC_AF_UNIX;
+    return PC_AF_INET;
+}
+
+static int pc__p_unix_sockaddr(const char *path, int abstract, pc__p_sockaddr *out) {
+    struct sockaddr_un un;
+    if (abstract && path[0] == '@') path++;
+    if (abstract && !PC__HAVE_ABSTRACT_UNIX)
+        return pc__error(PC_VALUE, "the abstract socket namespace is Linux only");
+    size_t n = strlen(path), room = sizeof un.sun_path - 1;
+    if (n == 0 || n > room)
+        return pc__error(PC_VALUE, "unix address of %zu bytes (1 to %zu allowed)", n, room);
+    memset(&un, 0, sizeof un);
+    un.sun_family = AF_UNIX;
+    // A path ends with its NUL; an abstract name starts with one and has none.
+    memcpy(un.sun_path + (abstract ? 1 : 0), path, n);
+    memset(out, 0, sizeof *out);
+    memcpy(&out->ss, &un, sizeof un);
+    out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return PC_OK;
+}
+
+// Split "host:port" / "[v6]:port" into host (may be "") and port.
+static int pc__p_split_host_port(const char *address, char *host, size_t cap,
+                                 const char **out_port, int *out_v6) {
+    const char *colon = strrchr(address, ':'), *h = address, *end = colon;
+    *out_v6 = address[0] == '[';
+    if (!colon) return pc__error(PC_VALUE, "TCP address \"%s\" has no :port", address);
+    if (*out_v6) {
+        h = address + 1;
+        end = strchr(h, ']');
+        if (!end || end + 1 != colon)
+            return pc__error(PC_VALUE, "bad IPv6 address \"%s\" (want [addr]:port)", address);
+    }
+    if ((size_t)(end - h) >= cap) return pc__error(PC_VALUE, "host name too long");
+    memcpy(host, h, (size_t)(end - h));
+    host[end - h] = '\0';
+    *out_port = colon + 1;
+    return PC_OK;
+}
+
+// Check a port and write it back canonical. getaddrinfo would take any
+// number and keep its low 16 bits (99999 is port 34463); Python refuses
+// ports past 65535 with OverflowError.
+static int pc__p_tcp_port(const char *port, char *out, size_t cap) {
+    unsigned long value = 0;
+    size_t n = strlen(port);
+    const char *more = n > 20 ? "..." : "";
+    if (n == 0) return pc__error(PC_VALUE, "TCP address has an empty port");
+    for (const char *p = port; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return pc__error(PC_VALUE, "TCP port \"%.20s%s\" is not a number", port, more);
+        value = value * 10 + (unsigned long)(*p - '0');
+        if (value > 65535)
+            return pc__error(PC_VALUE, "TCP port %.20s%s out of range: port must be 0-65535",
+                             port, more);
+    }
+    snprintf(out, cap, "%lu", value);
+    return PC_OK;
+}
+
+// Resolve a TCP address: IPv4 unless the host is bracketed (Python's
+// AF_INET listener takes IPv4 only, so "localhost" must mean 127.0.0.1).
+static int pc__p_tcp_resolve(const char *address, int passive, struct addrinfo **out) {
+    char host[256], port[8];
+    const char *port_text = NULL;
+    int v6 = 0, rc = pc__p_split_host_port(address, host, sizeof host, &port_text, &v6);
+    if (!rc) rc = pc__p_tcp_port(port_text, port, sizeof port);
+    if (rc) return rc;
+    return pc__p_os_getaddrinfo(host[0] ? host : NULL, port, v6 ? AF_INET6 : AF_INET, passive,
+                                out, address);
+}
+
+static void pc__p_format_sockaddr(const struct sockaddr_storage *ss, socklen_t len, char *out,
+                                  size_t cap) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+        snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+        snprintf(out, cap, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
+    } else {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)(const void *)ss;
+        size_t n = len > off ? (size_t)len - off : 0;
+        if (n > 0 && un->sun_path[0] == '\0')      // abstract: "@" + name
+            snprintf(out, cap, "@%.*s", (int)(n - 1), un->sun_path + 1);
+        else
+            snprintf(out, cap, "%.*s", (int)strnlen(un->sun_path, n), un->sun_path);
+    }
+}
+
+// >>B.listener
+// A connection inside the accept handshake, on its accepting thread's
+// stack, linked into the listener so that close can cut it short.
+typedef struct pc__p_handshake {
+    struct pc__p_handshake *next;
+    int fd;
+    pid_t pid;                  // only this process may shut the socket down
+    int cut;                    // close shut it down: the accept fails
+} pc__p_handshake;
+
+struct pc_listener {
+    pc_lock mu;                 // guards fd, closed, accepting, last, handshakes
+    int fd;
+    int closed;
+    int accepting;              // threads inside accept(): they own the close
+    pc_family family;
+    pid_t owner;                // only this process removes the socket file
+    int has_last;
+    char address[128];
+    char last[128];
+    char dir[96];               // private directory of a default address ("": none)
+    unsigned char *authkey;     // NULL: no handshake
+    size_t authkey_size;
+    double handshake_timeout;   // seconds, INFINITY: none
+    pc__p_handshake *handshakes;
+};
+
+#define PC__HANDSHAKE_TIMEOUT 5.0   // pc_listener_desc.handshake_timeout 0
+
+static uint32_t pc__p_listener_counter;
+
+// Python's arbitrary_address: for a socket file, a name in a fresh private
+// directory (no other user can connect, whatever the umask; Python's
+// mkdtemp(prefix='pymp-')); an unused abstract name; any TCP port.
+static int pc__p_listener_fresh_address(pc_listener *l, char *out, size_t cap) {
+    uint32_t r = 0;
+    if (l->family == PC_AF_INET) {
+        snprintf(out, cap, "127.0.0.1:0");
+    } else if (l->family == PC_AF_ABSTRACT) {
+        pc__p_random_bytes(&r, sizeof r);
+        unsigned n = __atomic_add_fetch(&pc__p_listener_counter, 1, __ATOMIC_RELAXED);
+        snprintf(out, cap, "@pyconc-%ld-%u-%08x", (long)pc__p_os_getpid(), n, (unsigned)r);
+    } else {
+        int rc = pc__p_os_private_dir(l->dir, sizeof l->dir);
+        if (rc) {
+            l->dir[0] = '\0';
+            return rc;
+        }
+        snprintf(out, cap, "%s/listener.sock", l->dir);
+    }
+    return PC_OK;
+}
+
+static int pc__p_listener_bind_unix(pc_listener *l, const char *address) {
+    pc__p_sockaddr sa;
+    int rc = pc__p_unix_sockaddr(address, l->family == PC_AF_ABSTRACT, &sa);
+    if (rc) return rc;
+    if ((l->fd = pc__p_os_socket(AF_UNIX)) < 0) return pc__os_error("socket");
+    if (pc__p_os_bind(l->fd, (struct sockaddr *)&sa.ss, sa.len) < 0)
+        return pc__os_error(address);
+    return PC_OK;
+}
+
+static int pc__p_listener_bind_tcp(pc_listener *l, const char *address) {
+    struct addrinfo *ai;
+    int rc = pc__p_tcp_resolve(address, 1, &ai);
+    if (rc) return rc;
+    if ((l->fd = pc__p_os_socket(ai->ai_family)) < 0) rc = pc__os_error("socket");
+    else if (pc__p_os_reuseaddr(l->fd) < 0)
+        rc = pc__os_error("setsockopt SO_REUSEADDR");
+    else if (pc__p_os_bind(l->fd, ai->ai_addr, ai->ai_addrlen) < 0)
+        rc = pc__os_error(address);
+    pc__p_os_freeaddrinfo(ai);
+    return rc;
+}
+
+static int pc__p_listener_open(pc_listener *l, const char *address, int backlog) {
+    int rc = l->family == PC_AF_INET ? pc__p_listener_bind_tcp(l, address)
+                                     : pc__p_listener_bind_unix(l, address);
+    if (rc) return rc;
+    if (pc__p_os_listen(l->fd, backlog) < 0) {
+        rc = pc__os_error("listen");
+        if (l->family == PC_AF_UNIX) pc__p_os_unlink(address);
+        return rc;
+    }
+    pc__p_sockaddr sa;
+    if (pc__p_os_sockname(l->fd, &sa.ss, &sa.len) < 0) {
+        snprintf(l->address, sizeof l->address, "%s", address);
+        return PC_OK;
+    }
+    pc__p_format_sockaddr(&sa.ss, sa.len, l->address, sizeof l->address);
+    return PC_OK;
+}
+
+// 0: the default; negative: none (the library's rule for every timeout).
+static int pc__p_listener_set_timeout(pc_listener *l, double timeout) {
+    if (timeout != timeout) return pc__error(PC_VALUE, "handshake_timeout is NaN");
+    if (timeout == 0) timeout = PC__HANDSHAKE_TIMEOUT;
+    else if (timeout < 0) timeout = INFINITY;
+    l->handshake_timeout = timeout;
+    return PC_OK;
+}
+
+static int pc__p_listener_setup(pc_listener *l, const pc_listener_desc *d) {
+    char fresh[128];
+    const char *address = d->address;
+    l->family = d->family ? d->family : (address ? pc__p_family_of(address) : PC_AF_UNIX);
+    if ((int)l->family < PC_AF_UNIX || (int)l->family > PC_AF_INET)
+        return pc__error(PC_VALUE, "unknown address family %d", (int)d->family);
+    if (d->authkey || d->authkey_size) {
+        if (!d->authkey) return pc__error(PC_VALUE, "authkey is NULL");
+        if (!(l->authkey = (unsigned char *)pc__malloc(d->authkey_size))) return PC_NOMEM;
+        if (d->authkey_size) memcpy(l->authkey, d->authkey, d->authkey_size);
+        l->authkey_size = d->authkey_size;
+    }
+    if (d->backlog < 0) return pc__error(PC_VALUE, "backlog is negative");
+    int rc = pc__p_listener_set_timeout(l, d->handshake_timeout);
+    if (!rc && !address) rc = pc__p_listener_fresh_address(l, fresh, sizeof fresh);
+    if (!address) address = fresh;
+    return rc ? rc : pc__p_listener_open(l, address, d->backlog ? d->backlog : 1);
+}
+
+PYCONC_API pc_listener *pc_listener_new(const pc_listener_desc *desc) {
+    pc_listener_desc zero;
+    memset(&zero, 0, sizeof zero);
+    pc_listener *l = (pc_listener *)pc__calloc(1, sizeof *l);
+    if (!l) return NULL;
+    l->fd = -1;
+    l->owner = pc__p_os_getpid();
+    int rc = pc__p_listener_setup(l, desc ? desc : &zero);
+    if (rc) {
+        int e = errno;
+        pc__p_os_close(l->fd);
+        if (l->dir[0]) pc__p_os_rmdir(l->dir);
+        errno = e;
+        pc__free(l->authkey);
+        pc__free(l);
+        return NULL;
+    }
+    return l;
+}
+
+static int pc__p_listener_closed_error(void) {
+    errno = EBADF;
+    return pc__error(PC_OS, "listener is closed");
+}
+
+// Record the peer of a new connection and, when a handshake follows, enter
+// it in the listener's list. Returns 0 when the listener closed meanwhile.
+static int pc__p_handshake_enter(pc_listener *l, pc__p_handshake *h, int fd,
+                                 const pc__p_sockaddr *peer) {
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    int open = !l->closed;
+    if (open) {
+        pc__p_format_sockaddr(&peer->ss, peer->len, l->last, sizeof l->last);
+        l->has_last = 1;
+    }
+    if (open && l->authkey) {
+        h->fd = fd;
+        h->pid = pc__p_os_getpid();
+        h->cut = 0;
+        h->next = l->handshakes;
+        l->handshakes = h;
+    }
+    pc_lock_release(&l->mu);
+    return open;
+}
+
+// Leave the list (before the descriptor can be closed and its number
+// reused); returns whether close cut the handshake.
+static int pc__p_handshake_leave(pc_listener *l, pc__p_handshake *h) {
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    pc__p_handshake **p = &l->handshakes;
+    while (*p && *p != h) p = &(*p)->next;
+    if (*p) *p = h->next;
+    pc_lock_release(&l->mu);
+    return h->cut;
+}
+
+// Shut down the sockets of this process's handshakes (under l->mu): their
+// reads see end of file at once, so the accepts inside them return.
+static void pc__p_handshake_cut_all(pc_listener *l) {
+    pid_t self = pc__p_os_getpid();
+    for (pc__p_handshake *h = l->handshakes; h; h = h->next) {
+        if (h->pid != self || h->cut) continue;
+        pc__p_os_shutdown(h->fd);
+        h->cut = 1;
+    }
+}
+
+// The handshake of an accepted connection, Listener's way round (challenge
+// the client, then answer its challenge), all by one deadline.
+static int pc__p_listener_handshake(pc_listener *l, pc_connection *c, pc__p_handshake *h) {
+    double deadline = pc_monotonic() + l->handshake_timeout;   // INFINITY stays so
+    int rc = pc__p_auth_conn_run(c, l->authkey, l->authkey_size, deadline,
+                                 pc__p_auth_challenge, pc__p_auth_answer);
+    if (pc__p_handshake_leave(l, h)) return pc__p_listener_closed_error();
+    if (rc == PC_TIMEOUT)
+        return pc__error(PC_AUTH, "the client did not finish the handshake within "
+                         "handshake_timeout (%g s)", l->handshake_timeout);
+    return rc;
+}
+
+// Record the peer and finish one accepted connection (handshake).
+static int pc__p_listener_welcome(pc_listener *l, int fd, const pc__p_sockaddr *peer,
+                                  pc_connection **out_conn) {
+    pc__p_handshake h;
+    pc__p_os_tcp_nodelay(fd, peer->ss.ss_family);
+    pc_connection *c = pc__p_conn_new(fd, 1, 1, 1);
+    if (!c) {
+        pc__p_os_close(fd);
+        return PC_NOMEM;
+    }
+    int rc = pc__p_handshake_enter(l, &h, fd, peer) ? PC_OK : pc__p_listener_closed_error();
+    if (!rc && l->authkey) rc = pc__p_listener_handshake(l, c, &h);
+    if (rc) {
+        pc_connection_free(c);
+        return rc;
+    }
+    *out_conn = c;
+    return PC_OK;
+}
+
+PYCONC_API int pc_listener_accept(pc_listener *l, pc_connection **out_conn) {
+    pc__p_sockaddr peer;
+    if (!l || !out_conn) return pc__error(PC_VALUE, "accept: NULL argument");
+    *out_conn = NULL;
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    if (l->closed) {
+        pc_lock_release(&l->mu);
+        return pc__p_listener_closed_error();
+    }
+    l->accepting++;
+    int fd = l->fd;
+    pc_lock_release(&l->mu);
+    int s = pc__p_os_accept(fd, &peer.ss, &peer.len), e = errno;
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    int closed = l->closed;
+    if (--l->accepting == 0 && closed) {     // the last one out closes
+        pc__p_os_close(l->fd);
+        l->fd = -1;
+    }
+    pc_lock_release(&l->mu);
+    if (s >= 0 && closed) pc__p_os_close(s);
+    if (closed) return pc__p_listener_closed_error();
+    if (s < 0) {
+        errno = e;
+        return pc__os_error("accept");
+    }
+    return pc__p_listener_welcome(l, s, &peer, out_conn);
+}
+
+PYCONC_API void pc_listener_close(pc_listener *l) {
+    if (!l) return;
+    pc_lock_acquire(&l->mu, PC_FOREVER);
+    int was_closed = l->closed;
+    l->closed = 1;
+    if (!was_closed) pc__p_handshake_cut_all(l);
+    if (!was_closed && l->fd >= 0) {
+        if (l->accepting > 0 && pc__p_os_getpid() == l->owner) {
+            // shutdown() wakes the threads blocked in accept() (Linux); the
+            // last to leave closes, so the number is never reused under
+            // them. Only then: shutdown acts on the socket that every
+            // process shares, and a forked child closing its copy must not
+            // stop the parent's listener.
+            pc__p_os_shutdown(l->fd);
+        } else {
+            pc__p_os_close(l->fd);
+            l->fd = -1;
+        }
+    }
+    pc_lock_release(&l->mu);
+    if (was_closed || pc__p_os_getpid() != l->owner) return;
+    if (l->family == PC_AF_UNIX) pc__p_os_unlink(l->address);
+    if (l->dir[0]) pc__p_os_rmdir(l->dir);
+}
+
+PYCONC_API void pc_listener_free(pc_listener *l) {
+    if (!l) return;
+    pc_listener_close(l);
+    pc__free(l->authkey);
+    pc__free(l);
+}
+
+PYCONC_API const char *pc_listener_address(const pc_listener *l) { return l ? l->address : ""; }
+PYCONC_API pc_family pc_listener_family(const pc_listener *l) {
+    return l ? l->family : PC_AF_DEFAULT;
+}
+PYCONC_API const char *pc_listener_last_accepted(const pc_listener *l) {
+    return l && l->has_last ? l->last : NULL;
+}
+PYCONC_API int pc_listener_fileno(const pc_listener *l) {
+    return l && !l->closed ? l->fd : -1;
+}
+
+// >>B.client
+static int pc__p_client_tcp(const char *address, int *out_fd) {
+    struct addrinfo *ai, *a;
+    int rc = pc__p_tcp_resolve(address, 0, &ai), fd = -1;
+    if (rc) return rc;
+    for (a = ai; a; a = a->ai_next) {
+        if ((fd = pc__p_os_socket(a->ai_family)) < 0) continue;
+        if (pc__p_os_connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
+        pc__p_os_close(fd);
+        fd = -1;
+    }
+    if (fd < 0) rc = pc__os_error(address);
+    else pc__p_os_tcp_nodelay(fd, ai->ai_family);
+    pc__p_os_freeaddrinfo(ai);
+    *out_fd = fd;
+    return rc;
+}
+
+static int pc__p_client_unix(const char *address, int abstract, int *out_fd) {
+    pc__p_sockaddr sa;
+    int rc = pc__p_unix_sockaddr(address, abstract, &sa);
+    if (rc) return rc;
+    int fd = pc__p_os_socket(AF_UNIX);
+    if (fd < 0) return pc__os_error("socket");
+    if (pc__p_os_connect(fd, (struct sockaddr *)&sa.ss, sa.len) < 0) {
+        rc = pc__os_error(address);
+        pc__p_os_close(fd);
+        return rc;
+    }
+    *out_fd = fd;
+    return PC_OK;
+}
+
+PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn) {
+    int fd = -1, rc;
+    if (!desc || !desc->address || !out_conn)
+        return pc__error(PC_VALUE, "pc_client: NULL desc, address or out pointer");
+    *out_conn = NULL;
+    if (!desc->authkey && desc->authkey_size) return pc__error(PC_VALUE, "authkey is NULL");
+    pc_family family = desc->family ? desc->family : pc__p_family_of(desc->address);
+    if (family == PC_AF_INET) rc = pc__p_client_tcp(desc->address, &fd);
+    else if (family == PC_AF_UNIX || family == PC_AF_ABSTRACT)
+        rc = pc__p_client_unix(desc->address, family == PC_AF_ABSTRACT, &fd);
+    else rc = pc__error(PC_VALUE, "unknown address family %d", (int)family);
+    if (rc) return rc;
+    pc_connection *c = pc__p_conn_new(fd, 1, 1, 1);
+    if (!c) {
+        pc__p_os_close(fd);
+        return PC_NOMEM;
+    }
+    if (desc->authkey) {
+        rc = pc__p_auth_conn_run(c, desc->authkey, desc->authkey_size, INFINITY,
+                                 pc__p_auth_answer, pc__p_auth_challenge);
+        if (rc) {
+            pc_connection_free(c);
+            return rc;
+        }
+    }
+    *out_conn = c;
+    return PC_OK;
+}
+
+// >>B.args
+#define PC__ARGS_MAX_FDS 200
+typedef struct pc__p_arg {
+    pc_arg_type type;
+    int64_t i;
+    double d;
+    unsigned char *data;        // bytes and strings (NUL-terminated), owned
+    size_t size;
+    pc_connection *conn;        // borrowed in the parent, owned in a child
+} pc__p_arg;
+
+struct pc_args {
+    pc__p_arg *items;
+    size_t len, cap;
+    int owns_connections;       // a pack decoded in a child
+};
+
+PYCONC_API pc_args *pc_args_new(void) {
+    return (pc_args *)pc__calloc(1, sizeof(pc_args));
+}
+
+PYCONC_API void pc_args_free(pc_args *a) {
+    if (!a) return;
+    for (size_t i = 0; i < a->len; i++) {
+        pc__free(a->items[i].data);
+        if (a->owns_connections && a->items[i].conn) pc_connection_free(a->items[i].conn);
+    }
+    pc__free(a->items);
+    pc__free(a);
+}
+
+static pc__p_arg *pc__p_args_push(pc_args *a, pc_arg_type type) {
+    if (!a) { pc__error(PC_VALUE, "argument pack is NULL"); return NULL; }
+    if (a->len == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 8;
+        pc__p_arg *items = (pc__p_arg *)pc__calloc(cap, sizeof *items);
+        if (!items) return NULL;
+        if (a->len) memcpy(items, a->items, a->len * sizeof *items);
+        pc__free(a->items);
+        a->items = items;
+        a->cap = cap;
+    }
+    pc__p_arg *it = &a->items[a->len++];
+    memset(it, 0, sizeof *it);
+    it->type = type;
+    return it;
+}
+
+PYCONC_API int pc_args_add_int(pc_args *a, int64_t value) {
+    pc__p_arg *it = pc__p_args_push(a, PC_ARG_INT);
+    if (!it) return pc_last_error_code();
+    it->i = value;
+    return PC_OK;
+}
+
+PYCONC_API int pc_args_add_double(pc_args *a, double value) {
+    pc__p_arg *it = pc__p_args_push(a, PC_ARG_DOUBLE);
+    if (!it) return pc_last_error_code();
+    it->d = value;
+    return PC_OK;
+}
+
+// Copy size bytes plus a NUL (so strings read back as C strings).
+static int pc__p_args_add_data(pc_args *a, pc_arg_type type, const void *data, size_t size) {
+    if (size && !data) return pc__error(PC_VALUE, "argument data is NULL");
+    if (size == (size_t)-1) return pc__error(PC_VALUE, "argument too large");
+    unsigned char *copy = (unsigned char *)pc__malloc(size + 1);
+    if (!copy) return PC_NOMEM;
+    if (size) memcpy(copy, data, size);
+    copy[size] = '\0';
+    pc__p_arg *it = pc__p_args_push(a, type);
+    if (!it) { pc__free(copy); return pc_last_error_code(); }
+    it->data = copy;
+    it->size = size;
+    return PC_OK;
+}
+
+PYCONC_API int pc_args_add_bytes(pc_args *a, const void *data, size_t size) {
+    return pc__p_args_add_data(a, PC_ARG_BYTES, data, size);
+}
+
+PYCONC_API int pc_args_add_str(pc_args *a, const char *s) {
+    if (!s) return pc__error(PC_VALUE, "string argument is NULL");
+    return pc__p_args_add_data(a, PC_ARG_STR, s, strlen(s));
+}
+
+PYCONC_API int pc_args_add_connection(pc_args *a, pc_connection *c) {
+    if (!c || pc_connection_closed(c)) return pc__error(PC_VALUE, "connection is NULL or closed");
+    pc__p_arg *it = pc__p_args_push(a, PC_ARG_CONNECTION);
+    if (!it) return pc_last_error_code();
+    it->conn = c;
+    return PC_OK;
+}
+
+PYCONC_API size_t pc_args_len(const pc_args *a) { return a ? a->len : 0; }
+
+PYCONC_API pc_arg_type pc_args_type(const pc_args *a, size_t i) {
+    return a && i < a->len ? a->items[i].type : PC_ARG_NONE;
+}
+
+static const pc__p_arg *pc__p_args_item(const pc_args *a, size_t i, pc_arg_type type,
+                                        const void *out) {
+    if (!a || !out) { pc__error(PC_VALUE, "argument pack or output is NULL"); return NULL; }
+    if (i >= a->len) {
+        pc__error(PC_VALUE, "argument index %zu out of range (%zu items)", i, a->len);
+        return NULL;
+    }
+    if (a->items[i].type != type) {
+        pc__error(PC_VALUE, "argument %zu is of type %d, not %d", i, (int)a->items[i].type,
+                  (int)type);
+        return NULL;
+    }
+    return &a->items[i];
+}
+
+PYCONC_API int pc_args_get_int(const pc_args *a, size_t i, int64_t *out_value) {
+    const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_INT, out_value);
+    if (!it) return PC_VALUE;
+    *out_value = it->i;
+    return PC_OK;
+}
+
+PYCONC_API int pc_args_get_double(const pc_args *a, size_t i, double *out_value) {
+    const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_DOUBLE, out_value);
+    if (!it) return PC_VALUE;
+    *out_value = it->d;
+    return PC_OK;
+}
+
+PYCONC_API int pc_args_get_bytes(const pc_args *a, size_t i, const void **out_data,
+                                 size_t *out_size) {
+    const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_BYTES, out_data);
+    if (!it) return PC_VALUE;
+    *out_data = it->data;
+    if (out_size) *out_size = it->size;
+    return PC_OK;
+}
+
+PYCONC_API int pc_args_get_str(const pc_args *a, size_t i, const char **out_s) {
+    const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_STR, out_s);
+    if (!it) return PC_VALUE;
+    *out_s = (const char *)it->data;
+    return PC_OK;
+}
+
+PYCONC_API int pc_args_get_connection(const pc_args *a, size_t i, pc_connection **out_c) {
+    const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_CONNECTION, out_c);
+    if (!it) return PC_VALUE;
+    if (!it->conn) return pc__error(PC_VALUE, "connection %zu was taken", i);
+    *out_c = it->conn;
+    return PC_OK;
+}
+
+PYCONC_API int pc_args_take_connection(pc_args *a, size_t i, pc_connection **out_c) {
+    int rc = pc_args_get_connection(a, i, out_c);
+    if (rc) return rc;
+    if (!a->owns_connections)
+        return pc__error(PC_VALUE, "only a received pack gives connections away");
+    a->items[i].conn = NULL;
+    return PC_OK;
+}
+
+// Wire form: u32 count, then per item u8 type and its payload; a
+// connection is an index into the descriptors that travel beside the
+// bytes plus its readable/writable flags. New kinds (shared locks, queues,
+// memory) add a type and travel the same way: bytes plus descriptors.
+// The descriptors are duplicates (close-on-exec) owned by the caller.
+static int pc__p_args_encode(const pc_args *a, pc__p_buf *b, int *fds, size_t *nfds) {
+    size_t n = 0;
+    pc__p_buf_u32(b, (uint32_t)a->len);
+    for (size_t i = 0; i < a->len; i++) {
+        const pc__p_arg *it = &a->items[i];
+        pc__p_buf_u8(b, (unsigned)it->type);
+        switch (it->type) {
+        case PC_ARG_INT: pc__p_buf_u64(b, (uint64_t)it->i); break;
+        case PC_ARG_DOUBLE: pc__p_buf_put(b, &it->d, sizeof it->d); break;
+        case PC_ARG_BYTES:
+        case PC_ARG_STR: pc__p_buf_blob(b, it->data, it->size); break;
+        case PC_ARG_CONNECTION: {
+            int fd = pc_connection_fileno(it->conn);
+            if (fd < 0) return pc__error(PC_VALUE, "argument %zu: connection is closed", i);
+            if (n == PC__ARGS_MAX_FDS)
+                return pc__error(PC_VALUE, "more than %d connections in one pack",
+                                 PC__ARGS_MAX_FDS);
+            fds[n] = pc__p_os_dup_cloexec(fd, 3);
+            if (fds[n] < 0) return pc__os_error("dup connection");
+            pc__p_buf_u32(b, (uint32_t)n++);
+            pc__p_buf_u8(b, (unsigned)pc_connection_readable(it->conn));
+            pc__p_buf_u8(b, (unsigned)pc_connection_writable(it->conn));
+            *nfds = n;
+            break;
+        }
+        default: return pc__error(PC_VALUE, "argument %zu has no type", i);
+        }
+    }
+    *nfds = n;
+    return b->bad ? PC_NOMEM : PC_OK;
+}
+
+// Rebuild a pack in the child. Each descriptor used is set to -1 in fds
+// (the pack's connection owns it now).
+static pc_args *pc__p_args_decode(pc__p_buf *b, int *fds, size_t nfds) {
+    pc_args *a = pc_args_new();
+    if (!a) return NULL;
+    a->owns_connections = 1;
+    uint32_t count = pc__p_buf_get_u32(b);
+    for (uint32_t i = 0; i < count && !b->bad; i++) {
+        unsigned type = pc__p_buf_get_u8(b);
+        size_t n;
+        const void *p;
+        int rc = PC_OK;
+        if (type == PC_ARG_INT) {
+            rc = pc_args_add_int(a, (int64_t)pc__p_buf_get_u64(b));
+        } else if (type == PC_ARG_DOUBLE) {
+            double d = 0;
+            if ((p = pc__p_buf_take(b, sizeof d))) memcpy(&d, p, sizeof d);
+            rc = pc_args_add_double(a, d);
+        } else if (type == PC_ARG_BYTES || type == PC_ARG_STR) {
+            p = pc__p_buf_get_blob(b, &n);
+            rc = p ? pc__p_args_add_data(a, (pc_arg_type)type, p, n) : PC_VALUE;
+        } else if (type == PC_ARG_CONNECTION) {
+            uint32_t k = pc__p_buf_get_u32(b);
+            unsigned r = pc__p_buf_get_u8(b), w = pc__p_buf_get_u8(b);
+            pc_connection *c = NULL;
+            if (!b->bad && k < nfds && fds[k] >= 0 &&
+                (c = pc__p_connection_from_fd(fds[k], (int)r, (int)w)))
+                fds[k] = -1;
+            pc__p_arg *it = c ? pc__p_args_push(a, PC_ARG_CONNECTION) : NULL;
+            if (it) it->conn = c;
+            else { if (c) pc_connection_free(c); rc = PC_VALUE; }
+        } else {
+            rc = PC_VALUE;
+        }
+        if (rc) b->bad = 1;
+    }
+    if (b->bad) {
+        pc_args_free(a);
+        pc__error(PC_VALUE, "malformed argument pack");
+        return NULL;
+    }
+    return a;
+}
+
+// >>B.args-message
+// A pack as a connection message: PC__ARGS_MAGIC, then the pack's wire
+// form; its descriptors ride on the frame (pc__p_frame_send_fds).
+#define PC__ARGS_MAGIC 0x50434131u      // "PCA1"
+
+static int pc__p_args_has_connection(const pc_args *a) {
+    for (size_t i = 0; i < a->len; i++)
+        if (a->items[i].type == PC_ARG_CONNECTION) return 1;
+    return 0;
+}
+
+static int pc__p_conn_is_unix(const pc_connection *c) {
+    return c->is_socket && pc__p_os_socket_family(c->fd) == AF_UNIX;
+}
+
+PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args) {
+    int fds[PC__ARGS_MAX_FDS];
+    size_t nfds = 0;
+    pc__p_buf b;
+    int rc = pc__p_conn_check(c, 0, 1);
+    if (rc) return rc;
+    if (!args) return pc__error(PC_VALUE, "send_args: argument pack is NULL");
+    if (pc__p_args_has_connection(args) && !pc__p_conn_is_unix(c))
+        return pc__error(PC_VALUE, "send_args: a pack holding connections needs a unix socket "
+                                   "connection (a duplex Pipe, a unix Listener/Client), not a "
+                                   "pipe or TCP");
+    memset(&b, 0, sizeof b);
+    pc__p_buf_u32(&b, PC__ARGS_MAGIC);
+    rc = pc__p_args_encode(args, &b, fds, &nfds);
+    if (!rc) rc = pc__p_frame_send_fds(c->fd, c->is_socket, b.p, b.len, fds, nfds);
+    for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
+    pc__free(b.p);
+    return rc;
+}
+
+// Decode a received message into a pack; descriptors it does not use are
+// closed.
+static int pc__p_args_from_message(void *msg, size_t size, int *fds, size_t nfds,
+                                   pc_args **out_args) {
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    b.p = (unsigned char *)msg;
+    b.len = size;
+    pc_args *a = NULL;
+    if (pc__p_buf_get_u32(&b) == PC__ARGS_MAGIC && !b.bad) a = pc__p_args_decode(&b, fds, nfds);
+    if (a && b.pos != b.len) {          // trailing bytes: not one of ours
+        pc_args_free(a);
+        a = NULL;
+    }
+    for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);  // used ones are -1
+    pc__free(msg);
+    if (!a) return pc__error(PC_VALUE, "recv_args: malformed argument pack (%zu bytes)", size);
+    *out_args = a;
+    return PC_OK;
+}
+
+PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
+    int fds[PC__ARGS_MAX_FDS];
+    size_t nfds = PC__ARGS_MAX_FDS, size = 0;
+    void *msg = NULL;
+    int rc = pc__p_conn_check(c, 1, 0);
+    if (rc) return rc;
+    if (!out_args) return pc__error(PC_VALUE, "recv_args: NULL out pointer");
+    *out_args = NULL;
+    if (c->has_pending) {               // kept by recv_bytes_into: no descriptors
+        msg = c->pending;
+        size = c->pending_size;
+        c->pending = NULL;
+        c->has_pending = 0;
+        nfds = 0;
+    } else {
+        rc = pc__p_frame_recv_fds(c->fd, c->is_socket, 0, &msg, &size, fds, &nfds);
+        // Anything but a clean end of file leaves the stream out of step.
+        if (rc == PC_EOF) return rc;
+        if (rc) return pc__p_conn_payload_failed(c, rc);
+    }
+    return pc__p_args_from_message(msg, size, fds, nfds, out_args);
+}
+
+// >>C.funcref
+// A function crosses exec as (loaded object, offset from its load base).
+// The main program is object 0 of dl_iterate_phdr; others go by path and
+// are dlopen()ed in the child if only the parent had them loaded: then
+// only by absolute path, and only the very file (device and inode) the
+// parent found at that path when it located the function.
+typedef struct pc__p_funcref {
+    int is_main;
+    char path[1024];
+    uint64_t offset;
+    uint64_t dev, ino;          // the file at path then; ino 0: unknown
+} pc__p_funcref;
+
+// Function pointers and data pointers share a representation on every
+// platform with dladdr; memcpy keeps ISO C quiet about the conversion.
+static uintptr_t pc__p_fn_addr(pc_target_fn fn) {
+    uintptr_t a = 0;
+    memcpy(&a, &fn, sizeof fn < sizeof a ? sizeof fn : sizeof a);
+    return a;
+}
+
+static int pc__p_funcref_locate(pc_target_fn fn, pc__p_funcref *out) {
+    pc__p_os_code code;
+    memset(out, 0, sizeof *out);
+    if (!fn) return PC_OK;
+    uintptr_t addr = pc__p_fn_addr(fn);
+    void *vaddr = (void *)addr;
+    int where = pc__p_os_code_at(addr, &code);
+    if (where == -1)
+        return pc__error(PC_VALUE, "target %p is not inside a loaded object", vaddr);
+    if (where) return pc__error(PC_VALUE, "target %p is not code of a loaded object", vaddr);
+    out->is_main = code.is_main;
+    snprintf(out->path, sizeof out->path, "%s", code.name);
+    out->offset = (uint64_t)(addr - code.base);
+    // A child that has to load the object checks it is still this file.
+    if (!out->is_main && pc__p_os_file_id(out->path, &out->dev, &out->ino) < 0)
+        out->dev = out->ino = 0;
+    return PC_OK;
+}
+
+// Load the object ref names, which the parent had loaded and we have not.
+// The message comes from our parent, but a path is only a name: the file
+// there may have been replaced since the parent loaded it (its
+// constructors would run here), and a relative one depends on our
+// directory. A secure-execution process loads nothing on anyone's word.
+static int pc__p_funcref_dlopen(const pc__p_funcref *ref) {
+    uint64_t dev, ino;
+    if (pc__p_os_secure_exec())
+        return pc__error(PC_VALUE, "refusing to load %s in a set-user-ID program", ref->path);
+    if (ref->path[0] != '/')
+        return pc__error(PC_VALUE, "refusing to load %s: not an absolute path", ref->path);
+    if (pc__p_os_file_id(ref->path, &dev, &ino) < 0) return pc__os_error(ref->path);
+    if (ref->ino == 0 || dev != ref->dev || ino != ref->ino)
+        return pc__error(PC_VALUE, "refusing to load %s: not the file the parent loaded "
+                                   "(replaced since?)", ref->path);
+    return pc__p_os_dlopen(ref->path);
+}
+
+// Without a list of loaded objects (dl_iterate_phdr), a function the
+// object exports tells where it was loaded: this library's entry point.
+#define PC__FUNCREF_ANCHOR "pc_process_bootstrap"
+
+static int pc__p_funcref_resolve(const pc__p_funcref *ref, pc_target_fn *out) {
+    uintptr_t addr = 0;
+    const char *anchor = PC__FUNCREF_ANCHOR;
+    int where = pc__p_os_code_in(ref->path, ref->is_main, ref->offset, anchor, &addr);
+    if (where == -1 && !ref->is_main) {         // loaded by the parent later
+        int rc = pc__p_funcref_dlopen(ref);
+        if (rc) return rc;
+        where = pc__p_os_code_in(ref->path, 0, ref->offset, anchor, &addr);
+    }
+    if (where)
+        return pc__error(PC_VALUE, "cannot find target at %s+0x%llx",
+                         ref->is_main ? "<main>" : ref->path, (unsigned long long)ref->offset);
+    memcpy(out, &addr, sizeof *out < sizeof addr ? sizeof *out : sizeof addr);
+    return PC_OK;
+}
+
+static void pc__p_funcref_put(pc__p_buf *b, const pc__p_funcref *ref, int has) {
+    pc__p_buf_u8(b, (unsigned)has);
+    pc__p_buf_u8(b, (unsigned)ref->is_main);
+    pc__p_buf_str(b, ref->path);
+    pc__p_buf_u64(b, ref->offset);
+    pc__p_buf_u64(b, ref->dev);
+    pc__p_buf_u64(b, ref->ino);
+}
+
+static int pc__p_funcref_get(pc__p_buf *b, pc__p_funcref *ref) {
+    memset(ref, 0, sizeof *ref);
+    int has = (int)pc__p_buf_get_u8(b);
+    ref->is_main = (int)pc__p_buf_get_u8(b);
+    size_t n;
+    const void *p = pc__p_buf_get_blob(b, &n);
+    if (p && n < sizeof ref->path) memcpy(ref->path, p, n);
+    else b->bad = 1;
+    ref->offset = pc__p_buf_get_u64(b);
+    ref->dev = pc__p_buf_get_u64(b);
+    ref->ino = pc__p_buf_get_u64(b);
+    return has;
+}
+
+// >>C.state
+#define PC__ENV_FD "PYCONC_PROCESS_FD"
+#define PC__BOOT_FD 3           // where a spawned child finds its bootstrap socket
+#define PC__SENTINEL_FD 4       // and, without pidfds, its sentinel pipe
+#define PC__BOOT_MAGIC 0x50434231u      // "PCB1"
+#define PC__FS_MAGIC 0x50434653u        // "PCFS"
+
+enum { PC__P_CHILD = 0, PC__P_CURRENT = 1, PC__P_PARENT = 2 };
+enum { PC__ARG_NONE = 0, PC__ARG_BYTES = 1, PC__ARG_POINTER = 2, PC__ARG_PACK = 3 };
+enum { PC__S_NONE = 0, PC__S_PIDFD = 1, PC__S_PIPE = 2, PC__S_SERVER = 3 };
+
+struct pc_context { pc_start_method method; };
+static const pc_context pc__p_contexts[4] = {
+    {PC_START_DEFAULT}, {PC_START_FORK}, {PC_START_SPAWN}, {PC_START_FORKSERVER}
+};
+
+struct pc_process {
+    uint32_t refs;              // the user's, the children registry's, active_children's
+    int kind;
+    pc_lock mu;                 // guards reaping, closing, name and authkey changes
+    char *name;
+    int daemon;
+    unsigned char authkey[PC_AUTHKEY_MAX];
+    size_t authkey_len;
+    uint32_t *identity;         // ("Process-1:2" is {1, 2})
+    size_t identity_len;
+    pc_target_fn target;
+    int arg_kind;
+    void *arg;                  // the copied bytes, or the caller's pointer
+    size_t arg_size;
+    pc__p_buf pack;             // the encoded argument pack
+    int *pack_fds;              // its descriptors (duplicates, ours until start)
+    size_t pack_nfds;
+    const pc_context *context;
+    pc_start_method method;     // resolved at start
+    int started, closed;
+    int reaped;                 // set under mu with exitcode (pc__p_proc_set_reaped)
+    pid_t pid;
+    pid_t owner;                // the process that started it (fork copies the registry)
+    int sentinel, sentinel_kind;
+    int pidfd;                  // forkserver children: for signals, until reaped
+    int exitcode;
+    pc_process *reg_prev, *reg_next;
+};
+
+static pc_lock pc__p_proc_lock = PC_LOCK_INIT;  // registry, method, counter, current
+static pthread_once_t pc__p_proc_once = PTHREAD_ONCE_INIT;
+static pc_process *pc__p_proc_current;
+static pc_process *pc__p_proc_parent;
+static pc_process *pc__p_proc_children;         // started, not yet reaped
+static uint32_t pc__p_proc_counter;             // children made by this process
+static pc_start_method pc__p_proc_method;       // PC_START_DEFAULT: not set
+static int pc__p_proc_method_fixed;
+static char pc__p_proc_argv0[256] = "pyconc";
+static pc_lock pc__p_fs_lock = PC_LOCK_INIT;    // starting the forkserver
+
+static void pc__p_proc_exit_function(void);
+static void pc__p_proc_after_fork_child(void);
+
+static pc_process *pc__p_proc_alloc(int kind, const char *name) {
+    pc_process *p = (pc_process *)pc__calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->name = pc__strdup(name);
+    if (!p->name) { pc__free(p); return NULL; }
+    p->refs = 1;
+    p->kind = kind;
+    p->sentinel = -1;
+    p->pidfd = -1;
+    p->exitcode = PC_EXITCODE_NONE;
+    return p;
+}
+
+static void pc__p_proc_init_once(void) {
+    pc_process *cur = pc__p_proc_alloc(PC__P_CURRENT, "MainProcess");
+    if (!cur) abort();          // no memory before main: nothing sensible to do
+    cur->authkey_len = 32;
+    // Python's os.urandom(32); without any random source there is no safe key.
+    if (pc__p_random_bytes(cur->authkey, 32)) abort();
+    pc__p_proc_current = cur;
+    // Children are joined in the last phase at exit, after the threads,
+    // as Python's util._exit_function runs after threading's shutdown.
+    pc__hooks h;
+    memset(&h, 0, sizeof h);
+    h.after_fork_child = pc__p_proc_after_fork_child;
+    h.at_exit = pc__p_proc_exit_function;
+    pc__lifecycle_set(PC__PHASE_PROCESSES, &h);
+    const char *argv0 = pc__p_os_program_name();
+    if (argv0) snprintf(pc__p_proc_argv0, sizeof pc__p_proc_argv0, "%s", argv0);
+}
+
+static void pc__p_proc_init(void) { pthread_once(&pc__p_proc_once, pc__p_proc_init_once); }
+
+// In a child made by fork (ours or the user's) the parent's children are
+// not ours, and a lock another thread held is free.
+static void pc__p_proc_after_fork_child(void) {
+    pc__p_proc_lock.state = 0;
+    pc__p_fs_lock.state = 0;
+    if (pc__p_proc_current) pc__p_proc_current->mu.state = 0;
+}
+
+// >>C.registry
+static void pc__p_registry_link(pc_process *p) {
+    p->reg_prev = NULL;
+    p->reg_next = pc__p_proc_children;
+    if (pc__p_proc_children) pc__p_proc_children->reg_prev = p;
+    pc__p_proc_children = p;
+}
+
+static void pc__p_registry_unlink(pc_process *p) {
+    if (p->reg_prev) p->reg_prev->reg_next = p->reg_next;
+    else if (pc__p_proc_children == p) pc__p_proc_children = p->reg_next;
+    if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
+    p->reg_prev = p->reg_next = NULL;
+}
+
+PYCONC_API pc_process *pc_process_retain(pc_process *p) {
+    if (p) __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+    return p;
+}
+
+static void pc__p_proc_destroy(pc_process *p) {
+    for (size_t i = 0; i < p->pack_nfds; i++) pc__p_os_close(p->pack_fds[i]);
+    if (p->sentinel >= 0) pc__p_os_close(p->sentinel);
+    pc__p_os_close(p->pidfd);
+    if (p->arg_kind == PC__ARG_BYTES) pc__free(p->arg);
+    pc__free(p->pack.p);
+    pc__free(p->pack_fds);
+    pc__free(p->identity);
+    pc__free(p->name);
+    pc__free(p);
+}
+
+static void pc__p_proc_release(pc_process *p) {
+    if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0) pc__p_proc_destroy(p);
+}
+
+PYCONC_API void pc_process_free(pc_process *p) {
+    if (!p || p->kind != PC__P_CHILD) return;   // current and parent belong to the library
+    pc__p_proc_release(p);
+}
+
+// >>C.desc
+static int pc__p_proc_check_desc(const pc_process_desc *d) {
+    if (d->daemon != PC_DAEMON_INHERIT && d->daemon != PC_DAEMON_YES && d->daemon != PC_DAEMON_NO)
+        return pc__error(PC_VALUE, "daemon must be PC_DAEMON_INHERIT, _YES or _NO");
+    if (d->args && (d->arg || d->arg_size))
+        return pc__error(PC_VALUE, "give either arg/arg_size or args, not both");
+    if (d->arg_size && !d->arg)
+        return pc__error(PC_VALUE, "arg is NULL but arg_size is %zu", d->arg_size);
+    if (d->context && ((int)d->context->method < PC_START_DEFAULT ||
+                       (int)d->context->method > PC_START_FORKSERVER))
+        return pc__error(PC_VALUE, "context is not one of pc_get_context's");
+    return PC_OK;
+}
+
+// The child's identity is ours plus the next counter: "Process-1:3".
+static int pc__p_proc_set_identity(pc_process *p, char *name_buf, size_t cap) {
+    pc_process *cur = pc__p_proc_current;
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    uint32_t n = ++pc__p_proc_counter;
+    size_t len = cur->identity_len + 1;
+    p->identity = (uint32_t *)pc__calloc(len, sizeof(uint32_t));
+    if (p->identity) {
+        if (cur->identity_len)
+            memcpy(p->identity, cur->identity, cur->identity_len * sizeof(uint32_t));
+        p->identity[len - 1] = n;
+        p->identity_len = len;
+    }
+    pc_lock_release(&pc__p_proc_lock);
+    if (!p->identity) return PC_NOMEM;
+    size_t used = (size_t)snprintf(name_buf, cap, "Process-");
+    for (size_t i = 0; i < len && used < cap; i++)
+        used += (size_t)snprintf(name_buf + used, cap - used, i ? ":%u" : "%u",
+                                 (unsigned)p->identity[i]);
+    return PC_OK;
+}
+
+static int pc__p_proc_copy_arg(pc_process *p, const pc_process_desc *d) {
+    if (d->args) {
+        p->arg_kind = PC__ARG_PACK;
+        p->pack_fds = (int *)pc__calloc(PC__ARGS_MAX_FDS, sizeof(int));
+        if (!p->pack_fds) return PC_NOMEM;
+        return pc__p_args_encode(d->args, &p->pack, p->pack_fds, &p->pack_nfds);
+    }
+    if (d->arg_size) {
+        p->arg_kind = PC__ARG_BYTES;
+        p->arg = pc__malloc(d->arg_size);
+        if (!p->arg) return PC_NOMEM;
+        memcpy(p->arg, d->arg, d->arg_size);
+        p->arg_size = d->arg_size;
+    } else if (d->arg) {
+        p->arg_kind = PC__ARG_POINTER;
+        p->arg = (void *)(uintptr_t)d->arg;
+    }
+    return PC_OK;
+}
+
+PYCONC_API pc_process *pc_process_new(const pc_process_desc *desc) {
+    pc_process_desc d;
+    char auto_name[256];
+    pc__p_proc_init();
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    if (pc__p_proc_check_desc(&d)) return NULL;
+    pc_process *p = pc__p_proc_alloc(PC__P_CHILD, "");
+    if (!p) return NULL;
+    pc_process *cur = pc__p_proc_current;
+    if (pc__p_proc_set_identity(p, auto_name, sizeof auto_name)) goto fail;
+    pc__free(p->name);
+    if (!(p->name = pc__strdup(d.name ? d.name : auto_name))) goto fail;
+    p->daemon = d.daemon == PC_DAEMON_YES || (d.daemon == PC_DAEMON_INHERIT && cur->daemon);
+    pc_lock_acquire(&cur->mu, PC_FOREVER);
+    memcpy(p->authkey, cur->authkey, cur->authkey_len);
+    p->authkey_len = cur->authkey_len;
+    pc_lock_release(&cur->mu);
+    p->target = d.target;
+    p->context = d.context;
+    if (pc__p_proc_copy_arg(p, &d)) goto fail;
+    return p;
+fail:
+    pc__p_proc_destroy(p);
+    return NULL;
+}
+
+// >>C.methods
+static pc_start_method pc__p_platform_default(void) {
+#if defined(__linux__)
+    return PC_START_FORKSERVER;
+#else
+    return PC_START_SPAWN;
+#endif
+}
+
+// The method a context stands for; the default context fixes the global
+// choice the first time it is used, as Python's DefaultContext does.
+static pc_start_method pc__p_resolve_method(const pc_context *ctx) {
+    if (ctx && ctx->method != PC_START_DEFAULT) return ctx->method;
+    return pc_get_start_method();
+}
+
+PYCONC_API const pc_context *pc_get_context(pc_start_method method) {
+    if ((int)method < PC_START_DEFAULT || (int)method > PC_START_FORKSERVER) {
+        pc__error(PC_VALUE, "unknown start method %d", (int)method);
+        return NULL;
+    }
+    return &pc__p_contexts[method];
+}
+
+PYCONC_API pc_start_method pc_context_get_start_method(const pc_context *ctx) {
+    return pc__p_resolve_method(ctx);
+}
+
+PYCONC_API pc_start_method pc_get_start_method(void) {
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    if (pc__p_proc_method == PC_START_DEFAULT) pc__p_proc_method = pc__p_platform_default();
+    pc__p_proc_method_fixed = 1;
+    pc_start_method m = pc__p_proc_method;
+    pc_lock_release(&pc__p_proc_lock);
+    return m;
+}
+
+PYCONC_API int pc_set_start_method(pc_start_method method, int force) {
+    if ((int)method < PC_START_DEFAULT || (int)method > PC_START_FORKSERVER)
+        return pc__error(PC_VALUE, "unknown start method %d", (int)method);
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    int fixed = pc__p_proc_method_fixed;
+    if (fixed && !force) {
+        pc_lock_release(&pc__p_proc_lock);
+        return pc__error(PC_RUNTIME, "context has already been set");
+    }
+    pc__p_proc_method = method;
+    pc__p_proc_method_fixed = method != PC_START_DEFAULT;
+    pc_lock_release(&pc__p_proc_lock);
+    return PC_OK;
+}
+
+PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap) {
+    pc_start_method all[3];
+    all[0] = pc__p_platform_default();
+    all[1] = PC_START_FORK;
+    all[2] = all[0] == PC_START_FORKSERVER ? PC_START_SPAWN : PC_START_FORKSERVER;
+    for (size_t i = 0; out && i < cap && i < 3; i++) out[i] = all[i];
+    return 3;
+}
+
+PYCONC_API const char *pc_start_method_name(pc_start_method method) {
+    switch (method) {
+    case PC_START_DEFAULT: return "default";
+    case PC_START_FORK: return "fork";
+    case PC_START_SPAWN: return "spawn";
+    case PC_START_FORKSERVER: return "forkserver";
+    }
+    return NULL;
+}
+
+PYCONC_API int pc_start_method_from_name(const char *name, pc_start_method *out_method) {
+    if (!name || !out_method) return pc__error(PC_VALUE, "name or output is NULL");
+    for (int m = PC_START_FORK; m <= PC_START_FORKSERVER; m++)
+        if (strcmp(name, pc_start_method_name((pc_start_method)m)) == 0) {
+            *out_method = (pc_start_method)m;
+            return PC_OK;
+        }
+    return pc__error(PC_VALUE, "cannot find context for '%s'", name);
+}
+
+// >>C.child
+// Everything a child needs to become itself, from fork's memory or from
+// the bootstrap message.
+typedef struct pc__p_child_info {
+    pc_target_fn target;
+    char *name;
+    int daemon;
+    unsigned char authkey[PC_AUTHKEY_MAX];
+    size_t authkey_len;
+    uint32_t *identity;
+    size_t identity_len;
+    long parent_pid;
+    char *parent_name;
+    int method, method_fixed;
+    int arg_kind;
+    void *arg;
+    size_t arg_size;
+    pc_args *pack;
+} pc__p_child_info;
+
+// Take on the child's identity. The parent's children are not ours; their
+// objects are left alone (the memory is a copy after fork).
+static void pc__p_child_become(pc__p_child_info *ci) {
+    pc__p_proc_init();
+    pc_process *cur = pc__p_proc_current;
+    cur->name = ci->name;
+    cur->daemon = ci->daemon;
+    memcpy(cur->authkey, ci->authkey, ci->authkey_len);
+    cur->authkey_len = ci->authkey_len;
+    cur->identity = ci->identity;
+    cur->identity_len = ci->identity_len;
+    pc__p_proc_children = NULL;
+    pc__p_proc_counter = 0;
+    pc__p_proc_method = (pc_start_method)ci->method;
+    pc__p_proc_method_fixed = ci->method_fixed;
+    pc_process *parent = pc__p_proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
+    if (parent) {
+        parent->pid = (pid_t)ci->parent_pid;
+        parent->started = 1;
+    }
+    pc__p_proc_parent = parent;
+}
+
+// Python's threading._shutdown in the child: wait for non-daemon threads.
+static void pc__p_child_join_threads(void) {
+    pc_thread *self = pc_thread_current();
+    for (;;) {
+        pc_thread *ts[64], *found = NULL;
+        size_t n = pc_thread_enumerate(ts, 64);
+        if (n > 64) n = 64;
+        for (size_t i = 0; i < n; i++) {
+            if (!found && ts[i] != self && !pc_thread_daemon(ts[i]) && pc_thread_is_alive(ts[i]))
+                found = ts[i];
+            else
+                pc_thread_free(ts[i]);
+        }
+        if (!found) return;
+        pc_thread_join(found, PC_FOREVER);
+        pc_thread_free(found);
+    }
+}
+
+PC__P_NORETURN
+static void pc__p_child_run(pc__p_child_info *ci) {
+    pc__p_child_become(ci);
+    void *arg = ci->arg_kind == PC__ARG_PACK ? (void *)ci->pack : ci->arg;
+    int rc = ci->target ? ci->target(arg) : 0;
+    char msg[256];
+    int raised = pc__exception_take(msg, sizeof msg);
+    int code = raised ? 1 : (rc & 0xff);
+    if (raised) {
+        // Python prints "Process NAME:" and the traceback, then exits 1.
+        fprintf(stderr, "Process %s:\n%s: %s\n", pc__p_proc_current->name,
+                pc__exception_name(raised), msg);
+    }
+    pc__p_proc_exit_function();
+    pc__p_child_join_threads();
+    pc_args_free(ci->pack);
+    // Only the standard streams: other FILEs hold the parent's unflushed
+    // data too after fork, and the parent writes that itself.
+    fflush(stdout);
+    fflush(stderr);
+    pc__p_os_exit(code);
+}
+
+PC__P_NORETURN
+static void pc__p_child_from_fork(pc_process *p) {
+    pc__p_child_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.target = p->target;
+    ci.name = pc__strdup(p->name);
+    ci.daemon = p->daemon;
+    memcpy(ci.authkey, p->authkey, p->authkey_len);
+    ci.authkey_len = p->authkey_len;
+    ci.identity = p->identity;
+    ci.identity_len = p->identity_len;
+    ci.parent_pid = (long)pc__p_os_getppid();
+    ci.parent_name = pc__strdup(pc__p_proc_current->name);
+    ci.method = (int)pc__p_proc_method;
+    ci.method_fixed = pc__p_proc_method_fixed;
+    ci.arg_kind = p->arg_kind;
+    ci.arg = p->arg;
+    ci.arg_size = p->arg_size;
+    if (p->arg_kind == PC__ARG_PACK) {
+        p->pack.pos = 0;
+        ci.pack = pc__p_args_decode(&p->pack, p->pack_fds, p->pack_nfds);
+        if (!ci.pack) {
+            fprintf(stderr, "pyconc: child %s: %s\n", p->name, pc_last_error());
+            pc__p_os_exit(1);
+        }
+    }
+    pc__p_child_run(&ci);
+}
+
+// >>C.bootstrap
+// A spawned or forkserver child reads one message on its bootstrap socket,
+// framed as every message is (pc__p_frame_send_fds), the descriptors of its
+// argument pack attached; the body starts with PC__BOOT_MAGIC and a kind.
+enum { PC__BOOT_RUN = 1, PC__BOOT_SERVER = 2 };
+
+static void pc__p_boot_body_run(pc_process *p, const pc__p_funcref *ref, pc__p_buf *b) {
+    pc_process *cur = pc__p_proc_current;
+    pc__p_buf_u32(b, PC__BOOT_MAGIC);
+    pc__p_buf_u32(b, PC__BOOT_RUN);
+    pc__p_funcref_put(b, ref, p->target != NULL);
+    pc__p_buf_str(b, p->name);
+    pc__p_buf_u8(b, (unsigned)p->daemon);
+    pc__p_buf_blob(b, p->authkey, p->authkey_len);
+    pc__p_buf_u32(b, (uint32_t)p->identity_len);
+    for (size_t i = 0; i < p->identity_len; i++) pc__p_buf_u32(b, p->identity[i]);
+    pc__p_buf_u64(b, (uint64_t)pc__p_os_getpid());
+    pc_lock_acquire(&cur->mu, PC_FOREVER);
+    pc__p_buf_str(b, cur->name);
+    pc_lock_release(&cur->mu);
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    pc__p_buf_u8(b, (unsigned)pc__p_proc_method);
+    pc__p_buf_u8(b, (unsigned)pc__p_proc_method_fixed);
+    pc_lock_release(&pc__p_proc_lock);
+    pc__p_buf_u8(b, (unsigned)p->arg_kind);
+    if (p->arg_kind == PC__ARG_BYTES) pc__p_buf_blob(b, p->arg, p->arg_size);
+    if (p->arg_kind == PC__ARG_PACK) pc__p_buf_blob(b, p->pack.p, p->pack.len);
+}
+
+static int pc__p_boot_send(int sock, const pc__p_buf *body, const int *fds, size_t nfds) {
+    return pc__p_frame_send_fds(sock, 1, body->p, body->len, fds, nfds);
+}
+
+// Read the whole message; fds gets the descriptors (room for
+// PC__ARGS_MAX_FDS); body is left just past the magic.
+static int pc__p_boot_recv(int sock, pc__p_buf *body, int *fds, size_t *nfds) {
+    void *p = NULL;
+    size_t n = 0;
+    *nfds = PC__ARGS_MAX_FDS;
+    memset(body, 0, sizeof *body);
+    int rc = pc__p_frame_recv_fds(sock, 1, (size_t)1 << 30, &p, &n, fds, nfds);
+    if (rc) return rc;
+    body->p = (unsigned char *)p;
+    body->len = body->cap = n;
+    if (pc__p_buf_get_u32(body) != PC__BOOT_MAGIC)
+        return pc__error(PC_VALUE, "malformed bootstrap");
+    return PC_OK;
+}
+
+static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child_info *ci) {
+    pc__p_funcref ref;
+    size_t n;
+    if (pc__p_funcref_get(b, &ref) && !b->bad && pc__p_funcref_resolve(&ref, &ci->target))
+        return PC_VALUE;
+    ci->name = pc__p_buf_get_str(b);
+    ci->daemon = (int)pc__p_buf_get_u8(b);
+    const void *key = pc__p_buf_get_blob(b, &n);
+    if (!key || n == 0 || n > PC_AUTHKEY_MAX) return pc__error(PC_VALUE, "bad authkey");
+    memcpy(ci->authkey, key, n);
+    ci->authkey_len = n;
+    ci->identity_len = pc__p_buf_get_u32(b);
+    if (ci->identity_len > 4096) return pc__error(PC_VALUE, "bad identity");
+    ci->identity = (uint32_t *)pc__calloc(ci->identity_len + 1, sizeof(uint32_t));
+    if (!ci->identity) return PC_NOMEM;
+    for (size_t i = 0; i < ci->identity_len; i++) ci->identity[i] = pc__p_buf_get_u32(b);
+    ci->parent_pid = (long)pc__p_buf_get_u64(b);
+    ci->parent_name = pc__p_buf_get_str(b);
+    ci->method = (int)pc__p_buf_get_u8(b);
+    ci->method_fixed = (int)pc__p_buf_get_u8(b);
+    ci->arg_kind = (int)pc__p_buf_get_u8(b);
+    if (ci->arg_kind == PC__ARG_BYTES) {
+        const void *arg = pc__p_buf_get_blob(b, &ci->arg_size);
+        ci->arg = arg ? pc__malloc(ci->arg_size) : NULL;
+        if (ci->arg) memcpy(ci->arg, arg, ci->arg_size);
+    } else if (ci->arg_kind == PC__ARG_PACK) {
+        pc__p_buf pack;
+        memset(&pack, 0, sizeof pack);
+        pack.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(b, &pack.len);
+        if (pack.p) ci->pack = pc__p_args_decode(&pack, fds, nfds);
+        if (!ci->pack) b->bad = 1;
+    } else if (ci->arg_kind != PC__ARG_NONE) {
+        b->bad = 1;
+    }
+    if (b->bad || !ci->name || !ci->parent_name) return pc__error(PC_VALUE, "malformed bootstrap");
+    return PC_OK;
+}
+
+PC__P_NORETURN
+static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen);
+
+// Run the child whose bootstrap socket is sock; never returns. A run
+// bootstrap comes on a stream socketpair, a server's on a seqpacket one.
+PC__P_NORETURN
+static void pc__p_child_from_socket(int sock) {
+    pc__p_buf body;
+    int fds[PC__ARGS_MAX_FDS];
+    size_t nfds = 0;
+    pc__p_child_info ci;
+    memset(&ci, 0, sizeof ci);
+    int type = pc__p_os_unix_socket_type(sock);
+    int rc = pc__p_boot_recv(sock, &body, fds, &nfds);
+    if (rc == PC_EOF) pc__p_os_exit(1);         // the parent gave up on us
+    uint32_t kind = rc ? 0 : pc__p_buf_get_u32(&body);
+    if ((kind == PC__BOOT_SERVER && type != SOCK_SEQPACKET) ||
+        (kind == PC__BOOT_RUN && type != SOCK_STREAM)) {
+        rc = pc__error(PC_VALUE, "bootstrap kind %u on the wrong kind of socket", (unsigned)kind);
+        kind = 0;
+    }
+    if (kind == PC__BOOT_SERVER) {
+        size_t n;
+        const void *key = pc__p_buf_get_blob(&body, &n);
+        if (key && n >= 1 && n <= PC_AUTHKEY_MAX) {
+            unsigned char k[PC_AUTHKEY_MAX];
+            memcpy(k, key, n);
+            pc__p_forkserver_main(sock, k, n);
+        }
+        rc = pc__error(PC_VALUE, "malformed forkserver bootstrap");
+    } else if (kind == PC__BOOT_RUN) {
+        pc__p_os_close(sock);
+        rc = pc__p_boot_parse_run(&body, fds, nfds, &ci);
+    } else if (!rc) {
+        rc = pc__error(PC_VALUE, "unknown bootstrap kind %u", (unsigned)kind);
+    }
+    if (rc) {
+        fprintf(stderr, "pyconc: child bootstrap failed: %s\n", pc_last_error());
+        pc__p_os_exit(1);
+    }
+    for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);   // the unused ones
+    pc__free(body.p);
+    pc__p_child_run(&ci);
+}
+
+// Before a spawned child reads a byte of its bootstrap, the socket on
+// descriptor 3 must be the one its parent made for it: a unix stream or
+// seqpacket socket whose peer (the process that called socketpair) is
+// our parent, with our user and group. Anyone else who hands a program
+// this descriptor and the environment variable is refused, and cannot
+// make it load a library or run a function. Returns only if it is ours.
+static void pc__p_boot_check_peer(int fd) {
+    char why[160];
+    pid_t pid = 0, ppid = pc__p_os_getppid();
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int type = pc__p_os_unix_socket_type(fd);
+    if (type != SOCK_STREAM && type != SOCK_SEQPACKET) {
+        snprintf(why, sizeof why, "descriptor %d is not a unix stream or seqpacket socket", fd);
+    } else if (pc__p_os_peer_ids(fd, &pid, &uid, &gid) < 0) {
+        snprintf(why, sizeof why, "cannot tell who sent it (%s)", strerror(errno));
+    } else if (pid != -1 && pid != ppid) {
+        if (pc__p_os_peer_gone(fd)) pc__p_os_exit(1);  // our parent died before sending: go
+        snprintf(why, sizeof why, "it comes from process %ld, not from our parent %ld",
+                 (long)pid, (long)ppid);
+    } else if (uid != pc__p_os_geteuid() || gid != pc__p_os_getegid()) {
+        snprintf(why, sizeof why, "it comes from user %ld group %ld, not from us (%ld, %ld)",
+                 (long)uid, (long)gid, (long)pc__p_os_geteuid(), (long)pc__p_os_getegid());
+    } else {
+        return;
+    }
+    fprintf(stderr, "pyconc: refusing the bootstrap on descriptor %d: %s\n", fd, why);
+    pc__p_os_exit(1);
+}
+
+// >>C.spawn
+// posix_spawn the program itself with descriptors 0-2, boot_fd as 3 and
+// (when >= 0) sentinel_w as 4, nothing else, and PYCONC_PROCESS_FD=3 in its
+// environment. Returns PC_OS with errno kept.
+static int pc__p_spawn_self(int boot_fd, int sentinel_w, pid_t *out_pid) {
+    const int fds[2] = {boot_fd, sentinel_w}, at[2] = {PC__BOOT_FD, PC__SENTINEL_FD};
+    return pc__p_os_spawn_self(pc__p_proc_argv0, PC__ENV_FD "=3", fds, at,
+                               sentinel_w >= 0 ? 2 : 1, out_pid);
 }
 
 // Give p its sentinel: a pidfd, or the read end of the pipe whose write
 // end only the child holds.
-static int pc__proc_set_sentinel(pc_process *p, int pipe_r) {
+static int pc__p_proc_set_sentinel(pc_process *p, int pipe_r) {
     if (pipe_r >= 0) {
         p->sentinel = pipe_r;
         p->sentinel_kind = PC__S_PIPE;
         return PC_OK;
     }
-    p->sentinel = pc__os_pidfd_open(p->pid);
+    p->sentinel = pc__p_os_pidfd_open(p->pid);
     if (p->sentinel < 0) return pc__os_error("pidfd_open");
     p->sentinel_kind = PC__S_PIDFD;
     return PC_OK;
 }
 
-static int pc__launch_spawn(pc_process *p, const pc__funcref *ref) {
+static int pc__p_launch_spawn(pc_process *p, const pc__p_funcref *ref) {
     int sv[2] = {-1, -1}, sp[2] = {-1, -1}, rc;
     pid_t pid = 0;
-    pc__buf body;
+    pc__p_buf body;
     memset(&body, 0, sizeof body);
-    pc__boot_body_run(p, ref, &body);
+    pc__p_boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
-    if (pc__os_socketpair(sv)) { rc = pc__os_error("socketpair"); goto out; }
-    if (!pc__os_have_pidfd() && pc__os_pipe(sp)) { rc = pc__os_error("pipe"); goto out; }
-    if ((sv[1] = pc__os_move_high(sv[1])) < 0 ||
-        (sp[1] >= 0 && (sp[1] = pc__os_move_high(sp[1])) < 0)) {
+    if (pc__p_os_socketpair(sv)) { rc = pc__os_error("socketpair"); goto out; }
+    if (!pc__p_os_have_pidfd() && pc__p_os_pipe(sp)) { rc = pc__os_error("pipe"); goto out; }
+    if ((sv[1] = pc__p_os_move_high(sv[1])) < 0 ||
+        (sp[1] >= 0 && (sp[1] = pc__p_os_move_high(sp[1])) < 0)) {
         rc = pc__os_error("fcntl");
         goto out;
     }
-    rc = pc__spawn_self(sv[1], sp[1], &pid);
+    rc = pc__p_spawn_self(sv[1], sp[1], &pid);
     if (rc) goto out;
     p->pid = pid;
-    pc__os_close(sv[1]);
-    pc__os_close(sp[1]);
+    pc__p_os_close(sv[1]);
+    pc__p_os_close(sp[1]);
     sv[1] = sp[1] = -1;
-    if ((rc = pc__proc_set_sentinel(p, sp[0]))) {
-        pc__proc_abandon(p->pid);
+    if ((rc = pc__p_proc_set_sentinel(p, sp[0]))) {
+        pc__p_os_kill_reap(p->pid);
         p->pid = 0;
         goto out;
     }
     sp[0] = -1;
     // A child that died before reading its bootstrap shows in its exit code.
-    pc__boot_send(sv[0], &body, p->pack_fds, p->pack_nfds);
+    pc__p_boot_send(sv[0], &body, p->pack_fds, p->pack_nfds);
 out:
-    pc__os_close(sv[0]);
-    pc__os_close(sv[1]);
-    pc__os_close(sp[0]);
-    pc__os_close(sp[1]);
+    pc__p_os_close(sv[0]);
+    pc__p_os_close(sv[1]);
+    pc__p_os_close(sp[0]);
+    pc__p_os_close(sp[1]);
     pc__free(body.p);
     return rc;
 }
 
-// >>fork
-static int pc__launch_fork(pc_process *p) {
+// >>C.fork
+static int pc__p_launch_fork(pc_process *p) {
     int sp[2] = {-1, -1};
-    if (!pc__os_have_pidfd() && pc__os_pipe(sp)) return pc__os_error("pipe");
+    if (!pc__p_os_have_pidfd() && pc__p_os_pipe(sp)) return pc__os_error("pipe");
     fflush(stdout);             // or the child would print our buffered output again
     fflush(stderr);
-    pid_t pid = fork();
+    pid_t pid = pc__p_os_fork();
     if (pid == 0) {
-        if (sp[0] >= 0) close(sp[0]);
-        pc__child_from_fork(p);
+        pc__p_os_close(sp[0]);
+        pc__p_child_from_fork(p);
     }
     if (pid < 0) {
         int rc = pc__os_error("fork");
-        pc__os_close(sp[0]);
-        pc__os_close(sp[1]);
+        pc__p_os_close(sp[0]);
+        pc__p_os_close(sp[1]);
         return rc;
     }
     p->pid = pid;
-    pc__os_close(sp[1]);
-    int rc = pc__proc_set_sentinel(p, sp[0]);
+    pc__p_os_close(sp[1]);
+    int rc = pc__p_proc_set_sentinel(p, sp[0]);
     if (rc) {
-        pc__proc_abandon(pid);
+        pc__p_os_kill_reap(pid);
         p->pid = 0;
     }
     return rc;
 }
 
-// >>forkserver
+// >>C.forkserver
 // The server's request channel is a private SOCK_SEQPACKET socketpair:
 // only this process (and its forks, which share the authkey too) and the
 // server it spawned hold it (close-on-exec here; the server's end is the
 // one descriptor it inherits). It is authenticated once, when the server
 // starts: after the boot body the server and this process run Python's
-// HMAC challenge and response both ways on it ("#CHALLENGE#{sha256}" + 40
-// random bytes, "{sha256}" + the HMAC, "#WELCOME#" or "#FAILURE#", each
-// message one record), keyed by the authkey the program had then. Only
+// HMAC challenge and response both ways on it (B.auth's two halves, each
+// message one record: "#CHALLENGE#{sha256}" + 40 random bytes, "{sha256}"
+// + the HMAC, "#WELCOME#" or "#FAILURE#"; no legacy MD5 form), keyed by
+// the authkey the program had then. Only
 // a server that welcomed us and that we welcomed takes requests; on a
 // failure it exits and the start is PC_AUTH with no child. Anything else
 // that reaches a server before its handshake is read as a reply, refused,
@@ -3790,252 +4192,213 @@ static int pc__launch_fork(pc_process *p) {
 // two fresh sockets: the status socket (the server writes the child's
 // pid, with a pidfd where the kernel has them, later its wait status) and
 // the child's bootstrap socket.
-typedef struct pc__fs_request {
+typedef struct pc__p_fs_request {
     uint32_t magic;
     uint32_t reserved;
-} pc__fs_request;
+} pc__p_fs_request;
 
-static int pc__fs_sock = -1;
-static pid_t pc__fs_pid;
-static pid_t pc__fs_owner;          // the process that spawned it (forks share the channel)
-static unsigned pc__fs_gen;         // which server: one more at each start
-static unsigned char pc__fs_key[PC_AUTHKEY_MAX];
-static size_t pc__fs_keylen;
+static int pc__p_fs_sock = -1;
+static pid_t pc__p_fs_pid;
+static pid_t pc__p_fs_owner;        // the process that spawned it (forks share the channel)
+static unsigned pc__p_fs_gen;       // which server: one more at each start
+static unsigned char pc__p_fs_key[PC_AUTHKEY_MAX];
+static size_t pc__p_fs_keylen;
 // Tests only: nonzero makes this side of the next handshake use a wrong key.
-static int pc__fs_test_corrupt_key;
+static int pc__p_fs_test_corrupt_key;
 
-static int pc__os_seqpacket_pair(int fds[2]) {
-#ifdef SOCK_CLOEXEC
-    return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
-#else
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) < 0) return -1;
-    pc__os_cloexec(fds[0]);
-    pc__os_cloexec(fds[1]);
-    return 0;
-#endif
+// The handshake's carrier on the channel: one whole record a message, no
+// frame header, only the "{sha256}" forms (see B.auth). A longer record,
+// or one carrying descriptors (the kernel closes them), is refused.
+static int pc__p_fs_auth_send(void *ctx, const void *buf, size_t size) {
+    return pc__p_os_write_buf(*(int *)ctx, 1, buf, size);
 }
 
-// One handshake message: one whole record, no frame header. A longer
-// record, or one carrying descriptors (the kernel closes them), is
-// refused. Returns PC_OK, PC_EOF, PC_OS, PC_AUTH.
-static int pc__fs_auth_recv(int fd, unsigned char *buf, size_t *out_n) {
-    struct iovec iov;
-    struct msghdr msg;
-    ssize_t r;
-    iov.iov_base = buf;
-    iov.iov_len = PC__AUTH_MAX;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    while ((r = recvmsg(fd, &msg, 0)) < 0 && errno == EINTR) {}
+static int pc__p_fs_auth_recv(void *ctx, unsigned char *buf, size_t *out_size) {
+    int cut;
+    ssize_t r = pc__p_os_recv_record(*(int *)ctx, buf, PC__AUTH_MAX, &cut);
     if (r < 0) return pc__os_error("forkserver handshake");
     if (r == 0) return pc__error(PC_EOF, "forkserver handshake: connection closed");
-    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-        return pc__error(PC_AUTH, "forkserver handshake: malformed message");
-    *out_n = (size_t)r;
+    if (cut) return pc__error(PC_AUTH, "forkserver handshake: malformed message");
+    *out_size = (size_t)r;
     return PC_OK;
 }
 
-// The challenger's half (deliver_challenge): challenge, check the reply,
-// answer #WELCOME# or #FAILURE#.
-static int pc__fs_auth_challenge(int fd, const unsigned char *key, size_t keylen) {
-    unsigned char out[11 + 8 + PC__CHALLENGE_RANDOM], reply[PC__AUTH_MAX];
-    size_t n, head = strlen(PC__CHALLENGE);
-    int rc;
-    memcpy(out, PC__CHALLENGE "{sha256}", head + 8);
-    if ((rc = pc__random_bytes(out + head + 8, PC__CHALLENGE_RANDOM))) return rc;
-    if ((rc = pc__os_write_buf(fd, 1, out, sizeof out))) return rc;
-    rc = pc__fs_auth_recv(fd, reply, &n);
-    if (rc == PC_EOF || rc == PC_OS) return rc;     // a malformed reply is refused below
-    if (!rc && (n < 8 || memcmp(reply, "{sha256}", 8) != 0))
-        rc = pc__error(PC_AUTH, "forkserver handshake: expected a {sha256} reply");
-    else if (!rc)
-        rc = pc__auth_verify(key, keylen, out + head, sizeof out - head, reply, n);
-    const char *verdict = rc ? PC__FAILURE : PC__WELCOME;
-    int sent = pc__os_write_buf(fd, 1, verdict, strlen(verdict));
-    return rc ? PC_AUTH : sent;
+static pc__p_auth_io pc__p_fs_auth_io(int *fd) {
+    pc__p_auth_io io = {pc__p_fs_auth_send, pc__p_fs_auth_recv, fd, 0};
+    return io;
 }
 
-// The answerer's half (answer_challenge): reply with the HMAC, expect
-// #WELCOME#.
-static int pc__fs_auth_answer(int fd, const unsigned char *key, size_t keylen) {
-    unsigned char m[PC__AUTH_MAX], reply[8 + 32];
-    size_t n, head = strlen(PC__CHALLENGE);
-    int rc = pc__fs_auth_recv(fd, m, &n);
-    if (rc) return rc;
-    if (n != head + 8 + PC__CHALLENGE_RANDOM || memcmp(m, PC__CHALLENGE "{sha256}", head + 8))
-        return pc__error(PC_AUTH, "forkserver handshake: expected a {sha256} challenge");
-    memcpy(reply, "{sha256}", 8);
-    pc__hmac(1, key, keylen, m + head, n - head, reply + 8);     // covers the prefix
-    if ((rc = pc__os_write_buf(fd, 1, reply, sizeof reply))) return rc;
-    if ((rc = pc__fs_auth_recv(fd, m, &n))) return rc;
-    if (n != strlen(PC__WELCOME) || memcmp(m, PC__WELCOME, n) != 0)
-        return pc__error(PC_AUTH, "forkserver handshake: digest sent was rejected");
-    return PC_OK;
+// The two halves of the channel's handshake (pc__p_auth_challenge and
+// pc__p_auth_answer on channel fd).
+static int pc__p_fs_auth_challenge(int fd, const unsigned char *key, size_t keylen) {
+    pc__p_auth_io io = pc__p_fs_auth_io(&fd);
+    return pc__p_auth_challenge(&io, key, keylen);
+}
+
+static int pc__p_fs_auth_answer(int fd, const unsigned char *key, size_t keylen) {
+    pc__p_auth_io io = pc__p_fs_auth_io(&fd);
+    return pc__p_auth_answer(&io, key, keylen);
 }
 
 // Spawn a server that knows key; *out_sock gets this side of its channel,
 // not yet authenticated.
-static int pc__fs_spawn_server(const unsigned char *key, size_t keylen, int *out_sock,
-                               pid_t *out_pid) {
+static int pc__p_fs_spawn_server(const unsigned char *key, size_t keylen, int *out_sock,
+                                 pid_t *out_pid) {
     int sv[2] = {-1, -1}, rc;
-    pc__buf body;
+    pc__p_buf body;
     memset(&body, 0, sizeof body);
-    pc__buf_u32(&body, PC__BOOT_MAGIC);
-    pc__buf_u32(&body, PC__BOOT_SERVER);
-    pc__buf_blob(&body, key, keylen);
+    pc__p_buf_u32(&body, PC__BOOT_MAGIC);
+    pc__p_buf_u32(&body, PC__BOOT_SERVER);
+    pc__p_buf_blob(&body, key, keylen);
     if (body.bad) { rc = PC_NOMEM; goto out; }
-    if (pc__os_seqpacket_pair(sv) < 0) { rc = pc__os_error("socketpair"); goto out; }
-    if ((sv[1] = pc__os_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
-    if ((rc = pc__spawn_self(sv[1], -1, out_pid))) goto out;
-    if ((rc = pc__boot_send(sv[0], &body, NULL, 0))) { pc__proc_abandon(*out_pid); goto out; }
+    if (pc__p_os_seqpacket_pair(sv) < 0) { rc = pc__os_error("socketpair"); goto out; }
+    if ((sv[1] = pc__p_os_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
+    if ((rc = pc__p_spawn_self(sv[1], -1, out_pid))) goto out;
+    if ((rc = pc__p_boot_send(sv[0], &body, NULL, 0))) { pc__p_os_kill_reap(*out_pid); goto out; }
     *out_sock = sv[0];
     sv[0] = -1;
 out:
-    pc__os_close(sv[0]);
-    pc__os_close(sv[1]);
+    pc__p_os_close(sv[0]);
+    pc__p_os_close(sv[1]);
     pc__free(body.p);
     return rc;
 }
 
-// Start the server (pc__fs_lock held) with the current authkey and run
+// Start the server (pc__p_fs_lock held) with the current authkey and run
 // the handshake (answer, then challenge: Python's Client order).
-static int pc__fs_start_server(void) {
+static int pc__p_fs_start_server(void) {
     unsigned char mine[PC_AUTHKEY_MAX];
-    pc_process *cur = pc__proc_current;
+    pc_process *cur = pc__p_proc_current;
     int sock = -1, rc;
     pid_t pid;
     pc_lock_acquire(&cur->mu, PC_FOREVER);
-    memcpy(pc__fs_key, cur->authkey, cur->authkey_len);
-    pc__fs_keylen = cur->authkey_len;
+    memcpy(pc__p_fs_key, cur->authkey, cur->authkey_len);
+    pc__p_fs_keylen = cur->authkey_len;
     pc_lock_release(&cur->mu);
-    if ((rc = pc__fs_spawn_server(pc__fs_key, pc__fs_keylen, &sock, &pid))) return rc;
-    memcpy(mine, pc__fs_key, pc__fs_keylen);
-    if (pc__fs_test_corrupt_key) mine[0] ^= 1;
-    rc = pc__fs_auth_answer(sock, mine, pc__fs_keylen);
-    if (!rc) rc = pc__fs_auth_challenge(sock, mine, pc__fs_keylen);
+    if ((rc = pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &sock, &pid))) return rc;
+    memcpy(mine, pc__p_fs_key, pc__p_fs_keylen);
+    if (pc__p_fs_test_corrupt_key) mine[0] ^= 1;
+    rc = pc__p_fs_auth_answer(sock, mine, pc__p_fs_keylen);
+    if (!rc) rc = pc__p_fs_auth_challenge(sock, mine, pc__p_fs_keylen);
     if (rc) {
         if (rc == PC_EOF) rc = pc__error(PC_AUTH, "forkserver handshake: server closed");
-        if (rc == PC_AUTH) rc = pc__error(PC_AUTH, "forkserver: %s", pc_last_error());
-        pc__os_close(sock);
-        pc__proc_abandon(pid);
+        if (rc == PC_AUTH) rc = pc__error(PC_AUTH, "forkserver handshake: %s", pc_last_error());
+        pc__p_os_close(sock);
+        pc__p_os_kill_reap(pid);
         return rc;
     }
-    pc__fs_sock = sock;
-    pc__fs_pid = pid;
-    pc__fs_owner = getpid();
-    pc__fs_gen++;
+    pc__p_fs_sock = sock;
+    pc__p_fs_pid = pid;
+    pc__p_fs_owner = pc__p_os_getpid();
+    pc__p_fs_gen++;
     return PC_OK;
 }
 
-// Forget the server (pc__fs_lock held): it is dead, or dying with its
+// Forget the server (pc__p_fs_lock held): it is dead, or dying with its
 // channel closed. The process that spawned it reaps it with a blocking
 // wait (after a SIGKILL, in case it is still on its way out), so a dead
 // server never stays a zombie. Only while it is provably still our child
 // (not yet waited for) is it signalled: its pid cannot be recycled then.
-static void pc__fs_discard(void) {
+static void pc__p_fs_discard(void) {
     int st, saved = errno;
-    pid_t pid = pc__fs_pid, r;
-    pc__os_close(pc__fs_sock);
-    pc__fs_sock = -1;
-    pc__fs_pid = 0;
-    if (pid > 0 && pc__fs_owner == getpid()) {
-        while ((r = waitpid(pid, &st, WNOHANG)) < 0 && errno == EINTR) {}
-        if (r == 0) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-        }
+    pid_t pid = pc__p_fs_pid, r;
+    pc__p_os_close(pc__p_fs_sock);
+    pc__p_fs_sock = -1;
+    pc__p_fs_pid = 0;
+    if (pid > 0 && pc__p_fs_owner == pc__p_os_getpid()) {
+        r = pc__p_os_waitpid(pid, &st, 1);
+        if (r == 0) pc__p_os_kill_reap(pid);
     }
     errno = saved;
 }
 
 // Whether the server that took request generation gen is dead, after the
-// request got no reply (pc__fs_lock not held). A server dies with its
+// request got no reply (pc__p_fs_lock not held). A server dies with its
 // channel: the request still in it, or in its hands; either way its end
 // of the channel closes as it exits, an instant after (or before) our
 // status socket saw end of file, so wait a moment for that hang-up. A
 // dead server is reaped and forgotten, and the next request starts
 // another. A live one refused the request: it is not asked again.
-static int pc__fs_server_died(unsigned gen) {
+static int pc__p_fs_server_died(unsigned gen) {
     int dead = 1;
-    pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
-    if (gen == pc__fs_gen && pc__fs_sock >= 0) {
+    pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
+    if (gen == pc__p_fs_gen && pc__p_fs_sock >= 0) {
         struct pollfd pf;
-        pf.fd = pc__fs_sock;
+        pf.fd = pc__p_fs_sock;
         pf.events = 0;              // only POLLHUP and POLLERR, which poll always reports
         pf.revents = 0;
-        dead = pc__os_poll(&pf, 1, pc_monotonic() + 1.0) == PC_OK;
-        if (dead) pc__fs_discard();
+        dead = pc__p_os_poll(&pf, 1, pc_monotonic() + 1.0) == PC_OK;
+        if (dead) pc__p_fs_discard();
     }
-    pc_lock_release(&pc__fs_lock);
+    pc_lock_release(&pc__p_fs_lock);
     return dead;
 }
 
 // Send one request; a server found dead (its end of the channel closed)
 // is reaped and started again, once. *out_gen: which server took it.
-static int pc__fs_request_child(int status_fd, int boot_fd, unsigned *out_gen) {
-    pc__fs_request req;
+static int pc__p_fs_request_child(int status_fd, int boot_fd, unsigned *out_gen) {
+    pc__p_fs_request req;
     int fds[2], rc = PC_OK;
     memset(&req, 0, sizeof req);
     req.magic = PC__FS_MAGIC;
     fds[0] = status_fd;
     fds[1] = boot_fd;
-    pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
+    pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (pc__fs_sock < 0 && (rc = pc__fs_start_server())) break;
-        *out_gen = pc__fs_gen;
-        rc = pc__send_fds(pc__fs_sock, &req, sizeof req, fds, 2);
+        if (pc__p_fs_sock < 0 && (rc = pc__p_fs_start_server())) break;
+        *out_gen = pc__p_fs_gen;
+        rc = pc__p_send_fds(pc__p_fs_sock, &req, sizeof req, fds, 2);
         if (rc != PC_OS || (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)) break;
-        pc__fs_discard();
+        pc__p_fs_discard();
     }
-    pc_lock_release(&pc__fs_lock);
+    pc_lock_release(&pc__p_fs_lock);
     return rc;
 }
 
 // Ask for a child with fresh status and bootstrap sockets (our ends in
 // *out_st, *out_bt) and read its pid and pidfd back. Returns PC_EOF when
 // the server gave no reply (it died with the request, or refused it).
-static int pc__fs_ask(int *out_st, int *out_bt, int64_t *out_pid, int *out_pidfd,
-                      unsigned *out_gen) {
+static int pc__p_fs_ask(int *out_st, int *out_bt, int64_t *out_pid, int *out_pidfd,
+                        unsigned *out_gen) {
     int st[2] = {-1, -1}, bt[2] = {-1, -1}, rc;
     size_t nfds = 1;
-    if (pc__os_socketpair(st) || pc__os_socketpair(bt)) {
+    if (pc__p_os_socketpair(st) || pc__p_os_socketpair(bt)) {
         rc = pc__os_error("socketpair");
         goto fail;
     }
-    rc = pc__fs_request_child(st[1], bt[1], out_gen);
-    pc__os_close(st[1]);
-    pc__os_close(bt[1]);
+    rc = pc__p_fs_request_child(st[1], bt[1], out_gen);
+    pc__p_os_close(st[1]);
+    pc__p_os_close(bt[1]);
     st[1] = bt[1] = -1;
     if (rc) goto fail;
     *out_pidfd = -1;
-    rc = pc__recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &nfds);
+    rc = pc__p_recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &nfds);
     if (nfds == 0) *out_pidfd = -1;
     if (rc) goto fail;
     *out_st = st[0];
     *out_bt = bt[0];
     return PC_OK;
 fail:
-    pc__os_close(st[0]);
-    pc__os_close(st[1]);
-    pc__os_close(bt[0]);
-    pc__os_close(bt[1]);
+    pc__p_os_close(st[0]);
+    pc__p_os_close(st[1]);
+    pc__p_os_close(bt[0]);
+    pc__p_os_close(bt[1]);
     return rc;
 }
 
-static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
+static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
     int st = -1, bt = -1, pidfd = -1, rc;
     int64_t pid = 0;
     unsigned gen = 0;
-    pc__buf body;
+    pc__p_buf body;
     memset(&body, 0, sizeof body);
-    pc__boot_body_run(p, ref, &body);
+    pc__p_boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     // A request that went to a server dying with it is asked again, once,
     // of a new server (a child the dead one forked before replying finds
     // its bootstrap socket closed and exits).
-    for (int attempt = 0; (rc = pc__fs_ask(&st, &bt, &pid, &pidfd, &gen)) == PC_EOF; attempt++) {
-        if (attempt > 0 || !pc__fs_server_died(gen)) {
+    for (int attempt = 0; (rc = pc__p_fs_ask(&st, &bt, &pid, &pidfd, &gen)) == PC_EOF; attempt++) {
+        if (attempt > 0 || !pc__p_fs_server_died(gen)) {
             errno = ECONNREFUSED;
             rc = pc__os_error("forkserver gave no child (it refused the request or died)");
             break;
@@ -4049,134 +4412,125 @@ static int pc__launch_forkserver(pc_process *p, const pc__funcref *ref) {
     p->sentinel = st;
     p->sentinel_kind = PC__S_SERVER;
     st = -1;
-    pc__boot_send(bt, &body, p->pack_fds, p->pack_nfds);
+    pc__p_boot_send(bt, &body, p->pack_fds, p->pack_nfds);
 out:
-    pc__os_close(pidfd);
-    pc__os_close(st);
-    pc__os_close(bt);
+    pc__p_os_close(pidfd);
+    pc__p_os_close(st);
+    pc__p_os_close(bt);
     pc__free(body.p);
     return rc;
 }
 
 // The server: one thread, a self-pipe for SIGCHLD, a table of live
 // children and their status sockets.
-typedef struct pc__fs_child { pid_t pid; int status_fd; } pc__fs_child;
-static int pc__fs_wake[2] = {-1, -1};
+typedef struct pc__p_fs_child { pid_t pid; int status_fd; } pc__p_fs_child;
+static int pc__p_fs_wake[2] = {-1, -1};
 
-static void pc__fs_on_sigchld(int sig) {
+static void pc__p_fs_on_sigchld(int sig) {
     int saved = errno;
-    char c = 0;
     (void)sig;
-    if (write(pc__fs_wake[1], &c, 1) < 0) {}    // full pipe: a wake-up is pending anyway
+    pc__p_os_poke(pc__p_fs_wake[1]);
     errno = saved;
 }
 
-static void pc__fs_reap(pc__fs_child *kids, size_t *n) {
+static void pc__p_fs_reap(pc__p_fs_child *kids, size_t *n) {
     int st;
     pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    while ((pid = pc__p_os_waitpid(-1, &st, 1)) > 0) {
         for (size_t i = 0; i < *n; i++) {
             if (kids[i].pid != pid) continue;
             int32_t s = (int32_t)st;
-            pc__os_write_buf(kids[i].status_fd, 1, &s, sizeof s);
-            close(kids[i].status_fd);
+            pc__p_os_write_buf(kids[i].status_fd, 1, &s, sizeof s);
+            pc__p_os_close(kids[i].status_fd);
             kids[i] = kids[--*n];
             break;
         }
     }
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((noreturn))
-#endif
-static void pc__fs_become_child(int chan, pc__fs_child *kids, size_t n, int status_fd, int boot_fd) {
-    signal(SIGCHLD, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    close(chan);
-    close(pc__fs_wake[0]);
-    close(pc__fs_wake[1]);
-    close(status_fd);
-    for (size_t i = 0; i < n; i++) close(kids[i].status_fd);
-    if (boot_fd != PC__BOOT_FD) {
-        dup2(boot_fd, PC__BOOT_FD);
-        close(boot_fd);
-    }
-    pc__os_close_from(PC__BOOT_FD + 1);
-    pc__child_from_socket(PC__BOOT_FD);
+PC__P_NORETURN
+static void pc__p_fs_become_child(int chan, pc__p_fs_child *kids, size_t n, int status_fd,
+                                  int boot_fd) {
+    pc__p_os_sig_handle(SIGCHLD, SIG_DFL);
+    pc__p_os_sig_handle(SIGINT, SIG_DFL);
+    pc__p_os_close(chan);
+    pc__p_os_close(pc__p_fs_wake[0]);
+    pc__p_os_close(pc__p_fs_wake[1]);
+    pc__p_os_close(status_fd);
+    for (size_t i = 0; i < n; i++) pc__p_os_close(kids[i].status_fd);
+    pc__p_os_move_to(boot_fd, PC__BOOT_FD);
+    pc__p_os_close_from(PC__BOOT_FD + 1);
+    pc__p_child_from_socket(PC__BOOT_FD);
 }
 
 // One request from the authenticated channel: fork, hand back the pid
 // (and a pidfd) on the status socket, which then waits for the status.
-static void pc__fs_serve_one(int chan, pc__fs_child **kids, size_t *n, size_t *cap) {
-    pc__fs_request req;
+static void pc__p_fs_serve_one(int chan, pc__p_fs_child **kids, size_t *n, size_t *cap) {
+    pc__p_fs_request req;
     int fds[2] = {-1, -1};
     size_t nfds = 2;
-    int rc = pc__recv_fds(chan, &req, sizeof req, fds, &nfds);
-    if (rc == PC_EOF) _exit(0);                 // every client is gone
+    int rc = pc__p_recv_fds(chan, &req, sizeof req, fds, &nfds);
+    if (rc == PC_EOF) pc__p_os_exit(0);         // every client is gone
     if (rc) return;
     if (nfds != 2 || req.magic != PC__FS_MAGIC) {  // not one of ours: drop it
-        for (size_t i = 0; i < nfds; i++) close(fds[i]);
+        for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
         return;
     }
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
-        pc__fs_child *nk =
-            (pc__fs_child *)pc__realloc(*kids, *cap * sizeof **kids, ncap * sizeof **kids);
-        if (!nk) { close(fds[0]); close(fds[1]); return; }
+        pc__p_fs_child *nk =
+            (pc__p_fs_child *)pc__realloc(*kids, *cap * sizeof **kids, ncap * sizeof **kids);
+        if (!nk) {
+            pc__p_os_close(fds[0]);
+            pc__p_os_close(fds[1]);
+            return;
+        }
         *kids = nk;
         *cap = ncap;
     }
-    pid_t pid = fork();
-    if (pid == 0) pc__fs_become_child(chan, *kids, *n, fds[0], fds[1]);
+    pid_t pid = pc__p_os_fork();
+    if (pid == 0) pc__p_fs_become_child(chan, *kids, *n, fds[0], fds[1]);
     int64_t reply = pid < 0 ? -(int64_t)errno : (int64_t)pid;
     // The pidfd, opened before this loop can reap the child, lets the
     // client signal it without hitting a recycled pid.
-    int pidfd = pid > 0 ? pc__os_pidfd_open(pid) : -1;
-    pc__send_fds(fds[0], &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
-    pc__os_close(pidfd);
-    close(fds[1]);
-    if (pid < 0) { close(fds[0]); return; }
+    int pidfd = pid > 0 ? pc__p_os_pidfd_open(pid) : -1;
+    pc__p_send_fds(fds[0], &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
+    pc__p_os_close(pidfd);
+    pc__p_os_close(fds[1]);
+    if (pid < 0) {
+        pc__p_os_close(fds[0]);
+        return;
+    }
     (*kids)[*n].pid = pid;
     (*kids)[(*n)++].status_fd = fds[0];
 }
 
-static void pc__forkserver_main(int chan, const unsigned char *key, size_t keylen) {
-    pc__fs_child *kids = NULL;
+static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen) {
+    pc__p_fs_child *kids = NULL;
     size_t n = 0, cap = 0;
-    struct sigaction sa;
-    if (pc__os_pipe(pc__fs_wake) < 0) _exit(1);
-    fcntl(pc__fs_wake[1], F_SETFL, O_NONBLOCK);
-    fcntl(pc__fs_wake[0], F_SETFL, O_NONBLOCK);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = pc__fs_on_sigchld;
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGCHLD, &sa, NULL);
-    signal(SIGINT, SIG_IGN);    // ^C is for the program's processes, not for us
+    if (pc__p_os_wake_pipe(pc__p_fs_wake) < 0) pc__p_os_exit(1);
+    pc__p_os_on_sigchld(pc__p_fs_on_sigchld);
+    pc__p_os_sig_handle(SIGINT, SIG_IGN);   // ^C is for the program's processes, not for us
     // The channel's one handshake (challenge, then answer: Python's
     // Listener order); no request is read before both sides are welcomed.
-    if (pc__fs_auth_challenge(chan, key, keylen) || pc__fs_auth_answer(chan, key, keylen))
-        _exit(1);
+    if (pc__p_fs_auth_challenge(chan, key, keylen) || pc__p_fs_auth_answer(chan, key, keylen))
+        pc__p_os_exit(1);
     for (;;) {
         struct pollfd pf[2];
         pf[0].fd = chan;
         pf[0].events = POLLIN;
-        pf[1].fd = pc__fs_wake[0];
+        pf[1].fd = pc__p_fs_wake[0];
         pf[1].events = POLLIN;
         pf[0].revents = pf[1].revents = 0;
-        int r = poll(pf, 2, -1);
-        if (r < 0 && errno != EINTR) _exit(1);
-        if (pf[1].revents) {
-            char drain[64];
-            while (read(pc__fs_wake[0], drain, sizeof drain) > 0) {}
-        }
-        pc__fs_reap(kids, &n);
-        if (pf[0].revents) pc__fs_serve_one(chan, &kids, &n, &cap);
+        if (pc__p_os_poll(pf, 2, INFINITY) == PC_OS) pc__p_os_exit(1);
+        if (pf[1].revents) pc__p_os_drain(pc__p_fs_wake[0]);
+        pc__p_fs_reap(kids, &n);
+        if (pf[0].revents) pc__p_fs_serve_one(chan, &kids, &n, &cap);
     }
 }
 
-// >>start
-static int pc__proc_exitcode_of(int status) {
+// >>C.start
+static int pc__p_proc_exitcode_of(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return -WTERMSIG(status);
     return 255;
@@ -4185,41 +4539,41 @@ static int pc__proc_exitcode_of(int status) {
 // Publish the exit code (p->mu held). reaped is written only here, and
 // read lock-free by join, is_alive and exitcode: the release store pairs
 // with their acquire loads, so whoever sees reaped sees the code.
-static void pc__proc_set_reaped(pc_process *p, int exitcode) {
+static void pc__p_proc_set_reaped(pc_process *p, int exitcode) {
     p->exitcode = exitcode;
     __atomic_store_n(&p->reaped, 1, __ATOMIC_RELEASE);
 }
 
-static int pc__proc_reaped(const pc_process *p) {
+static int pc__p_proc_reaped(const pc_process *p) {
     return __atomic_load_n(&p->reaped, __ATOMIC_ACQUIRE);
 }
 
 // Collect the exit status if the child has ended. Returns 1 when this
 // call reaped it (the caller then drops it from the registry).
-static int pc__proc_poll(pc_process *p) {
+static int pc__p_proc_poll(pc_process *p) {
     int just = 0, st = 0;
     pc_lock_acquire(&p->mu, PC_FOREVER);
     // started: the registry holds p a moment before start publishes it.
     if (!p->reaped && __atomic_load_n(&p->started, __ATOMIC_ACQUIRE) && p->sentinel >= 0) {
         if (p->sentinel_kind == PC__S_SERVER) {
-            if (pc__os_readable_now(p->sentinel)) {
+            if (pc__p_os_readable_now(p->sentinel)) {
                 int32_t s;
                 // No status means the server died: 255, as Python.
-                pc__proc_set_reaped(p, pc__os_read_all(p->sentinel, &s, sizeof s, 1)
-                                           ? 255 : pc__proc_exitcode_of(s));
+                pc__p_proc_set_reaped(p, pc__p_os_read_all(p->sentinel, &s, sizeof s, 1)
+                                             ? 255 : pc__p_proc_exitcode_of(s));
                 just = 1;
-                pc__os_close(p->pidfd);
+                pc__p_os_close(p->pidfd);
                 p->pidfd = -1;
             }
         } else {
             // A pipe sentinel becomes readable an instant before the child
             // can be waited for: then wait for it for real.
-            int block = p->sentinel_kind == PC__S_PIPE && pc__os_readable_now(p->sentinel);
+            int block = p->sentinel_kind == PC__S_PIPE && pc__p_os_readable_now(p->sentinel);
             pid_t r;
-            while ((r = waitpid(p->pid, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {}
+            r = pc__p_os_waitpid(p->pid, &st, !block);
             // r < 0: someone else waited for it (ECHILD): 255.
             if (r != 0) {
-                pc__proc_set_reaped(p, r == p->pid ? pc__proc_exitcode_of(st) : 255);
+                pc__p_proc_set_reaped(p, r == p->pid ? pc__p_proc_exitcode_of(st) : 255);
                 just = 1;
             }
         }
@@ -4228,62 +4582,62 @@ static int pc__proc_poll(pc_process *p) {
     return just;
 }
 
-static void pc__proc_unregister(pc_process *p) {
+static void pc__p_proc_unregister(pc_process *p) {
     int linked = 0;
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    if (p->reg_prev || p->reg_next || pc__proc_children == p) {
-        pc__registry_unlink(p);
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    if (p->reg_prev || p->reg_next || pc__p_proc_children == p) {
+        pc__p_registry_unlink(p);
         linked = 1;
     }
-    pc_lock_release(&pc__proc_lock);
-    if (linked) pc__proc_release(p);
+    pc_lock_release(&pc__p_proc_lock);
+    if (linked) pc__p_proc_release(p);
 }
 
-static int pc__proc_reap(pc_process *p) {
-    if (pc__proc_poll(p)) pc__proc_unregister(p);
-    return pc__proc_reaped(p);
+static int pc__p_proc_reap(pc_process *p) {
+    if (pc__p_proc_poll(p)) pc__p_proc_unregister(p);
+    return pc__p_proc_reaped(p);
 }
 
 // New references to this process's registered children (*out, malloc'd).
-static size_t pc__proc_snapshot(pc_process ***out) {
+static size_t pc__p_proc_snapshot(pc_process ***out) {
     size_t n = 0;
-    pid_t me = getpid();
+    pid_t me = pc__p_os_getpid();
     *out = NULL;
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    for (pc_process *c = pc__proc_children; c; c = c->reg_next) n += c->owner == me;
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    for (pc_process *c = pc__p_proc_children; c; c = c->reg_next) n += c->owner == me;
     pc_process **arr = n ? (pc_process **)pc__calloc(n, sizeof *arr) : NULL;
     size_t k = 0;
-    for (pc_process *c = pc__proc_children; arr && c; c = c->reg_next)
+    for (pc_process *c = pc__p_proc_children; arr && c; c = c->reg_next)
         if (c->owner == me) arr[k++] = pc_process_retain(c);
-    pc_lock_release(&pc__proc_lock);
+    pc_lock_release(&pc__p_proc_lock);
     *out = arr;
     return k;
 }
 
-static void pc__proc_reap_finished(void) {
+static void pc__p_proc_reap_finished(void) {
     pc_process **kids;
-    size_t n = pc__proc_snapshot(&kids);
+    size_t n = pc__p_proc_snapshot(&kids);
     for (size_t i = 0; i < n; i++) {
-        pc__proc_reap(kids[i]);
-        pc__proc_release(kids[i]);
+        pc__p_proc_reap(kids[i]);
+        pc__p_proc_release(kids[i]);
     }
     pc__free(kids);
 }
 
 // Python's util._exit_function: terminate daemonic children, then join all.
-static void pc__proc_exit_function(void) {
+static void pc__p_proc_exit_function(void) {
     pc_process **kids;
-    size_t n = pc__proc_snapshot(&kids);
+    size_t n = pc__p_proc_snapshot(&kids);
     for (size_t i = 0; i < n; i++)
         if (kids[i]->daemon) pc_process_terminate(kids[i]);
     for (size_t i = 0; i < n; i++) {
         pc_process_join(kids[i], PC_FOREVER);
-        pc__proc_release(kids[i]);
+        pc__p_proc_release(kids[i]);
     }
     pc__free(kids);
 }
 
-static int pc__proc_check_started(const pc_process *p, const char *what) {
+static int pc__p_proc_check_started(const pc_process *p, const char *what) {
     if (!p) return pc__error(PC_VALUE, "%s: process is NULL", what);
     if (p->closed) return pc__error(PC_VALUE, "%s: process object is closed", what);
     if (p->kind != PC__P_CHILD) return pc__error(PC_RUNTIME, "%s: not a child process", what);
@@ -4292,9 +4646,9 @@ static int pc__proc_check_started(const pc_process *p, const char *what) {
     return PC_OK;
 }
 
-static int pc__proc_launch(pc_process *p, pc_start_method m) {
-    pc__funcref ref;
-    if (m != PC_START_FORK && pc__os_secure_exec())
+static int pc__p_proc_launch(pc_process *p, pc_start_method m) {
+    pc__p_funcref ref;
+    if (m != PC_START_FORK && pc__p_os_secure_exec())
         return pc__error(PC_RUNTIME, "the %s start method cannot be used in a set-user-ID, "
                                      "set-group-ID or file-capability program, or with "
                                      "effective ids other than the real ones (its child would "
@@ -4304,60 +4658,61 @@ static int pc__proc_launch(pc_process *p, pc_start_method m) {
         if (p->arg_kind == PC__ARG_POINTER)
             return pc__error(PC_VALUE, "arg_size 0 passes a pointer, which only the fork "
                                        "start method can do; give arg_size or use args");
-        int rc = pc__funcref_locate(p->target, &ref);
+        int rc = pc__p_funcref_locate(p->target, &ref);
         if (rc) return rc;
     }
     switch (m) {
-    case PC_START_FORK: return pc__launch_fork(p);
-    case PC_START_SPAWN: return pc__launch_spawn(p, &ref);
-    case PC_START_FORKSERVER: return pc__launch_forkserver(p, &ref);
+    case PC_START_FORK: return pc__p_launch_fork(p);
+    case PC_START_SPAWN: return pc__p_launch_spawn(p, &ref);
+    case PC_START_FORKSERVER: return pc__p_launch_forkserver(p, &ref);
     default: return pc__error(PC_VALUE, "unknown start method %d", (int)m);
     }
 }
 
 PYCONC_API int pc_process_start(pc_process *p) {
     if (!p) return pc__error(PC_VALUE, "process is NULL");
-    if (p->kind != PC__P_CHILD) return pc__error(PC_RUNTIME, "cannot start the current or parent process");
+    if (p->kind != PC__P_CHILD)
+        return pc__error(PC_RUNTIME, "cannot start the current or parent process");
     if (p->closed) return pc__error(PC_VALUE, "process object is closed");
-    if (__atomic_exchange_n(&p->owner, getpid(), __ATOMIC_ACQ_REL) != 0)
+    if (__atomic_exchange_n(&p->owner, pc__p_os_getpid(), __ATOMIC_ACQ_REL) != 0)
         return pc__error(PC_RUNTIME, "cannot start a process twice");
-    if (pc__proc_current->daemon) {
+    if (pc__p_proc_current->daemon) {
         p->owner = 0;
         return pc__error(PC_RUNTIME, "daemonic processes are not allowed to have children");
     }
-    pc_start_method m = pc__resolve_method(p->context);
-    pc__proc_reap_finished();   // Python's _cleanup()
-    int rc = pc__proc_launch(p, m);
+    pc_start_method m = pc__p_resolve_method(p->context);
+    pc__p_proc_reap_finished();   // Python's _cleanup()
+    int rc = pc__p_proc_launch(p, m);
     if (rc) {
         __atomic_store_n(&p->owner, 0, __ATOMIC_RELEASE);
         return rc;
     }
     p->method = m;
-    for (size_t i = 0; i < p->pack_nfds; i++) pc__os_close(p->pack_fds[i]);  // the child has them
+    for (size_t i = 0; i < p->pack_nfds; i++) pc__p_os_close(p->pack_fds[i]);  // the child has them
     p->pack_nfds = 0;
-    pc_lock_acquire(&pc__proc_lock, PC_FOREVER);
-    pc__registry_link(pc_process_retain(p));
-    pc_lock_release(&pc__proc_lock);
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    pc__p_registry_link(pc_process_retain(p));
+    pc_lock_release(&pc__p_proc_lock);
     __atomic_store_n(&p->started, 1, __ATOMIC_RELEASE);
     return PC_OK;
 }
 
 PYCONC_API int pc_process_join(pc_process *p, double timeout) {
     double deadline = 0;
-    int rc = pc__proc_check_started(p, "join");
+    int rc = pc__p_proc_check_started(p, "join");
     if (rc) return rc;
     if ((rc = pc__deadline(timeout, &deadline))) return rc;
-    if (p->owner != getpid()) return pc__error(PC_RUNTIME, "can only join a child process");
-    while (!pc__proc_reap(p)) {
+    if (p->owner != pc__p_os_getpid())
+        return pc__error(PC_RUNTIME, "can only join a child process");
+    while (!pc__p_proc_reap(p)) {
         if (deadline == INFINITY && p->sentinel_kind != PC__S_SERVER) {
             // Sleep in the kernel until the child ends, without reaping it
             // (WNOWAIT): one wake-up fewer than poll() then waitpid().
-            siginfo_t si;
-            if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT) == 0 || errno == EINTR)
-                continue;
+            if (pc__p_os_wait_exit(p->pid) == 0 || errno == EINTR) continue;
         }
-        rc = pc__os_wait_readable(p->sentinel, deadline);
-        if (rc == PC_TIMEOUT) return pc__proc_reap(p) ? PC_OK : pc__error(PC_TIMEOUT, "join timed out");
+        rc = pc__p_os_wait_readable(p->sentinel, deadline);
+        if (rc == PC_TIMEOUT)
+            return pc__p_proc_reap(p) ? PC_OK : pc__error(PC_TIMEOUT, "join timed out");
         if (rc) return rc;
     }
     return PC_OK;
@@ -4367,12 +4722,13 @@ PYCONC_API int pc_process_is_alive(pc_process *p) {
     if (!p) return 0;
     if (p->kind == PC__P_CURRENT) return 1;
     if (p->kind == PC__P_PARENT) {
-        if (p->sentinel >= 0) return !pc__os_readable_now(p->sentinel);
-        return kill(p->pid, 0) == 0 || errno == EPERM;
+        if (p->sentinel >= 0) return !pc__p_os_readable_now(p->sentinel);
+        return pc__p_os_pid_exists(p->pid);
     }
-    if (p->closed || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE) || p->owner != getpid())
+    if (p->closed || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE) ||
+        p->owner != pc__p_os_getpid())
         return 0;
-    return !pc__proc_reap(p);
+    return !pc__p_proc_reap(p);
 }
 
 PYCONC_API int pc_process_exitcode(pc_process *p) {
@@ -4382,13 +4738,13 @@ PYCONC_API int pc_process_exitcode(pc_process *p) {
     }
     if (p->kind != PC__P_CHILD || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE))
         return PC_EXITCODE_NONE;
-    if (p->owner == getpid()) pc__proc_reap(p);
-    return pc__proc_reaped(p) ? p->exitcode : PC_EXITCODE_NONE;
+    if (p->owner == pc__p_os_getpid()) pc__p_proc_reap(p);
+    return pc__p_proc_reaped(p) ? p->exitcode : PC_EXITCODE_NONE;
 }
 
 PYCONC_API long pc_process_pid(const pc_process *p) {
     if (!p) return 0;
-    if (p->kind == PC__P_CURRENT) return (long)getpid();
+    if (p->kind == PC__P_CURRENT) return (long)pc__p_os_getpid();
     return (long)p->pid;
 }
 
@@ -4400,33 +4756,37 @@ PYCONC_API int pc_process_sentinel(const pc_process *p) {
     return p->sentinel;
 }
 
-static int pc__proc_send(pc_process *p, int sig, const char *what) {
-    int rc = pc__proc_check_started(p, what);
+static int pc__p_proc_send(pc_process *p, int sig, const char *what) {
+    int rc = pc__p_proc_check_started(p, what);
     if (rc) return rc;
     pc_lock_acquire(&p->mu, PC_FOREVER);
     // Holding mu keeps the child from being reaped meanwhile, so its pid
     // cannot be recycled under us (forkserver children: the server reaps).
     if (!p->reaped) {
         int pidfd = p->sentinel_kind == PC__S_PIDFD ? p->sentinel : p->pidfd;
-        if (pc__os_signal(p->pid, pidfd, sig) < 0 && errno != ESRCH) rc = pc__os_error(what);
+        if (pc__p_os_signal(p->pid, pidfd, sig) < 0 && errno != ESRCH) rc = pc__os_error(what);
     }
     pc_lock_release(&p->mu);
     return rc;
 }
 
-PYCONC_API int pc_process_terminate(pc_process *p) { return pc__proc_send(p, SIGTERM, "terminate"); }
-PYCONC_API int pc_process_kill(pc_process *p) { return pc__proc_send(p, SIGKILL, "kill"); }
-PYCONC_API int pc_process_interrupt(pc_process *p) { return pc__proc_send(p, SIGINT, "interrupt"); }
+PYCONC_API int pc_process_terminate(pc_process *p) {
+    return pc__p_proc_send(p, SIGTERM, "terminate");
+}
+PYCONC_API int pc_process_kill(pc_process *p) { return pc__p_proc_send(p, SIGKILL, "kill"); }
+PYCONC_API int pc_process_interrupt(pc_process *p) {
+    return pc__p_proc_send(p, SIGINT, "interrupt");
+}
 
 PYCONC_API int pc_process_close(pc_process *p) {
     if (!p) return pc__error(PC_VALUE, "close: process is NULL");
     if (p->kind != PC__P_CHILD) return pc__error(PC_VALUE, "close: not a child process");
     if (p->closed) return PC_OK;
-    if (p->started && p->owner == getpid()) pc__proc_reap(p);
+    if (p->started && p->owner == pc__p_os_getpid()) pc__p_proc_reap(p);
     pc_lock_acquire(&p->mu, PC_FOREVER);
     int running = p->started && !p->reaped;
     if (!running) {
-        if (p->sentinel >= 0) pc__os_close(p->sentinel);
+        if (p->sentinel >= 0) pc__p_os_close(p->sentinel);
         p->sentinel = -1;
         p->closed = 1;
     }
@@ -4434,11 +4794,11 @@ PYCONC_API int pc_process_close(pc_process *p) {
     if (running)
         return pc__error(PC_VALUE, "Cannot close a process while it is still running. "
                                    "You should first call join() or terminate().");
-    pc__proc_unregister(p);
+    pc__p_proc_unregister(p);
     return PC_OK;
 }
 
-// >>attributes
+// >>C.attributes
 PYCONC_API const char *pc_process_name(const pc_process *p) { return p ? p->name : ""; }
 
 PYCONC_API int pc_process_set_name(pc_process *p, const char *name) {
@@ -4480,24 +4840,24 @@ PYCONC_API int pc_process_set_authkey(pc_process *p, const void *key, size_t len
 
 PYCONC_API pc_start_method pc_process_start_method(const pc_process *p) {
     if (!p) return PC_START_DEFAULT;
-    return p->started ? p->method : pc__resolve_method(p->context);
+    return p->started ? p->method : pc__p_resolve_method(p->context);
 }
 
-// >>module
+// >>C.module
 PYCONC_API pc_process *pc_process_current(void) {
-    pc__proc_init();
-    return pc__proc_current;
+    pc__p_proc_init();
+    return pc__p_proc_current;
 }
 
 PYCONC_API pc_process *pc_process_parent(void) {
-    pc__proc_init();
-    pc_process *par = pc__proc_parent;
+    pc__p_proc_init();
+    pc_process *par = pc__p_proc_parent;
     // The parent's sentinel is opened on first use, so a child that never
     // asks holds no descriptor for it.
     if (par) {
         pc_lock_acquire(&par->mu, PC_FOREVER);
-        if (par->sentinel < 0 && pc__os_have_pidfd()) {
-            par->sentinel = pc__os_pidfd_open(par->pid);
+        if (par->sentinel < 0 && pc__p_os_have_pidfd()) {
+            par->sentinel = pc__p_os_pidfd_open(par->pid);
             par->sentinel_kind = PC__S_PIDFD;
         }
         pc_lock_release(&par->mu);
@@ -4507,45 +4867,48 @@ PYCONC_API pc_process *pc_process_parent(void) {
 
 PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap) {
     pc_process **kids;
-    pc__proc_init();
-    pc__proc_reap_finished();
-    size_t n = pc__proc_snapshot(&kids), alive = 0;
+    pc__p_proc_init();
+    pc__p_proc_reap_finished();
+    size_t n = pc__p_proc_snapshot(&kids), alive = 0;
     for (size_t i = 0; i < n; i++) {
-        if (pc__proc_reap(kids[i])) { pc__proc_release(kids[i]); continue; }
+        if (pc__p_proc_reap(kids[i])) { pc__p_proc_release(kids[i]); continue; }
         if (out && alive < cap) out[alive] = kids[i];
-        else pc__proc_release(kids[i]);
+        else pc__p_proc_release(kids[i]);
         alive++;
     }
     pc__free(kids);
     return alive;
 }
 
-// >>bootstrap-entry
+// >>C.bootstrap-entry
 PYCONC_API void pc_process_bootstrap(int argc, char **argv) {
     if (argc > 0 && argv && argv[0]) {
         const char *base = strrchr(argv[0], '/');
-        snprintf(pc__proc_argv0, sizeof pc__proc_argv0, "%s", base ? base + 1 : argv[0]);
+        snprintf(pc__p_proc_argv0, sizeof pc__p_proc_argv0, "%s", base ? base + 1 : argv[0]);
     }
-    const char *v = getenv(PC__ENV_FD);
+    const char *v = pc__p_os_getenv(PC__ENV_FD);
     if (!v) return;
     // A set-user-ID (set-group-ID, file-capability) program never takes a
     // bootstrap: whoever ran it chose its environment and descriptors.
     // The variable goes, so that no child of ours sees it either.
-    if (pc__os_secure_exec()) {
-        unsetenv(PC__ENV_FD);
+    if (pc__p_os_secure_exec()) {
+        pc__p_os_unsetenv(PC__ENV_FD);
         return;
     }
     if (strcmp(v, "3") != 0) return;
-    unsetenv(PC__ENV_FD);       // our own children must not mistake themselves for one
-    pc__boot_check_peer(PC__BOOT_FD);
-    pc__proc_init();
-    pc__child_from_socket(PC__BOOT_FD);
+    pc__p_os_unsetenv(PC__ENV_FD);  // our own children must not mistake themselves for one
+    pc__p_boot_check_peer(PC__BOOT_FD);
+    pc__p_proc_init();
+    pc__p_child_from_socket(PC__BOOT_FD);
 }
 
 #if !defined(PYCONC_PROCESS_NO_CONSTRUCTOR) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((constructor)) static void pc__proc_constructor(void) { pc_process_bootstrap(0, NULL); }
+__attribute__((constructor)) static void pc__p_proc_constructor(void) {
+    pc_process_bootstrap(0, NULL);
+}
 #endif
 
 #endif // PYCONC_PROCESS_IMPLEMENTATION
 
-/* Licence: MIT or public domain, as pyconc.h (see the end of that file). */
+/* LICENSE: MIT or public domain (unlicense), your choice; the full text is at the end of
+   pyconc.h. */

@@ -106,9 +106,9 @@ TEST(pipe_bad_arguments) {
     pc_connection *a;
     CHECK_RC(pc_pipe(1, NULL, &a), PC_VALUE);
     CHECK_RC(pc_pipe(1, &a, NULL), PC_VALUE);
-    CHECK(pc__connection_from_fd(-1, 1, 1) == NULL);
+    CHECK(pc__p_connection_from_fd(-1, 1, 1) == NULL);
     CHECK_EQ(pc_last_error_code(), PC_VALUE);
-    CHECK(pc__connection_from_fd(0, 0, 0) == NULL);
+    CHECK(pc__p_connection_from_fd(0, 0, 0) == NULL);
     CHECK(strstr(pc_last_error(), "readable"));
 }
 
@@ -222,7 +222,7 @@ TEST(eof_between_and_inside_messages) {
     pc_connection_free(a);
     pc_connection_free(b);
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    pc_connection *c = pc__connection_from_fd(sv[1], 1, 1);
+    pc_connection *c = pc__p_connection_from_fd(sv[1], 1, 1);
     write_raw(sv[0], "\0\0\0\x0a" "abc", 7);                 // 10 announced, 3 sent
     close(sv[0]);
     CHECK_RC(pc_connection_recv_bytes(c, 0, &buf, &n), PC_OS);
@@ -356,7 +356,7 @@ TEST(wire_format_is_pythons) {
     int sv[2];
     unsigned char h[12], raw[16];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    pc_connection *c = pc__connection_from_fd(sv[0], 1, 1);
+    pc_connection *c = pc__p_connection_from_fd(sv[0], 1, 1);
     CHECK(c != NULL);
     send_str(c, "abc");
     CHECK(read(sv[1], raw, sizeof raw) == 7);
@@ -375,10 +375,10 @@ TEST(wire_format_is_pythons) {
     CHECK_EQ(n, 256);
     pc_connection_bytes_free(buf);
     // Messages over 2**31-1 bytes take -1 and an 8-byte length.
-    CHECK_EQ(pc__frame_header(h, 0x7fffffffu), 4);
+    CHECK_EQ(pc__p_frame_header(h, 0x7fffffffu), 4);
     CHECK(memcmp(h, "\x7f\xff\xff\xff", 4) == 0);
     if (sizeof(size_t) > 4) {
-        CHECK_EQ(pc__frame_header(h, (size_t)0x80000000u), 12);
+        CHECK_EQ(pc__p_frame_header(h, (size_t)0x80000000u), 12);
         CHECK(memcmp(h, "\xff\xff\xff\xff\0\0\0\0\x80\0\0\0", 12) == 0);
     }
     pc_connection_free(c);
@@ -390,7 +390,7 @@ TEST(bad_frames_are_clean_errors) {
     void *buf;
     size_t n;
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    pc_connection *c = pc__connection_from_fd(sv[0], 1, 1);
+    pc_connection *c = pc__p_connection_from_fd(sv[0], 1, 1);
     write_raw(sv[1], "\x80\0\0\0", 4);                       // negative, not -1
     CHECK_RC(pc_connection_recv_bytes(c, 0, &buf, &n), PC_OS);
     CHECK_EQ(errno, EPROTO);
@@ -398,7 +398,7 @@ TEST(bad_frames_are_clean_errors) {
     pc_connection_free(c);
     close(sv[1]);
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    c = pc__connection_from_fd(sv[0], 1, 1);
+    c = pc__p_connection_from_fd(sv[0], 1, 1);
     write_raw(sv[1], "\xff\xff\xff\xff\xff\0\0\0\0\0\0\0", 12);   // 8-byte length too big
     CHECK_RC(pc_connection_recv_bytes(c, 0, &buf, &n), PC_OS);
     CHECK(strstr(pc_last_error(), "bad message length"));
@@ -406,7 +406,7 @@ TEST(bad_frames_are_clean_errors) {
     close(sv[1]);
     // A forged 1 GiB header followed by end of file: an error, quickly.
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    c = pc__connection_from_fd(sv[0], 1, 1);
+    c = pc__p_connection_from_fd(sv[0], 1, 1);
     write_raw(sv[1], "\x40\0\0\0" "tiny", 8);
     close(sv[1]);
     CHECK_RC(pc_connection_recv_bytes(c, 0, &buf, &n), PC_OS);
@@ -533,7 +533,7 @@ static size_t fuzz_stream(unsigned char *s, size_t cap, size_t *out_good, size_t
     for (size_t i = 0; i < good; i++) {
         size_t n = rng() % 200;
         if (len + 4 + n > cap) { good = i; break; }
-        pc__frame_header(s + len, n);
+        pc__p_frame_header(s + len, n);
         for (size_t j = 0; j < n; j++) s[len + 4 + j] = (unsigned char)(i + j);
         sizes[i] = n;
         len += 4 + n;
@@ -557,7 +557,7 @@ static void fuzz_round(void) {
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     if (len) write_raw(sv[1], s, len);
     close(sv[1]);
-    pc_connection *c = pc__connection_from_fd(sv[0], 1, (int)(rng() % 2));
+    pc_connection *c = pc__p_connection_from_fd(sv[0], 1, (int)(rng() % 2));
     CHECK(c != NULL);
     for (size_t i = 0;; i++) {
         void *buf = NULL;
@@ -599,11 +599,11 @@ TEST(fdpass_roundtrip) {
     int sv[2], pv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     CHECK(pipe(pv) == 0);
-    CHECK_OK(pc__send_fds(sv[0], "fd!", 3, pv, 2));
+    CHECK_OK(pc__p_send_fds(sv[0], "fd!", 3, pv, 2));
     char got[3];
     int fds[4] = {-1, -1, -1, -1};
     size_t nfds = 4;
-    CHECK_OK(pc__recv_fds(sv[1], got, 3, fds, &nfds));
+    CHECK_OK(pc__p_recv_fds(sv[1], got, 3, fds, &nfds));
     CHECK_EQ(nfds, 2);
     CHECK(memcmp(got, "fd!", 3) == 0);
     CHECK(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
@@ -612,11 +612,11 @@ TEST(fdpass_roundtrip) {
     char z = 0;
     CHECK(read(pv[0], &z, 1) == 1 && z == 'z');
     // No descriptors at all, and a payload arriving in pieces.
-    CHECK_OK(pc__send_fds(sv[0], "plain", 5, NULL, 0));
+    CHECK_OK(pc__p_send_fds(sv[0], "plain", 5, NULL, 0));
     nfds = 4;
-    CHECK_OK(pc__recv_fds(sv[1], got, 3, fds + 2, &nfds));
+    CHECK_OK(pc__p_recv_fds(sv[1], got, 3, fds + 2, &nfds));
     CHECK_EQ(nfds, 0);
-    CHECK_OK(pc__recv_fds(sv[1], got, 2, fds + 2, &nfds));
+    CHECK_OK(pc__p_recv_fds(sv[1], got, 2, fds + 2, &nfds));
     CHECK(memcmp(got, "in", 2) == 0);
     for (int i = 0; i < 2; i++) { close(fds[i]); close(pv[i]); close(sv[i]); }
     CHECK_EQ(count_fds(), before);
@@ -629,20 +629,20 @@ TEST(fdpass_errors) {
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     CHECK(pipe(pv) == 0);
     int before = count_fds();
-    CHECK_OK(pc__send_fds(sv[0], "two", 3, pv, 2));
-    CHECK_RC(pc__recv_fds(sv[1], got, 3, fds, &nfds), PC_VALUE);   // room for 1, 2 came
+    CHECK_OK(pc__p_send_fds(sv[0], "two", 3, pv, 2));
+    CHECK_RC(pc__p_recv_fds(sv[1], got, 3, fds, &nfds), PC_VALUE);   // room for 1, 2 came
     CHECK_EQ(nfds, 0);
     CHECK_EQ(count_fds(), before);                          // both closed again
-    CHECK_RC(pc__send_fds(sv[0], "x", 0, pv, 1), PC_VALUE);
-    CHECK_RC(pc__send_fds(sv[0], NULL, 1, pv, 1), PC_VALUE);
-    CHECK_RC(pc__send_fds(sv[0], "x", 1, NULL, 2), PC_VALUE);
-    CHECK_RC(pc__send_fds(sv[0], "x", 1, pv, 254), PC_VALUE);
-    CHECK_RC(pc__recv_fds(sv[1], got, 0, fds, &nfds), PC_VALUE);
-    CHECK_RC(pc__send_fds(-1, "x", 1, pv, 1), PC_OS);
+    CHECK_RC(pc__p_send_fds(sv[0], "x", 0, pv, 1), PC_VALUE);
+    CHECK_RC(pc__p_send_fds(sv[0], NULL, 1, pv, 1), PC_VALUE);
+    CHECK_RC(pc__p_send_fds(sv[0], "x", 1, NULL, 2), PC_VALUE);
+    CHECK_RC(pc__p_send_fds(sv[0], "x", 1, pv, 254), PC_VALUE);
+    CHECK_RC(pc__p_recv_fds(sv[1], got, 0, fds, &nfds), PC_VALUE);
+    CHECK_RC(pc__p_send_fds(-1, "x", 1, pv, 1), PC_OS);
     close(sv[0]);
     nfds = 4;
-    CHECK_RC(pc__recv_fds(sv[1], got, 1, fds, &nfds), PC_EOF);
-    CHECK_RC(pc__send_fds(sv[1], "x", 1, pv, 1), PC_OS);    // peer gone: EPIPE, no signal
+    CHECK_RC(pc__p_recv_fds(sv[1], got, 1, fds, &nfds), PC_EOF);
+    CHECK_RC(pc__p_send_fds(sv[1], "x", 1, pv, 1), PC_OS);  // peer gone: EPIPE, no signal
     close(sv[1]);
     close(pv[0]);
     close(pv[1]);
@@ -702,7 +702,7 @@ TEST(args_message_errors) {
     // attached each time: an error or a pack, never a crash or a leak.
     int wfd = pc_connection_fileno(w);
     for (size_t cut = 0; cut < n; cut++) {
-        CHECK_OK(pc__frame_send_fds(pc_connection_fileno(a), 1, raw, cut, &wfd, 1));
+        CHECK_OK(pc__p_frame_send_fds(pc_connection_fileno(a), 1, raw, cut, &wfd, 1));
         CHECK_RC(pc_connection_recv_args(b, &got), PC_VALUE);
     }
     unsigned char *bad = (unsigned char *)malloc(n);
@@ -710,7 +710,7 @@ TEST(args_message_errors) {
     for (int round = 0; round < 500; round++) {
         memcpy(bad, raw, n);
         for (int k = 0; k < 2; k++) bad[rng() % n] = (unsigned char)rng();
-        CHECK_OK(pc__frame_send_fds(pc_connection_fileno(a), 1, bad, n, &wfd, 1));
+        CHECK_OK(pc__p_frame_send_fds(pc_connection_fileno(a), 1, bad, n, &wfd, 1));
         int rc = pc_connection_recv_args(b, &got);
         CHECK(rc == PC_OK || rc == PC_VALUE);
         pc_args_free(got);
@@ -840,7 +840,7 @@ static void check_hmac(int kind, const void *key, size_t ks, const void *msg, si
                        const char *want) {
     unsigned char out[32];
     char got[65];
-    pc__hmac(kind, key, ks, msg, ms, out);
+    pc__p_hmac(kind, key, ks, msg, ms, out);
     hex(out, kind ? 32 : 16, got);
     CHECK_MSG(strcmp(got, want) == 0, "got %s want %s", got, want);
 }
@@ -897,8 +897,8 @@ TEST(hmac_md5_rfc2202) {
 
 TEST(random_bytes) {
     unsigned char a[32], b[32];
-    CHECK_OK(pc__random_bytes(a, sizeof a));
-    CHECK_OK(pc__random_bytes(b, sizeof b));
+    CHECK_OK(pc__p_random_bytes(a, sizeof a));
+    CHECK_OK(pc__p_random_bytes(b, sizeof b));
     CHECK(memcmp(a, b, sizeof a) != 0);
 }
 
@@ -1306,7 +1306,7 @@ static int drip_main(void *arg) {
     size_t n;
     if (pc_connection_recv_bytes(j->c, 0, &challenge, &n) || n < 11) return 1;
     memcpy(frame, "\0\0\0\x28{sha256}", 12);
-    pc__hmac(1, "k", 1, (char *)challenge + 11, n - 11, frame + 12);
+    pc__p_hmac(1, "k", 1, (char *)challenge + 11, n - 11, frame + 12);
     pc_connection_bytes_free(challenge);
     j->total = (int)sizeof frame;
     for (size_t i = 0; i < sizeof frame && !pc_event_is_set(&j->stop); i++) {
@@ -1635,10 +1635,10 @@ TEST(handshake_legacy_md5_server) {
     side_job j = {them, "legacy key", 0, -1, ""};
     pc_thread *t = start_side(&j);
     memcpy(challenge, "#CHALLENGE#", 11);
-    CHECK_OK(pc__random_bytes(challenge + 11, 20));
+    CHECK_OK(pc__p_random_bytes(challenge + 11, 20));
     CHECK_OK(pc_connection_send_bytes(me, challenge, 0, sizeof challenge));
     CHECK_OK(pc_connection_recv_bytes(me, 256, &buf, &n));
-    pc__hmac(0, "legacy key", 10, challenge + 11, 20, want);
+    pc__p_hmac(0, "legacy key", 10, challenge + 11, 20, want);
     CHECK_EQ(n, 16);
     CHECK(memcmp(buf, want, 16) == 0);
     pc_connection_bytes_free(buf);
@@ -1661,7 +1661,7 @@ TEST(handshake_legacy_md5_client) {
     CHECK_OK(pc_connection_recv_bytes(me, 256, &buf, &n));
     CHECK_EQ(n, 11 + 8 + 40);
     CHECK(memcmp(buf, "#CHALLENGE#{sha256}", 19) == 0);
-    pc__hmac(0, "k2", 2, (char *)buf + 11, n - 11, mac);
+    pc__p_hmac(0, "k2", 2, (char *)buf + 11, n - 11, mac);
     pc_connection_bytes_free(buf);
     CHECK_OK(pc_connection_send_bytes(me, mac, 0, 16));
     expect_msg(me, "#WELCOME#");
@@ -1685,7 +1685,7 @@ TEST(handshake_modern_reply_format) {
     CHECK_OK(pc_connection_recv_bytes(me, 256, &buf, &n));
     CHECK_EQ(n, 8 + 32);
     CHECK(memcmp(buf, "{sha256}", 8) == 0);
-    pc__hmac(1, "key", 3, challenge + 11, strlen(challenge) - 11, mac);
+    pc__p_hmac(1, "key", 3, challenge + 11, strlen(challenge) - 11, mac);
     CHECK(memcmp((char *)buf + 8, mac, 32) == 0);
     pc_connection_bytes_free(buf);
     send_str(me, "#FAILURE#");                              // a refusal is PC_AUTH

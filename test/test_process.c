@@ -100,7 +100,8 @@ static int t_pack(void *arg) {
     if (pc_args_len(a) != 6) return 10;
     if (pc_args_get_int(a, 0, &i) || i != -1234567890123LL) return 11;
     if (pc_args_get_double(a, 1, &d) || d != 0.125) return 12;
-    if (pc_args_get_bytes(a, 2, &bytes, &n) || n != 5 || memcmp(bytes, "a\0b\0c", 5) != 0) return 13;
+    if (pc_args_get_bytes(a, 2, &bytes, &n) || n != 5 || memcmp(bytes, "a\0b\0c", 5) != 0)
+        return 13;
     if (pc_args_get_str(a, 3, &s) || strcmp(s, "hello bob") != 0) return 14;
     if (pc_args_get_bytes(a, 4, &bytes, &n) || n != 0) return 15;
     if (pc_args_get_connection(a, 5, &c)) return 16;
@@ -242,12 +243,12 @@ static void body_signals(pc_start_method m) {
         CHECK(pc_monotonic() - t0 >= 0.09);
         CHECK_EQ(pc_process_is_alive(p), 1);
         CHECK_EQ(pc_process_exitcode(p), PC_EXITCODE_NONE);
-        CHECK(!pc__os_readable_now(pc_process_sentinel(p)));
+        CHECK(!pc__p_os_readable_now(pc_process_sentinel(p)));
         CHECK_RC(pc_process_close(p), PC_VALUE);
         if (i == 0) CHECK_OK(pc_process_terminate(p));
         if (i == 1) CHECK_OK(pc_process_kill(p));
         if (i == 2) CHECK_OK(pc_process_interrupt(p));
-        CHECK_OK(pc__os_wait_readable(pc_process_sentinel(p), pc_monotonic() + 10));
+        CHECK_OK(pc__p_os_wait_readable(pc_process_sentinel(p), pc_monotonic() + 10));
         CHECK_OK(pc_process_join(p, 10));
         CHECK_EQ(pc_process_exitcode(p), -sigs[i]);
         CHECK_OK(pc_process_terminate(p));      // reaped: nothing happens
@@ -662,7 +663,7 @@ static void body_args_message(pc_start_method m) {
 // them (forkserver ones are the server's status socket, as in Python, and
 // signals go through a pidfd the server hands over); wait() takes them.
 static void body_sentinel(pc_start_method m) {
-    if (!pc__os_have_pidfd()) pct_skip("no pidfds in this kernel");
+    if (!pc__p_os_have_pidfd()) pct_skip("no pidfds in this kernel");
     pc_process *p = make(m, t_sleep, NULL);
     CHECK_OK(pc_process_start(p));
     char path[64], link[128];
@@ -998,15 +999,15 @@ static int t_say_ran(void *arg) {
 
 // Stop the warm forkserver, as if it had died: the next start spawns one.
 static void fs_stop(void) {
-    pc_lock_acquire(&pc__fs_lock, PC_FOREVER);
-    if (pc__fs_sock >= 0) {
+    pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
+    if (pc__p_fs_sock >= 0) {
         int st;
-        close(pc__fs_sock);
-        pc__fs_sock = -1;
-        CHECK(waitpid(pc__fs_pid, &st, 0) == pc__fs_pid);
+        close(pc__p_fs_sock);
+        pc__p_fs_sock = -1;
+        CHECK(waitpid(pc__p_fs_pid, &st, 0) == pc__p_fs_pid);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);   // it saw the end of its channel
     }
-    pc_lock_release(&pc__fs_lock);
+    pc_lock_release(&pc__p_fs_lock);
 }
 
 // fd reaches end of file within 5 s: nobody else holds its peer.
@@ -1020,11 +1021,11 @@ static int eof_soon(int fd) {
 static int fs_send_request(int chan, int st[2], int bt[2]) {
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, bt) == 0);
-    pc__fs_request req;
+    pc__p_fs_request req;
     memset(&req, 0, sizeof req);
     req.magic = PC__FS_MAGIC;
     int fds[2] = {st[1], bt[1]};
-    int rc = pc__send_fds(chan, &req, sizeof req, fds, 2);
+    int rc = pc__p_send_fds(chan, &req, sizeof req, fds, 2);
     close(st[1]);
     close(bt[1]);
     return rc;
@@ -1053,11 +1054,11 @@ TEST(forkserver_authkey) {
     pc_args_free(a);
     pc_connection_free(w);
     fs_stop();                                  // the next start has a handshake
-    pc__fs_test_corrupt_key = 1;                // this side now answers with the wrong key
+    pc__p_fs_test_corrupt_key = 1;              // this side now answers with the wrong key
     CHECK_RC(pc_process_start(p), PC_AUTH);
-    pc__fs_test_corrupt_key = 0;
+    pc__p_fs_test_corrupt_key = 0;
     CHECK(strstr(pc_last_error(), "forkserver") != NULL);
-    CHECK_EQ(pc__fs_sock, -1);                  // refused server gone, reaped
+    CHECK_EQ(pc__p_fs_sock, -1);                // refused server gone, reaped
     CHECK_EQ(pc_process_pid(p), 0);
     pc_process_free(p);                         // drops the last copy of w
     void *buf;
@@ -1069,7 +1070,7 @@ TEST(forkserver_authkey) {
     // request as its reply (the descriptors dropped), refuses, exits.
     int chan, st[2], bt[2], status;
     pid_t spid;
-    CHECK_OK(pc__fs_spawn_server(pc__fs_key, pc__fs_keylen, &chan, &spid));
+    CHECK_OK(pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &chan, &spid));
     CHECK_OK(fs_send_request(chan, st, bt));
     expect_record(chan, "#CHALLENGE#{sha256}");
     expect_record(chan, "#FAILURE#");
@@ -1088,9 +1089,9 @@ TEST(forkserver_authkey) {
     // cannot answer ours under another key; it takes our #FAILURE#, exits.
     unsigned char other[32];
     memset(other, 0x5a, sizeof other);
-    CHECK_OK(pc__fs_spawn_server(pc__fs_key, pc__fs_keylen, &chan, &spid));
-    CHECK_OK(pc__fs_auth_answer(chan, pc__fs_key, pc__fs_keylen));
-    CHECK_RC(pc__fs_auth_challenge(chan, other, sizeof other), PC_AUTH);
+    CHECK_OK(pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &chan, &spid));
+    CHECK_OK(pc__p_fs_auth_answer(chan, pc__p_fs_key, pc__p_fs_keylen));
+    CHECK_RC(pc__p_fs_auth_challenge(chan, other, sizeof other), PC_AUTH);
     fs_send_request(chan, st, bt);              // may fail: server gone
     CHECK(eof_soon(st[0]) && eof_soon(bt[0]));
     close(st[0]);
@@ -1100,14 +1101,56 @@ TEST(forkserver_authkey) {
     close(chan);
 
     // Both ways right: the server takes requests (as pc_process_start does).
-    CHECK_OK(pc__fs_spawn_server(pc__fs_key, pc__fs_keylen, &chan, &spid));
-    CHECK_OK(pc__fs_auth_answer(chan, pc__fs_key, pc__fs_keylen));
-    CHECK_OK(pc__fs_auth_challenge(chan, pc__fs_key, pc__fs_keylen));
+    CHECK_OK(pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &chan, &spid));
+    CHECK_OK(pc__p_fs_auth_answer(chan, pc__p_fs_key, pc__p_fs_keylen));
+    CHECK_OK(pc__p_fs_auth_challenge(chan, pc__p_fs_key, pc__p_fs_keylen));
     close(chan);                                // the server sees its end
     CHECK(waitpid(spid, &status, 0) == spid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
     CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);  // restarted
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// Answer a server's challenge (read from chan) with the HMAC-MD5 of Python's
+// legacy protocol under the right key: with the "{md5}" prefix, or bare.
+static void answer_with_md5(int chan, int prefixed) {
+    unsigned char m[256], reply[5 + 16];
+    size_t len = prefixed ? 5 : 0;
+    ssize_t n = recv(chan, m, sizeof m, 0);
+    CHECK(n == 11 + 8 + 40 && memcmp(m, "#CHALLENGE#{sha256}", 19) == 0);
+    memcpy(reply, "{md5}", len);
+    pc__p_hmac(0, pc__p_fs_key, pc__p_fs_keylen, m + 11, (size_t)n - 11, reply + len);
+    CHECK(send(chan, reply, len + 16, 0) == (ssize_t)(len + 16));
+}
+
+// The channel's handshake is Python's, but only in the "{sha256}" forms the
+// two ends send: a right MD5 reply ({md5} or bare, which a Listener takes
+// from Python <= 3.11) gets #FAILURE#, and a legacy 20-byte challenge no
+// reply; either way the server exits 1 and starts nothing.
+TEST(forkserver_handshake_sha256_only) {
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // the key is set
+    int before = count_fds();
+    for (int form = 0; form < 3; form++) {
+        int chan, status;
+        pid_t spid;
+        CHECK_OK(pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &chan, &spid));
+        if (form < 2) {
+            answer_with_md5(chan, form == 0);
+            expect_record(chan, "#FAILURE#");
+        } else {
+            unsigned char m[11 + 20];
+            CHECK_OK(pc__p_fs_auth_answer(chan, pc__p_fs_key, pc__p_fs_keylen));
+            memcpy(m, "#CHALLENGE#", 11);
+            CHECK_OK(pc__p_random_bytes(m + 11, 20));
+            CHECK(send(chan, m, sizeof m, 0) == (ssize_t)sizeof m);
+        }
+        CHECK(eof_soon(chan));
+        CHECK(waitpid(spid, &status, 0) == spid);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 1, "form %d", form);
+        close(chan);
+    }
     CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }
@@ -1179,10 +1222,10 @@ TEST(forkserver_killed_before_start) {
     CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // server up
     int before = count_fds();
     for (int round = 0; round < (PCT_SANITIZED ? 75 : 150); round++) {
-        pid_t server = pc__fs_pid;
-        queued_kill k = {pc__fs_sock, server, 0};
+        pid_t server = pc__p_fs_pid;
+        queued_kill k = {pc__p_fs_sock, server, 0};
         pc_thread *killer = NULL;
-        CHECK(server > 0 && pc__fs_sock >= 0);
+        CHECK(server > 0 && pc__p_fs_sock >= 0);
         if (round % 3 == 0) {                   // dead for sure: its channel is closed
             CHECK(kill(server, SIGKILL) == 0);
             CHECK(wait_state(server, 'Z'));
@@ -1211,7 +1254,7 @@ TEST(forkserver_killed_before_start) {
             pc_thread_free(killer);
             CHECK_MSG(k.saw_request, "round %d: the request never sat in the channel", round);
         }
-        CHECK(pc__fs_pid != server);
+        CHECK(pc__p_fs_pid != server);
         CHECK_MSG(zombie_children() == 0, "round %d: the killed server is a zombie", round);
     }
     CHECK_EQ(count_fds(), before);
@@ -1241,7 +1284,7 @@ static int fds_of(pid_t pid, int *out_highest) {
 TEST(forkserver_refusal_is_not_retried) {
     CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // server up
     int before = count_fds(), highest;
-    pid_t server = pc__fs_pid;
+    pid_t server = pc__p_fs_pid;
     int n = fds_of(server, &highest);
     CHECK_MSG(n > 0 && n == highest + 1, "server descriptors: %d, highest %d", n, highest);
     struct rlimit old, full;
@@ -1254,12 +1297,12 @@ TEST(forkserver_refusal_is_not_retried) {
     CHECK_EQ(errno, ECONNREFUSED);
     CHECK(strstr(pc_last_error(), "forkserver") != NULL);
     CHECK_EQ(pc_process_pid(p), 0);
-    CHECK_EQ(pc__fs_pid, server);               // not replaced
+    CHECK_EQ(pc__p_fs_pid, server);             // not replaced
     char state = proc_state(server);
     CHECK_MSG(state == 'S' || state == 'R', "server state %c", state);
     CHECK(prlimit(server, RLIMIT_NOFILE, &old, NULL) == 0);
     CHECK_EQ(run_to_end(p), 7);                 // the same object, the same server
-    CHECK_EQ(pc__fs_pid, server);
+    CHECK_EQ(pc__p_fs_pid, server);
     CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }
@@ -1271,18 +1314,18 @@ TEST(pack_fuzz) {
     pc_args_add_str(a, "hello");
     pc_args_add_bytes(a, "\x01\x02\x03", 3);
     pc_args_add_double(a, 1.5);
-    pc__buf b;
+    pc__p_buf b;
     memset(&b, 0, sizeof b);
     int fds[PC__ARGS_MAX_FDS];
     size_t nfds = 0;
-    CHECK_OK(pc__args_encode(a, &b, fds, &nfds));
+    CHECK_OK(pc__p_args_encode(a, &b, fds, &nfds));
     pc_args_free(a);
     for (size_t cut = 0; cut < b.len; cut++) {
-        pc__buf t;
+        pc__p_buf t;
         memset(&t, 0, sizeof t);
         t.p = b.p;
         t.len = cut;
-        CHECK(pc__args_decode(&t, fds, 0) == NULL);
+        CHECK(pc__p_args_decode(&t, fds, 0) == NULL);
     }
     unsigned seed = 12345;
     unsigned char *copy = (unsigned char *)malloc(b.len);
@@ -1292,15 +1335,15 @@ TEST(pack_fuzz) {
             seed = seed * 1103515245u + 12345u;
             copy[(seed >> 8) % b.len] = (unsigned char)(seed >> 20);
         }
-        pc__buf t;
+        pc__p_buf t;
         memset(&t, 0, sizeof t);
         t.p = copy;
         t.len = b.len;
-        pc_args_free(pc__args_decode(&t, fds, 0));
+        pc_args_free(pc__p_args_decode(&t, fds, 0));
     }
     free(copy);
     b.pos = 0;
-    a = pc__args_decode(&b, fds, 0);
+    a = pc__p_args_decode(&b, fds, 0);
     CHECK(a && pc_args_len(a) == 4);
     pc_args_free(a);
     free(b.p);
@@ -1313,11 +1356,11 @@ static void spawn_with_bootstrap(const void *frame, size_t n, int framed) {
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     int high = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
     pid_t pid;
-    CHECK_OK(pc__spawn_self(high, -1, &pid));
+    CHECK_OK(pc__p_spawn_self(high, -1, &pid));
     close(high);
     close(sv[1]);
-    if (framed) CHECK_OK(pc__frame_send_fds(sv[0], 1, frame, n, NULL, 0));
-    else CHECK_OK(pc__os_write_buf(sv[0], 1, frame, n));
+    if (framed) CHECK_OK(pc__p_frame_send_fds(sv[0], 1, frame, n, NULL, 0));
+    else CHECK_OK(pc__p_os_write_buf(sv[0], 1, frame, n));
     close(sv[0]);
     int st;
     CHECK_EQ(waitpid(pid, &st, 0), pid);
@@ -1409,15 +1452,15 @@ static pc_target_fn marker_target(const char *lib) {
 
 // The run bootstrap pc_process_start would send for target fn (naming
 // path instead of the object's own, when path is not NULL).
-static pc__buf forged_body(pc_target_fn fn, const char *path) {
+static pc__p_buf forged_body(pc_target_fn fn, const char *path) {
     pc_process *p = make(PC_START_SPAWN, fn, NULL);
-    pc__funcref ref;
-    pc__buf b;
+    pc__p_funcref ref;
+    pc__p_buf b;
     memset(&b, 0, sizeof b);
-    CHECK_OK(pc__funcref_locate(fn, &ref));
+    CHECK_OK(pc__p_funcref_locate(fn, &ref));
     CHECK(!ref.is_main);
     if (path) snprintf(ref.path, sizeof ref.path, "%s", path);
-    pc__boot_body_run(p, &ref, &b);
+    pc__p_boot_body_run(p, &ref, &b);
     CHECK(!b.bad);
     pc_process_free(p);
     return b;
@@ -1513,9 +1556,9 @@ TEST(bootstrap_setuid_refused) {
     int sv[2], before = count_fds();
     suid_install(&s);
     path_in(marker, s.dir, "marker");
-    pc__buf body = forged_body(marker_target(PCT_MARKER_LIB), NULL);
+    pc__p_buf body = forged_body(marker_target(PCT_MARKER_LIB), NULL);
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-    CHECK_OK(pc__boot_send(sv[0], &body, NULL, 0));
+    CHECK_OK(pc__p_boot_send(sv[0], &body, NULL, 0));
     int code = suid_run(&s, "main", sv[1], marker, out, sizeof out);
     close(sv[0]);
     close(sv[1]);
@@ -1561,7 +1604,7 @@ enum { BOOT_FROM_PARENT, BOOT_FROM_GRANDPARENT, BOOT_FROM_OTHER_USER };
 
 // In the intermediate process: spawn the program on sv[1] (made here
 // unless given), send body, return its exit code (>= 100: a setup step).
-static int boot_intermediate(const pc__buf *body, int how, int sv[2], int err_w) {
+static int boot_intermediate(const pc__p_buf *body, int how, int sv[2], int err_w) {
     int st, high;
     pid_t pid;
     if (dup2(err_w, 2) < 0) return 100;
@@ -1569,10 +1612,10 @@ static int boot_intermediate(const pc__buf *body, int how, int sv[2], int err_w)
     if (sv[0] < 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return 102;
     if (how == BOOT_FROM_OTHER_USER && seteuid(0) < 0) return 103;
     if ((high = fcntl(sv[1], F_DUPFD_CLOEXEC, 10)) < 0) return 104;
-    if (pc__spawn_self(high, -1, &pid)) return 105;
+    if (pc__p_spawn_self(high, -1, &pid)) return 105;
     close(high);
     close(sv[1]);
-    pc__boot_send(sv[0], body, NULL, 0);    // a child that refused may be gone already
+    pc__p_boot_send(sv[0], body, NULL, 0);  // a child that refused may be gone already
     close(sv[0]);
     if (waitpid(pid, &st, 0) != pid) return 106;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 107;
@@ -1580,7 +1623,7 @@ static int boot_intermediate(const pc__buf *body, int how, int sv[2], int err_w)
 
 // Deliver body the way `how` says; the spawned program's exit code, and
 // what it wrote on stderr in err.
-static int boot_child(const pc__buf *body, int how, char *err, size_t cap) {
+static int boot_child(const pc__p_buf *body, int how, char *err, size_t cap) {
     int ep[2], sv[2] = {-1, -1}, st;
     size_t got = 0;
     ssize_t n;
@@ -1613,7 +1656,7 @@ TEST(bootstrap_foreign_peer_refused) {
     int before = count_fds();
     tmp_make(dir);
     path_in(marker, dir, "marker");
-    pc__buf body = forged_body(marker_target(PCT_MARKER_LIB), NULL);
+    pc__p_buf body = forged_body(marker_target(PCT_MARKER_LIB), NULL);
     CHECK(setenv("PCT_MARKER", marker, 1) == 0);
     for (int round = 0; round < 5; round++) {
         CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 42);
@@ -1648,8 +1691,8 @@ TEST(bootstrap_dlopen_checked) {
     path_in(marker, dir, "marker");
     copy_file(PCT_MARKER_LIB, lib, 0755);
     pc_target_fn fn = marker_target(lib);
-    pc__buf body = forged_body(fn, NULL);
-    pc__buf relative = forged_body(fn, "./libmarker.so");
+    pc__p_buf body = forged_body(fn, NULL);
+    pc__p_buf relative = forged_body(fn, "./libmarker.so");
     CHECK(setenv("PCT_MARKER", marker, 1) == 0);
 
     CHECK_EQ(boot_child(&body, BOOT_FROM_PARENT, err, sizeof err), 42);   // the control
