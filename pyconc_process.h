@@ -203,7 +203,7 @@
    connections) that the target reads back with pc_args_get_*. With the
    fork method only, arg_size 0 passes the pointer itself.
 
-   A complete program (the seed's "hello bob"):
+   A complete program (hello bob, in a child):
 
        #define PYCONC_ALL_IMPLEMENTATION
        #include "pyconc_process.h"
@@ -1660,20 +1660,23 @@ static int pc__p_phdr_visit(struct dl_phdr_info *info, size_t size, void *data) 
 
 // Find the object whose code holds addr. Returns 0, -1 when no loaded
 // object holds it, -2 when it is not in an executable segment of one.
+// Where the loader lists its objects, that list alone decides: a static
+// program has no dynamic symbols for dladdr, but it is listed (object 0).
 static int pc__p_os_code_at(uintptr_t addr, pc__p_os_code *out) {
-    Dl_info info;
     memset(out, 0, sizeof *out);
-    if (!dladdr((void *)addr, &info)) return -1;
 #if PC__HAVE_PHDR
     pc__p_phdr_search s;
     memset(&s, 0, sizeof s);
     s.addr = addr;
     dl_iterate_phdr(pc__p_phdr_visit, &s);
-    if (!s.found || !s.executable) return -2;
+    if (!s.found) return -1;
+    if (!s.executable) return -2;
     out->is_main = s.is_main;
     out->base = s.base;
     snprintf(out->name, sizeof out->name, "%s", s.is_main ? "" : s.name);
 #else
+    Dl_info info;
+    if (!dladdr((void *)addr, &info)) return -1;
     out->base = (uintptr_t)info.dli_fbase;
     snprintf(out->name, sizeof out->name, "%s", info.dli_fname ? info.dli_fname : "");
 #endif

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Consume pyconc the ways a user does, from a scratch directory.
-# usage: run.sh add_subdirectory|find_package|pkg_config|plain_cc|readme_quickstart|readme_pipe
+# usage: run.sh add_subdirectory|find_package|pkg_config|plain_cc|readme_quickstart|readme_pipe|
+#               static
 # env: CC, CMAKE, SRC (the pyconc checkout), WORK (a scratch directory),
 #      CXX (the C++ compiler for README's C++ quick start; default g++)
 # Exit 77 (a skip) when a tool the way needs is not installed.
@@ -40,6 +41,25 @@ run_bounded() {   # a README program that hangs is a failure, not a stuck test
     if command -v timeout >/dev/null 2>&1; then timeout 60 "$@"; else "$@"; fi
 }
 
+hello_static() {   # compiler flags...: hello bob linked statically, run under every method
+    comp=$1; shift
+    command -v "$comp" >/dev/null 2>&1 || { echo "SKIP $comp $*: not installed"; return 0; }
+    if ! "$comp" -O2 "$@" -I "$SRC" "$here/hello_bob.c" -o hello -pthread -ldl 2>link.err; then
+        if grep -qi 'cannot find -l\|static-pie' link.err; then
+            echo "SKIP $comp $*: no static C library here"; return 0
+        fi
+        cat link.err; echo "FAIL $comp $*: does not build"; return 1
+    fi
+    for method in fork spawn forkserver; do
+        got=$(run_bounded ./hello "$method" 2>&1) || true
+        if [ "$got" != "hello bob" ]; then
+            echo "FAIL $comp $* ($method): $got"; return 1
+        fi
+        echo "ok   $comp $* ($method)"
+    done
+    statics=$((statics + 1))
+}
+
 case $way in
 add_subdirectory)
     project "add_subdirectory(\"$SRC\" pyconc)"
@@ -73,6 +93,16 @@ pkg_config)
     header=$(./version); pcver=$(pkg-config --modversion pyconc)
     echo "PYCONC_VERSION $header, pkg-config --modversion $pcver"
     test "$header" = "$pcver" ;;
+static)
+    # Static and static-pie programs on glibc and musl start children with
+    # every method: functions are found through the loader's list of
+    # objects, which a static program has too (object 0).
+    statics=0
+    hello_static "$CC" -static
+    hello_static "$CC" -static-pie -fPIE
+    hello_static musl-gcc -static
+    hello_static musl-gcc -static-pie -fPIE
+    [ "$statics" -gt 0 ] || { echo "SKIP: no static C library to link with"; exit 77; } ;;
 readme_quickstart)
     # The C and the C++ quick start, exactly as written.
     readme_block quickstart c > quickstart.c
