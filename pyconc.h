@@ -199,6 +199,17 @@ PYCONC_API int pc_sleep(double seconds);
 typedef int (*pc_target_fn)(void *arg);
 typedef void *(*pc_task_fn)(void *arg);
 
+// >>evc
+/* Internal: the event count every blocking wait of pyconc sleeps on (its
+   protocol and functions are under >>internal). Declared here for the
+   primitives that embed it; all zero is a fresh, process-private one. */
+typedef struct pc__evc {
+    uint32_t seq;               // the key (the futex word): moved by each notify that wakes
+    uint32_t shared;            // 1: in memory shared between processes
+    uint64_t waiters;           // announced sleepers that no notifier has taken yet
+} pc__evc;
+#define PC__EVC_INIT {0, 0, 0}
+
 // >>lock
 /* A primitive lock: any thread may release it. Python: threading.Lock */
 typedef struct pc_lock { uint32_t state; } pc_lock;
@@ -518,6 +529,84 @@ PYCONC_API int pc__deadline(double timeout, double *out_deadline);
 PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline, int shared);
 /* Wake up to n waiters of addr (INT32_MAX: all). */
 PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared);
+/* How many wake calls (pc__futex_wake) this thread has made: for tests. */
+PYCONC_API uint64_t pc__futex_wake_calls(void);
+
+/* Event count (pc__evc, declared under >>evc): the one sleep/wake protocol
+   of pyconc's waits. A waiter looks, announces itself, looks again, and
+   only then sleeps:
+
+       while (!ready()) {
+           uint32_t key = pc__evc_prepare(&e);      // read the key, announce
+           if (ready()) break;                      // look again
+           if (pc__evc_wait(&e, key, deadline) == PC_TIMEOUT) {
+               ...one last look at ready(), then time out...
+           }
+       }
+
+   A notifier makes ready() true, then calls pc__evc_notify(&e, n). With
+   nobody announced that is one load and no system call.
+
+   Why no wake-up is lost. The waiter's announcement (waiters += 1) comes
+   before its second look, the notifier's write of the condition before
+   its read of waiters, and all four are sequentially consistent: so
+   either the waiter sees the condition, or the notifier sees a count.
+   Seeing one, the notifier takes it off and moves seq before it wakes.
+   The waiter read its key before it announced itself, so that move
+   changes seq from the key: a waiter not yet in the futex call does not
+   sleep, and one already asleep is among those the wake finds. ready()
+   must therefore read with sequentially consistent loads (or
+   read-modify-writes), and the notifier write the condition the same way.
+
+   Taking the count off before waking means that while a woken sleeper is
+   still on its way, the notifies that follow make no system call. A
+   sleeper that leaves on its own (timeout, or it found ready() true after
+   announcing) leaves its count behind: that costs one needless wake
+   later, never a lost one. It cannot take the count back: a notifier may
+   have taken it already, and then it would take a later sleeper's
+   (pc__evc_cancel is the exception, for callers whose every step runs
+   under one lock). Stale counts pile up in a program that polls with
+   short timeouts, so waiters is 64-bit: a 32-bit count wraps after 2^32
+   of them, and a wrap that lands on 0 under a real sleeper is a lost
+   wake-up. seq stays 32-bit, the futex word.
+
+   Shared memory: an event count set up with pc__evc_init(e, 1) may live in
+   a mapping shared between processes; its futex calls then omit the
+   private flag, so a notify in one process wakes a sleeper in another.
+   Without a futex (PYCONC_NO_FUTEX, or off Linux) no wake reaches another
+   process: a shared wait polls seq in 1 ms slices instead. */
+PYCONC_API void pc__evc_init(pc__evc *e, int shared);
+/* Read the key and announce a waiter; look at the condition after this. */
+static inline uint32_t pc__evc_prepare(pc__evc *e) {
+    uint32_t key = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+    __atomic_fetch_add(&e->waiters, (uint64_t)1, __ATOMIC_SEQ_CST);
+    return key;
+}
+/* Sleep while seq still holds key, until a notify moves it or deadline
+   (monotonic seconds; INFINITY: none) passes; a passed deadline wins over
+   a moved key. Wake-ups that leave seq alone are absorbed here.
+   Returns PC_OK (look again) or PC_TIMEOUT (look a last time). */
+PYCONC_API int pc__evc_wait(pc__evc *e, uint32_t key, double deadline);
+/* Leave after pc__evc_prepare without a wake, taking the count back. Only
+   when the prepare, every pc__evc_take / pc__evc_notify and this call run
+   under one lock (then an unmoved seq proves the count is still there);
+   anyone else just leaves (see above). */
+PYCONC_API void pc__evc_cancel(pc__evc *e, uint32_t key);
+/* The slow half of pc__evc_take, for when a count was seen. */
+PYCONC_API int pc__evc_claim(pc__evc *e, int n);
+/* Take up to n (>= 1; INT32_MAX: all) announced waiters off the count and
+   move seq. Returns 1 when a wake is due: then call pc__evc_wake(e, n),
+   e.g. after releasing a lock. */
+static inline int pc__evc_take(pc__evc *e, int n) {
+    if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) == 0) return 0;
+    return pc__evc_claim(e, n);
+}
+/* The system call that wakes up to n sleepers of e. */
+PYCONC_API void pc__evc_wake(pc__evc *e, int n);
+/* Wake up to n (>= 1; INT32_MAX: all) announced waiters, if any. */
+static inline void pc__evc_notify(pc__evc *e, int n) {
+    if (pc__evc_take(e, n)) pc__evc_wake(e, n);
+}
 /* A per-thread identity, cheap, never 0. */
 PYCONC_API uintptr_t pc__self_id(void);
 PYCONC_API void *pc__malloc(size_t size);      // PC_NOMEM on failure
@@ -738,6 +827,9 @@ PYCONC_API int pc_sleep(double seconds) {
 // this is the futex; elsewhere (or with PYCONC_NO_FUTEX) a fixed table of
 // mutex + condition variable buckets hashed by address, where a wake
 // broadcasts its bucket (spurious wake-ups are allowed by the contract).
+static PC__TLS uint64_t pc__wake_calls;       // this thread's pc__futex_wake calls
+PYCONC_API uint64_t pc__futex_wake_calls(void) { return pc__wake_calls; }
+
 #if PC__HAVE_FUTEX
 // The kernel's futex ABI (linux/futex.h, which musl toolchains lack).
 #define PC__FUTEX_WAKE 1
@@ -760,6 +852,7 @@ PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline
 PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
     int op = PC__FUTEX_WAKE | (shared ? 0 : PC__FUTEX_PRIVATE);
     int saved = errno;
+    pc__wake_calls++;
     syscall(SYS_futex, addr, op, n, (struct timespec *)NULL, (uint32_t *)NULL, 0);
     errno = saved;
 }
@@ -825,6 +918,7 @@ PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline
 PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
     (void)n; (void)shared;
     pc__park *p = pc__park_of(addr);
+    pc__wake_calls++;
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -843,6 +937,50 @@ PYCONC_API void pc__cpu_relax(void) {
     __asm__ __volatile__("yield");
 #endif
 }
+
+// >>evc
+// The protocol and why it loses no wake-up are told at the declarations
+// (>>internal); here are its slow paths.
+PYCONC_API void pc__evc_init(pc__evc *e, int shared) {
+    e->seq = 0;
+    e->shared = shared != 0;
+    e->waiters = 0;
+}
+
+// The deadline is checked first, even when the key has moved: the futex
+// times out by itself only while seq holds the key, and a stream of moves
+// for other waiters would otherwise keep a caller's timed loop going past
+// its deadline.
+PYCONC_API int pc__evc_wait(pc__evc *e, uint32_t key, double deadline) {
+    int shared = (int)e->shared;
+    for (;;) {
+        if (deadline != INFINITY && pc_monotonic() >= deadline) return PC_TIMEOUT;
+        if (__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) != key) return PC_OK;
+        if (pc__futex_wait(&e->seq, key, deadline, shared) == PC_TIMEOUT) return PC_TIMEOUT;
+    }
+}
+
+PYCONC_API void pc__evc_cancel(pc__evc *e, uint32_t key) {
+    if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) == key)
+        __atomic_fetch_sub(&e->waiters, (uint64_t)1, __ATOMIC_RELAXED);
+}
+
+PYCONC_API int pc__evc_claim(pc__evc *e, int n) {
+    if (n >= INT32_MAX) {
+        if (__atomic_exchange_n(&e->waiters, (uint64_t)0, __ATOMIC_SEQ_CST) == 0) return 0;
+    } else {
+        uint64_t u = __atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST), t;
+        do {
+            if (u == 0 || n < 1) return 0;
+            t = u < (uint64_t)n ? u : (uint64_t)n;
+        } while (!__atomic_compare_exchange_n(&e->waiters, &u, u - t, 1, __ATOMIC_SEQ_CST,
+                                              __ATOMIC_SEQ_CST));
+    }
+    __atomic_fetch_add(&e->seq, 1u, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+PYCONC_API void pc__evc_wake(pc__evc *e, int n) { pc__futex_wake(&e->seq, n, (int)e->shared); }
 
 static PC__TLS char pc__self_marker;
 PYCONC_API uintptr_t pc__self_id(void) { return (uintptr_t)&pc__self_marker; }
