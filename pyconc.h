@@ -292,13 +292,13 @@ PYCONC_API int pc_condition_notify_all(pc_condition *cond);
    Python: threading.Semaphore and threading.BoundedSemaphore */
 typedef struct pc_semaphore {
     uint32_t value;
-    uint32_t waiters;
     uint32_t bound;             // 0: a Semaphore; else PC__SEM_BOUNDED | initial value
+    pc__evc evc;                // acquirers waiting for value > 0
 } pc_semaphore;
 typedef pc_semaphore pc_bounded_semaphore;
 #define PC__SEM_BOUNDED 0x80000000u
-#define PC_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, 0}
-#define PC_BOUNDED_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, PC__SEM_BOUNDED | (uint32_t)(n)}
+#define PC_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, PC__EVC_INIT}
+#define PC_BOUNDED_SEMAPHORE_INIT(n) {(uint32_t)(n), PC__SEM_BOUNDED | (uint32_t)(n), PC__EVC_INIT}
 
 /* Returns: PC_OK, PC_VALUE (value < 0 or > INT32_MAX).
    Python: Semaphore(value) */
@@ -324,9 +324,9 @@ PYCONC_API int pc_bounded_semaphore_release(pc_bounded_semaphore *sem, int n);
 /* A flag threads can wait for. Python: threading.Event */
 typedef struct pc_event {
     uint32_t word;              // bit 0: the flag; the rest: times it was set
-    uint32_t waiters;
+    pc__evc evc;                // waiters for a set()
 } pc_event;
-#define PC_EVENT_INIT {0, 0}
+#define PC_EVENT_INIT {0, PC__EVC_INIT}
 
 PYCONC_API void pc_event_init(pc_event *ev);
 PYCONC_API void pc_event_destroy(pc_event *ev);
@@ -992,6 +992,9 @@ PYCONC_API uintptr_t pc__self_id(void) { return (uintptr_t)&pc__self_marker; }
 // that finds the lock held first watches it for a short while (read-only,
 // so the holder's cache line is not stolen): most critical sections are a
 // few dozen instructions, and parking costs two context switches.
+// This is a mutex, not an event count (>>internal): the state word is
+// the lock itself and the futex key at once, and what a release hands on
+// is the right to try for it, not a condition to look at again.
 #ifndef PYCONC_LOCK_SPIN
 #define PYCONC_LOCK_SPIN 100
 #endif
@@ -1104,6 +1107,10 @@ static void pc__rlock_restore(pc_rlock *r, uint32_t depth) {
 // A notifier sets the word and wakes it while holding the lock, and the
 // waiter cannot leave wait() before it re-takes that lock, so the node
 // on the waiter's stack outlives every use by the notifier.
+// Not the event count of >>internal: a waiter here is woken only by the
+// notify that picked it, never by a shared state it looks at again, so its
+// own 0/1 word is the whole protocol; an event count per waiter would add
+// two atomics to every notify and wake nobody sooner.
 struct pc__waiter {
     struct pc__waiter *next, *prev;
     uint32_t notified;
@@ -1206,16 +1213,17 @@ PYCONC_API int pc_condition_notify_all(pc_condition *c) {
 }
 
 // >>semaphore
-// value is the futex word. A waiter announces itself in waiters before it
-// sleeps and a releaser reads waiters after it adds: both sequentially
-// consistent, so either the releaser sees the waiter and wakes it, or the
-// waiter's futex sees the new value and does not sleep.
+// Acquirers wait on the event count for value > 0; release adds with a
+// sequentially consistent compare-and-swap, then notifies up to n (the
+// event count's protocol, >>internal). The key is the event count's own
+// word, not value: value returns to 0 when another acquirer takes the unit
+// first, and a sleeper keyed on it would sleep on with its count taken.
 PYCONC_API int pc_semaphore_init(pc_semaphore *s, int value) {
     if (!s) return pc__error(PC_VALUE, "semaphore is NULL");
     if (value < 0) return pc__error(PC_VALUE, "semaphore initial value must be >= 0");
     s->value = (uint32_t)value;
-    s->waiters = 0;
     s->bound = 0;
+    pc__evc_init(&s->evc, 0);
     return PC_OK;
 }
 
@@ -1234,9 +1242,9 @@ PYCONC_API int pc_semaphore_acquire(pc_semaphore *s, double timeout) {
                 return PC_OK;
         if (timeout == 0) return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
         if (!have_deadline) { pc__deadline(timeout, &deadline); have_deadline = 1; }
-        __atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);
-        int r = pc__futex_wait(&s->value, 0, deadline, 0);
-        __atomic_fetch_sub(&s->waiters, 1, __ATOMIC_SEQ_CST);
+        uint32_t key = pc__evc_prepare(&s->evc);
+        if ((v = __atomic_load_n(&s->value, __ATOMIC_SEQ_CST)) > 0) continue;
+        int r = pc__evc_wait(&s->evc, key, deadline);
         v = PC__RELAXED(&s->value);
         if (r == PC_TIMEOUT && v == 0)
             return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
@@ -1254,8 +1262,7 @@ PYCONC_API int pc_semaphore_release(pc_semaphore *s, int n) {
                                                 : "semaphore value would overflow");
     } while (!__atomic_compare_exchange_n(&s->value, &v, v + (uint32_t)n, 1,
                                           __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-    if (__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST))
-        pc__futex_wake(&s->value, n, 0);
+    pc__evc_notify(&s->evc, n);
     return PC_OK;
 }
 
@@ -1278,10 +1285,15 @@ PYCONC_API int pc_bounded_semaphore_release(pc_bounded_semaphore *s, int n) {
 }
 
 // >>event
-// word = (times set << 1) | flag. A waiter sleeps on the exact word it saw
-// with the flag clear; any set() changes the count, so the waiter knows it
-// was set even when clear() has already run again (Python's rule).
-PYCONC_API void pc_event_init(pc_event *ev) { if (ev) ev->word = ev->waiters = 0; }
+// word = (times set << 1) | flag. A waiter waits (on the event count) for
+// word to differ from the one it saw with the flag clear; any set() changes
+// the count, so the waiter knows it was set even when clear() has already
+// run again (Python's rule).
+PYCONC_API void pc_event_init(pc_event *ev) {
+    if (!ev) return;
+    ev->word = 0;
+    pc__evc_init(&ev->evc, 0);
+}
 PYCONC_API void pc_event_destroy(pc_event *ev) { (void)ev; }
 
 PYCONC_API void pc_event_set(pc_event *ev) {
@@ -1291,8 +1303,7 @@ PYCONC_API void pc_event_set(pc_event *ev) {
         if (w & 1) return;
     } while (!__atomic_compare_exchange_n(&ev->word, &w, w + 3, 1, __ATOMIC_SEQ_CST,
                                           __ATOMIC_RELAXED));
-    if (__atomic_load_n(&ev->waiters, __ATOMIC_SEQ_CST))
-        pc__futex_wake(&ev->word, INT32_MAX, 0);
+    pc__evc_notify(&ev->evc, INT32_MAX);
 }
 
 PYCONC_API void pc_event_clear(pc_event *ev) {
@@ -1310,23 +1321,20 @@ PYCONC_API int pc_event_wait(pc_event *ev, double timeout) {
     if (w & 1) return PC_OK;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (timeout == 0) return pc__error(PC_TIMEOUT, "event wait timed out");
-    __atomic_fetch_add(&ev->waiters, 1, __ATOMIC_SEQ_CST);
-    int rc = PC_OK;
     while (__atomic_load_n(&ev->word, __ATOMIC_SEQ_CST) == w) {
-        if (pc__futex_wait(&ev->word, w, deadline, 0) == PC_TIMEOUT &&
-            PC__LOAD(&ev->word) == w) {
-            rc = pc__error(PC_TIMEOUT, "event wait timed out");
-            break;
-        }
+        uint32_t key = pc__evc_prepare(&ev->evc);
+        if (__atomic_load_n(&ev->word, __ATOMIC_SEQ_CST) != w) break;
+        if (pc__evc_wait(&ev->evc, key, deadline) == PC_TIMEOUT && PC__LOAD(&ev->word) == w)
+            return pc__error(PC_TIMEOUT, "event wait timed out");
     }
-    __atomic_fetch_sub(&ev->waiters, 1, __ATOMIC_SEQ_CST);
-    return rc;
+    return PC_OK;
 }
 
 // >>barrier
 // Python's algorithm: FILLING while threads arrive, DRAINING while they
 // leave, RESETTING while a reset waits for the old round to drain, BROKEN
-// until reset. All of it under one condition.
+// until reset. All of it under one condition (so its waits are the
+// Condition's).
 enum { PC__B_FILLING = 0, PC__B_DRAINING = 1, PC__B_RESETTING = -1, PC__B_BROKEN = -2 };
 
 PYCONC_API int pc_barrier_init(pc_barrier *b, int parties, pc_target_fn action,

@@ -33,6 +33,14 @@ static void await_count(const uint32_t *word, uint32_t want) {
     CHECK_EQ(__atomic_load_n(word, __ATOMIC_ACQUIRE), want);
 }
 
+// The same for the waiters an event count has announced.
+static void await_announced(const pc__evc *e, uint64_t want) {
+    double give_up = pc_monotonic() + 20;
+    while (__atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE) < want && pc_monotonic() < give_up)
+        pc_sleep(0.001);
+    CHECK_EQ(__atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE), want);
+}
+
 static void check_elapsed(double start, double want) {
     double took = pc_monotonic() - start;
     CHECK_MSG(took >= want * 0.6 && took <= want * 10 + 0.5, "took %.3f s, want ~%.3f s",
@@ -427,7 +435,7 @@ TEST(semaphore_release_n_wakes_n) {
     pc_semaphore_init(&sc.sem, 0);
     pc_thread *ts[5];
     for (int i = 0; i < 5; i++) ts[i] = spawn(sem_take, &sc);
-    await_count(&sc.sem.waiters, 5);
+    await_announced(&sc.sem.evc, 5);
     CHECK_OK(pc_semaphore_release(&sc.sem, 3));
     await_count(&sc.through, 3);
     pc_sleep(0.05);
@@ -519,7 +527,7 @@ TEST(event_set_then_clear_releases_waiters) {
             ec.results[i] = -1;
             ts[i] = spawn(ev_waiter, &args[i]);
         }
-        await_count(&ec.ev.waiters, 4);
+        await_announced(&ec.ev.evc, 4);
         pc_event_set(&ec.ev);
         pc_event_clear(&ec.ev);
         for (int i = 0; i < 4; i++) join_free(ts[i]);
