@@ -592,8 +592,10 @@ PYCONC_API int pc__evc_wait(pc__evc *e, uint32_t key, double deadline);
    under one lock (then an unmoved seq proves the count is still there);
    anyone else just leaves (see above). */
 PYCONC_API void pc__evc_cancel(pc__evc *e, uint32_t key);
-/* The slow half of pc__evc_take, for when a count was seen. */
+/* The slow halves of pc__evc_take and pc__evc_notify, once a count was
+   seen (kept out of line, so that the callers' fast paths stay small). */
 PYCONC_API int pc__evc_claim(pc__evc *e, int n);
+PYCONC_API void pc__evc_notify_seen(pc__evc *e, int n);
 /* Take up to n (>= 1; INT32_MAX: all) announced waiters off the count and
    move seq. Returns 1 when a wake is due: then call pc__evc_wake(e, n),
    e.g. after releasing a lock. */
@@ -603,9 +605,10 @@ static inline int pc__evc_take(pc__evc *e, int n) {
 }
 /* The system call that wakes up to n sleepers of e. */
 PYCONC_API void pc__evc_wake(pc__evc *e, int n);
-/* Wake up to n (>= 1; INT32_MAX: all) announced waiters, if any. */
+/* Wake up to n (>= 1; INT32_MAX: all) announced waiters, if any: take,
+   then wake. */
 static inline void pc__evc_notify(pc__evc *e, int n) {
-    if (pc__evc_take(e, n)) pc__evc_wake(e, n);
+    if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0) pc__evc_notify_seen(e, n);
 }
 /* A per-thread identity, cheap, never 0. */
 PYCONC_API uintptr_t pc__self_id(void);
@@ -679,6 +682,12 @@ PYCONC_API void pc__timespec(double seconds, struct timespec *out);
 #define PC__HAVE_FUTEX 1
 #else
 #define PC__HAVE_FUTEX 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PC__NOINLINE __attribute__((noinline))
+#else
+#define PC__NOINLINE
 #endif
 
 #define PC__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -940,7 +949,9 @@ PYCONC_API void pc__cpu_relax(void) {
 
 // >>evc
 // The protocol and why it loses no wake-up are told at the declarations
-// (>>internal); here are its slow paths.
+// (>>internal); here are its slow paths. claim and notify_seen stay out of
+// line even in the file that holds them: inlined, their calls made every
+// notify's fast path (one load) save and restore registers.
 PYCONC_API void pc__evc_init(pc__evc *e, int shared) {
     e->seq = 0;
     e->shared = shared != 0;
@@ -965,13 +976,14 @@ PYCONC_API void pc__evc_cancel(pc__evc *e, uint32_t key) {
         __atomic_fetch_sub(&e->waiters, (uint64_t)1, __ATOMIC_RELAXED);
 }
 
-PYCONC_API int pc__evc_claim(pc__evc *e, int n) {
+PYCONC_API PC__NOINLINE int pc__evc_claim(pc__evc *e, int n) {
+    if (n < 1) return 0;
     if (n >= INT32_MAX) {
         if (__atomic_exchange_n(&e->waiters, (uint64_t)0, __ATOMIC_SEQ_CST) == 0) return 0;
     } else {
         uint64_t u = __atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST), t;
         do {
-            if (u == 0 || n < 1) return 0;
+            if (u == 0) return 0;
             t = u < (uint64_t)n ? u : (uint64_t)n;
         } while (!__atomic_compare_exchange_n(&e->waiters, &u, u - t, 1, __ATOMIC_SEQ_CST,
                                               __ATOMIC_SEQ_CST));
@@ -981,6 +993,10 @@ PYCONC_API int pc__evc_claim(pc__evc *e, int n) {
 }
 
 PYCONC_API void pc__evc_wake(pc__evc *e, int n) { pc__futex_wake(&e->seq, n, (int)e->shared); }
+
+PYCONC_API PC__NOINLINE void pc__evc_notify_seen(pc__evc *e, int n) {
+    if (pc__evc_claim(e, n)) pc__evc_wake(e, n);
+}
 
 static PC__TLS char pc__self_marker;
 PYCONC_API uintptr_t pc__self_id(void) { return (uintptr_t)&pc__self_marker; }
@@ -1229,26 +1245,33 @@ PYCONC_API int pc_semaphore_init(pc_semaphore *s, int value) {
 
 PYCONC_API void pc_semaphore_destroy(pc_semaphore *s) { (void)s; }
 
+// Take one unit if value > 0 (v: a recent reading). Returns 1 if taken.
+static int pc__sem_try(pc_semaphore *s, uint32_t v) {
+    while (v > 0)
+        if (__atomic_compare_exchange_n(&s->value, &v, v - 1, 1, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return 1;
+    return 0;
+}
+
+static int pc__sem_wait(pc_semaphore *s, double timeout) {
+    double deadline = INFINITY;
+    if (timeout == 0) return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
+    pc__deadline(timeout, &deadline);
+    for (;;) {
+        uint32_t key = pc__evc_prepare(&s->evc);
+        if (pc__sem_try(s, __atomic_load_n(&s->value, __ATOMIC_SEQ_CST))) return PC_OK;
+        int r = pc__evc_wait(&s->evc, key, deadline);
+        if (pc__sem_try(s, PC__RELAXED(&s->value))) return PC_OK;
+        if (r == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
+    }
+}
+
 PYCONC_API int pc_semaphore_acquire(pc_semaphore *s, double timeout) {
-    double deadline = 0;
-    int have_deadline = 0;
     if (!s || timeout != timeout)
         return pc__error(PC_VALUE, s ? "timeout is NaN" : "semaphore is NULL");
-    uint32_t v = PC__RELAXED(&s->value);
-    for (;;) {
-        while (v > 0)
-            if (__atomic_compare_exchange_n(&s->value, &v, v - 1, 1, __ATOMIC_ACQUIRE,
-                                            __ATOMIC_RELAXED))
-                return PC_OK;
-        if (timeout == 0) return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
-        if (!have_deadline) { pc__deadline(timeout, &deadline); have_deadline = 1; }
-        uint32_t key = pc__evc_prepare(&s->evc);
-        if ((v = __atomic_load_n(&s->value, __ATOMIC_SEQ_CST)) > 0) continue;
-        int r = pc__evc_wait(&s->evc, key, deadline);
-        v = PC__RELAXED(&s->value);
-        if (r == PC_TIMEOUT && v == 0)
-            return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
-    }
+    if (pc__sem_try(s, PC__RELAXED(&s->value))) return PC_OK;
+    return pc__sem_wait(s, timeout);
 }
 
 PYCONC_API int pc_semaphore_release(pc_semaphore *s, int n) {
