@@ -221,6 +221,17 @@ PYCONC_API int pc_sleep(double seconds);
 typedef int (*pc_target_fn)(void *arg);
 typedef void *(*pc_task_fn)(void *arg);
 
+// >>evc
+/* Internal: the event count every blocking wait of pyconc sleeps on (its
+   protocol and functions are under >>internal). Declared here for the
+   primitives that embed it; all zero is a fresh, process-private one. */
+typedef struct pc__evc {
+    uint32_t seq;               // the key (the futex word): moved by each notify that wakes
+    uint32_t shared;            // 1: in memory shared between processes
+    uint64_t waiters;           // announced sleepers that no notifier has taken yet
+} pc__evc;
+#define PC__EVC_INIT {0, 0, 0}
+
 // >>lock
 /* A primitive lock: any thread may release it. Python: threading.Lock */
 typedef struct pc_lock { uint32_t state; } pc_lock;
@@ -303,13 +314,13 @@ PYCONC_API int pc_condition_notify_all(pc_condition *cond);
    Python: threading.Semaphore and threading.BoundedSemaphore */
 typedef struct pc_semaphore {
     uint32_t value;
-    uint32_t waiters;
     uint32_t bound;             // 0: a Semaphore; else PC__SEM_BOUNDED | initial value
+    pc__evc evc;                // acquirers waiting for value > 0
 } pc_semaphore;
 typedef pc_semaphore pc_bounded_semaphore;
 #define PC__SEM_BOUNDED 0x80000000u
-#define PC_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, 0}
-#define PC_BOUNDED_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, PC__SEM_BOUNDED | (uint32_t)(n)}
+#define PC_SEMAPHORE_INIT(n) {(uint32_t)(n), 0, PC__EVC_INIT}
+#define PC_BOUNDED_SEMAPHORE_INIT(n) {(uint32_t)(n), PC__SEM_BOUNDED | (uint32_t)(n), PC__EVC_INIT}
 
 /* Returns: PC_OK, PC_VALUE (value < 0 or > INT32_MAX).
    Python: Semaphore(value) */
@@ -335,9 +346,9 @@ PYCONC_API int pc_bounded_semaphore_release(pc_bounded_semaphore *sem, int n);
 /* A flag threads can wait for. Python: threading.Event */
 typedef struct pc_event {
     uint32_t word;              // bit 0: the flag; the rest: times it was set
-    uint32_t waiters;
+    pc__evc evc;                // waiters for a set()
 } pc_event;
-#define PC_EVENT_INIT {0, 0}
+#define PC_EVENT_INIT {0, PC__EVC_INIT}
 
 PYCONC_API void pc_event_init(pc_event *ev);
 PYCONC_API void pc_event_destroy(pc_event *ev);
@@ -546,6 +557,87 @@ PYCONC_API int pc__deadline(double timeout, double *out_deadline);
 PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline, int shared);
 /* Wake up to n waiters of addr (INT32_MAX: all). */
 PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared);
+/* How many wake calls (pc__futex_wake) this thread has made: for tests. */
+PYCONC_API uint64_t pc__futex_wake_calls(void);
+
+/* Event count (pc__evc, declared under >>evc): the one sleep/wake protocol
+   of pyconc's waits. A waiter looks, announces itself, looks again, and
+   only then sleeps:
+
+       while (!ready()) {
+           uint32_t key = pc__evc_prepare(&e);      // read the key, announce
+           if (ready()) break;                      // look again
+           if (pc__evc_wait(&e, key, deadline) == PC_TIMEOUT) {
+               ...one last look at ready(), then time out...
+           }
+       }
+
+   A notifier makes ready() true, then calls pc__evc_notify(&e, n). With
+   nobody announced that is one load and no system call.
+
+   Why no wake-up is lost. The waiter's announcement (waiters += 1) comes
+   before its second look, the notifier's write of the condition before
+   its read of waiters, and all four are sequentially consistent: so
+   either the waiter sees the condition, or the notifier sees a count.
+   Seeing one, the notifier takes it off and moves seq before it wakes.
+   The waiter read its key before it announced itself, so that move
+   changes seq from the key: a waiter not yet in the futex call does not
+   sleep, and one already asleep is among those the wake finds. ready()
+   must therefore read with sequentially consistent loads (or
+   read-modify-writes), and the notifier write the condition the same way.
+
+   Taking the count off before waking means that while a woken sleeper is
+   still on its way, the notifies that follow make no system call. A
+   sleeper that leaves on its own (timeout, or it found ready() true after
+   announcing) leaves its count behind: that costs one needless wake
+   later, never a lost one. It cannot take the count back: a notifier may
+   have taken it already, and then it would take a later sleeper's
+   (pc__evc_cancel is the exception, for callers whose every step runs
+   under one lock). Stale counts pile up in a program that polls with
+   short timeouts, so waiters is 64-bit: a 32-bit count wraps after 2^32
+   of them, and a wrap that lands on 0 under a real sleeper is a lost
+   wake-up. seq stays 32-bit, the futex word.
+
+   Shared memory: an event count set up with pc__evc_init(e, 1) may live in
+   a mapping shared between processes; its futex calls then omit the
+   private flag, so a notify in one process wakes a sleeper in another.
+   Without a futex (PYCONC_NO_FUTEX, or off Linux) no wake reaches another
+   process: a shared wait polls seq in 1 ms slices instead. */
+PYCONC_API void pc__evc_init(pc__evc *e, int shared);
+/* Read the key and announce a waiter; look at the condition after this. */
+static inline uint32_t pc__evc_prepare(pc__evc *e) {
+    uint32_t key = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+    __atomic_fetch_add(&e->waiters, (uint64_t)1, __ATOMIC_SEQ_CST);
+    return key;
+}
+/* Sleep while seq still holds key, until a notify moves it or deadline
+   (monotonic seconds; INFINITY: none) passes; a passed deadline wins over
+   a moved key. Wake-ups that leave seq alone are absorbed here.
+   Returns PC_OK (look again) or PC_TIMEOUT (look a last time). */
+PYCONC_API int pc__evc_wait(pc__evc *e, uint32_t key, double deadline);
+/* Leave after pc__evc_prepare without a wake, taking the count back. Only
+   when the prepare, every pc__evc_take / pc__evc_notify and this call run
+   under one lock (then an unmoved seq proves the count is still there);
+   anyone else just leaves (see above). */
+PYCONC_API void pc__evc_cancel(pc__evc *e, uint32_t key);
+/* The slow halves of pc__evc_take and pc__evc_notify, once a count was
+   seen (kept out of line, so that the callers' fast paths stay small). */
+PYCONC_API int pc__evc_claim(pc__evc *e, int n);
+PYCONC_API void pc__evc_notify_seen(pc__evc *e, int n);
+/* Take up to n (>= 1; INT32_MAX: all) announced waiters off the count and
+   move seq. Returns 1 when a wake is due: then call pc__evc_wake(e, n),
+   e.g. after releasing a lock. */
+static inline int pc__evc_take(pc__evc *e, int n) {
+    if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) == 0) return 0;
+    return pc__evc_claim(e, n);
+}
+/* The system call that wakes up to n sleepers of e. */
+PYCONC_API void pc__evc_wake(pc__evc *e, int n);
+/* Wake up to n (>= 1; INT32_MAX: all) announced waiters, if any: take,
+   then wake. */
+static inline void pc__evc_notify(pc__evc *e, int n) {
+    if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0) pc__evc_notify_seen(e, n);
+}
 /* A per-thread identity, cheap, never 0. */
 PYCONC_API uintptr_t pc__self_id(void);
 PYCONC_API void *pc__malloc(size_t size);      // PC_NOMEM on failure
@@ -644,6 +736,12 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 #define PC__HAVE_FUTEX 1
 #else
 #define PC__HAVE_FUTEX 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PC__NOINLINE __attribute__((noinline))
+#else
+#define PC__NOINLINE
 #endif
 
 #define PC__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -816,6 +914,9 @@ PYCONC_API int pc_sleep(double seconds) {
 // this is the futex; elsewhere (or with PYCONC_NO_FUTEX) a fixed table of
 // mutex + condition variable buckets hashed by address, where a wake
 // broadcasts its bucket (spurious wake-ups are allowed by the contract).
+static PC__TLS uint64_t pc__wake_calls;       // this thread's pc__futex_wake calls
+PYCONC_API uint64_t pc__futex_wake_calls(void) { return pc__wake_calls; }
+
 #if PC__HAVE_FUTEX
 // The kernel's futex ABI (linux/futex.h, which musl toolchains lack).
 #define PC__FUTEX_WAKE 1
@@ -838,6 +939,7 @@ PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline
 PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
     int op = PC__FUTEX_WAKE | (shared ? 0 : PC__FUTEX_PRIVATE);
     int saved = errno;
+    pc__wake_calls++;
     syscall(SYS_futex, addr, op, n, (struct timespec *)NULL, (uint32_t *)NULL, 0);
     errno = saved;
 }
@@ -903,6 +1005,7 @@ PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline
 PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
     (void)n; (void)shared;
     pc__park *p = pc__park_of(addr);
+    pc__wake_calls++;
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -922,6 +1025,57 @@ PYCONC_API void pc__cpu_relax(void) {
 #endif
 }
 
+// >>evc
+// The protocol and why it loses no wake-up are told at the declarations
+// (>>internal); here are its slow paths. claim and notify_seen stay out of
+// line even in the file that holds them: inlined, their calls made every
+// notify's fast path (one load) save and restore registers.
+PYCONC_API void pc__evc_init(pc__evc *e, int shared) {
+    e->seq = 0;
+    e->shared = shared != 0;
+    e->waiters = 0;
+}
+
+// The deadline is checked first, even when the key has moved: the futex
+// times out by itself only while seq holds the key, and a stream of moves
+// for other waiters would otherwise keep a caller's timed loop going past
+// its deadline.
+PYCONC_API int pc__evc_wait(pc__evc *e, uint32_t key, double deadline) {
+    int shared = (int)e->shared;
+    for (;;) {
+        if (deadline != INFINITY && pc_monotonic() >= deadline) return PC_TIMEOUT;
+        if (__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) != key) return PC_OK;
+        if (pc__futex_wait(&e->seq, key, deadline, shared) == PC_TIMEOUT) return PC_TIMEOUT;
+    }
+}
+
+PYCONC_API void pc__evc_cancel(pc__evc *e, uint32_t key) {
+    if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) == key)
+        __atomic_fetch_sub(&e->waiters, (uint64_t)1, __ATOMIC_RELAXED);
+}
+
+PYCONC_API PC__NOINLINE int pc__evc_claim(pc__evc *e, int n) {
+    if (n < 1) return 0;
+    if (n >= INT32_MAX) {
+        if (__atomic_exchange_n(&e->waiters, (uint64_t)0, __ATOMIC_SEQ_CST) == 0) return 0;
+    } else {
+        uint64_t u = __atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST), t;
+        do {
+            if (u == 0) return 0;
+            t = u < (uint64_t)n ? u : (uint64_t)n;
+        } while (!__atomic_compare_exchange_n(&e->waiters, &u, u - t, 1, __ATOMIC_SEQ_CST,
+                                              __ATOMIC_SEQ_CST));
+    }
+    __atomic_fetch_add(&e->seq, 1u, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+PYCONC_API void pc__evc_wake(pc__evc *e, int n) { pc__futex_wake(&e->seq, n, (int)e->shared); }
+
+PYCONC_API PC__NOINLINE void pc__evc_notify_seen(pc__evc *e, int n) {
+    if (pc__evc_claim(e, n)) pc__evc_wake(e, n);
+}
+
 static PC__TLS char pc__self_marker;
 PYCONC_API uintptr_t pc__self_id(void) { return (uintptr_t)&pc__self_marker; }
 
@@ -932,6 +1086,9 @@ PYCONC_API uintptr_t pc__self_id(void) { return (uintptr_t)&pc__self_marker; }
 // that finds the lock held first watches it for a short while (read-only,
 // so the holder's cache line is not stolen): most critical sections are a
 // few dozen instructions, and parking costs two context switches.
+// This is a mutex, not an event count (>>internal): the state word is
+// the lock itself and the futex key at once, and what a release hands on
+// is the right to try for it, not a condition to look at again.
 #ifndef PYCONC_LOCK_SPIN
 #define PYCONC_LOCK_SPIN 100
 #endif
@@ -1044,6 +1201,10 @@ static void pc__rlock_restore(pc_rlock *r, uint32_t depth) {
 // A notifier sets the word and wakes it while holding the lock, and the
 // waiter cannot leave wait() before it re-takes that lock, so the node
 // on the waiter's stack outlives every use by the notifier.
+// Not the event count of >>internal: a waiter here is woken only by the
+// notify that picked it, never by a shared state it looks at again, so its
+// own 0/1 word is the whole protocol; an event count per waiter would add
+// two atomics to every notify and wake nobody sooner.
 struct pc__waiter {
     struct pc__waiter *next, *prev;
     uint32_t notified;
@@ -1146,41 +1307,49 @@ PYCONC_API int pc_condition_notify_all(pc_condition *c) {
 }
 
 // >>semaphore
-// value is the futex word. A waiter announces itself in waiters before it
-// sleeps and a releaser reads waiters after it adds: both sequentially
-// consistent, so either the releaser sees the waiter and wakes it, or the
-// waiter's futex sees the new value and does not sleep.
+// Acquirers wait on the event count for value > 0; release adds with a
+// sequentially consistent compare-and-swap, then notifies up to n (the
+// event count's protocol, >>internal). The key is the event count's own
+// word, not value: value returns to 0 when another acquirer takes the unit
+// first, and a sleeper keyed on it would sleep on with its count taken.
 PYCONC_API int pc_semaphore_init(pc_semaphore *s, int value) {
     if (!s) return pc__error(PC_VALUE, "semaphore is NULL");
     if (value < 0) return pc__error(PC_VALUE, "semaphore initial value must be >= 0");
     s->value = (uint32_t)value;
-    s->waiters = 0;
     s->bound = 0;
+    pc__evc_init(&s->evc, 0);
     return PC_OK;
 }
 
 PYCONC_API void pc_semaphore_destroy(pc_semaphore *s) { (void)s; }
 
+// Take one unit if value > 0 (v: a recent reading). Returns 1 if taken.
+static int pc__sem_try(pc_semaphore *s, uint32_t v) {
+    while (v > 0)
+        if (__atomic_compare_exchange_n(&s->value, &v, v - 1, 1, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return 1;
+    return 0;
+}
+
+static int pc__sem_wait(pc_semaphore *s, double timeout) {
+    double deadline = INFINITY;
+    if (timeout == 0) return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
+    pc__deadline(timeout, &deadline);
+    for (;;) {
+        uint32_t key = pc__evc_prepare(&s->evc);
+        if (pc__sem_try(s, __atomic_load_n(&s->value, __ATOMIC_SEQ_CST))) return PC_OK;
+        int r = pc__evc_wait(&s->evc, key, deadline);
+        if (pc__sem_try(s, PC__RELAXED(&s->value))) return PC_OK;
+        if (r == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
+    }
+}
+
 PYCONC_API int pc_semaphore_acquire(pc_semaphore *s, double timeout) {
-    double deadline = 0;
-    int have_deadline = 0;
     if (!s || timeout != timeout)
         return pc__error(PC_VALUE, s ? "timeout is NaN" : "semaphore is NULL");
-    uint32_t v = PC__RELAXED(&s->value);
-    for (;;) {
-        while (v > 0)
-            if (__atomic_compare_exchange_n(&s->value, &v, v - 1, 1, __ATOMIC_ACQUIRE,
-                                            __ATOMIC_RELAXED))
-                return PC_OK;
-        if (timeout == 0) return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
-        if (!have_deadline) { pc__deadline(timeout, &deadline); have_deadline = 1; }
-        __atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);
-        int r = pc__futex_wait(&s->value, 0, deadline, 0);
-        __atomic_fetch_sub(&s->waiters, 1, __ATOMIC_SEQ_CST);
-        v = PC__RELAXED(&s->value);
-        if (r == PC_TIMEOUT && v == 0)
-            return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
-    }
+    if (pc__sem_try(s, PC__RELAXED(&s->value))) return PC_OK;
+    return pc__sem_wait(s, timeout);
 }
 
 PYCONC_API int pc_semaphore_release(pc_semaphore *s, int n) {
@@ -1194,8 +1363,7 @@ PYCONC_API int pc_semaphore_release(pc_semaphore *s, int n) {
                                                 : "semaphore value would overflow");
     } while (!__atomic_compare_exchange_n(&s->value, &v, v + (uint32_t)n, 1,
                                           __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-    if (__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST))
-        pc__futex_wake(&s->value, n, 0);
+    pc__evc_notify(&s->evc, n);
     return PC_OK;
 }
 
@@ -1218,10 +1386,15 @@ PYCONC_API int pc_bounded_semaphore_release(pc_bounded_semaphore *s, int n) {
 }
 
 // >>event
-// word = (times set << 1) | flag. A waiter sleeps on the exact word it saw
-// with the flag clear; any set() changes the count, so the waiter knows it
-// was set even when clear() has already run again (Python's rule).
-PYCONC_API void pc_event_init(pc_event *ev) { if (ev) ev->word = ev->waiters = 0; }
+// word = (times set << 1) | flag. A waiter waits (on the event count) for
+// word to differ from the one it saw with the flag clear; any set() changes
+// the count, so the waiter knows it was set even when clear() has already
+// run again (Python's rule).
+PYCONC_API void pc_event_init(pc_event *ev) {
+    if (!ev) return;
+    ev->word = 0;
+    pc__evc_init(&ev->evc, 0);
+}
 PYCONC_API void pc_event_destroy(pc_event *ev) { (void)ev; }
 
 PYCONC_API void pc_event_set(pc_event *ev) {
@@ -1231,8 +1404,7 @@ PYCONC_API void pc_event_set(pc_event *ev) {
         if (w & 1) return;
     } while (!__atomic_compare_exchange_n(&ev->word, &w, w + 3, 1, __ATOMIC_SEQ_CST,
                                           __ATOMIC_RELAXED));
-    if (__atomic_load_n(&ev->waiters, __ATOMIC_SEQ_CST))
-        pc__futex_wake(&ev->word, INT32_MAX, 0);
+    pc__evc_notify(&ev->evc, INT32_MAX);
 }
 
 PYCONC_API void pc_event_clear(pc_event *ev) {
@@ -1250,23 +1422,20 @@ PYCONC_API int pc_event_wait(pc_event *ev, double timeout) {
     if (w & 1) return PC_OK;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (timeout == 0) return pc__error(PC_TIMEOUT, "event wait timed out");
-    __atomic_fetch_add(&ev->waiters, 1, __ATOMIC_SEQ_CST);
-    int rc = PC_OK;
     while (__atomic_load_n(&ev->word, __ATOMIC_SEQ_CST) == w) {
-        if (pc__futex_wait(&ev->word, w, deadline, 0) == PC_TIMEOUT &&
-            PC__LOAD(&ev->word) == w) {
-            rc = pc__error(PC_TIMEOUT, "event wait timed out");
-            break;
-        }
+        uint32_t key = pc__evc_prepare(&ev->evc);
+        if (__atomic_load_n(&ev->word, __ATOMIC_SEQ_CST) != w) break;
+        if (pc__evc_wait(&ev->evc, key, deadline) == PC_TIMEOUT && PC__LOAD(&ev->word) == w)
+            return pc__error(PC_TIMEOUT, "event wait timed out");
     }
-    __atomic_fetch_sub(&ev->waiters, 1, __ATOMIC_SEQ_CST);
-    return rc;
+    return PC_OK;
 }
 
 // >>barrier
 // Python's algorithm: FILLING while threads arrive, DRAINING while they
 // leave, RESETTING while a reset waits for the old round to drain, BROKEN
-// until reset. All of it under one condition.
+// until reset. All of it under one condition (so its waits are the
+// Condition's).
 enum { PC__B_FILLING = 0, PC__B_DRAINING = 1, PC__B_RESETTING = -1, PC__B_BROKEN = -2 };
 
 PYCONC_API int pc_barrier_init(pc_barrier *b, int parties, pc_target_fn action,

@@ -379,14 +379,14 @@ typedef struct pc__fcallback { pc_future_callback fn; void *ctx; } pc__fcallback
 typedef struct pc__fcallbacks { size_t n, cap; pc__fcallback *items; } pc__fcallbacks;
 struct pc__fnode;
 
-// 104 bytes on LP64: the future is also the executor's work item (fn, arg,
+// 112 bytes on LP64: the future is also the executor's work item (fn, arg,
 // next), so a pending submit is this one allocation (plus the copied arg).
 struct pc_future {
-    uint32_t state;             // pc_future_state; the word result() sleeps on
+    uint32_t state;             // pc_future_state
     uint32_t refs;
     pc_lock lock;               // guards the lists and every move to a done state
-    uint32_t sleepers;          // threads asleep in result()/exception()
     int code;                   // the exception's code (PC_OK: none)
+    pc__evc done;               // result()/exception() waiting for a done state
     void *result;
     char *message;              // the exception's message (heap) or NULL
     pc__fcallback first;        // the first callback, kept inline
@@ -401,8 +401,7 @@ struct pc_future {
 // A waiter shared by the futures one wait()/as_completed() watches, as
 // CPython's _Waiter: each future holds a node that points back to it.
 typedef struct pc__fwaiter {
-    uint32_t word;              // bumped on every completion; sleepers wait on it
-    uint32_t sleeping;
+    pc__evc evc;                // notified on every completion; sleepers wait on it
     uint32_t pending;           // watched futures not yet done
     uint32_t finished;          // completions seen
     uint32_t excepted;          // ... of which raised
@@ -486,8 +485,7 @@ static void pc__future_notify_waiters(pc_future *f, int excepted) {
         if (excepted) __atomic_add_fetch(&w->excepted, 1, PC__F_SEQ);
         __atomic_add_fetch(&w->finished, 1, PC__F_SEQ);
         __atomic_sub_fetch(&w->pending, 1, PC__F_SEQ);
-        __atomic_add_fetch(&w->word, 1, PC__F_SEQ);
-        if (__atomic_load_n(&w->sleeping, PC__F_SEQ)) pc__futex_wake(&w->word, INT32_MAX, 0);
+        pc__evc_notify(&w->evc, INT32_MAX);
     }
 }
 
@@ -532,8 +530,8 @@ static int pc__future_complete(pc_future *f, uint32_t to, void *result, int code
         f->code = code;
         f->message = msg;
         // A CAS: set_running_or_notify_cancel moves PENDING to RUNNING
-        // without the lock. Sequentially consistent against the sleepers
-        // count that result() raises before it re-reads the state.
+        // without the lock. Sequentially consistent, as the event count
+        // that result() sleeps on asks (pyconc.h, >>internal).
         if (__atomic_compare_exchange_n(&f->state, &s, to, 0, PC__F_SEQ, __ATOMIC_RELAXED)) break;
     }
     pc__fcallback first = f->first;
@@ -542,7 +540,7 @@ static int pc__future_complete(pc_future *f, uint32_t to, void *result, int code
     f->more = NULL;
     pc__future_notify_waiters(f, code != PC_OK);
     pc_lock_release(&f->lock);
-    if (__atomic_load_n(&f->sleepers, PC__F_SEQ)) pc__futex_wake(&f->state, INT32_MAX, 0);
+    pc__evc_notify(&f->done, INT32_MAX);
     if (first.fn) pc__future_run_callbacks(f, first, more);
     return 1;
 }
@@ -696,8 +694,7 @@ typedef struct pc__tpool {
     pc_lock lock;               // guards everything below
     pc_future *head, *tail;     // queued work, linked through pc_future.next; head is
                                 // written atomically for idle workers' unlocked peek
-    uint32_t wake_seq;          // the word idle workers sleep on
-    int sleepers, signals;      // workers asleep / wake-ups sent, not yet taken
+    pc__evc idle;               // idle workers park on it (prepared and taken under lock)
     int idle_tokens;            // Python's _idle_semaphore
     int max_workers, nthreads;  // nthreads: workers started
     int cap;                    // room in threads / waiting_on (grows to max_workers)
@@ -723,11 +720,10 @@ static pc_lock pc__pools_lock = PC_LOCK_INIT;
 static pc__tpool *pc__pools;
 static uint32_t pc__pools_exiting, pc__pools_atexit, pc__pool_counter;
 
-static void pc__tpool_wake_all(pc__tpool *p) {
-    p->signals = p->sleepers;
-    __atomic_add_fetch(&p->wake_seq, 1, __ATOMIC_RELAXED);
-    pc__futex_wake(&p->wake_seq, INT32_MAX, 0);
-}
+// Wake every parked worker (lock held; shutdown, a broken pool, exit). A
+// worker looks at those flags under the lock before it parks, so the ones
+// announced on the event count are all there is to wake.
+static void pc__tpool_wake_all(pc__tpool *p) { pc__evc_notify(&p->idle, INT32_MAX); }
 
 static void pc__tpool_release(pc__tpool *p);
 static int pc__tpool_join(pc__tpool *p);
@@ -785,7 +781,8 @@ static void pc__pools_after_fork_child(void) {
         p->reg_next = p->reg_prev = NULL;
         p->orphan = 1;
         p->lock.state = 0;
-        p->sleepers = p->signals = p->idle_tokens = 0;
+        pc__evc_init(&p->idle, 0);
+        p->idle_tokens = 0;
         if (!p->handle_freed) p->refs = 1;
     }
     pc__pools = NULL;
@@ -900,13 +897,10 @@ static pc_future *pc__tpool_next(pc__tpool *p, int went_idle) {
         if (p->head) break;
         if (p->shutdown || p->broken || __atomic_load_n(&pc__pools_exiting, __ATOMIC_ACQUIRE))
             return NULL;
-        p->sleepers++;
-        uint32_t seq = __atomic_load_n(&p->wake_seq, __ATOMIC_RELAXED);
+        uint32_t key = pc__evc_prepare(&p->idle);
         pc_lock_release(&p->lock);
-        pc__futex_wait(&p->wake_seq, seq, INFINITY, 0);
+        pc__evc_wait(&p->idle, key, INFINITY);
         pc_lock_acquire(&p->lock, PC_FOREVER);
-        p->sleepers--;
-        if (p->signals > 0) p->signals--;
     }
     pc_future *f = p->head;
     __atomic_store_n(&p->head, f->next, __ATOMIC_RELAXED);
@@ -1020,7 +1014,8 @@ static int pc__tpool_closed(pc__tpool *p) {
 }
 
 // Queue f and wake a sleeping worker, or start a new one when none is idle
-// (lock held). Returns whether a futex wake is due after unlocking.
+// (lock held). Returns whether a wake is due after unlocking: only when a
+// parked worker is announced that no earlier submit has taken already.
 static int pc__tpool_enqueue(pc__tpool *p, pc_future *f) {
     f->next = NULL;
     if (p->tail) p->tail->next = f;
@@ -1029,12 +1024,7 @@ static int pc__tpool_enqueue(pc__tpool *p, pc_future *f) {
     if (p->idle_tokens > 0) p->idle_tokens--;
     else if (p->nthreads < p->max_workers && pc__tpool_spawn(p) != PC_OK && p->nthreads == 0)
         return -1;
-    if (p->sleepers > p->signals) {
-        p->signals++;
-        __atomic_add_fetch(&p->wake_seq, 1, __ATOMIC_RELAXED);
-        return 1;
-    }
-    return 0;
+    return pc__evc_take(&p->idle, 1);
 }
 
 static int pc__tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
@@ -1064,7 +1054,7 @@ static int pc__tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, siz
         return pc__error(PC_OS, "%s", why);
     }
     pc_lock_release(&p->lock);
-    if (wake) pc__futex_wake(&p->wake_seq, 1, 0);
+    if (wake) pc__evc_wake(&p->idle, 1);
     *out_future = f;
     return PC_OK;
 }
@@ -1204,15 +1194,15 @@ static int pc__future_wait_done(pc_future *f, double timeout) {
                   s == PC_FUTURE_PENDING;
     if (guarded && pc__deadlock_enter(f)) return PC_RUNTIME;
     int rc = PC_OK;
-    __atomic_add_fetch(&f->sleepers, 1, PC__F_SEQ);
-    while ((s = __atomic_load_n(&f->state, PC__F_SEQ)) < PC_FUTURE_CANCELLED) {
-        if (pc__futex_wait(&f->state, s, deadline, 0) == PC_TIMEOUT &&
+    while (__atomic_load_n(&f->state, PC__F_SEQ) < PC_FUTURE_CANCELLED) {
+        uint32_t key = pc__evc_prepare(&f->done);
+        if (__atomic_load_n(&f->state, PC__F_SEQ) >= PC_FUTURE_CANCELLED) break;
+        if (pc__evc_wait(&f->done, key, deadline) == PC_TIMEOUT &&
             pc__fstate(f) < PC_FUTURE_CANCELLED) {
             rc = pc__error(PC_TIMEOUT, "future not done after %g s", timeout);
             break;
         }
     }
-    __atomic_sub_fetch(&f->sleepers, 1, PC__F_SEQ);
     if (guarded) pc__deadlock_leave();
     return rc;
 }
@@ -1516,22 +1506,25 @@ static void pc__fnode_detach(pc__fnode *node) {
     pc_lock_release(&f->lock);
 }
 
-// Sleep until w->word moves from seq or the deadline passes.
-static int pc__fwaiter_sleep(pc__fwaiter *w, uint32_t seq, double deadline) {
-    __atomic_add_fetch(&w->sleeping, 1, PC__F_SEQ);
-    int rc = PC_OK;
-    if (__atomic_load_n(&w->word, PC__F_SEQ) == seq)
-        rc = pc__futex_wait(&w->word, seq, deadline, 0);
-    __atomic_sub_fetch(&w->sleeping, 1, PC__F_SEQ);
-    return rc;
+// Sleep until a completion notifies w or the deadline passes, unless
+// ready(ctx) is true once w has announced itself (the event count's
+// protocol: ready reads the counters or the done stack sequentially
+// consistent, as the notifier writes them). Returns PC_OK or PC_TIMEOUT.
+static int pc__fwaiter_sleep(pc__fwaiter *w, int (*ready)(void *ctx), void *ctx,
+                             double deadline) {
+    uint32_t key = pc__evc_prepare(&w->evc);
+    if (ready(ctx)) return PC_OK;
+    return pc__evc_wait(&w->evc, key, deadline);
 }
 
 typedef struct pc__wait_state {
     pc__fwaiter w;
     size_t done_before, excepted_before;
+    int return_when;
 } pc__wait_state;
 
-static int pc__wait_met(const pc__wait_state *st, int return_when) {
+static int pc__wait_met(const pc__wait_state *st) {
+    int return_when = st->return_when;
     uint32_t pending = __atomic_load_n(&st->w.pending, PC__F_SEQ);
     if (return_when == PC_FIRST_COMPLETED)
         return st->done_before > 0 || __atomic_load_n(&st->w.finished, PC__F_SEQ) > 0 ||
@@ -1541,6 +1534,8 @@ static int pc__wait_met(const pc__wait_state *st, int return_when) {
         return 1;
     return pending == 0;
 }
+
+static int pc__wait_ready(void *ctx) { return pc__wait_met((const pc__wait_state *)ctx); }
 
 static void pc__wait_outputs(pc_future **u, size_t m, pc_future **out_done, size_t *out_ndone,
                              pc_future **out_not_done, size_t *out_nnot_done) {
@@ -1579,6 +1574,7 @@ PYCONC_API int pc_futures_wait(pc_future *const *fs, size_t n, double timeout, i
     }
     pc__wait_state st;
     memset(&st, 0, sizeof st);
+    st.return_when = return_when;
     for (size_t i = 0; i < m; i++) {
         int excepted = 0;
         if (pc__fnode_attach(&nodes[i], &st.w, u[i], &excepted)) {
@@ -1587,12 +1583,9 @@ PYCONC_API int pc_futures_wait(pc_future *const *fs, size_t n, double timeout, i
         }
     }
     rc = PC_OK;
-    for (;;) {
-        uint32_t seq = __atomic_load_n(&st.w.word, PC__F_SEQ);
-        if (pc__wait_met(&st, return_when)) break;
-        if (timeout == 0 || pc__fwaiter_sleep(&st.w, seq, deadline) == PC_TIMEOUT) {
-            if (!pc__wait_met(&st, return_when))
-                rc = pc__error(PC_TIMEOUT, "wait timed out");
+    while (!pc__wait_met(&st)) {
+        if (timeout == 0 || pc__fwaiter_sleep(&st.w, pc__wait_ready, &st, deadline) == PC_TIMEOUT) {
+            if (!pc__wait_met(&st)) rc = pc__error(PC_TIMEOUT, "wait timed out");
             break;
         }
     }
@@ -1676,6 +1669,12 @@ static void pc__as_completed_collect(pc_as_completed *it) {
     it->queue_tail = last;
 }
 
+static int pc__as_completed_ready(void *ctx) {
+    pc_as_completed *it = (pc_as_completed *)ctx;
+    pc__as_completed_collect(it);
+    return it->queue != NULL;
+}
+
 PYCONC_API int pc_as_completed_next(pc_as_completed *it, pc_future **out_future) {
     if (out_future) *out_future = NULL;
     if (!it) return pc__error(PC_VALUE, "as_completed iterator is NULL");
@@ -1683,13 +1682,10 @@ PYCONC_API int pc_as_completed_next(pc_as_completed *it, pc_future **out_future)
     if (it->ready_pos < it->nready) {
         f = it->ready[it->ready_pos++];
     } else {
-        for (;;) {
-            uint32_t seq = __atomic_load_n(&it->w.word, PC__F_SEQ);
-            pc__as_completed_collect(it);
-            if (it->queue) break;
+        while (!pc__as_completed_ready(it)) {
             if (it->yielded == it->m) return pc__error(PC_EOF, "as_completed is exhausted");
-            if (pc__fwaiter_sleep(&it->w, seq, it->deadline) == PC_TIMEOUT &&
-                !__atomic_load_n(&it->w.done, PC__F_SEQ))
+            int rc = pc__fwaiter_sleep(&it->w, pc__as_completed_ready, it, it->deadline);
+            if (rc == PC_TIMEOUT && !__atomic_load_n(&it->w.done, PC__F_SEQ))
                 return pc__error(PC_TIMEOUT, "%zu (of %zu) futures unfinished",
                                  it->m - it->yielded, it->m);
         }

@@ -93,7 +93,7 @@
    heap that pops bottom-up, its entries packed as the item then an 8-byte
    insertion number, padded only as the item's alignment needs) under one
    lock that spins briefly before it sleeps; the comparator runs under it.
-   Every kind sleeps on pyconc's wait queue through event counts: a getter
+   Every kind sleeps through pyconc.h's event count (pc__evc): a getter
    that finds the queue empty polls it PYCONC_QUEUE_SPIN times, then
    announces itself and sleeps; a putter enters the kernel only when a
    getter has announced itself, and takes that getter off the count before
@@ -297,19 +297,6 @@ enum { PC__QS_OPEN = 0, PC__QS_SHUT = 1, PC__QS_IMMEDIATE = 2 };
 // One block of the two-lock list: `next` then the items.
 typedef struct pc__qblock { struct pc__qblock *next; } pc__qblock;
 
-// One event count: sleepers wait on ev while it keeps the value they read.
-// waiters counts announced sleepers that no notifier has targeted yet; a
-// notifier takes one off before it wakes one, so while a woken sleeper is
-// still on its way, further puts or gets make no system call. A sleeper
-// that leaves on its own (timeout, or ev moved for someone else) leaves its
-// count behind: that only costs one needless wake later, never a lost one.
-// (It cannot take its count back: a notifier may have taken it already, and
-// then it would take a later sleeper's.) Stale counts pile up in a program
-// that polls with short timeouts, so waiters is 64-bit: a 32-bit count
-// wraps after 2^32 of them, and a wrap that lands on 0 under a real sleeper
-// is a lost wake-up. ev stays 32-bit, the futex word.
-typedef struct pc__qevent { uint32_t ev; uint64_t waiters; } pc__qevent;
-
 // Each group is written by a different party (putters, getters, task
 // tracking, sleepers), so each gets its own cache line.
 struct pc_queue {
@@ -349,8 +336,8 @@ struct pc_queue {
     struct PC__QALIGNED {
         uint64_t unfinished;    // items put and not yet marked done
     } t;
-    struct PC__QALIGNED {
-        pc__qevent not_empty, not_full, all_done;
+    struct PC__QALIGNED {       // pyconc.h's event counts (the protocol is told there)
+        pc__evc not_empty, not_full, all_done;
     } w;
 };
 
@@ -375,7 +362,7 @@ static void pc__qcopy(void *dst, const void *src, size_t n) {
 
 
 // Items in the queue. The loads are sequentially consistent because the
-// sleep protocol (pc__qwait) pairs them with the waiters counters.
+// event count's protocol (pc__qwait) pairs them with its waiters count.
 static uint64_t pc__qcount(pc_queue *q) {
     uint64_t p = PC__QSEQ(&q->p.putc), g = PC__QSEQ(&q->g.getc);
     if ((int64_t)(p - g) < 0) return 0;
@@ -385,49 +372,12 @@ static uint64_t pc__qcount(pc_queue *q) {
 static int pc__qhas_room(pc_queue *q) { return !q->c.bound || pc__qcount(q) < q->c.bound; }
 static int pc__qhas_item(pc_queue *q) { return pc__qcount(q) > 0; }
 
-// A put or get that succeeded wakes one sleeper of the other side, if any
-// (n = 1), or every sleeper (n = INT32_MAX). The counter it changed was
-// written sequentially consistent before this load; a sleeper increments
-// waiters before it re-reads that counter. So either we see the sleeper,
-// or it sees our change and does not sleep.
-static void pc__qnotify(pc__qevent *e, int n) {
-    uint64_t u = PC__QSEQ(&e->waiters);
-    if (u == 0) return;
-    if (n == 1) {
-        while (u && !__atomic_compare_exchange_n(&e->waiters, &u, u - 1, 1, __ATOMIC_SEQ_CST,
-                                                 __ATOMIC_RELAXED)) {}
-        if (u == 0) return;
-    } else if (__atomic_exchange_n(&e->waiters, (uint64_t)0, __ATOMIC_SEQ_CST) == 0) {
-        return;
-    }
-    __atomic_fetch_add(&e->ev, 1u, __ATOMIC_SEQ_CST);
-    pc__futex_wake(&e->ev, n, 0);
-}
-
-// Wake everyone, whether announced or not (shutdown; rare).
-static void pc__qwake_all(pc__qevent *e) {
-    __atomic_fetch_add(&e->ev, 1u, __ATOMIC_SEQ_CST);
-    pc__futex_wake(&e->ev, INT32_MAX, 0);
-}
-
-// Whether a finite deadline has passed. The futex would say so too, but
-// only when ev still holds our key: a stream of wake-ups (spurious ones
-// are allowed, and the no-futex fallback shares buckets between objects)
-// could otherwise keep a timed wait looping past its deadline.
-static int pc__qexpired(double deadline) {
-    return deadline != INFINITY && pc_monotonic() >= deadline;
-}
-
 // Sleep until ready(q), the queue's shutdown, a wake-up or the deadline.
-// Returns PC_OK (look again) or PC_TIMEOUT. The key is read before the
-// announcement, so a notify between our last look and the futex call
-// changes ev and the futex does not sleep.
-static int pc__qwait(pc_queue *q, pc__qevent *e, int (*ready)(pc_queue *q), double deadline) {
-    if (pc__qexpired(deadline)) return PC_TIMEOUT;
-    uint32_t key = PC__QLOAD(&e->ev);
-    __atomic_fetch_add(&e->waiters, (uint64_t)1, __ATOMIC_SEQ_CST);
+// Returns PC_OK (look again) or PC_TIMEOUT.
+static int pc__qwait(pc_queue *q, pc__evc *e, int (*ready)(pc_queue *q), double deadline) {
+    uint32_t key = pc__evc_prepare(e);
     if (ready(q) || PC__QSEQ(&q->c.state) != PC__QS_OPEN) return PC_OK;
-    return pc__futex_wait(&e->ev, key, deadline, 0);
+    return pc__evc_wait(e, key, deadline);
 }
 
 // A task is counted before its item can be seen, so a task_done() for it
@@ -441,7 +391,7 @@ static uint64_t pc__qtask_sub(pc_queue *q) {
     uint64_t v = PC__QRELAXED(&q->t.unfinished);
     while (v > 0 && !__atomic_compare_exchange_n(&q->t.unfinished, &v, v - 1, 1,
                                                  __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {}
-    if (v == 1) pc__qnotify(&q->w.all_done, INT32_MAX);
+    if (v == 1) pc__evc_notify(&q->w.all_done, INT32_MAX);
     return v;
 }
 
@@ -738,11 +688,14 @@ static void pc__qdrain(pc_queue *q) {
         if (q->c.kind != PC_QUEUE_SIMPLE) pc__qtask_sub(q);
 }
 
+// A put or get that succeeded wakes one sleeper of the other side, if any:
+// the counter it changed was written sequentially consistent, as the event
+// count asks (see pyconc.h), and with nobody asleep that costs one load.
 static int pc__qput_once(pc_queue *q, const void *item) {
     if (PC__QRELAXED(&q->c.state) != PC__QS_OPEN) return PC_SHUTDOWN;
     int rc = pc__qtry_put(q, item);
     if (rc != PC_OK) return rc;
-    pc__qnotify(&q->w.not_empty, 1);
+    pc__evc_notify(&q->w.not_empty, 1);
     // An immediate shutdown that drained before our item landed would
     // leave it behind: drain it ourselves.
     if (PC__QSEQ(&q->c.state) == PC__QS_IMMEDIATE) pc__qdrain(q);
@@ -753,7 +706,7 @@ static int pc__qget_once(pc_queue *q, void *out) {
     uint32_t state = PC__QLOAD(&q->c.state);
     if (state == PC__QS_IMMEDIATE) return PC_SHUTDOWN;
     int rc = pc__qtry_get(q, out);
-    if (rc == PC_OK && q->c.bound) pc__qnotify(&q->w.not_full, 1);
+    if (rc == PC_OK && q->c.bound) pc__evc_notify(&q->w.not_full, 1);
     if (rc == PC_EMPTY && (state || PC__QLOAD(&q->c.state))) rc = PC_SHUTDOWN;
     return rc;
 }
@@ -940,14 +893,13 @@ PYCONC_API int pc_queue_join_timeout(pc_queue *q, double timeout) {
     if (rc) return rc;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     while (!pc__qjoin_over(q)) {
-        if (timeout == 0 || pc__qexpired(deadline))
-            return pc__error(PC_TIMEOUT, "join timed out");
+        if (timeout == 0) return pc__error(PC_TIMEOUT, "join timed out");
         // pc__qwait sleeps only while the queue is open; after a plain
         // shutdown join still waits for the tasks, so loop on the event.
-        uint32_t key = PC__QLOAD(&q->w.all_done.ev);
-        __atomic_fetch_add(&q->w.all_done.waiters, (uint64_t)1, __ATOMIC_SEQ_CST);
-        if (!pc__qjoin_over(q)) rc = pc__futex_wait(&q->w.all_done.ev, key, deadline, 0);
-        if (rc == PC_TIMEOUT && !pc__qjoin_over(q)) return pc__error(PC_TIMEOUT, "join timed out");
+        uint32_t key = pc__evc_prepare(&q->w.all_done);
+        if (pc__qjoin_over(q)) break;
+        if (pc__evc_wait(&q->w.all_done, key, deadline) == PC_TIMEOUT && !pc__qjoin_over(q))
+            return pc__error(PC_TIMEOUT, "join timed out");
     }
     return pc__qjoin_result(q);
 }
@@ -964,10 +916,12 @@ PYCONC_API int pc_queue_shutdown(pc_queue *q, int immediate) {
     if (immediate) {
         pc__qdrain(q);
         __atomic_fetch_sub(&q->c.drainers, 1u, __ATOMIC_SEQ_CST);
-        pc__qwake_all(&q->w.all_done);
+        pc__evc_notify(&q->w.all_done, INT32_MAX);
     }
-    pc__qwake_all(&q->w.not_empty);
-    pc__qwake_all(&q->w.not_full);
+    // The state was written sequentially consistent and every sleeper looks
+    // at it after announcing itself: waking the announced ones is enough.
+    pc__evc_notify(&q->w.not_empty, INT32_MAX);
+    pc__evc_notify(&q->w.not_full, INT32_MAX);
     return PC_OK;
 }
 

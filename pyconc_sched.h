@@ -263,9 +263,8 @@ typedef struct pc__sched_slot {
 #define PC__SCHED_MAX 0x7fffffffu   // events queued at once
 
 struct pc_scheduler {
-    pc_lock lock;               // guards everything below except wake
-    uint32_t wake;              // futex word: bumped when the head changes
-    uint32_t sleepers;          // run() calls inside the default wait
+    pc_lock lock;               // guards everything below
+    pc__evc wake;               // run() calls in the default wait; moved when the head changes
     pc__sched_node *heap;
     uint32_t n, cap;
     pc__sched_slot *slots;
@@ -398,28 +397,27 @@ static uint32_t pc__sched_lookup(const pc_scheduler *s, pc_scheduler_event ev) {
 }
 
 // >>sched_wake
-// A run() in the default wait sleeps on `wake` with the value it read
-// under the lock. enter/cancel change the head only under the same lock and
-// then bump the word, so the sleeper either sees the new value and does
-// not sleep, or is asleep and gets woken: no wake-up is lost. The bump is
-// skipped when nobody sleeps, so enter costs no system call.
-static int pc__sched_bump(pc_scheduler *s) {
-    if (!s->sleepers) return 0;
-    __atomic_fetch_add(&s->wake, 1u, __ATOMIC_RELEASE);
-    return 1;
-}
+// A run() in the default wait announces itself on the event count `wake`
+// under the lock, having looked at the head under it. enter/cancel change
+// the head only under the same lock, and take every announced sleeper off
+// and move the key there too (the system call comes after unlocking): the
+// sleeper either has not slept yet and finds the key moved, or is asleep
+// and gets woken. No wake-up is lost, and with nobody asleep enter costs
+// no system call.
+static int pc__sched_bump(pc_scheduler *s) { return pc__evc_take(&s->wake, INT32_MAX); }
 
-static void pc__sched_wake(pc_scheduler *s) { pc__futex_wake(&s->wake, INT32_MAX, 0); }
+static void pc__sched_wake(pc_scheduler *s) { pc__evc_wake(&s->wake, INT32_MAX); }
 
-// The default delayfunc. Called and returns with the lock held.
+// The default delayfunc. Called and returns with the lock held. A sleep
+// that ran to its deadline takes its count back (every step of the event
+// count runs under the lock here), so the next enter makes no system call.
 static void pc__sched_sleep(pc_scheduler *s, double delay) {
-    uint32_t seen = __atomic_load_n(&s->wake, __ATOMIC_ACQUIRE);
     double deadline = delay > PC_TIMEOUT_MAX ? INFINITY : pc_monotonic() + delay;
-    s->sleepers++;
+    uint32_t key = pc__evc_prepare(&s->wake);
     pc_lock_release(&s->lock);
-    pc__futex_wait(&s->wake, seen, deadline, 0);
+    pc__evc_wait(&s->wake, key, deadline);
     pc_lock_acquire(&s->lock, PC_FOREVER);
-    s->sleepers--;
+    pc__evc_cancel(&s->wake, key);
 }
 
 // >>sched_api

@@ -1080,7 +1080,7 @@ TEST(overview_example) {
 // that should wake it makes no call and the sleeper sleeps forever.
 // The count is read and written at its own width, so this test also
 // builds against a 32-bit counter (where it fails).
-#define WAITERS_T __typeof__(((pc__qevent *)0)->waiters)
+#define WAITERS_T __typeof__(((pc__evc *)0)->waiters)
 
 static void check_wrap(pc_queue *q, int what, WAITERS_T *waiters) {
     // Leave 2^32 - 1 stale counts: a 32-bit counter wraps to 0 at the next
@@ -1156,14 +1156,14 @@ TEST(deadline_spurious_wakeups) {
         const shape *s = &shapes[i];
         if (i != 0 && i != 2 && i != 4 && i != 7) continue;    // ring, list (both), heap
         pc_queue *q = make(s);
-        check_deadline(q, 'g', &q->w.not_empty.ev);
+        check_deadline(q, 'g', &q->w.not_empty.seq);
         if (s->maxsize > 0 && s->maxsize < 100) {
             for (long k = 0; k < s->maxsize; k++) CHECK_OK(put_long(q, k, 0));
-            check_deadline(q, 'p', &q->w.not_full.ev);
+            check_deadline(q, 'p', &q->w.not_full.seq);
         } else {
             CHECK_OK(put_long(q, 1, 0));
         }
-        if (s->kind != PC_QUEUE_SIMPLE) check_deadline(q, 'j', &q->w.all_done.ev);
+        if (s->kind != PC_QUEUE_SIMPLE) check_deadline(q, 'j', &q->w.all_done.seq);
         pc_queue_free(q);
     }
 }

@@ -873,6 +873,41 @@ TEST(later_event_does_not_disturb_sleep) {
     pc_scheduler_free(s);
 }
 
+// Waking costs a system call only when a run() sleeps: entering or
+// cancelling a head makes none with nobody asleep, also right after a run()
+// whose sleep ran to its deadline (it must not leave itself counted), and
+// makes one when a run() sleeps. White-box: this thread's wake calls, and
+// the scheduler's announced sleepers.
+TEST(head_change_wakes_only_a_sleeper) {
+    for (int round = 0; round < 20; round++) {
+        pc_scheduler *s = pc_scheduler_new(NULL);
+        log_reset();
+        CHECK_OK(pc_scheduler_enter(s, 0.002, 1, log_action, ARG(1), NULL));
+        CHECK_OK(pc_scheduler_run(s, 1, NULL));         // sleeps to the head's time
+        CHECK_EQ(the_log.n, 1);
+        CHECK_EQ(s->wake.waiters, 0);
+        uint64_t calls = pc__futex_wake_calls();
+        pc_scheduler_event far;
+        CHECK_OK(pc_scheduler_enter(s, 10, 1, log_action, NULL, &far));
+        CHECK_OK(pc_scheduler_cancel(s, far));
+        CHECK_EQ(pc__futex_wake_calls(), calls);
+        // Now with a run() asleep towards a far head.
+        CHECK_OK(pc_scheduler_enter(s, 10, 1, log_action, NULL, &far));
+        runner r;
+        runner_start(&r, s);
+        double give_up = pc_monotonic() + 10;
+        while (__atomic_load_n(&s->wake.waiters, __ATOMIC_SEQ_CST) == 0 &&
+               pc_monotonic() < give_up)
+            pc_sleep(0.001);
+        calls = pc__futex_wake_calls();
+        CHECK_OK(pc_scheduler_cancel(s, far));
+        CHECK(pc__futex_wake_calls() > calls);
+        runner_join(&r, 5);
+        CHECK_OK(r.rc);
+        pc_scheduler_free(s);
+    }
+}
+
 TEST(wake_from_an_endless_sleep) {
     // The head is at +inf (and one 1e300 s away): run() sleeps with no
     // deadline at all, and an earlier event must still wake it.

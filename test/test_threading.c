@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,14 @@ static void await_count(const uint32_t *word, uint32_t want) {
     while (__atomic_load_n(word, __ATOMIC_ACQUIRE) < want && pc_monotonic() < give_up)
         pc_sleep(0.001);
     CHECK_EQ(__atomic_load_n(word, __ATOMIC_ACQUIRE), want);
+}
+
+// The same for the waiters an event count has announced.
+static void await_announced(const pc__evc *e, uint64_t want) {
+    double give_up = pc_monotonic() + 20;
+    while (__atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE) < want && pc_monotonic() < give_up)
+        pc_sleep(0.001);
+    CHECK_EQ(__atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE), want);
 }
 
 static void check_elapsed(double start, double want) {
@@ -426,7 +435,7 @@ TEST(semaphore_release_n_wakes_n) {
     pc_semaphore_init(&sc.sem, 0);
     pc_thread *ts[5];
     for (int i = 0; i < 5; i++) ts[i] = spawn(sem_take, &sc);
-    await_count(&sc.sem.waiters, 5);
+    await_announced(&sc.sem.evc, 5);
     CHECK_OK(pc_semaphore_release(&sc.sem, 3));
     await_count(&sc.through, 3);
     pc_sleep(0.05);
@@ -518,12 +527,236 @@ TEST(event_set_then_clear_releases_waiters) {
             ec.results[i] = -1;
             ts[i] = spawn(ev_waiter, &args[i]);
         }
-        await_count(&ec.ev.waiters, 4);
+        await_announced(&ec.ev.evc, 4);
         pc_event_set(&ec.ev);
         pc_event_clear(&ec.ev);
         for (int i = 0; i < 4; i++) join_free(ts[i]);
         for (int i = 0; i < 4; i++) CHECK_OK(ec.results[i]);
         CHECK(!pc_event_is_set(&ec.ev));
+    }
+}
+
+// >>evc: the event count every wait is built on (white-box).
+// A notify with nobody announced makes no wake call; with announced
+// waiters it takes up to n of them off and moves the key once.
+TEST(evc_notify_counts_and_wake_calls) {
+    pc__evc e = PC__EVC_INIT;
+    uint64_t calls = pc__futex_wake_calls();
+    for (int i = 0; i < 1000; i++) {
+        pc__evc_notify(&e, 1);
+        pc__evc_notify(&e, INT32_MAX);
+        CHECK_EQ(pc__evc_take(&e, 3), 0);
+    }
+    CHECK_EQ(pc__futex_wake_calls(), calls);
+    CHECK_EQ(e.seq, 0);
+    // Five announce and leave (their counts stay behind).
+    for (int i = 0; i < 5; i++) CHECK_EQ(pc__evc_prepare(&e), 0);
+    CHECK_EQ(e.waiters, 5);
+    pc__evc_notify(&e, 3);
+    CHECK_EQ(e.waiters, 2);
+    CHECK_EQ(e.seq, 1);
+    CHECK_EQ(pc__futex_wake_calls(), calls + 1);
+    pc__evc_notify(&e, INT32_MAX);
+    CHECK_EQ(e.waiters, 0);
+    CHECK_EQ(e.seq, 2);
+    CHECK_EQ(pc__futex_wake_calls(), calls + 2);
+    pc__evc_notify(&e, 1);
+    CHECK_EQ(pc__futex_wake_calls(), calls + 2);
+    // The split form: take (e.g. under a lock), wake later.
+    uint32_t key = pc__evc_prepare(&e);
+    CHECK_EQ(pc__evc_take(&e, 1), 1);
+    CHECK(e.seq != key);
+    CHECK_EQ(pc__futex_wake_calls(), calls + 2);
+    pc__evc_wake(&e, 1);
+    CHECK_EQ(pc__futex_wake_calls(), calls + 3);
+    // cancel gives a count back only while seq proves nobody took it.
+    key = pc__evc_prepare(&e);
+    pc__evc_cancel(&e, key);
+    CHECK_EQ(e.waiters, 0);
+    key = pc__evc_prepare(&e);
+    CHECK_EQ(pc__evc_take(&e, 1), 1);
+    pc__evc_cancel(&e, key);
+    CHECK_EQ(e.waiters, 0);
+}
+
+// A wait ends at its deadline: alone, under wake calls that leave the key
+// alone, and in a caller's loop while the key keeps moving for others.
+struct evc_poker { pc__evc *e; int stop, move; };
+
+static int evc_poke(void *p) {
+    struct evc_poker *k = (struct evc_poker *)p;
+    for (unsigned i = 0; !__atomic_load_n(&k->stop, __ATOMIC_ACQUIRE); i++) {
+        if (k->move) __atomic_add_fetch(&k->e->seq, 1u, __ATOMIC_SEQ_CST);
+        if (i % 64 == 0) pc__evc_wake(k->e, INT32_MAX);
+    }
+    return 0;
+}
+
+static double evc_timed_loop(pc__evc *e, int move) {
+    struct evc_poker k = {e, 0, move};
+    pc_thread *t = spawn(evc_poke, &k);
+    double t0 = pc_monotonic();
+    while (pc__evc_wait(e, pc__evc_prepare(e), t0 + 0.2) != PC_TIMEOUT) {}
+    double took = pc_monotonic() - t0;
+    __atomic_store_n(&k.stop, 1, __ATOMIC_RELEASE);
+    join_free(t);
+    return took;
+}
+
+TEST(evc_wait_timeout) {
+    pc__evc e;
+    pc__evc_init(&e, 0);
+    uint32_t key = pc__evc_prepare(&e);
+    double t0 = pc_monotonic();
+    CHECK_RC(pc__evc_wait(&e, key, t0 + 0.2), PC_TIMEOUT);
+    check_elapsed(t0, 0.2);
+    CHECK_RC(pc__evc_wait(&e, key, pc_monotonic() - 1), PC_TIMEOUT);
+    CHECK_RC(pc__evc_wait(&e, key + 1, pc_monotonic() - 1), PC_TIMEOUT);
+    CHECK_RC(pc__evc_wait(&e, key + 1, pc_monotonic() + 10), PC_OK);
+    CHECK_RC(pc__evc_wait(&e, key + 1, INFINITY), PC_OK);
+    for (int move = 0; move < 2; move++) {
+        double took = evc_timed_loop(&e, move);
+        CHECK_MSG(took >= 0.2 && took < 1.5, "move %d: timeout 0.2 took %.3f s", move, took);
+    }
+}
+
+// Announce/notify races: two threads hand a turn back and forth, and
+// producers hand tokens to consumers one notify(1) at a time, each waiter
+// announcing right before it sleeps. A lost wake-up shows as a timeout.
+enum { EVC_ROUNDS = 20000, EVC_TOKENS = 20000, EVC_PAIRS = 3 };
+struct evc_race {
+    pc__evc turn_evc, token_evc;
+    uint32_t turn;
+    uint64_t tokens;
+    uint32_t timeouts;
+};
+struct evc_side { struct evc_race *r; uint32_t parity; };
+
+// Wait until ready(r, arg) with the protocol, counting (not hanging on)
+// a lost wake-up.
+static void evc_await(struct evc_race *r, pc__evc *e, int (*ready)(struct evc_race *, uint32_t),
+                      uint32_t arg) {
+    while (!ready(r, arg)) {
+        uint32_t key = pc__evc_prepare(e);
+        if (ready(r, arg)) break;
+        if (pc__evc_wait(e, key, pc_monotonic() + 5) == PC_TIMEOUT && !ready(r, arg)) {
+            __atomic_add_fetch(&r->timeouts, 1, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+}
+
+static int evc_my_turn(struct evc_race *r, uint32_t parity) {
+    return (__atomic_load_n(&r->turn, __ATOMIC_SEQ_CST) & 1) == parity;
+}
+
+static int evc_turn_side(void *p) {
+    struct evc_side *s = (struct evc_side *)p;
+    for (int i = 0; i < EVC_ROUNDS && !__atomic_load_n(&s->r->timeouts, __ATOMIC_RELAXED); i++) {
+        evc_await(s->r, &s->r->turn_evc, evc_my_turn, s->parity);
+        __atomic_add_fetch(&s->r->turn, 1, __ATOMIC_SEQ_CST);
+        pc__evc_notify(&s->r->turn_evc, 1);
+    }
+    return 0;
+}
+
+static int evc_has_token(struct evc_race *r, uint32_t unused) {
+    (void)unused;
+    return __atomic_load_n(&r->tokens, __ATOMIC_SEQ_CST) > 0;
+}
+
+static int evc_producer(void *p) {
+    struct evc_race *r = (struct evc_race *)p;
+    for (int i = 0; i < EVC_TOKENS; i++) {
+        __atomic_add_fetch(&r->tokens, 1, __ATOMIC_SEQ_CST);
+        pc__evc_notify(&r->token_evc, 1);
+        for (int k = 0; k < i % 64; k++) pc__cpu_relax();     // consumers often sleep
+    }
+    return 0;
+}
+
+static int evc_consumer(void *p) {
+    struct evc_race *r = (struct evc_race *)p;
+    for (int got = 0; got < EVC_TOKENS && !__atomic_load_n(&r->timeouts, __ATOMIC_RELAXED);) {
+        uint64_t v = __atomic_load_n(&r->tokens, __ATOMIC_SEQ_CST);
+        if (v > 0 && __atomic_compare_exchange_n(&r->tokens, &v, v - 1, 0, __ATOMIC_SEQ_CST,
+                                                 __ATOMIC_SEQ_CST)) {
+            got++;
+            continue;
+        }
+        if (v == 0) evc_await(r, &r->token_evc, evc_has_token, 0);
+    }
+    return 0;
+}
+
+TEST(evc_announce_notify_races) {
+    struct evc_race r;
+    memset(&r, 0, sizeof r);
+    struct evc_side a = {&r, 0}, b = {&r, 1};
+    pc_thread *ta = spawn(evc_turn_side, &a), *tb = spawn(evc_turn_side, &b);
+    join_free(ta);
+    join_free(tb);
+    CHECK_EQ(r.timeouts, 0);
+    CHECK_EQ(r.turn, 2 * EVC_ROUNDS);
+    pc_thread *ts[2 * EVC_PAIRS];
+    for (int i = 0; i < EVC_PAIRS; i++) {
+        ts[2 * i] = spawn(evc_consumer, &r);
+        ts[2 * i + 1] = spawn(evc_producer, &r);
+    }
+    for (int i = 0; i < 2 * EVC_PAIRS; i++) join_free(ts[i]);
+    CHECK_EQ(r.timeouts, 0);
+    CHECK_EQ(r.tokens, 0);
+}
+
+// An event count in a MAP_SHARED page: a forked child sleeps on it and the
+// parent's notify wakes it (a process-private futex would not).
+struct evc_shared_page { pc__evc e; uint32_t flag; };
+
+static char proc_state(pid_t pid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return '?';
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *close = strrchr(buf, ')');
+    return close && close[1] == ' ' ? close[2] : '?';
+}
+
+static int evc_shared_child(struct evc_shared_page *pg) {
+    double deadline = pc_monotonic() + 5;
+    while (!__atomic_load_n(&pg->flag, __ATOMIC_SEQ_CST)) {
+        uint32_t key = pc__evc_prepare(&pg->e);
+        if (__atomic_load_n(&pg->flag, __ATOMIC_SEQ_CST)) break;
+        if (pc__evc_wait(&pg->e, key, deadline) == PC_TIMEOUT) return 2;
+    }
+    return 0;
+}
+
+TEST(evc_shared_wait_across_fork) {
+    for (int round = 0; round < 5; round++) {
+        struct evc_shared_page *pg = (struct evc_shared_page *)mmap(
+            NULL, sizeof *pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        CHECK(pg != MAP_FAILED);
+        pc__evc_init(&pg->e, 1);
+        pg->flag = 0;
+        fflush(stdout);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) _exit(evc_shared_child(pg));
+        // Notify only once the child has announced itself and sleeps.
+        double give_up = pc_monotonic() + 5;
+        while ((__atomic_load_n(&pg->e.waiters, __ATOMIC_SEQ_CST) == 0 || proc_state(pid) != 'S')
+               && pc_monotonic() < give_up)
+            pc_sleep(0.001);
+        __atomic_store_n(&pg->flag, 1u, __ATOMIC_SEQ_CST);
+        pc__evc_notify(&pg->e, 1);
+        int status = 0;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "child: status %d (exit 2: never woken)", status);
+        CHECK_EQ(munmap(pg, sizeof *pg), 0);
     }
 }
 
