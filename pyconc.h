@@ -227,10 +227,13 @@ typedef void *(*pc_task_fn)(void *arg);
    primitives that embed it; all zero is a fresh, process-private one. */
 typedef struct pc__evc {
     uint32_t seq;               // the key (the futex word): moved by each notify that wakes
-    uint32_t shared;            // 1: in memory shared between processes
-    uint64_t waiters;           // announced sleepers that no notifier has taken yet
+    uint32_t waiters;           // PC__EVC_COUNT: announced sleepers not taken yet;
+                                // PC__EVC_SHARED: in memory shared between processes
 } pc__evc;
-#define PC__EVC_INIT {0, 0, 0}
+#define PC__EVC_INIT {0, 0}
+#define PC__EVC_COUNT 0x7fffffffu
+#define PC__EVC_SHARED 0x80000000u
+#define PC__EVC_FLUSH 0x40000000u  // so many counts: flush them (see >>internal)
 
 // >>lock
 /* A primitive lock: any thread may release it. Python: threading.Lock */
@@ -592,11 +595,14 @@ PYCONC_API uint64_t pc__futex_wake_calls(void);
    announcing) leaves its count behind: that costs one needless wake
    later, never a lost one. It cannot take the count back: a notifier may
    have taken it already, and then it would take a later sleeper's
-   (pc__evc_cancel is the exception, for callers whose every step runs
+   (pc__evc_leave is the exception, for callers whose every step runs
    under one lock). Stale counts pile up in a program that polls with
-   short timeouts, so waiters is 64-bit: a 32-bit count wraps after 2^32
-   of them, and a wrap that lands on 0 under a real sleeper is a lost
-   wake-up. seq stays 32-bit, the futex word.
+   short timeouts, and a count that wrapped to 0 under a real sleeper
+   would be a lost wake-up; so an announcement that finds PC__EVC_FLUSH
+   (2^30) counts flushes them: it takes them all and wakes every sleeper,
+   who look again and announce anew (spurious wake-ups are allowed). The
+   count then stays far below its 31 bits, and the whole event count fits
+   in 8 bytes, which keeps a pending future at 104.
 
    Shared memory: an event count set up with pc__evc_init(e, 1) may live in
    a mapping shared between processes; its futex calls then omit the
@@ -604,10 +610,13 @@ PYCONC_API uint64_t pc__futex_wake_calls(void);
    Without a futex (PYCONC_NO_FUTEX, or off Linux) no wake reaches another
    process: a shared wait polls seq in 1 ms slices instead. */
 PYCONC_API void pc__evc_init(pc__evc *e, int shared);
+/* Take every count and wake every sleeper (pc__evc_prepare's overflow). */
+PYCONC_API void pc__evc_flush(pc__evc *e);
 /* Read the key and announce a waiter; look at the condition after this. */
 static inline uint32_t pc__evc_prepare(pc__evc *e) {
     uint32_t key = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
-    __atomic_fetch_add(&e->waiters, (uint64_t)1, __ATOMIC_SEQ_CST);
+    if ((__atomic_fetch_add(&e->waiters, 1u, __ATOMIC_SEQ_CST) & PC__EVC_COUNT) >= PC__EVC_FLUSH)
+        pc__evc_flush(e);
     return key;
 }
 /* Sleep while seq still holds key, until a notify moves it or deadline
@@ -615,11 +624,15 @@ static inline uint32_t pc__evc_prepare(pc__evc *e) {
    a moved key. Wake-ups that leave seq alone are absorbed here.
    Returns PC_OK (look again) or PC_TIMEOUT (look a last time). */
 PYCONC_API int pc__evc_wait(pc__evc *e, uint32_t key, double deadline);
-/* Leave after pc__evc_prepare without a wake, taking the count back. Only
-   when the prepare, every pc__evc_take / pc__evc_notify and this call run
-   under one lock (then an unmoved seq proves the count is still there);
-   anyone else just leaves (see above). */
-PYCONC_API void pc__evc_cancel(pc__evc *e, uint32_t key);
+/* Leave after a wait (woken, timed out, or never slept), for a caller whose
+   prepares, takes and leaves all run under one lock: parked is how many
+   waiters are still between their prepare and their leave. Counts above it
+   are stale, left by waiters that returned without being taken (a timeout,
+   or a key moved for another), and are dropped; the ones a parked waiter
+   may still need never exceed it. Without this, a pool whose workers keep
+   racing its submits piles up stale counts, and each makes a submit wake
+   nobody. Lock-free callers leave by doing nothing (see above). */
+PYCONC_API void pc__evc_leave(pc__evc *e, uint32_t parked);
 /* The slow halves of pc__evc_take and pc__evc_notify, once a count was
    seen (kept out of line, so that the callers' fast paths stay small). */
 PYCONC_API int pc__evc_claim(pc__evc *e, int n);
@@ -628,7 +641,7 @@ PYCONC_API void pc__evc_notify_seen(pc__evc *e, int n);
    move seq. Returns 1 when a wake is due: then call pc__evc_wake(e, n),
    e.g. after releasing a lock. */
 static inline int pc__evc_take(pc__evc *e, int n) {
-    if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) == 0) return 0;
+    if ((__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) & PC__EVC_COUNT) == 0) return 0;
     return pc__evc_claim(e, n);
 }
 /* The system call that wakes up to n sleepers of e. */
@@ -636,7 +649,7 @@ PYCONC_API void pc__evc_wake(pc__evc *e, int n);
 /* Wake up to n (>= 1; INT32_MAX: all) announced waiters, if any: take,
    then wake. */
 static inline void pc__evc_notify(pc__evc *e, int n) {
-    if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0) pc__evc_notify_seen(e, n);
+    if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) & PC__EVC_COUNT) pc__evc_notify_seen(e, n);
 }
 /* A per-thread identity, cheap, never 0. */
 PYCONC_API uintptr_t pc__self_id(void);
@@ -1032,8 +1045,11 @@ PYCONC_API void pc__cpu_relax(void) {
 // notify's fast path (one load) save and restore registers.
 PYCONC_API void pc__evc_init(pc__evc *e, int shared) {
     e->seq = 0;
-    e->shared = shared != 0;
-    e->waiters = 0;
+    e->waiters = shared ? PC__EVC_SHARED : 0;
+}
+
+static int pc__evc_shared(const pc__evc *e) {
+    return (__atomic_load_n(&e->waiters, __ATOMIC_RELAXED) & PC__EVC_SHARED) != 0;
 }
 
 // The deadline is checked first, even when the key has moved: the futex
@@ -1041,7 +1057,7 @@ PYCONC_API void pc__evc_init(pc__evc *e, int shared) {
 // for other waiters would otherwise keep a caller's timed loop going past
 // its deadline.
 PYCONC_API int pc__evc_wait(pc__evc *e, uint32_t key, double deadline) {
-    int shared = (int)e->shared;
+    int shared = pc__evc_shared(e);
     for (;;) {
         if (deadline != INFINITY && pc_monotonic() >= deadline) return PC_TIMEOUT;
         if (__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) != key) return PC_OK;
@@ -1049,28 +1065,29 @@ PYCONC_API int pc__evc_wait(pc__evc *e, uint32_t key, double deadline) {
     }
 }
 
-PYCONC_API void pc__evc_cancel(pc__evc *e, uint32_t key) {
-    if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) == key)
-        __atomic_fetch_sub(&e->waiters, (uint64_t)1, __ATOMIC_RELAXED);
+PYCONC_API void pc__evc_leave(pc__evc *e, uint32_t parked) {
+    uint32_t w = __atomic_load_n(&e->waiters, __ATOMIC_RELAXED);
+    if ((w & PC__EVC_COUNT) > parked)
+        __atomic_store_n(&e->waiters, (w & PC__EVC_SHARED) | parked, __ATOMIC_RELAXED);
 }
 
+// Counts are taken with a compare-and-swap that keeps the shared bit.
 PYCONC_API PC__NOINLINE int pc__evc_claim(pc__evc *e, int n) {
     if (n < 1) return 0;
-    if (n >= INT32_MAX) {
-        if (__atomic_exchange_n(&e->waiters, (uint64_t)0, __ATOMIC_SEQ_CST) == 0) return 0;
-    } else {
-        uint64_t u = __atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST), t;
-        do {
-            if (u == 0) return 0;
-            t = u < (uint64_t)n ? u : (uint64_t)n;
-        } while (!__atomic_compare_exchange_n(&e->waiters, &u, u - t, 1, __ATOMIC_SEQ_CST,
-                                              __ATOMIC_SEQ_CST));
-    }
+    uint32_t w = __atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST), t;
+    do {
+        uint32_t count = w & PC__EVC_COUNT;
+        if (count == 0) return 0;
+        t = n >= INT32_MAX || count < (uint32_t)n ? count : (uint32_t)n;
+    } while (!__atomic_compare_exchange_n(&e->waiters, &w, w - t, 1, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_SEQ_CST));
     __atomic_fetch_add(&e->seq, 1u, __ATOMIC_SEQ_CST);
     return 1;
 }
 
-PYCONC_API void pc__evc_wake(pc__evc *e, int n) { pc__futex_wake(&e->seq, n, (int)e->shared); }
+PYCONC_API void pc__evc_wake(pc__evc *e, int n) { pc__futex_wake(&e->seq, n, pc__evc_shared(e)); }
+
+PYCONC_API PC__NOINLINE void pc__evc_flush(pc__evc *e) { pc__evc_notify_seen(e, INT32_MAX); }
 
 PYCONC_API PC__NOINLINE void pc__evc_notify_seen(pc__evc *e, int n) {
     if (pc__evc_claim(e, n)) pc__evc_wake(e, n);

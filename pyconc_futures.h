@@ -379,7 +379,7 @@ typedef struct pc__fcallback { pc_future_callback fn; void *ctx; } pc__fcallback
 typedef struct pc__fcallbacks { size_t n, cap; pc__fcallback *items; } pc__fcallbacks;
 struct pc__fnode;
 
-// 112 bytes on LP64: the future is also the executor's work item (fn, arg,
+// 104 bytes on LP64: the future is also the executor's work item (fn, arg,
 // next), so a pending submit is this one allocation (plus the copied arg).
 struct pc_future {
     uint32_t state;             // pc_future_state
@@ -694,7 +694,8 @@ typedef struct pc__tpool {
     pc_lock lock;               // guards everything below
     pc_future *head, *tail;     // queued work, linked through pc_future.next; head is
                                 // written atomically for idle workers' unlocked peek
-    pc__evc idle;               // idle workers park on it (prepared and taken under lock)
+    pc__evc idle;               // idle workers park on it (every step under lock)
+    uint32_t parked;            // workers between their prepare and leave on idle
     int idle_tokens;            // Python's _idle_semaphore
     int max_workers, nthreads;  // nthreads: workers started
     int cap;                    // room in threads / waiting_on (grows to max_workers)
@@ -782,6 +783,7 @@ static void pc__pools_after_fork_child(void) {
         p->orphan = 1;
         p->lock.state = 0;
         pc__evc_init(&p->idle, 0);
+        p->parked = 0;
         p->idle_tokens = 0;
         if (!p->handle_freed) p->refs = 1;
     }
@@ -897,10 +899,12 @@ static pc_future *pc__tpool_next(pc__tpool *p, int went_idle) {
         if (p->head) break;
         if (p->shutdown || p->broken || __atomic_load_n(&pc__pools_exiting, __ATOMIC_ACQUIRE))
             return NULL;
+        p->parked++;
         uint32_t key = pc__evc_prepare(&p->idle);
         pc_lock_release(&p->lock);
         pc__evc_wait(&p->idle, key, INFINITY);
         pc_lock_acquire(&p->lock, PC_FOREVER);
+        pc__evc_leave(&p->idle, --p->parked);   // no stale counts for submits to wake
     }
     pc_future *f = p->head;
     __atomic_store_n(&p->head, f->next, __ATOMIC_RELAXED);

@@ -265,6 +265,7 @@ typedef struct pc__sched_slot {
 struct pc_scheduler {
     pc_lock lock;               // guards everything below
     pc__evc wake;               // run() calls in the default wait; moved when the head changes
+    uint32_t parked;            // run() calls between their prepare and leave on wake
     pc__sched_node *heap;
     uint32_t n, cap;
     pc__sched_slot *slots;
@@ -408,16 +409,18 @@ static int pc__sched_bump(pc_scheduler *s) { return pc__evc_take(&s->wake, INT32
 
 static void pc__sched_wake(pc_scheduler *s) { pc__evc_wake(&s->wake, INT32_MAX); }
 
-// The default delayfunc. Called and returns with the lock held. A sleep
-// that ran to its deadline takes its count back (every step of the event
-// count runs under the lock here), so the next enter makes no system call.
+// The default delayfunc. Called and returns with the lock held. Every step
+// of the event count runs under the lock here, so a sleep that ran to its
+// deadline leaves no stale count behind (pc__evc_leave): the next enter
+// makes no system call.
 static void pc__sched_sleep(pc_scheduler *s, double delay) {
     double deadline = delay > PC_TIMEOUT_MAX ? INFINITY : pc_monotonic() + delay;
+    s->parked++;
     uint32_t key = pc__evc_prepare(&s->wake);
     pc_lock_release(&s->lock);
     pc__evc_wait(&s->wake, key, deadline);
     pc_lock_acquire(&s->lock, PC_FOREVER);
-    pc__evc_cancel(&s->wake, key);
+    pc__evc_leave(&s->wake, --s->parked);
 }
 
 // >>sched_api

@@ -808,6 +808,36 @@ TEST(pool_sequential_submits_use_one_worker) {
     }
 }
 
+// Streams of submits race workers going idle (a worker about to park
+// sees the key move for another and comes back without being taken). The
+// idle workers' event count must never hold more counts than workers are
+// parked on it: a stale count makes a later submit wake nobody, and the
+// spurious returns it causes leave more stale counts behind. White-box.
+static void *nothing_task(void *arg) { return arg; }
+
+TEST(pool_idle_counts_match_parked_workers) {
+    pc_executor *ex = pool(3, "Parked");
+    pc__tpool *p = (pc__tpool *)ex;
+    pc_future *fs[256];
+    for (int round = 0; round < 40; round++) {
+        for (int i = 0; i < 256; i++) {
+            CHECK_OK(pc_executor_submit(ex, nothing_task, NULL, &fs[i]));
+            for (int k = 0; k < (i % 64) * 8; k++) pc__cpu_relax();   // workers go idle
+        }
+        for (int i = 0; i < 256; i++) {
+            CHECK_OK(pc_future_result(fs[i], LIMIT, NULL));
+            pc_future_release(fs[i]);
+        }
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        uint32_t counts = __atomic_load_n(&p->idle.waiters, __ATOMIC_RELAXED) & PC__EVC_COUNT;
+        uint32_t parked = p->parked;
+        pc_lock_release(&p->lock);
+        CHECK_MSG(counts <= parked, "round %d: %u counts for %u parked workers", round, counts,
+                  parked);
+    }
+    pc_executor_free(ex);
+}
+
 TEST(pool_saturation_starts_max_workers) {
     pc_executor *ex = pool(4, "Saturate");
     pc_event go = PC_EVENT_INIT;

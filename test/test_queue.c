@@ -1077,20 +1077,17 @@ TEST(overview_example) {
 // queue ready after announcing itself) leaves its count in waiters. A
 // program that polls get(q, tiny timeout) for hours piles up billions of
 // those; the count must never wrap to 0 under a real sleeper, or the put
-// that should wake it makes no call and the sleeper sleeps forever.
-// The count is read and written at its own width, so this test also
-// builds against a 32-bit counter (where it fails).
-#define WAITERS_T __typeof__(((pc__evc *)0)->waiters)
-
-static void check_wrap(pc_queue *q, int what, WAITERS_T *waiters) {
-    // Leave 2^32 - 1 stale counts: a 32-bit counter wraps to 0 at the next
-    // sleeper's announcement.
-    __atomic_store_n(waiters, (WAITERS_T)UINT32_MAX, __ATOMIC_SEQ_CST);
+// that should wake it makes no call and the sleeper sleeps forever. The
+// event count flushes a pile of PC__EVC_FLUSH stale counts when the next
+// sleeper announces itself: that sleeper must still be woken, and the
+// count be back near 0.
+static void check_wrap(pc_queue *q, int what, uint32_t *waiters) {
+    __atomic_store_n(waiters, PC__EVC_FLUSH, __ATOMIC_SEQ_CST);
     op o;
     op_start(&o, q, what, 5, PC_FOREVER, 0);
     // Wait until the sleeper has announced itself (the count moved).
     double t0 = pc_monotonic();
-    while (__atomic_load_n(waiters, __ATOMIC_SEQ_CST) == (WAITERS_T)UINT32_MAX) {
+    while (__atomic_load_n(waiters, __ATOMIC_SEQ_CST) == PC__EVC_FLUSH) {
         CHECK_MSG(pc_monotonic() - t0 < 10, "'%c' never went to sleep", what);
         pc_sleep(0.001);
     }
@@ -1105,6 +1102,8 @@ static void check_wrap(pc_queue *q, int what, WAITERS_T *waiters) {
     CHECK_MSG(pc_thread_join(o.t, 5) == PC_OK, "'%c' sleeper was never woken", what);
     pc_thread_free(o.t);
     CHECK_OK(o.rc);
+    CHECK_MSG(__atomic_load_n(waiters, __ATOMIC_SEQ_CST) < 16, "'%c': %u counts left", what,
+              __atomic_load_n(waiters, __ATOMIC_SEQ_CST));
 }
 
 TEST(waiters_count_wrap) {

@@ -34,11 +34,14 @@ static void await_count(const uint32_t *word, uint32_t want) {
 }
 
 // The same for the waiters an event count has announced.
-static void await_announced(const pc__evc *e, uint64_t want) {
+static uint32_t announced(const pc__evc *e) {
+    return __atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE) & PC__EVC_COUNT;
+}
+
+static void await_announced(const pc__evc *e, uint32_t want) {
     double give_up = pc_monotonic() + 20;
-    while (__atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE) < want && pc_monotonic() < give_up)
-        pc_sleep(0.001);
-    CHECK_EQ(__atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE), want);
+    while (announced(e) < want && pc_monotonic() < give_up) pc_sleep(0.001);
+    CHECK_EQ(announced(e), want);
 }
 
 static void check_elapsed(double start, double want) {
@@ -569,14 +572,47 @@ TEST(evc_notify_counts_and_wake_calls) {
     CHECK_EQ(pc__futex_wake_calls(), calls + 2);
     pc__evc_wake(&e, 1);
     CHECK_EQ(pc__futex_wake_calls(), calls + 3);
-    // cancel gives a count back only while seq proves nobody took it.
-    key = pc__evc_prepare(&e);
-    pc__evc_cancel(&e, key);
+    // Leaving under a lock drops the counts above the waiters still parked.
+    for (int i = 0; i < 3; i++) pc__evc_prepare(&e);
+    CHECK_EQ(pc__evc_take(&e, 1), 1);       // two left: the parked ones, or stale
+    pc__evc_leave(&e, 2);
+    CHECK_EQ(e.waiters, 2);
+    pc__evc_leave(&e, 1);
+    CHECK_EQ(e.waiters, 1);
+    pc__evc_leave(&e, 0);
     CHECK_EQ(e.waiters, 0);
-    key = pc__evc_prepare(&e);
-    CHECK_EQ(pc__evc_take(&e, 1), 1);
-    pc__evc_cancel(&e, key);
+    CHECK_EQ(pc__evc_take(&e, 1), 0);
+}
+
+// Stale counts never reach the count's top: the announcement that finds
+// PC__EVC_FLUSH of them takes them all and wakes every sleeper (one wake
+// call), its own count included, so it looks again. A shared event count
+// keeps its flag through announcements, takes, flushes and leaves.
+TEST(evc_stale_counts_flush) {
+    pc__evc e = PC__EVC_INIT;
+    __atomic_store_n(&e.waiters, PC__EVC_FLUSH - 1, __ATOMIC_SEQ_CST);
+    uint64_t calls = pc__futex_wake_calls();
+    uint32_t key = pc__evc_prepare(&e);
+    CHECK_EQ(e.waiters, PC__EVC_FLUSH);
+    CHECK_EQ(pc__futex_wake_calls(), calls);
+    CHECK_EQ(pc__evc_prepare(&e), key);             // this one flushes
     CHECK_EQ(e.waiters, 0);
+    CHECK(e.seq != key);
+    CHECK_EQ(pc__futex_wake_calls(), calls + 1);
+    CHECK_RC(pc__evc_wait(&e, key, INFINITY), PC_OK);   // the key moved: look again
+    pc__evc_init(&e, 1);
+    CHECK_EQ(e.waiters, PC__EVC_SHARED);
+    for (int i = 0; i < 3; i++) pc__evc_prepare(&e);
+    CHECK_EQ(announced(&e), 3);
+    pc__evc_notify(&e, 1);
+    CHECK_EQ(e.waiters, PC__EVC_SHARED | 2);
+    pc__evc_leave(&e, 1);
+    CHECK_EQ(e.waiters, PC__EVC_SHARED | 1);
+    pc__evc_notify(&e, INT32_MAX);
+    CHECK_EQ(e.waiters, PC__EVC_SHARED);
+    __atomic_store_n(&e.waiters, PC__EVC_SHARED | PC__EVC_FLUSH, __ATOMIC_SEQ_CST);
+    pc__evc_prepare(&e);
+    CHECK_EQ(e.waiters, PC__EVC_SHARED);
 }
 
 // A wait ends at its deadline: alone, under wake calls that leave the key
@@ -747,8 +783,7 @@ TEST(evc_shared_wait_across_fork) {
         if (pid == 0) _exit(evc_shared_child(pg));
         // Notify only once the child has announced itself and sleeps.
         double give_up = pc_monotonic() + 5;
-        while ((__atomic_load_n(&pg->e.waiters, __ATOMIC_SEQ_CST) == 0 || proc_state(pid) != 'S')
-               && pc_monotonic() < give_up)
+        while ((announced(&pg->e) == 0 || proc_state(pid) != 'S') && pc_monotonic() < give_up)
             pc_sleep(0.001);
         __atomic_store_n(&pg->flag, 1u, __ATOMIC_SEQ_CST);
         pc__evc_notify(&pg->e, 1);
