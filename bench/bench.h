@@ -23,7 +23,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +52,9 @@
      pyconc_is  "2.31x faster", "1.12x slower" or "skipped: <why>"
      series, x  a scaling row's series ("pool workers") and its size (4); empty otherwise
      limit      a target's largest ratio that meets it; empty for rows
-     verdict    a target's "met", "not met" or "skipped"; empty for rows */
+     verdict    a target's "met", "not met" or "skipped"; empty for rows
+   A target against a time budget has the peer "time budget" and the
+   budget as peer_s. */
 #define PCB_CSV_COLUMNS \
     "program,kind,case,peer,pyconc_s,peer_s,ratio,pyconc_is,series,x,limit,verdict"
 
@@ -143,6 +144,14 @@ static const char *pcb_fmt(double s, char *buf, size_t cap) {
     else if (s < 1e-3) snprintf(buf, cap, "%.2f us", s * 1e6);
     else if (s < 1) snprintf(buf, cap, "%.2f ms", s * 1e3);
     else snprintf(buf, cap, "%.2f s", s);
+    return buf;
+}
+
+/* "100", "10k", "2M": a count as the case names say it. */
+PCB_FN const char *pcb_count(long n, char *buf, size_t cap) {
+    if (n >= 1000000 && n % 1000000 == 0) snprintf(buf, cap, "%ldM", n / 1000000);
+    else if (n >= 1000 && n % 1000 == 0) snprintf(buf, cap, "%ldk", n / 1000);
+    else snprintf(buf, cap, "%ld", n);
     return buf;
 }
 

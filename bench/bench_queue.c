@@ -275,9 +275,10 @@ static void producers_case(void) {
         trial a = {&pyconc_fifo, 1024, ps[i], 1, n};
         trial b = {&condvar_ring, 1024, ps[i], 1, n};
         double ta, tb;
-        char name[64];
+        char name[64], count[24];
         pcb_duel(run_trial, &a, run_trial, &b, n_rounds, &ta, &tb);
-        snprintf(name, sizeof name, "Queue(1024) %dP/1C, %ldk items", ps[i], n / 1000);
+        snprintf(name, sizeof name, "Queue(1024) %dP/1C, %s items", ps[i],
+                 pcb_count(n, count, sizeof count));
         pcb_scale_row("queue producers", ps[i], name, ta, condvar_ring.name, tb);
     }
 }

@@ -193,14 +193,6 @@ static double python(const char *args) {
 // ---------------------------------------------------------------------------
 // >>cases
 
-// "100", "10k", "1M": an event count as the case names say it.
-static const char *count_words(long n, char *buf, size_t cap) {
-    if (n >= 1000000 && n % 1000000 == 0) snprintf(buf, cap, "%ldM", n / 1000000);
-    else if (n >= 1000 && n % 1000 == 0) snprintf(buf, cap, "%ldk", n / 1000);
-    else snprintf(buf, cap, "%ld", n);
-    return buf;
-}
-
 // Against the bare heap at 1k, 10k, 100k and 1M events: how the cost per
 // event grows with the queue. The target is on the largest.
 static void bench_run_sizes(void) {
@@ -210,7 +202,7 @@ static void bench_run_sizes(void) {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         run_case c = {pcb_scaled(sizes[i])};
         pcb_duel(trial_pc_run, &c, trial_bare_run, &c, rounds(), &ours, &peer);
-        snprintf(name, sizeof name, "enter+run, %s events", count_words(c.n, n, sizeof n));
+        snprintf(name, sizeof name, "enter+run, %s events", pcb_count(c.n, n, sizeof n));
         pcb_scale_row("scheduler events", (double)c.n, name, ours, "binary heap", peer);
     }
     pcb_target(name, "binary heap", ours, peer, 1.5);
@@ -223,13 +215,13 @@ static void bench_run(void) {
 
     bench_run_sizes();
     ours = pcb_solo(trial_pc_run, &mid, rounds());
-    snprintf(name, sizeof name, "enter+run, %s events", count_words(mid.n, n, sizeof n));
+    snprintf(name, sizeof name, "enter+run, %s events", pcb_count(mid.n, n, sizeof n));
     snprintf(args, sizeof args, "run_noop %ld", mid.n);
     py = python(args);
     pcb_row(name, ours, "Python sched, no-op delay", py);     // for scale; no target
 
     ours = pcb_solo(trial_pc_run, &small, rounds());
-    snprintf(name, sizeof name, "enter+run, %s events", count_words(small.n, n, sizeof n));
+    snprintf(name, sizeof name, "enter+run, %s events", pcb_count(small.n, n, sizeof n));
     snprintf(args, sizeof args, "run_default %ld", small.n);
     py = python(args);
     pcb_row(name, ours, "Python sched", py);
@@ -252,7 +244,7 @@ static void bench_cancel(void) {
     double ours = pcb_solo(trial_pc_cancel, &c, rounds());
     char name[64], args[64], n[24];
     snprintf(name, sizeof name, "cancel, random one of %s queued",
-             count_words(c.n, n, sizeof n));
+             pcb_count(c.n, n, sizeof n));
     snprintf(args, sizeof args, "cancel %ld", c.n);
     double py = python(args);
     pcb_row(name, ours, "Python sched", py);

@@ -61,7 +61,8 @@ def ratio_ticks(left, right):
     ticks = [0.0]
     for t in TICKS[1:]:
         for v in (math.log10(t), -math.log10(t)):
-            if left <= v <= right and all(abs(v - u) >= gap for u in ticks):
+            inside = left + gap / 2 <= v <= right - gap / 2     # the words fit
+            if inside and all(abs(v - u) >= gap for u in ticks):
                 ticks.append(v)
     return sorted(ticks)
 
@@ -142,6 +143,14 @@ def time_axis_words(s, _pos=None):
     return "%g ms" % round(s * 1e3, 3)
 
 
+def count_words(v):
+    """1, 16, 10k, 1M: a size as the case names say it."""
+    for unit, word in ((1e6, "M"), (1e3, "k")):
+        if v >= unit and v % unit == 0:
+            return "%g%s" % (v / unit, word)
+    return "%g" % v
+
+
 def common_prefix(pts):
     """What the series' case names share ("throughput", "enter+run")."""
     prefix = os.path.commonprefix([p["case"] for p in pts])
@@ -162,7 +171,7 @@ def draw_series(ax, name, pts):
                     ha="center", color=FASTER if p["ratio"] <= 1 else SLOWER)
     ax.set_xscale("log", base=2 if max(xs) <= 64 else 10)
     ax.set_xticks(xs)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "%g" % v))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: count_words(v)))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(time_axis_words))
@@ -171,7 +180,7 @@ def draw_series(ax, name, pts):
     ax.set_ylabel("time per operation")
     ax.set_title("%s: %s" % (pts[0]["program"], common_prefix(pts)), fontsize=10)
     ax.grid(color="#dddddd", linewidth=0.6, which="major")
-    ax.legend(fontsize=8.5, loc="best")
+    ax.legend(fontsize=8.5, loc="upper left")     # costs grow to the upper right
     ax.margins(y=0.25)
 
 

@@ -121,9 +121,10 @@ def number(text):
 def read_round(round_dir):
     """Every record of every bench_*.csv in round_dir."""
     records = []
-    for name in sorted(os.listdir(round_dir)):
-        if not (name.startswith("bench_") and name.endswith(".csv")):
-            continue
+    names = [n for n in os.listdir(round_dir) if n.startswith("bench_") and n.endswith(".csv")]
+    # In the order they were written, which is the order the programs ran.
+    names.sort(key=lambda n: (os.stat(os.path.join(round_dir, n)).st_mtime_ns, n))
+    for name in names:
         with open(os.path.join(round_dir, name), newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             if reader.fieldnames != COLUMNS:
@@ -172,22 +173,28 @@ def combine(rounds):
 
 
 def merge(recs):
+    """One key's records: the median round, whole, so that its two times
+    and its ratio agree (of two middle rounds, the one worse for pyconc),
+    and the best and worst ratio."""
     first = recs[0]
-    ratios = [number(r["ratio"]) for r in recs if number(r["ratio"]) is not None]
+    measured = sorted((r for r in recs if number(r["ratio"]) is not None),
+                      key=lambda r: number(r["ratio"]))
     row = dict(first)
-    row["pyconc_s"] = median_or_none([number(r["pyconc_s"]) for r in recs])
-    row["peer_s"] = median_or_none([number(r["peer_s"]) for r in recs])
-    row["ratio"] = statistics.median(ratios) if ratios else None
-    row["ratio_min"] = min(ratios) if ratios else None
-    row["ratio_max"] = max(ratios) if ratios else None
     row["rounds"] = len(recs)
     row["limit"] = number(first["limit"])
     row["x"] = number(first["x"])
-    if row["ratio"] is None:
-        skipped = [r["pyconc_is"] for r in recs if r["pyconc_is"].startswith("skipped")]
-        row["pyconc_is"] = skipped[0] if skipped else "skipped"
-    else:
+    if measured:
+        mid = measured[len(measured) // 2]
+        for k in ("pyconc_s", "peer_s", "ratio"):
+            row[k] = number(mid[k])
+        row["ratio_min"], row["ratio_max"] = (number(measured[0]["ratio"]),
+                                              number(measured[-1]["ratio"]))
         row["pyconc_is"] = speed_words(row["ratio"])
+    else:
+        skipped = [r["pyconc_is"] for r in recs if r["pyconc_is"].startswith("skipped")]
+        row["pyconc_s"] = median_or_none([number(r["pyconc_s"]) for r in recs])
+        row["peer_s"] = row["ratio"] = row["ratio_min"] = row["ratio_max"] = None
+        row["pyconc_is"] = skipped[0] if skipped else "skipped"
     if first["kind"] == "target":
         row["verdict"] = ("skipped" if row["ratio"] is None
                           else "met" if row["ratio"] <= row["limit"] else "not met")
@@ -235,6 +242,11 @@ def time_words(s):
     if s < 1:
         return "%.2f ms" % (s * 1e3)
     return "%.2f s" % s
+
+
+def size_words(x):
+    """A series' size: 1,000,000 rather than 1e+06."""
+    return "{:,.0f}".format(x) if x == int(x) else "%g" % x
 
 
 def limit_words(limit, peer):
@@ -308,28 +320,33 @@ def scaling_section(rows, charts):
         out += ["![time per operation as the work grows](scaling.png)", ""]
     for name in series:
         pts = [r for r in rows if r["kind"] == "row" and r["series"] == name]
-        body = [("%g" % r["x"], r["case"], time_words(r["pyconc_s"]), time_words(r["peer_s"]),
-                 r["peer"], r["pyconc_is"]) for r in pts]
+        body = [(size_words(r["x"]), r["case"], time_words(r["pyconc_s"]),
+                 time_words(r["peer_s"]), r["peer"], r["pyconc_is"]) for r in pts]
         out += ["**%s**" % name, "",
                 table([name, "case", "pyconc", "peer's", "peer", "pyconc is"], body,
                       right=(0, 2, 3)), ""]
     return out
 
 
-def report_text(rows, facts, load_end, names, round_count, charts, chart_note, problems):
+def report_text(rows, facts, names, how, charts, chart_note, problems):
+    """how: (the command that made it, the number of rounds, quick or not)."""
+    made_by, round_count, quick = how
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    times = "once" if round_count == 1 else "%d times" % round_count
     out = ["# pyconc benchmark report", "",
-           "Made %s by `cmake --build build --target bench-report` (bench/report.py)." % now,
-           "",
+           "Made %s by %s (bench/report.py)." % (now, made_by), "",
            "## Machine", "",
-           table(["what", "value"], facts + [("load average at end", load_end)]), "",
+           table(["what", "value"], facts), "",
            "## How to read it", "",
-           "Each program ran %d time%s, the programs taking turns round by round; inside a"
-           % (round_count, "" if round_count == 1 else "s"),
+           "Each program ran %s, the programs taking turns round by round; inside a" % times,
            "program pyconc and its peer alternate trial by trial and keep their medians.",
-           "Every time is per operation. A row shows the median over the rounds; \"pyconc is",
-           "2.00x faster\" means pyconc took half the peer's time, and \"over the rounds\" is",
-           "the best and worst round. A peer that could not run says what to install.", ""]
+           "Every time is per operation. A row shows its median round (of two middle ones,",
+           "the one worse for pyconc); \"pyconc is 2.00x faster\" means pyconc took half the",
+           "peer's time, and \"over the rounds\" is the best and worst round. A peer that",
+           "could not run says what to install.", ""]
+    if quick:
+        out += ["**Quick runs (smoke-test sizes and few trials): the figures mean little.**",
+                ""]
     if problems:
         out += ["**Problems:**", ""] + ["- %s" % p for p in problems] + [""]
     if chart_note:
@@ -393,16 +410,38 @@ def parse_args(argv):
     return args
 
 
+def machine_file(round_dirs):
+    """Where a run keeps its machine's facts: beside its round directories."""
+    return os.path.join(os.path.dirname(os.path.abspath(round_dirs[0])), "machine.csv")
+
+
+def read_facts(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return [tuple(r) for r in csv.reader(f) if len(r) == 2]
+
+
+def measure(args):
+    """Run the programs (or take --from-csv's rounds); returns the round
+    directories, the machine's facts and the problems met."""
+    info = [tuple(i.split("=", 1)) for i in args.info if "=" in i]
+    facts = machine_facts(info, args.peer_python)
+    if args.from_csv:
+        kept = machine_file(args.from_csv)
+        if os.path.exists(kept):
+            return args.from_csv, read_facts(kept), []
+        return args.from_csv, facts + [("load average now", load_average())], []
+    start = load_average()
+    round_dirs, problems = run_rounds(args.programs, args.out, args.rounds, args.quick)
+    facts += [("load average at start", start), ("load average at end", load_average())]
+    with open(machine_file(round_dirs), "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(facts)
+    return round_dirs, facts, problems
+
+
 def main(argv):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    info = [tuple(i.split("=", 1)) for i in args.info if "=" in i]
-    facts = machine_facts(info, args.peer_python) + [("load average at start", load_average())]
-    if args.from_csv:
-        round_dirs, problems = args.from_csv, []
-    else:
-        round_dirs, problems = run_rounds(args.programs, args.out, args.rounds, args.quick)
-    load_end = load_average()
+    round_dirs, facts, problems = measure(args)
     rows = combine([read_round(d) for d in round_dirs])
     combined = os.path.join(args.out, "combined.csv")
     write_combined(rows, combined)
@@ -413,7 +452,10 @@ def main(argv):
     charts, note = make_charts(args.chart_python, combined, args.out)
     if note:
         print("bench-report: *** %s ***" % note, file=sys.stderr)
-    text = report_text(rows, facts, load_end, names, len(round_dirs), charts, note, problems)
+    how = ("`report.py --from-csv`" if args.from_csv else
+           "`cmake --build build --target bench-report%s`" % ("-quick" if args.quick else ""),
+           len(round_dirs), args.quick)
+    text = report_text(rows, facts, names, how, charts, note, problems)
     path = os.path.join(args.out, "report.md")
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)

@@ -203,9 +203,8 @@ def speed_of(ours, peer):
     return "%.*fx %s" % (decimals_for(times), times, "faster" if r <= 1 else "slower")
 
 
-def write_round(d, records):
-    os.makedirs(d)
-    with open(os.path.join(d, "bench_demo.csv"), "w", newline="", encoding="utf-8") as f:
+def write_round_csv(path, records):
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS)
         for kind, case, peer, ours, theirs, series, extra in records:
@@ -217,19 +216,32 @@ def write_round(d, records):
             w.writerow(["bench_demo", kind, case, peer, "%.9g" % ours,
                         "" if theirs is None else "%.9g" % theirs, ratio, words, series, x,
                         limit, verdict])
-    with open(os.path.join(d, "bench_demo.txt"), "w", encoding="utf-8") as f:
-        f.write("bench_demo - a made-up program for the report's test\n")
+
+
+# A stand-in bench program: in round N (its working directory round-N) it
+# writes round N's CSV and prints its header's first line.
+FAKE_PROGRAM = """#!%s
+import os, shutil, sys
+here = os.path.dirname(os.path.abspath(__file__))
+shutil.copy(os.path.join(here, os.path.basename(os.getcwd()) + ".csv"), "bench_demo.csv")
+print("bench_demo - a made-up program for the report's test")
+"""
 
 
 def make_report(report_py, d, chart_python):
-    rounds = [os.path.join(d, "round-%d" % i) for i in (1, 2)]
-    for rd, records in zip(rounds, ROUNDS):
-        write_round(rd, records)
+    """report.py runs the stand-in for two rounds; returns its result, the
+    report's text and its directory."""
+    fixtures = os.path.join(d, "fixtures")
+    os.makedirs(fixtures)
+    for i, records in enumerate(ROUNDS, 1):
+        write_round_csv(os.path.join(fixtures, "round-%d.csv" % i), records)
+    program = os.path.join(fixtures, "bench_demo")
+    with open(program, "w", encoding="utf-8") as f:
+        f.write(FAKE_PROGRAM % sys.executable)
+    os.chmod(program, 0o755)
     out = os.path.join(d, "report")
-    cmd = [sys.executable, report_py, "--out", out, "--info", "compiler=test cc",
-           "--from-csv"] + rounds
-    if chart_python:
-        cmd += ["--chart-python", chart_python]
+    cmd = [sys.executable, report_py, "--out", out, "--rounds", "2", "--info",
+           "compiler=test cc", "--chart-python", chart_python or "none", program]
     res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          universal_newlines=True, timeout=120)
     sys.stdout.write(res.stdout)
@@ -237,19 +249,32 @@ def make_report(report_py, d, chart_python):
         return res, f.read(), out
 
 
+def remake_report(report_py, out, chart_python):
+    """The same report again from the rounds' CSV files (--from-csv)."""
+    rounds = [os.path.join(out, "runs", "round-%d" % i) for i in (1, 2)]
+    cmd = [sys.executable, report_py, "--out", out, "--chart-python", chart_python,
+           "--from-csv"] + rounds
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True, timeout=120)
+    sys.stdout.write(res.stdout)
+    with open(os.path.join(out, "report.md"), encoding="utf-8") as f:
+        return res, f.read()
+
+
 def check_tables(p, text):
     for words in ("## Machine", "| cores |", "| compiler | test cc |", "load average at start",
                   "load average at end", "## bench_demo",
                   "a made-up program for the report's test"):
         p.check(words in text, "report lacks %r" % words)
-    # Round ratios 0.5 and 0.25: the median 0.375 is 2.67x faster.
-    p.check('| enter+run, 1M "big" events | binary heap | 100.0 ns | 300.0 ns | '
-            '**2.67x faster** | 2.00x to 4.00x faster |' in text,
-            "the quoted case's row is not the median of both rounds")
+    # Round ratios 0.5 and 0.25: of the two middle rounds, the one worse for
+    # pyconc, whole (its times and its ratio).
+    p.check('| enter+run, 1M "big" events | binary heap | 100.0 ns | 200.0 ns | '
+            '**2.00x faster** | 2.00x to 4.00x faster |' in text,
+            "the quoted case's row is not its median round")
     p.check("| a \\| b | libuv uv_queue_work | 500.0 ns | - | skipped: install libuv1-dev |"
             in text, "the skipped row does not say what to install")
-    p.check('| enter+run, 1M "big" events | >= 3.33x faster than binary heap | 2.67x faster '
-            '| not met |' in text, "the target is not judged on the median")
+    p.check('| enter+run, 1M "big" events | >= 3.33x faster than binary heap | 2.00x faster '
+            '| not met |' in text, "the target is not judged on the median round")
     p.check("| cancel | <= 2.00 us per operation | 50.0 ns | met |" in text,
             "the time budget target is missing")
     p.check("## How the cost grows with the work" in text and "**pool workers**" in text
@@ -260,14 +285,21 @@ def check_tables(p, text):
 def run_report(report_py):
     p = Problems()
     with tempfile.TemporaryDirectory(prefix="pyconc-report-") as d:
-        res, text, _ = make_report(report_py, d, "none")
+        res, text, out = make_report(report_py, d, "none")
         p.check(res.returncode == 0, "report.py exited %d" % res.returncode)
         check_tables(p, text)
+        p.check("round 2/2: bench_demo" in res.stdout, "report.py did not run two rounds")
         p.check("**charts skipped: install python3-matplotlib**" in text,
                 "the report does not say the charts were skipped")
         p.check("charts skipped: install python3-matplotlib" in res.stdout,
                 "report.py did not say loudly that the charts were skipped")
         p.check("![" not in text, "the report shows charts it did not make")
+        # Made again from the kept CSV files: the same tables, the same machine.
+        machine = text[text.index("## Machine"):text.index("## How")]
+        res, again = remake_report(report_py, out, "none")
+        p.check(res.returncode == 0, "report.py --from-csv exited %d" % res.returncode)
+        check_tables(p, again)
+        p.check(machine in again, "--from-csv did not keep the run's machine and load")
     return p.finish("report tables")
 
 
