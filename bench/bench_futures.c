@@ -5,8 +5,12 @@
      throughput   N trivial tasks submitted, then all waited for
      round trip   one task submitted and its result waited for (median)
      map          Executor.map over N items, results consumed in order
+     workers      the throughput case with 1, 2, 4, 8 and 16 workers against
+                  the pthread pool with as many (N/4 tasks): how the cost
+                  grows with the pool
 
-   usage: bench_futures [N]   (default 1000000; the round trip runs N/10) */
+   usage: bench_futures [N]   (default 1000000; the round trip runs N/10)
+          bench_futures quick (N = 20000, a smoke test) */
 #define PYCONC_IMPLEMENTATION
 #define PYCONC_FUTURES_IMPLEMENTATION
 #include "pyconc_futures.h"
@@ -24,25 +28,29 @@
 #endif
 
 #define WORKERS 2
+#define MAX_WORKERS 16
 #define ROUNDS 5
+#define PY "Python ThreadPoolExecutor"
+#define GLIB "GLib GThreadPool"
+#define LIBUV "libuv uv_queue_work"
 
 static size_t n_tasks = 1000000;
 
 static void *trivial(void *arg) { return arg; }
 
 // >>pyconc
-typedef struct pyconc_ctx { pc_executor *ex; pc_future **fs; } pyconc_ctx;
+typedef struct pyconc_ctx { pc_executor *ex; pc_future **fs; size_t n; } pyconc_ctx;
 
 static double pyconc_throughput(void *p) {
     pyconc_ctx *c = (pyconc_ctx *)p;
     double t0 = pcb_now();
-    for (size_t i = 0; i < n_tasks; i++)
+    for (size_t i = 0; i < c->n; i++)
         if (pc_executor_submit(c->ex, trivial, (void *)(uintptr_t)i, &c->fs[i])) abort();
-    for (size_t i = 0; i < n_tasks; i++) {
+    for (size_t i = 0; i < c->n; i++) {
         if (pc_future_result(c->fs[i], PC_FOREVER, NULL)) abort();
         pc_future_release(c->fs[i]);
     }
-    return (pcb_now() - t0) / (double)n_tasks;
+    return (pcb_now() - t0) / (double)c->n;
 }
 
 static double *lat;     // per-op round-trip times of one trial
@@ -86,9 +94,9 @@ typedef struct plain_pool {
     pthread_mutex_t mu;
     pthread_cond_t work, done;
     ptask *head, *tail;
-    size_t finished;
-    int stop;
-    pthread_t threads[WORKERS];
+    size_t finished, n;         // tasks done; tasks per throughput trial
+    int stop, nworkers;
+    pthread_t threads[MAX_WORKERS];
 } plain_pool;
 
 static void *plain_worker(void *arg) {
@@ -111,12 +119,14 @@ static void *plain_worker(void *arg) {
     return NULL;
 }
 
-static void plain_start(plain_pool *p) {
+static void plain_start(plain_pool *p, int nworkers, size_t n) {
     memset(p, 0, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
-    for (int i = 0; i < WORKERS; i++) pthread_create(&p->threads[i], NULL, plain_worker, p);
+    p->nworkers = nworkers;
+    p->n = n;
+    for (int i = 0; i < nworkers; i++) pthread_create(&p->threads[i], NULL, plain_worker, p);
 }
 
 static void plain_stop(plain_pool *p) {
@@ -124,7 +134,10 @@ static void plain_stop(plain_pool *p) {
     p->stop = 1;
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < WORKERS; i++) pthread_join(p->threads[i], NULL);
+    for (int i = 0; i < p->nworkers; i++) pthread_join(p->threads[i], NULL);
+    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->work);
+    pthread_mutex_destroy(&p->mu);
 }
 
 static void plain_submit(plain_pool *p, void *arg) {
@@ -150,9 +163,9 @@ static double plain_throughput(void *arg) {
     plain_pool *p = (plain_pool *)arg;
     double t0 = pcb_now();
     size_t base = p->finished;
-    for (size_t i = 0; i < n_tasks; i++) plain_submit(p, (void *)(uintptr_t)i);
-    plain_wait_finished(p, base + n_tasks);
-    return (pcb_now() - t0) / (double)n_tasks;
+    for (size_t i = 0; i < p->n; i++) plain_submit(p, (void *)(uintptr_t)i);
+    plain_wait_finished(p, base + p->n);
+    return (pcb_now() - t0) / (double)p->n;
 }
 
 // >>condvar: the round-trip floor: two threads handing a turn back and
@@ -298,7 +311,7 @@ static void bench_memory(void) {
 #if defined(__GLIBC__)
     usable = malloc_usable_size(f) + sizeof(size_t);
 #endif
-    printf("memory: %zu bytes per pending future (struct), %zu with the allocator's header\n",
+    printf("-- memory: %zu bytes per pending future (struct), %zu with the allocator's header\n",
            sizeof(struct pc_future), usable);
     pc_event_set(&go);
     pc_future_release(blocker);
@@ -306,23 +319,49 @@ static void bench_memory(void) {
     pc_executor_free(ex);
 }
 
+// How the cost per task grows with the pool: pyconc and the pthread pool
+// with 1, 2, 4, 8 and 16 workers each, a quarter of the tasks.
+static void bench_workers(pc_future **fs) {
+    size_t n = n_tasks / 4;
+    printf("-- throughput, %zu tasks: cost as the pool grows\n", n);
+    for (int w = 1; w <= MAX_WORKERS; w *= 2) {
+        pyconc_ctx c = {pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = w }), fs, n};
+        plain_pool plain;
+        double ours, peer;
+        char name[64];
+        if (!c.ex) abort();
+        plain_start(&plain, w, n);
+        pcb_duel(pyconc_throughput, &c, plain_throughput, &plain, ROUNDS, &ours, &peer);
+        snprintf(name, sizeof name, "throughput, %d worker%s", w, w > 1 ? "s" : "");
+        pcb_scale_row("pool workers", w, name, ours, "pthread pool", peer);
+        plain_stop(&plain);
+        pc_executor_free(c.ex);
+    }
+}
+
 int main(int argc, char **argv) {
-    if (argc > 1) n_tasks = (size_t)strtoull(argv[1], NULL, 10);
+    pcb_parse_quick(argc, argv);
+    if (pcb_quick) n_tasks = 20000;
+    else if (argc > 1) n_tasks = (size_t)strtoull(argv[1], NULL, 10);
     if (n_tasks < 100) n_tasks = 100;
     setenv("UV_THREADPOOL_SIZE", "2", 1);
-    pcb_begin("futures");
-    printf("(%zu tasks, %d workers, medians of %d alternating trials)\n", n_tasks, WORKERS,
-           ROUNDS);
+    char title[160];
+    snprintf(title, sizeof title, "pyconc_futures.h against a pthread pool, GLib, libuv and "
+             "Python's ThreadPoolExecutor; %zu tasks, %d workers", n_tasks, WORKERS);
+    pcb_begin("futures", title, ROUNDS);
     lat = (double *)malloc(n_tasks / 10 * sizeof *lat);
     pyconc_ctx pc;
     pc.ex = pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = WORKERS });
     pc.fs = (pc_future **)malloc(n_tasks * sizeof *pc.fs);
+    pc.n = n_tasks;
     double ours, peer;
+    const char *throughput = "throughput: submit N, wait all";
+    const char *round_trip = "round trip: submit -> result";
 
     plain_pool plain;
-    plain_start(&plain);
+    plain_start(&plain, WORKERS, n_tasks);
     pcb_duel(pyconc_throughput, &pc, plain_throughput, &plain, ROUNDS, &ours, &peer);
-    pcb_row("throughput: submit N, wait all", ours, "pthread pool", peer);
+    pcb_row(throughput, ours, "pthread pool", peer);
 #ifdef PYCONC_HAVE_GLIB
     glib_ctx g;
     memset(&g, 0, sizeof g);
@@ -330,9 +369,10 @@ int main(int argc, char **argv) {
     g_cond_init(&g.cv);
     g.pool = g_thread_pool_new(glib_task, &g, WORKERS, TRUE, NULL);
     pcb_duel(pyconc_throughput, &pc, glib_throughput, &g, ROUNDS, &ours, &peer);
-    pcb_row("throughput: submit N, wait all", ours, "GThreadPool", peer);
+    pcb_row(throughput, ours, GLIB, peer);
+    pcb_target(throughput, GLIB, ours, peer, 1 / 1.5);
 #else
-    pcb_row("throughput: submit N, wait all", NAN, "GThreadPool", NAN);
+    pcb_row_skip(throughput, ours, GLIB, PCB_NEED_GLIB);
 #endif
 #ifdef PYCONC_HAVE_LIBUV
     uv_ctx u;
@@ -340,12 +380,16 @@ int main(int argc, char **argv) {
     u.loop->data = &u;
     u.reqs = (uv_work_t *)calloc(n_tasks, sizeof *u.reqs);
     pcb_duel(pyconc_throughput, &pc, uv_throughput, &u, ROUNDS, &ours, &peer);
-    pcb_row("throughput: submit N, wait all", ours, "libuv", peer);
+    pcb_row(throughput, ours, LIBUV, peer);
+    pcb_target(throughput, LIBUV, ours, peer, 1.0);
+#else
+    pcb_row_skip(throughput, ours, LIBUV, PCB_NEED_LIBUV);
 #endif
     char args[64];
     snprintf(args, sizeof args, "%zu %d", n_tasks / 10, WORKERS);
     peer = pcb_python("futures_throughput.py", args);
-    pcb_row("throughput: submit N, wait all", ours, "Python", peer);
+    pcb_row(throughput, ours, PY, peer);
+    pcb_target(throughput, PY, ours, peer, 0.01);
 
     pingpong pp;
     memset(&pp, 0, sizeof pp);
@@ -353,7 +397,8 @@ int main(int argc, char **argv) {
     pthread_cond_init(&pp.cv, NULL);
     pthread_create(&pp.t, NULL, pong_main, &pp);
     pcb_duel(pyconc_round_trip, &pc, condvar_round_trip, &pp, ROUNDS, &ours, &peer);
-    pcb_row("round trip: submit -> result", ours, "condvar pingpong", peer);
+    pcb_row(round_trip, ours, "condvar ping-pong", peer);
+    pcb_target(round_trip, "condvar ping-pong", ours, peer, 1.5);
     pthread_mutex_lock(&pp.mu);
     pp.stop = 1;
     pthread_cond_signal(&pp.cv);
@@ -361,15 +406,19 @@ int main(int argc, char **argv) {
     pthread_join(pp.t, NULL);
 #ifdef PYCONC_HAVE_GLIB
     pcb_duel(pyconc_round_trip, &pc, glib_round_trip, &g, ROUNDS, &ours, &peer);
-    pcb_row("round trip: submit -> result", ours, "GThreadPool", peer);
+    pcb_row(round_trip, ours, GLIB, peer);
+#else
+    pcb_row_skip(round_trip, ours, GLIB, PCB_NEED_GLIB);
 #endif
 #ifdef PYCONC_HAVE_LIBUV
     pcb_duel(pyconc_round_trip, &pc, uv_round_trip, &u, ROUNDS, &ours, &peer);
-    pcb_row("round trip: submit -> result", ours, "libuv", peer);
+    pcb_row(round_trip, ours, LIBUV, peer);
+#else
+    pcb_row_skip(round_trip, ours, LIBUV, PCB_NEED_LIBUV);
 #endif
     snprintf(args, sizeof args, "%zu %d", n_tasks / 100, WORKERS);
     peer = pcb_python("futures_roundtrip.py", args);
-    pcb_row("round trip: submit -> result", ours, "Python", peer);
+    pcb_row(round_trip, ours, PY, peer);
 
     void **items = (void **)malloc(n_tasks * sizeof *items);
     for (size_t i = 0; i < n_tasks; i++) items[i] = (void *)(uintptr_t)i;
@@ -383,9 +432,10 @@ int main(int argc, char **argv) {
     ours = pcb_solo(pyconc_map, &m1, ROUNDS);
     snprintf(args, sizeof args, "%zu %d", n_tasks / 10, WORKERS);
     peer = pcb_python("futures_map.py", args);
-    pcb_row("map N items (chunksize 1)", ours, "Python", peer);
+    pcb_row("map N items (chunksize 1)", ours, PY, peer);
     plain_stop(&plain);
 
+    bench_workers(pc.fs);
     bench_memory();
     pcb_end();
 #ifdef PYCONC_HAVE_GLIB

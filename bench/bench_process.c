@@ -80,55 +80,46 @@ static double raw_spawn(void *vctx) {
     return (pcb_now() - t0) / c->n;
 }
 
-static void target(const char *what, double ratio, double want, int below) {
-    int met = below ? ratio <= want : ratio >= want;
-    printf("  %-46s %6.2fx  (target %s %.1fx)  %s\n", what, ratio, below ? "<=" : ">=", want,
-           met ? "met" : "NOT met");
-}
+#define PY "Python multiprocessing"
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--exit-at-once") == 0) return 0;
-    int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
-    int rounds = quick ? 3 : 9;
+    pcb_parse_quick(argc, argv);
+    int rounds = pcb_quick ? 3 : 9;
     trial_ctx c;
     memset(&c, 0, sizeof c);
-    c.n = quick ? 10 : 40;
+    c.n = pcb_quick ? 10 : 40;
     double f_ours, f_raw, s_ours, s_raw, fs_ours, fs_raw;
-    char args[64];
+    char args[64], title[200];
+    const char *names[3] = {"fork", "spawn", "forkserver"};
+    const char *cases[3] = {"fork start+join", "spawn start+join",
+                            "forkserver start+join (warm)"};
 
-    pcb_begin("process");
-    printf("start + join of a child that does nothing, per start (%d per trial)\n", c.n);
+    snprintf(title, sizeof title, "pyconc_process.h start+join of a child that does nothing, "
+             "against the raw system calls and Python's multiprocessing; %d per trial", c.n);
+    pcb_begin("process", title, rounds);
     c.method = PC_START_FORK;
     pcb_duel(ours, &c, raw_fork, &c, rounds, &f_ours, &f_raw);
-    pcb_row("fork start+join", f_ours, "fork+waitpid", f_raw);
+    pcb_row(cases[0], f_ours, "fork+waitpid", f_raw);
+    pcb_target(cases[0], "fork+waitpid", f_ours, f_raw, 1.3);
     c.method = PC_START_SPAWN;
     pcb_duel(ours, &c, raw_spawn, &c, rounds, &s_ours, &s_raw);
-    pcb_row("spawn start+join", s_ours, "posix_spawn", s_raw);
+    pcb_row(cases[1], s_ours, "posix_spawn", s_raw);
+    pcb_target(cases[1], "posix_spawn", s_ours, s_raw, 1.3);
     c.method = PC_START_FORKSERVER;
     ours(&c);                   // warm: the server is started once
     pcb_duel(ours, &c, raw_fork, &c, rounds, &fs_ours, &fs_raw);
-    pcb_row("forkserver start+join (warm)", fs_ours, "fork+waitpid", fs_raw);
+    pcb_row(cases[2], fs_ours, "fork+waitpid", fs_raw);
+    pcb_target(cases[2], "fork+waitpid", fs_ours, fs_raw, 1.5);
 
-    int py_n = quick ? 5 : 20;
-    const char *names[3] = {"fork", "spawn", "forkserver"};
-    double mine[3] = {f_ours, s_ours, fs_ours}, py[3];
+    int py_n = pcb_quick ? 5 : 20;
+    double mine[3] = {f_ours, s_ours, fs_ours};
     for (int i = 0; i < 3; i++) {
-        char row[64];
-        snprintf(args, sizeof args, "%s %d%s", names[i], py_n, quick ? " quick" : "");
-        py[i] = pcb_python("process_start.py", args);
-        snprintf(row, sizeof row, "%s start+join vs Python", names[i]);
-        pcb_row(row, mine[i], "multiprocessing", py[i]);
+        snprintf(args, sizeof args, "%s %d%s", names[i], py_n, pcb_quick ? " quick" : "");
+        double py = pcb_python("process_start.py", args);
+        pcb_row(cases[i], mine[i], PY, py);
+        pcb_target(cases[i], PY, mine[i], py, 0.05);
     }
     pcb_end();
-
-    printf("\ntargets (pyconc / peer)\n");
-    target("fork start vs raw fork", f_ours / f_raw, 1.3, 1);
-    target("spawn start vs raw posix_spawn", s_ours / s_raw, 1.3, 1);
-    target("warm forkserver start vs raw fork", fs_ours / fs_raw, 1.5, 1);
-    for (int i = 0; i < 3; i++) {
-        char what[64];
-        snprintf(what, sizeof what, "Python %s / pyconc %s", names[i], names[i]);
-        if (py[i] == py[i]) target(what, py[i] / mine[i], 20, 0);
-    }
     return c.failed;
 }

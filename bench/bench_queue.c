@@ -15,13 +15,16 @@
        bench_queue quick        1M items and fewer rounds, for a smoke test
        bench_queue N            N items per case
        bench_queue quick priority   only the cases whose group is named
-                                (fifo, simple, priority)
+                                (fifo, simple, priority, producers)
 
    Cases: 1 producer/1 consumer and 2P/2C, bounded 1024 and unbounded;
    SimpleQueue 1P/1C; PriorityQueue of 1M ints (put all, then get all, one
-   thread). pyconc and each C peer alternate trials (A B A B) and keep
+   thread); and how the cost grows with producers: Queue(1024) with 1, 2,
+   4 and 8 producers and one consumer, a fifth of the items, against the
+   ring. pyconc and each C peer alternate trials (A B A B) and keep
    medians. Every trial checks that every item arrived (count and sum); the
-   program exits 1 if one did not, never because of a figure. */
+   program ends with the targets and whether each is met, and exits 1 if an
+   item went missing, never because of a figure. */
 #define PYCONC_IMPLEMENTATION
 #define PYCONC_QUEUE_IMPLEMENTATION
 #include "pyconc_queue.h"
@@ -147,10 +150,14 @@ static void gaq_destroy(void *q) { g_async_queue_unref((GAsyncQueue *)q); }
 
 static const contender pyconc_fifo = {"pyconc", pcq_make, pcq_put, pcq_get, pcq_destroy};
 static const contender pyconc_simple = {"pyconc", pcq_make_simple, pcq_put, pcq_get, pcq_destroy};
-static const contender condvar_ring = {"mutex+2cond", cvq_make, cvq_put, cvq_get, cvq_destroy};
+static const contender condvar_ring = {"mutex+2cond ring", cvq_make, cvq_put, cvq_get,
+                                       cvq_destroy};
 #ifdef PYCONC_HAVE_GLIB
-static const contender glib_queue = {"GAsyncQueue", gaq_make, gaq_put, gaq_get, gaq_destroy};
+static const contender glib_queue = {"GLib GAsyncQueue", gaq_make, gaq_put, gaq_get,
+                                     gaq_destroy};
 #endif
+#define PY "Python queue"
+#define MAX_THREADS 16
 
 // ---------------------------------------------------------------------------
 // >>trial: P producers put items 1..n (split evenly), C consumers get n/C
@@ -159,6 +166,7 @@ typedef struct trial {
     const contender *c;
     long maxsize;
     int producers, consumers;
+    long n;                     // items (before rounding to a multiple of P * C)
 } trial;
 
 typedef struct worker {
@@ -188,10 +196,10 @@ static void *consumer_main(void *arg) {
 static double run_trial(void *ctx) {
     trial *t = (trial *)ctx;
     int np = t->producers, nc = t->consumers, nt = np + nc;
-    long n = n_items - n_items % (np * nc);
+    long n = t->n - t->n % (np * nc);
     void *q = t->c->make(t->maxsize);
-    worker w[8];
-    pthread_t th[8];
+    worker w[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, (unsigned)nt + 1);
     for (int i = 0; i < nt; i++) {
@@ -220,40 +228,59 @@ static double run_trial(void *ctx) {
     return took / (double)n;
 }
 
+// limit: the row's target (largest pyconc / peer ratio), NAN for none.
 static void duel(const char *name, const contender *ours, const contender *peer, long maxsize,
-                 int np, int nc) {
-    trial a = {ours, maxsize, np, nc}, b = {peer, maxsize, np, nc};
+                 int np, int nc, double limit) {
+    trial a = {ours, maxsize, np, nc, n_items}, b = {peer, maxsize, np, nc, n_items};
     double ta, tb;
     pcb_duel(run_trial, &a, run_trial, &b, n_rounds, &ta, &tb);
     pcb_row(name, ta, peer->name, tb);
+    if (limit == limit) pcb_target(name, peer->name, ta, tb, limit);
 }
 
 // pyconc alone (its figure for the rows whose peer is Python).
 static double solo(const contender *ours, long maxsize, int np, int nc) {
-    trial a = {ours, maxsize, np, nc};
+    trial a = {ours, maxsize, np, nc, n_items};
     return pcb_solo(run_trial, &a, n_rounds);
 }
 
 static void python_row(const char *name, double ours, const char *mode, long maxsize, int np,
-                       int nc) {
+                       int nc, double limit) {
     char args[128];
     long n = n_items / 50 > 20000 ? n_items / 50 : 20000;
     snprintf(args, sizeof args, "%s %ld %ld %d %d", mode, n, maxsize, np, nc);
-    pcb_row(name, ours, "python3", pcb_python("queue_ops.py", args));
+    double py = pcb_python("queue_ops.py", args);
+    pcb_row(name, ours, PY, py);
+    if (limit == limit) pcb_target(name, PY, ours, py, limit);
 }
 
-static void fifo_case(const char *label, long maxsize, int np, int nc) {
-    char name[96];
-    snprintf(name, sizeof name, "%s vs ring", label);
-    duel(name, &pyconc_fifo, &condvar_ring, maxsize, np, nc);
+// limit: the target against the ring and GLib, and against Python (NAN: none).
+static void fifo_case(const char *label, long maxsize, int np, int nc, double limit,
+                      double py_limit) {
+    duel(label, &pyconc_fifo, &condvar_ring, maxsize, np, nc, limit);
 #ifdef PYCONC_HAVE_GLIB
-    snprintf(name, sizeof name, "%s vs GLib", label);
-    duel(name, &pyconc_fifo, &glib_queue, maxsize, np, nc);
+    duel(label, &pyconc_fifo, &glib_queue, maxsize, np, nc, limit);
 #else
-    pcb_row(label, solo(&pyconc_fifo, maxsize, np, nc), "GAsyncQueue", NAN);
+    pcb_row_skip(label, solo(&pyconc_fifo, maxsize, np, nc), "GLib GAsyncQueue", PCB_NEED_GLIB);
 #endif
-    snprintf(name, sizeof name, "%s vs Python", label);
-    python_row(name, solo(&pyconc_fifo, maxsize, np, nc), "fifo", maxsize, np, nc);
+    python_row(label, solo(&pyconc_fifo, maxsize, np, nc), "fifo", maxsize, np, nc, py_limit);
+}
+
+// How the cost per item grows with producers: P producers, one consumer.
+static void producers_case(void) {
+    static const int ps[] = {1, 2, 4, 8};
+    long n = n_items / 5;
+    printf("-- Queue(1024), P producers and 1 consumer: cost as producers grow\n");
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        trial a = {&pyconc_fifo, 1024, ps[i], 1, n};
+        trial b = {&condvar_ring, 1024, ps[i], 1, n};
+        double ta, tb;
+        char name[64], count[24];
+        pcb_duel(run_trial, &a, run_trial, &b, n_rounds, &ta, &tb);
+        snprintf(name, sizeof name, "Queue(1024) %dP/1C, %s items", ps[i],
+                 pcb_count(n, count, sizeof count));
+        pcb_scale_row("queue producers", ps[i], name, ta, condvar_ring.name, tb);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -355,7 +382,9 @@ static void priority_case(void) {
     double ta, tb;
     pcb_duel(trial_pc_prio, NULL, trial_bare_heap, NULL, n_rounds, &ta, &tb);
     pcb_row("PriorityQueue 1M ints put+get", ta, "bare heap+mutex", tb);
-    pcb_row("PriorityQueue vs Python", ta, "python3", pcb_python("queue_ops.py", "priority 100000 0 1 1"));
+    pcb_target("PriorityQueue 1M ints put+get", "bare heap+mutex", ta, tb, 1.5);
+    pcb_row("PriorityQueue ints put+get (Python: 100k)", ta, PY,
+            pcb_python("queue_ops.py", "priority 100000 0 1 1"));
 }
 
 // ---------------------------------------------------------------------------
@@ -363,36 +392,38 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "quick") == 0) {
         n_items = 1000000L;
         n_rounds = 3;
+        pcb_quick = 1;
     } else if (argc > 1) {
         n_items = atol(argv[1]);
         if (n_items < 1000) n_items = 1000;
     }
     if (argc > 2) only = argv[2];
-    printf("bench_queue: %ld pointer-size items per case, %d rounds, ratio = pyconc / peer\n",
-           n_items, n_rounds);
-#ifndef PYCONC_HAVE_GLIB
-    printf("(glib-2.0 not found: GAsyncQueue rows skipped)\n");
-#endif
-    pcb_begin("queue");
+    char title[200];
+    snprintf(title, sizeof title, "pyconc_queue.h against a mutex+condvar ring, GLib's "
+             "GAsyncQueue and Python's queue; %ld pointer-size items per case", n_items);
+    pcb_begin("queue", title, n_rounds);
     if (want("fifo")) {
-        fifo_case("Queue(1024) 1P/1C", 1024, 1, 1);
-        fifo_case("Queue(1024) 2P/2C", 1024, 2, 2);
-        fifo_case("Queue() 1P/1C", 0, 1, 1);
-        fifo_case("Queue() 2P/2C", 0, 2, 2);
+        fifo_case("Queue(1024) 1P/1C", 1024, 1, 1, 0.5, 0.01);
+        fifo_case("Queue(1024) 2P/2C", 1024, 2, 2, NAN, NAN);
+        fifo_case("Queue() 1P/1C", 0, 1, 1, NAN, NAN);
+        fifo_case("Queue() 2P/2C", 0, 2, 2, NAN, NAN);
     }
     if (want("simple")) {
-        duel("SimpleQueue 1P/1C vs ring", &pyconc_simple, &condvar_ring, 0, 1, 1);
+        duel("SimpleQueue 1P/1C", &pyconc_simple, &condvar_ring, 0, 1, 1, NAN);
 #ifdef PYCONC_HAVE_GLIB
-        duel("SimpleQueue 1P/1C vs GLib", &pyconc_simple, &glib_queue, 0, 1, 1);
+        duel("SimpleQueue 1P/1C", &pyconc_simple, &glib_queue, 0, 1, 1, NAN);
+#else
+        pcb_row_skip("SimpleQueue 1P/1C", solo(&pyconc_simple, 0, 1, 1), "GLib GAsyncQueue",
+                     PCB_NEED_GLIB);
 #endif
-        python_row("SimpleQueue 1P/1C vs Python", solo(&pyconc_simple, 0, 1, 1), "simple", 0,
-                   1, 1);
+        python_row("SimpleQueue 1P/1C", solo(&pyconc_simple, 0, 1, 1), "simple", 0, 1, 1, NAN);
     }
     if (want("priority")) {
         pcb_idle_start();
         priority_case();
         pcb_idle_stop_join();
     }
+    if (want("producers")) producers_case();
     pcb_end();
     if (pcb_failures) fprintf(stderr, "bench_queue: %d operations failed\n", pcb_failures);
     return pcb_failures ? 1 : 0;

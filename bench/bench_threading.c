@@ -15,8 +15,8 @@
    An idle second thread stays alive the whole time: glibc skips atomics in
    a single-threaded process, which would flatter the pthread figures.
 
-   The program ends with the targets (ratio limits) and whether each is met;
-   it exits 1 only if some operation failed, never because of a figure. */
+   The program ends with the targets and whether each is met; it exits 1
+   only if some operation failed, never because of a figure. */
 #define PYCONC_IMPLEMENTATION
 #include "pyconc.h"
 
@@ -495,48 +495,9 @@ static double python(const char *args) {
 }
 
 // ---------------------------------------------------------------------------
-// >>targets  The limits the issue sets, checked against what was measured.
-
-typedef struct target {
-    const char *what;
-    double ratio;               // pyconc / peer
-    double limit;               // ratio must be <= limit
-} target;
-
-static target targets[16];
-static int ntargets;
-
-static void want(const char *what, double ours, double peer, double limit) {
-    if (ntargets >= (int)(sizeof targets / sizeof targets[0])) return;
-    target *t = &targets[ntargets++];
-    t->what = what;
-    t->ratio = peer == peer && peer > 0 ? ours / peer : NAN;
-    t->limit = limit;
-}
-
-static void print_targets(void) {
-    printf("\n%-44s %9s %9s  %s\n", "target (ratio = pyconc / peer)", "ratio", "limit",
-           "verdict");
-    for (int i = 0; i < ntargets; i++) {
-        const target *t = &targets[i];
-        const char *verdict = t->ratio != t->ratio ? "skipped"
-                              : t->ratio <= t->limit ? "met"
-                                                     : "OVER";
-        if (t->ratio != t->ratio) printf("%-44s %9s", t->what, "-");
-        else printf("%-44s %8.3fx", t->what, t->ratio);
-        printf(" %8.3fx  %s", t->limit, verdict);
-        if (t->ratio == t->ratio && t->ratio > t->limit)
-            printf(" (by %.0f%%)", (t->ratio / t->limit - 1) * 100);
-        if (t->ratio == t->ratio && t->limit < 0.2)
-            printf("  [speed-up over Python %.1fx]", 1 / t->ratio);
-        printf("\n");
-    }
-    printf("* not a target of the issue: the same 1.2x bar, applied here too\n");
-    if (pcb_quick) printf("(pcb_quick run: too few rounds for these verdicts to mean much)\n");
-}
-
-// ---------------------------------------------------------------------------
 // >>cases
+
+#define PY "Python threading"
 
 static void bench_locks(void) {
     pc_lock lock = PC_LOCK_INIT;
@@ -549,84 +510,91 @@ static void bench_locks(void) {
     pthread_mutex_init(&rmu, &ma);
     pthread_mutexattr_destroy(&ma);
     double ours, peer, py;
+    const char *lock_pair = "Lock acquire+release", *rlock_pair = "RLock acquire+release";
 
     pcb_duel(trial_pc_lock, &lock, trial_pthread_mutex, &mu, rounds(), &ours, &peer);
-    pcb_row("Lock acquire+release", ours, "pthread_mutex", peer);
-    want("Lock pair vs pthread mutex", ours, peer, 1.0);
+    pcb_row(lock_pair, ours, "pthread_mutex", peer);
+    pcb_target(lock_pair, "pthread_mutex", ours, peer, 1.0);
     py = python("lock");
-    pcb_row("Lock acquire+release", ours, "python3", py);
-    want("Lock pair vs Python (>= 20x faster)", ours, py, 0.05);
+    pcb_row(lock_pair, ours, PY, py);
+    pcb_target(lock_pair, PY, ours, py, 0.05);
     pcb_duel(trial_pc_lock_inlined, &lock, trial_pthread_mutex, &mu, rounds(), &ours, &peer);
     pcb_row("Lock acquire+release (inlined)", ours, "pthread_mutex", peer);
 
     pcb_duel(trial_pc_rlock, &rlock, trial_pthread_mutex, &rmu, rounds(), &ours, &peer);
-    pcb_row("RLock acquire+release", ours, "pthread_rmutex", peer);
-    want("RLock pair vs pthread recursive mutex", ours, peer, 1.2);
+    pcb_row(rlock_pair, ours, "pthread recursive mutex", peer);
+    pcb_target(rlock_pair, "pthread recursive mutex", ours, peer, 1.2);
     py = python("rlock");
-    pcb_row("RLock acquire+release", ours, "python3", py);
-    want("RLock pair vs Python (>= 20x faster)", ours, py, 0.05);
+    pcb_row(rlock_pair, ours, PY, py);
+    pcb_target(rlock_pair, PY, ours, py, 0.05);
     pcb_duel(trial_pc_rlock_inlined, &rlock, trial_pthread_mutex, &rmu, rounds(), &ours, &peer);
-    pcb_row("RLock acquire+release (inlined)", ours, "pthread_rmutex", peer);
+    pcb_row("RLock acquire+release (inlined)", ours, "pthread recursive mutex", peer);
     pthread_mutex_destroy(&rmu);
 }
 
 static void bench_condition(void) {
     double ours, peer, py;
+    const char *with_lock = "Condition(Lock) ping-pong round trip";
+    const char *own = "Condition() ping-pong round trip";
     pcb_duel(trial_pc_pingpong_lock, NULL, trial_raw_pingpong, NULL, rounds(), &ours, &peer);
-    pcb_row("Condition(Lock) ping-pong round trip", ours, "pthread_cond", peer);
-    want("Condition(Lock) ping-pong vs pthread cond", ours, peer, 1.2);
+    pcb_row(with_lock, ours, "pthread_cond", peer);
+    pcb_target(with_lock, "pthread_cond", ours, peer, 1.2);
     pcb_duel(trial_pc_pingpong_rlock, NULL, trial_raw_pingpong, NULL, rounds(), &ours, &peer);
-    pcb_row("Condition() ping-pong round trip", ours, "pthread_cond", peer);
-    want("Condition() ping-pong vs pthread cond", ours, peer, 1.2);
+    pcb_row(own, ours, "pthread_cond", peer);
+    pcb_target(own, "pthread_cond", ours, peer, 1.2);
     py = python("condition");
-    pcb_row("Condition() ping-pong round trip", ours, "python3", py);
-    want("Condition() ping-pong vs Python (>= 20x)", ours, py, 0.05);
+    pcb_row(own, ours, PY, py);
+    pcb_target(own, PY, ours, py, 0.05);
 }
 
 static void bench_event(void) {
     double ours, peer, py;
+    const char *handoff = "Event handoff round trip";
     pcb_duel(trial_pc_event, NULL, trial_raw_event, NULL, rounds(), &ours, &peer);
-    pcb_row("Event handoff round trip", ours, "mutex+cond flag", peer);
-    want("Event handoff vs mutex+cond event *", ours, peer, 1.2);
+    pcb_row(handoff, ours, "mutex+cond flag", peer);
+    pcb_target(handoff, "mutex+cond flag", ours, peer, 1.2);
     py = python("event");
-    pcb_row("Event handoff round trip", ours, "python3", py);
-    want("Event handoff vs Python (>= 20x faster)", ours, py, 0.05);
+    pcb_row(handoff, ours, PY, py);
+    pcb_target(handoff, PY, ours, py, 0.05);
 }
 
 static void bench_thread(void) {
     double ours, peer, py;
+    const char *spawn = "Thread create+start+join";
     pcb_duel(trial_pc_thread, NULL, trial_raw_thread, NULL, rounds(), &ours, &peer);
-    pcb_row("Thread create+start+join", ours, "pthread", peer);
-    want("Thread create+join vs pthread", ours, peer, 1.2);
+    pcb_row(spawn, ours, "pthread", peer);
+    pcb_target(spawn, "pthread", ours, peer, 1.2);
     py = python("thread");
-    pcb_row("Thread create+start+join", ours, "python3", py);
-    want("Thread create+join vs Python (>= 20x)", ours, py, 0.05);
+    pcb_row(spawn, ours, PY, py);
+    pcb_target(spawn, PY, ours, py, 0.05);
 }
 
 static void bench_timer(void) {
     double med, p99, raw_med, raw_p99;
+    const char *median = "Timer(1 ms) oversleep, median", *tail = "Timer(1 ms) oversleep, p99";
     timer_duel(&med, &p99, &raw_med, &raw_p99);
-    pcb_row("Timer(1 ms) oversleep, median", med, "pthread timer", raw_med);
-    pcb_row("Timer(1 ms) oversleep, p99", p99, "pthread timer", raw_p99);
-    want("Timer(1 ms) oversleep median vs pthread *", med, raw_med, 1.2);
-    double py_med = python("timer 0.5"), py_p99 = python("timer 0.99");
-    pcb_row("Timer(1 ms) oversleep, median", med, "python3", py_med);
-    pcb_row("Timer(1 ms) oversleep, p99", p99, "python3", py_p99);
-    want("Timer oversleep median vs Python (>= 20x)", med, py_med, 0.05);
+    pcb_row(median, med, "pthread timer", raw_med);
+    pcb_row(tail, p99, "pthread timer", raw_p99);
+    pcb_target(median, "pthread timer", med, raw_med, 1.2);
+    double py_med = python("timer 0.5");
+    pcb_row(median, med, PY, py_med);
+    double py_p99 = python("timer 0.99");
+    pcb_row(tail, p99, PY, py_p99);
+    pcb_target(median, PY, med, py_med, 0.05);
 }
 
 int main(int argc, char **argv) {
     pcb_parse_quick(argc, argv);
     pcb_idle_start();
-    pcb_begin("threading");
+    pcb_begin("threading", "pyconc.h against raw pthreads and Python's threading module",
+              rounds());
     bench_locks();
     bench_condition();
     bench_event();
     bench_thread();
     bench_timer();
-    pcb_end();
     pcb_idle_stop_join();
-    print_targets();
+    pcb_end();
     if (pcb_failures) fprintf(stderr, "bench: %d operations failed\n", pcb_failures);
     return pcb_failures ? 1 : 0;
 }
