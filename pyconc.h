@@ -263,6 +263,15 @@ static inline void pc__list_remove(pc__list *l, pc__link *x) {
     if (x->next) x->next->prev = x->prev; else l->tail = x->prev;
     x->prev = x->next = NULL;
 }
+/* Unlink and return l's first link, NULL when l is empty. */
+static inline pc__link *pc__list_pop_front(pc__list *l) {
+    pc__link *x = l->head;
+    if (!x) return NULL;
+    l->head = x->next;
+    if (x->next) x->next->prev = NULL; else l->tail = NULL;
+    x->next = NULL;
+    return x;
+}
 /* 1 when x is on l (x is on l or on no list). */
 static inline int pc__list_is_linked(const pc__list *l, const pc__link *x) {
     return x->prev != NULL || l->head == x;
@@ -305,16 +314,15 @@ PYCONC_API int pc_rlock_locked(const pc_rlock *rlock);
 PYCONC_API int pc_rlock_is_owned(const pc_rlock *rlock);
 
 // >>condition
-struct pc__waiter;
 /* A condition variable over a Lock, an RLock, or (default) its own RLock.
    Waiters are woken first in, first out. Python: threading.Condition */
 typedef struct pc_condition {
     pc_rlock own;               // the RLock used when no lock was given
     void *lock;                 // the given pc_lock / pc_rlock, or NULL
     int kind;                   // 0: own RLock, 1: pc_lock, 2: pc_rlock
-    struct pc__waiter *head, *tail;
+    pc__list waiters;           // the sleeping waiters, oldest first
 } pc_condition;
-#define PC_CONDITION_INIT {PC_RLOCK_INIT, NULL, 0, NULL, NULL}
+#define PC_CONDITION_INIT {PC_RLOCK_INIT, NULL, 0, PC__LIST_INIT}
 
 /* Make a condition with its own RLock. Python: Condition() */
 PYCONC_API void pc_condition_init(pc_condition *cond);
@@ -1279,10 +1287,10 @@ static void pc__rlock_restore(pc_rlock *r, uint32_t depth) {
 // notify that picked it, never by a shared state it looks at again, so its
 // own 0/1 word is the whole protocol; an event count per waiter would add
 // two atomics to every notify and wake nobody sooner.
-struct pc__waiter {
-    struct pc__waiter *next, *prev;
+typedef struct pc__cond_waiter {
+    pc__link link;              // first: PC__CONTAINER is then a plain cast
     uint32_t notified;
-};
+} pc__cond_waiter;
 
 PYCONC_API void pc_condition_init(pc_condition *c) {
     if (!c) return;
@@ -1324,19 +1332,14 @@ static int pc__cond_owned(pc_condition *c, const char *what) {
     return owned ? PC_OK : pc__error(PC_RUNTIME, "cannot %s on un-acquired lock", what);
 }
 
-static void pc__cond_unlink(pc_condition *c, struct pc__waiter *w) {
-    if (w->prev) w->prev->next = w->next; else c->head = w->next;
-    if (w->next) w->next->prev = w->prev; else c->tail = w->prev;
-}
-
 PYCONC_API int pc_condition_wait(pc_condition *c, double timeout) {
     double deadline = INFINITY;
     if (!c) return pc__error(PC_VALUE, "condition is NULL");
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (pc__cond_owned(c, "wait")) return PC_RUNTIME;
-    struct pc__waiter w = {NULL, c->tail, 0};
-    if (c->tail) c->tail->next = &w; else c->head = &w;
-    c->tail = &w;
+    pc__cond_waiter w;
+    w.notified = 0;
+    pc__list_push_back(&c->waiters, &w.link);
     uint32_t depth = 0;
     if (c->kind == 1) pc_lock_release((pc_lock *)c->lock);
     else depth = pc__rlock_release_all(pc__cond_rlock(c));
@@ -1345,7 +1348,7 @@ PYCONC_API int pc_condition_wait(pc_condition *c, double timeout) {
     if (c->kind == 1) pc_lock_acquire((pc_lock *)c->lock, PC_FOREVER);
     else pc__rlock_restore(pc__cond_rlock(c), depth);
     if (PC__LOAD(&w.notified)) return PC_OK;
-    pc__cond_unlink(c, &w);
+    pc__list_remove(&c->waiters, &w.link);
     return pc__error(PC_TIMEOUT, "condition wait timed out");
 }
 
@@ -1367,9 +1370,9 @@ PYCONC_API int pc_condition_wait_for(pc_condition *c, int (*predicate)(void *ctx
 PYCONC_API int pc_condition_notify(pc_condition *c, int n) {
     if (!c) return pc__error(PC_VALUE, "condition is NULL");
     if (pc__cond_owned(c, "notify")) return PC_RUNTIME;
-    for (; n > 0 && c->head; n--) {     // n <= 0 wakes nobody (INT_MIN too)
-        struct pc__waiter *w = c->head;
-        pc__cond_unlink(c, w);
+    pc__link *x;
+    for (; n > 0 && (x = pc__list_pop_front(&c->waiters)); n--) {  // n <= 0 wakes nobody
+        pc__cond_waiter *w = PC__CONTAINER(x, pc__cond_waiter, link);
         PC__STORE(&w->notified, 1u);
         pc__futex_wake(&w->notified, 1, 0);
     }
@@ -1651,14 +1654,14 @@ struct pc_thread {
     long native_id;
     pc_event running;           // ident and native_id are published
     pc_event done;              // the target has returned
-    pc_thread *reg_prev, *reg_next;
+    pc__link reg;               // on the registry, pc__reg
 };
 
 // Library-wide state, made once by pc__init (a constructor runs it before
 // main, so the main thread is the one that runs main()).
 static pthread_once_t pc__once = PTHREAD_ONCE_INIT;
 static pc_lock pc__reg_lock = PC_LOCK_INIT;
-static pc_thread *pc__reg_head;
+static pc__list pc__reg = PC__LIST_INIT;    // the threads alive, newest first
 static size_t pc__reg_count;
 static pc_thread *pc__main_thread;
 static uint32_t pc__thread_counter, pc__dummy_counter;
@@ -1700,21 +1703,17 @@ static void pc__os_set_thread_name(const char *name) {
 
 static void pc__registry_add(pc_thread *t) {
     pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
-    t->reg_prev = NULL;
-    t->reg_next = pc__reg_head;
-    if (pc__reg_head) pc__reg_head->reg_prev = t;
-    pc__reg_head = t;
+    pc__list_push_front(&pc__reg, &t->reg);
     pc__reg_count++;
     pc_lock_release(&pc__reg_lock);
 }
 
 static void pc__registry_remove(pc_thread *t) {
     pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
-    if (t->reg_prev) t->reg_prev->reg_next = t->reg_next;
-    else if (pc__reg_head == t) pc__reg_head = t->reg_next;
-    if (t->reg_next) t->reg_next->reg_prev = t->reg_prev;
-    t->reg_prev = t->reg_next = NULL;
-    pc__reg_count--;
+    if (pc__list_is_linked(&pc__reg, &t->reg)) {
+        pc__list_remove(&pc__reg, &t->reg);
+        pc__reg_count--;
+    }
     pc_lock_release(&pc__reg_lock);
 }
 
@@ -1987,8 +1986,8 @@ PYCONC_API size_t pc_thread_enumerate(pc_thread **out, size_t cap) {
     pc_thread_current();
     pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
     size_t i = 0;
-    for (pc_thread *t = pc__reg_head; t && out && i < cap; t = t->reg_next)
-        out[i++] = pc_thread_retain(t);
+    for (pc__link *x = pc__reg.head; x && out && i < cap; x = x->next)
+        out[i++] = pc_thread_retain(PC__CONTAINER(x, pc_thread, reg));
     size_t n = pc__reg_count;
     pc_lock_release(&pc__reg_lock);
     return n;
@@ -2115,10 +2114,10 @@ PYCONC_API void pc_timer_free(pc_timer *t) { if (t) pc__timer_release(t); }
 struct pc_local {
     pthread_key_t key;
     void (*dtor)(void *);
-    pc_local *next, *prev;
+    pc__link link;              // on pc__locals
 };
 static pc_lock pc__locals_lock = PC_LOCK_INIT;
-static pc_local *pc__locals;
+static pc__list pc__locals = PC__LIST_INIT;
 
 PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value)) {
     pc_local *loc = (pc_local *)pc__calloc(1, sizeof *loc);
@@ -2132,9 +2131,7 @@ PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value)) {
     }
     loc->dtor = dtor;
     pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
-    loc->next = pc__locals;
-    if (pc__locals) pc__locals->prev = loc;
-    pc__locals = loc;
+    pc__list_push_front(&pc__locals, &loc->link);
     pc_lock_release(&pc__locals_lock);
     return loc;
 }
@@ -2142,8 +2139,7 @@ PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value)) {
 PYCONC_API void pc_local_free(pc_local *loc) {
     if (!loc) return;
     pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
-    if (loc->prev) loc->prev->next = loc->next; else pc__locals = loc->next;
-    if (loc->next) loc->next->prev = loc->prev;
+    pc__list_remove(&pc__locals, &loc->link);
     pc_lock_release(&pc__locals_lock);
     pthread_key_delete(loc->key);
     pc__free(loc);
@@ -2167,7 +2163,8 @@ typedef void (*pc__dtor_fn)(void *);
 static pc__dtor_fn pc__take_local(void **out_value) {
     pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
     pc__dtor_fn found = NULL;
-    for (pc_local *l = pc__locals; l && !found; l = l->next) {
+    for (pc__link *x = pc__locals.head; x && !found; x = x->next) {
+        pc_local *l = PC__CONTAINER(x, pc_local, link);
         void *v = pthread_getspecific(l->key);
         if (v && l->dtor) {
             pthread_setspecific(l->key, NULL);
@@ -2253,10 +2250,12 @@ static void pc__join_non_daemon(void) {
     for (;;) {
         pc_thread *found = NULL;
         pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
-        for (pc_thread *t = pc__reg_head; t && !found; t = t->reg_next)
+        for (pc__link *x = pc__reg.head; x && !found; x = x->next) {
+            pc_thread *t = PC__CONTAINER(x, pc_thread, reg);
             if (t->kind == PC__T_NORMAL && !t->daemon && t != pc__tls_self &&
                 !pc_event_is_set(&t->done))
                 found = pc_thread_retain(t);
+        }
         pc_lock_release(&pc__reg_lock);
         if (!found) return;
         pc_thread_join(found, PC_FOREVER);
@@ -2289,9 +2288,10 @@ static void pc__after_fork_child(void) {
     pc__hook_lock.state = 0;
     pc__locals_lock.state = 0;
     pc__waitqueue_after_fork();
-    pc_thread *self = pc__tls_self, *next;
-    for (pc_thread *t = pc__reg_head; t; t = next) {
-        next = t->reg_next;
+    pc_thread *self = pc__tls_self;
+    for (pc__link *x = pc__reg.head, *next; x; x = next) {
+        next = x->next;
+        pc_thread *t = PC__CONTAINER(x, pc_thread, reg);
         if (t == self) continue;
         t->reaped = 1;
         pc_event_set(&t->done);

@@ -120,6 +120,13 @@ TEST(list_order_and_removal) {
     for (int i = 0; i < 5; i++) CHECK(!pc__list_is_linked(&l, &it[i].link));
     pc__list_push_front(&l, &it[2].link);               // into an empty list from the front
     CHECK(l.head == &it[2].link && l.tail == &it[2].link);
+    pc__list_push_back(&l, &it[0].link);
+    CHECK(pc__list_pop_front(&l) == &it[2].link);
+    CHECK(!pc__list_is_linked(&l, &it[2].link));
+    CHECK_EQ(list_digits(&l), 1);
+    CHECK(pc__list_pop_front(&l) == &it[0].link);
+    CHECK(l.head == NULL && l.tail == NULL);
+    CHECK(pc__list_pop_front(&l) == NULL);
 }
 
 TEST(grow_doubles_to_the_exact_max) {
@@ -403,7 +410,7 @@ TEST(condition_notify_nonpositive_wakes_nobody) {
     pc_sleep(0.05);                         // room for a wrong wake-up
     CHECK_EQ(__atomic_load_n(&cc.woken, __ATOMIC_ACQUIRE), 0);
     pc_condition_acquire(&cc.cond, PC_FOREVER);
-    CHECK(cc.cond.head != NULL);            // both still queued
+    CHECK(cc.cond.waiters.head != NULL);    // both still queued
     CHECK_OK(pc_condition_notify_all(&cc.cond));
     pc_condition_release(&cc.cond);
     for (int i = 0; i < 2; i++) join_free(ts[i]);
@@ -421,7 +428,7 @@ TEST(condition_wait_timeout_and_errors) {
     CHECK_RC(pc_condition_wait(&c, 0.2), PC_TIMEOUT);
     check_elapsed(t0, 0.2);
     CHECK(pc_rlock_is_owned(&c.own));       // the lock is held again
-    CHECK(c.head == NULL);                  // the timed-out waiter left the queue
+    CHECK(c.waiters.head == NULL && c.waiters.tail == NULL);  // the timed-out waiter left the queue
     CHECK_RC(pc_condition_wait(&c, NAN), PC_VALUE);
     CHECK_OK(pc_condition_notify(&c, 0));
     CHECK_OK(pc_condition_release(&c));
