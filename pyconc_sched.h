@@ -266,9 +266,11 @@ struct pc_scheduler {
     pc_lock lock;               // guards everything below
     pc__evc wake;               // run() calls in the default wait; moved when the head changes
     pc__sched_node *heap;
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap;                 // of heap
     pc__sched_slot *slots;
-    uint32_t nslots, slotcap, free_head, gen_base;
+    uint32_t nslots, free_head, gen_base;
+    size_t slotcap;
     uint64_t seq;
     pc_scheduler_timefunc timefunc;
     pc_scheduler_delayfunc delayfunc;
@@ -325,40 +327,13 @@ static void pc__sched_remove_at(pc_scheduler *s, uint32_t i) {
     else pc__sched_sift_down(s, i);
 }
 
-// The capacity to grow to for need items (doubling), 0 when too many.
-static uint32_t pc__sched_new_cap(uint32_t cap, uint32_t need) {
-    if (need > PC__SCHED_MAX) return 0;
-    uint32_t ncap = cap ? cap : 64;
-    while (ncap < need) ncap = ncap > PC__SCHED_MAX / 2 ? PC__SCHED_MAX : ncap * 2;
-    return ncap;
-}
-
-// A copy of old (cap items) in a block of ncap items; pyconc's allocator
-// has no realloc. NULL (PC_NOMEM set) on failure, old left as it was.
-static void *pc__sched_moved(void *old, uint32_t cap, uint32_t ncap, size_t size) {
-    void *p = ncap ? pc__calloc(ncap, size) : NULL;
-    if (!ncap) pc__error(PC_NOMEM, "scheduler queue is full");
-    if (!p) return NULL;
-    if (old) memcpy(p, old, (size_t)cap * size);
-    pc__free(old);
-    return p;
-}
-
 static int pc__sched_reserve(pc_scheduler *s) {
-    if (s->n == s->cap) {
-        uint32_t ncap = pc__sched_new_cap(s->cap, s->n + 1);
-        void *p = pc__sched_moved(s->heap, s->cap, ncap, sizeof *s->heap);
-        if (!p) return PC_NOMEM;
-        s->heap = (pc__sched_node *)p;
-        s->cap = ncap;
-    }
-    if (s->free_head == PC__SCHED_NONE && s->nslots == s->slotcap) {
-        uint32_t ncap = pc__sched_new_cap(s->slotcap, s->nslots + 1);
-        void *p = pc__sched_moved(s->slots, s->slotcap, ncap, sizeof *s->slots);
-        if (!p) return PC_NOMEM;
-        s->slots = (pc__sched_slot *)p;
-        s->slotcap = ncap;
-    }
+    if (s->n == PC__SCHED_MAX) return pc__error(PC_NOMEM, "scheduler queue is full");
+    if (pc__grow(&s->heap, &s->cap, s->n + 1, sizeof *s->heap, PC__SCHED_MAX)) return PC_NOMEM;
+    // Every slot in use belongs to a queued event, so this count stays under the max too.
+    if (s->free_head == PC__SCHED_NONE &&
+        pc__grow(&s->slots, &s->slotcap, (size_t)s->nslots + 1, sizeof *s->slots, PC__SCHED_MAX))
+        return PC_NOMEM;
     return PC_OK;
 }
 
