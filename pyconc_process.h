@@ -2717,7 +2717,7 @@ static void pc__p_format_sockaddr(const struct sockaddr_storage *ss, socklen_t l
 // A connection inside the accept handshake, on its accepting thread's
 // stack, linked into the listener so that close can cut it short.
 typedef struct pc__p_handshake {
-    struct pc__p_handshake *next;
+    pc__link link;              // on the listener's handshakes
     int fd;
     pid_t pid;                  // only this process may shut the socket down
     int cut;                    // close shut it down: the accept fails
@@ -2737,7 +2737,7 @@ struct pc_listener {
     unsigned char *authkey;     // NULL: no handshake
     size_t authkey_size;
     double handshake_timeout;   // seconds, INFINITY: none
-    pc__p_handshake *handshakes;
+    pc__list handshakes;
 };
 
 #define PC__HANDSHAKE_TIMEOUT 5.0   // pc_listener_desc.handshake_timeout 0
@@ -2864,6 +2864,7 @@ static int pc__p_listener_closed_error(void) {
 // it in the listener's list. Returns 0 when the listener closed meanwhile.
 static int pc__p_handshake_enter(pc_listener *l, pc__p_handshake *h, int fd,
                                  const pc__p_sockaddr *peer) {
+    h->link.prev = h->link.next = NULL;
     pc_lock_acquire(&l->mu, PC_FOREVER);
     int open = !l->closed;
     if (open) {
@@ -2874,8 +2875,7 @@ static int pc__p_handshake_enter(pc_listener *l, pc__p_handshake *h, int fd,
         h->fd = fd;
         h->pid = pc__p_os_getpid();
         h->cut = 0;
-        h->next = l->handshakes;
-        l->handshakes = h;
+        pc__list_push_front(&l->handshakes, &h->link);
     }
     pc_lock_release(&l->mu);
     return open;
@@ -2885,9 +2885,7 @@ static int pc__p_handshake_enter(pc_listener *l, pc__p_handshake *h, int fd,
 // reused); returns whether close cut the handshake.
 static int pc__p_handshake_leave(pc_listener *l, pc__p_handshake *h) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
-    pc__p_handshake **p = &l->handshakes;
-    while (*p && *p != h) p = &(*p)->next;
-    if (*p) *p = h->next;
+    if (pc__list_is_linked(&l->handshakes, &h->link)) pc__list_remove(&l->handshakes, &h->link);
     pc_lock_release(&l->mu);
     return h->cut;
 }
@@ -2896,7 +2894,8 @@ static int pc__p_handshake_leave(pc_listener *l, pc__p_handshake *h) {
 // reads see end of file at once, so the accepts inside them return.
 static void pc__p_handshake_cut_all(pc_listener *l) {
     pid_t self = pc__p_os_getpid();
-    for (pc__p_handshake *h = l->handshakes; h; h = h->next) {
+    for (pc__link *x = l->handshakes.head; x; x = x->next) {
+        pc__p_handshake *h = PC__CONTAINER(x, pc__p_handshake, link);
         if (h->pid != self || h->cut) continue;
         pc__p_os_shutdown(h->fd);
         h->cut = 1;
