@@ -16,6 +16,24 @@
    PYCONC_ALL_IMPLEMENTATION switches on the implementation of every pyconc
    header that the file includes.
 
+   LICENSE: at the end of this file.
+
+   TABLE OF CONTENTS
+   =================
+   Declarations (`// >>api.NAME`), each class with its calls:
+   api.version ... api.callables   version, PYCONC_API, status codes, time
+   api.evc, api.list               internal types the primitives embed
+   api.lock ... api.cpu            Lock, RLock, Condition, Semaphore, Event,
+                                   Barrier, Thread, Timer, local, cpu_count
+   api.internal                    what the other pyconc headers share
+   Implementation (`// >>NAME`):
+   posix                           every OS call, behind pc__os_* helpers
+   errors, memory, time            last error, allocator and pc__grow, clocks
+   waitqueue, evc                  the futex (or buckets) and the event count
+   lock ... cpu                    the classes, in the order declared
+   lifecycle, lifecycle-threads    fork and exit hooks, in phases
+   grep -n '^// >>' pyconc.h prints the map.
+
    CONFIGURATION
    =============
    PYCONC_IMPLEMENTATION   compile the implementation into this file.
@@ -113,10 +131,6 @@
    False) so that it reads like every other wait here; NaN or NULL gives
    PC_VALUE instead of an exception. Every failed acquire or wait, timed
    out ones included, leaves its message in pc_last_error().
-
-   LICENSE
-   =======
-   MIT or public domain (unlicense), your choice: see the end of this file.
 */
 #if defined(PYCONC_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -134,7 +148,7 @@
 #ifndef PYCONC_H
 #define PYCONC_H
 
-// >>version
+// >>api.version
 #define PYCONC_VERSION_MAJOR 0
 #define PYCONC_VERSION_MINOR 1
 #define PYCONC_VERSION_PATCH 0
@@ -150,7 +164,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// >>decoration
+// >>api.decoration
 #ifndef PYCONC_API
 #if defined(PYCONC_STATIC) && (defined(__GNUC__) || defined(__clang__))
 #define PYCONC_API static __attribute__((unused))
@@ -171,7 +185,7 @@
 extern "C" {
 #endif
 
-// >>errors
+// >>api.errors
 // One list makes the enum, the names and the Python exception each maps to.
 #define PC_ERRORS(X)                                                        \
     X(PC_OK, 0, "OK", "no error")                                           \
@@ -206,7 +220,7 @@ PYCONC_API int pc_last_error_code(void);
    `return pc_raise(PC_VALUE, "bad input %d", x);`. */
 PYCONC_API int pc_raise(int code, const char *fmt, ...) PC__PRINTF(2, 3);
 
-// >>time
+// >>api.time
 #define PC_FOREVER (-1.0)
 /* Largest timeout accepted; larger ones wait forever. Python: TIMEOUT_MAX */
 #define PC_TIMEOUT_MAX 9223372036.0
@@ -217,13 +231,13 @@ PYCONC_API double pc_monotonic(void);
    Returns: PC_OK, PC_VALUE (NaN or negative).  Python: time.sleep */
 PYCONC_API int pc_sleep(double seconds);
 
-// >>callables
+// >>api.callables
 typedef int (*pc_target_fn)(void *arg);
 typedef void *(*pc_task_fn)(void *arg);
 
-// >>evc
+// >>api.evc
 /* Internal: the event count every blocking wait of pyconc sleeps on (its
-   protocol and functions are under >>internal). Declared here for the
+   protocol and functions are under >>api.internal). Declared here for the
    primitives that embed it; all zero is a fresh, process-private one. */
 typedef struct pc__evc {
     uint32_t seq;               // the key (the futex word): moved by each notify that wakes
@@ -277,7 +291,7 @@ static inline int pc__list_is_linked(const pc__list *l, const pc__link *x) {
     return x->prev != NULL || l->head == x;
 }
 
-// >>lock
+// >>api.lock
 /* A primitive lock: any thread may release it. Python: threading.Lock */
 typedef struct pc_lock { uint32_t state; } pc_lock;
 #define PC_LOCK_INIT {0}
@@ -294,7 +308,7 @@ PYCONC_API int pc_lock_release(pc_lock *lock);
 /* Return 1 if the lock is held. Python: threading.Lock.locked */
 PYCONC_API int pc_lock_locked(const pc_lock *lock);
 
-// >>rlock
+// >>api.rlock
 /* A re-entrant lock: the owner may acquire it again; only it may release.
    Python: threading.RLock */
 typedef struct pc_rlock { pc_lock lock; uintptr_t owner; uint32_t count; } pc_rlock;
@@ -313,7 +327,7 @@ PYCONC_API int pc_rlock_locked(const pc_rlock *rlock);
 /* Return 1 if the calling thread holds it. Python: RLock._is_owned */
 PYCONC_API int pc_rlock_is_owned(const pc_rlock *rlock);
 
-// >>condition
+// >>api.condition
 /* A condition variable over a Lock, an RLock, or (default) its own RLock.
    Waiters are woken first in, first out. Python: threading.Condition */
 typedef struct pc_condition {
@@ -353,7 +367,7 @@ PYCONC_API int pc_condition_notify(pc_condition *cond, int n);
    Python: Condition.notify_all */
 PYCONC_API int pc_condition_notify_all(pc_condition *cond);
 
-// >>semaphore
+// >>api.semaphore
 /* A counter that acquire decrements and release increments.
    Python: threading.Semaphore and threading.BoundedSemaphore */
 typedef struct pc_semaphore {
@@ -386,7 +400,7 @@ PYCONC_API int pc_bounded_semaphore_init(pc_bounded_semaphore *sem, int value);
 PYCONC_API int pc_bounded_semaphore_acquire(pc_bounded_semaphore *sem, double timeout);
 PYCONC_API int pc_bounded_semaphore_release(pc_bounded_semaphore *sem, int n);
 
-// >>event
+// >>api.event
 /* A flag threads can wait for. Python: threading.Event */
 typedef struct pc_event {
     uint32_t word;              // bit 0: the flag; the rest: times it was set
@@ -408,7 +422,7 @@ PYCONC_API int pc_event_is_set(const pc_event *ev);
    Python: Event.wait */
 PYCONC_API int pc_event_wait(pc_event *ev, double timeout);
 
-// >>barrier
+// >>api.barrier
 /* A meeting point for a fixed number of threads. Python: threading.Barrier */
 typedef struct pc_barrier {
     pc_lock lock;
@@ -447,7 +461,7 @@ PYCONC_API int pc_barrier_parties(const pc_barrier *b);
 PYCONC_API int pc_barrier_n_waiting(pc_barrier *b);
 PYCONC_API int pc_barrier_broken(pc_barrier *b);
 
-// >>thread
+// >>api.thread
 typedef struct pc_thread pc_thread;
 
 /* Daemon-ness, as a tri-state so the zero value means "as Python". */
@@ -539,7 +553,7 @@ PYCONC_API pc_excepthook_fn pc_thread_get_excepthook(void **out_ctx);
 /* The default hook. Python: threading.__excepthook__ */
 PYCONC_API void pc_thread_default_excepthook(const pc_excepthook_args *args, void *ctx);
 
-// >>timer
+// >>api.timer
 typedef struct pc_timer pc_timer;
 /* A thread that runs fn(arg) after interval seconds unless cancelled.
    Returns NULL on failure.  Python: threading.Timer(interval, fn, args) */
@@ -557,7 +571,7 @@ PYCONC_API pc_thread *pc_timer_thread(pc_timer *t);
 /* Drop the timer; a started one keeps its thread running until it ends. */
 PYCONC_API void pc_timer_free(pc_timer *t);
 
-// >>local
+// >>api.local
 typedef struct pc_local pc_local;
 /* A per-thread slot; dtor(value) runs at the exit of each thread that set a
    non-NULL value. Returns NULL on failure.  Python: threading.local */
@@ -570,13 +584,13 @@ PYCONC_API void *pc_local_get(pc_local *loc);
 /* Returns: PC_OK, PC_VALUE, PC_OS. */
 PYCONC_API int pc_local_set(pc_local *loc, void *value);
 
-// >>cpu
+// >>api.cpu
 /* Python: os.cpu_count (online CPUs, >= 1) */
 PYCONC_API int pc_cpu_count(void);
 /* Python: os.process_cpu_count (CPUs this process may run on, >= 1) */
 PYCONC_API int pc_process_cpu_count(void);
 
-// >>internal
+// >>api.internal
 /* Shared machinery for the other pyconc headers. Not for users. */
 
 /* Set the calling thread's last error and return code. */
@@ -604,7 +618,7 @@ PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared);
 /* How many wake calls (pc__futex_wake) this thread has made: for tests. */
 PYCONC_API uint64_t pc__futex_wake_calls(void);
 
-/* Event count (pc__evc, declared under >>evc): the one sleep/wake protocol
+/* Event count (pc__evc, declared under >>api.evc): the one sleep/wake protocol
    of pyconc's waits. A waiter looks, announces itself, looks again, and
    only then sleeps:
 
@@ -800,6 +814,67 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 #define PC__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define PC__RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
+// >>posix
+// Every call into the OS that pyconc.h makes (pthread_* aside), each behind
+// a small pc__os_* helper; the sub-headers have OS layers of their own.
+static double pc__os_monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+// Sleep until deadline (monotonic seconds), through signals. errno is kept.
+static void pc__os_sleep_until(double deadline) {
+    int saved = errno;
+#if defined(TIMER_ABSTIME) && !defined(__APPLE__)
+    struct timespec until;
+    pc__timespec(deadline, &until);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {}
+#else
+    double left;
+    while ((left = deadline - pc__os_monotonic()) > 0) {
+        struct timespec ts;
+        pc__timespec(left, &ts);
+        nanosleep(&ts, NULL);
+    }
+#endif
+    errno = saved;
+}
+
+#if PC__HAVE_FUTEX
+// The futex system call (libc has no wrapper): -1 with errno on failure.
+static long pc__os_futex(uint32_t *addr, int op, uint32_t val, const struct timespec *timeout,
+                         uint32_t mask) {
+    return syscall(SYS_futex, addr, op, val, timeout, (uint32_t *)NULL, mask);
+}
+#endif
+
+static long pc__os_native_id(void) {
+#if defined(__linux__) && defined(SYS_gettid)
+    return (long)syscall(SYS_gettid);
+#else
+    return (long)getpid();
+#endif
+}
+
+// The OS keeps 15 bytes of a thread name: cut there, but never inside a
+// UTF-8 sequence.
+static void pc__os_set_thread_name(const char *name) {
+#if defined(__linux__)
+    char buf[16];
+    size_t n = strlen(name);
+    if (n > 15) {
+        n = 15;
+        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    prctl(PR_SET_NAME, buf, 0, 0, 0);
+#else
+    (void)name;
+#endif
+}
+
 // >>errors
 // Each thread keeps its last failure and, separately, a pending pc_raise()
 // that the code running a target or task collects.
@@ -948,11 +1023,7 @@ PYCONC_API char *pc__strdup(const char *s) {
 }
 
 // >>time
-PYCONC_API double pc_monotonic(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+PYCONC_API double pc_monotonic(void) { return pc__os_monotonic(); }
 
 PYCONC_API void pc__timespec(double seconds, struct timespec *out) {
     if (seconds < 0) seconds = 0;   // deadlines are never negative; keeps libm out
@@ -973,20 +1044,7 @@ PYCONC_API int pc_sleep(double seconds) {
     if (seconds != seconds || seconds < 0)
         return pc__error(PC_VALUE, "sleep length must be a non-negative number");
     if (seconds > PC_TIMEOUT_MAX) seconds = PC_TIMEOUT_MAX;
-    int saved = errno;
-#if defined(TIMER_ABSTIME) && !defined(__APPLE__)
-    struct timespec until;
-    pc__timespec(pc_monotonic() + seconds, &until);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {}
-#else
-    double deadline = pc_monotonic() + seconds, left;
-    while ((left = deadline - pc_monotonic()) > 0) {
-        struct timespec ts;
-        pc__timespec(left, &ts);
-        nanosleep(&ts, NULL);
-    }
-#endif
-    errno = saved;
+    pc__os_sleep_until(pc_monotonic() + seconds);
     return PC_OK;
 }
 
@@ -1011,8 +1069,7 @@ PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline
     struct timespec ts, *tsp = NULL;
     if (deadline != INFINITY) { pc__timespec(deadline, &ts); tsp = &ts; }
     int saved = errno;
-    long r = syscall(SYS_futex, addr, op, expected, tsp, (uint32_t *)NULL,
-                     PC__FUTEX_MATCH_ANY);
+    long r = pc__os_futex(addr, op, expected, tsp, PC__FUTEX_MATCH_ANY);
     int timed_out = r == -1 && errno == ETIMEDOUT;
     errno = saved;
     return timed_out ? PC_TIMEOUT : 0;
@@ -1022,7 +1079,7 @@ PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
     int op = PC__FUTEX_WAKE | (shared ? 0 : PC__FUTEX_PRIVATE);
     int saved = errno;
     pc__wake_calls++;
-    syscall(SYS_futex, addr, op, n, (struct timespec *)NULL, (uint32_t *)NULL, 0);
+    pc__os_futex(addr, op, (uint32_t)n, NULL, 0);
     errno = saved;
 }
 
@@ -1109,7 +1166,7 @@ PYCONC_API void pc__cpu_relax(void) {
 
 // >>evc
 // The protocol and why it loses no wake-up are told at the declarations
-// (>>internal); here are its slow paths. claim and notify_seen stay out of
+// (>>api.internal); here are its slow paths. claim and notify_seen stay out of
 // line even in the file that holds them: inlined, their calls made every
 // notify's fast path (one load) save and restore registers.
 PYCONC_API void pc__evc_init(pc__evc *e, int shared) {
@@ -1168,7 +1225,7 @@ PYCONC_API uintptr_t pc__self_id(void) { return (uintptr_t)&pc__self_marker; }
 // that finds the lock held first watches it for a short while (read-only,
 // so the holder's cache line is not stolen): most critical sections are a
 // few dozen instructions, and parking costs two context switches.
-// This is a mutex, not an event count (>>internal): the state word is
+// This is a mutex, not an event count (>>api.internal): the state word is
 // the lock itself and the futex key at once, and what a release hands on
 // is the right to try for it, not a condition to look at again.
 #ifndef PYCONC_LOCK_SPIN
@@ -1283,7 +1340,7 @@ static void pc__rlock_restore(pc_rlock *r, uint32_t depth) {
 // A notifier sets the word and wakes it while holding the lock, and the
 // waiter cannot leave wait() before it re-takes that lock, so the node
 // on the waiter's stack outlives every use by the notifier.
-// Not the event count of >>internal: a waiter here is woken only by the
+// Not the event count of >>api.internal: a waiter here is woken only by the
 // notify that picked it, never by a shared state it looks at again, so its
 // own 0/1 word is the whole protocol; an event count per waiter would add
 // two atomics to every notify and wake nobody sooner.
@@ -1386,7 +1443,7 @@ PYCONC_API int pc_condition_notify_all(pc_condition *c) {
 // >>semaphore
 // Acquirers wait on the event count for value > 0; release adds with a
 // sequentially consistent compare-and-swap, then notifies up to n (the
-// event count's protocol, >>internal). The key is the event count's own
+// event count's protocol, >>api.internal). The key is the event count's own
 // word, not value: value returns to 0 when another acquirer takes the unit
 // first, and a sleeper keyed on it would sleep on with its count taken.
 PYCONC_API int pc_semaphore_init(pc_semaphore *s, int value) {
@@ -1674,32 +1731,6 @@ static PC__TLS pc_thread *pc__tls_self;
 
 static void pc__init(void);
 static void pc__run_local_dtors(void);
-
-static long pc__os_native_id(void) {
-#if defined(__linux__) && defined(SYS_gettid)
-    return (long)syscall(SYS_gettid);
-#else
-    return (long)getpid();
-#endif
-}
-
-// The OS keeps 15 bytes of a thread name: cut there, but never inside a
-// UTF-8 sequence.
-static void pc__os_set_thread_name(const char *name) {
-#if defined(__linux__)
-    char buf[16];
-    size_t n = strlen(name);
-    if (n > 15) {
-        n = 15;
-        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) n--;
-    }
-    memcpy(buf, name, n);
-    buf[n] = '\0';
-    prctl(PR_SET_NAME, buf, 0, 0, 0);
-#else
-    (void)name;
-#endif
-}
 
 static void pc__registry_add(pc_thread *t) {
     pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
