@@ -16,6 +16,24 @@
    PYCONC_ALL_IMPLEMENTATION switches on the implementation of every pyconc
    header that the file includes.
 
+   LICENSE: at the end of this file.
+
+   TABLE OF CONTENTS
+   =================
+   Declarations (`// >>api.NAME`), each class with its calls:
+   api.version ... api.callables   version, PYCONC_API, status codes, time
+   api.evc, api.list               internal types the primitives embed
+   api.lock ... api.cpu            Lock, RLock, Condition, Semaphore, Event,
+                                   Barrier, Thread, Timer, local, cpu_count
+   api.internal                    what the other pyconc headers share
+   Implementation (`// >>NAME`):
+   posix                           every OS call, behind pc__os_* helpers
+   errors, memory, time            last error, allocator and pc__grow, clocks
+   waitqueue, evc                  the futex (or buckets) and the event count
+   lock ... cpu                    the classes, in the order declared
+   lifecycle, lifecycle-threads    fork and exit hooks, in phases
+   grep -n '^// >>' pyconc.h prints the map.
+
    CONFIGURATION
    =============
    PYCONC_IMPLEMENTATION   compile the implementation into this file.
@@ -113,10 +131,6 @@
    False) so that it reads like every other wait here; NaN or NULL gives
    PC_VALUE instead of an exception. Every failed acquire or wait, timed
    out ones included, leaves its message in pc_last_error().
-
-   LICENSE
-   =======
-   MIT or public domain (unlicense), your choice: see the end of this file.
 */
 #if defined(PYCONC_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -134,7 +148,7 @@
 #ifndef PYCONC_H
 #define PYCONC_H
 
-// >>version
+// >>api.version
 #define PYCONC_VERSION_MAJOR 0
 #define PYCONC_VERSION_MINOR 1
 #define PYCONC_VERSION_PATCH 0
@@ -150,7 +164,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// >>decoration
+// >>api.decoration
 #ifndef PYCONC_API
 #if defined(PYCONC_STATIC) && (defined(__GNUC__) || defined(__clang__))
 #define PYCONC_API static __attribute__((unused))
@@ -171,7 +185,7 @@
 extern "C" {
 #endif
 
-// >>errors
+// >>api.errors
 // One list makes the enum, the names and the Python exception each maps to.
 #define PC_ERRORS(X)                                                        \
     X(PC_OK, 0, "OK", "no error")                                           \
@@ -206,7 +220,7 @@ PYCONC_API int pc_last_error_code(void);
    `return pc_raise(PC_VALUE, "bad input %d", x);`. */
 PYCONC_API int pc_raise(int code, const char *fmt, ...) PC__PRINTF(2, 3);
 
-// >>time
+// >>api.time
 #define PC_FOREVER (-1.0)
 /* Largest timeout accepted; larger ones wait forever. Python: TIMEOUT_MAX */
 #define PC_TIMEOUT_MAX 9223372036.0
@@ -217,13 +231,13 @@ PYCONC_API double pc_monotonic(void);
    Returns: PC_OK, PC_VALUE (NaN or negative).  Python: time.sleep */
 PYCONC_API int pc_sleep(double seconds);
 
-// >>callables
+// >>api.callables
 typedef int (*pc_target_fn)(void *arg);
 typedef void *(*pc_task_fn)(void *arg);
 
-// >>evc
+// >>api.evc
 /* Internal: the event count every blocking wait of pyconc sleeps on (its
-   protocol and functions are under >>internal). Declared here for the
+   protocol and functions are under >>api.internal). Declared here for the
    primitives that embed it; all zero is a fresh, process-private one. */
 typedef struct pc__evc {
     uint32_t seq;               // the key (the futex word): moved by each notify that wakes
@@ -235,7 +249,52 @@ typedef struct pc__evc {
 #define PC__EVC_SHARED 0x80000000u
 #define PC__EVC_FLUSH 0x40000000u  // so many counts: flush them (see >>internal)
 
-// >>lock
+// >>api.list
+/* Internal: an intrusive doubly-linked list, the one every pyconc header
+   uses. An element embeds a pc__link and PC__CONTAINER finds the element
+   from it (as Linux's list.h). The ends are NULL, not a sentinel, so all
+   zero is an empty list and an unlinked link: a list fits in a static
+   initialiser. The caller's lock guards every call. */
+typedef struct pc__link { struct pc__link *prev, *next; } pc__link;
+typedef struct pc__list { pc__link *head, *tail; } pc__list;
+#define PC__LIST_INIT {NULL, NULL}
+/* The element of type `type` whose member `member` is the link ptr. */
+#define PC__CONTAINER(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+static inline void pc__list_push_back(pc__list *l, pc__link *x) {
+    x->prev = l->tail;
+    x->next = NULL;
+    if (l->tail) l->tail->next = x; else l->head = x;
+    l->tail = x;
+}
+static inline void pc__list_push_front(pc__list *l, pc__link *x) {
+    x->prev = NULL;
+    x->next = l->head;
+    if (l->head) l->head->prev = x; else l->tail = x;
+    l->head = x;
+}
+/* Unlink x from l (x must be on l); x is then unlinked. */
+static inline void pc__list_remove(pc__list *l, pc__link *x) {
+    if (x->prev) x->prev->next = x->next; else l->head = x->next;
+    if (x->next) x->next->prev = x->prev; else l->tail = x->prev;
+    x->prev = x->next = NULL;
+}
+/* Unlink and return l's first link, NULL when l is empty. */
+static inline pc__link *pc__list_pop_front(pc__list *l) {
+    pc__link *x = l->head;
+    if (!x) return NULL;
+    l->head = x->next;
+    if (x->next) x->next->prev = NULL; else l->tail = NULL;
+    x->next = NULL;
+    return x;
+}
+/* 1 when x is on l (x is on l or on no list). */
+static inline int pc__list_is_linked(const pc__list *l, const pc__link *x) {
+    return x->prev != NULL || l->head == x;
+}
+
+// >>api.lock
 /* A primitive lock: any thread may release it. Python: threading.Lock */
 typedef struct pc_lock { uint32_t state; } pc_lock;
 #define PC_LOCK_INIT {0}
@@ -252,7 +311,7 @@ PYCONC_API int pc_lock_release(pc_lock *lock);
 /* Return 1 if the lock is held. Python: threading.Lock.locked */
 PYCONC_API int pc_lock_locked(const pc_lock *lock);
 
-// >>rlock
+// >>api.rlock
 /* A re-entrant lock: the owner may acquire it again; only it may release.
    Python: threading.RLock */
 typedef struct pc_rlock { pc_lock lock; uintptr_t owner; uint32_t count; } pc_rlock;
@@ -271,17 +330,16 @@ PYCONC_API int pc_rlock_locked(const pc_rlock *rlock);
 /* Return 1 if the calling thread holds it. Python: RLock._is_owned */
 PYCONC_API int pc_rlock_is_owned(const pc_rlock *rlock);
 
-// >>condition
-struct pc__waiter;
+// >>api.condition
 /* A condition variable over a Lock, an RLock, or (default) its own RLock.
    Waiters are woken first in, first out. Python: threading.Condition */
 typedef struct pc_condition {
     pc_rlock own;               // the RLock used when no lock was given
     void *lock;                 // the given pc_lock / pc_rlock, or NULL
     int kind;                   // 0: own RLock, 1: pc_lock, 2: pc_rlock
-    struct pc__waiter *head, *tail;
+    pc__list waiters;           // the sleeping waiters, oldest first
 } pc_condition;
-#define PC_CONDITION_INIT {PC_RLOCK_INIT, NULL, 0, NULL, NULL}
+#define PC_CONDITION_INIT {PC_RLOCK_INIT, NULL, 0, PC__LIST_INIT}
 
 /* Make a condition with its own RLock. Python: Condition() */
 PYCONC_API void pc_condition_init(pc_condition *cond);
@@ -312,7 +370,7 @@ PYCONC_API int pc_condition_notify(pc_condition *cond, int n);
    Python: Condition.notify_all */
 PYCONC_API int pc_condition_notify_all(pc_condition *cond);
 
-// >>semaphore
+// >>api.semaphore
 /* A counter that acquire decrements and release increments.
    Python: threading.Semaphore and threading.BoundedSemaphore */
 typedef struct pc_semaphore {
@@ -345,7 +403,7 @@ PYCONC_API int pc_bounded_semaphore_init(pc_bounded_semaphore *sem, int value);
 PYCONC_API int pc_bounded_semaphore_acquire(pc_bounded_semaphore *sem, double timeout);
 PYCONC_API int pc_bounded_semaphore_release(pc_bounded_semaphore *sem, int n);
 
-// >>event
+// >>api.event
 /* A flag threads can wait for. Python: threading.Event */
 typedef struct pc_event {
     uint32_t word;              // bit 0: the flag; the rest: times it was set
@@ -367,7 +425,7 @@ PYCONC_API int pc_event_is_set(const pc_event *ev);
    Python: Event.wait */
 PYCONC_API int pc_event_wait(pc_event *ev, double timeout);
 
-// >>barrier
+// >>api.barrier
 /* A meeting point for a fixed number of threads. Python: threading.Barrier */
 typedef struct pc_barrier {
     pc_lock lock;
@@ -406,7 +464,7 @@ PYCONC_API int pc_barrier_parties(const pc_barrier *b);
 PYCONC_API int pc_barrier_n_waiting(pc_barrier *b);
 PYCONC_API int pc_barrier_broken(pc_barrier *b);
 
-// >>thread
+// >>api.thread
 typedef struct pc_thread pc_thread;
 
 /* Daemon-ness, as a tri-state so the zero value means "as Python". */
@@ -498,7 +556,7 @@ PYCONC_API pc_excepthook_fn pc_thread_get_excepthook(void **out_ctx);
 /* The default hook. Python: threading.__excepthook__ */
 PYCONC_API void pc_thread_default_excepthook(const pc_excepthook_args *args, void *ctx);
 
-// >>timer
+// >>api.timer
 typedef struct pc_timer pc_timer;
 /* A thread that runs fn(arg) after interval seconds unless cancelled.
    Returns NULL on failure.  Python: threading.Timer(interval, fn, args) */
@@ -516,7 +574,7 @@ PYCONC_API pc_thread *pc_timer_thread(pc_timer *t);
 /* Drop the timer; a started one keeps its thread running until it ends. */
 PYCONC_API void pc_timer_free(pc_timer *t);
 
-// >>local
+// >>api.local
 typedef struct pc_local pc_local;
 /* A per-thread slot; dtor(value) runs at the exit of each thread that set a
    non-NULL value. Returns NULL on failure.  Python: threading.local */
@@ -529,13 +587,13 @@ PYCONC_API void *pc_local_get(pc_local *loc);
 /* Returns: PC_OK, PC_VALUE, PC_OS. */
 PYCONC_API int pc_local_set(pc_local *loc, void *value);
 
-// >>cpu
+// >>api.cpu
 /* Python: os.cpu_count (online CPUs, >= 1) */
 PYCONC_API int pc_cpu_count(void);
 /* Python: os.process_cpu_count (CPUs this process may run on, >= 1) */
 PYCONC_API int pc_process_cpu_count(void);
 
-// >>internal
+// >>api.internal
 /* Shared machinery for the other pyconc headers. Not for users. */
 
 /* Set the calling thread's last error and return code. */
@@ -563,7 +621,7 @@ PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared);
 /* How many wake calls (pc__futex_wake) this thread has made: for tests. */
 PYCONC_API uint64_t pc__futex_wake_calls(void);
 
-/* Event count (pc__evc, declared under >>evc): the one sleep/wake protocol
+/* Event count (pc__evc, declared under >>api.evc): the one sleep/wake protocol
    of pyconc's waits. A waiter looks, announces itself, looks again, and
    only then sleeps:
 
@@ -659,6 +717,14 @@ PYCONC_API void *pc__calloc(size_t n, size_t size);
    On failure (PC_NOMEM) p is untouched and still the caller's. */
 PYCONC_API void *pc__realloc(void *p, size_t old_size, size_t size);
 PYCONC_API void pc__free(void *p);
+/* Make room for need items of item_size bytes in the array *items (items:
+   the address of the caller's `T *`), of *cap items now: when need > *cap,
+   grow to twice *cap (at first 4 items, or 64 bytes' worth if more), at
+   least need, at most max (0: as many as size_t can count). The items kept
+   move along (pc__realloc); new ones are not zeroed.
+   Returns: PC_OK (*items and *cap updated), PC_VALUE (need > max), PC_NOMEM
+   (out of memory, or too large for size_t); on failure both are untouched. */
+PYCONC_API int pc__grow(void *items, size_t *cap, size_t need, size_t item_size, size_t max);
 PYCONC_API char *pc__strdup(const char *s);
 /* Python's exception name for a code: "TimeoutError". */
 PYCONC_API const char *pc__exception_name(int code);
@@ -760,6 +826,67 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 #define PC__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define PC__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define PC__RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+// >>posix
+// Every call into the OS that pyconc.h makes (pthread_* aside), each behind
+// a small pc__os_* helper; the sub-headers have OS layers of their own.
+static double pc__os_monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+// Sleep until deadline (monotonic seconds), through signals. errno is kept.
+static void pc__os_sleep_until(double deadline) {
+    int saved = errno;
+#if defined(TIMER_ABSTIME) && !defined(__APPLE__)
+    struct timespec until;
+    pc__timespec(deadline, &until);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {}
+#else
+    double left;
+    while ((left = deadline - pc__os_monotonic()) > 0) {
+        struct timespec ts;
+        pc__timespec(left, &ts);
+        nanosleep(&ts, NULL);
+    }
+#endif
+    errno = saved;
+}
+
+#if PC__HAVE_FUTEX
+// The futex system call (libc has no wrapper): -1 with errno on failure.
+static long pc__os_futex(uint32_t *addr, int op, uint32_t val, const struct timespec *timeout,
+                         uint32_t mask) {
+    return syscall(SYS_futex, addr, op, val, timeout, (uint32_t *)NULL, mask);
+}
+#endif
+
+static long pc__os_native_id(void) {
+#if defined(__linux__) && defined(SYS_gettid)
+    return (long)syscall(SYS_gettid);
+#else
+    return (long)getpid();
+#endif
+}
+
+// The OS keeps 15 bytes of a thread name: cut there, but never inside a
+// UTF-8 sequence.
+static void pc__os_set_thread_name(const char *name) {
+#if defined(__linux__)
+    char buf[16];
+    size_t n = strlen(name);
+    if (n > 15) {
+        n = 15;
+        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) n--;
+    }
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    prctl(PR_SET_NAME, buf, 0, 0, 0);
+#else
+    (void)name;
+#endif
+}
 
 // >>errors
 // Each thread keeps its last failure and, separately, a pending pc_raise()
@@ -871,6 +998,36 @@ PYCONC_API void *pc__realloc(void *p, size_t old_size, size_t size) {
 
 PYCONC_API void pc__free(void *p) { if (p) PYCONC_FREE(p); }
 
+// The capacity to grow cap to for need items (need <= limit): doubling, so
+// that n pushes cost O(n) copies, with a first step that is never tiny.
+static size_t pc__grow_cap(size_t cap, size_t need, size_t item_size, size_t limit) {
+    size_t first = 64 / item_size > 4 ? 64 / item_size : 4;
+    size_t ncap = !cap ? first : cap > limit / 2 ? limit : cap * 2;
+    if (ncap < need) ncap = need;
+    return ncap < limit ? ncap : limit;
+}
+
+PYCONC_API int pc__grow(void *items, size_t *cap, size_t need, size_t item_size, size_t max) {
+    if (need <= *cap) return PC_OK;
+    if (!item_size) return pc__error(PC_VALUE, "cannot grow an array of 0-byte items");
+    if (max && need > max)
+        return pc__error(PC_VALUE, "cannot grow past %zu items (%zu wanted)", max, need);
+    size_t limit = (size_t)-1 / item_size;
+    if (max && max < limit) limit = max;
+    if (need > limit)
+        return pc__error(PC_NOMEM, "allocation of %zu x %zu bytes overflows", need, item_size);
+    size_t ncap = pc__grow_cap(*cap, need, item_size, limit);
+    // items points at the caller's `T *`: read and write it as bytes, which
+    // any pointer type allows.
+    void *old, *p;
+    memcpy(&old, items, sizeof old);
+    p = pc__realloc(old, *cap * item_size, ncap * item_size);
+    if (!p) return PC_NOMEM;
+    memcpy(items, &p, sizeof p);
+    *cap = ncap;
+    return PC_OK;
+}
+
 PYCONC_API char *pc__strdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *d = (char *)pc__malloc(n);
@@ -879,11 +1036,7 @@ PYCONC_API char *pc__strdup(const char *s) {
 }
 
 // >>time
-PYCONC_API double pc_monotonic(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+PYCONC_API double pc_monotonic(void) { return pc__os_monotonic(); }
 
 PYCONC_API void pc__timespec(double seconds, struct timespec *out) {
     if (seconds < 0) seconds = 0;   // deadlines are never negative; keeps libm out
@@ -904,20 +1057,7 @@ PYCONC_API int pc_sleep(double seconds) {
     if (seconds != seconds || seconds < 0)
         return pc__error(PC_VALUE, "sleep length must be a non-negative number");
     if (seconds > PC_TIMEOUT_MAX) seconds = PC_TIMEOUT_MAX;
-    int saved = errno;
-#if defined(TIMER_ABSTIME) && !defined(__APPLE__)
-    struct timespec until;
-    pc__timespec(pc_monotonic() + seconds, &until);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {}
-#else
-    double deadline = pc_monotonic() + seconds, left;
-    while ((left = deadline - pc_monotonic()) > 0) {
-        struct timespec ts;
-        pc__timespec(left, &ts);
-        nanosleep(&ts, NULL);
-    }
-#endif
-    errno = saved;
+    pc__os_sleep_until(pc_monotonic() + seconds);
     return PC_OK;
 }
 
@@ -942,8 +1082,7 @@ PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline
     struct timespec ts, *tsp = NULL;
     if (deadline != INFINITY) { pc__timespec(deadline, &ts); tsp = &ts; }
     int saved = errno;
-    long r = syscall(SYS_futex, addr, op, expected, tsp, (uint32_t *)NULL,
-                     PC__FUTEX_MATCH_ANY);
+    long r = pc__os_futex(addr, op, expected, tsp, PC__FUTEX_MATCH_ANY);
     int timed_out = r == -1 && errno == ETIMEDOUT;
     errno = saved;
     return timed_out ? PC_TIMEOUT : 0;
@@ -953,7 +1092,7 @@ PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
     int op = PC__FUTEX_WAKE | (shared ? 0 : PC__FUTEX_PRIVATE);
     int saved = errno;
     pc__wake_calls++;
-    syscall(SYS_futex, addr, op, n, (struct timespec *)NULL, (uint32_t *)NULL, 0);
+    pc__os_futex(addr, op, (uint32_t)n, NULL, 0);
     errno = saved;
 }
 
@@ -1040,7 +1179,7 @@ PYCONC_API void pc__cpu_relax(void) {
 
 // >>evc
 // The protocol and why it loses no wake-up are told at the declarations
-// (>>internal); here are its slow paths. claim and notify_seen stay out of
+// (>>api.internal); here are its slow paths. claim and notify_seen stay out of
 // line even in the file that holds them: inlined, their calls made every
 // notify's fast path (one load) save and restore registers.
 PYCONC_API void pc__evc_init(pc__evc *e, int shared) {
@@ -1103,7 +1242,7 @@ PYCONC_API uintptr_t pc__self_id(void) { return (uintptr_t)&pc__self_marker; }
 // that finds the lock held first watches it for a short while (read-only,
 // so the holder's cache line is not stolen): most critical sections are a
 // few dozen instructions, and parking costs two context switches.
-// This is a mutex, not an event count (>>internal): the state word is
+// This is a mutex, not an event count (>>api.internal): the state word is
 // the lock itself and the futex key at once, and what a release hands on
 // is the right to try for it, not a condition to look at again.
 #ifndef PYCONC_LOCK_SPIN
@@ -1218,14 +1357,14 @@ static void pc__rlock_restore(pc_rlock *r, uint32_t depth) {
 // A notifier sets the word and wakes it while holding the lock, and the
 // waiter cannot leave wait() before it re-takes that lock, so the node
 // on the waiter's stack outlives every use by the notifier.
-// Not the event count of >>internal: a waiter here is woken only by the
+// Not the event count of >>api.internal: a waiter here is woken only by the
 // notify that picked it, never by a shared state it looks at again, so its
 // own 0/1 word is the whole protocol; an event count per waiter would add
 // two atomics to every notify and wake nobody sooner.
-struct pc__waiter {
-    struct pc__waiter *next, *prev;
+typedef struct pc__cond_waiter {
+    pc__link link;              // first: PC__CONTAINER is then a plain cast
     uint32_t notified;
-};
+} pc__cond_waiter;
 
 PYCONC_API void pc_condition_init(pc_condition *c) {
     if (!c) return;
@@ -1267,19 +1406,14 @@ static int pc__cond_owned(pc_condition *c, const char *what) {
     return owned ? PC_OK : pc__error(PC_RUNTIME, "cannot %s on un-acquired lock", what);
 }
 
-static void pc__cond_unlink(pc_condition *c, struct pc__waiter *w) {
-    if (w->prev) w->prev->next = w->next; else c->head = w->next;
-    if (w->next) w->next->prev = w->prev; else c->tail = w->prev;
-}
-
 PYCONC_API int pc_condition_wait(pc_condition *c, double timeout) {
     double deadline = INFINITY;
     if (!c) return pc__error(PC_VALUE, "condition is NULL");
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (pc__cond_owned(c, "wait")) return PC_RUNTIME;
-    struct pc__waiter w = {NULL, c->tail, 0};
-    if (c->tail) c->tail->next = &w; else c->head = &w;
-    c->tail = &w;
+    pc__cond_waiter w;
+    w.notified = 0;
+    pc__list_push_back(&c->waiters, &w.link);
     uint32_t depth = 0;
     if (c->kind == 1) pc_lock_release((pc_lock *)c->lock);
     else depth = pc__rlock_release_all(pc__cond_rlock(c));
@@ -1288,7 +1422,7 @@ PYCONC_API int pc_condition_wait(pc_condition *c, double timeout) {
     if (c->kind == 1) pc_lock_acquire((pc_lock *)c->lock, PC_FOREVER);
     else pc__rlock_restore(pc__cond_rlock(c), depth);
     if (PC__LOAD(&w.notified)) return PC_OK;
-    pc__cond_unlink(c, &w);
+    pc__list_remove(&c->waiters, &w.link);
     return pc__error(PC_TIMEOUT, "condition wait timed out");
 }
 
@@ -1310,9 +1444,9 @@ PYCONC_API int pc_condition_wait_for(pc_condition *c, int (*predicate)(void *ctx
 PYCONC_API int pc_condition_notify(pc_condition *c, int n) {
     if (!c) return pc__error(PC_VALUE, "condition is NULL");
     if (pc__cond_owned(c, "notify")) return PC_RUNTIME;
-    for (; n > 0 && c->head; n--) {     // n <= 0 wakes nobody (INT_MIN too)
-        struct pc__waiter *w = c->head;
-        pc__cond_unlink(c, w);
+    pc__link *x;
+    for (; n > 0 && (x = pc__list_pop_front(&c->waiters)); n--) {  // n <= 0 wakes nobody
+        pc__cond_waiter *w = PC__CONTAINER(x, pc__cond_waiter, link);
         PC__STORE(&w->notified, 1u);
         pc__futex_wake(&w->notified, 1, 0);
     }
@@ -1326,7 +1460,7 @@ PYCONC_API int pc_condition_notify_all(pc_condition *c) {
 // >>semaphore
 // Acquirers wait on the event count for value > 0; release adds with a
 // sequentially consistent compare-and-swap, then notifies up to n (the
-// event count's protocol, >>internal). The key is the event count's own
+// event count's protocol, >>api.internal). The key is the event count's own
 // word, not value: value returns to 0 when another acquirer takes the unit
 // first, and a sleeper keyed on it would sleep on with its count taken.
 PYCONC_API int pc_semaphore_init(pc_semaphore *s, int value) {
@@ -1594,14 +1728,14 @@ struct pc_thread {
     long native_id;
     pc_event running;           // ident and native_id are published
     pc_event done;              // the target has returned
-    pc_thread *reg_prev, *reg_next;
+    pc__link reg;               // on the registry, pc__reg
 };
 
 // Library-wide state, made once by pc__init (a constructor runs it before
 // main, so the main thread is the one that runs main()).
 static pthread_once_t pc__once = PTHREAD_ONCE_INIT;
 static pc_lock pc__reg_lock = PC_LOCK_INIT;
-static pc_thread *pc__reg_head;
+static pc__list pc__reg = PC__LIST_INIT;    // the threads alive, newest first
 static size_t pc__reg_count;
 static pc_thread *pc__main_thread;
 static uint32_t pc__thread_counter, pc__dummy_counter;
@@ -1615,49 +1749,19 @@ static PC__TLS pc_thread *pc__tls_self;
 static void pc__init(void);
 static void pc__run_local_dtors(void);
 
-static long pc__os_native_id(void) {
-#if defined(__linux__) && defined(SYS_gettid)
-    return (long)syscall(SYS_gettid);
-#else
-    return (long)getpid();
-#endif
-}
-
-// The OS keeps 15 bytes of a thread name: cut there, but never inside a
-// UTF-8 sequence.
-static void pc__os_set_thread_name(const char *name) {
-#if defined(__linux__)
-    char buf[16];
-    size_t n = strlen(name);
-    if (n > 15) {
-        n = 15;
-        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) n--;
-    }
-    memcpy(buf, name, n);
-    buf[n] = '\0';
-    prctl(PR_SET_NAME, buf, 0, 0, 0);
-#else
-    (void)name;
-#endif
-}
-
 static void pc__registry_add(pc_thread *t) {
     pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
-    t->reg_prev = NULL;
-    t->reg_next = pc__reg_head;
-    if (pc__reg_head) pc__reg_head->reg_prev = t;
-    pc__reg_head = t;
+    pc__list_push_front(&pc__reg, &t->reg);
     pc__reg_count++;
     pc_lock_release(&pc__reg_lock);
 }
 
 static void pc__registry_remove(pc_thread *t) {
     pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
-    if (t->reg_prev) t->reg_prev->reg_next = t->reg_next;
-    else if (pc__reg_head == t) pc__reg_head = t->reg_next;
-    if (t->reg_next) t->reg_next->reg_prev = t->reg_prev;
-    t->reg_prev = t->reg_next = NULL;
-    pc__reg_count--;
+    if (pc__list_is_linked(&pc__reg, &t->reg)) {
+        pc__list_remove(&pc__reg, &t->reg);
+        pc__reg_count--;
+    }
     pc_lock_release(&pc__reg_lock);
 }
 
@@ -1930,8 +2034,8 @@ PYCONC_API size_t pc_thread_enumerate(pc_thread **out, size_t cap) {
     pc_thread_current();
     pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
     size_t i = 0;
-    for (pc_thread *t = pc__reg_head; t && out && i < cap; t = t->reg_next)
-        out[i++] = pc_thread_retain(t);
+    for (pc__link *x = pc__reg.head; x && out && i < cap; x = x->next)
+        out[i++] = pc_thread_retain(PC__CONTAINER(x, pc_thread, reg));
     size_t n = pc__reg_count;
     pc_lock_release(&pc__reg_lock);
     return n;
@@ -2058,10 +2162,10 @@ PYCONC_API void pc_timer_free(pc_timer *t) { if (t) pc__timer_release(t); }
 struct pc_local {
     pthread_key_t key;
     void (*dtor)(void *);
-    pc_local *next, *prev;
+    pc__link link;              // on pc__locals
 };
 static pc_lock pc__locals_lock = PC_LOCK_INIT;
-static pc_local *pc__locals;
+static pc__list pc__locals = PC__LIST_INIT;
 
 PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value)) {
     pc_local *loc = (pc_local *)pc__calloc(1, sizeof *loc);
@@ -2075,9 +2179,7 @@ PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value)) {
     }
     loc->dtor = dtor;
     pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
-    loc->next = pc__locals;
-    if (pc__locals) pc__locals->prev = loc;
-    pc__locals = loc;
+    pc__list_push_front(&pc__locals, &loc->link);
     pc_lock_release(&pc__locals_lock);
     return loc;
 }
@@ -2085,8 +2187,7 @@ PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value)) {
 PYCONC_API void pc_local_free(pc_local *loc) {
     if (!loc) return;
     pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
-    if (loc->prev) loc->prev->next = loc->next; else pc__locals = loc->next;
-    if (loc->next) loc->next->prev = loc->prev;
+    pc__list_remove(&pc__locals, &loc->link);
     pc_lock_release(&pc__locals_lock);
     pthread_key_delete(loc->key);
     pc__free(loc);
@@ -2110,7 +2211,8 @@ typedef void (*pc__dtor_fn)(void *);
 static pc__dtor_fn pc__take_local(void **out_value) {
     pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
     pc__dtor_fn found = NULL;
-    for (pc_local *l = pc__locals; l && !found; l = l->next) {
+    for (pc__link *x = pc__locals.head; x && !found; x = x->next) {
+        pc_local *l = PC__CONTAINER(x, pc_local, link);
         void *v = pthread_getspecific(l->key);
         if (v && l->dtor) {
             pthread_setspecific(l->key, NULL);
@@ -2196,10 +2298,12 @@ static void pc__join_non_daemon(void) {
     for (;;) {
         pc_thread *found = NULL;
         pc_lock_acquire(&pc__reg_lock, PC_FOREVER);
-        for (pc_thread *t = pc__reg_head; t && !found; t = t->reg_next)
+        for (pc__link *x = pc__reg.head; x && !found; x = x->next) {
+            pc_thread *t = PC__CONTAINER(x, pc_thread, reg);
             if (t->kind == PC__T_NORMAL && !t->daemon && t != pc__tls_self &&
                 !pc_event_is_set(&t->done))
                 found = pc_thread_retain(t);
+        }
         pc_lock_release(&pc__reg_lock);
         if (!found) return;
         pc_thread_join(found, PC_FOREVER);
@@ -2232,9 +2336,10 @@ static void pc__after_fork_child(void) {
     pc__hook_lock.state = 0;
     pc__locals_lock.state = 0;
     pc__waitqueue_after_fork();
-    pc_thread *self = pc__tls_self, *next;
-    for (pc_thread *t = pc__reg_head; t; t = next) {
-        next = t->reg_next;
+    pc_thread *self = pc__tls_self;
+    for (pc__link *x = pc__reg.head, *next; x; x = next) {
+        next = x->next;
+        pc_thread *t = PC__CONTAINER(x, pc_thread, reg);
         if (t == self) continue;
         t->reaped = 1;
         pc_event_set(&t->done);

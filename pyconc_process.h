@@ -1822,16 +1822,9 @@ typedef struct pc__p_buf {
 
 static void pc__p_buf_put(pc__p_buf *b, const void *data, size_t n) {
     if (b->bad) return;
-    if (n > SIZE_MAX / 2 - b->len) { b->bad = 1; return; }     // the doubling below stays finite
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) cap *= 2;
-        unsigned char *np = (unsigned char *)pc__malloc(cap);
-        if (!np) { b->bad = 1; return; }
-        if (b->len) memcpy(np, b->p, b->len);
-        pc__free(b->p);
-        b->p = np;
-        b->cap = cap;
+    if (n > SIZE_MAX - b->len || pc__grow(&b->p, &b->cap, b->len + n, 1, 0)) {
+        b->bad = 1;
+        return;
     }
     if (n) memcpy(b->p + b->len, data, n);
     b->len += n;
@@ -2129,13 +2122,7 @@ static int pc__p_frame_recv_payload(int fd, size_t size, void **out_buf, double 
     char *buf = (char *)pc__malloc(cap);
     if (!buf) return PC_NOMEM;
     while (got < size) {
-        if (got == cap) {
-            size_t ncap = cap > size / 2 ? size : cap * 2;
-            char *nbuf = (char *)pc__realloc(buf, got, ncap);
-            if (!nbuf) { pc__free(buf); return PC_NOMEM; }
-            buf = nbuf;
-            cap = ncap;
-        }
+        if (pc__grow(&buf, &cap, got + 1, 1, size)) { pc__free(buf); return PC_NOMEM; }
         int rc = pc__p_os_read_by(fd, buf + got, cap - got, 0, deadline);
         if (rc) { pc__free(buf); return rc; }
         got = cap;
@@ -2730,7 +2717,7 @@ static void pc__p_format_sockaddr(const struct sockaddr_storage *ss, socklen_t l
 // A connection inside the accept handshake, on its accepting thread's
 // stack, linked into the listener so that close can cut it short.
 typedef struct pc__p_handshake {
-    struct pc__p_handshake *next;
+    pc__link link;              // on the listener's handshakes
     int fd;
     pid_t pid;                  // only this process may shut the socket down
     int cut;                    // close shut it down: the accept fails
@@ -2750,7 +2737,7 @@ struct pc_listener {
     unsigned char *authkey;     // NULL: no handshake
     size_t authkey_size;
     double handshake_timeout;   // seconds, INFINITY: none
-    pc__p_handshake *handshakes;
+    pc__list handshakes;
 };
 
 #define PC__HANDSHAKE_TIMEOUT 5.0   // pc_listener_desc.handshake_timeout 0
@@ -2877,6 +2864,7 @@ static int pc__p_listener_closed_error(void) {
 // it in the listener's list. Returns 0 when the listener closed meanwhile.
 static int pc__p_handshake_enter(pc_listener *l, pc__p_handshake *h, int fd,
                                  const pc__p_sockaddr *peer) {
+    h->link.prev = h->link.next = NULL;
     pc_lock_acquire(&l->mu, PC_FOREVER);
     int open = !l->closed;
     if (open) {
@@ -2887,8 +2875,7 @@ static int pc__p_handshake_enter(pc_listener *l, pc__p_handshake *h, int fd,
         h->fd = fd;
         h->pid = pc__p_os_getpid();
         h->cut = 0;
-        h->next = l->handshakes;
-        l->handshakes = h;
+        pc__list_push_front(&l->handshakes, &h->link);
     }
     pc_lock_release(&l->mu);
     return open;
@@ -2898,9 +2885,7 @@ static int pc__p_handshake_enter(pc_listener *l, pc__p_handshake *h, int fd,
 // reused); returns whether close cut the handshake.
 static int pc__p_handshake_leave(pc_listener *l, pc__p_handshake *h) {
     pc_lock_acquire(&l->mu, PC_FOREVER);
-    pc__p_handshake **p = &l->handshakes;
-    while (*p && *p != h) p = &(*p)->next;
-    if (*p) *p = h->next;
+    if (pc__list_is_linked(&l->handshakes, &h->link)) pc__list_remove(&l->handshakes, &h->link);
     pc_lock_release(&l->mu);
     return h->cut;
 }
@@ -2909,7 +2894,8 @@ static int pc__p_handshake_leave(pc_listener *l, pc__p_handshake *h) {
 // reads see end of file at once, so the accepts inside them return.
 static void pc__p_handshake_cut_all(pc_listener *l) {
     pid_t self = pc__p_os_getpid();
-    for (pc__p_handshake *h = l->handshakes; h; h = h->next) {
+    for (pc__link *x = l->handshakes.head; x; x = x->next) {
+        pc__p_handshake *h = PC__CONTAINER(x, pc__p_handshake, link);
         if (h->pid != self || h->cut) continue;
         pc__p_os_shutdown(h->fd);
         h->cut = 1;
@@ -3116,15 +3102,7 @@ PYCONC_API void pc_args_free(pc_args *a) {
 
 static pc__p_arg *pc__p_args_push(pc_args *a, pc_arg_type type) {
     if (!a) { pc__error(PC_VALUE, "argument pack is NULL"); return NULL; }
-    if (a->len == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8;
-        pc__p_arg *items = (pc__p_arg *)pc__calloc(cap, sizeof *items);
-        if (!items) return NULL;
-        if (a->len) memcpy(items, a->items, a->len * sizeof *items);
-        pc__free(a->items);
-        a->items = items;
-        a->cap = cap;
-    }
+    if (pc__grow(&a->items, &a->cap, a->len + 1, sizeof *a->items, 0)) return NULL;
     pc__p_arg *it = &a->items[a->len++];
     memset(it, 0, sizeof *it);
     it->type = type;
@@ -3548,14 +3526,14 @@ struct pc_process {
     int sentinel, sentinel_kind;
     int pidfd;                  // forkserver children: for signals, until reaped
     int exitcode;
-    pc_process *reg_prev, *reg_next;
+    pc__link reg;               // on pc__p_proc_children
 };
 
 static pc_lock pc__p_proc_lock = PC_LOCK_INIT;  // registry, method, counter, current
 static pthread_once_t pc__p_proc_once = PTHREAD_ONCE_INIT;
 static pc_process *pc__p_proc_current;
 static pc_process *pc__p_proc_parent;
-static pc_process *pc__p_proc_children;         // started, not yet reaped
+static pc__list pc__p_proc_children = PC__LIST_INIT;   // started, not yet reaped
 static uint32_t pc__p_proc_counter;             // children made by this process
 static pc_start_method pc__p_proc_method;       // PC_START_DEFAULT: not set
 static int pc__p_proc_method_fixed;
@@ -3604,21 +3582,6 @@ static void pc__p_proc_after_fork_child(void) {
     pc__p_proc_lock.state = 0;
     pc__p_fs_lock.state = 0;
     if (pc__p_proc_current) pc__p_proc_current->mu.state = 0;
-}
-
-// >>C.registry
-static void pc__p_registry_link(pc_process *p) {
-    p->reg_prev = NULL;
-    p->reg_next = pc__p_proc_children;
-    if (pc__p_proc_children) pc__p_proc_children->reg_prev = p;
-    pc__p_proc_children = p;
-}
-
-static void pc__p_registry_unlink(pc_process *p) {
-    if (p->reg_prev) p->reg_prev->reg_next = p->reg_next;
-    else if (pc__p_proc_children == p) pc__p_proc_children = p->reg_next;
-    if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
-    p->reg_prev = p->reg_next = NULL;
 }
 
 PYCONC_API pc_process *pc_process_retain(pc_process *p) {
@@ -3842,7 +3805,7 @@ static void pc__p_child_become(pc__p_child_info *ci) {
     cur->authkey_len = ci->authkey_len;
     cur->identity = ci->identity;
     cur->identity_len = ci->identity_len;
-    pc__p_proc_children = NULL;
+    pc__p_proc_children.head = pc__p_proc_children.tail = NULL;
     pc__p_proc_counter = 0;
     pc__p_proc_method = (pc_start_method)ci->method;
     pc__p_proc_method_fixed = ci->method_fixed;
@@ -4479,17 +4442,10 @@ static void pc__p_fs_serve_one(int chan, pc__p_fs_child **kids, size_t *n, size_
         for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
         return;
     }
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        pc__p_fs_child *nk =
-            (pc__p_fs_child *)pc__realloc(*kids, *cap * sizeof **kids, ncap * sizeof **kids);
-        if (!nk) {
-            pc__p_os_close(fds[0]);
-            pc__p_os_close(fds[1]);
-            return;
-        }
-        *kids = nk;
-        *cap = ncap;
+    if (pc__grow(kids, cap, *n + 1, sizeof **kids, 0)) {
+        pc__p_os_close(fds[0]);
+        pc__p_os_close(fds[1]);
+        return;
     }
     pid_t pid = pc__p_os_fork();
     if (pid == 0) pc__p_fs_become_child(chan, *kids, *n, fds[0], fds[1]);
@@ -4588,8 +4544,8 @@ static int pc__p_proc_poll(pc_process *p) {
 static void pc__p_proc_unregister(pc_process *p) {
     int linked = 0;
     pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
-    if (p->reg_prev || p->reg_next || pc__p_proc_children == p) {
-        pc__p_registry_unlink(p);
+    if (pc__list_is_linked(&pc__p_proc_children, &p->reg)) {
+        pc__list_remove(&pc__p_proc_children, &p->reg);
         linked = 1;
     }
     pc_lock_release(&pc__p_proc_lock);
@@ -4607,11 +4563,15 @@ static size_t pc__p_proc_snapshot(pc_process ***out) {
     pid_t me = pc__p_os_getpid();
     *out = NULL;
     pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
-    for (pc_process *c = pc__p_proc_children; c; c = c->reg_next) n += c->owner == me;
+    pc__link *x;
+    for (x = pc__p_proc_children.head; x; x = x->next)
+        n += PC__CONTAINER(x, pc_process, reg)->owner == me;
     pc_process **arr = n ? (pc_process **)pc__calloc(n, sizeof *arr) : NULL;
     size_t k = 0;
-    for (pc_process *c = pc__p_proc_children; arr && c; c = c->reg_next)
+    for (x = pc__p_proc_children.head; arr && x; x = x->next) {
+        pc_process *c = PC__CONTAINER(x, pc_process, reg);
         if (c->owner == me) arr[k++] = pc_process_retain(c);
+    }
     pc_lock_release(&pc__p_proc_lock);
     *out = arr;
     return k;
@@ -4694,7 +4654,7 @@ PYCONC_API int pc_process_start(pc_process *p) {
     for (size_t i = 0; i < p->pack_nfds; i++) pc__p_os_close(p->pack_fds[i]);  // the child has them
     p->pack_nfds = 0;
     pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
-    pc__p_registry_link(pc_process_retain(p));
+    pc__list_push_front(&pc__p_proc_children, &pc_process_retain(p)->reg);
     pc_lock_release(&pc__p_proc_lock);
     __atomic_store_n(&p->started, 1, __ATOMIC_RELEASE);
     return PC_OK;

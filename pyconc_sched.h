@@ -14,6 +14,21 @@
    Everywhere else just #include "pyconc_sched.h". Link with -pthread.
    PYCONC_ALL_IMPLEMENTATION switches on every included pyconc header.
 
+   LICENSE: see the end of pyconc.h.
+
+   TABLE OF CONTENTS
+   =================
+   api.scheduler   declarations: pc_scheduler, its desc, event handles, calls
+   implementation  the implementation's switch and system headers
+   state           the heap's nodes, the slot table, struct pc_scheduler
+   heap            the 4-ary min-heap and its growth
+   slots           event handles: slot numbers and generations
+   wake            run()'s default wait, cut short by enter and cancel
+   scheduler       new, free, enterabs, enter, cancel, empty
+   run             run()
+   queue           the queue, copied out in run order
+   Each is a `// >>tag` line: grep -n '^// >>' pyconc_sched.h
+
    CONFIGURATION
    =============
    PYCONC_SCHED_IMPLEMENTATION  compile the implementation into this file.
@@ -111,10 +126,6 @@
      time.sleep(0) is a system call per event.
    - cancel is O(log n) (an indexed 4-ary heap); Python's is O(n).
    - Bad input (NULL, NaN) is PC_VALUE with a message, not a crash.
-
-   LICENSE
-   =======
-   MIT or public domain (unlicense), your choice: see the end of pyconc.h.
 */
 #if defined(PYCONC_SCHED_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -141,7 +152,7 @@
 extern "C" {
 #endif
 
-// >>sched
+// >>api.scheduler
 typedef struct pc_scheduler pc_scheduler;
 
 /* An event's handle, for pc_scheduler_cancel. 0 names no event.
@@ -239,25 +250,25 @@ PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, s
 #include <stdlib.h>
 #include <string.h>
 
-// >>sched_state
+// >>state
 // The queue is a 4-ary min-heap of small nodes (the ordering key and a slot
 // number); a slot table holds each event's action, argument, generation and
 // heap position. Keeping action/arg out of the heap keeps the nodes that
 // sifting moves small, and the position lets cancel find its node at once.
 // A free slot's pos links the free list instead.
-typedef struct pc__sched_node {
+typedef struct pc__s_node {
     double time;
     int32_t priority;
     uint32_t slot;
     uint64_t seq;
-} pc__sched_node;
+} pc__s_node;
 
-typedef struct pc__sched_slot {
+typedef struct pc__s_slot {
     pc_target_fn action;
     void *arg;
     uint32_t pos;               // heap index while queued; next free slot when free
     uint32_t gen;               // never 0; changes when the event leaves the queue
-} pc__sched_slot;
+} pc__s_slot;
 
 #define PC__SCHED_NONE 0xffffffffu
 #define PC__SCHED_MAX 0x7fffffffu   // events queued at once
@@ -266,10 +277,12 @@ struct pc_scheduler {
     pc_lock lock;               // guards everything below
     pc__evc wake;               // run() calls in the default wait; moved when the head changes
     uint32_t parked;            // run() calls between their prepare and leave on wake
-    pc__sched_node *heap;
-    uint32_t n, cap;
-    pc__sched_slot *slots;
-    uint32_t nslots, slotcap, free_head, gen_base;
+    pc__s_node *heap;
+    uint32_t n;
+    size_t cap;                 // of heap
+    pc__s_slot *slots;
+    uint32_t nslots, free_head, gen_base;
+    size_t slotcap;
     uint64_t seq;
     pc_scheduler_timefunc timefunc;
     pc_scheduler_delayfunc delayfunc;
@@ -277,95 +290,68 @@ struct pc_scheduler {
     int default_time, default_delay;
 };
 
-static uint32_t pc__sched_serial;
+static uint32_t pc__s_serial;
 
-// >>sched_heap
-static int pc__sched_less(const pc__sched_node *a, const pc__sched_node *b) {
+// >>heap
+static int pc__s_less(const pc__s_node *a, const pc__s_node *b) {
     if (a->time != b->time) return a->time < b->time;
     if (a->priority != b->priority) return a->priority < b->priority;
     return a->seq < b->seq;
 }
 
-static void pc__sched_place(pc_scheduler *s, uint32_t i, const pc__sched_node *x) {
+static void pc__s_place(pc_scheduler *s, uint32_t i, const pc__s_node *x) {
     s->heap[i] = *x;
     s->slots[x->slot].pos = i;
 }
 
-static void pc__sched_sift_up(pc_scheduler *s, uint32_t i) {
-    pc__sched_node x = s->heap[i];
+static void pc__s_sift_up(pc_scheduler *s, uint32_t i) {
+    pc__s_node x = s->heap[i];
     while (i > 0) {
         uint32_t parent = (i - 1) / 4;
-        if (!pc__sched_less(&x, &s->heap[parent])) break;
-        pc__sched_place(s, i, &s->heap[parent]);
+        if (!pc__s_less(&x, &s->heap[parent])) break;
+        pc__s_place(s, i, &s->heap[parent]);
         i = parent;
     }
-    pc__sched_place(s, i, &x);
+    pc__s_place(s, i, &x);
 }
 
-static void pc__sched_sift_down(pc_scheduler *s, uint32_t i) {
-    pc__sched_node x = s->heap[i];
+static void pc__s_sift_down(pc_scheduler *s, uint32_t i) {
+    pc__s_node x = s->heap[i];
     for (;;) {
         uint64_t first = (uint64_t)i * 4 + 1;
         if (first >= s->n) break;
         uint32_t best = (uint32_t)first, end = (uint32_t)(first + 4 < s->n ? first + 4 : s->n);
         for (uint32_t c = best + 1; c < end; c++)
-            if (pc__sched_less(&s->heap[c], &s->heap[best])) best = c;
-        if (!pc__sched_less(&s->heap[best], &x)) break;
-        pc__sched_place(s, i, &s->heap[best]);
+            if (pc__s_less(&s->heap[c], &s->heap[best])) best = c;
+        if (!pc__s_less(&s->heap[best], &x)) break;
+        pc__s_place(s, i, &s->heap[best]);
         i = best;
     }
-    pc__sched_place(s, i, &x);
+    pc__s_place(s, i, &x);
 }
 
 // Take the node at i out of the heap, keeping the heap order.
-static void pc__sched_remove_at(pc_scheduler *s, uint32_t i) {
+static void pc__s_remove_at(pc_scheduler *s, uint32_t i) {
     uint32_t last = --s->n;
     if (i == last) return;
-    pc__sched_place(s, i, &s->heap[last]);
-    if (i > 0 && pc__sched_less(&s->heap[i], &s->heap[(i - 1) / 4])) pc__sched_sift_up(s, i);
-    else pc__sched_sift_down(s, i);
+    pc__s_place(s, i, &s->heap[last]);
+    if (i > 0 && pc__s_less(&s->heap[i], &s->heap[(i - 1) / 4])) pc__s_sift_up(s, i);
+    else pc__s_sift_down(s, i);
 }
 
-// The capacity to grow to for need items (doubling), 0 when too many.
-static uint32_t pc__sched_new_cap(uint32_t cap, uint32_t need) {
-    if (need > PC__SCHED_MAX) return 0;
-    uint32_t ncap = cap ? cap : 64;
-    while (ncap < need) ncap = ncap > PC__SCHED_MAX / 2 ? PC__SCHED_MAX : ncap * 2;
-    return ncap;
-}
-
-// A copy of old (cap items) in a block of ncap items; pyconc's allocator
-// has no realloc. NULL (PC_NOMEM set) on failure, old left as it was.
-static void *pc__sched_moved(void *old, uint32_t cap, uint32_t ncap, size_t size) {
-    void *p = ncap ? pc__calloc(ncap, size) : NULL;
-    if (!ncap) pc__error(PC_NOMEM, "scheduler queue is full");
-    if (!p) return NULL;
-    if (old) memcpy(p, old, (size_t)cap * size);
-    pc__free(old);
-    return p;
-}
-
-static int pc__sched_reserve(pc_scheduler *s) {
-    if (s->n == s->cap) {
-        uint32_t ncap = pc__sched_new_cap(s->cap, s->n + 1);
-        void *p = pc__sched_moved(s->heap, s->cap, ncap, sizeof *s->heap);
-        if (!p) return PC_NOMEM;
-        s->heap = (pc__sched_node *)p;
-        s->cap = ncap;
-    }
-    if (s->free_head == PC__SCHED_NONE && s->nslots == s->slotcap) {
-        uint32_t ncap = pc__sched_new_cap(s->slotcap, s->nslots + 1);
-        void *p = pc__sched_moved(s->slots, s->slotcap, ncap, sizeof *s->slots);
-        if (!p) return PC_NOMEM;
-        s->slots = (pc__sched_slot *)p;
-        s->slotcap = ncap;
-    }
+static int pc__s_reserve(pc_scheduler *s) {
+    if (s->n == PC__SCHED_MAX) return pc__error(PC_NOMEM, "scheduler queue is full");
+    if (pc__grow(&s->heap, &s->cap, s->n + 1, sizeof *s->heap, PC__SCHED_MAX)) return PC_NOMEM;
+    // Every slot in use belongs to a queued event, so this count stays under the max too.
+    if (s->free_head == PC__SCHED_NONE &&
+        pc__grow(&s->slots, &s->slotcap, (size_t)s->nslots + 1, sizeof *s->slots, PC__SCHED_MAX))
+        return PC_NOMEM;
     return PC_OK;
 }
 
-// >>sched_slots
-// Called after pc__sched_reserve, so it cannot fail.
-static uint32_t pc__sched_slot_alloc(pc_scheduler *s) {
+// >>slots
+// Called after pc__s_reserve, so it cannot fail.
+static uint32_t pc__s_slot_alloc(pc_scheduler *s) {
     uint32_t slot = s->free_head;
     if (slot != PC__SCHED_NONE) {
         s->free_head = s->slots[slot].pos;
@@ -377,8 +363,8 @@ static uint32_t pc__sched_slot_alloc(pc_scheduler *s) {
 }
 
 // The event left the queue: retire its handle, recycle the slot.
-static void pc__sched_slot_release(pc_scheduler *s, uint32_t slot) {
-    pc__sched_slot *sl = &s->slots[slot];
+static void pc__s_slot_release(pc_scheduler *s, uint32_t slot) {
+    pc__s_slot *sl = &s->slots[slot];
     sl->gen = sl->gen + 1 ? sl->gen + 1 : 1;
     sl->action = NULL;
     sl->arg = NULL;
@@ -386,18 +372,18 @@ static void pc__sched_slot_release(pc_scheduler *s, uint32_t slot) {
     s->free_head = slot;
 }
 
-static pc_scheduler_event pc__sched_handle(const pc_scheduler *s, uint32_t slot) {
+static pc_scheduler_event pc__s_handle(const pc_scheduler *s, uint32_t slot) {
     return ((uint64_t)s->slots[slot].gen << 32) | slot;
 }
 
 // The slot a handle names while its event is queued, or PC__SCHED_NONE.
-static uint32_t pc__sched_lookup(const pc_scheduler *s, pc_scheduler_event ev) {
+static uint32_t pc__s_lookup(const pc_scheduler *s, pc_scheduler_event ev) {
     uint32_t slot = (uint32_t)(ev & 0xffffffffu), gen = (uint32_t)(ev >> 32);
     if (gen == 0 || slot >= s->nslots || s->slots[slot].gen != gen) return PC__SCHED_NONE;
     return slot;
 }
 
-// >>sched_wake
+// >>wake
 // A run() in the default wait announces itself on the event count `wake`
 // under the lock, having looked at the head under it. enter/cancel change
 // the head only under the same lock, and take every announced sleeper off
@@ -405,15 +391,15 @@ static uint32_t pc__sched_lookup(const pc_scheduler *s, pc_scheduler_event ev) {
 // sleeper either has not slept yet and finds the key moved, or is asleep
 // and gets woken. No wake-up is lost, and with nobody asleep enter costs
 // no system call.
-static int pc__sched_bump(pc_scheduler *s) { return pc__evc_take(&s->wake, INT32_MAX); }
+static int pc__s_bump(pc_scheduler *s) { return pc__evc_take(&s->wake, INT32_MAX); }
 
-static void pc__sched_wake(pc_scheduler *s) { pc__evc_wake(&s->wake, INT32_MAX); }
+static void pc__s_wake(pc_scheduler *s) { pc__evc_wake(&s->wake, INT32_MAX); }
 
 // The default delayfunc. Called and returns with the lock held. Every step
 // of the event count runs under the lock here, so a sleep that ran to its
 // deadline leaves no stale count behind (pc__evc_leave): the next enter
 // makes no system call.
-static void pc__sched_sleep(pc_scheduler *s, double delay) {
+static void pc__s_sleep(pc_scheduler *s, double delay) {
     double deadline = delay > PC_TIMEOUT_MAX ? INFINITY : pc_monotonic() + delay;
     s->parked++;
     uint32_t key = pc__evc_prepare(&s->wake);
@@ -423,8 +409,8 @@ static void pc__sched_sleep(pc_scheduler *s, double delay) {
     pc__evc_leave(&s->wake, --s->parked);
 }
 
-// >>sched_api
-static void pc__scheduler_desc_defaults(pc_scheduler *s, const pc_scheduler_desc *desc) {
+// >>scheduler
+static void pc__s_desc_defaults(pc_scheduler *s, const pc_scheduler_desc *desc) {
     s->timefunc = desc ? desc->timefunc : NULL;
     s->delayfunc = desc ? desc->delayfunc : NULL;
     s->ctx = desc ? desc->ctx : NULL;
@@ -432,7 +418,7 @@ static void pc__scheduler_desc_defaults(pc_scheduler *s, const pc_scheduler_desc
     s->default_delay = s->delayfunc == NULL;
 }
 
-static double pc__sched_now(const pc_scheduler *s) {
+static double pc__s_now(const pc_scheduler *s) {
     return s->default_time ? pc_monotonic() : s->timefunc(s->ctx);
 }
 
@@ -440,10 +426,10 @@ PYCONC_API pc_scheduler *pc_scheduler_new(const pc_scheduler_desc *desc) {
     pc_scheduler *s = (pc_scheduler *)pc__calloc(1, sizeof *s);
     if (!s) return NULL;
     pc_lock_init(&s->lock);
-    pc__scheduler_desc_defaults(s, desc);
+    pc__s_desc_defaults(s, desc);
     s->free_head = PC__SCHED_NONE;
     // Spread schedulers' generations apart so foreign handles miss.
-    uint32_t serial = __atomic_add_fetch(&pc__sched_serial, 1u, __ATOMIC_RELAXED);
+    uint32_t serial = __atomic_add_fetch(&pc__s_serial, 1u, __ATOMIC_RELAXED);
     s->gen_base = serial * 0x9e3779b1u;
     if (s->gen_base == 0) s->gen_base = 1;
     return s;
@@ -457,22 +443,22 @@ PYCONC_API void pc_scheduler_free(pc_scheduler *s) {
     pc__free(s);
 }
 
-static int pc__sched_push(pc_scheduler *s, double time, int priority, pc_target_fn action,
-                          void *arg, pc_scheduler_event *out_event, int *out_new_head) {
-    if (pc__sched_reserve(s)) return PC_NOMEM;
-    uint32_t slot = pc__sched_slot_alloc(s);
+static int pc__s_push(pc_scheduler *s, double time, int priority, pc_target_fn action,
+                      void *arg, pc_scheduler_event *out_event, int *out_new_head) {
+    if (pc__s_reserve(s)) return PC_NOMEM;
+    uint32_t slot = pc__s_slot_alloc(s);
     s->slots[slot].action = action;
     s->slots[slot].arg = arg;
-    pc__sched_node node;
+    pc__s_node node;
     node.time = time;
     node.priority = priority;
     node.slot = slot;
     node.seq = s->seq++;
     uint32_t i = s->n++;
     s->heap[i] = node;
-    pc__sched_sift_up(s, i);
+    pc__s_sift_up(s, i);
     *out_new_head = s->slots[slot].pos == 0;
-    if (out_event) *out_event = pc__sched_handle(s, slot);
+    if (out_event) *out_event = pc__s_handle(s, slot);
     return PC_OK;
 }
 
@@ -484,10 +470,10 @@ PYCONC_API int pc_scheduler_enterabs(pc_scheduler *s, double time, int priority,
     if (!action) return pc__error(PC_VALUE, "action is NULL");
     if (time != time) return pc__error(PC_VALUE, "event time is NaN");
     pc_lock_acquire(&s->lock, PC_FOREVER);
-    int rc = pc__sched_push(s, time, priority, action, arg, out_event, &new_head);
-    if (rc == PC_OK && new_head) woke = pc__sched_bump(s);
+    int rc = pc__s_push(s, time, priority, action, arg, out_event, &new_head);
+    if (rc == PC_OK && new_head) woke = pc__s_bump(s);
     pc_lock_release(&s->lock);
-    if (woke) pc__sched_wake(s);
+    if (woke) pc__s_wake(s);
     return rc;
 }
 
@@ -496,7 +482,7 @@ PYCONC_API int pc_scheduler_enter(pc_scheduler *s, double delay, int priority,
                                   pc_scheduler_event *out_event) {
     if (!s) return pc__error(PC_VALUE, "scheduler is NULL");
     if (delay != delay) return pc__error(PC_VALUE, "delay is NaN");
-    double time = pc__sched_now(s) + delay;
+    double time = pc__s_now(s) + delay;
     if (time != time) return pc__error(PC_VALUE, "now + delay is NaN");
     return pc_scheduler_enterabs(s, time, priority, action, arg, out_event);
 }
@@ -505,18 +491,18 @@ PYCONC_API int pc_scheduler_cancel(pc_scheduler *s, pc_scheduler_event event) {
     int woke = 0;
     if (!s) return pc__error(PC_VALUE, "scheduler is NULL");
     pc_lock_acquire(&s->lock, PC_FOREVER);
-    uint32_t slot = pc__sched_lookup(s, event);
+    uint32_t slot = pc__s_lookup(s, event);
     if (slot == PC__SCHED_NONE) {
         pc_lock_release(&s->lock);
         return pc__error(PC_VALUE, "event is not in the queue (already run, running, "
                                    "cancelled, or not from this scheduler)");
     }
     uint32_t pos = s->slots[slot].pos;
-    pc__sched_remove_at(s, pos);
-    pc__sched_slot_release(s, slot);
-    if (pos == 0) woke = pc__sched_bump(s);
+    pc__s_remove_at(s, pos);
+    pc__s_slot_release(s, slot);
+    if (pos == 0) woke = pc__s_bump(s);
     pc_lock_release(&s->lock);
-    if (woke) pc__sched_wake(s);
+    if (woke) pc__s_wake(s);
     return PC_OK;
 }
 
@@ -531,10 +517,10 @@ PYCONC_API int pc_scheduler_empty(pc_scheduler *s) {
     return empty;
 }
 
-// >>sched_run
+// >>run
 // Call one action as Python would: a non-zero return or a pc_raise() is
 // the exception run() passes on, with its message in pc_last_error().
-static int pc__sched_call(pc_target_fn action, void *arg) {
+static int pc__s_call(pc_target_fn action, void *arg) {
     char msg[256];
     pc__exception_take(NULL, 0);        // a stale raise is not this action's
     uint64_t seq = pc__error_seq();
@@ -548,7 +534,7 @@ static int pc__sched_call(pc_target_fn action, void *arg) {
 }
 
 // A delayfunc's failure keeps the message it recorded, never an older one.
-static int pc__sched_delay_failed(int rc, uint64_t seq) {
+static int pc__s_delay_failed(int rc, uint64_t seq) {
     if (!pc__error_since(seq, rc)) pc__error(rc, "delayfunc returned %d", rc);
     return rc;
 }
@@ -557,44 +543,44 @@ static int pc__sched_delay_failed(int rc, uint64_t seq) {
 // Called with the lock held. Returns 1: popped, 0: wait *out_delay, -1: empty.
 // With the default clock a head at or before the last reading is due
 // without reading the clock again: pc_monotonic never goes back.
-static int pc__sched_take_due(pc_scheduler *s, double *now, pc__sched_slot *out_slot,
-                              double *out_delay) {
+static int pc__s_take_due(pc_scheduler *s, double *now, pc__s_slot *out_slot,
+                          double *out_delay) {
     if (s->n == 0) return -1;
     double when = s->heap[0].time;
-    if (!(s->default_time && when <= *now)) *now = pc__sched_now(s);
+    if (!(s->default_time && when <= *now)) *now = pc__s_now(s);
     if (when > *now) {
         *out_delay = when - *now;
         return 0;
     }
     uint32_t slot = s->heap[0].slot;
     *out_slot = s->slots[slot];
-    pc__sched_remove_at(s, 0);
-    pc__sched_slot_release(s, slot);
+    pc__s_remove_at(s, 0);
+    pc__s_slot_release(s, slot);
     return 1;
 }
 
 PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_delay) {
     double now = -INFINITY, delay = 0;
-    pc__sched_slot ev;
+    pc__s_slot ev;
     int rc;
     if (!s) return pc__error(PC_VALUE, "scheduler is NULL");
     // Each step: under the lock, pop a due head or learn the wait; then,
     // unlocked, run it (and delayfunc(0)), or return, or wait and retry.
     for (;;) {
         pc_lock_acquire(&s->lock, PC_FOREVER);
-        int got = pc__sched_take_due(s, &now, &ev, &delay);
+        int got = pc__s_take_due(s, &now, &ev, &delay);
         if (got == 0 && blocking && s->default_delay) {
-            pc__sched_sleep(s, delay);
+            pc__s_sleep(s, delay);
             pc_lock_release(&s->lock);
             continue;
         }
         pc_lock_release(&s->lock);
         if (got == 1) {
-            if ((rc = pc__sched_call(ev.action, ev.arg))) return rc;
+            if ((rc = pc__s_call(ev.action, ev.arg))) return rc;
             // Python yields with delayfunc(0) here; the default one is a no-op.
             uint64_t seq = pc__error_seq();
             if (!s->default_delay && (rc = s->delayfunc(s->ctx, 0)))
-                return pc__sched_delay_failed(rc, seq);
+                return pc__s_delay_failed(rc, seq);
             continue;
         }
         if (got < 0 || !blocking) {
@@ -602,29 +588,29 @@ PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_
             return PC_OK;
         }
         uint64_t seq = pc__error_seq();
-        if ((rc = s->delayfunc(s->ctx, delay))) return pc__sched_delay_failed(rc, seq);
+        if ((rc = s->delayfunc(s->ctx, delay))) return pc__s_delay_failed(rc, seq);
     }
 }
 
-// >>sched_queue
-static int pc__sched_entry_less(const pc_scheduler_entry *a, const pc_scheduler_entry *b) {
+// >>queue
+static int pc__s_entry_less(const pc_scheduler_entry *a, const pc_scheduler_entry *b) {
     if (a->time != b->time) return a->time < b->time;
     if (a->priority != b->priority) return a->priority < b->priority;
     return a->sequence < b->sequence;
 }
 
-static int pc__sched_entry_cmp(const void *a, const void *b) {
+static int pc__s_entry_cmp(const void *a, const void *b) {
     const pc_scheduler_entry *x = (const pc_scheduler_entry *)a;
     const pc_scheduler_entry *y = (const pc_scheduler_entry *)b;
-    return pc__sched_entry_less(x, y) ? -1 : pc__sched_entry_less(y, x);
+    return pc__s_entry_less(x, y) ? -1 : pc__s_entry_less(y, x);
 }
 
 // out[0..k) is a binary max-heap of the k earliest entries seen so far.
-static void pc__sched_keep_sift(pc_scheduler_entry *out, size_t k, size_t i) {
+static void pc__s_keep_sift(pc_scheduler_entry *out, size_t k, size_t i) {
     for (;;) {
         size_t big = i, l = 2 * i + 1, r = l + 1;
-        if (l < k && pc__sched_entry_less(&out[big], &out[l])) big = l;
-        if (r < k && pc__sched_entry_less(&out[big], &out[r])) big = r;
+        if (l < k && pc__s_entry_less(&out[big], &out[l])) big = l;
+        if (r < k && pc__s_entry_less(&out[big], &out[r])) big = r;
         if (big == i) return;
         pc_scheduler_entry t = out[i];
         out[i] = out[big];
@@ -633,14 +619,14 @@ static void pc__sched_keep_sift(pc_scheduler_entry *out, size_t k, size_t i) {
     }
 }
 
-static void pc__sched_entry_of(const pc_scheduler *s, uint32_t i, pc_scheduler_entry *e) {
-    const pc__sched_node *nd = &s->heap[i];
+static void pc__s_entry_of(const pc_scheduler *s, uint32_t i, pc_scheduler_entry *e) {
+    const pc__s_node *nd = &s->heap[i];
     e->time = nd->time;
     e->priority = nd->priority;
     e->sequence = nd->seq;
     e->action = s->slots[nd->slot].action;
     e->arg = s->slots[nd->slot].arg;
-    e->event = pc__sched_handle(s, nd->slot);
+    e->event = pc__s_handle(s, nd->slot);
 }
 
 // Select the cap earliest events without allocating (a bounded max-heap
@@ -653,23 +639,23 @@ PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, s
     size_t n = s->n;
     for (uint32_t i = 0; i < s->n && cap > 0; i++) {
         pc_scheduler_entry e;
-        pc__sched_entry_of(s, i, &e);
+        pc__s_entry_of(s, i, &e);
         if (k < cap) {
             size_t j = k++;
             out[j] = e;
-            while (j > 0 && pc__sched_entry_less(&out[(j - 1) / 2], &out[j])) {
+            while (j > 0 && pc__s_entry_less(&out[(j - 1) / 2], &out[j])) {
                 pc_scheduler_entry t = out[j];
                 out[j] = out[(j - 1) / 2];
                 out[(j - 1) / 2] = t;
                 j = (j - 1) / 2;
             }
-        } else if (pc__sched_entry_less(&e, &out[0])) {
+        } else if (pc__s_entry_less(&e, &out[0])) {
             out[0] = e;
-            pc__sched_keep_sift(out, k, 0);
+            pc__s_keep_sift(out, k, 0);
         }
     }
     pc_lock_release(&s->lock);
-    if (k > 1) qsort(out, k, sizeof *out, pc__sched_entry_cmp);
+    if (k > 1) qsort(out, k, sizeof *out, pc__s_entry_cmp);
     return n;
 }
 
