@@ -15,18 +15,43 @@
    Everywhere else just #include "pyconc_futures.h". Link with -pthread.
    PYCONC_ALL_IMPLEMENTATION switches on every included pyconc header.
 
+   LICENSE: see the end of pyconc.h.
+
+   TABLE OF CONTENTS
+   =================
+   Declarations:
+     api.future       pc_future: states, result, done callbacks, references
+     api.executor     the pc_executor interface: submit, shutdown, free
+     api.map          pc_executor_map and its iterator
+     api.thread_pool  ThreadPoolExecutor: pc_thread_pool_new
+     api.wait         pc_futures_wait and as_completed
+   Implementation (behind PYCONC_FUTURES_IMPLEMENTATION):
+     implementation   includes
+     future           the future: state moves, callbacks, waiters, result
+     thread_pool      the pool: queue, workers, registry, exit and fork
+     deadlock         a worker waiting on its own pool's queued future
+     executor         the interface's calls, for any executor
+     map              map: chunks, a bounded window of submits, the iterator
+     wait             wait(): a waiter node on each future
+     as_completed     as_completed(): the same nodes, handed out as done
+   Each section starts at its marker `// >>name` (grep for "// >>").
+
    CONFIGURATION
    =============
-   PYCONC_FUTURES_IMPLEMENTATION  compile the implementation into this file.
-   PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC/PYCONC_FREE, PYCONC_ASSERT
-                                  as in pyconc.h (shared by every header).
+   PYCONC_FUTURES_IMPLEMENTATION  default: undefined. Compile the
+                           implementation into this file.
+   PYCONC_ALL_IMPLEMENTATION      default: undefined. The implementation
+                           of pyconc.h and of every pyconc header included.
+   Everything pyconc.h accepts (PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC,
+   PYCONC_FREE, PYCONC_ASSERT, PYCONC_NO_FUTEX ...), with its defaults there.
 
    OVERVIEW
    ========
    Every name of Python's concurrent.futures, for threads, by one rule:
 
        Python                                  C
-       ThreadPoolExecutor(max_workers=4)       pc_thread_pool_new(&(pc_thread_pool_desc){.max_workers = 4})
+       ThreadPoolExecutor(max_workers=4)       pc_thread_pool_new(&(pc_thread_pool_desc){
+                                                   .max_workers = 4 })
        f = ex.submit(fn, arg)                  pc_executor_submit(ex, fn, arg, &f)
        f.result(timeout=2)                     pc_future_result(f, 2, &out)
        f.add_done_callback(cb)                 pc_future_add_done_callback(f, cb, ctx)
@@ -105,10 +130,6 @@
      task for threads too (Python ignores chunksize for threads).
    - pc_futures_wait returns PC_TIMEOUT when the condition was not met in
      time (its outputs are filled either way, as Python's return value).
-
-   LICENSE
-   =======
-   MIT or public domain (unlicense), your choice: see pyconc.h.
 */
 #if defined(PYCONC_FUTURES_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -136,7 +157,7 @@
 extern "C" {
 #endif
 
-// >>future
+// >>api.future
 /* The outcome of a call that may not have happened yet.
    Python: concurrent.futures.Future */
 typedef struct pc_future pc_future;
@@ -209,7 +230,7 @@ PYCONC_API int pc_future_set_exception(pc_future *f, int code, const char *fmt, 
    PC_VALUE.  Python: thread._WorkItem.run */
 PYCONC_API int pc_future_run(pc_future *f, pc_task_fn fn, void *arg);
 
-// >>executor
+// >>api.executor
 typedef struct pc_executor pc_executor;
 
 /* What an executor implements. Embed pc_executor as the first member of
@@ -258,7 +279,7 @@ PYCONC_API int pc_executor_shutdown(pc_executor *ex, int wait, int cancel_future
    finish the queued tasks and then release what is left. NULL is ignored. */
 PYCONC_API void pc_executor_free(pc_executor *ex);
 
-// >>map
+// >>api.map
 /* The results of pc_executor_map, in input order. */
 typedef struct pc_map_iter pc_map_iter;
 
@@ -299,7 +320,7 @@ PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result);
    NULL is ignored. */
 PYCONC_API void pc_map_iter_free(pc_map_iter *it);
 
-// >>thread_pool
+// >>api.thread_pool
 typedef struct pc_thread_pool_desc {
     int max_workers;                // 0: min(32, pc_process_cpu_count() + 4)
     const char *thread_name_prefix; // workers are "<prefix>_N"; NULL: "ThreadPoolExecutor-K"
@@ -314,7 +335,7 @@ typedef struct pc_thread_pool_desc {
    Python: ThreadPoolExecutor(max_workers, thread_name_prefix, initializer, initargs) */
 PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc);
 
-// >>wait
+// >>api.wait
 /* When pc_futures_wait returns. Python: FIRST_COMPLETED ... ALL_COMPLETED */
 enum {
     PC_FIRST_COMPLETED = 1,
@@ -374,7 +395,7 @@ PYCONC_API void pc_as_completed_free(pc_as_completed *it);
 
 #define PC__F_SEQ __ATOMIC_SEQ_CST
 
-// >>future_impl
+// >>future
 typedef struct pc__f_callback { pc_future_callback fn; void *ctx; } pc__f_callback;
 typedef struct pc__f_callbacks { size_t n, cap; pc__f_callback *items; } pc__f_callbacks;
 struct pc__f_node;
@@ -389,9 +410,9 @@ struct pc_future {
     pc__evc done;               // result()/exception() waiting for a done state
     void *result;
     char *message;              // the exception's message (heap) or NULL
-    pc__f_callback first;        // the first callback, kept inline
-    pc__f_callbacks *more;       // the callbacks after it
-    struct pc__f_node *waiters;  // wait()/as_completed() waiters to notify
+    pc__f_callback first;       // the first callback, kept inline
+    pc__f_callbacks *more;      // the callbacks after it
+    struct pc__f_node *waiters; // wait()/as_completed() waiters to notify
     pc_future *next;            // the executor's queue link
     pc_task_fn fn;              // the call, for executors
     void *arg;
@@ -405,11 +426,11 @@ typedef struct pc__f_waiter {
     uint32_t pending;           // watched futures not yet done
     uint32_t finished;          // completions seen
     uint32_t excepted;          // ... of which raised
-    struct pc__f_node *done;     // nodes of done futures, newest first
+    struct pc__f_node *done;    // nodes of done futures, newest first
 } pc__f_waiter;
 
 typedef struct pc__f_node {
-    struct pc__f_node *next;     // in the future's waiter list
+    struct pc__f_node *next;    // in the future's waiter list
     struct pc__f_node *done_next;// in the waiter's done stack
     pc__f_waiter *w;
     pc_future *f;
@@ -659,7 +680,8 @@ PYCONC_API int pc_future_add_done_callback(pc_future *f, pc_future_callback fn, 
 // The code and message a done future gives result(): its exception, or
 // PC_CANCELLED, with pc_last_error set to match.
 static int pc__f_outcome(pc_future *f) {
-    if (pc__f_state(f) == PC_FUTURE_CANCELLED) return pc__error(PC_CANCELLED, "future was cancelled");
+    if (pc__f_state(f) == PC_FUTURE_CANCELLED)
+        return pc__error(PC_CANCELLED, "future was cancelled");
     if (f->code != PC_OK) return pc__error(f->code, "%s", f->message ? f->message : "");
     return PC_OK;
 }
@@ -681,13 +703,14 @@ PYCONC_API int pc_future_exception(pc_future *f, double timeout, int *out_code,
     if (!f) return pc__error(PC_VALUE, "future is NULL");
     int rc = pc__f_wait_done(f, timeout);
     if (rc) return rc;
-    if (pc__f_state(f) == PC_FUTURE_CANCELLED) return pc__error(PC_CANCELLED, "future was cancelled");
+    if (pc__f_state(f) == PC_FUTURE_CANCELLED)
+        return pc__error(PC_CANCELLED, "future was cancelled");
     if (out_code) *out_code = f->code;
     if (out_message && f->message) *out_message = f->message;
     return PC_OK;
 }
 
-// >>thread_pool_impl
+// >>thread_pool
 typedef struct pc__f_tpool {
     pc_executor base;           // first: the interface
     uint32_t refs;              // the user's handle + one per live worker
@@ -757,7 +780,7 @@ static void pc__f_pools_at_exit(void) {
     }
     pc_lock_release(&pc__f_pools_lock);
     for (size_t i = 0; i < k; i++) {
-        pc__f_tpool_join(live[i]);   // from a worker: its own join fails, harmlessly
+        pc__f_tpool_join(live[i]); // from a worker: its own join fails, harmlessly
         pc__f_tpool_release(live[i]);
     }
     pc__free(live);
@@ -787,7 +810,7 @@ static void pc__f_pools_after_fork_child(void) {
     }
     pc__f_pools = NULL;
     pc__f_pools_lock.state = 0;
-    pc__f_tls_pool = NULL;        // the forking thread is no pool worker in the child
+    pc__f_tls_pool = NULL;      // the forking thread is no pool worker in the child
 }
 
 static void pc__f_pools_add(pc__f_tpool *p) {
@@ -1207,7 +1230,7 @@ static int pc__f_wait_done(pc_future *f, double timeout) {
     return rc;
 }
 
-// >>executor_impl
+// >>executor
 static int pc__f_executor_check(pc_executor *ex, pc_task_fn fn) {
     if (!ex || !ex->vtable || !ex->vtable->submit)
         return pc__error(PC_VALUE, "executor is NULL or has no submit");
@@ -1250,7 +1273,7 @@ PYCONC_API void pc_executor_free(pc_executor *ex) {
     if (ex && ex->vtable && ex->vtable->free) ex->vtable->free(ex);
 }
 
-// >>map_impl
+// >>map
 // Items run in chunks; each chunk is one task whose future finishes when
 // the chunk does. The chunks in flight sit in a ring of cap slots, each
 // with room for chunksize results.
@@ -1433,7 +1456,7 @@ PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result) {
     return PC_OK;
 }
 
-// >>wait_impl
+// >>wait
 // Distinct futures of fs, first occurrences in fs order (O(n log n)).
 typedef struct pc__f_key { pc_future *f; size_t i; } pc__f_key;
 
@@ -1584,7 +1607,8 @@ PYCONC_API int pc_futures_wait(pc_future *const *fs, size_t n, double timeout, i
     }
     rc = PC_OK;
     while (!pc__f_wait_met(&st)) {
-        if (timeout == 0 || pc__f_waiter_sleep(&st.w, pc__f_wait_ready, &st, deadline) == PC_TIMEOUT) {
+        if (timeout == 0
+            || pc__f_waiter_sleep(&st.w, pc__f_wait_ready, &st, deadline) == PC_TIMEOUT) {
             if (!pc__f_wait_met(&st)) rc = pc__error(PC_TIMEOUT, "wait timed out");
             break;
         }
@@ -1596,16 +1620,16 @@ PYCONC_API int pc_futures_wait(pc_future *const *fs, size_t n, double timeout, i
     return rc;
 }
 
-// >>as_completed_impl
+// >>as_completed
 struct pc_as_completed {
     pc__f_waiter w;
     pc_future **u;              // the distinct futures, each retained
     size_t m, yielded;
     pc_future **ready;          // done before the call, in fs order
     size_t nready, ready_pos;
-    pc__f_node *nodes;           // one per future of u that was not done
-    pc__f_node *queue;           // done nodes taken from w.done, oldest first
-    pc__f_node *queue_tail;      // its last node (appending stays O(1) per node)
+    pc__f_node *nodes;          // one per future of u that was not done
+    pc__f_node *queue;          // done nodes taken from w.done, oldest first
+    pc__f_node *queue_tail;     // its last node (appending stays O(1) per node)
     double deadline;
 };
 

@@ -14,36 +14,59 @@
    Everywhere else just #include "pyconc_queue.h". Link with -pthread.
    PYCONC_ALL_IMPLEMENTATION switches this implementation on too.
 
+   LICENSE: see the end of pyconc.h.
+
+   TABLE OF CONTENTS
+   =================
+   Declarations:
+     api.queue        pc_queue_desc and every pc_queue_* function
+   Implementation (behind PYCONC_QUEUE_IMPLEMENTATION):
+     implementation   includes, configuration defaults, atomics
+     types            struct pc_queue: one cache line per party
+     posix            the header's one system call (sched_yield)
+     helpers          item count, sleeping, task accounting
+     ring             bounded FIFO: the preallocated slot ring
+     list             any other FIFO and SimpleQueue: the two-lock block list
+     locked           LIFO and PRIORITY: a stack or a stable heap under one lock
+     core             put and get over every kind: spin, sleep, shutdown
+     queue            the public functions
+   Each section starts at its marker `// >>name` (grep for "// >>").
+
    CONFIGURATION
    =============
-   PYCONC_QUEUE_IMPLEMENTATION  compile the implementation into this file.
-   PYCONC_QUEUE_RING_MAX   largest maxsize served by the preallocated ring
-                           (default 65536 items); a bounded FIFO above it
-                           (or of maxsize 1) uses the block list described
-                           under DESIGN, which allocates as it grows.
-   PYCONC_QUEUE_SPIN       how many times a get or put polls the queue
-                           before it goes to sleep (default 100).
-   PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC/PYCONC_FREE: as in pyconc.h.
+   PYCONC_QUEUE_IMPLEMENTATION  default: undefined. Compile the
+                           implementation into this file.
+   PYCONC_ALL_IMPLEMENTATION    default: undefined. The implementation of
+                           pyconc.h and of every pyconc header included.
+   PYCONC_QUEUE_RING_MAX   default: 65536 (items). Largest maxsize served
+                           by the preallocated ring; a bounded FIFO above
+                           it (or of maxsize 1) uses the block list
+                           described under DESIGN, which allocates as it
+                           grows.
+   PYCONC_QUEUE_SPIN       default: 100. How many times a get or put polls
+                           the queue before it goes to sleep.
+   Everything pyconc.h accepts (PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC,
+   PYCONC_FREE, PYCONC_NO_FUTEX ...), with its defaults there.
 
    OVERVIEW
    ========
    The four classes of Python's `queue` module are one handle type made in
    one of four kinds, named by pyconc's rule:
 
-       Python                                  C
-       q = queue.Queue(maxsize=8)              q = pc_queue_new(&(pc_queue_desc){.maxsize = 8})
-       queue.LifoQueue()                       pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_LIFO})
-       queue.PriorityQueue()                   pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_PRIORITY,
-                                                                          .compare = cmp})
-       queue.SimpleQueue()                     pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_SIMPLE})
-       q.put(x, timeout=2)                     pc_queue_put(q, &x, 2)
-       x = q.get()                             pc_queue_get(q, &x, PC_FOREVER)
-       q.put_nowait(x) / q.get_nowait()        pc_queue_put_nowait(q, &x) / pc_queue_get_nowait(q, &x)
-       q.qsize(), q.empty(), q.full()          pc_queue_qsize(q), pc_queue_empty(q), pc_queue_full(q)
-       q.task_done(); q.join()                 pc_queue_task_done(q); pc_queue_join(q)
-       q.shutdown(immediate=True)              pc_queue_shutdown(q, 1)
-       except queue.Empty / queue.Full         rc == PC_EMPTY / rc == PC_FULL
-       except queue.ShutDown                   rc == PC_SHUTDOWN
+       Python                            C
+       q = queue.Queue(maxsize=8)        q = pc_queue_new(&(pc_queue_desc){.maxsize = 8})
+       queue.LifoQueue()                 pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_LIFO})
+       queue.PriorityQueue()             pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_PRIORITY,
+                                                                       .compare = cmp})
+       queue.SimpleQueue()               pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_SIMPLE})
+       q.put(x, timeout=2)               pc_queue_put(q, &x, 2)
+       x = q.get()                       pc_queue_get(q, &x, PC_FOREVER)
+       q.put_nowait(x) / q.get_nowait()  pc_queue_put_nowait(q, &x) / pc_queue_get_nowait(q, &x)
+       q.qsize(), q.empty(), q.full()    pc_queue_qsize(q), pc_queue_empty(q), pc_queue_full(q)
+       q.task_done(); q.join()           pc_queue_task_done(q); pc_queue_join(q)
+       q.shutdown(immediate=True)        pc_queue_shutdown(q, 1)
+       except queue.Empty / queue.Full   rc == PC_EMPTY / rc == PC_FULL
+       except queue.ShutDown             rc == PC_SHUTDOWN
 
    Items are copied in and out by value, item_size bytes each (default
    sizeof(void *)): a queue of pointers, ints or small structs needs no
@@ -80,32 +103,6 @@
            return sum != 5050;
        }
 
-   DESIGN
-   ======
-   A bounded FIFO (2 <= maxsize <= PYCONC_QUEUE_RING_MAX) is a preallocated
-   ring of maxsize slots, each with a sequence number that says whose turn
-   it is (the producer of lap n or the consumer of lap n): a put or get is
-   one compare-and-swap on its own end's counter plus the copy, and a
-   producer and a consumer never take a lock or touch the same counter.
-   Any other FIFO and a SimpleQueue are a list of fixed-size blocks with
-   two locks, one for each end, so a putter and a getter never wait for
-   each other either. LIFO and PRIORITY keep an array (a stack; a binary
-   heap that pops bottom-up, its entries packed as the item then an 8-byte
-   insertion number, padded only as the item's alignment needs) under one
-   lock that spins briefly before it sleeps; the comparator runs under it.
-   Every kind sleeps through pyconc.h's event count (pc__evc): a getter
-   that finds the queue empty polls it PYCONC_QUEUE_SPIN times, then
-   announces itself and sleeps; a putter enters the kernel only when a
-   getter has announced itself, and takes that getter off the count before
-   it wakes it, so the puts that follow while the woken thread is still
-   on its way make no system call (the same for putters on a full queue,
-   and for join()). A queue that is neither empty nor full costs no system
-   call at all. Measured against a mutex + two condition variables ring
-   and GLib's GAsyncQueue, the slot ring made the bounded 1-producer
-   1-consumer case about twice as fast as either; a mutex ring cannot get
-   there, since its producer and consumer share the lock's cache line on
-   every item. The figures are in docs/queue.md.
-
    THREAD SAFETY
    =============
    Every function may be called from any thread at any time, except
@@ -136,9 +133,31 @@
      desc.compare, smallest first.
    - A SimpleQueue may be shut down too (queue.SimpleQueue cannot).
 
-   LICENSE
-   =======
-   MIT or public domain (unlicense), your choice: see the end of pyconc.h.
+   DESIGN
+   ======
+   A bounded FIFO (2 <= maxsize <= PYCONC_QUEUE_RING_MAX) is a preallocated
+   ring of maxsize slots, each with a sequence number that says whose turn
+   it is (the producer of lap n or the consumer of lap n): a put or get is
+   one compare-and-swap on its own end's counter plus the copy, and a
+   producer and a consumer never take a lock or touch the same counter.
+   Any other FIFO and a SimpleQueue are a list of fixed-size blocks with
+   two locks, one for each end, so a putter and a getter never wait for
+   each other either. LIFO and PRIORITY keep an array (a stack; a binary
+   heap that pops bottom-up, its entries packed as the item then an 8-byte
+   insertion number, padded only as the item's alignment needs) under one
+   lock that spins briefly before it sleeps; the comparator runs under it.
+   Every kind sleeps through pyconc.h's event count (pc__evc): a getter
+   that finds the queue empty polls it PYCONC_QUEUE_SPIN times, then
+   announces itself and sleeps; a putter enters the kernel only when a
+   getter has announced itself, and takes that getter off the count before
+   it wakes it, so the puts that follow while the woken thread is still
+   on its way make no system call (the same for putters on a full queue,
+   and for join()). A queue that is neither empty nor full costs no system
+   call at all. Measured against a mutex + two condition variables ring
+   and GLib's GAsyncQueue, the slot ring made the bounded 1-producer
+   1-consumer case about twice as fast as either; a mutex ring cannot get
+   there, since its producer and consumer share the lock's cache line on
+   every item. The figures are in docs/queue.md.
 */
 #if defined(PYCONC_QUEUE_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -166,7 +185,7 @@
 extern "C" {
 #endif
 
-// >>queue
+// >>api.queue
 /* Which of Python's four queue classes a queue behaves as. */
 typedef enum pc_queue_kind {
     PC_QUEUE_FIFO = 0,          // queue.Queue: first in, first out
@@ -290,7 +309,7 @@ PYCONC_API int pc_queue_is_shutdown(pc_queue *q);
 #define PC__Q_ALIGNED
 #endif
 
-// >>queue-types
+// >>types
 enum { PC__Q_B_RING = 0, PC__Q_B_LIST = 1, PC__Q_B_LOCKED = 2 };
 enum { PC__Q_S_OPEN = 0, PC__Q_S_SHUT = 1, PC__Q_S_IMMEDIATE = 2 };
 
@@ -300,7 +319,7 @@ typedef struct pc__q_block { struct pc__q_block *next; } pc__q_block;
 // Each group is written by a different party (putters, getters, task
 // tracking, sleepers), so each gets its own cache line.
 struct pc_queue {
-    struct PC__Q_ALIGNED {       // read-only after creation, plus the state word
+    struct PC__Q_ALIGNED {      // read-only after creation, plus the state word
         void *raw;              // what pc__malloc returned (q is aligned inside)
         int kind, backend;
         long maxsize;
@@ -315,19 +334,19 @@ struct pc_queue {
         uint32_t state;         // PC__Q_S_*
         uint32_t drainers;      // immediate shutdowns still discarding items
     } c;
-    struct PC__Q_ALIGNED {       // putters' end
+    struct PC__Q_ALIGNED {      // putters' end
         uint64_t putc;          // items put (ring: slots claimed)
         pc_lock lock;           // list: the tail lock
-        pc__q_block *blk;        // list: the block being filled
+        pc__q_block *blk;       // list: the block being filled
     } p;
-    struct PC__Q_ALIGNED {       // getters' end
+    struct PC__Q_ALIGNED {      // getters' end
         uint64_t getc;          // items taken (ring: slots claimed)
         pc_lock lock;           // list: the head lock
-        pc__q_block *blk;        // list: the block being emptied
+        pc__q_block *blk;       // list: the block being emptied
         uint64_t seen;          // list: a putc value already read
-        pc__q_block *spare;      // list: one emptied block kept for reuse
+        pc__q_block *spare;     // list: one emptied block kept for reuse
     } g;
-    struct PC__Q_ALIGNED {       // locked kinds: the one lock and the array
+    struct PC__Q_ALIGNED {      // locked kinds: the one lock and the array
         pc_lock lock;
         unsigned char *buf;
         uint64_t cap;
@@ -336,17 +355,21 @@ struct pc_queue {
     struct PC__Q_ALIGNED {
         uint64_t unfinished;    // items put and not yet marked done
     } t;
-    struct PC__Q_ALIGNED {       // pyconc.h's event counts (the protocol is told there)
+    struct PC__Q_ALIGNED {      // pyconc.h's event counts (the protocol is told there)
         pc__evc not_empty, not_full, all_done;
     } w;
 };
 
-// >>queue-helpers
+// >>posix
+// The queue's one system call; the rest of the OS is pyconc.h's.
+static inline void pc__q_os_yield(void) { sched_yield(); }
+
+// >>helpers
 // Waiting for another thread's copy that is already under way: spin a
 // little, then let it run (it may have been preempted mid-copy).
 static void pc__q_backoff(unsigned *spins) {
     if (++*spins < 64) pc__cpu_relax();
-    else sched_yield();
+    else pc__q_os_yield();
 }
 
 // Copies of the common small sizes become plain moves.
@@ -395,7 +418,7 @@ static uint64_t pc__q_task_sub(pc_queue *q) {
     return v;
 }
 
-// >>queue-ring
+// >>ring
 // Slot i of lap n has seq i + n*cap while free for the producer of that
 // lap, and i + n*cap + 1 once filled for its consumer, who sets it to
 // i + (n+1)*cap when done. The acquire/release pair on seq is what hands
@@ -466,7 +489,7 @@ static int pc__q_ring_init(pc_queue *q) {
     return PC_OK;
 }
 
-// >>queue-list
+// >>list
 // Item k lives in block k / block_items at k % block_items. The putter
 // (under the tail lock) links a new block before it publishes the first
 // item in it, so a getter that sees putc > k also sees the link. A getter
@@ -550,7 +573,7 @@ static void pc__q_list_free(pc_queue *q) {
     pc__free(q->g.spare);
 }
 
-// >>queue-locked
+// >>locked
 // LIFO: a stack of item_size entries. PRIORITY: a binary min-heap whose
 // entries are the item then an insertion number (8 bytes, unaligned,
 // padded only as far as the item's alignment needs: the heap is
@@ -664,7 +687,7 @@ static int pc__q_locked_init(pc_queue *q) {
     return pc__q_locked_grow(q);
 }
 
-// >>queue-core
+// >>core
 static int pc__q_try_put(pc_queue *q, const void *item) {
     switch (q->c.backend) {
     case PC__Q_B_RING: return pc__q_ring_try_put(q, item);
@@ -754,7 +777,7 @@ static int pc__q_check(pc_queue *q, const void *item, double timeout, const char
     return PC_OK;
 }
 
-// >>queue-api
+// >>queue
 static int pc__q_desc_check(const pc_queue_desc *d) {
     if ((unsigned)d->kind > (unsigned)PC_QUEUE_SIMPLE)
         return pc__error(PC_VALUE, "queue kind %d is not a pc_queue_kind", (int)d->kind);

@@ -144,7 +144,8 @@ static long blocking_get(pc_queue *q, long value, double timeout) {
 // Order: Python's test puts 111, 333, 222.
 static void check_order(const shape *s) {
     pc_queue *q = make(s);
-    long want_fifo[] = {111, 333, 222}, want_lifo[] = {222, 333, 111}, want_prio[] = {111, 222, 333};
+    long want_fifo[] = {111, 333, 222}, want_lifo[] = {222, 333, 111};
+    long want_prio[] = {111, 222, 333};
     const long *want = s->kind == PC_QUEUE_LIFO ? want_lifo
                      : s->kind == PC_QUEUE_PRIORITY ? want_prio : want_fifo;
     int rc, n = s->maxsize == 1 ? 1 : 3;
@@ -943,8 +944,16 @@ static void stress_run(const shape *sh, int use_shutdown) {
     s.seen = (unsigned char *)calloc(SP * SN, 1);
     sarg pa[SP], ca[SC];
     pc_thread *pt[SP], *ct[SC];
-    for (int i = 0; i < SC; i++) { ca[i].s = &s; ca[i].id = i; ct[i] = spawn(stress_consumer, &ca[i]); }
-    for (int i = 0; i < SP; i++) { pa[i].s = &s; pa[i].id = i; pt[i] = spawn(stress_producer, &pa[i]); }
+    for (int i = 0; i < SC; i++) {
+        ca[i].s = &s;
+        ca[i].id = i;
+        ct[i] = spawn(stress_consumer, &ca[i]);
+    }
+    for (int i = 0; i < SP; i++) {
+        pa[i].s = &s;
+        pa[i].id = i;
+        pt[i] = spawn(stress_producer, &pa[i]);
+    }
     for (int i = 0; i < SP; i++) {
         CHECK_OK(pc_thread_join(pt[i], 60));
         CHECK_EQ(pc_thread_exitcode(pt[i]), 0);
