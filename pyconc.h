@@ -232,6 +232,42 @@ typedef struct pc__evc {
 } pc__evc;
 #define PC__EVC_INIT {0, 0, 0}
 
+// >>api.list
+/* Internal: an intrusive doubly-linked list, the one every pyconc header
+   uses. An element embeds a pc__link and PC__CONTAINER finds the element
+   from it (as Linux's list.h). The ends are NULL, not a sentinel, so all
+   zero is an empty list and an unlinked link: a list fits in a static
+   initialiser. The caller's lock guards every call. */
+typedef struct pc__link { struct pc__link *prev, *next; } pc__link;
+typedef struct pc__list { pc__link *head, *tail; } pc__list;
+#define PC__LIST_INIT {NULL, NULL}
+/* The element of type `type` whose member `member` is the link ptr. */
+#define PC__CONTAINER(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+static inline void pc__list_push_back(pc__list *l, pc__link *x) {
+    x->prev = l->tail;
+    x->next = NULL;
+    if (l->tail) l->tail->next = x; else l->head = x;
+    l->tail = x;
+}
+static inline void pc__list_push_front(pc__list *l, pc__link *x) {
+    x->prev = NULL;
+    x->next = l->head;
+    if (l->head) l->head->prev = x; else l->tail = x;
+    l->head = x;
+}
+/* Unlink x from l (x must be on l); x is then unlinked. */
+static inline void pc__list_remove(pc__list *l, pc__link *x) {
+    if (x->prev) x->prev->next = x->next; else l->head = x->next;
+    if (x->next) x->next->prev = x->prev; else l->tail = x->prev;
+    x->prev = x->next = NULL;
+}
+/* 1 when x is on l (x is on l or on no list). */
+static inline int pc__list_is_linked(const pc__list *l, const pc__link *x) {
+    return x->prev != NULL || l->head == x;
+}
+
 // >>lock
 /* A primitive lock: any thread may release it. Python: threading.Lock */
 typedef struct pc_lock { uint32_t state; } pc_lock;
@@ -646,6 +682,14 @@ PYCONC_API void *pc__calloc(size_t n, size_t size);
    On failure (PC_NOMEM) p is untouched and still the caller's. */
 PYCONC_API void *pc__realloc(void *p, size_t old_size, size_t size);
 PYCONC_API void pc__free(void *p);
+/* Make room for need items of item_size bytes in the array *items (items:
+   the address of the caller's `T *`), of *cap items now: when need > *cap,
+   grow to twice *cap (at first 4 items, or 64 bytes' worth if more), at
+   least need, at most max (0: as many as size_t can count). The items kept
+   move along (pc__realloc); new ones are not zeroed.
+   Returns: PC_OK (*items and *cap updated), PC_VALUE (need > max), PC_NOMEM
+   (out of memory, or too large for size_t); on failure both are untouched. */
+PYCONC_API int pc__grow(void *items, size_t *cap, size_t need, size_t item_size, size_t max);
 PYCONC_API char *pc__strdup(const char *s);
 /* Python's exception name for a code: "TimeoutError". */
 PYCONC_API const char *pc__exception_name(int code);
@@ -857,6 +901,36 @@ PYCONC_API void *pc__realloc(void *p, size_t old_size, size_t size) {
 }
 
 PYCONC_API void pc__free(void *p) { if (p) PYCONC_FREE(p); }
+
+// The capacity to grow cap to for need items (need <= limit): doubling, so
+// that n pushes cost O(n) copies, with a first step that is never tiny.
+static size_t pc__grow_cap(size_t cap, size_t need, size_t item_size, size_t limit) {
+    size_t first = 64 / item_size > 4 ? 64 / item_size : 4;
+    size_t ncap = !cap ? first : cap > limit / 2 ? limit : cap * 2;
+    if (ncap < need) ncap = need;
+    return ncap < limit ? ncap : limit;
+}
+
+PYCONC_API int pc__grow(void *items, size_t *cap, size_t need, size_t item_size, size_t max) {
+    if (need <= *cap) return PC_OK;
+    if (!item_size) return pc__error(PC_VALUE, "cannot grow an array of 0-byte items");
+    if (max && need > max)
+        return pc__error(PC_VALUE, "cannot grow past %zu items (%zu wanted)", max, need);
+    size_t limit = (size_t)-1 / item_size;
+    if (max && max < limit) limit = max;
+    if (need > limit)
+        return pc__error(PC_NOMEM, "allocation of %zu x %zu bytes overflows", need, item_size);
+    size_t ncap = pc__grow_cap(*cap, need, item_size, limit);
+    // items points at the caller's `T *`: read and write it as bytes, which
+    // any pointer type allows.
+    void *old, *p;
+    memcpy(&old, items, sizeof old);
+    p = pc__realloc(old, *cap * item_size, ncap * item_size);
+    if (!p) return PC_NOMEM;
+    memcpy(items, &p, sizeof p);
+    *cap = ncap;
+    return PC_OK;
+}
 
 PYCONC_API char *pc__strdup(const char *s) {
     size_t n = strlen(s) + 1;

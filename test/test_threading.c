@@ -76,6 +76,99 @@ TEST(cpu_counts) {
     CHECK(pc_process_cpu_count() <= pc_cpu_count());
 }
 
+// >>internal lists and arrays
+struct item { int value; pc__link link; };
+
+// The list's values head to tail, and the same read tail to head, as digits.
+static long list_digits(const pc__list *l) {
+    long forward = 0, backward = 0;
+    for (const pc__link *x = l->head; x; x = x->next)
+        forward = forward * 10 + PC__CONTAINER(x, struct item, link)->value;
+    for (const pc__link *x = l->tail; x; x = x->prev)
+        backward = backward * 10 + PC__CONTAINER(x, struct item, link)->value;
+    long mirrored = 0;
+    for (long b = backward; b; b /= 10) mirrored = mirrored * 10 + b % 10;
+    CHECK_EQ(mirrored, forward);
+    return forward;
+}
+
+TEST(list_order_and_removal) {
+    struct item it[5] = {{1, {NULL, NULL}}, {2, {NULL, NULL}}, {3, {NULL, NULL}},
+                         {4, {NULL, NULL}}, {5, {NULL, NULL}}};
+    pc__list l = PC__LIST_INIT;
+    CHECK(l.head == NULL && l.tail == NULL);
+    CHECK(!pc__list_is_linked(&l, &it[0].link));
+    pc__list_push_back(&l, &it[1].link);
+    CHECK(pc__list_is_linked(&l, &it[1].link));         // alone: no neighbours, still on it
+    pc__list_push_back(&l, &it[2].link);
+    pc__list_push_front(&l, &it[0].link);
+    pc__list_push_back(&l, &it[3].link);
+    pc__list_push_back(&l, &it[4].link);
+    CHECK_EQ(list_digits(&l), 12345);
+    pc__list_remove(&l, &it[2].link);                   // middle
+    CHECK_EQ(list_digits(&l), 1245);
+    CHECK(!pc__list_is_linked(&l, &it[2].link));
+    pc__list_remove(&l, &it[0].link);                   // head
+    pc__list_remove(&l, &it[4].link);                   // tail
+    CHECK_EQ(list_digits(&l), 24);
+    pc__list_push_front(&l, &it[4].link);               // a removed link goes on again
+    CHECK_EQ(list_digits(&l), 524);
+    pc__list_remove(&l, &it[1].link);
+    pc__list_remove(&l, &it[4].link);
+    pc__list_remove(&l, &it[3].link);
+    CHECK(l.head == NULL && l.tail == NULL);
+    for (int i = 0; i < 5; i++) CHECK(!pc__list_is_linked(&l, &it[i].link));
+    pc__list_push_front(&l, &it[2].link);               // into an empty list from the front
+    CHECK(l.head == &it[2].link && l.tail == &it[2].link);
+}
+
+TEST(grow_doubles_to_the_exact_max) {
+    int *a = NULL;
+    size_t cap = 0;
+    CHECK_OK(pc__grow(&a, &cap, 1, sizeof *a, 0));      // from nothing: 64 bytes' worth
+    CHECK(a != NULL);
+    CHECK_EQ(cap, (size_t)16);
+    for (int i = 0; i < 16; i++) a[i] = i * 7;
+    int *before = a;
+    CHECK_OK(pc__grow(&a, &cap, 16, sizeof *a, 0));     // room enough: nothing moves
+    CHECK(a == before && cap == 16);
+    CHECK_OK(pc__grow(&a, &cap, 17, sizeof *a, 0));     // doubles
+    CHECK_EQ(cap, (size_t)32);
+    CHECK_OK(pc__grow(&a, &cap, 100, sizeof *a, 0));    // straight to what is needed
+    CHECK_EQ(cap, (size_t)100);
+    CHECK_OK(pc__grow(&a, &cap, 101, sizeof *a, 150));  // doubling stops at max
+    CHECK_EQ(cap, (size_t)150);
+    for (int i = 0; i < 16; i++) CHECK_EQ(a[i], i * 7);
+    CHECK_RC(pc__grow(&a, &cap, 151, sizeof *a, 150), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "150") != NULL);
+    CHECK_EQ(cap, (size_t)150);
+    for (int i = 0; i < 16; i++) CHECK_EQ(a[i], i * 7);  // a failure leaves it whole
+    pc__free(a);
+    char *big = NULL;
+    size_t bcap = 0;
+    CHECK_OK(pc__grow(&big, &bcap, 3, 1, 0));
+    CHECK_EQ(bcap, (size_t)64);
+    CHECK_OK(pc__grow(&big, &bcap, 65, 1, 65));         // the exact max, below twice
+    CHECK_EQ(bcap, (size_t)65);
+    pc__free(big);
+}
+
+TEST(grow_refuses_overflow) {
+    struct wide { char bytes[1024]; } *w = NULL;
+    size_t cap = 0;
+    CHECK_RC(pc__grow(&w, &cap, SIZE_MAX / 512, sizeof *w, 0), PC_NOMEM);
+    CHECK(strstr(pc_last_error(), "overflows") != NULL);
+    CHECK(w == NULL && cap == 0);
+    CHECK_OK(pc__grow(&w, &cap, 2, sizeof *w, 0));
+    CHECK_EQ(cap, (size_t)4);
+    w[1].bytes[1023] = 'x';
+    CHECK_RC(pc__grow(&w, &cap, SIZE_MAX / sizeof *w + 1, sizeof *w, 0), PC_NOMEM);
+    CHECK_EQ(cap, (size_t)4);
+    CHECK_EQ(w[1].bytes[1023], 'x');
+    CHECK_RC(pc__grow(&w, &cap, 5, 0, 0), PC_VALUE);
+    pc__free(w);
+}
+
 // >>lock
 struct holder { pc_lock *lock; pc_event taken, go; int rc; };
 
