@@ -616,7 +616,7 @@ PYCONC_API int pc_future_set_exception(pc_future *f, int code, const char *fmt, 
 // The call half of pc_future_run: mark f running (unless cancelled) and
 // call fn; the caller finishes f with *out_result, *out_code and msg.
 static int pc__f_invoke(pc_future *f, pc_task_fn fn, void *arg, void **out_result,
-                           int *out_code, char *msg, size_t cap) {
+                        int *out_code, char *msg, size_t cap) {
     int rc = pc_future_set_running_or_notify_cancel(f);
     if (rc) return rc;
     pc__exception_take(NULL, 0);
@@ -1051,7 +1051,7 @@ static int pc__f_tpool_enqueue(pc__f_tpool *p, pc_future *f) {
 }
 
 static int pc__f_tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
-                            pc_future **out_future) {
+                              pc_future **out_future) {
     pc__f_tpool *p = (pc__f_tpool *)ex;
     pc_future *f = pc__f_alloc(arg_size);
     if (!f) return PC_NOMEM;
@@ -1239,7 +1239,7 @@ static int pc__f_executor_check(pc_executor *ex, pc_task_fn fn) {
 }
 
 static int pc__f_executor_submit(pc_executor *ex, pc_task_fn fn, const void *arg,
-                               size_t arg_size, pc_future **out_future) {
+                                 size_t arg_size, pc_future **out_future) {
     pc_future *f = NULL;
     if (out_future) *out_future = NULL;
     int rc = pc__f_executor_check(ex, fn);
@@ -1367,7 +1367,7 @@ static void pc__f_map_desc_defaults(const pc_map_desc *desc, pc_map_desc *out) {
 }
 
 static int pc__f_map_check(pc_executor *ex, pc_task_fn fn, const pc_map_desc *d,
-                         pc_map_iter **out_iter) {
+                           pc_map_iter **out_iter) {
     if (!out_iter) return pc__error(PC_VALUE, "out_iter is NULL");
     *out_iter = NULL;
     int rc = pc__f_executor_check(ex, fn);
@@ -1534,7 +1534,7 @@ static void pc__f_node_detach(pc__f_node *node) {
 // protocol: ready reads the counters or the done stack sequentially
 // consistent, as the notifier writes them). Returns PC_OK or PC_TIMEOUT.
 static int pc__f_waiter_sleep(pc__f_waiter *w, int (*ready)(void *ctx), void *ctx,
-                             double deadline) {
+                              double deadline) {
     uint32_t key = pc__evc_prepare(&w->evc);
     if (ready(ctx)) return PC_OK;
     return pc__evc_wait(&w->evc, key, deadline);
@@ -1561,7 +1561,7 @@ static int pc__f_wait_met(const pc__f_wait_state *st) {
 static int pc__f_wait_ready(void *ctx) { return pc__f_wait_met((const pc__f_wait_state *)ctx); }
 
 static void pc__f_wait_outputs(pc_future **u, size_t m, pc_future **out_done, size_t *out_ndone,
-                             pc_future **out_not_done, size_t *out_nnot_done) {
+                               pc_future **out_not_done, size_t *out_nnot_done) {
     size_t nd = 0, nn = 0;
     for (size_t i = 0; i < m; i++) {
         if (pc_future_done(u[i])) {

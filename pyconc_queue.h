@@ -902,7 +902,7 @@ static int pc__q_all_done(pc_queue *q) { return PC__Q_SEQ(&q->t.unfinished) == 0
 // tasks before the discarded items are counted done.
 static int pc__q_join_over(pc_queue *q) {
     return pc__q_all_done(q) || (PC__Q_SEQ(&q->c.state) == PC__Q_S_IMMEDIATE &&
-                                PC__Q_SEQ(&q->c.drainers) == 0);
+                                 PC__Q_SEQ(&q->c.drainers) == 0);
 }
 
 static int pc__q_join_result(pc_queue *q) {
