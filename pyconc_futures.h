@@ -650,17 +650,9 @@ PYCONC_API int pc_future_add_done_callback(pc_future *f, pc_future_callback fn, 
                 pc_lock_release(&f->lock);
                 return PC_NOMEM;
             }
-            if (m->n == m->cap) {
-                size_t cap = m->cap ? m->cap * 2 : 4;
-                pc__f_callback *items = (pc__f_callback *)pc__calloc(cap, sizeof *items);
-                if (!items) {
-                    pc_lock_release(&f->lock);
-                    return PC_NOMEM;
-                }
-                if (m->n) memcpy(items, m->items, m->n * sizeof *items);
-                pc__free(m->items);
-                m->items = items;
-                m->cap = cap;
+            if (pc__grow(&m->items, &m->cap, m->n + 1, sizeof *m->items, 0)) {
+                pc_lock_release(&f->lock);
+                return PC_NOMEM;
             }
             m->items[m->n].fn = fn;
             m->items[m->n].ctx = ctx;
@@ -720,16 +712,17 @@ typedef struct pc__f_tpool {
     pc__evc idle;               // idle workers park on it (prepared and taken under lock)
     int idle_tokens;            // Python's _idle_semaphore
     int max_workers, nthreads;  // nthreads: workers started
-    int cap;                    // room in threads / waiting_on (grows to max_workers)
     int shutdown, broken;
     int handle_freed;           // pc_executor_free was called (fork: who frees it)
     int orphan;                 // left behind by fork(): not in the registry
-    pc_thread **threads;        // [cap]
-    pc_future **waiting_on;     // [cap]: what each worker waits for (deadlock check)
+    // Both grow as workers start (pc__f_tpool_grow), to max_workers at most.
+    pc_thread **threads;        // [threads_cap]
+    pc_future **waiting_on;     // [waiting_cap]: what each worker waits for (deadlock check)
+    size_t threads_cap, waiting_cap;
     char *prefix;
     pc_target_fn initializer;
     void *initarg;
-    struct pc__f_tpool *reg_next, *reg_prev;
+    pc__link reg;               // in pc__f_pools
 } pc__f_tpool;
 
 // The worker's own pool and index, for the deadlock check and for a
@@ -740,7 +733,7 @@ static PC__TLS int pc__f_tls_worker;
 // Every live pool, so that at exit the workers finish the queue, end and
 // are joined.
 static pc_lock pc__f_pools_lock = PC_LOCK_INIT;
-static pc__f_tpool *pc__f_pools;
+static pc__list pc__f_pools = PC__LIST_INIT;
 static uint32_t pc__f_pools_exiting, pc__f_pools_atexit, pc__f_pool_counter;
 
 // Wake every parked worker (lock held; shutdown, a broken pool, exit). A
@@ -770,9 +763,10 @@ static void pc__f_pools_at_exit(void) {
     __atomic_store_n(&pc__f_pools_exiting, 1u, __ATOMIC_RELEASE);
     pc_lock_acquire(&pc__f_pools_lock, PC_FOREVER);
     size_t n = 0, k = 0;
-    for (pc__f_tpool *p = pc__f_pools; p; p = p->reg_next) n++;
+    for (pc__link *l = pc__f_pools.head; l; l = l->next) n++;
     pc__f_tpool **live = (pc__f_tpool **)pc__malloc(n * sizeof *live);
-    for (pc__f_tpool *p = pc__f_pools; p; p = p->reg_next) {
+    for (pc__link *l = pc__f_pools.head; l; l = l->next) {
+        pc__f_tpool *p = PC__CONTAINER(l, pc__f_tpool, reg);
         pc_lock_acquire(&p->lock, PC_FOREVER);
         pc__f_tpool_wake_all(p);
         pc_lock_release(&p->lock);
@@ -798,17 +792,18 @@ static void pc__f_pools_after_fork_parent(void) { pc_lock_release(&pc__f_pools_l
 // (then it is leaked), only the handle's reference is left, so that
 // pc_executor_free in the child returns at once and frees it.
 static void pc__f_pools_after_fork_child(void) {
-    pc__f_tpool *next;
-    for (pc__f_tpool *p = pc__f_pools; p; p = next) {
-        next = p->reg_next;
-        p->reg_next = p->reg_prev = NULL;
+    pc__link *next;
+    for (pc__link *l = pc__f_pools.head; l; l = next) {
+        pc__f_tpool *p = PC__CONTAINER(l, pc__f_tpool, reg);
+        next = l->next;
+        l->prev = l->next = NULL;
         p->orphan = 1;
         p->lock.state = 0;
         pc__evc_init(&p->idle, 0);
         p->idle_tokens = 0;
         if (!p->handle_freed) p->refs = 1;
     }
-    pc__f_pools = NULL;
+    pc__f_pools.head = pc__f_pools.tail = NULL;
     pc__f_pools_lock.state = 0;
     pc__f_tls_pool = NULL;      // the forking thread is no pool worker in the child
 }
@@ -827,9 +822,7 @@ static void pc__f_pools_add(pc__f_tpool *p) {
         pc__lifecycle_set(PC__PHASE_POOLS, &h);
     }
     pc_lock_acquire(&pc__f_pools_lock, PC_FOREVER);
-    p->reg_next = pc__f_pools;
-    if (pc__f_pools) pc__f_pools->reg_prev = p;
-    pc__f_pools = p;
+    pc__list_push_front(&pc__f_pools, &p->reg);
     pc_lock_release(&pc__f_pools_lock);
 }
 
@@ -839,9 +832,7 @@ static void pc__f_pools_remove(pc__f_tpool *p) {
         pc_lock_release(&pc__f_pools_lock);
         return;
     }
-    if (p->reg_prev) p->reg_prev->reg_next = p->reg_next;
-    else pc__f_pools = p->reg_next;
-    if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
+    pc__list_remove(&pc__f_pools, &p->reg);
     pc_lock_release(&pc__f_pools_lock);
 }
 
@@ -982,22 +973,11 @@ static int pc__f_tpool_worker(void *arg) {
 // start: sizing them by max_workers up front made a pool with a huge
 // max_workers (Python takes any) allocate and zero gigabytes.
 static int pc__f_tpool_grow(pc__f_tpool *p) {
-    if (p->nthreads < p->cap) return PC_OK;
-    int cap = p->cap > p->max_workers / 2 ? p->max_workers : p->cap * 2;
-    pc_thread **threads = (pc_thread **)pc__calloc((size_t)cap, sizeof *threads);
-    pc_future **waiting = (pc_future **)pc__calloc((size_t)cap, sizeof *waiting);
-    if (!threads || !waiting) {
-        pc__free(threads);
-        pc__free(waiting);
+    size_t need = (size_t)p->nthreads + 1, max = (size_t)p->max_workers;
+    if (pc__grow(&p->threads, &p->threads_cap, need, sizeof *p->threads, max)) return PC_NOMEM;
+    if (pc__grow(&p->waiting_on, &p->waiting_cap, need, sizeof *p->waiting_on, max))
         return PC_NOMEM;
-    }
-    memcpy(threads, p->threads, (size_t)p->nthreads * sizeof *threads);
-    memcpy(waiting, p->waiting_on, (size_t)p->nthreads * sizeof *waiting);
-    pc__free(p->threads);
-    pc__free(p->waiting_on);
-    p->threads = threads;
-    p->waiting_on = waiting;
-    p->cap = cap;
+    p->waiting_on[p->nthreads] = NULL;  // grown slots are not zeroed
     return PC_OK;
 }
 
@@ -1151,14 +1131,8 @@ PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc) {
     }
     pc__f_tpool *p = (pc__f_tpool *)pc__calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->cap = d.max_workers < 8 ? d.max_workers : 8;
-    p->threads = (pc_thread **)pc__calloc((size_t)p->cap, sizeof *p->threads);
-    p->waiting_on = (pc_future **)pc__calloc((size_t)p->cap, sizeof *p->waiting_on);
     p->prefix = pc__strdup(d.thread_name_prefix);
-    if (!p->threads || !p->waiting_on || !p->prefix) {
-        pc__free(p->threads);
-        pc__free(p->waiting_on);
-        pc__free(p->prefix);
+    if (!p->prefix) {
         pc__free(p);
         return NULL;
     }

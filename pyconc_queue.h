@@ -349,7 +349,7 @@ struct pc_queue {
     struct PC__Q_ALIGNED {      // locked kinds: the one lock and the array
         pc_lock lock;
         unsigned char *buf;
-        uint64_t cap;
+        size_t cap;             // entries buf has room for
         unsigned char *tmp;     // one entry of scratch for the heap
     } l;
     struct PC__Q_ALIGNED {
@@ -620,23 +620,18 @@ static void pc__q_heap_pop(pc_queue *q, uint64_t n) {
     pc__q_heap_push(q, hole);
 }
 
-static int pc__q_locked_grow(pc_queue *q) {
-    uint64_t cap = q->l.cap ? q->l.cap * 2 : 64;
-    if (q->c.bound && cap > q->c.bound) cap = q->c.bound;
-    unsigned char *buf = (unsigned char *)pc__calloc((size_t)cap, q->c.stride);
-    if (!buf) return PC_NOMEM;
-    if (q->l.buf) memcpy(buf, q->l.buf, (size_t)(q->l.cap * q->c.stride));
-    pc__free(q->l.buf);
-    q->l.buf = buf;
-    q->l.cap = cap;
-    return PC_OK;
+// Room for need entries (need is at most cap + 1, or 64: a size_t): the array
+// doubles, up to maxsize when bounded (a bound size_t cannot count is no cap).
+static int pc__q_locked_grow(pc_queue *q, uint64_t need) {
+    size_t max = (uint64_t)(size_t)q->c.bound == q->c.bound ? (size_t)q->c.bound : 0;
+    return pc__grow(&q->l.buf, &q->l.cap, (size_t)need, q->c.stride, max);
 }
 
 static int pc__q_locked_try_put(pc_queue *q, const void *item) {
     pc_lock_acquire(&q->l.lock, PC_FOREVER);
     uint64_t p = q->p.putc, n = p - q->g.getc;
     int rc = q->c.bound && n >= q->c.bound ? PC_FULL : PC_OK;
-    if (rc == PC_OK && n == q->l.cap) rc = pc__q_locked_grow(q);
+    if (rc == PC_OK && n == q->l.cap) rc = pc__q_locked_grow(q, n + 1);
     if (rc == PC_OK) {
         if (q->c.kind == PC_QUEUE_LIFO) {
             pc__q_copy(pc__q_heap_at(q, n), item, q->c.item_size);
@@ -684,7 +679,7 @@ static int pc__q_locked_init(pc_queue *q) {
     }
     q->l.tmp = (unsigned char *)pc__malloc(q->c.stride);
     if (!q->l.tmp) return PC_NOMEM;
-    return pc__q_locked_grow(q);
+    return pc__q_locked_grow(q, q->c.bound && q->c.bound < 64 ? q->c.bound : 64);
 }
 
 // >>core

@@ -1269,3 +1269,29 @@ TEST(priority_aligned_items) {
     CHECK_MSG(misaligned == 0, "comparator got %ld misaligned items", misaligned);
     pc_queue_free(q);
 }
+
+// LIFO and PRIORITY keep an array that grows as items arrive: filled to a
+// bound that is no power of two (nor a multiple of the first room), it
+// holds exactly maxsize items and gives every one back in order.
+TEST(locked_grows_to_bound) {
+    static const long bounds[] = {1, 2, 63, 64, 65, 100, 129, 1000};
+    for (int k = 0; k < 2; k++) {
+        pc_queue_kind kind = k ? PC_QUEUE_PRIORITY : PC_QUEUE_LIFO;
+        for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
+            long n = bounds[b];
+            pc_queue *q = make_kind(kind, n);
+            for (long i = 0; i < n; i++)
+                CHECK_OK(put_long(q, kind == PC_QUEUE_LIFO ? i : n - i, 0));
+            CHECK(pc_queue_full(q));
+            CHECK_RC(put_long(q, -1, 0), PC_FULL);
+            int rc;
+            for (long i = 0; i < n; i++) {
+                long want = kind == PC_QUEUE_LIFO ? n - 1 - i : i + 1;
+                CHECK_EQ(get_long(q, 0, &rc), want);
+                CHECK_OK(rc);
+            }
+            CHECK(pc_queue_empty(q));
+            pc_queue_free(q);
+        }
+    }
+}
