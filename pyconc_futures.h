@@ -102,11 +102,11 @@
    Every function may be called from any thread. A future passed to a
    function must be kept referenced by the caller for the call's duration.
    A map or as_completed iterator is one thread's at a time (as a Python
-   generator). Free a map iterator before its executor. A pool's workers do not exist
-   in a fork()ed child: make new pools there. The parent's pools are
-   left out of the child's exit handling; do not submit to one there (its
-   queued futures never run). pc_executor_free on one in the child returns
-   at once.
+   generator). Free a map iterator before its executor. A pool's workers
+   do not exist in a fork()ed child: make new pools there. The parent's
+   pools are left out of the child's exit handling; do not submit to one
+   there (its queued futures never run). pc_executor_free on one in the
+   child returns at once.
 
    At exit (exit() or a return from main), as in Python, every pool runs
    the work already queued, even without a shutdown, and its workers are
