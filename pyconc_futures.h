@@ -15,18 +15,43 @@
    Everywhere else just #include "pyconc_futures.h". Link with -pthread.
    PYCONC_ALL_IMPLEMENTATION switches on every included pyconc header.
 
+   LICENSE: see the end of pyconc.h.
+
+   TABLE OF CONTENTS
+   =================
+   Declarations:
+     api.future       pc_future: states, result, done callbacks, references
+     api.executor     the pc_executor interface: submit, shutdown, free
+     api.map          pc_executor_map and its iterator
+     api.thread_pool  ThreadPoolExecutor: pc_thread_pool_new
+     api.wait         pc_futures_wait and as_completed
+   Implementation (behind PYCONC_FUTURES_IMPLEMENTATION):
+     implementation   includes
+     future           the future: state moves, callbacks, waiters, result
+     thread_pool      the pool: queue, workers, registry, exit and fork
+     deadlock         a worker waiting on its own pool's queued future
+     executor         the interface's calls, for any executor
+     map              map: chunks, a bounded window of submits, the iterator
+     wait             wait(): a waiter node on each future
+     as_completed     as_completed(): the same nodes, handed out as done
+   Each section starts at its marker `// >>name` (grep for "// >>").
+
    CONFIGURATION
    =============
-   PYCONC_FUTURES_IMPLEMENTATION  compile the implementation into this file.
-   PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC/PYCONC_FREE, PYCONC_ASSERT
-                                  as in pyconc.h (shared by every header).
+   PYCONC_FUTURES_IMPLEMENTATION  default: undefined. Compile the
+                           implementation into this file.
+   PYCONC_ALL_IMPLEMENTATION      default: undefined. The implementation
+                           of pyconc.h and of every pyconc header included.
+   Everything pyconc.h accepts (PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC,
+   PYCONC_FREE, PYCONC_ASSERT, PYCONC_NO_FUTEX ...), with its defaults there.
 
    OVERVIEW
    ========
    Every name of Python's concurrent.futures, for threads, by one rule:
 
        Python                                  C
-       ThreadPoolExecutor(max_workers=4)       pc_thread_pool_new(&(pc_thread_pool_desc){.max_workers = 4})
+       ThreadPoolExecutor(max_workers=4)       pc_thread_pool_new(&(pc_thread_pool_desc){
+                                                   .max_workers = 4 })
        f = ex.submit(fn, arg)                  pc_executor_submit(ex, fn, arg, &f)
        f.result(timeout=2)                     pc_future_result(f, 2, &out)
        f.add_done_callback(cb)                 pc_future_add_done_callback(f, cb, ctx)
@@ -77,11 +102,11 @@
    Every function may be called from any thread. A future passed to a
    function must be kept referenced by the caller for the call's duration.
    A map or as_completed iterator is one thread's at a time (as a Python
-   generator). Free a map iterator before its executor. A pool's workers do not exist
-   in a fork()ed child: make new pools there. The parent's pools are
-   left out of the child's exit handling; do not submit to one there (its
-   queued futures never run). pc_executor_free on one in the child returns
-   at once.
+   generator). Free a map iterator before its executor. A pool's workers
+   do not exist in a fork()ed child: make new pools there. The parent's
+   pools are left out of the child's exit handling; do not submit to one
+   there (its queued futures never run). pc_executor_free on one in the
+   child returns at once.
 
    At exit (exit() or a return from main), as in Python, every pool runs
    the work already queued, even without a shutdown, and its workers are
@@ -105,10 +130,6 @@
      task for threads too (Python ignores chunksize for threads).
    - pc_futures_wait returns PC_TIMEOUT when the condition was not met in
      time (its outputs are filled either way, as Python's return value).
-
-   LICENSE
-   =======
-   MIT or public domain (unlicense), your choice: see pyconc.h.
 */
 #if defined(PYCONC_FUTURES_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -136,7 +157,7 @@
 extern "C" {
 #endif
 
-// >>future
+// >>api.future
 /* The outcome of a call that may not have happened yet.
    Python: concurrent.futures.Future */
 typedef struct pc_future pc_future;
@@ -209,7 +230,7 @@ PYCONC_API int pc_future_set_exception(pc_future *f, int code, const char *fmt, 
    PC_VALUE.  Python: thread._WorkItem.run */
 PYCONC_API int pc_future_run(pc_future *f, pc_task_fn fn, void *arg);
 
-// >>executor
+// >>api.executor
 typedef struct pc_executor pc_executor;
 
 /* What an executor implements. Embed pc_executor as the first member of
@@ -258,7 +279,7 @@ PYCONC_API int pc_executor_shutdown(pc_executor *ex, int wait, int cancel_future
    finish the queued tasks and then release what is left. NULL is ignored. */
 PYCONC_API void pc_executor_free(pc_executor *ex);
 
-// >>map
+// >>api.map
 /* The results of pc_executor_map, in input order. */
 typedef struct pc_map_iter pc_map_iter;
 
@@ -299,7 +320,7 @@ PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result);
    NULL is ignored. */
 PYCONC_API void pc_map_iter_free(pc_map_iter *it);
 
-// >>thread_pool
+// >>api.thread_pool
 typedef struct pc_thread_pool_desc {
     int max_workers;                // 0: min(32, pc_process_cpu_count() + 4)
     const char *thread_name_prefix; // workers are "<prefix>_N"; NULL: "ThreadPoolExecutor-K"
@@ -314,7 +335,7 @@ typedef struct pc_thread_pool_desc {
    Python: ThreadPoolExecutor(max_workers, thread_name_prefix, initializer, initargs) */
 PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc);
 
-// >>wait
+// >>api.wait
 /* When pc_futures_wait returns. Python: FIRST_COMPLETED ... ALL_COMPLETED */
 enum {
     PC_FIRST_COMPLETED = 1,
@@ -374,10 +395,10 @@ PYCONC_API void pc_as_completed_free(pc_as_completed *it);
 
 #define PC__F_SEQ __ATOMIC_SEQ_CST
 
-// >>future_impl
-typedef struct pc__fcallback { pc_future_callback fn; void *ctx; } pc__fcallback;
-typedef struct pc__fcallbacks { size_t n, cap; pc__fcallback *items; } pc__fcallbacks;
-struct pc__fnode;
+// >>future
+typedef struct pc__f_callback { pc_future_callback fn; void *ctx; } pc__f_callback;
+typedef struct pc__f_callbacks { size_t n, cap; pc__f_callback *items; } pc__f_callbacks;
+struct pc__f_node;
 
 // 104 bytes on LP64: the future is also the executor's work item (fn, arg,
 // next), so a pending submit is this one allocation (plus the copied arg).
@@ -389,9 +410,9 @@ struct pc_future {
     pc__evc done;               // result()/exception() waiting for a done state
     void *result;
     char *message;              // the exception's message (heap) or NULL
-    pc__fcallback first;        // the first callback, kept inline
-    pc__fcallbacks *more;       // the callbacks after it
-    struct pc__fnode *waiters;  // wait()/as_completed() waiters to notify
+    pc__f_callback first;       // the first callback, kept inline
+    pc__f_callbacks *more;      // the callbacks after it
+    struct pc__f_node *waiters; // wait()/as_completed() waiters to notify
     pc_future *next;            // the executor's queue link
     pc_task_fn fn;              // the call, for executors
     void *arg;
@@ -400,26 +421,26 @@ struct pc_future {
 
 // A waiter shared by the futures one wait()/as_completed() watches, as
 // CPython's _Waiter: each future holds a node that points back to it.
-typedef struct pc__fwaiter {
+typedef struct pc__f_waiter {
     pc__evc evc;                // notified on every completion; sleepers wait on it
     uint32_t pending;           // watched futures not yet done
     uint32_t finished;          // completions seen
     uint32_t excepted;          // ... of which raised
-    struct pc__fnode *done;     // nodes of done futures, newest first
-} pc__fwaiter;
+    struct pc__f_node *done;    // nodes of done futures, newest first
+} pc__f_waiter;
 
-typedef struct pc__fnode {
-    struct pc__fnode *next;     // in the future's waiter list
-    struct pc__fnode *done_next;// in the waiter's done stack
-    pc__fwaiter *w;
+typedef struct pc__f_node {
+    struct pc__f_node *next;    // in the future's waiter list
+    struct pc__f_node *done_next;// in the waiter's done stack
+    pc__f_waiter *w;
     pc_future *f;
-} pc__fnode;
+} pc__f_node;
 
-static int pc__future_wait_done(pc_future *f, double timeout);
+static int pc__f_wait_done(pc_future *f, double timeout);
 
 
 
-static pc_future *pc__future_alloc(size_t extra) {
+static pc_future *pc__f_alloc(size_t extra) {
     // The copied argument follows the future, aligned for any type.
     size_t head = (sizeof(pc_future) + 15) & ~(size_t)15;
     if (extra > (size_t)-1 - head) {
@@ -433,11 +454,11 @@ static pc_future *pc__future_alloc(size_t extra) {
     return f;
 }
 
-static void *pc__future_extra(pc_future *f) {
+static void *pc__f_extra(pc_future *f) {
     return (char *)f + ((sizeof(pc_future) + 15) & ~(size_t)15);
 }
 
-PYCONC_API pc_future *pc_future_new(void) { return pc__future_alloc(0); }
+PYCONC_API pc_future *pc_future_new(void) { return pc__f_alloc(0); }
 
 PYCONC_API pc_future *pc_future_retain(pc_future *f) {
     if (f) __atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
@@ -454,32 +475,32 @@ PYCONC_API void pc_future_release(pc_future *f) {
     pc__free(f);
 }
 
-static uint32_t pc__fstate(const pc_future *f) {
+static uint32_t pc__f_state(const pc_future *f) {
     return __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
 }
 
 PYCONC_API int pc_future_cancelled(const pc_future *f) {
-    return f && pc__fstate(f) == PC_FUTURE_CANCELLED;
+    return f && pc__f_state(f) == PC_FUTURE_CANCELLED;
 }
 PYCONC_API int pc_future_running(const pc_future *f) {
-    return f && pc__fstate(f) == PC_FUTURE_RUNNING;
+    return f && pc__f_state(f) == PC_FUTURE_RUNNING;
 }
 PYCONC_API int pc_future_done(const pc_future *f) {
-    return f && pc__fstate(f) >= PC_FUTURE_CANCELLED;
+    return f && pc__f_state(f) >= PC_FUTURE_CANCELLED;
 }
 PYCONC_API pc_future_state pc_future_get_state(const pc_future *f) {
-    return f ? (pc_future_state)pc__fstate(f) : PC_FUTURE_PENDING;
+    return f ? (pc_future_state)pc__f_state(f) : PC_FUTURE_PENDING;
 }
 
 // Tell every waiter node of f that f is done. Runs with f->lock held, which
 // is also what a waiter takes to detach, so no waiter is freed meanwhile.
-static void pc__future_notify_waiters(pc_future *f, int excepted) {
-    pc__fnode *n = f->waiters, *next;
+static void pc__f_notify_waiters(pc_future *f, int excepted) {
+    pc__f_node *n = f->waiters, *next;
     f->waiters = NULL;
     for (; n; n = next) {
         next = n->next;
-        pc__fwaiter *w = n->w;
-        pc__fnode *top = __atomic_load_n(&w->done, __ATOMIC_RELAXED);
+        pc__f_waiter *w = n->w;
+        pc__f_node *top = __atomic_load_n(&w->done, __ATOMIC_RELAXED);
         do n->done_next = top;
         while (!__atomic_compare_exchange_n(&w->done, &top, n, 1, PC__F_SEQ, __ATOMIC_RELAXED));
         if (excepted) __atomic_add_fetch(&w->excepted, 1, PC__F_SEQ);
@@ -492,7 +513,7 @@ static void pc__future_notify_waiters(pc_future *f, int excepted) {
 // Run callbacks taken from a done future, in order. A callback "fails" by
 // pc_raise(); that is reported and ignored, and a raise pending in the
 // calling thread before the callbacks survives them.
-static void pc__future_call(pc_future *f, pc__fcallback cb) {
+static void pc__f_call(pc_future *f, pc__f_callback cb) {
     char msg[256];
     cb.fn(f, cb.ctx);
     int code = pc__exception_take(msg, sizeof msg);
@@ -503,12 +524,12 @@ static void pc__future_call(pc_future *f, pc__fcallback cb) {
     }
 }
 
-static void pc__future_run_callbacks(pc_future *f, pc__fcallback first, pc__fcallbacks *more) {
+static void pc__f_run_callbacks(pc_future *f, pc__f_callback first, pc__f_callbacks *more) {
     char saved[256];
     int saved_code = pc__exception_take(saved, sizeof saved);
-    if (first.fn) pc__future_call(f, first);
+    if (first.fn) pc__f_call(f, first);
     if (more) {
-        for (size_t i = 0; i < more->n; i++) pc__future_call(f, more->items[i]);
+        for (size_t i = 0; i < more->n; i++) pc__f_call(f, more->items[i]);
         pc__free(more->items);
         pc__free(more);
     }
@@ -518,7 +539,7 @@ static void pc__future_run_callbacks(pc_future *f, pc__fcallback first, pc__fcal
 // Move f to a done state (FINISHED or CANCELLED) and wake everyone. The
 // caller holds a reference, so f outlives the wake-ups and callbacks.
 // Returns 0 when f was already done.
-static int pc__future_complete(pc_future *f, uint32_t to, void *result, int code, char *msg) {
+static int pc__f_complete(pc_future *f, uint32_t to, void *result, int code, char *msg) {
     pc_lock_acquire(&f->lock, PC_FOREVER);
     uint32_t s = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
     for (;;) {
@@ -534,24 +555,24 @@ static int pc__future_complete(pc_future *f, uint32_t to, void *result, int code
         // that result() sleeps on asks (pyconc.h, >>internal).
         if (__atomic_compare_exchange_n(&f->state, &s, to, 0, PC__F_SEQ, __ATOMIC_RELAXED)) break;
     }
-    pc__fcallback first = f->first;
-    pc__fcallbacks *more = f->more;
+    pc__f_callback first = f->first;
+    pc__f_callbacks *more = f->more;
     f->first.fn = NULL;
     f->more = NULL;
-    pc__future_notify_waiters(f, code != PC_OK);
+    pc__f_notify_waiters(f, code != PC_OK);
     pc_lock_release(&f->lock);
     pc__evc_notify(&f->done, INT32_MAX);
-    if (first.fn) pc__future_run_callbacks(f, first, more);
+    if (first.fn) pc__f_run_callbacks(f, first, more);
     return 1;
 }
 
 PYCONC_API int pc_future_cancel(pc_future *f) {
     if (!f) return 0;
-    uint32_t s = pc__fstate(f);
+    uint32_t s = pc__f_state(f);
     if (s == PC_FUTURE_CANCELLED) return 1;
     if (s != PC_FUTURE_PENDING) return 0;
-    if (pc__future_complete(f, PC_FUTURE_CANCELLED, NULL, PC_OK, NULL)) return 1;
-    return pc__fstate(f) == PC_FUTURE_CANCELLED;
+    if (pc__f_complete(f, PC_FUTURE_CANCELLED, NULL, PC_OK, NULL)) return 1;
+    return pc__f_state(f) == PC_FUTURE_CANCELLED;
 }
 
 PYCONC_API int pc_future_set_running_or_notify_cancel(pc_future *f) {
@@ -564,10 +585,10 @@ PYCONC_API int pc_future_set_running_or_notify_cancel(pc_future *f) {
     return pc__error(PC_RUNTIME, "Future in unexpected state");
 }
 
-static int pc__future_finish(pc_future *f, void *result, int code, const char *msg) {
+static int pc__f_finish(pc_future *f, void *result, int code, const char *msg) {
     char *copy = NULL;
     if (code != PC_OK) copy = pc__strdup(msg && msg[0] ? msg : pc_strerror(code));
-    if (pc__future_complete(f, PC_FUTURE_FINISHED, result, code, copy)) return PC_OK;
+    if (pc__f_complete(f, PC_FUTURE_FINISHED, result, code, copy)) return PC_OK;
     pc__free(copy);
     return pc__error(PC_INVALID_STATE, "future is already %s",
                      pc_future_cancelled(f) ? "cancelled" : "finished");
@@ -575,7 +596,7 @@ static int pc__future_finish(pc_future *f, void *result, int code, const char *m
 
 PYCONC_API int pc_future_set_result(pc_future *f, void *result) {
     if (!f) return pc__error(PC_VALUE, "future is NULL");
-    return pc__future_finish(f, result, PC_OK, NULL);
+    return pc__f_finish(f, result, PC_OK, NULL);
 }
 
 PYCONC_API int pc_future_set_exception(pc_future *f, int code, const char *fmt, ...) {
@@ -589,13 +610,13 @@ PYCONC_API int pc_future_set_exception(pc_future *f, int code, const char *fmt, 
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
     }
-    return pc__future_finish(f, NULL, code, msg);
+    return pc__f_finish(f, NULL, code, msg);
 }
 
 // The call half of pc_future_run: mark f running (unless cancelled) and
 // call fn; the caller finishes f with *out_result, *out_code and msg.
-static int pc__future_invoke(pc_future *f, pc_task_fn fn, void *arg, void **out_result,
-                           int *out_code, char *msg, size_t cap) {
+static int pc__f_invoke(pc_future *f, pc_task_fn fn, void *arg, void **out_result,
+                        int *out_code, char *msg, size_t cap) {
     int rc = pc_future_set_running_or_notify_cancel(f);
     if (rc) return rc;
     pc__exception_take(NULL, 0);
@@ -610,36 +631,28 @@ PYCONC_API int pc_future_run(pc_future *f, pc_task_fn fn, void *arg) {
     void *result;
     int code;
     if (!f || !fn) return pc__error(PC_VALUE, "future or task function is NULL");
-    int rc = pc__future_invoke(f, fn, arg, &result, &code, msg, sizeof msg);
+    int rc = pc__f_invoke(f, fn, arg, &result, &code, msg, sizeof msg);
     if (rc) return rc;
-    pc__future_finish(f, result, code, msg);
+    pc__f_finish(f, result, code, msg);
     return PC_OK;
 }
 
 PYCONC_API int pc_future_add_done_callback(pc_future *f, pc_future_callback fn, void *ctx) {
     if (!f || !fn) return pc__error(PC_VALUE, "future or callback is NULL");
     pc_lock_acquire(&f->lock, PC_FOREVER);
-    if (pc__fstate(f) < PC_FUTURE_CANCELLED) {
+    if (pc__f_state(f) < PC_FUTURE_CANCELLED) {
         if (!f->first.fn) {
             f->first.fn = fn;
             f->first.ctx = ctx;
         } else {
-            pc__fcallbacks *m = f->more;
-            if (!m && !(m = f->more = (pc__fcallbacks *)pc__calloc(1, sizeof *m))) {
+            pc__f_callbacks *m = f->more;
+            if (!m && !(m = f->more = (pc__f_callbacks *)pc__calloc(1, sizeof *m))) {
                 pc_lock_release(&f->lock);
                 return PC_NOMEM;
             }
-            if (m->n == m->cap) {
-                size_t cap = m->cap ? m->cap * 2 : 4;
-                pc__fcallback *items = (pc__fcallback *)pc__calloc(cap, sizeof *items);
-                if (!items) {
-                    pc_lock_release(&f->lock);
-                    return PC_NOMEM;
-                }
-                if (m->n) memcpy(items, m->items, m->n * sizeof *items);
-                pc__free(m->items);
-                m->items = items;
-                m->cap = cap;
+            if (pc__grow(&m->items, &m->cap, m->n + 1, sizeof *m->items, 0)) {
+                pc_lock_release(&f->lock);
+                return PC_NOMEM;
             }
             m->items[m->n].fn = fn;
             m->items[m->n].ctx = ctx;
@@ -649,17 +662,18 @@ PYCONC_API int pc_future_add_done_callback(pc_future *f, pc_future_callback fn, 
         return PC_OK;
     }
     pc_lock_release(&f->lock);
-    pc__fcallback only;
+    pc__f_callback only;
     only.fn = fn;
     only.ctx = ctx;
-    pc__future_run_callbacks(f, only, NULL);
+    pc__f_run_callbacks(f, only, NULL);
     return PC_OK;
 }
 
 // The code and message a done future gives result(): its exception, or
 // PC_CANCELLED, with pc_last_error set to match.
-static int pc__future_outcome(pc_future *f) {
-    if (pc__fstate(f) == PC_FUTURE_CANCELLED) return pc__error(PC_CANCELLED, "future was cancelled");
+static int pc__f_outcome(pc_future *f) {
+    if (pc__f_state(f) == PC_FUTURE_CANCELLED)
+        return pc__error(PC_CANCELLED, "future was cancelled");
     if (f->code != PC_OK) return pc__error(f->code, "%s", f->message ? f->message : "");
     return PC_OK;
 }
@@ -667,9 +681,9 @@ static int pc__future_outcome(pc_future *f) {
 PYCONC_API int pc_future_result(pc_future *f, double timeout, void **out_result) {
     if (out_result) *out_result = NULL;
     if (!f) return pc__error(PC_VALUE, "future is NULL");
-    int rc = pc__future_wait_done(f, timeout);
+    int rc = pc__f_wait_done(f, timeout);
     if (rc) return rc;
-    rc = pc__future_outcome(f);
+    rc = pc__f_outcome(f);
     if (rc == PC_OK && out_result) *out_result = f->result;
     return rc;
 }
@@ -679,16 +693,17 @@ PYCONC_API int pc_future_exception(pc_future *f, double timeout, int *out_code,
     if (out_code) *out_code = PC_OK;
     if (out_message) *out_message = "";
     if (!f) return pc__error(PC_VALUE, "future is NULL");
-    int rc = pc__future_wait_done(f, timeout);
+    int rc = pc__f_wait_done(f, timeout);
     if (rc) return rc;
-    if (pc__fstate(f) == PC_FUTURE_CANCELLED) return pc__error(PC_CANCELLED, "future was cancelled");
+    if (pc__f_state(f) == PC_FUTURE_CANCELLED)
+        return pc__error(PC_CANCELLED, "future was cancelled");
     if (out_code) *out_code = f->code;
     if (out_message && f->message) *out_message = f->message;
     return PC_OK;
 }
 
-// >>thread_pool_impl
-typedef struct pc__tpool {
+// >>thread_pool
+typedef struct pc__f_tpool {
     pc_executor base;           // first: the interface
     uint32_t refs;              // the user's handle + one per live worker
     pc_lock lock;               // guards everything below
@@ -698,40 +713,41 @@ typedef struct pc__tpool {
     uint32_t parked;            // workers between their prepare and leave on idle
     int idle_tokens;            // Python's _idle_semaphore
     int max_workers, nthreads;  // nthreads: workers started
-    int cap;                    // room in threads / waiting_on (grows to max_workers)
     int shutdown, broken;
     int handle_freed;           // pc_executor_free was called (fork: who frees it)
     int orphan;                 // left behind by fork(): not in the registry
-    pc_thread **threads;        // [cap]
-    pc_future **waiting_on;     // [cap]: what each worker waits for (deadlock check)
+    // Both grow as workers start (pc__f_tpool_grow), to max_workers at most.
+    pc_thread **threads;        // [threads_cap]
+    pc_future **waiting_on;     // [waiting_cap]: what each worker waits for (deadlock check)
+    size_t threads_cap, waiting_cap;
     char *prefix;
     pc_target_fn initializer;
     void *initarg;
-    struct pc__tpool *reg_next, *reg_prev;
-} pc__tpool;
+    pc__link reg;               // in pc__f_pools
+} pc__f_tpool;
 
 // The worker's own pool and index, for the deadlock check and for a
 // shutdown(wait) from inside the pool.
-static PC__TLS pc__tpool *pc__tls_pool;
-static PC__TLS int pc__tls_worker;
+static PC__TLS pc__f_tpool *pc__f_tls_pool;
+static PC__TLS int pc__f_tls_worker;
 
 // Every live pool, so that at exit the workers finish the queue, end and
 // are joined.
-static pc_lock pc__pools_lock = PC_LOCK_INIT;
-static pc__tpool *pc__pools;
-static uint32_t pc__pools_exiting, pc__pools_atexit, pc__pool_counter;
+static pc_lock pc__f_pools_lock = PC_LOCK_INIT;
+static pc__list pc__f_pools = PC__LIST_INIT;
+static uint32_t pc__f_pools_exiting, pc__f_pools_atexit, pc__f_pool_counter;
 
 // Wake every parked worker (lock held; shutdown, a broken pool, exit). A
 // worker looks at those flags under the lock before it parks, so the ones
 // announced on the event count are all there is to wake.
-static void pc__tpool_wake_all(pc__tpool *p) { pc__evc_notify(&p->idle, INT32_MAX); }
+static void pc__f_tpool_wake_all(pc__f_tpool *p) { pc__evc_notify(&p->idle, INT32_MAX); }
 
-static void pc__tpool_release(pc__tpool *p);
-static int pc__tpool_join(pc__tpool *p);
+static void pc__f_tpool_release(pc__f_tpool *p);
+static int pc__f_tpool_join(pc__f_tpool *p);
 
 // Take a reference unless the count is already 0 (the pool is being freed
-// by its last worker, which waits for pc__pools_lock to leave the registry).
-static int pc__tpool_retain_live(pc__tpool *p) {
+// by its last worker, which waits for pc__f_pools_lock to leave the registry).
+static int pc__f_tpool_retain_live(pc__f_tpool *p) {
     uint32_t r = __atomic_load_n(&p->refs, __ATOMIC_RELAXED);
     while (r && !__atomic_compare_exchange_n(&p->refs, &r, r + 1, 1, __ATOMIC_ACQ_REL,
                                              __ATOMIC_RELAXED)) {
@@ -743,43 +759,45 @@ static int pc__tpool_retain_live(pc__tpool *p) {
 // what is queued, then end) and join them, so that no thread is left
 // unjoined (the threads' phase, which runs next, only waits for live ones).
 // The pools are retained, not locked, while joined: a worker that frees its
-// pool takes pc__pools_lock.
-static void pc__pools_at_exit(void) {
-    __atomic_store_n(&pc__pools_exiting, 1u, __ATOMIC_RELEASE);
-    pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
+// pool takes pc__f_pools_lock.
+static void pc__f_pools_at_exit(void) {
+    __atomic_store_n(&pc__f_pools_exiting, 1u, __ATOMIC_RELEASE);
+    pc_lock_acquire(&pc__f_pools_lock, PC_FOREVER);
     size_t n = 0, k = 0;
-    for (pc__tpool *p = pc__pools; p; p = p->reg_next) n++;
-    pc__tpool **live = (pc__tpool **)pc__malloc(n * sizeof *live);
-    for (pc__tpool *p = pc__pools; p; p = p->reg_next) {
+    for (pc__link *l = pc__f_pools.head; l; l = l->next) n++;
+    pc__f_tpool **live = (pc__f_tpool **)pc__malloc(n * sizeof *live);
+    for (pc__link *l = pc__f_pools.head; l; l = l->next) {
+        pc__f_tpool *p = PC__CONTAINER(l, pc__f_tpool, reg);
         pc_lock_acquire(&p->lock, PC_FOREVER);
-        pc__tpool_wake_all(p);
+        pc__f_tpool_wake_all(p);
         pc_lock_release(&p->lock);
-        if (live && pc__tpool_retain_live(p)) live[k++] = p;
+        if (live && pc__f_tpool_retain_live(p)) live[k++] = p;
     }
-    pc_lock_release(&pc__pools_lock);
+    pc_lock_release(&pc__f_pools_lock);
     for (size_t i = 0; i < k; i++) {
-        pc__tpool_join(live[i]);   // from a worker: its own join fails, harmlessly
-        pc__tpool_release(live[i]);
+        pc__f_tpool_join(live[i]); // from a worker: its own join fails, harmlessly
+        pc__f_tpool_release(live[i]);
     }
     pc__free(live);
 }
 
 // fork(): the registry must be consistent in the child, so hold its lock
 // across the fork.
-static void pc__pools_before_fork(void) { pc_lock_acquire(&pc__pools_lock, PC_FOREVER); }
-static void pc__pools_after_fork_parent(void) { pc_lock_release(&pc__pools_lock); }
+static void pc__f_pools_before_fork(void) { pc_lock_acquire(&pc__f_pools_lock, PC_FOREVER); }
+static void pc__f_pools_after_fork_parent(void) { pc_lock_release(&pc__f_pools_lock); }
 
 // In a forked child no worker exists, and a pool lock a worker held at the
-// fork would stay held for ever: exit() would hang in pc__pools_at_exit.
+// fork would stay held for ever: exit() would hang in pc__f_pools_at_exit.
 // Python clears its registry in the child; here each pool leaves the
 // registry, its lock starts free and, unless its handle was freed already
 // (then it is leaked), only the handle's reference is left, so that
 // pc_executor_free in the child returns at once and frees it.
-static void pc__pools_after_fork_child(void) {
-    pc__tpool *next;
-    for (pc__tpool *p = pc__pools; p; p = next) {
-        next = p->reg_next;
-        p->reg_next = p->reg_prev = NULL;
+static void pc__f_pools_after_fork_child(void) {
+    pc__link *next;
+    for (pc__link *l = pc__f_pools.head; l; l = next) {
+        pc__f_tpool *p = PC__CONTAINER(l, pc__f_tpool, reg);
+        next = l->next;
+        l->prev = l->next = NULL;
         p->orphan = 1;
         p->lock.state = 0;
         pc__evc_init(&p->idle, 0);
@@ -787,46 +805,42 @@ static void pc__pools_after_fork_child(void) {
         p->idle_tokens = 0;
         if (!p->handle_freed) p->refs = 1;
     }
-    pc__pools = NULL;
-    pc__pools_lock.state = 0;
-    pc__tls_pool = NULL;        // the forking thread is no pool worker in the child
+    pc__f_pools.head = pc__f_pools.tail = NULL;
+    pc__f_pools_lock.state = 0;
+    pc__f_tls_pool = NULL;      // the forking thread is no pool worker in the child
 }
 
-static void pc__pools_add(pc__tpool *p) {
-    if (!__atomic_exchange_n(&pc__pools_atexit, 1u, __ATOMIC_ACQ_REL)) {
+static void pc__f_pools_add(pc__f_tpool *p) {
+    if (!__atomic_exchange_n(&pc__f_pools_atexit, 1u, __ATOMIC_ACQ_REL)) {
         // The pools' phase runs before the threads' at exit: the parked
         // workers are woken and joined before pyconc.h waits for the
         // non-daemon threads that are still alive.
         pc__hooks h;
         memset(&h, 0, sizeof h);
-        h.before_fork = pc__pools_before_fork;
-        h.after_fork_parent = pc__pools_after_fork_parent;
-        h.after_fork_child = pc__pools_after_fork_child;
-        h.at_exit = pc__pools_at_exit;
+        h.before_fork = pc__f_pools_before_fork;
+        h.after_fork_parent = pc__f_pools_after_fork_parent;
+        h.after_fork_child = pc__f_pools_after_fork_child;
+        h.at_exit = pc__f_pools_at_exit;
         pc__lifecycle_set(PC__PHASE_POOLS, &h);
     }
-    pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
-    p->reg_next = pc__pools;
-    if (pc__pools) pc__pools->reg_prev = p;
-    pc__pools = p;
-    pc_lock_release(&pc__pools_lock);
+    pc_lock_acquire(&pc__f_pools_lock, PC_FOREVER);
+    pc__list_push_front(&pc__f_pools, &p->reg);
+    pc_lock_release(&pc__f_pools_lock);
 }
 
-static void pc__pools_remove(pc__tpool *p) {
-    pc_lock_acquire(&pc__pools_lock, PC_FOREVER);
+static void pc__f_pools_remove(pc__f_tpool *p) {
+    pc_lock_acquire(&pc__f_pools_lock, PC_FOREVER);
     if (p->orphan) {
-        pc_lock_release(&pc__pools_lock);
+        pc_lock_release(&pc__f_pools_lock);
         return;
     }
-    if (p->reg_prev) p->reg_prev->reg_next = p->reg_next;
-    else pc__pools = p->reg_next;
-    if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
-    pc_lock_release(&pc__pools_lock);
+    pc__list_remove(&pc__f_pools, &p->reg);
+    pc_lock_release(&pc__f_pools_lock);
 }
 
-static void pc__tpool_release(pc__tpool *p) {
+static void pc__f_tpool_release(pc__f_tpool *p) {
     if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
-    pc__pools_remove(p);
+    pc__f_pools_remove(p);
     for (int i = 0; i < p->nthreads; i++) pc_thread_free(p->threads[i]);
     pc__free(p->threads);
     pc__free(p->waiting_on);
@@ -835,7 +849,7 @@ static void pc__tpool_release(pc__tpool *p) {
 }
 
 // Take the whole queue (lock held).
-static pc_future *pc__tpool_take_queue(pc__tpool *p) {
+static pc_future *pc__f_tpool_take_queue(pc__f_tpool *p) {
     pc_future *all = p->head;
     __atomic_store_n(&p->head, (pc_future *)NULL, __ATOMIC_RELAXED);
     p->tail = NULL;
@@ -843,29 +857,29 @@ static pc_future *pc__tpool_take_queue(pc__tpool *p) {
 }
 
 // Fail each taken future with code (PC_BROKEN), dropping the queue's reference.
-static void pc__tpool_fail_all(pc_future *f, int code, const char *msg) {
+static void pc__f_tpool_fail_all(pc_future *f, int code, const char *msg) {
     while (f) {
         pc_future *next = f->next;
-        pc__future_finish(f, NULL, code, msg);
+        pc__f_finish(f, NULL, code, msg);
         pc_future_release(f);
         f = next;
     }
 }
 
-static const char pc__tpool_broken_msg[] =
+static const char pc__f_tpool_broken_msg[] =
     "A thread initializer failed, the thread pool is not usable anymore";
 
 // Python's _initializer_failed: the pool is broken and its queue fails.
-static void pc__tpool_break(pc__tpool *p, const char *why) {
+static void pc__f_tpool_break(pc__f_tpool *p, const char *why) {
     pc_lock_acquire(&p->lock, PC_FOREVER);
     p->broken = 1;
-    pc_future *queued = pc__tpool_take_queue(p);
-    pc__tpool_wake_all(p);
+    pc_future *queued = pc__f_tpool_take_queue(p);
+    pc__f_tpool_wake_all(p);
     pc_lock_release(&p->lock);
-    pc__tpool_fail_all(queued, PC_BROKEN, why);
+    pc__f_tpool_fail_all(queued, PC_BROKEN, why);
 }
 
-static int pc__tpool_initialize(pc__tpool *p) {
+static int pc__f_tpool_initialize(pc__f_tpool *p) {
     char msg[256];
     pc__exception_take(NULL, 0);
     int rc = p->initializer(p->initarg);
@@ -875,16 +889,16 @@ static int pc__tpool_initialize(pc__tpool *p) {
     fprintf(stderr, "Exception in initializer: %s: %s\n",
             pc__exception_name(raised ? raised : rc), msg);
     fflush(stderr);
-    pc__tpool_break(p, pc__tpool_broken_msg);
+    pc__f_tpool_break(p, pc__f_tpool_broken_msg);
     return PC_BROKEN;
 }
 
 // Next task, sleeping while the queue is empty; NULL when the worker should
-// end. went_idle: the worker counted itself idle already (pc__tpool_run).
+// end. went_idle: the worker counted itself idle already (pc__f_tpool_run).
 // Called and returns with p->lock held.
-static pc_future *pc__tpool_next(pc__tpool *p, int went_idle) {
+static pc_future *pc__f_tpool_next(pc__f_tpool *p, int went_idle) {
     while (!p->head) {
-        if (p->shutdown || p->broken || __atomic_load_n(&pc__pools_exiting, __ATOMIC_ACQUIRE))
+        if (p->shutdown || p->broken || __atomic_load_n(&pc__f_pools_exiting, __ATOMIC_ACQUIRE))
             return NULL;
         if (!went_idle) {
             p->idle_tokens++;
@@ -897,7 +911,7 @@ static pc_future *pc__tpool_next(pc__tpool *p, int went_idle) {
             pc__cpu_relax();
         pc_lock_acquire(&p->lock, PC_FOREVER);
         if (p->head) break;
-        if (p->shutdown || p->broken || __atomic_load_n(&pc__pools_exiting, __ATOMIC_ACQUIRE))
+        if (p->shutdown || p->broken || __atomic_load_n(&pc__f_pools_exiting, __ATOMIC_ACQUIRE))
             return NULL;
         p->parked++;
         uint32_t key = pc__evc_prepare(&p->idle);
@@ -917,11 +931,11 @@ static pc_future *pc__tpool_next(pc__tpool *p, int went_idle) {
 // result() returns then finds this worker instead of starting another
 // (Python counts it after, so sequential submit+result can start several).
 // Returns whether it counted itself idle.
-static int pc__tpool_run(pc__tpool *p, pc_future *f) {
+static int pc__f_tpool_run(pc__f_tpool *p, pc_future *f) {
     char msg[256];
     void *result;
     int code, idle = 0;
-    if (pc__future_invoke(f, f->fn, f->arg, &result, &code, msg, sizeof msg)) return 0;
+    if (pc__f_invoke(f, f->fn, f->arg, &result, &code, msg, sizeof msg)) return 0;
     if (!__atomic_load_n(&p->head, __ATOMIC_RELAXED)) {     // a backlog: no lock taken
         pc_lock_acquire(&p->lock, PC_FOREVER);
         if (!p->head) {
@@ -930,66 +944,55 @@ static int pc__tpool_run(pc__tpool *p, pc_future *f) {
         }
         pc_lock_release(&p->lock);
     }
-    pc__future_finish(f, result, code, msg);
+    pc__f_finish(f, result, code, msg);
     return idle;
 }
 
-static int pc__tpool_worker(void *arg) {
-    pc__tpool *p = (pc__tpool *)arg;
+static int pc__f_tpool_worker(void *arg) {
+    pc__f_tpool *p = (pc__f_tpool *)arg;
     pc_thread *self = pc_thread_current();
     pc_lock_acquire(&p->lock, PC_FOREVER);
     for (int i = 0; i < p->nthreads; i++)
-        if (p->threads[i] == self) pc__tls_worker = i;
+        if (p->threads[i] == self) pc__f_tls_worker = i;
     pc_lock_release(&p->lock);
-    pc__tls_pool = p;
-    if (!p->initializer || pc__tpool_initialize(p) == PC_OK) {
+    pc__f_tls_pool = p;
+    if (!p->initializer || pc__f_tpool_initialize(p) == PC_OK) {
         pc_lock_acquire(&p->lock, PC_FOREVER);
         pc_future *f;
         int went_idle = 0;
-        while ((f = pc__tpool_next(p, went_idle)) != NULL) {
+        while ((f = pc__f_tpool_next(p, went_idle)) != NULL) {
             pc_lock_release(&p->lock);
-            went_idle = pc__tpool_run(p, f);
+            went_idle = pc__f_tpool_run(p, f);
             pc_future_release(f);
             pc_lock_acquire(&p->lock, PC_FOREVER);
         }
         pc_lock_release(&p->lock);
     }
-    pc__tls_pool = NULL;
-    pc__tpool_release(p);
+    pc__f_tls_pool = NULL;
+    pc__f_tpool_release(p);
     return 0;
 }
 
 // Make room for one more worker (lock held). The arrays grow as workers
 // start: sizing them by max_workers up front made a pool with a huge
 // max_workers (Python takes any) allocate and zero gigabytes.
-static int pc__tpool_grow(pc__tpool *p) {
-    if (p->nthreads < p->cap) return PC_OK;
-    int cap = p->cap > p->max_workers / 2 ? p->max_workers : p->cap * 2;
-    pc_thread **threads = (pc_thread **)pc__calloc((size_t)cap, sizeof *threads);
-    pc_future **waiting = (pc_future **)pc__calloc((size_t)cap, sizeof *waiting);
-    if (!threads || !waiting) {
-        pc__free(threads);
-        pc__free(waiting);
+static int pc__f_tpool_grow(pc__f_tpool *p) {
+    size_t need = (size_t)p->nthreads + 1, max = (size_t)p->max_workers;
+    if (pc__grow(&p->threads, &p->threads_cap, need, sizeof *p->threads, max)) return PC_NOMEM;
+    if (pc__grow(&p->waiting_on, &p->waiting_cap, need, sizeof *p->waiting_on, max))
         return PC_NOMEM;
-    }
-    memcpy(threads, p->threads, (size_t)p->nthreads * sizeof *threads);
-    memcpy(waiting, p->waiting_on, (size_t)p->nthreads * sizeof *waiting);
-    pc__free(p->threads);
-    pc__free(p->waiting_on);
-    p->threads = threads;
-    p->waiting_on = waiting;
-    p->cap = cap;
+    p->waiting_on[p->nthreads] = NULL;  // grown slots are not zeroed
     return PC_OK;
 }
 
 // Start one more worker (lock held, so shutdown never races a start).
-static int pc__tpool_spawn(pc__tpool *p) {
+static int pc__f_tpool_spawn(pc__f_tpool *p) {
     char name[256];
-    if (pc__tpool_grow(p)) return PC_NOMEM;
+    if (pc__f_tpool_grow(p)) return PC_NOMEM;
     snprintf(name, sizeof name, "%s_%d", p->prefix, p->nthreads);
     pc_thread_desc d;
     memset(&d, 0, sizeof d);
-    d.target = pc__tpool_worker;
+    d.target = pc__f_tpool_worker;
     d.arg = p;
     d.name = name;
     d.daemon = PC_DAEMON_NO;
@@ -1009,10 +1012,10 @@ static int pc__tpool_spawn(pc__tpool *p) {
     return rc;
 }
 
-static int pc__tpool_closed(pc__tpool *p) {
-    if (p->broken) return pc__error(PC_BROKEN, "%s", pc__tpool_broken_msg);
+static int pc__f_tpool_closed(pc__f_tpool *p) {
+    if (p->broken) return pc__error(PC_BROKEN, "%s", pc__f_tpool_broken_msg);
     if (p->shutdown) return pc__error(PC_SHUTDOWN, "cannot schedule new futures after shutdown");
-    if (__atomic_load_n(&pc__pools_exiting, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&pc__f_pools_exiting, __ATOMIC_ACQUIRE))
         return pc__error(PC_SHUTDOWN, "cannot schedule new futures after interpreter shutdown");
     return PC_OK;
 }
@@ -1020,40 +1023,40 @@ static int pc__tpool_closed(pc__tpool *p) {
 // Queue f and wake a sleeping worker, or start a new one when none is idle
 // (lock held). Returns whether a wake is due after unlocking: only when a
 // parked worker is announced that no earlier submit has taken already.
-static int pc__tpool_enqueue(pc__tpool *p, pc_future *f) {
+static int pc__f_tpool_enqueue(pc__f_tpool *p, pc_future *f) {
     f->next = NULL;
     if (p->tail) p->tail->next = f;
     else __atomic_store_n(&p->head, f, __ATOMIC_RELAXED);
     p->tail = f;
     if (p->idle_tokens > 0) p->idle_tokens--;
-    else if (p->nthreads < p->max_workers && pc__tpool_spawn(p) != PC_OK && p->nthreads == 0)
+    else if (p->nthreads < p->max_workers && pc__f_tpool_spawn(p) != PC_OK && p->nthreads == 0)
         return -1;
     return pc__evc_take(&p->idle, 1);
 }
 
-static int pc__tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
-                            pc_future **out_future) {
-    pc__tpool *p = (pc__tpool *)ex;
-    pc_future *f = pc__future_alloc(arg_size);
+static int pc__f_tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
+                              pc_future **out_future) {
+    pc__f_tpool *p = (pc__f_tpool *)ex;
+    pc_future *f = pc__f_alloc(arg_size);
     if (!f) return PC_NOMEM;
     f->fn = fn;
     f->arg = (void *)arg;
-    if (arg_size) f->arg = memcpy(pc__future_extra(f), arg, arg_size);
+    if (arg_size) f->arg = memcpy(pc__f_extra(f), arg, arg_size);
     f->owner = p;
     f->refs = 2;                // the caller's and the queue's
     pc_lock_acquire(&p->lock, PC_FOREVER);
-    int rc = pc__tpool_closed(p);
+    int rc = pc__f_tpool_closed(p);
     if (rc) {
         pc_lock_release(&p->lock);
         pc__free(f);
         return rc;
     }
-    int wake = pc__tpool_enqueue(p, f);
+    int wake = pc__f_tpool_enqueue(p, f);
     if (wake < 0) {             // no worker could start: nothing would ever run
         char why[256];
         snprintf(why, sizeof why, "can't start a worker thread: %.200s", pc_last_error());
         pc_lock_release(&p->lock);
-        pc__tpool_break(p, why);
+        pc__f_tpool_break(p, why);
         pc_future_release(f);
         return pc__error(PC_OS, "%s", why);
     }
@@ -1063,7 +1066,7 @@ static int pc__tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, siz
     return PC_OK;
 }
 
-static int pc__tpool_join(pc__tpool *p) {
+static int pc__f_tpool_join(pc__f_tpool *p) {
     pc_lock_acquire(&p->lock, PC_FOREVER);
     int n = p->nthreads;
     pc_thread **threads = p->threads;
@@ -1074,13 +1077,13 @@ static int pc__tpool_join(pc__tpool *p) {
     return PC_OK;
 }
 
-static int pc__tpool_shutdown(pc_executor *ex, int wait, int cancel_futures) {
-    pc__tpool *p = (pc__tpool *)ex;
+static int pc__f_tpool_shutdown(pc_executor *ex, int wait, int cancel_futures) {
+    pc__f_tpool *p = (pc__f_tpool *)ex;
     pc_future *cancelled = NULL;
     pc_lock_acquire(&p->lock, PC_FOREVER);
     p->shutdown = 1;
-    if (cancel_futures) cancelled = pc__tpool_take_queue(p);
-    pc__tpool_wake_all(p);
+    if (cancel_futures) cancelled = pc__f_tpool_take_queue(p);
+    pc__f_tpool_wake_all(p);
     pc_lock_release(&p->lock);
     while (cancelled) {
         pc_future *next = cancelled->next;
@@ -1089,28 +1092,28 @@ static int pc__tpool_shutdown(pc_executor *ex, int wait, int cancel_futures) {
         cancelled = next;
     }
     if (!wait) return PC_OK;
-    if (pc__tls_pool == p)
+    if (pc__f_tls_pool == p)
         return pc__error(PC_RUNTIME, "cannot wait for a pool's shutdown from its own worker");
-    return pc__tpool_join(p);
+    return pc__f_tpool_join(p);
 }
 
-static void pc__tpool_free(pc_executor *ex) {
-    pc__tpool *p = (pc__tpool *)ex;
+static void pc__f_tpool_free(pc_executor *ex) {
+    pc__f_tpool *p = (pc__f_tpool *)ex;
     pc_lock_acquire(&p->lock, PC_FOREVER);
     int was_shut = p->shutdown;
     pc_lock_release(&p->lock);
-    if (!was_shut) pc__tpool_shutdown(ex, pc__tls_pool != p, 0);
+    if (!was_shut) pc__f_tpool_shutdown(ex, pc__f_tls_pool != p, 0);
     pc_lock_acquire(&p->lock, PC_FOREVER);
     p->handle_freed = 1;
     pc_lock_release(&p->lock);
-    pc__tpool_release(p);
+    pc__f_tpool_release(p);
 }
 
-static const pc_executor_vtable pc__tpool_vtable = {
-    pc__tpool_submit, pc__tpool_shutdown, pc__tpool_free
+static const pc_executor_vtable pc__f_tpool_vtable = {
+    pc__f_tpool_submit, pc__f_tpool_shutdown, pc__f_tpool_free
 };
 
-static int pc__tpool_desc_defaults(const pc_thread_pool_desc *in, pc_thread_pool_desc *d) {
+static int pc__f_tpool_desc_defaults(const pc_thread_pool_desc *in, pc_thread_pool_desc *d) {
     memset(d, 0, sizeof *d);
     if (in) *d = *in;
     if (d->max_workers < 0) return pc__error(PC_VALUE, "max_workers must be greater than 0");
@@ -1124,31 +1127,25 @@ static int pc__tpool_desc_defaults(const pc_thread_pool_desc *in, pc_thread_pool
 PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc) {
     pc_thread_pool_desc d;
     char auto_prefix[48];
-    if (pc__tpool_desc_defaults(desc, &d)) return NULL;
+    if (pc__f_tpool_desc_defaults(desc, &d)) return NULL;
     if (!d.thread_name_prefix || !d.thread_name_prefix[0]) {
-        unsigned k = __atomic_fetch_add(&pc__pool_counter, 1, __ATOMIC_RELAXED);
+        unsigned k = __atomic_fetch_add(&pc__f_pool_counter, 1, __ATOMIC_RELAXED);
         snprintf(auto_prefix, sizeof auto_prefix, "ThreadPoolExecutor-%u", k);
         d.thread_name_prefix = auto_prefix;
     }
-    pc__tpool *p = (pc__tpool *)pc__calloc(1, sizeof *p);
+    pc__f_tpool *p = (pc__f_tpool *)pc__calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->cap = d.max_workers < 8 ? d.max_workers : 8;
-    p->threads = (pc_thread **)pc__calloc((size_t)p->cap, sizeof *p->threads);
-    p->waiting_on = (pc_future **)pc__calloc((size_t)p->cap, sizeof *p->waiting_on);
     p->prefix = pc__strdup(d.thread_name_prefix);
-    if (!p->threads || !p->waiting_on || !p->prefix) {
-        pc__free(p->threads);
-        pc__free(p->waiting_on);
-        pc__free(p->prefix);
+    if (!p->prefix) {
         pc__free(p);
         return NULL;
     }
-    p->base.vtable = &pc__tpool_vtable;
+    p->base.vtable = &pc__f_tpool_vtable;
     p->refs = 1;
     p->max_workers = d.max_workers;
     p->initializer = d.initializer;
     p->initarg = d.initarg;
-    pc__pools_add(p);
+    pc__f_pools_add(p);
     return &p->base;
 }
 
@@ -1156,35 +1153,35 @@ PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc) {
 // A worker about to wait forever on a future still queued in its own pool:
 // if every worker of the full-size pool is doing just that, none is left
 // to run the queue, and the wait could never end.
-static int pc__deadlock_enter(pc_future *f) {
-    pc__tpool *p = pc__tls_pool;
+static int pc__f_deadlock_enter(pc_future *f) {
+    pc__f_tpool *p = pc__f_tls_pool;
     pc_lock_acquire(&p->lock, PC_FOREVER);
-    p->waiting_on[pc__tls_worker] = f;
+    p->waiting_on[pc__f_tls_worker] = f;
     int stuck = 0;
     if (p->nthreads == p->max_workers) {
         for (int i = 0; i < p->nthreads; i++) {
             pc_future *w = p->waiting_on[i];
-            if (w && pc__fstate(w) == PC_FUTURE_PENDING) stuck++;
+            if (w && pc__f_state(w) == PC_FUTURE_PENDING) stuck++;
         }
     }
-    if (stuck == p->max_workers) p->waiting_on[pc__tls_worker] = NULL;
+    if (stuck == p->max_workers) p->waiting_on[pc__f_tls_worker] = NULL;
     pc_lock_release(&p->lock);
     if (stuck != p->max_workers) return PC_OK;
     return pc__error(PC_RUNTIME, "deadlock: every worker of the pool waits for a task "
                                  "still queued in it");
 }
 
-static void pc__deadlock_leave(void) {
-    pc__tpool *p = pc__tls_pool;
+static void pc__f_deadlock_leave(void) {
+    pc__f_tpool *p = pc__f_tls_pool;
     pc_lock_acquire(&p->lock, PC_FOREVER);
-    p->waiting_on[pc__tls_worker] = NULL;
+    p->waiting_on[pc__f_tls_worker] = NULL;
     pc_lock_release(&p->lock);
 }
 
 // Sleep until f is done or the timeout passes.
-static int pc__future_wait_done(pc_future *f, double timeout) {
+static int pc__f_wait_done(pc_future *f, double timeout) {
     double deadline = INFINITY;
-    uint32_t s = pc__fstate(f);
+    uint32_t s = pc__f_state(f);
     if (s >= PC_FUTURE_CANCELLED) return PC_OK;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (timeout == 0) return pc__error(PC_TIMEOUT, "future not done (timeout 0)");
@@ -1192,38 +1189,38 @@ static int pc__future_wait_done(pc_future *f, double timeout) {
     // woken: look again for a moment first.
     for (int spin = 0; spin < 100; spin++) {
         pc__cpu_relax();
-        if ((s = pc__fstate(f)) >= PC_FUTURE_CANCELLED) return PC_OK;
+        if ((s = pc__f_state(f)) >= PC_FUTURE_CANCELLED) return PC_OK;
     }
-    int guarded = deadline == INFINITY && pc__tls_pool && f->owner == (void *)pc__tls_pool &&
+    int guarded = deadline == INFINITY && pc__f_tls_pool && f->owner == (void *)pc__f_tls_pool &&
                   s == PC_FUTURE_PENDING;
-    if (guarded && pc__deadlock_enter(f)) return PC_RUNTIME;
+    if (guarded && pc__f_deadlock_enter(f)) return PC_RUNTIME;
     int rc = PC_OK;
     while (__atomic_load_n(&f->state, PC__F_SEQ) < PC_FUTURE_CANCELLED) {
         uint32_t key = pc__evc_prepare(&f->done);
         if (__atomic_load_n(&f->state, PC__F_SEQ) >= PC_FUTURE_CANCELLED) break;
         if (pc__evc_wait(&f->done, key, deadline) == PC_TIMEOUT &&
-            pc__fstate(f) < PC_FUTURE_CANCELLED) {
+            pc__f_state(f) < PC_FUTURE_CANCELLED) {
             rc = pc__error(PC_TIMEOUT, "future not done after %g s", timeout);
             break;
         }
     }
-    if (guarded) pc__deadlock_leave();
+    if (guarded) pc__f_deadlock_leave();
     return rc;
 }
 
-// >>executor_impl
-static int pc__executor_check(pc_executor *ex, pc_task_fn fn) {
+// >>executor
+static int pc__f_executor_check(pc_executor *ex, pc_task_fn fn) {
     if (!ex || !ex->vtable || !ex->vtable->submit)
         return pc__error(PC_VALUE, "executor is NULL or has no submit");
     if (!fn) return pc__error(PC_VALUE, "task function is NULL");
     return PC_OK;
 }
 
-static int pc__executor_submit(pc_executor *ex, pc_task_fn fn, const void *arg,
-                               size_t arg_size, pc_future **out_future) {
+static int pc__f_executor_submit(pc_executor *ex, pc_task_fn fn, const void *arg,
+                                 size_t arg_size, pc_future **out_future) {
     pc_future *f = NULL;
     if (out_future) *out_future = NULL;
-    int rc = pc__executor_check(ex, fn);
+    int rc = pc__f_executor_check(ex, fn);
     if (rc) return rc;
     rc = ex->vtable->submit(ex, fn, arg, arg_size, &f);
     if (rc) return rc;
@@ -1234,14 +1231,14 @@ static int pc__executor_submit(pc_executor *ex, pc_task_fn fn, const void *arg,
 
 PYCONC_API int pc_executor_submit(pc_executor *ex, pc_task_fn fn, void *arg,
                                   pc_future **out_future) {
-    return pc__executor_submit(ex, fn, arg, 0, out_future);
+    return pc__f_executor_submit(ex, fn, arg, 0, out_future);
 }
 
 PYCONC_API int pc_executor_submit_copy(pc_executor *ex, pc_task_fn fn, const void *arg,
                                        size_t arg_size, pc_future **out_future) {
     if (out_future) *out_future = NULL;
     if (!arg && arg_size) return pc__error(PC_VALUE, "arg is NULL but arg_size is %zu", arg_size);
-    return pc__executor_submit(ex, fn, arg, arg_size, out_future);
+    return pc__f_executor_submit(ex, fn, arg, arg_size, out_future);
 }
 
 PYCONC_API int pc_executor_shutdown(pc_executor *ex, int wait, int cancel_futures) {
@@ -1254,18 +1251,18 @@ PYCONC_API void pc_executor_free(pc_executor *ex) {
     if (ex && ex->vtable && ex->vtable->free) ex->vtable->free(ex);
 }
 
-// >>map_impl
+// >>map
 // Items run in chunks; each chunk is one task whose future finishes when
 // the chunk does. The chunks in flight sit in a ring of cap slots, each
 // with room for chunksize results.
-typedef struct pc__map_chunk {
+typedef struct pc__f_map_chunk {
     pc_map_iter *it;
     size_t start, count;        // items [start, start + count)
     size_t ok;                  // items that returned before one raised
     void **results;             // count slots
     pc_future *f;               // NULL: not submitted (submit_rc says why)
     int submit_rc;
-} pc__map_chunk;
+} pc__f_map_chunk;
 
 struct pc_map_iter {
     pc_executor *ex;
@@ -1276,23 +1273,23 @@ struct pc_map_iter {
     size_t pos;                 // next item to yield
     double deadline;
     int finished;
-    pc__map_chunk *ring;
+    pc__f_map_chunk *ring;
     void **results;
 };
 
-static void *pc__map_item(const pc_map_iter *it, size_t i) {
+static void *pc__f_map_item(const pc_map_iter *it, size_t i) {
     if (it->item_size == 0) return ((void *const *)(const void *)it->items)[i];
     return (void *)(it->items + i * it->item_size);
 }
 
 // The task of one chunk: run its items until one raises; that raise stays
 // pending, so the chunk's future gets it.
-static void *pc__map_chunk_run(void *arg) {
-    pc__map_chunk *c = (pc__map_chunk *)arg;
+static void *pc__f_map_chunk_run(void *arg) {
+    pc__f_map_chunk *c = (pc__f_map_chunk *)arg;
     pc_map_iter *it = c->it;
     char msg[256];
     for (size_t i = 0; i < c->count; i++) {
-        void *r = it->fn(pc__map_item(it, c->start + i));
+        void *r = it->fn(pc__f_map_item(it, c->start + i));
         int code = pc__exception_take(msg, sizeof msg);
         if (code) {
             c->ok = i;
@@ -1305,21 +1302,21 @@ static void *pc__map_chunk_run(void *arg) {
     return NULL;
 }
 
-static int pc__map_submit_next(pc_map_iter *it) {
+static int pc__f_map_submit_next(pc_map_iter *it) {
     size_t k = it->submitted++;
-    pc__map_chunk *c = &it->ring[k % it->cap];
+    pc__f_map_chunk *c = &it->ring[k % it->cap];
     c->it = it;
     c->start = k * it->chunksize;
     c->count = it->n - c->start < it->chunksize ? it->n - c->start : it->chunksize;
     c->ok = 0;
     c->results = it->results + (k % it->cap) * it->chunksize;
     c->f = NULL;
-    c->submit_rc = it->ex->vtable->submit(it->ex, pc__map_chunk_run, c, 0, &c->f);
+    c->submit_rc = it->ex->vtable->submit(it->ex, pc__f_map_chunk_run, c, 0, &c->f);
     if (c->submit_rc) c->f = NULL;
     return c->submit_rc;
 }
 
-static void pc__map_cancel_rest(pc_map_iter *it) {
+static void pc__f_map_cancel_rest(pc_map_iter *it) {
     it->finished = 1;
     for (size_t i = 0; i < it->cap; i++)
         if (it->ring[i].f) pc_future_cancel(it->ring[i].f);
@@ -1327,10 +1324,10 @@ static void pc__map_cancel_rest(pc_map_iter *it) {
 
 PYCONC_API void pc_map_iter_free(pc_map_iter *it) {
     if (!it) return;
-    pc__map_cancel_rest(it);
+    pc__f_map_cancel_rest(it);
     for (size_t i = 0; i < it->cap; i++) {
         if (!it->ring[i].f) continue;
-        pc__future_wait_done(it->ring[i].f, PC_FOREVER);
+        pc__f_wait_done(it->ring[i].f, PC_FOREVER);
         pc_future_release(it->ring[i].f);
     }
     pc__free(it->ring);
@@ -1347,11 +1344,11 @@ static void pc__f_map_desc_defaults(const pc_map_desc *desc, pc_map_desc *out) {
     else if (out->chunksize > out->count) out->chunksize = out->count;
 }
 
-static int pc__map_check(pc_executor *ex, pc_task_fn fn, const pc_map_desc *d,
-                         pc_map_iter **out_iter) {
+static int pc__f_map_check(pc_executor *ex, pc_task_fn fn, const pc_map_desc *d,
+                           pc_map_iter **out_iter) {
     if (!out_iter) return pc__error(PC_VALUE, "out_iter is NULL");
     *out_iter = NULL;
-    int rc = pc__executor_check(ex, fn);
+    int rc = pc__f_executor_check(ex, fn);
     if (rc) return rc;
     if (!d) return pc__error(PC_VALUE, "map desc is NULL (it holds the items)");
     if (!d->items && d->count) return pc__error(PC_VALUE, "items is NULL");
@@ -1363,7 +1360,7 @@ static int pc__map_check(pc_executor *ex, pc_task_fn fn, const pc_map_desc *d,
 
 PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const pc_map_desc *desc,
                                pc_map_iter **out_iter) {
-    int rc = pc__map_check(ex, fn, desc, out_iter);
+    int rc = pc__f_map_check(ex, fn, desc, out_iter);
     if (rc) return rc;
     pc_map_desc d;
     pc__f_map_desc_defaults(desc, &d);
@@ -1380,14 +1377,14 @@ PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const pc_map_desc
     it->chunksize = d.chunksize;
     it->nchunks = d.count / d.chunksize + (d.count % d.chunksize != 0);
     it->cap = d.buffersize && d.buffersize < it->nchunks ? d.buffersize : it->nchunks;
-    it->ring = (pc__map_chunk *)pc__calloc(it->cap ? it->cap : 1, sizeof *it->ring);
+    it->ring = (pc__f_map_chunk *)pc__calloc(it->cap ? it->cap : 1, sizeof *it->ring);
     it->results = (void **)pc__calloc(it->cap ? it->cap * it->chunksize : 1, sizeof(void *));
     if (!it->ring || !it->results) {
         pc_map_iter_free(it);
         return PC_NOMEM;
     }
     for (size_t k = 0; k < it->cap; k++) {
-        rc = pc__map_submit_next(it);
+        rc = pc__f_map_submit_next(it);
         if (rc && k == 0) {     // nothing runs: fail like Python's map() call
             pc_map_iter_free(it);
             return rc;
@@ -1399,10 +1396,10 @@ PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const pc_map_desc
 }
 
 // End the iteration with code: cancel the rest, keep code's message.
-static int pc__map_fail(pc_map_iter *it, int code) {
+static int pc__f_map_fail(pc_map_iter *it, int code) {
     char msg[256];
     snprintf(msg, sizeof msg, "%s", pc_last_error());
-    pc__map_cancel_rest(it);
+    pc__f_map_cancel_rest(it);
     return pc__error(code, "%s", msg);
 }
 
@@ -1414,10 +1411,10 @@ PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result) {
         return pc__error(PC_EOF, "map iterator is exhausted");
     }
     size_t k = it->pos / it->chunksize;
-    pc__map_chunk *c = &it->ring[k % it->cap];
+    pc__f_map_chunk *c = &it->ring[k % it->cap];
     if (!c->f) {
         pc__error(c->submit_rc, "the executor refused a map task: %s", pc_strerror(c->submit_rc));
-        return pc__map_fail(it, c->submit_rc);
+        return pc__f_map_fail(it, c->submit_rc);
     }
     double left = it->deadline == INFINITY ? PC_FOREVER : it->deadline - pc_monotonic();
     if (it->deadline != INFINITY && left < 0) left = 0;
@@ -1425,35 +1422,35 @@ PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result) {
     size_t i = it->pos - c->start;
     // c->ok is the chunk's to write until its future has finished: read it
     // only then (a timeout or a deadlock error leaves the chunk running).
-    if (rc != PC_OK && (pc__fstate(c->f) != PC_FUTURE_FINISHED || i >= c->ok))
-        return pc__map_fail(it, rc);
+    if (rc != PC_OK && (pc__f_state(c->f) != PC_FUTURE_FINISHED || i >= c->ok))
+        return pc__f_map_fail(it, rc);
     if (out_result) *out_result = c->results[i];
     it->pos++;
     if (i + 1 == c->count) {    // chunk consumed: its slot takes the next chunk
         pc_future_release(c->f);
         c->f = NULL;
-        if (it->submitted < it->nchunks) pc__map_submit_next(it);
+        if (it->submitted < it->nchunks) pc__f_map_submit_next(it);
     }
     return PC_OK;
 }
 
-// >>wait_impl
+// >>wait
 // Distinct futures of fs, first occurrences in fs order (O(n log n)).
-typedef struct pc__fkey { pc_future *f; size_t i; } pc__fkey;
+typedef struct pc__f_key { pc_future *f; size_t i; } pc__f_key;
 
-static int pc__fkey_cmp(const void *a, const void *b) {
-    const pc__fkey *x = (const pc__fkey *)a, *y = (const pc__fkey *)b;
+static int pc__f_key_cmp(const void *a, const void *b) {
+    const pc__f_key *x = (const pc__f_key *)a, *y = (const pc__f_key *)b;
     if (x->f != y->f) return (uintptr_t)x->f < (uintptr_t)y->f ? -1 : 1;
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-static int pc__unique(pc_future *const *fs, size_t n, pc_future ***out, size_t *out_n) {
+static int pc__f_unique(pc_future *const *fs, size_t n, pc_future ***out, size_t *out_n) {
     *out = NULL;
     *out_n = 0;
     if (n && !fs) return pc__error(PC_VALUE, "fs is NULL");
     for (size_t i = 0; i < n; i++)
         if (!fs[i]) return pc__error(PC_VALUE, "fs[%zu] is NULL", i);
-    pc__fkey *keys = (pc__fkey *)pc__calloc(n ? n : 1, sizeof *keys);
+    pc__f_key *keys = (pc__f_key *)pc__calloc(n ? n : 1, sizeof *keys);
     unsigned char *keep = (unsigned char *)pc__calloc(n ? n : 1, 1);
     pc_future **u = (pc_future **)pc__calloc(n ? n : 1, sizeof *u);
     if (!keys || !keep || !u) {
@@ -1466,7 +1463,7 @@ static int pc__unique(pc_future *const *fs, size_t n, pc_future ***out, size_t *
         keys[i].f = fs[i];
         keys[i].i = i;
     }
-    qsort(keys, n, sizeof *keys, pc__fkey_cmp);
+    qsort(keys, n, sizeof *keys, pc__f_key_cmp);
     for (size_t i = 0; i < n; i++) keep[keys[i].i] = i == 0 || keys[i].f != keys[i - 1].f;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
@@ -1480,9 +1477,9 @@ static int pc__unique(pc_future *const *fs, size_t n, pc_future ***out, size_t *
 
 // Hook node onto f unless f is done already. Returns 1 if f was done
 // (*excepted tells whether it raised), 0 if the node now waits on it.
-static int pc__fnode_attach(pc__fnode *node, pc__fwaiter *w, pc_future *f, int *excepted) {
+static int pc__f_node_attach(pc__f_node *node, pc__f_waiter *w, pc_future *f, int *excepted) {
     pc_lock_acquire(&f->lock, PC_FOREVER);
-    uint32_t s = pc__fstate(f);
+    uint32_t s = pc__f_state(f);
     if (s >= PC_FUTURE_CANCELLED) {
         *excepted = s == PC_FUTURE_FINISHED && f->code != PC_OK;
         pc_lock_release(&f->lock);
@@ -1497,11 +1494,11 @@ static int pc__fnode_attach(pc__fnode *node, pc__fwaiter *w, pc_future *f, int *
     return 0;
 }
 
-static void pc__fnode_detach(pc__fnode *node) {
+static void pc__f_node_detach(pc__f_node *node) {
     pc_future *f = node->f;
     if (!f) return;
     pc_lock_acquire(&f->lock, PC_FOREVER);
-    for (pc__fnode **pp = &f->waiters; *pp; pp = &(*pp)->next) {
+    for (pc__f_node **pp = &f->waiters; *pp; pp = &(*pp)->next) {
         if (*pp == node) {
             *pp = node->next;
             break;
@@ -1514,20 +1511,20 @@ static void pc__fnode_detach(pc__fnode *node) {
 // ready(ctx) is true once w has announced itself (the event count's
 // protocol: ready reads the counters or the done stack sequentially
 // consistent, as the notifier writes them). Returns PC_OK or PC_TIMEOUT.
-static int pc__fwaiter_sleep(pc__fwaiter *w, int (*ready)(void *ctx), void *ctx,
-                             double deadline) {
+static int pc__f_waiter_sleep(pc__f_waiter *w, int (*ready)(void *ctx), void *ctx,
+                              double deadline) {
     uint32_t key = pc__evc_prepare(&w->evc);
     if (ready(ctx)) return PC_OK;
     return pc__evc_wait(&w->evc, key, deadline);
 }
 
-typedef struct pc__wait_state {
-    pc__fwaiter w;
+typedef struct pc__f_wait_state {
+    pc__f_waiter w;
     size_t done_before, excepted_before;
     int return_when;
-} pc__wait_state;
+} pc__f_wait_state;
 
-static int pc__wait_met(const pc__wait_state *st) {
+static int pc__f_wait_met(const pc__f_wait_state *st) {
     int return_when = st->return_when;
     uint32_t pending = __atomic_load_n(&st->w.pending, PC__F_SEQ);
     if (return_when == PC_FIRST_COMPLETED)
@@ -1539,10 +1536,10 @@ static int pc__wait_met(const pc__wait_state *st) {
     return pending == 0;
 }
 
-static int pc__wait_ready(void *ctx) { return pc__wait_met((const pc__wait_state *)ctx); }
+static int pc__f_wait_ready(void *ctx) { return pc__f_wait_met((const pc__f_wait_state *)ctx); }
 
-static void pc__wait_outputs(pc_future **u, size_t m, pc_future **out_done, size_t *out_ndone,
-                             pc_future **out_not_done, size_t *out_nnot_done) {
+static void pc__f_wait_outputs(pc_future **u, size_t m, pc_future **out_done, size_t *out_ndone,
+                               pc_future **out_not_done, size_t *out_nnot_done) {
     size_t nd = 0, nn = 0;
     for (size_t i = 0; i < m; i++) {
         if (pc_future_done(u[i])) {
@@ -1569,54 +1566,55 @@ PYCONC_API int pc_futures_wait(pc_future *const *fs, size_t n, double timeout, i
         return pc__error(PC_VALUE, "return_when must be PC_FIRST_COMPLETED, "
                                    "PC_FIRST_EXCEPTION or PC_ALL_COMPLETED");
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
-    int rc = pc__unique(fs, n, &u, &m);
+    int rc = pc__f_unique(fs, n, &u, &m);
     if (rc) return rc;
-    pc__fnode *nodes = (pc__fnode *)pc__calloc(m ? m : 1, sizeof *nodes);
+    pc__f_node *nodes = (pc__f_node *)pc__calloc(m ? m : 1, sizeof *nodes);
     if (!nodes) {
         pc__free(u);
         return PC_NOMEM;
     }
-    pc__wait_state st;
+    pc__f_wait_state st;
     memset(&st, 0, sizeof st);
     st.return_when = return_when;
     for (size_t i = 0; i < m; i++) {
         int excepted = 0;
-        if (pc__fnode_attach(&nodes[i], &st.w, u[i], &excepted)) {
+        if (pc__f_node_attach(&nodes[i], &st.w, u[i], &excepted)) {
             st.done_before++;
             st.excepted_before += excepted;
         }
     }
     rc = PC_OK;
-    while (!pc__wait_met(&st)) {
-        if (timeout == 0 || pc__fwaiter_sleep(&st.w, pc__wait_ready, &st, deadline) == PC_TIMEOUT) {
-            if (!pc__wait_met(&st)) rc = pc__error(PC_TIMEOUT, "wait timed out");
+    while (!pc__f_wait_met(&st)) {
+        if (timeout == 0
+            || pc__f_waiter_sleep(&st.w, pc__f_wait_ready, &st, deadline) == PC_TIMEOUT) {
+            if (!pc__f_wait_met(&st)) rc = pc__error(PC_TIMEOUT, "wait timed out");
             break;
         }
     }
-    for (size_t i = 0; i < m; i++) pc__fnode_detach(&nodes[i]);
-    pc__wait_outputs(u, m, out_done, out_ndone, out_not_done, out_nnot_done);
+    for (size_t i = 0; i < m; i++) pc__f_node_detach(&nodes[i]);
+    pc__f_wait_outputs(u, m, out_done, out_ndone, out_not_done, out_nnot_done);
     pc__free(nodes);
     pc__free(u);
     return rc;
 }
 
-// >>as_completed_impl
+// >>as_completed
 struct pc_as_completed {
-    pc__fwaiter w;
+    pc__f_waiter w;
     pc_future **u;              // the distinct futures, each retained
     size_t m, yielded;
     pc_future **ready;          // done before the call, in fs order
     size_t nready, ready_pos;
-    pc__fnode *nodes;           // one per future of u that was not done
-    pc__fnode *queue;           // done nodes taken from w.done, oldest first
-    pc__fnode *queue_tail;      // its last node (appending stays O(1) per node)
+    pc__f_node *nodes;          // one per future of u that was not done
+    pc__f_node *queue;          // done nodes taken from w.done, oldest first
+    pc__f_node *queue_tail;     // its last node (appending stays O(1) per node)
     double deadline;
 };
 
 PYCONC_API void pc_as_completed_free(pc_as_completed *it) {
     if (!it) return;
     for (size_t i = 0; i < it->m; i++) {
-        if (it->nodes) pc__fnode_detach(&it->nodes[i]);
+        if (it->nodes) pc__f_node_detach(&it->nodes[i]);
         pc_future_release(it->u[i]);
     }
     pc__free(it->u);
@@ -1633,7 +1631,7 @@ PYCONC_API int pc_futures_as_completed(pc_future *const *fs, size_t n, double ti
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     pc_as_completed *it = (pc_as_completed *)pc__calloc(1, sizeof *it);
     if (!it) return PC_NOMEM;
-    int rc = pc__unique(fs, n, &it->u, &it->m);
+    int rc = pc__f_unique(fs, n, &it->u, &it->m);
     if (rc) {
         pc__free(it);
         return rc;
@@ -1641,14 +1639,14 @@ PYCONC_API int pc_futures_as_completed(pc_future *const *fs, size_t n, double ti
     for (size_t i = 0; i < it->m; i++) pc_future_retain(it->u[i]);
     it->deadline = deadline;
     it->ready = (pc_future **)pc__calloc(it->m ? it->m : 1, sizeof *it->ready);
-    it->nodes = (pc__fnode *)pc__calloc(it->m ? it->m : 1, sizeof *it->nodes);
+    it->nodes = (pc__f_node *)pc__calloc(it->m ? it->m : 1, sizeof *it->nodes);
     if (!it->ready || !it->nodes) {
         pc_as_completed_free(it);
         return PC_NOMEM;
     }
     for (size_t i = 0; i < it->m; i++) {
         int excepted;
-        if (pc__fnode_attach(&it->nodes[i], &it->w, it->u[i], &excepted))
+        if (pc__f_node_attach(&it->nodes[i], &it->w, it->u[i], &excepted))
             it->ready[it->nready++] = it->u[i];
     }
     *out_iter = it;
@@ -1658,12 +1656,12 @@ PYCONC_API int pc_futures_as_completed(pc_future *const *fs, size_t n, double ti
 // Move the nodes the notifiers pushed (newest first) to the queue, oldest
 // first. Each node is touched once: the reversal, then the append at the
 // kept tail (walking the queue for its tail made n completions O(n^2)).
-static void pc__as_completed_collect(pc_as_completed *it) {
-    pc__fnode *stack = __atomic_exchange_n(&it->w.done, (pc__fnode *)NULL, PC__F_SEQ);
+static void pc__f_as_completed_collect(pc_as_completed *it) {
+    pc__f_node *stack = __atomic_exchange_n(&it->w.done, (pc__f_node *)NULL, PC__F_SEQ);
     if (!stack) return;
-    pc__fnode *rev = NULL, *last = stack;
+    pc__f_node *rev = NULL, *last = stack;
     while (stack) {
-        pc__fnode *next = stack->done_next;
+        pc__f_node *next = stack->done_next;
         stack->done_next = rev;
         rev = stack;
         stack = next;
@@ -1673,9 +1671,9 @@ static void pc__as_completed_collect(pc_as_completed *it) {
     it->queue_tail = last;
 }
 
-static int pc__as_completed_ready(void *ctx) {
+static int pc__f_as_completed_ready(void *ctx) {
     pc_as_completed *it = (pc_as_completed *)ctx;
-    pc__as_completed_collect(it);
+    pc__f_as_completed_collect(it);
     return it->queue != NULL;
 }
 
@@ -1686,9 +1684,9 @@ PYCONC_API int pc_as_completed_next(pc_as_completed *it, pc_future **out_future)
     if (it->ready_pos < it->nready) {
         f = it->ready[it->ready_pos++];
     } else {
-        while (!pc__as_completed_ready(it)) {
+        while (!pc__f_as_completed_ready(it)) {
             if (it->yielded == it->m) return pc__error(PC_EOF, "as_completed is exhausted");
-            int rc = pc__fwaiter_sleep(&it->w, pc__as_completed_ready, it, it->deadline);
+            int rc = pc__f_waiter_sleep(&it->w, pc__f_as_completed_ready, it, it->deadline);
             if (rc == PC_TIMEOUT && !__atomic_load_n(&it->w.done, PC__F_SEQ))
                 return pc__error(PC_TIMEOUT, "%zu (of %zu) futures unfinished",
                                  it->m - it->yielded, it->m);

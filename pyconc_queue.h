@@ -14,36 +14,59 @@
    Everywhere else just #include "pyconc_queue.h". Link with -pthread.
    PYCONC_ALL_IMPLEMENTATION switches this implementation on too.
 
+   LICENSE: see the end of pyconc.h.
+
+   TABLE OF CONTENTS
+   =================
+   Declarations:
+     api.queue        pc_queue_desc and every pc_queue_* function
+   Implementation (behind PYCONC_QUEUE_IMPLEMENTATION):
+     implementation   includes, configuration defaults, atomics
+     types            struct pc_queue: one cache line per party
+     posix            the header's one system call (sched_yield)
+     helpers          item count, sleeping, task accounting
+     ring             bounded FIFO: the preallocated slot ring
+     list             any other FIFO and SimpleQueue: the two-lock block list
+     locked           LIFO and PRIORITY: a stack or a stable heap under one lock
+     core             put and get over every kind: spin, sleep, shutdown
+     queue            the public functions
+   Each section starts at its marker `// >>name` (grep for "// >>").
+
    CONFIGURATION
    =============
-   PYCONC_QUEUE_IMPLEMENTATION  compile the implementation into this file.
-   PYCONC_QUEUE_RING_MAX   largest maxsize served by the preallocated ring
-                           (default 65536 items); a bounded FIFO above it
-                           (or of maxsize 1) uses the block list described
-                           under DESIGN, which allocates as it grows.
-   PYCONC_QUEUE_SPIN       how many times a get or put polls the queue
-                           before it goes to sleep (default 100).
-   PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC/PYCONC_FREE: as in pyconc.h.
+   PYCONC_QUEUE_IMPLEMENTATION  default: undefined. Compile the
+                           implementation into this file.
+   PYCONC_ALL_IMPLEMENTATION    default: undefined. The implementation of
+                           pyconc.h and of every pyconc header included.
+   PYCONC_QUEUE_RING_MAX   default: 65536 (items). Largest maxsize served
+                           by the preallocated ring; a bounded FIFO above
+                           it (or of maxsize 1) uses the block list
+                           described under DESIGN, which allocates as it
+                           grows.
+   PYCONC_QUEUE_SPIN       default: 100. How many times a get or put polls
+                           the queue before it goes to sleep.
+   Everything pyconc.h accepts (PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC,
+   PYCONC_FREE, PYCONC_NO_FUTEX ...), with its defaults there.
 
    OVERVIEW
    ========
    The four classes of Python's `queue` module are one handle type made in
    one of four kinds, named by pyconc's rule:
 
-       Python                                  C
-       q = queue.Queue(maxsize=8)              q = pc_queue_new(&(pc_queue_desc){.maxsize = 8})
-       queue.LifoQueue()                       pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_LIFO})
-       queue.PriorityQueue()                   pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_PRIORITY,
-                                                                          .compare = cmp})
-       queue.SimpleQueue()                     pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_SIMPLE})
-       q.put(x, timeout=2)                     pc_queue_put(q, &x, 2)
-       x = q.get()                             pc_queue_get(q, &x, PC_FOREVER)
-       q.put_nowait(x) / q.get_nowait()        pc_queue_put_nowait(q, &x) / pc_queue_get_nowait(q, &x)
-       q.qsize(), q.empty(), q.full()          pc_queue_qsize(q), pc_queue_empty(q), pc_queue_full(q)
-       q.task_done(); q.join()                 pc_queue_task_done(q); pc_queue_join(q)
-       q.shutdown(immediate=True)              pc_queue_shutdown(q, 1)
-       except queue.Empty / queue.Full         rc == PC_EMPTY / rc == PC_FULL
-       except queue.ShutDown                   rc == PC_SHUTDOWN
+       Python                            C
+       q = queue.Queue(maxsize=8)        q = pc_queue_new(&(pc_queue_desc){.maxsize = 8})
+       queue.LifoQueue()                 pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_LIFO})
+       queue.PriorityQueue()             pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_PRIORITY,
+                                                                       .compare = cmp})
+       queue.SimpleQueue()               pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_SIMPLE})
+       q.put(x, timeout=2)               pc_queue_put(q, &x, 2)
+       x = q.get()                       pc_queue_get(q, &x, PC_FOREVER)
+       q.put_nowait(x) / q.get_nowait()  pc_queue_put_nowait(q, &x) / pc_queue_get_nowait(q, &x)
+       q.qsize(), q.empty(), q.full()    pc_queue_qsize(q), pc_queue_empty(q), pc_queue_full(q)
+       q.task_done(); q.join()           pc_queue_task_done(q); pc_queue_join(q)
+       q.shutdown(immediate=True)        pc_queue_shutdown(q, 1)
+       except queue.Empty / queue.Full   rc == PC_EMPTY / rc == PC_FULL
+       except queue.ShutDown             rc == PC_SHUTDOWN
 
    Items are copied in and out by value, item_size bytes each (default
    sizeof(void *)): a queue of pointers, ints or small structs needs no
@@ -80,32 +103,6 @@
            return sum != 5050;
        }
 
-   DESIGN
-   ======
-   A bounded FIFO (2 <= maxsize <= PYCONC_QUEUE_RING_MAX) is a preallocated
-   ring of maxsize slots, each with a sequence number that says whose turn
-   it is (the producer of lap n or the consumer of lap n): a put or get is
-   one compare-and-swap on its own end's counter plus the copy, and a
-   producer and a consumer never take a lock or touch the same counter.
-   Any other FIFO and a SimpleQueue are a list of fixed-size blocks with
-   two locks, one for each end, so a putter and a getter never wait for
-   each other either. LIFO and PRIORITY keep an array (a stack; a binary
-   heap that pops bottom-up, its entries packed as the item then an 8-byte
-   insertion number, padded only as the item's alignment needs) under one
-   lock that spins briefly before it sleeps; the comparator runs under it.
-   Every kind sleeps through pyconc.h's event count (pc__evc): a getter
-   that finds the queue empty polls it PYCONC_QUEUE_SPIN times, then
-   announces itself and sleeps; a putter enters the kernel only when a
-   getter has announced itself, and takes that getter off the count before
-   it wakes it, so the puts that follow while the woken thread is still
-   on its way make no system call (the same for putters on a full queue,
-   and for join()). A queue that is neither empty nor full costs no system
-   call at all. Measured against a mutex + two condition variables ring
-   and GLib's GAsyncQueue, the slot ring made the bounded 1-producer
-   1-consumer case about twice as fast as either; a mutex ring cannot get
-   there, since its producer and consumer share the lock's cache line on
-   every item. The figures are in docs/queue.md.
-
    THREAD SAFETY
    =============
    Every function may be called from any thread at any time, except
@@ -136,9 +133,31 @@
      desc.compare, smallest first.
    - A SimpleQueue may be shut down too (queue.SimpleQueue cannot).
 
-   LICENSE
-   =======
-   MIT or public domain (unlicense), your choice: see the end of pyconc.h.
+   DESIGN
+   ======
+   A bounded FIFO (2 <= maxsize <= PYCONC_QUEUE_RING_MAX) is a preallocated
+   ring of maxsize slots, each with a sequence number that says whose turn
+   it is (the producer of lap n or the consumer of lap n): a put or get is
+   one compare-and-swap on its own end's counter plus the copy, and a
+   producer and a consumer never take a lock or touch the same counter.
+   Any other FIFO and a SimpleQueue are a list of fixed-size blocks with
+   two locks, one for each end, so a putter and a getter never wait for
+   each other either. LIFO and PRIORITY keep an array (a stack; a binary
+   heap that pops bottom-up, its entries packed as the item then an 8-byte
+   insertion number, padded only as the item's alignment needs) under one
+   lock that spins briefly before it sleeps; the comparator runs under it.
+   Every kind sleeps through pyconc.h's event count (pc__evc): a getter
+   that finds the queue empty polls it PYCONC_QUEUE_SPIN times, then
+   announces itself and sleeps; a putter enters the kernel only when a
+   getter has announced itself, and takes that getter off the count before
+   it wakes it, so the puts that follow while the woken thread is still
+   on its way make no system call (the same for putters on a full queue,
+   and for join()). A queue that is neither empty nor full costs no system
+   call at all. Measured against a mutex + two condition variables ring
+   and GLib's GAsyncQueue, the slot ring made the bounded 1-producer
+   1-consumer case about twice as fast as either; a mutex ring cannot get
+   there, since its producer and consumer share the lock's cache line on
+   every item. The figures are in docs/queue.md.
 */
 #if defined(PYCONC_QUEUE_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -166,7 +185,7 @@
 extern "C" {
 #endif
 
-// >>queue
+// >>api.queue
 /* Which of Python's four queue classes a queue behaves as. */
 typedef enum pc_queue_kind {
     PC_QUEUE_FIFO = 0,          // queue.Queue: first in, first out
@@ -278,29 +297,29 @@ PYCONC_API int pc_queue_is_shutdown(pc_queue *q);
 #define PYCONC_QUEUE_SPIN 100
 #endif
 
-#define PC__QLOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define PC__QSEQ(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
-#define PC__QRELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define PC__QSTORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define PC__QSTORE_SEQ(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define PC__Q_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define PC__Q_SEQ(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define PC__Q_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define PC__Q_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define PC__Q_STORE_SEQ(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
 #if defined(__GNUC__) || defined(__clang__)
-#define PC__QALIGNED __attribute__((aligned(64)))
+#define PC__Q_ALIGNED __attribute__((aligned(64)))
 #else
-#define PC__QALIGNED
+#define PC__Q_ALIGNED
 #endif
 
-// >>queue-types
-enum { PC__QB_RING = 0, PC__QB_LIST = 1, PC__QB_LOCKED = 2 };
-enum { PC__QS_OPEN = 0, PC__QS_SHUT = 1, PC__QS_IMMEDIATE = 2 };
+// >>types
+enum { PC__Q_B_RING = 0, PC__Q_B_LIST = 1, PC__Q_B_LOCKED = 2 };
+enum { PC__Q_S_OPEN = 0, PC__Q_S_SHUT = 1, PC__Q_S_IMMEDIATE = 2 };
 
 // One block of the two-lock list: `next` then the items.
-typedef struct pc__qblock { struct pc__qblock *next; } pc__qblock;
+typedef struct pc__q_block { struct pc__q_block *next; } pc__q_block;
 
 // Each group is written by a different party (putters, getters, task
 // tracking, sleepers), so each gets its own cache line.
 struct pc_queue {
-    struct PC__QALIGNED {       // read-only after creation, plus the state word
+    struct PC__Q_ALIGNED {      // read-only after creation, plus the state word
         void *raw;              // what pc__malloc returned (q is aligned inside)
         int kind, backend;
         long maxsize;
@@ -312,45 +331,49 @@ struct pc_queue {
         uint64_t block_items;   // list: items per block, a power of two
         pc_queue_compare_fn compare;
         void *compare_ctx;
-        uint32_t state;         // PC__QS_*
+        uint32_t state;         // PC__Q_S_*
         uint32_t drainers;      // immediate shutdowns still discarding items
     } c;
-    struct PC__QALIGNED {       // putters' end
+    struct PC__Q_ALIGNED {      // putters' end
         uint64_t putc;          // items put (ring: slots claimed)
         pc_lock lock;           // list: the tail lock
-        pc__qblock *blk;        // list: the block being filled
+        pc__q_block *blk;       // list: the block being filled
     } p;
-    struct PC__QALIGNED {       // getters' end
+    struct PC__Q_ALIGNED {      // getters' end
         uint64_t getc;          // items taken (ring: slots claimed)
         pc_lock lock;           // list: the head lock
-        pc__qblock *blk;        // list: the block being emptied
+        pc__q_block *blk;       // list: the block being emptied
         uint64_t seen;          // list: a putc value already read
-        pc__qblock *spare;      // list: one emptied block kept for reuse
+        pc__q_block *spare;     // list: one emptied block kept for reuse
     } g;
-    struct PC__QALIGNED {       // locked kinds: the one lock and the array
+    struct PC__Q_ALIGNED {      // locked kinds: the one lock and the array
         pc_lock lock;
         unsigned char *buf;
-        uint64_t cap;
+        size_t cap;             // entries buf has room for
         unsigned char *tmp;     // one entry of scratch for the heap
     } l;
-    struct PC__QALIGNED {
+    struct PC__Q_ALIGNED {
         uint64_t unfinished;    // items put and not yet marked done
     } t;
-    struct PC__QALIGNED {       // pyconc.h's event counts (the protocol is told there)
+    struct PC__Q_ALIGNED {      // pyconc.h's event counts (the protocol is told there)
         pc__evc not_empty, not_full, all_done;
     } w;
 };
 
-// >>queue-helpers
+// >>posix
+// The queue's one system call; the rest of the OS is pyconc.h's.
+static inline void pc__q_os_yield(void) { sched_yield(); }
+
+// >>helpers
 // Waiting for another thread's copy that is already under way: spin a
 // little, then let it run (it may have been preempted mid-copy).
-static void pc__qbackoff(unsigned *spins) {
+static void pc__q_backoff(unsigned *spins) {
     if (++*spins < 64) pc__cpu_relax();
-    else sched_yield();
+    else pc__q_os_yield();
 }
 
 // Copies of the common small sizes become plain moves.
-static void pc__qcopy(void *dst, const void *src, size_t n) {
+static void pc__q_copy(void *dst, const void *src, size_t n) {
     switch (n) {
     case 4: memcpy(dst, src, 4); break;
     case 8: memcpy(dst, src, 8); break;
@@ -362,56 +385,56 @@ static void pc__qcopy(void *dst, const void *src, size_t n) {
 
 
 // Items in the queue. The loads are sequentially consistent because the
-// event count's protocol (pc__qwait) pairs them with its waiters count.
-static uint64_t pc__qcount(pc_queue *q) {
-    uint64_t p = PC__QSEQ(&q->p.putc), g = PC__QSEQ(&q->g.getc);
+// event count's protocol (pc__q_wait) pairs them with its waiters count.
+static uint64_t pc__q_count(pc_queue *q) {
+    uint64_t p = PC__Q_SEQ(&q->p.putc), g = PC__Q_SEQ(&q->g.getc);
     if ((int64_t)(p - g) < 0) return 0;
     return p - g;
 }
 
-static int pc__qhas_room(pc_queue *q) { return !q->c.bound || pc__qcount(q) < q->c.bound; }
-static int pc__qhas_item(pc_queue *q) { return pc__qcount(q) > 0; }
+static int pc__q_has_room(pc_queue *q) { return !q->c.bound || pc__q_count(q) < q->c.bound; }
+static int pc__q_has_item(pc_queue *q) { return pc__q_count(q) > 0; }
 
 // Sleep until ready(q), the queue's shutdown, a wake-up or the deadline.
 // Returns PC_OK (look again) or PC_TIMEOUT.
-static int pc__qwait(pc_queue *q, pc__evc *e, int (*ready)(pc_queue *q), double deadline) {
+static int pc__q_wait(pc_queue *q, pc__evc *e, int (*ready)(pc_queue *q), double deadline) {
     uint32_t key = pc__evc_prepare(e);
-    if (ready(q) || PC__QSEQ(&q->c.state) != PC__QS_OPEN) return PC_OK;
+    if (ready(q) || PC__Q_SEQ(&q->c.state) != PC__Q_S_OPEN) return PC_OK;
     return pc__evc_wait(e, key, deadline);
 }
 
 // A task is counted before its item can be seen, so a task_done() for it
 // can never come first.
-static void pc__qtask_add(pc_queue *q) {
+static void pc__q_task_add(pc_queue *q) {
     if (q->c.kind != PC_QUEUE_SIMPLE) __atomic_fetch_add(&q->t.unfinished, 1, __ATOMIC_RELAXED);
 }
 
 // Decrement unfinished unless it is 0; returns the old value.
-static uint64_t pc__qtask_sub(pc_queue *q) {
-    uint64_t v = PC__QRELAXED(&q->t.unfinished);
+static uint64_t pc__q_task_sub(pc_queue *q) {
+    uint64_t v = PC__Q_RELAXED(&q->t.unfinished);
     while (v > 0 && !__atomic_compare_exchange_n(&q->t.unfinished, &v, v - 1, 1,
                                                  __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {}
     if (v == 1) pc__evc_notify(&q->w.all_done, INT32_MAX);
     return v;
 }
 
-// >>queue-ring
+// >>ring
 // Slot i of lap n has seq i + n*cap while free for the producer of that
 // lap, and i + n*cap + 1 once filled for its consumer, who sets it to
 // i + (n+1)*cap when done. The acquire/release pair on seq is what hands
 // the item's bytes from one to the other.
-static unsigned char *pc__ring_slot(pc_queue *q, uint64_t pos) {
+static unsigned char *pc__q_ring_slot(pc_queue *q, uint64_t pos) {
     uint64_t i = q->c.mask ? pos & q->c.mask : pos % q->c.cap;
     return q->c.slots + i * q->c.stride;
 }
 
-static int pc__ring_try_put(pc_queue *q, const void *item) {
-    uint64_t pos = PC__QRELAXED(&q->p.putc);
+static int pc__q_ring_try_put(pc_queue *q, const void *item) {
+    uint64_t pos = PC__Q_RELAXED(&q->p.putc);
     unsigned spins = 0;
     unsigned char *slot;
     for (;;) {
-        slot = pc__ring_slot(q, pos);
-        int64_t dif = (int64_t)(PC__QLOAD((uint64_t *)slot) - pos);
+        slot = pc__q_ring_slot(q, pos);
+        int64_t dif = (int64_t)(PC__Q_LOAD((uint64_t *)slot) - pos);
         if (dif == 0) {
             if (__atomic_compare_exchange_n(&q->p.putc, &pos, pos + 1, 1, __ATOMIC_SEQ_CST,
                                             __ATOMIC_RELAXED))
@@ -420,24 +443,24 @@ static int pc__ring_try_put(pc_queue *q, const void *item) {
         }
         // The slot still holds lap n-1's item: the queue is full, unless
         // that item's getter has claimed it and is copying it out now.
-        if (dif < 0 && PC__QLOAD(&q->g.getc) + q->c.cap <= pos) return PC_FULL;
-        if (dif < 0) pc__qbackoff(&spins);
-        pos = PC__QRELAXED(&q->p.putc);
+        if (dif < 0 && PC__Q_LOAD(&q->g.getc) + q->c.cap <= pos) return PC_FULL;
+        if (dif < 0) pc__q_backoff(&spins);
+        pos = PC__Q_RELAXED(&q->p.putc);
     }
-    pc__qcopy(slot + 8, item, q->c.item_size);
-    pc__qtask_add(q);
-    PC__QSTORE((uint64_t *)slot, pos + 1);
+    pc__q_copy(slot + 8, item, q->c.item_size);
+    pc__q_task_add(q);
+    PC__Q_STORE((uint64_t *)slot, pos + 1);
     return PC_OK;
 }
 
 // out may be NULL: the item is discarded.
-static int pc__ring_try_get(pc_queue *q, void *out) {
-    uint64_t pos = PC__QRELAXED(&q->g.getc);
+static int pc__q_ring_try_get(pc_queue *q, void *out) {
+    uint64_t pos = PC__Q_RELAXED(&q->g.getc);
     unsigned spins = 0;
     unsigned char *slot;
     for (;;) {
-        slot = pc__ring_slot(q, pos);
-        int64_t dif = (int64_t)(PC__QLOAD((uint64_t *)slot) - (pos + 1));
+        slot = pc__q_ring_slot(q, pos);
+        int64_t dif = (int64_t)(PC__Q_LOAD((uint64_t *)slot) - (pos + 1));
         if (dif == 0) {
             if (__atomic_compare_exchange_n(&q->g.getc, &pos, pos + 1, 1, __ATOMIC_SEQ_CST,
                                             __ATOMIC_RELAXED))
@@ -446,17 +469,17 @@ static int pc__ring_try_get(pc_queue *q, void *out) {
         }
         // Not filled yet: empty, unless its putter has claimed it already.
         // Sequentially consistent: the drain of an immediate shutdown must
-        // see a claim that came before its state change (pc__qput_once).
-        if (dif < 0 && PC__QSEQ(&q->p.putc) <= pos) return PC_EMPTY;
-        if (dif < 0) pc__qbackoff(&spins);
-        pos = PC__QRELAXED(&q->g.getc);
+        // see a claim that came before its state change (pc__q_put_once).
+        if (dif < 0 && PC__Q_SEQ(&q->p.putc) <= pos) return PC_EMPTY;
+        if (dif < 0) pc__q_backoff(&spins);
+        pos = PC__Q_RELAXED(&q->g.getc);
     }
-    if (out) pc__qcopy(out, slot + 8, q->c.item_size);
-    PC__QSTORE((uint64_t *)slot, pos + q->c.cap);
+    if (out) pc__q_copy(out, slot + 8, q->c.item_size);
+    PC__Q_STORE((uint64_t *)slot, pos + q->c.cap);
     return PC_OK;
 }
 
-static int pc__ring_init(pc_queue *q) {
+static int pc__q_ring_init(pc_queue *q) {
     q->c.cap = q->c.bound;
     q->c.mask = (q->c.cap & (q->c.cap - 1)) == 0 ? q->c.cap - 1 : 0;
     q->c.stride = 8 + ((q->c.item_size + 7) & ~(size_t)7);
@@ -466,170 +489,165 @@ static int pc__ring_init(pc_queue *q) {
     return PC_OK;
 }
 
-// >>queue-list
+// >>list
 // Item k lives in block k / block_items at k % block_items. The putter
 // (under the tail lock) links a new block before it publishes the first
 // item in it, so a getter that sees putc > k also sees the link. A getter
 // retires a block only after the putter has moved past it for good.
-static unsigned char *pc__list_item(pc_queue *q, pc__qblock *b, uint64_t k) {
+static unsigned char *pc__q_list_item(pc_queue *q, pc__q_block *b, uint64_t k) {
     return (unsigned char *)(b + 1) + (size_t)(k & (q->c.block_items - 1)) * q->c.item_size;
 }
 
-static pc__qblock *pc__list_block(pc_queue *q) {
-    pc__qblock *b = __atomic_exchange_n(&q->g.spare, (pc__qblock *)NULL, __ATOMIC_ACQ_REL);
-    if (!b) b = (pc__qblock *)pc__malloc(sizeof *b + (size_t)q->c.block_items * q->c.item_size);
+static pc__q_block *pc__q_list_block(pc_queue *q) {
+    pc__q_block *b = __atomic_exchange_n(&q->g.spare, (pc__q_block *)NULL, __ATOMIC_ACQ_REL);
+    if (!b) b = (pc__q_block *)pc__malloc(sizeof *b + (size_t)q->c.block_items * q->c.item_size);
     if (b) b->next = NULL;
     return b;
 }
 
-static int pc__list_try_put(pc_queue *q, const void *item) {
+static int pc__q_list_try_put(pc_queue *q, const void *item) {
     pc_lock_acquire(&q->p.lock, PC_FOREVER);
     uint64_t k = q->p.putc;
-    if (q->c.bound && k - PC__QLOAD(&q->g.getc) >= q->c.bound) {
+    if (q->c.bound && k - PC__Q_LOAD(&q->g.getc) >= q->c.bound) {
         pc_lock_release(&q->p.lock);
         return PC_FULL;
     }
     if (k != 0 && (k & (q->c.block_items - 1)) == 0) {
-        pc__qblock *b = pc__list_block(q);
+        pc__q_block *b = pc__q_list_block(q);
         if (!b) {
             pc_lock_release(&q->p.lock);
             return PC_NOMEM;
         }
-        PC__QSTORE(&q->p.blk->next, b);
+        PC__Q_STORE(&q->p.blk->next, b);
         q->p.blk = b;
     }
-    pc__qcopy(pc__list_item(q, q->p.blk, k), item, q->c.item_size);
-    pc__qtask_add(q);
-    PC__QSTORE_SEQ(&q->p.putc, k + 1);
+    pc__q_copy(pc__q_list_item(q, q->p.blk, k), item, q->c.item_size);
+    pc__q_task_add(q);
+    PC__Q_STORE_SEQ(&q->p.putc, k + 1);
     pc_lock_release(&q->p.lock);
     return PC_OK;
 }
 
 // Keep one emptied block for the putter; free the one it replaces.
-static void pc__list_retire(pc_queue *q, pc__qblock *b) {
-    pc__qblock *old = __atomic_exchange_n(&q->g.spare, b, __ATOMIC_ACQ_REL);
+static void pc__q_list_retire(pc_queue *q, pc__q_block *b) {
+    pc__q_block *old = __atomic_exchange_n(&q->g.spare, b, __ATOMIC_ACQ_REL);
     pc__free(old);
 }
 
-static int pc__list_try_get(pc_queue *q, void *out) {
+static int pc__q_list_try_get(pc_queue *q, void *out) {
     pc_lock_acquire(&q->g.lock, PC_FOREVER);
     uint64_t k = q->g.getc;
-    if (k == q->g.seen && (q->g.seen = PC__QSEQ(&q->p.putc)) == k) {
+    if (k == q->g.seen && (q->g.seen = PC__Q_SEQ(&q->p.putc)) == k) {
         pc_lock_release(&q->g.lock);
         return PC_EMPTY;
     }
     if (k != 0 && (k & (q->c.block_items - 1)) == 0) {
-        pc__qblock *old = q->g.blk;
-        q->g.blk = PC__QLOAD(&old->next);
-        pc__list_retire(q, old);
+        pc__q_block *old = q->g.blk;
+        q->g.blk = PC__Q_LOAD(&old->next);
+        pc__q_list_retire(q, old);
     }
-    if (out) pc__qcopy(out, pc__list_item(q, q->g.blk, k), q->c.item_size);
-    PC__QSTORE_SEQ(&q->g.getc, k + 1);
+    if (out) pc__q_copy(out, pc__q_list_item(q, q->g.blk, k), q->c.item_size);
+    PC__Q_STORE_SEQ(&q->g.getc, k + 1);
     pc_lock_release(&q->g.lock);
     return PC_OK;
 }
 
-static int pc__list_init(pc_queue *q) {
+static int pc__q_list_init(pc_queue *q) {
     uint64_t n = 4;             // a power of two, about 4 KiB of items
     while (n * 2 * q->c.item_size <= 4096) n *= 2;
     // Four items of up to 1 GiB overflow a 32-bit size_t.
-    if (q->c.item_size > ((size_t)-1 - sizeof(pc__qblock)) / n)
+    if (q->c.item_size > ((size_t)-1 - sizeof(pc__q_block)) / n)
         return pc__error(PC_NOMEM, "queue block of 4 x %zu bytes overflows", q->c.item_size);
     q->c.block_items = n;
-    q->p.blk = q->g.blk = pc__list_block(q);
+    q->p.blk = q->g.blk = pc__q_list_block(q);
     return q->p.blk ? PC_OK : PC_NOMEM;
 }
 
-static void pc__list_free(pc_queue *q) {
-    pc__qblock *b = q->g.blk;
+static void pc__q_list_free(pc_queue *q) {
+    pc__q_block *b = q->g.blk;
     while (b) {
-        pc__qblock *next = b->next;
+        pc__q_block *next = b->next;
         pc__free(b);
         b = next;
     }
     pc__free(q->g.spare);
 }
 
-// >>queue-locked
+// >>locked
 // LIFO: a stack of item_size entries. PRIORITY: a binary min-heap whose
 // entries are the item then an insertion number (8 bytes, unaligned,
 // padded only as far as the item's alignment needs: the heap is
 // memory-bound, so small entries are fast entries); equal items compare
 // by that number, which makes the heap stable.
-static unsigned char *pc__heap_at(pc_queue *q, uint64_t i) { return q->l.buf + i * q->c.stride; }
+static unsigned char *pc__q_heap_at(pc_queue *q, uint64_t i) { return q->l.buf + i * q->c.stride; }
 
-static uint64_t pc__heap_seq(pc_queue *q, const unsigned char *e) {
+static uint64_t pc__q_heap_seq(pc_queue *q, const unsigned char *e) {
     uint64_t seq;
     memcpy(&seq, e + q->c.item_size, 8);
     return seq;
 }
 
-static int pc__heap_less(pc_queue *q, const unsigned char *a, const unsigned char *b) {
+static int pc__q_heap_less(pc_queue *q, const unsigned char *a, const unsigned char *b) {
     int r = q->c.compare(a, b, q->c.compare_ctx);
-    return r < 0 || (r == 0 && pc__heap_seq(q, a) < pc__heap_seq(q, b));
+    return r < 0 || (r == 0 && pc__q_heap_seq(q, a) < pc__q_heap_seq(q, b));
 }
 
 // Move the hole at n up until the entry in tmp fits, then put it there.
-static void pc__heap_push(pc_queue *q, uint64_t n) {
+static void pc__q_heap_push(pc_queue *q, uint64_t n) {
     while (n > 0) {
         uint64_t parent = (n - 1) / 2;
-        if (!pc__heap_less(q, q->l.tmp, pc__heap_at(q, parent))) break;
-        pc__qcopy(pc__heap_at(q, n), pc__heap_at(q, parent), q->c.stride);
+        if (!pc__q_heap_less(q, q->l.tmp, pc__q_heap_at(q, parent))) break;
+        pc__q_copy(pc__q_heap_at(q, n), pc__q_heap_at(q, parent), q->c.stride);
         n = parent;
     }
-    pc__qcopy(pc__heap_at(q, n), q->l.tmp, q->c.stride);
+    pc__q_copy(pc__q_heap_at(q, n), q->l.tmp, q->c.stride);
 }
 
 // Remove the root (n is the size after removal) bottom-up: walk the hole
 // down to a leaf along the smaller children (one comparison per level
 // instead of two), then let the last entry rise from there; it seldom
 // rises far, since it came from the bottom.
-static void pc__heap_pop(pc_queue *q, uint64_t n) {
+static void pc__q_heap_pop(pc_queue *q, uint64_t n) {
     uint64_t hole = 0;
-    pc__qcopy(q->l.tmp, pc__heap_at(q, n), q->c.stride);
+    pc__q_copy(q->l.tmp, pc__q_heap_at(q, n), q->c.stride);
     for (;;) {
         uint64_t c = 2 * hole + 1;
         if (c >= n) break;
-        if (c + 1 < n && pc__heap_less(q, pc__heap_at(q, c + 1), pc__heap_at(q, c))) c++;
-        pc__qcopy(pc__heap_at(q, hole), pc__heap_at(q, c), q->c.stride);
+        if (c + 1 < n && pc__q_heap_less(q, pc__q_heap_at(q, c + 1), pc__q_heap_at(q, c))) c++;
+        pc__q_copy(pc__q_heap_at(q, hole), pc__q_heap_at(q, c), q->c.stride);
         hole = c;
     }
-    pc__heap_push(q, hole);
+    pc__q_heap_push(q, hole);
 }
 
-static int pc__locked_grow(pc_queue *q) {
-    uint64_t cap = q->l.cap ? q->l.cap * 2 : 64;
-    if (q->c.bound && cap > q->c.bound) cap = q->c.bound;
-    unsigned char *buf = (unsigned char *)pc__calloc((size_t)cap, q->c.stride);
-    if (!buf) return PC_NOMEM;
-    if (q->l.buf) memcpy(buf, q->l.buf, (size_t)(q->l.cap * q->c.stride));
-    pc__free(q->l.buf);
-    q->l.buf = buf;
-    q->l.cap = cap;
-    return PC_OK;
+// Room for need entries (need is at most cap + 1, or 64: a size_t): the array
+// doubles, up to maxsize when bounded (a bound size_t cannot count is no cap).
+static int pc__q_locked_grow(pc_queue *q, uint64_t need) {
+    size_t max = (uint64_t)(size_t)q->c.bound == q->c.bound ? (size_t)q->c.bound : 0;
+    return pc__grow(&q->l.buf, &q->l.cap, (size_t)need, q->c.stride, max);
 }
 
-static int pc__locked_try_put(pc_queue *q, const void *item) {
+static int pc__q_locked_try_put(pc_queue *q, const void *item) {
     pc_lock_acquire(&q->l.lock, PC_FOREVER);
     uint64_t p = q->p.putc, n = p - q->g.getc;
     int rc = q->c.bound && n >= q->c.bound ? PC_FULL : PC_OK;
-    if (rc == PC_OK && n == q->l.cap) rc = pc__locked_grow(q);
+    if (rc == PC_OK && n == q->l.cap) rc = pc__q_locked_grow(q, n + 1);
     if (rc == PC_OK) {
         if (q->c.kind == PC_QUEUE_LIFO) {
-            pc__qcopy(pc__heap_at(q, n), item, q->c.item_size);
+            pc__q_copy(pc__q_heap_at(q, n), item, q->c.item_size);
         } else {
-            pc__qcopy(q->l.tmp, item, q->c.item_size);
+            pc__q_copy(q->l.tmp, item, q->c.item_size);
             memcpy(q->l.tmp + q->c.item_size, &p, 8);
-            pc__heap_push(q, n);
+            pc__q_heap_push(q, n);
         }
-        pc__qtask_add(q);
-        PC__QSTORE_SEQ(&q->p.putc, p + 1);
+        pc__q_task_add(q);
+        PC__Q_STORE_SEQ(&q->p.putc, p + 1);
     }
     pc_lock_release(&q->l.lock);
     return rc;
 }
 
-static int pc__locked_try_get(pc_queue *q, void *out) {
+static int pc__q_locked_try_get(pc_queue *q, void *out) {
     pc_lock_acquire(&q->l.lock, PC_FOREVER);
     uint64_t g = q->g.getc, n = q->p.putc - g;
     if (n == 0) {
@@ -637,17 +655,17 @@ static int pc__locked_try_get(pc_queue *q, void *out) {
         return PC_EMPTY;
     }
     if (q->c.kind == PC_QUEUE_LIFO) {
-        if (out) pc__qcopy(out, pc__heap_at(q, n - 1), q->c.item_size);
+        if (out) pc__q_copy(out, pc__q_heap_at(q, n - 1), q->c.item_size);
     } else {
-        if (out) pc__qcopy(out, pc__heap_at(q, 0), q->c.item_size);
-        pc__heap_pop(q, n - 1);
+        if (out) pc__q_copy(out, pc__q_heap_at(q, 0), q->c.item_size);
+        pc__q_heap_pop(q, n - 1);
     }
-    PC__QSTORE_SEQ(&q->g.getc, g + 1);
+    PC__Q_STORE_SEQ(&q->g.getc, g + 1);
     pc_lock_release(&q->l.lock);
     return PC_OK;
 }
 
-static int pc__locked_init(pc_queue *q) {
+static int pc__q_locked_init(pc_queue *q) {
     q->c.stride = q->c.item_size;
     if (q->c.kind == PC_QUEUE_PRIORITY) {
         // The comparator gets pointers into the heap, so every entry must
@@ -661,84 +679,84 @@ static int pc__locked_init(pc_queue *q) {
     }
     q->l.tmp = (unsigned char *)pc__malloc(q->c.stride);
     if (!q->l.tmp) return PC_NOMEM;
-    return pc__locked_grow(q);
+    return pc__q_locked_grow(q, q->c.bound && q->c.bound < 64 ? q->c.bound : 64);
 }
 
-// >>queue-core
-static int pc__qtry_put(pc_queue *q, const void *item) {
+// >>core
+static int pc__q_try_put(pc_queue *q, const void *item) {
     switch (q->c.backend) {
-    case PC__QB_RING: return pc__ring_try_put(q, item);
-    case PC__QB_LIST: return pc__list_try_put(q, item);
-    default: return pc__locked_try_put(q, item);
+    case PC__Q_B_RING: return pc__q_ring_try_put(q, item);
+    case PC__Q_B_LIST: return pc__q_list_try_put(q, item);
+    default: return pc__q_locked_try_put(q, item);
     }
 }
 
-static int pc__qtry_get(pc_queue *q, void *out) {
+static int pc__q_try_get(pc_queue *q, void *out) {
     switch (q->c.backend) {
-    case PC__QB_RING: return pc__ring_try_get(q, out);
-    case PC__QB_LIST: return pc__list_try_get(q, out);
-    default: return pc__locked_try_get(q, out);
+    case PC__Q_B_RING: return pc__q_ring_try_get(q, out);
+    case PC__Q_B_LIST: return pc__q_list_try_get(q, out);
+    default: return pc__q_locked_try_get(q, out);
     }
 }
 
 // Discard every item left, counting each as done (Python's immediate
 // shutdown).
-static void pc__qdrain(pc_queue *q) {
-    while (pc__qtry_get(q, NULL) == PC_OK)
-        if (q->c.kind != PC_QUEUE_SIMPLE) pc__qtask_sub(q);
+static void pc__q_drain(pc_queue *q) {
+    while (pc__q_try_get(q, NULL) == PC_OK)
+        if (q->c.kind != PC_QUEUE_SIMPLE) pc__q_task_sub(q);
 }
 
 // A put or get that succeeded wakes one sleeper of the other side, if any:
 // the counter it changed was written sequentially consistent, as the event
 // count asks (see pyconc.h), and with nobody asleep that costs one load.
-static int pc__qput_once(pc_queue *q, const void *item) {
-    if (PC__QRELAXED(&q->c.state) != PC__QS_OPEN) return PC_SHUTDOWN;
-    int rc = pc__qtry_put(q, item);
+static int pc__q_put_once(pc_queue *q, const void *item) {
+    if (PC__Q_RELAXED(&q->c.state) != PC__Q_S_OPEN) return PC_SHUTDOWN;
+    int rc = pc__q_try_put(q, item);
     if (rc != PC_OK) return rc;
     pc__evc_notify(&q->w.not_empty, 1);
     // An immediate shutdown that drained before our item landed would
     // leave it behind: drain it ourselves.
-    if (PC__QSEQ(&q->c.state) == PC__QS_IMMEDIATE) pc__qdrain(q);
+    if (PC__Q_SEQ(&q->c.state) == PC__Q_S_IMMEDIATE) pc__q_drain(q);
     return PC_OK;
 }
 
-static int pc__qget_once(pc_queue *q, void *out) {
-    uint32_t state = PC__QLOAD(&q->c.state);
-    if (state == PC__QS_IMMEDIATE) return PC_SHUTDOWN;
-    int rc = pc__qtry_get(q, out);
+static int pc__q_get_once(pc_queue *q, void *out) {
+    uint32_t state = PC__Q_LOAD(&q->c.state);
+    if (state == PC__Q_S_IMMEDIATE) return PC_SHUTDOWN;
+    int rc = pc__q_try_get(q, out);
     if (rc == PC_OK && q->c.bound) pc__evc_notify(&q->w.not_full, 1);
-    if (rc == PC_EMPTY && (state || PC__QLOAD(&q->c.state))) rc = PC_SHUTDOWN;
+    if (rc == PC_EMPTY && (state || PC__Q_LOAD(&q->c.state))) rc = PC_SHUTDOWN;
     return rc;
 }
 
 // Poll briefly (the other side is often just about to act), then sleep.
-static int pc__qput_slow(pc_queue *q, const void *item, double deadline) {
+static int pc__q_put_slow(pc_queue *q, const void *item, double deadline) {
     for (int i = 0; i < PYCONC_QUEUE_SPIN; i++) {
         pc__cpu_relax();
-        if (pc__qhas_room(q) || PC__QRELAXED(&q->c.state)) break;
+        if (pc__q_has_room(q) || PC__Q_RELAXED(&q->c.state)) break;
     }
     for (;;) {
-        int rc = pc__qput_once(q, item);
+        int rc = pc__q_put_once(q, item);
         if (rc != PC_FULL) return rc;
-        if (pc__qwait(q, &q->w.not_full, pc__qhas_room, deadline) == PC_TIMEOUT)
-            return pc__qput_once(q, item);
+        if (pc__q_wait(q, &q->w.not_full, pc__q_has_room, deadline) == PC_TIMEOUT)
+            return pc__q_put_once(q, item);
     }
 }
 
-static int pc__qget_slow(pc_queue *q, void *out, double deadline) {
+static int pc__q_get_slow(pc_queue *q, void *out, double deadline) {
     for (int i = 0; i < PYCONC_QUEUE_SPIN; i++) {
         pc__cpu_relax();
-        if (pc__qhas_item(q) || PC__QRELAXED(&q->c.state)) break;
+        if (pc__q_has_item(q) || PC__Q_RELAXED(&q->c.state)) break;
     }
     for (;;) {
-        int rc = pc__qget_once(q, out);
+        int rc = pc__q_get_once(q, out);
         if (rc != PC_EMPTY) return rc;
-        if (pc__qwait(q, &q->w.not_empty, pc__qhas_item, deadline) == PC_TIMEOUT)
-            return pc__qget_once(q, out);
+        if (pc__q_wait(q, &q->w.not_empty, pc__q_has_item, deadline) == PC_TIMEOUT)
+            return pc__q_get_once(q, out);
     }
 }
 
-static int pc__qfail(pc_queue *q, int rc, const char *op) {
+static int pc__q_fail(pc_queue *q, int rc, const char *op) {
     switch (rc) {
     case PC_FULL: return pc__error(rc, "%s: queue is full (maxsize %ld)", op, q->c.maxsize);
     case PC_EMPTY: return pc__error(rc, "%s: queue is empty", op);
@@ -747,15 +765,15 @@ static int pc__qfail(pc_queue *q, int rc, const char *op) {
     }
 }
 
-static int pc__qcheck(pc_queue *q, const void *item, double timeout, const char *op) {
+static int pc__q_check(pc_queue *q, const void *item, double timeout, const char *op) {
     if (!q) return pc__error(PC_VALUE, "%s: queue is NULL", op);
     if (!item) return pc__error(PC_VALUE, "%s: item is NULL", op);
     if (timeout != timeout) return pc__error(PC_VALUE, "%s: timeout is NaN", op);
     return PC_OK;
 }
 
-// >>queue-api
-static int pc__qdesc_check(const pc_queue_desc *d) {
+// >>queue
+static int pc__q_desc_check(const pc_queue_desc *d) {
     if ((unsigned)d->kind > (unsigned)PC_QUEUE_SIMPLE)
         return pc__error(PC_VALUE, "queue kind %d is not a pc_queue_kind", (int)d->kind);
     if (d->kind == PC_QUEUE_PRIORITY && !d->compare)
@@ -768,32 +786,32 @@ static int pc__qdesc_check(const pc_queue_desc *d) {
 }
 
 // Zero fields become Python's defaults; the backend follows from the kind.
-static void pc__qdesc_defaults(pc_queue *q, const pc_queue_desc *d) {
+static void pc__q_desc_defaults(pc_queue *q, const pc_queue_desc *d) {
     q->c.kind = (int)d->kind;
     q->c.maxsize = d->maxsize;
     q->c.bound = d->maxsize > 0 ? (uint64_t)d->maxsize : 0;
     q->c.item_size = d->item_size ? d->item_size : sizeof(void *);
     q->c.compare = d->compare;
     q->c.compare_ctx = d->compare_ctx;
-    if (d->kind == PC_QUEUE_LIFO || d->kind == PC_QUEUE_PRIORITY) q->c.backend = PC__QB_LOCKED;
+    if (d->kind == PC_QUEUE_LIFO || d->kind == PC_QUEUE_PRIORITY) q->c.backend = PC__Q_B_LOCKED;
     // The ring needs two slots at least to tell a full slot from a free one.
-    else if (q->c.bound >= 2 && q->c.bound <= PYCONC_QUEUE_RING_MAX) q->c.backend = PC__QB_RING;
-    else q->c.backend = PC__QB_LIST;
+    else if (q->c.bound >= 2 && q->c.bound <= PYCONC_QUEUE_RING_MAX) q->c.backend = PC__Q_B_RING;
+    else q->c.backend = PC__Q_B_LIST;
 }
 
 PYCONC_API pc_queue *pc_queue_new(const pc_queue_desc *desc) {
     pc_queue_desc zero;
     memset(&zero, 0, sizeof zero);
     if (!desc) desc = &zero;
-    if (pc__qdesc_check(desc)) return NULL;
+    if (pc__q_desc_check(desc)) return NULL;
     void *raw = pc__malloc(sizeof(pc_queue) + 64);
     if (!raw) return NULL;
     pc_queue *q = (pc_queue *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
     memset(q, 0, sizeof *q);
     q->c.raw = raw;
-    pc__qdesc_defaults(q, desc);
-    int rc = q->c.backend == PC__QB_RING ? pc__ring_init(q)
-           : q->c.backend == PC__QB_LIST ? pc__list_init(q) : pc__locked_init(q);
+    pc__q_desc_defaults(q, desc);
+    int rc = q->c.backend == PC__Q_B_RING ? pc__q_ring_init(q)
+           : q->c.backend == PC__Q_B_LIST ? pc__q_list_init(q) : pc__q_locked_init(q);
     if (rc != PC_OK) {
         pc_queue_free(q);
         return NULL;
@@ -803,7 +821,7 @@ PYCONC_API pc_queue *pc_queue_new(const pc_queue_desc *desc) {
 
 PYCONC_API void pc_queue_free(pc_queue *q) {
     if (!q) return;
-    if (q->c.backend == PC__QB_LIST) pc__list_free(q);
+    if (q->c.backend == PC__Q_B_LIST) pc__q_list_free(q);
     pc__free(q->c.slots);
     pc__free(q->l.buf);
     pc__free(q->l.tmp);
@@ -811,14 +829,14 @@ PYCONC_API void pc_queue_free(pc_queue *q) {
 }
 
 PYCONC_API int pc_queue_put(pc_queue *q, const void *item, double timeout) {
-    if (pc__qcheck(q, item, timeout, "put")) return PC_VALUE;
-    int rc = pc__qput_once(q, item);
+    if (pc__q_check(q, item, timeout, "put")) return PC_VALUE;
+    int rc = pc__q_put_once(q, item);
     if (rc == PC_FULL && timeout != 0) {
         double deadline = INFINITY;
         pc__deadline(timeout, &deadline);
-        rc = pc__qput_slow(q, item, deadline);
+        rc = pc__q_put_slow(q, item, deadline);
     }
-    return rc == PC_OK ? PC_OK : pc__qfail(q, rc, "put");
+    return rc == PC_OK ? PC_OK : pc__q_fail(q, rc, "put");
 }
 
 PYCONC_API int pc_queue_put_nowait(pc_queue *q, const void *item) {
@@ -826,14 +844,14 @@ PYCONC_API int pc_queue_put_nowait(pc_queue *q, const void *item) {
 }
 
 PYCONC_API int pc_queue_get(pc_queue *q, void *out_item, double timeout) {
-    if (pc__qcheck(q, out_item, timeout, "get")) return PC_VALUE;
-    int rc = pc__qget_once(q, out_item);
+    if (pc__q_check(q, out_item, timeout, "get")) return PC_VALUE;
+    int rc = pc__q_get_once(q, out_item);
     if (rc == PC_EMPTY && timeout != 0) {
         double deadline = INFINITY;
         pc__deadline(timeout, &deadline);
-        rc = pc__qget_slow(q, out_item, deadline);
+        rc = pc__q_get_slow(q, out_item, deadline);
     }
-    return rc == PC_OK ? PC_OK : pc__qfail(q, rc, "get");
+    return rc == PC_OK ? PC_OK : pc__q_fail(q, rc, "get");
 }
 
 PYCONC_API int pc_queue_get_nowait(pc_queue *q, void *out_item) {
@@ -842,7 +860,7 @@ PYCONC_API int pc_queue_get_nowait(pc_queue *q, void *out_item) {
 
 PYCONC_API size_t pc_queue_qsize(pc_queue *q) {
     if (!q) return 0;
-    uint64_t n = pc__qcount(q);
+    uint64_t n = pc__q_count(q);
     if (q->c.bound && n > q->c.bound) n = q->c.bound;   // a snapshot mid-race
     return (size_t)n;
 }
@@ -856,7 +874,7 @@ PYCONC_API int pc_queue_full(pc_queue *q) {
 PYCONC_API long pc_queue_maxsize(const pc_queue *q) { return q ? q->c.maxsize : 0; }
 PYCONC_API size_t pc_queue_item_size(const pc_queue *q) { return q ? q->c.item_size : 0; }
 
-static int pc__qtracked(pc_queue *q, const char *op) {
+static int pc__q_tracked(pc_queue *q, const char *op) {
     if (!q) return pc__error(PC_VALUE, "%s: queue is NULL", op);
     if (q->c.kind == PC_QUEUE_SIMPLE)
         return pc__error(PC_RUNTIME, "%s: a SimpleQueue does not track tasks", op);
@@ -864,57 +882,57 @@ static int pc__qtracked(pc_queue *q, const char *op) {
 }
 
 PYCONC_API int pc_queue_task_done(pc_queue *q) {
-    int rc = pc__qtracked(q, "task_done");
+    int rc = pc__q_tracked(q, "task_done");
     if (rc) return rc;
-    if (pc__qtask_sub(q) == 0) return pc__error(PC_VALUE, "task_done() called too many times");
+    if (pc__q_task_sub(q) == 0) return pc__error(PC_VALUE, "task_done() called too many times");
     return PC_OK;
 }
 
-static int pc__qall_done(pc_queue *q) { return PC__QSEQ(&q->t.unfinished) == 0; }
+static int pc__q_all_done(pc_queue *q) { return PC__Q_SEQ(&q->t.unfinished) == 0; }
 
 // Whether join is over: all done, or released by an immediate shutdown
 // whose drain has finished. A shutdown counts itself in drainers before it
 // publishes the state (both sequentially consistent), so a joiner that sees
 // the state also sees the drain still running, and does not judge the
 // tasks before the discarded items are counted done.
-static int pc__qjoin_over(pc_queue *q) {
-    return pc__qall_done(q) || (PC__QSEQ(&q->c.state) == PC__QS_IMMEDIATE &&
-                                PC__QSEQ(&q->c.drainers) == 0);
+static int pc__q_join_over(pc_queue *q) {
+    return pc__q_all_done(q) || (PC__Q_SEQ(&q->c.state) == PC__Q_S_IMMEDIATE &&
+                                 PC__Q_SEQ(&q->c.drainers) == 0);
 }
 
-static int pc__qjoin_result(pc_queue *q) {
-    if (pc__qall_done(q)) return PC_OK;
+static int pc__q_join_result(pc_queue *q) {
+    if (pc__q_all_done(q)) return PC_OK;
     return pc__error(PC_SHUTDOWN, "join: queue was shut down with tasks not done");
 }
 
 PYCONC_API int pc_queue_join_timeout(pc_queue *q, double timeout) {
     double deadline = INFINITY;
-    int rc = pc__qtracked(q, "join");
+    int rc = pc__q_tracked(q, "join");
     if (rc) return rc;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
-    while (!pc__qjoin_over(q)) {
+    while (!pc__q_join_over(q)) {
         if (timeout == 0) return pc__error(PC_TIMEOUT, "join timed out");
-        // pc__qwait sleeps only while the queue is open; after a plain
+        // pc__q_wait sleeps only while the queue is open; after a plain
         // shutdown join still waits for the tasks, so loop on the event.
         uint32_t key = pc__evc_prepare(&q->w.all_done);
-        if (pc__qjoin_over(q)) break;
-        if (pc__evc_wait(&q->w.all_done, key, deadline) == PC_TIMEOUT && !pc__qjoin_over(q))
+        if (pc__q_join_over(q)) break;
+        if (pc__evc_wait(&q->w.all_done, key, deadline) == PC_TIMEOUT && !pc__q_join_over(q))
             return pc__error(PC_TIMEOUT, "join timed out");
     }
-    return pc__qjoin_result(q);
+    return pc__q_join_result(q);
 }
 
 PYCONC_API int pc_queue_join(pc_queue *q) { return pc_queue_join_timeout(q, PC_FOREVER); }
 
 PYCONC_API int pc_queue_shutdown(pc_queue *q, int immediate) {
     if (!q) return pc__error(PC_VALUE, "shutdown: queue is NULL");
-    uint32_t want = immediate ? PC__QS_IMMEDIATE : PC__QS_SHUT;
+    uint32_t want = immediate ? PC__Q_S_IMMEDIATE : PC__Q_S_SHUT;
     if (immediate) __atomic_fetch_add(&q->c.drainers, 1u, __ATOMIC_SEQ_CST);
-    uint32_t s = PC__QRELAXED(&q->c.state);
+    uint32_t s = PC__Q_RELAXED(&q->c.state);
     while (s < want && !__atomic_compare_exchange_n(&q->c.state, &s, want, 1, __ATOMIC_SEQ_CST,
                                                     __ATOMIC_RELAXED)) {}
     if (immediate) {
-        pc__qdrain(q);
+        pc__q_drain(q);
         __atomic_fetch_sub(&q->c.drainers, 1u, __ATOMIC_SEQ_CST);
         pc__evc_notify(&q->w.all_done, INT32_MAX);
     }
@@ -926,7 +944,7 @@ PYCONC_API int pc_queue_shutdown(pc_queue *q, int immediate) {
 }
 
 PYCONC_API int pc_queue_is_shutdown(pc_queue *q) {
-    return q && PC__QLOAD(&q->c.state) != PC__QS_OPEN;
+    return q && PC__Q_LOAD(&q->c.state) != PC__Q_S_OPEN;
 }
 
 #endif // PYCONC_QUEUE_IMPLEMENTATION

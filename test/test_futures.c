@@ -443,7 +443,7 @@ TEST(callback_runs_in_completing_worker) {
 // its lock: white-box, so that the test waits for the state it needs
 // instead of sleeping and hoping.
 static int idle_workers(pc_executor *ex) {
-    pc__tpool *p = (pc__tpool *)ex;
+    pc__f_tpool *p = (pc__f_tpool *)ex;
     pc_lock_acquire(&p->lock, PC_FOREVER);
     int n = p->idle_tokens;
     pc_lock_release(&p->lock);
@@ -637,7 +637,7 @@ typedef struct lock_holder {
 
 static void *hold_pool_lock(void *arg) {
     lock_holder *h = (lock_holder *)arg;
-    pc__tpool *p = (pc__tpool *)h->ex;
+    pc__f_tpool *p = (pc__f_tpool *)h->ex;
     pc_lock_acquire(&p->lock, PC_FOREVER);
     pc_event_set(&h->held);
     pc_event_wait(&h->release, LIMIT);

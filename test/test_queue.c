@@ -144,7 +144,8 @@ static long blocking_get(pc_queue *q, long value, double timeout) {
 // Order: Python's test puts 111, 333, 222.
 static void check_order(const shape *s) {
     pc_queue *q = make(s);
-    long want_fifo[] = {111, 333, 222}, want_lifo[] = {222, 333, 111}, want_prio[] = {111, 222, 333};
+    long want_fifo[] = {111, 333, 222}, want_lifo[] = {222, 333, 111};
+    long want_prio[] = {111, 222, 333};
     const long *want = s->kind == PC_QUEUE_LIFO ? want_lifo
                      : s->kind == PC_QUEUE_PRIORITY ? want_prio : want_fifo;
     int rc, n = s->maxsize == 1 ? 1 : 3;
@@ -943,8 +944,16 @@ static void stress_run(const shape *sh, int use_shutdown) {
     s.seen = (unsigned char *)calloc(SP * SN, 1);
     sarg pa[SP], ca[SC];
     pc_thread *pt[SP], *ct[SC];
-    for (int i = 0; i < SC; i++) { ca[i].s = &s; ca[i].id = i; ct[i] = spawn(stress_consumer, &ca[i]); }
-    for (int i = 0; i < SP; i++) { pa[i].s = &s; pa[i].id = i; pt[i] = spawn(stress_producer, &pa[i]); }
+    for (int i = 0; i < SC; i++) {
+        ca[i].s = &s;
+        ca[i].id = i;
+        ct[i] = spawn(stress_consumer, &ca[i]);
+    }
+    for (int i = 0; i < SP; i++) {
+        pa[i].s = &s;
+        pa[i].id = i;
+        pt[i] = spawn(stress_producer, &pa[i]);
+    }
     for (int i = 0; i < SP; i++) {
         CHECK_OK(pc_thread_join(pt[i], 60));
         CHECK_EQ(pc_thread_exitcode(pt[i]), 0);
@@ -1258,4 +1267,30 @@ TEST(priority_aligned_items) {
     }
     CHECK_MSG(misaligned == 0, "comparator got %ld misaligned items", misaligned);
     pc_queue_free(q);
+}
+
+// LIFO and PRIORITY keep an array that grows as items arrive: filled to a
+// bound that is no power of two (nor a multiple of the first room), it
+// holds exactly maxsize items and gives every one back in order.
+TEST(locked_grows_to_bound) {
+    static const long bounds[] = {1, 2, 63, 64, 65, 100, 129, 1000};
+    for (int k = 0; k < 2; k++) {
+        pc_queue_kind kind = k ? PC_QUEUE_PRIORITY : PC_QUEUE_LIFO;
+        for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
+            long n = bounds[b];
+            pc_queue *q = make_kind(kind, n);
+            for (long i = 0; i < n; i++)
+                CHECK_OK(put_long(q, kind == PC_QUEUE_LIFO ? i : n - i, 0));
+            CHECK(pc_queue_full(q));
+            CHECK_RC(put_long(q, -1, 0), PC_FULL);
+            int rc;
+            for (long i = 0; i < n; i++) {
+                long want = kind == PC_QUEUE_LIFO ? n - 1 - i : i + 1;
+                CHECK_EQ(get_long(q, 0, &rc), want);
+                CHECK_OK(rc);
+            }
+            CHECK(pc_queue_empty(q));
+            pc_queue_free(q);
+        }
+    }
 }
