@@ -817,7 +817,7 @@ static void *nothing_task(void *arg) { return arg; }
 
 TEST(pool_idle_counts_match_parked_workers) {
     pc_executor *ex = pool(3, "Parked");
-    pc__tpool *p = (pc__tpool *)ex;
+    pc__f_tpool *p = (pc__f_tpool *)ex;
     pc_future *fs[256];
     for (int round = 0; round < 40; round++) {
         for (int i = 0; i < 256; i++) {
