@@ -14,6 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 1 under ThreadSanitizer or AddressSanitizer (gcc and clang): cases that
+   measure memory or need fewer rounds there ask this. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define PCT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define PCT_SANITIZED 1
+#endif
+#endif
+#ifndef PCT_SANITIZED
+#define PCT_SANITIZED 0
+#endif
+
 typedef void (*pct_fn)(void);
 struct pct_case { const char *name; pct_fn fn; };
 // Grown as cases register (before main), so no case is ever left out.

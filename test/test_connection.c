@@ -24,16 +24,6 @@
 #include "pc_test.h"
 #include "pc_proc_test.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define PCT_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define PCT_SANITIZED 1
-#endif
-#endif
-#ifndef PCT_SANITIZED
-#define PCT_SANITIZED 0
-#endif
 
 // >>helpers
 static void send_str(pc_connection *c, const char *s) {

@@ -14,16 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define PCT_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define PCT_SANITIZED 1
-#endif
-#endif
-#ifndef PCT_SANITIZED
-#define PCT_SANITIZED 0
-#endif
 #if defined(__SANITIZE_THREAD__)
 #define PCT_TSAN 1
 #elif defined(__has_feature)

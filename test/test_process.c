@@ -27,16 +27,6 @@
 #include "pc_test.h"
 #include "pc_proc_test.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define PCT_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define PCT_SANITIZED 1
-#endif
-#endif
-#ifndef PCT_SANITIZED
-#define PCT_SANITIZED 0
-#endif
 
 static const pc_start_method methods[3] = {PC_START_FORK, PC_START_SPAWN, PC_START_FORKSERVER};
 
