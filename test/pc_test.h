@@ -14,6 +14,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The state letter of process pid in /proc (R, S, T, Z ...), '?' when it
+   is gone or there is no /proc: the process tests wait for a child to be
+   asleep or a zombie with it. */
+static __attribute__((unused)) char pct_proc_state(long pid) {
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return '?';
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    const char *rest = strrchr(text, ')');      // the name may hold spaces
+    char state;
+    return rest && sscanf(rest + 1, " %c", &state) == 1 ? state : '?';
+}
+
 /* 1 under ThreadSanitizer or AddressSanitizer (gcc and clang): cases that
    measure memory or need fewer rounds there ask this. */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)

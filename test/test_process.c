@@ -1169,24 +1169,10 @@ static int zombie_children(void) {
     return n;
 }
 
-// The state letter of pid in /proc (R, S, T, Z ...), '?' when it is gone.
-static char proc_state(pid_t pid) {
-    char path[64], text[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return '?';
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = '\0';
-    const char *rest = strrchr(text, ')');
-    char state;
-    return rest && sscanf(rest + 1, " %c", &state) == 1 ? state : '?';
-}
-
 static int wait_state(pid_t pid, char want) {
     double deadline = pc_monotonic() + 5;
-    while (proc_state(pid) != want && pc_monotonic() < deadline) sched_yield();
-    return proc_state(pid) == want;
+    while (pct_proc_state(pid) != want && pc_monotonic() < deadline) sched_yield();
+    return pct_proc_state(pid) == want;
 }
 
 // Kill the stopped server once a request sits unread in its channel
@@ -1288,7 +1274,7 @@ TEST(forkserver_refusal_is_not_retried) {
     CHECK(strstr(pc_last_error(), "forkserver") != NULL);
     CHECK_EQ(pc_process_pid(p), 0);
     CHECK_EQ(pc__p_fs_pid, server);             // not replaced
-    char state = proc_state(server);
+    char state = pct_proc_state(server);
     CHECK_MSG(state == 'S' || state == 'R', "server state %c", state);
     CHECK(prlimit(server, RLIMIT_NOFILE, &old, NULL) == 0);
     CHECK_EQ(run_to_end(p), 7);                 // the same object, the same server

@@ -848,17 +848,6 @@ TEST(evc_announce_notify_races) {
 // parent's notify wakes it (a process-private futex would not).
 struct evc_shared_page { pc__evc e; uint32_t flag; };
 
-static char proc_state(pid_t pid) {
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return '?';
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *close = strrchr(buf, ')');
-    return close && close[1] == ' ' ? close[2] : '?';
-}
 
 static int evc_shared_child(struct evc_shared_page *pg) {
     double deadline = pc_monotonic() + 5;
@@ -883,7 +872,7 @@ TEST(evc_shared_wait_across_fork) {
         if (pid == 0) _exit(evc_shared_child(pg));
         // Notify only once the child has announced itself and sleeps.
         double give_up = pc_monotonic() + 5;
-        while ((announced(&pg->e) == 0 || proc_state(pid) != 'S') && pc_monotonic() < give_up)
+        while ((announced(&pg->e) == 0 || pct_proc_state(pid) != 'S') && pc_monotonic() < give_up)
             pc_sleep(0.001);
         __atomic_store_n(&pg->flag, 1u, __ATOMIC_SEQ_CST);
         pc__evc_notify(&pg->e, 1);
