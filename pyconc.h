@@ -752,7 +752,8 @@ typedef enum pc__phase {
     PC__PHASE_POOLS = 0,        // pyconc_futures.h: executors
     PC__PHASE_THREADS = 1,      // pyconc.h: threads, locals, excepthook, wait queue
     PC__PHASE_PROCESSES = 2,    // pyconc_process.h: children, forkserver
-    PC__PHASE_COUNT = 3
+    PC__PHASE_SHARED = 3,       // pyconc_process.h: shared objects (its part D on)
+    PC__PHASE_COUNT = 4
 } pc__phase;
 typedef struct pc__hooks {
     void (*before_fork)(void);

@@ -552,7 +552,16 @@ typedef enum pc_arg_type {
     PC_ARG_DOUBLE = 2,
     PC_ARG_BYTES = 3,
     PC_ARG_STR = 4,
-    PC_ARG_CONNECTION = 5
+    PC_ARG_CONNECTION = 5,
+    PC_ARG_MP_LOCK = 6,         // shared objects (D. SHARED STATE)
+    PC_ARG_MP_RLOCK = 7,
+    PC_ARG_MP_SEMAPHORE = 8,
+    PC_ARG_MP_CONDITION = 9,
+    PC_ARG_MP_EVENT = 10,
+    PC_ARG_MP_BARRIER = 11,
+    PC_ARG_MP_VALUE = 12,
+    PC_ARG_MP_ARRAY = 13,
+    PC_ARG_SHARED_MEMORY = 14
 } pc_arg_type;
 
 /* Make an empty pack. Returns NULL on failure (PC_NOMEM). */
@@ -738,6 +747,179 @@ PYCONC_API pc_process *pc_process_parent(void);
    the live ones (release each with pc_process_free) and return how many
    are alive. Python: multiprocessing.active_children */
 PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
+
+// >>D.api: shared state across processes
+/* Locks, conditions, semaphores, events and barriers that work between
+   processes; Value and Array; SharedMemory. Each object lives in its own
+   shared mapping (an anonymous memfd: no name, nothing to leak, gone with
+   its last holder) and crosses to a child in an argument pack
+   (pc_args_add_mp_lock ...): under fork, spawn and forkserver alike the
+   child maps the same memory. A fork child may also use the parent's
+   handles directly (the mapping is inherited). Any thread of any holder
+   may use an object; each handle is freed by its process with
+   pc_mp_*_free (a received pack frees the ones it carried).
+   Python: multiprocessing.Lock, RLock, Semaphore, BoundedSemaphore,
+   Condition, Event, Barrier, Value, Array, RawValue, RawArray,
+   multiprocessing.shared_memory.SharedMemory */
+typedef struct pc_mp_lock pc_mp_lock;
+typedef struct pc_mp_rlock pc_mp_rlock;
+typedef struct pc_mp_semaphore pc_mp_semaphore;
+typedef struct pc_mp_condition pc_mp_condition;
+typedef struct pc_mp_event pc_mp_event;
+typedef struct pc_mp_barrier pc_mp_barrier;
+typedef struct pc_mp_value pc_mp_value;
+typedef struct pc_mp_array pc_mp_array;
+typedef struct pc_shared_memory pc_shared_memory;
+
+// Lock and RLock
+/* Robust: when a holder dies (killed, or its thread ends holding it), the
+   next acquire returns PC_OWNER_DEAD and holds the lock. Repair what the
+   dead holder left half done, then call pc_mp_lock_consistent; released
+   without that, the lock is broken and every later acquire is PC_BROKEN.
+   Unlike Python's, a shared lock belongs to the thread that took it: only
+   that thread may release it (PC_RUNTIME otherwise), because only an owner
+   can be found dead. Python: multiprocessing.Lock() */
+PYCONC_API pc_mp_lock *pc_mp_lock_new(void);
+PYCONC_API void pc_mp_lock_free(pc_mp_lock *l);
+/* timeout: seconds, PC_FOREVER, 0 = don't block. The same thread taking
+   it twice waits (for timeout) as Python's does.
+   Returns: PC_OK, PC_TIMEOUT, PC_OWNER_DEAD (held, state suspect),
+   PC_BROKEN (a dead holder's state was never repaired), PC_VALUE.
+   Python: Lock.acquire(block, timeout) */
+PYCONC_API int pc_mp_lock_acquire(pc_mp_lock *l, double timeout);
+/* Returns: PC_OK, PC_RUNTIME (not held by this thread), PC_VALUE.
+   Python: Lock.release */
+PYCONC_API int pc_mp_lock_release(pc_mp_lock *l);
+/* 1 while some thread of some process holds it. Python: Lock.locked (3.14) */
+PYCONC_API int pc_mp_lock_locked(const pc_mp_lock *l);
+/* After PC_OWNER_DEAD, by the holder: the state is repaired.
+   Returns: PC_OK, PC_RUNTIME (not held after PC_OWNER_DEAD), PC_VALUE. */
+PYCONC_API int pc_mp_lock_consistent(pc_mp_lock *l);
+
+/* A recursive lock: its owner is a thread of a process; that thread may
+   take it again, and releases it as often as it took it.
+   Python: multiprocessing.RLock() */
+PYCONC_API pc_mp_rlock *pc_mp_rlock_new(void);
+PYCONC_API void pc_mp_rlock_free(pc_mp_rlock *l);
+/* Returns as pc_mp_lock_acquire. Python: RLock.acquire */
+PYCONC_API int pc_mp_rlock_acquire(pc_mp_rlock *l, double timeout);
+/* Returns: PC_OK, PC_RUNTIME (not owned by this thread), PC_VALUE.
+   Python: RLock.release */
+PYCONC_API int pc_mp_rlock_release(pc_mp_rlock *l);
+/* Python: RLock.locked (3.14) */
+PYCONC_API int pc_mp_rlock_locked(const pc_mp_rlock *l);
+/* 1 when the calling thread owns it. Python: RLock._is_owned */
+PYCONC_API int pc_mp_rlock_is_owned(const pc_mp_rlock *l);
+/* As pc_mp_lock_consistent. */
+PYCONC_API int pc_mp_rlock_consistent(pc_mp_rlock *l);
+
+// Semaphore and BoundedSemaphore
+/* value >= 0. Semaphores have no owner: a unit taken by a process that
+   dies stays taken; a waiter that dies takes nothing from the others.
+   Returns NULL on failure (PC_VALUE, PC_NOMEM, PC_OS).
+   Python: multiprocessing.Semaphore(value), BoundedSemaphore(value) */
+PYCONC_API pc_mp_semaphore *pc_mp_semaphore_new(int value);
+PYCONC_API pc_mp_semaphore *pc_mp_bounded_semaphore_new(int value);
+PYCONC_API void pc_mp_semaphore_free(pc_mp_semaphore *s);
+/* Returns: PC_OK, PC_TIMEOUT, PC_VALUE.  Python: Semaphore.acquire */
+PYCONC_API int pc_mp_semaphore_acquire(pc_mp_semaphore *s, double timeout);
+/* Add n >= 1. Returns: PC_OK, PC_VALUE (n < 1; past a bounded
+   semaphore's initial value: nothing is added). Python: Semaphore.release(n) */
+PYCONC_API int pc_mp_semaphore_release(pc_mp_semaphore *s, int n);
+/* Python: Semaphore.get_value */
+PYCONC_API int pc_mp_semaphore_get_value(const pc_mp_semaphore *s);
+
+// Condition
+/* lock: NULL for a new RLock of its own (Python's default), or a shared
+   Lock / RLock (at most one of the two) that the condition then uses; it
+   must outlive the condition. Waiters sleep on a futex word in shared
+   memory, never on a pthread_cond_t: a waiter killed inside wait leaves
+   nothing behind that could stall a later notify.
+   Returns NULL on failure (PC_VALUE, PC_NOMEM, PC_OS).
+   Python: multiprocessing.Condition(lock) */
+PYCONC_API pc_mp_condition *pc_mp_condition_new(pc_mp_lock *lock, pc_mp_rlock *rlock);
+PYCONC_API void pc_mp_condition_free(pc_mp_condition *c);
+/* The condition's lock. Returns as pc_mp_lock_acquire / _release.
+   Python: Condition.acquire, Condition.release */
+PYCONC_API int pc_mp_condition_acquire(pc_mp_condition *c, double timeout);
+PYCONC_API int pc_mp_condition_release(pc_mp_condition *c);
+/* Release the lock (all its levels), wait for a notify or timeout, take
+   the lock back. Wake-ups may be spurious: wait in a loop, or use
+   wait_for. Returns: PC_OK, PC_TIMEOUT (the lock is held again either
+   way), PC_OWNER_DEAD (a holder died while we slept: held, state
+   suspect), PC_BROKEN, PC_RUNTIME (lock not held), PC_VALUE.
+   Python: Condition.wait(timeout) */
+PYCONC_API int pc_mp_condition_wait(pc_mp_condition *c, double timeout);
+/* Wait until predicate(ctx) is non-zero, timeout in total.
+   Returns: PC_OK (true), PC_TIMEOUT (still false), or as wait.
+   Python: Condition.wait_for(predicate, timeout) */
+PYCONC_API int pc_mp_condition_wait_for(pc_mp_condition *c, int (*predicate)(void *ctx),
+                                        void *ctx, double timeout);
+/* Wake up to n (<= 0: none) / all waiters. The lock must be held.
+   Returns: PC_OK, PC_RUNTIME (lock not held), PC_VALUE.
+   Python: Condition.notify(n), Condition.notify_all */
+PYCONC_API int pc_mp_condition_notify(pc_mp_condition *c, int n);
+PYCONC_API int pc_mp_condition_notify_all(pc_mp_condition *c);
+
+// Event
+/* Returns NULL on failure (PC_NOMEM, PC_OS). Python: multiprocessing.Event() */
+PYCONC_API pc_mp_event *pc_mp_event_new(void);
+PYCONC_API void pc_mp_event_free(pc_mp_event *e);
+/* Python: Event.set, .clear, .is_set */
+PYCONC_API int pc_mp_event_set(pc_mp_event *e);
+PYCONC_API int pc_mp_event_clear(pc_mp_event *e);
+PYCONC_API int pc_mp_event_is_set(const pc_mp_event *e);
+/* Returns: PC_OK (set), PC_TIMEOUT, PC_VALUE.  Python: Event.wait(timeout) */
+PYCONC_API int pc_mp_event_wait(pc_mp_event *e, double timeout);
+
+// Barrier
+/* parties >= 1. action (may be NULL) runs with a NULL argument in the
+   process whose thread arrives last, before any party is released; it
+   crosses start methods as a process target does. timeout: the default
+   for pc_mp_barrier_wait (PC_FOREVER: none).
+   Beyond Python: every process that holds the barrier (its creator, each
+   child started with it in a pack, each receiver of a pack) is watched
+   while parties wait. One that ends without freeing its handle (killed,
+   or exited) breaks the barrier: the waiters get PC_BROKEN within 50 ms,
+   no timeout needed. The first 64 holders are watched.
+   Returns NULL on failure (PC_VALUE, PC_NOMEM, PC_OS).
+   Python: multiprocessing.Barrier(parties, action, timeout) */
+PYCONC_API pc_mp_barrier *pc_mp_barrier_new(int parties, pc_target_fn action, double timeout);
+PYCONC_API void pc_mp_barrier_free(pc_mp_barrier *b);
+/* *out_index (may be NULL) gets 0..parties-1, unique per round.
+   Returns: PC_OK, PC_BROKEN (aborted, reset, timed out, a holder died, or
+   the action failed elsewhere), the action's code where it ran, PC_VALUE.
+   Python: Barrier.wait(timeout) */
+PYCONC_API int pc_mp_barrier_wait(pc_mp_barrier *b, int *out_index);
+PYCONC_API int pc_mp_barrier_wait_timeout(pc_mp_barrier *b, double timeout, int *out_index);
+/* Python: Barrier.reset, .abort, .parties, .n_waiting, .broken */
+PYCONC_API int pc_mp_barrier_reset(pc_mp_barrier *b);
+PYCONC_API int pc_mp_barrier_abort(pc_mp_barrier *b);
+PYCONC_API int pc_mp_barrier_parties(const pc_mp_barrier *b);
+PYCONC_API int pc_mp_barrier_n_waiting(const pc_mp_barrier *b);
+PYCONC_API int pc_mp_barrier_broken(const pc_mp_barrier *b);
+
+// Handles in argument packs
+/* Append a shared object to a pack: borrowed until the pack is handed to
+   pc_process_new or sent (pc_connection_send_args), which take their own
+   reference; a handle freed before that is PC_VALUE there.
+   Returns: PC_OK, PC_VALUE (NULL), PC_NOMEM. */
+PYCONC_API int pc_args_add_mp_lock(pc_args *a, pc_mp_lock *l);
+PYCONC_API int pc_args_add_mp_rlock(pc_args *a, pc_mp_rlock *l);
+PYCONC_API int pc_args_add_mp_semaphore(pc_args *a, pc_mp_semaphore *s);
+PYCONC_API int pc_args_add_mp_condition(pc_args *a, pc_mp_condition *c);
+PYCONC_API int pc_args_add_mp_event(pc_args *a, pc_mp_event *e);
+PYCONC_API int pc_args_add_mp_barrier(pc_args *a, pc_mp_barrier *b);
+/* Read item i: borrowed, owned by the pack (freed with it).
+   Returns: PC_OK, PC_VALUE (out of range, another type, NULL). */
+PYCONC_API int pc_args_get_mp_lock(const pc_args *a, size_t i, pc_mp_lock **out);
+PYCONC_API int pc_args_get_mp_rlock(const pc_args *a, size_t i, pc_mp_rlock **out);
+PYCONC_API int pc_args_get_mp_semaphore(const pc_args *a, size_t i, pc_mp_semaphore **out);
+PYCONC_API int pc_args_get_mp_condition(const pc_args *a, size_t i, pc_mp_condition **out);
+PYCONC_API int pc_args_get_mp_event(const pc_args *a, size_t i, pc_mp_event **out);
+PYCONC_API int pc_args_get_mp_barrier(const pc_args *a, size_t i, pc_mp_barrier **out);
+
+// >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
    return; otherwise return at once. The constructor does this already,
    unless PYCONC_PROCESS_NO_CONSTRUCTOR. A bootstrap socket its parent did
@@ -776,6 +958,7 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -1717,6 +1900,133 @@ static int pc__p_os_dlopen(const char *path) {
     if (!dlopen(path, RTLD_NOW | RTLD_GLOBAL))
         return pc__error(PC_VALUE, "cannot load %s: %s", path, dlerror());
     return PC_OK;
+}
+
+// >>A.posix-shm: shared mappings, thread ids, other processes' liveness
+// An anonymous shared file: a memfd where the kernel has one, else a POSIX
+// shm object unlinked at once (a random name, created exclusively, 0600).
+// Either way nothing is left to clean up once the last descriptor and
+// mapping are gone. Returns a close-on-exec descriptor or -1 (errno).
+static int pc__p_os_anon_shm(const char *name) {
+#if PC__HAVE_MEMFD
+    long fd = syscall(SYS_memfd_create, name, 1u /* MFD_CLOEXEC */);
+    if (fd >= 0 || errno != ENOSYS) return (int)fd;
+#endif
+    for (int tries = 0; tries < 16; tries++) {
+        unsigned char rnd[8];
+        char path[64];
+        if (pc__p_os_getrandom(rnd, sizeof rnd) != sizeof rnd) {
+            uint64_t t = (uint64_t)pc_monotonic() * 1000003u ^ (uint64_t)getpid();
+            memcpy(rnd, &t, sizeof rnd);
+        }
+        snprintf(path, sizeof path, "/pyconc-%s-%02x%02x%02x%02x%02x%02x%02x%02x", name,
+                 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+        int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (fd < 0 && errno == EEXIST) continue;
+        if (fd < 0) return -1;
+        shm_unlink(path);
+        int flags = fcntl(fd, F_GETFD);
+        if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
+            pc__p_os_close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+static int pc__p_os_ftruncate(int fd, uint64_t size) {
+    int r;
+    while ((r = ftruncate(fd, (off_t)size)) < 0 && errno == EINTR) {}
+    return r;
+}
+
+// The size of the file behind fd, or -1 (errno).
+static int pc__p_os_fd_size(int fd, uint64_t *out) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) return -1;
+    *out = (uint64_t)st.st_size;
+    return 0;
+}
+
+// Seconds on the wall clock (CLOCK_REALTIME), for the calls that take no
+// other (unused where pthread_mutex_clocklock exists).
+static __attribute__((unused)) double pc__p_os_wall_time(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+// Map size bytes of fd shared, read and write; NULL on failure (errno).
+static void *pc__p_os_map_shared(int fd, size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void pc__p_os_unmap(void *p, size_t size) {
+    if (p) munmap(p, size);
+}
+
+// The kernel's id of the calling thread (unique among live threads of the
+// whole system), or where there is none a number unique in this process.
+static uint64_t pc__p_os_thread_id(void) {
+#if defined(__linux__) && defined(SYS_gettid)
+    return (uint64_t)syscall(SYS_gettid);
+#else
+    return (uint64_t)pc__self_id();
+#endif
+}
+
+// Read process pid's state letter and start time (the kernel's count,
+// field 22 of /proc/PID/stat: with the pid it names one process for
+// ever). Returns 0, or -1 when there is no such process (or no /proc).
+static int pc__p_os_proc_stat(pid_t pid, char *out_state, uint64_t *out_start) {
+#if defined(__linux__)
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    int fd = pc__p_os_open_read(path);
+    if (fd < 0) return -1;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR) {}
+    pc__p_os_close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    // "pid (comm) S ppid ...": comm may hold ')' and spaces.
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ') return -1;
+    *out_state = p[2];
+    p += 2;
+    for (int field = 3; field < 22 && p; field++) {
+        p = strchr(p, ' ');
+        if (p) p++;
+    }
+    *out_start = p ? strtoull(p, NULL, 10) : 0;
+    return 0;
+#else
+    (void)pid, (void)out_state, (void)out_start;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+// The start time of process pid (pc__p_os_proc_stat), 0 if unknown.
+static uint64_t pc__p_os_pid_start(pid_t pid) {
+    char state;
+    uint64_t start;
+    return pc__p_os_proc_stat(pid, &state, &start) == 0 ? start : 0;
+}
+
+// Whether process pid is alive and the one that started at start (0: not
+// known). A zombie is dead: it may wait unreaped a long time, and will do
+// nothing more. Returns 1 alive, 0 gone (or a new process under its id).
+static int pc__p_os_pid_alive(pid_t pid, uint64_t start) {
+    char state;
+    uint64_t now;
+    if (pc__p_os_proc_stat(pid, &state, &now) < 0)
+        return errno == ENOSYS ? pc__p_os_pid_exists(pid) : 0;
+    if (state == 'Z' || state == 'X' || state == 'x') return 0;
+    return !start || !now || now == start;
 }
 
 // >>A.posix-fdpass: descriptors over unix sockets (SCM_RIGHTS)
@@ -3071,6 +3381,29 @@ PYCONC_API int pc_client(const pc_client_desc *desc, pc_connection **out_conn) {
 
 // >>B.args
 #define PC__ARGS_MAX_FDS 200
+
+// Shared objects (part D and later) travel in packs through this table,
+// which their part fills in (pc__p_handles_install) before any such object
+// exists or a pack can be decoded: a pack only knows them by type.
+typedef struct pc__p_handle_ops {
+    // Write obj's wire form to b and duplicates of its descriptors to
+    // fds[*nfds..max), moving *nfds on. keep (may be NULL) gets a token
+    // that keeps the object's memory alive until dropped (for a child
+    // not started yet).
+    int (*encode)(pc_arg_type type, void *obj, uint64_t id, pc__p_buf *b, int *fds,
+                  size_t *nfds, size_t max, void **keep);
+    // Rebuild one from b; each descriptor taken is set to -1 in fds. self:
+    // the caller is a new holder (a received message); 0: a child whose
+    // parent already counted it (pc__p_handle_ops.watch). NULL on failure.
+    void *(*decode)(pc_arg_type type, pc__p_buf *b, int *fds, size_t nfds, int self);
+    void (*release)(pc_arg_type type, void *obj);       // a received pack's own
+    void (*watch)(void *keep, long pid);    // pid holds it now (a child started)
+    void (*drop)(void *keep);
+} pc__p_handle_ops;
+static const pc__p_handle_ops *pc__p_handles;
+
+static int pc__p_arg_is_handle(pc_arg_type type) { return type >= PC_ARG_MP_LOCK; }
+
 typedef struct pc__p_arg {
     pc_arg_type type;
     int64_t i;
@@ -3078,7 +3411,16 @@ typedef struct pc__p_arg {
     unsigned char *data;        // bytes and strings (NUL-terminated), owned
     size_t size;
     pc_connection *conn;        // borrowed in the parent, owned in a child
+    void *obj;                  // a shared object: borrowed, or a child's own
+    uint64_t obj_id;            // which object obj was when added
 } pc__p_arg;
+
+// Tokens of the shared objects a child to be started was given
+// (pc__p_handle_ops.encode's keep).
+typedef struct pc__p_keep {
+    void **items;
+    size_t len, cap;
+} pc__p_keep;
 
 struct pc_args {
     pc__p_arg *items;
@@ -3093,8 +3435,10 @@ PYCONC_API pc_args *pc_args_new(void) {
 PYCONC_API void pc_args_free(pc_args *a) {
     if (!a) return;
     for (size_t i = 0; i < a->len; i++) {
-        pc__free(a->items[i].data);
-        if (a->owns_connections && a->items[i].conn) pc_connection_free(a->items[i].conn);
+        pc__p_arg *it = &a->items[i];
+        pc__free(it->data);
+        if (a->owns_connections && it->conn) pc_connection_free(it->conn);
+        if (a->owns_connections && it->obj) pc__p_handles->release(it->type, it->obj);
     }
     pc__free(a->items);
     pc__free(a);
@@ -3223,12 +3567,31 @@ PYCONC_API int pc_args_take_connection(pc_args *a, size_t i, pc_connection **out
     return PC_OK;
 }
 
+// A shared object of the given type, known by id (so that encoding can
+// tell a handle freed since from a live one).
+static int pc__p_args_add_handle(pc_args *a, pc_arg_type type, void *obj, uint64_t id) {
+    if (!obj) return pc__error(PC_VALUE, "shared object is NULL");
+    pc__p_arg *it = pc__p_args_push(a, type);
+    if (!it) return pc_last_error_code();
+    it->obj = obj;
+    it->obj_id = id;
+    return PC_OK;
+}
+
+static int pc__p_args_get_handle(const pc_args *a, size_t i, pc_arg_type type, void **out) {
+    const pc__p_arg *it = pc__p_args_item(a, i, type, out);
+    if (!it) return PC_VALUE;
+    *out = it->obj;
+    return PC_OK;
+}
+
 // Wire form: u32 count, then per item u8 type and its payload; a
 // connection is an index into the descriptors that travel beside the
 // bytes plus its readable/writable flags. New kinds (shared locks, queues,
 // memory) add a type and travel the same way: bytes plus descriptors.
 // The descriptors are duplicates (close-on-exec) owned by the caller.
-static int pc__p_args_encode(const pc_args *a, pc__p_buf *b, int *fds, size_t *nfds) {
+static int pc__p_args_encode(const pc_args *a, pc__p_buf *b, int *fds, size_t *nfds,
+                             pc__p_keep *keep) {
     size_t n = 0;
     pc__p_buf_u32(b, (uint32_t)a->len);
     for (size_t i = 0; i < a->len; i++) {
@@ -3253,16 +3616,30 @@ static int pc__p_args_encode(const pc_args *a, pc__p_buf *b, int *fds, size_t *n
             *nfds = n;
             break;
         }
-        default: return pc__error(PC_VALUE, "argument %zu has no type", i);
+        default: {
+            if (!pc__p_arg_is_handle(it->type) || !pc__p_handles)
+                return pc__error(PC_VALUE, "argument %zu has no type", i);
+            void *token = NULL;
+            *nfds = n;
+            if (keep && pc__grow(&keep->items, &keep->cap, keep->len + 1, sizeof(void *), 0))
+                return PC_NOMEM;
+            int rc = pc__p_handles->encode(it->type, it->obj, it->obj_id, b, fds, nfds,
+                                           PC__ARGS_MAX_FDS, keep ? &token : NULL);
+            n = *nfds;
+            if (rc) return rc;
+            if (token) keep->items[keep->len++] = token;
+            break;
+        }
         }
     }
     *nfds = n;
     return b->bad ? PC_NOMEM : PC_OK;
 }
 
-// Rebuild a pack in the child. Each descriptor used is set to -1 in fds
-// (the pack's connection owns it now).
-static pc_args *pc__p_args_decode(pc__p_buf *b, int *fds, size_t nfds) {
+// Rebuild a pack in the child, or from a message (self: see
+// pc__p_handle_ops.decode). Each descriptor used is set to -1 in fds (the
+// pack's connection or shared object owns it now).
+static pc_args *pc__p_args_decode(pc__p_buf *b, int *fds, size_t nfds, int self) {
     pc_args *a = pc_args_new();
     if (!a) return NULL;
     a->owns_connections = 1;
@@ -3291,6 +3668,11 @@ static pc_args *pc__p_args_decode(pc__p_buf *b, int *fds, size_t nfds) {
             pc__p_arg *it = c ? pc__p_args_push(a, PC_ARG_CONNECTION) : NULL;
             if (it) it->conn = c;
             else { if (c) pc_connection_free(c); rc = PC_VALUE; }
+        } else if (pc__p_arg_is_handle((pc_arg_type)type) && pc__p_handles) {
+            void *obj = pc__p_handles->decode((pc_arg_type)type, b, fds, nfds, self);
+            pc__p_arg *it = obj ? pc__p_args_push(a, (pc_arg_type)type) : NULL;
+            if (it) it->obj = obj;
+            else { if (obj) pc__p_handles->release((pc_arg_type)type, obj); rc = PC_VALUE; }
         } else {
             rc = PC_VALUE;
         }
@@ -3309,9 +3691,11 @@ static pc_args *pc__p_args_decode(pc__p_buf *b, int *fds, size_t nfds) {
 // form; its descriptors ride on the frame (pc__p_frame_send_fds).
 #define PC__ARGS_MAGIC 0x50434131u      // "PCA1"
 
-static int pc__p_args_has_connection(const pc_args *a) {
+// Connections and shared objects travel as descriptors.
+static int pc__p_args_has_fds(const pc_args *a) {
     for (size_t i = 0; i < a->len; i++)
-        if (a->items[i].type == PC_ARG_CONNECTION) return 1;
+        if (a->items[i].type == PC_ARG_CONNECTION || pc__p_arg_is_handle(a->items[i].type))
+            return 1;
     return 0;
 }
 
@@ -3326,13 +3710,13 @@ PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args) {
     int rc = pc__p_conn_check(c, 0, 1);
     if (rc) return rc;
     if (!args) return pc__error(PC_VALUE, "send_args: argument pack is NULL");
-    if (pc__p_args_has_connection(args) && !pc__p_conn_is_unix(c))
-        return pc__error(PC_VALUE, "send_args: a pack holding connections needs a unix socket "
-                                   "connection (a duplex Pipe, a unix Listener/Client), not a "
-                                   "pipe or TCP");
+    if (pc__p_args_has_fds(args) && !pc__p_conn_is_unix(c))
+        return pc__error(PC_VALUE, "send_args: a pack holding connections or shared objects "
+                                   "needs a unix socket connection (a duplex Pipe, a unix "
+                                   "Listener/Client), not a pipe or TCP");
     memset(&b, 0, sizeof b);
     pc__p_buf_u32(&b, PC__ARGS_MAGIC);
-    rc = pc__p_args_encode(args, &b, fds, &nfds);
+    rc = pc__p_args_encode(args, &b, fds, &nfds, NULL);
     if (!rc) rc = pc__p_frame_send_fds(c->fd, c->is_socket, b.p, b.len, fds, nfds);
     for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
     pc__free(b.p);
@@ -3348,7 +3732,8 @@ static int pc__p_args_from_message(void *msg, size_t size, int *fds, size_t nfds
     b.p = (unsigned char *)msg;
     b.len = size;
     pc_args *a = NULL;
-    if (pc__p_buf_get_u32(&b) == PC__ARGS_MAGIC && !b.bad) a = pc__p_args_decode(&b, fds, nfds);
+    if (pc__p_buf_get_u32(&b) == PC__ARGS_MAGIC && !b.bad)
+        a = pc__p_args_decode(&b, fds, nfds, 1);
     if (a && b.pos != b.len) {          // trailing bytes: not one of ours
         pc_args_free(a);
         a = NULL;
@@ -3517,6 +3902,8 @@ struct pc_process {
     pc__p_buf pack;             // the encoded argument pack
     int *pack_fds;              // its descriptors (duplicates, ours until start)
     size_t pack_nfds;
+    pc__p_keep pack_keep;       // its shared objects, held until the child is
+                                //   started and counted as their holder
     const pc_context *context;
     pc_start_method method;     // resolved at start
     int started, closed;
@@ -3589,8 +3976,20 @@ PYCONC_API pc_process *pc_process_retain(pc_process *p) {
     return p;
 }
 
+// Let go of the shared objects a child was given; pid > 0: it started
+// and holds them now.
+static void pc__p_proc_drop_keep(pc_process *p, long pid) {
+    for (size_t i = 0; i < p->pack_keep.len; i++) {
+        if (pid > 0) pc__p_handles->watch(p->pack_keep.items[i], pid);
+        pc__p_handles->drop(p->pack_keep.items[i]);
+    }
+    pc__free(p->pack_keep.items);
+    memset(&p->pack_keep, 0, sizeof p->pack_keep);
+}
+
 static void pc__p_proc_destroy(pc_process *p) {
     for (size_t i = 0; i < p->pack_nfds; i++) pc__p_os_close(p->pack_fds[i]);
+    pc__p_proc_drop_keep(p, 0);
     if (p->sentinel >= 0) pc__p_os_close(p->sentinel);
     pc__p_os_close(p->pidfd);
     if (p->arg_kind == PC__ARG_BYTES) pc__free(p->arg);
@@ -3651,7 +4050,7 @@ static int pc__p_proc_copy_arg(pc_process *p, const pc_process_desc *d) {
         p->arg_kind = PC__ARG_PACK;
         p->pack_fds = (int *)pc__calloc(PC__ARGS_MAX_FDS, sizeof(int));
         if (!p->pack_fds) return PC_NOMEM;
-        return pc__p_args_encode(d->args, &p->pack, p->pack_fds, &p->pack_nfds);
+        return pc__p_args_encode(d->args, &p->pack, p->pack_fds, &p->pack_nfds, &p->pack_keep);
     }
     if (d->arg_size) {
         p->arg_kind = PC__ARG_BYTES;
@@ -3879,7 +4278,7 @@ static void pc__p_child_from_fork(pc_process *p) {
     ci.arg_size = p->arg_size;
     if (p->arg_kind == PC__ARG_PACK) {
         p->pack.pos = 0;
-        ci.pack = pc__p_args_decode(&p->pack, p->pack_fds, p->pack_nfds);
+        ci.pack = pc__p_args_decode(&p->pack, p->pack_fds, p->pack_nfds, 0);
         if (!ci.pack) {
             fprintf(stderr, "pyconc: child %s: %s\n", p->name, pc_last_error());
             pc__p_os_exit(1);
@@ -3966,7 +4365,7 @@ static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child
         pc__p_buf pack;
         memset(&pack, 0, sizeof pack);
         pack.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(b, &pack.len);
-        if (pack.p) ci->pack = pc__p_args_decode(&pack, fds, nfds);
+        if (pack.p) ci->pack = pc__p_args_decode(&pack, fds, nfds, 0);
         if (!ci->pack) b->bad = 1;
     } else if (ci->arg_kind != PC__ARG_NONE) {
         b->bad = 1;
@@ -4653,6 +5052,7 @@ PYCONC_API int pc_process_start(pc_process *p) {
     p->method = m;
     for (size_t i = 0; i < p->pack_nfds; i++) pc__p_os_close(p->pack_fds[i]);  // the child has them
     p->pack_nfds = 0;
+    pc__p_proc_drop_keep(p, (long)p->pid);
     pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
     pc__list_push_front(&pc__p_proc_children, &pc_process_retain(p)->reg);
     pc_lock_release(&pc__p_proc_lock);
@@ -4843,8 +5243,1124 @@ PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap) {
     return alive;
 }
 
-// >>C.bootstrap-entry
+// >>D.object: a shared object, its mapping, its holders
+// Every object of this part is a mapping of its own: a header (what it is,
+// who holds it), then its body at PC__SHARED_BODY. Nothing in it is a
+// pointer: each process maps it where it likes.
+#define PC__SHARED_MAGIC 0x50434431u        // "PCD1"
+#define PC__HOLDERS 64
+
+// A process that holds the object: its pid, its start time (so that a
+// reused pid is not taken for it), and how many handles it has. refs may
+// go negative for a while: a child can free its handle before its parent
+// has counted it (pc__p_handle_ops.watch); the two meet at zero.
+typedef struct pc__p_holder {
+    int32_t pid;
+    int32_t refs;
+    uint64_t start;
+} pc__p_holder;
+
+typedef struct pc__p_shead {
+    uint32_t magic;
+    uint32_t type;              // the pc_arg_type of the object
+    uint64_t size;              // bytes mapped
+    uint64_t body_size;         // bytes of the body in use
+    pthread_mutex_t holders_mu; // robust, process-shared
+    pc__p_holder holders[PC__HOLDERS];
+} pc__p_shead;
+#define PC__SHARED_BODY ((sizeof(pc__p_shead) + 63) & ~(size_t)63)
+
+// This process's mapping of one object. Handles and kept tokens share it.
+typedef struct pc__p_seg {
+    int fd;
+    unsigned char *base;
+    size_t size;
+    uint32_t refs;
+} pc__p_seg;
+
+// A handle: what pc_mp_lock * and the others point at.
+typedef struct pc__p_obj {
+    pc_arg_type type;
+    uint64_t id;                // registry: handles freed since are told apart
+    pc__link reg;
+    pc__p_seg *seg;
+    void *body;                 // inside seg
+    int counted;                // this handle counts among our holder refs
+    struct pc__p_obj *sub;      // a condition's or value's lock of its own choosing
+    pc_target_fn action;        // a barrier's, found in this process
+    int action_state;           // 0: not looked up, 1: found, -1: failed
+} pc__p_obj;
+
+static const char *pc__p_type_name(pc_arg_type type) {
+    switch (type) {
+    case PC_ARG_MP_LOCK: return "Lock";
+    case PC_ARG_MP_RLOCK: return "RLock";
+    case PC_ARG_MP_SEMAPHORE: return "Semaphore";
+    case PC_ARG_MP_CONDITION: return "Condition";
+    case PC_ARG_MP_EVENT: return "Event";
+    case PC_ARG_MP_BARRIER: return "Barrier";
+    case PC_ARG_MP_VALUE: return "Value";
+    case PC_ARG_MP_ARRAY: return "Array";
+    case PC_ARG_SHARED_MEMORY: return "SharedMemory";
+    default: return "object";
+    }
+}
+
+// The handles alive in this process, to refuse one freed since it went
+// into a pack. The lock is taken around fork (PC__PHASE_SHARED).
+static pc_lock pc__p_reg_lock = PC_LOCK_INIT;
+static pc__list pc__p_reg = PC__LIST_INIT;
+static uint64_t pc__p_reg_next_id;
+
+static void pc__p_reg_add(pc__p_obj *o) {
+    pc_lock_acquire(&pc__p_reg_lock, PC_FOREVER);
+    o->id = ++pc__p_reg_next_id;
+    pc__list_push_back(&pc__p_reg, &o->reg);
+    pc_lock_release(&pc__p_reg_lock);
+}
+
+static void pc__p_reg_remove(pc__p_obj *o) {
+    pc_lock_acquire(&pc__p_reg_lock, PC_FOREVER);
+    if (pc__list_is_linked(&pc__p_reg, &o->reg)) pc__list_remove(&pc__p_reg, &o->reg);
+    o->id = 0;
+    pc_lock_release(&pc__p_reg_lock);
+}
+
+// Whether obj is a live handle, the one that had id.
+static int pc__p_reg_live(const void *obj, uint64_t id) {
+    int live = 0;
+    pc_lock_acquire(&pc__p_reg_lock, PC_FOREVER);
+    for (pc__link *l = pc__p_reg.head; l && !live; l = l->next)
+        live = (const void *)PC__CONTAINER(l, pc__p_obj, reg) == obj &&
+               PC__CONTAINER(l, pc__p_obj, reg)->id == id;
+    pc_lock_release(&pc__p_reg_lock);
+    return live;
+}
+
+// >>D.mutex: the robust process-shared mutex every lock here is made of
+// glibc keeps each thread's robust list, so only a pthread mutex can be
+// robust: the kernel marks it when its owner dies, and the next locker is
+// told (EOWNERDEAD) instead of waiting for ever.
+static int pc__p_mutex_init(pthread_mutex_t *m) {
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+    if (rc) return rc;
+    rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!rc) rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (!rc) rc = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return rc;
+}
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+#define PC__HAVE_CLOCKLOCK 1    // pthread_mutex_clocklock: a monotonic deadline
+#else
+#define PC__HAVE_CLOCKLOCK 0
+#endif
+
+// Lock m by deadline (monotonic seconds; INFINITY: none; passed: try once).
+// Returns 0, EOWNERDEAD (locked; the owner died), ENOTRECOVERABLE,
+// ETIMEDOUT, or another error number.
+static int pc__p_mutex_lock(pthread_mutex_t *m, double deadline) {
+    if (isinf(deadline)) return pthread_mutex_lock(m);
+    int rc = pthread_mutex_trylock(m);
+    if (rc != EBUSY) return rc;
+    for (;;) {
+        double now = pc_monotonic();
+        if (now >= deadline) return ETIMEDOUT;
+        struct timespec ts;
+#if PC__HAVE_CLOCKLOCK
+        pc__timespec(deadline, &ts);
+        rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+        if (rc != ETIMEDOUT) return rc;
+#else
+        // Only a wall-clock deadline here: take it in short steps, each
+        // measured afresh, so that a clock jump costs at most one step.
+        double step = deadline - now < 0.05 ? deadline - now : 0.05;
+        pc__timespec(pc__p_os_wall_time() + step, &ts);
+        rc = pthread_mutex_timedlock(m, &ts);
+        if (rc != ETIMEDOUT) return rc;
+#endif
+    }
+}
+
+// Lock an internal mutex (a holder table, a barrier's state) for a short
+// step. A dead owner left at most that step half done, which each user
+// tolerates: the mutex is made consistent and *out_died says so.
+static void pc__p_mutex_enter(pthread_mutex_t *m, int *out_died) {
+    int rc = pthread_mutex_lock(m);
+    if (rc == EOWNERDEAD) {
+        pthread_mutex_consistent(m);
+        if (out_died) *out_died = 1;
+    }
+}
+
+// >>D.holders: which processes hold an object (for death detection)
+static void pc__p_holders_add(pc__p_shead *h, int32_t pid, uint64_t start, int32_t n) {
+    pc__p_holder *free_slot = NULL;
+    pc__p_mutex_enter(&h->holders_mu, NULL);
+    for (int i = 0; i < PC__HOLDERS; i++) {
+        pc__p_holder *s = &h->holders[i];
+        if (s->pid == pid && s->refs != 0) {
+            s->refs += n;
+            if (s->refs == 0) s->pid = 0;
+            pthread_mutex_unlock(&h->holders_mu);
+            return;
+        }
+        if (!free_slot && s->refs == 0) free_slot = s;
+    }
+    if (free_slot) {            // full: the process is not watched
+        free_slot->pid = pid;
+        free_slot->start = start;
+        free_slot->refs = n;
+    }
+    pthread_mutex_unlock(&h->holders_mu);
+}
+
+// A holder that ended without letting go (killed, or exited holding a
+// handle): its pid, after taking it off the table; 0 when all are alive.
+static long pc__p_holders_find_dead(pc__p_shead *h) {
+    long dead = 0;
+    int32_t self = (int32_t)pc__p_os_getpid();
+    pc__p_mutex_enter(&h->holders_mu, NULL);
+    for (int i = 0; i < PC__HOLDERS && !dead; i++) {
+        pc__p_holder *s = &h->holders[i];
+        if (s->refs <= 0 || s->pid == self) continue;
+        if (!pc__p_os_pid_alive((pid_t)s->pid, s->start)) {
+            dead = s->pid;
+            s->pid = 0;
+            s->refs = 0;
+        }
+    }
+    pthread_mutex_unlock(&h->holders_mu);
+    return dead;
+}
+
+// The calling process's start time, read once per process.
+static uint64_t pc__p_self_start;
+static int32_t pc__p_self_start_pid;
+
+static uint64_t pc__p_holders_self_start(void) {
+    int32_t pid = (int32_t)pc__p_os_getpid();
+    if (__atomic_load_n(&pc__p_self_start_pid, __ATOMIC_ACQUIRE) != pid) {
+        __atomic_store_n(&pc__p_self_start, pc__p_os_pid_start((pid_t)pid), __ATOMIC_RELAXED);
+        __atomic_store_n(&pc__p_self_start_pid, pid, __ATOMIC_RELEASE);
+    }
+    return __atomic_load_n(&pc__p_self_start, __ATOMIC_RELAXED);
+}
+
+static void pc__p_holders_self(pc__p_shead *h, int32_t n) {
+    pc__p_holders_add(h, (int32_t)pc__p_os_getpid(), pc__p_holders_self_start(), n);
+}
+
+// >>D.segment: making, mapping and letting go of an object's memory
+static void pc__p_seg_release(pc__p_seg *s) {
+    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    pc__p_os_unmap(s->base, s->size);
+    pc__p_os_close(s->fd);
+    pc__free(s);
+}
+
+static pc__p_seg *pc__p_seg_retain(pc__p_seg *s) {
+    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    return s;
+}
+
+// Map fd (taken over, closed on failure) as a segment of size bytes.
+static pc__p_seg *pc__p_seg_map(int fd, size_t size) {
+    pc__p_seg *s = (pc__p_seg *)pc__calloc(1, sizeof *s);
+    void *base = s ? pc__p_os_map_shared(fd, size) : NULL;
+    if (!base) {
+        if (s) pc__os_error("mmap");
+        pc__free(s);
+        pc__p_os_close(fd);
+        return NULL;
+    }
+    s->fd = fd;
+    s->base = (unsigned char *)base;
+    s->size = size;
+    s->refs = 1;
+    return s;
+}
+
+static void pc__p_shared_init(void);
+
+// A new object of type with body_size bytes of body (zeroed), its header
+// written and this process counted as a holder.
+static pc__p_seg *pc__p_seg_create(pc_arg_type type, size_t body_size) {
+    pc__p_shared_init();
+    if (body_size > ((size_t)1 << 40))
+        return pc__error(PC_VALUE, "%s of %zu bytes is too large", pc__p_type_name(type),
+                         body_size), (pc__p_seg *)NULL;
+    size_t page = 4096, size = (PC__SHARED_BODY + body_size + page - 1) / page * page;
+    int fd = pc__p_os_anon_shm("pyconc");
+    if (fd < 0) return pc__os_error("memfd_create"), (pc__p_seg *)NULL;
+    if (pc__p_os_ftruncate(fd, size) < 0) {
+        pc__os_error("ftruncate");
+        pc__p_os_close(fd);
+        return NULL;
+    }
+    pc__p_seg *s = pc__p_seg_map(fd, size);
+    if (!s) return NULL;
+    pc__p_shead *h = (pc__p_shead *)(void *)s->base;
+    h->type = (uint32_t)type;
+    h->size = size;
+    h->body_size = body_size;
+    int rc = pc__p_mutex_init(&h->holders_mu);
+    if (rc) {
+        errno = rc;
+        pc__os_error("pthread_mutex_init");
+        pc__p_seg_release(s);
+        return NULL;
+    }
+    __atomic_store_n(&h->magic, PC__SHARED_MAGIC, __ATOMIC_RELEASE);
+    return s;
+}
+
+// Map a received descriptor (taken over) and check it is an object of
+// type: a descriptor that is not one (or a corrupted header) is refused.
+static pc__p_seg *pc__p_seg_attach(int fd, pc_arg_type type) {
+    uint64_t fsize = 0;
+    if (pc__p_os_fd_size(fd, &fsize) < 0 || fsize < PC__SHARED_BODY || fsize > SIZE_MAX) {
+        pc__p_os_close(fd);
+        return pc__error(PC_VALUE, "a shared %s arrived without its memory",
+                         pc__p_type_name(type)), (pc__p_seg *)NULL;
+    }
+    pc__p_seg *s = pc__p_seg_map(fd, (size_t)fsize);
+    if (!s) return NULL;
+    const pc__p_shead *h = (const pc__p_shead *)(void *)s->base;
+    if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != PC__SHARED_MAGIC ||
+        h->type != (uint32_t)type || h->size != fsize ||
+        h->body_size > fsize - PC__SHARED_BODY) {
+        pc__p_seg_release(s);
+        return pc__error(PC_VALUE, "the memory of a shared %s is not one (corrupted header)",
+                         pc__p_type_name(type)), (pc__p_seg *)NULL;
+    }
+    return s;
+}
+
+static pc__p_shead *pc__p_obj_head(const pc__p_obj *o) {
+    return (pc__p_shead *)(void *)o->seg->base;
+}
+
+// A handle on seg (its reference is the handle's now); counted: whether
+// this process's holder refs include it.
+static pc__p_obj *pc__p_obj_wrap(pc_arg_type type, pc__p_seg *seg, int counted) {
+    pc__p_obj *o = (pc__p_obj *)pc__calloc(1, sizeof *o);
+    if (!o) { pc__p_seg_release(seg); return NULL; }
+    o->type = type;
+    o->seg = seg;
+    o->body = seg->base + PC__SHARED_BODY;
+    o->counted = counted;
+    pc__p_reg_add(o);
+    return o;
+}
+
+// A new object: its memory, its handle, this process a holder.
+static pc__p_obj *pc__p_obj_new(pc_arg_type type, size_t body_size) {
+    pc__p_seg *s = pc__p_seg_create(type, body_size);
+    if (!s) return NULL;
+    pc__p_holders_self((pc__p_shead *)(void *)s->base, 1);
+    return pc__p_obj_wrap(type, s, 1);
+}
+
+static void pc__p_obj_free(pc__p_obj *o) {
+    if (!o) return;
+    pc__p_reg_remove(o);
+    if (o->counted) pc__p_holders_self(pc__p_obj_head(o), -1);
+    pc__p_obj_free(o->sub);
+    pc__p_seg_release(o->seg);
+    pc__free(o);
+}
+
+// A handle of type, or NULL with PC_VALUE: a NULL or another kind of
+// object (a handle of the wrong type cast by hand) is refused.
+static pc__p_obj *pc__p_obj_check(const void *obj, pc_arg_type type) {
+    pc__p_obj *o = (pc__p_obj *)obj;
+    if (!o) return pc__error(PC_VALUE, "%s is NULL", pc__p_type_name(type)), (pc__p_obj *)NULL;
+    if (o->type != type)
+        return pc__error(PC_VALUE, "not a %s but a %s", pc__p_type_name(type),
+                         pc__p_type_name(o->type)), (pc__p_obj *)NULL;
+    return o;
+}
+
+// >>D.pack: shared objects in argument packs
+// Wire form of an object: u8 whether a lock of its own choosing follows
+// (a condition's, a value's), that lock's form, then u32 the index of its
+// memory's descriptor. The descriptor is a duplicate; the memory stays the
+// same.
+static int pc__p_obj_encode(pc__p_obj *o, pc__p_buf *b, int *fds, size_t *nfds, size_t max) {
+    pc__p_buf_u8(b, o->sub ? 1u : 0u);
+    if (o->sub) {
+        pc__p_buf_u8(b, (unsigned)o->sub->type);
+        int rc = pc__p_obj_encode(o->sub, b, fds, nfds, max);
+        if (rc) return rc;
+    }
+    if (*nfds >= max)
+        return pc__error(PC_VALUE, "more than %zu descriptors in one pack", max);
+    int fd = pc__p_os_dup_cloexec(o->seg->fd, 3);
+    if (fd < 0) return pc__os_error("dup shared object");
+    fds[*nfds] = fd;
+    pc__p_buf_u32(b, (uint32_t)(*nfds)++);
+    return b->bad ? PC_NOMEM : PC_OK;
+}
+
+static pc__p_obj *pc__p_obj_decode(pc_arg_type type, pc__p_buf *b, int *fds, size_t nfds,
+                                   int self, int depth) {
+    pc__p_obj *sub = NULL;
+    pc__p_shared_init();
+    if (pc__p_buf_get_u8(b)) {
+        pc_arg_type st = (pc_arg_type)pc__p_buf_get_u8(b);
+        if (depth > 0 || (st != PC_ARG_MP_LOCK && st != PC_ARG_MP_RLOCK)) {
+            b->bad = 1;
+            return NULL;
+        }
+        sub = pc__p_obj_decode(st, b, fds, nfds, self, depth + 1);
+        if (!sub) return NULL;
+    }
+    uint32_t k = pc__p_buf_get_u32(b);
+    if (b->bad || k >= nfds || fds[k] < 0) {
+        pc__p_obj_free(sub);
+        b->bad = 1;
+        return NULL;
+    }
+    pc__p_seg *s = pc__p_seg_attach(fds[k], type);
+    fds[k] = -1;
+    pc__p_obj *o = s ? pc__p_obj_wrap(type, s, 1) : NULL;
+    if (!o) { pc__p_obj_free(sub); return NULL; }
+    if (self) pc__p_holders_self(pc__p_obj_head(o), 1);
+    o->sub = sub;
+    return o;
+}
+
+static int pc__p_shm_encode(void *obj, pc__p_buf *b, int *fds, size_t *nfds, size_t max);
+static void *pc__p_shm_decode(pc__p_buf *b, int *fds, size_t nfds);
+static void pc__p_shm_release(void *obj);
+
+static int pc__p_handle_encode(pc_arg_type type, void *obj, uint64_t id, pc__p_buf *b, int *fds,
+                               size_t *nfds, size_t max, void **keep) {
+    if (!pc__p_reg_live(obj, id))
+        return pc__error(PC_VALUE, "a %s in the pack was freed before the pack was used",
+                         pc__p_type_name(type));
+    if (type == PC_ARG_SHARED_MEMORY) return pc__p_shm_encode(obj, b, fds, nfds, max);
+    pc__p_obj *o = (pc__p_obj *)obj;
+    int rc = pc__p_obj_encode(o, b, fds, nfds, max);
+    if (!rc && keep) *keep = pc__p_seg_retain(o->seg);
+    return rc;
+}
+
+static void *pc__p_handle_decode(pc_arg_type type, pc__p_buf *b, int *fds, size_t nfds,
+                                 int self) {
+    if (type == PC_ARG_SHARED_MEMORY) return pc__p_shm_decode(b, fds, nfds);
+    if (type > PC_ARG_SHARED_MEMORY) return NULL;
+    return pc__p_obj_decode(type, b, fds, nfds, self, 0);
+}
+
+static void pc__p_handle_release(pc_arg_type type, void *obj) {
+    if (type == PC_ARG_SHARED_MEMORY) pc__p_shm_release(obj);
+    else pc__p_obj_free((pc__p_obj *)obj);
+}
+
+static void pc__p_handle_watch(void *keep, long pid) {
+    pc__p_seg *s = (pc__p_seg *)keep;
+    pc__p_holders_add((pc__p_shead *)(void *)s->base, (int32_t)pid,
+                      pc__p_os_pid_start((pid_t)pid), 1);
+}
+
+static void pc__p_handle_drop(void *keep) { pc__p_seg_release((pc__p_seg *)keep); }
+
+static const pc__p_handle_ops pc__p_shared_ops = {
+    pc__p_handle_encode, pc__p_handle_decode, pc__p_handle_release, pc__p_handle_watch,
+    pc__p_handle_drop};
+
+// The per-thread owner token of the locks here: random, so that no thread
+// of any process (nor a later thread that reuses a dead one's id) takes
+// another's lock for its own. A fork child draws new ones.
+static PC__TLS uint64_t pc__p_token_value;
+static PC__TLS unsigned pc__p_token_gen;
+static unsigned pc__p_fork_gen = 1;
+
+static uint64_t pc__p_token_draw(void) {
+    static uint64_t counter;
+    uint64_t x = ((uint64_t)pc__p_os_getpid() << 32) ^ pc__p_os_thread_id() ^
+                 (uint64_t)(pc_monotonic() * 1e9) ^
+                 (__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9e3779b97f4a7c15ull);
+    x ^= x >> 30;               // splitmix64's finaliser
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    pc__p_token_value = x ? x : 1;
+    pc__p_token_gen = __atomic_load_n(&pc__p_fork_gen, __ATOMIC_RELAXED);
+    return pc__p_token_value;
+}
+
+static inline uint64_t pc__p_token(void) {
+    if (pc__p_token_value && pc__p_token_gen == __atomic_load_n(&pc__p_fork_gen,
+                                                                __ATOMIC_RELAXED))
+        return pc__p_token_value;
+    return pc__p_token_draw();
+}
+
+static void pc__p_shared_before_fork(void) { pc_lock_acquire(&pc__p_reg_lock, PC_FOREVER); }
+static void pc__p_shared_after_fork_parent(void) { pc_lock_release(&pc__p_reg_lock); }
+static void pc__p_shared_after_fork_child(void) {
+    pc_lock_init(&pc__p_reg_lock);
+    __atomic_add_fetch(&pc__p_fork_gen, 1, __ATOMIC_RELAXED);
+}
+
+static pthread_once_t pc__p_shared_once = PTHREAD_ONCE_INIT;
+
+static void pc__p_shared_init_once(void) {
+    pc__hooks h;
+    memset(&h, 0, sizeof h);
+    h.before_fork = pc__p_shared_before_fork;
+    h.after_fork_parent = pc__p_shared_after_fork_parent;
+    h.after_fork_child = pc__p_shared_after_fork_child;
+    pc__lifecycle_set(PC__PHASE_SHARED, &h);
+    pc__p_handles = &pc__p_shared_ops;
+}
+
+// Before the first object is made or a pack can hold one.
+static void pc__p_shared_init(void) {
+    pc__p_proc_init();
+    pthread_once(&pc__p_shared_once, pc__p_shared_init_once);
+}
+
+// >>D.lock: Lock and RLock
+// The body of a lock. owner is the holder's token (pc__p_token), so that
+// locked(), _is_owned and recursion need no system call; count is the
+// recursion depth; suspect: taken from a dead owner, not yet repaired.
+typedef struct pc__p_lockbody {
+    pthread_mutex_t m;
+    uint64_t owner;
+    uint32_t count;
+    uint32_t suspect;
+} pc__p_lockbody;
+
+struct pc_mp_lock { pc__p_obj o; };
+struct pc_mp_rlock { pc__p_obj o; };
+
+static int pc__p_lock_setup(pc__p_lockbody *b) {
+    int rc = pc__p_mutex_init(&b->m);
+    if (rc) { errno = rc; return pc__os_error("pthread_mutex_init"); }
+    return PC_OK;
+}
+
+static pc__p_obj *pc__p_lock_make(pc_arg_type type) {
+    pc__p_obj *o = pc__p_obj_new(type, sizeof(pc__p_lockbody));
+    if (o && pc__p_lock_setup((pc__p_lockbody *)o->body)) {
+        pc__p_obj_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+// Take b by deadline. recursive: its owner takes it again at once.
+static int pc__p_lock_take(pc__p_lockbody *b, int recursive, double deadline) {
+    uint64_t me = pc__p_token();
+    if (recursive && __atomic_load_n(&b->owner, __ATOMIC_RELAXED) == me) {
+        if (b->count == UINT32_MAX) return pc__error(PC_VALUE, "RLock taken 2**32-1 times");
+        b->count++;
+        return PC_OK;
+    }
+    int rc = pc__p_mutex_lock(&b->m, deadline);
+    if (rc == 0 || rc == EOWNERDEAD) {
+        __atomic_store_n(&b->owner, me, __ATOMIC_RELAXED);
+        b->count = 1;
+        if (rc == 0) return PC_OK;
+        b->suspect = 1;
+        return pc__error(PC_OWNER_DEAD, "the previous holder died holding the lock; it is "
+                                        "yours, and its state may be half updated");
+    }
+    if (rc == ETIMEDOUT) return pc__error(PC_TIMEOUT, "lock acquire timed out");
+    if (rc == ENOTRECOVERABLE)
+        return pc__error(PC_BROKEN, "lock is broken: a holder died and the state was not "
+                                    "made consistent");
+    errno = rc;
+    return pc__os_error("pthread_mutex_lock");
+}
+
+static int pc__p_lock_acquire(pc__p_obj *o, int recursive, double timeout) {
+    double deadline;
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    return pc__p_lock_take((pc__p_lockbody *)o->body, recursive, deadline);
+}
+
+// Give b up entirely (all levels): for release and for a condition's wait.
+static int pc__p_lock_drop(pc__p_lockbody *b) {
+    __atomic_store_n(&b->owner, 0, __ATOMIC_RELAXED);
+    b->count = 0;
+    b->suspect = 0;             // unrepaired: glibc breaks the mutex for good now
+    int rc = pthread_mutex_unlock(&b->m);
+    if (rc) { errno = rc; return pc__os_error("pthread_mutex_unlock"); }
+    return PC_OK;
+}
+
+static int pc__p_lock_owned(const pc__p_lockbody *b) {
+    return __atomic_load_n(&b->owner, __ATOMIC_RELAXED) == pc__p_token();
+}
+
+static int pc__p_lock_release(pc__p_obj *o, int recursive) {
+    pc__p_lockbody *b = (pc__p_lockbody *)o->body;
+    if (!pc__p_lock_owned(b))
+        return pc__error(PC_RUNTIME, recursive ? "cannot release un-acquired lock"
+                                               : "release of a lock this thread does not hold");
+    if (recursive && b->count > 1) {
+        b->count--;
+        return PC_OK;
+    }
+    return pc__p_lock_drop(b);
+}
+
+static int pc__p_lock_consistent(pc__p_obj *o) {
+    pc__p_lockbody *b = (pc__p_lockbody *)o->body;
+    if (!pc__p_lock_owned(b) || !b->suspect)
+        return pc__error(PC_RUNTIME, "consistent: the lock is not held by this thread after "
+                                     "PC_OWNER_DEAD");
+    int rc = pthread_mutex_consistent(&b->m);
+    if (rc) { errno = rc; return pc__os_error("pthread_mutex_consistent"); }
+    b->suspect = 0;
+    return PC_OK;
+}
+
+static int pc__p_lock_locked(const pc__p_obj *o) {
+    return __atomic_load_n(&((const pc__p_lockbody *)o->body)->owner, __ATOMIC_RELAXED) != 0;
+}
+
+PYCONC_API pc_mp_lock *pc_mp_lock_new(void) {
+    return (pc_mp_lock *)pc__p_lock_make(PC_ARG_MP_LOCK);
+}
+PYCONC_API void pc_mp_lock_free(pc_mp_lock *l) { pc__p_obj_free(l ? &l->o : NULL); }
+
+PYCONC_API int pc_mp_lock_acquire(pc_mp_lock *l, double timeout) {
+    pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_LOCK);
+    return o ? pc__p_lock_acquire(o, 0, timeout) : PC_VALUE;
+}
+PYCONC_API int pc_mp_lock_release(pc_mp_lock *l) {
+    pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_LOCK);
+    return o ? pc__p_lock_release(o, 0) : PC_VALUE;
+}
+PYCONC_API int pc_mp_lock_locked(const pc_mp_lock *l) {
+    const pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_LOCK);
+    return o ? pc__p_lock_locked(o) : 0;
+}
+PYCONC_API int pc_mp_lock_consistent(pc_mp_lock *l) {
+    pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_LOCK);
+    return o ? pc__p_lock_consistent(o) : PC_VALUE;
+}
+
+PYCONC_API pc_mp_rlock *pc_mp_rlock_new(void) {
+    return (pc_mp_rlock *)pc__p_lock_make(PC_ARG_MP_RLOCK);
+}
+PYCONC_API void pc_mp_rlock_free(pc_mp_rlock *l) { pc__p_obj_free(l ? &l->o : NULL); }
+
+PYCONC_API int pc_mp_rlock_acquire(pc_mp_rlock *l, double timeout) {
+    pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_RLOCK);
+    return o ? pc__p_lock_acquire(o, 1, timeout) : PC_VALUE;
+}
+PYCONC_API int pc_mp_rlock_release(pc_mp_rlock *l) {
+    pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_RLOCK);
+    return o ? pc__p_lock_release(o, 1) : PC_VALUE;
+}
+PYCONC_API int pc_mp_rlock_locked(const pc_mp_rlock *l) {
+    const pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_RLOCK);
+    return o ? pc__p_lock_locked(o) : 0;
+}
+PYCONC_API int pc_mp_rlock_is_owned(const pc_mp_rlock *l) {
+    const pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_RLOCK);
+    return o ? pc__p_lock_owned((const pc__p_lockbody *)o->body) : 0;
+}
+PYCONC_API int pc_mp_rlock_consistent(pc_mp_rlock *l) {
+    pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_RLOCK);
+    return o ? pc__p_lock_consistent(o) : PC_VALUE;
+}
+
+// >>D.semaphore
+typedef struct pc__p_sembody {
+    uint32_t value;
+    uint32_t bounded, bound;    // a BoundedSemaphore, and its initial value
+    pc__evc ev;                 // shared: released units
+} pc__p_sembody;
+
+struct pc_mp_semaphore { pc__p_obj o; };
+
+static pc_mp_semaphore *pc__p_semaphore_make(int value, int bounded) {
+    if (value < 0) {
+        pc__error(PC_VALUE, "semaphore initial value must be >= 0, not %d", value);
+        return NULL;
+    }
+    pc__p_obj *o = pc__p_obj_new(PC_ARG_MP_SEMAPHORE, sizeof(pc__p_sembody));
+    if (!o) return NULL;
+    pc__p_sembody *b = (pc__p_sembody *)o->body;
+    pc__evc_init(&b->ev, 1);
+    b->bounded = (uint32_t)bounded;
+    b->bound = (uint32_t)value;
+    __atomic_store_n(&b->value, (uint32_t)value, __ATOMIC_SEQ_CST);
+    return (pc_mp_semaphore *)o;
+}
+
+PYCONC_API pc_mp_semaphore *pc_mp_semaphore_new(int value) {
+    return pc__p_semaphore_make(value, 0);
+}
+PYCONC_API pc_mp_semaphore *pc_mp_bounded_semaphore_new(int value) {
+    return pc__p_semaphore_make(value, 1);
+}
+PYCONC_API void pc_mp_semaphore_free(pc_mp_semaphore *s) { pc__p_obj_free(s ? &s->o : NULL); }
+
+static int pc__p_sem_try(pc__p_sembody *b) {
+    uint32_t v = __atomic_load_n(&b->value, __ATOMIC_SEQ_CST);
+    while (v > 0)
+        if (__atomic_compare_exchange_n(&b->value, &v, v - 1, 1, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return 1;
+    return 0;
+}
+
+PYCONC_API int pc_mp_semaphore_acquire(pc_mp_semaphore *s, double timeout) {
+    pc__p_obj *o = pc__p_obj_check(s, PC_ARG_MP_SEMAPHORE);
+    double deadline;
+    if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
+    pc__p_sembody *b = (pc__p_sembody *)o->body;
+    while (!pc__p_sem_try(b)) {
+        uint32_t key = pc__evc_prepare(&b->ev);
+        if (pc__p_sem_try(b)) break;
+        if (pc__evc_wait(&b->ev, key, deadline) == PC_TIMEOUT) {
+            if (pc__p_sem_try(b)) break;
+            return pc__error(PC_TIMEOUT, "semaphore acquire timed out");
+        }
+    }
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_semaphore_release(pc_mp_semaphore *s, int n) {
+    pc__p_obj *o = pc__p_obj_check(s, PC_ARG_MP_SEMAPHORE);
+    if (!o) return PC_VALUE;
+    if (n < 1) return pc__error(PC_VALUE, "n must be one or more, not %d", n);
+    pc__p_sembody *b = (pc__p_sembody *)o->body;
+    uint32_t v = __atomic_load_n(&b->value, __ATOMIC_SEQ_CST);
+    for (;;) {
+        uint64_t nv = (uint64_t)v + (uint64_t)n;
+        if (b->bounded && nv > b->bound)
+            return pc__error(PC_VALUE, "Semaphore released too many times");
+        if (nv > INT32_MAX) return pc__error(PC_VALUE, "semaphore value would pass 2**31-1");
+        if (__atomic_compare_exchange_n(&b->value, &v, (uint32_t)nv, 1, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            break;
+    }
+    pc__evc_notify(&b->ev, n);
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_semaphore_get_value(const pc_mp_semaphore *s) {
+    const pc__p_obj *o = pc__p_obj_check(s, PC_ARG_MP_SEMAPHORE);
+    return o ? (int)__atomic_load_n(&((pc__p_sembody *)o->body)->value, __ATOMIC_SEQ_CST) : 0;
+}
+
+// >>D.event
+typedef struct pc__p_eventbody {
+    uint32_t flag;
+    pc__evc ev;
+} pc__p_eventbody;
+
+struct pc_mp_event { pc__p_obj o; };
+
+PYCONC_API pc_mp_event *pc_mp_event_new(void) {
+    pc__p_obj *o = pc__p_obj_new(PC_ARG_MP_EVENT, sizeof(pc__p_eventbody));
+    if (o) pc__evc_init(&((pc__p_eventbody *)o->body)->ev, 1);
+    return (pc_mp_event *)o;
+}
+PYCONC_API void pc_mp_event_free(pc_mp_event *e) { pc__p_obj_free(e ? &e->o : NULL); }
+
+PYCONC_API int pc_mp_event_set(pc_mp_event *e) {
+    pc__p_obj *o = pc__p_obj_check(e, PC_ARG_MP_EVENT);
+    if (!o) return PC_VALUE;
+    pc__p_eventbody *b = (pc__p_eventbody *)o->body;
+    __atomic_store_n(&b->flag, 1u, __ATOMIC_SEQ_CST);
+    pc__evc_notify(&b->ev, INT32_MAX);
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_event_clear(pc_mp_event *e) {
+    pc__p_obj *o = pc__p_obj_check(e, PC_ARG_MP_EVENT);
+    if (!o) return PC_VALUE;
+    __atomic_store_n(&((pc__p_eventbody *)o->body)->flag, 0u, __ATOMIC_SEQ_CST);
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_event_is_set(const pc_mp_event *e) {
+    const pc__p_obj *o = pc__p_obj_check(e, PC_ARG_MP_EVENT);
+    return o ? (int)__atomic_load_n(&((pc__p_eventbody *)o->body)->flag, __ATOMIC_SEQ_CST) : 0;
+}
+
+PYCONC_API int pc_mp_event_wait(pc_mp_event *e, double timeout) {
+    pc__p_obj *o = pc__p_obj_check(e, PC_ARG_MP_EVENT);
+    double deadline;
+    if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
+    pc__p_eventbody *b = (pc__p_eventbody *)o->body;
+    while (!__atomic_load_n(&b->flag, __ATOMIC_SEQ_CST)) {
+        uint32_t key = pc__evc_prepare(&b->ev);
+        if (__atomic_load_n(&b->flag, __ATOMIC_SEQ_CST)) break;
+        if (pc__evc_wait(&b->ev, key, deadline) == PC_TIMEOUT) {
+            if (__atomic_load_n(&b->flag, __ATOMIC_SEQ_CST)) break;
+            return pc__error(PC_TIMEOUT, "event wait timed out");
+        }
+    }
+    return PC_OK;
+}
+
+// >>D.condition
+// A futex word (an event count) beside a lock: a waiter announces itself
+// while it still holds the lock, so a notify made under the lock after it
+// cannot miss it; a waiter that dies asleep is simply gone from the kernel's
+// queue, and one that dies on its way leaves a count that costs one
+// needless wake-up, never a lost one.
+typedef struct pc__p_condbody {
+    pc__p_lockbody own;         // the RLock of its own, when not given one
+    pc__evc ev;
+} pc__p_condbody;
+
+struct pc_mp_condition { pc__p_obj o; };
+
+// The lock a condition uses, and whether it is recursive.
+static pc__p_lockbody *pc__p_cond_lock(pc__p_obj *o, int *recursive) {
+    if (o->sub) {
+        *recursive = o->sub->type == PC_ARG_MP_RLOCK;
+        return (pc__p_lockbody *)o->sub->body;
+    }
+    *recursive = 1;
+    return &((pc__p_condbody *)o->body)->own;
+}
+
+PYCONC_API pc_mp_condition *pc_mp_condition_new(pc_mp_lock *lock, pc_mp_rlock *rlock) {
+    if (lock && rlock) {
+        pc__error(PC_VALUE, "a condition takes one lock: a Lock or an RLock, not both");
+        return NULL;
+    }
+    pc__p_obj *given = lock ? pc__p_obj_check(lock, PC_ARG_MP_LOCK)
+                            : rlock ? pc__p_obj_check(rlock, PC_ARG_MP_RLOCK) : NULL;
+    if ((lock || rlock) && !given) return NULL;
+    pc__p_obj *o = pc__p_obj_new(PC_ARG_MP_CONDITION, sizeof(pc__p_condbody));
+    if (!o) return NULL;
+    pc__p_condbody *b = (pc__p_condbody *)o->body;
+    pc__evc_init(&b->ev, 1);
+    if (!given && pc__p_lock_setup(&b->own)) {
+        pc__p_obj_free(o);
+        return NULL;
+    }
+    if (given) {
+        // A handle of our own on the user's lock: freeing theirs leaves ours.
+        pc__p_holders_self(pc__p_obj_head(given), 1);
+        o->sub = pc__p_obj_wrap(given->type, pc__p_seg_retain(given->seg), 1);
+        if (!o->sub) {
+            pc__p_holders_self(pc__p_obj_head(given), -1);
+            pc__p_obj_free(o);
+            return NULL;
+        }
+    }
+    return (pc_mp_condition *)o;
+}
+PYCONC_API void pc_mp_condition_free(pc_mp_condition *c) { pc__p_obj_free(c ? &c->o : NULL); }
+
+PYCONC_API int pc_mp_condition_acquire(pc_mp_condition *c, double timeout) {
+    pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
+    double deadline;
+    int recursive;
+    if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
+    return pc__p_lock_take(pc__p_cond_lock(o, &recursive), recursive, deadline);
+}
+
+PYCONC_API int pc_mp_condition_release(pc_mp_condition *c) {
+    pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
+    int recursive;
+    if (!o) return PC_VALUE;
+    pc__p_lockbody *l = pc__p_cond_lock(o, &recursive);
+    if (!pc__p_lock_owned(l)) return pc__error(PC_RUNTIME, "cannot release un-acquired lock");
+    if (recursive && l->count > 1) {
+        l->count--;
+        return PC_OK;
+    }
+    return pc__p_lock_drop(l);
+}
+
+// One wait until deadline: release every level, sleep, take them back.
+static int pc__p_cond_wait_until(pc__p_obj *o, double deadline) {
+    int recursive;
+    pc__p_lockbody *l = pc__p_cond_lock(o, &recursive);
+    pc__evc *ev = &((pc__p_condbody *)o->body)->ev;
+    if (!pc__p_lock_owned(l)) return pc__error(PC_RUNTIME, "cannot wait on un-acquired lock");
+    uint32_t depth = l->count;
+    uint32_t key = pc__evc_prepare(ev);
+    int rc = pc__p_lock_drop(l);
+    if (rc) return rc;
+    int woke = pc__evc_wait(ev, key, deadline);
+    rc = pc__p_lock_take(l, 0, INFINITY);
+    if (rc != PC_OK && rc != PC_OWNER_DEAD) return rc;
+    l->count = depth;
+    if (rc) return rc;
+    return woke == PC_TIMEOUT ? pc__error(PC_TIMEOUT, "condition wait timed out") : PC_OK;
+}
+
+PYCONC_API int pc_mp_condition_wait(pc_mp_condition *c, double timeout) {
+    pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
+    double deadline;
+    if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
+    return pc__p_cond_wait_until(o, deadline);
+}
+
+PYCONC_API int pc_mp_condition_wait_for(pc_mp_condition *c, int (*predicate)(void *ctx),
+                                        void *ctx, double timeout) {
+    pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
+    double deadline;
+    if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
+    if (!predicate) return pc__error(PC_VALUE, "wait_for: predicate is NULL");
+    while (!predicate(ctx)) {
+        int rc = pc__p_cond_wait_until(o, deadline);
+        if (rc == PC_TIMEOUT)
+            return predicate(ctx) ? PC_OK : PC_TIMEOUT;
+        if (rc) return rc;
+    }
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_condition_notify(pc_mp_condition *c, int n) {
+    pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
+    int recursive;
+    if (!o) return PC_VALUE;
+    if (!pc__p_lock_owned(pc__p_cond_lock(o, &recursive)))
+        return pc__error(PC_RUNTIME, "cannot notify on un-acquired lock");
+    if (n > 0) pc__evc_notify(&((pc__p_condbody *)o->body)->ev, n);
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_condition_notify_all(pc_mp_condition *c) {
+    return pc_mp_condition_notify(c, INT32_MAX);
+}
+
+// >>D.barrier
+// Python's barrier, generation by generation. The outcome of each of the
+// last PC__BARRIER_ROUNDS generations is kept for the waiters of it that
+// have not looked yet. Waiters sleep in slices of PC__BARRIER_SLICE
+// seconds and look at the holders between two: a dead one breaks it.
+#define PC__BARRIER_ROUNDS 64
+#define PC__BARRIER_SLICE 0.01
+enum { PC__ROUND_OK = 1, PC__ROUND_BROKEN = 2 };
+
+typedef struct pc__p_barrierbody {
+    pthread_mutex_t m;          // robust; guards everything below
+    pc__evc ev;
+    int32_t parties, count;
+    uint32_t gen, broken;
+    double timeout;
+    uint8_t outcome[PC__BARRIER_ROUNDS];
+    int has_action;
+    pc__p_funcref action;
+} pc__p_barrierbody;
+
+struct pc_mp_barrier { pc__p_obj o; };
+
+PYCONC_API pc_mp_barrier *pc_mp_barrier_new(int parties, pc_target_fn action, double timeout) {
+    if (parties < 1) {
+        pc__error(PC_VALUE, "parties must be >= 1, not %d", parties);
+        return NULL;
+    }
+    if (isnan(timeout)) {
+        pc__error(PC_VALUE, "timeout is NaN");
+        return NULL;
+    }
+    pc__p_funcref ref;
+    if (pc__p_funcref_locate(action, &ref)) return NULL;
+    pc__p_obj *o = pc__p_obj_new(PC_ARG_MP_BARRIER, sizeof(pc__p_barrierbody));
+    if (!o) return NULL;
+    pc__p_barrierbody *b = (pc__p_barrierbody *)o->body;
+    int rc = pc__p_mutex_init(&b->m);
+    if (rc) {
+        errno = rc;
+        pc__os_error("pthread_mutex_init");
+        pc__p_obj_free(o);
+        return NULL;
+    }
+    pc__evc_init(&b->ev, 1);
+    b->parties = parties;
+    b->timeout = timeout;
+    b->has_action = action != NULL;
+    b->action = ref;
+    o->action = action;
+    o->action_state = action ? 1 : 0;
+    return (pc_mp_barrier *)o;
+}
+PYCONC_API void pc_mp_barrier_free(pc_mp_barrier *b) { pc__p_obj_free(b ? &b->o : NULL); }
+
+// Break it (under its mutex): the waiters of this round leave with PC_BROKEN.
+static void pc__p_barrier_break(pc__p_barrierbody *b) {
+    b->broken = 1;
+    pc__evc_notify(&b->ev, INT32_MAX);
+}
+
+// Enter the barrier's mutex. A process that died inside it left the
+// round in an unknown state: that breaks the barrier.
+static void pc__p_barrier_enter(pc__p_barrierbody *b) {
+    int died = 0;
+    pc__p_mutex_enter(&b->m, &died);
+    if (died) pc__p_barrier_break(b);
+}
+
+// The last to arrive: run the action, then release the round.
+static int pc__p_barrier_release(pc__p_obj *o, pc__p_barrierbody *b) {
+    if (b->has_action) {
+        if (o->action_state == 0)
+            o->action_state = pc__p_funcref_resolve(&b->action, &o->action) ? -1 : 1;
+        int rc = o->action_state == 1 ? o->action(NULL) : pc_last_error_code();
+        char msg[256];
+        if (pc__exception_take(msg, sizeof msg)) rc = rc ? rc : PC_BROKEN;
+        if (rc) {
+            pc__p_barrier_break(b);
+            return pc__error(rc, "barrier action failed (%s)", pc_strerror(rc));
+        }
+    }
+    b->outcome[b->gen % PC__BARRIER_ROUNDS] = PC__ROUND_OK;
+    b->gen++;
+    b->count = 0;
+    pc__evc_notify(&b->ev, INT32_MAX);
+    return PC_OK;
+}
+
+static int pc__p_barrier_wait(pc__p_obj *o, double timeout, int *out_index) {
+    pc__p_barrierbody *b = (pc__p_barrierbody *)o->body;
+    double deadline;
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    pc__p_barrier_enter(b);
+    if (b->broken) {
+        pthread_mutex_unlock(&b->m);
+        return pc__error(PC_BROKEN, "barrier is broken");
+    }
+    int index = b->count++;
+    uint32_t gen = b->gen;
+    if (out_index) *out_index = index;
+    if (b->count == b->parties) {
+        int rc = pc__p_barrier_release(o, b);
+        pthread_mutex_unlock(&b->m);
+        return rc;
+    }
+    long dead = 0;
+    int rc = PC_OK;
+    for (;;) {
+        uint32_t key = pc__evc_prepare(&b->ev);
+        pthread_mutex_unlock(&b->m);
+        double now = pc_monotonic();
+        double until = deadline < now + PC__BARRIER_SLICE ? deadline : now + PC__BARRIER_SLICE;
+        int timed_out = pc__evc_wait(&b->ev, key, until) == PC_TIMEOUT && until == deadline;
+        if (!timed_out) dead = pc__p_holders_find_dead(pc__p_obj_head(o));
+        pc__p_barrier_enter(b);
+        if (b->gen != gen) {
+            if (b->outcome[gen % PC__BARRIER_ROUNDS] != PC__ROUND_OK) rc = PC_BROKEN;
+            break;
+        }
+        if (b->broken) { rc = PC_BROKEN; break; }
+        if (timed_out || dead) {
+            pc__p_barrier_break(b);
+            rc = PC_BROKEN;
+            break;
+        }
+    }
+    if (rc && b->gen == gen && b->count > 0) b->count--;
+    pthread_mutex_unlock(&b->m);
+    if (!rc) return PC_OK;
+    if (dead) return pc__error(PC_BROKEN, "barrier is broken: process %ld holding it died", dead);
+    return pc__error(PC_BROKEN, "barrier is broken");
+}
+
+PYCONC_API int pc_mp_barrier_wait(pc_mp_barrier *bar, int *out_index) {
+    pc__p_obj *o = pc__p_obj_check(bar, PC_ARG_MP_BARRIER);
+    if (!o) return PC_VALUE;
+    return pc__p_barrier_wait(o, ((pc__p_barrierbody *)o->body)->timeout, out_index);
+}
+
+PYCONC_API int pc_mp_barrier_wait_timeout(pc_mp_barrier *bar, double timeout, int *out_index) {
+    pc__p_obj *o = pc__p_obj_check(bar, PC_ARG_MP_BARRIER);
+    return o ? pc__p_barrier_wait(o, timeout, out_index) : PC_VALUE;
+}
+
+PYCONC_API int pc_mp_barrier_reset(pc_mp_barrier *bar) {
+    pc__p_obj *o = pc__p_obj_check(bar, PC_ARG_MP_BARRIER);
+    if (!o) return PC_VALUE;
+    pc__p_barrierbody *b = (pc__p_barrierbody *)o->body;
+    pc__p_barrier_enter(b);
+    if (b->count > 0) {         // those waiting now leave broken
+        b->outcome[b->gen % PC__BARRIER_ROUNDS] = PC__ROUND_BROKEN;
+        b->gen++;
+        b->count = 0;
+    }
+    b->broken = 0;
+    pc__evc_notify(&b->ev, INT32_MAX);
+    pthread_mutex_unlock(&b->m);
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_barrier_abort(pc_mp_barrier *bar) {
+    pc__p_obj *o = pc__p_obj_check(bar, PC_ARG_MP_BARRIER);
+    if (!o) return PC_VALUE;
+    pc__p_barrierbody *b = (pc__p_barrierbody *)o->body;
+    pc__p_barrier_enter(b);
+    pc__p_barrier_break(b);
+    pthread_mutex_unlock(&b->m);
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_barrier_parties(const pc_mp_barrier *bar) {
+    const pc__p_obj *o = pc__p_obj_check(bar, PC_ARG_MP_BARRIER);
+    return o ? ((const pc__p_barrierbody *)o->body)->parties : 0;
+}
+
+PYCONC_API int pc_mp_barrier_n_waiting(const pc_mp_barrier *bar) {
+    const pc__p_obj *o = pc__p_obj_check(bar, PC_ARG_MP_BARRIER);
+    if (!o) return 0;
+    const pc__p_barrierbody *b = (const pc__p_barrierbody *)o->body;
+    return __atomic_load_n(&b->broken, __ATOMIC_RELAXED)
+               ? 0 : __atomic_load_n(&b->count, __ATOMIC_RELAXED);
+}
+
+PYCONC_API int pc_mp_barrier_broken(const pc_mp_barrier *bar) {
+    const pc__p_obj *o = pc__p_obj_check(bar, PC_ARG_MP_BARRIER);
+    return o ? (int)__atomic_load_n(&((const pc__p_barrierbody *)o->body)->broken,
+                                    __ATOMIC_RELAXED) : 0;
+}
+
+// >>D.args: the pack's accessors for the objects above
+#define PC__P_PACK_ACCESSORS(name, TYPE)                                                   \
+    PYCONC_API int pc_args_add_##name(pc_args *a, pc_##name *x) {                          \
+        pc__p_shared_init();                                                               \
+        pc__p_obj *o = pc__p_obj_check(x, TYPE);                                           \
+        return o ? pc__p_args_add_handle(a, TYPE, o, o->id) : PC_VALUE;                    \
+    }                                                                                      \
+    PYCONC_API int pc_args_get_##name(const pc_args *a, size_t i, pc_##name **out) {       \
+        void *obj = NULL;                                                                  \
+        int rc = pc__p_args_get_handle(a, i, TYPE, &obj);                                  \
+        if (!rc) *out = (pc_##name *)obj;                                                  \
+        return rc;                                                                         \
+    }
+PC__P_PACK_ACCESSORS(mp_lock, PC_ARG_MP_LOCK)
+PC__P_PACK_ACCESSORS(mp_rlock, PC_ARG_MP_RLOCK)
+PC__P_PACK_ACCESSORS(mp_semaphore, PC_ARG_MP_SEMAPHORE)
+PC__P_PACK_ACCESSORS(mp_condition, PC_ARG_MP_CONDITION)
+PC__P_PACK_ACCESSORS(mp_event, PC_ARG_MP_EVENT)
+PC__P_PACK_ACCESSORS(mp_barrier, PC_ARG_MP_BARRIER)
+
+// >>D.shared-memory
+static int pc__p_shm_encode(void *obj, pc__p_buf *b, int *fds, size_t *nfds, size_t max) {
+    (void)obj, (void)b, (void)fds, (void)nfds, (void)max;
+    return pc__error(PC_VALUE, "SharedMemory cannot cross in a pack yet");
+}
+static void *pc__p_shm_decode(pc__p_buf *b, int *fds, size_t nfds) {
+    (void)fds, (void)nfds;
+    b->bad = 1;
+    return NULL;
+}
+static void pc__p_shm_release(void *obj) { (void)obj; }
+
+// >>H.entry: the program's way in, which knows every part
 PYCONC_API void pc_process_bootstrap(int argc, char **argv) {
+    pc__p_handles = &pc__p_shared_ops;      // a pack may carry shared objects now
     if (argc > 0 && argv && argv[0]) {
         const char *base = strrchr(argv[0], '/');
         snprintf(pc__p_proc_argv0, sizeof pc__p_proc_argv0, "%s", base ? base + 1 : argv[0]);
