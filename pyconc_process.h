@@ -5352,7 +5352,18 @@ static int pc__p_mutex_init(pthread_mutex_t *m) {
     return rc;
 }
 
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+// ThreadSanitizer (gcc 12, clang 14) does not know pthread_mutex_clocklock:
+// a lock taken with it looks free to it, so there the timed wait takes
+// the portable path.
+#if defined(__SANITIZE_THREAD__)
+#define PC__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PC__TSAN 1
+#endif
+#endif
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30)) && \
+    !defined(PC__TSAN)
 #define PC__HAVE_CLOCKLOCK 1    // pthread_mutex_clocklock: a monotonic deadline
 #else
 #define PC__HAVE_CLOCKLOCK 0
@@ -5730,12 +5741,16 @@ static void pc__p_shared_init(void) {
 // >>D.lock: Lock and RLock
 // The body of a lock. owner is the holder's token (pc__p_token), so that
 // locked(), _is_owned and recursion need no system call; count is the
-// recursion depth; suspect: taken from a dead owner, not yet repaired.
+// recursion depth; suspect: taken from a dead owner, not yet repaired;
+// broken: released unrepaired. glibc breaks the mutex then too, but its
+// trylock of a broken robust mutex leaves it locked (2.36), so every
+// acquire looks at broken first and no broken mutex is ever locked again.
 typedef struct pc__p_lockbody {
     pthread_mutex_t m;
     uint64_t owner;
     uint32_t count;
     uint32_t suspect;
+    uint32_t broken;
 } pc__p_lockbody;
 
 struct pc_mp_lock { pc__p_obj o; };
@@ -5764,7 +5779,8 @@ static int pc__p_lock_take(pc__p_lockbody *b, int recursive, double deadline) {
         b->count++;
         return PC_OK;
     }
-    int rc = pc__p_mutex_lock(&b->m, deadline);
+    int rc = __atomic_load_n(&b->broken, __ATOMIC_ACQUIRE) ? ENOTRECOVERABLE
+                                                           : pc__p_mutex_lock(&b->m, deadline);
     if (rc == 0 || rc == EOWNERDEAD) {
         __atomic_store_n(&b->owner, me, __ATOMIC_RELAXED);
         b->count = 1;
@@ -5774,15 +5790,17 @@ static int pc__p_lock_take(pc__p_lockbody *b, int recursive, double deadline) {
                                         "yours, and its state may be half updated");
     }
     if (rc == ETIMEDOUT) return pc__error(PC_TIMEOUT, "lock acquire timed out");
-    if (rc == ENOTRECOVERABLE)
+    if (rc == ENOTRECOVERABLE) {
+        __atomic_store_n(&b->broken, 1u, __ATOMIC_RELEASE);
         return pc__error(PC_BROKEN, "lock is broken: a holder died and the state was not "
                                     "made consistent");
+    }
     errno = rc;
     return pc__os_error("pthread_mutex_lock");
 }
 
 static int pc__p_lock_acquire(pc__p_obj *o, int recursive, double timeout) {
-    double deadline;
+    double deadline = 0;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     return pc__p_lock_take((pc__p_lockbody *)o->body, recursive, deadline);
 }
@@ -5791,7 +5809,10 @@ static int pc__p_lock_acquire(pc__p_obj *o, int recursive, double timeout) {
 static int pc__p_lock_drop(pc__p_lockbody *b) {
     __atomic_store_n(&b->owner, 0, __ATOMIC_RELAXED);
     b->count = 0;
-    b->suspect = 0;             // unrepaired: glibc breaks the mutex for good now
+    if (b->suspect) {           // unrepaired: broken for good now
+        b->suspect = 0;
+        __atomic_store_n(&b->broken, 1u, __ATOMIC_RELEASE);
+    }
     int rc = pthread_mutex_unlock(&b->m);
     if (rc) { errno = rc; return pc__os_error("pthread_mutex_unlock"); }
     return PC_OK;
@@ -5919,7 +5940,7 @@ static int pc__p_sem_try(pc__p_sembody *b) {
 
 PYCONC_API int pc_mp_semaphore_acquire(pc_mp_semaphore *s, double timeout) {
     pc__p_obj *o = pc__p_obj_check(s, PC_ARG_MP_SEMAPHORE);
-    double deadline;
+    double deadline = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
     pc__p_sembody *b = (pc__p_sembody *)o->body;
     while (!pc__p_sem_try(b)) {
@@ -5995,7 +6016,7 @@ PYCONC_API int pc_mp_event_is_set(const pc_mp_event *e) {
 
 PYCONC_API int pc_mp_event_wait(pc_mp_event *e, double timeout) {
     pc__p_obj *o = pc__p_obj_check(e, PC_ARG_MP_EVENT);
-    double deadline;
+    double deadline = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
     pc__p_eventbody *b = (pc__p_eventbody *)o->body;
     while (!__atomic_load_n(&b->flag, __ATOMIC_SEQ_CST)) {
@@ -6064,15 +6085,16 @@ PYCONC_API void pc_mp_condition_free(pc_mp_condition *c) { pc__p_obj_free(c ? &c
 
 PYCONC_API int pc_mp_condition_acquire(pc_mp_condition *c, double timeout) {
     pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
-    double deadline;
-    int recursive;
+    double deadline = 0;
+    int recursive = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
-    return pc__p_lock_take(pc__p_cond_lock(o, &recursive), recursive, deadline);
+    pc__p_lockbody *l = pc__p_cond_lock(o, &recursive);
+    return pc__p_lock_take(l, recursive, deadline);
 }
 
 PYCONC_API int pc_mp_condition_release(pc_mp_condition *c) {
     pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
-    int recursive;
+    int recursive = 0;
     if (!o) return PC_VALUE;
     pc__p_lockbody *l = pc__p_cond_lock(o, &recursive);
     if (!pc__p_lock_owned(l)) return pc__error(PC_RUNTIME, "cannot release un-acquired lock");
@@ -6085,7 +6107,7 @@ PYCONC_API int pc_mp_condition_release(pc_mp_condition *c) {
 
 // One wait until deadline: release every level, sleep, take them back.
 static int pc__p_cond_wait_until(pc__p_obj *o, double deadline) {
-    int recursive;
+    int recursive = 0;
     pc__p_lockbody *l = pc__p_cond_lock(o, &recursive);
     pc__evc *ev = &((pc__p_condbody *)o->body)->ev;
     if (!pc__p_lock_owned(l)) return pc__error(PC_RUNTIME, "cannot wait on un-acquired lock");
@@ -6103,7 +6125,7 @@ static int pc__p_cond_wait_until(pc__p_obj *o, double deadline) {
 
 PYCONC_API int pc_mp_condition_wait(pc_mp_condition *c, double timeout) {
     pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
-    double deadline;
+    double deadline = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
     return pc__p_cond_wait_until(o, deadline);
 }
@@ -6111,7 +6133,7 @@ PYCONC_API int pc_mp_condition_wait(pc_mp_condition *c, double timeout) {
 PYCONC_API int pc_mp_condition_wait_for(pc_mp_condition *c, int (*predicate)(void *ctx),
                                         void *ctx, double timeout) {
     pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
-    double deadline;
+    double deadline = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (!predicate) return pc__error(PC_VALUE, "wait_for: predicate is NULL");
     while (!predicate(ctx)) {
@@ -6125,7 +6147,7 @@ PYCONC_API int pc_mp_condition_wait_for(pc_mp_condition *c, int (*predicate)(voi
 
 PYCONC_API int pc_mp_condition_notify(pc_mp_condition *c, int n) {
     pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
-    int recursive;
+    int recursive = 0;
     if (!o) return PC_VALUE;
     if (!pc__p_lock_owned(pc__p_cond_lock(o, &recursive)))
         return pc__error(PC_RUNTIME, "cannot notify on un-acquired lock");
@@ -6227,7 +6249,7 @@ static int pc__p_barrier_release(pc__p_obj *o, pc__p_barrierbody *b) {
 
 static int pc__p_barrier_wait(pc__p_obj *o, double timeout, int *out_index) {
     pc__p_barrierbody *b = (pc__p_barrierbody *)o->body;
-    double deadline;
+    double deadline = 0;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     pc__p_barrier_enter(b);
     if (b->broken) {
@@ -6312,18 +6334,23 @@ PYCONC_API int pc_mp_barrier_parties(const pc_mp_barrier *bar) {
     return o ? ((const pc__p_barrierbody *)o->body)->parties : 0;
 }
 
-PYCONC_API int pc_mp_barrier_n_waiting(const pc_mp_barrier *bar) {
+// Read under its mutex: the counts change under it.
+static int pc__p_barrier_peek(const pc_mp_barrier *bar, int what) {
     const pc__p_obj *o = pc__p_obj_check(bar, PC_ARG_MP_BARRIER);
     if (!o) return 0;
-    const pc__p_barrierbody *b = (const pc__p_barrierbody *)o->body;
-    return __atomic_load_n(&b->broken, __ATOMIC_RELAXED)
-               ? 0 : __atomic_load_n(&b->count, __ATOMIC_RELAXED);
+    pc__p_barrierbody *b = (pc__p_barrierbody *)o->body;
+    pc__p_barrier_enter(b);
+    int v = what ? (int)b->broken : b->broken ? 0 : b->count;
+    pthread_mutex_unlock(&b->m);
+    return v;
+}
+
+PYCONC_API int pc_mp_barrier_n_waiting(const pc_mp_barrier *bar) {
+    return pc__p_barrier_peek(bar, 0);
 }
 
 PYCONC_API int pc_mp_barrier_broken(const pc_mp_barrier *bar) {
-    const pc__p_obj *o = pc__p_obj_check(bar, PC_ARG_MP_BARRIER);
-    return o ? (int)__atomic_load_n(&((const pc__p_barrierbody *)o->body)->broken,
-                                    __ATOMIC_RELAXED) : 0;
+    return pc__p_barrier_peek(bar, 1);
 }
 
 // >>D.args: the pack's accessors for the objects above
