@@ -6067,7 +6067,8 @@ PYCONC_API int pc_mp_condition_acquire(pc_mp_condition *c, double timeout) {
     double deadline;
     int recursive;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
-    return pc__p_lock_take(pc__p_cond_lock(o, &recursive), recursive, deadline);
+    pc__p_lockbody *l = pc__p_cond_lock(o, &recursive);    // sets recursive: before the call
+    return pc__p_lock_take(l, recursive, deadline);
 }
 
 PYCONC_API int pc_mp_condition_release(pc_mp_condition *c) {
