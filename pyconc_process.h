@@ -5761,7 +5761,8 @@ static int pc__p_obj_encode(pc__p_obj *o, pc__p_buf *b, int *fds, size_t *nfds, 
         return pc__error(PC_VALUE, "the lock of a %s cannot cross alone: put the %s in the pack",
                          pc__p_type_name((pc_arg_type)pc__p_obj_head(o)->type),
                          pc__p_type_name((pc_arg_type)pc__p_obj_head(o)->type));
-    pc__p_obj *sub = o->sub && o->sub->seg != o->seg ? o->sub : NULL;  // not that own lock
+    pc__p_obj *sub = __atomic_load_n(&o->sub, __ATOMIC_ACQUIRE);
+    if (sub && sub->seg == o->seg) sub = NULL;  // a handle on its own lock: in the memory
     pc__p_buf_u8(b, sub ? 1u : 0u);
     if (sub) {
         pc__p_buf_u8(b, (unsigned)sub->type);
@@ -6559,7 +6560,8 @@ static unsigned char *pc__p_val_data(const pc__p_obj *o) {
 // The lock given to this handle (a user's, or synchronized's), not the
 // handle on the object's own lock that get_rlock keeps in o->sub too.
 static pc__p_obj *pc__p_val_given(const pc__p_obj *o) {
-    return o->sub && o->sub->seg != o->seg ? o->sub : NULL;
+    pc__p_obj *sub = __atomic_load_n(&o->sub, __ATOMIC_ACQUIRE);   // get_rlock may set it
+    return sub && sub->seg != o->seg ? sub : NULL;
 }
 
 // A Value or Array handle of type. Its layout is checked on every use:
