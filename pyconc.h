@@ -1048,6 +1048,7 @@ PYCONC_API void pc__timespec(double seconds, struct timespec *out) {
 }
 
 PYCONC_API int pc__deadline(double timeout, double *out_deadline) {
+    *out_deadline = INFINITY;   // set on every path: no caller reads it unset
     if (timeout != timeout) return pc__error(PC_VALUE, "timeout is NaN");
     if (timeout < 0 || timeout > PC_TIMEOUT_MAX) *out_deadline = INFINITY;
     else *out_deadline = pc_monotonic() + timeout;

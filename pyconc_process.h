@@ -899,6 +899,167 @@ PYCONC_API int pc_mp_barrier_parties(const pc_mp_barrier *b);
 PYCONC_API int pc_mp_barrier_n_waiting(const pc_mp_barrier *b);
 PYCONC_API int pc_mp_barrier_broken(const pc_mp_barrier *b);
 
+// Value and Array
+/* A Value is one item in shared memory, an Array `length` items; each item
+   is of a typecode of Python's array module or of a C type of its own
+   size (a struct, say). Typecodes and their C types:
+       'c' char  'b' signed char  'B' unsigned char  'h' short
+       'H' unsigned short  'i' int  'I' unsigned  'l' long
+       'L' unsigned long  'q' long long  'Q' unsigned long long
+       'f' float  'd' double  '?' bool  'u' wchar_t
+   The data starts 64-byte aligned. Synchronized (Python's default) means a
+   lock: a recursive lock of its own, in the object's own memory (one
+   mapping, one descriptor), or a shared Lock / RLock given in the desc (the
+   object keeps its own handle on it: the caller may free theirs). Raw
+   (RawValue, RawArray, lock=False) means no lock. A Value or Array crosses
+   to a child in an argument pack with its lock.
+   Locks are robust, as pc_mp_lock's are. The locked helpers below
+   (load/store, get/set, slices, add) each take the lock for one update, so
+   a locked add is a safe `counter.value += 1` across processes (Python's
+   is a locked read, then a locked write: updates get lost). A helper
+   called by the thread that holds the lock already works under that hold,
+   a Lock included (Python's would wait for itself forever). A helper that
+   took a dead holder's lock does its update, marks the lock consistent
+   (the value is plain bytes: each helper writes whole items) and returns
+   PC_OWNER_DEAD; one whose lock is broken does nothing (PC_BROKEN). On a
+   raw object the helpers run without any lock: concurrent updates race.
+
+   Python                                   C
+   Value('d', 0.0)                          pc_mp_value_new(&(pc_mp_value_desc){
+                                                .typecode = "d", .init = &x})
+   Value(MyStruct, lock=l)                  .size = sizeof(my_struct), .lock = l
+   RawValue('i', 7), Value(.., lock=False)  pc_mp_raw_value_new(&d), .raw = 1
+   Array('i', range(10))                    pc_mp_array_new(&(pc_mp_array_desc){
+                                                .typecode = "i", .length = 10, .init = v})
+   v.value, v.value = x                     pc_mp_value_load(v, &x, sizeof x), _store
+   v.value += 1 (not atomic in Python)      pc_mp_value_add_int64(v, 1, &new_value)
+   a[i], a[i] = x, a[i:j], a[i:j] = xs      pc_mp_array_get / _set / _get_slice / _set_slice
+   len(a)                                   pc_mp_array_length(a)
+   v.get_obj()                              pc_mp_value_get_obj(v) (the data, unlocked)
+   v.get_lock()                             pc_mp_value_get_rlock(v) / _get_lock(v)
+   v.acquire(), v.release()                 pc_mp_value_acquire(v, t), _release(v)
+   sharedctypes.copy(obj)                   pc_mp_value_copy(v), pc_mp_array_copy(a)
+   sharedctypes.synchronized(obj, lock)     pc_mp_value_synchronized(v, lock, rlock) */
+typedef struct pc_mp_value_desc {
+    const char *typecode;   // one of the typecodes above; NULL: a C type of `size` bytes
+    size_t size;            // bytes of the value: required without a typecode; with one,
+                            // 0 or that type's size (a check that they agree)
+    const void *init;       // `size` bytes to start from; NULL: zeros (Python's default)
+    int raw;                // non-zero: no lock (Python's lock=False; RawValue)
+    pc_mp_lock *lock;       // NULL: an RLock of its own; else this Lock (lock=Lock())
+    pc_mp_rlock *rlock;     // or this RLock (at most one of lock and rlock)
+} pc_mp_value_desc;
+
+typedef struct pc_mp_array_desc {
+    const char *typecode;   // as pc_mp_value_desc's
+    size_t size;            // bytes of one item (as pc_mp_value_desc's size)
+    size_t length;          // items; 0 is an empty array, as Python's Array('i', 0)
+    const void *init;       // `length` items to start from; NULL: zeros
+    int raw;                // as pc_mp_value_desc's
+    pc_mp_lock *lock;
+    pc_mp_rlock *rlock;
+} pc_mp_array_desc;
+
+/* Returns NULL on failure: PC_VALUE (NULL desc, an unknown typecode, a
+   size 0, huge or disagreeing with the typecode, both lock and rlock, a
+   lock with raw), PC_NOMEM, PC_OS.
+   Python: multiprocessing.Value(typecode_or_type, *args, lock=True) */
+PYCONC_API pc_mp_value *pc_mp_value_new(const pc_mp_value_desc *desc);
+/* As pc_mp_value_new with raw set; a lock in the desc is PC_VALUE.
+   Python: multiprocessing.RawValue(typecode_or_type, *args) */
+PYCONC_API pc_mp_value *pc_mp_raw_value_new(const pc_mp_value_desc *desc);
+PYCONC_API void pc_mp_value_free(pc_mp_value *v);
+/* The data (size bytes), for access of your own: hold the lock
+   (pc_mp_value_acquire) around it if others write. NULL for a bad handle.
+   Python: Synchronized.get_obj(), a RawValue itself */
+PYCONC_API void *pc_mp_value_get_obj(pc_mp_value *v);
+/* Bytes of the value (0 for a bad handle); its typecode ('\0' for a C type
+   of its own). */
+PYCONC_API size_t pc_mp_value_size(const pc_mp_value *v);
+PYCONC_API char pc_mp_value_typecode(const pc_mp_value *v);
+/* The lock, as a handle usable in this process (borrowed: freed with v;
+   to share it, share v): get_rlock gives the RLock of its own or the one
+   given, get_lock the Lock given; NULL otherwise (raw: no lock).
+   Python: Synchronized.get_lock() */
+PYCONC_API pc_mp_rlock *pc_mp_value_get_rlock(pc_mp_value *v);
+PYCONC_API pc_mp_lock *pc_mp_value_get_lock(pc_mp_value *v);
+/* Take / give back v's lock, whichever it is.
+   Returns as pc_mp_lock_acquire / _release; PC_RUNTIME for a raw value.
+   Python: Synchronized.acquire(), .release() */
+PYCONC_API int pc_mp_value_acquire(pc_mp_value *v, double timeout);
+PYCONC_API int pc_mp_value_release(pc_mp_value *v);
+/* After PC_OWNER_DEAD from pc_mp_value_acquire: as pc_mp_lock_consistent. */
+PYCONC_API int pc_mp_value_consistent(pc_mp_value *v);
+/* Copy the value out / in under the lock. size: the bytes of out / in,
+   which must be the value's size (a value of one type read as another is
+   PC_VALUE). Returns: PC_OK, PC_OWNER_DEAD (done), PC_BROKEN, PC_VALUE.
+   Blocks: for the lock. Python: Synchronized.value (get, set) */
+PYCONC_API int pc_mp_value_load(pc_mp_value *v, void *out, size_t size);
+PYCONC_API int pc_mp_value_store(pc_mp_value *v, const void *in, size_t size);
+/* Add delta under the lock, in the value's own type, wrapping as C's
+   unsigned arithmetic and ctypes do; *out_new (may be NULL) gets the sum
+   as stored (a 'Q' past INT64_MAX reads back negative). add_int64 takes
+   the integer typecodes b B h H i I l L q Q, add_double f and d.
+   Returns: PC_OK, PC_OWNER_DEAD (added), PC_BROKEN, PC_VALUE (NULL,
+   another typecode). Blocks: for the lock.
+   Python: with v.get_lock(): v.value += delta */
+PYCONC_API int pc_mp_value_add_int64(pc_mp_value *v, int64_t delta, int64_t *out_new);
+PYCONC_API int pc_mp_value_add_double(pc_mp_value *v, double delta, double *out_new);
+/* A new raw Value of the same type holding v's bytes (read under v's lock).
+   Returns NULL on failure (PC_VALUE, PC_NOMEM, PC_OS).
+   Python: multiprocessing.sharedctypes.copy(obj) */
+PYCONC_API pc_mp_value *pc_mp_value_copy(pc_mp_value *v);
+/* A new handle on raw's memory that uses a lock: lock or rlock (at most
+   one), or a new RLock when both are NULL. raw stays raw; the two share
+   the data. Returns NULL on failure (PC_VALUE: not a raw value,
+   PC_NOMEM, PC_OS). Python: multiprocessing.sharedctypes.synchronized(obj, lock) */
+PYCONC_API pc_mp_value *pc_mp_value_synchronized(pc_mp_value *raw, pc_mp_lock *lock,
+                                                 pc_mp_rlock *rlock);
+
+/* As pc_mp_value_new; init holds length items.
+   Python: multiprocessing.Array(typecode_or_type, size_or_initializer, lock=True) */
+PYCONC_API pc_mp_array *pc_mp_array_new(const pc_mp_array_desc *desc);
+/* Python: multiprocessing.RawArray(typecode_or_type, size_or_initializer) */
+PYCONC_API pc_mp_array *pc_mp_raw_array_new(const pc_mp_array_desc *desc);
+PYCONC_API void pc_mp_array_free(pc_mp_array *a);
+/* As the pc_mp_value_ ones; length is Python's len(a), item_size the bytes of
+   one item. */
+PYCONC_API void *pc_mp_array_get_obj(pc_mp_array *a);
+PYCONC_API size_t pc_mp_array_length(const pc_mp_array *a);
+PYCONC_API size_t pc_mp_array_item_size(const pc_mp_array *a);
+PYCONC_API char pc_mp_array_typecode(const pc_mp_array *a);
+PYCONC_API pc_mp_rlock *pc_mp_array_get_rlock(pc_mp_array *a);
+PYCONC_API pc_mp_lock *pc_mp_array_get_lock(pc_mp_array *a);
+PYCONC_API int pc_mp_array_acquire(pc_mp_array *a, double timeout);
+PYCONC_API int pc_mp_array_release(pc_mp_array *a);
+PYCONC_API int pc_mp_array_consistent(pc_mp_array *a);
+/* Copy item index out / in under the lock; a negative index counts from
+   the end, as Python's. size: the bytes of out / in, one item's.
+   Returns: PC_OK, PC_OWNER_DEAD (done), PC_BROKEN, PC_VALUE (out of
+   range: Python's IndexError; another size). Blocks: for the lock.
+   Python: a[i], a[i] = x */
+PYCONC_API int pc_mp_array_get(pc_mp_array *a, int64_t index, void *out, size_t size);
+PYCONC_API int pc_mp_array_set(pc_mp_array *a, int64_t index, const void *in, size_t size);
+/* Copy items start..stop-1 out / in under the lock (negative: from the
+   end). Unlike Python's slices they are not clipped: a range past the end
+   is PC_VALUE, and size must be (stop - start) items' bytes, so a slice
+   assignment never changes the length (nor does Python's, on an Array).
+   Returns as pc_mp_array_get. Python: a[i:j], a[i:j] = xs */
+PYCONC_API int pc_mp_array_get_slice(pc_mp_array *a, int64_t start, int64_t stop, void *out,
+                                     size_t size);
+PYCONC_API int pc_mp_array_set_slice(pc_mp_array *a, int64_t start, int64_t stop,
+                                     const void *in, size_t size);
+/* As pc_mp_value_add_int64 / _add_double, on item index.
+   Python: with a.get_lock(): a[i] += delta */
+PYCONC_API int pc_mp_array_add_int64(pc_mp_array *a, int64_t index, int64_t delta,
+                                     int64_t *out_new);
+PYCONC_API int pc_mp_array_add_double(pc_mp_array *a, int64_t index, double delta,
+                                      double *out_new);
+/* As pc_mp_value_copy / _synchronized. Python: sharedctypes.copy, .synchronized */
+PYCONC_API pc_mp_array *pc_mp_array_copy(pc_mp_array *a);
+PYCONC_API pc_mp_array *pc_mp_array_synchronized(pc_mp_array *raw, pc_mp_lock *lock,
+                                                 pc_mp_rlock *rlock);
+
 // Handles in argument packs
 /* Append a shared object to a pack: borrowed until the pack is handed to
    pc_process_new or sent (pc_connection_send_args), which take their own
@@ -910,6 +1071,8 @@ PYCONC_API int pc_args_add_mp_semaphore(pc_args *a, pc_mp_semaphore *s);
 PYCONC_API int pc_args_add_mp_condition(pc_args *a, pc_mp_condition *c);
 PYCONC_API int pc_args_add_mp_event(pc_args *a, pc_mp_event *e);
 PYCONC_API int pc_args_add_mp_barrier(pc_args *a, pc_mp_barrier *b);
+PYCONC_API int pc_args_add_mp_value(pc_args *a, pc_mp_value *v);
+PYCONC_API int pc_args_add_mp_array(pc_args *a, pc_mp_array *arr);
 /* Read item i: borrowed, owned by the pack (freed with it).
    Returns: PC_OK, PC_VALUE (out of range, another type, NULL). */
 PYCONC_API int pc_args_get_mp_lock(const pc_args *a, size_t i, pc_mp_lock **out);
@@ -918,6 +1081,8 @@ PYCONC_API int pc_args_get_mp_semaphore(const pc_args *a, size_t i, pc_mp_semaph
 PYCONC_API int pc_args_get_mp_condition(const pc_args *a, size_t i, pc_mp_condition **out);
 PYCONC_API int pc_args_get_mp_event(const pc_args *a, size_t i, pc_mp_event **out);
 PYCONC_API int pc_args_get_mp_barrier(const pc_args *a, size_t i, pc_mp_barrier **out);
+PYCONC_API int pc_args_get_mp_value(const pc_args *a, size_t i, pc_mp_value **out);
+PYCONC_API int pc_args_get_mp_array(const pc_args *a, size_t i, pc_mp_array **out);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -5601,10 +5766,18 @@ static pc__p_obj *pc__p_obj_check(const void *obj, pc_arg_type type) {
 // memory's descriptor. The descriptor is a duplicate; the memory stays the
 // same.
 static int pc__p_obj_encode(pc__p_obj *o, pc__p_buf *b, int *fds, size_t *nfds, size_t max) {
-    pc__p_buf_u8(b, o->sub ? 1u : 0u);
-    if (o->sub) {
-        pc__p_buf_u8(b, (unsigned)o->sub->type);
-        int rc = pc__p_obj_encode(o->sub, b, fds, nfds, max);
+    // A handle on a Value's or Array's own lock is that object's memory:
+    // the object crosses with its lock, the lock alone cannot.
+    if (pc__p_obj_head(o)->type != (uint32_t)o->type)
+        return pc__error(PC_VALUE, "the lock of a %s cannot cross alone: put the %s in the pack",
+                         pc__p_type_name((pc_arg_type)pc__p_obj_head(o)->type),
+                         pc__p_type_name((pc_arg_type)pc__p_obj_head(o)->type));
+    pc__p_obj *sub = __atomic_load_n(&o->sub, __ATOMIC_ACQUIRE);
+    if (sub && sub->seg == o->seg) sub = NULL;  // a handle on its own lock: in the memory
+    pc__p_buf_u8(b, sub ? 1u : 0u);
+    if (sub) {
+        pc__p_buf_u8(b, (unsigned)sub->type);
+        int rc = pc__p_obj_encode(sub, b, fds, nfds, max);
         if (rc) return rc;
     }
     if (*nfds >= max)
@@ -6088,7 +6261,7 @@ PYCONC_API int pc_mp_condition_acquire(pc_mp_condition *c, double timeout) {
     double deadline = 0;
     int recursive = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
-    pc__p_lockbody *l = pc__p_cond_lock(o, &recursive);
+    pc__p_lockbody *l = pc__p_cond_lock(o, &recursive);    // sets recursive: before the call
     return pc__p_lock_take(l, recursive, deadline);
 }
 
@@ -6353,6 +6526,615 @@ PYCONC_API int pc_mp_barrier_broken(const pc_mp_barrier *bar) {
     return pc__p_barrier_peek(bar, 1);
 }
 
+// >>D.value: Value and Array
+// One body for both: the lock of its own first (so that a handle on it is
+// an RLock handle whose body is the object's: pc_mp_value_get_rlock), what
+// the items are, then the items at PC__VAL_DATA. Everything but the items
+// is written once, before the object can reach another process.
+enum { PC__VAL_OWN = 1, PC__VAL_RAW = 2, PC__VAL_GIVEN = 3 };
+
+typedef struct pc__p_valbody {
+    pc__p_lockbody lock;        // the RLock of its own (PC__VAL_OWN)
+    uint32_t mode;              // its own lock, none, or one given (carried as o->sub)
+    uint32_t typecode;          // 0: a C type of its own
+    uint64_t item_size;
+    uint64_t length;            // items; 1 for a Value
+} pc__p_valbody;
+#define PC__VAL_DATA ((sizeof(pc__p_valbody) + 63) & ~(size_t)63)
+#define PC__VAL_MAX (((size_t)1 << 40) - PC__VAL_DATA)
+
+struct pc_mp_value { pc__p_obj o; };
+struct pc_mp_array { pc__p_obj o; };
+
+enum { PC__TC_SIGNED = 1, PC__TC_UNSIGNED, PC__TC_FLOAT, PC__TC_OTHER };
+typedef struct pc__p_tcode { char code; unsigned char size, kind; } pc__p_tcode;
+#ifdef __cplusplus
+#define PC__BOOL_SIZE sizeof(bool)
+#else
+#define PC__BOOL_SIZE sizeof(_Bool)
+#endif
+#define PC__VAL_CODES "c b B h H i I l L q Q f d ? u"
+static const pc__p_tcode pc__p_tcodes[] = {
+    {'c', sizeof(char), PC__TC_OTHER},
+    {'b', sizeof(signed char), PC__TC_SIGNED},
+    {'B', sizeof(unsigned char), PC__TC_UNSIGNED},
+    {'h', sizeof(short), PC__TC_SIGNED},
+    {'H', sizeof(unsigned short), PC__TC_UNSIGNED},
+    {'i', sizeof(int), PC__TC_SIGNED},
+    {'I', sizeof(unsigned), PC__TC_UNSIGNED},
+    {'l', sizeof(long), PC__TC_SIGNED},
+    {'L', sizeof(unsigned long), PC__TC_UNSIGNED},
+    {'q', sizeof(long long), PC__TC_SIGNED},
+    {'Q', sizeof(unsigned long long), PC__TC_UNSIGNED},
+    {'f', sizeof(float), PC__TC_FLOAT},
+    {'d', sizeof(double), PC__TC_FLOAT},
+    {'?', PC__BOOL_SIZE, PC__TC_OTHER},
+    {'u', sizeof(wchar_t), PC__TC_OTHER},
+};
+
+static const pc__p_tcode *pc__p_tcode_find(uint32_t code) {
+    for (size_t i = 0; i < sizeof pc__p_tcodes / sizeof pc__p_tcodes[0]; i++)
+        if ((uint32_t)(unsigned char)pc__p_tcodes[i].code == code) return &pc__p_tcodes[i];
+    return NULL;
+}
+
+static pc__p_valbody *pc__p_val_body(const pc__p_obj *o) { return (pc__p_valbody *)o->body; }
+static unsigned char *pc__p_val_data(const pc__p_obj *o) {
+    return (unsigned char *)o->body + PC__VAL_DATA;
+}
+
+// The lock given to this handle (a user's, or synchronized's), not the
+// handle on the object's own lock that get_rlock keeps in o->sub too.
+static pc__p_obj *pc__p_val_given(const pc__p_obj *o) {
+    pc__p_obj *sub = __atomic_load_n(&o->sub, __ATOMIC_ACQUIRE);   // get_rlock may set it
+    return sub && sub->seg != o->seg ? sub : NULL;
+}
+
+// A Value or Array handle of type. Its layout is checked on every use:
+// the memory may have come from another process.
+static pc__p_obj *pc__p_val_check(const void *obj, pc_arg_type type) {
+    pc__p_obj *o = pc__p_obj_check(obj, type);
+    if (!o) return NULL;
+    const pc__p_valbody *b = pc__p_val_body(o);
+    uint64_t avail = pc__p_obj_head(o)->body_size;
+    int mode_ok = b->mode == PC__VAL_OWN || b->mode == PC__VAL_RAW ||
+                  (b->mode == PC__VAL_GIVEN && pc__p_val_given(o));
+    if (avail < PC__VAL_DATA || b->item_size == 0 || !mode_ok ||
+        b->length > (avail - PC__VAL_DATA) / b->item_size ||
+        (type == PC_ARG_MP_VALUE && b->length != 1))
+        return pc__error(PC_VALUE, "the memory of a shared %s is not one (corrupted body)",
+                         pc__p_type_name(type)), (pc__p_obj *)NULL;
+    return o;
+}
+
+// The lock o uses (NULL: raw) and whether it is recursive.
+static pc__p_lockbody *pc__p_val_lock(const pc__p_obj *o, int *recursive) {
+    const pc__p_obj *g = pc__p_val_given(o);
+    *recursive = 1;
+    if (g) {
+        *recursive = g->type == PC_ARG_MP_RLOCK;
+        return (pc__p_lockbody *)g->body;
+    }
+    return pc__p_val_body(o)->mode == PC__VAL_OWN ? &pc__p_val_body(o)->lock : NULL;
+}
+
+// Take o's lock for one helper, unless it is raw or this thread holds it
+// already (then the helper works under that hold). *out_took: whether
+// pc__p_val_leave must let it go.
+static int pc__p_val_enter(pc__p_obj *o, int *out_took) {
+    int recursive;
+    pc__p_lockbody *b = pc__p_val_lock(o, &recursive);
+    *out_took = 0;
+    if (!b || pc__p_lock_owned(b)) return PC_OK;
+    int rc = pc__p_lock_take(b, 0, INFINITY);
+    *out_took = rc == PC_OK || rc == PC_OWNER_DEAD;
+    return rc;
+}
+
+// Let go of what pc__p_val_enter took; rc is its result. A dead holder's
+// lock is made consistent first: the helper wrote whole items.
+static int pc__p_val_leave(pc__p_obj *o, int took, int rc) {
+    int recursive;
+    pc__p_lockbody *b = pc__p_val_lock(o, &recursive);
+    if (!took) return rc;
+    if (rc == PC_OWNER_DEAD) {
+        pthread_mutex_consistent(&b->m);
+        b->suspect = 0;
+    }
+    int drop = pc__p_lock_drop(b);
+    if (drop) return drop;
+    if (rc == PC_OWNER_DEAD)
+        return pc__error(PC_OWNER_DEAD, "a process died holding the %s's lock; this update is "
+                         "done and the lock usable again", pc__p_type_name(o->type));
+    return rc;
+}
+
+// Copy n bytes at offset off of o's items out of (or into, in) buf, locked.
+static int pc__p_val_copy(pc__p_obj *o, size_t off, void *buf, size_t n, int in) {
+    int took, rc = pc__p_val_enter(o, &took);
+    if (rc != PC_OK && rc != PC_OWNER_DEAD) return rc;
+    if (n && in) memcpy(pc__p_val_data(o) + off, buf, n);
+    else if (n) memcpy(buf, pc__p_val_data(o) + off, n);
+    return pc__p_val_leave(o, took, rc);
+}
+
+// Resolve a typecode and a size to one item's code and bytes.
+static int pc__p_val_item(pc_arg_type type, const char *typecode, size_t size, uint32_t *out_tc,
+                          size_t *out_size) {
+    const char *name = pc__p_type_name(type);
+    if (!typecode) {
+        if (size == 0) return pc__error(PC_VALUE, "%s: give a typecode or a size", name);
+        if (size > PC__VAL_MAX)
+            return pc__error(PC_VALUE, "%s: an item of %zu bytes is too large", name, size);
+        *out_tc = 0;
+        *out_size = size;
+        return PC_OK;
+    }
+    const pc__p_tcode *t = typecode[0] && !typecode[1]
+                               ? pc__p_tcode_find((unsigned char)typecode[0]) : NULL;
+    if (!t)
+        return pc__error(PC_VALUE, "%s: unknown typecode \"%.8s\" (one of " PC__VAL_CODES ")",
+                         name, typecode);
+    if (size && size != t->size)
+        return pc__error(PC_VALUE, "%s: typecode '%c' is %u bytes, not %zu", name, t->code,
+                         (unsigned)t->size, size);
+    *out_tc = (unsigned char)t->code;
+    *out_size = t->size;
+    return PC_OK;
+}
+
+// A handle of our own on a user's lock, carried as o->sub (the pack
+// encodes it): freeing theirs leaves ours.
+static int pc__p_val_hold(pc__p_obj *o, pc__p_obj *given) {
+    pc__p_holders_self(pc__p_obj_head(given), 1);
+    o->sub = pc__p_obj_wrap(given->type, pc__p_seg_retain(given->seg), 1);
+    if (o->sub) return PC_OK;
+    pc__p_holders_self(pc__p_obj_head(given), -1);
+    return pc__error(PC_NOMEM, "out of memory");
+}
+
+// The user's lock of a desc (NULL with PC_OK for none).
+static int pc__p_val_user_lock(pc_arg_type type, int raw, pc_mp_lock *lock, pc_mp_rlock *rlock,
+                               pc__p_obj **out) {
+    *out = NULL;
+    if (lock && rlock)
+        return pc__error(PC_VALUE, "%s takes one lock: a Lock or an RLock, not both",
+                         pc__p_type_name(type));
+    if (raw && (lock || rlock))
+        return pc__error(PC_VALUE, "a raw %s has no lock, yet one was given",
+                         pc__p_type_name(type));
+    if (lock) *out = pc__p_obj_check(lock, PC_ARG_MP_LOCK);
+    if (rlock) *out = pc__p_obj_check(rlock, PC_ARG_MP_RLOCK);
+    return (lock || rlock) && !*out ? PC_VALUE : PC_OK;
+}
+
+typedef struct pc__p_valspec {
+    pc_arg_type type;
+    const char *typecode;
+    size_t size, length;
+    const void *init;
+    int raw;
+    pc_mp_lock *lock;
+    pc_mp_rlock *rlock;
+} pc__p_valspec;
+
+static pc__p_obj *pc__p_val_new(const pc__p_valspec *s) {
+    uint32_t tc = 0;
+    size_t item = 1;
+    pc__p_obj *given = NULL;
+    if (pc__p_val_item(s->type, s->typecode, s->size, &tc, &item) ||
+        pc__p_val_user_lock(s->type, s->raw, s->lock, s->rlock, &given))
+        return NULL;
+    if (s->length > PC__VAL_MAX / item)
+        return pc__error(PC_VALUE, "%s of %zu items of %zu bytes is too large",
+                         pc__p_type_name(s->type), s->length, item), (pc__p_obj *)NULL;
+    pc__p_obj *o = pc__p_obj_new(s->type, PC__VAL_DATA + item * s->length);
+    if (!o) return NULL;
+    pc__p_valbody *b = pc__p_val_body(o);
+    b->mode = s->raw ? PC__VAL_RAW : given ? PC__VAL_GIVEN : PC__VAL_OWN;
+    b->typecode = tc;
+    b->item_size = item;
+    b->length = s->length;
+    if (s->init && s->length) memcpy(pc__p_val_data(o), s->init, item * s->length);
+    if ((b->mode == PC__VAL_OWN && pc__p_lock_setup(&b->lock)) ||
+        (given && pc__p_val_hold(o, given))) {
+        pc__p_obj_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+// sharedctypes.copy: a raw object of the same items, read under o's lock.
+static pc__p_obj *pc__p_val_dup(pc__p_obj *o) {
+    const pc__p_valbody *b = pc__p_val_body(o);
+    char code[2] = {(char)b->typecode, 0};
+    pc__p_valspec s;
+    memset(&s, 0, sizeof s);
+    s.type = o->type;
+    s.typecode = b->typecode ? code : NULL;
+    s.size = (size_t)b->item_size;
+    s.length = (size_t)b->length;
+    s.raw = 1;
+    pc__p_obj *n = pc__p_val_new(&s);
+    if (!n) return NULL;
+    int rc = pc__p_val_copy(o, 0, pc__p_val_data(n), (size_t)(b->item_size * b->length), 0);
+    if (rc != PC_OK && rc != PC_OWNER_DEAD) {
+        pc__p_obj_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+// sharedctypes.synchronized: a new handle on a raw object's memory that
+// uses lock, rlock, or a new RLock.
+static pc__p_obj *pc__p_val_sync(pc__p_obj *o, pc_mp_lock *lock, pc_mp_rlock *rlock) {
+    pc__p_obj *given;
+    if (pc__p_val_body(o)->mode != PC__VAL_RAW || pc__p_val_given(o))
+        return pc__error(PC_VALUE, "synchronized: the %s is synchronized already (it takes a "
+                         "raw one)", pc__p_type_name(o->type)), (pc__p_obj *)NULL;
+    if (pc__p_val_user_lock(o->type, 0, lock, rlock, &given)) return NULL;
+    pc__p_obj *n = pc__p_obj_wrap(o->type, pc__p_seg_retain(o->seg), 1);
+    if (!n) return pc__error(PC_NOMEM, "out of memory"), (pc__p_obj *)NULL;
+    pc__p_holders_self(pc__p_obj_head(n), 1);
+    if (given ? pc__p_val_hold(n, given) != PC_OK
+              : !(n->sub = pc__p_lock_make(PC_ARG_MP_RLOCK))) {
+        pc__p_obj_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+// The handle on the lock o uses, of type want (made once for the own one).
+static pc__p_obj *pc__p_val_lock_handle(pc__p_obj *o, pc_arg_type want) {
+    pc__p_obj *g = pc__p_val_given(o);
+    if (g) return g->type == want ? g : NULL;
+    if (want != PC_ARG_MP_RLOCK || pc__p_val_body(o)->mode != PC__VAL_OWN) return NULL;
+    pc__p_obj *view = __atomic_load_n(&o->sub, __ATOMIC_ACQUIRE);
+    if (view) return view;
+    // Uncounted: it is the object itself, which this handle holds already.
+    view = pc__p_obj_wrap(PC_ARG_MP_RLOCK, pc__p_seg_retain(o->seg), 0);
+    if (!view) return NULL;
+    pc__p_obj *none = NULL;
+    if (!__atomic_compare_exchange_n(&o->sub, &none, view, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        pc__p_obj_free(view);   // another thread made it first
+        view = none;
+    }
+    return view;
+}
+
+static int pc__p_val_acquire(pc__p_obj *o, double timeout) {
+    double deadline;
+    int recursive;
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    pc__p_lockbody *b = pc__p_val_lock(o, &recursive);
+    if (!b) return pc__error(PC_RUNTIME, "a raw %s has no lock", pc__p_type_name(o->type));
+    return pc__p_lock_take(b, recursive, deadline);
+}
+
+static int pc__p_val_release(pc__p_obj *o) {
+    int recursive;
+    pc__p_lockbody *b = pc__p_val_lock(o, &recursive);
+    if (!b) return pc__error(PC_RUNTIME, "a raw %s has no lock", pc__p_type_name(o->type));
+    if (!pc__p_lock_owned(b)) return pc__error(PC_RUNTIME, "cannot release un-acquired lock");
+    if (recursive && b->count > 1) {
+        b->count--;
+        return PC_OK;
+    }
+    return pc__p_lock_drop(b);
+}
+
+static int pc__p_val_consistent(pc__p_obj *o) {
+    int recursive;
+    pc__p_lockbody *b = pc__p_val_lock(o, &recursive);
+    if (!b) return pc__error(PC_RUNTIME, "a raw %s has no lock", pc__p_type_name(o->type));
+    if (!pc__p_lock_owned(b) || !b->suspect)
+        return pc__error(PC_RUNTIME, "consistent: the lock is not held by this thread after "
+                                     "PC_OWNER_DEAD");
+    int rc = pthread_mutex_consistent(&b->m);
+    if (rc) { errno = rc; return pc__os_error("pthread_mutex_consistent"); }
+    b->suspect = 0;
+    return PC_OK;
+}
+
+// Item index (negative: from the end) as an offset in bytes.
+static int pc__p_val_index(const pc__p_obj *o, int64_t index, size_t *out_off) {
+    const pc__p_valbody *b = pc__p_val_body(o);
+    int64_t i = index < 0 ? index + (int64_t)b->length : index;
+    if (i < 0 || (uint64_t)i >= b->length)
+        return pc__error(PC_VALUE, "%s index %lld out of range (length %llu)",
+                         pc__p_type_name(o->type), (long long)index,
+                         (unsigned long long)b->length);
+    *out_off = (size_t)((uint64_t)i * b->item_size);
+    return PC_OK;
+}
+
+// Items start..stop-1 (negative: from the end) as bytes at *out_off, checked
+// against size, the caller's bytes.
+static int pc__p_val_range(const pc__p_obj *o, int64_t start, int64_t stop, size_t size,
+                           const void *buf, size_t *out_off) {
+    const pc__p_valbody *b = pc__p_val_body(o);
+    int64_t len = (int64_t)b->length;
+    int64_t s = start < 0 ? start + len : start, e = stop < 0 ? stop + len : stop;
+    if (s < 0 || e > len || s > e)
+        return pc__error(PC_VALUE, "Array slice %lld:%lld out of range (length %lld)",
+                         (long long)start, (long long)stop, (long long)len);
+    uint64_t want = (uint64_t)(e - s) * b->item_size;
+    if (size != want)
+        return pc__error(PC_VALUE, "Array slice %lld:%lld is %llu bytes, not %zu",
+                         (long long)start, (long long)stop, (unsigned long long)want, size);
+    if (!buf && size) return pc__error(PC_VALUE, "Array slice: the buffer is NULL");
+    *out_off = (size_t)((uint64_t)s * b->item_size);
+    return PC_OK;
+}
+
+// One item of size bytes at buf, which must be the object's item size.
+static int pc__p_val_sized(const pc__p_obj *o, const void *buf, size_t size, const char *what) {
+    const pc__p_valbody *b = pc__p_val_body(o);
+    if (!buf) return pc__error(PC_VALUE, "%s: the buffer is NULL", what);
+    if (size != b->item_size)
+        return pc__error(PC_VALUE, "%s of %zu bytes from a %s of %llu-byte items (typecode "
+                         "'%c')", what, size, pc__p_type_name(o->type),
+                         (unsigned long long)b->item_size,
+                         b->typecode ? (char)b->typecode : '-');
+    return PC_OK;
+}
+
+// The integer of size bytes at p (sign-extended when signed).
+static int64_t pc__p_int_load(const unsigned char *p, size_t size, int is_signed) {
+    uint8_t u8; uint16_t u16; uint32_t u32; uint64_t u64;
+    switch (size) {
+    case 1: memcpy(&u8, p, 1); return is_signed ? (int64_t)(int8_t)u8 : (int64_t)u8;
+    case 2: memcpy(&u16, p, 2); return is_signed ? (int64_t)(int16_t)u16 : (int64_t)u16;
+    case 4: memcpy(&u32, p, 4); return is_signed ? (int64_t)(int32_t)u32 : (int64_t)u32;
+    default: memcpy(&u64, p, 8); return (int64_t)u64;
+    }
+}
+
+// Store v's low size bytes at p (C's conversion to an unsigned type: modulo).
+static void pc__p_int_store(unsigned char *p, size_t size, uint64_t v) {
+    uint8_t u8 = (uint8_t)v; uint16_t u16 = (uint16_t)v; uint32_t u32 = (uint32_t)v;
+    switch (size) {
+    case 1: memcpy(p, &u8, 1); break;
+    case 2: memcpy(p, &u16, 2); break;
+    case 4: memcpy(p, &u32, 4); break;
+    default: memcpy(p, &v, 8); break;
+    }
+}
+
+// The typecode of o's items if it is of kind (or kind2), else PC_VALUE.
+static const pc__p_tcode *pc__p_val_kind(const pc__p_obj *o, int kind, int kind2,
+                                         const char *what) {
+    const pc__p_tcode *t = pc__p_tcode_find(pc__p_val_body(o)->typecode);
+    if (t && (t->kind == kind || t->kind == kind2)) return t;
+    if (!t) return pc__error(PC_VALUE, "%s on a %s of a C type of its own", what,
+                             pc__p_type_name(o->type)), (const pc__p_tcode *)NULL;
+    return pc__error(PC_VALUE, "%s on a %s of typecode '%c' (it takes %s)", what,
+                     pc__p_type_name(o->type), t->code,
+                     kind == PC__TC_FLOAT ? "f d" : "b B h H i I l L q Q"),
+           (const pc__p_tcode *)NULL;
+}
+
+static int pc__p_val_add_int(pc__p_obj *o, size_t off, int64_t delta, int64_t *out_new) {
+    const pc__p_tcode *t = pc__p_val_kind(o, PC__TC_SIGNED, PC__TC_UNSIGNED, "add_int64");
+    if (!t) return PC_VALUE;
+    int took, rc = pc__p_val_enter(o, &took);
+    if (rc != PC_OK && rc != PC_OWNER_DEAD) return rc;
+    unsigned char *p = pc__p_val_data(o) + off;
+    int sig = t->kind == PC__TC_SIGNED;
+    // Unsigned arithmetic: wraps where signed overflow would be undefined.
+    pc__p_int_store(p, t->size, (uint64_t)pc__p_int_load(p, t->size, sig) + (uint64_t)delta);
+    int64_t now = pc__p_int_load(p, t->size, sig);
+    rc = pc__p_val_leave(o, took, rc);
+    if (out_new && (rc == PC_OK || rc == PC_OWNER_DEAD)) *out_new = now;
+    return rc;
+}
+
+static int pc__p_val_add_float(pc__p_obj *o, size_t off, double delta, double *out_new) {
+    const pc__p_tcode *t = pc__p_val_kind(o, PC__TC_FLOAT, PC__TC_FLOAT, "add_double");
+    if (!t) return PC_VALUE;
+    int took, rc = pc__p_val_enter(o, &took);
+    if (rc != PC_OK && rc != PC_OWNER_DEAD) return rc;
+    unsigned char *p = pc__p_val_data(o) + off;
+    double now;
+    if (t->code == 'f') {       // as ctypes: the sum in double, stored as float
+        float f;
+        memcpy(&f, p, sizeof f);
+        f = (float)((double)f + delta);
+        memcpy(p, &f, sizeof f);
+        now = f;
+    } else {
+        memcpy(&now, p, sizeof now);
+        now += delta;
+        memcpy(p, &now, sizeof now);
+    }
+    rc = pc__p_val_leave(o, took, rc);
+    if (out_new && (rc == PC_OK || rc == PC_OWNER_DEAD)) *out_new = now;
+    return rc;
+}
+
+// Value
+PYCONC_API pc_mp_value *pc_mp_value_new(const pc_mp_value_desc *d) {
+    if (!d) return pc__error(PC_VALUE, "Value: desc is NULL"), (pc_mp_value *)NULL;
+    pc__p_valspec s = {PC_ARG_MP_VALUE, d->typecode, d->size, 1, d->init, d->raw, d->lock,
+                       d->rlock};
+    return (pc_mp_value *)pc__p_val_new(&s);
+}
+
+PYCONC_API pc_mp_value *pc_mp_raw_value_new(const pc_mp_value_desc *d) {
+    if (!d) return pc__error(PC_VALUE, "RawValue: desc is NULL"), (pc_mp_value *)NULL;
+    pc__p_valspec s = {PC_ARG_MP_VALUE, d->typecode, d->size, 1, d->init, 1, d->lock,
+                       d->rlock};
+    return (pc_mp_value *)pc__p_val_new(&s);
+}
+
+PYCONC_API void pc_mp_value_free(pc_mp_value *v) { pc__p_obj_free(v ? &v->o : NULL); }
+
+PYCONC_API void *pc_mp_value_get_obj(pc_mp_value *v) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? pc__p_val_data(o) : NULL;
+}
+PYCONC_API size_t pc_mp_value_size(const pc_mp_value *v) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? (size_t)pc__p_val_body(o)->item_size : 0;
+}
+PYCONC_API char pc_mp_value_typecode(const pc_mp_value *v) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? (char)pc__p_val_body(o)->typecode : '\0';
+}
+PYCONC_API pc_mp_rlock *pc_mp_value_get_rlock(pc_mp_value *v) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? (pc_mp_rlock *)pc__p_val_lock_handle(o, PC_ARG_MP_RLOCK) : NULL;
+}
+PYCONC_API pc_mp_lock *pc_mp_value_get_lock(pc_mp_value *v) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? (pc_mp_lock *)pc__p_val_lock_handle(o, PC_ARG_MP_LOCK) : NULL;
+}
+PYCONC_API int pc_mp_value_acquire(pc_mp_value *v, double timeout) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? pc__p_val_acquire(o, timeout) : PC_VALUE;
+}
+PYCONC_API int pc_mp_value_release(pc_mp_value *v) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? pc__p_val_release(o) : PC_VALUE;
+}
+PYCONC_API int pc_mp_value_consistent(pc_mp_value *v) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? pc__p_val_consistent(o) : PC_VALUE;
+}
+PYCONC_API int pc_mp_value_load(pc_mp_value *v, void *out, size_t size) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    if (!o || pc__p_val_sized(o, out, size, "load")) return PC_VALUE;
+    return pc__p_val_copy(o, 0, out, size, 0);
+}
+PYCONC_API int pc_mp_value_store(pc_mp_value *v, const void *in, size_t size) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    if (!o || pc__p_val_sized(o, in, size, "store")) return PC_VALUE;
+    return pc__p_val_copy(o, 0, (void *)(uintptr_t)in, size, 1);
+}
+PYCONC_API int pc_mp_value_add_int64(pc_mp_value *v, int64_t delta, int64_t *out_new) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? pc__p_val_add_int(o, 0, delta, out_new) : PC_VALUE;
+}
+PYCONC_API int pc_mp_value_add_double(pc_mp_value *v, double delta, double *out_new) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? pc__p_val_add_float(o, 0, delta, out_new) : PC_VALUE;
+}
+PYCONC_API pc_mp_value *pc_mp_value_copy(pc_mp_value *v) {
+    pc__p_obj *o = pc__p_val_check(v, PC_ARG_MP_VALUE);
+    return o ? (pc_mp_value *)pc__p_val_dup(o) : NULL;
+}
+PYCONC_API pc_mp_value *pc_mp_value_synchronized(pc_mp_value *raw, pc_mp_lock *lock,
+                                                 pc_mp_rlock *rlock) {
+    pc__p_obj *o = pc__p_val_check(raw, PC_ARG_MP_VALUE);
+    return o ? (pc_mp_value *)pc__p_val_sync(o, lock, rlock) : NULL;
+}
+
+// Array
+PYCONC_API pc_mp_array *pc_mp_array_new(const pc_mp_array_desc *d) {
+    if (!d) return pc__error(PC_VALUE, "Array: desc is NULL"), (pc_mp_array *)NULL;
+    pc__p_valspec s = {PC_ARG_MP_ARRAY, d->typecode, d->size, d->length, d->init, d->raw,
+                       d->lock, d->rlock};
+    return (pc_mp_array *)pc__p_val_new(&s);
+}
+
+PYCONC_API pc_mp_array *pc_mp_raw_array_new(const pc_mp_array_desc *d) {
+    if (!d) return pc__error(PC_VALUE, "RawArray: desc is NULL"), (pc_mp_array *)NULL;
+    pc__p_valspec s = {PC_ARG_MP_ARRAY, d->typecode, d->size, d->length, d->init, 1, d->lock,
+                       d->rlock};
+    return (pc_mp_array *)pc__p_val_new(&s);
+}
+
+PYCONC_API void pc_mp_array_free(pc_mp_array *a) { pc__p_obj_free(a ? &a->o : NULL); }
+
+PYCONC_API void *pc_mp_array_get_obj(pc_mp_array *a) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    return o ? pc__p_val_data(o) : NULL;
+}
+PYCONC_API size_t pc_mp_array_length(const pc_mp_array *a) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    return o ? (size_t)pc__p_val_body(o)->length : 0;
+}
+PYCONC_API size_t pc_mp_array_item_size(const pc_mp_array *a) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    return o ? (size_t)pc__p_val_body(o)->item_size : 0;
+}
+PYCONC_API char pc_mp_array_typecode(const pc_mp_array *a) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    return o ? (char)pc__p_val_body(o)->typecode : '\0';
+}
+PYCONC_API pc_mp_rlock *pc_mp_array_get_rlock(pc_mp_array *a) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    return o ? (pc_mp_rlock *)pc__p_val_lock_handle(o, PC_ARG_MP_RLOCK) : NULL;
+}
+PYCONC_API pc_mp_lock *pc_mp_array_get_lock(pc_mp_array *a) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    return o ? (pc_mp_lock *)pc__p_val_lock_handle(o, PC_ARG_MP_LOCK) : NULL;
+}
+PYCONC_API int pc_mp_array_acquire(pc_mp_array *a, double timeout) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    return o ? pc__p_val_acquire(o, timeout) : PC_VALUE;
+}
+PYCONC_API int pc_mp_array_release(pc_mp_array *a) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    return o ? pc__p_val_release(o) : PC_VALUE;
+}
+PYCONC_API int pc_mp_array_consistent(pc_mp_array *a) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    return o ? pc__p_val_consistent(o) : PC_VALUE;
+}
+PYCONC_API int pc_mp_array_get(pc_mp_array *a, int64_t index, void *out, size_t size) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    size_t off = 0;
+    if (!o || pc__p_val_sized(o, out, size, "get") || pc__p_val_index(o, index, &off))
+        return PC_VALUE;
+    return pc__p_val_copy(o, off, out, size, 0);
+}
+PYCONC_API int pc_mp_array_set(pc_mp_array *a, int64_t index, const void *in, size_t size) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    size_t off = 0;
+    if (!o || pc__p_val_sized(o, in, size, "set") || pc__p_val_index(o, index, &off))
+        return PC_VALUE;
+    return pc__p_val_copy(o, off, (void *)(uintptr_t)in, size, 1);
+}
+PYCONC_API int pc_mp_array_get_slice(pc_mp_array *a, int64_t start, int64_t stop, void *out,
+                                     size_t size) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    size_t off = 0;
+    if (!o || pc__p_val_range(o, start, stop, size, out, &off)) return PC_VALUE;
+    return pc__p_val_copy(o, off, out, size, 0);
+}
+PYCONC_API int pc_mp_array_set_slice(pc_mp_array *a, int64_t start, int64_t stop,
+                                     const void *in, size_t size) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    size_t off = 0;
+    if (!o || pc__p_val_range(o, start, stop, size, in, &off)) return PC_VALUE;
+    return pc__p_val_copy(o, off, (void *)(uintptr_t)in, size, 1);
+}
+PYCONC_API int pc_mp_array_add_int64(pc_mp_array *a, int64_t index, int64_t delta,
+                                     int64_t *out_new) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    size_t off = 0;
+    if (!o || pc__p_val_index(o, index, &off)) return PC_VALUE;
+    return pc__p_val_add_int(o, off, delta, out_new);
+}
+PYCONC_API int pc_mp_array_add_double(pc_mp_array *a, int64_t index, double delta,
+                                      double *out_new) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    size_t off = 0;
+    if (!o || pc__p_val_index(o, index, &off)) return PC_VALUE;
+    return pc__p_val_add_float(o, off, delta, out_new);
+}
+PYCONC_API pc_mp_array *pc_mp_array_copy(pc_mp_array *a) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    return o ? (pc_mp_array *)pc__p_val_dup(o) : NULL;
+}
+PYCONC_API pc_mp_array *pc_mp_array_synchronized(pc_mp_array *raw, pc_mp_lock *lock,
+                                                 pc_mp_rlock *rlock) {
+    pc__p_obj *o = pc__p_val_check(raw, PC_ARG_MP_ARRAY);
+    return o ? (pc_mp_array *)pc__p_val_sync(o, lock, rlock) : NULL;
+}
+
 // >>D.args: the pack's accessors for the objects above
 #define PC__P_PACK_ACCESSORS(name, TYPE)                                                   \
     PYCONC_API int pc_args_add_##name(pc_args *a, pc_##name *x) {                          \
@@ -6372,6 +7154,8 @@ PC__P_PACK_ACCESSORS(mp_semaphore, PC_ARG_MP_SEMAPHORE)
 PC__P_PACK_ACCESSORS(mp_condition, PC_ARG_MP_CONDITION)
 PC__P_PACK_ACCESSORS(mp_event, PC_ARG_MP_EVENT)
 PC__P_PACK_ACCESSORS(mp_barrier, PC_ARG_MP_BARRIER)
+PC__P_PACK_ACCESSORS(mp_value, PC_ARG_MP_VALUE)
+PC__P_PACK_ACCESSORS(mp_array, PC_ARG_MP_ARRAY)
 
 // >>D.shared-memory
 static int pc__p_shm_encode(void *obj, pc__p_buf *b, int *fds, size_t *nfds, size_t max) {
