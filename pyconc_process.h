@@ -5782,7 +5782,7 @@ static int pc__p_lock_take(pc__p_lockbody *b, int recursive, double deadline) {
 }
 
 static int pc__p_lock_acquire(pc__p_obj *o, int recursive, double timeout) {
-    double deadline;
+    double deadline = 0;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     return pc__p_lock_take((pc__p_lockbody *)o->body, recursive, deadline);
 }
@@ -6064,8 +6064,8 @@ PYCONC_API void pc_mp_condition_free(pc_mp_condition *c) { pc__p_obj_free(c ? &c
 
 PYCONC_API int pc_mp_condition_acquire(pc_mp_condition *c, double timeout) {
     pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
-    double deadline;
-    int recursive;
+    double deadline = 0;
+    int recursive = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
     return pc__p_lock_take(pc__p_cond_lock(o, &recursive), recursive, deadline);
 }
@@ -6103,7 +6103,7 @@ static int pc__p_cond_wait_until(pc__p_obj *o, double deadline) {
 
 PYCONC_API int pc_mp_condition_wait(pc_mp_condition *c, double timeout) {
     pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
-    double deadline;
+    double deadline = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
     return pc__p_cond_wait_until(o, deadline);
 }
@@ -6111,7 +6111,7 @@ PYCONC_API int pc_mp_condition_wait(pc_mp_condition *c, double timeout) {
 PYCONC_API int pc_mp_condition_wait_for(pc_mp_condition *c, int (*predicate)(void *ctx),
                                         void *ctx, double timeout) {
     pc__p_obj *o = pc__p_obj_check(c, PC_ARG_MP_CONDITION);
-    double deadline;
+    double deadline = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (!predicate) return pc__error(PC_VALUE, "wait_for: predicate is NULL");
     while (!predicate(ctx)) {
