@@ -314,6 +314,35 @@
    by the next start, which succeeds even when its request went to the
    server as it died (Python's fails); a live server that refused a
    request is not asked again.
+
+   SharedMemory
+   ------------
+       Python                                   C
+       SharedMemory(create=True, size=n)        pc_shared_memory_new(&(pc_shared_memory_desc){
+                                                        .create = 1, .size = n })
+       SharedMemory(name)                       ... .name = name }   (attach)
+       SharedMemory(..., track=False)           ... .untracked = 1 }
+       shm.buf, shm.size, shm.name              pc_shared_memory_buf(m), _size(m), _name(m)
+       shm.close(), shm.unlink()                pc_shared_memory_close(m), _unlink(m)
+   A named block is a POSIX shared memory object under Python's names
+   ("psm_" and 8 hex digits unless named; shm_open of "/name", mode 0600,
+   created exclusively), its bytes the user's from offset 0: Python's
+   SharedMemory(name) attaches to a block made here and back. Beyond
+   Python: .anonymous = 1 makes a nameless block (a memfd) that crosses to
+   children in argument packs only and is gone with its last holder. Both
+   kinds cross in packs (pc_args_add_shared_memory) under fork, spawn and
+   forkserver: the descriptor travels, so the child maps the same memory.
+   Tracking (track=True, the default) is a reaper per program, not
+   Python's resource tracker: on the first tracked create the program
+   forks a small helper (a grandchild: never its zombie) that keeps only a
+   socket, whose other end this program and its fork children hold. The
+   program tells it "track" on create and "untrack" on unlink; when the
+   last holder of its end exits, even by SIGKILL, the reaper reads end of
+   file, unlinks the names still tracked (a line on stderr for each, as
+   Python's tracker warns) and exits. Spawned and forkserver children are
+   programs of their own, each with its own reaper. Attaching never tracks
+   (Python 3.12 and older unlink a block at the exit of any process that
+   merely attached to it). An untracked block is never unlinked for you.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
