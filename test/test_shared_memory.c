@@ -557,6 +557,85 @@ TEST(tracked_fork_child_shares_reaper) {
     leak_end(k);
 }
 
+// Threads racing to make the first tracked blocks of a program start one
+// reaper between them (the losers' helpers go away), and every name is
+// tracked by it.
+#define RACERS 8
+static pc_barrier race_start;
+static pc_shared_memory *race_made[RACERS];
+
+static int t_racer(void *arg) {
+    pc_barrier_wait(&race_start, NULL);
+    race_made[(intptr_t)arg] = shm_new(NULL, 1, 10, 0);
+    return 0;
+}
+
+static int t_race_and_wait(void *arg) {
+    pc_connection *c;
+    if (pc_args_get_connection((pc_args *)arg, 0, &c)) return 10;
+    int before = count_fds();
+    pc_thread *th[RACERS];
+    if (pc_barrier_init(&race_start, RACERS, NULL, NULL, PC_FOREVER)) return 11;
+    for (intptr_t i = 0; i < RACERS; i++) {
+        pc_thread_desc d;
+        memset(&d, 0, sizeof d);
+        d.target = t_racer;
+        d.arg = (void *)i;
+        th[i] = pc_thread_new(&d);
+        if (!th[i] || pc_thread_start(th[i])) return 12;
+    }
+    char msg[RACERS * 20] = "";
+    for (int i = 0; i < RACERS; i++) {
+        pc_thread_join(th[i], PC_FOREVER);
+        pc_thread_free(th[i]);
+        if (!race_made[i]) return 13;
+        strcat(msg, pc_shared_memory_name(race_made[i]));
+        strcat(msg, " ");
+    }
+    pc_barrier_destroy(&race_start);
+    if (count_fds() != before + RACERS + 1) return 14;  // one reaper socket
+    if (pc_connection_send_bytes(c, msg, 0, strlen(msg))) return 15;
+    pc_sleep(60);
+    return 0;
+}
+
+TEST(tracked_racing_first_creates_share_one_reaper) {
+    leak_mark k = leak_begin_for(PC_START_SPAWN);
+    for (int round = 0; round < 5; round++) {
+        pc_connection *r, *w;
+        CHECK_OK(pc_pipe(1, &r, &w));
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_args_add_connection(a, w));
+        pc_process *p = proc_new(PC_START_SPAWN, t_race_and_wait, a, PC_DAEMON_INHERIT);
+        pc_args_free(a);
+        pc_connection_free(w);
+        CHECK_OK(pc_process_start(p));
+        void *msg;
+        size_t n;
+        int rc = pc_connection_recv_bytes(r, 0, &msg, &n);
+        if (rc) {                                   // the child failed: say how
+            CHECK_OK(pc_process_join(p, 10));
+            CHECK_MSG(0, "child exit code %d", pc_process_exitcode(p));
+        }
+        char names[RACERS][32];
+        const char *at = (const char *)msg;
+        for (int i = 0; i < RACERS; i++) {
+            int used = 0;
+            CHECK_EQ(sscanf(at, "%31s %n", names[i], &used), 1);
+            at += used;
+            CHECK(shm_exists(names[i]));
+        }
+        pc_connection_bytes_free(msg);
+        CHECK_OK(pc_process_kill(p));
+        CHECK_OK(pc_process_join(p, 10));
+        pc_process_free(p);
+        pc_connection_free(r);
+        for (int i = 0; i < RACERS; i++)
+            CHECK_MSG(wait_gone(names[i], 10), "%s still in /dev/shm", names[i]);
+    }
+    leak_end(k);
+}
+
 // >>interop
 #ifndef PCT_PYTHON3
 #define PCT_PYTHON3 ""
