@@ -781,12 +781,13 @@ PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
 /* Locks, conditions, semaphores, events and barriers that work between
    processes; Value and Array; SharedMemory. Each object lives in its own
    shared mapping (an anonymous memfd: no name, nothing to leak, gone with
-   its last holder) and crosses to a child in an argument pack
-   (pc_args_add_mp_lock ...): under fork, spawn and forkserver alike the
-   child maps the same memory. A fork child may also use the parent's
-   handles directly (the mapping is inherited). Any thread of any holder
-   may use an object; each handle is freed by its process with
-   pc_mp_*_free (a received pack frees the ones it carried).
+   its last holder; a named SharedMemory is a POSIX shm object) and
+   crosses to a child in an argument pack (pc_args_add_mp_lock ...):
+   under fork, spawn and forkserver alike the child maps the same memory.
+   A fork child may also use the parent's handles directly (the mapping
+   is inherited). Any thread of any holder may use an object; each handle
+   is freed by its process with pc_mp_*_free (a received pack frees the
+   ones it carried).
    Python: multiprocessing.Lock, RLock, Semaphore, BoundedSemaphore,
    Condition, Event, Barrier, Value, Array, RawValue, RawArray,
    multiprocessing.shared_memory.SharedMemory */
