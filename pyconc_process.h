@@ -314,6 +314,35 @@
    by the next start, which succeeds even when its request went to the
    server as it died (Python's fails); a live server that refused a
    request is not asked again.
+
+   SharedMemory
+   ------------
+       Python                                   C
+       SharedMemory(create=True, size=n)        pc_shared_memory_new(&(pc_shared_memory_desc){
+                                                        .create = 1, .size = n })
+       SharedMemory(name)                       ... .name = name }   (attach)
+       SharedMemory(..., track=False)           ... .untracked = 1 }
+       shm.buf, shm.size, shm.name              pc_shared_memory_buf(m), _size(m), _name(m)
+       shm.close(), shm.unlink()                pc_shared_memory_close(m), _unlink(m)
+   A named block is a POSIX shared memory object under Python's names
+   ("psm_" and 8 hex digits unless named; shm_open of "/name", mode 0600,
+   created exclusively), its bytes the user's from offset 0: Python's
+   SharedMemory(name) attaches to a block made here and back. Beyond
+   Python: .anonymous = 1 makes a nameless block (a memfd) that crosses to
+   children in argument packs only and is gone with its last holder. Both
+   kinds cross in packs (pc_args_add_shared_memory) under fork, spawn and
+   forkserver: the descriptor travels, so the child maps the same memory.
+   Tracking (track=True, the default) is a reaper per program, not
+   Python's resource tracker: on the first tracked create the program
+   forks a small helper (a grandchild: never its zombie) that keeps only a
+   socket, whose other end this program and its fork children hold. The
+   program tells it "track" on create and "untrack" on unlink; when the
+   last holder of its end exits, even by SIGKILL, the reaper reads end of
+   file, unlinks the names still tracked (a line on stderr for each, as
+   Python's tracker warns) and exits. Spawned and forkserver children are
+   programs of their own, each with its own reaper. Attaching never tracks
+   (Python 3.12 and older unlink a block at the exit of any process that
+   merely attached to it). An untracked block is never unlinked for you.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -752,12 +781,13 @@ PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
 /* Locks, conditions, semaphores, events and barriers that work between
    processes; Value and Array; SharedMemory. Each object lives in its own
    shared mapping (an anonymous memfd: no name, nothing to leak, gone with
-   its last holder) and crosses to a child in an argument pack
-   (pc_args_add_mp_lock ...): under fork, spawn and forkserver alike the
-   child maps the same memory. A fork child may also use the parent's
-   handles directly (the mapping is inherited). Any thread of any holder
-   may use an object; each handle is freed by its process with
-   pc_mp_*_free (a received pack frees the ones it carried).
+   its last holder; a named SharedMemory is a POSIX shm object) and
+   crosses to a child in an argument pack (pc_args_add_mp_lock ...):
+   under fork, spawn and forkserver alike the child maps the same memory.
+   A fork child may also use the parent's handles directly (the mapping
+   is inherited). Any thread of any holder may use an object; each handle
+   is freed by its process with pc_mp_*_free (a received pack frees the
+   ones it carried).
    Python: multiprocessing.Lock, RLock, Semaphore, BoundedSemaphore,
    Condition, Event, Barrier, Value, Array, RawValue, RawArray,
    multiprocessing.shared_memory.SharedMemory */
@@ -1060,6 +1090,63 @@ PYCONC_API pc_mp_array *pc_mp_array_copy(pc_mp_array *a);
 PYCONC_API pc_mp_array *pc_mp_array_synchronized(pc_mp_array *raw, pc_mp_lock *lock,
                                                  pc_mp_rlock *rlock);
 
+// SharedMemory
+/* A block of memory shared between processes: a POSIX shared memory
+   object with Python's names (a block made here attaches from Python's
+   multiprocessing.shared_memory.SharedMemory by name, and back), or,
+   beyond Python, an anonymous one that has no name and is gone with its
+   last holder. The bytes are the caller's from offset 0, as in Python.
+   The zero value of each field is Python's default. */
+typedef struct pc_shared_memory_desc {
+    const char *name;   // the block's name (a leading '/' is optional), at most
+                        // 255 bytes, no other '/'; NULL with create: a fresh
+                        // "psm_" + 8 hex digits, as Python makes them
+    int create;         // 0: attach an existing block; 1: make a new one (an
+                        // existing name is PC_OS/EEXIST, Python's FileExistsError)
+    size_t size;        // bytes of a new block (> 0, not rounded); ignored on
+                        // attach, where the size is the block's own
+    int untracked;      // 0 (Python's track=True): a block this program
+                        // creates is unlinked when the program ends, even
+                        // killed, if it was not unlinked by then; 1: never
+                        // unlinked for you. Attaching never tracks.
+    int anonymous;      // beyond Python: a nameless block (memfd), always
+                        // new; it crosses to children in argument packs
+                        // only, and is gone when its last holder lets go
+} pc_shared_memory_desc;
+
+/* Create or attach a block (see the desc). Bad input is PC_VALUE: a NULL
+   desc or name without create, size 0 with create, a size past
+   PTRDIFF_MAX, a name too long or holding a '/', an empty block; a name
+   that does not exist is PC_OS with errno ENOENT (FileNotFoundError), one
+   that exists on create PC_OS/EEXIST.
+   Returns the handle, or NULL (PC_VALUE, PC_OS, PC_NOMEM).
+   Python: multiprocessing.shared_memory.SharedMemory(name, create, size, track=) */
+PYCONC_API pc_shared_memory *pc_shared_memory_new(const pc_shared_memory_desc *desc);
+/* Close (if not closed) and free the handle; the block is not unlinked.
+   NULL is a no-op. Python: SharedMemory.__del__ */
+PYCONC_API void pc_shared_memory_free(pc_shared_memory *m);
+/* The block's first byte (size bytes follow), or NULL with PC_VALUE after
+   close. Python: SharedMemory.buf */
+PYCONC_API void *pc_shared_memory_buf(pc_shared_memory *m);
+/* Bytes in the block (still known after close); 0 for NULL.
+   Python: SharedMemory.size */
+PYCONC_API size_t pc_shared_memory_size(const pc_shared_memory *m);
+/* The name without its leading '/', as Python reports it (pass it to
+   Python's SharedMemory(name)); NULL for an anonymous block or NULL.
+   Python: SharedMemory.name */
+PYCONC_API const char *pc_shared_memory_name(const pc_shared_memory *m);
+/* Unmap the block and close its descriptor in this handle; the block
+   lives on for its other holders. Closing twice is harmless. Close and
+   free from one thread once no other uses the handle's memory.
+   Returns: PC_OK, PC_VALUE (NULL). Python: SharedMemory.close */
+PYCONC_API int pc_shared_memory_close(pc_shared_memory *m);
+/* Remove the name: no one can attach by it any more; the memory lives on
+   until its last holder closes it. Call it once, in one process; closed
+   handles may. An anonymous block has no name: a no-op, as Python's
+   unlink on Windows. Returns: PC_OK, PC_OS (errno ENOENT: already
+   unlinked, FileNotFoundError), PC_VALUE (NULL). Python: SharedMemory.unlink */
+PYCONC_API int pc_shared_memory_unlink(pc_shared_memory *m);
+
 // Handles in argument packs
 /* Append a shared object to a pack: borrowed until the pack is handed to
    pc_process_new or sent (pc_connection_send_args), which take their own
@@ -1083,6 +1170,13 @@ PYCONC_API int pc_args_get_mp_event(const pc_args *a, size_t i, pc_mp_event **ou
 PYCONC_API int pc_args_get_mp_barrier(const pc_args *a, size_t i, pc_mp_barrier **out);
 PYCONC_API int pc_args_get_mp_value(const pc_args *a, size_t i, pc_mp_value **out);
 PYCONC_API int pc_args_get_mp_array(const pc_args *a, size_t i, pc_mp_array **out);
+/* Append a SharedMemory (named or anonymous; not closed) to a pack: the
+   receiver maps the same memory. Borrowed as pc_args_add_mp_lock.
+   Returns: PC_OK, PC_VALUE (NULL, closed), PC_NOMEM. */
+PYCONC_API int pc_args_add_shared_memory(pc_args *a, pc_shared_memory *m);
+/* Read item i: borrowed, owned by the pack (freed with it, which closes
+   it). Returns: PC_OK, PC_VALUE (out of range, another type, NULL). */
+PYCONC_API int pc_args_get_shared_memory(const pc_args *a, size_t i, pc_shared_memory **out);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -2192,6 +2286,160 @@ static int pc__p_os_pid_alive(pid_t pid, uint64_t start) {
         return errno == ENOSYS ? pc__p_os_pid_exists(pid) : 0;
     if (state == 'Z' || state == 'X' || state == 'x') return 0;
     return !start || !now || now == start;
+}
+
+// >>A.posix-shm-named: named POSIX shared memory, and the reaper of tracked names
+// Open the shared memory object path ("/name"): created exclusively with
+// mode 0600 when create, else an existing one; read and write,
+// close-on-exec (glibc and musl set it; POSIX leaves it open, so it is
+// checked). Returns the descriptor or -1 (errno).
+static int pc__p_os_shm_open(const char *path, int create) {
+    int fd, flags = O_RDWR | (create ? O_CREAT | O_EXCL : 0);
+    while ((fd = shm_open(path, flags, 0600)) < 0 && errno == EINTR) {}
+    if (fd < 0) return -1;
+    int fl = fcntl(fd, F_GETFD);
+    if (fl < 0 || (!(fl & FD_CLOEXEC) && fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)) {
+        pc__p_os_close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int pc__p_os_shm_unlink(const char *path) { return shm_unlink(path); }
+
+// A shared memory path, "/name": the slash, NAME_MAX bytes and a NUL.
+#define PC__P_SHM_PATH_MAX (NAME_MAX + 2)
+
+// Send one record (len bytes) on a SOCK_SEQPACKET socket; no SIGPIPE.
+static int pc__p_os_send_record(int fd, const void *buf, size_t len) {
+    struct msghdr msg;
+    struct iovec iov;
+    memset(&msg, 0, sizeof msg);
+    iov.iov_base = (void *)buf;
+    iov.iov_len = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t r;
+    while ((r = pc__p_os_sendmsg(fd, &msg)) < 0 && errno == EINTR) {}
+    return r == (ssize_t)len ? 0 : -1;
+}
+
+// The reaper runs in a fork of a program that may have had other threads
+// (whose locks, malloc's among them, stay locked in a fork): it calls
+// only the kernel, never malloc or stdio. Its table of tracked paths is
+// memory it maps itself.
+typedef struct pc__p_reaper_table {
+    char (*paths)[PC__P_SHM_PATH_MAX];
+    size_t len, cap;
+} pc__p_reaper_table;
+
+static void pc__p_reaper_add(pc__p_reaper_table *t, const char *path, size_t n) {
+    if (t->len == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64, bytes = cap * PC__P_SHM_PATH_MAX;
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return;    // out of memory: this name is not tracked
+        if (t->len) memcpy(p, t->paths, t->len * PC__P_SHM_PATH_MAX);
+        if (t->cap) munmap(t->paths, t->cap * PC__P_SHM_PATH_MAX);
+        t->paths = (char (*)[PC__P_SHM_PATH_MAX])p;
+        t->cap = cap;
+    }
+    memcpy(t->paths[t->len], path, n);
+    t->paths[t->len++][n] = '\0';
+}
+
+static void pc__p_reaper_remove(pc__p_reaper_table *t, const char *path, size_t n) {
+    for (size_t i = 0; i < t->len; i++) {
+        if (strncmp(t->paths[i], path, n) != 0 || t->paths[i][n] != '\0') continue;
+        if (i != --t->len) memcpy(t->paths[i], t->paths[t->len], PC__P_SHM_PATH_MAX);
+        return;
+    }
+}
+
+// Unlink every path still tracked, saying so on stderr for each that
+// was still there (as Python's resource tracker warns of leaked blocks).
+static void pc__p_reaper_finish(const pc__p_reaper_table *t) {
+    static const char head[] = "pyconc: unlinked shared memory ";
+    static const char tail[] = ", left linked by the program that created it (tracked)\n";
+    for (size_t i = 0; i < t->len; i++) {
+        if (shm_unlink(t->paths[i]) != 0) continue;     // unlinked elsewhere meanwhile
+        char line[sizeof head + PC__P_SHM_PATH_MAX + sizeof tail];
+        size_t n = strlen(t->paths[i]);
+        memcpy(line, head, sizeof head - 1);
+        memcpy(line + sizeof head - 1, t->paths[i] + 1, n - 1);
+        memcpy(line + sizeof head - 1 + n - 1, tail, sizeof tail - 1);
+        if (write(2, line, sizeof head - 1 + n - 1 + sizeof tail - 1) < 0) {}
+    }
+}
+
+// The reaper's body: it keeps stderr and its socket (moved to 3) only,
+// ignores SIGINT and SIGTERM (as Python's resource tracker does: a ^C
+// to the program's group must not take the cleanup with it), says it
+// is ready, then reads records "T/name" (track) and "U/name" (untrack)
+// until end of file: every holder of the other end has exited.
+PC__P_NORETURN static void pc__p_reaper_run(int sock, int other) {
+    struct sigaction sa;
+    sigset_t none;
+    pc__p_reaper_table t = {NULL, 0, 0};
+    char rec[1 + PC__P_SHM_PATH_MAX];
+    close(other);
+    if (sock != 3) {
+        if (dup2(sock, 3) < 0) _exit(1);
+        close(sock);
+    }
+    close(0);
+    close(1);
+    pc__p_os_close_from(4);
+    if (chdir("/") < 0) {}          // hold no directory busy
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (pc__p_os_send_record(3, "R", 1) < 0) _exit(1);
+    for (;;) {
+        int cut = 0;
+        ssize_t r = pc__p_os_recv_record(3, rec, sizeof rec - 1, &cut);
+        if (r <= 0) break;              // end of file (or the socket broke): clean up
+        if (cut || r < 3 || rec[1] != '/') continue;
+        if (rec[0] == 'T') pc__p_reaper_add(&t, rec + 1, (size_t)r - 1);
+        else if (rec[0] == 'U') pc__p_reaper_remove(&t, rec + 1, (size_t)r - 1);
+    }
+    pc__p_reaper_finish(&t);
+    _exit(0);
+}
+
+// Start a reaper: a grandchild of this process (never its zombie: its
+// parent, a fork that exits at once, is reaped here) holding the other
+// end of a SOCK_SEQPACKET pair; it answers one ready record first.
+// Returns this end (close-on-exec), or -1 (errno).
+static int pc__p_os_shm_reaper_start(void) {
+    int sp[2];
+    if (pc__p_os_seqpacket_pair(sp) < 0) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        pid_t g = fork();
+        if (g == 0) pc__p_reaper_run(sp[1], sp[0]);
+        _exit(g < 0 ? 1 : 0);
+    }
+    int saved = errno;
+    pc__p_os_close(sp[1]);
+    if (pid < 0) {
+        pc__p_os_close(sp[0]);
+        errno = saved;
+        return -1;
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    char c = 0;
+    int cut = 0;
+    ssize_t r = pc__p_os_recv_record(sp[0], &c, 1, &cut);
+    if (r != 1 || c != 'R') {
+        saved = r < 0 ? errno : ECHILD;
+        pc__p_os_close(sp[0]);
+        errno = saved;
+        return -1;
+    }
+    return sp[0];
 }
 
 // >>A.posix-fdpass: descriptors over unix sockets (SCM_RIGHTS)
@@ -7157,17 +7405,288 @@ PC__P_PACK_ACCESSORS(mp_barrier, PC_ARG_MP_BARRIER)
 PC__P_PACK_ACCESSORS(mp_value, PC_ARG_MP_VALUE)
 PC__P_PACK_ACCESSORS(mp_array, PC_ARG_MP_ARRAY)
 
-// >>D.shared-memory
+// >>D.shared-memory: SharedMemory, named (POSIX shm, Python's names) or anonymous (memfd)
+// The handle is an object of this part (so the registry knows a freed one
+// in a pack), but its mapping has no header: the bytes are the user's
+// from offset 0, as Python's are, so that Python can attach by name.
+struct pc_shared_memory {
+    pc__p_obj obj;                  // first; obj.seg is NULL once closed
+    char path[PC__P_SHM_PATH_MAX];  // "/name"; "" when anonymous
+    size_t size;
+    uint64_t reaper_id;             // the reaper tracking the name; 0: none
+};
+
+// Tracked names: a reaper process per program (pc__p_os_shm_reaper_start)
+// holds a socket whose other end this process and its fork children
+// share; when the last of them exits, even killed, the reaper reads end
+// of file and unlinks the names still tracked. Made on the first
+// tracked create, published once; a fork child inherits it.
+typedef struct pc__p_shm_reaper {
+    int fd;
+    uint64_t id;                    // random: a pack's tracked block names its reaper
+} pc__p_shm_reaper;
+static pc__p_shm_reaper *pc__p_shm_reaper_now;
+
+// Several threads may start one at once: one wins the publication, the
+// others close theirs (their reapers read end of file with nothing to do).
+static pc__p_shm_reaper *pc__p_shm_reaper_get(void) {
+    // Acquire pairs with the release of the publication below: fd and id
+    // are written before the pointer is seen.
+    pc__p_shm_reaper *r = __atomic_load_n(&pc__p_shm_reaper_now, __ATOMIC_ACQUIRE);
+    if (r) return r;
+    pc__p_shm_reaper *mine = (pc__p_shm_reaper *)pc__calloc(1, sizeof *mine);
+    if (!mine) return NULL;
+    if (pc__p_random_bytes(&mine->id, sizeof mine->id) || !mine->id) mine->id = 1;
+    mine->fd = pc__p_os_shm_reaper_start();
+    if (mine->fd < 0) {
+        pc__os_error("starting the shared memory reaper");
+        pc__free(mine);
+        return NULL;
+    }
+    if (__atomic_compare_exchange_n(&pc__p_shm_reaper_now, &r, mine, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        return mine;
+    pc__p_os_close(mine->fd);
+    pc__free(mine);
+    return r;
+}
+
+// Tell the reaper (op 'T' track, 'U' untrack) about path.
+static int pc__p_shm_reaper_tell(pc__p_shm_reaper *r, char op, const char *path) {
+    char rec[1 + PC__P_SHM_PATH_MAX];
+    size_t n = strlen(path);
+    rec[0] = op;
+    memcpy(rec + 1, path, n);
+    if (pc__p_os_send_record(r->fd, rec, 1 + n) < 0)
+        return pc__os_error("the shared memory reaper is gone (killed?); untracked=1 "
+                            "blocks need none");
+    return PC_OK;
+}
+
+// Check name and write "/name" to path. NULL is fine (a fresh name).
+static int pc__p_shm_path(const char *name, char *path) {
+    path[0] = '\0';
+    if (!name) return PC_OK;
+    if (name[0] == '/') name++;
+    size_t n = strlen(name);
+    if (n == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return pc__error(PC_VALUE, "SharedMemory name \"%s\" is empty or a directory", name);
+    if (n > NAME_MAX)
+        return pc__error(PC_VALUE, "SharedMemory name of %zu bytes is too long (at most %d)",
+                         n, NAME_MAX);
+    if (strchr(name, '/'))
+        return pc__error(PC_VALUE, "SharedMemory name \"%s\" holds a '/' past its first byte",
+                         name);
+    path[0] = '/';
+    memcpy(path + 1, name, n + 1);
+    return PC_OK;
+}
+
+static int pc__p_shm_check_desc(const pc_shared_memory_desc *d, char *path) {
+    if (!d) return pc__error(PC_VALUE, "SharedMemory desc is NULL: a name (or create) is "
+                                       "needed");
+    if (d->size > (size_t)PTRDIFF_MAX)
+        return pc__error(PC_VALUE, "SharedMemory size %zu is negative or too large", d->size);
+    if (d->anonymous && d->name)
+        return pc__error(PC_VALUE, "an anonymous SharedMemory has no name");
+    if ((d->create || d->anonymous) && d->size == 0)
+        return pc__error(PC_VALUE, "a new SharedMemory needs a size > 0");
+    if (!d->create && !d->anonymous && !d->name)
+        return pc__error(PC_VALUE, "SharedMemory: the name may be NULL only with create");
+    return pc__p_shm_path(d->name, path);
+}
+
+// Create a block under a fresh name "/psm_" + 8 hex digits (Python's
+// _make_filename), drawing again while the name is taken.
+static int pc__p_shm_create_fresh(char *path) {
+    for (int tries = 0; tries < 1000; tries++) {
+        unsigned char rnd[4];
+        if (pc__p_random_bytes(rnd, sizeof rnd)) return PC_OS;
+        snprintf(path, PC__P_SHM_PATH_MAX, "/psm_%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+                 rnd[3]);
+        int fd = pc__p_os_shm_open(path, 1);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+// The descriptor of the block d asks for (path filled in), or -1 with
+// the error recorded; *out_size gets its size.
+static int pc__p_shm_open_desc(const pc_shared_memory_desc *d, char *path, size_t *out_size) {
+    int fd;
+    if (d->anonymous) fd = pc__p_os_anon_shm("psm");
+    else if (!path[0]) fd = pc__p_shm_create_fresh(path);
+    else fd = pc__p_os_shm_open(path, d->create);
+    if (fd < 0) {
+        int e = errno;
+        pc__error(PC_OS, "SharedMemory %s: %s", path[0] ? path + 1 : "(anonymous)",
+                  strerror(e));
+        errno = e;
+        return -1;
+    }
+    uint64_t size = d->size;
+    if (d->create || d->anonymous) {
+        if (pc__p_os_ftruncate(fd, size) == 0) { *out_size = (size_t)size; return fd; }
+        pc__os_error("SharedMemory: ftruncate");
+    } else if (pc__p_os_fd_size(fd, &size) < 0) {
+        pc__os_error("SharedMemory: fstat");
+    } else if (size == 0 || size > (uint64_t)PTRDIFF_MAX) {
+        pc__error(PC_VALUE, "SharedMemory %s is empty (or too large to map)", path + 1);
+    } else {
+        *out_size = (size_t)size;
+        return fd;
+    }
+    pc__p_os_close(fd);
+    int e = errno;
+    // A name made here goes again, as Python's unlink() on OSError.
+    if (d->create && !d->anonymous) pc__p_os_shm_unlink(path);
+    errno = e;
+    return -1;
+}
+
+// A handle on fd (taken over) mapped for size bytes.
+static pc_shared_memory *pc__p_shm_wrap(int fd, size_t size, const char *path, uint64_t rid) {
+    pc_shared_memory *m = (pc_shared_memory *)pc__calloc(1, sizeof *m);
+    if (!m) { pc__p_os_close(fd); return NULL; }
+    m->obj.seg = pc__p_seg_map(fd, size);
+    if (!m->obj.seg) { pc__free(m); return NULL; }
+    m->obj.type = PC_ARG_SHARED_MEMORY;
+    m->obj.body = m->obj.seg->base;
+    snprintf(m->path, sizeof m->path, "%s", path);
+    m->size = size;
+    m->reaper_id = rid;
+    pc__p_reg_add(&m->obj);
+    return m;
+}
+
+PYCONC_API pc_shared_memory *pc_shared_memory_new(const pc_shared_memory_desc *d) {
+    char path[PC__P_SHM_PATH_MAX];
+    size_t size = 0;
+    pc__p_shared_init();
+    if (pc__p_shm_check_desc(d, path)) return NULL;
+    int fd = pc__p_shm_open_desc(d, path, &size);
+    if (fd < 0) return NULL;
+    int named_new = d->create && !d->anonymous;
+    pc__p_shm_reaper *r = named_new && !d->untracked ? pc__p_shm_reaper_get() : NULL;
+    pc_shared_memory *m = NULL;
+    if (!(named_new && !d->untracked) || (r && !pc__p_shm_reaper_tell(r, 'T', path)))
+        m = pc__p_shm_wrap(fd, size, d->anonymous ? "" : path, r ? r->id : 0);
+    else pc__p_os_close(fd);
+    if (!m && named_new) {
+        pc__p_os_shm_unlink(path);
+        if (r) pc__p_shm_reaper_tell(r, 'U', path);
+    }
+    return m;
+}
+
+static pc_shared_memory *pc__p_shm_check(const pc_shared_memory *m) {
+    return (pc_shared_memory *)pc__p_obj_check(m, PC_ARG_SHARED_MEMORY);
+}
+
+PYCONC_API int pc_shared_memory_close(pc_shared_memory *m) {
+    if (!pc__p_shm_check(m)) return PC_VALUE;
+    pc__p_seg_release(m->obj.seg);
+    m->obj.seg = NULL;
+    m->obj.body = NULL;
+    return PC_OK;
+}
+
+PYCONC_API void pc_shared_memory_free(pc_shared_memory *m) {
+    if (!m || pc_shared_memory_close(m)) return;
+    pc__p_reg_remove(&m->obj);
+    pc__free(m);
+}
+
+PYCONC_API void *pc_shared_memory_buf(pc_shared_memory *m) {
+    if (!pc__p_shm_check(m)) return NULL;
+    if (!m->obj.body) pc__error(PC_VALUE, "SharedMemory %s is closed",
+                                m->path[0] ? m->path + 1 : "(anonymous)");
+    return m->obj.body;
+}
+
+PYCONC_API size_t pc_shared_memory_size(const pc_shared_memory *m) {
+    return pc__p_shm_check(m) ? m->size : 0;
+}
+
+PYCONC_API const char *pc_shared_memory_name(const pc_shared_memory *m) {
+    return pc__p_shm_check(m) && m->path[0] ? m->path + 1 : NULL;
+}
+
+PYCONC_API int pc_shared_memory_unlink(pc_shared_memory *m) {
+    if (!pc__p_shm_check(m)) return PC_VALUE;
+    if (!m->path[0]) return PC_OK;
+    if (pc__p_os_shm_unlink(m->path) < 0) {
+        int e = errno;
+        pc__error(PC_OS, "SharedMemory %s: unlink: %s", m->path + 1, strerror(e));
+        errno = e;
+        return PC_OS;
+    }
+    pc__p_shm_reaper *r = __atomic_load_n(&pc__p_shm_reaper_now, __ATOMIC_ACQUIRE);
+    if (m->reaper_id && r && r->id == m->reaper_id) pc__p_shm_reaper_tell(r, 'U', m->path);
+    m->reaper_id = 0;
+    return PC_OK;
+}
+
+PYCONC_API int pc_args_add_shared_memory(pc_args *a, pc_shared_memory *m) {
+    pc__p_shared_init();
+    if (!pc__p_shm_check(m)) return PC_VALUE;
+    if (!m->obj.seg) return pc__error(PC_VALUE, "SharedMemory %s is closed",
+                                      m->path[0] ? m->path + 1 : "(anonymous)");
+    return pc__p_args_add_handle(a, PC_ARG_SHARED_MEMORY, m, m->obj.id);
+}
+
+PYCONC_API int pc_args_get_shared_memory(const pc_args *a, size_t i, pc_shared_memory **out) {
+    void *obj = NULL;
+    int rc = pc__p_args_get_handle(a, i, PC_ARG_SHARED_MEMORY, &obj);
+    if (!rc) *out = (pc_shared_memory *)obj;
+    return rc;
+}
+
+// Wire form: u64 size, u64 the id of the reaper tracking it (0: none),
+// the path (a blob, empty when anonymous), u32 the index of a duplicate
+// of its descriptor. The receiver maps that descriptor: the same memory,
+// even if the name was unlinked meanwhile.
 static int pc__p_shm_encode(void *obj, pc__p_buf *b, int *fds, size_t *nfds, size_t max) {
-    (void)obj, (void)b, (void)fds, (void)nfds, (void)max;
-    return pc__error(PC_VALUE, "SharedMemory cannot cross in a pack yet");
+    pc_shared_memory *m = (pc_shared_memory *)obj;
+    if (!m->obj.seg) return pc__error(PC_VALUE, "a SharedMemory in the pack was closed");
+    if (*nfds >= max) return pc__error(PC_VALUE, "more than %zu descriptors in one pack", max);
+    int fd = pc__p_os_dup_cloexec(m->obj.seg->fd, 3);
+    if (fd < 0) return pc__os_error("dup SharedMemory");
+    pc__p_buf_u64(b, m->size);
+    pc__p_buf_u64(b, m->reaper_id);
+    pc__p_buf_str(b, m->path);
+    fds[*nfds] = fd;
+    pc__p_buf_u32(b, (uint32_t)(*nfds)++);
+    return b->bad ? PC_NOMEM : PC_OK;
 }
+
+// A fork child shares its parent's reaper: the block stays tracked there.
 static void *pc__p_shm_decode(pc__p_buf *b, int *fds, size_t nfds) {
-    (void)fds, (void)nfds;
-    b->bad = 1;
-    return NULL;
+    char path[PC__P_SHM_PATH_MAX];
+    size_t n = 0;
+    uint64_t size = pc__p_buf_get_u64(b), rid = pc__p_buf_get_u64(b), fsize = 0;
+    const void *p = pc__p_buf_get_blob(b, &n);
+    uint32_t k = pc__p_buf_get_u32(b);
+    if (b->bad || k >= nfds || fds[k] < 0 || n >= sizeof path ||
+        (n && ((const char *)p)[0] != '/') || size == 0 || size > (uint64_t)PTRDIFF_MAX) {
+        b->bad = 1;
+        return NULL;
+    }
+    if (n) memcpy(path, p, n);
+    path[n] = '\0';
+    if (pc__p_os_fd_size(fds[k], &fsize) < 0 || fsize < size) {
+        pc__error(PC_VALUE, "a SharedMemory arrived without its memory");
+        return NULL;
+    }
+    pc__p_shm_reaper *r = __atomic_load_n(&pc__p_shm_reaper_now, __ATOMIC_ACQUIRE);
+    pc_shared_memory *m = pc__p_shm_wrap(fds[k], (size_t)size, path,
+                                         rid && r && r->id == rid ? rid : 0);
+    fds[k] = -1;
+    return m;
 }
-static void pc__p_shm_release(void *obj) { (void)obj; }
+
+static void pc__p_shm_release(void *obj) { pc_shared_memory_free((pc_shared_memory *)obj); }
 
 // >>H.entry: the program's way in, which knows every part
 PYCONC_API void pc_process_bootstrap(int argc, char **argv) {

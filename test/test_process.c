@@ -1294,14 +1294,14 @@ TEST(pack_fuzz) {
     memset(&b, 0, sizeof b);
     int fds[PC__ARGS_MAX_FDS];
     size_t nfds = 0;
-    CHECK_OK(pc__p_args_encode(a, &b, fds, &nfds));
+    CHECK_OK(pc__p_args_encode(a, &b, fds, &nfds, NULL));
     pc_args_free(a);
     for (size_t cut = 0; cut < b.len; cut++) {
         pc__p_buf t;
         memset(&t, 0, sizeof t);
         t.p = b.p;
         t.len = cut;
-        CHECK(pc__p_args_decode(&t, fds, 0) == NULL);
+        CHECK(pc__p_args_decode(&t, fds, 0, 1) == NULL);
     }
     unsigned seed = 12345;
     unsigned char *copy = (unsigned char *)malloc(b.len);
@@ -1315,11 +1315,11 @@ TEST(pack_fuzz) {
         memset(&t, 0, sizeof t);
         t.p = copy;
         t.len = b.len;
-        pc_args_free(pc__p_args_decode(&t, fds, 0));
+        pc_args_free(pc__p_args_decode(&t, fds, 0, 1));
     }
     free(copy);
     b.pos = 0;
-    a = pc__p_args_decode(&b, fds, 0);
+    a = pc__p_args_decode(&b, fds, 0, 1);
     CHECK(a && pc_args_len(a) == 4);
     pc_args_free(a);
     free(b.p);
