@@ -5785,8 +5785,13 @@ static int pc__p_mutex_init(pthread_mutex_t *m) {
 // Lock m by deadline (monotonic seconds; INFINITY: none; passed: try once).
 // Returns 0, EOWNERDEAD (locked; the owner died), ENOTRECOVERABLE,
 // ETIMEDOUT, or another error number.
-static int pc__p_mutex_lock(pthread_mutex_t *m, double deadline) {
-    if (isinf(deadline)) return pthread_mutex_lock(m);
+static int pc__p_mutex_lock_by(pthread_mutex_t *m, double deadline);
+
+static inline int pc__p_mutex_lock(pthread_mutex_t *m, double deadline) {
+    return isinf(deadline) ? pthread_mutex_lock(m) : pc__p_mutex_lock_by(m, deadline);
+}
+
+static int pc__p_mutex_lock_by(pthread_mutex_t *m, double deadline) {
     int rc = pthread_mutex_trylock(m);
     if (rc != EBUSY) return rc;
     for (;;) {
@@ -6192,20 +6197,12 @@ static pc__p_obj *pc__p_lock_make(pc_arg_type type) {
     return o;
 }
 
-// Take b by deadline. recursive: its owner takes it again at once.
-static int pc__p_lock_take(pc__p_lockbody *b, int recursive, double deadline) {
-    uint64_t me = pc__p_token();
-    if (recursive && __atomic_load_n(&b->owner, __ATOMIC_RELAXED) == me) {
-        if (b->count == UINT32_MAX) return pc__error(PC_VALUE, "RLock taken 2**32-1 times");
-        b->count++;
-        return PC_OK;
-    }
-    int rc = __atomic_load_n(&b->broken, __ATOMIC_ACQUIRE) ? ENOTRECOVERABLE
-                                                           : pc__p_mutex_lock(&b->m, deadline);
-    if (rc == 0 || rc == EOWNERDEAD) {
+// What pthread's answer rc (not 0) means for b: kept out of line, so
+// that the common path of pc__p_lock_take stays a few instructions.
+static int pc__p_lock_took(pc__p_lockbody *b, uint64_t me, int rc) {
+    if (rc == EOWNERDEAD) {
         __atomic_store_n(&b->owner, me, __ATOMIC_RELAXED);
         b->count = 1;
-        if (rc == 0) return PC_OK;
         b->suspect = 1;
         return pc__error(PC_OWNER_DEAD, "the previous holder died holding the lock; it is "
                                         "yours, and its state may be half updated");
@@ -6220,14 +6217,30 @@ static int pc__p_lock_take(pc__p_lockbody *b, int recursive, double deadline) {
     return pc__os_error("pthread_mutex_lock");
 }
 
-static int pc__p_lock_acquire(pc__p_obj *o, int recursive, double timeout) {
-    double deadline = 0;
-    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+// Take b by deadline. recursive: its owner takes it again at once.
+static inline int pc__p_lock_take(pc__p_lockbody *b, int recursive, double deadline) {
+    uint64_t me = pc__p_token();
+    if (recursive && __atomic_load_n(&b->owner, __ATOMIC_RELAXED) == me) {
+        if (b->count == UINT32_MAX) return pc__error(PC_VALUE, "RLock taken 2**32-1 times");
+        b->count++;
+        return PC_OK;
+    }
+    int rc = __atomic_load_n(&b->broken, __ATOMIC_ACQUIRE) ? ENOTRECOVERABLE
+                                                           : pc__p_mutex_lock(&b->m, deadline);
+    if (rc) return pc__p_lock_took(b, me, rc);
+    __atomic_store_n(&b->owner, me, __ATOMIC_RELAXED);
+    b->count = 1;
+    return PC_OK;
+}
+
+static inline int pc__p_lock_acquire(pc__p_obj *o, int recursive, double timeout) {
+    double deadline = INFINITY;
+    if (!(timeout < 0) && pc__deadline(timeout, &deadline)) return PC_VALUE;
     return pc__p_lock_take((pc__p_lockbody *)o->body, recursive, deadline);
 }
 
 // Give b up entirely (all levels): for release and for a condition's wait.
-static int pc__p_lock_drop(pc__p_lockbody *b) {
+static inline int pc__p_lock_drop(pc__p_lockbody *b) {
     __atomic_store_n(&b->owner, 0, __ATOMIC_RELAXED);
     b->count = 0;
     if (b->suspect) {           // unrepaired: broken for good now
@@ -6239,11 +6252,11 @@ static int pc__p_lock_drop(pc__p_lockbody *b) {
     return PC_OK;
 }
 
-static int pc__p_lock_owned(const pc__p_lockbody *b) {
+static inline int pc__p_lock_owned(const pc__p_lockbody *b) {
     return __atomic_load_n(&b->owner, __ATOMIC_RELAXED) == pc__p_token();
 }
 
-static int pc__p_lock_release(pc__p_obj *o, int recursive) {
+static inline int pc__p_lock_release(pc__p_obj *o, int recursive) {
     pc__p_lockbody *b = (pc__p_lockbody *)o->body;
     if (!pc__p_lock_owned(b))
         return pc__error(PC_RUNTIME, recursive ? "cannot release un-acquired lock"
@@ -6275,12 +6288,39 @@ PYCONC_API pc_mp_lock *pc_mp_lock_new(void) {
 }
 PYCONC_API void pc_mp_lock_free(pc_mp_lock *l) { pc__p_obj_free(l ? &l->o : NULL); }
 
+// The uncontended acquire and release without a timeout are the calls a
+// program makes most: each has a straight path of a few instructions
+// around pthread's, and leaves everything else to the general one.
 PYCONC_API int pc_mp_lock_acquire(pc_mp_lock *l, double timeout) {
-    pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_LOCK);
+    pc__p_obj *o = (pc__p_obj *)l;
+    if (o && o->type == PC_ARG_MP_LOCK && timeout < 0) {
+        pc__p_lockbody *b = (pc__p_lockbody *)o->body;
+        if (!__atomic_load_n(&b->broken, __ATOMIC_ACQUIRE)) {
+            int rc = pthread_mutex_lock(&b->m);
+            uint64_t me = pc__p_token();
+            if (rc) return pc__p_lock_took(b, me, rc);
+            __atomic_store_n(&b->owner, me, __ATOMIC_RELAXED);
+            b->count = 1;
+            return PC_OK;
+        }
+    }
+    o = pc__p_obj_check(l, PC_ARG_MP_LOCK);
     return o ? pc__p_lock_acquire(o, 0, timeout) : PC_VALUE;
 }
+
 PYCONC_API int pc_mp_lock_release(pc_mp_lock *l) {
-    pc__p_obj *o = pc__p_obj_check(l, PC_ARG_MP_LOCK);
+    pc__p_obj *o = (pc__p_obj *)l;
+    if (o && o->type == PC_ARG_MP_LOCK) {
+        pc__p_lockbody *b = (pc__p_lockbody *)o->body;
+        if (__atomic_load_n(&b->owner, __ATOMIC_RELAXED) == pc__p_token() && !b->suspect) {
+            __atomic_store_n(&b->owner, 0, __ATOMIC_RELAXED);
+            b->count = 0;
+            int rc = pthread_mutex_unlock(&b->m);
+            if (rc) { errno = rc; return pc__os_error("pthread_mutex_unlock"); }
+            return PC_OK;
+        }
+    }
+    o = pc__p_obj_check(l, PC_ARG_MP_LOCK);
     return o ? pc__p_lock_release(o, 0) : PC_VALUE;
 }
 PYCONC_API int pc_mp_lock_locked(const pc_mp_lock *l) {
