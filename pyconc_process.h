@@ -6112,10 +6112,9 @@ static const pc__p_handle_ops pc__p_shared_ops = {
 
 // The per-thread owner token of the locks here: random, so that no thread
 // of any process (nor a later thread that reuses a dead one's id) takes
-// another's lock for its own. A fork child draws new ones.
+// another's lock for its own. A fork child draws new ones: the one thread
+// it has forgets its token after fork (PC__PHASE_SHARED).
 static PC__TLS uint64_t pc__p_token_value;
-static PC__TLS unsigned pc__p_token_gen;
-static unsigned pc__p_fork_gen = 1;
 
 static uint64_t pc__p_token_draw(void) {
     static uint64_t counter;
@@ -6128,22 +6127,19 @@ static uint64_t pc__p_token_draw(void) {
     x *= 0x94d049bb133111ebull;
     x ^= x >> 31;
     pc__p_token_value = x ? x : 1;
-    pc__p_token_gen = __atomic_load_n(&pc__p_fork_gen, __ATOMIC_RELAXED);
     return pc__p_token_value;
 }
 
 static inline uint64_t pc__p_token(void) {
-    if (pc__p_token_value && pc__p_token_gen == __atomic_load_n(&pc__p_fork_gen,
-                                                                __ATOMIC_RELAXED))
-        return pc__p_token_value;
-    return pc__p_token_draw();
+    uint64_t t = pc__p_token_value;
+    return t ? t : pc__p_token_draw();
 }
 
 static void pc__p_shared_before_fork(void) { pc_lock_acquire(&pc__p_reg_lock, PC_FOREVER); }
 static void pc__p_shared_after_fork_parent(void) { pc_lock_release(&pc__p_reg_lock); }
 static void pc__p_shared_after_fork_child(void) {
     pc_lock_init(&pc__p_reg_lock);
-    __atomic_add_fetch(&pc__p_fork_gen, 1, __ATOMIC_RELAXED);
+    pc__p_token_value = 0;
 }
 
 static pthread_once_t pc__p_shared_once = PTHREAD_ONCE_INIT;
@@ -6294,15 +6290,15 @@ PYCONC_API void pc_mp_lock_free(pc_mp_lock *l) { pc__p_obj_free(l ? &l->o : NULL
 PYCONC_API int pc_mp_lock_acquire(pc_mp_lock *l, double timeout) {
     pc__p_obj *o = (pc__p_obj *)l;
     if (o && o->type == PC_ARG_MP_LOCK && timeout < 0) {
+        // pthread_mutex_lock itself reports a broken mutex (and leaves it
+        // unlocked): no need to look at broken first on this path.
         pc__p_lockbody *b = (pc__p_lockbody *)o->body;
-        if (!__atomic_load_n(&b->broken, __ATOMIC_ACQUIRE)) {
-            int rc = pthread_mutex_lock(&b->m);
-            uint64_t me = pc__p_token();
-            if (rc) return pc__p_lock_took(b, me, rc);
-            __atomic_store_n(&b->owner, me, __ATOMIC_RELAXED);
-            b->count = 1;
-            return PC_OK;
-        }
+        int rc = pthread_mutex_lock(&b->m);
+        uint64_t me = pc__p_token();
+        if (rc) return pc__p_lock_took(b, me, rc);
+        __atomic_store_n(&b->owner, me, __ATOMIC_RELAXED);
+        b->count = 1;
+        return PC_OK;
     }
     o = pc__p_obj_check(l, PC_ARG_MP_LOCK);
     return o ? pc__p_lock_acquire(o, 0, timeout) : PC_VALUE;

@@ -1,4 +1,4 @@
-/* bench_shared.c - pyconc_process.h's shared objects (Lock, Condition)
+/* bench_shared.c - pyconc_process.h's shared objects (Lock, Value, Condition)
    against the raw process-shared primitives and against Python's
    multiprocessing.
 
@@ -15,6 +15,9 @@
    - mp Lock acquire+release, uncontended, against a robust process-shared
      pthread_mutex in a shared mapping (what pc_mp_lock is made of) and
      against multiprocessing.Lock;
+   - Value locked increment by two processes at once (pc_mp_value_add_int64)
+     against a robust mutex around an int64 in a shared mapping and against
+     `with v.get_lock(): v.value += 1` on a multiprocessing.Value;
    - Condition ping-pong between two processes (one round trip = two
      handoffs) against the same handoff over a raw futex word in a shared
      mapping (FUTEX_WAIT/FUTEX_WAKE without the PRIVATE flag) and against
@@ -407,10 +410,98 @@ static void case_owner_dead(void) {
 }
 
 // ---------------------------------------------------------------------------
+// >>value  Locked increments of one shared counter by two processes at
+// once, as `with v.get_lock(): v.value += 1` in Python: both children are
+// forked first and start on one word; the time runs from that word to the
+// later child's end.
+
+#define VALUE_ITERS 200000L
+
+typedef struct value_ctx {
+    pc_mp_value *v;             // ours: pc_mp_value_add_int64
+    struct raw_counter {        // the peer: a robust mutex around an int64
+        pthread_mutex_t m;
+        int64_t n;
+    } *raw;
+    uint32_t *go;
+} value_ctx;
+
+static int value_child(const value_ctx *c, long n) {
+    while (!__atomic_load_n(c->go, __ATOMIC_ACQUIRE)) pc__cpu_relax();
+    int bad = 0;
+    for (long i = 0; i < n; i++) {
+        if (c->v) {
+            bad |= pc_mp_value_add_int64(c->v, 1, NULL);
+        } else {
+            bad |= pthread_mutex_lock(&c->raw->m);
+            c->raw->n++;
+            bad |= pthread_mutex_unlock(&c->raw->m);
+        }
+    }
+    return bad ? 1 : 0;
+}
+
+static double trial_value(void *ctx) {
+    value_ctx *c = (value_ctx *)ctx;
+    long n = pcb_scaled(VALUE_ITERS);
+    pid_t kids[2];
+    __atomic_store_n(c->go, 0u, __ATOMIC_RELEASE);
+    fflush(NULL);
+    for (int i = 0; i < 2; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) _exit(value_child(c, n));
+        if (kids[i] < 0) {
+            perror("bench: fork");
+            exit(1);
+        }
+    }
+    double t0 = pcb_now();
+    __atomic_store_n(c->go, 1u, __ATOMIC_RELEASE);
+    int bad = 0;
+    for (int i = 0; i < 2; i++) {
+        int st = 0;
+        while (waitpid(kids[i], &st, 0) < 0 && errno == EINTR) {}
+        bad |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    }
+    double dt = pcb_now() - t0;
+    if (bad) pcb_failures++;
+    return dt / (2.0 * (double)n);
+}
+
+static void case_value(void) {
+    const char *name = "Value locked increment, 2 processes";
+    const char *raw = "robust pthread_mutex";
+    pc_mp_value_desc d;
+    memset(&d, 0, sizeof d);
+    d.typecode = "q";
+    value_ctx ours_c, raw_c;
+    memset(&ours_c, 0, sizeof ours_c);
+    memset(&raw_c, 0, sizeof raw_c);
+    ours_c.v = pc_mp_value_new(&d);
+    if (!ours_c.v) {
+        pcb_note_failure("pc_mp_value_new", PC_OS);
+        return;
+    }
+    raw_c.raw = (struct raw_counter *)shared_map(sizeof *raw_c.raw);
+    robust_mutex_init(&raw_c.raw->m);
+    ours_c.go = raw_c.go = (uint32_t *)shared_map(sizeof(uint32_t));
+    double ours, peer, py;
+    pcb_duel(trial_value, &ours_c, trial_value, &raw_c, rounds(), &ours, &peer);
+    pcb_row(name, ours, raw, peer);
+    py = python("value");
+    pcb_row(name, ours, PY, py);
+    pcb_target(name, PY, ours, py, 0.05);
+    pthread_mutex_destroy(&raw_c.raw->m);
+    munmap(raw_c.raw, sizeof *raw_c.raw);
+    munmap(ours_c.go, sizeof(uint32_t));
+    pc_mp_value_free(ours_c.v);
+}
+
+// ---------------------------------------------------------------------------
 // >>cases  One function per case, each printing its rows and adding its
 // targets; a new shared object's case is one more entry.
 
-static void (*const cases[])(void) = {case_lock, case_condition, case_owner_dead};
+static void (*const cases[])(void) = {case_lock, case_value, case_condition, case_owner_dead};
 
 int main(int argc, char **argv) {
     pcb_parse_quick(argc, argv);
