@@ -25,6 +25,9 @@
                    Listener and Client, the authkey handshake, argument packs
    C. PROCESSES    multiprocessing's Process: start methods and contexts,
                    fork, spawn and its bootstrap, the forkserver
+   D. SHARED STATE Lock, RLock, Semaphore, Condition, Event, Barrier shared
+                   between processes (robust), Value and Array, SharedMemory
+   H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
    (grep for "// >>" to see them all); the OS is called only from the
@@ -314,6 +317,55 @@
    by the next start, which succeeds even when its request went to the
    server as it died (Python's fails); a live server that refused a
    request is not asked again.
+
+   D. SHARED STATE
+   ===============
+   multiprocessing's synchronisation primitives, shared ctypes and shared
+   memory, named by pyconc's rule (shared variants take mp_):
+
+       Python                                   C
+       Lock(), RLock()                          pc_mp_lock_new(), pc_mp_rlock_new()
+       l.acquire(timeout=t), l.release()        pc_mp_lock_acquire(l, t), _release(l)
+       Semaphore(n), BoundedSemaphore(n)        pc_mp_semaphore_new(n),
+                                                pc_mp_bounded_semaphore_new(n)
+       s.get_value()                            pc_mp_semaphore_get_value(s)
+       Condition(lock), Condition()             pc_mp_condition_new(lock, NULL), (NULL, NULL)
+       c.wait(t), c.wait_for(p, t), c.notify(n) pc_mp_condition_wait(c, t), _wait_for, _notify(c, n)
+       Event()  e.set() e.wait(t)               pc_mp_event_new(), _set(e), _wait(e, t)
+       Barrier(n, action, timeout)              pc_mp_barrier_new(n, action, timeout)
+       Process(target=f, args=(lock,))          pc_args_add_mp_lock(pack, lock) ...
+                                                child: pc_args_get_mp_lock(pack, 0, &lock)
+
+   Each object is a shared mapping of its own: an anonymous memfd, so
+   there is no name to leak and nothing to clean up; it is gone with its
+   last holder. It crosses to a child in an argument pack under fork,
+   spawn and forkserver alike (its descriptor travels and the child maps
+   the same memory; nothing inside holds a pointer), or over a unix
+   connection with pc_connection_send_args; a fork child may also use the
+   parent's handles as they are. Any thread of any holder may use it.
+
+   Locks are process-shared robust pthread mutexes (glibc keeps each
+   thread's robust list, so only those can be): a holder that dies makes
+   the next acquire return PC_OWNER_DEAD, holding the lock; repair the
+   state and call pc_mp_lock_consistent, or the lock is PC_BROKEN for
+   everyone after its release. Python's hang for ever instead. A shared
+   lock belongs to the thread that took it: another thread's release is
+   PC_RUNTIME (Python's Lock lets any process release it; a lock without an
+   owner could not be found dead). Every wait (Condition, Semaphore, Event,
+   Barrier) sleeps on a futex word in the mapping through pyconc.h's event
+   count, never on a pthread_cond_t: a waiter killed inside pthread_cond_wait
+   stalls later broadcasts of a process-shared one (glibc bug 21422); here a
+   waiter that dies takes nothing with it. A Barrier watches the processes
+   that hold it (its creator, the children started with it, the receivers
+   of a pack holding it; 64 at most): one that ends without freeing its
+   handle breaks the barrier for the waiters within about 10 ms, with no
+   timeout set. Condition.wait may wake spuriously (wait in a loop, or use
+   wait_for). Wait deadlines are on the monotonic clock.
+
+   Value and Array: see `// Value and Array` in the declarations for the
+   whole table. Their default lock is a recursive lock in their own
+   memory; pc_mp_value_add_int64 is the safe `v.value += 1` across
+   processes.
 
    SharedMemory
    ------------

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Consume pyconc the ways a user does, from a scratch directory.
-# usage: run.sh add_subdirectory|find_package|pkg_config|plain_cc|readme_quickstart|readme_pipe|
+# usage: run.sh add_subdirectory|find_package|pkg_config|plain_cc|readme_quickstart|readme_pipe|readme_shared|
 #               static
 # env: CC, CMAKE, SRC (the pyconc checkout), WORK (a scratch directory),
 #      CXX (the C++ compiler for README's C++ quick start; default g++)
@@ -121,6 +121,14 @@ readme_pipe)
     test -s pipe.c || { echo "README has no Pipe example block"; exit 1; }
     "$CC" -Wall -Wextra -pthread -I "$SRC" pipe.c -o pipe -ldl
     run_bounded ./pipe ;;
+readme_shared)
+    # The shared-state example runs and prints what Python's does.
+    readme_block shared-example c > shared.c
+    test -s shared.c || { echo "README has no shared-state example block"; exit 1; }
+    "$CC" -Wall -Wextra -Werror -pthread -I "$SRC" shared.c -o shared -ldl
+    run_bounded ./shared > shared.out
+    cat shared.out
+    printf '3.1415927\n[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]\n' | cmp - shared.out ;;
 *)
     echo "unknown way: $way"; exit 2 ;;
 esac
