@@ -257,7 +257,7 @@ static int th_take_and_leave(void *arg) {
     return 0;
 }
 
-static void run_thread(pc_target_fn fn, void *arg) {
+static pc_thread *thread_start(pc_target_fn fn, void *arg) {
     pc_thread_desc d;
     memset(&d, 0, sizeof d);
     d.target = fn;
@@ -265,6 +265,12 @@ static void run_thread(pc_target_fn fn, void *arg) {
     pc_thread *t = pc_thread_new(&d);
     CHECK(t != NULL);
     CHECK_OK(pc_thread_start(t));
+    return t;
+}
+
+// Run fn(arg) in a thread of its own to its end.
+static void run_thread(pc_target_fn fn, void *arg) {
+    pc_thread *t = thread_start(fn, arg);
     CHECK_OK(pc_thread_join(t, 10));
     pc_thread_free(t);
 }
@@ -557,16 +563,6 @@ static int th_cond_wait(void *arg) {
     return 0;
 }
 
-static pc_thread *thread_start(pc_target_fn fn, void *arg) {
-    pc_thread_desc d;
-    memset(&d, 0, sizeof d);
-    d.target = fn;
-    d.arg = arg;
-    pc_thread *t = pc_thread_new(&d);
-    CHECK(t != NULL);
-    CHECK_OK(pc_thread_start(t));
-    return t;
-}
 
 // Until n waiters of x are inside wait: each said ready holding the lock,
 // so once we hold the lock every one of them has let it go in wait.
