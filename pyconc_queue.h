@@ -58,6 +58,7 @@
        queue.LifoQueue()                 pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_LIFO})
        queue.PriorityQueue()             pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_PRIORITY,
                                                                        .compare = cmp})
+       PriorityQueue of (prio, data)     ... .key = PC_QUEUE_KEY_INT64, .key_offset = 0})
        queue.SimpleQueue()               pc_queue_new(&(pc_queue_desc){.kind = PC_QUEUE_SIMPLE})
        q.put(x, timeout=2)               pc_queue_put(q, &x, 2)
        x = q.get()                       pc_queue_get(q, &x, PC_FOREVER)
@@ -130,7 +131,9 @@
      queue.Queue leaves those joiners blocked until the last task_done().
    - A PriorityQueue hands out equal items in insertion order (a stable
      heap); Python's heapq makes no such promise. The order is the one of
-     desc.compare, smallest first.
+     desc.compare, smallest first, or of a number inside each item
+     (desc.key, desc.key_offset: an int32, int64, uint64 or double, compared
+     without a call).
    - A SimpleQueue may be shut down too (queue.SimpleQueue cannot).
 
    DESIGN
@@ -201,12 +204,27 @@ typedef enum pc_queue_kind {
    held: it must not call into the same queue. */
 typedef int (*pc_queue_compare_fn)(const void *a, const void *b, void *ctx);
 
+/* The common orders of a PriorityQueue, without a call per comparison:
+   smallest key first, the key a number of this type at desc.key_offset in
+   each item (Python's `(priority, data)` tuples, priority first, are
+   key_offset 0). Equal keys leave in insertion order. A NaN key comes out
+   after every number. */
+typedef enum pc_queue_key {
+    PC_QUEUE_KEY_COMPARE = 0,   // desc.compare decides
+    PC_QUEUE_KEY_INT32 = 1,     // int32_t
+    PC_QUEUE_KEY_INT64 = 2,     // int64_t
+    PC_QUEUE_KEY_UINT64 = 3,    // uint64_t
+    PC_QUEUE_KEY_DOUBLE = 4     // double
+} pc_queue_key;
+
 typedef struct pc_queue_desc {
     pc_queue_kind kind;         // default PC_QUEUE_FIFO
     long maxsize;               // <= 0: unbounded (Python's rule); must be <= 0 for SIMPLE
     size_t item_size;           // bytes copied per item; 0: sizeof(void *)
-    pc_queue_compare_fn compare;  // required for PRIORITY, ignored otherwise
+    pc_queue_compare_fn compare;  // PRIORITY: its order, unless key is set
     void *compare_ctx;          // passed to compare
+    pc_queue_key key;           // PRIORITY: order by a number inside the item
+    size_t key_offset;          // where that number starts in the item
 } pc_queue_desc;
 
 typedef struct pc_queue pc_queue;
@@ -331,6 +349,8 @@ struct pc_queue {
         uint64_t block_items;   // list: items per block, a power of two
         pc_queue_compare_fn compare;
         void *compare_ctx;
+        int key;                // pc_queue_key
+        size_t key_offset;
         uint32_t state;         // PC__Q_S_*
         uint32_t drainers;      // immediate shutdowns still discarding items
     } c;
@@ -373,7 +393,7 @@ static void pc__q_backoff(unsigned *spins) {
 }
 
 // Copies of the common small sizes become plain moves.
-static void pc__q_copy(void *dst, const void *src, size_t n) {
+static inline void pc__q_copy(void *dst, const void *src, size_t n) {
     switch (n) {
     case 4: memcpy(dst, src, 4); break;
     case 8: memcpy(dst, src, 8); break;
@@ -579,45 +599,102 @@ static void pc__q_list_free(pc_queue *q) {
 // padded only as far as the item's alignment needs: the heap is
 // memory-bound, so small entries are fast entries); equal items compare
 // by that number, which makes the heap stable.
-static unsigned char *pc__q_heap_at(pc_queue *q, uint64_t i) { return q->l.buf + i * q->c.stride; }
+static inline unsigned char *pc__q_heap_at(pc_queue *q, uint64_t i) {
+    return q->l.buf + i * q->c.stride;
+}
 
-static uint64_t pc__q_heap_seq(pc_queue *q, const unsigned char *e) {
+static inline uint64_t pc__q_heap_seq(pc_queue *q, const unsigned char *e) {
     uint64_t seq;
     memcpy(&seq, e + q->c.item_size, 8);
     return seq;
 }
 
-static int pc__q_heap_less(pc_queue *q, const unsigned char *a, const unsigned char *b) {
+// Doubles in a total order: a NaN after every number, NaNs equal.
+static inline int pc__q_key_cmp_double(double x, double y) {
+    if (x < y) return -1;
+    if (x > y) return 1;
+    return isnan(x) - isnan(y);
+}
+
+// The heap's two moves, written once over an order LESS(q, a, b): the
+// comparator's, and one per key type with the comparison in place (the
+// switch on the order is made once per put or get, not per level).
+#define PC__Q_HEAP_FNS(name, LESS)                                                         \
+    /* Move the hole at n up until the entry in tmp fits, then put it there. */            \
+    static void pc__q_heap_push_##name(pc_queue *q, uint64_t n) {                          \
+        while (n > 0) {                                                                    \
+            uint64_t parent = (n - 1) / 2;                                                 \
+            if (!LESS(q, q->l.tmp, pc__q_heap_at(q, parent))) break;                       \
+            pc__q_copy(pc__q_heap_at(q, n), pc__q_heap_at(q, parent), q->c.stride);        \
+            n = parent;                                                                    \
+        }                                                                                  \
+        pc__q_copy(pc__q_heap_at(q, n), q->l.tmp, q->c.stride);                            \
+    }                                                                                      \
+    /* Remove the root (n: the size after) bottom-up: walk the hole down to a leaf */      \
+    /* along the smaller children (one comparison a level, not two), then let the */       \
+    /* last entry rise from there; it seldom rises far, having come from the bottom. */    \
+    static void pc__q_heap_pop_##name(pc_queue *q, uint64_t n) {                           \
+        uint64_t hole = 0;                                                                 \
+        pc__q_copy(q->l.tmp, pc__q_heap_at(q, n), q->c.stride);                            \
+        for (;;) {                                                                         \
+            uint64_t c = 2 * hole + 1;                                                     \
+            if (c >= n) break;                                                             \
+            if (c + 1 < n && LESS(q, pc__q_heap_at(q, c + 1), pc__q_heap_at(q, c))) c++;   \
+            pc__q_copy(pc__q_heap_at(q, hole), pc__q_heap_at(q, c), q->c.stride);          \
+            hole = c;                                                                      \
+        }                                                                                  \
+        pc__q_heap_push_##name(q, hole);                                                   \
+    }
+
+// a before b: by the order, then (equal) by insertion number.
+#define PC__Q_LESS_THEN_SEQ(q, a, b, r) \
+    ((r) < 0 || ((r) == 0 && pc__q_heap_seq(q, a) < pc__q_heap_seq(q, b)))
+
+static inline int pc__q_less_compare(pc_queue *q, const unsigned char *a,
+                                     const unsigned char *b) {
     int r = q->c.compare(a, b, q->c.compare_ctx);
-    return r < 0 || (r == 0 && pc__q_heap_seq(q, a) < pc__q_heap_seq(q, b));
+    return PC__Q_LESS_THEN_SEQ(q, a, b, r);
 }
 
-// Move the hole at n up until the entry in tmp fits, then put it there.
+#define PC__Q_LESS_KEY(type, CMP)                                                          \
+    static inline int pc__q_less_##type(pc_queue *q, const unsigned char *a,               \
+                                        const unsigned char *b) {                          \
+        type x, y;                                                                         \
+        memcpy(&x, a + q->c.key_offset, sizeof x);                                         \
+        memcpy(&y, b + q->c.key_offset, sizeof y);                                         \
+        int r = CMP(x, y);                                                                 \
+        return PC__Q_LESS_THEN_SEQ(q, a, b, r);                                            \
+    }
+#define PC__Q_CMP_NUMBER(x, y) (((x) > (y)) - ((x) < (y)))
+PC__Q_LESS_KEY(int32_t, PC__Q_CMP_NUMBER)
+PC__Q_LESS_KEY(int64_t, PC__Q_CMP_NUMBER)
+PC__Q_LESS_KEY(uint64_t, PC__Q_CMP_NUMBER)
+PC__Q_LESS_KEY(double, pc__q_key_cmp_double)
+
+PC__Q_HEAP_FNS(compare, pc__q_less_compare)
+PC__Q_HEAP_FNS(int32, pc__q_less_int32_t)
+PC__Q_HEAP_FNS(int64, pc__q_less_int64_t)
+PC__Q_HEAP_FNS(uint64, pc__q_less_uint64_t)
+PC__Q_HEAP_FNS(double, pc__q_less_double)
+
 static void pc__q_heap_push(pc_queue *q, uint64_t n) {
-    while (n > 0) {
-        uint64_t parent = (n - 1) / 2;
-        if (!pc__q_heap_less(q, q->l.tmp, pc__q_heap_at(q, parent))) break;
-        pc__q_copy(pc__q_heap_at(q, n), pc__q_heap_at(q, parent), q->c.stride);
-        n = parent;
+    switch (q->c.key) {
+    case PC_QUEUE_KEY_INT32: pc__q_heap_push_int32(q, n); break;
+    case PC_QUEUE_KEY_INT64: pc__q_heap_push_int64(q, n); break;
+    case PC_QUEUE_KEY_UINT64: pc__q_heap_push_uint64(q, n); break;
+    case PC_QUEUE_KEY_DOUBLE: pc__q_heap_push_double(q, n); break;
+    default: pc__q_heap_push_compare(q, n); break;
     }
-    pc__q_copy(pc__q_heap_at(q, n), q->l.tmp, q->c.stride);
 }
 
-// Remove the root (n is the size after removal) bottom-up: walk the hole
-// down to a leaf along the smaller children (one comparison per level
-// instead of two), then let the last entry rise from there; it seldom
-// rises far, since it came from the bottom.
 static void pc__q_heap_pop(pc_queue *q, uint64_t n) {
-    uint64_t hole = 0;
-    pc__q_copy(q->l.tmp, pc__q_heap_at(q, n), q->c.stride);
-    for (;;) {
-        uint64_t c = 2 * hole + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pc__q_heap_less(q, pc__q_heap_at(q, c + 1), pc__q_heap_at(q, c))) c++;
-        pc__q_copy(pc__q_heap_at(q, hole), pc__q_heap_at(q, c), q->c.stride);
-        hole = c;
+    switch (q->c.key) {
+    case PC_QUEUE_KEY_INT32: pc__q_heap_pop_int32(q, n); break;
+    case PC_QUEUE_KEY_INT64: pc__q_heap_pop_int64(q, n); break;
+    case PC_QUEUE_KEY_UINT64: pc__q_heap_pop_uint64(q, n); break;
+    case PC_QUEUE_KEY_DOUBLE: pc__q_heap_pop_double(q, n); break;
+    default: pc__q_heap_pop_compare(q, n); break;
     }
-    pc__q_heap_push(q, hole);
 }
 
 // Room for need entries (need is at most cap + 1, or 64: a size_t): the array
@@ -776,8 +853,19 @@ static int pc__q_check(pc_queue *q, const void *item, double timeout, const char
 static int pc__q_desc_check(const pc_queue_desc *d) {
     if ((unsigned)d->kind > (unsigned)PC_QUEUE_SIMPLE)
         return pc__error(PC_VALUE, "queue kind %d is not a pc_queue_kind", (int)d->kind);
-    if (d->kind == PC_QUEUE_PRIORITY && !d->compare)
-        return pc__error(PC_VALUE, "a PriorityQueue needs desc.compare");
+    if ((unsigned)d->key > (unsigned)PC_QUEUE_KEY_DOUBLE)
+        return pc__error(PC_VALUE, "key %d is not a pc_queue_key", (int)d->key);
+    if (d->key && d->kind != PC_QUEUE_PRIORITY)
+        return pc__error(PC_VALUE, "desc.key orders a PriorityQueue only");
+    if (d->kind == PC_QUEUE_PRIORITY && !d->compare && !d->key)
+        return pc__error(PC_VALUE, "a PriorityQueue needs desc.compare or desc.key");
+    if (d->key) {
+        size_t item = d->item_size ? d->item_size : sizeof(void *);
+        size_t width = d->key == PC_QUEUE_KEY_INT32 ? 4 : 8;
+        if (d->key_offset > item || item - d->key_offset < width)
+            return pc__error(PC_VALUE, "a %zu-byte key at offset %zu does not fit in a "
+                                       "%zu-byte item", width, d->key_offset, item);
+    }
     if (d->kind == PC_QUEUE_SIMPLE && d->maxsize > 0)
         return pc__error(PC_VALUE, "a SimpleQueue is unbounded: maxsize must be <= 0");
     if (d->item_size > ((size_t)1 << 30))
@@ -793,6 +881,8 @@ static void pc__q_desc_defaults(pc_queue *q, const pc_queue_desc *d) {
     q->c.item_size = d->item_size ? d->item_size : sizeof(void *);
     q->c.compare = d->compare;
     q->c.compare_ctx = d->compare_ctx;
+    q->c.key = (int)d->key;
+    q->c.key_offset = d->key_offset;
     if (d->kind == PC_QUEUE_LIFO || d->kind == PC_QUEUE_PRIORITY) q->c.backend = PC__Q_B_LOCKED;
     // The ring needs two slots at least to tell a full slot from a free one.
     else if (q->c.bound >= 2 && q->c.bound <= PYCONC_QUEUE_RING_MAX) q->c.backend = PC__Q_B_RING;

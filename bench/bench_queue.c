@@ -295,13 +295,14 @@ static int cmp_int(const void *a, const void *b, void *ctx) {
 
 static int prio_value(long i) { return (int)((unsigned long)(i * 2654435761UL) % 1000003UL); }
 
+// ctx non-NULL: ordered by the item as an int32 key, no comparator call.
 static double trial_pc_prio(void *ctx) {
-    (void)ctx;
     pc_queue_desc d;
     memset(&d, 0, sizeof d);
     d.kind = PC_QUEUE_PRIORITY;
     d.item_size = sizeof(int);
-    d.compare = cmp_int;
+    if (ctx) d.key = PC_QUEUE_KEY_INT32;
+    else d.compare = cmp_int;
     pc_queue *q = pc_queue_new(&d);
     double t0 = pcb_now();
     for (long i = 0; i < PRIO_N; i++) {
@@ -318,7 +319,8 @@ static double trial_pc_prio(void *ctx) {
     return took / (2.0 * PRIO_N);
 }
 
-// The bare heap: an int array, the comparator through a pointer, a mutex.
+// The bare heap: an int array, the comparator through a pointer (or, with
+// cmp NULL, ints compared in place), a mutex.
 typedef struct bheap {
     pthread_mutex_t mu;
     int *a;
@@ -333,7 +335,8 @@ static void bheap_push(bheap *h, int v) {
         h->a = (int *)realloc(h->a, (size_t)h->cap * sizeof(int));
     }
     long i = h->n++;
-    while (i > 0 && h->cmp(&v, &h->a[(i - 1) / 2], NULL) < 0) {
+    while (i > 0 && (h->cmp ? h->cmp(&v, &h->a[(i - 1) / 2], NULL) < 0
+                            : v < h->a[(i - 1) / 2])) {
         h->a[i] = h->a[(i - 1) / 2];
         i = (i - 1) / 2;
     }
@@ -348,8 +351,10 @@ static int bheap_pop(bheap *h) {
     for (;;) {
         long c = 2 * i + 1;
         if (c >= h->n) break;
-        if (c + 1 < h->n && h->cmp(&h->a[c + 1], &h->a[c], NULL) < 0) c++;
-        if (h->cmp(&h->a[c], &last, NULL) >= 0) break;
+        if (c + 1 < h->n && (h->cmp ? h->cmp(&h->a[c + 1], &h->a[c], NULL) < 0
+                                    : h->a[c + 1] < h->a[c]))
+            c++;
+        if (h->cmp ? h->cmp(&h->a[c], &last, NULL) >= 0 : h->a[c] >= last) break;
         h->a[i] = h->a[c];
         i = c;
     }
@@ -358,12 +363,12 @@ static int bheap_pop(bheap *h) {
     return top;
 }
 
+// ctx non-NULL: ints compared in place.
 static double trial_bare_heap(void *ctx) {
-    (void)ctx;
     bheap h;
     memset(&h, 0, sizeof h);
     pthread_mutex_init(&h.mu, NULL);
-    h.cmp = cmp_int;
+    h.cmp = ctx ? NULL : cmp_int;
     double t0 = pcb_now();
     for (long i = 0; i < PRIO_N; i++) bheap_push(&h, prio_value(i));
     int prev = -1;
@@ -378,11 +383,80 @@ static double trial_bare_heap(void *ctx) {
     return took / (2.0 * PRIO_N);
 }
 
+// A stable heap, as pyconc's: each int beside its insertion number (12
+// bytes an entry), equal ints leaving in insertion order; compared in place.
+typedef struct sentry {
+    int v;
+    uint32_t seq_lo, seq_hi;    // a 64-bit insertion number, 4-byte aligned
+} sentry;
+
+static int sentry_less(const sentry *x, const sentry *y) {
+    uint64_t a = (uint64_t)x->seq_hi << 32 | x->seq_lo, b = (uint64_t)y->seq_hi << 32 | y->seq_lo;
+    return x->v < y->v || (x->v == y->v && a < b);
+}
+
+static double trial_stable_heap(void *ctx) {
+    (void)ctx;
+    pthread_mutex_t mu;
+    pthread_mutex_init(&mu, NULL);
+    sentry *a = NULL;
+    long n = 0, cap = 0;
+    uint64_t seq = 0;
+    int prev = -1;
+    double t0 = pcb_now();
+    for (long i = 0; i < PRIO_N; i++) {
+        pthread_mutex_lock(&mu);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            a = (sentry *)realloc(a, (size_t)cap * sizeof *a);
+        }
+        sentry e = {prio_value(i), (uint32_t)seq, (uint32_t)(seq >> 32)};
+        seq++;
+        long j = n++;
+        while (j > 0 && sentry_less(&e, &a[(j - 1) / 2])) {
+            a[j] = a[(j - 1) / 2];
+            j = (j - 1) / 2;
+        }
+        a[j] = e;
+        pthread_mutex_unlock(&mu);
+    }
+    for (long i = 0; i < PRIO_N; i++) {
+        pthread_mutex_lock(&mu);
+        sentry top = a[0], last = a[--n];
+        long j = 0;
+        for (;;) {
+            long c = 2 * j + 1;
+            if (c >= n) break;
+            if (c + 1 < n && sentry_less(&a[c + 1], &a[c])) c++;
+            if (!sentry_less(&a[c], &last)) break;
+            a[j] = a[c];
+            j = c;
+        }
+        a[j] = last;
+        pthread_mutex_unlock(&mu);
+        if (top.v < prev) pcb_failures++;
+        prev = top.v;
+    }
+    double took = pcb_now() - t0;
+    free(a);
+    pthread_mutex_destroy(&mu);
+    return took / (2.0 * PRIO_N);
+}
+
 static void priority_case(void) {
     double ta, tb;
+    static int keyed = 1;
     pcb_duel(trial_pc_prio, NULL, trial_bare_heap, NULL, n_rounds, &ta, &tb);
     pcb_row("PriorityQueue 1M ints put+get", ta, "bare heap+mutex", tb);
     pcb_target("PriorityQueue 1M ints put+get", "bare heap+mutex", ta, tb, 1.5);
+    // The same order by an int key (desc.key): the peer compares in place too.
+    pcb_duel(trial_pc_prio, &keyed, trial_bare_heap, &keyed, n_rounds, &ta, &tb);
+    pcb_row("PriorityQueue 1M ints put+get, int key", ta, "bare heap+mutex, inline <", tb);
+    pcb_target("PriorityQueue 1M ints put+get, int key", "bare heap+mutex, inline <", ta, tb,
+               1.1);
+    // What stability costs: the same bare heap with an insertion number.
+    pcb_duel(trial_pc_prio, &keyed, trial_stable_heap, NULL, n_rounds, &ta, &tb);
+    pcb_row("PriorityQueue 1M ints put+get, int key", ta, "stable heap+mutex, inline <", tb);
     pcb_row("PriorityQueue ints put+get (Python: 100k)", ta, PY,
             pcb_python("queue_ops.py", "priority 100000 0 1 1"));
 }

@@ -8,6 +8,8 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stddef.h>
+
 #include "pc_test.h"
 
 #define QUEUE_SIZE 5
@@ -855,6 +857,94 @@ TEST(priority_stable) {
     }
     CHECK(calls > 0);                           // compare_ctx reached the comparator
     pc_queue_free(q);
+}
+
+// Keyed orders: items of (payload, key) with the key at an offset, equal
+// keys in insertion order, all four key types; NaN after every number.
+typedef struct keyed {
+    int32_t seq;
+    int32_t k32;
+    int64_t k64;
+    double kd;
+} keyed;
+
+static void keyed_run(pc_queue_key key, size_t offset) {
+    pc_queue_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = PC_QUEUE_PRIORITY;
+    d.item_size = sizeof(keyed);
+    d.key = key;
+    d.key_offset = offset;
+    pc_queue *q = pc_queue_new(&d);
+    CHECK_MSG(q != NULL, "%s", pc_last_error());
+    unsigned rnd = 777;
+    for (int i = 0; i < 3000; i++) {
+        rnd = rnd * 1103515245u + 12345u;
+        int v = (int)((rnd >> 16) % 50) - 25;   // many equal keys, negatives too
+        keyed it = {i, v, (int64_t)v * 1000000007LL, v * 0.5};
+        if (key == PC_QUEUE_KEY_UINT64) it.k64 = (int64_t)((uint64_t)(v + 25) << 60 >> 4);
+        if (key == PC_QUEUE_KEY_DOUBLE && i % 97 == 0) it.kd = NAN;
+        CHECK_OK(pc_queue_put(q, &it, 0));
+    }
+    keyed prev, it;
+    memset(&prev, 0, sizeof prev);
+    int n = 0, nans = 0;
+    while (pc_queue_get(q, &it, 0) == PC_OK) {
+        if (n++) {
+            int order;
+            switch (key) {
+            case PC_QUEUE_KEY_INT32: order = (it.k32 > prev.k32) - (it.k32 < prev.k32); break;
+            case PC_QUEUE_KEY_INT64: order = (it.k64 > prev.k64) - (it.k64 < prev.k64); break;
+            case PC_QUEUE_KEY_UINT64:
+                order = ((uint64_t)it.k64 > (uint64_t)prev.k64) -
+                        ((uint64_t)it.k64 < (uint64_t)prev.k64);
+                break;
+            default:
+                if (isnan(it.kd) || isnan(prev.kd)) order = isnan(it.kd) - isnan(prev.kd);
+                else order = (it.kd > prev.kd) - (it.kd < prev.kd);
+                break;
+            }
+            CHECK_MSG(order > 0 || (order == 0 && it.seq > prev.seq),
+                      "key %d: item %d came after %d out of order", (int)key, it.seq, prev.seq);
+        }
+        nans += isnan(it.kd);
+        prev = it;
+    }
+    CHECK_EQ(n, 3000);
+    if (key == PC_QUEUE_KEY_DOUBLE) CHECK_EQ(nans, 31);
+    pc_queue_free(q);
+}
+
+TEST(priority_keyed_orders) {
+    keyed_run(PC_QUEUE_KEY_INT32, offsetof(keyed, k32));
+    keyed_run(PC_QUEUE_KEY_INT64, offsetof(keyed, k64));
+    keyed_run(PC_QUEUE_KEY_UINT64, offsetof(keyed, k64));
+    keyed_run(PC_QUEUE_KEY_DOUBLE, offsetof(keyed, kd));
+}
+
+TEST(priority_keyed_bad_desc) {
+    pc_queue_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = PC_QUEUE_PRIORITY;
+    d.item_size = 12;
+    CHECK(pc_queue_new(&d) == NULL);                    // neither compare nor key
+    CHECK(strstr(pc_last_error(), "compare or desc.key") != NULL);
+    d.key = PC_QUEUE_KEY_INT64;
+    d.key_offset = 8;                                   // 8 bytes from 8: past 12
+    CHECK(pc_queue_new(&d) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    d.key_offset = 13;
+    CHECK(pc_queue_new(&d) == NULL);
+    d.key_offset = 4;                                   // fits, unaligned: fine
+    pc_queue *q = pc_queue_new(&d);
+    CHECK(q != NULL);
+    pc_queue_free(q);
+    d.key = (pc_queue_key)9;
+    CHECK(pc_queue_new(&d) == NULL);
+    d.key = PC_QUEUE_KEY_INT32;
+    d.kind = PC_QUEUE_FIFO;                             // a key orders PRIORITY only
+    CHECK(pc_queue_new(&d) == NULL);
+    CHECK(strstr(pc_last_error(), "PriorityQueue only") != NULL);
 }
 
 TEST(priority_sorts) {
