@@ -330,20 +330,46 @@ static void pc__s_sift_down(pc_scheduler *s, uint32_t i) {
     pc__s_place(s, i, &x);
 }
 
+// Take the root out (run's every event): bottom-up, as pyconc_queue.h's
+// heap does. The hole walks down to a leaf along the smallest children
+// (three comparisons a level, not four), then the last node rises from
+// there; it seldom rises far, having come from the bottom.
+static void pc__s_remove_root(pc_scheduler *s) {
+    uint32_t n = --s->n, hole = 0;
+    if (n == 0) return;
+    for (;;) {
+        uint64_t first = (uint64_t)hole * 4 + 1;
+        if (first >= n) break;
+        uint32_t best = (uint32_t)first, end = (uint32_t)(first + 4 < n ? first + 4 : n);
+        for (uint32_t c = best + 1; c < end; c++)
+            if (pc__s_less(&s->heap[c], &s->heap[best])) best = c;
+        pc__s_place(s, hole, &s->heap[best]);
+        hole = best;
+    }
+    pc__s_place(s, hole, &s->heap[n]);
+    pc__s_sift_up(s, hole);
+}
+
 // Take the node at i out of the heap, keeping the heap order.
 static void pc__s_remove_at(pc_scheduler *s, uint32_t i) {
+    if (i == 0) {
+        pc__s_remove_root(s);
+        return;
+    }
     uint32_t last = --s->n;
     if (i == last) return;
     pc__s_place(s, i, &s->heap[last]);
-    if (i > 0 && pc__s_less(&s->heap[i], &s->heap[(i - 1) / 4])) pc__s_sift_up(s, i);
+    if (pc__s_less(&s->heap[i], &s->heap[(i - 1) / 4])) pc__s_sift_up(s, i);
     else pc__s_sift_down(s, i);
 }
 
 static int pc__s_reserve(pc_scheduler *s) {
     if (s->n == PC__SCHED_MAX) return pc__error(PC_NOMEM, "scheduler queue is full");
-    if (pc__grow(&s->heap, &s->cap, s->n + 1, sizeof *s->heap, PC__SCHED_MAX)) return PC_NOMEM;
+    if (s->n + 1 > s->cap &&
+        pc__grow(&s->heap, &s->cap, s->n + 1, sizeof *s->heap, PC__SCHED_MAX))
+        return PC_NOMEM;
     // Every slot in use belongs to a queued event, so this count stays under the max too.
-    if (s->free_head == PC__SCHED_NONE &&
+    if (s->free_head == PC__SCHED_NONE && (size_t)s->nslots + 1 > s->slotcap &&
         pc__grow(&s->slots, &s->slotcap, (size_t)s->nslots + 1, sizeof *s->slots, PC__SCHED_MAX))
         return PC_NOMEM;
     return PC_OK;
