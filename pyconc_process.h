@@ -7977,7 +7977,8 @@ typedef struct pc__p_qbody {
 struct pc_mp_queue { pc__p_obj o; };
 
 // A test stops a put or a get half way through here (where: 0 put with half
-// the item written, 1 get with the item copied out, both before the commit).
+// the item written, 1 get with the item copied out, both before the commit;
+// 2 any operation right after its commit, before its effect).
 static void (*pc__p_mpq_hook)(int where);
 
 static pc__p_qslot *pc__p_mpq_slot(pc__p_qbody *b, uint64_t i) {
@@ -8006,6 +8007,7 @@ static void pc__p_mpq_apply(pc__p_qbody *b) {
 // The operation's one commit, then its effect.
 static void pc__p_mpq_commit(pc__p_qbody *b) {
     __atomic_store_n(&b->j_valid, 1u, __ATOMIC_SEQ_CST);
+    if (pc__p_mpq_hook) pc__p_mpq_hook(2);
     pc__p_mpq_apply(b);
 }
 

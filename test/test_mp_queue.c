@@ -96,22 +96,24 @@ static int t_put_range(void *arg) {
     return 0;
 }
 
-// Pack: queue, event. Say "here" and sleep until killed (a hook's stop).
+// The hook's stop at g_stop_where: say "here" and sleep until killed.
 static pc_mp_event *g_stop_event;
+static int64_t g_stop_where = 0;
 static void h_stop(int where) {
-    (void)where;
+    if (where != g_stop_where) return;
     pc_mp_event_set(g_stop_event);
     pc_sleep(60);
 }
 
-// Pack: queue, count, event. Put count items (1..count) whole, then stop
-// inside the next put with half of it written, the mutex held.
+// Pack: queue, count, event, where. Put count items (1..count) whole,
+// then stop inside the next put, the mutex held: where 0 with half of it
+// written, 2 just after its commit.
 static int t_put_then_stop(void *arg) {
     pc_args *a = (pc_args *)arg;
     pc_mp_queue *q;
     int64_t n;
     if (pc_args_get_mp_queue(a, 0, &q) || pc_args_get_int(a, 1, &n) ||
-        pc_args_get_mp_event(a, 2, &g_stop_event))
+        pc_args_get_mp_event(a, 2, &g_stop_event) || pc_args_get_int(a, 3, &g_stop_where))
         return 10;
     for (int64_t v = 1; v <= n; v++)
         if (pc_mp_queue_put(q, &v, PC_FOREVER)) return 11;
@@ -131,6 +133,7 @@ static int t_get_then_stop(void *arg) {
     if (pc_args_get_mp_queue(a, 0, &q) || pc_args_get_int(a, 1, &n) ||
         pc_args_get_mp_event(a, 2, &g_stop_event) || pc_args_get_mp_array(a, 3, &seen))
         return 10;
+    g_stop_where = 1;
     int32_t *marks = (int32_t *)pc_mp_array_get_obj(seen);
     for (int64_t i = 0; i < n; i++) {
         if (pc_mp_queue_get(q, &v, PC_FOREVER)) return 11;
@@ -595,17 +598,20 @@ TEST(putter_exits_fork) { body_putter_exits(PC_START_FORK); }
 TEST(putter_exits_spawn) { body_putter_exits(PC_START_SPAWN); }
 TEST(putter_exits_forkserver) { body_putter_exits(PC_START_FORKSERVER); }
 
-// A producer is SIGKILLed inside put, half its item written and the mutex
-// held: the next get goes on promptly and delivers exactly the committed
-// items, and the queue works on.
+// A producer is SIGKILLed inside put, the mutex held: half its item
+// written (rounds 0, 2), or just after its commit (round 1). The next get
+// goes on promptly and delivers exactly the committed items (the half one
+// is not there, the committed one is), and the queue works on.
 static void body_producer_killed(pc_start_method m) {
     leak_mark k = leak_begin(m);
     for (int round = 0; round < 3; round++) {
+        int64_t where = round == 1 ? 2 : 0;
         pc_mp_queue *q = fixed_queue(PC_MP_QUEUE_FIFO, 16, sizeof(int64_t));
         pc_mp_event *stopped = pc_mp_event_new();
         int64_t n = 5;
         pc_args *a = pack(q, 1, &n);
         pc_args_add_mp_event(a, stopped);
+        pc_args_add_int(a, where);
         pc_process *p = start_with(m, t_put_then_stop, a);
         CHECK_OK(pc_mp_event_wait(stopped, 10));
         int64_t v;
@@ -619,6 +625,10 @@ static void body_producer_killed(pc_start_method m) {
         for (int64_t i = 2; i <= n; i++) {
             CHECK_OK(pc_mp_queue_get(q, &v, 0));
             CHECK_EQ(v, i);
+        }
+        if (where == 2) {                                   // committed: delivered
+            CHECK_OK(pc_mp_queue_get_nowait(q, &v));
+            CHECK_EQ(v, -1);
         }
         CHECK_RC(pc_mp_queue_get_nowait(q, &v), PC_EMPTY);  // the half item is not there
         for (int64_t i = 0; i < 40; i++) {
