@@ -25,6 +25,10 @@
                    Listener and Client, the authkey handshake, argument packs
    C. PROCESSES    multiprocessing's Process: start methods and contexts,
                    fork, spawn and its bootstrap, the forkserver
+   D. SHARED STATE locks, conditions, semaphores, events, barriers,
+                   Value and Array, SharedMemory (see D.api)
+   E. QUEUES       multiprocessing's Queue, SimpleQueue, JoinableQueue: a
+                   ring in shared memory
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
    (grep for "// >>" to see them all); the OS is called only from the
@@ -343,6 +347,42 @@
    programs of their own, each with its own reaper. Attaching never tracks
    (Python 3.12 and older unlink a block at the exit of any process that
    merely attached to it). An untracked block is never unlinked for you.
+
+   E. QUEUES
+   =========
+   multiprocessing.Queue, SimpleQueue and JoinableQueue as a ring in
+   shared memory (an anonymous memfd) under a robust process-shared
+   mutex: no pipe and no feeder thread, so an item is in the queue when
+   put returns, a putter may exit at once without losing it, and joining
+   a process that put items nobody read never deadlocks. A process killed
+   inside put or get loses no committed item and delivers none twice (each
+   operation commits with one store; the next locker finishes or forgets
+   a half-done one). A getter blocked on an empty queue whose producers
+   all ended, one of them still holding the queue (killed), gets
+   PC_BROKEN within 50 ms. Shared memory is fixed in size: "unbounded"
+   means a capacity of 1024 items (fewer for big messages: 64 MiB of
+   ring). Beyond Python: LIFO and PRIORITY order (an int64 key) across
+   processes, and shutdown(immediate) with queue.Queue 3.13's rules.
+   docs/mp_queue.md has the details and the figures.
+
+       Python                                   C
+       q = Queue(maxsize)                       q = pc_mp_queue_new(&(pc_mp_queue_desc){
+                                                        .maxsize = n, .item_size = sizeof x})
+       Queue() of any objects                   pc_mp_queue_new(NULL) (messages and packs)
+       SimpleQueue(), JoinableQueue()           .simple = 1, .joinable = 1
+       Process(target=f, args=(q,))             pc_args_add_mp_queue(args, q)
+       q.put(x, block, timeout)                 pc_mp_queue_put(q, &x, timeout)
+       q.get(block, timeout)                    pc_mp_queue_get(q, &x, timeout)
+       q.put_nowait(x), q.get_nowait()          pc_mp_queue_put_nowait(q, &x), _get_nowait(q, &x)
+       q.put(b'bytes'), q.get()                 pc_mp_queue_put_bytes(q, p, n, t), _get_bytes(...)
+       q.put([42, 'hello']), q.get()            pc_mp_queue_put_args(q, pack, t), _get_args(...)
+       q.qsize(), q.empty(), q.full()           pc_mp_queue_qsize(q), _empty(q), _full(q)
+       q.close(), q.join_thread()               pc_mp_queue_close(q), _join_thread(q)
+       q.cancel_join_thread()                   pc_mp_queue_cancel_join_thread(q)
+       q.task_done(), q.join()                  pc_mp_queue_task_done(q), _join(q)
+       queue.Queue.shutdown(immediate) (3.13)   pc_mp_queue_shutdown(q, immediate)
+       queue.Empty, Full, ShutDown              PC_EMPTY, PC_FULL, PC_SHUTDOWN
+       (none: PriorityQueue across processes)   .kind = PC_MP_QUEUE_PRIORITY, put_key(q, k, ...)
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
