@@ -27,6 +27,8 @@
                    fork, spawn and its bootstrap, the forkserver
    D. SHARED STATE Lock, RLock, Semaphore, Condition, Event, Barrier shared
                    between processes (robust), Value and Array, SharedMemory
+   E. QUEUES       multiprocessing's Queue, SimpleQueue, JoinableQueue: a
+                   ring in shared memory
    H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
@@ -395,6 +397,42 @@
    programs of their own, each with its own reaper. Attaching never tracks
    (Python 3.12 and older unlink a block at the exit of any process that
    merely attached to it). An untracked block is never unlinked for you.
+
+   E. QUEUES
+   =========
+   multiprocessing.Queue, SimpleQueue and JoinableQueue as a ring in
+   shared memory (an anonymous memfd) under a robust process-shared
+   mutex: no pipe and no feeder thread, so an item is in the queue when
+   put returns, a putter may exit at once without losing it, and joining
+   a process that put items nobody read never deadlocks. A process killed
+   inside put or get loses no committed item and delivers none twice (each
+   operation commits with one store; the next locker finishes or forgets
+   a half-done one). A getter blocked on an empty queue whose producers
+   all ended, one of them still holding the queue (killed), gets
+   PC_BROKEN within 50 ms. Shared memory is fixed in size: "unbounded"
+   means a capacity of 1024 items (fewer for big messages: 64 MiB of
+   ring). Beyond Python: LIFO and PRIORITY order (an int64 key) across
+   processes, and shutdown(immediate) with queue.Queue 3.13's rules.
+   docs/mp_queue.md has the details and the figures.
+
+       Python                                   C
+       q = Queue(maxsize)                       q = pc_mp_queue_new(&(pc_mp_queue_desc){
+                                                        .maxsize = n, .item_size = sizeof x})
+       Queue() of any objects                   pc_mp_queue_new(NULL) (messages and packs)
+       SimpleQueue(), JoinableQueue()           .simple = 1, .joinable = 1
+       Process(target=f, args=(q,))             pc_args_add_mp_queue(args, q)
+       q.put(x, block, timeout)                 pc_mp_queue_put(q, &x, timeout)
+       q.get(block, timeout)                    pc_mp_queue_get(q, &x, timeout)
+       q.put_nowait(x), q.get_nowait()          pc_mp_queue_put_nowait(q, &x), _get_nowait(q, &x)
+       q.put(b'bytes'), q.get()                 pc_mp_queue_put_bytes(q, p, n, t), _get_bytes(...)
+       q.put([42, 'hello']), q.get()            pc_mp_queue_put_args(q, pack, t), _get_args(...)
+       q.qsize(), q.empty(), q.full()           pc_mp_queue_qsize(q), _empty(q), _full(q)
+       q.close(), q.join_thread()               pc_mp_queue_close(q), _join_thread(q)
+       q.cancel_join_thread()                   pc_mp_queue_cancel_join_thread(q)
+       q.task_done(), q.join()                  pc_mp_queue_task_done(q), _join(q)
+       queue.Queue.shutdown(immediate) (3.13)   pc_mp_queue_shutdown(q, immediate)
+       queue.Empty, Full, ShutDown              PC_EMPTY, PC_FULL, PC_SHUTDOWN
+       (none: PriorityQueue across processes)   .kind = PC_MP_QUEUE_PRIORITY, put_key(q, k, ...)
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -642,7 +680,8 @@ typedef enum pc_arg_type {
     PC_ARG_MP_BARRIER = 11,
     PC_ARG_MP_VALUE = 12,
     PC_ARG_MP_ARRAY = 13,
-    PC_ARG_SHARED_MEMORY = 14
+    PC_ARG_SHARED_MEMORY = 14,
+    PC_ARG_MP_QUEUE = 15         // a cross-process queue (E. QUEUES)
 } pc_arg_type;
 
 /* Make an empty pack. Returns NULL on failure (PC_NOMEM). */
@@ -1229,6 +1268,187 @@ PYCONC_API int pc_args_add_shared_memory(pc_args *a, pc_shared_memory *m);
 /* Read item i: borrowed, owned by the pack (freed with it, which closes
    it). Returns: PC_OK, PC_VALUE (out of range, another type, NULL). */
 PYCONC_API int pc_args_get_shared_memory(const pc_args *a, size_t i, pc_shared_memory **out);
+/* Append a Queue (E.api) / read one, as pc_args_add_mp_lock and
+   pc_args_get_mp_lock: the receiver's handle is a new holder of the
+   same queue, with the items in it. */
+typedef struct pc_mp_queue pc_mp_queue;
+PYCONC_API int pc_args_add_mp_queue(pc_args *a, pc_mp_queue *q);
+PYCONC_API int pc_args_get_mp_queue(const pc_args *a, size_t i, pc_mp_queue **out);
+
+// >>E.api: cross-process queues
+/* multiprocessing.Queue, SimpleQueue and JoinableQueue: a ring in shared
+   memory (one memfd, like the objects of part D) guarded by a robust
+   process-shared mutex. Every operation prepares its change, then commits
+   it with one store under the mutex, so a process killed at any instant
+   (inside put or get included) loses no committed item and delivers none
+   twice: the next process to take the mutex finishes or forgets the half
+   done operation and goes on at once. Waits are futex words in the
+   mapping (not-empty, not-full, all-done); there is no feeder thread and
+   no pipe: an item is in the queue when put returns, so a putter may exit
+   at once (its items stay), and joining a process that put items nobody
+   read never deadlocks. The queue crosses to children in argument packs
+   (pc_args_add_mp_queue), under fork, spawn and forkserver.
+   Shared memory is fixed in size, so every queue has a capacity:
+   maxsize, or for maxsize <= 0 ("unbounded") PC_MP_QUEUE_DEFAULT_CAPACITY
+   items, fewer for large messages so that the ring stays within
+   PC_MP_QUEUE_DEFAULT_BYTES (at least 2); a put on a full ring waits as
+   on a full bounded queue.
+   Python: multiprocessing.Queue, SimpleQueue, JoinableQueue */
+#define PC_MP_QUEUE_DEFAULT_CAPACITY 1024       // items, for maxsize <= 0
+#define PC_MP_QUEUE_DEFAULT_BYTES ((size_t)64 << 20)    // ring bytes, for maxsize <= 0
+#define PC_MP_QUEUE_DEFAULT_MESSAGE ((size_t)64 << 10)  // max_message of a zero desc
+
+/* The order items leave in. Beyond Python: LIFO and PRIORITY across
+   processes (Python's multiprocessing has FIFO only). A PRIORITY queue
+   orders by an int64 key each put gives (pc_mp_queue_put_key; plain puts
+   give 0), smallest first, and equal keys in the order they were put: a C
+   comparator cannot run in another process. */
+typedef enum pc_mp_queue_kind {
+    PC_MP_QUEUE_FIFO = 0,
+    PC_MP_QUEUE_LIFO = 1,
+    PC_MP_QUEUE_PRIORITY = 2
+} pc_mp_queue_kind;
+
+/* Zero is Python's multiprocessing.Queue(): FIFO, "unbounded" (the
+   default capacity), messages of up to PC_MP_QUEUE_DEFAULT_MESSAGE bytes
+   (pc_args packs or bytes). */
+typedef struct pc_mp_queue_desc {
+    pc_mp_queue_kind kind;
+    int joinable;           // task_done and join (Python's JoinableQueue)
+    int simple;             // Python's SimpleQueue: maxsize must be <= 0, not joinable
+    long maxsize;           // items; <= 0: the default capacity (see above)
+    size_t item_size;       // fixed-size items of this many bytes, copied by value (the
+                            // fast path); 0: variable-size messages
+    size_t max_message;     // largest message in bytes (0: the default); a bigger one
+                            // is refused with PC_VALUE, not streamed. With item_size: 0
+} pc_mp_queue_desc;
+
+/* Make a queue (desc may be NULL: the zero desc). Bad input is PC_VALUE:
+   both item_size and max_message, simple with maxsize > 0 or joinable, a
+   maxsize over 2**24 items, an item or message over 2**30 bytes, a ring
+   over 2**40 bytes. Returns the handle, or NULL (PC_VALUE, PC_NOMEM,
+   PC_OS). Python: multiprocessing.Queue(maxsize), SimpleQueue(),
+   JoinableQueue(maxsize) */
+PYCONC_API pc_mp_queue *pc_mp_queue_new(const pc_mp_queue_desc *desc);
+/* Free this process's handle; the queue and its items live on for the
+   other holders. NULL is a no-op. */
+PYCONC_API void pc_mp_queue_free(pc_mp_queue *q);
+
+/* Copy one fixed-size item (item_size bytes) in, waiting at most timeout
+   seconds for room (PC_FOREVER: no limit; 0: don't wait). On a PRIORITY
+   queue the key is 0. Returns: PC_OK, PC_FULL (no room in time),
+   PC_SHUTDOWN, PC_VALUE (NULL, a message queue, closed: "Queue is closed",
+   corrupted memory), PC_BROKEN (the mutex was left unrepaired).
+   Blocks: while full. Python: Queue.put(obj, block, timeout) */
+PYCONC_API int pc_mp_queue_put(pc_mp_queue *q, const void *item, double timeout);
+/* put with timeout 0. Python: Queue.put_nowait */
+PYCONC_API int pc_mp_queue_put_nowait(pc_mp_queue *q, const void *item);
+/* Take one fixed-size item out into out_item (item_size bytes). After
+   shutdown(0) the items left still come out, then PC_SHUTDOWN; after
+   shutdown(1), PC_SHUTDOWN at once.
+   Beyond Python: a getter waiting on an empty queue whose producers have
+   all ended, one or more of them without letting go of its handle
+   (killed, or exited holding it), gets PC_BROKEN within 50 ms, whatever
+   its timeout. Precisely: the processes that ever put into the queue
+   (the first 64 are watched) are all gone, at least one of them is still
+   among the queue's holders (part D's holder table: the creator, each
+   child given the queue in a pack, each receiver of a pack), and the
+   queue is empty. A producer that frees its handle (a child's pack is
+   freed when its target returns) and exits is no longer a holder: its
+   end alone never breaks anyone, and its items are delivered. A fork
+   child that puts through its parent's handle (not from a pack) is not a
+   holder and not watched.
+   Returns: PC_OK, PC_EMPTY (nothing in time), PC_SHUTDOWN, PC_BROKEN,
+   PC_VALUE (NULL, a message queue, corrupted memory).
+   Blocks: while empty. Python: Queue.get(block, timeout) */
+PYCONC_API int pc_mp_queue_get(pc_mp_queue *q, void *out_item, double timeout);
+/* get with timeout 0. Python: Queue.get_nowait */
+PYCONC_API int pc_mp_queue_get_nowait(pc_mp_queue *q, void *out_item);
+
+/* Put size bytes: a message (size <= max_message; 0 is allowed), or on a
+   fixed-size queue one item (size must be item_size). A message bigger
+   than max_message is refused (PC_VALUE), not streamed.
+   Returns as pc_mp_queue_put. Python: Queue.put(bytes) */
+PYCONC_API int pc_mp_queue_put_bytes(pc_mp_queue *q, const void *data, size_t size,
+                                     double timeout);
+/* Take one message into buf (cap bytes); *out_size (may be NULL) gets its
+   size. A buf shorter than the message is PC_VALUE and the message stays
+   first in the queue (pc_mp_queue_max_message bytes always suffice).
+   Returns as pc_mp_queue_get. */
+PYCONC_API int pc_mp_queue_get_bytes(pc_mp_queue *q, void *buf, size_t cap, size_t *out_size,
+                                     double timeout);
+/* put_bytes with a priority key (any kind; only PRIORITY orders by it),
+   and get_bytes that also gives the item's key (*out_key may be NULL).
+   Beyond Python: PriorityQueue across processes. */
+PYCONC_API int pc_mp_queue_put_key(pc_mp_queue *q, int64_t key, const void *data,
+                                   size_t size, double timeout);
+PYCONC_API int pc_mp_queue_get_key(pc_mp_queue *q, int64_t *out_key, void *buf, size_t cap,
+                                   size_t *out_size, double timeout);
+/* Put a pack as one message (its wire form must fit max_message; a
+   message queue only). A pack holding connections or shared objects is
+   refused (PC_VALUE): their descriptors cannot travel through shared
+   memory. Returns as pc_mp_queue_put_bytes. Python: Queue.put(obj) */
+PYCONC_API int pc_mp_queue_put_args(pc_mp_queue *q, const pc_args *args, double timeout);
+/* Take a pack put by pc_mp_queue_put_args into a new one (*out_args; free
+   it with pc_args_free). Returns as pc_mp_queue_get; PC_VALUE for a
+   message that is not a pack (it is consumed). Python: Queue.get() */
+PYCONC_API int pc_mp_queue_get_args(pc_mp_queue *q, pc_args **out_args, double timeout);
+
+/* Items in the queue now (a snapshot; 0 for NULL). Python: Queue.qsize */
+PYCONC_API size_t pc_mp_queue_qsize(const pc_mp_queue *q);
+/* 1 when it holds no item (a snapshot). Python: Queue.empty */
+PYCONC_API int pc_mp_queue_empty(const pc_mp_queue *q);
+/* 1 when a put would wait for room: maxsize items, or the default
+   capacity of an "unbounded" queue (Python's is never full then).
+   Python: Queue.full */
+PYCONC_API int pc_mp_queue_full(const pc_mp_queue *q);
+/* maxsize as given (<= 0: unbounded); the capacity really used; bytes
+   per fixed item (0 on a message queue); largest message (0 on a
+   fixed-size queue). Python: Queue._maxsize */
+PYCONC_API long pc_mp_queue_maxsize(const pc_mp_queue *q);
+PYCONC_API size_t pc_mp_queue_capacity(const pc_mp_queue *q);
+PYCONC_API size_t pc_mp_queue_item_size(const pc_mp_queue *q);
+PYCONC_API size_t pc_mp_queue_max_message(const pc_mp_queue *q);
+
+/* This handle puts no more: a later put through it is PC_VALUE ("Queue is
+   closed"); gets go on, and other handles (other processes) are not
+   affected. Closing twice is harmless. Returns: PC_OK, PC_VALUE (NULL).
+   Python: Queue.close */
+PYCONC_API int pc_mp_queue_close(pc_mp_queue *q);
+/* There is no feeder thread: an item is in shared memory when put
+   returns. join_thread returns at once after close (PC_RUNTIME before
+   it, as Python asserts); cancel_join_thread does nothing. Both exist so
+   that Python code translates line for line.
+   Returns: PC_OK, PC_RUNTIME, PC_VALUE (NULL).
+   Python: Queue.join_thread, Queue.cancel_join_thread */
+PYCONC_API int pc_mp_queue_join_thread(pc_mp_queue *q);
+PYCONC_API int pc_mp_queue_cancel_join_thread(pc_mp_queue *q);
+
+/* Joinable queues only. Mark one item got as done; join returns when
+   every item put is done. Returns: PC_OK, PC_VALUE (more calls than items
+   put: "task_done() called too many times"), PC_RUNTIME (not joinable).
+   Python: JoinableQueue.task_done */
+PYCONC_API int pc_mp_queue_task_done(pc_mp_queue *q);
+/* Wait until every item put (by any process) is done, or an immediate
+   shutdown (then PC_OK if all were done, PC_SHUTDOWN if some got items
+   were never marked done). A consumer killed between its get and its
+   task_done leaves that task undone: use join_timeout where that may
+   happen. Returns: PC_OK, PC_TIMEOUT (join_timeout), PC_SHUTDOWN,
+   PC_RUNTIME (not joinable), PC_VALUE. Blocks: yes.
+   Python: JoinableQueue.join */
+PYCONC_API int pc_mp_queue_join(pc_mp_queue *q);
+PYCONC_API int pc_mp_queue_join_timeout(pc_mp_queue *q, double timeout);
+
+/* Shut the queue down for every process (queue.Queue 3.13's rules):
+   later puts are PC_SHUTDOWN, gets take what is left and then get
+   PC_SHUTDOWN; immediate also drops the items left (each counts as done),
+   gets give PC_SHUTDOWN at once and every join returns. Waiters in every
+   process wake. Again is harmless; immediate after 0 upgrades it.
+   Returns: PC_OK, PC_VALUE. Python: Queue.shutdown(immediate) (3.13,
+   queue.Queue; multiprocessing's queues have none) */
+PYCONC_API int pc_mp_queue_shutdown(pc_mp_queue *q, int immediate);
+/* 1 once shut down. Python: Queue.is_shutdown */
+PYCONC_API int pc_mp_queue_is_shutdown(const pc_mp_queue *q);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -5754,6 +5974,9 @@ typedef struct pc__p_obj {
     struct pc__p_obj *sub;      // a condition's or value's lock of its own choosing
     pc_target_fn action;        // a barrier's, found in this process
     int action_state;           // 0: not looked up, 1: found, -1: failed
+    int closed;                 // a queue's handle: closed, puts no more
+    unsigned put_gen;           // a queue's handle: the fork generation that noted
+                                // this process among its producers (0: none yet)
 } pc__p_obj;
 
 static const char *pc__p_type_name(pc_arg_type type) {
@@ -5767,6 +5990,7 @@ static const char *pc__p_type_name(pc_arg_type type) {
     case PC_ARG_MP_VALUE: return "Value";
     case PC_ARG_MP_ARRAY: return "Array";
     case PC_ARG_SHARED_MEMORY: return "SharedMemory";
+    case PC_ARG_MP_QUEUE: return "Queue";
     default: return "object";
     }
 }
@@ -6141,7 +6365,7 @@ static int pc__p_handle_encode(pc_arg_type type, void *obj, uint64_t id, pc__p_b
 static void *pc__p_handle_decode(pc_arg_type type, pc__p_buf *b, int *fds, size_t nfds,
                                  int self) {
     if (type == PC_ARG_SHARED_MEMORY) return pc__p_shm_decode(b, fds, nfds);
-    if (type > PC_ARG_SHARED_MEMORY) return NULL;
+    if (type > PC_ARG_MP_QUEUE) return NULL;
     return pc__p_obj_decode(type, b, fds, nfds, self, 0);
 }
 
@@ -7775,6 +7999,764 @@ static void *pc__p_shm_decode(pc__p_buf *b, int *fds, size_t nfds) {
 }
 
 static void pc__p_shm_release(void *obj) { pc_shared_memory_free((pc_shared_memory *)obj); }
+
+// >>E.queue-ring: the shared ring, its journal and its repair
+// A queue is one object of part D (PC_ARG_MP_QUEUE): its body is the
+// header below, then cap slots of stride bytes (a slot header, then the
+// item), then for PRIORITY a heap and a free list of slot numbers.
+// Every operation writes the counters as they will be into the journal
+// (j), commits with one store (j_valid = 1), applies them, and closes the
+// journal. A process killed before the commit changed nothing anyone sees
+// (an item half written into a free slot is not in the queue); one killed
+// after it left a journal the next locker applies again: the values are
+// absolute, so applying twice is applying once. PRIORITY's heap and free
+// list are rebuilt from the slots after any death.
+#define PC__MPQ_SPIN 200
+#define PC__MPQ_SLICE 0.01
+#define PC__MPQ_PRODUCERS 64
+#define PC__MPQ_MAX_ITEMS ((uint64_t)1 << 24)
+#define PC__MPQ_MAX_ITEM ((uint64_t)1 << 30)
+enum { PC__MPQ_OPEN = 0, PC__MPQ_SHUT = 1, PC__MPQ_IMMEDIATE = 2 };
+
+typedef struct pc__p_qcount {
+    uint64_t head;      // FIFO: items ever taken out
+    uint64_t tail;      // FIFO: items ever put in; LIFO: the stack's height
+    uint64_t count;     // items in the queue
+    uint64_t nput;      // items ever put (join waits for them; PRIORITY's order too)
+    uint64_t ndone;     // task_done calls, plus the items an immediate shutdown dropped
+    uint64_t shut;      // PC__MPQ_OPEN, _SHUT or _IMMEDIATE
+} pc__p_qcount;
+
+typedef struct pc__p_qslot {
+    uint64_t size;      // bytes of the item that follows
+    int64_t key;
+    uint64_t order;     // PRIORITY: 1 + its put number while it holds an item; 0: free
+} pc__p_qslot;
+
+// A process that put: a getter waiting on an empty queue looks whether any
+// is still alive.
+typedef struct pc__p_qprod {
+    int32_t pid;
+    int32_t unused;
+    uint64_t start;
+} pc__p_qprod;
+
+typedef struct pc__p_qbody {
+    pthread_mutex_t m;          // robust, process-shared: guards what follows it
+    uint32_t kind, joinable, simple, fixed;
+    int64_t maxsize;            // as given
+    uint64_t cap, stride;       // slots, bytes per slot
+    uint64_t item_max;          // bytes of a fixed item, or of the largest message
+    uint64_t heap_off, free_off;    // PRIORITY: uint32_t arrays of cap (body offsets)
+    pc__p_qcount c;             // count and shut are read without m too
+    pc__p_qcount j;             // the journal: c after the operation under way
+    uint64_t j_slot;            // PRIORITY: 1 + the slot whose order it sets (0: none)
+    uint64_t j_order;           // that slot's new order
+    uint32_t j_valid;           // the commit: j is to be applied
+    uint32_t nfree, nheap;      // PRIORITY: entries in the free list and the heap
+    uint32_t prod_full;         // more producers came than the table holds
+    pc__p_qprod prod[PC__MPQ_PRODUCERS];
+    pc__evc not_empty, not_full, all_done;
+} pc__p_qbody;
+#define PC__MPQ_SLOTS ((sizeof(pc__p_qbody) + 63) & ~(size_t)63)
+
+struct pc_mp_queue { pc__p_obj o; };
+
+// A test stops a put or a get half way through here (where: 0 put with half
+// the item written, 1 get with the item copied out, both before the commit;
+// 2 any operation right after its commit, before its effect).
+static void (*pc__p_mpq_hook)(int where);
+
+static pc__p_qslot *pc__p_mpq_slot(pc__p_qbody *b, uint64_t i) {
+    return (pc__p_qslot *)(void *)((unsigned char *)b + PC__MPQ_SLOTS + i * b->stride);
+}
+static uint32_t *pc__p_mpq_heap(pc__p_qbody *b) {
+    return (uint32_t *)(void *)((unsigned char *)b + b->heap_off);
+}
+static uint32_t *pc__p_mpq_free_list(pc__p_qbody *b) {
+    return (uint32_t *)(void *)((unsigned char *)b + b->free_off);
+}
+
+#define PC__MPQ_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define PC__MPQ_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+
+static void pc__p_mpq_apply(pc__p_qbody *b) {
+    PC__MPQ_STORE(&b->c.head, b->j.head);
+    PC__MPQ_STORE(&b->c.tail, b->j.tail);
+    PC__MPQ_STORE(&b->c.nput, b->j.nput);
+    PC__MPQ_STORE(&b->c.ndone, b->j.ndone);
+    PC__MPQ_STORE(&b->c.shut, b->j.shut);
+    PC__MPQ_STORE(&b->c.count, b->j.count);
+    if (b->j_slot) PC__MPQ_STORE(&pc__p_mpq_slot(b, b->j_slot - 1)->order, b->j_order);
+}
+
+// The operation's one commit, then its effect.
+static void pc__p_mpq_commit(pc__p_qbody *b) {
+    __atomic_store_n(&b->j_valid, 1u, __ATOMIC_SEQ_CST);
+    if (pc__p_mpq_hook) pc__p_mpq_hook(2);
+    pc__p_mpq_apply(b);
+}
+
+static void pc__p_mpq_close_journal(pc__p_qbody *b) {
+    __atomic_store_n(&b->j_valid, 0u, __ATOMIC_SEQ_CST);
+    b->j_slot = 0;
+}
+
+// PRIORITY's heap: slots by (key, order), smallest on top.
+static int pc__p_mpq_before(pc__p_qbody *b, uint32_t x, uint32_t y) {
+    const pc__p_qslot *sx = pc__p_mpq_slot(b, x), *sy = pc__p_mpq_slot(b, y);
+    return sx->key != sy->key ? sx->key < sy->key : sx->order < sy->order;
+}
+
+static void pc__p_mpq_sift_down(pc__p_qbody *b, uint32_t *h, uint32_t n, uint32_t i) {
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && pc__p_mpq_before(b, h[l], h[m])) m = l;
+        if (r < n && pc__p_mpq_before(b, h[r], h[m])) m = r;
+        if (m == i) return;
+        uint32_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void pc__p_mpq_heap_push(pc__p_qbody *b, uint32_t s) {
+    uint32_t *h = pc__p_mpq_heap(b), i = b->nheap++;
+    h[i] = s;
+    while (i > 0 && pc__p_mpq_before(b, h[i], h[(i - 1) / 2])) {
+        uint32_t p = (i - 1) / 2, t = h[i];
+        h[i] = h[p];
+        h[p] = t;
+        i = p;
+    }
+}
+
+static void pc__p_mpq_heap_pop(pc__p_qbody *b) {
+    uint32_t *h = pc__p_mpq_heap(b);
+    h[0] = h[--b->nheap];
+    pc__p_mpq_sift_down(b, h, b->nheap, 0);
+}
+
+// PRIORITY after a death (or an immediate shutdown): the heap and the free
+// list made again from the slots, which the commits keep right.
+static void pc__p_mpq_rebuild(pc__p_qbody *b) {
+    uint32_t *h = pc__p_mpq_heap(b), *f = pc__p_mpq_free_list(b), nh = 0, nf = 0;
+    for (uint32_t i = (uint32_t)b->cap; i-- > 0;) {
+        pc__p_qslot *s = pc__p_mpq_slot(b, i);
+        if (b->c.shut == PC__MPQ_IMMEDIATE) s->order = 0;
+        if (s->order) h[nh++] = i;
+        else f[nf++] = i;
+    }
+    b->nheap = nh;
+    b->nfree = nf;
+    for (uint32_t i = nh / 2; i-- > 0;) pc__p_mpq_sift_down(b, h, nh, i);
+}
+
+// The next locker after a death: finish the committed operation (or
+// forget the uncommitted one), then wake every waiter, which look again.
+static void pc__p_mpq_repair(pc__p_qbody *b) {
+    if (b->j_valid) pc__p_mpq_apply(b);
+    pc__p_mpq_close_journal(b);
+    if (b->kind == PC_MP_QUEUE_PRIORITY) pc__p_mpq_rebuild(b);
+    pc__evc_notify(&b->not_empty, INT32_MAX);
+    pc__evc_notify(&b->not_full, INT32_MAX);
+    pc__evc_notify(&b->all_done, INT32_MAX);
+}
+
+// Whether the header still describes a queue this mapping can hold.
+static int pc__p_mpq_sane(const pc__p_obj *o, const pc__p_qbody *b) {
+    const pc__p_qcount *c = &b->c;
+    uint64_t room = pc__p_obj_head(o)->body_size;
+    if (b->kind > PC_MP_QUEUE_PRIORITY || !b->cap || b->cap > PC__MPQ_MAX_ITEMS ||
+        b->stride < sizeof(pc__p_qslot) + b->item_max || b->item_max > PC__MPQ_MAX_ITEM ||
+        PC__MPQ_SLOTS + b->cap * b->stride > room)
+        return 0;
+    if (c->shut > PC__MPQ_IMMEDIATE || c->count > b->cap || c->ndone > c->nput ||
+        b->j_valid > 1)
+        return 0;
+    if (b->kind == PC_MP_QUEUE_FIFO) return c->tail - c->head == c->count;
+    if (b->kind == PC_MP_QUEUE_LIFO) return c->tail == c->count;
+    return b->nheap <= b->cap && b->nfree <= b->cap && b->heap_off + 8 * b->cap <= room &&
+           b->free_off + 4 * b->cap <= room && b->heap_off >= PC__MPQ_SLOTS;
+}
+
+// Take the queue's mutex by deadline (repairing after a dead holder) and
+// check the header. Returns PC_OK (held), or an error (not held): late is
+// the code for a deadline that passed (PC_EMPTY for a get, say). The
+// mutex is held for a copy only, so even a call that must not wait (0)
+// waits for it up to a slice: only a holder stopped inside it lasts longer.
+static int pc__p_mpq_lock(const pc__p_obj *o, pc__p_qbody *b, double deadline, int late) {
+    int rc = pthread_mutex_trylock(&b->m);
+    if (rc == EBUSY) {
+        double soon = pc_monotonic() + PC__MPQ_SLICE;
+        rc = pc__p_mutex_lock(&b->m, deadline > soon ? deadline : soon);
+    }
+    if (rc == EOWNERDEAD) {
+        pc__p_mpq_repair(b);
+        rc = pthread_mutex_consistent(&b->m);
+    }
+    if (rc == ENOTRECOVERABLE)
+        return pc__error(PC_BROKEN, "the queue's mutex is broken (its state was not repaired)");
+    if (rc == ETIMEDOUT) return pc__error(late, "%s", pc_strerror(late));
+    if (rc) { errno = rc; return pc__os_error("pthread_mutex_lock"); }
+    if (!pc__p_mpq_sane(o, b)) {
+        pthread_mutex_unlock(&b->m);
+        return pc__error(PC_VALUE, "the queue's shared memory is corrupted (its header makes "
+                                   "no sense)");
+    }
+    return PC_OK;
+}
+
+static void pc__p_mpq_unlock(pc__p_qbody *b) { pthread_mutex_unlock(&b->m); }
+
+// >>E.queue-ops: put and take under the mutex, the producers, waiting
+// Copy an item into a free slot and commit it (the mutex held, room known).
+static void pc__p_mpq_insert(pc__p_qbody *b, int64_t key, const void *data, size_t size) {
+    uint64_t i = b->kind == PC_MP_QUEUE_FIFO ? b->c.tail % b->cap
+                 : b->kind == PC_MP_QUEUE_LIFO ? b->c.tail
+                                               : pc__p_mpq_free_list(b)[b->nfree - 1];
+    pc__p_qslot *s = pc__p_mpq_slot(b, i);
+    s->size = size;
+    s->key = key;
+    if (size) memcpy(s + 1, data, size / 2);
+    if (pc__p_mpq_hook) pc__p_mpq_hook(0);
+    if (size) memcpy((unsigned char *)(s + 1) + size / 2, (const unsigned char *)data + size / 2,
+                     size - size / 2);
+    b->j = b->c;
+    b->j.count++;
+    b->j.nput++;
+    if (b->kind != PC_MP_QUEUE_PRIORITY) {
+        b->j.tail++;
+        pc__p_mpq_commit(b);
+        pc__p_mpq_close_journal(b);
+        return;
+    }
+    b->j_slot = i + 1;
+    b->j_order = b->j.nput;
+    pc__p_mpq_commit(b);
+    b->nfree--;
+    pc__p_mpq_heap_push(b, (uint32_t)i);
+    pc__p_mpq_close_journal(b);
+}
+
+// The slot of the item a get takes next (the mutex held, count > 0).
+static uint64_t pc__p_mpq_next(pc__p_qbody *b) {
+    if (b->kind == PC_MP_QUEUE_FIFO) return b->c.head % b->cap;
+    if (b->kind == PC_MP_QUEUE_LIFO) return b->c.tail - 1;
+    return pc__p_mpq_heap(b)[0];
+}
+
+// Copy the next item out and commit its removal. A buffer too short
+// leaves it in the queue.
+static int pc__p_mpq_take(pc__p_qbody *b, int64_t *out_key, void *buf, size_t cap,
+                          size_t *out_size) {
+    uint64_t i = pc__p_mpq_next(b);
+    pc__p_qslot *s = pc__p_mpq_slot(b, i);
+    uint64_t size = s->size;
+    if (size > b->item_max)
+        return pc__error(PC_VALUE, "the queue's shared memory is corrupted (an item of %llu "
+                                   "bytes)", (unsigned long long)size);
+    if (size > cap)
+        return pc__error(PC_VALUE, "a buffer of %zu bytes is too short for the next item (%llu "
+                                   "bytes); it stays in the queue", cap,
+                         (unsigned long long)size);
+    if (size) memcpy(buf, s + 1, (size_t)size);
+    if (out_key) *out_key = s->key;
+    if (out_size) *out_size = (size_t)size;
+    if (pc__p_mpq_hook) pc__p_mpq_hook(1);
+    b->j = b->c;
+    b->j.count--;
+    if (b->kind == PC_MP_QUEUE_FIFO) b->j.head++;
+    else if (b->kind == PC_MP_QUEUE_LIFO) b->j.tail--;
+    if (b->kind != PC_MP_QUEUE_PRIORITY) {
+        pc__p_mpq_commit(b);
+        pc__p_mpq_close_journal(b);
+        return PC_OK;
+    }
+    b->j_slot = i + 1;
+    b->j_order = 0;
+    pc__p_mpq_commit(b);
+    pc__p_mpq_heap_pop(b);
+    pc__p_mpq_free_list(b)[b->nfree++] = (uint32_t)i;
+    pc__p_mpq_close_journal(b);
+    return PC_OK;
+}
+
+// Note this process among the producers, once per handle and process (the
+// mutex held). The start time goes in before the pid that publishes it.
+static void pc__p_mpq_register(pc__p_obj *o, pc__p_qbody *b) {
+    unsigned gen = __atomic_load_n(&pc__p_fork_gen, __ATOMIC_RELAXED);
+    if (o->put_gen == gen) return;
+    o->put_gen = gen;
+    int32_t pid = (int32_t)pc__p_os_getpid();
+    uint64_t start = pc__p_holders_self_start();
+    pc__p_qprod *free_slot = NULL;
+    for (int i = 0; i < PC__MPQ_PRODUCERS; i++) {
+        pc__p_qprod *p = &b->prod[i];
+        int32_t v = PC__MPQ_LOAD(&p->pid);
+        if (v == pid) {
+            if (p->start != start) {            // a new process under an old pid
+                PC__MPQ_STORE(&p->pid, 0);
+                PC__MPQ_STORE(&p->start, start);
+                PC__MPQ_STORE(&p->pid, pid);
+            }
+            return;
+        }
+        if (!v && !free_slot) free_slot = p;
+    }
+    if (!free_slot) {
+        PC__MPQ_STORE(&b->prod_full, 1u);
+        return;
+    }
+    PC__MPQ_STORE(&free_slot->start, start);
+    PC__MPQ_STORE(&free_slot->pid, pid);
+}
+
+// Whether pid is among the object's holders still (part D's table).
+static int pc__p_mpq_holding(pc__p_shead *h, int32_t pid) {
+    int found = 0;
+    pc__p_mutex_enter(&h->holders_mu, NULL);
+    for (int i = 0; i < PC__HOLDERS && !found; i++)
+        found = h->holders[i].pid == pid && h->holders[i].refs > 0;
+    pthread_mutex_unlock(&h->holders_mu);
+    return found;
+}
+
+// The queue has no producer left: every process that put has ended and at
+// least one of them still holds it (it died, or exited without letting
+// go). Its pid, or 0. A producer that ended after letting go is forgotten
+// here (it can break nothing), so the table keeps only ones that matter.
+static long pc__p_mpq_orphaned(pc__p_obj *o, pc__p_qbody *b) {
+    if (PC__MPQ_LOAD(&b->prod_full)) return 0;
+    long held = 0;
+    for (int i = 0; i < PC__MPQ_PRODUCERS; i++) {
+        pc__p_qprod *p = &b->prod[i];
+        int32_t pid = PC__MPQ_LOAD(&p->pid);
+        if (!pid) continue;
+        if (pc__p_os_pid_alive((pid_t)pid, PC__MPQ_LOAD(&p->start))) return 0;
+        if (pc__p_mpq_holding(pc__p_obj_head(o), pid)) {
+            if (!held) held = pid;
+        } else {
+            __atomic_compare_exchange_n(&p->pid, &pid, 0, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST);
+        }
+    }
+    return held;
+}
+
+// Spin a little while the queue looks empty (want_items) or full.
+static void pc__p_mpq_spin(pc__p_qbody *b, int want_items) {
+    for (int i = 0; i < PC__MPQ_SPIN; i++) {
+        uint64_t n = PC__MPQ_LOAD(&b->c.count);
+        if ((want_items ? n > 0 : n < b->cap) || PC__MPQ_LOAD(&b->c.shut)) return;
+        pc__cpu_relax();
+    }
+}
+
+// Sleep on e (its key taken under the mutex, now released) until a
+// notify, the deadline, or the end of a slice: waiters look around every
+// PC__MPQ_SLICE seconds, since a process killed between its commit and its
+// notify wakes nobody. Returns 1 when the deadline passed.
+static int pc__p_mpq_sleep(pc__evc *e, uint32_t key, double deadline) {
+    double until = pc_monotonic() + PC__MPQ_SLICE;
+    if (deadline < until) until = deadline;
+    return pc__evc_wait(e, key, until) == PC_TIMEOUT && until >= deadline;
+}
+
+// >>E.queue: the public functions
+static pc__p_obj *pc__p_mpq_check(const pc_mp_queue *q) {
+    return pc__p_obj_check(q, PC_ARG_MP_QUEUE);
+}
+
+static pc__p_qbody *pc__p_mpq_body(const pc__p_obj *o) { return (pc__p_qbody *)o->body; }
+
+// Check a desc and fill in the capacity, the item bytes and the stride.
+static int pc__p_mpq_shape(const pc_mp_queue_desc *d, uint64_t *cap, uint64_t *item_max,
+                           uint64_t *stride) {
+    if (d->kind < PC_MP_QUEUE_FIFO || d->kind > PC_MP_QUEUE_PRIORITY)
+        return pc__error(PC_VALUE, "unknown queue kind %d", (int)d->kind);
+    if (d->item_size && d->max_message)
+        return pc__error(PC_VALUE, "item_size and max_message: a queue has one or the other");
+    if (d->simple && (d->maxsize > 0 || d->joinable))
+        return pc__error(PC_VALUE, "a SimpleQueue has no maxsize and no task_done/join");
+    if (d->maxsize > 0 && (uint64_t)d->maxsize > PC__MPQ_MAX_ITEMS)
+        return pc__error(PC_VALUE, "maxsize %ld is over %llu items (shared memory is fixed in "
+                                   "size)", d->maxsize, (unsigned long long)PC__MPQ_MAX_ITEMS);
+    *item_max = d->item_size ? d->item_size
+                : d->max_message ? d->max_message : PC_MP_QUEUE_DEFAULT_MESSAGE;
+    if (*item_max > PC__MPQ_MAX_ITEM)
+        return pc__error(PC_VALUE, "items of %llu bytes: at most %llu",
+                         (unsigned long long)*item_max, (unsigned long long)PC__MPQ_MAX_ITEM);
+    *stride = (sizeof(pc__p_qslot) + *item_max + 7) & ~(uint64_t)7;
+    if (d->maxsize > 0) {
+        *cap = (uint64_t)d->maxsize;
+    } else {
+        *cap = PC_MP_QUEUE_DEFAULT_BYTES / *stride;
+        if (*cap > PC_MP_QUEUE_DEFAULT_CAPACITY) *cap = PC_MP_QUEUE_DEFAULT_CAPACITY;
+        if (*cap < 2) *cap = 2;
+    }
+    if (*cap * *stride > ((uint64_t)1 << 40))
+        return pc__error(PC_VALUE, "a queue of %llu slots of %llu bytes is too large",
+                         (unsigned long long)*cap, (unsigned long long)*stride);
+    return PC_OK;
+}
+
+PYCONC_API pc_mp_queue *pc_mp_queue_new(const pc_mp_queue_desc *desc) {
+    pc_mp_queue_desc d;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    uint64_t cap = 0, item_max = 0, stride = 0;
+    if (pc__p_mpq_shape(&d, &cap, &item_max, &stride)) return NULL;
+    uint64_t size = PC__MPQ_SLOTS + cap * stride, heap_off = size;
+    if (d.kind == PC_MP_QUEUE_PRIORITY) size += 8 * cap;
+    pc__p_obj *o = pc__p_obj_new(PC_ARG_MP_QUEUE, (size_t)size);
+    if (!o) return NULL;
+    pc__p_qbody *b = pc__p_mpq_body(o);
+    int rc = pc__p_mutex_init(&b->m);
+    if (rc) {
+        errno = rc;
+        pc__os_error("pthread_mutex_init");
+        pc__p_obj_free(o);
+        return NULL;
+    }
+    b->kind = (uint32_t)d.kind;
+    b->joinable = d.joinable != 0;
+    b->simple = d.simple != 0;
+    b->fixed = d.item_size != 0;
+    b->maxsize = d.maxsize;
+    b->cap = cap;
+    b->stride = stride;
+    b->item_max = item_max;
+    if (d.kind == PC_MP_QUEUE_PRIORITY) {
+        b->heap_off = heap_off;
+        b->free_off = heap_off + 4 * cap;
+        pc__p_mpq_rebuild(b);
+    }
+    pc__evc_init(&b->not_empty, 1);
+    pc__evc_init(&b->not_full, 1);
+    pc__evc_init(&b->all_done, 1);
+    return (pc_mp_queue *)o;
+}
+
+PYCONC_API void pc_mp_queue_free(pc_mp_queue *q) { pc__p_obj_free(q ? &q->o : NULL); }
+
+static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t size,
+                         double timeout) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    double deadline = 0;
+    if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
+    pc__p_qbody *b = pc__p_mpq_body(o);
+    if (o->closed) return pc__error(PC_VALUE, "Queue is closed");
+    if (!data && size) return pc__error(PC_VALUE, "put: the item is NULL");
+    if (b->fixed && size != b->item_max)
+        return pc__error(PC_VALUE, "put: an item of %zu bytes on a queue of %llu-byte items",
+                         size, (unsigned long long)b->item_max);
+    if (size > b->item_max)
+        return pc__error(PC_VALUE, "put: a message of %zu bytes is over max_message (%llu): "
+                                   "refused, not streamed", size,
+                         (unsigned long long)b->item_max);
+    if (timeout != 0) pc__p_mpq_spin(b, 0);
+    for (int last = 0;;) {
+        int rc = pc__p_mpq_lock(o, b, deadline, PC_FULL);
+        if (rc) return rc;
+        if (b->c.shut) {
+            pc__p_mpq_unlock(b);
+            return pc__error(PC_SHUTDOWN, "put on a queue that was shut down");
+        }
+        if (b->c.count < b->cap) {
+            pc__p_mpq_register(o, b);
+            pc__p_mpq_insert(b, key, data, size);
+            pc__p_mpq_unlock(b);
+            pc__evc_notify(&b->not_empty, 1);
+            return PC_OK;
+        }
+        if (last || pc_monotonic() >= deadline) {
+            pc__p_mpq_unlock(b);
+            return pc__error(PC_FULL, "queue is full");
+        }
+        uint32_t k = pc__evc_prepare(&b->not_full);
+        pc__p_mpq_unlock(b);
+        last = pc__p_mpq_sleep(&b->not_full, k, deadline);
+    }
+}
+
+// The state of an empty queue for a getter: PC_SHUTDOWN, PC_BROKEN (dead
+// is the producer found dead), or PC_OK (wait on).
+static int pc__p_mpq_empty_state(pc__p_qbody *b, long dead) {
+    if (b->c.shut) return pc__error(PC_SHUTDOWN, "get on a queue that was shut down");
+    if (dead)
+        return pc__error(PC_BROKEN, "the queue is empty and its producers are gone (process "
+                                    "%ld died holding it)", dead);
+    return PC_OK;
+}
+
+static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size_t cap,
+                         size_t *out_size, double timeout) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    double deadline = 0;
+    if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
+    if (!buf && cap) return pc__error(PC_VALUE, "get: the buffer is NULL");
+    pc__p_qbody *b = pc__p_mpq_body(o);
+    if (timeout != 0) pc__p_mpq_spin(b, 1);
+    long dead = 0;
+    for (int last = 0;;) {
+        int rc = pc__p_mpq_lock(o, b, deadline, PC_EMPTY);
+        if (rc) return rc;
+        if (b->c.shut == PC__MPQ_IMMEDIATE) {
+            pc__p_mpq_unlock(b);
+            return pc__error(PC_SHUTDOWN, "get on a queue that was shut down (immediate)");
+        }
+        if (b->c.count > 0) {
+            rc = pc__p_mpq_take(b, out_key, buf, cap, out_size);
+            pc__p_mpq_unlock(b);
+            if (!rc) pc__evc_notify(&b->not_full, 1);
+            return rc;
+        }
+        rc = pc__p_mpq_empty_state(b, dead);
+        if (rc || last || pc_monotonic() >= deadline) {
+            pc__p_mpq_unlock(b);
+            return rc ? rc : pc__error(PC_EMPTY, "queue is empty");
+        }
+        uint32_t k = pc__evc_prepare(&b->not_empty);
+        pc__p_mpq_unlock(b);
+        last = pc__p_mpq_sleep(&b->not_empty, k, deadline);
+        if (!last) dead = pc__p_mpq_orphaned(o, b);
+    }
+}
+
+PYCONC_API int pc_mp_queue_put_key(pc_mp_queue *q, int64_t key, const void *data, size_t size,
+                                   double timeout) {
+    return pc__p_mpq_put(q, key, data, size, timeout);
+}
+
+PYCONC_API int pc_mp_queue_put_bytes(pc_mp_queue *q, const void *data, size_t size,
+                                     double timeout) {
+    return pc__p_mpq_put(q, 0, data, size, timeout);
+}
+
+PYCONC_API int pc_mp_queue_get_key(pc_mp_queue *q, int64_t *out_key, void *buf, size_t cap,
+                                   size_t *out_size, double timeout) {
+    return pc__p_mpq_get(q, out_key, buf, cap, out_size, timeout);
+}
+
+PYCONC_API int pc_mp_queue_get_bytes(pc_mp_queue *q, void *buf, size_t cap, size_t *out_size,
+                                     double timeout) {
+    return pc__p_mpq_get(q, NULL, buf, cap, out_size, timeout);
+}
+
+// The fixed-size forms: the item's size is the queue's.
+static pc__p_qbody *pc__p_mpq_fixed(const pc_mp_queue *q, const void *item) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    if (!o) return NULL;
+    pc__p_qbody *b = pc__p_mpq_body(o);
+    if (!b->fixed)
+        return pc__error(PC_VALUE, "a queue of messages: use put_bytes/get_bytes or "
+                                   "put_args/get_args"), (pc__p_qbody *)NULL;
+    if (!item) return pc__error(PC_VALUE, "the item is NULL"), (pc__p_qbody *)NULL;
+    return b;
+}
+
+PYCONC_API int pc_mp_queue_put(pc_mp_queue *q, const void *item, double timeout) {
+    pc__p_qbody *b = pc__p_mpq_fixed(q, item);
+    return b ? pc__p_mpq_put(q, 0, item, (size_t)b->item_max, timeout) : PC_VALUE;
+}
+
+PYCONC_API int pc_mp_queue_put_nowait(pc_mp_queue *q, const void *item) {
+    return pc_mp_queue_put(q, item, 0);
+}
+
+PYCONC_API int pc_mp_queue_get(pc_mp_queue *q, void *out_item, double timeout) {
+    pc__p_qbody *b = pc__p_mpq_fixed(q, out_item);
+    return b ? pc__p_mpq_get(q, NULL, out_item, (size_t)b->item_max, NULL, timeout) : PC_VALUE;
+}
+
+PYCONC_API int pc_mp_queue_get_nowait(pc_mp_queue *q, void *out_item) {
+    return pc_mp_queue_get(q, out_item, 0);
+}
+
+PYCONC_API int pc_mp_queue_put_args(pc_mp_queue *q, const pc_args *args, double timeout) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    if (!o) return PC_VALUE;
+    if (!args) return pc__error(PC_VALUE, "put_args: the pack is NULL");
+    if (pc__p_mpq_body(o)->fixed)
+        return pc__error(PC_VALUE, "put_args: a queue of fixed-size items takes no packs");
+    if (pc__p_args_has_fds(args))
+        return pc__error(PC_VALUE, "put_args: a pack holding connections or shared objects "
+                                   "cannot go through a queue (descriptors do not travel in "
+                                   "shared memory): send it over a Pipe");
+    int fds[1];
+    size_t nfds = 0;
+    pc__p_buf w;
+    memset(&w, 0, sizeof w);
+    pc__p_buf_u32(&w, PC__ARGS_MAGIC);
+    int rc = pc__p_args_encode(args, &w, fds, &nfds, NULL);
+    if (!rc) rc = pc__p_mpq_put(q, 0, w.p, w.len, timeout);
+    pc__free(w.p);
+    return rc;
+}
+
+PYCONC_API int pc_mp_queue_get_args(pc_mp_queue *q, pc_args **out_args, double timeout) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    if (!o) return PC_VALUE;
+    if (!out_args) return pc__error(PC_VALUE, "get_args: NULL out pointer");
+    *out_args = NULL;
+    pc__p_qbody *b = pc__p_mpq_body(o);
+    if (b->fixed) return pc__error(PC_VALUE, "get_args: a queue of fixed-size items has no packs");
+    void *msg = pc__malloc(b->item_max ? (size_t)b->item_max : 1);
+    if (!msg) return PC_NOMEM;
+    size_t size = 0;
+    int rc = pc__p_mpq_get(q, NULL, msg, (size_t)b->item_max, &size, timeout);
+    if (rc) {
+        pc__free(msg);
+        return rc;
+    }
+    return pc__p_args_from_message(msg, size, NULL, 0, out_args);
+}
+
+PYCONC_API size_t pc_mp_queue_qsize(const pc_mp_queue *q) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    return o ? (size_t)PC__MPQ_LOAD(&pc__p_mpq_body(o)->c.count) : 0;
+}
+
+PYCONC_API int pc_mp_queue_empty(const pc_mp_queue *q) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    return o ? PC__MPQ_LOAD(&pc__p_mpq_body(o)->c.count) == 0 : 1;
+}
+
+PYCONC_API int pc_mp_queue_full(const pc_mp_queue *q) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    if (!o) return 0;
+    pc__p_qbody *b = pc__p_mpq_body(o);
+    return PC__MPQ_LOAD(&b->c.count) >= b->cap;
+}
+
+PYCONC_API long pc_mp_queue_maxsize(const pc_mp_queue *q) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    return o ? (long)pc__p_mpq_body(o)->maxsize : 0;
+}
+
+PYCONC_API size_t pc_mp_queue_capacity(const pc_mp_queue *q) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    return o ? (size_t)pc__p_mpq_body(o)->cap : 0;
+}
+
+PYCONC_API size_t pc_mp_queue_item_size(const pc_mp_queue *q) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    return o && pc__p_mpq_body(o)->fixed ? (size_t)pc__p_mpq_body(o)->item_max : 0;
+}
+
+PYCONC_API size_t pc_mp_queue_max_message(const pc_mp_queue *q) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    return o && !pc__p_mpq_body(o)->fixed ? (size_t)pc__p_mpq_body(o)->item_max : 0;
+}
+
+PYCONC_API int pc_mp_queue_close(pc_mp_queue *q) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    if (!o) return PC_VALUE;
+    o->closed = 1;
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_queue_join_thread(pc_mp_queue *q) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    if (!o) return PC_VALUE;
+    if (!o->closed) return pc__error(PC_RUNTIME, "join_thread: the queue is not closed");
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_queue_cancel_join_thread(pc_mp_queue *q) {
+    return pc__p_mpq_check(q) ? PC_OK : PC_VALUE;
+}
+
+static pc__p_qbody *pc__p_mpq_joinable(const pc_mp_queue *q, pc__p_obj **out) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    if (!o) return NULL;
+    pc__p_qbody *b = pc__p_mpq_body(o);
+    if (!b->joinable)
+        return pc__error(PC_RUNTIME, "task_done/join need a JoinableQueue (desc.joinable)"),
+               (pc__p_qbody *)NULL;
+    *out = o;
+    return b;
+}
+
+PYCONC_API int pc_mp_queue_task_done(pc_mp_queue *q) {
+    pc__p_obj *o = NULL;
+    pc__p_qbody *b = pc__p_mpq_joinable(q, &o);
+    if (!b) return pc_last_error_code();
+    int rc = pc__p_mpq_lock(o, b, INFINITY, PC_TIMEOUT);
+    if (rc) return rc;
+    if (b->c.ndone >= b->c.nput) {
+        pc__p_mpq_unlock(b);
+        return pc__error(PC_VALUE, "task_done() called too many times");
+    }
+    b->j = b->c;
+    b->j.ndone++;
+    pc__p_mpq_commit(b);
+    pc__p_mpq_close_journal(b);
+    int all = b->c.ndone == b->c.nput;
+    pc__p_mpq_unlock(b);
+    if (all) pc__evc_notify(&b->all_done, INT32_MAX);
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_queue_join_timeout(pc_mp_queue *q, double timeout) {
+    pc__p_obj *o = NULL;
+    pc__p_qbody *b = pc__p_mpq_joinable(q, &o);
+    double deadline = 0;
+    if (!b) return pc_last_error_code();
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    for (int last = 0;;) {
+        int rc = pc__p_mpq_lock(o, b, deadline, PC_TIMEOUT);
+        if (rc) return rc;
+        int done = b->c.ndone == b->c.nput, shut = b->c.shut == PC__MPQ_IMMEDIATE;
+        if (done || shut || last || pc_monotonic() >= deadline) {
+            pc__p_mpq_unlock(b);
+            if (done) return PC_OK;
+            if (shut)
+                return pc__error(PC_SHUTDOWN, "join: shut down with tasks still not done");
+            return pc__error(PC_TIMEOUT, "join timed out");
+        }
+        uint32_t k = pc__evc_prepare(&b->all_done);
+        pc__p_mpq_unlock(b);
+        last = pc__p_mpq_sleep(&b->all_done, k, deadline);
+    }
+}
+
+PYCONC_API int pc_mp_queue_join(pc_mp_queue *q) { return pc_mp_queue_join_timeout(q, PC_FOREVER); }
+
+PYCONC_API int pc_mp_queue_shutdown(pc_mp_queue *q, int immediate) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    if (!o) return PC_VALUE;
+    pc__p_qbody *b = pc__p_mpq_body(o);
+    int rc = pc__p_mpq_lock(o, b, INFINITY, PC_TIMEOUT);
+    if (rc) return rc;
+    b->j = b->c;
+    if (immediate && b->c.shut != PC__MPQ_IMMEDIATE) {
+        b->j.shut = PC__MPQ_IMMEDIATE;
+        b->j.ndone += b->c.count;
+        b->j.count = 0;
+        b->j.head = b->c.tail;
+        if (b->kind == PC_MP_QUEUE_LIFO) b->j.tail = 0;
+    } else if (!b->c.shut) {
+        b->j.shut = PC__MPQ_SHUT;
+    }
+    pc__p_mpq_commit(b);
+    if (b->kind == PC_MP_QUEUE_PRIORITY && b->c.shut == PC__MPQ_IMMEDIATE) pc__p_mpq_rebuild(b);
+    pc__p_mpq_close_journal(b);
+    pc__p_mpq_unlock(b);
+    pc__evc_notify(&b->not_empty, INT32_MAX);
+    pc__evc_notify(&b->not_full, INT32_MAX);
+    pc__evc_notify(&b->all_done, INT32_MAX);
+    return PC_OK;
+}
+
+PYCONC_API int pc_mp_queue_is_shutdown(const pc_mp_queue *q) {
+    pc__p_obj *o = pc__p_mpq_check(q);
+    return o ? PC__MPQ_LOAD(&pc__p_mpq_body(o)->c.shut) != 0 : 0;
+}
+
+PC__P_PACK_ACCESSORS(mp_queue, PC_ARG_MP_QUEUE)
 
 // >>H.entry: the program's way in, which knows every part
 PYCONC_API void pc_process_bootstrap(int argc, char **argv) {
