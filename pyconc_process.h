@@ -6391,6 +6391,9 @@ static const pc__p_handle_ops pc__p_shared_ops = {
 // another's lock for its own. A fork child draws new ones: the one thread
 // it has forgets its token after fork (PC__PHASE_SHARED).
 static PC__TLS uint64_t pc__p_token_value;
+// How many forks this process descends from (it changes in a fork child):
+// for what is done once per handle and process.
+static unsigned pc__p_fork_gen = 1;
 
 static uint64_t pc__p_token_draw(void) {
     static uint64_t counter;
@@ -6416,6 +6419,7 @@ static void pc__p_shared_after_fork_parent(void) { pc_lock_release(&pc__p_reg_lo
 static void pc__p_shared_after_fork_child(void) {
     pc_lock_init(&pc__p_reg_lock);
     pc__p_token_value = 0;
+    __atomic_add_fetch(&pc__p_fork_gen, 1, __ATOMIC_RELAXED);
 }
 
 static pthread_once_t pc__p_shared_once = PTHREAD_ONCE_INIT;
