@@ -744,6 +744,8 @@ typedef struct pc__f_tpool {
                                 // written atomically for idle workers' unlocked peek
     pc__evc idle;               // idle workers park on it (every step under lock)
     uint32_t parked;            // workers between their prepare and leave on idle
+    int searching;              // a worker watches the empty queue before it parks
+    int waking;                 // a wake is on its way: a parked worker will look
     int idle_tokens;            // Python's _idle_semaphore
     int max_workers, nthreads;  // nthreads: workers started
     int shutdown, broken;
@@ -836,6 +838,7 @@ static void pc__f_pools_after_fork_child(void) {
         p->lock.state = 0;
         pc__evc_init(&p->idle, 0);
         p->parked = 0;
+        p->searching = p->waking = 0;
         p->idle_tokens = 0;
         if (!p->handle_freed) p->refs = 1;
     }
@@ -982,10 +985,25 @@ static int pc__f_tpool_initialize(pc__f_tpool *p) {
     return PC_BROKEN;
 }
 
+// Wake one parked worker, unless a worker will look at the queue anyway:
+// one searching it, or one woken and on its way (lock held). Returns
+// whether to call pc__evc_wake after unlocking. Waking for every submit
+// made 16 workers on 2 cores spend their time in futex calls and context
+// switches; with this, one worker is woken at a time, and each wakes the
+// next only while work is left queued behind the task it took.
+static int pc__f_tpool_wake_one(pc__f_tpool *p) {
+    if (p->searching || p->waking || !pc__evc_take(&p->idle, 1)) return 0;
+    p->waking = 1;
+    return 1;
+}
+
 // Next task, sleeping while the queue is empty; NULL when the worker should
 // end. went_idle: the worker counted itself idle already (pc__f_tpool_run).
+// *out_wake: wake a parked worker after unlocking (pc__f_tpool_wake_one).
 // Called and returns with p->lock held.
-static pc_future *pc__f_tpool_next(pc__f_tpool *p, int went_idle) {
+static pc_future *pc__f_tpool_next(pc__f_tpool *p, int went_idle, int *out_wake) {
+    int looked = 0;
+    *out_wake = 0;
     while (!p->head) {
         if (p->shutdown || p->broken || __atomic_load_n(&pc__f_pools_exiting, __ATOMIC_ACQUIRE))
             return NULL;
@@ -993,25 +1011,34 @@ static pc_future *pc__f_tpool_next(pc__f_tpool *p, int went_idle) {
             p->idle_tokens++;
             went_idle = 1;
         }
-        // Work often arrives within microseconds while tasks stream in:
-        // watch the queue a moment (no lock) before parking.
-        pc_lock_release(&p->lock);
-        for (int spin = 0; spin < 100 && !__atomic_load_n(&p->head, __ATOMIC_RELAXED); spin++)
-            pc__cpu_relax();
-        pc_lock_acquire(&p->lock, PC_FOREVER);
-        if (p->head) break;
-        if (p->shutdown || p->broken || __atomic_load_n(&pc__f_pools_exiting, __ATOMIC_ACQUIRE))
-            return NULL;
+        looked = 1;
+        // Work often arrives within microseconds while tasks stream in: one
+        // worker watches the queue a moment (no lock) before parking; the
+        // others park at once rather than take the cores from it.
+        if (!p->searching) {
+            p->searching = 1;
+            pc_lock_release(&p->lock);
+            for (int spin = 0; spin < 100 && !__atomic_load_n(&p->head, __ATOMIC_RELAXED); spin++)
+                pc__cpu_relax();
+            pc_lock_acquire(&p->lock, PC_FOREVER);
+            p->searching = 0;
+            if (p->head) break;
+            if (p->shutdown || p->broken ||
+                __atomic_load_n(&pc__f_pools_exiting, __ATOMIC_ACQUIRE))
+                return NULL;
+        }
         p->parked++;
         uint32_t key = pc__evc_prepare(&p->idle);
         pc_lock_release(&p->lock);
         pc__evc_wait(&p->idle, key, INFINITY);
         pc_lock_acquire(&p->lock, PC_FOREVER);
+        p->waking = 0;                          // whoever was woken has come
         pc__evc_leave(&p->idle, --p->parked);   // no stale counts for submits to wake
     }
     pc_future *f = p->head;
     __atomic_store_n(&p->head, f->next, __ATOMIC_RELAXED);
     if (!f->next) p->tail = NULL;
+    else if (looked) *out_wake = pc__f_tpool_wake_one(p);
     return f;
 }
 
@@ -1048,9 +1075,10 @@ static int pc__f_tpool_worker(void *arg) {
     if (!p->initializer || pc__f_tpool_initialize(p) == PC_OK) {
         pc_lock_acquire(&p->lock, PC_FOREVER);
         pc_future *f;
-        int went_idle = 0;
-        while ((f = pc__f_tpool_next(p, went_idle)) != NULL) {
+        int went_idle = 0, wake;
+        while ((f = pc__f_tpool_next(p, went_idle, &wake)) != NULL) {
             pc_lock_release(&p->lock);
+            if (wake) pc__evc_wake(&p->idle, 1);
             went_idle = pc__f_tpool_run(p, f);
             pc_future_release(f);
             pc_lock_acquire(&p->lock, PC_FOREVER);
@@ -1110,8 +1138,8 @@ static int pc__f_tpool_closed(pc__f_tpool *p) {
 }
 
 // Queue f and wake a sleeping worker, or start a new one when none is idle
-// (lock held). Returns whether a wake is due after unlocking: only when a
-// parked worker is announced that no earlier submit has taken already.
+// (lock held). Returns whether a wake is due after unlocking (see
+// pc__f_tpool_wake_one).
 static int pc__f_tpool_enqueue(pc__f_tpool *p, pc_future *f) {
     f->next = NULL;
     if (p->tail) p->tail->next = f;
@@ -1120,7 +1148,7 @@ static int pc__f_tpool_enqueue(pc__f_tpool *p, pc_future *f) {
     if (p->idle_tokens > 0) p->idle_tokens--;
     else if (p->nthreads < p->max_workers && pc__f_tpool_spawn(p) != PC_OK && p->nthreads == 0)
         return -1;
-    return pc__evc_take(&p->idle, 1);
+    return pc__f_tpool_wake_one(p);
 }
 
 static int pc__f_tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
