@@ -1934,7 +1934,13 @@ TEST(futures_outlive_their_pool) {
 // wake-up shows as a wait that runs into its limit.
 static void *finish_when_waited(void *arg) {
     pc_future *f = (pc_future *)arg;
-    while (!__atomic_load_n(&f->hooks, __ATOMIC_ACQUIRE)) sched_yield();
+    for (;;) {                          // hooks are the future's lock's to guard
+        pc_lock_acquire(&f->lock, PC_FOREVER);
+        int waited = f->hooks != NULL;
+        pc_lock_release(&f->lock);
+        if (waited) break;
+        sched_yield();
+    }
     pc_future_set_result(f, (void *)5);
     return NULL;
 }
