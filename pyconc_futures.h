@@ -396,31 +396,32 @@ PYCONC_API void pc_as_completed_free(pc_as_completed *it);
 #define PC__F_SEQ __ATOMIC_SEQ_CST
 
 // >>future
-typedef struct pc__f_callback { pc_future_callback fn; void *ctx; } pc__f_callback;
-typedef struct pc__f_callbacks { size_t n, cap; pc__f_callback *items; } pc__f_callbacks;
 struct pc__f_node;
 
-// 104 bytes on LP64: the future is also the executor's work item (fn, arg,
-// next), so a pending submit is this one allocation (plus the copied arg).
+// 64 bytes on LP64: the future is also the executor's work item (fn, arg,
+// next), so a pending submit is this one slot of its pool's cache (plus
+// the copied arg, then a block of its own). What a future rarely has lives
+// behind hooks: done callbacks, and the nodes of whoever waits on it.
 struct pc_future {
     uint32_t state;             // pc_future_state
-    uint32_t refs;
-    pc_lock lock;               // guards the lists and every move to a done state
+    uint32_t refs;              // references, and PC__F_SLOT: a slot of owner's cache
+    pc_lock lock;               // guards hooks and every move to a done state
     int code;                   // the exception's code (PC_OK: none)
-    pc__evc done;               // result()/exception() waiting for a done state
-    void *result;
-    char *message;              // the exception's message (heap) or NULL
-    pc__f_callback first;       // the first callback, kept inline
-    pc__f_callbacks *more;      // the callbacks after it
-    struct pc__f_node *waiters; // wait()/as_completed() waiters to notify
-    pc_future *next;            // the executor's queue link
+    union {                     // by code: PC_OK has a result, any other a message
+        void *result;
+        char *message;          // the exception's message (heap) or NULL
+    } out;
+    struct pc__f_node *hooks;   // callbacks (in the order added) and waiters' nodes
+    pc_future *next;            // the executor's queue link; a free slot's link
     pc_task_fn fn;              // the call, for executors
     void *arg;
     void *owner;                // the thread pool that queued it, or NULL
 };
+#define PC__F_SLOT 0x80000000u  // in refs: the future is a slot of its pool's cache
+#define PC__F_REFS 0x7fffffffu
 
-// A waiter shared by the futures one wait()/as_completed() watches, as
-// CPython's _Waiter: each future holds a node that points back to it.
+// A waiter shared by the futures one result()/wait()/as_completed() watches,
+// as CPython's _Waiter: each future holds a node that points back to it.
 typedef struct pc__f_waiter {
     pc__evc evc;                // notified on every completion; sleepers wait on it
     uint32_t pending;           // watched futures not yet done
@@ -429,16 +430,24 @@ typedef struct pc__f_waiter {
     struct pc__f_node *done;    // nodes of done futures, newest first
 } pc__f_waiter;
 
+// One of a future's hooks: a waiter's node, or (w NULL) a done callback's.
 typedef struct pc__f_node {
-    struct pc__f_node *next;    // in the future's waiter list
-    struct pc__f_node *done_next;// in the waiter's done stack
-    pc__f_waiter *w;
-    pc_future *f;
+    struct pc__f_node *next;    // in the future's hooks
+    pc__f_waiter *w;            // the waiter; NULL: a callback (heap, freed once run)
+    union {
+        struct {
+            struct pc__f_node *done_next; // in the waiter's done stack
+            pc_future *f;
+        } wait;
+        struct {
+            pc_future_callback fn;
+            void *ctx;
+        } call;
+    } u;
 } pc__f_node;
 
 static int pc__f_wait_done(pc_future *f, double timeout);
-
-
+static void pc__f_slot_free(pc_future *f);
 
 static pc_future *pc__f_alloc(size_t extra) {
     // The copied argument follows the future, aligned for any type.
@@ -465,14 +474,23 @@ PYCONC_API pc_future *pc_future_retain(pc_future *f) {
     return f;
 }
 
-PYCONC_API void pc_future_release(pc_future *f) {
-    if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
-    if (f->more) {
-        pc__free(f->more->items);
-        pc__free(f->more);
+// Callbacks never run (the future was dropped pending) are freed with it.
+static void pc__f_free_hooks(pc__f_node *n) {
+    while (n) {
+        pc__f_node *next = n->next;
+        if (!n->w) pc__free(n);
+        n = next;
     }
-    pc__free(f->message);
-    pc__free(f);
+}
+
+PYCONC_API void pc_future_release(pc_future *f) {
+    if (!f) return;
+    uint32_t r = __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL);
+    if (r & PC__F_REFS) return;
+    pc__f_free_hooks(f->hooks);
+    if (f->state == PC_FUTURE_FINISHED && f->code != PC_OK) pc__free(f->out.message);
+    if (r & PC__F_SLOT) pc__f_slot_free(f);
+    else pc__free(f);
 }
 
 static uint32_t pc__f_state(const pc_future *f) {
@@ -492,30 +510,39 @@ PYCONC_API pc_future_state pc_future_get_state(const pc_future *f) {
     return f ? (pc_future_state)pc__f_state(f) : PC_FUTURE_PENDING;
 }
 
-// Tell every waiter node of f that f is done. Runs with f->lock held, which
-// is also what a waiter takes to detach, so no waiter is freed meanwhile.
-static void pc__f_notify_waiters(pc_future *f, int excepted) {
-    pc__f_node *n = f->waiters, *next;
-    f->waiters = NULL;
+// Tell every waiter node of f that f is done, and hand back its callbacks'
+// nodes, in the order added, to run once the lock is released. Runs with
+// f->lock held, which is also what a waiter takes to detach, so no waiter
+// is freed meanwhile.
+static pc__f_node *pc__f_notify_hooks(pc_future *f, int excepted) {
+    pc__f_node *n = f->hooks, *next, *calls = NULL, **tail = &calls;
+    f->hooks = NULL;
     for (; n; n = next) {
         next = n->next;
         pc__f_waiter *w = n->w;
+        if (!w) {
+            *tail = n;
+            tail = &n->next;
+            continue;
+        }
         pc__f_node *top = __atomic_load_n(&w->done, __ATOMIC_RELAXED);
-        do n->done_next = top;
+        do n->u.wait.done_next = top;
         while (!__atomic_compare_exchange_n(&w->done, &top, n, 1, PC__F_SEQ, __ATOMIC_RELAXED));
         if (excepted) __atomic_add_fetch(&w->excepted, 1, PC__F_SEQ);
         __atomic_add_fetch(&w->finished, 1, PC__F_SEQ);
         __atomic_sub_fetch(&w->pending, 1, PC__F_SEQ);
         pc__evc_notify(&w->evc, INT32_MAX);
     }
+    *tail = NULL;
+    return calls;
 }
 
 // Run callbacks taken from a done future, in order. A callback "fails" by
 // pc_raise(); that is reported and ignored, and a raise pending in the
 // calling thread before the callbacks survives them.
-static void pc__f_call(pc_future *f, pc__f_callback cb) {
+static void pc__f_call(pc_future *f, pc_future_callback fn, void *ctx) {
     char msg[256];
-    cb.fn(f, cb.ctx);
+    fn(f, ctx);
     int code = pc__exception_take(msg, sizeof msg);
     if (code) {
         fprintf(stderr, "exception calling callback for future %p: %s: %s\n", (void *)f,
@@ -524,14 +551,17 @@ static void pc__f_call(pc_future *f, pc__f_callback cb) {
     }
 }
 
-static void pc__f_run_callbacks(pc_future *f, pc__f_callback first, pc__f_callbacks *more) {
+// Run and free the callback nodes calls; or, when calls is NULL, fn(f, ctx).
+static void pc__f_run_callbacks(pc_future *f, pc__f_node *calls, pc_future_callback fn,
+                                void *ctx) {
     char saved[256];
     int saved_code = pc__exception_take(saved, sizeof saved);
-    if (first.fn) pc__f_call(f, first);
-    if (more) {
-        for (size_t i = 0; i < more->n; i++) pc__f_call(f, more->items[i]);
-        pc__free(more->items);
-        pc__free(more);
+    if (!calls) pc__f_call(f, fn, ctx);
+    while (calls) {
+        pc__f_node *next = calls->next;
+        pc__f_call(f, calls->u.call.fn, calls->u.call.ctx);
+        pc__free(calls);
+        calls = next;
     }
     if (saved_code) pc_raise(saved_code, "%s", saved);
 }
@@ -547,22 +577,17 @@ static int pc__f_complete(pc_future *f, uint32_t to, void *result, int code, cha
             pc_lock_release(&f->lock);
             return 0;
         }
-        f->result = result;
         f->code = code;
-        f->message = msg;
+        if (code != PC_OK) f->out.message = msg;
+        else f->out.result = result;
         // A CAS: set_running_or_notify_cancel moves PENDING to RUNNING
         // without the lock. Sequentially consistent, as the event count
-        // that result() sleeps on asks (pyconc.h, >>internal).
+        // a waiter sleeps on asks (pyconc.h, >>internal).
         if (__atomic_compare_exchange_n(&f->state, &s, to, 0, PC__F_SEQ, __ATOMIC_RELAXED)) break;
     }
-    pc__f_callback first = f->first;
-    pc__f_callbacks *more = f->more;
-    f->first.fn = NULL;
-    f->more = NULL;
-    pc__f_notify_waiters(f, code != PC_OK);
+    pc__f_node *calls = f->hooks ? pc__f_notify_hooks(f, code != PC_OK) : NULL;
     pc_lock_release(&f->lock);
-    pc__evc_notify(&f->done, INT32_MAX);
-    if (first.fn) pc__f_run_callbacks(f, first, more);
+    if (calls) pc__f_run_callbacks(f, calls, NULL, NULL);
     return 1;
 }
 
@@ -639,33 +664,23 @@ PYCONC_API int pc_future_run(pc_future *f, pc_task_fn fn, void *arg) {
 
 PYCONC_API int pc_future_add_done_callback(pc_future *f, pc_future_callback fn, void *ctx) {
     if (!f || !fn) return pc__error(PC_VALUE, "future or callback is NULL");
+    pc__f_node *n = (pc__f_node *)pc__malloc(sizeof *n);
+    if (!n) return PC_NOMEM;
+    n->next = NULL;
+    n->w = NULL;
+    n->u.call.fn = fn;
+    n->u.call.ctx = ctx;
     pc_lock_acquire(&f->lock, PC_FOREVER);
     if (pc__f_state(f) < PC_FUTURE_CANCELLED) {
-        if (!f->first.fn) {
-            f->first.fn = fn;
-            f->first.ctx = ctx;
-        } else {
-            pc__f_callbacks *m = f->more;
-            if (!m && !(m = f->more = (pc__f_callbacks *)pc__calloc(1, sizeof *m))) {
-                pc_lock_release(&f->lock);
-                return PC_NOMEM;
-            }
-            if (pc__grow(&m->items, &m->cap, m->n + 1, sizeof *m->items, 0)) {
-                pc_lock_release(&f->lock);
-                return PC_NOMEM;
-            }
-            m->items[m->n].fn = fn;
-            m->items[m->n].ctx = ctx;
-            m->n++;
-        }
+        pc__f_node **pp = &f->hooks;    // after the callbacks added before it
+        while (*pp) pp = &(*pp)->next;
+        *pp = n;
         pc_lock_release(&f->lock);
         return PC_OK;
     }
     pc_lock_release(&f->lock);
-    pc__f_callback only;
-    only.fn = fn;
-    only.ctx = ctx;
-    pc__f_run_callbacks(f, only, NULL);
+    pc__free(n);
+    pc__f_run_callbacks(f, NULL, fn, ctx);
     return PC_OK;
 }
 
@@ -674,7 +689,7 @@ PYCONC_API int pc_future_add_done_callback(pc_future *f, pc_future_callback fn, 
 static int pc__f_outcome(pc_future *f) {
     if (pc__f_state(f) == PC_FUTURE_CANCELLED)
         return pc__error(PC_CANCELLED, "future was cancelled");
-    if (f->code != PC_OK) return pc__error(f->code, "%s", f->message ? f->message : "");
+    if (f->code != PC_OK) return pc__error(f->code, "%s", f->out.message ? f->out.message : "");
     return PC_OK;
 }
 
@@ -684,7 +699,7 @@ PYCONC_API int pc_future_result(pc_future *f, double timeout, void **out_result)
     int rc = pc__f_wait_done(f, timeout);
     if (rc) return rc;
     rc = pc__f_outcome(f);
-    if (rc == PC_OK && out_result) *out_result = f->result;
+    if (rc == PC_OK && out_result) *out_result = f->out.result;
     return rc;
 }
 
@@ -698,11 +713,29 @@ PYCONC_API int pc_future_exception(pc_future *f, double timeout, int *out_code,
     if (pc__f_state(f) == PC_FUTURE_CANCELLED)
         return pc__error(PC_CANCELLED, "future was cancelled");
     if (out_code) *out_code = f->code;
-    if (out_message && f->message) *out_message = f->message;
+    if (out_message && f->code != PC_OK && f->out.message) *out_message = f->out.message;
     return PC_OK;
 }
 
 // >>thread_pool
+// The pool's futures come from blocks of slots that it keeps for reuse, as
+// GLib's slab: a submit takes a slot (pool lock held already), the last
+// release of its future gives the slot back from any thread (a lock-free
+// push), and the pool frees the blocks only when it is gone and the last
+// slot is back, so a future may outlive its pool. A submit takes the
+// released slots all at once (an exchange), never one from the shared
+// stack: so no slot is popped while another thread reuses it (no ABA).
+#define PC__F_BLOCK 64          // slots per block: 4 KiB of 64-byte futures
+#define PC__F_CLOSED ((pc_future *)(uintptr_t)1)   // freed, once the pool is gone
+
+typedef struct pc__f_cache {
+    pc_future *freed;           // released slots (any thread); PC__F_CLOSED: pool gone
+    pc_future *spare;           // slots a submit hands out (pool lock)
+    pc_future **blocks;         // [cap]: the blocks, for the last free (pool lock)
+    size_t nblocks, cap;
+    int64_t out;                // once closed: the slots not back yet, counted down
+} pc__f_cache;
+
 typedef struct pc__f_tpool {
     pc_executor base;           // first: the interface
     uint32_t refs;              // the user's handle + one per live worker
@@ -711,6 +744,8 @@ typedef struct pc__f_tpool {
                                 // written atomically for idle workers' unlocked peek
     pc__evc idle;               // idle workers park on it (every step under lock)
     uint32_t parked;            // workers between their prepare and leave on idle
+    int searching;              // a worker watches the empty queue before it parks
+    int waking;                 // a wake is on its way: a parked worker will look
     int idle_tokens;            // Python's _idle_semaphore
     int max_workers, nthreads;  // nthreads: workers started
     int shutdown, broken;
@@ -724,6 +759,7 @@ typedef struct pc__f_tpool {
     pc_target_fn initializer;
     void *initarg;
     pc__link reg;               // in pc__f_pools
+    pc__f_cache cache;          // the futures' slots
 } pc__f_tpool;
 
 // The worker's own pool and index, for the deadlock check and for a
@@ -802,6 +838,7 @@ static void pc__f_pools_after_fork_child(void) {
         p->lock.state = 0;
         pc__evc_init(&p->idle, 0);
         p->parked = 0;
+        p->searching = p->waking = 0;
         p->idle_tokens = 0;
         if (!p->handle_freed) p->refs = 1;
     }
@@ -838,6 +875,61 @@ static void pc__f_pools_remove(pc__f_tpool *p) {
     pc_lock_release(&pc__f_pools_lock);
 }
 
+// A free slot from p's cache (lock held), or NULL (PC_NOMEM).
+static pc_future *pc__f_slot_take(pc__f_tpool *p) {
+    pc__f_cache *c = &p->cache;
+    pc_future *f = c->spare;
+    if (!f) f = __atomic_exchange_n(&c->freed, (pc_future *)NULL, __ATOMIC_ACQUIRE);
+    if (!f) {
+        if (pc__grow(&c->blocks, &c->cap, c->nblocks + 1, sizeof *c->blocks, 0)) return NULL;
+        f = (pc_future *)pc__malloc(PC__F_BLOCK * sizeof *f);
+        if (!f) return NULL;
+        c->blocks[c->nblocks++] = f;
+        for (int i = 0; i < PC__F_BLOCK - 1; i++) f[i].next = &f[i + 1];
+        f[PC__F_BLOCK - 1].next = NULL;
+    }
+    c->spare = f->next;
+    return f;
+}
+
+static void pc__f_tpool_destroy(pc__f_tpool *p) {
+    for (size_t i = 0; i < p->cache.nblocks; i++) pc__free(p->cache.blocks[i]);
+    pc__free(p->cache.blocks);
+    pc__free(p);
+}
+
+// The last release of a slot's future: back to the cache, or, once the
+// pool is gone, one fewer to wait for (the last one frees the pool).
+static void pc__f_slot_free(pc_future *f) {
+    pc__f_tpool *p = (pc__f_tpool *)f->owner;
+    pc_future *top = __atomic_load_n(&p->cache.freed, __ATOMIC_RELAXED);
+    for (;;) {
+        if (top == PC__F_CLOSED) {
+            if (__atomic_sub_fetch(&p->cache.out, 1, __ATOMIC_ACQ_REL) == 0)
+                pc__f_tpool_destroy(p);
+            return;
+        }
+        f->next = top;
+        // Release: the submit that takes f sees it whole.
+        if (__atomic_compare_exchange_n(&p->cache.freed, &top, f, 1, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED))
+            return;
+    }
+}
+
+// The pool is gone: count the slots still out; the last of them (or this,
+// when none is) frees it. Slot releases before the exchange were pushed
+// and are counted here; those after it count themselves down.
+static void pc__f_cache_close(pc__f_tpool *p) {
+    pc__f_cache *c = &p->cache;
+    int64_t back = 0;
+    pc_future *f = __atomic_exchange_n(&c->freed, PC__F_CLOSED, __ATOMIC_ACQ_REL);
+    for (; f; f = f->next) back++;
+    for (f = c->spare; f; f = f->next) back++;
+    int64_t out = (int64_t)c->nblocks * PC__F_BLOCK - back;
+    if (__atomic_add_fetch(&c->out, out, __ATOMIC_ACQ_REL) == 0) pc__f_tpool_destroy(p);
+}
+
 static void pc__f_tpool_release(pc__f_tpool *p) {
     if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     pc__f_pools_remove(p);
@@ -845,7 +937,7 @@ static void pc__f_tpool_release(pc__f_tpool *p) {
     pc__free(p->threads);
     pc__free(p->waiting_on);
     pc__free(p->prefix);
-    pc__free(p);
+    pc__f_cache_close(p);
 }
 
 // Take the whole queue (lock held).
@@ -893,10 +985,25 @@ static int pc__f_tpool_initialize(pc__f_tpool *p) {
     return PC_BROKEN;
 }
 
+// Wake one parked worker, unless a worker will look at the queue anyway:
+// one searching it, or one woken and on its way (lock held). Returns
+// whether to call pc__evc_wake after unlocking. Waking for every submit
+// made 16 workers on 2 cores spend their time in futex calls and context
+// switches; with this, one worker is woken at a time, and each wakes the
+// next only while work is left queued behind the task it took.
+static int pc__f_tpool_wake_one(pc__f_tpool *p) {
+    if (p->searching || p->waking || !pc__evc_take(&p->idle, 1)) return 0;
+    p->waking = 1;
+    return 1;
+}
+
 // Next task, sleeping while the queue is empty; NULL when the worker should
 // end. went_idle: the worker counted itself idle already (pc__f_tpool_run).
+// *out_wake: wake a parked worker after unlocking (pc__f_tpool_wake_one).
 // Called and returns with p->lock held.
-static pc_future *pc__f_tpool_next(pc__f_tpool *p, int went_idle) {
+static pc_future *pc__f_tpool_next(pc__f_tpool *p, int went_idle, int *out_wake) {
+    int looked = 0;
+    *out_wake = 0;
     while (!p->head) {
         if (p->shutdown || p->broken || __atomic_load_n(&pc__f_pools_exiting, __ATOMIC_ACQUIRE))
             return NULL;
@@ -904,25 +1011,34 @@ static pc_future *pc__f_tpool_next(pc__f_tpool *p, int went_idle) {
             p->idle_tokens++;
             went_idle = 1;
         }
-        // Work often arrives within microseconds while tasks stream in:
-        // watch the queue a moment (no lock) before parking.
-        pc_lock_release(&p->lock);
-        for (int spin = 0; spin < 100 && !__atomic_load_n(&p->head, __ATOMIC_RELAXED); spin++)
-            pc__cpu_relax();
-        pc_lock_acquire(&p->lock, PC_FOREVER);
-        if (p->head) break;
-        if (p->shutdown || p->broken || __atomic_load_n(&pc__f_pools_exiting, __ATOMIC_ACQUIRE))
-            return NULL;
+        looked = 1;
+        // Work often arrives within microseconds while tasks stream in: one
+        // worker watches the queue a moment (no lock) before parking; the
+        // others park at once rather than take the cores from it.
+        if (!p->searching) {
+            p->searching = 1;
+            pc_lock_release(&p->lock);
+            for (int spin = 0; spin < 100 && !__atomic_load_n(&p->head, __ATOMIC_RELAXED); spin++)
+                pc__cpu_relax();
+            pc_lock_acquire(&p->lock, PC_FOREVER);
+            p->searching = 0;
+            if (p->head) break;
+            if (p->shutdown || p->broken ||
+                __atomic_load_n(&pc__f_pools_exiting, __ATOMIC_ACQUIRE))
+                return NULL;
+        }
         p->parked++;
         uint32_t key = pc__evc_prepare(&p->idle);
         pc_lock_release(&p->lock);
         pc__evc_wait(&p->idle, key, INFINITY);
         pc_lock_acquire(&p->lock, PC_FOREVER);
+        p->waking = 0;                          // whoever was woken has come
         pc__evc_leave(&p->idle, --p->parked);   // no stale counts for submits to wake
     }
     pc_future *f = p->head;
     __atomic_store_n(&p->head, f->next, __ATOMIC_RELAXED);
     if (!f->next) p->tail = NULL;
+    else if (looked) *out_wake = pc__f_tpool_wake_one(p);
     return f;
 }
 
@@ -959,9 +1075,10 @@ static int pc__f_tpool_worker(void *arg) {
     if (!p->initializer || pc__f_tpool_initialize(p) == PC_OK) {
         pc_lock_acquire(&p->lock, PC_FOREVER);
         pc_future *f;
-        int went_idle = 0;
-        while ((f = pc__f_tpool_next(p, went_idle)) != NULL) {
+        int went_idle = 0, wake;
+        while ((f = pc__f_tpool_next(p, went_idle, &wake)) != NULL) {
             pc_lock_release(&p->lock);
+            if (wake) pc__evc_wake(&p->idle, 1);
             went_idle = pc__f_tpool_run(p, f);
             pc_future_release(f);
             pc_lock_acquire(&p->lock, PC_FOREVER);
@@ -1021,8 +1138,8 @@ static int pc__f_tpool_closed(pc__f_tpool *p) {
 }
 
 // Queue f and wake a sleeping worker, or start a new one when none is idle
-// (lock held). Returns whether a wake is due after unlocking: only when a
-// parked worker is announced that no earlier submit has taken already.
+// (lock held). Returns whether a wake is due after unlocking (see
+// pc__f_tpool_wake_one).
 static int pc__f_tpool_enqueue(pc__f_tpool *p, pc_future *f) {
     f->next = NULL;
     if (p->tail) p->tail->next = f;
@@ -1031,26 +1148,34 @@ static int pc__f_tpool_enqueue(pc__f_tpool *p, pc_future *f) {
     if (p->idle_tokens > 0) p->idle_tokens--;
     else if (p->nthreads < p->max_workers && pc__f_tpool_spawn(p) != PC_OK && p->nthreads == 0)
         return -1;
-    return pc__evc_take(&p->idle, 1);
+    return pc__f_tpool_wake_one(p);
 }
 
 static int pc__f_tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
                               pc_future **out_future) {
     pc__f_tpool *p = (pc__f_tpool *)ex;
-    pc_future *f = pc__f_alloc(arg_size);
-    if (!f) return PC_NOMEM;
-    f->fn = fn;
-    f->arg = (void *)arg;
-    if (arg_size) f->arg = memcpy(pc__f_extra(f), arg, arg_size);
-    f->owner = p;
-    f->refs = 2;                // the caller's and the queue's
+    pc_future *f = NULL;
+    if (arg_size) {             // a block of its own, the copy behind the future
+        if (!(f = pc__f_alloc(arg_size))) return PC_NOMEM;
+        arg = memcpy(pc__f_extra(f), arg, arg_size);
+    }
     pc_lock_acquire(&p->lock, PC_FOREVER);
     int rc = pc__f_tpool_closed(p);
+    if (!rc && !f && !(f = pc__f_slot_take(p))) rc = PC_NOMEM;
     if (rc) {
         pc_lock_release(&p->lock);
         pc__free(f);
         return rc;
     }
+    if (arg_size) {
+        f->refs = 2;            // the caller's and the queue's
+    } else {
+        memset(f, 0, sizeof *f);
+        f->refs = 2 | PC__F_SLOT;
+    }
+    f->fn = fn;
+    f->arg = (void *)arg;
+    f->owner = p;
     int wake = pc__f_tpool_enqueue(p, f);
     if (wake < 0) {             // no worker could start: nothing would ever run
         char why[256];
@@ -1178,6 +1303,32 @@ static void pc__f_deadlock_leave(void) {
     pc_lock_release(&p->lock);
 }
 
+static int pc__f_node_attach(pc__f_node *node, pc__f_waiter *w, pc_future *f, int *excepted);
+static void pc__f_node_detach(pc__f_node *node);
+
+// Sleep on a waiter of one's own, hooked onto f, until f is done or the
+// deadline passes (the future keeps no event count: most are never waited
+// on asleep, and those that are cost a node on the sleeper's stack).
+static int pc__f_sleep_done(pc_future *f, double deadline, double timeout) {
+    pc__f_waiter w;
+    pc__f_node node;
+    int excepted, rc = PC_OK;
+    memset(&w, 0, sizeof w);
+    memset(&node, 0, sizeof node);
+    if (pc__f_node_attach(&node, &w, f, &excepted)) return PC_OK;
+    while (__atomic_load_n(&w.pending, PC__F_SEQ) != 0) {
+        uint32_t key = pc__evc_prepare(&w.evc);
+        if (__atomic_load_n(&w.pending, PC__F_SEQ) == 0) break;
+        if (pc__evc_wait(&w.evc, key, deadline) == PC_TIMEOUT &&
+            __atomic_load_n(&w.pending, PC__F_SEQ) != 0) {
+            rc = pc__error(PC_TIMEOUT, "future not done after %g s", timeout);
+            break;
+        }
+    }
+    pc__f_node_detach(&node);   // under f->lock: the notifier is done with w
+    return rc;
+}
+
 // Sleep until f is done or the timeout passes.
 static int pc__f_wait_done(pc_future *f, double timeout) {
     double deadline = INFINITY;
@@ -1194,16 +1345,7 @@ static int pc__f_wait_done(pc_future *f, double timeout) {
     int guarded = deadline == INFINITY && pc__f_tls_pool && f->owner == (void *)pc__f_tls_pool &&
                   s == PC_FUTURE_PENDING;
     if (guarded && pc__f_deadlock_enter(f)) return PC_RUNTIME;
-    int rc = PC_OK;
-    while (__atomic_load_n(&f->state, PC__F_SEQ) < PC_FUTURE_CANCELLED) {
-        uint32_t key = pc__evc_prepare(&f->done);
-        if (__atomic_load_n(&f->state, PC__F_SEQ) >= PC_FUTURE_CANCELLED) break;
-        if (pc__evc_wait(&f->done, key, deadline) == PC_TIMEOUT &&
-            pc__f_state(f) < PC_FUTURE_CANCELLED) {
-            rc = pc__error(PC_TIMEOUT, "future not done after %g s", timeout);
-            break;
-        }
-    }
+    int rc = pc__f_sleep_done(f, deadline, timeout);
     if (guarded) pc__f_deadlock_leave();
     return rc;
 }
@@ -1486,19 +1628,19 @@ static int pc__f_node_attach(pc__f_node *node, pc__f_waiter *w, pc_future *f, in
         return 1;
     }
     node->w = w;
-    node->f = f;
-    node->next = f->waiters;
-    f->waiters = node;
+    node->u.wait.f = f;
+    node->next = f->hooks;          // callbacks keep their order behind it
+    f->hooks = node;
     __atomic_add_fetch(&w->pending, 1, PC__F_SEQ);
     pc_lock_release(&f->lock);
     return 0;
 }
 
 static void pc__f_node_detach(pc__f_node *node) {
-    pc_future *f = node->f;
+    pc_future *f = node->u.wait.f;
     if (!f) return;
     pc_lock_acquire(&f->lock, PC_FOREVER);
-    for (pc__f_node **pp = &f->waiters; *pp; pp = &(*pp)->next) {
+    for (pc__f_node **pp = &f->hooks; *pp; pp = &(*pp)->next) {
         if (*pp == node) {
             *pp = node->next;
             break;
@@ -1661,12 +1803,12 @@ static void pc__f_as_completed_collect(pc_as_completed *it) {
     if (!stack) return;
     pc__f_node *rev = NULL, *last = stack;
     while (stack) {
-        pc__f_node *next = stack->done_next;
-        stack->done_next = rev;
+        pc__f_node *next = stack->u.wait.done_next;
+        stack->u.wait.done_next = rev;
         rev = stack;
         stack = next;
     }
-    if (it->queue) it->queue_tail->done_next = rev;
+    if (it->queue) it->queue_tail->u.wait.done_next = rev;
     else it->queue = rev;
     it->queue_tail = last;
 }
@@ -1691,8 +1833,8 @@ PYCONC_API int pc_as_completed_next(pc_as_completed *it, pc_future **out_future)
                 return pc__error(PC_TIMEOUT, "%zu (of %zu) futures unfinished",
                                  it->m - it->yielded, it->m);
         }
-        f = it->queue->f;
-        it->queue = it->queue->done_next;
+        f = it->queue->u.wait.f;
+        it->queue = it->queue->u.wait.done_next;
     }
     it->yielded++;
     if (out_future) *out_future = f;

@@ -5,9 +5,14 @@
      throughput   N trivial tasks submitted, then all waited for
      round trip   one task submitted and its result waited for (median)
      map          Executor.map over N items, results consumed in order
+     fire and forget  N tasks submitted without a future (each counts
+                  itself done), then the count waited for: the per-task cost
+                  when nobody holds the future
      workers      the throughput case with 1, 2, 4, 8 and 16 workers against
                   the pthread pool with as many (N/4 tasks): how the cost
-                  grows with the pool
+                  grows with the pool; the target: 16 workers keep >= 0.7x
+                  the throughput of 2 on this machine
+     memory       what N pending futures add to the heap, per future
 
    usage: bench_futures [N]   (default 1000000; the round trip runs N/10)
           bench_futures quick (N = 20000, a smoke test) */
@@ -50,6 +55,28 @@ static double pyconc_throughput(void *p) {
         if (pc_future_result(c->fs[i], PC_FOREVER, NULL)) abort();
         pc_future_release(c->fs[i]);
     }
+    return (pcb_now() - t0) / (double)c->n;
+}
+
+// Fire and forget: no future is kept; each task counts itself and the one
+// that reaches the target sets the event the submitter waits on.
+typedef struct ff_ctx { pc_executor *ex; size_t n, finished, target; pc_event done; } ff_ctx;
+
+static void *ff_task(void *arg) {
+    ff_ctx *c = (ff_ctx *)arg;
+    size_t done = __atomic_add_fetch(&c->finished, 1, __ATOMIC_ACQ_REL);
+    if (done == __atomic_load_n(&c->target, __ATOMIC_ACQUIRE)) pc_event_set(&c->done);
+    return NULL;
+}
+
+static double pyconc_fire_and_forget(void *p) {
+    ff_ctx *c = (ff_ctx *)p;
+    pc_event_clear(&c->done);
+    __atomic_store_n(&c->target, c->finished + c->n, __ATOMIC_RELEASE);
+    double t0 = pcb_now();
+    for (size_t i = 0; i < c->n; i++)
+        if (pc_executor_submit(c->ex, ff_task, c, NULL)) abort();
+    pc_event_wait(&c->done, PC_FOREVER);
     return (pcb_now() - t0) / (double)c->n;
 }
 
@@ -300,22 +327,36 @@ static void *wait_go(void *arg) {
     return NULL;
 }
 
+static size_t heap_in_use(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    return mallinfo2().uordblks;
+#else
+    return 0;
+#endif
+}
+
 // What one pending submit holds: the future, which is also the work item.
-static void bench_memory(void) {
+// Measured as the heap's growth over n futures queued behind a blocked
+// worker, allocator headers and the pool's blocks included.
+static void bench_memory(pc_future **fs) {
+    size_t n = n_tasks < 100000 ? n_tasks : 100000;
     pc_executor *ex = pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = 1 });
     pc_event go = PC_EVENT_INIT;
-    pc_future *blocker, *f;
+    pc_future *blocker;
     pc_executor_submit(ex, wait_go, &go, &blocker);
-    pc_executor_submit(ex, trivial, NULL, &f);      // queued behind the blocker
-    size_t usable = sizeof(struct pc_future);
-#if defined(__GLIBC__)
-    usable = malloc_usable_size(f) + sizeof(size_t);
-#endif
-    printf("-- memory: %zu bytes per pending future (struct), %zu with the allocator's header\n",
-           sizeof(struct pc_future), usable);
+    size_t before = heap_in_use();
+    for (size_t i = 0; i < n; i++)
+        if (pc_executor_submit(ex, trivial, NULL, &fs[i])) abort();
+    size_t after = heap_in_use();
+    if (after)
+        printf("-- memory: %.1f bytes of heap per pending future (%zu queued; struct: %zu)\n",
+               (double)(after - before) / (double)n, n, sizeof(struct pc_future));
+    else
+        printf("-- memory: struct pc_future is %zu bytes (heap growth needs glibc 2.33)\n",
+               sizeof(struct pc_future));
     pc_event_set(&go);
     pc_future_release(blocker);
-    pc_future_release(f);
+    for (size_t i = 0; i < n; i++) pc_future_release(fs[i]);
     pc_executor_free(ex);
 }
 
@@ -323,6 +364,7 @@ static void bench_memory(void) {
 // with 1, 2, 4, 8 and 16 workers each, a quarter of the tasks.
 static void bench_workers(pc_future **fs) {
     size_t n = n_tasks / 4;
+    double at2 = NAN;
     printf("-- throughput, %zu tasks: cost as the pool grows\n", n);
     for (int w = 1; w <= MAX_WORKERS; w *= 2) {
         pyconc_ctx c = {pc_thread_pool_new(&(pc_thread_pool_desc){ .max_workers = w }), fs, n};
@@ -336,6 +378,9 @@ static void bench_workers(pc_future **fs) {
         pcb_scale_row("pool workers", w, name, ours, "pthread pool", peer);
         plain_stop(&plain);
         pc_executor_free(c.ex);
+        if (w == 2) at2 = ours;
+        if (w == MAX_WORKERS)   // >= 0.7x the throughput: <= 1/0.7 the time per task
+            pcb_target("throughput, 16 workers", "pyconc with 2 workers", ours, at2, 1 / 0.7);
     }
 }
 
@@ -385,11 +430,24 @@ int main(int argc, char **argv) {
 #else
     pcb_row_skip(throughput, ours, LIBUV, PCB_NEED_LIBUV);
 #endif
+    double ours_throughput = ours;
+    ff_ctx ff;
+    memset(&ff, 0, sizeof ff);
+    ff.ex = pc.ex;
+    ff.n = n_tasks;
+    const char *forget = "fire and forget: submit N, no futures";
+#ifdef PYCONC_HAVE_LIBUV
+    pcb_duel(pyconc_fire_and_forget, &ff, uv_throughput, &u, ROUNDS, &ours, &peer);
+    pcb_row(forget, ours, LIBUV, peer);
+    pcb_target(forget, LIBUV, ours, peer, 1.0);
+#else
+    pcb_row_skip(forget, pcb_solo(pyconc_fire_and_forget, &ff, ROUNDS), LIBUV, PCB_NEED_LIBUV);
+#endif
     char args[64];
     snprintf(args, sizeof args, "%zu %d", n_tasks / 10, WORKERS);
     peer = pcb_python("futures_throughput.py", args);
-    pcb_row(throughput, ours, PY, peer);
-    pcb_target(throughput, PY, ours, peer, 0.01);
+    pcb_row(throughput, ours_throughput, PY, peer);
+    pcb_target(throughput, PY, ours_throughput, peer, 0.01);
 
     pingpong pp;
     memset(&pp, 0, sizeof pp);
@@ -436,7 +494,7 @@ int main(int argc, char **argv) {
     plain_stop(&plain);
 
     bench_workers(pc.fs);
-    bench_memory();
+    bench_memory(pc.fs);
     pcb_end();
 #ifdef PYCONC_HAVE_GLIB
     g_thread_pool_free(g.pool, FALSE, TRUE);
