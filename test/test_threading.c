@@ -592,7 +592,7 @@ TEST(condition_notified_waiter_sleeps_once) {
 // kind of condition, the lock given back every way there is (the
 // condition's release, the lock's own, wait()). A lost wake-up stalls the ring: the turns then stop short
 // and the 30 s waits fail.
-enum { RING_ROUNDS = 3000 };
+enum { RING_ROUNDS = 8000 };
 
 struct ring {
     pc_lock lock;
