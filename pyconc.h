@@ -618,6 +618,12 @@ PYCONC_API int pc__deadline(double timeout, double *out_deadline);
 PYCONC_API int pc__futex_wait(uint32_t *addr, uint32_t expected, double deadline, int shared);
 /* Wake up to n waiters of addr (INT32_MAX: all). */
 PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared);
+/* Move up to n sleepers of from (asleep while *from == expected) onto the
+   queue of to, without waking them: a wake of to wakes them later. Returns
+   how many moved. Without a futex nothing can move: they are woken now
+   (and 0 is returned), so each must be ready to find to still taken. */
+PYCONC_API int pc__futex_requeue(uint32_t *from, uint32_t expected, uint32_t *to, int n,
+                                 int shared);
 /* How many wake calls (pc__futex_wake) this thread has made: for tests. */
 PYCONC_API uint64_t pc__futex_wake_calls(void);
 
@@ -861,6 +867,12 @@ static long pc__os_futex(uint32_t *addr, int op, uint32_t val, const struct time
                          uint32_t mask) {
     return syscall(SYS_futex, addr, op, val, timeout, (uint32_t *)NULL, mask);
 }
+
+// The requeue form: the count to move travels in the timeout's place.
+static long pc__os_futex_requeue(uint32_t *from, int op, uint32_t wake, uint32_t move,
+                                 uint32_t *to, uint32_t expected) {
+    return syscall(SYS_futex, from, op, wake, (unsigned long)move, to, expected);
+}
 #endif
 
 static long pc__os_native_id(void) {
@@ -1075,6 +1087,7 @@ PYCONC_API uint64_t pc__futex_wake_calls(void) { return pc__wake_calls; }
 #if PC__HAVE_FUTEX
 // The kernel's futex ABI (linux/futex.h, which musl toolchains lack).
 #define PC__FUTEX_WAKE 1
+#define PC__FUTEX_CMP_REQUEUE 4
 #define PC__FUTEX_WAIT_BITSET 9
 #define PC__FUTEX_PRIVATE 128
 #define PC__FUTEX_MATCH_ANY 0xffffffffu
@@ -1096,6 +1109,15 @@ PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
     pc__wake_calls++;
     pc__os_futex(addr, op, (uint32_t)n, NULL, 0);
     errno = saved;
+}
+
+PYCONC_API int pc__futex_requeue(uint32_t *from, uint32_t expected, uint32_t *to, int n,
+                                 int shared) {
+    int op = PC__FUTEX_CMP_REQUEUE | (shared ? 0 : PC__FUTEX_PRIVATE);
+    int saved = errno;
+    long r = pc__os_futex_requeue(from, op, 0, (uint32_t)n, to, expected);
+    errno = saved;
+    return r > 0 ? (int)r : 0;
 }
 
 static void pc__waitqueue_after_fork(void) {}
@@ -1163,6 +1185,13 @@ PYCONC_API void pc__futex_wake(uint32_t *addr, int n, int shared) {
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+PYCONC_API int pc__futex_requeue(uint32_t *from, uint32_t expected, uint32_t *to, int n,
+                                 int shared) {
+    (void)expected; (void)to;
+    pc__futex_wake(from, n, shared);
+    return 0;
 }
 
 // A bucket may have been held by a thread that does not exist in the child.
@@ -1300,6 +1329,35 @@ PYCONC_API int pc_lock_locked(const pc_lock *lock) {
     return lock && PC__RELAXED(&lock->state) != 0;
 }
 
+// A condition's notify moved a sleeper onto this held lock's queue: make
+// the release wake it. The holder is the notifier, so the state is 1 or 2;
+// 0 means another thread released a plain Lock meanwhile (Python allows
+// that), and then the sleeper is woken here instead.
+static void pc__lock_note_requeued(pc_lock *lock) {
+    uint32_t held = 1;
+    if (__atomic_compare_exchange_n(&lock->state, &held, 2, 0, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED) || held != 0)
+        return;
+    pc__futex_wake(&lock->state, 1, 0);
+}
+
+// Take the lock back after a condition wait. The caller may have been
+// moved onto the lock's queue and woken by a release, with more moved
+// sleepers still there: like any woken sleeper it must leave the state at
+// 2, or the next release would wake none of them.
+static void pc__lock_reacquire(pc_lock *lock) {
+    for (int i = 0; i < PYCONC_LOCK_SPIN; i++) {
+        uint32_t free_state = 0;
+        if (PC__RELAXED(&lock->state) == 0 &&
+            __atomic_compare_exchange_n(&lock->state, &free_state, 2, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return;
+        pc__cpu_relax();
+    }
+    while (__atomic_exchange_n(&lock->state, 2, __ATOMIC_ACQUIRE) != 0)
+        pc__futex_wait(&lock->state, 2, INFINITY, 0);
+}
+
 // >>rlock
 // owner is read without the lock only to compare with the caller's own id,
 // which no other thread can store, so relaxed order is enough.
@@ -1348,7 +1406,7 @@ static uint32_t pc__rlock_release_all(pc_rlock *r) {
 }
 
 static void pc__rlock_restore(pc_rlock *r, uint32_t depth) {
-    pc_lock_acquire(&r->lock, PC_FOREVER);
+    pc__lock_reacquire(&r->lock);
     __atomic_store_n(&r->owner, pc__self_id(), __ATOMIC_RELAXED);
     r->count = depth;
 }
@@ -1356,9 +1414,14 @@ static void pc__rlock_restore(pc_rlock *r, uint32_t depth) {
 // >>condition
 // Each waiter parks on a word of its own, queued in a FIFO list that the
 // condition's lock protects (so notify(n) wakes exactly n, oldest first).
-// A notifier sets the word and wakes it while holding the lock, and the
-// waiter cannot leave wait() before it re-takes that lock, so the node
-// on the waiter's stack outlives every use by the notifier.
+// A notifier sets the word while holding the lock, and the waiter cannot
+// leave wait() before it re-takes that lock, so the node on the waiter's
+// stack outlives every use by the notifier. Woken there and then, the
+// waiter would only find the lock held and sleep again, to be woken a
+// second time by the release: so notify moves it, asleep, from its word
+// onto the lock's queue (a futex requeue), and the release that lets it
+// in is its one wake-up. A waiter not yet asleep sees its word set and
+// goes straight for the lock.
 // Not the event count of >>api.internal: a waiter here is woken only by the
 // notify that picked it, never by a shared state it looks at again, so its
 // own 0/1 word is the whole protocol; an event count per waiter would add
@@ -1384,6 +1447,12 @@ PYCONC_API void pc_condition_init_rlock(pc_condition *c, pc_rlock *rlock) {
 }
 
 PYCONC_API void pc_condition_destroy(pc_condition *c) { (void)c; }
+
+// The pc_lock under the condition (a plain Lock, or the RLock's own).
+static pc_lock *pc__cond_mutex(pc_condition *c) {
+    if (c->kind == 1) return (pc_lock *)c->lock;
+    return c->kind == 2 ? &((pc_rlock *)c->lock)->lock : &c->own.lock;
+}
 
 static pc_rlock *pc__cond_rlock(pc_condition *c) {
     return c->kind == 2 ? (pc_rlock *)c->lock : &c->own;
@@ -1421,7 +1490,7 @@ PYCONC_API int pc_condition_wait(pc_condition *c, double timeout) {
     else depth = pc__rlock_release_all(pc__cond_rlock(c));
     while (!PC__LOAD(&w.notified))
         if (pc__futex_wait(&w.notified, 0, deadline, 0) == PC_TIMEOUT) break;
-    if (c->kind == 1) pc_lock_acquire((pc_lock *)c->lock, PC_FOREVER);
+    if (c->kind == 1) pc__lock_reacquire((pc_lock *)c->lock);
     else pc__rlock_restore(pc__cond_rlock(c), depth);
     if (PC__LOAD(&w.notified)) return PC_OK;
     pc__list_remove(&c->waiters, &w.link);
@@ -1447,10 +1516,12 @@ PYCONC_API int pc_condition_notify(pc_condition *c, int n) {
     if (!c) return pc__error(PC_VALUE, "condition is NULL");
     if (pc__cond_owned(c, "notify")) return PC_RUNTIME;
     pc__link *x;
+    pc_lock *mutex = pc__cond_mutex(c);
     for (; n > 0 && (x = pc__list_pop_front(&c->waiters)); n--) {  // n <= 0 wakes nobody
         pc__cond_waiter *w = PC__CONTAINER(x, pc__cond_waiter, link);
         PC__STORE(&w->notified, 1u);
-        pc__futex_wake(&w->notified, 1, 0);
+        if (pc__futex_requeue(&w->notified, 1u, &mutex->state, 1, 0) > 0)
+            pc__lock_note_requeued(mutex);
     }
     return PC_OK;
 }

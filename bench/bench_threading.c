@@ -9,8 +9,10 @@
        bench_threading            the full run (a few seconds)
        bench_threading quick      fewer rounds, for a smoke test
 
-   Cases: uncontended Lock and RLock acquire+release; Condition ping-pong
-   (one round trip = two wake-ups); Event handoff (the same with two
+   Cases: uncontended Lock and RLock acquire+release; contended Lock (2, 4
+   and 8 threads, against a plain futex mutex); Condition ping-pong (one
+   round trip = two wake-ups; also against a raw futex ping-pong, the floor
+   of a handoff between two threads); Event handoff (the same with two
    Events); Thread create+start+join; Timer(1 ms) oversleep, median and p99.
    An idle second thread stays alive the whole time: glibc skips atomics in
    a single-threaded process, which would flatter the pthread figures.
@@ -23,6 +25,14 @@
 #include "bench.h"
 
 #include <errno.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+#if defined(__linux__) && defined(SYS_futex)
+#define RAW_FUTEX 1
+#else
+#define RAW_FUTEX 0
+#endif
 
 static int rounds(void) { return pcb_quick ? 3 : 11; }
 
@@ -109,6 +119,99 @@ static double trial_pthread_mutex(void *ctx) {
     double dt = pcb_now() - t0;
     pcb_note_failure("pthread_mutex lock/unlock", bad);
     return dt / (double)n;
+}
+
+// ---------------------------------------------------------------------------
+// >>contended  N threads each take the lock, bump a shared counter and let
+// go, with nothing outside the lock (the worst case: every release has a
+// taker waiting), started together. The peer is Drepper's "mutex2" (Futexes
+// Are Tricky), the plain three-state futex mutex without spinning. The
+// "work outside" row adds a little private work between the pairs.
+
+#define CONTENDED_PAIRS 400000L   // pairs in a trial, shared among the threads
+#define OUTSIDE_WORK 40           // dependent steps between pairs in the "work outside" row
+
+#if RAW_FUTEX
+static void mutex2_lock(uint32_t *m) {
+    uint32_t c = 0;
+    if (__atomic_compare_exchange_n(m, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
+    if (c != 2) c = __atomic_exchange_n(m, 2, __ATOMIC_ACQUIRE);
+    while (c != 0) {
+        syscall(SYS_futex, m, 128 /* FUTEX_WAIT_PRIVATE */, 2, NULL, NULL, 0);
+        c = __atomic_exchange_n(m, 2, __ATOMIC_ACQUIRE);
+    }
+}
+
+static void mutex2_unlock(uint32_t *m) {
+    if (__atomic_fetch_sub(m, 1, __ATOMIC_RELEASE) != 1) {
+        __atomic_store_n(m, 0, __ATOMIC_RELEASE);
+        syscall(SYS_futex, m, 129 /* FUTEX_WAKE_PRIVATE */, 1, NULL, NULL, 0);
+    }
+}
+#endif
+
+// The lock and the data it guards share a cache line of their own, the
+// same for both locks; the trial's settings, read by every pair, live apart.
+typedef struct contended {
+    int use_pc, threads, outside;
+    long per_thread;
+    uint32_t go;
+    struct { _Alignas(64) pc_lock lock; uint32_t mutex2; volatile long counter; } guarded;
+    char pad[64];
+} contended;
+
+static unsigned outside_work(unsigned x, int steps) {
+    for (int i = 0; i < steps; i++) x = x * 1103515245u + 12345u;
+    return x;
+}
+
+static void *contended_main(void *arg) {
+    contended *c = (contended *)arg;
+    const int use_pc = c->use_pc, outside = c->outside;
+    const long n = c->per_thread;
+    unsigned x = 1;
+    while (!__atomic_load_n(&c->go, __ATOMIC_ACQUIRE)) pc__cpu_relax();
+    for (long i = 0; i < n; i++) {
+        if (use_pc) pc_lock_acquire(&c->guarded.lock, PC_FOREVER);
+#if RAW_FUTEX
+        else mutex2_lock(&c->guarded.mutex2);
+#endif
+        c->guarded.counter = c->guarded.counter + 1;
+        if (use_pc) pc_lock_release(&c->guarded.lock);
+#if RAW_FUTEX
+        else mutex2_unlock(&c->guarded.mutex2);
+#endif
+        if (outside) x = outside_work(x, outside);
+    }
+    return (void *)(uintptr_t)(x & 1);
+}
+
+static double contended_run(contended *c) {
+    pthread_t ts[8];
+    c->per_thread = pcb_scaled(CONTENDED_PAIRS) / c->threads;
+    c->guarded.counter = 0;
+    c->guarded.mutex2 = 0;
+    c->go = 0;
+    pc_lock_init(&c->guarded.lock);
+    for (int i = 0; i < c->threads; i++) pthread_create(&ts[i], NULL, contended_main, c);
+    double t0 = pcb_now();
+    __atomic_store_n(&c->go, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < c->threads; i++) pthread_join(ts[i], NULL);
+    double dt = pcb_now() - t0;
+    pcb_note_failure("contended lock counter", c->guarded.counter != c->per_thread * c->threads);
+    return dt / (double)(c->per_thread * c->threads);
+}
+
+static double trial_pc_contended(void *ctx) {
+    contended *c = (contended *)ctx;
+    c->use_pc = 1;
+    return contended_run(c);
+}
+
+static double trial_mutex2_contended(void *ctx) {
+    contended *c = (contended *)ctx;
+    c->use_pc = 0;
+    return contended_run(c);
 }
 
 // ---------------------------------------------------------------------------
@@ -224,6 +327,47 @@ static double trial_raw_pingpong(void *ctx) {
     pthread_mutex_destroy(&p.mu);
     return dt / (double)p.n;
 }
+
+#if RAW_FUTEX
+// The floor: one word, each side flips it and wakes the other (one sleep
+// and one wake call per handoff, no lock).
+typedef struct futex_pingpong { uint32_t turn; long n; } futex_pingpong;
+
+static void futex_pingpong_pass(uint32_t *turn, uint32_t to, uint32_t mine) {
+    __atomic_store_n(turn, to, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, turn, 129 /* FUTEX_WAKE_PRIVATE */, 1, NULL, NULL, 0);
+    uint32_t t;
+    while ((t = __atomic_load_n(turn, __ATOMIC_SEQ_CST)) != mine)
+        syscall(SYS_futex, turn, 128 /* FUTEX_WAIT_PRIVATE */, t, NULL, NULL, 0);
+}
+
+static void *futex_pingpong_partner(void *arg) {
+    futex_pingpong *p = (futex_pingpong *)arg;
+    uint32_t t;
+    while ((t = __atomic_load_n(&p->turn, __ATOMIC_SEQ_CST)) != 1)
+        syscall(SYS_futex, &p->turn, 128, t, NULL, NULL, 0);
+    for (long i = 0; i < p->n; i++) futex_pingpong_pass(&p->turn, 0, 1);
+    __atomic_store_n(&p->turn, 0, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &p->turn, 129, 1, NULL, NULL, 0);
+    return NULL;
+}
+
+static double trial_futex_pingpong(void *ctx) {
+    (void)ctx;
+    futex_pingpong p = {0, pcb_scaled(PINGPONG_ITERS)};
+    pthread_t t;
+    if (pthread_create(&t, NULL, futex_pingpong_partner, &p)) {
+        pcb_note_failure("pthread_create", PC_OS);
+        return NAN;
+    }
+    futex_pingpong_pass(&p.turn, 1, 0);        // the untimed first exchange
+    double t0 = pcb_now();
+    for (long i = 0; i < p.n; i++) futex_pingpong_pass(&p.turn, 1, 0);
+    double dt = pcb_now() - t0;
+    pthread_join(t, NULL);
+    return dt / (double)p.n;
+}
+#endif
 
 // ---------------------------------------------------------------------------
 // >>event  Handoff: main sets go and waits for back; the partner waits for
@@ -532,16 +676,55 @@ static void bench_locks(void) {
     pthread_mutex_destroy(&rmu);
 }
 
+static void bench_contended(void) {
+    static const int sizes[] = {2, 4, 8};
+    contended c;
+    memset(&c, 0, sizeof c);
+    double ours, peer;
+    const char *name = "Lock contended, nothing outside", *m2 = "futex mutex2";
+#if RAW_FUTEX
+    for (int i = 0; i < 3; i++) {
+        char row[64];
+        c.threads = sizes[i];
+        c.outside = 0;
+        pcb_duel(trial_pc_contended, &c, trial_mutex2_contended, &c, rounds(), &ours, &peer);
+        snprintf(row, sizeof row, "%s (%d threads)", name, sizes[i]);
+        pcb_scale_row("threads", sizes[i], row, ours, m2, peer);
+        pcb_target(row, m2, ours, peer, 1.25);
+    }
+    c.threads = 4;
+    c.outside = OUTSIDE_WORK;
+    pcb_duel(trial_pc_contended, &c, trial_mutex2_contended, &c, rounds(), &ours, &peer);
+    pcb_row("Lock contended, work outside (4 threads)", ours, m2, peer);
+#else
+    c.threads = 2;
+    ours = pcb_solo(trial_pc_contended, &c, rounds());
+    pcb_row_skip(name, ours, m2, "needs Linux's futex");
+#endif
+}
+
 static void bench_condition(void) {
     double ours, peer, py;
     const char *with_lock = "Condition(Lock) ping-pong round trip";
     const char *own = "Condition() ping-pong round trip";
+    double ours_lock, ours_own;
     pcb_duel(trial_pc_pingpong_lock, NULL, trial_raw_pingpong, NULL, rounds(), &ours, &peer);
+    ours_lock = ours;
     pcb_row(with_lock, ours, "pthread_cond", peer);
-    pcb_target(with_lock, "pthread_cond", ours, peer, 1.2);
+    pcb_target(with_lock, "pthread_cond", ours, peer, 1.0);
     pcb_duel(trial_pc_pingpong_rlock, NULL, trial_raw_pingpong, NULL, rounds(), &ours, &peer);
+    ours_own = ours;
     pcb_row(own, ours, "pthread_cond", peer);
-    pcb_target(own, "pthread_cond", ours, peer, 1.2);
+    pcb_target(own, "pthread_cond", ours, peer, 1.0);
+#if RAW_FUTEX
+    pcb_duel(trial_pc_pingpong_lock, NULL, trial_futex_pingpong, NULL, rounds(), &ours, &peer);
+    pcb_row(with_lock, ours, "raw futex ping-pong", peer);
+    pcb_target(with_lock, "raw futex ping-pong", ours, peer, 1.3);
+#else
+    pcb_row_skip(with_lock, ours_lock, "raw futex ping-pong", "needs Linux's futex");
+#endif
+    ours = ours_own;
+    (void)ours_lock;
     py = python("condition");
     pcb_row(own, ours, PY, py);
     pcb_target(own, PY, ours, py, 0.05);
@@ -589,6 +772,7 @@ int main(int argc, char **argv) {
     pcb_begin("threading", "pyconc.h against raw pthreads and Python's threading module",
               rounds());
     bench_locks();
+    bench_contended();
     bench_condition();
     bench_event();
     bench_thread();

@@ -504,6 +504,172 @@ TEST(condition_wait_for_over_lock) {
     join_free(t);
 }
 
+// A thread's voluntary context switches so far (each time it blocked), or
+// -1 if /proc cannot tell.
+static long voluntary_switches(long tid) {
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid);
+    FILE *f = fopen(path, "r");
+    long n = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1) break;
+    fclose(f);
+    return n;
+}
+
+// 1 when the thread is asleep in the kernel ('S' in /proc/.../stat).
+static int thread_sleeping(long tid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = 0;
+    const char *end = strrchr(buf, ')');   // the name may hold spaces and ')'
+    return end && end[1] == ' ' && end[2] == 'S';
+}
+
+struct once_waiter {
+    pc_lock lock;
+    pc_condition cond;
+    long tid;
+    uint32_t rounds_done, queued;
+    long switches[16];
+    int rcs[16];
+};
+
+static int wait_rounds(void *p) {
+    struct once_waiter *ow = (struct once_waiter *)p;
+    __atomic_store_n(&ow->tid, pc_thread_get_native_id(), __ATOMIC_RELEASE);
+    for (int i = 0; i < 16; i++) {
+        pc_condition_acquire(&ow->cond, PC_FOREVER);
+        long before = voluntary_switches(ow->tid);
+        __atomic_store_n(&ow->queued, (uint32_t)i + 1, __ATOMIC_RELEASE);
+        ow->rcs[i] = pc_condition_wait(&ow->cond, 30);
+        ow->switches[i] = voluntary_switches(ow->tid) - before;
+        pc_condition_release(&ow->cond);
+    }
+    return 0;
+}
+
+// A waiter notified while the notifier keeps holding the lock sleeps once:
+// it wakes at the release that lets it in, not at the notify (to find the
+// lock held and sleep on it again). The notifier holds on for 20 ms, time
+// enough for a wrong early wake-up to happen and show.
+TEST(condition_notified_waiter_sleeps_once) {
+    if (!PC__HAVE_FUTEX) pct_skip("without a futex nothing moves a sleeper onto the lock");
+    struct once_waiter ow;
+    memset(&ow, 0, sizeof ow);
+    pc_condition_init_lock(&ow.cond, &ow.lock);
+    pc_thread *t = spawn(wait_rounds, &ow);
+    for (int i = 0; i < 16; i++) {
+        await_count(&ow.queued, (uint32_t)i + 1);
+        double give_up = pc_monotonic() + 20;  // queued, then asleep in wait()
+        while (!thread_sleeping(__atomic_load_n(&ow.tid, __ATOMIC_ACQUIRE)) &&
+               pc_monotonic() < give_up)
+            pc_sleep(0.001);
+        pc_condition_acquire(&ow.cond, PC_FOREVER);
+        CHECK(ow.cond.waiters.head != NULL);
+        CHECK_OK(pc_condition_notify(&ow.cond, 1));
+        pc_sleep(0.02);
+        pc_condition_release(&ow.cond);
+    }
+    join_free(t);
+    if (voluntary_switches(pc_thread_get_native_id()) < 0) pct_skip("no /proc/self/task");
+    for (int i = 0; i < 16; i++) {
+        CHECK_OK(ow.rcs[i]);
+        CHECK_MSG(ow.switches[i] == 1, "round %d: the waiter slept %ld times", i,
+                  ow.switches[i]);
+    }
+}
+
+// Lost wake-up hunt. Three threads pass a turn round a ring (notify_all)
+// while two pollers keep timing out of short waits on the same condition,
+// so timeouts race the notifies that move sleepers onto the lock; two pass
+// it back and forth alone (notify(1): a poller could take it). Over each
+// kind of condition, the lock given back every way there is (the
+// condition's release, the lock's own, wait()). A lost wake-up stalls the ring: the turns then stop short
+// and the 30 s waits fail.
+enum { RING_ROUNDS = 8000 };
+
+struct ring {
+    pc_lock lock;
+    pc_rlock rlock;
+    pc_condition cond;
+    int kind, size, turn, polls_stop;
+    long passes;
+    int rcs[5];
+};
+
+static void ring_release(struct ring *r, int round) {
+    if (round % 2 && r->kind == 1) pc_lock_release(&r->lock);
+    else if (round % 2 && r->kind == 2) pc_rlock_release(&r->rlock);
+    else pc_condition_release(&r->cond);
+}
+
+struct ring_arg { struct ring *r; int id; };
+
+static int ring_member(void *p) {
+    struct ring_arg *a = (struct ring_arg *)p;
+    struct ring *r = a->r;
+    int rc = 0;
+    for (int i = 0; i < RING_ROUNDS && !rc; i++) {
+        pc_condition_acquire(&r->cond, PC_FOREVER);
+        while (r->turn != a->id && !rc) rc = pc_condition_wait(&r->cond, 30);
+        r->turn = (a->id + 1) % r->size;
+        r->passes++;
+        if (r->size == 2) pc_condition_notify(&r->cond, 1);
+        else pc_condition_notify_all(&r->cond);
+        ring_release(r, i);
+    }
+    r->rcs[a->id] = rc;
+    return 0;
+}
+
+static int ring_poller(void *p) {
+    struct ring *r = (struct ring *)p;
+    pc_condition_acquire(&r->cond, PC_FOREVER);
+    while (!r->polls_stop) pc_condition_wait(&r->cond, 0.0002);
+    pc_condition_release(&r->cond);
+    return 0;
+}
+
+static void ring_run(int kind, int size) {
+    struct ring r;
+    memset(&r, 0, sizeof r);
+    r.kind = kind;
+    r.size = size;
+    if (kind == 1) pc_condition_init_lock(&r.cond, &r.lock);
+    else if (kind == 2) pc_condition_init_rlock(&r.cond, &r.rlock);
+    else pc_condition_init(&r.cond);
+    struct ring_arg args[3];
+    pc_thread *members[3], *pollers[2];
+    int npollers = size == 3 ? 2 : 0;
+    for (int i = 0; i < npollers; i++) pollers[i] = spawn(ring_poller, &r);
+    for (int i = 0; i < size; i++) {
+        args[i].r = &r;
+        args[i].id = i;
+        members[i] = spawn(ring_member, &args[i]);
+    }
+    for (int i = 0; i < size; i++) join_free(members[i]);
+    pc_condition_acquire(&r.cond, PC_FOREVER);
+    r.polls_stop = 1;
+    pc_condition_release(&r.cond);
+    for (int i = 0; i < npollers; i++) join_free(pollers[i]);
+    for (int i = 0; i < size; i++) CHECK_OK(r.rcs[i]);
+    CHECK_EQ(r.passes, (long)size * RING_ROUNDS);
+    CHECK(!pc_lock_locked(kind == 1 ? &r.lock : kind == 2 ? &r.rlock.lock : &r.cond.own.lock));
+}
+
+TEST(condition_handoff_stress_loses_no_wakeup) {
+    for (int kind = 0; kind < 3; kind++) {
+        ring_run(kind, 3);
+        ring_run(kind, 2);
+    }
+}
+
 // >>semaphore
 struct sem_case { pc_semaphore sem; uint32_t through; };
 
