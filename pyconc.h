@@ -666,7 +666,7 @@ PYCONC_API uint64_t pc__futex_wake_calls(void);
    (2^30) counts flushes them: it takes them all and wakes every sleeper,
    who look again and announce anew (spurious wake-ups are allowed). The
    count then stays far below its 31 bits, and the whole event count fits
-   in 8 bytes, which keeps a pending future at 104.
+   in 8 bytes, small enough to embed in every primitive.
 
    Shared memory: an event count set up with pc__evc_init(e, 1) may live in
    a mapping shared between processes; its futex calls then omit the
