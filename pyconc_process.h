@@ -1461,7 +1461,8 @@ typedef struct pc_process_pool_desc {
                                     //   worker's copy of initargs (NULL without one), kept
                                     //   for the worker's life; non-zero or pc_raise breaks
                                     //   the pool (PC_BROKEN); NULL: none
-    const pc_args *initargs;        // copied at pc_process_pool_new
+    const pc_args *initargs;        // sent to each worker as it starts (a replacement
+                                    //   too): keep it until pc_executor_free
     int max_tasks_per_child;        // a worker ends after this many and a new one starts;
                                     //   0: no limit; refused with fork (as Python)
     size_t result_size;             // 0: a task's returned pointer crosses as an integer;
@@ -9039,6 +9040,7 @@ typedef struct pc__p_pp_worker {
     pc__p_pp_task *head, *tail; // sent to it and not answered, oldest first
     int inflight, sent, sending;
     int gone;                   // seen dead: the collector cleans it up
+    uint64_t serial;            // which start this is (the pool counts them)
 } pc__p_pp_worker;
 
 typedef struct pc__p_pp {
@@ -9047,7 +9049,7 @@ typedef struct pc__p_pp {
     pc_condition cond;          // on lock: the feeder waits for work, a death for a send
     pc__p_pp_task *head, *tail; // submitted, not sent (sent ones that lost their
                                 //   worker come back to the front)
-    uint64_t next_id;
+    uint64_t next_id, starts;
     size_t outstanding;         // tasks not finished yet
     pc__p_pp_worker *w;
     int nw, prefetch, quota;
@@ -9057,7 +9059,7 @@ typedef struct pc__p_pp {
     char broken_msg[256];
     const pc_context *ctx;
     pc_mp_array *slots;         // each worker's running task id (0: none)
-    pc_args *initargs;          // the pool's copy, sent to each worker
+    const pc_args *initargs;    // the user's, sent to each worker as it starts
     pc__p_buf initref;          // the initializer, encoded
     pc_connection *wake_r, *wake_w;
     pc_thread *feeder, *collector;
@@ -9262,6 +9264,7 @@ static int pc__p_pp_start(pc__p_pp *p, int i) {
     memset(w, 0, sizeof *w);
     w->proc = proc;
     w->conn = mine;
+    w->serial = ++p->starts;
     return PC_OK;
 }
 
@@ -9467,6 +9470,9 @@ static int pc__p_pp_collector(void *arg) {
     pc_wait_object *objs =
         (pc_wait_object *)pc__calloc((size_t)p->nw * 2 + 1, sizeof *objs);
     int *who = (int *)pc__calloc((size_t)p->nw * 2 + 1, sizeof *who);
+    // Which start of the worker each object belongs to: a replacement may
+    // get the very address of the process object it replaces.
+    uint64_t *whom = (uint64_t *)pc__calloc((size_t)p->nw * 2 + 1, sizeof *whom);
     for (;;) {
         size_t n = 0;
         pc_lock_acquire(&p->lock, PC_FOREVER);
@@ -9474,15 +9480,17 @@ static int pc__p_pp_collector(void *arg) {
         if (finished) p->stop = 1;
         pc_condition_notify_all(&p->cond);
         pc_lock_release(&p->lock);
-        if (finished || !objs || !who) break;
+        if (finished || !objs || !who || !whom) break;
         memset(objs, 0, ((size_t)p->nw * 2 + 1) * sizeof *objs);
         objs[n].conn = p->wake_r;
         who[n++] = -1;
         for (int i = 0; i < p->nw; i++) {   // only this thread changes the workers
             if (!p->w[i].proc) continue;
             objs[n].conn = p->w[i].conn;
+            whom[n] = p->w[i].serial;
             who[n++] = i;
             objs[n].fd = pc_process_sentinel(p->w[i].proc);
+            whom[n] = p->w[i].serial;
             who[n++] = i;
         }
         if (pc_connection_wait(objs, n, PC_FOREVER, NULL)) continue;
@@ -9497,7 +9505,7 @@ static int pc__p_pp_collector(void *arg) {
                 continue;
             }
             pc__p_pp_worker *w = &p->w[who[k]];
-            if (!w->proc) continue;             // buried already in this round
+            if (!w->proc || w->serial != whom[k]) continue;     // buried in this round
             void *m;
             size_t len;
             if (objs[k].conn && pc_connection_recv_bytes(w->conn, 0, &m, &len) == PC_OK) {
@@ -9511,6 +9519,7 @@ static int pc__p_pp_collector(void *arg) {
     pc__p_pp_stop_workers(p);
     pc__free(objs);
     pc__free(who);
+    pc__free(whom);
     return 0;
 }
 
@@ -9621,7 +9630,6 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
-    pc_args_free(p->initargs);
     pc__free(p->initref.p);
     pc__free(p->w);
     pc__free(p);
@@ -9650,18 +9658,6 @@ static int pc__p_pp_desc_check(const pc_process_pool_desc *in, pc_process_pool_d
                                    "start method; supply a different mp_context");
     *out_method = m;
     return PC_OK;
-}
-
-// The pool's own copy of a pack: through a pipe, as a worker will get it.
-static int pc__p_pp_copy_args(const pc_args *a, pc_args **out) {
-    pc_connection *x = NULL, *y = NULL;
-    *out = NULL;
-    int rc = pc_pipe(1, &x, &y);
-    if (!rc) rc = pc_connection_send_args(x, a);
-    if (!rc) rc = pc_connection_recv_args(y, out);
-    pc_connection_free(x);
-    pc_connection_free(y);
-    return rc;
 }
 
 static int pc__p_pp_threads(pc__p_pp *p) {
@@ -9698,7 +9694,7 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     p->w = (pc__p_pp_worker *)pc__calloc((size_t)d->max_workers, sizeof *p->w);
     if (!p->slots || !p->w) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
     int rc = pc_pipe(0, &p->wake_r, &p->wake_w);
-    if (!rc && d->initargs) rc = pc__p_pp_copy_args(d->initargs, &p->initargs);
+    p->initargs = d->initargs;
     if (!rc && d->initializer) {
         void *(*as_task)(void *);
         memcpy(&as_task, &d->initializer, sizeof as_task);
@@ -9743,7 +9739,6 @@ PYCONC_API pc_executor *pc_process_pool_new(const pc_process_pool_desc *desc) {
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
-    pc_args_free(p->initargs);
     pc__free(p->initref.p);
     pc__free(p->w);
     pc__free(p);
