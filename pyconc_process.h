@@ -9055,6 +9055,7 @@ typedef struct pc__p_pp {
     int nw, prefetch, quota;
     size_t result_size;
     int raw_fn;                 // fork: functions cross as addresses
+    pc__p_pp_task *sending_task; // the feeder's, while it sends it (lock not held)
     int shutdown, broken, stop, joined, signal_all;
     char broken_msg[256];
     const pc_context *ctx;
@@ -9199,6 +9200,7 @@ static int pc__p_pp_feeder(void *arg) {
         w->inflight++;
         w->sent++;
         w->sending = 1;
+        p->sending_task = t;    // a quick reply must not free it under the send
         pc_connection *conn = w->conn;
         pc_lock_release(&p->lock);
         int rc = t->msg.len ? PC_OK : pc__p_pp_encode(p, t);
@@ -9206,6 +9208,7 @@ static int pc__p_pp_feeder(void *arg) {
         // A failed send is a dead worker: the collector sees it and sends again.
         pc_lock_acquire(&p->lock, PC_FOREVER);
         w->sending = 0;
+        p->sending_task = NULL;
         pc_condition_notify_all(&p->cond);
         if (rc) {
             char msg[256];
@@ -9359,6 +9362,7 @@ static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
     pc__p_pp_task *t = w->head;
     while (t && t->id != id) t = t->next;
     if (t) pc__p_pp_unlink(w, t);
+    while (t && p->sending_task == t) pc_condition_wait(&p->cond, PC_FOREVER);
     pc_condition_notify_all(&p->cond);      // room for the feeder
     pc_lock_release(&p->lock);
     if (!t || kind != PC__PP_RESULT) {
@@ -9579,9 +9583,10 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
     pc_future_retain(t->f);     // the caller's; the task holds the first
     pc__p_pp_append(&p->head, &p->tail, t);
     p->outstanding++;
+    pc_future *f = t->f;        // t is the collector's once the lock goes
     pc_condition_notify_all(&p->cond);
     pc_lock_release(&p->lock);
-    *out_future = t->f;
+    *out_future = f;
     return PC_OK;
 }
 
