@@ -29,6 +29,8 @@
                    between processes (robust), Value and Array, SharedMemory
    E. QUEUES       multiprocessing's Queue, SimpleQueue, JoinableQueue: a
                    ring in shared memory
+   F. POOLS        concurrent.futures.ProcessPoolExecutor (a pc_executor of
+                   pyconc_futures.h, which this header includes)
    H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
@@ -433,6 +435,74 @@
        queue.Queue.shutdown(immediate) (3.13)   pc_mp_queue_shutdown(q, immediate)
        queue.Empty, Full, ShutDown              PC_EMPTY, PC_FULL, PC_SHUTDOWN
        (none: PriorityQueue across processes)   .kind = PC_MP_QUEUE_PRIORITY, put_key(q, k, ...)
+
+   F. POOLS
+   ========
+   ProcessPoolExecutor is pc_process_pool_new: a pc_executor, so every
+   pc_executor_* call, pc_executor_map, pc_futures_wait and as_completed
+   work on it as on a thread pool. It is part F of this header (not of
+   pyconc_futures.h) because it is built on parts A..E's internals (the
+   function references of C, the shared slots of D, the OS layer); this
+   header includes pyconc_futures.h for the interface. Its implementation
+   is compiled where both implementations are (PYCONC_ALL_IMPLEMENTATION,
+   or PYCONC_PROCESS_IMPLEMENTATION and PYCONC_FUTURES_IMPLEMENTATION in
+   the same file); elsewhere pc_process_pool_new is left undefined.
+
+       Python                                   C
+       ProcessPoolExecutor(max_workers=4)       pc_process_pool_new(&(pc_process_pool_desc){
+                                                        .max_workers = 4 })
+       ... mp_context=get_context('spawn')      .mp_context = pc_get_context(PC_START_SPAWN)
+       ... initializer=f, initargs=(x,)         .initializer = f, .initargs = pack
+       ... max_tasks_per_child=n                .max_tasks_per_child = n
+       ex.terminate_workers(), kill_workers()   pc_process_pool_terminate_workers(ex), ...
+       BrokenProcessPool                        PC_BROKEN
+
+   THE TASK CONVENTION (the same for every process executor)
+   - A task is a pc_task_fn `void *fn(void *arg)`, any function of the
+     program, static ones included: it crosses to a worker as a process
+     target does (C.funcref) under fork, spawn and forkserver.
+   - Arguments cross by copy. pc_executor_submit_copy(ex, fn, arg, size)
+     copies size bytes; the worker's fn gets a pointer to its copy.
+     pc_executor_submit(ex, fn, arg) passes the pointer's VALUE, as an
+     integer: meaningful for `(void *)(intptr_t)n`, or, under fork, for
+     memory the worker inherited as it was when it started.
+   - Results cross by copy. desc.result_size 0: the returned pointer
+     crosses as an integer (`return (void *)(intptr_t)x` works as on a
+     thread pool). > 0: result_size bytes at the returned pointer are
+     copied back as soon as fn returns and the future's result points at
+     that copy, which the future owns (NULL stays NULL).
+   - A task that raises (pc_raise) crosses as code and message:
+     pc_future_result returns the code, pc_last_error has the message.
+   - pc_executor_map over fixed-size items works unchanged: a chunk's
+     items travel by copy and its results come back together (item_size
+     0 items are pointer values, as for submit).
+   A program moves from pc_thread_pool_new to pc_process_pool_new by
+   changing the constructor, when its tasks follow these rules.
+
+   WORKERS
+   Each worker has its own duplex pipe and a "running task" slot in
+   shared memory that it writes itself. A feeder thread sends tasks
+   (up to 1 + prefetch per worker, so a full pipe to a busy worker never
+   stops the results); a collector thread waits on every pipe and
+   sentinel. Workers are daemonic: shut the pool down (or free it) before
+   the program ends, or its workers are terminated at exit.
+
+   BEYOND PYTHON
+   - A worker that dies (SIGKILL, a crash, exit() in a task) fails exactly
+     the task it was running, with PC_BROKEN and a message naming its pid
+     and signal or exit code; the tasks sent to it and not started run on
+     the worker that replaces it, and the pool goes on. Python breaks the
+     whole executor. PC_BROKEN for the pool itself is kept for a failed
+     initializer or workers that cannot start.
+   - A worker that ends by max_tasks_per_child with tasks sent to it never
+     hangs the pool: they go to its replacement (Python: gh-115634).
+   - prefetch sets how many tasks wait in each worker's pipe.
+
+   LIMITS
+   - initargs is sent to each worker as it starts (replacements too), so
+     the pool keeps the caller's pack: keep it until pc_executor_free.
+   - pc_executor_free waits for the queued tasks, also after
+     shutdown(wait=0).
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
