@@ -25,6 +25,7 @@
      api.map          pc_executor_map and its iterator
      api.thread_pool  ThreadPoolExecutor: pc_thread_pool_new
      api.wait         pc_futures_wait and as_completed
+     api.remote       internal: what a process pool needs to run map chunks
    Implementation (behind PYCONC_FUTURES_IMPLEMENTATION):
      implementation   includes
      future           the future: state moves, callbacks, waiters, result
@@ -69,6 +70,9 @@
    Futures are reference counted (pc_future_retain / pc_future_release).
    pc_executor is an interface (a vtable) that the thread pool implements
    and that a process pool or your own executor can implement too.
+   ProcessPoolExecutor is pc_process_pool_new, in pyconc_process.h (part F,
+   which includes this header): its tasks follow the same interface, with
+   arguments and results crossing by copy.
 
    A complete program (submit a call, print its result):
 
@@ -313,7 +317,9 @@ PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const pc_map_desc
    iterator is finished and the tasks not yet started are cancelled.
    Returns: PC_OK, PC_EOF (no more results: Python's StopIteration), the
    task's exception code (message in pc_last_error), PC_TIMEOUT,
-   PC_CANCELLED, PC_VALUE.  Blocks: yes.  Python: next(map_iterator) */
+   PC_CANCELLED, PC_VALUE. A result a process pool copied back (its
+   result_size) stays valid until the next call or pc_map_iter_free.
+   Blocks: yes.  Python: next(map_iterator) */
 PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result);
 /* Cancel what has not started, wait for the tasks still running (they use
    the items), and free the iterator. Call it before freeing the executor.
@@ -370,6 +376,25 @@ PYCONC_API int pc_futures_as_completed(pc_future *const *fs, size_t n, double ti
 PYCONC_API int pc_as_completed_next(pc_as_completed *it, pc_future **out_future);
 /* Free the iterator and its references. NULL is ignored. */
 PYCONC_API void pc_as_completed_free(pc_as_completed *it);
+
+// >>api.remote
+/* Internal, for executors that run tasks in other processes (the process
+   pool of pyconc_process.h). A map chunk as data: the user's function, its
+   items (item_size 0: count pointers), the count slots for the results,
+   and where to store how many returned before one raised. */
+typedef struct pc__f_chunk_view {
+    pc_task_fn fn;
+    const void *items;
+    size_t item_size, count;
+    void **results;
+    size_t *ok;
+} pc__f_chunk_view;
+/* 1 and *out filled when fn(arg) is one of pc_executor_map's chunks, 0 otherwise. */
+PYCONC_API int pc__f_map_chunk_view(pc_task_fn fn, void *arg, pc__f_chunk_view *out);
+/* A pending future with extra bytes behind it (*out_extra, 16-aligned),
+   freed with the future: a result copied from another process lives there.
+   Returns NULL on failure (PC_NOMEM). */
+PYCONC_API pc_future *pc__f_future_new_extra(size_t extra, void **out_extra);
 
 #ifdef __cplusplus
 }
@@ -468,6 +493,12 @@ static void *pc__f_extra(pc_future *f) {
 }
 
 PYCONC_API pc_future *pc_future_new(void) { return pc__f_alloc(0); }
+
+PYCONC_API pc_future *pc__f_future_new_extra(size_t extra, void **out_extra) {
+    pc_future *f = pc__f_alloc(extra);
+    if (f && out_extra) *out_extra = extra ? pc__f_extra(f) : NULL;
+    return f;
+}
 
 PYCONC_API pc_future *pc_future_retain(pc_future *f) {
     if (f) __atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
@@ -1417,6 +1448,8 @@ struct pc_map_iter {
     int finished;
     pc__f_map_chunk *ring;
     void **results;
+    pc_future *last;            // the chunk consumed last: a result copied back from a
+                                //   process lives in its future until the next call
 };
 
 static void *pc__f_map_item(const pc_map_iter *it, size_t i) {
@@ -1442,6 +1475,20 @@ static void *pc__f_map_chunk_run(void *arg) {
     }
     c->ok = c->count;
     return NULL;
+}
+
+PYCONC_API int pc__f_map_chunk_view(pc_task_fn fn, void *arg, pc__f_chunk_view *out) {
+    if (fn != pc__f_map_chunk_run || !arg || !out) return 0;
+    pc__f_map_chunk *c = (pc__f_map_chunk *)arg;
+    pc_map_iter *it = c->it;
+    out->fn = it->fn;
+    out->item_size = it->item_size;
+    out->items = it->item_size ? (const void *)(it->items + c->start * it->item_size)
+                               : (const void *)((void *const *)(const void *)it->items + c->start);
+    out->count = c->count;
+    out->results = c->results;
+    out->ok = &c->ok;
+    return 1;
 }
 
 static int pc__f_map_submit_next(pc_map_iter *it) {
@@ -1472,6 +1519,7 @@ PYCONC_API void pc_map_iter_free(pc_map_iter *it) {
         pc__f_wait_done(it->ring[i].f, PC_FOREVER);
         pc_future_release(it->ring[i].f);
     }
+    pc_future_release(it->last);
     pc__free(it->ring);
     pc__free(it->results);
     pc__free(it);
@@ -1569,7 +1617,8 @@ PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result) {
     if (out_result) *out_result = c->results[i];
     it->pos++;
     if (i + 1 == c->count) {    // chunk consumed: its slot takes the next chunk
-        pc_future_release(c->f);
+        pc_future_release(it->last);
+        it->last = c->f;
         c->f = NULL;
         if (it->submitted < it->nchunks) pc__f_map_submit_next(it);
     }

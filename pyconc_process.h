@@ -29,6 +29,8 @@
                    between processes (robust), Value and Array, SharedMemory
    E. QUEUES       multiprocessing's Queue, SimpleQueue, JoinableQueue: a
                    ring in shared memory
+   F. POOLS        concurrent.futures.ProcessPoolExecutor (a pc_executor of
+                   pyconc_futures.h, which this header includes)
    H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
@@ -433,6 +435,74 @@
        queue.Queue.shutdown(immediate) (3.13)   pc_mp_queue_shutdown(q, immediate)
        queue.Empty, Full, ShutDown              PC_EMPTY, PC_FULL, PC_SHUTDOWN
        (none: PriorityQueue across processes)   .kind = PC_MP_QUEUE_PRIORITY, put_key(q, k, ...)
+
+   F. POOLS
+   ========
+   ProcessPoolExecutor is pc_process_pool_new: a pc_executor, so every
+   pc_executor_* call, pc_executor_map, pc_futures_wait and as_completed
+   work on it as on a thread pool. It is part F of this header (not of
+   pyconc_futures.h) because it is built on parts A..E's internals (the
+   function references of C, the shared slots of D, the OS layer); this
+   header includes pyconc_futures.h for the interface. Its implementation
+   is compiled where both implementations are (PYCONC_ALL_IMPLEMENTATION,
+   or PYCONC_PROCESS_IMPLEMENTATION and PYCONC_FUTURES_IMPLEMENTATION in
+   the same file); elsewhere pc_process_pool_new is left undefined.
+
+       Python                                   C
+       ProcessPoolExecutor(max_workers=4)       pc_process_pool_new(&(pc_process_pool_desc){
+                                                        .max_workers = 4 })
+       ... mp_context=get_context('spawn')      .mp_context = pc_get_context(PC_START_SPAWN)
+       ... initializer=f, initargs=(x,)         .initializer = f, .initargs = pack
+       ... max_tasks_per_child=n                .max_tasks_per_child = n
+       ex.terminate_workers(), kill_workers()   pc_process_pool_terminate_workers(ex), ...
+       BrokenProcessPool                        PC_BROKEN
+
+   THE TASK CONVENTION (the same for every process executor)
+   - A task is a pc_task_fn `void *fn(void *arg)`, any function of the
+     program, static ones included: it crosses to a worker as a process
+     target does (C.funcref) under fork, spawn and forkserver.
+   - Arguments cross by copy. pc_executor_submit_copy(ex, fn, arg, size)
+     copies size bytes; the worker's fn gets a pointer to its copy.
+     pc_executor_submit(ex, fn, arg) passes the pointer's VALUE, as an
+     integer: meaningful for `(void *)(intptr_t)n`, or, under fork, for
+     memory the worker inherited as it was when it started.
+   - Results cross by copy. desc.result_size 0: the returned pointer
+     crosses as an integer (`return (void *)(intptr_t)x` works as on a
+     thread pool). > 0: result_size bytes at the returned pointer are
+     copied back as soon as fn returns and the future's result points at
+     that copy, which the future owns (NULL stays NULL).
+   - A task that raises (pc_raise) crosses as code and message:
+     pc_future_result returns the code, pc_last_error has the message.
+   - pc_executor_map over fixed-size items works unchanged: a chunk's
+     items travel by copy and its results come back together (item_size
+     0 items are pointer values, as for submit).
+   A program moves from pc_thread_pool_new to pc_process_pool_new by
+   changing the constructor, when its tasks follow these rules.
+
+   WORKERS
+   Each worker has its own duplex pipe and a "running task" slot in
+   shared memory that it writes itself. A feeder thread sends tasks
+   (up to 1 + prefetch per worker, so a full pipe to a busy worker never
+   stops the results); a collector thread waits on every pipe and
+   sentinel. Workers are daemonic: shut the pool down (or free it) before
+   the program ends, or its workers are terminated at exit.
+
+   BEYOND PYTHON
+   - A worker that dies (SIGKILL, a crash, exit() in a task) fails exactly
+     the task it was running, with PC_BROKEN and a message naming its pid
+     and signal or exit code; the tasks sent to it and not started run on
+     the worker that replaces it, and the pool goes on. Python breaks the
+     whole executor. PC_BROKEN for the pool itself is kept for a failed
+     initializer or workers that cannot start.
+   - A worker that ends by max_tasks_per_child with tasks sent to it never
+     hangs the pool: they go to its replacement (Python: gh-115634).
+   - prefetch sets how many tasks wait in each worker's pipe.
+
+   LIMITS
+   - initargs is sent to each worker as it starts (replacements too), so
+     the pool keeps the caller's pack: keep it until pc_executor_free.
+   - pc_executor_free waits for the queued tasks, also after
+     shutdown(wait=0).
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -451,6 +521,7 @@
 #if PYCONC_VERSION_MAJOR != 0
 #error "pyconc_process.h needs pyconc.h version 0"
 #endif
+#include "pyconc_futures.h"     // part F: the process pool is a pc_executor
 
 #ifndef PYCONC_PROCESS_H
 #define PYCONC_PROCESS_H
@@ -1449,6 +1520,44 @@ PYCONC_API int pc_mp_queue_join_timeout(pc_mp_queue *q, double timeout);
 PYCONC_API int pc_mp_queue_shutdown(pc_mp_queue *q, int immediate);
 /* 1 once shut down. Python: Queue.is_shutdown */
 PYCONC_API int pc_mp_queue_is_shutdown(const pc_mp_queue *q);
+
+// >>F.api: ProcessPoolExecutor (a pc_executor of pyconc_futures.h)
+/* What pc_process_pool_new takes; the zero value of each field is
+   Python's default. */
+typedef struct pc_process_pool_desc {
+    int max_workers;                // 0: pc_process_cpu_count()
+    const pc_context *mp_context;   // NULL: the default start method
+    pc_target_fn initializer;       // run first in each worker as initializer(pack): the
+                                    //   worker's copy of initargs (NULL without one), kept
+                                    //   for the worker's life; non-zero or pc_raise breaks
+                                    //   the pool (PC_BROKEN); NULL: none
+    const pc_args *initargs;        // sent to each worker as it starts (a replacement
+                                    //   too): keep it until pc_executor_free
+    int max_tasks_per_child;        // a worker ends after this many and a new one starts;
+                                    //   0: no limit; refused with fork (as Python)
+    size_t result_size;             // 0: a task's returned pointer crosses as an integer;
+                                    //   > 0: result_size bytes at it are copied back (see F)
+    int prefetch;                   // tasks sent ahead to a worker besides the one it runs;
+                                    //   0: 1
+} pc_process_pool_desc;
+
+/* Make a pool of max_workers processes (started at once), a pc_executor
+   for every pc_executor_* call and pc_executor_map. desc may be NULL.
+   Returns NULL on failure: PC_VALUE (negative max_workers or
+   max_tasks_per_child, max_tasks_per_child with fork), PC_OS, PC_NOMEM,
+   PC_RUNTIME (as pc_process_start).
+   Python: ProcessPoolExecutor(max_workers, mp_context, initializer,
+   initargs, max_tasks_per_child) */
+PYCONC_API pc_executor *pc_process_pool_new(const pc_process_pool_desc *desc);
+/* Shut the pool down without waiting (tasks not started are cancelled)
+   and send SIGTERM / SIGKILL to every worker: their running and sent
+   tasks fail with PC_BROKEN. Returns: PC_OK, PC_VALUE (not a process pool).
+   Python: ProcessPoolExecutor.terminate_workers / kill_workers (3.14) */
+PYCONC_API int pc_process_pool_terminate_workers(pc_executor *ex);
+PYCONC_API int pc_process_pool_kill_workers(pc_executor *ex);
+/* Fill out[0..cap) with the live workers' pids; return how many there are
+   (0 for anything but a process pool). */
+PYCONC_API size_t pc_process_pool_pids(pc_executor *ex, long *out, size_t cap);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -8761,6 +8870,989 @@ PYCONC_API int pc_mp_queue_is_shutdown(const pc_mp_queue *q) {
 }
 
 PC__P_PACK_ACCESSORS(mp_queue, PC_ARG_MP_QUEUE)
+
+// >>F.task: a task on the wire, and the worker that runs it
+#if defined(PYCONC_FUTURES_IMPLEMENTATION)
+// Messages between the pool and a worker: a byte string (A.buffer) whose
+// first byte says what it is.
+enum {
+    PC__PP_STOP = 0,            // to a worker: end
+    PC__PP_TASK = 1,            // to a worker: id, function, argument
+    PC__PP_CHUNK = 2,           // to a worker: id, function, items of a map chunk
+    PC__PP_RESULT = 3,          // from a worker: id, code, message, results
+    PC__PP_INIT_FAILED = 4      // from a worker: code, message
+};
+enum { PC__PP_FN_RAW = 0, PC__PP_FN_REF = 1 };
+
+// A function as the worker finds it: its address under fork (the child is
+// a copy of this program), else a funcref (C.funcref).
+static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
+    pc_target_fn fn;
+    pc__p_funcref ref;
+    pc__p_buf_u8(b, raw ? PC__PP_FN_RAW : PC__PP_FN_REF);
+    if (raw) {
+        pc__p_buf_u64(b, (uint64_t)addr);
+        return PC_OK;
+    }
+    memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
+    int rc = pc__p_funcref_locate(fn, &ref);
+    if (rc) return rc;
+    pc__p_funcref_put(b, &ref, 1);
+    return PC_OK;
+}
+
+// The worker's side; the last function resolved is kept, as a map or a
+// stream of one task resolves the same one again and again.
+static int pc__p_pp_get_fn(pc__p_buf *b, uintptr_t *out) {
+    static PC__TLS pc__p_funcref last_ref;
+    static PC__TLS uintptr_t last_addr;
+    pc__p_funcref ref;
+    pc_target_fn fn;
+    if (pc__p_buf_get_u8(b) == PC__PP_FN_RAW) {
+        *out = (uintptr_t)pc__p_buf_get_u64(b);
+        return b->bad ? pc__error(PC_VALUE, "bad task message") : PC_OK;
+    }
+    pc__p_funcref_get(b, &ref);
+    if (b->bad) return pc__error(PC_VALUE, "bad task message");
+    if (last_addr && memcmp(&ref, &last_ref, sizeof ref) == 0) {
+        *out = last_addr;
+        return PC_OK;
+    }
+    int rc = pc__p_funcref_resolve(&ref, &fn);
+    if (rc) return rc;
+    memcpy(out, &fn, sizeof fn < sizeof *out ? sizeof fn : sizeof *out);
+    last_ref = ref;
+    last_addr = *out;
+    return PC_OK;
+}
+
+static pc_task_fn pc__p_pp_task_fn(uintptr_t addr) {
+    pc_task_fn fn;
+    memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
+    return fn;
+}
+
+static uintptr_t pc__p_pp_task_addr(pc_task_fn fn) {
+    uintptr_t a = 0;
+    memcpy(&a, &fn, sizeof fn < sizeof a ? sizeof fn : sizeof a);
+    return a;
+}
+
+// One result on the wire: the pointer as an integer, or the bytes behind it.
+static void pc__p_pp_put_result(pc__p_buf *b, void *r, size_t result_size) {
+    if (!result_size) pc__p_buf_u64(b, (uint64_t)(uintptr_t)r);
+    else pc__p_buf_blob(b, r, r ? result_size : 0);
+}
+
+// Run a task or a chunk of message b in the worker and append the reply to out.
+static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_buf *out,
+                         int64_t *slot) {
+    char msg[256];
+    uintptr_t addr = 0;
+    uint64_t id = pc__p_buf_get_u64(b);
+    int code = pc__p_pp_get_fn(b, &addr);
+    size_t n = 0, count = 0, item_size = 0, len = 0;
+    void *copy = NULL;
+    msg[0] = '\0';
+    if (code) snprintf(msg, sizeof msg, "%s", pc_last_error());
+    if (!code && kind == PC__PP_CHUNK) {
+        item_size = (size_t)pc__p_buf_get_u64(b);
+        count = (size_t)pc__p_buf_get_u64(b);
+    }
+    unsigned by_value = 0;      // a task's pointer value, not bytes
+    uint64_t value = 0;
+    if (!code && kind == PC__PP_TASK && (by_value = pc__p_buf_get_u8(b)) != 0)
+        value = pc__p_buf_get_u64(b);
+    const void *data = code || by_value ? NULL : pc__p_buf_get_blob(b, &len);
+    if (!code && b->bad) code = pc__error(PC_VALUE, "bad task message");
+    // The argument gets memory of its own, aligned as malloc aligns.
+    if (!code && len && !(copy = pc__malloc(len))) code = PC_NOMEM;
+    if (copy) memcpy(copy, data, len);
+    if (code && !msg[0]) snprintf(msg, sizeof msg, "%s", pc_last_error());
+    __atomic_store_n(slot, (int64_t)id, __ATOMIC_SEQ_CST);
+    // Each result is encoded as soon as it returns: a task may return the
+    // same static buffer every time.
+    pc__p_buf res;
+    memset(&res, 0, sizeof res);
+    if (!code) {
+        pc_task_fn fn = pc__p_pp_task_fn(addr);
+        pc__exception_take(NULL, 0);
+        size_t total = kind == PC__PP_TASK ? 1 : count;
+        for (; n < total; n++) {
+            void *item = kind == PC__PP_TASK ? (by_value ? (void *)(uintptr_t)value : copy)
+                         : item_size ? (char *)copy + n * item_size
+                                     : (void *)(uintptr_t)((uint64_t *)copy)[n];
+            void *r = fn(item);
+            if ((code = pc__exception_take(msg, sizeof msg)) != 0) break;
+            pc__p_pp_put_result(&res, r, result_size);
+        }
+    }
+    pc__p_buf_u8(out, PC__PP_RESULT);
+    pc__p_buf_u64(out, id);
+    pc__p_buf_u32(out, (uint32_t)code);
+    pc__p_buf_str(out, code ? msg : "");
+    pc__p_buf_u64(out, n);
+    pc__p_buf_put(out, res.p, res.len);
+    if (res.bad) out->bad = 1;
+    pc__free(res.p);
+    pc__free(copy);
+}
+
+// The worker's initializer, from its pack; the initargs come first on conn.
+static int pc__p_pp_initialize(pc_connection *conn, const pc_args *a, pc_args **out_init) {
+    char msg[256];
+    const void *ref;
+    size_t nref;
+    int64_t has_init = 0;
+    uintptr_t addr = 0;
+    *out_init = NULL;
+    pc_args_get_int(a, 5, &has_init);
+    if (has_init && pc_connection_recv_args(conn, out_init)) return 1;
+    if (pc_args_get_bytes(a, 4, &ref, &nref) || nref == 0) return 0;
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    b.p = (unsigned char *)(uintptr_t)ref;
+    b.len = nref;
+    int code = pc__p_pp_get_fn(&b, &addr);
+    msg[0] = '\0';
+    if (!code) {
+        pc_target_fn init;
+        memcpy(&init, &addr, sizeof init < sizeof addr ? sizeof init : sizeof addr);
+        pc__exception_take(NULL, 0);
+        int rc = init(*out_init);
+        code = pc__exception_take(msg, sizeof msg);
+        if (!code && rc) {
+            code = PC_RUNTIME;
+            snprintf(msg, sizeof msg, "initializer returned %d", rc);
+        }
+    } else {
+        snprintf(msg, sizeof msg, "%s", pc_last_error());
+    }
+    if (!code) return 0;
+    pc__p_buf out;
+    memset(&out, 0, sizeof out);
+    pc__p_buf_u8(&out, PC__PP_INIT_FAILED);
+    pc__p_buf_u32(&out, (uint32_t)code);
+    pc__p_buf_str(&out, msg);
+    if (!out.bad) pc_connection_send_bytes(conn, out.p, 0, out.len);
+    pc__free(out.p);
+    return 1;
+}
+
+// Wait for the next message, or for the parent's end (then: 0).
+static int pc__p_pp_next_message(pc_connection *conn, void **out, size_t *out_n) {
+    pc_process *parent = pc_process_parent();
+    pc_wait_object w[2];
+    memset(w, 0, sizeof w);
+    w[0].conn = conn;
+    w[1].fd = parent ? pc_process_sentinel(parent) : -1;
+    size_t n = w[1].fd >= 0 ? 2 : 1;
+    if (pc_connection_wait(w, n, PC_FOREVER, NULL)) return 0;
+    if (!w[0].ready) return 0;      // the parent is gone: nobody wants the results
+    return pc_connection_recv_bytes(conn, 0, out, out_n) == PC_OK;
+}
+
+// A worker process: its pack holds its connection, the running-task slots,
+// its index, its task quota, the result size and its initializer.
+static int pc__p_pp_worker_main(void *arg) {
+    const pc_args *a = (const pc_args *)arg;
+    pc_connection *conn = NULL;
+    pc_mp_array *slots = NULL;
+    int64_t index = 0, quota = 0, result_size = 0;
+    pc_args *init = NULL;
+    if (pc_args_get_connection(a, 0, &conn) || pc_args_get_mp_array(a, 1, &slots) ||
+        pc_args_get_int(a, 2, &index) || pc_args_get_int(a, 3, &quota) ||
+        pc_args_get_int(a, 6, &result_size))
+        return 2;
+    int64_t *slot = (int64_t *)pc_mp_array_get_obj(slots) + index;
+    if (pc__p_pp_initialize(conn, a, &init)) return 3;
+    int64_t done = 0;
+    void *m;
+    size_t n;
+    while (pc__p_pp_next_message(conn, &m, &n)) {
+        pc__p_buf b, out;
+        memset(&b, 0, sizeof b);
+        memset(&out, 0, sizeof out);
+        b.p = (unsigned char *)m;
+        b.len = n;
+        unsigned kind = pc__p_buf_get_u8(&b);
+        if (kind != PC__PP_TASK && kind != PC__PP_CHUNK) {
+            pc_connection_bytes_free(m);
+            break;
+        }
+        pc__p_pp_run(&b, kind, (size_t)result_size, &out, slot);
+        pc_connection_bytes_free(m);
+        int sent = !out.bad && pc_connection_send_bytes(conn, out.p, 0, out.len) == PC_OK;
+        __atomic_store_n(slot, (int64_t)0, __ATOMIC_SEQ_CST);
+        pc__free(out.p);
+        if (!sent || (quota && ++done >= quota)) break;
+    }
+    pc_args_free(init);
+    return 0;
+}
+
+// >>F.pool: the executor: a feeder thread sends, a collector thread receives
+typedef struct pc__p_pp_task {
+    struct pc__p_pp_task *next;
+    uint64_t id;
+    pc_future *f;               // the queue's reference
+    pc_task_fn fn;
+    void *arg;                  // the pointer value, the copy (argcopy) or the chunk
+    size_t arg_size;            // > 0: arg is a copy of that many bytes (owned)
+    int chunk, started;         // a map chunk; marked running (so: not cancellable)
+    void *extra;                // room in f for results copied back
+    pc__p_buf msg;              // encoded when first sent, kept to send again
+} pc__p_pp_task;
+
+typedef struct pc__p_pp_worker {
+    pc_process *proc;           // NULL: no worker in this slot
+    pc_connection *conn;        // the pool's end of the worker's duplex pipe
+    pc__p_pp_task *head, *tail; // sent to it and not answered, oldest first
+    int inflight, sent, sending;
+    int gone;                   // seen dead: the collector cleans it up
+    uint64_t serial;            // which start this is (the pool counts them)
+} pc__p_pp_worker;
+
+typedef struct pc__p_pp {
+    pc_executor base;           // first: the interface
+    pc_lock lock;               // guards what follows
+    pc_condition cond;          // on lock: the feeder waits for work, a death for a send
+    pc__p_pp_task *head, *tail; // submitted, not sent (sent ones that lost their
+                                //   worker come back to the front)
+    uint64_t next_id, starts;
+    size_t outstanding;         // tasks not finished yet
+    pc__p_pp_worker *w;
+    int nw, prefetch, quota;
+    size_t result_size;
+    int raw_fn;                 // fork: functions cross as addresses
+    pc__p_pp_task *sending_task; // the feeder's, while it sends it (lock not held)
+    int shutdown, broken, stop, joined, signal_all;
+    char broken_msg[256];
+    const pc_context *ctx;
+    pc_mp_array *slots;         // each worker's running task id (0: none)
+    const pc_args *initargs;    // the user's, sent to each worker as it starts
+    pc__p_buf initref;          // the initializer, encoded
+    pc_connection *wake_r, *wake_w;
+    pc_thread *feeder, *collector;
+    uintptr_t checked_fn;       // the last function found to be code
+} pc__p_pp;
+
+static const pc_executor_vtable pc__p_pp_vtable;
+
+static pc__p_pp *pc__p_pp_check(pc_executor *ex) {
+    if (!ex || ex->vtable != &pc__p_pp_vtable) {
+        pc__error(PC_VALUE, "not a process pool");
+        return NULL;
+    }
+    return (pc__p_pp *)ex;
+}
+
+static void pc__p_pp_wake_collector(pc__p_pp *p) {
+    pc_connection_send_bytes(p->wake_w, "w", 0, 1);
+}
+
+static void pc__p_pp_task_free(pc__p_pp_task *t) {
+    if (t->arg_size) pc__free(t->arg);
+    pc__free(t->msg.p);
+    pc__free(t);
+}
+
+// Finish t (its future, then the task) and count it done (lock not held).
+static void pc__p_pp_done(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
+                          void *result) {
+    if (pc_future_cancelled(t->f)) {
+    } else if (code) {
+        pc_future_set_exception(t->f, code, "%s", msg);
+    } else {
+        pc_future_set_result(t->f, result);
+    }
+    pc_future_release(t->f);
+    pc__p_pp_task_free(t);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
+    pc_lock_release(&p->lock);
+}
+
+// The message of t: kind, id, function, then the argument or the items.
+static int pc__p_pp_encode(pc__p_pp *p, pc__p_pp_task *t) {
+    pc__p_buf *b = &t->msg;
+    pc__f_chunk_view v;
+    int chunk = t->chunk && pc__f_map_chunk_view(t->fn, t->arg, &v);
+    pc__p_buf_u8(b, chunk ? PC__PP_CHUNK : PC__PP_TASK);
+    pc__p_buf_u64(b, t->id);
+    int rc = pc__p_pp_put_fn(b, pc__p_pp_task_addr(chunk ? v.fn : t->fn), p->raw_fn);
+    if (rc) return rc;
+    if (chunk) {
+        pc__p_buf_u64(b, v.item_size);
+        pc__p_buf_u64(b, v.count);
+        if (v.item_size) {
+            pc__p_buf_blob(b, v.items, v.count * v.item_size);
+        } else {            // pointers cross as integers
+            pc__p_buf_u64(b, v.count * sizeof(uint64_t));
+            for (size_t i = 0; i < v.count; i++)
+                pc__p_buf_u64(b, (uint64_t)(uintptr_t)((void *const *)v.items)[i]);
+        }
+    } else if (t->arg_size) {
+        pc__p_buf_u8(b, 0);
+        pc__p_buf_blob(b, t->arg, t->arg_size);
+    } else {                // the pointer value
+        pc__p_buf_u8(b, 1);
+        pc__p_buf_u64(b, (uint64_t)(uintptr_t)t->arg);
+    }
+    return b->bad ? pc__error(PC_NOMEM, "out of memory encoding a task") : PC_OK;
+}
+
+// The worker to send to next (lock held): a live one with room, the least
+// loaded, that will read one more task before its quota ends it; or NULL.
+static pc__p_pp_worker *pc__p_pp_pick(pc__p_pp *p) {
+    pc__p_pp_worker *best = NULL;
+    for (int i = 0; i < p->nw; i++) {
+        pc__p_pp_worker *w = &p->w[i];
+        if (!w->proc || w->gone || w->inflight > p->prefetch) continue;
+        if (p->quota && w->sent >= p->quota) continue;
+        if (!best || w->inflight < best->inflight) best = w;
+    }
+    return best;
+}
+
+// Take the next task to send (lock held), marking it running; a cancelled
+// one is dropped. NULL when there is none.
+static pc__p_pp_task *pc__p_pp_take(pc__p_pp *p) {
+    while (p->head) {
+        pc__p_pp_task *t = p->head;
+        p->head = t->next;
+        if (!p->head) p->tail = NULL;
+        t->next = NULL;
+        if (t->started || pc_future_set_running_or_notify_cancel(t->f) == PC_OK) {
+            t->started = 1;
+            return t;
+        }
+        pc_future_release(t->f);        // cancelled while queued
+        pc__p_pp_task_free(t);
+        if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
+    }
+    return NULL;
+}
+
+static void pc__p_pp_append(pc__p_pp_task **head, pc__p_pp_task **tail, pc__p_pp_task *t) {
+    t->next = NULL;
+    if (*tail) (*tail)->next = t;
+    else *head = t;
+    *tail = t;
+}
+
+// Unlink t from w's list (lock held).
+static void pc__p_pp_unlink(pc__p_pp_worker *w, pc__p_pp_task *t) {
+    pc__p_pp_task **pp = &w->head, *prev = NULL;
+    while (*pp && *pp != t) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp) return;
+    *pp = t->next;
+    if (w->tail == t) w->tail = prev;
+    w->inflight--;
+}
+
+// The feeder: sends each task to a worker, outside the lock, so that a
+// full pipe to a busy worker never stops the collector from reading.
+static int pc__p_pp_feeder(void *arg) {
+    pc__p_pp *p = (pc__p_pp *)arg;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    while (!p->stop) {
+        pc__p_pp_worker *w = p->head ? pc__p_pp_pick(p) : NULL;
+        pc__p_pp_task *t = w ? pc__p_pp_take(p) : NULL;
+        if (!t) {
+            pc_condition_wait(&p->cond, PC_FOREVER);
+            continue;
+        }
+        pc__p_pp_append(&w->head, &w->tail, t);
+        w->inflight++;
+        w->sent++;
+        w->sending = 1;
+        p->sending_task = t;    // a quick reply must not free it under the send
+        pc_connection *conn = w->conn;
+        pc_lock_release(&p->lock);
+        int rc = t->msg.len ? PC_OK : pc__p_pp_encode(p, t);
+        if (rc == PC_OK) pc_connection_send_bytes(conn, t->msg.p, 0, t->msg.len);
+        // A failed send is a dead worker: the collector sees it and sends again.
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        w->sending = 0;
+        p->sending_task = NULL;
+        pc_condition_notify_all(&p->cond);
+        if (rc) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s", pc_last_error());
+            pc__p_pp_unlink(w, t);
+            pc_lock_release(&p->lock);
+            pc__p_pp_done(p, t, rc, msg, NULL);
+            pc_lock_acquire(&p->lock, PC_FOREVER);
+        }
+    }
+    pc_lock_release(&p->lock);
+    return 0;
+}
+
+// Start the worker of slot i (lock held, so a fork child sees a whole pool).
+static int pc__p_pp_start(pc__p_pp *p, int i) {
+    pc_connection *mine = NULL, *theirs = NULL;
+    int rc = pc_pipe(1, &mine, &theirs);
+    if (rc) return rc;
+    ((int64_t *)pc_mp_array_get_obj(p->slots))[i] = 0;
+    pc_args *a = pc_args_new();
+    rc = a ? PC_OK : PC_NOMEM;
+    if (!rc) rc = pc_args_add_connection(a, theirs);
+    if (!rc) rc = pc_args_add_mp_array(a, p->slots);
+    if (!rc) rc = pc_args_add_int(a, i);
+    if (!rc) rc = pc_args_add_int(a, p->quota);
+    if (!rc) rc = pc_args_add_bytes(a, p->initref.p ? p->initref.p : (void *)"", p->initref.len);
+    if (!rc) rc = pc_args_add_int(a, p->initargs != NULL);
+    if (!rc) rc = pc_args_add_int(a, (int64_t)p->result_size);
+    pc_process *proc = NULL;
+    if (!rc) {
+        pc_process_desc d;
+        memset(&d, 0, sizeof d);
+        d.target = pc__p_pp_worker_main;
+        d.args = a;
+        d.daemon = PC_DAEMON_YES;
+        d.context = p->ctx;
+        proc = pc_process_new(&d);
+        rc = proc ? pc_process_start(proc) : pc_last_error_code();
+    }
+    pc_args_free(a);
+    pc_connection_free(theirs);
+    if (!rc && p->initargs) rc = pc_connection_send_args(mine, p->initargs);
+    if (rc) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%.200s", pc_last_error());
+        if (proc && pc_process_pid(proc)) {
+            pc_process_kill(proc);
+            pc_process_join(proc, PC_FOREVER);
+        }
+        pc_process_free(proc);
+        pc_connection_free(mine);
+        return pc__error(rc ? rc : PC_OS, "can't start a worker process: %s", msg);
+    }
+    pc__p_pp_worker *w = &p->w[i];
+    memset(w, 0, sizeof *w);
+    w->proc = proc;
+    w->conn = mine;
+    w->serial = ++p->starts;
+    return PC_OK;
+}
+
+// Break the pool (lock held): every task fails; returns the tasks to fail.
+static pc__p_pp_task *pc__p_pp_break(pc__p_pp *p, const char *why) {
+    pc__p_pp_task *all = NULL, *tail = NULL;
+    if (!p->broken) snprintf(p->broken_msg, sizeof p->broken_msg, "%s", why);
+    p->broken = 1;
+    for (int i = 0; i < p->nw; i++) {
+        pc__p_pp_worker *w = &p->w[i];
+        if (w->head) {
+            if (tail) tail->next = w->head;
+            else all = w->head;
+            tail = w->tail;
+        }
+        w->head = w->tail = NULL;
+        w->inflight = 0;
+    }
+    if (p->head) {
+        if (tail) tail->next = p->head;
+        else all = p->head;
+    }
+    p->head = p->tail = NULL;
+    return all;
+}
+
+static void pc__p_pp_fail_list(pc__p_pp *p, pc__p_pp_task *t, const char *why) {
+    while (t) {
+        pc__p_pp_task *next = t->next;
+        if (t->started || pc_future_set_running_or_notify_cancel(t->f) == PC_OK)
+            pc__p_pp_done(p, t, PC_BROKEN, why, NULL);
+        else
+            pc__p_pp_done(p, t, PC_OK, NULL, NULL);     // cancelled: finishing is a no-op
+        t = next;
+    }
+}
+
+static const char *pc__p_signal_name(int sig) {
+    switch (sig) {
+    case SIGKILL: return "SIGKILL";
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGABRT: return "SIGABRT";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    default: return "signal";
+    }
+}
+
+// How a worker ended, for the message of the task it was running.
+static void pc__p_pp_death(pc_process *proc, char *out, size_t cap) {
+    int code = pc_process_exitcode(proc);
+    long pid = pc_process_pid(proc);
+    if (code < 0 && code != PC_EXITCODE_NONE)
+        snprintf(out, cap, "worker process %ld was killed by signal %d (%s) while running "
+                 "this task", pid, -code, pc__p_signal_name(-code));
+    else
+        snprintf(out, cap, "worker process %ld exited with code %d while running this task",
+                 pid, code);
+}
+
+// A reply from worker w (collector; lock not held).
+static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    b.p = (unsigned char *)m;
+    b.len = n;
+    unsigned kind = pc__p_buf_get_u8(&b);
+    if (kind == PC__PP_INIT_FAILED) {
+        char why[256];
+        int code = (int)pc__p_buf_get_u32(&b);
+        char *msg = pc__p_buf_get_str(&b);
+        fprintf(stderr, "Exception in initializer: %s: %s\n", pc__exception_name(code),
+                msg ? msg : "");
+        fflush(stderr);
+        snprintf(why, sizeof why, "A process in the process pool failed its initializer "
+                 "(%.150s): the pool is not usable anymore", msg ? msg : "");
+        pc__free(msg);
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        pc__p_pp_task *all = pc__p_pp_break(p, why);
+        pc_lock_release(&p->lock);
+        pc__p_pp_fail_list(p, all, why);
+        return;
+    }
+    uint64_t id = pc__p_buf_get_u64(&b);
+    int code = (int)pc__p_buf_get_u32(&b);
+    char *msg = pc__p_buf_get_str(&b);
+    uint64_t count = pc__p_buf_get_u64(&b);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__p_pp_task *t = w->head;
+    while (t && t->id != id) t = t->next;
+    if (t) pc__p_pp_unlink(w, t);
+    while (t && p->sending_task == t) pc_condition_wait(&p->cond, PC_FOREVER);
+    pc_condition_notify_all(&p->cond);      // room for the feeder
+    pc_lock_release(&p->lock);
+    if (!t || kind != PC__PP_RESULT) {
+        pc__free(msg);
+        return;
+    }
+    void *result = NULL;
+    pc__f_chunk_view v;
+    int chunk = t->chunk && pc__f_map_chunk_view(t->fn, t->arg, &v);
+    size_t cap = chunk ? v.count : 1;
+    if (count > cap) count = cap;
+    for (uint64_t i = 0; i < count && !b.bad; i++) {
+        void *r;
+        if (!p->result_size) {
+            r = (void *)(uintptr_t)pc__p_buf_get_u64(&b);
+        } else {
+            size_t len;
+            const void *data = pc__p_buf_get_blob(&b, &len);
+            r = NULL;
+            if (data && len == p->result_size) {
+                r = (char *)t->extra + i * p->result_size;
+                memcpy(r, data, len);
+            }
+        }
+        if (chunk) v.results[i] = r;
+        else result = r;
+    }
+    if (chunk) *v.ok = (size_t)count;
+    if (b.bad && !code) {
+        code = PC_RUNTIME;
+        pc__free(msg);
+        msg = pc__strdup("a worker's reply was cut short");
+    }
+    pc__p_pp_done(p, t, code, msg ? msg : "", result);
+    pc__free(msg);
+}
+
+// Read what worker w sent before it ended (its pipe holds whole replies;
+// a reply cut by the death, or a sibling holding the pipe open, ends it).
+static void pc__p_pp_drain(pc__p_pp *p, pc__p_pp_worker *w) {
+    void *m;
+    size_t n;
+    while (pc_connection_poll(w->conn, 0) == PC_OK &&
+           pc_connection_recv_bytes(w->conn, 0, &m, &n) == PC_OK) {
+        pc__p_pp_reply(p, w, m, n);
+        pc_connection_bytes_free(m);
+    }
+}
+
+// Worker w has ended: its running task fails, what it had not started goes
+// back to the front of the queue, and a new worker takes its slot.
+static void pc__p_pp_bury(pc__p_pp *p, pc__p_pp_worker *w) {
+    char why[256];
+    pc__p_pp_drain(p, w);
+    pc_process_join(w->proc, PC_FOREVER);
+    pc__p_pp_death(w->proc, why, sizeof why);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    while (w->sending) pc_condition_wait(&p->cond, PC_FOREVER);
+    int i = (int)(w - p->w);
+    int64_t running = __atomic_load_n((int64_t *)pc_mp_array_get_obj(p->slots) + i,
+                                      __ATOMIC_SEQ_CST);
+    pc__p_pp_task *dead = NULL, *requeue = w->head, *rtail = w->tail;
+    for (pc__p_pp_task **pp = &requeue, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+        if ((int64_t)(*pp)->id != running) continue;
+        dead = *pp;
+        *pp = dead->next;
+        if (rtail == dead) rtail = prev;
+        break;
+    }
+    if (requeue) {              // in order, before what was never sent
+        rtail->next = p->head;
+        p->head = requeue;
+        if (!p->tail) p->tail = rtail;
+    }
+    pc_process_free(w->proc);
+    pc_connection_free(w->conn);
+    memset(w, 0, sizeof *w);
+    pc__p_pp_task *failed = NULL;
+    if (p->signal_all || p->broken) {   // terminate_workers: nothing starts again
+        failed = pc__p_pp_break(p, "the pool's workers were terminated");
+    } else if ((!p->shutdown || p->head) && pc__p_pp_start(p, i) != PC_OK) {
+        failed = pc__p_pp_break(p, pc_last_error());
+    }
+    pc_condition_notify_all(&p->cond);
+    pc_lock_release(&p->lock);
+    if (dead) pc__p_pp_done(p, dead, PC_BROKEN, why, NULL);
+    if (failed) pc__p_pp_fail_list(p, failed, p->broken_msg);
+}
+
+// Tell each worker to end and reap it (collector, at the end).
+static void pc__p_pp_stop_workers(pc__p_pp *p) {
+    unsigned char stop = PC__PP_STOP;
+    for (int i = 0; i < p->nw; i++) {
+        pc__p_pp_worker *w = &p->w[i];
+        if (!w->proc) continue;
+        pc_connection_send_bytes(w->conn, &stop, 0, 1);
+        pc_process_join(w->proc, PC_FOREVER);
+        pc_process_free(w->proc);
+        pc_connection_free(w->conn);
+        memset(w, 0, sizeof *w);
+    }
+}
+
+// The collector: waits on every worker's pipe and sentinel and on its own
+// wake pipe; reads replies, buries the dead, and ends the pool once it is
+// shut down and nothing is left to run.
+static int pc__p_pp_collector(void *arg) {
+    pc__p_pp *p = (pc__p_pp *)arg;
+    pc_wait_object *objs =
+        (pc_wait_object *)pc__calloc((size_t)p->nw * 2 + 1, sizeof *objs);
+    int *who = (int *)pc__calloc((size_t)p->nw * 2 + 1, sizeof *who);
+    // Which start of the worker each object belongs to: a replacement may
+    // get the very address of the process object it replaces.
+    uint64_t *whom = (uint64_t *)pc__calloc((size_t)p->nw * 2 + 1, sizeof *whom);
+    for (;;) {
+        size_t n = 0;
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        int finished = (p->shutdown && p->outstanding == 0) || (p->broken && p->shutdown);
+        if (finished) p->stop = 1;
+        pc_condition_notify_all(&p->cond);
+        pc_lock_release(&p->lock);
+        if (finished || !objs || !who || !whom) break;
+        memset(objs, 0, ((size_t)p->nw * 2 + 1) * sizeof *objs);
+        objs[n].conn = p->wake_r;
+        who[n++] = -1;
+        for (int i = 0; i < p->nw; i++) {   // only this thread changes the workers
+            if (!p->w[i].proc) continue;
+            objs[n].conn = p->w[i].conn;
+            whom[n] = p->w[i].serial;
+            who[n++] = i;
+            objs[n].fd = pc_process_sentinel(p->w[i].proc);
+            whom[n] = p->w[i].serial;
+            who[n++] = i;
+        }
+        if (pc_connection_wait(objs, n, PC_FOREVER, NULL)) continue;
+        for (size_t k = 0; k < n; k++) {
+            if (!objs[k].ready) continue;
+            if (who[k] < 0) {
+                void *m;
+                size_t len;
+                while (pc_connection_poll(p->wake_r, 0) == PC_OK &&
+                       pc_connection_recv_bytes(p->wake_r, 0, &m, &len) == PC_OK)
+                    pc_connection_bytes_free(m);
+                continue;
+            }
+            pc__p_pp_worker *w = &p->w[who[k]];
+            if (!w->proc || w->serial != whom[k]) continue;     // buried in this round
+            void *m;
+            size_t len;
+            if (objs[k].conn && pc_connection_recv_bytes(w->conn, 0, &m, &len) == PC_OK) {
+                pc__p_pp_reply(p, w, m, len);
+                pc_connection_bytes_free(m);
+            } else {
+                pc__p_pp_bury(p, w);
+            }
+        }
+    }
+    pc__p_pp_stop_workers(p);
+    pc__free(objs);
+    pc__free(who);
+    pc__free(whom);
+    return 0;
+}
+
+static int pc__p_pp_closed(pc__p_pp *p) {
+    if (p->broken) return pc__error(PC_BROKEN, "%s", p->broken_msg);
+    if (p->shutdown) return pc__error(PC_SHUTDOWN, "cannot schedule new futures after shutdown");
+    return PC_OK;
+}
+
+// fn must be code of a loaded object for spawn and forkserver (checked once).
+static int pc__p_pp_check_fn(pc__p_pp *p, pc_task_fn fn) {
+    pc__p_buf b;
+    uintptr_t a = pc__p_pp_task_addr(fn);
+    if (p->raw_fn || __atomic_load_n(&p->checked_fn, __ATOMIC_RELAXED) == a) return PC_OK;
+    memset(&b, 0, sizeof b);
+    int rc = pc__p_pp_put_fn(&b, a, 0);
+    pc__free(b.p);
+    if (!rc) __atomic_store_n(&p->checked_fn, a, __ATOMIC_RELAXED);
+    return rc;
+}
+
+static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
+                           pc_future **out_future) {
+    pc__p_pp *p = (pc__p_pp *)ex;
+    pc__f_chunk_view v;
+    int chunk = pc__f_map_chunk_view(fn, (void *)(uintptr_t)arg, &v);
+    int rc = pc__p_pp_check_fn(p, chunk ? v.fn : fn);
+    if (rc) return rc;
+    pc__p_pp_task *t = (pc__p_pp_task *)pc__calloc(1, sizeof *t);
+    if (!t) return PC_NOMEM;
+    size_t nres = chunk ? v.count : 1;
+    if (p->result_size && nres > (size_t)-1 / p->result_size) nres = (size_t)-1 / p->result_size;
+    t->f = pc__f_future_new_extra(p->result_size * nres, &t->extra);
+    t->arg = (void *)(uintptr_t)arg;
+    if (t->f && arg_size) {
+        t->arg = pc__malloc(arg_size);
+        if (t->arg) memcpy(t->arg, arg, arg_size);
+        t->arg_size = arg_size;
+    }
+    if (!t->f || (arg_size && !t->arg)) {
+        pc_future_release(t->f);
+        if (t->arg_size) pc__free(t->arg);
+        pc__free(t);
+        return PC_NOMEM;
+    }
+    t->fn = fn;
+    t->chunk = chunk;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    rc = pc__p_pp_closed(p);
+    if (rc) {
+        pc_lock_release(&p->lock);
+        pc_future_release(t->f);
+        pc__p_pp_task_free(t);
+        return rc;
+    }
+    t->id = ++p->next_id;
+    pc_future_retain(t->f);     // the caller's; the task holds the first
+    pc__p_pp_append(&p->head, &p->tail, t);
+    p->outstanding++;
+    pc_future *f = t->f;        // t is the collector's once the lock goes
+    pc_condition_notify_all(&p->cond);
+    pc_lock_release(&p->lock);
+    *out_future = f;
+    return PC_OK;
+}
+
+static int pc__p_pp_join_threads(pc__p_pp *p) {
+    pc_thread_join(p->collector, PC_FOREVER);
+    pc_thread_join(p->feeder, PC_FOREVER);
+    return PC_OK;
+}
+
+static int pc__p_pp_shutdown(pc_executor *ex, int wait, int cancel_futures) {
+    pc__p_pp *p = (pc__p_pp *)ex;
+    pc__p_pp_task *cancelled = NULL;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    p->shutdown = 1;
+    // Cancel what was never sent; tasks sent back from a dead worker run.
+    for (pc__p_pp_task **pp = &p->head; cancel_futures && *pp;) {
+        pc__p_pp_task *t = *pp;
+        if (t->started) {
+            pp = &t->next;
+            continue;
+        }
+        *pp = t->next;
+        t->next = cancelled;
+        cancelled = t;
+    }
+    p->tail = NULL;
+    for (pc__p_pp_task *t = p->head; t; t = t->next) p->tail = t;
+    pc__p_pp_wake_collector(p);
+    pc_condition_notify_all(&p->cond);
+    pc_lock_release(&p->lock);
+    while (cancelled) {
+        pc__p_pp_task *next = cancelled->next;
+        pc_future_cancel(cancelled->f);
+        pc__p_pp_done(p, cancelled, PC_OK, NULL, NULL);     // cancelled: a no-op finish
+        cancelled = next;
+    }
+    if (wait) pc__p_pp_join_threads(p);
+    return PC_OK;
+}
+
+static void pc__p_pp_free(pc_executor *ex) {
+    pc__p_pp *p = (pc__p_pp *)ex;
+    pc__p_pp_shutdown(ex, 1, 0);
+    pc_thread_free(p->collector);
+    pc_thread_free(p->feeder);
+    pc_connection_free(p->wake_r);
+    pc_connection_free(p->wake_w);
+    pc_mp_array_free(p->slots);
+    pc__free(p->initref.p);
+    pc__free(p->w);
+    pc__free(p);
+}
+
+static const pc_executor_vtable pc__p_pp_vtable = {
+    pc__p_pp_submit, pc__p_pp_shutdown, pc__p_pp_free
+};
+
+static int pc__p_pp_desc_check(const pc_process_pool_desc *in, pc_process_pool_desc *d,
+                               pc_start_method *out_method) {
+    memset(d, 0, sizeof *d);
+    if (in) *d = *in;
+    if (d->max_workers < 0) return pc__error(PC_VALUE, "max_workers must be greater than 0");
+    if (d->max_workers > 4096) return pc__error(PC_VALUE, "max_workers must be <= 4096");
+    if (d->max_tasks_per_child < 0)
+        return pc__error(PC_VALUE, "max_tasks_per_child must be >= 1");
+    if (d->prefetch < 0) return pc__error(PC_VALUE, "prefetch must be >= 0");
+    if (!d->max_workers) d->max_workers = pc_process_cpu_count();
+    if (!d->prefetch) d->prefetch = 1;
+    if (!d->mp_context) d->mp_context = pc_get_context(PC_START_DEFAULT);
+    pc_start_method m = pc_context_get_start_method(d->mp_context);
+    if (m == PC_START_DEFAULT) m = pc_get_start_method();
+    if (m == PC_START_FORK && d->max_tasks_per_child)
+        return pc__error(PC_VALUE, "max_tasks_per_child is incompatible with the 'fork' "
+                                   "start method; supply a different mp_context");
+    *out_method = m;
+    return PC_OK;
+}
+
+static int pc__p_pp_threads(pc__p_pp *p) {
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.daemon = PC_DAEMON_YES;
+    d.arg = p;
+    d.target = pc__p_pp_feeder;
+    d.name = "ProcessPoolExecutor-feeder";
+    p->feeder = pc_thread_new(&d);
+    d.target = pc__p_pp_collector;
+    d.name = "ProcessPoolExecutor-collector";
+    p->collector = pc_thread_new(&d);
+    if (!p->feeder || !p->collector) return PC_NOMEM;
+    int rc = pc_thread_start(p->feeder);
+    if (rc) return rc;
+    rc = pc_thread_start(p->collector);
+    if (rc) {
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        p->stop = 1;
+        pc_condition_notify_all(&p->cond);
+        pc_lock_release(&p->lock);
+        pc_thread_join(p->feeder, PC_FOREVER);
+    }
+    return rc;
+}
+
+static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
+    pc_mp_array_desc ad;
+    memset(&ad, 0, sizeof ad);
+    ad.typecode = "q";
+    ad.length = (size_t)d->max_workers;
+    p->slots = pc_mp_raw_array_new(&ad);
+    p->w = (pc__p_pp_worker *)pc__calloc((size_t)d->max_workers, sizeof *p->w);
+    if (!p->slots || !p->w) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    int rc = pc_pipe(0, &p->wake_r, &p->wake_w);
+    p->initargs = d->initargs;
+    if (!rc && d->initializer) {
+        void *(*as_task)(void *);
+        memcpy(&as_task, &d->initializer, sizeof as_task);
+        rc = pc__p_pp_put_fn(&p->initref, pc__p_pp_task_addr(as_task), p->raw_fn);
+    }
+    if (rc) return rc;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    for (int i = 0; i < p->nw && !rc; i++) rc = pc__p_pp_start(p, i);
+    pc_lock_release(&p->lock);
+    return rc ? rc : pc__p_pp_threads(p);
+}
+
+PYCONC_API pc_executor *pc_process_pool_new(const pc_process_pool_desc *desc) {
+    pc_process_pool_desc d;
+    pc_start_method m = PC_START_DEFAULT;
+    if (pc__p_pp_desc_check(desc, &d, &m)) return NULL;
+    pc__p_pp *p = (pc__p_pp *)pc__calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->base.vtable = &pc__p_pp_vtable;
+    pc_condition_init_lock(&p->cond, &p->lock);
+    p->nw = d.max_workers;
+    p->prefetch = d.prefetch;
+    p->quota = d.max_tasks_per_child;
+    p->result_size = d.result_size;
+    p->raw_fn = m == PC_START_FORK;
+    p->ctx = pc_get_context(m);
+    int rc = pc__p_pp_setup(p, &d);
+    if (rc == PC_OK) return &p->base;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", pc_last_error());
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    for (int i = 0; p->w && i < p->nw; i++) {
+        if (!p->w[i].proc) continue;
+        pc_process_kill(p->w[i].proc);
+        pc_process_join(p->w[i].proc, PC_FOREVER);
+        pc_process_free(p->w[i].proc);
+        pc_connection_free(p->w[i].conn);
+    }
+    pc_lock_release(&p->lock);
+    pc_thread_free(p->feeder);
+    pc_thread_free(p->collector);
+    pc_connection_free(p->wake_r);
+    pc_connection_free(p->wake_w);
+    pc_mp_array_free(p->slots);
+    pc__free(p->initref.p);
+    pc__free(p->w);
+    pc__free(p);
+    pc__error(rc, "%s", msg);
+    return NULL;
+}
+
+static int pc__p_pp_signal(pc_executor *ex, int kill) {
+    pc__p_pp *p = pc__p_pp_check(ex);
+    if (!p) return PC_VALUE;
+    pc__p_pp_shutdown(ex, 0, 1);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    p->signal_all = 1;
+    for (int i = 0; i < p->nw; i++) {
+        if (!p->w[i].proc) continue;
+        if (kill) pc_process_kill(p->w[i].proc);
+        else pc_process_terminate(p->w[i].proc);
+    }
+    pc_lock_release(&p->lock);
+    return PC_OK;
+}
+
+PYCONC_API int pc_process_pool_terminate_workers(pc_executor *ex) { return pc__p_pp_signal(ex, 0); }
+PYCONC_API int pc_process_pool_kill_workers(pc_executor *ex) { return pc__p_pp_signal(ex, 1); }
+
+PYCONC_API size_t pc_process_pool_pids(pc_executor *ex, long *out, size_t cap) {
+    pc__p_pp *p = pc__p_pp_check(ex);
+    size_t n = 0;
+    if (!p) return 0;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    for (int i = 0; i < p->nw; i++) {
+        if (!p->w[i].proc || p->w[i].gone) continue;
+        if (out && n < cap) out[n] = pc_process_pid(p->w[i].proc);
+        n++;
+    }
+    pc_lock_release(&p->lock);
+    return n;
+}
+#endif // PYCONC_FUTURES_IMPLEMENTATION
 
 // >>H.entry: the program's way in, which knows every part
 PYCONC_API void pc_process_bootstrap(int argc, char **argv) {

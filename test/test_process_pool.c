@@ -1,0 +1,407 @@
+/* Tests of pyconc_process.h part F: ProcessPoolExecutor (pc_process_pool_new)
+   under fork, spawn and forkserver: submit and result, results by value
+   and by copy, raises, map with chunks, shutdown with cancel_futures, the
+   initializer, max_tasks_per_child, a worker SIGKILLed while it runs a task
+   with two more sent to it, a task that calls exit(), bad input; each
+   checks that no descriptor or zombie is left. This program is also the
+   image the spawned and forkserver workers run. */
+#define PYCONC_ALL_IMPLEMENTATION
+#include "pyconc_process.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "pc_test.h"
+#include "pc_proc_test.h"
+
+
+
+
+// >>helpers
+typedef struct leak_mark { int fds; } leak_mark;
+static int t_nothing(void *arg) { (void)arg; return 0; }
+
+// Descriptors now, once the start method's server (if any) runs.
+static leak_mark leak_begin(pc_start_method m) {
+    pc_process *p = proc_new(m, t_nothing, NULL, PC_DAEMON_INHERIT);
+    CHECK_OK(pc_process_start(p));
+    CHECK_OK(pc_process_join(p, 20));
+    pc_process_free(p);
+    leak_mark k = {count_fds()};
+    return k;
+}
+
+static void leak_end(leak_mark k) {
+    CHECK_EQ(count_fds(), k.fds);
+    CHECK(no_zombies());
+}
+
+static pc_executor *pool(pc_start_method m, int workers, size_t result_size) {
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = workers;
+    d.mp_context = pc_get_context(m);
+    d.result_size = result_size;
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK_MSG(ex != NULL, "pc_process_pool_new: %s", pc_last_error());
+    return ex;
+}
+
+// >>tasks
+static void *t_square(void *arg) {
+    long n = *(long *)arg;
+    return (void *)(intptr_t)(n * n);
+}
+static void *t_double_value(void *arg) { return (void *)((intptr_t)arg * 2); }
+static void *t_pid(void *arg) { (void)arg; return (void *)(intptr_t)getpid(); }
+
+typedef struct pair { long a, b; } pair;
+static void *t_pair(void *arg) {        // a result by copy: from static storage
+    static pair out;
+    long n = *(long *)arg;
+    out.a = n;
+    out.b = -n;
+    return &out;
+}
+static void *t_raise(void *arg) {
+    pc_raise(PC_VALUE, "bad item %ld", *(long *)arg);
+    return NULL;
+}
+static __attribute__((unused)) void *t_exit(void *arg) { exit((int)*(long *)arg); }
+static __attribute__((unused)) void *t_sleep(void *arg) {
+    pc_sleep(*(double *)arg);
+    return (void *)(intptr_t)1;
+}
+
+// >>basics
+static void body_submit(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_executor *ex = pool(m, 2, 0);
+    pc_future *fs[20];
+    for (long i = 0; i < 20; i++) CHECK_OK(pc_executor_submit_copy(ex, t_square, &i, sizeof i,
+                                                                   &fs[i]));
+    for (long i = 0; i < 20; i++) {
+        void *r;
+        CHECK_OK(pc_future_result(fs[i], 20, &r));
+        CHECK_EQ((long)(intptr_t)r, i * i);
+        pc_future_release(fs[i]);
+    }
+    pc_future *f;
+    void *r;
+    CHECK_OK(pc_executor_submit(ex, t_double_value, (void *)(intptr_t)21, &f));
+    CHECK_OK(pc_future_result(f, 20, &r));
+    CHECK_EQ((long)(intptr_t)r, 42);
+    pc_future_release(f);
+    CHECK_OK(pc_executor_submit(ex, t_pid, NULL, &f));
+    CHECK_OK(pc_future_result(f, 20, &r));
+    CHECK((long)(intptr_t)r != (long)getpid());
+    pc_future_release(f);
+    pc_executor_free(ex);
+    leak_end(k);
+}
+TEST(submit_fork) { body_submit(PC_START_FORK); }
+TEST(submit_spawn) { body_submit(PC_START_SPAWN); }
+TEST(submit_forkserver) { body_submit(PC_START_FORKSERVER); }
+
+static void body_copy_and_raise(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_executor *ex = pool(m, 2, sizeof(pair));
+    pc_future *f, *g;
+    long n = 7;
+    void *r;
+    CHECK_OK(pc_executor_submit_copy(ex, t_pair, &n, sizeof n, &f));
+    CHECK_OK(pc_executor_submit_copy(ex, t_raise, &n, sizeof n, &g));
+    CHECK_OK(pc_future_result(f, 20, &r));
+    CHECK(r != NULL);
+    CHECK_EQ(((pair *)r)->a, 7);
+    CHECK_EQ(((pair *)r)->b, -7);
+    CHECK_EQ(pc_future_result(g, 20, &r), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "bad item 7") != NULL);
+    int code;
+    const char *msg;
+    CHECK_OK(pc_future_exception(g, 0, &code, &msg));
+    CHECK_EQ(code, PC_VALUE);
+    pc_future_release(f);
+    pc_future_release(g);
+    pc_executor_free(ex);
+    leak_end(k);
+}
+TEST(copy_and_raise_fork) { body_copy_and_raise(PC_START_FORK); }
+TEST(copy_and_raise_spawn) { body_copy_and_raise(PC_START_SPAWN); }
+TEST(copy_and_raise_forkserver) { body_copy_and_raise(PC_START_FORKSERVER); }
+
+static void body_map(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_executor *ex = pool(m, 2, 0);
+    long items[100];
+    for (long i = 0; i < 100; i++) items[i] = i;
+    pc_map_desc md;
+    memset(&md, 0, sizeof md);
+    md.items = items;
+    md.count = 100;
+    md.item_size = sizeof items[0];
+    md.chunksize = 7;
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(ex, t_square, &md, &it));
+    void *r;
+    long i = 0;
+    for (; pc_map_iter_next(it, &r) == PC_OK; i++) CHECK_EQ((long)(intptr_t)r, i * i);
+    CHECK_EQ(i, 100);
+    pc_map_iter_free(it);
+    // a raise ends the iteration at its item, the items before it come first
+    items[50] = -1;
+    pc_executor *ex2 = pool(m, 2, sizeof(pair));
+    md.chunksize = 8;
+    CHECK_OK(pc_executor_map(ex2, t_pair, &md, &it));
+    for (i = 0; pc_map_iter_next(it, &r) == PC_OK; i++) CHECK_EQ(((pair *)r)->b, -items[i]);
+    CHECK_EQ(i, 100);
+    pc_map_iter_free(it);
+    md.chunksize = 9;
+    CHECK_OK(pc_executor_map(ex, t_raise, &md, &it));
+    CHECK_EQ(pc_map_iter_next(it, &r), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "bad item 0") != NULL);
+    pc_map_iter_free(it);
+    pc_executor_free(ex);
+    pc_executor_free(ex2);
+    leak_end(k);
+}
+TEST(map_fork) { body_map(PC_START_FORK); }
+TEST(map_spawn) { body_map(PC_START_SPAWN); }
+TEST(map_forkserver) { body_map(PC_START_FORKSERVER); }
+
+// >>killed: a worker SIGKILLed while it runs task 7, tasks 8 and 9 sent to it
+static pc_mp_event *g_started;      // the worker's copy, from the initializer's pack
+static pc_mp_value *g_pid;
+
+static int init_keep(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    if (pc_args_get_mp_event(a, 0, &g_started) || pc_args_get_mp_value(a, 1, &g_pid)) return 1;
+    return 0;
+}
+
+static void *t_block(void *arg) {   // tells its pid, then waits to be killed
+    int64_t pid = getpid();
+    (void)arg;
+    pc_mp_value_store(g_pid, &pid, sizeof pid);
+    pc_mp_event_set(g_started);
+    for (;;) pc_sleep(1);
+    return NULL;
+}
+
+static void body_killed(pc_start_method m, int use_exit) {
+    leak_mark k = leak_begin(m);
+    pc_mp_event *ev = pc_mp_event_new();
+    pc_mp_value_desc vd;
+    memset(&vd, 0, sizeof vd);
+    vd.typecode = "q";
+    pc_mp_value *pidv = pc_mp_value_new(&vd);
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_mp_event(a, ev));
+    CHECK_OK(pc_args_add_mp_value(a, pidv));
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = 1;
+    d.prefetch = 2;
+    d.mp_context = pc_get_context(m);
+    d.initializer = init_keep;
+    d.initargs = a;
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK_MSG(ex != NULL, "%s", pc_last_error());
+    pc_future *fs[10];
+    for (long i = 0; i < 7; i++) CHECK_OK(pc_executor_submit_copy(ex, t_square, &i, sizeof i,
+                                                                  &fs[i]));
+    for (long i = 0; i < 7; i++) CHECK_OK(pc_future_result(fs[i], 20, NULL));
+    long code = 3;
+    if (use_exit) CHECK_OK(pc_executor_submit_copy(ex, t_exit, &code, sizeof code, &fs[7]));
+    else CHECK_OK(pc_executor_submit(ex, t_block, NULL, &fs[7]));
+    for (long i = 8; i < 10; i++) CHECK_OK(pc_executor_submit(ex, t_pid, NULL, &fs[i]));
+    int64_t victim = 0;
+    if (!use_exit) {
+        CHECK_OK(pc_mp_event_wait(ev, 20));
+        CHECK_OK(pc_mp_value_load(pidv, &victim, sizeof victim));
+        CHECK_EQ(kill((pid_t)victim, SIGKILL), 0);
+    }
+    void *r;
+    CHECK_EQ(pc_future_result(fs[7], 20, &r), PC_BROKEN);
+    char want[128];
+    if (use_exit) snprintf(want, sizeof want, "exited with code 3");
+    else snprintf(want, sizeof want, "%lld was killed by signal %d (SIGKILL)",
+                  (long long)victim, SIGKILL);
+    CHECK_MSG(strstr(pc_last_error(), want) != NULL, "%s", pc_last_error());
+    for (long i = 8; i < 10; i++) {
+        CHECK_OK(pc_future_result(fs[i], 20, &r));
+        if (victim) CHECK((int64_t)(intptr_t)r != victim);
+    }
+    pc_future *f;                   // still usable
+    long n = 12;
+    CHECK_OK(pc_executor_submit_copy(ex, t_square, &n, sizeof n, &f));
+    CHECK_OK(pc_future_result(f, 20, &r));
+    CHECK_EQ((long)(intptr_t)r, 144);
+    pc_future_release(f);
+    for (long i = 0; i < 10; i++) pc_future_release(fs[i]);
+    pc_executor_free(ex);
+    pc_args_free(a);            // kept by the pool until its free
+    pc_mp_event_free(ev);
+    pc_mp_value_free(pidv);
+    leak_end(k);
+}
+TEST(killed_worker_fork) { body_killed(PC_START_FORK, 0); }
+TEST(killed_worker_spawn) { body_killed(PC_START_SPAWN, 0); }
+TEST(killed_worker_forkserver) { body_killed(PC_START_FORKSERVER, 0); }
+TEST(task_calls_exit_fork) { body_killed(PC_START_FORK, 1); }
+TEST(task_calls_exit_spawn) { body_killed(PC_START_SPAWN, 1); }
+
+// >>shutdown
+static void body_shutdown_cancel(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_executor *ex = pool(m, 1, 0);
+    double t = 0.3;
+    pc_future *fs[20];
+    for (int i = 0; i < 20; i++) CHECK_OK(pc_executor_submit_copy(ex, t_sleep, &t, sizeof t,
+                                                                  &fs[i]));
+    while (!pc_future_running(fs[0])) pc_sleep(0.001);
+    CHECK_OK(pc_executor_shutdown(ex, 1, 1));
+    int done = 0, cancelled = 0;
+    for (int i = 0; i < 20; i++) {
+        if (pc_future_cancelled(fs[i])) cancelled++;
+        else if (pc_future_result(fs[i], 0, NULL) == PC_OK) done++;
+    }
+    CHECK_EQ(done + cancelled, 20);
+    CHECK(done >= 1 && done <= 3);      // the running one and those sent ahead
+    pc_future *f;
+    CHECK_EQ(pc_executor_submit(ex, t_pid, NULL, &f), PC_SHUTDOWN);
+    for (int i = 0; i < 20; i++) pc_future_release(fs[i]);
+    pc_executor_free(ex);
+    leak_end(k);
+}
+TEST(shutdown_cancel_futures_fork) { body_shutdown_cancel(PC_START_FORK); }
+TEST(shutdown_cancel_futures_spawn) { body_shutdown_cancel(PC_START_SPAWN); }
+
+// >>initializer
+static int init_fail(void *arg) {
+    (void)arg;
+    return pc_raise(PC_VALUE, "no database");
+}
+
+static int init_check(void *arg) {
+    const char *s;
+    if (pc_args_get_str((pc_args *)arg, 0, &s) || strcmp(s, "hello")) return 1;
+    return 0;
+}
+
+static void body_initializer(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_str(a, "hello"));
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = 2;
+    d.mp_context = pc_get_context(m);
+    d.initializer = init_check;
+    d.initargs = a;
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK(ex != NULL);
+    pc_future *f;
+    CHECK_OK(pc_executor_submit(ex, t_pid, NULL, &f));
+    CHECK_OK(pc_future_result(f, 20, NULL));
+    pc_future_release(f);
+    pc_executor_free(ex);
+    d.initializer = init_fail;
+    ex = pc_process_pool_new(&d);
+    CHECK(ex != NULL);
+    // The pool breaks when a worker's initializer fails: before this
+    // submit or after it, the task fails with the initializer's message.
+    int rc = pc_executor_submit(ex, t_pid, NULL, &f);
+    if (rc == PC_OK) {
+        CHECK_EQ(pc_future_result(f, 20, NULL), PC_BROKEN);
+        pc_future_release(f);
+    }
+    CHECK_EQ(rc == PC_OK ? PC_BROKEN : rc, PC_BROKEN);
+    CHECK(strstr(pc_last_error(), "no database") != NULL);
+    CHECK_EQ(pc_executor_submit(ex, t_pid, NULL, &f), PC_BROKEN);
+    pc_executor_free(ex);
+    pc_args_free(a);
+    leak_end(k);
+}
+TEST(initializer_fork) { body_initializer(PC_START_FORK); }
+TEST(initializer_spawn) { body_initializer(PC_START_SPAWN); }
+
+// >>max_tasks_per_child
+static void body_max_tasks(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = 2;
+    d.max_tasks_per_child = 2;
+    d.mp_context = pc_get_context(m);
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK(ex != NULL);
+    pc_future *fs[12];
+    long pids[12];
+    for (int i = 0; i < 12; i++) CHECK_OK(pc_executor_submit(ex, t_pid, NULL, &fs[i]));
+    for (int i = 0; i < 12; i++) {
+        void *r;
+        CHECK_OK(pc_future_result(fs[i], 20, &r));
+        pids[i] = (long)(intptr_t)r;
+        pc_future_release(fs[i]);
+    }
+    for (int i = 0; i < 12; i++) {          // no pid ran more than 2 tasks
+        int same = 0;
+        for (int j = 0; j < 12; j++) same += pids[j] == pids[i];
+        CHECK(same <= 2);
+    }
+    pc_executor_free(ex);
+    d.mp_context = pc_get_context(PC_START_FORK);
+    CHECK(pc_process_pool_new(&d) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    leak_end(k);
+}
+TEST(max_tasks_per_child_spawn) { body_max_tasks(PC_START_SPAWN); }
+TEST(max_tasks_per_child_forkserver) { body_max_tasks(PC_START_FORKSERVER); }
+
+// >>bad input
+static int not_code;
+TEST(bad_input) {
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = -1;
+    CHECK(pc_process_pool_new(&d) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    d.max_workers = 1;
+    d.max_tasks_per_child = -1;
+    CHECK(pc_process_pool_new(&d) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    d.max_tasks_per_child = 0;
+    d.mp_context = pc_get_context(PC_START_SPAWN);
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK(ex != NULL);
+    pc_future *f;
+    pc_task_fn bogus;
+    void *data = &not_code;
+    memcpy(&bogus, &data, sizeof bogus);
+    CHECK_EQ(pc_executor_submit(ex, bogus, NULL, &f), PC_VALUE);
+    CHECK_EQ(pc_executor_submit(ex, NULL, NULL, &f), PC_VALUE);
+    CHECK_EQ(pc_executor_submit_copy(ex, t_square, NULL, 8, &f), PC_VALUE);
+    CHECK_EQ(pc_process_pool_terminate_workers(NULL), PC_VALUE);
+    CHECK_EQ(pc_process_pool_pids(ex, NULL, 0), (size_t)1);
+    pc_executor_free(ex);
+    CHECK(no_zombies());
+}
+
+// >>terminate_workers (3.14)
+TEST(terminate_workers) {
+    leak_mark k = leak_begin(PC_START_SPAWN);
+    pc_executor *ex = pool(PC_START_SPAWN, 2, 0);
+    double t = 30;
+    pc_future *f;
+    CHECK_OK(pc_executor_submit_copy(ex, t_sleep, &t, sizeof t, &f));
+    while (!pc_future_running(f)) pc_sleep(0.001);
+    CHECK_OK(pc_process_pool_terminate_workers(ex));
+    CHECK_EQ(pc_future_result(f, 20, NULL), PC_BROKEN);
+    pc_future_release(f);
+    pc_executor_free(ex);
+    leak_end(k);
+}
