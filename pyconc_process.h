@@ -4188,8 +4188,10 @@ typedef struct pc__p_handle_ops {
                   size_t *nfds, size_t max, void **keep);
     // Rebuild one from b; each descriptor taken is set to -1 in fds. self:
     // the caller is a new holder (a received message); 0: a child whose
-    // parent already counted it (pc__p_handle_ops.watch). NULL on failure.
-    void *(*decode)(pc_arg_type type, pc__p_buf *b, int *fds, size_t nfds, int self);
+    // parent already counted it (pc__p_handle_ops.watch). *out_id: the new
+    // handle's id, so that the pack can be sent on. NULL on failure.
+    void *(*decode)(pc_arg_type type, pc__p_buf *b, int *fds, size_t nfds, int self,
+                    uint64_t *out_id);
     void (*release)(pc_arg_type type, void *obj);       // a received pack's own
     void (*watch)(void *keep, long pid);    // pid holds it now (a child started)
     void (*drop)(void *keep);
@@ -4463,10 +4465,13 @@ static pc_args *pc__p_args_decode(pc__p_buf *b, int *fds, size_t nfds, int self)
             if (it) it->conn = c;
             else { if (c) pc_connection_free(c); rc = PC_VALUE; }
         } else if (pc__p_arg_is_handle((pc_arg_type)type) && pc__p_handles) {
-            void *obj = pc__p_handles->decode((pc_arg_type)type, b, fds, nfds, self);
+            uint64_t id = 0;
+            void *obj = pc__p_handles->decode((pc_arg_type)type, b, fds, nfds, self, &id);
             pc__p_arg *it = obj ? pc__p_args_push(a, (pc_arg_type)type) : NULL;
-            if (it) it->obj = obj;
-            else { if (obj) pc__p_handles->release((pc_arg_type)type, obj); rc = PC_VALUE; }
+            if (it) {
+                it->obj = obj;
+                it->obj_id = id;
+            } else { if (obj) pc__p_handles->release((pc_arg_type)type, obj); rc = PC_VALUE; }
         } else {
             rc = PC_VALUE;
         }
@@ -6471,11 +6476,14 @@ static int pc__p_handle_encode(pc_arg_type type, void *obj, uint64_t id, pc__p_b
     return rc;
 }
 
+// Every handle of this part begins with a pc__p_obj: its id is there.
 static void *pc__p_handle_decode(pc_arg_type type, pc__p_buf *b, int *fds, size_t nfds,
-                                 int self) {
-    if (type == PC_ARG_SHARED_MEMORY) return pc__p_shm_decode(b, fds, nfds);
-    if (type > PC_ARG_MP_QUEUE) return NULL;
-    return pc__p_obj_decode(type, b, fds, nfds, self, 0);
+                                 int self, uint64_t *out_id) {
+    void *obj = NULL;
+    if (type == PC_ARG_SHARED_MEMORY) obj = pc__p_shm_decode(b, fds, nfds);
+    else if (type <= PC_ARG_MP_QUEUE) obj = pc__p_obj_decode(type, b, fds, nfds, self, 0);
+    if (obj) *out_id = ((pc__p_obj *)obj)->id;
+    return obj;
 }
 
 static void pc__p_handle_release(pc_arg_type type, void *obj) {

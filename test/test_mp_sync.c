@@ -913,6 +913,15 @@ TEST(pack_over_connection) {
     CHECK_RC(pc_args_get_mp_lock(got, 0, (pc_mp_lock **)(void *)&s2), PC_VALUE);
     CHECK_OK(pc_mp_semaphore_release(s2, 1));           // the same memory
     CHECK_OK(pc_mp_semaphore_acquire(s, 0));
+    // A received pack can be sent on: its objects are live handles here.
+    CHECK_OK(pc_connection_send_args(y, got));
+    pc_args *again = NULL;
+    CHECK_OK(pc_connection_recv_args(x, &again));
+    pc_mp_semaphore *s3;
+    CHECK_OK(pc_args_get_mp_semaphore(again, 0, &s3));
+    CHECK_OK(pc_mp_semaphore_release(s3, 1));
+    CHECK_OK(pc_mp_semaphore_acquire(s, 0));
+    pc_args_free(again);
     pc_args_free(got);
     // Tamper with the header: the receiver refuses the pack.
     pc__p_obj *o = (pc__p_obj *)(void *)s;
