@@ -590,8 +590,8 @@ TEST(condition_notified_waiter_sleeps_once) {
 // so timeouts race the notifies that move sleepers onto the lock; two pass
 // it back and forth alone (notify(1): a poller could take it). Over each
 // kind of condition, the lock given back every way there is (the
-// condition's release, the lock's own, wait()). A lost wake-up stalls the ring: the turns then stop short
-// and the 30 s waits fail.
+// condition's release, the lock's own, wait()). A lost wake-up stalls the
+// ring: the turns then stop short and the 30 s waits fail.
 enum { RING_ROUNDS = 8000 };
 
 struct ring {
