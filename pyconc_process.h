@@ -1232,6 +1232,9 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
 #include <link.h>
 #endif
+#if defined(__GLIBC__)
+#include <stdio_ext.h>          // __fpending
+#endif
 #if defined(__linux__)
 #include <sys/auxv.h>           // getauxval (glibc, musl)
 #include <sys/syscall.h>
@@ -1302,8 +1305,10 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #endif
 #if defined(__GLIBC__)
 #define PC__HAVE_PROGRAM_NAME 1     // program_invocation_short_name
+#define PC__HAVE_FPENDING 1         // __fpending: bytes a stream has not written yet
 #else
 #define PC__HAVE_PROGRAM_NAME 0
+#define PC__HAVE_FPENDING 0
 #endif
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
 #define PC__HAVE_ISSETUGID 1
@@ -1390,6 +1395,16 @@ static int pc__p_os_wake_pipe(int fds[2]) {
 static void pc__p_os_poke(int fd) {
     char c = 0;
     if (write(fd, &c, 1) < 0) {}
+}
+
+// Flush a stream that holds unwritten output. fflush takes the stream's
+// lock even when it has nothing to write, and around a fork that write
+// is a copy-on-write page fault on each side, at every start.
+static void pc__p_os_flush_pending(FILE *f) {
+#if PC__HAVE_FPENDING
+    if (__fpending(f) == 0) return;
+#endif
+    fflush(f);
 }
 
 // Read and drop all that a non-blocking descriptor holds.
@@ -1791,16 +1806,23 @@ static pid_t pc__p_os_getppid(void) { return getppid(); }
 static uid_t pc__p_os_geteuid(void) { return geteuid(); }
 static gid_t pc__p_os_getegid(void) { return getegid(); }
 
-// _exit: end this process at once, without atexit handlers.
-PC__P_NORETURN static void pc__p_os_exit(int code) { _exit(code); }
+// _exit: end this process at once, without atexit handlers. Called
+// through a pointer the loader fills when it loads the program: a fork
+// child calling it through the PLT would bind it lazily itself, a symbol
+// lookup and a write to the GOT costing some ten page faults a child.
+static void (*volatile pc__p_os_exit_fn)(int) = _exit;
+
+PC__P_NORETURN static void pc__p_os_exit(int code) {
+    pc__p_os_exit_fn(code);
+    abort();                    // not reached: _exit does not return
+}
 
 static pid_t pc__p_os_fork(void) { return fork(); }
 
 static int pc__p_os_pidfd_open(pid_t pid) {
 #if PC__HAVE_PIDFD
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);   // in case an old kernel did not
-    return fd;
+    // Close-on-exec already: pidfd_open has set it since the call exists.
+    return (int)syscall(SYS_pidfd_open, pid, 0);
 #else
     (void)pid;
     errno = ENOSYS;
@@ -4302,6 +4324,7 @@ struct pc_process {
     uint32_t refs;              // the user's, the children registry's, active_children's
     int kind;
     pc_lock mu;                 // guards reaping, closing, name and authkey changes
+    pc_lock reaping;            // held by a join blocked in waitpid (pidfd sentinels)
     char *name;
     int daemon;
     unsigned char authkey[PC_AUTHKEY_MAX];
@@ -4339,6 +4362,7 @@ static pc_start_method pc__p_proc_method;       // PC_START_DEFAULT: not set
 static int pc__p_proc_method_fixed;
 static char pc__p_proc_argv0[256] = "pyconc";
 static pc_lock pc__p_fs_lock = PC_LOCK_INIT;    // starting the forkserver
+static pid_t pc__p_proc_pid;                    // getpid(), cached; 0: not asked yet
 
 static void pc__p_proc_exit_function(void);
 static void pc__p_proc_after_fork_child(void);
@@ -4376,9 +4400,25 @@ static void pc__p_proc_init_once(void) {
 
 static void pc__p_proc_init(void) { pthread_once(&pc__p_proc_once, pc__p_proc_init_once); }
 
+// This process's pid. getpid() is a system call and start, join and
+// exitcode each ask (is the caller the child's owner?), so it is cached;
+// the fork hook (pc__p_proc_after_fork_child, run by every fork(), ours
+// or the user's) forgets it in the child. Relaxed: every thread that
+// fills it writes the same value.
+static pid_t pc__p_proc_self(void) {
+    pc__p_proc_init();
+    pid_t pid = __atomic_load_n(&pc__p_proc_pid, __ATOMIC_RELAXED);
+    if (pid == 0) {
+        pid = pc__p_os_getpid();
+        __atomic_store_n(&pc__p_proc_pid, pid, __ATOMIC_RELAXED);
+    }
+    return pid;
+}
+
 // In a child made by fork (ours or the user's) the parent's children are
 // not ours, and a lock another thread held is free.
 static void pc__p_proc_after_fork_child(void) {
+    pc__p_proc_pid = 0;
     pc__p_proc_lock.state = 0;
     pc__p_fs_lock.state = 0;
     if (pc__p_proc_current) pc__p_proc_current->mu.state = 0;
@@ -4619,6 +4659,7 @@ static void pc__p_child_become(pc__p_child_info *ci) {
     cur->identity_len = ci->identity_len;
     pc__p_proc_children.head = pc__p_proc_children.tail = NULL;
     pc__p_proc_counter = 0;
+    pc__p_proc_pid = 0;         // a forkserver child: the server's fork ran no hook
     pc__p_proc_method = (pc_start_method)ci->method;
     pc__p_proc_method_fixed = ci->method_fixed;
     pc_process *parent = pc__p_proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
@@ -4666,8 +4707,8 @@ static void pc__p_child_run(pc__p_child_info *ci) {
     pc_args_free(ci->pack);
     // Only the standard streams: other FILEs hold the parent's unflushed
     // data too after fork, and the parent writes that itself.
-    fflush(stdout);
-    fflush(stderr);
+    pc__p_os_flush_pending(stdout);
+    pc__p_os_flush_pending(stderr);
     pc__p_os_exit(code);
 }
 
@@ -4682,7 +4723,7 @@ static void pc__p_child_from_fork(pc_process *p) {
     ci.authkey_len = p->authkey_len;
     ci.identity = p->identity;
     ci.identity_len = p->identity_len;
-    ci.parent_pid = (long)pc__p_os_getppid();
+    ci.parent_pid = (long)p->owner;         // the pid of the process that forked us
     ci.parent_name = pc__strdup(pc__p_proc_current->name);
     ci.method = (int)pc__p_proc_method;
     ci.method_fixed = pc__p_proc_method_fixed;
@@ -4716,7 +4757,7 @@ static void pc__p_boot_body_run(pc_process *p, const pc__p_funcref *ref, pc__p_b
     pc__p_buf_blob(b, p->authkey, p->authkey_len);
     pc__p_buf_u32(b, (uint32_t)p->identity_len);
     for (size_t i = 0; i < p->identity_len; i++) pc__p_buf_u32(b, p->identity[i]);
-    pc__p_buf_u64(b, (uint64_t)pc__p_os_getpid());
+    pc__p_buf_u64(b, (uint64_t)pc__p_proc_self());
     pc_lock_acquire(&cur->mu, PC_FOREVER);
     pc__p_buf_str(b, cur->name);
     pc_lock_release(&cur->mu);
@@ -4927,8 +4968,8 @@ out:
 static int pc__p_launch_fork(pc_process *p) {
     int sp[2] = {-1, -1};
     if (!pc__p_os_have_pidfd() && pc__p_os_pipe(sp)) return pc__os_error("pipe");
-    fflush(stdout);             // or the child would print our buffered output again
-    fflush(stderr);
+    pc__p_os_flush_pending(stdout);    // or the child would print our buffered output again
+    pc__p_os_flush_pending(stderr);
     pid_t pid = pc__p_os_fork();
     if (pid == 0) {
         pc__p_os_close(sp[0]);
@@ -5067,7 +5108,7 @@ static int pc__p_fs_start_server(void) {
     }
     pc__p_fs_sock = sock;
     pc__p_fs_pid = pid;
-    pc__p_fs_owner = pc__p_os_getpid();
+    pc__p_fs_owner = pc__p_proc_self();
     pc__p_fs_gen++;
     return PC_OK;
 }
@@ -5083,7 +5124,7 @@ static void pc__p_fs_discard(void) {
     pc__p_os_close(pc__p_fs_sock);
     pc__p_fs_sock = -1;
     pc__p_fs_pid = 0;
-    if (pid > 0 && pc__p_fs_owner == pc__p_os_getpid()) {
+    if (pid > 0 && pc__p_fs_owner == pc__p_proc_self()) {
         r = pc__p_os_waitpid(pid, &st, 1);
         if (r == 0) pc__p_os_kill_reap(pid);
     }
@@ -5323,6 +5364,13 @@ static int pc__p_proc_reaped(const pc_process *p) {
 // call reaped it (the caller then drops it from the registry).
 static int pc__p_proc_poll(pc_process *p) {
     int just = 0, st = 0;
+    // A join blocked in waitpid holds reaping and publishes the status
+    // itself. Once the child has ended (its sentinel is readable) that is
+    // a moment away: wait for it, rather than call a dead child alive.
+    if (pc_lock_acquire(&p->reaping, 0) != PC_OK) {
+        if (!pc__p_os_readable_now(p->sentinel)) return 0;
+        pc_lock_acquire(&p->reaping, PC_FOREVER);
+    }
     pc_lock_acquire(&p->mu, PC_FOREVER);
     // started: the registry holds p a moment before start publishes it.
     if (!p->reaped && __atomic_load_n(&p->started, __ATOMIC_ACQUIRE) && p->sentinel >= 0) {
@@ -5350,6 +5398,28 @@ static int pc__p_proc_poll(pc_process *p) {
         }
     }
     pc_lock_release(&p->mu);
+    pc_lock_release(&p->reaping);
+    return just;
+}
+
+// Wait for a child whose sentinel is a pidfd with one blocking waitpid,
+// as a raw fork + waitpid does (no poll first, no WNOWAIT wait before the
+// real one). reaping is held meanwhile, so no other thread's waitpid can
+// take the status (pc__p_proc_poll waits for this one instead); mu is
+// not, so signals still go out, through the pidfd, which cannot reach a
+// recycled pid. Returns 1 when this call reaped it.
+static int pc__p_proc_wait_blocking(pc_process *p) {
+    int just = 0, st = 0;
+    pc_lock_acquire(&p->reaping, PC_FOREVER);
+    if (!pc__p_proc_reaped(p)) {
+        pid_t r = pc__p_os_waitpid(p->pid, &st, 0);
+        pc_lock_acquire(&p->mu, PC_FOREVER);
+        // r < 0: someone else waited for it (ECHILD): 255.
+        pc__p_proc_set_reaped(p, r == p->pid ? pc__p_proc_exitcode_of(st) : 255);
+        pc_lock_release(&p->mu);
+        just = 1;
+    }
+    pc_lock_release(&p->reaping);
     return just;
 }
 
@@ -5372,9 +5442,10 @@ static int pc__p_proc_reap(pc_process *p) {
 // New references to this process's registered children (*out, malloc'd).
 static size_t pc__p_proc_snapshot(pc_process ***out) {
     size_t n = 0;
-    pid_t me = pc__p_os_getpid();
     *out = NULL;
     pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    // No system call when there are none (a child's usual exit).
+    pid_t me = pc__p_proc_children.head ? pc__p_proc_self() : 0;
     pc__link *x;
     for (x = pc__p_proc_children.head; x; x = x->next)
         n += PC__CONTAINER(x, pc_process, reg)->owner == me;
@@ -5449,7 +5520,7 @@ PYCONC_API int pc_process_start(pc_process *p) {
     if (p->kind != PC__P_CHILD)
         return pc__error(PC_RUNTIME, "cannot start the current or parent process");
     if (p->closed) return pc__error(PC_VALUE, "process object is closed");
-    if (__atomic_exchange_n(&p->owner, pc__p_os_getpid(), __ATOMIC_ACQ_REL) != 0)
+    if (__atomic_exchange_n(&p->owner, pc__p_proc_self(), __ATOMIC_ACQ_REL) != 0)
         return pc__error(PC_RUNTIME, "cannot start a process twice");
     if (pc__p_proc_current->daemon) {
         p->owner = 0;
@@ -5478,8 +5549,12 @@ PYCONC_API int pc_process_join(pc_process *p, double timeout) {
     int rc = pc__p_proc_check_started(p, "join");
     if (rc) return rc;
     if ((rc = pc__deadline(timeout, &deadline))) return rc;
-    if (p->owner != pc__p_os_getpid())
+    if (p->owner != pc__p_proc_self())
         return pc__error(PC_RUNTIME, "can only join a child process");
+    if (deadline == INFINITY && p->sentinel_kind == PC__S_PIDFD) {
+        if (pc__p_proc_wait_blocking(p)) pc__p_proc_unregister(p);
+        return PC_OK;
+    }
     while (!pc__p_proc_reap(p)) {
         if (deadline == INFINITY && p->sentinel_kind != PC__S_SERVER) {
             // Sleep in the kernel until the child ends, without reaping it
@@ -5502,7 +5577,7 @@ PYCONC_API int pc_process_is_alive(pc_process *p) {
         return pc__p_os_pid_exists(p->pid);
     }
     if (p->closed || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE) ||
-        p->owner != pc__p_os_getpid())
+        p->owner != pc__p_proc_self())
         return 0;
     return !pc__p_proc_reap(p);
 }
@@ -5514,13 +5589,13 @@ PYCONC_API int pc_process_exitcode(pc_process *p) {
     }
     if (p->kind != PC__P_CHILD || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE))
         return PC_EXITCODE_NONE;
-    if (p->owner == pc__p_os_getpid()) pc__p_proc_reap(p);
+    if (p->owner == pc__p_proc_self()) pc__p_proc_reap(p);
     return pc__p_proc_reaped(p) ? p->exitcode : PC_EXITCODE_NONE;
 }
 
 PYCONC_API long pc_process_pid(const pc_process *p) {
     if (!p) return 0;
-    if (p->kind == PC__P_CURRENT) return (long)pc__p_os_getpid();
+    if (p->kind == PC__P_CURRENT) return (long)pc__p_proc_self();
     return (long)p->pid;
 }
 
@@ -5558,7 +5633,7 @@ PYCONC_API int pc_process_close(pc_process *p) {
     if (!p) return pc__error(PC_VALUE, "close: process is NULL");
     if (p->kind != PC__P_CHILD) return pc__error(PC_VALUE, "close: not a child process");
     if (p->closed) return PC_OK;
-    if (p->started && p->owner == pc__p_os_getpid()) pc__p_proc_reap(p);
+    if (p->started && p->owner == pc__p_proc_self()) pc__p_proc_reap(p);
     pc_lock_acquire(&p->mu, PC_FOREVER);
     int running = p->started && !p->reaped;
     if (!running) {
