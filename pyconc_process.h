@@ -1428,12 +1428,9 @@ static int pc__p_os_move_high(int fd) {
     return nfd;
 }
 
-// Put fd at number target (not close-on-exec) and close the old number.
-static void pc__p_os_move_to(int fd, int target) {
-    if (fd == target) return;
-    dup2(fd, target);
-    close(fd);
-}
+// Put a duplicate of fd at number target (not close-on-exec).
+static void pc__p_os_dup_to(int fd, int target) { dup2(fd, target); }
+
 
 // Close every descriptor from lo up (a forkserver child's clean slate).
 static void pc__p_os_close_from(int lo) {
@@ -1495,6 +1492,21 @@ static ssize_t pc__p_os_sendmsg(int sock, const struct msghdr *msg) {
     pc__p_os_sigpipe_release(&old, was_pending);
     return r;
 #endif
+}
+
+// sendmsg of what the socket takes now, without waiting (MSG_DONTWAIT;
+// EAGAIN when it takes nothing); never raises SIGPIPE.
+static ssize_t pc__p_os_sendmsg_now(int sock, const struct msghdr *msg) {
+    ssize_t r;
+#if PC__HAVE_MSG_NOSIGNAL
+    while ((r = sendmsg(sock, msg, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+#else
+    sigset_t old;
+    int was_pending = pc__p_os_sigpipe_hold(&old);
+    while ((r = sendmsg(sock, msg, MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    pc__p_os_sigpipe_release(&old, was_pending);
+#endif
+    return r;
 }
 
 // recvmsg, descriptors that come close-on-exec; EINTR retried.
@@ -1981,6 +1993,12 @@ static int pc__p_os_spawn_self(const char *argv0, const char *env, const int *fd
 static int pc__p_os_secure_exec(void) {
 #if PC__HAVE_AT_SECURE
     if (getauxval(AT_SECURE)) return 1;
+#endif
+#if defined(__linux__)
+    uid_t ru, eu, su;           // two system calls where there are four below
+    gid_t rg, eg, sg;
+    if (getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0)
+        return ru != eu || rg != eg;
 #endif
     return getuid() != geteuid() || getgid() != getegid();
 }
@@ -2500,6 +2518,31 @@ PYCONC_API int pc__p_send_fds(int sock, const void *buf, size_t len, const int *
     while ((w = pc__p_os_sendmsg(sock, &msg)) < 0 && errno == EINTR) {}
     if (w < 0) return pc__os_error("sendmsg");
     return pc__p_os_write_buf(sock, 1, (const char *)buf + w, len - (size_t)w);
+}
+
+// Send what sock takes now of iov[0..n), nfds (<= PC__MAX_FDS)
+// descriptors on the first byte, without waiting. Returns how many bytes
+// went: 0 when none (nor the descriptors) could; -1 with errno.
+static ssize_t pc__p_send_fds_now(int sock, struct iovec *iov, int n, const int *fds,
+                                  size_t nfds) {
+    pc__p_cmsg_space space;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)n;
+    if (nfds) {
+        memset(&space, 0, sizeof space);
+        msg.msg_control = space.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
+    }
+    ssize_t w = pc__p_os_sendmsg_now(sock, &msg);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return w;
 }
 
 // Collect the descriptors of msg into fds (room for cap); close any
@@ -5174,28 +5217,82 @@ static int pc__p_fs_request_child(int status_fd, int boot_fd, unsigned *out_gen)
     return rc;
 }
 
-// Ask for a child with fresh status and bootstrap sockets (our ends in
-// *out_st, *out_bt) and read its pid and pidfd back. Returns PC_EOF when
-// the server gave no reply (it died with the request, or refused it).
-static int pc__p_fs_ask(int *out_st, int *out_bt, int64_t *out_pid, int *out_pidfd,
-                        unsigned *out_gen) {
+// The child's bootstrap message goes into its socket before the request
+// goes to the server: the child finds it there as it starts, never
+// waiting for it, and the server's reply is read while the child runs.
+// What the socket does not take at once (a large argument pack) follows
+// the request.
+typedef struct pc__p_fs_boot {
+    unsigned char h[12];
+    struct iovec iov[2];
+    struct iovec *rest;         // the bytes not sent yet: rest[0..nrest)
+    int nrest;
+    int fds_sent;
+} pc__p_fs_boot;
+
+static int pc__p_fs_boot_queue(int sock, pc__p_fs_boot *b, const pc__p_buf *body,
+                               const int *fds, size_t nfds) {
+    b->iov[0].iov_base = b->h;
+    b->iov[0].iov_len = pc__p_frame_header(b->h, body->len);
+    b->iov[1].iov_base = body->p;
+    b->iov[1].iov_len = body->len;
+    b->rest = b->iov;
+    b->nrest = body->len ? 2 : 1;
+    ssize_t w = pc__p_send_fds_now(sock, b->iov, b->nrest, fds, nfds);
+    if (w < 0) return pc__os_error("forkserver bootstrap");
+    b->fds_sent = w > 0;
+    size_t done = (size_t)w;
+    while (b->nrest > 0 && done >= b->rest->iov_len) {
+        done -= b->rest->iov_len;
+        b->rest++;
+        b->nrest--;
+    }
+    if (b->nrest > 0) {
+        b->rest->iov_base = (char *)b->rest->iov_base + done;
+        b->rest->iov_len -= done;
+    }
+    return PC_OK;
+}
+
+// Send the rest. A child that died before reading it shows in its exit
+// code, so a failure here is no start failure.
+static void pc__p_fs_boot_finish(int sock, pc__p_fs_boot *b, const int *fds, size_t nfds) {
+    if (b->nrest == 0) return;
+    if (!b->fds_sent && nfds) {             // nothing went: the header carries them
+        if (pc__p_send_fds(sock, b->iov[0].iov_base, b->iov[0].iov_len, fds, nfds)) return;
+        b->rest++;
+        b->nrest--;
+    }
+    if (b->nrest > 0) pc__p_os_write_all(sock, 1, b->rest, b->nrest);
+}
+
+// Ask for a child with fresh status and bootstrap sockets, its bootstrap
+// (body, fds) sent, and read its pid and pidfd back; *out_st gets our end
+// of the status socket. Returns PC_EOF when the server gave no reply (it
+// died with the request, or refused it).
+static int pc__p_fs_ask(const pc__p_buf *body, const int *fds, size_t nfds, int *out_st,
+                        int64_t *out_pid, int *out_pidfd, unsigned *out_gen) {
     int st[2] = {-1, -1}, bt[2] = {-1, -1}, rc;
-    size_t nfds = 1;
+    size_t npidfd = 1;
+    pc__p_fs_boot boot;
     if (pc__p_os_socketpair(st) || pc__p_os_socketpair(bt)) {
         rc = pc__os_error("socketpair");
         goto fail;
     }
+    if ((rc = pc__p_fs_boot_queue(bt[0], &boot, body, fds, nfds))) goto fail;
     rc = pc__p_fs_request_child(st[1], bt[1], out_gen);
     pc__p_os_close(st[1]);
     pc__p_os_close(bt[1]);
     st[1] = bt[1] = -1;
     if (rc) goto fail;
+    pc__p_fs_boot_finish(bt[0], &boot, fds, nfds);
+    pc__p_os_close(bt[0]);
+    bt[0] = -1;
     *out_pidfd = -1;
-    rc = pc__p_recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &nfds);
-    if (nfds == 0) *out_pidfd = -1;
+    rc = pc__p_recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &npidfd);
+    if (npidfd == 0) *out_pidfd = -1;
     if (rc) goto fail;
     *out_st = st[0];
-    *out_bt = bt[0];
     return PC_OK;
 fail:
     pc__p_os_close(st[0]);
@@ -5206,7 +5303,7 @@ fail:
 }
 
 static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
-    int st = -1, bt = -1, pidfd = -1, rc;
+    int st = -1, pidfd = -1, rc;
     int64_t pid = 0;
     unsigned gen = 0;
     pc__p_buf body;
@@ -5216,7 +5313,9 @@ static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
     // A request that went to a server dying with it is asked again, once,
     // of a new server (a child the dead one forked before replying finds
     // its bootstrap socket closed and exits).
-    for (int attempt = 0; (rc = pc__p_fs_ask(&st, &bt, &pid, &pidfd, &gen)) == PC_EOF; attempt++) {
+    for (int attempt = 0;
+         (rc = pc__p_fs_ask(&body, p->pack_fds, p->pack_nfds, &st, &pid, &pidfd, &gen)) == PC_EOF;
+         attempt++) {
         if (attempt > 0 || !pc__p_fs_server_died(gen)) {
             errno = ECONNREFUSED;
             rc = pc__os_error("forkserver gave no child (it refused the request or died)");
@@ -5231,18 +5330,26 @@ static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
     p->sentinel = st;
     p->sentinel_kind = PC__S_SERVER;
     st = -1;
-    pc__p_boot_send(bt, &body, p->pack_fds, p->pack_nfds);
 out:
     pc__p_os_close(pidfd);
     pc__p_os_close(st);
-    pc__p_os_close(bt);
     pc__free(body.p);
     return rc;
 }
 
-// The server: one thread, a self-pipe for SIGCHLD, a table of live
-// children and their status sockets.
-typedef struct pc__p_fs_child { pid_t pid; int status_fd; } pc__p_fs_child;
+// The server: one thread, a table of live children and their status
+// sockets, and one poll() over the channel and the children's pidfds: a
+// child's end wakes the server once, which reaps that child (no SIGCHLD,
+// no self-pipe to drain). Without pidfds a SIGCHLD handler pokes a
+// self-pipe instead, and every ended child is reaped.
+typedef struct pc__p_fs_child { pid_t pid; int status_fd, pidfd; } pc__p_fs_child;
+typedef struct pc__p_fs_table {
+    pc__p_fs_child *kids;
+    size_t n, cap;
+    struct pollfd *pf;          // channel, self-pipe or pidfds, one per child
+    size_t pf_cap;
+    int use_pidfd;
+} pc__p_fs_table;
 static int pc__p_fs_wake[2] = {-1, -1};
 
 static void pc__p_fs_on_sigchld(int sig) {
@@ -5252,39 +5359,48 @@ static void pc__p_fs_on_sigchld(int sig) {
     errno = saved;
 }
 
-static void pc__p_fs_reap(pc__p_fs_child *kids, size_t *n) {
+// Tell child i's client its wait status and forget the child.
+static void pc__p_fs_report(pc__p_fs_table *t, size_t i, int st) {
+    int32_t s = (int32_t)st;
+    pc__p_os_write_buf(t->kids[i].status_fd, 1, &s, sizeof s);
+    pc__p_os_close(t->kids[i].status_fd);
+    pc__p_os_close(t->kids[i].pidfd);
+    t->kids[i] = t->kids[--t->n];
+}
+
+// Reap child i if it has ended (its pidfd was readable).
+static void pc__p_fs_reap_one(pc__p_fs_table *t, size_t i) {
+    int st;
+    if (pc__p_os_waitpid(t->kids[i].pid, &st, 1) == t->kids[i].pid) pc__p_fs_report(t, i, st);
+}
+
+// Reap every child that has ended (after a SIGCHLD).
+static void pc__p_fs_reap_all(pc__p_fs_table *t) {
     int st;
     pid_t pid;
     while ((pid = pc__p_os_waitpid(-1, &st, 1)) > 0) {
-        for (size_t i = 0; i < *n; i++) {
-            if (kids[i].pid != pid) continue;
-            int32_t s = (int32_t)st;
-            pc__p_os_write_buf(kids[i].status_fd, 1, &s, sizeof s);
-            pc__p_os_close(kids[i].status_fd);
-            kids[i] = kids[--*n];
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->kids[i].pid != pid) continue;
+            pc__p_fs_report(t, i, st);
             break;
         }
     }
 }
 
+// In the child just forked: only its bootstrap socket stays, as
+// descriptor 3 (dup2 closes what was there, close_range the rest).
 PC__P_NORETURN
-static void pc__p_fs_become_child(int chan, pc__p_fs_child *kids, size_t n, int status_fd,
-                                  int boot_fd) {
-    pc__p_os_sig_handle(SIGCHLD, SIG_DFL);
+static void pc__p_fs_become_child(const pc__p_fs_table *t, int boot_fd) {
+    if (!t->use_pidfd) pc__p_os_sig_handle(SIGCHLD, SIG_DFL);
     pc__p_os_sig_handle(SIGINT, SIG_DFL);
-    pc__p_os_close(chan);
-    pc__p_os_close(pc__p_fs_wake[0]);
-    pc__p_os_close(pc__p_fs_wake[1]);
-    pc__p_os_close(status_fd);
-    for (size_t i = 0; i < n; i++) pc__p_os_close(kids[i].status_fd);
-    pc__p_os_move_to(boot_fd, PC__BOOT_FD);
+    if (boot_fd != PC__BOOT_FD) pc__p_os_dup_to(boot_fd, PC__BOOT_FD);
     pc__p_os_close_from(PC__BOOT_FD + 1);
     pc__p_child_from_socket(PC__BOOT_FD);
 }
 
 // One request from the authenticated channel: fork, hand back the pid
 // (and a pidfd) on the status socket, which then waits for the status.
-static void pc__p_fs_serve_one(int chan, pc__p_fs_child **kids, size_t *n, size_t *cap) {
+static void pc__p_fs_serve_one(int chan, pc__p_fs_table *t) {
     pc__p_fs_request req;
     int fds[2] = {-1, -1};
     size_t nfds = 2;
@@ -5295,50 +5411,81 @@ static void pc__p_fs_serve_one(int chan, pc__p_fs_child **kids, size_t *n, size_
         for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
         return;
     }
-    if (pc__grow(kids, cap, *n + 1, sizeof **kids, 0)) {
+    if (pc__grow(&t->kids, &t->cap, t->n + 1, sizeof *t->kids, 0) ||
+        pc__grow(&t->pf, &t->pf_cap, t->n + 3, sizeof *t->pf, 0)) {
         pc__p_os_close(fds[0]);
         pc__p_os_close(fds[1]);
         return;
     }
     pid_t pid = pc__p_os_fork();
-    if (pid == 0) pc__p_fs_become_child(chan, *kids, *n, fds[0], fds[1]);
+    if (pid == 0) pc__p_fs_become_child(t, fds[1]);
     int64_t reply = pid < 0 ? -(int64_t)errno : (int64_t)pid;
     // The pidfd, opened before this loop can reap the child, lets the
-    // client signal it without hitting a recycled pid.
+    // client signal it without hitting a recycled pid; the server keeps
+    // its own, to learn of the child's end. A child it cannot watch is
+    // a failed start (out of descriptors, say).
     int pidfd = pid > 0 ? pc__p_os_pidfd_open(pid) : -1;
+    if (pid > 0 && pidfd < 0 && t->use_pidfd) {
+        reply = -(int64_t)errno;
+        pc__p_os_kill_reap(pid);
+        pid = -1;
+    }
     pc__p_send_fds(fds[0], &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
-    pc__p_os_close(pidfd);
     pc__p_os_close(fds[1]);
     if (pid < 0) {
         pc__p_os_close(fds[0]);
         return;
     }
-    (*kids)[*n].pid = pid;
-    (*kids)[(*n)++].status_fd = fds[0];
+    if (!t->use_pidfd) {
+        pc__p_os_close(pidfd);
+        pidfd = -1;
+    }
+    t->kids[t->n].pid = pid;
+    t->kids[t->n].status_fd = fds[0];
+    t->kids[t->n++].pidfd = pidfd;
+}
+
+// Wait for a request or a child's end, and handle what came.
+static void pc__p_fs_serve(int chan, pc__p_fs_table *t) {
+    size_t np = 0;
+    t->pf[np].fd = chan;
+    t->pf[np++].events = POLLIN;
+    if (!t->use_pidfd) {
+        t->pf[np].fd = pc__p_fs_wake[0];
+        t->pf[np++].events = POLLIN;
+    }
+    for (size_t i = 0; t->use_pidfd && i < t->n; i++) {
+        // A child whose pidfd could not be opened shows in no poll: -1 is skipped.
+        t->pf[np].fd = t->kids[i].pidfd;
+        t->pf[np++].events = POLLIN;
+    }
+    for (size_t i = 0; i < np; i++) t->pf[i].revents = 0;
+    if (pc__p_os_poll(t->pf, np, INFINITY) == PC_OS) pc__p_os_exit(1);
+    if (!t->use_pidfd && t->pf[1].revents) {
+        pc__p_os_drain(pc__p_fs_wake[0]);
+        pc__p_fs_reap_all(t);
+    }
+    // Backwards: reaping child i moves the last one into slot i.
+    for (size_t i = t->use_pidfd ? t->n : 0; i-- > 0;)
+        if (t->pf[1 + i].revents) pc__p_fs_reap_one(t, i);
+    if (t->pf[0].revents) pc__p_fs_serve_one(chan, t);
 }
 
 static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen) {
-    pc__p_fs_child *kids = NULL;
-    size_t n = 0, cap = 0;
-    if (pc__p_os_wake_pipe(pc__p_fs_wake) < 0) pc__p_os_exit(1);
-    pc__p_os_on_sigchld(pc__p_fs_on_sigchld);
+    pc__p_fs_table t;
+    memset(&t, 0, sizeof t);
+    t.use_pidfd = pc__p_os_have_pidfd();
+    if (!t.use_pidfd) {
+        if (pc__p_os_wake_pipe(pc__p_fs_wake) < 0) pc__p_os_exit(1);
+        pc__p_os_on_sigchld(pc__p_fs_on_sigchld);
+    }
     pc__p_os_sig_handle(SIGINT, SIG_IGN);   // ^C is for the program's processes, not for us
+    if (pc__grow(&t.pf, &t.pf_cap, 2, sizeof *t.pf, 0)) pc__p_os_exit(1);
     // The channel's one handshake (challenge, then answer: Python's
     // Listener order); no request is read before both sides are welcomed.
     if (pc__p_fs_auth_challenge(chan, key, keylen) || pc__p_fs_auth_answer(chan, key, keylen))
         pc__p_os_exit(1);
-    for (;;) {
-        struct pollfd pf[2];
-        pf[0].fd = chan;
-        pf[0].events = POLLIN;
-        pf[1].fd = pc__p_fs_wake[0];
-        pf[1].events = POLLIN;
-        pf[0].revents = pf[1].revents = 0;
-        if (pc__p_os_poll(pf, 2, INFINITY) == PC_OS) pc__p_os_exit(1);
-        if (pf[1].revents) pc__p_os_drain(pc__p_fs_wake[0]);
-        pc__p_fs_reap(kids, &n);
-        if (pf[0].revents) pc__p_fs_serve_one(chan, &kids, &n, &cap);
-    }
+    for (;;) pc__p_fs_serve(chan, &t);
 }
 
 // >>C.start
@@ -5402,20 +5549,31 @@ static int pc__p_proc_poll(pc_process *p) {
     return just;
 }
 
-// Wait for a child whose sentinel is a pidfd with one blocking waitpid,
-// as a raw fork + waitpid does (no poll first, no WNOWAIT wait before the
-// real one). reaping is held meanwhile, so no other thread's waitpid can
-// take the status (pc__p_proc_poll waits for this one instead); mu is
-// not, so signals still go out, through the pidfd, which cannot reach a
-// recycled pid. Returns 1 when this call reaped it.
+// Wait for a child with one blocking call, as a raw fork + waitpid does
+// (no poll first, no WNOWAIT wait before the real one): waitpid for a
+// pidfd sentinel, a read of the status for a forkserver child. reaping
+// is held meanwhile, so no other thread can take the status (a
+// pc__p_proc_poll waits for this one instead); mu is not, so signals
+// still go out, through the pidfd, which cannot reach a recycled pid.
+// Returns 1 when this call reaped it.
 static int pc__p_proc_wait_blocking(pc_process *p) {
-    int just = 0, st = 0;
+    int just = 0, code, st = 0;
     pc_lock_acquire(&p->reaping, PC_FOREVER);
     if (!pc__p_proc_reaped(p)) {
-        pid_t r = pc__p_os_waitpid(p->pid, &st, 0);
+        if (p->sentinel_kind == PC__S_SERVER) {
+            int32_t s;
+            // No status means the server died: 255, as Python.
+            code = pc__p_os_read_all(p->sentinel, &s, sizeof s, 1) ? 255
+                                                                    : pc__p_proc_exitcode_of(s);
+        } else {
+            pid_t r = pc__p_os_waitpid(p->pid, &st, 0);
+            // r < 0: someone else waited for it (ECHILD): 255.
+            code = r == p->pid ? pc__p_proc_exitcode_of(st) : 255;
+        }
         pc_lock_acquire(&p->mu, PC_FOREVER);
-        // r < 0: someone else waited for it (ECHILD): 255.
-        pc__p_proc_set_reaped(p, r == p->pid ? pc__p_proc_exitcode_of(st) : 255);
+        pc__p_proc_set_reaped(p, code);
+        pc__p_os_close(p->pidfd);
+        p->pidfd = -1;
         pc_lock_release(&p->mu);
         just = 1;
     }
@@ -5551,12 +5709,13 @@ PYCONC_API int pc_process_join(pc_process *p, double timeout) {
     if ((rc = pc__deadline(timeout, &deadline))) return rc;
     if (p->owner != pc__p_proc_self())
         return pc__error(PC_RUNTIME, "can only join a child process");
-    if (deadline == INFINITY && p->sentinel_kind == PC__S_PIDFD) {
+    if (deadline == INFINITY &&
+        (p->sentinel_kind == PC__S_PIDFD || p->sentinel_kind == PC__S_SERVER)) {
         if (pc__p_proc_wait_blocking(p)) pc__p_proc_unregister(p);
         return PC_OK;
     }
     while (!pc__p_proc_reap(p)) {
-        if (deadline == INFINITY && p->sentinel_kind != PC__S_SERVER) {
+        if (deadline == INFINITY) {
             // Sleep in the kernel until the child ends, without reaping it
             // (WNOWAIT): one wake-up fewer than poll() then waitpid().
             if (pc__p_os_wait_exit(p->pid) == 0 || errno == EINTR) continue;

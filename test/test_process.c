@@ -910,6 +910,59 @@ TEST(fork_start_syscalls) {
 #endif
 }
 
+// How often this process has waited so far (voluntary context switches):
+// a forkserver child that had to wait for its bootstrap message did once.
+static int t_waits(void *arg) {
+    struct rusage ru;
+    (void)arg;
+    if (getrusage(RUSAGE_SELF, &ru) < 0) return 255;
+    return ru.ru_nvcsw > 100 ? 100 : (int)ru.ru_nvcsw;
+}
+
+// The bootstrap is in the child's socket before the server hears of the
+// child: no forkserver child waits for it (it waits for nothing at all
+// before its target runs).
+TEST(forkserver_bootstrap_waits_for_nothing) {
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);     // server up
+    int waited = 0;
+    for (int i = 0; i < 40; i++) waited += run_to_end(make(PC_START_FORKSERVER, t_waits, NULL)) != 0;
+    CHECK_MSG(waited == 0, "%d of 40 children waited before their target ran", waited);
+}
+
+#if PCT_HAVE_SYSCOUNT
+static void three_forkserver_starts(void *arg) {
+    (void)arg;
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);     // server up
+    pct_syscount_mark();
+    for (int i = 0; i < 3; i++) {
+        pc_process *p = make(PC_START_FORKSERVER, t_zero, NULL);
+        if (pc_process_start(p) || pc_process_join(p, PC_FOREVER) || pc_process_exitcode(p))
+            _exit(1);
+        pc_process_free(p);
+    }
+    pct_syscount_mark();
+}
+#endif
+
+// The server learns of a child's end from its pidfd: no SIGCHLD handler
+// runs (no rt_sigreturn), no self-pipe is drained (no read), one wait4
+// reaps it; a join is one blocking read of the status (no poll), so the
+// server's poll() is the only one: once for the request, once for the end.
+TEST(forkserver_start_syscalls) {
+#if PCT_HAVE_SYSCOUNT
+    static long n[PCT_SYSCALLS];
+    if (pct_syscount(three_forkserver_starts, NULL, n) < 0) pct_skip("ptrace is not allowed here");
+    long total = 0;
+    for (int i = 0; i < PCT_SYSCALLS; i++) total += n[i];
+    CHECK_EQ(n[SYS_rt_sigreturn], 0);
+    CHECK_EQ(n[SYS_wait4], 3);
+    CHECK_MSG(n[SYS_poll] <= 3 * 2, "%ld polls for 3 starts", n[SYS_poll]);
+    CHECK_MSG(total <= 3 * 40, "%ld system calls for 3 starts", total);
+#else
+    pct_skip("no ptrace system call counting on this system");
+#endif
+}
+
 // >>cases
 TEST(basics_fork) { body_basics(PC_START_FORK); }
 TEST(basics_spawn) { body_basics(PC_START_SPAWN); }
