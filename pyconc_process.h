@@ -5362,9 +5362,9 @@ static void pc__p_fs_on_sigchld(int sig) {
 // Tell child i's client its wait status and forget the child.
 static void pc__p_fs_report(pc__p_fs_table *t, size_t i, int st) {
     int32_t s = (int32_t)st;
+    pc__p_os_close(t->kids[i].pidfd);           // first: the client may count ours
     pc__p_os_write_buf(t->kids[i].status_fd, 1, &s, sizeof s);
     pc__p_os_close(t->kids[i].status_fd);
-    pc__p_os_close(t->kids[i].pidfd);
     t->kids[i] = t->kids[--t->n];
 }
 
