@@ -176,6 +176,13 @@
    - A malformed header is an error; Python reads a negative 4-byte length
      as an empty message and loses step with the stream.
    - TCP connections set TCP_NODELAY; every message is one write anyway.
+   - A small message is one read, not two: a receive reads its frame
+     header together with what follows (up to 1 KiB: a short body, the
+     next messages) and keeps the rest for the next receive, with the
+     descriptors that came with it (argument packs). pc_connection_poll
+     and pc_connection_wait see what is kept; a poll(2) of the fileno
+     does not. A connection handed to a child in an argument pack takes
+     only its descriptor along, not bytes it had read ahead.
    - "@name" addresses the Linux abstract namespace (Python: "\0name").
    - A Listener with an authkey gives each client handshake_timeout (5 s
      by default) to finish the handshake, so one silent client cannot
@@ -441,6 +448,9 @@ PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t
 PYCONC_API int pc_connection_poll(pc_connection *c, double timeout);
 
 /* Return the descriptor, or -1 (PC_OS in pc_last_error) when closed.
+   A connection reads ahead (see BEYOND PYTHON): a message may already be
+   inside it while the descriptor shows nothing to read, so wait on it
+   with pc_connection_poll or pc_connection_wait, not a poll(2) of this.
    Python: Connection.fileno */
 PYCONC_API int pc_connection_fileno(const pc_connection *c);
 /* Close the descriptor; again is harmless. Python: Connection.close */
@@ -2566,6 +2576,28 @@ static size_t pc__p_take_fds(struct msghdr *msg, int *fds, size_t cap, size_t *o
     return total;
 }
 
+// One recvmsg of up to len bytes into buf: whatever has come, with the
+// descriptors that came with it (close-on-exec; those beyond cap are
+// closed) into fds, their number into *out_nfds. EINTR retried. Returns
+// the byte count (0: end of file), or -1 with errno.
+static ssize_t pc__p_recv_some_fds(int sock, void *buf, size_t len, int *fds, size_t cap,
+                                   size_t *out_nfds) {
+    pc__p_cmsg_space space;
+    struct msghdr msg;
+    struct iovec iov;
+    memset(&msg, 0, sizeof msg);
+    iov.iov_base = buf;
+    iov.iov_len = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.buf;
+    msg.msg_controllen = sizeof space.buf;
+    *out_nfds = 0;
+    ssize_t r = pc__p_os_recvmsg(sock, &msg);
+    if (r >= 0) pc__p_take_fds(&msg, fds, cap, out_nfds);
+    return r;
+}
+
 PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds) {
     pc__p_cmsg_space space;
     struct msghdr msg;
@@ -2891,13 +2923,6 @@ static int pc__p_frame_header_rest(int fd, const unsigned char *h4, size_t *out_
     return PC_OK;
 }
 
-// Read a frame header; *out_size gets the length.
-static int pc__p_frame_recv_header(int fd, size_t *out_size, double deadline) {
-    unsigned char h[4];
-    int rc = pc__p_os_read_by(fd, h, 4, 1, deadline);
-    return rc ? rc : pc__p_frame_header_rest(fd, h, out_size, deadline);
-}
-
 // Read a payload of size bytes into a new buffer. The buffer grows as the
 // bytes arrive (1 MiB, then doubling), so a forged header announcing
 // gigabytes costs no more memory than the bytes actually sent. It grows by
@@ -2960,13 +2985,33 @@ static int pc__p_frame_recv_fds(int fd, int is_socket, size_t limit, void **out_
 }
 
 // >>B.connection
+// A connection reads ahead: one read takes a frame header together with
+// whatever follows it (a small message's body, the next messages) into a
+// buffer of PC__AHEAD bytes, so a small message costs one read, not two.
+// The rest of a longer body is read straight into its destination. On a
+// unix socket the reads are recvmsg, and descriptors that come are kept
+// with the stream position of the last byte they came with: the kernel
+// ends a read after the bytes that carried descriptors, and a sender puts
+// them on a frame header (pc__p_frame_send_fds), so they belong to the
+// message whose header holds that byte. While descriptors wait for their
+// message, reads take only the bytes needed, so none comes with others.
+#define PC__AHEAD 1024
+
 struct pc_connection {
     int fd;                     // -1 once closed
     unsigned char readable, writable;
     unsigned char is_socket;    // send with MSG_NOSIGNAL instead of masking SIGPIPE
+    unsigned char is_unix;      // reads take descriptors too (1: yes, 0: no, 2: not known)
     unsigned char has_pending;  // a message kept by recv_bytes_into (too long)
     void *pending;
     size_t pending_size;
+    unsigned char *ahead;       // PC__AHEAD bytes, made at the first read
+    size_t ahead_pos, ahead_len;    // unread: ahead[ahead_pos..ahead_len); written
+                                    // atomically, as poll and wait read them
+    uint64_t seq;               // stream position of ahead[ahead_len]
+    int *fds;                   // descriptors read, not yet given to their message
+    size_t nfds;
+    uint64_t fds_at;            // the stream position they came with
 };
 
 static int pc__p_conn_check(const pc_connection *c, int want_read, int want_write) {
@@ -2987,7 +3032,185 @@ static pc_connection *pc__p_conn_new(int fd, int readable, int writable, int is_
     c->readable = (unsigned char)(readable != 0);
     c->writable = (unsigned char)(writable != 0);
     c->is_socket = (unsigned char)(is_socket != 0);
+    c->is_unix = is_socket ? 2 : 0;
     return c;
+}
+
+// Unread bytes in the read-ahead buffer; any thread (poll, wait) may ask.
+static size_t pc__p_conn_buffered(const pc_connection *c) {
+    return __atomic_load_n(&c->ahead_len, __ATOMIC_RELAXED) -
+           __atomic_load_n(&c->ahead_pos, __ATOMIC_RELAXED);
+}
+
+// Only the receiving thread moves them; relaxed: a poll that races with a
+// receive is a race of the caller's (as on a socket), but no torn value.
+static void pc__p_conn_set_ahead(pc_connection *c, size_t pos, size_t len) {
+    __atomic_store_n(&c->ahead_pos, pos, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->ahead_len, len, __ATOMIC_RELAXED);
+}
+
+static void pc__p_conn_drop_fds(pc_connection *c) {
+    for (size_t i = 0; i < c->nfds; i++) pc__p_os_close(c->fds[i]);
+    c->nfds = 0;
+}
+
+// One read into the buffer's free room (at most room bytes); descriptors
+// that come are kept (see above). Returns as read(2).
+static ssize_t pc__p_conn_read_some(pc_connection *c, size_t room) {
+    unsigned char *at = c->ahead + c->ahead_len;
+    if (c->is_unix == 2) c->is_unix = pc__p_os_socket_family(c->fd) == AF_UNIX;
+    if (!c->is_unix) {
+        ssize_t r;
+        while ((r = read(c->fd, at, room)) < 0 && errno == EINTR) {}
+        return r;
+    }
+    int fds[PC__MAX_FDS];
+    size_t n = 0;
+    ssize_t r = pc__p_recv_some_fds(c->fd, at, room, fds, PC__MAX_FDS, &n);
+    if (n == 0) return r;
+    if (!c->fds && !(c->fds = (int *)pc__calloc(PC__MAX_FDS, sizeof(int)))) {
+        for (size_t i = 0; i < n; i++) pc__p_os_close(fds[i]);
+        errno = ENOMEM;
+        return -1;
+    }
+    pc__p_conn_drop_fds(c);         // not possible by the rule above; never two sets
+    memcpy(c->fds, fds, n * sizeof(int));
+    c->nfds = n;
+    c->fds_at = c->seq + (uint64_t)r - 1;
+    return r;
+}
+
+// Read until the buffer holds need (<= PC__AHEAD) unread bytes, each read
+// taking what has come (only what is needed while descriptors wait). End
+// of file before the first byte of a message (at_boundary, nothing
+// buffered) is PC_EOF, elsewhere PC_OS/EIO. A finite deadline bounds it
+// as pc__p_os_read_by's does.
+static int pc__p_conn_fill(pc_connection *c, size_t need, int at_boundary, double deadline) {
+    size_t have = c->ahead_len - c->ahead_pos;
+    if (have >= need) return PC_OK;
+    if (!c->ahead && !(c->ahead = (unsigned char *)pc__malloc(PC__AHEAD))) return PC_NOMEM;
+    if (c->ahead_pos) memmove(c->ahead, c->ahead + c->ahead_pos, have);
+    pc__p_conn_set_ahead(c, 0, have);
+    while (c->ahead_len < need) {
+        int rc = deadline < INFINITY ? pc__p_os_wait_readable(c->fd, deadline) : PC_OK;
+        if (rc == PC_TIMEOUT) {
+            errno = ETIMEDOUT;
+            return pc__error(PC_TIMEOUT, "recv_bytes: timed out");
+        }
+        if (rc) return rc;
+        ssize_t r = pc__p_conn_read_some(c, (c->nfds ? need : PC__AHEAD) - c->ahead_len);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return pc__os_error("recv_bytes");
+        }
+        if (r == 0) {
+            if (c->ahead_len == 0 && at_boundary) return pc__error(PC_EOF, "connection closed by peer");
+            errno = EIO;
+            return pc__error(PC_OS, "got end of file during message");
+        }
+        c->seq += (uint64_t)r;
+        pc__p_conn_set_ahead(c, 0, c->ahead_len + (size_t)r);
+    }
+    return PC_OK;
+}
+
+// Read a frame header; *out_size gets the length, *out_start and *out_len
+// (may be NULL) the header's stream position and length. Bad lengths as
+// pc__p_frame_header_rest.
+static int pc__p_conn_header(pc_connection *c, size_t *out_size, uint64_t *out_start,
+                             size_t *out_len, double deadline) {
+    int rc = pc__p_conn_fill(c, 4, 1, deadline);
+    if (rc) return rc;
+    uint64_t start = c->seq - (c->ahead_len - c->ahead_pos);
+    const unsigned char *h = c->ahead + c->ahead_pos;
+    uint32_t s32 = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    size_t hlen = 4;
+    if (s32 <= PC__FRAME_LONG) {
+        *out_size = s32;
+    } else if (s32 != 0xffffffffu) {
+        errno = EPROTO;
+        return pc__error(PC_OS, "bad message length (header 0x%08x)", (unsigned)s32);
+    } else {
+        if ((rc = pc__p_conn_fill(c, 12, 0, deadline))) return rc;
+        h = c->ahead + c->ahead_pos;
+        uint64_t s64 = 0;
+        for (int i = 4; i < 12; i++) s64 = s64 << 8 | h[i];
+        if (s64 > (uint64_t)PTRDIFF_MAX) {
+            errno = EPROTO;
+            return pc__error(PC_OS, "bad message length (%llu bytes)", (unsigned long long)s64);
+        }
+        *out_size = (size_t)s64;
+        hlen = 12;
+    }
+    pc__p_conn_set_ahead(c, c->ahead_pos + hlen, c->ahead_len);
+    if (out_start) *out_start = start;
+    if (out_len) *out_len = hlen;
+    return PC_OK;
+}
+
+// The descriptors of the message whose header is [start, start + hlen):
+// moved to fds (room for *inout_nfds; more is PC_VALUE, all closed), or
+// none. Descriptors that came before it were no message's: closed.
+static int pc__p_conn_take_fds(pc_connection *c, uint64_t start, size_t hlen, int *fds,
+                               size_t *inout_nfds) {
+    size_t cap = *inout_nfds;
+    *inout_nfds = 0;
+    if (c->nfds && c->fds_at < start) pc__p_conn_drop_fds(c);
+    if (!c->nfds || c->fds_at >= start + hlen) return PC_OK;
+    size_t n = c->nfds;
+    if (n > cap) {
+        pc__p_conn_drop_fds(c);
+        return pc__error(PC_VALUE, "recv_fds: %zu descriptors arrived, room for %zu", n, cap);
+    }
+    memcpy(fds, c->fds, n * sizeof(int));
+    c->nfds = 0;
+    *inout_nfds = n;
+    return PC_OK;
+}
+
+// Read a header for a message that takes no descriptors (any it came
+// with are closed, as reading it without recvmsg would).
+static int pc__p_conn_header_plain(pc_connection *c, size_t *out_size, double deadline) {
+    uint64_t start;
+    size_t hlen;
+    int rc = pc__p_conn_header(c, out_size, &start, &hlen, deadline);
+    if (!rc && c->nfds && c->fds_at < start + hlen) pc__p_conn_drop_fds(c);
+    return rc;
+}
+
+// Copy the next size bytes of the stream to dst: the buffered ones, then
+// the rest straight from the descriptor.
+static int pc__p_conn_body(pc_connection *c, void *dst, size_t size, double deadline) {
+    size_t have = c->ahead_len - c->ahead_pos;
+    if (have > size) have = size;
+    if (have) memcpy(dst, c->ahead + c->ahead_pos, have);
+    pc__p_conn_set_ahead(c, c->ahead_pos + have, c->ahead_len);
+    if (have == size) return PC_OK;
+    int rc = pc__p_os_read_by(c->fd, (char *)dst + have, size - have, 0, deadline);
+    if (!rc) c->seq += (uint64_t)(size - have);
+    return rc;
+}
+
+// A body of size bytes in a new buffer, which grows as the bytes arrive
+// (as pc__p_frame_recv_payload's: a forged length costs no memory).
+static int pc__p_conn_payload(pc_connection *c, size_t size, void **out_buf, double deadline) {
+    size_t have = c->ahead_len - c->ahead_pos;
+    if (have > size) have = size;
+    size_t cap = size < PC__FRAME_CHUNK ? size : PC__FRAME_CHUNK, got = have;
+    if (cap < have) cap = have;
+    char *buf = (char *)pc__malloc(cap);
+    if (!buf) return PC_NOMEM;
+    if (have) memcpy(buf, c->ahead + c->ahead_pos, have);
+    pc__p_conn_set_ahead(c, c->ahead_pos + have, c->ahead_len);
+    while (got < size) {
+        if (pc__grow(&buf, &cap, got + 1, 1, size)) { pc__free(buf); return PC_NOMEM; }
+        int rc = pc__p_os_read_by(c->fd, buf + got, cap - got, 0, deadline);
+        if (rc) { pc__free(buf); return rc; }
+        c->seq += (uint64_t)(cap - got);
+        got = cap;
+    }
+    *out_buf = buf;
+    return PC_OK;
 }
 
 PYCONC_API pc_connection *pc__p_connection_from_fd(int fd, int readable, int writable) {
@@ -3077,10 +3300,10 @@ static int pc__p_conn_recv(pc_connection *c, size_t maxlength, void **out_buf, s
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__p_frame_recv_header(c->fd, &size, deadline)))
+    if ((rc = pc__p_conn_header_plain(c, &size, deadline)))
         return pc__p_conn_header_failed(c, rc);
     if (maxlength && size > maxlength) return pc__p_conn_bad_length(c, size, maxlength);
-    if ((rc = pc__p_frame_recv_payload(c->fd, size, out_buf, deadline)))
+    if ((rc = pc__p_conn_payload(c, size, out_buf, deadline)))
         return pc__p_conn_payload_failed(c, rc);
     *out_size = size;
     return PC_OK;
@@ -3113,14 +3336,14 @@ PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__p_frame_recv_header(c->fd, &size, INFINITY)))
+    if ((rc = pc__p_conn_header_plain(c, &size, INFINITY)))
         return pc__p_conn_header_failed(c, rc);
     *out_size = size;
     if (size <= cap - offset)
-        return pc__p_conn_payload_failed(c, pc__p_os_read_all(c->fd, (char *)buf + offset,
-                                                              size, 0));
+        return pc__p_conn_payload_failed(c, pc__p_conn_body(c, (char *)buf + offset, size,
+                                                            INFINITY));
     void *keep;
-    if ((rc = pc__p_frame_recv_payload(c->fd, size, &keep, INFINITY)))
+    if ((rc = pc__p_conn_payload(c, size, &keep, INFINITY)))
         return pc__p_conn_payload_failed(c, rc);
     c->pending = keep;
     c->pending_size = size;
@@ -3133,7 +3356,7 @@ PYCONC_API int pc_connection_poll(pc_connection *c, double timeout) {
     int rc = pc__p_conn_check(c, 1, 0);
     if (rc) return rc;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
-    if (c->has_pending) return PC_OK;
+    if (c->has_pending || pc__p_conn_buffered(c)) return PC_OK;
     rc = pc__p_os_wait_readable(c->fd, timeout == 0 ? 0 : deadline);
     if (rc == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "poll: nothing to read");
     return rc;
@@ -3151,6 +3374,12 @@ PYCONC_API void pc_connection_close(pc_connection *c) {
     pc__free(c->pending);
     c->pending = NULL;
     c->has_pending = 0;
+    pc__p_conn_drop_fds(c);
+    pc__free(c->fds);
+    c->fds = NULL;
+    pc__free(c->ahead);
+    c->ahead = NULL;
+    pc__p_conn_set_ahead(c, 0, 0);
 }
 
 PYCONC_API void pc_connection_free(pc_connection *c) {
@@ -3179,7 +3408,8 @@ static size_t pc__p_wait_collect(pc_wait_object *objects, const struct pollfd *p
     size_t ready = 0;
     for (size_t i = 0; i < n; i++) {
         int on = (p[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 ||
-                 (objects[i].conn && objects[i].conn->has_pending);
+                 (objects[i].conn && (objects[i].conn->has_pending ||
+                                      pc__p_conn_buffered(objects[i].conn)));
         objects[i].ready = on;
         ready += (size_t)on;
     }
@@ -3194,7 +3424,8 @@ static int pc__p_wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
         p[i].events = POLLIN;
         p[i].revents = 0;
         objects[i].ready = 0;
-        if (objects[i].conn && objects[i].conn->has_pending) any_pending = 1;
+        if (objects[i].conn && (objects[i].conn->has_pending || pc__p_conn_buffered(objects[i].conn)))
+            any_pending = 1;
     }
     int rc = pc__p_os_poll(p, n, any_pending ? 0 : deadline);
     if (rc == PC_OS) return rc;
@@ -4238,10 +4469,17 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
         c->has_pending = 0;
         nfds = 0;
     } else {
-        rc = pc__p_frame_recv_fds(c->fd, c->is_socket, 0, &msg, &size, fds, &nfds);
+        uint64_t start;
+        size_t hlen;
+        rc = pc__p_conn_header(c, &size, &start, &hlen, INFINITY);
         // Anything but a clean end of file leaves the stream out of step.
         if (rc == PC_EOF) return rc;
-        if (rc) return pc__p_conn_payload_failed(c, rc);
+        if (!rc) rc = pc__p_conn_take_fds(c, start, hlen, fds, &nfds);
+        if (!rc) rc = pc__p_conn_payload(c, size, &msg, INFINITY);
+        if (rc) {
+            for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
+            return pc__p_conn_payload_failed(c, rc);
+        }
     }
     return pc__p_args_from_message(msg, size, fds, nfds, out_args);
 }
