@@ -895,6 +895,7 @@ static void three_fork_starts(void *arg) {
 // wait before the real one).
 TEST(fork_start_syscalls) {
 #if PCT_HAVE_SYSCOUNT
+    if (PCT_SANITIZED) pct_skip("a sanitizer's runtime makes system calls of its own");
     static long n[PCT_SYSCALLS];
     if (pct_syscount(three_fork_starts, NULL, n) < 0) pct_skip("ptrace is not allowed here");
     long total = 0;
@@ -923,6 +924,7 @@ static int t_waits(void *arg) {
 // child: no forkserver child waits for it (it waits for nothing at all
 // before its target runs).
 TEST(forkserver_bootstrap_waits_for_nothing) {
+    if (PCT_SANITIZED) pct_skip("a sanitizer's runtime makes a child wait on its own");
     CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);     // server up
     int waited = 0;
     for (int i = 0; i < 40; i++) waited += run_to_end(make(PC_START_FORKSERVER, t_waits, NULL)) != 0;
@@ -950,6 +952,7 @@ static void three_forkserver_starts(void *arg) {
 // server's poll() is the only one: once for the request, once for the end.
 TEST(forkserver_start_syscalls) {
 #if PCT_HAVE_SYSCOUNT
+    if (PCT_SANITIZED) pct_skip("a sanitizer's runtime makes system calls of its own");
     static long n[PCT_SYSCALLS];
     if (pct_syscount(three_forkserver_starts, NULL, n) < 0) pct_skip("ptrace is not allowed here");
     long total = 0;
