@@ -1600,6 +1600,13 @@ static int pc__p_os_read_by(int fd, void *buf, size_t size, int at_boundary, dou
     return PC_OK;
 }
 
+// One read of what has come, up to size bytes; EINTR retried.
+static ssize_t pc__p_os_read_some(int fd, void *buf, size_t size) {
+    ssize_t r;
+    while ((r = read(fd, buf, size)) < 0 && errno == EINTR) {}
+    return r;
+}
+
 static int pc__p_os_read_all(int fd, void *buf, size_t size, int at_boundary) {
     return pc__p_os_read_by(fd, buf, size, at_boundary, INFINITY);
 }
@@ -3059,11 +3066,7 @@ static void pc__p_conn_drop_fds(pc_connection *c) {
 static ssize_t pc__p_conn_read_some(pc_connection *c, size_t room) {
     unsigned char *at = c->ahead + c->ahead_len;
     if (c->is_unix == 2) c->is_unix = pc__p_os_socket_family(c->fd) == AF_UNIX;
-    if (!c->is_unix) {
-        ssize_t r;
-        while ((r = read(c->fd, at, room)) < 0 && errno == EINTR) {}
-        return r;
-    }
+    if (!c->is_unix) return pc__p_os_read_some(c->fd, at, room);
     int fds[PC__MAX_FDS];
     size_t n = 0;
     ssize_t r = pc__p_recv_some_fds(c->fd, at, room, fds, PC__MAX_FDS, &n);
@@ -3104,7 +3107,8 @@ static int pc__p_conn_fill(pc_connection *c, size_t need, int at_boundary, doubl
             return pc__os_error("recv_bytes");
         }
         if (r == 0) {
-            if (c->ahead_len == 0 && at_boundary) return pc__error(PC_EOF, "connection closed by peer");
+            if (c->ahead_len == 0 && at_boundary)
+                return pc__error(PC_EOF, "connection closed by peer");
             errno = EIO;
             return pc__error(PC_OS, "got end of file during message");
         }
@@ -3424,8 +3428,8 @@ static int pc__p_wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
         p[i].events = POLLIN;
         p[i].revents = 0;
         objects[i].ready = 0;
-        if (objects[i].conn && (objects[i].conn->has_pending || pc__p_conn_buffered(objects[i].conn)))
-            any_pending = 1;
+        const pc_connection *c = objects[i].conn;
+        if (c && (c->has_pending || pc__p_conn_buffered(c))) any_pending = 1;
     }
     int rc = pc__p_os_poll(p, n, any_pending ? 0 : deadline);
     if (rc == PC_OS) return rc;

@@ -927,7 +927,8 @@ TEST(forkserver_bootstrap_waits_for_nothing) {
     if (PCT_SANITIZED) pct_skip("a sanitizer's runtime makes a child wait on its own");
     CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);     // server up
     int waited = 0;
-    for (int i = 0; i < 40; i++) waited += run_to_end(make(PC_START_FORKSERVER, t_waits, NULL)) != 0;
+    for (int i = 0; i < 40; i++)
+        waited += run_to_end(make(PC_START_FORKSERVER, t_waits, NULL)) != 0;
     CHECK_MSG(waited == 0, "%d of 40 children waited before their target ran", waited);
 }
 
