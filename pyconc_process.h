@@ -3244,6 +3244,7 @@ PYCONC_API int pc_pipe(int duplex, pc_connection **out_a, pc_connection **out_b)
         pc__p_os_close(fds[1]);
         return PC_NOMEM;
     }
+    a->is_unix = b->is_unix = (unsigned char)(duplex != 0);    // a socketpair's, known
     *out_a = a;
     *out_b = b;
     return PC_OK;
