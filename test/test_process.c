@@ -872,6 +872,26 @@ static void body_join_mixed(pc_start_method m, int rounds) {
     CHECK(no_zombies());
 }
 
+// The pid is cached, and a child made by the program's own fork() (not a
+// start) has its own: current_process, and the children it starts and
+// joins, go by it.
+TEST(pid_cache_after_user_fork) {
+    CHECK_EQ(pc_process_pid(pc_process_current()), (long)getpid());    // cached now
+    for (int round = 0; round < 20; round++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            if (pc_process_pid(pc_process_current()) != (long)getpid()) _exit(2);
+            pc_process *p = proc_new(PC_START_FORK, t_seven, NULL, PC_DAEMON_INHERIT);
+            if (pc_process_start(p) || pc_process_join(p, PC_FOREVER)) _exit(3);
+            _exit(pc_process_exitcode(p) == 7 && pc_process_pid(p) > 0 ? 0 : 4);
+        }
+        int st;
+        CHECK_EQ(waitpid(pid, &st, 0), pid);
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status 0x%x", st);
+    }
+}
+
 #if PCT_HAVE_SYSCOUNT
 // Three fork starts and joins of a child that does nothing, counted.
 static void three_fork_starts(void *arg) {
