@@ -183,6 +183,13 @@
    - A malformed header is an error; Python reads a negative 4-byte length
      as an empty message and loses step with the stream.
    - TCP connections set TCP_NODELAY; every message is one write anyway.
+   - A small message is one read, not two: a receive reads its frame
+     header together with what follows (up to 1 KiB: a short body, the
+     next messages) and keeps the rest for the next receive, with the
+     descriptors that came with it (argument packs). pc_connection_poll
+     and pc_connection_wait see what is kept; a poll(2) of the fileno
+     does not. A connection handed to a child in an argument pack takes
+     only its descriptor along, not bytes it had read ahead.
    - "@name" addresses the Linux abstract namespace (Python: "\0name").
    - A Listener with an authkey gives each client handshake_timeout (5 s
      by default) to finish the handshake, so one silent client cannot
@@ -602,6 +609,9 @@ PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t
 PYCONC_API int pc_connection_poll(pc_connection *c, double timeout);
 
 /* Return the descriptor, or -1 (PC_OS in pc_last_error) when closed.
+   A connection reads ahead (see BEYOND PYTHON): a message may already be
+   inside it while the descriptor shows nothing to read, so wait on it
+   with pc_connection_poll or pc_connection_wait, not a poll(2) of this.
    Python: Connection.fileno */
 PYCONC_API int pc_connection_fileno(const pc_connection *c);
 /* Close the descriptor; again is harmless. Python: Connection.close */
@@ -1613,6 +1623,9 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
 #include <link.h>
 #endif
+#if defined(__GLIBC__)
+#include <stdio_ext.h>          // __fpending
+#endif
 #if defined(__linux__)
 #include <sys/auxv.h>           // getauxval (glibc, musl)
 #include <sys/syscall.h>
@@ -1683,8 +1696,10 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #endif
 #if defined(__GLIBC__)
 #define PC__HAVE_PROGRAM_NAME 1     // program_invocation_short_name
+#define PC__HAVE_FPENDING 1         // __fpending: bytes a stream has not written yet
 #else
 #define PC__HAVE_PROGRAM_NAME 0
+#define PC__HAVE_FPENDING 0
 #endif
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
 #define PC__HAVE_ISSETUGID 1
@@ -1773,6 +1788,16 @@ static void pc__p_os_poke(int fd) {
     if (write(fd, &c, 1) < 0) {}
 }
 
+// Flush a stream that holds unwritten output. fflush takes the stream's
+// lock even when it has nothing to write, and around a fork that write
+// is a copy-on-write page fault on each side, at every start.
+static void pc__p_os_flush_pending(FILE *f) {
+#if PC__HAVE_FPENDING
+    if (__fpending(f) == 0) return;
+#endif
+    fflush(f);
+}
+
 // Read and drop all that a non-blocking descriptor holds.
 static void pc__p_os_drain(int fd) {
     char drain[64];
@@ -1794,12 +1819,9 @@ static int pc__p_os_move_high(int fd) {
     return nfd;
 }
 
-// Put fd at number target (not close-on-exec) and close the old number.
-static void pc__p_os_move_to(int fd, int target) {
-    if (fd == target) return;
-    dup2(fd, target);
-    close(fd);
-}
+// Put a duplicate of fd at number target (not close-on-exec).
+static void pc__p_os_dup_to(int fd, int target) { dup2(fd, target); }
+
 
 // Close every descriptor from lo up (a forkserver child's clean slate).
 static void pc__p_os_close_from(int lo) {
@@ -1861,6 +1883,21 @@ static ssize_t pc__p_os_sendmsg(int sock, const struct msghdr *msg) {
     pc__p_os_sigpipe_release(&old, was_pending);
     return r;
 #endif
+}
+
+// sendmsg of what the socket takes now, without waiting (MSG_DONTWAIT;
+// EAGAIN when it takes nothing); never raises SIGPIPE.
+static ssize_t pc__p_os_sendmsg_now(int sock, const struct msghdr *msg) {
+    ssize_t r;
+#if PC__HAVE_MSG_NOSIGNAL
+    while ((r = sendmsg(sock, msg, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+#else
+    sigset_t old;
+    int was_pending = pc__p_os_sigpipe_hold(&old);
+    while ((r = sendmsg(sock, msg, MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    pc__p_os_sigpipe_release(&old, was_pending);
+#endif
+    return r;
 }
 
 // recvmsg, descriptors that come close-on-exec; EINTR retried.
@@ -1942,6 +1979,13 @@ static int pc__p_os_read_by(int fd, void *buf, size_t size, int at_boundary, dou
         got += (size_t)r;
     }
     return PC_OK;
+}
+
+// One read of what has come, up to size bytes; EINTR retried.
+static ssize_t pc__p_os_read_some(int fd, void *buf, size_t size) {
+    ssize_t r;
+    while ((r = read(fd, buf, size)) < 0 && errno == EINTR) {}
+    return r;
 }
 
 static int pc__p_os_read_all(int fd, void *buf, size_t size, int at_boundary) {
@@ -2172,16 +2216,23 @@ static pid_t pc__p_os_getppid(void) { return getppid(); }
 static uid_t pc__p_os_geteuid(void) { return geteuid(); }
 static gid_t pc__p_os_getegid(void) { return getegid(); }
 
-// _exit: end this process at once, without atexit handlers.
-PC__P_NORETURN static void pc__p_os_exit(int code) { _exit(code); }
+// _exit: end this process at once, without atexit handlers. Called
+// through a pointer the loader fills when it loads the program: a fork
+// child calling it through the PLT would bind it lazily itself, a symbol
+// lookup and a write to the GOT costing some ten page faults a child.
+static void (*volatile pc__p_os_exit_fn)(int) = _exit;
+
+PC__P_NORETURN static void pc__p_os_exit(int code) {
+    pc__p_os_exit_fn(code);
+    abort();                    // not reached: _exit does not return
+}
 
 static pid_t pc__p_os_fork(void) { return fork(); }
 
 static int pc__p_os_pidfd_open(pid_t pid) {
 #if PC__HAVE_PIDFD
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);   // in case an old kernel did not
-    return fd;
+    // Close-on-exec already: pidfd_open has set it since the call exists.
+    return (int)syscall(SYS_pidfd_open, pid, 0);
 #else
     (void)pid;
     errno = ENOSYS;
@@ -2340,6 +2391,12 @@ static int pc__p_os_spawn_self(const char *argv0, const char *env, const int *fd
 static int pc__p_os_secure_exec(void) {
 #if PC__HAVE_AT_SECURE
     if (getauxval(AT_SECURE)) return 1;
+#endif
+#if defined(__linux__)
+    uid_t ru, eu, su;           // two system calls where there are four below
+    gid_t rg, eg, sg;
+    if (getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0)
+        return ru != eu || rg != eg;
 #endif
     return getuid() != geteuid() || getgid() != getegid();
 }
@@ -2861,6 +2918,31 @@ PYCONC_API int pc__p_send_fds(int sock, const void *buf, size_t len, const int *
     return pc__p_os_write_buf(sock, 1, (const char *)buf + w, len - (size_t)w);
 }
 
+// Send what sock takes now of iov[0..n), nfds (<= PC__MAX_FDS)
+// descriptors on the first byte, without waiting. Returns how many bytes
+// went: 0 when none (nor the descriptors) could; -1 with errno.
+static ssize_t pc__p_send_fds_now(int sock, struct iovec *iov, int n, const int *fds,
+                                  size_t nfds) {
+    pc__p_cmsg_space space;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)n;
+    if (nfds) {
+        memset(&space, 0, sizeof space);
+        msg.msg_control = space.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(h), fds, sizeof(int) * nfds);
+    }
+    ssize_t w = pc__p_os_sendmsg_now(sock, &msg);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return w;
+}
+
 // Collect the descriptors of msg into fds (room for cap); close any
 // beyond cap. Returns how many arrived in total.
 static size_t pc__p_take_fds(struct msghdr *msg, int *fds, size_t cap, size_t *out_kept) {
@@ -2880,6 +2962,28 @@ static size_t pc__p_take_fds(struct msghdr *msg, int *fds, size_t cap, size_t *o
     }
     *out_kept = kept;
     return total;
+}
+
+// One recvmsg of up to len bytes into buf: whatever has come, with the
+// descriptors that came with it (close-on-exec; those beyond cap are
+// closed) into fds, their number into *out_nfds. EINTR retried. Returns
+// the byte count (0: end of file), or -1 with errno.
+static ssize_t pc__p_recv_some_fds(int sock, void *buf, size_t len, int *fds, size_t cap,
+                                   size_t *out_nfds) {
+    pc__p_cmsg_space space;
+    struct msghdr msg;
+    struct iovec iov;
+    memset(&msg, 0, sizeof msg);
+    iov.iov_base = buf;
+    iov.iov_len = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.buf;
+    msg.msg_controllen = sizeof space.buf;
+    *out_nfds = 0;
+    ssize_t r = pc__p_os_recvmsg(sock, &msg);
+    if (r >= 0) pc__p_take_fds(&msg, fds, cap, out_nfds);
+    return r;
 }
 
 PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t *inout_nfds) {
@@ -3207,13 +3311,6 @@ static int pc__p_frame_header_rest(int fd, const unsigned char *h4, size_t *out_
     return PC_OK;
 }
 
-// Read a frame header; *out_size gets the length.
-static int pc__p_frame_recv_header(int fd, size_t *out_size, double deadline) {
-    unsigned char h[4];
-    int rc = pc__p_os_read_by(fd, h, 4, 1, deadline);
-    return rc ? rc : pc__p_frame_header_rest(fd, h, out_size, deadline);
-}
-
 // Read a payload of size bytes into a new buffer. The buffer grows as the
 // bytes arrive (1 MiB, then doubling), so a forged header announcing
 // gigabytes costs no more memory than the bytes actually sent. It grows by
@@ -3276,13 +3373,33 @@ static int pc__p_frame_recv_fds(int fd, int is_socket, size_t limit, void **out_
 }
 
 // >>B.connection
+// A connection reads ahead: one read takes a frame header together with
+// whatever follows it (a small message's body, the next messages) into a
+// buffer of PC__AHEAD bytes, so a small message costs one read, not two.
+// The rest of a longer body is read straight into its destination. On a
+// unix socket the reads are recvmsg, and descriptors that come are kept
+// with the stream position of the last byte they came with: the kernel
+// ends a read after the bytes that carried descriptors, and a sender puts
+// them on a frame header (pc__p_frame_send_fds), so they belong to the
+// message whose header holds that byte. While descriptors wait for their
+// message, reads take only the bytes needed, so none comes with others.
+#define PC__AHEAD 1024
+
 struct pc_connection {
     int fd;                     // -1 once closed
     unsigned char readable, writable;
     unsigned char is_socket;    // send with MSG_NOSIGNAL instead of masking SIGPIPE
+    unsigned char is_unix;      // reads take descriptors too (1: yes, 0: no, 2: not known)
     unsigned char has_pending;  // a message kept by recv_bytes_into (too long)
     void *pending;
     size_t pending_size;
+    unsigned char *ahead;       // PC__AHEAD bytes, made at the first read
+    size_t ahead_pos, ahead_len;    // unread: ahead[ahead_pos..ahead_len); written
+                                    // atomically, as poll and wait read them
+    uint64_t seq;               // stream position of ahead[ahead_len]
+    int *fds;                   // descriptors read, not yet given to their message
+    size_t nfds;
+    uint64_t fds_at;            // the stream position they came with
 };
 
 static int pc__p_conn_check(const pc_connection *c, int want_read, int want_write) {
@@ -3303,7 +3420,182 @@ static pc_connection *pc__p_conn_new(int fd, int readable, int writable, int is_
     c->readable = (unsigned char)(readable != 0);
     c->writable = (unsigned char)(writable != 0);
     c->is_socket = (unsigned char)(is_socket != 0);
+    c->is_unix = is_socket ? 2 : 0;
     return c;
+}
+
+// Unread bytes in the read-ahead buffer; any thread (poll, wait) may ask.
+static size_t pc__p_conn_buffered(const pc_connection *c) {
+    return __atomic_load_n(&c->ahead_len, __ATOMIC_RELAXED) -
+           __atomic_load_n(&c->ahead_pos, __ATOMIC_RELAXED);
+}
+
+// Only the receiving thread moves them; relaxed: a poll that races with a
+// receive is a race of the caller's (as on a socket), but no torn value.
+static void pc__p_conn_set_ahead(pc_connection *c, size_t pos, size_t len) {
+    __atomic_store_n(&c->ahead_pos, pos, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->ahead_len, len, __ATOMIC_RELAXED);
+}
+
+static void pc__p_conn_drop_fds(pc_connection *c) {
+    for (size_t i = 0; i < c->nfds; i++) pc__p_os_close(c->fds[i]);
+    c->nfds = 0;
+}
+
+// One read into the buffer's free room (at most room bytes); descriptors
+// that come are kept (see above). Returns as read(2).
+static ssize_t pc__p_conn_read_some(pc_connection *c, size_t room) {
+    unsigned char *at = c->ahead + c->ahead_len;
+    if (c->is_unix == 2) c->is_unix = pc__p_os_socket_family(c->fd) == AF_UNIX;
+    if (!c->is_unix) return pc__p_os_read_some(c->fd, at, room);
+    int fds[PC__MAX_FDS];
+    size_t n = 0;
+    ssize_t r = pc__p_recv_some_fds(c->fd, at, room, fds, PC__MAX_FDS, &n);
+    if (n == 0) return r;
+    if (!c->fds && !(c->fds = (int *)pc__calloc(PC__MAX_FDS, sizeof(int)))) {
+        for (size_t i = 0; i < n; i++) pc__p_os_close(fds[i]);
+        errno = ENOMEM;
+        return -1;
+    }
+    pc__p_conn_drop_fds(c);         // not possible by the rule above; never two sets
+    memcpy(c->fds, fds, n * sizeof(int));
+    c->nfds = n;
+    c->fds_at = c->seq + (uint64_t)r - 1;
+    return r;
+}
+
+// Read until the buffer holds need (<= PC__AHEAD) unread bytes, each read
+// taking what has come (only what is needed while descriptors wait). End
+// of file before the first byte of a message (at_boundary, nothing
+// buffered) is PC_EOF, elsewhere PC_OS/EIO. A finite deadline bounds it
+// as pc__p_os_read_by's does.
+static int pc__p_conn_fill(pc_connection *c, size_t need, int at_boundary, double deadline) {
+    size_t have = c->ahead_len - c->ahead_pos;
+    if (have >= need) return PC_OK;
+    if (!c->ahead && !(c->ahead = (unsigned char *)pc__malloc(PC__AHEAD))) return PC_NOMEM;
+    if (c->ahead_pos) memmove(c->ahead, c->ahead + c->ahead_pos, have);
+    pc__p_conn_set_ahead(c, 0, have);
+    while (c->ahead_len < need) {
+        int rc = deadline < INFINITY ? pc__p_os_wait_readable(c->fd, deadline) : PC_OK;
+        if (rc == PC_TIMEOUT) {
+            errno = ETIMEDOUT;
+            return pc__error(PC_TIMEOUT, "recv_bytes: timed out");
+        }
+        if (rc) return rc;
+        ssize_t r = pc__p_conn_read_some(c, (c->nfds ? need : PC__AHEAD) - c->ahead_len);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return pc__os_error("recv_bytes");
+        }
+        if (r == 0) {
+            if (c->ahead_len == 0 && at_boundary)
+                return pc__error(PC_EOF, "connection closed by peer");
+            errno = EIO;
+            return pc__error(PC_OS, "got end of file during message");
+        }
+        c->seq += (uint64_t)r;
+        pc__p_conn_set_ahead(c, 0, c->ahead_len + (size_t)r);
+    }
+    return PC_OK;
+}
+
+// Read a frame header; *out_size gets the length, *out_start and *out_len
+// (may be NULL) the header's stream position and length. Bad lengths as
+// pc__p_frame_header_rest.
+static int pc__p_conn_header(pc_connection *c, size_t *out_size, uint64_t *out_start,
+                             size_t *out_len, double deadline) {
+    int rc = pc__p_conn_fill(c, 4, 1, deadline);
+    if (rc) return rc;
+    uint64_t start = c->seq - (c->ahead_len - c->ahead_pos);
+    const unsigned char *h = c->ahead + c->ahead_pos;
+    uint32_t s32 = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    size_t hlen = 4;
+    if (s32 <= PC__FRAME_LONG) {
+        *out_size = s32;
+    } else if (s32 != 0xffffffffu) {
+        errno = EPROTO;
+        return pc__error(PC_OS, "bad message length (header 0x%08x)", (unsigned)s32);
+    } else {
+        if ((rc = pc__p_conn_fill(c, 12, 0, deadline))) return rc;
+        h = c->ahead + c->ahead_pos;
+        uint64_t s64 = 0;
+        for (int i = 4; i < 12; i++) s64 = s64 << 8 | h[i];
+        if (s64 > (uint64_t)PTRDIFF_MAX) {
+            errno = EPROTO;
+            return pc__error(PC_OS, "bad message length (%llu bytes)", (unsigned long long)s64);
+        }
+        *out_size = (size_t)s64;
+        hlen = 12;
+    }
+    pc__p_conn_set_ahead(c, c->ahead_pos + hlen, c->ahead_len);
+    if (out_start) *out_start = start;
+    if (out_len) *out_len = hlen;
+    return PC_OK;
+}
+
+// The descriptors of the message whose header is [start, start + hlen):
+// moved to fds (room for *inout_nfds; more is PC_VALUE, all closed), or
+// none. Descriptors that came before it were no message's: closed.
+static int pc__p_conn_take_fds(pc_connection *c, uint64_t start, size_t hlen, int *fds,
+                               size_t *inout_nfds) {
+    size_t cap = *inout_nfds;
+    *inout_nfds = 0;
+    if (c->nfds && c->fds_at < start) pc__p_conn_drop_fds(c);
+    if (!c->nfds || c->fds_at >= start + hlen) return PC_OK;
+    size_t n = c->nfds;
+    if (n > cap) {
+        pc__p_conn_drop_fds(c);
+        return pc__error(PC_VALUE, "recv_fds: %zu descriptors arrived, room for %zu", n, cap);
+    }
+    memcpy(fds, c->fds, n * sizeof(int));
+    c->nfds = 0;
+    *inout_nfds = n;
+    return PC_OK;
+}
+
+// Read a header for a message that takes no descriptors (any it came
+// with are closed, as reading it without recvmsg would).
+static int pc__p_conn_header_plain(pc_connection *c, size_t *out_size, double deadline) {
+    uint64_t start;
+    size_t hlen;
+    int rc = pc__p_conn_header(c, out_size, &start, &hlen, deadline);
+    if (!rc && c->nfds && c->fds_at < start + hlen) pc__p_conn_drop_fds(c);
+    return rc;
+}
+
+// Copy the next size bytes of the stream to dst: the buffered ones, then
+// the rest straight from the descriptor.
+static int pc__p_conn_body(pc_connection *c, void *dst, size_t size, double deadline) {
+    size_t have = c->ahead_len - c->ahead_pos;
+    if (have > size) have = size;
+    if (have) memcpy(dst, c->ahead + c->ahead_pos, have);
+    pc__p_conn_set_ahead(c, c->ahead_pos + have, c->ahead_len);
+    if (have == size) return PC_OK;
+    int rc = pc__p_os_read_by(c->fd, (char *)dst + have, size - have, 0, deadline);
+    if (!rc) c->seq += (uint64_t)(size - have);
+    return rc;
+}
+
+// A body of size bytes in a new buffer, which grows as the bytes arrive
+// (as pc__p_frame_recv_payload's: a forged length costs no memory).
+static int pc__p_conn_payload(pc_connection *c, size_t size, void **out_buf, double deadline) {
+    size_t have = c->ahead_len - c->ahead_pos;
+    if (have > size) have = size;
+    size_t cap = size < PC__FRAME_CHUNK ? size : PC__FRAME_CHUNK, got = have;
+    if (cap < have) cap = have;
+    char *buf = (char *)pc__malloc(cap);
+    if (!buf) return PC_NOMEM;
+    if (have) memcpy(buf, c->ahead + c->ahead_pos, have);
+    pc__p_conn_set_ahead(c, c->ahead_pos + have, c->ahead_len);
+    while (got < size) {
+        if (pc__grow(&buf, &cap, got + 1, 1, size)) { pc__free(buf); return PC_NOMEM; }
+        int rc = pc__p_os_read_by(c->fd, buf + got, cap - got, 0, deadline);
+        if (rc) { pc__free(buf); return rc; }
+        c->seq += (uint64_t)(cap - got);
+        got = cap;
+    }
+    *out_buf = buf;
+    return PC_OK;
 }
 
 PYCONC_API pc_connection *pc__p_connection_from_fd(int fd, int readable, int writable) {
@@ -3333,6 +3625,7 @@ PYCONC_API int pc_pipe(int duplex, pc_connection **out_a, pc_connection **out_b)
         pc__p_os_close(fds[1]);
         return PC_NOMEM;
     }
+    a->is_unix = b->is_unix = (unsigned char)(duplex != 0);    // a socketpair's, known
     *out_a = a;
     *out_b = b;
     return PC_OK;
@@ -3393,10 +3686,10 @@ static int pc__p_conn_recv(pc_connection *c, size_t maxlength, void **out_buf, s
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__p_frame_recv_header(c->fd, &size, deadline)))
+    if ((rc = pc__p_conn_header_plain(c, &size, deadline)))
         return pc__p_conn_header_failed(c, rc);
     if (maxlength && size > maxlength) return pc__p_conn_bad_length(c, size, maxlength);
-    if ((rc = pc__p_frame_recv_payload(c->fd, size, out_buf, deadline)))
+    if ((rc = pc__p_conn_payload(c, size, out_buf, deadline)))
         return pc__p_conn_payload_failed(c, rc);
     *out_size = size;
     return PC_OK;
@@ -3429,14 +3722,14 @@ PYCONC_API int pc_connection_recv_bytes_into(pc_connection *c, void *buf, size_t
         c->has_pending = 0;
         return PC_OK;
     }
-    if ((rc = pc__p_frame_recv_header(c->fd, &size, INFINITY)))
+    if ((rc = pc__p_conn_header_plain(c, &size, INFINITY)))
         return pc__p_conn_header_failed(c, rc);
     *out_size = size;
     if (size <= cap - offset)
-        return pc__p_conn_payload_failed(c, pc__p_os_read_all(c->fd, (char *)buf + offset,
-                                                              size, 0));
+        return pc__p_conn_payload_failed(c, pc__p_conn_body(c, (char *)buf + offset, size,
+                                                            INFINITY));
     void *keep;
-    if ((rc = pc__p_frame_recv_payload(c->fd, size, &keep, INFINITY)))
+    if ((rc = pc__p_conn_payload(c, size, &keep, INFINITY)))
         return pc__p_conn_payload_failed(c, rc);
     c->pending = keep;
     c->pending_size = size;
@@ -3449,7 +3742,7 @@ PYCONC_API int pc_connection_poll(pc_connection *c, double timeout) {
     int rc = pc__p_conn_check(c, 1, 0);
     if (rc) return rc;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
-    if (c->has_pending) return PC_OK;
+    if (c->has_pending || pc__p_conn_buffered(c)) return PC_OK;
     rc = pc__p_os_wait_readable(c->fd, timeout == 0 ? 0 : deadline);
     if (rc == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "poll: nothing to read");
     return rc;
@@ -3467,6 +3760,12 @@ PYCONC_API void pc_connection_close(pc_connection *c) {
     pc__free(c->pending);
     c->pending = NULL;
     c->has_pending = 0;
+    pc__p_conn_drop_fds(c);
+    pc__free(c->fds);
+    c->fds = NULL;
+    pc__free(c->ahead);
+    c->ahead = NULL;
+    pc__p_conn_set_ahead(c, 0, 0);
 }
 
 PYCONC_API void pc_connection_free(pc_connection *c) {
@@ -3495,7 +3794,8 @@ static size_t pc__p_wait_collect(pc_wait_object *objects, const struct pollfd *p
     size_t ready = 0;
     for (size_t i = 0; i < n; i++) {
         int on = (p[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 ||
-                 (objects[i].conn && objects[i].conn->has_pending);
+                 (objects[i].conn && (objects[i].conn->has_pending ||
+                                      pc__p_conn_buffered(objects[i].conn)));
         objects[i].ready = on;
         ready += (size_t)on;
     }
@@ -3510,7 +3810,8 @@ static int pc__p_wait_poll(pc_wait_object *objects, struct pollfd *p, size_t n,
         p[i].events = POLLIN;
         p[i].revents = 0;
         objects[i].ready = 0;
-        if (objects[i].conn && objects[i].conn->has_pending) any_pending = 1;
+        const pc_connection *c = objects[i].conn;
+        if (c && (c->has_pending || pc__p_conn_buffered(c))) any_pending = 1;
     }
     int rc = pc__p_os_poll(p, n, any_pending ? 0 : deadline);
     if (rc == PC_OS) return rc;
@@ -4559,10 +4860,17 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
         c->has_pending = 0;
         nfds = 0;
     } else {
-        rc = pc__p_frame_recv_fds(c->fd, c->is_socket, 0, &msg, &size, fds, &nfds);
+        uint64_t start;
+        size_t hlen;
+        rc = pc__p_conn_header(c, &size, &start, &hlen, INFINITY);
         // Anything but a clean end of file leaves the stream out of step.
         if (rc == PC_EOF) return rc;
-        if (rc) return pc__p_conn_payload_failed(c, rc);
+        if (!rc) rc = pc__p_conn_take_fds(c, start, hlen, fds, &nfds);
+        if (!rc) rc = pc__p_conn_payload(c, size, &msg, INFINITY);
+        if (rc) {
+            for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
+            return pc__p_conn_payload_failed(c, rc);
+        }
     }
     return pc__p_args_from_message(msg, size, fds, nfds, out_args);
 }
@@ -4688,6 +4996,7 @@ struct pc_process {
     uint32_t refs;              // the user's, the children registry's, active_children's
     int kind;
     pc_lock mu;                 // guards reaping, closing, name and authkey changes
+    pc_lock reaping;            // held by a join blocked in waitpid (pidfd sentinels)
     char *name;
     int daemon;
     unsigned char authkey[PC_AUTHKEY_MAX];
@@ -4725,6 +5034,7 @@ static pc_start_method pc__p_proc_method;       // PC_START_DEFAULT: not set
 static int pc__p_proc_method_fixed;
 static char pc__p_proc_argv0[256] = "pyconc";
 static pc_lock pc__p_fs_lock = PC_LOCK_INIT;    // starting the forkserver
+static pid_t pc__p_proc_pid;                    // getpid(), cached; 0: not asked yet
 
 static void pc__p_proc_exit_function(void);
 static void pc__p_proc_after_fork_child(void);
@@ -4762,9 +5072,25 @@ static void pc__p_proc_init_once(void) {
 
 static void pc__p_proc_init(void) { pthread_once(&pc__p_proc_once, pc__p_proc_init_once); }
 
+// This process's pid. getpid() is a system call and start, join and
+// exitcode each ask (is the caller the child's owner?), so it is cached;
+// the fork hook (pc__p_proc_after_fork_child, run by every fork(), ours
+// or the user's) forgets it in the child. Relaxed: every thread that
+// fills it writes the same value.
+static pid_t pc__p_proc_self(void) {
+    pc__p_proc_init();
+    pid_t pid = __atomic_load_n(&pc__p_proc_pid, __ATOMIC_RELAXED);
+    if (pid == 0) {
+        pid = pc__p_os_getpid();
+        __atomic_store_n(&pc__p_proc_pid, pid, __ATOMIC_RELAXED);
+    }
+    return pid;
+}
+
 // In a child made by fork (ours or the user's) the parent's children are
 // not ours, and a lock another thread held is free.
 static void pc__p_proc_after_fork_child(void) {
+    pc__p_proc_pid = 0;
     pc__p_proc_lock.state = 0;
     pc__p_fs_lock.state = 0;
     if (pc__p_proc_current) pc__p_proc_current->mu.state = 0;
@@ -5005,6 +5331,7 @@ static void pc__p_child_become(pc__p_child_info *ci) {
     cur->identity_len = ci->identity_len;
     pc__p_proc_children.head = pc__p_proc_children.tail = NULL;
     pc__p_proc_counter = 0;
+    pc__p_proc_pid = 0;         // a forkserver child: the server's fork ran no hook
     pc__p_proc_method = (pc_start_method)ci->method;
     pc__p_proc_method_fixed = ci->method_fixed;
     pc_process *parent = pc__p_proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
@@ -5052,8 +5379,8 @@ static void pc__p_child_run(pc__p_child_info *ci) {
     pc_args_free(ci->pack);
     // Only the standard streams: other FILEs hold the parent's unflushed
     // data too after fork, and the parent writes that itself.
-    fflush(stdout);
-    fflush(stderr);
+    pc__p_os_flush_pending(stdout);
+    pc__p_os_flush_pending(stderr);
     pc__p_os_exit(code);
 }
 
@@ -5068,7 +5395,7 @@ static void pc__p_child_from_fork(pc_process *p) {
     ci.authkey_len = p->authkey_len;
     ci.identity = p->identity;
     ci.identity_len = p->identity_len;
-    ci.parent_pid = (long)pc__p_os_getppid();
+    ci.parent_pid = (long)p->owner;         // the pid of the process that forked us
     ci.parent_name = pc__strdup(pc__p_proc_current->name);
     ci.method = (int)pc__p_proc_method;
     ci.method_fixed = pc__p_proc_method_fixed;
@@ -5102,7 +5429,7 @@ static void pc__p_boot_body_run(pc_process *p, const pc__p_funcref *ref, pc__p_b
     pc__p_buf_blob(b, p->authkey, p->authkey_len);
     pc__p_buf_u32(b, (uint32_t)p->identity_len);
     for (size_t i = 0; i < p->identity_len; i++) pc__p_buf_u32(b, p->identity[i]);
-    pc__p_buf_u64(b, (uint64_t)pc__p_os_getpid());
+    pc__p_buf_u64(b, (uint64_t)pc__p_proc_self());
     pc_lock_acquire(&cur->mu, PC_FOREVER);
     pc__p_buf_str(b, cur->name);
     pc_lock_release(&cur->mu);
@@ -5313,8 +5640,8 @@ out:
 static int pc__p_launch_fork(pc_process *p) {
     int sp[2] = {-1, -1};
     if (!pc__p_os_have_pidfd() && pc__p_os_pipe(sp)) return pc__os_error("pipe");
-    fflush(stdout);             // or the child would print our buffered output again
-    fflush(stderr);
+    pc__p_os_flush_pending(stdout);    // or the child would print our buffered output again
+    pc__p_os_flush_pending(stderr);
     pid_t pid = pc__p_os_fork();
     if (pid == 0) {
         pc__p_os_close(sp[0]);
@@ -5453,7 +5780,7 @@ static int pc__p_fs_start_server(void) {
     }
     pc__p_fs_sock = sock;
     pc__p_fs_pid = pid;
-    pc__p_fs_owner = pc__p_os_getpid();
+    pc__p_fs_owner = pc__p_proc_self();
     pc__p_fs_gen++;
     return PC_OK;
 }
@@ -5469,7 +5796,7 @@ static void pc__p_fs_discard(void) {
     pc__p_os_close(pc__p_fs_sock);
     pc__p_fs_sock = -1;
     pc__p_fs_pid = 0;
-    if (pid > 0 && pc__p_fs_owner == pc__p_os_getpid()) {
+    if (pid > 0 && pc__p_fs_owner == pc__p_proc_self()) {
         r = pc__p_os_waitpid(pid, &st, 1);
         if (r == 0) pc__p_os_kill_reap(pid);
     }
@@ -5519,28 +5846,82 @@ static int pc__p_fs_request_child(int status_fd, int boot_fd, unsigned *out_gen)
     return rc;
 }
 
-// Ask for a child with fresh status and bootstrap sockets (our ends in
-// *out_st, *out_bt) and read its pid and pidfd back. Returns PC_EOF when
-// the server gave no reply (it died with the request, or refused it).
-static int pc__p_fs_ask(int *out_st, int *out_bt, int64_t *out_pid, int *out_pidfd,
-                        unsigned *out_gen) {
+// The child's bootstrap message goes into its socket before the request
+// goes to the server: the child finds it there as it starts, never
+// waiting for it, and the server's reply is read while the child runs.
+// What the socket does not take at once (a large argument pack) follows
+// the request.
+typedef struct pc__p_fs_boot {
+    unsigned char h[12];
+    struct iovec iov[2];
+    struct iovec *rest;         // the bytes not sent yet: rest[0..nrest)
+    int nrest;
+    int fds_sent;
+} pc__p_fs_boot;
+
+static int pc__p_fs_boot_queue(int sock, pc__p_fs_boot *b, const pc__p_buf *body,
+                               const int *fds, size_t nfds) {
+    b->iov[0].iov_base = b->h;
+    b->iov[0].iov_len = pc__p_frame_header(b->h, body->len);
+    b->iov[1].iov_base = body->p;
+    b->iov[1].iov_len = body->len;
+    b->rest = b->iov;
+    b->nrest = body->len ? 2 : 1;
+    ssize_t w = pc__p_send_fds_now(sock, b->iov, b->nrest, fds, nfds);
+    if (w < 0) return pc__os_error("forkserver bootstrap");
+    b->fds_sent = w > 0;
+    size_t done = (size_t)w;
+    while (b->nrest > 0 && done >= b->rest->iov_len) {
+        done -= b->rest->iov_len;
+        b->rest++;
+        b->nrest--;
+    }
+    if (b->nrest > 0) {
+        b->rest->iov_base = (char *)b->rest->iov_base + done;
+        b->rest->iov_len -= done;
+    }
+    return PC_OK;
+}
+
+// Send the rest. A child that died before reading it shows in its exit
+// code, so a failure here is no start failure.
+static void pc__p_fs_boot_finish(int sock, pc__p_fs_boot *b, const int *fds, size_t nfds) {
+    if (b->nrest == 0) return;
+    if (!b->fds_sent && nfds) {             // nothing went: the header carries them
+        if (pc__p_send_fds(sock, b->iov[0].iov_base, b->iov[0].iov_len, fds, nfds)) return;
+        b->rest++;
+        b->nrest--;
+    }
+    if (b->nrest > 0) pc__p_os_write_all(sock, 1, b->rest, b->nrest);
+}
+
+// Ask for a child with fresh status and bootstrap sockets, its bootstrap
+// (body, fds) sent, and read its pid and pidfd back; *out_st gets our end
+// of the status socket. Returns PC_EOF when the server gave no reply (it
+// died with the request, or refused it).
+static int pc__p_fs_ask(const pc__p_buf *body, const int *fds, size_t nfds, int *out_st,
+                        int64_t *out_pid, int *out_pidfd, unsigned *out_gen) {
     int st[2] = {-1, -1}, bt[2] = {-1, -1}, rc;
-    size_t nfds = 1;
+    size_t npidfd = 1;
+    pc__p_fs_boot boot;
     if (pc__p_os_socketpair(st) || pc__p_os_socketpair(bt)) {
         rc = pc__os_error("socketpair");
         goto fail;
     }
+    if ((rc = pc__p_fs_boot_queue(bt[0], &boot, body, fds, nfds))) goto fail;
     rc = pc__p_fs_request_child(st[1], bt[1], out_gen);
     pc__p_os_close(st[1]);
     pc__p_os_close(bt[1]);
     st[1] = bt[1] = -1;
     if (rc) goto fail;
+    pc__p_fs_boot_finish(bt[0], &boot, fds, nfds);
+    pc__p_os_close(bt[0]);
+    bt[0] = -1;
     *out_pidfd = -1;
-    rc = pc__p_recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &nfds);
-    if (nfds == 0) *out_pidfd = -1;
+    rc = pc__p_recv_fds(st[0], out_pid, sizeof *out_pid, out_pidfd, &npidfd);
+    if (npidfd == 0) *out_pidfd = -1;
     if (rc) goto fail;
     *out_st = st[0];
-    *out_bt = bt[0];
     return PC_OK;
 fail:
     pc__p_os_close(st[0]);
@@ -5551,7 +5932,7 @@ fail:
 }
 
 static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
-    int st = -1, bt = -1, pidfd = -1, rc;
+    int st = -1, pidfd = -1, rc;
     int64_t pid = 0;
     unsigned gen = 0;
     pc__p_buf body;
@@ -5561,7 +5942,9 @@ static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
     // A request that went to a server dying with it is asked again, once,
     // of a new server (a child the dead one forked before replying finds
     // its bootstrap socket closed and exits).
-    for (int attempt = 0; (rc = pc__p_fs_ask(&st, &bt, &pid, &pidfd, &gen)) == PC_EOF; attempt++) {
+    for (int attempt = 0;
+         (rc = pc__p_fs_ask(&body, p->pack_fds, p->pack_nfds, &st, &pid, &pidfd, &gen)) == PC_EOF;
+         attempt++) {
         if (attempt > 0 || !pc__p_fs_server_died(gen)) {
             errno = ECONNREFUSED;
             rc = pc__os_error("forkserver gave no child (it refused the request or died)");
@@ -5576,18 +5959,26 @@ static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
     p->sentinel = st;
     p->sentinel_kind = PC__S_SERVER;
     st = -1;
-    pc__p_boot_send(bt, &body, p->pack_fds, p->pack_nfds);
 out:
     pc__p_os_close(pidfd);
     pc__p_os_close(st);
-    pc__p_os_close(bt);
     pc__free(body.p);
     return rc;
 }
 
-// The server: one thread, a self-pipe for SIGCHLD, a table of live
-// children and their status sockets.
-typedef struct pc__p_fs_child { pid_t pid; int status_fd; } pc__p_fs_child;
+// The server: one thread, a table of live children and their status
+// sockets, and one poll() over the channel and the children's pidfds: a
+// child's end wakes the server once, which reaps that child (no SIGCHLD,
+// no self-pipe to drain). Without pidfds a SIGCHLD handler pokes a
+// self-pipe instead, and every ended child is reaped.
+typedef struct pc__p_fs_child { pid_t pid; int status_fd, pidfd; } pc__p_fs_child;
+typedef struct pc__p_fs_table {
+    pc__p_fs_child *kids;
+    size_t n, cap;
+    struct pollfd *pf;          // channel, self-pipe or pidfds, one per child
+    size_t pf_cap;
+    int use_pidfd;
+} pc__p_fs_table;
 static int pc__p_fs_wake[2] = {-1, -1};
 
 static void pc__p_fs_on_sigchld(int sig) {
@@ -5597,39 +5988,48 @@ static void pc__p_fs_on_sigchld(int sig) {
     errno = saved;
 }
 
-static void pc__p_fs_reap(pc__p_fs_child *kids, size_t *n) {
+// Tell child i's client its wait status and forget the child.
+static void pc__p_fs_report(pc__p_fs_table *t, size_t i, int st) {
+    int32_t s = (int32_t)st;
+    pc__p_os_close(t->kids[i].pidfd);           // first: the client may count ours
+    pc__p_os_write_buf(t->kids[i].status_fd, 1, &s, sizeof s);
+    pc__p_os_close(t->kids[i].status_fd);
+    t->kids[i] = t->kids[--t->n];
+}
+
+// Reap child i if it has ended (its pidfd was readable).
+static void pc__p_fs_reap_one(pc__p_fs_table *t, size_t i) {
+    int st;
+    if (pc__p_os_waitpid(t->kids[i].pid, &st, 1) == t->kids[i].pid) pc__p_fs_report(t, i, st);
+}
+
+// Reap every child that has ended (after a SIGCHLD).
+static void pc__p_fs_reap_all(pc__p_fs_table *t) {
     int st;
     pid_t pid;
     while ((pid = pc__p_os_waitpid(-1, &st, 1)) > 0) {
-        for (size_t i = 0; i < *n; i++) {
-            if (kids[i].pid != pid) continue;
-            int32_t s = (int32_t)st;
-            pc__p_os_write_buf(kids[i].status_fd, 1, &s, sizeof s);
-            pc__p_os_close(kids[i].status_fd);
-            kids[i] = kids[--*n];
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->kids[i].pid != pid) continue;
+            pc__p_fs_report(t, i, st);
             break;
         }
     }
 }
 
+// In the child just forked: only its bootstrap socket stays, as
+// descriptor 3 (dup2 closes what was there, close_range the rest).
 PC__P_NORETURN
-static void pc__p_fs_become_child(int chan, pc__p_fs_child *kids, size_t n, int status_fd,
-                                  int boot_fd) {
-    pc__p_os_sig_handle(SIGCHLD, SIG_DFL);
+static void pc__p_fs_become_child(const pc__p_fs_table *t, int boot_fd) {
+    if (!t->use_pidfd) pc__p_os_sig_handle(SIGCHLD, SIG_DFL);
     pc__p_os_sig_handle(SIGINT, SIG_DFL);
-    pc__p_os_close(chan);
-    pc__p_os_close(pc__p_fs_wake[0]);
-    pc__p_os_close(pc__p_fs_wake[1]);
-    pc__p_os_close(status_fd);
-    for (size_t i = 0; i < n; i++) pc__p_os_close(kids[i].status_fd);
-    pc__p_os_move_to(boot_fd, PC__BOOT_FD);
+    if (boot_fd != PC__BOOT_FD) pc__p_os_dup_to(boot_fd, PC__BOOT_FD);
     pc__p_os_close_from(PC__BOOT_FD + 1);
     pc__p_child_from_socket(PC__BOOT_FD);
 }
 
 // One request from the authenticated channel: fork, hand back the pid
 // (and a pidfd) on the status socket, which then waits for the status.
-static void pc__p_fs_serve_one(int chan, pc__p_fs_child **kids, size_t *n, size_t *cap) {
+static void pc__p_fs_serve_one(int chan, pc__p_fs_table *t) {
     pc__p_fs_request req;
     int fds[2] = {-1, -1};
     size_t nfds = 2;
@@ -5640,50 +6040,81 @@ static void pc__p_fs_serve_one(int chan, pc__p_fs_child **kids, size_t *n, size_
         for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
         return;
     }
-    if (pc__grow(kids, cap, *n + 1, sizeof **kids, 0)) {
+    if (pc__grow(&t->kids, &t->cap, t->n + 1, sizeof *t->kids, 0) ||
+        pc__grow(&t->pf, &t->pf_cap, t->n + 3, sizeof *t->pf, 0)) {
         pc__p_os_close(fds[0]);
         pc__p_os_close(fds[1]);
         return;
     }
     pid_t pid = pc__p_os_fork();
-    if (pid == 0) pc__p_fs_become_child(chan, *kids, *n, fds[0], fds[1]);
+    if (pid == 0) pc__p_fs_become_child(t, fds[1]);
     int64_t reply = pid < 0 ? -(int64_t)errno : (int64_t)pid;
     // The pidfd, opened before this loop can reap the child, lets the
-    // client signal it without hitting a recycled pid.
+    // client signal it without hitting a recycled pid; the server keeps
+    // its own, to learn of the child's end. A child it cannot watch is
+    // a failed start (out of descriptors, say).
     int pidfd = pid > 0 ? pc__p_os_pidfd_open(pid) : -1;
+    if (pid > 0 && pidfd < 0 && t->use_pidfd) {
+        reply = -(int64_t)errno;
+        pc__p_os_kill_reap(pid);
+        pid = -1;
+    }
     pc__p_send_fds(fds[0], &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
-    pc__p_os_close(pidfd);
     pc__p_os_close(fds[1]);
     if (pid < 0) {
         pc__p_os_close(fds[0]);
         return;
     }
-    (*kids)[*n].pid = pid;
-    (*kids)[(*n)++].status_fd = fds[0];
+    if (!t->use_pidfd) {
+        pc__p_os_close(pidfd);
+        pidfd = -1;
+    }
+    t->kids[t->n].pid = pid;
+    t->kids[t->n].status_fd = fds[0];
+    t->kids[t->n++].pidfd = pidfd;
+}
+
+// Wait for a request or a child's end, and handle what came.
+static void pc__p_fs_serve(int chan, pc__p_fs_table *t) {
+    size_t np = 0;
+    t->pf[np].fd = chan;
+    t->pf[np++].events = POLLIN;
+    if (!t->use_pidfd) {
+        t->pf[np].fd = pc__p_fs_wake[0];
+        t->pf[np++].events = POLLIN;
+    }
+    for (size_t i = 0; t->use_pidfd && i < t->n; i++) {
+        // A child whose pidfd could not be opened shows in no poll: -1 is skipped.
+        t->pf[np].fd = t->kids[i].pidfd;
+        t->pf[np++].events = POLLIN;
+    }
+    for (size_t i = 0; i < np; i++) t->pf[i].revents = 0;
+    if (pc__p_os_poll(t->pf, np, INFINITY) == PC_OS) pc__p_os_exit(1);
+    if (!t->use_pidfd && t->pf[1].revents) {
+        pc__p_os_drain(pc__p_fs_wake[0]);
+        pc__p_fs_reap_all(t);
+    }
+    // Backwards: reaping child i moves the last one into slot i.
+    for (size_t i = t->use_pidfd ? t->n : 0; i-- > 0;)
+        if (t->pf[1 + i].revents) pc__p_fs_reap_one(t, i);
+    if (t->pf[0].revents) pc__p_fs_serve_one(chan, t);
 }
 
 static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen) {
-    pc__p_fs_child *kids = NULL;
-    size_t n = 0, cap = 0;
-    if (pc__p_os_wake_pipe(pc__p_fs_wake) < 0) pc__p_os_exit(1);
-    pc__p_os_on_sigchld(pc__p_fs_on_sigchld);
+    pc__p_fs_table t;
+    memset(&t, 0, sizeof t);
+    t.use_pidfd = pc__p_os_have_pidfd();
+    if (!t.use_pidfd) {
+        if (pc__p_os_wake_pipe(pc__p_fs_wake) < 0) pc__p_os_exit(1);
+        pc__p_os_on_sigchld(pc__p_fs_on_sigchld);
+    }
     pc__p_os_sig_handle(SIGINT, SIG_IGN);   // ^C is for the program's processes, not for us
+    if (pc__grow(&t.pf, &t.pf_cap, 2, sizeof *t.pf, 0)) pc__p_os_exit(1);
     // The channel's one handshake (challenge, then answer: Python's
     // Listener order); no request is read before both sides are welcomed.
     if (pc__p_fs_auth_challenge(chan, key, keylen) || pc__p_fs_auth_answer(chan, key, keylen))
         pc__p_os_exit(1);
-    for (;;) {
-        struct pollfd pf[2];
-        pf[0].fd = chan;
-        pf[0].events = POLLIN;
-        pf[1].fd = pc__p_fs_wake[0];
-        pf[1].events = POLLIN;
-        pf[0].revents = pf[1].revents = 0;
-        if (pc__p_os_poll(pf, 2, INFINITY) == PC_OS) pc__p_os_exit(1);
-        if (pf[1].revents) pc__p_os_drain(pc__p_fs_wake[0]);
-        pc__p_fs_reap(kids, &n);
-        if (pf[0].revents) pc__p_fs_serve_one(chan, &kids, &n, &cap);
-    }
+    for (;;) pc__p_fs_serve(chan, &t);
 }
 
 // >>C.start
@@ -5709,6 +6140,13 @@ static int pc__p_proc_reaped(const pc_process *p) {
 // call reaped it (the caller then drops it from the registry).
 static int pc__p_proc_poll(pc_process *p) {
     int just = 0, st = 0;
+    // A join blocked in waitpid holds reaping and publishes the status
+    // itself. Once the child has ended (its sentinel is readable) that is
+    // a moment away: wait for it, rather than call a dead child alive.
+    if (pc_lock_acquire(&p->reaping, 0) != PC_OK) {
+        if (!pc__p_os_readable_now(p->sentinel)) return 0;
+        pc_lock_acquire(&p->reaping, PC_FOREVER);
+    }
     pc_lock_acquire(&p->mu, PC_FOREVER);
     // started: the registry holds p a moment before start publishes it.
     if (!p->reaped && __atomic_load_n(&p->started, __ATOMIC_ACQUIRE) && p->sentinel >= 0) {
@@ -5736,6 +6174,39 @@ static int pc__p_proc_poll(pc_process *p) {
         }
     }
     pc_lock_release(&p->mu);
+    pc_lock_release(&p->reaping);
+    return just;
+}
+
+// Wait for a child with one blocking call, as a raw fork + waitpid does
+// (no poll first, no WNOWAIT wait before the real one): waitpid for a
+// pidfd sentinel, a read of the status for a forkserver child. reaping
+// is held meanwhile, so no other thread can take the status (a
+// pc__p_proc_poll waits for this one instead); mu is not, so signals
+// still go out, through the pidfd, which cannot reach a recycled pid.
+// Returns 1 when this call reaped it.
+static int pc__p_proc_wait_blocking(pc_process *p) {
+    int just = 0, code, st = 0;
+    pc_lock_acquire(&p->reaping, PC_FOREVER);
+    if (!pc__p_proc_reaped(p)) {
+        if (p->sentinel_kind == PC__S_SERVER) {
+            int32_t s;
+            // No status means the server died: 255, as Python.
+            code = pc__p_os_read_all(p->sentinel, &s, sizeof s, 1) ? 255
+                                                                    : pc__p_proc_exitcode_of(s);
+        } else {
+            pid_t r = pc__p_os_waitpid(p->pid, &st, 0);
+            // r < 0: someone else waited for it (ECHILD): 255.
+            code = r == p->pid ? pc__p_proc_exitcode_of(st) : 255;
+        }
+        pc_lock_acquire(&p->mu, PC_FOREVER);
+        pc__p_proc_set_reaped(p, code);
+        pc__p_os_close(p->pidfd);
+        p->pidfd = -1;
+        pc_lock_release(&p->mu);
+        just = 1;
+    }
+    pc_lock_release(&p->reaping);
     return just;
 }
 
@@ -5758,9 +6229,10 @@ static int pc__p_proc_reap(pc_process *p) {
 // New references to this process's registered children (*out, malloc'd).
 static size_t pc__p_proc_snapshot(pc_process ***out) {
     size_t n = 0;
-    pid_t me = pc__p_os_getpid();
     *out = NULL;
     pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    // No system call when there are none (a child's usual exit).
+    pid_t me = pc__p_proc_children.head ? pc__p_proc_self() : 0;
     pc__link *x;
     for (x = pc__p_proc_children.head; x; x = x->next)
         n += PC__CONTAINER(x, pc_process, reg)->owner == me;
@@ -5835,7 +6307,7 @@ PYCONC_API int pc_process_start(pc_process *p) {
     if (p->kind != PC__P_CHILD)
         return pc__error(PC_RUNTIME, "cannot start the current or parent process");
     if (p->closed) return pc__error(PC_VALUE, "process object is closed");
-    if (__atomic_exchange_n(&p->owner, pc__p_os_getpid(), __ATOMIC_ACQ_REL) != 0)
+    if (__atomic_exchange_n(&p->owner, pc__p_proc_self(), __ATOMIC_ACQ_REL) != 0)
         return pc__error(PC_RUNTIME, "cannot start a process twice");
     if (pc__p_proc_current->daemon) {
         p->owner = 0;
@@ -5864,10 +6336,15 @@ PYCONC_API int pc_process_join(pc_process *p, double timeout) {
     int rc = pc__p_proc_check_started(p, "join");
     if (rc) return rc;
     if ((rc = pc__deadline(timeout, &deadline))) return rc;
-    if (p->owner != pc__p_os_getpid())
+    if (p->owner != pc__p_proc_self())
         return pc__error(PC_RUNTIME, "can only join a child process");
+    if (deadline == INFINITY &&
+        (p->sentinel_kind == PC__S_PIDFD || p->sentinel_kind == PC__S_SERVER)) {
+        if (pc__p_proc_wait_blocking(p)) pc__p_proc_unregister(p);
+        return PC_OK;
+    }
     while (!pc__p_proc_reap(p)) {
-        if (deadline == INFINITY && p->sentinel_kind != PC__S_SERVER) {
+        if (deadline == INFINITY) {
             // Sleep in the kernel until the child ends, without reaping it
             // (WNOWAIT): one wake-up fewer than poll() then waitpid().
             if (pc__p_os_wait_exit(p->pid) == 0 || errno == EINTR) continue;
@@ -5888,7 +6365,7 @@ PYCONC_API int pc_process_is_alive(pc_process *p) {
         return pc__p_os_pid_exists(p->pid);
     }
     if (p->closed || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE) ||
-        p->owner != pc__p_os_getpid())
+        p->owner != pc__p_proc_self())
         return 0;
     return !pc__p_proc_reap(p);
 }
@@ -5900,13 +6377,13 @@ PYCONC_API int pc_process_exitcode(pc_process *p) {
     }
     if (p->kind != PC__P_CHILD || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE))
         return PC_EXITCODE_NONE;
-    if (p->owner == pc__p_os_getpid()) pc__p_proc_reap(p);
+    if (p->owner == pc__p_proc_self()) pc__p_proc_reap(p);
     return pc__p_proc_reaped(p) ? p->exitcode : PC_EXITCODE_NONE;
 }
 
 PYCONC_API long pc_process_pid(const pc_process *p) {
     if (!p) return 0;
-    if (p->kind == PC__P_CURRENT) return (long)pc__p_os_getpid();
+    if (p->kind == PC__P_CURRENT) return (long)pc__p_proc_self();
     return (long)p->pid;
 }
 
@@ -5944,7 +6421,7 @@ PYCONC_API int pc_process_close(pc_process *p) {
     if (!p) return pc__error(PC_VALUE, "close: process is NULL");
     if (p->kind != PC__P_CHILD) return pc__error(PC_VALUE, "close: not a child process");
     if (p->closed) return PC_OK;
-    if (p->started && p->owner == pc__p_os_getpid()) pc__p_proc_reap(p);
+    if (p->started && p->owner == pc__p_proc_self()) pc__p_proc_reap(p);
     pc_lock_acquire(&p->mu, PC_FOREVER);
     int running = p->started && !p->reaped;
     if (!running) {

@@ -224,7 +224,7 @@ static int roundtrip_rows(void) {
     pcb_duel(trial_pc_roundtrip, &pc_echo, trial_raw_roundtrip, &raw_echo, rounds(), &ours,
              &peer);
     pcb_row(name, ours, RAW, peer);
-    pcb_target(name, RAW, ours, peer, 1.2);
+    pcb_target(name, RAW, ours, peer, 1.15);
     snprintf(args, sizeof args, "roundtrip %d%s", trips(), pcb_quick ? " quick" : "");
     py = pcb_python("connection_pipe.py", args);
     pcb_row(name, ours, PY, py);

@@ -101,7 +101,7 @@ int main(int argc, char **argv) {
     c.method = PC_START_FORK;
     pcb_duel(ours, &c, raw_fork, &c, rounds, &f_ours, &f_raw);
     pcb_row(cases[0], f_ours, "fork+waitpid", f_raw);
-    pcb_target(cases[0], "fork+waitpid", f_ours, f_raw, 1.3);
+    pcb_target(cases[0], "fork+waitpid", f_ours, f_raw, 1.2);
     c.method = PC_START_SPAWN;
     pcb_duel(ours, &c, raw_spawn, &c, rounds, &s_ours, &s_raw);
     pcb_row(cases[1], s_ours, "posix_spawn", s_raw);

@@ -9,6 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#if defined(__linux__)
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 // Descriptors >= lo open in this process, not counting the listing's own.
 static int pct_fds_from(int lo) {
@@ -45,5 +51,61 @@ static __attribute__((unused)) pc_process *proc_new(pc_start_method m, pc_target
     CHECK_MSG(p != NULL, "pc_process_new: %s", pc_last_error());
     return p;
 }
+
+// >>syscalls: the system calls a piece of code makes, children included
+#if defined(__linux__) && defined(PTRACE_GET_SYSCALL_INFO)
+#define PCT_HAVE_SYSCOUNT 1
+#define PCT_SYSCALLS 512
+// The traced code calls this before and after the part to count.
+static __attribute__((unused)) void pct_syscount_mark(void) { syscall(SYS_sched_yield); }
+
+// Stop handling for pct_syscount: count an entry between the root's marks.
+static void pct_syscount_stop(pid_t t, pid_t root, int *marks, long *counts) {
+    struct __ptrace_syscall_info si;
+    memset(&si, 0, sizeof si);
+    if (ptrace(PTRACE_GET_SYSCALL_INFO, t, (void *)sizeof si, &si) <= 0) return;
+    if (si.op != PTRACE_SYSCALL_INFO_ENTRY || si.entry.nr >= PCT_SYSCALLS) return;
+    if (t == root && si.entry.nr == SYS_sched_yield) (*marks)++;
+    else if (*marks == 1) counts[si.entry.nr]++;
+}
+
+// Run fn(arg) in a child traced with ptrace, with every process it forks
+// or spawns, and count into counts[nr] (PCT_SYSCALLS of them, zeroed
+// here) the calls each made between the child's two pct_syscount_mark().
+// Returns 0, or -1 where ptrace is not allowed (the caller skips).
+static __attribute__((unused)) int pct_syscount(void (*fn)(void *), void *arg, long *counts) {
+    int st, marks = 0;
+    memset(counts, 0, PCT_SYSCALLS * sizeof *counts);
+    pid_t root = fork();
+    if (root < 0) return -1;
+    if (root == 0) {
+        if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0) _exit(77);
+        raise(SIGSTOP);
+        fn(arg);
+        _exit(0);
+    }
+    if (waitpid(root, &st, 0) != root || !WIFSTOPPED(st)) return -1;
+    long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+                PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL;
+    if (ptrace(PTRACE_SETOPTIONS, root, NULL, (void *)opts) < 0) {
+        kill(root, SIGKILL);
+        waitpid(root, &st, 0);
+        return -1;
+    }
+    ptrace(PTRACE_SYSCALL, root, NULL, NULL);
+    for (;;) {
+        pid_t t = waitpid(-1, &st, __WALL);
+        if (t < 0) break;       // every tracee is gone
+        if (!WIFSTOPPED(st)) continue;
+        int sig = WSTOPSIG(st), deliver = 0;
+        if (sig == (SIGTRAP | 0x80)) pct_syscount_stop(t, root, &marks, counts);
+        else if (sig != SIGTRAP && sig != SIGSTOP) deliver = sig;
+        ptrace(PTRACE_SYSCALL, t, NULL, (void *)(long)deliver);
+    }
+    return marks == 2 ? 0 : -1;
+}
+#else
+#define PCT_HAVE_SYSCOUNT 0
+#endif
 
 #endif

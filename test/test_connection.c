@@ -612,6 +612,120 @@ TEST(fdpass_roundtrip) {
     CHECK_EQ(count_fds(), before);
 }
 
+// Many messages sent before any is received, bytes and packs carrying
+// connections in turn: each arrives whole, in order, and each pack gets
+// its own descriptor (checked through the connection it carries), however
+// the reads cut the stream (rounds with other sizes move the cuts).
+TEST(readahead_fds_in_order) {
+    int before = count_fds();
+    for (int round = 0; round < 30; round++) {
+        pc_connection *a, *b, *ends[8][2];
+        CHECK_OK(pc_pipe(1, &a, &b));
+        char small[300];
+        memset(small, 'a' + round % 26, sizeof small);
+        for (int i = 0; i < 8; i++) {
+            CHECK_OK(pc_pipe(1, &ends[i][0], &ends[i][1]));
+            CHECK_OK(pc_connection_send_bytes(b, small, 0, (size_t)(round * 7 + i) % 300));
+            pc_args *pack = pc_args_new();
+            CHECK_OK(pc_args_add_int(pack, i));
+            CHECK_OK(pc_args_add_connection(pack, ends[i][1]));
+            CHECK_OK(pc_connection_send_args(b, pack));
+            pc_args_free(pack);
+        }
+        for (int i = 0; i < 8; i++) {
+            char got[300];
+            size_t n;
+            pc_args *pack;
+            pc_connection *c;
+            int64_t tag;
+            CHECK_OK(pc_connection_recv_bytes_into(a, got, sizeof got, 0, &n));
+            CHECK_EQ(n, (size_t)(round * 7 + i) % 300);
+            CHECK(memcmp(got, small, n) == 0);
+            CHECK_OK(pc_connection_recv_args(a, &pack));
+            CHECK_OK(pc_args_get_int(pack, 0, &tag));
+            CHECK_EQ(tag, i);
+            CHECK_OK(pc_args_get_connection(pack, 1, &c));
+            CHECK_OK(pc_connection_send_bytes(c, &tag, 0, sizeof tag));    // through its own end
+            int64_t back = -1;
+            CHECK_OK(pc_connection_recv_bytes_into(ends[i][0], &back, sizeof back, 0, &n));
+            CHECK_EQ(back, i);
+            pc_args_free(pack);
+        }
+        for (int i = 0; i < 8; i++) {
+            pc_connection_free(ends[i][0]);
+            pc_connection_free(ends[i][1]);
+        }
+        pc_connection_free(a);
+        pc_connection_free(b);
+    }
+    CHECK_EQ(count_fds(), before);
+}
+
+// A message already read ahead counts as readable for poll and wait,
+// though its socket is empty; once it is taken, nothing is.
+TEST(readahead_poll_and_wait) {
+    pc_connection *a, *b;
+    char buf[16];
+    size_t n, nready = 0;
+    CHECK_OK(pc_pipe(1, &a, &b));
+    for (int round = 0; round < 50; round++) {
+        CHECK_OK(pc_connection_send_bytes(b, "one", 0, 3));
+        CHECK_OK(pc_connection_send_bytes(b, "two", 0, 3));
+        CHECK_OK(pc_connection_recv_bytes_into(a, buf, sizeof buf, 0, &n));
+        CHECK(n == 3 && memcmp(buf, "one", 3) == 0);
+        CHECK_OK(pc_connection_poll(a, 0));
+        pc_wait_object w;
+        memset(&w, 0, sizeof w);
+        w.conn = a;
+        w.fd = -1;
+        CHECK_OK(pc_connection_wait(&w, 1, 0, &nready));
+        CHECK_EQ(nready, 1);
+        CHECK_EQ(w.ready, 1);
+        CHECK_OK(pc_connection_recv_bytes_into(a, buf, sizeof buf, 0, &n));
+        CHECK(n == 3 && memcmp(buf, "two", 3) == 0);
+        CHECK_RC(pc_connection_poll(a, 0), PC_TIMEOUT);
+        CHECK_RC(pc_connection_wait(&w, 1, 0, &nready), PC_TIMEOUT);
+    }
+    pc_connection_free(a);
+    pc_connection_free(b);
+}
+
+#if PCT_HAVE_SYSCOUNT
+// Small messages, each sent and then received; the last nine counted.
+static void ten_small_receives(void *arg) {
+    pc_connection *a, *b;
+    char buf[64];
+    size_t n;
+    void *msg;
+    (void)arg;
+    if (pc_pipe(1, &a, &b)) _exit(1);
+    memset(buf, 'm', sizeof buf);
+    for (int i = 0; i < 10; i++) {
+        if (i == 1) pct_syscount_mark();
+        if (pc_connection_send_bytes(b, buf, 0, sizeof buf)) _exit(1);
+        int rc = i % 2 ? pc_connection_recv_bytes_into(a, buf, sizeof buf, 0, &n)
+                       : pc_connection_recv_bytes(a, 0, &msg, &n);
+        if (rc || n != sizeof buf) _exit(1);
+        if (i % 2 == 0) pc_connection_bytes_free(msg);
+    }
+    pct_syscount_mark();
+    pc_connection_free(a);
+    pc_connection_free(b);
+}
+#endif
+
+// A small message costs one read: header and body come together.
+TEST(small_message_one_read) {
+#if PCT_HAVE_SYSCOUNT
+    static long n[PCT_SYSCALLS];
+    if (pct_syscount(ten_small_receives, NULL, n) < 0) pct_skip("ptrace is not allowed here");
+    long reads = n[SYS_read] + n[SYS_recvmsg] + n[SYS_recvfrom] + n[SYS_readv];
+    CHECK_MSG(reads == 9, "%ld reads for 9 messages", reads);
+#else
+    pct_skip("no ptrace system call counting on this system");
+#endif
+}
+
 TEST(fdpass_errors) {
     int sv[2], pv[2], fds[4];
     char got[4];

@@ -803,6 +803,190 @@ static void body_join_race(pc_start_method m, int rounds) {
     CHECK(no_zombies());
 }
 
+// A join that blocks in waitpid while other threads poll, join with
+// timeouts and signal: every one of them sees the one exit code, and
+// none sees a dead child alive (many rounds: the interleavings vary).
+typedef struct mixed_waiter {
+    pc_process *p;
+    pc_barrier *go;
+    int kind, want, rc, code, alive;
+} mixed_waiter;
+
+static int mixed_wait(void *arg) {
+    mixed_waiter *w = (mixed_waiter *)arg;
+    pc_barrier_wait(w->go, NULL);
+    if (w->kind == 0) {
+        w->rc = pc_process_join(w->p, PC_FOREVER);
+    } else if (w->kind == 1) {
+        while ((w->rc = pc_process_join(w->p, 0.001)) == PC_TIMEOUT) {}
+    } else {
+        while (pc_process_is_alive(w->p)) pc_process_terminate(w->p);
+        w->rc = PC_OK;
+    }
+    w->code = pc_process_exitcode(w->p);
+    w->alive = pc_process_is_alive(w->p);
+    return 0;
+}
+
+static void body_join_mixed(pc_start_method m, int rounds) {
+    CHECK_EQ(run_to_end(make(m, t_zero, NULL)), 0);     // server up before counting
+    int before = count_fds();
+    for (int round = 0; round < rounds; round++) {
+        int want = 1 + round % 50;
+        pc_barrier go;
+        mixed_waiter ws[3];
+        pc_thread *ts[3];
+        pc_process_desc d;
+        memset(&d, 0, sizeof d);
+        d.target = t_code;
+        d.arg = &want;
+        d.arg_size = sizeof want;
+        d.context = pc_get_context(m);
+        pc_process *p = pc_process_new(&d);
+        CHECK(p != NULL);
+        CHECK_OK(pc_barrier_init(&go, 3, NULL, NULL, PC_FOREVER));
+        CHECK_OK(pc_process_start(p));
+        for (int i = 0; i < 3; i++) {
+            memset(&ws[i], 0, sizeof ws[i]);
+            ws[i].p = p;
+            ws[i].go = &go;
+            ws[i].kind = i;
+            ts[i] = race_thread(mixed_wait, &ws[i]);
+        }
+        for (int i = 0; i < 3; i++) {
+            CHECK_OK(pc_thread_join(ts[i], 30));
+            pc_thread_free(ts[i]);
+        }
+        int code = pc_process_exitcode(p);
+        // The terminator may win: SIGTERM, or the code if the child had ended.
+        CHECK_MSG(code == want || code == -SIGTERM, "exit code %d", code);
+        for (int i = 0; i < 3; i++) {
+            CHECK_OK(ws[i].rc);
+            CHECK_EQ(ws[i].code, code);
+            CHECK_EQ(ws[i].alive, 0);
+        }
+        pc_barrier_destroy(&go);
+        pc_process_free(p);
+    }
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// The pid is cached, and a child made by the program's own fork() (not a
+// start) has its own: current_process, and the children it starts and
+// joins, go by it.
+TEST(pid_cache_after_user_fork) {
+    CHECK_EQ(pc_process_pid(pc_process_current()), (long)getpid());    // cached now
+    for (int round = 0; round < 20; round++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            if (pc_process_pid(pc_process_current()) != (long)getpid()) _exit(2);
+            pc_process *p = proc_new(PC_START_FORK, t_seven, NULL, PC_DAEMON_INHERIT);
+            if (pc_process_start(p) || pc_process_join(p, PC_FOREVER)) _exit(3);
+            _exit(pc_process_exitcode(p) == 7 && pc_process_pid(p) > 0 ? 0 : 4);
+        }
+        int st;
+        CHECK_EQ(waitpid(pid, &st, 0), pid);
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status 0x%x", st);
+    }
+}
+
+#if PCT_HAVE_SYSCOUNT
+// Three fork starts and joins of a child that does nothing, counted.
+static void three_fork_starts(void *arg) {
+    (void)arg;
+    CHECK_EQ(run_to_end(make(PC_START_FORK, t_zero, NULL)), 0);   // warm: lazy set-up
+    pct_syscount_mark();
+    for (int i = 0; i < 3; i++) {
+        pc_process *p = make(PC_START_FORK, t_zero, NULL);
+        if (pc_process_start(p) || pc_process_join(p, PC_FOREVER) || pc_process_exitcode(p))
+            _exit(1);
+        pc_process_free(p);
+    }
+    pct_syscount_mark();
+}
+#endif
+
+// A fork start + join makes the system calls a raw fork + waitpid makes
+// (clone, wait4, the child's exit), plus the pidfd sentinel's open and
+// close: no getpid (the pid is cached), no fcntl (pidfd_open sets
+// close-on-exec itself), one wait per child (no WNOHANG poll, no WNOWAIT
+// wait before the real one).
+TEST(fork_start_syscalls) {
+#if PCT_HAVE_SYSCOUNT
+    if (PCT_SANITIZED) pct_skip("a sanitizer's runtime makes system calls of its own");
+    static long n[PCT_SYSCALLS];
+    if (pct_syscount(three_fork_starts, NULL, n) < 0) pct_skip("ptrace is not allowed here");
+    long total = 0;
+    for (int i = 0; i < PCT_SYSCALLS; i++) total += n[i];
+    CHECK_EQ(n[SYS_getpid] + n[SYS_getppid], 0);
+    CHECK_EQ(n[SYS_fcntl], 0);
+    CHECK_EQ(n[SYS_waitid], 0);
+    CHECK_EQ(n[SYS_wait4], 3);
+    CHECK_EQ(n[SYS_clone], 3);
+    CHECK_MSG(total <= 3 * 7, "%ld system calls for 3 starts", total);
+#else
+    pct_skip("no ptrace system call counting on this system");
+#endif
+}
+
+// How often this process has waited so far (voluntary context switches):
+// a forkserver child that had to wait for its bootstrap message did once.
+static int t_waits(void *arg) {
+    struct rusage ru;
+    (void)arg;
+    if (getrusage(RUSAGE_SELF, &ru) < 0) return 255;
+    return ru.ru_nvcsw > 100 ? 100 : (int)ru.ru_nvcsw;
+}
+
+// The bootstrap is in the child's socket before the server hears of the
+// child: no forkserver child waits for it (it waits for nothing at all
+// before its target runs).
+TEST(forkserver_bootstrap_waits_for_nothing) {
+    if (PCT_SANITIZED) pct_skip("a sanitizer's runtime makes a child wait on its own");
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);     // server up
+    int waited = 0;
+    for (int i = 0; i < 40; i++)
+        waited += run_to_end(make(PC_START_FORKSERVER, t_waits, NULL)) != 0;
+    CHECK_MSG(waited == 0, "%d of 40 children waited before their target ran", waited);
+}
+
+#if PCT_HAVE_SYSCOUNT
+static void three_forkserver_starts(void *arg) {
+    (void)arg;
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);     // server up
+    pct_syscount_mark();
+    for (int i = 0; i < 3; i++) {
+        pc_process *p = make(PC_START_FORKSERVER, t_zero, NULL);
+        if (pc_process_start(p) || pc_process_join(p, PC_FOREVER) || pc_process_exitcode(p))
+            _exit(1);
+        pc_process_free(p);
+    }
+    pct_syscount_mark();
+}
+#endif
+
+// The server learns of a child's end from its pidfd: no SIGCHLD handler
+// runs (no rt_sigreturn), no self-pipe is drained (no read), one wait4
+// reaps it; a join is one blocking read of the status (no poll), so the
+// server's poll() is the only one: once for the request, once for the end.
+TEST(forkserver_start_syscalls) {
+#if PCT_HAVE_SYSCOUNT
+    if (PCT_SANITIZED) pct_skip("a sanitizer's runtime makes system calls of its own");
+    static long n[PCT_SYSCALLS];
+    if (pct_syscount(three_forkserver_starts, NULL, n) < 0) pct_skip("ptrace is not allowed here");
+    long total = 0;
+    for (int i = 0; i < PCT_SYSCALLS; i++) total += n[i];
+    CHECK_EQ(n[SYS_rt_sigreturn], 0);
+    CHECK_EQ(n[SYS_wait4], 3);
+    CHECK_MSG(n[SYS_poll] <= 3 * 2, "%ld polls for 3 starts", n[SYS_poll]);
+    CHECK_MSG(total <= 3 * 40, "%ld system calls for 3 starts", total);
+#else
+    pct_skip("no ptrace system call counting on this system");
+#endif
+}
+
 // >>cases
 TEST(basics_fork) { body_basics(PC_START_FORK); }
 TEST(basics_spawn) { body_basics(PC_START_SPAWN); }
@@ -849,6 +1033,9 @@ TEST(args_message_forkserver) { body_args_message(PC_START_FORKSERVER); }
 TEST(join_race_fork) { body_join_race(PC_START_FORK, 100); }
 TEST(join_race_spawn) { body_join_race(PC_START_SPAWN, 40); }
 TEST(join_race_forkserver) { body_join_race(PC_START_FORKSERVER, 100); }
+TEST(join_mixed_fork) { body_join_mixed(PC_START_FORK, 100); }
+TEST(join_mixed_spawn) { body_join_mixed(PC_START_SPAWN, 30); }
+TEST(join_mixed_forkserver) { body_join_mixed(PC_START_FORKSERVER, 100); }
 
 TEST(start_methods) {
     pc_start_method all[3];
