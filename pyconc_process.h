@@ -188,8 +188,9 @@
      next messages) and keeps the rest for the next receive, with the
      descriptors that came with it (argument packs). pc_connection_poll
      and pc_connection_wait see what is kept; a poll(2) of the fileno
-     does not. A connection handed to a child in an argument pack takes
-     only its descriptor along, not bytes it had read ahead.
+     does not. A connection that holds bytes read ahead cannot go into an
+     argument pack (PC_VALUE when the pack is used): only its descriptor
+     would travel, and those bytes would be lost.
    - "@name" addresses the Linux abstract namespace (Python: "\0name").
    - A Listener with an authkey gives each client handshake_timeout (5 s
      by default) to finish the handshake, so one silent client cannot
@@ -4702,6 +4703,12 @@ static int pc__p_args_encode(const pc_args *a, pc__p_buf *b, int *fds, size_t *n
         case PC_ARG_CONNECTION: {
             int fd = pc_connection_fileno(it->conn);
             if (fd < 0) return pc__error(PC_VALUE, "argument %zu: connection is closed", i);
+            // Bytes it read ahead (or a message it kept) would stay behind:
+            // refused rather than lost.
+            if (pc__p_conn_buffered(it->conn) || it->conn->has_pending)
+                return pc__error(PC_VALUE, "argument %zu: the connection holds %zu bytes "
+                                           "already received; read them before handing it "
+                                           "on", i, pc__p_conn_buffered(it->conn));
             if (n == PC__ARGS_MAX_FDS)
                 return pc__error(PC_VALUE, "more than %d connections in one pack",
                                  PC__ARGS_MAX_FDS);

@@ -690,6 +690,35 @@ TEST(readahead_poll_and_wait) {
     pc_connection_free(b);
 }
 
+// A connection holding bytes it read ahead is refused in a pack (they
+// would stay behind); once they are read, it goes.
+TEST(readahead_connection_refused_in_pack) {
+    pc_connection *a, *b, *x, *y;
+    char buf[16];
+    size_t n;
+    CHECK_OK(pc_pipe(1, &a, &b));
+    CHECK_OK(pc_pipe(1, &x, &y));
+    CHECK_OK(pc_connection_send_bytes(b, "one", 0, 3));
+    CHECK_OK(pc_connection_send_bytes(b, "two", 0, 3));
+    CHECK_OK(pc_connection_recv_bytes_into(a, buf, sizeof buf, 0, &n));
+    // Both were sent before that receive: its one read took "two" too.
+    pc_args *pack = pc_args_new();
+    CHECK_OK(pc_args_add_connection(pack, a));
+    CHECK_RC(pc_connection_send_args(x, pack), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "already received") != NULL);
+    CHECK_OK(pc_connection_recv_bytes_into(a, buf, sizeof buf, 0, &n));
+    CHECK(n == 3 && memcmp(buf, "two", 3) == 0);
+    CHECK_OK(pc_connection_send_args(x, pack));        // nothing kept now
+    pc_args *got = NULL;
+    CHECK_OK(pc_connection_recv_args(y, &got));
+    pc_args_free(got);
+    pc_args_free(pack);
+    pc_connection_free(a);
+    pc_connection_free(b);
+    pc_connection_free(x);
+    pc_connection_free(y);
+}
+
 #if PCT_HAVE_SYSCOUNT
 // Small messages, each sent and then received; the last nine counted.
 static void ten_small_receives(void *arg) {
