@@ -9629,7 +9629,15 @@ typedef struct pc__p_pp {
     uintptr_t checked_fn;       // the last function found to be code
 } pc__p_pp;
 
-static const pc_executor_vtable pc__p_pp_vtable;
+// The executor's three entries (defined below), and its vtable: declared
+// with its initialiser here, since C++ has no tentative definitions.
+static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
+                           pc_future **out_future);
+static int pc__p_pp_shutdown(pc_executor *ex, int wait, int cancel_futures);
+static void pc__p_pp_free(pc_executor *ex);
+static const pc_executor_vtable pc__p_pp_vtable = {
+    pc__p_pp_submit, pc__p_pp_shutdown, pc__p_pp_free
+};
 
 static pc__p_pp *pc__p_pp_check(pc_executor *ex) {
     if (!ex || ex->vtable != &pc__p_pp_vtable) {
@@ -10201,10 +10209,6 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc__free(p->w);
     pc__free(p);
 }
-
-static const pc_executor_vtable pc__p_pp_vtable = {
-    pc__p_pp_submit, pc__p_pp_shutdown, pc__p_pp_free
-};
 
 static int pc__p_pp_desc_check(const pc_process_pool_desc *in, pc_process_pool_desc *d,
                                pc_start_method *out_method) {
