@@ -509,7 +509,8 @@ PYCONC_API int pc_thread_is_alive(const pc_thread *t);
    function is exported (a shared library's, or the program's when linked
    with -rdynamic; C++ names show mangled unless extern "C"). A static
    function, a program without exported symbols, or no target give plain
-   "Thread-N"; so do Timers, as in Python.  Python: Thread.name */
+   "Thread-N"; so do Timers, as in Python. (On glibc the implementation
+   file needs _GNU_SOURCE for dladdr: see "Do this".)  Python: Thread.name */
 PYCONC_API const char *pc_thread_name(const pc_thread *t);
 /* Rename. When t is the calling thread the OS thread is renamed too
    (truncated to the OS limit at a character boundary), as Python 3.14;
@@ -859,6 +860,14 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 #define PYCONC_ASSERT(x) assert(x)
 #endif
 
+// glibc declares dladdr only under _GNU_SOURCE, which a system header
+// included first in gnu mode leaves off: names then go without the target.
+#if !defined(__GLIBC__) || defined(__USE_GNU)
+#define PC__HAVE_DLADDR 1
+#else
+#define PC__HAVE_DLADDR 0
+#endif
+
 #if defined(__linux__) && defined(SYS_futex) && !defined(PYCONC_NO_FUTEX)
 #define PC__HAVE_FUTEX 1
 #else
@@ -930,12 +939,17 @@ static long pc__os_native_id(void) {
 // below fn, so the start address must match. Function and data pointers
 // share a representation wherever dladdr exists; memcpy keeps ISO C quiet.
 static void pc__os_symbol_name(pc_target_fn fn, char *buf, size_t cap) {
+    buf[0] = '\0';
+#if PC__HAVE_DLADDR
     void *addr = NULL;
     Dl_info info;
-    buf[0] = '\0';
     memcpy(&addr, &fn, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
     if (fn && dladdr(addr, &info) && info.dli_sname && info.dli_saddr == addr)
         snprintf(buf, cap, "%s", info.dli_sname);
+#else
+    (void)fn;
+    (void)cap;
+#endif
 }
 
 // The OS keeps 15 bytes of a thread name: cut there, but never inside a
