@@ -1635,7 +1635,11 @@ static int pc__f_map_inputs(pc_map_iter *it, const pc_map_desc *d) {
     it->in = (pc_map_input *)pc__calloc(it->ninputs, sizeof *it->in);
     if (!it->in) return PC_NOMEM;
     if (d->inputs) memcpy(it->in, d->inputs, it->ninputs * sizeof *it->in);
-    else it->in[0] = (pc_map_input){d->items, d->count, d->item_size};
+    else {
+        it->in[0].items = d->items;
+        it->in[0].count = d->count;
+        it->in[0].item_size = d->item_size;
+    }
     it->item_size = d->item_size;
     it->next = d->next;
     it->next_ctx = d->next_ctx;
