@@ -12,7 +12,8 @@
        #define PYCONC_IMPLEMENTATION
        #include "pyconc.h"
 
-   Everywhere else just #include "pyconc.h". Link with -pthread.
+   Everywhere else just #include "pyconc.h". Link with -pthread (and -ldl
+   on glibc older than 2.34: default thread names use dladdr).
    PYCONC_ALL_IMPLEMENTATION switches on the implementation of every pyconc
    header that the file includes.
 
@@ -352,6 +353,9 @@ PYCONC_API void pc_condition_destroy(pc_condition *cond);
    Python: Condition.acquire/release */
 PYCONC_API int pc_condition_acquire(pc_condition *cond, double timeout);
 PYCONC_API int pc_condition_release(pc_condition *cond);
+/* Return 1 if the underlying lock is held (by any thread), else 0 (also
+   for NULL).  Thread-safe: yes.  Python: Condition.locked (3.14) */
+PYCONC_API int pc_condition_locked(const pc_condition *cond);
 /* Release the lock, wait for a notify or the timeout, re-acquire.
    Returns: PC_OK, PC_TIMEOUT, PC_RUNTIME (lock not held), PC_VALUE.
    Blocks: yes.  Python: Condition.wait */
@@ -477,7 +481,7 @@ typedef enum pc_daemon {
 typedef struct pc_thread_desc {
     pc_target_fn target;        // run by the thread; NULL: does nothing
     void *arg;                  // passed to target
-    const char *name;           // copied; NULL: "Thread-N"
+    const char *name;           // copied; NULL: "Thread-N (target)", see pc_thread_name
     pc_daemon daemon;           // default: inherited from the creator
     size_t stack_size;          // 0: pc_thread_get_stack_size(); else >= 32 KiB
 } pc_thread_desc;
@@ -499,7 +503,14 @@ PYCONC_API int pc_thread_start(pc_thread *t);
 PYCONC_API int pc_thread_join(pc_thread *t, double timeout);
 /* Return 1 from start until the target returns. Python: Thread.is_alive */
 PYCONC_API int pc_thread_is_alive(const pc_thread *t);
-/* Python: Thread.name (valid until the next set_name or free). */
+/* The thread's name (valid until the next set_name or free). Without a
+   desc name it is Python 3.10's "Thread-N (target)": target is the symbol
+   name dladdr finds at the target's address, which exists when the
+   function is exported (a shared library's, or the program's when linked
+   with -rdynamic; C++ names show mangled unless extern "C"). A static
+   function, a program without exported symbols, or no target give plain
+   "Thread-N"; so do Timers, as in Python. (On glibc the implementation
+   file needs _GNU_SOURCE for dladdr: see "Do this".)  Python: Thread.name */
 PYCONC_API const char *pc_thread_name(const pc_thread *t);
 /* Rename. When t is the calling thread the OS thread is renamed too
    (truncated to the OS limit at a character boundary), as Python 3.14;
@@ -556,6 +567,27 @@ PYCONC_API pc_excepthook_fn pc_thread_get_excepthook(void **out_ctx);
 /* The default hook. Python: threading.__excepthook__ */
 PYCONC_API void pc_thread_default_excepthook(const pc_excepthook_args *args, void *ctx);
 
+/* A start-of-thread hook: fn(thread, ctx) runs in each thread that
+   pc_thread_start starts (pool workers and Timers included) once it is
+   running, before its target; the trace hook first, then the profile one,
+   as Python installs them. */
+typedef void (*pc_thread_hook_fn)(pc_thread *thread, void *ctx);
+/* Set the trace hook for the threads started from now on (a thread reads
+   it as it starts); NULL removes it.  Python: threading.settrace */
+PYCONC_API void pc_thread_settrace(pc_thread_hook_fn fn, void *ctx);
+/* As settrace, and run fn once at once in the calling thread. Threads
+   already running are not reached (C cannot run code in another thread).
+   Python: threading.settrace_all_threads (3.12) */
+PYCONC_API void pc_thread_settrace_all_threads(pc_thread_hook_fn fn, void *ctx);
+/* The trace hook (NULL: none), its ctx in *out_ctx (may be NULL).
+   Python: threading.gettrace */
+PYCONC_API pc_thread_hook_fn pc_thread_gettrace(void **out_ctx);
+/* The same three for the profile hook, run after the trace hook.
+   Python: threading.setprofile, setprofile_all_threads (3.12), getprofile */
+PYCONC_API void pc_thread_setprofile(pc_thread_hook_fn fn, void *ctx);
+PYCONC_API void pc_thread_setprofile_all_threads(pc_thread_hook_fn fn, void *ctx);
+PYCONC_API pc_thread_hook_fn pc_thread_getprofile(void **out_ctx);
+
 // >>api.timer
 typedef struct pc_timer pc_timer;
 /* A thread that runs fn(arg) after interval seconds unless cancelled.
@@ -579,10 +611,19 @@ typedef struct pc_local pc_local;
 /* A per-thread slot; dtor(value) runs at the exit of each thread that set a
    non-NULL value. Returns NULL on failure.  Python: threading.local */
 PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value));
+/* A per-thread slot whose value starts as init(ctx), made in each thread
+   on its first pc_local_get (a thread that sets first never runs init).
+   The value init returns, NULL included, counts as set: init runs once
+   per thread, and dtor destroys its value as a set one. init NULL is
+   pc_local_new(dtor). Returns NULL on failure.
+   Python: a threading.local subclass whose __init__ runs in each thread */
+PYCONC_API pc_local *pc_local_new_init(void *(*init)(void *ctx), void *ctx,
+                                       void (*dtor)(void *value));
 /* Drop the slot. Values that threads still hold are not destroyed (as
    pthread_key_delete): free them first, or keep the local for the program. */
 PYCONC_API void pc_local_free(pc_local *loc);
-/* This thread's value (NULL until set). */
+/* This thread's value (NULL until set; init's value on the first call of
+   a thread, for a local made with pc_local_new_init). */
 PYCONC_API void *pc_local_get(pc_local *loc);
 /* Returns: PC_OK, PC_VALUE, PC_OS. */
 PYCONC_API int pc_local_set(pc_local *loc, void *value);
@@ -786,6 +827,7 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 #if defined(PYCONC_IMPLEMENTATION) && !defined(PYCONC_IMPLEMENTATION_DONE)
 #define PYCONC_IMPLEMENTATION_DONE
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -816,6 +858,14 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 #ifndef PYCONC_ASSERT
 #include <assert.h>
 #define PYCONC_ASSERT(x) assert(x)
+#endif
+
+// glibc declares dladdr only under _GNU_SOURCE, which a system header
+// included first in gnu mode leaves off: names then go without the target.
+#if !defined(__GLIBC__) || defined(__USE_GNU)
+#define PC__HAVE_DLADDR 1
+#else
+#define PC__HAVE_DLADDR 0
 #endif
 
 #if defined(__linux__) && defined(SYS_futex) && !defined(PYCONC_NO_FUTEX)
@@ -880,6 +930,25 @@ static long pc__os_native_id(void) {
     return (long)syscall(SYS_gettid);
 #else
     return (long)getpid();
+#endif
+}
+
+// The name of the symbol that starts exactly at fn, into buf ("" when the
+// program exports none there: a static function, or a program linked
+// without -rdynamic). dladdr alone would name the nearest exported symbol
+// below fn, so the start address must match. Function and data pointers
+// share a representation wherever dladdr exists; memcpy keeps ISO C quiet.
+static void pc__os_symbol_name(pc_target_fn fn, char *buf, size_t cap) {
+    buf[0] = '\0';
+#if PC__HAVE_DLADDR
+    void *addr = NULL;
+    Dl_info info;
+    memcpy(&addr, &fn, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
+    if (fn && dladdr(addr, &info) && info.dli_sname && info.dli_saddr == addr)
+        snprintf(buf, cap, "%s", info.dli_sname);
+#else
+    (void)fn;
+    (void)cap;
 #endif
 }
 
@@ -1470,6 +1539,13 @@ PYCONC_API int pc_condition_release(pc_condition *c) {
     return pc_rlock_release(pc__cond_rlock(c));
 }
 
+PYCONC_API int pc_condition_locked(const pc_condition *c) {
+    if (!c) return 0;
+    if (c->kind == 0) return pc_rlock_locked(&c->own);
+    return c->kind == 1 ? pc_lock_locked((const pc_lock *)c->lock)
+                        : pc_rlock_locked((const pc_rlock *)c->lock);
+}
+
 // A plain Lock has no owner: as Python, "held by someone" has to do.
 static int pc__cond_owned(pc_condition *c, const char *what) {
     int owned = c->kind == 1 ? pc_lock_locked((pc_lock *)c->lock)
@@ -1816,6 +1892,10 @@ static size_t pc__stack_size;
 static pc_lock pc__hook_lock = PC_LOCK_INIT;
 static pc_excepthook_fn pc__hook_fn;
 static void *pc__hook_ctx;
+// The start-of-thread hooks, [0] trace and [1] profile, under pc__hook_lock.
+static pc_thread_hook_fn pc__start_hook_fn[2];
+static void *pc__start_hook_ctx[2];
+static void pc__thread_start_hooks(pc_thread *t);
 static pthread_key_t pc__dummy_key;
 static PC__TLS pc_thread *pc__tls_self;
 
@@ -1917,15 +1997,24 @@ PYCONC_API void pc_thread_free(pc_thread *t) {
     pc__thread_release(t, 0);
 }
 
+// Python 3.10's default name: "Thread-N (target's name)", or "Thread-N"
+// when there is no target or no exported symbol names it.
+static void pc__thread_auto_name(pc_target_fn target, char *buf, size_t cap) {
+    char sym[200];
+    unsigned n = __atomic_add_fetch(&pc__thread_counter, 1, __ATOMIC_RELAXED);
+    pc__os_symbol_name(target, sym, sizeof sym);
+    if (sym[0]) snprintf(buf, cap, "Thread-%u (%s)", n, sym);
+    else snprintf(buf, cap, "Thread-%u", n);
+}
+
 PYCONC_API pc_thread *pc_thread_new(const pc_thread_desc *desc) {
     pc_thread_desc d;
-    char auto_name[32];
+    char auto_name[256];
     pc__init();
     memset(&d, 0, sizeof d);
     if (desc) d = *desc;
     if (!d.name) {
-        unsigned n = __atomic_add_fetch(&pc__thread_counter, 1, __ATOMIC_RELAXED);
-        snprintf(auto_name, sizeof auto_name, "Thread-%u", n);
+        pc__thread_auto_name(d.target, auto_name, sizeof auto_name);
         d.name = auto_name;
     }
     if (d.daemon != PC_DAEMON_INHERIT && d.daemon != PC_DAEMON_YES && d.daemon != PC_DAEMON_NO) {
@@ -1968,6 +2057,7 @@ static void *pc__thread_entry(void *p) {
     pc__os_set_thread_name(t->name);
     pc_lock_release(&t->mu);
     pc_event_set(&t->running);
+    pc__thread_start_hooks(t);
     pc__exception_take(NULL, 0);
     uint64_t seq = pc__error_seq();
     int rc = t->target ? t->target(t->arg) : 0;
@@ -2164,6 +2254,57 @@ PYCONC_API pc_excepthook_fn pc_thread_get_excepthook(void **out_ctx) {
     return fn;
 }
 
+static void pc__start_hook_set(int which, pc_thread_hook_fn fn, void *ctx) {
+    pc_lock_acquire(&pc__hook_lock, PC_FOREVER);
+    pc__start_hook_fn[which] = fn;
+    pc__start_hook_ctx[which] = fn ? ctx : NULL;
+    pc_lock_release(&pc__hook_lock);
+}
+
+static pc_thread_hook_fn pc__start_hook_get(int which, void **out_ctx) {
+    pc_lock_acquire(&pc__hook_lock, PC_FOREVER);
+    pc_thread_hook_fn fn = pc__start_hook_fn[which];
+    void *ctx = pc__start_hook_ctx[which];
+    pc_lock_release(&pc__hook_lock);
+    if (out_ctx) *out_ctx = ctx;
+    return fn;
+}
+
+// Run in the new thread before its target; a hook that raises is ignored.
+static void pc__thread_start_hooks(pc_thread *t) {
+    for (int which = 0; which < 2; which++) {
+        void *ctx;
+        pc_thread_hook_fn fn = pc__start_hook_get(which, &ctx);
+        if (fn) fn(t, ctx);
+    }
+}
+
+PYCONC_API void pc_thread_settrace(pc_thread_hook_fn fn, void *ctx) {
+    pc__start_hook_set(0, fn, ctx);
+}
+
+PYCONC_API void pc_thread_settrace_all_threads(pc_thread_hook_fn fn, void *ctx) {
+    pc__start_hook_set(0, fn, ctx);
+    if (fn) fn(pc_thread_current(), ctx);
+}
+
+PYCONC_API pc_thread_hook_fn pc_thread_gettrace(void **out_ctx) {
+    return pc__start_hook_get(0, out_ctx);
+}
+
+PYCONC_API void pc_thread_setprofile(pc_thread_hook_fn fn, void *ctx) {
+    pc__start_hook_set(1, fn, ctx);
+}
+
+PYCONC_API void pc_thread_setprofile_all_threads(pc_thread_hook_fn fn, void *ctx) {
+    pc__start_hook_set(1, fn, ctx);
+    if (fn) fn(pc_thread_current(), ctx);
+}
+
+PYCONC_API pc_thread_hook_fn pc_thread_getprofile(void **out_ctx) {
+    return pc__start_hook_get(1, out_ctx);
+}
+
 // >>timer
 struct pc_timer {
     uint32_t refs;              // the user's and the running thread's
@@ -2198,9 +2339,12 @@ PYCONC_API pc_timer *pc_timer_new(double interval, pc_target_fn fn, void *arg) {
     pc_timer *t = (pc_timer *)pc__calloc(1, sizeof *t);
     if (!t) return NULL;
     pc_thread_desc d;
+    char name[32];
     memset(&d, 0, sizeof d);
     d.target = pc__timer_run;
     d.arg = t;
+    pc__thread_auto_name(NULL, name, sizeof name);    // Python's Timer has no target
+    d.name = name;
     t->thread = pc_thread_new(&d);
     if (!t->thread) { pc__free(t); return NULL; }
     t->refs = 1;
@@ -2232,29 +2376,47 @@ PYCONC_API void pc_timer_free(pc_timer *t) { if (t) pc__timer_release(t); }
 // >>local
 // Locals are pthread keys; pyconc's own threads run the destructors
 // themselves before they count as done, so a join sees them finished.
+// A local with an initializer has a second key, set in each thread that
+// has had its value (from init or a set): a NULL value cannot tell.
 struct pc_local {
     pthread_key_t key;
+    pthread_key_t inited;       // only with init
     void (*dtor)(void *);
+    void *(*init)(void *ctx);
+    void *ctx;
     pc__link link;              // on pc__locals
 };
 static pc_lock pc__locals_lock = PC_LOCK_INIT;
 static pc__list pc__locals = PC__LIST_INIT;
 
-PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value)) {
+static int pc__local_keys(pc_local *loc) {
+    int err = pthread_key_create(&loc->key, loc->dtor);
+    if (!err && loc->init && (err = pthread_key_create(&loc->inited, NULL)) != 0)
+        pthread_key_delete(loc->key);
+    if (!err) return PC_OK;
+    errno = err;
+    return pc__os_error("pthread_key_create");
+}
+
+PYCONC_API pc_local *pc_local_new_init(void *(*init)(void *ctx), void *ctx,
+                                       void (*dtor)(void *value)) {
     pc_local *loc = (pc_local *)pc__calloc(1, sizeof *loc);
     if (!loc) return NULL;
-    int err = pthread_key_create(&loc->key, dtor);
-    if (err) {
+    loc->dtor = dtor;
+    loc->init = init;
+    loc->ctx = ctx;
+    if (pc__local_keys(loc)) {
         pc__free(loc);
-        errno = err;
-        pc__os_error("pthread_key_create");
         return NULL;
     }
-    loc->dtor = dtor;
     pc_lock_acquire(&pc__locals_lock, PC_FOREVER);
     pc__list_push_front(&pc__locals, &loc->link);
     pc_lock_release(&pc__locals_lock);
     return loc;
+}
+
+PYCONC_API pc_local *pc_local_new(void (*dtor)(void *value)) {
+    return pc_local_new_init(NULL, NULL, dtor);
 }
 
 PYCONC_API void pc_local_free(pc_local *loc) {
@@ -2263,18 +2425,37 @@ PYCONC_API void pc_local_free(pc_local *loc) {
     pc__list_remove(&pc__locals, &loc->link);
     pc_lock_release(&pc__locals_lock);
     pthread_key_delete(loc->key);
+    if (loc->init) pthread_key_delete(loc->inited);
     pc__free(loc);
 }
 
+// Mark this thread's value as made. Any non-NULL value does.
+static int pc__local_mark(pc_local *loc) {
+    int err = loc->init ? pthread_setspecific(loc->inited, loc) : 0;
+    if (err) { errno = err; return pc__os_error("pthread_setspecific"); }
+    return PC_OK;
+}
+
 PYCONC_API void *pc_local_get(pc_local *loc) {
-    return loc ? pthread_getspecific(loc->key) : NULL;
+    if (!loc) return NULL;
+    if (!loc->init || pthread_getspecific(loc->inited)) return pthread_getspecific(loc->key);
+    // First access in this thread: mark before init runs, so that an init
+    // which reads the local itself gets NULL instead of recursing.
+    if (pc__local_mark(loc)) return NULL;
+    void *v = loc->init(loc->ctx);
+    if (pthread_setspecific(loc->key, v) != 0) {
+        pthread_setspecific(loc->inited, NULL);
+        if (v && loc->dtor) loc->dtor(v);
+        return NULL;
+    }
+    return v;
 }
 
 PYCONC_API int pc_local_set(pc_local *loc, void *value) {
     if (!loc) return pc__error(PC_VALUE, "local is NULL");
     int err = pthread_setspecific(loc->key, value);
     if (err) { errno = err; return pc__os_error("pthread_setspecific"); }
-    return PC_OK;
+    return pc__local_mark(loc);
 }
 
 // Take one value with a destructor out of this thread's slots and return

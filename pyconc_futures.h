@@ -287,8 +287,24 @@ PYCONC_API void pc_executor_free(pc_executor *ex);
 /* The results of pc_executor_map, in input order. */
 typedef struct pc_map_iter pc_map_iter;
 
+/* One array of a map over several (Python's map(fn, *iterables)); its
+   fields mean what pc_map_desc's items, count and item_size mean. */
+typedef struct pc_map_input {
+    const void *items;
+    size_t count;
+    size_t item_size;
+} pc_map_input;
+
+/* A lazy input: put the next item in out_item (item_size bytes, or one
+   void * when item_size is 0) and return PC_OK; PC_EOF at the end; any
+   other code (pc_raise for a message) is an exception at that item. It
+   runs only in the thread that calls pc_executor_map / pc_map_iter_next.
+   Python: the generator passed to Executor.map */
+typedef int (*pc_map_next_fn)(void *ctx, void *out_item);
+
 /* What pc_executor_map maps over, and Python's keywords. The zero value
-   of each field is Python's default; only items and count have none. */
+   of each field is Python's default. The input is one of three: items
+   and count (one array), inputs (several arrays), or next (lazy). */
 typedef struct pc_map_desc {
     const void *items;          // the items (NULL only when count is 0); not copied:
                                 //   keep them until pc_map_iter_free
@@ -302,15 +318,28 @@ typedef struct pc_map_desc {
                                 //   count: count
     size_t buffersize;          // tasks submitted and not yet consumed; 0: no limit
                                 //   (Python 3.14's None)
+    const pc_map_input *inputs; // several arrays (copied, their items not): fn gets a
+                                //   `void **` with one item pointer per array, and the
+                                //   map stops at the shortest; NULL: items is the input
+    size_t ninputs;             // how many inputs (>= 1 when inputs is set)
+    pc_map_next_fn next;        // a lazy input, pulled as buffersize allows (with 0,
+                                //   all of it during the map call, as Python); items
+                                //   are copied (item_size bytes, or pointers when 0)
+    void *next_ctx;             // passed to next
 } pc_map_desc;
 
 /* Call fn on each item of desc through ex and iterate the results in
    input order: `pc_executor_map(ex, fn, &(pc_map_desc){ .items = in,
    .count = n, .item_size = sizeof *in, .chunksize = 8 }, &it)`. An
    executor that refuses the first task fails the call; one that refuses a
-   later task fails the iteration when it reaches that item.
+   later task fails the iteration when it reaches that item. With next, an
+   exception from next while this call fills the first buffersize tasks
+   fails the call (as Python's map() raises it); a later one ends the
+   iteration at its item, after the results before it.
    Returns: PC_OK, PC_SHUTDOWN, PC_BROKEN, PC_VALUE (NULL desc, NULL items
-   with a count, NaN timeout), PC_NOMEM, PC_OS.  Python: Executor.map */
+   with a count, NaN timeout, inputs with 0 ninputs, more than one of
+   items / inputs / next), next's code, PC_NOMEM, PC_OS.
+   Python: Executor.map(fn, *iterables, timeout, chunksize, buffersize) */
 PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const pc_map_desc *desc,
                                pc_map_iter **out_iter);
 /* Wait for the next result. After an exception, a timeout or the end the
@@ -389,7 +418,9 @@ typedef struct pc__f_chunk_view {
     void **results;
     size_t *ok;
 } pc__f_chunk_view;
-/* 1 and *out filled when fn(arg) is one of pc_executor_map's chunks, 0 otherwise. */
+/* 1 and *out filled when fn(arg) is one of pc_executor_map's chunks whose
+   items are one array, -1 for a zipped map's chunk (its fn takes pointers
+   into this process's arrays), 0 when fn(arg) is not a chunk. */
 PYCONC_API int pc__f_map_chunk_view(pc_task_fn fn, void *arg, pc__f_chunk_view *out);
 /* A pending future with extra bytes behind it (*out_extra, 16-aligned),
    freed with the future: a result copied from another process lives there.
@@ -1427,12 +1458,17 @@ PYCONC_API void pc_executor_free(pc_executor *ex) {
 // >>map
 // Items run in chunks; each chunk is one task whose future finishes when
 // the chunk does. The chunks in flight sit in a ring of cap slots, each
-// with room for chunksize results.
+// with room for chunksize results. Arrays are read in place; a lazy input
+// is pulled into the slot's own item room just before its chunk is
+// submitted (so into a slot whose previous chunk has finished), or, with
+// no buffersize, all at once into one array at the map call.
 typedef struct pc__f_map_chunk {
     pc_map_iter *it;
     size_t start, count;        // items [start, start + count)
     size_t ok;                  // items that returned before one raised
     void **results;             // count slots
+    void **argv;                // ninputs item pointers, for a zipped map
+    char *store;                // a lazy input's items, chunksize slots
     pc_future *f;               // NULL: not submitted (submit_rc says why)
     int submit_rc;
 } pc__f_map_chunk;
@@ -1440,7 +1476,16 @@ typedef struct pc__f_map_chunk {
 struct pc_map_iter {
     pc_executor *ex;
     pc_task_fn fn;
-    const char *items;
+    pc_map_input *in;           // the arrays (one, unless zipped)
+    size_t ninputs;
+    int zip;                    // fn gets argv, not the item
+    pc_map_next_fn next;        // lazy: pulled into each chunk's store
+    void *next_ctx;
+    size_t slot;                // bytes per stored lazy item
+    int src_end;                // next said PC_EOF or raised: n is known
+    int src_rc;                 // next's exception, at item n
+    char src_msg[256];
+    void *owned;                // a lazy input pulled whole (no buffersize)
     size_t n, item_size, chunksize, nchunks, cap;
     size_t submitted;           // chunks submitted so far
     size_t pos;                 // next item to yield
@@ -1448,13 +1493,29 @@ struct pc_map_iter {
     int finished;
     pc__f_map_chunk *ring;
     void **results;
+    void **argv;
+    char *store;
     pc_future *last;            // the chunk consumed last: a result copied back from a
                                 //   process lives in its future until the next call
 };
 
-static void *pc__f_map_item(const pc_map_iter *it, size_t i) {
-    if (it->item_size == 0) return ((void *const *)(const void *)it->items)[i];
-    return (void *)(it->items + i * it->item_size);
+static void *pc__f_map_input_item(const pc_map_input *in, size_t i) {
+    if (in->item_size == 0) return ((void *const *)in->items)[i];
+    return (void *)((const char *)in->items + i * in->item_size);
+}
+
+// What fn gets for item i of chunk c.
+static void *pc__f_map_arg(const pc_map_iter *it, pc__f_map_chunk *c, size_t i) {
+    if (it->next) {
+        char *p = c->store + i * it->slot;
+        void *v = p;
+        if (!it->item_size) memcpy(&v, p, sizeof v);
+        return v;
+    }
+    if (!it->zip) return pc__f_map_input_item(&it->in[0], c->start + i);
+    for (size_t j = 0; j < it->ninputs; j++)
+        c->argv[j] = pc__f_map_input_item(&it->in[j], c->start + i);
+    return (void *)c->argv;
 }
 
 // The task of one chunk: run its items until one raises; that raise stays
@@ -1464,7 +1525,7 @@ static void *pc__f_map_chunk_run(void *arg) {
     pc_map_iter *it = c->it;
     char msg[256];
     for (size_t i = 0; i < c->count; i++) {
-        void *r = it->fn(pc__f_map_item(it, c->start + i));
+        void *r = it->fn(pc__f_map_arg(it, c, i));
         int code = pc__exception_take(msg, sizeof msg);
         if (code) {
             c->ok = i;
@@ -1477,29 +1538,75 @@ static void *pc__f_map_chunk_run(void *arg) {
     return NULL;
 }
 
+// A chunk seen from a process pool: its items are one array (in place, or
+// the chunk's pulled lazy items); a zipped map's fn takes pointers into
+// this process's arrays and cannot cross (-1).
 PYCONC_API int pc__f_map_chunk_view(pc_task_fn fn, void *arg, pc__f_chunk_view *out) {
     if (fn != pc__f_map_chunk_run || !arg || !out) return 0;
     pc__f_map_chunk *c = (pc__f_map_chunk *)arg;
     pc_map_iter *it = c->it;
+    if (it->zip) return -1;
     out->fn = it->fn;
     out->item_size = it->item_size;
-    out->items = it->item_size ? (const void *)(it->items + c->start * it->item_size)
-                               : (const void *)((void *const *)(const void *)it->items + c->start);
+    if (it->next) out->items = c->store;
+    else if (it->item_size) out->items = (const char *)it->in[0].items + c->start * it->item_size;
+    else out->items = (const void *)((void *const *)it->in[0].items + c->start);
     out->count = c->count;
     out->results = c->results;
     out->ok = &c->ok;
     return 1;
 }
 
+// Call next once. Returns PC_OK, PC_EOF, or its exception, kept with its
+// message (the raise, else what next recorded, else the code's text) in
+// src_rc / src_msg. A raise pending in the calling thread survives it.
+static int pc__f_map_pull_one(pc_map_iter *it, void *out_item) {
+    char saved[256];
+    int saved_code = pc__exception_take(saved, sizeof saved);
+    uint64_t seq = pc__error_seq();
+    int rc = it->next(it->next_ctx, out_item);
+    int raised = pc__exception_take(it->src_msg, sizeof it->src_msg);
+    if (rc != PC_OK && rc != PC_EOF) {
+        if (!raised)
+            snprintf(it->src_msg, sizeof it->src_msg, "%s",
+                     pc__error_since(seq, rc) ? pc_last_error() : pc_strerror(rc));
+        it->src_rc = rc;
+    }
+    if (saved_code) pc_raise(saved_code, "%s", saved);
+    return rc;
+}
+
+// Fill chunk c's items from next; the end (or an exception) fixes n.
+static size_t pc__f_map_pull(pc_map_iter *it, pc__f_map_chunk *c) {
+    size_t m = 0;
+    while (m < it->chunksize && !it->src_end) {
+        if (pc__f_map_pull_one(it, c->store + m * it->slot) == PC_OK) m++;
+        else it->src_end = 1;
+    }
+    if (it->src_end) it->n = c->start + m;
+    return m;
+}
+
+static int pc__f_map_more(const pc_map_iter *it) {
+    return it->next ? !it->src_end : it->submitted < it->nchunks;
+}
+
+// Submit the next chunk. Returns PC_OK, the executor's refusal (kept in
+// the chunk, for the iteration to report), or PC_EOF: nothing left.
 static int pc__f_map_submit_next(pc_map_iter *it) {
-    size_t k = it->submitted++;
-    pc__f_map_chunk *c = &it->ring[k % it->cap];
+    size_t k = it->submitted, slot = k % it->cap;
+    pc__f_map_chunk *c = &it->ring[slot];
     c->it = it;
     c->start = k * it->chunksize;
-    c->count = it->n - c->start < it->chunksize ? it->n - c->start : it->chunksize;
     c->ok = 0;
-    c->results = it->results + (k % it->cap) * it->chunksize;
+    c->results = it->results + slot * it->chunksize;
+    c->argv = it->argv ? it->argv + slot * it->ninputs : NULL;
+    c->store = it->store ? it->store + slot * it->chunksize * it->slot : NULL;
     c->f = NULL;
+    if (it->next) c->count = pc__f_map_pull(it, c);
+    else c->count = it->n - c->start < it->chunksize ? it->n - c->start : it->chunksize;
+    if (c->count == 0) return PC_EOF;
+    it->submitted++;
     c->submit_rc = it->ex->vtable->submit(it->ex, pc__f_map_chunk_run, c, 0, &c->f);
     if (c->submit_rc) c->f = NULL;
     return c->submit_rc;
@@ -1507,14 +1614,14 @@ static int pc__f_map_submit_next(pc_map_iter *it) {
 
 static void pc__f_map_cancel_rest(pc_map_iter *it) {
     it->finished = 1;
-    for (size_t i = 0; i < it->cap; i++)
+    for (size_t i = 0; it->ring && i < it->cap; i++)
         if (it->ring[i].f) pc_future_cancel(it->ring[i].f);
 }
 
 PYCONC_API void pc_map_iter_free(pc_map_iter *it) {
     if (!it) return;
     pc__f_map_cancel_rest(it);
-    for (size_t i = 0; i < it->cap; i++) {
+    for (size_t i = 0; it->ring && i < it->cap; i++) {
         if (!it->ring[i].f) continue;
         pc__f_wait_done(it->ring[i].f, PC_FOREVER);
         pc_future_release(it->ring[i].f);
@@ -1522,16 +1629,18 @@ PYCONC_API void pc_map_iter_free(pc_map_iter *it) {
     pc_future_release(it->last);
     pc__free(it->ring);
     pc__free(it->results);
+    pc__free(it->argv);
+    pc__free(it->store);
+    pc__free(it->owned);
+    pc__free(it->in);
     pc__free(it);
 }
 
-// Python's defaults for the zero fields of desc. chunksize ends in
-// 1..count (1 when count is 0): a chunk never holds more than the items.
-static void pc__f_map_desc_defaults(const pc_map_desc *desc, pc_map_desc *out) {
-    *out = *desc;
-    if (out->timeout == 0) out->timeout = PC_FOREVER;
-    if (out->chunksize == 0 || out->count == 0) out->chunksize = 1;
-    else if (out->chunksize > out->count) out->chunksize = out->count;
+static int pc__f_map_input_check(const pc_map_input *in, size_t j) {
+    if (!in->items && in->count) return pc__error(PC_VALUE, "items of input %zu is NULL", j);
+    if (in->item_size && in->count > (size_t)-1 / in->item_size)
+        return pc__error(PC_VALUE, "%zu items of %zu bytes overflow", in->count, in->item_size);
+    return PC_OK;
 }
 
 static int pc__f_map_check(pc_executor *ex, pc_task_fn fn, const pc_map_desc *d,
@@ -1541,10 +1650,86 @@ static int pc__f_map_check(pc_executor *ex, pc_task_fn fn, const pc_map_desc *d,
     int rc = pc__f_executor_check(ex, fn);
     if (rc) return rc;
     if (!d) return pc__error(PC_VALUE, "map desc is NULL (it holds the items)");
-    if (!d->items && d->count) return pc__error(PC_VALUE, "items is NULL");
-    if (d->item_size && d->count > (size_t)-1 / d->item_size)
-        return pc__error(PC_VALUE, "%zu items of %zu bytes overflow", d->count, d->item_size);
+    int kinds = (d->items || d->count) + (d->inputs || d->ninputs) + (d->next != NULL);
+    if (kinds > 1) return pc__error(PC_VALUE, "map takes one of items, inputs or next");
+    if ((d->inputs || d->ninputs) && (!d->inputs || !d->ninputs))
+        return pc__error(PC_VALUE, "inputs is NULL or ninputs is 0");
+    if (d->inputs && d->ninputs > (size_t)-1 / sizeof(pc_map_input))
+        return pc__error(PC_VALUE, "%zu inputs overflow", d->ninputs);
+    pc_map_input one = {d->items, d->count, d->item_size};
+    for (size_t j = 0; j < (d->inputs ? d->ninputs : 1); j++)
+        if ((rc = pc__f_map_input_check(d->inputs ? &d->inputs[j] : &one, j)) != 0) return rc;
     if (d->timeout != d->timeout) return pc__error(PC_VALUE, "timeout is NaN");
+    return PC_OK;
+}
+
+// A lazy input without buffersize is pulled whole now, as Python's map()
+// consumes its iterables at once; it then maps as one array.
+static int pc__f_map_pull_all(pc_map_iter *it) {
+    size_t size = it->item_size ? it->item_size : sizeof(void *), cap = 0, n = 0;
+    char *buf = NULL;
+    int rc;
+    for (;;) {
+        if ((rc = pc__grow(&buf, &cap, n + 1, size, 0)) != 0) break;
+        if ((rc = pc__f_map_pull_one(it, buf + n * size)) != PC_OK) break;
+        n++;
+    }
+    it->owned = buf;
+    it->next = NULL;
+    it->in[0].items = buf;
+    it->in[0].count = n;
+    if (rc == PC_EOF) return PC_OK;
+    return it->src_rc ? pc__error(rc, "%s", it->src_msg) : rc;
+}
+
+// The inputs, their length, and the chunking. chunksize ends in 1..n (1
+// when n is 0) for arrays: a chunk never holds more than the items.
+static int pc__f_map_inputs(pc_map_iter *it, const pc_map_desc *d) {
+    it->ninputs = d->inputs ? d->ninputs : 1;
+    it->zip = d->inputs != NULL;
+    it->in = (pc_map_input *)pc__calloc(it->ninputs, sizeof *it->in);
+    if (!it->in) return PC_NOMEM;
+    if (d->inputs) memcpy(it->in, d->inputs, it->ninputs * sizeof *it->in);
+    else {
+        it->in[0].items = d->items;
+        it->in[0].count = d->count;
+        it->in[0].item_size = d->item_size;
+    }
+    it->item_size = d->item_size;
+    it->next = d->next;
+    it->next_ctx = d->next_ctx;
+    int rc = it->next && !d->buffersize ? pc__f_map_pull_all(it) : PC_OK;
+    if (rc) return rc;
+    it->chunksize = d->chunksize ? d->chunksize : 1;
+    if (it->next) {             // n unknown until next ends
+        it->n = (size_t)-1;
+        it->slot = it->item_size ? it->item_size : sizeof(void *);
+        it->cap = d->buffersize;
+        return PC_OK;
+    }
+    it->n = it->in[0].count;
+    for (size_t j = 1; j < it->ninputs; j++)
+        if (it->in[j].count < it->n) it->n = it->in[j].count;
+    if (it->chunksize > it->n) it->chunksize = it->n ? it->n : 1;
+    it->nchunks = it->n / it->chunksize + (it->n % it->chunksize != 0);
+    it->cap = d->buffersize && d->buffersize < it->nchunks ? d->buffersize : it->nchunks;
+    return PC_OK;
+}
+
+// The ring and its per-slot room: cap * chunksize results (for arrays
+// within the n item slots plus one chunk), argv, lazy items.
+static int pc__f_map_alloc(pc_map_iter *it) {
+    size_t cap = it->cap ? it->cap : 1;
+    if (it->chunksize > (size_t)-1 / sizeof(void *) / cap ||
+        (it->next && it->chunksize * cap > (size_t)-1 / it->slot))
+        return pc__error(PC_VALUE, "buffersize %zu x chunksize %zu overflows", it->cap,
+                         it->chunksize);
+    it->ring = (pc__f_map_chunk *)pc__calloc(cap, sizeof *it->ring);
+    it->results = (void **)pc__calloc(cap * it->chunksize, sizeof(void *));
+    if (it->zip) it->argv = (void **)pc__calloc(cap * it->ninputs, sizeof(void *));
+    if (it->next) it->store = (char *)pc__calloc(cap * it->chunksize, it->slot);
+    if (!it->ring || !it->results || (it->zip && !it->argv) || (it->next && !it->store))
+        return PC_NOMEM;
     return PC_OK;
 }
 
@@ -1552,34 +1737,30 @@ PYCONC_API int pc_executor_map(pc_executor *ex, pc_task_fn fn, const pc_map_desc
                                pc_map_iter **out_iter) {
     int rc = pc__f_map_check(ex, fn, desc, out_iter);
     if (rc) return rc;
-    pc_map_desc d;
-    pc__f_map_desc_defaults(desc, &d);
     pc_map_iter *it = (pc_map_iter *)pc__calloc(1, sizeof *it);
     if (!it) return PC_NOMEM;
-    pc__deadline(d.timeout, &it->deadline);
+    pc__deadline(desc->timeout == 0 ? PC_FOREVER : desc->timeout, &it->deadline);
     it->ex = ex;
     it->fn = fn;
-    it->items = (const char *)d.items;
-    it->n = d.count;
-    it->item_size = d.item_size;
-    // cap * chunksize (the result slots) stays within the n item slots
-    // plus one chunk, since a chunk never holds more than the n items.
-    it->chunksize = d.chunksize;
-    it->nchunks = d.count / d.chunksize + (d.count % d.chunksize != 0);
-    it->cap = d.buffersize && d.buffersize < it->nchunks ? d.buffersize : it->nchunks;
-    it->ring = (pc__f_map_chunk *)pc__calloc(it->cap ? it->cap : 1, sizeof *it->ring);
-    it->results = (void **)pc__calloc(it->cap ? it->cap * it->chunksize : 1, sizeof(void *));
-    if (!it->ring || !it->results) {
+    if ((rc = pc__f_map_inputs(it, desc)) != 0 || (rc = pc__f_map_alloc(it)) != 0) {
         pc_map_iter_free(it);
-        return PC_NOMEM;
+        return rc;
     }
     for (size_t k = 0; k < it->cap; k++) {
         rc = pc__f_map_submit_next(it);
+        if (rc == PC_EOF) break;
         if (rc && k == 0) {     // nothing runs: fail like Python's map() call
             pc_map_iter_free(it);
             return rc;
         }
         if (rc) break;
+    }
+    if (it->src_rc) {           // next raised while the buffer filled: map() raises
+        rc = it->src_rc;
+        char msg[256];
+        memcpy(msg, it->src_msg, sizeof msg);
+        pc_map_iter_free(it);
+        return pc__error(rc, "%s", msg);
     }
     *out_iter = it;
     return PC_OK;
@@ -1593,13 +1774,19 @@ static int pc__f_map_fail(pc_map_iter *it, int code) {
     return pc__error(code, "%s", msg);
 }
 
+static int pc__f_map_end(pc_map_iter *it) {
+    if (!it->finished && it->src_rc && it->pos == it->n) {
+        pc__error(it->src_rc, "%s", it->src_msg);
+        return pc__f_map_fail(it, it->src_rc);
+    }
+    it->finished = 1;
+    return pc__error(PC_EOF, "map iterator is exhausted");
+}
+
 PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result) {
     if (out_result) *out_result = NULL;
     if (!it) return pc__error(PC_VALUE, "map iterator is NULL");
-    if (it->finished || it->pos >= it->n) {
-        it->finished = 1;
-        return pc__error(PC_EOF, "map iterator is exhausted");
-    }
+    if (it->finished || it->pos >= it->n) return pc__f_map_end(it);
     size_t k = it->pos / it->chunksize;
     pc__f_map_chunk *c = &it->ring[k % it->cap];
     if (!c->f) {
@@ -1620,7 +1807,7 @@ PYCONC_API int pc_map_iter_next(pc_map_iter *it, void **out_result) {
         pc_future_release(it->last);
         it->last = c->f;
         c->f = NULL;
-        if (it->submitted < it->nchunks) pc__f_map_submit_next(it);
+        if (pc__f_map_more(it)) pc__f_map_submit_next(it);
     }
     return PC_OK;
 }

@@ -10120,6 +10120,9 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
     pc__p_pp *p = (pc__p_pp *)ex;
     pc__f_chunk_view v;
     int chunk = pc__f_map_chunk_view(fn, (void *)(uintptr_t)arg, &v);
+    if (chunk < 0)
+        return pc__error(PC_VALUE, "a map over several inputs cannot run on a process pool "
+                                   "(its task gets pointers into this process)");
     int rc = pc__p_pp_check_fn(p, chunk ? v.fn : fn);
     if (rc) return rc;
     pc__p_pp_task *t = (pc__p_pp_task *)pc__calloc(1, sizeof *t);

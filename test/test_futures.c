@@ -1509,6 +1509,196 @@ TEST(custom_executor_and_map_buffersize) {
     pc_executor_free(ex);
 }
 
+// map(fn, a, b, c): one item pointer per input, stopping at the shortest.
+static void *add3(void *arg) {
+    void **xs = (void **)arg;
+    long a = *(const long *)xs[0];
+    intptr_t b = (intptr_t)xs[1];
+    int c = *(const int *)xs[2];
+    return (void *)(intptr_t)(a * 10000 + b * 100 + c);
+}
+
+TEST(map_several_inputs_stop_at_shortest) {
+    pc_executor *ex = pool(3, NULL);
+    long a[10];
+    void *b[7];
+    int c[12];
+    for (int i = 0; i < 12; i++) {
+        if (i < 10) a[i] = i;
+        if (i < 7) b[i] = (void *)(intptr_t)(i + 20);
+        c[i] = i + 50;
+    }
+    size_t chunks[4] = {1, 3, 7, 100};
+    size_t buffers[4] = {0, 2, 1, 0};
+    for (int round = 0; round < 50; round++) {
+        int k = round % 4;
+        pc_map_input in[3] = {{a, 10, sizeof a[0]}, {b, 7, 0}, {c, 12, sizeof c[0]}};
+        pc_map_iter *it;
+        CHECK_OK(pc_executor_map(ex, add3, &(pc_map_desc){ .inputs = in, .ninputs = 3,
+                     .chunksize = chunks[k], .buffersize = buffers[k], .timeout = LIMIT },
+                     &it));
+        memset(in, 0, sizeof in);           // the inputs were copied
+        void *out;
+        for (intptr_t i = 0; i < 7; i++) {
+            CHECK_OK(pc_map_iter_next(it, &out));
+            CHECK_EQ((intptr_t)out, i * 10000 + (i + 20) * 100 + i + 50);
+        }
+        CHECK_RC(pc_map_iter_next(it, &out), PC_EOF);
+        pc_map_iter_free(it);
+    }
+    pc_map_input in[3] = {{a, 10, sizeof a[0]}, {b, 0, 0}, {c, 12, sizeof c[0]}};
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(ex, add3, &(pc_map_desc){ .inputs = in, .ninputs = 3 }, &it));
+    CHECK_RC(pc_map_iter_next(it, NULL), PC_EOF);   // one empty input: nothing to map
+    pc_map_iter_free(it);
+    CHECK_RC(pc_executor_map(ex, add3, &(pc_map_desc){ .inputs = in, .ninputs = 0 }, &it),
+             PC_VALUE);
+    CHECK_RC(pc_executor_map(ex, add3, &(pc_map_desc){ .items = a, .count = 1, .inputs = in,
+                                                       .ninputs = 3 }, &it), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "one of items, inputs or next") != NULL);
+    in[1] = (pc_map_input){ NULL, 3, 0 };
+    CHECK_RC(pc_executor_map(ex, add3, &(pc_map_desc){ .inputs = in, .ninputs = 3 }, &it),
+             PC_VALUE);
+    CHECK(it == NULL);
+    pc_executor_free(ex);
+}
+
+// A lazy input: counts its pulls, ends after n items, raises at fail_at.
+typedef struct counter_input {
+    long i, n, fail_at;
+    int by_pointer, raise;
+    uint32_t pulls;
+} counter_input;
+
+static int counter_next(void *ctx, void *out_item) {
+    counter_input *ci = (counter_input *)ctx;
+    ci->pulls++;
+    if (ci->i == ci->fail_at) {
+        if (ci->raise) return pc_raise(PC_AUTH, "input %ld fails", ci->i);
+        return pc__error(PC_VALUE, "bad input %ld", ci->i);
+    }
+    if (ci->i >= ci->n) return PC_EOF;
+    if (ci->by_pointer) {
+        void *p = (void *)(intptr_t)ci->i;
+        memcpy(out_item, &p, sizeof p);
+    } else {
+        memcpy(out_item, &ci->i, sizeof ci->i);
+    }
+    ci->i++;
+    return PC_OK;
+}
+
+static void *twice_long(void *arg) { return (void *)(intptr_t)(2 * *(const long *)arg); }
+
+// Python 3.14's buffersize over a generator: the input is pulled only as
+// results are consumed (chunks of chunksize, buffersize chunks ahead).
+TEST(map_lazy_input_pulled_as_buffersize_allows) {
+    inline_executor ie;
+    memset(&ie, 0, sizeof ie);
+    ie.base.vtable = &inline_vtable;
+    counter_input ci = { 0, 11, -1, 0, 0, 0 };
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(&ie.base, twice_long, &(pc_map_desc){ .next = counter_next,
+                 .next_ctx = &ci, .item_size = sizeof(long), .chunksize = 2,
+                 .buffersize = 2 }, &it));
+    CHECK_EQ(ci.pulls, 4);                  // two chunks of two, no more
+    void *out;
+    for (long i = 0; i < 11; i++) {
+        CHECK_OK(pc_map_iter_next(it, &out));
+        CHECK_EQ((intptr_t)out, 2 * i);
+        long consumed_chunks = (i + 1) / 2;
+        CHECK_MSG(ci.pulls <= (uint32_t)(consumed_chunks + 2) * 2 + 1, "%u pulls after %ld",
+                  ci.pulls, i + 1);
+    }
+    CHECK_RC(pc_map_iter_next(it, &out), PC_EOF);
+    CHECK_EQ(ci.pulls, 12);                 // 11 items and the end
+    CHECK_EQ(ie.submits, 6);
+    pc_map_iter_free(it);
+    // An endless input with a bound: only what the window holds is pulled.
+    counter_input endless = { 0, LONG_MAX, -1, 1, 0, 0 };
+    CHECK_OK(pc_executor_map(&ie.base, twice, &(pc_map_desc){ .next = counter_next,
+                 .next_ctx = &endless, .buffersize = 3 }, &it));
+    for (intptr_t i = 0; i < 5; i++) {
+        CHECK_OK(pc_map_iter_next(it, &out));
+        CHECK_EQ((intptr_t)out, 2 * i);
+    }
+    CHECK_EQ(endless.pulls, 8);
+    pc_map_iter_free(it);
+    // No buffersize: the whole input is pulled during the call, as Python.
+    counter_input all = { 0, 9, -1, 1, 0, 0 };
+    CHECK_OK(pc_executor_map(&ie.base, twice, &(pc_map_desc){ .next = counter_next,
+                 .next_ctx = &all, .chunksize = 4 }, &it));
+    CHECK_EQ(all.pulls, 10);
+    for (intptr_t i = 0; i < 9; i++) {
+        CHECK_OK(pc_map_iter_next(it, &out));
+        CHECK_EQ((intptr_t)out, 2 * i);
+    }
+    CHECK_RC(pc_map_iter_next(it, &out), PC_EOF);
+    pc_map_iter_free(it);
+    CHECK_RC(pc_executor_map(&ie.base, twice, &(pc_map_desc){ .next = counter_next,
+                 .next_ctx = &all, .items = &all, .count = 1 }, &it), PC_VALUE);
+    pc_executor_free(&ie.base);
+}
+
+// The same through a real pool, by value and by pointer, many times.
+TEST(map_lazy_input_through_a_pool) {
+    pc_executor *ex = pool(3, NULL);
+    size_t chunks[3] = {1, 3, 50};
+    size_t buffers[3] = {1, 4, 0};
+    for (int round = 0; round < 60; round++) {
+        int k = round % 3, by_pointer = round % 2;
+        counter_input ci = { 0, 40, -1, by_pointer, 0, 0 };
+        pc_map_iter *it;
+        CHECK_OK(pc_executor_map(ex, by_pointer ? twice : twice_long, &(pc_map_desc){
+                     .next = counter_next, .next_ctx = &ci,
+                     .item_size = by_pointer ? 0 : sizeof(long), .chunksize = chunks[k],
+                     .buffersize = buffers[k], .timeout = LIMIT }, &it));
+        void *out;
+        for (intptr_t i = 0; i < 40; i++) {
+            CHECK_OK(pc_map_iter_next(it, &out));
+            CHECK_EQ((intptr_t)out, 2 * i);
+        }
+        CHECK_RC(pc_map_iter_next(it, &out), PC_EOF);
+        pc_map_iter_free(it);
+    }
+    pc_executor_free(ex);
+}
+
+// next's exception: at the map call while the window fills (Python's map()
+// raises it there), else at its own item after the results before it.
+TEST(map_lazy_input_exception) {
+    pc_executor *ex = pool(2, NULL);
+    size_t chunks[3] = {1, 2, 4};
+    for (int k = 0; k < 3; k++) {
+        counter_input ci = { 0, 20, 5, 0, 1, 0 };
+        pc_map_iter *it;
+        CHECK_OK(pc_executor_map(ex, twice_long, &(pc_map_desc){ .next = counter_next,
+                     .next_ctx = &ci, .item_size = sizeof(long), .chunksize = chunks[k],
+                     .buffersize = 1 }, &it));
+        void *out;
+        for (intptr_t i = 0; i < 5; i++) {
+            CHECK_OK(pc_map_iter_next(it, &out));
+            CHECK_EQ((intptr_t)out, 2 * i);
+        }
+        CHECK_RC(pc_map_iter_next(it, &out), PC_AUTH);
+        CHECK(strcmp(pc_last_error(), "input 5 fails") == 0);
+        CHECK_RC(pc_map_iter_next(it, &out), PC_EOF);
+        pc_map_iter_free(it);
+    }
+    counter_input early = { 0, 20, 1, 0, 1, 0 };
+    pc_map_iter *it = (pc_map_iter *)1;
+    CHECK_RC(pc_executor_map(ex, twice_long, &(pc_map_desc){ .next = counter_next,
+                 .next_ctx = &early, .item_size = sizeof(long), .buffersize = 3 }, &it),
+             PC_AUTH);
+    CHECK(it == NULL);
+    CHECK(strcmp(pc_last_error(), "input 1 fails") == 0);
+    counter_input whole = { 0, 20, 7, 0, 0, 0 };    // an error recorded, not raised
+    CHECK_RC(pc_executor_map(ex, twice_long, &(pc_map_desc){ .next = counter_next,
+                 .next_ctx = &whole, .item_size = sizeof(long) }, &it), PC_VALUE);
+    CHECK(strcmp(pc_last_error(), "bad input 7") == 0);
+    pc_executor_free(ex);
+}
+
 // >>wait
 TEST(wait_first_completed) {
     pc_future *pending = pc_future_new(), *f = pc_future_new();

@@ -486,6 +486,42 @@ static int value_is_3(void *p) { return ((struct lock_cond *)p)->value == 3; }
 static int never(void *p) { (void)p; return 0; }
 static int always(void *p) { (void)p; return 1; }
 
+struct locked_probe { pc_condition *c; int seen; };
+
+static int probe_condition_locked(void *p) {
+    struct locked_probe *lp = (struct locked_probe *)p;
+    lp->seen = pc_condition_locked(lp->c);
+    return 0;
+}
+
+// Condition.locked() (3.14) is the underlying lock's locked(): held by any
+// thread, for each of the three kinds of condition.
+TEST(condition_locked_follows_the_lock) {
+    pc_lock l = PC_LOCK_INIT;
+    pc_rlock r = PC_RLOCK_INIT;
+    pc_condition cs[3];
+    pc_condition_init(&cs[0]);
+    pc_condition_init_lock(&cs[1], &l);
+    pc_condition_init_rlock(&cs[2], &r);
+    for (int k = 0; k < 3; k++) {
+        pc_condition *c = &cs[k];
+        CHECK_EQ(pc_condition_locked(c), 0);
+        CHECK_OK(pc_condition_acquire(c, PC_FOREVER));
+        CHECK_EQ(pc_condition_locked(c), 1);
+        struct locked_probe lp = { c, -1 };
+        join_free(spawn(probe_condition_locked, &lp));
+        CHECK_EQ(lp.seen, 1);               // held by another thread counts too
+        CHECK_OK(pc_condition_release(c));
+        CHECK_EQ(pc_condition_locked(c), 0);
+        lp.seen = -1;
+        join_free(spawn(probe_condition_locked, &lp));
+        CHECK_EQ(lp.seen, 0);
+    }
+    CHECK(pc_lock_acquire(&l, 0) == PC_OK && pc_condition_locked(&cs[1]));
+    pc_lock_release(&l);                    // the lock itself, not through the condition
+    CHECK_EQ(pc_condition_locked(NULL), 0);
+}
+
 TEST(condition_wait_for_over_lock) {
     struct lock_cond lc;
     memset(&lc, 0, sizeof lc);
@@ -1383,6 +1419,81 @@ TEST(local_destructor_in_foreign_thread) {
     pc_local_free(loc);
 }
 
+struct local_init_ctx { uint32_t calls; };
+
+static void *make_local_value(void *ctx) {
+    struct local_init_ctx *ic = (struct local_init_ctx *)ctx;
+    int *v = (int *)malloc(sizeof *v);
+    *v = (int)__atomic_add_fetch(&ic->calls, 1, __ATOMIC_RELAXED);
+    return v;
+}
+
+struct local_init_arg {
+    pc_local *loc; pc_barrier *all; int *first, *second; int set_first, value;
+};
+
+static int use_init_local(void *p) {
+    struct local_init_arg *a = (struct local_init_arg *)p;
+    if (a->set_first) {
+        int *v = (int *)malloc(sizeof *v);
+        *v = -1;
+        pc_local_set(a->loc, v);
+    }
+    a->first = (int *)pc_local_get(a->loc);
+    int rc = pc_barrier_wait(a->all, NULL);     // every thread has made its own
+    a->second = (int *)pc_local_get(a->loc);
+    a->value = a->second ? *a->second : 0;      // freed by the dtor as the thread ends
+    return rc;
+}
+
+static void *null_value(void *ctx) {
+    __atomic_add_fetch(&((struct local_init_ctx *)ctx)->calls, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+// Python's local subclass: __init__ runs once in each thread, on its first
+// access; a thread that sets first keeps its own value and runs no init.
+TEST(local_init_runs_once_per_thread) {
+    for (int round = 0; round < 20; round++) {
+        dtor_calls = 0;
+        struct local_init_ctx ic = { 0 };
+        pc_local *loc = pc_local_new_init(make_local_value, &ic, count_dtor);
+        CHECK(loc != NULL);
+        int *mine = (int *)pc_local_get(loc);
+        CHECK(mine != NULL && *mine == 1);
+        CHECK(pc_local_get(loc) == mine);
+        pc_barrier all;
+        CHECK_OK(pc_barrier_init(&all, 5, NULL, NULL, 30));
+        struct local_init_arg args[5];
+        pc_thread *ts[5];
+        for (int i = 0; i < 5; i++) {
+            args[i] = (struct local_init_arg){ loc, &all, NULL, NULL, i == 4, 0 };
+            ts[i] = spawn(use_init_local, &args[i]);
+        }
+        int seen = 0;
+        for (int i = 0; i < 5; i++) {
+            CHECK_OK(pc_thread_join(ts[i], 30));
+            CHECK_OK(pc_thread_exitcode(ts[i]));
+            pc_thread_free(ts[i]);
+            CHECK(args[i].first != NULL && args[i].first == args[i].second);
+            CHECK(args[i].first != mine);
+            if (i < 4) seen |= 1 << args[i].value;      // 2..5, one each
+        }
+        CHECK_EQ(seen, 0x3c);
+        CHECK_EQ(args[4].value, -1);
+        CHECK_EQ(__atomic_load_n(&ic.calls, __ATOMIC_RELAXED), 5);     // not for the setter
+        CHECK_EQ(__atomic_load_n(&dtor_calls, __ATOMIC_RELAXED), 5);
+        CHECK_OK(pc_local_set(loc, NULL));
+        free(mine);
+        pc_local_free(loc);
+    }
+    struct local_init_ctx ic = { 0 };
+    pc_local *loc = pc_local_new_init(null_value, &ic, NULL);
+    CHECK(pc_local_get(loc) == NULL && pc_local_get(loc) == NULL);
+    CHECK_EQ(ic.calls, 1);                  // a NULL from init counts as made
+    pc_local_free(loc);
+}
+
 // >>thread
 static int wait_event(void *p) { return pc_event_wait((pc_event *)p, 30); }
 static int nothing(void *p) { (void)p; return 0; }
@@ -1476,6 +1587,48 @@ TEST(thread_names_and_ids) {
     CHECK(pc_thread_current() == pc_thread_main());
     CHECK_EQ(pc_thread_ident(pc_thread_main()), pc_thread_get_ident());
     CHECK(pc_thread_get_native_id() == (long)getpid());
+}
+
+// Exported (test_threading links with -rdynamic), so dladdr names it.
+int pcnt_named_target(void *p);
+int pcnt_named_target(void *p) { (void)p; return 0; }
+
+static unsigned thread_number(const char *name) {
+    unsigned n = 0;
+    CHECK(sscanf(name, "Thread-%u", &n) == 1);
+    return n;
+}
+
+// Python 3.10's default names: "Thread-N (target)" where a symbol names the
+// target; plain "Thread-N" for a static one, no target, and a Timer.
+TEST(thread_default_name_shows_target) {
+    char want[64];
+    pc_thread *a = pc_thread_new(&(pc_thread_desc){ .target = pcnt_named_target });
+    unsigned n = thread_number(pc_thread_name(a));
+    snprintf(want, sizeof want, "Thread-%u (pcnt_named_target)", n);
+    CHECK_MSG(strcmp(pc_thread_name(a), want) == 0, "name %s", pc_thread_name(a));
+    CHECK_OK(pc_thread_start(a));
+    join_free(a);
+    pc_thread *b = pc_thread_new(&(pc_thread_desc){ .target = nothing });   // static
+    snprintf(want, sizeof want, "Thread-%u", n + 1);
+    CHECK_MSG(strcmp(pc_thread_name(b), want) == 0, "name %s", pc_thread_name(b));
+    pc_thread_free(b);
+    pc_thread *c = pc_thread_new(NULL);
+    snprintf(want, sizeof want, "Thread-%u", n + 2);
+    CHECK(strcmp(pc_thread_name(c), want) == 0);
+    pc_thread_free(c);
+    pc_timer *t = pc_timer_new(1, pcnt_named_target, NULL);
+    snprintf(want, sizeof want, "Thread-%u", n + 3);
+    CHECK_MSG(strcmp(pc_thread_name(pc_timer_thread(t)), want) == 0, "timer %s",
+              pc_thread_name(pc_timer_thread(t)));
+    pc_timer_free(t);
+    pc_thread *d = pc_thread_new(&(pc_thread_desc){ .target = pcnt_named_target,
+                                                     .name = "mine" });
+    CHECK(strcmp(pc_thread_name(d), "mine") == 0);     // a given name takes no number
+    pc_thread_free(d);
+    pc_thread *e = pc_thread_new(NULL);
+    CHECK_EQ(thread_number(pc_thread_name(e)), n + 4);
+    pc_thread_free(e);
 }
 
 struct daemon_probe { int inherited; };
@@ -1652,6 +1805,88 @@ TEST(thread_excepthook_receives_target_error) {
     CHECK_EQ(h.calls, 2);                   // success calls no hook
     pc_thread_set_excepthook(NULL, NULL);
     CHECK(pc_thread_get_excepthook(NULL) == pc_thread_default_excepthook);
+}
+
+// Each thread logs the order in which its hooks and target ran.
+struct start_log { uint32_t trace, profile, calls_here; pc_thread *trace_thread; };
+static PC__TLS uint32_t start_step;         // per thread: 1 trace, 2 profile, 3 target
+
+static void trace_hook(pc_thread *t, void *ctx) {
+    struct start_log *l = (struct start_log *)ctx;
+    __atomic_add_fetch(&l->trace, 1, __ATOMIC_RELAXED);
+    if (t != pc_thread_current()) l->trace_thread = t;     // recorded only when wrong
+    start_step = start_step * 10 + 1;
+}
+
+static void profile_hook(pc_thread *t, void *ctx) {
+    (void)t;
+    __atomic_add_fetch(&((struct start_log *)ctx)->profile, 1, __ATOMIC_RELAXED);
+    start_step = start_step * 10 + 2;
+}
+
+static int report_steps(void *p) {
+    *(uint32_t *)p = start_step * 10 + 3;
+    return 0;
+}
+
+static int timer_report_steps(void *p) { return report_steps(p); }
+
+TEST(thread_settrace_setprofile_run_at_thread_start) {
+    struct start_log log;
+    memset(&log, 0, sizeof log);
+    CHECK(pc_thread_gettrace(NULL) == NULL && pc_thread_getprofile(NULL) == NULL);
+    pc_thread_settrace(trace_hook, &log);
+    pc_thread_setprofile(profile_hook, &log);
+    void *ctx = NULL;
+    CHECK(pc_thread_gettrace(&ctx) == trace_hook && ctx == &log);
+    ctx = NULL;
+    CHECK(pc_thread_getprofile(&ctx) == profile_hook && ctx == &log);
+    CHECK_EQ(log.trace, 0);                 // set only: the calling thread runs nothing
+    for (int i = 0; i < 8; i++) {
+        uint32_t steps = 0;
+        join_free(spawn(report_steps, &steps));
+        CHECK_EQ(steps, 123);               // trace, then profile, then the target
+    }
+    uint32_t steps = 0;
+    pc_timer *tm = pc_timer_new(0, timer_report_steps, &steps);
+    CHECK_OK(pc_timer_start(tm));
+    CHECK_OK(pc_timer_join(tm, 30));
+    pc_timer_free(tm);
+    CHECK_EQ(steps, 123);                   // a Timer is a thread too
+    CHECK_EQ(log.trace, 9);
+    CHECK_EQ(log.profile, 9);
+    CHECK(log.trace_thread == NULL);        // each hook got its own thread
+    pc_thread_settrace(NULL, &log);
+    pc_thread_setprofile(NULL, NULL);
+    ctx = &log;
+    CHECK(pc_thread_gettrace(&ctx) == NULL && ctx == NULL);
+    steps = 0;
+    join_free(spawn(report_steps, &steps));
+    CHECK_EQ(steps, 3);
+    CHECK_EQ(log.trace, 9);
+}
+
+// The _all_threads forms also run the hook at once in the calling thread
+// (threads already running elsewhere cannot be reached from C).
+TEST(thread_settrace_all_threads_runs_in_caller) {
+    struct start_log log;
+    memset(&log, 0, sizeof log);
+    start_step = 0;
+    pc_thread_settrace_all_threads(trace_hook, &log);
+    CHECK_EQ(log.trace, 1);
+    CHECK_EQ(start_step, 1);
+    pc_thread_setprofile_all_threads(profile_hook, &log);
+    CHECK_EQ(log.profile, 1);
+    CHECK_EQ(start_step, 12);
+    CHECK(pc_thread_gettrace(NULL) == trace_hook && pc_thread_getprofile(NULL) == profile_hook);
+    uint32_t steps = 0;
+    join_free(spawn(report_steps, &steps));
+    CHECK_EQ(steps, 123);
+    CHECK_EQ(log.trace, 2);
+    pc_thread_settrace_all_threads(NULL, NULL);
+    pc_thread_setprofile_all_threads(NULL, NULL);
+    CHECK(pc_thread_gettrace(NULL) == NULL && pc_thread_getprofile(NULL) == NULL);
+    CHECK_EQ(log.trace, 2);
 }
 
 // A target that returns a code without a message of its own is reported
