@@ -8161,26 +8161,33 @@ static uint32_t *pc__p_mpq_free_list(pc__p_qbody *b) {
 
 #define PC__MPQ_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define PC__MPQ_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+// The stores of an operation under the mutex: the mutex orders them for
+// every locker (a waiter announces itself under it, and a notifier reads
+// the announcements after its unlock), and a process killed mid-way has
+// made its stores in program order; readers without the mutex (qsize,
+// a spinning waiter) only take a hint from them. Release stores are plain
+// moves on x86, where a sequentially consistent one is a locked exchange.
+#define PC__MPQ_PUT(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 static void pc__p_mpq_apply(pc__p_qbody *b) {
-    PC__MPQ_STORE(&b->c.head, b->j.head);
-    PC__MPQ_STORE(&b->c.tail, b->j.tail);
-    PC__MPQ_STORE(&b->c.nput, b->j.nput);
-    PC__MPQ_STORE(&b->c.ndone, b->j.ndone);
-    PC__MPQ_STORE(&b->c.shut, b->j.shut);
-    PC__MPQ_STORE(&b->c.count, b->j.count);
-    if (b->j_slot) PC__MPQ_STORE(&pc__p_mpq_slot(b, b->j_slot - 1)->order, b->j_order);
+    PC__MPQ_PUT(&b->c.head, b->j.head);
+    PC__MPQ_PUT(&b->c.tail, b->j.tail);
+    PC__MPQ_PUT(&b->c.nput, b->j.nput);
+    PC__MPQ_PUT(&b->c.ndone, b->j.ndone);
+    PC__MPQ_PUT(&b->c.shut, b->j.shut);
+    PC__MPQ_PUT(&b->c.count, b->j.count);
+    if (b->j_slot) PC__MPQ_PUT(&pc__p_mpq_slot(b, b->j_slot - 1)->order, b->j_order);
 }
 
 // The operation's one commit, then its effect.
 static void pc__p_mpq_commit(pc__p_qbody *b) {
-    __atomic_store_n(&b->j_valid, 1u, __ATOMIC_SEQ_CST);
+    PC__MPQ_PUT(&b->j_valid, 1u);
     if (pc__p_mpq_hook) pc__p_mpq_hook(2);
     pc__p_mpq_apply(b);
 }
 
 static void pc__p_mpq_close_journal(pc__p_qbody *b) {
-    __atomic_store_n(&b->j_valid, 0u, __ATOMIC_SEQ_CST);
+    PC__MPQ_PUT(&b->j_valid, 0u);
     b->j_slot = 0;
 }
 
@@ -8653,7 +8660,7 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
                                    "refused, not streamed", size,
                          (unsigned long long)b->item_max);
     if (timeout != 0) pc__p_mpq_spin(b, 0);
-    for (int last = 0;;) {
+    for (int last = 0, spun = timeout == 0;;) {
         int rc = pc__p_mpq_lock(o, b, deadline, PC_FULL);
         if (rc) return rc;
         if (b->c.shut) {
@@ -8672,6 +8679,11 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
         if (last || pc_monotonic() >= deadline) {
             pc__p_mpq_unlock(b);
             return pc__error(PC_FULL, "queue is full");
+        }
+        if (!spun++) {                  // a getter is often a moment away: no sleep
+            pc__p_mpq_unlock(b);
+            pc__p_mpq_spin(b, 0);
+            continue;
         }
         uint32_t k = pc__evc_prepare(&b->not_full);
         pc__p_mpq_unlock(b);
@@ -8698,7 +8710,7 @@ static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size
     pc__p_qbody *b = pc__p_mpq_body(o);
     if (timeout != 0) pc__p_mpq_spin(b, 1);
     long dead = 0;
-    for (int last = 0;;) {
+    for (int last = 0, spun = timeout == 0;;) {
         int rc = pc__p_mpq_lock(o, b, deadline, PC_EMPTY);
         if (rc) return rc;
         if (b->c.shut == PC__MPQ_IMMEDIATE) {
@@ -8715,6 +8727,11 @@ static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size
         if (rc || last || pc_monotonic() >= deadline) {
             pc__p_mpq_unlock(b);
             return rc ? rc : pc__error(PC_EMPTY, "queue is empty");
+        }
+        if (!spun++) {                  // a putter is often a moment away: no sleep
+            pc__p_mpq_unlock(b);
+            pc__p_mpq_spin(b, 1);
+            continue;
         }
         uint32_t k = pc__evc_prepare(&b->not_empty);
         pc__p_mpq_unlock(b);
