@@ -409,7 +409,9 @@
    operation commits with one store; the next locker finishes or forgets
    a half-done one). A getter blocked on an empty queue whose producers
    all ended, one of them still holding the queue (killed), gets
-   PC_BROKEN within 50 ms. Shared memory is fixed in size: "unbounded"
+   PC_BROKEN within 50 ms; so does a putter blocked on a full queue
+   whose consumers all ended so, and a join whose tasks a dead consumer
+   took and never marked done. Shared memory is fixed in size: "unbounded"
    means a capacity of 1024 items (fewer for big messages: 64 MiB of
    ring). Beyond Python: LIFO and PRIORITY order (an int64 key) across
    processes, and shutdown(immediate) with queue.Queue 3.13's rules. A
@@ -1339,9 +1341,15 @@ PYCONC_API void pc_mp_queue_free(pc_mp_queue *q);
 
 /* Copy one fixed-size item (item_size bytes) in, waiting at most timeout
    seconds for room (PC_FOREVER: no limit; 0: don't wait). On a PRIORITY
-   queue the key is 0. Returns: PC_OK, PC_FULL (no room in time),
-   PC_SHUTDOWN, PC_VALUE (NULL, a message queue, closed: "Queue is closed",
-   corrupted memory), PC_BROKEN (the mutex was left unrepaired).
+   queue the key is 0.
+   Beyond Python: a putter waiting on a full queue whose consumers have
+   all ended, one or more of them without letting go of its handle, gets
+   PC_BROKEN within 50 ms, whatever its timeout: the rule of get below,
+   with the processes that ever got from the queue (the first 64) in the
+   producers' place. A queue nobody ever got from breaks no putter.
+   Returns: PC_OK, PC_FULL (no room in time), PC_SHUTDOWN, PC_VALUE (NULL,
+   a message queue, closed: "Queue is closed", corrupted memory),
+   PC_BROKEN (no consumer left, or the mutex was left unrepaired).
    Blocks: while full. Python: Queue.put(obj, block, timeout) */
 PYCONC_API int pc_mp_queue_put(pc_mp_queue *q, const void *item, double timeout);
 /* put with timeout 0. Python: Queue.put_nowait */
@@ -1443,9 +1451,14 @@ PYCONC_API int pc_mp_queue_cancel_join_thread(pc_mp_queue *q);
 PYCONC_API int pc_mp_queue_task_done(pc_mp_queue *q);
 /* Wait until every item put (by any process) is done, or an immediate
    shutdown (then PC_OK if all were done, PC_SHUTDOWN if some got items
-   were never marked done). A consumer killed between its get and its
-   task_done leaves that task undone: use join_timeout where that may
-   happen. Returns: PC_OK, PC_TIMEOUT (join_timeout), PC_SHUTDOWN,
+   were never marked done).
+   Beyond Python: a consumer that ends (killed, say) between a get and
+   its task_done leaves that task undone for ever; join then gets
+   PC_BROKEN within 50 ms, whatever its timeout. Precisely: some process
+   among the first 64 that got from the queue has ended having made fewer
+   task_done calls than gets (each process's own count). Python's join
+   would wait for ever.
+   Returns: PC_OK, PC_TIMEOUT (join_timeout), PC_SHUTDOWN, PC_BROKEN,
    PC_RUNTIME (not joinable), PC_VALUE. Blocks: yes.
    Python: JoinableQueue.join */
 PYCONC_API int pc_mp_queue_join(pc_mp_queue *q);
@@ -6012,6 +6025,8 @@ typedef struct pc__p_obj {
     int closed;                 // a queue's handle: closed, puts no more
     unsigned put_gen;           // a queue's handle: the fork generation that noted
                                 // this process among its producers (0: none yet)
+    unsigned get_gen;           // the same among its consumers,
+    int get_slot;               // at this entry of their table (-1: the table was full)
     int nxfd;                   // descriptors it carries beside its memory (a queue's
     int xfd[2];                 // record socket pair), owned by the handle
 } pc__p_obj;
@@ -8113,12 +8128,14 @@ typedef struct pc__p_qrec {
 } pc__p_qrec;
 #define PC__MPQ_REC_MAGIC 0x50435152u      // "PCQR"
 
-// A process that put: a getter waiting on an empty queue looks whether any
-// is still alive.
+// A process that put (a getter waiting on an empty queue looks whether
+// any is still alive), or one that got (a putter waiting on a full one
+// does, and a joiner looks for one gone with tasks it never marked done).
 typedef struct pc__p_qprod {
     int32_t pid;
     int32_t unused;
     uint64_t start;
+    uint64_t got, done;         // consumers: items taken, task_done calls made
 } pc__p_qprod;
 
 typedef struct pc__p_qbody {
@@ -8135,9 +8152,13 @@ typedef struct pc__p_qbody {
     uint32_t j_valid;           // the commit: j is to be applied
     uint32_t nfree, nheap;      // PRIORITY: entries in the free list and the heap
     uint32_t prod_full;         // more producers came than the table holds
+    uint32_t cons_full;         // more consumers came than theirs holds
+    uint64_t j_cons;            // 1 + the consumer whose counts the operation sets (0: none)
+    uint64_t j_got, j_done;     // its new counts
     uint64_t xseq;              // the last record id drawn
     uint64_t xstale_lo, xstale_hi;  // records of ids in (lo, hi] are owed to no item
     pc__p_qprod prod[PC__MPQ_PRODUCERS];
+    pc__p_qprod cons[PC__MPQ_PRODUCERS];
     pc__evc not_empty, not_full, all_done;
 } pc__p_qbody;
 #define PC__MPQ_SLOTS ((sizeof(pc__p_qbody) + 63) & ~(size_t)63)
@@ -8177,6 +8198,10 @@ static void pc__p_mpq_apply(pc__p_qbody *b) {
     PC__MPQ_PUT(&b->c.shut, b->j.shut);
     PC__MPQ_PUT(&b->c.count, b->j.count);
     if (b->j_slot) PC__MPQ_PUT(&pc__p_mpq_slot(b, b->j_slot - 1)->order, b->j_order);
+    if (b->j_cons && b->j_cons <= PC__MPQ_PRODUCERS) {
+        PC__MPQ_PUT(&b->cons[b->j_cons - 1].got, b->j_got);
+        PC__MPQ_PUT(&b->cons[b->j_cons - 1].done, b->j_done);
+    }
 }
 
 // The operation's one commit, then its effect.
@@ -8189,6 +8214,16 @@ static void pc__p_mpq_commit(pc__p_qbody *b) {
 static void pc__p_mpq_close_journal(pc__p_qbody *b) {
     PC__MPQ_PUT(&b->j_valid, 0u);
     b->j_slot = 0;
+    b->j_cons = 0;
+}
+
+// The operation also counts for consumer entry k (-1: none): got and done
+// move by these, applied with the commit.
+static void pc__p_mpq_journal_cons(pc__p_qbody *b, int k, uint64_t got, uint64_t done) {
+    if (k < 0) return;
+    b->j_cons = (uint64_t)k + 1;
+    b->j_got = b->cons[k].got + got;
+    b->j_done = b->cons[k].done + done;
 }
 
 // PRIORITY's heap: slots by (key, order), smallest on top.
@@ -8443,7 +8478,7 @@ typedef struct pc__p_qfds {
 // record to the repairer, which closes them). A buffer too short leaves
 // the item in the queue.
 static int pc__p_mpq_take(const pc__p_obj *o, pc__p_qbody *b, int64_t *out_key, void *buf,
-                          size_t cap, size_t *out_size, pc__p_qfds *x) {
+                          size_t cap, size_t *out_size, pc__p_qfds *x, int cons) {
     uint64_t i = pc__p_mpq_next(b);
     pc__p_qslot *s = pc__p_mpq_slot(b, i);
     uint64_t size = s->size, xid = s->xid;
@@ -8460,6 +8495,7 @@ static int pc__p_mpq_take(const pc__p_obj *o, pc__p_qbody *b, int64_t *out_key, 
     if (pc__p_mpq_hook) pc__p_mpq_hook(1);
     b->j = b->c;
     b->j.count--;
+    pc__p_mpq_journal_cons(b, cons, 1, 0);
     if (b->kind == PC_MP_QUEUE_FIFO) b->j.head++;
     else if (b->kind == PC_MP_QUEUE_LIFO) b->j.tail--;
     if (b->kind != PC_MP_QUEUE_PRIORITY) {
@@ -8476,34 +8512,56 @@ static int pc__p_mpq_take(const pc__p_obj *o, pc__p_qbody *b, int64_t *out_key, 
     return PC_OK;
 }
 
-// Note this process among the producers, once per handle and process (the
-// mutex held). The start time goes in before the pid that publishes it.
-static void pc__p_mpq_register(pc__p_obj *o, pc__p_qbody *b) {
-    unsigned gen = __atomic_load_n(&pc__p_fork_gen, __ATOMIC_RELAXED);
-    if (o->put_gen == gen) return;
-    o->put_gen = gen;
+// Note this process in table t (producers or consumers; the mutex held):
+// its entry, or -1 when the table is full (*full is set then). The start
+// time goes in before the pid that publishes it.
+static int pc__p_mpq_note(pc__p_qprod *t, uint32_t *full) {
     int32_t pid = (int32_t)pc__p_os_getpid();
     uint64_t start = pc__p_holders_self_start();
     pc__p_qprod *free_slot = NULL;
     for (int i = 0; i < PC__MPQ_PRODUCERS; i++) {
-        pc__p_qprod *p = &b->prod[i];
+        pc__p_qprod *p = &t[i];
         int32_t v = PC__MPQ_LOAD(&p->pid);
         if (v == pid) {
             if (p->start != start) {            // a new process under an old pid
                 PC__MPQ_STORE(&p->pid, 0);
+                PC__MPQ_STORE(&p->got, 0);
+                PC__MPQ_STORE(&p->done, 0);
                 PC__MPQ_STORE(&p->start, start);
                 PC__MPQ_STORE(&p->pid, pid);
             }
-            return;
+            return i;
         }
         if (!v && !free_slot) free_slot = p;
     }
     if (!free_slot) {
-        PC__MPQ_STORE(&b->prod_full, 1u);
-        return;
+        PC__MPQ_STORE(full, 1u);
+        return -1;
     }
+    PC__MPQ_STORE(&free_slot->got, 0);
+    PC__MPQ_STORE(&free_slot->done, 0);
     PC__MPQ_STORE(&free_slot->start, start);
     PC__MPQ_STORE(&free_slot->pid, pid);
+    return (int)(free_slot - t);
+}
+
+// Note this process among the producers, once per handle and process.
+static void pc__p_mpq_register(pc__p_obj *o, pc__p_qbody *b) {
+    unsigned gen = __atomic_load_n(&pc__p_fork_gen, __ATOMIC_RELAXED);
+    if (o->put_gen == gen) return;
+    o->put_gen = gen;
+    pc__p_mpq_note(b->prod, &b->prod_full);
+}
+
+// This process's entry among the consumers (noted once per handle and
+// process), or -1.
+static int pc__p_mpq_consumer(pc__p_obj *o, pc__p_qbody *b) {
+    unsigned gen = __atomic_load_n(&pc__p_fork_gen, __ATOMIC_RELAXED);
+    if (o->get_gen != gen) {
+        o->get_gen = gen;
+        o->get_slot = pc__p_mpq_note(b->cons, &b->cons_full);
+    }
+    return o->get_slot;
 }
 
 // Whether pid is among the object's holders still (part D's table).
@@ -8516,26 +8574,43 @@ static int pc__p_mpq_holding(pc__p_shead *h, int32_t pid) {
     return found;
 }
 
-// The queue has no producer left: every process that put has ended and at
-// least one of them still holds it (it died, or exited without letting
-// go). Its pid, or 0. A producer that ended after letting go is forgotten
-// here (it can break nothing), so the table keeps only ones that matter.
-static long pc__p_mpq_orphaned(pc__p_obj *o, pc__p_qbody *b) {
-    if (PC__MPQ_LOAD(&b->prod_full)) return 0;
+// Table t (producers or consumers) has nobody left: every process in it
+// has ended and at least one of them still holds the queue (it died, or
+// exited without letting go). Its pid, or 0. One that ended after letting
+// go is forgotten here (it can break nothing; a consumer only once its
+// tasks are done, which join still asks about), so the table keeps only
+// ones that matter.
+static long pc__p_mpq_orphaned(pc__p_obj *o, pc__p_qprod *t, const uint32_t *full,
+                               int keep_undone) {
+    if (PC__MPQ_LOAD(full)) return 0;
     long held = 0;
     for (int i = 0; i < PC__MPQ_PRODUCERS; i++) {
-        pc__p_qprod *p = &b->prod[i];
+        pc__p_qprod *p = &t[i];
         int32_t pid = PC__MPQ_LOAD(&p->pid);
         if (!pid) continue;
         if (pc__p_os_pid_alive((pid_t)pid, PC__MPQ_LOAD(&p->start))) return 0;
         if (pc__p_mpq_holding(pc__p_obj_head(o), pid)) {
             if (!held) held = pid;
-        } else {
+        } else if (!keep_undone || PC__MPQ_LOAD(&p->got) <= PC__MPQ_LOAD(&p->done)) {
             __atomic_compare_exchange_n(&p->pid, &pid, 0, 0, __ATOMIC_SEQ_CST,
                                         __ATOMIC_SEQ_CST);
         }
     }
     return held;
+}
+
+// A consumer that ended with items it got and never marked done (more
+// gets than task_done calls of its own): its pid, or 0. Those tasks stay
+// undone, so join would wait for ever.
+static long pc__p_mpq_undone(pc__p_qbody *b) {
+    for (int i = 0; i < PC__MPQ_PRODUCERS; i++) {
+        pc__p_qprod *p = &b->cons[i];
+        int32_t pid = PC__MPQ_LOAD(&p->pid);
+        if (pid && PC__MPQ_LOAD(&p->got) > PC__MPQ_LOAD(&p->done) &&
+            !pc__p_os_pid_alive((pid_t)pid, PC__MPQ_LOAD(&p->start)))
+            return pid;
+    }
+    return 0;
 }
 
 // Spin a little while the queue looks empty (want_items) or full.
@@ -8660,6 +8735,7 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
                                    "refused, not streamed", size,
                          (unsigned long long)b->item_max);
     if (timeout != 0) pc__p_mpq_spin(b, 0);
+    long dead = 0;
     for (int last = 0, spun = timeout == 0;;) {
         int rc = pc__p_mpq_lock(o, b, deadline, PC_FULL);
         if (rc) return rc;
@@ -8676,6 +8752,11 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
                 return rc;
             }
         }
+        if (dead) {
+            pc__p_mpq_unlock(b);
+            return pc__error(PC_BROKEN, "the queue is full and its consumers are gone "
+                                        "(process %ld died holding it)", dead);
+        }
         if (last || pc_monotonic() >= deadline) {
             pc__p_mpq_unlock(b);
             return pc__error(PC_FULL, "queue is full");
@@ -8688,6 +8769,7 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
         uint32_t k = pc__evc_prepare(&b->not_full);
         pc__p_mpq_unlock(b);
         last = pc__p_mpq_sleep(&b->not_full, k, deadline);
+        if (!last) dead = pc__p_mpq_orphaned(o, b->cons, &b->cons_full, (int)b->joinable);
     }
 }
 
@@ -8718,7 +8800,8 @@ static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size
             return pc__error(PC_SHUTDOWN, "get on a queue that was shut down (immediate)");
         }
         if (b->c.count > 0) {
-            rc = pc__p_mpq_take(o, b, out_key, buf, cap, out_size, x);
+            rc = pc__p_mpq_take(o, b, out_key, buf, cap, out_size, x,
+                                pc__p_mpq_consumer(o, b));
             pc__p_mpq_unlock(b);
             if (!rc) pc__evc_notify(&b->not_full, 1);
             return rc;
@@ -8736,7 +8819,7 @@ static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size
         uint32_t k = pc__evc_prepare(&b->not_empty);
         pc__p_mpq_unlock(b);
         last = pc__p_mpq_sleep(&b->not_empty, k, deadline);
-        if (!last) dead = pc__p_mpq_orphaned(o, b);
+        if (!last) dead = pc__p_mpq_orphaned(o, b->prod, &b->prod_full, 0);
     }
 }
 
@@ -8912,6 +8995,7 @@ PYCONC_API int pc_mp_queue_task_done(pc_mp_queue *q) {
     }
     b->j = b->c;
     b->j.ndone++;
+    pc__p_mpq_journal_cons(b, pc__p_mpq_consumer(o, b), 0, 1);
     pc__p_mpq_commit(b);
     pc__p_mpq_close_journal(b);
     int all = b->c.ndone == b->c.nput;
@@ -8926,20 +9010,25 @@ PYCONC_API int pc_mp_queue_join_timeout(pc_mp_queue *q, double timeout) {
     double deadline = 0;
     if (!b) return pc_last_error_code();
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    long dead = 0;
     for (int last = 0;;) {
         int rc = pc__p_mpq_lock(o, b, deadline, PC_TIMEOUT);
         if (rc) return rc;
         int done = b->c.ndone == b->c.nput, shut = b->c.shut == PC__MPQ_IMMEDIATE;
-        if (done || shut || last || pc_monotonic() >= deadline) {
+        if (done || shut || dead || last || pc_monotonic() >= deadline) {
             pc__p_mpq_unlock(b);
             if (done) return PC_OK;
             if (shut)
                 return pc__error(PC_SHUTDOWN, "join: shut down with tasks still not done");
+            if (dead)
+                return pc__error(PC_BROKEN, "join: process %ld got items and ended without "
+                                            "marking them done", dead);
             return pc__error(PC_TIMEOUT, "join timed out");
         }
         uint32_t k = pc__evc_prepare(&b->all_done);
         pc__p_mpq_unlock(b);
         last = pc__p_mpq_sleep(&b->all_done, k, deadline);
+        if (!last) dead = pc__p_mpq_undone(b);
     }
 }
 

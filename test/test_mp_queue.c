@@ -1191,3 +1191,106 @@ static void body_fd_getter_killed(pc_start_method m) {
 TEST(fd_getter_killed_fork) { body_fd_getter_killed(PC_START_FORK); }
 TEST(fd_getter_killed_spawn) { body_fd_getter_killed(PC_START_SPAWN); }
 TEST(fd_getter_killed_forkserver) { body_fd_getter_killed(PC_START_FORKSERVER); }
+
+// >>blocked putters and joiners: consumers that die
+// Pack: queue, event, done (0/1). Get one int64 item, task_done it when
+// done, get one more, set the event and sleep until killed.
+static int t_get_and_wait(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_mp_queue *q;
+    pc_mp_event *ev;
+    int64_t v, done;
+    if (pc_args_get_mp_queue(a, 0, &q) || pc_args_get_mp_event(a, 1, &ev) ||
+        pc_args_get_int(a, 2, &done))
+        return 10;
+    if (pc_mp_queue_get(q, &v, PC_FOREVER)) return 11;
+    if (done && pc_mp_queue_task_done(q)) return 12;
+    if (pc_mp_queue_get(q, &v, PC_FOREVER)) return 13;
+    pc_mp_event_set(ev);
+    pc_sleep(60);
+    return 14;
+}
+
+// Pack: queue, want. put() with no timeout on a fixed int64 queue; exit 0
+// when the code is want.
+static int t_put_expect(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_mp_queue *q;
+    int64_t want, v = 5;
+    if (pc_args_get_mp_queue(a, 0, &q) || pc_args_get_int(a, 1, &want)) return 10;
+    int rc = pc_mp_queue_put(q, &v, PC_FOREVER);
+    return rc == want ? 0 : 20 + rc;
+}
+
+// The only consumer dies while putters wait on the full queue with no
+// timeout: a putter in another process and this one get PC_BROKEN. While
+// it lives nothing is broken.
+static void body_putter_broken(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_mp_queue *q = fixed_queue(PC_MP_QUEUE_FIFO, 2, sizeof(int64_t));
+    pc_mp_event *got = pc_mp_event_new();
+    for (int64_t i = 0; i < 2; i++) CHECK_OK(pc_mp_queue_put(q, &i, 0));
+    int64_t zero = 0;
+    pc_args *a = pack(q, 0, NULL);
+    pc_args_add_mp_event(a, got);
+    pc_args_add_int(a, zero);
+    pc_process *cons = start_with(m, t_get_and_wait, a);
+    CHECK_OK(pc_mp_event_wait(got, 10));
+    int64_t v = 7, want = PC_BROKEN;
+    for (int i = 0; i < 2; i++) CHECK_OK(pc_mp_queue_put(q, &v, 0));
+    pc_process *putter = start_with(m, t_put_expect, pack(q, 1, &want));
+    CHECK_RC(pc_mp_queue_put(q, &v, 0.05), PC_FULL);        // alive: nothing broken yet
+    kill_and_reap(cons);
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_mp_queue_put(q, &v, PC_FOREVER), PC_BROKEN);
+    double took = pc_monotonic() - t0;
+    CHECK_MSG(took < 2.0, "PC_BROKEN took %.3f s", took);
+    CHECK(strstr(pc_last_error(), "consumers") != NULL);
+    CHECK_EQ(finish(putter), 0);
+    // A get makes room again.
+    CHECK_OK(pc_mp_queue_get(q, &v, 0));
+    CHECK_OK(pc_mp_queue_put(q, &v, PC_FOREVER));
+    pc_mp_event_free(got);
+    pc_mp_queue_free(q);
+    leak_end(k);
+}
+TEST(putter_broken_fork) { body_putter_broken(PC_START_FORK); }
+TEST(putter_broken_spawn) { body_putter_broken(PC_START_SPAWN); }
+TEST(putter_broken_forkserver) { body_putter_broken(PC_START_FORKSERVER); }
+
+// A consumer dies between a get and its task_done: join with no timeout
+// gets PC_BROKEN, here and in another process. Before the death (its
+// first task done, the second not yet) join only waits.
+static void body_join_broken(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_mp_queue_desc d;
+    memset(&d, 0, sizeof d);
+    d.item_size = sizeof(int64_t);
+    d.joinable = 1;
+    pc_mp_queue *q = pc_mp_queue_new(&d);
+    for (int64_t i = 0; i < 3; i++) CHECK_OK(pc_mp_queue_put(q, &i, 0));
+    pc_mp_event *got = pc_mp_event_new();
+    int64_t one = 1, want = PC_BROKEN, v;
+    pc_args *a = pack(q, 0, NULL);
+    pc_args_add_mp_event(a, got);
+    pc_args_add_int(a, one);
+    pc_process *cons = start_with(m, t_get_and_wait, a);
+    CHECK_OK(pc_mp_event_wait(got, 10));
+    CHECK_OK(pc_mp_queue_get(q, &v, 0));            // ours, done: only the dead one's is left
+    CHECK_OK(pc_mp_queue_task_done(q));
+    pc_process *joiner = start_with(m, t_join_expect, pack(q, 1, &want));
+    CHECK_RC(pc_mp_queue_join_timeout(q, 0.05), PC_TIMEOUT);
+    kill_and_reap(cons);
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_mp_queue_join(q), PC_BROKEN);
+    double took = pc_monotonic() - t0;
+    CHECK_MSG(took < 2.0, "PC_BROKEN took %.3f s", took);
+    CHECK(strstr(pc_last_error(), "done") != NULL);
+    CHECK_EQ(finish(joiner), 0);
+    pc_mp_event_free(got);
+    pc_mp_queue_free(q);
+    leak_end(k);
+}
+TEST(join_broken_fork) { body_join_broken(PC_START_FORK); }
+TEST(join_broken_spawn) { body_join_broken(PC_START_SPAWN); }
+TEST(join_broken_forkserver) { body_join_broken(PC_START_FORKSERVER); }
