@@ -8736,7 +8736,7 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
                          (unsigned long long)b->item_max);
     if (timeout != 0) pc__p_mpq_spin(b, 0);
     long dead = 0;
-    for (int last = 0, spun = timeout == 0;;) {
+    for (int last = 0;;) {
         int rc = pc__p_mpq_lock(o, b, deadline, PC_FULL);
         if (rc) return rc;
         if (b->c.shut) {
@@ -8760,11 +8760,6 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
         if (last || pc_monotonic() >= deadline) {
             pc__p_mpq_unlock(b);
             return pc__error(PC_FULL, "queue is full");
-        }
-        if (!spun++) {                  // a getter is often a moment away: no sleep
-            pc__p_mpq_unlock(b);
-            pc__p_mpq_spin(b, 0);
-            continue;
         }
         uint32_t k = pc__evc_prepare(&b->not_full);
         pc__p_mpq_unlock(b);
@@ -8792,7 +8787,7 @@ static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size
     pc__p_qbody *b = pc__p_mpq_body(o);
     if (timeout != 0) pc__p_mpq_spin(b, 1);
     long dead = 0;
-    for (int last = 0, spun = timeout == 0;;) {
+    for (int last = 0;;) {
         int rc = pc__p_mpq_lock(o, b, deadline, PC_EMPTY);
         if (rc) return rc;
         if (b->c.shut == PC__MPQ_IMMEDIATE) {
@@ -8810,11 +8805,6 @@ static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size
         if (rc || last || pc_monotonic() >= deadline) {
             pc__p_mpq_unlock(b);
             return rc ? rc : pc__error(PC_EMPTY, "queue is empty");
-        }
-        if (!spun++) {                  // a putter is often a moment away: no sleep
-            pc__p_mpq_unlock(b);
-            pc__p_mpq_spin(b, 1);
-            continue;
         }
         uint32_t k = pc__evc_prepare(&b->not_empty);
         pc__p_mpq_unlock(b);
