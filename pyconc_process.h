@@ -419,10 +419,15 @@
    operation commits with one store; the next locker finishes or forgets
    a half-done one). A getter blocked on an empty queue whose producers
    all ended, one of them still holding the queue (killed), gets
-   PC_BROKEN within 50 ms. Shared memory is fixed in size: "unbounded"
+   PC_BROKEN within 50 ms; so does a putter blocked on a full queue
+   whose consumers all ended so, and a join whose tasks a dead consumer
+   took and never marked done. Shared memory is fixed in size: "unbounded"
    means a capacity of 1024 items (fewer for big messages: 64 MiB of
    ring). Beyond Python: LIFO and PRIORITY order (an int64 key) across
-   processes, and shutdown(immediate) with queue.Queue 3.13's rules.
+   processes, and shutdown(immediate) with queue.Queue 3.13's rules. A
+   pack put on a FIFO queue may hold connections and shared objects:
+   their descriptors go beside it on a SOCK_SEQPACKET pair the queue
+   carries, in ring order, and deaths lose or misdeliver none.
    docs/mp_queue.md has the details and the figures.
 
        Python                                   C
@@ -1418,9 +1423,15 @@ PYCONC_API void pc_mp_queue_free(pc_mp_queue *q);
 
 /* Copy one fixed-size item (item_size bytes) in, waiting at most timeout
    seconds for room (PC_FOREVER: no limit; 0: don't wait). On a PRIORITY
-   queue the key is 0. Returns: PC_OK, PC_FULL (no room in time),
-   PC_SHUTDOWN, PC_VALUE (NULL, a message queue, closed: "Queue is closed",
-   corrupted memory), PC_BROKEN (the mutex was left unrepaired).
+   queue the key is 0.
+   Beyond Python: a putter waiting on a full queue whose consumers have
+   all ended, one or more of them without letting go of its handle, gets
+   PC_BROKEN within 50 ms, whatever its timeout: the rule of get below,
+   with the processes that ever got from the queue (the first 64) in the
+   producers' place. A queue nobody ever got from breaks no putter.
+   Returns: PC_OK, PC_FULL (no room in time), PC_SHUTDOWN, PC_VALUE (NULL,
+   a message queue, closed: "Queue is closed", corrupted memory),
+   PC_BROKEN (no consumer left, or the mutex was left unrepaired).
    Blocks: while full. Python: Queue.put(obj, block, timeout) */
 PYCONC_API int pc_mp_queue_put(pc_mp_queue *q, const void *item, double timeout);
 /* put with timeout 0. Python: Queue.put_nowait */
@@ -1467,13 +1478,22 @@ PYCONC_API int pc_mp_queue_put_key(pc_mp_queue *q, int64_t key, const void *data
 PYCONC_API int pc_mp_queue_get_key(pc_mp_queue *q, int64_t *out_key, void *buf, size_t cap,
                                    size_t *out_size, double timeout);
 /* Put a pack as one message (its wire form must fit max_message; a
-   message queue only). A pack holding connections or shared objects is
-   refused (PC_VALUE): their descriptors cannot travel through shared
-   memory. Returns as pc_mp_queue_put_bytes. Python: Queue.put(obj) */
+   message queue only). A pack may hold connections and shared objects
+   (locks, queues, the queue itself ...) on a FIFO queue: their
+   descriptors travel beside it on a socket the queue carries, and the
+   getter gets them with the pack. A putter or getter killed half way
+   loses none: a committed pack reaches one getter with its own
+   descriptors, a half-put one is dropped with its descriptors closed. A
+   LIFO or PRIORITY queue refuses such a pack (PC_VALUE). The socket's
+   buffer holds a few hundred packs' descriptors: beyond, a put waits as
+   on a full queue. Returns as pc_mp_queue_put_bytes. Python: Queue.put(obj) */
 PYCONC_API int pc_mp_queue_put_args(pc_mp_queue *q, const pc_args *args, double timeout);
 /* Take a pack put by pc_mp_queue_put_args into a new one (*out_args; free
-   it with pc_args_free). Returns as pc_mp_queue_get; PC_VALUE for a
-   message that is not a pack (it is consumed). Python: Queue.get() */
+   it with pc_args_free), with its connections and shared objects (the
+   pack owns them: pc_args_take_connection to keep one). get_bytes of
+   such a pack gives its wire form and closes its descriptors.
+   Returns as pc_mp_queue_get; PC_VALUE for a message that is not a pack
+   (it is consumed). Python: Queue.get() */
 PYCONC_API int pc_mp_queue_get_args(pc_mp_queue *q, pc_args **out_args, double timeout);
 
 /* Items in the queue now (a snapshot; 0 for NULL). Python: Queue.qsize */
@@ -1513,9 +1533,14 @@ PYCONC_API int pc_mp_queue_cancel_join_thread(pc_mp_queue *q);
 PYCONC_API int pc_mp_queue_task_done(pc_mp_queue *q);
 /* Wait until every item put (by any process) is done, or an immediate
    shutdown (then PC_OK if all were done, PC_SHUTDOWN if some got items
-   were never marked done). A consumer killed between its get and its
-   task_done leaves that task undone: use join_timeout where that may
-   happen. Returns: PC_OK, PC_TIMEOUT (join_timeout), PC_SHUTDOWN,
+   were never marked done).
+   Beyond Python: a consumer that ends (killed, say) between a get and
+   its task_done leaves that task undone for ever; join then gets
+   PC_BROKEN within 50 ms, whatever its timeout. Precisely: some process
+   among the first 64 that got from the queue has ended having made fewer
+   task_done calls than gets (each process's own count). Python's join
+   would wait for ever.
+   Returns: PC_OK, PC_TIMEOUT (join_timeout), PC_SHUTDOWN, PC_BROKEN,
    PC_RUNTIME (not joinable), PC_VALUE. Blocks: yes.
    Python: JoinableQueue.join */
 PYCONC_API int pc_mp_queue_join(pc_mp_queue *q);
@@ -3018,6 +3043,29 @@ PYCONC_API int pc__p_recv_fds(int sock, void *buf, size_t len, int *fds, size_t 
     }
     if (inout_nfds) *inout_nfds = kept;
     return PC_OK;
+}
+
+// >>A.posix-records: a record socket many processes share (a queue's descriptors)
+// A SOCK_SEQPACKET pair, both ends non-blocking (a full or empty socket is
+// an answer, never a wait: its users hold a mutex), with a send buffer
+// large enough for a queue's worth of records where the system allows it.
+static int pc__p_os_record_pair(int fds[2]) {
+    if (pc__p_os_seqpacket_pair(fds) < 0) return -1;
+    int big = 4 << 20;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+        setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    }
+    return 0;
+}
+
+// The first len bytes of the next record, leaving it (and its descriptors,
+// none of which are installed here) in the socket. Bytes read, or -1
+// (errno EAGAIN: no record).
+static ssize_t pc__p_os_peek_record(int fd, void *buf, size_t len) {
+    ssize_t r;
+    while ((r = recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    return r;
 }
 
 // >>A.buffer
@@ -6575,6 +6623,10 @@ typedef struct pc__p_obj {
     int closed;                 // a queue's handle: closed, puts no more
     unsigned put_gen;           // a queue's handle: the fork generation that noted
                                 // this process among its producers (0: none yet)
+    unsigned get_gen;           // the same among its consumers,
+    int get_slot;               // at this entry of their table (-1: the table was full)
+    int nxfd;                   // descriptors it carries beside its memory (a queue's
+    int xfd[2];                 // record socket pair), owned by the handle
 } pc__p_obj;
 
 static const char *pc__p_type_name(pc_arg_type type) {
@@ -6872,6 +6924,7 @@ static void pc__p_obj_free(pc__p_obj *o) {
     pc__p_reg_remove(o);
     if (o->counted) pc__p_holders_self(pc__p_obj_head(o), -1);
     pc__p_obj_free(o->sub);
+    for (int i = 0; i < o->nxfd; i++) pc__p_os_close(o->xfd[i]);
     pc__p_seg_release(o->seg);
     pc__free(o);
 }
@@ -6890,8 +6943,9 @@ static pc__p_obj *pc__p_obj_check(const void *obj, pc_arg_type type) {
 // >>D.pack: shared objects in argument packs
 // Wire form of an object: u8 whether a lock of its own choosing follows
 // (a condition's, a value's), that lock's form, then u32 the index of its
-// memory's descriptor. The descriptor is a duplicate; the memory stays the
-// same.
+// memory's descriptor, u8 how many descriptors it carries beside (a
+// queue's record sockets) and u32 the index of each. The descriptors are
+// duplicates; the memory and the sockets stay the same.
 static int pc__p_obj_encode(pc__p_obj *o, pc__p_buf *b, int *fds, size_t *nfds, size_t max) {
     // A handle on a Value's or Array's own lock is that object's memory:
     // the object crosses with its lock, the lock alone cannot.
@@ -6907,13 +6961,35 @@ static int pc__p_obj_encode(pc__p_obj *o, pc__p_buf *b, int *fds, size_t *nfds, 
         int rc = pc__p_obj_encode(sub, b, fds, nfds, max);
         if (rc) return rc;
     }
-    if (*nfds >= max)
+    if (*nfds + 1 + (size_t)o->nxfd > max)
         return pc__error(PC_VALUE, "more than %zu descriptors in one pack", max);
     int fd = pc__p_os_dup_cloexec(o->seg->fd, 3);
     if (fd < 0) return pc__os_error("dup shared object");
     fds[*nfds] = fd;
     pc__p_buf_u32(b, (uint32_t)(*nfds)++);
+    pc__p_buf_u8(b, (unsigned)o->nxfd);
+    for (int i = 0; i < o->nxfd; i++) {
+        if ((fd = pc__p_os_dup_cloexec(o->xfd[i], 3)) < 0) return pc__os_error("dup socket");
+        fds[*nfds] = fd;
+        pc__p_buf_u32(b, (uint32_t)(*nfds)++);
+    }
     return b->bad ? PC_NOMEM : PC_OK;
+}
+
+// The descriptors an object carries beside its memory, taken from fds.
+static int pc__p_obj_decode_extra(pc__p_obj *o, pc__p_buf *b, int *fds, size_t nfds) {
+    unsigned n = pc__p_buf_get_u8(b);
+    if (n > 2 || (n && o->type != PC_ARG_MP_QUEUE)) b->bad = 1;
+    for (unsigned i = 0; i < n && !b->bad; i++) {
+        uint32_t k = pc__p_buf_get_u32(b);
+        if (b->bad || k >= nfds || fds[k] < 0 || !pc__p_os_is_socket(fds[k])) {
+            b->bad = 1;
+            break;
+        }
+        o->xfd[o->nxfd++] = fds[k];
+        fds[k] = -1;
+    }
+    return b->bad ? PC_VALUE : PC_OK;
 }
 
 static pc__p_obj *pc__p_obj_decode(pc_arg_type type, pc__p_buf *b, int *fds, size_t nfds,
@@ -6941,6 +7017,10 @@ static pc__p_obj *pc__p_obj_decode(pc_arg_type type, pc__p_buf *b, int *fds, siz
     if (!o) { pc__p_obj_free(sub); return NULL; }
     if (self) pc__p_holders_self(pc__p_obj_head(o), 1);
     o->sub = sub;
+    if (pc__p_obj_decode_extra(o, b, fds, nfds)) {
+        pc__p_obj_free(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -8636,14 +8716,27 @@ typedef struct pc__p_qslot {
     uint64_t size;      // bytes of the item that follows
     int64_t key;
     uint64_t order;     // PRIORITY: 1 + its put number while it holds an item; 0: free
+    uint64_t xid;       // the id of its descriptors' record on the record socket; 0: none
 } pc__p_qslot;
 
-// A process that put: a getter waiting on an empty queue looks whether any
-// is still alive.
+// A record on the queue's socket: a pack's descriptors ride on it. Ids
+// grow with each put that sends one (drawn under the mutex before the
+// send), so the socket holds them in rising order, as the ring does.
+typedef struct pc__p_qrec {
+    uint32_t magic;
+    uint32_t nfds;
+    uint64_t id;
+} pc__p_qrec;
+#define PC__MPQ_REC_MAGIC 0x50435152u      // "PCQR"
+
+// A process that put (a getter waiting on an empty queue looks whether
+// any is still alive), or one that got (a putter waiting on a full one
+// does, and a joiner looks for one gone with tasks it never marked done).
 typedef struct pc__p_qprod {
     int32_t pid;
     int32_t unused;
     uint64_t start;
+    uint64_t got, done;         // consumers: items taken, task_done calls made
 } pc__p_qprod;
 
 typedef struct pc__p_qbody {
@@ -8660,7 +8753,13 @@ typedef struct pc__p_qbody {
     uint32_t j_valid;           // the commit: j is to be applied
     uint32_t nfree, nheap;      // PRIORITY: entries in the free list and the heap
     uint32_t prod_full;         // more producers came than the table holds
+    uint32_t cons_full;         // more consumers came than theirs holds
+    uint64_t j_cons;            // 1 + the consumer whose counts the operation sets (0: none)
+    uint64_t j_got, j_done;     // its new counts
+    uint64_t xseq;              // the last record id drawn
+    uint64_t xstale_lo, xstale_hi;  // records of ids in (lo, hi] are owed to no item
     pc__p_qprod prod[PC__MPQ_PRODUCERS];
+    pc__p_qprod cons[PC__MPQ_PRODUCERS];
     pc__evc not_empty, not_full, all_done;
 } pc__p_qbody;
 #define PC__MPQ_SLOTS ((sizeof(pc__p_qbody) + 63) & ~(size_t)63)
@@ -8684,27 +8783,48 @@ static uint32_t *pc__p_mpq_free_list(pc__p_qbody *b) {
 
 #define PC__MPQ_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define PC__MPQ_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+// The stores of an operation under the mutex: the mutex orders them for
+// every locker (a waiter announces itself under it, and a notifier reads
+// the announcements after its unlock), and a process killed mid-way has
+// made its stores in program order; readers without the mutex (qsize,
+// a spinning waiter) only take a hint from them. Release stores are plain
+// moves on x86, where a sequentially consistent one is a locked exchange.
+#define PC__MPQ_PUT(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 static void pc__p_mpq_apply(pc__p_qbody *b) {
-    PC__MPQ_STORE(&b->c.head, b->j.head);
-    PC__MPQ_STORE(&b->c.tail, b->j.tail);
-    PC__MPQ_STORE(&b->c.nput, b->j.nput);
-    PC__MPQ_STORE(&b->c.ndone, b->j.ndone);
-    PC__MPQ_STORE(&b->c.shut, b->j.shut);
-    PC__MPQ_STORE(&b->c.count, b->j.count);
-    if (b->j_slot) PC__MPQ_STORE(&pc__p_mpq_slot(b, b->j_slot - 1)->order, b->j_order);
+    PC__MPQ_PUT(&b->c.head, b->j.head);
+    PC__MPQ_PUT(&b->c.tail, b->j.tail);
+    PC__MPQ_PUT(&b->c.nput, b->j.nput);
+    PC__MPQ_PUT(&b->c.ndone, b->j.ndone);
+    PC__MPQ_PUT(&b->c.shut, b->j.shut);
+    PC__MPQ_PUT(&b->c.count, b->j.count);
+    if (b->j_slot) PC__MPQ_PUT(&pc__p_mpq_slot(b, b->j_slot - 1)->order, b->j_order);
+    if (b->j_cons && b->j_cons <= PC__MPQ_PRODUCERS) {
+        PC__MPQ_PUT(&b->cons[b->j_cons - 1].got, b->j_got);
+        PC__MPQ_PUT(&b->cons[b->j_cons - 1].done, b->j_done);
+    }
 }
 
 // The operation's one commit, then its effect.
 static void pc__p_mpq_commit(pc__p_qbody *b) {
-    __atomic_store_n(&b->j_valid, 1u, __ATOMIC_SEQ_CST);
+    PC__MPQ_PUT(&b->j_valid, 1u);
     if (pc__p_mpq_hook) pc__p_mpq_hook(2);
     pc__p_mpq_apply(b);
 }
 
 static void pc__p_mpq_close_journal(pc__p_qbody *b) {
-    __atomic_store_n(&b->j_valid, 0u, __ATOMIC_SEQ_CST);
+    PC__MPQ_PUT(&b->j_valid, 0u);
     b->j_slot = 0;
+    b->j_cons = 0;
+}
+
+// The operation also counts for consumer entry k (-1: none): got and done
+// move by these, applied with the commit.
+static void pc__p_mpq_journal_cons(pc__p_qbody *b, int k, uint64_t got, uint64_t done) {
+    if (k < 0) return;
+    b->j_cons = (uint64_t)k + 1;
+    b->j_got = b->cons[k].got + got;
+    b->j_done = b->cons[k].done + done;
 }
 
 // PRIORITY's heap: slots by (key, order), smallest on top.
@@ -8758,12 +8878,51 @@ static void pc__p_mpq_rebuild(pc__p_qbody *b) {
     for (uint32_t i = nh / 2; i-- > 0;) pc__p_mpq_sift_down(b, h, nh, i);
 }
 
+// Drop one record off the socket, closing its descriptors.
+static void pc__p_mpq_drop_record(const pc__p_obj *o) {
+    int fds[PC__MAX_FDS];
+    size_t n = PC__MAX_FDS;
+    pc__p_qrec r;
+    if (pc__p_recv_fds(o->xfd[1], &r, sizeof r, fds, &n)) return;
+    for (size_t i = 0; i < n; i++) pc__p_os_close(fds[i]);
+}
+
+// Drop the records at the socket's head owed to no item: ids below
+// first, or in the stale range.
+static void pc__p_mpq_drop_stale(const pc__p_obj *o, pc__p_qbody *b, uint64_t first) {
+    for (int guard = 0; guard < 1 << 20; guard++) {
+        pc__p_qrec r;
+        if (pc__p_os_peek_record(o->xfd[1], &r, sizeof r) != (ssize_t)sizeof r) return;
+        if (r.id >= first && (r.id <= b->xstale_lo || r.id > b->xstale_hi)) return;
+        pc__p_mpq_drop_record(o);
+    }
+}
+
+// The records no item in the ring owes (the mutex held): a get that died
+// after its commit left its item's at the socket's head, dropped now; a
+// put that died between its send and its commit left one behind the
+// records the ring's items own, dropped when the get of the last of them
+// comes by (the stale range). Their descriptors are closed.
+static void pc__p_mpq_drain(const pc__p_obj *o, pc__p_qbody *b) {
+    if (o->nxfd != 2 || b->kind != PC_MP_QUEUE_FIFO) return;
+    uint64_t first = 0, last = 0;       // the records the ring's items own
+    for (uint64_t i = b->c.head; i != b->c.tail; i++) {
+        uint64_t id = pc__p_mpq_slot(b, i % b->cap)->xid;
+        if (id && !first) first = id;
+        if (id) last = id;
+    }
+    b->xstale_lo = last;
+    b->xstale_hi = b->xseq;
+    pc__p_mpq_drop_stale(o, b, first ? first : UINT64_MAX);
+}
+
 // The next locker after a death: finish the committed operation (or
 // forget the uncommitted one), then wake every waiter, which look again.
-static void pc__p_mpq_repair(pc__p_qbody *b) {
+static void pc__p_mpq_repair(const pc__p_obj *o, pc__p_qbody *b) {
     if (b->j_valid) pc__p_mpq_apply(b);
     pc__p_mpq_close_journal(b);
     if (b->kind == PC_MP_QUEUE_PRIORITY) pc__p_mpq_rebuild(b);
+    if (b->c.tail - b->c.head <= b->cap) pc__p_mpq_drain(o, b);
     pc__evc_notify(&b->not_empty, INT32_MAX);
     pc__evc_notify(&b->not_full, INT32_MAX);
     pc__evc_notify(&b->all_done, INT32_MAX);
@@ -8798,7 +8957,7 @@ static int pc__p_mpq_lock(const pc__p_obj *o, pc__p_qbody *b, double deadline, i
         rc = pc__p_mutex_lock(&b->m, deadline > soon ? deadline : soon);
     }
     if (rc == EOWNERDEAD) {
-        pc__p_mpq_repair(b);
+        pc__p_mpq_repair(o, b);
         rc = pthread_mutex_consistent(&b->m);
     }
     if (rc == ENOTRECOVERABLE)
@@ -8816,12 +8975,68 @@ static int pc__p_mpq_lock(const pc__p_obj *o, pc__p_qbody *b, double deadline, i
 static void pc__p_mpq_unlock(pc__p_qbody *b) { pthread_mutex_unlock(&b->m); }
 
 // >>E.queue-ops: put and take under the mutex, the producers, waiting
-// Copy an item into a free slot and commit it (the mutex held, room known).
-static void pc__p_mpq_insert(pc__p_qbody *b, int64_t key, const void *data, size_t size) {
+// Send a pack's descriptors as the next record (the mutex held). The id is
+// drawn before the send: a putter that dies between the two only skips
+// one. Returns PC_OK (*out_id), PC_FULL (the socket's buffer is full:
+// wait as on a full queue), or an error.
+static int pc__p_mpq_send_fds(const pc__p_obj *o, pc__p_qbody *b, const int *fds, size_t nfds,
+                              uint64_t *out_id) {
+    pc__p_qrec r;
+    r.magic = PC__MPQ_REC_MAGIC;
+    r.nfds = (uint32_t)nfds;
+    r.id = b->xseq + 1;
+    PC__MPQ_STORE(&b->xseq, r.id);
+    int rc = pc__p_send_fds(o->xfd[0], &r, sizeof r, fds, nfds);
+    if (rc == PC_OS && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
+        return PC_FULL;
+    *out_id = r.id;
+    return rc;
+}
+
+// Take the record of id want off the socket (the mutex held, the item's
+// removal committed): records before it are left over (see drain) and
+// dropped. fds (room for PC__MAX_FDS) gets its descriptors, or they are
+// closed (fds NULL).
+static int pc__p_mpq_recv_fds(const pc__p_obj *o, pc__p_qbody *b, uint64_t want, int *fds,
+                              size_t *out_n) {
+    for (;;) {
+        pc__p_qrec r;
+        int got[PC__MAX_FDS];
+        size_t n = PC__MAX_FDS;
+        ssize_t len = pc__p_os_peek_record(o->xfd[1], &r, sizeof r);
+        if (len != (ssize_t)sizeof r || r.magic != PC__MPQ_REC_MAGIC || r.id > want)
+            return pc__error(PC_VALUE, "the descriptors of the item taken are lost (its "
+                                       "record is not on the queue's socket)");
+        int rc = pc__p_recv_fds(o->xfd[1], &r, sizeof r, got, &n);
+        if (rc) return rc;
+        if (r.id == want && fds) {
+            memcpy(fds, got, n * sizeof *got);
+            *out_n = n;
+        } else {
+            for (size_t i = 0; i < n; i++) pc__p_os_close(got[i]);
+        }
+        if (r.id == want) {
+            pc__p_mpq_drop_stale(o, b, 0);
+            return PC_OK;
+        }
+    }
+}
+
+// Copy an item into a free slot and commit it (the mutex held, room
+// known); a pack's descriptors go first, as a record on the socket.
+// Returns PC_OK, PC_FULL (no room on the socket) or an error.
+static int pc__p_mpq_insert(const pc__p_obj *o, pc__p_qbody *b, int64_t key, const void *data,
+                            size_t size, const int *fds, size_t nfds) {
     uint64_t i = b->kind == PC_MP_QUEUE_FIFO ? b->c.tail % b->cap
                  : b->kind == PC_MP_QUEUE_LIFO ? b->c.tail
                                                : pc__p_mpq_free_list(b)[b->nfree - 1];
     pc__p_qslot *s = pc__p_mpq_slot(b, i);
+    uint64_t xid = 0;
+    if (nfds) {
+        int rc = pc__p_mpq_send_fds(o, b, fds, nfds, &xid);
+        if (rc) return rc;
+    }
+    s->xid = xid;
     s->size = size;
     s->key = key;
     if (size) memcpy(s + 1, data, size / 2);
@@ -8835,7 +9050,7 @@ static void pc__p_mpq_insert(pc__p_qbody *b, int64_t key, const void *data, size
         b->j.tail++;
         pc__p_mpq_commit(b);
         pc__p_mpq_close_journal(b);
-        return;
+        return PC_OK;
     }
     b->j_slot = i + 1;
     b->j_order = b->j.nput;
@@ -8843,6 +9058,7 @@ static void pc__p_mpq_insert(pc__p_qbody *b, int64_t key, const void *data, size
     b->nfree--;
     pc__p_mpq_heap_push(b, (uint32_t)i);
     pc__p_mpq_close_journal(b);
+    return PC_OK;
 }
 
 // The slot of the item a get takes next (the mutex held, count > 0).
@@ -8852,13 +9068,21 @@ static uint64_t pc__p_mpq_next(pc__p_qbody *b) {
     return pc__p_mpq_heap(b)[0];
 }
 
-// Copy the next item out and commit its removal. A buffer too short
-// leaves it in the queue.
-static int pc__p_mpq_take(pc__p_qbody *b, int64_t *out_key, void *buf, size_t cap,
-                          size_t *out_size) {
+// Where a get puts a pack's descriptors: fds NULL closes them.
+typedef struct pc__p_qfds {
+    int *fds;           // room for PC__MAX_FDS
+    size_t n;
+} pc__p_qfds;
+
+// Copy the next item out and commit its removal; then take its record of
+// descriptors off the socket (a get that dies between the two leaves the
+// record to the repairer, which closes them). A buffer too short leaves
+// the item in the queue.
+static int pc__p_mpq_take(const pc__p_obj *o, pc__p_qbody *b, int64_t *out_key, void *buf,
+                          size_t cap, size_t *out_size, pc__p_qfds *x, int cons) {
     uint64_t i = pc__p_mpq_next(b);
     pc__p_qslot *s = pc__p_mpq_slot(b, i);
-    uint64_t size = s->size;
+    uint64_t size = s->size, xid = s->xid;
     if (size > b->item_max)
         return pc__error(PC_VALUE, "the queue's shared memory is corrupted (an item of %llu "
                                    "bytes)", (unsigned long long)size);
@@ -8872,12 +9096,13 @@ static int pc__p_mpq_take(pc__p_qbody *b, int64_t *out_key, void *buf, size_t ca
     if (pc__p_mpq_hook) pc__p_mpq_hook(1);
     b->j = b->c;
     b->j.count--;
+    pc__p_mpq_journal_cons(b, cons, 1, 0);
     if (b->kind == PC_MP_QUEUE_FIFO) b->j.head++;
     else if (b->kind == PC_MP_QUEUE_LIFO) b->j.tail--;
     if (b->kind != PC_MP_QUEUE_PRIORITY) {
         pc__p_mpq_commit(b);
         pc__p_mpq_close_journal(b);
-        return PC_OK;
+        return xid ? pc__p_mpq_recv_fds(o, b, xid, x ? x->fds : NULL, x ? &x->n : NULL) : PC_OK;
     }
     b->j_slot = i + 1;
     b->j_order = 0;
@@ -8888,34 +9113,56 @@ static int pc__p_mpq_take(pc__p_qbody *b, int64_t *out_key, void *buf, size_t ca
     return PC_OK;
 }
 
-// Note this process among the producers, once per handle and process (the
-// mutex held). The start time goes in before the pid that publishes it.
-static void pc__p_mpq_register(pc__p_obj *o, pc__p_qbody *b) {
-    unsigned gen = __atomic_load_n(&pc__p_fork_gen, __ATOMIC_RELAXED);
-    if (o->put_gen == gen) return;
-    o->put_gen = gen;
+// Note this process in table t (producers or consumers; the mutex held):
+// its entry, or -1 when the table is full (*full is set then). The start
+// time goes in before the pid that publishes it.
+static int pc__p_mpq_note(pc__p_qprod *t, uint32_t *full) {
     int32_t pid = (int32_t)pc__p_os_getpid();
     uint64_t start = pc__p_holders_self_start();
     pc__p_qprod *free_slot = NULL;
     for (int i = 0; i < PC__MPQ_PRODUCERS; i++) {
-        pc__p_qprod *p = &b->prod[i];
+        pc__p_qprod *p = &t[i];
         int32_t v = PC__MPQ_LOAD(&p->pid);
         if (v == pid) {
             if (p->start != start) {            // a new process under an old pid
                 PC__MPQ_STORE(&p->pid, 0);
+                PC__MPQ_STORE(&p->got, 0);
+                PC__MPQ_STORE(&p->done, 0);
                 PC__MPQ_STORE(&p->start, start);
                 PC__MPQ_STORE(&p->pid, pid);
             }
-            return;
+            return i;
         }
         if (!v && !free_slot) free_slot = p;
     }
     if (!free_slot) {
-        PC__MPQ_STORE(&b->prod_full, 1u);
-        return;
+        PC__MPQ_STORE(full, 1u);
+        return -1;
     }
+    PC__MPQ_STORE(&free_slot->got, 0);
+    PC__MPQ_STORE(&free_slot->done, 0);
     PC__MPQ_STORE(&free_slot->start, start);
     PC__MPQ_STORE(&free_slot->pid, pid);
+    return (int)(free_slot - t);
+}
+
+// Note this process among the producers, once per handle and process.
+static void pc__p_mpq_register(pc__p_obj *o, pc__p_qbody *b) {
+    unsigned gen = __atomic_load_n(&pc__p_fork_gen, __ATOMIC_RELAXED);
+    if (o->put_gen == gen) return;
+    o->put_gen = gen;
+    pc__p_mpq_note(b->prod, &b->prod_full);
+}
+
+// This process's entry among the consumers (noted once per handle and
+// process), or -1.
+static int pc__p_mpq_consumer(pc__p_obj *o, pc__p_qbody *b) {
+    unsigned gen = __atomic_load_n(&pc__p_fork_gen, __ATOMIC_RELAXED);
+    if (o->get_gen != gen) {
+        o->get_gen = gen;
+        o->get_slot = pc__p_mpq_note(b->cons, &b->cons_full);
+    }
+    return o->get_slot;
 }
 
 // Whether pid is among the object's holders still (part D's table).
@@ -8928,26 +9175,43 @@ static int pc__p_mpq_holding(pc__p_shead *h, int32_t pid) {
     return found;
 }
 
-// The queue has no producer left: every process that put has ended and at
-// least one of them still holds it (it died, or exited without letting
-// go). Its pid, or 0. A producer that ended after letting go is forgotten
-// here (it can break nothing), so the table keeps only ones that matter.
-static long pc__p_mpq_orphaned(pc__p_obj *o, pc__p_qbody *b) {
-    if (PC__MPQ_LOAD(&b->prod_full)) return 0;
+// Table t (producers or consumers) has nobody left: every process in it
+// has ended and at least one of them still holds the queue (it died, or
+// exited without letting go). Its pid, or 0. One that ended after letting
+// go is forgotten here (it can break nothing; a consumer only once its
+// tasks are done, which join still asks about), so the table keeps only
+// ones that matter.
+static long pc__p_mpq_orphaned(pc__p_obj *o, pc__p_qprod *t, const uint32_t *full,
+                               int keep_undone) {
+    if (PC__MPQ_LOAD(full)) return 0;
     long held = 0;
     for (int i = 0; i < PC__MPQ_PRODUCERS; i++) {
-        pc__p_qprod *p = &b->prod[i];
+        pc__p_qprod *p = &t[i];
         int32_t pid = PC__MPQ_LOAD(&p->pid);
         if (!pid) continue;
         if (pc__p_os_pid_alive((pid_t)pid, PC__MPQ_LOAD(&p->start))) return 0;
         if (pc__p_mpq_holding(pc__p_obj_head(o), pid)) {
             if (!held) held = pid;
-        } else {
+        } else if (!keep_undone || PC__MPQ_LOAD(&p->got) <= PC__MPQ_LOAD(&p->done)) {
             __atomic_compare_exchange_n(&p->pid, &pid, 0, 0, __ATOMIC_SEQ_CST,
                                         __ATOMIC_SEQ_CST);
         }
     }
     return held;
+}
+
+// A consumer that ended with items it got and never marked done (more
+// gets than task_done calls of its own): its pid, or 0. Those tasks stay
+// undone, so join would wait for ever.
+static long pc__p_mpq_undone(pc__p_qbody *b) {
+    for (int i = 0; i < PC__MPQ_PRODUCERS; i++) {
+        pc__p_qprod *p = &b->cons[i];
+        int32_t pid = PC__MPQ_LOAD(&p->pid);
+        if (pid && PC__MPQ_LOAD(&p->got) > PC__MPQ_LOAD(&p->done) &&
+            !pc__p_os_pid_alive((pid_t)pid, PC__MPQ_LOAD(&p->start)))
+            return pid;
+    }
+    return 0;
 }
 
 // Spin a little while the queue looks empty (want_items) or full.
@@ -9041,13 +9305,23 @@ PYCONC_API pc_mp_queue *pc_mp_queue_new(const pc_mp_queue_desc *desc) {
     pc__evc_init(&b->not_empty, 1);
     pc__evc_init(&b->not_full, 1);
     pc__evc_init(&b->all_done, 1);
+    // A FIFO queue of messages carries packs' descriptors on a socket
+    // pair that travels with it.
+    if (d.kind == PC_MP_QUEUE_FIFO && !d.item_size) {
+        if (pc__p_os_record_pair(o->xfd) < 0) {
+            pc__os_error("socketpair");
+            pc__p_obj_free(o);
+            return NULL;
+        }
+        o->nxfd = 2;
+    }
     return (pc_mp_queue *)o;
 }
 
 PYCONC_API void pc_mp_queue_free(pc_mp_queue *q) { pc__p_obj_free(q ? &q->o : NULL); }
 
 static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t size,
-                         double timeout) {
+                         double timeout, const int *fds, size_t nfds) {
     pc__p_obj *o = pc__p_mpq_check(q);
     double deadline = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
@@ -9062,6 +9336,7 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
                                    "refused, not streamed", size,
                          (unsigned long long)b->item_max);
     if (timeout != 0) pc__p_mpq_spin(b, 0);
+    long dead = 0;
     for (int last = 0;;) {
         int rc = pc__p_mpq_lock(o, b, deadline, PC_FULL);
         if (rc) return rc;
@@ -9071,10 +9346,17 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
         }
         if (b->c.count < b->cap) {
             pc__p_mpq_register(o, b);
-            pc__p_mpq_insert(b, key, data, size);
+            rc = pc__p_mpq_insert(o, b, key, data, size, fds, nfds);
+            if (rc != PC_FULL) {            // PC_FULL: the socket is, wait as when the ring is
+                pc__p_mpq_unlock(b);
+                if (!rc) pc__evc_notify(&b->not_empty, 1);
+                return rc;
+            }
+        }
+        if (dead) {
             pc__p_mpq_unlock(b);
-            pc__evc_notify(&b->not_empty, 1);
-            return PC_OK;
+            return pc__error(PC_BROKEN, "the queue is full and its consumers are gone "
+                                        "(process %ld died holding it)", dead);
         }
         if (last || pc_monotonic() >= deadline) {
             pc__p_mpq_unlock(b);
@@ -9083,6 +9365,7 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
         uint32_t k = pc__evc_prepare(&b->not_full);
         pc__p_mpq_unlock(b);
         last = pc__p_mpq_sleep(&b->not_full, k, deadline);
+        if (!last) dead = pc__p_mpq_orphaned(o, b->cons, &b->cons_full, (int)b->joinable);
     }
 }
 
@@ -9097,7 +9380,7 @@ static int pc__p_mpq_empty_state(pc__p_qbody *b, long dead) {
 }
 
 static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size_t cap,
-                         size_t *out_size, double timeout) {
+                         size_t *out_size, double timeout, pc__p_qfds *x) {
     pc__p_obj *o = pc__p_mpq_check(q);
     double deadline = 0;
     if (!o || pc__deadline(timeout, &deadline)) return PC_VALUE;
@@ -9113,7 +9396,8 @@ static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size
             return pc__error(PC_SHUTDOWN, "get on a queue that was shut down (immediate)");
         }
         if (b->c.count > 0) {
-            rc = pc__p_mpq_take(b, out_key, buf, cap, out_size);
+            rc = pc__p_mpq_take(o, b, out_key, buf, cap, out_size, x,
+                                pc__p_mpq_consumer(o, b));
             pc__p_mpq_unlock(b);
             if (!rc) pc__evc_notify(&b->not_full, 1);
             return rc;
@@ -9126,28 +9410,28 @@ static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size
         uint32_t k = pc__evc_prepare(&b->not_empty);
         pc__p_mpq_unlock(b);
         last = pc__p_mpq_sleep(&b->not_empty, k, deadline);
-        if (!last) dead = pc__p_mpq_orphaned(o, b);
+        if (!last) dead = pc__p_mpq_orphaned(o, b->prod, &b->prod_full, 0);
     }
 }
 
 PYCONC_API int pc_mp_queue_put_key(pc_mp_queue *q, int64_t key, const void *data, size_t size,
                                    double timeout) {
-    return pc__p_mpq_put(q, key, data, size, timeout);
+    return pc__p_mpq_put(q, key, data, size, timeout, NULL, 0);
 }
 
 PYCONC_API int pc_mp_queue_put_bytes(pc_mp_queue *q, const void *data, size_t size,
                                      double timeout) {
-    return pc__p_mpq_put(q, 0, data, size, timeout);
+    return pc__p_mpq_put(q, 0, data, size, timeout, NULL, 0);
 }
 
 PYCONC_API int pc_mp_queue_get_key(pc_mp_queue *q, int64_t *out_key, void *buf, size_t cap,
                                    size_t *out_size, double timeout) {
-    return pc__p_mpq_get(q, out_key, buf, cap, out_size, timeout);
+    return pc__p_mpq_get(q, out_key, buf, cap, out_size, timeout, NULL);
 }
 
 PYCONC_API int pc_mp_queue_get_bytes(pc_mp_queue *q, void *buf, size_t cap, size_t *out_size,
                                      double timeout) {
-    return pc__p_mpq_get(q, NULL, buf, cap, out_size, timeout);
+    return pc__p_mpq_get(q, NULL, buf, cap, out_size, timeout, NULL);
 }
 
 // The fixed-size forms: the item's size is the queue's.
@@ -9164,7 +9448,7 @@ static pc__p_qbody *pc__p_mpq_fixed(const pc_mp_queue *q, const void *item) {
 
 PYCONC_API int pc_mp_queue_put(pc_mp_queue *q, const void *item, double timeout) {
     pc__p_qbody *b = pc__p_mpq_fixed(q, item);
-    return b ? pc__p_mpq_put(q, 0, item, (size_t)b->item_max, timeout) : PC_VALUE;
+    return b ? pc__p_mpq_put(q, 0, item, (size_t)b->item_max, timeout, NULL, 0) : PC_VALUE;
 }
 
 PYCONC_API int pc_mp_queue_put_nowait(pc_mp_queue *q, const void *item) {
@@ -9173,7 +9457,8 @@ PYCONC_API int pc_mp_queue_put_nowait(pc_mp_queue *q, const void *item) {
 
 PYCONC_API int pc_mp_queue_get(pc_mp_queue *q, void *out_item, double timeout) {
     pc__p_qbody *b = pc__p_mpq_fixed(q, out_item);
-    return b ? pc__p_mpq_get(q, NULL, out_item, (size_t)b->item_max, NULL, timeout) : PC_VALUE;
+    return b ? pc__p_mpq_get(q, NULL, out_item, (size_t)b->item_max, NULL, timeout, NULL)
+             : PC_VALUE;
 }
 
 PYCONC_API int pc_mp_queue_get_nowait(pc_mp_queue *q, void *out_item) {
@@ -9186,17 +9471,19 @@ PYCONC_API int pc_mp_queue_put_args(pc_mp_queue *q, const pc_args *args, double 
     if (!args) return pc__error(PC_VALUE, "put_args: the pack is NULL");
     if (pc__p_mpq_body(o)->fixed)
         return pc__error(PC_VALUE, "put_args: a queue of fixed-size items takes no packs");
-    if (pc__p_args_has_fds(args))
+    if (pc__p_args_has_fds(args) && o->nxfd != 2)
         return pc__error(PC_VALUE, "put_args: a pack holding connections or shared objects "
-                                   "cannot go through a queue (descriptors do not travel in "
-                                   "shared memory): send it over a Pipe");
-    int fds[1];
+                                   "goes through a FIFO queue only (a LIFO or PRIORITY queue "
+                                   "takes its items out of the order their descriptors travel "
+                                   "in)");
+    int fds[PC__ARGS_MAX_FDS];
     size_t nfds = 0;
     pc__p_buf w;
     memset(&w, 0, sizeof w);
     pc__p_buf_u32(&w, PC__ARGS_MAGIC);
     int rc = pc__p_args_encode(args, &w, fds, &nfds, NULL);
-    if (!rc) rc = pc__p_mpq_put(q, 0, w.p, w.len, timeout);
+    if (!rc) rc = pc__p_mpq_put(q, 0, w.p, w.len, timeout, fds, nfds);
+    for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);  // the record has its own
     pc__free(w.p);
     return rc;
 }
@@ -9211,12 +9498,14 @@ PYCONC_API int pc_mp_queue_get_args(pc_mp_queue *q, pc_args **out_args, double t
     void *msg = pc__malloc(b->item_max ? (size_t)b->item_max : 1);
     if (!msg) return PC_NOMEM;
     size_t size = 0;
-    int rc = pc__p_mpq_get(q, NULL, msg, (size_t)b->item_max, &size, timeout);
+    int fds[PC__MAX_FDS];
+    pc__p_qfds x = {fds, 0};
+    int rc = pc__p_mpq_get(q, NULL, msg, (size_t)b->item_max, &size, timeout, &x);
     if (rc) {
         pc__free(msg);
         return rc;
     }
-    return pc__p_args_from_message(msg, size, NULL, 0, out_args);
+    return pc__p_args_from_message(msg, size, fds, x.n, out_args);
 }
 
 PYCONC_API size_t pc_mp_queue_qsize(const pc_mp_queue *q) {
@@ -9297,6 +9586,7 @@ PYCONC_API int pc_mp_queue_task_done(pc_mp_queue *q) {
     }
     b->j = b->c;
     b->j.ndone++;
+    pc__p_mpq_journal_cons(b, pc__p_mpq_consumer(o, b), 0, 1);
     pc__p_mpq_commit(b);
     pc__p_mpq_close_journal(b);
     int all = b->c.ndone == b->c.nput;
@@ -9311,20 +9601,25 @@ PYCONC_API int pc_mp_queue_join_timeout(pc_mp_queue *q, double timeout) {
     double deadline = 0;
     if (!b) return pc_last_error_code();
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    long dead = 0;
     for (int last = 0;;) {
         int rc = pc__p_mpq_lock(o, b, deadline, PC_TIMEOUT);
         if (rc) return rc;
         int done = b->c.ndone == b->c.nput, shut = b->c.shut == PC__MPQ_IMMEDIATE;
-        if (done || shut || last || pc_monotonic() >= deadline) {
+        if (done || shut || dead || last || pc_monotonic() >= deadline) {
             pc__p_mpq_unlock(b);
             if (done) return PC_OK;
             if (shut)
                 return pc__error(PC_SHUTDOWN, "join: shut down with tasks still not done");
+            if (dead)
+                return pc__error(PC_BROKEN, "join: process %ld got items and ended without "
+                                            "marking them done", dead);
             return pc__error(PC_TIMEOUT, "join timed out");
         }
         uint32_t k = pc__evc_prepare(&b->all_done);
         pc__p_mpq_unlock(b);
         last = pc__p_mpq_sleep(&b->all_done, k, deadline);
+        if (!last) dead = pc__p_mpq_undone(b);
     }
 }
 
@@ -9349,6 +9644,7 @@ PYCONC_API int pc_mp_queue_shutdown(pc_mp_queue *q, int immediate) {
     pc__p_mpq_commit(b);
     if (b->kind == PC_MP_QUEUE_PRIORITY && b->c.shut == PC__MPQ_IMMEDIATE) pc__p_mpq_rebuild(b);
     pc__p_mpq_close_journal(b);
+    pc__p_mpq_drain(o, b);          // the dropped items' descriptors
     pc__p_mpq_unlock(b);
     pc__evc_notify(&b->not_empty, INT32_MAX);
     pc__evc_notify(&b->not_full, INT32_MAX);

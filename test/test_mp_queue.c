@@ -363,11 +363,18 @@ TEST(basics_messages_and_packs) {
     CHECK_OK(pc_args_get_str(got, 1, &s));
     CHECK(strcmp(s, "hello") == 0);
     pc_args_free(got);
-    // A pack with a shared object is refused, with a reason.
+    // A pack with a shared object goes through whole (its descriptor on
+    // the queue's socket).
     pc_mp_lock *l = pc_mp_lock_new();
     pc_args_add_mp_lock(m, l);
-    CHECK_RC(pc_mp_queue_put_args(q, m, 0), PC_VALUE);
-    CHECK(strstr(pc_last_error(), "descriptors") != NULL);
+    CHECK_OK(pc_mp_queue_put_args(q, m, 0));
+    CHECK_OK(pc_mp_queue_get_args(q, &got, 0));
+    pc_mp_lock *l2 = NULL;
+    CHECK_OK(pc_args_get_mp_lock(got, 3, &l2));
+    CHECK_OK(pc_mp_lock_acquire(l2, 0));
+    CHECK_RC(pc_mp_lock_acquire(l, 0), PC_TIMEOUT);     // the same lock
+    CHECK_OK(pc_mp_lock_release(l2));
+    pc_args_free(got);
     CHECK(pc_mp_queue_empty(q));
     // A message that is not a pack: PC_VALUE, consumed.
     CHECK_OK(pc_mp_queue_put_bytes(q, "junk", 4, 0));
@@ -856,3 +863,434 @@ TEST(queue_over_connection) {
     pc_connection_free(y);
     leak_end(k);
 }
+
+// >>descriptors: packs holding connections and shared objects
+// A pipe whose write end carries tag (one 8-byte message, then nothing):
+// *r reads it back.
+static pc_connection *tagged_pipe(int64_t tag, pc_connection **out_w) {
+    pc_connection *r, *w;
+    CHECK_OK(pc_pipe(0, &r, &w));
+    CHECK_OK(pc_connection_send_bytes(w, &tag, 0, sizeof tag));
+    if (out_w) *out_w = w;
+    else pc_connection_free(w);
+    return r;
+}
+
+// The tag a connection from a pack reads, then its end of file; -1 when
+// it reads anything else.
+static int64_t read_tag(pc_connection *c) {
+    int64_t tag = -1;
+    size_t n = 0;
+    if (pc_connection_recv_bytes_into(c, &tag, sizeof tag, 0, &n) || n != sizeof tag) return -1;
+    void *more = NULL;
+    if (pc_connection_recv_bytes(c, 0, &more, &n) != PC_EOF) {
+        pc_connection_bytes_free(more);
+        return -1;
+    }
+    return tag;
+}
+
+// Put a pack (tag, the read end of a pipe that says tag, marks).
+static int put_tagged(pc_mp_queue *q, int64_t tag, pc_mp_array *marks) {
+    pc_connection *r = tagged_pipe(tag, NULL);
+    pc_args *m = pc_args_new();
+    pc_args_add_int(m, tag);
+    pc_args_add_connection(m, r);
+    if (marks) pc_args_add_mp_array(m, marks);
+    int rc = pc_mp_queue_put_args(q, m, PC_FOREVER);
+    pc_args_free(m);
+    pc_connection_free(r);
+    return rc;
+}
+
+// Check a pack put by put_tagged: its connection says its tag; mark it in
+// the array it carries. Returns 0, or a code saying what was wrong.
+static int check_tagged(pc_args *m) {
+    int64_t tag;
+    pc_connection *c = NULL;
+    pc_mp_array *marks = NULL;
+    if (pc_args_get_int(m, 0, &tag) || pc_args_get_connection(m, 1, &c)) return 1;
+    if (read_tag(c) != tag) return 2;
+    if (pc_args_len(m) > 2) {
+        if (pc_args_get_mp_array(m, 2, &marks)) return 3;
+        __atomic_add_fetch(&((int32_t *)pc_mp_array_get_obj(marks))[tag], 1, __ATOMIC_SEQ_CST);
+    }
+    return 0;
+}
+
+// Pack: queue, first, n, marks. Put packs first .. first+n-1.
+static int t_put_tagged(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_mp_queue *q;
+    pc_mp_array *marks;
+    int64_t first, n;
+    if (pc_args_get_mp_queue(a, 0, &q) || pc_args_get_int(a, 1, &first) ||
+        pc_args_get_int(a, 2, &n) || pc_args_get_mp_array(a, 3, &marks))
+        return 10;
+    for (int64_t t = first; t < first + n; t++)
+        if (put_tagged(q, t, marks)) return 11;
+    return 0;
+}
+
+// Pack: queue. Get and check packs until shutdown.
+static int t_get_tagged(void *arg) {
+    pc_mp_queue *q;
+    if (pc_args_get_mp_queue((pc_args *)arg, 0, &q)) return 10;
+    pc_args *m;
+    int rc;
+    while ((rc = pc_mp_queue_get_args(q, &m, PC_FOREVER)) == PC_OK) {
+        int bad = check_tagged(m);
+        pc_args_free(m);
+        if (bad) return 30 + bad;
+    }
+    return rc == PC_SHUTDOWN ? 0 : 20 + rc;
+}
+
+TEST(fd_packs_local) {
+    leak_mark k = leak_begin(PC_START_FORK);
+    pc_mp_queue *q = pc_mp_queue_new(NULL);
+    pc_mp_array *marks = marks_new(8);
+    for (int64_t t = 0; t < 8; t++) CHECK_OK(put_tagged(q, t, marks));
+    // A queue, a lock and the queue itself ride in one pack.
+    pc_mp_queue *inner = fixed_queue(PC_MP_QUEUE_FIFO, 4, 8);
+    int64_t v = 77;
+    CHECK_OK(pc_mp_queue_put(inner, &v, 0));
+    pc_args *m = pack(inner, 0, NULL);
+    pc_args_add_mp_queue(m, q);
+    CHECK_OK(pc_mp_queue_put_args(q, m, 0));
+    pc_args_free(m);
+    for (int i = 0; i < 8; i++) {
+        CHECK_OK(pc_mp_queue_get_args(q, &m, 0));
+        CHECK_EQ(check_tagged(m), 0);
+        pc_args_free(m);
+    }
+    CHECK_OK(pc_mp_queue_get_args(q, &m, 0));
+    pc_mp_queue *inner2, *self2;
+    CHECK_OK(pc_args_get_mp_queue(m, 0, &inner2));
+    CHECK_OK(pc_args_get_mp_queue(m, 1, &self2));
+    CHECK_OK(pc_mp_queue_get(inner2, &v, 0));
+    CHECK_EQ(v, 77);
+    CHECK_OK(put_tagged(self2, 5, NULL));       // through the copy that came out
+    pc_args_free(m);
+    CHECK_OK(pc_mp_queue_get_args(q, &m, 0));
+    CHECK_EQ(check_tagged(m), 0);
+    pc_args_free(m);
+    for (int i = 0; i < 8; i++) CHECK_EQ(((int32_t *)pc_mp_array_get_obj(marks))[i], 1);
+    // get_bytes of such a pack closes its descriptors: the pipe's reader
+    // sees the end of file.
+    pc_connection *w, *r = tagged_pipe(1, &w);
+    m = pc_args_new();
+    pc_args_add_connection(m, w);
+    CHECK_OK(pc_mp_queue_put_args(q, m, 0));
+    pc_args_free(m);
+    pc_connection_free(w);
+    char buf[256];
+    CHECK_OK(pc_mp_queue_get_bytes(q, buf, sizeof buf, NULL, 0));
+    CHECK_EQ(read_tag(r), 1);
+    pc_connection_free(r);
+    // LIFO and PRIORITY queues refuse them, saying why.
+    pc_mp_queue_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = PC_MP_QUEUE_LIFO;
+    pc_mp_queue *lifo = pc_mp_queue_new(&d);
+    m = pack(inner, 0, NULL);
+    CHECK_RC(pc_mp_queue_put_args(lifo, m, 0), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "FIFO") != NULL);
+    pc_args_free(m);
+    pc_mp_queue_free(lifo);
+    pc_mp_queue_free(inner);
+    pc_mp_array_free(marks);
+    pc_mp_queue_free(q);
+    leak_end(k);
+}
+
+// Putters and getters in several processes at once: every pack reaches
+// exactly one getter with its own descriptors (its pipe says its tag, the
+// array it carries is the one marked).
+static void body_fd_many(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    enum { PROCS = 3, EACH = 40 };
+    pc_mp_queue_desc d;
+    memset(&d, 0, sizeof d);
+    d.maxsize = 8;
+    d.max_message = 512;
+    pc_mp_queue *q = pc_mp_queue_new(&d);
+    pc_mp_array *marks = marks_new(PROCS * EACH);
+    pc_process *prod[PROCS], *cons[PROCS];
+    for (int i = 0; i < PROCS; i++) {
+        int64_t args[2] = {i * EACH, EACH};
+        pc_args *a = pack(q, 2, args);
+        pc_args_add_mp_array(a, marks);
+        prod[i] = start_with(m, t_put_tagged, a);
+        cons[i] = start_with(m, t_get_tagged, pack(q, 0, NULL));
+    }
+    for (int i = 0; i < PROCS; i++) CHECK_EQ(finish(prod[i]), 0);
+    CHECK_OK(pc_mp_queue_shutdown(q, 0));
+    for (int i = 0; i < PROCS; i++) CHECK_EQ(finish(cons[i]), 0);
+    const int32_t *mk = (const int32_t *)pc_mp_array_get_obj(marks);
+    for (int i = 0; i < PROCS * EACH; i++) CHECK_MSG(mk[i] == 1, "pack %d: %d times", i, mk[i]);
+    pc_mp_array_free(marks);
+    pc_mp_queue_free(q);
+    leak_end(k);
+}
+TEST(fd_packs_many_fork) { body_fd_many(PC_START_FORK); }
+TEST(fd_packs_many_spawn) { body_fd_many(PC_START_SPAWN); }
+TEST(fd_packs_many_forkserver) { body_fd_many(PC_START_FORKSERVER); }
+
+// Pack: queue, n, event, where, a write end. Put n tagged packs whole,
+// then stop inside the put of a pack holding the write end.
+static int t_fd_put_then_stop(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_mp_queue *q;
+    pc_connection *w;
+    int64_t n;
+    if (pc_args_get_mp_queue(a, 0, &q) || pc_args_get_int(a, 1, &n) ||
+        pc_args_get_mp_event(a, 2, &g_stop_event) || pc_args_get_int(a, 3, &g_stop_where) ||
+        pc_args_get_connection(a, 4, &w))
+        return 10;
+    for (int64_t t = 0; t < n; t++)
+        if (put_tagged(q, t, NULL)) return 11;
+    pc_args *m = pc_args_new();
+    pc_args_add_int(m, n);
+    pc_args_add_connection(m, w);
+    pc__p_mpq_hook = h_stop;
+    pc_mp_queue_put_args(q, m, PC_FOREVER);
+    return 12;
+}
+
+// A putter is SIGKILLed inside put_args, its descriptors sent: before its
+// commit (where 0: the pack is dropped and its write end closed, so the
+// reader sees the end of file) or after it (where 2: it is delivered with
+// its own write end). The packs before it come out whole either way.
+static void body_fd_putter_killed(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    for (int round = 0; round < 4; round++) {
+        int64_t where = round % 2 ? 2 : 0, n = 3;
+        pc_mp_queue *q = pc_mp_queue_new(NULL);
+        pc_mp_event *stopped = pc_mp_event_new();
+        pc_connection *r, *w;
+        CHECK_OK(pc_pipe(0, &r, &w));
+        pc_args *a = pack(q, 1, &n);
+        pc_args_add_mp_event(a, stopped);
+        pc_args_add_int(a, where);
+        pc_args_add_connection(a, w);
+        pc_process *p = start_with(m, t_fd_put_then_stop, a);
+        pc_connection_free(w);
+        CHECK_OK(pc_mp_event_wait(stopped, 10));
+        kill_and_reap(p);
+        pc_args *got;
+        for (int64_t t = 0; t < n; t++) {
+            CHECK_OK(pc_mp_queue_get_args(q, &got, 5));
+            CHECK_EQ(check_tagged(got), 0);
+            pc_args_free(got);
+        }
+        if (where == 2) {
+            CHECK_OK(pc_mp_queue_get_args(q, &got, 0));
+            pc_connection *w2 = NULL;
+            int64_t tag = 9;
+            CHECK_OK(pc_args_get_connection(got, 1, &w2));
+            CHECK_OK(pc_connection_send_bytes(w2, &tag, 0, sizeof tag));
+            pc_args_free(got);
+            CHECK_EQ(read_tag(r), 9);
+        } else {
+            CHECK_RC(pc_mp_queue_get_args(q, &got, 0), PC_EMPTY);
+            CHECK_OK(pc_connection_poll(r, 5));         // dropped: its end closed
+            void *buf = NULL;
+            size_t len;
+            CHECK_RC(pc_connection_recv_bytes(r, 0, &buf, &len), PC_EOF);
+        }
+        CHECK_OK(put_tagged(q, 50, NULL));              // and the queue goes on
+        CHECK_OK(pc_mp_queue_get_args(q, &got, 0));
+        CHECK_EQ(check_tagged(got), 0);
+        pc_args_free(got);
+        pc_connection_free(r);
+        pc_mp_event_free(stopped);
+        pc_mp_queue_free(q);
+    }
+    leak_end(k);
+}
+TEST(fd_putter_killed_fork) { body_fd_putter_killed(PC_START_FORK); }
+TEST(fd_putter_killed_spawn) { body_fd_putter_killed(PC_START_SPAWN); }
+TEST(fd_putter_killed_forkserver) { body_fd_putter_killed(PC_START_FORKSERVER); }
+
+// Pack: queue, n, event, where. Get n packs (int i, a connection), then
+// stop inside the next get.
+static int t_fd_get_then_stop(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_mp_queue *q;
+    int64_t n;
+    if (pc_args_get_mp_queue(a, 0, &q) || pc_args_get_int(a, 1, &n) ||
+        pc_args_get_mp_event(a, 2, &g_stop_event) || pc_args_get_int(a, 3, &g_stop_where))
+        return 10;
+    pc_args *m;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t tag = -1;
+        if (pc_mp_queue_get_args(q, &m, PC_FOREVER)) return 11;
+        pc_args_get_int(m, 0, &tag);
+        pc_args_free(m);
+        if (tag != i) return 13;
+    }
+    pc__p_mpq_hook = h_stop;
+    pc_mp_queue_get_args(q, &m, PC_FOREVER);
+    return 12;
+}
+
+// A getter is SIGKILLed inside get_args: before its commit (where 1: the
+// pack stays, and the next get has it with its descriptors) or after it
+// (where 2: the pack was its; the repairer closes its descriptors, whose
+// pipe's reader sees the end of file). Every other pack comes out whole.
+static void body_fd_getter_killed(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    for (int round = 0; round < 4; round++) {
+        enum { N = 6 };
+        int64_t where = round % 2 ? 2 : 1, n = 2;
+        pc_mp_queue *q = pc_mp_queue_new(NULL);
+        pc_connection *r[N];
+        for (int64_t t = 0; t < N; t++) {
+            pc_connection *w;           // the pack holds w; we keep its reader
+            CHECK_OK(pc_pipe(0, &r[t], &w));
+            pc_args *pk = pc_args_new();
+            pc_args_add_int(pk, t);
+            pc_args_add_connection(pk, w);
+            CHECK_OK(pc_mp_queue_put_args(q, pk, 0));
+            pc_args_free(pk);
+            pc_connection_free(w);
+        }
+        pc_mp_event *stopped = pc_mp_event_new();
+        pc_args *a = pack(q, 1, &n);
+        pc_args_add_mp_event(a, stopped);
+        pc_args_add_int(a, where);
+        pc_process *p = start_with(m, t_fd_get_then_stop, a);
+        CHECK_OK(pc_mp_event_wait(stopped, 10));
+        kill_and_reap(p);
+        pc_args *got;
+        for (int64_t t = where == 2 ? n + 1 : n; t < N; t++) {
+            pc_connection *w2 = NULL;
+            int64_t tag;
+            CHECK_OK(pc_mp_queue_get_args(q, &got, 5));
+            CHECK_OK(pc_args_get_int(got, 0, &tag));
+            CHECK_EQ(tag, t);
+            CHECK_OK(pc_args_get_connection(got, 1, &w2));
+            CHECK_OK(pc_connection_send_bytes(w2, &tag, 0, sizeof tag));
+            pc_args_free(got);
+            CHECK_EQ(read_tag(r[t]), t);                // its own write end
+        }
+        CHECK_RC(pc_mp_queue_get_args(q, &got, 0), PC_EMPTY);
+        for (int64_t t = 0; t < (where == 2 ? n + 1 : n); t++) {
+            void *buf = NULL;
+            size_t len;
+            CHECK_OK(pc_connection_poll(r[t], 5));      // taken, or dropped: closed
+            CHECK_RC(pc_connection_recv_bytes(r[t], 0, &buf, &len), PC_EOF);
+        }
+        for (int t = 0; t < N; t++) pc_connection_free(r[t]);
+        pc_mp_event_free(stopped);
+        pc_mp_queue_free(q);
+    }
+    leak_end(k);
+}
+TEST(fd_getter_killed_fork) { body_fd_getter_killed(PC_START_FORK); }
+TEST(fd_getter_killed_spawn) { body_fd_getter_killed(PC_START_SPAWN); }
+TEST(fd_getter_killed_forkserver) { body_fd_getter_killed(PC_START_FORKSERVER); }
+
+// >>blocked putters and joiners: consumers that die
+// Pack: queue, event, done (0/1). Get one int64 item, task_done it when
+// done, get one more, set the event and sleep until killed.
+static int t_get_and_wait(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_mp_queue *q;
+    pc_mp_event *ev;
+    int64_t v, done;
+    if (pc_args_get_mp_queue(a, 0, &q) || pc_args_get_mp_event(a, 1, &ev) ||
+        pc_args_get_int(a, 2, &done))
+        return 10;
+    if (pc_mp_queue_get(q, &v, PC_FOREVER)) return 11;
+    if (done && pc_mp_queue_task_done(q)) return 12;
+    if (pc_mp_queue_get(q, &v, PC_FOREVER)) return 13;
+    pc_mp_event_set(ev);
+    pc_sleep(60);
+    return 14;
+}
+
+// Pack: queue, want. put() with no timeout on a fixed int64 queue; exit 0
+// when the code is want.
+static int t_put_expect(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_mp_queue *q;
+    int64_t want, v = 5;
+    if (pc_args_get_mp_queue(a, 0, &q) || pc_args_get_int(a, 1, &want)) return 10;
+    int rc = pc_mp_queue_put(q, &v, PC_FOREVER);
+    return rc == want ? 0 : 20 + rc;
+}
+
+// The only consumer dies while putters wait on the full queue with no
+// timeout: a putter in another process and this one get PC_BROKEN. While
+// it lives nothing is broken.
+static void body_putter_broken(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_mp_queue *q = fixed_queue(PC_MP_QUEUE_FIFO, 2, sizeof(int64_t));
+    pc_mp_event *got = pc_mp_event_new();
+    for (int64_t i = 0; i < 2; i++) CHECK_OK(pc_mp_queue_put(q, &i, 0));
+    int64_t zero = 0;
+    pc_args *a = pack(q, 0, NULL);
+    pc_args_add_mp_event(a, got);
+    pc_args_add_int(a, zero);
+    pc_process *cons = start_with(m, t_get_and_wait, a);
+    CHECK_OK(pc_mp_event_wait(got, 10));
+    int64_t v = 7, want = PC_BROKEN;
+    for (int i = 0; i < 2; i++) CHECK_OK(pc_mp_queue_put(q, &v, 0));
+    pc_process *putter = start_with(m, t_put_expect, pack(q, 1, &want));
+    CHECK_RC(pc_mp_queue_put(q, &v, 0.05), PC_FULL);        // alive: nothing broken yet
+    kill_and_reap(cons);
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_mp_queue_put(q, &v, PC_FOREVER), PC_BROKEN);
+    double took = pc_monotonic() - t0;
+    CHECK_MSG(took < 2.0, "PC_BROKEN took %.3f s", took);
+    CHECK(strstr(pc_last_error(), "consumers") != NULL);
+    CHECK_EQ(finish(putter), 0);
+    // A get makes room again.
+    CHECK_OK(pc_mp_queue_get(q, &v, 0));
+    CHECK_OK(pc_mp_queue_put(q, &v, PC_FOREVER));
+    pc_mp_event_free(got);
+    pc_mp_queue_free(q);
+    leak_end(k);
+}
+TEST(putter_broken_fork) { body_putter_broken(PC_START_FORK); }
+TEST(putter_broken_spawn) { body_putter_broken(PC_START_SPAWN); }
+TEST(putter_broken_forkserver) { body_putter_broken(PC_START_FORKSERVER); }
+
+// A consumer dies between a get and its task_done: join with no timeout
+// gets PC_BROKEN, here and in another process. Before the death (its
+// first task done, the second not yet) join only waits.
+static void body_join_broken(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_mp_queue_desc d;
+    memset(&d, 0, sizeof d);
+    d.item_size = sizeof(int64_t);
+    d.joinable = 1;
+    pc_mp_queue *q = pc_mp_queue_new(&d);
+    for (int64_t i = 0; i < 3; i++) CHECK_OK(pc_mp_queue_put(q, &i, 0));
+    pc_mp_event *got = pc_mp_event_new();
+    int64_t one = 1, want = PC_BROKEN, v;
+    pc_args *a = pack(q, 0, NULL);
+    pc_args_add_mp_event(a, got);
+    pc_args_add_int(a, one);
+    pc_process *cons = start_with(m, t_get_and_wait, a);
+    CHECK_OK(pc_mp_event_wait(got, 10));
+    CHECK_OK(pc_mp_queue_get(q, &v, 0));            // ours, done: only the dead one's is left
+    CHECK_OK(pc_mp_queue_task_done(q));
+    pc_process *joiner = start_with(m, t_join_expect, pack(q, 1, &want));
+    CHECK_RC(pc_mp_queue_join_timeout(q, 0.05), PC_TIMEOUT);
+    kill_and_reap(cons);
+    double t0 = pc_monotonic();
+    CHECK_RC(pc_mp_queue_join(q), PC_BROKEN);
+    double took = pc_monotonic() - t0;
+    CHECK_MSG(took < 2.0, "PC_BROKEN took %.3f s", took);
+    CHECK(strstr(pc_last_error(), "done") != NULL);
+    CHECK_EQ(finish(joiner), 0);
+    pc_mp_event_free(got);
+    pc_mp_queue_free(q);
+    leak_end(k);
+}
+TEST(join_broken_fork) { body_join_broken(PC_START_FORK); }
+TEST(join_broken_spawn) { body_join_broken(PC_START_SPAWN); }
+TEST(join_broken_forkserver) { body_join_broken(PC_START_FORKSERVER); }
