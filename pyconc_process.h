@@ -9226,11 +9226,16 @@ static void pc__p_mpq_spin(pc__p_qbody *b, int want_items) {
 // Sleep on e (its key taken under the mutex, now released) until a
 // notify, the deadline, or the end of a slice: waiters look around every
 // PC__MPQ_SLICE seconds, since a process killed between its commit and its
-// notify wakes nobody. Returns 1 when the deadline passed.
+// notify wakes nobody. Returns PC__MPQ_WOKEN, PC__MPQ_DEADLINE, or
+// PC__MPQ_QUIET: a slice passed with no notify, the time to look at the
+// other processes (a notify means someone is alive and working: looking
+// then, a /proc read per hand-off, tripled a round trip's system calls).
+enum { PC__MPQ_WOKEN = 0, PC__MPQ_DEADLINE = 1, PC__MPQ_QUIET = 2 };
 static int pc__p_mpq_sleep(pc__evc *e, uint32_t key, double deadline) {
     double until = pc_monotonic() + PC__MPQ_SLICE;
     if (deadline < until) until = deadline;
-    return pc__evc_wait(e, key, until) == PC_TIMEOUT && until >= deadline;
+    if (pc__evc_wait(e, key, until) != PC_TIMEOUT) return PC__MPQ_WOKEN;
+    return until >= deadline ? PC__MPQ_DEADLINE : PC__MPQ_QUIET;
 }
 
 // >>E.queue: the public functions
@@ -9364,8 +9369,10 @@ static int pc__p_mpq_put(pc_mp_queue *q, int64_t key, const void *data, size_t s
         }
         uint32_t k = pc__evc_prepare(&b->not_full);
         pc__p_mpq_unlock(b);
-        last = pc__p_mpq_sleep(&b->not_full, k, deadline);
-        if (!last) dead = pc__p_mpq_orphaned(o, b->cons, &b->cons_full, (int)b->joinable);
+        int slept = pc__p_mpq_sleep(&b->not_full, k, deadline);
+        last = slept == PC__MPQ_DEADLINE;
+        if (slept == PC__MPQ_QUIET)
+            dead = pc__p_mpq_orphaned(o, b->cons, &b->cons_full, (int)b->joinable);
     }
 }
 
@@ -9409,8 +9416,9 @@ static int pc__p_mpq_get(const pc_mp_queue *q, int64_t *out_key, void *buf, size
         }
         uint32_t k = pc__evc_prepare(&b->not_empty);
         pc__p_mpq_unlock(b);
-        last = pc__p_mpq_sleep(&b->not_empty, k, deadline);
-        if (!last) dead = pc__p_mpq_orphaned(o, b->prod, &b->prod_full, 0);
+        int slept = pc__p_mpq_sleep(&b->not_empty, k, deadline);
+        last = slept == PC__MPQ_DEADLINE;
+        if (slept == PC__MPQ_QUIET) dead = pc__p_mpq_orphaned(o, b->prod, &b->prod_full, 0);
     }
 }
 
@@ -9618,8 +9626,9 @@ PYCONC_API int pc_mp_queue_join_timeout(pc_mp_queue *q, double timeout) {
         }
         uint32_t k = pc__evc_prepare(&b->all_done);
         pc__p_mpq_unlock(b);
-        last = pc__p_mpq_sleep(&b->all_done, k, deadline);
-        if (!last) dead = pc__p_mpq_undone(b);
+        int slept = pc__p_mpq_sleep(&b->all_done, k, deadline);
+        last = slept == PC__MPQ_DEADLINE;
+        if (slept == PC__MPQ_QUIET) dead = pc__p_mpq_undone(b);
     }
 }
 

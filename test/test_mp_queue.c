@@ -1294,3 +1294,47 @@ static void body_join_broken(pc_start_method m) {
 TEST(join_broken_fork) { body_join_broken(PC_START_FORK); }
 TEST(join_broken_spawn) { body_join_broken(PC_START_SPAWN); }
 TEST(join_broken_forkserver) { body_join_broken(PC_START_FORKSERVER); }
+
+#if PCT_HAVE_SYSCOUNT
+// Ping-pong through two queues with a forked partner; the hand-offs in
+// the middle are counted. A waiter woken by a notify goes straight back
+// to the queue: it reads /proc (to look for dead producers) only after a
+// quiet slice, never per hand-off.
+static void ping_pong(void *arg) {
+    (void)arg;
+    pc_mp_queue_desc d;
+    memset(&d, 0, sizeof d);
+    d.item_size = 64;
+    d.maxsize = 8;
+    pc_mp_queue *there = pc_mp_queue_new(&d), *back = pc_mp_queue_new(&d);
+    char item[64] = {0};
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < 300; i++)
+            if (pc_mp_queue_get(there, item, 10) || pc_mp_queue_put(back, item, 10)) _exit(1);
+        _exit(0);
+    }
+    for (int i = 0; i < 300; i++) {
+        if (i == 50) pct_syscount_mark();
+        if (pc_mp_queue_put(there, item, 10) || pc_mp_queue_get(back, item, 10)) _exit(2);
+    }
+    pct_syscount_mark();
+    int st = 0;
+    waitpid(pid, &st, 0);
+    pc_mp_queue_free(there);
+    pc_mp_queue_free(back);
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 3);
+}
+#endif
+
+TEST(handoff_reads_no_proc) {
+#if PCT_HAVE_SYSCOUNT
+    long n[PCT_SYSCALLS];
+    if (PCT_SANITIZED) pct_skip("the sanitizer runtime makes system calls of its own");
+    if (pct_syscount(ping_pong, NULL, n) < 0) pct_skip("ptrace is not allowed here");
+    CHECK_MSG(n[SYS_openat] + n[SYS_open] == 0, "%ld opens in 250 round trips",
+              n[SYS_openat] + n[SYS_open]);
+#else
+    pct_skip("no ptrace system call counting on this system");
+#endif
+}
