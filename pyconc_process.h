@@ -407,6 +407,15 @@
    programs of their own, each with its own reaper. Attaching never tracks
    (Python 3.12 and older unlink a block at the exit of any process that
    merely attached to it). An untracked block is never unlinked for you.
+   ShareableList (pc_shareable_list_new) is Python's, in Python's bytes:
+   a list made here attaches with ShareableList(name=...) and back; its
+   items int64, double, bool, str, bytes and None, stored by Python's
+   rules (any kind in any slot; a str or bytes no longer than its slot).
+   A block that is not a ShareableList is PC_VALUE, never read blindly.
+   SharedMemoryManager (pc_shared_memory_manager_start) lives in the
+   process that starts it (Python's is a server process): shutdown
+   unlinks the blocks made through it; they are tracked, so the reaper
+   unlinks them too if the program is killed first.
 
    E. QUEUES
    =========
