@@ -1,7 +1,9 @@
 /* Tests of pyconc_process.h's SharedMemory: named blocks (Python's names,
    attached from python3 and back), anonymous ones, blocks crossing to
    children in argument packs under fork, spawn and forkserver, the reaper
-   that unlinks tracked names when their program is killed, bad input.
+   that unlinks tracked names when their program is killed, bad input;
+   ShareableList in Python's layout (attached from python3 and back) and
+   SharedMemoryManager.
    Every case checks that it leaves no descriptor, zombie or /dev/shm entry
    behind. This program is also the image spawned children run. */
 #define PYCONC_IMPLEMENTATION
