@@ -407,6 +407,15 @@
    programs of their own, each with its own reaper. Attaching never tracks
    (Python 3.12 and older unlink a block at the exit of any process that
    merely attached to it). An untracked block is never unlinked for you.
+   ShareableList (pc_shareable_list_new) is Python's, in Python's bytes:
+   a list made here attaches with ShareableList(name=...) and back; its
+   items int64, double, bool, str, bytes and None, stored by Python's
+   rules (any kind in any slot; a str or bytes no longer than its slot).
+   A block that is not a ShareableList is PC_VALUE, never read blindly.
+   SharedMemoryManager (pc_shared_memory_manager_start) lives in the
+   process that starts it (Python's is a server process): shutdown
+   unlinks the blocks made through it; they are tracked, so the reaper
+   unlinks them too if the program is killed first.
 
    E. QUEUES
    =========
@@ -1324,6 +1333,144 @@ PYCONC_API int pc_shared_memory_close(pc_shared_memory *m);
    unlink on Windows. Returns: PC_OK, PC_OS (errno ENOENT: already
    unlinked, FileNotFoundError), PC_VALUE (NULL). Python: SharedMemory.unlink */
 PYCONC_API int pc_shared_memory_unlink(pc_shared_memory *m);
+
+// ShareableList and SharedMemoryManager
+/* The kind of a ShareableList item: Python's int, float, bool, str,
+   bytes and None. */
+typedef enum pc_shareable_type {
+    PC_SHAREABLE_NONE,      // None (the zero value)
+    PC_SHAREABLE_INT,       // int: an int64_t ("q")
+    PC_SHAREABLE_FLOAT,     // float: a double ("d")
+    PC_SHAREABLE_BOOL,      // bool ("xxxxxxx?")
+    PC_SHAREABLE_STR,       // str: UTF-8 text in a slot of fixed capacity ("<n>s")
+    PC_SHAREABLE_BYTES      // bytes, in a slot of fixed capacity ("<n>s")
+} pc_shareable_type;
+
+/* One value: an item of a new list, or what count/index look for. */
+typedef struct pc_shareable_item {
+    pc_shareable_type type;
+    int64_t i;              // INT; BOOL (0 false, anything else true)
+    double d;               // FLOAT
+    const char *str;        // STR: NUL-terminated, valid UTF-8
+    const void *bytes;      // BYTES: len bytes (NULL only with len 0)
+    size_t len;
+} pc_shareable_item;
+
+/* A ShareableList to make or to attach. The zero value of each field is
+   Python's default. */
+typedef struct pc_shareable_list_desc {
+    const pc_shareable_item *items; // a new list's items (count of them)
+    size_t count;
+    const char *name;   // NULL: a new list under a fresh name; a name
+                        // without items (nor create): attach to that list
+    int create;         // 1: make a new list even with no items (Python's
+                        // ShareableList([], name=name))
+    int untracked;      // 1: the new block is not tracked (SharedMemory's)
+} pc_shareable_list_desc;
+
+typedef struct pc_shareable_list pc_shareable_list;
+
+/* Make a list in a new SharedMemory block laid out as Python's (a block
+   made here attaches with ShareableList(name=...) and back), or attach
+   to one by name. A str or bytes item gets a slot of 8 * (len / 8 + 1)
+   bytes, len its UTF-8 bytes (Python counts a str's characters: its
+   slots for non-ASCII text are smaller than here). Bad input is
+   PC_VALUE: a NULL desc, items NULL with count > 0, an unknown type,
+   a str that is not UTF-8, an item of 10^7 bytes or more (Python's
+   8-character format limit), a block that is not a ShareableList (its
+   counts, offsets, formats or codes out of place); the block's own
+   errors are SharedMemory's (PC_OS with ENOENT, EEXIST).
+   Returns the handle, or NULL (PC_VALUE, PC_OS, PC_NOMEM).
+   Python: multiprocessing.shared_memory.ShareableList(sequence, name=) */
+PYCONC_API pc_shareable_list *pc_shareable_list_new(const pc_shareable_list_desc *desc);
+/* Free the handle and close its block (never unlinks: unlink
+   pc_shareable_list_shm(l) first, as Python's sl.shm.unlink()).
+   NULL is a no-op. */
+PYCONC_API void pc_shareable_list_free(pc_shareable_list *l);
+/* The number of items (fixed); 0 for NULL. Python: len(sl) */
+PYCONC_API size_t pc_shareable_list_len(const pc_shareable_list *l);
+/* The underlying block, borrowed (freed with the list). Python: sl.shm */
+PYCONC_API pc_shared_memory *pc_shareable_list_shm(pc_shareable_list *l);
+/* The block's name, as pc_shared_memory_name. Python: sl.shm.name */
+PYCONC_API const char *pc_shareable_list_name(const pc_shareable_list *l);
+/* The kind of item index (negative: from the end, as Python's).
+   Returns: PC_OK, PC_VALUE (NULL, out of range: Python's IndexError; a
+   corrupted item; the block closed). Python: type(sl[i]) */
+PYCONC_API int pc_shareable_list_type(pc_shareable_list *l, int64_t index,
+                                      pc_shareable_type *out);
+/* Read item index: an int or a bool (Python's bool is an int; true is 1)
+   / a float. Returns: PC_OK, PC_VALUE (as pc_shareable_list_type; an item
+   of another kind, the message names it). Python: sl[i] */
+PYCONC_API int pc_shareable_list_get_int(pc_shareable_list *l, int64_t index, int64_t *out);
+PYCONC_API int pc_shareable_list_get_double(pc_shareable_list *l, int64_t index, double *out);
+/* Copy item index, a str / bytes, to out, cap bytes: the str NUL-
+   terminated. *out_len (if not NULL) gets its length without the NUL,
+   even when it does not fit; out NULL with cap 0 asks for it only.
+   Trailing NUL bytes are not part of the value, as in Python (a bytes
+   value ending in zeros reads back without them).
+   Returns: PC_OK, PC_VALUE (as pc_shareable_list_get_int; cap too small).
+   Python: sl[i] */
+PYCONC_API int pc_shareable_list_get_str(pc_shareable_list *l, int64_t index, char *out,
+                                         size_t cap, size_t *out_len);
+PYCONC_API int pc_shareable_list_get_bytes(pc_shareable_list *l, int64_t index, void *out,
+                                           size_t cap, size_t *out_len);
+/* Store a value at index, Python's rules: any kind fits any slot (the
+   item takes the new kind), but a str or bytes must be no longer than
+   the slot's capacity (PC_VALUE: "exceeds available storage"). Nothing
+   locks the list: synchronise writers and readers yourself, as in Python.
+   Returns: PC_OK, PC_VALUE (as pc_shareable_list_type; too long; a str
+   that is not UTF-8). Python: sl[i] = value */
+PYCONC_API int pc_shareable_list_set_int(pc_shareable_list *l, int64_t index, int64_t v);
+PYCONC_API int pc_shareable_list_set_double(pc_shareable_list *l, int64_t index, double v);
+PYCONC_API int pc_shareable_list_set_bool(pc_shareable_list *l, int64_t index, int v);
+PYCONC_API int pc_shareable_list_set_none(pc_shareable_list *l, int64_t index);
+PYCONC_API int pc_shareable_list_set_str(pc_shareable_list *l, int64_t index, const char *s);
+PYCONC_API int pc_shareable_list_set_bytes(pc_shareable_list *l, int64_t index, const void *b,
+                                           size_t len);
+/* How many items equal v / the first index of one, with Python's ==:
+   int, float and bool compare as numbers (1 == 1.0 == True), str with
+   str, bytes with bytes, None with None.
+   Returns: PC_OK, PC_VALUE (NULL, a bad v, a corrupted item; index: v
+   is not in the list, Python's ValueError). Python: sl.count(v), sl.index(v) */
+PYCONC_API int pc_shareable_list_count(pc_shareable_list *l, const pc_shareable_item *v,
+                                       size_t *out);
+PYCONC_API int pc_shareable_list_index(pc_shareable_list *l, const pc_shareable_item *v,
+                                       size_t *out);
+/* Python's struct format of all the items ("q8sd..."), copied to out as
+   pc_shareable_list_get_str. Returns as pc_shareable_list_get_str.
+   Python: sl.format */
+PYCONC_API int pc_shareable_list_format(pc_shareable_list *l, char *out, size_t cap,
+                                        size_t *out_len);
+
+/* Blocks made through a manager are unlinked together by its shutdown.
+   Python's SharedMemoryManager is a server process other processes may
+   connect to; this one lives in the process that starts it (a fork
+   child's copy refuses every call): hand its blocks to children in
+   packs or by name. Its blocks are tracked (SharedMemory's reaper), so
+   they are unlinked too when the program ends without a shutdown, even
+   killed by SIGKILL. */
+typedef struct pc_shared_memory_manager pc_shared_memory_manager;
+/* Returns a started manager, or NULL (PC_NOMEM).
+   Python: SharedMemoryManager(); smm.start() */
+PYCONC_API pc_shared_memory_manager *pc_shared_memory_manager_start(void);
+/* A new tracked block of size bytes (as pc_shared_memory_new with
+   create), the caller's handle to free; the manager keeps its name.
+   Returns the handle, or NULL (PC_VALUE: NULL, shut down, another
+   process's manager, size 0; PC_OS, PC_NOMEM). Python: smm.SharedMemory(size) */
+PYCONC_API pc_shared_memory *pc_shared_memory_manager_shared_memory(
+    pc_shared_memory_manager *mgr, size_t size);
+/* A new list of count items (as pc_shareable_list_new), the caller's to
+   free; the manager keeps its block's name. Returns as
+   pc_shared_memory_manager_shared_memory. Python: smm.ShareableList(seq) */
+PYCONC_API pc_shareable_list *pc_shared_memory_manager_shareable_list(
+    pc_shared_memory_manager *mgr, const pc_shareable_item *items, size_t count);
+/* Unlink every block made through the manager that is still linked
+   (handles still open keep their memory) and refuse new ones. A second
+   shutdown does nothing. Returns: PC_OK, PC_VALUE (NULL, another
+   process's manager). Python: smm.shutdown() */
+PYCONC_API int pc_shared_memory_manager_shutdown(pc_shared_memory_manager *mgr);
+/* Shut down (if not yet) and free. NULL is a no-op. */
+PYCONC_API void pc_shared_memory_manager_free(pc_shared_memory_manager *mgr);
 
 // Handles in argument packs
 /* Append a shared object to a pack: borrowed until the pack is handed to
@@ -8684,6 +8831,680 @@ static void *pc__p_shm_decode(pc__p_buf *b, int *fds, size_t nfds) {
 }
 
 static void pc__p_shm_release(void *obj) { pc_shared_memory_free((pc_shared_memory *)obj); }
+
+// >>D.shareable-list: ShareableList in Python's layout, and SharedMemoryManager
+// Python's layout of a list of N items, at offsets from the block's start:
+//   0                  int64 N
+//   8                  int64 offsets[N + 1]: slot i starts offsets[i] bytes
+//                      into the data area; offsets[N] is the area's size
+//   8 (N + 2)          the data area: 8 bytes for a number, bool or None,
+//                      the capacity for a str or bytes (a multiple of 8)
+//   + offsets[N]       N struct formats of 8 bytes, NUL-padded ("q", "16s")
+//   + 8 N              N signed bytes, Python's back-transform codes
+// Numbers are in the machine's order and sizes, as struct's default "@"
+// packs them. A block may hold more bytes than that (none here or in
+// Python on Linux; macOS rounds to pages).
+struct pc_shareable_list {
+    pc_shared_memory *shm;
+    size_t len;
+    uint64_t *offsets;      // len + 1, checked once (Python caches them too)
+};
+
+enum { PC__P_SL_CODE_PLAIN, PC__P_SL_CODE_STR, PC__P_SL_CODE_BYTES, PC__P_SL_CODE_NONE };
+#define PC__P_SL_MAX_CAP 9999999u   // "<n>s" must fit Python's 8 characters
+
+static const char *pc__p_sl_kind_name(pc_shareable_type t) {
+    switch (t) {
+    case PC_SHAREABLE_NONE: return "None";
+    case PC_SHAREABLE_INT: return "an int";
+    case PC_SHAREABLE_FLOAT: return "a float";
+    case PC_SHAREABLE_BOOL: return "a bool";
+    case PC_SHAREABLE_STR: return "a str";
+    case PC_SHAREABLE_BYTES: return "bytes";
+    }
+    return "?";
+}
+
+// The format of a kind that has one whatever its value; NULL for str, bytes.
+static const char *pc__p_sl_fixed_format(pc_shareable_type t) {
+    switch (t) {
+    case PC_SHAREABLE_NONE: return "xxxxxx?x";
+    case PC_SHAREABLE_INT: return "q";
+    case PC_SHAREABLE_FLOAT: return "d";
+    case PC_SHAREABLE_BOOL: return "xxxxxxx?";
+    default: return NULL;
+    }
+}
+
+static int pc__p_sl_code(pc_shareable_type t) {
+    return t == PC_SHAREABLE_STR ? PC__P_SL_CODE_STR : t == PC_SHAREABLE_BYTES
+        ? PC__P_SL_CODE_BYTES : t == PC_SHAREABLE_NONE ? PC__P_SL_CODE_NONE : PC__P_SL_CODE_PLAIN;
+}
+
+// Whether s[0..n) is UTF-8 that Python's str.encode could have made (no
+// overlong forms, no surrogates): Python's reader decodes it.
+static int pc__p_utf8_valid(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        uint32_t c = s[i], min;
+        size_t k;
+        if (c < 0x80) { i++; continue; }
+        if ((c & 0xE0) == 0xC0) { k = 1; min = 0x80; c &= 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { k = 2; min = 0x800; c &= 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { k = 3; min = 0x10000; c &= 0x07; }
+        else return 0;
+        if (n - i <= k) return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80) return 0;
+            c = (c << 6) | (s[i + j] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+// Check a value given by the caller; *len gets a str's or bytes' length.
+static int pc__p_sl_check_value(const pc_shareable_item *v, const char *what, size_t *len) {
+    *len = 0;
+    if (!v) return pc__error(PC_VALUE, "ShareableList: %s is NULL", what);
+    switch (v->type) {
+    case PC_SHAREABLE_NONE: case PC_SHAREABLE_INT: case PC_SHAREABLE_FLOAT:
+    case PC_SHAREABLE_BOOL:
+        return PC_OK;
+    case PC_SHAREABLE_STR:
+        if (!v->str) return pc__error(PC_VALUE, "ShareableList: %s is a NULL str", what);
+        *len = strlen(v->str);
+        if (!pc__p_utf8_valid((const unsigned char *)v->str, *len))
+            return pc__error(PC_VALUE, "ShareableList: %s is a str that is not valid UTF-8",
+                             what);
+        return PC_OK;
+    case PC_SHAREABLE_BYTES:
+        if (!v->bytes && v->len)
+            return pc__error(PC_VALUE, "ShareableList: %s is NULL bytes of length %zu", what,
+                             v->len);
+        *len = v->len;
+        return PC_OK;
+    }
+    return pc__error(PC_VALUE, "ShareableList: %s has an unknown type %d", what, (int)v->type);
+}
+
+// One item as the block holds it.
+typedef struct pc__p_sl_slot {
+    pc_shareable_type type;
+    unsigned char *at;      // the slot's first byte
+    unsigned char *format;  // its 8 bytes of format
+    signed char *code;
+    size_t cap;             // the slot's bytes
+    size_t n;               // str, bytes: the format's count ("<n>s")
+} pc__p_sl_slot;
+
+// The kind that a format (8 NUL-padded bytes) and code name, as Python
+// writes them, with *n a str's or bytes' count; -1 for any other pair.
+static int pc__p_sl_kind(const unsigned char *format, int code, size_t cap, size_t *n) {
+    char f[9];
+    memcpy(f, format, 8);
+    f[8] = '\0';
+    size_t len = strlen(f);
+    for (size_t k = len; k < 8; k++)
+        if (format[k]) return -1;
+    if (code == PC__P_SL_CODE_PLAIN) {
+        if (strcmp(f, "q") == 0) return PC_SHAREABLE_INT;
+        if (strcmp(f, "d") == 0) return PC_SHAREABLE_FLOAT;
+        if (strcmp(f, "xxxxxxx?") == 0) return PC_SHAREABLE_BOOL;
+        return -1;
+    }
+    if (code == PC__P_SL_CODE_NONE) return strcmp(f, "xxxxxx?x") == 0 ? PC_SHAREABLE_NONE : -1;
+    if (code != PC__P_SL_CODE_STR && code != PC__P_SL_CODE_BYTES) return -1;
+    if (len < 2 || f[len - 1] != 's') return -1;
+    size_t count = 0;
+    for (size_t k = 0; k + 1 < len; k++) {
+        if (f[k] < '0' || f[k] > '9') return -1;
+        count = count * 10 + (size_t)(f[k] - '0');
+    }
+    if (count > cap) return -1;
+    *n = count;
+    return code == PC__P_SL_CODE_STR ? PC_SHAREABLE_STR : PC_SHAREABLE_BYTES;
+}
+
+// Where item pos of the list whose bytes start at buf lies (its offsets
+// checked), its kind not read.
+static void pc__p_sl_locate(const pc_shareable_list *l, unsigned char *buf, size_t pos,
+                            pc__p_sl_slot *s) {
+    size_t data = 8 * (l->len + 2), formats = data + (size_t)l->offsets[l->len];
+    s->type = PC_SHAREABLE_NONE;
+    s->at = buf + data + l->offsets[pos];
+    s->cap = (size_t)(l->offsets[pos + 1] - l->offsets[pos]);
+    s->format = buf + formats + 8 * pos;
+    s->code = (signed char *)(buf + formats + 8 * l->len + pos);
+    s->n = 0;
+}
+
+// Item pos, its format and code checked.
+static int pc__p_sl_slot_at(const pc_shareable_list *l, unsigned char *buf, size_t pos,
+                            pc__p_sl_slot *s) {
+    pc__p_sl_locate(l, buf, pos, s);
+    int kind = pc__p_sl_kind(s->format, *s->code, s->cap, &s->n);
+    if (kind < 0)
+        return pc__error(PC_VALUE, "ShareableList %s: item %zu is corrupted (format \"%.8s\", "
+                         "code %d)", pc_shared_memory_name(l->shm), pos,
+                         (const char *)s->format, (int)*s->code);
+    s->type = (pc_shareable_type)kind;
+    return PC_OK;
+}
+
+// The slot of item index (negative: from the end).
+static int pc__p_sl_item(pc_shareable_list *l, int64_t index, pc__p_sl_slot *s) {
+    if (!l) return pc__error(PC_VALUE, "ShareableList is NULL");
+    unsigned char *buf = (unsigned char *)pc_shared_memory_buf(l->shm);
+    if (!buf) return PC_VALUE;
+    int64_t n = (int64_t)l->len, i = index < 0 ? index + n : index;
+    if (i < 0 || i >= n)
+        return pc__error(PC_VALUE, "ShareableList index %lld out of range (%zu items)",
+                         (long long)index, l->len);
+    return pc__p_sl_slot_at(l, buf, (size_t)i, s);
+}
+
+// Write an item: its format (NUL-padded), code, then width bytes of slot
+// (value at skip, zeros around it, as struct.pack_into writes them).
+static void pc__p_sl_put(pc__p_sl_slot *s, const char *format, pc_shareable_type t, size_t width,
+                         size_t skip, const void *value, size_t len) {
+    memset(s->format, 0, 8);
+    memcpy(s->format, format, strlen(format));
+    *s->code = (signed char)pc__p_sl_code(t);
+    memset(s->at, 0, width);
+    if (len) memcpy(s->at + skip, value, len);
+}
+
+// Store v (checked, len its length) in slot s, by Python's __setitem__.
+static int pc__p_sl_store(pc__p_sl_slot *s, const pc_shareable_item *v, size_t len,
+                          long long index) {
+    const char *fixed = pc__p_sl_fixed_format(v->type);
+    unsigned char one = v->i != 0;
+    switch (v->type) {
+    case PC_SHAREABLE_INT: pc__p_sl_put(s, fixed, v->type, 8, 0, &v->i, 8); return PC_OK;
+    case PC_SHAREABLE_FLOAT: pc__p_sl_put(s, fixed, v->type, 8, 0, &v->d, 8); return PC_OK;
+    case PC_SHAREABLE_BOOL: pc__p_sl_put(s, fixed, v->type, 8, 7, &one, 1); return PC_OK;
+    case PC_SHAREABLE_NONE: pc__p_sl_put(s, fixed, v->type, 8, 0, NULL, 0); return PC_OK;
+    default: break;
+    }
+    // A str or bytes keeps a str's or bytes' format, else takes the slot's.
+    int textual = s->type == PC_SHAREABLE_STR || s->type == PC_SHAREABLE_BYTES;
+    size_t n = textual ? s->n : s->cap;
+    if (len > n)
+        return pc__error(PC_VALUE, "ShareableList item %lld: %s of %zu bytes exceeds available "
+                         "storage (%zu bytes)", index, pc__p_sl_kind_name(v->type), len, n);
+    char format[16];
+    snprintf(format, sizeof format, "%zus", n);
+    pc__p_sl_put(s, format, v->type, n, 0, v->type == PC_SHAREABLE_STR ? (const void *)v->str
+                                                                       : v->bytes, len);
+    return PC_OK;
+}
+
+// An item's value: str and bytes point into the block, their trailing
+// NULs stripped (Python's rstrip(b'\x00')).
+static void pc__p_sl_load(const pc__p_sl_slot *s, pc_shareable_item *out) {
+    memset(out, 0, sizeof *out);
+    out->type = s->type;
+    if (s->type == PC_SHAREABLE_INT) memcpy(&out->i, s->at, 8);
+    else if (s->type == PC_SHAREABLE_FLOAT) memcpy(&out->d, s->at, 8);
+    else if (s->type == PC_SHAREABLE_BOOL) out->i = s->at[7] != 0;
+    else if (s->type != PC_SHAREABLE_NONE) {
+        size_t n = s->n;
+        while (n && s->at[n - 1] == 0) n--;
+        out->str = (const char *)s->at;
+        out->bytes = s->at;
+        out->len = n;
+    }
+}
+
+// The list's layout, from the block's bytes: its item count and offsets
+// in place, each item's format and code one Python writes.
+static int pc__p_sl_check_layout(pc_shareable_list *l) {
+    const unsigned char *buf = (const unsigned char *)pc_shared_memory_buf(l->shm);
+    size_t size = pc_shared_memory_size(l->shm);
+    const char *name = pc_shared_memory_name(l->shm);
+    int64_t n;
+    if (size < 16)
+        return pc__error(PC_VALUE, "SharedMemory %s is not a ShareableList (%zu bytes)", name,
+                         size);
+    memcpy(&n, buf, 8);
+    if (n < 0 || (uint64_t)n > (size - 16) / 17)
+        return pc__error(PC_VALUE, "SharedMemory %s is not a ShareableList: its count %lld "
+                         "does not fit its %zu bytes", name, (long long)n, size);
+    l->len = (size_t)n;
+    l->offsets = (uint64_t *)pc__calloc(l->len + 1, sizeof *l->offsets);
+    if (!l->offsets) return PC_NOMEM;
+    memcpy(l->offsets, buf + 8, 8 * (l->len + 1));
+    int ok = l->offsets[0] == 0;
+    for (size_t i = 0; ok && i < l->len; i++) {
+        uint64_t a = l->offsets[i], b = l->offsets[i + 1];
+        ok = b > a && (b - a) % 8 == 0;
+    }
+    if (!ok || l->offsets[l->len] > size - 16 - 17 * l->len)
+        return pc__error(PC_VALUE, "SharedMemory %s is not a ShareableList: its item offsets "
+                         "are out of place", name);
+    pc__p_sl_slot s;
+    for (size_t i = 0; i < l->len; i++)
+        if (pc__p_sl_slot_at(l, (unsigned char *)buf, i, &s)) return PC_VALUE;
+    return PC_OK;
+}
+
+// Plan a new list's layout from its items: offsets filled, the block's
+// size returned in *size.
+static int pc__p_sl_plan(const pc_shareable_item *items, size_t count, uint64_t *offsets,
+                         size_t *size) {
+    size_t data = 0;
+    offsets[0] = 0;
+    for (size_t i = 0; i < count; i++) {
+        char what[40];
+        size_t len, cap = 8;
+        snprintf(what, sizeof what, "item %zu", i);
+        if (pc__p_sl_check_value(&items[i], what, &len)) return PC_VALUE;
+        if (!pc__p_sl_fixed_format(items[i].type)) cap = 8 * (len / 8 + 1);
+        if (len >= PC__P_SL_MAX_CAP || cap > PC__P_SL_MAX_CAP)    // len first: no overflow
+            return pc__error(PC_VALUE, "ShareableList item %zu of %zu bytes is too large (its "
+                             "format \"%zus\" would pass Python's 8 characters)", i, len, cap);
+        if (data > (size_t)PTRDIFF_MAX / 2 - cap)
+            return pc__error(PC_VALUE, "ShareableList of %zu items is too large", count);
+        data += cap;
+        offsets[i + 1] = data;
+    }
+    if (count > ((size_t)PTRDIFF_MAX / 2 - data) / 17 - 1)
+        return pc__error(PC_VALUE, "ShareableList of %zu items is too large", count);
+    *size = 16 + 17 * count + data;
+    return PC_OK;
+}
+
+// Write a new list's header and items into its (zeroed) block.
+static void pc__p_sl_fill(pc_shareable_list *l, const pc_shareable_item *items) {
+    unsigned char *buf = (unsigned char *)pc_shared_memory_buf(l->shm);
+    int64_t n = (int64_t)l->len;
+    memcpy(buf, &n, 8);
+    memcpy(buf + 8, l->offsets, 8 * (l->len + 1));
+    for (size_t i = 0; i < l->len; i++) {
+        pc__p_sl_slot s;
+        size_t len;
+        pc__p_sl_locate(l, buf, i, &s);     // not textual yet: a str takes the whole slot
+        pc__p_sl_check_value(&items[i], "", &len);
+        pc__p_sl_store(&s, &items[i], len, (long long)i);
+    }
+}
+
+static pc_shareable_list *pc__p_sl_create(const pc_shareable_list_desc *d) {
+    if (d->count && !d->items) {
+        pc__error(PC_VALUE, "ShareableList: items is NULL with count %zu", d->count);
+        return NULL;
+    }
+    pc_shareable_list *l = (pc_shareable_list *)pc__calloc(1, sizeof *l);
+    if (!l) return NULL;
+    l->len = d->count;
+    l->offsets = (uint64_t *)pc__calloc(d->count + 1, sizeof *l->offsets);
+    pc_shared_memory_desc sd;
+    memset(&sd, 0, sizeof sd);
+    sd.name = d->name;
+    sd.create = 1;
+    sd.untracked = d->untracked;
+    if (!l->offsets || pc__p_sl_plan(d->items, d->count, l->offsets, &sd.size) ||
+        !(l->shm = pc_shared_memory_new(&sd))) {
+        pc_shareable_list_free(l);
+        return NULL;
+    }
+    pc__p_sl_fill(l, d->items);
+    return l;
+}
+
+PYCONC_API pc_shareable_list *pc_shareable_list_new(const pc_shareable_list_desc *d) {
+    if (!d) {
+        pc__error(PC_VALUE, "ShareableList desc is NULL");
+        return NULL;
+    }
+    if (d->create || d->items || !d->name) return pc__p_sl_create(d);
+    pc_shareable_list *l = (pc_shareable_list *)pc__calloc(1, sizeof *l);
+    if (!l) return NULL;
+    pc_shared_memory_desc sd;
+    memset(&sd, 0, sizeof sd);
+    sd.name = d->name;
+    if (!(l->shm = pc_shared_memory_new(&sd)) || pc__p_sl_check_layout(l)) {
+        pc_shareable_list_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+PYCONC_API void pc_shareable_list_free(pc_shareable_list *l) {
+    if (!l) return;
+    pc_shared_memory_free(l->shm);
+    pc__free(l->offsets);
+    pc__free(l);
+}
+
+PYCONC_API size_t pc_shareable_list_len(const pc_shareable_list *l) { return l ? l->len : 0; }
+
+PYCONC_API pc_shared_memory *pc_shareable_list_shm(pc_shareable_list *l) {
+    if (!l) pc__error(PC_VALUE, "ShareableList is NULL");
+    return l ? l->shm : NULL;
+}
+
+PYCONC_API const char *pc_shareable_list_name(const pc_shareable_list *l) {
+    return l ? pc_shared_memory_name(l->shm) : NULL;
+}
+
+PYCONC_API int pc_shareable_list_type(pc_shareable_list *l, int64_t index,
+                                      pc_shareable_type *out) {
+    pc__p_sl_slot s;
+    int rc = pc__p_sl_item(l, index, &s);
+    if (!rc && out) *out = s.type;
+    return rc;
+}
+
+// Item index, which must be of kind a (or b).
+static int pc__p_sl_get(pc_shareable_list *l, int64_t index, pc_shareable_type a,
+                        pc_shareable_type b, pc_shareable_item *out) {
+    pc__p_sl_slot s;
+    int rc = pc__p_sl_item(l, index, &s);
+    if (rc) return rc;
+    if (s.type != a && s.type != b)
+        return pc__error(PC_VALUE, "ShareableList item %lld is %s, not %s", (long long)index,
+                         pc__p_sl_kind_name(s.type), pc__p_sl_kind_name(a));
+    pc__p_sl_load(&s, out);
+    return PC_OK;
+}
+
+PYCONC_API int pc_shareable_list_get_int(pc_shareable_list *l, int64_t index, int64_t *out) {
+    pc_shareable_item v;
+    int rc = pc__p_sl_get(l, index, PC_SHAREABLE_INT, PC_SHAREABLE_BOOL, &v);
+    if (!rc && out) *out = v.i;
+    return rc;
+}
+
+PYCONC_API int pc_shareable_list_get_double(pc_shareable_list *l, int64_t index, double *out) {
+    pc_shareable_item v;
+    int rc = pc__p_sl_get(l, index, PC_SHAREABLE_FLOAT, PC_SHAREABLE_FLOAT, &v);
+    if (!rc && out) *out = v.d;
+    return rc;
+}
+
+// Copy n bytes (and a NUL if nul) to out, cap bytes, as get_str says.
+static int pc__p_sl_copy_out(const void *src, size_t n, int nul, void *out, size_t cap,
+                             size_t *out_len, long long index) {
+    if (out_len) *out_len = n;
+    if (!out && cap == 0) return PC_OK;
+    if (!out || n + (size_t)nul > cap)
+        return pc__error(PC_VALUE, "ShareableList item %lld: %zu bytes%s do not fit in %zu",
+                         index, n, nul ? " and a NUL" : "", out ? cap : 0);
+    if (n) memcpy(out, src, n);
+    if (nul) ((char *)out)[n] = '\0';
+    return PC_OK;
+}
+
+PYCONC_API int pc_shareable_list_get_str(pc_shareable_list *l, int64_t index, char *out,
+                                         size_t cap, size_t *out_len) {
+    pc_shareable_item v;
+    int rc = pc__p_sl_get(l, index, PC_SHAREABLE_STR, PC_SHAREABLE_STR, &v);
+    return rc ? rc : pc__p_sl_copy_out(v.str, v.len, 1, out, cap, out_len, (long long)index);
+}
+
+PYCONC_API int pc_shareable_list_get_bytes(pc_shareable_list *l, int64_t index, void *out,
+                                           size_t cap, size_t *out_len) {
+    pc_shareable_item v;
+    int rc = pc__p_sl_get(l, index, PC_SHAREABLE_BYTES, PC_SHAREABLE_BYTES, &v);
+    return rc ? rc : pc__p_sl_copy_out(v.bytes, v.len, 0, out, cap, out_len, (long long)index);
+}
+
+static int pc__p_sl_set(pc_shareable_list *l, int64_t index, const pc_shareable_item *v) {
+    pc__p_sl_slot s;
+    size_t len;
+    int rc = pc__p_sl_item(l, index, &s);
+    if (!rc) rc = pc__p_sl_check_value(v, "the value", &len);
+    return rc ? rc : pc__p_sl_store(&s, v, len, (long long)index);
+}
+
+PYCONC_API int pc_shareable_list_set_int(pc_shareable_list *l, int64_t index, int64_t v) {
+    pc_shareable_item it;
+    memset(&it, 0, sizeof it);
+    it.type = PC_SHAREABLE_INT;
+    it.i = v;
+    return pc__p_sl_set(l, index, &it);
+}
+
+PYCONC_API int pc_shareable_list_set_double(pc_shareable_list *l, int64_t index, double v) {
+    pc_shareable_item it;
+    memset(&it, 0, sizeof it);
+    it.type = PC_SHAREABLE_FLOAT;
+    it.d = v;
+    return pc__p_sl_set(l, index, &it);
+}
+
+PYCONC_API int pc_shareable_list_set_bool(pc_shareable_list *l, int64_t index, int v) {
+    pc_shareable_item it;
+    memset(&it, 0, sizeof it);
+    it.type = PC_SHAREABLE_BOOL;
+    it.i = v != 0;
+    return pc__p_sl_set(l, index, &it);
+}
+
+PYCONC_API int pc_shareable_list_set_none(pc_shareable_list *l, int64_t index) {
+    pc_shareable_item it;
+    memset(&it, 0, sizeof it);
+    return pc__p_sl_set(l, index, &it);
+}
+
+PYCONC_API int pc_shareable_list_set_str(pc_shareable_list *l, int64_t index, const char *s) {
+    pc_shareable_item it;
+    memset(&it, 0, sizeof it);
+    it.type = PC_SHAREABLE_STR;
+    it.str = s;
+    return pc__p_sl_set(l, index, &it);
+}
+
+PYCONC_API int pc_shareable_list_set_bytes(pc_shareable_list *l, int64_t index, const void *b,
+                                           size_t len) {
+    pc_shareable_item it;
+    memset(&it, 0, sizeof it);
+    it.type = PC_SHAREABLE_BYTES;
+    it.bytes = b;
+    it.len = len;
+    return pc__p_sl_set(l, index, &it);
+}
+
+// Python's int == float: exact (2**53 + 1 != 2.0**53), NaN equal to nothing.
+static int pc__p_sl_int_eq_double(int64_t i, double d) {
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return 0;
+    return d == (double)(int64_t)d && (int64_t)d == i;
+}
+
+// Python's a == b for two values (a str/bytes value with its len).
+static int pc__p_sl_equal(const pc_shareable_item *a, size_t alen, const pc_shareable_item *b) {
+    int ai = a->type == PC_SHAREABLE_INT || a->type == PC_SHAREABLE_BOOL;
+    int bi = b->type == PC_SHAREABLE_INT || b->type == PC_SHAREABLE_BOOL;
+    int af = a->type == PC_SHAREABLE_FLOAT, bf = b->type == PC_SHAREABLE_FLOAT;
+    int64_t x = a->type == PC_SHAREABLE_BOOL ? a->i != 0 : a->i;
+    int64_t y = b->type == PC_SHAREABLE_BOOL ? b->i != 0 : b->i;
+    if (ai && bi) return x == y;
+    if (af && bf) return a->d == b->d;
+    if (ai && bf) return pc__p_sl_int_eq_double(x, b->d);
+    if (af && bi) return pc__p_sl_int_eq_double(y, a->d);
+    if (a->type != b->type) return 0;
+    if (a->type == PC_SHAREABLE_NONE) return 1;
+    const void *p = a->type == PC_SHAREABLE_STR ? (const void *)a->str : a->bytes;
+    return alen == b->len && (!alen || memcmp(p, b->bytes, alen) == 0);
+}
+
+// The number of items equal to v, and the first one's index (or len).
+static int pc__p_sl_find(pc_shareable_list *l, const pc_shareable_item *v, size_t *count,
+                         size_t *first) {
+    size_t len;
+    *count = *first = 0;
+    if (!l) return pc__error(PC_VALUE, "ShareableList is NULL");
+    if (pc__p_sl_check_value(v, "the value", &len)) return PC_VALUE;
+    for (size_t i = 0; i < l->len; i++) {
+        pc__p_sl_slot s;
+        pc_shareable_item e;
+        int rc = pc__p_sl_item(l, (int64_t)i, &s);
+        if (rc) return rc;
+        pc__p_sl_load(&s, &e);
+        if (!pc__p_sl_equal(v, len, &e)) continue;
+        if (!(*count)++) *first = i;
+    }
+    return PC_OK;
+}
+
+PYCONC_API int pc_shareable_list_count(pc_shareable_list *l, const pc_shareable_item *v,
+                                       size_t *out) {
+    size_t count, first;
+    int rc = pc__p_sl_find(l, v, &count, &first);
+    if (!rc && out) *out = count;
+    return rc;
+}
+
+PYCONC_API int pc_shareable_list_index(pc_shareable_list *l, const pc_shareable_item *v,
+                                       size_t *out) {
+    size_t count, first;
+    int rc = pc__p_sl_find(l, v, &count, &first);
+    if (rc) return rc;
+    if (!count) return pc__error(PC_VALUE, "ShareableList: %s not in this container",
+                                 pc__p_sl_kind_name(v->type));
+    if (out) *out = first;
+    return PC_OK;
+}
+
+PYCONC_API int pc_shareable_list_format(pc_shareable_list *l, char *out, size_t cap,
+                                        size_t *out_len) {
+    size_t n = 0;
+    if (!l) return pc__error(PC_VALUE, "ShareableList is NULL");
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < l->len; i++) {
+            pc__p_sl_slot s;
+            int rc = pc__p_sl_item(l, (int64_t)i, &s);
+            if (rc) return rc;
+            size_t k = strnlen((const char *)s.format, 8);
+            if (pass) memcpy(out + n, s.format, k);
+            n += k;
+        }
+        if (pass) {
+            out[n] = '\0';
+            break;
+        }
+        if (out_len) *out_len = n;
+        if (!out && cap == 0) return PC_OK;
+        if (!out || n + 1 > cap)
+            return pc__error(PC_VALUE, "ShareableList format of %zu bytes and a NUL does not "
+                             "fit in %zu", n, out ? cap : 0);
+        n = 0;
+    }
+    return PC_OK;
+}
+
+// SharedMemoryManager: the names of the blocks made through it, in the
+// process that started it.
+typedef struct pc__p_smm_name {
+    char path[PC__P_SHM_PATH_MAX];
+    uint64_t reaper_id;
+} pc__p_smm_name;
+
+struct pc_shared_memory_manager {
+    pc_lock mu;             // guards the fields below
+    pid_t pid;              // its process (a fork child's copy refuses calls)
+    int down;
+    pc__p_smm_name *names;
+    size_t len, cap;
+};
+
+PYCONC_API pc_shared_memory_manager *pc_shared_memory_manager_start(void) {
+    pc_shared_memory_manager *mgr =
+        (pc_shared_memory_manager *)pc__calloc(1, sizeof *mgr);
+    if (!mgr) return NULL;
+    pc_lock_init(&mgr->mu);
+    mgr->pid = pc__p_os_getpid();
+    return mgr;
+}
+
+static int pc__p_smm_check(const pc_shared_memory_manager *mgr) {
+    if (!mgr) return pc__error(PC_VALUE, "SharedMemoryManager is NULL");
+    if (mgr->pid != pc__p_os_getpid())
+        return pc__error(PC_VALUE, "this SharedMemoryManager belongs to process %d (use its "
+                         "blocks here, not the manager)", (int)mgr->pid);
+    return PC_OK;
+}
+
+// Lock the manager for a new block: PC_OK with the lock held.
+static int pc__p_smm_enter(pc_shared_memory_manager *mgr) {
+    if (pc__p_smm_check(mgr)) return PC_VALUE;
+    pc_lock_acquire(&mgr->mu, PC_FOREVER);
+    if (!mgr->down) return PC_OK;
+    pc_lock_release(&mgr->mu);
+    return pc__error(PC_VALUE, "SharedMemoryManager is shut down");
+}
+
+// Remember m's name (lock held); on failure m is unlinked.
+static int pc__p_smm_keep(pc_shared_memory_manager *mgr, pc_shared_memory *m) {
+    if (pc__grow(&mgr->names, &mgr->cap, mgr->len + 1, sizeof *mgr->names, 0)) {
+        pc_shared_memory_unlink(m);
+        return PC_NOMEM;
+    }
+    pc__p_smm_name *k = &mgr->names[mgr->len++];
+    memcpy(k->path, m->path, sizeof k->path);
+    k->reaper_id = m->reaper_id;
+    return PC_OK;
+}
+
+PYCONC_API pc_shared_memory *pc_shared_memory_manager_shared_memory(
+    pc_shared_memory_manager *mgr, size_t size) {
+    if (pc__p_smm_enter(mgr)) return NULL;
+    pc_shared_memory_desc d;
+    memset(&d, 0, sizeof d);
+    d.create = 1;
+    d.size = size;
+    pc_shared_memory *m = pc_shared_memory_new(&d);
+    if (m && pc__p_smm_keep(mgr, m)) {
+        pc_shared_memory_free(m);
+        m = NULL;
+    }
+    pc_lock_release(&mgr->mu);
+    return m;
+}
+
+PYCONC_API pc_shareable_list *pc_shared_memory_manager_shareable_list(
+    pc_shared_memory_manager *mgr, const pc_shareable_item *items, size_t count) {
+    if (pc__p_smm_enter(mgr)) return NULL;
+    pc_shareable_list_desc d;
+    memset(&d, 0, sizeof d);
+    d.items = items;
+    d.count = count;
+    d.create = 1;
+    pc_shareable_list *l = pc_shareable_list_new(&d);
+    if (l && pc__p_smm_keep(mgr, l->shm)) {
+        pc_shareable_list_free(l);
+        l = NULL;
+    }
+    pc_lock_release(&mgr->mu);
+    return l;
+}
+
+PYCONC_API int pc_shared_memory_manager_shutdown(pc_shared_memory_manager *mgr) {
+    if (pc__p_smm_check(mgr)) return PC_VALUE;
+    pc_lock_acquire(&mgr->mu, PC_FOREVER);
+    pc__p_shm_reaper *r = __atomic_load_n(&pc__p_shm_reaper_now, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; i < mgr->len; i++) {
+        pc__p_smm_name *k = &mgr->names[i];
+        // Gone already (its holder unlinked it): nothing to do, as Python's.
+        if (pc__p_os_shm_unlink(k->path) < 0) continue;
+        if (k->reaper_id && r && r->id == k->reaper_id) pc__p_shm_reaper_tell(r, 'U', k->path);
+    }
+    pc__free(mgr->names);
+    mgr->names = NULL;
+    mgr->len = mgr->cap = 0;
+    mgr->down = 1;
+    pc_lock_release(&mgr->mu);
+    return PC_OK;
+}
+
+PYCONC_API void pc_shared_memory_manager_free(pc_shared_memory_manager *mgr) {
+    if (!mgr) return;
+    if (mgr->pid == pc__p_os_getpid()) pc_shared_memory_manager_shutdown(mgr);
+    pc__free(mgr->names);
+    pc__free(mgr);
+}
 
 // >>E.queue-ring: the shared ring, its journal and its repair
 // A queue is one object of part D (PC_ARG_MP_QUEUE): its body is the
