@@ -41,8 +41,8 @@ static void leak_end(leak_mark k) {
 
 // What the workers share, from the initializer's pack: an event a task
 // blocks on, and a value it stores its pid in.
-static pc_mp_event *g_go;
-static pc_mp_value *g_pid;
+static PC__TLS pc_mp_event *g_go;      // each worker thread of a ThreadPool runs the initializer
+static PC__TLS pc_mp_value *g_pid;
 
 static int init_keep(void *arg) {
     pc_args *a = (pc_args *)arg;
