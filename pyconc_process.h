@@ -30,7 +30,8 @@
    E. QUEUES       multiprocessing's Queue, SimpleQueue, JoinableQueue: a
                    ring in shared memory
    F. POOLS        concurrent.futures.ProcessPoolExecutor (a pc_executor of
-                   pyconc_futures.h, which this header includes)
+                   pyconc_futures.h, which this header includes);
+                   multiprocessing.Pool and ThreadPool over it
    H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
@@ -498,11 +499,56 @@
      hangs the pool: they go to its replacement (Python: gh-115634).
    - prefetch sets how many tasks wait in each worker's pipe.
 
+   - Pool: a worker killed in a task fails that task's AsyncResult (or
+     its imap item) with PC_BROKEN, pid and signal in the message, and
+     the Pool goes on; Python's Pool waits forever (gh-96062).
+     terminate fails what was running (PC_BROKEN) and cancels what was
+     queued (PC_CANCELLED), where Python's results never become ready.
+
    LIMITS
-   - initargs is sent to each worker as it starts (replacements too), so
-     the pool keeps the caller's pack: keep it until pc_executor_free.
    - pc_executor_free waits for the queued tasks, also after
      shutdown(wait=0).
+
+   MULTIPROCESSING.POOL (pc_pool_*)
+   Built on the executors: a pc_pool owns a process pool (or, with
+   .threads = 1, a thread pool: multiprocessing.pool.ThreadPool, the same
+   calls) and each call's items, copied, become chunks, each one task of
+   the executor. Tasks follow the convention above; pc_pool_desc's
+   result_size decides how results come back (by copy on threads too).
+
+       Python                                   C
+       Pool(4, init, (x,), 10, ctx)             pc_pool_new(&(pc_pool_desc){ .processes = 4,
+                                                    .initializer = init, .initargs = pack,
+                                                    .maxtasksperchild = 10, .context = ctx })
+       ThreadPool(4)                            pc_pool_new(&(pc_pool_desc){ .processes = 4,
+                                                    .threads = 1 })
+       p.apply(f, (x,))                         pc_pool_apply(p, f, &x, sizeof x, &out)
+       p.apply_async(f, (x,), callback=c,       pc_pool_apply_async(p, f, &x, sizeof x,
+           error_callback=e)                        &(pc_pool_callbacks){c, e, ctx}, &ar)
+       p.map(f, xs, chunksize)                  pc_pool_map(p, f, &(pc_map_desc){ .items = xs,
+                                                    .count = n, .item_size = sizeof *xs }, out)
+       p.map_async(f, xs)                       pc_pool_map_async(p, f, &desc, NULL, &ar)
+       p.imap(f, xs), p.imap_unordered(f, xs)   pc_pool_imap(p, f, &desc, &it), _unordered
+       next(it) / it.next(timeout)              pc_imap_iterator_next(it, timeout, &r)
+       p.starmap(f, [(1, 2), (3, 4)])           pc_pool_starmap(p, f, packs, 2, 0, out)
+       p.close(), p.terminate(), p.join()       pc_pool_close(p), _terminate(p), _join(p)
+       with Pool() as p: ...                    pc_pool_free(p) (terminates a running pool)
+       r.get(timeout), r.wait(timeout)          pc_async_result_get(r, t, &v), _wait(r, t)
+       r.ready(), r.successful()                pc_async_result_ready(r), _successful(r, &ok)
+
+   - A map's callback gets a `void **` array of its results; callbacks run
+     in the executor's collecting thread before the result is ready.
+   - A map's result is ready once every chunk has finished (Python's is
+     ready at the first failure while the rest still run).
+   - starmap's packs hold values only (int, double, bytes, str); each task
+     gets the worker's copy of its pack as a `const pc_args *`.
+   - imap: a task that raises gives its code once; the items after it in
+     its chunk are skipped and the iteration goes on.
+   - maxtasksperchild works under fork too, as in Python (the executor's
+     max_tasks_per_child refuses fork, as Python's does).
+   - initargs are copied at pc_pool_new / pc_process_pool_new (a pack of
+     the pool's own: connections and shared objects are duplicated), so
+     the caller may free its pack at once.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -1531,8 +1577,8 @@ typedef struct pc_process_pool_desc {
                                     //   worker's copy of initargs (NULL without one), kept
                                     //   for the worker's life; non-zero or pc_raise breaks
                                     //   the pool (PC_BROKEN); NULL: none
-    const pc_args *initargs;        // sent to each worker as it starts (a replacement
-                                    //   too): keep it until pc_executor_free
+    const pc_args *initargs;        // copied by pc_process_pool_new; the copy goes to each
+                                    //   worker as it starts (a replacement too)
     int max_tasks_per_child;        // a worker ends after this many and a new one starts;
                                     //   0: no limit; refused with fork (as Python)
     size_t result_size;             // 0: a task's returned pointer crosses as an integer;

@@ -243,7 +243,7 @@ static void body_killed(pc_start_method m, int use_exit) {
     pc_future_release(f);
     for (long i = 0; i < 10; i++) pc_future_release(fs[i]);
     pc_executor_free(ex);
-    pc_args_free(a);            // kept by the pool until its free
+    pc_args_free(a);
     pc_mp_event_free(ev);
     pc_mp_value_free(pidv);
     leak_end(k);
