@@ -30,7 +30,8 @@
    E. QUEUES       multiprocessing's Queue, SimpleQueue, JoinableQueue: a
                    ring in shared memory
    F. POOLS        concurrent.futures.ProcessPoolExecutor (a pc_executor of
-                   pyconc_futures.h, which this header includes)
+                   pyconc_futures.h, which this header includes);
+                   multiprocessing.Pool and ThreadPool over it
    H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
@@ -520,11 +521,56 @@
      hangs the pool: they go to its replacement (Python: gh-115634).
    - prefetch sets how many tasks wait in each worker's pipe.
 
+   - Pool: a worker killed in a task fails that task's AsyncResult (or
+     its imap item) with PC_BROKEN, pid and signal in the message, and
+     the Pool goes on; Python's Pool waits forever (gh-96062).
+     terminate fails what was running (PC_BROKEN) and cancels what was
+     queued (PC_CANCELLED), where Python's results never become ready.
+
    LIMITS
-   - initargs is sent to each worker as it starts (replacements too), so
-     the pool keeps the caller's pack: keep it until pc_executor_free.
    - pc_executor_free waits for the queued tasks, also after
      shutdown(wait=0).
+
+   MULTIPROCESSING.POOL (pc_pool_*)
+   Built on the executors: a pc_pool owns a process pool (or, with
+   .threads = 1, a thread pool: multiprocessing.pool.ThreadPool, the same
+   calls) and each call's items, copied, become chunks, each one task of
+   the executor. Tasks follow the convention above; pc_pool_desc's
+   result_size decides how results come back (by copy on threads too).
+
+       Python                                   C
+       Pool(4, init, (x,), 10, ctx)             pc_pool_new(&(pc_pool_desc){ .processes = 4,
+                                                    .initializer = init, .initargs = pack,
+                                                    .maxtasksperchild = 10, .context = ctx })
+       ThreadPool(4)                            pc_pool_new(&(pc_pool_desc){ .processes = 4,
+                                                    .threads = 1 })
+       p.apply(f, (x,))                         pc_pool_apply(p, f, &x, sizeof x, &out)
+       p.apply_async(f, (x,), callback=c,       pc_pool_apply_async(p, f, &x, sizeof x,
+           error_callback=e)                        &(pc_pool_callbacks){c, e, ctx}, &ar)
+       p.map(f, xs, chunksize)                  pc_pool_map(p, f, &(pc_map_desc){ .items = xs,
+                                                    .count = n, .item_size = sizeof *xs }, out)
+       p.map_async(f, xs)                       pc_pool_map_async(p, f, &desc, NULL, &ar)
+       p.imap(f, xs), p.imap_unordered(f, xs)   pc_pool_imap(p, f, &desc, &it), _unordered
+       next(it) / it.next(timeout)              pc_imap_iterator_next(it, timeout, &r)
+       p.starmap(f, [(1, 2), (3, 4)])           pc_pool_starmap(p, f, packs, 2, 0, out)
+       p.close(), p.terminate(), p.join()       pc_pool_close(p), _terminate(p), _join(p)
+       with Pool() as p: ...                    pc_pool_free(p) (terminates a running pool)
+       r.get(timeout), r.wait(timeout)          pc_async_result_get(r, t, &v), _wait(r, t)
+       r.ready(), r.successful()                pc_async_result_ready(r), _successful(r, &ok)
+
+   - A map's callback gets a `void **` array of its results; callbacks run
+     in the executor's collecting thread before the result is ready.
+   - A map's result is ready once every chunk has finished (Python's is
+     ready at the first failure while the rest still run).
+   - starmap's packs hold values only (int, double, bytes, str); each task
+     gets the worker's copy of its pack as a `const pc_args *`.
+   - imap: a task that raises gives its code once; the items after it in
+     its chunk are skipped and the iteration goes on.
+   - maxtasksperchild works under fork too, as in Python (the executor's
+     max_tasks_per_child refuses fork, as Python's does).
+   - initargs are copied at pc_pool_new / pc_process_pool_new (a pack of
+     the pool's own: connections and shared objects are duplicated), so
+     the caller may free its pack at once.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -1714,8 +1760,8 @@ typedef struct pc_process_pool_desc {
                                     //   worker's copy of initargs (NULL without one), kept
                                     //   for the worker's life; non-zero or pc_raise breaks
                                     //   the pool (PC_BROKEN); NULL: none
-    const pc_args *initargs;        // sent to each worker as it starts (a replacement
-                                    //   too): keep it until pc_executor_free
+    const pc_args *initargs;        // copied by pc_process_pool_new; the copy goes to each
+                                    //   worker as it starts (a replacement too)
     int max_tasks_per_child;        // a worker ends after this many and a new one starts;
                                     //   0: no limit; refused with fork (as Python)
     size_t result_size;             // 0: a task's returned pointer crosses as an integer;
@@ -1741,6 +1787,132 @@ PYCONC_API int pc_process_pool_kill_workers(pc_executor *ex);
 /* Fill out[0..cap) with the live workers' pids; return how many there are
    (0 for anything but a process pool). */
 PYCONC_API size_t pc_process_pool_pids(pc_executor *ex, long *out, size_t cap);
+
+// >>F.pool-api: multiprocessing.Pool and ThreadPool
+/* A pool of workers with Python's multiprocessing.Pool interface, built on
+   a process pool executor (or, with .threads, a thread pool executor:
+   multiprocessing.pool.ThreadPool). Tasks follow part F's convention. */
+typedef struct pc_pool pc_pool;
+/* The result of an *_async call. Python: multiprocessing.pool.AsyncResult */
+typedef struct pc_async_result pc_async_result;
+/* The results of imap / imap_unordered. Python: pool.IMapIterator */
+typedef struct pc_imap_iterator pc_imap_iterator;
+
+/* What pc_pool_new takes; the zero value of each field is Python's default. */
+typedef struct pc_pool_desc {
+    int processes;                  // workers; 0: pc_process_cpu_count()
+    pc_target_fn initializer;       // run first in each worker as initializer(pack), the
+                                    //   worker's copy of initargs (NULL without one)
+    const pc_args *initargs;        // copied by pc_pool_new (free yours when you like)
+    int maxtasksperchild;           // a worker ends after this many tasks and a new one
+                                    //   starts (fork too); 0: no limit; not with .threads
+    const pc_context *context;      // NULL: the default start method
+    size_t result_size;             // as pc_process_pool_desc.result_size, threads too
+    int threads;                    // non-zero: a ThreadPool (threads, not processes)
+} pc_pool_desc;
+
+/* Called once an *_async call succeeded with its result (apply) or its
+   `void **` array of results (map, starmap); error_callback with the
+   code and message of the first task that raised. They run in the pool's
+   collecting thread before the result is ready; NULL: none. */
+typedef struct pc_pool_callbacks {
+    void (*callback)(void *result, void *ctx);
+    void (*error_callback)(int code, const char *message, void *ctx);
+    void *ctx;
+} pc_pool_callbacks;
+
+/* Make a pool and start its workers. desc may be NULL.
+   Returns NULL on failure: PC_VALUE (negative processes or maxtasksperchild,
+   maxtasksperchild with threads), PC_OS, PC_NOMEM, PC_RUNTIME.
+   Python: multiprocessing.Pool(processes, initializer, initargs,
+   maxtasksperchild, context); ThreadPool(processes, initializer, initargs) */
+PYCONC_API pc_pool *pc_pool_new(const pc_pool_desc *desc);
+/* Run fn on one argument (arg_size > 0: a copy of arg_size bytes; 0: the
+   pointer's value) and wait. out (may be NULL) gets the result: a void *
+   when result_size is 0, else result_size bytes.
+   Returns: PC_OK, the task's code (message in pc_last_error), PC_BROKEN (its
+   worker died), PC_VALUE (pool not running), PC_NOMEM.  Blocks: yes.
+   Python: Pool.apply */
+PYCONC_API int pc_pool_apply(pc_pool *pool, pc_task_fn fn, const void *arg, size_t arg_size,
+                             void *out);
+/* As pc_pool_apply, without waiting: *out_result gets a pc_async_result to
+   free. cb may be NULL. Returns: PC_OK, PC_VALUE, PC_NOMEM.
+   Python: Pool.apply_async(func, args, callback=, error_callback=) */
+PYCONC_API int pc_pool_apply_async(pc_pool *pool, pc_task_fn fn, const void *arg,
+                                   size_t arg_size, const pc_pool_callbacks *cb,
+                                   pc_async_result **out_result);
+/* Run fn on each item of desc (items, count, item_size, chunksize, as
+   pc_executor_map; timeout and buffersize must be 0) and wait. The items
+   are copied first. out (may be NULL) gets the results in order: count
+   void * when result_size is 0, else count * result_size bytes.
+   chunksize 0: Python's (count / (4 * processes), rounded up).
+   Returns: PC_OK, the code of the first task that raised, PC_BROKEN,
+   PC_VALUE, PC_NOMEM.  Blocks: yes.  Python: Pool.map */
+PYCONC_API int pc_pool_map(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc, void *out);
+/* As pc_pool_map without waiting; pc_async_result_get gives a `void **`
+   array of count results. Python: Pool.map_async */
+PYCONC_API int pc_pool_map_async(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
+                                 const pc_pool_callbacks *cb, pc_async_result **out_result);
+/* Results one by one, in order (imap) or as they finish (imap_unordered);
+   chunksize 0 is 1. Returns: PC_OK, PC_VALUE, PC_NOMEM.
+   Python: Pool.imap, Pool.imap_unordered */
+PYCONC_API int pc_pool_imap(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
+                            pc_imap_iterator **out_iter);
+PYCONC_API int pc_pool_imap_unordered(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
+                                      pc_imap_iterator **out_iter);
+/* Wait up to timeout seconds for the next result. A task that raised
+   gives its code once (message in pc_last_error); the items after it in
+   its chunk did not run and are skipped. Returns: PC_OK, PC_EOF (no more),
+   PC_TIMEOUT (call again), the task's code, PC_BROKEN, PC_CANCELLED
+   (terminated pool), PC_VALUE.  Blocks: yes.  Python: IMapIterator.next */
+PYCONC_API int pc_imap_iterator_next(pc_imap_iterator *it, double timeout, void **out_result);
+/* Free the iterator (tasks still running finish on their own). NULL is ignored. */
+PYCONC_API void pc_imap_iterator_free(pc_imap_iterator *it);
+/* fn(pack) for each of the count packs (Python's argument tuples); fn
+   gets the worker's copy of its pack as its `void *` argument (a
+   `const pc_args *`). Packs hold values only (int, double, bytes, str): a
+   connection or shared object is refused (PC_VALUE). Results and chunksize
+   as pc_pool_map. Returns: as pc_pool_map.
+   Python: Pool.starmap, Pool.starmap_async */
+PYCONC_API int pc_pool_starmap(pc_pool *pool, pc_task_fn fn, const pc_args *const *packs,
+                               size_t count, size_t chunksize, void *out);
+PYCONC_API int pc_pool_starmap_async(pc_pool *pool, pc_task_fn fn, const pc_args *const *packs,
+                                     size_t count, size_t chunksize,
+                                     const pc_pool_callbacks *cb, pc_async_result **out_result);
+/* No more tasks; the workers end once the queued ones are done.
+   Returns: PC_OK, PC_VALUE (NULL).  Python: Pool.close */
+PYCONC_API int pc_pool_close(pc_pool *pool);
+/* Stop at once: tasks not started are cancelled (PC_CANCELLED), running
+   ones fail (PC_BROKEN; with threads they finish), and the workers are
+   ended and waited for. Returns: PC_OK, PC_VALUE.  Blocks: yes.
+   Python: Pool.terminate */
+PYCONC_API int pc_pool_terminate(pc_pool *pool);
+/* Wait for the workers to end, after close or terminate.
+   Returns: PC_OK, PC_VALUE (the pool is still running).  Blocks: yes.
+   Python: Pool.join */
+PYCONC_API int pc_pool_join(pc_pool *pool);
+/* Terminate the pool if it still runs (Python's `with Pool() as p:`), join
+   and free it. Async results and iterators outlive it. NULL is ignored. */
+PYCONC_API void pc_pool_free(pc_pool *pool);
+
+/* Wait up to timeout seconds; *out_result (may be NULL) gets the result
+   (apply: the value, or a pointer to result_size bytes; map: a `void **`
+   array), valid until pc_async_result_free.
+   Returns: PC_OK, PC_TIMEOUT, the first task's code (message in
+   pc_last_error), PC_BROKEN, PC_CANCELLED, PC_VALUE.  Blocks: yes.
+   Python: AsyncResult.get */
+PYCONC_API int pc_async_result_get(pc_async_result *r, double timeout, void **out_result);
+/* Wait up to timeout seconds for the result. Returns: PC_OK (ready),
+   PC_TIMEOUT, PC_VALUE.  Blocks: yes.  Python: AsyncResult.wait */
+PYCONC_API int pc_async_result_wait(pc_async_result *r, double timeout);
+/* 1 once ready, else 0.  Python: AsyncResult.ready */
+PYCONC_API int pc_async_result_ready(const pc_async_result *r);
+/* *out gets 1 when every task succeeded, else 0.
+   Returns: PC_OK, PC_VALUE (not ready yet, as Python's ValueError).
+   Python: AsyncResult.successful */
+PYCONC_API int pc_async_result_successful(const pc_async_result *r, int *out);
+/* Let go of the result (the tasks still run, callbacks still come). NULL is ignored. */
+PYCONC_API void pc_async_result_free(pc_async_result *r);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -10544,6 +10716,15 @@ static int pc__p_pp_get_fn(pc__p_buf *b, uintptr_t *out) {
     return PC_OK;
 }
 
+// A chunk of items as data: one of pc_executor_map's or one of a Pool's.
+static int pc__p_pool_chunk_view(pc_task_fn fn, void *arg, pc__f_chunk_view *out);
+// 1: a map's or a Pool's chunk, *out filled; -1: a zipped map's chunk
+// (it cannot cross); 0: a plain task.
+static int pc__p_pp_view(pc_task_fn fn, void *arg, pc__f_chunk_view *out) {
+    int v = pc__f_map_chunk_view(fn, arg, out);
+    return v ? v : pc__p_pool_chunk_view(fn, arg, out);
+}
+
 static pc_task_fn pc__p_pp_task_fn(uintptr_t addr) {
     pc_task_fn fn;
     memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
@@ -10748,7 +10929,7 @@ typedef struct pc__p_pp {
     char broken_msg[256];
     const pc_context *ctx;
     pc_mp_array *slots;         // each worker's running task id (0: none)
-    const pc_args *initargs;    // the user's, sent to each worker as it starts
+    pc_args *initargs;          // a copy of the user's, sent to each worker as it starts
     pc__p_buf initref;          // the initializer, encoded
     pc_connection *wake_r, *wake_w;
     pc_thread *feeder, *collector;
@@ -10803,7 +10984,7 @@ static void pc__p_pp_done(pc__p_pp *p, pc__p_pp_task *t, int code, const char *m
 static int pc__p_pp_encode(pc__p_pp *p, pc__p_pp_task *t) {
     pc__p_buf *b = &t->msg;
     pc__f_chunk_view v;
-    int chunk = t->chunk && pc__f_map_chunk_view(t->fn, t->arg, &v);
+    int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
     pc__p_buf_u8(b, chunk ? PC__PP_CHUNK : PC__PP_TASK);
     pc__p_buf_u64(b, t->id);
     int rc = pc__p_pp_put_fn(b, pc__p_pp_task_addr(chunk ? v.fn : t->fn), p->raw_fn);
@@ -11067,7 +11248,7 @@ static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
     }
     void *result = NULL;
     pc__f_chunk_view v;
-    int chunk = t->chunk && pc__f_map_chunk_view(t->fn, t->arg, &v);
+    int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
     size_t cap = chunk ? v.count : 1;
     if (count > cap) count = cap;
     for (uint64_t i = 0; i < count && !b.bad; i++) {
@@ -11245,7 +11426,7 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
                            pc_future **out_future) {
     pc__p_pp *p = (pc__p_pp *)ex;
     pc__f_chunk_view v;
-    int chunk = pc__f_map_chunk_view(fn, (void *)(uintptr_t)arg, &v);
+    int chunk = pc__p_pp_view(fn, (void *)(uintptr_t)arg, &v);
     if (chunk < 0)
         return pc__error(PC_VALUE, "a map over several inputs cannot run on a process pool "
                                    "(its task gets pointers into this process)");
@@ -11334,13 +11515,15 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
+    pc_args_free(p->initargs);
     pc__free(p->initref.p);
     pc__free(p->w);
     pc__free(p);
 }
 
+// pool: for a Pool, which takes a task quota under fork as Python's does.
 static int pc__p_pp_desc_check(const pc_process_pool_desc *in, pc_process_pool_desc *d,
-                               pc_start_method *out_method) {
+                               pc_start_method *out_method, int pool) {
     memset(d, 0, sizeof *d);
     if (in) *d = *in;
     if (d->max_workers < 0) return pc__error(PC_VALUE, "max_workers must be greater than 0");
@@ -11353,7 +11536,7 @@ static int pc__p_pp_desc_check(const pc_process_pool_desc *in, pc_process_pool_d
     if (!d->mp_context) d->mp_context = pc_get_context(PC_START_DEFAULT);
     pc_start_method m = pc_context_get_start_method(d->mp_context);
     if (m == PC_START_DEFAULT) m = pc_get_start_method();
-    if (m == PC_START_FORK && d->max_tasks_per_child)
+    if (m == PC_START_FORK && d->max_tasks_per_child && !pool)
         return pc__error(PC_VALUE, "max_tasks_per_child is incompatible with the 'fork' "
                                    "start method; supply a different mp_context");
     *out_method = m;
@@ -11385,6 +11568,26 @@ static int pc__p_pp_threads(pc__p_pp *p) {
     return rc;
 }
 
+// A pack of the pool's own, equal to a: encoded and decoded again (its
+// connections and shared objects are duplicated), so the caller may free a.
+static pc_args *pc__p_pp_args_copy(const pc_args *a) {
+    int fds[PC__ARGS_MAX_FDS];
+    size_t nfds = 0;
+    pc__p_buf b;
+    pc_args *copy = NULL;
+    memset(&b, 0, sizeof b);
+    int rc = pc__p_args_encode(a, &b, fds, &nfds, NULL);
+    if (rc == PC_OK) {
+        b.pos = 0;
+        copy = pc__p_args_decode(&b, fds, nfds, 1);
+        if (!copy) pc__error(PC_VALUE, "initargs: the pack could not be copied");
+    }
+    for (size_t i = 0; i < nfds; i++)
+        if (fds[i] >= 0) pc__p_os_close(fds[i]);      // the ones the copy did not take
+    pc__free(b.p);
+    return copy;
+}
+
 static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     pc_mp_array_desc ad;
     memset(&ad, 0, sizeof ad);
@@ -11394,7 +11597,8 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     p->w = (pc__p_pp_worker *)pc__calloc((size_t)d->max_workers, sizeof *p->w);
     if (!p->slots || !p->w) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
     int rc = pc_pipe(0, &p->wake_r, &p->wake_w);
-    p->initargs = d->initargs;
+    if (d->initargs && !(p->initargs = pc__p_pp_args_copy(d->initargs)))
+        return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
     if (!rc && d->initializer) {
         void *(*as_task)(void *);
         memcpy(&as_task, &d->initializer, sizeof as_task);
@@ -11407,10 +11611,10 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     return rc ? rc : pc__p_pp_threads(p);
 }
 
-PYCONC_API pc_executor *pc_process_pool_new(const pc_process_pool_desc *desc) {
+static pc_executor *pc__p_pp_new(const pc_process_pool_desc *desc, int pool) {
     pc_process_pool_desc d;
     pc_start_method m = PC_START_DEFAULT;
-    if (pc__p_pp_desc_check(desc, &d, &m)) return NULL;
+    if (pc__p_pp_desc_check(desc, &d, &m, pool)) return NULL;
     pc__p_pp *p = (pc__p_pp *)pc__calloc(1, sizeof *p);
     if (!p) return NULL;
     p->base.vtable = &pc__p_pp_vtable;
@@ -11439,11 +11643,16 @@ PYCONC_API pc_executor *pc_process_pool_new(const pc_process_pool_desc *desc) {
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
+    pc_args_free(p->initargs);
     pc__free(p->initref.p);
     pc__free(p->w);
     pc__free(p);
     pc__error(rc, "%s", msg);
     return NULL;
+}
+
+PYCONC_API pc_executor *pc_process_pool_new(const pc_process_pool_desc *desc) {
+    return pc__p_pp_new(desc, 0);
 }
 
 static int pc__p_pp_signal(pc_executor *ex, int kill) {
@@ -11476,6 +11685,628 @@ PYCONC_API size_t pc_process_pool_pids(pc_executor *ex, long *out, size_t cap) {
     }
     pc_lock_release(&p->lock);
     return n;
+}
+// >>F.mp-pool: multiprocessing.Pool and ThreadPool over an executor
+// A call (apply, map, imap ...) is a job: its items, copied, cut into
+// chunks; each chunk is one task of the executor, run by
+// pc__p_pool_chunk_run on a thread pool or, as data (pc__p_pool_chunk_view),
+// by a process pool's worker. A chunk's future tells the job when it is done.
+typedef struct pc__p_pool_chunk {
+    struct pc_async_result *job;
+    size_t start, count;        // items [start, start + count)
+    size_t ok;                  // items that returned before one raised
+    pc_future *f;               // the executor's future (results copied back live in it)
+    int finished, code;         // done; its code (PC_OK, raised, PC_CANCELLED ...)
+    char *msg;                  // the message of code
+} pc__p_pool_chunk;
+
+enum { PC__POOL_ONE = 0, PC__POOL_MAP = 1, PC__POOL_IMAP = 2, PC__POOL_UNORDERED = 3 };
+
+struct pc_async_result {        // a job; pc_imap_iterator reads one too
+    pc_lock lock;
+    pc_condition cond;          // on lock: a chunk finished
+    int refs;                   // the user's, and one per chunk not finished
+    int kind;
+    pc_task_fn fn;
+    char *items;                // the copy
+    size_t n, item_size, chunksize, nchunks, left, result_size;
+    pc__p_pool_chunk *chunks;
+    void **results;             // n
+    char *store;                // threads with result_size: n * result_size
+    size_t *order, ndone;       // chunks in the order they finished
+    int ready, code;            // code: the first failure's
+    char msg[256];
+    pc_pool_callbacks cb;
+};
+
+struct pc_imap_iterator {
+    pc_async_result *job;
+    size_t pos;                 // imap: the next item; unordered: items yielded
+    size_t uk, ui;              // unordered: order[uk]'s item ui is next
+};
+
+struct pc_pool {
+    pc_executor *ex;
+    pc_lock lock;
+    int state;                  // PC__POOL_RUN ...
+    int threads, nworkers, raw_fn;
+    size_t result_size;
+    pc_args *initargs;          // the copy (threads: what the initializer gets)
+};
+enum { PC__POOL_RUN = 0, PC__POOL_CLOSE = 1, PC__POOL_TERMINATE = 2 };
+
+static void *pc__p_pool_item(const pc_async_result *j, size_t i) {
+    if (!j->item_size) return ((void *const *)(const void *)j->items)[i];
+    return j->items + i * j->item_size;
+}
+
+// A chunk on a thread pool: its items until one raises (that raise stays
+// pending, so the chunk's future gets it).
+static void *pc__p_pool_chunk_run(void *arg) {
+    pc__p_pool_chunk *c = (pc__p_pool_chunk *)arg;
+    pc_async_result *j = c->job;
+    char msg[256];
+    for (size_t i = 0; i < c->count; i++) {
+        void *r = j->fn(pc__p_pool_item(j, c->start + i));
+        int code = pc__exception_take(msg, sizeof msg);
+        if (code) {
+            c->ok = i;
+            pc_raise(code, "%s", msg);
+            return NULL;
+        }
+        if (j->store && r) {    // copied at once, as a worker process does
+            memcpy(j->store + (c->start + i) * j->result_size, r, j->result_size);
+            r = j->store + (c->start + i) * j->result_size;
+        }
+        j->results[c->start + i] = r;
+    }
+    c->ok = c->count;
+    return NULL;
+}
+
+static int pc__p_pool_chunk_view(pc_task_fn fn, void *arg, pc__f_chunk_view *out) {
+    if (fn != pc__p_pool_chunk_run || !arg || !out) return 0;
+    pc__p_pool_chunk *c = (pc__p_pool_chunk *)arg;
+    pc_async_result *j = c->job;
+    out->fn = j->fn;
+    out->item_size = j->item_size;
+    out->items = j->item_size ? (const void *)(j->items + c->start * j->item_size)
+                              : (const void *)((void *const *)(const void *)j->items + c->start);
+    out->count = c->count;
+    out->results = j->results + c->start;
+    out->ok = &c->ok;
+    return 1;
+}
+
+static void pc__p_pool_job_unref(pc_async_result *j) {
+    pc_lock_acquire(&j->lock, PC_FOREVER);
+    int last = --j->refs == 0;
+    pc_lock_release(&j->lock);
+    if (!last) return;
+    for (size_t k = 0; k < j->nchunks; k++) {
+        pc_future_release(j->chunks[k].f);
+        pc__free(j->chunks[k].msg);
+    }
+    pc__free(j->chunks);
+    pc__free(j->items);
+    pc__free(j->results);
+    pc__free(j->store);
+    pc__free(j->order);
+    pc__free(j);
+}
+
+// Every chunk is done: the callbacks, then the result is ready.
+static void pc__p_pool_job_finish(pc_async_result *j) {
+    if (j->code && j->cb.error_callback) {
+        j->cb.error_callback(j->code, j->msg, j->cb.ctx);
+    } else if (!j->code && j->cb.callback) {
+        j->cb.callback(j->kind == PC__POOL_ONE ? j->results[0] : (void *)j->results, j->cb.ctx);
+    }
+    pc__exception_take(NULL, 0);        // a callback's raise goes no further
+    pc_lock_acquire(&j->lock, PC_FOREVER);
+    __atomic_store_n(&j->ready, 1, __ATOMIC_RELEASE);
+    pc_condition_notify_all(&j->cond);
+    pc_lock_release(&j->lock);
+}
+
+// A chunk's future is done (in the thread that finished or cancelled it).
+static void pc__p_pool_chunk_done(pc_future *f, void *ctx) {
+    pc__p_pool_chunk *c = (pc__p_pool_chunk *)ctx;
+    pc_async_result *j = c->job;
+    int code = PC_CANCELLED;
+    const char *m = "the pool was terminated before this task started";
+    if (!pc_future_cancelled(f) && pc_future_exception(f, 0, &code, &m) != PC_OK) {
+        code = PC_RUNTIME;
+        m = "a pool task's future could not be read";
+    }
+    pc_lock_acquire(&j->lock, PC_FOREVER);
+    c->code = code;
+    if (code) c->msg = pc__strdup(m ? m : "");
+    if (code && !j->code) {
+        j->code = code;
+        snprintf(j->msg, sizeof j->msg, "%s", m ? m : "");
+    }
+    c->finished = 1;
+    j->order[j->ndone++] = (size_t)(c - j->chunks);
+    int last = --j->left == 0;
+    pc_condition_notify_all(&j->cond);
+    pc_lock_release(&j->lock);
+    if (last) pc__p_pool_job_finish(j);
+    pc__p_pool_job_unref(j);
+}
+
+static int pc__p_pool_running(pc_pool *pool) {
+    if (!pool) return pc__error(PC_VALUE, "pool is NULL");
+    pc_lock_acquire(&pool->lock, PC_FOREVER);
+    int state = pool->state;
+    pc_lock_release(&pool->lock);
+    return state == PC__POOL_RUN ? PC_OK : pc__error(PC_VALUE, "Pool not running");
+}
+
+// A job over n items of item_size bytes (0: pointers), copied from items.
+static pc_async_result *pc__p_pool_job_new(pc_pool *pool, int kind, pc_task_fn fn,
+                                           const void *items, size_t n, size_t item_size,
+                                           size_t chunksize, const pc_pool_callbacks *cb) {
+    pc_async_result *j = (pc_async_result *)pc__calloc(1, sizeof *j);
+    if (!j) return NULL;
+    pc_condition_init_lock(&j->cond, &j->lock);
+    j->refs = 1;
+    j->kind = kind;
+    j->fn = fn;
+    j->n = n;
+    j->item_size = item_size;
+    j->result_size = pool->result_size;
+    j->chunksize = chunksize ? chunksize : 1;
+    j->nchunks = n / j->chunksize + (n % j->chunksize != 0);
+    if (cb) j->cb = *cb;
+    size_t bytes = item_size ? n * item_size : n * sizeof(void *);
+    j->items = (char *)pc__malloc(bytes ? bytes : 1);
+    j->chunks = (pc__p_pool_chunk *)pc__calloc(j->nchunks + 1, sizeof *j->chunks);
+    j->results = (void **)pc__calloc(n + 1, sizeof *j->results);
+    j->order = (size_t *)pc__calloc(j->nchunks + 1, sizeof *j->order);
+    if (pool->threads && j->result_size && n)
+        j->store = (char *)pc__calloc(n, j->result_size);
+    if (!j->items || !j->chunks || !j->results || !j->order ||
+        (pool->threads && j->result_size && n && !j->store)) {
+        pc__p_pool_job_unref(j);
+        pc__error(PC_NOMEM, "out of memory for a pool call");
+        return NULL;
+    }
+    if (bytes) memcpy(j->items, items, bytes);
+    return j;
+}
+
+// Submit every chunk of j; a chunk the executor refuses fails with its code.
+static void pc__p_pool_job_start(pc_pool *pool, pc_async_result *j) {
+    j->left = j->nchunks;
+    if (!j->nchunks) {
+        pc__p_pool_job_finish(j);
+        return;
+    }
+    for (size_t k = 0; k < j->nchunks; k++) {
+        pc__p_pool_chunk *c = &j->chunks[k];
+        c->job = j;
+        c->start = k * j->chunksize;
+        c->count = j->n - c->start < j->chunksize ? j->n - c->start : j->chunksize;
+        pc_lock_acquire(&j->lock, PC_FOREVER);
+        j->refs++;
+        pc_lock_release(&j->lock);
+        pc_future *f = NULL;
+        int rc = pc_executor_submit(pool->ex, pc__p_pool_chunk_run, c, &f);
+        if (rc == PC_OK) {
+            c->f = f;       // before the callback: the job frees it
+            pc_future_add_done_callback(f, pc__p_pool_chunk_done, c);
+            continue;
+        }
+        pc_future *failed = pc_future_new();        // finishes the chunk the same way
+        if (failed) {
+            pc_future_set_running_or_notify_cancel(failed);
+            pc_future_set_exception(failed, rc, "%s", pc_last_error());
+            c->f = failed;
+            pc_future_add_done_callback(failed, pc__p_pool_chunk_done, c);
+        } else {
+            pc_lock_acquire(&j->lock, PC_FOREVER);
+            j->refs--;
+            c->finished = 1;
+            c->code = j->code = j->code ? j->code : PC_NOMEM;
+            j->order[j->ndone++] = k;
+            int last = --j->left == 0;
+            pc_lock_release(&j->lock);
+            if (last) pc__p_pool_job_finish(j);
+        }
+    }
+}
+
+static int pc__p_pool_call(pc_pool *pool, int kind, pc_task_fn fn, const void *items, size_t n,
+                           size_t item_size, size_t chunksize, const pc_pool_callbacks *cb,
+                           pc_async_result **out) {
+    if (!out) return pc__error(PC_VALUE, "the out pointer is NULL");
+    *out = NULL;
+    int rc = pc__p_pool_running(pool);
+    if (rc) return rc;
+    if (!fn) return pc__error(PC_VALUE, "fn is NULL");
+    if (!items && n) return pc__error(PC_VALUE, "items is NULL");
+    if (item_size && n > (size_t)-1 / item_size)
+        return pc__error(PC_VALUE, "%zu items of %zu bytes overflow", n, item_size);
+    pc_async_result *j = pc__p_pool_job_new(pool, kind, fn, items, n, item_size, chunksize, cb);
+    if (!j) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    pc__p_pool_job_start(pool, j);
+    *out = j;
+    return PC_OK;
+}
+
+// Python's Pool.map chunksize: ceil(n / (4 * workers)).
+static size_t pc__p_pool_chunksize(pc_pool *pool, size_t n, size_t chunksize) {
+    if (chunksize) return chunksize;
+    size_t per = (size_t)pool->nworkers * 4;
+    return n / per + (n % per != 0);
+}
+
+static int pc__p_pool_desc_check(const pc_map_desc *d) {
+    if (!d) return pc__error(PC_VALUE, "map desc is NULL (it holds the items)");
+    if (d->timeout != 0 || d->buffersize != 0)
+        return pc__error(PC_VALUE, "a Pool's map takes no timeout or buffersize");
+    return PC_OK;
+}
+
+// Wait for the job, then copy its results to out (see pc_pool_map).
+static int pc__p_pool_collect(pc_async_result *j, void *out) {
+    int rc = pc_async_result_get(j, PC_FOREVER, NULL);
+    if (rc == PC_OK && out) {
+        for (size_t i = 0; i < j->n; i++) {
+            if (!j->result_size) ((void **)out)[i] = j->results[i];
+            else if (j->results[i])
+                memcpy((char *)out + i * j->result_size, j->results[i], j->result_size);
+            else memset((char *)out + i * j->result_size, 0, j->result_size);
+        }
+    }
+    pc_async_result_free(j);
+    return rc;
+}
+
+PYCONC_API int pc_pool_apply_async(pc_pool *pool, pc_task_fn fn, const void *arg,
+                                   size_t arg_size, const pc_pool_callbacks *cb,
+                                   pc_async_result **out_result) {
+    const void *item = arg_size ? arg : (const void *)&arg;
+    return pc__p_pool_call(pool, PC__POOL_ONE, fn, item, 1, arg_size, 1, cb, out_result);
+}
+
+PYCONC_API int pc_pool_apply(pc_pool *pool, pc_task_fn fn, const void *arg, size_t arg_size,
+                             void *out) {
+    pc_async_result *j;
+    int rc = pc_pool_apply_async(pool, fn, arg, arg_size, NULL, &j);
+    return rc ? rc : pc__p_pool_collect(j, out);
+}
+
+PYCONC_API int pc_pool_map_async(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
+                                 const pc_pool_callbacks *cb, pc_async_result **out_result) {
+    if (out_result) *out_result = NULL;
+    int rc = pc__p_pool_desc_check(desc);
+    if (rc) return rc;
+    size_t cs = pool ? pc__p_pool_chunksize(pool, desc->count, desc->chunksize) : 1;
+    return pc__p_pool_call(pool, PC__POOL_MAP, fn, desc->items, desc->count, desc->item_size,
+                           cs, cb, out_result);
+}
+
+PYCONC_API int pc_pool_map(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc, void *out) {
+    pc_async_result *j;
+    int rc = pc_pool_map_async(pool, fn, desc, NULL, &j);
+    return rc ? rc : pc__p_pool_collect(j, out);
+}
+
+static int pc__p_pool_imap(pc_pool *pool, int kind, pc_task_fn fn, const pc_map_desc *desc,
+                           pc_imap_iterator **out_iter) {
+    if (!out_iter) return pc__error(PC_VALUE, "out_iter is NULL");
+    *out_iter = NULL;
+    int rc = pc__p_pool_desc_check(desc);
+    if (rc) return rc;
+    pc_imap_iterator *it = (pc_imap_iterator *)pc__calloc(1, sizeof *it);
+    if (!it) return PC_NOMEM;
+    rc = pc__p_pool_call(pool, kind, fn, desc->items, desc->count, desc->item_size,
+                         desc->chunksize, NULL, &it->job);
+    if (rc) {
+        pc__free(it);
+        return rc;
+    }
+    *out_iter = it;
+    return PC_OK;
+}
+
+PYCONC_API int pc_pool_imap(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
+                            pc_imap_iterator **out_iter) {
+    return pc__p_pool_imap(pool, PC__POOL_IMAP, fn, desc, out_iter);
+}
+
+PYCONC_API int pc_pool_imap_unordered(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
+                                      pc_imap_iterator **out_iter) {
+    return pc__p_pool_imap(pool, PC__POOL_UNORDERED, fn, desc, out_iter);
+}
+
+// The next item of it (lock held): 1 and *out_k, *out_i set, or 0 when its
+// chunk has not finished yet; *out_k = nchunks at the end.
+static int pc__p_imap_peek(pc_imap_iterator *it, size_t *out_k, size_t *out_i) {
+    pc_async_result *j = it->job;
+    if (j->kind == PC__POOL_IMAP) {
+        if (it->pos >= j->n) {
+            *out_k = j->nchunks;
+            return 1;
+        }
+        *out_k = it->pos / j->chunksize;
+        *out_i = it->pos % j->chunksize;
+        return j->chunks[*out_k].finished;
+    }
+    if (it->uk >= j->nchunks) {
+        *out_k = j->nchunks;
+        return 1;
+    }
+    if (it->uk >= j->ndone) return 0;
+    *out_k = j->order[it->uk];
+    *out_i = it->ui;
+    return 1;
+}
+
+// Move past item i of chunk k (lock held); a failure skips the chunk's rest.
+static void pc__p_imap_advance(pc_imap_iterator *it, size_t k, size_t i, int failed) {
+    pc_async_result *j = it->job;
+    pc__p_pool_chunk *c = &j->chunks[k];
+    size_t next = failed ? c->count : i + 1;
+    if (j->kind == PC__POOL_IMAP) {
+        it->pos = c->start + next;
+    } else if (next >= c->count) {
+        it->uk++;
+        it->ui = 0;
+    } else {
+        it->ui = next;
+    }
+}
+
+PYCONC_API int pc_imap_iterator_next(pc_imap_iterator *it, double timeout, void **out_result) {
+    double deadline;
+    if (out_result) *out_result = NULL;
+    if (!it) return pc__error(PC_VALUE, "iterator is NULL");
+    if (timeout != timeout) return pc__error(PC_VALUE, "timeout is NaN");
+    pc__deadline(timeout, &deadline);
+    pc_async_result *j = it->job;
+    size_t k = 0, i = 0;
+    pc_lock_acquire(&j->lock, PC_FOREVER);
+    while (!pc__p_imap_peek(it, &k, &i)) {
+        double left = deadline == INFINITY ? PC_FOREVER : deadline - pc_monotonic();
+        if (left <= 0 && deadline != INFINITY) {
+            pc_lock_release(&j->lock);
+            return pc__error(PC_TIMEOUT, "no result within the timeout");
+        }
+        pc_condition_wait(&j->cond, left);
+    }
+    if (k >= j->nchunks) {
+        pc_lock_release(&j->lock);
+        return pc__error(PC_EOF, "the iterator is exhausted");
+    }
+    pc__p_pool_chunk *c = &j->chunks[k];
+    int code = c->code && i >= c->ok ? c->code : PC_OK;
+    char msg[256];
+    if (code) snprintf(msg, sizeof msg, "%s", c->msg ? c->msg : "");
+    else if (out_result) *out_result = j->results[c->start + i];
+    pc__p_imap_advance(it, k, i, code != PC_OK);
+    pc_lock_release(&j->lock);
+    return code ? pc__error(code, "%s", msg) : PC_OK;
+}
+
+PYCONC_API void pc_imap_iterator_free(pc_imap_iterator *it) {
+    if (!it) return;
+    pc__p_pool_job_unref(it->job);
+    pc__free(it);
+}
+
+// The pack of item i, encoded: its function, then the pack; padded to
+// the largest so that the items have one size. The packs hold values.
+static void *pc__p_pool_star_run(void *item) {
+    uint64_t len;
+    uintptr_t addr = 0;
+    memcpy(&len, item, sizeof len);
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    b.p = (unsigned char *)item + sizeof len;
+    b.len = (size_t)len;
+    if (pc__p_pp_get_fn(&b, &addr)) {
+        pc_raise(pc_last_error_code(), "%s", pc_last_error());
+        return NULL;
+    }
+    pc_args *a = pc__p_args_decode(&b, NULL, 0, 1);
+    if (!a) {
+        pc_raise(PC_VALUE, "starmap: a malformed argument pack");
+        return NULL;
+    }
+    void *r = pc__p_pp_task_fn(addr)(a);
+    pc_args_free(a);
+    return r;
+}
+
+static int pc__p_pool_star_items(pc_pool *pool, pc_task_fn fn, const pc_args *const *packs,
+                                 size_t n, char **out, size_t *out_size) {
+    pc__p_buf *bufs = (pc__p_buf *)pc__calloc(n ? n : 1, sizeof *bufs);
+    size_t most = 0;
+    int rc = bufs ? PC_OK : PC_NOMEM;
+    for (size_t i = 0; i < n && !rc; i++) {
+        int fds[PC__ARGS_MAX_FDS];
+        size_t nfds = 0;
+        if (!packs[i]) rc = pc__error(PC_VALUE, "starmap: pack %zu is NULL", i);
+        else if (pc__p_args_has_fds(packs[i]))
+            rc = pc__error(PC_VALUE, "starmap: pack %zu holds a connection or a shared "
+                                     "object (a pack of values only)", i);
+        if (!rc) rc = pc__p_pp_put_fn(&bufs[i], pc__p_pp_task_addr(fn), pool->raw_fn);
+        if (!rc) rc = pc__p_args_encode(packs[i], &bufs[i], fds, &nfds, NULL);
+        if (!rc && bufs[i].bad) rc = PC_NOMEM;
+        if (bufs[i].len > most) most = bufs[i].len;
+    }
+    size_t size = sizeof(uint64_t) + most;
+    char *items = rc ? NULL : (char *)pc__calloc(n ? n : 1, size);
+    if (!rc && !items) rc = PC_NOMEM;
+    for (size_t i = 0; i < n && items; i++) {
+        uint64_t len = bufs[i].len;
+        memcpy(items + i * size, &len, sizeof len);
+        memcpy(items + i * size + sizeof len, bufs[i].p, bufs[i].len);
+    }
+    for (size_t i = 0; bufs && i < n; i++) pc__free(bufs[i].p);
+    pc__free(bufs);
+    *out = items;
+    *out_size = size;
+    return rc;
+}
+
+PYCONC_API int pc_pool_starmap_async(pc_pool *pool, pc_task_fn fn, const pc_args *const *packs,
+                                     size_t count, size_t chunksize,
+                                     const pc_pool_callbacks *cb, pc_async_result **out_result) {
+    char *items = NULL;
+    size_t size = 0;
+    if (!out_result) return pc__error(PC_VALUE, "out_result is NULL");
+    *out_result = NULL;
+    int rc = pc__p_pool_running(pool);
+    if (rc) return rc;
+    if (!fn) return pc__error(PC_VALUE, "fn is NULL");
+    if (!packs && count) return pc__error(PC_VALUE, "packs is NULL");
+    rc = pc__p_pool_star_items(pool, fn, packs, count, &items, &size);
+    if (!rc) rc = pc__p_pool_call(pool, PC__POOL_MAP, pc__p_pool_star_run, items, count, size,
+                                  pc__p_pool_chunksize(pool, count, chunksize), cb, out_result);
+    pc__free(items);
+    return rc;
+}
+
+PYCONC_API int pc_pool_starmap(pc_pool *pool, pc_task_fn fn, const pc_args *const *packs,
+                               size_t count, size_t chunksize, void *out) {
+    pc_async_result *j;
+    int rc = pc_pool_starmap_async(pool, fn, packs, count, chunksize, NULL, &j);
+    return rc ? rc : pc__p_pool_collect(j, out);
+}
+
+static int pc__p_pool_is_ready(void *ctx) { return ((pc_async_result *)ctx)->ready; }
+
+PYCONC_API int pc_async_result_wait(pc_async_result *r, double timeout) {
+    if (!r) return pc__error(PC_VALUE, "async result is NULL");
+    if (timeout != timeout) return pc__error(PC_VALUE, "timeout is NaN");
+    pc_lock_acquire(&r->lock, PC_FOREVER);
+    int rc = pc_condition_wait_for(&r->cond, pc__p_pool_is_ready, r, timeout);
+    pc_lock_release(&r->lock);
+    return rc;
+}
+
+PYCONC_API int pc_async_result_get(pc_async_result *r, double timeout, void **out_result) {
+    if (out_result) *out_result = NULL;
+    int rc = pc_async_result_wait(r, timeout);
+    if (rc == PC_TIMEOUT) return pc__error(PC_TIMEOUT, "the result is not ready");
+    if (rc) return rc;
+    if (r->code) return pc__error(r->code, "%s", r->msg);
+    if (out_result) *out_result = r->kind == PC__POOL_ONE ? r->results[0] : (void *)r->results;
+    return PC_OK;
+}
+
+PYCONC_API int pc_async_result_ready(const pc_async_result *r) {
+    return r ? __atomic_load_n(&r->ready, __ATOMIC_ACQUIRE) : 0;
+}
+
+PYCONC_API int pc_async_result_successful(const pc_async_result *r, int *out) {
+    if (!r || !out) return pc__error(PC_VALUE, "async result or out is NULL");
+    if (!pc_async_result_ready(r)) return pc__error(PC_VALUE, "the result is not ready");
+    *out = r->code == PC_OK;
+    return PC_OK;
+}
+
+PYCONC_API void pc_async_result_free(pc_async_result *r) {
+    if (r) pc__p_pool_job_unref(r);
+}
+
+static int pc__p_pool_executor(pc_pool *pool, const pc_pool_desc *d) {
+    if (d->threads) {
+        pc_thread_pool_desc td;
+        memset(&td, 0, sizeof td);
+        td.max_workers = pool->nworkers;
+        td.thread_name_prefix = "ThreadPool";
+        td.initializer = d->initializer;
+        td.initarg = pool->initargs;
+        pool->ex = pc_thread_pool_new(&td);
+    } else {
+        pc_process_pool_desc pd;
+        memset(&pd, 0, sizeof pd);
+        pd.max_workers = pool->nworkers;
+        pd.mp_context = d->context;
+        pd.initializer = d->initializer;
+        pd.initargs = pool->initargs;
+        pd.max_tasks_per_child = d->maxtasksperchild;
+        pd.result_size = d->result_size;
+        pool->ex = pc__p_pp_new(&pd, 1);
+    }
+    return pool->ex ? PC_OK : (pc_last_error_code() ? pc_last_error_code() : PC_NOMEM);
+}
+
+PYCONC_API pc_pool *pc_pool_new(const pc_pool_desc *desc) {
+    pc_pool_desc d;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    if (d.processes < 0) {
+        pc__error(PC_VALUE, "Number of processes must be at least 1");
+        return NULL;
+    }
+    if (d.maxtasksperchild < 0 || (d.threads && d.maxtasksperchild)) {
+        pc__error(PC_VALUE, d.threads ? "a ThreadPool takes no maxtasksperchild"
+                                      : "maxtasksperchild should be a positive integer");
+        return NULL;
+    }
+    pc_pool *pool = (pc_pool *)pc__calloc(1, sizeof *pool);
+    if (!pool) return NULL;
+    pool->threads = d.threads != 0;
+    pool->nworkers = d.processes ? d.processes : pc_process_cpu_count();
+    pool->result_size = d.result_size;
+    pc_start_method m = pc_context_get_start_method(d.context ? d.context
+                                                              : pc_get_context(PC_START_DEFAULT));
+    if (m == PC_START_DEFAULT) m = pc_get_start_method();
+    pool->raw_fn = pool->threads || m == PC_START_FORK;
+    int rc = PC_OK;
+    if (d.initargs && !(pool->initargs = pc__p_pp_args_copy(d.initargs)))
+        rc = pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    if (!rc) rc = pc__p_pool_executor(pool, &d);
+    if (rc == PC_OK) return pool;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", pc_last_error());
+    pc_args_free(pool->initargs);
+    pc__free(pool);
+    pc__error(rc, "%s", msg);
+    return NULL;
+}
+
+PYCONC_API int pc_pool_close(pc_pool *pool) {
+    if (!pool) return pc__error(PC_VALUE, "pool is NULL");
+    pc_lock_acquire(&pool->lock, PC_FOREVER);
+    int was = pool->state;
+    if (was == PC__POOL_RUN) pool->state = PC__POOL_CLOSE;
+    pc_lock_release(&pool->lock);
+    if (was == PC__POOL_RUN) pc_executor_shutdown(pool->ex, 0, 0);
+    return PC_OK;
+}
+
+PYCONC_API int pc_pool_terminate(pc_pool *pool) {
+    if (!pool) return pc__error(PC_VALUE, "pool is NULL");
+    pc_lock_acquire(&pool->lock, PC_FOREVER);
+    pool->state = PC__POOL_TERMINATE;
+    pc_lock_release(&pool->lock);
+    if (pool->threads) pc_executor_shutdown(pool->ex, 0, 1);
+    else pc_process_pool_terminate_workers(pool->ex);
+    return pc_executor_shutdown(pool->ex, 1, 1);
+}
+
+PYCONC_API int pc_pool_join(pc_pool *pool) {
+    if (!pool) return pc__error(PC_VALUE, "pool is NULL");
+    pc_lock_acquire(&pool->lock, PC_FOREVER);
+    int state = pool->state;
+    pc_lock_release(&pool->lock);
+    if (state == PC__POOL_RUN) return pc__error(PC_VALUE, "Pool is still running");
+    return pc_executor_shutdown(pool->ex, 1, 0);
+}
+
+PYCONC_API void pc_pool_free(pc_pool *pool) {
+    if (!pool) return;
+    if (pool->state == PC__POOL_RUN) pc_pool_terminate(pool);
+    pc_executor_free(pool->ex);
+    pc_args_free(pool->initargs);
+    pc__free(pool);
 }
 #endif // PYCONC_FUTURES_IMPLEMENTATION
 

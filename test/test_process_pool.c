@@ -243,7 +243,7 @@ static void body_killed(pc_start_method m, int use_exit) {
     pc_future_release(f);
     for (long i = 0; i < 10; i++) pc_future_release(fs[i]);
     pc_executor_free(ex);
-    pc_args_free(a);            // kept by the pool until its free
+    pc_args_free(a);
     pc_mp_event_free(ev);
     pc_mp_value_free(pidv);
     leak_end(k);
@@ -272,7 +272,8 @@ static void body_shutdown_cancel(pc_start_method m) {
     CHECK_EQ(done + cancelled, 20);
     CHECK(done >= 1 && done <= 3);      // the running one and those sent ahead
     pc_future *f;
-    CHECK_EQ(pc_executor_submit(ex, t_pid, NULL, &f), PC_SHUTDOWN);
+    int rc = pc_executor_submit(ex, t_pid, NULL, &f);      // shut down and broken
+    CHECK_MSG(rc == PC_BROKEN || rc == PC_SHUTDOWN, "%s", pc_strerror(rc));
     for (int i = 0; i < 20; i++) pc_future_release(fs[i]);
     pc_executor_free(ex);
     leak_end(k);
@@ -403,5 +404,164 @@ TEST(terminate_workers) {
     CHECK_EQ(pc_future_result(f, 20, NULL), PC_BROKEN);
     pc_future_release(f);
     pc_executor_free(ex);
+    leak_end(k);
+}
+
+// >>wait and as_completed over a process pool's futures
+static void *t_wait_event(void *arg) {      // the worker's event from its initializer
+    pc_mp_event_wait(g_started, 60);
+    return arg;
+}
+
+static pc_executor *pool_shared(pc_start_method m, int workers, pc_mp_event *ev,
+                                pc_mp_value *pidv) {
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_mp_event(a, ev));
+    CHECK_OK(pc_args_add_mp_value(a, pidv));
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = workers;
+    d.mp_context = pc_get_context(m);
+    d.initializer = init_keep;
+    d.initargs = a;
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK_MSG(ex != NULL, "%s", pc_last_error());
+    pc_args_free(a);            // the pool has its own copy
+    return ex;
+}
+
+static pc_mp_value *pid_value(void) {
+    pc_mp_value_desc vd;
+    memset(&vd, 0, sizeof vd);
+    vd.typecode = "q";
+    pc_mp_value *v = pc_mp_value_new(&vd);
+    CHECK(v != NULL);
+    return v;
+}
+
+static void body_wait(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_mp_event *ev = pc_mp_event_new();
+    pc_mp_value *pidv = pid_value();
+    pc_executor *ex = pool_shared(m, 2, ev, pidv);
+    pc_future *fs[4], *done[4], *not_done[4];
+    long n = 6;
+    CHECK_OK(pc_executor_submit_copy(ex, t_square, &n, sizeof n, &fs[0]));
+    CHECK_OK(pc_executor_submit(ex, t_wait_event, (void *)(intptr_t)1, &fs[1]));
+    CHECK_OK(pc_executor_submit_copy(ex, t_raise, &n, sizeof n, &fs[2]));
+    CHECK_OK(pc_executor_submit(ex, t_wait_event, (void *)(intptr_t)2, &fs[3]));
+    size_t nd = 0, nn = 0;
+    CHECK_EQ(pc_futures_wait(fs, 4, 0.2, PC_ALL_COMPLETED, done, &nd, not_done, &nn),
+             PC_TIMEOUT);
+    CHECK_EQ(nd + nn, (size_t)4);
+    CHECK(nn >= 1);
+    CHECK_OK(pc_futures_wait(fs, 4, 20, PC_FIRST_EXCEPTION, done, &nd, not_done, &nn));
+    CHECK(pc_future_done(fs[2]));
+    pc_as_completed *it;
+    CHECK_OK(pc_futures_as_completed(fs, 4, 20, &it));
+    pc_future *f;
+    int seen = 0, seen_first = 0;
+    for (int i = 0; i < 2; i++) {       // the two that finished, before the event
+        CHECK_OK(pc_as_completed_next(it, &f));
+        seen_first |= f == fs[0];
+        seen++;
+    }
+    CHECK(seen_first);
+    CHECK_OK(pc_mp_event_set(ev));
+    while (pc_as_completed_next(it, &f) == PC_OK) seen++;
+    CHECK_EQ(seen, 4);
+    pc_as_completed_free(it);
+    CHECK_OK(pc_futures_wait(fs, 4, 20, PC_ALL_COMPLETED, done, &nd, NULL, NULL));
+    CHECK_EQ(nd, (size_t)4);
+    for (int i = 0; i < 4; i++) pc_future_release(fs[i]);
+    pc_executor_free(ex);
+    pc_mp_event_free(ev);
+    pc_mp_value_free(pidv);
+    leak_end(k);
+}
+TEST(wait_and_as_completed_fork) { body_wait(PC_START_FORK); }
+TEST(wait_and_as_completed_spawn) { body_wait(PC_START_SPAWN); }
+
+// >>a killed worker among several: only its task fails; initargs are the
+// pool's copy (the caller freed the pack), so the replacement starts too
+static void *t_die(void *arg) {
+    int64_t pid = getpid();
+    (void)arg;
+    pc_mp_value_store(g_pid, &pid, sizeof pid);
+    kill(getpid(), SIGKILL);
+    for (;;) pc_sleep(1);
+    return NULL;
+}
+static void *t_tell_pid(void *arg) {        // needs the initializer's objects
+    int64_t pid = getpid();
+    (void)arg;
+    pc_mp_value_store(g_pid, &pid, sizeof pid);
+    return (void *)(intptr_t)pid;
+}
+
+static void body_killed_many(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_mp_event *ev = pc_mp_event_new();
+    pc_mp_value *pidv = pid_value();
+    pc_executor *ex = pool_shared(m, 3, ev, pidv);
+    pc_future *fs[31];
+    for (long i = 0; i < 30; i++)
+        CHECK_OK(pc_executor_submit_copy(ex, t_square, &i, sizeof i, &fs[i]));
+    CHECK_OK(pc_executor_submit(ex, t_die, NULL, &fs[30]));
+    void *r;
+    CHECK_EQ(pc_future_result(fs[30], 30, &r), PC_BROKEN);
+    int64_t victim = 0;
+    CHECK_OK(pc_mp_value_load(pidv, &victim, sizeof victim));
+    char want[128];
+    snprintf(want, sizeof want, "%lld was killed by signal %d (SIGKILL)", (long long)victim,
+             SIGKILL);
+    CHECK_MSG(strstr(pc_last_error(), want) != NULL, "%s", pc_last_error());
+    for (long i = 0; i < 30; i++) {
+        CHECK_OK(pc_future_result(fs[i], 30, &r));
+        CHECK_EQ((long)(intptr_t)r, i * i);
+    }
+    for (int i = 0; i < 31; i++) pc_future_release(fs[i]);
+    long pids[3];
+    CHECK_EQ(pc_process_pool_pids(ex, pids, 3), (size_t)3);   // replaced
+    for (int round = 0; round < 12; round++) {  // every worker, the new one too, has its pack
+        pc_future *f;
+        CHECK_OK(pc_executor_submit(ex, t_tell_pid, NULL, &f));
+        CHECK_OK(pc_future_result(f, 30, &r));
+        int64_t told = 0;
+        CHECK_OK(pc_mp_value_load(pidv, &told, sizeof told));
+        CHECK(told != victim);
+        pc_future_release(f);
+    }
+    pc_executor_free(ex);
+    pc_mp_event_free(ev);
+    pc_mp_value_free(pidv);
+    leak_end(k);
+}
+TEST(killed_worker_of_three_fork) { body_killed_many(PC_START_FORK); }
+TEST(killed_worker_of_three_spawn) { body_killed_many(PC_START_SPAWN); }
+TEST(killed_worker_of_three_forkserver) { body_killed_many(PC_START_FORKSERVER); }
+
+// >>kill_workers (3.14): SIGKILL, running and queued tasks fail, nothing restarts
+TEST(kill_workers) {
+    leak_mark k = leak_begin(PC_START_FORK);
+    pc_mp_event *ev = pc_mp_event_new();
+    pc_mp_value *pidv = pid_value();
+    pc_executor *ex = pool_shared(PC_START_FORK, 2, ev, pidv);
+    pc_future *fs[5];
+    for (int i = 0; i < 5; i++) CHECK_OK(pc_executor_submit(ex, t_wait_event, NULL, &fs[i]));
+    while (!pc_future_running(fs[0])) pc_sleep(0.001);
+    CHECK_OK(pc_process_pool_kill_workers(ex));
+    for (int i = 0; i < 5; i++) {
+        int rc = pc_future_result(fs[i], 20, NULL);
+        CHECK_MSG(rc == PC_BROKEN || rc == PC_CANCELLED, "task %d: %s", i, pc_strerror(rc));
+        pc_future_release(fs[i]);
+    }
+    pc_future *f;
+    int rc = pc_executor_submit(ex, t_pid, NULL, &f);      // shut down and broken
+    CHECK_MSG(rc == PC_BROKEN || rc == PC_SHUTDOWN, "%s", pc_strerror(rc));
+    CHECK_EQ(pc_process_pool_kill_workers(NULL), PC_VALUE);
+    pc_executor_free(ex);
+    pc_mp_event_free(ev);
+    pc_mp_value_free(pidv);
     leak_end(k);
 }
