@@ -849,6 +849,10 @@ PYCONC_API pc_start_method pc_context_get_start_method(const pc_context *ctx);
 /* Return the default start method, fixing it (a later set needs force).
    Python: multiprocessing.get_start_method() */
 PYCONC_API pc_start_method pc_get_start_method(void);
+/* The default start method if it is fixed (set, or used by a start or a
+   pc_get_start_method), else PC_START_DEFAULT ("none"), without fixing it.
+   Python: multiprocessing.get_start_method(allow_none=True) */
+PYCONC_API pc_start_method pc_get_start_method_allow_none(void);
 /* Set the default start method. force resets it even when already fixed;
    PC_START_DEFAULT with force goes back to the platform default.
    Returns: PC_OK, PC_RUNTIME (already set or used), PC_VALUE.
@@ -5305,6 +5309,13 @@ PYCONC_API pc_start_method pc_get_start_method(void) {
     if (pc__p_proc_method == PC_START_DEFAULT) pc__p_proc_method = pc__p_platform_default();
     pc__p_proc_method_fixed = 1;
     pc_start_method m = pc__p_proc_method;
+    pc_lock_release(&pc__p_proc_lock);
+    return m;
+}
+
+PYCONC_API pc_start_method pc_get_start_method_allow_none(void) {
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    pc_start_method m = pc__p_proc_method_fixed ? pc__p_proc_method : PC_START_DEFAULT;
     pc_lock_release(&pc__p_proc_lock);
     return m;
 }

@@ -1071,6 +1071,32 @@ TEST(start_methods) {
     CHECK_RC(pc_start_method_from_name(NULL, &back), PC_VALUE);
 }
 
+static int t_method_allow_none(void *arg) {
+    (void)arg;
+    return (int)pc_get_start_method_allow_none();
+}
+
+// get_start_method(allow_none=True): "none" (PC_START_DEFAULT) until the
+// method is fixed, and asking does not fix it; a child of every method
+// sees the method its parent fixed.
+TEST(start_method_allow_none) {
+    CHECK_EQ(pc_get_start_method_allow_none(), PC_START_DEFAULT);
+    CHECK_EQ(pc_get_start_method_allow_none(), PC_START_DEFAULT);
+    CHECK_OK(pc_set_start_method(PC_START_SPAWN, 0));       // still free to set
+    CHECK_EQ(pc_get_start_method_allow_none(), PC_START_SPAWN);
+    CHECK_OK(pc_set_start_method(PC_START_DEFAULT, 1));
+    CHECK_EQ(pc_get_start_method_allow_none(), PC_START_DEFAULT);
+    CHECK_EQ(pc_get_start_method(), PC_START_FORKSERVER);
+    CHECK_EQ(pc_get_start_method_allow_none(), PC_START_FORKSERVER);
+    CHECK_OK(pc_set_start_method(PC_START_FORK, 1));
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(run_to_end(make(methods[i], t_method_allow_none, NULL)), PC_START_FORK);
+    CHECK_OK(pc_set_start_method(PC_START_DEFAULT, 1));
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(run_to_end(make(methods[i], t_method_allow_none, NULL)), PC_START_DEFAULT);
+    CHECK(no_zombies());
+}
+
 TEST(current_process) {
     pc_process *cur = pc_process_current();
     CHECK(cur != NULL && strcmp(pc_process_name(cur), "MainProcess") == 0);
