@@ -211,6 +211,9 @@
        active_children()                        pc_process_active_children(out, cap)
        set_start_method('spawn')                pc_set_start_method(PC_START_SPAWN, 0)
        get_context('fork').Process(...)         .context = pc_get_context(PC_START_FORK)
+       get_start_method(allow_none=True)        pc_get_start_method_allow_none()
+       log_to_stderr(logging.DEBUG)             pc_log_to_stderr(PC_LOG_DEBUG)
+       get_logger().addHandler(h)               pc_logger_set_handler(pc_get_logger(), fn, ctx)
 
    A target is `int f(void *arg)`; its return value is the child's exit
    code. Arguments cross to the child by copy: a byte blob (arg + arg_size),
@@ -253,6 +256,10 @@
                Forking while other threads run is allowed, as in Python,
                but dangerous: a lock another thread held (inside malloc,
                stdio, your own code) stays locked forever in the child.
+               As Python 3.12 does, the first such fork of a process
+               warns on the logger (stderr by default; the threads are
+               pyconc.h's, threading.active_count);
+               pc_set_fork_warning(0) silences it.
    spawn       posix_spawn of the program itself (/proc/self/exe) with only
                descriptors 0, 1, 2 and a bootstrap socket. The library's
                bootstrap (a constructor, or pc_process_bootstrap()) sees it
@@ -959,6 +966,51 @@ PYCONC_API pc_process *pc_process_parent(void);
    are alive. Python: multiprocessing.active_children */
 PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
 
+// Logging: the library's own events (multiprocessing.util's logger)
+/* Levels, Python's logging numbers with multiprocessing's two extras. */
+typedef enum pc_log_level {
+    PC_LOG_SUBDEBUG = 5,
+    PC_LOG_DEBUG = 10,          // a process started, a child ended
+    PC_LOG_INFO = 20,           // a child runs its target and exits; a forkserver starts
+    PC_LOG_SUBWARNING = 25,     // a forkserver died and another replaces it
+    PC_LOG_WARNING = 30,        // fork with other threads alive (once per process)
+    PC_LOG_ERROR = 40,
+    PC_LOG_OFF = 100            // nothing
+} pc_log_level;
+
+/* A handler: gets each message at or above the logger's level (without
+   the "[LEVEL/process]" prefix the stderr handler adds). It runs on the
+   thread that logs, holding no lock of the library. */
+typedef void (*pc_log_fn)(int level, const char *message, void *ctx);
+
+/* The library's one logger. Python: multiprocessing.util's Logger */
+typedef struct pc_logger pc_logger;
+
+/* The logger (static, never freed). By default its level is PC_LOG_WARNING
+   and it writes to stderr, so the library's events (DEBUG, INFO) are off
+   and only warnings show, as with Python's logger without handlers.
+   Spawned and forkserver children get its level (a custom handler does
+   not cross exec: they write WARNING and above to stderr then).
+   Thread-safe: yes.  Python: multiprocessing.get_logger() */
+PYCONC_API pc_logger *pc_get_logger(void);
+/* Write the logger's messages to stderr as "[INFO/Process-1] message"
+   from level on (the handler set before is dropped); returns the logger.
+   Thread-safe: yes.  Python: multiprocessing.log_to_stderr(level) */
+PYCONC_API pc_logger *pc_log_to_stderr(int level);
+/* Set the level (0 .. PC_LOG_OFF). Returns: PC_OK, PC_VALUE.
+   Python: Logger.setLevel */
+PYCONC_API int pc_logger_set_level(pc_logger *lg, int level);
+/* Python: Logger.getEffectiveLevel */
+PYCONC_API int pc_logger_level(const pc_logger *lg);
+/* Send messages to fn (with ctx) instead; NULL: back to stderr.
+   Returns: PC_OK, PC_VALUE.  Python: Logger.addHandler (one handler) */
+PYCONC_API int pc_logger_set_handler(pc_logger *lg, pc_log_fn fn, void *ctx);
+/* Warn (once per process, PC_LOG_WARNING on the logger) when a fork start
+   runs while other threads are alive; enabled 0 silences it. On by
+   default. Python: the DeprecationWarning of 3.12's fork with threads,
+   silenced with warnings.filterwarnings */
+PYCONC_API void pc_set_fork_warning(int enabled);
+
 // >>D.api: shared state across processes
 /* Locks, conditions, semaphores, events and barriers that work between
    processes; Value and Array; SharedMemory. Each object lives in its own
@@ -1629,6 +1681,7 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -5097,6 +5150,8 @@ static pid_t pc__p_proc_pid;                    // getpid(), cached; 0: not aske
 
 static void pc__p_proc_exit_function(void);
 static void pc__p_proc_after_fork_child(void);
+static pc_lock pc__p_log_lock = PC_LOCK_INIT;   // the logger's handler (C.log)
+static int pc__p_fork_warned;                   // this process warned already (C.log)
 
 static pc_process *pc__p_proc_alloc(int kind, const char *name) {
     pc_process *p = (pc_process *)pc__calloc(1, sizeof *p);
@@ -5152,6 +5207,8 @@ static void pc__p_proc_after_fork_child(void) {
     pc__p_proc_pid = 0;
     pc__p_proc_lock.state = 0;
     pc__p_fs_lock.state = 0;
+    pc__p_log_lock.state = 0;
+    pc__p_fork_warned = 0;      // once per process: the child is another one
     if (pc__p_proc_current) pc__p_proc_current->mu.state = 0;
 }
 
@@ -5191,6 +5248,119 @@ static void pc__p_proc_release(pc_process *p) {
 PYCONC_API void pc_process_free(pc_process *p) {
     if (!p || p->kind != PC__P_CHILD) return;   // current and parent belong to the library
     pc__p_proc_release(p);
+}
+
+// >>C.log
+// The logger: level and fork warning are atomics read on every event; the
+// handler and its context change together under pc__p_log_lock, and a
+// message goes out after the lock is dropped (a handler may log again).
+struct pc_logger { int level; pc_log_fn fn; void *ctx; };
+static pc_logger pc__p_logger = {PC_LOG_WARNING, NULL, NULL};
+static int pc__p_fork_warning = 1;
+
+static const char *pc__p_log_level_name(int level, char *buf, size_t cap) {
+    switch (level) {
+    case PC_LOG_SUBDEBUG: return "SUBDEBUG";
+    case PC_LOG_DEBUG: return "DEBUG";
+    case PC_LOG_INFO: return "INFO";
+    case PC_LOG_SUBWARNING: return "SUBWARNING";
+    case PC_LOG_WARNING: return "WARNING";
+    case PC_LOG_ERROR: return "ERROR";
+    default: snprintf(buf, cap, "Level %d", level); return buf;
+    }
+}
+
+static int pc__p_log_on(int level) {
+    return level >= __atomic_load_n(&pc__p_logger.level, __ATOMIC_RELAXED);
+}
+
+static void pc__p_log_stderr(int level, const char *msg) {
+    char lv[32], who[128] = "MainProcess";
+    pc_process *cur = pc__p_proc_current;
+    if (cur) {
+        pc_lock_acquire(&cur->mu, PC_FOREVER);      // set_name may free the old name
+        snprintf(who, sizeof who, "%s", cur->name);
+        pc_lock_release(&cur->mu);
+    }
+    fprintf(stderr, "[%s/%s] %s\n", pc__p_log_level_name(level, lv, sizeof lv), who, msg);
+    fflush(stderr);
+}
+
+static void pc__p_log(int level, const char *fmt, ...) PC__PRINTF(2, 3);
+static void pc__p_log(int level, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    if (!pc__p_log_on(level)) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pc_lock_acquire(&pc__p_log_lock, PC_FOREVER);
+    pc_log_fn fn = pc__p_logger.fn;
+    void *ctx = pc__p_logger.ctx;
+    pc_lock_release(&pc__p_log_lock);
+    if (fn) fn(level, msg, ctx);
+    else pc__p_log_stderr(level, msg);
+}
+
+// The level a spawned child's stderr handler starts at: ours, or with a
+// handler of ours (which cannot cross exec) only warnings and worse.
+static int pc__p_log_child_level(void) {
+    int level = __atomic_load_n(&pc__p_logger.level, __ATOMIC_RELAXED);
+    pc_lock_acquire(&pc__p_log_lock, PC_FOREVER);
+    if (pc__p_logger.fn && level < PC_LOG_WARNING) level = PC_LOG_WARNING;
+    pc_lock_release(&pc__p_log_lock);
+    return level;
+}
+
+PYCONC_API pc_logger *pc_get_logger(void) { return &pc__p_logger; }
+
+PYCONC_API int pc_logger_set_level(pc_logger *lg, int level) {
+    if (lg != &pc__p_logger) return pc__error(PC_VALUE, "not the logger of pc_get_logger");
+    if (level < 0 || level > PC_LOG_OFF)
+        return pc__error(PC_VALUE, "log level %d is not within 0..%d", level, PC_LOG_OFF);
+    __atomic_store_n(&lg->level, level, __ATOMIC_RELAXED);
+    return PC_OK;
+}
+
+PYCONC_API int pc_logger_level(const pc_logger *lg) {
+    return lg ? __atomic_load_n(&lg->level, __ATOMIC_RELAXED) : PC_LOG_OFF;
+}
+
+PYCONC_API int pc_logger_set_handler(pc_logger *lg, pc_log_fn fn, void *ctx) {
+    if (lg != &pc__p_logger) return pc__error(PC_VALUE, "not the logger of pc_get_logger");
+    pc_lock_acquire(&pc__p_log_lock, PC_FOREVER);
+    lg->fn = fn;
+    lg->ctx = fn ? ctx : NULL;
+    pc_lock_release(&pc__p_log_lock);
+    return PC_OK;
+}
+
+PYCONC_API pc_logger *pc_log_to_stderr(int level) {
+    pc_logger_set_handler(&pc__p_logger, NULL, NULL);
+    if (pc_logger_set_level(&pc__p_logger, level)) return NULL;
+    return &pc__p_logger;
+}
+
+PYCONC_API void pc_set_fork_warning(int enabled) {
+    __atomic_store_n(&pc__p_fork_warning, enabled != 0, __ATOMIC_RELAXED);
+}
+
+// Python 3.12's warning when a multi-threaded process forks: the child
+// gets one thread and whatever locks the others held (malloc's, stdio's,
+// the program's own) stay locked there. Once per process. The threads
+// counted are pyconc.h's registry (Python's threading.active_count, its
+// fallback where the kernel is not asked): asking the kernel (reading
+// /proc/self/stat) would cost each fork start four system calls, and
+// would count a sanitizer's own threads.
+static void pc__p_log_fork_with_threads(void) {
+    if (!__atomic_load_n(&pc__p_fork_warning, __ATOMIC_RELAXED) || !pc__p_log_on(PC_LOG_WARNING))
+        return;
+    long n = (long)pc_thread_active_count();
+    if (n <= 1 || __atomic_exchange_n(&pc__p_fork_warned, 1, __ATOMIC_RELAXED)) return;
+    pc__p_log(PC_LOG_WARNING, "This process (pid=%ld) is multi-threaded (%ld threads), use of "
+                              "fork() may lead to deadlocks in the child; use the spawn or "
+                              "forkserver start method (pc_set_fork_warning(0) silences this)",
+              (long)pc__p_proc_self(), n);
 }
 
 // >>C.desc
@@ -5378,6 +5548,7 @@ typedef struct pc__p_child_info {
     long parent_pid;
     char *parent_name;
     int method, method_fixed;
+    int log_level;
     int arg_kind;
     void *arg;
     size_t arg_size;
@@ -5400,6 +5571,7 @@ static void pc__p_child_become(pc__p_child_info *ci) {
     pc__p_proc_pid = 0;         // a forkserver child: the server's fork ran no hook
     pc__p_proc_method = (pc_start_method)ci->method;
     pc__p_proc_method_fixed = ci->method_fixed;
+    __atomic_store_n(&pc__p_logger.level, ci->log_level, __ATOMIC_RELAXED);
     pc_process *parent = pc__p_proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
     if (parent) {
         parent->pid = (pid_t)ci->parent_pid;
@@ -5431,6 +5603,7 @@ PC__P_NORETURN
 static void pc__p_child_run(pc__p_child_info *ci) {
     pc__p_child_become(ci);
     void *arg = ci->arg_kind == PC__ARG_PACK ? (void *)ci->pack : ci->arg;
+    pc__p_log(PC_LOG_INFO, "child process calling its target");
     int rc = ci->target ? ci->target(arg) : 0;
     char msg[256];
     int raised = pc__exception_take(msg, sizeof msg);
@@ -5440,6 +5613,7 @@ static void pc__p_child_run(pc__p_child_info *ci) {
         fprintf(stderr, "Process %s:\n%s: %s\n", pc__p_proc_current->name,
                 pc__exception_name(raised), msg);
     }
+    pc__p_log(PC_LOG_INFO, "process exiting with exitcode %d", code);
     pc__p_proc_exit_function();
     pc__p_child_join_threads();
     pc_args_free(ci->pack);
@@ -5465,6 +5639,7 @@ static void pc__p_child_from_fork(pc_process *p) {
     ci.parent_name = pc__strdup(pc__p_proc_current->name);
     ci.method = (int)pc__p_proc_method;
     ci.method_fixed = pc__p_proc_method_fixed;
+    ci.log_level = pc_logger_level(&pc__p_logger);
     ci.arg_kind = p->arg_kind;
     ci.arg = p->arg;
     ci.arg_size = p->arg_size;
@@ -5503,6 +5678,7 @@ static void pc__p_boot_body_run(pc_process *p, const pc__p_funcref *ref, pc__p_b
     pc__p_buf_u8(b, (unsigned)pc__p_proc_method);
     pc__p_buf_u8(b, (unsigned)pc__p_proc_method_fixed);
     pc_lock_release(&pc__p_proc_lock);
+    pc__p_buf_u8(b, (unsigned)pc__p_log_child_level());
     pc__p_buf_u8(b, (unsigned)p->arg_kind);
     if (p->arg_kind == PC__ARG_BYTES) pc__p_buf_blob(b, p->arg, p->arg_size);
     if (p->arg_kind == PC__ARG_PACK) pc__p_buf_blob(b, p->pack.p, p->pack.len);
@@ -5548,6 +5724,8 @@ static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child
     ci->parent_name = pc__p_buf_get_str(b);
     ci->method = (int)pc__p_buf_get_u8(b);
     ci->method_fixed = (int)pc__p_buf_get_u8(b);
+    ci->log_level = (int)pc__p_buf_get_u8(b);
+    if (ci->log_level > PC_LOG_OFF) b->bad = 1;
     ci->arg_kind = (int)pc__p_buf_get_u8(b);
     if (ci->arg_kind == PC__ARG_BYTES) {
         const void *arg = pc__p_buf_get_blob(b, &ci->arg_size);
@@ -5705,6 +5883,7 @@ out:
 // >>C.fork
 static int pc__p_launch_fork(pc_process *p) {
     int sp[2] = {-1, -1};
+    pc__p_log_fork_with_threads();
     if (!pc__p_os_have_pidfd() && pc__p_os_pipe(sp)) return pc__os_error("pipe");
     pc__p_os_flush_pending(stdout);    // or the child would print our buffered output again
     pc__p_os_flush_pending(stderr);
@@ -5888,6 +6067,7 @@ static int pc__p_fs_server_died(unsigned gen) {
         if (dead) pc__p_fs_discard();
     }
     pc_lock_release(&pc__p_fs_lock);
+    if (dead) pc__p_log(PC_LOG_SUBWARNING, "forkserver died with a request; starting another");
     return dead;
 }
 
@@ -5900,15 +6080,26 @@ static int pc__p_fs_request_child(int status_fd, int boot_fd, unsigned *out_gen)
     req.magic = PC__FS_MAGIC;
     fds[0] = status_fd;
     fds[1] = boot_fd;
+    pid_t died = 0, started = 0;
     pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (pc__p_fs_sock < 0 && (rc = pc__p_fs_start_server())) break;
+        if (pc__p_fs_sock < 0) {
+            if ((rc = pc__p_fs_start_server())) break;
+            started = pc__p_fs_pid;
+        }
         *out_gen = pc__p_fs_gen;
         rc = pc__p_send_fds(pc__p_fs_sock, &req, sizeof req, fds, 2);
         if (rc != PC_OS || (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)) break;
+        died = pc__p_fs_pid;
         pc__p_fs_discard();
     }
     pc_lock_release(&pc__p_fs_lock);
+    // Logged with no lock held: a handler may start processes itself.
+    int saved = errno;
+    if (died) pc__p_log(PC_LOG_SUBWARNING, "forkserver (pid %ld) died; starting another",
+                        (long)died);
+    if (started) pc__p_log(PC_LOG_INFO, "forkserver started (pid %ld)", (long)started);
+    errno = saved;
     return rc;
 }
 
@@ -6287,8 +6478,15 @@ static void pc__p_proc_unregister(pc_process *p) {
     if (linked) pc__p_proc_release(p);
 }
 
+// Log the end of a child this call reaped, and drop it from the registry.
+static void pc__p_proc_ended(pc_process *p) {
+    pc__p_log(PC_LOG_DEBUG, "%s (pid %ld) ended with exitcode %d", p->name, (long)p->pid,
+              p->exitcode);
+    pc__p_proc_unregister(p);
+}
+
 static int pc__p_proc_reap(pc_process *p) {
-    if (pc__p_proc_poll(p)) pc__p_proc_unregister(p);
+    if (pc__p_proc_poll(p)) pc__p_proc_ended(p);
     return pc__p_proc_reaped(p);
 }
 
@@ -6394,6 +6592,8 @@ PYCONC_API int pc_process_start(pc_process *p) {
     pc__list_push_front(&pc__p_proc_children, &pc_process_retain(p)->reg);
     pc_lock_release(&pc__p_proc_lock);
     __atomic_store_n(&p->started, 1, __ATOMIC_RELEASE);
+    pc__p_log(PC_LOG_DEBUG, "started %s (pid %ld, %s)", p->name, (long)p->pid,
+              pc_start_method_name(m));
     return PC_OK;
 }
 
@@ -6406,7 +6606,7 @@ PYCONC_API int pc_process_join(pc_process *p, double timeout) {
         return pc__error(PC_RUNTIME, "can only join a child process");
     if (deadline == INFINITY &&
         (p->sentinel_kind == PC__S_PIDFD || p->sentinel_kind == PC__S_SERVER)) {
-        if (pc__p_proc_wait_blocking(p)) pc__p_proc_unregister(p);
+        if (pc__p_proc_wait_blocking(p)) pc__p_proc_ended(p);
         return PC_OK;
     }
     while (!pc__p_proc_reap(p)) {

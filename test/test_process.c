@@ -1909,3 +1909,139 @@ TEST(bootstrap_dlopen_checked) {
     CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }
+
+// >>logger
+// What the logger's handler received, one "LEVEL message" line each.
+typedef struct log_capture { pc_lock mu; char text[16384]; size_t len; int n; } log_capture;
+
+static void log_capture_fn(int level, const char *message, void *ctx) {
+    log_capture *c = (log_capture *)ctx;
+    pc_lock_acquire(&c->mu, PC_FOREVER);
+    int w = snprintf(c->text + c->len, sizeof c->text - c->len, "%d %s\n", level, message);
+    if (w > 0 && (size_t)w < sizeof c->text - c->len) c->len += (size_t)w;
+    c->n++;
+    pc_lock_release(&c->mu);
+}
+
+static void log_capture_reset(log_capture *c) {
+    c->len = 0;
+    c->n = 0;
+    c->text[0] = '\0';
+}
+
+static int t_log_level(void *arg) {
+    (void)arg;
+    return pc_logger_level(pc_get_logger());
+}
+
+// The logger: off for the library's events by default (level WARNING), a
+// handler set with a level gets each start and end, and the forkserver's
+// start and its replacement after it died; children of every method start
+// at the parent's level (spawned ones without the handler, which cannot
+// cross exec: at WARNING then, or at the level log_to_stderr gave).
+TEST(logger_events) {
+    static log_capture cap = {PC_LOCK_INIT, "", 0, 0};
+    char want[256];
+    pc_logger *lg = pc_get_logger();
+    CHECK(lg != NULL);
+    CHECK_EQ(pc_logger_level(lg), PC_LOG_WARNING);
+    CHECK_RC(pc_logger_set_level(lg, -1), PC_VALUE);
+    CHECK_RC(pc_logger_set_level(lg, PC_LOG_OFF + 1), PC_VALUE);
+    CHECK_RC(pc_logger_set_level(NULL, PC_LOG_DEBUG), PC_VALUE);
+    CHECK_RC(pc_logger_set_handler(NULL, log_capture_fn, &cap), PC_VALUE);
+    CHECK_OK(pc_logger_set_handler(lg, log_capture_fn, &cap));
+    CHECK_EQ(run_to_end(make(PC_START_FORK, t_seven, NULL)), 7);
+    CHECK_MSG(cap.n == 0, "logged at the default level: %.900s", cap.text);
+    CHECK_OK(pc_logger_set_level(lg, PC_LOG_DEBUG));
+    for (int i = 0; i < 3; i++) {
+        log_capture_reset(&cap);
+        pc_process *p = make(methods[i], t_seven, NULL);
+        CHECK_OK(pc_process_start(p));
+        long pid = pc_process_pid(p);
+        CHECK_OK(pc_process_join(p, 10));
+        snprintf(want, sizeof want, "%d started %s (pid %ld, %s)\n", PC_LOG_DEBUG,
+                 pc_process_name(p), pid, pc_start_method_name(methods[i]));
+        CHECK_MSG(strstr(cap.text, want) != NULL, "no \"%.200s\" in: %.700s", want, cap.text);
+        snprintf(want, sizeof want, "%d %s (pid %ld) ended with exitcode 7\n", PC_LOG_DEBUG,
+                 pc_process_name(p), pid);
+        CHECK_MSG(strstr(cap.text, want) != NULL, "no \"%.200s\" in: %.700s", want, cap.text);
+        if (methods[i] == PC_START_FORKSERVER) {
+            snprintf(want, sizeof want, "%d forkserver started (pid %ld)\n", PC_LOG_INFO,
+                     (long)pc__p_fs_pid);
+            CHECK_MSG(strstr(cap.text, want) != NULL, "no \"%.200s\" in: %.700s", want, cap.text);
+        }
+        pc_process_free(p);
+        int child = methods[i] == PC_START_FORK ? PC_LOG_DEBUG : PC_LOG_WARNING;
+        CHECK_EQ(run_to_end(make(methods[i], t_log_level, NULL)), child);
+    }
+    pid_t server = pc__p_fs_pid;                // killed: the next start replaces it
+    CHECK(kill(server, SIGKILL) == 0);
+    CHECK(wait_state(server, 'Z'));
+    log_capture_reset(&cap);
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
+    CHECK(pc__p_fs_pid != server);
+    snprintf(want, sizeof want, "%d forkserver (pid %ld) died; starting another\n",
+             PC_LOG_SUBWARNING, (long)server);
+    CHECK_MSG(strstr(cap.text, want) != NULL, "no \"%.200s\" in: %.700s", want, cap.text);
+    snprintf(want, sizeof want, "%d forkserver started (pid %ld)\n", PC_LOG_INFO,
+             (long)pc__p_fs_pid);
+    CHECK_MSG(strstr(cap.text, want) != NULL, "no \"%.200s\" in: %.700s", want, cap.text);
+    CHECK(pc_log_to_stderr(PC_LOG_ERROR) == lg);     // drops the handler
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(run_to_end(make(methods[i], t_log_level, NULL)), PC_LOG_ERROR);
+    CHECK(pc_log_to_stderr(-5) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    CHECK_OK(pc_logger_set_level(lg, PC_LOG_WARNING));
+    CHECK(no_zombies());
+}
+
+static int t_wait_event(void *arg) { return pc_event_wait((pc_event *)arg, 10); }
+
+// Read what a temporary file that stood in for stderr holds.
+static void read_back(int fd, char *out, size_t cap) {
+    ssize_t n = pread(fd, out, cap - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+}
+
+// Python 3.12's warning when fork runs while other threads are alive:
+// on stderr through the logger, once per process; none with one thread,
+// none when silenced by pc_set_fork_warning(0) or the logger's level.
+TEST(fork_warning) {
+    static log_capture cap = {PC_LOCK_INIT, "", 0, 0};
+    char err[4096];
+    pc_logger *lg = pc_get_logger();
+    CHECK_EQ(run_to_end(make(PC_START_FORK, t_zero, NULL)), 0);   // one thread: nothing
+    pc_event ev;
+    pc_event_init(&ev);
+    pc_thread *t = race_thread(t_wait_event, &ev);
+    CHECK_OK(pc_logger_set_handler(lg, log_capture_fn, &cap));
+    pc_set_fork_warning(0);
+    CHECK_EQ(run_to_end(make(PC_START_FORK, t_zero, NULL)), 0);
+    pc_set_fork_warning(1);
+    CHECK_OK(pc_logger_set_level(lg, PC_LOG_ERROR));
+    CHECK_EQ(run_to_end(make(PC_START_FORK, t_zero, NULL)), 0);
+    CHECK_MSG(cap.n == 0, "warned while silenced: %.900s", cap.text);
+    CHECK_OK(pc_logger_set_level(lg, PC_LOG_WARNING));
+    CHECK_OK(pc_logger_set_handler(lg, NULL, NULL));        // the default: stderr
+    char path[] = "/tmp/pct_stderr_XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    CHECK(fd >= 0 && saved >= 0);
+    unlink(path);
+    fflush(stderr);
+    CHECK(dup2(fd, 2) == 2);
+    for (int i = 0; i < 3; i++) CHECK_EQ(run_to_end(make(PC_START_FORK, t_zero, NULL)), 0);
+    fflush(stderr);
+    CHECK(dup2(saved, 2) == 2);
+    close(saved);
+    read_back(fd, err, sizeof err);
+    close(fd);
+    const char *line = strstr(err, "[WARNING/MainProcess] This process (pid=");
+    CHECK_MSG(line != NULL, "stderr: %.900s", err);
+    CHECK_MSG(strstr(line, "multi-threaded") && strstr(line, "fork()"), "stderr: %.900s", err);
+    CHECK_MSG(strstr(line + 1, "[WARNING/") == NULL, "warned more than once: %.900s", err);
+    pc_event_set(&ev);
+    CHECK_OK(pc_thread_join(t, 10));
+    pc_thread_free(t);
+    pc_event_destroy(&ev);
+    CHECK(no_zombies());
+}
