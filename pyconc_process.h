@@ -212,6 +212,7 @@
        set_start_method('spawn')                pc_set_start_method(PC_START_SPAWN, 0)
        get_context('fork').Process(...)         .context = pc_get_context(PC_START_FORK)
        get_start_method(allow_none=True)        pc_get_start_method_allow_none()
+       set_executable(path)                     pc_set_executable(path)
        log_to_stderr(logging.DEBUG)             pc_log_to_stderr(PC_LOG_DEBUG)
        get_logger().addHandler(h)               pc_logger_set_handler(pc_get_logger(), fn, ctx)
 
@@ -266,6 +267,8 @@
                is a pyconc child before main(), receives target, arguments
                and descriptors over the socket, runs the target and exits.
                Constructors of the program have run, main() never does.
+               pc_set_executable(path) names another program to run
+               (Python's set_executable), for spawn and new forkservers.
    forkserver  (default on Linux, as Python 3.14) a single-threaded server,
                spawned once, forks each child on request. Requests go on
                a private socketpair that only the server inherits
@@ -865,6 +868,17 @@ PYCONC_API pc_start_method pc_get_start_method_allow_none(void);
    Returns: PC_OK, PC_RUNTIME (already set or used), PC_VALUE.
    Python: multiprocessing.set_start_method(method, force) */
 PYCONC_API int pc_set_start_method(pc_start_method method, int force);
+/* Make spawn children and new forkserver servers run the program at path
+   instead of this one (/proc/self/exe); NULL goes back to it. It must be
+   a pyconc program that runs the bootstrap (its constructor, or
+   pc_process_bootstrap first in main), and the same program as this one
+   (a copy, or one built identically) if targets of the main program are
+   used: they cross as offsets into it (targets in shared objects go by
+   path). A running forkserver keeps its program.
+   Returns: PC_OK, PC_VALUE (empty or too long), PC_OS (not an executable
+   file; errno kept), PC_RUNTIME (in a set-user-ID program).
+   Python: multiprocessing.set_executable(path) */
+PYCONC_API int pc_set_executable(const char *path);
 /* Fill out[0..cap) with the methods available here, default first, and
    return how many there are. Python: multiprocessing.get_all_start_methods */
 PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap);
@@ -2436,14 +2450,14 @@ static char **pc__p_os_spawn_env(const char *env) {
     return out;
 }
 
-// posix_spawn this program (/proc/self/exe; elsewhere the name argv0)
-// with argv {argv0}, our environment plus env (see above), descriptors
+// posix_spawn this program (/proc/self/exe; elsewhere the name argv0), or
+// exe when not NULL, with argv {argv0}, our environment plus env (see above), descriptors
 // 0-2 and fds[i] as number at[i] (i < n, at[] rising), and nothing else:
 // from the number after the last at[i] up, every descriptor that is not
 // close-on-exec is closed in the child. Returns PC_OK, or PC_OS with
 // errno kept.
-static int pc__p_os_spawn_self(const char *argv0, const char *env, const int *fds,
-                               const int *at, int n, pid_t *out_pid) {
+static int pc__p_os_spawn_self(const char *exe, const char *argv0, const char *env,
+                               const int *fds, const int *at, int n, pid_t *out_pid) {
     posix_spawn_file_actions_t fa;
     char *argv[2];
     int rc = posix_spawn_file_actions_init(&fa);
@@ -2455,8 +2469,8 @@ static int pc__p_os_spawn_self(const char *argv0, const char *env, const int *fd
     if (!rc) {
         argv[0] = (char *)(uintptr_t)argv0;
         argv[1] = NULL;
-        rc = posix_spawn(out_pid, PC__HAVE_PROC_SELF_EXE ? "/proc/self/exe" : argv0, &fa, NULL,
-                         argv, envp);
+        if (!exe) exe = PC__HAVE_PROC_SELF_EXE ? "/proc/self/exe" : argv0;
+        rc = posix_spawn(out_pid, exe, &fa, NULL, argv, envp);
     }
     pc__free(envp);
     posix_spawn_file_actions_destroy(&fa);
@@ -2509,6 +2523,14 @@ static const char *pc__p_os_program_name(void) {
 #else
     return NULL;
 #endif
+}
+
+// 0 when path is a regular file we may execute, else -1 with errno set.
+static int pc__p_os_check_executable(const char *path) {
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    if (!S_ISREG(st.st_mode)) { errno = EACCES; return -1; }
+    return access(path, X_OK);
 }
 
 // The (device, inode) identity of the file at path (following links).
@@ -5145,6 +5167,7 @@ static uint32_t pc__p_proc_counter;             // children made by this process
 static pc_start_method pc__p_proc_method;       // PC_START_DEFAULT: not set
 static int pc__p_proc_method_fixed;
 static char pc__p_proc_argv0[256] = "pyconc";
+static char pc__p_proc_exe[4096];               // pc_set_executable's; "": this program
 static pc_lock pc__p_fs_lock = PC_LOCK_INIT;    // starting the forkserver
 static pid_t pc__p_proc_pid;                    // getpid(), cached; 0: not asked yet
 
@@ -5505,6 +5528,20 @@ PYCONC_API int pc_set_start_method(pc_start_method method, int force) {
     return PC_OK;
 }
 
+PYCONC_API int pc_set_executable(const char *path) {
+    if (pc__p_os_secure_exec())
+        return pc__error(PC_RUNTIME, "set_executable in a set-user-ID, set-group-ID or "
+                                     "file-capability program: it cannot spawn children");
+    if (path && (!path[0] || strlen(path) >= sizeof pc__p_proc_exe))
+        return pc__error(PC_VALUE, "executable path is empty or longer than %zu bytes",
+                         sizeof pc__p_proc_exe - 1);
+    if (path && pc__p_os_check_executable(path) < 0) return pc__os_error(path);
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    snprintf(pc__p_proc_exe, sizeof pc__p_proc_exe, "%s", path ? path : "");
+    pc_lock_release(&pc__p_proc_lock);
+    return PC_OK;
+}
+
 PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap) {
     pc_start_method all[3];
     all[0] = pc__p_platform_default();
@@ -5825,7 +5862,11 @@ static void pc__p_boot_check_peer(int fd) {
 // environment. Returns PC_OS with errno kept.
 static int pc__p_spawn_self(int boot_fd, int sentinel_w, pid_t *out_pid) {
     const int fds[2] = {boot_fd, sentinel_w}, at[2] = {PC__BOOT_FD, PC__SENTINEL_FD};
-    return pc__p_os_spawn_self(pc__p_proc_argv0, PC__ENV_FD "=3", fds, at,
+    char exe[sizeof pc__p_proc_exe];
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    memcpy(exe, pc__p_proc_exe, sizeof exe);
+    pc_lock_release(&pc__p_proc_lock);
+    return pc__p_os_spawn_self(exe[0] ? exe : NULL, pc__p_proc_argv0, PC__ENV_FD "=3", fds, at,
                                sentinel_w >= 0 ? 2 : 1, out_pid);
 }
 

@@ -2045,3 +2045,48 @@ TEST(fork_warning) {
     pc_event_destroy(&ev);
     CHECK(no_zombies());
 }
+
+// >>set_executable
+// Exit 0 when this process runs the program at the path in item 0.
+static int t_exe_is(void *arg) {
+    const char *want;
+    char exe[PATH_MAX];
+    if (pc_args_get_str((pc_args *)arg, 0, &want)) return 2;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0) return 3;
+    exe[n] = '\0';
+    return strcmp(exe, want) == 0 ? 0 : 1;
+}
+
+// set_executable: spawn children and a forkserver started after it run
+// the program given (a copy of this one, in a fresh directory); fork
+// children do not exec. NULL goes back to this program; bad paths fail.
+TEST(set_executable) {
+    char dir[PATH_MAX], copy[PATH_MAX], self[PATH_MAX];
+    int before = count_fds();
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    CHECK(n > 0);
+    self[n] = '\0';
+    tmp_make(dir);
+    path_in(copy, dir, "probe");
+    copy_file(self, copy, 0755);
+    CHECK_RC(pc_set_executable(""), PC_VALUE);
+    CHECK_RC(pc_set_executable(dir), PC_OS);           // a directory
+    CHECK_RC(pc_set_executable("/nonexistent/pyconc-program"), PC_OS);
+    CHECK_EQ(errno, ENOENT);
+    CHECK_OK(pc_set_executable(copy));
+    pc_args *a = args_of_str(copy);
+    for (int i = 0; i < 3; i++) {
+        int want = methods[i] == PC_START_FORK ? 1 : 0;
+        CHECK_MSG(run_to_end(make(methods[i], t_exe_is, a)) == want, "%s",
+                  pc_start_method_name(methods[i]));
+    }
+    pc_args_free(a);
+    CHECK_OK(pc_set_executable(NULL));
+    a = args_of_str(self);
+    CHECK_EQ(run_to_end(make(PC_START_SPAWN, t_exe_is, a)), 0);
+    pc_args_free(a);
+    tmp_remove(dir);
+    CHECK_EQ(count_fds(), before + (pc__p_fs_sock >= 0));     // the forkserver's channel
+    CHECK(no_zombies());
+}
