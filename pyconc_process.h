@@ -213,6 +213,9 @@
        get_context('fork').Process(...)         .context = pc_get_context(PC_START_FORK)
        get_start_method(allow_none=True)        pc_get_start_method_allow_none()
        set_executable(path)                     pc_set_executable(path)
+       set_forkserver_preload(names, on_error)  pc_set_forkserver_preload(&(pc_forkserver_preload_desc){
+                                                        .libraries = paths, .nlibraries = n,
+                                                        .functions = fns, .nfunctions = m })
        log_to_stderr(logging.DEBUG)             pc_log_to_stderr(PC_LOG_DEBUG)
        get_logger().addHandler(h)               pc_logger_set_handler(pc_get_logger(), fn, ctx)
 
@@ -277,7 +280,10 @@
                HMAC challenge and response both ways, keyed by the
                authkey the program had then (a failed handshake: the
                server exits, PC_AUTH, no child); each request is then one
-               record carrying its sockets with SCM_RIGHTS.
+               record carrying its sockets with SCM_RIGHTS. A server
+               may preload (pc_set_forkserver_preload): after the
+               handshake it loads libraries and runs functions once, so
+               its children start warm.
    Functions cross spawn and forkserver as (loaded object, offset) pairs,
    so every function of the program, static ones included, works as a
    target without registration; a pointer outside every loaded object is
@@ -879,6 +885,36 @@ PYCONC_API int pc_set_start_method(pc_start_method method, int force);
    file; errno kept), PC_RUNTIME (in a set-user-ID program).
    Python: multiprocessing.set_executable(path) */
 PYCONC_API int pc_set_executable(const char *path);
+
+/* What a forkserver does when a preload fails. Python 3.15's on_error. */
+typedef enum pc_preload_on_error {
+    PC_PRELOAD_IGNORE = 0,      // go on silently (Python's default)
+    PC_PRELOAD_WARN = 1,        // a line on the server's logger (stderr), go on
+    PC_PRELOAD_FAIL = 2         // the server exits: the start that needed it fails
+} pc_preload_on_error;
+
+typedef struct pc_forkserver_preload_desc {
+    const char *const *libraries;   // shared objects the server loads (absolute
+    size_t nlibraries;              //   paths; the files there now, see below)
+    const pc_target_fn *functions;  // run once by the server (arg NULL), after the
+    size_t nfunctions;              //   libraries; a non-zero return is a failure
+    pc_preload_on_error on_error;   // default PC_PRELOAD_IGNORE
+} pc_forkserver_preload_desc;
+
+/* Have forkservers started from now on load these libraries and run these
+   functions once, before forking any child, so that every child starts
+   warm (libraries loaded, tables built). NULL: nothing. A library is
+   loaded as the bootstrap loads one: by absolute path, and only if the
+   file there is still the one found now (same device and inode). A
+   function is any function of the program (it crosses as its object and
+   offset). A running forkserver keeps what it preloaded.
+   Returns: PC_OK, PC_VALUE (NULL entries, a relative path, a function
+   outside every loaded object, a bad on_error), PC_OS (a library that is
+   not there; errno kept), PC_RUNTIME (in a set-user-ID program), PC_NOMEM.
+   A start whose new server failed a preload with PC_PRELOAD_FAIL is
+   PC_RUNTIME, the failure in the message.
+   Python: multiprocessing.set_forkserver_preload(module_names, on_error) */
+PYCONC_API int pc_set_forkserver_preload(const pc_forkserver_preload_desc *desc);
 /* Fill out[0..cap) with the methods available here, default first, and
    return how many there are. Python: multiprocessing.get_all_start_methods */
 PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap);
@@ -5169,6 +5205,11 @@ static int pc__p_proc_method_fixed;
 static char pc__p_proc_argv0[256] = "pyconc";
 static char pc__p_proc_exe[4096];               // pc_set_executable's; "": this program
 static pc_lock pc__p_fs_lock = PC_LOCK_INIT;    // starting the forkserver
+// pc_set_forkserver_preload's list (under pc__p_fs_lock), as the server
+// gets it: u32 count, then per entry a kind and a funcref (a library's
+// has offset 0: only its path and file identity count), then on_error.
+static pc__p_buf pc__p_fs_preload;
+enum { PC__PRE_LIBRARY = 1, PC__PRE_FUNCTION = 2 };
 static pid_t pc__p_proc_pid;                    // getpid(), cached; 0: not asked yet
 
 static void pc__p_proc_exit_function(void);
@@ -5542,6 +5583,64 @@ PYCONC_API int pc_set_executable(const char *path) {
     return PC_OK;
 }
 
+// Encode one library of the preload list, checked as the server will check
+// it (absolute, there now), with the identity of the file found.
+static int pc__p_preload_put_library(pc__p_buf *b, const char *path) {
+    pc__p_funcref ref;
+    memset(&ref, 0, sizeof ref);
+    if (!path || path[0] != '/')
+        return pc__error(PC_VALUE, "preload library %s: not an absolute path",
+                         path ? path : "(NULL)");
+    if (strlen(path) >= sizeof ref.path)
+        return pc__error(PC_VALUE, "preload library path too long");
+    snprintf(ref.path, sizeof ref.path, "%s", path);
+    if (pc__p_os_file_id(path, &ref.dev, &ref.ino) < 0) return pc__os_error(path);
+    pc__p_buf_u8(b, PC__PRE_LIBRARY);
+    pc__p_funcref_put(b, &ref, 1);
+    return PC_OK;
+}
+
+static int pc__p_preload_encode(const pc_forkserver_preload_desc *d, pc__p_buf *b) {
+    pc__p_funcref ref;
+    int rc = PC_OK;
+    if ((d->nlibraries && !d->libraries) || (d->nfunctions && !d->functions))
+        return pc__error(PC_VALUE, "preload: a count without its array");
+    if ((unsigned)d->on_error > PC_PRELOAD_FAIL)
+        return pc__error(PC_VALUE, "preload: unknown on_error %d", (int)d->on_error);
+    if (d->nlibraries + d->nfunctions > 4096) return pc__error(PC_VALUE, "preload: too many");
+    pc__p_buf_u32(b, (uint32_t)(d->nlibraries + d->nfunctions));
+    for (size_t i = 0; !rc && i < d->nlibraries; i++)
+        rc = pc__p_preload_put_library(b, d->libraries[i]);
+    for (size_t i = 0; !rc && i < d->nfunctions; i++) {
+        if (!d->functions[i]) return pc__error(PC_VALUE, "preload function %zu is NULL", i);
+        if ((rc = pc__p_funcref_locate(d->functions[i], &ref))) break;
+        pc__p_buf_u8(b, PC__PRE_FUNCTION);
+        pc__p_funcref_put(b, &ref, 1);
+    }
+    pc__p_buf_u8(b, (unsigned)d->on_error);
+    if (!rc && b->bad) rc = PC_NOMEM;
+    return rc;
+}
+
+PYCONC_API int pc_set_forkserver_preload(const pc_forkserver_preload_desc *desc) {
+    pc__p_buf b, old;
+    memset(&b, 0, sizeof b);
+    if (pc__p_os_secure_exec())
+        return pc__error(PC_RUNTIME, "set_forkserver_preload in a set-user-ID, set-group-ID or "
+                                     "file-capability program: it cannot start a forkserver");
+    int rc = desc ? pc__p_preload_encode(desc, &b) : PC_OK;
+    if (rc) {
+        pc__free(b.p);
+        return rc;
+    }
+    pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
+    old = pc__p_fs_preload;
+    pc__p_fs_preload = b;
+    pc_lock_release(&pc__p_fs_lock);
+    pc__free(old.p);
+    return PC_OK;
+}
+
 PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap) {
     pc_start_method all[3];
     all[0] = pc__p_platform_default();
@@ -5782,7 +5881,8 @@ static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child
 }
 
 PC__P_NORETURN
-static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen);
+static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen,
+                                  pc__p_buf *preload);
 
 // Run the child whose bootstrap socket is sock; never returns. A run
 // bootstrap comes on a stream socketpair, a server's on a seqpacket one.
@@ -5804,11 +5904,14 @@ static void pc__p_child_from_socket(int sock) {
     }
     if (kind == PC__BOOT_SERVER) {
         size_t n;
+        pc__p_buf pre;
+        memset(&pre, 0, sizeof pre);
         const void *key = pc__p_buf_get_blob(&body, &n);
-        if (key && n >= 1 && n <= PC_AUTHKEY_MAX) {
+        pre.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(&body, &pre.len);
+        if (key && n >= 1 && n <= PC_AUTHKEY_MAX && !body.bad) {
             unsigned char k[PC_AUTHKEY_MAX];
             memcpy(k, key, n);
-            pc__p_forkserver_main(sock, k, n);
+            pc__p_forkserver_main(sock, k, n, &pre);
         }
         rc = pc__error(PC_VALUE, "malformed forkserver bootstrap");
     } else if (kind == PC__BOOT_RUN) {
@@ -6027,6 +6130,7 @@ static int pc__p_fs_spawn_server(const unsigned char *key, size_t keylen, int *o
     pc__p_buf_u32(&body, PC__BOOT_MAGIC);
     pc__p_buf_u32(&body, PC__BOOT_SERVER);
     pc__p_buf_blob(&body, key, keylen);
+    pc__p_buf_blob(&body, pc__p_fs_preload.p, pc__p_fs_preload.len);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     if (pc__p_os_seqpacket_pair(sv) < 0) { rc = pc__os_error("socketpair"); goto out; }
     if ((sv[1] = pc__p_os_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
@@ -6039,6 +6143,26 @@ out:
     pc__p_os_close(sv[1]);
     pc__free(body.p);
     return rc;
+}
+
+// After the handshake the server preloads and says how that went in one
+// record: PC__FS_PRELOAD_OK, or PC__FS_PRELOAD_FAILED and why (on_error
+// PC_PRELOAD_FAIL; it exits then).
+#define PC__FS_PRELOAD_OK "#PRELOAD-OK#"
+#define PC__FS_PRELOAD_FAILED "#PRELOAD-FAILED#"
+
+static int pc__p_fs_preload_result(int sock) {
+    char rec[600];
+    int cut;
+    ssize_t r = pc__p_os_recv_record(sock, rec, sizeof rec - 1, &cut);
+    if (r < 0) return pc__os_error("forkserver preload");
+    rec[r] = '\0';
+    size_t nf = strlen(PC__FS_PRELOAD_FAILED);
+    if ((size_t)r >= nf && memcmp(rec, PC__FS_PRELOAD_FAILED, nf) == 0)
+        return pc__error(PC_RUNTIME, "forkserver preload failed: %s", rec + nf);
+    if (r == 0 || strcmp(rec, PC__FS_PRELOAD_OK) != 0)
+        return pc__error(PC_RUNTIME, "forkserver exited during its preload");
+    return PC_OK;
 }
 
 // Start the server (pc__p_fs_lock held) with the current authkey and run
@@ -6060,6 +6184,11 @@ static int pc__p_fs_start_server(void) {
     if (rc) {
         if (rc == PC_EOF) rc = pc__error(PC_AUTH, "forkserver handshake: server closed");
         if (rc == PC_AUTH) rc = pc__error(PC_AUTH, "forkserver handshake: %s", pc_last_error());
+        pc__p_os_close(sock);
+        pc__p_os_kill_reap(pid);
+        return rc;
+    }
+    if ((rc = pc__p_fs_preload_result(sock))) {
         pc__p_os_close(sock);
         pc__p_os_kill_reap(pid);
         return rc;
@@ -6398,7 +6527,45 @@ static void pc__p_fs_serve(int chan, pc__p_fs_table *t) {
     if (t->pf[0].revents) pc__p_fs_serve_one(chan, t);
 }
 
-static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen) {
+// >>C.forkserver-preload
+static int pc__p_fs_preload_one(pc__p_buf *b) {
+    pc__p_funcref ref;
+    pc_target_fn fn;
+    unsigned kind = pc__p_buf_get_u8(b);
+    pc__p_funcref_get(b, &ref);
+    if (b->bad || (kind != PC__PRE_LIBRARY && kind != PC__PRE_FUNCTION))
+        return pc__error(PC_VALUE, "malformed preload list");
+    if (kind == PC__PRE_LIBRARY) return pc__p_funcref_dlopen(&ref);
+    int rc = pc__p_funcref_resolve(&ref, &fn);
+    if (rc) return rc;
+    if ((rc = fn(NULL)) != 0)
+        return pc__error(PC_RUNTIME, "preload function %s+0x%llx returned %d",
+                         ref.is_main ? "<main>" : ref.path, (unsigned long long)ref.offset, rc);
+    return PC_OK;
+}
+
+// In the server, once, before any fork: load and run the list, then tell
+// the client how it went (one record). A failure with PC_PRELOAD_FAIL
+// ends the server; with PC_PRELOAD_WARN it is logged.
+static void pc__p_fs_run_preload(int chan, pc__p_buf *b) {
+    char rec[600];
+    uint32_t n = b->len ? pc__p_buf_get_u32(b) : 0;
+    unsigned on_error = b->len ? (unsigned)b->p[b->len - 1] : PC_PRELOAD_IGNORE;
+    for (uint32_t i = 0; i < n && !b->bad; i++) {
+        if (!pc__p_fs_preload_one(b)) continue;
+        if (on_error == PC_PRELOAD_FAIL) {
+            snprintf(rec, sizeof rec, "%s%s", PC__FS_PRELOAD_FAILED, pc_last_error());
+            pc__p_os_write_buf(chan, 1, rec, strlen(rec));
+            pc__p_os_exit(1);
+        }
+        if (on_error == PC_PRELOAD_WARN)
+            pc__p_log(PC_LOG_WARNING, "forkserver preload: %s", pc_last_error());
+    }
+    pc__p_os_write_buf(chan, 1, PC__FS_PRELOAD_OK, strlen(PC__FS_PRELOAD_OK));
+}
+
+static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen,
+                                  pc__p_buf *preload) {
     pc__p_fs_table t;
     memset(&t, 0, sizeof t);
     t.use_pidfd = pc__p_os_have_pidfd();
@@ -6412,6 +6579,7 @@ static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t key
     // Listener order); no request is read before both sides are welcomed.
     if (pc__p_fs_auth_challenge(chan, key, keylen) || pc__p_fs_auth_answer(chan, key, keylen))
         pc__p_os_exit(1);
+    pc__p_fs_run_preload(chan, preload);
     for (;;) pc__p_fs_serve(chan, &t);
 }
 

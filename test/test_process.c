@@ -2090,3 +2090,119 @@ TEST(set_executable) {
     CHECK_EQ(count_fds(), before + (pc__p_fs_sock >= 0));     // the forkserver's channel
     CHECK(no_zombies());
 }
+
+// >>forkserver preload
+static int preload_warm;
+static int pre_warm(void *arg) { (void)arg; preload_warm = 4321; return 0; }
+static int pre_fail(void *arg) { (void)arg; return 5; }
+static int t_warm(void *arg) { (void)arg; return preload_warm == 4321 ? 0 : 1; }
+
+// Whether process pid maps the file path.
+static int maps_file(pid_t pid, const char *path) {
+    char name[64], line[4096];
+    int found = 0;
+    snprintf(name, sizeof name, "/proc/%ld/maps", (long)pid);
+    FILE *f = fopen(name, "re");
+    if (!f) return 0;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, path) != NULL;
+    fclose(f);
+    return found;
+}
+
+// Kill the forkserver, if any: the next forkserver start runs a new one.
+static void fs_kill(void) {
+    pid_t server = pc__p_fs_pid;
+    if (server <= 0) return;
+    CHECK(kill(server, SIGKILL) == 0);
+    CHECK(wait_state(server, 'Z'));
+}
+
+// set_forkserver_preload: a new server loads the libraries (by absolute
+// path, as the bootstrap does) and runs the functions once, before its
+// first fork, so each child starts with them; a failing preload is
+// ignored, logged (warn) or fails the start (fail), as Python 3.15's
+// on_error; bad lists are refused when set.
+TEST(forkserver_preload) {
+    char dir[PATH_MAX], marker[PATH_MAX], err[4096];
+    const char *libs[] = {PCT_MARKER_LIB};
+    const char *relative[] = {"libpct_marker.so"}, *missing[] = {"/nonexistent/lib.so"};
+    pc_target_fn warm[] = {pre_warm}, failing[] = {pre_fail}, none[] = {NULL};
+    pc_forkserver_preload_desc d;
+    memset(&d, 0, sizeof d);
+    d.libraries = relative;
+    d.nlibraries = 1;
+    CHECK_RC(pc_set_forkserver_preload(&d), PC_VALUE);
+    d.libraries = missing;
+    CHECK_RC(pc_set_forkserver_preload(&d), PC_OS);
+    CHECK_EQ(errno, ENOENT);
+    d.libraries = NULL;
+    CHECK_RC(pc_set_forkserver_preload(&d), PC_VALUE);
+    d.nlibraries = 0;
+    d.functions = none;
+    d.nfunctions = 1;
+    CHECK_RC(pc_set_forkserver_preload(&d), PC_VALUE);
+    d.functions = warm;
+    d.on_error = (pc_preload_on_error)7;
+    CHECK_RC(pc_set_forkserver_preload(&d), PC_VALUE);
+
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_warm, NULL)), 1);  // cold without it
+    int before = count_fds();
+    tmp_make(dir);
+    path_in(marker, dir, "marker");
+    CHECK(setenv("PCT_MARKER", marker, 1) == 0);
+    d.libraries = libs;
+    d.nlibraries = 1;
+    d.on_error = PC_PRELOAD_FAIL;
+    CHECK_OK(pc_set_forkserver_preload(&d));
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_warm, NULL)), 1);  // the old server
+    for (int round = 0; round < 3; round++) {   // each new server preloads again
+        fs_kill();
+        CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_warm, NULL)), 0);
+        CHECK(maps_file(pc__p_fs_pid, PCT_MARKER_LIB));
+        CHECK(exists(marker));
+    }
+    CHECK_EQ(run_to_end(make(PC_START_SPAWN, t_warm, NULL)), 1);       // only forkserver's
+    CHECK(dlopen(PCT_MARKER_LIB, RTLD_NOW | RTLD_NOLOAD) == NULL);      // not loaded here
+    unsetenv("PCT_MARKER");
+    tmp_remove(dir);
+
+    d.libraries = NULL;
+    d.nlibraries = 0;
+    d.functions = failing;
+    d.on_error = PC_PRELOAD_IGNORE;
+    CHECK_OK(pc_set_forkserver_preload(&d));
+    fs_kill();
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
+    d.on_error = PC_PRELOAD_WARN;
+    CHECK_OK(pc_set_forkserver_preload(&d));
+    fs_kill();
+    char path[] = "/tmp/pct_stderr_XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    CHECK(fd >= 0 && saved >= 0);
+    unlink(path);
+    fflush(stderr);
+    CHECK(dup2(fd, 2) == 2);
+    int code = run_to_end(make(PC_START_FORKSERVER, t_seven, NULL));
+    CHECK(dup2(saved, 2) == 2);
+    close(saved);
+    read_back(fd, err, sizeof err);
+    close(fd);
+    CHECK_EQ(code, 7);
+    CHECK_MSG(strstr(err, "] forkserver preload: preload function <main>+0x") &&
+              strstr(err, "returned 5"), "stderr: %.900s", err);
+    d.on_error = PC_PRELOAD_FAIL;
+    CHECK_OK(pc_set_forkserver_preload(&d));
+    fs_kill();
+    for (int round = 0; round < 3; round++) {
+        pc_process *p = make(PC_START_FORKSERVER, t_seven, NULL);
+        CHECK_RC(pc_process_start(p), PC_RUNTIME);
+        CHECK_MSG(strstr(pc_last_error(), "forkserver preload failed") &&
+                  strstr(pc_last_error(), "returned 5"), "%s", pc_last_error());
+        pc_process_free(p);
+        CHECK(no_zombies());
+    }
+    CHECK_OK(pc_set_forkserver_preload(NULL));
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
