@@ -6550,7 +6550,7 @@ static int pc__p_fs_preload_one(pc__p_buf *b) {
 static void pc__p_fs_run_preload(int chan, pc__p_buf *b) {
     char rec[600];
     uint32_t n = b->len ? pc__p_buf_get_u32(b) : 0;
-    unsigned on_error = b->len ? (unsigned)b->p[b->len - 1] : PC_PRELOAD_IGNORE;
+    unsigned on_error = b->len ? (unsigned)b->p[b->len - 1] : (unsigned)PC_PRELOAD_IGNORE;
     for (uint32_t i = 0; i < n && !b->bad; i++) {
         if (!pc__p_fs_preload_one(b)) continue;
         if (on_error == PC_PRELOAD_FAIL) {
