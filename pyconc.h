@@ -629,9 +629,14 @@ PYCONC_API void *pc_local_get(pc_local *loc);
 PYCONC_API int pc_local_set(pc_local *loc, void *value);
 
 // >>api.cpu
-/* Python: os.cpu_count (online CPUs, >= 1) */
+/* The online CPUs (>= 1), or the override PYCONC_CPU_COUNT sets: a
+   positive integer in the environment replaces this count and
+   pc_process_cpu_count's, "default" (or anything else) leaves both alone;
+   a set-user-ID program ignores it.
+   Python: os.cpu_count, with PYTHON_CPU_COUNT / -X cpu_count (3.13) */
 PYCONC_API int pc_cpu_count(void);
-/* Python: os.process_cpu_count (CPUs this process may run on, >= 1) */
+/* The CPUs this process may run on (>= 1), or PYCONC_CPU_COUNT's override.
+   Python: os.process_cpu_count */
 PYCONC_API int pc_process_cpu_count(void);
 
 // >>api.internal
@@ -829,6 +834,7 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -2486,12 +2492,39 @@ static void pc__run_local_dtors(void) {
 }
 
 // >>cpu
+// An environment variable, or NULL in a secure-execution program
+// (set-user-ID, set-group-ID, raised capabilities), whose environment a
+// less privileged user chose.
+static const char *pc__getenv_trusted(const char *name) {
+#if defined(__GLIBC__) && defined(__USE_GNU) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
+    return secure_getenv(name);
+#else
+    return getuid() != geteuid() || getgid() != getegid() ? NULL : getenv(name);
+#endif
+}
+
+// PYCONC_CPU_COUNT: a positive decimal count, else 0 (no override). Read at
+// each call, as a program may set it before asking.
+static int pc__cpu_override(void) {
+    const char *v = pc__getenv_trusted("PYCONC_CPU_COUNT");
+    char *end;
+    if (!v || v[0] < '0' || v[0] > '9') return 0;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    return *end || errno || n < 1 || n > INT_MAX ? 0 : (int)n;
+}
+
 PYCONC_API int pc_cpu_count(void) {
+    int forced = pc__cpu_override();
+    if (forced) return forced;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
 
 PYCONC_API int pc_process_cpu_count(void) {
+    int forced = pc__cpu_override();
+    if (forced) return forced;
 #if defined(__linux__) && defined(CPU_COUNT)
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {

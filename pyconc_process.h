@@ -212,6 +212,13 @@
        active_children()                        pc_process_active_children(out, cap)
        set_start_method('spawn')                pc_set_start_method(PC_START_SPAWN, 0)
        get_context('fork').Process(...)         .context = pc_get_context(PC_START_FORK)
+       get_start_method(allow_none=True)        pc_get_start_method_allow_none()
+       set_executable(path)                     pc_set_executable(path)
+       set_forkserver_preload(names, on_error)  pc_set_forkserver_preload(&(pc_forkserver_preload_desc){
+                                                        .libraries = paths, .nlibraries = n,
+                                                        .functions = fns, .nfunctions = m })
+       log_to_stderr(logging.DEBUG)             pc_log_to_stderr(PC_LOG_DEBUG)
+       get_logger().addHandler(h)               pc_logger_set_handler(pc_get_logger(), fn, ctx)
 
    A target is `int f(void *arg)`; its return value is the child's exit
    code. Arguments cross to the child by copy: a byte blob (arg + arg_size),
@@ -254,12 +261,18 @@
                Forking while other threads run is allowed, as in Python,
                but dangerous: a lock another thread held (inside malloc,
                stdio, your own code) stays locked forever in the child.
+               As Python 3.12 does, the first such fork of a process
+               warns on the logger (stderr by default; the threads are
+               pyconc.h's, threading.active_count);
+               pc_set_fork_warning(0) silences it.
    spawn       posix_spawn of the program itself (/proc/self/exe) with only
                descriptors 0, 1, 2 and a bootstrap socket. The library's
                bootstrap (a constructor, or pc_process_bootstrap()) sees it
                is a pyconc child before main(), receives target, arguments
                and descriptors over the socket, runs the target and exits.
                Constructors of the program have run, main() never does.
+               pc_set_executable(path) names another program to run
+               (Python's set_executable), for spawn and new forkservers.
    forkserver  (default on Linux, as Python 3.14) a single-threaded server,
                spawned once, forks each child on request. Requests go on
                a private socketpair that only the server inherits
@@ -268,7 +281,10 @@
                HMAC challenge and response both ways, keyed by the
                authkey the program had then (a failed handshake: the
                server exits, PC_AUTH, no child); each request is then one
-               record carrying its sockets with SCM_RIGHTS.
+               record carrying its sockets with SCM_RIGHTS. A server
+               may preload (pc_set_forkserver_preload): after the
+               handshake it loads libraries and runs functions once, so
+               its children start warm.
    Functions cross spawn and forkserver as (loaded object, offset) pairs,
    so every function of the program, static ones included, works as a
    target without registration; a pointer outside every loaded object is
@@ -904,11 +920,56 @@ PYCONC_API pc_start_method pc_context_get_start_method(const pc_context *ctx);
 /* Return the default start method, fixing it (a later set needs force).
    Python: multiprocessing.get_start_method() */
 PYCONC_API pc_start_method pc_get_start_method(void);
+/* The default start method if it is fixed (set, or used by a start or a
+   pc_get_start_method), else PC_START_DEFAULT ("none"), without fixing it.
+   Python: multiprocessing.get_start_method(allow_none=True) */
+PYCONC_API pc_start_method pc_get_start_method_allow_none(void);
 /* Set the default start method. force resets it even when already fixed;
    PC_START_DEFAULT with force goes back to the platform default.
    Returns: PC_OK, PC_RUNTIME (already set or used), PC_VALUE.
    Python: multiprocessing.set_start_method(method, force) */
 PYCONC_API int pc_set_start_method(pc_start_method method, int force);
+/* Make spawn children and new forkserver servers run the program at path
+   instead of this one (/proc/self/exe); NULL goes back to it. It must be
+   a pyconc program that runs the bootstrap (its constructor, or
+   pc_process_bootstrap first in main), and the same program as this one
+   (a copy, or one built identically) if targets of the main program are
+   used: they cross as offsets into it (targets in shared objects go by
+   path). A running forkserver keeps its program.
+   Returns: PC_OK, PC_VALUE (empty or too long), PC_OS (not an executable
+   file; errno kept), PC_RUNTIME (in a set-user-ID program).
+   Python: multiprocessing.set_executable(path) */
+PYCONC_API int pc_set_executable(const char *path);
+
+/* What a forkserver does when a preload fails. Python 3.15's on_error. */
+typedef enum pc_preload_on_error {
+    PC_PRELOAD_IGNORE = 0,      // go on silently (Python's default)
+    PC_PRELOAD_WARN = 1,        // a line on the server's logger (stderr), go on
+    PC_PRELOAD_FAIL = 2         // the server exits: the start that needed it fails
+} pc_preload_on_error;
+
+typedef struct pc_forkserver_preload_desc {
+    const char *const *libraries;   // shared objects the server loads (absolute
+    size_t nlibraries;              //   paths; the files there now, see below)
+    const pc_target_fn *functions;  // run once by the server (arg NULL), after the
+    size_t nfunctions;              //   libraries; a non-zero return is a failure
+    pc_preload_on_error on_error;   // default PC_PRELOAD_IGNORE
+} pc_forkserver_preload_desc;
+
+/* Have forkservers started from now on load these libraries and run these
+   functions once, before forking any child, so that every child starts
+   warm (libraries loaded, tables built). NULL: nothing. A library is
+   loaded as the bootstrap loads one: by absolute path, and only if the
+   file there is still the one found now (same device and inode). A
+   function is any function of the program (it crosses as its object and
+   offset). A running forkserver keeps what it preloaded.
+   Returns: PC_OK, PC_VALUE (NULL entries, a relative path, a function
+   outside every loaded object, a bad on_error), PC_OS (a library that is
+   not there; errno kept), PC_RUNTIME (in a set-user-ID program), PC_NOMEM.
+   A start whose new server failed a preload with PC_PRELOAD_FAIL is
+   PC_RUNTIME, the failure in the message.
+   Python: multiprocessing.set_forkserver_preload(module_names, on_error) */
+PYCONC_API int pc_set_forkserver_preload(const pc_forkserver_preload_desc *desc);
 /* Fill out[0..cap) with the methods available here, default first, and
    return how many there are. Python: multiprocessing.get_all_start_methods */
 PYCONC_API size_t pc_get_all_start_methods(pc_start_method *out, size_t cap);
@@ -1009,6 +1070,51 @@ PYCONC_API pc_process *pc_process_parent(void);
    the live ones (release each with pc_process_free) and return how many
    are alive. Python: multiprocessing.active_children */
 PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
+
+// Logging: the library's own events (multiprocessing.util's logger)
+/* Levels, Python's logging numbers with multiprocessing's two extras. */
+typedef enum pc_log_level {
+    PC_LOG_SUBDEBUG = 5,
+    PC_LOG_DEBUG = 10,          // a process started, a child ended
+    PC_LOG_INFO = 20,           // a child runs its target and exits; a forkserver starts
+    PC_LOG_SUBWARNING = 25,     // a forkserver died and another replaces it
+    PC_LOG_WARNING = 30,        // fork with other threads alive (once per process)
+    PC_LOG_ERROR = 40,
+    PC_LOG_OFF = 100            // nothing
+} pc_log_level;
+
+/* A handler: gets each message at or above the logger's level (without
+   the "[LEVEL/process]" prefix the stderr handler adds). It runs on the
+   thread that logs, holding no lock of the library. */
+typedef void (*pc_log_fn)(int level, const char *message, void *ctx);
+
+/* The library's one logger. Python: multiprocessing.util's Logger */
+typedef struct pc_logger pc_logger;
+
+/* The logger (static, never freed). By default its level is PC_LOG_WARNING
+   and it writes to stderr, so the library's events (DEBUG, INFO) are off
+   and only warnings show, as with Python's logger without handlers.
+   Spawned and forkserver children get its level (a custom handler does
+   not cross exec: they write WARNING and above to stderr then).
+   Thread-safe: yes.  Python: multiprocessing.get_logger() */
+PYCONC_API pc_logger *pc_get_logger(void);
+/* Write the logger's messages to stderr as "[INFO/Process-1] message"
+   from level on (the handler set before is dropped); returns the logger.
+   Thread-safe: yes.  Python: multiprocessing.log_to_stderr(level) */
+PYCONC_API pc_logger *pc_log_to_stderr(int level);
+/* Set the level (0 .. PC_LOG_OFF). Returns: PC_OK, PC_VALUE.
+   Python: Logger.setLevel */
+PYCONC_API int pc_logger_set_level(pc_logger *lg, int level);
+/* Python: Logger.getEffectiveLevel */
+PYCONC_API int pc_logger_level(const pc_logger *lg);
+/* Send messages to fn (with ctx) instead; NULL: back to stderr.
+   Returns: PC_OK, PC_VALUE.  Python: Logger.addHandler (one handler) */
+PYCONC_API int pc_logger_set_handler(pc_logger *lg, pc_log_fn fn, void *ctx);
+/* Warn (once per process, PC_LOG_WARNING on the logger) when a fork start
+   runs while other threads are alive; enabled 0 silences it. On by
+   default. Python: the DeprecationWarning of 3.12's fork with threads,
+   silenced with warnings.filterwarnings */
+PYCONC_API void pc_set_fork_warning(int enabled);
 
 // >>D.api: shared state across processes
 /* Locks, conditions, semaphores, events and barriers that work between
@@ -1944,6 +2050,7 @@ PYCONC_API void pc_process_bootstrap(int argc, char **argv);
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2698,14 +2805,14 @@ static char **pc__p_os_spawn_env(const char *env) {
     return out;
 }
 
-// posix_spawn this program (/proc/self/exe; elsewhere the name argv0)
-// with argv {argv0}, our environment plus env (see above), descriptors
+// posix_spawn this program (/proc/self/exe; elsewhere the name argv0), or
+// exe when not NULL, with argv {argv0}, our environment plus env (see above), descriptors
 // 0-2 and fds[i] as number at[i] (i < n, at[] rising), and nothing else:
 // from the number after the last at[i] up, every descriptor that is not
 // close-on-exec is closed in the child. Returns PC_OK, or PC_OS with
 // errno kept.
-static int pc__p_os_spawn_self(const char *argv0, const char *env, const int *fds,
-                               const int *at, int n, pid_t *out_pid) {
+static int pc__p_os_spawn_self(const char *exe, const char *argv0, const char *env,
+                               const int *fds, const int *at, int n, pid_t *out_pid) {
     posix_spawn_file_actions_t fa;
     char *argv[2];
     int rc = posix_spawn_file_actions_init(&fa);
@@ -2717,8 +2824,8 @@ static int pc__p_os_spawn_self(const char *argv0, const char *env, const int *fd
     if (!rc) {
         argv[0] = (char *)(uintptr_t)argv0;
         argv[1] = NULL;
-        rc = posix_spawn(out_pid, PC__HAVE_PROC_SELF_EXE ? "/proc/self/exe" : argv0, &fa, NULL,
-                         argv, envp);
+        if (!exe) exe = PC__HAVE_PROC_SELF_EXE ? "/proc/self/exe" : argv0;
+        rc = posix_spawn(out_pid, exe, &fa, NULL, argv, envp);
     }
     pc__free(envp);
     posix_spawn_file_actions_destroy(&fa);
@@ -2771,6 +2878,14 @@ static const char *pc__p_os_program_name(void) {
 #else
     return NULL;
 #endif
+}
+
+// 0 when path is a regular file we may execute, else -1 with errno set.
+static int pc__p_os_check_executable(const char *path) {
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    if (!S_ISREG(st.st_mode)) { errno = EACCES; return -1; }
+    return access(path, X_OK);
 }
 
 // The (device, inode) identity of the file at path (following links).
@@ -5407,11 +5522,19 @@ static uint32_t pc__p_proc_counter;             // children made by this process
 static pc_start_method pc__p_proc_method;       // PC_START_DEFAULT: not set
 static int pc__p_proc_method_fixed;
 static char pc__p_proc_argv0[256] = "pyconc";
+static char pc__p_proc_exe[4096];               // pc_set_executable's; "": this program
 static pc_lock pc__p_fs_lock = PC_LOCK_INIT;    // starting the forkserver
+// pc_set_forkserver_preload's list (under pc__p_fs_lock), as the server
+// gets it: u32 count, then per entry a kind and a funcref (a library's
+// has offset 0: only its path and file identity count), then on_error.
+static pc__p_buf pc__p_fs_preload;
+enum { PC__PRE_LIBRARY = 1, PC__PRE_FUNCTION = 2 };
 static pid_t pc__p_proc_pid;                    // getpid(), cached; 0: not asked yet
 
 static void pc__p_proc_exit_function(void);
 static void pc__p_proc_after_fork_child(void);
+static pc_lock pc__p_log_lock = PC_LOCK_INIT;   // the logger's handler (C.log)
+static int pc__p_fork_warned;                   // this process warned already (C.log)
 
 static pc_process *pc__p_proc_alloc(int kind, const char *name) {
     pc_process *p = (pc_process *)pc__calloc(1, sizeof *p);
@@ -5467,6 +5590,8 @@ static void pc__p_proc_after_fork_child(void) {
     pc__p_proc_pid = 0;
     pc__p_proc_lock.state = 0;
     pc__p_fs_lock.state = 0;
+    pc__p_log_lock.state = 0;
+    pc__p_fork_warned = 0;      // once per process: the child is another one
     if (pc__p_proc_current) pc__p_proc_current->mu.state = 0;
 }
 
@@ -5506,6 +5631,119 @@ static void pc__p_proc_release(pc_process *p) {
 PYCONC_API void pc_process_free(pc_process *p) {
     if (!p || p->kind != PC__P_CHILD) return;   // current and parent belong to the library
     pc__p_proc_release(p);
+}
+
+// >>C.log
+// The logger: level and fork warning are atomics read on every event; the
+// handler and its context change together under pc__p_log_lock, and a
+// message goes out after the lock is dropped (a handler may log again).
+struct pc_logger { int level; pc_log_fn fn; void *ctx; };
+static pc_logger pc__p_logger = {PC_LOG_WARNING, NULL, NULL};
+static int pc__p_fork_warning = 1;
+
+static const char *pc__p_log_level_name(int level, char *buf, size_t cap) {
+    switch (level) {
+    case PC_LOG_SUBDEBUG: return "SUBDEBUG";
+    case PC_LOG_DEBUG: return "DEBUG";
+    case PC_LOG_INFO: return "INFO";
+    case PC_LOG_SUBWARNING: return "SUBWARNING";
+    case PC_LOG_WARNING: return "WARNING";
+    case PC_LOG_ERROR: return "ERROR";
+    default: snprintf(buf, cap, "Level %d", level); return buf;
+    }
+}
+
+static int pc__p_log_on(int level) {
+    return level >= __atomic_load_n(&pc__p_logger.level, __ATOMIC_RELAXED);
+}
+
+static void pc__p_log_stderr(int level, const char *msg) {
+    char lv[32], who[128] = "MainProcess";
+    pc_process *cur = pc__p_proc_current;
+    if (cur) {
+        pc_lock_acquire(&cur->mu, PC_FOREVER);      // set_name may free the old name
+        snprintf(who, sizeof who, "%s", cur->name);
+        pc_lock_release(&cur->mu);
+    }
+    fprintf(stderr, "[%s/%s] %s\n", pc__p_log_level_name(level, lv, sizeof lv), who, msg);
+    fflush(stderr);
+}
+
+static void pc__p_log(int level, const char *fmt, ...) PC__PRINTF(2, 3);
+static void pc__p_log(int level, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    if (!pc__p_log_on(level)) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pc_lock_acquire(&pc__p_log_lock, PC_FOREVER);
+    pc_log_fn fn = pc__p_logger.fn;
+    void *ctx = pc__p_logger.ctx;
+    pc_lock_release(&pc__p_log_lock);
+    if (fn) fn(level, msg, ctx);
+    else pc__p_log_stderr(level, msg);
+}
+
+// The level a spawned child's stderr handler starts at: ours, or with a
+// handler of ours (which cannot cross exec) only warnings and worse.
+static int pc__p_log_child_level(void) {
+    int level = __atomic_load_n(&pc__p_logger.level, __ATOMIC_RELAXED);
+    pc_lock_acquire(&pc__p_log_lock, PC_FOREVER);
+    if (pc__p_logger.fn && level < PC_LOG_WARNING) level = PC_LOG_WARNING;
+    pc_lock_release(&pc__p_log_lock);
+    return level;
+}
+
+PYCONC_API pc_logger *pc_get_logger(void) { return &pc__p_logger; }
+
+PYCONC_API int pc_logger_set_level(pc_logger *lg, int level) {
+    if (lg != &pc__p_logger) return pc__error(PC_VALUE, "not the logger of pc_get_logger");
+    if (level < 0 || level > PC_LOG_OFF)
+        return pc__error(PC_VALUE, "log level %d is not within 0..%d", level, PC_LOG_OFF);
+    __atomic_store_n(&lg->level, level, __ATOMIC_RELAXED);
+    return PC_OK;
+}
+
+PYCONC_API int pc_logger_level(const pc_logger *lg) {
+    return lg ? __atomic_load_n(&lg->level, __ATOMIC_RELAXED) : PC_LOG_OFF;
+}
+
+PYCONC_API int pc_logger_set_handler(pc_logger *lg, pc_log_fn fn, void *ctx) {
+    if (lg != &pc__p_logger) return pc__error(PC_VALUE, "not the logger of pc_get_logger");
+    pc_lock_acquire(&pc__p_log_lock, PC_FOREVER);
+    lg->fn = fn;
+    lg->ctx = fn ? ctx : NULL;
+    pc_lock_release(&pc__p_log_lock);
+    return PC_OK;
+}
+
+PYCONC_API pc_logger *pc_log_to_stderr(int level) {
+    pc_logger_set_handler(&pc__p_logger, NULL, NULL);
+    if (pc_logger_set_level(&pc__p_logger, level)) return NULL;
+    return &pc__p_logger;
+}
+
+PYCONC_API void pc_set_fork_warning(int enabled) {
+    __atomic_store_n(&pc__p_fork_warning, enabled != 0, __ATOMIC_RELAXED);
+}
+
+// Python 3.12's warning when a multi-threaded process forks: the child
+// gets one thread and whatever locks the others held (malloc's, stdio's,
+// the program's own) stay locked there. Once per process. The threads
+// counted are pyconc.h's registry (Python's threading.active_count, its
+// fallback where the kernel is not asked): asking the kernel (reading
+// /proc/self/stat) would cost each fork start four system calls, and
+// would count a sanitizer's own threads.
+static void pc__p_log_fork_with_threads(void) {
+    if (!__atomic_load_n(&pc__p_fork_warning, __ATOMIC_RELAXED) || !pc__p_log_on(PC_LOG_WARNING))
+        return;
+    long n = (long)pc_thread_active_count();
+    if (n <= 1 || __atomic_exchange_n(&pc__p_fork_warned, 1, __ATOMIC_RELAXED)) return;
+    pc__p_log(PC_LOG_WARNING, "This process (pid=%ld) is multi-threaded (%ld threads), use of "
+                              "fork() may lead to deadlocks in the child; use the spawn or "
+                              "forkserver start method (pc_set_fork_warning(0) silences this)",
+              (long)pc__p_proc_self(), n);
 }
 
 // >>C.desc
@@ -5628,6 +5866,13 @@ PYCONC_API pc_start_method pc_get_start_method(void) {
     return m;
 }
 
+PYCONC_API pc_start_method pc_get_start_method_allow_none(void) {
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    pc_start_method m = pc__p_proc_method_fixed ? pc__p_proc_method : PC_START_DEFAULT;
+    pc_lock_release(&pc__p_proc_lock);
+    return m;
+}
+
 PYCONC_API int pc_set_start_method(pc_start_method method, int force) {
     if ((int)method < PC_START_DEFAULT || (int)method > PC_START_FORKSERVER)
         return pc__error(PC_VALUE, "unknown start method %d", (int)method);
@@ -5640,6 +5885,78 @@ PYCONC_API int pc_set_start_method(pc_start_method method, int force) {
     pc__p_proc_method = method;
     pc__p_proc_method_fixed = method != PC_START_DEFAULT;
     pc_lock_release(&pc__p_proc_lock);
+    return PC_OK;
+}
+
+PYCONC_API int pc_set_executable(const char *path) {
+    if (pc__p_os_secure_exec())
+        return pc__error(PC_RUNTIME, "set_executable in a set-user-ID, set-group-ID or "
+                                     "file-capability program: it cannot spawn children");
+    if (path && (!path[0] || strlen(path) >= sizeof pc__p_proc_exe))
+        return pc__error(PC_VALUE, "executable path is empty or longer than %zu bytes",
+                         sizeof pc__p_proc_exe - 1);
+    if (path && pc__p_os_check_executable(path) < 0) return pc__os_error(path);
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    snprintf(pc__p_proc_exe, sizeof pc__p_proc_exe, "%s", path ? path : "");
+    pc_lock_release(&pc__p_proc_lock);
+    return PC_OK;
+}
+
+// Encode one library of the preload list, checked as the server will check
+// it (absolute, there now), with the identity of the file found.
+static int pc__p_preload_put_library(pc__p_buf *b, const char *path) {
+    pc__p_funcref ref;
+    memset(&ref, 0, sizeof ref);
+    if (!path || path[0] != '/')
+        return pc__error(PC_VALUE, "preload library %s: not an absolute path",
+                         path ? path : "(NULL)");
+    if (strlen(path) >= sizeof ref.path)
+        return pc__error(PC_VALUE, "preload library path too long");
+    snprintf(ref.path, sizeof ref.path, "%s", path);
+    if (pc__p_os_file_id(path, &ref.dev, &ref.ino) < 0) return pc__os_error(path);
+    pc__p_buf_u8(b, PC__PRE_LIBRARY);
+    pc__p_funcref_put(b, &ref, 1);
+    return PC_OK;
+}
+
+static int pc__p_preload_encode(const pc_forkserver_preload_desc *d, pc__p_buf *b) {
+    pc__p_funcref ref;
+    int rc = PC_OK;
+    if ((d->nlibraries && !d->libraries) || (d->nfunctions && !d->functions))
+        return pc__error(PC_VALUE, "preload: a count without its array");
+    if ((unsigned)d->on_error > PC_PRELOAD_FAIL)
+        return pc__error(PC_VALUE, "preload: unknown on_error %d", (int)d->on_error);
+    if (d->nlibraries + d->nfunctions > 4096) return pc__error(PC_VALUE, "preload: too many");
+    pc__p_buf_u32(b, (uint32_t)(d->nlibraries + d->nfunctions));
+    for (size_t i = 0; !rc && i < d->nlibraries; i++)
+        rc = pc__p_preload_put_library(b, d->libraries[i]);
+    for (size_t i = 0; !rc && i < d->nfunctions; i++) {
+        if (!d->functions[i]) return pc__error(PC_VALUE, "preload function %zu is NULL", i);
+        if ((rc = pc__p_funcref_locate(d->functions[i], &ref))) break;
+        pc__p_buf_u8(b, PC__PRE_FUNCTION);
+        pc__p_funcref_put(b, &ref, 1);
+    }
+    pc__p_buf_u8(b, (unsigned)d->on_error);
+    if (!rc && b->bad) rc = PC_NOMEM;
+    return rc;
+}
+
+PYCONC_API int pc_set_forkserver_preload(const pc_forkserver_preload_desc *desc) {
+    pc__p_buf b, old;
+    memset(&b, 0, sizeof b);
+    if (pc__p_os_secure_exec())
+        return pc__error(PC_RUNTIME, "set_forkserver_preload in a set-user-ID, set-group-ID or "
+                                     "file-capability program: it cannot start a forkserver");
+    int rc = desc ? pc__p_preload_encode(desc, &b) : PC_OK;
+    if (rc) {
+        pc__free(b.p);
+        return rc;
+    }
+    pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
+    old = pc__p_fs_preload;
+    pc__p_fs_preload = b;
+    pc_lock_release(&pc__p_fs_lock);
+    pc__free(old.p);
     return PC_OK;
 }
 
@@ -5686,6 +6003,7 @@ typedef struct pc__p_child_info {
     long parent_pid;
     char *parent_name;
     int method, method_fixed;
+    int log_level;
     int arg_kind;
     void *arg;
     size_t arg_size;
@@ -5708,6 +6026,7 @@ static void pc__p_child_become(pc__p_child_info *ci) {
     pc__p_proc_pid = 0;         // a forkserver child: the server's fork ran no hook
     pc__p_proc_method = (pc_start_method)ci->method;
     pc__p_proc_method_fixed = ci->method_fixed;
+    __atomic_store_n(&pc__p_logger.level, ci->log_level, __ATOMIC_RELAXED);
     pc_process *parent = pc__p_proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
     if (parent) {
         parent->pid = (pid_t)ci->parent_pid;
@@ -5739,6 +6058,7 @@ PC__P_NORETURN
 static void pc__p_child_run(pc__p_child_info *ci) {
     pc__p_child_become(ci);
     void *arg = ci->arg_kind == PC__ARG_PACK ? (void *)ci->pack : ci->arg;
+    pc__p_log(PC_LOG_INFO, "child process calling its target");
     int rc = ci->target ? ci->target(arg) : 0;
     char msg[256];
     int raised = pc__exception_take(msg, sizeof msg);
@@ -5748,6 +6068,7 @@ static void pc__p_child_run(pc__p_child_info *ci) {
         fprintf(stderr, "Process %s:\n%s: %s\n", pc__p_proc_current->name,
                 pc__exception_name(raised), msg);
     }
+    pc__p_log(PC_LOG_INFO, "process exiting with exitcode %d", code);
     pc__p_proc_exit_function();
     pc__p_child_join_threads();
     pc_args_free(ci->pack);
@@ -5773,6 +6094,7 @@ static void pc__p_child_from_fork(pc_process *p) {
     ci.parent_name = pc__strdup(pc__p_proc_current->name);
     ci.method = (int)pc__p_proc_method;
     ci.method_fixed = pc__p_proc_method_fixed;
+    ci.log_level = pc_logger_level(&pc__p_logger);
     ci.arg_kind = p->arg_kind;
     ci.arg = p->arg;
     ci.arg_size = p->arg_size;
@@ -5811,6 +6133,7 @@ static void pc__p_boot_body_run(pc_process *p, const pc__p_funcref *ref, pc__p_b
     pc__p_buf_u8(b, (unsigned)pc__p_proc_method);
     pc__p_buf_u8(b, (unsigned)pc__p_proc_method_fixed);
     pc_lock_release(&pc__p_proc_lock);
+    pc__p_buf_u8(b, (unsigned)pc__p_log_child_level());
     pc__p_buf_u8(b, (unsigned)p->arg_kind);
     if (p->arg_kind == PC__ARG_BYTES) pc__p_buf_blob(b, p->arg, p->arg_size);
     if (p->arg_kind == PC__ARG_PACK) pc__p_buf_blob(b, p->pack.p, p->pack.len);
@@ -5856,6 +6179,8 @@ static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child
     ci->parent_name = pc__p_buf_get_str(b);
     ci->method = (int)pc__p_buf_get_u8(b);
     ci->method_fixed = (int)pc__p_buf_get_u8(b);
+    ci->log_level = (int)pc__p_buf_get_u8(b);
+    if (ci->log_level > PC_LOG_OFF) b->bad = 1;
     ci->arg_kind = (int)pc__p_buf_get_u8(b);
     if (ci->arg_kind == PC__ARG_BYTES) {
         const void *arg = pc__p_buf_get_blob(b, &ci->arg_size);
@@ -5875,7 +6200,8 @@ static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child
 }
 
 PC__P_NORETURN
-static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen);
+static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen,
+                                  pc__p_buf *preload);
 
 // Run the child whose bootstrap socket is sock; never returns. A run
 // bootstrap comes on a stream socketpair, a server's on a seqpacket one.
@@ -5897,11 +6223,14 @@ static void pc__p_child_from_socket(int sock) {
     }
     if (kind == PC__BOOT_SERVER) {
         size_t n;
+        pc__p_buf pre;
+        memset(&pre, 0, sizeof pre);
         const void *key = pc__p_buf_get_blob(&body, &n);
-        if (key && n >= 1 && n <= PC_AUTHKEY_MAX) {
+        pre.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(&body, &pre.len);
+        if (key && n >= 1 && n <= PC_AUTHKEY_MAX && !body.bad) {
             unsigned char k[PC_AUTHKEY_MAX];
             memcpy(k, key, n);
-            pc__p_forkserver_main(sock, k, n);
+            pc__p_forkserver_main(sock, k, n, &pre);
         }
         rc = pc__error(PC_VALUE, "malformed forkserver bootstrap");
     } else if (kind == PC__BOOT_RUN) {
@@ -5955,7 +6284,11 @@ static void pc__p_boot_check_peer(int fd) {
 // environment. Returns PC_OS with errno kept.
 static int pc__p_spawn_self(int boot_fd, int sentinel_w, pid_t *out_pid) {
     const int fds[2] = {boot_fd, sentinel_w}, at[2] = {PC__BOOT_FD, PC__SENTINEL_FD};
-    return pc__p_os_spawn_self(pc__p_proc_argv0, PC__ENV_FD "=3", fds, at,
+    char exe[sizeof pc__p_proc_exe];
+    pc_lock_acquire(&pc__p_proc_lock, PC_FOREVER);
+    memcpy(exe, pc__p_proc_exe, sizeof exe);
+    pc_lock_release(&pc__p_proc_lock);
+    return pc__p_os_spawn_self(exe[0] ? exe : NULL, pc__p_proc_argv0, PC__ENV_FD "=3", fds, at,
                                sentinel_w >= 0 ? 2 : 1, out_pid);
 }
 
@@ -6013,6 +6346,7 @@ out:
 // >>C.fork
 static int pc__p_launch_fork(pc_process *p) {
     int sp[2] = {-1, -1};
+    pc__p_log_fork_with_threads();
     if (!pc__p_os_have_pidfd() && pc__p_os_pipe(sp)) return pc__os_error("pipe");
     pc__p_os_flush_pending(stdout);    // or the child would print our buffered output again
     pc__p_os_flush_pending(stderr);
@@ -6115,6 +6449,7 @@ static int pc__p_fs_spawn_server(const unsigned char *key, size_t keylen, int *o
     pc__p_buf_u32(&body, PC__BOOT_MAGIC);
     pc__p_buf_u32(&body, PC__BOOT_SERVER);
     pc__p_buf_blob(&body, key, keylen);
+    pc__p_buf_blob(&body, pc__p_fs_preload.p, pc__p_fs_preload.len);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     if (pc__p_os_seqpacket_pair(sv) < 0) { rc = pc__os_error("socketpair"); goto out; }
     if ((sv[1] = pc__p_os_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
@@ -6127,6 +6462,26 @@ out:
     pc__p_os_close(sv[1]);
     pc__free(body.p);
     return rc;
+}
+
+// After the handshake the server preloads and says how that went in one
+// record: PC__FS_PRELOAD_OK, or PC__FS_PRELOAD_FAILED and why (on_error
+// PC_PRELOAD_FAIL; it exits then).
+#define PC__FS_PRELOAD_OK "#PRELOAD-OK#"
+#define PC__FS_PRELOAD_FAILED "#PRELOAD-FAILED#"
+
+static int pc__p_fs_preload_result(int sock) {
+    char rec[600];
+    int cut;
+    ssize_t r = pc__p_os_recv_record(sock, rec, sizeof rec - 1, &cut);
+    if (r < 0) return pc__os_error("forkserver preload");
+    rec[r] = '\0';
+    size_t nf = strlen(PC__FS_PRELOAD_FAILED);
+    if ((size_t)r >= nf && memcmp(rec, PC__FS_PRELOAD_FAILED, nf) == 0)
+        return pc__error(PC_RUNTIME, "forkserver preload failed: %s", rec + nf);
+    if (r == 0 || strcmp(rec, PC__FS_PRELOAD_OK) != 0)
+        return pc__error(PC_RUNTIME, "forkserver exited during its preload");
+    return PC_OK;
 }
 
 // Start the server (pc__p_fs_lock held) with the current authkey and run
@@ -6148,6 +6503,11 @@ static int pc__p_fs_start_server(void) {
     if (rc) {
         if (rc == PC_EOF) rc = pc__error(PC_AUTH, "forkserver handshake: server closed");
         if (rc == PC_AUTH) rc = pc__error(PC_AUTH, "forkserver handshake: %s", pc_last_error());
+        pc__p_os_close(sock);
+        pc__p_os_kill_reap(pid);
+        return rc;
+    }
+    if ((rc = pc__p_fs_preload_result(sock))) {
         pc__p_os_close(sock);
         pc__p_os_kill_reap(pid);
         return rc;
@@ -6196,6 +6556,7 @@ static int pc__p_fs_server_died(unsigned gen) {
         if (dead) pc__p_fs_discard();
     }
     pc_lock_release(&pc__p_fs_lock);
+    if (dead) pc__p_log(PC_LOG_SUBWARNING, "forkserver died with a request; starting another");
     return dead;
 }
 
@@ -6208,15 +6569,26 @@ static int pc__p_fs_request_child(int status_fd, int boot_fd, unsigned *out_gen)
     req.magic = PC__FS_MAGIC;
     fds[0] = status_fd;
     fds[1] = boot_fd;
+    pid_t died = 0, started = 0;
     pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (pc__p_fs_sock < 0 && (rc = pc__p_fs_start_server())) break;
+        if (pc__p_fs_sock < 0) {
+            if ((rc = pc__p_fs_start_server())) break;
+            started = pc__p_fs_pid;
+        }
         *out_gen = pc__p_fs_gen;
         rc = pc__p_send_fds(pc__p_fs_sock, &req, sizeof req, fds, 2);
         if (rc != PC_OS || (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)) break;
+        died = pc__p_fs_pid;
         pc__p_fs_discard();
     }
     pc_lock_release(&pc__p_fs_lock);
+    // Logged with no lock held: a handler may start processes itself.
+    int saved = errno;
+    if (died) pc__p_log(PC_LOG_SUBWARNING, "forkserver (pid %ld) died; starting another",
+                        (long)died);
+    if (started) pc__p_log(PC_LOG_INFO, "forkserver started (pid %ld)", (long)started);
+    errno = saved;
     return rc;
 }
 
@@ -6474,7 +6846,45 @@ static void pc__p_fs_serve(int chan, pc__p_fs_table *t) {
     if (t->pf[0].revents) pc__p_fs_serve_one(chan, t);
 }
 
-static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen) {
+// >>C.forkserver-preload
+static int pc__p_fs_preload_one(pc__p_buf *b) {
+    pc__p_funcref ref;
+    pc_target_fn fn;
+    unsigned kind = pc__p_buf_get_u8(b);
+    pc__p_funcref_get(b, &ref);
+    if (b->bad || (kind != PC__PRE_LIBRARY && kind != PC__PRE_FUNCTION))
+        return pc__error(PC_VALUE, "malformed preload list");
+    if (kind == PC__PRE_LIBRARY) return pc__p_funcref_dlopen(&ref);
+    int rc = pc__p_funcref_resolve(&ref, &fn);
+    if (rc) return rc;
+    if ((rc = fn(NULL)) != 0)
+        return pc__error(PC_RUNTIME, "preload function %s+0x%llx returned %d",
+                         ref.is_main ? "<main>" : ref.path, (unsigned long long)ref.offset, rc);
+    return PC_OK;
+}
+
+// In the server, once, before any fork: load and run the list, then tell
+// the client how it went (one record). A failure with PC_PRELOAD_FAIL
+// ends the server; with PC_PRELOAD_WARN it is logged.
+static void pc__p_fs_run_preload(int chan, pc__p_buf *b) {
+    char rec[600];
+    uint32_t n = b->len ? pc__p_buf_get_u32(b) : 0;
+    unsigned on_error = b->len ? (unsigned)b->p[b->len - 1] : (unsigned)PC_PRELOAD_IGNORE;
+    for (uint32_t i = 0; i < n && !b->bad; i++) {
+        if (!pc__p_fs_preload_one(b)) continue;
+        if (on_error == PC_PRELOAD_FAIL) {
+            snprintf(rec, sizeof rec, "%s%s", PC__FS_PRELOAD_FAILED, pc_last_error());
+            pc__p_os_write_buf(chan, 1, rec, strlen(rec));
+            pc__p_os_exit(1);
+        }
+        if (on_error == PC_PRELOAD_WARN)
+            pc__p_log(PC_LOG_WARNING, "forkserver preload: %s", pc_last_error());
+    }
+    pc__p_os_write_buf(chan, 1, PC__FS_PRELOAD_OK, strlen(PC__FS_PRELOAD_OK));
+}
+
+static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen,
+                                  pc__p_buf *preload) {
     pc__p_fs_table t;
     memset(&t, 0, sizeof t);
     t.use_pidfd = pc__p_os_have_pidfd();
@@ -6488,6 +6898,7 @@ static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t key
     // Listener order); no request is read before both sides are welcomed.
     if (pc__p_fs_auth_challenge(chan, key, keylen) || pc__p_fs_auth_answer(chan, key, keylen))
         pc__p_os_exit(1);
+    pc__p_fs_run_preload(chan, preload);
     for (;;) pc__p_fs_serve(chan, &t);
 }
 
@@ -6595,8 +7006,15 @@ static void pc__p_proc_unregister(pc_process *p) {
     if (linked) pc__p_proc_release(p);
 }
 
+// Log the end of a child this call reaped, and drop it from the registry.
+static void pc__p_proc_ended(pc_process *p) {
+    pc__p_log(PC_LOG_DEBUG, "%s (pid %ld) ended with exitcode %d", p->name, (long)p->pid,
+              p->exitcode);
+    pc__p_proc_unregister(p);
+}
+
 static int pc__p_proc_reap(pc_process *p) {
-    if (pc__p_proc_poll(p)) pc__p_proc_unregister(p);
+    if (pc__p_proc_poll(p)) pc__p_proc_ended(p);
     return pc__p_proc_reaped(p);
 }
 
@@ -6702,6 +7120,8 @@ PYCONC_API int pc_process_start(pc_process *p) {
     pc__list_push_front(&pc__p_proc_children, &pc_process_retain(p)->reg);
     pc_lock_release(&pc__p_proc_lock);
     __atomic_store_n(&p->started, 1, __ATOMIC_RELEASE);
+    pc__p_log(PC_LOG_DEBUG, "started %s (pid %ld, %s)", p->name, (long)p->pid,
+              pc_start_method_name(m));
     return PC_OK;
 }
 
@@ -6714,7 +7134,7 @@ PYCONC_API int pc_process_join(pc_process *p, double timeout) {
         return pc__error(PC_RUNTIME, "can only join a child process");
     if (deadline == INFINITY &&
         (p->sentinel_kind == PC__S_PIDFD || p->sentinel_kind == PC__S_SERVER)) {
-        if (pc__p_proc_wait_blocking(p)) pc__p_proc_unregister(p);
+        if (pc__p_proc_wait_blocking(p)) pc__p_proc_ended(p);
         return PC_OK;
     }
     while (!pc__p_proc_reap(p)) {

@@ -1071,6 +1071,32 @@ TEST(start_methods) {
     CHECK_RC(pc_start_method_from_name(NULL, &back), PC_VALUE);
 }
 
+static int t_method_allow_none(void *arg) {
+    (void)arg;
+    return (int)pc_get_start_method_allow_none();
+}
+
+// get_start_method(allow_none=True): "none" (PC_START_DEFAULT) until the
+// method is fixed, and asking does not fix it; a child of every method
+// sees the method its parent fixed.
+TEST(start_method_allow_none) {
+    CHECK_EQ(pc_get_start_method_allow_none(), PC_START_DEFAULT);
+    CHECK_EQ(pc_get_start_method_allow_none(), PC_START_DEFAULT);
+    CHECK_OK(pc_set_start_method(PC_START_SPAWN, 0));       // still free to set
+    CHECK_EQ(pc_get_start_method_allow_none(), PC_START_SPAWN);
+    CHECK_OK(pc_set_start_method(PC_START_DEFAULT, 1));
+    CHECK_EQ(pc_get_start_method_allow_none(), PC_START_DEFAULT);
+    CHECK_EQ(pc_get_start_method(), PC_START_FORKSERVER);
+    CHECK_EQ(pc_get_start_method_allow_none(), PC_START_FORKSERVER);
+    CHECK_OK(pc_set_start_method(PC_START_FORK, 1));
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(run_to_end(make(methods[i], t_method_allow_none, NULL)), PC_START_FORK);
+    CHECK_OK(pc_set_start_method(PC_START_DEFAULT, 1));
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(run_to_end(make(methods[i], t_method_allow_none, NULL)), PC_START_DEFAULT);
+    CHECK(no_zombies());
+}
+
 TEST(current_process) {
     pc_process *cur = pc_process_current();
     CHECK(cur != NULL && strcmp(pc_process_name(cur), "MainProcess") == 0);
@@ -1880,6 +1906,303 @@ TEST(bootstrap_dlopen_checked) {
     free(body.p);
     free(relative.p);
     tmp_remove(dir);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// >>logger
+// What the logger's handler received, one "LEVEL message" line each.
+typedef struct log_capture { pc_lock mu; char text[16384]; size_t len; int n; } log_capture;
+
+static void log_capture_fn(int level, const char *message, void *ctx) {
+    log_capture *c = (log_capture *)ctx;
+    pc_lock_acquire(&c->mu, PC_FOREVER);
+    int w = snprintf(c->text + c->len, sizeof c->text - c->len, "%d %s\n", level, message);
+    if (w > 0 && (size_t)w < sizeof c->text - c->len) c->len += (size_t)w;
+    c->n++;
+    pc_lock_release(&c->mu);
+}
+
+static void log_capture_reset(log_capture *c) {
+    c->len = 0;
+    c->n = 0;
+    c->text[0] = '\0';
+}
+
+static int t_log_level(void *arg) {
+    (void)arg;
+    return pc_logger_level(pc_get_logger());
+}
+
+// The logger: off for the library's events by default (level WARNING), a
+// handler set with a level gets each start and end, and the forkserver's
+// start and its replacement after it died; children of every method start
+// at the parent's level (spawned ones without the handler, which cannot
+// cross exec: at WARNING then, or at the level log_to_stderr gave).
+TEST(logger_events) {
+    static log_capture cap = {PC_LOCK_INIT, "", 0, 0};
+    char want[256];
+    pc_logger *lg = pc_get_logger();
+    CHECK(lg != NULL);
+    CHECK_EQ(pc_logger_level(lg), PC_LOG_WARNING);
+    CHECK_RC(pc_logger_set_level(lg, -1), PC_VALUE);
+    CHECK_RC(pc_logger_set_level(lg, PC_LOG_OFF + 1), PC_VALUE);
+    CHECK_RC(pc_logger_set_level(NULL, PC_LOG_DEBUG), PC_VALUE);
+    CHECK_RC(pc_logger_set_handler(NULL, log_capture_fn, &cap), PC_VALUE);
+    CHECK_OK(pc_logger_set_handler(lg, log_capture_fn, &cap));
+    CHECK_EQ(run_to_end(make(PC_START_FORK, t_seven, NULL)), 7);
+    CHECK_MSG(cap.n == 0, "logged at the default level: %.900s", cap.text);
+    CHECK_OK(pc_logger_set_level(lg, PC_LOG_DEBUG));
+    for (int i = 0; i < 3; i++) {
+        log_capture_reset(&cap);
+        pc_process *p = make(methods[i], t_seven, NULL);
+        CHECK_OK(pc_process_start(p));
+        long pid = pc_process_pid(p);
+        CHECK_OK(pc_process_join(p, 10));
+        snprintf(want, sizeof want, "%d started %s (pid %ld, %s)\n", PC_LOG_DEBUG,
+                 pc_process_name(p), pid, pc_start_method_name(methods[i]));
+        CHECK_MSG(strstr(cap.text, want) != NULL, "no \"%.200s\" in: %.700s", want, cap.text);
+        snprintf(want, sizeof want, "%d %s (pid %ld) ended with exitcode 7\n", PC_LOG_DEBUG,
+                 pc_process_name(p), pid);
+        CHECK_MSG(strstr(cap.text, want) != NULL, "no \"%.200s\" in: %.700s", want, cap.text);
+        if (methods[i] == PC_START_FORKSERVER) {
+            snprintf(want, sizeof want, "%d forkserver started (pid %ld)\n", PC_LOG_INFO,
+                     (long)pc__p_fs_pid);
+            CHECK_MSG(strstr(cap.text, want) != NULL, "no \"%.200s\" in: %.700s", want, cap.text);
+        }
+        pc_process_free(p);
+        int child = methods[i] == PC_START_FORK ? PC_LOG_DEBUG : PC_LOG_WARNING;
+        CHECK_EQ(run_to_end(make(methods[i], t_log_level, NULL)), child);
+    }
+    pid_t server = pc__p_fs_pid;                // killed: the next start replaces it
+    CHECK(kill(server, SIGKILL) == 0);
+    CHECK(wait_state(server, 'Z'));
+    log_capture_reset(&cap);
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
+    CHECK(pc__p_fs_pid != server);
+    snprintf(want, sizeof want, "%d forkserver (pid %ld) died; starting another\n",
+             PC_LOG_SUBWARNING, (long)server);
+    CHECK_MSG(strstr(cap.text, want) != NULL, "no \"%.200s\" in: %.700s", want, cap.text);
+    snprintf(want, sizeof want, "%d forkserver started (pid %ld)\n", PC_LOG_INFO,
+             (long)pc__p_fs_pid);
+    CHECK_MSG(strstr(cap.text, want) != NULL, "no \"%.200s\" in: %.700s", want, cap.text);
+    CHECK(pc_log_to_stderr(PC_LOG_ERROR) == lg);     // drops the handler
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(run_to_end(make(methods[i], t_log_level, NULL)), PC_LOG_ERROR);
+    CHECK(pc_log_to_stderr(-5) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    CHECK_OK(pc_logger_set_level(lg, PC_LOG_WARNING));
+    CHECK(no_zombies());
+}
+
+static int t_wait_event(void *arg) { return pc_event_wait((pc_event *)arg, 10); }
+
+// Read what a temporary file that stood in for stderr holds.
+static void read_back(int fd, char *out, size_t cap) {
+    ssize_t n = pread(fd, out, cap - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+}
+
+// Python 3.12's warning when fork runs while other threads are alive:
+// on stderr through the logger, once per process; none with one thread,
+// none when silenced by pc_set_fork_warning(0) or the logger's level.
+TEST(fork_warning) {
+    static log_capture cap = {PC_LOCK_INIT, "", 0, 0};
+    char err[4096];
+    pc_logger *lg = pc_get_logger();
+    CHECK_EQ(run_to_end(make(PC_START_FORK, t_zero, NULL)), 0);   // one thread: nothing
+    pc_event ev;
+    pc_event_init(&ev);
+    pc_thread *t = race_thread(t_wait_event, &ev);
+    CHECK_OK(pc_logger_set_handler(lg, log_capture_fn, &cap));
+    pc_set_fork_warning(0);
+    CHECK_EQ(run_to_end(make(PC_START_FORK, t_zero, NULL)), 0);
+    pc_set_fork_warning(1);
+    CHECK_OK(pc_logger_set_level(lg, PC_LOG_ERROR));
+    CHECK_EQ(run_to_end(make(PC_START_FORK, t_zero, NULL)), 0);
+    CHECK_MSG(cap.n == 0, "warned while silenced: %.900s", cap.text);
+    CHECK_OK(pc_logger_set_level(lg, PC_LOG_WARNING));
+    CHECK_OK(pc_logger_set_handler(lg, NULL, NULL));        // the default: stderr
+    char path[] = "/tmp/pct_stderr_XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    CHECK(fd >= 0 && saved >= 0);
+    unlink(path);
+    fflush(stderr);
+    CHECK(dup2(fd, 2) == 2);
+    for (int i = 0; i < 3; i++) CHECK_EQ(run_to_end(make(PC_START_FORK, t_zero, NULL)), 0);
+    fflush(stderr);
+    CHECK(dup2(saved, 2) == 2);
+    close(saved);
+    read_back(fd, err, sizeof err);
+    close(fd);
+    const char *line = strstr(err, "[WARNING/MainProcess] This process (pid=");
+    CHECK_MSG(line != NULL, "stderr: %.900s", err);
+    CHECK_MSG(strstr(line, "multi-threaded") && strstr(line, "fork()"), "stderr: %.900s", err);
+    CHECK_MSG(strstr(line + 1, "[WARNING/") == NULL, "warned more than once: %.900s", err);
+    pc_event_set(&ev);
+    CHECK_OK(pc_thread_join(t, 10));
+    pc_thread_free(t);
+    pc_event_destroy(&ev);
+    CHECK(no_zombies());
+}
+
+// >>set_executable
+// Exit 0 when this process runs the program at the path in item 0.
+static int t_exe_is(void *arg) {
+    const char *want;
+    char exe[PATH_MAX];
+    if (pc_args_get_str((pc_args *)arg, 0, &want)) return 2;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0) return 3;
+    exe[n] = '\0';
+    return strcmp(exe, want) == 0 ? 0 : 1;
+}
+
+// set_executable: spawn children and a forkserver started after it run
+// the program given (a copy of this one, in a fresh directory); fork
+// children do not exec. NULL goes back to this program; bad paths fail.
+TEST(set_executable) {
+    char dir[PATH_MAX], copy[PATH_MAX], self[PATH_MAX];
+    int before = count_fds();
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    CHECK(n > 0);
+    self[n] = '\0';
+    tmp_make(dir);
+    path_in(copy, dir, "probe");
+    copy_file(self, copy, 0755);
+    CHECK_RC(pc_set_executable(""), PC_VALUE);
+    CHECK_RC(pc_set_executable(dir), PC_OS);           // a directory
+    CHECK_RC(pc_set_executable("/nonexistent/pyconc-program"), PC_OS);
+    CHECK_EQ(errno, ENOENT);
+    CHECK_OK(pc_set_executable(copy));
+    pc_args *a = args_of_str(copy);
+    for (int i = 0; i < 3; i++) {
+        int want = methods[i] == PC_START_FORK ? 1 : 0;
+        CHECK_MSG(run_to_end(make(methods[i], t_exe_is, a)) == want, "%s",
+                  pc_start_method_name(methods[i]));
+    }
+    pc_args_free(a);
+    CHECK_OK(pc_set_executable(NULL));
+    a = args_of_str(self);
+    CHECK_EQ(run_to_end(make(PC_START_SPAWN, t_exe_is, a)), 0);
+    pc_args_free(a);
+    tmp_remove(dir);
+    CHECK_EQ(count_fds(), before + (pc__p_fs_sock >= 0));     // the forkserver's channel
+    CHECK(no_zombies());
+}
+
+// >>forkserver preload
+static int preload_warm;
+static int pre_warm(void *arg) { (void)arg; preload_warm = 4321; return 0; }
+static int pre_fail(void *arg) { (void)arg; return 5; }
+static int t_warm(void *arg) { (void)arg; return preload_warm == 4321 ? 0 : 1; }
+
+// Whether process pid maps the file path.
+static int maps_file(pid_t pid, const char *path) {
+    char name[64], line[4096];
+    int found = 0;
+    snprintf(name, sizeof name, "/proc/%ld/maps", (long)pid);
+    FILE *f = fopen(name, "re");
+    if (!f) return 0;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, path) != NULL;
+    fclose(f);
+    return found;
+}
+
+// Kill the forkserver, if any: the next forkserver start runs a new one.
+static void fs_kill(void) {
+    pid_t server = pc__p_fs_pid;
+    if (server <= 0) return;
+    CHECK(kill(server, SIGKILL) == 0);
+    CHECK(wait_state(server, 'Z'));
+}
+
+// set_forkserver_preload: a new server loads the libraries (by absolute
+// path, as the bootstrap does) and runs the functions once, before its
+// first fork, so each child starts with them; a failing preload is
+// ignored, logged (warn) or fails the start (fail), as Python 3.15's
+// on_error; bad lists are refused when set.
+TEST(forkserver_preload) {
+    char dir[PATH_MAX], marker[PATH_MAX], err[4096];
+    const char *libs[] = {PCT_MARKER_LIB};
+    const char *relative[] = {"libpct_marker.so"}, *missing[] = {"/nonexistent/lib.so"};
+    pc_target_fn warm[] = {pre_warm}, failing[] = {pre_fail}, none[] = {NULL};
+    pc_forkserver_preload_desc d;
+    memset(&d, 0, sizeof d);
+    d.libraries = relative;
+    d.nlibraries = 1;
+    CHECK_RC(pc_set_forkserver_preload(&d), PC_VALUE);
+    d.libraries = missing;
+    CHECK_RC(pc_set_forkserver_preload(&d), PC_OS);
+    CHECK_EQ(errno, ENOENT);
+    d.libraries = NULL;
+    CHECK_RC(pc_set_forkserver_preload(&d), PC_VALUE);
+    d.nlibraries = 0;
+    d.functions = none;
+    d.nfunctions = 1;
+    CHECK_RC(pc_set_forkserver_preload(&d), PC_VALUE);
+    d.functions = warm;
+    d.on_error = (pc_preload_on_error)7;
+    CHECK_RC(pc_set_forkserver_preload(&d), PC_VALUE);
+
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_warm, NULL)), 1);  // cold without it
+    int before = count_fds();
+    tmp_make(dir);
+    path_in(marker, dir, "marker");
+    CHECK(setenv("PCT_MARKER", marker, 1) == 0);
+    d.libraries = libs;
+    d.nlibraries = 1;
+    d.on_error = PC_PRELOAD_FAIL;
+    CHECK_OK(pc_set_forkserver_preload(&d));
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_warm, NULL)), 1);  // the old server
+    for (int round = 0; round < 3; round++) {   // each new server preloads again
+        fs_kill();
+        CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_warm, NULL)), 0);
+        CHECK(maps_file(pc__p_fs_pid, PCT_MARKER_LIB));
+        CHECK(exists(marker));
+    }
+    CHECK_EQ(run_to_end(make(PC_START_SPAWN, t_warm, NULL)), 1);       // only forkserver's
+    CHECK(dlopen(PCT_MARKER_LIB, RTLD_NOW | RTLD_NOLOAD) == NULL);      // not loaded here
+    unsetenv("PCT_MARKER");
+    tmp_remove(dir);
+
+    d.libraries = NULL;
+    d.nlibraries = 0;
+    d.functions = failing;
+    d.on_error = PC_PRELOAD_IGNORE;
+    CHECK_OK(pc_set_forkserver_preload(&d));
+    fs_kill();
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
+    d.on_error = PC_PRELOAD_WARN;
+    CHECK_OK(pc_set_forkserver_preload(&d));
+    fs_kill();
+    char path[] = "/tmp/pct_stderr_XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    CHECK(fd >= 0 && saved >= 0);
+    unlink(path);
+    fflush(stderr);
+    CHECK(dup2(fd, 2) == 2);
+    int code = run_to_end(make(PC_START_FORKSERVER, t_seven, NULL));
+    CHECK(dup2(saved, 2) == 2);
+    close(saved);
+    read_back(fd, err, sizeof err);
+    close(fd);
+    CHECK_EQ(code, 7);
+    CHECK_MSG(strstr(err, "] forkserver preload: preload function <main>+0x") &&
+              strstr(err, "returned 5"), "stderr: %.900s", err);
+    d.on_error = PC_PRELOAD_FAIL;
+    CHECK_OK(pc_set_forkserver_preload(&d));
+    fs_kill();
+    for (int round = 0; round < 3; round++) {
+        pc_process *p = make(PC_START_FORKSERVER, t_seven, NULL);
+        CHECK_RC(pc_process_start(p), PC_RUNTIME);
+        CHECK_MSG(strstr(pc_last_error(), "forkserver preload failed") &&
+                  strstr(pc_last_error(), "returned 5"), "%s", pc_last_error());
+        pc_process_free(p);
+        CHECK(no_zombies());
+    }
+    CHECK_OK(pc_set_forkserver_preload(NULL));
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
     CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }

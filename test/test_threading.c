@@ -79,6 +79,26 @@ TEST(cpu_counts) {
     CHECK(pc_process_cpu_count() <= pc_cpu_count());
 }
 
+// PYCONC_CPU_COUNT, as Python 3.13's PYTHON_CPU_COUNT: a positive integer
+// replaces both counts; "default" and malformed values leave them alone.
+TEST(cpu_count_override) {
+    CHECK(unsetenv("PYCONC_CPU_COUNT") == 0);
+    int online = pc_cpu_count(), mine = pc_process_cpu_count();
+    CHECK(setenv("PYCONC_CPU_COUNT", "37", 1) == 0);
+    CHECK_EQ(pc_cpu_count(), 37);
+    CHECK_EQ(pc_process_cpu_count(), 37);
+    CHECK(setenv("PYCONC_CPU_COUNT", "1", 1) == 0);
+    CHECK_EQ(pc_cpu_count(), 1);
+    CHECK_EQ(pc_process_cpu_count(), 1);
+    const char *ignored[] = {"default", "0", "-3", "4x", "", " 5", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++) {
+        CHECK(setenv("PYCONC_CPU_COUNT", ignored[i], 1) == 0);
+        CHECK_MSG(pc_cpu_count() == online, "PYCONC_CPU_COUNT=\"%s\"", ignored[i]);
+        CHECK_MSG(pc_process_cpu_count() == mine, "PYCONC_CPU_COUNT=\"%s\"", ignored[i]);
+    }
+    CHECK(unsetenv("PYCONC_CPU_COUNT") == 0);
+}
+
 // >>internal lists and arrays
 struct item { int value; pc__link link; };
 
