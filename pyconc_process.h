@@ -31,6 +31,8 @@
                    ring in shared memory
    F. POOLS        concurrent.futures.ProcessPoolExecutor (a pc_executor of
                    pyconc_futures.h, which this header includes)
+   G. MPI          mpi4py.futures' MPICommExecutor: a pc_executor whose tasks
+                   run on the other MPI ranks (only with PYCONC_MPI)
    H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
@@ -43,6 +45,9 @@
                            implementation into this file.
    PYCONC_ALL_IMPLEMENTATION       default: undefined. The implementation
                            of pyconc.h and of every pyconc header included.
+   PYCONC_MPI              default: undefined. Part G, the MPI executor
+                           (includes <mpi.h>; link with MPI, CMake's
+                           MPI::MPI_C). See docs/mpi.md.
    PYCONC_PROCESS_NO_CONSTRUCTOR   default: undefined. Do not run the spawn
                            bootstrap from a constructor; main() must then
                            call pc_process_bootstrap(argc, argv) first thing.
@@ -516,6 +521,19 @@
      the pool keeps the caller's pack: keep it until pc_executor_free.
    - pc_executor_free waits for the queued tasks, also after
      shutdown(wait=0).
+
+   G. MPI
+   ======
+   With PYCONC_MPI (and <mpi.h>), pc_mpi_comm_executor_new is
+   mpi4py.futures' MPICommExecutor: called on every rank, it returns the
+   executor on the root rank, and on the others serves tasks until root
+   shuts down, then returns NULL (pc_last_error_code() PC_OK). Tasks
+   follow F's convention (functions as object + offset, every rank runs
+   the same program; arguments, map items and results by copy); a serving
+   rank runs them in a node-local process pool, so a crash fails only its
+   future. Root's progress thread sends within a credit per rank and polls
+   for replies with naps of up to 1 ms (Open MPI's blocking calls spin);
+   with nothing in flight it sleeps. docs/mpi.md has the rest.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
