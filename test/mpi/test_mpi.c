@@ -239,7 +239,8 @@ TEST(idle_client_sleeps) {
     c0 = cpu_seconds();
     pc_sleep(0.5);
     double idle = cpu_seconds() - c0;
-    CHECK_MSG(busy < 0.3, "client used %.3f s of CPU over a 0.8 s task", busy);
+    // Polling without naps costs 0.12 s here, with them 0.02 s.
+    CHECK_MSG(busy < 0.08, "client used %.3f s of CPU over a 0.8 s task", busy);
     CHECK_MSG(idle < 0.1, "client used %.3f s of CPU idle for 0.5 s", idle);
     pc_executor_free(ex);
 }
