@@ -1615,7 +1615,13 @@ PYCONC_API size_t pc_process_pool_pids(pc_executor *ex, long *out, size_t cap);
 
 // >>G.api: an MPI executor (with PYCONC_MPI and <mpi.h>)
 #ifdef PYCONC_MPI
+#ifdef __cplusplus
+}       // <mpi.h> holds C++ of its own
+#endif
 #include <mpi.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
 /* What pc_mpi_comm_executor_new takes; the zero value of each field is
    the default. Every rank passes the same desc. */
 typedef struct pc_mpi_comm_executor_desc {
