@@ -899,6 +899,18 @@ static double pc__os_monotonic(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+// An environment variable, or NULL in a secure-execution program
+// (set-user-ID, set-group-ID, raised capabilities), whose environment a
+// less privileged user chose.
+static const char *pc__os_getenv_trusted(const char *name) {
+#if defined(__GLIBC__) && defined(__USE_GNU) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
+    return secure_getenv(name);
+#else
+    return getuid() != geteuid() || getgid() != getegid() ? NULL : getenv(name);
+#endif
+}
+
 // Sleep until deadline (monotonic seconds), through signals. errno is kept.
 static void pc__os_sleep_until(double deadline) {
     int saved = errno;
@@ -2492,22 +2504,10 @@ static void pc__run_local_dtors(void) {
 }
 
 // >>cpu
-// An environment variable, or NULL in a secure-execution program
-// (set-user-ID, set-group-ID, raised capabilities), whose environment a
-// less privileged user chose.
-static const char *pc__getenv_trusted(const char *name) {
-#if defined(__GLIBC__) && defined(__USE_GNU) && \
-    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 17))
-    return secure_getenv(name);
-#else
-    return getuid() != geteuid() || getgid() != getegid() ? NULL : getenv(name);
-#endif
-}
-
 // PYCONC_CPU_COUNT: a positive decimal count, else 0 (no override). Read at
 // each call, as a program may set it before asking.
 static int pc__cpu_override(void) {
-    const char *v = pc__getenv_trusted("PYCONC_CPU_COUNT");
+    const char *v = pc__os_getenv_trusted("PYCONC_CPU_COUNT");
     char *end;
     if (!v || v[0] < '0' || v[0] > '9') return 0;
     errno = 0;

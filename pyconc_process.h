@@ -32,6 +32,8 @@
    F. POOLS        concurrent.futures.ProcessPoolExecutor (a pc_executor of
                    pyconc_futures.h, which this header includes);
                    multiprocessing.Pool and ThreadPool over it
+   G. MPI          mpi4py.futures' MPICommExecutor: a pc_executor whose tasks
+                   run on the other MPI ranks (only with PYCONC_MPI)
    H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
@@ -44,6 +46,9 @@
                            implementation into this file.
    PYCONC_ALL_IMPLEMENTATION       default: undefined. The implementation
                            of pyconc.h and of every pyconc header included.
+   PYCONC_MPI              default: undefined. Part G, the MPI executor
+                           (includes <mpi.h>; link with MPI, CMake's
+                           MPI::MPI_C). See docs/mpi.md.
    PYCONC_PROCESS_NO_CONSTRUCTOR   default: undefined. Do not run the spawn
                            bootstrap from a constructor; main() must then
                            call pc_process_bootstrap(argc, argv) first thing.
@@ -214,7 +219,8 @@
        get_context('fork').Process(...)         .context = pc_get_context(PC_START_FORK)
        get_start_method(allow_none=True)        pc_get_start_method_allow_none()
        set_executable(path)                     pc_set_executable(path)
-       set_forkserver_preload(names, on_error)  pc_set_forkserver_preload(&(pc_forkserver_preload_desc){
+       set_forkserver_preload(names, on_error)  pc_set_forkserver_preload(
+                                                    &(pc_forkserver_preload_desc){
                                                         .libraries = paths, .nlibraries = n,
                                                         .functions = fns, .nfunctions = m })
        log_to_stderr(logging.DEBUG)             pc_log_to_stderr(PC_LOG_DEBUG)
@@ -587,6 +593,19 @@
    - initargs are copied at pc_pool_new / pc_process_pool_new (a pack of
      the pool's own: connections and shared objects are duplicated), so
      the caller may free its pack at once.
+
+   G. MPI
+   ======
+   With PYCONC_MPI (and <mpi.h>), pc_mpi_comm_executor_new is
+   mpi4py.futures' MPICommExecutor: called on every rank, it returns the
+   executor on the root rank, and on the others serves tasks until root
+   shuts down, then returns NULL (pc_last_error_code() PC_OK). Tasks
+   follow F's convention (functions as object + offset, every rank runs
+   the same program; arguments, map items and results by copy); a serving
+   rank runs them in a node-local process pool, so a crash fails only its
+   future. Root's progress thread sends within a credit per rank and polls
+   for replies with naps of up to 1 ms (Open MPI's blocking calls spin);
+   with nothing in flight it sleeps. docs/mpi.md has the rest.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -2019,6 +2038,53 @@ PYCONC_API int pc_async_result_ready(const pc_async_result *r);
 PYCONC_API int pc_async_result_successful(const pc_async_result *r, int *out);
 /* Let go of the result (the tasks still run, callbacks still come). NULL is ignored. */
 PYCONC_API void pc_async_result_free(pc_async_result *r);
+
+// >>G.api: an MPI executor (with PYCONC_MPI and <mpi.h>)
+#ifdef PYCONC_MPI
+#ifdef __cplusplus
+}       // <mpi.h> holds C++ of its own
+#endif
+#include <mpi.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* What pc_mpi_comm_executor_new takes; the zero value of each field is
+   the default. Every rank passes the same desc. */
+typedef struct pc_mpi_comm_executor_desc {
+    const MPI_Comm *comm;           // the ranks to use (duplicated, so its traffic is
+                                    //   apart from yours); NULL: MPI_COMM_WORLD
+    int root;                       // the rank that gets the executor; 0
+    size_t result_size;             // 0: a task's returned pointer crosses as an integer;
+                                    //   > 0: result_size bytes at it are copied back
+    int local_workers;              // processes of the node-local pool each serving rank
+                                    //   runs its tasks in; 0: 1
+    const pc_context *mp_context;   // their start method (fork or forkserver); NULL: fork
+    int prefetch;                   // tasks sent ahead to a serving rank besides the ones
+                                    //   its processes run; 0: 2
+} pc_mpi_comm_executor_desc;
+
+/* Collective over desc->comm: on rank root, return an executor whose tasks
+   run on the other ranks; on every other rank, run the tasks root sends
+   until root shuts the executor down, then return NULL with
+   pc_last_error_code() == PC_OK. Call it on every rank and branch on the
+   result (mpi4py's `with MPICommExecutor() as ex: if ex is not None:`):
+       pc_executor *ex = pc_mpi_comm_executor_new(&desc);
+       if (ex) { ...submit, map...; pc_executor_free(ex); }
+       else if (pc_last_error_code()) { ...failed... }
+       MPI_Finalize();
+   Every rank runs the same program: a function crosses as (object,
+   offset), arguments and map items by copy, results as with
+   pc_process_pool_new (see F). A serving rank runs each task in its
+   node-local process pool, so a task that crashes fails only its future
+   (PC_BROKEN). MPI is initialized if it is not (MPI_THREAD_MULTIPLE asked
+   for; root needs at least MPI_THREAD_SERIALIZED); MPI_Finalize is yours.
+   A task message over INT_MAX bytes is refused at submit (PC_VALUE).
+   Returns NULL on failure: PC_VALUE (bad root, a single rank, a thread
+   level below SERIALIZED), PC_NOMEM, PC_OS, PC_RUNTIME (an MPI call failed).
+   Blocks: on a serving rank, until shutdown.
+   Python: mpi4py.futures.MPICommExecutor(comm, root) */
+PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc *desc);
+#endif // PYCONC_MPI
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -12729,6 +12795,696 @@ PYCONC_API void pc_pool_free(pc_pool *pool) {
     pc__free(pool);
 }
 #endif // PYCONC_FUTURES_IMPLEMENTATION
+
+// >>G.mpi: the MPI executor: root's progress thread, the serving ranks' loop
+#if defined(PYCONC_FUTURES_IMPLEMENTATION) && defined(PYCONC_MPI)
+// One tag; a message's first byte says what it is (F.task's kinds: STOP,
+// TASK, CHUNK one way, RESULT the other), in F.task's wire format with
+// functions always as funcrefs (ranks are separate programs).
+enum { PC__MPI_TAG = 7071 };
+// Open MPI's blocking calls spin: a rank with nothing to do polls, sleeping
+// up to this long between looks, and a client with nothing in flight sleeps.
+#define PC__MPI_NAP_MAX 1e-3
+#define PC__MPI_NAP_MIN 2e-5
+
+static int pc__p_mpi_fail(const char *call, int err) {
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(err, text, &len) != MPI_SUCCESS) len = 0;
+    text[len] = '\0';
+    return pc__error(PC_RUNTIME, "%s failed: %s", call, text);
+}
+
+// Initialize MPI if nobody has; root needs SERIALIZED (its progress thread
+// makes the calls), a serving rank calls MPI from this thread only.
+static int pc__p_mpi_init(void) {
+    int done = 0, level = MPI_THREAD_SINGLE;
+    MPI_Initialized(&done);
+    if (!done) {
+        int err = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &level);
+        if (err != MPI_SUCCESS) return pc__p_mpi_fail("MPI_Init_thread", err);
+    } else {
+        MPI_Query_thread(&level);
+    }
+    if (level < MPI_THREAD_SERIALIZED)
+        return pc__error(PC_VALUE, "MPI runs at thread level %d: the executor needs "
+                                   "MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE", level);
+    return PC_OK;
+}
+
+// Receive the next message from src (MPI_ANY_SOURCE: anyone) if one is
+// there: 1 and *out (pc__free it), 0 when none, -1 on failure.
+static int pc__p_mpi_poll(MPI_Comm comm, int src, pc__p_buf *out, int *out_src) {
+    MPI_Status st;
+    int flag = 0, n = 0;
+    if (MPI_Iprobe(src, PC__MPI_TAG, comm, &flag, &st) != MPI_SUCCESS) return -1;
+    if (!flag) return 0;
+    MPI_Get_count(&st, MPI_BYTE, &n);
+    memset(out, 0, sizeof *out);
+    out->p = (unsigned char *)pc__malloc(n > 0 ? (size_t)n : 1);
+    if (!out->p) return -1;
+    out->len = (size_t)n;
+    if (MPI_Recv(out->p, n, MPI_BYTE, st.MPI_SOURCE, PC__MPI_TAG, comm,
+                 MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+        pc__free(out->p);
+        return -1;
+    }
+    *out_src = st.MPI_SOURCE;
+    return 1;
+}
+
+// A message fits in one MPI call only up to INT_MAX bytes (its count is an int).
+static int pc__p_mpi_fits(size_t len) {
+    if (len <= (size_t)INT_MAX) return PC_OK;
+    return pc__error(PC_VALUE, "a task message of %zu bytes is over MPI's limit of %d "
+                               "bytes per message", len, INT_MAX);
+}
+
+// ---- root: the client ------------------------------------------------------
+typedef struct pc__p_mpi_task {
+    struct pc__p_mpi_task *next;
+    uint64_t id;
+    pc_future *f;               // the task's reference
+    int chunk;
+    pc__f_chunk_view v;         // a chunk's result slots
+    void *extra;                // room in f for results copied back
+    pc__p_buf msg;              // encoded at submit
+    MPI_Request req;            // its send (MPI_REQUEST_NULL: none)
+    int rank;
+} pc__p_mpi_task;
+
+typedef struct pc__p_mpi {
+    pc_executor base;           // first: the interface
+    pc_lock lock;               // guards what follows
+    pc_condition cond;          // on lock: wakes the progress thread
+    pc__p_mpi_task *head, *tail; // submitted, not sent
+    pc__p_mpi_task *sent;       // sent, not answered
+    uint64_t next_id;
+    size_t outstanding;         // submitted and not finished
+    int *load;                  // tasks in flight on each rank
+    int size, root, credit, shutdown, joined;
+    size_t result_size;
+    MPI_Comm comm;              // our duplicate
+    pc_thread *progress;
+} pc__p_mpi;
+
+static int pc__p_mpi_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
+                            pc_future **out_future);
+static int pc__p_mpi_shutdown(pc_executor *ex, int wait, int cancel_futures);
+static void pc__p_mpi_free(pc_executor *ex);
+static const pc_executor_vtable pc__p_mpi_vtable = {
+    pc__p_mpi_submit, pc__p_mpi_shutdown, pc__p_mpi_free
+};
+
+static void pc__p_mpi_task_free(pc__p_mpi_task *t) {
+    pc__free(t->msg.p);
+    pc__free(t);
+}
+
+// Finish t's future and count it done (lock not held).
+static void pc__p_mpi_done(pc__p_mpi *m, pc__p_mpi_task *t, int code, const char *msg,
+                           void *result) {
+    if (pc_future_cancelled(t->f)) {
+    } else if (code) {
+        pc_future_set_exception(t->f, code, "%s", msg);
+    } else {
+        pc_future_set_result(t->f, result);
+    }
+    pc_future_release(t->f);
+    pc__p_mpi_task_free(t);
+    pc_lock_acquire(&m->lock, PC_FOREVER);
+    m->outstanding--;
+    pc_condition_notify_all(&m->cond);
+    pc_lock_release(&m->lock);
+}
+
+// The message of a task: F.task's TASK or CHUNK, its size checked first.
+static int pc__p_mpi_encode(pc__p_mpi_task *t, pc_task_fn fn, const void *arg,
+                            size_t arg_size) {
+    pc__p_buf *b = &t->msg;
+    pc__f_chunk_view *v = &t->v;
+    size_t payload = t->chunk ? v->count * (v->item_size ? v->item_size : sizeof(uint64_t))
+                              : arg_size;
+    if (t->chunk && v->count && payload / v->count != (v->item_size ? v->item_size : 8))
+        payload = SIZE_MAX;
+    int rc = pc__p_mpi_fits(payload > SIZE_MAX - 4096 ? SIZE_MAX : payload + 4096);
+    if (rc) return rc;
+    pc__p_buf_u8(b, t->chunk ? PC__PP_CHUNK : PC__PP_TASK);
+    pc__p_buf_u64(b, t->id);
+    rc = pc__p_pp_put_fn(b, pc__p_pp_task_addr(t->chunk ? v->fn : fn), 0);
+    if (rc) return rc;
+    if (t->chunk) {
+        pc__p_buf_u64(b, v->item_size);
+        pc__p_buf_u64(b, v->count);
+        if (v->item_size) {
+            pc__p_buf_blob(b, v->items, payload);
+        } else {            // pointers cross as integers
+            pc__p_buf_u64(b, payload);
+            for (size_t i = 0; i < v->count; i++)
+                pc__p_buf_u64(b, (uint64_t)(uintptr_t)((void *const *)v->items)[i]);
+        }
+    } else if (arg_size) {
+        pc__p_buf_u8(b, 0);
+        pc__p_buf_blob(b, arg, arg_size);
+    } else {
+        pc__p_buf_u8(b, 1);
+        pc__p_buf_u64(b, (uint64_t)(uintptr_t)arg);
+    }
+    if (b->bad) return pc__error(PC_NOMEM, "out of memory encoding a task");
+    return pc__p_mpi_fits(b->len);
+}
+
+static int pc__p_mpi_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
+                            pc_future **out_future) {
+    pc__p_mpi *m = (pc__p_mpi *)ex;
+    pc__p_mpi_task *t = (pc__p_mpi_task *)pc__calloc(1, sizeof *t);
+    if (!t) return PC_NOMEM;
+    t->req = MPI_REQUEST_NULL;
+    t->chunk = pc__f_map_chunk_view(fn, (void *)(uintptr_t)arg, &t->v);
+    int rc = t->chunk < 0 ? pc__error(PC_VALUE, "a map over several inputs cannot run on an "
+                                                "MPI executor (its task gets pointers into "
+                                                "this process)")
+                          : PC_OK;
+    pc_lock_acquire(&m->lock, PC_FOREVER);
+    if (!rc && m->shutdown)
+        rc = pc__error(PC_SHUTDOWN, "cannot schedule new futures after shutdown");
+    t->id = ++m->next_id;
+    pc_lock_release(&m->lock);
+    if (!rc) rc = pc__p_mpi_encode(t, fn, arg, arg_size);
+    size_t nres = t->chunk ? t->v.count : 1;
+    if (!rc && m->result_size && nres > SIZE_MAX / m->result_size)
+        rc = pc__error(PC_VALUE, "too many results to copy back");
+    if (!rc && !(t->f = pc__f_future_new_extra(m->result_size * nres, &t->extra)))
+        rc = PC_NOMEM;
+    if (!rc) {
+        pc_lock_acquire(&m->lock, PC_FOREVER);
+        if (m->shutdown) rc = pc__error(PC_SHUTDOWN, "cannot schedule new futures after "
+                                                     "shutdown");
+        if (!rc) {
+            pc_future_retain(t->f);     // the caller's
+            *out_future = t->f;
+            if (m->tail) m->tail->next = t;
+            else m->head = t;
+            m->tail = t;
+            m->outstanding++;
+            pc_condition_notify_all(&m->cond);
+        }
+        pc_lock_release(&m->lock);
+    }
+    if (rc) {
+        pc_future_release(t->f);
+        pc__p_mpi_task_free(t);
+    }
+    return rc;
+}
+
+// The least loaded rank with room (lock held), or -1.
+static int pc__p_mpi_pick(pc__p_mpi *m) {
+    int best = -1;
+    for (int r = 0; r < m->size; r++) {
+        if (r == m->root || m->load[r] >= m->credit) continue;
+        if (best < 0 || m->load[r] < m->load[best]) best = r;
+    }
+    return best;
+}
+
+// Send what can go (lock held; released around each send). Returns how many.
+static int pc__p_mpi_send_some(pc__p_mpi *m) {
+    int n = 0, r;
+    while (m->head && (r = pc__p_mpi_pick(m)) >= 0) {
+        pc__p_mpi_task *t = m->head;
+        m->head = t->next;
+        if (!m->head) m->tail = NULL;
+        if (pc_future_set_running_or_notify_cancel(t->f) != PC_OK) {
+            pc_future_release(t->f);    // cancelled while queued
+            pc__p_mpi_task_free(t);
+            m->outstanding--;
+            continue;
+        }
+        t->rank = r;
+        t->next = m->sent;
+        m->sent = t;
+        m->load[r]++;
+        pc_lock_release(&m->lock);
+        // Not a blocking send: a rank may be sending us a large reply at once.
+        int err = MPI_Isend(t->msg.p, (int)t->msg.len, MPI_BYTE, r, PC__MPI_TAG, m->comm,
+                            &t->req);
+        (void)err;      // MPI's default error handler has ended the job on a failure
+        pc_lock_acquire(&m->lock, PC_FOREVER);
+        n++;
+    }
+    return n;
+}
+
+// Take task id off the sent list (lock held).
+static pc__p_mpi_task *pc__p_mpi_unlink(pc__p_mpi *m, uint64_t id) {
+    for (pc__p_mpi_task **pp = &m->sent; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id != id) continue;
+        pc__p_mpi_task *t = *pp;
+        *pp = t->next;
+        m->load[t->rank]--;
+        return t;
+    }
+    return NULL;
+}
+
+// A reply (F.task's RESULT) from a serving rank.
+static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
+    unsigned kind = pc__p_buf_get_u8(b);
+    uint64_t id = pc__p_buf_get_u64(b);
+    int code = (int)pc__p_buf_get_u32(b);
+    char *msg = pc__p_buf_get_str(b);
+    uint64_t count = pc__p_buf_get_u64(b);
+    pc_lock_acquire(&m->lock, PC_FOREVER);
+    pc__p_mpi_task *t = kind == PC__PP_RESULT ? pc__p_mpi_unlink(m, id) : NULL;
+    pc_lock_release(&m->lock);
+    if (!t) {
+        pc__free(msg);
+        return;
+    }
+    MPI_Wait(&t->req, MPI_STATUS_IGNORE);     // answered, so sent: returns at once
+    void *result = NULL;
+    size_t cap = t->chunk ? t->v.count : 1;
+    if (count > cap) count = cap;
+    for (uint64_t i = 0; i < count && !b->bad; i++) {
+        void *r = NULL;
+        if (!m->result_size) {
+            r = (void *)(uintptr_t)pc__p_buf_get_u64(b);
+        } else {
+            size_t len;
+            const void *data = pc__p_buf_get_blob(b, &len);
+            if (data && len == m->result_size) {
+                r = (char *)t->extra + i * m->result_size;
+                memcpy(r, data, len);
+            }
+        }
+        if (t->chunk) t->v.results[i] = r;
+        else result = r;
+    }
+    if (t->chunk) *t->v.ok = (size_t)count;
+    if (b->bad && !code) code = PC_RUNTIME;
+    pc__p_mpi_done(m, t, code, msg ? msg : "a serving rank's reply was cut short", result);
+    pc__free(msg);
+}
+
+// The progress thread: sends queued tasks within each rank's credit, takes
+// replies, and at the end (shut down, nothing left) stops every rank.
+// With nothing in flight it sleeps on the condition (a submit wakes it);
+// with tasks out it polls MPI, napping between looks (see PC__MPI_NAP_MAX).
+static int pc__p_mpi_progress(void *arg) {
+    pc__p_mpi *m = (pc__p_mpi *)arg;
+    double nap = PC__MPI_NAP_MIN;
+    pc_lock_acquire(&m->lock, PC_FOREVER);
+    for (;;) {
+        int busy = pc__p_mpi_send_some(m);
+        if (m->shutdown && m->outstanding == 0) break;
+        int waiting = m->sent != NULL;
+        pc_lock_release(&m->lock);
+        pc__p_buf b;
+        int src, got;
+        while (waiting && (got = pc__p_mpi_poll(m->comm, MPI_ANY_SOURCE, &b, &src)) > 0) {
+            pc__p_mpi_reply(m, &b);
+            pc__free(b.p);
+            busy = 1;
+        }
+        pc_lock_acquire(&m->lock, PC_FOREVER);
+        if (busy) {
+            nap = PC__MPI_NAP_MIN;
+            continue;
+        }
+        if (m->sent) {
+            pc_condition_wait(&m->cond, nap);
+            nap = nap * 2 < PC__MPI_NAP_MAX ? nap * 2 : PC__MPI_NAP_MAX;
+        } else if (!(m->shutdown && m->outstanding == 0)) {
+            pc_condition_wait(&m->cond, PC_FOREVER);
+        }
+    }
+    pc_lock_release(&m->lock);
+    unsigned char stop = PC__PP_STOP;
+    for (int r = 0; r < m->size; r++)
+        if (r != m->root) MPI_Send(&stop, 1, MPI_BYTE, r, PC__MPI_TAG, m->comm);
+    return 0;
+}
+
+static int pc__p_mpi_shutdown(pc_executor *ex, int wait, int cancel_futures) {
+    pc__p_mpi *m = (pc__p_mpi *)ex;
+    pc__p_mpi_task *cancelled = NULL;
+    pc_lock_acquire(&m->lock, PC_FOREVER);
+    m->shutdown = 1;
+    if (cancel_futures) {
+        cancelled = m->head;
+        m->head = m->tail = NULL;
+    }
+    pc_condition_notify_all(&m->cond);
+    pc_lock_release(&m->lock);
+    while (cancelled) {
+        pc__p_mpi_task *next = cancelled->next;
+        pc_future_cancel(cancelled->f);
+        pc__p_mpi_done(m, cancelled, PC_OK, NULL, NULL);    // cancelled: a no-op finish
+        cancelled = next;
+    }
+    if (wait && !m->joined) {
+        pc_thread_join(m->progress, PC_FOREVER);
+        m->joined = 1;
+    }
+    return PC_OK;
+}
+
+static void pc__p_mpi_free(pc_executor *ex) {
+    pc__p_mpi *m = (pc__p_mpi *)ex;
+    pc__p_mpi_shutdown(ex, 1, 0);
+    pc_thread_free(m->progress);
+    MPI_Comm_free(&m->comm);
+    pc__free(m->load);
+    pc__free(m);
+}
+
+static pc_executor *pc__p_mpi_client(MPI_Comm comm, int size, const pc_mpi_comm_executor_desc *d) {
+    pc__p_mpi *m = (pc__p_mpi *)pc__calloc(1, sizeof *m);
+    int *load = (int *)pc__calloc((size_t)size, sizeof *load);
+    if (!m || !load) {
+        pc__free(m);
+        pc__free(load);
+        return NULL;
+    }
+    m->base.vtable = &pc__p_mpi_vtable;
+    pc_condition_init_lock(&m->cond, &m->lock);
+    m->load = load;
+    m->size = size;
+    m->root = d->root;
+    m->credit = d->local_workers + d->prefetch;
+    m->result_size = d->result_size;
+    m->comm = comm;
+    pc_thread_desc td;
+    memset(&td, 0, sizeof td);
+    td.daemon = PC_DAEMON_YES;
+    td.target = pc__p_mpi_progress;
+    td.arg = m;
+    td.name = "MPICommExecutor-progress";
+    m->progress = pc_thread_new(&td);
+    if (m->progress && pc_thread_start(m->progress) == PC_OK) return &m->base;
+    pc_thread_free(m->progress);
+    pc__free(load);
+    pc__free(m);
+    return NULL;
+}
+
+// ---- a serving rank --------------------------------------------------------
+// A task or chunk from root, as futures of the node-local pool: one per
+// item, answered once all are done.
+typedef struct pc__p_mpi_job {
+    struct pc__p_mpi_job *next;
+    struct pc__p_mpi_server *srv;
+    uint64_t id;
+    size_t count, left;         // futures; not done yet (+1 while being submitted)
+    pc_future **fs;
+    int code;                   // a failure before the futures (or at item count)
+    char msg[256];
+} pc__p_mpi_job;
+
+typedef struct pc__p_mpi_server {
+    pc_lock lock;               // guards done
+    pc_condition cond;          // on lock: a job is done
+    pc__p_mpi_job *done;
+    pc_executor *pool;
+    size_t result_size;
+    int rank, open;             // this rank; jobs not answered
+} pc__p_mpi_server;
+
+typedef struct pc__p_mpi_sending {
+    struct pc__p_mpi_sending *next;
+    pc__p_buf msg;
+    MPI_Request req;
+} pc__p_mpi_sending;
+
+static void pc__p_mpi_job_ready(pc__p_mpi_job *j) {
+    pc__p_mpi_server *s = j->srv;
+    pc_lock_acquire(&s->lock, PC_FOREVER);
+    if (--j->left == 0) {
+        j->next = s->done;
+        s->done = j;
+        pc_condition_notify_all(&s->cond);
+    }
+    pc_lock_release(&s->lock);
+}
+
+static void pc__p_mpi_job_callback(pc_future *f, void *ctx) {
+    (void)f;
+    pc__p_mpi_job_ready((pc__p_mpi_job *)ctx);
+}
+
+// Submit item i of a job: bytes by copy, or a pointer value as is.
+static int pc__p_mpi_job_item(pc__p_mpi_server *s, pc_task_fn fn, const void *data,
+                              size_t size, pc_future **out) {
+    if (size) return pc_executor_submit_copy(s->pool, fn, data, size, out);
+    uint64_t v;
+    memcpy(&v, data, sizeof v);
+    return pc_executor_submit(s->pool, fn, (void *)(uintptr_t)v, out);
+}
+
+// Decode a TASK or CHUNK and submit its items to the pool.
+static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf *b,
+                                unsigned kind) {
+    uintptr_t addr = 0;
+    size_t item_size = 0, count = 1, len = 0;
+    const void *data = NULL;
+    uint64_t value = 0;
+    j->code = pc__p_pp_get_fn(b, &addr);
+    if (!j->code && kind == PC__PP_CHUNK) {
+        item_size = (size_t)pc__p_buf_get_u64(b);
+        count = (size_t)pc__p_buf_get_u64(b);
+        data = pc__p_buf_get_blob(b, &len);
+    } else if (!j->code && pc__p_buf_get_u8(b)) {   // by value
+        value = pc__p_buf_get_u64(b);
+        data = &value;
+    } else if (!j->code) {
+        data = pc__p_buf_get_blob(b, &item_size);
+        if (!item_size) {       // an empty copy: the task gets a pointer to nothing
+            value = 0;
+            data = &value;
+        }
+    }
+    size_t step = item_size ? item_size : sizeof(uint64_t);
+    if (!j->code && (b->bad || (kind == PC__PP_CHUNK && len / step < count)))
+        j->code = pc__error(PC_VALUE, "bad task message");
+    if (!j->code && !(j->fs = (pc_future **)pc__calloc(count ? count : 1, sizeof *j->fs)))
+        j->code = PC_NOMEM;
+    if (j->code) snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
+    j->left = 1;
+    for (size_t i = 0; !j->code && i < count; i++) {
+        const char *item = (const char *)data + i * step;
+        j->code = pc__p_mpi_job_item(s, pc__p_pp_task_fn(addr), item, item_size, &j->fs[i]);
+        if (j->code) {
+            snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
+            break;
+        }
+        j->count = i + 1;
+        pc_lock_acquire(&s->lock, PC_FOREVER);
+        j->left++;
+        pc_lock_release(&s->lock);
+        pc_future_add_done_callback(j->fs[i], pc__p_mpi_job_callback, j);
+    }
+    pc__p_mpi_job_ready(j);
+}
+
+// The reply to a finished job: F.task's RESULT (results up to the first
+// failure, then its code and message).
+static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf *out) {
+    pc__p_buf res;
+    memset(&res, 0, sizeof res);
+    int code = PC_OK;
+    const char *msg = "";
+    char broken[320];
+    size_t n = 0;
+    for (; n < j->count; n++) {
+        void *r = NULL;
+        pc_future_exception(j->fs[n], PC_FOREVER, &code, &msg);
+        if (code) break;
+        pc_future_result(j->fs[n], 0, &r);
+        pc__p_pp_put_result(&res, r, s->result_size);
+    }
+    if (!code && j->code) {
+        code = j->code;
+        msg = j->msg;
+    }
+    if (code == PC_BROKEN) {    // a crash: say where
+        snprintf(broken, sizeof broken, "rank %d: %s", s->rank, msg ? msg : "");
+        msg = broken;
+    }
+    if (!res.bad && res.len > (size_t)INT_MAX - 1024) {
+        code = PC_VALUE;
+        msg = "the results are over MPI's limit of INT_MAX bytes per message";
+        n = 0;
+        res.len = 0;
+    }
+    pc__p_buf_u8(out, PC__PP_RESULT);
+    pc__p_buf_u64(out, j->id);
+    pc__p_buf_u32(out, (uint32_t)code);
+    pc__p_buf_str(out, code ? msg : "");
+    pc__p_buf_u64(out, n);
+    pc__p_buf_put(out, res.p, res.len);
+    if (res.bad) out->bad = 1;
+    pc__free(res.p);
+}
+
+static void pc__p_mpi_job_free(pc__p_mpi_job *j) {
+    for (size_t i = 0; i < j->count; i++) pc_future_release(j->fs[i]);
+    pc__free(j->fs);
+    pc__free(j);
+}
+
+// Answer each finished job (without blocking: root may be sending to us).
+static int pc__p_mpi_answer(pc__p_mpi_server *s, MPI_Comm comm, int root,
+                            pc__p_mpi_sending **sending) {
+    pc_lock_acquire(&s->lock, PC_FOREVER);
+    pc__p_mpi_job *j = s->done;
+    s->done = NULL;
+    pc_lock_release(&s->lock);
+    int n = 0;
+    while (j) {
+        pc__p_mpi_job *next = j->next;
+        pc__p_mpi_sending *o = (pc__p_mpi_sending *)pc__calloc(1, sizeof *o);
+        if (o) {
+            pc__p_mpi_job_reply(s, j, &o->msg);
+            if (o->msg.bad) {   // out of memory: a short reply root reads as cut short
+                o->msg.bad = 0;
+                o->msg.len = 0;
+                pc__p_buf_u8(&o->msg, PC__PP_RESULT);
+                pc__p_buf_u64(&o->msg, j->id);
+            }
+            MPI_Isend(o->msg.p, (int)o->msg.len, MPI_BYTE, root, PC__MPI_TAG, comm, &o->req);
+            o->next = *sending;
+            *sending = o;
+        }
+        pc__p_mpi_job_free(j);
+        s->open--;
+        n++;
+        j = next;
+    }
+    // Let go of the sends that are through.
+    for (pc__p_mpi_sending **pp = sending; *pp;) {
+        int flag = 0;
+        MPI_Test(&(*pp)->req, &flag, MPI_STATUS_IGNORE);
+        if (!flag) {
+            pp = &(*pp)->next;
+            continue;
+        }
+        pc__p_mpi_sending *o = *pp;
+        *pp = o->next;
+        pc__free(o->msg.p);
+        pc__free(o);
+    }
+    return n;
+}
+
+// A message from root; returns 0 for STOP.
+static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
+    unsigned kind = pc__p_buf_get_u8(b);
+    if (kind != PC__PP_TASK && kind != PC__PP_CHUNK) return 0;
+    pc__p_mpi_job *j = (pc__p_mpi_job *)pc__calloc(1, sizeof *j);
+    if (!j) return 1;       // root waits on this task forever: MPI has no room either
+    j->srv = s;
+    j->id = pc__p_buf_get_u64(b);
+    s->open++;
+    pc__p_mpi_job_start(s, j, b, kind);
+    return 1;
+}
+
+// Serve root until it says stop.
+static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
+    pc__p_mpi_sending *sending = NULL;
+    int stopping = 0;
+    double nap = PC__MPI_NAP_MIN;
+    for (;;) {
+        int busy = pc__p_mpi_answer(s, comm, root, &sending);
+        pc__p_buf b;
+        int src;
+        while (!stopping && pc__p_mpi_poll(comm, root, &b, &src) > 0) {
+            stopping = !pc__p_mpi_take(s, &b);
+            pc__free(b.p);
+            busy = 1;
+        }
+        if (stopping && s->open == 0 && !sending) break;
+        if (busy) {
+            nap = PC__MPI_NAP_MIN;
+            continue;
+        }
+        pc_lock_acquire(&s->lock, PC_FOREVER);
+        if (!s->done) pc_condition_wait(&s->cond, nap);
+        pc_lock_release(&s->lock);
+        nap = nap * 2 < PC__MPI_NAP_MAX ? nap * 2 : PC__MPI_NAP_MAX;
+    }
+}
+
+static int pc__p_mpi_serve(MPI_Comm comm, int rank, const pc_mpi_comm_executor_desc *d) {
+    pc__p_mpi_server s;
+    memset(&s, 0, sizeof s);
+    pc_condition_init_lock(&s.cond, &s.lock);
+    s.rank = rank;
+    s.result_size = d->result_size;
+    pc_process_pool_desc pd;
+    memset(&pd, 0, sizeof pd);
+    pd.max_workers = d->local_workers;
+    pd.mp_context = d->mp_context;
+    pd.result_size = d->result_size;
+    s.pool = pc_process_pool_new(&pd);
+    // Without a pool the loop still runs, answering each task with the error.
+    if (!s.pool) fprintf(stderr, "rank %d: %s\n", rank, pc_last_error());
+    if (!s.pool) s.pool = pc_thread_pool_new(NULL);
+    pc__p_mpi_serve_loop(&s, comm, d->root);
+    pc_executor_free(s.pool);
+    return pc__error(PC_OK, "rank %d served until rank %d shut its executor down", rank,
+                     d->root);
+}
+
+static int pc__p_mpi_desc_check(const pc_mpi_comm_executor_desc *in,
+                                pc_mpi_comm_executor_desc *d, int size) {
+    memset(d, 0, sizeof *d);
+    if (in) *d = *in;
+    if (d->root < 0 || d->root >= size)
+        return pc__error(PC_VALUE, "root %d is not a rank of the communicator (size %d)",
+                         d->root, size);
+    if (size < 2) return pc__error(PC_VALUE, "an MPI executor needs 2 or more ranks, not %d",
+                                   size);
+    if (d->local_workers < 0 || d->prefetch < 0)
+        return pc__error(PC_VALUE, "local_workers and prefetch must be >= 0");
+    if (!d->local_workers) d->local_workers = 1;
+    if (!d->prefetch) d->prefetch = 2;
+    if (!d->mp_context) d->mp_context = pc_get_context(PC_START_FORK);
+    return PC_OK;
+}
+
+PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc *desc) {
+    pc_mpi_comm_executor_desc d;
+    MPI_Comm comm;
+    int size = 0, rank = 0;
+    if (pc__p_mpi_init()) return NULL;
+    MPI_Comm base = desc && desc->comm ? *desc->comm : MPI_COMM_WORLD;
+    MPI_Comm_size(base, &size);
+    MPI_Comm_rank(base, &rank);
+    if (pc__p_mpi_desc_check(desc, &d, size)) return NULL;
+    int err = MPI_Comm_dup(base, &comm);
+    if (err != MPI_SUCCESS) {
+        pc__p_mpi_fail("MPI_Comm_dup", err);
+        return NULL;
+    }
+    if (rank != d.root) {
+        pc__p_mpi_serve(comm, rank, &d);
+        MPI_Comm_free(&comm);
+        return NULL;
+    }
+    pc_executor *ex = pc__p_mpi_client(comm, size, &d);
+    if (ex) return ex;
+    // The other ranks serve already: tell them to end.
+    unsigned char stop = PC__PP_STOP;
+    int code = pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    for (int r = 0; r < size; r++)
+        if (r != d.root) MPI_Send(&stop, 1, MPI_BYTE, r, PC__MPI_TAG, comm);
+    MPI_Comm_free(&comm);
+    pc__error(code, "can't start the MPI executor");
+    return NULL;
+}
+#endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI
 
 // >>H.entry: the program's way in, which knows every part
 PYCONC_API void pc_process_bootstrap(int argc, char **argv) {

@@ -1,0 +1,257 @@
+/* Tests of pyconc_process.h part G: the MPI executor
+   (pc_mpi_comm_executor_new). Each case runs under mpirun on every rank:
+   rank 0 gets the executor and checks, the others serve and return. A
+   case is run with 3 and 4 ranks and over the TCP transport (ctest's
+   mpi.<case>_np3, _np4, _tcp). Built without MPI, each case skips. */
+#define PYCONC_ALL_IMPLEMENTATION
+#include "pyconc_process.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define PCT_NO_MAIN
+#include "pc_test.h"
+
+// >>helpers
+#ifdef PYCONC_MPI
+// The executor on rank 0; NULL on a serving rank, which has served by then.
+static pc_executor *executor(size_t result_size) {
+    pc_mpi_comm_executor_desc d;
+    memset(&d, 0, sizeof d);
+    d.result_size = result_size;
+    pc_executor *ex = pc_mpi_comm_executor_new(&d);
+    if (!ex) CHECK_MSG(pc_last_error_code() == PC_OK, "%s", pc_last_error());
+    return ex;
+}
+#else
+static pc_executor *executor(size_t result_size) {
+    (void)result_size;
+    pct_skip("built without MPI (CMake's find_package(MPI) found none)");
+    return NULL;
+}
+#endif
+
+static void *t_square(void *arg) {
+    int64_t x = (int64_t)(intptr_t)arg;
+    return (void *)(intptr_t)(x * x + 1);
+}
+
+static void *t_item(void *arg) {
+    int32_t x;
+    memcpy(&x, arg, sizeof x);
+    return (void *)(intptr_t)(3 * (int64_t)x + 7);
+}
+
+static void *t_fail_on_7(void *arg) {
+    intptr_t x = (intptr_t)arg;
+    if (x == 7) pc_raise(PC_VALUE, "task %d says no", (int)x);
+    else if (x >= 10) pc_sleep(0.2);    // still running when 7 fails
+    return (void *)x;
+}
+
+static void *t_crash_on_5(void *arg) {
+    intptr_t x = (intptr_t)arg;
+    if (x == 5) raise(SIGSEGV);
+    return (void *)(x + 100);
+}
+
+typedef struct pair { double a, b; } pair;
+
+static void *t_sum(void *arg) {
+    static PC__TLS pair out;
+    pair *p = (pair *)arg;
+    out.a = p->a + p->b;
+    out.b = p->a * p->b;
+    return &out;
+}
+
+static void *t_sleep(void *arg) {
+    pc_sleep((double)(intptr_t)arg / 1000);
+    return NULL;
+}
+
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+// >>cases
+// 10,000 items in chunks over every serving rank come back right and in order.
+TEST(map_in_order) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    enum { N = 10000 };
+    static int32_t in[N];
+    for (int i = 0; i < N; i++) in[i] = i - 500;
+    pc_map_desc md;
+    memset(&md, 0, sizeof md);
+    md.items = in;
+    md.count = N;
+    md.item_size = sizeof in[0];
+    md.chunksize = 97;
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(ex, t_item, &md, &it));
+    void *r;
+    int n = 0;
+    while (pc_map_iter_next(it, &r) == PC_OK) {
+        CHECK_EQ((int64_t)(intptr_t)r, 3 * (int64_t)in[n] + 7);
+        n++;
+    }
+    CHECK_EQ(n, N);
+    pc_map_iter_free(it);
+    // One task at a time too, by value.
+    pc_future *fs[200];
+    for (intptr_t i = 0; i < 200; i++)
+        CHECK_OK(pc_executor_submit(ex, t_square, (void *)i, &fs[i]));
+    for (intptr_t i = 0; i < 200; i++) {
+        CHECK_OK(pc_future_result(fs[i], 60, &r));
+        CHECK_EQ((intptr_t)r, i * i + 1);
+        pc_future_release(fs[i]);
+    }
+    pc_executor_free(ex);
+}
+
+// Arguments and results by copy (result_size).
+TEST(copy_results) {
+    pc_executor *ex = executor(sizeof(pair));
+    if (!ex) return;
+    pc_future *fs[50];
+    for (int i = 0; i < 50; i++) {
+        pair p = {i, 2.5};
+        CHECK_OK(pc_executor_submit_copy(ex, t_sum, &p, sizeof p, &fs[i]));
+    }
+    for (int i = 0; i < 50; i++) {
+        void *r;
+        CHECK_OK(pc_future_result(fs[i], 60, &r));
+        pair *p = (pair *)r;
+        CHECK(p->a == i + 2.5 && p->b == i * 2.5);
+        pc_future_release(fs[i]);
+    }
+    pc_executor_free(ex);
+}
+
+// FIRST_EXCEPTION returns on the raise while slow tasks on other ranks run;
+// as_completed then yields every future once, exactly one with the raise.
+TEST(wait_and_as_completed) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    enum { N = 14 };
+    pc_future *fs[N], *done[N], *not_done[N];
+    for (intptr_t i = 0; i < N; i++)
+        CHECK_OK(pc_executor_submit(ex, t_fail_on_7, (void *)i, &fs[i]));
+    size_t nd = 0, nn = 0;
+    CHECK_OK(pc_futures_wait(fs, N, 60, PC_FIRST_EXCEPTION, done, &nd, not_done, &nn));
+    CHECK(pc_future_done(fs[7]));
+    CHECK_EQ(nd + nn, (size_t)N);
+    int code;
+    const char *msg;
+    CHECK_OK(pc_future_exception(fs[7], 0, &code, &msg));
+    CHECK_EQ(code, PC_VALUE);
+    CHECK(strcmp(msg, "task 7 says no") == 0);
+    pc_as_completed *ac;
+    CHECK_OK(pc_futures_as_completed(fs, N, 60, &ac));
+    pc_future *f;
+    int seen = 0, raised = 0;
+    while (pc_as_completed_next(ac, &f) == PC_OK) {
+        seen++;
+        CHECK_OK(pc_future_exception(f, 0, &code, &msg));
+        raised += code != PC_OK;
+    }
+    CHECK_EQ(seen, N);
+    CHECK_EQ(raised, 1);
+    pc_as_completed_free(ac);
+    for (int i = 0; i < N; i++) pc_future_release(fs[i]);
+    pc_executor_free(ex);
+}
+
+// A task that segfaults fails its future only; the rank and the job go on.
+TEST(segfault_fails_one_future) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    enum { N = 12 };
+    pc_future *fs[N];
+    for (intptr_t i = 0; i < N; i++)
+        CHECK_OK(pc_executor_submit(ex, t_crash_on_5, (void *)i, &fs[i]));
+    for (intptr_t i = 0; i < N; i++) {
+        void *r;
+        int rc = pc_future_result(fs[i], 60, &r);
+        if (i == 5) {
+            CHECK_RC(rc, PC_BROKEN);
+            CHECK_MSG(strstr(pc_last_error(), "SIGSEGV") && strstr(pc_last_error(), "rank "),
+                      "%s", pc_last_error());
+        } else {
+            CHECK_OK(rc);
+            CHECK_EQ((intptr_t)r, i + 100);
+        }
+        pc_future_release(fs[i]);
+    }
+    pc_executor_free(ex);
+}
+
+// A function outside the program, a message over INT_MAX bytes, a submit
+// after shutdown: each a status and a message, and the executor goes on.
+TEST(bad_input) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    pc_future *f = NULL;
+    static char not_code[64];
+    pc_task_fn bogus;
+    void *addr = not_code;
+    memcpy(&bogus, &addr, sizeof bogus);
+    CHECK_RC(pc_executor_submit(ex, bogus, NULL, &f), PC_VALUE);
+    CHECK_MSG(strstr(pc_last_error(), "not code"), "%s", pc_last_error());
+    CHECK(f == NULL);
+    size_t big = (size_t)INT_MAX + 16;
+    void *huge = mmap(NULL, big, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(huge != MAP_FAILED);
+    CHECK_RC(pc_executor_submit_copy(ex, t_item, huge, big, &f), PC_VALUE);
+    CHECK_MSG(strstr(pc_last_error(), "MPI's limit"), "%s", pc_last_error());
+    munmap(huge, big);
+    int32_t x = 5;
+    void *r;
+    CHECK_OK(pc_executor_submit_copy(ex, t_item, &x, sizeof x, &f));
+    CHECK_OK(pc_future_result(f, 60, &r));
+    CHECK_EQ((intptr_t)r, 22);
+    pc_future_release(f);
+    CHECK_OK(pc_executor_shutdown(ex, 1, 0));
+    CHECK_RC(pc_executor_submit(ex, t_square, NULL, &f), PC_SHUTDOWN);
+    pc_executor_free(ex);
+}
+
+// The client does not spin while its tasks run or while it has none.
+TEST(idle_client_sleeps) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    pc_future *f;
+    double c0 = cpu_seconds();
+    CHECK_OK(pc_executor_submit(ex, t_sleep, (void *)(intptr_t)800, &f));
+    CHECK_OK(pc_future_result(f, 60, NULL));
+    pc_future_release(f);
+    double busy = cpu_seconds() - c0;
+    c0 = cpu_seconds();
+    pc_sleep(0.5);
+    double idle = cpu_seconds() - c0;
+    // Polling without naps costs 0.12 s here, with them 0.02 s.
+    CHECK_MSG(busy < 0.08, "client used %.3f s of CPU over a 0.8 s task", busy);
+    CHECK_MSG(idle < 0.1, "client used %.3f s of CPU idle for 0.5 s", idle);
+    pc_executor_free(ex);
+}
+
+int main(int argc, char **argv) {
+    int rc = pct_main(argc, argv);
+#ifdef PYCONC_MPI
+    int up = 0, down = 0;
+    MPI_Initialized(&up);
+    MPI_Finalized(&down);
+    if (up && !down) MPI_Finalize();
+#endif
+    return rc;
+}
