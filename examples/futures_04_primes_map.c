@@ -1,9 +1,16 @@
-// tour: executor.map(is_prime) over six large numbers, results in input order
-/* The docs' is_prime program: executor.map over six large numbers,
-   printed in input order as the results arrive. */
-#define PYCONC_IMPLEMENTATION
-#define PYCONC_FUTURES_IMPLEMENTATION
-#include "pyconc_futures.h"
+// tour: ProcessPoolExecutor.map(is_prime) over six large numbers, results in input order
+/* The docs' is_prime program: a ProcessPoolExecutor maps is_prime over six
+   large numbers, printed in input order as the results arrive. Each number
+   travels to a worker process by copy and the answer comes back as the
+   returned pointer's value (0 or 1): the same code runs on a thread pool
+   with pc_thread_pool_new in place of pc_process_pool_new.
+
+       with concurrent.futures.ProcessPoolExecutor() as executor:
+           for number, prime in zip(PRIMES, executor.map(is_prime, PRIMES)):
+               print('%d is prime: %s' % (number, prime))
+*/
+#define PYCONC_ALL_IMPLEMENTATION
+#include "pyconc_process.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -24,7 +31,7 @@ static void *is_prime(void *arg) {
 }
 
 int main(void) {
-    pc_executor *executor = pc_thread_pool_new(NULL);
+    pc_executor *executor = pc_process_pool_new(NULL);
     pc_map_iter *it;
     size_t n = sizeof PRIMES / sizeof PRIMES[0];
     if (!executor || pc_executor_map(executor, is_prime, &(pc_map_desc){
