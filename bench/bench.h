@@ -269,7 +269,7 @@ PCB_FN void pcb_begin(const char *subsystem, const char *title, int rounds) {
     pcb_csv = fopen(path, "w");
     if (!pcb_csv) perror(path);
     else fputs(PCB_CSV_COLUMNS "\r\n", pcb_csv);
-    printf("%-40s %10s %10s  %-26s %s\n", "case (time per operation)", "pyconc", "peer", "peer",
+    printf("%-40s %10s %10s  %-26s  %s\n", "case (time per operation)", "pyconc", "peer", "peer",
            "pyconc is");
     fflush(stdout);
 }
@@ -282,7 +282,7 @@ static void pcb_emit(pcb_record *r, const char *why) {
     if (pcb_is_figure(r->peer)) pcb_speed(r->ours, r->peer, speed, sizeof speed);
     else snprintf(speed, sizeof speed, "skipped: %s", why ? why : "no figure");
     r->pyconc_is = speed;
-    printf("%-40s %10s %10s  %-26s %s\n", r->name, pcb_fmt(r->ours, a, sizeof a),
+    printf("%-40s %10s %10s  %-26s  %s\n", r->name, pcb_fmt(r->ours, a, sizeof a),
            pcb_fmt(pcb_is_figure(r->peer) ? r->peer : NAN, b, sizeof b), r->peer_name, speed);
     fflush(stdout);
     pcb_csv_record(r);

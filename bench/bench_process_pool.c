@@ -43,7 +43,12 @@ static double empty_trial(void *arg) {
 static double cpu_trial(void *arg) {
     ctx *c = (ctx *)arg;
     pc_map_iter *it;
-    pc_map_desc d = {c->items, n_cpu, sizeof(long), 0, n_cpu / (4 * WORKERS), 0};
+    pc_map_desc d;
+    memset(&d, 0, sizeof d);
+    d.items = c->items;
+    d.count = n_cpu;
+    d.item_size = sizeof(long);
+    d.chunksize = n_cpu / (4 * WORKERS);
     double t0 = pc_monotonic();
     if (pc_executor_map(c->ex, t_spin, &d, &it)) {
         pcb_failures++;
