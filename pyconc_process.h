@@ -14150,6 +14150,14 @@ PYCONC_API void pc_proxy_free(pc_proxy *p) {
     pc__free(p);
 }
 
+// PC_BROKEN, with the cause that is in pc_last_error now (copied: the
+// message is written where the cause is read from).
+static int pc__m_broken(const pc_proxy *p) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", pc_last_error());
+    return pc__error(PC_BROKEN, "manager at %s is gone: %s", p->address, why);
+}
+
 // The connection of this process: a fork child drops its copy of the
 // parent's (a reply there would go to whichever process reads first) and
 // makes its own. Called holding p->lock.
@@ -14162,16 +14170,14 @@ static int pc__m_connect(pc_proxy *p) {
     cd.authkey = p->authkey;
     cd.authkey_size = p->authkey_size;
     int rc = pc_client(&cd, &p->conn);
-    if (rc == PC_OS || rc == PC_EOF)
-        return pc__error(PC_BROKEN, "manager at %s is gone: %s", p->address, pc_last_error());
-    return rc;
+    return rc == PC_OS || rc == PC_EOF ? pc__m_broken(p) : rc;
 }
 
 static int pc__m_transport_error(pc_proxy *p, int rc) {
     if (rc == PC_NOMEM) return rc;
     pc_connection_free(p->conn);    // a half-done exchange leaves it unusable
     p->conn = NULL;
-    return pc__error(PC_BROKEN, "manager at %s is gone: %s", p->address, pc_last_error());
+    return pc__m_broken(p);
 }
 
 // Send req (its first three items filled here) and read the reply;
@@ -14191,7 +14197,7 @@ static int pc__m_exchange(pc_proxy *p, pc_args *req, pc_args **out_reply) {
         return pc__m_transport_error(p, pc__error(PC_OS, "malformed reply"));
     }
     if (status) {
-        rc = pc__error((int)status, "%s", msg);
+        rc = pc__error(status > 0 && status <= PC_OWNER_DEAD ? (int)status : PC_OS, "%s", msg);
         pc_args_free(reply);
         return rc;
     }
