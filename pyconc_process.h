@@ -13627,22 +13627,22 @@ PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc
 // A request is a pack [int id, int object, str method, args...], its reply
 // [int id, int status, str message, results...]. A value travels as two
 // items, [int type, payload], so that None (which a pack lacks) crosses too.
-#define PC__M_MAGIC "pcproxy1"
+#define PC__P_M_MAGIC "pcproxy1"
 
-typedef struct pc__m_val {
+typedef struct pc__p_m_val {
     int type;                   // a pc_arg_type: NONE, INT, DOUBLE, BYTES, STR
     int64_t i;
     double d;
     char *data;                 // owned, NUL-terminated (bytes too)
     size_t size;
-} pc__m_val;
+} pc__p_m_val;
 
-static void pc__m_val_clear(pc__m_val *v) {
+static void pc__p_m_val_clear(pc__p_m_val *v) {
     pc__free(v->data);
     memset(v, 0, sizeof *v);
 }
 
-static int pc__m_val_set(pc__m_val *v, int type, int64_t i, double d, const void *data,
+static int pc__p_m_val_set(pc__p_m_val *v, int type, int64_t i, double d, const void *data,
                          size_t size) {
     memset(v, 0, sizeof *v);
     v->type = type;
@@ -13658,43 +13658,43 @@ static int pc__m_val_set(pc__m_val *v, int type, int64_t i, double d, const void
 }
 
 // Item i of a pack as a plain value (update and extend take these).
-static int pc__m_val_from_item(const pc_args *a, size_t i, pc__m_val *out) {
+static int pc__p_m_val_from_item(const pc_args *a, size_t i, pc__p_m_val *out) {
     int64_t n = 0;
     double d = 0;
     const void *data = NULL;
     size_t size = 0;
     const char *s = "";
     switch (pc_args_type(a, i)) {
-    case PC_ARG_INT: pc_args_get_int(a, i, &n); return pc__m_val_set(out, PC_ARG_INT, n, 0, 0, 0);
+    case PC_ARG_INT: pc_args_get_int(a, i, &n); return pc__p_m_val_set(out, PC_ARG_INT, n, 0, 0, 0);
     case PC_ARG_DOUBLE:
         pc_args_get_double(a, i, &d);
-        return pc__m_val_set(out, PC_ARG_DOUBLE, 0, d, NULL, 0);
+        return pc__p_m_val_set(out, PC_ARG_DOUBLE, 0, d, NULL, 0);
     case PC_ARG_BYTES:
         pc_args_get_bytes(a, i, &data, &size);
-        return pc__m_val_set(out, PC_ARG_BYTES, 0, 0, data, size);
+        return pc__p_m_val_set(out, PC_ARG_BYTES, 0, 0, data, size);
     case PC_ARG_STR:
         pc_args_get_str(a, i, &s);
-        return pc__m_val_set(out, PC_ARG_STR, 0, 0, s, strlen(s));
+        return pc__p_m_val_set(out, PC_ARG_STR, 0, 0, s, strlen(s));
     default: return pc__error(PC_VALUE, "item %zu is not an int, float, bytes or str", i);
     }
 }
 
 // Items i, i+1 of a pack as a tagged value.
-static int pc__m_val_read(const pc_args *a, size_t i, pc__m_val *out) {
+static int pc__p_m_val_read(const pc_args *a, size_t i, pc__p_m_val *out) {
     int64_t type;
     if (pc_args_get_int(a, i, &type) != PC_OK)
         return pc__error(PC_VALUE, "malformed value at item %zu", i);
-    if (type == PC_ARG_NONE) return pc__m_val_set(out, PC_ARG_NONE, 0, 0, NULL, 0);
+    if (type == PC_ARG_NONE) return pc__p_m_val_set(out, PC_ARG_NONE, 0, 0, NULL, 0);
     if (type != PC_ARG_INT && type != PC_ARG_DOUBLE && type != PC_ARG_BYTES &&
         type != PC_ARG_STR)
         return pc__error(PC_VALUE, "value type %lld is not None, int, float, bytes or str",
                          (long long)type);
     if ((int64_t)pc_args_type(a, i + 1) != type)
         return pc__error(PC_VALUE, "malformed value at item %zu", i + 1);
-    return pc__m_val_from_item(a, i + 1, out);
+    return pc__p_m_val_from_item(a, i + 1, out);
 }
 
-static int pc__m_put(pc_args *a, int type, int64_t i, double d, const void *data, size_t size) {
+static int pc__p_m_put(pc_args *a, int type, int64_t i, double d, const void *data, size_t size) {
     int rc = pc_args_add_int(a, type);
     if (rc) return rc;
     switch (type) {
@@ -13708,20 +13708,20 @@ static int pc__m_put(pc_args *a, int type, int64_t i, double d, const void *data
     }
 }
 
-static int pc__m_val_write(pc_args *a, const pc__m_val *v) {
-    return pc__m_put(a, v->type, v->i, v->d, v->data, v->size);
+static int pc__p_m_val_write(pc_args *a, const pc__p_m_val *v) {
+    return pc__p_m_put(a, v->type, v->i, v->d, v->data, v->size);
 }
 
-static int pc__m_value_write(pc_args *a, const pc_proxy_value *v) {
+static int pc__p_m_value_write(pc_args *a, const pc_proxy_value *v) {
     if ((v->type == PC_ARG_BYTES && !v->data && v->size) || (v->type == PC_ARG_STR && !v->data))
         return pc__error(PC_VALUE, "value data is NULL");
-    return pc__m_put(a, v->type, v->i, v->d, v->data, v->size);
+    return pc__p_m_put(a, v->type, v->i, v->d, v->data, v->size);
 }
 
 // Copy item i of a user's pack into a request (update, extend).
-static int pc__m_copy_item(pc_args *to, const pc_args *from, size_t i) {
-    pc__m_val v;
-    int rc = pc__m_val_from_item(from, i, &v);
+static int pc__p_m_copy_item(pc_args *to, const pc_args *from, size_t i) {
+    pc__p_m_val v;
+    int rc = pc__p_m_val_from_item(from, i, &v);
     if (rc) return rc;
     switch (v.type) {
     case PC_ARG_INT: rc = pc_args_add_int(to, v.i); break;
@@ -13729,7 +13729,7 @@ static int pc__m_copy_item(pc_args *to, const pc_args *from, size_t i) {
     case PC_ARG_BYTES: rc = pc_args_add_bytes(to, v.data, v.size); break;
     default: rc = pc_args_add_str(to, v.data); break;
     }
-    pc__m_val_clear(&v);
+    pc__p_m_val_clear(&v);
     return rc;
 }
 
@@ -13774,64 +13774,64 @@ PYCONC_API void pc_proxy_value_free(pc_proxy_value *v) {
 // Objects are dicts (items with keys, in insertion order) and lists (items
 // without); one lock serialises every request, as the objects are small
 // and each request is short.
-typedef struct pc__m_item {
+typedef struct pc__p_m_item {
     char *key;                  // dicts only
-    pc__m_val v;
-} pc__m_item;
+    pc__p_m_val v;
+} pc__p_m_item;
 
-typedef struct pc__m_obj {
+typedef struct pc__p_m_obj {
     int64_t id;
     int is_dict;
-    pc__m_item *items;
+    pc__p_m_item *items;
     size_t n, cap;
-} pc__m_obj;
+} pc__p_m_obj;
 
-typedef struct pc__m_server {
+typedef struct pc__p_m_server {
     pc_lock lock;
-    pc__m_obj *objs;
+    pc__p_m_obj *objs;
     size_t nobjs, cap;
     int64_t next_id;
     pc_listener *listener;
     int stopping;               // atomic: a shutdown request came
-} pc__m_server;
+} pc__p_m_server;
 
-static pc__m_server pc__m_srv;  // one server per server process
+static pc__p_m_server pc__p_m_srv;  // one server per server process
 
-static pc__m_obj *pc__m_find_obj(int64_t id) {
-    for (size_t i = 0; i < pc__m_srv.nobjs; i++)
-        if (pc__m_srv.objs[i].id == id) return &pc__m_srv.objs[i];
+static pc__p_m_obj *pc__p_m_find_obj(int64_t id) {
+    for (size_t i = 0; i < pc__p_m_srv.nobjs; i++)
+        if (pc__p_m_srv.objs[i].id == id) return &pc__p_m_srv.objs[i];
     return NULL;
 }
 
-static size_t pc__m_find_key(const pc__m_obj *o, const char *key) {
+static size_t pc__p_m_find_key(const pc__p_m_obj *o, const char *key) {
     for (size_t i = 0; i < o->n; i++)
         if (strcmp(o->items[i].key, key) == 0) return i;
     return (size_t)-1;
 }
 
-static int pc__m_create(const pc_args *req, pc_args *reply) {
+static int pc__p_m_create(const pc_args *req, pc_args *reply) {
     const char *kind;
     if (pc_args_get_str(req, 3, &kind) != PC_OK ||
         (strcmp(kind, "dict") != 0 && strcmp(kind, "list") != 0))
         return pc__error(PC_VALUE, "create: the kind is not \"dict\" or \"list\"");
-    if (pc__grow(&pc__m_srv.objs, &pc__m_srv.cap, pc__m_srv.nobjs + 1, sizeof(pc__m_obj), 0))
-        return PC_NOMEM;
-    pc__m_obj *o = &pc__m_srv.objs[pc__m_srv.nobjs++];
+    pc__p_m_server *s = &pc__p_m_srv;
+    if (pc__grow(&s->objs, &s->cap, s->nobjs + 1, sizeof(pc__p_m_obj), 0)) return PC_NOMEM;
+    pc__p_m_obj *o = &pc__p_m_srv.objs[pc__p_m_srv.nobjs++];
     memset(o, 0, sizeof *o);
-    o->id = ++pc__m_srv.next_id;
+    o->id = ++pc__p_m_srv.next_id;
     o->is_dict = kind[0] == 'd';
     return pc_args_add_int(reply, o->id);
 }
 
 // Insert or replace key's value (v is moved into the dict on success).
-static int pc__m_dict_store(pc__m_obj *o, const char *key, pc__m_val *v) {
-    size_t at = pc__m_find_key(o, key);
+static int pc__p_m_dict_store(pc__p_m_obj *o, const char *key, pc__p_m_val *v) {
+    size_t at = pc__p_m_find_key(o, key);
     if (at != (size_t)-1) {
-        pc__m_val_clear(&o->items[at].v);
+        pc__p_m_val_clear(&o->items[at].v);
         o->items[at].v = *v;
         return PC_OK;
     }
-    if (pc__grow(&o->items, &o->cap, o->n + 1, sizeof(pc__m_item), 0)) return PC_NOMEM;
+    if (pc__grow(&o->items, &o->cap, o->n + 1, sizeof(pc__p_m_item), 0)) return PC_NOMEM;
     char *k = pc__strdup(key);
     if (!k) return PC_NOMEM;
     o->items[o->n].key = k;
@@ -13840,47 +13840,47 @@ static int pc__m_dict_store(pc__m_obj *o, const char *key, pc__m_val *v) {
 }
 
 // Remove item at (keeping the order), moving its value to out (may be NULL).
-static void pc__m_remove(pc__m_obj *o, size_t at, pc__m_val *out) {
+static void pc__p_m_remove(pc__p_m_obj *o, size_t at, pc__p_m_val *out) {
     pc__free(o->items[at].key);
     if (out) *out = o->items[at].v;
-    else pc__m_val_clear(&o->items[at].v);
-    memmove(&o->items[at], &o->items[at + 1], (o->n - at - 1) * sizeof(pc__m_item));
+    else pc__p_m_val_clear(&o->items[at].v);
+    memmove(&o->items[at], &o->items[at + 1], (o->n - at - 1) * sizeof(pc__p_m_item));
     o->n--;
 }
 
-static int pc__m_key_error(const char *key) {
+static int pc__p_m_key_error(const char *key) {
     return pc__error(PC_VALUE, "KeyError: '%s'", key);
 }
 
 // get and pop: [key] or [key, default value]; pop removes.
-static int pc__m_dict_lookup(pc__m_obj *o, const pc_args *req, pc_args *reply, int pop) {
+static int pc__p_m_dict_lookup(pc__p_m_obj *o, const pc_args *req, pc_args *reply, int pop) {
     const char *key;
     if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
-    size_t at = pc__m_find_key(o, key);
-    if (at == (size_t)-1 && pc_args_len(req) < 6) return pc__m_key_error(key);
-    pc__m_val v;
-    int rc = at == (size_t)-1 ? pc__m_val_read(req, 4, &v) : PC_OK;
+    size_t at = pc__p_m_find_key(o, key);
+    if (at == (size_t)-1 && pc_args_len(req) < 6) return pc__p_m_key_error(key);
+    pc__p_m_val v;
+    int rc = at == (size_t)-1 ? pc__p_m_val_read(req, 4, &v) : PC_OK;
     if (rc) return rc;
     if (at == (size_t)-1) {
-        rc = pc__m_val_write(reply, &v);
-        pc__m_val_clear(&v);
+        rc = pc__p_m_val_write(reply, &v);
+        pc__p_m_val_clear(&v);
         return rc;
     }
-    rc = pc__m_val_write(reply, &o->items[at].v);
-    if (rc == PC_OK && pop) pc__m_remove(o, at, NULL);
+    rc = pc__p_m_val_write(reply, &o->items[at].v);
+    if (rc == PC_OK && pop) pc__p_m_remove(o, at, NULL);
     return rc;
 }
 
-static int pc__m_dict_set(pc__m_obj *o, const pc_args *req) {
+static int pc__p_m_dict_set(pc__p_m_obj *o, const pc_args *req) {
     const char *key;
-    pc__m_val v;
+    pc__p_m_val v;
     if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
-    int rc = pc__m_val_read(req, 4, &v);
-    if (rc == PC_OK && (rc = pc__m_dict_store(o, key, &v))) pc__m_val_clear(&v);
+    int rc = pc__p_m_val_read(req, 4, &v);
+    if (rc == PC_OK && (rc = pc__p_m_dict_store(o, key, &v))) pc__p_m_val_clear(&v);
     return rc;
 }
 
-static int pc__m_dict_update(pc__m_obj *o, const pc_args *req) {
+static int pc__p_m_dict_update(pc__p_m_obj *o, const pc_args *req) {
     size_t n = pc_args_len(req);
     if ((n - 3) % 2) return pc__error(PC_VALUE, "update: a key without a value");
     for (size_t i = 3; i < n; i += 2)       // all or nothing: check first
@@ -13889,42 +13889,42 @@ static int pc__m_dict_update(pc__m_obj *o, const pc_args *req) {
             return pc__error(PC_VALUE, "update: item %zu is not a str key and a value", i - 3);
     for (size_t i = 3; i < n; i += 2) {
         const char *key;
-        pc__m_val v;
+        pc__p_m_val v;
         pc_args_get_str(req, i, &key);
-        int rc = pc__m_val_from_item(req, i + 1, &v);
-        if (rc == PC_OK && (rc = pc__m_dict_store(o, key, &v))) pc__m_val_clear(&v);
+        int rc = pc__p_m_val_from_item(req, i + 1, &v);
+        if (rc == PC_OK && (rc = pc__p_m_dict_store(o, key, &v))) pc__p_m_val_clear(&v);
         if (rc) return rc;
     }
     return PC_OK;
 }
 
-static int pc__m_dict_call(pc__m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
+static int pc__p_m_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
     const char *key;
-    if (strcmp(m, "set") == 0) return pc__m_dict_set(o, req);
-    if (strcmp(m, "get") == 0) return pc__m_dict_lookup(o, req, reply, 0);
-    if (strcmp(m, "pop") == 0) return pc__m_dict_lookup(o, req, reply, 1);
-    if (strcmp(m, "update") == 0) return pc__m_dict_update(o, req);
+    if (strcmp(m, "set") == 0) return pc__p_m_dict_set(o, req);
+    if (strcmp(m, "get") == 0) return pc__p_m_dict_lookup(o, req, reply, 0);
+    if (strcmp(m, "pop") == 0) return pc__p_m_dict_lookup(o, req, reply, 1);
+    if (strcmp(m, "update") == 0) return pc__p_m_dict_update(o, req);
     if (strcmp(m, "keys") == 0) {
         for (size_t i = 0; i < o->n; i++)
             if (pc_args_add_str(reply, o->items[i].key)) return PC_NOMEM;
         return PC_OK;
     }
     if (strcmp(m, "clear") == 0) {
-        while (o->n) pc__m_remove(o, o->n - 1, NULL);
+        while (o->n) pc__p_m_remove(o, o->n - 1, NULL);
         return PC_OK;
     }
     if (strcmp(m, "del") != 0 && strcmp(m, "contains") != 0)
         return pc__error(PC_VALUE, "dict has no method '%s'", m);
     if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
-    size_t at = pc__m_find_key(o, key);
+    size_t at = pc__p_m_find_key(o, key);
     if (m[0] == 'c') return pc_args_add_int(reply, at != (size_t)-1);
-    if (at == (size_t)-1) return pc__m_key_error(key);
-    pc__m_remove(o, at, NULL);
+    if (at == (size_t)-1) return pc__p_m_key_error(key);
+    pc__p_m_remove(o, at, NULL);
     return PC_OK;
 }
 
 // The index of request item 3 in a list of n (negative: from the end).
-static int pc__m_index(const pc__m_obj *o, const pc_args *req, size_t *out) {
+static int pc__p_m_index(const pc__p_m_obj *o, const pc_args *req, size_t *out) {
     int64_t i;
     if (pc_args_get_int(req, 3, &i)) return pc__error(PC_VALUE, "the index is not an int");
     if (i < 0) i += (int64_t)o->n;
@@ -13934,42 +13934,42 @@ static int pc__m_index(const pc__m_obj *o, const pc_args *req, size_t *out) {
     return PC_OK;
 }
 
-static int pc__m_list_add(pc__m_obj *o, pc__m_val *v) {
-    if (pc__grow(&o->items, &o->cap, o->n + 1, sizeof(pc__m_item), 0)) return PC_NOMEM;
+static int pc__p_m_list_add(pc__p_m_obj *o, pc__p_m_val *v) {
+    if (pc__grow(&o->items, &o->cap, o->n + 1, sizeof(pc__p_m_item), 0)) return PC_NOMEM;
     o->items[o->n].key = NULL;
     o->items[o->n++].v = *v;
     return PC_OK;
 }
 
-static int pc__m_list_extend(pc__m_obj *o, const pc_args *req) {
+static int pc__p_m_list_extend(pc__p_m_obj *o, const pc_args *req) {
     size_t n = pc_args_len(req);
     for (size_t i = 3; i < n; i++)
         if (pc_args_type(req, i) < PC_ARG_INT || pc_args_type(req, i) > PC_ARG_STR)
             return pc__error(PC_VALUE, "extend: item %zu is not an int, float, bytes or str",
                              i - 3);
-    if (pc__grow(&o->items, &o->cap, o->n + (n - 3), sizeof(pc__m_item), 0)) return PC_NOMEM;
+    if (pc__grow(&o->items, &o->cap, o->n + (n - 3), sizeof(pc__p_m_item), 0)) return PC_NOMEM;
     for (size_t i = 3; i < n; i++) {
-        pc__m_val v;
-        int rc = pc__m_val_from_item(req, i, &v);
+        pc__p_m_val v;
+        int rc = pc__p_m_val_from_item(req, i, &v);
         if (rc) return rc;
-        pc__m_list_add(o, &v);              // room made above
+        pc__p_m_list_add(o, &v);              // room made above
     }
     return PC_OK;
 }
 
-static int pc__m_list_call(pc__m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
+static int pc__p_m_list_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
     size_t at = 0;
-    pc__m_val v;
+    pc__p_m_val v;
     int rc;
     if (strcmp(m, "append") == 0) {
-        if ((rc = pc__m_val_read(req, 3, &v))) return rc;
-        if ((rc = pc__m_list_add(o, &v))) pc__m_val_clear(&v);
+        if ((rc = pc__p_m_val_read(req, 3, &v))) return rc;
+        if ((rc = pc__p_m_list_add(o, &v))) pc__p_m_val_clear(&v);
         return rc;
     }
-    if (strcmp(m, "extend") == 0) return pc__m_list_extend(o, req);
+    if (strcmp(m, "extend") == 0) return pc__p_m_list_extend(o, req);
     if (strcmp(m, "reverse") == 0) {
         for (size_t i = 0; i < o->n / 2; i++) {
-            pc__m_item t = o->items[i];
+            pc__p_m_item t = o->items[i];
             o->items[i] = o->items[o->n - 1 - i];
             o->items[o->n - 1 - i] = t;
         }
@@ -13977,33 +13977,33 @@ static int pc__m_list_call(pc__m_obj *o, const char *m, const pc_args *req, pc_a
     }
     if (strcmp(m, "get") != 0 && strcmp(m, "set") != 0 && strcmp(m, "pop") != 0)
         return pc__error(PC_VALUE, "list has no method '%s'", m);
-    if ((rc = pc__m_index(o, req, &at))) return rc;
-    if (m[0] == 'g') return pc__m_val_write(reply, &o->items[at].v);
+    if ((rc = pc__p_m_index(o, req, &at))) return rc;
+    if (m[0] == 'g') return pc__p_m_val_write(reply, &o->items[at].v);
     if (m[0] == 'p') {
-        if ((rc = pc__m_val_write(reply, &o->items[at].v)) == PC_OK) pc__m_remove(o, at, NULL);
+        if ((rc = pc__p_m_val_write(reply, &o->items[at].v)) == PC_OK) pc__p_m_remove(o, at, NULL);
         return rc;
     }
-    if ((rc = pc__m_val_read(req, 4, &v))) return rc;
-    pc__m_val_clear(&o->items[at].v);
+    if ((rc = pc__p_m_val_read(req, 4, &v))) return rc;
+    pc__p_m_val_clear(&o->items[at].v);
     o->items[at].v = v;
     return PC_OK;
 }
 
 // Run one request under the server's lock; results go to reply.
-static int pc__m_dispatch(int64_t id, const char *m, const pc_args *req, pc_args *reply) {
-    if (id == 0 && strcmp(m, "create") == 0) return pc__m_create(req, reply);
+static int pc__p_m_dispatch(int64_t id, const char *m, const pc_args *req, pc_args *reply) {
+    if (id == 0 && strcmp(m, "create") == 0) return pc__p_m_create(req, reply);
     if (id == 0 && strcmp(m, "shutdown") == 0) {
-        __atomic_store_n(&pc__m_srv.stopping, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&pc__p_m_srv.stopping, 1, __ATOMIC_RELEASE);
         return PC_OK;
     }
-    pc__m_obj *o = pc__m_find_obj(id);
+    pc__p_m_obj *o = pc__p_m_find_obj(id);
     if (!o) return pc__error(PC_VALUE, "no object with id %lld", (long long)id);
     if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
-    return o->is_dict ? pc__m_dict_call(o, m, req, reply) : pc__m_list_call(o, m, req, reply);
+    return o->is_dict ? pc__p_m_dict_call(o, m, req, reply) : pc__p_m_list_call(o, m, req, reply);
 }
 
 // Answer one received request on c. Returns what sending the reply gave.
-static int pc__m_serve_one(pc_connection *c, const pc_args *req) {
+static int pc__p_m_serve_one(pc_connection *c, const pc_args *req) {
     int64_t rid = 0, id = 0;
     const char *m = NULL;
     int rc;
@@ -14013,16 +14013,16 @@ static int pc__m_serve_one(pc_connection *c, const pc_args *req) {
         pc_args_get_str(req, 2, &m)) {
         rc = pc__error(PC_VALUE, "malformed request: not [id, object, method, ...]");
     } else {
-        pc_lock_acquire(&pc__m_srv.lock, PC_FOREVER);
-        rc = pc__m_dispatch(id, m, req, reply);
-        pc_lock_release(&pc__m_srv.lock);
+        pc_lock_acquire(&pc__p_m_srv.lock, PC_FOREVER);
+        rc = pc__p_m_dispatch(id, m, req, reply);
+        pc_lock_release(&pc__p_m_srv.lock);
     }
     pc_args *head = pc_args_new();
     if (!head) { pc_args_free(reply); return PC_NOMEM; }
     int ok = pc_args_add_int(head, rid) == PC_OK && pc_args_add_int(head, rc) == PC_OK &&
              pc_args_add_str(head, rc ? pc_last_error() : "") == PC_OK;
     for (size_t i = 0; ok && rc == PC_OK && i < pc_args_len(reply); i++)
-        ok = pc__m_copy_item(head, reply, i) == PC_OK;
+        ok = pc__p_m_copy_item(head, reply, i) == PC_OK;
     rc = ok ? pc_connection_send_args(c, head) : PC_NOMEM;
     pc_args_free(head);
     pc_args_free(reply);
@@ -14031,36 +14031,36 @@ static int pc__m_serve_one(pc_connection *c, const pc_args *req) {
 
 // A connection's thread: requests until the client leaves or sends a bad
 // frame. A message that is not a pack gets an error reply; the server lives.
-static int pc__m_serve_conn(void *arg) {
+static int pc__p_m_serve_conn(void *arg) {
     pc_connection *c = (pc_connection *)arg;
     for (;;) {
         pc_args *req = NULL;
         int rc = pc_connection_recv_args(c, &req);
         if (rc == PC_VALUE || rc == PC_NOMEM) {
             pc_args *dummy = pc_args_new();
-            rc = dummy ? pc__m_serve_one(c, dummy) : PC_NOMEM;   // "malformed request"
+            rc = dummy ? pc__p_m_serve_one(c, dummy) : PC_NOMEM;   // "malformed request"
             pc_args_free(dummy);
         } else if (rc == PC_OK) {
-            rc = pc__m_serve_one(c, req);
+            rc = pc__p_m_serve_one(c, req);
             pc_args_free(req);
         }
-        if (rc || __atomic_load_n(&pc__m_srv.stopping, __ATOMIC_ACQUIRE)) break;
+        if (rc || __atomic_load_n(&pc__p_m_srv.stopping, __ATOMIC_ACQUIRE)) break;
     }
-    if (__atomic_load_n(&pc__m_srv.stopping, __ATOMIC_ACQUIRE)) {
+    if (__atomic_load_n(&pc__p_m_srv.stopping, __ATOMIC_ACQUIRE)) {
         // Wake the accept; the lock keeps the main thread from freeing the
         // listener while this closes it.
-        pc_lock_acquire(&pc__m_srv.lock, PC_FOREVER);
-        if (pc__m_srv.listener) pc_listener_close(pc__m_srv.listener);
-        pc_lock_release(&pc__m_srv.lock);
+        pc_lock_acquire(&pc__p_m_srv.lock, PC_FOREVER);
+        if (pc__p_m_srv.listener) pc_listener_close(pc__p_m_srv.listener);
+        pc_lock_release(&pc__p_m_srv.lock);
     }
     pc_connection_free(c);
     return 0;
 }
 
-static void pc__m_serve_spawn(pc_connection *c) {
+static void pc__p_m_serve_spawn(pc_connection *c) {
     pc_thread_desc td;
     memset(&td, 0, sizeof td);
-    td.target = pc__m_serve_conn;
+    td.target = pc__p_m_serve_conn;
     td.arg = c;
     td.daemon = PC_DAEMON_YES;
     td.name = "manager-conn";
@@ -14071,7 +14071,7 @@ static void pc__m_serve_spawn(pc_connection *c) {
 
 // The server's target: args [str address, int family, bytes authkey,
 // connection]; it answers [status, address or message] on the connection.
-static int pc__m_server_main(void *arg) {
+static int pc__p_m_server_main(void *arg) {
     pc_args *a = (pc_args *)arg;
     const char *addr;
     const void *key;
@@ -14087,27 +14087,27 @@ static int pc__m_server_main(void *arg) {
     ld.family = (pc_family)fam;
     ld.authkey = key;
     ld.authkey_size = keylen;
-    pc_lock_init(&pc__m_srv.lock);
-    pc__m_srv.listener = pc_listener_new(&ld);
+    pc_lock_init(&pc__p_m_srv.lock);
+    pc__p_m_srv.listener = pc_listener_new(&ld);
     pc_args *r = pc_args_new();
-    int rc = pc__m_srv.listener ? PC_OK : pc_last_error_code();
+    int rc = pc__p_m_srv.listener ? PC_OK : pc_last_error_code();
     if (!r || pc_args_add_int(r, rc) ||
-        pc_args_add_str(r, rc ? pc_last_error() : pc_listener_address(pc__m_srv.listener)) ||
+        pc_args_add_str(r, rc ? pc_last_error() : pc_listener_address(pc__p_m_srv.listener)) ||
         pc_connection_send_args(back, r))
         rc = rc ? rc : PC_OS;
     pc_args_free(r);
     pc_connection_free(back);
-    while (rc == PC_OK && !__atomic_load_n(&pc__m_srv.stopping, __ATOMIC_ACQUIRE)) {
+    while (rc == PC_OK && !__atomic_load_n(&pc__p_m_srv.stopping, __ATOMIC_ACQUIRE)) {
         pc_connection *c;
-        int arc = pc_listener_accept(pc__m_srv.listener, &c);
-        if (arc == PC_OK) pc__m_serve_spawn(c);
-        else if (pc_listener_fileno(pc__m_srv.listener) < 0) break;
+        int arc = pc_listener_accept(pc__p_m_srv.listener, &c);
+        if (arc == PC_OK) pc__p_m_serve_spawn(c);
+        else if (pc_listener_fileno(pc__p_m_srv.listener) < 0) break;
         else if (arc == PC_OS) pc_sleep(0.01);      // out of descriptors: no hot loop
     }
-    pc_lock_acquire(&pc__m_srv.lock, PC_FOREVER);
-    pc_listener_free(pc__m_srv.listener);
-    pc__m_srv.listener = NULL;
-    pc_lock_release(&pc__m_srv.lock);
+    pc_lock_acquire(&pc__p_m_srv.lock, PC_FOREVER);
+    pc_listener_free(pc__p_m_srv.listener);
+    pc__p_m_srv.listener = NULL;
+    pc_lock_release(&pc__p_m_srv.lock);
     return rc ? 1 : 0;
 }
 
@@ -14125,9 +14125,9 @@ struct pc_proxy {
     int64_t next_request;
 };
 
-static long pc__m_pid(void) { return pc_process_pid(pc_process_current()); }
+static long pc__p_m_pid(void) { return pc_process_pid(pc_process_current()); }
 
-static pc_proxy *pc__m_proxy_new(const char *address, pc_family family, const void *key,
+static pc_proxy *pc__p_m_proxy_new(const char *address, pc_family family, const void *key,
                                  size_t keylen, int64_t id, int is_dict) {
     pc_proxy *p = (pc_proxy *)pc__calloc(1, sizeof *p);
     if (!p) return NULL;
@@ -14139,7 +14139,7 @@ static pc_proxy *pc__m_proxy_new(const char *address, pc_family family, const vo
     p->id = id;
     p->is_dict = is_dict;
     pc_lock_init(&p->lock);
-    p->pid = pc__m_pid();
+    p->pid = pc__p_m_pid();
     return p;
 }
 
@@ -14152,7 +14152,7 @@ PYCONC_API void pc_proxy_free(pc_proxy *p) {
 
 // PC_BROKEN, with the cause that is in pc_last_error now (copied: the
 // message is written where the cause is read from).
-static int pc__m_broken(const pc_proxy *p) {
+static int pc__p_m_broken(const pc_proxy *p) {
     char why[256];
     snprintf(why, sizeof why, "%s", pc_last_error());
     return pc__error(PC_BROKEN, "manager at %s is gone: %s", p->address, why);
@@ -14161,7 +14161,7 @@ static int pc__m_broken(const pc_proxy *p) {
 // The connection of this process: a fork child drops its copy of the
 // parent's (a reply there would go to whichever process reads first) and
 // makes its own. Called holding p->lock.
-static int pc__m_connect(pc_proxy *p) {
+static int pc__p_m_connect(pc_proxy *p) {
     if (p->conn) return PC_OK;
     pc_client_desc cd;
     memset(&cd, 0, sizeof cd);
@@ -14170,31 +14170,31 @@ static int pc__m_connect(pc_proxy *p) {
     cd.authkey = p->authkey;
     cd.authkey_size = p->authkey_size;
     int rc = pc_client(&cd, &p->conn);
-    return rc == PC_OS || rc == PC_EOF ? pc__m_broken(p) : rc;
+    return rc == PC_OS || rc == PC_EOF ? pc__p_m_broken(p) : rc;
 }
 
-static int pc__m_transport_error(pc_proxy *p, int rc) {
+static int pc__p_m_transport_error(pc_proxy *p, int rc) {
     if (rc == PC_NOMEM) return rc;
     pc_connection_free(p->conn);    // a half-done exchange leaves it unusable
     p->conn = NULL;
-    return pc__m_broken(p);
+    return pc__p_m_broken(p);
 }
 
 // Send req (its first three items filled here) and read the reply;
 // *out_reply (may be NULL) gets it, results from item 3 on.
-static int pc__m_exchange(pc_proxy *p, pc_args *req, pc_args **out_reply) {
+static int pc__p_m_exchange(pc_proxy *p, pc_args *req, pc_args **out_reply) {
     pc_args *reply = NULL;
     int64_t rid, status;
     const char *msg;
-    int rc = pc__m_connect(p);
+    int rc = pc__p_m_connect(p);
     if (rc) return rc;
     rc = pc_connection_send_args(p->conn, req);
     if (rc == PC_OK) rc = pc_connection_recv_args(p->conn, &reply);
-    if (rc) return pc__m_transport_error(p, rc);
+    if (rc) return pc__p_m_transport_error(p, rc);
     if (pc_args_get_int(reply, 0, &rid) || pc_args_get_int(reply, 1, &status) ||
         pc_args_get_str(reply, 2, &msg) || rid != p->next_request) {
         pc_args_free(reply);
-        return pc__m_transport_error(p, pc__error(PC_OS, "malformed reply"));
+        return pc__p_m_transport_error(p, pc__error(PC_OS, "malformed reply"));
     }
     if (status) {
         rc = pc__error(status > 0 && status <= PC_OWNER_DEAD ? (int)status : PC_OS, "%s", msg);
@@ -14207,11 +14207,11 @@ static int pc__m_exchange(pc_proxy *p, pc_args *req, pc_args **out_reply) {
 }
 
 // Call method with the arguments in args (may be NULL) on p's object.
-static int pc__m_call(pc_proxy *p, const char *method, const pc_args *args, pc_args **out) {
+static int pc__p_m_call(pc_proxy *p, const char *method, const pc_args *args, pc_args **out) {
     if (!p) return pc__error(PC_VALUE, "proxy is NULL");
     pc_args *req = pc_args_new();
     if (!req) return PC_NOMEM;
-    long pid = pc__m_pid();
+    long pid = pc__p_m_pid();
     if (pid != __atomic_load_n(&p->pid, __ATOMIC_ACQUIRE)) {
         // A fork child: the lock may have been held by a thread that
         // did not come along, and the connection is the parent's.
@@ -14226,14 +14226,14 @@ static int pc__m_call(pc_proxy *p, const char *method, const pc_args *args, pc_a
     if (rc == PC_OK) rc = pc_args_add_int(req, p->id);
     if (rc == PC_OK) rc = pc_args_add_str(req, method);
     for (size_t i = 0; rc == PC_OK && args && i < pc_args_len(args); i++)
-        rc = pc__m_copy_item(req, args, i);
-    if (rc == PC_OK) rc = pc__m_exchange(p, req, out);
+        rc = pc__p_m_copy_item(req, args, i);
+    if (rc == PC_OK) rc = pc__p_m_exchange(p, req, out);
     pc_lock_release(&p->lock);
     pc_args_free(req);
     return rc;
 }
 
-static int pc__m_check(pc_proxy *p, int dict, const char *what) {
+static int pc__p_m_check(pc_proxy *p, int dict, const char *what) {
     if (!p) return pc__error(PC_VALUE, "%s: proxy is NULL", what);
     if (p->is_dict != dict)
         return pc__error(PC_VALUE, "%s: the proxy is a %s", what, p->is_dict ? "dict" : "list");
@@ -14241,24 +14241,24 @@ static int pc__m_check(pc_proxy *p, int dict, const char *what) {
 }
 
 // A call whose arguments are [key] then an optional value.
-static int pc__m_key_call(pc_proxy *p, const char *what, const char *m, const char *key,
+static int pc__p_m_key_call(pc_proxy *p, const char *what, const char *m, const char *key,
                           const pc_proxy_value *v, pc_args **out) {
-    int rc = pc__m_check(p, 1, what);
+    int rc = pc__p_m_check(p, 1, what);
     if (rc) return rc;
     if (!key) return pc__error(PC_VALUE, "%s: key is NULL", what);
     pc_args *a = pc_args_new();
     if (!a) return PC_NOMEM;
     rc = pc_args_add_str(a, key);
-    if (rc == PC_OK && v) rc = pc__m_value_write(a, v);
-    if (rc == PC_OK) rc = pc__m_call(p, m, a, out);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v);
+    if (rc == PC_OK) rc = pc__p_m_call(p, m, a, out);
     pc_args_free(a);
     return rc;
 }
 
 // Results item 3 on of reply as the caller's value; frees reply.
-static int pc__m_result_value(pc_args *reply, pc_proxy_value *out) {
-    pc__m_val v;
-    int rc = pc__m_val_read(reply, 3, &v);
+static int pc__p_m_result_value(pc_args *reply, pc_proxy_value *out) {
+    pc__p_m_val v;
+    int rc = pc__p_m_val_read(reply, 3, &v);
     pc_args_free(reply);
     if (rc) return rc;
     out->type = (pc_arg_type)v.type;
@@ -14269,34 +14269,34 @@ static int pc__m_result_value(pc_args *reply, pc_proxy_value *out) {
     return PC_OK;
 }
 
-static int pc__m_get_value(pc_proxy *p, const char *what, const char *m, const char *key,
+static int pc__p_m_get_value(pc_proxy *p, const char *what, const char *m, const char *key,
                            const pc_proxy_value *dflt, pc_proxy_value *out) {
     pc_args *reply = NULL;
     if (!out) return pc__error(PC_VALUE, "%s: out_value is NULL", what);
     *out = pc_proxy_none();
-    int rc = pc__m_key_call(p, what, m, key, dflt, &reply);
-    return rc ? rc : pc__m_result_value(reply, out);
+    int rc = pc__p_m_key_call(p, what, m, key, dflt, &reply);
+    return rc ? rc : pc__p_m_result_value(reply, out);
 }
 
 PYCONC_API int pc_proxy_dict_set(pc_proxy *p, const char *key, pc_proxy_value value) {
-    return pc__m_key_call(p, "pc_proxy_dict_set", "set", key, &value, NULL);
+    return pc__p_m_key_call(p, "pc_proxy_dict_set", "set", key, &value, NULL);
 }
 PYCONC_API int pc_proxy_dict_get(pc_proxy *p, const char *key, const pc_proxy_value *dflt,
                                  pc_proxy_value *out_value) {
-    return pc__m_get_value(p, "pc_proxy_dict_get", "get", key, dflt, out_value);
+    return pc__p_m_get_value(p, "pc_proxy_dict_get", "get", key, dflt, out_value);
 }
 PYCONC_API int pc_proxy_dict_pop(pc_proxy *p, const char *key, const pc_proxy_value *dflt,
                                  pc_proxy_value *out_value) {
-    return pc__m_get_value(p, "pc_proxy_dict_pop", "pop", key, dflt, out_value);
+    return pc__p_m_get_value(p, "pc_proxy_dict_pop", "pop", key, dflt, out_value);
 }
 PYCONC_API int pc_proxy_dict_del(pc_proxy *p, const char *key) {
-    return pc__m_key_call(p, "pc_proxy_dict_del", "del", key, NULL, NULL);
+    return pc__p_m_key_call(p, "pc_proxy_dict_del", "del", key, NULL, NULL);
 }
 PYCONC_API int pc_proxy_dict_contains(pc_proxy *p, const char *key, int *out_found) {
     pc_args *reply = NULL;
     int64_t found = 0;
     if (!out_found) return pc__error(PC_VALUE, "pc_proxy_dict_contains: out_found is NULL");
-    int rc = pc__m_key_call(p, "pc_proxy_dict_contains", "contains", key, NULL, &reply);
+    int rc = pc__p_m_key_call(p, "pc_proxy_dict_contains", "contains", key, NULL, &reply);
     if (rc) return rc;
     rc = pc_args_get_int(reply, 3, &found) ? pc__error(PC_BROKEN, "malformed reply") : PC_OK;
     pc_args_free(reply);
@@ -14307,7 +14307,7 @@ PYCONC_API int pc_proxy_len(pc_proxy *p, size_t *out_len) {
     pc_args *reply = NULL;
     int64_t n = 0;
     if (!out_len) return pc__error(PC_VALUE, "pc_proxy_len: out_len is NULL");
-    int rc = pc__m_call(p, "len", NULL, &reply);
+    int rc = pc__p_m_call(p, "len", NULL, &reply);
     if (rc) return rc;
     rc = pc_args_get_int(reply, 3, &n) ? pc__error(PC_BROKEN, "malformed reply") : PC_OK;
     pc_args_free(reply);
@@ -14317,12 +14317,12 @@ PYCONC_API int pc_proxy_len(pc_proxy *p, size_t *out_len) {
 PYCONC_API int pc_proxy_dict_keys(pc_proxy *p, pc_args **out_keys) {
     pc_args *reply = NULL;
     if (!out_keys) return pc__error(PC_VALUE, "pc_proxy_dict_keys: out_keys is NULL");
-    int rc = pc__m_check(p, 1, "pc_proxy_dict_keys");
-    if (rc == PC_OK) rc = pc__m_call(p, "keys", NULL, &reply);
+    int rc = pc__p_m_check(p, 1, "pc_proxy_dict_keys");
+    if (rc == PC_OK) rc = pc__p_m_call(p, "keys", NULL, &reply);
     if (rc) return rc;
     pc_args *keys = pc_args_new();
     for (size_t i = 3; keys && rc == PC_OK && i < pc_args_len(reply); i++)
-        rc = pc__m_copy_item(keys, reply, i);
+        rc = pc__p_m_copy_item(keys, reply, i);
     pc_args_free(reply);
     if (!keys || rc) { pc_args_free(keys); return rc ? rc : PC_NOMEM; }
     *out_keys = keys;
@@ -14330,56 +14330,56 @@ PYCONC_API int pc_proxy_dict_keys(pc_proxy *p, pc_args **out_keys) {
 }
 
 // A call whose arguments are the items of a user's pack (update, extend).
-static int pc__m_pack_call(pc_proxy *p, int dict, const char *what, const char *m,
+static int pc__p_m_pack_call(pc_proxy *p, int dict, const char *what, const char *m,
                            const pc_args *items) {
-    int rc = pc__m_check(p, dict, what);
+    int rc = pc__p_m_check(p, dict, what);
     if (rc) return rc;
     if (!items) return pc__error(PC_VALUE, "%s: the pack is NULL", what);
-    return pc__m_call(p, m, items, NULL);
+    return pc__p_m_call(p, m, items, NULL);
 }
 PYCONC_API int pc_proxy_dict_update(pc_proxy *p, const pc_args *pairs) {
-    return pc__m_pack_call(p, 1, "pc_proxy_dict_update", "update", pairs);
+    return pc__p_m_pack_call(p, 1, "pc_proxy_dict_update", "update", pairs);
 }
 PYCONC_API int pc_proxy_dict_clear(pc_proxy *p) {
-    int rc = pc__m_check(p, 1, "pc_proxy_dict_clear");
-    return rc ? rc : pc__m_call(p, "clear", NULL, NULL);
+    int rc = pc__p_m_check(p, 1, "pc_proxy_dict_clear");
+    return rc ? rc : pc__p_m_call(p, "clear", NULL, NULL);
 }
 PYCONC_API int pc_proxy_list_extend(pc_proxy *p, const pc_args *items) {
-    return pc__m_pack_call(p, 0, "pc_proxy_list_extend", "extend", items);
+    return pc__p_m_pack_call(p, 0, "pc_proxy_list_extend", "extend", items);
 }
 PYCONC_API int pc_proxy_list_reverse(pc_proxy *p) {
-    int rc = pc__m_check(p, 0, "pc_proxy_list_reverse");
-    return rc ? rc : pc__m_call(p, "reverse", NULL, NULL);
+    int rc = pc__p_m_check(p, 0, "pc_proxy_list_reverse");
+    return rc ? rc : pc__p_m_call(p, "reverse", NULL, NULL);
 }
 
 // A list call with arguments [index?, value?].
-static int pc__m_list_call_at(pc_proxy *p, const char *what, const char *m, const int64_t *i,
+static int pc__p_m_list_call_at(pc_proxy *p, const char *what, const char *m, const int64_t *i,
                               const pc_proxy_value *v, pc_proxy_value *out) {
     pc_args *reply = NULL;
-    int rc = pc__m_check(p, 0, what);
+    int rc = pc__p_m_check(p, 0, what);
     if (rc) return rc;
     if (out) *out = pc_proxy_none();
     pc_args *a = pc_args_new();
     if (!a) return PC_NOMEM;
     if (i) rc = pc_args_add_int(a, *i);
-    if (rc == PC_OK && v) rc = pc__m_value_write(a, v);
-    if (rc == PC_OK) rc = pc__m_call(p, m, a, out ? &reply : NULL);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v);
+    if (rc == PC_OK) rc = pc__p_m_call(p, m, a, out ? &reply : NULL);
     pc_args_free(a);
-    return rc || !out ? rc : pc__m_result_value(reply, out);
+    return rc || !out ? rc : pc__p_m_result_value(reply, out);
 }
 PYCONC_API int pc_proxy_list_append(pc_proxy *p, pc_proxy_value value) {
-    return pc__m_list_call_at(p, "pc_proxy_list_append", "append", NULL, &value, NULL);
+    return pc__p_m_list_call_at(p, "pc_proxy_list_append", "append", NULL, &value, NULL);
 }
 PYCONC_API int pc_proxy_list_get(pc_proxy *p, int64_t i, pc_proxy_value *out_value) {
     if (!out_value) return pc__error(PC_VALUE, "pc_proxy_list_get: out_value is NULL");
-    return pc__m_list_call_at(p, "pc_proxy_list_get", "get", &i, NULL, out_value);
+    return pc__p_m_list_call_at(p, "pc_proxy_list_get", "get", &i, NULL, out_value);
 }
 PYCONC_API int pc_proxy_list_set(pc_proxy *p, int64_t i, pc_proxy_value value) {
-    return pc__m_list_call_at(p, "pc_proxy_list_set", "set", &i, &value, NULL);
+    return pc__p_m_list_call_at(p, "pc_proxy_list_set", "set", &i, &value, NULL);
 }
 PYCONC_API int pc_proxy_list_pop(pc_proxy *p, int64_t i, pc_proxy_value *out_value) {
     if (!out_value) return pc__error(PC_VALUE, "pc_proxy_list_pop: out_value is NULL");
-    return pc__m_list_call_at(p, "pc_proxy_list_pop", "pop", &i, NULL, out_value);
+    return pc__p_m_list_call_at(p, "pc_proxy_list_pop", "pop", &i, NULL, out_value);
 }
 
 // A proxy in a pack: magic, kind, id, key size, key, address (its NUL too).
@@ -14389,7 +14389,7 @@ PYCONC_API int pc_proxy_add_to_args(pc_args *a, const pc_proxy *p) {
     unsigned char *b = (unsigned char *)pc__malloc(n), *w = b;
     if (!b) return PC_NOMEM;
     uint64_t keylen = p->authkey_size;
-    memcpy(w, PC__M_MAGIC, 8), w += 8;
+    memcpy(w, PC__P_M_MAGIC, 8), w += 8;
     *w++ = (unsigned char)(p->is_dict | (unsigned)p->family << 1);
     memcpy(w, &p->id, 8), w += 8;
     memcpy(w, &keylen, 8), w += 8;
@@ -14409,12 +14409,12 @@ PYCONC_API int pc_proxy_from_args(const pc_args *a, size_t i, pc_proxy **out_pro
     if (!out_proxy) return pc__error(PC_VALUE, "pc_proxy_from_args: out_proxy is NULL");
     if (pc_args_get_bytes(a, i, &data, &n)) return PC_VALUE;
     b = (const unsigned char *)data;
-    if (n < 25 || memcmp(b, PC__M_MAGIC, 8) != 0) goto bad;
+    if (n < 25 || memcmp(b, PC__P_M_MAGIC, 8) != 0) goto bad;
     memcpy(&id, b + 9, 8);
     memcpy(&keylen, b + 17, 8);
     if (keylen > PC_AUTHKEY_MAX || n < 25 + keylen + 1 || b[n - 1] != '\0' || (b[8] >> 1) > 3)
         goto bad;
-    *out_proxy = pc__m_proxy_new((const char *)b + 25 + keylen, (pc_family)(b[8] >> 1),
+    *out_proxy = pc__p_m_proxy_new((const char *)b + 25 + keylen, (pc_family)(b[8] >> 1),
                                  b + 25, (size_t)keylen, id, b[8] & 1);
     return *out_proxy ? PC_OK : PC_NOMEM;
 bad:
@@ -14432,7 +14432,7 @@ struct pc_manager {
     int shut;
 };
 
-static pc_manager *pc__m_alloc(const pc_manager_desc *desc) {
+static pc_manager *pc__p_m_alloc(const pc_manager_desc *desc) {
     const void *key = desc ? desc->authkey : NULL;
     size_t keylen = desc ? desc->authkey_size : 0;
     if (!key) key = pc_process_authkey(pc_process_current(), &keylen);
@@ -14449,12 +14449,12 @@ static pc_manager *pc__m_alloc(const pc_manager_desc *desc) {
     memcpy(m->authkey, key, keylen);
     m->authkey_size = keylen;
     m->family = desc ? desc->family : PC_AF_DEFAULT;
-    m->owner = pc__m_pid();
+    m->owner = pc__p_m_pid();
     return m;
 }
 
 // Start the server; it answers on back with [status, address or message].
-static int pc__m_start(pc_manager *m, const pc_manager_desc *desc, pc_connection **out_back) {
+static int pc__p_m_start(pc_manager *m, const pc_manager_desc *desc, pc_connection **out_back) {
     pc_connection *mine = NULL, *theirs = NULL;
     const char *addr = desc && desc->address ? desc->address : "";
     pc_family fam = addr[0] ? m->family : PC_AF_ABSTRACT;
@@ -14467,7 +14467,7 @@ static int pc__m_start(pc_manager *m, const pc_manager_desc *desc, pc_connection
         goto done;
     pc_process_desc pd;
     memset(&pd, 0, sizeof pd);
-    pd.target = pc__m_server_main;
+    pd.target = pc__p_m_server_main;
     pd.args = a;
     pd.name = "SyncManager";
     pd.daemon = PC_DAEMON_YES;      // so this process's exit ends it
@@ -14487,9 +14487,9 @@ PYCONC_API pc_manager *pc_manager_new(const pc_manager_desc *desc) {
     pc_args *r = NULL;
     int64_t status;
     const char *text;
-    pc_manager *m = pc__m_alloc(desc);
+    pc_manager *m = pc__p_m_alloc(desc);
     if (!m) return NULL;
-    int rc = pc__m_start(m, desc, &back);
+    int rc = pc__p_m_start(m, desc, &back);
     if (rc == PC_OK && pc_connection_recv_args(back, &r) != PC_OK)
         rc = pc__error(PC_OS, "manager server exited before it listened");
     if (rc == PC_OK && (pc_args_get_int(r, 0, &status) || pc_args_get_str(r, 1, &text)))
@@ -14513,7 +14513,7 @@ PYCONC_API pc_manager *pc_manager_connect(const pc_manager_desc *desc) {
         pc__error(PC_VALUE, "pc_manager_connect: the address is required");
         return NULL;
     }
-    pc_manager *m = pc__m_alloc(desc);
+    pc_manager *m = pc__p_m_alloc(desc);
     if (!m) return NULL;
     m->shut = 1;            // nothing to stop here
     m->address = pc__strdup(desc->address);
@@ -14536,10 +14536,10 @@ PYCONC_API pc_manager *pc_manager_connect(const pc_manager_desc *desc) {
 
 // Ask the server to exit; the reply (or the end of the connection) says
 // it has stopped accepting.
-static void pc__m_request_stop(pc_manager *m) {
-    pc_proxy *p = pc__m_proxy_new(m->address, m->family, m->authkey, m->authkey_size, 0, 0);
+static void pc__p_m_request_stop(pc_manager *m) {
+    pc_proxy *p = pc__p_m_proxy_new(m->address, m->family, m->authkey, m->authkey_size, 0, 0);
     if (!p) return;
-    (void)pc__m_call(p, "shutdown", NULL, NULL);
+    (void)pc__p_m_call(p, "shutdown", NULL, NULL);
     pc_proxy_free(p);
 }
 
@@ -14547,8 +14547,8 @@ PYCONC_API int pc_manager_shutdown(pc_manager *m) {
     if (!m) return pc__error(PC_VALUE, "pc_manager_shutdown: manager is NULL");
     if (m->shut) return PC_OK;
     m->shut = 1;
-    if (!m->server || m->owner != pc__m_pid()) return PC_OK;
-    pc__m_request_stop(m);
+    if (!m->server || m->owner != pc__p_m_pid()) return PC_OK;
+    pc__p_m_request_stop(m);
     if (pc_process_join(m->server, 1.0) != PC_OK) {
         pc_process_kill(m->server);
         pc_process_join(m->server, PC_FOREVER);
@@ -14566,16 +14566,16 @@ PYCONC_API void pc_manager_free(pc_manager *m) {
 
 PYCONC_API const char *pc_manager_address(const pc_manager *m) { return m ? m->address : NULL; }
 
-static int pc__m_make(pc_manager *m, int dict, pc_proxy **out) {
+static int pc__p_m_make(pc_manager *m, int dict, pc_proxy **out) {
     const char *what = dict ? "pc_manager_dict" : "pc_manager_list";
     pc_args *a = NULL, *reply = NULL;
     int64_t id;
     if (!m || !out) return pc__error(PC_VALUE, "%s: NULL argument", what);
     if (m->shut) return pc__error(PC_RUNTIME, "%s: the manager is shut down", what);
-    pc_proxy *p = pc__m_proxy_new(m->address, m->family, m->authkey, m->authkey_size, 0, dict);
+    pc_proxy *p = pc__p_m_proxy_new(m->address, m->family, m->authkey, m->authkey_size, 0, dict);
     if (!p || !(a = pc_args_new())) { pc_proxy_free(p); return PC_NOMEM; }
     int rc = pc_args_add_str(a, dict ? "dict" : "list");
-    if (rc == PC_OK) rc = pc__m_call(p, "create", a, &reply);
+    if (rc == PC_OK) rc = pc__p_m_call(p, "create", a, &reply);
     if (rc == PC_OK && pc_args_get_int(reply, 3, &id)) rc = pc__error(PC_BROKEN, "bad reply");
     pc_args_free(a);
     pc_args_free(reply);
@@ -14586,10 +14586,10 @@ static int pc__m_make(pc_manager *m, int dict, pc_proxy **out) {
 }
 
 PYCONC_API int pc_manager_dict(pc_manager *m, pc_proxy **out_proxy) {
-    return pc__m_make(m, 1, out_proxy);
+    return pc__p_m_make(m, 1, out_proxy);
 }
 PYCONC_API int pc_manager_list(pc_manager *m, pc_proxy **out_proxy) {
-    return pc__m_make(m, 0, out_proxy);
+    return pc__p_m_make(m, 0, out_proxy);
 }
 
 // >>H.entry: the program's way in, which knows every part
