@@ -608,6 +608,38 @@
    future. Root's progress thread sends within a credit per rank and polls
    for replies with naps of up to 1 ms (Open MPI's blocking calls spin);
    with nothing in flight it sleeps. docs/mpi.md has the rest.
+
+   I. MANAGER
+   ==========
+   pc_manager_new starts a server process (daemonic, with the context
+   given) that holds dicts and lists; pc_proxy_* calls reach them, each a
+   request and its reply (argument packs) over the proxy's own connection
+   with the authkey handshake. docs/manager.md has the rest.
+
+       Python                                   C
+       m = Manager()                            m = pc_manager_new(NULL)
+       SyncManager(addr, authkey, ctx).start()  pc_manager_new(&(pc_manager_desc){...})
+       BaseManager(addr, authkey).connect()     pc_manager_connect(&desc)
+       m.address, m.shutdown()                  pc_manager_address(m), pc_manager_shutdown(m)
+       d = m.dict(), l = m.list()               pc_manager_dict(m, &d), pc_manager_list(m, &l)
+       d[k] = v, d[k], d.get(k, x)              pc_proxy_dict_set(d, k, pc_proxy_int(v)),
+                                                pc_proxy_dict_get(d, k, NULL / &x, &v)
+       del d[k], k in d, d.pop(k[, x])          pc_proxy_dict_del, _contains, _pop
+       d.keys(), d.update(...), d.clear()       pc_proxy_dict_keys, _update(d, pack), _clear
+       len(d), len(l)                           pc_proxy_len(p, &n)
+       l.append(v), l[i], l[i] = v, l.pop(i)    pc_proxy_list_append, _get, _set, _pop
+       l.extend([...]), l.reverse()             pc_proxy_list_extend(l, pack), _reverse
+       Process(args=(d,))                       pc_proxy_add_to_args(pack, d); in the child
+                                                pc_proxy_from_args(pack, 0, &d)
+
+   - Keys are strings (other keys: use their str()); values are None,
+     int64, double, bytes or str (pc_proxy_value).
+   - KeyError and IndexError are PC_VALUE with "KeyError" / "IndexError"
+     at the start of the message.
+   - A server that dies (SIGKILL) makes every proxy call PC_BROKEN at once,
+     never a hang; so does any call after pc_manager_shutdown.
+   - A proxy inherited by a fork child makes its own connection at its
+     first call there (Python's proxies could read each other's replies).
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
