@@ -465,3 +465,86 @@ TEST(connect_tcp) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// >>threads: one proxy shared by threads (calls take turns on its connection)
+static pc_proxy *shared_proxy;
+
+static int thread_sets(void *arg) {
+    int t = (int)(intptr_t)arg;
+    for (int i = 0; i < 100; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "t%d-%d", t, i);
+        if (pc_proxy_dict_set(shared_proxy, key, pc_proxy_int(i))) return 1;
+        pc_proxy_value v;
+        if (pc_proxy_dict_get(shared_proxy, key, NULL, &v) || v.i != i) return 2;
+    }
+    return 0;
+}
+
+TEST(threads_share_proxy) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    CHECK_OK(pc_manager_dict(m, &shared_proxy));
+    pc_thread *ts[4];
+    for (int t = 0; t < 4; t++) {
+        pc_thread_desc td;
+        memset(&td, 0, sizeof td);
+        td.target = thread_sets;
+        td.arg = (void *)(intptr_t)t;
+        ts[t] = pc_thread_new(&td);
+        CHECK(ts[t] != NULL);
+        CHECK_OK(pc_thread_start(ts[t]));
+    }
+    for (int t = 0; t < 4; t++) {
+        CHECK_OK(pc_thread_join(ts[t], PC_FOREVER));
+        pc_thread_free(ts[t]);
+    }
+    size_t n;
+    CHECK_OK(pc_proxy_len(shared_proxy, &n));
+    CHECK_EQ(n, 400);
+    pc_proxy_free(shared_proxy);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// >>owner exit: a manager its owner never shut down ends with the owner
+static int owner_leaves(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_connection *c = NULL;
+    if (pc_args_get_connection(a, 0, &c)) return 1;
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.context = pc_get_context(PC_START_FORK);
+    pc_manager *m = pc_manager_new(&md);
+    if (!m) return 2;
+    const char *addr = pc_manager_address(m);
+    return pc_connection_send_bytes(c, addr, 0, strlen(addr) + 1) ? 3 : 0;  // m not freed
+}
+
+TEST(owner_exit_stops_server) {
+    int fds = fds_after_warm_up(PC_START_FORK);
+    pc_connection *r, *w;
+    CHECK_OK(pc_pipe(0, &r, &w));
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_connection(a, w));
+    pc_process *p = proc_new(PC_START_FORK, owner_leaves, a, PC_DAEMON_NO);
+    pc_args_free(a);
+    pc_connection_free(w);
+    CHECK_OK(pc_process_start(p));
+    void *addr;
+    size_t n;
+    CHECK_OK(pc_connection_recv_bytes(r, 0, &addr, &n));
+    CHECK_OK(pc_process_join(p, 30));
+    CHECK_EQ(pc_process_exitcode(p), 0);
+    pc_process_free(p);
+    pc_connection_free(r);
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = (const char *)addr;
+    CHECK(pc_manager_connect(&md) == NULL);              // nobody listens there now
+    CHECK_EQ(pc_last_error_code(), PC_OS);
+    pc_connection_bytes_free(addr);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
