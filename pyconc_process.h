@@ -34,6 +34,8 @@
                    multiprocessing.Pool and ThreadPool over it
    G. MPI          mpi4py.futures' MPICommExecutor: a pc_executor whose tasks
                    run on the other MPI ranks (only with PYCONC_MPI)
+   I. MANAGER      multiprocessing's SyncManager: a server process holding
+                   dicts and lists, proxies to them (pc_manager_*, pc_proxy_*)
    H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
@@ -606,6 +608,38 @@
    future. Root's progress thread sends within a credit per rank and polls
    for replies with naps of up to 1 ms (Open MPI's blocking calls spin);
    with nothing in flight it sleeps. docs/mpi.md has the rest.
+
+   I. MANAGER
+   ==========
+   pc_manager_new starts a server process (daemonic, with the context
+   given) that holds dicts and lists; pc_proxy_* calls reach them, each a
+   request and its reply (argument packs) over the proxy's own connection
+   with the authkey handshake. docs/manager.md has the rest.
+
+       Python                                   C
+       m = Manager()                            m = pc_manager_new(NULL)
+       SyncManager(addr, authkey, ctx).start()  pc_manager_new(&(pc_manager_desc){...})
+       BaseManager(addr, authkey).connect()     pc_manager_connect(&desc)
+       m.address, m.shutdown()                  pc_manager_address(m), pc_manager_shutdown(m)
+       d = m.dict(), l = m.list()               pc_manager_dict(m, &d), pc_manager_list(m, &l)
+       d[k] = v, d[k], d.get(k, x)              pc_proxy_dict_set(d, k, pc_proxy_int(v)),
+                                                pc_proxy_dict_get(d, k, NULL / &x, &v)
+       del d[k], k in d, d.pop(k[, x])          pc_proxy_dict_del, _contains, _pop
+       d.keys(), d.update(...), d.clear()       pc_proxy_dict_keys, _update(d, pack), _clear
+       len(d), len(l)                           pc_proxy_len(p, &n)
+       l.append(v), l[i], l[i] = v, l.pop(i)    pc_proxy_list_append, _get, _set, _pop
+       l.extend([...]), l.reverse()             pc_proxy_list_extend(l, pack), _reverse
+       Process(args=(d,))                       pc_proxy_add_to_args(pack, d); in the child
+                                                pc_proxy_from_args(pack, 0, &d)
+
+   - Keys are strings (other keys: use their str()); values are None,
+     int64, double, bytes or str (pc_proxy_value).
+   - KeyError and IndexError are PC_VALUE with "KeyError" / "IndexError"
+     at the start of the message.
+   - A server that dies (SIGKILL) makes every proxy call PC_BROKEN at once,
+     never a hang; so does any call after pc_manager_shutdown.
+   - A proxy inherited by a fork child makes its own connection at its
+     first call there (Python's proxies could read each other's replies).
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -2085,6 +2119,141 @@ typedef struct pc_mpi_comm_executor_desc {
    Python: mpi4py.futures.MPICommExecutor(comm, root) */
 PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc *desc);
 #endif // PYCONC_MPI
+
+// >>I.api: Manager
+/* A manager: a server process holding dicts and lists that other
+   processes reach through proxies (one connection each, with the authkey).
+   Python: multiprocessing.managers.SyncManager */
+typedef struct pc_manager pc_manager;
+/* A proxy to one dict or list of a manager's server.
+   Python: multiprocessing.managers.DictProxy, ListProxy */
+typedef struct pc_proxy pc_proxy;
+
+typedef struct pc_manager_desc {
+    /* The server's address, as pc_listener_desc takes it. NULL: a fresh
+       name in Linux's abstract namespace ("@..."), which nothing has to
+       remove, even after a SIGKILL (Python: a socket file). Required by
+       pc_manager_connect. */
+    const char *address;
+    pc_family family;           // PC_AF_DEFAULT: from the address
+    /* NULL: the current process's authkey (Python's default). Copied;
+       1..PC_AUTHKEY_MAX bytes. */
+    const void *authkey;
+    size_t authkey_size;
+    const pc_context *context;  // the server's start method; NULL: the default
+} pc_manager_desc;
+
+/* Start a server process and return its manager. The server is a daemonic
+   child: when this process exits without pc_manager_shutdown, the exit
+   terminates it (Python's finalizer shuts it down too).
+   Returns NULL on failure (pc_last_error: PC_VALUE (bad address or key),
+   PC_RUNTIME (a daemonic process cannot start it), PC_OS, PC_NOMEM).
+   Blocks: until the server listens.
+   Python: multiprocessing.Manager(), SyncManager(address, authkey, ctx).start() */
+PYCONC_API pc_manager *pc_manager_new(const pc_manager_desc *desc);
+/* Connect to a manager started elsewhere (desc->address required); the
+   connection is checked, then closed (each proxy makes its own).
+   Returns NULL on failure: PC_VALUE, PC_AUTH, PC_OS (nothing there), PC_NOMEM.
+   Python: BaseManager(address, authkey).connect() */
+PYCONC_API pc_manager *pc_manager_connect(const pc_manager_desc *desc);
+/* Stop the server (a manager from pc_manager_new, in the process that made
+   it): ask it to exit, wait up to a second, then kill it; reap it. Proxies
+   get PC_BROKEN from then on. A connected manager only stops making
+   proxies. Again is harmless.
+   Returns: PC_OK, PC_VALUE (NULL).  Blocks: up to about a second.
+   Python: BaseManager.shutdown */
+PYCONC_API int pc_manager_shutdown(pc_manager *m);
+/* Shut down (if this process started the server) and release. Proxies
+   stay the caller's to free. NULL is ignored. */
+PYCONC_API void pc_manager_free(pc_manager *m);
+/* The server's address ("@..." or as given): pc_manager_connect takes it.
+   Python: BaseManager.address */
+PYCONC_API const char *pc_manager_address(const pc_manager *m);
+/* Make an empty dict / list in the server; *out_proxy is the caller's
+   (pc_proxy_free). The object lives as long as the server.
+   Returns: PC_OK, PC_VALUE (NULL), PC_RUNTIME (manager shut down),
+   PC_BROKEN (server gone), PC_AUTH, PC_NOMEM.  Blocks: one round trip.
+   Python: SyncManager.dict(), SyncManager.list() */
+PYCONC_API int pc_manager_dict(pc_manager *m, pc_proxy **out_proxy);
+PYCONC_API int pc_manager_list(pc_manager *m, pc_proxy **out_proxy);
+
+/* A value held by a manager's dict or list: None, an int, a float, bytes
+   or a str. A value a call fills (out_value) owns its data: release it
+   with pc_proxy_value_free. */
+typedef struct pc_proxy_value {
+    pc_arg_type type;           // PC_ARG_NONE (Python's None), _INT, _DOUBLE, _BYTES, _STR
+    int64_t i;                  // PC_ARG_INT
+    double d;                   // PC_ARG_DOUBLE
+    const void *data;           // PC_ARG_BYTES, PC_ARG_STR (NUL-terminated)
+    size_t size;                // bytes of data (a str: without its NUL)
+} pc_proxy_value;
+
+/* Values to pass in (borrowing data). */
+PYCONC_API pc_proxy_value pc_proxy_none(void);
+PYCONC_API pc_proxy_value pc_proxy_int(int64_t i);
+PYCONC_API pc_proxy_value pc_proxy_double(double d);
+PYCONC_API pc_proxy_value pc_proxy_bytes(const void *data, size_t size);
+PYCONC_API pc_proxy_value pc_proxy_str(const char *s);
+/* Release what a call filled in (the value becomes None). NULL is ignored. */
+PYCONC_API void pc_proxy_value_free(pc_proxy_value *v);
+
+/* Every proxy call below is one request and its reply on the proxy's
+   connection (made at the first call, and again in a fork child, whose
+   copy of the parent's is never used). A proxy may be shared by threads
+   (calls take turns). Common results: PC_OK; PC_BROKEN when the server is
+   gone (dead, shut down: at once, never a hang); PC_VALUE for NULL, a bad
+   value type, a missing key (Python's KeyError: the message starts
+   "KeyError") or index (IndexError), or a call of the other kind (dict
+   call on a list); PC_NOMEM.  Blocks: one round trip.  Thread-safe: yes. */
+/* Python: d[key] = value */
+PYCONC_API int pc_proxy_dict_set(pc_proxy *p, const char *key, pc_proxy_value value);
+/* d[key] (dflt NULL: a missing key is PC_VALUE "KeyError"), d.get(key, dflt). */
+PYCONC_API int pc_proxy_dict_get(pc_proxy *p, const char *key, const pc_proxy_value *dflt,
+                                 pc_proxy_value *out_value);
+/* Python: del d[key] (missing: PC_VALUE "KeyError") */
+PYCONC_API int pc_proxy_dict_del(pc_proxy *p, const char *key);
+/* Python: len(d), len(l) */
+PYCONC_API int pc_proxy_len(pc_proxy *p, size_t *out_len);
+/* The keys, in insertion order, as a pack of strs (pc_args_free it).
+   Python: list(d.keys()) */
+PYCONC_API int pc_proxy_dict_keys(pc_proxy *p, pc_args **out_keys);
+/* *out_found = 1 if key is in d, else 0. Python: key in d */
+PYCONC_API int pc_proxy_dict_contains(pc_proxy *p, const char *key, int *out_found);
+/* Remove key and give its value (dflt NULL: missing is PC_VALUE "KeyError").
+   Python: d.pop(key[, dflt]) */
+PYCONC_API int pc_proxy_dict_pop(pc_proxy *p, const char *key, const pc_proxy_value *dflt,
+                                 pc_proxy_value *out_value);
+/* Set each pair of pairs: a str key, then its value (int, double, bytes or
+   str); all or nothing. Python: d.update({...}) */
+PYCONC_API int pc_proxy_dict_update(pc_proxy *p, const pc_args *pairs);
+/* Python: d.clear() */
+PYCONC_API int pc_proxy_dict_clear(pc_proxy *p);
+/* Python: l.append(value) */
+PYCONC_API int pc_proxy_list_append(pc_proxy *p, pc_proxy_value value);
+/* Item i (negative counts from the end; out of range: PC_VALUE
+   "IndexError"). Python: l[i], l[i] = value */
+PYCONC_API int pc_proxy_list_get(pc_proxy *p, int64_t i, pc_proxy_value *out_value);
+PYCONC_API int pc_proxy_list_set(pc_proxy *p, int64_t i, pc_proxy_value value);
+/* Remove item i (-1: the last) and give it. Python: l.pop(i) */
+PYCONC_API int pc_proxy_list_pop(pc_proxy *p, int64_t i, pc_proxy_value *out_value);
+/* Append every item of items (ints, doubles, bytes, strs); all or nothing.
+   Python: l.extend([...]) */
+PYCONC_API int pc_proxy_list_extend(pc_proxy *p, const pc_args *items);
+/* Python: l.reverse() */
+PYCONC_API int pc_proxy_list_reverse(pc_proxy *p);
+
+/* Put a proxy in a pack (as one bytes item: the server's address, the
+   authkey and the object's id), so that it crosses to a child under any
+   start method, or over a connection. Returns: PC_OK, PC_VALUE, PC_NOMEM.
+   Python: pickling a proxy */
+PYCONC_API int pc_proxy_add_to_args(pc_args *a, const pc_proxy *p);
+/* Make a proxy from item i of a pack (pc_proxy_free it); it connects at
+   its first call. Returns: PC_OK, PC_VALUE (not a proxy), PC_NOMEM.
+   Python: unpickling a proxy */
+PYCONC_API int pc_proxy_from_args(const pc_args *a, size_t i, pc_proxy **out_proxy);
+/* Close the proxy's connection and release it (the object stays in the
+   server). NULL is ignored. */
+PYCONC_API void pc_proxy_free(pc_proxy *p);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -13485,6 +13654,975 @@ PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc
     return NULL;
 }
 #endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI
+
+// >>I.value: a manager's values, on the wire and in the server
+// A request is a pack [int id, int object, str method, args...], its reply
+// [int id, int status, str message, results...]. A value travels as two
+// items, [int type, payload], so that None (which a pack lacks) crosses too.
+#define PC__P_M_MAGIC "pcproxy1"
+
+typedef struct pc__p_m_val {
+    int type;                   // a pc_arg_type: NONE, INT, DOUBLE, BYTES, STR
+    int64_t i;
+    double d;
+    char *data;                 // owned, NUL-terminated (bytes too)
+    size_t size;
+} pc__p_m_val;
+
+static void pc__p_m_val_clear(pc__p_m_val *v) {
+    pc__free(v->data);
+    memset(v, 0, sizeof *v);
+}
+
+static int pc__p_m_val_set(pc__p_m_val *v, int type, int64_t i, double d, const void *data,
+                         size_t size) {
+    memset(v, 0, sizeof *v);
+    v->type = type;
+    v->i = i;
+    v->d = d;
+    if (type != PC_ARG_BYTES && type != PC_ARG_STR) return PC_OK;
+    v->data = (char *)pc__malloc(size + 1);
+    if (!v->data) return PC_NOMEM;
+    if (size) memcpy(v->data, data, size);
+    v->data[size] = '\0';
+    v->size = size;
+    return PC_OK;
+}
+
+// Item i of a pack as a plain value (update and extend take these).
+static int pc__p_m_val_from_item(const pc_args *a, size_t i, pc__p_m_val *out) {
+    int64_t n = 0;
+    double d = 0;
+    const void *data = NULL;
+    size_t size = 0;
+    const char *s = "";
+    switch (pc_args_type(a, i)) {
+    case PC_ARG_INT: pc_args_get_int(a, i, &n); return pc__p_m_val_set(out, PC_ARG_INT, n, 0, 0, 0);
+    case PC_ARG_DOUBLE:
+        pc_args_get_double(a, i, &d);
+        return pc__p_m_val_set(out, PC_ARG_DOUBLE, 0, d, NULL, 0);
+    case PC_ARG_BYTES:
+        pc_args_get_bytes(a, i, &data, &size);
+        return pc__p_m_val_set(out, PC_ARG_BYTES, 0, 0, data, size);
+    case PC_ARG_STR:
+        pc_args_get_str(a, i, &s);
+        return pc__p_m_val_set(out, PC_ARG_STR, 0, 0, s, strlen(s));
+    default: return pc__error(PC_VALUE, "item %zu is not an int, float, bytes or str", i);
+    }
+}
+
+// Items i, i+1 of a pack as a tagged value.
+static int pc__p_m_val_read(const pc_args *a, size_t i, pc__p_m_val *out) {
+    int64_t type;
+    if (pc_args_get_int(a, i, &type) != PC_OK)
+        return pc__error(PC_VALUE, "malformed value at item %zu", i);
+    if (type == PC_ARG_NONE) return pc__p_m_val_set(out, PC_ARG_NONE, 0, 0, NULL, 0);
+    if (type != PC_ARG_INT && type != PC_ARG_DOUBLE && type != PC_ARG_BYTES &&
+        type != PC_ARG_STR)
+        return pc__error(PC_VALUE, "value type %lld is not None, int, float, bytes or str",
+                         (long long)type);
+    if ((int64_t)pc_args_type(a, i + 1) != type)
+        return pc__error(PC_VALUE, "malformed value at item %zu", i + 1);
+    return pc__p_m_val_from_item(a, i + 1, out);
+}
+
+static int pc__p_m_put(pc_args *a, int type, int64_t i, double d, const void *data, size_t size) {
+    int rc = pc_args_add_int(a, type);
+    if (rc) return rc;
+    switch (type) {
+    case PC_ARG_NONE: return pc_args_add_int(a, 0);
+    case PC_ARG_INT: return pc_args_add_int(a, i);
+    case PC_ARG_DOUBLE: return pc_args_add_double(a, d);
+    case PC_ARG_BYTES: return pc_args_add_bytes(a, data, size);
+    case PC_ARG_STR: return pc_args_add_str(a, data ? (const char *)data : "");
+    default: return pc__error(PC_VALUE, "value type %d is not None, int, float, bytes or str",
+                              type);
+    }
+}
+
+static int pc__p_m_val_write(pc_args *a, const pc__p_m_val *v) {
+    return pc__p_m_put(a, v->type, v->i, v->d, v->data, v->size);
+}
+
+static int pc__p_m_value_write(pc_args *a, const pc_proxy_value *v) {
+    if ((v->type == PC_ARG_BYTES && !v->data && v->size) || (v->type == PC_ARG_STR && !v->data))
+        return pc__error(PC_VALUE, "value data is NULL");
+    return pc__p_m_put(a, v->type, v->i, v->d, v->data, v->size);
+}
+
+// Copy item i of a user's pack into a request (update, extend).
+static int pc__p_m_copy_item(pc_args *to, const pc_args *from, size_t i) {
+    pc__p_m_val v;
+    int rc = pc__p_m_val_from_item(from, i, &v);
+    if (rc) return rc;
+    switch (v.type) {
+    case PC_ARG_INT: rc = pc_args_add_int(to, v.i); break;
+    case PC_ARG_DOUBLE: rc = pc_args_add_double(to, v.d); break;
+    case PC_ARG_BYTES: rc = pc_args_add_bytes(to, v.data, v.size); break;
+    default: rc = pc_args_add_str(to, v.data); break;
+    }
+    pc__p_m_val_clear(&v);
+    return rc;
+}
+
+PYCONC_API pc_proxy_value pc_proxy_none(void) {
+    pc_proxy_value v;
+    memset(&v, 0, sizeof v);
+    return v;
+}
+PYCONC_API pc_proxy_value pc_proxy_int(int64_t i) {
+    pc_proxy_value v = pc_proxy_none();
+    v.type = PC_ARG_INT;
+    v.i = i;
+    return v;
+}
+PYCONC_API pc_proxy_value pc_proxy_double(double d) {
+    pc_proxy_value v = pc_proxy_none();
+    v.type = PC_ARG_DOUBLE;
+    v.d = d;
+    return v;
+}
+PYCONC_API pc_proxy_value pc_proxy_bytes(const void *data, size_t size) {
+    pc_proxy_value v = pc_proxy_none();
+    v.type = PC_ARG_BYTES;
+    v.data = data;
+    v.size = size;
+    return v;
+}
+PYCONC_API pc_proxy_value pc_proxy_str(const char *s) {
+    pc_proxy_value v = pc_proxy_none();
+    v.type = PC_ARG_STR;
+    v.data = s;
+    v.size = s ? strlen(s) : 0;
+    return v;
+}
+PYCONC_API void pc_proxy_value_free(pc_proxy_value *v) {
+    if (!v) return;
+    pc__free((void *)(uintptr_t)v->data);
+    *v = pc_proxy_none();
+}
+
+// >>I.server: the server process: a listener, a thread per connection
+// Objects are dicts (items with keys, in insertion order) and lists (items
+// without); one lock serialises every request, as the objects are small
+// and each request is short.
+typedef struct pc__p_m_item {
+    char *key;                  // dicts only
+    pc__p_m_val v;
+} pc__p_m_item;
+
+typedef struct pc__p_m_obj {
+    int64_t id;
+    int is_dict;
+    pc__p_m_item *items;
+    size_t n, cap;
+} pc__p_m_obj;
+
+typedef struct pc__p_m_server {
+    pc_lock lock;
+    pc__p_m_obj *objs;
+    size_t nobjs, cap;
+    int64_t next_id;
+    pc_listener *listener;
+    int stopping;               // atomic: a shutdown request came
+} pc__p_m_server;
+
+static pc__p_m_server pc__p_m_srv;  // one server per server process
+
+static pc__p_m_obj *pc__p_m_find_obj(int64_t id) {
+    for (size_t i = 0; i < pc__p_m_srv.nobjs; i++)
+        if (pc__p_m_srv.objs[i].id == id) return &pc__p_m_srv.objs[i];
+    return NULL;
+}
+
+static size_t pc__p_m_find_key(const pc__p_m_obj *o, const char *key) {
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->items[i].key, key) == 0) return i;
+    return (size_t)-1;
+}
+
+static int pc__p_m_create(const pc_args *req, pc_args *reply) {
+    const char *kind;
+    if (pc_args_get_str(req, 3, &kind) != PC_OK ||
+        (strcmp(kind, "dict") != 0 && strcmp(kind, "list") != 0))
+        return pc__error(PC_VALUE, "create: the kind is not \"dict\" or \"list\"");
+    pc__p_m_server *s = &pc__p_m_srv;
+    if (pc__grow(&s->objs, &s->cap, s->nobjs + 1, sizeof(pc__p_m_obj), 0)) return PC_NOMEM;
+    pc__p_m_obj *o = &pc__p_m_srv.objs[pc__p_m_srv.nobjs++];
+    memset(o, 0, sizeof *o);
+    o->id = ++pc__p_m_srv.next_id;
+    o->is_dict = kind[0] == 'd';
+    return pc_args_add_int(reply, o->id);
+}
+
+// Insert or replace key's value (v is moved into the dict on success).
+static int pc__p_m_dict_store(pc__p_m_obj *o, const char *key, pc__p_m_val *v) {
+    size_t at = pc__p_m_find_key(o, key);
+    if (at != (size_t)-1) {
+        pc__p_m_val_clear(&o->items[at].v);
+        o->items[at].v = *v;
+        return PC_OK;
+    }
+    if (pc__grow(&o->items, &o->cap, o->n + 1, sizeof(pc__p_m_item), 0)) return PC_NOMEM;
+    char *k = pc__strdup(key);
+    if (!k) return PC_NOMEM;
+    o->items[o->n].key = k;
+    o->items[o->n++].v = *v;
+    return PC_OK;
+}
+
+// Remove item at (keeping the order), moving its value to out (may be NULL).
+static void pc__p_m_remove(pc__p_m_obj *o, size_t at, pc__p_m_val *out) {
+    pc__free(o->items[at].key);
+    if (out) *out = o->items[at].v;
+    else pc__p_m_val_clear(&o->items[at].v);
+    memmove(&o->items[at], &o->items[at + 1], (o->n - at - 1) * sizeof(pc__p_m_item));
+    o->n--;
+}
+
+static int pc__p_m_key_error(const char *key) {
+    return pc__error(PC_VALUE, "KeyError: '%s'", key);
+}
+
+// get and pop: [key] or [key, default value]; pop removes.
+static int pc__p_m_dict_lookup(pc__p_m_obj *o, const pc_args *req, pc_args *reply, int pop) {
+    const char *key;
+    if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
+    size_t at = pc__p_m_find_key(o, key);
+    if (at == (size_t)-1 && pc_args_len(req) < 6) return pc__p_m_key_error(key);
+    pc__p_m_val v;
+    int rc = at == (size_t)-1 ? pc__p_m_val_read(req, 4, &v) : PC_OK;
+    if (rc) return rc;
+    if (at == (size_t)-1) {
+        rc = pc__p_m_val_write(reply, &v);
+        pc__p_m_val_clear(&v);
+        return rc;
+    }
+    rc = pc__p_m_val_write(reply, &o->items[at].v);
+    if (rc == PC_OK && pop) pc__p_m_remove(o, at, NULL);
+    return rc;
+}
+
+static int pc__p_m_dict_set(pc__p_m_obj *o, const pc_args *req) {
+    const char *key;
+    pc__p_m_val v;
+    if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
+    int rc = pc__p_m_val_read(req, 4, &v);
+    if (rc == PC_OK && (rc = pc__p_m_dict_store(o, key, &v))) pc__p_m_val_clear(&v);
+    return rc;
+}
+
+static int pc__p_m_dict_update(pc__p_m_obj *o, const pc_args *req) {
+    size_t n = pc_args_len(req);
+    if ((n - 3) % 2) return pc__error(PC_VALUE, "update: a key without a value");
+    for (size_t i = 3; i < n; i += 2)       // all or nothing: check first
+        if (pc_args_type(req, i) != PC_ARG_STR || pc_args_type(req, i + 1) < PC_ARG_INT ||
+            pc_args_type(req, i + 1) > PC_ARG_STR)
+            return pc__error(PC_VALUE, "update: item %zu is not a str key and a value", i - 3);
+    for (size_t i = 3; i < n; i += 2) {
+        const char *key;
+        pc__p_m_val v;
+        pc_args_get_str(req, i, &key);
+        int rc = pc__p_m_val_from_item(req, i + 1, &v);
+        if (rc == PC_OK && (rc = pc__p_m_dict_store(o, key, &v))) pc__p_m_val_clear(&v);
+        if (rc) return rc;
+    }
+    return PC_OK;
+}
+
+static int pc__p_m_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
+    const char *key;
+    if (strcmp(m, "set") == 0) return pc__p_m_dict_set(o, req);
+    if (strcmp(m, "get") == 0) return pc__p_m_dict_lookup(o, req, reply, 0);
+    if (strcmp(m, "pop") == 0) return pc__p_m_dict_lookup(o, req, reply, 1);
+    if (strcmp(m, "update") == 0) return pc__p_m_dict_update(o, req);
+    if (strcmp(m, "keys") == 0) {
+        for (size_t i = 0; i < o->n; i++)
+            if (pc_args_add_str(reply, o->items[i].key)) return PC_NOMEM;
+        return PC_OK;
+    }
+    if (strcmp(m, "clear") == 0) {
+        while (o->n) pc__p_m_remove(o, o->n - 1, NULL);
+        return PC_OK;
+    }
+    if (strcmp(m, "del") != 0 && strcmp(m, "contains") != 0)
+        return pc__error(PC_VALUE, "dict has no method '%s'", m);
+    if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
+    size_t at = pc__p_m_find_key(o, key);
+    if (m[0] == 'c') return pc_args_add_int(reply, at != (size_t)-1);
+    if (at == (size_t)-1) return pc__p_m_key_error(key);
+    pc__p_m_remove(o, at, NULL);
+    return PC_OK;
+}
+
+// The index of request item 3 in a list of n (negative: from the end).
+static int pc__p_m_index(const pc__p_m_obj *o, const pc_args *req, size_t *out) {
+    int64_t i;
+    if (pc_args_get_int(req, 3, &i)) return pc__error(PC_VALUE, "the index is not an int");
+    if (i < 0) i += (int64_t)o->n;
+    if (i < 0 || (uint64_t)i >= o->n) return pc__error(PC_VALUE, "IndexError: list index out "
+                                                                 "of range");
+    *out = (size_t)i;
+    return PC_OK;
+}
+
+static int pc__p_m_list_add(pc__p_m_obj *o, pc__p_m_val *v) {
+    if (pc__grow(&o->items, &o->cap, o->n + 1, sizeof(pc__p_m_item), 0)) return PC_NOMEM;
+    o->items[o->n].key = NULL;
+    o->items[o->n++].v = *v;
+    return PC_OK;
+}
+
+static int pc__p_m_list_extend(pc__p_m_obj *o, const pc_args *req) {
+    size_t n = pc_args_len(req);
+    for (size_t i = 3; i < n; i++)
+        if (pc_args_type(req, i) < PC_ARG_INT || pc_args_type(req, i) > PC_ARG_STR)
+            return pc__error(PC_VALUE, "extend: item %zu is not an int, float, bytes or str",
+                             i - 3);
+    if (pc__grow(&o->items, &o->cap, o->n + (n - 3), sizeof(pc__p_m_item), 0)) return PC_NOMEM;
+    for (size_t i = 3; i < n; i++) {
+        pc__p_m_val v;
+        int rc = pc__p_m_val_from_item(req, i, &v);
+        if (rc) return rc;
+        pc__p_m_list_add(o, &v);              // room made above
+    }
+    return PC_OK;
+}
+
+static int pc__p_m_list_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
+    size_t at = 0;
+    pc__p_m_val v;
+    int rc;
+    if (strcmp(m, "append") == 0) {
+        if ((rc = pc__p_m_val_read(req, 3, &v))) return rc;
+        if ((rc = pc__p_m_list_add(o, &v))) pc__p_m_val_clear(&v);
+        return rc;
+    }
+    if (strcmp(m, "extend") == 0) return pc__p_m_list_extend(o, req);
+    if (strcmp(m, "reverse") == 0) {
+        for (size_t i = 0; i < o->n / 2; i++) {
+            pc__p_m_item t = o->items[i];
+            o->items[i] = o->items[o->n - 1 - i];
+            o->items[o->n - 1 - i] = t;
+        }
+        return PC_OK;
+    }
+    if (strcmp(m, "get") != 0 && strcmp(m, "set") != 0 && strcmp(m, "pop") != 0)
+        return pc__error(PC_VALUE, "list has no method '%s'", m);
+    if ((rc = pc__p_m_index(o, req, &at))) return rc;
+    if (m[0] == 'g') return pc__p_m_val_write(reply, &o->items[at].v);
+    if (m[0] == 'p') {
+        if ((rc = pc__p_m_val_write(reply, &o->items[at].v)) == PC_OK) pc__p_m_remove(o, at, NULL);
+        return rc;
+    }
+    if ((rc = pc__p_m_val_read(req, 4, &v))) return rc;
+    pc__p_m_val_clear(&o->items[at].v);
+    o->items[at].v = v;
+    return PC_OK;
+}
+
+// Run one request under the server's lock; results go to reply.
+static int pc__p_m_dispatch(int64_t id, const char *m, const pc_args *req, pc_args *reply) {
+    if (id == 0 && strcmp(m, "create") == 0) return pc__p_m_create(req, reply);
+    if (id == 0 && strcmp(m, "shutdown") == 0) {
+        __atomic_store_n(&pc__p_m_srv.stopping, 1, __ATOMIC_RELEASE);
+        return PC_OK;
+    }
+    pc__p_m_obj *o = pc__p_m_find_obj(id);
+    if (!o) return pc__error(PC_VALUE, "no object with id %lld", (long long)id);
+    if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
+    return o->is_dict ? pc__p_m_dict_call(o, m, req, reply) : pc__p_m_list_call(o, m, req, reply);
+}
+
+// Answer one received request on c. Returns what sending the reply gave.
+static int pc__p_m_serve_one(pc_connection *c, const pc_args *req) {
+    int64_t rid = 0, id = 0;
+    const char *m = NULL;
+    int rc;
+    pc_args *reply = pc_args_new();
+    if (!reply) return PC_NOMEM;
+    if (pc_args_get_int(req, 0, &rid) || pc_args_get_int(req, 1, &id) ||
+        pc_args_get_str(req, 2, &m)) {
+        rc = pc__error(PC_VALUE, "malformed request: not [id, object, method, ...]");
+    } else {
+        pc_lock_acquire(&pc__p_m_srv.lock, PC_FOREVER);
+        rc = pc__p_m_dispatch(id, m, req, reply);
+        pc_lock_release(&pc__p_m_srv.lock);
+    }
+    pc_args *head = pc_args_new();
+    if (!head) { pc_args_free(reply); return PC_NOMEM; }
+    int ok = pc_args_add_int(head, rid) == PC_OK && pc_args_add_int(head, rc) == PC_OK &&
+             pc_args_add_str(head, rc ? pc_last_error() : "") == PC_OK;
+    for (size_t i = 0; ok && rc == PC_OK && i < pc_args_len(reply); i++)
+        ok = pc__p_m_copy_item(head, reply, i) == PC_OK;
+    rc = ok ? pc_connection_send_args(c, head) : PC_NOMEM;
+    pc_args_free(head);
+    pc_args_free(reply);
+    return rc;
+}
+
+// A connection's thread: requests until the client leaves or sends a bad
+// frame. A message that is not a pack gets an error reply; the server lives.
+static int pc__p_m_serve_conn(void *arg) {
+    pc_connection *c = (pc_connection *)arg;
+    for (;;) {
+        pc_args *req = NULL;
+        int rc = pc_connection_recv_args(c, &req);
+        if (rc == PC_VALUE || rc == PC_NOMEM) {
+            pc_args *dummy = pc_args_new();
+            rc = dummy ? pc__p_m_serve_one(c, dummy) : PC_NOMEM;   // "malformed request"
+            pc_args_free(dummy);
+        } else if (rc == PC_OK) {
+            rc = pc__p_m_serve_one(c, req);
+            pc_args_free(req);
+        }
+        if (rc || __atomic_load_n(&pc__p_m_srv.stopping, __ATOMIC_ACQUIRE)) break;
+    }
+    if (__atomic_load_n(&pc__p_m_srv.stopping, __ATOMIC_ACQUIRE)) {
+        // Wake the accept; the lock keeps the main thread from freeing the
+        // listener while this closes it.
+        pc_lock_acquire(&pc__p_m_srv.lock, PC_FOREVER);
+        if (pc__p_m_srv.listener) pc_listener_close(pc__p_m_srv.listener);
+        pc_lock_release(&pc__p_m_srv.lock);
+    }
+    pc_connection_free(c);
+    return 0;
+}
+
+static void pc__p_m_serve_spawn(pc_connection *c) {
+    pc_thread_desc td;
+    memset(&td, 0, sizeof td);
+    td.target = pc__p_m_serve_conn;
+    td.arg = c;
+    td.daemon = PC_DAEMON_YES;
+    td.name = "manager-conn";
+    pc_thread *t = pc_thread_new(&td);
+    if (!t || pc_thread_start(t) != PC_OK) pc_connection_free(c);
+    pc_thread_free(t);
+}
+
+// The server's target: args [str address, int family, bytes authkey,
+// connection]; it answers [status, address or message] on the connection.
+static int pc__p_m_server_main(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    const char *addr;
+    const void *key;
+    size_t keylen;
+    int64_t fam;
+    pc_connection *back;
+    if (pc_args_get_str(a, 0, &addr) || pc_args_get_int(a, 1, &fam) ||
+        pc_args_get_bytes(a, 2, &key, &keylen) || pc_args_take_connection(a, 3, &back))
+        return 1;
+    pc_listener_desc ld;
+    memset(&ld, 0, sizeof ld);
+    ld.address = addr[0] ? addr : NULL;
+    ld.family = (pc_family)fam;
+    ld.authkey = key;
+    ld.authkey_size = keylen;
+    pc_lock_init(&pc__p_m_srv.lock);
+    pc__p_m_srv.listener = pc_listener_new(&ld);
+    pc_args *r = pc_args_new();
+    int rc = pc__p_m_srv.listener ? PC_OK : pc_last_error_code();
+    if (!r || pc_args_add_int(r, rc) ||
+        pc_args_add_str(r, rc ? pc_last_error() : pc_listener_address(pc__p_m_srv.listener)) ||
+        pc_connection_send_args(back, r))
+        rc = rc ? rc : PC_OS;
+    pc_args_free(r);
+    pc_connection_free(back);
+    while (rc == PC_OK && !__atomic_load_n(&pc__p_m_srv.stopping, __ATOMIC_ACQUIRE)) {
+        pc_connection *c;
+        int arc = pc_listener_accept(pc__p_m_srv.listener, &c);
+        if (arc == PC_OK) pc__p_m_serve_spawn(c);
+        else if (pc_listener_fileno(pc__p_m_srv.listener) < 0) break;
+        else if (arc == PC_OS) pc_sleep(0.01);      // out of descriptors: no hot loop
+    }
+    pc_lock_acquire(&pc__p_m_srv.lock, PC_FOREVER);
+    pc_listener_free(pc__p_m_srv.listener);
+    pc__p_m_srv.listener = NULL;
+    pc_lock_release(&pc__p_m_srv.lock);
+    return rc ? 1 : 0;
+}
+
+// >>I.proxy: a proxy's connection and its calls
+struct pc_proxy {
+    char *address;
+    pc_family family;
+    unsigned char authkey[PC_AUTHKEY_MAX];
+    size_t authkey_size;
+    int64_t id;                 // the object in the server (0: the server itself)
+    int is_dict;
+    pc_lock lock;               // one call at a time on conn
+    pc_connection *conn;        // NULL until the first call
+    long pid;                   // the process conn belongs to
+    int64_t next_request;
+};
+
+static long pc__p_m_pid(void) { return pc_process_pid(pc_process_current()); }
+
+static pc_proxy *pc__p_m_proxy_new(const char *address, pc_family family, const void *key,
+                                 size_t keylen, int64_t id, int is_dict) {
+    pc_proxy *p = (pc_proxy *)pc__calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->address = pc__strdup(address);
+    if (!p->address) { pc__free(p); return NULL; }
+    p->family = family;
+    memcpy(p->authkey, key, keylen);
+    p->authkey_size = keylen;
+    p->id = id;
+    p->is_dict = is_dict;
+    pc_lock_init(&p->lock);
+    p->pid = pc__p_m_pid();
+    return p;
+}
+
+PYCONC_API void pc_proxy_free(pc_proxy *p) {
+    if (!p) return;
+    pc_connection_free(p->conn);
+    pc__free(p->address);
+    pc__free(p);
+}
+
+// PC_BROKEN, with the cause that is in pc_last_error now (copied: the
+// message is written where the cause is read from).
+static int pc__p_m_broken(const pc_proxy *p) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", pc_last_error());
+    return pc__error(PC_BROKEN, "manager at %s is gone: %s", p->address, why);
+}
+
+// The connection of this process: a fork child drops its copy of the
+// parent's (a reply there would go to whichever process reads first) and
+// makes its own. Called holding p->lock.
+static int pc__p_m_connect(pc_proxy *p) {
+    if (p->conn) return PC_OK;
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = p->address;
+    cd.family = p->family;
+    cd.authkey = p->authkey;
+    cd.authkey_size = p->authkey_size;
+    int rc = pc_client(&cd, &p->conn);
+    return rc == PC_OS || rc == PC_EOF ? pc__p_m_broken(p) : rc;
+}
+
+static int pc__p_m_transport_error(pc_proxy *p, int rc) {
+    if (rc == PC_NOMEM) return rc;
+    pc_connection_free(p->conn);    // a half-done exchange leaves it unusable
+    p->conn = NULL;
+    return pc__p_m_broken(p);
+}
+
+// Send req (its first three items filled here) and read the reply;
+// *out_reply (may be NULL) gets it, results from item 3 on.
+static int pc__p_m_exchange(pc_proxy *p, pc_args *req, pc_args **out_reply) {
+    pc_args *reply = NULL;
+    int64_t rid, status;
+    const char *msg;
+    int rc = pc__p_m_connect(p);
+    if (rc) return rc;
+    rc = pc_connection_send_args(p->conn, req);
+    if (rc == PC_OK) rc = pc_connection_recv_args(p->conn, &reply);
+    if (rc) return pc__p_m_transport_error(p, rc);
+    if (pc_args_get_int(reply, 0, &rid) || pc_args_get_int(reply, 1, &status) ||
+        pc_args_get_str(reply, 2, &msg) || rid != p->next_request) {
+        pc_args_free(reply);
+        return pc__p_m_transport_error(p, pc__error(PC_OS, "malformed reply"));
+    }
+    if (status) {
+        rc = pc__error(status > 0 && status <= PC_OWNER_DEAD ? (int)status : PC_OS, "%s", msg);
+        pc_args_free(reply);
+        return rc;
+    }
+    if (out_reply) *out_reply = reply;
+    else pc_args_free(reply);
+    return PC_OK;
+}
+
+// Call method with the arguments in args (may be NULL) on p's object.
+static int pc__p_m_call(pc_proxy *p, const char *method, const pc_args *args, pc_args **out) {
+    if (!p) return pc__error(PC_VALUE, "proxy is NULL");
+    pc_args *req = pc_args_new();
+    if (!req) return PC_NOMEM;
+    long pid = pc__p_m_pid();
+    if (pid != __atomic_load_n(&p->pid, __ATOMIC_ACQUIRE)) {
+        // A fork child: the lock may have been held by a thread that
+        // did not come along, and the connection is the parent's.
+        pc_lock_init(&p->lock);
+        pc_connection_free(p->conn);
+        p->conn = NULL;
+        __atomic_store_n(&p->pid, pid, __ATOMIC_RELEASE);
+    }
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    int64_t rid = ++p->next_request;
+    int rc = pc_args_add_int(req, rid);
+    if (rc == PC_OK) rc = pc_args_add_int(req, p->id);
+    if (rc == PC_OK) rc = pc_args_add_str(req, method);
+    for (size_t i = 0; rc == PC_OK && args && i < pc_args_len(args); i++)
+        rc = pc__p_m_copy_item(req, args, i);
+    if (rc == PC_OK) rc = pc__p_m_exchange(p, req, out);
+    pc_lock_release(&p->lock);
+    pc_args_free(req);
+    return rc;
+}
+
+static int pc__p_m_check(pc_proxy *p, int dict, const char *what) {
+    if (!p) return pc__error(PC_VALUE, "%s: proxy is NULL", what);
+    if (p->is_dict != dict)
+        return pc__error(PC_VALUE, "%s: the proxy is a %s", what, p->is_dict ? "dict" : "list");
+    return PC_OK;
+}
+
+// A call whose arguments are [key] then an optional value.
+static int pc__p_m_key_call(pc_proxy *p, const char *what, const char *m, const char *key,
+                          const pc_proxy_value *v, pc_args **out) {
+    int rc = pc__p_m_check(p, 1, what);
+    if (rc) return rc;
+    if (!key) return pc__error(PC_VALUE, "%s: key is NULL", what);
+    pc_args *a = pc_args_new();
+    if (!a) return PC_NOMEM;
+    rc = pc_args_add_str(a, key);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v);
+    if (rc == PC_OK) rc = pc__p_m_call(p, m, a, out);
+    pc_args_free(a);
+    return rc;
+}
+
+// Results item 3 on of reply as the caller's value; frees reply.
+static int pc__p_m_result_value(pc_args *reply, pc_proxy_value *out) {
+    pc__p_m_val v;
+    int rc = pc__p_m_val_read(reply, 3, &v);
+    pc_args_free(reply);
+    if (rc) return rc;
+    out->type = (pc_arg_type)v.type;
+    out->i = v.i;
+    out->d = v.d;
+    out->data = v.data;
+    out->size = v.size;
+    return PC_OK;
+}
+
+static int pc__p_m_get_value(pc_proxy *p, const char *what, const char *m, const char *key,
+                           const pc_proxy_value *dflt, pc_proxy_value *out) {
+    pc_args *reply = NULL;
+    if (!out) return pc__error(PC_VALUE, "%s: out_value is NULL", what);
+    *out = pc_proxy_none();
+    int rc = pc__p_m_key_call(p, what, m, key, dflt, &reply);
+    return rc ? rc : pc__p_m_result_value(reply, out);
+}
+
+PYCONC_API int pc_proxy_dict_set(pc_proxy *p, const char *key, pc_proxy_value value) {
+    return pc__p_m_key_call(p, "pc_proxy_dict_set", "set", key, &value, NULL);
+}
+PYCONC_API int pc_proxy_dict_get(pc_proxy *p, const char *key, const pc_proxy_value *dflt,
+                                 pc_proxy_value *out_value) {
+    return pc__p_m_get_value(p, "pc_proxy_dict_get", "get", key, dflt, out_value);
+}
+PYCONC_API int pc_proxy_dict_pop(pc_proxy *p, const char *key, const pc_proxy_value *dflt,
+                                 pc_proxy_value *out_value) {
+    return pc__p_m_get_value(p, "pc_proxy_dict_pop", "pop", key, dflt, out_value);
+}
+PYCONC_API int pc_proxy_dict_del(pc_proxy *p, const char *key) {
+    return pc__p_m_key_call(p, "pc_proxy_dict_del", "del", key, NULL, NULL);
+}
+PYCONC_API int pc_proxy_dict_contains(pc_proxy *p, const char *key, int *out_found) {
+    pc_args *reply = NULL;
+    int64_t found = 0;
+    if (!out_found) return pc__error(PC_VALUE, "pc_proxy_dict_contains: out_found is NULL");
+    int rc = pc__p_m_key_call(p, "pc_proxy_dict_contains", "contains", key, NULL, &reply);
+    if (rc) return rc;
+    rc = pc_args_get_int(reply, 3, &found) ? pc__error(PC_BROKEN, "malformed reply") : PC_OK;
+    pc_args_free(reply);
+    *out_found = found != 0;
+    return rc;
+}
+PYCONC_API int pc_proxy_len(pc_proxy *p, size_t *out_len) {
+    pc_args *reply = NULL;
+    int64_t n = 0;
+    if (!out_len) return pc__error(PC_VALUE, "pc_proxy_len: out_len is NULL");
+    int rc = pc__p_m_call(p, "len", NULL, &reply);
+    if (rc) return rc;
+    rc = pc_args_get_int(reply, 3, &n) ? pc__error(PC_BROKEN, "malformed reply") : PC_OK;
+    pc_args_free(reply);
+    *out_len = (size_t)n;
+    return rc;
+}
+PYCONC_API int pc_proxy_dict_keys(pc_proxy *p, pc_args **out_keys) {
+    pc_args *reply = NULL;
+    if (!out_keys) return pc__error(PC_VALUE, "pc_proxy_dict_keys: out_keys is NULL");
+    int rc = pc__p_m_check(p, 1, "pc_proxy_dict_keys");
+    if (rc == PC_OK) rc = pc__p_m_call(p, "keys", NULL, &reply);
+    if (rc) return rc;
+    pc_args *keys = pc_args_new();
+    for (size_t i = 3; keys && rc == PC_OK && i < pc_args_len(reply); i++)
+        rc = pc__p_m_copy_item(keys, reply, i);
+    pc_args_free(reply);
+    if (!keys || rc) { pc_args_free(keys); return rc ? rc : PC_NOMEM; }
+    *out_keys = keys;
+    return PC_OK;
+}
+
+// A call whose arguments are the items of a user's pack (update, extend).
+static int pc__p_m_pack_call(pc_proxy *p, int dict, const char *what, const char *m,
+                           const pc_args *items) {
+    int rc = pc__p_m_check(p, dict, what);
+    if (rc) return rc;
+    if (!items) return pc__error(PC_VALUE, "%s: the pack is NULL", what);
+    return pc__p_m_call(p, m, items, NULL);
+}
+PYCONC_API int pc_proxy_dict_update(pc_proxy *p, const pc_args *pairs) {
+    return pc__p_m_pack_call(p, 1, "pc_proxy_dict_update", "update", pairs);
+}
+PYCONC_API int pc_proxy_dict_clear(pc_proxy *p) {
+    int rc = pc__p_m_check(p, 1, "pc_proxy_dict_clear");
+    return rc ? rc : pc__p_m_call(p, "clear", NULL, NULL);
+}
+PYCONC_API int pc_proxy_list_extend(pc_proxy *p, const pc_args *items) {
+    return pc__p_m_pack_call(p, 0, "pc_proxy_list_extend", "extend", items);
+}
+PYCONC_API int pc_proxy_list_reverse(pc_proxy *p) {
+    int rc = pc__p_m_check(p, 0, "pc_proxy_list_reverse");
+    return rc ? rc : pc__p_m_call(p, "reverse", NULL, NULL);
+}
+
+// A list call with arguments [index?, value?].
+static int pc__p_m_list_call_at(pc_proxy *p, const char *what, const char *m, const int64_t *i,
+                              const pc_proxy_value *v, pc_proxy_value *out) {
+    pc_args *reply = NULL;
+    int rc = pc__p_m_check(p, 0, what);
+    if (rc) return rc;
+    if (out) *out = pc_proxy_none();
+    pc_args *a = pc_args_new();
+    if (!a) return PC_NOMEM;
+    if (i) rc = pc_args_add_int(a, *i);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v);
+    if (rc == PC_OK) rc = pc__p_m_call(p, m, a, out ? &reply : NULL);
+    pc_args_free(a);
+    return rc || !out ? rc : pc__p_m_result_value(reply, out);
+}
+PYCONC_API int pc_proxy_list_append(pc_proxy *p, pc_proxy_value value) {
+    return pc__p_m_list_call_at(p, "pc_proxy_list_append", "append", NULL, &value, NULL);
+}
+PYCONC_API int pc_proxy_list_get(pc_proxy *p, int64_t i, pc_proxy_value *out_value) {
+    if (!out_value) return pc__error(PC_VALUE, "pc_proxy_list_get: out_value is NULL");
+    return pc__p_m_list_call_at(p, "pc_proxy_list_get", "get", &i, NULL, out_value);
+}
+PYCONC_API int pc_proxy_list_set(pc_proxy *p, int64_t i, pc_proxy_value value) {
+    return pc__p_m_list_call_at(p, "pc_proxy_list_set", "set", &i, &value, NULL);
+}
+PYCONC_API int pc_proxy_list_pop(pc_proxy *p, int64_t i, pc_proxy_value *out_value) {
+    if (!out_value) return pc__error(PC_VALUE, "pc_proxy_list_pop: out_value is NULL");
+    return pc__p_m_list_call_at(p, "pc_proxy_list_pop", "pop", &i, NULL, out_value);
+}
+
+// A proxy in a pack: magic, kind, id, key size, key, address (its NUL too).
+PYCONC_API int pc_proxy_add_to_args(pc_args *a, const pc_proxy *p) {
+    if (!a || !p) return pc__error(PC_VALUE, "pc_proxy_add_to_args: NULL argument");
+    size_t alen = strlen(p->address) + 1, n = 8 + 1 + 8 + 8 + p->authkey_size + alen;
+    unsigned char *b = (unsigned char *)pc__malloc(n), *w = b;
+    if (!b) return PC_NOMEM;
+    uint64_t keylen = p->authkey_size;
+    memcpy(w, PC__P_M_MAGIC, 8), w += 8;
+    *w++ = (unsigned char)(p->is_dict | (unsigned)p->family << 1);
+    memcpy(w, &p->id, 8), w += 8;
+    memcpy(w, &keylen, 8), w += 8;
+    memcpy(w, p->authkey, p->authkey_size), w += p->authkey_size;
+    memcpy(w, p->address, alen);
+    int rc = pc_args_add_bytes(a, b, n);
+    pc__free(b);
+    return rc;
+}
+
+PYCONC_API int pc_proxy_from_args(const pc_args *a, size_t i, pc_proxy **out_proxy) {
+    const unsigned char *b;
+    const void *data;
+    size_t n;
+    int64_t id;
+    uint64_t keylen;
+    if (!out_proxy) return pc__error(PC_VALUE, "pc_proxy_from_args: out_proxy is NULL");
+    if (pc_args_get_bytes(a, i, &data, &n)) return PC_VALUE;
+    b = (const unsigned char *)data;
+    if (n < 25 || memcmp(b, PC__P_M_MAGIC, 8) != 0) goto bad;
+    memcpy(&id, b + 9, 8);
+    memcpy(&keylen, b + 17, 8);
+    if (keylen > PC_AUTHKEY_MAX || n < 25 + keylen + 1 || b[n - 1] != '\0' || (b[8] >> 1) > 3)
+        goto bad;
+    *out_proxy = pc__p_m_proxy_new((const char *)b + 25 + keylen, (pc_family)(b[8] >> 1),
+                                 b + 25, (size_t)keylen, id, b[8] & 1);
+    return *out_proxy ? PC_OK : PC_NOMEM;
+bad:
+    return pc__error(PC_VALUE, "pc_proxy_from_args: item %zu is not a proxy", i);
+}
+
+// >>I.manager: starting, connecting to and stopping a server
+struct pc_manager {
+    pc_process *server;         // NULL: connected to a server started elsewhere
+    char *address;
+    pc_family family;
+    unsigned char authkey[PC_AUTHKEY_MAX];
+    size_t authkey_size;
+    long owner;                 // the process that started the server
+    int shut;
+};
+
+static pc_manager *pc__p_m_alloc(const pc_manager_desc *desc) {
+    const void *key = desc ? desc->authkey : NULL;
+    size_t keylen = desc ? desc->authkey_size : 0;
+    if (!key) key = pc_process_authkey(pc_process_current(), &keylen);
+    if (keylen == 0 || keylen > PC_AUTHKEY_MAX) {
+        pc__error(PC_VALUE, "manager authkey must be 1..%d bytes", PC_AUTHKEY_MAX);
+        return NULL;
+    }
+    if (desc && ((unsigned)desc->family > PC_AF_INET)) {
+        pc__error(PC_VALUE, "manager: unknown family %d", (int)desc->family);
+        return NULL;
+    }
+    pc_manager *m = (pc_manager *)pc__calloc(1, sizeof *m);
+    if (!m) return NULL;
+    memcpy(m->authkey, key, keylen);
+    m->authkey_size = keylen;
+    m->family = desc ? desc->family : PC_AF_DEFAULT;
+    m->owner = pc__p_m_pid();
+    return m;
+}
+
+// Start the server; it answers on back with [status, address or message].
+static int pc__p_m_start(pc_manager *m, const pc_manager_desc *desc, pc_connection **out_back) {
+    pc_connection *mine = NULL, *theirs = NULL;
+    const char *addr = desc && desc->address ? desc->address : "";
+    pc_family fam = addr[0] ? m->family : PC_AF_ABSTRACT;
+    int rc = pc_pipe(1, &mine, &theirs);
+    pc_args *a = rc ? NULL : pc_args_new();
+    if (!a) { rc = rc ? rc : PC_NOMEM; goto done; }
+    if ((rc = pc_args_add_str(a, addr)) || (rc = pc_args_add_int(a, fam)) ||
+        (rc = pc_args_add_bytes(a, m->authkey, m->authkey_size)) ||
+        (rc = pc_args_add_connection(a, theirs)))
+        goto done;
+    pc_process_desc pd;
+    memset(&pd, 0, sizeof pd);
+    pd.target = pc__p_m_server_main;
+    pd.args = a;
+    pd.name = "SyncManager";
+    pd.daemon = PC_DAEMON_YES;      // so this process's exit ends it
+    pd.context = desc ? desc->context : NULL;
+    m->server = pc_process_new(&pd);
+    rc = m->server ? pc_process_start(m->server) : pc_last_error_code();
+done:
+    pc_args_free(a);
+    pc_connection_free(theirs);
+    if (rc) pc_connection_free(mine);
+    else *out_back = mine;
+    return rc;
+}
+
+PYCONC_API pc_manager *pc_manager_new(const pc_manager_desc *desc) {
+    pc_connection *back = NULL;
+    pc_args *r = NULL;
+    int64_t status;
+    const char *text;
+    pc_manager *m = pc__p_m_alloc(desc);
+    if (!m) return NULL;
+    int rc = pc__p_m_start(m, desc, &back);
+    if (rc == PC_OK && pc_connection_recv_args(back, &r) != PC_OK)
+        rc = pc__error(PC_OS, "manager server exited before it listened");
+    if (rc == PC_OK && (pc_args_get_int(r, 0, &status) || pc_args_get_str(r, 1, &text)))
+        rc = pc__error(PC_OS, "manager server sent a malformed answer");
+    if (rc == PC_OK && status) rc = pc__error((int)status, "manager server: %s", text);
+    if (rc == PC_OK && !(m->address = pc__strdup(text))) rc = PC_NOMEM;
+    pc_args_free(r);
+    pc_connection_free(back);
+    if (rc == PC_OK) return m;
+    char why[256];
+    snprintf(why, sizeof why, "%s", pc_last_error());
+    m->shut = 1;
+    if (m->server && pc_process_pid(m->server)) pc_process_join(m->server, PC_FOREVER);
+    pc_manager_free(m);
+    pc__error(rc, "%s", why);
+    return NULL;
+}
+
+PYCONC_API pc_manager *pc_manager_connect(const pc_manager_desc *desc) {
+    if (!desc || !desc->address) {
+        pc__error(PC_VALUE, "pc_manager_connect: the address is required");
+        return NULL;
+    }
+    pc_manager *m = pc__p_m_alloc(desc);
+    if (!m) return NULL;
+    m->shut = 1;            // nothing to stop here
+    m->address = pc__strdup(desc->address);
+    pc_connection *c = NULL;
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = desc->address;
+    cd.family = m->family;
+    cd.authkey = m->authkey;
+    cd.authkey_size = m->authkey_size;
+    int rc = m->address ? pc_client(&cd, &c) : PC_NOMEM;
+    pc_connection_free(c);
+    if (rc == PC_OK) { m->shut = 0; return m; }
+    char why[256];
+    snprintf(why, sizeof why, "%s", pc_last_error());
+    pc_manager_free(m);
+    pc__error(rc, "%s", why);
+    return NULL;
+}
+
+// Ask the server to exit; the reply (or the end of the connection) says
+// it has stopped accepting.
+static void pc__p_m_request_stop(pc_manager *m) {
+    pc_proxy *p = pc__p_m_proxy_new(m->address, m->family, m->authkey, m->authkey_size, 0, 0);
+    if (!p) return;
+    (void)pc__p_m_call(p, "shutdown", NULL, NULL);
+    pc_proxy_free(p);
+}
+
+PYCONC_API int pc_manager_shutdown(pc_manager *m) {
+    if (!m) return pc__error(PC_VALUE, "pc_manager_shutdown: manager is NULL");
+    if (m->shut) return PC_OK;
+    m->shut = 1;
+    if (!m->server || m->owner != pc__p_m_pid()) return PC_OK;
+    pc__p_m_request_stop(m);
+    if (pc_process_join(m->server, 1.0) != PC_OK) {
+        pc_process_kill(m->server);
+        pc_process_join(m->server, PC_FOREVER);
+    }
+    return PC_OK;
+}
+
+PYCONC_API void pc_manager_free(pc_manager *m) {
+    if (!m) return;
+    pc_manager_shutdown(m);
+    pc_process_free(m->server);
+    pc__free(m->address);
+    pc__free(m);
+}
+
+PYCONC_API const char *pc_manager_address(const pc_manager *m) { return m ? m->address : NULL; }
+
+static int pc__p_m_make(pc_manager *m, int dict, pc_proxy **out) {
+    const char *what = dict ? "pc_manager_dict" : "pc_manager_list";
+    pc_args *a = NULL, *reply = NULL;
+    int64_t id;
+    if (!m || !out) return pc__error(PC_VALUE, "%s: NULL argument", what);
+    if (m->shut) return pc__error(PC_RUNTIME, "%s: the manager is shut down", what);
+    pc_proxy *p = pc__p_m_proxy_new(m->address, m->family, m->authkey, m->authkey_size, 0, dict);
+    if (!p || !(a = pc_args_new())) { pc_proxy_free(p); return PC_NOMEM; }
+    int rc = pc_args_add_str(a, dict ? "dict" : "list");
+    if (rc == PC_OK) rc = pc__p_m_call(p, "create", a, &reply);
+    if (rc == PC_OK && pc_args_get_int(reply, 3, &id)) rc = pc__error(PC_BROKEN, "bad reply");
+    pc_args_free(a);
+    pc_args_free(reply);
+    if (rc) { pc_proxy_free(p); return rc; }
+    p->id = id;
+    *out = p;
+    return PC_OK;
+}
+
+PYCONC_API int pc_manager_dict(pc_manager *m, pc_proxy **out_proxy) {
+    return pc__p_m_make(m, 1, out_proxy);
+}
+PYCONC_API int pc_manager_list(pc_manager *m, pc_proxy **out_proxy) {
+    return pc__p_m_make(m, 0, out_proxy);
+}
 
 // >>H.entry: the program's way in, which knows every part
 PYCONC_API void pc_process_bootstrap(int argc, char **argv) {

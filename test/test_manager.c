@@ -1,0 +1,550 @@
+/* Tests of pyconc_process.h's Manager (multiprocessing's SyncManager): the
+   server process, dict and list proxies and every call on them, proxies
+   crossing to children under fork, spawn and forkserver, a SIGKILLed
+   server, and bad input (unknown object or method, wrong types, garbage
+   on the wire, use after shutdown). This program is also the image spawned
+   and forkserver children run. */
+#define PYCONC_IMPLEMENTATION
+#define PYCONC_PROCESS_IMPLEMENTATION
+#include "pyconc_process.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "pc_test.h"
+#include "pc_proc_test.h"
+
+// >>helpers
+static pc_manager *manager_on(pc_start_method m) {
+    pc_manager_desc d;
+    memset(&d, 0, sizeof d);
+    d.context = pc_get_context(m);
+    pc_manager *mg = pc_manager_new(&d);
+    CHECK_MSG(mg != NULL, "pc_manager_new: %s", pc_last_error());
+    return mg;
+}
+
+static int64_t get_int(pc_proxy *p, const char *key) {
+    pc_proxy_value v;
+    CHECK_OK(pc_proxy_dict_get(p, key, NULL, &v));
+    CHECK_EQ(v.type, PC_ARG_INT);
+    return v.i;
+}
+
+static int t_zero(void *arg) { (void)arg; return 0; }
+
+// Descriptors open once method m has started a process (the forkserver
+// keeps its channel open): the count a case must end with.
+static int fds_after_warm_up(pc_start_method m) {
+    pc_process *p = proc_new(m, t_zero, NULL, PC_DAEMON_NO);
+    CHECK_OK(pc_process_start(p));
+    CHECK_OK(pc_process_join(p, 30));
+    pc_process_free(p);
+    return count_fds();
+}
+
+// >>dict
+TEST(dict_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_proxy_dict_set(d, "a", pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_dict_set(d, "b", pc_proxy_double(2.5)));
+    CHECK_OK(pc_proxy_dict_set(d, "c", pc_proxy_bytes("x\0y", 3)));
+    CHECK_OK(pc_proxy_dict_set(d, "d", pc_proxy_str("four")));
+    CHECK_OK(pc_proxy_dict_set(d, "e", pc_proxy_none()));
+    CHECK_OK(pc_proxy_dict_set(d, "a", pc_proxy_int(-7)));     // replaces, keeps the order
+    CHECK_EQ(get_int(d, "a"), -7);
+    pc_proxy_value v;
+    CHECK_OK(pc_proxy_dict_get(d, "b", NULL, &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 2.5);
+    CHECK_OK(pc_proxy_dict_get(d, "c", NULL, &v));
+    CHECK(v.type == PC_ARG_BYTES && v.size == 3 && memcmp(v.data, "x\0y", 3) == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_dict_get(d, "d", NULL, &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "four") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_dict_get(d, "e", NULL, &v));
+    CHECK_EQ(v.type, PC_ARG_NONE);
+    // get with a default; a missing key without one is KeyError (PC_VALUE)
+    pc_proxy_value dflt = pc_proxy_int(42);
+    CHECK_OK(pc_proxy_dict_get(d, "zz", &dflt, &v));
+    CHECK(v.type == PC_ARG_INT && v.i == 42);
+    CHECK_RC(pc_proxy_dict_get(d, "zz", NULL, &v), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "KeyError") != NULL);
+    size_t n;
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, 5);
+    int found;
+    CHECK_OK(pc_proxy_dict_contains(d, "c", &found));
+    CHECK_EQ(found, 1);
+    CHECK_OK(pc_proxy_dict_del(d, "c"));
+    CHECK_OK(pc_proxy_dict_contains(d, "c", &found));
+    CHECK_EQ(found, 0);
+    CHECK_RC(pc_proxy_dict_del(d, "c"), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "KeyError") != NULL);
+    pc_args *keys;
+    CHECK_OK(pc_proxy_dict_keys(d, &keys));
+    const char *want[] = {"a", "b", "d", "e"};
+    CHECK_EQ(pc_args_len(keys), 4);
+    for (size_t i = 0; i < 4; i++) {
+        const char *k;
+        CHECK_OK(pc_args_get_str(keys, i, &k));
+        CHECK(strcmp(k, want[i]) == 0);
+    }
+    pc_args_free(keys);
+    CHECK_OK(pc_proxy_dict_pop(d, "d", NULL, &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "four") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_RC(pc_proxy_dict_pop(d, "d", NULL, &v), PC_VALUE);
+    CHECK_OK(pc_proxy_dict_pop(d, "d", &dflt, &v));
+    CHECK_EQ(v.i, 42);
+    pc_args *pairs = pc_args_new();
+    CHECK_OK(pc_args_add_str(pairs, "x"));
+    CHECK_OK(pc_args_add_int(pairs, 10));
+    CHECK_OK(pc_args_add_str(pairs, "y"));
+    CHECK_OK(pc_args_add_str(pairs, "why"));
+    CHECK_OK(pc_proxy_dict_update(d, pairs));
+    CHECK_EQ(get_int(d, "x"), 10);
+    CHECK_OK(pc_args_add_int(pairs, 5));       // a key without a value: nothing changes
+    CHECK_RC(pc_proxy_dict_update(d, pairs), PC_VALUE);
+    pc_args_free(pairs);
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, 5);
+    CHECK_OK(pc_proxy_dict_clear(d));
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, 0);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// >>list
+TEST(list_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *l;
+    CHECK_OK(pc_manager_list(m, &l));
+    for (int i = 0; i < 3; i++) CHECK_OK(pc_proxy_list_append(l, pc_proxy_int(i)));
+    pc_args *more = pc_args_new();
+    CHECK_OK(pc_args_add_str(more, "s"));
+    CHECK_OK(pc_args_add_double(more, 0.5));
+    CHECK_OK(pc_proxy_list_extend(l, more));
+    pc_args_free(more);
+    size_t n;
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 5);
+    pc_proxy_value v;
+    CHECK_OK(pc_proxy_list_get(l, -1, &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 0.5);
+    CHECK_OK(pc_proxy_list_set(l, 0, pc_proxy_str("zero")));
+    CHECK_OK(pc_proxy_list_reverse(l));
+    CHECK_OK(pc_proxy_list_get(l, 4, &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "zero") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_list_get(l, 0, &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 0.5);
+    CHECK_OK(pc_proxy_list_pop(l, -1, &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "zero") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_list_pop(l, 1, &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "s") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 3);
+    CHECK_RC(pc_proxy_list_get(l, 3, &v), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "IndexError") != NULL);
+    CHECK_RC(pc_proxy_list_get(l, -4, &v), PC_VALUE);
+    CHECK_RC(pc_proxy_list_set(l, 9, pc_proxy_int(1)), PC_VALUE);
+    CHECK_RC(pc_proxy_list_pop(l, 9, &v), PC_VALUE);
+    // a dict call on a list, and the other way round
+    CHECK_RC(pc_proxy_dict_set(l, "k", pc_proxy_int(1)), PC_VALUE);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_RC(pc_proxy_list_append(d, pc_proxy_int(1)), PC_VALUE);
+    pc_proxy_free(d);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// >>children: proxies cross in a pack and connect by themselves
+// The child adds its marks to the dict and list it was given.
+static int child_marks(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_proxy *d = NULL, *l = NULL;
+    int64_t k;
+    if (pc_proxy_from_args(a, 0, &d) || pc_proxy_from_args(a, 1, &l) ||
+        pc_args_get_int(a, 2, &k))
+        return 10;
+    char key[32];
+    snprintf(key, sizeof key, "child%lld", (long long)k);
+    int rc = pc_proxy_dict_set(d, key, pc_proxy_int(k)) || pc_proxy_list_append(l, pc_proxy_int(k));
+    rc = rc || pc_proxy_list_reverse(l);
+    pc_proxy_free(d);
+    pc_proxy_free(l);
+    return rc ? 11 : 0;
+}
+
+static void children_mark(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    pc_manager *m = manager_on(method);
+    pc_proxy *d, *l;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_list(m, &l));
+    // the parent's proxies are connected before the children start: a fork
+    // child must not use the copies of those connections
+    CHECK_OK(pc_proxy_dict_set(d, "parent", pc_proxy_int(-1)));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_int(-1)));
+    pc_process *kids[4];
+    for (int i = 0; i < 4; i++) {
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_proxy_add_to_args(a, d));
+        CHECK_OK(pc_proxy_add_to_args(a, l));
+        CHECK_OK(pc_args_add_int(a, i));
+        kids[i] = proc_new(method, child_marks, a, PC_DAEMON_NO);
+        pc_args_free(a);
+        CHECK_OK(pc_process_start(kids[i]));
+        // the parent keeps using its connection while the children run
+        CHECK_EQ(get_int(d, "parent"), -1);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK_OK(pc_process_join(kids[i], 30));
+        CHECK_EQ(pc_process_exitcode(kids[i]), 0);
+        pc_process_free(kids[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "child%d", i);
+        CHECK_EQ(get_int(d, key), i);
+    }
+    size_t n;
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 5);
+    pc_proxy_free(d);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(children_fork) { children_mark(PC_START_FORK); }
+TEST(children_spawn) { children_mark(PC_START_SPAWN); }
+TEST(children_forkserver) { children_mark(PC_START_FORKSERVER); }
+
+// A fork child's first call on an inherited, connected proxy reconnects:
+// the reply can never reach the parent's reader (Python's gh-101320).
+static int child_uses_inherited(void *arg) {
+    pc_proxy *d = (pc_proxy *)arg;
+    for (int i = 0; i < 200; i++)
+        if (pc_proxy_dict_set(d, "child", pc_proxy_int(i))) return 1;
+    return 0;
+}
+
+TEST(fork_child_reconnects) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_proxy_dict_set(d, "parent", pc_proxy_int(0)));
+    for (int round = 0; round < 5; round++) {
+        pc_process_desc pd;
+        memset(&pd, 0, sizeof pd);
+        pd.target = child_uses_inherited;
+        pd.arg = d;                     // the pointer itself: fork only
+        pd.context = pc_get_context(PC_START_FORK);
+        pc_process *p = pc_process_new(&pd);
+        CHECK(p != NULL);
+        CHECK_OK(pc_process_start(p));
+        for (int i = 0; i < 200; i++) {
+            CHECK_OK(pc_proxy_dict_set(d, "parent", pc_proxy_int(i)));
+            CHECK_EQ(get_int(d, "parent"), i);
+        }
+        CHECK_OK(pc_process_join(p, 30));
+        CHECK_EQ(pc_process_exitcode(p), 0);
+        pc_process_free(p);
+        CHECK_EQ(get_int(d, "child"), 199);
+    }
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// >>death: a SIGKILLed server makes every call PC_BROKEN, at once
+static void killed_server(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    for (int round = 0; round < 3; round++) {
+        pc_manager *m = manager_on(method);
+        pc_proxy *d, *l, *fresh;
+        CHECK_OK(pc_manager_dict(m, &d));
+        CHECK_OK(pc_manager_list(m, &l));
+        CHECK_OK(pc_proxy_dict_set(d, "k", pc_proxy_int(1)));
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_proxy_add_to_args(a, d));
+        CHECK_OK(pc_proxy_from_args(a, 0, &fresh));     // not connected yet
+        pc_args_free(a);
+        CHECK_OK(pc_process_kill(m->server));
+        CHECK_OK(pc_process_join(m->server, 30));
+        double t0 = pc_monotonic();
+        pc_proxy_value v;
+        size_t n;
+        for (int i = 0; i < 3; i++) {
+            CHECK_RC(pc_proxy_dict_get(d, "k", NULL, &v), PC_BROKEN);
+            CHECK_RC(pc_proxy_list_append(l, pc_proxy_int(1)), PC_BROKEN);
+            CHECK_RC(pc_proxy_len(fresh, &n), PC_BROKEN);
+        }
+        pc_proxy *late;
+        CHECK_RC(pc_manager_dict(m, &late), PC_BROKEN);
+        CHECK(pc_monotonic() - t0 < 5.0);               // no timeout involved: prompt
+        pc_proxy_free(d);
+        pc_proxy_free(l);
+        pc_proxy_free(fresh);
+        pc_manager_free(m);
+    }
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(killed_server_fork) { killed_server(PC_START_FORK); }
+TEST(killed_server_spawn) { killed_server(PC_START_SPAWN); }
+TEST(killed_server_forkserver) { killed_server(PC_START_FORKSERVER); }
+
+// >>bad input
+// Requests a proxy never sends, straight on the wire: the server answers
+// each with an error and keeps serving.
+TEST(bad_requests) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    size_t keylen;
+    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_manager_address(m);
+    cd.authkey = key;
+    cd.authkey_size = keylen;
+    pc_connection *c;
+    CHECK_OK(pc_client(&cd, &c));
+    // garbage bytes: an error reply, the connection stays
+    pc_args *reply;
+    int64_t status;
+    for (int i = 0; i < 10; i++) {
+        CHECK_OK(pc_connection_send_bytes(c, "\x01garbage", 0, 8));
+        CHECK_OK(pc_connection_recv_args(c, &reply));
+        CHECK_OK(pc_args_get_int(reply, 1, &status));
+        CHECK_EQ(status, PC_VALUE);
+        pc_args_free(reply);
+    }
+    // well-formed packs that are bad requests
+    struct { int64_t id; const char *method; int nargs; } bad[] = {
+        {999, "len", 0}, {0, "nosuch", 0}, {1, "nosuch", 0}, {1, "set", 0}, {1, "set", 1},
+        {1, "get", 1}, {0, "create", 0},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pc_args *req = pc_args_new();
+        CHECK_OK(pc_args_add_int(req, 7));
+        CHECK_OK(pc_args_add_int(req, bad[i].id));
+        CHECK_OK(pc_args_add_str(req, bad[i].method));
+        for (int k = 0; k < bad[i].nargs; k++) CHECK_OK(pc_args_add_double(req, 1.0));
+        CHECK_OK(pc_connection_send_args(c, req));
+        pc_args_free(req);
+        CHECK_OK(pc_connection_recv_args(c, &reply));
+        CHECK_OK(pc_args_get_int(reply, 1, &status));
+        CHECK_MSG(status == PC_VALUE, "request %zu: status %lld", i, (long long)status);
+        pc_args_free(reply);
+    }
+    // a bad frame (a negative length) ends this connection only
+    CHECK_OK(pc_connection_send_bytes(c, "x", 0, 1));   // then raw bytes below
+    CHECK_OK(pc_connection_recv_args(c, &reply));
+    pc_args_free(reply);
+    unsigned char frame[4] = {0xff, 0xff, 0xff, 0xf0};
+    CHECK_EQ(write(pc_connection_fileno(c), frame, 4), 4);
+    void *buf;
+    size_t n;
+    CHECK(pc_connection_recv_bytes(c, 0, &buf, &n) != PC_OK);
+    pc_connection_free(c);
+    // a wrong key is refused by the handshake
+    cd.authkey = "wrong";
+    cd.authkey_size = 5;
+    CHECK_RC(pc_client(&cd, &c), PC_AUTH);
+    // the server still serves
+    CHECK_OK(pc_proxy_dict_set(d, "alive", pc_proxy_int(1)));
+    CHECK_EQ(get_int(d, "alive"), 1);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(bad_arguments) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d, *p;
+    pc_proxy_value v, weird = pc_proxy_int(1);
+    weird.type = PC_ARG_CONNECTION;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_RC(pc_proxy_dict_set(NULL, "k", pc_proxy_int(1)), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_set(d, NULL, pc_proxy_int(1)), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_set(d, "k", weird), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_set(d, "k", pc_proxy_str(NULL)), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_set(d, "k", pc_proxy_bytes(NULL, 3)), PC_VALUE);
+    CHECK_OK(pc_proxy_dict_set(d, "k", pc_proxy_bytes(NULL, 0)));
+    CHECK_RC(pc_proxy_dict_get(d, "k", NULL, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_len(d, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_update(d, NULL), PC_VALUE);
+    pc_args *pairs = pc_args_new();
+    CHECK_OK(pc_args_add_int(pairs, 1));                // key not a str
+    CHECK_OK(pc_args_add_int(pairs, 1));
+    CHECK_RC(pc_proxy_dict_update(d, pairs), PC_VALUE);
+    pc_args_free(pairs);
+    // a pack item that is not a proxy
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_int(a, 5));
+    CHECK_OK(pc_args_add_bytes(a, "pcproxy1 but short", 18));
+    CHECK_RC(pc_proxy_from_args(a, 0, &p), PC_VALUE);
+    CHECK_RC(pc_proxy_from_args(a, 1, &p), PC_VALUE);
+    CHECK_RC(pc_proxy_from_args(a, 2, &p), PC_VALUE);
+    pc_args_free(a);
+    pc_manager_desc nokey;
+    memset(&nokey, 0, sizeof nokey);
+    nokey.authkey = "k";            // 0 bytes of it
+    CHECK(pc_manager_new(&nokey) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    CHECK(pc_manager_connect(NULL) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    pc_manager_desc nowhere;
+    memset(&nowhere, 0, sizeof nowhere);
+    nowhere.address = "/nonexistent/dir/sock";
+    nowhere.context = pc_get_context(PC_START_FORK);
+    CHECK(pc_manager_new(&nowhere) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_OS);
+    // use after shutdown: the manager refuses, proxies are broken
+    CHECK_OK(pc_manager_shutdown(m));
+    CHECK_OK(pc_manager_shutdown(m));
+    CHECK_RC(pc_manager_dict(m, &p), PC_RUNTIME);
+    CHECK_RC(pc_proxy_dict_get(d, "k", NULL, &v), PC_BROKEN);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// >>connect: a second manager object on a server started elsewhere
+TEST(connect_tcp) {
+    int fds = count_fds();
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = "127.0.0.1:0";
+    md.authkey = "secret";
+    md.authkey_size = 6;
+    md.context = pc_get_context(PC_START_FORK);
+    pc_manager *m = pc_manager_new(&md);
+    CHECK_MSG(m != NULL, "%s", pc_last_error());
+    CHECK(strncmp(pc_manager_address(m), "127.0.0.1:", 10) == 0);
+    md.address = pc_manager_address(m);
+    pc_manager *other = pc_manager_connect(&md);
+    CHECK_MSG(other != NULL, "%s", pc_last_error());
+    pc_proxy *l;
+    CHECK_OK(pc_manager_list(other, &l));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_str("over tcp")));
+    md.authkey = "wrong!";
+    CHECK(pc_manager_connect(&md) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_AUTH);
+    CHECK_OK(pc_manager_shutdown(other));               // stops only the other object
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_str("still")));
+    pc_manager_free(other);
+    pc_manager_free(m);
+    pc_proxy_value v;
+    CHECK_RC(pc_proxy_list_get(l, 0, &v), PC_BROKEN);
+    pc_proxy_free(l);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// >>threads: one proxy shared by threads (calls take turns on its connection)
+static pc_proxy *shared_proxy;
+
+static int thread_sets(void *arg) {
+    int t = (int)(intptr_t)arg;
+    for (int i = 0; i < 100; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "t%d-%d", t, i);
+        if (pc_proxy_dict_set(shared_proxy, key, pc_proxy_int(i))) return 1;
+        pc_proxy_value v;
+        if (pc_proxy_dict_get(shared_proxy, key, NULL, &v) || v.i != i) return 2;
+    }
+    return 0;
+}
+
+TEST(threads_share_proxy) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    CHECK_OK(pc_manager_dict(m, &shared_proxy));
+    pc_thread *ts[4];
+    for (int t = 0; t < 4; t++) {
+        pc_thread_desc td;
+        memset(&td, 0, sizeof td);
+        td.target = thread_sets;
+        td.arg = (void *)(intptr_t)t;
+        ts[t] = pc_thread_new(&td);
+        CHECK(ts[t] != NULL);
+        CHECK_OK(pc_thread_start(ts[t]));
+    }
+    for (int t = 0; t < 4; t++) {
+        CHECK_OK(pc_thread_join(ts[t], PC_FOREVER));
+        pc_thread_free(ts[t]);
+    }
+    size_t n;
+    CHECK_OK(pc_proxy_len(shared_proxy, &n));
+    CHECK_EQ(n, 400);
+    pc_proxy_free(shared_proxy);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// >>owner exit: a manager its owner never shut down ends with the owner
+static int owner_leaves(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_connection *c = NULL;
+    if (pc_args_get_connection(a, 0, &c)) return 1;
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.context = pc_get_context(PC_START_FORK);
+    pc_manager *m = pc_manager_new(&md);
+    if (!m) return 2;
+    const char *addr = pc_manager_address(m);
+    return pc_connection_send_bytes(c, addr, 0, strlen(addr) + 1) ? 3 : 0;  // m not freed
+}
+
+TEST(owner_exit_stops_server) {
+    int fds = fds_after_warm_up(PC_START_FORK);
+    pc_connection *r, *w;
+    CHECK_OK(pc_pipe(0, &r, &w));
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_connection(a, w));
+    pc_process *p = proc_new(PC_START_FORK, owner_leaves, a, PC_DAEMON_NO);
+    pc_args_free(a);
+    pc_connection_free(w);
+    CHECK_OK(pc_process_start(p));
+    void *addr;
+    size_t n;
+    CHECK_OK(pc_connection_recv_bytes(r, 0, &addr, &n));
+    CHECK_OK(pc_process_join(p, 30));
+    CHECK_EQ(pc_process_exitcode(p), 0);
+    pc_process_free(p);
+    pc_connection_free(r);
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = (const char *)addr;
+    CHECK(pc_manager_connect(&md) == NULL);              // nobody listens there now
+    CHECK_EQ(pc_last_error_code(), PC_OS);
+    pc_connection_bytes_free(addr);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
