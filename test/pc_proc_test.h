@@ -52,6 +52,50 @@ static __attribute__((unused)) pc_process *proc_new(pc_start_method m, pc_target
     return p;
 }
 
+// >>lifetimes: start, join, kill a child; the leak marks around a case
+// Start fn under start method m with pack a (may be NULL).
+static __attribute__((unused)) pc_process *pct_start(pc_start_method m, pc_target_fn fn,
+                                                     const pc_args *a) {
+    pc_process *p = proc_new(m, fn, a, PC_DAEMON_INHERIT);
+    CHECK_OK(pc_process_start(p));
+    return p;
+}
+
+// Join (20 s at most) and return the exit code; frees p.
+static __attribute__((unused)) int pct_finish(pc_process *p) {
+    CHECK_OK(pc_process_join(p, 20));
+    int code = pc_process_exitcode(p);
+    pc_process_free(p);
+    return code;
+}
+
+// SIGKILL p and reap it; its exit code must say so. Frees p.
+static __attribute__((unused)) void pct_kill_and_reap(pc_process *p) {
+    CHECK_OK(pc_process_kill(p));
+    CHECK_OK(pc_process_join(p, 10));
+    CHECK_EQ(pc_process_exitcode(p), -SIGKILL);
+    pc_process_free(p);
+}
+
+static int pct_nothing(void *arg) { (void)arg; return 0; }
+
+// What a case must give back: the descriptors open at its start.
+typedef struct pct_leak { int fds; } pct_leak;
+static __attribute__((unused)) pct_leak pct_leak_now(void) {
+    pct_leak k = {count_fds()};
+    return k;
+}
+// The same, once the start method's server (the forkserver) runs, so that
+// it does not count as a leak of the case.
+static __attribute__((unused)) pct_leak pct_leak_begin(pc_start_method m) {
+    CHECK_EQ(pct_finish(pct_start(m, pct_nothing, NULL)), 0);
+    return pct_leak_now();
+}
+static __attribute__((unused)) void pct_leak_end(pct_leak k) {
+    CHECK_EQ(count_fds(), k.fds);
+    CHECK(no_zombies());
+}
+
 // >>syscalls: the system calls a piece of code makes, children included
 #if defined(__linux__) && defined(PTRACE_GET_SYSCALL_INFO)
 #define PCT_HAVE_SYSCOUNT 1

@@ -18,42 +18,6 @@
 #include "pc_proc_test.h"
 
 // >>helpers
-static pc_process *start(pc_start_method m, pc_target_fn fn, const pc_args *a) {
-    pc_process *p = proc_new(m, fn, a, PC_DAEMON_INHERIT);
-    CHECK_OK(pc_process_start(p));
-    return p;
-}
-
-// Join (20 s at most) and return the exit code; frees p.
-static int finish(pc_process *p) {
-    CHECK_OK(pc_process_join(p, 20));
-    int code = pc_process_exitcode(p);
-    pc_process_free(p);
-    return code;
-}
-
-static void kill_and_reap(pc_process *p) {
-    CHECK_OK(pc_process_kill(p));
-    CHECK_OK(pc_process_join(p, 10));
-    CHECK_EQ(pc_process_exitcode(p), -SIGKILL);
-    pc_process_free(p);
-}
-
-typedef struct leak_mark { int fds; } leak_mark;
-static int t_nothing(void *arg) { (void)arg; return 0; }
-
-// Descriptors now, once the start method's server (if any) runs.
-static leak_mark leak_begin(pc_start_method m) {
-    CHECK_EQ(finish(start(m, t_nothing, NULL)), 0);
-    leak_mark k = {count_fds()};
-    return k;
-}
-
-static void leak_end(leak_mark k) {
-    CHECK_EQ(count_fds(), k.fds);
-    CHECK(no_zombies());
-}
-
 static pc_mp_queue *fixed_queue(pc_mp_queue_kind kind, long maxsize, size_t item_size) {
     pc_mp_queue_desc d;
     memset(&d, 0, sizeof d);
@@ -74,7 +38,7 @@ static pc_args *pack(pc_mp_queue *q, int n, const int64_t *ints) {
 }
 
 static pc_process *start_with(pc_start_method m, pc_target_fn fn, pc_args *a) {
-    pc_process *p = start(m, fn, a);
+    pc_process *p = pct_start(m, fn, a);
     pc_args_free(a);
     return p;
 }
@@ -545,7 +509,7 @@ TEST(lifo_priority_local) {
 // 4 producer and 4 consumer processes of 4 threads each: every item
 // arrives exactly once.
 static void body_many(pc_start_method m, pc_mp_queue_kind kind) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     enum { PROCS = 4 };
     size_t total = (size_t)PROCS * STRESS_THREADS * STRESS_PER_THREAD;
     pc_mp_queue *q = fixed_queue(kind, 64, sizeof(int64_t));
@@ -561,9 +525,9 @@ static void body_many(pc_start_method m, pc_mp_queue_kind kind) {
             (producer ? prod : cons)[i] = start_with(m, t_stress, a);
         }
     }
-    for (int i = 0; i < PROCS; i++) CHECK_EQ(finish(prod[i]), 0);
+    for (int i = 0; i < PROCS; i++) CHECK_EQ(pct_finish(prod[i]), 0);
     CHECK_OK(pc_mp_queue_shutdown(q, 0));
-    for (int i = 0; i < PROCS; i++) CHECK_EQ(finish(cons[i]), 0);
+    for (int i = 0; i < PROCS; i++) CHECK_EQ(pct_finish(cons[i]), 0);
     const int32_t *marks = (const int32_t *)pc_mp_array_get_obj(arr);
     size_t got = 0;
     for (size_t i = 0; i < total; i++) {
@@ -573,7 +537,7 @@ static void body_many(pc_start_method m, pc_mp_queue_kind kind) {
     CHECK_EQ(got, total);
     pc_mp_array_free(arr);
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(many_fifo_fork) { body_many(PC_START_FORK, PC_MP_QUEUE_FIFO); }
 TEST(many_fifo_spawn) { body_many(PC_START_SPAWN, PC_MP_QUEUE_FIFO); }
@@ -586,10 +550,10 @@ TEST(many_lifo_fork) { body_many(PC_START_FORK, PC_MP_QUEUE_LIFO); }
 // put more than a pipe holds is joined before anyone reads (no join
 // deadlock: Python's documented one).
 static void body_putter_exits(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     pc_mp_queue *q = fixed_queue(PC_MP_QUEUE_FIFO, 0, sizeof(int64_t));
     int64_t args[2] = {100, 1000};
-    CHECK_EQ(finish(start_with(m, t_put_range, pack(q, 2, args))), 0);
+    CHECK_EQ(pct_finish(start_with(m, t_put_range, pack(q, 2, args))), 0);
     CHECK_EQ(pc_mp_queue_qsize(q), 1000);
     for (int64_t i = 100, v; i < 1100; i++) {
         CHECK_OK(pc_mp_queue_get(q, &v, 0));
@@ -599,7 +563,7 @@ static void body_putter_exits(pc_start_method m) {
     CHECK_RC(pc_mp_queue_get(q, &v, 0.1), PC_EMPTY);
     CHECK(strstr(pc_last_error(), "died") == NULL);
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(putter_exits_fork) { body_putter_exits(PC_START_FORK); }
 TEST(putter_exits_spawn) { body_putter_exits(PC_START_SPAWN); }
@@ -610,7 +574,7 @@ TEST(putter_exits_forkserver) { body_putter_exits(PC_START_FORKSERVER); }
 // goes on promptly and delivers exactly the committed items (the half one
 // is not there, the committed one is), and the queue works on.
 static void body_producer_killed(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     for (int round = 0; round < 3; round++) {
         int64_t where = round == 1 ? 2 : 0;
         pc_mp_queue *q = fixed_queue(PC_MP_QUEUE_FIFO, 16, sizeof(int64_t));
@@ -623,7 +587,7 @@ static void body_producer_killed(pc_start_method m) {
         CHECK_OK(pc_mp_event_wait(stopped, 10));
         int64_t v;
         CHECK_RC(pc_mp_queue_get(q, &v, 0.05), PC_EMPTY);   // held by the stopped putter
-        kill_and_reap(p);
+        pct_kill_and_reap(p);
         double t0 = pc_monotonic();
         CHECK_OK(pc_mp_queue_get(q, &v, 5));
         double took = pc_monotonic() - t0;
@@ -646,7 +610,7 @@ static void body_producer_killed(pc_start_method m) {
         pc_mp_event_free(stopped);
         pc_mp_queue_free(q);
     }
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(producer_killed_in_put_fork) { body_producer_killed(PC_START_FORK); }
 TEST(producer_killed_in_put_spawn) { body_producer_killed(PC_START_SPAWN); }
@@ -655,7 +619,7 @@ TEST(producer_killed_in_put_forkserver) { body_producer_killed(PC_START_FORKSERV
 // A consumer is SIGKILLed inside get, its item copied out but not taken:
 // every item is delivered exactly once between it and us.
 static void body_consumer_killed(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     for (int kind = 0; kind < 3; kind++) {
         enum { N = 50 };
         pc_mp_queue *q = fixed_queue((pc_mp_queue_kind)kind, N, sizeof(int64_t));
@@ -668,7 +632,7 @@ static void body_consumer_killed(pc_start_method m) {
         pc_args_add_mp_array(a, arr);
         pc_process *p = start_with(m, t_get_then_stop, a);
         CHECK_OK(pc_mp_event_wait(stopped, 10));
-        kill_and_reap(p);
+        pct_kill_and_reap(p);
         int32_t *marks = (int32_t *)pc_mp_array_get_obj(arr);
         int64_t v;
         while (pc_mp_queue_get(q, &v, 0) == PC_OK) marks[v]++;
@@ -677,7 +641,7 @@ static void body_consumer_killed(pc_start_method m) {
         pc_mp_event_free(stopped);
         pc_mp_queue_free(q);
     }
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(consumer_killed_in_get_fork) { body_consumer_killed(PC_START_FORK); }
 TEST(consumer_killed_in_get_spawn) { body_consumer_killed(PC_START_SPAWN); }
@@ -686,7 +650,7 @@ TEST(consumer_killed_in_get_forkserver) { body_consumer_killed(PC_START_FORKSERV
 // The last producer dies while getters wait with no timeout: a getter in
 // another process and this one are told PC_BROKEN.
 static void body_last_producer_dies(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     pc_mp_queue *q = fixed_queue(PC_MP_QUEUE_FIFO, 8, sizeof(int64_t));
     int64_t v = 9;
     pc_process *prod = start_with(m, t_put_one_and_wait, pack(q, 1, &v));
@@ -695,18 +659,18 @@ static void body_last_producer_dies(pc_start_method m) {
     int64_t want = PC_BROKEN;
     pc_process *getter = start_with(m, t_get_expect, pack(q, 1, &want));
     CHECK_RC(pc_mp_queue_get(q, &v, 0.05), PC_EMPTY);   // alive: nothing broken yet
-    kill_and_reap(prod);
+    pct_kill_and_reap(prod);
     double t0 = pc_monotonic();
     CHECK_RC(pc_mp_queue_get(q, &v, PC_FOREVER), PC_BROKEN);
     double took = pc_monotonic() - t0;
     CHECK_MSG(took < 2.0, "PC_BROKEN took %.3f s", took);
     CHECK(strstr(pc_last_error(), "died") != NULL);
-    CHECK_EQ(finish(getter), 0);
+    CHECK_EQ(pct_finish(getter), 0);
     // A put makes it a queue again.
     CHECK_OK(pc_mp_queue_put(q, &v, 0));
     CHECK_OK(pc_mp_queue_get(q, &v, PC_FOREVER));
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(last_producer_dies_fork) { body_last_producer_dies(PC_START_FORK); }
 TEST(last_producer_dies_spawn) { body_last_producer_dies(PC_START_SPAWN); }
@@ -715,16 +679,16 @@ TEST(last_producer_dies_forkserver) { body_last_producer_dies(PC_START_FORKSERVE
 // shutdown across processes: a getter blocked in another process on the
 // empty queue wakes with PC_SHUTDOWN.
 static void body_shutdown_across(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     pc_mp_queue *q = fixed_queue(PC_MP_QUEUE_FIFO, 4, sizeof(int64_t));
     int64_t want = PC_SHUTDOWN, v = 1;
     pc_process *getter = start_with(m, t_get_expect, pack(q, 1, &want));
     CHECK_RC(pc_process_join(getter, 0.1), PC_TIMEOUT);     // blocked
     CHECK_OK(pc_mp_queue_shutdown(q, 0));
-    CHECK_EQ(finish(getter), 0);
+    CHECK_EQ(pct_finish(getter), 0);
     CHECK_RC(pc_mp_queue_put(q, &v, 0), PC_SHUTDOWN);
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(shutdown_across_fork) { body_shutdown_across(PC_START_FORK); }
 TEST(shutdown_across_spawn) { body_shutdown_across(PC_START_SPAWN); }
@@ -734,7 +698,7 @@ TEST(shutdown_across_forkserver) { body_shutdown_across(PC_START_FORKSERVER); }
 // another process (PC_SHUTDOWN: dropped items count as done, but one got
 // item never was).
 static void body_immediate_releases_join(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     pc_mp_queue_desc d;
     memset(&d, 0, sizeof d);
     d.item_size = sizeof(int64_t);
@@ -746,11 +710,11 @@ static void body_immediate_releases_join(pc_start_method m) {
     pc_process *joiner = start_with(m, t_join_expect, pack(q, 1, &want));
     CHECK_RC(pc_process_join(joiner, 0.1), PC_TIMEOUT);
     CHECK_OK(pc_mp_queue_shutdown(q, 1));
-    CHECK_EQ(finish(joiner), 0);
+    CHECK_EQ(pct_finish(joiner), 0);
     CHECK_EQ(pc_mp_queue_qsize(q), 0);
     CHECK_RC(pc_mp_queue_get(q, &v, PC_FOREVER), PC_SHUTDOWN);
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(immediate_releases_join_fork) { body_immediate_releases_join(PC_START_FORK); }
 TEST(immediate_releases_join_spawn) { body_immediate_releases_join(PC_START_SPAWN); }
@@ -758,11 +722,11 @@ TEST(immediate_releases_join_forkserver) { body_immediate_releases_join(PC_START
 
 // LIFO and PRIORITY order hold across processes.
 static void body_order(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     enum { N = 30 };
     pc_mp_queue *q = fixed_queue(PC_MP_QUEUE_LIFO, N, sizeof(int64_t));
     int64_t args[2] = {0, N};
-    CHECK_EQ(finish(start_with(m, t_put_range, pack(q, 2, args))), 0);
+    CHECK_EQ(pct_finish(start_with(m, t_put_range, pack(q, 2, args))), 0);
     for (int64_t i = N - 1, v; i >= 0; i--) {
         CHECK_OK(pc_mp_queue_get(q, &v, 0));
         CHECK_EQ(v, i);
@@ -770,7 +734,7 @@ static void body_order(pc_start_method m) {
     pc_mp_queue_free(q);
     q = fixed_queue(PC_MP_QUEUE_PRIORITY, N, sizeof(int64_t));
     int64_t n = N;
-    CHECK_EQ(finish(start_with(m, t_put_keys_down, pack(q, 1, &n))), 0);
+    CHECK_EQ(pct_finish(start_with(m, t_put_keys_down, pack(q, 1, &n))), 0);
     // Keys k % 3, put N-1 .. 0: key 0 first, and within a key the order of
     // the puts (descending values).
     int64_t key, v, last_key = -1, last_v = 0;
@@ -784,7 +748,7 @@ static void body_order(pc_start_method m) {
         last_v = v;
     }
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(order_fork) { body_order(PC_START_FORK); }
 TEST(order_spawn) { body_order(PC_START_SPAWN); }
@@ -793,7 +757,7 @@ TEST(order_forkserver) { body_order(PC_START_FORKSERVER); }
 // JoinableQueue: consumer processes task_done every item; join returns in
 // the parent; one task_done too many is PC_VALUE.
 static void body_joinable(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     pc_mp_queue_desc d;
     memset(&d, 0, sizeof d);
     d.item_size = sizeof(int64_t);
@@ -808,9 +772,9 @@ static void body_joinable(pc_start_method m) {
     CHECK_RC(pc_mp_queue_task_done(q), PC_VALUE);
     CHECK(strstr(pc_last_error(), "too many") != NULL);
     CHECK_OK(pc_mp_queue_shutdown(q, 0));
-    for (int i = 0; i < 2; i++) CHECK_EQ(finish(w[i]), 0);
+    for (int i = 0; i < 2; i++) CHECK_EQ(pct_finish(w[i]), 0);
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(joinable_fork) { body_joinable(PC_START_FORK); }
 TEST(joinable_spawn) { body_joinable(PC_START_SPAWN); }
@@ -818,9 +782,9 @@ TEST(joinable_forkserver) { body_joinable(PC_START_FORKSERVER); }
 
 // A pack put by a child comes out whole in the parent.
 static void body_pack_across(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     pc_mp_queue *q = pc_mp_queue_new(NULL);
-    CHECK_EQ(finish(start_with(m, t_put_pack, pack(q, 0, NULL))), 0);
+    CHECK_EQ(pct_finish(start_with(m, t_put_pack, pack(q, 0, NULL))), 0);
     pc_args *got = NULL;
     CHECK_OK(pc_mp_queue_get_args(q, &got, 5));
     int64_t i;
@@ -832,7 +796,7 @@ static void body_pack_across(pc_start_method m) {
     CHECK(i == 42 && strcmp(s, "hello") == 0 && x == 2.5);
     pc_args_free(got);
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(pack_across_fork) { body_pack_across(PC_START_FORK); }
 TEST(pack_across_spawn) { body_pack_across(PC_START_SPAWN); }
@@ -840,7 +804,7 @@ TEST(pack_across_forkserver) { body_pack_across(PC_START_FORKSERVER); }
 
 // A queue crosses a connection in a pack, and a tampered one is refused.
 TEST(queue_over_connection) {
-    leak_mark k = leak_begin(PC_START_FORK);
+    pct_leak k = pct_leak_begin(PC_START_FORK);
     pc_connection *x, *y;
     CHECK_OK(pc_pipe(1, &x, &y));
     pc_mp_queue *q = fixed_queue(PC_MP_QUEUE_FIFO, 4, 8);
@@ -861,7 +825,7 @@ TEST(queue_over_connection) {
     pc_mp_queue_free(q);
     pc_connection_free(x);
     pc_connection_free(y);
-    leak_end(k);
+    pct_leak_end(k);
 }
 
 // >>descriptors: packs holding connections and shared objects
@@ -947,7 +911,7 @@ static int t_get_tagged(void *arg) {
 }
 
 TEST(fd_packs_local) {
-    leak_mark k = leak_begin(PC_START_FORK);
+    pct_leak k = pct_leak_begin(PC_START_FORK);
     pc_mp_queue *q = pc_mp_queue_new(NULL);
     pc_mp_array *marks = marks_new(8);
     for (int64_t t = 0; t < 8; t++) CHECK_OK(put_tagged(q, t, marks));
@@ -1001,14 +965,14 @@ TEST(fd_packs_local) {
     pc_mp_queue_free(inner);
     pc_mp_array_free(marks);
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 
 // Putters and getters in several processes at once: every pack reaches
 // exactly one getter with its own descriptors (its pipe says its tag, the
 // array it carries is the one marked).
 static void body_fd_many(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     enum { PROCS = 3, EACH = 40 };
     pc_mp_queue_desc d;
     memset(&d, 0, sizeof d);
@@ -1024,14 +988,14 @@ static void body_fd_many(pc_start_method m) {
         prod[i] = start_with(m, t_put_tagged, a);
         cons[i] = start_with(m, t_get_tagged, pack(q, 0, NULL));
     }
-    for (int i = 0; i < PROCS; i++) CHECK_EQ(finish(prod[i]), 0);
+    for (int i = 0; i < PROCS; i++) CHECK_EQ(pct_finish(prod[i]), 0);
     CHECK_OK(pc_mp_queue_shutdown(q, 0));
-    for (int i = 0; i < PROCS; i++) CHECK_EQ(finish(cons[i]), 0);
+    for (int i = 0; i < PROCS; i++) CHECK_EQ(pct_finish(cons[i]), 0);
     const int32_t *mk = (const int32_t *)pc_mp_array_get_obj(marks);
     for (int i = 0; i < PROCS * EACH; i++) CHECK_MSG(mk[i] == 1, "pack %d: %d times", i, mk[i]);
     pc_mp_array_free(marks);
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(fd_packs_many_fork) { body_fd_many(PC_START_FORK); }
 TEST(fd_packs_many_spawn) { body_fd_many(PC_START_SPAWN); }
@@ -1063,7 +1027,7 @@ static int t_fd_put_then_stop(void *arg) {
 // reader sees the end of file) or after it (where 2: it is delivered with
 // its own write end). The packs before it come out whole either way.
 static void body_fd_putter_killed(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     for (int round = 0; round < 4; round++) {
         int64_t where = round % 2 ? 2 : 0, n = 3;
         pc_mp_queue *q = pc_mp_queue_new(NULL);
@@ -1077,7 +1041,7 @@ static void body_fd_putter_killed(pc_start_method m) {
         pc_process *p = start_with(m, t_fd_put_then_stop, a);
         pc_connection_free(w);
         CHECK_OK(pc_mp_event_wait(stopped, 10));
-        kill_and_reap(p);
+        pct_kill_and_reap(p);
         pc_args *got;
         for (int64_t t = 0; t < n; t++) {
             CHECK_OK(pc_mp_queue_get_args(q, &got, 5));
@@ -1107,7 +1071,7 @@ static void body_fd_putter_killed(pc_start_method m) {
         pc_mp_event_free(stopped);
         pc_mp_queue_free(q);
     }
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(fd_putter_killed_fork) { body_fd_putter_killed(PC_START_FORK); }
 TEST(fd_putter_killed_spawn) { body_fd_putter_killed(PC_START_SPAWN); }
@@ -1140,7 +1104,7 @@ static int t_fd_get_then_stop(void *arg) {
 // (where 2: the pack was its; the repairer closes its descriptors, whose
 // pipe's reader sees the end of file). Every other pack comes out whole.
 static void body_fd_getter_killed(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     for (int round = 0; round < 4; round++) {
         enum { N = 6 };
         int64_t where = round % 2 ? 2 : 1, n = 2;
@@ -1162,7 +1126,7 @@ static void body_fd_getter_killed(pc_start_method m) {
         pc_args_add_int(a, where);
         pc_process *p = start_with(m, t_fd_get_then_stop, a);
         CHECK_OK(pc_mp_event_wait(stopped, 10));
-        kill_and_reap(p);
+        pct_kill_and_reap(p);
         pc_args *got;
         for (int64_t t = where == 2 ? n + 1 : n; t < N; t++) {
             pc_connection *w2 = NULL;
@@ -1186,7 +1150,7 @@ static void body_fd_getter_killed(pc_start_method m) {
         pc_mp_event_free(stopped);
         pc_mp_queue_free(q);
     }
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(fd_getter_killed_fork) { body_fd_getter_killed(PC_START_FORK); }
 TEST(fd_getter_killed_spawn) { body_fd_getter_killed(PC_START_SPAWN); }
@@ -1226,7 +1190,7 @@ static int t_put_expect(void *arg) {
 // timeout: a putter in another process and this one get PC_BROKEN. While
 // it lives nothing is broken.
 static void body_putter_broken(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     pc_mp_queue *q = fixed_queue(PC_MP_QUEUE_FIFO, 2, sizeof(int64_t));
     pc_mp_event *got = pc_mp_event_new();
     for (int64_t i = 0; i < 2; i++) CHECK_OK(pc_mp_queue_put(q, &i, 0));
@@ -1240,19 +1204,19 @@ static void body_putter_broken(pc_start_method m) {
     for (int i = 0; i < 2; i++) CHECK_OK(pc_mp_queue_put(q, &v, 0));
     pc_process *putter = start_with(m, t_put_expect, pack(q, 1, &want));
     CHECK_RC(pc_mp_queue_put(q, &v, 0.05), PC_FULL);        // alive: nothing broken yet
-    kill_and_reap(cons);
+    pct_kill_and_reap(cons);
     double t0 = pc_monotonic();
     CHECK_RC(pc_mp_queue_put(q, &v, PC_FOREVER), PC_BROKEN);
     double took = pc_monotonic() - t0;
     CHECK_MSG(took < 2.0, "PC_BROKEN took %.3f s", took);
     CHECK(strstr(pc_last_error(), "consumers") != NULL);
-    CHECK_EQ(finish(putter), 0);
+    CHECK_EQ(pct_finish(putter), 0);
     // A get makes room again.
     CHECK_OK(pc_mp_queue_get(q, &v, 0));
     CHECK_OK(pc_mp_queue_put(q, &v, PC_FOREVER));
     pc_mp_event_free(got);
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(putter_broken_fork) { body_putter_broken(PC_START_FORK); }
 TEST(putter_broken_spawn) { body_putter_broken(PC_START_SPAWN); }
@@ -1262,7 +1226,7 @@ TEST(putter_broken_forkserver) { body_putter_broken(PC_START_FORKSERVER); }
 // gets PC_BROKEN, here and in another process. Before the death (its
 // first task done, the second not yet) join only waits.
 static void body_join_broken(pc_start_method m) {
-    leak_mark k = leak_begin(m);
+    pct_leak k = pct_leak_begin(m);
     pc_mp_queue_desc d;
     memset(&d, 0, sizeof d);
     d.item_size = sizeof(int64_t);
@@ -1280,16 +1244,16 @@ static void body_join_broken(pc_start_method m) {
     CHECK_OK(pc_mp_queue_task_done(q));
     pc_process *joiner = start_with(m, t_join_expect, pack(q, 1, &want));
     CHECK_RC(pc_mp_queue_join_timeout(q, 0.05), PC_TIMEOUT);
-    kill_and_reap(cons);
+    pct_kill_and_reap(cons);
     double t0 = pc_monotonic();
     CHECK_RC(pc_mp_queue_join(q), PC_BROKEN);
     double took = pc_monotonic() - t0;
     CHECK_MSG(took < 2.0, "PC_BROKEN took %.3f s", took);
     CHECK(strstr(pc_last_error(), "done") != NULL);
-    CHECK_EQ(finish(joiner), 0);
+    CHECK_EQ(pct_finish(joiner), 0);
     pc_mp_event_free(got);
     pc_mp_queue_free(q);
-    leak_end(k);
+    pct_leak_end(k);
 }
 TEST(join_broken_fork) { body_join_broken(PC_START_FORK); }
 TEST(join_broken_spawn) { body_join_broken(PC_START_SPAWN); }

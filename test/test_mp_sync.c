@@ -50,45 +50,6 @@ static page *page_of(const pc_args *a, size_t i) {
     return p == MAP_FAILED ? NULL : (page *)p;
 }
 
-static pc_process *start(pc_start_method m, pc_target_fn fn, const pc_args *a) {
-    pc_process *p = proc_new(m, fn, a, PC_DAEMON_INHERIT);
-    CHECK_OK(pc_process_start(p));
-    return p;
-}
-
-// Join (10 s at most) and return the exit code; frees p.
-static int finish(pc_process *p) {
-    CHECK_OK(pc_process_join(p, 10));
-    int code = pc_process_exitcode(p);
-    pc_process_free(p);
-    return code;
-}
-
-static void kill_and_reap(pc_process *p) {
-    CHECK_OK(pc_process_kill(p));
-    CHECK_OK(pc_process_join(p, 10));
-    CHECK_EQ(pc_process_exitcode(p), -SIGKILL);
-    pc_process_free(p);
-}
-
-typedef struct leak_mark { int fds; } leak_mark;
-static leak_mark leak_begin(void) { leak_mark m = {count_fds()}; return m; }
-static int t_nothing(void *arg);
-
-// The same, once a server the start method keeps (the forkserver) runs.
-static leak_mark leak_begin_m(pc_start_method m) {
-    pc_process *p = proc_new(m, t_nothing, NULL, PC_DAEMON_INHERIT);
-    CHECK_OK(pc_process_start(p));
-    CHECK_OK(pc_process_join(p, 10));
-    pc_process_free(p);
-    return leak_begin();
-}
-
-static void leak_end(leak_mark m) {
-    CHECK_EQ(count_fds(), m.fds);
-    CHECK(no_zombies());
-}
-
 // >>targets
 // Pack: lock, page, n. n times: take the lock, check nobody else is in,
 // bump the counter slowly, leave.
@@ -277,7 +238,7 @@ static void run_thread(pc_target_fn fn, void *arg) {
 
 // >>cases: Lock and RLock
 TEST(lock_basics) {
-    leak_mark mark = leak_begin();
+    pct_leak mark = pct_leak_now();
     pc_mp_lock *l = pc_mp_lock_new();
     CHECK(l != NULL);
     CHECK_EQ(pc_mp_lock_locked(l), 0);
@@ -306,11 +267,11 @@ TEST(lock_basics) {
     pc_mp_event_free(e);
     pc_mp_lock_free(l);
     pc_mp_lock_free(NULL);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 
 TEST(rlock_basics) {
-    leak_mark mark = leak_begin();
+    pct_leak mark = pct_leak_now();
     pc_mp_rlock *l = pc_mp_rlock_new();
     CHECK(l != NULL);
     CHECK_EQ(pc_mp_rlock_is_owned(l), 0);
@@ -334,7 +295,7 @@ TEST(rlock_basics) {
     CHECK_OK(pc_mp_rlock_acquire(l, 0));
     CHECK_OK(pc_mp_rlock_release(l));
     pc_mp_rlock_free(l);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 
 // A thread that ends holding the lock: the next acquirer is told.
@@ -355,7 +316,7 @@ TEST(lock_thread_died_holding) {
 }
 
 static void body_lock_counter(pc_start_method m, int recursive) {
-    leak_mark mark = leak_begin_m(m);
+    pct_leak mark = pct_leak_begin(m);
     page *pg;
     pc_connection *pc = page_new(&pg);
     pc_mp_lock *l = recursive ? NULL : pc_mp_lock_new();
@@ -366,16 +327,16 @@ static void body_lock_counter(pc_start_method m, int recursive) {
     CHECK_OK(pc_args_add_connection(a, pc));
     CHECK_OK(pc_args_add_int(a, n));
     pc_process *ps[4];
-    for (int i = 0; i < 4; i++) ps[i] = start(m, recursive ? t_rlock_counter : t_lock_counter, a);
+    for (int i = 0; i < 4; i++) ps[i] = pct_start(m, recursive ? t_rlock_counter : t_lock_counter, a);
     pc_args_free(a);
-    for (int i = 0; i < 4; i++) CHECK_EQ(finish(ps[i]), 0);
+    for (int i = 0; i < 4; i++) CHECK_EQ(pct_finish(ps[i]), 0);
     CHECK_EQ(pg->counter, 4 * n);
     CHECK_EQ(pg->overlap, 0);
     munmap((void *)pg, 4096);
     pc_connection_free(pc);
     pc_mp_lock_free(l);
     pc_mp_rlock_free(rl);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 TEST(lock_counter_fork) { body_lock_counter(PC_START_FORK, 0); }
 TEST(lock_counter_spawn) { body_lock_counter(PC_START_SPAWN, 0); }
@@ -388,14 +349,14 @@ TEST(rlock_counter_forkserver) { body_lock_counter(PC_START_FORKSERVER, 1); }
 // one are told PC_OWNER_DEAD in turn. Repaired, the lock works on;
 // released unrepaired, every later acquire is PC_BROKEN, in every process.
 static void body_owner_dead(pc_start_method m) {
-    leak_mark mark = leak_begin_m(m);
+    pct_leak mark = pct_leak_begin(m);
     for (int repair = 0; repair < 2; repair++) {
         pc_mp_lock *l = pc_mp_lock_new();
         pc_mp_event *held = pc_mp_event_new();
         pc_args *a = pc_args_new();
         pc_args_add_mp_lock(a, l);
         pc_args_add_mp_event(a, held);
-        pc_process *holder = start(m, t_hold_lock, a);
+        pc_process *holder = pct_start(m, t_hold_lock, a);
         pc_args_free(a);
         CHECK_OK(pc_mp_event_wait(held, 10));
         CHECK_RC(pc_mp_lock_acquire(l, 0), PC_TIMEOUT);
@@ -403,10 +364,10 @@ static void body_owner_dead(pc_start_method m) {
         a = pc_args_new();
         pc_args_add_mp_lock(a, l);
         pc_args_add_int(a, PC_OWNER_DEAD);
-        pc_process *waiter = start(m, t_acquire_expect, a);
+        pc_process *waiter = pct_start(m, t_acquire_expect, a);
         pc_args_free(a);
-        kill_and_reap(holder);
-        CHECK_EQ(finish(waiter), 0);    // it got PC_OWNER_DEAD, repaired, released
+        pct_kill_and_reap(holder);
+        CHECK_EQ(pct_finish(waiter), 0);    // it got PC_OWNER_DEAD, repaired, released
         // The waiter repaired it: whole again for us.
         CHECK_OK(pc_mp_lock_acquire(l, 5));
         CHECK_OK(pc_mp_lock_release(l));
@@ -415,10 +376,10 @@ static void body_owner_dead(pc_start_method m) {
         a = pc_args_new();
         pc_args_add_mp_lock(a, l);
         pc_args_add_mp_event(a, held);
-        holder = start(m, t_hold_lock, a);
+        holder = pct_start(m, t_hold_lock, a);
         pc_args_free(a);
         CHECK_OK(pc_mp_event_wait(held, 10));
-        kill_and_reap(holder);
+        pct_kill_and_reap(holder);
         CHECK_RC(pc_mp_lock_acquire(l, 5), PC_OWNER_DEAD);
         if (repair) {
             CHECK_OK(pc_mp_lock_consistent(l));
@@ -433,13 +394,13 @@ static void body_owner_dead(pc_start_method m) {
             a = pc_args_new();
             pc_args_add_mp_lock(a, l);
             pc_args_add_int(a, PC_BROKEN);
-            CHECK_EQ(finish(start(m, t_acquire_expect, a)), 0);
+            CHECK_EQ(pct_finish(pct_start(m, t_acquire_expect, a)), 0);
             pc_args_free(a);
         }
         pc_mp_event_free(held);
         pc_mp_lock_free(l);
     }
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 TEST(lock_owner_dead_fork) { body_owner_dead(PC_START_FORK); }
 TEST(lock_owner_dead_spawn) { body_owner_dead(PC_START_SPAWN); }
@@ -447,7 +408,7 @@ TEST(lock_owner_dead_forkserver) { body_owner_dead(PC_START_FORKSERVER); }
 
 // >>cases: Semaphore
 TEST(semaphore_basics) {
-    leak_mark mark = leak_begin();
+    pct_leak mark = pct_leak_now();
     CHECK(pc_mp_semaphore_new(-1) == NULL);
     CHECK_EQ(pc_last_error_code(), PC_VALUE);
     pc_mp_semaphore *s = pc_mp_semaphore_new(2);
@@ -470,33 +431,33 @@ TEST(semaphore_basics) {
     CHECK_RC(pc_mp_semaphore_release(s, 2), PC_VALUE);
     CHECK_OK(pc_mp_semaphore_release(s, 1));
     pc_mp_semaphore_free(s);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 
 // Waiters in other processes: one is killed asleep in acquire; the units
 // released afterwards all reach the live ones, none is lost to the dead.
 static void body_semaphore_cross(pc_start_method m) {
-    leak_mark mark = leak_begin_m(m);
+    pct_leak mark = pct_leak_begin(m);
     pc_mp_semaphore *s = pc_mp_semaphore_new(0);
     pc_mp_event *ready = pc_mp_event_new();
     pc_args *a = pc_args_new();
     pc_args_add_mp_semaphore(a, s);
     pc_args_add_mp_event(a, ready);
-    pc_process *victim = start(m, t_sem_take, a);
+    pc_process *victim = pct_start(m, t_sem_take, a);
     CHECK_OK(pc_mp_event_wait(ready, 10));
     while (pct_proc_state(pc_process_pid(victim)) != 'S') sched_yield();    // asleep in it
-    kill_and_reap(victim);
+    pct_kill_and_reap(victim);
     pc_process *live[2];
-    for (int i = 0; i < 2; i++) live[i] = start(m, t_sem_take, a);
+    for (int i = 0; i < 2; i++) live[i] = pct_start(m, t_sem_take, a);
     pc_args_free(a);
     CHECK_OK(pc_mp_semaphore_release(s, 2));
-    for (int i = 0; i < 2; i++) CHECK_EQ(finish(live[i]), 0);
+    for (int i = 0; i < 2; i++) CHECK_EQ(pct_finish(live[i]), 0);
     CHECK_EQ(pc_mp_semaphore_get_value(s), 0);
     CHECK_OK(pc_mp_semaphore_release(s, 1));
     CHECK_OK(pc_mp_semaphore_acquire(s, 0));
     pc_mp_event_free(ready);
     pc_mp_semaphore_free(s);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 TEST(semaphore_cross_fork) { body_semaphore_cross(PC_START_FORK); }
 TEST(semaphore_cross_spawn) { body_semaphore_cross(PC_START_SPAWN); }
@@ -521,23 +482,23 @@ TEST(event_basics) {
 // A relay through two processes, and a waiter killed asleep in wait: the
 // set that follows still wakes the live waiter.
 static void body_event_cross(pc_start_method m) {
-    leak_mark mark = leak_begin_m(m);
+    pct_leak mark = pct_leak_begin(m);
     pc_mp_event *go = pc_mp_event_new(), *done = pc_mp_event_new();
     pc_args *a = pc_args_new();
     pc_args_add_mp_event(a, go);
     pc_args_add_mp_event(a, done);
-    pc_process *victim = start(m, t_event_relay, a);
-    pc_process *live = start(m, t_event_relay, a);
+    pc_process *victim = pct_start(m, t_event_relay, a);
+    pc_process *live = pct_start(m, t_event_relay, a);
     pc_args_free(a);
     while (pct_proc_state(pc_process_pid(victim)) != 'S') sched_yield();
-    kill_and_reap(victim);
+    pct_kill_and_reap(victim);
     CHECK_EQ(pc_mp_event_is_set(done), 0);
     CHECK_OK(pc_mp_event_set(go));
     CHECK_OK(pc_mp_event_wait(done, 10));
-    CHECK_EQ(finish(live), 0);
+    CHECK_EQ(pct_finish(live), 0);
     pc_mp_event_free(go);
     pc_mp_event_free(done);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 TEST(event_cross_fork) { body_event_cross(PC_START_FORK); }
 TEST(event_cross_spawn) { body_event_cross(PC_START_SPAWN); }
@@ -574,7 +535,7 @@ static void cond_wait_for_waiters(cond_ctx *x, int n) {
 static int pred_flag(void *ctx) { return *(volatile int *)ctx; }
 
 TEST(condition_basics) {
-    leak_mark mark = leak_begin();
+    pct_leak mark = pct_leak_now();
     pc_mp_condition *c = pc_mp_condition_new(NULL, NULL);
     CHECK(c != NULL);
     CHECK_RC(pc_mp_condition_wait(c, 0), PC_RUNTIME);
@@ -611,7 +572,7 @@ TEST(condition_basics) {
     CHECK_OK(pc_mp_condition_release(c));
     pc_mp_condition_free(c);
     pc_mp_rlock_free(rl);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 
 // notify(n) wakes n of the waiters, notify_all the rest; repeated.
@@ -644,7 +605,7 @@ TEST(condition_notify_counts) {
 // 1..3 waiters (processes) are SIGKILLed asleep in wait; a fresh waiter is
 // still woken by notify_all at once (glibc's shared pthread_cond_t is not).
 static void body_cond_killed_waiters(pc_start_method m) {
-    leak_mark mark = leak_begin_m(m);
+    pct_leak mark = pct_leak_begin(m);
     for (int killed = 1; killed <= 3; killed++) {
         pc_mp_condition *c = pc_mp_condition_new(NULL, NULL);
         pc_mp_semaphore *ready = pc_mp_semaphore_new(0);
@@ -652,14 +613,14 @@ static void body_cond_killed_waiters(pc_start_method m) {
         pc_args_add_mp_condition(a, c);
         pc_args_add_mp_semaphore(a, ready);
         pc_process *victims[3];
-        for (int i = 0; i < killed; i++) victims[i] = start(m, t_cond_wait, a);
+        for (int i = 0; i < killed; i++) victims[i] = pct_start(m, t_cond_wait, a);
         pc_args_free(a);
         for (int i = 0; i < killed; i++) CHECK_OK(pc_mp_semaphore_acquire(ready, 10));
         CHECK_OK(pc_mp_condition_acquire(c, 10));       // all are inside wait now
         CHECK_OK(pc_mp_condition_release(c));
         for (int i = 0; i < killed; i++) {
             while (pct_proc_state(pc_process_pid(victims[i])) != 'S') sched_yield();
-            kill_and_reap(victims[i]);
+            pct_kill_and_reap(victims[i]);
         }
         cond_ctx x;
         memset(&x, 0, sizeof x);
@@ -676,7 +637,7 @@ static void body_cond_killed_waiters(pc_start_method m) {
         pc_mp_semaphore_free(ready);
         pc_mp_condition_free(c);
     }
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 TEST(condition_killed_waiters_fork) { body_cond_killed_waiters(PC_START_FORK); }
 TEST(condition_killed_waiters_spawn) { body_cond_killed_waiters(PC_START_SPAWN); }
@@ -684,24 +645,24 @@ TEST(condition_killed_waiters_forkserver) { body_cond_killed_waiters(PC_START_FO
 
 // Across processes: the child waits, we notify.
 static void body_cond_cross(pc_start_method m) {
-    leak_mark mark = leak_begin_m(m);
+    pct_leak mark = pct_leak_begin(m);
     pc_mp_lock *l = pc_mp_lock_new();
     pc_mp_condition *c = pc_mp_condition_new(l, NULL);
     pc_mp_semaphore *ready = pc_mp_semaphore_new(0);
     pc_args *a = pc_args_new();
     pc_args_add_mp_condition(a, c);
     pc_args_add_mp_semaphore(a, ready);
-    pc_process *p = start(m, t_cond_wait, a);
+    pc_process *p = pct_start(m, t_cond_wait, a);
     pc_args_free(a);
     CHECK_OK(pc_mp_semaphore_acquire(ready, 10));
     CHECK_OK(pc_mp_lock_acquire(l, 10));                // the user's lock is the one
     CHECK_OK(pc_mp_condition_notify(c, 1));
     CHECK_OK(pc_mp_lock_release(l));
-    CHECK_EQ(finish(p), 0);
+    CHECK_EQ(pct_finish(p), 0);
     pc_mp_semaphore_free(ready);
     pc_mp_condition_free(c);
     pc_mp_lock_free(l);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 TEST(condition_cross_fork) { body_cond_cross(PC_START_FORK); }
 TEST(condition_cross_spawn) { body_cond_cross(PC_START_SPAWN); }
@@ -726,7 +687,7 @@ static int a_count(void *arg) { (void)arg; g_rounds++; return 0; }
 static int a_fail(void *arg) { (void)arg; return pc_raise(PC_VALUE, "action failed"); }
 
 TEST(barrier_basics) {
-    leak_mark mark = leak_begin();
+    pct_leak mark = pct_leak_now();
     CHECK(pc_mp_barrier_new(0, NULL, PC_FOREVER) == NULL);
     CHECK(pc_mp_barrier_new(2, NULL, NAN) == NULL);
     pc_mp_barrier *b = pc_mp_barrier_new(3, a_count, PC_FOREVER);
@@ -791,13 +752,13 @@ TEST(barrier_basics) {
     pc_thread_free(t);
     CHECK_RC(x.rc, PC_BROKEN);
     pc_mp_barrier_free(b);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 
 // Four processes through many rounds; the action runs once per round,
 // in whichever process arrives last.
 static void body_barrier_rounds(pc_start_method m) {
-    leak_mark mark = leak_begin_m(m);
+    pct_leak mark = pct_leak_begin(m);
     int rounds = PCT_SANITIZED ? 10 : 50;
     page *pg;
     pc_connection *pc = page_new(&pg);
@@ -807,14 +768,14 @@ static void body_barrier_rounds(pc_start_method m) {
     pc_args_add_connection(a, pc);
     pc_args_add_int(a, rounds);
     pc_process *ps[4];
-    for (int i = 0; i < 4; i++) ps[i] = start(m, t_barrier_rounds, a);
+    for (int i = 0; i < 4; i++) ps[i] = pct_start(m, t_barrier_rounds, a);
     pc_args_free(a);
-    for (int i = 0; i < 4; i++) CHECK_EQ(finish(ps[i]), 0);
+    for (int i = 0; i < 4; i++) CHECK_EQ(pct_finish(ps[i]), 0);
     CHECK_EQ(pg->round_actions, rounds);
     munmap((void *)pg, 4096);
     pc_connection_free(pc);
     pc_mp_barrier_free(b);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 TEST(barrier_rounds_fork) { body_barrier_rounds(PC_START_FORK); }
 TEST(barrier_rounds_spawn) { body_barrier_rounds(PC_START_SPAWN); }
@@ -824,28 +785,28 @@ TEST(barrier_rounds_forkserver) { body_barrier_rounds(PC_START_FORKSERVER); }
 // after its start, once later while asleep); the other three, waiting
 // with no timeout, are told PC_BROKEN promptly.
 static void body_barrier_party_killed(pc_start_method m) {
-    leak_mark mark = leak_begin_m(m);
+    pct_leak mark = pct_leak_begin(m);
     for (int early = 0; early < 2; early++) {
         pc_mp_barrier *b = pc_mp_barrier_new(4, NULL, PC_FOREVER);
         pc_args *a = pc_args_new();
         pc_args_add_mp_barrier(a, b);
-        pc_process *victim = start(m, t_sleep_holding, a);
-        if (early) kill_and_reap(victim);
+        pc_process *victim = pct_start(m, t_sleep_holding, a);
+        if (early) pct_kill_and_reap(victim);
         pc_process *ps[3];
-        for (int i = 0; i < 3; i++) ps[i] = start(m, t_barrier_expect_broken, a);
+        for (int i = 0; i < 3; i++) ps[i] = pct_start(m, t_barrier_expect_broken, a);
         pc_args_free(a);
         if (!early) {
             while (pc_mp_barrier_n_waiting(b) < 3 && pc_process_is_alive(ps[0])) sched_yield();
-            kill_and_reap(victim);
+            pct_kill_and_reap(victim);
         }
         double t0 = pc_monotonic();
-        for (int i = 0; i < 3; i++) CHECK_EQ(finish(ps[i]), 0);
+        for (int i = 0; i < 3; i++) CHECK_EQ(pct_finish(ps[i]), 0);
         double took = pc_monotonic() - t0;
         CHECK_MSG(took < 5.0, "the parties took %.3f s to see the death", took);
         CHECK_EQ(pc_mp_barrier_broken(b), 1);
         pc_mp_barrier_free(b);
     }
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 TEST(barrier_party_killed_fork) { body_barrier_party_killed(PC_START_FORK); }
 TEST(barrier_party_killed_spawn) { body_barrier_party_killed(PC_START_SPAWN); }
@@ -857,7 +818,7 @@ TEST(barrier_holder_exit_is_not_death) {
     pc_mp_barrier *b = pc_mp_barrier_new(2, NULL, PC_FOREVER);
     pc_args *a = pc_args_new();
     pc_args_add_mp_barrier(a, b);
-    CHECK_EQ(finish(start(PC_START_FORK, t_nothing, a)), 0);
+    CHECK_EQ(pct_finish(pct_start(PC_START_FORK, t_nothing, a)), 0);
     pc_args_free(a);
     bar_ctx x;
     memset(&x, 0, sizeof x);
@@ -871,7 +832,7 @@ TEST(barrier_holder_exit_is_not_death) {
 
 // >>cases: packs
 TEST(pack_freed_handle_refused) {
-    leak_mark mark = leak_begin();
+    pct_leak mark = pct_leak_now();
     pc_mp_lock *l = pc_mp_lock_new();
     pc_args *a = pc_args_new();
     CHECK_OK(pc_args_add_mp_lock(a, l));
@@ -892,13 +853,13 @@ TEST(pack_freed_handle_refused) {
     pc_args_free(a);
     pc_connection_free(x);
     pc_connection_free(y);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
 
 // A pack sent over a connection carries live objects; a receiver whose
 // object memory was tampered with refuses it.
 TEST(pack_over_connection) {
-    leak_mark mark = leak_begin();
+    pct_leak mark = pct_leak_now();
     pc_connection *x, *y;
     CHECK_OK(pc_pipe(1, &x, &y));
     pc_mp_semaphore *s = pc_mp_semaphore_new(0);
@@ -934,5 +895,5 @@ TEST(pack_over_connection) {
     pc_mp_semaphore_free(s);
     pc_connection_free(x);
     pc_connection_free(y);
-    leak_end(mark);
+    pct_leak_end(mark);
 }
