@@ -327,7 +327,8 @@ static void body_lock_counter(pc_start_method m, int recursive) {
     CHECK_OK(pc_args_add_connection(a, pc));
     CHECK_OK(pc_args_add_int(a, n));
     pc_process *ps[4];
-    for (int i = 0; i < 4; i++) ps[i] = pct_start(m, recursive ? t_rlock_counter : t_lock_counter, a);
+    for (int i = 0; i < 4; i++)
+        ps[i] = pct_start(m, recursive ? t_rlock_counter : t_lock_counter, a);
     pc_args_free(a);
     for (int i = 0; i < 4; i++) CHECK_EQ(pct_finish(ps[i]), 0);
     CHECK_EQ(pg->counter, 4 * n);
