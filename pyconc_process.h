@@ -13659,7 +13659,8 @@ PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc
 // A request is a pack [int id, int object, str method, args...], its reply
 // [int id, int status, str message, results...]. A value travels as two
 // items, [int type, payload], so that None (which a pack lacks) crosses too.
-#define PC__P_M_MAGIC "pcproxy1"
+#define PC__P_M_MAGIC "pcproxy2"
+#define PC__P_M_KIND_MAX 32     // a typeid's bytes, with its NUL
 
 typedef struct pc__p_m_val {
     int type;                   // a pc_arg_type: NONE, INT, DOUBLE, BYTES, STR
@@ -13803,24 +13804,39 @@ PYCONC_API void pc_proxy_value_free(pc_proxy_value *v) {
 }
 
 // >>I.server: the server process: a listener, a thread per connection
-// Objects are dicts (items with keys, in insertion order) and lists (items
-// without); one lock serialises every request, as the objects are small
-// and each request is short.
+// Each object has a kind (a row of pc__p_m_kinds: its typeid, how it is
+// made, its methods). Dicts keep items with keys, in insertion order, lists
+// items without. One lock serialises every request, as the objects are
+// small and each request is short; a kind whose method blocks (a lock's
+// acquire) lets go of it while it waits: objects stay where they are
+// (the table holds pointers), and none is freed while the server runs.
 typedef struct pc__p_m_item {
     char *key;                  // dicts only
     pc__p_m_val v;
 } pc__p_m_item;
 
-typedef struct pc__p_m_obj {
+typedef struct pc__p_m_obj pc__p_m_obj;
+
+typedef struct pc__p_m_kind {
+    const char *name;           // the typeid a proxy names ("dict", "list" ...)
+    // Set up a new object from the constructor's arguments (request items
+    // from 4 on); NULL: it starts empty.
+    int (*init)(pc__p_m_obj *o, const pc_args *req);
+    // Method m with its arguments from request item 3 on; results to reply.
+    int (*call)(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply);
+} pc__p_m_kind;
+
+struct pc__p_m_obj {
     int64_t id;
-    int is_dict;
-    pc__p_m_item *items;
+    const pc__p_m_kind *kind;
+    pc__p_m_item *items;        // dict, list
     size_t n, cap;
-} pc__p_m_obj;
+    void *state;                // what other kinds keep
+};
 
 typedef struct pc__p_m_server {
     pc_lock lock;
-    pc__p_m_obj *objs;
+    pc__p_m_obj **objs;
     size_t nobjs, cap;
     int64_t next_id;
     pc_listener *listener;
@@ -13830,8 +13846,14 @@ typedef struct pc__p_m_server {
 static pc__p_m_server pc__p_m_srv;  // one server per server process
 
 static pc__p_m_obj *pc__p_m_find_obj(int64_t id) {
-    for (size_t i = 0; i < pc__p_m_srv.nobjs; i++)
-        if (pc__p_m_srv.objs[i].id == id) return &pc__p_m_srv.objs[i];
+    // Ids are given in order and objects never leave: a binary search.
+    size_t lo = 0, hi = pc__p_m_srv.nobjs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pc__p_m_srv.objs[mid]->id == id) return pc__p_m_srv.objs[mid];
+        if (pc__p_m_srv.objs[mid]->id < id) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 
@@ -13841,19 +13863,6 @@ static size_t pc__p_m_find_key(const pc__p_m_obj *o, const char *key) {
     return (size_t)-1;
 }
 
-static int pc__p_m_create(const pc_args *req, pc_args *reply) {
-    const char *kind;
-    if (pc_args_get_str(req, 3, &kind) != PC_OK ||
-        (strcmp(kind, "dict") != 0 && strcmp(kind, "list") != 0))
-        return pc__error(PC_VALUE, "create: the kind is not \"dict\" or \"list\"");
-    pc__p_m_server *s = &pc__p_m_srv;
-    if (pc__grow(&s->objs, &s->cap, s->nobjs + 1, sizeof(pc__p_m_obj), 0)) return PC_NOMEM;
-    pc__p_m_obj *o = &pc__p_m_srv.objs[pc__p_m_srv.nobjs++];
-    memset(o, 0, sizeof *o);
-    o->id = ++pc__p_m_srv.next_id;
-    o->is_dict = kind[0] == 'd';
-    return pc_args_add_int(reply, o->id);
-}
 
 // Insert or replace key's value (v is moved into the dict on success).
 static int pc__p_m_dict_store(pc__p_m_obj *o, const char *key, pc__p_m_val *v) {
@@ -13932,6 +13941,7 @@ static int pc__p_m_dict_update(pc__p_m_obj *o, const pc_args *req) {
 
 static int pc__p_m_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
     const char *key;
+    if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
     if (strcmp(m, "set") == 0) return pc__p_m_dict_set(o, req);
     if (strcmp(m, "get") == 0) return pc__p_m_dict_lookup(o, req, reply, 0);
     if (strcmp(m, "pop") == 0) return pc__p_m_dict_lookup(o, req, reply, 1);
@@ -13993,6 +14003,7 @@ static int pc__p_m_list_call(pc__p_m_obj *o, const char *m, const pc_args *req, 
     size_t at = 0;
     pc__p_m_val v;
     int rc;
+    if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
     if (strcmp(m, "append") == 0) {
         if ((rc = pc__p_m_val_read(req, 3, &v))) return rc;
         if ((rc = pc__p_m_list_add(o, &v))) pc__p_m_val_clear(&v);
@@ -14021,6 +14032,42 @@ static int pc__p_m_list_call(pc__p_m_obj *o, const char *m, const pc_args *req, 
     return PC_OK;
 }
 
+static const pc__p_m_kind pc__p_m_dict_kind = {"dict", NULL, pc__p_m_dict_call};
+static const pc__p_m_kind pc__p_m_list_kind = {"list", NULL, pc__p_m_list_call};
+
+// Every kind the server makes.
+static const pc__p_m_kind *const pc__p_m_kinds[] = {
+    &pc__p_m_dict_kind,
+    &pc__p_m_list_kind,
+};
+
+static const pc__p_m_kind *pc__p_m_kind_find(const char *name) {
+    for (size_t i = 0; i < sizeof pc__p_m_kinds / sizeof pc__p_m_kinds[0]; i++)
+        if (strcmp(pc__p_m_kinds[i]->name, name) == 0) return pc__p_m_kinds[i];
+    return NULL;
+}
+
+// create: [typeid, constructor arguments...]; replies with the new id.
+static int pc__p_m_create(const pc_args *req, pc_args *reply) {
+    const char *name;
+    const pc__p_m_kind *kind;
+    if (pc_args_get_str(req, 3, &name) != PC_OK)
+        return pc__error(PC_VALUE, "create: the typeid is not a str");
+    if (!(kind = pc__p_m_kind_find(name)))
+        return pc__error(PC_VALUE, "create: unknown typeid '%s'", name);
+    pc__p_m_server *s = &pc__p_m_srv;
+    if (pc__grow(&s->objs, &s->cap, s->nobjs + 1, sizeof(pc__p_m_obj *), 0)) return PC_NOMEM;
+    pc__p_m_obj *o = (pc__p_m_obj *)pc__calloc(1, sizeof *o);
+    if (!o) return PC_NOMEM;
+    o->kind = kind;
+    int rc = kind->init ? kind->init(o, req) : PC_OK;
+    if (rc == PC_OK) rc = pc_args_add_int(reply, s->next_id + 1);
+    if (rc) { pc__free(o); return rc; }
+    o->id = ++s->next_id;
+    s->objs[s->nobjs++] = o;
+    return PC_OK;
+}
+
 // Run one request under the server's lock; results go to reply.
 static int pc__p_m_dispatch(int64_t id, const char *m, const pc_args *req, pc_args *reply) {
     if (id == 0 && strcmp(m, "create") == 0) return pc__p_m_create(req, reply);
@@ -14030,8 +14077,7 @@ static int pc__p_m_dispatch(int64_t id, const char *m, const pc_args *req, pc_ar
     }
     pc__p_m_obj *o = pc__p_m_find_obj(id);
     if (!o) return pc__error(PC_VALUE, "no object with id %lld", (long long)id);
-    if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
-    return o->is_dict ? pc__p_m_dict_call(o, m, req, reply) : pc__p_m_list_call(o, m, req, reply);
+    return o->kind->call(o, m, req, reply);
 }
 
 // Answer one received request on c. Returns what sending the reply gave.
@@ -14150,7 +14196,7 @@ struct pc_proxy {
     unsigned char authkey[PC_AUTHKEY_MAX];
     size_t authkey_size;
     int64_t id;                 // the object in the server (0: the server itself)
-    int is_dict;
+    char kind[PC__P_M_KIND_MAX];  // its typeid
     pc_lock lock;               // one call at a time on conn
     pc_connection *conn;        // NULL until the first call
     long pid;                   // the process conn belongs to
@@ -14160,7 +14206,7 @@ struct pc_proxy {
 static long pc__p_m_pid(void) { return pc_process_pid(pc_process_current()); }
 
 static pc_proxy *pc__p_m_proxy_new(const char *address, pc_family family, const void *key,
-                                 size_t keylen, int64_t id, int is_dict) {
+                                 size_t keylen, int64_t id, const char *kind) {
     pc_proxy *p = (pc_proxy *)pc__calloc(1, sizeof *p);
     if (!p) return NULL;
     p->address = pc__strdup(address);
@@ -14169,7 +14215,7 @@ static pc_proxy *pc__p_m_proxy_new(const char *address, pc_family family, const 
     memcpy(p->authkey, key, keylen);
     p->authkey_size = keylen;
     p->id = id;
-    p->is_dict = is_dict;
+    snprintf(p->kind, sizeof p->kind, "%s", kind);
     pc_lock_init(&p->lock);
     p->pid = pc__p_m_pid();
     return p;
@@ -14265,17 +14311,18 @@ static int pc__p_m_call(pc_proxy *p, const char *method, const pc_args *args, pc
     return rc;
 }
 
-static int pc__p_m_check(pc_proxy *p, int dict, const char *what) {
+// A call meant for a proxy of kind: refused on NULL and on another kind.
+static int pc__p_m_check(pc_proxy *p, const char *kind, const char *what) {
     if (!p) return pc__error(PC_VALUE, "%s: proxy is NULL", what);
-    if (p->is_dict != dict)
-        return pc__error(PC_VALUE, "%s: the proxy is a %s", what, p->is_dict ? "dict" : "list");
+    if (strcmp(p->kind, kind) != 0)
+        return pc__error(PC_VALUE, "%s: the proxy is a %s, not a %s", what, p->kind, kind);
     return PC_OK;
 }
 
 // A call whose arguments are [key] then an optional value.
 static int pc__p_m_key_call(pc_proxy *p, const char *what, const char *m, const char *key,
                           const pc_proxy_value *v, pc_args **out) {
-    int rc = pc__p_m_check(p, 1, what);
+    int rc = pc__p_m_check(p, "dict", what);
     if (rc) return rc;
     if (!key) return pc__error(PC_VALUE, "%s: key is NULL", what);
     pc_args *a = pc_args_new();
@@ -14349,7 +14396,7 @@ PYCONC_API int pc_proxy_len(pc_proxy *p, size_t *out_len) {
 PYCONC_API int pc_proxy_dict_keys(pc_proxy *p, pc_args **out_keys) {
     pc_args *reply = NULL;
     if (!out_keys) return pc__error(PC_VALUE, "pc_proxy_dict_keys: out_keys is NULL");
-    int rc = pc__p_m_check(p, 1, "pc_proxy_dict_keys");
+    int rc = pc__p_m_check(p, "dict", "pc_proxy_dict_keys");
     if (rc == PC_OK) rc = pc__p_m_call(p, "keys", NULL, &reply);
     if (rc) return rc;
     pc_args *keys = pc_args_new();
@@ -14362,25 +14409,25 @@ PYCONC_API int pc_proxy_dict_keys(pc_proxy *p, pc_args **out_keys) {
 }
 
 // A call whose arguments are the items of a user's pack (update, extend).
-static int pc__p_m_pack_call(pc_proxy *p, int dict, const char *what, const char *m,
+static int pc__p_m_pack_call(pc_proxy *p, const char *kind, const char *what, const char *m,
                            const pc_args *items) {
-    int rc = pc__p_m_check(p, dict, what);
+    int rc = pc__p_m_check(p, kind, what);
     if (rc) return rc;
     if (!items) return pc__error(PC_VALUE, "%s: the pack is NULL", what);
     return pc__p_m_call(p, m, items, NULL);
 }
 PYCONC_API int pc_proxy_dict_update(pc_proxy *p, const pc_args *pairs) {
-    return pc__p_m_pack_call(p, 1, "pc_proxy_dict_update", "update", pairs);
+    return pc__p_m_pack_call(p, "dict", "pc_proxy_dict_update", "update", pairs);
 }
 PYCONC_API int pc_proxy_dict_clear(pc_proxy *p) {
-    int rc = pc__p_m_check(p, 1, "pc_proxy_dict_clear");
+    int rc = pc__p_m_check(p, "dict", "pc_proxy_dict_clear");
     return rc ? rc : pc__p_m_call(p, "clear", NULL, NULL);
 }
 PYCONC_API int pc_proxy_list_extend(pc_proxy *p, const pc_args *items) {
-    return pc__p_m_pack_call(p, 0, "pc_proxy_list_extend", "extend", items);
+    return pc__p_m_pack_call(p, "list", "pc_proxy_list_extend", "extend", items);
 }
 PYCONC_API int pc_proxy_list_reverse(pc_proxy *p) {
-    int rc = pc__p_m_check(p, 0, "pc_proxy_list_reverse");
+    int rc = pc__p_m_check(p, "list", "pc_proxy_list_reverse");
     return rc ? rc : pc__p_m_call(p, "reverse", NULL, NULL);
 }
 
@@ -14388,7 +14435,7 @@ PYCONC_API int pc_proxy_list_reverse(pc_proxy *p) {
 static int pc__p_m_list_call_at(pc_proxy *p, const char *what, const char *m, const int64_t *i,
                               const pc_proxy_value *v, pc_proxy_value *out) {
     pc_args *reply = NULL;
-    int rc = pc__p_m_check(p, 0, what);
+    int rc = pc__p_m_check(p, "list", what);
     if (rc) return rc;
     if (out) *out = pc_proxy_none();
     pc_args *a = pc_args_new();
@@ -14414,18 +14461,21 @@ PYCONC_API int pc_proxy_list_pop(pc_proxy *p, int64_t i, pc_proxy_value *out_val
     return pc__p_m_list_call_at(p, "pc_proxy_list_pop", "pop", &i, NULL, out_value);
 }
 
-// A proxy in a pack: magic, kind, id, key size, key, address (its NUL too).
+// A proxy in a pack: magic, family, id, key size, key, typeid and address
+// (each with its NUL).
 PYCONC_API int pc_proxy_add_to_args(pc_args *a, const pc_proxy *p) {
     if (!a || !p) return pc__error(PC_VALUE, "pc_proxy_add_to_args: NULL argument");
-    size_t alen = strlen(p->address) + 1, n = 8 + 1 + 8 + 8 + p->authkey_size + alen;
+    size_t klen = strlen(p->kind) + 1, alen = strlen(p->address) + 1;
+    size_t n = 8 + 1 + 8 + 8 + p->authkey_size + klen + alen;
     unsigned char *b = (unsigned char *)pc__malloc(n), *w = b;
     if (!b) return PC_NOMEM;
     uint64_t keylen = p->authkey_size;
     memcpy(w, PC__P_M_MAGIC, 8), w += 8;
-    *w++ = (unsigned char)(p->is_dict | (unsigned)p->family << 1);
+    *w++ = (unsigned char)p->family;
     memcpy(w, &p->id, 8), w += 8;
     memcpy(w, &keylen, 8), w += 8;
     memcpy(w, p->authkey, p->authkey_size), w += p->authkey_size;
+    memcpy(w, p->kind, klen), w += klen;
     memcpy(w, p->address, alen);
     int rc = pc_args_add_bytes(a, b, n);
     pc__free(b);
@@ -14435,19 +14485,22 @@ PYCONC_API int pc_proxy_add_to_args(pc_args *a, const pc_proxy *p) {
 PYCONC_API int pc_proxy_from_args(const pc_args *a, size_t i, pc_proxy **out_proxy) {
     const unsigned char *b;
     const void *data;
-    size_t n;
+    const char *kind;
+    size_t n, klen;
     int64_t id;
     uint64_t keylen;
     if (!out_proxy) return pc__error(PC_VALUE, "pc_proxy_from_args: out_proxy is NULL");
     if (pc_args_get_bytes(a, i, &data, &n)) return PC_VALUE;
     b = (const unsigned char *)data;
-    if (n < 25 || memcmp(b, PC__P_M_MAGIC, 8) != 0) goto bad;
+    if (n < 25 || memcmp(b, PC__P_M_MAGIC, 8) != 0 || b[8] > 3) goto bad;
     memcpy(&id, b + 9, 8);
     memcpy(&keylen, b + 17, 8);
-    if (keylen > PC_AUTHKEY_MAX || n < 25 + keylen + 1 || b[n - 1] != '\0' || (b[8] >> 1) > 3)
-        goto bad;
-    *out_proxy = pc__p_m_proxy_new((const char *)b + 25 + keylen, (pc_family)(b[8] >> 1),
-                                 b + 25, (size_t)keylen, id, b[8] & 1);
+    if (keylen > PC_AUTHKEY_MAX || n < 25 + keylen + 2 || b[n - 1] != '\0') goto bad;
+    kind = (const char *)b + 25 + keylen;
+    klen = strnlen(kind, n - 25 - (size_t)keylen);
+    if (klen == 0 || klen >= PC__P_M_KIND_MAX || 25 + keylen + klen + 1 >= n) goto bad;
+    *out_proxy = pc__p_m_proxy_new(kind + klen + 1, (pc_family)b[8], b + 25, (size_t)keylen,
+                                 id, kind);
     return *out_proxy ? PC_OK : PC_NOMEM;
 bad:
     return pc__error(PC_VALUE, "pc_proxy_from_args: item %zu is not a proxy", i);
@@ -14598,15 +14651,19 @@ PYCONC_API void pc_manager_free(pc_manager *m) {
 
 PYCONC_API const char *pc_manager_address(const pc_manager *m) { return m ? m->address : NULL; }
 
-static int pc__p_m_make(pc_manager *m, int dict, pc_proxy **out) {
-    const char *what = dict ? "pc_manager_dict" : "pc_manager_list";
+// Make an object of kind in the server, with the constructor's arguments
+// in args (may be NULL), and a proxy to it.
+static int pc__p_m_make(pc_manager *m, const char *what, const char *kind, const pc_args *args,
+                        pc_proxy **out) {
     pc_args *a = NULL, *reply = NULL;
     int64_t id;
     if (!m || !out) return pc__error(PC_VALUE, "%s: NULL argument", what);
     if (m->shut) return pc__error(PC_RUNTIME, "%s: the manager is shut down", what);
-    pc_proxy *p = pc__p_m_proxy_new(m->address, m->family, m->authkey, m->authkey_size, 0, dict);
+    pc_proxy *p = pc__p_m_proxy_new(m->address, m->family, m->authkey, m->authkey_size, 0, kind);
     if (!p || !(a = pc_args_new())) { pc_proxy_free(p); return PC_NOMEM; }
-    int rc = pc_args_add_str(a, dict ? "dict" : "list");
+    int rc = pc_args_add_str(a, kind);
+    for (size_t i = 0; rc == PC_OK && args && i < pc_args_len(args); i++)
+        rc = pc__p_m_copy_item(a, args, i);
     if (rc == PC_OK) rc = pc__p_m_call(p, "create", a, &reply);
     if (rc == PC_OK && pc_args_get_int(reply, 3, &id)) rc = pc__error(PC_BROKEN, "bad reply");
     pc_args_free(a);
@@ -14618,10 +14675,10 @@ static int pc__p_m_make(pc_manager *m, int dict, pc_proxy **out) {
 }
 
 PYCONC_API int pc_manager_dict(pc_manager *m, pc_proxy **out_proxy) {
-    return pc__p_m_make(m, 1, out_proxy);
+    return pc__p_m_make(m, "pc_manager_dict", "dict", NULL, out_proxy);
 }
 PYCONC_API int pc_manager_list(pc_manager *m, pc_proxy **out_proxy) {
-    return pc__p_m_make(m, 0, out_proxy);
+    return pc__p_m_make(m, "pc_manager_list", "list", NULL, out_proxy);
 }
 
 // >>H.entry: the program's way in, which knows every part
