@@ -1878,12 +1878,12 @@ TEST(setuid_ignores_tmpdir) {
     int left = rmdir(tdir);             // fails if a listener left its files
     field_of(root_out, "listener ", addr, sizeof addr);
     CHECK_MSG(root_code == 0 && strncmp(addr, tdir, strlen(tdir)) == 0,
-              "an ordinary run did not use TMPDIR %s (exit %d): %.900s", tdir, root_code,
+              "an ordinary run did not use TMPDIR %.300s (exit %d): %.600s", tdir, root_code,
               root_out);
     field_of(out, "listener ", addr, sizeof addr);
     CHECK_MSG(code == 0 && strncmp(addr, "/tmp/pyconc-", 12) == 0,
               "set-user-ID run (exit %d): %.900s", code, out);
-    CHECK_MSG(left == 0, "rmdir %s: %s", tdir, strerror(errno));
+    CHECK_MSG(left == 0, "rmdir %.500s: %s", tdir, strerror(errno));
     CHECK(!exists(addr));
 }
 
@@ -1904,7 +1904,7 @@ TEST(setuid_shared_memory_private_and_reaped) {
     int linked = exists(path);
     if (linked) unlink(path);
     CHECK_MSG(strstr(out, " uid=0 mode=600") != NULL, "the block: %.900s", out);
-    CHECK_MSG(!linked, "%s is still linked after the program and its reaper ended", path);
+    CHECK_MSG(!linked, "%.400s is still linked after the program and its reaper ended", path);
     snprintf(want, sizeof want, "pyconc: unlinked shared memory %s,", name);
     CHECK_MSG(strstr(out, want) != NULL, "the reaper said: %.900s", out);
 }
