@@ -1471,6 +1471,19 @@ PYCONC_API int pc_mp_array_get_slice(pc_mp_array *a, int64_t start, int64_t stop
                                      size_t size);
 PYCONC_API int pc_mp_array_set_slice(pc_mp_array *a, int64_t start, int64_t stop,
                                      const void *in, size_t size);
+/* For an Array of typecode 'c' (Python's SynchronizedString): copy its
+   bytes up to the first NUL (all of them without one) into out, NUL-
+   terminated, under the lock; *out_len (may be NULL) gets their number.
+   Returns: PC_OK, PC_OWNER_DEAD (done), PC_BROKEN, PC_VALUE (not a 'c'
+   array; cap not above the length found, which *out_len still gets).
+   Blocks: for the lock.  Python: Array('c', ...).value */
+PYCONC_API int pc_mp_array_get_value(pc_mp_array *a, char *out, size_t cap, size_t *out_len);
+/* Store len bytes at the start of a 'c' array, and a NUL after them when
+   room is left, under the lock.
+   Returns: PC_OK, PC_OWNER_DEAD (done), PC_BROKEN, PC_VALUE (not a 'c'
+   array; len over its length: Python's ValueError "byte string too long").
+   Blocks: for the lock.  Python: Array('c', ...).value = b'...' */
+PYCONC_API int pc_mp_array_set_value(pc_mp_array *a, const void *value, size_t len);
 /* As pc_mp_value_add_int64 / _add_double, on item index.
    Python: with a.get_lock(): a[i] += delta */
 PYCONC_API int pc_mp_array_add_int64(pc_mp_array *a, int64_t index, int64_t delta,
@@ -9329,6 +9342,54 @@ PYCONC_API int pc_mp_array_set_slice(pc_mp_array *a, int64_t start, int64_t stop
     size_t off = 0;
     if (!o || pc__p_val_range(o, start, stop, size, in, &off)) return PC_VALUE;
     return pc__p_val_copy(o, off, (void *)(uintptr_t)in, size, 1);
+}
+
+// The object of a 'c' array (SynchronizedString), or NULL (PC_VALUE).
+static pc__p_obj *pc__p_val_chars(pc_mp_array *a, const void *buf, const char *what) {
+    pc__p_obj *o = pc__p_val_check(a, PC_ARG_MP_ARRAY);
+    if (!o) return NULL;
+    if (pc__p_val_body(o)->typecode != 'c')
+        return pc__error(PC_VALUE, "Array %s: only an Array of typecode 'c' has one", what),
+               (pc__p_obj *)NULL;
+    if (!buf) return pc__error(PC_VALUE, "Array %s: the buffer is NULL", what), (pc__p_obj *)NULL;
+    return o;
+}
+
+PYCONC_API int pc_mp_array_get_value(pc_mp_array *a, char *out, size_t cap, size_t *out_len) {
+    int took;
+    pc__p_obj *o = pc__p_val_chars(a, out, "value");
+    if (!o) return PC_VALUE;
+    int rc = pc__p_val_enter(o, &took);
+    if (rc != PC_OK && rc != PC_OWNER_DEAD) return rc;
+    size_t length = (size_t)pc__p_val_body(o)->length;
+    const unsigned char *data = pc__p_val_data(o);
+    const unsigned char *nul = (const unsigned char *)memchr(data, 0, length);
+    size_t n = nul ? (size_t)(nul - data) : length;
+    if (n < cap) {
+        memcpy(out, data, n);
+        out[n] = '\0';
+    }
+    rc = pc__p_val_leave(o, took, rc);
+    if (out_len) *out_len = n;
+    if (n >= cap && (rc == PC_OK || rc == PC_OWNER_DEAD))
+        return pc__error(PC_VALUE, "Array value of %zu bytes does not fit in %zu (with its NUL)",
+                         n, cap);
+    return rc;
+}
+
+PYCONC_API int pc_mp_array_set_value(pc_mp_array *a, const void *value, size_t len) {
+    int took;
+    pc__p_obj *o = pc__p_val_chars(a, value, "value");
+    if (!o) return PC_VALUE;
+    size_t length = (size_t)pc__p_val_body(o)->length;
+    if (len > length)
+        return pc__error(PC_VALUE, "Array value: byte string too long (%zu bytes, the array "
+                                   "holds %zu)", len, length);
+    int rc = pc__p_val_enter(o, &took);
+    if (rc != PC_OK && rc != PC_OWNER_DEAD) return rc;
+    memcpy(pc__p_val_data(o), value, len);
+    if (len < length) pc__p_val_data(o)[len] = 0;
+    return pc__p_val_leave(o, took, rc);
 }
 PYCONC_API int pc_mp_array_add_int64(pc_mp_array *a, int64_t index, int64_t delta,
                                      int64_t *out_new) {

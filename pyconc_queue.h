@@ -278,6 +278,10 @@ PYCONC_API int pc_queue_join(pc_queue *q);
    PC_SHUTDOWN, PC_VALUE, PC_RUNTIME.  Blocks: yes.  Python: none (beyond
    Python) */
 PYCONC_API int pc_queue_join_timeout(pc_queue *q, double timeout);
+/* Return how many items were put and not yet marked done (a snapshot; 0
+   for NULL and for a SimpleQueue); join() waits for it to reach 0.
+   Thread-safe: yes.  Python: Queue.unfinished_tasks */
+PYCONC_API size_t pc_queue_unfinished_tasks(pc_queue *q);
 /* Shut the queue down: later puts give PC_SHUTDOWN, and gets once the
    queue is empty. With immediate, the items left are discarded (each
    counts as done), gets give PC_SHUTDOWN at once and every join() is
@@ -979,6 +983,11 @@ PYCONC_API int pc_queue_task_done(pc_queue *q) {
 }
 
 static int pc__q_all_done(pc_queue *q) { return PC__Q_SEQ(&q->t.unfinished) == 0; }
+
+PYCONC_API size_t pc_queue_unfinished_tasks(pc_queue *q) {
+    if (!q || q->c.kind == PC_QUEUE_SIMPLE) return 0;
+    return (size_t)PC__Q_SEQ(&q->t.unfinished);
+}
 
 // Whether join is over: all done, or released by an immediate shutdown
 // whose drain has finished. A shutdown counts itself in drainers before it

@@ -344,6 +344,41 @@ TEST(array_items) {
     pc_mp_array_free(a);
 }
 
+// Array('c').value: the bytes up to the first NUL; storing a shorter one
+// writes a NUL after it, a full-length one none, a longer one is refused.
+TEST(array_char_value) {
+    char out[8], raw[6];
+    size_t n = 99;
+    for (int r = 0; r < 2; r++) {               // synchronized, then raw
+        pc_mp_array *a = array_of("c", 6, NULL, r);
+        CHECK_OK(pc_mp_array_get_value(a, out, sizeof out, &n));
+        CHECK(n == 0 && out[0] == '\0');
+        CHECK_OK(pc_mp_array_set_value(a, "abcdef", 6));      // full: no NUL
+        CHECK_OK(pc_mp_array_get_value(a, out, sizeof out, &n));
+        CHECK(n == 6 && strcmp(out, "abcdef") == 0);
+        CHECK_OK(pc_mp_array_set_value(a, "xy", 2));
+        CHECK_OK(pc_mp_array_get_slice(a, 0, 6, raw, sizeof raw));   // .raw
+        CHECK(memcmp(raw, "xy\0def", 6) == 0);
+        CHECK_OK(pc_mp_array_get_value(a, out, sizeof out, NULL));
+        CHECK(strcmp(out, "xy") == 0);
+        CHECK_RC(pc_mp_array_set_value(a, "abcdefg", 7), PC_VALUE);
+        CHECK(strstr(pc_last_error(), "too long") != NULL);
+        CHECK_OK(pc_mp_array_get_value(a, out, sizeof out, NULL));
+        CHECK(strcmp(out, "xy") == 0);                        // unchanged
+        CHECK_RC(pc_mp_array_get_value(a, out, 2, &n), PC_VALUE);
+        CHECK_EQ(n, 2);                                       // the length found
+        CHECK_RC(pc_mp_array_get_value(a, NULL, 8, &n), PC_VALUE);
+        CHECK_RC(pc_mp_array_set_value(a, NULL, 0), PC_VALUE);
+        pc_mp_array_free(a);
+    }
+    pc_mp_array *ints = array_of("i", 4, NULL, 0);
+    CHECK_RC(pc_mp_array_get_value(ints, out, sizeof out, &n), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "'c'") != NULL);
+    CHECK_RC(pc_mp_array_set_value(ints, "a", 1), PC_VALUE);
+    pc_mp_array_free(ints);
+    CHECK_RC(pc_mp_array_get_value(NULL, out, sizeof out, &n), PC_VALUE);
+}
+
 // A C type of its own: the size decides, the typecode is '\0'.
 typedef struct point { double x, y; int tag; } point;
 TEST(struct_value) {

@@ -1656,8 +1656,16 @@ static pc__p_buf forged_body(pc_target_fn fn, const char *path) {
 }
 
 // The probe program (PCT_SETUID_PROBE) installed set-user-ID and
-// set-group-ID root in a fresh directory, and run as user nobody.
-typedef struct suid_probe { char dir[PATH_MAX], exe[PATH_MAX]; } suid_probe;
+// set-group-ID root in a fresh directory, and run as user nobody (as
+// root itself when as_root: an ordinary run, to compare with), with env
+// ("NAME=value") added to its environment and, when merge_stderr, its
+// stderr in the output too (read to end of file: until every process
+// holding it, the probe's children included, has exited).
+typedef struct suid_probe {
+    char dir[PATH_MAX], exe[PATH_MAX];
+    const char *env;
+    int as_root, merge_stderr;
+} suid_probe;
 
 static void suid_remove(suid_probe *s) { tmp_remove(s->dir); }
 
@@ -1666,16 +1674,19 @@ static void suid_exec(const suid_probe *s, const char *mode, int boot, const cha
                       int out_w) {
     char menv[PATH_MAX + 16];
     char *argv[] = {(char *)"probe", (char *)mode, NULL};
-    char *env[3];
+    char *env[4];
     int n = 0;
     if (dup2(out_w, 1) < 0 || (boot >= 0 && dup2(boot, 3) < 0)) _exit(120);
+    if (s->merge_stderr && dup2(out_w, 2) < 0) _exit(120);
     if (boot >= 0) env[n++] = (char *)"PYCONC_PROCESS_FD=3";
     if (marker) {
         snprintf(menv, sizeof menv, "PCT_MARKER=%s", marker);
         env[n++] = menv;
     }
+    if (s->env) env[n++] = (char *)s->env;
     env[n] = NULL;
-    if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0) _exit(121);
+    if (!s->as_root && (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0))
+        _exit(121);
     if (access(s->exe, X_OK) < 0) _exit(122);  // its directory is not open to nobody
     execve(s->exe, argv, env);
     _exit(123);
@@ -1716,6 +1727,7 @@ static void suid_install(suid_probe *s) {
     struct statvfs vfs;
     char out[4096];
     if (geteuid() != 0) pct_skip("needs root to install a set-user-ID root program");
+    memset(s, 0, sizeof *s);
     tmp_make(s->dir);
     path_in(s->exe, s->dir, "probe");
     if (statvfs(s->dir, &vfs) == 0 && (vfs.f_flag & ST_NOSUID)) {
@@ -1783,6 +1795,118 @@ TEST(setuid_refuses_spawn) {
     CHECK_MSG(strstr(out, "fork rc=0 exit=7 ") != NULL, "stdout: %.900s", out);
     CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
+}
+
+// The value after "key" in out (up to a space or line end), or "" when
+// there is none.
+static void field_of(const char *out, const char *key, char *val, size_t cap) {
+    const char *p = strstr(out, key);
+    size_t n = 0;
+    if (p) {
+        p += strlen(key);
+        while (p[n] && p[n] != ' ' && p[n] != '\n' && n + 1 < cap) n++;
+        memcpy(val, p, n);
+    }
+    val[n] = '\0';
+}
+
+// PYCONC_CPU_COUNT is the environment's, which a set-user-ID program's
+// caller chose: there it is ignored (both counts are the machine's),
+// where an ordinary run of the same program obeys it.
+TEST(setuid_ignores_cpu_count_variable) {
+    suid_probe s;
+    char out[4096], root_out[4096];
+    suid_install(&s);
+    s.env = "PYCONC_CPU_COUNT=977";
+    int code = suid_run(&s, "cpu", -1, NULL, out, sizeof out);
+    s.as_root = 1;
+    int root_code = suid_run(&s, "cpu", -1, NULL, root_out, sizeof root_out);
+    suid_remove(&s);
+    CHECK_MSG(root_code == 0 && strstr(root_out, "cpu count=977 process=977\n"),
+              "an ordinary run did not obey the variable (exit %d): %.900s", root_code,
+              root_out);
+    CHECK_MSG(code == 0 && strstr(out, "main euid=0 ") && strstr(out, "cpu count="),
+              "exit %d, stdout: %.900s", code, out);
+    CHECK_MSG(!strstr(out, "=977"), "the set-user-ID run obeyed PYCONC_CPU_COUNT: %.900s",
+              out);
+}
+
+// set_executable (a program to spawn) and set_forkserver_preload (libraries
+// a server loads by path) name files a set-user-ID program would run with
+// its privileges: both are PC_RUNTIME there, saying why, where an ordinary
+// run of the same program accepts them.
+TEST(setuid_refuses_executable_and_preload_paths) {
+    suid_probe s;
+    char out[4096], root_out[4096], want[64];
+    suid_install(&s);
+    int code = suid_run(&s, "paths", -1, NULL, out, sizeof out);
+    s.as_root = 1;
+    int root_code = suid_run(&s, "paths", -1, NULL, root_out, sizeof root_out);
+    suid_remove(&s);
+    CHECK_MSG(root_code == 0 && strstr(root_out, "set_executable rc=0 ") &&
+              strstr(root_out, "preload rc=0 "), "ordinary run (exit %d): %.900s", root_code,
+              root_out);
+    CHECK_MSG(code == 0, "exit %d, stdout: %.900s", code, out);
+    const char *refused[] = {"set_executable", "preload"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(want, sizeof want, "%s rc=%d msg=", refused[i], PC_RUNTIME);
+        const char *line = strstr(out, want);
+        CHECK_MSG(line != NULL, "no \"%s\" in: %.900s", want, out);
+        const char *end = strchr(line, '\n');
+        const char *why = strstr(line, "set-user-ID");
+        CHECK_MSG(why && end && why < end, "message of %s: %.900s", refused[i], line);
+    }
+}
+
+// A listener made with no address puts its socket in a new private
+// directory under $TMPDIR; a set-user-ID program ignores its caller's
+// TMPDIR and uses /tmp. (glibc also drops TMPDIR from a secure program's
+// environment; pyconc reads it with secure_getenv all the same.)
+TEST(setuid_ignores_tmpdir) {
+    suid_probe s;
+    char out[4096], root_out[4096], env[PATH_MAX + 16], tdir[PATH_MAX], addr[PATH_MAX];
+    suid_install(&s);
+    snprintf(tdir, sizeof tdir, "/tmp/pct-tmpdir-XXXXXX");
+    CHECK(mkdtemp(tdir) != NULL);
+    CHECK(chmod(tdir, 0777) == 0);
+    snprintf(env, sizeof env, "TMPDIR=%s", tdir);
+    s.env = env;
+    int code = suid_run(&s, "tmpdir", -1, NULL, out, sizeof out);
+    s.as_root = 1;
+    int root_code = suid_run(&s, "tmpdir", -1, NULL, root_out, sizeof root_out);
+    suid_remove(&s);
+    int left = rmdir(tdir);             // fails if a listener left its files
+    field_of(root_out, "listener ", addr, sizeof addr);
+    CHECK_MSG(root_code == 0 && strncmp(addr, tdir, strlen(tdir)) == 0,
+              "an ordinary run did not use TMPDIR %.300s (exit %d): %.600s", tdir, root_code,
+              root_out);
+    field_of(out, "listener ", addr, sizeof addr);
+    CHECK_MSG(code == 0 && strncmp(addr, "/tmp/pyconc-", 12) == 0,
+              "set-user-ID run (exit %d): %.900s", code, out);
+    CHECK_MSG(left == 0, "rmdir %.500s: %s", tdir, strerror(errno));
+    CHECK(!exists(addr));
+}
+
+// A tracked SharedMemory block a set-user-ID program makes is its
+// effective user's, mode 0600 (its caller cannot open it), and the
+// reaper, a fork of the program that reads no environment, unlinks it
+// when the program exits without doing so.
+TEST(setuid_shared_memory_private_and_reaped) {
+    suid_probe s;
+    char out[8192], name[300], path[400], want[400];
+    suid_install(&s);
+    s.merge_stderr = 1;
+    int code = suid_run(&s, "shm", -1, NULL, out, sizeof out);  // to the reaper's exit
+    suid_remove(&s);
+    field_of(out, "shm name=", name, sizeof name);
+    CHECK_MSG(code == 0 && name[0], "exit %d, output: %.900s", code, out);
+    snprintf(path, sizeof path, "/dev/shm/%s", name);
+    int linked = exists(path);
+    if (linked) unlink(path);
+    CHECK_MSG(strstr(out, " uid=0 mode=600") != NULL, "the block: %.900s", out);
+    CHECK_MSG(!linked, "%.400s is still linked after the program and its reaper ended", path);
+    snprintf(want, sizeof want, "pyconc: unlinked shared memory %s,", name);
+    CHECK_MSG(strstr(out, want) != NULL, "the reaper said: %.900s", out);
 }
 
 // How a forged bootstrap reaches a spawned copy of this program: on a

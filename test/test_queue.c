@@ -532,6 +532,32 @@ TEST(task_done_too_many) {
     }
 }
 
+// unfinished_tasks counts puts not yet marked done, across shutdown(immediate)
+// (each discarded item counts as done); a SimpleQueue tracks none.
+TEST(unfinished_tasks) {
+    long v;
+    for (int i = 0; i < NSHAPES; i++) {
+        pc_queue *q = make(&shapes[i]);
+        int n = shapes[i].maxsize == 1 ? 1 : 3;
+        CHECK_EQ(pc_queue_unfinished_tasks(q), 0);
+        for (int k = 0; k < n; k++) CHECK_OK(put_long(q, k, 0));
+        if (shapes[i].kind == PC_QUEUE_SIMPLE) {
+            CHECK_EQ(pc_queue_unfinished_tasks(q), 0);
+            pc_queue_free(q);
+            continue;
+        }
+        CHECK_EQ(pc_queue_unfinished_tasks(q), (size_t)n);
+        CHECK_OK(pc_queue_get(q, &v, 0));
+        CHECK_EQ(pc_queue_unfinished_tasks(q), (size_t)n);    // got, not yet done
+        CHECK_OK(pc_queue_task_done(q));
+        CHECK_EQ(pc_queue_unfinished_tasks(q), (size_t)n - 1);
+        CHECK_OK(pc_queue_shutdown(q, 1));                    // discards n - 1, done
+        CHECK_EQ(pc_queue_unfinished_tasks(q), 0);
+        pc_queue_free(q);
+    }
+    CHECK_EQ(pc_queue_unfinished_tasks(NULL), 0);
+}
+
 TEST(join_timeout) {
     pc_queue *q = make_kind(PC_QUEUE_FIFO, 0);
     CHECK_OK(pc_queue_join_timeout(q, 0));      // nothing unfinished
