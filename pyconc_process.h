@@ -2353,12 +2353,12 @@ typedef struct pc_manager_type_desc {
    duplicate typeid or method name), PC_RUNTIME (a manager was started
    already), PC_NOMEM.  Thread-safe: yes.
    Python: BaseManager.register(typeid, callable) */
-PYCONC_API int pc_manager_register(const char *typeid, const pc_manager_type_desc *desc);
+PYCONC_API int pc_manager_register(const char *type_id, const pc_manager_type_desc *desc);
 /* Make an object of a registered type (create gets args, may be NULL) and
    a proxy to it. Returns as pc_manager_dict does, and PC_VALUE for an
    unknown typeid; create's failure comes back with its code and message.
    Python: calling the registered name on a manager, m.typeid(*args) */
-PYCONC_API int pc_manager_create(pc_manager *m, const char *typeid, const pc_args *args,
+PYCONC_API int pc_manager_create(pc_manager *m, const char *type_id, const pc_args *args,
                                  pc_proxy **out_proxy);
 /* Call method on a registered type's object with the items of in (ints,
    floats, bytes, strs; may be NULL); *out (may be NULL) gets its results
@@ -14743,10 +14743,10 @@ static void pc__p_m_reg_free(pc__p_m_reg *r) {
 }
 
 // A row for typeid with desc's functions (the method names copied).
-static pc__p_m_reg *pc__p_m_reg_new(const char *typeid, const pc_manager_type_desc *d) {
+static pc__p_m_reg *pc__p_m_reg_new(const char *type_id, const pc_manager_type_desc *d) {
     pc__p_m_reg *r = (pc__p_m_reg *)pc__calloc(1, sizeof *r);
     if (!r) return NULL;
-    snprintf(r->name, sizeof r->name, "%s", typeid);
+    snprintf(r->name, sizeof r->name, "%s", type_id);
     r->kind.name = r->name;
     r->kind.init = pc__p_m_reg_init;
     r->kind.call = pc__p_m_reg_call;
@@ -14761,14 +14761,14 @@ static pc__p_m_reg *pc__p_m_reg_new(const char *typeid, const pc_manager_type_de
     return r;
 }
 
-static int pc__p_m_reg_check(const char *typeid, const pc_manager_type_desc *d) {
-    if (!typeid || !d || !d->create || (d->n_methods && !d->methods))
+static int pc__p_m_reg_check(const char *type_id, const pc_manager_type_desc *d) {
+    if (!type_id || !d || !d->create || (d->n_methods && !d->methods))
         return pc__error(PC_VALUE, "pc_manager_register: NULL typeid, desc, create or methods");
-    if (!typeid[0] || strlen(typeid) >= PC__P_M_KIND_MAX || strchr(typeid, ' '))
+    if (!type_id[0] || strlen(type_id) >= PC__P_M_KIND_MAX || strchr(type_id, ' '))
         return pc__error(PC_VALUE, "pc_manager_register: typeid '%.40s' is not 1..%d bytes "
-                                   "without spaces", typeid, PC__P_M_KIND_MAX - 1);
-    if (pc__p_m_kind_find(typeid))
-        return pc__error(PC_VALUE, "pc_manager_register: typeid '%s' is served already", typeid);
+                                   "without spaces", type_id, PC__P_M_KIND_MAX - 1);
+    if (pc__p_m_kind_find(type_id))
+        return pc__error(PC_VALUE, "pc_manager_register: typeid '%s' is served already", type_id);
     for (size_t i = 0; i < d->n_methods; i++) {
         if (!d->methods[i].name || !d->methods[i].name[0] || !d->methods[i].fn)
             return pc__error(PC_VALUE, "pc_manager_register: method %zu has no name or "
@@ -14781,23 +14781,23 @@ static int pc__p_m_reg_check(const char *typeid, const pc_manager_type_desc *d) 
     return PC_OK;
 }
 
-static int pc__p_m_reg_add(const char *typeid, const pc_manager_type_desc *d) {
-    int rc = pc__p_m_reg_check(typeid, d);
+static int pc__p_m_reg_add(const char *type_id, const pc_manager_type_desc *d) {
+    int rc = pc__p_m_reg_check(type_id, d);
     if (rc) return rc;
     if (pc__grow(&pc__p_m_regs, &pc__p_m_regs_cap, pc__p_m_nregs + 1, sizeof(pc__p_m_reg *), 0))
         return PC_NOMEM;
-    pc__p_m_reg *r = pc__p_m_reg_new(typeid, d);
+    pc__p_m_reg *r = pc__p_m_reg_new(type_id, d);
     if (!r) return PC_NOMEM;
     pc__p_m_regs[pc__p_m_nregs++] = r;
     return PC_OK;
 }
 
-PYCONC_API int pc_manager_register(const char *typeid, const pc_manager_type_desc *desc) {
+PYCONC_API int pc_manager_register(const char *type_id, const pc_manager_type_desc *desc) {
     pc_lock_acquire(&pc__p_m_reg_lock, PC_FOREVER);
     int rc = __atomic_load_n(&pc__p_m_reg_closed, __ATOMIC_ACQUIRE)
                  ? pc__error(PC_RUNTIME, "pc_manager_register: a manager was started already "
                                          "(register types before pc_manager_new)")
-                 : pc__p_m_reg_add(typeid, desc);
+                 : pc__p_m_reg_add(type_id, desc);
     pc_lock_release(&pc__p_m_reg_lock);
     return rc;
 }
@@ -15590,11 +15590,11 @@ PYCONC_API int pc_proxy_set_items(pc_proxy *p, pc_args **out_items) {
     return pc__p_m_pack_result(p, "set", "pc_proxy_set_items", "items", NULL, out_items);
 }
 
-PYCONC_API int pc_manager_create(pc_manager *m, const char *typeid, const pc_args *args,
+PYCONC_API int pc_manager_create(pc_manager *m, const char *type_id, const pc_args *args,
                                  pc_proxy **out_proxy) {
-    if (!typeid || !typeid[0] || strlen(typeid) >= PC__P_M_KIND_MAX)
+    if (!type_id || !type_id[0] || strlen(type_id) >= PC__P_M_KIND_MAX)
         return pc__error(PC_VALUE, "pc_manager_create: typeid is NULL, empty or too long");
-    return pc__p_m_make(m, "pc_manager_create", typeid, args, out_proxy);
+    return pc__p_m_make(m, "pc_manager_create", type_id, args, out_proxy);
 }
 
 PYCONC_API int pc_proxy_callmethod(pc_proxy *p, const char *method, const pc_args *in,
