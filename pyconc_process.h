@@ -14502,7 +14502,11 @@ static int pc__p_m_array_init(pc__p_m_obj *o, const pc_args *req) {
         rc = given ? pc__p_m_val_from_item(req, 6 + i, &v) : pc__p_m_tc_zero(t, &v);
         if (rc == PC_OK && (rc = pc__p_m_tc_fit(t, &v))) pc__p_m_val_clear(&v);
         if (rc == PC_OK) pc__p_m_list_add(o, &v);      // room made above
-        else if (given) rc = pc__error(rc, "Array item %zu: %s", i, pc_last_error());
+        else if (given) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", pc_last_error());
+            rc = pc__error(rc, "Array item %zu: %s", i, why);
+        }
     }
     if (rc) pc__p_m_items_free(o);
     return rc;

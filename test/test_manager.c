@@ -548,3 +548,246 @@ TEST(owner_exit_stops_server) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// >>data: Namespace, Value, Array, set, nested proxies, registered types
+// The call fails with code and a message that contains text.
+#define CHECK_ERR(expr, code, text)                                                 \
+    do {                                                                            \
+        CHECK_RC(expr, code);                                                       \
+        CHECK_MSG(strstr(pc_last_error(), text) != NULL, "message \"%s\" lacks \"%s\"", \
+                  pc_last_error(), text);                                           \
+    } while (0)
+
+TEST(namespace_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *ns, *d;
+    pc_proxy_value v;
+    pc_args *names;
+    const char *s;
+    CHECK_OK(pc_manager_namespace(m, &ns));
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_proxy_namespace_set(ns, "x", pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_namespace_set(ns, "y", pc_proxy_str("why")));
+    CHECK_OK(pc_proxy_namespace_set(ns, "x", pc_proxy_double(2.5)));    // replaced, keeps its place
+    CHECK_OK(pc_proxy_namespace_set(ns, "z", pc_proxy_none()));
+    CHECK_OK(pc_proxy_namespace_get(ns, "x", &v));
+    CHECK_EQ(v.type, PC_ARG_DOUBLE);
+    CHECK(v.d == 2.5);
+    CHECK_OK(pc_proxy_namespace_get(ns, "y", &v));
+    CHECK_EQ(v.type, PC_ARG_STR);
+    CHECK(strcmp((const char *)v.data, "why") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_namespace_get(ns, "z", &v));
+    CHECK_EQ(v.type, PC_ARG_NONE);
+    CHECK_OK(pc_proxy_namespace_names(ns, &names));
+    CHECK_EQ(pc_args_len(names), 3);
+    CHECK_OK(pc_args_get_str(names, 0, &s));
+    CHECK(strcmp(s, "x") == 0);
+    CHECK_OK(pc_args_get_str(names, 2, &s));
+    CHECK(strcmp(s, "z") == 0);
+    pc_args_free(names);
+    CHECK_OK(pc_proxy_namespace_del(ns, "y"));
+    CHECK_ERR(pc_proxy_namespace_get(ns, "y", &v), PC_VALUE,
+              "AttributeError: 'Namespace' object has no attribute 'y'");
+    CHECK_EQ(v.type, PC_ARG_NONE);
+    CHECK_ERR(pc_proxy_namespace_del(ns, "y"), PC_VALUE, "AttributeError");
+    CHECK_ERR(pc_proxy_namespace_set(ns, "", pc_proxy_int(1)), PC_VALUE, "empty");
+    CHECK_ERR(pc_proxy_namespace_get(ns, NULL, &v), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_namespace_get(ns, "x", NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_namespace_names(ns, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_namespace_set(NULL, "x", pc_proxy_int(1)), PC_VALUE, "NULL");
+    // calls of another type, both ways
+    CHECK_ERR(pc_proxy_namespace_set(d, "x", pc_proxy_int(1)), PC_VALUE, "is a dict, not a Namespace");
+    CHECK_ERR(pc_proxy_dict_set(ns, "x", pc_proxy_int(1)), PC_VALUE, "is a Namespace, not a dict");
+    pc_proxy_free(ns);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+static void check_int(pc_proxy *p, int64_t want) {
+    pc_proxy_value v;
+    CHECK_OK(pc_proxy_value_get(p, &v));
+    CHECK_EQ(v.type, PC_ARG_INT);
+    CHECK_EQ(v.i, want);
+}
+
+TEST(value_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *vi, *vd, *vf, *vc, *vb, *vq, *bad = NULL;
+    pc_proxy_value v;
+    CHECK_OK(pc_manager_value(m, "i", pc_proxy_int(5), &vi));
+    check_int(vi, 5);
+    CHECK_OK(pc_proxy_value_set(vi, pc_proxy_int(-7)));
+    check_int(vi, -7);
+    CHECK_OK(pc_proxy_value_set(vi, pc_proxy_int(2147483647)));
+    CHECK_ERR(pc_proxy_value_set(vi, pc_proxy_int(2147483648LL)), PC_VALUE, "OverflowError");
+    CHECK_ERR(pc_proxy_value_set(vi, pc_proxy_str("x")), PC_VALUE, "TypeError");
+    CHECK_ERR(pc_proxy_value_set(vi, pc_proxy_double(1.0)), PC_VALUE, "TypeError");
+    check_int(vi, 2147483647);                      // failed sets changed nothing
+    CHECK_OK(pc_manager_value(m, "d", pc_proxy_int(3), &vd));   // an int becomes a float
+    CHECK_OK(pc_proxy_value_get(vd, &v));
+    CHECK_EQ(v.type, PC_ARG_DOUBLE);
+    CHECK(v.d == 3.0);
+    CHECK_OK(pc_manager_value(m, "f", pc_proxy_double(0.1), &vf));  // a C float's precision
+    CHECK_OK(pc_proxy_value_get(vf, &v));
+    CHECK(v.d == (double)0.1f);
+    CHECK_OK(pc_manager_value(m, "c", pc_proxy_bytes("a", 1), &vc));
+    CHECK_ERR(pc_proxy_value_set(vc, pc_proxy_bytes("ab", 2)), PC_VALUE, "bytes of length 1");
+    CHECK_OK(pc_proxy_value_get(vc, &v));
+    CHECK(v.type == PC_ARG_BYTES && v.size == 1 && ((const char *)v.data)[0] == 'a');
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_manager_value(m, "B", pc_proxy_int(255), &vb));
+    CHECK_ERR(pc_proxy_value_set(vb, pc_proxy_int(256)), PC_VALUE, "OverflowError");
+    CHECK_ERR(pc_proxy_value_set(vb, pc_proxy_int(-1)), PC_VALUE, "OverflowError");
+    CHECK_OK(pc_manager_value(m, "?", pc_proxy_int(9), &vq));
+    check_int(vq, 1);
+    CHECK_ERR(pc_manager_value(m, "u", pc_proxy_str("x"), &bad), PC_VALUE, "unknown typecode");
+    CHECK_ERR(pc_manager_value(m, "ii", pc_proxy_int(1), &bad), PC_VALUE, "unknown typecode");
+    CHECK_ERR(pc_manager_value(m, NULL, pc_proxy_int(1), &bad), PC_VALUE, "NULL");
+    CHECK_ERR(pc_manager_value(m, "h", pc_proxy_int(40000), &bad), PC_VALUE, "OverflowError");
+    CHECK_ERR(pc_manager_value(m, "i", pc_proxy_nested(vi), &bad), PC_VALUE, "no proxy");
+    CHECK_ERR(pc_proxy_value_set(vi, pc_proxy_nested(vd)), PC_VALUE, "no proxy");
+    CHECK(bad == NULL);
+    CHECK_ERR(pc_proxy_value_get(vi, NULL), PC_VALUE, "NULL");
+    pc_proxy *vs[] = {vi, vd, vf, vc, vb, vq};
+    for (size_t i = 0; i < 6; i++) pc_proxy_free(vs[i]);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(array_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *ad, *ai, *bad = NULL;
+    pc_proxy_value v;
+    pc_args *items = pc_args_new(), *out;
+    size_t n;
+    int64_t k;
+    double d;
+    CHECK_OK(pc_manager_array(m, "d", 3, NULL, &ad));
+    CHECK_OK(pc_proxy_len(ad, &n));
+    CHECK_EQ(n, 3);
+    CHECK_OK(pc_proxy_array_get(ad, -1, &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 0.0);
+    CHECK_OK(pc_proxy_array_set(ad, 1, pc_proxy_int(4)));
+    CHECK_OK(pc_proxy_array_get(ad, 1, &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 4.0);
+    for (int i = 0; i < 5; i++) CHECK_OK(pc_args_add_int(items, i * 10));
+    CHECK_OK(pc_manager_array(m, "q", 0, items, &ai));
+    CHECK_OK(pc_proxy_len(ai, &n));
+    CHECK_EQ(n, 5);
+    CHECK_OK(pc_proxy_array_get(ai, -2, &v));
+    CHECK_EQ(v.i, 30);
+    CHECK_ERR(pc_proxy_array_get(ai, 5, &v), PC_VALUE, "IndexError");
+    CHECK_ERR(pc_proxy_array_get(ai, -6, &v), PC_VALUE, "IndexError");
+    CHECK_ERR(pc_proxy_array_set(ai, 0, pc_proxy_str("s")), PC_VALUE, "TypeError");
+    // slices as Python's a[start:stop]
+    struct { int64_t a, b; int first, count; } sl[] = {
+        {1, 3, 10, 2}, {-2, 100, 30, 2}, {-100, 2, 0, 2}, {3, 1, 0, 0}, {0, 0, 0, 0}, {0, 5, 0, 5}};
+    for (size_t c = 0; c < sizeof sl / sizeof sl[0]; c++) {
+        CHECK_OK(pc_proxy_array_slice(ai, sl[c].a, sl[c].b, &out));
+        CHECK_EQ(pc_args_len(out), (size_t)sl[c].count);
+        for (int i = 0; i < sl[c].count; i++) {
+            CHECK_OK(pc_args_get_int(out, (size_t)i, &k));
+            CHECK_EQ(k, sl[c].first + 10 * i);
+        }
+        pc_args_free(out);
+    }
+    CHECK_OK(pc_proxy_array_slice(ad, 0, 2, &out));
+    CHECK_OK(pc_args_get_double(out, 1, &d));
+    CHECK(d == 4.0);
+    pc_args_free(out);
+    // bad constructions
+    CHECK_ERR(pc_manager_array(m, "q", 4, items, &bad), PC_VALUE, "size 4, but 5 items");
+    CHECK_OK(pc_args_add_str(items, "x"));
+    CHECK_ERR(pc_manager_array(m, "q", 0, items, &bad), PC_VALUE, "Array item 5");
+    pc_args_free(items);
+    items = pc_args_new();
+    CHECK_OK(pc_args_add_int(items, 300));
+    CHECK_ERR(pc_manager_array(m, "b", 0, items, &bad), PC_VALUE, "OverflowError");
+    CHECK_ERR(pc_manager_array(m, "z", 2, NULL, &bad), PC_VALUE, "unknown typecode");
+    CHECK_ERR(pc_manager_array(m, "i", (size_t)1 << 40, NULL, &bad), PC_VALUE, "too large");
+    CHECK(bad == NULL);
+    CHECK_ERR(pc_proxy_array_slice(ai, 0, 1, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_append(ai, pc_proxy_int(1)), PC_VALUE, "is a Array, not a list");
+    pc_args_free(items);
+    pc_proxy_free(ad);
+    pc_proxy_free(ai);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+static int set_has(pc_proxy *s, pc_proxy_value v) {
+    int found = -1;
+    CHECK_OK(pc_proxy_set_contains(s, v, &found));
+    return found;
+}
+
+TEST(set_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *s;
+    pc_proxy_value v;
+    pc_args *items = pc_args_new(), *out;
+    size_t n;
+    CHECK_OK(pc_manager_set(m, &s));
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_double(1.0)));       // Python: 1 == 1.0
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_str("a")));
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_bytes("a", 1)));     // not the str
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_str("a")));
+    CHECK_OK(pc_proxy_len(s, &n));
+    CHECK_EQ(n, 3);
+    CHECK_EQ(set_has(s, pc_proxy_double(1.0)), 1);
+    CHECK_EQ(set_has(s, pc_proxy_double(1.5)), 0);
+    CHECK_EQ(set_has(s, pc_proxy_bytes("a", 1)), 1);
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_int(((int64_t)1 << 53) + 1)));
+    CHECK_EQ(set_has(s, pc_proxy_double(9007199254740992.0)), 0);  // 2**53 + 1 is not 2.0**53
+    CHECK_OK(pc_proxy_set_discard(s, pc_proxy_int(((int64_t)1 << 53) + 1)));
+    CHECK_OK(pc_proxy_set_discard(s, pc_proxy_int(99)));       // missing: nothing
+    CHECK_ERR(pc_proxy_set_remove(s, pc_proxy_int(99)), PC_VALUE, "KeyError: 99");
+    CHECK_ERR(pc_proxy_set_remove(s, pc_proxy_str("b")), PC_VALUE, "KeyError: 'b'");
+    CHECK_OK(pc_proxy_set_remove(s, pc_proxy_str("a")));
+    CHECK_EQ(set_has(s, pc_proxy_str("a")), 0);
+    CHECK_ERR(pc_proxy_set_add(s, pc_proxy_none()), PC_VALUE, "TypeError");
+    CHECK_ERR(pc_proxy_set_add(s, pc_proxy_nested(s)), PC_VALUE, "TypeError");
+    // update: all or nothing
+    CHECK_OK(pc_args_add_int(items, 7));
+    CHECK_OK(pc_args_add_str(items, "seven"));
+    CHECK_OK(pc_args_add_int(items, 1));
+    CHECK_OK(pc_proxy_set_update(s, items));
+    CHECK_OK(pc_proxy_set_items(s, &out));
+    CHECK_EQ(pc_args_len(out), 4);                  // 1, b"a", 7, "seven": in the order added
+    CHECK_EQ(pc_args_type(out, 0), PC_ARG_INT);
+    CHECK_EQ(pc_args_type(out, 1), PC_ARG_BYTES);
+    CHECK_EQ(pc_args_type(out, 3), PC_ARG_STR);
+    pc_args_free(out);
+    pc_connection *c1, *c2;
+    CHECK_OK(pc_pipe(1, &c1, &c2));
+    CHECK_OK(pc_args_add_connection(items, c1));
+    CHECK_ERR(pc_proxy_set_update(s, items), PC_VALUE, "not an int, float, bytes or str");
+    pc_args_free(items);
+    pc_connection_free(c1);
+    pc_connection_free(c2);
+    CHECK_OK(pc_proxy_len(s, &n));
+    CHECK_EQ(n, 4);
+    CHECK_OK(pc_proxy_set_pop(s, &v));
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_len(s, &n));
+    CHECK_EQ(n, 3);
+    CHECK_OK(pc_proxy_set_clear(s));
+    CHECK_ERR(pc_proxy_set_pop(s, &v), PC_VALUE, "KeyError: 'pop from an empty set'");
+    CHECK_ERR(pc_proxy_set_contains(s, pc_proxy_int(1), NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_set_update(s, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_set_add(s, pc_proxy_str(NULL)), PC_VALUE, "NULL");
+    pc_proxy_free(s);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
