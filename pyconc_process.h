@@ -13794,7 +13794,7 @@ static int pc__p_m_val_set(pc__p_m_val *v, int type, int64_t i, double d, const 
     v->type = type;
     v->i = i;
     v->d = d;
-    if (type != PC_ARG_BYTES && type != PC_ARG_STR) return PC_OK;
+    if (type != PC_ARG_BYTES && type != PC_ARG_STR && type != PC_ARG_PROXY) return PC_OK;
     v->data = (char *)pc__malloc(size + 1);
     if (!v->data) return PC_NOMEM;
     if (size) memcpy(v->data, data, size);

@@ -791,3 +791,92 @@ TEST(set_calls) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// The child appends its number to the list d["inner"] and ns.inner name.
+static int child_appends_inner(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_proxy *d = NULL, *ns = NULL;
+    pc_proxy_value v, w;
+    int64_t k;
+    if (pc_proxy_from_args(a, 0, &d) || pc_proxy_from_args(a, 1, &ns) ||
+        pc_args_get_int(a, 2, &k))
+        return 10;
+    int rc = pc_proxy_dict_get(d, "inner", NULL, &v);
+    if (rc == PC_OK && v.type != PC_ARG_PROXY) rc = 12;
+    if (rc == PC_OK) rc = pc_proxy_list_append(v.proxy, pc_proxy_int(k));
+    if (rc == PC_OK) rc = pc_proxy_namespace_get(ns, "inner", &w);
+    if (rc == PC_OK) rc = pc_proxy_list_append(w.proxy, pc_proxy_int(100 + k));
+    pc_proxy_value_free(&v);
+    pc_proxy_value_free(&w);
+    pc_proxy_free(d);
+    pc_proxy_free(ns);
+    return rc ? 11 : 0;
+}
+
+static void nested(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    pc_manager *m = manager_on(method), *other = manager_on(method);
+    pc_proxy *d, *l, *ns, *outer, *foreign;
+    pc_proxy_value v;
+    int64_t sum = 0;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_list(m, &l));
+    CHECK_OK(pc_manager_namespace(m, &ns));
+    CHECK_OK(pc_manager_list(m, &outer));
+    CHECK_OK(pc_manager_list(other, &foreign));
+    CHECK_OK(pc_proxy_dict_set(d, "inner", pc_proxy_nested(l)));
+    CHECK_OK(pc_proxy_namespace_set(ns, "inner", pc_proxy_nested(l)));
+    CHECK_OK(pc_proxy_list_append(outer, pc_proxy_nested(d)));
+    pc_process *kids[3];
+    for (int i = 0; i < 3; i++) {
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_proxy_add_to_args(a, d));
+        CHECK_OK(pc_proxy_add_to_args(a, ns));
+        CHECK_OK(pc_args_add_int(a, i));
+        kids[i] = proc_new(method, child_appends_inner, a, PC_DAEMON_NO);
+        pc_args_free(a);
+        CHECK_OK(pc_process_start(kids[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(pc_process_join(kids[i], 30));
+        CHECK_EQ(pc_process_exitcode(kids[i]), 0);
+        pc_process_free(kids[i]);
+    }
+    size_t n;
+    CHECK_OK(pc_proxy_len(l, &n));                  // the parent sees what they appended
+    CHECK_EQ(n, 6);
+    for (int64_t i = 0; i < 6; i++) {
+        CHECK_OK(pc_proxy_list_get(l, i, &v));
+        sum += v.i;
+    }
+    CHECK_EQ(sum, 0 + 1 + 2 + 100 + 101 + 102);
+    // a list item holding the dict: a proxy of the dict's type
+    CHECK_OK(pc_proxy_list_get(outer, 0, &v));
+    CHECK_EQ(v.type, PC_ARG_PROXY);
+    CHECK_OK(pc_proxy_dict_set(v.proxy, "via", pc_proxy_int(5)));
+    CHECK_EQ(get_int(d, "via"), 5);
+    pc_proxy_value_free(&v);
+    CHECK(v.proxy == NULL);
+    CHECK_ERR(pc_proxy_dict_set(d, "x", pc_proxy_nested(foreign)), PC_VALUE, "another manager");
+    CHECK_ERR(pc_proxy_namespace_set(ns, "x", pc_proxy_nested(NULL)), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_append(l, pc_proxy_nested(foreign)), PC_VALUE, "another manager");
+    // references the server has no object for (made by hand: a wrong id, a wrong type)
+    pc_proxy *fake = pc__p_m_proxy_new(l->address, l->family, l->authkey, l->authkey_size, 999,
+                                       "list");
+    CHECK_ERR(pc_proxy_dict_set(d, "x", pc_proxy_nested(fake)), PC_VALUE, "no list with id 999");
+    fake->id = d->id;
+    CHECK_ERR(pc_proxy_dict_set(d, "x", pc_proxy_nested(fake)), PC_VALUE, "no list with id");
+    pc_proxy_free(fake);
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, 2);                                 // "inner" and "via" only
+    pc_proxy *vs[] = {d, l, ns, outer, foreign};
+    for (size_t i = 0; i < 5; i++) pc_proxy_free(vs[i]);
+    pc_manager_free(m);
+    pc_manager_free(other);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(nested_fork) { nested(PC_START_FORK); }
+TEST(nested_spawn) { nested(PC_START_SPAWN); }
+TEST(nested_forkserver) { nested(PC_START_FORKSERVER); }
