@@ -880,3 +880,183 @@ static void nested(pc_start_method method) {
 TEST(nested_fork) { nested(PC_START_FORK); }
 TEST(nested_spawn) { nested(PC_START_SPAWN); }
 TEST(nested_forkserver) { nested(PC_START_FORKSERVER); }
+
+// A registered type: a counter the server keeps.
+static void *counter_create(const pc_args *a) {
+    int64_t start = 0;
+    if (pc_args_len(a) > 0 && pc_args_get_int(a, 0, &start)) {
+        pc_raise(PC_VALUE, "Counter(start): start is not an int");
+        return NULL;
+    }
+    int64_t *c = (int64_t *)malloc(sizeof *c);
+    if (c) *c = start;
+    return c;
+}
+static void counter_destroy(void *self) { free(self); }
+static int counter_add(void *self, const pc_args *in, pc_args *out) {
+    int64_t k;
+    if (pc_args_get_int(in, 0, &k)) return pc_raise(PC_VALUE, "add(k): k is not an int");
+    *(int64_t *)self += k;
+    return pc_args_add_int(out, *(int64_t *)self);
+}
+static int counter_fail(void *self, const pc_args *in, pc_args *out) {
+    (void)self, (void)in, (void)out;
+    return pc_raise(PC_RUNTIME, "Counter.fail: as asked");
+}
+static int counter_quiet_fail(void *self, const pc_args *in, pc_args *out) {
+    (void)self, (void)in, (void)out;
+    return PC_TIMEOUT;
+}
+static int counter_bad_result(void *self, const pc_args *in, pc_args *out) {
+    pc_connection *a, *b;
+    (void)self, (void)in;
+    if (pc_pipe(1, &a, &b)) return PC_OS;
+    pc_connection_free(b);
+    return pc_args_add_connection(out, a);  // the pack owns it now
+}
+
+static const pc_manager_method counter_methods[] = {
+    {"add", counter_add},
+    {"fail", counter_fail},
+    {"quiet_fail", counter_quiet_fail},
+    {"bad_result", counter_bad_result},
+};
+
+// Register Counter once per process (when this program runs every case
+// in one process, earlier cases have started managers: reopen the table).
+static void counter_registered(void) {
+    static int done;
+    if (done) return;
+    pc_manager_type_desc td;
+    memset(&td, 0, sizeof td);
+    td.create = counter_create;
+    td.destroy = counter_destroy;
+    td.methods = counter_methods;
+    td.n_methods = sizeof counter_methods / sizeof counter_methods[0];
+    pc__p_m_reg_closed = 0;
+    CHECK_OK(pc_manager_register("Counter", &td));
+    done = 1;
+}
+
+static int64_t counter_add_one(pc_proxy *c, int64_t k) {
+    pc_args *in = pc_args_new(), *out = NULL;
+    int64_t now = -1;
+    CHECK_OK(pc_args_add_int(in, k));
+    CHECK_OK(pc_proxy_callmethod(c, "add", in, &out));
+    CHECK_OK(pc_args_get_int(out, 0, &now));
+    pc_args_free(in);
+    pc_args_free(out);
+    return now;
+}
+
+static int child_counts(void *arg) {
+    pc_proxy *c = NULL;
+    if (pc_proxy_from_args((const pc_args *)arg, 0, &c)) return 10;
+    pc_args *in = pc_args_new();
+    int rc = in ? pc_args_add_int(in, 1) : PC_NOMEM;
+    for (int i = 0; rc == PC_OK && i < 50; i++) rc = pc_proxy_callmethod(c, "add", in, NULL);
+    pc_args_free(in);
+    pc_proxy_free(c);
+    return rc ? 11 : 0;
+}
+
+static void registered(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    counter_registered();
+    pc_manager *m = manager_on(method);
+    pc_proxy *c, *bad = NULL;
+    pc_args *args = pc_args_new(), *out = NULL;
+    CHECK_OK(pc_args_add_int(args, 10));
+    CHECK_OK(pc_manager_create(m, "Counter", args, &c));
+    CHECK_EQ(counter_add_one(c, 5), 15);
+    pc_process *kids[3];
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_proxy_add_to_args(a, c));
+    for (int i = 0; i < 3; i++) {
+        kids[i] = proc_new(method, child_counts, a, PC_DAEMON_NO);
+        CHECK_OK(pc_process_start(kids[i]));
+    }
+    pc_args_free(a);
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(pc_process_join(kids[i], 30));
+        CHECK_EQ(pc_process_exitcode(kids[i]), 0);
+        pc_process_free(kids[i]);
+    }
+    CHECK_EQ(counter_add_one(c, 0), 15 + 150);
+    // errors: their codes and messages cross
+    CHECK_ERR(pc_proxy_callmethod(c, "fail", NULL, &out), PC_RUNTIME, "Counter.fail: as asked");
+    CHECK(out == NULL);
+    CHECK_ERR(pc_proxy_callmethod(c, "quiet_fail", NULL, NULL), PC_TIMEOUT,
+              "Counter.quiet_fail failed (status 1)");
+    CHECK_ERR(pc_proxy_callmethod(c, "nope", NULL, NULL), PC_VALUE,
+              "'Counter' object has no method 'nope'");
+    CHECK_ERR(pc_proxy_callmethod(c, "bad_result", NULL, NULL), PC_VALUE, "Counter.bad_result");
+    CHECK_ERR(pc_proxy_callmethod(c, "add", NULL, NULL), PC_VALUE, "add(k): k is not an int");
+    CHECK_ERR(pc_proxy_callmethod(c, NULL, NULL, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_callmethod(NULL, "add", NULL, NULL), PC_VALUE, "NULL");
+    pc_args_free(args);
+    args = pc_args_new();
+    CHECK_OK(pc_args_add_str(args, "ten"));
+    CHECK_ERR(pc_manager_create(m, "Counter", args, &bad), PC_VALUE,
+              "Counter(start): start is not an int");
+    CHECK_ERR(pc_manager_create(m, "Counterfeit", NULL, &bad), PC_VALUE,
+              "unknown typeid 'Counterfeit'");
+    CHECK_ERR(pc_manager_create(m, NULL, NULL, &bad), PC_VALUE, "NULL");
+    CHECK(bad == NULL);
+    // a typed call on it is refused; a method call on a dict names the type
+    CHECK_ERR(pc_proxy_dict_set(c, "k", pc_proxy_int(1)), PC_VALUE, "is a Counter, not a dict");
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_ERR(pc_proxy_callmethod(d, "nope", NULL, NULL), PC_VALUE, "dict has no method 'nope'");
+    CHECK_OK(pc_proxy_callmethod(d, "len", NULL, &out));   // the built-in's own methods
+    CHECK_EQ(pc_args_len(out), 1);
+    pc_args_free(out);
+    pc_args_free(args);
+    pc_proxy_free(d);
+    pc_proxy_free(c);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(registered_fork) { registered(PC_START_FORK); }
+TEST(registered_spawn) { registered(PC_START_SPAWN); }
+TEST(registered_forkserver) { registered(PC_START_FORKSERVER); }
+
+TEST(register_errors) {
+    pc_manager_type_desc td;
+    pc_manager_method twice[] = {{"add", counter_add}, {"add", counter_fail}};
+    pc_manager_method unnamed[] = {{NULL, counter_add}};
+    pc_manager_method nofn[] = {{"add", NULL}};
+    memset(&td, 0, sizeof td);
+    td.create = counter_create;
+    counter_registered();
+    pc__p_m_reg_closed = 0;         // as before any manager started
+    CHECK_ERR(pc_manager_register(NULL, &td), PC_VALUE, "NULL");
+    CHECK_ERR(pc_manager_register("T", NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_manager_register("", &td), PC_VALUE, "is not 1..31 bytes");
+    CHECK_ERR(pc_manager_register("a-typeid-longer-than-31-bytes-xx", &td), PC_VALUE, "1..31");
+    CHECK_ERR(pc_manager_register("two words", &td), PC_VALUE, "without spaces");
+    CHECK_ERR(pc_manager_register("dict", &td), PC_VALUE, "typeid 'dict' is served already");
+    CHECK_ERR(pc_manager_register("Counter", &td), PC_VALUE, "'Counter' is served already");
+    td.n_methods = 2;
+    CHECK_ERR(pc_manager_register("T", &td), PC_VALUE, "NULL");     // methods NULL
+    td.methods = twice;
+    CHECK_ERR(pc_manager_register("T", &td), PC_VALUE, "method 'add' twice");
+    td.methods = unnamed;
+    td.n_methods = 1;
+    CHECK_ERR(pc_manager_register("T", &td), PC_VALUE, "no name or function");
+    td.methods = nofn;
+    CHECK_ERR(pc_manager_register("T", &td), PC_VALUE, "no name or function");
+    td.methods = NULL;
+    td.n_methods = 0;
+    td.create = NULL;
+    CHECK_ERR(pc_manager_register("T", &td), PC_VALUE, "NULL");
+    td.create = counter_create;
+    pc_manager *m = manager_on(PC_START_FORK);
+    CHECK_ERR(pc_manager_register("T", &td), PC_RUNTIME, "before pc_manager_new");
+    pc_proxy *c;
+    CHECK_ERR(pc_manager_create(m, "T", NULL, &c), PC_VALUE, "unknown typeid 'T'");
+    pc_manager_free(m);
+    CHECK(no_zombies());
+}
