@@ -598,7 +598,8 @@ TEST(namespace_calls) {
     CHECK_ERR(pc_proxy_namespace_names(ns, NULL), PC_VALUE, "NULL");
     CHECK_ERR(pc_proxy_namespace_set(NULL, "x", pc_proxy_int(1)), PC_VALUE, "NULL");
     // calls of another type, both ways
-    CHECK_ERR(pc_proxy_namespace_set(d, "x", pc_proxy_int(1)), PC_VALUE, "is a dict, not a Namespace");
+    CHECK_ERR(pc_proxy_namespace_set(d, "x", pc_proxy_int(1)), PC_VALUE,
+              "is a dict, not a Namespace");
     CHECK_ERR(pc_proxy_dict_set(ns, "x", pc_proxy_int(1)), PC_VALUE, "is a Namespace, not a dict");
     pc_proxy_free(ns);
     pc_proxy_free(d);
