@@ -35,7 +35,8 @@
    G. MPI          mpi4py.futures' MPICommExecutor: a pc_executor whose tasks
                    run on the other MPI ranks (only with PYCONC_MPI)
    I. MANAGER      multiprocessing's SyncManager: a server process holding
-                   dicts and lists, proxies to them (pc_manager_*, pc_proxy_*)
+                   dicts and lists, proxies to them (pc_manager_*, pc_proxy_*);
+                   Namespace, Value, Array, set, nested proxies, register()
    H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`

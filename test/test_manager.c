@@ -900,6 +900,10 @@ static int counter_add(void *self, const pc_args *in, pc_args *out) {
     *(int64_t *)self += k;
     return pc_args_add_int(out, *(int64_t *)self);
 }
+static int counter_len(void *self, const pc_args *in, pc_args *out) {
+    (void)in;
+    return pc_args_add_int(out, *(int64_t *)self);
+}
 static int counter_fail(void *self, const pc_args *in, pc_args *out) {
     (void)self, (void)in, (void)out;
     return pc_raise(PC_RUNTIME, "Counter.fail: as asked");
@@ -918,6 +922,7 @@ static int counter_bad_result(void *self, const pc_args *in, pc_args *out) {
 
 static const pc_manager_method counter_methods[] = {
     {"add", counter_add},
+    {"len", counter_len},
     {"fail", counter_fail},
     {"quiet_fail", counter_quiet_fail},
     {"bad_result", counter_bad_result},
@@ -984,6 +989,9 @@ static void registered(pc_start_method method) {
         pc_process_free(kids[i]);
     }
     CHECK_EQ(counter_add_one(c, 0), 15 + 150);
+    size_t n;
+    CHECK_OK(pc_proxy_len(c, &n));                  // its own "len" method
+    CHECK_EQ(n, 165);
     // errors: their codes and messages cross
     CHECK_ERR(pc_proxy_callmethod(c, "fail", NULL, &out), PC_RUNTIME, "Counter.fail: as asked");
     CHECK(out == NULL);
