@@ -2292,7 +2292,8 @@ PYCONC_API int pc_proxy_value_set(pc_proxy *p, pc_proxy_value value);
 
 /* Make an Array of typecode (as pc_manager_value's) holding items (a pack
    of ints, floats or bytes, each checked as a Value's; size must then be 0
-   or its length), or, items NULL, size zeros. len: pc_proxy_len.
+   or its length), or, items NULL, size zeros (at most 16777216 items).
+   len: pc_proxy_len.
    Python: SyncManager.Array(typecode, sequence) */
 PYCONC_API int pc_manager_array(pc_manager *m, const char *typecode, size_t size,
                                 const pc_args *items, pc_proxy **out_proxy);
@@ -14485,7 +14486,11 @@ static void pc__p_m_items_free(pc__p_m_obj *o) {
     o->cap = 0;
 }
 
-// Array: [typecode, size, initial items (none: size zeros)].
+// Array: [typecode, size, initial items (none: size zeros)]. Items are
+// the server's general ones (tens of bytes each): a bound keeps a typo in
+// a size from taking the server's memory.
+#define PC__P_M_ARRAY_MAX (1 << 24)
+
 static int pc__p_m_array_init(pc__p_m_obj *o, const pc_args *req) {
     const pc__p_tcode *t;
     int64_t size;
@@ -14494,7 +14499,8 @@ static int pc__p_m_array_init(pc__p_m_obj *o, const pc_args *req) {
     size_t given = pc_args_len(req) - 6;
     if (pc_args_get_int(req, 5, &size) || size < 0 || (given && (uint64_t)size != given))
         return pc__error(PC_VALUE, "Array: the size is not the number of items");
-    if ((uint64_t)size > ((size_t)1 << 28)) return pc__error(PC_VALUE, "Array: too large");
+    if ((uint64_t)size > PC__P_M_ARRAY_MAX)
+        return pc__error(PC_VALUE, "Array: too large (at most %d items)", PC__P_M_ARRAY_MAX);
     if (size && pc__grow(&o->items, &o->cap, (size_t)size, sizeof(pc__p_m_item), 0))
         return PC_NOMEM;
     o->state = (void *)(uintptr_t)t;
@@ -14701,6 +14707,7 @@ static int pc__p_m_reg_init(pc__p_m_obj *o, const pc_args *req) {
     uint64_t seq = pc__error_seq();
     o->state = r->create(in);
     pc_args_free(in);
+    (void)pc__exception_take(NULL, 0);      // this thread serves others next
     if (o->state) return PC_OK;
     int code = pc__error_seq() != seq && pc_last_error_code() ? pc_last_error_code() : PC_VALUE;
     return pc__p_m_user_error(code, seq, r->name, "create");
@@ -14717,6 +14724,7 @@ static int pc__p_m_reg_call(pc__p_m_obj *o, const char *m, const pc_args *req, p
     pc_args *in = pc__p_m_tail(req, 3), *out = pc_args_new();
     uint64_t seq = pc__error_seq();
     int rc = in && out ? f->fn(o->state, in, out) : PC_NOMEM;
+    (void)pc__exception_take(NULL, 0);      // this thread serves others next
     if (rc) rc = pc__p_m_user_error(rc, seq, r->name, m);
     for (size_t i = 0; rc == PC_OK && i < pc_args_len(out); i++)
         if ((rc = pc__p_m_copy_item(reply, out, i)))
