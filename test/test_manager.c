@@ -1069,3 +1069,52 @@ TEST(register_errors) {
     pc_manager_free(m);
     CHECK(no_zombies());
 }
+
+// A fork server inherits this end: destroy reports each object it releases.
+static pc_connection *destroyed_w;
+static void counter_destroy_told(void *self) {
+    if (destroyed_w) pc_connection_send_bytes(destroyed_w, self, 0, sizeof(int64_t));
+    free(self);
+}
+
+TEST(registered_destroy_on_shutdown) {
+    int fds = count_fds();
+    static const pc_manager_method none[] = {{"len", counter_len}};
+    pc_manager_type_desc td;
+    memset(&td, 0, sizeof td);
+    td.create = counter_create;
+    td.destroy = counter_destroy_told;
+    td.methods = none;
+    td.n_methods = 1;
+    pc__p_m_reg_closed = 0;         // as before any manager started
+    CHECK_OK(pc_manager_register("Told", &td));
+    pc_connection *r;
+    CHECK_OK(pc_pipe(0, &r, &destroyed_w));
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *c[2];
+    for (int64_t i = 0; i < 2; i++) {
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_args_add_int(a, 40 + i));
+        CHECK_OK(pc_manager_create(m, "Told", a, &c[i]));
+        pc_args_free(a);
+    }
+    pc_connection_free(destroyed_w);
+    destroyed_w = NULL;
+    CHECK_OK(pc_manager_shutdown(m));
+    for (int64_t i = 0; i < 2; i++) {       // both released, in the order made
+        void *b;
+        size_t n;
+        CHECK_OK(pc_connection_recv_bytes(r, 0, &b, &n));
+        CHECK_EQ(n, sizeof(int64_t));
+        int64_t v;
+        memcpy(&v, b, sizeof v);
+        CHECK_EQ(v, 40 + i);
+        pc_connection_bytes_free(b);
+    }
+    pc_connection_free(r);
+    pc_proxy_free(c[0]);
+    pc_proxy_free(c[1]);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
