@@ -35,7 +35,8 @@
    G. MPI          mpi4py.futures' MPICommExecutor: a pc_executor whose tasks
                    run on the other MPI ranks (only with PYCONC_MPI)
    I. MANAGER      multiprocessing's SyncManager: a server process holding
-                   dicts and lists, proxies to them (pc_manager_*, pc_proxy_*)
+                   dicts and lists, proxies to them (pc_manager_*, pc_proxy_*);
+                   Namespace, Value, Array, set, nested proxies, register()
    H. ENTRY        the program's way in: the spawn bootstrap's entry point
    A part uses only the parts above it (and pyconc.h). Its declarations
    follow the marker `// >>X.api`, its code the markers `// >>X.<name>`
@@ -892,7 +893,8 @@ typedef enum pc_arg_type {
     PC_ARG_MP_VALUE = 12,
     PC_ARG_MP_ARRAY = 13,
     PC_ARG_SHARED_MEMORY = 14,
-    PC_ARG_MP_QUEUE = 15         // a cross-process queue (E. QUEUES)
+    PC_ARG_MP_QUEUE = 15,        // a cross-process queue (E. QUEUES)
+    PC_ARG_PROXY = 16            // only a pc_proxy_value's (I. MANAGER), never a pack's
 } pc_arg_type;
 
 /* Make an empty pack. Returns NULL on failure (PC_NOMEM). */
@@ -2191,23 +2193,29 @@ PYCONC_API int pc_manager_dict(pc_manager *m, pc_proxy **out_proxy);
 PYCONC_API int pc_manager_list(pc_manager *m, pc_proxy **out_proxy);
 
 /* A value held by a manager's dict or list: None, an int, a float, bytes
-   or a str. A value a call fills (out_value) owns its data: release it
-   with pc_proxy_value_free. */
+   or a str; or (PC_ARG_PROXY, in a dict, a list or a Namespace) a proxy to
+   another object of the same server, which the server keeps as a
+   reference: getting it gives a new proxy. A value a call fills
+   (out_value) owns its data and its proxy: release it with
+   pc_proxy_value_free. */
 typedef struct pc_proxy_value {
     pc_arg_type type;           // PC_ARG_NONE (Python's None), _INT, _DOUBLE, _BYTES, _STR
     int64_t i;                  // PC_ARG_INT
     double d;                   // PC_ARG_DOUBLE
     const void *data;           // PC_ARG_BYTES, PC_ARG_STR (NUL-terminated)
     size_t size;                // bytes of data (a str: without its NUL)
+    pc_proxy *proxy;            // PC_ARG_PROXY: a proxy to an object of the same manager
 } pc_proxy_value;
 
-/* Values to pass in (borrowing data). */
+/* Values to pass in (borrowing data; pc_proxy_nested borrows p). */
 PYCONC_API pc_proxy_value pc_proxy_none(void);
 PYCONC_API pc_proxy_value pc_proxy_int(int64_t i);
 PYCONC_API pc_proxy_value pc_proxy_double(double d);
 PYCONC_API pc_proxy_value pc_proxy_bytes(const void *data, size_t size);
 PYCONC_API pc_proxy_value pc_proxy_str(const char *s);
-/* Release what a call filled in (the value becomes None). NULL is ignored. */
+PYCONC_API pc_proxy_value pc_proxy_nested(pc_proxy *p);
+/* Release what a call filled in, a nested proxy too (the value becomes
+   None). NULL is ignored. */
 PYCONC_API void pc_proxy_value_free(pc_proxy_value *v);
 
 /* Every proxy call below is one request and its reply on the proxy's
@@ -2267,6 +2275,113 @@ PYCONC_API int pc_proxy_from_args(const pc_args *a, size_t i, pc_proxy **out_pro
 /* Close the proxy's connection and release it (the object stays in the
    server). NULL is ignored. */
 PYCONC_API void pc_proxy_free(pc_proxy *p);
+
+// Manager data: Namespace, Value, Array, set, registered types
+/* The calls below are proxy calls as above (one round trip, PC_BROKEN when
+   the server is gone, PC_VALUE for NULL or a proxy of another type). */
+/* Make a Namespace in the server (attributes by name).
+   Python: SyncManager.Namespace() */
+PYCONC_API int pc_manager_namespace(pc_manager *m, pc_proxy **out_proxy);
+/* Set, get and delete attribute name (a non-empty str); a missing one is
+   PC_VALUE "AttributeError: ...". The value may be a nested proxy.
+   Python: ns.name = value, ns.name, del ns.name */
+PYCONC_API int pc_proxy_namespace_set(pc_proxy *p, const char *name, pc_proxy_value value);
+PYCONC_API int pc_proxy_namespace_get(pc_proxy *p, const char *name, pc_proxy_value *out_value);
+PYCONC_API int pc_proxy_namespace_del(pc_proxy *p, const char *name);
+/* The attribute names in the order they were first set, as a pack of strs
+   (pc_args_free it). Python: list(vars(ns)) */
+PYCONC_API int pc_proxy_namespace_names(pc_proxy *p, pc_args **out_names);
+
+/* Make a Value of typecode (one of pc_mp_value's, but 'u': the integer
+   codes b B h H i I l L q Q and '?' take an int in the C type's range, 'f'
+   and 'd' a float or an int, 'c' bytes of length 1) holding value; a value
+   of the wrong class is PC_VALUE "TypeError: ...", out of range PC_VALUE
+   "OverflowError: ...". Python: SyncManager.Value(typecode, value) */
+PYCONC_API int pc_manager_value(pc_manager *m, const char *typecode, pc_proxy_value value,
+                                pc_proxy **out_proxy);
+/* Python: v.value, v.value = x (checked as pc_manager_value checks) */
+PYCONC_API int pc_proxy_value_get(pc_proxy *p, pc_proxy_value *out_value);
+PYCONC_API int pc_proxy_value_set(pc_proxy *p, pc_proxy_value value);
+
+/* Make an Array of typecode (as pc_manager_value's) holding items (a pack
+   of ints, floats or bytes, each checked as a Value's; size must then be 0
+   or its length), or, items NULL, size zeros (at most 16777216 items).
+   len: pc_proxy_len.
+   Python: SyncManager.Array(typecode, sequence) */
+PYCONC_API int pc_manager_array(pc_manager *m, const char *typecode, size_t size,
+                                const pc_args *items, pc_proxy **out_proxy);
+/* Item i (negative counts from the end; out of range: PC_VALUE
+   "IndexError"). Python: a[i], a[i] = value */
+PYCONC_API int pc_proxy_array_get(pc_proxy *p, int64_t i, pc_proxy_value *out_value);
+PYCONC_API int pc_proxy_array_set(pc_proxy *p, int64_t i, pc_proxy_value value);
+/* Items start..stop (Python's slice: negatives count from the end, both
+   clipped to the array) as a pack (pc_args_free it). Python: a[start:stop] */
+PYCONC_API int pc_proxy_array_slice(pc_proxy *p, int64_t start, int64_t stop,
+                                    pc_args **out_items);
+
+/* Make an empty set in the server; its members are ints, floats, bytes or
+   strs (1 and 1.0 are one member, as in Python). len: pc_proxy_len.
+   Python: SyncManager.set() (3.14) */
+PYCONC_API int pc_manager_set(pc_manager *m, pc_proxy **out_proxy);
+/* Python: s.add(v), s.discard(v), s.remove(v) (missing: PC_VALUE "KeyError") */
+PYCONC_API int pc_proxy_set_add(pc_proxy *p, pc_proxy_value value);
+PYCONC_API int pc_proxy_set_discard(pc_proxy *p, pc_proxy_value value);
+PYCONC_API int pc_proxy_set_remove(pc_proxy *p, pc_proxy_value value);
+/* *out_found = 1 if value is a member, else 0. Python: v in s */
+PYCONC_API int pc_proxy_set_contains(pc_proxy *p, pc_proxy_value value, int *out_found);
+/* Remove a member and give it (empty: PC_VALUE "KeyError").
+   Python: s.pop() */
+PYCONC_API int pc_proxy_set_pop(pc_proxy *p, pc_proxy_value *out_value);
+/* Python: s.clear() */
+PYCONC_API int pc_proxy_set_clear(pc_proxy *p);
+/* Add every item of items (ints, floats, bytes, strs); all or nothing.
+   Python: s.update([...]) */
+PYCONC_API int pc_proxy_set_update(pc_proxy *p, const pc_args *items);
+/* The members, in the order they were added, as a pack (pc_args_free it).
+   Python: list(s) */
+PYCONC_API int pc_proxy_set_items(pc_proxy *p, pc_args **out_items);
+
+/* A registered type's functions, which run in the server process. create
+   makes an object from the constructor's arguments (NULL: failure, with
+   pc_raise's message if it raised one); destroy (may be NULL) releases it
+   when the server stops; a method reads in, adds its results to out and
+   returns PC_OK, or a status code (with pc_raise's message) the caller
+   gets. Each must be a function of the program or of a loaded library:
+   under spawn and forkserver the server finds it again by where it lies. */
+typedef void *(*pc_manager_create_fn)(const pc_args *args);
+typedef void (*pc_manager_destroy_fn)(void *self);
+typedef int (*pc_manager_method_fn)(void *self, const pc_args *in, pc_args *out);
+typedef struct pc_manager_method {
+    const char *name;
+    pc_manager_method_fn fn;
+} pc_manager_method;
+typedef struct pc_manager_type_desc {
+    pc_manager_create_fn create;            // required
+    pc_manager_destroy_fn destroy;          // NULL: nothing to release
+    const pc_manager_method *methods;       // n_methods rows (copied)
+    size_t n_methods;
+} pc_manager_type_desc;
+
+/* Serve a type of the program's own as typeid (1..31 bytes, not a built-in
+   type's) in every manager this process starts afterwards. Call it before
+   the first pc_manager_new. Returns: PC_OK, PC_VALUE (NULL parts, a
+   duplicate typeid or method name), PC_RUNTIME (a manager was started
+   already), PC_NOMEM.  Thread-safe: yes.
+   Python: BaseManager.register(typeid, callable) */
+PYCONC_API int pc_manager_register(const char *type_id, const pc_manager_type_desc *desc);
+/* Make an object of a registered type (create gets args, may be NULL) and
+   a proxy to it. Returns as pc_manager_dict does, and PC_VALUE for an
+   unknown typeid; create's failure comes back with its code and message.
+   Python: calling the registered name on a manager, m.typeid(*args) */
+PYCONC_API int pc_manager_create(pc_manager *m, const char *type_id, const pc_args *args,
+                                 pc_proxy **out_proxy);
+/* Call method on a registered type's object with the items of in (ints,
+   floats, bytes, strs; may be NULL); *out (may be NULL) gets its results
+   as a pack (pc_args_free it). An unknown method is PC_VALUE; a method's
+   status code comes back with its message (a code outside PC_* as PC_OS).
+   Python: BaseProxy._callmethod(name, args) */
+PYCONC_API int pc_proxy_callmethod(pc_proxy *p, const char *method, const pc_args *in,
+                                   pc_args **out);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -13724,8 +13839,8 @@ PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc
 #define PC__P_M_KIND_MAX 32     // a typeid's bytes, with its NUL
 
 typedef struct pc__p_m_val {
-    int type;                   // a pc_arg_type: NONE, INT, DOUBLE, BYTES, STR
-    int64_t i;
+    int type;                   // a pc_arg_type: NONE, INT, DOUBLE, BYTES, STR, PROXY
+    int64_t i;                  // PROXY: the object's id (data: its typeid)
     double d;
     char *data;                 // owned, NUL-terminated (bytes too)
     size_t size;
@@ -13742,7 +13857,7 @@ static int pc__p_m_val_set(pc__p_m_val *v, int type, int64_t i, double d, const 
     v->type = type;
     v->i = i;
     v->d = d;
-    if (type != PC_ARG_BYTES && type != PC_ARG_STR) return PC_OK;
+    if (type != PC_ARG_BYTES && type != PC_ARG_STR && type != PC_ARG_PROXY) return PC_OK;
     v->data = (char *)pc__malloc(size + 1);
     if (!v->data) return PC_NOMEM;
     if (size) memcpy(v->data, data, size);
@@ -13773,12 +13888,25 @@ static int pc__p_m_val_from_item(const pc_args *a, size_t i, pc__p_m_val *out) {
     }
 }
 
+// A nested proxy's reference: a str "<id> <typeid>".
+static int pc__p_m_ref_read(const pc_args *a, size_t i, pc__p_m_val *out) {
+    const char *s;
+    char *end;
+    if (pc_args_get_str(a, i, &s)) return pc__error(PC_VALUE, "malformed proxy at item %zu", i);
+    long long id = strtoll(s, &end, 10);
+    size_t n = *end == ' ' ? strlen(end + 1) : 0;
+    if (id <= 0 || n == 0 || n >= PC__P_M_KIND_MAX)
+        return pc__error(PC_VALUE, "malformed proxy at item %zu", i);
+    return pc__p_m_val_set(out, PC_ARG_PROXY, id, 0, end + 1, n);
+}
+
 // Items i, i+1 of a pack as a tagged value.
 static int pc__p_m_val_read(const pc_args *a, size_t i, pc__p_m_val *out) {
     int64_t type;
     if (pc_args_get_int(a, i, &type) != PC_OK)
         return pc__error(PC_VALUE, "malformed value at item %zu", i);
     if (type == PC_ARG_NONE) return pc__p_m_val_set(out, PC_ARG_NONE, 0, 0, NULL, 0);
+    if (type == PC_ARG_PROXY) return pc__p_m_ref_read(a, i + 1, out);
     if (type != PC_ARG_INT && type != PC_ARG_DOUBLE && type != PC_ARG_BYTES &&
         type != PC_ARG_STR)
         return pc__error(PC_VALUE, "value type %lld is not None, int, float, bytes or str",
@@ -13797,6 +13925,11 @@ static int pc__p_m_put(pc_args *a, int type, int64_t i, double d, const void *da
     case PC_ARG_DOUBLE: return pc_args_add_double(a, d);
     case PC_ARG_BYTES: return pc_args_add_bytes(a, data, size);
     case PC_ARG_STR: return pc_args_add_str(a, data ? (const char *)data : "");
+    case PC_ARG_PROXY: {
+        char ref[64];
+        snprintf(ref, sizeof ref, "%lld %s", (long long)i, (const char *)data);
+        return pc_args_add_str(a, ref);
+    }
     default: return pc__error(PC_VALUE, "value type %d is not None, int, float, bytes or str",
                               type);
     }
@@ -13806,7 +13939,11 @@ static int pc__p_m_val_write(pc_args *a, const pc__p_m_val *v) {
     return pc__p_m_put(a, v->type, v->i, v->d, v->data, v->size);
 }
 
-static int pc__p_m_value_write(pc_args *a, const pc_proxy_value *v) {
+static int pc__p_m_nested_write(pc_args *a, const pc_proxy_value *v, const pc_proxy *target);
+
+// A caller's value into a request for the object of target.
+static int pc__p_m_value_write(pc_args *a, const pc_proxy_value *v, const pc_proxy *target) {
+    if (v->type == PC_ARG_PROXY) return pc__p_m_nested_write(a, v, target);
     if ((v->type == PC_ARG_BYTES && !v->data && v->size) || (v->type == PC_ARG_STR && !v->data))
         return pc__error(PC_VALUE, "value data is NULL");
     return pc__p_m_put(a, v->type, v->i, v->d, v->data, v->size);
@@ -13861,6 +13998,7 @@ PYCONC_API pc_proxy_value pc_proxy_str(const char *s) {
 PYCONC_API void pc_proxy_value_free(pc_proxy_value *v) {
     if (!v) return;
     pc__free((void *)(uintptr_t)v->data);
+    if (v->type == PC_ARG_PROXY) pc_proxy_free(v->proxy);
     *v = pc_proxy_none();
 }
 
@@ -13905,6 +14043,9 @@ typedef struct pc__p_m_server {
 } pc__p_m_server;
 
 static pc__p_m_server pc__p_m_srv;  // one server per server process
+
+// A value a request stores: a nested proxy must name an object here.
+static int pc__p_m_val_take(const pc_args *a, size_t i, pc__p_m_val *out);
 
 static pc__p_m_obj *pc__p_m_find_obj(int64_t id) {
     // Ids are given in order and objects never leave: a binary search.
@@ -13961,7 +14102,7 @@ static int pc__p_m_dict_lookup(pc__p_m_obj *o, const pc_args *req, pc_args *repl
     size_t at = pc__p_m_find_key(o, key);
     if (at == (size_t)-1 && pc_args_len(req) < 6) return pc__p_m_key_error(key);
     pc__p_m_val v;
-    int rc = at == (size_t)-1 ? pc__p_m_val_read(req, 4, &v) : PC_OK;
+    int rc = at == (size_t)-1 ? pc__p_m_val_take(req, 4, &v) : PC_OK;
     if (rc) return rc;
     if (at == (size_t)-1) {
         rc = pc__p_m_val_write(reply, &v);
@@ -13977,7 +14118,7 @@ static int pc__p_m_dict_set(pc__p_m_obj *o, const pc_args *req) {
     const char *key;
     pc__p_m_val v;
     if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
-    int rc = pc__p_m_val_read(req, 4, &v);
+    int rc = pc__p_m_val_take(req, 4, &v);
     if (rc == PC_OK && (rc = pc__p_m_dict_store(o, key, &v))) pc__p_m_val_clear(&v);
     return rc;
 }
@@ -14066,7 +14207,7 @@ static int pc__p_m_list_call(pc__p_m_obj *o, const char *m, const pc_args *req, 
     int rc;
     if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
     if (strcmp(m, "append") == 0) {
-        if ((rc = pc__p_m_val_read(req, 3, &v))) return rc;
+        if ((rc = pc__p_m_val_take(req, 3, &v))) return rc;
         if ((rc = pc__p_m_list_add(o, &v))) pc__p_m_val_clear(&v);
         return rc;
     }
@@ -14087,7 +14228,7 @@ static int pc__p_m_list_call(pc__p_m_obj *o, const char *m, const pc_args *req, 
         if ((rc = pc__p_m_val_write(reply, &o->items[at].v)) == PC_OK) pc__p_m_remove(o, at, NULL);
         return rc;
     }
-    if ((rc = pc__p_m_val_read(req, 4, &v))) return rc;
+    if ((rc = pc__p_m_val_take(req, 4, &v))) return rc;
     pc__p_m_val_clear(&o->items[at].v);
     o->items[at].v = v;
     return PC_OK;
@@ -14096,16 +14237,35 @@ static int pc__p_m_list_call(pc__p_m_obj *o, const char *m, const pc_args *req, 
 static const pc__p_m_kind pc__p_m_dict_kind = {"dict", NULL, pc__p_m_dict_call};
 static const pc__p_m_kind pc__p_m_list_kind = {"list", NULL, pc__p_m_list_call};
 
+// The kinds of >>I.data.
+static int pc__p_m_ns_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply);
+static int pc__p_m_value_init(pc__p_m_obj *o, const pc_args *req);
+static int pc__p_m_value_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply);
+static int pc__p_m_array_init(pc__p_m_obj *o, const pc_args *req);
+static int pc__p_m_array_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply);
+static int pc__p_m_set_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply);
+static const pc__p_m_kind *pc__p_m_reg_find(const char *name);
+static int pc__p_m_reg_unpack(const pc_args *a, size_t i);
+static void pc__p_m_reg_destroy_all(void);
+static const pc__p_m_kind pc__p_m_ns_kind = {"Namespace", NULL, pc__p_m_ns_call};
+static const pc__p_m_kind pc__p_m_value_kind = {"Value", pc__p_m_value_init, pc__p_m_value_call};
+static const pc__p_m_kind pc__p_m_array_kind = {"Array", pc__p_m_array_init, pc__p_m_array_call};
+static const pc__p_m_kind pc__p_m_set_kind = {"set", NULL, pc__p_m_set_call};
+
 // Every kind the server makes.
 static const pc__p_m_kind *const pc__p_m_kinds[] = {
     &pc__p_m_dict_kind,
     &pc__p_m_list_kind,
+    &pc__p_m_ns_kind,
+    &pc__p_m_value_kind,
+    &pc__p_m_array_kind,
+    &pc__p_m_set_kind,
 };
 
 static const pc__p_m_kind *pc__p_m_kind_find(const char *name) {
     for (size_t i = 0; i < sizeof pc__p_m_kinds / sizeof pc__p_m_kinds[0]; i++)
         if (strcmp(pc__p_m_kinds[i]->name, name) == 0) return pc__p_m_kinds[i];
-    return NULL;
+    return pc__p_m_reg_find(name);
 }
 
 // create: [typeid, constructor arguments...]; replies with the new id.
@@ -14220,6 +14380,7 @@ static int pc__p_m_server_main(void *arg) {
     if (pc_args_get_str(a, 0, &addr) || pc_args_get_int(a, 1, &fam) ||
         pc_args_get_bytes(a, 2, &key, &keylen) || pc_args_take_connection(a, 3, &back))
         return 1;
+    int reg = pc__p_m_reg_unpack(a, 4);     // registered types (>>I.data)
     pc_listener_desc ld;
     memset(&ld, 0, sizeof ld);
     ld.address = addr[0] ? addr : NULL;
@@ -14229,7 +14390,7 @@ static int pc__p_m_server_main(void *arg) {
     pc_lock_init(&pc__p_m_srv.lock);
     pc__p_m_srv.listener = pc_listener_new(&ld);
     pc_args *r = pc_args_new();
-    int rc = pc__p_m_srv.listener ? PC_OK : pc_last_error_code();
+    int rc = reg ? reg : pc__p_m_srv.listener ? PC_OK : pc_last_error_code();
     if (!r || pc_args_add_int(r, rc) ||
         pc_args_add_str(r, rc ? pc_last_error() : pc_listener_address(pc__p_m_srv.listener)) ||
         pc_connection_send_args(back, r))
@@ -14247,7 +14408,556 @@ static int pc__p_m_server_main(void *arg) {
     pc_listener_free(pc__p_m_srv.listener);
     pc__p_m_srv.listener = NULL;
     pc_lock_release(&pc__p_m_srv.lock);
+    pc__p_m_reg_destroy_all();
     return rc ? 1 : 0;
+}
+
+// >>I.data: Namespace, Value, Array and set in the server; registered types
+// A Namespace keeps its attributes as a dict keeps its items; a Value is
+// one item and an Array items without keys, both of a typecode (o->state:
+// its row of pc__p_tcodes); a set keeps its members as a list does, each
+// once.
+static int pc__p_m_val_take(const pc_args *a, size_t i, pc__p_m_val *out) {
+    int rc = pc__p_m_val_read(a, i, out);
+    if (rc || out->type != PC_ARG_PROXY) return rc;
+    const pc__p_m_obj *o = pc__p_m_find_obj(out->i);
+    if (o && strcmp(o->kind->name, out->data) == 0) return PC_OK;
+    rc = pc__error(PC_VALUE, "no %s with id %lld in this manager", out->data, (long long)out->i);
+    pc__p_m_val_clear(out);
+    return rc;
+}
+
+static int pc__p_m_ns_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
+    const char *name;
+    pc__p_m_val v;
+    int rc;
+    if (strcmp(m, "names") == 0) {
+        for (size_t i = 0; i < o->n; i++)
+            if (pc_args_add_str(reply, o->items[i].key)) return PC_NOMEM;
+        return PC_OK;
+    }
+    if (strcmp(m, "set") != 0 && strcmp(m, "get") != 0 && strcmp(m, "del") != 0)
+        return pc__error(PC_VALUE, "Namespace has no method '%s'", m);
+    if (pc_args_get_str(req, 3, &name) || !name[0])
+        return pc__error(PC_VALUE, "the attribute name is not a non-empty str");
+    size_t at = pc__p_m_find_key(o, name);
+    if (m[0] == 's') {
+        if ((rc = pc__p_m_val_take(req, 4, &v)) == PC_OK && (rc = pc__p_m_dict_store(o, name, &v)))
+            pc__p_m_val_clear(&v);
+        return rc;
+    }
+    if (at == (size_t)-1)
+        return pc__error(PC_VALUE, "AttributeError: 'Namespace' object has no attribute '%s'",
+                         name);
+    if (m[0] == 'g') return pc__p_m_val_write(reply, &o->items[at].v);
+    pc__p_m_remove(o, at, NULL);
+    return PC_OK;
+}
+
+// Request item i as a typecode a manager serves: pc_mp_value's but 'u'
+// (a str item would hold a character where the others hold numbers).
+static int pc__p_m_tc_read(const pc_args *req, size_t i, const pc__p_tcode **out) {
+    const char *tc;
+    if (pc_args_get_str(req, i, &tc)) return pc__error(PC_VALUE, "the typecode is not a str");
+    const pc__p_tcode *t = tc[0] && !tc[1] && tc[0] != 'u'
+                               ? pc__p_tcode_find((unsigned char)tc[0]) : NULL;
+    if (!t)
+        return pc__error(PC_VALUE, "unknown typecode \"%.8s\" (one of c b B h H i I l L q Q f d "
+                                   "?)", tc);
+    *out = t;
+    return PC_OK;
+}
+
+static const pc__p_tcode *pc__p_m_tc_of(const pc__p_m_obj *o) {
+    return (const pc__p_tcode *)o->state;
+}
+
+// Whether an int fits the C type of an integer typecode.
+static int pc__p_m_tc_fits(const pc__p_tcode *t, int64_t i) {
+    unsigned bits = t->size * 8u;
+    if (t->kind == PC__TC_UNSIGNED) return i >= 0 && (bits >= 64 || (uint64_t)i >> bits == 0);
+    if (bits >= 64) return 1;
+    int64_t lim = (int64_t)1 << (bits - 1);
+    return i >= -lim && i < lim;
+}
+
+// Make v a value of typecode t (an int becomes a float for 'f' and 'd',
+// 'f' rounds as a C float does, '?' keeps 0 or 1), or say why it is not.
+static int pc__p_m_tc_fit(const pc__p_tcode *t, pc__p_m_val *v) {
+    const char *wants = "an int";
+    if (t->kind == PC__TC_FLOAT) {
+        wants = "a float or an int";
+        if (v->type == PC_ARG_INT) pc__p_m_val_set(v, PC_ARG_DOUBLE, 0, (double)v->i, NULL, 0);
+        if (v->type == PC_ARG_DOUBLE) {
+            if (t->code == 'f') v->d = (double)(float)v->d;
+            return PC_OK;
+        }
+    } else if (t->code == 'c') {
+        wants = "bytes of length 1";
+        if (v->type == PC_ARG_BYTES && v->size == 1) return PC_OK;
+    } else if (v->type == PC_ARG_INT) {
+        if (t->code == '?') v->i = v->i != 0;
+        if (t->code == '?' || pc__p_m_tc_fits(t, v->i)) return PC_OK;
+        return pc__error(PC_VALUE, "OverflowError: %lld does not fit typecode '%c'",
+                         (long long)v->i, t->code);
+    }
+    return pc__error(PC_VALUE, "TypeError: a value of typecode '%c' is %s", t->code, wants);
+}
+
+// Typecode t's zero.
+static int pc__p_m_tc_zero(const pc__p_tcode *t, pc__p_m_val *v) {
+    if (t->kind == PC__TC_FLOAT) return pc__p_m_val_set(v, PC_ARG_DOUBLE, 0, 0.0, NULL, 0);
+    if (t->code == 'c') return pc__p_m_val_set(v, PC_ARG_BYTES, 0, 0, "", 1);
+    return pc__p_m_val_set(v, PC_ARG_INT, 0, 0, NULL, 0);
+}
+
+// Request item i (tagged) as a value of o's typecode.
+static int pc__p_m_tc_take(const pc__p_tcode *t, const pc_args *req, size_t i, pc__p_m_val *v) {
+    int rc = pc__p_m_val_read(req, i, v);
+    if (rc == PC_OK && (rc = pc__p_m_tc_fit(t, v))) pc__p_m_val_clear(v);
+    return rc;
+}
+
+// Value: [typecode, value].
+static int pc__p_m_value_init(pc__p_m_obj *o, const pc_args *req) {
+    const pc__p_tcode *t;
+    pc__p_m_val v;
+    int rc = pc__p_m_tc_read(req, 4, &t);
+    if (rc == PC_OK) rc = pc__p_m_tc_take(t, req, 5, &v);
+    if (rc == PC_OK && (rc = pc__p_m_list_add(o, &v))) pc__p_m_val_clear(&v);
+    if (rc == PC_OK) o->state = (void *)(uintptr_t)t;
+    return rc;
+}
+
+static int pc__p_m_value_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
+    pc__p_m_val v;
+    if (strcmp(m, "get") == 0) return pc__p_m_val_write(reply, &o->items[0].v);
+    if (strcmp(m, "set") != 0) return pc__error(PC_VALUE, "Value has no method '%s'", m);
+    int rc = pc__p_m_tc_take(pc__p_m_tc_of(o), req, 3, &v);
+    if (rc) return rc;
+    pc__p_m_val_clear(&o->items[0].v);
+    o->items[0].v = v;
+    return PC_OK;
+}
+
+static void pc__p_m_items_free(pc__p_m_obj *o) {
+    while (o->n) pc__p_m_remove(o, o->n - 1, NULL);
+    pc__free(o->items);
+    o->items = NULL;
+    o->cap = 0;
+}
+
+// Array: [typecode, size, initial items (none: size zeros)]. Items are
+// the server's general ones (tens of bytes each): a bound keeps a typo in
+// a size from taking the server's memory.
+#define PC__P_M_ARRAY_MAX (1 << 24)
+
+static int pc__p_m_array_init(pc__p_m_obj *o, const pc_args *req) {
+    const pc__p_tcode *t;
+    int64_t size;
+    int rc = pc__p_m_tc_read(req, 4, &t);
+    if (rc) return rc;
+    size_t given = pc_args_len(req) - 6;
+    if (pc_args_get_int(req, 5, &size) || size < 0 || (given && (uint64_t)size != given))
+        return pc__error(PC_VALUE, "Array: the size is not the number of items");
+    if ((uint64_t)size > PC__P_M_ARRAY_MAX)
+        return pc__error(PC_VALUE, "Array: too large (at most %d items)", PC__P_M_ARRAY_MAX);
+    if (size && pc__grow(&o->items, &o->cap, (size_t)size, sizeof(pc__p_m_item), 0))
+        return PC_NOMEM;
+    o->state = (void *)(uintptr_t)t;
+    for (size_t i = 0; rc == PC_OK && i < (size_t)size; i++) {
+        pc__p_m_val v;
+        rc = given ? pc__p_m_val_from_item(req, 6 + i, &v) : pc__p_m_tc_zero(t, &v);
+        if (rc == PC_OK && (rc = pc__p_m_tc_fit(t, &v))) pc__p_m_val_clear(&v);
+        if (rc == PC_OK) pc__p_m_list_add(o, &v);      // room made above
+        else if (given) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", pc_last_error());
+            rc = pc__error(rc, "Array item %zu: %s", i, why);
+        }
+    }
+    if (rc) pc__p_m_items_free(o);
+    return rc;
+}
+
+// Python's slice bound: negatives count from the end, clipped to 0..n.
+static size_t pc__p_m_bound(int64_t i, size_t n) {
+    if (i < 0) i += (int64_t)n;
+    if (i < 0) return 0;
+    return (uint64_t)i > n ? n : (size_t)i;
+}
+
+static int pc__p_m_array_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
+    size_t at;
+    int64_t a, b;
+    pc__p_m_val v;
+    int rc;
+    if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
+    if (strcmp(m, "slice") == 0) {
+        if (pc_args_get_int(req, 3, &a) || pc_args_get_int(req, 4, &b))
+            return pc__error(PC_VALUE, "slice: the bounds are not ints");
+        size_t lo = pc__p_m_bound(a, o->n), hi = pc__p_m_bound(b, o->n);
+        for (size_t i = lo; i < hi; i++) {
+            pc_args *one = pc_args_new();
+            rc = one ? pc__p_m_val_write(one, &o->items[i].v) : PC_NOMEM;
+            if (rc == PC_OK) rc = pc__p_m_copy_item(reply, one, 1);
+            pc_args_free(one);
+            if (rc) return rc;
+        }
+        return PC_OK;
+    }
+    if (strcmp(m, "get") != 0 && strcmp(m, "set") != 0)
+        return pc__error(PC_VALUE, "Array has no method '%s'", m);
+    if ((rc = pc__p_m_index(o, req, &at))) return rc;
+    if (m[0] == 'g') return pc__p_m_val_write(reply, &o->items[at].v);
+    if ((rc = pc__p_m_tc_take(pc__p_m_tc_of(o), req, 4, &v))) return rc;
+    pc__p_m_val_clear(&o->items[at].v);
+    o->items[at].v = v;
+    return PC_OK;
+}
+
+// Python's ==: 1 and 1.0 are one member, exactly (2**53 + 1 is not 2.0**53).
+static int pc__p_m_val_eq(const pc__p_m_val *a, const pc__p_m_val *b) {
+    if (a->type == PC_ARG_DOUBLE && b->type == PC_ARG_INT) return pc__p_m_val_eq(b, a);
+    if (a->type == PC_ARG_INT && b->type == PC_ARG_DOUBLE)
+        return b->d >= -9223372036854775808.0 && b->d < 9223372036854775808.0 &&
+               (int64_t)b->d == a->i && (double)(int64_t)b->d == b->d;
+    if (a->type != b->type) return 0;
+    if (a->type == PC_ARG_INT) return a->i == b->i;
+    if (a->type == PC_ARG_DOUBLE) return a->d == b->d;
+    return a->size == b->size && memcmp(a->data, b->data, a->size) == 0;
+}
+
+static size_t pc__p_m_set_find(const pc__p_m_obj *o, const pc__p_m_val *v) {
+    for (size_t i = 0; i < o->n; i++)
+        if (pc__p_m_val_eq(&o->items[i].v, v)) return i;
+    return (size_t)-1;
+}
+
+// Python's KeyError for a missing member: its repr.
+static int pc__p_m_member_error(const pc__p_m_val *v) {
+    switch (v->type) {
+    case PC_ARG_INT: return pc__error(PC_VALUE, "KeyError: %lld", (long long)v->i);
+    case PC_ARG_DOUBLE: return pc__error(PC_VALUE, "KeyError: %.17g", v->d);
+    case PC_ARG_BYTES: return pc__error(PC_VALUE, "KeyError: b'%.*s'", (int)v->size, v->data);
+    default: return pc__error(PC_VALUE, "KeyError: '%s'", v->data);
+    }
+}
+
+// Request item i (tagged) as a member: an int, a float, bytes or a str.
+static int pc__p_m_member_read(const pc_args *req, size_t i, pc__p_m_val *v) {
+    int rc = pc__p_m_val_read(req, i, v);
+    if (rc || (v->type >= PC_ARG_INT && v->type <= PC_ARG_STR)) return rc;
+    pc__p_m_val_clear(v);
+    return pc__error(PC_VALUE, "TypeError: a set member is an int, a float, bytes or a str");
+}
+
+// Add v unless it is a member already; v is moved in or cleared.
+static int pc__p_m_set_add(pc__p_m_obj *o, pc__p_m_val *v) {
+    if (pc__p_m_set_find(o, v) != (size_t)-1) {
+        pc__p_m_val_clear(v);
+        return PC_OK;
+    }
+    int rc = pc__p_m_list_add(o, v);
+    if (rc) pc__p_m_val_clear(v);
+    return rc;
+}
+
+static int pc__p_m_set_update(pc__p_m_obj *o, const pc_args *req) {
+    size_t n = pc_args_len(req);
+    for (size_t i = 3; i < n; i++)          // all or nothing: check first
+        if (pc_args_type(req, i) < PC_ARG_INT || pc_args_type(req, i) > PC_ARG_STR)
+            return pc__error(PC_VALUE, "update: item %zu is not an int, float, bytes or str",
+                             i - 3);
+    for (size_t i = 3; i < n; i++) {
+        pc__p_m_val v;
+        int rc = pc__p_m_val_from_item(req, i, &v);
+        if (rc == PC_OK) rc = pc__p_m_set_add(o, &v);
+        if (rc) return rc;
+    }
+    return PC_OK;
+}
+
+static int pc__p_m_set_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
+    pc__p_m_val v;
+    int rc;
+    if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
+    if (strcmp(m, "update") == 0) return pc__p_m_set_update(o, req);
+    if (strcmp(m, "clear") == 0) {
+        while (o->n) pc__p_m_remove(o, o->n - 1, NULL);
+        return PC_OK;
+    }
+    if (strcmp(m, "items") == 0) {
+        for (size_t i = 0; i < o->n; i++) {
+            pc_args *one = pc_args_new();
+            rc = one ? pc__p_m_val_write(one, &o->items[i].v) : PC_NOMEM;
+            if (rc == PC_OK) rc = pc__p_m_copy_item(reply, one, 1);
+            pc_args_free(one);
+            if (rc) return rc;
+        }
+        return PC_OK;
+    }
+    if (strcmp(m, "pop") == 0) {
+        if (o->n == 0) return pc__error(PC_VALUE, "KeyError: 'pop from an empty set'");
+        if ((rc = pc__p_m_val_write(reply, &o->items[o->n - 1].v))) return rc;
+        pc__p_m_remove(o, o->n - 1, NULL);
+        return PC_OK;
+    }
+    if (strcmp(m, "add") != 0 && strcmp(m, "discard") != 0 && strcmp(m, "remove") != 0 &&
+        strcmp(m, "contains") != 0)
+        return pc__error(PC_VALUE, "set has no method '%s'", m);
+    if ((rc = pc__p_m_member_read(req, 3, &v))) return rc;
+    if (m[0] == 'a') return pc__p_m_set_add(o, &v);
+    size_t at = pc__p_m_set_find(o, &v);
+    if (m[0] == 'c') rc = pc_args_add_int(reply, at != (size_t)-1);
+    else if (at != (size_t)-1) pc__p_m_remove(o, at, NULL);
+    else if (m[0] == 'r') rc = pc__p_m_member_error(&v);
+    pc__p_m_val_clear(&v);
+    return rc;
+}
+
+// Registered types: a table the program fills before it starts a manager;
+// the server gets it in its arguments (functions as funcrefs, found again
+// under spawn and forkserver). Each row's kind is its first member, so an
+// object's kind leads to its row.
+typedef struct pc__p_m_reg {
+    pc__p_m_kind kind;
+    char name[PC__P_M_KIND_MAX];
+    pc_manager_create_fn create;
+    pc_manager_destroy_fn destroy;
+    pc_manager_method *methods;     // names owned
+    size_t n_methods;
+} pc__p_m_reg;
+
+static pc_lock pc__p_m_reg_lock = PC_LOCK_INIT;
+static pc__p_m_reg **pc__p_m_regs;
+static size_t pc__p_m_nregs, pc__p_m_regs_cap;
+static int pc__p_m_reg_closed;      // a manager was started: the table is fixed
+
+static const pc__p_m_kind *pc__p_m_reg_find(const char *name) {
+    for (size_t i = 0; i < pc__p_m_nregs; i++)
+        if (strcmp(pc__p_m_regs[i]->name, name) == 0) return &pc__p_m_regs[i]->kind;
+    return NULL;
+}
+
+static const pc__p_m_reg *pc__p_m_reg_of(const pc__p_m_obj *o) {
+    return (const pc__p_m_reg *)(const void *)o->kind;
+}
+
+// A new pack of req's items from first on.
+static pc_args *pc__p_m_tail(const pc_args *req, size_t first) {
+    pc_args *a = pc_args_new();
+    for (size_t i = first; a && i < pc_args_len(req); i++)
+        if (pc__p_m_copy_item(a, req, i)) { pc_args_free(a); return NULL; }
+    return a;
+}
+
+// A user function failed with rc: keep the message it raised since seq,
+// else say which function.
+static int pc__p_m_user_error(int rc, uint64_t seq, const char *type, const char *fn) {
+    char why[256];
+    if (pc__error_seq() != seq) snprintf(why, sizeof why, "%s", pc_last_error());
+    else snprintf(why, sizeof why, "%s.%s failed (status %d)", type, fn, rc);
+    return pc__error(rc, "%s", why);
+}
+
+static int pc__p_m_reg_init(pc__p_m_obj *o, const pc_args *req) {
+    const pc__p_m_reg *r = pc__p_m_reg_of(o);
+    pc_args *in = pc__p_m_tail(req, 4);
+    if (!in) return PC_NOMEM;
+    uint64_t seq = pc__error_seq();
+    o->state = r->create(in);
+    pc_args_free(in);
+    (void)pc__exception_take(NULL, 0);      // this thread serves others next
+    if (o->state) return PC_OK;
+    int code = pc__error_seq() != seq && pc_last_error_code() ? pc_last_error_code() : PC_VALUE;
+    return pc__p_m_user_error(code, seq, r->name, "create");
+}
+
+static int pc__p_m_reg_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
+    const pc__p_m_reg *r = pc__p_m_reg_of(o);
+    const pc_manager_method *f = NULL;
+    for (size_t i = 0; !f && i < r->n_methods; i++)
+        if (strcmp(r->methods[i].name, m) == 0) f = &r->methods[i];
+    if (!f) return pc__error(PC_VALUE, "AttributeError: '%s' object has no method '%s'",
+                             r->name, m);
+    if (!o->state) return pc__error(PC_RUNTIME, "the manager's server is stopping");
+    pc_args *in = pc__p_m_tail(req, 3), *out = pc_args_new();
+    uint64_t seq = pc__error_seq();
+    int rc = in && out ? f->fn(o->state, in, out) : PC_NOMEM;
+    (void)pc__exception_take(NULL, 0);      // this thread serves others next
+    if (rc) rc = pc__p_m_user_error(rc, seq, r->name, m);
+    for (size_t i = 0; rc == PC_OK && i < pc_args_len(out); i++)
+        if ((rc = pc__p_m_copy_item(reply, out, i)))
+            rc = pc__error(rc, "%s.%s: result %zu is not an int, float, bytes or str", r->name,
+                           m, i);
+    pc_args_free(in);
+    pc_args_free(out);
+    return rc;
+}
+
+// The server stops: registered objects are released (under the lock, so
+// no method runs on one after its destroy).
+static void pc__p_m_reg_destroy_all(void) {
+    pc_lock_acquire(&pc__p_m_srv.lock, PC_FOREVER);
+    for (size_t i = 0; i < pc__p_m_srv.nobjs; i++) {
+        pc__p_m_obj *o = pc__p_m_srv.objs[i];
+        if (o->kind->init != pc__p_m_reg_init || !o->state) continue;
+        if (pc__p_m_reg_of(o)->destroy) pc__p_m_reg_of(o)->destroy(o->state);
+        o->state = NULL;
+    }
+    pc_lock_release(&pc__p_m_srv.lock);
+}
+
+static void pc__p_m_reg_free(pc__p_m_reg *r) {
+    if (!r) return;
+    for (size_t i = 0; i < r->n_methods; i++) pc__free((void *)(uintptr_t)r->methods[i].name);
+    pc__free(r->methods);
+    pc__free(r);
+}
+
+// A row for typeid with desc's functions (the method names copied).
+static pc__p_m_reg *pc__p_m_reg_new(const char *type_id, const pc_manager_type_desc *d) {
+    pc__p_m_reg *r = (pc__p_m_reg *)pc__calloc(1, sizeof *r);
+    if (!r) return NULL;
+    snprintf(r->name, sizeof r->name, "%s", type_id);
+    r->kind.name = r->name;
+    r->kind.init = pc__p_m_reg_init;
+    r->kind.call = pc__p_m_reg_call;
+    r->create = d->create;
+    r->destroy = d->destroy;
+    r->methods = (pc_manager_method *)pc__calloc(d->n_methods + 1, sizeof *r->methods);
+    for (size_t i = 0; r->methods && i < d->n_methods; i++, r->n_methods++) {
+        r->methods[i].fn = d->methods[i].fn;
+        if (!(r->methods[i].name = pc__strdup(d->methods[i].name))) break;
+    }
+    if (!r->methods || r->n_methods < d->n_methods) { pc__p_m_reg_free(r); return NULL; }
+    return r;
+}
+
+static int pc__p_m_reg_check(const char *type_id, const pc_manager_type_desc *d) {
+    if (!type_id || !d || !d->create || (d->n_methods && !d->methods))
+        return pc__error(PC_VALUE, "pc_manager_register: NULL typeid, desc, create or methods");
+    if (!type_id[0] || strlen(type_id) >= PC__P_M_KIND_MAX || strchr(type_id, ' '))
+        return pc__error(PC_VALUE, "pc_manager_register: typeid '%.40s' is not 1..%d bytes "
+                                   "without spaces", type_id, PC__P_M_KIND_MAX - 1);
+    if (pc__p_m_kind_find(type_id))
+        return pc__error(PC_VALUE, "pc_manager_register: typeid '%s' is served already", type_id);
+    for (size_t i = 0; i < d->n_methods; i++) {
+        if (!d->methods[i].name || !d->methods[i].name[0] || !d->methods[i].fn)
+            return pc__error(PC_VALUE, "pc_manager_register: method %zu has no name or "
+                                       "function", i);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(d->methods[i].name, d->methods[j].name) == 0)
+                return pc__error(PC_VALUE, "pc_manager_register: method '%s' twice",
+                                 d->methods[i].name);
+    }
+    return PC_OK;
+}
+
+static int pc__p_m_reg_add(const char *type_id, const pc_manager_type_desc *d) {
+    int rc = pc__p_m_reg_check(type_id, d);
+    if (rc) return rc;
+    if (pc__grow(&pc__p_m_regs, &pc__p_m_regs_cap, pc__p_m_nregs + 1, sizeof(pc__p_m_reg *), 0))
+        return PC_NOMEM;
+    pc__p_m_reg *r = pc__p_m_reg_new(type_id, d);
+    if (!r) return PC_NOMEM;
+    pc__p_m_regs[pc__p_m_nregs++] = r;
+    return PC_OK;
+}
+
+PYCONC_API int pc_manager_register(const char *type_id, const pc_manager_type_desc *desc) {
+    pc_lock_acquire(&pc__p_m_reg_lock, PC_FOREVER);
+    int rc = __atomic_load_n(&pc__p_m_reg_closed, __ATOMIC_ACQUIRE)
+                 ? pc__error(PC_RUNTIME, "pc_manager_register: a manager was started already "
+                                         "(register types before pc_manager_new)")
+                 : pc__p_m_reg_add(type_id, desc);
+    pc_lock_release(&pc__p_m_reg_lock);
+    return rc;
+}
+
+// A function pointer as the funcref machinery takes it, and back.
+static int pc__p_m_fn_put(pc__p_buf *b, const void *fnp, size_t size) {
+    pc_target_fn fn = NULL;
+    pc__p_funcref ref;
+    memcpy(&fn, fnp, size);
+    int rc = pc__p_funcref_locate(fn, &ref);
+    pc__p_funcref_put(b, &ref, fn != NULL);
+    return rc;
+}
+
+static int pc__p_m_fn_get(pc__p_buf *b, void *fnp, size_t size) {
+    pc_target_fn fn = NULL;
+    pc__p_funcref ref;
+    int rc = pc__p_funcref_get(b, &ref) && !b->bad ? pc__p_funcref_resolve(&ref, &fn) : PC_OK;
+    memcpy(fnp, &fn, size);
+    return b->bad ? pc__error(PC_VALUE, "malformed table of registered types") : rc;
+}
+
+// The table, for the server: [count, then each: typeid, create, destroy,
+// method count, each method's name and function].
+static int pc__p_m_reg_pack(pc_args *a) {
+    pc__p_buf b;
+    int rc = PC_OK;
+    memset(&b, 0, sizeof b);
+    pc_lock_acquire(&pc__p_m_reg_lock, PC_FOREVER);
+    __atomic_store_n(&pc__p_m_reg_closed, 1, __ATOMIC_RELEASE);
+    pc__p_buf_u64(&b, pc__p_m_nregs);
+    for (size_t i = 0; rc == PC_OK && i < pc__p_m_nregs; i++) {
+        const pc__p_m_reg *r = pc__p_m_regs[i];
+        pc__p_buf_str(&b, r->name);
+        rc = pc__p_m_fn_put(&b, &r->create, sizeof r->create);
+        if (rc == PC_OK) rc = pc__p_m_fn_put(&b, &r->destroy, sizeof r->destroy);
+        pc__p_buf_u64(&b, r->n_methods);
+        for (size_t j = 0; rc == PC_OK && j < r->n_methods; j++) {
+            pc__p_buf_str(&b, r->methods[j].name);
+            rc = pc__p_m_fn_put(&b, &r->methods[j].fn, sizeof r->methods[j].fn);
+        }
+    }
+    pc_lock_release(&pc__p_m_reg_lock);
+    if (rc == PC_OK) rc = b.bad ? PC_NOMEM : pc_args_add_bytes(a, b.p, b.len);
+    pc__free(b.p);
+    return rc;
+}
+
+// One row of the table from b.
+static int pc__p_m_reg_unpack_one(pc__p_buf *b) {
+    pc_manager_type_desc d;
+    memset(&d, 0, sizeof d);
+    char *name = pc__p_buf_get_str(b);
+    int rc = pc__p_m_fn_get(b, &d.create, sizeof d.create);
+    if (rc == PC_OK) rc = pc__p_m_fn_get(b, &d.destroy, sizeof d.destroy);
+    uint64_t n = pc__p_buf_get_u64(b);
+    pc_manager_method *ms = NULL;
+    if (rc == PC_OK && !b->bad && n <= b->len)
+        ms = (pc_manager_method *)pc__calloc((size_t)n + 1, sizeof *ms);
+    for (size_t j = 0; ms && rc == PC_OK && j < n; j++, d.n_methods++) {
+        ms[j].name = pc__p_buf_get_str(b);
+        rc = pc__p_m_fn_get(b, &ms[j].fn, sizeof ms[j].fn);
+    }
+    d.methods = ms;
+    if (rc == PC_OK) rc = !ms || b->bad || !name ? pc__error(PC_VALUE, "malformed table of "
+                                                            "registered types")
+                                                 : pc__p_m_reg_add(name, &d);
+    for (size_t j = 0; ms && j < d.n_methods; j++) pc__free((void *)(uintptr_t)ms[j].name);
+    pc__free(ms);
+    pc__free(name);
+    return rc;
+}
+
+// In the server: the table from its arguments, unless it has it (fork).
+static int pc__p_m_reg_unpack(const pc_args *a, size_t i) {
+    const void *data;
+    size_t n;
+    if (pc__p_m_nregs || pc_args_get_bytes(a, i, &data, &n)) return PC_OK;
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    b.p = (unsigned char *)(uintptr_t)data;
+    b.len = n;
+    uint64_t count = pc__p_buf_get_u64(&b);
+    int rc = PC_OK;
+    for (uint64_t k = 0; rc == PC_OK && !b.bad && k < count; k++) rc = pc__p_m_reg_unpack_one(&b);
+    return rc;
 }
 
 // >>I.proxy: a proxy's connection and its calls
@@ -14389,18 +15099,21 @@ static int pc__p_m_key_call(pc_proxy *p, const char *what, const char *m, const 
     pc_args *a = pc_args_new();
     if (!a) return PC_NOMEM;
     rc = pc_args_add_str(a, key);
-    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v, p);
     if (rc == PC_OK) rc = pc__p_m_call(p, m, a, out);
     pc_args_free(a);
     return rc;
 }
 
+static int pc__p_m_nested_result(const pc_proxy *p, pc__p_m_val *v, pc_proxy_value *out);
+
 // Results item 3 on of reply as the caller's value; frees reply.
-static int pc__p_m_result_value(pc_args *reply, pc_proxy_value *out) {
+static int pc__p_m_result_value(const pc_proxy *p, pc_args *reply, pc_proxy_value *out) {
     pc__p_m_val v;
     int rc = pc__p_m_val_read(reply, 3, &v);
     pc_args_free(reply);
     if (rc) return rc;
+    if (v.type == PC_ARG_PROXY) return pc__p_m_nested_result(p, &v, out);
     out->type = (pc_arg_type)v.type;
     out->i = v.i;
     out->d = v.d;
@@ -14415,7 +15128,7 @@ static int pc__p_m_get_value(pc_proxy *p, const char *what, const char *m, const
     if (!out) return pc__error(PC_VALUE, "%s: out_value is NULL", what);
     *out = pc_proxy_none();
     int rc = pc__p_m_key_call(p, what, m, key, dflt, &reply);
-    return rc ? rc : pc__p_m_result_value(reply, out);
+    return rc ? rc : pc__p_m_result_value(p, reply, out);
 }
 
 PYCONC_API int pc_proxy_dict_set(pc_proxy *p, const char *key, pc_proxy_value value) {
@@ -14502,10 +15215,10 @@ static int pc__p_m_list_call_at(pc_proxy *p, const char *what, const char *m, co
     pc_args *a = pc_args_new();
     if (!a) return PC_NOMEM;
     if (i) rc = pc_args_add_int(a, *i);
-    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v, p);
     if (rc == PC_OK) rc = pc__p_m_call(p, m, a, out ? &reply : NULL);
     pc_args_free(a);
-    return rc || !out ? rc : pc__p_m_result_value(reply, out);
+    return rc || !out ? rc : pc__p_m_result_value(p, reply, out);
 }
 PYCONC_API int pc_proxy_list_append(pc_proxy *p, pc_proxy_value value) {
     return pc__p_m_list_call_at(p, "pc_proxy_list_append", "append", NULL, &value, NULL);
@@ -14609,7 +15322,7 @@ static int pc__p_m_start(pc_manager *m, const pc_manager_desc *desc, pc_connecti
     if (!a) { rc = rc ? rc : PC_NOMEM; goto done; }
     if ((rc = pc_args_add_str(a, addr)) || (rc = pc_args_add_int(a, fam)) ||
         (rc = pc_args_add_bytes(a, m->authkey, m->authkey_size)) ||
-        (rc = pc_args_add_connection(a, theirs)))
+        (rc = pc_args_add_connection(a, theirs)) || (rc = pc__p_m_reg_pack(a)))
         goto done;
     pc_process_desc pd;
     memset(&pd, 0, sizeof pd);
@@ -14740,6 +15453,231 @@ PYCONC_API int pc_manager_dict(pc_manager *m, pc_proxy **out_proxy) {
 }
 PYCONC_API int pc_manager_list(pc_manager *m, pc_proxy **out_proxy) {
     return pc__p_m_make(m, "pc_manager_list", "list", NULL, out_proxy);
+}
+
+// >>I.data-proxy: the calls on Namespace, Value, Array, set and registered types' proxies
+// A nested proxy goes as its object's reference, and only to its own server.
+static int pc__p_m_nested_write(pc_args *a, const pc_proxy_value *v, const pc_proxy *target) {
+    const pc_proxy *q = v->proxy;
+    if (!q) return pc__error(PC_VALUE, "the nested proxy is NULL");
+    if (q->id <= 0) return pc__error(PC_VALUE, "the nested proxy names no object");
+    if (!target || strcmp(q->address, target->address) != 0 || q->family != target->family)
+        return pc__error(PC_VALUE, "the nested proxy belongs to another manager (%s, not %s)",
+                         q->address, target ? target->address : "?");
+    return pc__p_m_put(a, PC_ARG_PROXY, q->id, 0, q->kind, strlen(q->kind));
+}
+
+// A reference the server gave back: a new proxy of p's server.
+static int pc__p_m_nested_result(const pc_proxy *p, pc__p_m_val *v, pc_proxy_value *out) {
+    pc_proxy *q = pc__p_m_proxy_new(p->address, p->family, p->authkey, p->authkey_size, v->i,
+                                    v->data);
+    pc__p_m_val_clear(v);
+    if (!q) return PC_NOMEM;
+    *out = pc_proxy_none();
+    out->type = PC_ARG_PROXY;
+    out->proxy = q;
+    return PC_OK;
+}
+
+PYCONC_API pc_proxy_value pc_proxy_nested(pc_proxy *p) {
+    pc_proxy_value v = pc_proxy_none();
+    v.type = PC_ARG_PROXY;
+    v.proxy = p;
+    return v;
+}
+
+// A call on a proxy of kind with arguments [name?, index?, value?]; out
+// (may be NULL) gets the reply.
+static int pc__p_m_typed_call(pc_proxy *p, const char *kind, const char *what, const char *m,
+                              const char *name, const int64_t *i, const pc_proxy_value *v,
+                              pc_args **out) {
+    int rc = pc__p_m_check(p, kind, what);
+    if (rc) return rc;
+    pc_args *a = pc_args_new();
+    if (!a) return PC_NOMEM;
+    if (name) rc = pc_args_add_str(a, name);
+    if (rc == PC_OK && i) rc = pc_args_add_int(a, *i);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v, p);
+    if (rc == PC_OK) rc = pc__p_m_call(p, m, a, out);
+    pc_args_free(a);
+    return rc;
+}
+
+// As pc__p_m_typed_call, the reply's value going to *out.
+static int pc__p_m_typed_get(pc_proxy *p, const char *kind, const char *what, const char *m,
+                             const char *name, const int64_t *i, pc_proxy_value *out) {
+    pc_args *reply = NULL;
+    if (!out) return pc__error(PC_VALUE, "%s: out_value is NULL", what);
+    *out = pc_proxy_none();
+    int rc = pc__p_m_typed_call(p, kind, what, m, name, i, NULL, &reply);
+    return rc ? rc : pc__p_m_result_value(p, reply, out);
+}
+
+// The reply's results as a new pack (the caller's).
+static int pc__p_m_result_pack(pc_args *reply, pc_args **out) {
+    pc_args *a = pc_args_new();
+    int rc = a ? PC_OK : PC_NOMEM;
+    for (size_t i = 3; rc == PC_OK && i < pc_args_len(reply); i++)
+        rc = pc__p_m_copy_item(a, reply, i);
+    pc_args_free(reply);
+    if (rc) { pc_args_free(a); return rc; }
+    *out = a;
+    return PC_OK;
+}
+
+// A call whose results become the caller's pack.
+static int pc__p_m_pack_result(pc_proxy *p, const char *kind, const char *what, const char *m,
+                               const pc_args *args, pc_args **out) {
+    pc_args *reply = NULL;
+    if (!out) return pc__error(PC_VALUE, "%s: the out pack is NULL", what);
+    int rc = pc__p_m_check(p, kind, what);
+    if (rc == PC_OK) rc = pc__p_m_call(p, m, args, &reply);
+    return rc ? rc : pc__p_m_result_pack(reply, out);
+}
+
+static int pc__p_m_name_check(const char *what, const char *name) {
+    if (!name || !name[0]) return pc__error(PC_VALUE, "%s: the name is NULL or empty", what);
+    return PC_OK;
+}
+
+PYCONC_API int pc_manager_namespace(pc_manager *m, pc_proxy **out_proxy) {
+    return pc__p_m_make(m, "pc_manager_namespace", "Namespace", NULL, out_proxy);
+}
+PYCONC_API int pc_proxy_namespace_set(pc_proxy *p, const char *name, pc_proxy_value value) {
+    int rc = pc__p_m_name_check("pc_proxy_namespace_set", name);
+    return rc ? rc : pc__p_m_typed_call(p, "Namespace", "pc_proxy_namespace_set", "set", name,
+                                        NULL, &value, NULL);
+}
+PYCONC_API int pc_proxy_namespace_get(pc_proxy *p, const char *name, pc_proxy_value *out_value) {
+    int rc = pc__p_m_name_check("pc_proxy_namespace_get", name);
+    return rc ? rc : pc__p_m_typed_get(p, "Namespace", "pc_proxy_namespace_get", "get", name,
+                                       NULL, out_value);
+}
+PYCONC_API int pc_proxy_namespace_del(pc_proxy *p, const char *name) {
+    int rc = pc__p_m_name_check("pc_proxy_namespace_del", name);
+    return rc ? rc : pc__p_m_typed_call(p, "Namespace", "pc_proxy_namespace_del", "del", name,
+                                        NULL, NULL, NULL);
+}
+PYCONC_API int pc_proxy_namespace_names(pc_proxy *p, pc_args **out_names) {
+    return pc__p_m_pack_result(p, "Namespace", "pc_proxy_namespace_names", "names", NULL,
+                               out_names);
+}
+
+// The constructor's [typecode, ...] pack.
+static pc_args *pc__p_m_tc_args(const char *what, const char *typecode) {
+    if (!typecode) {
+        pc__error(PC_VALUE, "%s: the typecode is NULL", what);
+        return NULL;
+    }
+    pc_args *a = pc_args_new();
+    if (a && pc_args_add_str(a, typecode)) { pc_args_free(a); return NULL; }
+    return a;
+}
+
+PYCONC_API int pc_manager_value(pc_manager *m, const char *typecode, pc_proxy_value value,
+                                pc_proxy **out_proxy) {
+    if (value.type == PC_ARG_PROXY)
+        return pc__error(PC_VALUE, "pc_manager_value: a Value holds no proxy");
+    pc_args *a = pc__p_m_tc_args("pc_manager_value", typecode);
+    if (!a) return pc_last_error_code() == PC_VALUE ? PC_VALUE : PC_NOMEM;
+    int rc = pc__p_m_value_write(a, &value, NULL);
+    if (rc == PC_OK) rc = pc__p_m_make(m, "pc_manager_value", "Value", a, out_proxy);
+    pc_args_free(a);
+    return rc;
+}
+PYCONC_API int pc_proxy_value_get(pc_proxy *p, pc_proxy_value *out_value) {
+    return pc__p_m_typed_get(p, "Value", "pc_proxy_value_get", "get", NULL, NULL, out_value);
+}
+PYCONC_API int pc_proxy_value_set(pc_proxy *p, pc_proxy_value value) {
+    if (value.type == PC_ARG_PROXY)
+        return pc__error(PC_VALUE, "pc_proxy_value_set: a Value holds no proxy");
+    return pc__p_m_typed_call(p, "Value", "pc_proxy_value_set", "set", NULL, NULL, &value, NULL);
+}
+
+PYCONC_API int pc_manager_array(pc_manager *m, const char *typecode, size_t size,
+                                const pc_args *items, pc_proxy **out_proxy) {
+    if (items && size && size != pc_args_len(items))
+        return pc__error(PC_VALUE, "pc_manager_array: size %zu, but %zu items", size,
+                         pc_args_len(items));
+    pc_args *a = pc__p_m_tc_args("pc_manager_array", typecode);
+    if (!a) return pc_last_error_code() == PC_VALUE ? PC_VALUE : PC_NOMEM;
+    int rc = pc_args_add_int(a, (int64_t)(items ? pc_args_len(items) : size));
+    for (size_t i = 0; rc == PC_OK && items && i < pc_args_len(items); i++)
+        rc = pc__p_m_copy_item(a, items, i);
+    if (rc == PC_OK) rc = pc__p_m_make(m, "pc_manager_array", "Array", a, out_proxy);
+    pc_args_free(a);
+    return rc;
+}
+PYCONC_API int pc_proxy_array_get(pc_proxy *p, int64_t i, pc_proxy_value *out_value) {
+    return pc__p_m_typed_get(p, "Array", "pc_proxy_array_get", "get", NULL, &i, out_value);
+}
+PYCONC_API int pc_proxy_array_set(pc_proxy *p, int64_t i, pc_proxy_value value) {
+    return pc__p_m_typed_call(p, "Array", "pc_proxy_array_set", "set", NULL, &i, &value, NULL);
+}
+PYCONC_API int pc_proxy_array_slice(pc_proxy *p, int64_t start, int64_t stop,
+                                    pc_args **out_items) {
+    pc_args *a = pc_args_new();
+    int rc = a ? pc_args_add_int(a, start) : PC_NOMEM;
+    if (rc == PC_OK) rc = pc_args_add_int(a, stop);
+    if (rc == PC_OK)
+        rc = pc__p_m_pack_result(p, "Array", "pc_proxy_array_slice", "slice", a, out_items);
+    pc_args_free(a);
+    return rc;
+}
+
+PYCONC_API int pc_manager_set(pc_manager *m, pc_proxy **out_proxy) {
+    return pc__p_m_make(m, "pc_manager_set", "set", NULL, out_proxy);
+}
+PYCONC_API int pc_proxy_set_add(pc_proxy *p, pc_proxy_value value) {
+    return pc__p_m_typed_call(p, "set", "pc_proxy_set_add", "add", NULL, NULL, &value, NULL);
+}
+PYCONC_API int pc_proxy_set_discard(pc_proxy *p, pc_proxy_value value) {
+    return pc__p_m_typed_call(p, "set", "pc_proxy_set_discard", "discard", NULL, NULL, &value,
+                              NULL);
+}
+PYCONC_API int pc_proxy_set_remove(pc_proxy *p, pc_proxy_value value) {
+    return pc__p_m_typed_call(p, "set", "pc_proxy_set_remove", "remove", NULL, NULL, &value,
+                              NULL);
+}
+PYCONC_API int pc_proxy_set_contains(pc_proxy *p, pc_proxy_value value, int *out_found) {
+    pc_args *reply = NULL;
+    int64_t found = 0;
+    if (!out_found) return pc__error(PC_VALUE, "pc_proxy_set_contains: out_found is NULL");
+    int rc = pc__p_m_typed_call(p, "set", "pc_proxy_set_contains", "contains", NULL, NULL, &value,
+                                &reply);
+    if (rc) return rc;
+    rc = pc_args_get_int(reply, 3, &found) ? pc__error(PC_BROKEN, "malformed reply") : PC_OK;
+    pc_args_free(reply);
+    *out_found = found != 0;
+    return rc;
+}
+PYCONC_API int pc_proxy_set_pop(pc_proxy *p, pc_proxy_value *out_value) {
+    return pc__p_m_typed_get(p, "set", "pc_proxy_set_pop", "pop", NULL, NULL, out_value);
+}
+PYCONC_API int pc_proxy_set_clear(pc_proxy *p) {
+    return pc__p_m_typed_call(p, "set", "pc_proxy_set_clear", "clear", NULL, NULL, NULL, NULL);
+}
+PYCONC_API int pc_proxy_set_update(pc_proxy *p, const pc_args *items) {
+    return pc__p_m_pack_call(p, "set", "pc_proxy_set_update", "update", items);
+}
+PYCONC_API int pc_proxy_set_items(pc_proxy *p, pc_args **out_items) {
+    return pc__p_m_pack_result(p, "set", "pc_proxy_set_items", "items", NULL, out_items);
+}
+
+PYCONC_API int pc_manager_create(pc_manager *m, const char *type_id, const pc_args *args,
+                                 pc_proxy **out_proxy) {
+    if (!type_id || !type_id[0] || strlen(type_id) >= PC__P_M_KIND_MAX)
+        return pc__error(PC_VALUE, "pc_manager_create: typeid is NULL, empty or too long");
+    return pc__p_m_make(m, "pc_manager_create", type_id, args, out_proxy);
+}
+
+PYCONC_API int pc_proxy_callmethod(pc_proxy *p, const char *method, const pc_args *in,
+                                   pc_args **out) {
+    pc_args *reply = NULL;
+    if (!p || !method || !method[0])
+        return pc__error(PC_VALUE, "pc_proxy_callmethod: NULL proxy or method");
+    int rc = pc__p_m_call(p, method, in, out ? &reply : NULL);
+    return rc || !out ? rc : pc__p_m_result_pack(reply, out);
 }
 
 // >>H.entry: the program's way in, which knows every part

@@ -548,3 +548,573 @@ TEST(owner_exit_stops_server) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// >>data: Namespace, Value, Array, set, nested proxies, registered types
+// The call fails with code and a message that contains text.
+#define CHECK_ERR(expr, code, text)                                                 \
+    do {                                                                            \
+        CHECK_RC(expr, code);                                                       \
+        CHECK_MSG(strstr(pc_last_error(), text) != NULL, "message \"%s\" lacks \"%s\"", \
+                  pc_last_error(), text);                                           \
+    } while (0)
+
+TEST(namespace_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *ns, *d;
+    pc_proxy_value v;
+    pc_args *names;
+    const char *s;
+    CHECK_OK(pc_manager_namespace(m, &ns));
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_proxy_namespace_set(ns, "x", pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_namespace_set(ns, "y", pc_proxy_str("why")));
+    CHECK_OK(pc_proxy_namespace_set(ns, "x", pc_proxy_double(2.5)));    // replaced, keeps its place
+    CHECK_OK(pc_proxy_namespace_set(ns, "z", pc_proxy_none()));
+    CHECK_OK(pc_proxy_namespace_get(ns, "x", &v));
+    CHECK_EQ(v.type, PC_ARG_DOUBLE);
+    CHECK(v.d == 2.5);
+    CHECK_OK(pc_proxy_namespace_get(ns, "y", &v));
+    CHECK_EQ(v.type, PC_ARG_STR);
+    CHECK(strcmp((const char *)v.data, "why") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_namespace_get(ns, "z", &v));
+    CHECK_EQ(v.type, PC_ARG_NONE);
+    CHECK_OK(pc_proxy_namespace_names(ns, &names));
+    CHECK_EQ(pc_args_len(names), 3);
+    CHECK_OK(pc_args_get_str(names, 0, &s));
+    CHECK(strcmp(s, "x") == 0);
+    CHECK_OK(pc_args_get_str(names, 2, &s));
+    CHECK(strcmp(s, "z") == 0);
+    pc_args_free(names);
+    CHECK_OK(pc_proxy_namespace_del(ns, "y"));
+    CHECK_ERR(pc_proxy_namespace_get(ns, "y", &v), PC_VALUE,
+              "AttributeError: 'Namespace' object has no attribute 'y'");
+    CHECK_EQ(v.type, PC_ARG_NONE);
+    CHECK_ERR(pc_proxy_namespace_del(ns, "y"), PC_VALUE, "AttributeError");
+    CHECK_ERR(pc_proxy_namespace_set(ns, "", pc_proxy_int(1)), PC_VALUE, "empty");
+    CHECK_ERR(pc_proxy_namespace_get(ns, NULL, &v), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_namespace_get(ns, "x", NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_namespace_names(ns, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_namespace_set(NULL, "x", pc_proxy_int(1)), PC_VALUE, "NULL");
+    // calls of another type, both ways
+    CHECK_ERR(pc_proxy_namespace_set(d, "x", pc_proxy_int(1)), PC_VALUE,
+              "is a dict, not a Namespace");
+    CHECK_ERR(pc_proxy_dict_set(ns, "x", pc_proxy_int(1)), PC_VALUE, "is a Namespace, not a dict");
+    pc_proxy_free(ns);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+static void check_int(pc_proxy *p, int64_t want) {
+    pc_proxy_value v;
+    CHECK_OK(pc_proxy_value_get(p, &v));
+    CHECK_EQ(v.type, PC_ARG_INT);
+    CHECK_EQ(v.i, want);
+}
+
+TEST(value_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *vi, *vd, *vf, *vc, *vb, *vq, *bad = NULL;
+    pc_proxy_value v;
+    CHECK_OK(pc_manager_value(m, "i", pc_proxy_int(5), &vi));
+    check_int(vi, 5);
+    CHECK_OK(pc_proxy_value_set(vi, pc_proxy_int(-7)));
+    check_int(vi, -7);
+    CHECK_OK(pc_proxy_value_set(vi, pc_proxy_int(2147483647)));
+    CHECK_ERR(pc_proxy_value_set(vi, pc_proxy_int(2147483648LL)), PC_VALUE, "OverflowError");
+    CHECK_ERR(pc_proxy_value_set(vi, pc_proxy_str("x")), PC_VALUE, "TypeError");
+    CHECK_ERR(pc_proxy_value_set(vi, pc_proxy_double(1.0)), PC_VALUE, "TypeError");
+    check_int(vi, 2147483647);                      // failed sets changed nothing
+    CHECK_OK(pc_manager_value(m, "d", pc_proxy_int(3), &vd));   // an int becomes a float
+    CHECK_OK(pc_proxy_value_get(vd, &v));
+    CHECK_EQ(v.type, PC_ARG_DOUBLE);
+    CHECK(v.d == 3.0);
+    CHECK_OK(pc_manager_value(m, "f", pc_proxy_double(0.1), &vf));  // a C float's precision
+    CHECK_OK(pc_proxy_value_get(vf, &v));
+    CHECK(v.d == (double)0.1f);
+    CHECK_OK(pc_manager_value(m, "c", pc_proxy_bytes("a", 1), &vc));
+    CHECK_ERR(pc_proxy_value_set(vc, pc_proxy_bytes("ab", 2)), PC_VALUE, "bytes of length 1");
+    CHECK_OK(pc_proxy_value_get(vc, &v));
+    CHECK(v.type == PC_ARG_BYTES && v.size == 1 && ((const char *)v.data)[0] == 'a');
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_manager_value(m, "B", pc_proxy_int(255), &vb));
+    CHECK_ERR(pc_proxy_value_set(vb, pc_proxy_int(256)), PC_VALUE, "OverflowError");
+    CHECK_ERR(pc_proxy_value_set(vb, pc_proxy_int(-1)), PC_VALUE, "OverflowError");
+    CHECK_OK(pc_manager_value(m, "?", pc_proxy_int(9), &vq));
+    check_int(vq, 1);
+    CHECK_ERR(pc_manager_value(m, "u", pc_proxy_str("x"), &bad), PC_VALUE, "unknown typecode");
+    CHECK_ERR(pc_manager_value(m, "ii", pc_proxy_int(1), &bad), PC_VALUE, "unknown typecode");
+    CHECK_ERR(pc_manager_value(m, NULL, pc_proxy_int(1), &bad), PC_VALUE, "NULL");
+    CHECK_ERR(pc_manager_value(m, "h", pc_proxy_int(40000), &bad), PC_VALUE, "OverflowError");
+    CHECK_ERR(pc_manager_value(m, "i", pc_proxy_nested(vi), &bad), PC_VALUE, "no proxy");
+    CHECK_ERR(pc_proxy_value_set(vi, pc_proxy_nested(vd)), PC_VALUE, "no proxy");
+    CHECK(bad == NULL);
+    CHECK_ERR(pc_proxy_value_get(vi, NULL), PC_VALUE, "NULL");
+    pc_proxy *vs[] = {vi, vd, vf, vc, vb, vq};
+    for (size_t i = 0; i < 6; i++) pc_proxy_free(vs[i]);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(array_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *ad, *ai, *bad = NULL;
+    pc_proxy_value v;
+    pc_args *items = pc_args_new(), *out;
+    size_t n;
+    int64_t k;
+    double d;
+    CHECK_OK(pc_manager_array(m, "d", 3, NULL, &ad));
+    CHECK_OK(pc_proxy_len(ad, &n));
+    CHECK_EQ(n, 3);
+    CHECK_OK(pc_proxy_array_get(ad, -1, &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 0.0);
+    CHECK_OK(pc_proxy_array_set(ad, 1, pc_proxy_int(4)));
+    CHECK_OK(pc_proxy_array_get(ad, 1, &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 4.0);
+    for (int i = 0; i < 5; i++) CHECK_OK(pc_args_add_int(items, i * 10));
+    CHECK_OK(pc_manager_array(m, "q", 0, items, &ai));
+    CHECK_OK(pc_proxy_len(ai, &n));
+    CHECK_EQ(n, 5);
+    CHECK_OK(pc_proxy_array_get(ai, -2, &v));
+    CHECK_EQ(v.i, 30);
+    CHECK_ERR(pc_proxy_array_get(ai, 5, &v), PC_VALUE, "IndexError");
+    CHECK_ERR(pc_proxy_array_get(ai, -6, &v), PC_VALUE, "IndexError");
+    CHECK_ERR(pc_proxy_array_set(ai, 0, pc_proxy_str("s")), PC_VALUE, "TypeError");
+    // slices as Python's a[start:stop]
+    struct { int64_t a, b; int first, count; } sl[] = {
+        {1, 3, 10, 2}, {-2, 100, 30, 2}, {-100, 2, 0, 2}, {3, 1, 0, 0}, {0, 0, 0, 0}, {0, 5, 0, 5}};
+    for (size_t c = 0; c < sizeof sl / sizeof sl[0]; c++) {
+        CHECK_OK(pc_proxy_array_slice(ai, sl[c].a, sl[c].b, &out));
+        CHECK_EQ(pc_args_len(out), (size_t)sl[c].count);
+        for (int i = 0; i < sl[c].count; i++) {
+            CHECK_OK(pc_args_get_int(out, (size_t)i, &k));
+            CHECK_EQ(k, sl[c].first + 10 * i);
+        }
+        pc_args_free(out);
+    }
+    CHECK_OK(pc_proxy_array_slice(ad, 0, 2, &out));
+    CHECK_OK(pc_args_get_double(out, 1, &d));
+    CHECK(d == 4.0);
+    pc_args_free(out);
+    // bad constructions
+    CHECK_ERR(pc_manager_array(m, "q", 4, items, &bad), PC_VALUE, "size 4, but 5 items");
+    CHECK_OK(pc_args_add_str(items, "x"));
+    CHECK_ERR(pc_manager_array(m, "q", 0, items, &bad), PC_VALUE, "Array item 5");
+    pc_args_free(items);
+    items = pc_args_new();
+    CHECK_OK(pc_args_add_int(items, 300));
+    CHECK_ERR(pc_manager_array(m, "b", 0, items, &bad), PC_VALUE, "OverflowError");
+    CHECK_ERR(pc_manager_array(m, "z", 2, NULL, &bad), PC_VALUE, "unknown typecode");
+    CHECK_ERR(pc_manager_array(m, "i", (size_t)1 << 40, NULL, &bad), PC_VALUE, "too large");
+    CHECK(bad == NULL);
+    CHECK_ERR(pc_proxy_array_slice(ai, 0, 1, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_append(ai, pc_proxy_int(1)), PC_VALUE, "is a Array, not a list");
+    pc_args_free(items);
+    pc_proxy_free(ad);
+    pc_proxy_free(ai);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+static int set_has(pc_proxy *s, pc_proxy_value v) {
+    int found = -1;
+    CHECK_OK(pc_proxy_set_contains(s, v, &found));
+    return found;
+}
+
+TEST(set_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *s;
+    pc_proxy_value v;
+    pc_args *items = pc_args_new(), *out;
+    size_t n;
+    CHECK_OK(pc_manager_set(m, &s));
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_double(1.0)));       // Python: 1 == 1.0
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_str("a")));
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_bytes("a", 1)));     // not the str
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_str("a")));
+    CHECK_OK(pc_proxy_len(s, &n));
+    CHECK_EQ(n, 3);
+    CHECK_EQ(set_has(s, pc_proxy_double(1.0)), 1);
+    CHECK_EQ(set_has(s, pc_proxy_double(1.5)), 0);
+    CHECK_EQ(set_has(s, pc_proxy_bytes("a", 1)), 1);
+    CHECK_OK(pc_proxy_set_add(s, pc_proxy_int(((int64_t)1 << 53) + 1)));
+    CHECK_EQ(set_has(s, pc_proxy_double(9007199254740992.0)), 0);  // 2**53 + 1 is not 2.0**53
+    CHECK_OK(pc_proxy_set_discard(s, pc_proxy_int(((int64_t)1 << 53) + 1)));
+    CHECK_OK(pc_proxy_set_discard(s, pc_proxy_int(99)));       // missing: nothing
+    CHECK_ERR(pc_proxy_set_remove(s, pc_proxy_int(99)), PC_VALUE, "KeyError: 99");
+    CHECK_ERR(pc_proxy_set_remove(s, pc_proxy_str("b")), PC_VALUE, "KeyError: 'b'");
+    CHECK_OK(pc_proxy_set_remove(s, pc_proxy_str("a")));
+    CHECK_EQ(set_has(s, pc_proxy_str("a")), 0);
+    CHECK_ERR(pc_proxy_set_add(s, pc_proxy_none()), PC_VALUE, "TypeError");
+    CHECK_ERR(pc_proxy_set_add(s, pc_proxy_nested(s)), PC_VALUE, "TypeError");
+    // update: all or nothing
+    CHECK_OK(pc_args_add_int(items, 7));
+    CHECK_OK(pc_args_add_str(items, "seven"));
+    CHECK_OK(pc_args_add_int(items, 1));
+    CHECK_OK(pc_proxy_set_update(s, items));
+    CHECK_OK(pc_proxy_set_items(s, &out));
+    CHECK_EQ(pc_args_len(out), 4);                  // 1, b"a", 7, "seven": in the order added
+    CHECK_EQ(pc_args_type(out, 0), PC_ARG_INT);
+    CHECK_EQ(pc_args_type(out, 1), PC_ARG_BYTES);
+    CHECK_EQ(pc_args_type(out, 3), PC_ARG_STR);
+    pc_args_free(out);
+    pc_connection *c1, *c2;
+    CHECK_OK(pc_pipe(1, &c1, &c2));
+    CHECK_OK(pc_args_add_connection(items, c1));
+    CHECK_ERR(pc_proxy_set_update(s, items), PC_VALUE, "not an int, float, bytes or str");
+    pc_args_free(items);
+    pc_connection_free(c1);
+    pc_connection_free(c2);
+    CHECK_OK(pc_proxy_len(s, &n));
+    CHECK_EQ(n, 4);
+    CHECK_OK(pc_proxy_set_pop(s, &v));
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_len(s, &n));
+    CHECK_EQ(n, 3);
+    CHECK_OK(pc_proxy_set_clear(s));
+    CHECK_ERR(pc_proxy_set_pop(s, &v), PC_VALUE, "KeyError: 'pop from an empty set'");
+    CHECK_ERR(pc_proxy_set_contains(s, pc_proxy_int(1), NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_set_update(s, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_set_add(s, pc_proxy_str(NULL)), PC_VALUE, "NULL");
+    pc_proxy_free(s);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// The child appends its number to the list d["inner"] and ns.inner name.
+static int child_appends_inner(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_proxy *d = NULL, *ns = NULL;
+    pc_proxy_value v, w;
+    int64_t k;
+    if (pc_proxy_from_args(a, 0, &d) || pc_proxy_from_args(a, 1, &ns) ||
+        pc_args_get_int(a, 2, &k))
+        return 10;
+    int rc = pc_proxy_dict_get(d, "inner", NULL, &v);
+    if (rc == PC_OK && v.type != PC_ARG_PROXY) rc = 12;
+    if (rc == PC_OK) rc = pc_proxy_list_append(v.proxy, pc_proxy_int(k));
+    if (rc == PC_OK) rc = pc_proxy_namespace_get(ns, "inner", &w);
+    if (rc == PC_OK) rc = pc_proxy_list_append(w.proxy, pc_proxy_int(100 + k));
+    pc_proxy_value_free(&v);
+    pc_proxy_value_free(&w);
+    pc_proxy_free(d);
+    pc_proxy_free(ns);
+    return rc ? 11 : 0;
+}
+
+static void nested(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    pc_manager *m = manager_on(method), *other = manager_on(method);
+    pc_proxy *d, *l, *ns, *outer, *foreign;
+    pc_proxy_value v;
+    int64_t sum = 0;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_list(m, &l));
+    CHECK_OK(pc_manager_namespace(m, &ns));
+    CHECK_OK(pc_manager_list(m, &outer));
+    CHECK_OK(pc_manager_list(other, &foreign));
+    CHECK_OK(pc_proxy_dict_set(d, "inner", pc_proxy_nested(l)));
+    CHECK_OK(pc_proxy_namespace_set(ns, "inner", pc_proxy_nested(l)));
+    CHECK_OK(pc_proxy_list_append(outer, pc_proxy_nested(d)));
+    pc_process *kids[3];
+    for (int i = 0; i < 3; i++) {
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_proxy_add_to_args(a, d));
+        CHECK_OK(pc_proxy_add_to_args(a, ns));
+        CHECK_OK(pc_args_add_int(a, i));
+        kids[i] = proc_new(method, child_appends_inner, a, PC_DAEMON_NO);
+        pc_args_free(a);
+        CHECK_OK(pc_process_start(kids[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(pc_process_join(kids[i], 30));
+        CHECK_EQ(pc_process_exitcode(kids[i]), 0);
+        pc_process_free(kids[i]);
+    }
+    size_t n;
+    CHECK_OK(pc_proxy_len(l, &n));                  // the parent sees what they appended
+    CHECK_EQ(n, 6);
+    for (int64_t i = 0; i < 6; i++) {
+        CHECK_OK(pc_proxy_list_get(l, i, &v));
+        sum += v.i;
+    }
+    CHECK_EQ(sum, 0 + 1 + 2 + 100 + 101 + 102);
+    // a list item holding the dict: a proxy of the dict's type
+    CHECK_OK(pc_proxy_list_get(outer, 0, &v));
+    CHECK_EQ(v.type, PC_ARG_PROXY);
+    CHECK_OK(pc_proxy_dict_set(v.proxy, "via", pc_proxy_int(5)));
+    CHECK_EQ(get_int(d, "via"), 5);
+    pc_proxy_value_free(&v);
+    CHECK(v.proxy == NULL);
+    CHECK_ERR(pc_proxy_dict_set(d, "x", pc_proxy_nested(foreign)), PC_VALUE, "another manager");
+    CHECK_ERR(pc_proxy_namespace_set(ns, "x", pc_proxy_nested(NULL)), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_append(l, pc_proxy_nested(foreign)), PC_VALUE, "another manager");
+    // references the server has no object for (made by hand: a wrong id, a wrong type)
+    pc_proxy *fake = pc__p_m_proxy_new(l->address, l->family, l->authkey, l->authkey_size, 999,
+                                       "list");
+    CHECK_ERR(pc_proxy_dict_set(d, "x", pc_proxy_nested(fake)), PC_VALUE, "no list with id 999");
+    fake->id = d->id;
+    CHECK_ERR(pc_proxy_dict_set(d, "x", pc_proxy_nested(fake)), PC_VALUE, "no list with id");
+    pc_proxy_free(fake);
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, 2);                                 // "inner" and "via" only
+    pc_proxy *vs[] = {d, l, ns, outer, foreign};
+    for (size_t i = 0; i < 5; i++) pc_proxy_free(vs[i]);
+    pc_manager_free(m);
+    pc_manager_free(other);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(nested_fork) { nested(PC_START_FORK); }
+TEST(nested_spawn) { nested(PC_START_SPAWN); }
+TEST(nested_forkserver) { nested(PC_START_FORKSERVER); }
+
+// A registered type: a counter the server keeps.
+static void *counter_create(const pc_args *a) {
+    int64_t start = 0;
+    if (pc_args_len(a) > 0 && pc_args_get_int(a, 0, &start)) {
+        pc_raise(PC_VALUE, "Counter(start): start is not an int");
+        return NULL;
+    }
+    int64_t *c = (int64_t *)malloc(sizeof *c);
+    if (c) *c = start;
+    return c;
+}
+static void counter_destroy(void *self) { free(self); }
+static int counter_add(void *self, const pc_args *in, pc_args *out) {
+    int64_t k;
+    if (pc_args_get_int(in, 0, &k)) return pc_raise(PC_VALUE, "add(k): k is not an int");
+    *(int64_t *)self += k;
+    return pc_args_add_int(out, *(int64_t *)self);
+}
+static int counter_len(void *self, const pc_args *in, pc_args *out) {
+    (void)in;
+    return pc_args_add_int(out, *(int64_t *)self);
+}
+static int counter_fail(void *self, const pc_args *in, pc_args *out) {
+    (void)self, (void)in, (void)out;
+    return pc_raise(PC_RUNTIME, "Counter.fail: as asked");
+}
+static int counter_quiet_fail(void *self, const pc_args *in, pc_args *out) {
+    (void)self, (void)in, (void)out;
+    return PC_TIMEOUT;
+}
+static int counter_bad_result(void *self, const pc_args *in, pc_args *out) {
+    pc_connection *a, *b;
+    (void)self, (void)in;
+    if (pc_pipe(1, &a, &b)) return PC_OS;
+    pc_connection_free(b);
+    return pc_args_add_connection(out, a);  // the pack owns it now
+}
+
+static const pc_manager_method counter_methods[] = {
+    {"add", counter_add},
+    {"len", counter_len},
+    {"fail", counter_fail},
+    {"quiet_fail", counter_quiet_fail},
+    {"bad_result", counter_bad_result},
+};
+
+// Register Counter once per process (when this program runs every case
+// in one process, earlier cases have started managers: reopen the table).
+static void counter_registered(void) {
+    static int done;
+    if (done) return;
+    pc_manager_type_desc td;
+    memset(&td, 0, sizeof td);
+    td.create = counter_create;
+    td.destroy = counter_destroy;
+    td.methods = counter_methods;
+    td.n_methods = sizeof counter_methods / sizeof counter_methods[0];
+    pc__p_m_reg_closed = 0;
+    CHECK_OK(pc_manager_register("Counter", &td));
+    done = 1;
+}
+
+static int64_t counter_add_one(pc_proxy *c, int64_t k) {
+    pc_args *in = pc_args_new(), *out = NULL;
+    int64_t now = -1;
+    CHECK_OK(pc_args_add_int(in, k));
+    CHECK_OK(pc_proxy_callmethod(c, "add", in, &out));
+    CHECK_OK(pc_args_get_int(out, 0, &now));
+    pc_args_free(in);
+    pc_args_free(out);
+    return now;
+}
+
+static int child_counts(void *arg) {
+    pc_proxy *c = NULL;
+    if (pc_proxy_from_args((const pc_args *)arg, 0, &c)) return 10;
+    pc_args *in = pc_args_new();
+    int rc = in ? pc_args_add_int(in, 1) : PC_NOMEM;
+    for (int i = 0; rc == PC_OK && i < 50; i++) rc = pc_proxy_callmethod(c, "add", in, NULL);
+    pc_args_free(in);
+    pc_proxy_free(c);
+    return rc ? 11 : 0;
+}
+
+static void registered(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    counter_registered();
+    pc_manager *m = manager_on(method);
+    pc_proxy *c, *bad = NULL;
+    pc_args *args = pc_args_new(), *out = NULL;
+    CHECK_OK(pc_args_add_int(args, 10));
+    CHECK_OK(pc_manager_create(m, "Counter", args, &c));
+    CHECK_EQ(counter_add_one(c, 5), 15);
+    pc_process *kids[3];
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_proxy_add_to_args(a, c));
+    for (int i = 0; i < 3; i++) {
+        kids[i] = proc_new(method, child_counts, a, PC_DAEMON_NO);
+        CHECK_OK(pc_process_start(kids[i]));
+    }
+    pc_args_free(a);
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(pc_process_join(kids[i], 30));
+        CHECK_EQ(pc_process_exitcode(kids[i]), 0);
+        pc_process_free(kids[i]);
+    }
+    CHECK_EQ(counter_add_one(c, 0), 15 + 150);
+    size_t n;
+    CHECK_OK(pc_proxy_len(c, &n));                  // its own "len" method
+    CHECK_EQ(n, 165);
+    // errors: their codes and messages cross
+    CHECK_ERR(pc_proxy_callmethod(c, "fail", NULL, &out), PC_RUNTIME, "Counter.fail: as asked");
+    CHECK(out == NULL);
+    CHECK_ERR(pc_proxy_callmethod(c, "quiet_fail", NULL, NULL), PC_TIMEOUT,
+              "Counter.quiet_fail failed (status 1)");
+    CHECK_ERR(pc_proxy_callmethod(c, "nope", NULL, NULL), PC_VALUE,
+              "'Counter' object has no method 'nope'");
+    CHECK_ERR(pc_proxy_callmethod(c, "bad_result", NULL, NULL), PC_VALUE, "Counter.bad_result");
+    CHECK_ERR(pc_proxy_callmethod(c, "add", NULL, NULL), PC_VALUE, "add(k): k is not an int");
+    CHECK_ERR(pc_proxy_callmethod(c, NULL, NULL, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_callmethod(NULL, "add", NULL, NULL), PC_VALUE, "NULL");
+    pc_args_free(args);
+    args = pc_args_new();
+    CHECK_OK(pc_args_add_str(args, "ten"));
+    CHECK_ERR(pc_manager_create(m, "Counter", args, &bad), PC_VALUE,
+              "Counter(start): start is not an int");
+    CHECK_ERR(pc_manager_create(m, "Counterfeit", NULL, &bad), PC_VALUE,
+              "unknown typeid 'Counterfeit'");
+    CHECK_ERR(pc_manager_create(m, NULL, NULL, &bad), PC_VALUE, "NULL");
+    CHECK(bad == NULL);
+    // a typed call on it is refused; a method call on a dict names the type
+    CHECK_ERR(pc_proxy_dict_set(c, "k", pc_proxy_int(1)), PC_VALUE, "is a Counter, not a dict");
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_ERR(pc_proxy_callmethod(d, "nope", NULL, NULL), PC_VALUE, "dict has no method 'nope'");
+    CHECK_OK(pc_proxy_callmethod(d, "len", NULL, &out));   // the built-in's own methods
+    CHECK_EQ(pc_args_len(out), 1);
+    pc_args_free(out);
+    pc_args_free(args);
+    pc_proxy_free(d);
+    pc_proxy_free(c);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(registered_fork) { registered(PC_START_FORK); }
+TEST(registered_spawn) { registered(PC_START_SPAWN); }
+TEST(registered_forkserver) { registered(PC_START_FORKSERVER); }
+
+TEST(register_errors) {
+    pc_manager_type_desc td;
+    pc_manager_method twice[] = {{"add", counter_add}, {"add", counter_fail}};
+    pc_manager_method unnamed[] = {{NULL, counter_add}};
+    pc_manager_method nofn[] = {{"add", NULL}};
+    memset(&td, 0, sizeof td);
+    td.create = counter_create;
+    counter_registered();
+    pc__p_m_reg_closed = 0;         // as before any manager started
+    CHECK_ERR(pc_manager_register(NULL, &td), PC_VALUE, "NULL");
+    CHECK_ERR(pc_manager_register("T", NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_manager_register("", &td), PC_VALUE, "is not 1..31 bytes");
+    CHECK_ERR(pc_manager_register("a-typeid-longer-than-31-bytes-xx", &td), PC_VALUE, "1..31");
+    CHECK_ERR(pc_manager_register("two words", &td), PC_VALUE, "without spaces");
+    CHECK_ERR(pc_manager_register("dict", &td), PC_VALUE, "typeid 'dict' is served already");
+    CHECK_ERR(pc_manager_register("Counter", &td), PC_VALUE, "'Counter' is served already");
+    td.n_methods = 2;
+    CHECK_ERR(pc_manager_register("T", &td), PC_VALUE, "NULL");     // methods NULL
+    td.methods = twice;
+    CHECK_ERR(pc_manager_register("T", &td), PC_VALUE, "method 'add' twice");
+    td.methods = unnamed;
+    td.n_methods = 1;
+    CHECK_ERR(pc_manager_register("T", &td), PC_VALUE, "no name or function");
+    td.methods = nofn;
+    CHECK_ERR(pc_manager_register("T", &td), PC_VALUE, "no name or function");
+    td.methods = NULL;
+    td.n_methods = 0;
+    td.create = NULL;
+    CHECK_ERR(pc_manager_register("T", &td), PC_VALUE, "NULL");
+    td.create = counter_create;
+    pc_manager *m = manager_on(PC_START_FORK);
+    CHECK_ERR(pc_manager_register("T", &td), PC_RUNTIME, "before pc_manager_new");
+    pc_proxy *c;
+    CHECK_ERR(pc_manager_create(m, "T", NULL, &c), PC_VALUE, "unknown typeid 'T'");
+    pc_manager_free(m);
+    CHECK(no_zombies());
+}
+
+// A fork server inherits this end: destroy reports each object it releases.
+static pc_connection *destroyed_w;
+static void counter_destroy_told(void *self) {
+    if (destroyed_w) pc_connection_send_bytes(destroyed_w, self, 0, sizeof(int64_t));
+    free(self);
+}
+
+TEST(registered_destroy_on_shutdown) {
+    int fds = count_fds();
+    static const pc_manager_method none[] = {{"len", counter_len}};
+    pc_manager_type_desc td;
+    memset(&td, 0, sizeof td);
+    td.create = counter_create;
+    td.destroy = counter_destroy_told;
+    td.methods = none;
+    td.n_methods = 1;
+    pc__p_m_reg_closed = 0;         // as before any manager started
+    CHECK_OK(pc_manager_register("Told", &td));
+    pc_connection *r;
+    CHECK_OK(pc_pipe(0, &r, &destroyed_w));
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *c[2];
+    for (int64_t i = 0; i < 2; i++) {
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_args_add_int(a, 40 + i));
+        CHECK_OK(pc_manager_create(m, "Told", a, &c[i]));
+        pc_args_free(a);
+    }
+    pc_connection_free(destroyed_w);
+    destroyed_w = NULL;
+    CHECK_OK(pc_manager_shutdown(m));
+    for (int64_t i = 0; i < 2; i++) {       // both released, in the order made
+        void *b;
+        size_t n;
+        CHECK_OK(pc_connection_recv_bytes(r, 0, &b, &n));
+        CHECK_EQ(n, sizeof(int64_t));
+        int64_t v;
+        memcpy(&v, b, sizeof v);
+        CHECK_EQ(v, 40 + i);
+        pc_connection_bytes_free(b);
+    }
+    pc_connection_free(r);
+    pc_proxy_free(c[0]);
+    pc_proxy_free(c[1]);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
