@@ -8,7 +8,7 @@
    - a killed worker: SIGKILL to its future failing, and to the pool back
      at full size;
    - throughput as workers (1, 2, 4, 8) and task size (empty, 10 us, 100 us
-     of spinning) grow.
+     of spinning on the CPU) grow.
    Every row alternates pyconc and its peer (A B A B, ROUNDS each), keeps
    the medians and prints the range of the rounds under the row.
    usage: bench_pool [quick]
@@ -41,9 +41,17 @@ static long n_map = 1000000;
 static void *t_empty(void *arg) { return arg; }
 static void *t_double(void *arg) { return (void *)(intptr_t)(*(const long *)arg * 2); }
 
-static void *t_spin(void *arg) {        // arg: microseconds of spinning
-    double until = pc_monotonic() + (double)(intptr_t)arg * 1e-6;
-    while (pc_monotonic() < until) {}
+// The task's own CPU time: a spin of 10 us is 10 us of work however the
+// loaded machine schedules it.
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *t_spin(void *arg) {        // arg: microseconds of spinning (CPU time)
+    double until = cpu_now() + (double)(intptr_t)arg * 1e-6;
+    while (cpu_now() < until) {}
     return arg;
 }
 
@@ -108,12 +116,13 @@ static double trial_python(void *arg) {
 
 // The bulk row's N: PYCONC_BENCH_POOL_N, or 1M cut so that ROUNDS trials of
 // the process pool take about ROW_SECONDS.
-static long bulk_count(bulk_ctx *proc) {
+static long bulk_count(const bulk_ctx *proc) {
     const char *env = getenv("PYCONC_BENCH_POOL_N");
     if (env && atol(env) > 0) return atol(env);
     if (pcb_quick) return 20000;
-    proc->n = 5000;
-    double per_task = trial_bulk(proc);
+    pc_future *fs[5000];
+    bulk_ctx probe = {proc->ex, fs, 5000};
+    double per_task = trial_bulk(&probe);
     long fit = (long)(ROW_SECONDS / (ROUNDS * per_task));
     if (fit >= n_bulk) return n_bulk;
     return fit < 5000 ? 5000 : fit / 1000 * 1000;
