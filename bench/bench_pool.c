@@ -50,6 +50,7 @@ static double cpu_now(void) {
 }
 
 static void *t_spin(void *arg) {        // arg: microseconds of spinning (CPU time)
+    if (!arg) return arg;               // an empty task reads no clock
     double until = cpu_now() + (double)(intptr_t)arg * 1e-6;
     while (cpu_now() < until) {}
     return arg;
