@@ -1,8 +1,10 @@
 /* Tests of pyconc_process.h part F's multiprocessing.Pool (pc_pool_*) and
    ThreadPool (.threads): every call under fork, spawn, forkserver and
    threads, callbacks, raises, timeouts, a worker killed in a task, Python's
-   large-failure and maxtasksperchild cases, terminate, bad input; each
-   process case checks that no descriptor or zombie is left. This program
+   large-failure and maxtasksperchild cases, terminate, bad input, a task
+   that segfaults beside 100 KiB items and results, maxtasksperchild's
+   order; each process case checks that no descriptor or zombie is left,
+   and that a freed pool's workers are gone. This program
    is also the image the spawned and forkserver workers run. */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
@@ -587,3 +589,179 @@ TEST(bad_input) {
     pc_pool_free(NULL);
     CHECK(no_zombies());
 }
+
+// >>a task that crashes, beside items and results bigger than a pipe's buffer:
+// imap goes on past it, every other item is right
+enum { BIG = 100 * 1024, NBIG = 10, CRASH_AT = 4 };
+typedef struct big_item { long index; unsigned char fill[BIG - sizeof(long)]; } big_item;
+
+static unsigned char big_byte(long index, size_t at) { return (unsigned char)(index * 31 + at); }
+
+static void *t_big_or_crash(void *arg) {
+    static unsigned char out[BIG];
+    const big_item *it = (const big_item *)arg;
+    if (it->index == CRASH_AT) {
+        signal(SIGSEGV, SIG_DFL);       // a sanitizer's handler would exit 1 instead
+        raise(SIGSEGV);
+    }
+    for (size_t i = 0; i < sizeof it->fill; i++)
+        if (it->fill[i] != big_byte(it->index, i)) {
+            pc_raise(PC_VALUE, "item %ld arrived damaged at byte %zu", it->index, i);
+            return NULL;
+        }
+    for (size_t i = 0; i < BIG; i++) out[i] = big_byte(-it->index, i);
+    memcpy(out, &it->index, sizeof it->index);
+    return out;
+}
+
+static void check_big_result(const void *r, long index) {
+    const unsigned char *b = (const unsigned char *)r;
+    long got;
+    CHECK(r != NULL);
+    memcpy(&got, b, sizeof got);
+    CHECK_EQ(got, index);
+    for (size_t i = sizeof got; i < BIG; i++)
+        if (b[i] != big_byte(-index, i)) CHECK_MSG(0, "result %ld differs at byte %zu", index, i);
+}
+
+static void body_crash_big(pc_start_method m) {
+    pct_leak k = pct_leak_begin(m);
+    pc_pool *p = pool_new(m, 2, BIG, 0, NULL);
+    big_item *items = (big_item *)malloc(NBIG * sizeof *items);
+    CHECK(items != NULL);
+    for (long j = 0; j < NBIG; j++) {
+        items[j].index = j;
+        for (size_t i = 0; i < sizeof items[j].fill; i++) items[j].fill[i] = big_byte(j, i);
+    }
+    pc_map_desc md;
+    memset(&md, 0, sizeof md);
+    md.items = items;
+    md.count = NBIG;
+    md.item_size = sizeof *items;
+    md.chunksize = 1;
+    pc_imap_iterator *it;
+    CHECK_OK(pc_pool_imap(p, t_big_or_crash, &md, &it));
+    free(items);                        // the pool has its copy
+    for (long i = 0; i < NBIG; i++) {
+        void *r;
+        int rc = pc_imap_iterator_next(it, 60, &r);
+        if (i == CRASH_AT) {
+            CHECK_EQ(rc, PC_BROKEN);
+            char want[64];
+            snprintf(want, sizeof want, "killed by signal %d (SIGSEGV)", SIGSEGV);
+            CHECK_MSG(strstr(pc_last_error(), want) != NULL, "%s", pc_last_error());
+        } else {
+            CHECK_MSG(rc == PC_OK, "item %ld: %s", i, pc_last_error());
+            check_big_result(r, i);
+        }
+    }
+    CHECK_EQ(pc_imap_iterator_next(it, 20, NULL), PC_EOF);
+    pc_imap_iterator_free(it);
+    CHECK_OK(pc_pool_close(p));
+    CHECK_OK(pc_pool_join(p));
+    pc_pool_free(p);
+    pct_leak_end(k);
+}
+// Where the worker dies against the pipe traffic varies: several rounds.
+static void crash_big_rounds(pc_start_method m) {
+    for (int round = 0; round < 4; round++) body_crash_big(m);
+}
+TEST(crash_beside_big_items_fork) { crash_big_rounds(PC_START_FORK); }
+TEST(crash_beside_big_items_spawn) { crash_big_rounds(PC_START_SPAWN); }
+TEST(crash_beside_big_items_forkserver) { crash_big_rounds(PC_START_FORKSERVER); }
+
+// >>maxtasksperchild=3, one worker: tasks 1-3 in one process, 4-6 in the
+// next, ... (a Pool takes it under fork too, as Python's does)
+static void body_quota_order(pc_start_method m) {
+    pct_leak k = pct_leak_begin(m);
+    pc_pool *p = pool_new(m, 1, 0, 3, NULL);
+    enum { N = 10 };
+    pc_async_result *ar[N];
+    long pids[N];
+    for (int i = 0; i < N; i++) CHECK_OK(pc_pool_apply_async(p, t_pid, NULL, 0, NULL, &ar[i]));
+    for (int i = 0; i < N; i++) {
+        void *r;
+        CHECK_MSG(pc_async_result_get(ar[i], 30, &r) == PC_OK, "task %d: %s", i + 1,
+                  pc_last_error());
+        pids[i] = (long)(intptr_t)r;
+        pc_async_result_free(ar[i]);
+    }
+    for (int i = 1; i < N; i++) {
+        int same_group = i / 3 == (i - 1) / 3;
+        CHECK_MSG((pids[i] == pids[i - 1]) == same_group, "task %d ran in %ld, task %d in %ld",
+                  i, pids[i - 1], i + 1, pids[i]);
+        for (int j = 0; j < i; j++)
+            if (j / 3 != i / 3) CHECK_MSG(pids[j] != pids[i], "tasks %d and %d: pid %ld",
+                                          j + 1, i + 1, pids[i]);
+    }
+    CHECK_OK(pc_pool_close(p));
+    CHECK_OK(pc_pool_join(p));
+    pc_pool_free(p);
+    pct_leak_end(k);
+}
+TEST(maxtasksperchild_order_fork) { body_quota_order(PC_START_FORK); }
+TEST(maxtasksperchild_order_spawn) { body_quota_order(PC_START_SPAWN); }
+TEST(maxtasksperchild_order_forkserver) { body_quota_order(PC_START_FORKSERVER); }
+
+// >>after the pool is freed: no descriptor, zombie or process of it is left
+static void *t_suicide(void *arg) {
+    (void)arg;
+    kill(getpid(), SIGKILL);
+    for (;;) pc_sleep(1);
+    return NULL;
+}
+static void *t_nap(void *arg) {
+    (void)arg;
+    pc_sleep(0.05);
+    return (void *)(intptr_t)getpid();
+}
+
+// Each pid is gone from /proc: neither running nor a zombie (of ours or of
+// the forkserver). Freeing reaps them; the forkserver may take a moment.
+static void check_gone(const long *pids, int n) {
+    for (int i = 0; i < n; i++) {
+        char st = pct_proc_state(pids[i]);
+        for (int w = 0; w < 1000 && st != '?'; w++, st = pct_proc_state(pids[i])) pc_sleep(0.01);
+        CHECK_MSG(st == '?', "worker %ld is still there (state %c)", pids[i], st);
+    }
+}
+
+static void add_pid(long *pids, int *n, int cap, long pid) {
+    for (int j = 0; j < *n; j++)
+        if (pids[j] == pid) return;
+    if (*n < cap) pids[(*n)++] = pid;
+}
+
+// Workers come and go (a quota of 2, a killed one); the pool is freed
+// while it still runs, with tasks queued (pc_pool_free terminates it).
+static void body_freed_leaves_nothing(pc_start_method m) {
+    pct_leak k = pct_leak_begin(m);
+    for (int round = 0; round < 3; round++) {
+        pc_pool *p = pool_new(m, 2, 0, 2, NULL);
+        long pids[64];
+        int n = 0;
+        long items[12] = {0};
+        pc_map_desc md;
+        memset(&md, 0, sizeof md);
+        md.items = items;
+        md.count = 12;
+        md.item_size = sizeof items[0];
+        md.chunksize = 1;
+        void *res[12];
+        CHECK_OK(pc_pool_map(p, t_pid, &md, res));
+        for (int i = 0; i < 12; i++) add_pid(pids, &n, 64, (long)(intptr_t)res[i]);
+        CHECK(n >= 6);                  // a quota of 2 tasks: 12 tasks need 6 processes
+        CHECK_EQ(pc_pool_apply(p, t_suicide, NULL, 0, NULL), PC_BROKEN);
+        CHECK_OK(pc_pool_map(p, t_nap, &md, res));      // the replacements
+        for (int i = 0; i < 12; i++) add_pid(pids, &n, 64, (long)(intptr_t)res[i]);
+        pc_async_result *ar;
+        CHECK_OK(pc_pool_map_async(p, t_nap, &md, NULL, &ar));     // running and queued
+        pc_pool_free(p);
+        pc_async_result_free(ar);
+        check_gone(pids, n);
+        pct_leak_end(k);
+    }
+}
+TEST(freed_leaves_nothing_fork) { body_freed_leaves_nothing(PC_START_FORK); }
+TEST(freed_leaves_nothing_spawn) { body_freed_leaves_nothing(PC_START_SPAWN); }
+TEST(freed_leaves_nothing_forkserver) { body_freed_leaves_nothing(PC_START_FORKSERVER); }

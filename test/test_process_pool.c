@@ -2,8 +2,10 @@
    under fork, spawn and forkserver: submit and result, results by value
    and by copy, raises, map with chunks, shutdown with cancel_futures, the
    initializer, max_tasks_per_child, a worker SIGKILLed while it runs a task
-   with two more sent to it, a task that calls exit(), bad input; each
-   checks that no descriptor or zombie is left. This program is also the
+   with two more sent to it (and the pool back to full size), a task that
+   calls exit(), a task that segfaults beside 100 KiB items and results,
+   max_tasks_per_child's order, bad input; each checks that no descriptor
+   or zombie is left, and that a freed pool's workers are gone. This program is also the
    image the spawned and forkserver workers run. */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
@@ -235,6 +237,9 @@ static void body_killed(pc_start_method m, int use_exit) {
         CHECK_OK(pc_future_result(fs[i], 20, &r));
         if (victim) CHECK((int64_t)(intptr_t)r != victim);
     }
+    long now[2];                    // back to its one worker: the one that ran 8 and 9
+    CHECK_EQ(pc_process_pool_pids(ex, now, 2), (size_t)1);
+    CHECK_EQ(now[0], (long)(intptr_t)r);
     pc_future *f;                   // still usable
     long n = 12;
     CHECK_OK(pc_executor_submit_copy(ex, t_square, &n, sizeof n, &f));
@@ -565,3 +570,219 @@ TEST(kill_workers) {
     pc_mp_value_free(pidv);
     leak_end(k);
 }
+
+// >>a task that crashes, beside items and results bigger than a pipe's buffer
+enum { BIG = 100 * 1024, NBIG = 10, CRASH_LAST = NBIG - 1, CRASH_MID = 4 };
+typedef struct big_item { long index, crash; unsigned char fill[BIG - 2 * sizeof(long)]; } big_item;
+
+static unsigned char big_byte(long index, size_t at) { return (unsigned char)(index * 31 + at); }
+
+// Its item's index and bytes checked, a result of BIG bytes made from them;
+// raise(SIGSEGV) on the item marked to crash.
+static void *t_big_or_crash(void *arg) {
+    static unsigned char out[BIG];
+    const big_item *it = (const big_item *)arg;
+    if (it->index == it->crash) {
+        signal(SIGSEGV, SIG_DFL);       // a sanitizer's handler would exit 1 instead
+        raise(SIGSEGV);
+    }
+    for (size_t i = 0; i < sizeof it->fill; i++)
+        if (it->fill[i] != big_byte(it->index, i)) {
+            pc_raise(PC_VALUE, "item %ld arrived damaged at byte %zu", it->index, i);
+            return NULL;
+        }
+    for (size_t i = 0; i < BIG; i++) out[i] = big_byte(-it->index, i);
+    memcpy(out, &it->index, sizeof it->index);
+    return out;
+}
+
+static big_item *big_items(long crash) {
+    big_item *items = (big_item *)malloc(NBIG * sizeof *items);
+    CHECK(items != NULL);
+    for (long k = 0; k < NBIG; k++) {
+        items[k].index = k;
+        items[k].crash = crash;
+        for (size_t i = 0; i < sizeof items[k].fill; i++) items[k].fill[i] = big_byte(k, i);
+    }
+    return items;
+}
+
+static void check_big_result(const void *r, long index) {
+    const unsigned char *b = (const unsigned char *)r;
+    long got;
+    CHECK(r != NULL);
+    memcpy(&got, b, sizeof got);
+    CHECK_EQ(got, index);
+    for (size_t i = sizeof got; i < BIG; i++)
+        if (b[i] != big_byte(-index, i)) CHECK_MSG(0, "result %ld differs at byte %zu", index, i);
+}
+
+static void check_segv_message(long index) {
+    char want[64];
+    snprintf(want, sizeof want, "killed by signal %d (SIGSEGV)", SIGSEGV);
+    CHECK_MSG(strstr(pc_last_error(), want) != NULL, "item %ld: %s", index, pc_last_error());
+}
+
+static void body_crash_big(pc_start_method m) {
+    pct_leak k = pct_leak_begin(m);
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = 2;
+    d.prefetch = 2;
+    d.mp_context = pc_get_context(m);
+    d.result_size = BIG;
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK_MSG(ex != NULL, "%s", pc_last_error());
+    // map: items 0..8 come back right, then the crashed item 9 fails
+    big_item *items = big_items(CRASH_LAST);
+    pc_map_desc md;
+    memset(&md, 0, sizeof md);
+    md.items = items;
+    md.count = NBIG;
+    md.item_size = sizeof *items;
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(ex, t_big_or_crash, &md, &it));
+    void *r;
+    for (long i = 0; i < CRASH_LAST; i++) {
+        CHECK_MSG(pc_map_iter_next(it, &r) == PC_OK, "item %ld: %s", i, pc_last_error());
+        check_big_result(r, i);
+    }
+    CHECK_EQ(pc_map_iter_next(it, &r), PC_BROKEN);
+    check_segv_message(CRASH_LAST);
+    CHECK_EQ(pc_map_iter_next(it, &r), PC_EOF);
+    pc_map_iter_free(it);
+    free(items);
+    // one by one: the crash in the middle, with later items sent to the
+    // same worker; every other item is right
+    items = big_items(CRASH_MID);
+    pc_future *fs[NBIG];
+    for (long i = 0; i < NBIG; i++)
+        CHECK_OK(pc_executor_submit_copy(ex, t_big_or_crash, &items[i], sizeof items[i], &fs[i]));
+    free(items);
+    for (long i = 0; i < NBIG; i++) {
+        int rc = pc_future_result(fs[i], 60, &r);
+        if (i == CRASH_MID) {
+            CHECK_EQ(rc, PC_BROKEN);
+            check_segv_message(i);
+        } else {
+            CHECK_MSG(rc == PC_OK, "item %ld: %s", i, pc_last_error());
+            check_big_result(r, i);
+        }
+        pc_future_release(fs[i]);
+    }
+    CHECK_OK(pc_executor_shutdown(ex, 1, 0));
+    pc_executor_free(ex);
+    pct_leak_end(k);
+}
+// Where the worker dies against the pipe traffic varies: several rounds.
+static void crash_big_rounds(pc_start_method m) {
+    for (int round = 0; round < 5; round++) body_crash_big(m);
+}
+TEST(crash_beside_big_items_fork) { crash_big_rounds(PC_START_FORK); }
+TEST(crash_beside_big_items_spawn) { crash_big_rounds(PC_START_SPAWN); }
+TEST(crash_beside_big_items_forkserver) { crash_big_rounds(PC_START_FORKSERVER); }
+
+// >>max_tasks_per_child=3, one worker: tasks 1-3 in one process, 4-6 in the next, ...
+static void body_quota_order(pc_start_method m) {
+    pct_leak k = pct_leak_begin(m);
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = 1;
+    d.max_tasks_per_child = 3;
+    d.mp_context = pc_get_context(m);
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK_MSG(ex != NULL, "%s", pc_last_error());
+    enum { N = 10 };
+    pc_future *fs[N];
+    long pids[N];
+    for (int i = 0; i < N; i++) CHECK_OK(pc_executor_submit(ex, t_pid, NULL, &fs[i]));
+    for (int i = 0; i < N; i++) {
+        void *r;
+        CHECK_MSG(pc_future_result(fs[i], 30, &r) == PC_OK, "task %d: %s", i + 1, pc_last_error());
+        pids[i] = (long)(intptr_t)r;
+        pc_future_release(fs[i]);
+    }
+    for (int i = 0; i < N; i++) {           // same process exactly within each group of 3
+        int same_group = i / 3 == (i ? (i - 1) / 3 : 0);
+        if (i) CHECK_MSG((pids[i] == pids[i - 1]) == same_group,
+                         "task %d ran in %ld, task %d in %ld", i, pids[i - 1], i + 1, pids[i]);
+        for (int j = 0; j < i; j++)
+            if (j / 3 != i / 3) CHECK_MSG(pids[j] != pids[i], "tasks %d and %d: pid %ld",
+                                          j + 1, i + 1, pids[i]);
+    }
+    pc_executor_free(ex);
+    pct_leak_end(k);
+}
+TEST(max_tasks_per_child_order_spawn) { body_quota_order(PC_START_SPAWN); }
+TEST(max_tasks_per_child_order_forkserver) { body_quota_order(PC_START_FORKSERVER); }
+TEST(max_tasks_per_child_refused_fork) {
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = 1;
+    d.max_tasks_per_child = 3;
+    d.mp_context = pc_get_context(PC_START_FORK);
+    CHECK(pc_process_pool_new(&d) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "fork") != NULL);
+    CHECK(no_zombies());
+}
+
+// >>after the pool is freed: no descriptor, zombie or process of it is left
+static void *t_suicide(void *arg) {
+    (void)arg;
+    kill(getpid(), SIGKILL);
+    for (;;) pc_sleep(1);
+    return NULL;
+}
+
+// Add the pool's live workers to pids (no duplicates).
+static void note_pids(pc_executor *ex, long *pids, int *n, int cap) {
+    long now[8];
+    size_t got = pc_process_pool_pids(ex, now, 8);
+    for (size_t i = 0; i < got && i < 8; i++) {
+        int seen = 0;
+        for (int j = 0; j < *n; j++) seen |= pids[j] == now[i];
+        if (!seen && *n < cap) pids[(*n)++] = now[i];
+    }
+}
+
+// Each pid is gone from /proc: neither running nor a zombie (of ours or of
+// the forkserver). Freeing reaps them; the forkserver may take a moment.
+static void check_gone(const long *pids, int n) {
+    for (int i = 0; i < n; i++) {
+        char st = pct_proc_state(pids[i]);
+        for (int w = 0; w < 1000 && st != '?'; w++, st = pct_proc_state(pids[i])) pc_sleep(0.01);
+        CHECK_MSG(st == '?', "worker %ld is still there (state %c)", pids[i], st);
+    }
+}
+
+static void body_freed_leaves_nothing(pc_start_method m) {
+    pct_leak k = pct_leak_begin(m);
+    for (int round = 0; round < 3; round++) {
+        pc_executor *ex = pool(m, 2, 0);
+        long pids[16];
+        int n = 0;
+        note_pids(ex, pids, &n, 16);
+        CHECK_EQ(n, 2);
+        pc_future *f;
+        CHECK_OK(pc_executor_submit(ex, t_suicide, NULL, &f));
+        CHECK_EQ(pc_future_result(f, 30, NULL), PC_BROKEN);
+        pc_future_release(f);
+        CHECK_OK(pc_executor_submit(ex, t_pid, NULL, &f));     // the replacement runs
+        CHECK_OK(pc_future_result(f, 30, NULL));
+        pc_future_release(f);
+        note_pids(ex, pids, &n, 16);
+        CHECK_EQ(n, 3);
+        double t = 0.05;
+        for (int i = 0; i < 4; i++) {       // left to the free: running and queued
+            CHECK_OK(pc_executor_submit_copy(ex, t_sleep, &t, sizeof t, &f));
+            pc_future_release(f);
+        }
+        pc_executor_free(ex);
+        check_gone(pids, n);
+        pct_leak_end(k);
+    }
+}
+TEST(freed_leaves_nothing_fork) { body_freed_leaves_nothing(PC_START_FORK); }
+TEST(freed_leaves_nothing_spawn) { body_freed_leaves_nothing(PC_START_SPAWN); }
+TEST(freed_leaves_nothing_forkserver) { body_freed_leaves_nothing(PC_START_FORKSERVER); }
