@@ -606,8 +606,9 @@
    the same program; arguments, map items and results by copy); a serving
    rank runs them in a node-local process pool, so a crash fails only its
    future. Root's progress thread sends within a credit per rank and polls
-   for replies with naps of up to 1 ms (Open MPI's blocking calls spin);
-   with nothing in flight it sleeps. docs/mpi.md has the rest.
+   for replies with naps (Open MPI's blocking calls spin): 20 us within
+   1 ms of the last message, then growing to 1 ms and to a 20th of the
+   quiet time (at most 10 ms); with nothing in flight it sleeps. docs/mpi.md has the rest.
 
    I. MANAGER
    ==========
@@ -12973,8 +12974,22 @@ PYCONC_API void pc_pool_free(pc_pool *pool) {
 enum { PC__MPI_TAG = 7071 };
 // Open MPI's blocking calls spin: a rank with nothing to do polls, sleeping
 // up to this long between looks, and a client with nothing in flight sleeps.
-#define PC__MPI_NAP_MAX 1e-3
+// For PC__MPI_HOT after the last message the naps stay short (a reply to a
+// short task comes within it); after that they double up to 1 ms, and past
+// that to a 20th of the quiet time so far (up to PC__MPI_NAP_MAX): a long
+// task's reply is seen at most 5% late, and a wait of 1 s costs ~150 looks.
+#define PC__MPI_NAP_MAX 1e-2
 #define PC__MPI_NAP_MIN 2e-5
+#define PC__MPI_HOT 1e-3
+
+// The next nap: short while traffic is recent, else twice the last one.
+static double pc__p_mpi_nap(double nap, double last_busy) {
+    double quiet = pc_monotonic() - last_busy;
+    if (quiet < PC__MPI_HOT) return PC__MPI_NAP_MIN;
+    double most = quiet / 20 > 1e-3 ? quiet / 20 : 1e-3;
+    if (most > PC__MPI_NAP_MAX) most = PC__MPI_NAP_MAX;
+    return nap * 2 < most ? nap * 2 : most;
+}
 
 static int pc__p_mpi_fail(const char *call, int err) {
     char text[MPI_MAX_ERROR_STRING];
@@ -13259,10 +13274,10 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
 // The progress thread: sends queued tasks within each rank's credit, takes
 // replies, and at the end (shut down, nothing left) stops every rank.
 // With nothing in flight it sleeps on the condition (a submit wakes it);
-// with tasks out it polls MPI, napping between looks (see PC__MPI_NAP_MAX).
+// with tasks out it polls MPI, napping between looks (see pc__p_mpi_nap).
 static int pc__p_mpi_progress(void *arg) {
     pc__p_mpi *m = (pc__p_mpi *)arg;
-    double nap = PC__MPI_NAP_MIN;
+    double nap = PC__MPI_NAP_MIN, last_busy = pc_monotonic();
     pc_lock_acquire(&m->lock, PC_FOREVER);
     for (;;) {
         int busy = pc__p_mpi_send_some(m);
@@ -13279,11 +13294,12 @@ static int pc__p_mpi_progress(void *arg) {
         pc_lock_acquire(&m->lock, PC_FOREVER);
         if (busy) {
             nap = PC__MPI_NAP_MIN;
+            last_busy = pc_monotonic();
             continue;
         }
         if (m->sent) {
             pc_condition_wait(&m->cond, nap);
-            nap = nap * 2 < PC__MPI_NAP_MAX ? nap * 2 : PC__MPI_NAP_MAX;
+            nap = pc__p_mpi_nap(nap, last_busy);
         } else if (!(m->shutdown && m->outstanding == 0)) {
             pc_condition_wait(&m->cond, PC_FOREVER);
         }
@@ -13367,6 +13383,8 @@ typedef struct pc__p_mpi_job {
     uint64_t id;
     size_t count, left;         // futures; not done yet (+1 while being submitted)
     pc_future **fs;
+    pc_map_iter *it;            // a chunk: one map chunk of the pool (instead of fs)
+    void *items;                //   its items, the job's copy
     int code;                   // a failure before the futures (or at item count)
     char msg[256];
 } pc__p_mpi_job;
@@ -13411,6 +13429,45 @@ static int pc__p_mpi_job_item(pc__p_mpi_server *s, pc_task_fn fn, const void *da
     return pc_executor_submit(s->pool, fn, (void *)(uintptr_t)v, out);
 }
 
+// A chunk goes to the pool whole, as one chunk of a map (one message to a
+// pool worker, not one per item); the job is ready when that chunk is.
+static void pc__p_mpi_job_chunk(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_fn fn,
+                                const void *data, size_t item_size, size_t count) {
+    size_t step = item_size ? item_size : sizeof(void *);
+    j->left = 1;
+    j->items = pc__malloc(count ? count * step : 1);
+    if (!j->items) {
+        j->code = PC_NOMEM;
+        snprintf(j->msg, sizeof j->msg, "out of memory for a chunk of %zu items", count);
+    } else if (item_size) {
+        memcpy(j->items, data, count * item_size);
+    } else {                // pointers crossed as integers
+        for (size_t i = 0; i < count; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)data + i * sizeof v, sizeof v);
+            ((void **)j->items)[i] = (void *)(uintptr_t)v;
+        }
+    }
+    pc_map_desc md;
+    memset(&md, 0, sizeof md);
+    md.items = j->items;
+    md.count = count;
+    md.item_size = item_size;
+    md.chunksize = count;
+    if (!j->code && pc_executor_map(s->pool, fn, &md, &j->it)) {
+        j->code = pc_last_error_code();
+        snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
+        j->it = NULL;
+    }
+    if (!j->code && count && j->it->ring[0].f) {
+        pc_lock_acquire(&s->lock, PC_FOREVER);
+        j->left++;
+        pc_lock_release(&s->lock);
+        pc_future_add_done_callback(j->it->ring[0].f, pc__p_mpi_job_callback, j);
+    }
+    pc__p_mpi_job_ready(j);
+}
+
 // Decode a TASK or CHUNK and submit its items to the pool.
 static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf *b,
                                 unsigned kind) {
@@ -13436,6 +13493,10 @@ static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     size_t step = item_size ? item_size : sizeof(uint64_t);
     if (!j->code && (b->bad || (kind == PC__PP_CHUNK && len / step < count)))
         j->code = pc__error(PC_VALUE, "bad task message");
+    if (!j->code && kind == PC__PP_CHUNK) {
+        pc__p_mpi_job_chunk(s, j, pc__p_pp_task_fn(addr), data, item_size, count);
+        return;
+    }
     if (!j->code && !(j->fs = (pc_future **)pc__calloc(count ? count : 1, sizeof *j->fs)))
         j->code = PC_NOMEM;
     if (j->code) snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
@@ -13463,8 +13524,21 @@ static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     memset(&res, 0, sizeof res);
     int code = PC_OK;
     const char *msg = "";
-    char broken[320];
+    char broken[320], failed[256];
     size_t n = 0;
+    void *r;
+    int rc;
+    // A chunk's future is done: its results are there, up to a failure.
+    while (j->it && !code && (rc = pc_map_iter_next(j->it, &r)) != PC_EOF) {
+        if (rc) {
+            code = rc;
+            snprintf(failed, sizeof failed, "%s", pc_last_error());
+            msg = failed;
+            break;
+        }
+        pc__p_pp_put_result(&res, r, s->result_size);
+        n++;
+    }
     for (; n < j->count; n++) {
         void *r = NULL;
         pc_future_exception(j->fs[n], PC_FOREVER, &code, &msg);
@@ -13498,6 +13572,8 @@ static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
 
 static void pc__p_mpi_job_free(pc__p_mpi_job *j) {
     for (size_t i = 0; i < j->count; i++) pc_future_release(j->fs[i]);
+    pc_map_iter_free(j->it);
+    pc__free(j->items);
     pc__free(j->fs);
     pc__free(j);
 }
@@ -13563,7 +13639,7 @@ static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
 static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
     pc__p_mpi_sending *sending = NULL;
     int stopping = 0;
-    double nap = PC__MPI_NAP_MIN;
+    double nap = PC__MPI_NAP_MIN, last_busy = pc_monotonic();
     for (;;) {
         int busy = pc__p_mpi_answer(s, comm, root, &sending);
         pc__p_buf b;
@@ -13576,12 +13652,13 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
         if (stopping && s->open == 0 && !sending) break;
         if (busy) {
             nap = PC__MPI_NAP_MIN;
+            last_busy = pc_monotonic();
             continue;
         }
         pc_lock_acquire(&s->lock, PC_FOREVER);
         if (!s->done) pc_condition_wait(&s->cond, nap);
         pc_lock_release(&s->lock);
-        nap = nap * 2 < PC__MPI_NAP_MAX ? nap * 2 : PC__MPI_NAP_MAX;
+        nap = pc__p_mpi_nap(nap, last_busy);
     }
 }
 

@@ -119,6 +119,52 @@ TEST(map_in_order) {
     pc_executor_free(ex);
 }
 
+static void *t_item_fails(void *arg) {
+    int32_t x;
+    memcpy(&x, arg, sizeof x);
+    if (x == 123) pc_raise(PC_VALUE, "item %d says no", (int)x);
+    if (x == 1077) raise(SIGSEGV);
+    return (void *)(intptr_t)(x * 2);
+}
+
+// Map items 0..n-1 in chunks of 50: the results before item `stop` come
+// back in order, then the map ends with code (chunks cross whole to the
+// rank's pool; a raise ends it at its item, a crash at its chunk's start).
+static void check_map_ends(pc_executor *ex, int32_t first, int stop, int code,
+                           const char *says) {
+    static int32_t in[400];
+    for (int i = 0; i < 400; i++) in[i] = first + i;
+    pc_map_desc md;
+    memset(&md, 0, sizeof md);
+    md.items = in;
+    md.count = 400;
+    md.item_size = sizeof in[0];
+    md.chunksize = 50;
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(ex, t_item_fails, &md, &it));
+    void *r;
+    int n = 0, rc;
+    while ((rc = pc_map_iter_next(it, &r)) == PC_OK) {
+        CHECK_EQ((int64_t)(intptr_t)r, 2 * (int64_t)in[n]);
+        n++;
+    }
+    CHECK_RC(rc, code);
+    CHECK_MSG(strstr(pc_last_error(), says), "%s", pc_last_error());
+    CHECK_EQ(n, stop);
+    pc_map_iter_free(it);
+}
+
+// A map's chunk that raises ends the map at its item; one that crashes a
+// pool worker ends it at the chunk (PC_BROKEN), and the executor goes on.
+TEST(map_chunk_fails) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    check_map_ends(ex, 0, 123, PC_VALUE, "item 123 says no");
+    check_map_ends(ex, 1000, 50, PC_BROKEN, "SIGSEGV");
+    check_map_ends(ex, 2000, 400, PC_EOF, "exhausted");
+    pc_executor_free(ex);
+}
+
 // Arguments and results by copy (result_size).
 TEST(copy_results) {
     pc_executor *ex = executor(sizeof(pair));
