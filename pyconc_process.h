@@ -2119,6 +2119,45 @@ typedef struct pc_mpi_comm_executor_desc {
    Blocks: on a serving rank, until shutdown.
    Python: mpi4py.futures.MPICommExecutor(comm, root) */
 PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc *desc);
+
+/* What pc_mpi_pool_executor_new takes; the zero value of each field is the
+   default. The parent and the workers it spawns pass the same desc. */
+typedef struct pc_mpi_pool_executor_desc {
+    int max_workers;                // worker processes to spawn; 0: the CPU count
+    size_t result_size;             // as pc_mpi_comm_executor_desc's
+    int local_workers;              // processes of each worker's node-local pool; 0: 1
+    const pc_context *mp_context;   // their start method (fork or forkserver); NULL: fork
+    int prefetch;                   // tasks sent ahead to a worker; 0: 2
+    const char *program;            // the program the workers run; NULL: this one
+                                    //   (/proc/self/exe), which must call this first
+    char *const *argv;              // its arguments (NULL-terminated, without the name);
+                                    //   NULL: this program's own (/proc/self/cmdline)
+} pc_mpi_pool_executor_desc;
+
+/* Spawn max_workers worker processes (MPI_Comm_spawn over MPI_COMM_SELF)
+   running this same program and return an executor whose tasks run on
+   them. In a spawned worker (MPI_Comm_get_parent is not MPI_COMM_NULL)
+   the call serves its parent's tasks until the executor is shut down,
+   then finalizes MPI and exits the process with status 0: it never
+   returns. So a program calls it early in main, before doing what a
+   worker must not (Python's `if __name__ == '__main__':` with mpi4py's
+   server), and runs as `./prog` or `mpirun -np 1 ./prog`:
+       pc_executor *ex = pc_mpi_pool_executor_new(&desc);  // workers stay here
+       if (!ex) { ...pc_last_error()...; }
+       ...submit, map...; pc_executor_free(ex);              // the workers exit
+       MPI_Finalize();
+   Tasks, crash isolation and limits are as pc_mpi_comm_executor_new's.
+   MPI is initialized if it is not; MPI_Finalize is yours. With Open MPI
+   the spawn asks for "map_by slot:OVERSUBSCRIBE" (more workers than
+   slots); its spawned workers talk to the parent over TCP, not shared
+   memory, and a program started without mpirun (singleton) needs Open
+   MPI's orted to spawn.
+   Returns NULL on failure: PC_VALUE (max_workers < 0, a thread level below
+   SERIALIZED), PC_NOMEM, PC_OS (this program's path or arguments),
+   PC_RUNTIME (MPI_Comm_spawn failed: its message).
+   Blocks: in a spawned worker, until shutdown, then exits.
+   Python: mpi4py.futures.MPIPoolExecutor(max_workers) */
+PYCONC_API pc_executor *pc_mpi_pool_executor_new(const pc_mpi_pool_executor_desc *desc);
 #endif // PYCONC_MPI
 
 // >>I.api: Manager
@@ -13068,7 +13107,8 @@ typedef struct pc__p_mpi {
     int *load;                  // tasks in flight on each rank
     int size, root, credit, shutdown, joined;
     size_t result_size;
-    MPI_Comm comm;              // our duplicate
+    MPI_Comm comm;              // our duplicate, or the spawned workers' intercommunicator
+    int spawned;                // comm reaches spawned workers: disconnect it
     pc_thread *progress;
 } pc__p_mpi;
 
@@ -13339,7 +13379,8 @@ static void pc__p_mpi_free(pc_executor *ex) {
     pc__p_mpi *m = (pc__p_mpi *)ex;
     pc__p_mpi_shutdown(ex, 1, 0);
     pc_thread_free(m->progress);
-    MPI_Comm_free(&m->comm);
+    if (m->spawned) MPI_Comm_disconnect(&m->comm);     // waits for the workers to let go
+    else MPI_Comm_free(&m->comm);
     pc__free(m->load);
     pc__free(m);
 }
@@ -13728,6 +13769,160 @@ PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc
         if (r != d.root) MPI_Send(&stop, 1, MPI_BYTE, r, PC__MPI_TAG, comm);
     MPI_Comm_free(&comm);
     pc__error(code, "can't start the MPI executor");
+    return NULL;
+}
+#endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI
+
+// >>G.posix-self: this program's path and arguments, for MPI_Comm_spawn
+#if defined(PYCONC_FUTURES_IMPLEMENTATION) && defined(PYCONC_MPI)
+// This program's path (not /proc/self/exe: the spawner would run itself).
+static char *pc__p_os_self_path(void) {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) {
+        pc__os_error("readlink /proc/self/exe");
+        return NULL;
+    }
+    buf[n] = '\0';
+    char *out = (char *)pc__malloc((size_t)n + 1);
+    if (out) memcpy(out, buf, (size_t)n + 1);
+    else pc__error(PC_NOMEM, "out of memory");
+    return out;
+}
+
+// This program's arguments after its name, NULL-terminated, in one block
+// (pc__free it); NULL on failure.
+static char **pc__p_os_self_args(void) {
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        pc__os_error("open /proc/self/cmdline");
+        return NULL;
+    }
+    size_t len = 0, cap = 4096;
+    char *text = (char *)pc__malloc(cap);
+    ssize_t n = 0;
+    while (text && (n = read(fd, text + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 2) {
+            char *more = (char *)pc__realloc(text, cap, cap * 2);
+            if (!more) pc__free(text);
+            text = more;
+            cap *= 2;
+        }
+    }
+    close(fd);
+    if (!text || n < 0) {
+        pc__free(text);
+        if (n < 0) pc__os_error("read /proc/self/cmdline");
+        else pc__error(PC_NOMEM, "out of memory");
+        return NULL;
+    }
+    text[len] = '\0';
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++) count += text[i] == '\0';
+    char **argv = (char **)pc__malloc((count + 1) * sizeof *argv + len + 1);
+    if (!argv) {
+        pc__free(text);
+        pc__error(PC_NOMEM, "out of memory");
+        return NULL;
+    }
+    char *copy = (char *)(argv + count + 1);
+    memcpy(copy, text, len + 1);
+    pc__free(text);
+    size_t k = 0, at = strlen(copy) + 1;        // skip the name
+    while (at < len) {
+        argv[k++] = copy + at;
+        at += strlen(copy + at) + 1;
+    }
+    argv[k] = NULL;
+    return argv;
+}
+#endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI
+
+// >>G.mpi-pool: MPIPoolExecutor: workers spawned with MPI_Comm_spawn
+#if defined(PYCONC_FUTURES_IMPLEMENTATION) && defined(PYCONC_MPI)
+// In a spawned worker: serve the parent (rank 0 of the other side), let go
+// of it, finalize and exit.
+static void pc__p_mpi_worker(MPI_Comm parent, const pc_mpi_pool_executor_desc *in) {
+    pc_mpi_comm_executor_desc d;
+    memset(&d, 0, sizeof d);
+    d.result_size = in ? in->result_size : 0;
+    d.local_workers = in && in->local_workers > 0 ? in->local_workers : 1;
+    d.mp_context = in && in->mp_context ? in->mp_context : pc_get_context(PC_START_FORK);
+    d.root = 0;
+    int rank = 0;
+    MPI_Comm_rank(parent, &rank);
+    pc__p_mpi_serve(parent, rank, &d);
+    MPI_Comm_disconnect(&parent);
+    MPI_Finalize();
+    exit(0);
+}
+
+// Spawn n workers of program; *out their intercommunicator.
+static int pc__p_mpi_spawn(const pc_mpi_pool_executor_desc *d, int n, MPI_Comm *out) {
+    char *path = d->program ? NULL : pc__p_os_self_path();
+    char **args = d->argv ? NULL : pc__p_os_self_args();
+    if ((!d->program && !path) || (!d->argv && !args)) {
+        pc__free(path);
+        pc__free(args);
+        return pc_last_error_code();
+    }
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "map_by", "slot:OVERSUBSCRIBE");    // Open MPI's; others ignore it
+    int *codes = (int *)pc__calloc((size_t)n, sizeof *codes);
+    // A failed spawn returns here instead of ending the program.
+    MPI_Errhandler was;
+    MPI_Comm_get_errhandler(MPI_COMM_SELF, &was);
+    MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+    char **argv = d->argv ? (char **)(uintptr_t)d->argv : args;     // MPI's is not const
+    int err = !codes ? MPI_ERR_NO_MEM
+                     : MPI_Comm_spawn(d->program ? d->program : path, argv, n, info, 0,
+                                      MPI_COMM_SELF, out, codes);
+    MPI_Comm_set_errhandler(MPI_COMM_SELF, was);
+    MPI_Errhandler_free(&was);
+    MPI_Info_free(&info);
+    int rc = err == MPI_SUCCESS ? PC_OK : pc__p_mpi_fail("MPI_Comm_spawn", err);
+    for (int i = 0; !rc && i < n; i++)
+        if (codes[i] != MPI_SUCCESS) rc = pc__p_mpi_fail("MPI_Comm_spawn (a worker)", codes[i]);
+    pc__free(codes);
+    pc__free(path);
+    pc__free(args);
+    return rc;
+}
+
+PYCONC_API pc_executor *pc_mpi_pool_executor_new(const pc_mpi_pool_executor_desc *desc) {
+    pc_mpi_pool_executor_desc d;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    if (pc__p_mpi_init()) return NULL;
+    MPI_Comm parent = MPI_COMM_NULL;
+    MPI_Comm_get_parent(&parent);
+    if (parent != MPI_COMM_NULL) pc__p_mpi_worker(parent, desc);   // does not return
+    if (d.max_workers < 0 || d.local_workers < 0 || d.prefetch < 0) {
+        pc__error(PC_VALUE, "max_workers, local_workers and prefetch must be >= 0");
+        return NULL;
+    }
+    int n = d.max_workers ? d.max_workers : pc_cpu_count();
+    if (n < 1) n = 1;
+    MPI_Comm inter;
+    if (pc__p_mpi_spawn(&d, n, &inter)) return NULL;
+    pc_mpi_comm_executor_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.root = -1;               // every rank of the other side serves
+    cd.result_size = d.result_size;
+    cd.local_workers = d.local_workers ? d.local_workers : 1;
+    cd.prefetch = d.prefetch ? d.prefetch : 2;
+    pc_executor *ex = pc__p_mpi_client(inter, n, &cd);
+    if (ex) {
+        ((pc__p_mpi *)ex)->spawned = 1;
+        return ex;
+    }
+    int code = pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    unsigned char stop = PC__PP_STOP;
+    for (int r = 0; r < n; r++) MPI_Send(&stop, 1, MPI_BYTE, r, PC__MPI_TAG, inter);
+    MPI_Comm_disconnect(&inter);
+    pc__error(code, "can't start the MPI pool executor");
     return NULL;
 }
 #endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI

@@ -6,6 +6,7 @@
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PCT_NO_MAIN
 #include "pc_test.h"
@@ -29,11 +31,28 @@ static pc_executor *executor(size_t result_size) {
     if (!ex) CHECK_MSG(pc_last_error_code() == PC_OK, "%s", pc_last_error());
     return ex;
 }
+
+// An MPIPoolExecutor of `workers` spawned processes. In a spawned worker
+// (this same program, run with the same case) the call serves and exits.
+static pc_executor *pool_executor(int workers, size_t result_size) {
+    pc_mpi_pool_executor_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = workers;
+    d.result_size = result_size;
+    pc_executor *ex = pc_mpi_pool_executor_new(&d);
+    CHECK_MSG(ex, "%s", pc_last_error());
+    return ex;
+}
 #else
 static pc_executor *executor(size_t result_size) {
     (void)result_size;
     pct_skip("built without MPI (CMake's find_package(MPI) found none)");
     return NULL;
+}
+
+static pc_executor *pool_executor(int workers, size_t result_size) {
+    (void)workers;
+    return executor(result_size);
 }
 #endif
 
@@ -289,6 +308,110 @@ TEST(idle_client_sleeps) {
     CHECK_MSG(busy < 0.08, "client used %.3f s of CPU over a 0.8 s task", busy);
     CHECK_MSG(idle < 0.1, "client used %.3f s of CPU idle for 0.5 s", idle);
     pc_executor_free(ex);
+}
+
+// >>pool: the MPIPoolExecutor's cases (pool_*), each run under mpirun -np 1
+// and without mpirun (a singleton): the workers are spawned.
+
+// 10,000 items in chunks over 2 spawned workers come back right and in order.
+TEST(pool_map_in_order) {
+    pc_executor *ex = pool_executor(2, 0);
+    if (!ex) return;
+    enum { N = 10000 };
+    static int32_t in[N];
+    for (int i = 0; i < N; i++) in[i] = 7 * i - 900;
+    pc_map_desc md;
+    memset(&md, 0, sizeof md);
+    md.items = in;
+    md.count = N;
+    md.item_size = sizeof in[0];
+    md.chunksize = 97;
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(ex, t_item, &md, &it));
+    void *r;
+    int n = 0;
+    while (pc_map_iter_next(it, &r) == PC_OK) {
+        CHECK_EQ((int64_t)(intptr_t)r, 3 * (int64_t)in[n] + 7);
+        n++;
+    }
+    CHECK_EQ(n, N);
+    pc_map_iter_free(it);
+    pc_future *fs[100];
+    for (intptr_t i = 0; i < 100; i++)
+        CHECK_OK(pc_executor_submit(ex, t_square, (void *)i, &fs[i]));
+    for (intptr_t i = 0; i < 100; i++) {
+        CHECK_OK(pc_future_result(fs[i], 60, &r));
+        CHECK_EQ((intptr_t)r, i * i + 1);
+        pc_future_release(fs[i]);
+    }
+    pc_executor_free(ex);
+}
+
+// A task that segfaults on a spawned worker fails its own future only.
+TEST(pool_segfault_fails_one_future) {
+    pc_executor *ex = pool_executor(2, 0);
+    if (!ex) return;
+    enum { N = 12 };
+    pc_future *fs[N];
+    for (intptr_t i = 0; i < N; i++)
+        CHECK_OK(pc_executor_submit(ex, t_crash_on_5, (void *)i, &fs[i]));
+    for (intptr_t i = 0; i < N; i++) {
+        void *r;
+        int rc = pc_future_result(fs[i], 60, &r);
+        if (i == 5) {
+            CHECK_RC(rc, PC_BROKEN);
+            CHECK_MSG(strstr(pc_last_error(), "SIGSEGV"), "%s", pc_last_error());
+        } else {
+            CHECK_OK(rc);
+            CHECK_EQ((intptr_t)r, i + 100);
+        }
+        pc_future_release(fs[i]);
+    }
+    pc_executor_free(ex);
+}
+
+// Which processes ran the task: the pool worker and the spawned worker
+// that forked it.
+static void *t_pids(void *arg) {
+    (void)arg;
+    return (void *)(intptr_t)(((int64_t)getppid() << 32) | (int64_t)getpid());
+}
+
+// Gone and reaped (no zombie left) within 10 s.
+static int gone(pid_t pid) {
+    for (int i = 0; i < 1000; i++) {
+        if (kill(pid, 0) != 0 && errno == ESRCH) return 1;
+        pc_sleep(0.01);
+    }
+    return 0;
+}
+
+// Shutdown ends every spawned worker and its pool worker: each pid is gone
+// (reaped, not a zombie) after pc_executor_free.
+TEST(pool_shutdown_ends_workers) {
+    enum { W = 2, N = 200 };
+    pc_executor *ex = pool_executor(W, 0);
+    if (!ex) return;
+    pid_t pids[2 * N];
+    int npids = 0;
+    pc_future *fs[N];
+    for (int i = 0; i < N; i++) CHECK_OK(pc_executor_submit(ex, t_pids, NULL, &fs[i]));
+    for (int i = 0; i < N; i++) {
+        void *r;
+        CHECK_OK(pc_future_result(fs[i], 60, &r));
+        int64_t v = (int64_t)(intptr_t)r;
+        pid_t two[2] = {(pid_t)(v >> 32), (pid_t)(v & 0xffffffff)};
+        for (int k = 0; k < 2; k++) {
+            int seen = 0;
+            for (int j = 0; j < npids; j++) seen |= pids[j] == two[k];
+            if (!seen) pids[npids++] = two[k];
+        }
+        pc_future_release(fs[i]);
+    }
+    CHECK_MSG(npids >= 2 && npids <= 2 * W, "%d processes ran the tasks", npids);
+    for (int j = 0; j < npids; j++) CHECK_MSG(kill(pids[j], 0) == 0, "pid %d", (int)pids[j]);
+    pc_executor_free(ex);
+    for (int j = 0; j < npids; j++) CHECK_MSG(gone(pids[j]), "pid %d still there", (int)pids[j]);
 }
 
 int main(int argc, char **argv) {
