@@ -608,7 +608,10 @@
    future. Root's progress thread sends within a credit per rank and polls
    for replies with naps (Open MPI's blocking calls spin): 20 us within
    1 ms of the last message, then growing to 1 ms and to a 20th of the
-   quiet time (at most 10 ms); with nothing in flight it sleeps. docs/mpi.md has the rest.
+   quiet time (at most 10 ms); with nothing in flight it sleeps.
+   pc_mpi_pool_executor_new is mpi4py's MPIPoolExecutor: it spawns its
+   workers (MPI_Comm_spawn of this program, which finds its parent in the
+   call, serves, and exits) and serves them the same way. docs/mpi.md has the rest.
 
    I. MANAGER
    ==========
