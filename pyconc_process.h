@@ -13343,7 +13343,9 @@ static int pc__p_mpi_progress(void *arg) {
         if (m->sent) {
             pc_condition_wait(&m->cond, nap);
             nap = pc__p_mpi_nap(nap, last_busy);
-        } else if (!(m->shutdown && m->outstanding == 0)) {
+        } else if (!m->head && !(m->shutdown && m->outstanding == 0)) {
+            // A submit while the lock was let go above queued its task and
+            // notified no one: only an empty queue may sleep for good.
             pc_condition_wait(&m->cond, PC_FOREVER);
         }
     }

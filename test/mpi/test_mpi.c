@@ -184,6 +184,27 @@ TEST(map_chunk_fails) {
     pc_executor_free(ex);
 }
 
+// One task after another, each waited for: a submit that lands while the
+// progress thread is between its look at the queue and its sleep must
+// still wake it (each result within 10 s, or the case fails).
+TEST(round_trips_never_stall) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    double end = pc_monotonic() + 6;
+    int n = 0;
+    while (pc_monotonic() < end) {
+        pc_future *f;
+        void *r;
+        CHECK_OK(pc_executor_submit(ex, t_square, (void *)(intptr_t)n, &f));
+        int rc = pc_future_result(f, 10, &r);
+        CHECK_MSG(rc == PC_OK, "round trip %d: %s", n, pc_strerror(rc));
+        CHECK_EQ((intptr_t)r, (intptr_t)n * n + 1);
+        pc_future_release(f);
+        n++;
+    }
+    pc_executor_free(ex);
+}
+
 // Arguments and results by copy (result_size).
 TEST(copy_results) {
     pc_executor *ex = executor(sizeof(pair));
