@@ -331,6 +331,33 @@ TEST(idle_client_sleeps) {
     pc_executor_free(ex);
 }
 
+// A task that SIGKILLs the serving rank itself (its pool worker's parent).
+static void *t_kill_rank(void *arg) {
+    (void)arg;
+    kill(getppid(), SIGKILL);
+    pc_sleep(5);
+    return NULL;
+}
+
+// A serving rank that dies ends the MPI job (Open MPI 4.1), even with
+// MPI_ERRORS_RETURN: mpirun kills rank 0 and says "exited on signal 9
+// (Killed)", which is what the ctest entry looks for; rank 0 never sees
+// its future end. (Without MPI, a skip.)
+TEST(killed_rank_ends_job) {
+#ifdef PYCONC_MPI
+    int level;
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &level);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);     // the dup inherits it
+#endif
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    pc_future *f;
+    CHECK_OK(pc_executor_submit(ex, t_kill_rank, NULL, &f));
+    int rc = pc_future_result(f, 60, NULL);
+    fprintf(stderr, "the job went on: rank 0's future says %s\n", pc_strerror(rc));
+    CHECK(0);
+}
+
 // >>pool: the MPIPoolExecutor's cases (pool_*), each run under mpirun -np 1
 // and without mpirun (a singleton): the workers are spawned.
 
