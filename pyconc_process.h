@@ -607,8 +607,12 @@
    the same program; arguments, map items and results by copy); a serving
    rank runs them in a node-local process pool, so a crash fails only its
    future. Root's progress thread sends within a credit per rank and polls
-   for replies with naps of up to 1 ms (Open MPI's blocking calls spin);
-   with nothing in flight it sleeps. docs/mpi.md has the rest.
+   for replies with naps (Open MPI's blocking calls spin): 20 us within
+   1 ms of the last message, then growing to 1 ms and to a 20th of the
+   quiet time (at most 10 ms); with nothing in flight it sleeps.
+   pc_mpi_pool_executor_new is mpi4py's MPIPoolExecutor: it spawns its
+   workers (MPI_Comm_spawn of this program, which finds its parent in the
+   call, serves, and exits) and serves them the same way. docs/mpi.md has the rest.
 
    I. MANAGER
    ==========
@@ -2133,6 +2137,45 @@ typedef struct pc_mpi_comm_executor_desc {
    Blocks: on a serving rank, until shutdown.
    Python: mpi4py.futures.MPICommExecutor(comm, root) */
 PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc *desc);
+
+/* What pc_mpi_pool_executor_new takes; the zero value of each field is the
+   default. The parent and the workers it spawns pass the same desc. */
+typedef struct pc_mpi_pool_executor_desc {
+    int max_workers;                // worker processes to spawn; 0: the CPU count
+    size_t result_size;             // as pc_mpi_comm_executor_desc's
+    int local_workers;              // processes of each worker's node-local pool; 0: 1
+    const pc_context *mp_context;   // their start method (fork or forkserver); NULL: fork
+    int prefetch;                   // tasks sent ahead to a worker; 0: 2
+    const char *program;            // the program the workers run; NULL: this one
+                                    //   (/proc/self/exe), which must call this first
+    char *const *argv;              // its arguments (NULL-terminated, without the name);
+                                    //   NULL: this program's own (/proc/self/cmdline)
+} pc_mpi_pool_executor_desc;
+
+/* Spawn max_workers worker processes (MPI_Comm_spawn over MPI_COMM_SELF)
+   running this same program and return an executor whose tasks run on
+   them. In a spawned worker (MPI_Comm_get_parent is not MPI_COMM_NULL)
+   the call serves its parent's tasks until the executor is shut down,
+   then finalizes MPI and exits the process with status 0: it never
+   returns. So a program calls it early in main, before doing what a
+   worker must not (Python's `if __name__ == '__main__':` with mpi4py's
+   server), and runs as `./prog` or `mpirun -np 1 ./prog`:
+       pc_executor *ex = pc_mpi_pool_executor_new(&desc);  // workers stay here
+       if (!ex) { ...pc_last_error()...; }
+       ...submit, map...; pc_executor_free(ex);              // the workers exit
+       MPI_Finalize();
+   Tasks, crash isolation and limits are as pc_mpi_comm_executor_new's.
+   MPI is initialized if it is not; MPI_Finalize is yours. With Open MPI
+   the spawn asks for "map_by slot:OVERSUBSCRIBE" (more workers than
+   slots); its spawned workers talk to the parent over TCP, not shared
+   memory, and a program started without mpirun (singleton) needs Open
+   MPI's orted to spawn.
+   Returns NULL on failure: PC_VALUE (max_workers < 0, a thread level below
+   SERIALIZED), PC_NOMEM, PC_OS (this program's path or arguments),
+   PC_RUNTIME (MPI_Comm_spawn failed: its message).
+   Blocks: in a spawned worker, until shutdown, then exits.
+   Python: mpi4py.futures.MPIPoolExecutor(max_workers) */
+PYCONC_API pc_executor *pc_mpi_pool_executor_new(const pc_mpi_pool_executor_desc *desc);
 #endif // PYCONC_MPI
 
 // >>I.api: Manager
@@ -13149,8 +13192,22 @@ PYCONC_API void pc_pool_free(pc_pool *pool) {
 enum { PC__MPI_TAG = 7071 };
 // Open MPI's blocking calls spin: a rank with nothing to do polls, sleeping
 // up to this long between looks, and a client with nothing in flight sleeps.
-#define PC__MPI_NAP_MAX 1e-3
+// For PC__MPI_HOT after the last message the naps stay short (a reply to a
+// short task comes within it); after that they double up to 1 ms, and past
+// that to a 20th of the quiet time so far (up to PC__MPI_NAP_MAX): a long
+// task's reply is seen at most 5% late, and a wait of 1 s costs ~150 looks.
+#define PC__MPI_NAP_MAX 1e-2
 #define PC__MPI_NAP_MIN 2e-5
+#define PC__MPI_HOT 1e-3
+
+// The next nap: short while traffic is recent, else twice the last one.
+static double pc__p_mpi_nap(double nap, double last_busy) {
+    double quiet = pc_monotonic() - last_busy;
+    if (quiet < PC__MPI_HOT) return PC__MPI_NAP_MIN;
+    double most = quiet / 20 > 1e-3 ? quiet / 20 : 1e-3;
+    if (most > PC__MPI_NAP_MAX) most = PC__MPI_NAP_MAX;
+    return nap * 2 < most ? nap * 2 : most;
+}
 
 static int pc__p_mpi_fail(const char *call, int err) {
     char text[MPI_MAX_ERROR_STRING];
@@ -13229,7 +13286,8 @@ typedef struct pc__p_mpi {
     int *load;                  // tasks in flight on each rank
     int size, root, credit, shutdown, joined;
     size_t result_size;
-    MPI_Comm comm;              // our duplicate
+    MPI_Comm comm;              // our duplicate, or the spawned workers' intercommunicator
+    int spawned;                // comm reaches spawned workers: disconnect it
     pc_thread *progress;
 } pc__p_mpi;
 
@@ -13435,10 +13493,10 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
 // The progress thread: sends queued tasks within each rank's credit, takes
 // replies, and at the end (shut down, nothing left) stops every rank.
 // With nothing in flight it sleeps on the condition (a submit wakes it);
-// with tasks out it polls MPI, napping between looks (see PC__MPI_NAP_MAX).
+// with tasks out it polls MPI, napping between looks (see pc__p_mpi_nap).
 static int pc__p_mpi_progress(void *arg) {
     pc__p_mpi *m = (pc__p_mpi *)arg;
-    double nap = PC__MPI_NAP_MIN;
+    double nap = PC__MPI_NAP_MIN, last_busy = pc_monotonic();
     pc_lock_acquire(&m->lock, PC_FOREVER);
     for (;;) {
         int busy = pc__p_mpi_send_some(m);
@@ -13455,12 +13513,15 @@ static int pc__p_mpi_progress(void *arg) {
         pc_lock_acquire(&m->lock, PC_FOREVER);
         if (busy) {
             nap = PC__MPI_NAP_MIN;
+            last_busy = pc_monotonic();
             continue;
         }
         if (m->sent) {
             pc_condition_wait(&m->cond, nap);
-            nap = nap * 2 < PC__MPI_NAP_MAX ? nap * 2 : PC__MPI_NAP_MAX;
-        } else if (!(m->shutdown && m->outstanding == 0)) {
+            nap = pc__p_mpi_nap(nap, last_busy);
+        } else if (!m->head && !(m->shutdown && m->outstanding == 0)) {
+            // A submit while the lock was let go above queued its task and
+            // notified no one: only an empty queue may sleep for good.
             pc_condition_wait(&m->cond, PC_FOREVER);
         }
     }
@@ -13499,7 +13560,8 @@ static void pc__p_mpi_free(pc_executor *ex) {
     pc__p_mpi *m = (pc__p_mpi *)ex;
     pc__p_mpi_shutdown(ex, 1, 0);
     pc_thread_free(m->progress);
-    MPI_Comm_free(&m->comm);
+    if (m->spawned) MPI_Comm_disconnect(&m->comm);     // waits for the workers to let go
+    else MPI_Comm_free(&m->comm);
     pc__free(m->load);
     pc__free(m);
 }
@@ -13543,6 +13605,8 @@ typedef struct pc__p_mpi_job {
     uint64_t id;
     size_t count, left;         // futures; not done yet (+1 while being submitted)
     pc_future **fs;
+    pc_map_iter *it;            // a chunk: one map chunk of the pool (instead of fs)
+    void *items;                //   its items, the job's copy
     int code;                   // a failure before the futures (or at item count)
     char msg[256];
 } pc__p_mpi_job;
@@ -13587,6 +13651,45 @@ static int pc__p_mpi_job_item(pc__p_mpi_server *s, pc_task_fn fn, const void *da
     return pc_executor_submit(s->pool, fn, (void *)(uintptr_t)v, out);
 }
 
+// A chunk goes to the pool whole, as one chunk of a map (one message to a
+// pool worker, not one per item); the job is ready when that chunk is.
+static void pc__p_mpi_job_chunk(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_fn fn,
+                                const void *data, size_t item_size, size_t count) {
+    size_t step = item_size ? item_size : sizeof(void *);
+    j->left = 1;
+    j->items = pc__malloc(count ? count * step : 1);
+    if (!j->items) {
+        j->code = PC_NOMEM;
+        snprintf(j->msg, sizeof j->msg, "out of memory for a chunk of %zu items", count);
+    } else if (item_size) {
+        memcpy(j->items, data, count * item_size);
+    } else {                // pointers crossed as integers
+        for (size_t i = 0; i < count; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)data + i * sizeof v, sizeof v);
+            ((void **)j->items)[i] = (void *)(uintptr_t)v;
+        }
+    }
+    pc_map_desc md;
+    memset(&md, 0, sizeof md);
+    md.items = j->items;
+    md.count = count;
+    md.item_size = item_size;
+    md.chunksize = count;
+    if (!j->code && pc_executor_map(s->pool, fn, &md, &j->it)) {
+        j->code = pc_last_error_code();
+        snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
+        j->it = NULL;
+    }
+    if (!j->code && count && j->it->ring[0].f) {
+        pc_lock_acquire(&s->lock, PC_FOREVER);
+        j->left++;
+        pc_lock_release(&s->lock);
+        pc_future_add_done_callback(j->it->ring[0].f, pc__p_mpi_job_callback, j);
+    }
+    pc__p_mpi_job_ready(j);
+}
+
 // Decode a TASK or CHUNK and submit its items to the pool.
 static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf *b,
                                 unsigned kind) {
@@ -13612,6 +13715,10 @@ static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     size_t step = item_size ? item_size : sizeof(uint64_t);
     if (!j->code && (b->bad || (kind == PC__PP_CHUNK && len / step < count)))
         j->code = pc__error(PC_VALUE, "bad task message");
+    if (!j->code && kind == PC__PP_CHUNK) {
+        pc__p_mpi_job_chunk(s, j, pc__p_pp_task_fn(addr), data, item_size, count);
+        return;
+    }
     if (!j->code && !(j->fs = (pc_future **)pc__calloc(count ? count : 1, sizeof *j->fs)))
         j->code = PC_NOMEM;
     if (j->code) snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
@@ -13639,8 +13746,21 @@ static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     memset(&res, 0, sizeof res);
     int code = PC_OK;
     const char *msg = "";
-    char broken[320];
+    char broken[320], failed[256];
     size_t n = 0;
+    void *r;
+    int rc;
+    // A chunk's future is done: its results are there, up to a failure.
+    while (j->it && !code && (rc = pc_map_iter_next(j->it, &r)) != PC_EOF) {
+        if (rc) {
+            code = rc;
+            snprintf(failed, sizeof failed, "%s", pc_last_error());
+            msg = failed;
+            break;
+        }
+        pc__p_pp_put_result(&res, r, s->result_size);
+        n++;
+    }
     for (; n < j->count; n++) {
         void *r = NULL;
         pc_future_exception(j->fs[n], PC_FOREVER, &code, &msg);
@@ -13674,6 +13794,8 @@ static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
 
 static void pc__p_mpi_job_free(pc__p_mpi_job *j) {
     for (size_t i = 0; i < j->count; i++) pc_future_release(j->fs[i]);
+    pc_map_iter_free(j->it);
+    pc__free(j->items);
     pc__free(j->fs);
     pc__free(j);
 }
@@ -13739,7 +13861,7 @@ static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
 static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
     pc__p_mpi_sending *sending = NULL;
     int stopping = 0;
-    double nap = PC__MPI_NAP_MIN;
+    double nap = PC__MPI_NAP_MIN, last_busy = pc_monotonic();
     for (;;) {
         int busy = pc__p_mpi_answer(s, comm, root, &sending);
         pc__p_buf b;
@@ -13752,12 +13874,13 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
         if (stopping && s->open == 0 && !sending) break;
         if (busy) {
             nap = PC__MPI_NAP_MIN;
+            last_busy = pc_monotonic();
             continue;
         }
         pc_lock_acquire(&s->lock, PC_FOREVER);
         if (!s->done) pc_condition_wait(&s->cond, nap);
         pc_lock_release(&s->lock);
-        nap = nap * 2 < PC__MPI_NAP_MAX ? nap * 2 : PC__MPI_NAP_MAX;
+        nap = pc__p_mpi_nap(nap, last_busy);
     }
 }
 
@@ -13827,6 +13950,160 @@ PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc
         if (r != d.root) MPI_Send(&stop, 1, MPI_BYTE, r, PC__MPI_TAG, comm);
     MPI_Comm_free(&comm);
     pc__error(code, "can't start the MPI executor");
+    return NULL;
+}
+#endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI
+
+// >>G.posix-self: this program's path and arguments, for MPI_Comm_spawn
+#if defined(PYCONC_FUTURES_IMPLEMENTATION) && defined(PYCONC_MPI)
+// This program's path (not /proc/self/exe: the spawner would run itself).
+static char *pc__p_os_self_path(void) {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) {
+        pc__os_error("readlink /proc/self/exe");
+        return NULL;
+    }
+    buf[n] = '\0';
+    char *out = (char *)pc__malloc((size_t)n + 1);
+    if (out) memcpy(out, buf, (size_t)n + 1);
+    else pc__error(PC_NOMEM, "out of memory");
+    return out;
+}
+
+// This program's arguments after its name, NULL-terminated, in one block
+// (pc__free it); NULL on failure.
+static char **pc__p_os_self_args(void) {
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        pc__os_error("open /proc/self/cmdline");
+        return NULL;
+    }
+    size_t len = 0, cap = 4096;
+    char *text = (char *)pc__malloc(cap);
+    ssize_t n = 0;
+    while (text && (n = read(fd, text + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 2) {
+            char *more = (char *)pc__realloc(text, cap, cap * 2);
+            if (!more) pc__free(text);
+            text = more;
+            cap *= 2;
+        }
+    }
+    close(fd);
+    if (!text || n < 0) {
+        pc__free(text);
+        if (n < 0) pc__os_error("read /proc/self/cmdline");
+        else pc__error(PC_NOMEM, "out of memory");
+        return NULL;
+    }
+    text[len] = '\0';
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++) count += text[i] == '\0';
+    char **argv = (char **)pc__malloc((count + 1) * sizeof *argv + len + 1);
+    if (!argv) {
+        pc__free(text);
+        pc__error(PC_NOMEM, "out of memory");
+        return NULL;
+    }
+    char *copy = (char *)(argv + count + 1);
+    memcpy(copy, text, len + 1);
+    pc__free(text);
+    size_t k = 0, at = strlen(copy) + 1;        // skip the name
+    while (at < len) {
+        argv[k++] = copy + at;
+        at += strlen(copy + at) + 1;
+    }
+    argv[k] = NULL;
+    return argv;
+}
+#endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI
+
+// >>G.mpi-pool: MPIPoolExecutor: workers spawned with MPI_Comm_spawn
+#if defined(PYCONC_FUTURES_IMPLEMENTATION) && defined(PYCONC_MPI)
+// In a spawned worker: serve the parent (rank 0 of the other side), let go
+// of it, finalize and exit.
+static void pc__p_mpi_worker(MPI_Comm parent, const pc_mpi_pool_executor_desc *in) {
+    pc_mpi_comm_executor_desc d;
+    memset(&d, 0, sizeof d);
+    d.result_size = in ? in->result_size : 0;
+    d.local_workers = in && in->local_workers > 0 ? in->local_workers : 1;
+    d.mp_context = in && in->mp_context ? in->mp_context : pc_get_context(PC_START_FORK);
+    d.root = 0;
+    int rank = 0;
+    MPI_Comm_rank(parent, &rank);
+    pc__p_mpi_serve(parent, rank, &d);
+    MPI_Comm_disconnect(&parent);
+    MPI_Finalize();
+    exit(0);
+}
+
+// Spawn n workers of program; *out their intercommunicator.
+static int pc__p_mpi_spawn(const pc_mpi_pool_executor_desc *d, int n, MPI_Comm *out) {
+    char *path = d->program ? NULL : pc__p_os_self_path();
+    char **args = d->argv ? NULL : pc__p_os_self_args();
+    if ((!d->program && !path) || (!d->argv && !args)) {
+        pc__free(path);
+        pc__free(args);
+        return pc_last_error_code();
+    }
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "map_by", "slot:OVERSUBSCRIBE");    // Open MPI's; others ignore it
+    int *codes = (int *)pc__calloc((size_t)n, sizeof *codes);
+    // A failed spawn returns here instead of ending the program.
+    MPI_Errhandler was;
+    MPI_Comm_get_errhandler(MPI_COMM_SELF, &was);
+    MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+    char **argv = d->argv ? (char **)(uintptr_t)d->argv : args;     // MPI's is not const
+    int err = !codes ? MPI_ERR_NO_MEM
+                     : MPI_Comm_spawn(d->program ? d->program : path, argv, n, info, 0,
+                                      MPI_COMM_SELF, out, codes);
+    MPI_Comm_set_errhandler(MPI_COMM_SELF, was);
+    MPI_Errhandler_free(&was);
+    MPI_Info_free(&info);
+    int rc = err == MPI_SUCCESS ? PC_OK : pc__p_mpi_fail("MPI_Comm_spawn", err);
+    for (int i = 0; !rc && i < n; i++)
+        if (codes[i] != MPI_SUCCESS) rc = pc__p_mpi_fail("MPI_Comm_spawn (a worker)", codes[i]);
+    pc__free(codes);
+    pc__free(path);
+    pc__free(args);
+    return rc;
+}
+
+PYCONC_API pc_executor *pc_mpi_pool_executor_new(const pc_mpi_pool_executor_desc *desc) {
+    pc_mpi_pool_executor_desc d;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    if (pc__p_mpi_init()) return NULL;
+    MPI_Comm parent = MPI_COMM_NULL;
+    MPI_Comm_get_parent(&parent);
+    if (parent != MPI_COMM_NULL) pc__p_mpi_worker(parent, desc);   // does not return
+    if (d.max_workers < 0 || d.local_workers < 0 || d.prefetch < 0) {
+        pc__error(PC_VALUE, "max_workers, local_workers and prefetch must be >= 0");
+        return NULL;
+    }
+    int n = d.max_workers ? d.max_workers : pc_cpu_count();
+    if (n < 1) n = 1;
+    MPI_Comm inter;
+    if (pc__p_mpi_spawn(&d, n, &inter)) return NULL;
+    pc_mpi_comm_executor_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.root = -1;               // every rank of the other side serves
+    cd.result_size = d.result_size;
+    cd.local_workers = d.local_workers ? d.local_workers : 1;
+    cd.prefetch = d.prefetch ? d.prefetch : 2;
+    pc_executor *ex = pc__p_mpi_client(inter, n, &cd);
+    if (ex) {
+        ((pc__p_mpi *)ex)->spawned = 1;
+        return ex;
+    }
+    int code = pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    unsigned char stop = PC__PP_STOP;
+    for (int r = 0; r < n; r++) MPI_Send(&stop, 1, MPI_BYTE, r, PC__MPI_TAG, inter);
+    MPI_Comm_disconnect(&inter);
+    pc__error(code, "can't start the MPI pool executor");
     return NULL;
 }
 #endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI

@@ -6,6 +6,7 @@
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PCT_NO_MAIN
 #include "pc_test.h"
@@ -29,11 +31,28 @@ static pc_executor *executor(size_t result_size) {
     if (!ex) CHECK_MSG(pc_last_error_code() == PC_OK, "%s", pc_last_error());
     return ex;
 }
+
+// An MPIPoolExecutor of `workers` spawned processes. In a spawned worker
+// (this same program, run with the same case) the call serves and exits.
+static pc_executor *pool_executor(int workers, size_t result_size) {
+    pc_mpi_pool_executor_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = workers;
+    d.result_size = result_size;
+    pc_executor *ex = pc_mpi_pool_executor_new(&d);
+    CHECK_MSG(ex, "%s", pc_last_error());
+    return ex;
+}
 #else
 static pc_executor *executor(size_t result_size) {
     (void)result_size;
     pct_skip("built without MPI (CMake's find_package(MPI) found none)");
     return NULL;
+}
+
+static pc_executor *pool_executor(int workers, size_t result_size) {
+    (void)workers;
+    return executor(result_size);
 }
 #endif
 
@@ -115,6 +134,73 @@ TEST(map_in_order) {
         CHECK_OK(pc_future_result(fs[i], 60, &r));
         CHECK_EQ((intptr_t)r, i * i + 1);
         pc_future_release(fs[i]);
+    }
+    pc_executor_free(ex);
+}
+
+static void *t_item_fails(void *arg) {
+    int32_t x;
+    memcpy(&x, arg, sizeof x);
+    if (x == 123) pc_raise(PC_VALUE, "item %d says no", (int)x);
+    if (x == 1077) raise(SIGSEGV);
+    return (void *)(intptr_t)(x * 2);
+}
+
+// Map items 0..n-1 in chunks of 50: the results before item `stop` come
+// back in order, then the map ends with code (chunks cross whole to the
+// rank's pool; a raise ends it at its item, a crash at its chunk's start).
+static void check_map_ends(pc_executor *ex, int32_t first, int stop, int code,
+                           const char *says) {
+    static int32_t in[400];
+    for (int i = 0; i < 400; i++) in[i] = first + i;
+    pc_map_desc md;
+    memset(&md, 0, sizeof md);
+    md.items = in;
+    md.count = 400;
+    md.item_size = sizeof in[0];
+    md.chunksize = 50;
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(ex, t_item_fails, &md, &it));
+    void *r;
+    int n = 0, rc;
+    while ((rc = pc_map_iter_next(it, &r)) == PC_OK) {
+        CHECK_EQ((int64_t)(intptr_t)r, 2 * (int64_t)in[n]);
+        n++;
+    }
+    CHECK_RC(rc, code);
+    CHECK_MSG(strstr(pc_last_error(), says), "%s", pc_last_error());
+    CHECK_EQ(n, stop);
+    pc_map_iter_free(it);
+}
+
+// A map's chunk that raises ends the map at its item; one that crashes a
+// pool worker ends it at the chunk (PC_BROKEN), and the executor goes on.
+TEST(map_chunk_fails) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    check_map_ends(ex, 0, 123, PC_VALUE, "item 123 says no");
+    check_map_ends(ex, 1000, 50, PC_BROKEN, "SIGSEGV");
+    check_map_ends(ex, 2000, 400, PC_EOF, "exhausted");
+    pc_executor_free(ex);
+}
+
+// One task after another, each waited for: a submit that lands while the
+// progress thread is between its look at the queue and its sleep must
+// still wake it (each result within 10 s, or the case fails).
+TEST(round_trips_never_stall) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    double end = pc_monotonic() + 6;
+    int n = 0;
+    while (pc_monotonic() < end) {
+        pc_future *f;
+        void *r;
+        CHECK_OK(pc_executor_submit(ex, t_square, (void *)(intptr_t)n, &f));
+        int rc = pc_future_result(f, 10, &r);
+        CHECK_MSG(rc == PC_OK, "round trip %d: %s", n, pc_strerror(rc));
+        CHECK_EQ((intptr_t)r, (intptr_t)n * n + 1);
+        pc_future_release(f);
+        n++;
     }
     pc_executor_free(ex);
 }
@@ -243,6 +329,137 @@ TEST(idle_client_sleeps) {
     CHECK_MSG(busy < 0.08, "client used %.3f s of CPU over a 0.8 s task", busy);
     CHECK_MSG(idle < 0.1, "client used %.3f s of CPU idle for 0.5 s", idle);
     pc_executor_free(ex);
+}
+
+// A task that SIGKILLs the serving rank itself (its pool worker's parent).
+static void *t_kill_rank(void *arg) {
+    (void)arg;
+    kill(getppid(), SIGKILL);
+    pc_sleep(5);
+    return NULL;
+}
+
+// A serving rank that dies ends the MPI job (Open MPI 4.1), even with
+// MPI_ERRORS_RETURN: mpirun kills rank 0 and says "exited on signal 9
+// (Killed)", which is what the ctest entry looks for; rank 0 never sees
+// its future end. (Without MPI, a skip.)
+TEST(killed_rank_ends_job) {
+#ifdef PYCONC_MPI
+    int level;
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &level);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);     // the dup inherits it
+#endif
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    pc_future *f;
+    CHECK_OK(pc_executor_submit(ex, t_kill_rank, NULL, &f));
+    int rc = pc_future_result(f, 60, NULL);
+    fprintf(stderr, "the job went on: rank 0's future says %s\n", pc_strerror(rc));
+    CHECK(0);
+}
+
+// >>pool: the MPIPoolExecutor's cases (pool_*), each run under mpirun -np 1
+// and without mpirun (a singleton): the workers are spawned.
+
+// 10,000 items in chunks over 2 spawned workers come back right and in order.
+TEST(pool_map_in_order) {
+    pc_executor *ex = pool_executor(2, 0);
+    if (!ex) return;
+    enum { N = 10000 };
+    static int32_t in[N];
+    for (int i = 0; i < N; i++) in[i] = 7 * i - 900;
+    pc_map_desc md;
+    memset(&md, 0, sizeof md);
+    md.items = in;
+    md.count = N;
+    md.item_size = sizeof in[0];
+    md.chunksize = 97;
+    pc_map_iter *it;
+    CHECK_OK(pc_executor_map(ex, t_item, &md, &it));
+    void *r;
+    int n = 0;
+    while (pc_map_iter_next(it, &r) == PC_OK) {
+        CHECK_EQ((int64_t)(intptr_t)r, 3 * (int64_t)in[n] + 7);
+        n++;
+    }
+    CHECK_EQ(n, N);
+    pc_map_iter_free(it);
+    pc_future *fs[100];
+    for (intptr_t i = 0; i < 100; i++)
+        CHECK_OK(pc_executor_submit(ex, t_square, (void *)i, &fs[i]));
+    for (intptr_t i = 0; i < 100; i++) {
+        CHECK_OK(pc_future_result(fs[i], 60, &r));
+        CHECK_EQ((intptr_t)r, i * i + 1);
+        pc_future_release(fs[i]);
+    }
+    pc_executor_free(ex);
+}
+
+// A task that segfaults on a spawned worker fails its own future only.
+TEST(pool_segfault_fails_one_future) {
+    pc_executor *ex = pool_executor(2, 0);
+    if (!ex) return;
+    enum { N = 12 };
+    pc_future *fs[N];
+    for (intptr_t i = 0; i < N; i++)
+        CHECK_OK(pc_executor_submit(ex, t_crash_on_5, (void *)i, &fs[i]));
+    for (intptr_t i = 0; i < N; i++) {
+        void *r;
+        int rc = pc_future_result(fs[i], 60, &r);
+        if (i == 5) {
+            CHECK_RC(rc, PC_BROKEN);
+            CHECK_MSG(strstr(pc_last_error(), "SIGSEGV"), "%s", pc_last_error());
+        } else {
+            CHECK_OK(rc);
+            CHECK_EQ((intptr_t)r, i + 100);
+        }
+        pc_future_release(fs[i]);
+    }
+    pc_executor_free(ex);
+}
+
+// Which processes ran the task: the pool worker and the spawned worker
+// that forked it.
+static void *t_pids(void *arg) {
+    (void)arg;
+    return (void *)(intptr_t)(((int64_t)getppid() << 32) | (int64_t)getpid());
+}
+
+// Gone and reaped (no zombie left) within 10 s.
+static int gone(pid_t pid) {
+    for (int i = 0; i < 1000; i++) {
+        if (kill(pid, 0) != 0 && errno == ESRCH) return 1;
+        pc_sleep(0.01);
+    }
+    return 0;
+}
+
+// Shutdown ends every spawned worker and its pool worker: each pid is gone
+// (reaped, not a zombie) after pc_executor_free.
+TEST(pool_shutdown_ends_workers) {
+    enum { W = 2, N = 200 };
+    pc_executor *ex = pool_executor(W, 0);
+    if (!ex) return;
+    pid_t pids[2 * N];
+    int npids = 0;
+    pc_future *fs[N];
+    for (int i = 0; i < N; i++) CHECK_OK(pc_executor_submit(ex, t_pids, NULL, &fs[i]));
+    for (int i = 0; i < N; i++) {
+        void *r;
+        CHECK_OK(pc_future_result(fs[i], 60, &r));
+        int64_t v = (int64_t)(intptr_t)r;
+        pid_t two[2] = {(pid_t)(v >> 32), (pid_t)(v & 0xffffffff)};
+        for (int k = 0; k < 2; k++) {
+            int seen = 0;
+            for (int j = 0; j < npids; j++) seen |= pids[j] == two[k];
+            if (!seen) pids[npids++] = two[k];
+        }
+        pc_future_release(fs[i]);
+    }
+    CHECK_MSG(npids >= 2 && npids <= 2 * W, "%d processes ran the tasks", npids);
+    for (int j = 0; j < npids; j++) CHECK_MSG(kill(pids[j], 0) == 0, "pid %d", (int)pids[j]);
+    pc_executor_free(ex);
+    for (int j = 0; j < npids; j++) CHECK_MSG(gone(pids[j]), "pid %d still there", (int)pids[j]);
 }
 
 int main(int argc, char **argv) {
