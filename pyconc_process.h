@@ -2255,6 +2255,24 @@ PYCONC_API int pc_proxy_from_args(const pc_args *a, size_t i, pc_proxy **out_pro
    server). NULL is ignored. */
 PYCONC_API void pc_proxy_free(pc_proxy *p);
 
+// Compound dict operations and pipelined batches ("wire"): each saves
+// round trips. The common results of the proxy calls above apply.
+/* Give d[key], first setting it to dflt if key is missing, in one round
+   trip (no other client's call comes between the look and the set).
+   out_value (may be NULL) gets the value d[key] holds now.
+   Python: d.setdefault(key, dflt) */
+PYCONC_API int pc_proxy_dict_setdefault(pc_proxy *p, const char *key, pc_proxy_value dflt,
+                                        pc_proxy_value *out_value);
+/* Add delta (an int or a float) to d[key] in the server, in one round
+   trip: concurrent increments from many processes are never lost. A
+   missing key starts at 0; int + int stays an int (past 64 bits:
+   PC_VALUE "OverflowError"), with a float it becomes a float; a value
+   that is not a number (str, bytes, None) is PC_VALUE "TypeError" and
+   stays as it was. out_value (may be NULL) gets the new value.
+   Python: d[key] = d.get(key, 0) + delta, made atomic */
+PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value delta,
+                                  pc_proxy_value *out_value);
+
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
    return; otherwise return at once. The constructor does this already,
@@ -13939,8 +13957,13 @@ static int pc__p_m_dict_update(pc__p_m_obj *o, const pc_args *req) {
     return PC_OK;
 }
 
+static int pc__p_m_wire_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req,
+                                  pc_args *reply, int *out_handled);  // >>I.wire
+
 static int pc__p_m_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
     const char *key;
+    int handled = 0, wrc = pc__p_m_wire_dict_call(o, m, req, reply, &handled);
+    if (handled) return wrc;
     if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
     if (strcmp(m, "set") == 0) return pc__p_m_dict_set(o, req);
     if (strcmp(m, "get") == 0) return pc__p_m_dict_lookup(o, req, reply, 0);
@@ -14187,6 +14210,80 @@ static int pc__p_m_server_main(void *arg) {
     pc__p_m_srv.listener = NULL;
     pc_lock_release(&pc__p_m_srv.lock);
     return rc ? 1 : 0;
+}
+
+// >>I.wire: compound dict operations in the server (one round trip each)
+// A missing key with incr starts at 0, as collections.Counter's does.
+static int pc__p_m_dict_setdefault(pc__p_m_obj *o, const pc_args *req, pc_args *reply) {
+    const char *key;
+    pc__p_m_val v;
+    if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
+    size_t at = pc__p_m_find_key(o, key);
+    if (at != (size_t)-1) return pc__p_m_val_write(reply, &o->items[at].v);
+    int rc = pc__p_m_val_read(req, 4, &v);
+    if (rc) return rc;
+    if ((rc = pc__p_m_val_write(reply, &v)) == PC_OK) rc = pc__p_m_dict_store(o, key, &v);
+    if (rc) pc__p_m_val_clear(&v);
+    return rc;
+}
+
+static const char *pc__p_m_type_name(int type) {
+    switch (type) {
+    case PC_ARG_NONE: return "NoneType";
+    case PC_ARG_INT: return "int";
+    case PC_ARG_DOUBLE: return "float";
+    case PC_ARG_BYTES: return "bytes";
+    default: return "str";
+    }
+}
+
+// sum = have + delta, as Python's + on int and float (an int result past
+// 64 bits is OverflowError: Python's ints have no bound, these do).
+static int pc__p_m_add(const pc__p_m_val *have, const pc__p_m_val *delta, pc__p_m_val *sum) {
+    int ok_have = have->type == PC_ARG_INT || have->type == PC_ARG_DOUBLE;
+    int ok_delta = delta->type == PC_ARG_INT || delta->type == PC_ARG_DOUBLE;
+    if (!ok_have || !ok_delta)
+        return pc__error(PC_VALUE, "TypeError: unsupported operand type(s) for +: '%s' and '%s'",
+                         pc__p_m_type_name(have->type), pc__p_m_type_name(delta->type));
+    memset(sum, 0, sizeof *sum);
+    if (have->type == PC_ARG_INT && delta->type == PC_ARG_INT) {
+        sum->type = PC_ARG_INT;
+        if (__builtin_add_overflow(have->i, delta->i, &sum->i))
+            return pc__error(PC_VALUE, "OverflowError: %lld + %lld is past 64 bits",
+                             (long long)have->i, (long long)delta->i);
+        return PC_OK;
+    }
+    sum->type = PC_ARG_DOUBLE;
+    sum->d = (have->type == PC_ARG_INT ? (double)have->i : have->d) +
+             (delta->type == PC_ARG_INT ? (double)delta->i : delta->d);
+    return PC_OK;
+}
+
+static int pc__p_m_dict_incr(pc__p_m_obj *o, const pc_args *req, pc_args *reply) {
+    const char *key;
+    pc__p_m_val delta, sum, zero;
+    if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
+    int rc = pc__p_m_val_read(req, 4, &delta);
+    if (rc) return rc;
+    size_t at = pc__p_m_find_key(o, key);
+    memset(&zero, 0, sizeof zero);
+    zero.type = PC_ARG_INT;
+    rc = pc__p_m_add(at == (size_t)-1 ? &zero : &o->items[at].v, &delta, &sum);
+    pc__p_m_val_clear(&delta);
+    if (rc == PC_OK) rc = pc__p_m_val_write(reply, &sum);
+    if (rc == PC_OK && at != (size_t)-1) o->items[at].v = sum;     // a number: nothing to free
+    else if (rc == PC_OK) rc = pc__p_m_dict_store(o, key, &sum);
+    return rc;
+}
+
+// The dict methods of this section; *out_handled = 0 for the others.
+static int pc__p_m_wire_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req,
+                                  pc_args *reply, int *out_handled) {
+    *out_handled = 1;
+    if (strcmp(m, "setdefault") == 0) return pc__p_m_dict_setdefault(o, req, reply);
+    if (strcmp(m, "incr") == 0) return pc__p_m_dict_incr(o, req, reply);
+    *out_handled = 0;
+    return PC_OK;
 }
 
 // >>I.proxy: a proxy's connection and its calls
@@ -14504,6 +14601,30 @@ PYCONC_API int pc_proxy_from_args(const pc_args *a, size_t i, pc_proxy **out_pro
     return *out_proxy ? PC_OK : PC_NOMEM;
 bad:
     return pc__error(PC_VALUE, "pc_proxy_from_args: item %zu is not a proxy", i);
+}
+
+// >>I.wire-proxy: compound dict calls, and batches of pipelined calls
+// A key call with a value whose result (a value) goes to out (may be NULL).
+static int pc__p_m_value_call(pc_proxy *p, const char *what, const char *m, const char *key,
+                              const pc_proxy_value *v, pc_proxy_value *out) {
+    pc_args *reply = NULL;
+    if (out) *out = pc_proxy_none();
+    int rc = pc__p_m_key_call(p, what, m, key, v, out ? &reply : NULL);
+    return rc || !out ? rc : pc__p_m_result_value(reply, out);
+}
+PYCONC_API int pc_proxy_dict_setdefault(pc_proxy *p, const char *key, pc_proxy_value dflt,
+                                        pc_proxy_value *out_value) {
+    return pc__p_m_value_call(p, "pc_proxy_dict_setdefault", "setdefault", key, &dflt,
+                              out_value);
+}
+PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value delta,
+                                  pc_proxy_value *out_value) {
+    if (delta.type != PC_ARG_INT && delta.type != PC_ARG_DOUBLE) {
+        if (out_value) *out_value = pc_proxy_none();
+        return pc__error(PC_VALUE, "TypeError: pc_proxy_dict_incr: delta is not an int or "
+                                   "float");
+    }
+    return pc__p_m_value_call(p, "pc_proxy_dict_incr", "incr", key, &delta, out_value);
 }
 
 // >>I.manager: starting, connecting to and stopping a server

@@ -548,3 +548,111 @@ TEST(owner_exit_stops_server) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// >>wire: compound dict operations, pipelined batches, the fuzzed request
+// decoder, a server in the calling process
+TEST(dict_setdefault_incr) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d, *l;
+    pc_proxy_value v;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_list(m, &l));
+    // setdefault: a missing key takes the default, a present one keeps its value
+    CHECK_OK(pc_proxy_dict_setdefault(d, "s", pc_proxy_str("first"), &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "first") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_dict_setdefault(d, "s", pc_proxy_str("second"), &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "first") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_dict_setdefault(d, "n", pc_proxy_none(), NULL));
+    CHECK_OK(pc_proxy_dict_get(d, "n", NULL, &v));
+    CHECK_EQ(v.type, PC_ARG_NONE);
+    // incr: a missing key starts at 0; int + float is a float
+    CHECK_OK(pc_proxy_dict_incr(d, "c", pc_proxy_int(5), &v));
+    CHECK(v.type == PC_ARG_INT && v.i == 5);
+    CHECK_OK(pc_proxy_dict_incr(d, "c", pc_proxy_int(-7), NULL));
+    CHECK_EQ(get_int(d, "c"), -2);
+    CHECK_OK(pc_proxy_dict_incr(d, "c", pc_proxy_double(0.5), &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == -1.5);
+    CHECK_OK(pc_proxy_dict_incr(d, "f", pc_proxy_double(0.25), &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 0.25);
+    // what is not a number: TypeError, the value stays
+    CHECK_RC(pc_proxy_dict_incr(d, "s", pc_proxy_int(1), &v), PC_VALUE);
+    CHECK_MSG(strstr(pc_last_error(), "TypeError") != NULL, "%s", pc_last_error());
+    CHECK_EQ(v.type, PC_ARG_NONE);
+    CHECK_RC(pc_proxy_dict_incr(d, "n", pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_incr(d, "c", pc_proxy_str("1"), NULL), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "TypeError") != NULL);
+    CHECK_OK(pc_proxy_dict_get(d, "s", NULL, &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "first") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_dict_set(d, "big", pc_proxy_int(INT64_MAX)));
+    CHECK_RC(pc_proxy_dict_incr(d, "big", pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "OverflowError") != NULL);
+    CHECK_EQ(get_int(d, "big"), INT64_MAX);
+    // bad input
+    CHECK_RC(pc_proxy_dict_incr(NULL, "c", pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_incr(d, NULL, pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_incr(l, "c", pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_setdefault(l, "c", pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_setdefault(d, "c", pc_proxy_str(NULL), NULL), PC_VALUE);
+    size_t n;
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, 5);
+    pc_proxy_free(d);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// Children increment one counter at once: no increment is lost.
+#define INCR_CHILDREN 4
+#define INCR_EACH 150
+static int child_increments(void *arg) {
+    pc_proxy *d = NULL;
+    if (pc_proxy_from_args((pc_args *)arg, 0, &d)) return 10;
+    int rc = 0;
+    for (int i = 0; i < INCR_EACH && !rc; i++) {
+        rc = pc_proxy_dict_incr(d, "hits", pc_proxy_int(1), NULL);
+        if (!rc) rc = pc_proxy_dict_setdefault(d, "first", pc_proxy_int(getpid()), NULL);
+    }
+    pc_proxy_free(d);
+    return rc ? 11 : 0;
+}
+
+static void children_increment(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    pc_manager *m = manager_on(method);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_proxy_add_to_args(a, d));
+    pc_process *kids[INCR_CHILDREN];
+    for (int i = 0; i < INCR_CHILDREN; i++) {
+        kids[i] = proc_new(method, child_increments, a, PC_DAEMON_NO);
+        CHECK_OK(pc_process_start(kids[i]));
+    }
+    pc_args_free(a);
+    long pids[INCR_CHILDREN];
+    for (int i = 0; i < INCR_CHILDREN; i++) {
+        pids[i] = pc_process_pid(kids[i]);
+        CHECK_OK(pc_process_join(kids[i], 30));
+        CHECK_EQ(pc_process_exitcode(kids[i]), 0);
+        pc_process_free(kids[i]);
+    }
+    CHECK_EQ(get_int(d, "hits"), INCR_CHILDREN * INCR_EACH);
+    int64_t first = get_int(d, "first");                // one child's, set once
+    int known = 0;
+    for (int i = 0; i < INCR_CHILDREN; i++) known |= pids[i] == first;
+    CHECK(known);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(incr_children_fork) { children_increment(PC_START_FORK); }
+TEST(incr_children_spawn) { children_increment(PC_START_SPAWN); }
+TEST(incr_children_forkserver) { children_increment(PC_START_FORKSERVER); }
