@@ -2128,6 +2128,8 @@ typedef struct pc_manager pc_manager;
 /* A proxy to one dict or list of a manager's server.
    Python: multiprocessing.managers.DictProxy, ListProxy */
 typedef struct pc_proxy pc_proxy;
+/* Calls on one proxy, sent together (pipelined) and answered in order. */
+typedef struct pc_proxy_batch pc_proxy_batch;
 
 typedef struct pc_manager_desc {
     /* The server's address, as pc_listener_desc takes it. NULL: a fresh
@@ -2272,6 +2274,53 @@ PYCONC_API int pc_proxy_dict_setdefault(pc_proxy *p, const char *key, pc_proxy_v
    Python: d[key] = d.get(key, 0) + delta, made atomic */
 PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value delta,
                                   pc_proxy_value *out_value);
+
+/* A batch of calls on one proxy's object, sent together (pipelined) on
+   a connection of the batch's own and answered in order: thousands of
+   calls cost about one round trip, not one each. Queue calls (each gets
+   the next index from 0), then pc_proxy_batch_run; results go to the
+   out pointers given when queueing, which must stay valid until the run.
+   Queueing after a run starts the next batch (the batch and its
+   connection are reused). The proxy must outlive the batch. A batch is
+   for one thread at a time. Returns NULL on failure (PC_VALUE: p is NULL;
+   PC_NOMEM). */
+PYCONC_API pc_proxy_batch *pc_proxy_batch_new(pc_proxy *p);
+/* Queue d[key] = value / d.get(key[, dflt]) (dflt NULL: a missing key is
+   that call's PC_VALUE "KeyError") / pc_proxy_dict_incr. Nothing is sent
+   yet. Returns: PC_OK, PC_VALUE (NULL, bad value, not a dict proxy; the
+   call is not queued), PC_NOMEM.  Blocks: no. */
+PYCONC_API int pc_proxy_batch_dict_set(pc_proxy_batch *b, const char *key,
+                                       pc_proxy_value value);
+PYCONC_API int pc_proxy_batch_dict_get(pc_proxy_batch *b, const char *key,
+                                       const pc_proxy_value *dflt, pc_proxy_value *out_value);
+PYCONC_API int pc_proxy_batch_dict_incr(pc_proxy_batch *b, const char *key,
+                                        pc_proxy_value delta, pc_proxy_value *out_value);
+/* Queue any method of the object (as the server names it: "len", "append",
+   "keys", ...) with the items of args (ints, floats, bytes, strs; may be
+   NULL). *out_results (may be NULL) gets a pack of the results (item 0 on;
+   pc_args_free it), or NULL if the call fails.
+   Python: BaseProxy._callmethod(method, args) */
+PYCONC_API int pc_proxy_batch_call(pc_proxy_batch *b, const char *method, const pc_args *args,
+                                   pc_args **out_results);
+/* Send every queued call and read every reply, sending while replies are
+   read (no deadlock however large the batch or its values). Each call has
+   its own status: a failing call fails only itself. If the server dies
+   (or the connection breaks) the calls not answered get PC_BROKEN at once.
+   Returns: PC_OK when every call succeeded; otherwise the first failed
+   call's status, pc_last_error naming it ("batch call 3 (get): KeyError:
+   ..."); PC_VALUE (NULL); PC_RUNTIME (run again with nothing queued).
+   Blocks: until every reply is in. */
+PYCONC_API int pc_proxy_batch_run(pc_proxy_batch *b);
+/* The number of calls queued (and, after a run, answered or failed). */
+PYCONC_API size_t pc_proxy_batch_len(const pc_proxy_batch *b);
+/* Call i's status after the run (PC_OK, or its error: PC_VALUE for a
+   KeyError ..., PC_BROKEN); PC_VALUE for no call i. */
+PYCONC_API int pc_proxy_batch_status(const pc_proxy_batch *b, size_t i);
+/* Call i's error message ("" when it succeeded); valid until the batch
+   changes. */
+PYCONC_API const char *pc_proxy_batch_error(const pc_proxy_batch *b, size_t i);
+/* Close the batch's connection and release it. NULL is ignored. */
+PYCONC_API void pc_proxy_batch_free(pc_proxy_batch *b);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -3752,6 +3801,30 @@ static int pc__p_os_record_pair(int fds[2]) {
 static ssize_t pc__p_os_peek_record(int fd, void *buf, size_t len) {
     ssize_t r;
     while ((r = recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    return r;
+}
+
+// >>A.posix-pipeline: sending while replies come back (a manager's batches)
+// Wait until fd has something to read (or has ended, or failed: the read
+// tells which) or, with want_write, room to write; *out_r and *out_w say
+// which. Returns PC_OK, PC_OS.
+static int pc__p_os_wait_rw(int fd, int want_write, int *out_r, int *out_w) {
+    struct pollfd p;
+    p.fd = fd;
+    p.events = (short)(POLLIN | (want_write ? POLLOUT : 0));
+    p.revents = 0;
+    int rc = pc__p_os_poll(&p, 1, INFINITY);
+    *out_r = (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+    *out_w = (p.revents & POLLOUT) != 0;
+    return rc;
+}
+
+// Send what the socket takes now, without waiting: bytes sent (0: full),
+// or -1 with errno (EPIPE: the peer is gone; never SIGPIPE).
+static ssize_t pc__p_os_send_some(int fd, const void *buf, size_t len) {
+    ssize_t r;
+    while ((r = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
     return r;
 }
 
@@ -14333,18 +14406,24 @@ static int pc__p_m_broken(const pc_proxy *p) {
     return pc__error(PC_BROKEN, "manager at %s is gone: %s", p->address, why);
 }
 
-// The connection of this process: a fork child drops its copy of the
-// parent's (a reply there would go to whichever process reads first) and
-// makes its own. Called holding p->lock.
-static int pc__p_m_connect(pc_proxy *p) {
-    if (p->conn) return PC_OK;
+// A new connection to p's server, through the authkey handshake (a
+// proxy's own, a batch's).
+static int pc__p_m_dial(const pc_proxy *p, pc_connection **out_conn) {
     pc_client_desc cd;
     memset(&cd, 0, sizeof cd);
     cd.address = p->address;
     cd.family = p->family;
     cd.authkey = p->authkey;
     cd.authkey_size = p->authkey_size;
-    int rc = pc_client(&cd, &p->conn);
+    return pc_client(&cd, out_conn);
+}
+
+// The connection of this process: a fork child drops its copy of the
+// parent's (a reply there would go to whichever process reads first) and
+// makes its own. Called holding p->lock.
+static int pc__p_m_connect(pc_proxy *p) {
+    if (p->conn) return PC_OK;
+    int rc = pc__p_m_dial(p, &p->conn);
     return rc == PC_OS || rc == PC_EOF ? pc__p_m_broken(p) : rc;
 }
 
@@ -14625,6 +14704,265 @@ PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value d
                                    "float");
     }
     return pc__p_m_value_call(p, "pc_proxy_dict_incr", "incr", key, &delta, out_value);
+}
+
+// A batch: its calls' requests are framed into one buffer as they are
+// queued, then written while the replies are read (poll), so neither
+// socket buffer can fill up and stall both ends, whatever the sizes. The
+// server answers a connection's requests in order: reply k is call k's,
+// which its request id confirms.
+enum { PC__P_M_OUT_NONE, PC__P_M_OUT_VALUE, PC__P_M_OUT_PACK };
+
+typedef struct pc__p_m_slot {
+    char *method;
+    int out_kind;               // PC__P_M_OUT_*
+    void *out;                  // a pc_proxy_value * or a pc_args **
+    int status;
+    char *message;              // a failed call's (NULL: none)
+} pc__p_m_slot;
+
+struct pc_proxy_batch {
+    pc_proxy *proxy;            // borrowed
+    pc_connection *conn;        // the batch's own, made at the first run
+    long pid;                   // the process conn belongs to
+    pc__p_buf frames;           // the queued requests, framed
+    pc__p_m_slot *calls;
+    size_t n, cap;
+    int ran;                    // the calls hold a run's results
+    int64_t next_request;
+};
+
+PYCONC_API pc_proxy_batch *pc_proxy_batch_new(pc_proxy *p) {
+    if (!p) {
+        pc__error(PC_VALUE, "pc_proxy_batch_new: proxy is NULL");
+        return NULL;
+    }
+    pc_proxy_batch *b = (pc_proxy_batch *)pc__calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->proxy = p;
+    b->pid = pc__p_m_pid();
+    return b;
+}
+
+static void pc__p_m_batch_forget(pc_proxy_batch *b) {
+    for (size_t i = 0; i < b->n; i++) {
+        pc__free(b->calls[i].method);
+        pc__free(b->calls[i].message);
+    }
+    b->n = 0;
+    b->frames.len = 0;
+    b->frames.bad = 0;
+    b->ran = 0;
+}
+
+PYCONC_API void pc_proxy_batch_free(pc_proxy_batch *b) {
+    if (!b) return;
+    pc__p_m_batch_forget(b);
+    pc__free(b->calls);
+    pc__free(b->frames.p);
+    pc_connection_free(b->conn);
+    pc__free(b);
+}
+
+PYCONC_API size_t pc_proxy_batch_len(const pc_proxy_batch *b) { return b ? b->n : 0; }
+
+PYCONC_API int pc_proxy_batch_status(const pc_proxy_batch *b, size_t i) {
+    if (!b || i >= b->n) return pc__error(PC_VALUE, "pc_proxy_batch_status: no call %zu", i);
+    return b->calls[i].status;
+}
+
+PYCONC_API const char *pc_proxy_batch_error(const pc_proxy_batch *b, size_t i) {
+    if (!b || i >= b->n || !b->calls[i].message) return "";
+    return b->calls[i].message;
+}
+
+// Frame req onto the batch's buffer: a 4-byte header, then the pack as
+// pc_connection_send_args writes it.
+static int pc__p_m_batch_frame(pc_proxy_batch *b, const pc_args *req) {
+    size_t at = b->frames.len;
+    int fds[1];
+    size_t nfds = 0;
+    unsigned char h[4] = {0, 0, 0, 0};
+    pc__p_buf_put(&b->frames, h, 4);
+    pc__p_buf_u32(&b->frames, PC__ARGS_MAGIC);
+    int rc = pc__p_args_encode(req, &b->frames, fds, &nfds, NULL);
+    size_t size = b->frames.len - at - 4;
+    if (rc == PC_OK && size > PC__FRAME_LONG) rc = pc__error(PC_VALUE, "request too long");
+    if (rc) {
+        b->frames.len = at;
+        b->frames.bad = 0;
+        return rc;
+    }
+    pc__p_frame_header(b->frames.p + at, size);
+    return PC_OK;
+}
+
+// Queue a call of method with args (may be NULL); out (of out_kind) is
+// filled by the run.
+static int pc__p_m_batch_add(pc_proxy_batch *b, const char *method, const pc_args *args,
+                             int out_kind, void *out) {
+    if (b->ran) pc__p_m_batch_forget(b);        // a new batch after a run
+    if (pc__grow(&b->calls, &b->cap, b->n + 1, sizeof(pc__p_m_slot), 0)) return PC_NOMEM;
+    pc_args *req = pc_args_new();
+    char *name = pc__strdup(method);
+    int rc = req && name ? PC_OK : PC_NOMEM;
+    if (rc == PC_OK) rc = pc_args_add_int(req, b->next_request + 1);
+    if (rc == PC_OK) rc = pc_args_add_int(req, b->proxy->id);
+    if (rc == PC_OK) rc = pc_args_add_str(req, method);
+    for (size_t i = 0; rc == PC_OK && args && i < pc_args_len(args); i++)
+        rc = pc__p_m_copy_item(req, args, i);
+    if (rc == PC_OK) rc = pc__p_m_batch_frame(b, req);
+    pc_args_free(req);
+    if (rc) { pc__free(name); return rc; }
+    b->next_request++;
+    pc__p_m_slot *s = &b->calls[b->n++];
+    memset(s, 0, sizeof *s);
+    s->method = name;
+    s->out_kind = out_kind;
+    s->out = out;
+    s->status = PC_BROKEN;          // until its reply comes
+    return PC_OK;
+}
+
+// A dict call [key, value?] whose result value (if out) goes to out.
+static int pc__p_m_batch_key(pc_proxy_batch *b, const char *what, const char *m,
+                             const char *key, const pc_proxy_value *v, pc_proxy_value *out) {
+    if (!b) return pc__error(PC_VALUE, "%s: batch is NULL", what);
+    int rc = pc__p_m_check(b->proxy, "dict", what);
+    if (rc) return rc;
+    if (!key) return pc__error(PC_VALUE, "%s: key is NULL", what);
+    if (out) *out = pc_proxy_none();
+    pc_args *a = pc_args_new();
+    if (!a) return PC_NOMEM;
+    rc = pc_args_add_str(a, key);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v);
+    if (rc == PC_OK)
+        rc = pc__p_m_batch_add(b, m, a, out ? PC__P_M_OUT_VALUE : PC__P_M_OUT_NONE, out);
+    pc_args_free(a);
+    return rc;
+}
+
+PYCONC_API int pc_proxy_batch_dict_set(pc_proxy_batch *b, const char *key,
+                                       pc_proxy_value value) {
+    return pc__p_m_batch_key(b, "pc_proxy_batch_dict_set", "set", key, &value, NULL);
+}
+PYCONC_API int pc_proxy_batch_dict_get(pc_proxy_batch *b, const char *key,
+                                       const pc_proxy_value *dflt, pc_proxy_value *out_value) {
+    if (!out_value) return pc__error(PC_VALUE, "pc_proxy_batch_dict_get: out_value is NULL");
+    return pc__p_m_batch_key(b, "pc_proxy_batch_dict_get", "get", key, dflt, out_value);
+}
+PYCONC_API int pc_proxy_batch_dict_incr(pc_proxy_batch *b, const char *key,
+                                        pc_proxy_value delta, pc_proxy_value *out_value) {
+    if (delta.type != PC_ARG_INT && delta.type != PC_ARG_DOUBLE)
+        return pc__error(PC_VALUE, "TypeError: pc_proxy_batch_dict_incr: delta is not an int "
+                                   "or float");
+    return pc__p_m_batch_key(b, "pc_proxy_batch_dict_incr", "incr", key, &delta, out_value);
+}
+PYCONC_API int pc_proxy_batch_call(pc_proxy_batch *b, const char *method, const pc_args *args,
+                                   pc_args **out_results) {
+    if (!b || !method || !method[0])
+        return pc__error(PC_VALUE, "pc_proxy_batch_call: NULL batch or method");
+    if (out_results) *out_results = NULL;
+    return pc__p_m_batch_add(b, method, args, out_results ? PC__P_M_OUT_PACK : PC__P_M_OUT_NONE,
+                             out_results);
+}
+
+// Give call s the reply's results: [id, status, message, results...].
+static int pc__p_m_batch_fill(pc__p_m_slot *s, pc_args *reply) {
+    int64_t status;
+    const char *msg;
+    if (pc_args_get_int(reply, 1, &status) || pc_args_get_str(reply, 2, &msg)) {
+        pc_args_free(reply);
+        return pc__error(PC_OS, "malformed reply");
+    }
+    int rc = PC_OK;
+    if (status) {
+        s->status = status > 0 && status <= PC_OWNER_DEAD ? (int)status : PC_OS;
+        s->message = pc__strdup(msg);
+    } else if (s->out_kind == PC__P_M_OUT_VALUE) {
+        s->status = pc__p_m_result_value(reply, (pc_proxy_value *)s->out);
+        reply = NULL;
+    } else if (s->out_kind == PC__P_M_OUT_PACK) {
+        pc_args *r = pc_args_new();
+        s->status = r ? PC_OK : PC_NOMEM;
+        for (size_t i = 3; s->status == PC_OK && i < pc_args_len(reply); i++)
+            s->status = pc__p_m_copy_item(r, reply, i);
+        if (s->status) pc_args_free(r);
+        else *(pc_args **)s->out = r;
+    } else {
+        s->status = PC_OK;
+    }
+    if (s->status && !s->message) s->message = pc__strdup(pc_last_error());
+    pc_args_free(reply);
+    return rc;
+}
+
+// Write the frames while reading the replies; *out_got: calls answered.
+static int pc__p_m_batch_pump(pc_proxy_batch *b, size_t *out_got) {
+    pc_connection *c = b->conn;
+    size_t sent = 0, len = b->frames.len;
+    int64_t first = b->next_request - (int64_t)b->n + 1;
+    while (*out_got < b->n) {
+        int r = 1, w = 0, rc;
+        if (sent < len && !pc__p_conn_buffered(c) &&
+            (rc = pc__p_os_wait_rw(c->fd, 1, &r, &w)))
+            return rc;
+        if (w) {
+            ssize_t k = pc__p_os_send_some(c->fd, b->frames.p + sent, len - sent);
+            if (k < 0) return pc__os_error("send");
+            sent += (size_t)k;
+        }
+        if (!r) continue;
+        // A reply has begun (or the connection ended): the server writes it
+        // whole whatever this side is sending, so reading it cannot stall.
+        pc_args *reply = NULL;
+        int64_t rid;
+        if ((rc = pc_connection_recv_args(c, &reply))) return rc;
+        if (pc_args_get_int(reply, 0, &rid) || rid != first + (int64_t)*out_got) {
+            pc_args_free(reply);
+            return pc__error(PC_OS, "reply out of order");
+        }
+        if ((rc = pc__p_m_batch_fill(&b->calls[(*out_got)++], reply))) return rc;
+    }
+    return PC_OK;
+}
+
+// The batch's connection in this process (a fork child makes its own).
+static int pc__p_m_batch_connect(pc_proxy_batch *b) {
+    long pid = pc__p_m_pid();
+    if (b->conn && b->pid == pid) return PC_OK;
+    pc_connection_free(b->conn);
+    b->conn = NULL;
+    b->pid = pid;
+    int rc = pc__p_m_dial(b->proxy, &b->conn);
+    return rc == PC_OS || rc == PC_EOF ? pc__p_m_broken(b->proxy) : rc;
+}
+
+PYCONC_API int pc_proxy_batch_run(pc_proxy_batch *b) {
+    size_t got = 0;
+    if (!b) return pc__error(PC_VALUE, "pc_proxy_batch_run: batch is NULL");
+    if (b->ran) return pc__error(PC_RUNTIME, "pc_proxy_batch_run: already run; queue calls "
+                                             "for the next run first");
+    b->ran = 1;
+    int rc = b->n ? pc__p_m_batch_connect(b) : PC_OK;
+    if (rc == PC_OK && b->n) rc = pc__p_m_batch_pump(b, &got);
+    if (rc) {
+        if (rc != PC_NOMEM && b->conn) rc = pc__p_m_broken(b->proxy);
+        if (rc != PC_NOMEM) {           // half an exchange leaves it unusable
+            pc_connection_free(b->conn);
+            b->conn = NULL;
+        }
+        for (size_t i = got; i < b->n; i++) {
+            b->calls[i].status = rc;
+            b->calls[i].message = pc__strdup(pc_last_error());
+        }
+    }
+    b->frames.len = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->calls[i].status)
+            return pc__error(b->calls[i].status, "batch call %zu (%s): %s", i,
+                             b->calls[i].method, pc_proxy_batch_error(b, i));
+    return PC_OK;
 }
 
 // >>I.manager: starting, connecting to and stopping a server

@@ -656,3 +656,185 @@ static void children_increment(pc_start_method method) {
 TEST(incr_children_fork) { children_increment(PC_START_FORK); }
 TEST(incr_children_spawn) { children_increment(PC_START_SPAWN); }
 TEST(incr_children_forkserver) { children_increment(PC_START_FORKSERVER); }
+
+// 10,000 sets in one batch, read back in another; then the same batch
+// object again, with a generic call.
+#define BATCH_N 10000
+TEST(batch_sets_then_gets) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    pc_proxy_batch *b = pc_proxy_batch_new(d);
+    CHECK(b != NULL);
+    char key[32];
+    for (int i = 0; i < BATCH_N; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        CHECK_OK(pc_proxy_batch_dict_set(b, key, pc_proxy_int(i * 3)));
+    }
+    CHECK_EQ(pc_proxy_batch_len(b), BATCH_N);
+    CHECK_OK(pc_proxy_batch_run(b));
+    CHECK_RC(pc_proxy_batch_run(b), PC_RUNTIME);        // nothing queued since
+    size_t n;
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, BATCH_N);
+    static pc_proxy_value got[BATCH_N];
+    for (int i = 0; i < BATCH_N; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        CHECK_OK(pc_proxy_batch_dict_get(b, key, NULL, &got[i]));
+    }
+    CHECK_OK(pc_proxy_batch_run(b));
+    for (int i = 0; i < BATCH_N; i++) {
+        CHECK_MSG(got[i].type == PC_ARG_INT && got[i].i == i * 3, "item %d", i);
+        CHECK_EQ(pc_proxy_batch_status(b, (size_t)i), PC_OK);
+    }
+    // large values both ways: the writes go on while replies come back
+    static char big[200000];
+    memset(big, 'b', sizeof big);
+    pc_proxy_value bv[40];
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "big%d", i);
+        CHECK_OK(pc_proxy_batch_dict_set(b, key, pc_proxy_bytes(big, sizeof big)));
+        CHECK_OK(pc_proxy_batch_dict_get(b, key, NULL, &bv[i]));
+    }
+    pc_args *len_out = NULL;
+    CHECK_OK(pc_proxy_batch_call(b, "len", NULL, &len_out));
+    CHECK_OK(pc_proxy_batch_run(b));
+    for (int i = 0; i < 40; i++) {
+        CHECK(bv[i].type == PC_ARG_BYTES && bv[i].size == sizeof big);
+        CHECK(memcmp(bv[i].data, big, sizeof big) == 0);
+        pc_proxy_value_free(&bv[i]);
+    }
+    int64_t len;
+    CHECK_OK(pc_args_get_int(len_out, 0, &len));
+    CHECK_EQ(len, BATCH_N + 40);
+    pc_args_free(len_out);
+    pc_proxy_batch_free(b);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// A failing call in the middle fails only itself.
+TEST(batch_failures_are_per_call) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d, *l;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_list(m, &l));
+    pc_proxy_batch *b = pc_proxy_batch_new(d);
+    pc_proxy_value v1, v2, v3, v4;
+    pc_args *keys = NULL, *bad = NULL;
+    CHECK_OK(pc_proxy_batch_dict_set(b, "a", pc_proxy_str("x")));       // 0
+    CHECK_OK(pc_proxy_batch_dict_get(b, "missing", NULL, &v1));          // 1: KeyError
+    CHECK_OK(pc_proxy_batch_dict_incr(b, "a", pc_proxy_int(1), &v2));   // 2: TypeError
+    CHECK_OK(pc_proxy_batch_call(b, "nosuch", NULL, &bad));             // 3: no method
+    CHECK_OK(pc_proxy_batch_dict_incr(b, "n", pc_proxy_int(2), &v3));   // 4
+    CHECK_OK(pc_proxy_batch_dict_get(b, "a", NULL, &v4));                // 5
+    CHECK_OK(pc_proxy_batch_call(b, "keys", NULL, &keys));              // 6
+    CHECK_RC(pc_proxy_batch_run(b), PC_VALUE);
+    CHECK_MSG(strstr(pc_last_error(), "batch call 1 (get): KeyError") != NULL, "%s",
+              pc_last_error());
+    int want[] = {PC_OK, PC_VALUE, PC_VALUE, PC_VALUE, PC_OK, PC_OK, PC_OK};
+    for (size_t i = 0; i < 7; i++) CHECK_EQ(pc_proxy_batch_status(b, i), want[i]);
+    CHECK(strstr(pc_proxy_batch_error(b, 2), "TypeError") != NULL);
+    CHECK(strstr(pc_proxy_batch_error(b, 3), "nosuch") != NULL);
+    CHECK_EQ(strcmp(pc_proxy_batch_error(b, 0), ""), 0);
+    CHECK_RC(pc_proxy_batch_status(b, 7), PC_VALUE);
+    CHECK(v1.type == PC_ARG_NONE && v2.type == PC_ARG_NONE && bad == NULL);
+    CHECK(v3.type == PC_ARG_INT && v3.i == 2);
+    CHECK(v4.type == PC_ARG_STR && strcmp((const char *)v4.data, "x") == 0);
+    pc_proxy_value_free(&v4);
+    CHECK_EQ(pc_args_len(keys), 2);
+    pc_args_free(keys);
+    // refused when queued: nothing is sent for them
+    CHECK_RC(pc_proxy_batch_dict_set(b, NULL, pc_proxy_int(1)), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_dict_set(b, "k", pc_proxy_str(NULL)), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_dict_get(b, "k", NULL, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_dict_incr(b, "k", pc_proxy_str("1"), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_call(b, NULL, NULL, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_dict_set(NULL, "k", pc_proxy_int(1)), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_run(NULL), PC_VALUE);
+    CHECK(pc_proxy_batch_new(NULL) == NULL);
+    CHECK_EQ(pc_proxy_batch_len(b), 7);                 // the run's calls stay readable
+    pc_proxy_batch *lb = pc_proxy_batch_new(l);         // a list's batch: generic calls
+    CHECK_OK(pc_proxy_batch_run(lb));                   // an empty batch
+    CHECK_RC(pc_proxy_batch_dict_set(lb, "k", pc_proxy_int(1)), PC_VALUE);
+    pc_args *item = pc_args_new();
+    CHECK_OK(pc_args_add_int(item, PC_ARG_INT));
+    CHECK_OK(pc_args_add_int(item, 9));
+    for (int i = 0; i < 3; i++) CHECK_OK(pc_proxy_batch_call(lb, "append", item, NULL));
+    pc_args_free(item);
+    CHECK_OK(pc_proxy_batch_run(lb));
+    size_t n;
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 3);
+    pc_proxy_batch_free(lb);
+    pc_proxy_batch_free(b);
+    pc_proxy_batch_free(NULL);
+    pc_proxy_free(d);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// The server is SIGKILLed while a batch runs: the calls it answered keep
+// their results, the rest are PC_BROKEN, at once.
+typedef struct batch_killer {
+    pc_proxy *watch;
+    pc_process *server;
+    double killed_at;
+    int rc;
+} batch_killer;
+
+static int kill_server_midway(void *arg) {
+    batch_killer *k = (batch_killer *)arg;
+    pc_proxy_value v = pc_proxy_none();
+    // the batch sets k0 to i for i = 0, 100, 200 ...: kill once it is past 2000
+    while ((k->rc = pc_proxy_dict_get(k->watch, "k0", NULL, &v)) == PC_OK &&
+           (v.type != PC_ARG_INT || v.i < 2000)) {}
+    k->killed_at = pc_monotonic();
+    return pc_process_kill(k->server);
+}
+
+TEST(batch_server_killed) {
+    int fds = fds_after_warm_up(PC_START_FORK);
+    enum { N = 400000 };
+    for (int round = 0; round < 2; round++) {
+        pc_manager *m = manager_on(PC_START_FORK);
+        batch_killer k = {NULL, m->server, 0, 0};
+        pc_proxy *d;
+        CHECK_OK(pc_manager_dict(m, &d));
+        CHECK_OK(pc_manager_dict(m, &k.watch));
+        k.watch->id = d->id;                            // a second proxy to the same dict
+        CHECK_OK(pc_proxy_dict_set(d, "k0", pc_proxy_int(-1)));
+        pc_proxy_batch *b = pc_proxy_batch_new(d);
+        char key[32];
+        for (int i = 0; i < N; i++) {
+            snprintf(key, sizeof key, "k%d", i % 100);
+            CHECK_OK(pc_proxy_batch_dict_set(b, key, pc_proxy_int(i)));
+        }
+        pc_thread *t = pc_thread_new(&(pc_thread_desc){.target = kill_server_midway, .arg = &k});
+        CHECK_OK(pc_thread_start(t));
+        CHECK_RC(pc_proxy_batch_run(b), PC_BROKEN);
+        double done = pc_monotonic();
+        CHECK_OK(pc_thread_join(t, PC_FOREVER));
+        pc_thread_free(t);
+        CHECK_OK(k.rc);
+        CHECK_MSG(done - k.killed_at < 2.0, "%.3f s after the kill", done - k.killed_at);
+        size_t ok = 0;
+        while (ok < N && pc_proxy_batch_status(b, ok) == PC_OK) ok++;
+        CHECK(ok >= 2000 && ok < N);
+        for (size_t i = ok; i < N; i++) CHECK_EQ(pc_proxy_batch_status(b, i), PC_BROKEN);
+        CHECK(strstr(pc_proxy_batch_error(b, N - 1), "gone") != NULL);
+        CHECK_OK(pc_process_join(m->server, 30));
+        pc_proxy_batch_free(b);
+        pc_proxy_free(d);
+        pc_proxy_free(k.watch);
+        pc_manager_free(m);
+    }
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
