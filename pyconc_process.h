@@ -54,6 +54,9 @@
    PYCONC_PROCESS_NO_CONSTRUCTOR   default: undefined. Do not run the spawn
                            bootstrap from a constructor; main() must then
                            call pc_process_bootstrap(argc, argv) first thing.
+   PYCONC_MANAGER_MAX_REQUEST      default: 64 MiB. The longest request a
+                           manager's server reads; a longer one is read
+                           past (never held) and answered PC_VALUE.
    Everything pyconc.h accepts (PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC ...).
    What the platform offers is detected, not configured: see A. FOUNDATION.
 
@@ -14203,17 +14206,19 @@ static int pc__p_m_serve_one(pc_connection *c, const pc_args *req) {
     return rc;
 }
 
+static int pc__p_m_wire_recv(pc_connection *c, pc_args **out_req);        // >>I.wire
+static int pc__p_m_wire_refuse(pc_connection *c, int rc, const pc_args *req);
+
 // A connection's thread: requests until the client leaves or sends a bad
 // frame. A message that is not a pack gets an error reply; the server lives.
 static int pc__p_m_serve_conn(void *arg) {
     pc_connection *c = (pc_connection *)arg;
     for (;;) {
         pc_args *req = NULL;
-        int rc = pc_connection_recv_args(c, &req);
+        int rc = pc__p_m_wire_recv(c, &req);   // >>I.wire: a size limit
         if (rc == PC_VALUE || rc == PC_NOMEM) {
-            pc_args *dummy = pc_args_new();
-            rc = dummy ? pc__p_m_serve_one(c, dummy) : PC_NOMEM;   // "malformed request"
-            pc_args_free(dummy);
+            rc = pc__p_m_wire_refuse(c, rc, req);  // the error, to the request's id if known
+            pc_args_free(req);
         } else if (rc == PC_OK) {
             rc = pc__p_m_serve_one(c, req);
             pc_args_free(req);
@@ -14346,6 +14351,74 @@ static int pc__p_m_dict_incr(pc__p_m_obj *o, const pc_args *req, pc_args *reply)
     if (rc == PC_OK) rc = pc__p_m_val_write(reply, &sum);
     if (rc == PC_OK && at != (size_t)-1) o->items[at].v = sum;     // a number: nothing to free
     else if (rc == PC_OK) rc = pc__p_m_dict_store(o, key, &sum);
+    return rc;
+}
+
+// A request's size limit: the server reads a longer one past, a piece
+// at a time, and answers it with an error (so a forged or runaway length
+// costs no memory), keeping the connection in step.
+#ifndef PYCONC_MANAGER_MAX_REQUEST
+#define PYCONC_MANAGER_MAX_REQUEST ((size_t)64 << 20)
+#endif
+
+// Read size bytes of the stream past, keeping the request id from its
+// first bytes (a pack: magic, count, then [int id ...]) in *out_rid.
+static int pc__p_m_skip_request(pc_connection *c, size_t size, int64_t *out_rid) {
+    unsigned char chunk[4096];
+    size_t first = size < 17 ? size : 17;
+    int rc = pc__p_conn_body(c, chunk, first, INFINITY);
+    if (rc == PC_OK && first == 17) {
+        pc__p_buf b;
+        memset(&b, 0, sizeof b);
+        b.p = chunk;
+        b.len = 17;
+        uint32_t magic = pc__p_buf_get_u32(&b), count = pc__p_buf_get_u32(&b);
+        unsigned type = pc__p_buf_get_u8(&b);
+        int64_t rid = (int64_t)pc__p_buf_get_u64(&b);
+        if (magic == PC__ARGS_MAGIC && count > 0 && type == (unsigned)PC_ARG_INT) *out_rid = rid;
+    }
+    for (size_t left = size - first; rc == PC_OK && left;) {
+        size_t n = left < sizeof chunk ? left : sizeof chunk;
+        rc = pc__p_conn_body(c, chunk, n, INFINITY);
+        left -= n;
+    }
+    return rc;
+}
+
+// Receive one request (pc_connection_recv_args, with the size limit). A
+// request over it is PC_VALUE with *out_req = [its id] (if it had one).
+static int pc__p_m_wire_recv(pc_connection *c, pc_args **out_req) {
+    size_t size;
+    int64_t rid = 0;
+    void *msg = NULL;
+    *out_req = NULL;
+    if (!c->readable) return pc__error(PC_OS, "the connection's stream is out of step");
+    int rc = pc__p_conn_header_plain(c, &size, INFINITY);
+    if (rc) return rc == PC_EOF ? rc : pc__p_conn_header_failed(c, rc);
+    if (size > PYCONC_MANAGER_MAX_REQUEST) {
+        if ((rc = pc__p_m_skip_request(c, size, &rid))) return pc__p_conn_payload_failed(c, rc);
+        pc_args *req = pc_args_new();
+        if (req && rid && pc_args_add_int(req, rid)) { pc_args_free(req); req = NULL; }
+        *out_req = req;
+        return pc__error(PC_VALUE, "request of %zu bytes: over the manager's limit of %zu "
+                         "(PYCONC_MANAGER_MAX_REQUEST)", size, (size_t)PYCONC_MANAGER_MAX_REQUEST);
+    }
+    if ((rc = pc__p_conn_payload(c, size, &msg, INFINITY))) return pc__p_conn_payload_failed(c, rc);
+    return pc__p_args_from_message(msg, size, NULL, 0, out_req);
+}
+
+// Answer a request that could not be read (status rc, pc_last_error's
+// message) with the id in req's item 0 (0 when unknown).
+static int pc__p_m_wire_refuse(pc_connection *c, int rc, const pc_args *req) {
+    int64_t rid = 0;
+    if (req) pc_args_get_int(req, 0, &rid);
+    char why[256];
+    snprintf(why, sizeof why, "%s", pc_last_error());
+    pc_args *head = pc_args_new();
+    int ok = head && pc_args_add_int(head, rid) == PC_OK && pc_args_add_int(head, rc) == PC_OK &&
+             pc_args_add_str(head, why) == PC_OK;
+    rc = ok ? pc_connection_send_args(c, head) : PC_NOMEM;
+    pc_args_free(head);
     return rc;
 }
 

@@ -5,6 +5,8 @@
    on the wire, use after shutdown). This program is also the image spawned
    and forkserver children run. */
 #define PYCONC_IMPLEMENTATION
+// A small request limit, so that a case can go past it cheaply.
+#define PYCONC_MANAGER_MAX_REQUEST ((size_t)1 << 20)
 #define PYCONC_PROCESS_IMPLEMENTATION
 #include "pyconc_process.h"
 
@@ -835,6 +837,242 @@ TEST(batch_server_killed) {
         pc_proxy_free(k.watch);
         pc_manager_free(m);
     }
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// >>wire fuzz: random and mutated requests on a raw connection; after
+// each, the server answers a good request. The random stream starts from a
+// fixed value, or from PCT_FUZZ_STATE (printed, so a failure can be re-run).
+static uint64_t fuzz_state;
+static uint64_t fuzz_next(void) {            // xorshift64*
+    fuzz_state ^= fuzz_state >> 12;
+    fuzz_state ^= fuzz_state << 25;
+    fuzz_state ^= fuzz_state >> 27;
+    return fuzz_state * 2685821657736338717ull;
+}
+static size_t fuzz_below(size_t n) { return n ? (size_t)(fuzz_next() % n) : 0; }
+
+static pc_connection *raw_client(pc_manager *m) {
+    size_t keylen;
+    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_manager_address(m);
+    cd.authkey = key;
+    cd.authkey_size = keylen;
+    pc_connection *c = NULL;
+    CHECK_OK(pc_client(&cd, &c));
+    return c;
+}
+
+// A request as the server reads it: the pack's message bytes (b owns them).
+static void fuzz_request(pc__p_buf *b, int64_t dict_id) {
+    static const char *const methods[] = {
+        "get", "set", "pop", "update", "keys", "del", "contains", "len", "clear", "setdefault",
+        "incr", "append", "extend", "reverse", "create", "nosuch", "", "get\xff",
+    };
+    static const char *const typeids[] = {"dict", "list", "nosuch", ""};
+    int64_t ids[] = {0, dict_id, dict_id + 1, 999, -1, INT64_MIN};
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_int(a, (int64_t)fuzz_next()));
+    CHECK_OK(pc_args_add_int(a, ids[fuzz_below(6)]));
+    const char *m = methods[fuzz_below(sizeof methods / sizeof methods[0])];
+    CHECK_OK(pc_args_add_str(a, m));
+    if (strcmp(m, "create") == 0) CHECK_OK(pc_args_add_str(a, typeids[fuzz_below(4)]));
+    if (fuzz_below(2)) {                        // well formed: a dict call [key, value]
+        pc_args_free(a);
+        a = pc_args_new();
+        static const char *const dict_methods[] = {"get", "set", "setdefault", "incr", "pop",
+                                                   "contains", "len", "keys"};
+        CHECK_OK(pc_args_add_int(a, (int64_t)fuzz_next()));
+        CHECK_OK(pc_args_add_int(a, dict_id));
+        CHECK_OK(pc_args_add_str(a, dict_methods[fuzz_below(8)]));
+        CHECK_OK(pc_args_add_str(a, fuzz_below(2) ? "ka" : "kb"));
+        if (fuzz_below(2)) {
+            CHECK_OK(pc_args_add_int(a, PC_ARG_INT));
+            CHECK_OK(pc_args_add_int(a, (int64_t)fuzz_below(100)));
+        } else {
+            CHECK_OK(pc_args_add_int(a, PC_ARG_STR));
+            CHECK_OK(pc_args_add_str(a, "v"));
+        }
+    }
+    size_t n = fuzz_below(6);
+    for (size_t i = 0; i < n; i++) {
+        char s[8] = "k";
+        s[1] = (char)('a' + fuzz_below(3));
+        switch (fuzz_below(6)) {
+        case 0: CHECK_OK(pc_args_add_int(a, (int64_t)fuzz_below(8) - 2)); break;  // types too
+        case 1: CHECK_OK(pc_args_add_int(a, (int64_t)fuzz_next())); break;
+        case 2: CHECK_OK(pc_args_add_double(a, (double)(int64_t)fuzz_next() / 7.0)); break;
+        case 3: CHECK_OK(pc_args_add_bytes(a, s, fuzz_below(3))); break;
+        default: CHECK_OK(pc_args_add_str(a, s)); break;
+        }
+    }
+    int fds[1];
+    size_t nfds = 0;
+    memset(b, 0, sizeof *b);
+    pc__p_buf_u32(b, PC__ARGS_MAGIC);
+    CHECK_OK(pc__p_args_encode(a, b, fds, &nfds, NULL));
+    pc_args_free(a);
+}
+
+// Spoil a request: flip bytes, truncate it, write huge lengths or wrong
+// types over it, or replace it with random bytes.
+static void fuzz_mutate(pc__p_buf *b) {
+    uint64_t huge[] = {UINT64_MAX, (uint64_t)1 << 62, (uint64_t)PTRDIFF_MAX, 0x7fffffff, 1u << 20};
+    switch (fuzz_below(6)) {
+    case 0: break;                                  // valid, garbage arguments
+    case 1:
+        for (size_t k = 1 + fuzz_below(4); k; k--)
+            b->p[fuzz_below(b->len)] ^= (unsigned char)(1u << fuzz_below(8));
+        break;
+    case 2: b->len = fuzz_below(b->len); break;
+    case 3: {
+        size_t at = fuzz_below(b->len > 8 ? b->len - 8 : 1);
+        uint64_t h = huge[fuzz_below(5)];
+        if (b->len >= 8) memcpy(b->p + at, &h, 8);
+        break;
+    }
+    case 4:
+        if (b->len > 8) {
+            size_t at = 8 + fuzz_below(b->len - 8);
+            b->p[at] = (unsigned char)fuzz_below(40);   // an item's type, or what follows
+        }
+        break;
+    default:
+        b->len = fuzz_below(48);
+        for (size_t i = 0; i < b->len; i++) {
+            if (i >= b->cap) pc__p_buf_u8(b, 0);
+            b->p[i] = (unsigned char)fuzz_next();
+        }
+        break;
+    }
+}
+
+static void fuzz_good_request(pc_connection *c, int64_t dict_id, int64_t rid) {
+    pc_args *req = pc_args_new(), *reply;
+    int64_t got_rid, status, n;
+    CHECK_OK(pc_args_add_int(req, rid));
+    CHECK_OK(pc_args_add_int(req, dict_id));
+    CHECK_OK(pc_args_add_str(req, "len"));
+    CHECK_OK(pc_connection_send_args(c, req));
+    pc_args_free(req);
+    CHECK_OK(pc_connection_recv_args(c, &reply));
+    CHECK_OK(pc_args_get_int(reply, 0, &got_rid));
+    CHECK_OK(pc_args_get_int(reply, 1, &status));
+    CHECK_OK(pc_args_get_int(reply, 3, &n));
+    CHECK(got_rid == rid && status == 0 && n >= 0);
+    pc_args_free(reply);
+}
+
+// A frame that lies about its length (more than follows, or past any
+// limit), on a connection of its own: the server ends that connection only.
+static void fuzz_lying_frame(pc_manager *m) {
+    pc_connection *c = raw_client(m);
+    unsigned char frame[64];
+    size_t n = 4 + fuzz_below(40);
+    for (size_t i = 0; i < n; i++) frame[i] = (unsigned char)fuzz_next();
+    uint32_t lens[] = {0x7fffffffu, 0x00100001u, 0xfffffff0u, 0xffffffffu, 0x40u};
+    uint32_t len = lens[fuzz_below(5)];
+    for (int i = 0; i < 4; i++) frame[i] = (unsigned char)(len >> (24 - 8 * i));
+    if (len == 0xffffffffu && n >= 12) memset(frame + 4, 0x7f, 8);   // 8-byte form, huge
+    CHECK_EQ(write(pc_connection_fileno(c), frame, n), (ssize_t)n);
+    pc_connection_free(c);
+}
+
+TEST(fuzz_request_decoder) {
+    int fds = count_fds();
+    const char *env = getenv("PCT_FUZZ_STATE");
+    fuzz_state = env ? strtoull(env, NULL, 0) : 0x9e3779b97f4a7c15ull;
+    if (!fuzz_state) fuzz_state = 1;
+    printf("fuzz state 0x%llx (PCT_FUZZ_STATE)\n", (unsigned long long)fuzz_state);
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    pc_proxy_value v;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_proxy_dict_set(d, "ka", pc_proxy_int(1)));
+    pc_connection *c = raw_client(m);
+    int answered[PC_OWNER_DEAD + 1] = {0};
+    for (int i = 0; i < 3000; i++) {
+        pc__p_buf b;
+        fuzz_request(&b, d->id);
+        fuzz_mutate(&b);
+        CHECK_OK(pc_connection_send_bytes(c, b.p, 0, b.len));
+        pc__free(b.p);
+        pc_args *reply;
+        int64_t status;
+        CHECK_OK(pc_connection_recv_args(c, &reply));       // every frame is answered
+        CHECK_OK(pc_args_get_int(reply, 1, &status));
+        CHECK(status >= 0 && status <= PC_OWNER_DEAD);
+        answered[status]++;
+        pc_args_free(reply);
+        fuzz_good_request(c, d->id, i + 1);
+        if (i % 100 == 0) fuzz_lying_frame(m);
+    }
+    pc_connection_free(c);
+    printf("3000 frames: %d served, %d refused with PC_VALUE, %d other errors\n", answered[0],
+           answered[PC_VALUE], 3000 - answered[0] - answered[PC_VALUE]);
+    CHECK(answered[0] > 200 && answered[PC_VALUE] > 1000);    // both paths taken
+    CHECK(pc_process_is_alive(m->server));
+    CHECK_OK(pc_proxy_dict_get(d, "zz", &(pc_proxy_value){.type = PC_ARG_INT}, &v));
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// The server's high-water mark of resident memory, in KiB.
+static long server_hwm_kib(pc_process *server) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", pc_process_pid(server));
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) kib = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kib;
+}
+
+// A request over PYCONC_MANAGER_MAX_REQUEST (1 MiB here) is answered
+// PC_VALUE and read past without being held; the connection stays usable.
+TEST(oversized_requests) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    size_t big_size = (size_t)3 << 20;
+    char *big = (char *)calloc(1, big_size);
+    CHECK(big != NULL);
+    CHECK_RC(pc_proxy_dict_set(d, "big", pc_proxy_bytes(big, big_size)), PC_VALUE);
+    CHECK_MSG(strstr(pc_last_error(), "over the manager's limit") != NULL, "%s", pc_last_error());
+    CHECK_OK(pc_proxy_dict_set(d, "small", pc_proxy_int(1)));      // same connection
+    // in a batch: that call alone fails
+    pc_proxy_batch *b = pc_proxy_batch_new(d);
+    CHECK_OK(pc_proxy_batch_dict_set(b, "a", pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_batch_dict_set(b, "big", pc_proxy_bytes(big, big_size)));
+    CHECK_OK(pc_proxy_batch_dict_set(b, "c", pc_proxy_int(3)));
+    CHECK_RC(pc_proxy_batch_run(b), PC_VALUE);
+    CHECK(pc_proxy_batch_status(b, 0) == PC_OK && pc_proxy_batch_status(b, 1) == PC_VALUE &&
+          pc_proxy_batch_status(b, 2) == PC_OK);
+    pc_proxy_batch_free(b);
+    // a frame announcing 2^40 bytes, 48 MiB of which come: never held
+    long before = server_hwm_kib(m->server);
+    pc_connection *c = raw_client(m);
+    unsigned char h[12] = {0xff, 0xff, 0xff, 0xff, 0, 0, 1, 0, 0, 0, 0, 0};
+    CHECK_EQ(write(pc_connection_fileno(c), h, 12), 12);
+    for (int i = 0; i < 16; i++)
+        CHECK_EQ(write(pc_connection_fileno(c), big, big_size), (ssize_t)big_size);
+    long after = server_hwm_kib(m->server);
+    CHECK_MSG(before > 0 && after - before < 16 * 1024, "server grew from %ld to %ld KiB",
+              before, after);
+    pc_connection_free(c);
+    CHECK_OK(pc_proxy_dict_set(d, "alive", pc_proxy_int(1)));
+    CHECK_EQ(get_int(d, "alive"), 1);
+    CHECK(pc_process_is_alive(m->server));
+    free(big);
+    pc_proxy_free(d);
+    pc_manager_free(m);
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
