@@ -2278,6 +2278,19 @@ PYCONC_API int pc_proxy_dict_setdefault(pc_proxy *p, const char *key, pc_proxy_v
 PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value delta,
                                   pc_proxy_value *out_value);
 
+/* Serve objects from this process, at desc->address (required: a fixed
+   "host:port", socket path or "@name", for programs that connect to it
+   with pc_manager_connect), with desc's authkey (NULL: this process's),
+   until the server is asked to stop (the shutdown request a manager that
+   started a server sends), as Python's server runs until interrupted.
+   Connections are served on threads of their own; the calling thread
+   accepts. A process serves once (again: PC_RUNTIME).
+   Returns: PC_OK once stopped; at once PC_VALUE (no address, bad key or
+   family), PC_OS (the address is in use, ...), PC_RUNTIME.
+   Blocks: while it serves.
+   Python: BaseManager(address, authkey).get_server().serve_forever() */
+PYCONC_API int pc_manager_serve_forever(const pc_manager_desc *desc);
+
 /* A batch of calls on one proxy's object, sent together (pipelined) on
    a connection of the batch's own and answered in order: thousands of
    calls cost about one round trip, not one each. Queue calls (each gets
@@ -14252,6 +14265,9 @@ static void pc__p_m_serve_spawn(pc_connection *c) {
     pc_thread_free(t);
 }
 
+static int pc__p_m_serve(const char *addr, pc_family fam, const void *key, size_t keylen,
+                         pc_connection *back);
+
 // The server's target: args [str address, int family, bytes authkey,
 // connection]; it answers [status, address or message] on the connection.
 static int pc__p_m_server_main(void *arg) {
@@ -14264,19 +14280,27 @@ static int pc__p_m_server_main(void *arg) {
     if (pc_args_get_str(a, 0, &addr) || pc_args_get_int(a, 1, &fam) ||
         pc_args_get_bytes(a, 2, &key, &keylen) || pc_args_take_connection(a, 3, &back))
         return 1;
+    return pc__p_m_serve(addr, (pc_family)fam, key, keylen, back) ? 1 : 0;
+}
+
+// Listen at addr and serve until a shutdown request; back (may be NULL)
+// is told [status, address or message] once listening, then closed.
+// Returns the listener's failure, or PC_OK.
+static int pc__p_m_serve(const char *addr, pc_family fam, const void *key, size_t keylen,
+                         pc_connection *back) {
     pc_listener_desc ld;
     memset(&ld, 0, sizeof ld);
     ld.address = addr[0] ? addr : NULL;
-    ld.family = (pc_family)fam;
+    ld.family = fam;
     ld.authkey = key;
     ld.authkey_size = keylen;
     pc_lock_init(&pc__p_m_srv.lock);
     pc__p_m_srv.listener = pc_listener_new(&ld);
-    pc_args *r = pc_args_new();
+    pc_args *r = back ? pc_args_new() : NULL;
     int rc = pc__p_m_srv.listener ? PC_OK : pc_last_error_code();
-    if (!r || pc_args_add_int(r, rc) ||
+    if (back && (!r || pc_args_add_int(r, rc) ||
         pc_args_add_str(r, rc ? pc_last_error() : pc_listener_address(pc__p_m_srv.listener)) ||
-        pc_connection_send_args(back, r))
+        pc_connection_send_args(back, r)))
         rc = rc ? rc : PC_OS;
     pc_args_free(r);
     pc_connection_free(back);
@@ -14291,7 +14315,7 @@ static int pc__p_m_server_main(void *arg) {
     pc_listener_free(pc__p_m_srv.listener);
     pc__p_m_srv.listener = NULL;
     pc_lock_release(&pc__p_m_srv.lock);
-    return rc ? 1 : 0;
+    return rc;
 }
 
 // >>I.wire: compound dict operations in the server (one round trip each)
@@ -15271,6 +15295,22 @@ PYCONC_API int pc_manager_dict(pc_manager *m, pc_proxy **out_proxy) {
 }
 PYCONC_API int pc_manager_list(pc_manager *m, pc_proxy **out_proxy) {
     return pc__p_m_make(m, "pc_manager_list", "list", NULL, out_proxy);
+}
+
+// >>I.wire-serve: a server in the calling process
+PYCONC_API int pc_manager_serve_forever(const pc_manager_desc *desc) {
+    static int served;                  // the server's state is the process's one
+    if (!desc || !desc->address || !desc->address[0])
+        return pc__error(PC_VALUE, "pc_manager_serve_forever: the address is required");
+    pc_manager *m = pc__p_m_alloc(desc);    // checks the key and the family
+    if (!m) return pc_last_error_code();
+    int rc = PC_OK;
+    if (__atomic_exchange_n(&served, 1, __ATOMIC_ACQ_REL))
+        rc = pc__error(PC_RUNTIME, "pc_manager_serve_forever: this process has served already");
+    if (rc == PC_OK) rc = pc__p_m_serve(desc->address, m->family, m->authkey, m->authkey_size,
+                                        NULL);
+    pc_manager_free(m);                 // made here: nothing to stop
+    return rc;
 }
 
 // >>H.entry: the program's way in, which knows every part

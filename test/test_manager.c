@@ -1077,3 +1077,72 @@ TEST(oversized_requests) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// >>wire serve_forever: a server in a process of the program's own
+static int child_serves(void *arg) {
+    const char *addr;
+    if (pc_args_get_str((pc_args *)arg, 0, &addr)) return 10;
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = addr;
+    md.authkey = "remote-key";
+    md.authkey_size = 10;
+    int rc = pc_manager_serve_forever(&md);
+    int again = pc_manager_serve_forever(&md);
+    return rc == PC_OK && again == PC_RUNTIME ? 0 : 11;
+}
+
+static void serve_forever_on(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    char addr[64];
+    snprintf(addr, sizeof addr, "@pyconc-test-serve-%d-%d", (int)getpid(), (int)method);
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_str(a, addr));
+    pc_process *p = proc_new(method, child_serves, a, PC_DAEMON_NO);
+    pc_args_free(a);
+    CHECK_OK(pc_process_start(p));
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = addr;
+    md.authkey = "remote-key";
+    md.authkey_size = 10;
+    pc_manager *m = NULL;
+    for (double t0 = pc_monotonic(); !m && pc_monotonic() - t0 < 20; pc_sleep(0.01))
+        m = pc_manager_connect(&md);                    // until it listens
+    CHECK_MSG(m != NULL, "%s", pc_last_error());
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_proxy_dict_set(d, "where", pc_proxy_int(pc_process_pid(p))));
+    CHECK_OK(pc_proxy_dict_incr(d, "n", pc_proxy_int(2), NULL));
+    CHECK_EQ(get_int(d, "where"), pc_process_pid(p));
+    md.authkey = "wrong-key!";
+    CHECK(pc_manager_connect(&md) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_AUTH);
+    CHECK_EQ(get_int(d, "n"), 2);                       // still serving
+    pc__p_m_request_stop(m);
+    CHECK_OK(pc_process_join(p, 30));
+    CHECK_EQ(pc_process_exitcode(p), 0);
+    pc_process_free(p);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(serve_forever_fork) { serve_forever_on(PC_START_FORK); }
+TEST(serve_forever_spawn) { serve_forever_on(PC_START_SPAWN); }
+TEST(serve_forever_forkserver) { serve_forever_on(PC_START_FORKSERVER); }
+
+TEST(serve_forever_bad_input) {
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    CHECK_RC(pc_manager_serve_forever(NULL), PC_VALUE);
+    CHECK_RC(pc_manager_serve_forever(&md), PC_VALUE);          // no address
+    CHECK(strstr(pc_last_error(), "address") != NULL);
+    md.address = "@pyconc-test-serve-bad";
+    md.authkey = "k";                                           // 0 bytes of it
+    CHECK_RC(pc_manager_serve_forever(&md), PC_VALUE);
+    md.authkey = NULL;
+    md.address = "/nonexistent/dir/sock";
+    CHECK_RC(pc_manager_serve_forever(&md), PC_OS);             // cannot listen there
+}
