@@ -14887,6 +14887,8 @@ struct pc_proxy_batch {
     size_t n, cap;
     int ran;                    // the calls hold a run's results
     int64_t next_request;
+    size_t answered;            // calls whose replies came in the last run
+    char *lost;                 // why the others failed, when the connection did
 };
 
 PYCONC_API pc_proxy_batch *pc_proxy_batch_new(pc_proxy *p) {
@@ -14910,6 +14912,9 @@ static void pc__p_m_batch_forget(pc_proxy_batch *b) {
     b->frames.len = 0;
     b->frames.bad = 0;
     b->ran = 0;
+    b->answered = 0;
+    pc__free(b->lost);
+    b->lost = NULL;
 }
 
 PYCONC_API void pc_proxy_batch_free(pc_proxy_batch *b) {
@@ -14929,8 +14934,9 @@ PYCONC_API int pc_proxy_batch_status(const pc_proxy_batch *b, size_t i) {
 }
 
 PYCONC_API const char *pc_proxy_batch_error(const pc_proxy_batch *b, size_t i) {
-    if (!b || i >= b->n || !b->calls[i].message) return "";
-    return b->calls[i].message;
+    if (!b || i >= b->n) return "";
+    if (i >= b->answered && b->lost) return b->lost;
+    return b->calls[i].message ? b->calls[i].message : "";
 }
 
 // Frame req onto the batch's buffer: a 4-byte header, then the pack as
@@ -15109,11 +15115,10 @@ PYCONC_API int pc_proxy_batch_run(pc_proxy_batch *b) {
             pc_connection_free(b->conn);
             b->conn = NULL;
         }
-        for (size_t i = got; i < b->n; i++) {
-            b->calls[i].status = rc;
-            b->calls[i].message = pc__strdup(pc_last_error());
-        }
+        b->lost = pc__strdup(pc_last_error());     // one message for them all
+        for (size_t i = got; i < b->n; i++) b->calls[i].status = rc;
     }
+    b->answered = got;
     b->frames.len = 0;
     for (size_t i = 0; i < b->n; i++)
         if (b->calls[i].status)

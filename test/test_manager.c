@@ -803,7 +803,7 @@ static int kill_server_midway(void *arg) {
 
 TEST(batch_server_killed) {
     int fds = fds_after_warm_up(PC_START_FORK);
-    enum { N = 400000 };
+    enum { N = 150000 };
     for (int round = 0; round < 2; round++) {
         pc_manager *m = manager_on(PC_START_FORK);
         batch_killer k = {NULL, m->server, 0, 0};
