@@ -14453,6 +14453,16 @@ static int pc__p_m_next_is_whole(const pc_connection *c) {
     return s32 <= PC__FRAME_LONG && (size_t)s32 <= have - 4;
 }
 
+// More requests are here or on their way: a whole one read ahead, part
+// of one, or a full last read (the socket may hold more: ask it). A last
+// read that came short, all of it used, means the client sent no more
+// then: a lone call's reply goes without asking the socket.
+static int pc__p_m_more_coming(const pc_connection *c) {
+    if (pc__p_m_next_is_whole(c)) return 1;
+    if (!pc__p_conn_buffered(c) && c->ahead_len < PC__AHEAD) return 0;
+    return pc__p_os_readable_now(c->fd);
+}
+
 static int pc__p_m_flush(pc_connection *c) {
     int rc = pc__p_os_write_buf(c->fd, c->is_socket, pc__p_m_out.p, pc__p_m_out.len);
     pc__p_m_out.len = 0;
@@ -14479,9 +14489,7 @@ static int pc__p_m_wire_reply(pc_connection *c, const pc_args *head) {
         return rc;
     }
     pc__p_frame_header(b->p + at, b->len - at - 4);
-    if (b->len < PC__P_M_OUT_MAX &&
-        (pc__p_m_next_is_whole(c) || pc__p_os_readable_now(c->fd)))
-        return PC_OK;
+    if (b->len < PC__P_M_OUT_MAX && pc__p_m_more_coming(c)) return PC_OK;
     return pc__p_m_flush(c);
 }
 
