@@ -2313,7 +2313,9 @@ PYCONC_API int pc_proxy_batch_dict_incr(pc_proxy_batch *b, const char *key,
                                         pc_proxy_value delta, pc_proxy_value *out_value);
 /* Queue any method of the object (as the server names it: "len", "append",
    "keys", ...) with the items of args (ints, floats, bytes, strs; may be
-   NULL). *out_results (may be NULL) gets a pack of the results (item 0 on;
+   NULL), in the server's form: a value is two items, its pc_arg_type as
+   an int, then its payload (append takes [PC_ARG_INT, 9]). *out_results
+   (may be NULL) gets a pack of the results in the same form (item 0 on;
    pc_args_free it), or NULL if the call fails.
    Python: BaseProxy._callmethod(method, args) */
 PYCONC_API int pc_proxy_batch_call(pc_proxy_batch *b, const char *method, const pc_args *args,
