@@ -55,6 +55,9 @@
    PYCONC_PROCESS_NO_CONSTRUCTOR   default: undefined. Do not run the spawn
                            bootstrap from a constructor; main() must then
                            call pc_process_bootstrap(argc, argv) first thing.
+   PYCONC_MANAGER_MAX_REQUEST      default: 64 MiB. The longest request a
+                           manager's server reads; a longer one is read
+                           past (never held) and answered PC_VALUE.
    Everything pyconc.h accepts (PYCONC_STATIC, PYCONC_API, PYCONC_MALLOC ...).
    What the platform offers is detected, not configured: see A. FOUNDATION.
 
@@ -2186,6 +2189,8 @@ typedef struct pc_manager pc_manager;
 /* A proxy to one dict or list of a manager's server.
    Python: multiprocessing.managers.DictProxy, ListProxy */
 typedef struct pc_proxy pc_proxy;
+/* Calls on one proxy, sent together (pipelined) and answered in order. */
+typedef struct pc_proxy_batch pc_proxy_batch;
 
 typedef struct pc_manager_desc {
     /* The server's address, as pc_listener_desc takes it. NULL: a fresh
@@ -2425,6 +2430,85 @@ PYCONC_API int pc_manager_create(pc_manager *m, const char *type_id, const pc_ar
    Python: BaseProxy._callmethod(name, args) */
 PYCONC_API int pc_proxy_callmethod(pc_proxy *p, const char *method, const pc_args *in,
                                    pc_args **out);
+// Compound dict operations and pipelined batches ("wire"): each saves
+// round trips. The common results of the proxy calls above apply.
+/* Give d[key], first setting it to dflt if key is missing, in one round
+   trip (no other client's call comes between the look and the set).
+   out_value (may be NULL) gets the value d[key] holds now.
+   Python: d.setdefault(key, dflt) */
+PYCONC_API int pc_proxy_dict_setdefault(pc_proxy *p, const char *key, pc_proxy_value dflt,
+                                        pc_proxy_value *out_value);
+/* Add delta (an int or a float) to d[key] in the server, in one round
+   trip: concurrent increments from many processes are never lost. A
+   missing key starts at 0; int + int stays an int (past 64 bits:
+   PC_VALUE "OverflowError"), with a float it becomes a float; a value
+   that is not a number (str, bytes, None) is PC_VALUE "TypeError" and
+   stays as it was. out_value (may be NULL) gets the new value.
+   Python: d[key] = d.get(key, 0) + delta, made atomic */
+PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value delta,
+                                  pc_proxy_value *out_value);
+
+/* Serve objects from this process, at desc->address (required: a fixed
+   "host:port", socket path or "@name", for programs that connect to it
+   with pc_manager_connect), with desc's authkey (NULL: this process's),
+   until the server is asked to stop (the shutdown request a manager that
+   started a server sends), as Python's server runs until interrupted.
+   Connections are served on threads of their own; the calling thread
+   accepts. A process serves once (again: PC_RUNTIME).
+   Returns: PC_OK once stopped; at once PC_VALUE (no address, bad key or
+   family), PC_OS (the address is in use, ...), PC_RUNTIME.
+   Blocks: while it serves.
+   Python: BaseManager(address, authkey).get_server().serve_forever() */
+PYCONC_API int pc_manager_serve_forever(const pc_manager_desc *desc);
+
+/* A batch of calls on one proxy's object, sent together (pipelined) on
+   a connection of the batch's own and answered in order: thousands of
+   calls cost about one round trip, not one each. Queue calls (each gets
+   the next index from 0), then pc_proxy_batch_run; results go to the
+   out pointers given when queueing, which must stay valid until the run.
+   Queueing after a run starts the next batch (the batch and its
+   connection are reused). The proxy must outlive the batch. A batch is
+   for one thread at a time. Returns NULL on failure (PC_VALUE: p is NULL;
+   PC_NOMEM). */
+PYCONC_API pc_proxy_batch *pc_proxy_batch_new(pc_proxy *p);
+/* Queue d[key] = value / d.get(key[, dflt]) (dflt NULL: a missing key is
+   that call's PC_VALUE "KeyError") / pc_proxy_dict_incr. Nothing is sent
+   yet. Returns: PC_OK, PC_VALUE (NULL, bad value, not a dict proxy; the
+   call is not queued), PC_NOMEM.  Blocks: no. */
+PYCONC_API int pc_proxy_batch_dict_set(pc_proxy_batch *b, const char *key,
+                                       pc_proxy_value value);
+PYCONC_API int pc_proxy_batch_dict_get(pc_proxy_batch *b, const char *key,
+                                       const pc_proxy_value *dflt, pc_proxy_value *out_value);
+PYCONC_API int pc_proxy_batch_dict_incr(pc_proxy_batch *b, const char *key,
+                                        pc_proxy_value delta, pc_proxy_value *out_value);
+/* Queue any method of the object (as the server names it: "len", "append",
+   "keys", ...) with the items of args (ints, floats, bytes, strs; may be
+   NULL), in the server's form: a value is two items, its pc_arg_type as
+   an int, then its payload (append takes [PC_ARG_INT, 9]). *out_results
+   (may be NULL) gets a pack of the results in the same form (item 0 on;
+   pc_args_free it), or NULL if the call fails.
+   Python: BaseProxy._callmethod(method, args) */
+PYCONC_API int pc_proxy_batch_call(pc_proxy_batch *b, const char *method, const pc_args *args,
+                                   pc_args **out_results);
+/* Send every queued call and read every reply, sending while replies are
+   read (no deadlock however large the batch or its values). Each call has
+   its own status: a failing call fails only itself. If the server dies
+   (or the connection breaks) the calls not answered get PC_BROKEN at once.
+   Returns: PC_OK when every call succeeded; otherwise the first failed
+   call's status, pc_last_error naming it ("batch call 3 (get): KeyError:
+   ..."); PC_VALUE (NULL); PC_RUNTIME (run again with nothing queued).
+   Blocks: until every reply is in. */
+PYCONC_API int pc_proxy_batch_run(pc_proxy_batch *b);
+/* The number of calls queued (and, after a run, answered or failed). */
+PYCONC_API size_t pc_proxy_batch_len(const pc_proxy_batch *b);
+/* Call i's status after the run (PC_OK, or its error: PC_VALUE for a
+   KeyError ..., PC_BROKEN); PC_VALUE for no call i. */
+PYCONC_API int pc_proxy_batch_status(const pc_proxy_batch *b, size_t i);
+/* Call i's error message ("" when it succeeded); valid until the batch
+   changes. */
+PYCONC_API const char *pc_proxy_batch_error(const pc_proxy_batch *b, size_t i);
+/* Close the batch's connection and release it. NULL is ignored. */
+PYCONC_API void pc_proxy_batch_free(pc_proxy_batch *b);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -3905,6 +3989,30 @@ static int pc__p_os_record_pair(int fds[2]) {
 static ssize_t pc__p_os_peek_record(int fd, void *buf, size_t len) {
     ssize_t r;
     while ((r = recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    return r;
+}
+
+// >>A.posix-pipeline: sending while replies come back (a manager's batches)
+// Wait until fd has something to read (or has ended, or failed: the read
+// tells which) or, with want_write, room to write; *out_r and *out_w say
+// which. Returns PC_OK, PC_OS.
+static int pc__p_os_wait_rw(int fd, int want_write, int *out_r, int *out_w) {
+    struct pollfd p;
+    p.fd = fd;
+    p.events = (short)(POLLIN | (want_write ? POLLOUT : 0));
+    p.revents = 0;
+    int rc = pc__p_os_poll(&p, 1, INFINITY);
+    *out_r = (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+    *out_w = (p.revents & POLLOUT) != 0;
+    return rc;
+}
+
+// Send what the socket takes now, without waiting: bytes sent (0: full),
+// or -1 with errno (EPIPE: the peer is gone; never SIGPIPE).
+static ssize_t pc__p_os_send_some(int fd, const void *buf, size_t len) {
+    ssize_t r;
+    while ((r = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
     return r;
 }
 
@@ -14418,8 +14526,13 @@ static int pc__p_m_dict_update(pc__p_m_obj *o, const pc_args *req) {
     return PC_OK;
 }
 
+static int pc__p_m_wire_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req,
+                                  pc_args *reply, int *out_handled);  // >>I.wire
+
 static int pc__p_m_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
     const char *key;
+    int handled = 0, wrc = pc__p_m_wire_dict_call(o, m, req, reply, &handled);
+    if (handled) return wrc;
     if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
     if (strcmp(m, "set") == 0) return pc__p_m_dict_set(o, req);
     if (strcmp(m, "get") == 0) return pc__p_m_dict_lookup(o, req, reply, 0);
@@ -14578,6 +14691,8 @@ static int pc__p_m_dispatch(int64_t id, const char *m, const pc_args *req, pc_ar
     return o->kind->call(o, m, req, reply);
 }
 
+static int pc__p_m_wire_reply(pc_connection *c, const pc_args *head);     // >>I.wire
+
 // Answer one received request on c. Returns what sending the reply gave.
 static int pc__p_m_serve_one(pc_connection *c, const pc_args *req) {
     int64_t rid = 0, id = 0;
@@ -14599,11 +14714,15 @@ static int pc__p_m_serve_one(pc_connection *c, const pc_args *req) {
              pc_args_add_str(head, rc ? pc_last_error() : "") == PC_OK;
     for (size_t i = 0; ok && rc == PC_OK && i < pc_args_len(reply); i++)
         ok = pc__p_m_copy_item(head, reply, i) == PC_OK;
-    rc = ok ? pc_connection_send_args(c, head) : PC_NOMEM;
+    rc = ok ? pc__p_m_wire_reply(c, head) : PC_NOMEM;     // >>I.wire: replies coalesce
     pc_args_free(head);
     pc_args_free(reply);
     return rc;
 }
+
+static int pc__p_m_wire_recv(pc_connection *c, pc_args **out_req);        // >>I.wire
+static int pc__p_m_wire_refuse(pc_connection *c, int rc, const pc_args *req);
+static void pc__p_m_wire_end(void);
 
 // A connection's thread: requests until the client leaves or sends a bad
 // frame. A message that is not a pack gets an error reply; the server lives.
@@ -14611,11 +14730,10 @@ static int pc__p_m_serve_conn(void *arg) {
     pc_connection *c = (pc_connection *)arg;
     for (;;) {
         pc_args *req = NULL;
-        int rc = pc_connection_recv_args(c, &req);
+        int rc = pc__p_m_wire_recv(c, &req);   // >>I.wire: a size limit
         if (rc == PC_VALUE || rc == PC_NOMEM) {
-            pc_args *dummy = pc_args_new();
-            rc = dummy ? pc__p_m_serve_one(c, dummy) : PC_NOMEM;   // "malformed request"
-            pc_args_free(dummy);
+            rc = pc__p_m_wire_refuse(c, rc, req);  // the error, to the request's id if known
+            pc_args_free(req);
         } else if (rc == PC_OK) {
             rc = pc__p_m_serve_one(c, req);
             pc_args_free(req);
@@ -14629,6 +14747,7 @@ static int pc__p_m_serve_conn(void *arg) {
         if (pc__p_m_srv.listener) pc_listener_close(pc__p_m_srv.listener);
         pc_lock_release(&pc__p_m_srv.lock);
     }
+    pc__p_m_wire_end();
     pc_connection_free(c);
     return 0;
 }
@@ -14645,6 +14764,9 @@ static void pc__p_m_serve_spawn(pc_connection *c) {
     pc_thread_free(t);
 }
 
+static int pc__p_m_serve(const char *addr, pc_family fam, const void *key, size_t keylen,
+                         pc_connection *back, int early);
+
 // The server's target: args [str address, int family, bytes authkey,
 // connection]; it answers [status, address or message] on the connection.
 static int pc__p_m_server_main(void *arg) {
@@ -14658,19 +14780,28 @@ static int pc__p_m_server_main(void *arg) {
         pc_args_get_bytes(a, 2, &key, &keylen) || pc_args_take_connection(a, 3, &back))
         return 1;
     int reg = pc__p_m_reg_unpack(a, 4);     // registered types (>>I.data)
+    return pc__p_m_serve(addr, (pc_family)fam, key, keylen, back, reg) ? 1 : 0;
+}
+
+// Listen at addr and serve until a shutdown request; back (may be NULL)
+// is told [status, address or message] once listening, then closed;
+// early is a failure found before (told in place of the address).
+// Returns the failure, or PC_OK.
+static int pc__p_m_serve(const char *addr, pc_family fam, const void *key, size_t keylen,
+                         pc_connection *back, int early) {
     pc_listener_desc ld;
     memset(&ld, 0, sizeof ld);
     ld.address = addr[0] ? addr : NULL;
-    ld.family = (pc_family)fam;
+    ld.family = fam;
     ld.authkey = key;
     ld.authkey_size = keylen;
     pc_lock_init(&pc__p_m_srv.lock);
     pc__p_m_srv.listener = pc_listener_new(&ld);
-    pc_args *r = pc_args_new();
-    int rc = reg ? reg : pc__p_m_srv.listener ? PC_OK : pc_last_error_code();
-    if (!r || pc_args_add_int(r, rc) ||
+    pc_args *r = back ? pc_args_new() : NULL;
+    int rc = early ? early : pc__p_m_srv.listener ? PC_OK : pc_last_error_code();
+    if (back && (!r || pc_args_add_int(r, rc) ||
         pc_args_add_str(r, rc ? pc_last_error() : pc_listener_address(pc__p_m_srv.listener)) ||
-        pc_connection_send_args(back, r))
+        pc_connection_send_args(back, r)))
         rc = rc ? rc : PC_OS;
     pc_args_free(r);
     pc_connection_free(back);
@@ -14686,7 +14817,213 @@ static int pc__p_m_server_main(void *arg) {
     pc__p_m_srv.listener = NULL;
     pc_lock_release(&pc__p_m_srv.lock);
     pc__p_m_reg_destroy_all();
-    return rc ? 1 : 0;
+    return rc;
+}
+
+// >>I.wire: compound dict operations in the server (one round trip each)
+// A missing key with incr starts at 0, as collections.Counter's does.
+static int pc__p_m_dict_setdefault(pc__p_m_obj *o, const pc_args *req, pc_args *reply) {
+    const char *key;
+    pc__p_m_val v;
+    if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
+    size_t at = pc__p_m_find_key(o, key);
+    if (at != (size_t)-1) return pc__p_m_val_write(reply, &o->items[at].v);
+    int rc = pc__p_m_val_read(req, 4, &v);
+    if (rc) return rc;
+    if ((rc = pc__p_m_val_write(reply, &v)) == PC_OK) rc = pc__p_m_dict_store(o, key, &v);
+    if (rc) pc__p_m_val_clear(&v);
+    return rc;
+}
+
+static const char *pc__p_m_type_name(int type) {
+    switch (type) {
+    case PC_ARG_NONE: return "NoneType";
+    case PC_ARG_INT: return "int";
+    case PC_ARG_DOUBLE: return "float";
+    case PC_ARG_BYTES: return "bytes";
+    default: return "str";
+    }
+}
+
+// sum = have + delta, as Python's + on int and float (an int result past
+// 64 bits is OverflowError: Python's ints have no bound, these do).
+static int pc__p_m_add(const pc__p_m_val *have, const pc__p_m_val *delta, pc__p_m_val *sum) {
+    int ok_have = have->type == PC_ARG_INT || have->type == PC_ARG_DOUBLE;
+    int ok_delta = delta->type == PC_ARG_INT || delta->type == PC_ARG_DOUBLE;
+    if (!ok_have || !ok_delta)
+        return pc__error(PC_VALUE, "TypeError: unsupported operand type(s) for +: '%s' and '%s'",
+                         pc__p_m_type_name(have->type), pc__p_m_type_name(delta->type));
+    memset(sum, 0, sizeof *sum);
+    if (have->type == PC_ARG_INT && delta->type == PC_ARG_INT) {
+        sum->type = PC_ARG_INT;
+        if (__builtin_add_overflow(have->i, delta->i, &sum->i))
+            return pc__error(PC_VALUE, "OverflowError: %lld + %lld is past 64 bits",
+                             (long long)have->i, (long long)delta->i);
+        return PC_OK;
+    }
+    sum->type = PC_ARG_DOUBLE;
+    sum->d = (have->type == PC_ARG_INT ? (double)have->i : have->d) +
+             (delta->type == PC_ARG_INT ? (double)delta->i : delta->d);
+    return PC_OK;
+}
+
+static int pc__p_m_dict_incr(pc__p_m_obj *o, const pc_args *req, pc_args *reply) {
+    const char *key;
+    pc__p_m_val delta, sum, zero;
+    if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
+    int rc = pc__p_m_val_read(req, 4, &delta);
+    if (rc) return rc;
+    size_t at = pc__p_m_find_key(o, key);
+    memset(&zero, 0, sizeof zero);
+    zero.type = PC_ARG_INT;
+    rc = pc__p_m_add(at == (size_t)-1 ? &zero : &o->items[at].v, &delta, &sum);
+    pc__p_m_val_clear(&delta);
+    if (rc == PC_OK) rc = pc__p_m_val_write(reply, &sum);
+    if (rc == PC_OK && at != (size_t)-1) o->items[at].v = sum;     // a number: nothing to free
+    else if (rc == PC_OK) rc = pc__p_m_dict_store(o, key, &sum);
+    return rc;
+}
+
+// A request's size limit: the server reads a longer one past, a piece
+// at a time, and answers it with an error (so a forged or runaway length
+// costs no memory), keeping the connection in step.
+#ifndef PYCONC_MANAGER_MAX_REQUEST
+#define PYCONC_MANAGER_MAX_REQUEST ((size_t)64 << 20)
+#endif
+
+// Read size bytes of the stream past, keeping the request id from its
+// first bytes (a pack: magic, count, then [int id ...]) in *out_rid.
+static int pc__p_m_skip_request(pc_connection *c, size_t size, int64_t *out_rid) {
+    unsigned char chunk[4096];
+    size_t first = size < 17 ? size : 17;
+    int rc = pc__p_conn_body(c, chunk, first, INFINITY);
+    if (rc == PC_OK && first == 17) {
+        pc__p_buf b;
+        memset(&b, 0, sizeof b);
+        b.p = chunk;
+        b.len = 17;
+        uint32_t magic = pc__p_buf_get_u32(&b), count = pc__p_buf_get_u32(&b);
+        unsigned type = pc__p_buf_get_u8(&b);
+        int64_t rid = (int64_t)pc__p_buf_get_u64(&b);
+        if (magic == PC__ARGS_MAGIC && count > 0 && type == (unsigned)PC_ARG_INT) *out_rid = rid;
+    }
+    for (size_t left = size - first; rc == PC_OK && left;) {
+        size_t n = left < sizeof chunk ? left : sizeof chunk;
+        rc = pc__p_conn_body(c, chunk, n, INFINITY);
+        left -= n;
+    }
+    return rc;
+}
+
+// Receive one request (pc_connection_recv_args, with the size limit). A
+// request over it is PC_VALUE with *out_req = [its id] (if it had one).
+static int pc__p_m_wire_recv(pc_connection *c, pc_args **out_req) {
+    size_t size;
+    int64_t rid = 0;
+    void *msg = NULL;
+    *out_req = NULL;
+    if (!c->readable) return pc__error(PC_OS, "the connection's stream is out of step");
+    int rc = pc__p_conn_header_plain(c, &size, INFINITY);
+    if (rc) return rc == PC_EOF ? rc : pc__p_conn_header_failed(c, rc);
+    if (size > PYCONC_MANAGER_MAX_REQUEST) {
+        if ((rc = pc__p_m_skip_request(c, size, &rid))) return pc__p_conn_payload_failed(c, rc);
+        pc_args *req = pc_args_new();
+        if (req && rid && pc_args_add_int(req, rid)) { pc_args_free(req); req = NULL; }
+        *out_req = req;
+        return pc__error(PC_VALUE, "request of %zu bytes: over the manager's limit of %zu "
+                         "(PYCONC_MANAGER_MAX_REQUEST)", size, (size_t)PYCONC_MANAGER_MAX_REQUEST);
+    }
+    if ((rc = pc__p_conn_payload(c, size, &msg, INFINITY))) return pc__p_conn_payload_failed(c, rc);
+    return pc__p_args_from_message(msg, size, NULL, 0, out_req);
+}
+
+// Replies wait in the connection thread's buffer while more requests
+// have come (a whole one read ahead, or bytes in the socket), and go out
+// together before the server could wait: a burst of pipelined requests
+// costs a write (and a wake-up of the client) per 64 KiB of replies, not
+// per reply. A lone call's reply goes out at once, as before. (Bytes in
+// the socket may be half a request: its sender is writing the rest, as a
+// batch writes while it reads, so the server's read of it ends.)
+#define PC__P_M_OUT_MAX ((size_t)64 << 10)
+static PC__TLS pc__p_buf pc__p_m_out;
+
+static int pc__p_m_next_is_whole(const pc_connection *c) {
+    size_t have = pc__p_conn_buffered(c);
+    if (have < 4 || c->has_pending) return 0;
+    const unsigned char *h = c->ahead + c->ahead_pos;
+    uint32_t s32 = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    return s32 <= PC__FRAME_LONG && (size_t)s32 <= have - 4;
+}
+
+// More requests are here or on their way: a whole one read ahead, part
+// of one, or a full last read (the socket may hold more: ask it). A last
+// read that came short, all of it used, means the client sent no more
+// then: a lone call's reply goes without asking the socket.
+static int pc__p_m_more_coming(const pc_connection *c) {
+    if (pc__p_m_next_is_whole(c)) return 1;
+    if (!pc__p_conn_buffered(c) && c->ahead_len < PC__AHEAD) return 0;
+    return pc__p_os_readable_now(c->fd);
+}
+
+static int pc__p_m_flush(pc_connection *c) {
+    int rc = pc__p_os_write_buf(c->fd, c->is_socket, pc__p_m_out.p, pc__p_m_out.len);
+    pc__p_m_out.len = 0;
+    return rc;
+}
+
+static int pc__p_m_wire_reply(pc_connection *c, const pc_args *head) {
+    pc__p_buf *b = &pc__p_m_out;
+    size_t at = b->len, nfds = 0;
+    int fds[1];
+    unsigned char h[4] = {0, 0, 0, 0};
+    pc__p_buf_put(b, h, 4);
+    pc__p_buf_u32(b, PC__ARGS_MAGIC);
+    int rc = pc__p_args_encode(head, b, fds, &nfds, NULL);
+    if (rc == PC_OK && b->bad) rc = PC_NOMEM;
+    if (rc == PC_OK && b->len - at - 4 > PC__FRAME_LONG) {     // the long form: on its own
+        b->len = at;
+        if ((rc = pc__p_m_flush(c)) == PC_OK) rc = pc_connection_send_args(c, head);
+        return rc;
+    }
+    if (rc) {
+        b->len = at;
+        b->bad = 0;
+        return rc;
+    }
+    pc__p_frame_header(b->p + at, b->len - at - 4);
+    if (b->len < PC__P_M_OUT_MAX && pc__p_m_more_coming(c)) return PC_OK;
+    return pc__p_m_flush(c);
+}
+
+// The connection's thread ends: its buffer goes.
+static void pc__p_m_wire_end(void) {
+    pc__free(pc__p_m_out.p);
+    memset(&pc__p_m_out, 0, sizeof pc__p_m_out);
+}
+
+// Answer a request that could not be read (status rc, pc_last_error's
+// message) with the id in req's item 0 (0 when unknown).
+static int pc__p_m_wire_refuse(pc_connection *c, int rc, const pc_args *req) {
+    int64_t rid = 0;
+    if (req) pc_args_get_int(req, 0, &rid);
+    char why[256];
+    snprintf(why, sizeof why, "%s", pc_last_error());
+    pc_args *head = pc_args_new();
+    int ok = head && pc_args_add_int(head, rid) == PC_OK && pc_args_add_int(head, rc) == PC_OK &&
+             pc_args_add_str(head, why) == PC_OK;
+    rc = ok ? pc__p_m_wire_reply(c, head) : PC_NOMEM;
+    pc_args_free(head);
+    return rc;
+}
+
+// The dict methods of this section; *out_handled = 0 for the others.
+static int pc__p_m_wire_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req,
+                                  pc_args *reply, int *out_handled) {
+    *out_handled = 1;
+    if (strcmp(m, "setdefault") == 0) return pc__p_m_dict_setdefault(o, req, reply);
+    if (strcmp(m, "incr") == 0) return pc__p_m_dict_incr(o, req, reply);
+    *out_handled = 0;
+    return PC_OK;
 }
 
 // >>I.data: Namespace, Value, Array and set in the server; registered types
@@ -15284,18 +15621,24 @@ static int pc__p_m_broken(const pc_proxy *p) {
     return pc__error(PC_BROKEN, "manager at %s is gone: %s", p->address, why);
 }
 
-// The connection of this process: a fork child drops its copy of the
-// parent's (a reply there would go to whichever process reads first) and
-// makes its own. Called holding p->lock.
-static int pc__p_m_connect(pc_proxy *p) {
-    if (p->conn) return PC_OK;
+// A new connection to p's server, through the authkey handshake (a
+// proxy's own, a batch's).
+static int pc__p_m_dial(const pc_proxy *p, pc_connection **out_conn) {
     pc_client_desc cd;
     memset(&cd, 0, sizeof cd);
     cd.address = p->address;
     cd.family = p->family;
     cd.authkey = p->authkey;
     cd.authkey_size = p->authkey_size;
-    int rc = pc_client(&cd, &p->conn);
+    return pc_client(&cd, out_conn);
+}
+
+// The connection of this process: a fork child drops its copy of the
+// parent's (a reply there would go to whichever process reads first) and
+// makes its own. Called holding p->lock.
+static int pc__p_m_connect(pc_proxy *p) {
+    if (p->conn) return PC_OK;
+    int rc = pc__p_m_dial(p, &p->conn);
     return rc == PC_OS || rc == PC_EOF ? pc__p_m_broken(p) : rc;
 }
 
@@ -15555,6 +15898,294 @@ PYCONC_API int pc_proxy_from_args(const pc_args *a, size_t i, pc_proxy **out_pro
     return *out_proxy ? PC_OK : PC_NOMEM;
 bad:
     return pc__error(PC_VALUE, "pc_proxy_from_args: item %zu is not a proxy", i);
+}
+
+// >>I.wire-proxy: compound dict calls, and batches of pipelined calls
+// A key call with a value whose result (a value) goes to out (may be NULL).
+static int pc__p_m_value_call(pc_proxy *p, const char *what, const char *m, const char *key,
+                              const pc_proxy_value *v, pc_proxy_value *out) {
+    pc_args *reply = NULL;
+    if (out) *out = pc_proxy_none();
+    int rc = pc__p_m_key_call(p, what, m, key, v, out ? &reply : NULL);
+    return rc || !out ? rc : pc__p_m_result_value(reply, out);
+}
+PYCONC_API int pc_proxy_dict_setdefault(pc_proxy *p, const char *key, pc_proxy_value dflt,
+                                        pc_proxy_value *out_value) {
+    return pc__p_m_value_call(p, "pc_proxy_dict_setdefault", "setdefault", key, &dflt,
+                              out_value);
+}
+PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value delta,
+                                  pc_proxy_value *out_value) {
+    if (delta.type != PC_ARG_INT && delta.type != PC_ARG_DOUBLE) {
+        if (out_value) *out_value = pc_proxy_none();
+        return pc__error(PC_VALUE, "TypeError: pc_proxy_dict_incr: delta is not an int or "
+                                   "float");
+    }
+    return pc__p_m_value_call(p, "pc_proxy_dict_incr", "incr", key, &delta, out_value);
+}
+
+// A batch: its calls' requests are framed into one buffer as they are
+// queued, then written while the replies are read (poll), so neither
+// socket buffer can fill up and stall both ends, whatever the sizes. The
+// server answers a connection's requests in order: reply k is call k's,
+// which its request id confirms.
+enum { PC__P_M_OUT_NONE, PC__P_M_OUT_VALUE, PC__P_M_OUT_PACK };
+
+typedef struct pc__p_m_slot {
+    char *method;
+    int out_kind;               // PC__P_M_OUT_*
+    void *out;                  // a pc_proxy_value * or a pc_args **
+    int status;
+    char *message;              // a failed call's (NULL: none)
+} pc__p_m_slot;
+
+struct pc_proxy_batch {
+    pc_proxy *proxy;            // borrowed
+    pc_connection *conn;        // the batch's own, made at the first run
+    long pid;                   // the process conn belongs to
+    pc__p_buf frames;           // the queued requests, framed
+    pc__p_m_slot *calls;
+    size_t n, cap;
+    int ran;                    // the calls hold a run's results
+    int64_t next_request;
+    size_t answered;            // calls whose replies came in the last run
+    char *lost;                 // why the others failed, when the connection did
+};
+
+PYCONC_API pc_proxy_batch *pc_proxy_batch_new(pc_proxy *p) {
+    if (!p) {
+        pc__error(PC_VALUE, "pc_proxy_batch_new: proxy is NULL");
+        return NULL;
+    }
+    pc_proxy_batch *b = (pc_proxy_batch *)pc__calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->proxy = p;
+    b->pid = pc__p_m_pid();
+    return b;
+}
+
+static void pc__p_m_batch_forget(pc_proxy_batch *b) {
+    for (size_t i = 0; i < b->n; i++) {
+        pc__free(b->calls[i].method);
+        pc__free(b->calls[i].message);
+    }
+    b->n = 0;
+    b->frames.len = 0;
+    b->frames.bad = 0;
+    b->ran = 0;
+    b->answered = 0;
+    pc__free(b->lost);
+    b->lost = NULL;
+}
+
+PYCONC_API void pc_proxy_batch_free(pc_proxy_batch *b) {
+    if (!b) return;
+    pc__p_m_batch_forget(b);
+    pc__free(b->calls);
+    pc__free(b->frames.p);
+    pc_connection_free(b->conn);
+    pc__free(b);
+}
+
+PYCONC_API size_t pc_proxy_batch_len(const pc_proxy_batch *b) { return b ? b->n : 0; }
+
+PYCONC_API int pc_proxy_batch_status(const pc_proxy_batch *b, size_t i) {
+    if (!b || i >= b->n) return pc__error(PC_VALUE, "pc_proxy_batch_status: no call %zu", i);
+    return b->calls[i].status;
+}
+
+PYCONC_API const char *pc_proxy_batch_error(const pc_proxy_batch *b, size_t i) {
+    if (!b || i >= b->n) return "";
+    if (i >= b->answered && b->lost) return b->lost;
+    return b->calls[i].message ? b->calls[i].message : "";
+}
+
+// Frame req onto the batch's buffer: a 4-byte header, then the pack as
+// pc_connection_send_args writes it.
+static int pc__p_m_batch_frame(pc_proxy_batch *b, const pc_args *req) {
+    size_t at = b->frames.len;
+    int fds[1];
+    size_t nfds = 0;
+    unsigned char h[4] = {0, 0, 0, 0};
+    pc__p_buf_put(&b->frames, h, 4);
+    pc__p_buf_u32(&b->frames, PC__ARGS_MAGIC);
+    int rc = pc__p_args_encode(req, &b->frames, fds, &nfds, NULL);
+    size_t size = b->frames.len - at - 4;
+    if (rc == PC_OK && size > PC__FRAME_LONG) rc = pc__error(PC_VALUE, "request too long");
+    if (rc) {
+        b->frames.len = at;
+        b->frames.bad = 0;
+        return rc;
+    }
+    pc__p_frame_header(b->frames.p + at, size);
+    return PC_OK;
+}
+
+// Queue a call of method with args (may be NULL); out (of out_kind) is
+// filled by the run.
+static int pc__p_m_batch_add(pc_proxy_batch *b, const char *method, const pc_args *args,
+                             int out_kind, void *out) {
+    if (b->ran) pc__p_m_batch_forget(b);        // a new batch after a run
+    if (pc__grow(&b->calls, &b->cap, b->n + 1, sizeof(pc__p_m_slot), 0)) return PC_NOMEM;
+    pc_args *req = pc_args_new();
+    char *name = pc__strdup(method);
+    int rc = req && name ? PC_OK : PC_NOMEM;
+    if (rc == PC_OK) rc = pc_args_add_int(req, b->next_request + 1);
+    if (rc == PC_OK) rc = pc_args_add_int(req, b->proxy->id);
+    if (rc == PC_OK) rc = pc_args_add_str(req, method);
+    for (size_t i = 0; rc == PC_OK && args && i < pc_args_len(args); i++)
+        rc = pc__p_m_copy_item(req, args, i);
+    if (rc == PC_OK) rc = pc__p_m_batch_frame(b, req);
+    pc_args_free(req);
+    if (rc) { pc__free(name); return rc; }
+    b->next_request++;
+    pc__p_m_slot *s = &b->calls[b->n++];
+    memset(s, 0, sizeof *s);
+    s->method = name;
+    s->out_kind = out_kind;
+    s->out = out;
+    s->status = PC_BROKEN;          // until its reply comes
+    return PC_OK;
+}
+
+// A dict call [key, value?] whose result value (if out) goes to out.
+static int pc__p_m_batch_key(pc_proxy_batch *b, const char *what, const char *m,
+                             const char *key, const pc_proxy_value *v, pc_proxy_value *out) {
+    if (!b) return pc__error(PC_VALUE, "%s: batch is NULL", what);
+    int rc = pc__p_m_check(b->proxy, "dict", what);
+    if (rc) return rc;
+    if (!key) return pc__error(PC_VALUE, "%s: key is NULL", what);
+    if (out) *out = pc_proxy_none();
+    pc_args *a = pc_args_new();
+    if (!a) return PC_NOMEM;
+    rc = pc_args_add_str(a, key);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v);
+    if (rc == PC_OK)
+        rc = pc__p_m_batch_add(b, m, a, out ? PC__P_M_OUT_VALUE : PC__P_M_OUT_NONE, out);
+    pc_args_free(a);
+    return rc;
+}
+
+PYCONC_API int pc_proxy_batch_dict_set(pc_proxy_batch *b, const char *key,
+                                       pc_proxy_value value) {
+    return pc__p_m_batch_key(b, "pc_proxy_batch_dict_set", "set", key, &value, NULL);
+}
+PYCONC_API int pc_proxy_batch_dict_get(pc_proxy_batch *b, const char *key,
+                                       const pc_proxy_value *dflt, pc_proxy_value *out_value) {
+    if (!out_value) return pc__error(PC_VALUE, "pc_proxy_batch_dict_get: out_value is NULL");
+    return pc__p_m_batch_key(b, "pc_proxy_batch_dict_get", "get", key, dflt, out_value);
+}
+PYCONC_API int pc_proxy_batch_dict_incr(pc_proxy_batch *b, const char *key,
+                                        pc_proxy_value delta, pc_proxy_value *out_value) {
+    if (delta.type != PC_ARG_INT && delta.type != PC_ARG_DOUBLE)
+        return pc__error(PC_VALUE, "TypeError: pc_proxy_batch_dict_incr: delta is not an int "
+                                   "or float");
+    return pc__p_m_batch_key(b, "pc_proxy_batch_dict_incr", "incr", key, &delta, out_value);
+}
+PYCONC_API int pc_proxy_batch_call(pc_proxy_batch *b, const char *method, const pc_args *args,
+                                   pc_args **out_results) {
+    if (!b || !method || !method[0])
+        return pc__error(PC_VALUE, "pc_proxy_batch_call: NULL batch or method");
+    if (out_results) *out_results = NULL;
+    return pc__p_m_batch_add(b, method, args, out_results ? PC__P_M_OUT_PACK : PC__P_M_OUT_NONE,
+                             out_results);
+}
+
+// Give call s the reply's results: [id, status, message, results...].
+static int pc__p_m_batch_fill(pc__p_m_slot *s, pc_args *reply) {
+    int64_t status;
+    const char *msg;
+    if (pc_args_get_int(reply, 1, &status) || pc_args_get_str(reply, 2, &msg)) {
+        pc_args_free(reply);
+        return pc__error(PC_OS, "malformed reply");
+    }
+    int rc = PC_OK;
+    if (status) {
+        s->status = status > 0 && status <= PC_OWNER_DEAD ? (int)status : PC_OS;
+        s->message = pc__strdup(msg);
+    } else if (s->out_kind == PC__P_M_OUT_VALUE) {
+        s->status = pc__p_m_result_value(reply, (pc_proxy_value *)s->out);
+        reply = NULL;
+    } else if (s->out_kind == PC__P_M_OUT_PACK) {
+        pc_args *r = pc_args_new();
+        s->status = r ? PC_OK : PC_NOMEM;
+        for (size_t i = 3; s->status == PC_OK && i < pc_args_len(reply); i++)
+            s->status = pc__p_m_copy_item(r, reply, i);
+        if (s->status) pc_args_free(r);
+        else *(pc_args **)s->out = r;
+    } else {
+        s->status = PC_OK;
+    }
+    if (s->status && !s->message) s->message = pc__strdup(pc_last_error());
+    pc_args_free(reply);
+    return rc;
+}
+
+// Write the frames while reading the replies; *out_got: calls answered.
+static int pc__p_m_batch_pump(pc_proxy_batch *b, size_t *out_got) {
+    pc_connection *c = b->conn;
+    size_t sent = 0, len = b->frames.len;
+    int64_t first = b->next_request - (int64_t)b->n + 1;
+    while (*out_got < b->n) {
+        int r = 1, w = 0, rc;
+        if (sent < len && !pc__p_conn_buffered(c) &&
+            (rc = pc__p_os_wait_rw(c->fd, 1, &r, &w)))
+            return rc;
+        if (w) {
+            ssize_t k = pc__p_os_send_some(c->fd, b->frames.p + sent, len - sent);
+            if (k < 0) return pc__os_error("send");
+            sent += (size_t)k;
+        }
+        if (!r) continue;
+        // A reply has begun (or the connection ended): the server writes it
+        // whole whatever this side is sending, so reading it cannot stall.
+        pc_args *reply = NULL;
+        int64_t rid;
+        if ((rc = pc_connection_recv_args(c, &reply))) return rc;
+        if (pc_args_get_int(reply, 0, &rid) || rid != first + (int64_t)*out_got) {
+            pc_args_free(reply);
+            return pc__error(PC_OS, "reply out of order");
+        }
+        if ((rc = pc__p_m_batch_fill(&b->calls[(*out_got)++], reply))) return rc;
+    }
+    return PC_OK;
+}
+
+// The batch's connection in this process (a fork child makes its own).
+static int pc__p_m_batch_connect(pc_proxy_batch *b) {
+    long pid = pc__p_m_pid();
+    if (b->conn && b->pid == pid) return PC_OK;
+    pc_connection_free(b->conn);
+    b->conn = NULL;
+    b->pid = pid;
+    int rc = pc__p_m_dial(b->proxy, &b->conn);
+    return rc == PC_OS || rc == PC_EOF ? pc__p_m_broken(b->proxy) : rc;
+}
+
+PYCONC_API int pc_proxy_batch_run(pc_proxy_batch *b) {
+    size_t got = 0;
+    if (!b) return pc__error(PC_VALUE, "pc_proxy_batch_run: batch is NULL");
+    if (b->ran) return pc__error(PC_RUNTIME, "pc_proxy_batch_run: already run; queue calls "
+                                             "for the next run first");
+    b->ran = 1;
+    int rc = b->n ? pc__p_m_batch_connect(b) : PC_OK;
+    if (rc == PC_OK && b->n) rc = pc__p_m_batch_pump(b, &got);
+    if (rc) {
+        if (rc != PC_NOMEM && b->conn) rc = pc__p_m_broken(b->proxy);
+        if (rc != PC_NOMEM) {           // half an exchange leaves it unusable
+            pc_connection_free(b->conn);
+            b->conn = NULL;
+        }
+        b->lost = pc__strdup(pc_last_error());     // one message for them all
+        for (size_t i = got; i < b->n; i++) b->calls[i].status = rc;
+    }
+    b->answered = got;
+    b->frames.len = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->calls[i].status)
+            return pc__error(b->calls[i].status, "batch call %zu (%s): %s", i,
+                             b->calls[i].method, pc_proxy_batch_error(b, i));
+    return PC_OK;
 }
 
 // >>I.manager: starting, connecting to and stopping a server
@@ -15955,6 +16586,22 @@ PYCONC_API int pc_proxy_callmethod(pc_proxy *p, const char *method, const pc_arg
         return pc__error(PC_VALUE, "pc_proxy_callmethod: NULL proxy or method");
     int rc = pc__p_m_call(p, method, in, out ? &reply : NULL);
     return rc || !out ? rc : pc__p_m_result_pack(reply, out);
+}
+
+// >>I.wire-serve: a server in the calling process
+PYCONC_API int pc_manager_serve_forever(const pc_manager_desc *desc) {
+    static int served;                  // the server's state is the process's one
+    if (!desc || !desc->address || !desc->address[0])
+        return pc__error(PC_VALUE, "pc_manager_serve_forever: the address is required");
+    pc_manager *m = pc__p_m_alloc(desc);    // checks the key and the family
+    if (!m) return pc_last_error_code();
+    int rc = PC_OK;
+    if (__atomic_exchange_n(&served, 1, __ATOMIC_ACQ_REL))
+        rc = pc__error(PC_RUNTIME, "pc_manager_serve_forever: this process has served already");
+    if (rc == PC_OK) rc = pc__p_m_serve(desc->address, m->family, m->authkey, m->authkey_size,
+                                        NULL, 0);
+    pc_manager_free(m);                 // made here: nothing to stop
+    return rc;
 }
 
 // >>H.entry: the program's way in, which knows every part

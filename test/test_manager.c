@@ -5,6 +5,8 @@
    on the wire, use after shutdown). This program is also the image spawned
    and forkserver children run. */
 #define PYCONC_IMPLEMENTATION
+// A small request limit, so that a case can go past it cheaply.
+#define PYCONC_MANAGER_MAX_REQUEST ((size_t)1 << 20)
 #define PYCONC_PROCESS_IMPLEMENTATION
 #include "pyconc_process.h"
 
@@ -1117,4 +1119,600 @@ TEST(registered_destroy_on_shutdown) {
     pc_manager_free(m);
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
+}
+
+// >>wire: compound dict operations, pipelined batches, the fuzzed request
+// decoder, a server in the calling process
+TEST(dict_setdefault_incr) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d, *l;
+    pc_proxy_value v;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_list(m, &l));
+    // setdefault: a missing key takes the default, a present one keeps its value
+    CHECK_OK(pc_proxy_dict_setdefault(d, "s", pc_proxy_str("first"), &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "first") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_dict_setdefault(d, "s", pc_proxy_str("second"), &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "first") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_dict_setdefault(d, "n", pc_proxy_none(), NULL));
+    CHECK_OK(pc_proxy_dict_get(d, "n", NULL, &v));
+    CHECK_EQ(v.type, PC_ARG_NONE);
+    // incr: a missing key starts at 0; int + float is a float
+    CHECK_OK(pc_proxy_dict_incr(d, "c", pc_proxy_int(5), &v));
+    CHECK(v.type == PC_ARG_INT && v.i == 5);
+    CHECK_OK(pc_proxy_dict_incr(d, "c", pc_proxy_int(-7), NULL));
+    CHECK_EQ(get_int(d, "c"), -2);
+    CHECK_OK(pc_proxy_dict_incr(d, "c", pc_proxy_double(0.5), &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == -1.5);
+    CHECK_OK(pc_proxy_dict_incr(d, "f", pc_proxy_double(0.25), &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 0.25);
+    // what is not a number: TypeError, the value stays
+    CHECK_RC(pc_proxy_dict_incr(d, "s", pc_proxy_int(1), &v), PC_VALUE);
+    CHECK_MSG(strstr(pc_last_error(), "TypeError") != NULL, "%s", pc_last_error());
+    CHECK_EQ(v.type, PC_ARG_NONE);
+    CHECK_RC(pc_proxy_dict_incr(d, "n", pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_incr(d, "c", pc_proxy_str("1"), NULL), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "TypeError") != NULL);
+    CHECK_OK(pc_proxy_dict_get(d, "s", NULL, &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "first") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_dict_set(d, "big", pc_proxy_int(INT64_MAX)));
+    CHECK_RC(pc_proxy_dict_incr(d, "big", pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "OverflowError") != NULL);
+    CHECK_EQ(get_int(d, "big"), INT64_MAX);
+    // bad input
+    CHECK_RC(pc_proxy_dict_incr(NULL, "c", pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_incr(d, NULL, pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_incr(l, "c", pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_setdefault(l, "c", pc_proxy_int(1), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_setdefault(d, "c", pc_proxy_str(NULL), NULL), PC_VALUE);
+    size_t n;
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, 5);
+    pc_proxy_free(d);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// Children increment one counter at once: no increment is lost.
+#define INCR_CHILDREN 4
+#define INCR_EACH 150
+static int child_increments(void *arg) {
+    pc_proxy *d = NULL;
+    if (pc_proxy_from_args((pc_args *)arg, 0, &d)) return 10;
+    int rc = 0;
+    for (int i = 0; i < INCR_EACH && !rc; i++) {
+        rc = pc_proxy_dict_incr(d, "hits", pc_proxy_int(1), NULL);
+        if (!rc) rc = pc_proxy_dict_setdefault(d, "first", pc_proxy_int(getpid()), NULL);
+    }
+    pc_proxy_free(d);
+    return rc ? 11 : 0;
+}
+
+static void children_increment(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    pc_manager *m = manager_on(method);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_proxy_add_to_args(a, d));
+    pc_process *kids[INCR_CHILDREN];
+    for (int i = 0; i < INCR_CHILDREN; i++) {
+        kids[i] = proc_new(method, child_increments, a, PC_DAEMON_NO);
+        CHECK_OK(pc_process_start(kids[i]));
+    }
+    pc_args_free(a);
+    long pids[INCR_CHILDREN];
+    for (int i = 0; i < INCR_CHILDREN; i++) {
+        pids[i] = pc_process_pid(kids[i]);
+        CHECK_OK(pc_process_join(kids[i], 30));
+        CHECK_EQ(pc_process_exitcode(kids[i]), 0);
+        pc_process_free(kids[i]);
+    }
+    CHECK_EQ(get_int(d, "hits"), INCR_CHILDREN * INCR_EACH);
+    int64_t first = get_int(d, "first");                // one child's, set once
+    int known = 0;
+    for (int i = 0; i < INCR_CHILDREN; i++) known |= pids[i] == first;
+    CHECK(known);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(incr_children_fork) { children_increment(PC_START_FORK); }
+TEST(incr_children_spawn) { children_increment(PC_START_SPAWN); }
+TEST(incr_children_forkserver) { children_increment(PC_START_FORKSERVER); }
+
+// 10,000 sets in one batch, read back in another; then the same batch
+// object again, with a generic call.
+#define BATCH_N 10000
+TEST(batch_sets_then_gets) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    pc_proxy_batch *b = pc_proxy_batch_new(d);
+    CHECK(b != NULL);
+    char key[32];
+    for (int i = 0; i < BATCH_N; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        CHECK_OK(pc_proxy_batch_dict_set(b, key, pc_proxy_int(i * 3)));
+    }
+    CHECK_EQ(pc_proxy_batch_len(b), BATCH_N);
+    CHECK_OK(pc_proxy_batch_run(b));
+    CHECK_RC(pc_proxy_batch_run(b), PC_RUNTIME);        // nothing queued since
+    size_t n;
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, BATCH_N);
+    static pc_proxy_value got[BATCH_N];
+    for (int i = 0; i < BATCH_N; i++) {
+        snprintf(key, sizeof key, "key%d", i);
+        CHECK_OK(pc_proxy_batch_dict_get(b, key, NULL, &got[i]));
+    }
+    CHECK_OK(pc_proxy_batch_run(b));
+    for (int i = 0; i < BATCH_N; i++) {
+        CHECK_MSG(got[i].type == PC_ARG_INT && got[i].i == i * 3, "item %d", i);
+        CHECK_EQ(pc_proxy_batch_status(b, (size_t)i), PC_OK);
+    }
+    // large values both ways: the writes go on while replies come back
+    static char big[200000];
+    memset(big, 'b', sizeof big);
+    pc_proxy_value bv[40];
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "big%d", i);
+        CHECK_OK(pc_proxy_batch_dict_set(b, key, pc_proxy_bytes(big, sizeof big)));
+        CHECK_OK(pc_proxy_batch_dict_get(b, key, NULL, &bv[i]));
+    }
+    pc_args *len_out = NULL;
+    CHECK_OK(pc_proxy_batch_call(b, "len", NULL, &len_out));
+    CHECK_OK(pc_proxy_batch_run(b));
+    for (int i = 0; i < 40; i++) {
+        CHECK(bv[i].type == PC_ARG_BYTES && bv[i].size == sizeof big);
+        CHECK(memcmp(bv[i].data, big, sizeof big) == 0);
+        pc_proxy_value_free(&bv[i]);
+    }
+    int64_t len;
+    CHECK_OK(pc_args_get_int(len_out, 0, &len));
+    CHECK_EQ(len, BATCH_N + 40);
+    pc_args_free(len_out);
+    pc_proxy_batch_free(b);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// A failing call in the middle fails only itself.
+TEST(batch_failures_are_per_call) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d, *l;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_list(m, &l));
+    pc_proxy_batch *b = pc_proxy_batch_new(d);
+    pc_proxy_value v1, v2, v3, v4;
+    pc_args *keys = NULL, *bad = NULL;
+    CHECK_OK(pc_proxy_batch_dict_set(b, "a", pc_proxy_str("x")));       // 0
+    CHECK_OK(pc_proxy_batch_dict_get(b, "missing", NULL, &v1));          // 1: KeyError
+    CHECK_OK(pc_proxy_batch_dict_incr(b, "a", pc_proxy_int(1), &v2));   // 2: TypeError
+    CHECK_OK(pc_proxy_batch_call(b, "nosuch", NULL, &bad));             // 3: no method
+    CHECK_OK(pc_proxy_batch_dict_incr(b, "n", pc_proxy_int(2), &v3));   // 4
+    CHECK_OK(pc_proxy_batch_dict_get(b, "a", NULL, &v4));                // 5
+    CHECK_OK(pc_proxy_batch_call(b, "keys", NULL, &keys));              // 6
+    CHECK_RC(pc_proxy_batch_run(b), PC_VALUE);
+    CHECK_MSG(strstr(pc_last_error(), "batch call 1 (get): KeyError") != NULL, "%s",
+              pc_last_error());
+    int want[] = {PC_OK, PC_VALUE, PC_VALUE, PC_VALUE, PC_OK, PC_OK, PC_OK};
+    for (size_t i = 0; i < 7; i++) CHECK_EQ(pc_proxy_batch_status(b, i), want[i]);
+    CHECK(strstr(pc_proxy_batch_error(b, 2), "TypeError") != NULL);
+    CHECK(strstr(pc_proxy_batch_error(b, 3), "nosuch") != NULL);
+    CHECK_EQ(strcmp(pc_proxy_batch_error(b, 0), ""), 0);
+    CHECK_RC(pc_proxy_batch_status(b, 7), PC_VALUE);
+    CHECK(v1.type == PC_ARG_NONE && v2.type == PC_ARG_NONE && bad == NULL);
+    CHECK(v3.type == PC_ARG_INT && v3.i == 2);
+    CHECK(v4.type == PC_ARG_STR && strcmp((const char *)v4.data, "x") == 0);
+    pc_proxy_value_free(&v4);
+    CHECK_EQ(pc_args_len(keys), 2);
+    pc_args_free(keys);
+    // refused when queued: nothing is sent for them
+    CHECK_RC(pc_proxy_batch_dict_set(b, NULL, pc_proxy_int(1)), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_dict_set(b, "k", pc_proxy_str(NULL)), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_dict_get(b, "k", NULL, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_dict_incr(b, "k", pc_proxy_str("1"), NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_call(b, NULL, NULL, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_dict_set(NULL, "k", pc_proxy_int(1)), PC_VALUE);
+    CHECK_RC(pc_proxy_batch_run(NULL), PC_VALUE);
+    CHECK(pc_proxy_batch_new(NULL) == NULL);
+    CHECK_EQ(pc_proxy_batch_len(b), 7);                 // the run's calls stay readable
+    pc_proxy_batch *lb = pc_proxy_batch_new(l);         // a list's batch: generic calls
+    CHECK_OK(pc_proxy_batch_run(lb));                   // an empty batch
+    CHECK_RC(pc_proxy_batch_dict_set(lb, "k", pc_proxy_int(1)), PC_VALUE);
+    pc_args *item = pc_args_new();
+    CHECK_OK(pc_args_add_int(item, PC_ARG_INT));
+    CHECK_OK(pc_args_add_int(item, 9));
+    for (int i = 0; i < 3; i++) CHECK_OK(pc_proxy_batch_call(lb, "append", item, NULL));
+    pc_args_free(item);
+    CHECK_OK(pc_proxy_batch_run(lb));
+    size_t n;
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 3);
+    pc_proxy_batch_free(lb);
+    pc_proxy_batch_free(b);
+    pc_proxy_batch_free(NULL);
+    pc_proxy_free(d);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// The server is SIGKILLed while a batch runs: the calls it answered keep
+// their results, the rest are PC_BROKEN, at once.
+typedef struct batch_killer {
+    pc_proxy *watch;
+    pc_process *server;
+    double killed_at;
+    int rc;
+} batch_killer;
+
+static int kill_server_midway(void *arg) {
+    batch_killer *k = (batch_killer *)arg;
+    pc_proxy_value v = pc_proxy_none();
+    // the batch sets k0 to i for i = 0, 100, 200 ...: kill once it is past 20000
+    while ((k->rc = pc_proxy_dict_get(k->watch, "k0", NULL, &v)) == PC_OK &&
+           (v.type != PC_ARG_INT || v.i < 20000)) {}
+    k->killed_at = pc_monotonic();
+    return pc_process_kill(k->server);
+}
+
+TEST(batch_server_killed) {
+    int fds = fds_after_warm_up(PC_START_FORK);
+    enum { N = 150000 };
+    for (int round = 0; round < 2; round++) {
+        pc_manager *m = manager_on(PC_START_FORK);
+        batch_killer k = {NULL, m->server, 0, 0};
+        pc_proxy *d;
+        CHECK_OK(pc_manager_dict(m, &d));
+        CHECK_OK(pc_manager_dict(m, &k.watch));
+        k.watch->id = d->id;                            // a second proxy to the same dict
+        CHECK_OK(pc_proxy_dict_set(d, "k0", pc_proxy_int(-1)));
+        pc_proxy_batch *b = pc_proxy_batch_new(d);
+        char key[32];
+        for (int i = 0; i < N; i++) {
+            snprintf(key, sizeof key, "k%d", i % 100);
+            CHECK_OK(pc_proxy_batch_dict_set(b, key, pc_proxy_int(i)));
+        }
+        pc_thread *t = pc_thread_new(&(pc_thread_desc){.target = kill_server_midway, .arg = &k});
+        CHECK_OK(pc_thread_start(t));
+        CHECK_RC(pc_proxy_batch_run(b), PC_BROKEN);
+        double done = pc_monotonic();
+        CHECK_OK(pc_thread_join(t, PC_FOREVER));
+        pc_thread_free(t);
+        CHECK_OK(k.rc);
+        CHECK_MSG(done - k.killed_at < 2.0, "%.3f s after the kill", done - k.killed_at);
+        size_t ok = 0;
+        while (ok < N && pc_proxy_batch_status(b, ok) == PC_OK) ok++;
+        // replies wait in the server's buffer up to 64 KiB: fewer than 10000
+        CHECK_MSG(ok >= 10000 && ok < N, "%zu calls answered", ok);
+        for (size_t i = ok; i < N; i++) CHECK_EQ(pc_proxy_batch_status(b, i), PC_BROKEN);
+        CHECK(strstr(pc_proxy_batch_error(b, N - 1), "gone") != NULL);
+        CHECK_OK(pc_process_join(m->server, 30));
+        pc_proxy_batch_free(b);
+        pc_proxy_free(d);
+        pc_proxy_free(k.watch);
+        pc_manager_free(m);
+    }
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// >>wire fuzz: random and mutated requests on a raw connection; after
+// each, the server answers a good request. The random stream starts from a
+// fixed value, or from PCT_FUZZ_STATE (printed, so a failure can be re-run).
+static uint64_t fuzz_state;
+static uint64_t fuzz_next(void) {            // xorshift64*
+    fuzz_state ^= fuzz_state >> 12;
+    fuzz_state ^= fuzz_state << 25;
+    fuzz_state ^= fuzz_state >> 27;
+    return fuzz_state * 2685821657736338717ull;
+}
+static size_t fuzz_below(size_t n) { return n ? (size_t)(fuzz_next() % n) : 0; }
+
+static pc_connection *raw_client(pc_manager *m) {
+    size_t keylen;
+    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_manager_address(m);
+    cd.authkey = key;
+    cd.authkey_size = keylen;
+    pc_connection *c = NULL;
+    CHECK_OK(pc_client(&cd, &c));
+    return c;
+}
+
+// A request as the server reads it: the pack's message bytes (b owns them).
+static void fuzz_request(pc__p_buf *b, int64_t dict_id) {
+    static const char *const methods[] = {
+        "get", "set", "pop", "update", "keys", "del", "contains", "len", "clear", "setdefault",
+        "incr", "append", "extend", "reverse", "create", "nosuch", "", "get\xff",
+    };
+    static const char *const typeids[] = {"dict", "list", "nosuch", ""};
+    int64_t ids[] = {0, dict_id, dict_id + 1, 999, -1, INT64_MIN};
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_int(a, (int64_t)fuzz_next()));
+    CHECK_OK(pc_args_add_int(a, ids[fuzz_below(6)]));
+    const char *m = methods[fuzz_below(sizeof methods / sizeof methods[0])];
+    CHECK_OK(pc_args_add_str(a, m));
+    if (strcmp(m, "create") == 0) CHECK_OK(pc_args_add_str(a, typeids[fuzz_below(4)]));
+    if (fuzz_below(2)) {                        // well formed: a dict call [key, value]
+        pc_args_free(a);
+        a = pc_args_new();
+        static const char *const dict_methods[] = {"get", "set", "setdefault", "incr", "pop",
+                                                   "contains", "len", "keys"};
+        CHECK_OK(pc_args_add_int(a, (int64_t)fuzz_next()));
+        CHECK_OK(pc_args_add_int(a, dict_id));
+        CHECK_OK(pc_args_add_str(a, dict_methods[fuzz_below(8)]));
+        CHECK_OK(pc_args_add_str(a, fuzz_below(2) ? "ka" : "kb"));
+        if (fuzz_below(2)) {
+            CHECK_OK(pc_args_add_int(a, PC_ARG_INT));
+            CHECK_OK(pc_args_add_int(a, (int64_t)fuzz_below(100)));
+        } else {
+            CHECK_OK(pc_args_add_int(a, PC_ARG_STR));
+            CHECK_OK(pc_args_add_str(a, "v"));
+        }
+    }
+    size_t n = fuzz_below(6);
+    for (size_t i = 0; i < n; i++) {
+        char s[8] = "k";
+        s[1] = (char)('a' + fuzz_below(3));
+        switch (fuzz_below(6)) {
+        case 0: CHECK_OK(pc_args_add_int(a, (int64_t)fuzz_below(8) - 2)); break;  // types too
+        case 1: CHECK_OK(pc_args_add_int(a, (int64_t)fuzz_next())); break;
+        case 2: CHECK_OK(pc_args_add_double(a, (double)(int64_t)fuzz_next() / 7.0)); break;
+        case 3: CHECK_OK(pc_args_add_bytes(a, s, fuzz_below(3))); break;
+        default: CHECK_OK(pc_args_add_str(a, s)); break;
+        }
+    }
+    int fds[1];
+    size_t nfds = 0;
+    memset(b, 0, sizeof *b);
+    pc__p_buf_u32(b, PC__ARGS_MAGIC);
+    CHECK_OK(pc__p_args_encode(a, b, fds, &nfds, NULL));
+    pc_args_free(a);
+}
+
+// Spoil a request: flip bytes, truncate it, write huge lengths or wrong
+// types over it, or replace it with random bytes.
+static void fuzz_mutate(pc__p_buf *b) {
+    uint64_t huge[] = {UINT64_MAX, (uint64_t)1 << 62, (uint64_t)PTRDIFF_MAX, 0x7fffffff, 1u << 20};
+    switch (fuzz_below(6)) {
+    case 0: break;                                  // valid, garbage arguments
+    case 1:
+        for (size_t k = 1 + fuzz_below(4); k; k--)
+            b->p[fuzz_below(b->len)] ^= (unsigned char)(1u << fuzz_below(8));
+        break;
+    case 2: b->len = fuzz_below(b->len); break;
+    case 3: {
+        size_t at = fuzz_below(b->len > 8 ? b->len - 8 : 1);
+        uint64_t h = huge[fuzz_below(5)];
+        if (b->len >= 8) memcpy(b->p + at, &h, 8);
+        break;
+    }
+    case 4:
+        if (b->len > 8) {
+            size_t at = 8 + fuzz_below(b->len - 8);
+            b->p[at] = (unsigned char)fuzz_below(40);   // an item's type, or what follows
+        }
+        break;
+    default:
+        b->len = fuzz_below(48);
+        for (size_t i = 0; i < b->len; i++) {
+            if (i >= b->cap) pc__p_buf_u8(b, 0);
+            b->p[i] = (unsigned char)fuzz_next();
+        }
+        break;
+    }
+}
+
+static void fuzz_good_request(pc_connection *c, int64_t dict_id, int64_t rid) {
+    pc_args *req = pc_args_new(), *reply;
+    int64_t got_rid, status, n;
+    CHECK_OK(pc_args_add_int(req, rid));
+    CHECK_OK(pc_args_add_int(req, dict_id));
+    CHECK_OK(pc_args_add_str(req, "len"));
+    CHECK_OK(pc_connection_send_args(c, req));
+    pc_args_free(req);
+    CHECK_OK(pc_connection_recv_args(c, &reply));
+    CHECK_OK(pc_args_get_int(reply, 0, &got_rid));
+    CHECK_OK(pc_args_get_int(reply, 1, &status));
+    CHECK_OK(pc_args_get_int(reply, 3, &n));
+    CHECK(got_rid == rid && status == 0 && n >= 0);
+    pc_args_free(reply);
+}
+
+// A frame that lies about its length (more than follows, or past any
+// limit), on a connection of its own: the server ends that connection only.
+static void fuzz_lying_frame(pc_manager *m) {
+    pc_connection *c = raw_client(m);
+    unsigned char frame[64];
+    size_t n = 4 + fuzz_below(40);
+    for (size_t i = 0; i < n; i++) frame[i] = (unsigned char)fuzz_next();
+    uint32_t lens[] = {0x7fffffffu, 0x00100001u, 0xfffffff0u, 0xffffffffu, 0x40u};
+    uint32_t len = lens[fuzz_below(5)];
+    for (int i = 0; i < 4; i++) frame[i] = (unsigned char)(len >> (24 - 8 * i));
+    if (len == 0xffffffffu && n >= 12) memset(frame + 4, 0x7f, 8);   // 8-byte form, huge
+    CHECK_EQ(write(pc_connection_fileno(c), frame, n), (ssize_t)n);
+    pc_connection_free(c);
+}
+
+TEST(fuzz_request_decoder) {
+    int fds = count_fds();
+    const char *env = getenv("PCT_FUZZ_STATE");
+    fuzz_state = env ? strtoull(env, NULL, 0) : 0x9e3779b97f4a7c15ull;
+    if (!fuzz_state) fuzz_state = 1;
+    printf("fuzz state 0x%llx (PCT_FUZZ_STATE)\n", (unsigned long long)fuzz_state);
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    pc_proxy_value v;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_proxy_dict_set(d, "ka", pc_proxy_int(1)));
+    pc_connection *c = raw_client(m);
+    int answered[PC_OWNER_DEAD + 1] = {0};
+    for (int i = 0; i < 3000; i++) {
+        pc__p_buf b;
+        fuzz_request(&b, d->id);
+        fuzz_mutate(&b);
+        CHECK_OK(pc_connection_send_bytes(c, b.p, 0, b.len));
+        pc__free(b.p);
+        pc_args *reply;
+        int64_t status;
+        CHECK_OK(pc_connection_recv_args(c, &reply));       // every frame is answered
+        CHECK_OK(pc_args_get_int(reply, 1, &status));
+        CHECK(status >= 0 && status <= PC_OWNER_DEAD);
+        answered[status]++;
+        pc_args_free(reply);
+        fuzz_good_request(c, d->id, i + 1);
+        if (i % 100 == 0) fuzz_lying_frame(m);
+    }
+    pc_connection_free(c);
+    printf("3000 frames: %d served, %d refused with PC_VALUE, %d other errors\n", answered[0],
+           answered[PC_VALUE], 3000 - answered[0] - answered[PC_VALUE]);
+    CHECK(answered[0] > 200 && answered[PC_VALUE] > 1000);    // both paths taken
+    CHECK(pc_process_is_alive(m->server));
+    CHECK_OK(pc_proxy_dict_get(d, "zz", &(pc_proxy_value){.type = PC_ARG_INT}, &v));
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// The server's high-water mark of resident memory, in KiB.
+static long server_hwm_kib(pc_process *server) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", pc_process_pid(server));
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) kib = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kib;
+}
+
+// A request over PYCONC_MANAGER_MAX_REQUEST (1 MiB here) is answered
+// PC_VALUE and read past without being held; the connection stays usable.
+TEST(oversized_requests) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    size_t big_size = (size_t)3 << 20;
+    char *big = (char *)calloc(1, big_size);
+    CHECK(big != NULL);
+    CHECK_RC(pc_proxy_dict_set(d, "big", pc_proxy_bytes(big, big_size)), PC_VALUE);
+    CHECK_MSG(strstr(pc_last_error(), "over the manager's limit") != NULL, "%s", pc_last_error());
+    CHECK_OK(pc_proxy_dict_set(d, "small", pc_proxy_int(1)));      // same connection
+    // in a batch: that call alone fails
+    pc_proxy_batch *b = pc_proxy_batch_new(d);
+    CHECK_OK(pc_proxy_batch_dict_set(b, "a", pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_batch_dict_set(b, "big", pc_proxy_bytes(big, big_size)));
+    CHECK_OK(pc_proxy_batch_dict_set(b, "c", pc_proxy_int(3)));
+    CHECK_RC(pc_proxy_batch_run(b), PC_VALUE);
+    CHECK(pc_proxy_batch_status(b, 0) == PC_OK && pc_proxy_batch_status(b, 1) == PC_VALUE &&
+          pc_proxy_batch_status(b, 2) == PC_OK);
+    pc_proxy_batch_free(b);
+    // a frame announcing 2^40 bytes, 48 MiB of which come: never held
+    long before = server_hwm_kib(m->server);
+    pc_connection *c = raw_client(m);
+    unsigned char h[12] = {0xff, 0xff, 0xff, 0xff, 0, 0, 1, 0, 0, 0, 0, 0};
+    CHECK_EQ(write(pc_connection_fileno(c), h, 12), 12);
+    for (int i = 0; i < 16; i++)
+        CHECK_EQ(write(pc_connection_fileno(c), big, big_size), (ssize_t)big_size);
+    long after = server_hwm_kib(m->server);
+    CHECK_MSG(before > 0 && after - before < 16 * 1024, "server grew from %ld to %ld KiB",
+              before, after);
+    pc_connection_free(c);
+    CHECK_OK(pc_proxy_dict_set(d, "alive", pc_proxy_int(1)));
+    CHECK_EQ(get_int(d, "alive"), 1);
+    CHECK(pc_process_is_alive(m->server));
+    free(big);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// >>wire serve_forever: a server in a process of the program's own
+static int child_serves(void *arg) {
+    const char *addr;
+    if (pc_args_get_str((pc_args *)arg, 0, &addr)) return 10;
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = addr;
+    md.authkey = "remote-key";
+    md.authkey_size = 10;
+    int rc = pc_manager_serve_forever(&md);
+    int again = pc_manager_serve_forever(&md);
+    return rc == PC_OK && again == PC_RUNTIME ? 0 : 11;
+}
+
+static void serve_forever_on(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    char addr[64];
+    snprintf(addr, sizeof addr, "@pyconc-test-serve-%d-%d", (int)getpid(), (int)method);
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_str(a, addr));
+    pc_process *p = proc_new(method, child_serves, a, PC_DAEMON_NO);
+    pc_args_free(a);
+    CHECK_OK(pc_process_start(p));
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = addr;
+    md.authkey = "remote-key";
+    md.authkey_size = 10;
+    pc_manager *m = NULL;
+    for (double t0 = pc_monotonic(); !m && pc_monotonic() - t0 < 20; pc_sleep(0.01))
+        m = pc_manager_connect(&md);                    // until it listens
+    CHECK_MSG(m != NULL, "%s", pc_last_error());
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_proxy_dict_set(d, "where", pc_proxy_int(pc_process_pid(p))));
+    CHECK_OK(pc_proxy_dict_incr(d, "n", pc_proxy_int(2), NULL));
+    CHECK_EQ(get_int(d, "where"), pc_process_pid(p));
+    md.authkey = "wrong-key!";
+    CHECK(pc_manager_connect(&md) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_AUTH);
+    CHECK_EQ(get_int(d, "n"), 2);                       // still serving
+    pc__p_m_request_stop(m);
+    CHECK_OK(pc_process_join(p, 30));
+    CHECK_EQ(pc_process_exitcode(p), 0);
+    pc_process_free(p);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(serve_forever_fork) { serve_forever_on(PC_START_FORK); }
+TEST(serve_forever_spawn) { serve_forever_on(PC_START_SPAWN); }
+TEST(serve_forever_forkserver) { serve_forever_on(PC_START_FORKSERVER); }
+
+TEST(serve_forever_bad_input) {
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    CHECK_RC(pc_manager_serve_forever(NULL), PC_VALUE);
+    CHECK_RC(pc_manager_serve_forever(&md), PC_VALUE);          // no address
+    CHECK(strstr(pc_last_error(), "address") != NULL);
+    md.address = "@pyconc-test-serve-bad";
+    md.authkey = "k";                                           // 0 bytes of it
+    CHECK_RC(pc_manager_serve_forever(&md), PC_VALUE);
+    md.authkey = NULL;
+    md.address = "/nonexistent/dir/sock";
+    CHECK_RC(pc_manager_serve_forever(&md), PC_OS);             // cannot listen there
 }
