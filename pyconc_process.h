@@ -15742,13 +15742,20 @@ static int pc__p_m_result_value(const pc_proxy *p, pc_args *reply, pc_proxy_valu
     return PC_OK;
 }
 
+// A key call (with a value, may be NULL) whose result, a value, goes to out
+// (may be NULL).
+static int pc__p_m_key_value_call(pc_proxy *p, const char *what, const char *m, const char *key,
+                                  const pc_proxy_value *v, pc_proxy_value *out) {
+    pc_args *reply = NULL;
+    if (out) *out = pc_proxy_none();
+    int rc = pc__p_m_key_call(p, what, m, key, v, out ? &reply : NULL);
+    return rc || !out ? rc : pc__p_m_result_value(p, reply, out);
+}
+
 static int pc__p_m_get_value(pc_proxy *p, const char *what, const char *m, const char *key,
                            const pc_proxy_value *dflt, pc_proxy_value *out) {
-    pc_args *reply = NULL;
     if (!out) return pc__error(PC_VALUE, "%s: out_value is NULL", what);
-    *out = pc_proxy_none();
-    int rc = pc__p_m_key_call(p, what, m, key, dflt, &reply);
-    return rc ? rc : pc__p_m_result_value(p, reply, out);
+    return pc__p_m_key_value_call(p, what, m, key, dflt, out);
 }
 
 PYCONC_API int pc_proxy_dict_set(pc_proxy *p, const char *key, pc_proxy_value value) {
@@ -15901,18 +15908,10 @@ bad:
 }
 
 // >>I.wire-proxy: compound dict calls, and batches of pipelined calls
-// A key call with a value whose result (a value) goes to out (may be NULL).
-static int pc__p_m_value_call(pc_proxy *p, const char *what, const char *m, const char *key,
-                              const pc_proxy_value *v, pc_proxy_value *out) {
-    pc_args *reply = NULL;
-    if (out) *out = pc_proxy_none();
-    int rc = pc__p_m_key_call(p, what, m, key, v, out ? &reply : NULL);
-    return rc || !out ? rc : pc__p_m_result_value(reply, out);
-}
 PYCONC_API int pc_proxy_dict_setdefault(pc_proxy *p, const char *key, pc_proxy_value dflt,
                                         pc_proxy_value *out_value) {
-    return pc__p_m_value_call(p, "pc_proxy_dict_setdefault", "setdefault", key, &dflt,
-                              out_value);
+    return pc__p_m_key_value_call(p, "pc_proxy_dict_setdefault", "setdefault", key, &dflt,
+                                  out_value);
 }
 PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value delta,
                                   pc_proxy_value *out_value) {
@@ -15921,7 +15920,7 @@ PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value d
         return pc__error(PC_VALUE, "TypeError: pc_proxy_dict_incr: delta is not an int or "
                                    "float");
     }
-    return pc__p_m_value_call(p, "pc_proxy_dict_incr", "incr", key, &delta, out_value);
+    return pc__p_m_key_value_call(p, "pc_proxy_dict_incr", "incr", key, &delta, out_value);
 }
 
 // A batch: its calls' requests are framed into one buffer as they are
@@ -16059,7 +16058,7 @@ static int pc__p_m_batch_key(pc_proxy_batch *b, const char *what, const char *m,
     pc_args *a = pc_args_new();
     if (!a) return PC_NOMEM;
     rc = pc_args_add_str(a, key);
-    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v, b->proxy);
     if (rc == PC_OK)
         rc = pc__p_m_batch_add(b, m, a, out ? PC__P_M_OUT_VALUE : PC__P_M_OUT_NONE, out);
     pc_args_free(a);
@@ -16092,7 +16091,7 @@ PYCONC_API int pc_proxy_batch_call(pc_proxy_batch *b, const char *method, const 
 }
 
 // Give call s the reply's results: [id, status, message, results...].
-static int pc__p_m_batch_fill(pc__p_m_slot *s, pc_args *reply) {
+static int pc__p_m_batch_fill(const pc_proxy *p, pc__p_m_slot *s, pc_args *reply) {
     int64_t status;
     const char *msg;
     if (pc_args_get_int(reply, 1, &status) || pc_args_get_str(reply, 2, &msg)) {
@@ -16104,7 +16103,7 @@ static int pc__p_m_batch_fill(pc__p_m_slot *s, pc_args *reply) {
         s->status = status > 0 && status <= PC_OWNER_DEAD ? (int)status : PC_OS;
         s->message = pc__strdup(msg);
     } else if (s->out_kind == PC__P_M_OUT_VALUE) {
-        s->status = pc__p_m_result_value(reply, (pc_proxy_value *)s->out);
+        s->status = pc__p_m_result_value(p, reply, (pc_proxy_value *)s->out);
         reply = NULL;
     } else if (s->out_kind == PC__P_M_OUT_PACK) {
         pc_args *r = pc_args_new();
@@ -16146,7 +16145,7 @@ static int pc__p_m_batch_pump(pc_proxy_batch *b, size_t *out_got) {
             pc_args_free(reply);
             return pc__error(PC_OS, "reply out of order");
         }
-        if ((rc = pc__p_m_batch_fill(&b->calls[(*out_got)++], reply))) return rc;
+        if ((rc = pc__p_m_batch_fill(b->proxy, &b->calls[(*out_got)++], reply))) return rc;
     }
     return PC_OK;
 }

@@ -1,7 +1,7 @@
 // tour: connecting to that server with the authkey: a dict, a batch, a wrong key
 /* The docs' remote manager, client side, in C.
 
-       m = BaseManager(address=('127.0.0.1', 50029), authkey=key)
+       m = BaseManager(address=('127.0.0.1', 50030), authkey=key)
        m.connect()
        d = m.dict()
 
@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "client: no key in %s\n", argv[1]);
         return 2;
     }
-    snprintf(address, sizeof address, "127.0.0.1:%s", argc > 2 ? argv[2] : "50029");
+    snprintf(address, sizeof address, "127.0.0.1:%s", argc > 2 ? argv[2] : "50030");
     pc_manager_desc md;
     memset(&md, 0, sizeof md);
     md.address = address;
