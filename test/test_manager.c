@@ -548,3 +548,100 @@ TEST(owner_exit_stops_server) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// >>sync: locks, semaphores, events, conditions, barriers and queues
+static pc_thread *thread_go(int (*fn)(void *), void *arg) {
+    pc_thread_desc td;
+    memset(&td, 0, sizeof td);
+    td.target = fn;
+    td.arg = arg;
+    pc_thread *t = pc_thread_new(&td);
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    return t;
+}
+
+static void thread_end(pc_thread *t) {
+    CHECK_OK(pc_thread_join(t, PC_FOREVER));
+    pc_thread_free(t);
+}
+
+// A thread's call and what it gave.
+typedef struct sync_call {
+    pc_proxy *p;
+    double timeout;
+    int started;                // atomic: about to call
+    int rc;
+    int64_t n;
+} sync_call;
+
+static void mark_started(sync_call *c) { __atomic_store_n(&c->started, 1, __ATOMIC_RELEASE); }
+static void await_started(sync_call *c) {
+    while (!__atomic_load_n(&c->started, __ATOMIC_ACQUIRE)) pc_sleep(0.001);
+}
+
+static int t_event_wait(void *arg) {
+    sync_call *c = (sync_call *)arg;
+    mark_started(c);
+    c->rc = pc_proxy_event_wait(c->p, c->timeout);
+    return 0;
+}
+
+// Thread A waits on an Event through a proxy while thread B sets it
+// through the same proxy: each thread has its own connection, so the set
+// is not queued behind the wait.
+TEST(sync_threads_own_connections) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *e;
+    CHECK_OK(pc_manager_event(m, &e));
+    for (int round = 0; round < 5; round++) {
+        sync_call c = {e, 5.0, 0, -1, 0};
+        CHECK_OK(pc_proxy_event_clear(e));
+        pc_thread *a = thread_go(t_event_wait, &c);
+        await_started(&c);
+        double t0 = pc_monotonic();
+        CHECK_OK(pc_proxy_event_set(e));
+        thread_end(a);
+        CHECK_RC(c.rc, PC_OK);
+        CHECK(pc_monotonic() - t0 < 4.0);
+    }
+    pc_proxy_free(e);           // closes both threads' connections
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+static int t_barrier_wait(void *arg) {
+    sync_call *c = (sync_call *)arg;
+    mark_started(c);
+    c->rc = pc_proxy_barrier_wait(c->p, c->timeout, &c->n);
+    return 0;
+}
+
+// The same with an observable waiter: while a thread waits at a barrier,
+// another asks the same proxy how many wait, then completes the barrier.
+TEST(sync_barrier_same_proxy) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *b;
+    CHECK_OK(pc_manager_barrier(m, 2, &b));
+    for (int round = 0; round < 20; round++) {
+        sync_call c = {b, 5.0, 0, -1, -1};
+        pc_thread *a = thread_go(t_barrier_wait, &c);
+        int64_t n = 0;
+        double t0 = pc_monotonic();
+        while (n == 0 && pc_monotonic() - t0 < 10) CHECK_OK(pc_proxy_barrier_n_waiting(b, &n));
+        CHECK_EQ(n, 1);
+        int64_t mine = -1;
+        CHECK_OK(pc_proxy_barrier_wait(b, 5.0, &mine));
+        thread_end(a);
+        CHECK_RC(c.rc, PC_OK);
+        CHECK_EQ(c.n, 0);
+        CHECK_EQ(mine, 1);
+    }
+    pc_proxy_free(b);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
