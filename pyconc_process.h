@@ -14666,7 +14666,7 @@ static int pc__p_m_sync_call(pc__p_m_obj *o, const char *m, const pc_args *req,
 // Python's BaseProxy keeps one per thread), so that a call that blocks in
 // the server (a lock's acquire, a queue's get) holds up no other thread.
 typedef struct pc__p_m_conn {
-    unsigned long thread;       // pc_thread_get_ident of its one user
+    uint64_t thread;            // its one user's pc__p_token (a later thread never has it)
     pc_connection *conn;        // NULL until its first call, or after a broken one
     int64_t next_request;
 } pc__p_m_conn;
@@ -14751,7 +14751,7 @@ static int pc__p_m_connect(pc_proxy *p, pc__p_m_conn **out) {
         pc__p_m_drop_conns(p);
         __atomic_store_n(&p->pid, pid, __ATOMIC_RELEASE);
     }
-    unsigned long me = pc_thread_get_ident();
+    uint64_t me = pc__p_token();
     pc__p_m_conn *c = NULL;
     int rc = PC_OK;
     pc_lock_acquire(&p->lock, PC_FOREVER);

@@ -645,3 +645,313 @@ TEST(sync_barrier_same_proxy) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+static int t_lock_acquire(void *arg) {
+    sync_call *c = (sync_call *)arg;
+    mark_started(c);
+    c->rc = pc_proxy_lock_acquire(c->p, c->timeout);
+    return 0;
+}
+
+static int t_lock_release(void *arg) {
+    sync_call *c = (sync_call *)arg;
+    c->rc = pc_proxy_lock_release(c->p);
+    return 0;
+}
+
+TEST(sync_lock_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *l, *r;
+    CHECK_OK(pc_manager_lock(m, &l));
+    CHECK_OK(pc_manager_rlock(m, &r));
+    // Lock: not re-entrant; any thread may release it
+    CHECK_OK(pc_proxy_lock_acquire(l, 0));
+    CHECK_RC(pc_proxy_lock_acquire(l, 0), PC_TIMEOUT);
+    CHECK_RC(pc_proxy_lock_acquire(l, 0.05), PC_TIMEOUT);
+    sync_call c = {l, 0, 0, -1, 0};
+    thread_end(thread_go(t_lock_release, &c));
+    CHECK_RC(c.rc, PC_OK);
+    CHECK_RC(pc_proxy_lock_release(l), PC_RUNTIME);
+    CHECK(strstr(pc_last_error(), "release unlocked lock") != NULL);
+    CHECK_OK(pc_proxy_lock_acquire(l, PC_FOREVER));
+    CHECK_OK(pc_proxy_lock_release(l));
+    CHECK_OK(pc_proxy_lock_acquire(l, -3.0));         // any negative: no limit
+    CHECK_OK(pc_proxy_lock_release(l));
+    // RLock: its holder takes it again; only the holder releases it
+    CHECK_OK(pc_proxy_lock_acquire(r, 0));
+    CHECK_OK(pc_proxy_lock_acquire(r, 0));
+    sync_call o = {r, 0, 0, -1, 0};
+    thread_end(thread_go(t_lock_acquire, &o));
+    CHECK_RC(o.rc, PC_TIMEOUT);
+    o.rc = -1;
+    thread_end(thread_go(t_lock_release, &o));
+    CHECK_RC(o.rc, PC_RUNTIME);
+    CHECK_OK(pc_proxy_lock_release(r));
+    CHECK_OK(pc_proxy_lock_release(r));
+    CHECK_RC(pc_proxy_lock_release(r), PC_RUNTIME);
+    o.rc = -1;
+    thread_end(thread_go(t_lock_acquire, &o));  // a thread that ends holding it: its
+    CHECK_RC(o.rc, PC_OK);                      // connection holds it until pc_proxy_free
+    for (int i = 0; i < 3; i++) {               // later threads (whatever their ids) do not
+        o.rc = -1;
+        thread_end(thread_go(t_lock_acquire, &o));
+        CHECK_RC(o.rc, PC_TIMEOUT);
+    }
+    // a waiter gets the lock when the holder lets go
+    CHECK_OK(pc_proxy_lock_acquire(l, 0));
+    for (int round = 0; round < 10; round++) {
+        sync_call w = {l, 10.0, 0, -1, 0};
+        pc_thread *t = thread_go(t_lock_acquire, &w);
+        await_started(&w);
+        CHECK_OK(pc_proxy_lock_release(l));
+        thread_end(t);
+        CHECK_RC(w.rc, PC_OK);                        // now held by w's connection
+    }
+    CHECK_OK(pc_proxy_lock_release(l));
+    pc_proxy_free(l);
+    pc_proxy_free(r);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(sync_semaphore_event_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *s, *b, *e;
+    CHECK_OK(pc_manager_semaphore(m, 2, &s));
+    CHECK_OK(pc_manager_bounded_semaphore(m, 1, &b));
+    CHECK_OK(pc_manager_event(m, &e));
+    CHECK_OK(pc_proxy_semaphore_acquire(s, 0));
+    CHECK_OK(pc_proxy_semaphore_acquire(s, 0));
+    CHECK_RC(pc_proxy_semaphore_acquire(s, 0.05), PC_TIMEOUT);
+    CHECK_OK(pc_proxy_semaphore_release(s));
+    CHECK_OK(pc_proxy_semaphore_release(s));
+    CHECK_OK(pc_proxy_semaphore_release(s));          // a Semaphore has no bound
+    for (int i = 0; i < 3; i++) CHECK_OK(pc_proxy_semaphore_acquire(s, 0));
+    CHECK_RC(pc_proxy_semaphore_acquire(s, 0), PC_TIMEOUT);
+    CHECK_RC(pc_proxy_semaphore_release(b), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "ValueError") != NULL);
+    CHECK_OK(pc_proxy_semaphore_acquire(b, 0));
+    CHECK_RC(pc_proxy_semaphore_acquire(b, 0), PC_TIMEOUT);
+    CHECK_OK(pc_proxy_semaphore_release(b));
+    int set = -1;
+    CHECK_OK(pc_proxy_event_is_set(e, &set));
+    CHECK_EQ(set, 0);
+    CHECK_RC(pc_proxy_event_wait(e, 0), PC_TIMEOUT);
+    CHECK_RC(pc_proxy_event_wait(e, 0.05), PC_TIMEOUT);
+    CHECK_OK(pc_proxy_event_set(e));
+    CHECK_OK(pc_proxy_event_is_set(e, &set));
+    CHECK_EQ(set, 1);
+    CHECK_OK(pc_proxy_event_wait(e, PC_FOREVER));
+    CHECK_OK(pc_proxy_event_wait(e, 0));
+    CHECK_OK(pc_proxy_event_clear(e));
+    CHECK_RC(pc_proxy_event_wait(e, 0), PC_TIMEOUT);
+    // many waiters: set wakes them all
+    sync_call w[4];
+    pc_thread *t[4];
+    for (int i = 0; i < 4; i++) {
+        sync_call c = {e, 10.0, 0, -1, 0};
+        w[i] = c;
+        t[i] = thread_go(t_event_wait, &w[i]);
+    }
+    for (int i = 0; i < 4; i++) await_started(&w[i]);
+    CHECK_OK(pc_proxy_event_set(e));
+    for (int i = 0; i < 4; i++) {
+        thread_end(t[i]);
+        CHECK_RC(w[i].rc, PC_OK);
+    }
+    pc_proxy_free(s);
+    pc_proxy_free(b);
+    pc_proxy_free(e);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+static int flag_up;             // atomic: what the condition's predicate reads
+static int flag_is_up(void *ctx) { (void)ctx; return __atomic_load_n(&flag_up, __ATOMIC_ACQUIRE); }
+
+static int t_condition_wait_for(void *arg) {
+    sync_call *c = (sync_call *)arg;
+    int rc = pc_proxy_condition_acquire(c->p, PC_FOREVER);
+    mark_started(c);
+    if (rc == PC_OK) rc = pc_proxy_condition_wait_for(c->p, flag_is_up, NULL, c->timeout);
+    c->rc = rc;
+    if (rc == PC_OK || rc == PC_TIMEOUT) pc_proxy_condition_release(c->p);
+    return 0;
+}
+
+TEST(sync_condition_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *c;
+    CHECK_OK(pc_manager_condition(m, &c));
+    CHECK_RC(pc_proxy_condition_notify(c, 1), PC_RUNTIME);
+    CHECK_RC(pc_proxy_condition_notify_all(c), PC_RUNTIME);
+    CHECK_RC(pc_proxy_condition_wait(c, 0), PC_RUNTIME);
+    CHECK(strstr(pc_last_error(), "un-acquired") != NULL);
+    CHECK_RC(pc_proxy_condition_release(c), PC_RUNTIME);
+    CHECK_OK(pc_proxy_condition_acquire(c, 0));
+    CHECK_OK(pc_proxy_condition_acquire(c, 0));      // its lock is an RLock
+    CHECK_RC(pc_proxy_condition_wait(c, 0.05), PC_TIMEOUT);
+    CHECK_OK(pc_proxy_condition_notify(c, 1));       // held again, both levels
+    CHECK_OK(pc_proxy_condition_release(c));
+    CHECK_OK(pc_proxy_condition_notify_all(c));
+    CHECK_OK(pc_proxy_condition_release(c));
+    CHECK_RC(pc_proxy_condition_release(c), PC_RUNTIME);
+    // waiters with a predicate; the flag goes up under the lock, then notify_all
+    for (int round = 0; round < 5; round++) {
+        __atomic_store_n(&flag_up, 0, __ATOMIC_RELEASE);
+        sync_call w[3];
+        pc_thread *t[3];
+        for (int i = 0; i < 3; i++) {
+            sync_call x = {c, 10.0, 0, -1, 0};
+            w[i] = x;
+            t[i] = thread_go(t_condition_wait_for, &w[i]);
+        }
+        for (int i = 0; i < 3; i++) await_started(&w[i]);
+        CHECK_OK(pc_proxy_condition_acquire(c, PC_FOREVER));
+        CHECK_OK(pc_proxy_condition_notify_all(c));  // a wake-up with the flag down
+        CHECK_OK(pc_proxy_condition_release(c));
+        CHECK_OK(pc_proxy_condition_acquire(c, PC_FOREVER));
+        __atomic_store_n(&flag_up, 1, __ATOMIC_RELEASE);
+        CHECK_OK(pc_proxy_condition_notify_all(c));
+        CHECK_OK(pc_proxy_condition_release(c));
+        for (int i = 0; i < 3; i++) {
+            thread_end(t[i]);
+            CHECK_RC(w[i].rc, PC_OK);
+        }
+    }
+    __atomic_store_n(&flag_up, 0, __ATOMIC_RELEASE);
+    CHECK_OK(pc_proxy_condition_acquire(c, PC_FOREVER));
+    CHECK_RC(pc_proxy_condition_wait_for(c, flag_is_up, NULL, 0.05), PC_TIMEOUT);
+    CHECK_RC(pc_proxy_condition_wait_for(c, NULL, NULL, 0.05), PC_VALUE);
+    CHECK_OK(pc_proxy_condition_release(c));
+    pc_proxy_free(c);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(sync_barrier_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *b;
+    CHECK_OK(pc_manager_barrier(m, 3, &b));
+    int64_t n = 0;
+    int broken = -1;
+    CHECK_OK(pc_proxy_barrier_parties(b, &n));
+    CHECK_EQ(n, 3);
+    for (int round = 0; round < 5; round++) {     // three parties, indexes 0, 1, 2
+        sync_call w[2] = {{b, 10.0, 0, -1, -1}, {b, 10.0, 0, -1, -1}};
+        pc_thread *t0 = thread_go(t_barrier_wait, &w[0]);
+        pc_thread *t1 = thread_go(t_barrier_wait, &w[1]);
+        double t = pc_monotonic();
+        do CHECK_OK(pc_proxy_barrier_n_waiting(b, &n)); while (n < 2 && pc_monotonic() - t < 10);
+        int64_t mine = -1;
+        CHECK_OK(pc_proxy_barrier_wait(b, 10.0, &mine));
+        thread_end(t0);
+        thread_end(t1);
+        CHECK_RC(w[0].rc, PC_OK);
+        CHECK_RC(w[1].rc, PC_OK);
+        CHECK_EQ(mine, 2);
+        CHECK_EQ(w[0].n + w[1].n, 1);
+    }
+    // reset wakes a waiter with PC_BROKEN and leaves the barrier whole
+    sync_call w = {b, 10.0, 0, -1, -1};
+    pc_thread *t = thread_go(t_barrier_wait, &w);
+    n = 0;
+    double t0 = pc_monotonic();
+    while (n == 0 && pc_monotonic() - t0 < 10) CHECK_OK(pc_proxy_barrier_n_waiting(b, &n));
+    CHECK_OK(pc_proxy_barrier_reset(b));
+    thread_end(t);
+    CHECK_RC(w.rc, PC_BROKEN);
+    CHECK_OK(pc_proxy_barrier_broken(b, &broken));
+    CHECK_EQ(broken, 0);
+    // a timeout breaks it for everyone, until reset; abort breaks it too
+    CHECK_RC(pc_proxy_barrier_wait(b, 0.05, NULL), PC_BROKEN);
+    CHECK_OK(pc_proxy_barrier_broken(b, &broken));
+    CHECK_EQ(broken, 1);
+    CHECK_RC(pc_proxy_barrier_wait(b, 10.0, NULL), PC_BROKEN);
+    CHECK(strstr(pc_last_error(), "BrokenBarrierError") != NULL);
+    CHECK_OK(pc_proxy_barrier_reset(b));
+    CHECK_OK(pc_proxy_barrier_abort(b));
+    CHECK_RC(pc_proxy_barrier_wait(b, 10.0, NULL), PC_BROKEN);
+    CHECK_OK(pc_proxy_barrier_n_waiting(b, &n));
+    CHECK_EQ(n, 0);
+    pc_proxy_free(b);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+static int t_queue_join(void *arg) {
+    sync_call *c = (sync_call *)arg;
+    mark_started(c);
+    c->rc = pc_proxy_queue_join(c->p);
+    return 0;
+}
+
+TEST(sync_queue_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *q, *j;
+    CHECK_OK(pc_manager_queue(m, 3, &q));
+    CHECK_OK(pc_manager_joinable_queue(m, 0, &j));
+    int flag = -1;
+    size_t n = 9;
+    CHECK_OK(pc_proxy_queue_empty(q, &flag));
+    CHECK_EQ(flag, 1);
+    CHECK_OK(pc_proxy_queue_put(q, pc_proxy_str("one"), PC_FOREVER));
+    CHECK_OK(pc_proxy_queue_put_nowait(q, pc_proxy_bytes("t\0o", 3)));
+    CHECK_OK(pc_proxy_queue_put(q, pc_proxy_none(), 0));
+    CHECK_RC(pc_proxy_queue_put_nowait(q, pc_proxy_int(4)), PC_FULL);
+    CHECK_RC(pc_proxy_queue_put(q, pc_proxy_int(4), 0.05), PC_FULL);
+    CHECK_OK(pc_proxy_queue_full(q, &flag));
+    CHECK_EQ(flag, 1);
+    CHECK_OK(pc_proxy_queue_qsize(q, &n));
+    CHECK_EQ(n, 3);
+    pc_proxy_value v;
+    CHECK_OK(pc_proxy_queue_get(q, PC_FOREVER, &v));
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "one") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_queue_put(q, pc_proxy_double(4.5), 0));
+    CHECK_OK(pc_proxy_queue_get_nowait(q, &v));
+    CHECK(v.type == PC_ARG_BYTES && v.size == 3 && memcmp(v.data, "t\0o", 3) == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_queue_get(q, 0, &v));
+    CHECK_EQ(v.type, PC_ARG_NONE);
+    CHECK_OK(pc_proxy_queue_get(q, 0, &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 4.5);
+    CHECK_RC(pc_proxy_queue_get_nowait(q, &v), PC_EMPTY);
+    CHECK_RC(pc_proxy_queue_get(q, 0.05, &v), PC_EMPTY);
+    CHECK_OK(pc_proxy_queue_full(q, &flag));
+    CHECK_EQ(flag, 0);
+    // many items keep their order (the server compacts what was taken)
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 300; i++) CHECK_OK(pc_proxy_queue_put(j, pc_proxy_int(i), 0));
+        for (int i = 0; i < 300; i++) {
+            CHECK_OK(pc_proxy_queue_get(j, 0, &v));
+            CHECK_EQ(v.i, i);
+        }
+    }
+    // join waits for every task_done
+    for (int i = 0; i < 900 - 2; i++) CHECK_OK(pc_proxy_queue_task_done(j));
+    sync_call c = {j, 0, 0, -1, 0};
+    pc_thread *t = thread_go(t_queue_join, &c);
+    await_started(&c);
+    CHECK_OK(pc_proxy_queue_task_done(j));
+    CHECK_OK(pc_proxy_queue_task_done(j));
+    thread_end(t);
+    CHECK_RC(c.rc, PC_OK);
+    CHECK_RC(pc_proxy_queue_task_done(j), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "ValueError") != NULL);
+    CHECK_OK(pc_proxy_queue_join(j));
+    pc_proxy_free(q);
+    pc_proxy_free(j);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
