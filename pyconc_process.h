@@ -5697,9 +5697,11 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
         uint64_t start;
         size_t hlen;
         rc = pc__p_conn_header(c, &size, &start, &hlen, INFINITY);
-        // Anything but a clean end of file leaves the stream out of step.
+        // Anything but a clean end of file leaves the stream out of step;
+        // no descriptor has been taken yet (fds holds none to close).
         if (rc == PC_EOF) return rc;
-        if (!rc) rc = pc__p_conn_take_fds(c, start, hlen, fds, &nfds);
+        if (rc) return pc__p_conn_payload_failed(c, rc);
+        rc = pc__p_conn_take_fds(c, start, hlen, fds, &nfds);
         if (!rc) rc = pc__p_conn_payload(c, size, &msg, INFINITY);
         if (rc) {
             for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);

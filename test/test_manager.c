@@ -955,3 +955,248 @@ TEST(sync_queue_calls) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// >>sync children: the objects shared by processes under every start method
+static int child_sync_work(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_proxy *lock = NULL, *d = NULL, *q = NULL, *b = NULL, *go = NULL;
+    int64_t k = 0;
+    int rc = 10;
+    if (pc_proxy_from_args(a, 0, &lock) || pc_proxy_from_args(a, 1, &d) ||
+        pc_proxy_from_args(a, 2, &q) || pc_proxy_from_args(a, 3, &b) ||
+        pc_proxy_from_args(a, 4, &go) || pc_args_get_int(a, 5, &k))
+        goto done;
+    rc = 11;
+    if (pc_proxy_event_wait(go, 30)) goto done;
+    rc = 12;
+    for (int i = 0; i < 20; i++) {      // a read-modify-write only the Lock makes safe
+        pc_proxy_value v;
+        if (pc_proxy_lock_acquire(lock, 30)) goto done;
+        if (pc_proxy_dict_get(d, "count", NULL, &v) ||
+            pc_proxy_dict_set(d, "count", pc_proxy_int(v.i + 1)) || pc_proxy_lock_release(lock))
+            goto done;
+    }
+    rc = 13;
+    for (int i = 0; i < 5; i++)
+        if (pc_proxy_queue_put(q, pc_proxy_int(k * 100 + i), 30)) goto done;
+    rc = pc_proxy_barrier_wait(b, 30, NULL) ? 14 : 0;
+done:
+    pc_proxy_free(lock);
+    pc_proxy_free(d);
+    pc_proxy_free(q);
+    pc_proxy_free(b);
+    pc_proxy_free(go);
+    return rc;
+}
+
+static void sync_children(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    pc_manager *m = manager_on(method);
+    pc_proxy *lock, *d, *q, *b, *go;
+    CHECK_OK(pc_manager_lock(m, &lock));
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_queue(m, 4, &q));           // children wait for room too
+    CHECK_OK(pc_manager_barrier(m, 4, &b));
+    CHECK_OK(pc_manager_event(m, &go));
+    CHECK_OK(pc_proxy_dict_set(d, "count", pc_proxy_int(0)));
+    pc_process *kids[3];
+    for (int i = 0; i < 3; i++) {
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_proxy_add_to_args(a, lock));
+        CHECK_OK(pc_proxy_add_to_args(a, d));
+        CHECK_OK(pc_proxy_add_to_args(a, q));
+        CHECK_OK(pc_proxy_add_to_args(a, b));
+        CHECK_OK(pc_proxy_add_to_args(a, go));
+        CHECK_OK(pc_args_add_int(a, i));
+        kids[i] = pct_start(method, child_sync_work, a);
+        pc_args_free(a);
+    }
+    CHECK_OK(pc_proxy_event_set(go));
+    int seen[3] = {0, 0, 0};
+    for (int i = 0; i < 15; i++) {
+        pc_proxy_value v;
+        CHECK_OK(pc_proxy_queue_get(q, 30, &v));
+        CHECK(v.type == PC_ARG_INT && v.i / 100 >= 0 && v.i / 100 < 3);
+        CHECK_EQ(v.i % 100, seen[v.i / 100]++);      // each child's items in its order
+    }
+    int64_t index = -1;
+    CHECK_OK(pc_proxy_barrier_wait(b, 30, &index));
+    for (int i = 0; i < 3; i++) CHECK_EQ(pct_finish(kids[i]), 0);
+    CHECK_EQ(get_int(d, "count"), 60);
+    pc_proxy_free(lock);
+    pc_proxy_free(d);
+    pc_proxy_free(q);
+    pc_proxy_free(b);
+    pc_proxy_free(go);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(sync_children_fork) { sync_children(PC_START_FORK); }
+TEST(sync_children_spawn) { sync_children(PC_START_SPAWN); }
+TEST(sync_children_forkserver) { sync_children(PC_START_FORKSERVER); }
+
+// >>sync dead holder: a client SIGKILLed holding locks
+static int child_holds_and_hangs(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_proxy *l = NULL, *r = NULL, *c = NULL, *holding = NULL, *never = NULL;
+    if (pc_proxy_from_args(a, 0, &l) || pc_proxy_from_args(a, 1, &r) ||
+        pc_proxy_from_args(a, 2, &c) || pc_proxy_from_args(a, 3, &holding) ||
+        pc_proxy_from_args(a, 4, &never))
+        return 10;
+    if (pc_proxy_lock_acquire(l, 30) || pc_proxy_lock_acquire(r, 30) ||
+        pc_proxy_lock_acquire(r, 30) || pc_proxy_condition_acquire(c, 30))
+        return 11;
+    if (pc_proxy_event_set(holding)) return 12;
+    pc_proxy_event_wait(never, PC_FOREVER);         // until SIGKILLed
+    return 13;
+}
+
+static void sync_dead_holder(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    pc_manager *m = manager_on(method);
+    pc_proxy *l, *r, *c, *holding, *never;
+    CHECK_OK(pc_manager_lock(m, &l));
+    CHECK_OK(pc_manager_rlock(m, &r));
+    CHECK_OK(pc_manager_condition(m, &c));
+    CHECK_OK(pc_manager_event(m, &holding));
+    CHECK_OK(pc_manager_event(m, &never));
+    for (int round = 0; round < 2; round++) {
+        CHECK_OK(pc_proxy_event_clear(holding));
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_proxy_add_to_args(a, l));
+        CHECK_OK(pc_proxy_add_to_args(a, r));
+        CHECK_OK(pc_proxy_add_to_args(a, c));
+        CHECK_OK(pc_proxy_add_to_args(a, holding));
+        CHECK_OK(pc_proxy_add_to_args(a, never));
+        pc_process *kid = pct_start(method, child_holds_and_hangs, a);
+        pc_args_free(a);
+        CHECK_OK(pc_proxy_event_wait(holding, 30));
+        CHECK_RC(pc_proxy_lock_acquire(l, 0), PC_TIMEOUT);
+        pct_kill_and_reap(kid);
+        // the next acquirer is told, and holds the lock
+        CHECK_RC(pc_proxy_lock_acquire(l, 5), PC_OWNER_DEAD);
+        CHECK(strstr(pc_last_error(), "holding it") != NULL);
+        CHECK_RC(pc_proxy_lock_acquire(l, 0), PC_TIMEOUT);
+        CHECK_OK(pc_proxy_lock_release(l));
+        CHECK_OK(pc_proxy_lock_acquire(l, 0));       // told once only
+        CHECK_OK(pc_proxy_lock_release(l));
+        CHECK_RC(pc_proxy_lock_acquire(r, 5), PC_OWNER_DEAD);   // both levels went
+        CHECK_OK(pc_proxy_lock_release(r));
+        CHECK_RC(pc_proxy_lock_release(r), PC_RUNTIME);
+        CHECK_RC(pc_proxy_condition_acquire(c, 5), PC_OWNER_DEAD);
+        CHECK_OK(pc_proxy_condition_release(c));
+    }
+    pc_proxy_free(l);
+    pc_proxy_free(r);
+    pc_proxy_free(c);
+    pc_proxy_free(holding);
+    pc_proxy_free(never);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(sync_dead_holder_fork) { sync_dead_holder(PC_START_FORK); }
+TEST(sync_dead_holder_spawn) { sync_dead_holder(PC_START_SPAWN); }
+TEST(sync_dead_holder_forkserver) { sync_dead_holder(PC_START_FORKSERVER); }
+
+// >>sync killed server: calls waiting in the server return PC_BROKEN
+static int t_queue_get(void *arg) {
+    sync_call *c = (sync_call *)arg;
+    pc_proxy_value v;
+    mark_started(c);
+    c->rc = pc_proxy_queue_get(c->p, c->timeout, &v);
+    return 0;
+}
+
+static int t_condition_wait(void *arg) {
+    sync_call *c = (sync_call *)arg;
+    int rc = pc_proxy_condition_acquire(c->p, PC_FOREVER);
+    mark_started(c);
+    c->rc = rc ? rc : pc_proxy_condition_wait(c->p, c->timeout);
+    return 0;
+}
+
+TEST(sync_killed_server_wakes_waiters) {
+    int fds = count_fds();
+    for (int round = 0; round < 2; round++) {
+        pc_manager *m = manager_on(PC_START_FORK);
+        pc_proxy *l, *e, *q, *c, *b;
+        CHECK_OK(pc_manager_lock(m, &l));
+        CHECK_OK(pc_manager_event(m, &e));
+        CHECK_OK(pc_manager_queue(m, 0, &q));
+        CHECK_OK(pc_manager_condition(m, &c));
+        CHECK_OK(pc_manager_barrier(m, 3, &b));
+        CHECK_OK(pc_proxy_lock_acquire(l, 0));
+        sync_call w[6] = {{l, PC_FOREVER, 0, -1, 0}, {e, PC_FOREVER, 0, -1, 0},
+                          {q, PC_FOREVER, 0, -1, 0}, {c, PC_FOREVER, 0, -1, 0},
+                          {b, PC_FOREVER, 0, -1, 0}, {b, PC_FOREVER, 0, -1, 0}};
+        int (*fn[6])(void *) = {t_lock_acquire, t_event_wait, t_queue_get, t_condition_wait,
+                                t_barrier_wait, t_barrier_wait};
+        pc_thread *t[6];
+        for (int i = 0; i < 6; i++) t[i] = thread_go(fn[i], &w[i]);
+        for (int i = 0; i < 6; i++) await_started(&w[i]);
+        int64_t n = 0;
+        double t0 = pc_monotonic();
+        while (n < 2 && pc_monotonic() - t0 < 10) CHECK_OK(pc_proxy_barrier_n_waiting(b, &n));
+        CHECK_EQ(n, 2);
+        CHECK_OK(pc_process_kill(m->server));
+        t0 = pc_monotonic();
+        for (int i = 0; i < 6; i++) {
+            thread_end(t[i]);
+            CHECK_MSG(w[i].rc == PC_BROKEN, "waiter %d: %d", i, w[i].rc);
+        }
+        CHECK(pc_monotonic() - t0 < 2.0);
+        CHECK_OK(pc_process_join(m->server, 30));
+        pc_proxy_free(l);
+        pc_proxy_free(e);
+        pc_proxy_free(q);
+        pc_proxy_free(c);
+        pc_proxy_free(b);
+        pc_manager_free(m);
+    }
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// A client that goes away with a reply unread resets its connection: the
+// server's read fails (not a clean end of file), and that must close
+// nothing but that connection (no descriptor numbers it never received).
+TEST(sync_reset_client_leaves_others) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d[8];
+    for (int i = 0; i < 8; i++) {
+        CHECK_OK(pc_manager_dict(m, &d[i]));
+        CHECK_OK(pc_proxy_dict_set(d[i], "k", pc_proxy_int(i)));
+    }
+    size_t keylen;
+    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_manager_address(m);
+    cd.authkey = key;
+    cd.authkey_size = keylen;
+    for (int round = 0; round < 30; round++) {
+        pc_connection *c;
+        CHECK_OK(pc_client(&cd, &c));
+        pc_args *req = pc_args_new();
+        CHECK_OK(pc_args_add_int(req, 1));
+        CHECK_OK(pc_args_add_int(req, 1));
+        CHECK_OK(pc_args_add_str(req, "len"));
+        CHECK_OK(pc_connection_send_args(c, req));
+        CHECK_OK(pc_connection_send_args(c, req));
+        pc_args_free(req);
+        pc_args *reply;                     // the first reply says the server read both
+        CHECK_OK(pc_connection_recv_args(c, &reply));
+        pc_args_free(reply);
+        pc_connection_free(c);              // the second reply unread: a reset
+        for (int i = 0; i < 8; i++) CHECK_EQ(get_int(d[i], "k"), i);
+    }
+    for (int i = 0; i < 8; i++) pc_proxy_free(d[i]);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
