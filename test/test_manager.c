@@ -1200,3 +1200,96 @@ TEST(sync_reset_client_leaves_others) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// >>sync bad input: every call refuses what it cannot take, with a message
+TEST(sync_bad_arguments) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *p, *l, *q, *d, *e, *b, *c;
+    CHECK_RC(pc_manager_semaphore(m, -1, &p), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "ValueError") != NULL);
+    CHECK_RC(pc_manager_bounded_semaphore(m, -1, &p), PC_VALUE);
+    CHECK_RC(pc_manager_barrier(m, 0, &p), PC_VALUE);
+    CHECK_RC(pc_manager_lock(NULL, &p), PC_VALUE);
+    CHECK_RC(pc_manager_queue(m, 0, NULL), PC_VALUE);
+    CHECK_OK(pc_manager_lock(m, &l));
+    CHECK_OK(pc_manager_queue(m, 1, &q));
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_event(m, &e));
+    CHECK_OK(pc_manager_barrier(m, 2, &b));
+    CHECK_OK(pc_manager_condition(m, &c));
+    // a proxy of another kind, NULL proxies and out pointers, NaN timeouts
+    CHECK_RC(pc_proxy_lock_acquire(q, 0), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "not a Lock") != NULL);
+    CHECK_RC(pc_proxy_semaphore_release(l), PC_VALUE);
+    CHECK_RC(pc_proxy_queue_put(d, pc_proxy_int(1), 0), PC_VALUE);
+    CHECK_RC(pc_proxy_event_set(b), PC_VALUE);
+    CHECK_RC(pc_proxy_barrier_abort(e), PC_VALUE);
+    CHECK_RC(pc_proxy_condition_notify(l, 1), PC_VALUE);
+    CHECK_RC(pc_proxy_dict_set(l, "k", pc_proxy_int(1)), PC_VALUE);
+    CHECK_RC(pc_proxy_lock_acquire(NULL, 0), PC_VALUE);
+    CHECK_RC(pc_proxy_queue_get(NULL, 0, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_queue_get(q, 0, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_queue_qsize(q, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_queue_empty(q, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_event_is_set(e, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_barrier_parties(b, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_barrier_broken(b, NULL), PC_VALUE);
+    CHECK_RC(pc_proxy_lock_acquire(l, NAN), PC_VALUE);
+    CHECK(strstr(pc_last_error(), "NaN") != NULL);
+    CHECK_RC(pc_proxy_event_wait(e, NAN), PC_VALUE);
+    pc_proxy_value v;
+    CHECK_RC(pc_proxy_queue_get(q, NAN, &v), PC_VALUE);
+    CHECK_RC(pc_proxy_condition_wait_for(c, NULL, NULL, 1), PC_VALUE);
+    pc_proxy_value weird = pc_proxy_int(1);
+    weird.type = PC_ARG_CONNECTION;
+    CHECK_RC(pc_proxy_queue_put(q, weird, 0), PC_VALUE);
+    CHECK_RC(pc_proxy_queue_put(q, pc_proxy_str(NULL), 0), PC_VALUE);
+    // requests a proxy never sends: wrong argument types, unknown methods
+    size_t keylen;
+    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_manager_address(m);
+    cd.authkey = key;
+    cd.authkey_size = keylen;
+    pc_connection *conn;
+    CHECK_OK(pc_client(&cd, &conn));
+    struct { pc_proxy *p; const char *method; int arg; } bad[] = {
+        {l, "acquire", 0},      // no timeout
+        {l, "acquire", 1},      // a str timeout
+        {l, "nosuch", 0}, {e, "wait", 1}, {c, "acquire", 1}, {c, "wait", 0},
+        {b, "wait", 1}, {q, "put", 0}, {q, "put", 1}, {q, "get", 1}, {d, "acquire", 0},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pc_args *req = pc_args_new();
+        CHECK_OK(pc_args_add_int(req, 1));
+        CHECK_OK(pc_args_add_int(req, bad[i].p->id));
+        CHECK_OK(pc_args_add_str(req, bad[i].method));
+        if (bad[i].arg) CHECK_OK(pc_args_add_str(req, "soon"));
+        CHECK_OK(pc_connection_send_args(conn, req));
+        pc_args_free(req);
+        pc_args *reply;
+        int64_t status;
+        const char *msg;
+        CHECK_OK(pc_connection_recv_args(conn, &reply));
+        CHECK_OK(pc_args_get_int(reply, 1, &status));
+        CHECK_OK(pc_args_get_str(reply, 2, &msg));
+        CHECK_MSG(status == PC_VALUE && msg[0], "request %zu: status %lld", i,
+                  (long long)status);
+        pc_args_free(reply);
+    }
+    pc_connection_free(conn);
+    // the server still serves
+    CHECK_OK(pc_proxy_lock_acquire(l, 0));
+    CHECK_OK(pc_proxy_lock_release(l));
+    pc_proxy_free(l);
+    pc_proxy_free(q);
+    pc_proxy_free(d);
+    pc_proxy_free(e);
+    pc_proxy_free(b);
+    pc_proxy_free(c);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
