@@ -613,8 +613,8 @@
    ==========
    pc_manager_new starts a server process (daemonic, with the context
    given) that holds dicts and lists; pc_proxy_* calls reach them, each a
-   request and its reply (argument packs) over the proxy's own connection
-   with the authkey handshake. docs/manager.md has the rest.
+   request and its reply (argument packs) over the calling thread's own
+   connection for the proxy, with the authkey handshake. docs/manager.md has the rest.
 
        Python                                   C
        m = Manager()                            m = pc_manager_new(NULL)
@@ -640,6 +640,13 @@
      never a hang; so does any call after pc_manager_shutdown.
    - A proxy inherited by a fork child makes its own connection at its
      first call there (Python's proxies could read each other's replies).
+   - Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier,
+     Queue, JoinableQueue: pc_manager_lock(m, &p) ..., then
+     pc_proxy_lock_acquire(p, timeout), pc_proxy_queue_get(p, timeout, &v)
+     ... Each thread calls on a connection of its own, so a call waiting in
+     the server holds up no other thread. A lock whose holder's connection
+     closes (its process killed) is released; the next acquire gets it with
+     PC_OWNER_DEAD.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -2122,11 +2129,12 @@ PYCONC_API pc_executor *pc_mpi_comm_executor_new(const pc_mpi_comm_executor_desc
 
 // >>I.api: Manager
 /* A manager: a server process holding dicts and lists that other
-   processes reach through proxies (one connection each, with the authkey).
+   processes reach through proxies (a connection per proxy and thread, with
+   the authkey).
    Python: multiprocessing.managers.SyncManager */
 typedef struct pc_manager pc_manager;
-/* A proxy to one dict or list of a manager's server.
-   Python: multiprocessing.managers.DictProxy, ListProxy */
+/* A proxy to one object of a manager's server (a dict, a list, a lock ...).
+   Python: multiprocessing.managers.DictProxy, ListProxy, AcquirerProxy ... */
 typedef struct pc_proxy pc_proxy;
 
 typedef struct pc_manager_desc {
@@ -2197,14 +2205,15 @@ PYCONC_API pc_proxy_value pc_proxy_str(const char *s);
 /* Release what a call filled in (the value becomes None). NULL is ignored. */
 PYCONC_API void pc_proxy_value_free(pc_proxy_value *v);
 
-/* Every proxy call below is one request and its reply on the proxy's
-   connection (made at the first call, and again in a fork child, whose
-   copy of the parent's is never used). A proxy may be shared by threads
-   (calls take turns). Common results: PC_OK; PC_BROKEN when the server is
-   gone (dead, shut down: at once, never a hang); PC_VALUE for NULL, a bad
-   value type, a missing key (Python's KeyError: the message starts
-   "KeyError") or index (IndexError), or a call of the other kind (dict
-   call on a list); PC_NOMEM.  Blocks: one round trip.  Thread-safe: yes. */
+/* Every proxy call below is one request and its reply on the calling
+   thread's connection for the proxy (made at the thread's first call, and
+   again in a fork child, whose copy of the parent's is never used; all
+   closed by pc_proxy_free). A proxy may be shared by threads: a call that
+   waits in the server holds up no other thread's. Common results: PC_OK;
+   PC_BROKEN when the server is gone (dead, shut down: at once, never a
+   hang); PC_VALUE for NULL, a bad value type, a missing key (Python's
+   KeyError: the message starts "KeyError") or index (IndexError), or a
+   call of the other kind (dict call on a list); PC_NOMEM.  Blocks: one round trip.  Thread-safe: yes. */
 /* Python: d[key] = value */
 PYCONC_API int pc_proxy_dict_set(pc_proxy *p, const char *key, pc_proxy_value value);
 /* d[key] (dflt NULL: a missing key is PC_VALUE "KeyError"), d.get(key, dflt). */
