@@ -1,4 +1,4 @@
-// tour: multiprocessing.Manager: producers and consumers over a manager's Queue, a Lock guarding prints
+// tour: multiprocessing.Manager: producers and consumers over its Queue, a Lock guarding prints
 /* The tutorials' producer/consumer, with a manager's Queue and Lock.
 
        def producer(q, lock, name):
