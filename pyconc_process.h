@@ -14165,6 +14165,7 @@ typedef struct pc__p_m_client pc__p_m_client;
 static int pc__p_m_sync_init(pc__p_m_obj *o, const pc_args *req);
 static int pc__p_m_sync_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply);
 static pc__p_m_client *pc__p_m_client_new(void);
+static void pc__p_m_client_answered(pc__p_m_client *me);
 static void pc__p_m_client_gone(pc__p_m_client *me);
 static const pc__p_m_kind pc__p_m_sync_kinds[] = {
     {"Lock", pc__p_m_sync_init, pc__p_m_sync_call},
@@ -14276,6 +14277,7 @@ static int pc__p_m_serve_conn(void *arg) {
             rc = pc__p_m_serve_one(c, req);
             pc_args_free(req);
         }
+        if (rc == PC_OK) pc__p_m_client_answered(me);
         if (rc || __atomic_load_n(&pc__p_m_srv.stopping, __ATOMIC_ACQUIRE)) break;
     }
     if (__atomic_load_n(&pc__p_m_srv.stopping, __ATOMIC_ACQUIRE)) {
@@ -14350,8 +14352,14 @@ static int pc__p_m_server_main(void *arg) {
 // Locks belong to a connection (each client thread has its own): when a
 // connection ends holding some, they are released, and their next
 // acquirer learns it with PC_OWNER_DEAD.
+typedef struct pc__p_m_sync pc__p_m_sync;
+
 struct pc__p_m_client {
     int64_t held;               // locks this connection holds
+    // The lock the request being answered took afresh (NULL: none): if the
+    // reply never leaves, the client never held it as far as it knows.
+    pc__p_m_sync *unanswered;
+    int unanswered_died;        // ... and it came with PC_OWNER_DEAD
 };
 
 // The connection the calling server thread serves (each has its own thread).
@@ -14362,7 +14370,7 @@ typedef struct pc__p_m_waiter {  // a thread waiting at a barrier
     int done, rc;
 } pc__p_m_waiter;
 
-typedef struct pc__p_m_sync {
+struct pc__p_m_sync {
     int what;                   // PC__P_M_LOCK ...
     // Lock, RLock, a Condition's (re-entrant) lock
     pc__p_m_client *holder;     // NULL: free
@@ -14380,7 +14388,7 @@ typedef struct pc__p_m_sync {
     pc__p_m_waiter *waiting;    // a Barrier's
     int64_t nwaiting;
     int broken;                 // a Barrier's
-} pc__p_m_sync;
+};
 
 static pc__p_m_sync *pc__p_m_sync_of(const pc__p_m_obj *o) {
     for (size_t i = 0; i < sizeof pc__p_m_sync_kinds / sizeof pc__p_m_sync_kinds[0]; i++)
@@ -14454,6 +14462,16 @@ static int pc__p_m_mutex_acquire(pc__p_m_sync *s, int recursive, double deadline
                                     "yours now");
 }
 
+// An acquire request: remember a lock taken afresh until the reply is out.
+static int pc__p_m_acquire_req(pc__p_m_sync *s, int recursive, double deadline) {
+    int rc = pc__p_m_mutex_acquire(s, recursive, deadline);
+    if ((rc == PC_OK || rc == PC_OWNER_DEAD) && s->depth == 1) {
+        pc__p_m_me->unanswered = s;
+        pc__p_m_me->unanswered_died = rc == PC_OWNER_DEAD;
+    }
+    return rc;
+}
+
 static void pc__p_m_mutex_let_go(pc__p_m_sync *s, int died) {
     s->holder->held--;
     s->holder = NULL;
@@ -14478,12 +14496,17 @@ static pc__p_m_client *pc__p_m_client_new(void) {
     return pc__p_m_me;
 }
 
-// A connection ended: let go of every lock it held.
+// The reply to a request went out.
+static void pc__p_m_client_answered(pc__p_m_client *me) { me->unanswered = NULL; }
+
+// A connection ended: let go of every lock it held. One whose acquire was
+// never answered (the client died waiting for it) goes as it came.
 static void pc__p_m_client_gone(pc__p_m_client *me) {
     pc_lock_acquire(&pc__p_m_srv.lock, PC_FOREVER);
     for (size_t i = 0; me->held > 0 && i < pc__p_m_srv.nobjs; i++) {
         pc__p_m_sync *s = pc__p_m_sync_of(pc__p_m_srv.objs[i]);
-        if (s && s->holder == me) pc__p_m_mutex_let_go(s, 1);
+        if (s && s->holder == me)
+            pc__p_m_mutex_let_go(s, s == me->unanswered ? me->unanswered_died : 1);
     }
     pc_lock_release(&pc__p_m_srv.lock);
     pc__p_m_me = NULL;
@@ -14516,7 +14539,7 @@ static int pc__p_m_event_call(pc__p_m_sync *s, const char *m, double deadline, p
 
 static int pc__p_m_condition_call(pc__p_m_sync *s, const char *m, const pc_args *req,
                                   double deadline) {
-    if (strcmp(m, "acquire") == 0) return pc__p_m_mutex_acquire(s, 1, deadline);
+    if (strcmp(m, "acquire") == 0) return pc__p_m_acquire_req(s, 1, deadline);
     if (strcmp(m, "release") == 0) return pc__p_m_mutex_release(s, 1);
     if (s->holder != pc__p_m_me)
         return pc__error(PC_RUNTIME, "RuntimeError: cannot %s on un-acquired lock", m);
@@ -14660,7 +14683,7 @@ static int pc__p_m_sync_call(pc__p_m_obj *o, const char *m, const pc_args *req,
     case PC__P_M_LOCK:
     case PC__P_M_RLOCK: {
         int recursive = s->what == PC__P_M_RLOCK;
-        return m[0] == 'a' ? pc__p_m_mutex_acquire(s, recursive, deadline)
+        return m[0] == 'a' ? pc__p_m_acquire_req(s, recursive, deadline)
                            : pc__p_m_mutex_release(s, recursive);
     }
     case PC__P_M_SEMAPHORE:

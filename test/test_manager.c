@@ -8,7 +8,9 @@
 #define PYCONC_PROCESS_IMPLEMENTATION
 #include "pyconc_process.h"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "pc_test.h"
@@ -1289,6 +1291,46 @@ TEST(sync_bad_arguments) {
     pc_proxy_free(e);
     pc_proxy_free(b);
     pc_proxy_free(c);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// A client that dies waiting for a lock: the server takes the lock for it,
+// cannot answer, and lets it go as it was (no PC_OWNER_DEAD for the next:
+// that client never held it).
+TEST(sync_unanswered_acquire) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *l;
+    CHECK_OK(pc_manager_lock(m, &l));
+    size_t keylen;
+    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_manager_address(m);
+    cd.authkey = key;
+    cd.authkey_size = keylen;
+    for (int round = 0; round < 10; round++) {
+        pc_connection *c;
+        CHECK_OK(pc_client(&cd, &c));
+        int fd = pc_connection_fileno(c);
+        CHECK_EQ(shutdown(fd, SHUT_RD), 0);             // the reply cannot arrive
+        pc_args *req = pc_args_new();
+        CHECK_OK(pc_args_add_int(req, 1));
+        CHECK_OK(pc_args_add_int(req, l->id));
+        CHECK_OK(pc_args_add_str(req, "acquire"));
+        CHECK_OK(pc_args_add_double(req, PC_FOREVER));
+        CHECK_OK(pc_connection_send_args(c, req));
+        pc_args_free(req);
+        struct pollfd pf = {fd, 0, 0};                  // the server closes its end
+        CHECK_EQ(poll(&pf, 1, 10000), 1);
+        CHECK(pf.revents & POLLHUP);
+        pc_connection_free(c);
+        CHECK_RC(pc_proxy_lock_acquire(l, 0), PC_OK);
+        CHECK_OK(pc_proxy_lock_release(l));
+    }
+    pc_proxy_free(l);
     pc_manager_free(m);
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
