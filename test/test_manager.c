@@ -2,7 +2,9 @@
    server process, dict and list proxies and every call on them, proxies
    crossing to children under fork, spawn and forkserver, a SIGKILLed
    server, and bad input (unknown object or method, wrong types, garbage
-   on the wire, use after shutdown). This program is also the image spawned
+   on the wire, use after shutdown); its locks, semaphores, events,
+   conditions, barriers and queues, each thread's own connection, a
+   SIGKILLed lock holder (>>sync). This program is also the image spawned
    and forkserver children run. */
 #define PYCONC_IMPLEMENTATION
 #define PYCONC_PROCESS_IMPLEMENTATION
@@ -1331,6 +1333,33 @@ TEST(sync_unanswered_acquire) {
         CHECK_OK(pc_proxy_lock_release(l));
     }
     pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// pc_manager_shutdown with calls waiting in the server: they end PC_BROKEN.
+TEST(sync_shutdown_wakes_waiters) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *e, *q;
+    CHECK_OK(pc_manager_event(m, &e));
+    CHECK_OK(pc_manager_queue(m, 0, &q));
+    sync_call w[2] = {{e, PC_FOREVER, 0, -1, 0}, {q, PC_FOREVER, 0, -1, 0}};
+    pc_thread *t0 = thread_go(t_event_wait, &w[0]);
+    pc_thread *t1 = thread_go(t_queue_get, &w[1]);
+    await_started(&w[0]);
+    await_started(&w[1]);
+    double t = pc_monotonic();
+    CHECK_OK(pc_manager_shutdown(m));
+    thread_end(t0);
+    thread_end(t1);
+    CHECK_RC(w[0].rc, PC_BROKEN);
+    CHECK_RC(w[1].rc, PC_BROKEN);
+    CHECK(pc_monotonic() - t < 5.0);
+    CHECK_EQ(pc_process_exitcode(m->server), 0);       // it stopped, nobody killed it
+    pc_proxy_free(e);
+    pc_proxy_free(q);
     pc_manager_free(m);
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
