@@ -14778,13 +14778,18 @@ static int pc__p_m_dial(const pc_proxy *p, pc_connection **out) {
 // drops every copy of the parent's connections (a reply there would go to
 // whichever process reads first, Python's gh-101320) and makes its own.
 static int pc__p_m_connect(pc_proxy *p, pc__p_m_conn **out) {
-    long pid = pc__p_m_pid();
-    if (pid != __atomic_load_n(&p->pid, __ATOMIC_ACQUIRE)) {
-        // The lock may have been held by a thread that did not come along.
+    long pid = pc__p_m_pid(), seen = __atomic_load_n(&p->pid, __ATOMIC_ACQUIRE);
+    if (seen != pid && seen != -pid &&
+        __atomic_compare_exchange_n(&p->pid, &seen, -pid, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        // The child's first caller: the lock may have been held by a thread
+        // that did not come along, so it cannot guard this; -pid holds off
+        // the child's other threads meanwhile.
         pc_lock_init(&p->lock);
         pc__p_m_drop_conns(p);
         __atomic_store_n(&p->pid, pid, __ATOMIC_RELEASE);
     }
+    while (__atomic_load_n(&p->pid, __ATOMIC_ACQUIRE) != pid) pc_sleep(0.0001);
     uint64_t me = pc__p_token();
     pc__p_m_conn *c = NULL;
     int rc = PC_OK;

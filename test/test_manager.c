@@ -1363,3 +1363,55 @@ TEST(sync_shutdown_wakes_waiters) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// Threads of a fork child that make their first calls on an inherited
+// proxy at once: one of them drops the parent's connections, once.
+static int t_child_sets(void *arg) {
+    pc_proxy *d = (pc_proxy *)arg;
+    for (int i = 0; i < 20; i++)
+        if (pc_proxy_dict_set(d, "child", pc_proxy_int(i))) return 1;
+    return 0;
+}
+
+static int child_threads_share_inherited(void *arg) {
+    pc_thread *ts[4];
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        pc_thread_desc td;
+        memset(&td, 0, sizeof td);
+        td.target = t_child_sets;
+        td.arg = arg;
+        ts[i] = pc_thread_new(&td);
+        if (!ts[i] || pc_thread_start(ts[i])) return 2;
+    }
+    for (int i = 0; i < 4; i++) {
+        bad |= pc_thread_join(ts[i], PC_FOREVER) || pc_thread_exitcode(ts[i]) != 0;
+        pc_thread_free(ts[i]);
+    }
+    return bad;
+}
+
+TEST(sync_fork_child_threads_reconnect) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    for (int round = 0; round < 20; round++) {
+        CHECK_OK(pc_proxy_dict_set(d, "parent", pc_proxy_int(round)));   // connected
+        pc_process_desc pd;
+        memset(&pd, 0, sizeof pd);
+        pd.target = child_threads_share_inherited;
+        pd.arg = d;                     // the pointer itself: fork only
+        pd.context = pc_get_context(PC_START_FORK);
+        pc_process *p = pc_process_new(&pd);
+        CHECK(p != NULL);
+        CHECK_OK(pc_process_start(p));
+        CHECK_EQ(pct_finish(p), 0);
+        CHECK_EQ(get_int(d, "child"), 19);
+        CHECK_EQ(get_int(d, "parent"), round);
+    }
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
