@@ -621,8 +621,8 @@
    ==========
    pc_manager_new starts a server process (daemonic, with the context
    given) that holds dicts and lists; pc_proxy_* calls reach them, each a
-   request and its reply (argument packs) over the proxy's own connection
-   with the authkey handshake. docs/manager.md has the rest.
+   request and its reply (argument packs) over the calling thread's own
+   connection for the proxy, with the authkey handshake. docs/manager.md has the rest.
 
        Python                                   C
        m = Manager()                            m = pc_manager_new(NULL)
@@ -648,6 +648,13 @@
      never a hang; so does any call after pc_manager_shutdown.
    - A proxy inherited by a fork child makes its own connection at its
      first call there (Python's proxies could read each other's replies).
+   - Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier,
+     Queue, JoinableQueue: pc_manager_lock(m, &p) ..., then
+     pc_proxy_lock_acquire(p, timeout), pc_proxy_queue_get(p, timeout, &v)
+     ... Each thread calls on a connection of its own, so a call waiting in
+     the server holds up no other thread. A lock whose holder's connection
+     closes (its process killed) is released; the next acquire gets it with
+     PC_OWNER_DEAD.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -2183,11 +2190,12 @@ PYCONC_API pc_executor *pc_mpi_pool_executor_new(const pc_mpi_pool_executor_desc
 
 // >>I.api: Manager
 /* A manager: a server process holding dicts and lists that other
-   processes reach through proxies (one connection each, with the authkey).
+   processes reach through proxies (a connection per proxy and thread, with
+   the authkey).
    Python: multiprocessing.managers.SyncManager */
 typedef struct pc_manager pc_manager;
-/* A proxy to one dict or list of a manager's server.
-   Python: multiprocessing.managers.DictProxy, ListProxy */
+/* A proxy to one object of a manager's server (a dict, a list, a lock ...).
+   Python: multiprocessing.managers.DictProxy, ListProxy, AcquirerProxy ... */
 typedef struct pc_proxy pc_proxy;
 /* Calls on one proxy, sent together (pipelined) and answered in order. */
 typedef struct pc_proxy_batch pc_proxy_batch;
@@ -2266,14 +2274,15 @@ PYCONC_API pc_proxy_value pc_proxy_nested(pc_proxy *p);
    None). NULL is ignored. */
 PYCONC_API void pc_proxy_value_free(pc_proxy_value *v);
 
-/* Every proxy call below is one request and its reply on the proxy's
-   connection (made at the first call, and again in a fork child, whose
-   copy of the parent's is never used). A proxy may be shared by threads
-   (calls take turns). Common results: PC_OK; PC_BROKEN when the server is
-   gone (dead, shut down: at once, never a hang); PC_VALUE for NULL, a bad
-   value type, a missing key (Python's KeyError: the message starts
-   "KeyError") or index (IndexError), or a call of the other kind (dict
-   call on a list); PC_NOMEM.  Blocks: one round trip.  Thread-safe: yes. */
+/* Every proxy call below is one request and its reply on the calling
+   thread's connection for the proxy (made at the thread's first call, and
+   again in a fork child, whose copy of the parent's is never used; all
+   closed by pc_proxy_free). A proxy may be shared by threads: a call that
+   waits in the server holds up no other thread's. Common results: PC_OK;
+   PC_BROKEN when the server is gone (dead, shut down: at once, never a
+   hang); PC_VALUE for NULL, a bad value type, a missing key (Python's
+   KeyError: the message starts "KeyError") or index (IndexError), or a
+   call of the other kind (dict call on a list); PC_NOMEM.  Blocks: one round trip.  Thread-safe: yes. */
 /* Python: d[key] = value */
 PYCONC_API int pc_proxy_dict_set(pc_proxy *p, const char *key, pc_proxy_value value);
 /* d[key] (dflt NULL: a missing key is PC_VALUE "KeyError"), d.get(key, dflt). */
@@ -2509,6 +2518,115 @@ PYCONC_API int pc_proxy_batch_status(const pc_proxy_batch *b, size_t i);
 PYCONC_API const char *pc_proxy_batch_error(const pc_proxy_batch *b, size_t i);
 /* Close the batch's connection and release it. NULL is ignored. */
 PYCONC_API void pc_proxy_batch_free(pc_proxy_batch *b);
+// Synchronisation objects and queues a manager serves (// >>I.sync).
+/* Make a Lock, RLock, Semaphore(value), BoundedSemaphore(value), Event,
+   Condition (over its own RLock), Barrier(parties) (no action),
+   Queue(maxsize) or JoinableQueue(maxsize) (maxsize <= 0: no bound) in the
+   server; *out_proxy is the caller's (pc_proxy_free).
+   Returns: PC_OK, PC_VALUE (NULL, value < 0, parties < 1), PC_RUNTIME
+   (manager shut down), PC_BROKEN, PC_AUTH, PC_NOMEM.  Blocks: one round trip.
+   Python: SyncManager.Lock(), RLock(), Semaphore(value),
+   BoundedSemaphore(value), Event(), Condition(), Barrier(parties),
+   Queue(maxsize), JoinableQueue(maxsize) */
+PYCONC_API int pc_manager_lock(pc_manager *m, pc_proxy **out_proxy);
+PYCONC_API int pc_manager_rlock(pc_manager *m, pc_proxy **out_proxy);
+PYCONC_API int pc_manager_semaphore(pc_manager *m, int64_t value, pc_proxy **out_proxy);
+PYCONC_API int pc_manager_bounded_semaphore(pc_manager *m, int64_t value,
+                                            pc_proxy **out_proxy);
+PYCONC_API int pc_manager_event(pc_manager *m, pc_proxy **out_proxy);
+PYCONC_API int pc_manager_condition(pc_manager *m, pc_proxy **out_proxy);
+PYCONC_API int pc_manager_barrier(pc_manager *m, int64_t parties, pc_proxy **out_proxy);
+PYCONC_API int pc_manager_queue(pc_manager *m, int64_t maxsize, pc_proxy **out_proxy);
+PYCONC_API int pc_manager_joinable_queue(pc_manager *m, int64_t maxsize,
+                                         pc_proxy **out_proxy);
+
+/* The calls below wait in the server without holding up anyone else (each
+   thread of a client has its own connection). timeout: seconds, 0 = do not
+   wait, PC_FOREVER (any negative) = no limit, NaN = PC_VALUE; the server
+   waits at most that long. Besides each call's own results: PC_VALUE (NULL,
+   a proxy of another kind), PC_BROKEN (the server is gone: at once, also
+   for a call waiting in it), PC_NOMEM.  Thread-safe: yes. */
+/* Acquire a Lock or RLock (blocking=False is timeout 0). A lock belongs to
+   the connection of the thread that took it: when that connection closes
+   (its process dies, SIGKILL included) the server releases it, and the next
+   acquire gets it with PC_OWNER_DEAD (held: repair what the dead holder
+   left half done). An RLock's holder may take it again.
+   Returns: PC_OK, PC_TIMEOUT, PC_OWNER_DEAD.  Blocks: up to timeout.
+   Python: Lock.acquire(blocking, timeout), RLock.acquire */
+PYCONC_API int pc_proxy_lock_acquire(pc_proxy *p, double timeout);
+/* Release a Lock (any thread, any process may) or one level of an RLock
+   (only its holder). Returns: PC_OK, PC_RUNTIME (not held / not the
+   holder's). Python: Lock.release, RLock.release */
+PYCONC_API int pc_proxy_lock_release(pc_proxy *p);
+/* Take one from a Semaphore or BoundedSemaphore.
+   Returns: PC_OK, PC_TIMEOUT.  Blocks: up to timeout.
+   Python: Semaphore.acquire(blocking, timeout) */
+PYCONC_API int pc_proxy_semaphore_acquire(pc_proxy *p, double timeout);
+/* Give one back. Returns: PC_OK, PC_VALUE (a BoundedSemaphore over its
+   initial value: "ValueError").  Python: Semaphore.release */
+PYCONC_API int pc_proxy_semaphore_release(pc_proxy *p);
+/* Python: Event.set, Event.clear */
+PYCONC_API int pc_proxy_event_set(pc_proxy *p);
+PYCONC_API int pc_proxy_event_clear(pc_proxy *p);
+/* *out_set = 1 if set, else 0. Python: Event.is_set */
+PYCONC_API int pc_proxy_event_is_set(pc_proxy *p, int *out_set);
+/* Wait until the event is set. Returns: PC_OK (Python's True), PC_TIMEOUT
+   (False).  Blocks: up to timeout.  Python: Event.wait(timeout) */
+PYCONC_API int pc_proxy_event_wait(pc_proxy *p, double timeout);
+/* The Condition's lock (an RLock, as pc_proxy_lock_acquire's).
+   Returns as pc_proxy_lock_acquire / _release.
+   Python: Condition.acquire, Condition.release */
+PYCONC_API int pc_proxy_condition_acquire(pc_proxy *p, double timeout);
+PYCONC_API int pc_proxy_condition_release(pc_proxy *p);
+/* Release the lock (every level), wait for a notify, take it back.
+   Returns: PC_OK (notified), PC_TIMEOUT, PC_RUNTIME (lock not held by this
+   thread), PC_OWNER_DEAD (taken back from a holder that died).
+   Blocks: up to timeout, then for the lock.  Python: Condition.wait */
+PYCONC_API int pc_proxy_condition_wait(pc_proxy *p, double timeout);
+/* Wait until predicate(ctx) (run here, holding the lock) is true; the
+   timeout covers the whole wait. Returns: PC_OK (true), PC_TIMEOUT (still
+   false), as pc_proxy_condition_wait otherwise.  Python: Condition.wait_for */
+PYCONC_API int pc_proxy_condition_wait_for(pc_proxy *p, int (*predicate)(void *ctx), void *ctx,
+                                           double timeout);
+/* Wake up to n waiters (oldest first) / all of them, holding the lock.
+   Returns: PC_OK, PC_RUNTIME (lock not held by this thread).
+   Python: Condition.notify(n), Condition.notify_all */
+PYCONC_API int pc_proxy_condition_notify(pc_proxy *p, int n);
+PYCONC_API int pc_proxy_condition_notify_all(pc_proxy *p);
+/* Wait for all parties; *out_index (may be NULL) gets this one's arrival
+   index (0 .. parties - 1). A timeout breaks the barrier (as Python's).
+   Returns: PC_OK, PC_BROKEN (broken, aborted, reset while waiting, or timed
+   out).  Blocks: up to timeout.  Python: Barrier.wait(timeout) */
+PYCONC_API int pc_proxy_barrier_wait(pc_proxy *p, double timeout, int64_t *out_index);
+/* Break it (every wait gets PC_BROKEN until reset) / reset it (waiters get
+   PC_BROKEN, the barrier is whole again). Python: Barrier.abort, .reset */
+PYCONC_API int pc_proxy_barrier_abort(pc_proxy *p);
+PYCONC_API int pc_proxy_barrier_reset(pc_proxy *p);
+/* Python: Barrier.parties, Barrier.n_waiting, Barrier.broken */
+PYCONC_API int pc_proxy_barrier_parties(pc_proxy *p, int64_t *out_parties);
+PYCONC_API int pc_proxy_barrier_n_waiting(pc_proxy *p, int64_t *out_n);
+PYCONC_API int pc_proxy_barrier_broken(pc_proxy *p, int *out_broken);
+/* Put value (None, int, float, bytes, str) in a Queue or JoinableQueue,
+   waiting for room in a bounded one. Returns: PC_OK, PC_FULL (no room in
+   time).  Blocks: up to timeout.  Python: Queue.put(item, block, timeout),
+   Queue.put_nowait */
+PYCONC_API int pc_proxy_queue_put(pc_proxy *p, pc_proxy_value value, double timeout);
+PYCONC_API int pc_proxy_queue_put_nowait(pc_proxy *p, pc_proxy_value value);
+/* Take the oldest item into *out_value (pc_proxy_value_free it).
+   Returns: PC_OK, PC_EMPTY (nothing in time).  Blocks: up to timeout.
+   Python: Queue.get(block, timeout), Queue.get_nowait */
+PYCONC_API int pc_proxy_queue_get(pc_proxy *p, double timeout, pc_proxy_value *out_value);
+PYCONC_API int pc_proxy_queue_get_nowait(pc_proxy *p, pc_proxy_value *out_value);
+/* Snapshots. Python: Queue.qsize, Queue.empty, Queue.full */
+PYCONC_API int pc_proxy_queue_qsize(pc_proxy *p, size_t *out_size);
+PYCONC_API int pc_proxy_queue_empty(pc_proxy *p, int *out_empty);
+PYCONC_API int pc_proxy_queue_full(pc_proxy *p, int *out_full);
+/* One item taken earlier is finished. Returns: PC_OK, PC_VALUE (more
+   calls than items put: "ValueError").  Python: Queue.task_done */
+PYCONC_API int pc_proxy_queue_task_done(pc_proxy *p);
+/* Wait until every item put is finished. Returns: PC_OK.  Blocks: yes.
+   Python: Queue.join */
+PYCONC_API int pc_proxy_queue_join(pc_proxy *p);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -5866,9 +5984,11 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
         uint64_t start;
         size_t hlen;
         rc = pc__p_conn_header(c, &size, &start, &hlen, INFINITY);
-        // Anything but a clean end of file leaves the stream out of step.
+        // Anything but a clean end of file leaves the stream out of step;
+        // no descriptor has been taken yet (fds holds none to close).
         if (rc == PC_EOF) return rc;
-        if (!rc) rc = pc__p_conn_take_fds(c, start, hlen, fds, &nfds);
+        if (rc) return pc__p_conn_payload_failed(c, rc);
+        rc = pc__p_conn_take_fds(c, start, hlen, fds, &nfds);
         if (!rc) rc = pc__p_conn_payload(c, size, &msg, INFINITY);
         if (rc) {
             for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
@@ -14641,6 +14761,28 @@ static const pc__p_m_kind pc__p_m_ns_kind = {"Namespace", NULL, pc__p_m_ns_call}
 static const pc__p_m_kind pc__p_m_value_kind = {"Value", pc__p_m_value_init, pc__p_m_value_call};
 static const pc__p_m_kind pc__p_m_array_kind = {"Array", pc__p_m_array_init, pc__p_m_array_call};
 static const pc__p_m_kind pc__p_m_set_kind = {"set", NULL, pc__p_m_set_call};
+// The kinds of // >>I.sync (their methods are there), in this order.
+enum {
+    PC__P_M_LOCK, PC__P_M_RLOCK, PC__P_M_SEMAPHORE, PC__P_M_BSEMAPHORE, PC__P_M_EVENT,
+    PC__P_M_CONDITION, PC__P_M_BARRIER, PC__P_M_QUEUE, PC__P_M_JQUEUE
+};
+typedef struct pc__p_m_client pc__p_m_client;
+static int pc__p_m_sync_init(pc__p_m_obj *o, const pc_args *req);
+static int pc__p_m_sync_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply);
+static pc__p_m_client *pc__p_m_client_new(void);
+static void pc__p_m_client_answered(pc__p_m_client *me);
+static void pc__p_m_client_gone(pc__p_m_client *me);
+static const pc__p_m_kind pc__p_m_sync_kinds[] = {
+    {"Lock", pc__p_m_sync_init, pc__p_m_sync_call},
+    {"RLock", pc__p_m_sync_init, pc__p_m_sync_call},
+    {"Semaphore", pc__p_m_sync_init, pc__p_m_sync_call},
+    {"BoundedSemaphore", pc__p_m_sync_init, pc__p_m_sync_call},
+    {"Event", pc__p_m_sync_init, pc__p_m_sync_call},
+    {"Condition", pc__p_m_sync_init, pc__p_m_sync_call},
+    {"Barrier", pc__p_m_sync_init, pc__p_m_sync_call},
+    {"Queue", pc__p_m_sync_init, pc__p_m_sync_call},
+    {"JoinableQueue", pc__p_m_sync_init, pc__p_m_sync_call},
+};
 
 // Every kind the server makes.
 static const pc__p_m_kind *const pc__p_m_kinds[] = {
@@ -14650,6 +14792,15 @@ static const pc__p_m_kind *const pc__p_m_kinds[] = {
     &pc__p_m_value_kind,
     &pc__p_m_array_kind,
     &pc__p_m_set_kind,
+    &pc__p_m_sync_kinds[PC__P_M_LOCK],
+    &pc__p_m_sync_kinds[PC__P_M_RLOCK],
+    &pc__p_m_sync_kinds[PC__P_M_SEMAPHORE],
+    &pc__p_m_sync_kinds[PC__P_M_BSEMAPHORE],
+    &pc__p_m_sync_kinds[PC__P_M_EVENT],
+    &pc__p_m_sync_kinds[PC__P_M_CONDITION],
+    &pc__p_m_sync_kinds[PC__P_M_BARRIER],
+    &pc__p_m_sync_kinds[PC__P_M_QUEUE],
+    &pc__p_m_sync_kinds[PC__P_M_JQUEUE],
 };
 
 static const pc__p_m_kind *pc__p_m_kind_find(const char *name) {
@@ -14728,6 +14879,8 @@ static void pc__p_m_wire_end(void);
 // frame. A message that is not a pack gets an error reply; the server lives.
 static int pc__p_m_serve_conn(void *arg) {
     pc_connection *c = (pc_connection *)arg;
+    pc__p_m_client *me = pc__p_m_client_new();     // what it holds (// >>I.sync)
+    if (!me) { pc_connection_free(c); return 0; }
     for (;;) {
         pc_args *req = NULL;
         int rc = pc__p_m_wire_recv(c, &req);   // >>I.wire: a size limit
@@ -14738,6 +14891,7 @@ static int pc__p_m_serve_conn(void *arg) {
             rc = pc__p_m_serve_one(c, req);
             pc_args_free(req);
         }
+        if (rc == PC_OK) pc__p_m_client_answered(me);
         if (rc || __atomic_load_n(&pc__p_m_srv.stopping, __ATOMIC_ACQUIRE)) break;
     }
     if (__atomic_load_n(&pc__p_m_srv.stopping, __ATOMIC_ACQUIRE)) {
@@ -14748,6 +14902,7 @@ static int pc__p_m_serve_conn(void *arg) {
         pc_lock_release(&pc__p_m_srv.lock);
     }
     pc__p_m_wire_end();
+    pc__p_m_client_gone(me);
     pc_connection_free(c);
     return 0;
 }
@@ -15574,7 +15729,365 @@ static int pc__p_m_reg_unpack(const pc_args *a, size_t i) {
     return rc;
 }
 
+// >>I.sync: locks, semaphores, events, conditions, barriers and queues
+// A blocking method waits on a condition over the server's lock, which it
+// lets go while it waits, at most as long as the client's timeout says.
+// Locks belong to a connection (each client thread has its own): when a
+// connection ends holding some, they are released, and their next
+// acquirer learns it with PC_OWNER_DEAD.
+typedef struct pc__p_m_sync pc__p_m_sync;
+
+struct pc__p_m_client {
+    int64_t held;               // locks this connection holds
+    // The lock the request being answered took afresh (NULL: none): if the
+    // reply never leaves, the client never held it as far as it knows.
+    pc__p_m_sync *unanswered;
+    int unanswered_died;        // ... and it came with PC_OWNER_DEAD
+};
+
+// The connection the calling server thread serves (each has its own thread).
+static PC__TLS pc__p_m_client *pc__p_m_me;
+
+typedef struct pc__p_m_waiter {  // a thread waiting at a barrier
+    struct pc__p_m_waiter *next;
+    int done, rc;
+} pc__p_m_waiter;
+
+struct pc__p_m_sync {
+    int what;                   // PC__P_M_LOCK ...
+    // Lock, RLock, a Condition's (re-entrant) lock
+    pc__p_m_client *holder;     // NULL: free
+    uint32_t depth;
+    int holder_died;            // the last holder's connection ended holding it
+    pc_condition free_cv;       // acquirers
+    pc_condition cv;            // Semaphore, Event, Condition, Barrier waiters; a Queue's getters
+    pc_condition room;          // a Queue's putters
+    pc_condition done;          // a Queue's joiners
+    int64_t n;                  // Semaphore's value, Event's flag, Barrier's parties,
+                                // Queue's maxsize (<= 0: no bound)
+    int64_t bound;              // BoundedSemaphore's initial value
+    int64_t unfinished;         // a Queue's items not yet task_done
+    size_t head;                // a Queue's oldest item in o->items
+    pc__p_m_waiter *waiting;    // a Barrier's
+    int64_t nwaiting;
+    int broken;                 // a Barrier's
+};
+
+static pc__p_m_sync *pc__p_m_sync_of(const pc__p_m_obj *o) {
+    for (size_t i = 0; i < sizeof pc__p_m_sync_kinds / sizeof pc__p_m_sync_kinds[0]; i++)
+        if (o->kind == &pc__p_m_sync_kinds[i]) return (pc__p_m_sync *)o->state;
+    return NULL;
+}
+
+// Wait on cv until notified or deadline (monotonic; INFINITY: none).
+static int pc__p_m_wait(pc_condition *cv, double deadline) {
+    if (deadline == INFINITY) return pc_condition_wait(cv, PC_FOREVER);
+    double left = deadline - pc_monotonic();
+    return left > 0 ? pc_condition_wait(cv, left) : PC_TIMEOUT;
+}
+
+// Request item i, a float timeout, as a deadline (negative: none).
+static int pc__p_m_deadline_at(const pc_args *req, size_t i, double *out) {
+    double t;
+    if (pc_args_get_double(req, i, &t)) return pc__error(PC_VALUE, "the timeout is not a float");
+    return pc__deadline(t, out);
+}
+
+// Constructor argument [int] (request item 4), dflt when absent.
+static int pc__p_m_ctor_int(const pc_args *req, int64_t dflt, int64_t *out) {
+    *out = dflt;
+    if (pc_args_len(req) <= 4) return PC_OK;
+    if (pc_args_get_int(req, 4, out)) return pc__error(PC_VALUE, "the argument is not an int");
+    return PC_OK;
+}
+
+static int pc__p_m_sync_init(pc__p_m_obj *o, const pc_args *req) {
+    pc__p_m_sync *s = (pc__p_m_sync *)pc__calloc(1, sizeof *s);
+    if (!s) return PC_NOMEM;
+    s->what = (int)(o->kind - pc__p_m_sync_kinds);
+    int rc = PC_OK;
+    if (s->what == PC__P_M_SEMAPHORE || s->what == PC__P_M_BSEMAPHORE) {
+        rc = pc__p_m_ctor_int(req, 1, &s->n);
+        if (rc == PC_OK && s->n < 0)
+            rc = pc__error(PC_VALUE, "ValueError: semaphore initial value must be >= 0");
+        s->bound = s->what == PC__P_M_BSEMAPHORE ? s->n : 0;
+    } else if (s->what == PC__P_M_BARRIER) {
+        rc = pc__p_m_ctor_int(req, 0, &s->n);
+        if (rc == PC_OK && s->n < 1) rc = pc__error(PC_VALUE, "ValueError: parties must be >= 1");
+    } else if (s->what == PC__P_M_QUEUE || s->what == PC__P_M_JQUEUE) {
+        rc = pc__p_m_ctor_int(req, 0, &s->n);
+    }
+    if (rc) { pc__free(s); return rc; }
+    pc_condition_init_lock(&s->free_cv, &pc__p_m_srv.lock);
+    pc_condition_init_lock(&s->cv, &pc__p_m_srv.lock);
+    pc_condition_init_lock(&s->room, &pc__p_m_srv.lock);
+    pc_condition_init_lock(&s->done, &pc__p_m_srv.lock);
+    o->state = s;
+    return PC_OK;
+}
+
+static int pc__p_m_mutex_acquire(pc__p_m_sync *s, int recursive, double deadline) {
+    pc__p_m_client *me = pc__p_m_me;
+    if (recursive && s->holder == me) {
+        if (s->depth == UINT32_MAX) return pc__error(PC_RUNTIME, "too many levels of RLock");
+        s->depth++;
+        return PC_OK;
+    }
+    while (s->holder)
+        if (pc__p_m_wait(&s->free_cv, deadline) == PC_TIMEOUT && s->holder)
+            return pc__error(PC_TIMEOUT, "the lock was not acquired in time");
+    s->holder = me;
+    s->depth = 1;
+    me->held++;
+    if (!s->holder_died) return PC_OK;
+    s->holder_died = 0;
+    return pc__error(PC_OWNER_DEAD, "the lock's last holder went away holding it; it is "
+                                    "yours now");
+}
+
+// An acquire request: remember a lock taken afresh until the reply is out.
+static int pc__p_m_acquire_req(pc__p_m_sync *s, int recursive, double deadline) {
+    int rc = pc__p_m_mutex_acquire(s, recursive, deadline);
+    if ((rc == PC_OK || rc == PC_OWNER_DEAD) && s->depth == 1) {
+        pc__p_m_me->unanswered = s;
+        pc__p_m_me->unanswered_died = rc == PC_OWNER_DEAD;
+    }
+    return rc;
+}
+
+static void pc__p_m_mutex_let_go(pc__p_m_sync *s, int died) {
+    s->holder->held--;
+    s->holder = NULL;
+    s->depth = 0;
+    s->holder_died = died;
+    pc_condition_notify(&s->free_cv, 1);
+}
+
+// A Lock may be released by any connection (as threading.Lock by any
+// thread); an RLock or a Condition's lock only by its holder.
+static int pc__p_m_mutex_release(pc__p_m_sync *s, int recursive) {
+    if (!s->holder) return pc__error(PC_RUNTIME, "RuntimeError: release unlocked lock");
+    if (recursive && s->holder != pc__p_m_me)
+        return pc__error(PC_RUNTIME, "RuntimeError: cannot release un-acquired lock");
+    if (--s->depth == 0) pc__p_m_mutex_let_go(s, 0);
+    return PC_OK;
+}
+
+// A connection's thread starts: it holds nothing.
+static pc__p_m_client *pc__p_m_client_new(void) {
+    pc__p_m_me = (pc__p_m_client *)pc__calloc(1, sizeof(pc__p_m_client));
+    return pc__p_m_me;
+}
+
+// The reply to a request went out.
+static void pc__p_m_client_answered(pc__p_m_client *me) { me->unanswered = NULL; }
+
+// A connection ended: let go of every lock it held. One whose acquire was
+// never answered (the client died waiting for it) goes as it came.
+static void pc__p_m_client_gone(pc__p_m_client *me) {
+    pc_lock_acquire(&pc__p_m_srv.lock, PC_FOREVER);
+    for (size_t i = 0; me->held > 0 && i < pc__p_m_srv.nobjs; i++) {
+        pc__p_m_sync *s = pc__p_m_sync_of(pc__p_m_srv.objs[i]);
+        if (s && s->holder == me)
+            pc__p_m_mutex_let_go(s, s == me->unanswered ? me->unanswered_died : 1);
+    }
+    pc_lock_release(&pc__p_m_srv.lock);
+    pc__p_m_me = NULL;
+    pc__free(me);
+}
+
+static int pc__p_m_semaphore_call(pc__p_m_sync *s, const char *m, double deadline) {
+    if (strcmp(m, "acquire") == 0) {
+        while (s->n == 0)
+            if (pc__p_m_wait(&s->cv, deadline) == PC_TIMEOUT && s->n == 0)
+                return pc__error(PC_TIMEOUT, "the semaphore was not acquired in time");
+        s->n--;
+        return PC_OK;
+    }
+    if (s->bound && s->n >= s->bound)
+        return pc__error(PC_VALUE, "ValueError: Semaphore released too many times");
+    s->n++;
+    return pc_condition_notify(&s->cv, 1);
+}
+
+static int pc__p_m_event_call(pc__p_m_sync *s, const char *m, double deadline, pc_args *reply) {
+    if (strcmp(m, "is_set") == 0) return pc_args_add_int(reply, s->n);
+    if (strcmp(m, "clear") == 0) { s->n = 0; return PC_OK; }
+    if (strcmp(m, "set") == 0) { s->n = 1; return pc_condition_notify_all(&s->cv); }
+    while (!s->n)
+        if (pc__p_m_wait(&s->cv, deadline) == PC_TIMEOUT && !s->n)
+            return pc__error(PC_TIMEOUT, "the event was not set in time");
+    return PC_OK;
+}
+
+static int pc__p_m_condition_call(pc__p_m_sync *s, const char *m, const pc_args *req,
+                                  double deadline) {
+    if (strcmp(m, "acquire") == 0) return pc__p_m_acquire_req(s, 1, deadline);
+    if (strcmp(m, "release") == 0) return pc__p_m_mutex_release(s, 1);
+    if (s->holder != pc__p_m_me)
+        return pc__error(PC_RUNTIME, "RuntimeError: cannot %s on un-acquired lock", m);
+    if (strcmp(m, "notify_all") == 0) return pc_condition_notify_all(&s->cv);
+    if (strcmp(m, "notify") == 0) {
+        int64_t n;
+        if (pc_args_get_int(req, 3, &n)) return pc__error(PC_VALUE, "notify: n is not an int");
+        return pc_condition_notify(&s->cv, n > INT_MAX ? INT_MAX : (int)n);
+    }
+    uint32_t depth = s->depth;      // wait: let go of every level, take them back after
+    pc__p_m_mutex_let_go(s, 0);
+    int rc = pc__p_m_wait(&s->cv, deadline);
+    int arc = pc__p_m_mutex_acquire(s, 1, INFINITY);
+    if (arc == PC_OK || arc == PC_OWNER_DEAD) s->depth = depth;
+    if (arc) return arc;
+    return rc == PC_OK ? PC_OK : pc__error(PC_TIMEOUT, "the condition was not notified in time");
+}
+
+// Wake every waiter of a barrier with rc; broken: the barrier stays broken.
+static void pc__p_m_barrier_release(pc__p_m_sync *s, int rc, int broken) {
+    for (pc__p_m_waiter *w = s->waiting; w; w = w->next) {
+        w->done = 1;
+        w->rc = rc;
+    }
+    s->waiting = NULL;
+    s->nwaiting = 0;
+    s->broken = broken;
+    pc_condition_notify_all(&s->cv);
+}
+
+static int pc__p_m_barrier_wait(pc__p_m_sync *s, double deadline, pc_args *reply) {
+    if (s->broken) return pc__error(PC_BROKEN, "BrokenBarrierError: the barrier is broken");
+    int64_t index = s->nwaiting;
+    if (index + 1 == s->n) {
+        pc__p_m_barrier_release(s, PC_OK, 0);
+        return pc_args_add_int(reply, index);
+    }
+    pc__p_m_waiter w = {s->waiting, 0, 0};
+    s->waiting = &w;
+    s->nwaiting++;
+    while (!w.done)     // a timeout breaks the barrier for all, as Python's
+        if (pc__p_m_wait(&s->cv, deadline) == PC_TIMEOUT && !w.done)
+            pc__p_m_barrier_release(s, PC_BROKEN, 1);
+    if (w.rc) return pc__error(PC_BROKEN, "BrokenBarrierError: the barrier was broken, reset "
+                                          "or timed out");
+    return pc_args_add_int(reply, index);
+}
+
+static int pc__p_m_barrier_call(pc__p_m_sync *s, const char *m, double deadline,
+                                pc_args *reply) {
+    if (strcmp(m, "wait") == 0) return pc__p_m_barrier_wait(s, deadline, reply);
+    if (strcmp(m, "parties") == 0) return pc_args_add_int(reply, s->n);
+    if (strcmp(m, "n_waiting") == 0) return pc_args_add_int(reply, s->nwaiting);
+    if (strcmp(m, "broken") == 0) return pc_args_add_int(reply, s->broken);
+    pc__p_m_barrier_release(s, PC_BROKEN, m[0] == 'a');     // abort, reset
+    return PC_OK;
+}
+
+static int pc__p_m_queue_put(pc__p_m_obj *o, pc__p_m_sync *s, const pc_args *req) {
+    pc__p_m_val v;
+    double deadline;
+    int rc = pc__p_m_val_read(req, 3, &v);
+    if (rc) return rc;
+    if ((rc = pc__p_m_deadline_at(req, 5, &deadline))) { pc__p_m_val_clear(&v); return rc; }
+    while (s->n > 0 && (int64_t)(o->n - s->head) >= s->n)
+        if (pc__p_m_wait(&s->room, deadline) == PC_TIMEOUT && (int64_t)(o->n - s->head) >= s->n) {
+            pc__p_m_val_clear(&v);
+            return pc__error(PC_FULL, "queue.Full");
+        }
+    if ((rc = pc__p_m_list_add(o, &v))) { pc__p_m_val_clear(&v); return rc; }
+    s->unfinished++;
+    return pc_condition_notify(&s->cv, 1);
+}
+
+static int pc__p_m_queue_get(pc__p_m_obj *o, pc__p_m_sync *s, double deadline,
+                             pc_args *reply) {
+    while (o->n == s->head)
+        if (pc__p_m_wait(&s->cv, deadline) == PC_TIMEOUT && o->n == s->head)
+            return pc__error(PC_EMPTY, "queue.Empty");
+    int rc = pc__p_m_val_write(reply, &o->items[s->head].v);
+    if (rc) return rc;
+    pc__p_m_val_clear(&o->items[s->head++].v);
+    if (s->head == o->n) o->n = s->head = 0;
+    else if (s->head >= 64 && s->head * 2 >= o->n) {    // the taken half goes
+        memmove(o->items, o->items + s->head, (o->n - s->head) * sizeof(pc__p_m_item));
+        o->n -= s->head;
+        s->head = 0;
+    }
+    return pc_condition_notify(&s->room, 1);
+}
+
+static int pc__p_m_queue_call(pc__p_m_obj *o, pc__p_m_sync *s, const char *m,
+                              const pc_args *req, double deadline, pc_args *reply) {
+    int64_t len = (int64_t)(o->n - s->head);
+    if (strcmp(m, "put") == 0) return pc__p_m_queue_put(o, s, req);
+    if (strcmp(m, "get") == 0) return pc__p_m_queue_get(o, s, deadline, reply);
+    if (strcmp(m, "qsize") == 0) return pc_args_add_int(reply, len);
+    if (strcmp(m, "empty") == 0) return pc_args_add_int(reply, len == 0);
+    if (strcmp(m, "full") == 0) return pc_args_add_int(reply, s->n > 0 && len >= s->n);
+    if (strcmp(m, "task_done") == 0) {
+        if (s->unfinished <= 0)
+            return pc__error(PC_VALUE, "ValueError: task_done() called too many times");
+        return --s->unfinished ? PC_OK : pc_condition_notify_all(&s->done);
+    }
+    while (s->unfinished) pc__p_m_wait(&s->done, INFINITY);    // join
+    return PC_OK;
+}
+
+// Which methods each kind has, and which of them take a timeout (item 3).
+static int pc__p_m_sync_method(int what, const char *m, int *out_timed) {
+    static const char *const names[] = {
+        "acquire* release ",                                       // Lock
+        "acquire* release ",                                       // RLock
+        "acquire* release ",                                       // Semaphore
+        "acquire* release ",                                       // BoundedSemaphore
+        "set clear is_set wait* ",                                 // Event
+        "acquire* release wait* notify notify_all ",               // Condition
+        "wait* abort reset parties n_waiting broken ",             // Barrier
+        "put get* qsize empty full task_done join ",               // Queue
+        "put get* qsize empty full task_done join ",               // JoinableQueue
+    };
+    size_t n = strlen(m);
+    for (const char *w = names[what]; *w; w = strchr(w, ' ') + 1) {
+        if (strncmp(w, m, n) == 0 && (w[n] == ' ' || w[n] == '*')) {
+            *out_timed = w[n] == '*';
+            return PC_OK;
+        }
+    }
+    return pc__error(PC_VALUE, "%s has no method '%s'", pc__p_m_sync_kinds[what].name, m);
+}
+
+static int pc__p_m_sync_call(pc__p_m_obj *o, const char *m, const pc_args *req,
+                             pc_args *reply) {
+    pc__p_m_sync *s = (pc__p_m_sync *)o->state;
+    double deadline = INFINITY;
+    int timed = 0;
+    int rc = pc__p_m_sync_method(s->what, m, &timed);
+    if (rc == PC_OK && timed) rc = pc__p_m_deadline_at(req, 3, &deadline);
+    if (rc) return rc;
+    switch (s->what) {
+    case PC__P_M_LOCK:
+    case PC__P_M_RLOCK: {
+        int recursive = s->what == PC__P_M_RLOCK;
+        return m[0] == 'a' ? pc__p_m_acquire_req(s, recursive, deadline)
+                           : pc__p_m_mutex_release(s, recursive);
+    }
+    case PC__P_M_SEMAPHORE:
+    case PC__P_M_BSEMAPHORE: return pc__p_m_semaphore_call(s, m, deadline);
+    case PC__P_M_EVENT: return pc__p_m_event_call(s, m, deadline, reply);
+    case PC__P_M_CONDITION: return pc__p_m_condition_call(s, m, req, deadline);
+    case PC__P_M_BARRIER: return pc__p_m_barrier_call(s, m, deadline, reply);
+    default: return pc__p_m_queue_call(o, s, m, req, deadline, reply);
+    }
+}
+
 // >>I.proxy: a proxy's connection and its calls
+// Each thread that calls through a proxy has a connection of its own (as
+// Python's BaseProxy keeps one per thread), so that a call that blocks in
+// the server (a lock's acquire, a queue's get) holds up no other thread.
+typedef struct pc__p_m_conn {
+    uint64_t thread;            // its one user's pc__p_token (a later thread never has it)
+    pc_connection *conn;        // NULL until its first call, or after a broken one
+    int64_t next_request;
+} pc__p_m_conn;
+
 struct pc_proxy {
     char *address;
     pc_family family;
@@ -15582,10 +16095,10 @@ struct pc_proxy {
     size_t authkey_size;
     int64_t id;                 // the object in the server (0: the server itself)
     char kind[PC__P_M_KIND_MAX];  // its typeid
-    pc_lock lock;               // one call at a time on conn
-    pc_connection *conn;        // NULL until the first call
-    long pid;                   // the process conn belongs to
-    int64_t next_request;
+    pc_lock lock;               // guards the table below, never held during a call
+    pc__p_m_conn **conns;       // a thread's entry never moves (the table holds pointers)
+    size_t nconns, cap;
+    long pid;                   // the process the connections belong to
 };
 
 static long pc__p_m_pid(void) { return pc_process_pid(pc_process_current()); }
@@ -15606,9 +16119,20 @@ static pc_proxy *pc__p_m_proxy_new(const char *address, pc_family family, const 
     return p;
 }
 
+// Close and forget every thread's connection.
+static void pc__p_m_drop_conns(pc_proxy *p) {
+    for (size_t i = 0; i < p->nconns; i++) {
+        pc_connection_free(p->conns[i]->conn);
+        pc__free(p->conns[i]);
+    }
+    pc__free(p->conns);
+    p->conns = NULL;
+    p->nconns = p->cap = 0;
+}
+
 PYCONC_API void pc_proxy_free(pc_proxy *p) {
     if (!p) return;
-    pc_connection_free(p->conn);
+    pc__p_m_drop_conns(p);
     pc__free(p->address);
     pc__free(p);
 }
@@ -15621,49 +16145,73 @@ static int pc__p_m_broken(const pc_proxy *p) {
     return pc__error(PC_BROKEN, "manager at %s is gone: %s", p->address, why);
 }
 
-// A new connection to p's server, through the authkey handshake (a
-// proxy's own, a batch's).
-static int pc__p_m_dial(const pc_proxy *p, pc_connection **out_conn) {
+// A new connection to p's server, through the authkey handshake.
+static int pc__p_m_dial(const pc_proxy *p, pc_connection **out) {
     pc_client_desc cd;
     memset(&cd, 0, sizeof cd);
     cd.address = p->address;
     cd.family = p->family;
     cd.authkey = p->authkey;
     cd.authkey_size = p->authkey_size;
-    return pc_client(&cd, out_conn);
-}
-
-// The connection of this process: a fork child drops its copy of the
-// parent's (a reply there would go to whichever process reads first) and
-// makes its own. Called holding p->lock.
-static int pc__p_m_connect(pc_proxy *p) {
-    if (p->conn) return PC_OK;
-    int rc = pc__p_m_dial(p, &p->conn);
+    int rc = pc_client(&cd, out);
     return rc == PC_OS || rc == PC_EOF ? pc__p_m_broken(p) : rc;
 }
 
-static int pc__p_m_transport_error(pc_proxy *p, int rc) {
+// The calling thread's entry, made at its first call. A fork child first
+// drops every copy of the parent's connections (a reply there would go to
+// whichever process reads first, Python's gh-101320) and makes its own.
+static int pc__p_m_connect(pc_proxy *p, pc__p_m_conn **out) {
+    long pid = pc__p_m_pid(), seen = __atomic_load_n(&p->pid, __ATOMIC_ACQUIRE);
+    if (seen != pid && seen != -pid &&
+        __atomic_compare_exchange_n(&p->pid, &seen, -pid, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        // The child's first caller: the lock may have been held by a thread
+        // that did not come along, so it cannot guard this; -pid holds off
+        // the child's other threads meanwhile.
+        pc_lock_init(&p->lock);
+        pc__p_m_drop_conns(p);
+        __atomic_store_n(&p->pid, pid, __ATOMIC_RELEASE);
+    }
+    while (__atomic_load_n(&p->pid, __ATOMIC_ACQUIRE) != pid) pc_sleep(0.0001);
+    uint64_t me = pc__p_token();
+    pc__p_m_conn *c = NULL;
+    int rc = PC_OK;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    for (size_t i = 0; !c && i < p->nconns; i++)
+        if (p->conns[i]->thread == me) c = p->conns[i];
+    if (!c && pc__grow(&p->conns, &p->cap, p->nconns + 1, sizeof(pc__p_m_conn *), 0) == PC_OK &&
+        (c = (pc__p_m_conn *)pc__calloc(1, sizeof *c))) {
+        c->thread = me;
+        p->conns[p->nconns++] = c;
+    }
+    pc_lock_release(&p->lock);
+    if (!c) return PC_NOMEM;
+    if (!c->conn) rc = pc__p_m_dial(p, &c->conn);
+    *out = c;
+    return rc;
+}
+
+static int pc__p_m_transport_error(pc_proxy *p, pc__p_m_conn *c, int rc) {
     if (rc == PC_NOMEM) return rc;
-    pc_connection_free(p->conn);    // a half-done exchange leaves it unusable
-    p->conn = NULL;
+    pc_connection_free(c->conn);    // a half-done exchange leaves it unusable
+    c->conn = NULL;
     return pc__p_m_broken(p);
 }
 
-// Send req (its first three items filled here) and read the reply;
-// *out_reply (may be NULL) gets it, results from item 3 on.
-static int pc__p_m_exchange(pc_proxy *p, pc_args *req, pc_args **out_reply) {
+// Send req (its first three items filled here) on this thread's connection
+// c and read the reply; *out_reply (may be NULL) gets it, results from
+// item 3 on.
+static int pc__p_m_exchange(pc_proxy *p, pc__p_m_conn *c, pc_args *req, pc_args **out_reply) {
     pc_args *reply = NULL;
     int64_t rid, status;
     const char *msg;
-    int rc = pc__p_m_connect(p);
-    if (rc) return rc;
-    rc = pc_connection_send_args(p->conn, req);
-    if (rc == PC_OK) rc = pc_connection_recv_args(p->conn, &reply);
-    if (rc) return pc__p_m_transport_error(p, rc);
+    int rc = pc_connection_send_args(c->conn, req);
+    if (rc == PC_OK) rc = pc_connection_recv_args(c->conn, &reply);
+    if (rc) return pc__p_m_transport_error(p, c, rc);
     if (pc_args_get_int(reply, 0, &rid) || pc_args_get_int(reply, 1, &status) ||
-        pc_args_get_str(reply, 2, &msg) || rid != p->next_request) {
+        pc_args_get_str(reply, 2, &msg) || rid != c->next_request) {
         pc_args_free(reply);
-        return pc__p_m_transport_error(p, pc__error(PC_OS, "malformed reply"));
+        return pc__p_m_transport_error(p, c, pc__error(PC_OS, "malformed reply"));
     }
     if (status) {
         rc = pc__error(status > 0 && status <= PC_OWNER_DEAD ? (int)status : PC_OS, "%s", msg);
@@ -15678,26 +16226,17 @@ static int pc__p_m_exchange(pc_proxy *p, pc_args *req, pc_args **out_reply) {
 // Call method with the arguments in args (may be NULL) on p's object.
 static int pc__p_m_call(pc_proxy *p, const char *method, const pc_args *args, pc_args **out) {
     if (!p) return pc__error(PC_VALUE, "proxy is NULL");
+    pc__p_m_conn *c = NULL;
+    int rc = pc__p_m_connect(p, &c);
+    if (rc) return rc;
     pc_args *req = pc_args_new();
     if (!req) return PC_NOMEM;
-    long pid = pc__p_m_pid();
-    if (pid != __atomic_load_n(&p->pid, __ATOMIC_ACQUIRE)) {
-        // A fork child: the lock may have been held by a thread that
-        // did not come along, and the connection is the parent's.
-        pc_lock_init(&p->lock);
-        pc_connection_free(p->conn);
-        p->conn = NULL;
-        __atomic_store_n(&p->pid, pid, __ATOMIC_RELEASE);
-    }
-    pc_lock_acquire(&p->lock, PC_FOREVER);
-    int64_t rid = ++p->next_request;
-    int rc = pc_args_add_int(req, rid);
+    rc = pc_args_add_int(req, ++c->next_request);
     if (rc == PC_OK) rc = pc_args_add_int(req, p->id);
     if (rc == PC_OK) rc = pc_args_add_str(req, method);
     for (size_t i = 0; rc == PC_OK && args && i < pc_args_len(args); i++)
         rc = pc__p_m_copy_item(req, args, i);
-    if (rc == PC_OK) rc = pc__p_m_exchange(p, req, out);
-    pc_lock_release(&p->lock);
+    if (rc == PC_OK) rc = pc__p_m_exchange(p, c, req, out);
     pc_args_free(req);
     return rc;
 }
@@ -16157,8 +16696,7 @@ static int pc__p_m_batch_connect(pc_proxy_batch *b) {
     pc_connection_free(b->conn);
     b->conn = NULL;
     b->pid = pid;
-    int rc = pc__p_m_dial(b->proxy, &b->conn);
-    return rc == PC_OS || rc == PC_EOF ? pc__p_m_broken(b->proxy) : rc;
+    return pc__p_m_dial(b->proxy, &b->conn);
 }
 
 PYCONC_API int pc_proxy_batch_run(pc_proxy_batch *b) {
@@ -16601,6 +17139,235 @@ PYCONC_API int pc_manager_serve_forever(const pc_manager_desc *desc) {
                                         NULL, 0);
     pc_manager_free(m);                 // made here: nothing to stop
     return rc;
+}
+
+// >>I.sync-proxy: the proxies of locks, events, conditions, barriers, queues
+// A call meant for a proxy whose typeid is one of kinds ("Lock|RLock").
+static int pc__p_m_check_any(pc_proxy *p, const char *kinds, const char *what) {
+    if (!p) return pc__error(PC_VALUE, "%s: proxy is NULL", what);
+    size_t n = strlen(p->kind);
+    for (const char *k = kinds;; k++) {
+        const char *end = strchr(k, '|');
+        size_t len = end ? (size_t)(end - k) : strlen(k);
+        if (len == n && memcmp(k, p->kind, n) == 0) return PC_OK;
+        if (!(k = end)) break;
+    }
+    return pc__error(PC_VALUE, "%s: the proxy is a %s, not a %s", what, p->kind, kinds);
+}
+
+// Call m with args [value?, timeout?]; an int result (item 3) goes to
+// out_int, a value result to out_value (either may be NULL).
+static int pc__p_m_sync_do(pc_proxy *p, const char *kinds, const char *what, const char *m,
+                           const pc_proxy_value *v, const double *timeout, int64_t *out_int,
+                           pc_proxy_value *out_value) {
+    pc_args *reply = NULL;
+    int rc = pc__p_m_check_any(p, kinds, what);
+    if (rc) return rc;
+    if (timeout && *timeout != *timeout) return pc__error(PC_VALUE, "%s: timeout is NaN", what);
+    pc_args *a = pc_args_new();
+    if (!a) return PC_NOMEM;
+    if (v) rc = pc__p_m_value_write(a, v, p);
+    if (rc == PC_OK && timeout) rc = pc_args_add_double(a, *timeout);
+    int want = out_int || out_value;
+    if (rc == PC_OK) rc = pc__p_m_call(p, m, a, want ? &reply : NULL);
+    pc_args_free(a);
+    if (rc || !want) return rc;
+    if (out_value) return pc__p_m_result_value(p, reply, out_value);
+    rc = pc_args_get_int(reply, 3, out_int) ? pc__error(PC_BROKEN, "malformed reply") : PC_OK;
+    pc_args_free(reply);
+    return rc;
+}
+
+#define PC__P_M_LOCKS "Lock|RLock"
+#define PC__P_M_SEMAPHORES "Semaphore|BoundedSemaphore"
+#define PC__P_M_QUEUES "Queue|JoinableQueue"
+
+static int pc__p_m_make_n(pc_manager *m, const char *what, const char *kind, int64_t n,
+                          pc_proxy **out) {
+    pc_args *a = pc_args_new();
+    if (!a) return PC_NOMEM;
+    int rc = pc_args_add_int(a, n);
+    if (rc == PC_OK) rc = pc__p_m_make(m, what, kind, a, out);
+    pc_args_free(a);
+    return rc;
+}
+
+PYCONC_API int pc_manager_lock(pc_manager *m, pc_proxy **out_proxy) {
+    return pc__p_m_make(m, "pc_manager_lock", "Lock", NULL, out_proxy);
+}
+PYCONC_API int pc_manager_rlock(pc_manager *m, pc_proxy **out_proxy) {
+    return pc__p_m_make(m, "pc_manager_rlock", "RLock", NULL, out_proxy);
+}
+PYCONC_API int pc_manager_semaphore(pc_manager *m, int64_t value, pc_proxy **out_proxy) {
+    return pc__p_m_make_n(m, "pc_manager_semaphore", "Semaphore", value, out_proxy);
+}
+PYCONC_API int pc_manager_bounded_semaphore(pc_manager *m, int64_t value,
+                                            pc_proxy **out_proxy) {
+    return pc__p_m_make_n(m, "pc_manager_bounded_semaphore", "BoundedSemaphore", value,
+                          out_proxy);
+}
+PYCONC_API int pc_manager_event(pc_manager *m, pc_proxy **out_proxy) {
+    return pc__p_m_make(m, "pc_manager_event", "Event", NULL, out_proxy);
+}
+PYCONC_API int pc_manager_condition(pc_manager *m, pc_proxy **out_proxy) {
+    return pc__p_m_make(m, "pc_manager_condition", "Condition", NULL, out_proxy);
+}
+PYCONC_API int pc_manager_barrier(pc_manager *m, int64_t parties, pc_proxy **out_proxy) {
+    return pc__p_m_make_n(m, "pc_manager_barrier", "Barrier", parties, out_proxy);
+}
+PYCONC_API int pc_manager_queue(pc_manager *m, int64_t maxsize, pc_proxy **out_proxy) {
+    return pc__p_m_make_n(m, "pc_manager_queue", "Queue", maxsize, out_proxy);
+}
+PYCONC_API int pc_manager_joinable_queue(pc_manager *m, int64_t maxsize,
+                                         pc_proxy **out_proxy) {
+    return pc__p_m_make_n(m, "pc_manager_joinable_queue", "JoinableQueue", maxsize, out_proxy);
+}
+
+PYCONC_API int pc_proxy_lock_acquire(pc_proxy *p, double timeout) {
+    return pc__p_m_sync_do(p, PC__P_M_LOCKS, "pc_proxy_lock_acquire", "acquire", NULL, &timeout,
+                           NULL, NULL);
+}
+PYCONC_API int pc_proxy_lock_release(pc_proxy *p) {
+    return pc__p_m_sync_do(p, PC__P_M_LOCKS, "pc_proxy_lock_release", "release", NULL, NULL,
+                           NULL, NULL);
+}
+PYCONC_API int pc_proxy_semaphore_acquire(pc_proxy *p, double timeout) {
+    return pc__p_m_sync_do(p, PC__P_M_SEMAPHORES, "pc_proxy_semaphore_acquire", "acquire", NULL,
+                           &timeout, NULL, NULL);
+}
+PYCONC_API int pc_proxy_semaphore_release(pc_proxy *p) {
+    return pc__p_m_sync_do(p, PC__P_M_SEMAPHORES, "pc_proxy_semaphore_release", "release", NULL,
+                           NULL, NULL, NULL);
+}
+PYCONC_API int pc_proxy_event_set(pc_proxy *p) {
+    return pc__p_m_sync_do(p, "Event", "pc_proxy_event_set", "set", NULL, NULL, NULL, NULL);
+}
+PYCONC_API int pc_proxy_event_clear(pc_proxy *p) {
+    return pc__p_m_sync_do(p, "Event", "pc_proxy_event_clear", "clear", NULL, NULL, NULL, NULL);
+}
+// An int result as a flag.
+static int pc__p_m_flag(pc_proxy *p, const char *kinds, const char *what, const char *m,
+                        int *out) {
+    int64_t n = 0;
+    if (!out) return pc__error(PC_VALUE, "%s: the out argument is NULL", what);
+    int rc = pc__p_m_sync_do(p, kinds, what, m, NULL, NULL, &n, NULL);
+    if (rc == PC_OK) *out = n != 0;
+    return rc;
+}
+PYCONC_API int pc_proxy_event_is_set(pc_proxy *p, int *out_set) {
+    return pc__p_m_flag(p, "Event", "pc_proxy_event_is_set", "is_set", out_set);
+}
+PYCONC_API int pc_proxy_event_wait(pc_proxy *p, double timeout) {
+    return pc__p_m_sync_do(p, "Event", "pc_proxy_event_wait", "wait", NULL, &timeout, NULL,
+                           NULL);
+}
+PYCONC_API int pc_proxy_condition_acquire(pc_proxy *p, double timeout) {
+    return pc__p_m_sync_do(p, "Condition", "pc_proxy_condition_acquire", "acquire", NULL,
+                           &timeout, NULL, NULL);
+}
+PYCONC_API int pc_proxy_condition_release(pc_proxy *p) {
+    return pc__p_m_sync_do(p, "Condition", "pc_proxy_condition_release", "release", NULL, NULL,
+                           NULL, NULL);
+}
+PYCONC_API int pc_proxy_condition_wait(pc_proxy *p, double timeout) {
+    return pc__p_m_sync_do(p, "Condition", "pc_proxy_condition_wait", "wait", NULL, &timeout,
+                           NULL, NULL);
+}
+PYCONC_API int pc_proxy_condition_wait_for(pc_proxy *p, int (*predicate)(void *ctx), void *ctx,
+                                           double timeout) {
+    double deadline;
+    int rc = pc__p_m_check_any(p, "Condition", "pc_proxy_condition_wait_for");
+    if (rc) return rc;
+    if (!predicate) return pc__error(PC_VALUE, "pc_proxy_condition_wait_for: predicate is NULL");
+    if (pc__deadline(timeout, &deadline)) return PC_VALUE;
+    while (!predicate(ctx)) {     // as Python's: the predicate decides, not the wake-up
+        double left = deadline == INFINITY ? PC_FOREVER : deadline - pc_monotonic();
+        if (deadline != INFINITY && left <= 0)
+            return pc__error(PC_TIMEOUT, "the predicate stayed false");
+        rc = pc_proxy_condition_wait(p, left);
+        if (rc != PC_OK && rc != PC_TIMEOUT) return rc;
+    }
+    return PC_OK;
+}
+PYCONC_API int pc_proxy_condition_notify(pc_proxy *p, int n) {
+    int rc = pc__p_m_check_any(p, "Condition", "pc_proxy_condition_notify");
+    pc_args *a = rc ? NULL : pc_args_new();
+    if (rc || !a) return rc ? rc : PC_NOMEM;
+    rc = pc_args_add_int(a, n);
+    if (rc == PC_OK) rc = pc__p_m_call(p, "notify", a, NULL);
+    pc_args_free(a);
+    return rc;
+}
+PYCONC_API int pc_proxy_condition_notify_all(pc_proxy *p) {
+    return pc__p_m_sync_do(p, "Condition", "pc_proxy_condition_notify_all", "notify_all", NULL,
+                           NULL, NULL, NULL);
+}
+PYCONC_API int pc_proxy_barrier_wait(pc_proxy *p, double timeout, int64_t *out_index) {
+    int64_t i = 0;
+    int rc = pc__p_m_sync_do(p, "Barrier", "pc_proxy_barrier_wait", "wait", NULL, &timeout, &i,
+                             NULL);
+    if (rc == PC_OK && out_index) *out_index = i;
+    return rc;
+}
+PYCONC_API int pc_proxy_barrier_abort(pc_proxy *p) {
+    return pc__p_m_sync_do(p, "Barrier", "pc_proxy_barrier_abort", "abort", NULL, NULL, NULL,
+                           NULL);
+}
+PYCONC_API int pc_proxy_barrier_reset(pc_proxy *p) {
+    return pc__p_m_sync_do(p, "Barrier", "pc_proxy_barrier_reset", "reset", NULL, NULL, NULL,
+                           NULL);
+}
+// An int result, whose out argument must not be NULL.
+static int pc__p_m_count(pc_proxy *p, const char *kinds, const char *what, const char *m,
+                         int64_t *out) {
+    if (!out) return pc__error(PC_VALUE, "%s: the out argument is NULL", what);
+    return pc__p_m_sync_do(p, kinds, what, m, NULL, NULL, out, NULL);
+}
+PYCONC_API int pc_proxy_barrier_parties(pc_proxy *p, int64_t *out_parties) {
+    return pc__p_m_count(p, "Barrier", "pc_proxy_barrier_parties", "parties", out_parties);
+}
+PYCONC_API int pc_proxy_barrier_n_waiting(pc_proxy *p, int64_t *out_n) {
+    return pc__p_m_count(p, "Barrier", "pc_proxy_barrier_n_waiting", "n_waiting", out_n);
+}
+PYCONC_API int pc_proxy_barrier_broken(pc_proxy *p, int *out_broken) {
+    return pc__p_m_flag(p, "Barrier", "pc_proxy_barrier_broken", "broken", out_broken);
+}
+PYCONC_API int pc_proxy_queue_put(pc_proxy *p, pc_proxy_value value, double timeout) {
+    return pc__p_m_sync_do(p, PC__P_M_QUEUES, "pc_proxy_queue_put", "put", &value, &timeout,
+                           NULL, NULL);
+}
+PYCONC_API int pc_proxy_queue_put_nowait(pc_proxy *p, pc_proxy_value value) {
+    return pc_proxy_queue_put(p, value, 0);
+}
+PYCONC_API int pc_proxy_queue_get(pc_proxy *p, double timeout, pc_proxy_value *out_value) {
+    if (!out_value) return pc__error(PC_VALUE, "pc_proxy_queue_get: out_value is NULL");
+    *out_value = pc_proxy_none();
+    return pc__p_m_sync_do(p, PC__P_M_QUEUES, "pc_proxy_queue_get", "get", NULL, &timeout, NULL,
+                           out_value);
+}
+PYCONC_API int pc_proxy_queue_get_nowait(pc_proxy *p, pc_proxy_value *out_value) {
+    return pc_proxy_queue_get(p, 0, out_value);
+}
+PYCONC_API int pc_proxy_queue_qsize(pc_proxy *p, size_t *out_size) {
+    int64_t n = 0;
+    int rc = pc__p_m_count(p, PC__P_M_QUEUES, "pc_proxy_queue_qsize", "qsize",
+                           out_size ? &n : NULL);
+    if (rc == PC_OK) *out_size = (size_t)n;
+    return rc;
+}
+PYCONC_API int pc_proxy_queue_empty(pc_proxy *p, int *out_empty) {
+    return pc__p_m_flag(p, PC__P_M_QUEUES, "pc_proxy_queue_empty", "empty", out_empty);
+}
+PYCONC_API int pc_proxy_queue_full(pc_proxy *p, int *out_full) {
+    return pc__p_m_flag(p, PC__P_M_QUEUES, "pc_proxy_queue_full", "full", out_full);
+}
+PYCONC_API int pc_proxy_queue_task_done(pc_proxy *p) {
+    return pc__p_m_sync_do(p, PC__P_M_QUEUES, "pc_proxy_queue_task_done", "task_done", NULL,
+                           NULL, NULL, NULL);
+}
+PYCONC_API int pc_proxy_queue_join(pc_proxy *p) {
+    return pc__p_m_sync_do(p, PC__P_M_QUEUES, "pc_proxy_queue_join", "join", NULL, NULL, NULL,
+                           NULL);
 }
 
 // >>H.entry: the program's way in, which knows every part
