@@ -1118,3 +1118,268 @@ TEST(registered_destroy_on_shutdown) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// >>more: the rest of the dict's and the list's methods
+static const char *str_at(const pc_args *a, size_t i) {
+    const char *s = NULL;
+    CHECK_OK(pc_args_get_str(a, i, &s));
+    return s;
+}
+
+static int64_t int_at(const pc_args *a, size_t i) {
+    int64_t v = 0;
+    CHECK_OK(pc_args_get_int(a, i, &v));
+    return v;
+}
+
+TEST(more_dict_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d, *l, *c;
+    pc_proxy_value k, v;
+    pc_args *out;
+    size_t n;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_list(m, &l));
+    CHECK_OK(pc_proxy_dict_set(d, "a", pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_dict_set(d, "b", pc_proxy_str("two")));
+    CHECK_OK(pc_proxy_dict_set(d, "c", pc_proxy_bytes("3\0", 2)));
+    CHECK_OK(pc_proxy_dict_set(d, "a", pc_proxy_double(1.5)));     // keeps its place
+    CHECK_OK(pc_proxy_dict_items(d, &out));
+    CHECK_EQ(pc_args_len(out), 6);
+    CHECK(strcmp(str_at(out, 0), "a") == 0 && pc_args_type(out, 1) == PC_ARG_DOUBLE);
+    CHECK(strcmp(str_at(out, 2), "b") == 0 && strcmp(str_at(out, 3), "two") == 0);
+    CHECK(strcmp(str_at(out, 4), "c") == 0 && pc_args_type(out, 5) == PC_ARG_BYTES);
+    pc_args_free(out);
+    CHECK_OK(pc_proxy_dict_values(d, &out));
+    CHECK_EQ(pc_args_len(out), 3);
+    CHECK_EQ(pc_args_type(out, 0), PC_ARG_DOUBLE);
+    CHECK(strcmp(str_at(out, 1), "two") == 0);
+    pc_args_free(out);
+    CHECK_OK(pc_proxy_dict_keys_reversed(d, &out));
+    CHECK_EQ(pc_args_len(out), 3);
+    CHECK(strcmp(str_at(out, 0), "c") == 0 && strcmp(str_at(out, 2), "a") == 0);
+    pc_args_free(out);
+    // None and proxies cannot be pack items: items and values say which
+    CHECK_OK(pc_proxy_dict_set(d, "none", pc_proxy_none()));
+    CHECK_ERR(pc_proxy_dict_items(d, &out), PC_VALUE, "TypeError: the value of 'none' is None");
+    CHECK_OK(pc_proxy_dict_set(d, "none", pc_proxy_nested(l)));
+    CHECK_ERR(pc_proxy_dict_values(d, &out), PC_VALUE, "is a proxy");
+    // copy: a new dict in the server, None and nested proxies kept
+    CHECK_OK(pc_proxy_dict_set(d, "nil", pc_proxy_none()));
+    CHECK_OK(pc_proxy_dict_copy(d, &c));
+    CHECK_OK(pc_proxy_dict_set(c, "only_in_copy", pc_proxy_int(9)));
+    CHECK_OK(pc_proxy_dict_del(d, "b"));
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, 4);
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 6);
+    CHECK_OK(pc_proxy_dict_get(c, "b", NULL, &v));      // the copy kept what d lost
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "two") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_dict_get(c, "none", NULL, &v));   // the same list, through the copy
+    CHECK_EQ(v.type, PC_ARG_PROXY);
+    CHECK_OK(pc_proxy_list_append(v.proxy, pc_proxy_int(5)));
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 1);
+    // popitem: the last inserted first (LIFO), None and proxies too
+    CHECK_OK(pc_proxy_dict_popitem(c, &k, &v));
+    CHECK(k.type == PC_ARG_STR && strcmp((const char *)k.data, "only_in_copy") == 0);
+    CHECK(v.type == PC_ARG_INT && v.i == 9);
+    pc_proxy_value_free(&k);
+    CHECK_OK(pc_proxy_dict_popitem(c, &k, &v));
+    CHECK(strcmp((const char *)k.data, "nil") == 0 && v.type == PC_ARG_NONE);
+    pc_proxy_value_free(&k);
+    CHECK_OK(pc_proxy_dict_popitem(c, &k, &v));
+    CHECK(strcmp((const char *)k.data, "none") == 0 && v.type == PC_ARG_PROXY);
+    pc_proxy_value_free(&k);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 3);
+    CHECK_OK(pc_proxy_dict_clear(c));
+    CHECK_ERR(pc_proxy_dict_popitem(c, &k, &v), PC_VALUE,
+              "KeyError: 'popitem(): dictionary is empty'");
+    CHECK(k.type == PC_ARG_NONE && v.type == PC_ARG_NONE);
+    CHECK_OK(pc_proxy_dict_keys_reversed(c, &out));     // empty: an empty pack
+    CHECK_EQ(pc_args_len(out), 0);
+    pc_args_free(out);
+    // NULLs and the wrong kind
+    CHECK_ERR(pc_proxy_dict_items(NULL, &out), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_items(d, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_values(d, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_keys_reversed(d, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_popitem(d, NULL, &v), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_popitem(d, &k, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_popitem(NULL, &k, &v), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_copy(d, NULL), PC_VALUE, "NULL");
+    pc_proxy *none_made = d;
+    CHECK_ERR(pc_proxy_dict_copy(NULL, &none_made), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_items(l, &out), PC_VALUE, "not a dict");
+    CHECK_ERR(pc_proxy_dict_copy(l, &none_made), PC_VALUE, "not a dict");
+    CHECK(none_made == NULL);
+    pc_proxy_free(c);
+    pc_proxy_free(d);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// A list proxy holding the items of pack (ints, floats, bytes, strs).
+static pc_proxy *list_of(pc_manager *m, const pc_args *items) {
+    pc_proxy *l;
+    CHECK_OK(pc_manager_list(m, &l));
+    CHECK_OK(pc_proxy_list_extend(l, items));
+    return l;
+}
+
+// The list's ints, as a string "1 2 3" (for short comparisons).
+static const char *ints_of(pc_proxy *l, char *buf, size_t size) {
+    pc_args *out;
+    size_t w = 0;
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &out));
+    buf[0] = '\0';
+    for (size_t i = 0; i < pc_args_len(out) && w < size; i++)
+        w += (size_t)snprintf(buf + w, size - w, i ? " %lld" : "%lld",
+                              (long long)int_at(out, i));
+    pc_args_free(out);
+    return buf;
+}
+
+TEST(more_list_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *l, *c, *d, *d2;
+    pc_proxy_value v;
+    pc_args *items = pc_args_new(), *out;
+    size_t n, at;
+    int found;
+    char buf[128];
+    for (int64_t i = 0; i < 5; i++) CHECK_OK(pc_args_add_int(items, i * 10));
+    l = list_of(m, items);                                          // 0 10 20 30 40
+    pc_args_free(items);
+    CHECK_OK(pc_proxy_list_insert(l, 1, pc_proxy_int(5)));
+    CHECK_OK(pc_proxy_list_insert(l, -1, pc_proxy_int(35)));        // before the last
+    CHECK_OK(pc_proxy_list_insert(l, 100, pc_proxy_int(50)));       // clipped to the end
+    CHECK_OK(pc_proxy_list_insert(l, -100, pc_proxy_int(-5)));      // clipped to the start
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "-5 0 5 10 20 30 35 40 50") == 0);
+    // index, with bounds as a slice's; count; in
+    CHECK_OK(pc_proxy_list_index(l, pc_proxy_int(20), 0, INT64_MAX, &at));
+    CHECK_EQ(at, 4);
+    CHECK_OK(pc_proxy_list_index(l, pc_proxy_double(20.0), -5, -1, &at));  // 1 == 1.0
+    CHECK_EQ(at, 4);
+    CHECK_ERR(pc_proxy_list_index(l, pc_proxy_int(20), 5, INT64_MAX, &at), PC_VALUE,
+              "ValueError");
+    CHECK_ERR(pc_proxy_list_index(l, pc_proxy_int(20), 0, 4, &at), PC_VALUE, "ValueError");
+    CHECK_ERR(pc_proxy_list_index(l, pc_proxy_str("20"), 0, INT64_MAX, &at), PC_VALUE,
+              "ValueError");
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_double(10.0)));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_str("s")));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_bytes("s", 1)));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_none()));
+    CHECK_OK(pc_proxy_list_count(l, pc_proxy_int(10), &n));
+    CHECK_EQ(n, 2);                                                 // 10 and 10.0
+    CHECK_OK(pc_proxy_list_count(l, pc_proxy_str("s"), &n));
+    CHECK_EQ(n, 1);                                                 // b"s" != "s"
+    CHECK_OK(pc_proxy_list_count(l, pc_proxy_int(77), &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(pc_proxy_list_contains(l, pc_proxy_none(), &found));
+    CHECK_EQ(found, 1);                                             // None == None
+    CHECK_OK(pc_proxy_list_contains(l, pc_proxy_bytes("t", 1), &found));
+    CHECK_EQ(found, 0);
+    // nested proxies: equal when they name the same object
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_dict(m, &d2));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_nested(d)));
+    CHECK_OK(pc_proxy_list_contains(l, pc_proxy_nested(d2), &found));
+    CHECK_EQ(found, 0);
+    CHECK_OK(pc_proxy_list_index(l, pc_proxy_nested(d), 0, INT64_MAX, &at));
+    CHECK_EQ(at, 13);
+    // a slice holding None or a proxy is refused; one without is a pack
+    CHECK_ERR(pc_proxy_list_slice(l, 10, INT64_MAX, &out), PC_VALUE, "TypeError: item 12 is None");
+    CHECK_OK(pc_proxy_list_slice(l, -5, -2, &out));                 // 10.0, "s", b"s"
+    CHECK_EQ(pc_args_len(out), 3);
+    CHECK_EQ(pc_args_type(out, 0), PC_ARG_DOUBLE);
+    CHECK_EQ(pc_args_type(out, 2), PC_ARG_BYTES);
+    pc_args_free(out);
+    CHECK_OK(pc_proxy_list_slice(l, 5, 2, &out));                   // empty
+    CHECK_EQ(pc_args_len(out), 0);
+    pc_args_free(out);
+    // remove: the first equal item; missing: ValueError
+    CHECK_OK(pc_proxy_list_remove(l, pc_proxy_nested(d)));
+    CHECK_OK(pc_proxy_list_remove(l, pc_proxy_none()));
+    CHECK_OK(pc_proxy_list_remove(l, pc_proxy_bytes("s", 1)));
+    CHECK_OK(pc_proxy_list_remove(l, pc_proxy_str("s")));
+    CHECK_OK(pc_proxy_list_remove(l, pc_proxy_double(10.0)));      // removes the int 10
+    CHECK_ERR(pc_proxy_list_remove(l, pc_proxy_int(77)), PC_VALUE,
+              "ValueError: list.remove(x): x not in list");
+    CHECK_OK(pc_proxy_list_pop(l, -1, &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 10.0);                  // the float stayed
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "-5 0 5 20 30 35 40 50") == 0);
+    // del and del of a slice
+    CHECK_OK(pc_proxy_list_del(l, 0));
+    CHECK_OK(pc_proxy_list_del(l, -1));
+    CHECK_ERR(pc_proxy_list_del(l, 6), PC_VALUE, "IndexError");
+    CHECK_ERR(pc_proxy_list_del(l, -7), PC_VALUE, "IndexError");
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "0 5 20 30 35 40") == 0);
+    CHECK_OK(pc_proxy_list_del_slice(l, 1, 3));
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "0 30 35 40") == 0);
+    CHECK_OK(pc_proxy_list_del_slice(l, -2, 100));
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "0 30") == 0);
+    CHECK_OK(pc_proxy_list_del_slice(l, 2, 1));                     // nothing
+    // repeat (*=), copy, clear
+    CHECK_OK(pc_proxy_list_repeat(l, 3));
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "0 30 0 30 0 30") == 0);
+    CHECK_ERR(pc_proxy_list_repeat(l, INT64_MAX), PC_VALUE, "MemoryError");
+    CHECK_ERR(pc_proxy_list_repeat(l, 16777216 / 6 + 1), PC_VALUE, "MemoryError");
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 6);                                                 // unchanged
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_nested(d)));
+    CHECK_OK(pc_proxy_list_copy(l, &c));
+    CHECK_OK(pc_proxy_list_clear(l));
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 7);                                                 // the copy is its own
+    CHECK_OK(pc_proxy_list_get(c, -1, &v));                         // ... sharing the dict
+    CHECK_EQ(v.type, PC_ARG_PROXY);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_list_del(c, -1));
+    CHECK_OK(pc_proxy_list_repeat(c, 1));
+    CHECK(strcmp(ints_of(c, buf, sizeof buf), "0 30 0 30 0 30") == 0);
+    CHECK_OK(pc_proxy_list_repeat(c, 0));                           // n <= 0 empties
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(pc_proxy_list_repeat(c, 5));                           // empty stays empty
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(pc_proxy_list_insert(c, 0, pc_proxy_str("only")));     // into an empty list
+    CHECK_OK(pc_proxy_list_repeat(c, -3));
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 0);
+    // NULLs, bad values and the wrong kind
+    CHECK_ERR(pc_proxy_list_insert(NULL, 0, pc_proxy_int(1)), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_insert(l, 0, pc_proxy_str(NULL)), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_remove(l, pc_proxy_nested(NULL)), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_index(l, pc_proxy_int(1), 0, 1, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_count(l, pc_proxy_int(1), NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_contains(l, pc_proxy_int(1), NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_slice(l, 0, 1, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_copy(l, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_sort(NULL, 0), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_del(NULL, 0), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_del_slice(NULL, 0, 1), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_clear(NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_repeat(NULL, 2), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_clear(d), PC_VALUE, "not a list");
+    CHECK_ERR(pc_proxy_list_count(d, pc_proxy_int(1), &n), PC_VALUE, "not a list");
+    pc_proxy *none_made = l;
+    CHECK_ERR(pc_proxy_list_copy(d, &none_made), PC_VALUE, "not a list");
+    CHECK(none_made == NULL);
+    pc_proxy *vs[] = {l, c, d, d2};
+    for (size_t i = 0; i < 4; i++) pc_proxy_free(vs[i]);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
