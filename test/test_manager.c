@@ -1383,3 +1383,164 @@ TEST(more_list_calls) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// The list's items are in order (a strict < between neighbours never goes
+// backwards) and sum to sum.
+static void check_sorted_ints(pc_proxy *l, int reverse, int64_t sum) {
+    pc_args *out;
+    int64_t total = 0;
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &out));
+    for (size_t i = 0; i < pc_args_len(out); i++) {
+        int64_t x = int_at(out, i);
+        if (i) CHECK(reverse ? int_at(out, i - 1) >= x : int_at(out, i - 1) <= x);
+        total += x;
+    }
+    CHECK_EQ(total, sum);
+    pc_args_free(out);
+}
+
+TEST(more_list_sort) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *l;
+    pc_proxy_value v;
+    pc_args *items = pc_args_new(), *out;
+    // numbers: ints and floats exactly (2**53 + 1 > 2.0**53), stable (1 before 1.0)
+    CHECK_OK(pc_args_add_int(items, ((int64_t)1 << 53) + 1));
+    CHECK_OK(pc_args_add_double(items, 9007199254740992.0));
+    CHECK_OK(pc_args_add_int(items, 1));
+    CHECK_OK(pc_args_add_double(items, -0.5));
+    CHECK_OK(pc_args_add_double(items, 1.0));
+    CHECK_OK(pc_args_add_int(items, INT64_MIN));
+    CHECK_OK(pc_args_add_double(items, 1e300));
+    CHECK_OK(pc_args_add_int(items, -1));
+    l = list_of(m, items);
+    pc_args_free(items);
+    CHECK_OK(pc_proxy_list_sort(l, 0));
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &out));
+    CHECK_EQ(int_at(out, 0), INT64_MIN);
+    CHECK_EQ(int_at(out, 1), -1);
+    CHECK_EQ(pc_args_type(out, 2), PC_ARG_DOUBLE);                  // -0.5
+    CHECK_EQ(pc_args_type(out, 3), PC_ARG_INT);                     // 1, then 1.0: stable
+    CHECK_EQ(pc_args_type(out, 4), PC_ARG_DOUBLE);
+    CHECK_EQ(pc_args_type(out, 5), PC_ARG_DOUBLE);                  // 2.0**53
+    CHECK_EQ(int_at(out, 6), ((int64_t)1 << 53) + 1);
+    CHECK_EQ(pc_args_type(out, 7), PC_ARG_DOUBLE);                  // 1e300
+    pc_args_free(out);
+    CHECK_OK(pc_proxy_list_sort(l, 1));                             // reverse: still stable
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &out));
+    CHECK_EQ(pc_args_type(out, 0), PC_ARG_DOUBLE);                  // 1e300
+    CHECK_EQ(int_at(out, 1), ((int64_t)1 << 53) + 1);
+    CHECK_EQ(pc_args_type(out, 3), PC_ARG_INT);                     // 1, then 1.0
+    CHECK_EQ(pc_args_type(out, 4), PC_ARG_DOUBLE);
+    CHECK_EQ(int_at(out, 7), INT64_MIN);
+    pc_args_free(out);
+    // strs by code point (UTF-8's bytes), bytes by byte then length
+    CHECK_OK(pc_proxy_list_clear(l));
+    const char *strs[] = {"z", "\xc3\xa9", "a", "", "ab", "Z"};     // "é" after "z"
+    for (size_t i = 0; i < 6; i++) CHECK_OK(pc_proxy_list_append(l, pc_proxy_str(strs[i])));
+    CHECK_OK(pc_proxy_list_sort(l, 0));
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &out));
+    const char *want[] = {"", "Z", "a", "ab", "z", "\xc3\xa9"};
+    for (size_t i = 0; i < 6; i++) CHECK(strcmp(str_at(out, i), want[i]) == 0);
+    pc_args_free(out);
+    CHECK_OK(pc_proxy_list_clear(l));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_bytes("a\0b", 3)));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_bytes("a", 1)));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_bytes("a\0", 2)));
+    CHECK_OK(pc_proxy_list_sort(l, 0));
+    for (int64_t i = 0; i < 3; i++) {
+        CHECK_OK(pc_proxy_list_get(l, i, &v));
+        CHECK_EQ(v.size, (size_t)i + 1);
+        pc_proxy_value_free(&v);
+    }
+    // a mix, None or a proxy among two or more: TypeError, nothing moved
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_str("a")));
+    CHECK_ERR(pc_proxy_list_sort(l, 0), PC_VALUE,
+              "TypeError: '<' not supported between instances of 'str' and 'bytes'");
+    CHECK_OK(pc_proxy_list_get(l, 0, &v));
+    CHECK_EQ(v.size, 1);                                            // unchanged
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_list_clear(l));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_none()));
+    CHECK_OK(pc_proxy_list_sort(l, 0));                             // one item: no compare
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_none()));
+    CHECK_ERR(pc_proxy_list_sort(l, 0), PC_VALUE, "'NoneType' and 'NoneType'");
+    CHECK_OK(pc_proxy_list_set(l, 0, pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_list_set(l, 1, pc_proxy_nested(l)));
+    CHECK_ERR(pc_proxy_list_sort(l, 0), PC_VALUE, "TypeError");
+    CHECK_OK(pc_proxy_list_clear(l));
+    CHECK_OK(pc_proxy_list_sort(l, 1));                             // empty: nothing
+    // many random ints, both ways, checked against their order and sum
+    uint64_t x = 88172645463325252u;
+    for (int round = 0; round < 4; round++) {
+        pc_args *many = pc_args_new();
+        int64_t sum = 0;
+        for (int i = 0; i < 3000; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            int64_t k = (int64_t)(x % 2001) - 1000;
+            sum += k;
+            CHECK_OK(pc_args_add_int(many, k));
+        }
+        CHECK_OK(pc_proxy_list_clear(l));
+        CHECK_OK(pc_proxy_list_extend(l, many));
+        pc_args_free(many);
+        CHECK_OK(pc_proxy_list_sort(l, round & 1));
+        check_sorted_ints(l, round & 1, sum);
+    }
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// The child inserts its number at the front, removes the marker "x" and
+// checks 'x' is gone with contains.
+static int child_inserts(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_proxy *l = NULL;
+    int64_t k;
+    int found = 1;
+    if (pc_proxy_from_args(a, 0, &l) || pc_args_get_int(a, 1, &k)) return 10;
+    int rc = pc_proxy_list_insert(l, 0, pc_proxy_int(k));
+    if (rc == PC_OK) rc = pc_proxy_list_remove(l, pc_proxy_str("x"));
+    if (rc == PC_OK) rc = pc_proxy_list_contains(l, pc_proxy_int(k), &found);
+    pc_proxy_free(l);
+    return rc ? 11 : found ? 0 : 12;
+}
+
+static void more_children(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    pc_manager *m = manager_on(method);
+    pc_proxy *l;
+    pc_process *kids[3];
+    size_t n;
+    CHECK_OK(pc_manager_list(m, &l));
+    for (int i = 0; i < 3; i++) CHECK_OK(pc_proxy_list_append(l, pc_proxy_str("x")));
+    for (int i = 0; i < 3; i++) {
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_proxy_add_to_args(a, l));
+        CHECK_OK(pc_args_add_int(a, i + 1));
+        kids[i] = proc_new(method, child_inserts, a, PC_DAEMON_NO);
+        pc_args_free(a);
+        CHECK_OK(pc_process_start(kids[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(pc_process_join(kids[i], 30));
+        CHECK_EQ(pc_process_exitcode(kids[i]), 0);
+        pc_process_free(kids[i]);
+    }
+    CHECK_OK(pc_proxy_list_count(l, pc_proxy_str("x"), &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(pc_proxy_list_sort(l, 0));
+    check_sorted_ints(l, 0, 1 + 2 + 3);
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 3);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+TEST(more_children_fork) { more_children(PC_START_FORK); }
+TEST(more_children_spawn) { more_children(PC_START_SPAWN); }
+TEST(more_children_forkserver) { more_children(PC_START_FORKSERVER); }
