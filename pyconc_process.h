@@ -15317,9 +15317,11 @@ static int pc__p_m_reg_unpack(const pc_args *a, size_t i) {
 // others, so that the kinds' call functions ask it with one line.
 #define PC__P_M_LIST_MAX (1 << 24)      // a repeat's bound, as an Array's
 
-// Python's == on two values: a nested proxy equals one to the same object;
-// the rest is the set members' comparison.
+// Python's == on two values: None equals None only, a nested proxy one to
+// the same object; the rest is the set members' comparison (which never
+// sees None: its data is NULL).
 static int pc__p_m_more_eq(const pc__p_m_val *a, const pc__p_m_val *b) {
+    if (a->type == PC_ARG_NONE || b->type == PC_ARG_NONE) return a->type == b->type;
     if (a->type == PC_ARG_PROXY || b->type == PC_ARG_PROXY)
         return a->type == b->type && a->i == b->i;
     return pc__p_m_val_eq(a, b);
@@ -15527,6 +15529,7 @@ static int pc__p_m_more_repeat(pc__p_m_obj *o, const pc_args *req) {
         return PC_OK;
     }
     size_t n = o->n;
+    if (times == 1) return PC_OK;
     if ((uint64_t)times > PC__P_M_LIST_MAX / n)
         return pc__error(PC_VALUE, "MemoryError: %zu items times %lld is over %d items", n,
                          (long long)times, PC__P_M_LIST_MAX);
@@ -15554,7 +15557,7 @@ static int pc__p_m_more_search(pc__p_m_obj *o, const char *m, const pc_args *req
     if (rc) return rc;
     size_t lo = pc__p_m_bound(b[0], o->n), hi = pc__p_m_bound(b[1], o->n);
     size_t at = pc__p_m_more_find(o, &v, lo, hi), count = 0;
-    if (m[0] == 'c' && m[1] == 'o' && m[2] == 'u') {
+    if (strcmp(m, "count") == 0) {
         for (size_t i = 0; i < o->n; i++) count += pc__p_m_more_eq(&o->items[i].v, &v);
         rc = pc_args_add_int(reply, (int64_t)count);
     } else if (m[0] == 'c') {
