@@ -634,6 +634,12 @@
        len(d), len(l)                           pc_proxy_len(p, &n)
        l.append(v), l[i], l[i] = v, l.pop(i)    pc_proxy_list_append, _get, _set, _pop
        l.extend([...]), l.reverse()             pc_proxy_list_extend(l, pack), _reverse
+       d.items(), d.values(), d.popitem()       pc_proxy_dict_items, _values (packs), _popitem
+       d.copy(), reversed(d)                    pc_proxy_dict_copy (in the server), _keys_reversed
+       l.insert(i, v), l.remove(v), v in l      pc_proxy_list_insert, _remove, _contains
+       l.index(v, i, j), l.count(v), l.sort()   pc_proxy_list_index, _count, _sort(l, reverse)
+       del l[i], del l[i:j], l[i:j]             pc_proxy_list_del, _del_slice, _slice (a pack)
+       l.clear(), l.copy(), l *= n              pc_proxy_list_clear, _copy (in the server), _repeat
        Process(args=(d,))                       pc_proxy_add_to_args(pack, d); in the child
                                                 pc_proxy_from_args(pack, 0, &d)
 
