@@ -1544,3 +1544,38 @@ static void more_children(pc_start_method method) {
 TEST(more_children_fork) { more_children(PC_START_FORK); }
 TEST(more_children_spawn) { more_children(PC_START_SPAWN); }
 TEST(more_children_forkserver) { more_children(PC_START_FORKSERVER); }
+
+// The methods above reached with arguments their proxies never send: each
+// is PC_VALUE with a message, the list is unchanged, the server serves on.
+TEST(more_bad_arguments) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *l;
+    size_t n;
+    CHECK_OK(pc_manager_list(m, &l));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_int(1)));
+    struct { const char *method; int nargs; } calls[] = {
+        {"insert", 0}, {"insert", 1}, {"index", 0}, {"index", 2}, {"count", 0},
+        {"contains", 1}, {"remove", 0}, {"sort", 0}, {"sort", 1}, {"del", 0},
+        {"delslice", 1}, {"slice", 0}, {"repeat", 1}, {"repeat", 0},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        pc_args *in = pc_args_new(), *out = NULL;
+        for (int k = 0; k < calls[i].nargs; k++) CHECK_OK(pc_args_add_str(in, "x"));
+        CHECK_RC(pc_proxy_callmethod(l, calls[i].method, in, &out), PC_VALUE);
+        CHECK(pc_last_error()[0] != '\0');
+        pc_args_free(in);
+        pc_args_free(out);
+    }
+    pc_args *in = pc_args_new();                    // a value type no one has
+    CHECK_OK(pc_args_add_int(in, 99));
+    CHECK_OK(pc_args_add_int(in, 0));
+    CHECK_ERR(pc_proxy_callmethod(l, "count", in, NULL), PC_VALUE, "value type 99");
+    pc_args_free(in);
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 1);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
