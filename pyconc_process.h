@@ -637,6 +637,12 @@
        len(d), len(l)                           pc_proxy_len(p, &n)
        l.append(v), l[i], l[i] = v, l.pop(i)    pc_proxy_list_append, _get, _set, _pop
        l.extend([...]), l.reverse()             pc_proxy_list_extend(l, pack), _reverse
+       d.items(), d.values(), d.popitem()       pc_proxy_dict_items, _values (packs), _popitem
+       d.copy(), reversed(d)                    pc_proxy_dict_copy (in the server), _keys_reversed
+       l.insert(i, v), l.remove(v), v in l      pc_proxy_list_insert, _remove, _contains
+       l.index(v, i, j), l.count(v), l.sort()   pc_proxy_list_index, _count, _sort(l, reverse)
+       del l[i], del l[i:j], l[i:j]             pc_proxy_list_del, _del_slice, _slice (a pack)
+       l.clear(), l.copy(), l *= n              pc_proxy_list_clear, _copy (in the server), _repeat
        Process(args=(d,))                       pc_proxy_add_to_args(pack, d); in the child
                                                 pc_proxy_from_args(pack, 0, &d)
 
@@ -2627,6 +2633,73 @@ PYCONC_API int pc_proxy_queue_task_done(pc_proxy *p);
 /* Wait until every item put is finished. Returns: PC_OK.  Blocks: yes.
    Python: Queue.join */
 PYCONC_API int pc_proxy_queue_join(pc_proxy *p);
+
+// Manager more: the rest of the dict's and the list's methods
+/* Proxy calls as above. A pack (out_items) holds ints, floats, bytes and
+   strs only: a None or nested proxy among the values asked for makes the
+   call PC_VALUE "TypeError: ..." (pc_proxy_dict_get, pc_proxy_list_get
+   read such an item). Values compare as Python's == does: 1 == 1.0,
+   b"a" != "a", None == None, a nested proxy equals one to the same object. */
+/* The items in insertion order, as a pack of str key, value, key, value...
+   (pc_args_free it). Python: list(d.items()) */
+PYCONC_API int pc_proxy_dict_items(pc_proxy *p, pc_args **out_items);
+/* The values in insertion order (pc_args_free it). Python: list(d.values()) */
+PYCONC_API int pc_proxy_dict_values(pc_proxy *p, pc_args **out_values);
+/* The keys, last inserted first, as a pack of strs (pc_args_free it).
+   Python: list(reversed(d)) (3.14's DictProxy) */
+PYCONC_API int pc_proxy_dict_keys_reversed(pc_proxy *p, pc_args **out_keys);
+/* Remove the last inserted item and give its key (a str value) and value
+   (release both with pc_proxy_value_free); empty: PC_VALUE "KeyError".
+   Python: d.popitem() */
+PYCONC_API int pc_proxy_dict_popitem(pc_proxy *p, pc_proxy_value *out_key,
+                                     pc_proxy_value *out_value);
+/* A new dict in the server holding d's items (a shallow copy: nested
+   proxies name the same objects); *out_proxy is the caller's.
+   Python: d.copy() (which gives a plain dict: pc_proxy_dict_items gives
+   that snapshot; this keeps None and nested proxies and moves no items) */
+PYCONC_API int pc_proxy_dict_copy(pc_proxy *p, pc_proxy **out_proxy);
+
+/* Insert value before index i (Python's clipping: negative counts from the
+   end, beyond either end goes to that end). Python: l.insert(i, value) */
+PYCONC_API int pc_proxy_list_insert(pc_proxy *p, int64_t i, pc_proxy_value value);
+/* Remove the first item equal to value (none: PC_VALUE "ValueError").
+   Python: l.remove(value) */
+PYCONC_API int pc_proxy_list_remove(pc_proxy *p, pc_proxy_value value);
+/* The index of the first item equal to value within start..stop (as a
+   slice's bounds: 0, INT64_MAX is the whole list); none: PC_VALUE
+   "ValueError". Python: l.index(value, start, stop) */
+PYCONC_API int pc_proxy_list_index(pc_proxy *p, pc_proxy_value value, int64_t start,
+                                   int64_t stop, size_t *out_index);
+/* How many items equal value. Python: l.count(value) */
+PYCONC_API int pc_proxy_list_count(pc_proxy *p, pc_proxy_value value, size_t *out_count);
+/* *out_found = 1 if an item equals value, else 0. Python: value in l */
+PYCONC_API int pc_proxy_list_contains(pc_proxy *p, pc_proxy_value value, int *out_found);
+/* Sort in place, stably, ascending (reverse non-zero: descending, equal
+   items keeping their order). Items must be all numbers (ints and floats),
+   all strs (by code point) or all bytes; another mix, a None or a nested
+   proxy among two or more items is PC_VALUE "TypeError: '<' not supported
+   ...", the list unchanged. Python: l.sort(reverse=reverse) */
+PYCONC_API int pc_proxy_list_sort(pc_proxy *p, int reverse);
+/* Remove item i (negative counts from the end; out of range: PC_VALUE
+   "IndexError"). Python: del l[i] */
+PYCONC_API int pc_proxy_list_del(pc_proxy *p, int64_t i);
+/* Remove items start..stop (clipped as a slice's bounds).
+   Python: del l[start:stop] */
+PYCONC_API int pc_proxy_list_del_slice(pc_proxy *p, int64_t start, int64_t stop);
+/* Items start..stop (clipped as a slice's bounds) as a pack (pc_args_free
+   it). Python: l[start:stop] */
+PYCONC_API int pc_proxy_list_slice(pc_proxy *p, int64_t start, int64_t stop,
+                                   pc_args **out_items);
+/* Python: l.clear() (3.14's ListProxy; del l[:] before) */
+PYCONC_API int pc_proxy_list_clear(pc_proxy *p);
+/* A new list in the server holding l's items (shallow); *out_proxy is the
+   caller's. Python: l.copy() (3.14; a plain list: pc_proxy_list_slice(p,
+   0, INT64_MAX, ...) gives that snapshot) */
+PYCONC_API int pc_proxy_list_copy(pc_proxy *p, pc_proxy **out_proxy);
+/* Repeat the items n times in place (n <= 0 empties it); a result of more
+   than 16777216 items is PC_VALUE "MemoryError", the list unchanged.
+   Python: l *= n */
+PYCONC_API int pc_proxy_list_repeat(pc_proxy *p, int64_t n);
 
 // >>H.api: the program's way in
 /* If this process is a pyconc spawn or forkserver child, run it and never
@@ -14648,6 +14721,10 @@ static int pc__p_m_dict_update(pc__p_m_obj *o, const pc_args *req) {
 
 static int pc__p_m_wire_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req,
                                   pc_args *reply, int *out_handled);  // >>I.wire
+// The methods of >>I.more: PC__P_M_NOT_MINE for a method they lack.
+#define PC__P_M_NOT_MINE (-1)
+static int pc__p_m_dict_more(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply);
+static int pc__p_m_list_more(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply);
 
 static int pc__p_m_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
     const char *key;
@@ -14667,6 +14744,8 @@ static int pc__p_m_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req, 
         while (o->n) pc__p_m_remove(o, o->n - 1, NULL);
         return PC_OK;
     }
+    int more = pc__p_m_dict_more(o, m, req, reply);
+    if (more != PC__P_M_NOT_MINE) return more;
     if (strcmp(m, "del") != 0 && strcmp(m, "contains") != 0)
         return pc__error(PC_VALUE, "dict has no method '%s'", m);
     if (pc_args_get_str(req, 3, &key)) return pc__error(PC_VALUE, "the key is not a str");
@@ -14730,6 +14809,7 @@ static int pc__p_m_list_call(pc__p_m_obj *o, const char *m, const pc_args *req, 
         }
         return PC_OK;
     }
+    if ((rc = pc__p_m_list_more(o, m, req, reply)) != PC__P_M_NOT_MINE) return rc;
     if (strcmp(m, "get") != 0 && strcmp(m, "set") != 0 && strcmp(m, "pop") != 0)
         return pc__error(PC_VALUE, "list has no method '%s'", m);
     if ((rc = pc__p_m_index(o, req, &at))) return rc;
@@ -16078,6 +16158,298 @@ static int pc__p_m_sync_call(pc__p_m_obj *o, const char *m, const pc_args *req,
     }
 }
 
+// >>I.more: the rest of the dict's and the list's methods in the server
+// Each answers the methods it knows and gives PC__P_M_NOT_MINE for the
+// others, so that the kinds' call functions ask it with one line.
+#define PC__P_M_LIST_MAX (1 << 24)      // a repeat's bound, as an Array's
+
+// Python's == on two values: None equals None only, a nested proxy one to
+// the same object; the rest is the set members' comparison (which never
+// sees None: its data is NULL).
+static int pc__p_m_more_eq(const pc__p_m_val *a, const pc__p_m_val *b) {
+    if (a->type == PC_ARG_NONE || b->type == PC_ARG_NONE) return a->type == b->type;
+    if (a->type == PC_ARG_PROXY || b->type == PC_ARG_PROXY)
+        return a->type == b->type && a->i == b->i;
+    return pc__p_m_val_eq(a, b);
+}
+
+static const char *pc__p_m_more_type_name(int type) {
+    switch (type) {
+    case PC_ARG_NONE: return "NoneType";
+    case PC_ARG_INT: return "int";
+    case PC_ARG_DOUBLE: return "float";
+    case PC_ARG_BYTES: return "bytes";
+    case PC_ARG_STR: return "str";
+    default: return "proxy";
+    }
+}
+
+// v as one plain reply item; what names it in the error (a pack has no None).
+static int pc__p_m_more_plain(pc_args *reply, const pc__p_m_val *v, const char *what) {
+    switch (v->type) {
+    case PC_ARG_INT: return pc_args_add_int(reply, v->i);
+    case PC_ARG_DOUBLE: return pc_args_add_double(reply, v->d);
+    case PC_ARG_BYTES: return pc_args_add_bytes(reply, v->data, v->size);
+    case PC_ARG_STR: return pc_args_add_str(reply, v->data);
+    default:
+        return pc__error(PC_VALUE, "TypeError: %s is %s, which a pack cannot hold (get it "
+                                   "alone)", what, v->type == PC_ARG_NONE ? "None" : "a proxy");
+    }
+}
+
+// Items lo..hi as plain reply items (values only: keys are not sent).
+static int pc__p_m_more_values(const pc__p_m_obj *o, size_t lo, size_t hi, pc_args *reply,
+                               int with_keys) {
+    char what[64];
+    for (size_t i = lo; i < hi; i++) {
+        const pc__p_m_item *it = &o->items[i];
+        if (with_keys && pc_args_add_str(reply, it->key)) return PC_NOMEM;
+        if (it->key) snprintf(what, sizeof what, "the value of '%.40s'", it->key);
+        else snprintf(what, sizeof what, "item %zu", i);
+        int rc = pc__p_m_more_plain(reply, &it->v, what);
+        if (rc) return rc;
+    }
+    return PC_OK;
+}
+
+static int pc__p_m_more_val_copy(pc__p_m_val *to, const pc__p_m_val *from) {
+    return pc__p_m_val_set(to, from->type, from->i, from->d, from->data, from->size);
+}
+
+// copy: a new object of o's kind holding copies of its items; replies
+// with its id.
+static int pc__p_m_more_copy(const pc__p_m_obj *o, pc_args *reply) {
+    pc__p_m_server *s = &pc__p_m_srv;
+    if (pc__grow(&s->objs, &s->cap, s->nobjs + 1, sizeof(pc__p_m_obj *), 0)) return PC_NOMEM;
+    pc__p_m_obj *c = (pc__p_m_obj *)pc__calloc(1, sizeof *c);
+    if (!c) return PC_NOMEM;
+    c->kind = o->kind;
+    int rc = o->n && pc__grow(&c->items, &c->cap, o->n, sizeof(pc__p_m_item), 0) ? PC_NOMEM
+                                                                                 : PC_OK;
+    for (size_t i = 0; rc == PC_OK && i < o->n; i++) {
+        pc__p_m_item *it = &c->items[i];
+        it->key = NULL;
+        if (o->items[i].key && !(it->key = pc__strdup(o->items[i].key))) rc = PC_NOMEM;
+        else if ((rc = pc__p_m_more_val_copy(&it->v, &o->items[i].v))) pc__free(it->key);
+        else c->n++;
+    }
+    if (rc == PC_OK) rc = pc_args_add_int(reply, s->next_id + 1);
+    if (rc) {
+        pc__p_m_items_free(c);
+        pc__free(c);
+        return rc;
+    }
+    c->id = ++s->next_id;
+    s->objs[s->nobjs++] = c;
+    return PC_OK;
+}
+
+static int pc__p_m_dict_more(pc__p_m_obj *o, const char *m, const pc_args *req,
+                             pc_args *reply) {
+    (void)req;
+    if (strcmp(m, "items") == 0) return pc__p_m_more_values(o, 0, o->n, reply, 1);
+    if (strcmp(m, "values") == 0) return pc__p_m_more_values(o, 0, o->n, reply, 0);
+    if (strcmp(m, "copy") == 0) return pc__p_m_more_copy(o, reply);
+    if (strcmp(m, "rkeys") == 0) {
+        for (size_t i = o->n; i > 0; i--)
+            if (pc_args_add_str(reply, o->items[i - 1].key)) return PC_NOMEM;
+        return PC_OK;
+    }
+    if (strcmp(m, "popitem") != 0) return PC__P_M_NOT_MINE;
+    if (o->n == 0) return pc__error(PC_VALUE, "KeyError: 'popitem(): dictionary is empty'");
+    // [value, key]: the value tagged (None and proxies cross), then its key.
+    int rc = pc__p_m_val_write(reply, &o->items[o->n - 1].v);
+    if (rc == PC_OK) rc = pc_args_add_str(reply, o->items[o->n - 1].key);
+    if (rc == PC_OK) pc__p_m_remove(o, o->n - 1, NULL);
+    return rc;
+}
+
+// Request ints from item 3 on, then (want_value) a tagged value.
+static int pc__p_m_more_args(const pc_args *req, int64_t *ints, size_t n, pc__p_m_val *v) {
+    for (size_t i = 0; i < n; i++)
+        if (pc_args_get_int(req, 3 + i, &ints[i]))
+            return pc__error(PC_VALUE, "argument %zu is not an int", i);
+    return v ? pc__p_m_val_read(req, 3 + n, v) : PC_OK;
+}
+
+// The first item equal to v within lo..hi, or (size_t)-1.
+static size_t pc__p_m_more_find(const pc__p_m_obj *o, const pc__p_m_val *v, size_t lo,
+                                size_t hi) {
+    for (size_t i = lo; i < hi; i++)
+        if (pc__p_m_more_eq(&o->items[i].v, v)) return i;
+    return (size_t)-1;
+}
+
+// Python's <: numbers by value (an int and a float exactly), strs by code
+// point (UTF-8's byte order is that), bytes by byte. NaN is less than nothing.
+static int pc__p_m_more_lt(const pc__p_m_val *a, const pc__p_m_val *b) {
+    if (a->type == PC_ARG_INT && b->type == PC_ARG_INT) return a->i < b->i;
+    if (a->type == PC_ARG_DOUBLE && b->type == PC_ARG_DOUBLE) return a->d < b->d;
+    if (a->type == PC_ARG_INT || a->type == PC_ARG_DOUBLE) {
+        int flip = a->type == PC_ARG_DOUBLE;        // compare int i with double d
+        int64_t i = flip ? b->i : a->i;
+        double d = flip ? a->d : b->d;
+        if (d != d) return 0;
+        int sign;                                   // sign of i - d
+        if (d >= 9223372036854775808.0) sign = -1;
+        else if (d < -9223372036854775808.0) sign = 1;
+        else {
+            int64_t t = (int64_t)d;                 // truncated: |d - t| < 1
+            double frac = d - (double)t;
+            sign = i != t ? (i < t ? -1 : 1) : (frac > 0 ? -1 : frac < 0 ? 1 : 0);
+        }
+        return flip ? sign > 0 : sign < 0;
+    }
+    size_t n = a->size < b->size ? a->size : b->size;
+    int c = n ? memcmp(a->data, b->data, n) : 0;
+    return c < 0 || (c == 0 && a->size < b->size);
+}
+
+// The class a sort compares within: 1 numbers, 3 bytes, 4 strs, 0 none.
+static int pc__p_m_more_class(int type) {
+    if (type == PC_ARG_INT || type == PC_ARG_DOUBLE) return 1;
+    return type == PC_ARG_BYTES || type == PC_ARG_STR ? type : 0;
+}
+
+// A stable merge sort of items lo..hi through tmp.
+static void pc__p_m_more_msort(pc__p_m_item *it, pc__p_m_item *tmp, size_t lo, size_t hi,
+                               int reverse) {
+    if (hi - lo < 2) return;
+    size_t mid = lo + (hi - lo) / 2, i = lo, j = mid, k = lo;
+    pc__p_m_more_msort(it, tmp, lo, mid, reverse);
+    pc__p_m_more_msort(it, tmp, mid, hi, reverse);
+    while (i < mid && j < hi) {
+        // Take from the right only when strictly before: equal items keep order.
+        int right = reverse ? pc__p_m_more_lt(&it[i].v, &it[j].v)
+                            : pc__p_m_more_lt(&it[j].v, &it[i].v);
+        tmp[k++] = right ? it[j++] : it[i++];
+    }
+    while (i < mid) tmp[k++] = it[i++];
+    while (j < hi) tmp[k++] = it[j++];
+    memcpy(&it[lo], &tmp[lo], (hi - lo) * sizeof *it);
+}
+
+static int pc__p_m_more_sort(pc__p_m_obj *o, const pc_args *req) {
+    int64_t reverse;
+    if (pc_args_get_int(req, 3, &reverse)) return pc__error(PC_VALUE, "sort: reverse is not "
+                                                                      "an int");
+    if (o->n < 2) return PC_OK;                 // Python compares nothing then
+    // All or nothing: a mix fails before anything moves (Python's sort
+    // would leave the list partly sorted).
+    int first = pc__p_m_more_class(o->items[0].v.type);
+    for (size_t i = 0; i < o->n; i++) {
+        int t = o->items[i].v.type;
+        if (first == 0 || pc__p_m_more_class(t) != first)
+            return pc__error(PC_VALUE, "TypeError: '<' not supported between instances of "
+                                       "'%s' and '%s'", pc__p_m_more_type_name(t),
+                             pc__p_m_more_type_name(o->items[0].v.type));
+    }
+    pc__p_m_item *tmp = (pc__p_m_item *)pc__malloc(o->n * sizeof *tmp);
+    if (!tmp) return PC_NOMEM;
+    pc__p_m_more_msort(o->items, tmp, 0, o->n, reverse != 0);
+    pc__free(tmp);
+    return PC_OK;
+}
+
+// insert: [index, value]; the index clipped as Python's list.insert does.
+static int pc__p_m_more_insert(pc__p_m_obj *o, const pc_args *req) {
+    int64_t i;
+    pc__p_m_val v;
+    if (pc_args_get_int(req, 3, &i)) return pc__error(PC_VALUE, "the index is not an int");
+    int rc = pc__p_m_val_take(req, 4, &v);
+    if (rc) return rc;
+    if ((rc = pc__p_m_list_add(o, &v))) { pc__p_m_val_clear(&v); return rc; }
+    size_t at = pc__p_m_bound(i, o->n - 1);
+    pc__p_m_item last = o->items[o->n - 1];
+    memmove(&o->items[at + 1], &o->items[at], (o->n - 1 - at) * sizeof last);
+    o->items[at] = last;
+    return PC_OK;
+}
+
+// *= n: the items n times (all or nothing).
+static int pc__p_m_more_repeat(pc__p_m_obj *o, const pc_args *req) {
+    int64_t times;
+    if (pc_args_get_int(req, 3, &times)) return pc__error(PC_VALUE, "repeat: n is not an int");
+    if (times <= 0 || o->n == 0) {
+        while (o->n) pc__p_m_remove(o, o->n - 1, NULL);
+        return PC_OK;
+    }
+    size_t n = o->n;
+    if (times == 1) return PC_OK;
+    if ((uint64_t)times > PC__P_M_LIST_MAX / n)
+        return pc__error(PC_VALUE, "MemoryError: %zu items times %lld is over %d items", n,
+                         (long long)times, PC__P_M_LIST_MAX);
+    size_t total = n * (size_t)times;
+    if (pc__grow(&o->items, &o->cap, total, sizeof(pc__p_m_item), 0)) return PC_NOMEM;
+    for (size_t k = n; k < total; k++) {
+        o->items[k].key = NULL;
+        int rc = pc__p_m_more_val_copy(&o->items[k].v, &o->items[k - n].v);
+        if (rc) {
+            while (o->n > n) pc__p_m_remove(o, o->n - 1, NULL);
+            return rc;
+        }
+        o->n++;
+    }
+    return PC_OK;
+}
+
+// remove, index, count, contains: [start, stop, value] for index, else [value].
+static int pc__p_m_more_search(pc__p_m_obj *o, const char *m, const pc_args *req,
+                               pc_args *reply) {
+    int64_t b[2] = {0, INT64_MAX};
+    pc__p_m_val v;
+    int is_index = strcmp(m, "index") == 0;
+    int rc = pc__p_m_more_args(req, b, is_index ? 2 : 0, &v);
+    if (rc) return rc;
+    size_t lo = pc__p_m_bound(b[0], o->n), hi = pc__p_m_bound(b[1], o->n);
+    size_t at = pc__p_m_more_find(o, &v, lo, hi), count = 0;
+    if (strcmp(m, "count") == 0) {
+        for (size_t i = 0; i < o->n; i++) count += pc__p_m_more_eq(&o->items[i].v, &v);
+        rc = pc_args_add_int(reply, (int64_t)count);
+    } else if (m[0] == 'c') {
+        rc = pc_args_add_int(reply, at != (size_t)-1);
+    } else if (at == (size_t)-1) {
+        rc = pc__error(PC_VALUE, "ValueError: list.%s(x): x not in list", m);
+    } else if (is_index) {
+        rc = pc_args_add_int(reply, (int64_t)at);
+    } else {
+        pc__p_m_remove(o, at, NULL);
+    }
+    pc__p_m_val_clear(&v);
+    return rc;
+}
+
+static int pc__p_m_list_more(pc__p_m_obj *o, const char *m, const pc_args *req,
+                             pc_args *reply) {
+    int64_t b[2];
+    int rc;
+    if (strcmp(m, "insert") == 0) return pc__p_m_more_insert(o, req);
+    if (strcmp(m, "remove") == 0 || strcmp(m, "index") == 0 || strcmp(m, "count") == 0 ||
+        strcmp(m, "contains") == 0)
+        return pc__p_m_more_search(o, m, req, reply);
+    if (strcmp(m, "sort") == 0) return pc__p_m_more_sort(o, req);
+    if (strcmp(m, "repeat") == 0) return pc__p_m_more_repeat(o, req);
+    if (strcmp(m, "copy") == 0) return pc__p_m_more_copy(o, reply);
+    if (strcmp(m, "clear") == 0) {
+        while (o->n) pc__p_m_remove(o, o->n - 1, NULL);
+        return PC_OK;
+    }
+    if (strcmp(m, "del") == 0) {
+        if ((rc = pc__p_m_more_args(req, b, 1, NULL))) return rc;
+        if (b[0] < 0) b[0] += (int64_t)o->n;
+        if (b[0] < 0 || (uint64_t)b[0] >= o->n)
+            return pc__error(PC_VALUE, "IndexError: list assignment index out of range");
+        pc__p_m_remove(o, (size_t)b[0], NULL);
+        return PC_OK;
+    }
+    if (strcmp(m, "slice") != 0 && strcmp(m, "delslice") != 0) return PC__P_M_NOT_MINE;
+    if ((rc = pc__p_m_more_args(req, b, 2, NULL))) return rc;
+    size_t lo = pc__p_m_bound(b[0], o->n), hi = pc__p_m_bound(b[1], o->n);
+    if (m[0] == 's') return pc__p_m_more_values(o, lo, hi, reply, 0);
+    while (hi > lo) pc__p_m_remove(o, --hi, NULL);
+    return PC_OK;
+}
+
 // >>I.proxy: a proxy's connection and its calls
 // Each thread that calls through a proxy has a connection of its own (as
 // Python's BaseProxy keeps one per thread), so that a call that blocks in
@@ -17368,6 +17740,150 @@ PYCONC_API int pc_proxy_queue_task_done(pc_proxy *p) {
 PYCONC_API int pc_proxy_queue_join(pc_proxy *p) {
     return pc__p_m_sync_do(p, PC__P_M_QUEUES, "pc_proxy_queue_join", "join", NULL, NULL, NULL,
                            NULL);
+}
+
+// >>I.more-proxy: the calls of >>I.more
+// A call on a proxy of kind with arguments [ints..., value?]; out (may be
+// NULL) gets the reply.
+static int pc__p_m_more_call(pc_proxy *p, const char *kind, const char *what, const char *m,
+                             const int64_t *ints, size_t nints, const pc_proxy_value *v,
+                             pc_args **out) {
+    int rc = pc__p_m_check(p, kind, what);
+    if (rc) return rc;
+    pc_args *a = pc_args_new();
+    if (!a) return PC_NOMEM;
+    for (size_t i = 0; rc == PC_OK && i < nints; i++) rc = pc_args_add_int(a, ints[i]);
+    if (rc == PC_OK && v) rc = pc__p_m_value_write(a, v, p);
+    if (rc == PC_OK) rc = pc__p_m_call(p, m, a, out);
+    pc_args_free(a);
+    return rc;
+}
+
+// As pc__p_m_more_call, the reply's int result going to *out.
+static int pc__p_m_more_int(pc_proxy *p, const char *what, const char *m, const int64_t *ints,
+                            size_t nints, const pc_proxy_value *v, int64_t *out) {
+    pc_args *reply = NULL;
+    if (!out) return pc__error(PC_VALUE, "%s: the out argument is NULL", what);
+    int rc = pc__p_m_more_call(p, "list", what, m, ints, nints, v, &reply);
+    if (rc) return rc;
+    rc = pc_args_get_int(reply, 3, out) ? pc__error(PC_BROKEN, "malformed reply") : PC_OK;
+    pc_args_free(reply);
+    return rc;
+}
+
+// copy: the server's new object as a new proxy.
+static int pc__p_m_more_copy_call(pc_proxy *p, const char *kind, const char *what,
+                                  pc_proxy **out) {
+    pc_args *reply = NULL;
+    int64_t id;
+    if (!out) return pc__error(PC_VALUE, "%s: out_proxy is NULL", what);
+    *out = NULL;
+    int rc = pc__p_m_more_call(p, kind, what, "copy", NULL, 0, NULL, &reply);
+    if (rc) return rc;
+    rc = pc_args_get_int(reply, 3, &id) ? pc__error(PC_BROKEN, "malformed reply") : PC_OK;
+    pc_args_free(reply);
+    if (rc) return rc;
+    *out = pc__p_m_proxy_new(p->address, p->family, p->authkey, p->authkey_size, id, p->kind);
+    return *out ? PC_OK : PC_NOMEM;
+}
+
+PYCONC_API int pc_proxy_dict_items(pc_proxy *p, pc_args **out_items) {
+    return pc__p_m_pack_result(p, "dict", "pc_proxy_dict_items", "items", NULL, out_items);
+}
+PYCONC_API int pc_proxy_dict_values(pc_proxy *p, pc_args **out_values) {
+    return pc__p_m_pack_result(p, "dict", "pc_proxy_dict_values", "values", NULL, out_values);
+}
+PYCONC_API int pc_proxy_dict_keys_reversed(pc_proxy *p, pc_args **out_keys) {
+    return pc__p_m_pack_result(p, "dict", "pc_proxy_dict_keys_reversed", "rkeys", NULL,
+                               out_keys);
+}
+PYCONC_API int pc_proxy_dict_popitem(pc_proxy *p, pc_proxy_value *out_key,
+                                     pc_proxy_value *out_value) {
+    pc_args *reply = NULL;
+    const char *key;
+    if (!out_key || !out_value)
+        return pc__error(PC_VALUE, "pc_proxy_dict_popitem: out_key or out_value is NULL");
+    *out_key = *out_value = pc_proxy_none();
+    int rc = pc__p_m_more_call(p, "dict", "pc_proxy_dict_popitem", "popitem", NULL, 0, NULL,
+                               &reply);
+    if (rc) return rc;
+    // The reply: [value (tagged), key].
+    if (pc_args_get_str(reply, 5, &key)) {
+        pc_args_free(reply);
+        return pc__error(PC_BROKEN, "malformed reply");
+    }
+    char *k = pc__strdup(key);
+    if (!k) { pc_args_free(reply); return PC_NOMEM; }
+    rc = pc__p_m_result_value(p, reply, out_value);
+    if (rc) { pc__free(k); return rc; }
+    *out_key = pc_proxy_str(k);
+    return PC_OK;
+}
+PYCONC_API int pc_proxy_dict_copy(pc_proxy *p, pc_proxy **out_proxy) {
+    return pc__p_m_more_copy_call(p, "dict", "pc_proxy_dict_copy", out_proxy);
+}
+
+PYCONC_API int pc_proxy_list_insert(pc_proxy *p, int64_t i, pc_proxy_value value) {
+    return pc__p_m_more_call(p, "list", "pc_proxy_list_insert", "insert", &i, 1, &value, NULL);
+}
+PYCONC_API int pc_proxy_list_remove(pc_proxy *p, pc_proxy_value value) {
+    return pc__p_m_more_call(p, "list", "pc_proxy_list_remove", "remove", NULL, 0, &value,
+                             NULL);
+}
+PYCONC_API int pc_proxy_list_index(pc_proxy *p, pc_proxy_value value, int64_t start,
+                                   int64_t stop, size_t *out_index) {
+    int64_t b[2] = {start, stop}, at = 0;
+    int rc = out_index ? pc__p_m_more_int(p, "pc_proxy_list_index", "index", b, 2, &value, &at)
+                       : pc__error(PC_VALUE, "pc_proxy_list_index: out_index is NULL");
+    if (rc == PC_OK) *out_index = (size_t)at;
+    return rc;
+}
+PYCONC_API int pc_proxy_list_count(pc_proxy *p, pc_proxy_value value, size_t *out_count) {
+    int64_t n = 0;
+    int rc = out_count ? pc__p_m_more_int(p, "pc_proxy_list_count", "count", NULL, 0, &value, &n)
+                       : pc__error(PC_VALUE, "pc_proxy_list_count: out_count is NULL");
+    if (rc == PC_OK) *out_count = (size_t)n;
+    return rc;
+}
+PYCONC_API int pc_proxy_list_contains(pc_proxy *p, pc_proxy_value value, int *out_found) {
+    int64_t found = 0;
+    int rc = out_found ? pc__p_m_more_int(p, "pc_proxy_list_contains", "contains", NULL, 0,
+                                          &value, &found)
+                       : pc__error(PC_VALUE, "pc_proxy_list_contains: out_found is NULL");
+    if (rc == PC_OK) *out_found = found != 0;
+    return rc;
+}
+PYCONC_API int pc_proxy_list_sort(pc_proxy *p, int reverse) {
+    int64_t r = reverse != 0;
+    return pc__p_m_more_call(p, "list", "pc_proxy_list_sort", "sort", &r, 1, NULL, NULL);
+}
+PYCONC_API int pc_proxy_list_del(pc_proxy *p, int64_t i) {
+    return pc__p_m_more_call(p, "list", "pc_proxy_list_del", "del", &i, 1, NULL, NULL);
+}
+PYCONC_API int pc_proxy_list_del_slice(pc_proxy *p, int64_t start, int64_t stop) {
+    int64_t b[2] = {start, stop};
+    return pc__p_m_more_call(p, "list", "pc_proxy_list_del_slice", "delslice", b, 2, NULL,
+                             NULL);
+}
+PYCONC_API int pc_proxy_list_slice(pc_proxy *p, int64_t start, int64_t stop,
+                                   pc_args **out_items) {
+    pc_args *b = pc_args_new();
+    if (!b) return PC_NOMEM;
+    int rc = pc_args_add_int(b, start);
+    if (rc == PC_OK) rc = pc_args_add_int(b, stop);
+    if (rc == PC_OK)
+        rc = pc__p_m_pack_result(p, "list", "pc_proxy_list_slice", "slice", b, out_items);
+    pc_args_free(b);
+    return rc;
+}
+PYCONC_API int pc_proxy_list_clear(pc_proxy *p) {
+    return pc__p_m_more_call(p, "list", "pc_proxy_list_clear", "clear", NULL, 0, NULL, NULL);
+}
+PYCONC_API int pc_proxy_list_copy(pc_proxy *p, pc_proxy **out_proxy) {
+    return pc__p_m_more_copy_call(p, "list", "pc_proxy_list_copy", out_proxy);
+}
+PYCONC_API int pc_proxy_list_repeat(pc_proxy *p, int64_t n) {
+    return pc__p_m_more_call(p, "list", "pc_proxy_list_repeat", "repeat", &n, 1, NULL, NULL);
 }
 
 // >>H.entry: the program's way in, which knows every part

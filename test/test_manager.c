@@ -2583,3 +2583,464 @@ TEST(sync_fork_child_threads_reconnect) {
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
 }
+
+// >>more: the rest of the dict's and the list's methods
+static const char *str_at(const pc_args *a, size_t i) {
+    const char *s = NULL;
+    CHECK_OK(pc_args_get_str(a, i, &s));
+    return s;
+}
+
+static int64_t int_at(const pc_args *a, size_t i) {
+    int64_t v = 0;
+    CHECK_OK(pc_args_get_int(a, i, &v));
+    return v;
+}
+
+TEST(more_dict_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d, *l, *c;
+    pc_proxy_value k, v;
+    pc_args *out;
+    size_t n;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_list(m, &l));
+    CHECK_OK(pc_proxy_dict_set(d, "a", pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_dict_set(d, "b", pc_proxy_str("two")));
+    CHECK_OK(pc_proxy_dict_set(d, "c", pc_proxy_bytes("3\0", 2)));
+    CHECK_OK(pc_proxy_dict_set(d, "a", pc_proxy_double(1.5)));     // keeps its place
+    CHECK_OK(pc_proxy_dict_items(d, &out));
+    CHECK_EQ(pc_args_len(out), 6);
+    CHECK(strcmp(str_at(out, 0), "a") == 0 && pc_args_type(out, 1) == PC_ARG_DOUBLE);
+    CHECK(strcmp(str_at(out, 2), "b") == 0 && strcmp(str_at(out, 3), "two") == 0);
+    CHECK(strcmp(str_at(out, 4), "c") == 0 && pc_args_type(out, 5) == PC_ARG_BYTES);
+    pc_args_free(out);
+    CHECK_OK(pc_proxy_dict_values(d, &out));
+    CHECK_EQ(pc_args_len(out), 3);
+    CHECK_EQ(pc_args_type(out, 0), PC_ARG_DOUBLE);
+    CHECK(strcmp(str_at(out, 1), "two") == 0);
+    pc_args_free(out);
+    CHECK_OK(pc_proxy_dict_keys_reversed(d, &out));
+    CHECK_EQ(pc_args_len(out), 3);
+    CHECK(strcmp(str_at(out, 0), "c") == 0 && strcmp(str_at(out, 2), "a") == 0);
+    pc_args_free(out);
+    // None and proxies cannot be pack items: items and values say which
+    CHECK_OK(pc_proxy_dict_set(d, "none", pc_proxy_none()));
+    CHECK_ERR(pc_proxy_dict_items(d, &out), PC_VALUE, "TypeError: the value of 'none' is None");
+    CHECK_OK(pc_proxy_dict_set(d, "none", pc_proxy_nested(l)));
+    CHECK_ERR(pc_proxy_dict_values(d, &out), PC_VALUE, "is a proxy");
+    // copy: a new dict in the server, None and nested proxies kept
+    CHECK_OK(pc_proxy_dict_set(d, "nil", pc_proxy_none()));
+    CHECK_OK(pc_proxy_dict_copy(d, &c));
+    CHECK_OK(pc_proxy_dict_set(c, "only_in_copy", pc_proxy_int(9)));
+    CHECK_OK(pc_proxy_dict_del(d, "b"));
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, 4);
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 6);
+    CHECK_OK(pc_proxy_dict_get(c, "b", NULL, &v));      // the copy kept what d lost
+    CHECK(v.type == PC_ARG_STR && strcmp((const char *)v.data, "two") == 0);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_dict_get(c, "none", NULL, &v));   // the same list, through the copy
+    CHECK_EQ(v.type, PC_ARG_PROXY);
+    CHECK_OK(pc_proxy_list_append(v.proxy, pc_proxy_int(5)));
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 1);
+    // popitem: the last inserted first (LIFO), None and proxies too
+    CHECK_OK(pc_proxy_dict_popitem(c, &k, &v));
+    CHECK(k.type == PC_ARG_STR && strcmp((const char *)k.data, "only_in_copy") == 0);
+    CHECK(v.type == PC_ARG_INT && v.i == 9);
+    pc_proxy_value_free(&k);
+    CHECK_OK(pc_proxy_dict_popitem(c, &k, &v));
+    CHECK(strcmp((const char *)k.data, "nil") == 0 && v.type == PC_ARG_NONE);
+    pc_proxy_value_free(&k);
+    CHECK_OK(pc_proxy_dict_popitem(c, &k, &v));
+    CHECK(strcmp((const char *)k.data, "none") == 0 && v.type == PC_ARG_PROXY);
+    pc_proxy_value_free(&k);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 3);
+    CHECK_OK(pc_proxy_dict_clear(c));
+    CHECK_ERR(pc_proxy_dict_popitem(c, &k, &v), PC_VALUE,
+              "KeyError: 'popitem(): dictionary is empty'");
+    CHECK(k.type == PC_ARG_NONE && v.type == PC_ARG_NONE);
+    CHECK_OK(pc_proxy_dict_keys_reversed(c, &out));     // empty: an empty pack
+    CHECK_EQ(pc_args_len(out), 0);
+    pc_args_free(out);
+    // NULLs and the wrong kind
+    CHECK_ERR(pc_proxy_dict_items(NULL, &out), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_items(d, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_values(d, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_keys_reversed(d, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_popitem(d, NULL, &v), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_popitem(d, &k, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_popitem(NULL, &k, &v), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_copy(d, NULL), PC_VALUE, "NULL");
+    pc_proxy *none_made = d;
+    CHECK_ERR(pc_proxy_dict_copy(NULL, &none_made), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_dict_items(l, &out), PC_VALUE, "not a dict");
+    CHECK_ERR(pc_proxy_dict_copy(l, &none_made), PC_VALUE, "not a dict");
+    CHECK(none_made == NULL);
+    pc_proxy_free(c);
+    pc_proxy_free(d);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// A list proxy holding the items of pack (ints, floats, bytes, strs).
+static pc_proxy *list_of(pc_manager *m, const pc_args *items) {
+    pc_proxy *l;
+    CHECK_OK(pc_manager_list(m, &l));
+    CHECK_OK(pc_proxy_list_extend(l, items));
+    return l;
+}
+
+// The list's ints, as a string "1 2 3" (for short comparisons).
+static const char *ints_of(pc_proxy *l, char *buf, size_t size) {
+    pc_args *out;
+    size_t w = 0;
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &out));
+    buf[0] = '\0';
+    for (size_t i = 0; i < pc_args_len(out) && w < size; i++)
+        w += (size_t)snprintf(buf + w, size - w, i ? " %lld" : "%lld",
+                              (long long)int_at(out, i));
+    pc_args_free(out);
+    return buf;
+}
+
+TEST(more_list_calls) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *l, *c, *d, *d2;
+    pc_proxy_value v;
+    pc_args *items = pc_args_new(), *out;
+    size_t n, at;
+    int found;
+    char buf[128];
+    for (int64_t i = 0; i < 5; i++) CHECK_OK(pc_args_add_int(items, i * 10));
+    l = list_of(m, items);                                          // 0 10 20 30 40
+    pc_args_free(items);
+    CHECK_OK(pc_proxy_list_insert(l, 1, pc_proxy_int(5)));
+    CHECK_OK(pc_proxy_list_insert(l, -1, pc_proxy_int(35)));        // before the last
+    CHECK_OK(pc_proxy_list_insert(l, 100, pc_proxy_int(50)));       // clipped to the end
+    CHECK_OK(pc_proxy_list_insert(l, -100, pc_proxy_int(-5)));      // clipped to the start
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "-5 0 5 10 20 30 35 40 50") == 0);
+    // index, with bounds as a slice's; count; in
+    CHECK_OK(pc_proxy_list_index(l, pc_proxy_int(20), 0, INT64_MAX, &at));
+    CHECK_EQ(at, 4);
+    CHECK_OK(pc_proxy_list_index(l, pc_proxy_double(20.0), -5, -1, &at));  // 1 == 1.0
+    CHECK_EQ(at, 4);
+    CHECK_ERR(pc_proxy_list_index(l, pc_proxy_int(20), 5, INT64_MAX, &at), PC_VALUE,
+              "ValueError");
+    CHECK_ERR(pc_proxy_list_index(l, pc_proxy_int(20), 0, 4, &at), PC_VALUE, "ValueError");
+    CHECK_ERR(pc_proxy_list_index(l, pc_proxy_str("20"), 0, INT64_MAX, &at), PC_VALUE,
+              "ValueError");
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_double(10.0)));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_str("s")));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_bytes("s", 1)));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_none()));
+    CHECK_OK(pc_proxy_list_count(l, pc_proxy_int(10), &n));
+    CHECK_EQ(n, 2);                                                 // 10 and 10.0
+    CHECK_OK(pc_proxy_list_count(l, pc_proxy_str("s"), &n));
+    CHECK_EQ(n, 1);                                                 // b"s" != "s"
+    CHECK_OK(pc_proxy_list_count(l, pc_proxy_int(77), &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(pc_proxy_list_contains(l, pc_proxy_none(), &found));
+    CHECK_EQ(found, 1);                                             // None == None
+    CHECK_OK(pc_proxy_list_contains(l, pc_proxy_bytes("t", 1), &found));
+    CHECK_EQ(found, 0);
+    // nested proxies: equal when they name the same object
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_dict(m, &d2));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_nested(d)));
+    CHECK_OK(pc_proxy_list_contains(l, pc_proxy_nested(d2), &found));
+    CHECK_EQ(found, 0);
+    CHECK_OK(pc_proxy_list_index(l, pc_proxy_nested(d), 0, INT64_MAX, &at));
+    CHECK_EQ(at, 13);
+    // a slice holding None or a proxy is refused; one without is a pack
+    CHECK_ERR(pc_proxy_list_slice(l, 10, INT64_MAX, &out), PC_VALUE, "TypeError: item 12 is None");
+    CHECK_OK(pc_proxy_list_slice(l, -5, -2, &out));                 // 10.0, "s", b"s"
+    CHECK_EQ(pc_args_len(out), 3);
+    CHECK_EQ(pc_args_type(out, 0), PC_ARG_DOUBLE);
+    CHECK_EQ(pc_args_type(out, 2), PC_ARG_BYTES);
+    pc_args_free(out);
+    CHECK_OK(pc_proxy_list_slice(l, 5, 2, &out));                   // empty
+    CHECK_EQ(pc_args_len(out), 0);
+    pc_args_free(out);
+    // remove: the first equal item; missing: ValueError
+    CHECK_OK(pc_proxy_list_remove(l, pc_proxy_nested(d)));
+    CHECK_OK(pc_proxy_list_remove(l, pc_proxy_none()));
+    CHECK_OK(pc_proxy_list_remove(l, pc_proxy_bytes("s", 1)));
+    CHECK_OK(pc_proxy_list_remove(l, pc_proxy_str("s")));
+    CHECK_OK(pc_proxy_list_remove(l, pc_proxy_double(10.0)));      // removes the int 10
+    CHECK_ERR(pc_proxy_list_remove(l, pc_proxy_int(77)), PC_VALUE,
+              "ValueError: list.remove(x): x not in list");
+    CHECK_OK(pc_proxy_list_pop(l, -1, &v));
+    CHECK(v.type == PC_ARG_DOUBLE && v.d == 10.0);                  // the float stayed
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "-5 0 5 20 30 35 40 50") == 0);
+    // del and del of a slice
+    CHECK_OK(pc_proxy_list_del(l, 0));
+    CHECK_OK(pc_proxy_list_del(l, -1));
+    CHECK_ERR(pc_proxy_list_del(l, 6), PC_VALUE, "IndexError");
+    CHECK_ERR(pc_proxy_list_del(l, -7), PC_VALUE, "IndexError");
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "0 5 20 30 35 40") == 0);
+    CHECK_OK(pc_proxy_list_del_slice(l, 1, 3));
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "0 30 35 40") == 0);
+    CHECK_OK(pc_proxy_list_del_slice(l, -2, 100));
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "0 30") == 0);
+    CHECK_OK(pc_proxy_list_del_slice(l, 2, 1));                     // nothing
+    // repeat (*=), copy, clear
+    CHECK_OK(pc_proxy_list_repeat(l, 3));
+    CHECK(strcmp(ints_of(l, buf, sizeof buf), "0 30 0 30 0 30") == 0);
+    CHECK_ERR(pc_proxy_list_repeat(l, INT64_MAX), PC_VALUE, "MemoryError");
+    CHECK_ERR(pc_proxy_list_repeat(l, 16777216 / 6 + 1), PC_VALUE, "MemoryError");
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 6);                                                 // unchanged
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_nested(d)));
+    CHECK_OK(pc_proxy_list_copy(l, &c));
+    CHECK_OK(pc_proxy_list_clear(l));
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 7);                                                 // the copy is its own
+    CHECK_OK(pc_proxy_list_get(c, -1, &v));                         // ... sharing the dict
+    CHECK_EQ(v.type, PC_ARG_PROXY);
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_list_del(c, -1));
+    CHECK_OK(pc_proxy_list_repeat(c, 1));
+    CHECK(strcmp(ints_of(c, buf, sizeof buf), "0 30 0 30 0 30") == 0);
+    CHECK_OK(pc_proxy_list_repeat(c, 0));                           // n <= 0 empties
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(pc_proxy_list_repeat(c, 5));                           // empty stays empty
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(pc_proxy_list_insert(c, 0, pc_proxy_str("only")));     // into an empty list
+    CHECK_OK(pc_proxy_list_repeat(c, -3));
+    CHECK_OK(pc_proxy_len(c, &n));
+    CHECK_EQ(n, 0);
+    // NULLs, bad values and the wrong kind
+    CHECK_ERR(pc_proxy_list_insert(NULL, 0, pc_proxy_int(1)), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_insert(l, 0, pc_proxy_str(NULL)), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_remove(l, pc_proxy_nested(NULL)), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_index(l, pc_proxy_int(1), 0, 1, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_count(l, pc_proxy_int(1), NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_contains(l, pc_proxy_int(1), NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_slice(l, 0, 1, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_copy(l, NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_sort(NULL, 0), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_del(NULL, 0), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_del_slice(NULL, 0, 1), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_clear(NULL), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_repeat(NULL, 2), PC_VALUE, "NULL");
+    CHECK_ERR(pc_proxy_list_clear(d), PC_VALUE, "not a list");
+    CHECK_ERR(pc_proxy_list_count(d, pc_proxy_int(1), &n), PC_VALUE, "not a list");
+    pc_proxy *none_made = l;
+    CHECK_ERR(pc_proxy_list_copy(d, &none_made), PC_VALUE, "not a list");
+    CHECK(none_made == NULL);
+    pc_proxy *vs[] = {l, c, d, d2};
+    for (size_t i = 0; i < 4; i++) pc_proxy_free(vs[i]);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// The list's items are in order (a strict < between neighbours never goes
+// backwards) and sum to sum.
+static void check_sorted_ints(pc_proxy *l, int reverse, int64_t sum) {
+    pc_args *out;
+    int64_t total = 0;
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &out));
+    for (size_t i = 0; i < pc_args_len(out); i++) {
+        int64_t x = int_at(out, i);
+        if (i) CHECK(reverse ? int_at(out, i - 1) >= x : int_at(out, i - 1) <= x);
+        total += x;
+    }
+    CHECK_EQ(total, sum);
+    pc_args_free(out);
+}
+
+TEST(more_list_sort) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *l;
+    pc_proxy_value v;
+    pc_args *items = pc_args_new(), *out;
+    // numbers: ints and floats exactly (2**53 + 1 > 2.0**53), stable (1 before 1.0)
+    CHECK_OK(pc_args_add_int(items, ((int64_t)1 << 53) + 1));
+    CHECK_OK(pc_args_add_double(items, 9007199254740992.0));
+    CHECK_OK(pc_args_add_int(items, 1));
+    CHECK_OK(pc_args_add_double(items, -0.5));
+    CHECK_OK(pc_args_add_double(items, 1.0));
+    CHECK_OK(pc_args_add_int(items, INT64_MIN));
+    CHECK_OK(pc_args_add_double(items, 1e300));
+    CHECK_OK(pc_args_add_int(items, -1));
+    l = list_of(m, items);
+    pc_args_free(items);
+    CHECK_OK(pc_proxy_list_sort(l, 0));
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &out));
+    CHECK_EQ(int_at(out, 0), INT64_MIN);
+    CHECK_EQ(int_at(out, 1), -1);
+    CHECK_EQ(pc_args_type(out, 2), PC_ARG_DOUBLE);                  // -0.5
+    CHECK_EQ(pc_args_type(out, 3), PC_ARG_INT);                     // 1, then 1.0: stable
+    CHECK_EQ(pc_args_type(out, 4), PC_ARG_DOUBLE);
+    CHECK_EQ(pc_args_type(out, 5), PC_ARG_DOUBLE);                  // 2.0**53
+    CHECK_EQ(int_at(out, 6), ((int64_t)1 << 53) + 1);
+    CHECK_EQ(pc_args_type(out, 7), PC_ARG_DOUBLE);                  // 1e300
+    pc_args_free(out);
+    CHECK_OK(pc_proxy_list_sort(l, 1));                             // reverse: still stable
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &out));
+    CHECK_EQ(pc_args_type(out, 0), PC_ARG_DOUBLE);                  // 1e300
+    CHECK_EQ(int_at(out, 1), ((int64_t)1 << 53) + 1);
+    CHECK_EQ(pc_args_type(out, 3), PC_ARG_INT);                     // 1, then 1.0
+    CHECK_EQ(pc_args_type(out, 4), PC_ARG_DOUBLE);
+    CHECK_EQ(int_at(out, 7), INT64_MIN);
+    pc_args_free(out);
+    // strs by code point (UTF-8's bytes), bytes by byte then length
+    CHECK_OK(pc_proxy_list_clear(l));
+    const char *strs[] = {"z", "\xc3\xa9", "a", "", "ab", "Z"};     // "é" after "z"
+    for (size_t i = 0; i < 6; i++) CHECK_OK(pc_proxy_list_append(l, pc_proxy_str(strs[i])));
+    CHECK_OK(pc_proxy_list_sort(l, 0));
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &out));
+    const char *want[] = {"", "Z", "a", "ab", "z", "\xc3\xa9"};
+    for (size_t i = 0; i < 6; i++) CHECK(strcmp(str_at(out, i), want[i]) == 0);
+    pc_args_free(out);
+    CHECK_OK(pc_proxy_list_clear(l));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_bytes("a\0b", 3)));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_bytes("a", 1)));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_bytes("a\0", 2)));
+    CHECK_OK(pc_proxy_list_sort(l, 0));
+    for (int64_t i = 0; i < 3; i++) {
+        CHECK_OK(pc_proxy_list_get(l, i, &v));
+        CHECK_EQ(v.size, (size_t)i + 1);
+        pc_proxy_value_free(&v);
+    }
+    // a mix, None or a proxy among two or more: TypeError, nothing moved
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_str("a")));
+    CHECK_ERR(pc_proxy_list_sort(l, 0), PC_VALUE,
+              "TypeError: '<' not supported between instances of 'str' and 'bytes'");
+    CHECK_OK(pc_proxy_list_get(l, 0, &v));
+    CHECK_EQ(v.size, 1);                                            // unchanged
+    pc_proxy_value_free(&v);
+    CHECK_OK(pc_proxy_list_clear(l));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_none()));
+    CHECK_OK(pc_proxy_list_sort(l, 0));                             // one item: no compare
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_none()));
+    CHECK_ERR(pc_proxy_list_sort(l, 0), PC_VALUE, "'NoneType' and 'NoneType'");
+    CHECK_OK(pc_proxy_list_set(l, 0, pc_proxy_int(1)));
+    CHECK_OK(pc_proxy_list_set(l, 1, pc_proxy_nested(l)));
+    CHECK_ERR(pc_proxy_list_sort(l, 0), PC_VALUE, "TypeError");
+    CHECK_OK(pc_proxy_list_clear(l));
+    CHECK_OK(pc_proxy_list_sort(l, 1));                             // empty: nothing
+    // many random ints, both ways, checked against their order and sum
+    uint64_t x = 88172645463325252u;
+    for (int round = 0; round < 4; round++) {
+        pc_args *many = pc_args_new();
+        int64_t sum = 0;
+        for (int i = 0; i < 3000; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            int64_t k = (int64_t)(x % 2001) - 1000;
+            sum += k;
+            CHECK_OK(pc_args_add_int(many, k));
+        }
+        CHECK_OK(pc_proxy_list_clear(l));
+        CHECK_OK(pc_proxy_list_extend(l, many));
+        pc_args_free(many);
+        CHECK_OK(pc_proxy_list_sort(l, round & 1));
+        check_sorted_ints(l, round & 1, sum);
+    }
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// The child inserts its number at the front, removes the marker "x" and
+// checks 'x' is gone with contains.
+static int child_inserts(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_proxy *l = NULL;
+    int64_t k;
+    int found = 1;
+    if (pc_proxy_from_args(a, 0, &l) || pc_args_get_int(a, 1, &k)) return 10;
+    int rc = pc_proxy_list_insert(l, 0, pc_proxy_int(k));
+    if (rc == PC_OK) rc = pc_proxy_list_remove(l, pc_proxy_str("x"));
+    if (rc == PC_OK) rc = pc_proxy_list_contains(l, pc_proxy_int(k), &found);
+    pc_proxy_free(l);
+    return rc ? 11 : found ? 0 : 12;
+}
+
+static void more_children(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    pc_manager *m = manager_on(method);
+    pc_proxy *l;
+    pc_process *kids[3];
+    size_t n;
+    CHECK_OK(pc_manager_list(m, &l));
+    for (int i = 0; i < 3; i++) CHECK_OK(pc_proxy_list_append(l, pc_proxy_str("x")));
+    for (int i = 0; i < 3; i++) {
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_proxy_add_to_args(a, l));
+        CHECK_OK(pc_args_add_int(a, i + 1));
+        kids[i] = proc_new(method, child_inserts, a, PC_DAEMON_NO);
+        pc_args_free(a);
+        CHECK_OK(pc_process_start(kids[i]));
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(pc_process_join(kids[i], 30));
+        CHECK_EQ(pc_process_exitcode(kids[i]), 0);
+        pc_process_free(kids[i]);
+    }
+    CHECK_OK(pc_proxy_list_count(l, pc_proxy_str("x"), &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(pc_proxy_list_sort(l, 0));
+    check_sorted_ints(l, 0, 1 + 2 + 3);
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 3);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+TEST(more_children_fork) { more_children(PC_START_FORK); }
+TEST(more_children_spawn) { more_children(PC_START_SPAWN); }
+TEST(more_children_forkserver) { more_children(PC_START_FORKSERVER); }
+
+// The methods above reached with arguments their proxies never send: each
+// is PC_VALUE with a message, the list is unchanged, the server serves on.
+TEST(more_bad_arguments) {
+    int fds = count_fds();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *l;
+    size_t n;
+    CHECK_OK(pc_manager_list(m, &l));
+    CHECK_OK(pc_proxy_list_append(l, pc_proxy_int(1)));
+    struct { const char *method; int nargs; } calls[] = {
+        {"insert", 0}, {"insert", 1}, {"index", 0}, {"index", 2}, {"count", 0},
+        {"contains", 1}, {"remove", 0}, {"sort", 0}, {"sort", 1}, {"del", 0},
+        {"delslice", 1}, {"slice", 0}, {"repeat", 1}, {"repeat", 0},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        pc_args *in = pc_args_new(), *out = NULL;
+        for (int k = 0; k < calls[i].nargs; k++) CHECK_OK(pc_args_add_str(in, "x"));
+        CHECK_RC(pc_proxy_callmethod(l, calls[i].method, in, &out), PC_VALUE);
+        CHECK(pc_last_error()[0] != '\0');
+        pc_args_free(in);
+        pc_args_free(out);
+    }
+    pc_args *in = pc_args_new();                    // a value type no one has
+    CHECK_OK(pc_args_add_int(in, 99));
+    CHECK_OK(pc_args_add_int(in, 0));
+    CHECK_ERR(pc_proxy_callmethod(l, "count", in, NULL), PC_VALUE, "value type 99");
+    pc_args_free(in);
+    CHECK_OK(pc_proxy_len(l, &n));
+    CHECK_EQ(n, 1);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
