@@ -227,7 +227,8 @@ PYCONC_API int pc_scheduler_empty(pc_scheduler *s);
 PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_delay);
 /* Copy up to cap of the queued events into out, in the order they will
    run, and return how many are queued in all (with out NULL or cap 0 it
-   only counts). A time entered as -0.0 reads 0.0 (an equal time). A NULL scheduler gives 0 and PC_VALUE in pc_last_error().
+   only counts). A time entered as -0.0 reads 0.0 (an equal time). A NULL
+   scheduler gives 0 and PC_VALUE in pc_last_error().
    Blocks: no.  Thread-safe: yes.  Python: scheduler.queue (len() of it with cap 0) */
 PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, size_t cap);
 
