@@ -6438,16 +6438,17 @@ PC__P_NORETURN
 static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen,
                                   pc__p_buf *preload);
 
-// Run the child whose bootstrap socket is sock; never returns. A run
-// bootstrap comes on a stream socketpair, a server's on a seqpacket one.
+// Run the child whose bootstrap socket is sock, of the given type (-1:
+// find out); never returns. A run bootstrap comes on a stream socketpair, a
+// server's on a seqpacket one.
 PC__P_NORETURN
-static void pc__p_child_from_socket(int sock) {
+static void pc__p_child_from_socket_of(int sock, int type) {
     pc__p_buf body;
     int fds[PC__ARGS_MAX_FDS];
     size_t nfds = 0;
     pc__p_child_info ci;
     memset(&ci, 0, sizeof ci);
-    int type = pc__p_os_unix_socket_type(sock);
+    if (type < 0) type = pc__p_os_unix_socket_type(sock);
     int rc = pc__p_boot_recv(sock, &body, fds, &nfds);
     if (rc == PC_EOF) pc__p_os_exit(1);         // the parent gave up on us
     uint32_t kind = rc ? 0 : pc__p_buf_get_u32(&body);
@@ -6482,6 +6483,9 @@ static void pc__p_child_from_socket(int sock) {
     pc__free(body.p);
     pc__p_child_run(&ci);
 }
+
+PC__P_NORETURN
+static void pc__p_child_from_socket(int sock) { pc__p_child_from_socket_of(sock, -1); }
 
 // Before a spawned child reads a byte of its bootstrap, the socket on
 // descriptor 3 must be the one its parent made for it: a unix stream or
@@ -6998,14 +7002,17 @@ static void pc__p_fs_reap_all(pc__p_fs_table *t) {
 }
 
 // In the child just forked: only its bootstrap socket stays, as
-// descriptor 3 (dup2 closes what was there, close_range the rest).
+// descriptor 3 (dup2 closes what was there, close_range the rest). That
+// socket came on the authenticated channel as a request's second one,
+// which a client makes with socketpair(SOCK_STREAM): it is not probed
+// (three system calls a start), only read.
 PC__P_NORETURN
 static void pc__p_fs_become_child(const pc__p_fs_table *t, int boot_fd) {
     if (!t->use_pidfd) pc__p_os_sig_handle(SIGCHLD, SIG_DFL);
     pc__p_os_sig_handle(SIGINT, SIG_DFL);
     if (boot_fd != PC__BOOT_FD) pc__p_os_dup_to(boot_fd, PC__BOOT_FD);
     pc__p_os_close_from(PC__BOOT_FD + 1);
-    pc__p_child_from_socket(PC__BOOT_FD);
+    pc__p_child_from_socket_of(PC__BOOT_FD, SOCK_STREAM);
 }
 
 // One request from the authenticated channel: fork, hand back the pid
