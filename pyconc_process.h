@@ -6951,8 +6951,8 @@ static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
     pc__p_boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     // A request that went to a server dying with it is asked again, once,
-    // of a new server (a child the dead one forked before replying finds
-    // its bootstrap socket closed and exits).
+    // of a new server (a child the dead one forked before replying holds
+    // its bootstrap already and runs, unjoined).
     for (int attempt = 0;
          (rc = pc__p_fs_ask(&body, p->pack_fds, p->pack_nfds, &st, &pid, &pidfd, &gen)) == PC_EOF;
          attempt++) {
