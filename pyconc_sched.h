@@ -403,14 +403,21 @@ static void pc__s_remove_at(pc_scheduler *s, uint32_t i) {
     else pc__s_sift_down(s->heap, s->slots, last, i);
 }
 
+// The first growth makes room for PC__SCHED_FIRST events at once (3 KiB):
+// a queue filled from empty then doubles 4 times to 1k events, not 8.
+#define PC__SCHED_FIRST 64
+
+static size_t pc__s_need(size_t n) { return n + 1 > PC__SCHED_FIRST ? n + 1 : PC__SCHED_FIRST; }
+
 static int pc__s_reserve(pc_scheduler *s) {
     if (s->n == PC__SCHED_MAX) return pc__error(PC_NOMEM, "scheduler queue is full");
     if (s->n + 1 > s->cap &&
-        pc__grow(&s->heap, &s->cap, s->n + 1, sizeof *s->heap, PC__SCHED_MAX))
+        pc__grow(&s->heap, &s->cap, pc__s_need(s->n), sizeof *s->heap, PC__SCHED_MAX))
         return PC_NOMEM;
     // Every slot in use belongs to a queued event, so this count stays under the max too.
     if (s->free_head == PC__SCHED_NONE && (size_t)s->nslots + 1 > s->slotcap &&
-        pc__grow(&s->slots, &s->slotcap, (size_t)s->nslots + 1, sizeof *s->slots, PC__SCHED_MAX))
+        pc__grow(&s->slots, &s->slotcap, pc__s_need(s->nslots), sizeof *s->slots,
+                 PC__SCHED_MAX))
         return PC_NOMEM;
     return PC_OK;
 }
