@@ -6910,17 +6910,16 @@ PC__P_NORETURN
 static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen,
                                   pc__p_buf *preload);
 
-// Run the child whose bootstrap socket is sock; never returns. A run
-// bootstrap comes on a stream socketpair, a server's on a seqpacket one.
+// Run the child whose bootstrap is body (malloc'd; rc: how reading it
+// went; fds: the descriptors that came with it) from sock, of the given
+// type; never returns. A run bootstrap comes on a stream socketpair (or, sock
+// -1, in a forkserver request), a server's on a seqpacket one.
 PC__P_NORETURN
-static void pc__p_child_from_socket(int sock) {
-    pc__p_buf body;
-    int fds[PC__ARGS_MAX_FDS];
-    size_t nfds = 0;
+static void pc__p_child_from_body(int sock, int type, int rc, pc__p_buf *bodyp, int *fds,
+                                  size_t nfds) {
+    pc__p_buf body = *bodyp;
     pc__p_child_info ci;
     memset(&ci, 0, sizeof ci);
-    int type = pc__p_os_unix_socket_type(sock);
-    int rc = pc__p_boot_recv(sock, &body, fds, &nfds);
     if (rc == PC_EOF) pc__p_os_exit(1);         // the parent gave up on us
     uint32_t kind = rc ? 0 : pc__p_buf_get_u32(&body);
     if ((kind == PC__BOOT_SERVER && type != SOCK_SEQPACKET) ||
@@ -6954,6 +6953,21 @@ static void pc__p_child_from_socket(int sock) {
     pc__free(body.p);
     pc__p_child_run(&ci);
 }
+
+// Run the child whose bootstrap socket is sock, of the given type (-1:
+// find out); never returns.
+PC__P_NORETURN
+static void pc__p_child_from_socket_of(int sock, int type) {
+    pc__p_buf body;
+    int fds[PC__ARGS_MAX_FDS];
+    size_t nfds = 0;
+    if (type < 0) type = pc__p_os_unix_socket_type(sock);
+    int rc = pc__p_boot_recv(sock, &body, fds, &nfds);
+    pc__p_child_from_body(sock, type, rc, &body, fds, nfds);
+}
+
+PC__P_NORETURN
+static void pc__p_child_from_socket(int sock) { pc__p_child_from_socket_of(sock, -1); }
 
 // Before a spawned child reads a byte of its bootstrap, the socket on
 // descriptor 3 must be the one its parent made for it: a unix stream or
@@ -7095,13 +7109,18 @@ static int pc__p_launch_fork(pc_process *p) {
 // forkserver).
 // A request is then one record on the channel (so the requests of several
 // threads, or of forked children sharing the channel, never mix) carrying
-// two fresh sockets: the status socket (the server writes the child's
-// pid, with a pidfd where the kernel has them, later its wait status) and
-// the child's bootstrap socket.
+// a fresh status socket (the server writes the child's pid, with a pidfd
+// where the kernel has them, later its wait status) and the child's
+// bootstrap: inline, right after the request in the same record, when it
+// is small and carries no descriptors (the child finds it in the memory
+// it was forked with: no socket to make, pass, read and close), else as a
+// second socket, the child's bootstrap socket, with inline 0.
 typedef struct pc__p_fs_request {
     uint32_t magic;
-    uint32_t reserved;
+    uint32_t inline_len;        // bytes of bootstrap body after this header
 } pc__p_fs_request;
+
+#define PC__FS_INLINE_MAX 8192  // the largest bootstrap body sent inline
 
 static int pc__p_fs_sock = -1;
 static pid_t pc__p_fs_pid;
@@ -7267,15 +7286,13 @@ static int pc__p_fs_server_died(unsigned gen) {
     return dead;
 }
 
-// Send one request; a server found dead (its end of the channel closed)
-// is reaped and started again, once. *out_gen: which server took it.
-static int pc__p_fs_request_child(int status_fd, int boot_fd, unsigned *out_gen) {
-    pc__p_fs_request req;
-    int fds[2], rc = PC_OK;
-    memset(&req, 0, sizeof req);
-    req.magic = PC__FS_MAGIC;
-    fds[0] = status_fd;
-    fds[1] = boot_fd;
+// Send one request (rec: a pc__p_fs_request and any inline body; fds: the
+// status socket, then any bootstrap socket); a server found dead (its end
+// of the channel closed) is reaped and started again, once. *out_gen:
+// which server took it.
+static int pc__p_fs_request_child(const void *rec, size_t len, const int *fds, size_t nfds,
+                                  unsigned *out_gen) {
+    int rc = PC_OK;
     pid_t died = 0, started = 0;
     pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -7284,7 +7301,7 @@ static int pc__p_fs_request_child(int status_fd, int boot_fd, unsigned *out_gen)
             started = pc__p_fs_pid;
         }
         *out_gen = pc__p_fs_gen;
-        rc = pc__p_send_fds(pc__p_fs_sock, &req, sizeof req, fds, 2);
+        rc = pc__p_send_fds(pc__p_fs_sock, rec, len, fds, nfds);
         if (rc != PC_OS || (errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN)) break;
         died = pc__p_fs_pid;
         pc__p_fs_discard();
@@ -7348,26 +7365,38 @@ static void pc__p_fs_boot_finish(int sock, pc__p_fs_boot *b, const int *fds, siz
     if (b->nrest > 0) pc__p_os_write_all(sock, 1, b->rest, b->nrest);
 }
 
-// Ask for a child with fresh status and bootstrap sockets, its bootstrap
-// (body, fds) sent, and read its pid and pidfd back; *out_st gets our end
-// of the status socket. Returns PC_EOF when the server gave no reply (it
-// died with the request, or refused it).
-static int pc__p_fs_ask(const pc__p_buf *body, const int *fds, size_t nfds, int *out_st,
+// Ask for a child with a fresh status socket and its bootstrap (rec: a
+// pc__p_fs_request, then the body; fds: the body's descriptors), inline
+// or on a fresh bootstrap socket, and read its pid and pidfd back; *out_st
+// gets our end of the status socket. Returns PC_EOF when the server gave
+// no reply (it died with the request, or refused it).
+static int pc__p_fs_ask(pc__p_buf *rec, const int *fds, size_t nfds, int *out_st,
                         int64_t *out_pid, int *out_pidfd, unsigned *out_gen) {
-    int st[2] = {-1, -1}, bt[2] = {-1, -1}, rc;
-    size_t npidfd = 1;
+    int st[2] = {-1, -1}, bt[2] = {-1, -1}, ask_fds[2], rc;
+    size_t npidfd = 1, hlen = sizeof(pc__p_fs_request), blen = rec->len - hlen;
     pc__p_fs_boot boot;
-    if (pc__p_os_socketpair(st) || pc__p_os_socketpair(bt)) {
+    pc__p_fs_request req;
+    pc__p_buf body = *rec;
+    body.p += hlen;
+    body.len = blen;
+    req.magic = PC__FS_MAGIC;
+    req.inline_len = nfds == 0 && blen <= PC__FS_INLINE_MAX ? (uint32_t)blen : 0;
+    memcpy(rec->p, &req, hlen);
+    if (pc__p_os_socketpair(st) || (!req.inline_len && pc__p_os_socketpair(bt))) {
         rc = pc__os_error("socketpair");
         goto fail;
     }
-    if ((rc = pc__p_fs_boot_queue(bt[0], &boot, body, fds, nfds))) goto fail;
-    rc = pc__p_fs_request_child(st[1], bt[1], out_gen);
+    if (!req.inline_len && (rc = pc__p_fs_boot_queue(bt[0], &boot, &body, fds, nfds)))
+        goto fail;
+    ask_fds[0] = st[1];
+    ask_fds[1] = bt[1];
+    rc = pc__p_fs_request_child(rec->p, req.inline_len ? rec->len : hlen, ask_fds,
+                                req.inline_len ? 1 : 2, out_gen);
     pc__p_os_close(st[1]);
     pc__p_os_close(bt[1]);
     st[1] = bt[1] = -1;
     if (rc) goto fail;
-    pc__p_fs_boot_finish(bt[0], &boot, fds, nfds);
+    if (!req.inline_len) pc__p_fs_boot_finish(bt[0], &boot, fds, nfds);
     pc__p_os_close(bt[0]);
     bt[0] = -1;
     *out_pidfd = -1;
@@ -7390,11 +7419,12 @@ static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
     unsigned gen = 0;
     pc__p_buf body;
     memset(&body, 0, sizeof body);
+    pc__p_buf_u64(&body, 0);    // room for the pc__p_fs_request (pc__p_fs_ask)
     pc__p_boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     // A request that went to a server dying with it is asked again, once,
-    // of a new server (a child the dead one forked before replying finds
-    // its bootstrap socket closed and exits).
+    // of a new server (a child the dead one forked before replying holds
+    // its bootstrap already and runs, unjoined).
     for (int attempt = 0;
          (rc = pc__p_fs_ask(&body, p->pack_fds, p->pack_nfds, &st, &pid, &pidfd, &gen)) == PC_EOF;
          attempt++) {
@@ -7426,6 +7456,7 @@ out:
 // self-pipe instead, and every ended child is reaped.
 typedef struct pc__p_fs_child { pid_t pid; int status_fd, pidfd; } pc__p_fs_child;
 typedef struct pc__p_fs_table {
+    unsigned char *rec;         // a request's record: header and inline bootstrap
     pc__p_fs_child *kids;
     size_t n, cap;
     struct pollfd *pf;          // channel, self-pipe or pidfds, one per child
@@ -7469,15 +7500,43 @@ static void pc__p_fs_reap_all(pc__p_fs_table *t) {
     }
 }
 
-// In the child just forked: only its bootstrap socket stays, as
-// descriptor 3 (dup2 closes what was there, close_range the rest).
+// In the child just forked: only its bootstrap socket, if any, stays, as
+// descriptor 3 (dup2 closes what was there, close_range the rest). That
+// socket came on the authenticated channel as a request's second one,
+// which a client makes with socketpair(SOCK_STREAM): it is not probed
+// (three system calls a start), only read. An inline bootstrap
+// (inline_len bytes after the request in t->rec) is this process's own
+// copy of the server's buffer: it is read in place, and freed as a
+// socket's would be.
 PC__P_NORETURN
-static void pc__p_fs_become_child(const pc__p_fs_table *t, int boot_fd) {
+static void pc__p_fs_become_child(const pc__p_fs_table *t, int boot_fd, size_t inline_len) {
     if (!t->use_pidfd) pc__p_os_sig_handle(SIGCHLD, SIG_DFL);
     pc__p_os_sig_handle(SIGINT, SIG_DFL);
+    if (boot_fd < 0) {
+        pc__p_buf body;
+        int rc = PC_OK;
+        pc__p_os_close_from(PC__BOOT_FD);
+        memset(&body, 0, sizeof body);
+        body.p = t->rec;
+        body.len = body.cap = sizeof(pc__p_fs_request) + inline_len;
+        body.pos = sizeof(pc__p_fs_request);
+        if (pc__p_buf_get_u32(&body) != PC__BOOT_MAGIC)
+            rc = pc__error(PC_VALUE, "malformed bootstrap");
+        pc__p_child_from_body(-1, SOCK_STREAM, rc, &body, NULL, 0);
+    }
     if (boot_fd != PC__BOOT_FD) pc__p_os_dup_to(boot_fd, PC__BOOT_FD);
     pc__p_os_close_from(PC__BOOT_FD + 1);
-    pc__p_child_from_socket(PC__BOOT_FD);
+    pc__p_child_from_socket_of(PC__BOOT_FD, SOCK_STREAM);
+}
+
+// Whether a request's record of r bytes is well formed, with nfds
+// descriptors: a status socket and either an inline bootstrap or a
+// bootstrap socket.
+static int pc__p_fs_request_ok(const pc__p_fs_request *req, ssize_t r, size_t nfds) {
+    if (r < (ssize_t)sizeof *req || req->magic != PC__FS_MAGIC) return 0;
+    if (req->inline_len == 0) return r == (ssize_t)sizeof *req && nfds == 2;
+    return req->inline_len <= PC__FS_INLINE_MAX && nfds == 1 &&
+           r == (ssize_t)(sizeof *req + req->inline_len);
 }
 
 // One request from the authenticated channel: fork, hand back the pid
@@ -7485,11 +7544,15 @@ static void pc__p_fs_become_child(const pc__p_fs_table *t, int boot_fd) {
 static void pc__p_fs_serve_one(int chan, pc__p_fs_table *t) {
     pc__p_fs_request req;
     int fds[2] = {-1, -1};
-    size_t nfds = 2;
-    int rc = pc__p_recv_fds(chan, &req, sizeof req, fds, &nfds);
-    if (rc == PC_EOF) pc__p_os_exit(0);         // every client is gone
-    if (rc) return;
-    if (nfds != 2 || req.magic != PC__FS_MAGIC) {  // not one of ours: drop it
+    size_t nfds = 0;
+    // A record longer than the buffer is cut short, and so refused below.
+    ssize_t r = pc__p_recv_some_fds(chan, t->rec, sizeof req + PC__FS_INLINE_MAX, fds, 2,
+                                    &nfds);
+    if (r == 0) pc__p_os_exit(0);               // every client is gone
+    if (r < 0) return;
+    memset(&req, 0, sizeof req);
+    if (r >= (ssize_t)sizeof req) memcpy(&req, t->rec, sizeof req);
+    if (!pc__p_fs_request_ok(&req, r, nfds)) {  // not one of ours: drop it
         for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);
         return;
     }
@@ -7500,7 +7563,7 @@ static void pc__p_fs_serve_one(int chan, pc__p_fs_table *t) {
         return;
     }
     pid_t pid = pc__p_os_fork();
-    if (pid == 0) pc__p_fs_become_child(t, fds[1]);
+    if (pid == 0) pc__p_fs_become_child(t, fds[1], req.inline_len);
     int64_t reply = pid < 0 ? -(int64_t)errno : (int64_t)pid;
     // The pidfd, opened before this loop can reap the child, lets the
     // client signal it without hitting a recycled pid; the server keeps
@@ -7601,6 +7664,8 @@ static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t key
     }
     pc__p_os_sig_handle(SIGINT, SIG_IGN);   // ^C is for the program's processes, not for us
     if (pc__grow(&t.pf, &t.pf_cap, 2, sizeof *t.pf, 0)) pc__p_os_exit(1);
+    t.rec = (unsigned char *)pc__malloc(sizeof(pc__p_fs_request) + PC__FS_INLINE_MAX);
+    if (!t.rec) pc__p_os_exit(1);
     // The channel's one handshake (challenge, then answer: Python's
     // Listener order); no request is read before both sides are welcomed.
     if (pc__p_fs_auth_challenge(chan, key, keylen) || pc__p_fs_auth_answer(chan, key, keylen))

@@ -1275,6 +1275,34 @@ TEST(heap_order_random) {
     pc_scheduler_free(s);
 }
 
+TEST(times_of_every_sign_keep_their_order) {
+    // The heap compares times as integers: negative, tiny, huge and infinite
+    // times must keep the order of the doubles, and -0.0 must equal 0.0, so
+    // that priority and entry order decide between them (0.0 goes in first).
+    static const double t[] = {-INFINITY, -1e300, -1.5, -5e-324, -0.0, 0.0,
+                               5e-324, 1e-300, 1.0, 1e300, INFINITY};
+    enum { N = sizeof t / sizeof t[0] };
+    static const long want[N] = {0, 1, 2, 3, 5, 4, 6, 7, 8, 9, 10};
+    step_clock c = {INFINITY, 0, {0}};          // all of them are due
+    pc_scheduler *s = step_scheduler(&c);
+    for (int i = 0; i < N; i++) {               // 0 7 3 10 6 2 9 5 1 8 4
+        int k = i * 7 % N;
+        CHECK_OK(pc_scheduler_enterabs(s, t[k], 0, log_action, ARG(k), NULL));
+    }
+    pc_scheduler_entry q[N];
+    CHECK_EQ(pc_scheduler_queue(s, q, N), N);
+    for (int i = 0; i < N; i++) {
+        CHECK_MSG((intptr_t)q[i].arg == want[i], "queue %d: event %ld, want %ld", i,
+                  (long)(intptr_t)q[i].arg, want[i]);
+        CHECK(q[i].time == t[want[i]]);
+    }
+    log_reset();
+    CHECK_OK(pc_scheduler_run(s, 0, NULL));
+    check_log(want, N);
+    CHECK(pc_scheduler_empty(s));
+    pc_scheduler_free(s);
+}
+
 // >>overview: the header's example, as written there
 
 static int say(void *arg) {
