@@ -11424,6 +11424,7 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
     if (copy) memcpy(copy, data, len);
     if (code && !msg[0]) snprintf(msg, sizeof msg, "%s", pc_last_error());
     __atomic_store_n(slot, (int64_t)id, __ATOMIC_SEQ_CST);
+    double began = pc_monotonic();
     // Each result is encoded as soon as it returns: a task may return the
     // same static buffer every time.
     pc__p_buf res;
@@ -11444,6 +11445,7 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
     pc__p_buf_u8(out, PC__PP_RESULT);
     pc__p_buf_u64(out, id);
     pc__p_buf_u32(out, (uint32_t)code);
+    pc__p_buf_u64(out, (uint64_t)((pc_monotonic() - began) * 1e9));    // for the pool's window
     pc__p_buf_str(out, code ? msg : "");
     pc__p_buf_u64(out, n);
     pc__p_buf_put(out, res.p, res.len);
@@ -11472,6 +11474,8 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
 #define PC__PP_RING_BYTES ((size_t)256 * 1024)
 #define PC__PP_REC_MAX (PC__PP_RING_BYTES / 2)
 #define PC__PP_SPINS 200        // looks at a ring before sleeping on it
+#define PC__PP_SPIN_S 20e-6     // the collector's look, in seconds
+#define PC__PP_BATCH 64          // replies the collector settles under one lock
 enum { PC__PP_REC_MSG = 1, PC__PP_REC_PIPE = 2 };
 
 typedef struct pc__p_pp_ring {
@@ -11781,7 +11785,9 @@ typedef struct pc__p_pp {
     pc__evc *ready;             // the collector sleeps here (shared with the workers)
     pc_args *initargs;          // a copy of the user's, sent to each worker as it starts
     pc__p_buf initref;          // the initializer, encoded
-    pc__p_buf rbuf;             // the collector's record buffer
+    pc__p_buf recs[PC__PP_BATCH]; // the collector's records, a batch of them
+    int auto_window;            // prefetch 0: the window follows the tasks' run time
+    double task_ns;             // their mean run time lately (0: none seen yet)
     pc_connection *wake_r, *wake_w; // wakes the watcher
     pc_thread *feeder, *collector, *watcher;
     uintptr_t checked_fn;       // the last function found to be code
@@ -11821,16 +11827,10 @@ static void pc__p_pp_task_free(pc__p_pp_task *t) {
 }
 
 // Finish t (its future, then the task) and count it done (lock not held).
+static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result);
 static void pc__p_pp_done(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
                           void *result) {
-    if (pc_future_cancelled(t->f)) {
-    } else if (code) {
-        pc_future_set_exception(t->f, code, "%s", msg);
-    } else {
-        pc_future_set_result(t->f, result);
-    }
-    pc_future_release(t->f);
-    pc__p_pp_task_free(t);
+    pc__p_pp_finish(t, code, msg, result);
     pc_lock_acquire(&p->lock, PC_FOREVER);
     if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
     pc_lock_release(&p->lock);
@@ -12139,44 +12139,73 @@ static void pc__p_pp_death(pc_process *proc, char *out, size_t cap) {
         snprintf(out, cap, "worker process %ld exited with code %d while running this task",
                  pid, code);
 }
-// A reply from worker w (collector; lock not held).
-static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
-    pc__p_buf b;
-    memset(&b, 0, sizeof b);
-    b.p = (unsigned char *)m;
-    b.len = n;
-    unsigned kind = pc__p_buf_get_u8(&b);
-    if (kind == PC__PP_INIT_FAILED) {
-        char why[256];
-        int code = (int)pc__p_buf_get_u32(&b);
-        char *msg = pc__p_buf_get_str(&b);
-        fprintf(stderr, "Exception in initializer: %s: %s\n", pc__exception_name(code),
-                msg ? msg : "");
-        fflush(stderr);
-        snprintf(why, sizeof why, "A process in the process pool failed its initializer "
-                 "(%.150s): the pool is not usable anymore", msg ? msg : "");
-        pc__free(msg);
-        pc_lock_acquire(&p->lock, PC_FOREVER);
-        pc__p_pp_task *all = pc__p_pp_break(p, why);
-        pc_lock_release(&p->lock);
-        pc__p_pp_fail_list(p, all, why);
-        return;
+// Finish t (its future, then the task); the caller counts it done.
+static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result) {
+    if (pc_future_cancelled(t->f)) {
+    } else if (code) {
+        pc_future_set_exception(t->f, code, "%s", msg);
+    } else {
+        pc_future_set_result(t->f, result);
     }
-    uint64_t id = pc__p_buf_get_u64(&b);
-    int code = (int)pc__p_buf_get_u32(&b);
-    char *msg = pc__p_buf_get_str(&b);
-    uint64_t count = pc__p_buf_get_u64(&b);
+    pc_future_release(t->f);
+    pc__p_pp_task_free(t);
+}
+
+// Count n tasks done (lock held).
+static void pc__p_pp_count_done(pc__p_pp *p, size_t n) {
+    p->outstanding -= n;
+    if (n && p->outstanding == 0) pc__p_pp_wake_collector(p);
+}
+
+// A worker's initializer failed: the pool breaks (lock not held).
+static void pc__p_pp_init_failed(pc__p_pp *p, pc__p_buf *b) {
+    char why[256];
+    int code = (int)pc__p_buf_get_u32(b);
+    char *msg = pc__p_buf_get_str(b);
+    fprintf(stderr, "Exception in initializer: %s: %s\n", pc__exception_name(code),
+            msg ? msg : "");
+    fflush(stderr);
+    snprintf(why, sizeof why, "A process in the process pool failed its initializer "
+             "(%.150s): the pool is not usable anymore", msg ? msg : "");
+    pc__free(msg);
     pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__p_pp_task *all = pc__p_pp_break(p, why);
+    pc_lock_release(&p->lock);
+    pc__p_pp_fail_list(p, all, why);
+}
+
+// The task a reply of worker w answers, unlinked from w's list (lock
+// held); NULL for none (or a reply that is not a result).
+static pc__p_pp_task *pc__p_pp_claim(pc__p_pp *p, pc__p_pp_worker *w, const unsigned char *m,
+                                     size_t n) {
+    uint64_t id;
+    if (n < 1 + sizeof id || m[0] != PC__PP_RESULT) return NULL;
+    memcpy(&id, m + 1, sizeof id);
     pc__p_pp_task *t = w->head;
     while (t && t->id != id) t = t->next;
-    if (t) pc__p_pp_unlink(w, t);
-    while (t && p->sending_task == t) pc_condition_wait(&p->cond, PC_FOREVER);
-    pc_condition_notify_all(&p->cond);      // room for the feeder
-    pc_lock_release(&p->lock);
-    if (!t || kind != PC__PP_RESULT) {
-        pc__free(msg);
-        return;
-    }
+    if (!t) return NULL;
+    pc__p_pp_unlink(w, t);
+    while (p->sending_task == t) pc_condition_wait(&p->cond, PC_FOREVER);
+    return t;
+}
+
+// Give claimed task t the results of reply m and finish it (lock not held).
+// Returns the run time the worker measured, in nanoseconds.
+static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned char *m,
+                                size_t n) {
+    char msg[256];
+    size_t mlen = 0;
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    b.p = (unsigned char *)(uintptr_t)m;
+    b.len = n;
+    b.pos = 1 + sizeof(uint64_t);           // after the kind and the id
+    int code = (int)pc__p_buf_get_u32(&b);
+    uint64_t ns = pc__p_buf_get_u64(&b);
+    const void *text = pc__p_buf_get_blob(&b, &mlen);
+    snprintf(msg, sizeof msg, "%.*s", (int)(mlen < 255 ? mlen : 255),
+             text ? (const char *)text : "");
+    uint64_t count = pc__p_buf_get_u64(&b);
     void *result = NULL;
     pc__f_chunk_view v;
     int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
@@ -12201,13 +12230,48 @@ static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
     if (chunk) *v.ok = (size_t)count;
     if (b.bad && !code) {
         code = PC_RUNTIME;
-        pc__free(msg);
-        msg = pc__strdup("a worker's reply was cut short");
+        snprintf(msg, sizeof msg, "a worker's reply was cut short");
     }
-    pc__p_pp_done(p, t, code, msg ? msg : "", result);
-    pc__free(msg);
+    pc__p_pp_finish(t, code, msg, result);
+    return ns;
 }
 
+// The automatic window (prefetch 0): as many tasks as run in about
+// PC__PP_AUTO_NS, so a worker never waits for the collector while tasks
+// are short, and long tasks are not held behind each other (lock held).
+#define PC__PP_AUTO_NS 100000.0
+#define PC__PP_AUTO_MAX 64
+static void pc__p_pp_learn(pc__p_pp *p, uint64_t ns, size_t n) {
+    if (!p->auto_window || !n) return;
+    double x = (double)ns / (double)n;
+    p->task_ns = p->task_ns > 0 ? p->task_ns * 0.75 + x * 0.25 : x;
+    double fit = PC__PP_AUTO_NS / (p->task_ns > 1 ? p->task_ns : 1);
+    p->prefetch = fit >= PC__PP_AUTO_MAX ? PC__PP_AUTO_MAX : fit < 1 ? 1 : (int)fit;
+}
+
+// One reply of worker w (collector; lock not held).
+static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
+    const unsigned char *c = (const unsigned char *)m;
+    if (n && c[0] == PC__PP_INIT_FAILED) {
+        pc__p_buf b;
+        memset(&b, 0, sizeof b);
+        b.p = (unsigned char *)m;
+        b.len = n;
+        b.pos = 1;
+        pc__p_pp_init_failed(p, &b);
+        return;
+    }
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__p_pp_task *t = pc__p_pp_claim(p, w, c, n);
+    pc_condition_notify_all(&p->cond);      // room for the feeder
+    pc_lock_release(&p->lock);
+    if (!t) return;
+    uint64_t ns = pc__p_pp_settle(p, t, c, n);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__p_pp_learn(p, ns, 1);
+    pc__p_pp_count_done(p, 1);
+    pc_lock_release(&p->lock);
+}
 
 // A large reply of worker w, announced in its ring: read from its pipe,
 // unless the worker died before it sent it.
@@ -12241,19 +12305,51 @@ static int pc__p_pp_inbox_drain(pc__p_pp *p) {
     }
 }
 
+// Settle a batch of n replies of worker w read from its ring: claimed
+// under one lock, settled outside it, counted under one more.
+static void pc__p_pp_settle_batch(pc__p_pp *p, pc__p_pp_worker *w, int n) {
+    pc__p_pp_task *ts[PC__PP_BATCH];
+    uint64_t ns = 0;
+    size_t settled = 0;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    for (int i = 0; i < n; i++) ts[i] = pc__p_pp_claim(p, w, p->recs[i].p, p->recs[i].len);
+    pc_condition_notify_all(&p->cond);      // room for the feeder
+    pc_lock_release(&p->lock);
+    for (int i = 0; i < n; i++) {
+        pc__p_buf *r = &p->recs[i];
+        if (ts[i]) {
+            ns += pc__p_pp_settle(p, ts[i], r->p, r->len);
+            settled++;
+        } else if (r->len && r->p[0] == PC__PP_INIT_FAILED) {
+            r->pos = 1;
+            pc__p_pp_init_failed(p, r);
+        }
+    }
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__p_pp_learn(p, ns, settled);
+    pc__p_pp_count_done(p, settled);
+    pc_lock_release(&p->lock);
+}
+
 // Read every reply worker w has left in its ring (collector); returns how
 // many. A record that cannot be is a worker gone wrong: it is killed.
 static int pc__p_pp_collect(pc__p_pp *p, pc__p_pp_worker *w) {
-    int count = 0;
+    int count = 0, n = 0;
     uint32_t kind = 0;
     if (!w->chan) return 0;
     for (;;) {
-        int got = pc__p_pp_ring_get(&w->chan->result, w->chan->result_data, &kind, &p->rbuf);
+        int got = pc__p_pp_ring_get(&w->chan->result, w->chan->result_data, &kind,
+                                    &p->recs[n]);
         if (got < 0) pc_process_kill(w->proc);
+        if (got > 0 && kind == PC__PP_REC_MSG && ++n < PC__PP_BATCH) continue;
+        if (n) pc__p_pp_settle_batch(p, w, n);
+        count += n;
+        n = 0;
         if (got <= 0) break;
-        count++;
-        if (kind == PC__PP_REC_PIPE) pc__p_pp_pipe_reply(p, w);
-        else pc__p_pp_reply(p, w, p->rbuf.p, p->rbuf.len);
+        if (kind == PC__PP_REC_PIPE) {
+            pc__p_pp_pipe_reply(p, w);
+            count++;
+        }
     }
     if (count) pc__evc_notify(&w->chan->result.room, 1);
     return count;
@@ -12425,7 +12521,7 @@ static int pc__p_pp_pending(pc__p_pp *p) {
 // (after the pool's start), so it reads them without the lock.
 static int pc__p_pp_collector(void *arg) {
     pc__p_pp *p = (pc__p_pp *)arg;
-    int idle = 0;
+    double spin_until = 0;      // 0: not spinning yet; -1: spun, now sleeps
     for (;;) {
         int got = __atomic_exchange_n(&p->poke, 0, __ATOMIC_SEQ_CST);
         for (int i = 0; i < p->nw; i++)
@@ -12445,17 +12541,21 @@ static int pc__p_pp_collector(void *arg) {
         pc_lock_release(&p->lock);
         if (finished) break;
         if (got) {
-            idle = 0;
+            spin_until = 0;
             continue;
         }
-        if (++idle < PC__PP_SPINS / 20) {   // a short look before sleeping
-            pc__cpu_relax();
+        // A short look before sleeping, while tasks are out: a result that
+        // comes within it costs no wake-up on either side.
+        if (spin_until == 0 && p->outstanding) spin_until = pc_monotonic() + PC__PP_SPIN_S;
+        if (spin_until > 0 && pc_monotonic() < spin_until) {
+            for (int i = 0; i < 16; i++) pc__cpu_relax();
             continue;
         }
+        spin_until = -1;
         uint32_t key = pc__evc_prepare(p->ready);
         if (pc__p_pp_pending(p)) continue;
         pc__evc_wait(p->ready, key, INFINITY);
-        idle = 0;
+        spin_until = 0;
     }
     pc__p_pp_wake_watcher(p);
     pc_thread_join(p->watcher, PC_FOREVER);
@@ -12581,7 +12681,7 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc_thread_free(p->collector);
     pc_thread_free(p->feeder);
     pc_thread_free(p->watcher);
-    pc__free(p->rbuf.p);
+    for (int i = 0; i < PC__PP_BATCH; i++) pc__free(p->recs[i].p);
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
@@ -12699,6 +12799,7 @@ static pc_executor *pc__p_pp_new(const pc_process_pool_desc *desc, int pool) {
     pc_condition_init_lock(&p->cond, &p->lock);
     p->nw = d.max_workers;
     p->prefetch = d.prefetch;
+    p->auto_window = !desc || desc->prefetch == 0;
     p->quota = d.max_tasks_per_child;
     p->result_size = d.result_size;
     p->raw_fn = m == PC_START_FORK;
