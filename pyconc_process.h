@@ -1129,7 +1129,8 @@ PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
 typedef enum pc_log_level {
     PC_LOG_SUBDEBUG = 5,
     PC_LOG_DEBUG = 10,          // a process started, a child ended
-    PC_LOG_INFO = 20,           // a child runs its target and exits; a forkserver starts
+    PC_LOG_INFO = 20,           // a child runs its target and exits; a forkserver starts;
+                                //   a pool's worker ended and another replaces it
     PC_LOG_SUBWARNING = 25,     // a forkserver died and another replaces it
     PC_LOG_WARNING = 30,        // fork with other threads alive (once per process)
     PC_LOG_ERROR = 40,
@@ -11556,13 +11557,19 @@ static int pc__p_pp_ring_get(pc__p_pp_ring *r, const unsigned char *data, uint32
     return 1;
 }
 
-// The worker's parent is gone (its sentinel is readable).
-static int pc__p_pp_orphan(void) {
+// The worker's parent is gone: its sentinel is readable or, without one
+// (its pidfd could not be opened), this process was handed to another
+// parent. The worker opens the sentinel as it starts (pc__p_pp_orphan(1)),
+// while the parent still lives.
+static int pc__p_pp_orphan(int start) {
+    static long first_ppid;
     pc_process *parent = pc_process_parent();
     pc_wait_object w;
     memset(&w, 0, sizeof w);
     w.fd = parent ? pc_process_sentinel(parent) : -1;
-    return w.fd >= 0 && pc_connection_wait(&w, 1, 0, NULL) == PC_OK && w.ready;
+    if (start) first_ppid = (long)pc__p_os_getppid();
+    if (w.fd < 0) return !start && (long)pc__p_os_getppid() != first_ppid;
+    return pc_connection_wait(&w, 1, 0, NULL) == PC_OK && w.ready;
 }
 
 // Wait for the next message on the pipe, or for the parent's end (then: 0).
@@ -11610,7 +11617,7 @@ static int pc__p_pp_worker_next(const pc__p_pp_ends *e, pc__p_buf *b) {
         }
         uint32_t key = pc__evc_prepare(&r->data);
         if (pc__p_pp_ring_ready(r)) continue;
-        if (pc__evc_wait(&r->data, key, pc_monotonic() + 1.0) == PC_TIMEOUT && pc__p_pp_orphan())
+        if (pc__evc_wait(&r->data, key, pc_monotonic() + 1.0) == PC_TIMEOUT && pc__p_pp_orphan(0))
             return 0;
     }
 }
@@ -11626,7 +11633,7 @@ static int pc__p_pp_worker_send(const pc__p_pp_ends *e, const pc__p_buf *out) {
                               out->p, n)) {
         uint32_t key = pc__evc_prepare(&r->room);
         if (pc__p_pp_ring_room(r) >= pc__p_pp_rec_size(n)) continue;
-        if (pc__evc_wait(&r->room, key, pc_monotonic() + 1.0) == PC_TIMEOUT && pc__p_pp_orphan())
+        if (pc__evc_wait(&r->room, key, pc_monotonic() + 1.0) == PC_TIMEOUT && pc__p_pp_orphan(0))
             return 0;
     }
     pc__evc_notify(e->ready, 1);
@@ -11693,6 +11700,7 @@ static int pc__p_pp_worker_main(void *arg) {
     pc__p_buf in, out;
     memset(&in, 0, sizeof in);
     memset(&out, 0, sizeof out);
+    pc__p_pp_orphan(1);
     if (pc__p_pp_initialize(e.conn, a, &init, &out)) {
         if (out.len && !out.bad) pc__p_pp_worker_send(&e, &out);
         pc__free(out.p);
@@ -11950,9 +11958,8 @@ static int pc__p_pp_push(pc__p_pp *p, pc__p_pp_worker *w, pc__p_pp_task *t) {
         else p->pipe_head = t;
         p->pipe_tail = t;
         pc_condition_notify_all(&p->cond);
-    } else {
-        pc__evc_notify(&w->chan->task.data, 1);
     }
+    if (w->chan) pc__evc_notify(&w->chan->task.data, 1);    // a pipe record wakes it too
     return 1;
 }
 
@@ -12128,16 +12135,15 @@ static const char *pc__p_signal_name(int sig) {
     }
 }
 
-// How a worker ended, for the message of the task it was running.
-static void pc__p_pp_death(pc_process *proc, char *out, size_t cap) {
+// How a worker ended: "worker process 12 was killed by signal 9 (SIGKILL)".
+static void pc__p_pp_how(pc_process *proc, char *out, size_t cap) {
     int code = pc_process_exitcode(proc);
     long pid = pc_process_pid(proc);
     if (code < 0 && code != PC_EXITCODE_NONE)
-        snprintf(out, cap, "worker process %ld was killed by signal %d (%s) while running "
-                 "this task", pid, -code, pc__p_signal_name(-code));
+        snprintf(out, cap, "worker process %ld was killed by signal %d (%s)", pid, -code,
+                 pc__p_signal_name(-code));
     else
-        snprintf(out, cap, "worker process %ld exited with code %d while running this task",
-                 pid, code);
+        snprintf(out, cap, "worker process %ld exited with code %d", pid, code);
 }
 // Finish t (its future, then the task); the caller counts it done.
 static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result) {
@@ -12358,11 +12364,13 @@ static int pc__p_pp_collect(pc__p_pp *p, pc__p_pp_worker *w) {
 // Worker w has ended: its running task fails, what it had not started goes
 // back to the front of the queue, and a new worker takes its slot.
 static void pc__p_pp_bury(pc__p_pp *p, pc__p_pp_worker *w) {
-    char why[256];
+    char how[128], why[256];
+    long replaced_by = 0;
     if (w->chan) pc__p_pp_collect(p, w);
     else pc__p_pp_inbox_drain(p);
     pc_process_join(w->proc, PC_FOREVER);
-    pc__p_pp_death(w->proc, why, sizeof why);
+    pc__p_pp_how(w->proc, how, sizeof how);
+    snprintf(why, sizeof why, "%s while running this task", how);
     pc_lock_acquire(&p->lock, PC_FOREVER);
     pc__p_pp_unpipe(p, w->serial);
     while (w->sending) pc_condition_wait(&p->cond, PC_FOREVER);
@@ -12391,10 +12399,15 @@ static void pc__p_pp_bury(pc__p_pp *p, pc__p_pp_worker *w) {
         failed = pc__p_pp_break(p, "the pool's workers were terminated");
     } else if ((!p->shutdown || p->head) && pc__p_pp_start(p, i) != PC_OK) {
         failed = pc__p_pp_break(p, pc_last_error());
+    } else if (w->proc) {
+        replaced_by = pc_process_pid(w->proc);
     }
     pc_condition_notify_all(&p->cond);
     pc_lock_release(&p->lock);
     pc__p_pp_wake_watcher(p);           // a new sentinel to watch
+    if (replaced_by)
+        pc__p_log(PC_LOG_INFO, "process pool: %s; worker process %ld replaces it", how,
+                  replaced_by);
     if (dead) pc__p_pp_done(p, dead, PC_BROKEN, why, NULL);
     if (failed) pc__p_pp_fail_list(p, failed, p->broken_msg);
 }
