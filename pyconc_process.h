@@ -12269,7 +12269,6 @@ static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
     }
     pc_lock_acquire(&p->lock, PC_FOREVER);
     pc__p_pp_task *t = pc__p_pp_claim(p, w, c, n);
-    pc_condition_notify_all(&p->cond);      // room for the feeder
     pc_lock_release(&p->lock);
     if (!t) return;
     uint64_t ns = pc__p_pp_settle(p, t, c, n);
@@ -12319,7 +12318,6 @@ static void pc__p_pp_settle_batch(pc__p_pp *p, pc__p_pp_worker *w, int n) {
     size_t settled = 0;
     pc_lock_acquire(&p->lock, PC_FOREVER);
     for (int i = 0; i < n; i++) ts[i] = pc__p_pp_claim(p, w, p->recs[i].p, p->recs[i].len);
-    pc_condition_notify_all(&p->cond);      // room for the feeder
     pc_lock_release(&p->lock);
     for (int i = 0; i < n; i++) {
         pc__p_buf *r = &p->recs[i];
@@ -12549,8 +12547,10 @@ static int pc__p_pp_collector(void *arg) {
         pc_lock_acquire(&p->lock, PC_FOREVER);
         if (got) pc__p_pp_fill(p);
         int finished = (p->shutdown && p->outstanding == 0) || (p->broken && p->shutdown);
-        if (finished) p->stop = 1;
-        pc_condition_notify_all(&p->cond);
+        if (finished) {
+            p->stop = 1;
+            pc_condition_notify_all(&p->cond);  // the feeder ends
+        }
         pc_lock_release(&p->lock);
         if (finished) break;
         if (got) {
