@@ -527,12 +527,24 @@
    changing the constructor, when its tasks follow these rules.
 
    WORKERS
-   Each worker has its own duplex pipe and a "running task" slot in
-   shared memory that it writes itself. A feeder thread sends tasks
-   (up to 1 + prefetch per worker, so a full pipe to a busy worker never
-   stops the results); a collector thread waits on every pipe and
-   sentinel. Workers are daemonic: shut the pool down (or free it) before
-   the program ends, or its workers are terminated at exit.
+   Each worker has a "running task" slot in shared memory that it writes
+   itself, a duplex pipe, and (on Linux) one shared mapping of two rings:
+   tasks in, results out, each index written by one side only. submit
+   writes a task into the ring of a worker with room in its window
+   (1 + prefetch tasks) itself; the others wait in the pool and the
+   collector thread pushes them as results come back. A worker spins
+   briefly on its ring, then sleeps on its futex word; the collector
+   drains every ready result, then sleeps on one shared event count the
+   workers bump only when it sleeps. A watcher thread polls the workers'
+   sentinels, so a death is seen at once and an idle pool makes no system
+   call. A message over half a ring (128 KiB) goes over the pipe,
+   announced in the ring (a feeder thread sends the pool's, so a full pipe
+   to a busy worker never stops submit or the results). Without a futex
+   (PYCONC_NO_FUTEX, or off Linux) every message goes over the pipes. A
+   worker whose pool's process is gone ends within a second. Workers are
+   daemonic: shut the pool down (or free it) before the program ends, or
+   its workers are terminated at exit. A worker replaced is logged at
+   PC_LOG_INFO on pc_get_logger(), with both pids.
 
    BEYOND PYTHON
    - A worker that dies (SIGKILL, a crash, exit() in a task) fails exactly
@@ -543,7 +555,9 @@
      initializer or workers that cannot start.
    - A worker that ends by max_tasks_per_child with tasks sent to it never
      hangs the pool: they go to its replacement (Python: gh-115634).
-   - prefetch sets how many tasks wait in each worker's pipe.
+   - prefetch sets how many tasks wait in each worker's ring; 0 (the
+     default) follows the tasks' run time: 1 while tasks are long, up to
+     64 while they take microseconds.
 
    - Pool: a worker killed in a task fails that task's AsyncResult (or
      its imap item) with PC_BROKEN, pid and signal in the message, and
@@ -1927,7 +1941,8 @@ typedef struct pc_process_pool_desc {
     size_t result_size;             // 0: a task's returned pointer crosses as an integer;
                                     //   > 0: result_size bytes at it are copied back (see F)
     int prefetch;                   // tasks sent ahead to a worker besides the one it runs;
-                                    //   0: 1
+                                    //   0: automatic (1 for long tasks, up to 64 for
+                                    //   tasks of microseconds)
 } pc_process_pool_desc;
 
 /* Make a pool of max_workers processes (started at once), a pc_executor
@@ -12547,6 +12562,7 @@ static int pc__p_pp_collector(void *arg) {
         pc_lock_acquire(&p->lock, PC_FOREVER);
         if (got) pc__p_pp_fill(p);
         int finished = (p->shutdown && p->outstanding == 0) || (p->broken && p->shutdown);
+        int busy = p->outstanding != 0;
         if (finished) {
             p->stop = 1;
             pc_condition_notify_all(&p->cond);  // the feeder ends
@@ -12559,7 +12575,7 @@ static int pc__p_pp_collector(void *arg) {
         }
         // A short look before sleeping, while tasks are out: a result that
         // comes within it costs no wake-up on either side.
-        if (spin_until == 0 && p->outstanding) spin_until = pc_monotonic() + PC__PP_SPIN_S;
+        if (spin_until == 0 && busy) spin_until = pc_monotonic() + PC__PP_SPIN_S;
         if (spin_until > 0 && pc_monotonic() < spin_until) {
             for (int i = 0; i < 16; i++) pc__cpu_relax();
             continue;
