@@ -3,7 +3,10 @@
    and by copy, raises, map with chunks, shutdown with cancel_futures, the
    initializer, max_tasks_per_child, a worker SIGKILLed while it runs a task
    with two more sent to it, a task that calls exit(), bad input; each
-   checks that no descriptor or zombie is left. This program is also the
+   checks that no descriptor or zombie is left; the shared rings (a stress
+   of wake-ups, large messages over the pipe between ring records), an
+   idle pool's CPU, workers orphaned by a killed pool, the "worker
+   replaced" log line. This program is also the
    image the spawned and forkserver workers run. */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
@@ -273,7 +276,9 @@ static size_t ring_arg(unsigned char *buf, size_t round) {
     return n;
 }
 
-static uint64_t ring_sum(const unsigned char *buf) { return (uint64_t)(uintptr_t)t_sum((void *)buf); }
+static uint64_t ring_sum(const unsigned char *buf) {
+    return (uint64_t)(uintptr_t)t_sum((void *)(uintptr_t)buf);
+}
 
 // One worker, so every message goes through the same two rings: one task
 // at a time (the worker and the collector fall asleep between them, so a
