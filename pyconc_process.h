@@ -531,12 +531,24 @@
    changing the constructor, when its tasks follow these rules.
 
    WORKERS
-   Each worker has its own duplex pipe and a "running task" slot in
-   shared memory that it writes itself. A feeder thread sends tasks
-   (up to 1 + prefetch per worker, so a full pipe to a busy worker never
-   stops the results); a collector thread waits on every pipe and
-   sentinel. Workers are daemonic: shut the pool down (or free it) before
-   the program ends, or its workers are terminated at exit.
+   Each worker has a "running task" slot in shared memory that it writes
+   itself, a duplex pipe, and (on Linux) one shared mapping of two rings:
+   tasks in, results out, each index written by one side only. submit
+   writes a task into the ring of a worker with room in its window
+   (1 + prefetch tasks) itself; the others wait in the pool and the
+   collector thread pushes them as results come back. A worker spins
+   briefly on its ring, then sleeps on its futex word; the collector
+   drains every ready result, then sleeps on one shared event count the
+   workers bump only when it sleeps. A watcher thread polls the workers'
+   sentinels, so a death is seen at once and an idle pool makes no system
+   call. A message over half a ring (128 KiB) goes over the pipe,
+   announced in the ring (a feeder thread sends the pool's, so a full pipe
+   to a busy worker never stops submit or the results). Without a futex
+   (PYCONC_NO_FUTEX, or off Linux) every message goes over the pipes. A
+   worker whose pool's process is gone ends within a second. Workers are
+   daemonic: shut the pool down (or free it) before the program ends, or
+   its workers are terminated at exit. A worker replaced is logged at
+   PC_LOG_INFO on pc_get_logger(), with both pids.
 
    BEYOND PYTHON
    - A worker that dies (SIGKILL, a crash, exit() in a task) fails exactly
@@ -547,7 +559,9 @@
      initializer or workers that cannot start.
    - A worker that ends by max_tasks_per_child with tasks sent to it never
      hangs the pool: they go to its replacement (Python: gh-115634).
-   - prefetch sets how many tasks wait in each worker's pipe.
+   - prefetch sets how many tasks wait in each worker's ring; 0 (the
+     default) follows the tasks' run time: 1 while tasks are long, up to
+     64 while they take microseconds.
 
    - Pool: a worker killed in a task fails that task's AsyncResult (or
      its imap item) with PC_BROKEN, pid and signal in the message, and
@@ -1151,7 +1165,8 @@ PYCONC_API size_t pc_process_active_children(pc_process **out, size_t cap);
 typedef enum pc_log_level {
     PC_LOG_SUBDEBUG = 5,
     PC_LOG_DEBUG = 10,          // a process started, a child ended
-    PC_LOG_INFO = 20,           // a child runs its target and exits; a forkserver starts
+    PC_LOG_INFO = 20,           // a child runs its target and exits; a forkserver starts;
+                                //   a pool's worker ended and another replaces it
     PC_LOG_SUBWARNING = 25,     // a forkserver died and another replaces it
     PC_LOG_WARNING = 30,        // fork with other threads alive (once per process)
     PC_LOG_ERROR = 40,
@@ -1961,7 +1976,8 @@ typedef struct pc_process_pool_desc {
     size_t result_size;             // 0: a task's returned pointer crosses as an integer;
                                     //   > 0: result_size bytes at it are copied back (see F)
     int prefetch;                   // tasks sent ahead to a worker besides the one it runs;
-                                    //   0: 1
+                                    //   0: automatic (1 for long tasks, up to 64 for
+                                    //   tasks of microseconds)
 } pc_process_pool_desc;
 
 /* Make a pool of max_workers processes (started at once), a pc_executor
@@ -12009,6 +12025,7 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
     if (copy) memcpy(copy, data, len);
     if (code && !msg[0]) snprintf(msg, sizeof msg, "%s", pc_last_error());
     __atomic_store_n(slot, (int64_t)id, __ATOMIC_SEQ_CST);
+    double began = pc_monotonic();
     // Each result is encoded as soon as it returns: a task may return the
     // same static buffer every time.
     pc__p_buf res;
@@ -12029,6 +12046,7 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
     pc__p_buf_u8(out, PC__PP_RESULT);
     pc__p_buf_u64(out, id);
     pc__p_buf_u32(out, (uint32_t)code);
+    pc__p_buf_u64(out, (uint64_t)((pc_monotonic() - began) * 1e9));    // for the pool's window
     pc__p_buf_str(out, code ? msg : "");
     pc__p_buf_u64(out, n);
     pc__p_buf_put(out, res.p, res.len);
@@ -12037,8 +12055,195 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
     pc__free(copy);
 }
 
-// The worker's initializer, from its pack; the initargs come first on conn.
-static int pc__p_pp_initialize(pc_connection *conn, const pc_args *a, pc_args **out_init) {
+// >>F.ring: the shared rings between the pool and each worker
+// Each worker has one shared mapping (an anonymous RawArray, made when it
+// starts) holding two single-producer single-consumer byte rings: tasks
+// from the pool, results to the pool. Each index is written by one side
+// only (tail by the producer, head by the consumer), so a worker killed at
+// any instant cannot corrupt the pool's side, and a record becomes visible
+// only by the store of tail that follows it. A record is an 8-byte header
+// (length, kind) and its bytes padded to 8; it may wrap. A message over
+// half a ring goes over the worker's pipe instead, announced by a "pipe"
+// record at its place, so the order holds. Without a futex (off Linux, or
+// PYCONC_NO_FUTEX) a shared wait could only poll, so the rings are off
+// there and every message goes over the pipe, as the waits do.
+#if defined(__linux__) && !defined(PYCONC_NO_FUTEX)
+#define PC__PP_RINGS 1
+#else
+#define PC__PP_RINGS 0
+#endif
+#define PC__PP_RING_BYTES ((size_t)256 * 1024)
+#define PC__PP_REC_MAX (PC__PP_RING_BYTES / 2)
+#define PC__PP_SPINS 200        // looks at a ring before sleeping on it
+#define PC__PP_SPIN_S 20e-6     // the collector's look, in seconds
+#define PC__PP_BATCH 64          // replies the collector settles under one lock
+enum { PC__PP_REC_MSG = 1, PC__PP_REC_PIPE = 2 };
+
+typedef struct pc__p_pp_ring {
+    uint64_t tail;              // bytes ever written: the producer's
+    unsigned char pad0[56];
+    uint64_t head;              // bytes ever read: the consumer's
+    unsigned char pad1[56];
+    pc__evc data;               // the task ring's consumer (the worker) sleeps here
+    pc__evc room;               // the result ring's producer (the worker) sleeps here
+    unsigned char pad2[48];
+} pc__p_pp_ring;
+
+typedef struct pc__p_pp_chan {
+    pc__p_pp_ring task, result;
+    unsigned char task_data[PC__PP_RING_BYTES], result_data[PC__PP_RING_BYTES];
+} pc__p_pp_chan;
+
+static size_t pc__p_pp_rec_size(size_t n) { return 8 + ((n + 7) & ~(size_t)7); }
+
+static void pc__p_pp_copy_in(unsigned char *data, uint64_t at, const void *src, size_t n) {
+    size_t off = (size_t)(at % PC__PP_RING_BYTES), first = PC__PP_RING_BYTES - off;
+    if (first > n) first = n;
+    memcpy(data + off, src, first);
+    memcpy(data, (const unsigned char *)src + first, n - first);
+}
+
+static void pc__p_pp_copy_out(const unsigned char *data, uint64_t at, void *dst, size_t n) {
+    size_t off = (size_t)(at % PC__PP_RING_BYTES), first = PC__PP_RING_BYTES - off;
+    if (first > n) first = n;
+    memcpy(dst, data + off, first);
+    memcpy((unsigned char *)dst + first, data, n - first);
+}
+
+// Free bytes of r as its producer sees them (0 when the other side broke it).
+static size_t pc__p_pp_ring_room(pc__p_pp_ring *r) {
+    uint64_t used = __atomic_load_n(&r->tail, __ATOMIC_RELAXED) -
+                    __atomic_load_n(&r->head, __ATOMIC_SEQ_CST);
+    return used > PC__PP_RING_BYTES ? 0 : PC__PP_RING_BYTES - (size_t)used;
+}
+
+static int pc__p_pp_ring_ready(pc__p_pp_ring *r) {
+    return __atomic_load_n(&r->tail, __ATOMIC_SEQ_CST) != __atomic_load_n(&r->head,
+                                                                         __ATOMIC_RELAXED);
+}
+
+// Append a record; 1: written, 0: no room now (n <= PC__PP_REC_MAX).
+static int pc__p_pp_ring_put(pc__p_pp_ring *r, unsigned char *data, uint32_t kind,
+                             const void *p, size_t n) {
+    uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+    size_t need = pc__p_pp_rec_size(n);
+    if (need > pc__p_pp_ring_room(r)) return 0;
+    uint32_t hdr[2] = {(uint32_t)n, kind};
+    pc__p_pp_copy_in(data, tail, hdr, sizeof hdr);
+    if (n) pc__p_pp_copy_in(data, tail + sizeof hdr, p, n);
+    __atomic_store_n(&r->tail, tail + need, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+// Take the next record into out (from offset 0). 1: one, 0: none, -1: a
+// record that cannot be (the other side wrote garbage).
+static int pc__p_pp_ring_get(pc__p_pp_ring *r, const unsigned char *data, uint32_t *kind,
+                             pc__p_buf *out) {
+    uint64_t head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+    uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_SEQ_CST);
+    uint32_t hdr[2];
+    if (head == tail) return 0;
+    if (tail - head < sizeof hdr || tail - head > PC__PP_RING_BYTES) return -1;
+    pc__p_pp_copy_out(data, head, hdr, sizeof hdr);
+    size_t need = pc__p_pp_rec_size(hdr[0]);
+    if (hdr[0] > PC__PP_REC_MAX || tail - head < need) return -1;
+    out->len = out->pos = 0;
+    out->bad = 0;
+    if (pc__grow(&out->p, &out->cap, hdr[0] ? hdr[0] : 1, 1, 0)) return -1;
+    pc__p_pp_copy_out(data, head + sizeof hdr, out->p, hdr[0]);
+    out->len = hdr[0];
+    *kind = hdr[1];
+    __atomic_store_n(&r->head, head + need, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+// The worker's parent is gone: its sentinel is readable or, without one
+// (its pidfd could not be opened), this process was handed to another
+// parent. The worker opens the sentinel as it starts (pc__p_pp_orphan(1)),
+// while the parent still lives.
+static int pc__p_pp_orphan(int start) {
+    static long first_ppid;
+    pc_process *parent = pc_process_parent();
+    pc_wait_object w;
+    memset(&w, 0, sizeof w);
+    w.fd = parent ? pc_process_sentinel(parent) : -1;
+    if (start) first_ppid = (long)pc__p_os_getppid();
+    if (w.fd < 0) return !start && (long)pc__p_os_getppid() != first_ppid;
+    return pc_connection_wait(&w, 1, 0, NULL) == PC_OK && w.ready;
+}
+
+// Wait for the next message on the pipe, or for the parent's end (then: 0).
+static int pc__p_pp_pipe_next(pc_connection *conn, pc__p_buf *b) {
+    pc_process *parent = pc_process_parent();
+    pc_wait_object w[2];
+    void *m;
+    size_t n;
+    memset(w, 0, sizeof w);
+    w[0].conn = conn;
+    w[1].fd = parent ? pc_process_sentinel(parent) : -1;
+    if (pc_connection_wait(w, w[1].fd >= 0 ? 2 : 1, PC_FOREVER, NULL)) return 0;
+    if (!w[0].ready) return 0;      // the parent is gone: nobody wants the results
+    if (pc_connection_recv_bytes(conn, 0, &m, &n) != PC_OK) return 0;
+    b->len = b->pos = 0;
+    b->bad = 0;
+    pc__p_buf_put(b, m, n);
+    pc_connection_bytes_free(m);
+    return !b->bad;
+}
+
+// A worker's ends: its rings (NULL without), the pool's "results ready"
+// event count, its pipe.
+typedef struct pc__p_pp_ends {
+    pc__p_pp_chan *chan;
+    pc__evc *ready;
+    pc_connection *conn;
+} pc__p_pp_ends;
+
+// The worker's next message into b (0: none: the parent ended): from its
+// ring after a short spin, then asleep on the ring's event count (waking
+// each second to see whether the parent still lives); after a pipe record,
+// from the pipe.
+static int pc__p_pp_worker_next(const pc__p_pp_ends *e, pc__p_buf *b) {
+    pc__p_pp_ring *r = e->chan ? &e->chan->task : NULL;
+    if (!r) return pc__p_pp_pipe_next(e->conn, b);
+    for (int spins = 0;; spins++) {
+        uint32_t kind = 0;
+        int got = pc__p_pp_ring_get(r, e->chan->task_data, &kind, b);
+        if (got < 0) return 0;
+        if (got) return kind == PC__PP_REC_PIPE ? pc__p_pp_pipe_next(e->conn, b) : 1;
+        if (spins < PC__PP_SPINS) {
+            pc__cpu_relax();
+            continue;
+        }
+        uint32_t key = pc__evc_prepare(&r->data);
+        if (pc__p_pp_ring_ready(r)) continue;
+        if (pc__evc_wait(&r->data, key, pc_monotonic() + 1.0) == PC_TIMEOUT && pc__p_pp_orphan(0))
+            return 0;
+    }
+}
+
+// Send a reply to the pool: into the result ring (waiting for room there),
+// or, when large, a pipe record there and the message on the pipe.
+static int pc__p_pp_worker_send(const pc__p_pp_ends *e, const pc__p_buf *out) {
+    if (!e->chan) return pc_connection_send_bytes(e->conn, out->p, 0, out->len) == PC_OK;
+    pc__p_pp_ring *r = &e->chan->result;
+    int pipe = out->len > PC__PP_REC_MAX;
+    size_t n = pipe ? 0 : out->len;
+    while (!pc__p_pp_ring_put(r, e->chan->result_data, pipe ? PC__PP_REC_PIPE : PC__PP_REC_MSG,
+                              out->p, n)) {
+        uint32_t key = pc__evc_prepare(&r->room);
+        if (pc__p_pp_ring_room(r) >= pc__p_pp_rec_size(n)) continue;
+        if (pc__evc_wait(&r->room, key, pc_monotonic() + 1.0) == PC_TIMEOUT && pc__p_pp_orphan(0))
+            return 0;
+    }
+    pc__evc_notify(e->ready, 1);
+    return !pipe || pc_connection_send_bytes(e->conn, out->p, 0, out->len) == PC_OK;
+}
+
+// The worker's initializer, from its pack; the initargs come first on the
+// pipe. Returns 1 when the worker must end (a failure to tell is in *fail).
+static int pc__p_pp_initialize(pc_connection *conn, const pc_args *a, pc_args **out_init,
+                               pc__p_buf *fail) {
     char msg[256];
     const void *ref;
     size_t nref;
@@ -12068,89 +12273,102 @@ static int pc__p_pp_initialize(pc_connection *conn, const pc_args *a, pc_args **
         snprintf(msg, sizeof msg, "%s", pc_last_error());
     }
     if (!code) return 0;
-    pc__p_buf out;
-    memset(&out, 0, sizeof out);
-    pc__p_buf_u8(&out, PC__PP_INIT_FAILED);
-    pc__p_buf_u32(&out, (uint32_t)code);
-    pc__p_buf_str(&out, msg);
-    if (!out.bad) pc_connection_send_bytes(conn, out.p, 0, out.len);
-    pc__free(out.p);
+    pc__p_buf_u8(fail, PC__PP_INIT_FAILED);
+    pc__p_buf_u32(fail, (uint32_t)code);
+    pc__p_buf_str(fail, msg);
     return 1;
 }
 
-// Wait for the next message, or for the parent's end (then: 0).
-static int pc__p_pp_next_message(pc_connection *conn, void **out, size_t *out_n) {
-    pc_process *parent = pc_process_parent();
-    pc_wait_object w[2];
-    memset(w, 0, sizeof w);
-    w[0].conn = conn;
-    w[1].fd = parent ? pc_process_sentinel(parent) : -1;
-    size_t n = w[1].fd >= 0 ? 2 : 1;
-    if (pc_connection_wait(w, n, PC_FOREVER, NULL)) return 0;
-    if (!w[0].ready) return 0;      // the parent is gone: nobody wants the results
-    return pc_connection_recv_bytes(conn, 0, out, out_n) == PC_OK;
-}
-
-// A worker process: its pack holds its connection, the running-task slots,
-// its index, its task quota, the result size and its initializer.
+// A worker process: its pack holds its connection, the running-task slots
+// (the pool's event count after them), its index, its task quota, its
+// initializer, the result size, the number of workers and its rings.
 static int pc__p_pp_worker_main(void *arg) {
     const pc_args *a = (const pc_args *)arg;
-    pc_connection *conn = NULL;
-    pc_mp_array *slots = NULL;
-    int64_t index = 0, quota = 0, result_size = 0;
+    pc_mp_array *slots = NULL, *rings = NULL;
+    int64_t index = 0, quota = 0, result_size = 0, nw = 0;
     pc_args *init = NULL;
-    if (pc_args_get_connection(a, 0, &conn) || pc_args_get_mp_array(a, 1, &slots) ||
+    pc__p_pp_ends e;
+    memset(&e, 0, sizeof e);
+    if (pc_args_get_connection(a, 0, &e.conn) || pc_args_get_mp_array(a, 1, &slots) ||
         pc_args_get_int(a, 2, &index) || pc_args_get_int(a, 3, &quota) ||
-        pc_args_get_int(a, 6, &result_size))
+        pc_args_get_int(a, 6, &result_size) || pc_args_get_int(a, 7, &nw))
         return 2;
+    if (pc_args_get_mp_array(a, 8, &rings) == PC_OK)
+        e.chan = (pc__p_pp_chan *)pc_mp_array_get_obj(rings);
     int64_t *slot = (int64_t *)pc_mp_array_get_obj(slots) + index;
-    if (pc__p_pp_initialize(conn, a, &init)) return 3;
-    int64_t done = 0;
-    void *m;
-    size_t n;
-    while (pc__p_pp_next_message(conn, &m, &n)) {
-        pc__p_buf b, out;
-        memset(&b, 0, sizeof b);
-        memset(&out, 0, sizeof out);
-        b.p = (unsigned char *)m;
-        b.len = n;
-        unsigned kind = pc__p_buf_get_u8(&b);
-        if (kind != PC__PP_TASK && kind != PC__PP_CHUNK) {
-            pc_connection_bytes_free(m);
-            break;
-        }
-        pc__p_pp_run(&b, kind, (size_t)result_size, &out, slot);
-        pc_connection_bytes_free(m);
-        int sent = !out.bad && pc_connection_send_bytes(conn, out.p, 0, out.len) == PC_OK;
-        __atomic_store_n(slot, (int64_t)0, __ATOMIC_SEQ_CST);
+    e.ready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(slots) + nw);
+    pc__p_buf in, out;
+    memset(&in, 0, sizeof in);
+    memset(&out, 0, sizeof out);
+    pc__p_pp_orphan(1);
+    if (pc__p_pp_initialize(e.conn, a, &init, &out)) {
+        if (out.len && !out.bad) pc__p_pp_worker_send(&e, &out);
         pc__free(out.p);
+        return 3;
+    }
+    int64_t done = 0;
+    while (pc__p_pp_worker_next(&e, &in)) {
+        unsigned kind = pc__p_buf_get_u8(&in);
+        if (kind != PC__PP_TASK && kind != PC__PP_CHUNK) break;
+        out.len = 0;
+        out.bad = 0;
+        pc__p_pp_run(&in, kind, (size_t)result_size, &out, slot);
+        int sent = !out.bad && pc__p_pp_worker_send(&e, &out);
+        __atomic_store_n(slot, (int64_t)0, __ATOMIC_SEQ_CST);
         if (!sent || (quota && ++done >= quota)) break;
     }
+    pc__free(in.p);
+    pc__free(out.p);
     pc_args_free(init);
     return 0;
 }
 
-// >>F.pool: the executor: a feeder thread sends, a collector thread receives
+// >>F.pool: the executor: tasks into each worker's ring, a collector drains results
+// How tasks travel: submit writes a task into the ring of a worker with
+// room in its window (prefetch + 1 tasks) itself; the others wait in the
+// pool's queue and the collector pushes them as results come back. The
+// collector drains every worker's result ring, then sleeps on one shared
+// event count ("results ready") that a worker bumps only when the
+// collector sleeps. A watcher thread polls the workers' sentinels and
+// marks a dead one for the collector, so a death is seen at once and an
+// idle pool makes no system call. A message too large for a ring goes over
+// the worker's pipe: the feeder thread sends the pool's (a full pipe to a
+// busy worker must not stop submit or the collector); the collector reads
+// a worker's at the pipe record. Without rings (PC__PP_RINGS 0) every
+// message goes over the pipes and the watcher reads the replies.
 typedef struct pc__p_pp_task {
     struct pc__p_pp_task *next;
+    struct pc__p_pp_task *pipe_next; // on the feeder's list
     uint64_t id;
     pc_future *f;               // the queue's reference
     pc_task_fn fn;
     void *arg;                  // the pointer value, the copy (argcopy) or the chunk
     size_t arg_size;            // > 0: arg is a copy of that many bytes (owned)
     int chunk, started;         // a map chunk; marked running (so: not cancellable)
+    uint64_t pipe_to;           // the start (serial) of the worker whose pipe it goes to
     void *extra;                // room in f for results copied back
-    pc__p_buf msg;              // encoded when first sent, kept to send again
+    pc__p_buf msg;              // encoded at submit, kept to send again
 } pc__p_pp_task;
 
 typedef struct pc__p_pp_worker {
     pc_process *proc;           // NULL: no worker in this slot
     pc_connection *conn;        // the pool's end of the worker's duplex pipe
+    pc_mp_array *rings;         // its shared mapping (NULL without rings)
+    pc__p_pp_chan *chan;        // in it
     pc__p_pp_task *head, *tail; // sent to it and not answered, oldest first
     int inflight, sent, sending;
-    int gone;                   // seen dead: the collector cleans it up
+    int died;                   // seen dead by the watcher: the collector buries it
     uint64_t serial;            // which start this is (the pool counts them)
 } pc__p_pp_worker;
+
+// A reply the watcher read from a pipe (without rings).
+typedef struct pc__p_pp_inbox {
+    struct pc__p_pp_inbox *next;
+    int index;
+    uint64_t serial;
+    size_t n;
+    unsigned char data[1];
+} pc__p_pp_inbox;
 
 typedef struct pc__p_pp {
     pc_executor base;           // first: the interface
@@ -12158,6 +12376,8 @@ typedef struct pc__p_pp {
     pc_condition cond;          // on lock: the feeder waits for work, a death for a send
     pc__p_pp_task *head, *tail; // submitted, not sent (sent ones that lost their
                                 //   worker come back to the front)
+    pc__p_pp_task *pipe_head, *pipe_tail; // to send over a pipe (the feeder's)
+    pc__p_pp_inbox *in_head, *in_tail;    // read by the watcher (without rings)
     uint64_t next_id, starts;
     size_t outstanding;         // tasks not finished yet
     pc__p_pp_worker *w;
@@ -12166,13 +12386,18 @@ typedef struct pc__p_pp {
     int raw_fn;                 // fork: functions cross as addresses
     pc__p_pp_task *sending_task; // the feeder's, while it sends it (lock not held)
     int shutdown, broken, stop, joined, signal_all;
+    int poke;                   // something for the collector besides results
     char broken_msg[256];
     const pc_context *ctx;
-    pc_mp_array *slots;         // each worker's running task id (0: none)
+    pc_mp_array *slots;         // each worker's running task id (0: none), then `ready`
+    pc__evc *ready;             // the collector sleeps here (shared with the workers)
     pc_args *initargs;          // a copy of the user's, sent to each worker as it starts
     pc__p_buf initref;          // the initializer, encoded
-    pc_connection *wake_r, *wake_w;
-    pc_thread *feeder, *collector;
+    pc__p_buf recs[PC__PP_BATCH]; // the collector's records, a batch of them
+    int auto_window;            // prefetch 0: the window follows the tasks' run time
+    double task_ns;             // their mean run time lately (0: none seen yet)
+    pc_connection *wake_r, *wake_w; // wakes the watcher
+    pc_thread *feeder, *collector, *watcher;
     uintptr_t checked_fn;       // the last function found to be code
 } pc__p_pp;
 
@@ -12195,6 +12420,11 @@ static pc__p_pp *pc__p_pp_check(pc_executor *ex) {
 }
 
 static void pc__p_pp_wake_collector(pc__p_pp *p) {
+    __atomic_store_n(&p->poke, 1, __ATOMIC_SEQ_CST);
+    pc__evc_notify(p->ready, 1);
+}
+
+static void pc__p_pp_wake_watcher(pc__p_pp *p) {
     pc_connection_send_bytes(p->wake_w, "w", 0, 1);
 }
 
@@ -12205,16 +12435,10 @@ static void pc__p_pp_task_free(pc__p_pp_task *t) {
 }
 
 // Finish t (its future, then the task) and count it done (lock not held).
+static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result);
 static void pc__p_pp_done(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
                           void *result) {
-    if (pc_future_cancelled(t->f)) {
-    } else if (code) {
-        pc_future_set_exception(t->f, code, "%s", msg);
-    } else {
-        pc_future_set_result(t->f, result);
-    }
-    pc_future_release(t->f);
-    pc__p_pp_task_free(t);
+    pc__p_pp_finish(t, code, msg, result);
     pc_lock_acquire(&p->lock, PC_FOREVER);
     if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
     pc_lock_release(&p->lock);
@@ -12255,7 +12479,7 @@ static pc__p_pp_worker *pc__p_pp_pick(pc__p_pp *p) {
     pc__p_pp_worker *best = NULL;
     for (int i = 0; i < p->nw; i++) {
         pc__p_pp_worker *w = &p->w[i];
-        if (!w->proc || w->gone || w->inflight > p->prefetch) continue;
+        if (!w->proc || w->died || w->inflight > p->prefetch) continue;
         if (p->quota && w->sent >= p->quota) continue;
         if (!best || w->inflight < best->inflight) best = w;
     }
@@ -12301,40 +12525,92 @@ static void pc__p_pp_unlink(pc__p_pp_worker *w, pc__p_pp_task *t) {
     w->inflight--;
 }
 
-// The feeder: sends each task to a worker, outside the lock, so that a
-// full pipe to a busy worker never stops the collector from reading.
+// Drop the feeder's sends to the worker of start `serial` (0: all) (lock held).
+static void pc__p_pp_unpipe(pc__p_pp *p, uint64_t serial) {
+    pc__p_pp_task **pp = &p->pipe_head;
+    p->pipe_tail = NULL;
+    while (*pp) {
+        pc__p_pp_task *t = *pp;
+        if (!serial || t->pipe_to == serial) {
+            t->pipe_to = 0;
+            *pp = t->pipe_next;
+            continue;
+        }
+        p->pipe_tail = t;
+        pp = &t->pipe_next;
+    }
+}
+
+// Put t into worker w's ring (lock held); 0: no room there now.
+static int pc__p_pp_push(pc__p_pp *p, pc__p_pp_worker *w, pc__p_pp_task *t) {
+    int big = !w->chan || t->msg.len > PC__PP_REC_MAX;
+    if (w->chan && !pc__p_pp_ring_put(&w->chan->task, w->chan->task_data,
+                                      big ? PC__PP_REC_PIPE : PC__PP_REC_MSG, t->msg.p,
+                                      big ? 0 : t->msg.len))
+        return 0;
+    pc__p_pp_append(&w->head, &w->tail, t);
+    w->inflight++;
+    w->sent++;
+    if (big) {
+        t->pipe_to = w->serial;
+        t->pipe_next = NULL;
+        if (p->pipe_tail) p->pipe_tail->pipe_next = t;
+        else p->pipe_head = t;
+        p->pipe_tail = t;
+        pc_condition_notify_all(&p->cond);
+    }
+    if (w->chan) pc__evc_notify(&w->chan->task.data, 1);    // a pipe record wakes it too
+    return 1;
+}
+
+// Send queued tasks to the workers with room in their window (lock held).
+static void pc__p_pp_fill(pc__p_pp *p) {
+    while (p->head) {
+        pc__p_pp_worker *w = pc__p_pp_pick(p);
+        pc__p_pp_task *t = w ? pc__p_pp_take(p) : NULL;
+        if (!t) return;
+        if (!pc__p_pp_push(p, w, t)) {      // its ring is full: again at the next result
+            t->next = p->head;
+            p->head = t;
+            if (!p->tail) p->tail = t;
+            return;
+        }
+    }
+}
+
+// The worker of start serial, or NULL (lock held).
+static pc__p_pp_worker *pc__p_pp_worker_of(pc__p_pp *p, uint64_t serial) {
+    for (int i = 0; i < p->nw; i++)
+        if (p->w[i].proc && p->w[i].serial == serial) return &p->w[i];
+    return NULL;
+}
+
+// The feeder: sends the messages too large for a ring over the workers'
+// pipes, outside the lock, so a full pipe never stops submit or the collector.
 static int pc__p_pp_feeder(void *arg) {
     pc__p_pp *p = (pc__p_pp *)arg;
     pc_lock_acquire(&p->lock, PC_FOREVER);
     while (!p->stop) {
-        pc__p_pp_worker *w = p->head ? pc__p_pp_pick(p) : NULL;
-        pc__p_pp_task *t = w ? pc__p_pp_take(p) : NULL;
+        pc__p_pp_task *t = p->pipe_head;
         if (!t) {
             pc_condition_wait(&p->cond, PC_FOREVER);
             continue;
         }
-        pc__p_pp_append(&w->head, &w->tail, t);
-        w->inflight++;
-        w->sent++;
+        p->pipe_head = t->pipe_next;
+        if (!p->pipe_head) p->pipe_tail = NULL;
+        pc__p_pp_worker *w = pc__p_pp_worker_of(p, t->pipe_to);
+        t->pipe_to = 0;
+        if (!w || w->died) continue;
         w->sending = 1;
         p->sending_task = t;    // a quick reply must not free it under the send
         pc_connection *conn = w->conn;
         pc_lock_release(&p->lock);
-        int rc = t->msg.len ? PC_OK : pc__p_pp_encode(p, t);
-        if (rc == PC_OK) pc_connection_send_bytes(conn, t->msg.p, 0, t->msg.len);
-        // A failed send is a dead worker: the collector sees it and sends again.
+        // A failed send is a dead worker: its burial sends the task again.
+        pc_connection_send_bytes(conn, t->msg.p, 0, t->msg.len);
         pc_lock_acquire(&p->lock, PC_FOREVER);
         w->sending = 0;
         p->sending_task = NULL;
         pc_condition_notify_all(&p->cond);
-        if (rc) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "%s", pc_last_error());
-            pc__p_pp_unlink(w, t);
-            pc_lock_release(&p->lock);
-            pc__p_pp_done(p, t, rc, msg, NULL);
-            pc_lock_acquire(&p->lock, PC_FOREVER);
-        }
     }
     pc_lock_release(&p->lock);
     return 0;
@@ -12343,11 +12619,27 @@ static int pc__p_pp_feeder(void *arg) {
 // Start the worker of slot i (lock held, so a fork child sees a whole pool).
 static int pc__p_pp_start(pc__p_pp *p, int i) {
     pc_connection *mine = NULL, *theirs = NULL;
+    pc_mp_array *rings = NULL;
     int rc = pc_pipe(1, &mine, &theirs);
     if (rc) return rc;
     ((int64_t *)pc_mp_array_get_obj(p->slots))[i] = 0;
-    pc_args *a = pc_args_new();
-    rc = a ? PC_OK : PC_NOMEM;
+    if (PC__PP_RINGS) {
+        pc_mp_array_desc ad;
+        memset(&ad, 0, sizeof ad);
+        ad.typecode = "q";
+        ad.length = sizeof(pc__p_pp_chan) / sizeof(int64_t);
+        rings = pc_mp_raw_array_new(&ad);
+        if (!rings) rc = pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    }
+    pc__p_pp_chan *chan = rings ? (pc__p_pp_chan *)pc_mp_array_get_obj(rings) : NULL;
+    if (chan) {
+        pc__evc_init(&chan->task.data, 1);
+        pc__evc_init(&chan->task.room, 1);
+        pc__evc_init(&chan->result.data, 1);
+        pc__evc_init(&chan->result.room, 1);
+    }
+    pc_args *a = rc ? NULL : pc_args_new();
+    if (!rc && !a) rc = PC_NOMEM;
     if (!rc) rc = pc_args_add_connection(a, theirs);
     if (!rc) rc = pc_args_add_mp_array(a, p->slots);
     if (!rc) rc = pc_args_add_int(a, i);
@@ -12355,6 +12647,8 @@ static int pc__p_pp_start(pc__p_pp *p, int i) {
     if (!rc) rc = pc_args_add_bytes(a, p->initref.p ? p->initref.p : (void *)"", p->initref.len);
     if (!rc) rc = pc_args_add_int(a, p->initargs != NULL);
     if (!rc) rc = pc_args_add_int(a, (int64_t)p->result_size);
+    if (!rc) rc = pc_args_add_int(a, p->nw);
+    if (!rc && rings) rc = pc_args_add_mp_array(a, rings);
     pc_process *proc = NULL;
     if (!rc) {
         pc_process_desc d;
@@ -12378,12 +12672,15 @@ static int pc__p_pp_start(pc__p_pp *p, int i) {
         }
         pc_process_free(proc);
         pc_connection_free(mine);
+        pc_mp_array_free(rings);
         return pc__error(rc ? rc : PC_OS, "can't start a worker process: %s", msg);
     }
     pc__p_pp_worker *w = &p->w[i];
     memset(w, 0, sizeof *w);
     w->proc = proc;
     w->conn = mine;
+    w->rings = rings;
+    w->chan = chan;
     w->serial = ++p->starts;
     return PC_OK;
 }
@@ -12393,6 +12690,8 @@ static pc__p_pp_task *pc__p_pp_break(pc__p_pp *p, const char *why) {
     pc__p_pp_task *all = NULL, *tail = NULL;
     if (!p->broken) snprintf(p->broken_msg, sizeof p->broken_msg, "%s", why);
     p->broken = 1;
+    pc__p_pp_unpipe(p, 0);
+    while (p->sending_task) pc_condition_wait(&p->cond, PC_FOREVER);
     for (int i = 0; i < p->nw; i++) {
         pc__p_pp_worker *w = &p->w[i];
         if (w->head) {
@@ -12436,56 +12735,83 @@ static const char *pc__p_signal_name(int sig) {
     }
 }
 
-// How a worker ended, for the message of the task it was running.
-static void pc__p_pp_death(pc_process *proc, char *out, size_t cap) {
+// How a worker ended: "worker process 12 was killed by signal 9 (SIGKILL)".
+static void pc__p_pp_how(pc_process *proc, char *out, size_t cap) {
     int code = pc_process_exitcode(proc);
     long pid = pc_process_pid(proc);
     if (code < 0 && code != PC_EXITCODE_NONE)
-        snprintf(out, cap, "worker process %ld was killed by signal %d (%s) while running "
-                 "this task", pid, -code, pc__p_signal_name(-code));
+        snprintf(out, cap, "worker process %ld was killed by signal %d (%s)", pid, -code,
+                 pc__p_signal_name(-code));
     else
-        snprintf(out, cap, "worker process %ld exited with code %d while running this task",
-                 pid, code);
+        snprintf(out, cap, "worker process %ld exited with code %d", pid, code);
+}
+// Finish t (its future, then the task); the caller counts it done.
+static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result) {
+    if (pc_future_cancelled(t->f)) {
+    } else if (code) {
+        pc_future_set_exception(t->f, code, "%s", msg);
+    } else {
+        pc_future_set_result(t->f, result);
+    }
+    pc_future_release(t->f);
+    pc__p_pp_task_free(t);
 }
 
-// A reply from worker w (collector; lock not held).
-static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
-    pc__p_buf b;
-    memset(&b, 0, sizeof b);
-    b.p = (unsigned char *)m;
-    b.len = n;
-    unsigned kind = pc__p_buf_get_u8(&b);
-    if (kind == PC__PP_INIT_FAILED) {
-        char why[256];
-        int code = (int)pc__p_buf_get_u32(&b);
-        char *msg = pc__p_buf_get_str(&b);
-        fprintf(stderr, "Exception in initializer: %s: %s\n", pc__exception_name(code),
-                msg ? msg : "");
-        fflush(stderr);
-        snprintf(why, sizeof why, "A process in the process pool failed its initializer "
-                 "(%.150s): the pool is not usable anymore", msg ? msg : "");
-        pc__free(msg);
-        pc_lock_acquire(&p->lock, PC_FOREVER);
-        pc__p_pp_task *all = pc__p_pp_break(p, why);
-        pc_lock_release(&p->lock);
-        pc__p_pp_fail_list(p, all, why);
-        return;
-    }
-    uint64_t id = pc__p_buf_get_u64(&b);
-    int code = (int)pc__p_buf_get_u32(&b);
-    char *msg = pc__p_buf_get_str(&b);
-    uint64_t count = pc__p_buf_get_u64(&b);
+// Count n tasks done (lock held).
+static void pc__p_pp_count_done(pc__p_pp *p, size_t n) {
+    p->outstanding -= n;
+    if (n && p->outstanding == 0) pc__p_pp_wake_collector(p);
+}
+
+// A worker's initializer failed: the pool breaks (lock not held).
+static void pc__p_pp_init_failed(pc__p_pp *p, pc__p_buf *b) {
+    char why[256];
+    int code = (int)pc__p_buf_get_u32(b);
+    char *msg = pc__p_buf_get_str(b);
+    fprintf(stderr, "Exception in initializer: %s: %s\n", pc__exception_name(code),
+            msg ? msg : "");
+    fflush(stderr);
+    snprintf(why, sizeof why, "A process in the process pool failed its initializer "
+             "(%.150s): the pool is not usable anymore", msg ? msg : "");
+    pc__free(msg);
     pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__p_pp_task *all = pc__p_pp_break(p, why);
+    pc_lock_release(&p->lock);
+    pc__p_pp_fail_list(p, all, why);
+}
+
+// The task a reply of worker w answers, unlinked from w's list (lock
+// held); NULL for none (or a reply that is not a result).
+static pc__p_pp_task *pc__p_pp_claim(pc__p_pp *p, pc__p_pp_worker *w, const unsigned char *m,
+                                     size_t n) {
+    uint64_t id;
+    if (n < 1 + sizeof id || m[0] != PC__PP_RESULT) return NULL;
+    memcpy(&id, m + 1, sizeof id);
     pc__p_pp_task *t = w->head;
     while (t && t->id != id) t = t->next;
-    if (t) pc__p_pp_unlink(w, t);
-    while (t && p->sending_task == t) pc_condition_wait(&p->cond, PC_FOREVER);
-    pc_condition_notify_all(&p->cond);      // room for the feeder
-    pc_lock_release(&p->lock);
-    if (!t || kind != PC__PP_RESULT) {
-        pc__free(msg);
-        return;
-    }
+    if (!t) return NULL;
+    pc__p_pp_unlink(w, t);
+    while (p->sending_task == t) pc_condition_wait(&p->cond, PC_FOREVER);
+    return t;
+}
+
+// Give claimed task t the results of reply m and finish it (lock not held).
+// Returns the run time the worker measured, in nanoseconds.
+static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned char *m,
+                                size_t n) {
+    char msg[256];
+    size_t mlen = 0;
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    b.p = (unsigned char *)(uintptr_t)m;
+    b.len = n;
+    b.pos = 1 + sizeof(uint64_t);           // after the kind and the id
+    int code = (int)pc__p_buf_get_u32(&b);
+    uint64_t ns = pc__p_buf_get_u64(&b);
+    const void *text = pc__p_buf_get_blob(&b, &mlen);
+    snprintf(msg, sizeof msg, "%.*s", (int)(mlen < 255 ? mlen : 255),
+             text ? (const char *)text : "");
+    uint64_t count = pc__p_buf_get_u64(&b);
     void *result = NULL;
     pc__f_chunk_view v;
     int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
@@ -12510,33 +12836,141 @@ static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
     if (chunk) *v.ok = (size_t)count;
     if (b.bad && !code) {
         code = PC_RUNTIME;
-        pc__free(msg);
-        msg = pc__strdup("a worker's reply was cut short");
+        snprintf(msg, sizeof msg, "a worker's reply was cut short");
     }
-    pc__p_pp_done(p, t, code, msg ? msg : "", result);
-    pc__free(msg);
+    pc__p_pp_finish(t, code, msg, result);
+    return ns;
 }
 
-// Read what worker w sent before it ended (its pipe holds whole replies;
-// a reply cut by the death, or a sibling holding the pipe open, ends it).
-static void pc__p_pp_drain(pc__p_pp *p, pc__p_pp_worker *w) {
+// The automatic window (prefetch 0): as many tasks as run in about
+// PC__PP_AUTO_NS, so a worker never waits for the collector while tasks
+// are short, and long tasks are not held behind each other (lock held).
+#define PC__PP_AUTO_NS 100000.0
+#define PC__PP_AUTO_MAX 64
+static void pc__p_pp_learn(pc__p_pp *p, uint64_t ns, size_t n) {
+    if (!p->auto_window || !n) return;
+    double x = (double)ns / (double)n;
+    p->task_ns = p->task_ns > 0 ? p->task_ns * 0.75 + x * 0.25 : x;
+    double fit = PC__PP_AUTO_NS / (p->task_ns > 1 ? p->task_ns : 1);
+    p->prefetch = fit >= PC__PP_AUTO_MAX ? PC__PP_AUTO_MAX : fit < 1 ? 1 : (int)fit;
+}
+
+// One reply of worker w (collector; lock not held).
+static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
+    const unsigned char *c = (const unsigned char *)m;
+    if (n && c[0] == PC__PP_INIT_FAILED) {
+        pc__p_buf b;
+        memset(&b, 0, sizeof b);
+        b.p = (unsigned char *)m;
+        b.len = n;
+        b.pos = 1;
+        pc__p_pp_init_failed(p, &b);
+        return;
+    }
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__p_pp_task *t = pc__p_pp_claim(p, w, c, n);
+    pc_lock_release(&p->lock);
+    if (!t) return;
+    uint64_t ns = pc__p_pp_settle(p, t, c, n);
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__p_pp_learn(p, ns, 1);
+    pc__p_pp_count_done(p, 1);
+    pc_lock_release(&p->lock);
+}
+
+// A large reply of worker w, announced in its ring: read from its pipe,
+// unless the worker died before it sent it.
+static void pc__p_pp_pipe_reply(pc__p_pp *p, pc__p_pp_worker *w) {
+    pc_wait_object o[2];
     void *m;
     size_t n;
-    while (pc_connection_poll(w->conn, 0) == PC_OK &&
-           pc_connection_recv_bytes(w->conn, 0, &m, &n) == PC_OK) {
-        pc__p_pp_reply(p, w, m, n);
-        pc_connection_bytes_free(m);
+    memset(o, 0, sizeof o);
+    o[0].conn = w->conn;
+    o[1].fd = pc_process_sentinel(w->proc);
+    if (pc_connection_wait(o, 2, PC_FOREVER, NULL) || !o[0].ready) return;
+    if (pc_connection_recv_bytes(w->conn, 0, &m, &n) != PC_OK) return;
+    pc__p_pp_reply(p, w, m, n);
+    pc_connection_bytes_free(m);
+}
+
+// The replies the watcher read from pipes (without rings); w: only until
+// w's, else all. Returns how many.
+static int pc__p_pp_inbox_drain(pc__p_pp *p) {
+    int count = 0;
+    for (;;) {
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        pc__p_pp_inbox *m = p->in_head;
+        if (m && !(p->in_head = m->next)) p->in_tail = NULL;
+        pc_lock_release(&p->lock);
+        if (!m) return count;
+        pc__p_pp_worker *w = &p->w[m->index];
+        if (w->proc && w->serial == m->serial) pc__p_pp_reply(p, w, m->data, m->n);
+        pc__free(m);
+        count++;
     }
+}
+
+// Settle a batch of n replies of worker w read from its ring: claimed
+// under one lock, settled outside it, counted under one more.
+static void pc__p_pp_settle_batch(pc__p_pp *p, pc__p_pp_worker *w, int n) {
+    pc__p_pp_task *ts[PC__PP_BATCH];
+    uint64_t ns = 0;
+    size_t settled = 0;
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    for (int i = 0; i < n; i++) ts[i] = pc__p_pp_claim(p, w, p->recs[i].p, p->recs[i].len);
+    pc_lock_release(&p->lock);
+    for (int i = 0; i < n; i++) {
+        pc__p_buf *r = &p->recs[i];
+        if (ts[i]) {
+            ns += pc__p_pp_settle(p, ts[i], r->p, r->len);
+            settled++;
+        } else if (r->len && r->p[0] == PC__PP_INIT_FAILED) {
+            r->pos = 1;
+            pc__p_pp_init_failed(p, r);
+        }
+    }
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__p_pp_learn(p, ns, settled);
+    pc__p_pp_count_done(p, settled);
+    pc_lock_release(&p->lock);
+}
+
+// Read every reply worker w has left in its ring (collector); returns how
+// many. A record that cannot be is a worker gone wrong: it is killed.
+static int pc__p_pp_collect(pc__p_pp *p, pc__p_pp_worker *w) {
+    int count = 0, n = 0;
+    uint32_t kind = 0;
+    if (!w->chan) return 0;
+    for (;;) {
+        int got = pc__p_pp_ring_get(&w->chan->result, w->chan->result_data, &kind,
+                                    &p->recs[n]);
+        if (got < 0) pc_process_kill(w->proc);
+        if (got > 0 && kind == PC__PP_REC_MSG && ++n < PC__PP_BATCH) continue;
+        if (n) pc__p_pp_settle_batch(p, w, n);
+        count += n;
+        n = 0;
+        if (got <= 0) break;
+        if (kind == PC__PP_REC_PIPE) {
+            pc__p_pp_pipe_reply(p, w);
+            count++;
+        }
+    }
+    if (count) pc__evc_notify(&w->chan->result.room, 1);
+    return count;
 }
 
 // Worker w has ended: its running task fails, what it had not started goes
 // back to the front of the queue, and a new worker takes its slot.
 static void pc__p_pp_bury(pc__p_pp *p, pc__p_pp_worker *w) {
-    char why[256];
-    pc__p_pp_drain(p, w);
+    char how[128], why[256];
+    long replaced_by = 0;
+    if (w->chan) pc__p_pp_collect(p, w);
+    else pc__p_pp_inbox_drain(p);
     pc_process_join(w->proc, PC_FOREVER);
-    pc__p_pp_death(w->proc, why, sizeof why);
+    pc__p_pp_how(w->proc, how, sizeof how);
+    snprintf(why, sizeof why, "%s while running this task", how);
     pc_lock_acquire(&p->lock, PC_FOREVER);
+    pc__p_pp_unpipe(p, w->serial);
     while (w->sending) pc_condition_wait(&p->cond, PC_FOREVER);
     int i = (int)(w - p->w);
     int64_t running = __atomic_load_n((int64_t *)pc_mp_array_get_obj(p->slots) + i,
@@ -12556,15 +12990,22 @@ static void pc__p_pp_bury(pc__p_pp *p, pc__p_pp_worker *w) {
     }
     pc_process_free(w->proc);
     pc_connection_free(w->conn);
+    pc_mp_array_free(w->rings);
     memset(w, 0, sizeof *w);
     pc__p_pp_task *failed = NULL;
     if (p->signal_all || p->broken) {   // terminate_workers: nothing starts again
         failed = pc__p_pp_break(p, "the pool's workers were terminated");
     } else if ((!p->shutdown || p->head) && pc__p_pp_start(p, i) != PC_OK) {
         failed = pc__p_pp_break(p, pc_last_error());
+    } else if (w->proc) {
+        replaced_by = pc_process_pid(w->proc);
     }
     pc_condition_notify_all(&p->cond);
     pc_lock_release(&p->lock);
+    pc__p_pp_wake_watcher(p);           // a new sentinel to watch
+    if (replaced_by)
+        pc__p_log(PC_LOG_INFO, "process pool: %s; worker process %ld replaces it", how,
+                  replaced_by);
     if (dead) pc__p_pp_done(p, dead, PC_BROKEN, why, NULL);
     if (failed) pc__p_pp_fail_list(p, failed, p->broken_msg);
 }
@@ -12575,72 +13016,165 @@ static void pc__p_pp_stop_workers(pc__p_pp *p) {
     for (int i = 0; i < p->nw; i++) {
         pc__p_pp_worker *w = &p->w[i];
         if (!w->proc) continue;
-        pc_connection_send_bytes(w->conn, &stop, 0, 1);
+        if (!w->chan) {
+            pc_connection_send_bytes(w->conn, &stop, 0, 1);
+        } else if (pc__p_pp_ring_put(&w->chan->task, w->chan->task_data, PC__PP_REC_MSG, &stop,
+                                     1)) {
+            pc__evc_notify(&w->chan->task.data, 1);
+        } else {
+            pc_process_kill(w->proc);   // tasks left behind by a broken pool
+        }
         pc_process_join(w->proc, PC_FOREVER);
         pc_process_free(w->proc);
         pc_connection_free(w->conn);
+        pc_mp_array_free(w->rings);
         memset(w, 0, sizeof *w);
     }
 }
 
-// The collector: waits on every worker's pipe and sentinel and on its own
-// wake pipe; reads replies, buries the dead, and ends the pool once it is
-// shut down and nothing is left to run.
-static int pc__p_pp_collector(void *arg) {
-    pc__p_pp *p = (pc__p_pp *)arg;
-    pc_wait_object *objs =
-        (pc_wait_object *)pc__calloc((size_t)p->nw * 2 + 1, sizeof *objs);
-    int *who = (int *)pc__calloc((size_t)p->nw * 2 + 1, sizeof *who);
-    // Which start of the worker each object belongs to: a replacement may
-    // get the very address of the process object it replaces.
-    uint64_t *whom = (uint64_t *)pc__calloc((size_t)p->nw * 2 + 1, sizeof *whom);
-    for (;;) {
-        size_t n = 0;
-        pc_lock_acquire(&p->lock, PC_FOREVER);
-        int finished = (p->shutdown && p->outstanding == 0) || (p->broken && p->shutdown);
-        if (finished) p->stop = 1;
-        pc_condition_notify_all(&p->cond);
-        pc_lock_release(&p->lock);
-        if (finished || !objs || !who || !whom) break;
-        memset(objs, 0, ((size_t)p->nw * 2 + 1) * sizeof *objs);
-        objs[n].conn = p->wake_r;
-        who[n++] = -1;
-        for (int i = 0; i < p->nw; i++) {   // only this thread changes the workers
-            if (!p->w[i].proc) continue;
-            objs[n].conn = p->w[i].conn;
-            whom[n] = p->w[i].serial;
-            who[n++] = i;
-            objs[n].fd = pc_process_sentinel(p->w[i].proc);
-            whom[n] = p->w[i].serial;
-            who[n++] = i;
+// What the watcher saw: worker i of start serial ended (lock not held).
+static void pc__p_pp_mark_dead(pc__p_pp *p, int i, uint64_t serial) {
+    pc__p_pp_worker *w = &p->w[i];
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    if (w->proc && w->serial == serial) __atomic_store_n(&w->died, 1, __ATOMIC_SEQ_CST);
+    pc_lock_release(&p->lock);
+    pc__p_pp_wake_collector(p);
+}
+
+// Without rings: read worker i's replies from its pipe into the inbox.
+static void pc__p_pp_watch_read(pc__p_pp *p, pc_connection *conn, int i, uint64_t serial) {
+    void *m;
+    size_t n;
+    while (pc_connection_poll(conn, 0) == PC_OK &&
+           pc_connection_recv_bytes(conn, 0, &m, &n) == PC_OK) {
+        pc__p_pp_inbox *e = (pc__p_pp_inbox *)pc__malloc(sizeof *e + n);
+        if (e) {
+            e->next = NULL;
+            e->index = i;
+            e->serial = serial;
+            e->n = n;
+            memcpy(e->data, m, n);
+            pc_lock_acquire(&p->lock, PC_FOREVER);
+            if (p->in_tail) p->in_tail->next = e;
+            else p->in_head = e;
+            p->in_tail = e;
+            pc_lock_release(&p->lock);
         }
-        if (pc_connection_wait(objs, n, PC_FOREVER, NULL)) continue;
-        for (size_t k = 0; k < n; k++) {
-            if (!objs[k].ready) continue;
-            if (who[k] < 0) {
-                void *m;
-                size_t len;
-                while (pc_connection_poll(p->wake_r, 0) == PC_OK &&
-                       pc_connection_recv_bytes(p->wake_r, 0, &m, &len) == PC_OK)
-                    pc_connection_bytes_free(m);
-                continue;
+        pc_connection_bytes_free(m);
+        pc__p_pp_wake_collector(p);
+    }
+}
+
+// The watcher: polls the workers' sentinels (and, without rings, their
+// pipes) and its wake pipe, which says the set changed or the pool ends.
+// A dead worker leaves its set at once: its sentinel stays readable.
+static int pc__p_pp_watcher(void *arg) {
+    pc__p_pp *p = (pc__p_pp *)arg;
+    size_t cap = (size_t)p->nw * 2 + 1;
+    pc_wait_object *objs = (pc_wait_object *)pc__calloc(cap, sizeof *objs);
+    int *who = (int *)pc__calloc(cap, sizeof *who);
+    uint64_t *whom = (uint64_t *)pc__calloc(cap, sizeof *whom);
+    while (objs && who && whom) {
+        size_t n = 0;
+        memset(objs, 0, cap * sizeof *objs);
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        int stop = p->stop;
+        objs[n++].conn = p->wake_r;
+        for (int i = 0; i < p->nw; i++) {
+            pc__p_pp_worker *w = &p->w[i];
+            if (!w->proc || w->died) continue;
+            if (!w->chan) {
+                objs[n].conn = w->conn;
+                who[n] = i;
+                whom[n++] = w->serial;
             }
-            pc__p_pp_worker *w = &p->w[who[k]];
-            if (!w->proc || w->serial != whom[k]) continue;     // buried in this round
+            objs[n].fd = pc_process_sentinel(w->proc);
+            who[n] = i;
+            whom[n++] = w->serial;
+        }
+        pc_lock_release(&p->lock);
+        if (stop) break;
+        if (pc_connection_wait(objs, n, PC_FOREVER, NULL)) continue;
+        if (objs[0].ready) {
             void *m;
             size_t len;
-            if (objs[k].conn && pc_connection_recv_bytes(w->conn, 0, &m, &len) == PC_OK) {
-                pc__p_pp_reply(p, w, m, len);
+            while (pc_connection_poll(p->wake_r, 0) == PC_OK &&
+                   pc_connection_recv_bytes(p->wake_r, 0, &m, &len) == PC_OK)
                 pc_connection_bytes_free(m);
-            } else {
-                pc__p_pp_bury(p, w);
-            }
+        }
+        for (size_t k = 1; k < n; k++) {
+            if (!objs[k].ready) continue;
+            if (objs[k].conn) pc__p_pp_watch_read(p, objs[k].conn, who[k], whom[k]);
+            else pc__p_pp_mark_dead(p, who[k], whom[k]);
         }
     }
-    pc__p_pp_stop_workers(p);
     pc__free(objs);
     pc__free(who);
     pc__free(whom);
+    return 0;
+}
+
+// Anything for the collector: a result in a ring, a death, a poke.
+static int pc__p_pp_pending(pc__p_pp *p) {
+    if (__atomic_load_n(&p->poke, __ATOMIC_SEQ_CST)) return 1;
+    for (int i = 0; i < p->nw; i++) {
+        pc__p_pp_worker *w = &p->w[i];
+        if (!w->proc) continue;
+        if (__atomic_load_n(&w->died, __ATOMIC_SEQ_CST)) return 1;
+        if (w->chan && pc__p_pp_ring_ready(&w->chan->result)) return 1;
+    }
+    return 0;
+}
+
+// The collector: drains every worker's results, buries the dead, pushes
+// queued tasks into the rings with room, and ends the pool once it is shut
+// down and nothing is left to run. Only this thread changes the workers
+// (after the pool's start), so it reads them without the lock.
+static int pc__p_pp_collector(void *arg) {
+    pc__p_pp *p = (pc__p_pp *)arg;
+    double spin_until = 0;      // 0: not spinning yet; -1: spun, now sleeps
+    for (;;) {
+        int got = __atomic_exchange_n(&p->poke, 0, __ATOMIC_SEQ_CST);
+        for (int i = 0; i < p->nw; i++)
+            if (p->w[i].chan) got += pc__p_pp_collect(p, &p->w[i]);
+        got += pc__p_pp_inbox_drain(p);
+        for (int i = 0; i < p->nw; i++) {
+            if (p->w[i].proc && __atomic_load_n(&p->w[i].died, __ATOMIC_SEQ_CST)) {
+                pc__p_pp_bury(p, &p->w[i]);
+                got++;
+            }
+        }
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        if (got) pc__p_pp_fill(p);
+        int finished = (p->shutdown && p->outstanding == 0) || (p->broken && p->shutdown);
+        int busy = p->outstanding != 0;
+        if (finished) {
+            p->stop = 1;
+            pc_condition_notify_all(&p->cond);  // the feeder ends
+        }
+        pc_lock_release(&p->lock);
+        if (finished) break;
+        if (got) {
+            spin_until = 0;
+            continue;
+        }
+        // A short look before sleeping, while tasks are out: a result that
+        // comes within it costs no wake-up on either side.
+        if (spin_until == 0 && busy) spin_until = pc_monotonic() + PC__PP_SPIN_S;
+        if (spin_until > 0 && pc_monotonic() < spin_until) {
+            for (int i = 0; i < 16; i++) pc__cpu_relax();
+            continue;
+        }
+        spin_until = -1;
+        uint32_t key = pc__evc_prepare(p->ready);
+        if (pc__p_pp_pending(p)) continue;
+        pc__evc_wait(p->ready, key, INFINITY);
+        spin_until = 0;
+    }
+    pc__p_pp_wake_watcher(p);
+    pc_thread_join(p->watcher, PC_FOREVER);
+    pc__p_pp_inbox_drain(p);
+    pc__p_pp_stop_workers(p);
     return 0;
 }
 
@@ -12691,6 +13225,12 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
     }
     t->fn = fn;
     t->chunk = chunk;
+    rc = pc__p_pp_encode(p, t);         // with id 0: the id goes in under the lock
+    if (rc) {
+        pc_future_release(t->f);
+        pc__p_pp_task_free(t);
+        return rc;
+    }
     pc_lock_acquire(&p->lock, PC_FOREVER);
     rc = pc__p_pp_closed(p);
     if (rc) {
@@ -12700,11 +13240,12 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
         return rc;
     }
     t->id = ++p->next_id;
+    memcpy(t->msg.p + 1, &t->id, sizeof t->id);     // after the kind byte
     pc_future_retain(t->f);     // the caller's; the task holds the first
     pc__p_pp_append(&p->head, &p->tail, t);
     p->outstanding++;
     pc_future *f = t->f;        // t is the collector's once the lock goes
-    pc_condition_notify_all(&p->cond);
+    pc__p_pp_fill(p);           // into a worker's ring now, if one has room
     pc_lock_release(&p->lock);
     *out_future = f;
     return PC_OK;
@@ -12713,6 +13254,7 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
 static int pc__p_pp_join_threads(pc__p_pp *p) {
     pc_thread_join(p->collector, PC_FOREVER);
     pc_thread_join(p->feeder, PC_FOREVER);
+    pc_thread_join(p->watcher, PC_FOREVER);
     return PC_OK;
 }
 
@@ -12752,6 +13294,8 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc__p_pp_shutdown(ex, 1, 0);
     pc_thread_free(p->collector);
     pc_thread_free(p->feeder);
+    pc_thread_free(p->watcher);
+    for (int i = 0; i < PC__PP_BATCH; i++) pc__free(p->recs[i].p);
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
@@ -12791,19 +13335,25 @@ static int pc__p_pp_threads(pc__p_pp *p) {
     d.target = pc__p_pp_feeder;
     d.name = "ProcessPoolExecutor-feeder";
     p->feeder = pc_thread_new(&d);
+    d.target = pc__p_pp_watcher;
+    d.name = "ProcessPoolExecutor-watcher";
+    p->watcher = pc_thread_new(&d);
     d.target = pc__p_pp_collector;
     d.name = "ProcessPoolExecutor-collector";
     p->collector = pc_thread_new(&d);
-    if (!p->feeder || !p->collector) return PC_NOMEM;
+    if (!p->feeder || !p->collector || !p->watcher) return PC_NOMEM;
     int rc = pc_thread_start(p->feeder);
-    if (rc) return rc;
-    rc = pc_thread_start(p->collector);
+    int started = rc ? 0 : 1;
+    if (!rc && (rc = pc_thread_start(p->watcher)) == PC_OK) started = 2;
+    if (!rc) rc = pc_thread_start(p->collector);
     if (rc) {
         pc_lock_acquire(&p->lock, PC_FOREVER);
         p->stop = 1;
         pc_condition_notify_all(&p->cond);
         pc_lock_release(&p->lock);
-        pc_thread_join(p->feeder, PC_FOREVER);
+        pc__p_pp_wake_watcher(p);
+        if (started >= 1) pc_thread_join(p->feeder, PC_FOREVER);
+        if (started >= 2) pc_thread_join(p->watcher, PC_FOREVER);
     }
     return rc;
 }
@@ -12832,10 +13382,12 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     pc_mp_array_desc ad;
     memset(&ad, 0, sizeof ad);
     ad.typecode = "q";
-    ad.length = (size_t)d->max_workers;
+    ad.length = (size_t)d->max_workers + 1;    // the slots, then the pool's event count
     p->slots = pc_mp_raw_array_new(&ad);
     p->w = (pc__p_pp_worker *)pc__calloc((size_t)d->max_workers, sizeof *p->w);
     if (!p->slots || !p->w) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    p->ready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers);
+    pc__evc_init(p->ready, PC__PP_RINGS);      // without rings only the pool's threads use it
     int rc = pc_pipe(0, &p->wake_r, &p->wake_w);
     if (d->initargs && !(p->initargs = pc__p_pp_args_copy(d->initargs)))
         return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
@@ -12861,6 +13413,7 @@ static pc_executor *pc__p_pp_new(const pc_process_pool_desc *desc, int pool) {
     pc_condition_init_lock(&p->cond, &p->lock);
     p->nw = d.max_workers;
     p->prefetch = d.prefetch;
+    p->auto_window = !desc || desc->prefetch == 0;
     p->quota = d.max_tasks_per_child;
     p->result_size = d.result_size;
     p->raw_fn = m == PC_START_FORK;
@@ -12876,10 +13429,12 @@ static pc_executor *pc__p_pp_new(const pc_process_pool_desc *desc, int pool) {
         pc_process_join(p->w[i].proc, PC_FOREVER);
         pc_process_free(p->w[i].proc);
         pc_connection_free(p->w[i].conn);
+        pc_mp_array_free(p->w[i].rings);
     }
     pc_lock_release(&p->lock);
     pc_thread_free(p->feeder);
     pc_thread_free(p->collector);
+    pc_thread_free(p->watcher);
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
@@ -12919,7 +13474,7 @@ PYCONC_API size_t pc_process_pool_pids(pc_executor *ex, long *out, size_t cap) {
     if (!p) return 0;
     pc_lock_acquire(&p->lock, PC_FOREVER);
     for (int i = 0; i < p->nw; i++) {
-        if (!p->w[i].proc || p->w[i].gone) continue;
+        if (!p->w[i].proc || p->w[i].died) continue;
         if (out && n < cap) out[n] = pc_process_pid(p->w[i].proc);
         n++;
     }

@@ -5,7 +5,10 @@
    with two more sent to it (and the pool back to full size), a task that
    calls exit(), a task that segfaults beside 100 KiB items and results,
    max_tasks_per_child's order, bad input; each checks that no descriptor
-   or zombie is left, and that a freed pool's workers are gone. This program is also the
+   or zombie is left, and that a freed pool's workers are gone; the shared
+   rings (a stress of wake-ups, large messages over the pipe between ring
+   records), an idle pool's CPU, workers orphaned by a killed pool, the
+   "worker replaced" log line. This program is also the
    image the spawned and forkserver workers run. */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
@@ -258,6 +261,266 @@ TEST(killed_worker_spawn) { body_killed(PC_START_SPAWN, 0); }
 TEST(killed_worker_forkserver) { body_killed(PC_START_FORKSERVER, 0); }
 TEST(task_calls_exit_fork) { body_killed(PC_START_FORK, 1); }
 TEST(task_calls_exit_spawn) { body_killed(PC_START_SPAWN, 1); }
+
+// >>rings: tasks and results cross in shared rings; those over half a ring
+// go over the worker's pipe, announced in the ring, so the order holds
+static void *t_sum(void *arg) {     // a checksum of its argument (its size first)
+    const unsigned char *b = (const unsigned char *)arg;
+    size_t n;
+    memcpy(&n, b, sizeof n);
+    uint64_t s = n * 7;
+    for (size_t i = sizeof n; i < n; i++) s += b[i];
+    return (void *)(uintptr_t)s;
+}
+
+static size_t ring_arg(unsigned char *buf, size_t round) {
+    static const size_t sizes[] = {16, 3000, 140000, 70000, 24};    // 140000: on the pipe
+    size_t n = sizes[round % 5];
+    memcpy(buf, &n, sizeof n);
+    for (size_t i = sizeof n; i < n; i++) buf[i] = (unsigned char)(i * 31 + round);
+    return n;
+}
+
+static uint64_t ring_sum(const unsigned char *buf) {
+    return (uint64_t)(uintptr_t)t_sum((void *)(uintptr_t)buf);
+}
+
+// One worker, so every message goes through the same two rings: one task
+// at a time (the worker and the collector fall asleep between them, so a
+// lost wake-up hangs a round) and bursts that fill the ring and wait for
+// room, with arguments on the ring and on the pipe mixed.
+static void body_ring_stress(pc_start_method m, int rounds) {
+    leak_mark k = leak_begin(m);
+    pc_executor *ex = pool(m, 1, 0);
+    enum { BURST = 40 };
+    unsigned char *buf = (unsigned char *)malloc(140000);
+    uint64_t want[BURST];
+    pc_future *fs[BURST];
+    CHECK(buf != NULL);
+    int slow = 0;               // rounds a lost wake-up would stretch to the worker's 1 s nap
+    for (int r = 0; r < rounds; r++) {
+        size_t n = ring_arg(buf, (size_t)r);
+        void *res;
+        double t0 = pc_monotonic();
+        CHECK_OK(pc_executor_submit_copy(ex, t_sum, buf, n, &fs[0]));
+        CHECK_OK(pc_future_result(fs[0], 20, &res));
+        if (pc_monotonic() - t0 > 0.9) slow++;
+        CHECK_MSG(slow <= 3, "%d rounds took the worker's 1 s nap (a lost wake-up)", slow);
+        CHECK_EQ((uint64_t)(uintptr_t)res, ring_sum(buf));
+        pc_future_release(fs[0]);
+        if (r % 50 != 49) continue;
+        for (int i = 0; i < BURST; i++) {
+            n = ring_arg(buf, (size_t)(r + i));
+            want[i] = ring_sum(buf);
+            CHECK_OK(pc_executor_submit_copy(ex, t_sum, buf, n, &fs[i]));
+        }
+        for (int i = 0; i < BURST; i++) {
+            CHECK_OK(pc_future_result(fs[i], 20, &res));
+            CHECK_MSG((uint64_t)(uintptr_t)res == want[i], "burst item %d", i);
+            pc_future_release(fs[i]);
+        }
+    }
+    free(buf);
+    pc_executor_free(ex);
+    leak_end(k);
+}
+TEST(ring_stress_fork) { body_ring_stress(PC_START_FORK, 2000); }
+TEST(ring_stress_forkserver) { body_ring_stress(PC_START_FORKSERVER, 1000); }
+
+// A pool whose owner is killed: its workers see their parent gone and end
+// (they wait on their ring, waking each second to look at the parent).
+static int pool_owner(void *arg) {
+    pc_mp_array *pids;
+    pc_mp_event *ev;
+    if (pc_args_get_mp_array((pc_args *)arg, 0, &pids) ||
+        pc_args_get_mp_event((pc_args *)arg, 1, &ev))
+        return 1;
+    pc_executor *ex = pc_process_pool_new(&(pc_process_pool_desc){
+        .max_workers = 2, .mp_context = pc_get_context(PC_START_FORK)});
+    pc_future *f;
+    long n = 3, got[2];
+    if (!ex || pc_executor_submit_copy(ex, t_square, &n, sizeof n, &f) ||
+        pc_future_result(f, 20, NULL) || pc_process_pool_pids(ex, got, 2) != 2)
+        return 1;
+    int64_t *out = (int64_t *)pc_mp_array_get_obj(pids);
+    out[0] = got[0];
+    out[1] = got[1];
+    pc_mp_event_set(ev);
+    for (;;) pc_sleep(1);
+}
+
+static int process_alive(long pid) {     // a zombie is not
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')');
+    return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+TEST(orphaned_workers_end) {
+    pc_mp_array_desc ad;
+    memset(&ad, 0, sizeof ad);
+    ad.typecode = "q";
+    ad.length = 2;
+    pc_mp_array *pids = pc_mp_raw_array_new(&ad);
+    pc_mp_event *ev = pc_mp_event_new();
+    CHECK(pids != NULL && ev != NULL);
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_mp_array(a, pids));
+    CHECK_OK(pc_args_add_mp_event(a, ev));
+    pc_process *owner = pct_start(PC_START_FORK, pool_owner, a);
+    CHECK_OK(pc_mp_event_wait(ev, 20));
+    int64_t *w = (int64_t *)pc_mp_array_get_obj(pids);
+    CHECK(w[0] > 0 && w[1] > 0);
+    CHECK_OK(pc_process_kill(owner));
+    CHECK_EQ(pct_finish(owner), -SIGKILL);
+    double deadline = pc_monotonic() + 10;
+    while ((process_alive((long)w[0]) || process_alive((long)w[1])) && pc_monotonic() < deadline)
+        pc_sleep(0.02);         // nothing to wait on: they are not our children
+    int left[2] = {process_alive((long)w[0]), process_alive((long)w[1])};
+    for (int i = 0; i < 2; i++)
+        if (left[i]) kill((pid_t)w[i], SIGKILL);    // not left behind by a failure
+    CHECK_MSG(!left[0], "worker %lld outlived its pool", (long long)w[0]);
+    CHECK_MSG(!left[1], "worker %lld outlived its pool", (long long)w[1]);
+    pc_args_free(a);
+    pc_mp_event_free(ev);
+    pc_mp_array_free(pids);
+}
+
+// Results copied back: a task's (40000 bytes) fits the ring, a chunk's of
+// four (160000) goes over the pipe; both kinds alternate on one worker.
+#define BIG_RESULT 40000
+static void *t_fill(void *arg) {
+    static unsigned char out[BIG_RESULT];
+    long n = *(const long *)arg;
+    for (size_t i = 0; i < sizeof out; i++) out[i] = (unsigned char)(n + (long)i);
+    return out;
+}
+
+static int fill_ok(const unsigned char *r, long n) {
+    for (size_t i = 0; i < BIG_RESULT; i++)
+        if (r[i] != (unsigned char)(n + (long)i)) return 0;
+    return 1;
+}
+
+TEST(ring_and_pipe_results_fork) {
+    leak_mark k = leak_begin(PC_START_FORK);
+    pc_executor *ex = pool(PC_START_FORK, 1, BIG_RESULT);
+    long items[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    for (int round = 0; round < 20; round++) {
+        pc_future *f;
+        pc_map_iter *it;
+        pc_map_desc d;
+        memset(&d, 0, sizeof d);
+        d.items = items;
+        d.count = 8;
+        d.item_size = sizeof(long);
+        d.chunksize = 4;
+        long n = 100 + round;
+        CHECK_OK(pc_executor_submit_copy(ex, t_fill, &n, sizeof n, &f));
+        CHECK_OK(pc_executor_map(ex, t_fill, &d, &it));
+        void *r;
+        CHECK_OK(pc_future_result(f, 20, &r));
+        CHECK(fill_ok((const unsigned char *)r, n));
+        for (long i = 0; i < 8; i++) {
+            CHECK_OK(pc_map_iter_next(it, &r));
+            CHECK_MSG(fill_ok((const unsigned char *)r, items[i]), "round %d item %ld", round, i);
+        }
+        CHECK_EQ(pc_map_iter_next(it, &r), PC_EOF);
+        pc_map_iter_free(it);
+        pc_future_release(f);
+    }
+    pc_executor_free(ex);
+    leak_end(k);
+}
+
+// An idle pool makes no system call and spins nowhere: its threads and its
+// workers use (nearly) no CPU while nothing is submitted.
+static double proc_cpu_seconds(long pid) {   // utime + stime of a process, from /proc
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+TEST(idle_pool_sleeps) {
+    leak_mark k = leak_begin(PC_START_FORK);
+    pc_executor *ex = pool(PC_START_FORK, 2, 0);
+    pc_future *f;
+    long pids[2], n = 3;
+    CHECK_OK(pc_executor_submit_copy(ex, t_square, &n, sizeof n, &f));
+    CHECK_OK(pc_future_result(f, 20, NULL));
+    pc_future_release(f);
+    CHECK_EQ(pc_process_pool_pids(ex, pids, 2), (size_t)2);
+    pc_sleep(0.05);             // the collector's short look ends
+    struct timespec a, b;
+    double w0 = proc_cpu_seconds(pids[0]) + proc_cpu_seconds(pids[1]);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    pc_sleep(1.0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    double w1 = proc_cpu_seconds(pids[0]) + proc_cpu_seconds(pids[1]);
+    double ours = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
+    CHECK_MSG(ours < 0.05, "the idle pool's threads used %.3f s of CPU in 1 s", ours);
+    CHECK_MSG(w1 - w0 < 0.05, "idle workers used %.3f s of CPU in 1 s", w1 - w0);
+    pc_executor_free(ex);
+    leak_end(k);
+}
+
+// The logger says when a worker dies and which one replaces it.
+static pc_lock g_log_lock = PC_LOCK_INIT;
+static char g_log[512];
+static pc_event g_logged;
+
+static void capture_log(int level, const char *msg, void *ctx) {
+    (void)ctx;
+    if (level != PC_LOG_INFO || !strstr(msg, "replaces it")) return;
+    pc_lock_acquire(&g_log_lock, PC_FOREVER);
+    snprintf(g_log, sizeof g_log, "%s", msg);
+    pc_lock_release(&g_log_lock);
+    pc_event_set(&g_logged);
+}
+
+TEST(worker_replaced_logged) {
+    leak_mark k = leak_begin(PC_START_SPAWN);
+    pc_event_init(&g_logged);
+    pc_logger *lg = pc_get_logger();
+    int level = pc_logger_level(lg);
+    CHECK_OK(pc_logger_set_handler(lg, capture_log, NULL));
+    CHECK_OK(pc_logger_set_level(lg, PC_LOG_INFO));
+    pc_executor *ex = pool(PC_START_SPAWN, 2, 0);
+    long pids[2], after[2];
+    CHECK_EQ(pc_process_pool_pids(ex, pids, 2), (size_t)2);
+    CHECK_EQ(kill((pid_t)pids[0], SIGKILL), 0);
+    CHECK_OK(pc_event_wait(&g_logged, 20));
+    char want[128];
+    snprintf(want, sizeof want, "worker process %ld was killed by signal %d (SIGKILL)", pids[0],
+             SIGKILL);
+    pc_lock_acquire(&g_log_lock, PC_FOREVER);
+    CHECK_MSG(strstr(g_log, want) != NULL, "%s", g_log);
+    pc_lock_release(&g_log_lock);
+    CHECK_EQ(pc_process_pool_pids(ex, after, 2), (size_t)2);
+    long fresh = after[0] == pids[1] ? after[1] : after[0];
+    CHECK(fresh != pids[0] && fresh != pids[1]);
+    snprintf(want, sizeof want, "worker process %ld replaces it", fresh);
+    CHECK_MSG(strstr(g_log, want) != NULL, "%s", g_log);
+    pc_executor_free(ex);
+    CHECK_OK(pc_logger_set_handler(lg, NULL, NULL));
+    CHECK_OK(pc_logger_set_level(lg, level));
+    pc_event_destroy(&g_logged);
+    leak_end(k);
+}
 
 // >>shutdown
 static void body_shutdown_cancel(pc_start_method m) {
