@@ -2218,6 +2218,15 @@ typedef struct pc_manager_desc {
     const void *authkey;
     size_t authkey_size;
     const pc_context *context;  // the server's start method; NULL: the default
+    /* Run in the server process before it serves, as initializer(its copy
+       of initargs) (a pc_args *, valid while the server runs: the function
+       may keep what it holds). Non-zero or pc_raise: pc_manager_new fails
+       with that code and the message. A function of the program or of a
+       loaded library (under spawn and forkserver it is found again by
+       where it lies). NULL: none. pc_manager_new only.
+       Python: BaseManager.start(initializer, initargs) */
+    pc_target_fn initializer;
+    const pc_args *initargs;    // copied (NULL: an empty pack)
 } pc_manager_desc;
 
 /* Start a server process and return its manager. The server is a daemonic
@@ -2243,6 +2252,13 @@ PYCONC_API int pc_manager_shutdown(pc_manager *m);
 /* Shut down (if this process started the server) and release. Proxies
    stay the caller's to free. NULL is ignored. */
 PYCONC_API void pc_manager_free(pc_manager *m);
+/* Wait for the server this process started to end (after a shutdown
+   request from another program or connection, or its death); it is
+   reaped then. A connected manager, or one started by another process,
+   has none to wait for: PC_OK at once. Returns: PC_OK, PC_TIMEOUT (still
+   running), PC_VALUE (NULL, a NaN timeout).  Blocks: up to timeout
+   (negative: no limit).  Python: BaseManager.join(timeout) */
+PYCONC_API int pc_manager_join(pc_manager *m, double timeout);
 /* The server's address ("@..." or as given): pc_manager_connect takes it.
    Python: BaseManager.address */
 PYCONC_API const char *pc_manager_address(const pc_manager *m);
@@ -2469,7 +2485,12 @@ PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value d
    until the server is asked to stop (the shutdown request a manager that
    started a server sends), as Python's server runs until interrupted.
    Connections are served on threads of their own; the calling thread
-   accepts. A process serves once (again: PC_RUNTIME).
+   accepts. A process serves once (again: PC_RUNTIME). A wrong key is
+   PC_AUTH on both sides: the client's connect fails with it, and the
+   server drops that connection, writes a WARNING to the library's logger
+   (pc_get_logger; by default stderr) "manager: a client at <peer> failed
+   the authkey handshake (...)" and keeps serving (a pc_manager_new
+   server does the same in its process).
    Returns: PC_OK once stopped; at once PC_VALUE (no address, bad key or
    family), PC_OS (the address is in use, ...), PC_RUNTIME.
    Blocks: while it serves.
@@ -15001,6 +15022,8 @@ static void pc__p_m_serve_spawn(pc_connection *c) {
 
 static int pc__p_m_serve(const char *addr, pc_family fam, const void *key, size_t keylen,
                          pc_connection *back, int early);
+static int pc__p_m_init_run(pc_args *a, size_t i, pc_args **out_pack);   // >>I.finish
+static void pc__p_m_auth_warn(const pc_listener *l);                     // >>I.finish
 
 // The server's target: args [str address, int family, bytes authkey,
 // connection]; it answers [status, address or message] on the connection.
@@ -15015,7 +15038,11 @@ static int pc__p_m_server_main(void *arg) {
         pc_args_get_bytes(a, 2, &key, &keylen) || pc_args_take_connection(a, 3, &back))
         return 1;
     int reg = pc__p_m_reg_unpack(a, 4);     // registered types (>>I.data)
-    return pc__p_m_serve(addr, (pc_family)fam, key, keylen, back, reg) ? 1 : 0;
+    pc_args *init = NULL;                   // the initializer's pack (>>I.finish)
+    if (reg == PC_OK) reg = pc__p_m_init_run(a, 5, &init);
+    int rc = pc__p_m_serve(addr, (pc_family)fam, key, keylen, back, reg);
+    pc_args_free(init);
+    return rc ? 1 : 0;
 }
 
 // Listen at addr and serve until a shutdown request; back (may be NULL)
@@ -15044,6 +15071,7 @@ static int pc__p_m_serve(const char *addr, pc_family fam, const void *key, size_
         pc_connection *c;
         int arc = pc_listener_accept(pc__p_m_srv.listener, &c);
         if (arc == PC_OK) pc__p_m_serve_spawn(c);
+        else if (arc == PC_AUTH) pc__p_m_auth_warn(pc__p_m_srv.listener);   // >>I.finish
         else if (pc_listener_fileno(pc__p_m_srv.listener) < 0) break;
         else if (arc == PC_OS) pc_sleep(0.01);      // out of descriptors: no hot loop
     }
@@ -16450,6 +16478,81 @@ static int pc__p_m_list_more(pc__p_m_obj *o, const char *m, const pc_args *req,
     return PC_OK;
 }
 
+// >>I.finish: the server's initializer, a wrong key's warning, the dict's index
+// The initializer crosses as a funcref (as registered types' functions
+// do), then its arguments follow as items of the server's own pack.
+static int pc__p_m_init_pack(pc_args *a, const pc_manager_desc *desc) {
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    pc_target_fn fn = desc ? desc->initializer : NULL;
+    int rc = fn ? pc__p_m_fn_put(&b, &fn, sizeof fn) : PC_OK;
+    if (rc == PC_OK) rc = b.bad ? PC_NOMEM : pc_args_add_bytes(a, b.p, b.len);
+    pc__free(b.p);
+    const pc_args *in = desc ? desc->initargs : NULL;
+    for (size_t i = 0; rc == PC_OK && in && i < in->len; i++) {
+        const pc__p_arg *it = &in->items[i];
+        if (it->type == PC_ARG_CONNECTION) rc = pc_args_add_connection(a, it->conn);
+        else if (pc__p_arg_is_handle(it->type))
+            rc = pc__p_args_add_handle(a, it->type, it->obj, it->obj_id);
+        else if (it->type == PC_ARG_INT) rc = pc_args_add_int(a, it->i);
+        else if (it->type == PC_ARG_DOUBLE) rc = pc_args_add_double(a, it->d);
+        else rc = pc__p_args_add_data(a, it->type, it->data, it->size);
+        if (rc) rc = pc__error(rc, "manager initargs: item %zu: %s", i, pc_last_error());
+    }
+    return rc;
+}
+
+// The items of a from i on, moved into a pack of their own (which then
+// owns the connections and shared objects a received pack owns).
+static pc_args *pc__p_m_init_args(pc_args *a, size_t i) {
+    pc_args *out = pc_args_new();
+    if (!out) return NULL;
+    out->owns_connections = a->owns_connections;
+    for (; i < a->len; i++) {
+        pc__p_arg *it = pc__p_args_push(out, a->items[i].type);
+        if (!it) { pc_args_free(out); return NULL; }
+        *it = a->items[i];
+        a->items[i].data = NULL;
+        a->items[i].conn = NULL;
+        a->items[i].obj = NULL;
+    }
+    return out;
+}
+
+// In the server: run the initializer item i names (an empty item: none)
+// with the items after it. *out_pack is the caller's to free once the
+// server stops. Returns its failure (code and message), or PC_OK.
+static int pc__p_m_init_run(pc_args *a, size_t i, pc_args **out_pack) {
+    const void *data;
+    size_t n;
+    pc_target_fn fn = NULL;
+    if (pc_args_get_bytes(a, i, &data, &n) || n == 0) return PC_OK;
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    b.p = (unsigned char *)(uintptr_t)data;
+    b.len = n;
+    int rc = pc__p_m_fn_get(&b, &fn, sizeof fn);
+    if (rc) return pc__error(rc, "manager initializer: %s", pc_last_error());
+    if (!(*out_pack = pc__p_m_init_args(a, i + 1))) return PC_NOMEM;
+    uint64_t seq = pc__error_seq();
+    (void)pc__exception_take(NULL, 0);
+    rc = fn(*out_pack);
+    char msg[256];
+    int raised = pc__exception_take(msg, sizeof msg);
+    if (raised) return pc__error(raised, "%s", msg);
+    if (rc == PC_OK) return PC_OK;
+    if (pc__error_seq() != seq) return pc__error(rc, "%s", pc_last_error());
+    return pc__error(rc, "the manager's initializer failed (status %d)", rc);
+}
+
+// A client that fails the handshake is dropped, and said so: the server
+// lives on, but whoever runs it learns that someone holds a wrong key.
+static void pc__p_m_auth_warn(const pc_listener *l) {
+    const char *peer = pc_listener_last_accepted(l);
+    pc__p_log(PC_LOG_WARNING, "manager: a client at %s failed the authkey handshake (%s)",
+              peer && peer[0] ? peer : "an unnamed unix socket", pc_last_error());
+}
+
 // >>I.proxy: a proxy's connection and its calls
 // Each thread that calls through a proxy has a connection of its own (as
 // Python's BaseProxy keeps one per thread), so that a call that blocks in
@@ -17098,6 +17201,7 @@ PYCONC_API int pc_proxy_batch_run(pc_proxy_batch *b) {
 }
 
 // >>I.manager: starting, connecting to and stopping a server
+static int pc__p_m_init_pack(pc_args *a, const pc_manager_desc *desc);   // >>I.finish
 struct pc_manager {
     pc_process *server;         // NULL: connected to a server started elsewhere
     char *address;
@@ -17139,7 +17243,8 @@ static int pc__p_m_start(pc_manager *m, const pc_manager_desc *desc, pc_connecti
     if (!a) { rc = rc ? rc : PC_NOMEM; goto done; }
     if ((rc = pc_args_add_str(a, addr)) || (rc = pc_args_add_int(a, fam)) ||
         (rc = pc_args_add_bytes(a, m->authkey, m->authkey_size)) ||
-        (rc = pc_args_add_connection(a, theirs)) || (rc = pc__p_m_reg_pack(a)))
+        (rc = pc_args_add_connection(a, theirs)) || (rc = pc__p_m_reg_pack(a)) ||
+        (rc = pc__p_m_init_pack(a, desc)))
         goto done;
     pc_process_desc pd;
     memset(&pd, 0, sizeof pd);
@@ -17241,6 +17346,12 @@ PYCONC_API void pc_manager_free(pc_manager *m) {
 }
 
 PYCONC_API const char *pc_manager_address(const pc_manager *m) { return m ? m->address : NULL; }
+
+PYCONC_API int pc_manager_join(pc_manager *m, double timeout) {
+    if (!m) return pc__error(PC_VALUE, "pc_manager_join: manager is NULL");
+    if (!m->server || m->owner != pc__p_m_pid()) return PC_OK;    // none of ours to wait for
+    return pc_process_join(m->server, timeout);
+}
 
 // Make an object of kind in the server, with the constructor's arguments
 // in args (may be NULL), and a proxy to it.
