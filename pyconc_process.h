@@ -14614,6 +14614,7 @@ typedef struct pc__p_m_item {
 } pc__p_m_item;
 
 typedef struct pc__p_m_obj pc__p_m_obj;
+typedef struct pc__p_m_keyix pc__p_m_keyix;     // >>I.finish
 
 typedef struct pc__p_m_kind {
     const char *name;           // the typeid a proxy names ("dict", "list" ...)
@@ -14630,6 +14631,10 @@ struct pc__p_m_obj {
     pc__p_m_item *items;        // dict, list
     size_t n, cap;
     void *state;                // what other kinds keep
+    // A dict's or Namespace's keys by hash (// >>I.finish; NULL: a small
+    // one, scanned). With it, items[] may hold holes (key NULL) until the
+    // next call that walks the items in order.
+    pc__p_m_keyix *index;
 };
 
 typedef struct pc__p_m_server {
@@ -14658,7 +14663,17 @@ static pc__p_m_obj *pc__p_m_find_obj(int64_t id) {
     return NULL;
 }
 
-static size_t pc__p_m_find_key(const pc__p_m_obj *o, const char *key) {
+// >>I.finish: the index (PC__P_M_SCAN: none, scan the items).
+#define PC__P_M_SCAN ((size_t)-2)
+static size_t pc__p_m_index_find(pc__p_m_obj *o, const char *key);
+static void pc__p_m_index_added(pc__p_m_obj *o);
+static void pc__p_m_index_remove(pc__p_m_obj *o, size_t at, pc__p_m_val *out);
+static void pc__p_m_dense(pc__p_m_obj *o);
+static size_t pc__p_m_live(const pc__p_m_obj *o);
+
+static size_t pc__p_m_find_key(pc__p_m_obj *o, const char *key) {
+    size_t at = pc__p_m_index_find(o, key);
+    if (at != PC__P_M_SCAN) return at;
     for (size_t i = 0; i < o->n; i++)
         if (strcmp(o->items[i].key, key) == 0) return i;
     return (size_t)-1;
@@ -14678,11 +14693,13 @@ static int pc__p_m_dict_store(pc__p_m_obj *o, const char *key, pc__p_m_val *v) {
     if (!k) return PC_NOMEM;
     o->items[o->n].key = k;
     o->items[o->n++].v = *v;
+    pc__p_m_index_added(o);
     return PC_OK;
 }
 
 // Remove item at (keeping the order), moving its value to out (may be NULL).
 static void pc__p_m_remove(pc__p_m_obj *o, size_t at, pc__p_m_val *out) {
+    if (o->index) { pc__p_m_index_remove(o, at, out); return; }     // a hole, in O(1)
     pc__free(o->items[at].key);
     if (out) *out = o->items[at].v;
     else pc__p_m_val_clear(&o->items[at].v);
@@ -14751,7 +14768,10 @@ static int pc__p_m_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req, 
     const char *key;
     int handled = 0, wrc = pc__p_m_wire_dict_call(o, m, req, reply, &handled);
     if (handled) return wrc;
-    if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
+    if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)pc__p_m_live(o));
+    if (strcmp(m, "set") && strcmp(m, "get") && strcmp(m, "pop") && strcmp(m, "update") &&
+        strcmp(m, "del") && strcmp(m, "contains"))
+        pc__p_m_dense(o);               // a call that walks the items in order
     if (strcmp(m, "set") == 0) return pc__p_m_dict_set(o, req);
     if (strcmp(m, "get") == 0) return pc__p_m_dict_lookup(o, req, reply, 0);
     if (strcmp(m, "pop") == 0) return pc__p_m_dict_lookup(o, req, reply, 1);
@@ -15309,6 +15329,7 @@ static int pc__p_m_ns_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc
     pc__p_m_val v;
     int rc;
     if (strcmp(m, "names") == 0) {
+        pc__p_m_dense(o);
         for (size_t i = 0; i < o->n; i++)
             if (pc_args_add_str(reply, o->items[i].key)) return PC_NOMEM;
         return PC_OK;
@@ -16543,6 +16564,128 @@ static int pc__p_m_init_run(pc_args *a, size_t i, pc_args **out_pack) {
     if (rc == PC_OK) return PC_OK;
     if (pc__error_seq() != seq) return pc__error(rc, "%s", pc_last_error());
     return pc__error(rc, "the manager's initializer failed (status %d)", rc);
+}
+
+// A dict's index: open addressing over the positions of items[], linear
+// probing, a power-of-two table at most half full. A removed item leaves a
+// hole in items[] (and a tombstone here), so that removing is O(1) while
+// items[] keeps the insertion order; the holes go (pc__p_m_dense) before
+// any call that walks the items, or once they are half of them.
+#define PC__P_M_INDEX_MIN 16    // fewer keys: a scan is as fast
+#define PC__P_M_GONE ((size_t)-1)
+
+struct pc__p_m_keyix {
+    size_t *slots;              // 0: empty; PC__P_M_GONE: a tombstone; else position + 1
+    size_t cap;                 // a power of two
+    size_t used;                // slots not empty
+    size_t holes;               // items[] entries with key NULL
+};
+
+static uint64_t pc__p_m_hash(const char *key) {        // FNV-1a
+    uint64_t h = 1469598103934665603u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return h ^ (h >> 29);
+}
+
+static size_t pc__p_m_live(const pc__p_m_obj *o) {
+    return o->n - (o->index ? o->index->holes : 0);
+}
+
+// The slot holding key (*out_found 1), or else the empty one that ends
+// its probe.
+static size_t pc__p_m_keyix_slot(const pc__p_m_obj *o, const char *key, int *out_found) {
+    const pc__p_m_keyix *ix = o->index;
+    size_t mask = ix->cap - 1, i = (size_t)pc__p_m_hash(key) & mask;
+    for (;; i = (i + 1) & mask) {
+        size_t s = ix->slots[i];
+        if (s == 0) { *out_found = 0; return i; }
+        if (s != PC__P_M_GONE && strcmp(o->items[s - 1].key, key) == 0) {
+            *out_found = 1;
+            return i;
+        }
+    }
+}
+
+// (Re)make the index for the items there are; on failure there is none
+// (the object goes back to scanning, which needs no holes).
+static void pc__p_m_squeeze(pc__p_m_obj *o);
+
+static void pc__p_m_index_build(pc__p_m_obj *o) {
+    size_t holes = o->index ? o->index->holes : 0, live = o->n - holes, cap = 32;
+    while (cap < 2 * live + 2) cap *= 2;
+    size_t *slots = (size_t *)pc__calloc(cap, sizeof(size_t));
+    if (slots && !o->index && !(o->index = (pc__p_m_keyix *)pc__calloc(1, sizeof *o->index))) {
+        pc__free(slots);
+        slots = NULL;
+    }
+    if (!slots) {                       // out of memory: back to scanning, without holes
+        if (o->index) pc__p_m_squeeze(o);
+        if (o->index) pc__free(o->index->slots);
+        pc__free(o->index);
+        o->index = NULL;
+        return;
+    }
+    pc__free(o->index->slots);
+    o->index->slots = slots;
+    o->index->cap = cap;
+    o->index->used = live;
+    for (size_t i = 0; i < o->n; i++) {
+        int found;
+        if (o->items[i].key) slots[pc__p_m_keyix_slot(o, o->items[i].key, &found)] = i + 1;
+    }
+}
+
+static size_t pc__p_m_index_find(pc__p_m_obj *o, const char *key) {
+    if (!o->index && o->n >= PC__P_M_INDEX_MIN) pc__p_m_index_build(o);
+    if (!o->index) return PC__P_M_SCAN;
+    int found;
+    size_t i = pc__p_m_keyix_slot(o, key, &found);
+    return found ? o->index->slots[i] - 1 : (size_t)-1;
+}
+
+// items[n - 1] was just appended.
+static void pc__p_m_index_added(pc__p_m_obj *o) {
+    pc__p_m_keyix *ix = o->index;
+    if (!ix) return;
+    if (2 * (ix->used + 1) > ix->cap) { pc__p_m_index_build(o); return; }    // it is in
+    int found;
+    size_t i = pc__p_m_keyix_slot(o, o->items[o->n - 1].key, &found);
+    ix->slots[i] = o->n;
+    ix->used++;
+}
+
+// Remove item at: its slot becomes a tombstone, its entry a hole (the
+// last one simply goes, with the holes before it).
+static void pc__p_m_index_remove(pc__p_m_obj *o, size_t at, pc__p_m_val *out) {
+    pc__p_m_keyix *ix = o->index;
+    int found;
+    size_t i = pc__p_m_keyix_slot(o, o->items[at].key, &found);
+    if (found) ix->slots[i] = PC__P_M_GONE;
+    pc__free(o->items[at].key);
+    o->items[at].key = NULL;
+    if (out) *out = o->items[at].v;
+    else pc__p_m_val_clear(&o->items[at].v);
+    memset(&o->items[at].v, 0, sizeof o->items[at].v);
+    ix->holes++;
+    while (o->n && !o->items[o->n - 1].key) { o->n--; ix->holes--; }
+    if (ix->holes > 16 && 2 * ix->holes > o->n) pc__p_m_dense(o);
+}
+
+// Close the holes (the order stays); the index is stale then.
+static void pc__p_m_squeeze(pc__p_m_obj *o) {
+    size_t j = 0;
+    for (size_t i = 0; i < o->n; i++)
+        if (o->items[i].key) o->items[j++] = o->items[i];
+    o->n = j;
+    o->index->holes = 0;
+}
+
+// Close the holes and index the items again.
+static void pc__p_m_dense(pc__p_m_obj *o) {
+    if (!o->index || !o->index->holes) return;
+    pc__p_m_squeeze(o);
+    pc__p_m_index_build(o);
 }
 
 // A client that fails the handshake is dropped, and said so: the server

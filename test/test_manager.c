@@ -3262,3 +3262,132 @@ static void join_on(pc_start_method method) {
 
 TEST(join_fork) { join_on(PC_START_FORK); }
 TEST(join_spawn) { join_on(PC_START_SPAWN); }
+
+// 100,000 keys: set, get, delete every other one, the order of the rest
+// (each call one hash probe in the server, not a scan of the keys).
+#define BIG_N 100000
+TEST(dict_many_keys) {
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    pc_proxy_batch *b = pc_proxy_batch_new(d);
+    char key[32];
+    for (int i = 0; i < BIG_N; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK_OK(pc_proxy_batch_dict_set(b, key, pc_proxy_int(i)));
+    }
+    CHECK_OK(pc_proxy_batch_run(b));
+    static pc_proxy_value got[BIG_N];
+    for (int i = 0; i < BIG_N; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK_OK(pc_proxy_batch_dict_get(b, key, NULL, &got[i]));
+    }
+    CHECK_OK(pc_proxy_batch_run(b));
+    for (int i = 0; i < BIG_N; i++) CHECK_EQ(got[i].i, i);
+    pc_args *one = pc_args_new();
+    for (int i = 0; i < BIG_N; i += 2) {                    // del the even ones
+        snprintf(key, sizeof key, "k%d", i);
+        pc_args *in = pc_args_new();
+        CHECK_OK(pc_args_add_str(in, key));
+        CHECK_OK(pc_proxy_batch_call(b, "del", in, NULL));
+        pc_args_free(in);
+    }
+    CHECK_OK(pc_proxy_batch_run(b));
+    pc_args_free(one);
+    size_t n;
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, BIG_N / 2);
+    for (int i = 0; i < 1000; i++) {                        // get, contains, a missing one
+        int found = -1, k = (i * 7919) % BIG_N;
+        snprintf(key, sizeof key, "k%d", k);
+        CHECK_OK(pc_proxy_dict_contains(d, key, &found));
+        CHECK_EQ(found, k % 2);
+        if (k % 2) CHECK_EQ(get_int(d, key), k);
+    }
+    CHECK_RC(pc_proxy_dict_get(d, "k0", NULL, &got[0]), PC_VALUE);
+    CHECK_OK(pc_proxy_dict_set(d, "k0", pc_proxy_int(-1)));   // again: at the end
+    pc_args *keys = NULL;
+    CHECK_OK(pc_proxy_dict_keys(d, &keys));
+    CHECK_EQ(pc_args_len(keys), BIG_N / 2 + 1);
+    for (size_t i = 0; i < pc_args_len(keys); i++) {
+        const char *s;
+        CHECK_OK(pc_args_get_str(keys, i, &s));
+        if (i < BIG_N / 2) snprintf(key, sizeof key, "k%d", (int)(2 * i + 1));
+        else snprintf(key, sizeof key, "k0");
+        CHECK_MSG(strcmp(s, key) == 0, "key %zu is %s, not %s", i, s, key);
+    }
+    pc_args_free(keys);
+    pc_proxy_batch_free(b);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+}
+
+// Random calls on a dict against a model of it, across the sizes where the
+// index is made, grown, emptied and squeezed.
+TEST(dict_index_model) {
+    enum { KEYS = 300, OPS = 6000 };
+    static int order[KEYS * 64];            // keys in insertion order (-1: gone)
+    static int where[KEYS];                 // position in order, -1: absent
+    static int64_t value[KEYS];
+    size_t norder = 0, live = 0;
+    for (int k = 0; k < KEYS; k++) where[k] = -1;
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    uint64_t x = 88172645463325252u;
+    char key[32];
+    for (int op = 0; op < OPS; op++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int k = (int)(x % (op < OPS / 2 ? 40 : KEYS)), what = (int)((x >> 20) % 16);
+        snprintf(key, sizeof key, "key-%d", k);
+        if (what < 7) {
+            CHECK_OK(pc_proxy_dict_set(d, key, pc_proxy_int(op)));
+            if (where[k] < 0) { where[k] = (int)norder; order[norder++] = k; live++; }
+            value[k] = op;
+        } else if (what < 12) {
+            CHECK_RC(pc_proxy_dict_del(d, key), where[k] >= 0 ? PC_OK : PC_VALUE);
+            if (where[k] >= 0) { order[where[k]] = -1; where[k] = -1; live--; }
+        } else if (what < 14) {
+            pc_proxy_value v;
+            CHECK_RC(pc_proxy_dict_get(d, key, NULL, &v), where[k] >= 0 ? PC_OK : PC_VALUE);
+            if (where[k] >= 0) CHECK_EQ(v.i, value[k]);
+        } else if (what == 14) {
+            pc_proxy_value kv, vv;
+            CHECK_RC(pc_proxy_dict_popitem(d, &kv, &vv), live ? PC_OK : PC_VALUE);
+            while (live && order[norder - 1] < 0) norder--;
+            if (live) {
+                int last = order[--norder];
+                snprintf(key, sizeof key, "key-%d", last);
+                CHECK(strcmp((const char *)kv.data, key) == 0);
+                CHECK_EQ(vv.i, value[last]);
+                where[last] = -1;
+                live--;
+                pc_proxy_value_free(&kv);
+            }
+        } else {
+            pc_args *keys = NULL;
+            CHECK_OK(pc_proxy_dict_keys(d, &keys));
+            CHECK_EQ(pc_args_len(keys), live);
+            size_t j = 0;
+            for (size_t i = 0; i < norder; i++) {
+                if (order[i] < 0) continue;
+                const char *s;
+                snprintf(key, sizeof key, "key-%d", order[i]);
+                CHECK_OK(pc_args_get_str(keys, j++, &s));
+                CHECK_MSG(strcmp(s, key) == 0, "op %d: key %zu is %s, not %s", op, j - 1, s, key);
+            }
+            pc_args_free(keys);
+        }
+        if (norder > KEYS * 60) {                       // compact the model
+            size_t j = 0;
+            for (size_t i = 0; i < norder; i++)
+                if (order[i] >= 0) { where[order[i]] = (int)j; order[j++] = order[i]; }
+            norder = j;
+        }
+        size_t n;
+        CHECK_OK(pc_proxy_len(d, &n));
+        CHECK_EQ(n, live);
+    }
+    pc_proxy_free(d);
+    pc_manager_free(m);
+}
