@@ -629,6 +629,8 @@
        SyncManager(addr, authkey, ctx).start()  pc_manager_new(&(pc_manager_desc){...})
        BaseManager(addr, authkey).connect()     pc_manager_connect(&desc)
        m.address, m.shutdown()                  pc_manager_address(m), pc_manager_shutdown(m)
+       m.start(initializer, initargs)           desc.initializer, desc.initargs (a pack)
+       m.join(timeout)                          pc_manager_join(m, timeout)
        d = m.dict(), l = m.list()               pc_manager_dict(m, &d), pc_manager_list(m, &l)
        d[k] = v, d[k], d.get(k, x)              pc_proxy_dict_set(d, k, pc_proxy_int(v)),
                                                 pc_proxy_dict_get(d, k, NULL / &x, &v)
@@ -661,6 +663,8 @@
      the server holds up no other thread. A lock whose holder's connection
      closes (its process killed) is released; the next acquire gets it with
      PC_OWNER_DEAD.
+   - A client with a wrong authkey gets PC_AUTH; the server logs a WARNING
+     (pc_get_logger) and serves on. A dict's keys are indexed by hash.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
