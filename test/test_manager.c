@@ -3407,3 +3407,42 @@ TEST(dict_index_model) {
     pc_proxy_free(d);
     pc_manager_free(m);
 }
+
+// A Namespace past the index's threshold: attributes deleted leave holes
+// that names() never shows, and the order of the rest holds.
+TEST(namespace_many_names) {
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *ns;
+    char name[32];
+    CHECK_OK(pc_manager_namespace(m, &ns));
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "a%d", i);
+        CHECK_OK(pc_proxy_namespace_set(ns, name, pc_proxy_int(i)));
+    }
+    for (int i = 0; i < 200; i += 3) {
+        snprintf(name, sizeof name, "a%d", i);
+        CHECK_OK(pc_proxy_namespace_del(ns, name));
+        CHECK_RC(pc_proxy_namespace_del(ns, name), PC_VALUE);
+    }
+    CHECK_OK(pc_proxy_namespace_set(ns, "a0", pc_proxy_int(-1)));    // back, at the end
+    pc_args *names = NULL;
+    CHECK_OK(pc_proxy_namespace_names(ns, &names));
+    size_t j = 0;
+    for (int i = 0; i < 200; i++) {
+        if (i % 3 == 0) continue;
+        const char *s;
+        snprintf(name, sizeof name, "a%d", i);
+        CHECK_OK(pc_args_get_str(names, j++, &s));
+        CHECK_MSG(strcmp(s, name) == 0, "name %zu is %s, not %s", j - 1, s, name);
+        pc_proxy_value v;
+        CHECK_OK(pc_proxy_namespace_get(ns, name, &v));
+        CHECK_EQ(v.i, i);
+    }
+    const char *last;
+    CHECK_EQ(pc_args_len(names), j + 1);
+    CHECK_OK(pc_args_get_str(names, j, &last));
+    CHECK(strcmp(last, "a0") == 0);
+    pc_args_free(names);
+    pc_proxy_free(ns);
+    pc_manager_free(m);
+}
