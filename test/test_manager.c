@@ -4,8 +4,9 @@
    server, and bad input (unknown object or method, wrong types, garbage
    on the wire, use after shutdown); its locks, semaphores, events,
    conditions, barriers and queues, each thread's own connection, a
-   SIGKILLed lock holder (>>sync). This program is also the image spawned
-   and forkserver children run. */
+   SIGKILLed lock holder (>>sync); the server's initializer, a wrong key's
+   warning, join, dicts of many keys (>>finish). This program is also the
+   image spawned and forkserver children run. */
 #define PYCONC_IMPLEMENTATION
 // A small request limit, so that a case can go past it cheaply.
 #define PYCONC_MANAGER_MAX_REQUEST ((size_t)1 << 20)
