@@ -3223,6 +3223,7 @@ static void wrong_key_logged(pc_start_method method) {
 
 TEST(wrong_key_logged_fork) { wrong_key_logged(PC_START_FORK); }
 TEST(wrong_key_logged_spawn) { wrong_key_logged(PC_START_SPAWN); }
+TEST(wrong_key_logged_forkserver) { wrong_key_logged(PC_START_FORKSERVER); }
 
 // join waits for a server another connection shut down, and for a dead one.
 static int child_stops_server(void *arg) {
@@ -3263,6 +3264,7 @@ static void join_on(pc_start_method method) {
 
 TEST(join_fork) { join_on(PC_START_FORK); }
 TEST(join_spawn) { join_on(PC_START_SPAWN); }
+TEST(join_forkserver) { join_on(PC_START_FORKSERVER); }
 
 // 100,000 keys: set, get, delete every other one, the order of the rest
 // (each call one hash probe in the server, not a scan of the keys). The
