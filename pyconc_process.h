@@ -643,6 +643,8 @@
        SyncManager(addr, authkey, ctx).start()  pc_manager_new(&(pc_manager_desc){...})
        BaseManager(addr, authkey).connect()     pc_manager_connect(&desc)
        m.address, m.shutdown()                  pc_manager_address(m), pc_manager_shutdown(m)
+       m.start(initializer, initargs)           desc.initializer, desc.initargs (a pack)
+       m.join(timeout)                          pc_manager_join(m, timeout)
        d = m.dict(), l = m.list()               pc_manager_dict(m, &d), pc_manager_list(m, &l)
        d[k] = v, d[k], d.get(k, x)              pc_proxy_dict_set(d, k, pc_proxy_int(v)),
                                                 pc_proxy_dict_get(d, k, NULL / &x, &v)
@@ -675,6 +677,8 @@
      the server holds up no other thread. A lock whose holder's connection
      closes (its process killed) is released; the next acquire gets it with
      PC_OWNER_DEAD.
+   - A client with a wrong authkey gets PC_AUTH; the server logs a WARNING
+     (pc_get_logger) and serves on. A dict's keys are indexed by hash.
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -2234,6 +2238,15 @@ typedef struct pc_manager_desc {
     const void *authkey;
     size_t authkey_size;
     const pc_context *context;  // the server's start method; NULL: the default
+    /* Run in the server process before it serves, as initializer(its copy
+       of initargs) (a pc_args *, valid while the server runs: the function
+       may keep what it holds). Non-zero or pc_raise: pc_manager_new fails
+       with that code and the message. A function of the program or of a
+       loaded library (under spawn and forkserver it is found again by
+       where it lies). NULL: none. pc_manager_new only.
+       Python: BaseManager.start(initializer, initargs) */
+    pc_target_fn initializer;
+    const pc_args *initargs;    // copied (NULL: an empty pack)
 } pc_manager_desc;
 
 /* Start a server process and return its manager. The server is a daemonic
@@ -2259,6 +2272,13 @@ PYCONC_API int pc_manager_shutdown(pc_manager *m);
 /* Shut down (if this process started the server) and release. Proxies
    stay the caller's to free. NULL is ignored. */
 PYCONC_API void pc_manager_free(pc_manager *m);
+/* Wait for the server this process started to end (after a shutdown
+   request from another program or connection, or its death); it is
+   reaped then. A connected manager, or one started by another process,
+   has none to wait for: PC_OK at once. Returns: PC_OK, PC_TIMEOUT (still
+   running), PC_VALUE (NULL, a NaN timeout).  Blocks: up to timeout
+   (negative: no limit).  Python: BaseManager.join(timeout) */
+PYCONC_API int pc_manager_join(pc_manager *m, double timeout);
 /* The server's address ("@..." or as given): pc_manager_connect takes it.
    Python: BaseManager.address */
 PYCONC_API const char *pc_manager_address(const pc_manager *m);
@@ -2485,7 +2505,12 @@ PYCONC_API int pc_proxy_dict_incr(pc_proxy *p, const char *key, pc_proxy_value d
    until the server is asked to stop (the shutdown request a manager that
    started a server sends), as Python's server runs until interrupted.
    Connections are served on threads of their own; the calling thread
-   accepts. A process serves once (again: PC_RUNTIME).
+   accepts. A process serves once (again: PC_RUNTIME). A wrong key is
+   PC_AUTH on both sides: the client's connect fails with it, and the
+   server drops that connection, writes a WARNING to the library's logger
+   (pc_get_logger; by default stderr) "manager: a client at <peer> failed
+   the authkey handshake (...)" and keeps serving (a pc_manager_new
+   server does the same in its process).
    Returns: PC_OK once stopped; at once PC_VALUE (no address, bad key or
    family), PC_OS (the address is in use, ...), PC_RUNTIME.
    Blocks: while it serves.
@@ -15213,6 +15238,7 @@ typedef struct pc__p_m_item {
 } pc__p_m_item;
 
 typedef struct pc__p_m_obj pc__p_m_obj;
+typedef struct pc__p_m_keyix pc__p_m_keyix;     // >>I.finish
 
 typedef struct pc__p_m_kind {
     const char *name;           // the typeid a proxy names ("dict", "list" ...)
@@ -15229,6 +15255,10 @@ struct pc__p_m_obj {
     pc__p_m_item *items;        // dict, list
     size_t n, cap;
     void *state;                // what other kinds keep
+    // A dict's or Namespace's keys by hash (// >>I.finish; NULL: a small
+    // one, scanned). With it, items[] may hold holes (key NULL) until the
+    // next call that walks the items in order.
+    pc__p_m_keyix *index;
 };
 
 typedef struct pc__p_m_server {
@@ -15257,7 +15287,17 @@ static pc__p_m_obj *pc__p_m_find_obj(int64_t id) {
     return NULL;
 }
 
-static size_t pc__p_m_find_key(const pc__p_m_obj *o, const char *key) {
+// >>I.finish: the index (PC__P_M_SCAN: none, scan the items).
+#define PC__P_M_SCAN ((size_t)-2)
+static size_t pc__p_m_index_find(pc__p_m_obj *o, const char *key);
+static void pc__p_m_index_added(pc__p_m_obj *o);
+static void pc__p_m_index_remove(pc__p_m_obj *o, size_t at, pc__p_m_val *out);
+static void pc__p_m_dense(pc__p_m_obj *o);
+static size_t pc__p_m_live(const pc__p_m_obj *o);
+
+static size_t pc__p_m_find_key(pc__p_m_obj *o, const char *key) {
+    size_t at = pc__p_m_index_find(o, key);
+    if (at != PC__P_M_SCAN) return at;
     for (size_t i = 0; i < o->n; i++)
         if (strcmp(o->items[i].key, key) == 0) return i;
     return (size_t)-1;
@@ -15277,11 +15317,13 @@ static int pc__p_m_dict_store(pc__p_m_obj *o, const char *key, pc__p_m_val *v) {
     if (!k) return PC_NOMEM;
     o->items[o->n].key = k;
     o->items[o->n++].v = *v;
+    pc__p_m_index_added(o);
     return PC_OK;
 }
 
 // Remove item at (keeping the order), moving its value to out (may be NULL).
 static void pc__p_m_remove(pc__p_m_obj *o, size_t at, pc__p_m_val *out) {
+    if (o->index) { pc__p_m_index_remove(o, at, out); return; }     // a hole, in O(1)
     pc__free(o->items[at].key);
     if (out) *out = o->items[at].v;
     else pc__p_m_val_clear(&o->items[at].v);
@@ -15350,7 +15392,10 @@ static int pc__p_m_dict_call(pc__p_m_obj *o, const char *m, const pc_args *req, 
     const char *key;
     int handled = 0, wrc = pc__p_m_wire_dict_call(o, m, req, reply, &handled);
     if (handled) return wrc;
-    if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)o->n);
+    if (strcmp(m, "len") == 0) return pc_args_add_int(reply, (int64_t)pc__p_m_live(o));
+    if (strcmp(m, "set") && strcmp(m, "get") && strcmp(m, "pop") && strcmp(m, "update") &&
+        strcmp(m, "del") && strcmp(m, "contains"))
+        pc__p_m_dense(o);               // a call that walks the items in order
     if (strcmp(m, "set") == 0) return pc__p_m_dict_set(o, req);
     if (strcmp(m, "get") == 0) return pc__p_m_dict_lookup(o, req, reply, 0);
     if (strcmp(m, "pop") == 0) return pc__p_m_dict_lookup(o, req, reply, 1);
@@ -15621,6 +15666,8 @@ static void pc__p_m_serve_spawn(pc_connection *c) {
 
 static int pc__p_m_serve(const char *addr, pc_family fam, const void *key, size_t keylen,
                          pc_connection *back, int early);
+static int pc__p_m_init_run(pc_args *a, size_t i, pc_args **out_pack);   // >>I.finish
+static void pc__p_m_auth_warn(const pc_listener *l);                     // >>I.finish
 
 // The server's target: args [str address, int family, bytes authkey,
 // connection]; it answers [status, address or message] on the connection.
@@ -15635,7 +15682,11 @@ static int pc__p_m_server_main(void *arg) {
         pc_args_get_bytes(a, 2, &key, &keylen) || pc_args_take_connection(a, 3, &back))
         return 1;
     int reg = pc__p_m_reg_unpack(a, 4);     // registered types (>>I.data)
-    return pc__p_m_serve(addr, (pc_family)fam, key, keylen, back, reg) ? 1 : 0;
+    pc_args *init = NULL;                   // the initializer's pack (>>I.finish)
+    if (reg == PC_OK) reg = pc__p_m_init_run(a, 5, &init);
+    int rc = pc__p_m_serve(addr, (pc_family)fam, key, keylen, back, reg);
+    pc_args_free(init);
+    return rc ? 1 : 0;
 }
 
 // Listen at addr and serve until a shutdown request; back (may be NULL)
@@ -15664,6 +15715,7 @@ static int pc__p_m_serve(const char *addr, pc_family fam, const void *key, size_
         pc_connection *c;
         int arc = pc_listener_accept(pc__p_m_srv.listener, &c);
         if (arc == PC_OK) pc__p_m_serve_spawn(c);
+        else if (arc == PC_AUTH) pc__p_m_auth_warn(pc__p_m_srv.listener);   // >>I.finish
         else if (pc_listener_fileno(pc__p_m_srv.listener) < 0) break;
         else if (arc == PC_OS) pc_sleep(0.01);      // out of descriptors: no hot loop
     }
@@ -15901,6 +15953,7 @@ static int pc__p_m_ns_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc
     pc__p_m_val v;
     int rc;
     if (strcmp(m, "names") == 0) {
+        pc__p_m_dense(o);
         for (size_t i = 0; i < o->n; i++)
             if (pc_args_add_str(reply, o->items[i].key)) return PC_NOMEM;
         return PC_OK;
@@ -17070,6 +17123,203 @@ static int pc__p_m_list_more(pc__p_m_obj *o, const char *m, const pc_args *req,
     return PC_OK;
 }
 
+// >>I.finish: the server's initializer, a wrong key's warning, the dict's index
+// The initializer crosses as a funcref (as registered types' functions
+// do), then its arguments follow as items of the server's own pack.
+static int pc__p_m_init_pack(pc_args *a, const pc_manager_desc *desc) {
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    pc_target_fn fn = desc ? desc->initializer : NULL;
+    int rc = fn ? pc__p_m_fn_put(&b, &fn, sizeof fn) : PC_OK;
+    if (rc == PC_OK) rc = b.bad ? PC_NOMEM : pc_args_add_bytes(a, b.p, b.len);
+    pc__free(b.p);
+    const pc_args *in = desc ? desc->initargs : NULL;
+    for (size_t i = 0; rc == PC_OK && in && i < in->len; i++) {
+        const pc__p_arg *it = &in->items[i];
+        if (it->type == PC_ARG_CONNECTION) rc = pc_args_add_connection(a, it->conn);
+        else if (pc__p_arg_is_handle(it->type))
+            rc = pc__p_args_add_handle(a, it->type, it->obj, it->obj_id);
+        else if (it->type == PC_ARG_INT) rc = pc_args_add_int(a, it->i);
+        else if (it->type == PC_ARG_DOUBLE) rc = pc_args_add_double(a, it->d);
+        else rc = pc__p_args_add_data(a, it->type, it->data, it->size);
+        if (rc) rc = pc__error(rc, "manager initargs: item %zu: %s", i, pc_last_error());
+    }
+    return rc;
+}
+
+// The items of a from i on, moved into a pack of their own (which then
+// owns the connections and shared objects a received pack owns).
+static pc_args *pc__p_m_init_args(pc_args *a, size_t i) {
+    pc_args *out = pc_args_new();
+    if (!out) return NULL;
+    out->owns_connections = a->owns_connections;
+    for (; i < a->len; i++) {
+        pc__p_arg *it = pc__p_args_push(out, a->items[i].type);
+        if (!it) { pc_args_free(out); return NULL; }
+        *it = a->items[i];
+        a->items[i].data = NULL;
+        a->items[i].conn = NULL;
+        a->items[i].obj = NULL;
+    }
+    return out;
+}
+
+// In the server: run the initializer item i names (an empty item: none)
+// with the items after it. *out_pack is the caller's to free once the
+// server stops. Returns its failure (code and message), or PC_OK.
+static int pc__p_m_init_run(pc_args *a, size_t i, pc_args **out_pack) {
+    const void *data;
+    size_t n;
+    pc_target_fn fn = NULL;
+    if (pc_args_get_bytes(a, i, &data, &n) || n == 0) return PC_OK;
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    b.p = (unsigned char *)(uintptr_t)data;
+    b.len = n;
+    int rc = pc__p_m_fn_get(&b, &fn, sizeof fn);
+    if (rc) return pc__error(rc, "manager initializer: %s", pc_last_error());
+    if (!(*out_pack = pc__p_m_init_args(a, i + 1))) return PC_NOMEM;
+    uint64_t seq = pc__error_seq();
+    (void)pc__exception_take(NULL, 0);
+    rc = fn(*out_pack);
+    char msg[256];
+    int raised = pc__exception_take(msg, sizeof msg);
+    if (raised) return pc__error(raised, "%s", msg);
+    if (rc == PC_OK) return PC_OK;
+    if (pc__error_seq() != seq) return pc__error(rc, "%s", pc_last_error());
+    return pc__error(rc, "the manager's initializer failed (status %d)", rc);
+}
+
+// A dict's index: open addressing over the positions of items[], linear
+// probing, a power-of-two table at most half full. A removed item leaves a
+// hole in items[] (and a tombstone here), so that removing is O(1) while
+// items[] keeps the insertion order; the holes go (pc__p_m_dense) before
+// any call that walks the items, or once they are half of them.
+#define PC__P_M_INDEX_MIN 16    // fewer keys: a scan is as fast
+#define PC__P_M_GONE ((size_t)-1)
+
+struct pc__p_m_keyix {
+    size_t *slots;              // 0: empty; PC__P_M_GONE: a tombstone; else position + 1
+    size_t cap;                 // a power of two
+    size_t used;                // slots not empty
+    size_t holes;               // items[] entries with key NULL
+};
+
+static uint64_t pc__p_m_hash(const char *key) {        // FNV-1a
+    uint64_t h = 1469598103934665603u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return h ^ (h >> 29);
+}
+
+static size_t pc__p_m_live(const pc__p_m_obj *o) {
+    return o->n - (o->index ? o->index->holes : 0);
+}
+
+// The slot holding key (*out_found 1), or else the empty one that ends
+// its probe.
+static size_t pc__p_m_keyix_slot(const pc__p_m_obj *o, const char *key, int *out_found) {
+    const pc__p_m_keyix *ix = o->index;
+    size_t mask = ix->cap - 1, i = (size_t)pc__p_m_hash(key) & mask;
+    for (;; i = (i + 1) & mask) {
+        size_t s = ix->slots[i];
+        if (s == 0) { *out_found = 0; return i; }
+        if (s != PC__P_M_GONE && strcmp(o->items[s - 1].key, key) == 0) {
+            *out_found = 1;
+            return i;
+        }
+    }
+}
+
+// (Re)make the index for the items there are; on failure there is none
+// (the object goes back to scanning, which needs no holes).
+static void pc__p_m_squeeze(pc__p_m_obj *o);
+
+static void pc__p_m_index_build(pc__p_m_obj *o) {
+    size_t holes = o->index ? o->index->holes : 0, live = o->n - holes, cap = 32;
+    while (cap < 2 * live + 2) cap *= 2;
+    size_t *slots = (size_t *)pc__calloc(cap, sizeof(size_t));
+    if (slots && !o->index && !(o->index = (pc__p_m_keyix *)pc__calloc(1, sizeof *o->index))) {
+        pc__free(slots);
+        slots = NULL;
+    }
+    if (!slots) {                       // out of memory: back to scanning, without holes
+        if (o->index) pc__p_m_squeeze(o);
+        if (o->index) pc__free(o->index->slots);
+        pc__free(o->index);
+        o->index = NULL;
+        return;
+    }
+    pc__free(o->index->slots);
+    o->index->slots = slots;
+    o->index->cap = cap;
+    o->index->used = live;
+    for (size_t i = 0; i < o->n; i++) {
+        int found;
+        if (o->items[i].key) slots[pc__p_m_keyix_slot(o, o->items[i].key, &found)] = i + 1;
+    }
+}
+
+static size_t pc__p_m_index_find(pc__p_m_obj *o, const char *key) {
+    if (!o->index && o->n >= PC__P_M_INDEX_MIN) pc__p_m_index_build(o);
+    if (!o->index) return PC__P_M_SCAN;
+    int found;
+    size_t i = pc__p_m_keyix_slot(o, key, &found);
+    return found ? o->index->slots[i] - 1 : (size_t)-1;
+}
+
+// items[n - 1] was just appended.
+static void pc__p_m_index_added(pc__p_m_obj *o) {
+    pc__p_m_keyix *ix = o->index;
+    if (!ix) return;
+    if (2 * (ix->used + 1) > ix->cap) { pc__p_m_index_build(o); return; }    // it is in
+    int found;
+    size_t i = pc__p_m_keyix_slot(o, o->items[o->n - 1].key, &found);
+    ix->slots[i] = o->n;
+    ix->used++;
+}
+
+// Remove item at: its slot becomes a tombstone, its entry a hole (the
+// last one simply goes, with the holes before it).
+static void pc__p_m_index_remove(pc__p_m_obj *o, size_t at, pc__p_m_val *out) {
+    pc__p_m_keyix *ix = o->index;
+    int found;
+    size_t i = pc__p_m_keyix_slot(o, o->items[at].key, &found);
+    if (found) ix->slots[i] = PC__P_M_GONE;
+    pc__free(o->items[at].key);
+    o->items[at].key = NULL;
+    if (out) *out = o->items[at].v;
+    else pc__p_m_val_clear(&o->items[at].v);
+    memset(&o->items[at].v, 0, sizeof o->items[at].v);
+    ix->holes++;
+    while (o->n && !o->items[o->n - 1].key) { o->n--; ix->holes--; }
+    if (ix->holes > 16 && 2 * ix->holes > o->n) pc__p_m_dense(o);
+}
+
+// Close the holes (the order stays); the index is stale then.
+static void pc__p_m_squeeze(pc__p_m_obj *o) {
+    size_t j = 0;
+    for (size_t i = 0; i < o->n; i++)
+        if (o->items[i].key) o->items[j++] = o->items[i];
+    o->n = j;
+    o->index->holes = 0;
+}
+
+// Close the holes and index the items again.
+static void pc__p_m_dense(pc__p_m_obj *o) {
+    if (!o->index || !o->index->holes) return;
+    pc__p_m_squeeze(o);
+    pc__p_m_index_build(o);
+}
+
+// A client that fails the handshake is dropped, and said so: the server
+// lives on, but whoever runs it learns that someone holds a wrong key.
+static void pc__p_m_auth_warn(const pc_listener *l) {
+    const char *peer = pc_listener_last_accepted(l);
+    pc__p_log(PC_LOG_WARNING, "manager: a client at %s failed the authkey handshake (%s)",
+              peer && peer[0] ? peer : "an unnamed unix socket", pc_last_error());
+}
+
 // >>I.proxy: a proxy's connection and its calls
 // Each thread that calls through a proxy has a connection of its own (as
 // Python's BaseProxy keeps one per thread), so that a call that blocks in
@@ -17718,6 +17968,7 @@ PYCONC_API int pc_proxy_batch_run(pc_proxy_batch *b) {
 }
 
 // >>I.manager: starting, connecting to and stopping a server
+static int pc__p_m_init_pack(pc_args *a, const pc_manager_desc *desc);   // >>I.finish
 struct pc_manager {
     pc_process *server;         // NULL: connected to a server started elsewhere
     char *address;
@@ -17759,7 +18010,8 @@ static int pc__p_m_start(pc_manager *m, const pc_manager_desc *desc, pc_connecti
     if (!a) { rc = rc ? rc : PC_NOMEM; goto done; }
     if ((rc = pc_args_add_str(a, addr)) || (rc = pc_args_add_int(a, fam)) ||
         (rc = pc_args_add_bytes(a, m->authkey, m->authkey_size)) ||
-        (rc = pc_args_add_connection(a, theirs)) || (rc = pc__p_m_reg_pack(a)))
+        (rc = pc_args_add_connection(a, theirs)) || (rc = pc__p_m_reg_pack(a)) ||
+        (rc = pc__p_m_init_pack(a, desc)))
         goto done;
     pc_process_desc pd;
     memset(&pd, 0, sizeof pd);
@@ -17861,6 +18113,12 @@ PYCONC_API void pc_manager_free(pc_manager *m) {
 }
 
 PYCONC_API const char *pc_manager_address(const pc_manager *m) { return m ? m->address : NULL; }
+
+PYCONC_API int pc_manager_join(pc_manager *m, double timeout) {
+    if (!m) return pc__error(PC_VALUE, "pc_manager_join: manager is NULL");
+    if (!m->server || m->owner != pc__p_m_pid()) return PC_OK;    // none of ours to wait for
+    return pc_process_join(m->server, timeout);
+}
 
 // Make an object of kind in the server, with the constructor's arguments
 // in args (may be NULL), and a proxy to it.

@@ -7,7 +7,11 @@
    another process can cost), and CPython's Manager().dict()
    (bench/py/manager_ops.py; skipped with a message if python3 is absent).
    Then the same calls pipelined in batches (pc_proxy_batch), and 1, 2 and
-   4 client processes calling one server at once. Trials alternate (A B A
+   4 client processes calling one server at once; gets pipelined on a
+   dict of 100,000 keys against the same on 100 keys (a lookup is a hash
+   probe, not a scan); and how long a call waiting in the server takes to
+   return PC_BROKEN once the server is SIGKILLed, and an idle proxy's next
+   call after that (median of 5). Trials alternate (A B A
    B ...); each row is the median, and the lines starting "--" give every
    side's minimum and maximum too.
 
@@ -197,6 +201,117 @@ static double trial_clients(void *ctx) {
     return t;
 }
 
+// >>big  pipelined gets of the last 100 keys inserted into a dict of n.
+static pc_manager *start_manager(pc_proxy **out_d);
+#define BIG_KEYS 100000
+typedef struct big_dict {
+    pc_proxy_batch *b;
+    char keys[100][16];
+} big_dict;
+
+static void big_fill(pc_proxy *d, big_dict *g, int n) {
+    char k[16];
+    g->b = pc_proxy_batch_new(d);
+    for (int i = 0; i < n; i++) {
+        snprintf(k, sizeof k, "k%d", i);
+        pcb_note_failure("big set", pc_proxy_batch_dict_set(g->b, k, pc_proxy_int(i)));
+    }
+    pcb_note_failure("big fill", pc_proxy_batch_run(g->b));
+    for (int i = 0; i < 100; i++) snprintf(g->keys[i], sizeof g->keys[i], "k%d", n - 100 + i);
+}
+
+static double trial_big(void *ctx) {
+    big_dict *g = (big_dict *)ctx;
+    static pc_proxy_value v[BATCH];
+    int n = batches();
+    double t0 = pcb_now();
+    for (int r = 0; r < n; r++) {
+        for (int i = 0; i < BATCH; i++)
+            pcb_note_failure("big get", pc_proxy_batch_dict_get(g->b, g->keys[i % 100], NULL,
+                                                               &v[i]));
+        pcb_note_failure("big run", pc_proxy_batch_run(g->b));
+    }
+    return (pcb_now() - t0) / ((double)n * BATCH);
+}
+
+// >>death  A thread waits on an Event in the server; the server is killed.
+typedef struct waiter {
+    pc_proxy *e;
+    double ended;
+    int rc;
+} waiter;
+
+static void *waiter_main(void *arg) {
+    waiter *w = (waiter *)arg;
+    w->rc = pc_proxy_event_wait(w->e, PC_FOREVER);
+    w->ended = pcb_now();
+    return NULL;
+}
+
+// One kill: the waiting call's delay (out_wait) and an idle proxy's next
+// call (out_idle), in seconds.
+static void one_death(double *out_wait, double *out_idle) {
+    pc_proxy *d, *e;
+    pc_manager *m = start_manager(&d);
+    pc_proxy_value v;
+    pcb_note_failure("event", pc_manager_event(m, &e));
+    pcb_note_failure("idle set", pc_proxy_dict_set(d, "k", pc_proxy_int(1)));   // connected
+    waiter w = {e, 0, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, waiter_main, &w);
+    pc_sleep(0.05);                        // it is in the server by then
+    double t0 = pcb_now();
+    kill((pid_t)pc_process_pid(m->server), SIGKILL);
+    pthread_join(t, NULL);
+    *out_wait = w.ended - t0;
+    if (w.rc != PC_BROKEN)
+        pcb_note_failure("wait after the kill (want PC_BROKEN)", w.rc ? w.rc : 1);
+    double t1 = pcb_now();
+    int rc = pc_proxy_dict_get(d, "k", NULL, &v);
+    *out_idle = pcb_now() - t1;
+    if (rc != PC_BROKEN) pcb_note_failure("idle call after the kill (want PC_BROKEN)", rc ? rc : 1);
+    pc_proxy_free(e);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+}
+
+static void death_rows(double per_call) {
+    double wait[5], idle[5];
+    for (int i = 0; i < 5; i++) one_death(&wait[i], &idle[i]);
+    spread sw = spread_of(wait, 5), si = spread_of(idle, 5);
+    const char *name = "server SIGKILLed: a waiting call's PC_BROKEN";
+    pcb_row(name, sw.med, "10 ms target", 0.010);
+    pcb_target_budget(name, sw.med, 0.010);
+    print_spread(name, sw);
+    name = "server SIGKILLed: an idle proxy's next call";
+    pcb_row(name, si.med, "a call to a live server", per_call);
+    print_spread(name, si);
+}
+
+static double big_rows(void) {
+    const char *name = "dict get on 100,000 keys, pipelined";
+    pc_proxy *d, *d2;
+    pc_manager *m = start_manager(&d);
+    if (pc_manager_dict(m, &d2)) pcb_note_failure("dict", PC_RUNTIME);
+    static big_dict big, small;
+    big_fill(d, &big, BIG_KEYS);
+    big_fill(d2, &small, 100);
+    spread sb, ss;
+    trial_big(&big);                                // warms up
+    trial_big(&small);
+    duel(trial_big, &big, trial_big, &small, &sb, &ss);
+    pcb_row(name, sb.med, "the same on 100 keys", ss.med);
+    pcb_target(name, "the same on 100 keys", sb.med, ss.med, 1.5);
+    print_spread(name, sb);
+    print_spread("dict get on 100 keys, pipelined", ss);
+    pc_proxy_batch_free(big.b);
+    pc_proxy_batch_free(small.b);
+    pc_proxy_free(d2);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    return ss.med;
+}
+
 // >>main
 
 // The unpipelined rows run with every process on one CPU, as
@@ -213,6 +328,8 @@ static int pin_to_one_cpu(cpu_set_t *saved) {
 
 #define RAW "socketpair round trip"
 #define PY "Python Manager"
+
+static double per_call;             // a proxy call's median (the first rows)
 
 static pc_manager *start_manager(pc_proxy **out_d) {
     pc_manager_desc md;
@@ -247,6 +364,7 @@ static void unpipelined_rows(double *out_py) {
     proxy_calls(d, 100);                            // connects, warms up
     duel(trial_proxy, d, trial_raw, &raw, &ours, &peer);
     pcb_row(name, ours.med, RAW, peer.med);
+    per_call = ours.med;
     pcb_target(name, RAW, ours.med, peer.med, 1.5);
     print_spread("pyconc proxy call", ours);
     print_spread("socketpair round trip", peer);
@@ -310,6 +428,8 @@ int main(int argc, char **argv) {
     unpipelined_rows(&py);
     pipelined_rows(py);
     client_rows();
+    big_rows();
+    death_rows(per_call);
     pcb_end();
     if (pcb_failures) fprintf(stderr, "bench_manager: %d operations failed\n", pcb_failures);
     return pcb_failures != 0;

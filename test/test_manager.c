@@ -4,8 +4,9 @@
    server, and bad input (unknown object or method, wrong types, garbage
    on the wire, use after shutdown); its locks, semaphores, events,
    conditions, barriers and queues, each thread's own connection, a
-   SIGKILLed lock holder (>>sync). This program is also the image spawned
-   and forkserver children run. */
+   SIGKILLed lock holder (>>sync); the server's initializer, a wrong key's
+   warning, join, dicts of many keys (>>finish). This program is also the
+   image spawned and forkserver children run. */
 #define PYCONC_IMPLEMENTATION
 // A small request limit, so that a case can go past it cheaply.
 #define PYCONC_MANAGER_MAX_REQUEST ((size_t)1 << 20)
@@ -3043,4 +3044,408 @@ TEST(more_bad_arguments) {
     pc_manager_free(m);
     CHECK(no_zombies());
     CHECK_EQ(count_fds(), fds);
+}
+
+// >>finish: the server's initializer, a wrong key's warning, join, a large dict
+// The initializer keeps its arguments where a registered type's method
+// reads them, and tells the parent its pid on the connection it was given.
+static int64_t init_number;         // set in the server only
+static char init_text[32];
+static int probe_initializer(void *arg) {
+    const pc_args *a = (const pc_args *)arg;
+    const char *s;
+    pc_connection *c;
+    if (pc_args_len(a) != 3 || pc_args_get_int(a, 0, &init_number) ||
+        pc_args_get_str(a, 1, &s) || pc_args_get_connection(a, 2, &c))
+        return pc_raise(PC_VALUE, "probe_initializer: bad initargs");
+    snprintf(init_text, sizeof init_text, "%s", s);
+    int64_t pid = (int64_t)getpid();
+    return pc_connection_send_bytes(c, &pid, 0, sizeof pid);
+}
+static int failing_initializer(void *arg) {
+    (void)arg;
+    return pc_raise(PC_RUNTIME, "the initializer says no");
+}
+static int quiet_initializer(void *arg) { (void)arg; return 7; }
+
+static void *probe_create(const pc_args *a) { (void)a; return malloc(1); }
+static int probe_seen(void *self, const pc_args *in, pc_args *out) {
+    (void)self, (void)in;
+    int rc = pc_args_add_int(out, init_number);
+    return rc ? rc : pc_args_add_str(out, init_text);
+}
+static const pc_manager_method probe_methods[] = {{"seen", probe_seen}};
+
+static void probe_registered(void) {
+    static int done;
+    if (done) return;
+    pc_manager_type_desc td;
+    memset(&td, 0, sizeof td);
+    td.create = probe_create;
+    td.destroy = free;
+    td.methods = probe_methods;
+    td.n_methods = 1;
+    pc__p_m_reg_closed = 0;
+    CHECK_OK(pc_manager_register("InitProbe", &td));
+    done = 1;
+}
+
+static pc_manager *manager_init(pc_start_method method, pc_target_fn fn, const pc_args *a) {
+    pc_manager_desc d;
+    memset(&d, 0, sizeof d);
+    d.context = pc_get_context(method);
+    d.initializer = fn;
+    d.initargs = a;
+    return pc_manager_new(&d);
+}
+
+static void initializer_on(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    probe_registered();
+    pc_connection *r, *w;
+    CHECK_OK(pc_pipe(0, &r, &w));
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_int(a, 42));
+    CHECK_OK(pc_args_add_str(a, "hello"));
+    CHECK_OK(pc_args_add_connection(a, w));
+    pc_manager *m = manager_init(method, probe_initializer, a);
+    CHECK_MSG(m != NULL, "pc_manager_new: %s", pc_last_error());
+    pc_args_free(a);
+    pc_connection_free(w);
+    int64_t pid = 0;
+    size_t got = 0;
+    CHECK_OK(pc_connection_poll(r, 30));
+    CHECK_OK(pc_connection_recv_bytes_into(r, &pid, sizeof pid, 0, &got));
+    CHECK_EQ(got, sizeof pid);
+    CHECK_EQ(pid, (int64_t)pc_process_pid(m->server));      // it ran in the server
+    pc_connection_free(r);
+    pc_proxy *p;
+    pc_args *out = NULL;
+    const char *s;
+    int64_t n;
+    CHECK_OK(pc_manager_create(m, "InitProbe", NULL, &p));
+    CHECK_OK(pc_proxy_callmethod(p, "seen", NULL, &out));
+    CHECK_OK(pc_args_get_int(out, 0, &n));
+    CHECK_OK(pc_args_get_str(out, 1, &s));
+    CHECK_EQ(n, 42);
+    CHECK(strcmp(s, "hello") == 0);
+    CHECK_EQ(init_number, 0);                               // not here
+    pc_args_free(out);
+    pc_proxy_free(p);
+    pc_manager_free(m);
+    // failures: pc_raise's code and message, a bare status, and the server is reaped
+    CHECK(manager_init(method, failing_initializer, NULL) == NULL);
+    CHECK_RC(pc_last_error_code(), PC_RUNTIME);
+    CHECK_MSG(strstr(pc_last_error(), "the initializer says no") != NULL, "%s", pc_last_error());
+    CHECK(manager_init(method, quiet_initializer, NULL) == NULL);
+    CHECK_EQ(pc_last_error_code(), 7);
+    CHECK_MSG(strstr(pc_last_error(), "status 7") != NULL, "%s", pc_last_error());
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(initializer_fork) { initializer_on(PC_START_FORK); }
+TEST(initializer_spawn) { initializer_on(PC_START_SPAWN); }
+TEST(initializer_forkserver) { initializer_on(PC_START_FORKSERVER); }
+
+// A server in a child whose logger sends each line to the parent.
+static void log_to_pipe(int level, const char *message, void *ctx) {
+    if (level >= PC_LOG_WARNING)
+        (void)pc_connection_send_bytes((pc_connection *)ctx, message, 0, strlen(message));
+}
+static int child_serves_logging(void *arg) {
+    const char *addr;
+    pc_connection *c;
+    if (pc_args_get_str((pc_args *)arg, 0, &addr) || pc_args_get_connection((pc_args *)arg, 1, &c))
+        return 10;
+    pc_set_fork_warning(0);
+    pc_logger_set_handler(pc_get_logger(), log_to_pipe, c);
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = addr;
+    md.authkey = "remote-key";
+    md.authkey_size = 10;
+    int rc = pc_manager_serve_forever(&md);
+    pc_logger_set_handler(pc_get_logger(), NULL, NULL);
+    return rc == PC_OK ? 0 : 11;
+}
+
+static void wrong_key_logged(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    char addr[64];
+    snprintf(addr, sizeof addr, "@pyconc-test-wrongkey-%d-%d", (int)getpid(), (int)method);
+    pc_connection *r, *w;
+    CHECK_OK(pc_pipe(0, &r, &w));
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_str(a, addr));
+    CHECK_OK(pc_args_add_connection(a, w));
+    pc_process *p = proc_new(method, child_serves_logging, a, PC_DAEMON_NO);
+    CHECK_OK(pc_process_start(p));
+    pc_args_free(a);
+    pc_connection_free(w);
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = addr;
+    md.authkey = "remote-key";
+    md.authkey_size = 10;
+    pc_manager *m = NULL;
+    for (double t0 = pc_monotonic(); !m && pc_monotonic() - t0 < 20; pc_sleep(0.01))
+        m = pc_manager_connect(&md);                    // until it listens
+    CHECK_MSG(m != NULL, "%s", pc_last_error());
+    for (int round = 0; round < 3; round++) {
+        md.authkey = "wrong-key!";
+        CHECK(pc_manager_connect(&md) == NULL);
+        CHECK_EQ(pc_last_error_code(), PC_AUTH);
+        md.authkey = "remote-key";
+        char line[512] = "";
+        while (!strstr(line, "failed the authkey handshake")) {     // skip other lines
+            size_t got = 0;
+            CHECK_OK(pc_connection_poll(r, 30));
+            CHECK_OK(pc_connection_recv_bytes_into(r, line, sizeof line - 1, 0, &got));
+            line[got] = '\0';
+        }
+        CHECK_MSG(strstr(line, "manager: a client at ") == line, "%s", line);
+        pc_proxy *d;                                        // still serving
+        CHECK_OK(pc_manager_dict(m, &d));
+        CHECK_OK(pc_proxy_dict_set(d, "k", pc_proxy_int(round)));
+        CHECK_EQ(get_int(d, "k"), round);
+        pc_proxy_free(d);
+    }
+    pc__p_m_request_stop(m);
+    CHECK_OK(pc_process_join(p, 30));
+    CHECK_EQ(pc_process_exitcode(p), 0);
+    pc_process_free(p);
+    pc_connection_free(r);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(wrong_key_logged_fork) { wrong_key_logged(PC_START_FORK); }
+TEST(wrong_key_logged_spawn) { wrong_key_logged(PC_START_SPAWN); }
+TEST(wrong_key_logged_forkserver) { wrong_key_logged(PC_START_FORKSERVER); }
+
+// join waits for a server another connection shut down, and for a dead one.
+static int child_stops_server(void *arg) {
+    const char *addr;
+    if (pc_args_get_str((pc_args *)arg, 0, &addr)) return 10;
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = addr;
+    pc_manager *m = pc_manager_connect(&md);
+    if (!m) return 11;
+    pc__p_m_request_stop(m);
+    pc_manager_free(m);
+    return 0;
+}
+
+static void join_on(pc_start_method method) {
+    int fds = fds_after_warm_up(method);
+    pc_manager *m = manager_on(method);
+    CHECK_RC(pc_manager_join(m, 0.05), PC_TIMEOUT);
+    CHECK_RC(pc_manager_join(m, NAN), PC_VALUE);
+    CHECK_RC(pc_manager_join(NULL, 1), PC_VALUE);
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_str(a, pc_manager_address(m)));
+    CHECK_EQ(pct_finish(pct_start(method, child_stops_server, a)), 0);
+    pc_args_free(a);
+    CHECK_OK(pc_manager_join(m, 30));
+    CHECK_EQ(pc_process_exitcode(m->server), 0);            // it exited by itself
+    CHECK_OK(pc_manager_join(m, 0));                        // again: still over
+    pc_manager_free(m);
+    m = manager_on(method);                                 // a death
+    CHECK_OK(pc_process_kill(m->server));
+    CHECK_OK(pc_manager_join(m, 30));
+    CHECK_EQ(pc_process_exitcode(m->server), -SIGKILL);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(join_fork) { join_on(PC_START_FORK); }
+TEST(join_spawn) { join_on(PC_START_SPAWN); }
+TEST(join_forkserver) { join_on(PC_START_FORKSERVER); }
+
+// 100,000 keys: set, get, delete every other one, the order of the rest
+// (each call one hash probe in the server, not a scan of the keys). The
+// sets go 1000 to an update, the gets of every 10th key in a batch.
+#define BIG_N 100000
+TEST(dict_many_keys) {
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    pc_proxy_batch *b = pc_proxy_batch_new(d);
+    char key[32];
+    for (int i = 0; i < BIG_N; i += 1000) {
+        pc_args *pairs = pc_args_new();
+        for (int j = i; j < i + 1000; j++) {
+            snprintf(key, sizeof key, "k%d", j);
+            CHECK_OK(pc_args_add_str(pairs, key));
+            CHECK_OK(pc_args_add_int(pairs, j));
+        }
+        CHECK_OK(pc_proxy_dict_update(d, pairs));
+        pc_args_free(pairs);
+    }
+    static pc_proxy_value got[BIG_N / 10];
+    for (int i = 0; i < BIG_N; i += 10) {
+        snprintf(key, sizeof key, "k%d", i + i / 10 % 10);
+        CHECK_OK(pc_proxy_batch_dict_get(b, key, NULL, &got[i / 10]));
+    }
+    CHECK_OK(pc_proxy_batch_run(b));
+    for (int i = 0; i < BIG_N; i += 10) CHECK_EQ(got[i / 10].i, i + i / 10 % 10);
+    pc_args *values = NULL;
+    CHECK_OK(pc_proxy_dict_values(d, &values));
+    CHECK_EQ(pc_args_len(values), BIG_N);
+    for (int i = 0; i < BIG_N; i++) {
+        int64_t v = -1;
+        CHECK_OK(pc_args_get_int(values, (size_t)i, &v));
+        CHECK_EQ(v, i);
+    }
+    pc_args_free(values);
+    pc_args *one = pc_args_new();
+    for (int i = 0; i < BIG_N; i += 2) {                    // del the even ones
+        snprintf(key, sizeof key, "k%d", i);
+        pc_args *in = pc_args_new();
+        CHECK_OK(pc_args_add_str(in, key));
+        CHECK_OK(pc_proxy_batch_call(b, "del", in, NULL));
+        pc_args_free(in);
+    }
+    CHECK_OK(pc_proxy_batch_run(b));
+    pc_args_free(one);
+    size_t n;
+    CHECK_OK(pc_proxy_len(d, &n));
+    CHECK_EQ(n, BIG_N / 2);
+    for (int i = 0; i < 1000; i++) {                        // get, contains, a missing one
+        int found = -1, k = (i * 7919) % BIG_N;
+        snprintf(key, sizeof key, "k%d", k);
+        CHECK_OK(pc_proxy_dict_contains(d, key, &found));
+        CHECK_EQ(found, k % 2);
+        if (k % 2) CHECK_EQ(get_int(d, key), k);
+    }
+    pc_proxy_value gone;
+    CHECK_RC(pc_proxy_dict_get(d, "k0", NULL, &gone), PC_VALUE);
+    CHECK_OK(pc_proxy_dict_set(d, "k0", pc_proxy_int(-1)));   // again: at the end
+    pc_args *keys = NULL;
+    CHECK_OK(pc_proxy_dict_keys(d, &keys));
+    CHECK_EQ(pc_args_len(keys), BIG_N / 2 + 1);
+    for (size_t i = 0; i < pc_args_len(keys); i++) {
+        const char *s;
+        CHECK_OK(pc_args_get_str(keys, i, &s));
+        if (i < BIG_N / 2) snprintf(key, sizeof key, "k%d", (int)(2 * i + 1));
+        else snprintf(key, sizeof key, "k0");
+        CHECK_MSG(strcmp(s, key) == 0, "key %zu is %s, not %s", i, s, key);
+    }
+    pc_args_free(keys);
+    pc_proxy_batch_free(b);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+}
+
+// Random calls on a dict against a model of it, across the sizes where the
+// index is made, grown, emptied and squeezed.
+TEST(dict_index_model) {
+    enum { KEYS = 300, OPS = 6000 };
+    static int order[KEYS * 64];            // keys in insertion order (-1: gone)
+    static int where[KEYS];                 // position in order, -1: absent
+    static int64_t value[KEYS];
+    size_t norder = 0, live = 0;
+    for (int k = 0; k < KEYS; k++) where[k] = -1;
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    uint64_t x = 88172645463325252u;
+    char key[32];
+    for (int op = 0; op < OPS; op++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int k = (int)(x % (op < OPS / 2 ? 40 : KEYS)), what = (int)((x >> 20) % 16);
+        snprintf(key, sizeof key, "key-%d", k);
+        if (what < 7) {
+            CHECK_OK(pc_proxy_dict_set(d, key, pc_proxy_int(op)));
+            if (where[k] < 0) { where[k] = (int)norder; order[norder++] = k; live++; }
+            value[k] = op;
+        } else if (what < 12) {
+            CHECK_RC(pc_proxy_dict_del(d, key), where[k] >= 0 ? PC_OK : PC_VALUE);
+            if (where[k] >= 0) { order[where[k]] = -1; where[k] = -1; live--; }
+        } else if (what < 14) {
+            pc_proxy_value v;
+            CHECK_RC(pc_proxy_dict_get(d, key, NULL, &v), where[k] >= 0 ? PC_OK : PC_VALUE);
+            if (where[k] >= 0) CHECK_EQ(v.i, value[k]);
+        } else if (what == 14) {
+            pc_proxy_value kv, vv;
+            CHECK_RC(pc_proxy_dict_popitem(d, &kv, &vv), live ? PC_OK : PC_VALUE);
+            while (live && order[norder - 1] < 0) norder--;
+            if (live) {
+                int last = order[--norder];
+                snprintf(key, sizeof key, "key-%d", last);
+                CHECK(strcmp((const char *)kv.data, key) == 0);
+                CHECK_EQ(vv.i, value[last]);
+                where[last] = -1;
+                live--;
+                pc_proxy_value_free(&kv);
+            }
+        } else {
+            pc_args *keys = NULL;
+            CHECK_OK(pc_proxy_dict_keys(d, &keys));
+            CHECK_EQ(pc_args_len(keys), live);
+            size_t j = 0;
+            for (size_t i = 0; i < norder; i++) {
+                if (order[i] < 0) continue;
+                const char *s;
+                snprintf(key, sizeof key, "key-%d", order[i]);
+                CHECK_OK(pc_args_get_str(keys, j++, &s));
+                CHECK_MSG(strcmp(s, key) == 0, "op %d: key %zu is %s, not %s", op, j - 1, s, key);
+            }
+            pc_args_free(keys);
+        }
+        if (norder > KEYS * 60) {                       // compact the model
+            size_t j = 0;
+            for (size_t i = 0; i < norder; i++)
+                if (order[i] >= 0) { where[order[i]] = (int)j; order[j++] = order[i]; }
+            norder = j;
+        }
+        size_t n;
+        CHECK_OK(pc_proxy_len(d, &n));
+        CHECK_EQ(n, live);
+    }
+    pc_proxy_free(d);
+    pc_manager_free(m);
+}
+
+// A Namespace past the index's threshold: attributes deleted leave holes
+// that names() never shows, and the order of the rest holds.
+TEST(namespace_many_names) {
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *ns;
+    char name[32];
+    CHECK_OK(pc_manager_namespace(m, &ns));
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "a%d", i);
+        CHECK_OK(pc_proxy_namespace_set(ns, name, pc_proxy_int(i)));
+    }
+    for (int i = 0; i < 200; i += 3) {
+        snprintf(name, sizeof name, "a%d", i);
+        CHECK_OK(pc_proxy_namespace_del(ns, name));
+        CHECK_RC(pc_proxy_namespace_del(ns, name), PC_VALUE);
+    }
+    CHECK_OK(pc_proxy_namespace_set(ns, "a0", pc_proxy_int(-1)));    // back, at the end
+    pc_args *names = NULL;
+    CHECK_OK(pc_proxy_namespace_names(ns, &names));
+    size_t j = 0;
+    for (int i = 0; i < 200; i++) {
+        if (i % 3 == 0) continue;
+        const char *s;
+        snprintf(name, sizeof name, "a%d", i);
+        CHECK_OK(pc_args_get_str(names, j++, &s));
+        CHECK_MSG(strcmp(s, name) == 0, "name %zu is %s, not %s", j - 1, s, name);
+        pc_proxy_value v;
+        CHECK_OK(pc_proxy_namespace_get(ns, name, &v));
+        CHECK_EQ(v.i, i);
+    }
+    const char *last;
+    CHECK_EQ(pc_args_len(names), j + 1);
+    CHECK_OK(pc_args_get_str(names, j, &last));
+    CHECK(strcmp(last, "a0") == 0);
+    pc_args_free(names);
+    pc_proxy_free(ns);
+    pc_manager_free(m);
 }
