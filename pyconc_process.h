@@ -2324,7 +2324,8 @@ PYCONC_API void pc_proxy_value_free(pc_proxy_value *v);
    PC_BROKEN when the server is gone (dead, shut down: at once, never a
    hang); PC_VALUE for NULL, a bad value type, a missing key (Python's
    KeyError: the message starts "KeyError") or index (IndexError), or a
-   call of the other kind (dict call on a list); PC_NOMEM.  Blocks: one round trip.  Thread-safe: yes. */
+   call of the other kind (dict call on a list); PC_NOMEM.
+   Blocks: one round trip.  Thread-safe: yes. */
 /* Python: d[key] = value */
 PYCONC_API int pc_proxy_dict_set(pc_proxy *p, const char *key, pc_proxy_value value);
 /* d[key] (dflt NULL: a missing key is PC_VALUE "KeyError"), d.get(key, dflt). */
@@ -15287,7 +15288,7 @@ static pc__p_m_obj *pc__p_m_find_obj(int64_t id) {
     return NULL;
 }
 
-// >>I.finish: the index (PC__P_M_SCAN: none, scan the items).
+// The dict's index, defined in >>I.finish (PC__P_M_SCAN: none, scan the items).
 #define PC__P_M_SCAN ((size_t)-2)
 static size_t pc__p_m_index_find(pc__p_m_obj *o, const char *key);
 static void pc__p_m_index_added(pc__p_m_obj *o);

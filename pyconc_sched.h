@@ -231,6 +231,12 @@ PYCONC_API int pc_scheduler_run(pc_scheduler *s, int blocking, double *out_next_
    scheduler gives 0 and PC_VALUE in pc_last_error().
    Blocks: no.  Thread-safe: yes.  Python: scheduler.queue (len() of it with cap 0) */
 PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, size_t cap);
+/* What the scheduler was made with: desc's timefunc, delayfunc and ctx
+   (NULL for a default, which is pc_monotonic / the built-in wait). A NULL
+   scheduler gives an all-NULL desc and PC_VALUE in pc_last_error().
+   Blocks: no.  Thread-safe: yes (they never change).
+   Python: scheduler.timefunc, scheduler.delayfunc */
+PYCONC_API pc_scheduler_desc pc_scheduler_get_desc(const pc_scheduler *s);
 
 #ifdef __cplusplus
 }
@@ -581,6 +587,19 @@ PYCONC_API int pc_scheduler_cancel(pc_scheduler *s, pc_scheduler_event event) {
     pc_lock_release(&s->lock);
     if (woke) pc__s_wake(s);
     return PC_OK;
+}
+
+PYCONC_API pc_scheduler_desc pc_scheduler_get_desc(const pc_scheduler *s) {
+    pc_scheduler_desc d;
+    memset(&d, 0, sizeof d);
+    if (!s) {
+        pc__error(PC_VALUE, "scheduler is NULL");
+        return d;
+    }
+    d.timefunc = s->timefunc;
+    d.delayfunc = s->delayfunc;
+    d.ctx = s->ctx;
+    return d;
 }
 
 PYCONC_API int pc_scheduler_empty(pc_scheduler *s) {

@@ -265,6 +265,25 @@ TEST(enter_uses_timefunc) {
     pc_scheduler_free(s);
 }
 
+// The functions a scheduler was made with read back; the defaults read NULL.
+TEST(desc_reads_back) {
+    step_clock c = {100, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    pc_scheduler_desc d = pc_scheduler_get_desc(s);
+    CHECK(d.timefunc == step_time);
+    CHECK(d.delayfunc == step_delay);
+    CHECK(d.ctx == &c);
+    pc_scheduler_free(s);
+    s = pc_scheduler_new(NULL);
+    CHECK(s != NULL);
+    d = pc_scheduler_get_desc(s);
+    CHECK(d.timefunc == NULL && d.delayfunc == NULL && d.ctx == NULL);
+    pc_scheduler_free(s);
+    d = pc_scheduler_get_desc(NULL);
+    CHECK(d.timefunc == NULL && d.delayfunc == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_VALUE);
+}
+
 TEST(enter_concurrent) {
     fake_timer *tm = timer_new();
     pc_scheduler *s = timer_scheduler(tm);
