@@ -6764,6 +6764,7 @@ typedef struct pc__p_child_info {
 static void pc__p_child_become(pc__p_child_info *ci) {
     pc__p_proc_init();
     pc_process *cur = pc__p_proc_current;
+    pc__free(cur->name);        // "MainProcess", or the parent's name copied by fork
     cur->name = ci->name;
     cur->daemon = ci->daemon;
     memcpy(cur->authkey, ci->authkey, ci->authkey_len);
