@@ -11932,18 +11932,25 @@ enum { PC__PP_FN_RAW = 0, PC__PP_FN_REF = 1 };
 
 // A function as the worker finds it: its address under fork (the child is
 // a copy of this program), else a funcref (C.funcref).
+// The last function located is kept (per thread): a stream of tasks sends
+// the same one again and again, and locating it walks the loaded objects.
 static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
+    static PC__TLS pc__p_funcref last_ref;
+    static PC__TLS uintptr_t last_addr;
     pc_target_fn fn;
-    pc__p_funcref ref;
     pc__p_buf_u8(b, raw ? PC__PP_FN_RAW : PC__PP_FN_REF);
     if (raw) {
         pc__p_buf_u64(b, (uint64_t)addr);
         return PC_OK;
     }
-    memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
-    int rc = pc__p_funcref_locate(fn, &ref);
-    if (rc) return rc;
-    pc__p_funcref_put(b, &ref, 1);
+    if (!addr || addr != last_addr) {
+        memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
+        last_addr = 0;
+        int rc = pc__p_funcref_locate(fn, &last_ref);
+        if (rc) return rc;
+        last_addr = addr;
+    }
+    pc__p_funcref_put(b, &last_ref, 1);
     return PC_OK;
 }
 
@@ -12449,6 +12456,9 @@ static int pc__p_pp_encode(pc__p_pp *p, pc__p_pp_task *t) {
     pc__p_buf *b = &t->msg;
     pc__f_chunk_view v;
     int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
+    // Room for a small task at once: one allocation, not a string of them.
+    size_t guess = (p->raw_fn ? 64 : 256) + t->arg_size;
+    if (!chunk && pc__grow(&b->p, &b->cap, guess, 1, 0)) b->bad = 1;
     pc__p_buf_u8(b, chunk ? PC__PP_CHUNK : PC__PP_TASK);
     pc__p_buf_u64(b, t->id);
     int rc = pc__p_pp_put_fn(b, pc__p_pp_task_addr(chunk ? v.fn : t->fn), p->raw_fn);
@@ -12809,8 +12819,9 @@ static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned ch
     int code = (int)pc__p_buf_get_u32(&b);
     uint64_t ns = pc__p_buf_get_u64(&b);
     const void *text = pc__p_buf_get_blob(&b, &mlen);
-    snprintf(msg, sizeof msg, "%.*s", (int)(mlen < 255 ? mlen : 255),
-             text ? (const char *)text : "");
+    if (mlen > sizeof msg - 1) mlen = sizeof msg - 1;
+    if (text && mlen) memcpy(msg, text, mlen);
+    msg[text ? mlen : 0] = '\0';
     uint64_t count = pc__p_buf_get_u64(&b);
     void *result = NULL;
     pc__f_chunk_view v;
@@ -12932,6 +12943,7 @@ static void pc__p_pp_settle_batch(pc__p_pp *p, pc__p_pp_worker *w, int n) {
     pc_lock_acquire(&p->lock, PC_FOREVER);
     pc__p_pp_learn(p, ns, settled);
     pc__p_pp_count_done(p, settled);
+    if (settled) pc__p_pp_fill(p);     // the room they left, under the same lock
     pc_lock_release(&p->lock);
 }
 
