@@ -8,7 +8,8 @@
    or zombie is left, and that a freed pool's workers are gone; the shared
    rings (a stress of wake-ups, large messages over the pipe between ring
    records), an idle pool's CPU, workers orphaned by a killed pool, the
-   "worker replaced" log line. This program is also the
+   "worker replaced" log line, task records reused by two submitting
+   threads. This program is also the
    image the spawned and forkserver workers run. */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
