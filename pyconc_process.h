@@ -11959,18 +11959,25 @@ enum { PC__PP_FN_RAW = 0, PC__PP_FN_REF = 1 };
 
 // A function as the worker finds it: its address under fork (the child is
 // a copy of this program), else a funcref (C.funcref).
+// The last function located is kept (per thread): a stream of tasks sends
+// the same one again and again, and locating it walks the loaded objects.
 static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
+    static PC__TLS pc__p_funcref last_ref;
+    static PC__TLS uintptr_t last_addr;
     pc_target_fn fn;
-    pc__p_funcref ref;
     pc__p_buf_u8(b, raw ? PC__PP_FN_RAW : PC__PP_FN_REF);
     if (raw) {
         pc__p_buf_u64(b, (uint64_t)addr);
         return PC_OK;
     }
-    memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
-    int rc = pc__p_funcref_locate(fn, &ref);
-    if (rc) return rc;
-    pc__p_funcref_put(b, &ref, 1);
+    if (!addr || addr != last_addr) {
+        memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
+        last_addr = 0;
+        int rc = pc__p_funcref_locate(fn, &last_ref);
+        if (rc) return rc;
+        last_addr = addr;
+    }
+    pc__p_funcref_put(b, &last_ref, 1);
     return PC_OK;
 }
 
@@ -12420,6 +12427,10 @@ typedef struct pc__p_pp {
     pc__evc *ready;             // the collector sleeps here (shared with the workers)
     pc_args *initargs;          // a copy of the user's, sent to each worker as it starts
     pc__p_buf initref;          // the initializer, encoded
+    pc_lock slab_lock;          // guards spare
+    pc__p_pp_task *spare;       // finished task records, kept for submit (slab_lock)
+    pc__p_pp_task *freed;       // records finished since (any thread: a lock-free push)
+    int64_t nfreed;             // how many are on freed and spare
     pc__p_buf recs[PC__PP_BATCH]; // the collector's records, a batch of them
     int auto_window;            // prefetch 0: the window follows the tasks' run time
     double task_ns;             // their mean run time lately (0: none seen yet)
@@ -12455,17 +12466,71 @@ static void pc__p_pp_wake_watcher(pc__p_pp *p) {
     pc_connection_send_bytes(p->wake_w, "w", 0, 1);
 }
 
-static void pc__p_pp_task_free(pc__p_pp_task *t) {
+// Task records are kept for reuse, with their message buffers (up to
+// PC__PP_KEEP_MSG bytes), as the thread pool keeps its futures: a finished
+// one is pushed on `freed` from any thread without a lock; submit takes
+// them all at once (an exchange) into `spare` and hands out from there
+// under slab_lock, so no record is popped while another thread reuses it.
+// About PC__PP_KEEP are kept: a million tasks submitted at once leave no
+// million records behind.
+#define PC__PP_KEEP_MSG 4096
+#define PC__PP_KEEP 1024
+static void pc__p_pp_task_free(pc__p_pp *p, pc__p_pp_task *t) {
     if (t->arg_size) pc__free(t->arg);
-    pc__free(t->msg.p);
-    pc__free(t);
+    t->arg_size = 0;
+    if (__atomic_add_fetch(&p->nfreed, 1, __ATOMIC_RELAXED) > PC__PP_KEEP) {
+        __atomic_sub_fetch(&p->nfreed, 1, __ATOMIC_RELAXED);
+        pc__free(t->msg.p);
+        pc__free(t);
+        return;
+    }
+    if (t->msg.cap > PC__PP_KEEP_MSG) {
+        pc__free(t->msg.p);
+        t->msg.p = NULL;
+        t->msg.cap = 0;
+    }
+    pc__p_pp_task *top = __atomic_load_n(&p->freed, __ATOMIC_RELAXED);
+    do {
+        t->next = top;
+    } while (!__atomic_compare_exchange_n(&p->freed, &top, t, 1, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+}
+
+static pc__p_pp_task *pc__p_pp_task_new(pc__p_pp *p) {
+    pc_lock_acquire(&p->slab_lock, PC_FOREVER);
+    if (!p->spare && __atomic_load_n(&p->freed, __ATOMIC_RELAXED))
+        p->spare = __atomic_exchange_n(&p->freed, NULL, __ATOMIC_ACQUIRE);
+    pc__p_pp_task *t = p->spare;
+    if (t) __atomic_sub_fetch(&p->nfreed, 1, __ATOMIC_RELAXED);   // counts freed and spare
+    if (t) p->spare = t->next;
+    pc_lock_release(&p->slab_lock);
+    if (!t) return (pc__p_pp_task *)pc__calloc(1, sizeof *t);
+    pc__p_buf msg = t->msg;
+    memset(t, 0, sizeof *t);
+    t->msg.p = msg.p;
+    t->msg.cap = msg.cap;
+    return t;
+}
+
+// The records kept, at the pool's end (every task finished).
+static void pc__p_pp_slab_free(pc__p_pp *p) {
+    pc__p_pp_task *lists[2] = {p->spare, __atomic_exchange_n(&p->freed, NULL, __ATOMIC_ACQUIRE)};
+    for (int i = 0; i < 2; i++) {
+        for (pc__p_pp_task *t = lists[i], *next; t; t = next) {
+            next = t->next;
+            pc__free(t->msg.p);
+            pc__free(t);
+        }
+    }
+    p->spare = NULL;
 }
 
 // Finish t (its future, then the task) and count it done (lock not held).
-static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result);
+static void pc__p_pp_finish(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
+                            void *result);
 static void pc__p_pp_done(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
                           void *result) {
-    pc__p_pp_finish(t, code, msg, result);
+    pc__p_pp_finish(p, t, code, msg, result);
     pc_lock_acquire(&p->lock, PC_FOREVER);
     if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
     pc_lock_release(&p->lock);
@@ -12476,6 +12541,9 @@ static int pc__p_pp_encode(pc__p_pp *p, pc__p_pp_task *t) {
     pc__p_buf *b = &t->msg;
     pc__f_chunk_view v;
     int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
+    // Room for a small task at once: one allocation, not a string of them.
+    size_t guess = (p->raw_fn ? 64 : 256) + t->arg_size;
+    if (!chunk && pc__grow(&b->p, &b->cap, guess, 1, 0)) b->bad = 1;
     pc__p_buf_u8(b, chunk ? PC__PP_CHUNK : PC__PP_TASK);
     pc__p_buf_u64(b, t->id);
     int rc = pc__p_pp_put_fn(b, pc__p_pp_task_addr(chunk ? v.fn : t->fn), p->raw_fn);
@@ -12526,7 +12594,7 @@ static pc__p_pp_task *pc__p_pp_take(pc__p_pp *p) {
             return t;
         }
         pc_future_release(t->f);        // cancelled while queued
-        pc__p_pp_task_free(t);
+        pc__p_pp_task_free(p, t);
         if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
     }
     return NULL;
@@ -12773,7 +12841,8 @@ static void pc__p_pp_how(pc_process *proc, char *out, size_t cap) {
         snprintf(out, cap, "worker process %ld exited with code %d", pid, code);
 }
 // Finish t (its future, then the task); the caller counts it done.
-static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result) {
+static void pc__p_pp_finish(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
+                            void *result) {
     if (pc_future_cancelled(t->f)) {
     } else if (code) {
         pc_future_set_exception(t->f, code, "%s", msg);
@@ -12781,7 +12850,7 @@ static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *r
         pc_future_set_result(t->f, result);
     }
     pc_future_release(t->f);
-    pc__p_pp_task_free(t);
+    pc__p_pp_task_free(p, t);
 }
 
 // Count n tasks done (lock held).
@@ -12836,8 +12905,9 @@ static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned ch
     int code = (int)pc__p_buf_get_u32(&b);
     uint64_t ns = pc__p_buf_get_u64(&b);
     const void *text = pc__p_buf_get_blob(&b, &mlen);
-    snprintf(msg, sizeof msg, "%.*s", (int)(mlen < 255 ? mlen : 255),
-             text ? (const char *)text : "");
+    if (mlen > sizeof msg - 1) mlen = sizeof msg - 1;
+    if (text && mlen) memcpy(msg, text, mlen);
+    msg[text ? mlen : 0] = '\0';
     uint64_t count = pc__p_buf_get_u64(&b);
     void *result = NULL;
     pc__f_chunk_view v;
@@ -12865,7 +12935,7 @@ static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned ch
         code = PC_RUNTIME;
         snprintf(msg, sizeof msg, "a worker's reply was cut short");
     }
-    pc__p_pp_finish(t, code, msg, result);
+    pc__p_pp_finish(p, t, code, msg, result);
     return ns;
 }
 
@@ -12959,6 +13029,7 @@ static void pc__p_pp_settle_batch(pc__p_pp *p, pc__p_pp_worker *w, int n) {
     pc_lock_acquire(&p->lock, PC_FOREVER);
     pc__p_pp_learn(p, ns, settled);
     pc__p_pp_count_done(p, settled);
+    if (settled) pc__p_pp_fill(p);     // the room they left, under the same lock
     pc_lock_release(&p->lock);
 }
 
@@ -13233,7 +13304,7 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
                                    "(its task gets pointers into this process)");
     int rc = pc__p_pp_check_fn(p, chunk ? v.fn : fn);
     if (rc) return rc;
-    pc__p_pp_task *t = (pc__p_pp_task *)pc__calloc(1, sizeof *t);
+    pc__p_pp_task *t = pc__p_pp_task_new(p);
     if (!t) return PC_NOMEM;
     size_t nres = chunk ? v.count : 1;
     if (p->result_size && nres > (size_t)-1 / p->result_size) nres = (size_t)-1 / p->result_size;
@@ -13246,8 +13317,7 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
     }
     if (!t->f || (arg_size && !t->arg)) {
         pc_future_release(t->f);
-        if (t->arg_size) pc__free(t->arg);
-        pc__free(t);
+        pc__p_pp_task_free(p, t);
         return PC_NOMEM;
     }
     t->fn = fn;
@@ -13255,7 +13325,7 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
     rc = pc__p_pp_encode(p, t);         // with id 0: the id goes in under the lock
     if (rc) {
         pc_future_release(t->f);
-        pc__p_pp_task_free(t);
+        pc__p_pp_task_free(p, t);
         return rc;
     }
     pc_lock_acquire(&p->lock, PC_FOREVER);
@@ -13263,7 +13333,7 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
     if (rc) {
         pc_lock_release(&p->lock);
         pc_future_release(t->f);
-        pc__p_pp_task_free(t);
+        pc__p_pp_task_free(p, t);
         return rc;
     }
     t->id = ++p->next_id;
@@ -13323,6 +13393,7 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc_thread_free(p->feeder);
     pc_thread_free(p->watcher);
     for (int i = 0; i < PC__PP_BATCH; i++) pc__free(p->recs[i].p);
+    pc__p_pp_slab_free(p);
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);

@@ -8,7 +8,8 @@
    or zombie is left, and that a freed pool's workers are gone; the shared
    rings (a stress of wake-ups, large messages over the pipe between ring
    records), an idle pool's CPU, workers orphaned by a killed pool, the
-   "worker replaced" log line. This program is also the
+   "worker replaced" log line, task records reused by two submitting
+   threads. This program is also the
    image the spawned and forkserver workers run. */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
@@ -326,6 +327,67 @@ static void body_ring_stress(pc_start_method m, int rounds) {
 }
 TEST(ring_stress_fork) { body_ring_stress(PC_START_FORK, 2000); }
 TEST(ring_stress_forkserver) { body_ring_stress(PC_START_FORKSERVER, 1000); }
+
+// Task records and their message buffers are reused: two threads submit
+// at once, by value and by copy, arguments of changing sizes (some over the
+// size of a kept buffer), two functions in turn, in bursts that leave
+// records behind for the next; every result must be its own task's.
+static void *t_id(void *arg) { return arg; }
+
+typedef struct reuse_ctx { pc_executor *ex; int seed, bad; } reuse_ctx;
+
+static int reuse_side(void *arg) {
+    reuse_ctx *c = (reuse_ctx *)arg;
+    enum { BURST = 48 };
+    static const size_t sizes[] = {16, 9000, 24, 5000, 300, 4100, 8};
+    unsigned char *bufs = (unsigned char *)malloc((size_t)BURST * 9000);
+    pc_future *fs[BURST];
+    uint64_t want[BURST];
+    if (!bufs) return 1;
+    for (int r = 0; r < 60 && !c->bad; r++) {
+        for (int i = 0; i < BURST; i++) {
+            unsigned char *b = bufs + (size_t)i * 9000;
+            size_t n = sizes[(size_t)(r + i + c->seed) % 7];
+            int by_value = (r + i) % 3 == 0;
+            memcpy(b, &n, sizeof n);
+            for (size_t k = sizeof n; k < n; k++) b[k] = (unsigned char)(k * 13 + r + i + c->seed);
+            want[i] = by_value ? (uint64_t)(r * 1000 + i + 1) : ring_sum(b);
+            int rc = by_value ? pc_executor_submit(c->ex, t_id, (void *)(uintptr_t)want[i], &fs[i])
+                              : pc_executor_submit_copy(c->ex, t_sum, b, n, &fs[i]);
+            if (rc) fs[i] = NULL, c->bad = 1;
+        }
+        for (int i = 0; i < BURST; i++) {
+            void *res = NULL;
+            if (!fs[i]) continue;
+            if (pc_future_result(fs[i], 20, &res) || (uint64_t)(uintptr_t)res != want[i])
+                c->bad = 1;
+            pc_future_release(fs[i]);
+        }
+    }
+    free(bufs);
+    return 0;
+}
+
+static void body_records_reused(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_executor *ex = pool(m, 2, 0);
+    reuse_ctx a = {ex, 0, 0}, b = {ex, 3, 0};
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = reuse_side;
+    d.arg = &b;
+    pc_thread *t = pc_thread_new(&d);
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    reuse_side(&a);
+    CHECK_OK(pc_thread_join(t, PC_FOREVER));
+    pc_thread_free(t);
+    CHECK_MSG(!a.bad && !b.bad, "a result that is not its task's (or a failed call)");
+    pc_executor_free(ex);
+    leak_end(k);
+}
+TEST(records_reused_fork) { body_records_reused(PC_START_FORK); }
+TEST(records_reused_forkserver) { body_records_reused(PC_START_FORKSERVER); }
 
 // A pool whose owner is killed: its workers see their parent gone and end
 // (they wait on their ring, waking each second to look at the parent).
