@@ -2146,6 +2146,9 @@ typedef struct pc_mpi_comm_executor_desc {
     const pc_context *mp_context;   // their start method (fork or forkserver); NULL: fork
     int prefetch;                   // tasks sent ahead to a serving rank besides the ones
                                     //   its processes run; 0: 2
+    int no_isolation;               // 1: a serving rank runs tasks on local_workers threads
+                                    //   of its own, no local pool: cheaper per task, but a
+                                    //   crashing task ends the job (as mpi4py's); 0: a pool
 } pc_mpi_comm_executor_desc;
 
 /* Collective over desc->comm: on rank root, return an executor whose tasks
@@ -2161,7 +2164,8 @@ typedef struct pc_mpi_comm_executor_desc {
    offset), arguments and map items by copy, results as with
    pc_process_pool_new (see F). A serving rank runs each task in its
    node-local process pool, so a task that crashes fails only its future
-   (PC_BROKEN). MPI is initialized if it is not (MPI_THREAD_MULTIPLE asked
+   (PC_BROKEN); with desc->no_isolation it runs them on threads of its own
+   instead (no pool to cross, but a crash ends the job). MPI is initialized if it is not (MPI_THREAD_MULTIPLE asked
    for; root needs at least MPI_THREAD_SERIALIZED); MPI_Finalize is yours.
    A task message over INT_MAX bytes is refused at submit (PC_VALUE).
    Returns NULL on failure: PC_VALUE (bad root, a single rank, a thread
@@ -2178,6 +2182,8 @@ typedef struct pc_mpi_pool_executor_desc {
     int local_workers;              // processes of each worker's node-local pool; 0: 1
     const pc_context *mp_context;   // their start method (fork or forkserver); NULL: fork
     int prefetch;                   // tasks sent ahead to a worker; 0: 2
+    int no_isolation;               // 1: a worker runs tasks on threads, no local pool
+                                    //   (as pc_mpi_comm_executor_desc's)
     const char *program;            // the program the workers run; NULL: this one
                                     //   (/proc/self/exe), which must call this first
     char *const *argv;              // its arguments (NULL-terminated, without the name);
@@ -14530,15 +14536,22 @@ typedef struct pc__p_mpi_job {
     void *items;                //   its items, the job's copy
     int code;                   // a failure before the futures (or at item count)
     char msg[256];
+    // Without isolation the whole job runs as one task on a thread of the
+    // rank, its results encoded as each item returns (instead of fs, it).
+    pc_task_fn fn;
+    size_t item_size, nitems, ran;  // bytes per item (0: a pointer value); items; answered
+    pc__p_buf res;              // their results, in F.task's RESULT format
+    int inline_run;             // ran this way: res, ran and code are the answer
 } pc__p_mpi_job;
 
 typedef struct pc__p_mpi_server {
     pc_lock lock;               // guards done
     pc_condition cond;          // on lock: a job is done
     pc__p_mpi_job *done;
-    pc_executor *pool;
+    pc_executor *pool;          // a process pool, or threads (no_isolation)
     size_t result_size;
     int rank, open;             // this rank; jobs not answered
+    int no_isolation;
 } pc__p_mpi_server;
 
 typedef struct pc__p_mpi_sending {
@@ -14611,6 +14624,62 @@ static void pc__p_mpi_job_chunk(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_f
     pc__p_mpi_job_ready(j);
 }
 
+// Without isolation: every item of job j on this pool thread, each result
+// encoded as it returns (a task's result may sit in memory its next call
+// reuses, as the process pool's worker copies it at once too).
+static void *pc__p_mpi_job_run(void *arg) {
+    pc__p_mpi_job *j = (pc__p_mpi_job *)arg;
+    size_t step = j->item_size ? j->item_size : sizeof(void *);
+    for (size_t i = 0; i < j->nitems; i++) {
+        void *item = (char *)j->items + i * step;
+        pc__exception_take(NULL, 0);
+        void *r = j->fn(j->item_size ? item : *(void **)item);
+        int code = pc__exception_take(j->msg, sizeof j->msg);
+        if (code) {
+            j->code = code;
+            break;
+        }
+        pc__p_pp_put_result(&j->res, r, j->srv->result_size);
+        j->ran++;
+    }
+    pc__p_mpi_job_ready(j);
+    return NULL;
+}
+
+// Without isolation: copy the job's items and run it as one thread task.
+static void pc__p_mpi_job_inline(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_fn fn,
+                                 const void *data, size_t item_size, size_t count) {
+    size_t step = item_size ? item_size : sizeof(void *);
+    j->inline_run = 1;
+    j->left = 1;
+    j->fn = fn;
+    j->item_size = item_size;
+    j->items = pc__malloc(count ? count * step : 1);
+    pc_future *f = NULL;
+    if (!j->items) {
+        j->code = PC_NOMEM;
+        snprintf(j->msg, sizeof j->msg, "out of memory for a task of %zu items", count);
+    } else if (item_size) {
+        memcpy(j->items, data, count * item_size);
+    } else {                // pointers crossed as integers
+        for (size_t i = 0; i < count; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)data + i * sizeof v, sizeof v);
+            ((void **)j->items)[i] = (void *)(uintptr_t)v;
+        }
+    }
+    j->nitems = j->code ? 0 : count;
+    if (!j->code && pc_executor_submit(s->pool, pc__p_mpi_job_run, j, &f) == PC_OK) {
+        pc_future_release(f);       // the job says when it is done
+        return;
+    }
+    if (!j->code) {
+        j->code = pc_last_error_code();
+        snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
+    }
+    pc__p_mpi_job_ready(j);
+}
+
 // Decode a TASK or CHUNK and submit its items to the pool.
 static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf *b,
                                 unsigned kind) {
@@ -14636,6 +14705,10 @@ static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     size_t step = item_size ? item_size : sizeof(uint64_t);
     if (!j->code && (b->bad || (kind == PC__PP_CHUNK && len / step < count)))
         j->code = pc__error(PC_VALUE, "bad task message");
+    if (!j->code && s->no_isolation) {
+        pc__p_mpi_job_inline(s, j, pc__p_pp_task_fn(addr), data, item_size, count);
+        return;
+    }
     if (!j->code && kind == PC__PP_CHUNK) {
         pc__p_mpi_job_chunk(s, j, pc__p_pp_task_fn(addr), data, item_size, count);
         return;
@@ -14671,6 +14744,11 @@ static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     size_t n = 0;
     void *r;
     int rc;
+    if (j->inline_run) {        // the results are encoded already
+        res = j->res;
+        memset(&j->res, 0, sizeof j->res);
+        n = j->ran;
+    }
     // A chunk's future is done: its results are there, up to a failure.
     while (j->it && !code && (rc = pc_map_iter_next(j->it, &r)) != PC_EOF) {
         if (rc) {
@@ -14718,6 +14796,7 @@ static void pc__p_mpi_job_free(pc__p_mpi_job *j) {
     pc_map_iter_free(j->it);
     pc__free(j->items);
     pc__free(j->fs);
+    pc__free(j->res.p);
     pc__free(j);
 }
 
@@ -14811,15 +14890,20 @@ static int pc__p_mpi_serve(MPI_Comm comm, int rank, const pc_mpi_comm_executor_d
     pc_condition_init_lock(&s.cond, &s.lock);
     s.rank = rank;
     s.result_size = d->result_size;
+    s.no_isolation = d->no_isolation != 0;
     pc_process_pool_desc pd;
     memset(&pd, 0, sizeof pd);
     pd.max_workers = d->local_workers;
     pd.mp_context = d->mp_context;
     pd.result_size = d->result_size;
-    s.pool = pc_process_pool_new(&pd);
+    pc_thread_pool_desc td;
+    memset(&td, 0, sizeof td);
+    td.max_workers = d->local_workers;
+    s.pool = s.no_isolation ? pc_thread_pool_new(&td) : pc_process_pool_new(&pd);
     // Without a pool the loop still runs, answering each task with the error.
     if (!s.pool) fprintf(stderr, "rank %d: %s\n", rank, pc_last_error());
-    if (!s.pool) s.pool = pc_thread_pool_new(NULL);
+    if (!s.pool && !s.no_isolation) s.pool = pc_thread_pool_new(NULL);
+    if (!s.pool) s.no_isolation = 1;    // each task is answered with the error
     pc__p_mpi_serve_loop(&s, comm, d->root);
     pc_executor_free(s.pool);
     return pc__error(PC_OK, "rank %d served until rank %d shut its executor down", rank,
@@ -14951,6 +15035,7 @@ static void pc__p_mpi_worker(MPI_Comm parent, const pc_mpi_pool_executor_desc *i
     d.result_size = in ? in->result_size : 0;
     d.local_workers = in && in->local_workers > 0 ? in->local_workers : 1;
     d.mp_context = in && in->mp_context ? in->mp_context : pc_get_context(PC_START_FORK);
+    d.no_isolation = in ? in->no_isolation : 0;
     d.root = 0;
     int rank = 0;
     MPI_Comm_rank(parent, &rank);
