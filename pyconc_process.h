@@ -14111,6 +14111,24 @@ PYCONC_API void pc_pool_free(pc_pool *pool) {
 }
 #endif // PYCONC_FUTURES_IMPLEMENTATION
 
+// >>G.posix-slack: how late a thread's timed sleep may end (its timer slack)
+#if defined(PYCONC_FUTURES_IMPLEMENTATION) && defined(PYCONC_MPI)
+// Set the calling thread's timer slack to ns; returns the old one (0: the
+// default, or unknown). Linux lets a 20 us sleep end up to 50 us late.
+static long pc__p_os_timer_slack(long ns) {
+#if defined(__linux__)
+    int old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    prctl(PR_SET_TIMERSLACK, (unsigned long)ns, 0, 0, 0);
+    return old > 0 ? old : 0;
+#else
+    (void)ns;
+    return 0;
+#endif
+}
+
+static void pc__p_os_yield(void) { sched_yield(); }
+#endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI
+
 // >>G.mpi: the MPI executor: root's progress thread, the serving ranks' loop
 #if defined(PYCONC_FUTURES_IMPLEMENTATION) && defined(PYCONC_MPI)
 // One tag; a message's first byte says what it is (F.task's kinds: STOP,
@@ -14119,21 +14137,28 @@ PYCONC_API void pc_pool_free(pc_pool *pool) {
 enum { PC__MPI_TAG = 7071 };
 // Open MPI's blocking calls spin: a rank with nothing to do polls, sleeping
 // up to this long between looks, and a client with nothing in flight sleeps.
-// For PC__MPI_HOT after the last message the naps stay short (a reply to a
-// short task comes within it); after that they double up to 1 ms, and past
-// that to a 20th of the quiet time so far (up to PC__MPI_NAP_MAX): a long
-// task's reply is seen at most 5% late, and a wait of 1 s costs ~150 looks.
+// For PC__MPI_SPIN after the last message a poller only yields the CPU
+// between looks (a short task's reply comes within it, and a timed sleep
+// costs more than the wait: a wake-up by the timer and the scheduler's
+// delay); until PC__MPI_HOT it naps PC__MPI_NAP_MIN; after that the naps
+// double up to 1 ms, and past that to a 20th of the quiet time so far (up
+// to PC__MPI_NAP_MAX): a long task's reply is seen at most 5% late, and a
+// wait of 1 s costs ~150 looks.
 #define PC__MPI_NAP_MAX 1e-2
 #define PC__MPI_NAP_MIN 2e-5
+#define PC__MPI_SPIN 2e-4
 #define PC__MPI_HOT 1e-3
 
-// The next nap: short while traffic is recent, else twice the last one.
+// The next nap (0: only yield): none while traffic is very recent, short
+// while it is recent, else twice the last one.
 static double pc__p_mpi_nap(double nap, double last_busy) {
     double quiet = pc_monotonic() - last_busy;
+    if (quiet < PC__MPI_SPIN) return 0;
     if (quiet < PC__MPI_HOT) return PC__MPI_NAP_MIN;
     double most = quiet / 20 > 1e-3 ? quiet / 20 : 1e-3;
     if (most > PC__MPI_NAP_MAX) most = PC__MPI_NAP_MAX;
-    return nap * 2 < most ? nap * 2 : most;
+    double next = nap * 2 > PC__MPI_NAP_MIN ? nap * 2 : PC__MPI_NAP_MIN;
+    return next < most ? next : most;
 }
 
 static int pc__p_mpi_fail(const char *call, int err) {
@@ -14423,7 +14448,8 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
 // with tasks out it polls MPI, napping between looks (see pc__p_mpi_nap).
 static int pc__p_mpi_progress(void *arg) {
     pc__p_mpi *m = (pc__p_mpi *)arg;
-    double nap = PC__MPI_NAP_MIN, last_busy = pc_monotonic();
+    double nap = 0, last_busy = pc_monotonic();
+    pc__p_os_timer_slack(1000);     // a nap of 20 us, not 70
     pc_lock_acquire(&m->lock, PC_FOREVER);
     for (;;) {
         int busy = pc__p_mpi_send_some(m);
@@ -14439,12 +14465,18 @@ static int pc__p_mpi_progress(void *arg) {
         }
         pc_lock_acquire(&m->lock, PC_FOREVER);
         if (busy) {
-            nap = PC__MPI_NAP_MIN;
+            nap = 0;
             last_busy = pc_monotonic();
             continue;
         }
         if (m->sent) {
-            pc_condition_wait(&m->cond, nap);
+            if (nap > 0) {
+                pc_condition_wait(&m->cond, nap);
+            } else {
+                pc_lock_release(&m->lock);
+                pc__p_os_yield();
+                pc_lock_acquire(&m->lock, PC_FOREVER);
+            }
             nap = pc__p_mpi_nap(nap, last_busy);
         } else if (!m->head && !(m->shutdown && m->outstanding == 0)) {
             // A submit while the lock was let go above queued its task and
@@ -14669,6 +14701,10 @@ static void pc__p_mpi_job_inline(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_
         }
     }
     j->nitems = j->code ? 0 : count;
+    if (!j->code && !s->pool) {     // one worker: this thread, between its looks at MPI
+        pc__p_mpi_job_run(j);
+        return;
+    }
     if (!j->code && pc_executor_submit(s->pool, pc__p_mpi_job_run, j, &f) == PC_OK) {
         pc_future_release(f);       // the job says when it is done
         return;
@@ -14861,7 +14897,8 @@ static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
 static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
     pc__p_mpi_sending *sending = NULL;
     int stopping = 0;
-    double nap = PC__MPI_NAP_MIN, last_busy = pc_monotonic();
+    double nap = 0, last_busy = pc_monotonic();
+    long slack = pc__p_os_timer_slack(1000);    // the caller's thread: given back below
     for (;;) {
         int busy = pc__p_mpi_answer(s, comm, root, &sending);
         pc__p_buf b;
@@ -14873,15 +14910,17 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
         }
         if (stopping && s->open == 0 && !sending) break;
         if (busy) {
-            nap = PC__MPI_NAP_MIN;
+            nap = 0;
             last_busy = pc_monotonic();
             continue;
         }
+        if (nap == 0) pc__p_os_yield();
         pc_lock_acquire(&s->lock, PC_FOREVER);
-        if (!s->done) pc_condition_wait(&s->cond, nap);
+        if (!s->done && nap > 0) pc_condition_wait(&s->cond, nap);
         pc_lock_release(&s->lock);
         nap = pc__p_mpi_nap(nap, last_busy);
     }
+    pc__p_os_timer_slack(slack);
 }
 
 static int pc__p_mpi_serve(MPI_Comm comm, int rank, const pc_mpi_comm_executor_desc *d) {
@@ -14899,11 +14938,13 @@ static int pc__p_mpi_serve(MPI_Comm comm, int rank, const pc_mpi_comm_executor_d
     pc_thread_pool_desc td;
     memset(&td, 0, sizeof td);
     td.max_workers = d->local_workers;
-    s.pool = s.no_isolation ? pc_thread_pool_new(&td) : pc_process_pool_new(&pd);
-    // Without a pool the loop still runs, answering each task with the error.
-    if (!s.pool) fprintf(stderr, "rank %d: %s\n", rank, pc_last_error());
-    if (!s.pool && !s.no_isolation) s.pool = pc_thread_pool_new(NULL);
-    if (!s.pool) s.no_isolation = 1;    // each task is answered with the error
+    // Without isolation one worker is this thread itself (no hand-over to
+    // another thread and back: mpi4py's way), more are a thread pool.
+    if (s.no_isolation && d->local_workers > 1) s.pool = pc_thread_pool_new(&td);
+    if (!s.no_isolation) s.pool = pc_process_pool_new(&pd);
+    // Without a pool the loop still runs, its tasks on this thread.
+    if (!s.pool && !s.no_isolation) fprintf(stderr, "rank %d: %s\n", rank, pc_last_error());
+    if (!s.pool) s.no_isolation = 1;
     pc__p_mpi_serve_loop(&s, comm, d->root);
     pc_executor_free(s.pool);
     return pc__error(PC_OK, "rank %d served until rank %d shut its executor down", rank,
