@@ -623,10 +623,14 @@
    follow F's convention (functions as object + offset, every rank runs
    the same program; arguments, map items and results by copy); a serving
    rank runs them in a node-local process pool, so a crash fails only its
-   future. Root's progress thread sends within a credit per rank and polls
-   for replies with naps (Open MPI's blocking calls spin): 20 us within
-   1 ms of the last message, then growing to 1 ms and to a 20th of the
-   quiet time (at most 10 ms); with nothing in flight it sleeps.
+   future (desc.no_isolation: on the rank's own threads instead, cheaper,
+   but a crash ends the job). Root's progress thread sends within a credit
+   per rank and polls for replies (Open MPI's blocking calls spin): within
+   200 us of the last message it only yields between looks while fewer
+   tasks than ranks are out (a round trip's wait), else it naps: 20 us
+   within 1 ms, then growing to 1 ms and to a 20th of the quiet time (at
+   most 10 ms); with nothing in flight it sleeps. A serving rank polls
+   the same way (yielding only with no task of its own running).
    pc_mpi_pool_executor_new is mpi4py's MPIPoolExecutor: it spawns its
    workers (MPI_Comm_spawn of this program, which finds its parent in the
    call, serves, and exits) and serves them the same way. docs/mpi.md has the rest.
@@ -14236,6 +14240,7 @@ typedef struct pc__p_mpi {
     uint64_t next_id;
     size_t outstanding;         // submitted and not finished
     int *load;                  // tasks in flight on each rank
+    int flying;                 // their sum
     int size, root, credit, shutdown, joined;
     size_t result_size;
     MPI_Comm comm;              // our duplicate, or the spawned workers' intercommunicator
@@ -14380,6 +14385,7 @@ static int pc__p_mpi_send_some(pc__p_mpi *m) {
         t->next = m->sent;
         m->sent = t;
         m->load[r]++;
+        m->flying++;
         pc_lock_release(&m->lock);
         // Not a blocking send: a rank may be sending us a large reply at once.
         int err = MPI_Isend(t->msg.p, (int)t->msg.len, MPI_BYTE, r, PC__MPI_TAG, m->comm,
@@ -14398,6 +14404,7 @@ static pc__p_mpi_task *pc__p_mpi_unlink(pc__p_mpi *m, uint64_t id) {
         pc__p_mpi_task *t = *pp;
         *pp = t->next;
         m->load[t->rank]--;
+        m->flying--;
         return t;
     }
     return NULL;
@@ -14470,6 +14477,9 @@ static int pc__p_mpi_progress(void *arg) {
             continue;
         }
         if (m->sent) {
+            // Many in flight: replies come often, and a spinning thread
+            // would take the CPU from the work (naps, then).
+            if (nap == 0 && m->flying >= m->size) nap = PC__MPI_NAP_MIN;
             if (nap > 0) {
                 pc_condition_wait(&m->cond, nap);
             } else {
@@ -14914,6 +14924,9 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
             last_busy = pc_monotonic();
             continue;
         }
+        // Tasks running: their end wakes us, and spinning would take the
+        // CPU from them (naps, then); none: the next one is awaited.
+        if (nap == 0 && s->open) nap = PC__MPI_NAP_MIN;
         if (nap == 0) pc__p_os_yield();
         pc_lock_acquire(&s->lock, PC_FOREVER);
         if (!s->done && nap > 0) pc_condition_wait(&s->cond, nap);
