@@ -2150,9 +2150,10 @@ typedef struct pc_mpi_comm_executor_desc {
     const pc_context *mp_context;   // their start method (fork or forkserver); NULL: fork
     int prefetch;                   // tasks sent ahead to a serving rank besides the ones
                                     //   its processes run; 0: 2
-    int no_isolation;               // 1: a serving rank runs tasks on local_workers threads
-                                    //   of its own, no local pool: cheaper per task, but a
-                                    //   crashing task ends the job (as mpi4py's); 0: a pool
+    int no_isolation;               // 1: a serving rank runs tasks itself, no local pool
+                                    //   (local_workers 1: on its serving thread, more: on
+                                    //   that many threads): cheaper per task, but a crashing
+                                    //   task ends the job (as mpi4py's); 0: in the pool
 } pc_mpi_comm_executor_desc;
 
 /* Collective over desc->comm: on rank root, return an executor whose tasks

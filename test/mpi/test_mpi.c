@@ -23,12 +23,14 @@
 // >>helpers
 #ifdef PYCONC_MPI
 // The executor on rank 0; NULL on a serving rank, which has served by then.
-// no_isolation: the ranks run tasks on threads of their own.
+// no_isolation: the ranks run tasks themselves (1 worker: on the serving
+// thread; 2 here: on a pool of 3 threads each).
 static pc_executor *executor_opt(size_t result_size, int no_isolation) {
     pc_mpi_comm_executor_desc d;
     memset(&d, 0, sizeof d);
     d.result_size = result_size;
-    d.no_isolation = no_isolation;
+    d.no_isolation = no_isolation != 0;
+    d.local_workers = no_isolation == 2 ? 3 : 0;
     pc_executor *ex = pc_mpi_comm_executor_new(&d);
     if (!ex) CHECK_MSG(pc_last_error_code() == PC_OK, "%s", pc_last_error());
     return ex;
@@ -283,6 +285,14 @@ TEST(wait_and_as_completed) { check_wait_and_as_completed(0); }
 
 // The same on the serving ranks' threads: a raise still fails its future only.
 TEST(unisolated_wait_and_as_completed) { check_wait_and_as_completed(1); }
+
+// Without isolation on several threads of each rank: the map, copied
+// results, and a raise among slow tasks.
+TEST(unisolated_threads) {
+    check_map_in_order(2);
+    check_copy_results(2);
+    check_wait_and_as_completed(2);
+}
 
 // A task that segfaults fails its future only; the rank and the job go on.
 TEST(segfault_fails_one_future) {
