@@ -2169,9 +2169,10 @@ typedef struct pc_mpi_comm_executor_desc {
    offset), arguments and map items by copy, results as with
    pc_process_pool_new (see F). A serving rank runs each task in its
    node-local process pool, so a task that crashes fails only its future
-   (PC_BROKEN); with desc->no_isolation it runs them on threads of its own
-   instead (no pool to cross, but a crash ends the job). MPI is initialized if it is not (MPI_THREAD_MULTIPLE asked
-   for; root needs at least MPI_THREAD_SERIALIZED); MPI_Finalize is yours.
+   (PC_BROKEN); with desc->no_isolation it runs them itself instead (no
+   pool to cross, but a crash ends the job). MPI is initialized if it is
+   not (MPI_THREAD_MULTIPLE asked for; root needs at least
+   MPI_THREAD_SERIALIZED); MPI_Finalize is yours.
    A task message over INT_MAX bytes is refused at submit (PC_VALUE).
    Returns NULL on failure: PC_VALUE (bad root, a single rank, a thread
    level below SERIALIZED), PC_NOMEM, PC_OS, PC_RUNTIME (an MPI call failed).
