@@ -10,7 +10,7 @@
      with as many workers;
    - rank 0's CPU time over a 1 s wait for one task (getrusage);
    - the no-op and round-trip rows again with desc.no_isolation (tasks on
-     the serving ranks' threads, no local pool: mpi4py's way).
+     the serving ranks' threads, no local pool: mpi4py's way), and the map.
    Each figure is taken inside an `mpirun -np 3` of this program (or of
    bench/py/mpi_futures.py under python3 with mpi4py); the runs of pyconc
    and of its peers alternate round by round, medians kept. Without mpi4py
@@ -281,7 +281,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < rounds; r++) {
         ours(0, n_map, 0, &o_shm[r]);
         peer(0, 1, &p_shm[r]);
-        ours(0, 0, 1, &u_shm[r]);
+        ours(0, n_map, 1, &u_shm[r]);
         ours(1, 0, 0, &o_tcp[r]);
         peer(1, 0, &p_tcp[r]);
         ours(1, 0, 1, &u_tcp[r]);
@@ -319,6 +319,9 @@ int main(int argc, char **argv) {
              CHUNK);
     pcb_row(name, mpi_map, "pyconc process pool", pcb_median(pool_map, rounds));
     pcb_target(name, "pyconc process pool", mpi_map, pcb_median(pool_map, rounds), 1);
+    double u_map = median_of(u_shm, rounds, offsetof(figures, map));
+    snprintf(name, sizeof name, "map of %s, chunks of %d (no_isolation)", n1, CHUNK);
+    pcb_row(name, u_map, "pyconc process pool", pcb_median(pool_map, rounds));
     pcb_target_budget("rank 0's CPU s over a 1 s wait", idle, 0.02);
     pcb_end();
     return pcb_failures != 0;
