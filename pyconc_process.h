@@ -623,10 +623,14 @@
    follow F's convention (functions as object + offset, every rank runs
    the same program; arguments, map items and results by copy); a serving
    rank runs them in a node-local process pool, so a crash fails only its
-   future. Root's progress thread sends within a credit per rank and polls
-   for replies with naps (Open MPI's blocking calls spin): 20 us within
-   1 ms of the last message, then growing to 1 ms and to a 20th of the
-   quiet time (at most 10 ms); with nothing in flight it sleeps.
+   future (desc.no_isolation: on the rank's own threads instead, cheaper,
+   but a crash ends the job). Root's progress thread sends within a credit
+   per rank and polls for replies (Open MPI's blocking calls spin): within
+   200 us of the last message it only yields between looks while fewer
+   tasks than ranks are out (a round trip's wait), else it naps: 20 us
+   within 1 ms, then growing to 1 ms and to a 20th of the quiet time (at
+   most 10 ms); with nothing in flight it sleeps. A serving rank polls
+   the same way (yielding only with no task of its own running).
    pc_mpi_pool_executor_new is mpi4py's MPIPoolExecutor: it spawns its
    workers (MPI_Comm_spawn of this program, which finds its parent in the
    call, serves, and exits) and serves them the same way. docs/mpi.md has the rest.
@@ -2150,6 +2154,10 @@ typedef struct pc_mpi_comm_executor_desc {
     const pc_context *mp_context;   // their start method (fork or forkserver); NULL: fork
     int prefetch;                   // tasks sent ahead to a serving rank besides the ones
                                     //   its processes run; 0: 2
+    int no_isolation;               // 1: a serving rank runs tasks itself, no local pool
+                                    //   (local_workers 1: on its serving thread, more: on
+                                    //   that many threads): cheaper per task, but a crashing
+                                    //   task ends the job (as mpi4py's); 0: in the pool
 } pc_mpi_comm_executor_desc;
 
 /* Collective over desc->comm: on rank root, return an executor whose tasks
@@ -2165,8 +2173,10 @@ typedef struct pc_mpi_comm_executor_desc {
    offset), arguments and map items by copy, results as with
    pc_process_pool_new (see F). A serving rank runs each task in its
    node-local process pool, so a task that crashes fails only its future
-   (PC_BROKEN). MPI is initialized if it is not (MPI_THREAD_MULTIPLE asked
-   for; root needs at least MPI_THREAD_SERIALIZED); MPI_Finalize is yours.
+   (PC_BROKEN); with desc->no_isolation it runs them itself instead (no
+   pool to cross, but a crash ends the job). MPI is initialized if it is
+   not (MPI_THREAD_MULTIPLE asked for; root needs at least
+   MPI_THREAD_SERIALIZED); MPI_Finalize is yours.
    A task message over INT_MAX bytes is refused at submit (PC_VALUE).
    Returns NULL on failure: PC_VALUE (bad root, a single rank, a thread
    level below SERIALIZED), PC_NOMEM, PC_OS, PC_RUNTIME (an MPI call failed).
@@ -2182,6 +2192,8 @@ typedef struct pc_mpi_pool_executor_desc {
     int local_workers;              // processes of each worker's node-local pool; 0: 1
     const pc_context *mp_context;   // their start method (fork or forkserver); NULL: fork
     int prefetch;                   // tasks sent ahead to a worker; 0: 2
+    int no_isolation;               // 1: a worker runs tasks on threads, no local pool
+                                    //   (as pc_mpi_comm_executor_desc's)
     const char *program;            // the program the workers run; NULL: this one
                                     //   (/proc/self/exe), which must call this first
     char *const *argv;              // its arguments (NULL-terminated, without the name);
@@ -14203,6 +14215,24 @@ PYCONC_API void pc_pool_free(pc_pool *pool) {
 }
 #endif // PYCONC_FUTURES_IMPLEMENTATION
 
+// >>G.posix-slack: how late a thread's timed sleep may end (its timer slack)
+#if defined(PYCONC_FUTURES_IMPLEMENTATION) && defined(PYCONC_MPI)
+// Set the calling thread's timer slack to ns; returns the old one (0: the
+// default, or unknown). Linux lets a 20 us sleep end up to 50 us late.
+static long pc__p_os_timer_slack(long ns) {
+#if defined(__linux__)
+    int old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    prctl(PR_SET_TIMERSLACK, (unsigned long)ns, 0, 0, 0);
+    return old > 0 ? old : 0;
+#else
+    (void)ns;
+    return 0;
+#endif
+}
+
+static void pc__p_os_yield(void) { sched_yield(); }
+#endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI
+
 // >>G.mpi: the MPI executor: root's progress thread, the serving ranks' loop
 #if defined(PYCONC_FUTURES_IMPLEMENTATION) && defined(PYCONC_MPI)
 // One tag; a message's first byte says what it is (F.task's kinds: STOP,
@@ -14211,21 +14241,28 @@ PYCONC_API void pc_pool_free(pc_pool *pool) {
 enum { PC__MPI_TAG = 7071 };
 // Open MPI's blocking calls spin: a rank with nothing to do polls, sleeping
 // up to this long between looks, and a client with nothing in flight sleeps.
-// For PC__MPI_HOT after the last message the naps stay short (a reply to a
-// short task comes within it); after that they double up to 1 ms, and past
-// that to a 20th of the quiet time so far (up to PC__MPI_NAP_MAX): a long
-// task's reply is seen at most 5% late, and a wait of 1 s costs ~150 looks.
+// For PC__MPI_SPIN after the last message a poller only yields the CPU
+// between looks (a short task's reply comes within it, and a timed sleep
+// costs more than the wait: a wake-up by the timer and the scheduler's
+// delay); until PC__MPI_HOT it naps PC__MPI_NAP_MIN; after that the naps
+// double up to 1 ms, and past that to a 20th of the quiet time so far (up
+// to PC__MPI_NAP_MAX): a long task's reply is seen at most 5% late, and a
+// wait of 1 s costs ~150 looks.
 #define PC__MPI_NAP_MAX 1e-2
 #define PC__MPI_NAP_MIN 2e-5
+#define PC__MPI_SPIN 2e-4
 #define PC__MPI_HOT 1e-3
 
-// The next nap: short while traffic is recent, else twice the last one.
+// The next nap (0: only yield): none while traffic is very recent, short
+// while it is recent, else twice the last one.
 static double pc__p_mpi_nap(double nap, double last_busy) {
     double quiet = pc_monotonic() - last_busy;
+    if (quiet < PC__MPI_SPIN) return 0;
     if (quiet < PC__MPI_HOT) return PC__MPI_NAP_MIN;
     double most = quiet / 20 > 1e-3 ? quiet / 20 : 1e-3;
     if (most > PC__MPI_NAP_MAX) most = PC__MPI_NAP_MAX;
-    return nap * 2 < most ? nap * 2 : most;
+    double next = nap * 2 > PC__MPI_NAP_MIN ? nap * 2 : PC__MPI_NAP_MIN;
+    return next < most ? next : most;
 }
 
 static int pc__p_mpi_fail(const char *call, int err) {
@@ -14303,6 +14340,7 @@ typedef struct pc__p_mpi {
     uint64_t next_id;
     size_t outstanding;         // submitted and not finished
     int *load;                  // tasks in flight on each rank
+    int flying;                 // their sum
     int size, root, credit, shutdown, joined;
     size_t result_size;
     MPI_Comm comm;              // our duplicate, or the spawned workers' intercommunicator
@@ -14447,6 +14485,7 @@ static int pc__p_mpi_send_some(pc__p_mpi *m) {
         t->next = m->sent;
         m->sent = t;
         m->load[r]++;
+        m->flying++;
         pc_lock_release(&m->lock);
         // Not a blocking send: a rank may be sending us a large reply at once.
         int err = MPI_Isend(t->msg.p, (int)t->msg.len, MPI_BYTE, r, PC__MPI_TAG, m->comm,
@@ -14465,6 +14504,7 @@ static pc__p_mpi_task *pc__p_mpi_unlink(pc__p_mpi *m, uint64_t id) {
         pc__p_mpi_task *t = *pp;
         *pp = t->next;
         m->load[t->rank]--;
+        m->flying--;
         return t;
     }
     return NULL;
@@ -14515,7 +14555,8 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
 // with tasks out it polls MPI, napping between looks (see pc__p_mpi_nap).
 static int pc__p_mpi_progress(void *arg) {
     pc__p_mpi *m = (pc__p_mpi *)arg;
-    double nap = PC__MPI_NAP_MIN, last_busy = pc_monotonic();
+    double nap = 0, last_busy = pc_monotonic();
+    pc__p_os_timer_slack(1000);     // a nap of 20 us, not 70
     pc_lock_acquire(&m->lock, PC_FOREVER);
     for (;;) {
         int busy = pc__p_mpi_send_some(m);
@@ -14531,12 +14572,21 @@ static int pc__p_mpi_progress(void *arg) {
         }
         pc_lock_acquire(&m->lock, PC_FOREVER);
         if (busy) {
-            nap = PC__MPI_NAP_MIN;
+            nap = 0;
             last_busy = pc_monotonic();
             continue;
         }
         if (m->sent) {
-            pc_condition_wait(&m->cond, nap);
+            // Many in flight: replies come often, and a spinning thread
+            // would take the CPU from the work (naps, then).
+            if (nap == 0 && m->flying >= m->size) nap = PC__MPI_NAP_MIN;
+            if (nap > 0) {
+                pc_condition_wait(&m->cond, nap);
+            } else {
+                pc_lock_release(&m->lock);
+                pc__p_os_yield();
+                pc_lock_acquire(&m->lock, PC_FOREVER);
+            }
             nap = pc__p_mpi_nap(nap, last_busy);
         } else if (!m->head && !(m->shutdown && m->outstanding == 0)) {
             // A submit while the lock was let go above queued its task and
@@ -14628,15 +14678,22 @@ typedef struct pc__p_mpi_job {
     void *items;                //   its items, the job's copy
     int code;                   // a failure before the futures (or at item count)
     char msg[256];
+    // Without isolation the whole job runs as one task on a thread of the
+    // rank, its results encoded as each item returns (instead of fs, it).
+    pc_task_fn fn;
+    size_t item_size, nitems, ran;  // bytes per item (0: a pointer value); items; answered
+    pc__p_buf res;              // their results, in F.task's RESULT format
+    int inline_run;             // ran this way: res, ran and code are the answer
 } pc__p_mpi_job;
 
 typedef struct pc__p_mpi_server {
     pc_lock lock;               // guards done
     pc_condition cond;          // on lock: a job is done
     pc__p_mpi_job *done;
-    pc_executor *pool;
+    pc_executor *pool;          // a process pool, or threads (no_isolation)
     size_t result_size;
     int rank, open;             // this rank; jobs not answered
+    int no_isolation;
 } pc__p_mpi_server;
 
 typedef struct pc__p_mpi_sending {
@@ -14709,6 +14766,66 @@ static void pc__p_mpi_job_chunk(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_f
     pc__p_mpi_job_ready(j);
 }
 
+// Without isolation: every item of job j on this pool thread, each result
+// encoded as it returns (a task's result may sit in memory its next call
+// reuses, as the process pool's worker copies it at once too).
+static void *pc__p_mpi_job_run(void *arg) {
+    pc__p_mpi_job *j = (pc__p_mpi_job *)arg;
+    size_t step = j->item_size ? j->item_size : sizeof(void *);
+    for (size_t i = 0; i < j->nitems; i++) {
+        void *item = (char *)j->items + i * step;
+        pc__exception_take(NULL, 0);
+        void *r = j->fn(j->item_size ? item : *(void **)item);
+        int code = pc__exception_take(j->msg, sizeof j->msg);
+        if (code) {
+            j->code = code;
+            break;
+        }
+        pc__p_pp_put_result(&j->res, r, j->srv->result_size);
+        j->ran++;
+    }
+    pc__p_mpi_job_ready(j);
+    return NULL;
+}
+
+// Without isolation: copy the job's items and run it as one thread task.
+static void pc__p_mpi_job_inline(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_fn fn,
+                                 const void *data, size_t item_size, size_t count) {
+    size_t step = item_size ? item_size : sizeof(void *);
+    j->inline_run = 1;
+    j->left = 1;
+    j->fn = fn;
+    j->item_size = item_size;
+    j->items = pc__malloc(count ? count * step : 1);
+    pc_future *f = NULL;
+    if (!j->items) {
+        j->code = PC_NOMEM;
+        snprintf(j->msg, sizeof j->msg, "out of memory for a task of %zu items", count);
+    } else if (item_size) {
+        memcpy(j->items, data, count * item_size);
+    } else {                // pointers crossed as integers
+        for (size_t i = 0; i < count; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)data + i * sizeof v, sizeof v);
+            ((void **)j->items)[i] = (void *)(uintptr_t)v;
+        }
+    }
+    j->nitems = j->code ? 0 : count;
+    if (!j->code && !s->pool) {     // one worker: this thread, between its looks at MPI
+        pc__p_mpi_job_run(j);
+        return;
+    }
+    if (!j->code && pc_executor_submit(s->pool, pc__p_mpi_job_run, j, &f) == PC_OK) {
+        pc_future_release(f);       // the job says when it is done
+        return;
+    }
+    if (!j->code) {
+        j->code = pc_last_error_code();
+        snprintf(j->msg, sizeof j->msg, "%s", pc_last_error());
+    }
+    pc__p_mpi_job_ready(j);
+}
+
 // Decode a TASK or CHUNK and submit its items to the pool.
 static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf *b,
                                 unsigned kind) {
@@ -14734,6 +14851,10 @@ static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     size_t step = item_size ? item_size : sizeof(uint64_t);
     if (!j->code && (b->bad || (kind == PC__PP_CHUNK && len / step < count)))
         j->code = pc__error(PC_VALUE, "bad task message");
+    if (!j->code && s->no_isolation) {
+        pc__p_mpi_job_inline(s, j, pc__p_pp_task_fn(addr), data, item_size, count);
+        return;
+    }
     if (!j->code && kind == PC__PP_CHUNK) {
         pc__p_mpi_job_chunk(s, j, pc__p_pp_task_fn(addr), data, item_size, count);
         return;
@@ -14769,6 +14890,11 @@ static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     size_t n = 0;
     void *r;
     int rc;
+    if (j->inline_run) {        // the results are encoded already
+        res = j->res;
+        memset(&j->res, 0, sizeof j->res);
+        n = j->ran;
+    }
     // A chunk's future is done: its results are there, up to a failure.
     while (j->it && !code && (rc = pc_map_iter_next(j->it, &r)) != PC_EOF) {
         if (rc) {
@@ -14816,6 +14942,7 @@ static void pc__p_mpi_job_free(pc__p_mpi_job *j) {
     pc_map_iter_free(j->it);
     pc__free(j->items);
     pc__free(j->fs);
+    pc__free(j->res.p);
     pc__free(j);
 }
 
@@ -14880,7 +15007,8 @@ static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
 static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
     pc__p_mpi_sending *sending = NULL;
     int stopping = 0;
-    double nap = PC__MPI_NAP_MIN, last_busy = pc_monotonic();
+    double nap = 0, last_busy = pc_monotonic();
+    long slack = pc__p_os_timer_slack(1000);    // the caller's thread: given back below
     for (;;) {
         int busy = pc__p_mpi_answer(s, comm, root, &sending);
         pc__p_buf b;
@@ -14892,15 +15020,20 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
         }
         if (stopping && s->open == 0 && !sending) break;
         if (busy) {
-            nap = PC__MPI_NAP_MIN;
+            nap = 0;
             last_busy = pc_monotonic();
             continue;
         }
+        // Tasks running: their end wakes us, and spinning would take the
+        // CPU from them (naps, then); none: the next one is awaited.
+        if (nap == 0 && s->open) nap = PC__MPI_NAP_MIN;
+        if (nap == 0) pc__p_os_yield();
         pc_lock_acquire(&s->lock, PC_FOREVER);
-        if (!s->done) pc_condition_wait(&s->cond, nap);
+        if (!s->done && nap > 0) pc_condition_wait(&s->cond, nap);
         pc_lock_release(&s->lock);
         nap = pc__p_mpi_nap(nap, last_busy);
     }
+    pc__p_os_timer_slack(slack);
 }
 
 static int pc__p_mpi_serve(MPI_Comm comm, int rank, const pc_mpi_comm_executor_desc *d) {
@@ -14909,15 +15042,22 @@ static int pc__p_mpi_serve(MPI_Comm comm, int rank, const pc_mpi_comm_executor_d
     pc_condition_init_lock(&s.cond, &s.lock);
     s.rank = rank;
     s.result_size = d->result_size;
+    s.no_isolation = d->no_isolation != 0;
     pc_process_pool_desc pd;
     memset(&pd, 0, sizeof pd);
     pd.max_workers = d->local_workers;
     pd.mp_context = d->mp_context;
     pd.result_size = d->result_size;
-    s.pool = pc_process_pool_new(&pd);
-    // Without a pool the loop still runs, answering each task with the error.
-    if (!s.pool) fprintf(stderr, "rank %d: %s\n", rank, pc_last_error());
-    if (!s.pool) s.pool = pc_thread_pool_new(NULL);
+    pc_thread_pool_desc td;
+    memset(&td, 0, sizeof td);
+    td.max_workers = d->local_workers;
+    // Without isolation one worker is this thread itself (no hand-over to
+    // another thread and back: mpi4py's way), more are a thread pool.
+    if (s.no_isolation && d->local_workers > 1) s.pool = pc_thread_pool_new(&td);
+    if (!s.no_isolation) s.pool = pc_process_pool_new(&pd);
+    // Without a pool the loop still runs, its tasks on this thread.
+    if (!s.pool && !s.no_isolation) fprintf(stderr, "rank %d: %s\n", rank, pc_last_error());
+    if (!s.pool) s.no_isolation = 1;
     pc__p_mpi_serve_loop(&s, comm, d->root);
     pc_executor_free(s.pool);
     return pc__error(PC_OK, "rank %d served until rank %d shut its executor down", rank,
@@ -15049,6 +15189,7 @@ static void pc__p_mpi_worker(MPI_Comm parent, const pc_mpi_pool_executor_desc *i
     d.result_size = in ? in->result_size : 0;
     d.local_workers = in && in->local_workers > 0 ? in->local_workers : 1;
     d.mp_context = in && in->mp_context ? in->mp_context : pc_get_context(PC_START_FORK);
+    d.no_isolation = in ? in->no_isolation : 0;
     d.root = 0;
     int rank = 0;
     MPI_Comm_rank(parent, &rank);

@@ -8,13 +8,16 @@
    (`--mca btl tcp,self`);
    - a map of 1M small items in chunks of 1000 against the process pool
      with as many workers;
-   - rank 0's CPU time over a 1 s wait for one task (getrusage).
+   - rank 0's CPU time over a 1 s wait for one task (getrusage);
+   - the no-op and round-trip rows again with desc.no_isolation (tasks on
+     the serving ranks' threads, no local pool: mpi4py's way), and the map.
    Each figure is taken inside an `mpirun -np 3` of this program (or of
    bench/py/mpi_futures.py under python3 with mpi4py); the runs of pyconc
    and of its peers alternate round by round, medians kept. Without mpi4py
    the peer's rows say "skipped: install python3-mpi4py".
    usage: bench_mpi [quick]
-          (mpirun -np 3 bench_mpi rank NOOP RTT MAP: one measurement, rank 0 prints it) */
+          (mpirun -np 3 bench_mpi rank NOOP RTT MAP [NOISO]: one measurement, rank 0
+          prints it; NOISO 1: desc.no_isolation) */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
 
@@ -135,6 +138,7 @@ static int rank_main(char **argv) {
     pc_mpi_comm_executor_desc d;
     memset(&d, 0, sizeof d);
     d.prefetch = PREFETCH;
+    d.no_isolation = argv[5] ? atoi(argv[5]) : 0;
     pc_executor *ex = pc_mpi_comm_executor_new(&d);
     if (!ex) {
         int failed = pc_last_error_code() != PC_OK;
@@ -197,10 +201,10 @@ static const char *mpirun_args(int tcp) {
                : "--allow-run-as-root --oversubscribe -np 3";
 }
 
-static void ours(int tcp, long map, figures *out) {
+static void ours(int tcp, long map, int noiso, figures *out) {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s %s rank %ld %ld %ld", PYCONC_MPIEXEC, mpirun_args(tcp),
-             self_path, n_noop, n_rtt, map);
+    snprintf(cmd, sizeof cmd, "%s %s %s rank %ld %ld %ld %d", PYCONC_MPIEXEC,
+             mpirun_args(tcp), self_path, n_noop, n_rtt, map, noiso);
     run_figures(cmd, out);
 }
 
@@ -266,7 +270,7 @@ int main(int argc, char **argv) {
              "%d serving ranks) and its map against the process pool (%d workers)", RANKS,
              RANKS - 1, WORKERS);
     pcb_begin("mpi", title, rounds);
-    figures o_shm[64], p_shm[64], o_tcp[64], p_tcp[64];
+    figures o_shm[64], p_shm[64], o_tcp[64], p_tcp[64], u_shm[64], u_tcp[64];
     double pool_map[64];
     make_items();
     pc_executor *pool = pc_process_pool_new(&(pc_process_pool_desc){ .max_workers = WORKERS });
@@ -275,10 +279,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     for (int r = 0; r < rounds; r++) {
-        ours(0, n_map, &o_shm[r]);
+        ours(0, n_map, 0, &o_shm[r]);
         peer(0, 1, &p_shm[r]);
-        ours(1, 0, &o_tcp[r]);
+        ours(0, n_map, 1, &u_shm[r]);
+        ours(1, 0, 0, &o_tcp[r]);
         peer(1, 0, &p_tcp[r]);
+        ours(1, 0, 1, &u_tcp[r]);
         pool_map[r] = map_trial(pool);
     }
     pc_executor_free(pool);
@@ -295,6 +301,16 @@ int main(int argc, char **argv) {
         median_of(p_shm, rounds, offsetof(figures, rtt)), 0.1);
     row("submit -> result round trip (tcp)", median_of(o_tcp, rounds, offsetof(figures, rtt)),
         median_of(p_tcp, rounds, offsetof(figures, rtt)), 0.1);
+    snprintf(name, sizeof name, "no-op %s, wait all (shm, no_isolation)", n1);
+    row(name, median_of(u_shm, rounds, offsetof(figures, noop)),
+        median_of(p_shm, rounds, offsetof(figures, noop)), 0.1);
+    snprintf(name, sizeof name, "no-op %s, wait all (tcp, no_isolation)", n1);
+    row(name, median_of(u_tcp, rounds, offsetof(figures, noop)),
+        median_of(p_tcp, rounds, offsetof(figures, noop)), 0.1);
+    row("round trip (shm, no_isolation)", median_of(u_shm, rounds, offsetof(figures, rtt)),
+        median_of(p_shm, rounds, offsetof(figures, rtt)), 0.1);
+    row("round trip (tcp, no_isolation)", median_of(u_tcp, rounds, offsetof(figures, rtt)),
+        median_of(p_tcp, rounds, offsetof(figures, rtt)), 0.1);
     double idle = median_of(o_shm, rounds, offsetof(figures, idle));
     row("rank 0's CPU s over a 1 s wait", idle,
         median_of(p_shm, rounds, offsetof(figures, idle)), NAN);
@@ -303,6 +319,9 @@ int main(int argc, char **argv) {
              CHUNK);
     pcb_row(name, mpi_map, "pyconc process pool", pcb_median(pool_map, rounds));
     pcb_target(name, "pyconc process pool", mpi_map, pcb_median(pool_map, rounds), 1);
+    double u_map = median_of(u_shm, rounds, offsetof(figures, map));
+    snprintf(name, sizeof name, "map of %s, chunks of %d (no_isolation)", n1, CHUNK);
+    pcb_row(name, u_map, "pyconc process pool", pcb_median(pool_map, rounds));
     pcb_target_budget("rank 0's CPU s over a 1 s wait", idle, 0.02);
     pcb_end();
     return pcb_failures != 0;

@@ -23,14 +23,20 @@
 // >>helpers
 #ifdef PYCONC_MPI
 // The executor on rank 0; NULL on a serving rank, which has served by then.
-static pc_executor *executor(size_t result_size) {
+// no_isolation: the ranks run tasks themselves (1 worker: on the serving
+// thread; 2 here: on a pool of 3 threads each).
+static pc_executor *executor_opt(size_t result_size, int no_isolation) {
     pc_mpi_comm_executor_desc d;
     memset(&d, 0, sizeof d);
     d.result_size = result_size;
+    d.no_isolation = no_isolation != 0;
+    d.local_workers = no_isolation == 2 ? 3 : 0;
     pc_executor *ex = pc_mpi_comm_executor_new(&d);
     if (!ex) CHECK_MSG(pc_last_error_code() == PC_OK, "%s", pc_last_error());
     return ex;
 }
+
+static pc_executor *executor(size_t result_size) { return executor_opt(result_size, 0); }
 
 // An MPIPoolExecutor of `workers` spawned processes. In a spawned worker
 // (this same program, run with the same case) the call serves and exits.
@@ -48,6 +54,11 @@ static pc_executor *executor(size_t result_size) {
     (void)result_size;
     pct_skip("built without MPI (CMake's find_package(MPI) found none)");
     return NULL;
+}
+
+static pc_executor *executor_opt(size_t result_size, int no_isolation) {
+    (void)no_isolation;
+    return executor(result_size);
 }
 
 static pc_executor *pool_executor(int workers, size_t result_size) {
@@ -103,9 +114,10 @@ static double cpu_seconds(void) {
 }
 
 // >>cases
-// 10,000 items in chunks over every serving rank come back right and in order.
-TEST(map_in_order) {
-    pc_executor *ex = executor(0);
+// 10,000 items in chunks over every serving rank come back right and in
+// order, then 200 tasks one by one.
+static void check_map_in_order(int no_isolation) {
+    pc_executor *ex = executor_opt(0, no_isolation);
     if (!ex) return;
     enum { N = 10000 };
     static int32_t in[N];
@@ -137,6 +149,11 @@ TEST(map_in_order) {
     }
     pc_executor_free(ex);
 }
+
+TEST(map_in_order) { check_map_in_order(0); }
+
+// The same with the tasks on the serving ranks' own threads (no_isolation).
+TEST(unisolated_map_in_order) { check_map_in_order(1); }
 
 static void *t_item_fails(void *arg) {
     int32_t x;
@@ -206,8 +223,8 @@ TEST(round_trips_never_stall) {
 }
 
 // Arguments and results by copy (result_size).
-TEST(copy_results) {
-    pc_executor *ex = executor(sizeof(pair));
+static void check_copy_results(int no_isolation) {
+    pc_executor *ex = executor_opt(sizeof(pair), no_isolation);
     if (!ex) return;
     pc_future *fs[50];
     for (int i = 0; i < 50; i++) {
@@ -224,10 +241,16 @@ TEST(copy_results) {
     pc_executor_free(ex);
 }
 
+TEST(copy_results) { check_copy_results(0); }
+
+// On the ranks' threads each result is copied as its task returns (t_sum's
+// next call on that thread overwrites the bytes).
+TEST(unisolated_copy_results) { check_copy_results(1); }
+
 // FIRST_EXCEPTION returns on the raise while slow tasks on other ranks run;
 // as_completed then yields every future once, exactly one with the raise.
-TEST(wait_and_as_completed) {
-    pc_executor *ex = executor(0);
+static void check_wait_and_as_completed(int no_isolation) {
+    pc_executor *ex = executor_opt(0, no_isolation);
     if (!ex) return;
     enum { N = 14 };
     pc_future *fs[N], *done[N], *not_done[N];
@@ -256,6 +279,19 @@ TEST(wait_and_as_completed) {
     pc_as_completed_free(ac);
     for (int i = 0; i < N; i++) pc_future_release(fs[i]);
     pc_executor_free(ex);
+}
+
+TEST(wait_and_as_completed) { check_wait_and_as_completed(0); }
+
+// The same on the serving ranks' threads: a raise still fails its future only.
+TEST(unisolated_wait_and_as_completed) { check_wait_and_as_completed(1); }
+
+// Without isolation on several threads of each rank: the map, copied
+// results, and a raise among slow tasks.
+TEST(unisolated_threads) {
+    check_map_in_order(2);
+    check_copy_results(2);
+    check_wait_and_as_completed(2);
 }
 
 // A task that segfaults fails its future only; the rank and the job go on.
