@@ -5173,8 +5173,8 @@ static int pc__p_auth_conn_send(void *ctx, const void *buf, size_t size) {
 
 static int pc__p_auth_conn_recv(void *ctx, unsigned char *buf, size_t *out_size) {
     pc__p_auth_conn *a = (pc__p_auth_conn *)ctx;
-    void *msg;
-    size_t n;
+    void *msg = NULL;
+    size_t n = 0;
     int rc = pc__p_conn_recv(a->c, PC__AUTH_MAX, &msg, &n, a->deadline);
     if (rc) return rc;
     memcpy(buf, msg, n);
@@ -15631,7 +15631,7 @@ static int pc__p_m_server_main(void *arg) {
     const void *key;
     size_t keylen;
     int64_t fam;
-    pc_connection *back;
+    pc_connection *back = NULL;
     if (pc_args_get_str(a, 0, &addr) || pc_args_get_int(a, 1, &fam) ||
         pc_args_get_bytes(a, 2, &key, &keylen) || pc_args_take_connection(a, 3, &back))
         return 1;
