@@ -5854,7 +5854,12 @@ PYCONC_API int pc_args_get_str(const pc_args *a, size_t i, const char **out_s) {
 PYCONC_API int pc_args_get_connection(const pc_args *a, size_t i, pc_connection **out_c) {
     const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_CONNECTION, out_c);
     if (!it) return PC_VALUE;
-    if (!it->conn) return pc__error(PC_VALUE, "connection %zu was taken", i);
+    // A constant status, not pc__error's: a caller's optimiser then sees
+    // *out_c set whenever PC_OK comes back (-O3 -Werror=maybe-uninitialized).
+    if (!it->conn) {
+        pc__error(PC_VALUE, "connection %zu was taken", i);
+        return PC_VALUE;
+    }
     *out_c = it->conn;
     return PC_OK;
 }
@@ -15631,7 +15636,7 @@ static int pc__p_m_server_main(void *arg) {
     const void *key;
     size_t keylen;
     int64_t fam;
-    pc_connection *back = NULL;
+    pc_connection *back;
     if (pc_args_get_str(a, 0, &addr) || pc_args_get_int(a, 1, &fam) ||
         pc_args_get_bytes(a, 2, &key, &keylen) || pc_args_take_connection(a, 3, &back))
         return 1;

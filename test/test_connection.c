@@ -636,7 +636,7 @@ TEST(readahead_fds_in_order) {
             char got[300];
             size_t n;
             pc_args *pack;
-            pc_connection *c = NULL;
+            pc_connection *c;
             int64_t tag;
             CHECK_OK(pc_connection_recv_bytes_into(a, got, sizeof got, 0, &n));
             CHECK_EQ(n, (size_t)(round * 7 + i) % 300);
