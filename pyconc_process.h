@@ -4798,8 +4798,8 @@ static int pc__p_conn_take_fds(pc_connection *c, uint64_t start, size_t hlen, in
 // Read a header for a message that takes no descriptors (any it came
 // with are closed, as reading it without recvmsg would).
 static int pc__p_conn_header_plain(pc_connection *c, size_t *out_size, double deadline) {
-    uint64_t start;
-    size_t hlen;
+    uint64_t start = 0;
+    size_t hlen = 0;
     int rc = pc__p_conn_header(c, out_size, &start, &hlen, deadline);
     if (!rc && c->nfds && c->fds_at < start + hlen) pc__p_conn_drop_fds(c);
     return rc;
@@ -5211,8 +5211,8 @@ static int pc__p_auth_conn_send(void *ctx, const void *buf, size_t size) {
 
 static int pc__p_auth_conn_recv(void *ctx, unsigned char *buf, size_t *out_size) {
     pc__p_auth_conn *a = (pc__p_auth_conn *)ctx;
-    void *msg;
-    size_t n;
+    void *msg = NULL;
+    size_t n = 0;
     int rc = pc__p_conn_recv(a->c, PC__AUTH_MAX, &msg, &n, a->deadline);
     if (rc) return rc;
     memcpy(buf, msg, n);
@@ -5892,7 +5892,12 @@ PYCONC_API int pc_args_get_str(const pc_args *a, size_t i, const char **out_s) {
 PYCONC_API int pc_args_get_connection(const pc_args *a, size_t i, pc_connection **out_c) {
     const pc__p_arg *it = pc__p_args_item(a, i, PC_ARG_CONNECTION, out_c);
     if (!it) return PC_VALUE;
-    if (!it->conn) return pc__error(PC_VALUE, "connection %zu was taken", i);
+    // A constant status, not pc__error's: a caller's optimiser then sees
+    // *out_c set whenever PC_OK comes back (-O3 -Werror=maybe-uninitialized).
+    if (!it->conn) {
+        pc__error(PC_VALUE, "connection %zu was taken", i);
+        return PC_VALUE;
+    }
     *out_c = it->conn;
     return PC_OK;
 }
@@ -6108,8 +6113,8 @@ PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
         c->has_pending = 0;
         nfds = 0;
     } else {
-        uint64_t start;
-        size_t hlen;
+        uint64_t start = 0;
+        size_t hlen = 0;
         rc = pc__p_conn_header(c, &size, &start, &hlen, INFINITY);
         // Anything but a clean end of file leaves the stream out of step;
         // no descriptor has been taken yet (fds holds none to close).
@@ -10668,6 +10673,7 @@ PYCONC_API int pc_shareable_list_type(pc_shareable_list *l, int64_t index,
 static int pc__p_sl_get(pc_shareable_list *l, int64_t index, pc_shareable_type a,
                         pc_shareable_type b, pc_shareable_item *out) {
     pc__p_sl_slot s;
+    memset(out, 0, sizeof *out);
     int rc = pc__p_sl_item(l, index, &s);
     if (rc) return rc;
     if (s.type != a && s.type != b)
@@ -12551,7 +12557,7 @@ static void pc__p_pp_done(pc__p_pp *p, pc__p_pp_task *t, int code, const char *m
 // The message of t: kind, id, function, then the argument or the items.
 static int pc__p_pp_encode(pc__p_pp *p, pc__p_pp_task *t) {
     pc__p_buf *b = &t->msg;
-    pc__f_chunk_view v;
+    pc__f_chunk_view v = {NULL, NULL, 0, 0, NULL, NULL};
     int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
     // Room for a small task at once: one allocation, not a string of them.
     size_t guess = (p->raw_fn ? 64 : 256) + t->arg_size;
@@ -12922,7 +12928,7 @@ static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned ch
     msg[text ? mlen : 0] = '\0';
     uint64_t count = pc__p_buf_get_u64(&b);
     void *result = NULL;
-    pc__f_chunk_view v;
+    pc__f_chunk_view v = {NULL, NULL, 0, 0, NULL, NULL};
     int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
     size_t cap = chunk ? v.count : 1;
     if (count > cap) count = cap;
@@ -16256,7 +16262,7 @@ static int pc__p_m_tc_take(const pc__p_tcode *t, const pc_args *req, size_t i, p
 
 // Value: [typecode, value].
 static int pc__p_m_value_init(pc__p_m_obj *o, const pc_args *req) {
-    const pc__p_tcode *t;
+    const pc__p_tcode *t = NULL;
     pc__p_m_val v;
     int rc = pc__p_m_tc_read(req, 4, &t);
     if (rc == PC_OK) rc = pc__p_m_tc_take(t, req, 5, &v);
@@ -16289,7 +16295,7 @@ static void pc__p_m_items_free(pc__p_m_obj *o) {
 #define PC__P_M_ARRAY_MAX (1 << 24)
 
 static int pc__p_m_array_init(pc__p_m_obj *o, const pc_args *req) {
-    const pc__p_tcode *t;
+    const pc__p_tcode *t = NULL;
     int64_t size;
     int rc = pc__p_m_tc_read(req, 4, &t);
     if (rc) return rc;
@@ -16324,7 +16330,7 @@ static size_t pc__p_m_bound(int64_t i, size_t n) {
 }
 
 static int pc__p_m_array_call(pc__p_m_obj *o, const char *m, const pc_args *req, pc_args *reply) {
-    size_t at;
+    size_t at = 0;
     int64_t a, b;
     pc__p_m_val v;
     int rc;
@@ -17308,7 +17314,7 @@ static int pc__p_m_more_search(pc__p_m_obj *o, const char *m, const pc_args *req
 
 static int pc__p_m_list_more(pc__p_m_obj *o, const char *m, const pc_args *req,
                              pc_args *reply) {
-    int64_t b[2];
+    int64_t b[2] = {0, 0};
     int rc;
     if (strcmp(m, "insert") == 0) return pc__p_m_more_insert(o, req);
     if (strcmp(m, "remove") == 0 || strcmp(m, "index") == 0 || strcmp(m, "count") == 0 ||
@@ -18339,7 +18345,7 @@ PYCONC_API int pc_manager_join(pc_manager *m, double timeout) {
 static int pc__p_m_make(pc_manager *m, const char *what, const char *kind, const pc_args *args,
                         pc_proxy **out) {
     pc_args *a = NULL, *reply = NULL;
-    int64_t id;
+    int64_t id = 0;
     if (!m || !out) return pc__error(PC_VALUE, "%s: NULL argument", what);
     if (m->shut) return pc__error(PC_RUNTIME, "%s: the manager is shut down", what);
     pc_proxy *p = pc__p_m_proxy_new(m->address, m->family, m->authkey, m->authkey_size, 0, kind);
@@ -18867,7 +18873,7 @@ static int pc__p_m_more_int(pc_proxy *p, const char *what, const char *m, const 
 static int pc__p_m_more_copy_call(pc_proxy *p, const char *kind, const char *what,
                                   pc_proxy **out) {
     pc_args *reply = NULL;
-    int64_t id;
+    int64_t id = 0;
     if (!out) return pc__error(PC_VALUE, "%s: out_proxy is NULL", what);
     *out = NULL;
     int rc = pc__p_m_more_call(p, kind, what, "copy", NULL, 0, NULL, &reply);

@@ -20,7 +20,7 @@
 #include <stdio.h>
 
 static void put_get_three(pc_queue_kind kind, const char *title) {
-    pc_queue_desc desc = {kind, 0, 0, NULL, NULL};     // unbounded, of pointers
+    pc_queue_desc desc = {.kind = kind};     // unbounded, of pointers
     pc_queue *q = pc_queue_new(&desc);
     const char *words[] = {"first", "second", "third"};
     for (int i = 0; i < 3; i++) pc_queue_put(q, &words[i], PC_FOREVER);
@@ -45,7 +45,8 @@ int main(void) {
     put_get_three(PC_QUEUE_FIFO, "Queue (first in, first out)");
     put_get_three(PC_QUEUE_LIFO, "LifoQueue (last in, first out)");
 
-    pc_queue_desc desc = {PC_QUEUE_PRIORITY, 0, sizeof(entry), by_priority, NULL};
+    pc_queue_desc desc = {.kind = PC_QUEUE_PRIORITY, .item_size = sizeof(entry),
+                          .compare = by_priority};
     pc_queue *q = pc_queue_new(&desc);
     entry in[] = {{20, "a"}, {10, "b"}, {30, "c"}};
     for (int i = 0; i < 3; i++) pc_queue_put(q, &in[i], PC_FOREVER);
