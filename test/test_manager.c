@@ -40,6 +40,21 @@ static int64_t get_int(pc_proxy *p, const char *key) {
 
 static int t_zero(void *arg) { (void)arg; return 0; }
 
+// A connection to m's server that no proxy owns: for requests a proxy never
+// sends.
+static pc_connection *raw_client(pc_manager *m) {
+    size_t keylen;
+    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_manager_address(m);
+    cd.authkey = key;
+    cd.authkey_size = keylen;
+    pc_connection *c = NULL;
+    CHECK_OK(pc_client(&cd, &c));
+    return c;
+}
+
 // Descriptors open once method m has started a process (the forkserver
 // keeps its channel open): the count a case must end with.
 static int fds_after_warm_up(pc_start_method m) {
@@ -1429,19 +1444,6 @@ static uint64_t fuzz_next(void) {            // xorshift64*
 }
 static size_t fuzz_below(size_t n) { return n ? (size_t)(fuzz_next() % n) : 0; }
 
-static pc_connection *raw_client(pc_manager *m) {
-    size_t keylen;
-    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
-    pc_client_desc cd;
-    memset(&cd, 0, sizeof cd);
-    cd.address = pc_manager_address(m);
-    cd.authkey = key;
-    cd.authkey_size = keylen;
-    pc_connection *c = NULL;
-    CHECK_OK(pc_client(&cd, &c));
-    return c;
-}
-
 // A request as the server reads it: the pack's message bytes (b owns them).
 static void fuzz_request(pc__p_buf *b, int64_t dict_id) {
     static const char *const methods[] = {
@@ -2345,16 +2347,8 @@ TEST(sync_reset_client_leaves_others) {
         CHECK_OK(pc_manager_dict(m, &d[i]));
         CHECK_OK(pc_proxy_dict_set(d[i], "k", pc_proxy_int(i)));
     }
-    size_t keylen;
-    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
-    pc_client_desc cd;
-    memset(&cd, 0, sizeof cd);
-    cd.address = pc_manager_address(m);
-    cd.authkey = key;
-    cd.authkey_size = keylen;
     for (int round = 0; round < 30; round++) {
-        pc_connection *c;
-        CHECK_OK(pc_client(&cd, &c));
+        pc_connection *c = raw_client(m);
         pc_args *req = pc_args_new();
         CHECK_OK(pc_args_add_int(req, 1));
         CHECK_OK(pc_args_add_int(req, 1));
@@ -2419,15 +2413,7 @@ TEST(sync_bad_arguments) {
     CHECK_RC(pc_proxy_queue_put(q, weird, 0), PC_VALUE);
     CHECK_RC(pc_proxy_queue_put(q, pc_proxy_str(NULL), 0), PC_VALUE);
     // requests a proxy never sends: wrong argument types, unknown methods
-    size_t keylen;
-    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
-    pc_client_desc cd;
-    memset(&cd, 0, sizeof cd);
-    cd.address = pc_manager_address(m);
-    cd.authkey = key;
-    cd.authkey_size = keylen;
-    pc_connection *conn;
-    CHECK_OK(pc_client(&cd, &conn));
+    pc_connection *conn = raw_client(m);
     struct { pc_proxy *p; const char *method; int arg; } bad[] = {
         {l, "acquire", 0},      // no timeout
         {l, "acquire", 1},      // a str timeout
@@ -2475,16 +2461,8 @@ TEST(sync_unanswered_acquire) {
     pc_manager *m = manager_on(PC_START_FORK);
     pc_proxy *l;
     CHECK_OK(pc_manager_lock(m, &l));
-    size_t keylen;
-    const unsigned char *key = pc_process_authkey(pc_process_current(), &keylen);
-    pc_client_desc cd;
-    memset(&cd, 0, sizeof cd);
-    cd.address = pc_manager_address(m);
-    cd.authkey = key;
-    cd.authkey_size = keylen;
     for (int round = 0; round < 10; round++) {
-        pc_connection *c;
-        CHECK_OK(pc_client(&cd, &c));
+        pc_connection *c = raw_client(m);
         int fd = pc_connection_fileno(c);
         CHECK_EQ(shutdown(fd, SHUT_RD), 0);             // the reply cannot arrive
         pc_args *req = pc_args_new();
