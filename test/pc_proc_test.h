@@ -6,6 +6,8 @@
 #define PC_PROC_TEST_H
 
 #include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -97,6 +99,68 @@ static __attribute__((unused)) void pct_leak_end(pct_leak k) {
 }
 
 // >>syscalls: the system calls a piece of code makes, children included
+// >>big items: map items and results bigger than a pipe's buffer, each
+// checkable byte by byte; one item (its index == crash) segfaults. The
+// pool tests share them (test_pool, test_process_pool).
+enum { PCT_BIG = 100 * 1024, PCT_NBIG = 10 };
+typedef struct pct_big_item {
+    long index, crash;
+    unsigned char fill[PCT_BIG - 2 * sizeof(long)];
+} pct_big_item;
+
+static unsigned char pct_big_byte(long index, size_t at) {
+    return (unsigned char)(index * 31 + at);
+}
+
+// Its item's index and bytes checked, a result of PCT_BIG bytes made from
+// them; raise(SIGSEGV) on the item marked to crash.
+static __attribute__((unused)) void *pct_big_or_crash(void *arg) {
+    static unsigned char out[PCT_BIG];
+    const pct_big_item *it = (const pct_big_item *)arg;
+    if (it->index == it->crash) {
+        signal(SIGSEGV, SIG_DFL);       // a sanitizer's handler would exit 1 instead
+        raise(SIGSEGV);
+    }
+    for (size_t i = 0; i < sizeof it->fill; i++)
+        if (it->fill[i] != pct_big_byte(it->index, i)) {
+            pc_raise(PC_VALUE, "item %ld arrived damaged at byte %zu", it->index, i);
+            return NULL;
+        }
+    for (size_t i = 0; i < PCT_BIG; i++) out[i] = pct_big_byte(-it->index, i);
+    memcpy(out, &it->index, sizeof it->index);
+    return out;
+}
+
+// PCT_NBIG items (free() them), the one at crash marked to segfault.
+static __attribute__((unused)) pct_big_item *pct_big_items(long crash) {
+    pct_big_item *items = (pct_big_item *)malloc(PCT_NBIG * sizeof *items);
+    CHECK(items != NULL);
+    for (long k = 0; k < PCT_NBIG; k++) {
+        items[k].index = k;
+        items[k].crash = crash;
+        for (size_t i = 0; i < sizeof items[k].fill; i++) items[k].fill[i] = pct_big_byte(k, i);
+    }
+    return items;
+}
+
+static __attribute__((unused)) void pct_check_big_result(const void *r, long index) {
+    const unsigned char *b = (const unsigned char *)r;
+    long got;
+    CHECK(r != NULL);
+    memcpy(&got, b, sizeof got);
+    CHECK_EQ(got, index);
+    for (size_t i = sizeof got; i < PCT_BIG; i++)
+        if (b[i] != pct_big_byte(-index, i))
+            CHECK_MSG(0, "result %ld differs at byte %zu", index, i);
+}
+
+// The message of a task whose worker the segfault killed.
+static __attribute__((unused)) void pct_check_segv_message(long index) {
+    char want[64];
+    snprintf(want, sizeof want, "killed by signal %d (SIGSEGV)", SIGSEGV);
+    CHECK_MSG(strstr(pc_last_error(), want) != NULL, "item %ld: %s", index, pc_last_error());
+}
+
 #if defined(__linux__) && defined(PTRACE_GET_SYSCALL_INFO)
 #define PCT_HAVE_SYSCOUNT 1
 #define PCT_SYSCALLS 512

@@ -897,56 +897,7 @@ TEST(kill_workers) {
 }
 
 // >>a task that crashes, beside items and results bigger than a pipe's buffer
-enum { BIG = 100 * 1024, NBIG = 10, CRASH_LAST = NBIG - 1, CRASH_MID = 4 };
-typedef struct big_item { long index, crash; unsigned char fill[BIG - 2 * sizeof(long)]; } big_item;
-
-static unsigned char big_byte(long index, size_t at) { return (unsigned char)(index * 31 + at); }
-
-// Its item's index and bytes checked, a result of BIG bytes made from them;
-// raise(SIGSEGV) on the item marked to crash.
-static void *t_big_or_crash(void *arg) {
-    static unsigned char out[BIG];
-    const big_item *it = (const big_item *)arg;
-    if (it->index == it->crash) {
-        signal(SIGSEGV, SIG_DFL);       // a sanitizer's handler would exit 1 instead
-        raise(SIGSEGV);
-    }
-    for (size_t i = 0; i < sizeof it->fill; i++)
-        if (it->fill[i] != big_byte(it->index, i)) {
-            pc_raise(PC_VALUE, "item %ld arrived damaged at byte %zu", it->index, i);
-            return NULL;
-        }
-    for (size_t i = 0; i < BIG; i++) out[i] = big_byte(-it->index, i);
-    memcpy(out, &it->index, sizeof it->index);
-    return out;
-}
-
-static big_item *big_items(long crash) {
-    big_item *items = (big_item *)malloc(NBIG * sizeof *items);
-    CHECK(items != NULL);
-    for (long k = 0; k < NBIG; k++) {
-        items[k].index = k;
-        items[k].crash = crash;
-        for (size_t i = 0; i < sizeof items[k].fill; i++) items[k].fill[i] = big_byte(k, i);
-    }
-    return items;
-}
-
-static void check_big_result(const void *r, long index) {
-    const unsigned char *b = (const unsigned char *)r;
-    long got;
-    CHECK(r != NULL);
-    memcpy(&got, b, sizeof got);
-    CHECK_EQ(got, index);
-    for (size_t i = sizeof got; i < BIG; i++)
-        if (b[i] != big_byte(-index, i)) CHECK_MSG(0, "result %ld differs at byte %zu", index, i);
-}
-
-static void check_segv_message(long index) {
-    char want[64];
-    snprintf(want, sizeof want, "killed by signal %d (SIGSEGV)", SIGSEGV);
-    CHECK_MSG(strstr(pc_last_error(), want) != NULL, "item %ld: %s", index, pc_last_error());
-}
+enum { CRASH_LAST = PCT_NBIG - 1, CRASH_MID = 4 };
 
 static void body_crash_big(pc_start_method m) {
     pct_leak k = pct_leak_begin(m);
@@ -955,43 +906,43 @@ static void body_crash_big(pc_start_method m) {
     d.max_workers = 2;
     d.prefetch = 2;
     d.mp_context = pc_get_context(m);
-    d.result_size = BIG;
+    d.result_size = PCT_BIG;
     pc_executor *ex = pc_process_pool_new(&d);
     CHECK_MSG(ex != NULL, "%s", pc_last_error());
     // map: items 0..8 come back right, then the crashed item 9 fails
-    big_item *items = big_items(CRASH_LAST);
+    pct_big_item *items = pct_big_items(CRASH_LAST);
     pc_map_desc md;
     memset(&md, 0, sizeof md);
     md.items = items;
-    md.count = NBIG;
+    md.count = PCT_NBIG;
     md.item_size = sizeof *items;
     pc_map_iter *it;
-    CHECK_OK(pc_executor_map(ex, t_big_or_crash, &md, &it));
+    CHECK_OK(pc_executor_map(ex, pct_big_or_crash, &md, &it));
     void *r;
     for (long i = 0; i < CRASH_LAST; i++) {
         CHECK_MSG(pc_map_iter_next(it, &r) == PC_OK, "item %ld: %s", i, pc_last_error());
-        check_big_result(r, i);
+        pct_check_big_result(r, i);
     }
     CHECK_EQ(pc_map_iter_next(it, &r), PC_BROKEN);
-    check_segv_message(CRASH_LAST);
+    pct_check_segv_message(CRASH_LAST);
     CHECK_EQ(pc_map_iter_next(it, &r), PC_EOF);
     pc_map_iter_free(it);
     free(items);
     // one by one: the crash in the middle, with later items sent to the
     // same worker; every other item is right
-    items = big_items(CRASH_MID);
-    pc_future *fs[NBIG];
-    for (long i = 0; i < NBIG; i++)
-        CHECK_OK(pc_executor_submit_copy(ex, t_big_or_crash, &items[i], sizeof items[i], &fs[i]));
+    items = pct_big_items(CRASH_MID);
+    pc_future *fs[PCT_NBIG];
+    for (long i = 0; i < PCT_NBIG; i++)
+        CHECK_OK(pc_executor_submit_copy(ex, pct_big_or_crash, &items[i], sizeof items[i], &fs[i]));
     free(items);
-    for (long i = 0; i < NBIG; i++) {
+    for (long i = 0; i < PCT_NBIG; i++) {
         int rc = pc_future_result(fs[i], 60, &r);
         if (i == CRASH_MID) {
             CHECK_EQ(rc, PC_BROKEN);
-            check_segv_message(i);
+            pct_check_segv_message(i);
         } else {
             CHECK_MSG(rc == PC_OK, "item %ld: %s", i, pc_last_error());
-            check_big_result(r, i);
+            pct_check_big_result(r, i);
         }
         pc_future_release(fs[i]);
     }
