@@ -114,14 +114,12 @@ static double cpu_seconds(void) {
 }
 
 // >>cases
-// 10,000 items in chunks over every serving rank come back right and in
-// order, then 200 tasks one by one.
-static void check_map_in_order(int no_isolation) {
-    pc_executor *ex = executor_opt(0, no_isolation);
-    if (!ex) return;
+// 10,000 items (item k: k * mul + add) in chunks of 97 come back right and
+// in order, then ntasks tasks one by one, by value; ex is freed.
+static void map_then_tasks(pc_executor *ex, int32_t mul, int32_t add, intptr_t ntasks) {
     enum { N = 10000 };
     static int32_t in[N];
-    for (int i = 0; i < N; i++) in[i] = i - 500;
+    for (int i = 0; i < N; i++) in[i] = mul * i + add;
     pc_map_desc md;
     memset(&md, 0, sizeof md);
     md.items = in;
@@ -138,16 +136,23 @@ static void check_map_in_order(int no_isolation) {
     }
     CHECK_EQ(n, N);
     pc_map_iter_free(it);
-    // One task at a time too, by value.
     pc_future *fs[200];
-    for (intptr_t i = 0; i < 200; i++)
+    CHECK(ntasks <= 200);
+    for (intptr_t i = 0; i < ntasks; i++)
         CHECK_OK(pc_executor_submit(ex, t_square, (void *)i, &fs[i]));
-    for (intptr_t i = 0; i < 200; i++) {
+    for (intptr_t i = 0; i < ntasks; i++) {
         CHECK_OK(pc_future_result(fs[i], 60, &r));
         CHECK_EQ((intptr_t)r, i * i + 1);
         pc_future_release(fs[i]);
     }
     pc_executor_free(ex);
+}
+
+// Over every serving rank: the map, then 200 tasks.
+static void check_map_in_order(int no_isolation) {
+    pc_executor *ex = executor_opt(0, no_isolation);
+    if (!ex) return;
+    map_then_tasks(ex, 1, -500, 200);
 }
 
 TEST(map_in_order) { check_map_in_order(0); }
@@ -401,34 +406,7 @@ TEST(killed_rank_ends_job) {
 TEST(pool_map_in_order) {
     pc_executor *ex = pool_executor(2, 0);
     if (!ex) return;
-    enum { N = 10000 };
-    static int32_t in[N];
-    for (int i = 0; i < N; i++) in[i] = 7 * i - 900;
-    pc_map_desc md;
-    memset(&md, 0, sizeof md);
-    md.items = in;
-    md.count = N;
-    md.item_size = sizeof in[0];
-    md.chunksize = 97;
-    pc_map_iter *it;
-    CHECK_OK(pc_executor_map(ex, t_item, &md, &it));
-    void *r;
-    int n = 0;
-    while (pc_map_iter_next(it, &r) == PC_OK) {
-        CHECK_EQ((int64_t)(intptr_t)r, 3 * (int64_t)in[n] + 7);
-        n++;
-    }
-    CHECK_EQ(n, N);
-    pc_map_iter_free(it);
-    pc_future *fs[100];
-    for (intptr_t i = 0; i < 100; i++)
-        CHECK_OK(pc_executor_submit(ex, t_square, (void *)i, &fs[i]));
-    for (intptr_t i = 0; i < 100; i++) {
-        CHECK_OK(pc_future_result(fs[i], 60, &r));
-        CHECK_EQ((intptr_t)r, i * i + 1);
-        pc_future_release(fs[i]);
-    }
-    pc_executor_free(ex);
+    map_then_tasks(ex, 7, -900, 100);
 }
 
 // A task that segfaults on a spawned worker fails its own future only.
