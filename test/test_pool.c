@@ -596,6 +596,7 @@ enum { CRASH_AT = 4 };
 
 static void body_crash_big(pc_start_method m) {
     pct_leak k = pct_leak_begin(m);
+    pct_big_gate_begin(m);
     pc_pool *p = pool_new(m, 2, PCT_BIG, 0, NULL);
     pct_big_item *items = pct_big_items(CRASH_AT);
     pc_map_desc md;
@@ -609,6 +610,7 @@ static void body_crash_big(pc_start_method m) {
     free(items);                        // the pool has its copy
     for (long i = 0; i < PCT_NBIG; i++) {
         void *r;
+        if (i == CRASH_AT) pct_big_gate_open();
         int rc = pc_imap_iterator_next(it, 60, &r);
         if (i == CRASH_AT) {
             CHECK_EQ(rc, PC_BROKEN);
@@ -623,6 +625,7 @@ static void body_crash_big(pc_start_method m) {
     CHECK_OK(pc_pool_close(p));
     CHECK_OK(pc_pool_join(p));
     pc_pool_free(p);
+    pct_big_gate_end();
     pct_leak_end(k);
 }
 // Where the worker dies against the pipe traffic varies: several rounds.

@@ -901,6 +901,7 @@ enum { CRASH_LAST = PCT_NBIG - 1, CRASH_MID = 4 };
 
 static void body_crash_big(pc_start_method m) {
     pct_leak k = pct_leak_begin(m);
+    pct_big_gate_begin(m);
     pc_process_pool_desc d;
     memset(&d, 0, sizeof d);
     d.max_workers = 2;
@@ -923,6 +924,7 @@ static void body_crash_big(pc_start_method m) {
         CHECK_MSG(pc_map_iter_next(it, &r) == PC_OK, "item %ld: %s", i, pc_last_error());
         pct_check_big_result(r, i);
     }
+    pct_big_gate_open();
     CHECK_EQ(pc_map_iter_next(it, &r), PC_BROKEN);
     pct_check_segv_message(CRASH_LAST);
     CHECK_EQ(pc_map_iter_next(it, &r), PC_EOF);
@@ -930,12 +932,14 @@ static void body_crash_big(pc_start_method m) {
     free(items);
     // one by one: the crash in the middle, with later items sent to the
     // same worker; every other item is right
+    pct_big_gate_close();
     items = pct_big_items(CRASH_MID);
     pc_future *fs[PCT_NBIG];
     for (long i = 0; i < PCT_NBIG; i++)
         CHECK_OK(pc_executor_submit_copy(ex, pct_big_or_crash, &items[i], sizeof items[i], &fs[i]));
     free(items);
     for (long i = 0; i < PCT_NBIG; i++) {
+        if (i == CRASH_MID) pct_big_gate_open();
         int rc = pc_future_result(fs[i], 60, &r);
         if (i == CRASH_MID) {
             CHECK_EQ(rc, PC_BROKEN);
@@ -948,6 +952,7 @@ static void body_crash_big(pc_start_method m) {
     }
     CHECK_OK(pc_executor_shutdown(ex, 1, 0));
     pc_executor_free(ex);
+    pct_big_gate_end();
     pct_leak_end(k);
 }
 // Where the worker dies against the pipe traffic varies: several rounds.
