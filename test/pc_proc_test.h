@@ -195,7 +195,7 @@ static __attribute__((unused)) void pct_check_segv_message(long index) {
 #define PCT_SYSCALLS 512
 // The traced code calls this before and after the part to count: a close
 // of a descriptor number nothing else ever closes (a yield, as before, was
-// also the library's own, under load, and spoilt the count).
+// also made elsewhere, and a third mark spoils the count).
 #define PCT_SYSCOUNT_MARK_FD (-4242)
 static __attribute__((unused)) void pct_syscount_mark(void) {
     syscall(SYS_close, PCT_SYSCOUNT_MARK_FD);
