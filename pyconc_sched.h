@@ -263,20 +263,22 @@ PYCONC_API pc_scheduler_desc pc_scheduler_get_desc(const pc_scheduler *s);
 // >>state
 // The queue is a 4-ary min-heap of 16-byte nodes (the time as an integer
 // key, the priority, a slot number); a slot table holds each event's action,
-// argument, entry number and generation. Sifting moves nodes and touches
-// nothing else: with a million queued, a pop reads the heap's lines and the
-// popped event's slot only (keeping each slot's heap position up to date
-// cost a write to a random line of the table for every node moved, most of
-// the run's cache misses). Small nodes keep four children in a line or two;
-// the entry number breaks only ties of time and priority, so it is looked up
-// there seldom.
+// argument and entry number, and a table beside it (4 bytes a slot, so that
+// cancel's check of a handle seldom misses the cache) the slot's generation.
+// Sifting moves nodes and touches nothing else: with a million queued, a pop
+// reads the heap's lines and the popped event's slot only (keeping each
+// slot's heap position up to date cost a write to a random line of the
+// table for every node moved, most of the run's cache misses). Small nodes
+// keep four children in a line or two; the entry number breaks only ties of
+// time and priority, so it is looked up there seldom.
 //
 // With no position, cancel cannot find its node: it retires the handle and
-// leaves the node in place, dead (its slot's action NULL), unless it is the
-// head, which it takes out. Dead nodes leave when they reach the head, or
-// all at once when they outnumber the live ones (the heap is then rebuilt in
-// O(n)). So the head is always live, and the heap never holds more than
-// twice the events queued.
+// leaves the node in place, dead (its slot's bit set in dead_bits), unless
+// it is the head, which it takes out. Dead nodes leave when they reach the
+// head, or all at once when they outnumber the live ones (the heap is then
+// rebuilt in O(n)). So the head is always live, and the heap never holds
+// more than twice the events queued. The bits (one per slot, 12 KiB for
+// 100k events) tell dead from live without a cache miss on the slot table.
 typedef struct pc__s_node {
     uint64_t key;               // the time as an integer of the same order (pc__s_key)
     int32_t priority;
@@ -284,11 +286,10 @@ typedef struct pc__s_node {
 } pc__s_node;
 
 typedef struct pc__s_slot {
-    pc_target_fn action;        // NULL once the event left the queue (its node may linger, dead)
+    pc_target_fn action;
     void *arg;
-    uint64_t seq;               // order of entry: the last tie-break, looked up only on a tie
-    uint32_t next_free;         // the free list's link while the slot is free
-    uint32_t gen;               // never 0; changes when the event leaves the queue
+    uint64_t seq;               // order of entry: the last tie-break, looked up only on a
+                                // tie; while the slot is free, the next free slot
 } pc__s_slot;
 
 #define PC__SCHED_NONE 0xffffffffu
@@ -302,6 +303,11 @@ struct pc_scheduler {
     void *heap_mem;
     uint32_t n;                 // nodes in the heap
     uint32_t dead;              // of them, cancelled events' (never the head)
+    uint64_t *dead_bits;        // bit i: slot i's node is dead
+    size_t dead_words;          // of dead_bits, enough for slotcap
+    uint32_t *gens;             // slot i's generation: never 0, changes when its event
+    size_t gencap;              // leaves the queue
+    size_t slot_room;           // slots all three tables have room for
     size_t cap;                 // of heap
     pc__s_slot *slots;
     uint32_t nslots, free_head, gen_base;
@@ -462,14 +468,27 @@ static int pc__s_grow_heap(pc_scheduler *s) {
     return PC_OK;
 }
 
+// Room for one more slot in the slot table and the two beside it. A
+// failure leaves the tables that did grow grown, and slot_room as it was.
+static int pc__s_grow_slots(pc_scheduler *s) {
+    size_t need = pc__s_need(s->nslots), words = s->dead_words;
+    if (pc__grow(&s->slots, &s->slotcap, need, sizeof *s->slots, PC__SCHED_MAX) ||
+        pc__grow(&s->gens, &s->gencap, need, sizeof *s->gens, PC__SCHED_MAX) ||
+        pc__grow(&s->dead_bits, &s->dead_words, (need + 63) / 64, sizeof *s->dead_bits, 0))
+        return PC_NOMEM;
+    memset(s->dead_bits + words, 0, (s->dead_words - words) * sizeof *s->dead_bits);
+    size_t room = s->slotcap < s->gencap ? s->slotcap : s->gencap;
+    s->slot_room = room < s->dead_words * 64 ? room : s->dead_words * 64;
+    return PC_OK;
+}
+
 static int pc__s_reserve(pc_scheduler *s) {
     if (s->n == PC__SCHED_MAX && s->dead) pc__s_compact(s);
     if (s->n == PC__SCHED_MAX) return pc__error(PC_NOMEM, "scheduler queue is full");
     if (s->n + 1 > s->cap && pc__s_grow_heap(s)) return PC_NOMEM;
     // Every slot in use belongs to a node in the heap, so this count stays under the max too.
-    if (s->free_head == PC__SCHED_NONE && (size_t)s->nslots + 1 > s->slotcap &&
-        pc__grow(&s->slots, &s->slotcap, pc__s_need(s->nslots), sizeof *s->slots,
-                 PC__SCHED_MAX))
+    if (s->free_head == PC__SCHED_NONE && (size_t)s->nslots + 1 > s->slot_room &&
+        pc__s_grow_slots(s))
         return PC_NOMEM;
     return PC_OK;
 }
@@ -479,37 +498,49 @@ static int pc__s_reserve(pc_scheduler *s) {
 static uint32_t pc__s_slot_alloc(pc_scheduler *s) {
     uint32_t slot = s->free_head;
     if (slot != PC__SCHED_NONE) {
-        s->free_head = s->slots[slot].next_free;
+        s->free_head = (uint32_t)s->slots[slot].seq;
         return slot;
     }
     slot = s->nslots++;
-    s->slots[slot].gen = s->gen_base;
+    s->gens[slot] = s->gen_base;
     return slot;
 }
 
 // The event left the queue: its handle no longer names it. The slot stays
 // taken while a node in the heap names it.
 static void pc__s_slot_retire(pc_scheduler *s, uint32_t slot) {
-    pc__s_slot *sl = &s->slots[slot];
-    sl->gen = sl->gen + 1 ? sl->gen + 1 : 1;
-    sl->action = NULL;
-    sl->arg = NULL;
+    s->gens[slot] = s->gens[slot] + 1 ? s->gens[slot] + 1 : 1;
 }
 
 // No node names the slot any more: recycle it.
 static void pc__s_slot_free(pc_scheduler *s, uint32_t slot) {
-    s->slots[slot].next_free = s->free_head;
+    s->slots[slot].seq = s->free_head;
     s->free_head = slot;
 }
 
 // >>dead  Cancelled events' nodes, left in the heap (>>state).
+static int pc__s_is_dead(const pc_scheduler *s, uint32_t slot) {
+    return (int)(s->dead_bits[slot / 64] >> (slot % 64) & 1);
+}
+
+static void pc__s_mark_dead(pc_scheduler *s, uint32_t slot) {
+    s->dead_bits[slot / 64] |= UINT64_C(1) << (slot % 64);
+    s->dead++;
+}
+
+// A dead node left the heap: its slot is free again.
+static void pc__s_bury(pc_scheduler *s, uint32_t slot) {
+    s->dead_bits[slot / 64] &= ~(UINT64_C(1) << (slot % 64));
+    pc__s_slot_free(s, slot);
+}
+
 // Take dead nodes off the head until a live one is there (or none is left).
 static void pc__s_drop_dead_heads(pc_scheduler *s) {
     while (s->dead) {
         uint32_t slot = s->heap[0].slot;
-        if (s->slots[slot].action) return;
+        if (!pc__s_is_dead(s, slot)) return;
         pc__s_remove_root(s);
-        pc__s_slot_free(s, slot);
+        pc__s_bury(s, slot);
         s->dead--;
     }
 }
@@ -520,8 +551,8 @@ static void pc__s_compact(pc_scheduler *s) {
     pc__s_node *h = s->heap;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < s->n; i++) {
-        if (s->slots[h[i].slot].action) h[kept++] = h[i];
-        else pc__s_slot_free(s, h[i].slot);
+        if (!pc__s_is_dead(s, h[i].slot)) h[kept++] = h[i];
+        else pc__s_bury(s, h[i].slot);
     }
     s->n = kept;
     s->dead = 0;
@@ -530,13 +561,13 @@ static void pc__s_compact(pc_scheduler *s) {
 }
 
 static pc_scheduler_event pc__s_handle(const pc_scheduler *s, uint32_t slot) {
-    return ((uint64_t)s->slots[slot].gen << 32) | slot;
+    return ((uint64_t)s->gens[slot] << 32) | slot;
 }
 
 // The slot a handle names while its event is queued, or PC__SCHED_NONE.
 static uint32_t pc__s_lookup(const pc_scheduler *s, pc_scheduler_event ev) {
     uint32_t slot = (uint32_t)(ev & 0xffffffffu), gen = (uint32_t)(ev >> 32);
-    if (gen == 0 || slot >= s->nslots || s->slots[slot].gen != gen) return PC__SCHED_NONE;
+    if (gen == 0 || slot >= s->nslots || s->gens[slot] != gen) return PC__SCHED_NONE;
     return slot;
 }
 
@@ -597,6 +628,8 @@ PYCONC_API void pc_scheduler_free(pc_scheduler *s) {
     pc_lock_destroy(&s->lock);
     pc__free(s->heap_mem);
     pc__free(s->slots);
+    pc__free(s->dead_bits);
+    pc__free(s->gens);
     pc__free(s);
 }
 
@@ -660,7 +693,7 @@ PYCONC_API int pc_scheduler_cancel(pc_scheduler *s, pc_scheduler_event event) {
         pc__s_drop_dead_heads(s);
         woke = pc__s_bump(s);
     } else {
-        s->dead++;
+        pc__s_mark_dead(s, slot);
         if (s->dead > s->n - s->dead) pc__s_compact(s);
     }
     pc_lock_release(&s->lock);
@@ -819,7 +852,7 @@ PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, s
     size_t n = s->n - s->dead;
     for (uint32_t i = 0; i < s->n && cap > 0; i++) {
         pc_scheduler_entry e;
-        if (!s->slots[s->heap[i].slot].action) continue;       // dead (>>state)
+        if (pc__s_is_dead(s, s->heap[i].slot)) continue;
         pc__s_entry_of(s, i, &e);
         if (k < cap) {
             size_t j = k++;

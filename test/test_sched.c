@@ -1073,9 +1073,11 @@ TEST(out_of_memory_leaves_scheduler_consistent) {
     step_clock c = {0, 0, {0}};
     pc_scheduler *s = step_scheduler(&c);
     pc_scheduler_event e = 77;
-    // The first event needs the heap and the slot table: fail each.
-    for (long budget = 0; budget < 2; budget++) {
-        __atomic_store_n(&malloc_budget, budget, __ATOMIC_RELAXED);
+    // The first event needs the heap, the slot table and the two tables
+    // beside it (generations, cancelled marks): fail each in turn (what an
+    // attempt allocated stays, so the next one needs one allocation less).
+    for (int step = 0; step < 4; step++) {
+        __atomic_store_n(&malloc_budget, step > 0, __ATOMIC_RELAXED);
         CHECK_RC(pc_scheduler_enterabs(s, 1, 1, log_action, ARG(1), &e), PC_NOMEM);
         CHECK(strlen(pc_last_error()) > 0);
         CHECK_EQ(e, 77);
