@@ -417,24 +417,32 @@ static inline void pc__s_prefetch_below(const pc__s_node *h, uint32_t first) {
     for (int line = 0; line < 4; line++) pc__s_prefetch(below + 64 * line);
 }
 
-// Take the root out: bottom-up, as pyconc_queue.h's heap does. The hole
-// walks down to a leaf along the smallest children (three comparisons a
-// level, not four), then the last node rises from there; it seldom rises
-// far, having come from the bottom.
-static void pc__s_remove_root(pc_scheduler *s) {
-    uint32_t n = --s->n, hole = 0;
-    pc__s_node *h = s->heap;
-    const pc__s_slot *slots = s->slots;
-    uint32_t prefetch_below = n >= PC__SCHED_PREFETCH_FROM ? n : 0;
-    if (n == 0) return;
+// Walk the hole at the root down to a leaf along the smallest children
+// (three comparisons a level, not four); returns the leaf. prefetch is a
+// constant at each call, so the small heap's loop carries no test for it.
+static inline uint32_t pc__s_hole_down(pc__s_node *h, const pc__s_slot *slots, uint32_t n,
+                                       int prefetch) {
+    uint32_t hole = 0;
     for (;;) {
         uint64_t first = (uint64_t)hole * 4 + 1;
-        if (first >= n) break;
-        if (first * 4 + 1 < prefetch_below) pc__s_prefetch_below(h, (uint32_t)first);
+        if (first >= n) return hole;
+        if (prefetch && first * 4 + 1 < n) pc__s_prefetch_below(h, (uint32_t)first);
         uint32_t best = pc__s_min_child(h, slots, (uint32_t)first, n);
         h[hole] = h[best];
         hole = best;
     }
+}
+
+// Take the root out: bottom-up, as pyconc_queue.h's heap does. The hole
+// goes down to a leaf, then the last node rises from there; it seldom
+// rises far, having come from the bottom.
+static void pc__s_remove_root(pc_scheduler *s) {
+    uint32_t n = --s->n, hole;
+    pc__s_node *h = s->heap;
+    const pc__s_slot *slots = s->slots;
+    if (n == 0) return;
+    if (n >= PC__SCHED_PREFETCH_FROM) hole = pc__s_hole_down(h, slots, n, 1);
+    else hole = pc__s_hole_down(h, slots, n, 0);
     h[hole] = h[n];
     pc__s_sift_up(h, slots, hole);
 }
@@ -768,7 +776,7 @@ static int pc__s_take_due(pc_scheduler *s, double *now, pc__s_slot *out_slot,
     if (s->dead) pc__s_drop_dead_heads(s);
     // The next step reads the new head's slot: start loading it while this
     // event's action runs.
-    if (s->n) pc__s_prefetch(&s->slots[s->heap[0].slot]);
+    if (s->n >= PC__SCHED_PREFETCH_FROM) pc__s_prefetch(&s->slots[s->heap[0].slot]);
     return 1;
 }
 
