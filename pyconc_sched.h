@@ -23,6 +23,7 @@
    state           the heap's nodes, the slot table, struct pc_scheduler
    heap            the 4-ary min-heap and its growth
    slots           event handles: slot numbers and generations
+   dead            cancelled events' nodes: dropped at the head, or in a batch
    wake            run()'s default wait, cut short by enter and cancel
    scheduler       new, free, enterabs, enter, cancel, empty
    run             run()
@@ -124,7 +125,8 @@
    - The default delayfunc(0) after each event costs nothing (no lock is held
      while an action runs, so other threads are never shut out); Python's
      time.sleep(0) is a system call per event.
-   - cancel is O(log n) (an indexed 4-ary heap); Python's is O(n).
+   - cancel is O(1) amortized (O(log n) for the next event due); Python's
+     is O(n).
    - Bad input (NULL, NaN) is PC_VALUE with a message, not a crash.
 */
 #if defined(PYCONC_SCHED_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
@@ -206,8 +208,9 @@ PYCONC_API int pc_scheduler_enterabs(pc_scheduler *s, double time, int priority,
 PYCONC_API int pc_scheduler_enter(pc_scheduler *s, double delay, int priority,
                                   pc_target_fn action, void *arg,
                                   pc_scheduler_event *out_event);
-/* Remove a queued event, in O(log n). A run() sleeping towards it (with
-   the default delayfunc) wakes up.
+/* Remove a queued event: O(1) amortized, O(log n) for the next one due
+   (the others' room is reclaimed in batches). A run() sleeping towards it
+   (with the default delayfunc) wakes up.
    Returns: PC_OK, PC_VALUE (not queued: already run, running, cancelled,
    or not a handle of this scheduler).  Blocks: no.  Thread-safe: yes.
    Python: scheduler.cancel */
@@ -258,13 +261,24 @@ PYCONC_API pc_scheduler_desc pc_scheduler_get_desc(const pc_scheduler *s);
 #include <string.h>
 
 // >>state
-// The queue is a 4-ary min-heap of 16-byte nodes (time and priority, and a
-// slot number); a slot table holds each event's action, argument, entry
-// number, generation and heap position. Keeping the rest out of the heap
-// keeps the nodes that sifting moves small (four children share a cache
-// line or two); the entry number breaks only ties of time and priority, so
-// it is looked up there seldom; the position lets cancel find its node at
-// once. A free slot's pos links the free list instead.
+// The queue is a 4-ary min-heap of 16-byte nodes (the time as an integer
+// key, the priority, a slot number); a slot table holds each event's action,
+// argument and entry number, and a table beside it (4 bytes a slot, so that
+// cancel's check of a handle seldom misses the cache) the slot's generation.
+// Sifting moves nodes and touches nothing else: with a million queued, a pop
+// reads the heap's lines and the popped event's slot only (keeping each
+// slot's heap position up to date cost a write to a random line of the
+// table for every node moved, most of the run's cache misses). Small nodes
+// keep four children in a line or two; the entry number breaks only ties of
+// time and priority, so it is looked up there seldom.
+//
+// With no position, cancel cannot find its node: it retires the handle and
+// leaves the node in place, dead (its slot's bit set in dead_bits), unless
+// it is the head, which it takes out. Dead nodes leave when they reach the
+// head, or all at once when they outnumber the live ones (the heap is then
+// rebuilt in O(n)). So the head is always live, and the heap never holds
+// more than twice the events queued. The bits (one per slot, 12 KiB for
+// 100k events) tell dead from live without a cache miss on the slot table.
 typedef struct pc__s_node {
     uint64_t key;               // the time as an integer of the same order (pc__s_key)
     int32_t priority;
@@ -274,20 +288,26 @@ typedef struct pc__s_node {
 typedef struct pc__s_slot {
     pc_target_fn action;
     void *arg;
-    uint64_t seq;               // order of entry: the last tie-break, looked up only on a tie
-    uint32_t pos;               // heap index while queued; next free slot when free
-    uint32_t gen;               // never 0; changes when the event leaves the queue
+    uint64_t seq;               // order of entry: the last tie-break, looked up only on a
+                                // tie; while the slot is free, the next free slot
 } pc__s_slot;
 
 #define PC__SCHED_NONE 0xffffffffu
-#define PC__SCHED_MAX 0x7fffffffu   // events queued at once
+#define PC__SCHED_MAX 0x7fffffffu   // nodes in the heap at once, dead ones included
 
 struct pc_scheduler {
     pc_lock lock;               // guards everything below
     pc__evc wake;               // run() calls in the default wait; moved when the head changes
     uint32_t parked;            // run() calls between their prepare and leave on wake
-    pc__s_node *heap;
-    uint32_t n;
+    pc__s_node *heap;           // in heap_mem, placed as pc__s_grow_heap says
+    void *heap_mem;
+    uint32_t n;                 // nodes in the heap
+    uint32_t dead;              // of them, cancelled events' (never the head)
+    uint64_t *dead_bits;        // bit i: slot i's node is dead
+    size_t dead_words;          // of dead_bits, enough for slotcap
+    uint32_t *gens;             // slot i's generation: never 0, changes when its event
+    size_t gencap;              // leaves the queue
+    size_t slot_room;           // slots all three tables have room for
     size_t cap;                 // of heap
     pc__s_slot *slots;
     uint32_t nslots, free_head, gen_base;
@@ -326,23 +346,19 @@ static int pc__s_less(const pc__s_node *a, const pc__s_node *b, const pc__s_slot
     return slots[a->slot].seq < slots[b->slot].seq;
 }
 
-// The heap and slot arrays come in as arguments, not through s: a store to
-// a slot's pos could otherwise be s->n for all the compiler knows, and every
-// step would load s->heap and s->slots again.
-static void pc__s_place(pc__s_node *h, pc__s_slot *slots, uint32_t i, const pc__s_node *x) {
-    h[i] = *x;
-    slots[x->slot].pos = i;
-}
-
-static void pc__s_sift_up(pc__s_node *h, pc__s_slot *slots, uint32_t i) {
+// Returns where the node at i came to rest. The heap and slot arrays come
+// in as arguments, not through s, so that the compiler keeps them in
+// registers across the stores.
+static uint32_t pc__s_sift_up(pc__s_node *h, const pc__s_slot *slots, uint32_t i) {
     pc__s_node x = h[i];
     while (i > 0) {
         uint32_t parent = (i - 1) / 4;
         if (!pc__s_less(&x, &h[parent], slots)) break;
-        pc__s_place(h, slots, i, &h[parent]);
+        h[i] = h[parent];
         i = parent;
     }
-    pc__s_place(h, slots, i, &x);
+    h[i] = x;
+    return i;
 }
 
 // The smallest of the children first..first+3 that exist below n. With all
@@ -366,51 +382,69 @@ static inline uint32_t pc__s_min_child(const pc__s_node *h, const pc__s_slot *sl
     return first + best;
 }
 
-static void pc__s_sift_down(pc__s_node *h, pc__s_slot *slots, uint32_t n, uint32_t i) {
+static void pc__s_sift_down(pc__s_node *h, const pc__s_slot *slots, uint32_t n, uint32_t i) {
     pc__s_node x = h[i];
     for (;;) {
         uint64_t first = (uint64_t)i * 4 + 1;
         if (first >= n) break;
         uint32_t best = pc__s_min_child(h, slots, (uint32_t)first, n);
         if (!pc__s_less(&h[best], &x, slots)) break;
-        pc__s_place(h, slots, i, &h[best]);
+        h[i] = h[best];
         i = best;
     }
-    pc__s_place(h, slots, i, &x);
+    h[i] = x;
 }
 
-// Take the root out (run's every event): bottom-up, as pyconc_queue.h's
-// heap does. The hole walks down to a leaf along the smallest children
-// (three comparisons a level, not four), then the last node rises from
-// there; it seldom rises far, having come from the bottom.
-static void pc__s_remove_root(pc_scheduler *s) {
-    uint32_t n = --s->n, hole = 0;
-    pc__s_node *h = s->heap;
-    pc__s_slot *slots = s->slots;
-    if (n == 0) return;
+// Start loading the children of the four nodes from first on: 16 nodes,
+// four whole cache lines side by side (pc__s_grow_heap). The pick among
+// the four is arithmetic, so without this the next level's load could not
+// start before the pick is done, and with a million queued every level
+// would wait a whole memory latency.
+// A heap this big (256 KiB) outgrows the fast caches; below it prefetching
+// costs instructions and saves nothing.
+#define PC__SCHED_PREFETCH_FROM 16384u
+
+static inline void pc__s_prefetch(const void *p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p);
+#else
+    (void)p;
+#endif
+}
+
+static inline void pc__s_prefetch_below(const pc__s_node *h, uint32_t first) {
+    const char *below = (const char *)(h + (uint64_t)first * 4 + 1);
+    for (int line = 0; line < 4; line++) pc__s_prefetch(below + 64 * line);
+}
+
+// Walk the hole at the root down to a leaf along the smallest children
+// (three comparisons a level, not four); returns the leaf. prefetch is a
+// constant at each call, so the small heap's loop carries no test for it.
+static inline uint32_t pc__s_hole_down(pc__s_node *h, const pc__s_slot *slots, uint32_t n,
+                                       int prefetch) {
+    uint32_t hole = 0;
     for (;;) {
         uint64_t first = (uint64_t)hole * 4 + 1;
-        if (first >= n) break;
+        if (first >= n) return hole;
+        if (prefetch && first * 4 + 1 < n) pc__s_prefetch_below(h, (uint32_t)first);
         uint32_t best = pc__s_min_child(h, slots, (uint32_t)first, n);
-        pc__s_place(h, slots, hole, &h[best]);
+        h[hole] = h[best];
         hole = best;
     }
-    pc__s_place(h, slots, hole, &h[n]);
-    pc__s_sift_up(h, slots, hole);
 }
 
-// Take the node at i out of the heap, keeping the heap order.
-static void pc__s_remove_at(pc_scheduler *s, uint32_t i) {
-    if (i == 0) {
-        pc__s_remove_root(s);
-        return;
-    }
-    uint32_t last = --s->n;
-    if (i == last) return;
-    pc__s_place(s->heap, s->slots, i, &s->heap[last]);
-    if (pc__s_less(&s->heap[i], &s->heap[(i - 1) / 4], s->slots))
-        pc__s_sift_up(s->heap, s->slots, i);
-    else pc__s_sift_down(s->heap, s->slots, last, i);
+// Take the root out: bottom-up, as pyconc_queue.h's heap does. The hole
+// goes down to a leaf, then the last node rises from there; it seldom
+// rises far, having come from the bottom.
+static void pc__s_remove_root(pc_scheduler *s) {
+    uint32_t n = --s->n, hole;
+    pc__s_node *h = s->heap;
+    const pc__s_slot *slots = s->slots;
+    if (n == 0) return;
+    if (n >= PC__SCHED_PREFETCH_FROM) hole = pc__s_hole_down(h, slots, n, 1);
+    else hole = pc__s_hole_down(h, slots, n, 0);
+    h[hole] = h[n];
+    pc__s_sift_up(h, slots, hole);
 }
 
 // The first growth makes room for PC__SCHED_FIRST events at once (3 KiB):
@@ -419,15 +453,50 @@ static void pc__s_remove_at(pc_scheduler *s, uint32_t i) {
 
 static size_t pc__s_need(size_t n) { return n + 1 > PC__SCHED_FIRST ? n + 1 : PC__SCHED_FIRST; }
 
-static int pc__s_reserve(pc_scheduler *s) {
-    if (s->n == PC__SCHED_MAX) return pc__error(PC_NOMEM, "scheduler queue is full");
-    if (s->n + 1 > s->cap &&
-        pc__grow(&s->heap, &s->cap, pc__s_need(s->n), sizeof *s->heap, PC__SCHED_MAX))
+static void pc__s_compact(pc_scheduler *s);
+
+// The heap sits in its block where every node's four children (4i+1 to
+// 4i+4, 64 bytes) fill one cache line: a level of sifting reads one line,
+// not two (at a million events nearly every level's line is a miss).
+static int pc__s_grow_heap(pc_scheduler *s) {
+    const size_t line = 64, node = sizeof(pc__s_node);
+    size_t cap = s->cap ? 2 * s->cap : PC__SCHED_FIRST;
+    if (cap > PC__SCHED_MAX) cap = PC__SCHED_MAX;
+    if (cap + line / node > (size_t)-1 / node)
+        return pc__error(PC_NOMEM, "scheduler heap of %zu events overflows", cap);
+    char *mem = (char *)pc__malloc((cap + line / node) * node);
+    if (!mem) return PC_NOMEM;
+    uintptr_t second = ((uintptr_t)mem + node + line - 1) & ~(uintptr_t)(line - 1);
+    pc__s_node *heap = (pc__s_node *)(void *)(mem + (second - node - (uintptr_t)mem));
+    if (s->n) memcpy(heap, s->heap, s->n * node);
+    pc__free(s->heap_mem);
+    s->heap_mem = mem;
+    s->heap = heap;
+    s->cap = cap;
+    return PC_OK;
+}
+
+// Room for one more slot in the slot table and the two beside it. A
+// failure leaves the tables that did grow grown, and slot_room as it was.
+static int pc__s_grow_slots(pc_scheduler *s) {
+    size_t need = pc__s_need(s->nslots), words = s->dead_words;
+    if (pc__grow(&s->slots, &s->slotcap, need, sizeof *s->slots, PC__SCHED_MAX) ||
+        pc__grow(&s->gens, &s->gencap, need, sizeof *s->gens, PC__SCHED_MAX) ||
+        pc__grow(&s->dead_bits, &s->dead_words, (need + 63) / 64, sizeof *s->dead_bits, 0))
         return PC_NOMEM;
-    // Every slot in use belongs to a queued event, so this count stays under the max too.
-    if (s->free_head == PC__SCHED_NONE && (size_t)s->nslots + 1 > s->slotcap &&
-        pc__grow(&s->slots, &s->slotcap, pc__s_need(s->nslots), sizeof *s->slots,
-                 PC__SCHED_MAX))
+    memset(s->dead_bits + words, 0, (s->dead_words - words) * sizeof *s->dead_bits);
+    size_t room = s->slotcap < s->gencap ? s->slotcap : s->gencap;
+    s->slot_room = room < s->dead_words * 64 ? room : s->dead_words * 64;
+    return PC_OK;
+}
+
+static int pc__s_reserve(pc_scheduler *s) {
+    if (s->n == PC__SCHED_MAX && s->dead) pc__s_compact(s);
+    if (s->n == PC__SCHED_MAX) return pc__error(PC_NOMEM, "scheduler queue is full");
+    if (s->n + 1 > s->cap && pc__s_grow_heap(s)) return PC_NOMEM;
+    // Every slot in use belongs to a node in the heap, so this count stays under the max too.
+    if (s->free_head == PC__SCHED_NONE && (size_t)s->nslots + 1 > s->slot_room &&
+        pc__s_grow_slots(s))
         return PC_NOMEM;
     return PC_OK;
 }
@@ -437,32 +506,76 @@ static int pc__s_reserve(pc_scheduler *s) {
 static uint32_t pc__s_slot_alloc(pc_scheduler *s) {
     uint32_t slot = s->free_head;
     if (slot != PC__SCHED_NONE) {
-        s->free_head = s->slots[slot].pos;
+        s->free_head = (uint32_t)s->slots[slot].seq;
         return slot;
     }
     slot = s->nslots++;
-    s->slots[slot].gen = s->gen_base;
+    s->gens[slot] = s->gen_base;
     return slot;
 }
 
-// The event left the queue: retire its handle, recycle the slot.
-static void pc__s_slot_release(pc_scheduler *s, uint32_t slot) {
-    pc__s_slot *sl = &s->slots[slot];
-    sl->gen = sl->gen + 1 ? sl->gen + 1 : 1;
-    sl->action = NULL;
-    sl->arg = NULL;
-    sl->pos = s->free_head;
+// The event left the queue: its handle no longer names it. The slot stays
+// taken while a node in the heap names it.
+static void pc__s_slot_retire(pc_scheduler *s, uint32_t slot) {
+    s->gens[slot] = s->gens[slot] + 1 ? s->gens[slot] + 1 : 1;
+}
+
+// No node names the slot any more: recycle it.
+static void pc__s_slot_free(pc_scheduler *s, uint32_t slot) {
+    s->slots[slot].seq = s->free_head;
     s->free_head = slot;
 }
 
+// >>dead  Cancelled events' nodes, left in the heap (>>state).
+static int pc__s_is_dead(const pc_scheduler *s, uint32_t slot) {
+    return (int)(s->dead_bits[slot / 64] >> (slot % 64) & 1);
+}
+
+static void pc__s_mark_dead(pc_scheduler *s, uint32_t slot) {
+    s->dead_bits[slot / 64] |= UINT64_C(1) << (slot % 64);
+    s->dead++;
+}
+
+// A dead node left the heap: its slot is free again.
+static void pc__s_bury(pc_scheduler *s, uint32_t slot) {
+    s->dead_bits[slot / 64] &= ~(UINT64_C(1) << (slot % 64));
+    pc__s_slot_free(s, slot);
+}
+
+// Take dead nodes off the head until a live one is there (or none is left).
+static void pc__s_drop_dead_heads(pc_scheduler *s) {
+    while (s->dead) {
+        uint32_t slot = s->heap[0].slot;
+        if (!pc__s_is_dead(s, slot)) return;
+        pc__s_remove_root(s);
+        pc__s_bury(s, slot);
+        s->dead--;
+    }
+}
+
+// Drop every dead node, then make the rest a heap again (Floyd's
+// bottom-up build, O(n)). The head, live and least, stays the head.
+static void pc__s_compact(pc_scheduler *s) {
+    pc__s_node *h = s->heap;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (!pc__s_is_dead(s, h[i].slot)) h[kept++] = h[i];
+        else pc__s_bury(s, h[i].slot);
+    }
+    s->n = kept;
+    s->dead = 0;
+    for (uint32_t i = kept > 1 ? (kept - 2) / 4 + 1 : 0; i-- > 0;)
+        pc__s_sift_down(h, s->slots, kept, i);
+}
+
 static pc_scheduler_event pc__s_handle(const pc_scheduler *s, uint32_t slot) {
-    return ((uint64_t)s->slots[slot].gen << 32) | slot;
+    return ((uint64_t)s->gens[slot] << 32) | slot;
 }
 
 // The slot a handle names while its event is queued, or PC__SCHED_NONE.
 static uint32_t pc__s_lookup(const pc_scheduler *s, pc_scheduler_event ev) {
     uint32_t slot = (uint32_t)(ev & 0xffffffffu), gen = (uint32_t)(ev >> 32);
-    if (gen == 0 || slot >= s->nslots || s->slots[slot].gen != gen) return PC__SCHED_NONE;
+    if (gen == 0 || slot >= s->nslots || s->gens[slot] != gen) return PC__SCHED_NONE;
     return slot;
 }
 
@@ -521,8 +634,10 @@ PYCONC_API pc_scheduler *pc_scheduler_new(const pc_scheduler_desc *desc) {
 PYCONC_API void pc_scheduler_free(pc_scheduler *s) {
     if (!s) return;
     pc_lock_destroy(&s->lock);
-    pc__free(s->heap);
+    pc__free(s->heap_mem);
     pc__free(s->slots);
+    pc__free(s->dead_bits);
+    pc__free(s->gens);
     pc__free(s);
 }
 
@@ -539,8 +654,7 @@ static int pc__s_push(pc_scheduler *s, double time, int priority, pc_target_fn a
     node.slot = slot;
     uint32_t i = s->n++;
     s->heap[i] = node;
-    pc__s_sift_up(s->heap, s->slots, i);
-    *out_new_head = s->slots[slot].pos == 0;
+    *out_new_head = pc__s_sift_up(s->heap, s->slots, i) == 0;
     if (out_event) *out_event = pc__s_handle(s, slot);
     return PC_OK;
 }
@@ -580,10 +694,16 @@ PYCONC_API int pc_scheduler_cancel(pc_scheduler *s, pc_scheduler_event event) {
         return pc__error(PC_VALUE, "event is not in the queue (already run, running, "
                                    "cancelled, or not from this scheduler)");
     }
-    uint32_t pos = s->slots[slot].pos;
-    pc__s_remove_at(s, pos);
-    pc__s_slot_release(s, slot);
-    if (pos == 0) woke = pc__s_bump(s);
+    pc__s_slot_retire(s, slot);
+    if (s->heap[0].slot == slot) {
+        pc__s_remove_root(s);
+        pc__s_slot_free(s, slot);
+        pc__s_drop_dead_heads(s);
+        woke = pc__s_bump(s);
+    } else {
+        pc__s_mark_dead(s, slot);
+        if (s->dead > s->n - s->dead) pc__s_compact(s);
+    }
     pc_lock_release(&s->lock);
     if (woke) pc__s_wake(s);
     return PC_OK;
@@ -608,7 +728,7 @@ PYCONC_API int pc_scheduler_empty(pc_scheduler *s) {
         return 1;
     }
     pc_lock_acquire(&s->lock, PC_FOREVER);
-    int empty = s->n == 0;
+    int empty = s->n == 0;              // the head, if any, is live
     pc_lock_release(&s->lock);
     return empty;
 }
@@ -650,8 +770,13 @@ static int pc__s_take_due(pc_scheduler *s, double *now, pc__s_slot *out_slot,
     }
     uint32_t slot = s->heap[0].slot;
     *out_slot = s->slots[slot];
-    pc__s_remove_at(s, 0);
-    pc__s_slot_release(s, slot);
+    pc__s_remove_root(s);
+    pc__s_slot_retire(s, slot);
+    pc__s_slot_free(s, slot);
+    if (s->dead) pc__s_drop_dead_heads(s);
+    // The next step reads the new head's slot: start loading it while this
+    // event's action runs.
+    if (s->n >= PC__SCHED_PREFETCH_FROM) pc__s_prefetch(&s->slots[s->heap[0].slot]);
     return 1;
 }
 
@@ -732,9 +857,10 @@ PYCONC_API size_t pc_scheduler_queue(pc_scheduler *s, pc_scheduler_entry *out, s
     if (!s) { pc__error(PC_VALUE, "scheduler is NULL"); return 0; }
     if (!out) cap = 0;
     pc_lock_acquire(&s->lock, PC_FOREVER);
-    size_t n = s->n;
+    size_t n = s->n - s->dead;
     for (uint32_t i = 0; i < s->n && cap > 0; i++) {
         pc_scheduler_entry e;
+        if (pc__s_is_dead(s, s->heap[i].slot)) continue;
         pc__s_entry_of(s, i, &e);
         if (k < cap) {
             size_t j = k++;

@@ -128,7 +128,8 @@ static double trial_pthread_mutex(void *ctx) {
 // Are Tricky), the plain three-state futex mutex without spinning. The
 // "work outside" row adds a little private work between the pairs.
 
-#define CONTENDED_PAIRS 400000L   // pairs in a trial, shared among the threads
+#define CONTENDED_PAIRS 2000000L  // pairs in a trial, shared among the threads
+#define CONTENDED_ROUNDS 15       // the rows swing with the scheduler: more rounds
 #define OUTSIDE_WORK 40           // dependent steps between pairs in the "work outside" row
 
 #if RAW_FUTEX
@@ -676,6 +677,26 @@ static void bench_locks(void) {
     pthread_mutex_destroy(&rmu);
 }
 
+#if RAW_FUTEX
+// pcb_duel that also says, for a line under the row, how the rounds' own
+// ratios spread: "-- per round: 1.02x [0.81x-1.30x] of mutex2's time, 15 rounds".
+static void contended_duel(contended *c, double *ours, double *peer, char *spread,
+                           size_t cap) {
+    double a[CONTENDED_ROUNDS], b[CONTENDED_ROUNDS], r[CONTENDED_ROUNDS];
+    int n = pcb_quick ? 3 : CONTENDED_ROUNDS;
+    for (int i = 0; i < n; i++) {
+        a[i] = trial_pc_contended(c);
+        b[i] = trial_mutex2_contended(c);
+        r[i] = a[i] / b[i];
+    }
+    *ours = pcb_median(a, n);
+    *peer = pcb_median(b, n);
+    double mid = pcb_median(r, n);     // sorts r
+    snprintf(spread, cap, "-- per round: %.2fx [%.2fx-%.2fx] of mutex2's time, %d rounds",
+             mid, r[0], r[n - 1], n);
+}
+#endif
+
 static void bench_contended(void) {
     static const int sizes[] = {2, 4, 8};
     contended c;
@@ -683,19 +704,22 @@ static void bench_contended(void) {
     double ours, peer;
     const char *name = "Lock contended, nothing outside", *m2 = "futex mutex2";
 #if RAW_FUTEX
+    char spread[96];
     for (int i = 0; i < 3; i++) {
         char row[64];
         c.threads = sizes[i];
         c.outside = 0;
-        pcb_duel(trial_pc_contended, &c, trial_mutex2_contended, &c, rounds(), &ours, &peer);
+        contended_duel(&c, &ours, &peer, spread, sizeof spread);
         snprintf(row, sizeof row, "%s (%d threads)", name, sizes[i]);
         pcb_scale_row("threads", sizes[i], row, ours, m2, peer);
+        printf("%s\n", spread);
         pcb_target(row, m2, ours, peer, 1.25);
     }
     c.threads = 4;
     c.outside = OUTSIDE_WORK;
-    pcb_duel(trial_pc_contended, &c, trial_mutex2_contended, &c, rounds(), &ours, &peer);
+    contended_duel(&c, &ours, &peer, spread, sizeof spread);
     pcb_row("Lock contended, work outside (4 threads)", ours, m2, peer);
+    printf("%s\n", spread);
 #else
     c.threads = 2;
     ours = pcb_solo(trial_pc_contended, &c, rounds());

@@ -1073,9 +1073,11 @@ TEST(out_of_memory_leaves_scheduler_consistent) {
     step_clock c = {0, 0, {0}};
     pc_scheduler *s = step_scheduler(&c);
     pc_scheduler_event e = 77;
-    // The first event needs the heap and the slot table: fail each.
-    for (long budget = 0; budget < 2; budget++) {
-        __atomic_store_n(&malloc_budget, budget, __ATOMIC_RELAXED);
+    // The first event needs the heap, the slot table and the two tables
+    // beside it (generations, cancelled marks): fail each in turn (what an
+    // attempt allocated stays, so the next one needs one allocation less).
+    for (int step = 0; step < 4; step++) {
+        __atomic_store_n(&malloc_budget, step > 0, __ATOMIC_RELAXED);
         CHECK_RC(pc_scheduler_enterabs(s, 1, 1, log_action, ARG(1), &e), PC_NOMEM);
         CHECK(strlen(pc_last_error()) > 0);
         CHECK_EQ(e, 77);
@@ -1291,6 +1293,156 @@ TEST(heap_order_random) {
                   "run %d: event %d, want %d", i, order_seen[i],
                   (int)(intptr_t)want[k + (size_t)i].arg);
     CHECK(pc_scheduler_empty(s));
+    pc_scheduler_free(s);
+}
+
+// A model of the queue, checked against the scheduler step by step.
+typedef struct model_event {
+    double time;
+    int priority, live;
+    long seq;
+    pc_scheduler_event handle;
+} model_event;
+
+enum { MODEL_STEPS = 30000 };
+static model_event model[MODEL_STEPS];
+static long model_ran[MODEL_STEPS];
+static int model_nran;
+
+static int model_action(void *arg) {
+    if (model_nran < MODEL_STEPS) model_ran[model_nran++] = (long)(intptr_t)arg;
+    return 0;
+}
+
+static int model_cmp(const void *a, const void *b) {
+    const model_event *x = &model[*(const long *)a], *y = &model[*(const long *)b];
+    if (x->time != y->time) return x->time < y->time ? -1 : 1;
+    if (x->priority != y->priority) return x->priority < y->priority ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+// Run what is due at c->now and check it against the model: the order,
+// the next delay, and that the model's queued events are all still there.
+static void model_run(pc_scheduler *s, step_clock *c, long entered, long *live) {
+    static long due[MODEL_STEPS];
+    long ndue = 0;
+    for (long i = 0; i < entered; i++)
+        if (model[i].live && model[i].time <= c->now) due[ndue++] = i;
+    qsort(due, (size_t)ndue, sizeof *due, model_cmp);
+    double next = -1, want_next = INFINITY;
+    model_nran = 0;
+    CHECK_OK(pc_scheduler_run(s, 0, &next));
+    CHECK_EQ(model_nran, ndue);
+    for (long i = 0; i < ndue; i++) {
+        CHECK_MSG(model_ran[i] == due[i], "run %ld: event %ld, want %ld", i, model_ran[i],
+                  due[i]);
+        model[due[i]].live = 0;
+    }
+    *live -= ndue;
+    for (long i = 0; i < entered; i++)
+        if (model[i].live && model[i].time - c->now < want_next)
+            want_next = model[i].time - c->now;
+    CHECK(next == want_next);
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), *live);
+}
+
+// The model's next event due (the queue's head), or -1.
+static long model_head(long entered) {
+    long head = -1;
+    for (long i = 0; i < entered; i++)
+        if (model[i].live && (head < 0 || model_cmp(&i, &head) < 0)) head = i;
+    return head;
+}
+
+TEST(random_enter_cancel_run_match_a_model) {
+    // Enter, cancel (events in the middle of the queue, at its head, and
+    // ones already gone) and run what is due, in a random mix, then cancel
+    // nine in ten of what is left: the order run() takes, the count
+    // queue() gives, the next delay and cancel's answers must be those of
+    // a sorted list.
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    long entered = 0, live = 0;
+    uint32_t rnd = 4242;
+    for (int step = 0; step < MODEL_STEPS; step++) {
+        rnd ^= rnd << 13, rnd ^= rnd >> 17, rnd ^= rnd << 5;
+        uint32_t what = rnd % 100, pick = rnd >> 8;
+        if (what < 50 && entered < MODEL_STEPS) {
+            model_event *m = &model[entered];
+            m->time = c.now + (double)(pick % 3000);
+            m->priority = (int)(pick >> 10) % 3;
+            m->seq = entered;
+            m->live = 1;
+            CHECK_OK(pc_scheduler_enterabs(s, m->time, m->priority, model_action,
+                                           ARG(entered), &m->handle));
+            entered++;
+            live++;
+        } else if (what < 90 && entered > 0) {
+            // The head sometimes, else a random entered event, queued or not:
+            // cancel answers which.
+            long i = what < 55 ? model_head(entered) : (long)(pick % (uint32_t)entered);
+            if (i >= 0 && model[i].live) {
+                CHECK_OK(pc_scheduler_cancel(s, model[i].handle));
+                model[i].live = 0;
+                live--;
+            } else if (i >= 0) {
+                CHECK_RC(pc_scheduler_cancel(s, model[i].handle), PC_VALUE);
+            }
+        } else {
+            c.now += (double)(pick % 40);
+            model_run(s, &c, entered, &live);
+        }
+        CHECK_EQ(pc_scheduler_queue(s, NULL, 0), live);
+        CHECK_EQ(pc_scheduler_empty(s), live == 0);
+    }
+    for (long i = 0; i < entered; i++) {
+        rnd ^= rnd << 13, rnd ^= rnd >> 17, rnd ^= rnd << 5;
+        if (model[i].live && rnd % 10) {
+            CHECK_OK(pc_scheduler_cancel(s, model[i].handle));
+            model[i].live = 0;
+            live--;
+        }
+    }
+    CHECK(live > 0);
+    c.now += 5000;
+    model_run(s, &c, entered, &live);
+    CHECK(pc_scheduler_empty(s));
+    pc_scheduler_free(s);
+}
+
+TEST(set_and_cancelled_timeouts_reuse_their_room) {
+    // A timeout set per request and cancelled when the reply comes never
+    // fires, and the queue must not keep growing with them: with no
+    // allocation allowed after the first, 200k set+cancel pairs, cancelled
+    // in a scattered order with a few events kept queued throughout, all
+    // succeed, and what stays queued runs in order.
+    enum { KEPT = 4, WINDOW = 24, PAIRS = 200000 };
+    step_clock c = {0, 0, {0}};
+    pc_scheduler *s = step_scheduler(&c);
+    pc_scheduler_event window[WINDOW];
+    for (int i = 0; i < KEPT; i++)
+        CHECK_OK(pc_scheduler_enterabs(s, 5000 + i, 0, log_action, ARG(i), NULL));
+    for (int i = 0; i < WINDOW; i++)
+        CHECK_OK(pc_scheduler_enterabs(s, 100 + i, 0, log_action, NULL, &window[i]));
+    __atomic_store_n(&malloc_budget, 0, __ATOMIC_RELAXED);
+    uint32_t rnd = 99;
+    int failures = 0;
+    for (int i = 0; i < PAIRS; i++) {
+        rnd ^= rnd << 13, rnd ^= rnd >> 17, rnd ^= rnd << 5;
+        int k = (int)(rnd % WINDOW);
+        failures += pc_scheduler_cancel(s, window[k]) != PC_OK;
+        failures += pc_scheduler_enterabs(s, 100 + (double)(rnd >> 20), 0, log_action, NULL,
+                                          &window[k]) != PC_OK;
+    }
+    __atomic_store_n(&malloc_budget, -1, __ATOMIC_RELAXED);
+    CHECK_EQ(failures, 0);
+    CHECK_EQ(pc_scheduler_queue(s, NULL, 0), KEPT + WINDOW);
+    for (int i = 0; i < WINDOW; i++) CHECK_OK(pc_scheduler_cancel(s, window[i]));
+    log_reset();
+    CHECK_OK(pc_scheduler_run(s, 1, NULL));
+    long want[KEPT];
+    for (int i = 0; i < KEPT; i++) want[i] = i;
+    check_log(want, KEPT);
     pc_scheduler_free(s);
 }
 

@@ -305,6 +305,43 @@ TEST(lock_stress_200_threads) {
     CHECK_EQ(counter, 0);
 }
 
+// Eight threads hammer one lock, half with nothing between their pairs (a
+// waiter mostly finds others asleep and joins them), half with a little
+// work (it mostly takes the lock while spinning), every fourth acquire
+// timed: a release that wakes nobody when someone sleeps shows as a timed
+// acquire running out (or, untimed, as a hang), and a lost update as a
+// wrong count.
+enum { SPIN_THREADS = 8, SPIN_PAIRS = 20000 };
+static pc_lock spin_lock = PC_LOCK_INIT;
+static long spin_count;
+static int spin_timeouts;
+
+static int spin_pairs(void *arg) {
+    unsigned x = (unsigned)(uintptr_t)arg, work = x % 2 ? 50 : 0;
+    for (int i = 0; i < SPIN_PAIRS; i++) {
+        int rc = pc_lock_acquire(&spin_lock, i % 4 == 0 ? 10.0 : PC_FOREVER);
+        if (rc != PC_OK) {
+            __atomic_fetch_add(&spin_timeouts, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        spin_count++;
+        pc_lock_release(&spin_lock);
+        for (unsigned k = 0; k < work; k++) x = x * 1103515245u + 12345u;
+    }
+    return (int)(x & 0);
+}
+
+TEST(lock_contended_spin_then_sleep_loses_no_wakeup) {
+    pc_thread *ts[SPIN_THREADS];
+    spin_count = 0;
+    spin_timeouts = 0;
+    for (int i = 0; i < SPIN_THREADS; i++) ts[i] = spawn(spin_pairs, (void *)(uintptr_t)i);
+    for (int i = 0; i < SPIN_THREADS; i++) join_free(ts[i]);
+    CHECK_EQ(spin_timeouts, 0);
+    CHECK_EQ(spin_count, (long)SPIN_THREADS * SPIN_PAIRS);
+    CHECK_EQ(spin_lock.state, 0);
+}
+
 // >>rlock
 struct rlock_probe { pc_rlock *r; int release_rc, acquire_rc; };
 
