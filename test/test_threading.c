@@ -295,7 +295,7 @@ static int decrement(void *arg) {
     return 0;
 }
 
-// The seed's program: many threads, one counter, n must end at 0.
+// The tutorials' program: many threads, one counter, n must end at 0.
 TEST(lock_stress_200_threads) {
     enum { N = 200 };
     pc_thread *ts[N];
