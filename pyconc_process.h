@@ -4272,7 +4272,9 @@ typedef struct pc__p_buf {
 
 static void pc__p_buf_put(pc__p_buf *b, const void *data, size_t n) {
     if (b->bad) return;
-    if (n > SIZE_MAX - b->len || pc__grow(&b->p, &b->cap, b->len + n, 1, 0)) {
+    // The room check inline: most puts are a few bytes into room there is.
+    if (n > SIZE_MAX - b->len ||
+        (b->len + n > b->cap && pc__grow(&b->p, &b->cap, b->len + n, 1, 0))) {
         b->bad = 1;
         return;
     }
@@ -5883,7 +5885,8 @@ PYCONC_API void pc_args_free(pc_args *a) {
 
 static pc__p_arg *pc__p_args_push(pc_args *a, pc_arg_type type) {
     if (!a) { pc__error(PC_VALUE, "argument pack is NULL"); return NULL; }
-    if (pc__grow(&a->items, &a->cap, a->len + 1, sizeof *a->items, 0)) return NULL;
+    if (a->len == a->cap && pc__grow(&a->items, &a->cap, a->len + 1, sizeof *a->items, 0))
+        return NULL;
     pc__p_arg *it = &a->items[a->len++];
     memset(it, 0, sizeof *it);
     it->type = type;
@@ -15571,6 +15574,43 @@ static int pc__p_m_ring_send(pc__p_m_ring *g, const pc_args *a) {
     return rc;
 }
 
+// Put [x, y, str, the items of tail (may be NULL)] as one message, without
+// building that pack: a request [id, object, method, arguments...] or a
+// reply [id, status, message, results...]. tail must hold no descriptors.
+static int pc__p_m_ring_send_parts(pc__p_m_ring *g, int64_t x, int64_t y, const char *str,
+                                   const pc_args *tail) {
+    pc__p_buf *b = &g->buf;
+    int fds[1];
+    size_t nfds = 0, n = tail ? pc_args_len(tail) : 0;
+    b->len = b->pos = 0;
+    b->bad = 0;
+    pc__p_buf_u32(b, PC__ARGS_MAGIC);
+    pc__p_buf_u32(b, (uint32_t)(3 + n));
+    pc__p_buf_u8(b, PC_ARG_INT);
+    pc__p_buf_u64(b, (uint64_t)x);
+    pc__p_buf_u8(b, PC_ARG_INT);
+    pc__p_buf_u64(b, (uint64_t)y);
+    pc__p_buf_u8(b, PC_ARG_STR);
+    pc__p_buf_blob(b, str, strlen(str));
+    size_t at = b->len;
+    int rc = tail ? pc__p_args_encode(tail, b, fds, &nfds, NULL) : PC_OK;
+    if (rc == PC_OK && b->bad) rc = PC_NOMEM;
+    if (rc) return rc;
+    if (tail) {                     // its items follow the three: drop its count
+        memmove(b->p + at, b->p + at + 4, b->len - at - 4);
+        b->len -= 4;
+    }
+    if (b->len <= PC__PP_REC_MAX) return pc__p_m_ring_put(g, PC__PP_REC_MSG, b->p, b->len);
+    rc = pc__p_m_ring_put(g, PC__PP_REC_PIPE, NULL, 0);
+    if (rc == PC_OK)
+        rc = pc__p_frame_send_fds(g->conn->fd, g->conn->is_socket, b->p, b->len, NULL, 0);
+    if (b->cap > PC__P_M_KEEP) {
+        pc__free(b->p);
+        memset(b, 0, sizeof *b);
+    }
+    return rc;
+}
+
 // Wait until the in ring holds a record: spin, nap on its event count,
 // then sleep in the socket. PC_OK: look again; else the other side ended.
 static int pc__p_m_ring_wait(pc__p_m_ring *g) {
@@ -15680,11 +15720,24 @@ static int pc__p_m_ring_accept(pc_connection *c, const pc_args *req) {
 // died waiting for it is let go as it came (// >>I.sync), as when a reply
 // cannot be written: so look whether the client is still there. While a
 // request is answered its socket carries nothing; readable is its end.
+static int pc__p_m_ring_gone(const pc__p_m_ring *g) {
+    return pc__p_m_took_afresh() && pc__p_os_readable_now(g->conn->fd);
+}
+
 static int pc__p_m_ring_reply(const pc_args *head) {
     pc__p_m_ring *g = pc__p_m_srv_ring;
-    if (pc__p_m_took_afresh() && pc__p_os_readable_now(g->conn->fd))
-        return pc__error(PC_EOF, "the client is gone");
+    if (pc__p_m_ring_gone(g)) return pc__error(PC_EOF, "the client is gone");
     return pc__p_m_ring_send(g, head);
+}
+
+// The same for a reply [rid, status, message, results...] in parts.
+static int pc__p_m_ring_answer(int64_t rid, int status, const char *msg, const pc_args *results) {
+    pc__p_m_ring *g = pc__p_m_srv_ring;
+    if (!pc__p_m_took_afresh()) return pc__p_m_ring_send_parts(g, rid, status, msg, results);
+    char kept[256];                 // msg may be pc_last_error's, which a look may change
+    snprintf(kept, sizeof kept, "%s", msg);
+    if (pc__p_m_ring_gone(g)) return pc__error(PC_EOF, "the client is gone");
+    return pc__p_m_ring_send_parts(g, rid, status, kept, results);
 }
 
 // The connection's thread ends.
@@ -16071,6 +16124,11 @@ static int pc__p_m_serve_one(pc_connection *c, const pc_args *req) {
         pc_lock_acquire(&pc__p_m_srv.lock, PC_FOREVER);
         rc = pc__p_m_dispatch(id, m, req, reply);
         pc_lock_release(&pc__p_m_srv.lock);
+    }
+    if (pc__p_m_srv_ring && !pc__p_args_has_fds(reply)) {     // >>I.ring: no pack to build
+        rc = pc__p_m_ring_answer(rid, rc, rc ? pc_last_error() : "", rc ? NULL : reply);
+        pc_args_free(reply);
+        return rc;
     }
     pc_args *head = pc_args_new();
     if (!head) { pc_args_free(reply); return PC_NOMEM; }
@@ -17956,18 +18014,38 @@ static int pc__p_m_transport_error(pc_proxy *p, pc__p_m_conn *c, int rc) {
     return pc__p_m_broken(p);
 }
 
+static int pc__p_m_replied(pc_proxy *p, pc__p_m_conn *c, pc_args *reply, pc_args **out_reply);
+
 // Send req (its first three items filled here) on this thread's connection
 // c and read the reply; *out_reply (may be NULL) gets it, results from
 // item 3 on.
 static int pc__p_m_exchange(pc_proxy *p, pc__p_m_conn *c, pc_args *req, pc_args **out_reply) {
     pc_args *reply = NULL;
-    int64_t rid, status;
-    const char *msg;
     int rc = c->ring ? pc__p_m_ring_send(c->ring, req) : pc_connection_send_args(c->conn, req);
     if (rc == PC_OK)
         rc = c->ring ? pc__p_m_ring_recv(c->ring, 0, &reply)
                      : pc_connection_recv_args(c->conn, &reply);
     if (rc) return pc__p_m_transport_error(p, c, rc);
+    return pc__p_m_replied(p, c, reply, out_reply);
+}
+
+// The same on rings, the request [id, object, method, args...] written
+// without building it.
+static int pc__p_m_ring_exchange(pc_proxy *p, pc__p_m_conn *c, const char *method,
+                                 const pc_args *args, pc_args **out_reply) {
+    pc_args *reply = NULL;
+    int rc = pc__p_m_ring_send_parts(c->ring, c->next_request, p->id, method, args);
+    if (rc == PC_OK) rc = pc__p_m_ring_recv(c->ring, 0, &reply);
+    if (rc) return pc__p_m_transport_error(p, c, rc);
+    return pc__p_m_replied(p, c, reply, out_reply);
+}
+
+// Check c's reply (taken over) to its last request; *out_reply (may be
+// NULL) gets it.
+static int pc__p_m_replied(pc_proxy *p, pc__p_m_conn *c, pc_args *reply, pc_args **out_reply) {
+    int64_t rid, status;
+    const char *msg;
+    int rc;
     if (pc_args_get_int(reply, 0, &rid) || pc_args_get_int(reply, 1, &status) ||
         pc_args_get_str(reply, 2, &msg) || rid != c->next_request) {
         pc_args_free(reply);
@@ -17989,6 +18067,10 @@ static int pc__p_m_call(pc_proxy *p, const char *method, const pc_args *args, pc
     pc__p_m_conn *c = NULL;
     int rc = pc__p_m_connect(p, &c);
     if (rc) return rc;
+    if (c->ring && (!args || !pc__p_args_has_fds(args))) {
+        ++c->next_request;
+        return pc__p_m_ring_exchange(p, c, method, args, out);
+    }
     pc_args *req = pc_args_new();
     if (!req) return PC_NOMEM;
     rc = pc_args_add_int(req, ++c->next_request);
