@@ -683,6 +683,11 @@
      PC_OWNER_DEAD.
    - A client with a wrong authkey gets PC_AUTH; the server logs a WARNING
      (pc_get_logger) and serves on. A dict's keys are indexed by hash.
+   - On a unix socket (the default address), each connection moves to a
+     pair of rings in shared memory after the handshake: a call costs no
+     system call while the other side is awake, and a sleeping side wakes
+     by futex; large messages, wake-ups of a side asleep for long, and the
+     other side's end still go by the socket (docs/manager.md).
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
