@@ -17867,11 +17867,23 @@ typedef struct pc__p_m_conn {
     uint64_t thread;            // its one user's pc__p_token (a later thread never has it)
     pc_connection *conn;        // NULL until its first call, or after a broken one
     pc__p_m_ring *ring;         // its rings, when the server gave some (// >>I.ring)
+    pc__p_m_ring *spent;        // rings of a broken connection, let go at the next dial
     int64_t next_request;
 } pc__p_m_conn;
 
 static void pc__p_m_conn_close(pc__p_m_conn *c) {
     pc__p_m_ring_free(c->ring);
+    pc__p_m_ring_free(c->spent);
+    c->ring = c->spent = NULL;
+    pc_connection_free(c->conn);
+    c->conn = NULL;
+}
+
+// A broken connection: the call that found it returns PC_BROKEN at once;
+// unmapping its rings (tens of microseconds) waits for the next dial.
+static void pc__p_m_conn_broken(pc__p_m_conn *c) {
+    pc__p_m_ring_free(c->spent);
+    c->spent = c->ring;
     c->ring = NULL;
     pc_connection_free(c->conn);
     c->conn = NULL;
@@ -18008,14 +18020,18 @@ static int pc__p_m_connect(pc_proxy *p, pc__p_m_conn **out) {
     }
     pc_lock_release(&p->lock);
     if (!c) return PC_NOMEM;
-    if (!c->conn && (rc = pc__p_m_dial(p, &c->conn)) == PC_OK) rc = pc__p_m_ring_ask(p, c);
+    if (!c->conn) {
+        pc__p_m_ring_free(c->spent);
+        c->spent = NULL;
+        if ((rc = pc__p_m_dial(p, &c->conn)) == PC_OK) rc = pc__p_m_ring_ask(p, c);
+    }
     *out = c;
     return rc;
 }
 
 static int pc__p_m_transport_error(pc_proxy *p, pc__p_m_conn *c, int rc) {
     if (rc == PC_NOMEM) return rc;
-    pc__p_m_conn_close(c);          // a half-done exchange leaves it unusable
+    pc__p_m_conn_broken(c);         // a half-done exchange leaves it unusable
     return pc__p_m_broken(p);
 }
 
