@@ -15507,7 +15507,8 @@ typedef struct pc__p_m_ring {       // one side's view of the mapping
     pc__p_pp_ring *in, *out;
     unsigned char *in_data, *out_data;
     uint32_t *in_deep, *out_deep;   // this side's flag, the other side's
-    int spin;
+    int spin;                       // more than one CPU to run on
+    unsigned misses, skip;          // spins in a row that found nothing; waits not to spin
     pc__p_buf buf;                  // a message being read or written
     pc_mp_array *mine;              // the server's mapping
     pc_args *pack;                  // the client's: the reply that brought the mapping
@@ -15619,13 +15620,23 @@ static int pc__p_m_ring_send_parts(pc__p_m_ring *g, int64_t x, int64_t y, const 
 // Wait until the in ring holds a record: spin, nap on its event count,
 // then sleep in the socket. PC_OK: look again; else the other side ended.
 static int pc__p_m_ring_wait(pc__p_m_ring *g) {
-    if (g->spin) {
+    if (g->spin && g->skip == 0) {
         double end = pc_monotonic() + PC__P_M_SPIN_S;
         for (unsigned i = 1;; i++) {
-            if (pc__p_pp_ring_ready(g->in)) return PC_OK;
+            if (pc__p_pp_ring_ready(g->in)) {
+                g->misses = 0;
+                return PC_OK;
+            }
             pc__cpu_relax();
             if (i % 16 == 0 && pc_monotonic() >= end) break;
         }
+        // It found nothing: when the CPUs are busy (the other side waits for
+        // one) or the other side is slow, spins only take CPU from it; they
+        // come back after 1, 3, 7 ... 63 waits without one.
+        if (g->misses < 6) g->misses++;
+        g->skip = (1u << g->misses) - 1;
+    } else if (g->skip) {
+        g->skip--;
     }
     double nap = pc_monotonic() + PC__P_M_NAP_S;
     for (;;) {
