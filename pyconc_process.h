@@ -15477,13 +15477,14 @@ PYCONC_API void pc_proxy_value_free(pc_proxy_value *v) {
 // A proxy's connection over a unix socket asks, as its first request
 // (after the authkey handshake: nothing unauthenticated gets this far),
 // for rings: the server makes one shared mapping (an anonymous raw Array)
-// of part F's two single-producer single-consumer rings, requests in its
+// of two single-producer single-consumer rings (// >>A.ring), requests in its
 // task ring and replies in its result ring, and sends it with the reply
 // (SCM_RIGHTS). From then on a request or a reply is a record in a ring;
 // one over half a ring, or holding descriptors, goes on the socket,
 // announced by a pipe record at its place. A side waiting for a record
 // spins a few microseconds (with more than one CPU to run on: on one, the
-// other side cannot move while this one spins), then sleeps on the
+// other side cannot move while this one spins; fewer after spins that
+// found nothing), then sleeps on the
 // ring's event count (a futex: a wake-up is one system call) for up to
 // PC__P_M_NAP_S, then in a read of the socket: a byte there is the other
 // side's wake-up, its end of file the other side's end. So a call whose
