@@ -3431,6 +3431,10 @@ TEST(namespace_many_names) {
 // >>rings: a proxy on the same machine talks through rings in shared memory
 // The rings' mappings of process pid (0: this one): memfds at least as
 // large as the two rings, in /proc/pid/maps.
+static void need_rings(void) {
+    if (!PC__PP_RINGS) pct_skip("no rings without a futex: every call keeps to its socket");
+}
+
 static int ring_maps(long pid) {
     char path[64], line[512];
     snprintf(path, sizeof path, pid ? "/proc/%ld/maps" : "/proc/self/maps", pid);
@@ -3466,6 +3470,7 @@ static int child_counts_on_rings(void *arg) {
 }
 
 static void rings_on(pc_start_method method) {
+    need_rings();
     int fds = fds_after_warm_up(method);
     int mine = ring_maps(0);
     pc_manager *m = manager_on(method);
@@ -3498,6 +3503,7 @@ TEST(rings_forkserver) { rings_on(PC_START_FORKSERVER); }
 // spinning or napping on them (killed at once), or asleep in the socket
 // (killed later than the nap): PC_BROKEN, promptly, either way.
 TEST(rings_server_killed_mid_call) {
+    need_rings();
     int fds = count_fds();
     const double after[] = {0, 0.0005, 0.001, 0.003, 0.05};
     for (size_t round = 0; round < sizeof after / sizeof after[0]; round++) {
@@ -3578,6 +3584,7 @@ static void check_bytes(pc_proxy *d, const char *key, const unsigned char *want,
 }
 
 TEST(rings_large_messages) {
+    need_rings();
     const size_t sizes[] = {0, 1, 4000, PC__PP_REC_MAX - 200, PC__PP_REC_MAX + 1,
                             PC__PP_RING_BYTES + 5, ((size_t)1 << 20) - 4096};
     size_t most = ((size_t)2 << 20);
@@ -3680,6 +3687,7 @@ TEST(rings_stress_threads) {
 // A wrong key never gets a mapping: the handshake fails before any
 // request is read. The next good connection gets the one new pair.
 TEST(rings_wrong_key_no_mapping) {
+    need_rings();
     pc_manager *m = manager_on(PC_START_FORK);
     pc_proxy *d;
     CHECK_OK(pc_manager_dict(m, &d));
@@ -3732,6 +3740,7 @@ static int t_one_call(void *arg) {
 }
 
 TEST(rings_idle_no_cpu) {
+    need_rings();
     pc_manager *m = manager_on(PC_START_FORK);
     pc_proxy *d;
     CHECK_OK(pc_manager_dict(m, &d));
