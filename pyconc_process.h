@@ -683,6 +683,11 @@
      PC_OWNER_DEAD.
    - A client with a wrong authkey gets PC_AUTH; the server logs a WARNING
      (pc_get_logger) and serves on. A dict's keys are indexed by hash.
+   - On a unix socket (the default address), each connection moves to a
+     pair of rings in shared memory after the handshake: a call costs no
+     system call while the other side is awake, and a sleeping side wakes
+     by futex; large messages, wake-ups of a side asleep for long, and the
+     other side's end still go by the socket (docs/manager.md).
 */
 #if defined(PYCONC_PROCESS_IMPLEMENTATION) || defined(PYCONC_ALL_IMPLEMENTATION)
 #if !defined(_GNU_SOURCE) && !defined(__cplusplus)
@@ -4272,7 +4277,9 @@ typedef struct pc__p_buf {
 
 static void pc__p_buf_put(pc__p_buf *b, const void *data, size_t n) {
     if (b->bad) return;
-    if (n > SIZE_MAX - b->len || pc__grow(&b->p, &b->cap, b->len + n, 1, 0)) {
+    // The room check inline: most puts are a few bytes into room there is.
+    if (n > SIZE_MAX - b->len ||
+        (b->len + n > b->cap && pc__grow(&b->p, &b->cap, b->len + n, 1, 0))) {
         b->bad = 1;
         return;
     }
@@ -4332,6 +4339,104 @@ static char *pc__p_buf_get_str(pc__p_buf *b) {
     memcpy(s, p, n);
     s[n] = '\0';
     return s;
+}
+
+// >>A.ring: single-producer single-consumer byte rings in shared memory
+// A process pool's worker (// >>F.ring) and a manager's proxy on the same
+// machine (// >>I.ring) talk through a pair of them. Each index is written
+// by one side only (tail by the producer, head by the consumer), so a side
+// killed at any instant cannot corrupt the other's, and a record becomes
+// visible only by the store of tail that follows it. A record is an
+// 8-byte header (length, kind) and its bytes padded to 8; it may wrap. A
+// message over half a ring goes another way (a pipe, a socket), announced
+// by a "pipe" record at its place, so the order holds. Without a futex
+// (off Linux, or PYCONC_NO_FUTEX) a shared wait could only poll, so the
+// rings are off there.
+#if defined(__linux__) && !defined(PYCONC_NO_FUTEX)
+#define PC__PP_RINGS 1
+#else
+#define PC__PP_RINGS 0
+#endif
+#define PC__PP_RING_BYTES ((size_t)256 * 1024)
+#define PC__PP_REC_MAX (PC__PP_RING_BYTES / 2)
+enum { PC__PP_REC_MSG = 1, PC__PP_REC_PIPE = 2 };
+
+typedef struct pc__p_pp_ring {
+    uint64_t tail;              // bytes ever written: the producer's
+    unsigned char pad0[56];
+    uint64_t head;              // bytes ever read: the consumer's
+    unsigned char pad1[56];
+    pc__evc data;               // the task ring's consumer (the worker) sleeps here
+    pc__evc room;               // the result ring's producer (the worker) sleeps here
+    unsigned char pad2[48];
+} pc__p_pp_ring;
+
+typedef struct pc__p_pp_chan {
+    pc__p_pp_ring task, result;
+    unsigned char task_data[PC__PP_RING_BYTES], result_data[PC__PP_RING_BYTES];
+} pc__p_pp_chan;
+
+static size_t pc__p_pp_rec_size(size_t n) { return 8 + ((n + 7) & ~(size_t)7); }
+
+static void pc__p_pp_copy_in(unsigned char *data, uint64_t at, const void *src, size_t n) {
+    size_t off = (size_t)(at % PC__PP_RING_BYTES), first = PC__PP_RING_BYTES - off;
+    if (first > n) first = n;
+    memcpy(data + off, src, first);
+    memcpy(data, (const unsigned char *)src + first, n - first);
+}
+
+static void pc__p_pp_copy_out(const unsigned char *data, uint64_t at, void *dst, size_t n) {
+    size_t off = (size_t)(at % PC__PP_RING_BYTES), first = PC__PP_RING_BYTES - off;
+    if (first > n) first = n;
+    memcpy(dst, data + off, first);
+    memcpy((unsigned char *)dst + first, data, n - first);
+}
+
+// Free bytes of r as its producer sees them (0 when the other side broke it).
+static size_t pc__p_pp_ring_room(pc__p_pp_ring *r) {
+    uint64_t used = __atomic_load_n(&r->tail, __ATOMIC_RELAXED) -
+                    __atomic_load_n(&r->head, __ATOMIC_SEQ_CST);
+    return used > PC__PP_RING_BYTES ? 0 : PC__PP_RING_BYTES - (size_t)used;
+}
+
+static int pc__p_pp_ring_ready(pc__p_pp_ring *r) {
+    return __atomic_load_n(&r->tail, __ATOMIC_SEQ_CST) != __atomic_load_n(&r->head,
+                                                                         __ATOMIC_RELAXED);
+}
+
+// Append a record; 1: written, 0: no room now (n <= PC__PP_REC_MAX).
+static int pc__p_pp_ring_put(pc__p_pp_ring *r, unsigned char *data, uint32_t kind,
+                             const void *p, size_t n) {
+    uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+    size_t need = pc__p_pp_rec_size(n);
+    if (need > pc__p_pp_ring_room(r)) return 0;
+    uint32_t hdr[2] = {(uint32_t)n, kind};
+    pc__p_pp_copy_in(data, tail, hdr, sizeof hdr);
+    if (n) pc__p_pp_copy_in(data, tail + sizeof hdr, p, n);
+    __atomic_store_n(&r->tail, tail + need, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+// Take the next record into out (from offset 0). 1: one, 0: none, -1: a
+// record that cannot be (the other side wrote garbage).
+static int pc__p_pp_ring_get(pc__p_pp_ring *r, const unsigned char *data, uint32_t *kind,
+                             pc__p_buf *out) {
+    uint64_t head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+    uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_SEQ_CST);
+    uint32_t hdr[2];
+    if (head == tail) return 0;
+    if (tail - head < sizeof hdr || tail - head > PC__PP_RING_BYTES) return -1;
+    pc__p_pp_copy_out(data, head, hdr, sizeof hdr);
+    size_t need = pc__p_pp_rec_size(hdr[0]);
+    if (hdr[0] > PC__PP_REC_MAX || tail - head < need) return -1;
+    out->len = out->pos = 0;
+    out->bad = 0;
+    if (pc__grow(&out->p, &out->cap, hdr[0] ? hdr[0] : 1, 1, 0)) return -1;
+    pc__p_pp_copy_out(data, head + sizeof hdr, out->p, hdr[0]);
+    out->len = hdr[0];
+    *kind = hdr[1];
+    __atomic_store_n(&r->head, head + need, __ATOMIC_SEQ_CST);
+    return 1;
 }
 
 // >>A.random
@@ -5785,7 +5890,8 @@ PYCONC_API void pc_args_free(pc_args *a) {
 
 static pc__p_arg *pc__p_args_push(pc_args *a, pc_arg_type type) {
     if (!a) { pc__error(PC_VALUE, "argument pack is NULL"); return NULL; }
-    if (pc__grow(&a->items, &a->cap, a->len + 1, sizeof *a->items, 0)) return NULL;
+    if (a->len == a->cap && pc__grow(&a->items, &a->cap, a->len + 1, sizeof *a->items, 0))
+        return NULL;
     pc__p_arg *it = &a->items[a->len++];
     memset(it, 0, sizeof *it);
     it->type = type;
@@ -6076,13 +6182,13 @@ PYCONC_API int pc_connection_send_args(pc_connection *c, const pc_args *args) {
     return rc;
 }
 
-// Decode a received message into a pack; descriptors it does not use are
-// closed.
-static int pc__p_args_from_message(void *msg, size_t size, int *fds, size_t nfds,
-                                   pc_args **out_args) {
+// Decode a message into a pack, leaving the message to the caller;
+// descriptors it does not use are closed.
+static int pc__p_args_from_bytes(const void *msg, size_t size, int *fds, size_t nfds,
+                                 pc_args **out_args) {
     pc__p_buf b;
     memset(&b, 0, sizeof b);
-    b.p = (unsigned char *)msg;
+    b.p = (unsigned char *)(uintptr_t)msg;      // only read
     b.len = size;
     pc_args *a = NULL;
     if (pc__p_buf_get_u32(&b) == PC__ARGS_MAGIC && !b.bad)
@@ -6092,10 +6198,17 @@ static int pc__p_args_from_message(void *msg, size_t size, int *fds, size_t nfds
         a = NULL;
     }
     for (size_t i = 0; i < nfds; i++) pc__p_os_close(fds[i]);  // used ones are -1
-    pc__free(msg);
     if (!a) return pc__error(PC_VALUE, "recv_args: malformed argument pack (%zu bytes)", size);
     *out_args = a;
     return PC_OK;
+}
+
+// Decode a received message into a pack (the message is freed).
+static int pc__p_args_from_message(void *msg, size_t size, int *fds, size_t nfds,
+                                   pc_args **out_args) {
+    int rc = pc__p_args_from_bytes(msg, size, fds, nfds, out_args);
+    pc__free(msg);
+    return rc;
 }
 
 PYCONC_API int pc_connection_recv_args(pc_connection *c, pc_args **out_args) {
@@ -12119,95 +12232,10 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
 // record at its place, so the order holds. Without a futex (off Linux, or
 // PYCONC_NO_FUTEX) a shared wait could only poll, so the rings are off
 // there and every message goes over the pipe, as the waits do.
-#if defined(__linux__) && !defined(PYCONC_NO_FUTEX)
-#define PC__PP_RINGS 1
-#else
-#define PC__PP_RINGS 0
-#endif
-#define PC__PP_RING_BYTES ((size_t)256 * 1024)
-#define PC__PP_REC_MAX (PC__PP_RING_BYTES / 2)
 #define PC__PP_SPINS 200        // looks at a ring before sleeping on it
 #define PC__PP_SPIN_S 20e-6     // the collector's look, in seconds
 #define PC__PP_BATCH 64          // replies the collector settles under one lock
-enum { PC__PP_REC_MSG = 1, PC__PP_REC_PIPE = 2 };
-
-typedef struct pc__p_pp_ring {
-    uint64_t tail;              // bytes ever written: the producer's
-    unsigned char pad0[56];
-    uint64_t head;              // bytes ever read: the consumer's
-    unsigned char pad1[56];
-    pc__evc data;               // the task ring's consumer (the worker) sleeps here
-    pc__evc room;               // the result ring's producer (the worker) sleeps here
-    unsigned char pad2[48];
-} pc__p_pp_ring;
-
-typedef struct pc__p_pp_chan {
-    pc__p_pp_ring task, result;
-    unsigned char task_data[PC__PP_RING_BYTES], result_data[PC__PP_RING_BYTES];
-} pc__p_pp_chan;
-
-static size_t pc__p_pp_rec_size(size_t n) { return 8 + ((n + 7) & ~(size_t)7); }
-
-static void pc__p_pp_copy_in(unsigned char *data, uint64_t at, const void *src, size_t n) {
-    size_t off = (size_t)(at % PC__PP_RING_BYTES), first = PC__PP_RING_BYTES - off;
-    if (first > n) first = n;
-    memcpy(data + off, src, first);
-    memcpy(data, (const unsigned char *)src + first, n - first);
-}
-
-static void pc__p_pp_copy_out(const unsigned char *data, uint64_t at, void *dst, size_t n) {
-    size_t off = (size_t)(at % PC__PP_RING_BYTES), first = PC__PP_RING_BYTES - off;
-    if (first > n) first = n;
-    memcpy(dst, data + off, first);
-    memcpy((unsigned char *)dst + first, data, n - first);
-}
-
-// Free bytes of r as its producer sees them (0 when the other side broke it).
-static size_t pc__p_pp_ring_room(pc__p_pp_ring *r) {
-    uint64_t used = __atomic_load_n(&r->tail, __ATOMIC_RELAXED) -
-                    __atomic_load_n(&r->head, __ATOMIC_SEQ_CST);
-    return used > PC__PP_RING_BYTES ? 0 : PC__PP_RING_BYTES - (size_t)used;
-}
-
-static int pc__p_pp_ring_ready(pc__p_pp_ring *r) {
-    return __atomic_load_n(&r->tail, __ATOMIC_SEQ_CST) != __atomic_load_n(&r->head,
-                                                                         __ATOMIC_RELAXED);
-}
-
-// Append a record; 1: written, 0: no room now (n <= PC__PP_REC_MAX).
-static int pc__p_pp_ring_put(pc__p_pp_ring *r, unsigned char *data, uint32_t kind,
-                             const void *p, size_t n) {
-    uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
-    size_t need = pc__p_pp_rec_size(n);
-    if (need > pc__p_pp_ring_room(r)) return 0;
-    uint32_t hdr[2] = {(uint32_t)n, kind};
-    pc__p_pp_copy_in(data, tail, hdr, sizeof hdr);
-    if (n) pc__p_pp_copy_in(data, tail + sizeof hdr, p, n);
-    __atomic_store_n(&r->tail, tail + need, __ATOMIC_SEQ_CST);
-    return 1;
-}
-
-// Take the next record into out (from offset 0). 1: one, 0: none, -1: a
-// record that cannot be (the other side wrote garbage).
-static int pc__p_pp_ring_get(pc__p_pp_ring *r, const unsigned char *data, uint32_t *kind,
-                             pc__p_buf *out) {
-    uint64_t head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
-    uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_SEQ_CST);
-    uint32_t hdr[2];
-    if (head == tail) return 0;
-    if (tail - head < sizeof hdr || tail - head > PC__PP_RING_BYTES) return -1;
-    pc__p_pp_copy_out(data, head, hdr, sizeof hdr);
-    size_t need = pc__p_pp_rec_size(hdr[0]);
-    if (hdr[0] > PC__PP_REC_MAX || tail - head < need) return -1;
-    out->len = out->pos = 0;
-    out->bad = 0;
-    if (pc__grow(&out->p, &out->cap, hdr[0] ? hdr[0] : 1, 1, 0)) return -1;
-    pc__p_pp_copy_out(data, head + sizeof hdr, out->p, hdr[0]);
-    out->len = hdr[0];
-    *kind = hdr[1];
-    __atomic_store_n(&r->head, head + need, __ATOMIC_SEQ_CST);
-    return 1;
-}
+// The rings and their records: // >>A.ring.
 
 // The worker's parent is gone: its sentinel is readable or, without one
 // (its pidfd could not be opened), this process was handed to another
@@ -15445,6 +15473,296 @@ PYCONC_API void pc_proxy_value_free(pc_proxy_value *v) {
     *v = pc_proxy_none();
 }
 
+// >>I.ring: rings in shared memory for a proxy on the same machine
+// A proxy's connection over a unix socket asks, as its first request
+// (after the authkey handshake: nothing unauthenticated gets this far),
+// for rings: the server makes one shared mapping (an anonymous raw Array)
+// of two single-producer single-consumer rings (// >>A.ring), requests in its
+// task ring and replies in its result ring, and sends it with the reply
+// (SCM_RIGHTS). From then on a request or a reply is a record in a ring;
+// one over half a ring, or holding descriptors, goes on the socket,
+// announced by a pipe record at its place. A side waiting for a record
+// spins a few microseconds (with more than one CPU to run on: on one, the
+// other side cannot move while this one spins; fewer after spins that
+// found nothing), then sleeps on the
+// ring's event count (a futex: a wake-up is one system call) for up to
+// PC__P_M_NAP_S, then in a read of the socket: a byte there is the other
+// side's wake-up, its end of file the other side's end. So a call whose
+// peer is awake makes no system call, a dead server is seen within the
+// nap or at once (never a hang), and an idle connection sleeps in the
+// kernel, for no CPU. A batch keeps to its socket (it pipelines already).
+#define PC__P_M_SPIN_S 4e-6
+#define PC__P_M_NAP_S 2e-3
+#define PC__P_M_RINGS_ASK "__rings__"
+#define PC__P_M_KEEP ((size_t)1 << 20)  // a buffer grown past this is let go after use
+
+typedef struct pc__p_m_shm {
+    pc__p_pp_chan chan;             // task: requests; result: replies
+    // Set by a side asleep in the socket: [0] the server, [1] the client.
+    // The other side that takes it (1 -> 0) owes it a byte on the socket.
+    uint32_t deep[2][16];
+} pc__p_m_shm;
+
+typedef struct pc__p_m_ring {       // one side's view of the mapping
+    pc_connection *conn;            // borrowed: large messages, wake-ups, the end
+    pc__p_pp_ring *in, *out;
+    unsigned char *in_data, *out_data;
+    uint32_t *in_deep, *out_deep;   // this side's flag, the other side's
+    int spin;                       // more than one CPU to run on
+    unsigned misses, skip;          // spins in a row that found nothing; waits not to spin
+    pc__p_buf buf;                  // a message being read or written
+    pc_mp_array *mine;              // the server's mapping
+    pc_args *pack;                  // the client's: the reply that brought the mapping
+} pc__p_m_ring;
+
+static pc__p_m_ring *pc__p_m_ring_new(pc_connection *conn, pc__p_m_shm *shm, int server) {
+    pc__p_m_ring *g = (pc__p_m_ring *)pc__calloc(1, sizeof *g);
+    if (!g) return NULL;
+    pc__p_pp_chan *ch = &shm->chan;
+    g->conn = conn;
+    g->in = server ? &ch->task : &ch->result;
+    g->out = server ? &ch->result : &ch->task;
+    g->in_data = server ? ch->task_data : ch->result_data;
+    g->out_data = server ? ch->result_data : ch->task_data;
+    g->in_deep = shm->deep[server ? 0 : 1];
+    g->out_deep = shm->deep[server ? 1 : 0];
+    g->spin = pc_process_cpu_count() > 1;
+    return g;
+}
+
+static void pc__p_m_ring_free(pc__p_m_ring *g) {
+    if (!g) return;
+    pc__free(g->buf.p);
+    pc_mp_array_free(g->mine);
+    pc_args_free(g->pack);
+    pc__free(g);
+}
+
+// Append a record and wake the other side if it sleeps. The rings hold
+// one call at a time (a side reads the record before it answers), so a
+// full one means the other side is out of step.
+static int pc__p_m_ring_put(pc__p_m_ring *g, uint32_t kind, const void *p, size_t n) {
+    static const unsigned char bell = 0;
+    if (!pc__p_pp_ring_put(g->out, g->out_data, kind, p, n))
+        return pc__error(PC_OS, "the manager's ring is full: the other side is out of step");
+    pc__evc_notify(&g->out->data, 1);
+    // After the store of tail, as its sleeper sets the flag before it
+    // looks at tail (all sequentially consistent): one of the two sees
+    // the other.
+    if (__atomic_load_n(g->out_deep, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(g->out_deep, 0u, __ATOMIC_SEQ_CST))
+        return pc__p_os_write_buf(g->conn->fd, g->conn->is_socket, &bell, 1);
+    return PC_OK;
+}
+
+// Send pack a: a record, or (large, or holding descriptors) a pipe record
+// and the message on the socket.
+static int pc__p_m_ring_send(pc__p_m_ring *g, const pc_args *a) {
+    pc__p_buf *b = &g->buf;
+    int fds[1], has_fds = pc__p_args_has_fds(a), rc = PC_OK;
+    size_t nfds = 0;
+    b->len = b->pos = 0;
+    b->bad = 0;
+    if (!has_fds) {
+        pc__p_buf_u32(b, PC__ARGS_MAGIC);
+        rc = pc__p_args_encode(a, b, fds, &nfds, NULL);
+        if (rc == PC_OK && b->bad) rc = PC_NOMEM;
+        if (rc == PC_OK && b->len <= PC__PP_REC_MAX)
+            return pc__p_m_ring_put(g, PC__PP_REC_MSG, b->p, b->len);
+    }
+    if (rc == PC_OK) rc = pc__p_m_ring_put(g, PC__PP_REC_PIPE, NULL, 0);
+    if (rc == PC_OK)
+        rc = has_fds ? pc_connection_send_args(g->conn, a)
+                     : pc__p_frame_send_fds(g->conn->fd, g->conn->is_socket, b->p, b->len, NULL, 0);
+    if (b->cap > PC__P_M_KEEP) {
+        pc__free(b->p);
+        memset(b, 0, sizeof *b);
+    }
+    return rc;
+}
+
+// Put [x, y, str, the items of tail (may be NULL)] as one message, without
+// building that pack: a request [id, object, method, arguments...] or a
+// reply [id, status, message, results...]. tail must hold no descriptors.
+static int pc__p_m_ring_send_parts(pc__p_m_ring *g, int64_t x, int64_t y, const char *str,
+                                   const pc_args *tail) {
+    pc__p_buf *b = &g->buf;
+    int fds[1];
+    size_t nfds = 0, n = tail ? pc_args_len(tail) : 0;
+    b->len = b->pos = 0;
+    b->bad = 0;
+    pc__p_buf_u32(b, PC__ARGS_MAGIC);
+    pc__p_buf_u32(b, (uint32_t)(3 + n));
+    pc__p_buf_u8(b, PC_ARG_INT);
+    pc__p_buf_u64(b, (uint64_t)x);
+    pc__p_buf_u8(b, PC_ARG_INT);
+    pc__p_buf_u64(b, (uint64_t)y);
+    pc__p_buf_u8(b, PC_ARG_STR);
+    pc__p_buf_blob(b, str, strlen(str));
+    size_t at = b->len;
+    int rc = tail ? pc__p_args_encode(tail, b, fds, &nfds, NULL) : PC_OK;
+    if (rc == PC_OK && b->bad) rc = PC_NOMEM;
+    if (rc) return rc;
+    if (tail) {                     // its items follow the three: drop its count
+        memmove(b->p + at, b->p + at + 4, b->len - at - 4);
+        b->len -= 4;
+    }
+    if (b->len <= PC__PP_REC_MAX) return pc__p_m_ring_put(g, PC__PP_REC_MSG, b->p, b->len);
+    rc = pc__p_m_ring_put(g, PC__PP_REC_PIPE, NULL, 0);
+    if (rc == PC_OK)
+        rc = pc__p_frame_send_fds(g->conn->fd, g->conn->is_socket, b->p, b->len, NULL, 0);
+    if (b->cap > PC__P_M_KEEP) {
+        pc__free(b->p);
+        memset(b, 0, sizeof *b);
+    }
+    return rc;
+}
+
+// Wait until the in ring holds a record: spin, nap on its event count,
+// then sleep in the socket. PC_OK: look again; else the other side ended.
+static int pc__p_m_ring_wait(pc__p_m_ring *g) {
+    if (g->spin && g->skip == 0) {
+        double end = pc_monotonic() + PC__P_M_SPIN_S;
+        for (unsigned i = 1;; i++) {
+            if (pc__p_pp_ring_ready(g->in)) {
+                g->misses = 0;
+                return PC_OK;
+            }
+            pc__cpu_relax();
+            if (i % 16 == 0 && pc_monotonic() >= end) break;
+        }
+        // It found nothing: when the CPUs are busy (the other side waits for
+        // one) or the other side is slow, spins only take CPU from it; they
+        // come back after 1, 3, 7 ... 63 waits without one.
+        if (g->misses < 6) g->misses++;
+        g->skip = (1u << g->misses) - 1;
+    } else if (g->skip) {
+        g->skip--;
+    }
+    double nap = pc_monotonic() + PC__P_M_NAP_S;
+    for (;;) {
+        uint32_t key = pc__evc_prepare(&g->in->data);
+        if (pc__p_pp_ring_ready(g->in)) return PC_OK;
+        if (pc__evc_wait(&g->in->data, key, nap) == PC_TIMEOUT) break;
+    }
+    __atomic_store_n(g->in_deep, 1u, __ATOMIC_SEQ_CST);
+    if (pc__p_pp_ring_ready(g->in) && __atomic_exchange_n(g->in_deep, 0u, __ATOMIC_SEQ_CST))
+        return PC_OK;
+    // The other side took the flag (its byte comes), or will; or it ends.
+    unsigned char bell;
+    int rc = pc__p_conn_body(g->conn, &bell, 1, INFINITY);
+    if (rc == PC_OS && errno == EIO) return pc__error(PC_EOF, "connection closed by peer");
+    return rc;
+}
+
+static int pc__p_m_wire_recv(pc_connection *c, pc_args **out_req);        // >>I.wire
+
+// Receive the next pack (the server reads a large one with its size limit).
+static int pc__p_m_ring_recv(pc__p_m_ring *g, int server, pc_args **out) {
+    for (;;) {
+        uint32_t kind = 0;
+        int got = pc__p_pp_ring_get(g->in, g->in_data, &kind, &g->buf);
+        if (got < 0 || (got && kind != PC__PP_REC_MSG && kind != PC__PP_REC_PIPE))
+            return pc__error(PC_OS, "the manager's ring holds a malformed record");
+        if (got && kind == PC__PP_REC_PIPE)
+            return server ? pc__p_m_wire_recv(g->conn, out) : pc_connection_recv_args(g->conn, out);
+        if (got) {
+            int rc = pc__p_args_from_bytes(g->buf.p, g->buf.len, NULL, 0, out);
+            if (g->buf.cap > PC__P_M_KEEP) {
+                pc__free(g->buf.p);
+                memset(&g->buf, 0, sizeof g->buf);
+            }
+            return rc;
+        }
+        int rc = pc__p_m_ring_wait(g);
+        if (rc) return rc;
+    }
+}
+
+// The server's side. The connection the calling thread serves, once it
+// has rings (NULL: its socket).
+static PC__TLS pc__p_m_ring *pc__p_m_srv_ring;
+static int pc__p_m_took_afresh(void);                                    // >>I.sync
+
+static int pc__p_m_ring_asked(const pc_args *req) {
+    int64_t id = -1;
+    const char *m;
+    return !pc__p_m_srv_ring && pc_args_get_int(req, 1, &id) == PC_OK && id == 0 &&
+           pc_args_get_str(req, 2, &m) == PC_OK && strcmp(m, PC__P_M_RINGS_ASK) == 0;
+}
+
+// The mapping, its event counts set up for two processes.
+static pc__p_m_ring *pc__p_m_ring_make(pc_connection *c) {
+    pc_mp_array_desc ad;
+    memset(&ad, 0, sizeof ad);
+    ad.typecode = "q";
+    ad.length = (sizeof(pc__p_m_shm) + 7) / 8;
+    pc_mp_array *arr = pc_mp_raw_array_new(&ad);
+    if (!arr) return NULL;
+    pc__p_m_shm *shm = (pc__p_m_shm *)pc_mp_array_get_obj(arr);
+    pc__evc_init(&shm->chan.task.data, 1);
+    pc__evc_init(&shm->chan.result.data, 1);
+    pc__p_m_ring *g = pc__p_m_ring_new(c, shm, 1);
+    if (!g) pc_mp_array_free(arr);
+    else g->mine = arr;
+    return g;
+}
+
+static size_t pc__p_m_gathered(void);                                    // >>I.wire
+
+// Answer the ask: [id, 0, "", the mapping], then use the rings; or an
+// error (no rings here: a TCP connection, no futex, or requests sent
+// behind the ask), and the socket stays.
+static int pc__p_m_ring_accept(pc_connection *c, const pc_args *req) {
+    int64_t rid = 0;
+    pc_args_get_int(req, 0, &rid);
+    int rc = PC_OK;
+    pc__p_m_ring *g = NULL;
+    if (!PC__PP_RINGS || !pc__p_conn_is_unix(c) || pc__p_m_gathered() || pc__p_conn_buffered(c))
+        rc = pc__error(PC_VALUE, "no rings on this connection");
+    else if (!(g = pc__p_m_ring_make(c)))
+        rc = pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    pc_args *head = pc_args_new();
+    int ok = head && pc_args_add_int(head, rid) == PC_OK && pc_args_add_int(head, rc) == PC_OK &&
+             pc_args_add_str(head, rc ? pc_last_error() : "") == PC_OK &&
+             (rc || pc_args_add_mp_array(head, g->mine) == PC_OK);
+    int sent = ok ? pc_connection_send_args(c, head) : PC_NOMEM;
+    pc_args_free(head);
+    if (sent || rc) pc__p_m_ring_free(g);
+    else pc__p_m_srv_ring = g;
+    return sent;
+}
+
+// A request's reply on the rings. A lock taken afresh for a client that
+// died waiting for it is let go as it came (// >>I.sync), as when a reply
+// cannot be written: so look whether the client is still there. While a
+// request is answered its socket carries nothing; readable is its end.
+static int pc__p_m_ring_gone(const pc__p_m_ring *g) {
+    return pc__p_m_took_afresh() && pc__p_os_readable_now(g->conn->fd);
+}
+
+static int pc__p_m_ring_reply(const pc_args *head) {
+    pc__p_m_ring *g = pc__p_m_srv_ring;
+    if (pc__p_m_ring_gone(g)) return pc__error(PC_EOF, "the client is gone");
+    return pc__p_m_ring_send(g, head);
+}
+
+// The same for a reply [rid, status, message, results...] in parts.
+static int pc__p_m_ring_answer(int64_t rid, int status, const char *msg, const pc_args *results) {
+    pc__p_m_ring *g = pc__p_m_srv_ring;
+    if (!pc__p_m_took_afresh()) return pc__p_m_ring_send_parts(g, rid, status, msg, results);
+    char kept[256];                 // msg may be pc_last_error's, which a look may change
+    snprintf(kept, sizeof kept, "%s", msg);
+    if (pc__p_m_ring_gone(g)) return pc__error(PC_EOF, "the client is gone");
+    return pc__p_m_ring_send_parts(g, rid, status, kept, results);
+}
+
+// The connection's thread ends.
+static void pc__p_m_ring_end(void) {
+    pc__p_m_ring_free(pc__p_m_srv_ring);
+    pc__p_m_srv_ring = NULL;
+}
+
 // >>I.server: the server process: a listener, a thread per connection
 // Each object has a kind (a row of pc__p_m_kinds: its typeid, how it is
 // made, its methods). Dicts keep items with keys, in insertion order, lists
@@ -15824,6 +16142,11 @@ static int pc__p_m_serve_one(pc_connection *c, const pc_args *req) {
         rc = pc__p_m_dispatch(id, m, req, reply);
         pc_lock_release(&pc__p_m_srv.lock);
     }
+    if (pc__p_m_srv_ring && !pc__p_args_has_fds(reply)) {     // >>I.ring: no pack to build
+        rc = pc__p_m_ring_answer(rid, rc, rc ? pc_last_error() : "", rc ? NULL : reply);
+        pc_args_free(reply);
+        return rc;
+    }
     pc_args *head = pc_args_new();
     if (!head) { pc_args_free(reply); return PC_NOMEM; }
     int ok = pc_args_add_int(head, rid) == PC_OK && pc_args_add_int(head, rc) == PC_OK &&
@@ -15848,12 +16171,13 @@ static int pc__p_m_serve_conn(void *arg) {
     if (!me) { pc_connection_free(c); return 0; }
     for (;;) {
         pc_args *req = NULL;
-        int rc = pc__p_m_wire_recv(c, &req);   // >>I.wire: a size limit
+        int rc = pc__p_m_srv_ring ? pc__p_m_ring_recv(pc__p_m_srv_ring, 1, &req)  // >>I.ring
+                                  : pc__p_m_wire_recv(c, &req);   // >>I.wire: a size limit
         if (rc == PC_VALUE || rc == PC_NOMEM) {
             rc = pc__p_m_wire_refuse(c, rc, req);  // the error, to the request's id if known
             pc_args_free(req);
         } else if (rc == PC_OK) {
-            rc = pc__p_m_serve_one(c, req);
+            rc = pc__p_m_ring_asked(req) ? pc__p_m_ring_accept(c, req) : pc__p_m_serve_one(c, req);
             pc_args_free(req);
         }
         if (rc == PC_OK) pc__p_m_client_answered(me);
@@ -16098,7 +16422,10 @@ static int pc__p_m_flush(pc_connection *c) {
     return rc;
 }
 
+static size_t pc__p_m_gathered(void) { return pc__p_m_out.len; }
+
 static int pc__p_m_wire_reply(pc_connection *c, const pc_args *head) {
+    if (pc__p_m_srv_ring) return pc__p_m_ring_reply(head);     // >>I.ring
     pc__p_buf *b = &pc__p_m_out;
     size_t at = b->len, nfds = 0;
     int fds[1];
@@ -16124,6 +16451,7 @@ static int pc__p_m_wire_reply(pc_connection *c, const pc_args *head) {
 
 // The connection's thread ends: its buffer goes.
 static void pc__p_m_wire_end(void) {
+    pc__p_m_ring_end();
     pc__free(pc__p_m_out.p);
     memset(&pc__p_m_out, 0, sizeof pc__p_m_out);
 }
@@ -16855,6 +17183,9 @@ static pc__p_m_client *pc__p_m_client_new(void) {
 // The reply to a request went out.
 static void pc__p_m_client_answered(pc__p_m_client *me) { me->unanswered = NULL; }
 
+// The request being answered took a lock afresh (// >>I.ring).
+static int pc__p_m_took_afresh(void) { return pc__p_m_me && pc__p_m_me->unanswered; }
+
 // A connection ended: let go of every lock it held. One whose acquire was
 // never answered (the client died waiting for it) goes as it came.
 static void pc__p_m_client_gone(pc__p_m_client *me) {
@@ -17547,8 +17878,28 @@ static void pc__p_m_auth_warn(const pc_listener *l) {
 typedef struct pc__p_m_conn {
     uint64_t thread;            // its one user's pc__p_token (a later thread never has it)
     pc_connection *conn;        // NULL until its first call, or after a broken one
+    pc__p_m_ring *ring;         // its rings, when the server gave some (// >>I.ring)
+    pc__p_m_ring *spent;        // rings of a broken connection, let go at the next dial
     int64_t next_request;
 } pc__p_m_conn;
+
+static void pc__p_m_conn_close(pc__p_m_conn *c) {
+    pc__p_m_ring_free(c->ring);
+    pc__p_m_ring_free(c->spent);
+    c->ring = c->spent = NULL;
+    pc_connection_free(c->conn);
+    c->conn = NULL;
+}
+
+// A broken connection: the call that found it returns PC_BROKEN at once;
+// unmapping its rings (tens of microseconds) waits for the next dial.
+static void pc__p_m_conn_broken(pc__p_m_conn *c) {
+    pc__p_m_ring_free(c->spent);
+    c->spent = c->ring;
+    c->ring = NULL;
+    pc_connection_free(c->conn);
+    c->conn = NULL;
+}
 
 struct pc_proxy {
     char *address;
@@ -17584,7 +17935,7 @@ static pc_proxy *pc__p_m_proxy_new(const char *address, pc_family family, const 
 // Close and forget every thread's connection.
 static void pc__p_m_drop_conns(pc_proxy *p) {
     for (size_t i = 0; i < p->nconns; i++) {
-        pc_connection_free(p->conns[i]->conn);
+        pc__p_m_conn_close(p->conns[i]);
         pc__free(p->conns[i]);
     }
     pc__free(p->conns);
@@ -17619,6 +17970,39 @@ static int pc__p_m_dial(const pc_proxy *p, pc_connection **out) {
     return rc == PC_OS || rc == PC_EOF ? pc__p_m_broken(p) : rc;
 }
 
+// >>I.ring-proxy: a new connection of a thread asks for rings (on a unix
+// socket, where both ends share the machine); a server that has none to
+// give answers with an error, and the socket serves.
+static int pc__p_m_ring_ask(const pc_proxy *p, pc__p_m_conn *c) {
+    if (!PC__PP_RINGS || !pc__p_conn_is_unix(c->conn)) return PC_OK;
+    pc_args *req = pc_args_new(), *reply = NULL;
+    int rc = req ? PC_OK : PC_NOMEM;
+    if (rc == PC_OK) rc = pc_args_add_int(req, 0);
+    if (rc == PC_OK) rc = pc_args_add_int(req, 0);
+    if (rc == PC_OK) rc = pc_args_add_str(req, PC__P_M_RINGS_ASK);
+    if (rc == PC_OK) rc = pc_connection_send_args(c->conn, req);
+    if (rc == PC_OK) rc = pc_connection_recv_args(c->conn, &reply);
+    pc_args_free(req);
+    int64_t rid = -1, status = -1;
+    pc_mp_array *arr = NULL;
+    if (rc == PC_OK && (pc_args_get_int(reply, 0, &rid) || rid != 0 ||
+                        pc_args_get_int(reply, 1, &status)))
+        rc = pc__error(PC_OS, "malformed reply");
+    if (rc == PC_OK && status == 0 &&
+        (pc_args_get_mp_array(reply, 3, &arr) ||
+         pc_mp_array_length(arr) < (sizeof(pc__p_m_shm) + 7) / 8))
+        rc = pc__error(PC_OS, "the server's rings are not whole");
+    if (rc == PC_OK && status == 0) {
+        c->ring = pc__p_m_ring_new(c->conn, (pc__p_m_shm *)pc_mp_array_get_obj(arr), 0);
+        if (!c->ring) rc = PC_NOMEM;
+        else c->ring->pack = reply, reply = NULL;
+    }
+    pc_args_free(reply);
+    if (rc == PC_OK) return PC_OK;
+    pc__p_m_conn_close(c);          // the server may use rings the client has not
+    return rc == PC_NOMEM ? rc : pc__p_m_broken(p);
+}
+
 // The calling thread's entry, made at its first call. A fork child first
 // drops every copy of the parent's connections (a reply there would go to
 // whichever process reads first, Python's gh-101320) and makes its own.
@@ -17648,28 +18032,53 @@ static int pc__p_m_connect(pc_proxy *p, pc__p_m_conn **out) {
     }
     pc_lock_release(&p->lock);
     if (!c) return PC_NOMEM;
-    if (!c->conn) rc = pc__p_m_dial(p, &c->conn);
+    if (!c->conn) {
+        pc__p_m_ring_free(c->spent);
+        c->spent = NULL;
+        if ((rc = pc__p_m_dial(p, &c->conn)) == PC_OK) rc = pc__p_m_ring_ask(p, c);
+    }
     *out = c;
     return rc;
 }
 
 static int pc__p_m_transport_error(pc_proxy *p, pc__p_m_conn *c, int rc) {
     if (rc == PC_NOMEM) return rc;
-    pc_connection_free(c->conn);    // a half-done exchange leaves it unusable
-    c->conn = NULL;
+    pc__p_m_conn_broken(c);         // a half-done exchange leaves it unusable
     return pc__p_m_broken(p);
 }
+
+static int pc__p_m_replied(pc_proxy *p, pc__p_m_conn *c, pc_args *reply, pc_args **out_reply);
 
 // Send req (its first three items filled here) on this thread's connection
 // c and read the reply; *out_reply (may be NULL) gets it, results from
 // item 3 on.
 static int pc__p_m_exchange(pc_proxy *p, pc__p_m_conn *c, pc_args *req, pc_args **out_reply) {
     pc_args *reply = NULL;
+    int rc = c->ring ? pc__p_m_ring_send(c->ring, req) : pc_connection_send_args(c->conn, req);
+    if (rc == PC_OK)
+        rc = c->ring ? pc__p_m_ring_recv(c->ring, 0, &reply)
+                     : pc_connection_recv_args(c->conn, &reply);
+    if (rc) return pc__p_m_transport_error(p, c, rc);
+    return pc__p_m_replied(p, c, reply, out_reply);
+}
+
+// The same on rings, the request [id, object, method, args...] written
+// without building it.
+static int pc__p_m_ring_exchange(pc_proxy *p, pc__p_m_conn *c, const char *method,
+                                 const pc_args *args, pc_args **out_reply) {
+    pc_args *reply = NULL;
+    int rc = pc__p_m_ring_send_parts(c->ring, c->next_request, p->id, method, args);
+    if (rc == PC_OK) rc = pc__p_m_ring_recv(c->ring, 0, &reply);
+    if (rc) return pc__p_m_transport_error(p, c, rc);
+    return pc__p_m_replied(p, c, reply, out_reply);
+}
+
+// Check c's reply (taken over) to its last request; *out_reply (may be
+// NULL) gets it.
+static int pc__p_m_replied(pc_proxy *p, pc__p_m_conn *c, pc_args *reply, pc_args **out_reply) {
     int64_t rid, status;
     const char *msg;
-    int rc = pc_connection_send_args(c->conn, req);
-    if (rc == PC_OK) rc = pc_connection_recv_args(c->conn, &reply);
-    if (rc) return pc__p_m_transport_error(p, c, rc);
+    int rc;
     if (pc_args_get_int(reply, 0, &rid) || pc_args_get_int(reply, 1, &status) ||
         pc_args_get_str(reply, 2, &msg) || rid != c->next_request) {
         pc_args_free(reply);
@@ -17691,6 +18100,10 @@ static int pc__p_m_call(pc_proxy *p, const char *method, const pc_args *args, pc
     pc__p_m_conn *c = NULL;
     int rc = pc__p_m_connect(p, &c);
     if (rc) return rc;
+    if (c->ring && (!args || !pc__p_args_has_fds(args))) {
+        ++c->next_request;
+        return pc__p_m_ring_exchange(p, c, method, args, out);
+    }
     pc_args *req = pc_args_new();
     if (!req) return PC_NOMEM;
     rc = pc_args_add_int(req, ++c->next_request);

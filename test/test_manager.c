@@ -3427,3 +3427,334 @@ TEST(namespace_many_names) {
     pc_proxy_free(ns);
     pc_manager_free(m);
 }
+
+// >>rings: a proxy on the same machine talks through rings in shared memory
+// The rings' mappings of process pid (0: this one): memfds at least as
+// large as the two rings, in /proc/pid/maps.
+static void need_rings(void) {
+    if (!PC__PP_RINGS) pct_skip("no rings without a futex: every call keeps to its socket");
+}
+
+static int ring_maps(long pid) {
+    char path[64], line[512];
+    snprintf(path, sizeof path, pid ? "/proc/%ld/maps" : "/proc/self/maps", pid);
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f != NULL, "%s: %s", path, strerror(errno));
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (strstr(line, "memfd:pyconc") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 &&
+            hi - lo >= sizeof(pc__p_m_shm))
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static long server_pid(pc_manager *m) { return pc_process_pid(m->server); }
+
+// A child's calls: its first makes a connection with rings of its own,
+// freeing the proxy lets them go.
+static int child_counts_on_rings(void *arg) {
+    pc_proxy *d;
+    if (pc_proxy_from_args((pc_args *)arg, 0, &d)) return 10;
+    int before = ring_maps(0);
+    pc_proxy_value v;
+    for (int i = 0; i < 1000; i++) {
+        if (pc_proxy_dict_incr(d, "n", pc_proxy_int(1), NULL)) return 11;
+        if (i == 0 && ring_maps(0) != before + 1) return 12;
+        if (pc_proxy_dict_get(d, "n", NULL, &v) || v.type != PC_ARG_INT) return 13;
+    }
+    pc_proxy_free(d);
+    return ring_maps(0) == before ? 0 : 14;
+}
+
+static void rings_on(pc_start_method method) {
+    need_rings();
+    int fds = fds_after_warm_up(method);
+    int mine = ring_maps(0);
+    pc_manager *m = manager_on(method);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));               // made by a call of d's connection
+    CHECK_EQ(ring_maps(0), mine + 1);
+    CHECK_OK(pc_proxy_dict_set(d, "n", pc_proxy_int(0)));
+    CHECK_EQ(ring_maps(0), mine + 1);
+    CHECK_EQ(ring_maps(server_pid(m)), 1);
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_proxy_add_to_args(a, d));
+    pc_process *kids[2];
+    for (int i = 0; i < 2; i++) kids[i] = pct_start(method, child_counts_on_rings, a);
+    for (int i = 0; i < 2; i++) CHECK_EQ(pct_finish(kids[i]), 0);
+    pc_args_free(a);
+    CHECK_EQ(get_int(d, "n"), 2000);
+    pc_proxy_free(d);
+    CHECK_EQ(ring_maps(0), mine);
+    pc_manager_free(m);
+    CHECK_EQ(ring_maps(0), mine);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+TEST(rings_fork) { rings_on(PC_START_FORK); }
+TEST(rings_spawn) { rings_on(PC_START_SPAWN); }
+TEST(rings_forkserver) { rings_on(PC_START_FORKSERVER); }
+
+// The server is SIGKILLed while a call waits for its reply on the rings:
+// spinning or napping on them (killed at once), or asleep in the socket
+// (killed later than the nap): PC_BROKEN, promptly, either way.
+TEST(rings_server_killed_mid_call) {
+    need_rings();
+    int fds = count_fds();
+    const double after[] = {0, 0.0005, 0.001, 0.003, 0.05};
+    for (size_t round = 0; round < sizeof after / sizeof after[0]; round++) {
+        pc_manager *m = manager_on(PC_START_FORK);
+        pc_proxy *b;
+        int64_t waiting = 0;
+        CHECK_OK(pc_manager_barrier(m, 2, &b));
+        sync_call c = {b, PC_FOREVER, 0, -1, 0};
+        pc_thread *t = thread_go(t_barrier_wait, &c);
+        while (waiting == 0) CHECK_OK(pc_proxy_barrier_n_waiting(b, &waiting));
+        CHECK_EQ(ring_maps(0), 2);                  // this thread's and t's
+        pc_sleep(after[round]);
+        CHECK_OK(pc_process_kill(m->server));
+        double t0 = pc_monotonic();
+        thread_end(t);
+        CHECK_MSG(pc_monotonic() - t0 < 1.0, "round %zu: %.3f s", round, pc_monotonic() - t0);
+        CHECK_EQ(c.rc, PC_BROKEN);
+        CHECK_RC(pc_proxy_barrier_n_waiting(b, &waiting), PC_BROKEN);
+        pc_proxy_free(b);
+        pc_manager_free(m);
+        CHECK_EQ(ring_maps(0), 0);
+    }
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// A client holding a lock is SIGKILLed while its calls run on the rings:
+// the server sees its end on the socket, lets the lock go (PC_OWNER_DEAD
+// for the next) and serves on.
+static int child_locks_and_counts(void *arg) {
+    pc_args *a = (pc_args *)arg;
+    pc_proxy *l, *d;
+    if (pc_proxy_from_args(a, 0, &l) || pc_proxy_from_args(a, 1, &d)) return 10;
+    if (pc_proxy_lock_acquire(l, 30)) return 11;
+    for (;;)
+        if (pc_proxy_dict_incr(d, "n", pc_proxy_int(1), NULL)) return 12;
+}
+
+TEST(rings_client_killed_mid_call) {
+    int fds = fds_after_warm_up(PC_START_FORK);
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *l, *d;
+    CHECK_OK(pc_manager_lock(m, &l));
+    CHECK_OK(pc_manager_dict(m, &d));
+    for (int round = 0; round < 4; round++) {
+        CHECK_OK(pc_proxy_dict_set(d, "n", pc_proxy_int(0)));
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_proxy_add_to_args(a, l));
+        CHECK_OK(pc_proxy_add_to_args(a, d));
+        pc_process *kid = pct_start(PC_START_FORK, child_locks_and_counts, a);
+        pc_args_free(a);
+        while (get_int(d, "n") < 100 + round * 300) {}     // it calls without a pause
+        pct_kill_and_reap(kid);
+        CHECK_RC(pc_proxy_lock_acquire(l, 5), PC_OWNER_DEAD);
+        CHECK_OK(pc_proxy_lock_release(l));
+        int64_t n = get_int(d, "n");
+        CHECK_OK(pc_proxy_dict_incr(d, "n", pc_proxy_int(1), NULL));
+        CHECK_EQ(get_int(d, "n"), n + 1);
+    }
+    pc_proxy_free(l);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+    CHECK(no_zombies());
+    CHECK_EQ(count_fds(), fds);
+}
+
+// Requests and replies of every size: within a record, over half a ring
+// (on the socket, in order with the records), over the request limit
+// (1 MiB in this program), and small ones between them that wrap the
+// rings many times.
+static void check_bytes(pc_proxy *d, const char *key, const unsigned char *want, size_t n) {
+    pc_proxy_value v;
+    CHECK_OK(pc_proxy_dict_get(d, key, NULL, &v));
+    CHECK_EQ(v.type, PC_ARG_BYTES);
+    CHECK_EQ(v.size, n);
+    CHECK(n == 0 || memcmp(v.data, want, n) == 0);
+    pc_proxy_value_free(&v);
+}
+
+TEST(rings_large_messages) {
+    need_rings();
+    const size_t sizes[] = {0, 1, 4000, PC__PP_REC_MAX - 200, PC__PP_REC_MAX + 1,
+                            PC__PP_RING_BYTES + 5, ((size_t)1 << 20) - 4096};
+    size_t most = ((size_t)2 << 20);
+    unsigned char *buf = (unsigned char *)malloc(most);
+    CHECK(buf != NULL);
+    for (size_t i = 0; i < most; i++) buf[i] = (unsigned char)(i * 7 + i / 251);
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d, *l;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_list(m, &l));
+    int mine = ring_maps(0);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            CHECK_OK(pc_proxy_dict_set(d, "v", pc_proxy_bytes(buf + i, sizes[i])));
+            CHECK_OK(pc_proxy_dict_set(d, "small", pc_proxy_int((int64_t)i)));
+            check_bytes(d, "v", buf + i, sizes[i]);
+            CHECK_EQ(get_int(d, "small"), (int64_t)i);
+        }
+        CHECK_RC(pc_proxy_dict_set(d, "big", pc_proxy_bytes(buf, most)), PC_VALUE);
+        CHECK(strstr(pc_last_error(), "over the manager's limit") != NULL);
+        CHECK_EQ(get_int(d, "small"), 6);             // in step after it
+    }
+    for (int i = 0; i < 60; i++) {                  // 60 x 100 KiB each way: wraps
+        CHECK_OK(pc_proxy_dict_set(d, "w", pc_proxy_bytes(buf + i, 100000)));
+        check_bytes(d, "w", buf + i, 100000);
+    }
+    for (int i = 0; i < 400; i++)                   // a reply of 400 KiB: the socket
+        CHECK_OK(pc_proxy_list_append(l, pc_proxy_bytes(buf + i, 1000)));
+    pc_args *items = NULL;
+    CHECK_OK(pc_proxy_list_slice(l, 0, INT64_MAX, &items));
+    CHECK_EQ(pc_args_len(items), 400);
+    for (size_t i = 0; i < 400; i++) {
+        const void *p;
+        size_t n;
+        CHECK_OK(pc_args_get_bytes(items, i, &p, &n));
+        CHECK(n == 1000 && memcmp(p, buf + i, n) == 0);
+    }
+    pc_args_free(items);
+    CHECK_EQ(ring_maps(0), mine);                   // all on the rings made first
+    pc_proxy_free(d);
+    pc_proxy_free(l);
+    pc_manager_free(m);
+    free(buf);
+}
+
+// Threads of one proxy, each on rings of its own, call many times, now at
+// once (the server's side spinning), now after a pause (napping on the
+// event count, or asleep in the socket), now waiting in the server a
+// while: a wake-up lost at any step would hang a call or lose a count.
+typedef struct ring_stress {
+    pc_proxy *d, *s;
+    int index, rounds, fails;
+} ring_stress;
+
+static int t_ring_stress(void *arg) {
+    ring_stress *r = (ring_stress *)arg;
+    char key[16];
+    snprintf(key, sizeof key, "t%d", r->index);
+    uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(r->index + 1);
+    for (int i = 0; i < r->rounds; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        if (pc_proxy_dict_incr(r->d, key, pc_proxy_int(1), NULL) ||
+            pc_proxy_dict_incr(r->d, "all", pc_proxy_int(1), NULL))
+            r->fails++;
+        if (x % 97 == 0) pc_sleep((double)(x % 3000) * 1e-6);          // 0 to 3 ms
+        if (x % 389 == 0 && pc_proxy_semaphore_acquire(r->s, 0.003) != PC_TIMEOUT) r->fails++;
+    }
+    return 0;
+}
+
+TEST(rings_stress_threads) {
+    enum { T = 4 };
+    int rounds = PCT_SANITIZED ? 1500 : 5000;
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d, *s;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_manager_semaphore(m, 0, &s));       // never released: its acquire waits
+    ring_stress r[T];
+    pc_thread *t[T];
+    for (int i = 0; i < T; i++) {
+        r[i] = (ring_stress){d, s, i, rounds, 0};
+        t[i] = thread_go(t_ring_stress, &r[i]);
+    }
+    for (int i = 0; i < T; i++) {                   // a lost wake-up hangs a thread
+        CHECK_MSG(pc_thread_join(t[i], 120) == PC_OK, "thread %d hangs in a call", i);
+        pc_thread_free(t[i]);
+    }
+    for (int i = 0; i < T; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "t%d", i);
+        CHECK_EQ(r[i].fails, 0);
+        CHECK_EQ(get_int(d, key), rounds);
+    }
+    CHECK_EQ(get_int(d, "all"), (int64_t)T * rounds);
+    pc_proxy_free(d);
+    pc_proxy_free(s);
+    pc_manager_free(m);
+}
+
+// A wrong key never gets a mapping: the handshake fails before any
+// request is read. The next good connection gets the one new pair.
+TEST(rings_wrong_key_no_mapping) {
+    need_rings();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    int mine = ring_maps(0), theirs = ring_maps(server_pid(m));
+    pc_client_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.address = pc_manager_address(m);
+    cd.authkey = "not the key";
+    cd.authkey_size = 11;
+    pc_connection *c = NULL;
+    for (int i = 0; i < 5; i++) CHECK_RC(pc_client(&cd, &c), PC_AUTH);
+    pc_manager_desc md;
+    memset(&md, 0, sizeof md);
+    md.address = pc_manager_address(m);
+    md.authkey = "not the key";
+    md.authkey_size = 11;
+    CHECK(pc_manager_connect(&md) == NULL);
+    CHECK_EQ(pc_last_error_code(), PC_AUTH);
+    CHECK_EQ(ring_maps(0), mine);
+    CHECK_EQ(ring_maps(server_pid(m)), theirs);
+    pc_proxy *e;
+    CHECK_OK(pc_manager_dict(m, &e));               // a new connection
+    CHECK_EQ(ring_maps(0), mine + 1);
+    CHECK_EQ(ring_maps(server_pid(m)), theirs + 1);
+    pc_proxy_free(d);
+    pc_proxy_free(e);
+    pc_manager_free(m);
+}
+
+// Idle connections on rings sleep in the kernel: over a second, neither
+// the server nor this process uses CPU time to speak of.
+static double cpu_seconds_of(long pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    CHECK(p != NULL);
+    unsigned long ut = 0, st = 0;
+    // after the name: state, then 10 fields, then utime and stime
+    CHECK_EQ(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st), 2);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int t_one_call(void *arg) {
+    return pc_proxy_dict_set((pc_proxy *)arg, "x", pc_proxy_int(1));
+}
+
+TEST(rings_idle_no_cpu) {
+    need_rings();
+    pc_manager *m = manager_on(PC_START_FORK);
+    pc_proxy *d;
+    CHECK_OK(pc_manager_dict(m, &d));
+    CHECK_OK(pc_proxy_dict_set(d, "x", pc_proxy_int(1)));
+    pc_thread *t[3];
+    for (int i = 0; i < 3; i++) t[i] = thread_go(t_one_call, d);   // idle connections
+    for (int i = 0; i < 3; i++) thread_end(t[i]);
+    CHECK_EQ(ring_maps(0), 4);
+    double srv = cpu_seconds_of(server_pid(m)), me = cpu_seconds_of((long)getpid());
+    pc_sleep(1.0);
+    double srv_used = cpu_seconds_of(server_pid(m)) - srv;
+    double me_used = cpu_seconds_of((long)getpid()) - me;
+    CHECK_MSG(srv_used < 0.05, "the server used %.3f s of CPU in 1 s idle", srv_used);
+    CHECK_MSG(me_used < 0.05, "this process used %.3f s of CPU in 1 s idle", me_used);
+    pc_proxy_free(d);
+    pc_manager_free(m);
+}
