@@ -3804,10 +3804,12 @@ static int pc__p_os_dlopen(const char *path) {
 // shm object unlinked at once (a random name, created exclusively, 0600).
 // Either way nothing is left to clean up once the last descriptor and
 // mapping are gone. Returns a close-on-exec descriptor or -1 (errno).
+static int pc__p_memfd_missing;         // memfd_create said ENOSYS: no seals to ask for
 static int pc__p_os_anon_shm(const char *name) {
 #if PC__HAVE_MEMFD
-    long fd = syscall(SYS_memfd_create, name, 1u /* MFD_CLOEXEC */);
+    long fd = syscall(SYS_memfd_create, name, 3u /* MFD_CLOEXEC | MFD_ALLOW_SEALING */);
     if (fd >= 0 || errno != ENOSYS) return (int)fd;
+    __atomic_store_n(&pc__p_memfd_missing, 1, __ATOMIC_RELAXED);
 #endif
     for (int tries = 0; tries < 16; tries++) {
         unsigned char rnd[8];
@@ -3837,6 +3839,32 @@ static int pc__p_os_ftruncate(int fd, uint64_t size) {
     int r;
     while ((r = ftruncate(fd, (off_t)size)) < 0 && errno == EINTR) {}
     return r;
+}
+
+// Seal an anonymous shared file at its size: a process it reaches (a
+// peer over a socket, say) can no longer shrink it, which would make every
+// other mapping's access past the new end a SIGBUS. Without memfd seals
+// (a POSIX shm fallback) nothing is done.
+static void pc__p_os_seal_size(int fd) {
+#if PC__HAVE_MEMFD && defined(F_ADD_SEALS) && defined(F_SEAL_SHRINK) && defined(F_SEAL_GROW)
+    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+#else
+    (void)fd;
+#endif
+}
+
+// 0 when an anonymous shared file that arrived from another process could
+// still change size under our mapping: where this system seals its own, a
+// file without the seals was not made by us, and is refused. 1 otherwise.
+static int pc__p_os_size_sealed(int fd) {
+#if PC__HAVE_MEMFD && defined(F_GET_SEALS) && defined(F_SEAL_SHRINK) && defined(F_SEAL_GROW)
+    if (__atomic_load_n(&pc__p_memfd_missing, __ATOMIC_RELAXED)) return 1;
+    int seals = fcntl(fd, F_GET_SEALS);
+    return seals >= 0 && (seals & F_SEAL_SHRINK) && (seals & F_SEAL_GROW);
+#else
+    (void)fd;
+    return 1;
+#endif
 }
 
 // The size of the file behind fd, or -1 (errno).
@@ -8539,6 +8567,7 @@ static pc__p_seg *pc__p_seg_create(pc_arg_type type, size_t body_size) {
         pc__p_os_close(fd);
         return NULL;
     }
+    pc__p_os_seal_size(fd);
     pc__p_seg *s = pc__p_seg_map(fd, size);
     if (!s) return NULL;
     pc__p_shead *h = (pc__p_shead *)(void *)s->base;
@@ -8560,6 +8589,11 @@ static pc__p_seg *pc__p_seg_create(pc_arg_type type, size_t body_size) {
 // type: a descriptor that is not one (or a corrupted header) is refused.
 static pc__p_seg *pc__p_seg_attach(int fd, pc_arg_type type) {
     uint64_t fsize = 0;
+    if (!pc__p_os_size_sealed(fd)) {
+        pc__p_os_close(fd);
+        return pc__error(PC_VALUE, "the memory of a shared %s could change size under "
+                         "its mapping (not sealed)", pc__p_type_name(type)), (pc__p_seg *)NULL;
+    }
     if (pc__p_os_fd_size(fd, &fsize) < 0 || fsize < PC__SHARED_BODY || fsize > SIZE_MAX) {
         pc__p_os_close(fd);
         return pc__error(PC_VALUE, "a shared %s arrived without its memory",
@@ -10256,7 +10290,11 @@ static int pc__p_shm_open_desc(const pc_shared_memory_desc *d, char *path, size_
     }
     uint64_t size = d->size;
     if (d->create || d->anonymous) {
-        if (pc__p_os_ftruncate(fd, size) == 0) { *out_size = (size_t)size; return fd; }
+        if (pc__p_os_ftruncate(fd, size) == 0) {
+            if (d->anonymous) pc__p_os_seal_size(fd);
+            *out_size = (size_t)size;
+            return fd;
+        }
         pc__os_error("SharedMemory: ftruncate");
     } else if (pc__p_os_fd_size(fd, &size) < 0) {
         pc__os_error("SharedMemory: fstat");
@@ -10406,6 +10444,11 @@ static void *pc__p_shm_decode(pc__p_buf *b, int *fds, size_t nfds) {
     path[n] = '\0';
     if (pc__p_os_fd_size(fds[k], &fsize) < 0 || fsize < size) {
         pc__error(PC_VALUE, "a SharedMemory arrived without its memory");
+        return NULL;
+    }
+    if (!n && !pc__p_os_size_sealed(fds[k])) {
+        pc__error(PC_VALUE, "an anonymous SharedMemory arrived that could change size "
+                  "under its mapping (not sealed)");
         return NULL;
     }
     pc__p_shm_reaper *r = __atomic_load_n(&pc__p_shm_reaper_now, __ATOMIC_ACQUIRE);

@@ -898,3 +898,38 @@ TEST(pack_over_connection) {
     pc_connection_free(y);
     pct_leak_end(mark);
 }
+
+// An object's memory is sealed at its size: a process it reaches cannot
+// shrink it under the others' mappings (each access past the new end would
+// be a SIGBUS). A received one without the seals is refused.
+TEST(object_memory_sealed_at_its_size) {
+#if PC__HAVE_MEMFD && defined(F_ADD_SEALS) && defined(F_SEAL_SHRINK) && defined(F_SEAL_GROW)
+    pct_leak mark = pct_leak_now();
+    pc_mp_semaphore *s = pc_mp_semaphore_new(0);
+    CHECK(s != NULL);
+    pc__p_obj *o = (pc__p_obj *)(void *)s;
+    int fd = o->seg->fd;
+    size_t size = o->seg->size;
+    CHECK(ftruncate(fd, 0) < 0 && errno == EPERM);
+    CHECK(ftruncate(fd, (off_t)size * 2) < 0 && errno == EPERM);
+    // The same bytes in a memfd of our own, first without the seals
+    for (int sealed = 0; sealed < 2; sealed++) {
+        int copy = (int)syscall(SYS_memfd_create, "copy", 3u);  // CLOEXEC, ALLOW_SEALING
+        CHECK(copy >= 0);
+        CHECK(write(copy, o->seg->base, size) == (ssize_t)size);
+        if (sealed) CHECK(fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
+        pc__p_seg *got = pc__p_seg_attach(copy, o->type);  // takes copy over
+        if (!sealed) {
+            CHECK(got == NULL);
+            CHECK_MSG(strstr(pc_last_error(), "not sealed") != NULL, "%s", pc_last_error());
+        } else {
+            CHECK_MSG(got != NULL, "%s", pc_last_error());
+            pc__p_seg_release(got);
+        }
+    }
+    pc_mp_semaphore_free(s);
+    pct_leak_end(mark);
+#else
+    pct_skip("no memfd seals on this system");
+#endif
+}
