@@ -11979,15 +11979,10 @@ enum { PC__PP_FN_RAW = 0, PC__PP_FN_REF = 1 };
 // a copy of this program), else a funcref (C.funcref).
 // The last function located is kept (per thread): a stream of tasks sends
 // the same one again and again, and locating it walks the loaded objects.
-static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
+static int pc__p_pp_fn_ref(uintptr_t addr, const pc__p_funcref **out) {
     static PC__TLS pc__p_funcref last_ref;
     static PC__TLS uintptr_t last_addr;
     pc_target_fn fn;
-    pc__p_buf_u8(b, raw ? PC__PP_FN_RAW : PC__PP_FN_REF);
-    if (raw) {
-        pc__p_buf_u64(b, (uint64_t)addr);
-        return PC_OK;
-    }
     if (!addr || addr != last_addr) {
         memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
         last_addr = 0;
@@ -11995,7 +11990,28 @@ static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
         if (rc) return rc;
         last_addr = addr;
     }
-    pc__p_funcref_put(b, &last_ref, 1);
+    *out = &last_ref;
+    return PC_OK;
+}
+
+// The bytes pc__p_pp_put_fn writes for addr (0: it cannot be located).
+static size_t pc__p_pp_fn_size(uintptr_t addr, int raw) {
+    const pc__p_funcref *ref;
+    if (raw) return 1 + 8;
+    if (pc__p_pp_fn_ref(addr, &ref)) return 0;
+    return 1 + 2 + 8 + strlen(ref->path) + 3 * 8;     // as pc__p_funcref_put writes it
+}
+
+static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
+    const pc__p_funcref *ref;
+    pc__p_buf_u8(b, raw ? PC__PP_FN_RAW : PC__PP_FN_REF);
+    if (raw) {
+        pc__p_buf_u64(b, (uint64_t)addr);
+        return PC_OK;
+    }
+    int rc = pc__p_pp_fn_ref(addr, &ref);
+    if (rc) return rc;
+    pc__p_funcref_put(b, ref, 1);
     return PC_OK;
 }
 
@@ -12388,19 +12404,26 @@ static int pc__p_pp_worker_main(void *arg) {
 // busy worker must not stop submit or the collector); the collector reads
 // a worker's at the pipe record. Without rings (PC__PP_RINGS 0) every
 // message goes over the pipes and the watcher reads the replies.
+// A task's record sits behind its future, in one block: a slot of the
+// pool's cache of futures (pyconc_futures.h), or, when its results would
+// not fit a slot, a future of its own. After the record come PC__PP_INLINE
+// bytes for its message (a larger one is on the heap), then room for its
+// results. The record lives as long as the future: the task's end only
+// drops the queue's reference.
 typedef struct pc__p_pp_task {
     struct pc__p_pp_task *next;
     struct pc__p_pp_task *pipe_next; // on the feeder's list
     uint64_t id;
-    pc_future *f;               // the queue's reference
+    pc_future *f;               // the future it sits behind; the queue's reference
     pc_task_fn fn;
-    void *arg;                  // the pointer value, the copy (argcopy) or the chunk
-    size_t arg_size;            // > 0: arg is a copy of that many bytes (owned)
+    void *arg;                  // a chunk (map or Pool), else unused
     int chunk, started;         // a map chunk; marked running (so: not cancellable)
     uint64_t pipe_to;           // the start (serial) of the worker whose pipe it goes to
-    void *extra;                // room in f for results copied back
+    void *extra;                // room behind it for results copied back
     pc__p_buf msg;              // encoded at submit, kept to send again
 } pc__p_pp_task;
+#define PC__PP_INLINE 192       // message bytes in the record: a small task's whole message
+#define PC__PP_RES_INLINE 256   // result bytes a slot holds; more: a future of its own
 
 typedef struct pc__p_pp_worker {
     pc_process *proc;           // NULL: no worker in this slot
@@ -12445,10 +12468,8 @@ typedef struct pc__p_pp {
     pc__evc *ready;             // the collector sleeps here (shared with the workers)
     pc_args *initargs;          // a copy of the user's, sent to each worker as it starts
     pc__p_buf initref;          // the initializer, encoded
-    pc_lock slab_lock;          // guards spare
-    pc__p_pp_task *spare;       // finished task records, kept for submit (slab_lock)
-    pc__p_pp_task *freed;       // records finished since (any thread: a lock-free push)
-    int64_t nfreed;             // how many are on freed and spare
+    pc__f_cache *slab;          // the futures, each with its task record (lock)
+    size_t slot_res;            // result bytes a slot holds
     pc__p_buf recs[PC__PP_BATCH]; // the collector's records, a batch of them
     int auto_window;            // prefetch 0: the window follows the tasks' run time
     double task_ns;             // their mean run time lately (0: none seen yet)
@@ -12484,104 +12505,98 @@ static void pc__p_pp_wake_watcher(pc__p_pp *p) {
     pc_connection_send_bytes(p->wake_w, "w", 0, 1);
 }
 
-// Task records are kept for reuse, with their message buffers (up to
-// PC__PP_KEEP_MSG bytes), as the thread pool keeps its futures: a finished
-// one is pushed on `freed` from any thread without a lock; submit takes
-// them all at once (an exchange) into `spare` and hands out from there
-// under slab_lock, so no record is popped while another thread reuses it.
-// About PC__PP_KEEP are kept: a million tasks submitted at once leave no
-// million records behind.
-#define PC__PP_KEEP_MSG 4096
-#define PC__PP_KEEP 1024
-static void pc__p_pp_task_free(pc__p_pp *p, pc__p_pp_task *t) {
-    if (t->arg_size) pc__free(t->arg);
-    t->arg_size = 0;
-    if (__atomic_add_fetch(&p->nfreed, 1, __ATOMIC_RELAXED) > PC__PP_KEEP) {
-        __atomic_sub_fetch(&p->nfreed, 1, __ATOMIC_RELAXED);
-        pc__free(t->msg.p);
-        pc__free(t);
-        return;
-    }
-    if (t->msg.cap > PC__PP_KEEP_MSG) {
-        pc__free(t->msg.p);
-        t->msg.p = NULL;
-        t->msg.cap = 0;
-    }
-    pc__p_pp_task *top = __atomic_load_n(&p->freed, __ATOMIC_RELAXED);
-    do {
-        t->next = top;
-    } while (!__atomic_compare_exchange_n(&p->freed, &top, t, 1, __ATOMIC_RELEASE,
-                                          __ATOMIC_RELAXED));
+static size_t pc__p_pp_rec_head(void) { return (sizeof(pc__p_pp_task) + 15) & ~(size_t)15; }
+
+static unsigned char *pc__p_pp_inline(pc__p_pp_task *t) {
+    return (unsigned char *)t + pc__p_pp_rec_head();
 }
 
-static pc__p_pp_task *pc__p_pp_task_new(pc__p_pp *p) {
-    pc_lock_acquire(&p->slab_lock, PC_FOREVER);
-    if (!p->spare && __atomic_load_n(&p->freed, __ATOMIC_RELAXED))
-        p->spare = __atomic_exchange_n(&p->freed, NULL, __ATOMIC_ACQUIRE);
-    pc__p_pp_task *t = p->spare;
-    if (t) __atomic_sub_fetch(&p->nfreed, 1, __ATOMIC_RELAXED);   // counts freed and spare
-    if (t) p->spare = t->next;
-    pc_lock_release(&p->slab_lock);
-    if (!t) return (pc__p_pp_task *)pc__calloc(1, sizeof *t);
-    pc__p_buf msg = t->msg;
+// The end of task t: its message (if on the heap) and the queue's
+// reference to its future, which may free the record with it.
+static void pc__p_pp_task_end(pc__p_pp_task *t) {
+    if (t->msg.p != pc__p_pp_inline(t)) pc__free(t->msg.p);
+    pc_future_release(t->f);
+}
+
+// The record behind future f, zeroed, its message buffer the inline one,
+// with res_bytes of room for results.
+static pc__p_pp_task *pc__p_pp_task_init(pc_future *f, size_t res_bytes) {
+    pc__p_pp_task *t = (pc__p_pp_task *)pc__f_extra(f);
     memset(t, 0, sizeof *t);
-    t->msg.p = msg.p;
-    t->msg.cap = msg.cap;
+    t->f = f;
+    t->msg.p = pc__p_pp_inline(t);
+    t->msg.cap = PC__PP_INLINE;
+    t->extra = res_bytes ? pc__p_pp_inline(t) + PC__PP_INLINE : NULL;
     return t;
 }
 
-// The records kept, at the pool's end (every task finished).
-static void pc__p_pp_slab_free(pc__p_pp *p) {
-    pc__p_pp_task *lists[2] = {p->spare, __atomic_exchange_n(&p->freed, NULL, __ATOMIC_ACQUIRE)};
-    for (int i = 0; i < 2; i++) {
-        for (pc__p_pp_task *t = lists[i], *next; t; t = next) {
-            next = t->next;
-            pc__free(t->msg.p);
-            pc__free(t);
-        }
-    }
-    p->spare = NULL;
+// The cache of futures is freed once the pool and its last future are gone.
+static void pc__p_pp_slab_gone(pc__f_cache *c) {
+    pc__f_cache_free_blocks(c);
+    pc__free(c);
 }
 
 // Finish t (its future, then the task) and count it done (lock not held).
-static void pc__p_pp_finish(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
-                            void *result);
+static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result);
 static void pc__p_pp_done(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
                           void *result) {
-    pc__p_pp_finish(p, t, code, msg, result);
+    pc__p_pp_finish(t, code, msg, result);
     pc_lock_acquire(&p->lock, PC_FOREVER);
     if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
     pc_lock_release(&p->lock);
 }
 
-// The message of t: kind, id, function, then the argument or the items.
-static int pc__p_pp_encode(pc__p_pp *p, pc__p_pp_task *t) {
-    pc__p_buf *b = &t->msg;
-    pc__f_chunk_view v = {NULL, NULL, 0, 0, NULL, NULL};
-    int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
-    // Room for a small task at once: one allocation, not a string of them.
-    size_t guess = (p->raw_fn ? 64 : 256) + t->arg_size;
-    if (!chunk && pc__grow(&b->p, &b->cap, guess, 1, 0)) b->bad = 1;
-    pc__p_buf_u8(b, chunk ? PC__PP_CHUNK : PC__PP_TASK);
-    pc__p_buf_u64(b, t->id);
-    int rc = pc__p_pp_put_fn(b, pc__p_pp_task_addr(chunk ? v.fn : t->fn), p->raw_fn);
+// What a task carries: its function, and its argument or a chunk's items.
+typedef struct pc__p_pp_what {
+    pc_task_fn fn;
+    const void *arg;            // the pointer value, or arg_size bytes to copy
+    size_t arg_size;
+    const pc__f_chunk_view *v;  // a chunk's items, or NULL
+} pc__p_pp_what;
+
+// The bytes of the message pc__p_pp_encode writes (0: the function cannot
+// be located; past what memory holds: too large to encode).
+static size_t pc__p_pp_msg_size(const pc__p_pp *p, const pc__p_pp_what *w) {
+    const size_t huge = (size_t)-1 / 2;
+    size_t fn = pc__p_pp_fn_size(pc__p_pp_task_addr(w->v ? w->v->fn : w->fn), p->raw_fn);
+    if (!fn) return 0;
+    size_t body = 1 + 8;                    // by value
+    if (w->v) {
+        size_t each = w->v->item_size ? w->v->item_size : sizeof(uint64_t);
+        if (w->v->count > huge / each) return huge;
+        body = 8 + 8 + 8 + w->v->count * each;
+    } else if (w->arg_size) {
+        if (w->arg_size > huge) return huge;
+        body = 1 + 8 + w->arg_size;
+    }
+    return 1 + 8 + fn + body;
+}
+
+// The message: kind, id, function, then the argument (straight from the
+// caller's bytes) or the items.
+static int pc__p_pp_encode(const pc__p_pp *p, pc__p_buf *b, uint64_t id,
+                           const pc__p_pp_what *w) {
+    const pc__f_chunk_view *v = w->v;
+    pc__p_buf_u8(b, v ? PC__PP_CHUNK : PC__PP_TASK);
+    pc__p_buf_u64(b, id);
+    int rc = pc__p_pp_put_fn(b, pc__p_pp_task_addr(v ? v->fn : w->fn), p->raw_fn);
     if (rc) return rc;
-    if (chunk) {
-        pc__p_buf_u64(b, v.item_size);
-        pc__p_buf_u64(b, v.count);
-        if (v.item_size) {
-            pc__p_buf_blob(b, v.items, v.count * v.item_size);
+    if (v) {
+        pc__p_buf_u64(b, v->item_size);
+        pc__p_buf_u64(b, v->count);
+        if (v->item_size) {
+            pc__p_buf_blob(b, v->items, v->count * v->item_size);
         } else {            // pointers cross as integers
-            pc__p_buf_u64(b, v.count * sizeof(uint64_t));
-            for (size_t i = 0; i < v.count; i++)
-                pc__p_buf_u64(b, (uint64_t)(uintptr_t)((void *const *)v.items)[i]);
+            pc__p_buf_u64(b, v->count * sizeof(uint64_t));
+            for (size_t i = 0; i < v->count; i++)
+                pc__p_buf_u64(b, (uint64_t)(uintptr_t)((void *const *)v->items)[i]);
         }
-    } else if (t->arg_size) {
+    } else if (w->arg_size) {
         pc__p_buf_u8(b, 0);
-        pc__p_buf_blob(b, t->arg, t->arg_size);
+        pc__p_buf_blob(b, w->arg, w->arg_size);
     } else {                // the pointer value
         pc__p_buf_u8(b, 1);
-        pc__p_buf_u64(b, (uint64_t)(uintptr_t)t->arg);
+        pc__p_buf_u64(b, (uint64_t)(uintptr_t)w->arg);
     }
     return b->bad ? pc__error(PC_NOMEM, "out of memory encoding a task") : PC_OK;
 }
@@ -12611,8 +12626,7 @@ static pc__p_pp_task *pc__p_pp_take(pc__p_pp *p) {
             t->started = 1;
             return t;
         }
-        pc_future_release(t->f);        // cancelled while queued
-        pc__p_pp_task_free(p, t);
+        pc__p_pp_task_end(t);           // cancelled while queued
         if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
     }
     return NULL;
@@ -12859,16 +12873,14 @@ static void pc__p_pp_how(pc_process *proc, char *out, size_t cap) {
         snprintf(out, cap, "worker process %ld exited with code %d", pid, code);
 }
 // Finish t (its future, then the task); the caller counts it done.
-static void pc__p_pp_finish(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
-                            void *result) {
+static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result) {
     if (pc_future_cancelled(t->f)) {
     } else if (code) {
         pc_future_set_exception(t->f, code, "%s", msg);
     } else {
         pc_future_set_result(t->f, result);
     }
-    pc_future_release(t->f);
-    pc__p_pp_task_free(p, t);
+    pc__p_pp_task_end(t);
 }
 
 // Count n tasks done (lock held).
@@ -12953,7 +12965,7 @@ static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned ch
         code = PC_RUNTIME;
         snprintf(msg, sizeof msg, "a worker's reply was cut short");
     }
-    pc__p_pp_finish(p, t, code, msg, result);
+    pc__p_pp_finish(t, code, msg, result);
     return ns;
 }
 
@@ -13302,16 +13314,53 @@ static int pc__p_pp_closed(pc__p_pp *p) {
 
 // fn must be code of a loaded object for spawn and forkserver (checked once).
 static int pc__p_pp_check_fn(pc__p_pp *p, pc_task_fn fn) {
-    pc__p_buf b;
+    const pc__p_funcref *ref;
     uintptr_t a = pc__p_pp_task_addr(fn);
     if (p->raw_fn || __atomic_load_n(&p->checked_fn, __ATOMIC_RELAXED) == a) return PC_OK;
-    memset(&b, 0, sizeof b);
-    int rc = pc__p_pp_put_fn(&b, a, 0);
-    pc__free(b.p);
+    int rc = pc__p_pp_fn_ref(a, &ref);
     if (!rc) __atomic_store_n(&p->checked_fn, a, __ATOMIC_RELAXED);
     return rc;
 }
 
+// The record of a new task: a slot of the cache (lock held), or a future
+// of its own (own_f, made outside the lock) when its results need more
+// room than a slot has. NULL: out of memory.
+static pc__p_pp_task *pc__p_pp_task_new(pc__p_pp *p, pc_future **own_f, size_t res_bytes) {
+    pc_future *f = *own_f ? *own_f : pc__f_slot_take(p->slab);
+    *own_f = NULL;              // the record's now
+    return f ? pc__p_pp_task_init(f, res_bytes) : NULL;
+}
+
+// Queue a task (lock held), its message encoded in its record, or, when
+// heap holds it encoded already (too large for the record), that.
+static int pc__p_pp_enqueue(pc__p_pp *p, const pc__p_pp_what *w, pc_future **own_f,
+                            size_t res_bytes, pc__p_buf *heap, pc_future **out_future) {
+    int rc = pc__p_pp_closed(p);
+    pc__p_pp_task *t = rc ? NULL : pc__p_pp_task_new(p, own_f, res_bytes);
+    if (!rc && !t) rc = PC_NOMEM;
+    if (rc) return rc;
+    t->id = ++p->next_id;
+    if (heap->p) {
+        t->msg = *heap;
+        memcpy(t->msg.p + 1, &t->id, sizeof t->id);     // after the kind byte
+        memset(heap, 0, sizeof *heap);
+    } else if ((rc = pc__p_pp_encode(p, &t->msg, t->id, w)) != PC_OK) {
+        pc__p_pp_task_end(t);
+        return rc;
+    }
+    t->fn = w->fn;
+    t->chunk = w->v != NULL;
+    t->arg = w->v ? (void *)(uintptr_t)w->arg : NULL;
+    pc_future_retain(t->f);     // the caller's; the task holds the first
+    pc__p_pp_append(&p->head, &p->tail, t);
+    p->outstanding++;
+    *out_future = t->f;         // t is the collector's once the lock goes
+    pc__p_pp_fill(p);           // into a worker's ring now, if one has room
+    return PC_OK;
+}
+
+// One lock round trip and, for a small task, no allocation: its future is
+// a slot of the cache and its message is encoded into the record behind it.
 static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
                            pc_future **out_future) {
     pc__p_pp *p = (pc__p_pp *)ex;
@@ -13322,48 +13371,31 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
                                    "(its task gets pointers into this process)");
     int rc = pc__p_pp_check_fn(p, chunk ? v.fn : fn);
     if (rc) return rc;
-    pc__p_pp_task *t = pc__p_pp_task_new(p);
-    if (!t) return PC_NOMEM;
+    pc__p_pp_what w = {fn, arg, chunk ? 0 : arg_size, chunk ? &v : NULL};
     size_t nres = chunk ? v.count : 1;
     if (p->result_size && nres > (size_t)-1 / p->result_size) nres = (size_t)-1 / p->result_size;
-    t->f = pc__f_future_new_extra(p->result_size * nres, &t->extra);
-    t->arg = (void *)(uintptr_t)arg;
-    if (t->f && arg_size) {
-        t->arg = pc__malloc(arg_size);
-        if (t->arg) memcpy(t->arg, arg, arg_size);
-        t->arg_size = arg_size;
+    size_t res_bytes = p->result_size * nres;
+    size_t need = pc__p_pp_msg_size(p, &w);
+    if (!need) return pc_last_error_code();
+    pc__p_buf heap;
+    memset(&heap, 0, sizeof heap);
+    if (need > PC__PP_INLINE) {         // encoded here, with id 0: it goes in under the lock
+        if (pc__grow(&heap.p, &heap.cap, need, 1, 0)) heap.bad = 1;
+        rc = pc__p_pp_encode(p, &heap, 0, &w);
     }
-    if (!t->f || (arg_size && !t->arg)) {
-        pc_future_release(t->f);
-        pc__p_pp_task_free(p, t);
-        return PC_NOMEM;
+    pc_future *own_f = NULL;
+    if (!rc && res_bytes > p->slot_res) {
+        own_f = pc__f_future_new_extra(pc__p_pp_rec_head() + PC__PP_INLINE + res_bytes, NULL);
+        if (!own_f) rc = PC_NOMEM;
     }
-    t->fn = fn;
-    t->chunk = chunk;
-    rc = pc__p_pp_encode(p, t);         // with id 0: the id goes in under the lock
-    if (rc) {
-        pc_future_release(t->f);
-        pc__p_pp_task_free(p, t);
-        return rc;
-    }
-    pc_lock_acquire(&p->lock, PC_FOREVER);
-    rc = pc__p_pp_closed(p);
-    if (rc) {
+    if (!rc) {
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        rc = pc__p_pp_enqueue(p, &w, &own_f, res_bytes, &heap, out_future);
         pc_lock_release(&p->lock);
-        pc_future_release(t->f);
-        pc__p_pp_task_free(p, t);
-        return rc;
     }
-    t->id = ++p->next_id;
-    memcpy(t->msg.p + 1, &t->id, sizeof t->id);     // after the kind byte
-    pc_future_retain(t->f);     // the caller's; the task holds the first
-    pc__p_pp_append(&p->head, &p->tail, t);
-    p->outstanding++;
-    pc_future *f = t->f;        // t is the collector's once the lock goes
-    pc__p_pp_fill(p);           // into a worker's ring now, if one has room
-    pc_lock_release(&p->lock);
-    *out_future = f;
-    return PC_OK;
+    pc__free(heap.p);                   // taken by the task unless it failed
+    pc_future_release(own_f);           // taken by the task unless it failed
+    return rc;
 }
 
 static int pc__p_pp_join_threads(pc__p_pp *p) {
@@ -13411,7 +13443,7 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc_thread_free(p->feeder);
     pc_thread_free(p->watcher);
     for (int i = 0; i < PC__PP_BATCH; i++) pc__free(p->recs[i].p);
-    pc__p_pp_slab_free(p);
+    pc__f_cache_close(p->slab);
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
@@ -13501,7 +13533,12 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     ad.length = (size_t)d->max_workers + 1;    // the slots, then the pool's event count
     p->slots = pc_mp_raw_array_new(&ad);
     p->w = (pc__p_pp_worker *)pc__calloc((size_t)d->max_workers, sizeof *p->w);
-    if (!p->slots || !p->w) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    p->slab = (pc__f_cache *)pc__calloc(1, sizeof *p->slab);
+    if (!p->slots || !p->w || !p->slab)
+        return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    p->slot_res = p->result_size <= PC__PP_RES_INLINE ? p->result_size : 0;
+    pc__f_cache_init(p->slab, pc__p_pp_rec_head() + PC__PP_INLINE + p->slot_res,
+                     pc__p_pp_slab_gone);
     p->ready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers);
     pc__evc_init(p->ready, PC__PP_RINGS);      // without rings only the pool's threads use it
     int rc = pc_pipe(0, &p->wake_r, &p->wake_w);
@@ -13556,6 +13593,7 @@ static pc_executor *pc__p_pp_new(const pc_process_pool_desc *desc, int pool) {
     pc_mp_array_free(p->slots);
     pc_args_free(p->initargs);
     pc__free(p->initref.p);
+    pc__free(p->slab);          // no future was made
     pc__free(p->w);
     pc__free(p);
     pc__error(rc, "%s", msg);
