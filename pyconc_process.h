@@ -12469,6 +12469,8 @@ typedef struct pc__p_pp {
     pc_args *initargs;          // a copy of the user's, sent to each worker as it starts
     pc__p_buf initref;          // the initializer, encoded
     pc__f_cache *slab;          // the futures, each with its task record (lock)
+    pc__p_buf fn_enc;           // the function last sent, encoded (lock)
+    uintptr_t fn_enc_addr;      // ... its address (0: none yet)
     size_t slot_res;            // result bytes a slot holds
     pc__p_buf recs[PC__PP_BATCH]; // the collector's records, a batch of them
     int auto_window;            // prefetch 0: the window follows the tasks' run time
@@ -13322,6 +13324,43 @@ static int pc__p_pp_check_fn(pc__p_pp *p, pc_task_fn fn) {
     return rc;
 }
 
+// pc__p_pp_encode for a task (not a chunk) whose message fits the record's
+// buffer b (lock held): the same bytes, written straight, the function's
+// copied from the pool's last one, encoded once.
+static int pc__p_pp_encode_small(pc__p_pp *p, pc__p_buf *b, uint64_t id,
+                                 const pc__p_pp_what *w) {
+    uintptr_t a = pc__p_pp_task_addr(w->fn);
+    if (a != p->fn_enc_addr) {
+        p->fn_enc.len = 0;
+        p->fn_enc_addr = 0;
+        int rc = pc__p_pp_put_fn(&p->fn_enc, a, p->raw_fn);
+        if (!rc && p->fn_enc.bad) rc = pc__error(PC_NOMEM, "out of memory encoding a task");
+        if (rc) {
+            p->fn_enc.bad = 0;
+            return rc;
+        }
+        p->fn_enc_addr = a;
+    }
+    size_t n = p->fn_enc.len, len = w->arg_size;
+    uint64_t value = (uint64_t)(uintptr_t)w->arg;
+    if (1 + 8 + n + 1 + 8 + len > b->cap) return pc__error(PC_VALUE, "a task's message grew");
+    unsigned char *o = b->p;
+    *o++ = PC__PP_TASK;
+    memcpy(o, &id, 8);
+    memcpy(o + 8, p->fn_enc.p, n);
+    o += 8 + n;
+    *o++ = len ? 0 : 1;                 // bytes, or the pointer value
+    if (len) {
+        uint64_t u = (uint64_t)len;
+        memcpy(o, &u, 8);
+        memcpy(o + 8, w->arg, len);
+    } else {
+        memcpy(o, &value, 8);
+    }
+    b->len = (size_t)(o + 8 + len - b->p);
+    return PC_OK;
+}
+
 // The record of a new task: a slot of the cache (lock held), or a future
 // of its own (own_f, made outside the lock) when its results need more
 // room than a slot has. NULL: out of memory.
@@ -13344,7 +13383,8 @@ static int pc__p_pp_enqueue(pc__p_pp *p, const pc__p_pp_what *w, pc_future **own
         t->msg = *heap;
         memcpy(t->msg.p + 1, &t->id, sizeof t->id);     // after the kind byte
         memset(heap, 0, sizeof *heap);
-    } else if ((rc = pc__p_pp_encode(p, &t->msg, t->id, w)) != PC_OK) {
+    } else if ((rc = w->v ? pc__p_pp_encode(p, &t->msg, t->id, w)
+                          : pc__p_pp_encode_small(p, &t->msg, t->id, w)) != PC_OK) {
         pc__p_pp_task_end(t);
         return rc;
     }
@@ -13444,6 +13484,7 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc_thread_free(p->watcher);
     for (int i = 0; i < PC__PP_BATCH; i++) pc__free(p->recs[i].p);
     pc__f_cache_close(p->slab);
+    pc__free(p->fn_enc.p);
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
