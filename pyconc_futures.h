@@ -542,7 +542,18 @@ typedef struct pc__f_cache {
     size_t slot;                // bytes a slot: a future, then `extra` bytes (pc__f_extra)
     int64_t out;                // once closed: the slots not back yet, counted down
     void (*gone)(struct pc__f_cache *c); // closed and every slot back: frees c's holder
+    // The owner's own wait for one of its futures (NULL: none), tried by
+    // result() and exception() before they sleep: PC_OK (done), PC_TIMEOUT,
+    // or PC__F_UNWAITED (sleep as usual). It may complete futures itself
+    // (the process pool's waiting thread collects results): `done`, when
+    // set, is notified on every completion of the cache's futures, so such
+    // a waiter also hears of one it did not make (a cancel).
+    int (*wait)(struct pc__f_cache *c, pc_future *f, double deadline, double timeout);
+    pc__evc *done;
+    void *ctx;                  // the owner's, for wait (NULL once the owner is gone)
+    int64_t users;              // threads in wait: the owner's end waits for them
 } pc__f_cache;
+#define PC__F_UNWAITED (-1)
 
 // A cache whose slots have extra bytes after the future (0: a bare future).
 static void pc__f_cache_init(pc__f_cache *c, size_t extra, void (*gone)(pc__f_cache *)) {
@@ -739,6 +750,10 @@ static int pc__f_complete(pc_future *f, uint32_t to, void *result, int code, cha
     }
     pc__f_node *calls = f->hooks ? pc__f_notify_hooks(f, code != PC_OK) : NULL;
     pc_lock_release(&f->lock);
+    if (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) & PC__F_SLOT) {
+        pc__f_cache *c = (pc__f_cache *)f->owner;
+        if (c->done) pc__evc_notify(c->done, INT32_MAX);
+    }
     if (calls) pc__f_run_callbacks(f, calls, NULL, NULL);
     return 1;
 }
@@ -1424,6 +1439,12 @@ static int pc__f_wait_done(pc_future *f, double timeout) {
     for (int spin = 0; spin < 100; spin++) {
         pc__cpu_relax();
         if ((s = pc__f_state(f)) >= PC_FUTURE_CANCELLED) return PC_OK;
+    }
+    pc__f_cache *c = (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) & PC__F_SLOT)
+                         ? (pc__f_cache *)f->owner : NULL;
+    if (c && c->wait) {
+        int rc = c->wait(c, f, deadline, timeout);
+        if (rc != PC__F_UNWAITED) return rc;
     }
     int guarded = deadline == INFINITY && pc__f_tls_pool && f->owner == (void *)&pc__f_tls_pool->cache &&
                   s == PC_FUTURE_PENDING;

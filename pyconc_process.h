@@ -12259,11 +12259,18 @@ static int pc__p_pp_pipe_next(pc_connection *conn, pc__p_buf *b) {
     return !b->bad;
 }
 
+// Who collects the results (the pool's role word, shared): the collector
+// thread, or a thread of the pool's process waiting on a future, which
+// then sleeps on its own event count ("wready"), so a result wakes it
+// straight, with no hop through the collector.
+enum { PC__PP_ROLE_FREE = 0, PC__PP_ROLE_COLLECTOR = 1, PC__PP_ROLE_WAITER = 2 };
+
 // A worker's ends: its rings (NULL without), the pool's "results ready"
-// event count, its pipe.
+// event counts (the collector's, a waiting thread's) and role word, its pipe.
 typedef struct pc__p_pp_ends {
     pc__p_pp_chan *chan;
-    pc__evc *ready;
+    pc__evc *ready, *wready;
+    uint32_t *role;
     pc_connection *conn;
 } pc__p_pp_ends;
 
@@ -12304,7 +12311,13 @@ static int pc__p_pp_worker_send(const pc__p_pp_ends *e, const pc__p_buf *out) {
         if (pc__evc_wait(&r->room, key, pc_monotonic() + 1.0) == PC_TIMEOUT && pc__p_pp_orphan(0))
             return 0;
     }
-    pc__evc_notify(e->ready, 1);
+    // The store of the ring's tail comes before this load (both sequentially
+    // consistent): a waiter that gives the role back after it looks at the
+    // rings again, so either it sees this reply or this sees the role free.
+    if (__atomic_load_n(e->role, __ATOMIC_SEQ_CST) == PC__PP_ROLE_WAITER)
+        pc__evc_notify(e->wready, 1);
+    else
+        pc__evc_notify(e->ready, 1);
     return !pipe || pc_connection_send_bytes(e->conn, out->p, 0, out->len) == PC_OK;
 }
 
@@ -12365,6 +12378,8 @@ static int pc__p_pp_worker_main(void *arg) {
         e.chan = (pc__p_pp_chan *)pc_mp_array_get_obj(rings);
     int64_t *slot = (int64_t *)pc_mp_array_get_obj(slots) + index;
     e.ready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(slots) + nw);
+    e.wready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(slots) + nw + 1);
+    e.role = (uint32_t *)((int64_t *)pc_mp_array_get_obj(slots) + nw + 2);
     pc__p_buf in, out;
     memset(&in, 0, sizeof in);
     memset(&out, 0, sizeof out);
@@ -12464,8 +12479,11 @@ typedef struct pc__p_pp {
     int poke;                   // something for the collector besides results
     char broken_msg[256];
     const pc_context *ctx;
-    pc_mp_array *slots;         // each worker's running task id (0: none), then `ready`
+    pc_mp_array *slots;         // each worker's running task id (0: none), then `ready`,
+                                //   `wready` and `role`
     pc__evc *ready;             // the collector sleeps here (shared with the workers)
+    pc__evc *wready;            // a waiting thread that collects sleeps here (shared)
+    uint32_t *role;             // who collects: PC__PP_ROLE_* (shared)
     pc_args *initargs;          // a copy of the user's, sent to each worker as it starts
     pc__p_buf initref;          // the initializer, encoded
     pc__f_cache *slab;          // the futures, each with its task record (lock)
@@ -12498,9 +12516,12 @@ static pc__p_pp *pc__p_pp_check(pc_executor *ex) {
     return (pc__p_pp *)ex;
 }
 
+// A poke: for the collector thread; a waiting thread that collects hands
+// the role back to it.
 static void pc__p_pp_wake_collector(pc__p_pp *p) {
     __atomic_store_n(&p->poke, 1, __ATOMIC_SEQ_CST);
     pc__evc_notify(p->ready, 1);
+    pc__evc_notify(p->wready, 1);
 }
 
 static void pc__p_pp_wake_watcher(pc__p_pp *p) {
@@ -12544,7 +12565,7 @@ static void pc__p_pp_done(pc__p_pp *p, pc__p_pp_task *t, int code, const char *m
                           void *result) {
     pc__p_pp_finish(t, code, msg, result);
     pc_lock_acquire(&p->lock, PC_FOREVER);
-    if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
+    if (--p->outstanding == 0 && p->shutdown) pc__p_pp_wake_collector(p);
     pc_lock_release(&p->lock);
 }
 
@@ -12629,7 +12650,7 @@ static pc__p_pp_task *pc__p_pp_take(pc__p_pp *p) {
             return t;
         }
         pc__p_pp_task_end(t);           // cancelled while queued
-        if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
+        if (--p->outstanding == 0 && p->shutdown) pc__p_pp_wake_collector(p);
     }
     return NULL;
 }
@@ -12885,10 +12906,11 @@ static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *r
     pc__p_pp_task_end(t);
 }
 
-// Count n tasks done (lock held).
+// Count n tasks done (lock held). The last one, once the pool is shut
+// down, lets the collector end it.
 static void pc__p_pp_count_done(pc__p_pp *p, size_t n) {
     p->outstanding -= n;
-    if (n && p->outstanding == 0) pc__p_pp_wake_collector(p);
+    if (n && p->outstanding == 0 && p->shutdown) pc__p_pp_wake_collector(p);
 }
 
 // A worker's initializer failed: the pool breaks (lock not held).
@@ -13256,6 +13278,69 @@ static int pc__p_pp_pending(pc__p_pp *p) {
     return 0;
 }
 
+static int pc__p_pp_role_take(pc__p_pp *p, uint32_t who) {
+    uint32_t free_role = PC__PP_ROLE_FREE;
+    return __atomic_compare_exchange_n(p->role, &free_role, who, 0, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}
+
+// A waiting thread hands the role back. It looks at the rings again after
+// (a reply written meanwhile went to wready, see pc__p_pp_worker_send) and
+// wakes the collector for what it finds. Under the lock: the collector,
+// which may take the role at once, changes the workers under it.
+static void pc__p_pp_role_give(pc__p_pp *p) {
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    __atomic_store_n(p->role, (uint32_t)PC__PP_ROLE_FREE, __ATOMIC_SEQ_CST);
+    if (pc__p_pp_pending(p)) pc__evc_notify(p->ready, 1);
+    pc_lock_release(&p->lock);
+}
+
+static int pc__p_pp_dead_or_poked(pc__p_pp *p) {
+    if (__atomic_load_n(&p->poke, __ATOMIC_SEQ_CST)) return 1;
+    for (int i = 0; i < p->nw; i++)
+        if (p->w[i].proc && __atomic_load_n(&p->w[i].died, __ATOMIC_SEQ_CST)) return 1;
+    return 0;
+}
+
+// A thread waits on f: while no other collects, it takes the collector's
+// role and drains the rings itself, asleep on wready between replies, so
+// a reply wakes it straight (two context switches a round trip, not four).
+// A poke or a death is the collector's: the role goes back to it and the
+// thread sleeps as usual. Done callbacks of the futures it settles run in
+// it, as they run in whichever thread completes a future.
+static int pc__p_pp_wait(pc__p_pp *p, pc_future *f, double deadline, double timeout) {
+    if (!PC__PP_RINGS || !pc__p_pp_role_take(p, PC__PP_ROLE_WAITER)) return PC__F_UNWAITED;
+    int rc = PC__F_UNWAITED;
+    while (!pc__p_pp_dead_or_poked(p)) {
+        // No spin here: result() spun already, and a longer look only takes
+        // the core from the worker on a busy machine (measured: slower).
+        for (int i = 0; i < p->nw; i++)
+            if (p->w[i].chan) pc__p_pp_collect(p, &p->w[i]);
+        if (pc_future_done(f)) {
+            rc = PC_OK;
+            break;
+        }
+        uint32_t key = pc__evc_prepare(p->wready);
+        if (pc__p_pp_pending(p) || pc_future_done(f)) continue;
+        if (pc__evc_wait(p->wready, key, deadline) == PC_TIMEOUT && !pc_future_done(f) &&
+            !pc__p_pp_pending(p)) {
+            rc = pc__error(PC_TIMEOUT, "future not done after %g s", timeout);
+            break;
+        }
+    }
+    pc__p_pp_role_give(p);
+    return rc;
+}
+
+// The cache's wait hook: the pool stays while a thread is in it.
+static int pc__p_pp_wait_hook(pc__f_cache *c, pc_future *f, double deadline, double timeout) {
+    __atomic_add_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
+    pc__p_pp *p = (pc__p_pp *)__atomic_load_n(&c->ctx, __ATOMIC_SEQ_CST);
+    int rc = p ? pc__p_pp_wait(p, f, deadline, timeout) : PC__F_UNWAITED;
+    __atomic_sub_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
 // The collector: drains every worker's results, buries the dead, pushes
 // queued tasks into the rings with room, and ends the pool once it is shut
 // down and nothing is left to run. Only this thread changes the workers
@@ -13263,7 +13348,16 @@ static int pc__p_pp_pending(pc__p_pp *p) {
 static int pc__p_pp_collector(void *arg) {
     pc__p_pp *p = (pc__p_pp *)arg;
     double spin_until = 0;      // 0: not spinning yet; -1: spun, now sleeps
+    int mine = 0;               // this thread has the role
     for (;;) {
+        if (!mine && !(mine = pc__p_pp_role_take(p, PC__PP_ROLE_COLLECTOR))) {
+            // A waiting thread collects; it wakes this one when it hands the
+            // role back with something left to do.
+            uint32_t key = pc__evc_prepare(p->ready);
+            if (__atomic_load_n(p->role, __ATOMIC_SEQ_CST) == PC__PP_ROLE_FREE) continue;
+            pc__evc_wait(p->ready, key, INFINITY);
+            continue;
+        }
         int got = __atomic_exchange_n(&p->poke, 0, __ATOMIC_SEQ_CST);
         for (int i = 0; i < p->nw; i++)
             if (p->w[i].chan) got += pc__p_pp_collect(p, &p->w[i]);
@@ -13283,7 +13377,7 @@ static int pc__p_pp_collector(void *arg) {
             pc_condition_notify_all(&p->cond);  // the feeder ends
         }
         pc_lock_release(&p->lock);
-        if (finished) break;
+        if (finished) break;    // the role stays this thread's: no waiter collects again
         if (got) {
             spin_until = 0;
             continue;
@@ -13296,6 +13390,9 @@ static int pc__p_pp_collector(void *arg) {
             continue;
         }
         spin_until = -1;
+        // Only this thread changes the workers: it reads them without the role.
+        __atomic_store_n(p->role, (uint32_t)PC__PP_ROLE_FREE, __ATOMIC_SEQ_CST);
+        mine = 0;
         uint32_t key = pc__evc_prepare(p->ready);
         if (pc__p_pp_pending(p)) continue;
         pc__evc_wait(p->ready, key, INFINITY);
@@ -13483,6 +13580,10 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc_thread_free(p->feeder);
     pc_thread_free(p->watcher);
     for (int i = 0; i < PC__PP_BATCH; i++) pc__free(p->recs[i].p);
+    // Threads in the wait hook still read the pool: it goes once they left.
+    __atomic_store_n(&p->slab->ctx, (void *)NULL, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&p->slab->users, __ATOMIC_SEQ_CST)) pc_sleep(0.0001);
+    p->slab->done = NULL;
     pc__f_cache_close(p->slab);
     pc__free(p->fn_enc.p);
     pc_connection_free(p->wake_r);
@@ -13571,7 +13672,7 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     pc_mp_array_desc ad;
     memset(&ad, 0, sizeof ad);
     ad.typecode = "q";
-    ad.length = (size_t)d->max_workers + 1;    // the slots, then the pool's event count
+    ad.length = (size_t)d->max_workers + 3;    // the slots, ready, wready, role
     p->slots = pc_mp_raw_array_new(&ad);
     p->w = (pc__p_pp_worker *)pc__calloc((size_t)d->max_workers, sizeof *p->w);
     p->slab = (pc__f_cache *)pc__calloc(1, sizeof *p->slab);
@@ -13582,6 +13683,12 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
                      pc__p_pp_slab_gone);
     p->ready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers);
     pc__evc_init(p->ready, PC__PP_RINGS);      // without rings only the pool's threads use it
+    p->wready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers + 1);
+    pc__evc_init(p->wready, PC__PP_RINGS);
+    p->role = (uint32_t *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers + 2);
+    p->slab->wait = pc__p_pp_wait_hook;
+    p->slab->done = p->wready;
+    p->slab->ctx = p;
     int rc = pc_pipe(0, &p->wake_r, &p->wake_w);
     if (d->initargs && !(p->initargs = pc__p_pp_args_copy(d->initargs)))
         return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
