@@ -539,7 +539,12 @@
    collector thread pushes them as results come back. A worker spins
    briefly on its ring, then sleeps on its futex word; the collector
    drains every ready result, then sleeps on one shared event count the
-   workers bump only when it sleeps. A watcher thread polls the workers'
+   workers bump only when it sleeps. While it sleeps, a thread waiting on
+   a future (result, exception) drains the results itself, so a reply
+   wakes that thread straight; done callbacks of the futures it settles
+   then run in it. A small task's submit allocates nothing: its future
+   comes from a cache with the task's record and message behind it.
+   A watcher thread polls the workers'
    sentinels, so a death is seen at once and an idle pool makes no system
    call. A message over half a ring (128 KiB) goes over the pipe,
    announced in the ring (a feeder thread sends the pool's, so a full pipe
@@ -2060,9 +2065,12 @@ PYCONC_API int pc_pool_apply_async(pc_pool *pool, pc_task_fn fn, const void *arg
                                    size_t arg_size, const pc_pool_callbacks *cb,
                                    pc_async_result **out_result);
 /* Run fn on each item of desc (items, count, item_size, chunksize, as
-   pc_executor_map; timeout and buffersize must be 0) and wait. The items
-   are copied first. out (may be NULL) gets the results in order: count
-   void * when result_size is 0, else count * result_size bytes.
+   pc_executor_map; timeout and buffersize must be 0) and wait. out (may
+   be NULL) gets the results in order: count void * when result_size is
+   0, else count * result_size bytes. With result_size 0 and out given,
+   the items are read in place (keep them unchanged until it returns) and
+   the results go straight into out (after a failure it may hold some);
+   else the items are copied first.
    chunksize 0: Python's (count / (4 * processes), rounded up).
    Returns: PC_OK, the code of the first task that raised, PC_BROKEN,
    PC_VALUE, PC_NOMEM.  Blocks: yes.  Python: Pool.map */
@@ -12968,7 +12976,18 @@ static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned ch
     int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
     size_t cap = chunk ? v.count : 1;
     if (count > cap) count = cap;
-    for (uint64_t i = 0; i < count && !b.bad; i++) {
+    uint64_t i = 0;
+    if (chunk && !p->result_size && count <= (b.len - b.pos) / sizeof(uint64_t)) {
+        // A chunk's pointer results, read in one pass (not a call each).
+        const unsigned char *at = b.p + b.pos;
+        for (; i < count; i++) {
+            uint64_t u;
+            memcpy(&u, at + i * sizeof u, sizeof u);
+            v.results[i] = (void *)(uintptr_t)u;
+        }
+        b.pos += (size_t)count * sizeof(uint64_t);
+    }
+    for (; i < count && !b.bad; i++) {
         void *r;
         if (!p->result_size) {
             r = (void *)(uintptr_t)pc__p_buf_get_u64(&b);
@@ -13805,10 +13824,11 @@ struct pc_async_result {        // a job; pc_imap_iterator reads one too
     int refs;                   // the user's, and one per chunk not finished
     int kind;
     pc_task_fn fn;
-    char *items;                // the copy
+    char *items;                // the copy, or (borrowed) the caller's
     size_t n, item_size, chunksize, nchunks, left, result_size;
     pc__p_pool_chunk *chunks;
-    void **results;             // n
+    void **results;             // n; borrowed: the caller's out
+    int borrowed;               // a call that waits (map): items and out are the caller's
     char *store;                // threads with result_size: n * result_size
     size_t *order, ndone;       // chunks in the order they finished
     int ready, code;            // code: the first failure's
@@ -13885,8 +13905,10 @@ static void pc__p_pool_job_unref(pc_async_result *j) {
         pc__free(j->chunks[k].msg);
     }
     pc__free(j->chunks);
-    pc__free(j->items);
-    pc__free(j->results);
+    if (!j->borrowed) {
+        pc__free(j->items);
+        pc__free(j->results);
+    }
     pc__free(j->store);
     pc__free(j->order);
     pc__free(j);
@@ -13941,7 +13963,9 @@ static int pc__p_pool_running(pc_pool *pool) {
 }
 
 // A job over n items of item_size bytes (0: pointers), copied from items.
-static pc_async_result *pc__p_pool_job_new(pc_pool *pool, int kind, pc_task_fn fn,
+// into: a call that waits for its results (pc_pool_map): the items are read
+// where they are and pointer results (result_size 0) go straight into into.
+static pc_async_result *pc__p_pool_job_new(pc_pool *pool, int kind, pc_task_fn fn, void *into,
                                            const void *items, size_t n, size_t item_size,
                                            size_t chunksize, const pc_pool_callbacks *cb) {
     pc_async_result *j = (pc_async_result *)pc__calloc(1, sizeof *j);
@@ -13957,9 +13981,10 @@ static pc_async_result *pc__p_pool_job_new(pc_pool *pool, int kind, pc_task_fn f
     j->nchunks = n / j->chunksize + (n % j->chunksize != 0);
     if (cb) j->cb = *cb;
     size_t bytes = item_size ? n * item_size : n * sizeof(void *);
-    j->items = (char *)pc__malloc(bytes ? bytes : 1);
+    j->borrowed = into && !j->result_size && n;
+    j->items = j->borrowed ? (char *)(uintptr_t)items : (char *)pc__malloc(bytes ? bytes : 1);
     j->chunks = (pc__p_pool_chunk *)pc__calloc(j->nchunks + 1, sizeof *j->chunks);
-    j->results = (void **)pc__calloc(n + 1, sizeof *j->results);
+    j->results = j->borrowed ? (void **)into : (void **)pc__calloc(n + 1, sizeof *j->results);
     j->order = (size_t *)pc__calloc(j->nchunks + 1, sizeof *j->order);
     if (pool->threads && j->result_size && n)
         j->store = (char *)pc__calloc(n, j->result_size);
@@ -13969,7 +13994,7 @@ static pc_async_result *pc__p_pool_job_new(pc_pool *pool, int kind, pc_task_fn f
         pc__error(PC_NOMEM, "out of memory for a pool call");
         return NULL;
     }
-    if (bytes) memcpy(j->items, items, bytes);
+    if (bytes && !j->borrowed) memcpy(j->items, items, bytes);
     return j;
 }
 
@@ -14016,7 +14041,7 @@ static void pc__p_pool_job_start(pc_pool *pool, pc_async_result *j) {
 
 static int pc__p_pool_call(pc_pool *pool, int kind, pc_task_fn fn, const void *items, size_t n,
                            size_t item_size, size_t chunksize, const pc_pool_callbacks *cb,
-                           pc_async_result **out) {
+                           void *into, pc_async_result **out) {
     if (!out) return pc__error(PC_VALUE, "the out pointer is NULL");
     *out = NULL;
     int rc = pc__p_pool_running(pool);
@@ -14025,7 +14050,8 @@ static int pc__p_pool_call(pc_pool *pool, int kind, pc_task_fn fn, const void *i
     if (!items && n) return pc__error(PC_VALUE, "items is NULL");
     if (item_size && n > (size_t)-1 / item_size)
         return pc__error(PC_VALUE, "%zu items of %zu bytes overflow", n, item_size);
-    pc_async_result *j = pc__p_pool_job_new(pool, kind, fn, items, n, item_size, chunksize, cb);
+    pc_async_result *j = pc__p_pool_job_new(pool, kind, fn, into, items, n, item_size, chunksize,
+                                            cb);
     if (!j) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
     pc__p_pool_job_start(pool, j);
     *out = j;
@@ -14049,7 +14075,7 @@ static int pc__p_pool_desc_check(const pc_map_desc *d) {
 // Wait for the job, then copy its results to out (see pc_pool_map).
 static int pc__p_pool_collect(pc_async_result *j, void *out) {
     int rc = pc_async_result_get(j, PC_FOREVER, NULL);
-    if (rc == PC_OK && out) {
+    if (rc == PC_OK && out && (void *)j->results != out) {
         for (size_t i = 0; i < j->n; i++) {
             if (!j->result_size) ((void **)out)[i] = j->results[i];
             else if (j->results[i])
@@ -14065,7 +14091,7 @@ PYCONC_API int pc_pool_apply_async(pc_pool *pool, pc_task_fn fn, const void *arg
                                    size_t arg_size, const pc_pool_callbacks *cb,
                                    pc_async_result **out_result) {
     const void *item = arg_size ? arg : (const void *)&arg;
-    return pc__p_pool_call(pool, PC__POOL_ONE, fn, item, 1, arg_size, 1, cb, out_result);
+    return pc__p_pool_call(pool, PC__POOL_ONE, fn, item, 1, arg_size, 1, cb, NULL, out_result);
 }
 
 PYCONC_API int pc_pool_apply(pc_pool *pool, pc_task_fn fn, const void *arg, size_t arg_size,
@@ -14075,19 +14101,27 @@ PYCONC_API int pc_pool_apply(pc_pool *pool, pc_task_fn fn, const void *arg, size
     return rc ? rc : pc__p_pool_collect(j, out);
 }
 
-PYCONC_API int pc_pool_map_async(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
-                                 const pc_pool_callbacks *cb, pc_async_result **out_result) {
+static int pc__p_pool_map_start(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
+                                const pc_pool_callbacks *cb, void *into,
+                                pc_async_result **out_result) {
     if (out_result) *out_result = NULL;
     int rc = pc__p_pool_desc_check(desc);
     if (rc) return rc;
     size_t cs = pool ? pc__p_pool_chunksize(pool, desc->count, desc->chunksize) : 1;
     return pc__p_pool_call(pool, PC__POOL_MAP, fn, desc->items, desc->count, desc->item_size,
-                           cs, cb, out_result);
+                           cs, cb, into, out_result);
 }
 
+PYCONC_API int pc_pool_map_async(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
+                                 const pc_pool_callbacks *cb, pc_async_result **out_result) {
+    return pc__p_pool_map_start(pool, fn, desc, cb, NULL, out_result);
+}
+
+// The call waits: its items are read in place and pointer results land in
+// out as they come, copied once (not into the job, then out).
 PYCONC_API int pc_pool_map(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc, void *out) {
     pc_async_result *j;
-    int rc = pc_pool_map_async(pool, fn, desc, NULL, &j);
+    int rc = pc__p_pool_map_start(pool, fn, desc, NULL, out, &j);
     return rc ? rc : pc__p_pool_collect(j, out);
 }
 
@@ -14100,7 +14134,7 @@ static int pc__p_pool_imap(pc_pool *pool, int kind, pc_task_fn fn, const pc_map_
     pc_imap_iterator *it = (pc_imap_iterator *)pc__calloc(1, sizeof *it);
     if (!it) return PC_NOMEM;
     rc = pc__p_pool_call(pool, kind, fn, desc->items, desc->count, desc->item_size,
-                         desc->chunksize, NULL, &it->job);
+                         desc->chunksize, NULL, NULL, &it->job);
     if (rc) {
         pc__free(it);
         return rc;
@@ -14263,7 +14297,8 @@ PYCONC_API int pc_pool_starmap_async(pc_pool *pool, pc_task_fn fn, const pc_args
     if (!packs && count) return pc__error(PC_VALUE, "packs is NULL");
     rc = pc__p_pool_star_items(pool, fn, packs, count, &items, &size);
     if (!rc) rc = pc__p_pool_call(pool, PC__POOL_MAP, pc__p_pool_star_run, items, count, size,
-                                  pc__p_pool_chunksize(pool, count, chunksize), cb, out_result);
+                                  pc__p_pool_chunksize(pool, count, chunksize), cb, NULL,
+                                  out_result);
     pc__free(items);
     return rc;
 }
