@@ -1446,8 +1446,8 @@ static int pc__f_wait_done(pc_future *f, double timeout) {
         int rc = c->wait(c, f, deadline, timeout);
         if (rc != PC__F_UNWAITED) return rc;
     }
-    int guarded = deadline == INFINITY && pc__f_tls_pool && f->owner == (void *)&pc__f_tls_pool->cache &&
-                  s == PC_FUTURE_PENDING;
+    int guarded = deadline == INFINITY && pc__f_tls_pool &&
+                  f->owner == (void *)&pc__f_tls_pool->cache && s == PC_FUTURE_PENDING;
     if (guarded && pc__f_deadlock_enter(f)) return PC_RUNTIME;
     int rc = pc__f_sleep_done(f, deadline, timeout);
     if (guarded) pc__f_deadlock_leave();
