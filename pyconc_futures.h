@@ -471,7 +471,7 @@ struct pc_future {
     pc_future *next;            // the executor's queue link; a free slot's link
     pc_task_fn fn;              // the call, for executors
     void *arg;
-    void *owner;                // the thread pool that queued it, or NULL
+    void *owner;                // the cache (pc__f_cache) of the executor that made it, or NULL
 };
 #define PC__F_SLOT 0x80000000u  // in refs: the future is a slot of its pool's cache
 #define PC__F_REFS 0x7fffffffu
@@ -503,7 +503,6 @@ typedef struct pc__f_node {
 } pc__f_node;
 
 static int pc__f_wait_done(pc_future *f, double timeout);
-static void pc__f_slot_free(pc_future *f);
 
 static pc_future *pc__f_alloc(size_t extra) {
     // The copied argument follows the future, aligned for any type.
@@ -521,6 +520,108 @@ static pc_future *pc__f_alloc(size_t extra) {
 
 static void *pc__f_extra(pc_future *f) {
     return (char *)f + ((sizeof(pc_future) + 15) & ~(size_t)15);
+}
+
+// A cache of future slots, shared by the executors (the thread pool's
+// futures, the process pool's with its task record behind each): blocks
+// of slots kept for reuse, as GLib's slab. Its owner takes a slot under a
+// lock of its own; the last release of the future gives the slot back
+// from any thread (a lock-free push); the blocks are freed only once the
+// owner is gone and the last slot is back, so a future may outlive its
+// executor. A take empties the released stack all at once (an exchange),
+// never pops one from it: so no slot is popped while another thread
+// reuses it (no ABA).
+#define PC__F_BLOCK 64          // slots per block: 4 KiB of bare 64-byte futures
+#define PC__F_CLOSED ((pc_future *)(uintptr_t)1)   // freed, once the owner is gone
+
+typedef struct pc__f_cache {
+    pc_future *freed;           // released slots (any thread); PC__F_CLOSED: owner gone
+    pc_future *spare;           // slots a take hands out (the owner's lock)
+    void **blocks;              // [cap]: the blocks, for the last free (the owner's lock)
+    size_t nblocks, cap;
+    size_t slot;                // bytes a slot: a future, then `extra` bytes (pc__f_extra)
+    int64_t out;                // once closed: the slots not back yet, counted down
+    void (*gone)(struct pc__f_cache *c); // closed and every slot back: frees c's holder
+    // The owner's own wait for one of its futures (NULL: none), tried by
+    // result() and exception() before they sleep: PC_OK (done), PC_TIMEOUT,
+    // or PC__F_UNWAITED (sleep as usual). It may complete futures itself
+    // (the process pool's waiting thread collects results): `done`, when
+    // set, is notified on every completion of the cache's futures, so such
+    // a waiter also hears of one it did not make (a cancel).
+    int (*wait)(struct pc__f_cache *c, pc_future *f, double deadline, double timeout);
+    pc__evc *done;
+    void *ctx;                  // the owner's, for wait (NULL once the owner is gone)
+    int64_t users;              // threads in wait: the owner's end waits for them
+} pc__f_cache;
+#define PC__F_UNWAITED (-1)
+
+// A cache whose slots have extra bytes after the future (0: a bare future).
+static void pc__f_cache_init(pc__f_cache *c, size_t extra, void (*gone)(pc__f_cache *)) {
+    size_t head = (sizeof(pc_future) + 15) & ~(size_t)15;
+    memset(c, 0, sizeof *c);
+    c->slot = extra ? (head + extra + 15) & ~(size_t)15 : sizeof(pc_future);
+    c->gone = gone;
+}
+
+// A free slot, its future zeroed with one reference (the owner's lock
+// held), or NULL (PC_NOMEM). Its extra bytes are as the last user left them.
+static pc_future *pc__f_slot_take(pc__f_cache *c) {
+    pc_future *f = c->spare;
+    if (!f) f = __atomic_exchange_n(&c->freed, (pc_future *)NULL, __ATOMIC_ACQUIRE);
+    if (!f) {
+        if (pc__grow(&c->blocks, &c->cap, c->nblocks + 1, sizeof *c->blocks, 0)) return NULL;
+        unsigned char *block = (unsigned char *)pc__malloc(PC__F_BLOCK * c->slot);
+        if (!block) return NULL;
+        c->blocks[c->nblocks++] = block;
+        for (int i = 0; i < PC__F_BLOCK; i++) {
+            pc_future *s = (pc_future *)(void *)(block + (size_t)i * c->slot);
+            s->next = i + 1 < PC__F_BLOCK ? (pc_future *)(void *)(block + (i + 1) * c->slot)
+                                          : NULL;
+        }
+        f = (pc_future *)(void *)block;
+    }
+    c->spare = f->next;
+    memset(f, 0, sizeof *f);
+    f->refs = 1 | PC__F_SLOT;
+    f->owner = c;
+    return f;
+}
+
+static void pc__f_cache_free_blocks(pc__f_cache *c) {
+    for (size_t i = 0; i < c->nblocks; i++) pc__free(c->blocks[i]);
+    pc__free(c->blocks);
+    c->blocks = NULL;
+    c->nblocks = c->cap = 0;
+}
+
+// The last release of a slot's future: back to the cache, or, once the
+// owner is gone, one fewer to wait for (the last one frees the cache).
+static void pc__f_slot_free(pc_future *f) {
+    pc__f_cache *c = (pc__f_cache *)f->owner;
+    pc_future *top = __atomic_load_n(&c->freed, __ATOMIC_RELAXED);
+    for (;;) {
+        if (top == PC__F_CLOSED) {
+            if (__atomic_sub_fetch(&c->out, 1, __ATOMIC_ACQ_REL) == 0) c->gone(c);
+            return;
+        }
+        f->next = top;
+        // Release: the take that hands f out again sees it whole.
+        if (__atomic_compare_exchange_n(&c->freed, &top, f, 1, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED))
+            return;
+    }
+}
+
+// The owner is gone: count the slots still out; the last of them (or this,
+// when none is) calls gone. Slot releases before the exchange were pushed
+// and are counted here; those after it count themselves down.
+static void pc__f_cache_close(pc__f_cache *c) {
+    int64_t back = 0;
+    pc_future *f = __atomic_exchange_n(&c->freed, PC__F_CLOSED, __ATOMIC_ACQ_REL);
+    for (; f; f = f->next) back++;
+    for (f = c->spare; f; f = f->next) back++;
+    int64_t out = (int64_t)c->nblocks * PC__F_BLOCK - back;
+    if (__atomic_add_fetch(&c->out, out, __ATOMIC_ACQ_REL) == 0) c->gone(c);
 }
 
 PYCONC_API pc_future *pc_future_new(void) { return pc__f_alloc(0); }
@@ -649,6 +750,10 @@ static int pc__f_complete(pc_future *f, uint32_t to, void *result, int code, cha
     }
     pc__f_node *calls = f->hooks ? pc__f_notify_hooks(f, code != PC_OK) : NULL;
     pc_lock_release(&f->lock);
+    if (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) & PC__F_SLOT) {
+        pc__f_cache *c = (pc__f_cache *)f->owner;
+        if (c->done) pc__evc_notify(c->done, INT32_MAX);
+    }
     if (calls) pc__f_run_callbacks(f, calls, NULL, NULL);
     return 1;
 }
@@ -780,23 +885,7 @@ PYCONC_API int pc_future_exception(pc_future *f, double timeout, int *out_code,
 }
 
 // >>thread_pool
-// The pool's futures come from blocks of slots that it keeps for reuse, as
-// GLib's slab: a submit takes a slot (pool lock held already), the last
-// release of its future gives the slot back from any thread (a lock-free
-// push), and the pool frees the blocks only when it is gone and the last
-// slot is back, so a future may outlive its pool. A submit takes the
-// released slots all at once (an exchange), never one from the shared
-// stack: so no slot is popped while another thread reuses it (no ABA).
-#define PC__F_BLOCK 64          // slots per block: 4 KiB of 64-byte futures
-#define PC__F_CLOSED ((pc_future *)(uintptr_t)1)   // freed, once the pool is gone
-
-typedef struct pc__f_cache {
-    pc_future *freed;           // released slots (any thread); PC__F_CLOSED: pool gone
-    pc_future *spare;           // slots a submit hands out (pool lock)
-    pc_future **blocks;         // [cap]: the blocks, for the last free (pool lock)
-    size_t nblocks, cap;
-    int64_t out;                // once closed: the slots not back yet, counted down
-} pc__f_cache;
+// The pool's futures are slots of its cache (>>future), a 64-byte future each.
 
 typedef struct pc__f_tpool {
     pc_executor base;           // first: the interface
@@ -937,59 +1026,10 @@ static void pc__f_pools_remove(pc__f_tpool *p) {
     pc_lock_release(&pc__f_pools_lock);
 }
 
-// A free slot from p's cache (lock held), or NULL (PC_NOMEM).
-static pc_future *pc__f_slot_take(pc__f_tpool *p) {
-    pc__f_cache *c = &p->cache;
-    pc_future *f = c->spare;
-    if (!f) f = __atomic_exchange_n(&c->freed, (pc_future *)NULL, __ATOMIC_ACQUIRE);
-    if (!f) {
-        if (pc__grow(&c->blocks, &c->cap, c->nblocks + 1, sizeof *c->blocks, 0)) return NULL;
-        f = (pc_future *)pc__malloc(PC__F_BLOCK * sizeof *f);
-        if (!f) return NULL;
-        c->blocks[c->nblocks++] = f;
-        for (int i = 0; i < PC__F_BLOCK - 1; i++) f[i].next = &f[i + 1];
-        f[PC__F_BLOCK - 1].next = NULL;
-    }
-    c->spare = f->next;
-    return f;
-}
-
-static void pc__f_tpool_destroy(pc__f_tpool *p) {
-    for (size_t i = 0; i < p->cache.nblocks; i++) pc__free(p->cache.blocks[i]);
-    pc__free(p->cache.blocks);
+static void pc__f_tpool_destroy(pc__f_cache *c) {
+    pc__f_tpool *p = PC__CONTAINER(c, pc__f_tpool, cache);
+    pc__f_cache_free_blocks(c);
     pc__free(p);
-}
-
-// The last release of a slot's future: back to the cache, or, once the
-// pool is gone, one fewer to wait for (the last one frees the pool).
-static void pc__f_slot_free(pc_future *f) {
-    pc__f_tpool *p = (pc__f_tpool *)f->owner;
-    pc_future *top = __atomic_load_n(&p->cache.freed, __ATOMIC_RELAXED);
-    for (;;) {
-        if (top == PC__F_CLOSED) {
-            if (__atomic_sub_fetch(&p->cache.out, 1, __ATOMIC_ACQ_REL) == 0)
-                pc__f_tpool_destroy(p);
-            return;
-        }
-        f->next = top;
-        // Release: the submit that takes f sees it whole.
-        if (__atomic_compare_exchange_n(&p->cache.freed, &top, f, 1, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED))
-            return;
-    }
-}
-
-// The pool is gone: count the slots still out; the last of them (or this,
-// when none is) frees it. Slot releases before the exchange were pushed
-// and are counted here; those after it count themselves down.
-static void pc__f_cache_close(pc__f_tpool *p) {
-    pc__f_cache *c = &p->cache;
-    int64_t back = 0;
-    pc_future *f = __atomic_exchange_n(&c->freed, PC__F_CLOSED, __ATOMIC_ACQ_REL);
-    for (; f; f = f->next) back++;
-    for (f = c->spare; f; f = f->next) back++;
-    int64_t out = (int64_t)c->nblocks * PC__F_BLOCK - back;
-    if (__atomic_add_fetch(&c->out, out, __ATOMIC_ACQ_REL) == 0) pc__f_tpool_destroy(p);
 }
 
 static void pc__f_tpool_release(pc__f_tpool *p) {
@@ -999,7 +1039,7 @@ static void pc__f_tpool_release(pc__f_tpool *p) {
     pc__free(p->threads);
     pc__free(p->waiting_on);
     pc__free(p->prefix);
-    pc__f_cache_close(p);
+    pc__f_cache_close(&p->cache);
 }
 
 // Take the whole queue (lock held).
@@ -1223,21 +1263,16 @@ static int pc__f_tpool_submit(pc_executor *ex, pc_task_fn fn, const void *arg, s
     }
     pc_lock_acquire(&p->lock, PC_FOREVER);
     int rc = pc__f_tpool_closed(p);
-    if (!rc && !f && !(f = pc__f_slot_take(p))) rc = PC_NOMEM;
+    if (!rc && !f && !(f = pc__f_slot_take(&p->cache))) rc = PC_NOMEM;
     if (rc) {
         pc_lock_release(&p->lock);
         pc__free(f);
         return rc;
     }
-    if (arg_size) {
-        f->refs = 2;            // the caller's and the queue's
-    } else {
-        memset(f, 0, sizeof *f);
-        f->refs = 2 | PC__F_SLOT;
-    }
+    f->refs = 2 | (f->refs & PC__F_SLOT);   // the caller's and the queue's
     f->fn = fn;
     f->arg = (void *)arg;
-    f->owner = p;
+    f->owner = &p->cache;
     int wake = pc__f_tpool_enqueue(p, f);
     if (wake < 0) {             // no worker could start: nothing would ever run
         char why[256];
@@ -1328,6 +1363,7 @@ PYCONC_API pc_executor *pc_thread_pool_new(const pc_thread_pool_desc *desc) {
         return NULL;
     }
     p->base.vtable = &pc__f_tpool_vtable;
+    pc__f_cache_init(&p->cache, 0, pc__f_tpool_destroy);
     p->refs = 1;
     p->max_workers = d.max_workers;
     p->initializer = d.initializer;
@@ -1404,8 +1440,14 @@ static int pc__f_wait_done(pc_future *f, double timeout) {
         pc__cpu_relax();
         if ((s = pc__f_state(f)) >= PC_FUTURE_CANCELLED) return PC_OK;
     }
-    int guarded = deadline == INFINITY && pc__f_tls_pool && f->owner == (void *)pc__f_tls_pool &&
-                  s == PC_FUTURE_PENDING;
+    pc__f_cache *c = (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) & PC__F_SLOT)
+                         ? (pc__f_cache *)f->owner : NULL;
+    if (c && c->wait) {
+        int rc = c->wait(c, f, deadline, timeout);
+        if (rc != PC__F_UNWAITED) return rc;
+    }
+    int guarded = deadline == INFINITY && pc__f_tls_pool &&
+                  f->owner == (void *)&pc__f_tls_pool->cache && s == PC_FUTURE_PENDING;
     if (guarded && pc__f_deadlock_enter(f)) return PC_RUNTIME;
     int rc = pc__f_sleep_done(f, deadline, timeout);
     if (guarded) pc__f_deadlock_leave();

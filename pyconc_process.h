@@ -539,7 +539,12 @@
    collector thread pushes them as results come back. A worker spins
    briefly on its ring, then sleeps on its futex word; the collector
    drains every ready result, then sleeps on one shared event count the
-   workers bump only when it sleeps. A watcher thread polls the workers'
+   workers bump only when it sleeps. While it sleeps, a thread waiting on
+   a future (result, exception) drains the results itself, so a reply
+   wakes that thread straight; done callbacks of the futures it settles
+   then run in it. A small task's submit allocates nothing: its future
+   comes from a cache with the task's record and message behind it.
+   A watcher thread polls the workers'
    sentinels, so a death is seen at once and an idle pool makes no system
    call. A message over half a ring (128 KiB) goes over the pipe,
    announced in the ring (a feeder thread sends the pool's, so a full pipe
@@ -2065,9 +2070,12 @@ PYCONC_API int pc_pool_apply_async(pc_pool *pool, pc_task_fn fn, const void *arg
                                    size_t arg_size, const pc_pool_callbacks *cb,
                                    pc_async_result **out_result);
 /* Run fn on each item of desc (items, count, item_size, chunksize, as
-   pc_executor_map; timeout and buffersize must be 0) and wait. The items
-   are copied first. out (may be NULL) gets the results in order: count
-   void * when result_size is 0, else count * result_size bytes.
+   pc_executor_map; timeout and buffersize must be 0) and wait. out (may
+   be NULL) gets the results in order: count void * when result_size is
+   0, else count * result_size bytes. With result_size 0 and out given,
+   the items are read in place (keep them unchanged until it returns) and
+   the results go straight into out (after a failure it may hold some);
+   else the items are copied first.
    chunksize 0: Python's (count / (4 * processes), rounded up).
    Returns: PC_OK, the code of the first task that raised, PC_BROKEN,
    PC_VALUE, PC_NOMEM.  Blocks: yes.  Python: Pool.map */
@@ -12135,15 +12143,10 @@ enum { PC__PP_FN_RAW = 0, PC__PP_FN_REF = 1 };
 // a copy of this program), else a funcref (C.funcref).
 // The last function located is kept (per thread): a stream of tasks sends
 // the same one again and again, and locating it walks the loaded objects.
-static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
+static int pc__p_pp_fn_ref(uintptr_t addr, const pc__p_funcref **out) {
     static PC__TLS pc__p_funcref last_ref;
     static PC__TLS uintptr_t last_addr;
     pc_target_fn fn;
-    pc__p_buf_u8(b, raw ? PC__PP_FN_RAW : PC__PP_FN_REF);
-    if (raw) {
-        pc__p_buf_u64(b, (uint64_t)addr);
-        return PC_OK;
-    }
     if (!addr || addr != last_addr) {
         memcpy(&fn, &addr, sizeof fn < sizeof addr ? sizeof fn : sizeof addr);
         last_addr = 0;
@@ -12151,7 +12154,28 @@ static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
         if (rc) return rc;
         last_addr = addr;
     }
-    pc__p_funcref_put(b, &last_ref, 1);
+    *out = &last_ref;
+    return PC_OK;
+}
+
+// The bytes pc__p_pp_put_fn writes for addr (0: it cannot be located).
+static size_t pc__p_pp_fn_size(uintptr_t addr, int raw) {
+    const pc__p_funcref *ref;
+    if (raw) return 1 + 8;
+    if (pc__p_pp_fn_ref(addr, &ref)) return 0;
+    return 1 + 2 + 8 + strlen(ref->path) + 3 * 8;     // as pc__p_funcref_put writes it
+}
+
+static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
+    const pc__p_funcref *ref;
+    pc__p_buf_u8(b, raw ? PC__PP_FN_RAW : PC__PP_FN_REF);
+    if (raw) {
+        pc__p_buf_u64(b, (uint64_t)addr);
+        return PC_OK;
+    }
+    int rc = pc__p_pp_fn_ref(addr, &ref);
+    if (rc) return rc;
+    pc__p_funcref_put(b, ref, 1);
     return PC_OK;
 }
 
@@ -12314,11 +12338,18 @@ static int pc__p_pp_pipe_next(pc_connection *conn, pc__p_buf *b) {
     return !b->bad;
 }
 
+// Who collects the results (the pool's role word, shared): the collector
+// thread, or a thread of the pool's process waiting on a future, which
+// then sleeps on its own event count ("wready"), so a result wakes it
+// straight, with no hop through the collector.
+enum { PC__PP_ROLE_FREE = 0, PC__PP_ROLE_COLLECTOR = 1, PC__PP_ROLE_WAITER = 2 };
+
 // A worker's ends: its rings (NULL without), the pool's "results ready"
-// event count, its pipe.
+// event counts (the collector's, a waiting thread's) and role word, its pipe.
 typedef struct pc__p_pp_ends {
     pc__p_pp_chan *chan;
-    pc__evc *ready;
+    pc__evc *ready, *wready;
+    uint32_t *role;
     pc_connection *conn;
 } pc__p_pp_ends;
 
@@ -12359,7 +12390,13 @@ static int pc__p_pp_worker_send(const pc__p_pp_ends *e, const pc__p_buf *out) {
         if (pc__evc_wait(&r->room, key, pc_monotonic() + 1.0) == PC_TIMEOUT && pc__p_pp_orphan(0))
             return 0;
     }
-    pc__evc_notify(e->ready, 1);
+    // The store of the ring's tail comes before this load (both sequentially
+    // consistent): a waiter that gives the role back after it looks at the
+    // rings again, so either it sees this reply or this sees the role free.
+    if (__atomic_load_n(e->role, __ATOMIC_SEQ_CST) == PC__PP_ROLE_WAITER)
+        pc__evc_notify(e->wready, 1);
+    else
+        pc__evc_notify(e->ready, 1);
     return !pipe || pc_connection_send_bytes(e->conn, out->p, 0, out->len) == PC_OK;
 }
 
@@ -12420,6 +12457,8 @@ static int pc__p_pp_worker_main(void *arg) {
         e.chan = (pc__p_pp_chan *)pc_mp_array_get_obj(rings);
     int64_t *slot = (int64_t *)pc_mp_array_get_obj(slots) + index;
     e.ready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(slots) + nw);
+    e.wready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(slots) + nw + 1);
+    e.role = (uint32_t *)((int64_t *)pc_mp_array_get_obj(slots) + nw + 2);
     pc__p_buf in, out;
     memset(&in, 0, sizeof in);
     memset(&out, 0, sizeof out);
@@ -12459,19 +12498,26 @@ static int pc__p_pp_worker_main(void *arg) {
 // busy worker must not stop submit or the collector); the collector reads
 // a worker's at the pipe record. Without rings (PC__PP_RINGS 0) every
 // message goes over the pipes and the watcher reads the replies.
+// A task's record sits behind its future, in one block: a slot of the
+// pool's cache of futures (pyconc_futures.h), or, when its results would
+// not fit a slot, a future of its own. After the record come PC__PP_INLINE
+// bytes for its message (a larger one is on the heap), then room for its
+// results. The record lives as long as the future: the task's end only
+// drops the queue's reference.
 typedef struct pc__p_pp_task {
     struct pc__p_pp_task *next;
     struct pc__p_pp_task *pipe_next; // on the feeder's list
     uint64_t id;
-    pc_future *f;               // the queue's reference
+    pc_future *f;               // the future it sits behind; the queue's reference
     pc_task_fn fn;
-    void *arg;                  // the pointer value, the copy (argcopy) or the chunk
-    size_t arg_size;            // > 0: arg is a copy of that many bytes (owned)
+    void *arg;                  // a chunk (map or Pool), else unused
     int chunk, started;         // a map chunk; marked running (so: not cancellable)
     uint64_t pipe_to;           // the start (serial) of the worker whose pipe it goes to
-    void *extra;                // room in f for results copied back
+    void *extra;                // room behind it for results copied back
     pc__p_buf msg;              // encoded at submit, kept to send again
 } pc__p_pp_task;
+#define PC__PP_INLINE 192       // message bytes in the record: a small task's whole message
+#define PC__PP_RES_INLINE 256   // result bytes a slot holds; more: a future of its own
 
 typedef struct pc__p_pp_worker {
     pc_process *proc;           // NULL: no worker in this slot
@@ -12512,14 +12558,17 @@ typedef struct pc__p_pp {
     int poke;                   // something for the collector besides results
     char broken_msg[256];
     const pc_context *ctx;
-    pc_mp_array *slots;         // each worker's running task id (0: none), then `ready`
+    pc_mp_array *slots;         // each worker's running task id (0: none), then `ready`,
+                                //   `wready` and `role`
     pc__evc *ready;             // the collector sleeps here (shared with the workers)
+    pc__evc *wready;            // a waiting thread that collects sleeps here (shared)
+    uint32_t *role;             // who collects: PC__PP_ROLE_* (shared)
     pc_args *initargs;          // a copy of the user's, sent to each worker as it starts
     pc__p_buf initref;          // the initializer, encoded
-    pc_lock slab_lock;          // guards spare
-    pc__p_pp_task *spare;       // finished task records, kept for submit (slab_lock)
-    pc__p_pp_task *freed;       // records finished since (any thread: a lock-free push)
-    int64_t nfreed;             // how many are on freed and spare
+    pc__f_cache *slab;          // the futures, each with its task record (lock)
+    pc__p_buf fn_enc;           // the function last sent, encoded (lock)
+    uintptr_t fn_enc_addr;      // ... its address (0: none yet)
+    size_t slot_res;            // result bytes a slot holds
     pc__p_buf recs[PC__PP_BATCH]; // the collector's records, a batch of them
     int auto_window;            // prefetch 0: the window follows the tasks' run time
     double task_ns;             // their mean run time lately (0: none seen yet)
@@ -12546,113 +12595,110 @@ static pc__p_pp *pc__p_pp_check(pc_executor *ex) {
     return (pc__p_pp *)ex;
 }
 
+// A poke: for the collector thread; a waiting thread that collects hands
+// the role back to it.
 static void pc__p_pp_wake_collector(pc__p_pp *p) {
     __atomic_store_n(&p->poke, 1, __ATOMIC_SEQ_CST);
     pc__evc_notify(p->ready, 1);
+    pc__evc_notify(p->wready, 1);
 }
 
 static void pc__p_pp_wake_watcher(pc__p_pp *p) {
     pc_connection_send_bytes(p->wake_w, "w", 0, 1);
 }
 
-// Task records are kept for reuse, with their message buffers (up to
-// PC__PP_KEEP_MSG bytes), as the thread pool keeps its futures: a finished
-// one is pushed on `freed` from any thread without a lock; submit takes
-// them all at once (an exchange) into `spare` and hands out from there
-// under slab_lock, so no record is popped while another thread reuses it.
-// About PC__PP_KEEP are kept: a million tasks submitted at once leave no
-// million records behind.
-#define PC__PP_KEEP_MSG 4096
-#define PC__PP_KEEP 1024
-static void pc__p_pp_task_free(pc__p_pp *p, pc__p_pp_task *t) {
-    if (t->arg_size) pc__free(t->arg);
-    t->arg_size = 0;
-    if (__atomic_add_fetch(&p->nfreed, 1, __ATOMIC_RELAXED) > PC__PP_KEEP) {
-        __atomic_sub_fetch(&p->nfreed, 1, __ATOMIC_RELAXED);
-        pc__free(t->msg.p);
-        pc__free(t);
-        return;
-    }
-    if (t->msg.cap > PC__PP_KEEP_MSG) {
-        pc__free(t->msg.p);
-        t->msg.p = NULL;
-        t->msg.cap = 0;
-    }
-    pc__p_pp_task *top = __atomic_load_n(&p->freed, __ATOMIC_RELAXED);
-    do {
-        t->next = top;
-    } while (!__atomic_compare_exchange_n(&p->freed, &top, t, 1, __ATOMIC_RELEASE,
-                                          __ATOMIC_RELAXED));
+static size_t pc__p_pp_rec_head(void) { return (sizeof(pc__p_pp_task) + 15) & ~(size_t)15; }
+
+static unsigned char *pc__p_pp_inline(pc__p_pp_task *t) {
+    return (unsigned char *)t + pc__p_pp_rec_head();
 }
 
-static pc__p_pp_task *pc__p_pp_task_new(pc__p_pp *p) {
-    pc_lock_acquire(&p->slab_lock, PC_FOREVER);
-    if (!p->spare && __atomic_load_n(&p->freed, __ATOMIC_RELAXED))
-        p->spare = __atomic_exchange_n(&p->freed, NULL, __ATOMIC_ACQUIRE);
-    pc__p_pp_task *t = p->spare;
-    if (t) __atomic_sub_fetch(&p->nfreed, 1, __ATOMIC_RELAXED);   // counts freed and spare
-    if (t) p->spare = t->next;
-    pc_lock_release(&p->slab_lock);
-    if (!t) return (pc__p_pp_task *)pc__calloc(1, sizeof *t);
-    pc__p_buf msg = t->msg;
+// The end of task t: its message (if on the heap) and the queue's
+// reference to its future, which may free the record with it.
+static void pc__p_pp_task_end(pc__p_pp_task *t) {
+    if (t->msg.p != pc__p_pp_inline(t)) pc__free(t->msg.p);
+    pc_future_release(t->f);
+}
+
+// The record behind future f, zeroed, its message buffer the inline one,
+// with res_bytes of room for results.
+static pc__p_pp_task *pc__p_pp_task_init(pc_future *f, size_t res_bytes) {
+    pc__p_pp_task *t = (pc__p_pp_task *)pc__f_extra(f);
     memset(t, 0, sizeof *t);
-    t->msg.p = msg.p;
-    t->msg.cap = msg.cap;
+    t->f = f;
+    t->msg.p = pc__p_pp_inline(t);
+    t->msg.cap = PC__PP_INLINE;
+    t->extra = res_bytes ? pc__p_pp_inline(t) + PC__PP_INLINE : NULL;
     return t;
 }
 
-// The records kept, at the pool's end (every task finished).
-static void pc__p_pp_slab_free(pc__p_pp *p) {
-    pc__p_pp_task *lists[2] = {p->spare, __atomic_exchange_n(&p->freed, NULL, __ATOMIC_ACQUIRE)};
-    for (int i = 0; i < 2; i++) {
-        for (pc__p_pp_task *t = lists[i], *next; t; t = next) {
-            next = t->next;
-            pc__free(t->msg.p);
-            pc__free(t);
-        }
-    }
-    p->spare = NULL;
+// The cache of futures is freed once the pool and its last future are gone.
+static void pc__p_pp_slab_gone(pc__f_cache *c) {
+    pc__f_cache_free_blocks(c);
+    pc__free(c);
 }
 
 // Finish t (its future, then the task) and count it done (lock not held).
-static void pc__p_pp_finish(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
-                            void *result);
+static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result);
 static void pc__p_pp_done(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
                           void *result) {
-    pc__p_pp_finish(p, t, code, msg, result);
+    pc__p_pp_finish(t, code, msg, result);
     pc_lock_acquire(&p->lock, PC_FOREVER);
-    if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
+    if (--p->outstanding == 0 && p->shutdown) pc__p_pp_wake_collector(p);
     pc_lock_release(&p->lock);
 }
 
-// The message of t: kind, id, function, then the argument or the items.
-static int pc__p_pp_encode(pc__p_pp *p, pc__p_pp_task *t) {
-    pc__p_buf *b = &t->msg;
-    pc__f_chunk_view v = {NULL, NULL, 0, 0, NULL, NULL};
-    int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
-    // Room for a small task at once: one allocation, not a string of them.
-    size_t guess = (p->raw_fn ? 64 : 256) + t->arg_size;
-    if (!chunk && pc__grow(&b->p, &b->cap, guess, 1, 0)) b->bad = 1;
-    pc__p_buf_u8(b, chunk ? PC__PP_CHUNK : PC__PP_TASK);
-    pc__p_buf_u64(b, t->id);
-    int rc = pc__p_pp_put_fn(b, pc__p_pp_task_addr(chunk ? v.fn : t->fn), p->raw_fn);
+// What a task carries: its function, and its argument or a chunk's items.
+typedef struct pc__p_pp_what {
+    pc_task_fn fn;
+    const void *arg;            // the pointer value, or arg_size bytes to copy
+    size_t arg_size;
+    const pc__f_chunk_view *v;  // a chunk's items, or NULL
+} pc__p_pp_what;
+
+// The bytes of the message pc__p_pp_encode writes (0: the function cannot
+// be located; past what memory holds: too large to encode).
+static size_t pc__p_pp_msg_size(const pc__p_pp *p, const pc__p_pp_what *w) {
+    const size_t huge = (size_t)-1 / 2;
+    size_t fn = pc__p_pp_fn_size(pc__p_pp_task_addr(w->v ? w->v->fn : w->fn), p->raw_fn);
+    if (!fn) return 0;
+    size_t body = 1 + 8;                    // by value
+    if (w->v) {
+        size_t each = w->v->item_size ? w->v->item_size : sizeof(uint64_t);
+        if (w->v->count > huge / each) return huge;
+        body = 8 + 8 + 8 + w->v->count * each;
+    } else if (w->arg_size) {
+        if (w->arg_size > huge) return huge;
+        body = 1 + 8 + w->arg_size;
+    }
+    return 1 + 8 + fn + body;
+}
+
+// The message: kind, id, function, then the argument (straight from the
+// caller's bytes) or the items.
+static int pc__p_pp_encode(const pc__p_pp *p, pc__p_buf *b, uint64_t id,
+                           const pc__p_pp_what *w) {
+    const pc__f_chunk_view *v = w->v;
+    pc__p_buf_u8(b, v ? PC__PP_CHUNK : PC__PP_TASK);
+    pc__p_buf_u64(b, id);
+    int rc = pc__p_pp_put_fn(b, pc__p_pp_task_addr(v ? v->fn : w->fn), p->raw_fn);
     if (rc) return rc;
-    if (chunk) {
-        pc__p_buf_u64(b, v.item_size);
-        pc__p_buf_u64(b, v.count);
-        if (v.item_size) {
-            pc__p_buf_blob(b, v.items, v.count * v.item_size);
+    if (v) {
+        pc__p_buf_u64(b, v->item_size);
+        pc__p_buf_u64(b, v->count);
+        if (v->item_size) {
+            pc__p_buf_blob(b, v->items, v->count * v->item_size);
         } else {            // pointers cross as integers
-            pc__p_buf_u64(b, v.count * sizeof(uint64_t));
-            for (size_t i = 0; i < v.count; i++)
-                pc__p_buf_u64(b, (uint64_t)(uintptr_t)((void *const *)v.items)[i]);
+            pc__p_buf_u64(b, v->count * sizeof(uint64_t));
+            for (size_t i = 0; i < v->count; i++)
+                pc__p_buf_u64(b, (uint64_t)(uintptr_t)((void *const *)v->items)[i]);
         }
-    } else if (t->arg_size) {
+    } else if (w->arg_size) {
         pc__p_buf_u8(b, 0);
-        pc__p_buf_blob(b, t->arg, t->arg_size);
+        pc__p_buf_blob(b, w->arg, w->arg_size);
     } else {                // the pointer value
         pc__p_buf_u8(b, 1);
-        pc__p_buf_u64(b, (uint64_t)(uintptr_t)t->arg);
+        pc__p_buf_u64(b, (uint64_t)(uintptr_t)w->arg);
     }
     return b->bad ? pc__error(PC_NOMEM, "out of memory encoding a task") : PC_OK;
 }
@@ -12682,9 +12728,8 @@ static pc__p_pp_task *pc__p_pp_take(pc__p_pp *p) {
             t->started = 1;
             return t;
         }
-        pc_future_release(t->f);        // cancelled while queued
-        pc__p_pp_task_free(p, t);
-        if (--p->outstanding == 0) pc__p_pp_wake_collector(p);
+        pc__p_pp_task_end(t);           // cancelled while queued
+        if (--p->outstanding == 0 && p->shutdown) pc__p_pp_wake_collector(p);
     }
     return NULL;
 }
@@ -12930,22 +12975,21 @@ static void pc__p_pp_how(pc_process *proc, char *out, size_t cap) {
         snprintf(out, cap, "worker process %ld exited with code %d", pid, code);
 }
 // Finish t (its future, then the task); the caller counts it done.
-static void pc__p_pp_finish(pc__p_pp *p, pc__p_pp_task *t, int code, const char *msg,
-                            void *result) {
+static void pc__p_pp_finish(pc__p_pp_task *t, int code, const char *msg, void *result) {
     if (pc_future_cancelled(t->f)) {
     } else if (code) {
         pc_future_set_exception(t->f, code, "%s", msg);
     } else {
         pc_future_set_result(t->f, result);
     }
-    pc_future_release(t->f);
-    pc__p_pp_task_free(p, t);
+    pc__p_pp_task_end(t);
 }
 
-// Count n tasks done (lock held).
+// Count n tasks done (lock held). The last one, once the pool is shut
+// down, lets the collector end it.
 static void pc__p_pp_count_done(pc__p_pp *p, size_t n) {
     p->outstanding -= n;
-    if (n && p->outstanding == 0) pc__p_pp_wake_collector(p);
+    if (n && p->outstanding == 0 && p->shutdown) pc__p_pp_wake_collector(p);
 }
 
 // A worker's initializer failed: the pool breaks (lock not held).
@@ -13003,7 +13047,18 @@ static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned ch
     int chunk = t->chunk && pc__p_pp_view(t->fn, t->arg, &v);
     size_t cap = chunk ? v.count : 1;
     if (count > cap) count = cap;
-    for (uint64_t i = 0; i < count && !b.bad; i++) {
+    uint64_t i = 0;
+    if (chunk && !p->result_size && count <= (b.len - b.pos) / sizeof(uint64_t)) {
+        // A chunk's pointer results, read in one pass (not a call each).
+        const unsigned char *at = b.p + b.pos;
+        for (; i < count; i++) {
+            uint64_t u;
+            memcpy(&u, at + i * sizeof u, sizeof u);
+            v.results[i] = (void *)(uintptr_t)u;
+        }
+        b.pos += (size_t)count * sizeof(uint64_t);
+    }
+    for (; i < count && !b.bad; i++) {
         void *r;
         if (!p->result_size) {
             r = (void *)(uintptr_t)pc__p_buf_get_u64(&b);
@@ -13024,7 +13079,7 @@ static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned ch
         code = PC_RUNTIME;
         snprintf(msg, sizeof msg, "a worker's reply was cut short");
     }
-    pc__p_pp_finish(p, t, code, msg, result);
+    pc__p_pp_finish(t, code, msg, result);
     return ns;
 }
 
@@ -13313,6 +13368,69 @@ static int pc__p_pp_pending(pc__p_pp *p) {
     return 0;
 }
 
+static int pc__p_pp_role_take(pc__p_pp *p, uint32_t who) {
+    uint32_t free_role = PC__PP_ROLE_FREE;
+    return __atomic_compare_exchange_n(p->role, &free_role, who, 0, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}
+
+// A waiting thread hands the role back. It looks at the rings again after
+// (a reply written meanwhile went to wready, see pc__p_pp_worker_send) and
+// wakes the collector for what it finds. Under the lock: the collector,
+// which may take the role at once, changes the workers under it.
+static void pc__p_pp_role_give(pc__p_pp *p) {
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    __atomic_store_n(p->role, (uint32_t)PC__PP_ROLE_FREE, __ATOMIC_SEQ_CST);
+    if (pc__p_pp_pending(p)) pc__evc_notify(p->ready, 1);
+    pc_lock_release(&p->lock);
+}
+
+static int pc__p_pp_dead_or_poked(pc__p_pp *p) {
+    if (__atomic_load_n(&p->poke, __ATOMIC_SEQ_CST)) return 1;
+    for (int i = 0; i < p->nw; i++)
+        if (p->w[i].proc && __atomic_load_n(&p->w[i].died, __ATOMIC_SEQ_CST)) return 1;
+    return 0;
+}
+
+// A thread waits on f: while no other collects, it takes the collector's
+// role and drains the rings itself, asleep on wready between replies, so
+// a reply wakes it straight (two context switches a round trip, not four).
+// A poke or a death is the collector's: the role goes back to it and the
+// thread sleeps as usual. Done callbacks of the futures it settles run in
+// it, as they run in whichever thread completes a future.
+static int pc__p_pp_wait(pc__p_pp *p, pc_future *f, double deadline, double timeout) {
+    if (!PC__PP_RINGS || !pc__p_pp_role_take(p, PC__PP_ROLE_WAITER)) return PC__F_UNWAITED;
+    int rc = PC__F_UNWAITED;
+    while (!pc__p_pp_dead_or_poked(p)) {
+        // No spin here: result() spun already, and a longer look only takes
+        // the core from the worker on a busy machine (measured: slower).
+        for (int i = 0; i < p->nw; i++)
+            if (p->w[i].chan) pc__p_pp_collect(p, &p->w[i]);
+        if (pc_future_done(f)) {
+            rc = PC_OK;
+            break;
+        }
+        uint32_t key = pc__evc_prepare(p->wready);
+        if (pc__p_pp_pending(p) || pc_future_done(f)) continue;
+        if (pc__evc_wait(p->wready, key, deadline) == PC_TIMEOUT && !pc_future_done(f) &&
+            !pc__p_pp_pending(p)) {
+            rc = pc__error(PC_TIMEOUT, "future not done after %g s", timeout);
+            break;
+        }
+    }
+    pc__p_pp_role_give(p);
+    return rc;
+}
+
+// The cache's wait hook: the pool stays while a thread is in it.
+static int pc__p_pp_wait_hook(pc__f_cache *c, pc_future *f, double deadline, double timeout) {
+    __atomic_add_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
+    pc__p_pp *p = (pc__p_pp *)__atomic_load_n(&c->ctx, __ATOMIC_SEQ_CST);
+    int rc = p ? pc__p_pp_wait(p, f, deadline, timeout) : PC__F_UNWAITED;
+    __atomic_sub_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
 // The collector: drains every worker's results, buries the dead, pushes
 // queued tasks into the rings with room, and ends the pool once it is shut
 // down and nothing is left to run. Only this thread changes the workers
@@ -13320,7 +13438,16 @@ static int pc__p_pp_pending(pc__p_pp *p) {
 static int pc__p_pp_collector(void *arg) {
     pc__p_pp *p = (pc__p_pp *)arg;
     double spin_until = 0;      // 0: not spinning yet; -1: spun, now sleeps
+    int mine = 0;               // this thread has the role
     for (;;) {
+        if (!mine && !(mine = pc__p_pp_role_take(p, PC__PP_ROLE_COLLECTOR))) {
+            // A waiting thread collects; it wakes this one when it hands the
+            // role back with something left to do.
+            uint32_t key = pc__evc_prepare(p->ready);
+            if (__atomic_load_n(p->role, __ATOMIC_SEQ_CST) == PC__PP_ROLE_FREE) continue;
+            pc__evc_wait(p->ready, key, INFINITY);
+            continue;
+        }
         int got = __atomic_exchange_n(&p->poke, 0, __ATOMIC_SEQ_CST);
         for (int i = 0; i < p->nw; i++)
             if (p->w[i].chan) got += pc__p_pp_collect(p, &p->w[i]);
@@ -13340,7 +13467,7 @@ static int pc__p_pp_collector(void *arg) {
             pc_condition_notify_all(&p->cond);  // the feeder ends
         }
         pc_lock_release(&p->lock);
-        if (finished) break;
+        if (finished) break;    // the role stays this thread's: no waiter collects again
         if (got) {
             spin_until = 0;
             continue;
@@ -13353,6 +13480,9 @@ static int pc__p_pp_collector(void *arg) {
             continue;
         }
         spin_until = -1;
+        // Only this thread changes the workers: it reads them without the role.
+        __atomic_store_n(p->role, (uint32_t)PC__PP_ROLE_FREE, __ATOMIC_SEQ_CST);
+        mine = 0;
         uint32_t key = pc__evc_prepare(p->ready);
         if (pc__p_pp_pending(p)) continue;
         pc__evc_wait(p->ready, key, INFINITY);
@@ -13373,16 +13503,91 @@ static int pc__p_pp_closed(pc__p_pp *p) {
 
 // fn must be code of a loaded object for spawn and forkserver (checked once).
 static int pc__p_pp_check_fn(pc__p_pp *p, pc_task_fn fn) {
-    pc__p_buf b;
+    const pc__p_funcref *ref;
     uintptr_t a = pc__p_pp_task_addr(fn);
     if (p->raw_fn || __atomic_load_n(&p->checked_fn, __ATOMIC_RELAXED) == a) return PC_OK;
-    memset(&b, 0, sizeof b);
-    int rc = pc__p_pp_put_fn(&b, a, 0);
-    pc__free(b.p);
+    int rc = pc__p_pp_fn_ref(a, &ref);
     if (!rc) __atomic_store_n(&p->checked_fn, a, __ATOMIC_RELAXED);
     return rc;
 }
 
+// pc__p_pp_encode for a task (not a chunk) whose message fits the record's
+// buffer b (lock held): the same bytes, written straight, the function's
+// copied from the pool's last one, encoded once.
+static int pc__p_pp_encode_small(pc__p_pp *p, pc__p_buf *b, uint64_t id,
+                                 const pc__p_pp_what *w) {
+    uintptr_t a = pc__p_pp_task_addr(w->fn);
+    if (a != p->fn_enc_addr) {
+        p->fn_enc.len = 0;
+        p->fn_enc_addr = 0;
+        int rc = pc__p_pp_put_fn(&p->fn_enc, a, p->raw_fn);
+        if (!rc && p->fn_enc.bad) rc = pc__error(PC_NOMEM, "out of memory encoding a task");
+        if (rc) {
+            p->fn_enc.bad = 0;
+            return rc;
+        }
+        p->fn_enc_addr = a;
+    }
+    size_t n = p->fn_enc.len, len = w->arg_size;
+    uint64_t value = (uint64_t)(uintptr_t)w->arg;
+    if (1 + 8 + n + 1 + 8 + len > b->cap) return pc__error(PC_VALUE, "a task's message grew");
+    unsigned char *o = b->p;
+    *o++ = PC__PP_TASK;
+    memcpy(o, &id, 8);
+    memcpy(o + 8, p->fn_enc.p, n);
+    o += 8 + n;
+    *o++ = len ? 0 : 1;                 // bytes, or the pointer value
+    if (len) {
+        uint64_t u = (uint64_t)len;
+        memcpy(o, &u, 8);
+        memcpy(o + 8, w->arg, len);
+    } else {
+        memcpy(o, &value, 8);
+    }
+    b->len = (size_t)(o + 8 + len - b->p);
+    return PC_OK;
+}
+
+// The record of a new task: a slot of the cache (lock held), or a future
+// of its own (own_f, made outside the lock) when its results need more
+// room than a slot has. NULL: out of memory.
+static pc__p_pp_task *pc__p_pp_task_new(pc__p_pp *p, pc_future **own_f, size_t res_bytes) {
+    pc_future *f = *own_f ? *own_f : pc__f_slot_take(p->slab);
+    *own_f = NULL;              // the record's now
+    return f ? pc__p_pp_task_init(f, res_bytes) : NULL;
+}
+
+// Queue a task (lock held), its message encoded in its record, or, when
+// heap holds it encoded already (too large for the record), that.
+static int pc__p_pp_enqueue(pc__p_pp *p, const pc__p_pp_what *w, pc_future **own_f,
+                            size_t res_bytes, pc__p_buf *heap, pc_future **out_future) {
+    int rc = pc__p_pp_closed(p);
+    pc__p_pp_task *t = rc ? NULL : pc__p_pp_task_new(p, own_f, res_bytes);
+    if (!rc && !t) rc = PC_NOMEM;
+    if (rc) return rc;
+    t->id = ++p->next_id;
+    if (heap->p) {
+        t->msg = *heap;
+        memcpy(t->msg.p + 1, &t->id, sizeof t->id);     // after the kind byte
+        memset(heap, 0, sizeof *heap);
+    } else if ((rc = w->v ? pc__p_pp_encode(p, &t->msg, t->id, w)
+                          : pc__p_pp_encode_small(p, &t->msg, t->id, w)) != PC_OK) {
+        pc__p_pp_task_end(t);
+        return rc;
+    }
+    t->fn = w->fn;
+    t->chunk = w->v != NULL;
+    t->arg = w->v ? (void *)(uintptr_t)w->arg : NULL;
+    pc_future_retain(t->f);     // the caller's; the task holds the first
+    pc__p_pp_append(&p->head, &p->tail, t);
+    p->outstanding++;
+    *out_future = t->f;         // t is the collector's once the lock goes
+    pc__p_pp_fill(p);           // into a worker's ring now, if one has room
+    return PC_OK;
+}
+
+// One lock round trip and, for a small task, no allocation: its future is
+// a slot of the cache and its message is encoded into the record behind it.
 static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
                            pc_future **out_future) {
     pc__p_pp *p = (pc__p_pp *)ex;
@@ -13393,48 +13598,31 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
                                    "(its task gets pointers into this process)");
     int rc = pc__p_pp_check_fn(p, chunk ? v.fn : fn);
     if (rc) return rc;
-    pc__p_pp_task *t = pc__p_pp_task_new(p);
-    if (!t) return PC_NOMEM;
+    pc__p_pp_what w = {fn, arg, chunk ? 0 : arg_size, chunk ? &v : NULL};
     size_t nres = chunk ? v.count : 1;
     if (p->result_size && nres > (size_t)-1 / p->result_size) nres = (size_t)-1 / p->result_size;
-    t->f = pc__f_future_new_extra(p->result_size * nres, &t->extra);
-    t->arg = (void *)(uintptr_t)arg;
-    if (t->f && arg_size) {
-        t->arg = pc__malloc(arg_size);
-        if (t->arg) memcpy(t->arg, arg, arg_size);
-        t->arg_size = arg_size;
+    size_t res_bytes = p->result_size * nres;
+    size_t need = pc__p_pp_msg_size(p, &w);
+    if (!need) return pc_last_error_code();
+    pc__p_buf heap;
+    memset(&heap, 0, sizeof heap);
+    if (need > PC__PP_INLINE) {         // encoded here, with id 0: it goes in under the lock
+        if (pc__grow(&heap.p, &heap.cap, need, 1, 0)) heap.bad = 1;
+        rc = pc__p_pp_encode(p, &heap, 0, &w);
     }
-    if (!t->f || (arg_size && !t->arg)) {
-        pc_future_release(t->f);
-        pc__p_pp_task_free(p, t);
-        return PC_NOMEM;
+    pc_future *own_f = NULL;
+    if (!rc && res_bytes > p->slot_res) {
+        own_f = pc__f_future_new_extra(pc__p_pp_rec_head() + PC__PP_INLINE + res_bytes, NULL);
+        if (!own_f) rc = PC_NOMEM;
     }
-    t->fn = fn;
-    t->chunk = chunk;
-    rc = pc__p_pp_encode(p, t);         // with id 0: the id goes in under the lock
-    if (rc) {
-        pc_future_release(t->f);
-        pc__p_pp_task_free(p, t);
-        return rc;
-    }
-    pc_lock_acquire(&p->lock, PC_FOREVER);
-    rc = pc__p_pp_closed(p);
-    if (rc) {
+    if (!rc) {
+        pc_lock_acquire(&p->lock, PC_FOREVER);
+        rc = pc__p_pp_enqueue(p, &w, &own_f, res_bytes, &heap, out_future);
         pc_lock_release(&p->lock);
-        pc_future_release(t->f);
-        pc__p_pp_task_free(p, t);
-        return rc;
     }
-    t->id = ++p->next_id;
-    memcpy(t->msg.p + 1, &t->id, sizeof t->id);     // after the kind byte
-    pc_future_retain(t->f);     // the caller's; the task holds the first
-    pc__p_pp_append(&p->head, &p->tail, t);
-    p->outstanding++;
-    pc_future *f = t->f;        // t is the collector's once the lock goes
-    pc__p_pp_fill(p);           // into a worker's ring now, if one has room
-    pc_lock_release(&p->lock);
-    *out_future = f;
-    return PC_OK;
+    pc__free(heap.p);                   // taken by the task unless it failed
+    pc_future_release(own_f);           // taken by the task unless it failed
+    return rc;
 }
 
 static int pc__p_pp_join_threads(pc__p_pp *p) {
@@ -13482,7 +13670,12 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc_thread_free(p->feeder);
     pc_thread_free(p->watcher);
     for (int i = 0; i < PC__PP_BATCH; i++) pc__free(p->recs[i].p);
-    pc__p_pp_slab_free(p);
+    // Threads in the wait hook still read the pool: it goes once they left.
+    __atomic_store_n(&p->slab->ctx, (void *)NULL, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&p->slab->users, __ATOMIC_SEQ_CST)) pc_sleep(0.0001);
+    p->slab->done = NULL;
+    pc__f_cache_close(p->slab);
+    pc__free(p->fn_enc.p);
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
@@ -13569,12 +13762,23 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     pc_mp_array_desc ad;
     memset(&ad, 0, sizeof ad);
     ad.typecode = "q";
-    ad.length = (size_t)d->max_workers + 1;    // the slots, then the pool's event count
+    ad.length = (size_t)d->max_workers + 3;    // the slots, ready, wready, role
     p->slots = pc_mp_raw_array_new(&ad);
     p->w = (pc__p_pp_worker *)pc__calloc((size_t)d->max_workers, sizeof *p->w);
-    if (!p->slots || !p->w) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    p->slab = (pc__f_cache *)pc__calloc(1, sizeof *p->slab);
+    if (!p->slots || !p->w || !p->slab)
+        return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
+    p->slot_res = p->result_size <= PC__PP_RES_INLINE ? p->result_size : 0;
+    pc__f_cache_init(p->slab, pc__p_pp_rec_head() + PC__PP_INLINE + p->slot_res,
+                     pc__p_pp_slab_gone);
     p->ready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers);
     pc__evc_init(p->ready, PC__PP_RINGS);      // without rings only the pool's threads use it
+    p->wready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers + 1);
+    pc__evc_init(p->wready, PC__PP_RINGS);
+    p->role = (uint32_t *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers + 2);
+    p->slab->wait = pc__p_pp_wait_hook;
+    p->slab->done = p->wready;
+    p->slab->ctx = p;
     int rc = pc_pipe(0, &p->wake_r, &p->wake_w);
     if (d->initargs && !(p->initargs = pc__p_pp_args_copy(d->initargs)))
         return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
@@ -13627,6 +13831,7 @@ static pc_executor *pc__p_pp_new(const pc_process_pool_desc *desc, int pool) {
     pc_mp_array_free(p->slots);
     pc_args_free(p->initargs);
     pc__free(p->initref.p);
+    pc__free(p->slab);          // no future was made
     pc__free(p->w);
     pc__free(p);
     pc__error(rc, "%s", msg);
@@ -13690,10 +13895,11 @@ struct pc_async_result {        // a job; pc_imap_iterator reads one too
     int refs;                   // the user's, and one per chunk not finished
     int kind;
     pc_task_fn fn;
-    char *items;                // the copy
+    char *items;                // the copy, or (borrowed) the caller's
     size_t n, item_size, chunksize, nchunks, left, result_size;
     pc__p_pool_chunk *chunks;
-    void **results;             // n
+    void **results;             // n; borrowed: the caller's out
+    int borrowed;               // a call that waits (map): items and out are the caller's
     char *store;                // threads with result_size: n * result_size
     size_t *order, ndone;       // chunks in the order they finished
     int ready, code;            // code: the first failure's
@@ -13770,8 +13976,10 @@ static void pc__p_pool_job_unref(pc_async_result *j) {
         pc__free(j->chunks[k].msg);
     }
     pc__free(j->chunks);
-    pc__free(j->items);
-    pc__free(j->results);
+    if (!j->borrowed) {
+        pc__free(j->items);
+        pc__free(j->results);
+    }
     pc__free(j->store);
     pc__free(j->order);
     pc__free(j);
@@ -13826,7 +14034,9 @@ static int pc__p_pool_running(pc_pool *pool) {
 }
 
 // A job over n items of item_size bytes (0: pointers), copied from items.
-static pc_async_result *pc__p_pool_job_new(pc_pool *pool, int kind, pc_task_fn fn,
+// into: a call that waits for its results (pc_pool_map): the items are read
+// where they are and pointer results (result_size 0) go straight into into.
+static pc_async_result *pc__p_pool_job_new(pc_pool *pool, int kind, pc_task_fn fn, void *into,
                                            const void *items, size_t n, size_t item_size,
                                            size_t chunksize, const pc_pool_callbacks *cb) {
     pc_async_result *j = (pc_async_result *)pc__calloc(1, sizeof *j);
@@ -13842,9 +14052,10 @@ static pc_async_result *pc__p_pool_job_new(pc_pool *pool, int kind, pc_task_fn f
     j->nchunks = n / j->chunksize + (n % j->chunksize != 0);
     if (cb) j->cb = *cb;
     size_t bytes = item_size ? n * item_size : n * sizeof(void *);
-    j->items = (char *)pc__malloc(bytes ? bytes : 1);
+    j->borrowed = into && !j->result_size && n;
+    j->items = j->borrowed ? (char *)(uintptr_t)items : (char *)pc__malloc(bytes ? bytes : 1);
     j->chunks = (pc__p_pool_chunk *)pc__calloc(j->nchunks + 1, sizeof *j->chunks);
-    j->results = (void **)pc__calloc(n + 1, sizeof *j->results);
+    j->results = j->borrowed ? (void **)into : (void **)pc__calloc(n + 1, sizeof *j->results);
     j->order = (size_t *)pc__calloc(j->nchunks + 1, sizeof *j->order);
     if (pool->threads && j->result_size && n)
         j->store = (char *)pc__calloc(n, j->result_size);
@@ -13854,7 +14065,7 @@ static pc_async_result *pc__p_pool_job_new(pc_pool *pool, int kind, pc_task_fn f
         pc__error(PC_NOMEM, "out of memory for a pool call");
         return NULL;
     }
-    if (bytes) memcpy(j->items, items, bytes);
+    if (bytes && !j->borrowed) memcpy(j->items, items, bytes);
     return j;
 }
 
@@ -13901,7 +14112,7 @@ static void pc__p_pool_job_start(pc_pool *pool, pc_async_result *j) {
 
 static int pc__p_pool_call(pc_pool *pool, int kind, pc_task_fn fn, const void *items, size_t n,
                            size_t item_size, size_t chunksize, const pc_pool_callbacks *cb,
-                           pc_async_result **out) {
+                           void *into, pc_async_result **out) {
     if (!out) return pc__error(PC_VALUE, "the out pointer is NULL");
     *out = NULL;
     int rc = pc__p_pool_running(pool);
@@ -13910,7 +14121,8 @@ static int pc__p_pool_call(pc_pool *pool, int kind, pc_task_fn fn, const void *i
     if (!items && n) return pc__error(PC_VALUE, "items is NULL");
     if (item_size && n > (size_t)-1 / item_size)
         return pc__error(PC_VALUE, "%zu items of %zu bytes overflow", n, item_size);
-    pc_async_result *j = pc__p_pool_job_new(pool, kind, fn, items, n, item_size, chunksize, cb);
+    pc_async_result *j = pc__p_pool_job_new(pool, kind, fn, into, items, n, item_size, chunksize,
+                                            cb);
     if (!j) return pc_last_error_code() ? pc_last_error_code() : PC_NOMEM;
     pc__p_pool_job_start(pool, j);
     *out = j;
@@ -13934,7 +14146,7 @@ static int pc__p_pool_desc_check(const pc_map_desc *d) {
 // Wait for the job, then copy its results to out (see pc_pool_map).
 static int pc__p_pool_collect(pc_async_result *j, void *out) {
     int rc = pc_async_result_get(j, PC_FOREVER, NULL);
-    if (rc == PC_OK && out) {
+    if (rc == PC_OK && out && (void *)j->results != out) {
         for (size_t i = 0; i < j->n; i++) {
             if (!j->result_size) ((void **)out)[i] = j->results[i];
             else if (j->results[i])
@@ -13950,7 +14162,7 @@ PYCONC_API int pc_pool_apply_async(pc_pool *pool, pc_task_fn fn, const void *arg
                                    size_t arg_size, const pc_pool_callbacks *cb,
                                    pc_async_result **out_result) {
     const void *item = arg_size ? arg : (const void *)&arg;
-    return pc__p_pool_call(pool, PC__POOL_ONE, fn, item, 1, arg_size, 1, cb, out_result);
+    return pc__p_pool_call(pool, PC__POOL_ONE, fn, item, 1, arg_size, 1, cb, NULL, out_result);
 }
 
 PYCONC_API int pc_pool_apply(pc_pool *pool, pc_task_fn fn, const void *arg, size_t arg_size,
@@ -13960,19 +14172,27 @@ PYCONC_API int pc_pool_apply(pc_pool *pool, pc_task_fn fn, const void *arg, size
     return rc ? rc : pc__p_pool_collect(j, out);
 }
 
-PYCONC_API int pc_pool_map_async(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
-                                 const pc_pool_callbacks *cb, pc_async_result **out_result) {
+static int pc__p_pool_map_start(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
+                                const pc_pool_callbacks *cb, void *into,
+                                pc_async_result **out_result) {
     if (out_result) *out_result = NULL;
     int rc = pc__p_pool_desc_check(desc);
     if (rc) return rc;
     size_t cs = pool ? pc__p_pool_chunksize(pool, desc->count, desc->chunksize) : 1;
     return pc__p_pool_call(pool, PC__POOL_MAP, fn, desc->items, desc->count, desc->item_size,
-                           cs, cb, out_result);
+                           cs, cb, into, out_result);
 }
 
+PYCONC_API int pc_pool_map_async(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc,
+                                 const pc_pool_callbacks *cb, pc_async_result **out_result) {
+    return pc__p_pool_map_start(pool, fn, desc, cb, NULL, out_result);
+}
+
+// The call waits: its items are read in place and pointer results land in
+// out as they come, copied once (not into the job, then out).
 PYCONC_API int pc_pool_map(pc_pool *pool, pc_task_fn fn, const pc_map_desc *desc, void *out) {
     pc_async_result *j;
-    int rc = pc_pool_map_async(pool, fn, desc, NULL, &j);
+    int rc = pc__p_pool_map_start(pool, fn, desc, NULL, out, &j);
     return rc ? rc : pc__p_pool_collect(j, out);
 }
 
@@ -13985,7 +14205,7 @@ static int pc__p_pool_imap(pc_pool *pool, int kind, pc_task_fn fn, const pc_map_
     pc_imap_iterator *it = (pc_imap_iterator *)pc__calloc(1, sizeof *it);
     if (!it) return PC_NOMEM;
     rc = pc__p_pool_call(pool, kind, fn, desc->items, desc->count, desc->item_size,
-                         desc->chunksize, NULL, &it->job);
+                         desc->chunksize, NULL, NULL, &it->job);
     if (rc) {
         pc__free(it);
         return rc;
@@ -14148,7 +14368,8 @@ PYCONC_API int pc_pool_starmap_async(pc_pool *pool, pc_task_fn fn, const pc_args
     if (!packs && count) return pc__error(PC_VALUE, "packs is NULL");
     rc = pc__p_pool_star_items(pool, fn, packs, count, &items, &size);
     if (!rc) rc = pc__p_pool_call(pool, PC__POOL_MAP, pc__p_pool_star_run, items, count, size,
-                                  pc__p_pool_chunksize(pool, count, chunksize), cb, out_result);
+                                  pc__p_pool_chunksize(pool, count, chunksize), cb, NULL,
+                                  out_result);
     pc__free(items);
     return rc;
 }

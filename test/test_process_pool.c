@@ -9,7 +9,9 @@
    rings (a stress of wake-ups, large messages over the pipe between ring
    records), an idle pool's CPU, workers orphaned by a killed pool, the
    "worker replaced" log line, task records reused by two submitting
-   threads. This program is also the
+   threads, threads waiting on futures that collect the results themselves
+   (a stress of the hand-over, a cancel that must wake one). This program
+   is also the
    image the spawned and forkserver workers run. */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
@@ -388,6 +390,125 @@ static void body_records_reused(pc_start_method m) {
 }
 TEST(records_reused_fork) { body_records_reused(PC_START_FORK); }
 TEST(records_reused_forkserver) { body_records_reused(PC_START_FORKSERVER); }
+
+// >>waiters: a thread waiting on a future collects the results itself
+// Three threads, one task at a time each, so the role of collecting moves
+// between them and the collector thread all the time: some wait without
+// a limit, some in short timed waits (the role handed back at each
+// timeout), some futures carry a done callback. A lost wake-up leaves a
+// wait to its 20 s limit: a failed round.
+typedef struct waiters_ctx { pc_executor *ex; int seed, bad, calls; } waiters_ctx;
+
+static void count_call(pc_future *f, void *ctx) {
+    (void)f;
+    __atomic_add_fetch((int *)ctx, 1, __ATOMIC_SEQ_CST);
+}
+
+static int waiters_side(void *arg) {
+    waiters_ctx *c = (waiters_ctx *)arg;
+    for (int r = 0; r < 1500 && !c->bad; r++) {
+        uintptr_t want = (uintptr_t)(c->seed * 100000 + r + 1);
+        pc_future *f;
+        void *res = NULL;
+        if (pc_executor_submit(c->ex, t_id, (void *)want, &f)) {
+            c->bad = 1;
+            break;
+        }
+        if (r % 5 == 0 && pc_future_add_done_callback(f, count_call, &c->calls)) c->bad = 1;
+        int rc;
+        if (r % 3 == 0) {
+            double until = pc_monotonic() + 20;
+            while ((rc = pc_future_result(f, 0.0005, &res)) == PC_TIMEOUT &&
+                   pc_monotonic() < until) {}
+        } else {
+            rc = pc_future_result(f, 20, &res);
+        }
+        if (rc || (uintptr_t)res != want) c->bad = 1;
+        pc_future_release(f);
+    }
+    return 0;
+}
+
+static void body_waiters_collect(pc_start_method m) {
+    leak_mark k = leak_begin(m);
+    pc_executor *ex = pool(m, 2, 0);
+    waiters_ctx cs[3] = {{ex, 1, 0, 0}, {ex, 2, 0, 0}, {ex, 3, 0, 0}};
+    pc_thread *ts[2];
+    for (int i = 0; i < 2; i++) {
+        pc_thread_desc d;
+        memset(&d, 0, sizeof d);
+        d.target = waiters_side;
+        d.arg = &cs[i + 1];
+        ts[i] = pc_thread_new(&d);
+        CHECK(ts[i] != NULL);
+        CHECK_OK(pc_thread_start(ts[i]));
+    }
+    waiters_side(&cs[0]);
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(pc_thread_join(ts[i], PC_FOREVER));
+        pc_thread_free(ts[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK_MSG(!cs[i].bad, "thread %d: a wait failed or a result was not its task's", i);
+        CHECK_EQ(__atomic_load_n(&cs[i].calls, __ATOMIC_SEQ_CST), 300);
+    }
+    pc_executor_free(ex);
+    leak_end(k);
+}
+TEST(waiters_collect_stress_fork) { body_waiters_collect(PC_START_FORK); }
+TEST(waiters_collect_stress_forkserver) { body_waiters_collect(PC_START_FORKSERVER); }
+
+// A thread that collects sleeps on the pool's own event count: a cancel
+// of the future it waits on (still queued behind a long task) must wake
+// it at once, not when the next result comes.
+typedef struct cancel_wait_ctx { pc_future *f; int rc; pc_event done; } cancel_wait_ctx;
+
+static int cancel_waiter(void *arg) {
+    cancel_wait_ctx *c = (cancel_wait_ctx *)arg;
+    c->rc = pc_future_result(c->f, 20, NULL);
+    pc_event_set(&c->done);
+    return 0;
+}
+
+TEST(cancel_wakes_a_waiter_that_collects) {
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = 1;
+    d.prefetch = 1;             // two tasks in the worker's ring, the third queued
+    d.mp_context = pc_get_context(PC_START_FORK);
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK(ex != NULL);
+    for (int round = 0; round < 3; round++) {
+        double nap = 1.0;
+        pc_future *slow, *next, *fs;
+        CHECK_OK(pc_executor_submit_copy(ex, t_sleep, &nap, sizeof nap, &slow));
+        CHECK_OK(pc_executor_submit(ex, t_id, (void *)(uintptr_t)7, &next));
+        CHECK_OK(pc_executor_submit(ex, t_id, (void *)(uintptr_t)8, &fs));
+        cancel_wait_ctx c;
+        c.f = fs;
+        c.rc = -1;
+        pc_event_init(&c.done);
+        pc_thread_desc td;
+        memset(&td, 0, sizeof td);
+        td.target = cancel_waiter;
+        td.arg = &c;
+        pc_thread *t = pc_thread_new(&td);
+        CHECK(t != NULL);
+        CHECK_OK(pc_thread_start(t));
+        pc_sleep(0.05);         // most often asleep by now (either way the wait must end)
+        CHECK(pc_future_cancel(fs));
+        CHECK_MSG(pc_event_wait(&c.done, 0.4) == PC_OK, "the waiter slept through the cancel");
+        CHECK_OK(pc_thread_join(t, PC_FOREVER));
+        pc_thread_free(t);
+        CHECK_EQ(c.rc, PC_CANCELLED);
+        CHECK_OK(pc_future_result(slow, 20, NULL));
+        CHECK_OK(pc_future_result(next, 20, NULL));
+        pc_future_release(slow);
+        pc_future_release(next);
+        pc_future_release(fs);
+    }
+    pc_executor_free(ex);
+}
 
 // A pool whose owner is killed: its workers see their parent gone and end
 // (they wait on their ring, waking each second to look at the parent).
