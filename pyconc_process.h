@@ -18190,7 +18190,7 @@ static pc_proxy *pc__p_m_proxy_new(const char *address, pc_family family, const 
     memcpy(p->authkey, key, keylen);
     p->authkey_size = keylen;
     p->id = id;
-    snprintf(p->kind, sizeof p->kind, "%s", kind);
+    snprintf(p->kind, sizeof p->kind, "%s", kind ? kind : "");   // the stop's has none
     pc_lock_init(&p->lock);
     p->pid = pc__p_m_pid();
     return p;
