@@ -5902,14 +5902,24 @@ typedef struct pc__p_keep {
     size_t len, cap;
 } pc__p_keep;
 
+// Most packs (a call's arguments, a manager's request or reply) hold a few
+// items: they live inside the pack, so making one is one allocation.
+#define PC__P_ARGS_INLINE 6
 struct pc_args {
-    pc__p_arg *items;
+    pc__p_arg *items;           // inline, or on the heap once they outgrow it
     size_t len, cap;
     int owns_connections;       // a pack decoded in a child
+    pc__p_arg inline_items[PC__P_ARGS_INLINE];
 };
 
 PYCONC_API pc_args *pc_args_new(void) {
-    return (pc_args *)pc__calloc(1, sizeof(pc_args));
+    pc_args *a = (pc_args *)pc__malloc(sizeof(pc_args));
+    if (!a) return NULL;
+    a->items = a->inline_items;
+    a->len = 0;
+    a->cap = PC__P_ARGS_INLINE;
+    a->owns_connections = 0;
+    return a;
 }
 
 PYCONC_API void pc_args_free(pc_args *a) {
@@ -5920,14 +5930,27 @@ PYCONC_API void pc_args_free(pc_args *a) {
         if (a->owns_connections && it->conn) pc_connection_free(it->conn);
         if (a->owns_connections && it->obj) pc__p_handles->release(it->type, it->obj);
     }
-    pc__free(a->items);
+    if (a->items != a->inline_items) pc__free(a->items);
     pc__free(a);
+}
+
+// Room for one more item: the inline ones move to the heap when full.
+static int pc__p_args_room(pc_args *a) {
+    if (a->len < a->cap) return PC_OK;
+    if (a->items != a->inline_items) return pc__grow(&a->items, &a->cap, a->len + 1,
+                                                     sizeof *a->items, 0);
+    pc__p_arg *heap = NULL;
+    size_t cap = 0;
+    if (pc__grow(&heap, &cap, a->cap * 2, sizeof *heap, 0)) return pc_last_error_code();
+    memcpy(heap, a->inline_items, a->len * sizeof *heap);
+    a->items = heap;
+    a->cap = cap;
+    return PC_OK;
 }
 
 static pc__p_arg *pc__p_args_push(pc_args *a, pc_arg_type type) {
     if (!a) { pc__error(PC_VALUE, "argument pack is NULL"); return NULL; }
-    if (a->len == a->cap && pc__grow(&a->items, &a->cap, a->len + 1, sizeof *a->items, 0))
-        return NULL;
+    if (pc__p_args_room(a)) return NULL;
     pc__p_arg *it = &a->items[a->len++];
     memset(it, 0, sizeof *it);
     it->type = type;

@@ -864,6 +864,61 @@ TEST(args_message_errors) {
 }
 
 // Over TCP a pack of plain items travels; one holding handles is refused.
+// Packs of every length from 0 to 40 items, of each kind in turn: the first
+// few items live inside the pack, the rest move to the heap; each item must
+// read back the same, before and after a trip over a connection.
+static void check_pack_items(const pc_args *a, int n) {
+    CHECK_EQ((int)pc_args_len(a), n);
+    for (int i = 0; i < n; i++) {
+        int64_t v = 0;
+        double d = 0;
+        const char *str = NULL;
+        const void *p = NULL;
+        size_t len = 0;
+        char want[24];
+        snprintf(want, sizeof want, "item %d", i);
+        switch (i % 4) {
+        case 0: CHECK_OK(pc_args_get_int(a, (size_t)i, &v)); CHECK_EQ(v, (int64_t)i * 3); break;
+        case 1: CHECK_OK(pc_args_get_double(a, (size_t)i, &d)); CHECK(d == i + 0.25); break;
+        case 2:
+            CHECK_OK(pc_args_get_str(a, (size_t)i, &str));
+            CHECK_MSG(strcmp(str, want) == 0, "%s != %s", str, want);
+            break;
+        default:
+            CHECK_OK(pc_args_get_bytes(a, (size_t)i, &p, &len));
+            CHECK(len == strlen(want) && memcmp(p, want, len) == 0);
+        }
+    }
+}
+
+TEST(args_of_every_length) {
+    pc_connection *x, *y;
+    CHECK_OK(pc_pipe(1, &x, &y));
+    for (int n = 0; n <= 40; n++) {
+        pc_args *a = pc_args_new();
+        CHECK(a != NULL);
+        for (int i = 0; i < n; i++) {
+            char item[24];
+            snprintf(item, sizeof item, "item %d", i);
+            switch (i % 4) {
+            case 0: CHECK_OK(pc_args_add_int(a, (int64_t)i * 3)); break;
+            case 1: CHECK_OK(pc_args_add_double(a, i + 0.25)); break;
+            case 2: CHECK_OK(pc_args_add_str(a, item)); break;
+            default: CHECK_OK(pc_args_add_bytes(a, item, strlen(item)));
+            }
+            check_pack_items(a, i + 1);
+        }
+        CHECK_OK(pc_connection_send_args(x, a));
+        pc_args *got = NULL;
+        CHECK_OK(pc_connection_recv_args(y, &got));
+        check_pack_items(got, n);
+        pc_args_free(got);
+        pc_args_free(a);
+    }
+    pc_connection_free(x);
+    pc_connection_free(y);
+}
+
 TEST(args_message_tcp) {
     pc_listener_desc d;
     memset(&d, 0, sizeof d);
