@@ -15048,25 +15048,32 @@ static int pc__p_mpi_job_item(pc__p_mpi_server *s, pc_task_fn fn, const void *da
     return pc_executor_submit(s->pool, fn, (void *)(uintptr_t)v, out);
 }
 
-// A chunk goes to the pool whole, as one chunk of a map (one message to a
-// pool worker, not one per item); the job is ready when that chunk is.
-static void pc__p_mpi_job_chunk(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_fn fn,
-                                const void *data, size_t item_size, size_t count) {
+// The job's own copy of its count items (pointers arrive as integers);
+// out of memory, the job's code and message say so.
+static void pc__p_mpi_job_copy_items(pc__p_mpi_job *j, const void *data, size_t item_size,
+                                     size_t count, const char *what) {
     size_t step = item_size ? item_size : sizeof(void *);
-    j->left = 1;
     j->items = pc__malloc(count ? count * step : 1);
     if (!j->items) {
         j->code = PC_NOMEM;
-        snprintf(j->msg, sizeof j->msg, "out of memory for a chunk of %zu items", count);
+        snprintf(j->msg, sizeof j->msg, "out of memory for a %s of %zu items", what, count);
     } else if (item_size) {
         memcpy(j->items, data, count * item_size);
-    } else {                // pointers crossed as integers
+    } else {
         for (size_t i = 0; i < count; i++) {
             uint64_t v;
             memcpy(&v, (const char *)data + i * sizeof v, sizeof v);
             ((void **)j->items)[i] = (void *)(uintptr_t)v;
         }
     }
+}
+
+// A chunk goes to the pool whole, as one chunk of a map (one message to a
+// pool worker, not one per item); the job is ready when that chunk is.
+static void pc__p_mpi_job_chunk(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_fn fn,
+                                const void *data, size_t item_size, size_t count) {
+    j->left = 1;
+    pc__p_mpi_job_copy_items(j, data, item_size, count, "chunk");
     pc_map_desc md;
     memset(&md, 0, sizeof md);
     md.items = j->items;
@@ -15112,25 +15119,12 @@ static void *pc__p_mpi_job_run(void *arg) {
 // Without isolation: copy the job's items and run it as one thread task.
 static void pc__p_mpi_job_inline(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_fn fn,
                                  const void *data, size_t item_size, size_t count) {
-    size_t step = item_size ? item_size : sizeof(void *);
     j->inline_run = 1;
     j->left = 1;
     j->fn = fn;
     j->item_size = item_size;
-    j->items = pc__malloc(count ? count * step : 1);
     pc_future *f = NULL;
-    if (!j->items) {
-        j->code = PC_NOMEM;
-        snprintf(j->msg, sizeof j->msg, "out of memory for a task of %zu items", count);
-    } else if (item_size) {
-        memcpy(j->items, data, count * item_size);
-    } else {                // pointers crossed as integers
-        for (size_t i = 0; i < count; i++) {
-            uint64_t v;
-            memcpy(&v, (const char *)data + i * sizeof v, sizeof v);
-            ((void **)j->items)[i] = (void *)(uintptr_t)v;
-        }
-    }
+    pc__p_mpi_job_copy_items(j, data, item_size, count, "task");
     j->nitems = j->code ? 0 : count;
     if (!j->code && !s->pool) {     // one worker: this thread, between its looks at MPI
         pc__p_mpi_job_run(j);
