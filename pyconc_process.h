@@ -3691,6 +3691,10 @@ static size_t pc__p_os_getrandom(void *buf, size_t size) {
     return got;
 }
 
+// Give the CPU to another runnable thread, if any: a peer woken onto this
+// CPU runs now, where a spin would only hold it off.
+static void pc__p_os_yield(void) { sched_yield(); }
+
 // The loader.
 
 // Where a code address lies: the loaded object holding it (the program
@@ -14550,8 +14554,6 @@ static long pc__p_os_timer_slack(long ns) {
     return 0;
 #endif
 }
-
-static void pc__p_os_yield(void) { sched_yield(); }
 #endif // PYCONC_FUTURES_IMPLEMENTATION && PYCONC_MPI
 
 // >>G.mpi: the MPI executor: root's progress thread, the serving ranks' loop
@@ -15764,15 +15766,23 @@ PYCONC_API void pc_proxy_value_free(pc_proxy_value *v) {
 // one over half a ring, or holding descriptors, goes on the socket,
 // announced by a pipe record at its place. A side waiting for a record
 // spins a few microseconds (with more than one CPU to run on: on one, the
-// other side cannot move while this one spins; fewer after spins that
-// found nothing), then sleeps on the
-// ring's event count (a futex: a wake-up is one system call) for up to
-// PC__P_M_NAP_S, then in a read of the socket: a byte there is the other
-// side's wake-up, its end of file the other side's end. So a call whose
-// peer is awake makes no system call, a dead server is seen within the
-// nap or at once (never a hang), and an idle connection sleeps in the
+// other side cannot move while this one spins), then yields the CPU
+// between looks for a while, then sleeps on the ring's event count (a
+// futex: a wake-up is one system call) for up to PC__P_M_NAP_S, then in a
+// read of the socket: a byte there is the other side's wake-up, its end of
+// file the other side's end. The yields are there because the kernel
+// often wakes the other side onto this side's CPU (the waker is about to
+// sleep): a spin would hold it off, and a sleep costs a futex wake and
+// wait on top of the switch, where a yield runs it at once; a call then
+// costs half as much, on one CPU or two (bench_manager). A wait that found
+// nothing that way, or found it only after a yield let a third thread run
+// (the CPUs are busy: then a sleeper, woken, would have run first), skips
+// spinning and yielding for its next 1, 3, 7 ... 63 waits. So a call whose peer is
+// awake makes no system call or only yields, a dead server is seen within
+// the nap or at once (never a hang), and an idle connection sleeps in the
 // kernel, for no CPU. A batch keeps to its socket (it pipelines already).
 #define PC__P_M_SPIN_S 4e-6
+#define PC__P_M_YIELD_S 50e-6
 #define PC__P_M_NAP_S 2e-3
 #define PC__P_M_RINGS_ASK "__rings__"
 #define PC__P_M_KEEP ((size_t)1 << 20)  // a buffer grown past this is let go after use
@@ -15790,7 +15800,7 @@ typedef struct pc__p_m_ring {       // one side's view of the mapping
     unsigned char *in_data, *out_data;
     uint32_t *in_deep, *out_deep;   // this side's flag, the other side's
     int spin;                       // more than one CPU to run on
-    unsigned misses, skip;          // spins in a row that found nothing; waits not to spin
+    unsigned misses, skip;          // waits in a row that found nothing awake; waits to sleep at once
     pc__p_buf buf;                  // a message being read or written
     pc_mp_array *mine;              // the server's mapping
     pc_args *pack;                  // the client's: the reply that brought the mapping
@@ -15899,26 +15909,42 @@ static int pc__p_m_ring_send_parts(pc__p_m_ring *g, int64_t x, int64_t y, const 
     return rc;
 }
 
-// Wait until the in ring holds a record: spin, nap on its event count,
-// then sleep in the socket. PC_OK: look again; else the other side ended.
-static int pc__p_m_ring_wait(pc__p_m_ring *g) {
-    if (g->spin && g->skip == 0) {
-        double end = pc_monotonic() + PC__P_M_SPIN_S;
+// Look for a record while awake: spin (with another CPU), then yield
+// between looks. 1: found; 0: not; -1: found, but a yield gave the CPU to
+// a third thread for longer than the whole look (the CPUs are busy: a
+// sleeper woken by the record would have been run before that thread).
+static int pc__p_m_ring_look_awake(pc__p_m_ring *g) {
+    double now = pc_monotonic(), end = now + PC__P_M_SPIN_S;
+    if (g->spin)
         for (unsigned i = 1;; i++) {
-            if (pc__p_pp_ring_ready(g->in)) {
-                g->misses = 0;
-                return PC_OK;
-            }
+            if (pc__p_pp_ring_ready(g->in)) return 1;
             pc__cpu_relax();
-            if (i % 16 == 0 && pc_monotonic() >= end) break;
+            if (i % 16 == 0 && (now = pc_monotonic()) >= end) break;
         }
-        // It found nothing: when the CPUs are busy (the other side waits for
-        // one) or the other side is slow, spins only take CPU from it; they
-        // come back after 1, 3, 7 ... 63 waits without one.
+    for (end = now + PC__P_M_YIELD_S;;) {
+        pc__p_os_yield();
+        int ready = pc__p_pp_ring_ready(g->in);
+        now = pc_monotonic();
+        if (ready) return now < end ? 1 : -1;
+        if (now >= end) return 0;
+    }
+}
+
+// Wait until the in ring holds a record: look while awake, nap on its
+// event count, then sleep in the socket. PC_OK: look again; else the
+// other side ended.
+static int pc__p_m_ring_wait(pc__p_m_ring *g) {
+    if (g->skip) {
+        g->skip--;
+    } else {
+        int found = pc__p_m_ring_look_awake(g);
+        if (found > 0) {
+            g->misses = 0;
+            return PC_OK;
+        }
         if (g->misses < 6) g->misses++;
         g->skip = (1u << g->misses) - 1;
-    } else if (g->skip) {
-        g->skip--;
+        if (found) return PC_OK;
     }
     double nap = pc_monotonic() + PC__P_M_NAP_S;
     for (;;) {
