@@ -15800,7 +15800,7 @@ typedef struct pc__p_m_ring {       // one side's view of the mapping
     unsigned char *in_data, *out_data;
     uint32_t *in_deep, *out_deep;   // this side's flag, the other side's
     int spin;                       // more than one CPU to run on
-    unsigned misses, skip;          // waits in a row that found nothing awake; waits to sleep at once
+    unsigned misses, skip;          // looks in a row that found nothing; waits to sleep at once
     pc__p_buf buf;                  // a message being read or written
     pc_mp_array *mine;              // the server's mapping
     pc_args *pack;                  // the client's: the reply that brought the mapping
