@@ -602,7 +602,10 @@ static void pc__q_list_free(pc_queue *q) {
 // entries are the item then an insertion number (8 bytes, unaligned,
 // padded only as far as the item's alignment needs: the heap is
 // memory-bound, so small entries are fast entries); equal items compare
-// by that number, which makes the heap stable.
+// by that number, which makes the heap stable. An item that is all key,
+// an integer (a queue of ints by value), has no number: equal ones are
+// the same bytes, so no order of them can be told from another, and the
+// heap is then a bare heap of the items.
 static inline unsigned char *pc__q_heap_at(pc_queue *q, uint64_t i) {
     return q->l.buf + i * q->c.stride;
 }
@@ -623,28 +626,30 @@ static inline int pc__q_key_cmp_double(double x, double y) {
 // The heap's two moves, written once over an order LESS(q, a, b): the
 // comparator's, and one per key type with the comparison in place (the
 // switch on the order is made once per put or get, not per level).
-#define PC__Q_HEAP_FNS(name, LESS)                                                         \
+#define PC__Q_HEAP_FNS(name, LESS, STRIDE)                                                 \
     /* Move the hole at n up until the entry in tmp fits, then put it there. */            \
     static void pc__q_heap_push_##name(pc_queue *q, uint64_t n) {                          \
+        unsigned char *h = q->l.buf;                                                       \
         while (n > 0) {                                                                    \
             uint64_t parent = (n - 1) / 2;                                                 \
-            if (!LESS(q, q->l.tmp, pc__q_heap_at(q, parent))) break;                       \
-            pc__q_copy(pc__q_heap_at(q, n), pc__q_heap_at(q, parent), q->c.stride);        \
+            if (!LESS(q, q->l.tmp, h + parent * (STRIDE))) break;                          \
+            pc__q_copy(h + n * (STRIDE), h + parent * (STRIDE), STRIDE);                   \
             n = parent;                                                                    \
         }                                                                                  \
-        pc__q_copy(pc__q_heap_at(q, n), q->l.tmp, q->c.stride);                            \
+        pc__q_copy(h + n * (STRIDE), q->l.tmp, STRIDE);                                    \
     }                                                                                      \
     /* Remove the root (n: the size after) bottom-up: walk the hole down to a leaf */      \
     /* along the smaller children (one comparison a level, not two), then let the */       \
     /* last entry rise from there; it seldom rises far, having come from the bottom. */    \
     static void pc__q_heap_pop_##name(pc_queue *q, uint64_t n) {                           \
+        unsigned char *h = q->l.buf;                                                       \
         uint64_t hole = 0;                                                                 \
-        pc__q_copy(q->l.tmp, pc__q_heap_at(q, n), q->c.stride);                            \
+        pc__q_copy(q->l.tmp, h + n * (STRIDE), STRIDE);                                    \
         for (;;) {                                                                         \
             uint64_t c = 2 * hole + 1;                                                     \
             if (c >= n) break;                                                             \
-            if (c + 1 < n && LESS(q, pc__q_heap_at(q, c + 1), pc__q_heap_at(q, c))) c++;   \
-            pc__q_copy(pc__q_heap_at(q, hole), pc__q_heap_at(q, c), q->c.stride);          \
+            if (c + 1 < n && LESS(q, h + (c + 1) * (STRIDE), h + c * (STRIDE))) c++;       \
+            pc__q_copy(h + hole * (STRIDE), h + c * (STRIDE), STRIDE);                     \
             hole = c;                                                                      \
         }                                                                                  \
         pc__q_heap_push_##name(q, hole);                                                   \
@@ -675,11 +680,39 @@ PC__Q_LESS_KEY(int64_t, PC__Q_CMP_NUMBER)
 PC__Q_LESS_KEY(uint64_t, PC__Q_CMP_NUMBER)
 PC__Q_LESS_KEY(double, pc__q_key_cmp_double)
 
-PC__Q_HEAP_FNS(compare, pc__q_less_compare)
-PC__Q_HEAP_FNS(int32, pc__q_less_int32_t)
-PC__Q_HEAP_FNS(int64, pc__q_less_int64_t)
-PC__Q_HEAP_FNS(uint64, pc__q_less_uint64_t)
-PC__Q_HEAP_FNS(double, pc__q_less_double)
+#define PC__Q_LESS_BARE(type)                                                              \
+    static inline int pc__q_less_bare_##type(pc_queue *q, const unsigned char *a,          \
+                                             const unsigned char *b) {                     \
+        type x, y;                                                                         \
+        (void)q;                                                                           \
+        memcpy(&x, a, sizeof x);                                                           \
+        memcpy(&y, b, sizeof y);                                                           \
+        return x < y;                                                                      \
+    }
+PC__Q_LESS_BARE(int32_t)
+PC__Q_LESS_BARE(int64_t)
+PC__Q_LESS_BARE(uint64_t)
+
+PC__Q_HEAP_FNS(compare, pc__q_less_compare, q->c.stride)
+PC__Q_HEAP_FNS(int32, pc__q_less_int32_t, q->c.stride)
+PC__Q_HEAP_FNS(int64, pc__q_less_int64_t, q->c.stride)
+PC__Q_HEAP_FNS(uint64, pc__q_less_uint64_t, q->c.stride)
+PC__Q_HEAP_FNS(double, pc__q_less_double, q->c.stride)
+PC__Q_HEAP_FNS(bare_int32, pc__q_less_bare_int32_t, 4)
+PC__Q_HEAP_FNS(bare_int64, pc__q_less_bare_int64_t, 8)
+PC__Q_HEAP_FNS(bare_uint64, pc__q_less_bare_uint64_t, 8)
+
+// The heap's order (q->c.key): a pc_queue_key, or one of these for items
+// that are all key (no insertion number).
+enum { PC__Q_KEY_BARE_INT32 = 8, PC__Q_KEY_BARE_INT64, PC__Q_KEY_BARE_UINT64 };
+
+static int pc__q_bare_key(int key, size_t offset, size_t item_size) {
+    if (offset != 0) return key;
+    if (key == PC_QUEUE_KEY_INT32 && item_size == 4) return PC__Q_KEY_BARE_INT32;
+    if (key == PC_QUEUE_KEY_INT64 && item_size == 8) return PC__Q_KEY_BARE_INT64;
+    if (key == PC_QUEUE_KEY_UINT64 && item_size == 8) return PC__Q_KEY_BARE_UINT64;
+    return key;
+}
 
 static void pc__q_heap_push(pc_queue *q, uint64_t n) {
     switch (q->c.key) {
@@ -687,6 +720,9 @@ static void pc__q_heap_push(pc_queue *q, uint64_t n) {
     case PC_QUEUE_KEY_INT64: pc__q_heap_push_int64(q, n); break;
     case PC_QUEUE_KEY_UINT64: pc__q_heap_push_uint64(q, n); break;
     case PC_QUEUE_KEY_DOUBLE: pc__q_heap_push_double(q, n); break;
+    case PC__Q_KEY_BARE_INT32: pc__q_heap_push_bare_int32(q, n); break;
+    case PC__Q_KEY_BARE_INT64: pc__q_heap_push_bare_int64(q, n); break;
+    case PC__Q_KEY_BARE_UINT64: pc__q_heap_push_bare_uint64(q, n); break;
     default: pc__q_heap_push_compare(q, n); break;
     }
 }
@@ -697,6 +733,9 @@ static void pc__q_heap_pop(pc_queue *q, uint64_t n) {
     case PC_QUEUE_KEY_INT64: pc__q_heap_pop_int64(q, n); break;
     case PC_QUEUE_KEY_UINT64: pc__q_heap_pop_uint64(q, n); break;
     case PC_QUEUE_KEY_DOUBLE: pc__q_heap_pop_double(q, n); break;
+    case PC__Q_KEY_BARE_INT32: pc__q_heap_pop_bare_int32(q, n); break;
+    case PC__Q_KEY_BARE_INT64: pc__q_heap_pop_bare_int64(q, n); break;
+    case PC__Q_KEY_BARE_UINT64: pc__q_heap_pop_bare_uint64(q, n); break;
     default: pc__q_heap_pop_compare(q, n); break;
     }
 }
@@ -718,7 +757,7 @@ static int pc__q_locked_try_put(pc_queue *q, const void *item) {
             pc__q_copy(pc__q_heap_at(q, n), item, q->c.item_size);
         } else {
             pc__q_copy(q->l.tmp, item, q->c.item_size);
-            memcpy(q->l.tmp + q->c.item_size, &p, 8);
+            if (q->c.stride > q->c.item_size) memcpy(q->l.tmp + q->c.item_size, &p, 8);
             pc__q_heap_push(q, n);
         }
         pc__q_task_add(q);
@@ -756,7 +795,9 @@ static int pc__q_locked_init(pc_queue *q) {
         // 16 pay padding (8 bytes).
         size_t align = q->c.item_size & (~q->c.item_size + 1);
         if (align > 16) align = 16;
-        q->c.stride = (q->c.item_size + 8 + align - 1) & ~(align - 1);
+        q->c.key = pc__q_bare_key(q->c.key, q->c.key_offset, q->c.item_size);
+        if (q->c.key < PC__Q_KEY_BARE_INT32)
+            q->c.stride = (q->c.item_size + 8 + align - 1) & ~(align - 1);
     }
     q->l.tmp = (unsigned char *)pc__malloc(q->c.stride);
     if (!q->l.tmp) return PC_NOMEM;

@@ -948,6 +948,68 @@ TEST(priority_keyed_orders) {
     keyed_run(PC_QUEUE_KEY_DOUBLE, offsetof(keyed, kd));
 }
 
+// Items that are all key (an int by value) make a heap without insertion
+// numbers: the order must still be right at the extremes, with duplicates.
+// An int key with more bytes beside it keeps insertion order.
+static pc_queue *keyed_queue(pc_queue_key key, size_t item_size) {
+    pc_queue_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = PC_QUEUE_PRIORITY;
+    d.item_size = item_size;
+    d.key = key;
+    return pc_queue_new(&d);
+}
+
+TEST(priority_items_that_are_keys) {
+    static const int64_t edge[] = {INT64_MIN, INT64_MAX, 0, -1, 1, INT32_MIN, INT32_MAX};
+    pc_queue *q32 = keyed_queue(PC_QUEUE_KEY_INT32, 4);
+    pc_queue *q64 = keyed_queue(PC_QUEUE_KEY_INT64, 8);
+    pc_queue *qu = keyed_queue(PC_QUEUE_KEY_UINT64, 8);
+    CHECK(q32 && q64 && qu);
+    unsigned rnd = 99;
+    for (int i = 0; i < 4000; i++) {
+        rnd = rnd * 1103515245u + 12345u;
+        int64_t v = i < 7 ? edge[i] : (int64_t)(rnd >> 8) % 300 - 150;
+        int32_t v32 = (int32_t)v;
+        uint64_t vu = (uint64_t)v;
+        CHECK_OK(pc_queue_put(q32, &v32, 0));
+        CHECK_OK(pc_queue_put(q64, &v, 0));
+        CHECK_OK(pc_queue_put(qu, &vu, 0));
+    }
+    int32_t p32 = INT32_MIN, g32;
+    int64_t p64 = INT64_MIN, g64;
+    uint64_t pu = 0, gu;
+    for (int i = 0; i < 4000; i++) {
+        CHECK_OK(pc_queue_get(q32, &g32, 0));
+        CHECK_OK(pc_queue_get(q64, &g64, 0));
+        CHECK_OK(pc_queue_get(qu, &gu, 0));
+        CHECK_MSG(g32 >= p32 && g64 >= p64 && gu >= pu, "item %d out of order", i);
+        p32 = g32;
+        p64 = g64;
+        pu = gu;
+    }
+    CHECK(p32 == INT32_MAX && p64 == INT64_MAX && pu == UINT64_MAX);
+    CHECK_EQ(pc_queue_get(q32, &g32, 0), PC_EMPTY);
+    pc_queue_free(q32);
+    pc_queue_free(q64);
+    pc_queue_free(qu);
+    // {key, tag}: equal keys leave by tag, the order they came in.
+    int32_t it[2], prev[2] = {INT32_MIN, -1};
+    pc_queue *q = keyed_queue(PC_QUEUE_KEY_INT32, sizeof it);
+    CHECK(q != NULL);
+    for (int i = 0; i < 2000; i++) {
+        it[0] = (i * 7919) % 5;
+        it[1] = i;
+        CHECK_OK(pc_queue_put(q, it, 0));
+    }
+    for (int i = 0; i < 2000; i++) {
+        CHECK_OK(pc_queue_get(q, it, 0));
+        CHECK(it[0] > prev[0] || (it[0] == prev[0] && it[1] > prev[1]));
+        memcpy(prev, it, sizeof it);
+    }
+    pc_queue_free(q);
+}
+
 TEST(priority_keyed_bad_desc) {
     pc_queue_desc d;
     memset(&d, 0, sizeof d);
