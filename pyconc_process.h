@@ -356,8 +356,9 @@
    children get only the descriptors they need. Process.interrupt (3.14) is
    here. A forkserver that died (killed, say) is reaped and started again
    by the next start, which succeeds even when its request went to the
-   server as it died (Python's fails); a live server that refused a
-   request is not asked again.
+   server as it died (Python's fails), unless the server had forked for
+   it already (its target would run twice: the start fails then); a live
+   server that refused a request is not asked again.
 
    D. SHARED STATE
    ===============
@@ -7143,8 +7144,8 @@ static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child
 }
 
 PC__P_NORETURN
-static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen,
-                                  pc__p_buf *preload);
+static void pc__p_forkserver_main(int chan, int witness_fd, const unsigned char *key,
+                                  size_t keylen, pc__p_buf *preload);
 
 // Run the child whose bootstrap is body (malloc'd; rc: how reading it
 // went; fds: the descriptors that came with it) from sock, of the given
@@ -7169,10 +7170,10 @@ static void pc__p_child_from_body(int sock, int type, int rc, pc__p_buf *bodyp, 
         memset(&pre, 0, sizeof pre);
         const void *key = pc__p_buf_get_blob(&body, &n);
         pre.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(&body, &pre.len);
-        if (key && n >= 1 && n <= PC_AUTHKEY_MAX && !body.bad) {
+        if (key && n >= 1 && n <= PC_AUTHKEY_MAX && !body.bad && nfds <= 1) {
             unsigned char k[PC_AUTHKEY_MAX];
             memcpy(k, key, n);
-            pc__p_forkserver_main(sock, k, n, &pre);
+            pc__p_forkserver_main(sock, nfds ? fds[0] : -1, k, n, &pre);
         }
         rc = pc__error(PC_VALUE, "malformed forkserver bootstrap");
     } else if (kind == PC__BOOT_RUN) {
@@ -7351,10 +7352,23 @@ static int pc__p_launch_fork(pc_process *p) {
 // is small and carries no descriptors (the child finds it in the memory
 // it was forked with: no socket to make, pass, read and close), else as a
 // second socket, the child's bootstrap socket, with inline 0.
+// A start is asked once more of a new server only when its server died
+// before it forked for it: each request has a number, and the server stores
+// the number of the request it is about to fork for in a word of memory it
+// shares with the process that spawned it (the witness; a forked client
+// shares it too). A request whose number is there may have a child
+// running, so it is not asked again: its target never runs twice.
 typedef struct pc__p_fs_request {
     uint32_t magic;
     uint32_t inline_len;        // bytes of bootstrap body after this header
+    uint64_t id;                // the asking process's pid, then its count of requests
+    uint32_t flags;             // PC__FS_DIE_AFTER_FORK, or 0
+    uint32_t unused;
 } pc__p_fs_request;
+
+// The server exits as soon as it has forked for this request, without a
+// reply: the tests' server that dies while it starts a child.
+#define PC__FS_DIE_AFTER_FORK 1u
 
 #define PC__FS_INLINE_MAX 8192  // the largest bootstrap body sent inline
 
@@ -7362,6 +7376,9 @@ static int pc__p_fs_sock = -1;
 static pid_t pc__p_fs_pid;
 static pid_t pc__p_fs_owner;        // the process that spawned it (forks share the channel)
 static unsigned pc__p_fs_gen;       // which server: one more at each start
+static uint64_t *pc__p_fs_witness;  // shared with the server (NULL: none)
+static uint32_t pc__p_fs_asked;     // requests this process made
+static int pc__p_fs_test_die_after_fork;
 static unsigned char pc__p_fs_key[PC_AUTHKEY_MAX];
 static size_t pc__p_fs_keylen;
 // Tests only: nonzero makes this side of the next handshake use a wrong key.
@@ -7403,9 +7420,26 @@ static int pc__p_fs_auth_answer(int fd, const unsigned char *key, size_t keylen)
 
 // Spawn a server that knows key; *out_sock gets this side of its channel,
 // not yet authenticated.
+// The witness word, in an anonymous shared file of its own; *out_fd its
+// descriptor for the server (-1, NULL: none could be made, and no start is
+// then asked again).
+static uint64_t *pc__p_fs_witness_new(int *out_fd) {
+    int fd = pc__p_os_anon_shm("pyconc-forkserver");
+    uint64_t *w = NULL;
+    if (fd >= 0 && pc__p_os_ftruncate(fd, sizeof *w) == PC_OK)
+        w = (uint64_t *)pc__p_os_map_shared(fd, sizeof *w);
+    if (!w) {
+        pc__p_os_close(fd);
+        fd = -1;
+    }
+    *out_fd = fd;
+    return w;
+}
+
 static int pc__p_fs_spawn_server(const unsigned char *key, size_t keylen, int *out_sock,
-                                 pid_t *out_pid) {
-    int sv[2] = {-1, -1}, rc;
+                                 pid_t *out_pid, uint64_t **out_witness) {
+    int sv[2] = {-1, -1}, wfd = -1, rc;
+    uint64_t *witness = pc__p_fs_witness_new(&wfd);
     pc__p_buf body;
     memset(&body, 0, sizeof body);
     pc__p_buf_u32(&body, PC__BOOT_MAGIC);
@@ -7416,10 +7450,17 @@ static int pc__p_fs_spawn_server(const unsigned char *key, size_t keylen, int *o
     if (pc__p_os_seqpacket_pair(sv) < 0) { rc = pc__os_error("socketpair"); goto out; }
     if ((sv[1] = pc__p_os_move_high(sv[1])) < 0) { rc = pc__os_error("fcntl"); goto out; }
     if ((rc = pc__p_spawn_self(sv[1], -1, out_pid))) goto out;
-    if ((rc = pc__p_boot_send(sv[0], &body, NULL, 0))) { pc__p_os_kill_reap(*out_pid); goto out; }
+    if ((rc = pc__p_boot_send(sv[0], &body, &wfd, witness ? 1 : 0))) {
+        pc__p_os_kill_reap(*out_pid);
+        goto out;
+    }
     *out_sock = sv[0];
     sv[0] = -1;
+    *out_witness = witness;
+    witness = NULL;
 out:
+    if (witness) pc__p_os_unmap(witness, sizeof *witness);
+    pc__p_os_close(wfd);
     pc__p_os_close(sv[0]);
     pc__p_os_close(sv[1]);
     pc__free(body.p);
@@ -7453,11 +7494,13 @@ static int pc__p_fs_start_server(void) {
     pc_process *cur = pc__p_proc_current;
     int sock = -1, rc;
     pid_t pid;
+    uint64_t *witness = NULL;
     pc_lock_acquire(&cur->mu, PC_FOREVER);
     memcpy(pc__p_fs_key, cur->authkey, cur->authkey_len);
     pc__p_fs_keylen = cur->authkey_len;
     pc_lock_release(&cur->mu);
-    if ((rc = pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &sock, &pid))) return rc;
+    if ((rc = pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &sock, &pid, &witness)))
+        return rc;
     memcpy(mine, pc__p_fs_key, pc__p_fs_keylen);
     if (pc__p_fs_test_corrupt_key) mine[0] ^= 1;
     rc = pc__p_fs_auth_answer(sock, mine, pc__p_fs_keylen);
@@ -7465,17 +7508,17 @@ static int pc__p_fs_start_server(void) {
     if (rc) {
         if (rc == PC_EOF) rc = pc__error(PC_AUTH, "forkserver handshake: server closed");
         if (rc == PC_AUTH) rc = pc__error(PC_AUTH, "forkserver handshake: %s", pc_last_error());
-        pc__p_os_close(sock);
-        pc__p_os_kill_reap(pid);
-        return rc;
     }
-    if ((rc = pc__p_fs_preload_result(sock))) {
+    if (!rc) rc = pc__p_fs_preload_result(sock);
+    if (rc) {
         pc__p_os_close(sock);
         pc__p_os_kill_reap(pid);
+        if (witness) pc__p_os_unmap(witness, sizeof *witness);
         return rc;
     }
     pc__p_fs_sock = sock;
     pc__p_fs_pid = pid;
+    pc__p_fs_witness = witness;
     pc__p_fs_owner = pc__p_proc_self();
     pc__p_fs_gen++;
     return PC_OK;
@@ -7492,6 +7535,8 @@ static void pc__p_fs_discard(void) {
     pc__p_os_close(pc__p_fs_sock);
     pc__p_fs_sock = -1;
     pc__p_fs_pid = 0;
+    if (pc__p_fs_witness) pc__p_os_unmap(pc__p_fs_witness, sizeof *pc__p_fs_witness);
+    pc__p_fs_witness = NULL;
     if (pid > 0 && pc__p_fs_owner == pc__p_proc_self()) {
         r = pc__p_os_waitpid(pid, &st, 1);
         if (r == 0) pc__p_os_kill_reap(pid);
@@ -7506,8 +7551,12 @@ static void pc__p_fs_discard(void) {
 // status socket saw end of file, so wait a moment for that hang-up. A
 // dead server is reaped and forgotten, and the next request starts
 // another. A live one refused the request: it is not asked again.
-static int pc__p_fs_server_died(unsigned gen) {
+// *out_again: it died before it forked for request id (its witness does
+// not hold id), so asking a new server cannot run the target twice; not
+// known (another thread replaced it already, or no witness) is no.
+static int pc__p_fs_server_died(unsigned gen, uint64_t id, int *out_again) {
     int dead = 1;
+    *out_again = 0;
     pc_lock_acquire(&pc__p_fs_lock, PC_FOREVER);
     if (gen == pc__p_fs_gen && pc__p_fs_sock >= 0) {
         struct pollfd pf;
@@ -7515,10 +7564,15 @@ static int pc__p_fs_server_died(unsigned gen) {
         pf.events = 0;              // only POLLHUP and POLLERR, which poll always reports
         pf.revents = 0;
         dead = pc__p_os_poll(&pf, 1, pc_monotonic() + 1.0) == PC_OK;
+        *out_again = dead && pc__p_fs_witness &&
+                     __atomic_load_n(pc__p_fs_witness, __ATOMIC_SEQ_CST) != id;
         if (dead) pc__p_fs_discard();
     }
     pc_lock_release(&pc__p_fs_lock);
-    if (dead) pc__p_log(PC_LOG_SUBWARNING, "forkserver died with a request; starting another");
+    if (dead && *out_again)
+        pc__p_log(PC_LOG_SUBWARNING, "forkserver died with a request; starting another");
+    else if (dead)
+        pc__p_log(PC_LOG_SUBWARNING, "forkserver died as it started a child; not asked again");
     return dead;
 }
 
@@ -7607,7 +7661,7 @@ static void pc__p_fs_boot_finish(int sock, pc__p_fs_boot *b, const int *fds, siz
 // gets our end of the status socket. Returns PC_EOF when the server gave
 // no reply (it died with the request, or refused it).
 static int pc__p_fs_ask(pc__p_buf *rec, const int *fds, size_t nfds, int *out_st,
-                        int64_t *out_pid, int *out_pidfd, unsigned *out_gen) {
+                        int64_t *out_pid, int *out_pidfd, unsigned *out_gen, uint64_t *out_id) {
     int st[2] = {-1, -1}, bt[2] = {-1, -1}, ask_fds[2], rc;
     size_t npidfd = 1, hlen = sizeof(pc__p_fs_request), blen = rec->len - hlen;
     pc__p_fs_boot boot;
@@ -7615,8 +7669,14 @@ static int pc__p_fs_ask(pc__p_buf *rec, const int *fds, size_t nfds, int *out_st
     pc__p_buf body = *rec;
     body.p += hlen;
     body.len = blen;
+    memset(&req, 0, sizeof req);
     req.magic = PC__FS_MAGIC;
     req.inline_len = nfds == 0 && blen <= PC__FS_INLINE_MAX ? (uint32_t)blen : 0;
+    req.id = (uint64_t)pc__p_proc_self() << 32 |
+             (__atomic_add_fetch(&pc__p_fs_asked, 1u, __ATOMIC_RELAXED));
+    if (__atomic_load_n(&pc__p_fs_test_die_after_fork, __ATOMIC_RELAXED))
+        req.flags = PC__FS_DIE_AFTER_FORK;
+    *out_id = req.id;
     memcpy(rec->p, &req, hlen);
     if (pc__p_os_socketpair(st) || (!req.inline_len && pc__p_os_socketpair(bt))) {
         rc = pc__os_error("socketpair");
@@ -7655,18 +7715,26 @@ static int pc__p_launch_forkserver(pc_process *p, const pc__p_funcref *ref) {
     unsigned gen = 0;
     pc__p_buf body;
     memset(&body, 0, sizeof body);
-    pc__p_buf_u64(&body, 0);    // room for the pc__p_fs_request (pc__p_fs_ask)
+    uint64_t id = 0;
+    pc__p_fs_request room;          // filled in by pc__p_fs_ask
+    memset(&room, 0, sizeof room);
+    pc__p_buf_put(&body, &room, sizeof room);
     pc__p_boot_body_run(p, ref, &body);
     if (body.bad) { rc = PC_NOMEM; goto out; }
     // A request that went to a server dying with it is asked again, once,
-    // of a new server (a child the dead one forked before replying holds
-    // its bootstrap already and runs, unjoined).
-    for (int attempt = 0;
-         (rc = pc__p_fs_ask(&body, p->pack_fds, p->pack_nfds, &st, &pid, &pidfd, &gen)) == PC_EOF;
+    // of a new server, if that server had not forked for it yet (a child
+    // it forked holds its bootstrap already and runs, unjoined).
+    for (int attempt = 0; (rc = pc__p_fs_ask(&body, p->pack_fds, p->pack_nfds, &st, &pid,
+                                             &pidfd, &gen, &id)) == PC_EOF;
          attempt++) {
-        if (attempt > 0 || !pc__p_fs_server_died(gen)) {
+        int again = 0;
+        int died = pc__p_fs_server_died(gen, id, &again);
+        if (attempt > 0 || !died || !again) {
             errno = ECONNREFUSED;
-            rc = pc__os_error("forkserver gave no child (it refused the request or died)");
+            rc = died && !again
+                     ? pc__os_error("forkserver died as it started the child, which may run "
+                                    "unjoined (not asked again: its target would run twice)")
+                     : pc__os_error("forkserver gave no child (it refused the request or died)");
             break;
         }
     }
@@ -7698,6 +7766,7 @@ typedef struct pc__p_fs_table {
     struct pollfd *pf;          // channel, self-pipe or pidfds, one per child
     size_t pf_cap;
     int use_pidfd;
+    uint64_t *witness;          // shared with the spawning client (NULL: none)
 } pc__p_fs_table;
 static int pc__p_fs_wake[2] = {-1, -1};
 
@@ -7746,6 +7815,7 @@ static void pc__p_fs_reap_all(pc__p_fs_table *t) {
 // socket's would be.
 PC__P_NORETURN
 static void pc__p_fs_become_child(const pc__p_fs_table *t, int boot_fd, size_t inline_len) {
+    if (t->witness) pc__p_os_unmap(t->witness, sizeof *t->witness);
     if (!t->use_pidfd) pc__p_os_sig_handle(SIGCHLD, SIG_DFL);
     pc__p_os_sig_handle(SIGINT, SIG_DFL);
     if (boot_fd < 0) {
@@ -7798,8 +7868,10 @@ static void pc__p_fs_serve_one(int chan, pc__p_fs_table *t) {
         pc__p_os_close(fds[1]);
         return;
     }
+    if (t->witness) __atomic_store_n(t->witness, req.id, __ATOMIC_SEQ_CST);
     pid_t pid = pc__p_os_fork();
     if (pid == 0) pc__p_fs_become_child(t, fds[1], req.inline_len);
+    if (pid > 0 && (req.flags & PC__FS_DIE_AFTER_FORK)) pc__p_os_exit(1);
     int64_t reply = pid < 0 ? -(int64_t)errno : (int64_t)pid;
     // The pidfd, opened before this loop can reap the child, lets the
     // client signal it without hitting a recycled pid; the server keeps
@@ -7889,10 +7961,16 @@ static void pc__p_fs_run_preload(int chan, pc__p_buf *b) {
     pc__p_os_write_buf(chan, 1, PC__FS_PRELOAD_OK, strlen(PC__FS_PRELOAD_OK));
 }
 
-static void pc__p_forkserver_main(int chan, const unsigned char *key, size_t keylen,
-                                  pc__p_buf *preload) {
+static void pc__p_forkserver_main(int chan, int witness_fd, const unsigned char *key,
+                                  size_t keylen, pc__p_buf *preload) {
     pc__p_fs_table t;
     memset(&t, 0, sizeof t);
+    if (witness_fd >= 0) {
+        uint64_t size = 0;
+        if (pc__p_os_fd_size(witness_fd, &size) == PC_OK && size == sizeof *t.witness)
+            t.witness = (uint64_t *)pc__p_os_map_shared(witness_fd, sizeof *t.witness);
+        pc__p_os_close(witness_fd);
+    }
     t.use_pidfd = pc__p_os_have_pidfd();
     if (!t.use_pidfd) {
         if (pc__p_os_wake_pipe(pc__p_fs_wake) < 0) pc__p_os_exit(1);

@@ -1273,6 +1273,14 @@ static int eof_soon(int fd) {
     return poll(&p, 1, 5000) == 1 && read(fd, &c, 1) == 0;
 }
 
+// A server spawned but not handshaken with (its witness not kept).
+static int spawn_bare_server(int *chan, pid_t *spid) {
+    uint64_t *witness = NULL;
+    int rc = pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, chan, spid, &witness);
+    pc__p_os_unmap(witness, sizeof *witness);
+    return rc;
+}
+
 // A request record as the client sends it: magic, status and boot sockets.
 static int fs_send_request(int chan, int st[2], int bt[2]) {
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) == 0);
@@ -1326,7 +1334,7 @@ TEST(forkserver_authkey) {
     // request as its reply (the descriptors dropped), refuses, exits.
     int chan, st[2], bt[2], status;
     pid_t spid;
-    CHECK_OK(pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &chan, &spid));
+    CHECK_OK(spawn_bare_server(&chan, &spid));
     CHECK_OK(fs_send_request(chan, st, bt));
     expect_record(chan, "#CHALLENGE#{sha256}");
     expect_record(chan, "#FAILURE#");
@@ -1345,7 +1353,7 @@ TEST(forkserver_authkey) {
     // cannot answer ours under another key; it takes our #FAILURE#, exits.
     unsigned char other[32];
     memset(other, 0x5a, sizeof other);
-    CHECK_OK(pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &chan, &spid));
+    CHECK_OK(spawn_bare_server(&chan, &spid));
     CHECK_OK(pc__p_fs_auth_answer(chan, pc__p_fs_key, pc__p_fs_keylen));
     CHECK_RC(pc__p_fs_auth_challenge(chan, other, sizeof other), PC_AUTH);
     fs_send_request(chan, st, bt);              // may fail: server gone
@@ -1357,7 +1365,7 @@ TEST(forkserver_authkey) {
     close(chan);
 
     // Both ways right: the server takes requests (as pc_process_start does).
-    CHECK_OK(pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &chan, &spid));
+    CHECK_OK(spawn_bare_server(&chan, &spid));
     CHECK_OK(pc__p_fs_auth_answer(chan, pc__p_fs_key, pc__p_fs_keylen));
     CHECK_OK(pc__p_fs_auth_challenge(chan, pc__p_fs_key, pc__p_fs_keylen));
     close(chan);                                // the server sees its end
@@ -1391,7 +1399,7 @@ TEST(forkserver_handshake_sha256_only) {
     for (int form = 0; form < 3; form++) {
         int chan, status;
         pid_t spid;
-        CHECK_OK(pc__p_fs_spawn_server(pc__p_fs_key, pc__p_fs_keylen, &chan, &spid));
+        CHECK_OK(spawn_bare_server(&chan, &spid));
         if (form < 2) {
             answer_with_md5(chan, form == 0);
             expect_record(chan, "#FAILURE#");
@@ -1548,6 +1556,44 @@ TEST(forkserver_refusal_is_not_retried) {
     CHECK(prlimit(server, RLIMIT_NOFILE, &old, NULL) == 0);
     CHECK_EQ(run_to_end(p), 7);                 // the same object, the same server
     CHECK_EQ(pc__p_fs_pid, server);
+    CHECK_EQ(count_fds(), before);
+    CHECK(no_zombies());
+}
+
+// A server that dies after it forked for a request, before its reply: the
+// start fails, and is not asked of a new server (the child it forked runs,
+// and a second one would run the target twice). A request that died with
+// a server before it forked is asked again (forkserver_killed_before_start).
+TEST(forkserver_died_after_fork_is_not_asked_again) {
+    CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_zero, NULL)), 0);   // server up
+    int before = count_fds();
+    for (int round = 0; round < 5; round++) {
+        pid_t server = pc__p_fs_pid;
+        pc_connection *r, *w;
+        CHECK_OK(pc_pipe(0, &r, &w));
+        pc_args *a = pc_args_new();
+        CHECK_OK(pc_args_add_connection(a, w));
+        pc_process *p = make(PC_START_FORKSERVER, t_say_ran, a);
+        pc_args_free(a);
+        pc_connection_free(w);
+        pc__p_fs_test_die_after_fork = 1;
+        int rc = pc_process_start(p);
+        pc__p_fs_test_die_after_fork = 0;
+        CHECK_RC(rc, PC_OS);
+        CHECK_MSG(strstr(pc_last_error(), "not asked again") != NULL, "%s", pc_last_error());
+        CHECK_EQ(pc_process_pid(p), 0);
+        CHECK_EQ(pc__p_fs_sock, -1);                // the dead server reaped, forgotten
+        pc_process_free(p);                         // drops our last copy of w
+        void *buf;
+        size_t n;
+        CHECK_OK(pc_connection_recv_bytes(r, 0, &buf, &n));     // its child ran once
+        CHECK(n == 3 && memcmp(buf, "ran", 3) == 0);
+        pc_connection_bytes_free(buf);
+        CHECK_RC(pc_connection_recv_bytes(r, 0, &buf, &n), PC_EOF);     // and no other
+        pc_connection_free(r);
+        CHECK_EQ(run_to_end(make(PC_START_FORKSERVER, t_seven, NULL)), 7);
+        CHECK(pc__p_fs_pid > 0 && pc__p_fs_pid != server);
+    }
     CHECK_EQ(count_fds(), before);
     CHECK(no_zombies());
 }
