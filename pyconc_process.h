@@ -7518,6 +7518,7 @@ static int pc__p_fs_start_server(void) {
     }
     pc__p_fs_sock = sock;
     pc__p_fs_pid = pid;
+    if (pc__p_fs_witness) pc__p_os_unmap(pc__p_fs_witness, sizeof *pc__p_fs_witness);
     pc__p_fs_witness = witness;
     pc__p_fs_owner = pc__p_proc_self();
     pc__p_fs_gen++;
@@ -7535,8 +7536,6 @@ static void pc__p_fs_discard(void) {
     pc__p_os_close(pc__p_fs_sock);
     pc__p_fs_sock = -1;
     pc__p_fs_pid = 0;
-    if (pc__p_fs_witness) pc__p_os_unmap(pc__p_fs_witness, sizeof *pc__p_fs_witness);
-    pc__p_fs_witness = NULL;
     if (pid > 0 && pc__p_fs_owner == pc__p_proc_self()) {
         r = pc__p_os_waitpid(pid, &st, 1);
         if (r == 0) pc__p_os_kill_reap(pid);
@@ -7551,9 +7550,10 @@ static void pc__p_fs_discard(void) {
 // status socket saw end of file, so wait a moment for that hang-up. A
 // dead server is reaped and forgotten, and the next request starts
 // another. A live one refused the request: it is not asked again.
-// *out_again: it died before it forked for request id (its witness does
-// not hold id), so asking a new server cannot run the target twice; not
-// known (another thread replaced it already, or no witness) is no.
+// *out_again: it died before it forked for request id (its witness, kept
+// until the next server starts, does not hold id), so asking a new server
+// cannot run the target twice; not known (a new server started already,
+// or there was no witness) is no.
 static int pc__p_fs_server_died(unsigned gen, uint64_t id, int *out_again) {
     int dead = 1;
     *out_again = 0;
@@ -7564,10 +7564,12 @@ static int pc__p_fs_server_died(unsigned gen, uint64_t id, int *out_again) {
         pf.events = 0;              // only POLLHUP and POLLERR, which poll always reports
         pf.revents = 0;
         dead = pc__p_os_poll(&pf, 1, pc_monotonic() + 1.0) == PC_OK;
-        *out_again = dead && pc__p_fs_witness &&
-                     __atomic_load_n(pc__p_fs_witness, __ATOMIC_SEQ_CST) != id;
         if (dead) pc__p_fs_discard();
     }
+    // Still the dead server's witness, though another thread may have
+    // found it dead first: a new server would have replaced it.
+    if (dead && gen == pc__p_fs_gen && pc__p_fs_witness)
+        *out_again = __atomic_load_n(pc__p_fs_witness, __ATOMIC_SEQ_CST) != id;
     pc_lock_release(&pc__p_fs_lock);
     if (dead && *out_again)
         pc__p_log(PC_LOG_SUBWARNING, "forkserver died with a request; starting another");
