@@ -15406,6 +15406,29 @@ static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     pc__p_mpi_job_ready(j);
 }
 
+// A chunk's results, encoded into res: its future is done, so they are in
+// the map's slots, all of them, or those before the item that failed
+// (*code and *msg then say how). Pointers as integers go in one copy.
+static size_t pc__p_mpi_chunk_results(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf *res,
+                                      int *code, const char **msg) {
+    pc__f_map_chunk *c = &j->it->ring[0];
+    if (!c->f) return 0;        // an empty chunk
+    int failed = PC_OK;
+    const char *why = NULL;
+    pc_future_exception(c->f, 0, &failed, &why);
+    size_t n = failed ? c->ok : c->count;
+    if (!s->result_size && sizeof(void *) == sizeof(uint64_t)) {
+        pc__p_buf_put(res, c->results, n * sizeof(uint64_t));
+    } else {
+        for (size_t i = 0; i < n; i++) pc__p_pp_put_result(res, c->results[i], s->result_size);
+    }
+    if (failed) {
+        *code = failed;
+        *msg = why ? why : "";
+    }
+    return n;
+}
+
 // The reply to a finished job: F.task's RESULT (results up to the first
 // failure, then its code and message).
 static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf *out) {
@@ -15413,26 +15436,14 @@ static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     memset(&res, 0, sizeof res);
     int code = PC_OK;
     const char *msg = "";
-    char broken[320], failed[256];
+    char broken[320];
     size_t n = 0;
-    void *r;
-    int rc;
     if (j->inline_run) {        // the results are encoded already
         res = j->res;
         memset(&j->res, 0, sizeof j->res);
         n = j->ran;
     }
-    // A chunk's future is done: its results are there, up to a failure.
-    while (j->it && !code && (rc = pc_map_iter_next(j->it, &r)) != PC_EOF) {
-        if (rc) {
-            code = rc;
-            snprintf(failed, sizeof failed, "%s", pc_last_error());
-            msg = failed;
-            break;
-        }
-        pc__p_pp_put_result(&res, r, s->result_size);
-        n++;
-    }
+    if (j->it) n = pc__p_mpi_chunk_results(s, j, &res, &code, &msg);
     for (; n < j->count; n++) {
         void *r = NULL;
         pc_future_exception(j->fs[n], PC_FOREVER, &code, &msg);
