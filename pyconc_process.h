@@ -14921,7 +14921,11 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
     void *result = NULL;
     size_t cap = t->chunk ? t->v.count : 1;
     if (count > cap) count = cap;
-    for (uint64_t i = 0; i < count && !b->bad; i++) {
+    // A chunk's pointers as integers: in one copy, as the rank sent them.
+    int bulk = t->chunk && !m->result_size && sizeof(void *) == sizeof(uint64_t);
+    const void *all = bulk && count ? pc__p_buf_take(b, (size_t)count * sizeof(uint64_t)) : NULL;
+    if (all) memcpy(t->v.results, all, (size_t)count * sizeof(uint64_t));
+    for (uint64_t i = 0; i < count && !b->bad && !bulk; i++) {
         void *r = NULL;
         if (!m->result_size) {
             r = (void *)(uintptr_t)pc__p_buf_get_u64(b);
