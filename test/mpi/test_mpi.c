@@ -300,6 +300,33 @@ TEST(waiters_take_turns) {
     pc_executor_free(ex);
 }
 
+// A thread that waited on its last task mostly waits on the next too, so
+// its submit does not wake the progress thread while that one lingers
+// (wakes on its own within 1 ms): a task then waited on only with
+// pc_futures_wait, which does not poll, must still be taken by it. The
+// short sleep lets the progress thread settle into its lingering sleep
+// first; each wait is given 10 s.
+TEST(unwaited_task_after_round_trips) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    for (intptr_t i = 0; i < 40; i++) {
+        pc_future *f, *g, *done[1], *not_done[1];
+        void *r;
+        CHECK_OK(pc_executor_submit(ex, t_square, (void *)i, &f));
+        CHECK_OK(pc_future_result(f, 10, &r));
+        pc_future_release(f);
+        pc_sleep(0.002);
+        CHECK_OK(pc_executor_submit(ex, t_square, (void *)(i + 1), &g));
+        size_t nd = 0, nn = 0;
+        CHECK_OK(pc_futures_wait(&g, 1, 10, PC_ALL_COMPLETED, done, &nd, not_done, &nn));
+        CHECK_MSG(nd == 1, "task %d not done after 10 s", (int)i);
+        CHECK_OK(pc_future_result(g, 0, &r));
+        CHECK_EQ((intptr_t)r, (i + 1) * (i + 1) + 1);
+        pc_future_release(g);
+    }
+    pc_executor_free(ex);
+}
+
 // A done callback runs in the thread that took the reply (the progress
 // thread, or one waiting on its own future) and may wait on another task
 // of the executor: that thread goes on making the MPI calls inside it.
