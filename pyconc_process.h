@@ -14925,7 +14925,8 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
     int bulk = t->chunk && !m->result_size && sizeof(void *) == sizeof(uint64_t);
     const void *all = bulk && count ? pc__p_buf_take(b, (size_t)count * sizeof(uint64_t)) : NULL;
     if (all) memcpy(t->v.results, all, (size_t)count * sizeof(uint64_t));
-    for (uint64_t i = 0; i < count && !b->bad && !bulk; i++) {
+    uint64_t got = all ? count : 0;     // results taken whole (a cut reply: fewer)
+    for (uint64_t i = 0; i < count && !bulk; i++) {
         void *r = NULL;
         if (!m->result_size) {
             r = (void *)(uintptr_t)pc__p_buf_get_u64(b);
@@ -14937,10 +14938,12 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
                 memcpy(r, data, len);
             }
         }
+        if (b->bad) break;
         if (t->chunk) t->v.results[i] = r;
         else result = r;
+        got = i + 1;
     }
-    if (t->chunk) *t->v.ok = (size_t)count;
+    if (t->chunk) *t->v.ok = (size_t)got;
     if (b->bad && !code) code = PC_RUNTIME;
     pc__p_mpi_done(m, t, code, msg ? msg : "a serving rank's reply was cut short", result);
     pc__free(msg);
