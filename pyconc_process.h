@@ -630,13 +630,17 @@
    the same program; arguments, map items and results by copy); a serving
    rank runs them in a node-local process pool, so a crash fails only its
    future (desc.no_isolation: on the rank's own threads instead, cheaper,
-   but a crash ends the job). Root's progress thread sends within a credit
-   per rank and polls for replies (Open MPI's blocking calls spin): within
-   200 us of the last message it only yields between looks while fewer
-   tasks than ranks are out (a round trip's wait), else it naps: 20 us
-   within 1 ms, then growing to 1 ms and to a 20th of the quiet time (at
-   most 10 ms); with nothing in flight it sleeps. A serving rank polls
-   the same way (yielding only with no task of its own running).
+   but a crash ends the job). Root sends within a credit per rank and
+   polls for replies (Open MPI's blocking calls spin): a thread that waits
+   on a task's future (result, exception) makes the MPI calls itself, so
+   a reply ends its future in it; otherwise root's progress thread does
+   (one thread at a time). Within 200 us of the last message a poller only
+   yields between looks while fewer tasks than ranks are out (a round
+   trip's wait), else it naps: 20 us within 1 ms, then growing to 1 ms and
+   to a 20th of the quiet time (at most 10 ms); with nothing in flight the
+   progress thread sleeps. A serving rank polls the same way (yielding
+   only with no task of its own running; waiting on its pool's future
+   while one runs).
    pc_mpi_pool_executor_new is mpi4py's MPIPoolExecutor: it spawns its
    workers (MPI_Comm_spawn of this program, which finds its parent in the
    call, serves, and exits) and serves them the same way. docs/mpi.md has the rest.
@@ -14655,6 +14659,11 @@ enum { PC__MPI_TAG = 7071 };
 #define PC__MPI_NAP_MIN 2e-5
 #define PC__MPI_SPIN 2e-4
 #define PC__MPI_HOT 1e-3
+// For PC__MPI_LINGER after the last message root's progress thread, with
+// nothing to do, wakes every PC__MPI_LINGER_NAP on its own (a submit then
+// need not wake it, see pc__p_mpi_kick); after that it sleeps for good.
+#define PC__MPI_LINGER 1e-2
+#define PC__MPI_LINGER_NAP 1e-3
 
 // The next nap (0: only yield): none while traffic is very recent, short
 // while it is recent, else twice the last one.
@@ -14734,6 +14743,12 @@ typedef struct pc__p_mpi_task {
     int rank;
 } pc__p_mpi_task;
 
+// Who makes root's MPI calls (one thread at a time, so MPI_THREAD_SERIALIZED
+// suffices): the progress thread, or a thread waiting on a task's future
+// (see pc__p_mpi_wait), or a submit sending its task at once.
+enum { PC__MPI_NOBODY = 0, PC__MPI_PROGRESS = 1, PC__MPI_WAITER = 2, PC__MPI_SUBMIT = 3 };
+#define PC__MPI_RES_INLINE 256  // result bytes a future of the cache holds; more: its own
+
 typedef struct pc__p_mpi {
     pc_executor base;           // first: the interface
     pc_lock lock;               // guards what follows
@@ -14745,6 +14760,15 @@ typedef struct pc__p_mpi {
     int *load;                  // tasks in flight on each rank
     int flying;                 // their sum
     int size, root, credit, shutdown, joined;
+    int owner;                  // PC__MPI_*: who makes MPI calls now
+    int want;                   // threads in pc__p_mpi_wait: the progress thread leaves
+                                //   MPI to them
+    int direct;                 // a submit sent its task itself (pc__p_mpi_kick)
+    int lingering;              // the progress thread sleeps, but not for good
+    double last_busy;           // when a message last moved (pc_monotonic)
+    pc__f_cache *slab;          // the tasks' futures (a wait on one polls MPI itself)
+    pc__evc waited;             // on every end of the slab's futures, and a hand-over
+    size_t slot_res;            // result bytes a slab future holds (0: the slab is not used)
     size_t result_size;
     MPI_Comm comm;              // our duplicate, or the spawned workers' intercommunicator
     int spawned;                // comm reaches spawned workers: disconnect it
@@ -14776,8 +14800,9 @@ static void pc__p_mpi_done(pc__p_mpi *m, pc__p_mpi_task *t, int code, const char
     pc_future_release(t->f);
     pc__p_mpi_task_free(t);
     pc_lock_acquire(&m->lock, PC_FOREVER);
-    m->outstanding--;
-    pc_condition_notify_all(&m->cond);
+    // The progress thread ends once shut down with nothing left; else it
+    // needs no word of an end (a reply it took, or a waiter's).
+    if (--m->outstanding == 0 && m->shutdown) pc_condition_notify_all(&m->cond);
     pc_lock_release(&m->lock);
 }
 
@@ -14817,6 +14842,53 @@ static int pc__p_mpi_encode(pc__p_mpi_task *t, pc_task_fn fn, const void *arg,
     return pc__p_mpi_fits(b->len);
 }
 
+// A task's future: from the slab (a wait on it polls MPI itself, see
+// pc__p_mpi_wait) for a task whose result fits; a chunk's, or a larger
+// one, its own (the map's iterator waits on those, and the progress thread
+// keeps them streaming meanwhile).
+static pc_future *pc__p_mpi_future(pc__p_mpi *m, int chunk, size_t res_bytes, void **extra) {
+    if (chunk || res_bytes > m->slot_res || !m->slab)
+        return pc__f_future_new_extra(res_bytes, extra);
+    pc_lock_acquire(&m->lock, PC_FOREVER);
+    pc_future *f = pc__f_slot_take(m->slab);
+    pc_lock_release(&m->lock);
+    if (!f) pc__error(PC_NOMEM, "out of memory for a future");
+    else *extra = res_bytes ? pc__f_extra(f) : NULL;
+    return f;
+}
+
+// A thread that submits and then waits on the task (pc__p_mpi_wait) polls
+// MPI for it itself: the executor it did so on last (NULL: it did not
+// wait on the task it sent last), and the future of the task it sent last.
+static PC__TLS pc__p_mpi *pc__p_mpi_waits;
+static PC__TLS pc_future *pc__p_mpi_sent_f;
+
+// Task f was queued (lock held): sent at once while no thread makes MPI
+// calls (the caller mostly waits on it next, and polls then, see
+// pc__p_mpi_wait); the progress thread hears of it, as does a waiting
+// thread between its looks. Only when this thread waited on the task it
+// sent before and the progress thread lingers (it wakes on its own within
+// PC__MPI_LINGER_NAP) is it not woken: its waking would take a core from
+// the round trip.
+static int pc__p_mpi_send_some(pc__p_mpi *m);
+static void pc__p_mpi_kick(pc__p_mpi *m, pc_future *f) {
+    int sent = 0;
+    if (m->owner == PC__MPI_NOBODY) {
+        m->owner = PC__MPI_SUBMIT;
+        sent = pc__p_mpi_send_some(m);
+        m->owner = PC__MPI_NOBODY;
+    }
+    if (pc__p_mpi_sent_f) pc__p_mpi_waits = NULL;   // not waited on: no pattern
+    pc__p_mpi_sent_f = sent && !m->head ? f : NULL;
+    if (sent) {
+        m->last_busy = pc_monotonic();
+        m->direct = 1;
+    }
+    if (m->want) pc__evc_notify(&m->waited, INT32_MAX);
+    if (!(sent && !m->head && m->lingering && pc__p_mpi_waits == m))
+        pc_condition_notify_all(&m->cond);
+}
+
 static int pc__p_mpi_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
                             pc_future **out_future) {
     pc__p_mpi *m = (pc__p_mpi *)ex;
@@ -14837,7 +14909,7 @@ static int pc__p_mpi_submit(pc_executor *ex, pc_task_fn fn, const void *arg, siz
     size_t nres = t->chunk ? t->v.count : 1;
     if (!rc && m->result_size && nres > SIZE_MAX / m->result_size)
         rc = pc__error(PC_VALUE, "too many results to copy back");
-    if (!rc && !(t->f = pc__f_future_new_extra(m->result_size * nres, &t->extra)))
+    if (!rc && !(t->f = pc__p_mpi_future(m, t->chunk, m->result_size * nres, &t->extra)))
         rc = PC_NOMEM;
     if (!rc) {
         pc_lock_acquire(&m->lock, PC_FOREVER);
@@ -14850,7 +14922,7 @@ static int pc__p_mpi_submit(pc_executor *ex, pc_task_fn fn, const void *arg, siz
             else m->head = t;
             m->tail = t;
             m->outstanding++;
-            pc_condition_notify_all(&m->cond);
+            pc__p_mpi_kick(m, t->f);
         }
         pc_lock_release(&m->lock);
     }
@@ -14931,7 +15003,12 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
     void *result = NULL;
     size_t cap = t->chunk ? t->v.count : 1;
     if (count > cap) count = cap;
-    for (uint64_t i = 0; i < count && !b->bad; i++) {
+    // A chunk's pointers as integers: in one copy, as the rank sent them.
+    int bulk = t->chunk && !m->result_size && sizeof(void *) == sizeof(uint64_t);
+    const void *all = bulk && count ? pc__p_buf_take(b, (size_t)count * sizeof(uint64_t)) : NULL;
+    if (all) memcpy(t->v.results, all, (size_t)count * sizeof(uint64_t));
+    uint64_t got = all ? count : 0;     // results taken whole (a cut reply: fewer)
+    for (uint64_t i = 0; i < count && !bulk; i++) {
         void *r = NULL;
         if (!m->result_size) {
             r = (void *)(uintptr_t)pc__p_buf_get_u64(b);
@@ -14943,65 +15020,186 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
                 memcpy(r, data, len);
             }
         }
+        if (b->bad) break;
         if (t->chunk) t->v.results[i] = r;
         else result = r;
+        got = i + 1;
     }
-    if (t->chunk) *t->v.ok = (size_t)count;
+    if (t->chunk) *t->v.ok = (size_t)got;
     if (b->bad && !code) code = PC_RUNTIME;
     pc__p_mpi_done(m, t, code, msg ? msg : "a serving rank's reply was cut short", result);
     pc__free(msg);
 }
 
+// One look at MPI by the thread that makes the calls (lock held; released
+// around them): send what can go, take every reply there is. Returns how
+// many messages moved.
+static int pc__p_mpi_turn(pc__p_mpi *m) {
+    int busy = pc__p_mpi_send_some(m);
+    if (!m->sent) return busy;
+    pc_lock_release(&m->lock);
+    pc__p_buf b;
+    int src;
+    while (pc__p_mpi_poll(m->comm, MPI_ANY_SOURCE, &b, &src) > 0) {
+        pc__p_mpi_reply(m, &b);
+        pc__free(b.p);
+        busy++;
+    }
+    pc_lock_acquire(&m->lock, PC_FOREVER);
+    if (busy) m->last_busy = pc_monotonic();
+    return busy;
+}
+
+// The next rest between looks (lock held): none while messages moved, 0
+// (only yield) while a reply is due soon, else a nap (see pc__p_mpi_nap).
+static double pc__p_mpi_rest_of(pc__p_mpi *m, double nap, int busy) {
+    if (busy) return -1;
+    // Many in flight: replies come often, and a spinning thread would take
+    // the CPU from the work (naps, then).
+    if (nap == 0 && m->flying >= m->size) return PC__MPI_NAP_MIN;
+    return nap;
+}
+
+// The thread that makes the MPI calls now (the progress thread, or one in
+// pc__p_mpi_wait): a done callback, run in it, that waits on another of the
+// executor's futures goes on polling there (pc__p_mpi_wait).
+static PC__TLS pc__p_mpi *pc__p_mpi_polling;
+
 // The progress thread: sends queued tasks within each rank's credit, takes
 // replies, and at the end (shut down, nothing left) stops every rank.
 // With nothing in flight it sleeps on the condition (a submit wakes it);
 // with tasks out it polls MPI, napping between looks (see pc__p_mpi_nap).
+// While a thread waits on a task's future it leaves MPI to that thread
+// (pc__p_mpi_wait), which wakes it when it leaves with work still out.
 static int pc__p_mpi_progress(void *arg) {
     pc__p_mpi *m = (pc__p_mpi *)arg;
-    double nap = 0, last_busy = pc_monotonic();
+    double nap = 0;
     pc__p_os_timer_slack(1000);     // a nap of 20 us, not 70
     pc_lock_acquire(&m->lock, PC_FOREVER);
     for (;;) {
-        int busy = pc__p_mpi_send_some(m);
-        if (m->shutdown && m->outstanding == 0) break;
-        int waiting = m->sent != NULL;
-        pc_lock_release(&m->lock);
-        pc__p_buf b;
-        int src, got;
-        while (waiting && (got = pc__p_mpi_poll(m->comm, MPI_ANY_SOURCE, &b, &src)) > 0) {
-            pc__p_mpi_reply(m, &b);
-            pc__free(b.p);
-            busy = 1;
-        }
-        pc_lock_acquire(&m->lock, PC_FOREVER);
-        if (busy) {
+        if (m->shutdown && m->outstanding == 0 && m->owner == PC__MPI_NOBODY) break;
+        if (m->owner != PC__MPI_NOBODY || m->want || (!m->head && !m->sent)) {
+            // A waiting thread makes the calls, or nothing is out: a submit,
+            // a shutdown, or the waiter's leaving wakes this thread. For a
+            // while after the last message it also wakes on its own (see
+            // pc__p_mpi_kick), then sleeps for good.
+            m->lingering = pc_monotonic() - m->last_busy < PC__MPI_LINGER;
+            pc_condition_wait(&m->cond, m->lingering ? PC__MPI_LINGER_NAP : PC_FOREVER);
+            m->lingering = 0;
             nap = 0;
-            last_busy = pc_monotonic();
             continue;
         }
-        if (m->sent) {
-            // Many in flight: replies come often, and a spinning thread
-            // would take the CPU from the work (naps, then).
-            if (nap == 0 && m->flying >= m->size) nap = PC__MPI_NAP_MIN;
-            if (nap > 0) {
-                pc_condition_wait(&m->cond, nap);
-            } else {
-                pc_lock_release(&m->lock);
-                pc__p_os_yield();
-                pc_lock_acquire(&m->lock, PC_FOREVER);
-            }
-            nap = pc__p_mpi_nap(nap, last_busy);
-        } else if (!m->head && !(m->shutdown && m->outstanding == 0)) {
-            // A submit while the lock was let go above queued its task and
-            // notified no one: only an empty queue may sleep for good.
-            pc_condition_wait(&m->cond, PC_FOREVER);
+        if (m->direct && !m->head) {
+            // A submit sent its task itself, and its thread mostly waits on
+            // it next and polls then: a moment for it to come, so that this
+            // thread does not take MPI and hand it over at once.
+            m->direct = 0;
+            pc_condition_wait(&m->cond, PC__MPI_NAP_MIN);
+            continue;
         }
+        m->owner = PC__MPI_PROGRESS;
+        pc__p_mpi_polling = m;
+        int busy = pc__p_mpi_turn(m);
+        pc__p_mpi_polling = NULL;
+        m->owner = PC__MPI_NOBODY;
+        if (m->want) {              // a waiting thread takes over MPI
+            pc__evc_notify(&m->waited, INT32_MAX);
+            continue;
+        }
+        nap = pc__p_mpi_rest_of(m, nap, busy);
+        if (nap < 0) {
+            nap = 0;
+            continue;
+        }
+        if (!m->sent) continue;
+        if (nap > 0) {
+            pc_condition_wait(&m->cond, nap);
+        } else {
+            pc_lock_release(&m->lock);
+            pc__p_os_yield();
+            pc_lock_acquire(&m->lock, PC_FOREVER);
+        }
+        nap = pc__p_mpi_nap(nap, m->last_busy);
     }
+    m->owner = PC__MPI_PROGRESS;    // for good: the stops below are the last calls
     pc_lock_release(&m->lock);
     unsigned char stop = PC__PP_STOP;
     for (int r = 0; r < m->size; r++)
         if (r != m->root) MPI_Send(&stop, 1, MPI_BYTE, r, PC__MPI_TAG, m->comm);
     return 0;
+}
+
+// A thread waits on f, a task's future: while no other thread makes the
+// MPI calls it makes them itself, polling as the progress thread does, so
+// a reply ends f in this thread (no hand-over from the progress thread,
+// and none to it at submit: pc__p_mpi_submit sends at once). Others sleep
+// on `waited`, moved by every end of a slab future and by a hand-over.
+// Returns PC_OK (f done) or PC_TIMEOUT.
+static int pc__p_mpi_wait(pc__p_mpi *m, pc_future *f, double deadline, double timeout) {
+    int nested = pc__p_mpi_polling == m, rc = PC_OK;
+    double nap = 0;
+    if (f == pc__p_mpi_sent_f) {    // the task this thread sent last: see pc__p_mpi_kick
+        pc__p_mpi_waits = m;
+        pc__p_mpi_sent_f = NULL;
+    }
+    pc_lock_acquire(&m->lock, PC_FOREVER);
+    m->want++;
+    while (!pc_future_done(f)) {
+        if (pc_monotonic() >= deadline) {
+            rc = pc__error(PC_TIMEOUT, "future not done after %g s", timeout);
+            break;
+        }
+        double until = deadline;
+        int polled = nested || m->owner == PC__MPI_NOBODY;
+        if (polled) {
+            if (!nested) {
+                m->owner = PC__MPI_WAITER;
+                pc__p_mpi_polling = m;
+            }
+            int busy = pc__p_mpi_turn(m);
+            if (!nested) {
+                m->owner = PC__MPI_NOBODY;
+                pc__p_mpi_polling = NULL;
+            }
+            nap = pc__p_mpi_rest_of(m, nap, busy);
+            if (nap < 0 || pc_future_done(f)) {
+                nap = 0;
+                continue;
+            }
+            if (nap == 0) {         // a reply is due: only yield
+                pc_lock_release(&m->lock);
+                pc__p_os_yield();
+                pc_lock_acquire(&m->lock, PC_FOREVER);
+                nap = pc__p_mpi_nap(nap, m->last_busy);
+                continue;
+            }
+            double now = pc_monotonic();
+            if (now + nap < until) until = now + nap;
+            nap = pc__p_mpi_nap(nap, m->last_busy);
+        }
+        // Asleep until f ends, MPI is free to take (a hand-over), a submit,
+        // or the nap is over.
+        uint32_t key = pc__evc_prepare(&m->waited);
+        if (pc_future_done(f) || (!polled && m->owner == PC__MPI_NOBODY)) continue;
+        pc_lock_release(&m->lock);
+        pc__evc_wait(&m->waited, key, until);
+        pc_lock_acquire(&m->lock, PC_FOREVER);
+    }
+    m->want--;
+    // Leaving: another waiter takes MPI over, or else the progress thread.
+    if (m->want) pc__evc_notify(&m->waited, INT32_MAX);
+    else if (m->head || m->sent || m->shutdown) pc_condition_notify_all(&m->cond);
+    pc_lock_release(&m->lock);
+    return rc;
+}
+
+// The slab's wait hook: the executor stays while a thread is in it.
+static int pc__p_mpi_wait_hook(pc__f_cache *c, pc_future *f, double deadline, double timeout) {
+    __atomic_add_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
+    pc__p_mpi *m = (pc__p_mpi *)__atomic_load_n(&c->ctx, __ATOMIC_SEQ_CST);
+    int rc = m ? pc__p_mpi_wait(m, f, deadline, timeout) : PC__F_UNWAITED;
+    __atomic_sub_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
+    return rc;
 }
 
 static int pc__p_mpi_shutdown(pc_executor *ex, int wait, int cancel_futures) {
@@ -15032,6 +15230,11 @@ static void pc__p_mpi_free(pc_executor *ex) {
     pc__p_mpi *m = (pc__p_mpi *)ex;
     pc__p_mpi_shutdown(ex, 1, 0);
     pc_thread_free(m->progress);
+    // Threads in the wait hook still read the executor: it goes once they left.
+    __atomic_store_n(&m->slab->ctx, (void *)NULL, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&m->slab->users, __ATOMIC_SEQ_CST)) pc_sleep(0.0001);
+    m->slab->done = NULL;
+    pc__f_cache_close(m->slab);
     if (m->spawned) MPI_Comm_disconnect(&m->comm);     // waits for the workers to let go
     else MPI_Comm_free(&m->comm);
     pc__free(m->load);
@@ -15041,12 +15244,22 @@ static void pc__p_mpi_free(pc_executor *ex) {
 static pc_executor *pc__p_mpi_client(MPI_Comm comm, int size, const pc_mpi_comm_executor_desc *d) {
     pc__p_mpi *m = (pc__p_mpi *)pc__calloc(1, sizeof *m);
     int *load = (int *)pc__calloc((size_t)size, sizeof *load);
-    if (!m || !load) {
+    pc__f_cache *slab = (pc__f_cache *)pc__calloc(1, sizeof *slab);
+    if (!m || !load || !slab) {
         pc__free(m);
         pc__free(load);
+        pc__free(slab);
         return NULL;
     }
     m->base.vtable = &pc__p_mpi_vtable;
+    m->slot_res = d->result_size <= PC__MPI_RES_INLINE ? d->result_size : 0;
+    pc__f_cache_init(slab, m->slot_res, pc__p_pp_slab_gone);
+    pc__evc_init(&m->waited, 0);
+    slab->wait = pc__p_mpi_wait_hook;
+    slab->done = &m->waited;
+    slab->ctx = m;
+    m->slab = slab;
+    m->last_busy = pc_monotonic();
     pc_condition_init_lock(&m->cond, &m->lock);
     m->load = load;
     m->size = size;
@@ -15063,6 +15276,7 @@ static pc_executor *pc__p_mpi_client(MPI_Comm comm, int size, const pc_mpi_comm_
     m->progress = pc_thread_new(&td);
     if (m->progress && pc_thread_start(m->progress) == PC_OK) return &m->base;
     pc_thread_free(m->progress);
+    pc__f_cache_close(slab);
     pc__free(load);
     pc__free(m);
     return NULL;
@@ -15073,7 +15287,9 @@ static pc_executor *pc__p_mpi_client(MPI_Comm comm, int size, const pc_mpi_comm_
 // item, answered once all are done.
 typedef struct pc__p_mpi_job {
     struct pc__p_mpi_job *next;
+    struct pc__p_mpi_job *open_next; // the rank's open jobs, oldest first
     struct pc__p_mpi_server *srv;
+    pc_future *wf;              // the pool's future its end waits on (the job's), or NULL
     uint64_t id;
     size_t count, left;         // futures; not done yet (+1 while being submitted)
     pc_future **fs;
@@ -15093,6 +15309,7 @@ typedef struct pc__p_mpi_server {
     pc_lock lock;               // guards done
     pc_condition cond;          // on lock: a job is done
     pc__p_mpi_job *done;
+    pc__p_mpi_job *open_head, *open_tail; // not answered, oldest first (this thread's)
     pc_executor *pool;          // a process pool, or threads (no_isolation)
     size_t result_size;
     int rank, open;             // this rank; jobs not answered
@@ -15171,7 +15388,8 @@ static void pc__p_mpi_job_chunk(pc__p_mpi_server *s, pc__p_mpi_job *j, pc_task_f
         pc_lock_acquire(&s->lock, PC_FOREVER);
         j->left++;
         pc_lock_release(&s->lock);
-        pc_future_add_done_callback(j->it->ring[0].f, pc__p_mpi_job_callback, j);
+        j->wf = j->it->ring[0].f;
+        pc_future_add_done_callback(j->wf, pc__p_mpi_job_callback, j);
     }
     pc__p_mpi_job_ready(j);
 }
@@ -15273,7 +15491,31 @@ static void pc__p_mpi_job_start(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
         pc_lock_release(&s->lock);
         pc_future_add_done_callback(j->fs[i], pc__p_mpi_job_callback, j);
     }
+    if (j->count) j->wf = j->fs[j->count - 1];     // the last to end, mostly
     pc__p_mpi_job_ready(j);
+}
+
+// A chunk's results, encoded into res: its future is done, so they are in
+// the map's slots, all of them, or those before the item that failed
+// (*code and *msg then say how). Pointers as integers go in one copy.
+static size_t pc__p_mpi_chunk_results(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf *res,
+                                      int *code, const char **msg) {
+    pc__f_map_chunk *c = &j->it->ring[0];
+    if (!c->f) return 0;        // an empty chunk
+    int failed = PC_OK;
+    const char *why = NULL;
+    pc_future_exception(c->f, 0, &failed, &why);
+    size_t n = failed ? c->ok : c->count;
+    if (!s->result_size && sizeof(void *) == sizeof(uint64_t)) {
+        pc__p_buf_put(res, c->results, n * sizeof(uint64_t));
+    } else {
+        for (size_t i = 0; i < n; i++) pc__p_pp_put_result(res, c->results[i], s->result_size);
+    }
+    if (failed) {
+        *code = failed;
+        *msg = why ? why : "";
+    }
+    return n;
 }
 
 // The reply to a finished job: F.task's RESULT (results up to the first
@@ -15283,26 +15525,14 @@ static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     memset(&res, 0, sizeof res);
     int code = PC_OK;
     const char *msg = "";
-    char broken[320], failed[256];
+    char broken[320];
     size_t n = 0;
-    void *r;
-    int rc;
     if (j->inline_run) {        // the results are encoded already
         res = j->res;
         memset(&j->res, 0, sizeof j->res);
         n = j->ran;
     }
-    // A chunk's future is done: its results are there, up to a failure.
-    while (j->it && !code && (rc = pc_map_iter_next(j->it, &r)) != PC_EOF) {
-        if (rc) {
-            code = rc;
-            snprintf(failed, sizeof failed, "%s", pc_last_error());
-            msg = failed;
-            break;
-        }
-        pc__p_pp_put_result(&res, r, s->result_size);
-        n++;
-    }
+    if (j->it) n = pc__p_mpi_chunk_results(s, j, &res, &code, &msg);
     for (; n < j->count; n++) {
         void *r = NULL;
         pc_future_exception(j->fs[n], PC_FOREVER, &code, &msg);
@@ -15343,6 +15573,18 @@ static void pc__p_mpi_job_free(pc__p_mpi_job *j) {
     pc__free(j);
 }
 
+// Take j off the open list (mostly its head: the pool ends jobs in order).
+static void pc__p_mpi_unopen(pc__p_mpi_server *s, pc__p_mpi_job *j) {
+    pc__p_mpi_job *prev = NULL;
+    for (pc__p_mpi_job *o = s->open_head; o; prev = o, o = o->open_next) {
+        if (o != j) continue;
+        if (prev) prev->open_next = j->open_next;
+        else s->open_head = j->open_next;
+        if (s->open_tail == j) s->open_tail = prev;
+        return;
+    }
+}
+
 // Answer each finished job (without blocking: root may be sending to us).
 static int pc__p_mpi_answer(pc__p_mpi_server *s, MPI_Comm comm, int root,
                             pc__p_mpi_sending **sending) {
@@ -15353,6 +15595,7 @@ static int pc__p_mpi_answer(pc__p_mpi_server *s, MPI_Comm comm, int root,
     int n = 0;
     while (j) {
         pc__p_mpi_job *next = j->next;
+        pc__p_mpi_unopen(s, j);
         pc__p_mpi_sending *o = (pc__p_mpi_sending *)pc__calloc(1, sizeof *o);
         if (o) {
             pc__p_mpi_job_reply(s, j, &o->msg);
@@ -15396,8 +15639,28 @@ static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
     j->srv = s;
     j->id = pc__p_buf_get_u64(b);
     s->open++;
+    if (s->open_tail) s->open_tail->open_next = j;
+    else s->open_head = j;
+    s->open_tail = j;
     pc__p_mpi_job_start(s, j, b, kind);
     return 1;
+}
+
+// Rest up to nap s between looks at MPI while jobs run. On the oldest
+// job's pool future when it has one: a process pool's waiting thread
+// collects the results itself, so the worker wakes this thread straight (no
+// hop through the pool's collector and this condition). Its end reaches
+// the done list in the same thread before the wait returns, or, when the
+// collector ended it, through the condition.
+static void pc__p_mpi_rest(pc__p_mpi_server *s, double nap) {
+    pc_future *f = s->open_head ? s->open_head->wf : NULL;
+    if (f && !pc_future_done(f)) {
+        pc__f_wait_done(f, nap);
+        return;
+    }
+    pc_lock_acquire(&s->lock, PC_FOREVER);
+    if (!s->done) pc_condition_wait(&s->cond, nap);
+    pc_lock_release(&s->lock);
 }
 
 // Serve root until it says stop.
@@ -15425,9 +15688,7 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
         // CPU from them (naps, then); none: the next one is awaited.
         if (nap == 0 && s->open) nap = PC__MPI_NAP_MIN;
         if (nap == 0) pc__p_os_yield();
-        pc_lock_acquire(&s->lock, PC_FOREVER);
-        if (!s->done && nap > 0) pc_condition_wait(&s->cond, nap);
-        pc_lock_release(&s->lock);
+        else pc__p_mpi_rest(s, nap);
         nap = pc__p_mpi_nap(nap, last_busy);
     }
     pc__p_os_timer_slack(slack);

@@ -10,14 +10,18 @@
      with as many workers;
    - rank 0's CPU time over a 1 s wait for one task (getrusage);
    - the no-op and round-trip rows again with desc.no_isolation (tasks on
-     the serving ranks' threads, no local pool: mpi4py's way), and the map.
+     the serving ranks' threads, no local pool: mpi4py's way), and the map;
+   - the floor: a raw MPI ping-pong in C (MPI_Send/MPI_Recv of PING_BYTES
+     between rank 0 and rank 1, no pyconc, the same mpirun flags), the
+     least a round trip through Open MPI costs, against our round trip.
    Each figure is taken inside an `mpirun -np 3` of this program (or of
    bench/py/mpi_futures.py under python3 with mpi4py); the runs of pyconc
    and of its peers alternate round by round, medians kept. Without mpi4py
    the peer's rows say "skipped: install python3-mpi4py".
    usage: bench_mpi [quick]
           (mpirun -np 3 bench_mpi rank NOOP RTT MAP [NOISO]: one measurement, rank 0
-          prints it; NOISO 1: desc.no_isolation) */
+          prints it; NOISO 1: desc.no_isolation;
+           mpirun -np 3 bench_mpi pingpong N: the raw ping-pong) */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
 
@@ -39,6 +43,7 @@
 #define CHUNK 1000
 #define PREFETCH 64             // tasks sent ahead to a serving rank
 #define NEED_MPI4PY "install python3-mpi4py"
+#define PING_BYTES 64           // about a no-op task's message
 
 static long n_noop = 20000, n_rtt = 2000, n_map = 1000000;
 
@@ -164,6 +169,41 @@ static int rank_main(char **argv) {
     return pcb_failures != 0;
 }
 
+// >>pingpong: n round trips of PING_BYTES between ranks 0 and 1 with blocking
+// MPI_Send/MPI_Recv (both spin in Open MPI: the fastest it goes); rank 0
+// prints "noop 0 rtt S idle 0" (seconds per round trip). The other ranks
+// wait in a barrier they poll with sleeps, so they take no core.
+static int pingpong_main(char **argv) {
+    long n = atol(argv[2]);
+    int level, rank, size;
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_SINGLE, &level);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    char buf[PING_BYTES];
+    memset(buf, 0, sizeof buf);
+    double t = NAN;
+    if (rank <= 1 && size >= 2) {
+        for (long i = 0; i < n + n / 10 + 1; i++) {     // the first tenth warms up
+            if (i == n / 10 + 1) t = pcb_now();
+            if (rank == 0) {
+                MPI_Send(buf, PING_BYTES, MPI_BYTE, 1, 1, MPI_COMM_WORLD);
+                MPI_Recv(buf, PING_BYTES, MPI_BYTE, 1, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            } else {
+                MPI_Recv(buf, PING_BYTES, MPI_BYTE, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                MPI_Send(buf, PING_BYTES, MPI_BYTE, 0, 1, MPI_COMM_WORLD);
+            }
+        }
+        t = (pcb_now() - t) / (double)n;
+    }
+    MPI_Request req;
+    int done = 0;
+    MPI_Ibarrier(MPI_COMM_WORLD, &req);
+    while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) pc_sleep(1e-3);
+    if (rank == 0) printf("noop 0 rtt %.9g idle 0\n", t);
+    MPI_Finalize();
+    return 0;
+}
+
 // >>driver: runs the measurements, alternating pyconc's and its peers'.
 typedef struct figures { double noop, rtt, idle, map; } figures;
 
@@ -208,6 +248,13 @@ static void ours(int tcp, long map, int noiso, figures *out) {
     run_figures(cmd, out);
 }
 
+static void pingpong(int tcp, figures *out) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s %s pingpong %ld", PYCONC_MPIEXEC, mpirun_args(tcp),
+             self_path, n_rtt * 10);
+    run_figures(cmd, out);
+}
+
 static void peer(int tcp, int idle, figures *out) {
     char cmd[8192];
     out->noop = out->rtt = out->idle = out->map = NAN;
@@ -245,8 +292,26 @@ static void row(const char *name, double a, double b, double limit) {
     if (limit == limit) pcb_target(name, "mpi4py.futures", a, mpi4py_python ? b : NAN, limit);
 }
 
+// Our round trip against the raw ping-pong, and whether 10x mpi4py's can
+// be had at all: not when the ping-pong alone takes over a tenth of it.
+static void floor_rows(figures *o, figures *p, figures *f, int rounds, const char *net) {
+    char name[96], a[32], b[32];
+    double rtt = median_of(o, rounds, offsetof(figures, rtt));
+    double floor = median_of(f, rounds, offsetof(figures, rtt));
+    double peer = median_of(p, rounds, offsetof(figures, rtt));
+    snprintf(name, sizeof name, "round trip (%s) vs the floor", net);
+    pcb_skip_why = "the ping-pong gave no figure (its error is above)";
+    pcb_row(name, rtt, "raw MPI ping-pong in C", floor);
+    if (floor == floor && peer == peer)
+        printf("  %s: the raw ping-pong is %s of mpi4py's round trip (%s): 10x mpi4py is "
+               "%s\n", net, pcb_fmt(floor, a, sizeof a), pcb_fmt(peer, b, sizeof b),
+               floor > peer / 10 ? "impossible (the floor is over a tenth of it)"
+                                 : "within the floor");
+}
+
 int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "rank") == 0) return rank_main(argv);
+    if (argc >= 3 && strcmp(argv[1], "pingpong") == 0) return pingpong_main(argv);
     pcb_parse_quick(argc, argv);
     int rounds = ROUNDS;
     if (pcb_quick) {
@@ -271,6 +336,7 @@ int main(int argc, char **argv) {
              RANKS - 1, WORKERS);
     pcb_begin("mpi", title, rounds);
     figures o_shm[64], p_shm[64], o_tcp[64], p_tcp[64], u_shm[64], u_tcp[64];
+    figures f_shm[64], f_tcp[64];       // the raw ping-pong
     double pool_map[64];
     make_items();
     pc_executor *pool = pc_process_pool_new(&(pc_process_pool_desc){ .max_workers = WORKERS });
@@ -285,7 +351,15 @@ int main(int argc, char **argv) {
         ours(1, 0, 0, &o_tcp[r]);
         peer(1, 0, &p_tcp[r]);
         ours(1, 0, 1, &u_tcp[r]);
+        pingpong(0, &f_shm[r]);
+        pingpong(1, &f_tcp[r]);
         pool_map[r] = map_trial(pool);
+        fprintf(stderr, "round %d: round trip us: shm %.1f (no_isolation %.1f, mpi4py %.1f, "
+                "ping-pong %.1f), tcp %.1f (no_isolation %.1f, mpi4py %.1f, ping-pong %.1f); "
+                "map ns: %.1f (no_isolation %.1f, pool %.1f)\n", r, o_shm[r].rtt * 1e6,
+                u_shm[r].rtt * 1e6, p_shm[r].rtt * 1e6, f_shm[r].rtt * 1e6, o_tcp[r].rtt * 1e6,
+                u_tcp[r].rtt * 1e6, p_tcp[r].rtt * 1e6, f_tcp[r].rtt * 1e6, o_shm[r].map * 1e9,
+                u_shm[r].map * 1e9, pool_map[r] * 1e9);
     }
     pc_executor_free(pool);
     free(map_items);
@@ -311,6 +385,8 @@ int main(int argc, char **argv) {
         median_of(p_shm, rounds, offsetof(figures, rtt)), 0.1);
     row("round trip (tcp, no_isolation)", median_of(u_tcp, rounds, offsetof(figures, rtt)),
         median_of(p_tcp, rounds, offsetof(figures, rtt)), 0.1);
+    floor_rows(o_shm, p_shm, f_shm, rounds, "shm");
+    floor_rows(o_tcp, p_tcp, f_tcp, rounds, "tcp");
     double idle = median_of(o_shm, rounds, offsetof(figures, idle));
     row("rank 0's CPU s over a 1 s wait", idle,
         median_of(p_shm, rounds, offsetof(figures, idle)), NAN);

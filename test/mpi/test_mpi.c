@@ -227,13 +227,160 @@ TEST(round_trips_never_stall) {
     pc_executor_free(ex);
 }
 
+// Threads that wait on their tasks make the MPI calls themselves, one at a
+// time, and hand them to each other and to the progress thread as they
+// come and go. Three threads do round trips, each result within 10 s,
+// while this one waits on batches with pc_futures_wait (no future of its
+// own polls then: the progress thread must) and times a wait out on a
+// slow task before waiting it through. A lost hand-over stalls a wait.
+typedef struct turns {
+    pc_executor *ex;
+    double end;
+    int id, trips;
+} turns;
+
+static int round_trips(void *arg) {
+    turns *t = (turns *)arg;
+    while (pc_monotonic() < t->end) {
+        pc_future *f;
+        void *r;
+        intptr_t x = t->id * 100000 + t->trips;
+        CHECK_OK(pc_executor_submit(t->ex, t_square, (void *)x, &f));
+        int rc = pc_future_result(f, 10, &r);
+        CHECK_MSG(rc == PC_OK, "thread %d, round trip %d: %s", t->id, t->trips,
+                  pc_strerror(rc));
+        if (rc == PC_OK) CHECK_EQ((intptr_t)r, x * x + 1);
+        pc_future_release(f);
+        t->trips++;
+    }
+    return 0;
+}
+
+TEST(waiters_take_turns) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    enum { T = 3, B = 8 };
+    turns t[T];
+    pc_thread *th[T];
+    for (int i = 0; i < T; i++) {
+        t[i].ex = ex;
+        t[i].end = pc_monotonic() + 4;
+        t[i].id = i + 1;
+        t[i].trips = 0;
+        pc_thread_desc td;
+        memset(&td, 0, sizeof td);
+        td.target = round_trips;
+        td.arg = &t[i];
+        th[i] = pc_thread_new(&td);
+        CHECK(th[i] && pc_thread_start(th[i]) == PC_OK);
+    }
+    int batches = 0;
+    while (pc_monotonic() < t[0].end) {
+        pc_future *fs[B], *done[B], *not_done[B];
+        size_t nd = 0, nn = 0;
+        for (intptr_t i = 0; i < B; i++)
+            CHECK_OK(pc_executor_submit(ex, t_square, (void *)i, &fs[i]));
+        CHECK_OK(pc_futures_wait(fs, B, 10, PC_ALL_COMPLETED, done, &nd, not_done, &nn));
+        CHECK_EQ(nd, (size_t)B);
+        for (int i = 0; i < B; i++) pc_future_release(fs[i]);
+        if (batches++ % 16 == 0) {      // a wait that times out, then one that does not
+            pc_future *f;
+            CHECK_OK(pc_executor_submit(ex, t_sleep, (void *)(intptr_t)50, &f));
+            CHECK_RC(pc_future_result(f, 0.001, NULL), PC_TIMEOUT);
+            CHECK_OK(pc_future_result(f, 10, NULL));
+            pc_future_release(f);
+        }
+    }
+    for (int i = 0; i < T; i++) {
+        CHECK_OK(pc_thread_join(th[i], 30));
+        pc_thread_free(th[i]);
+        CHECK_MSG(t[i].trips > 10, "thread %d made %d round trips", t[i].id, t[i].trips);
+    }
+    CHECK(batches > 10);
+    pc_executor_free(ex);
+}
+
+// A thread that waited on its last task mostly waits on the next too, so
+// its submit does not wake the progress thread while that one lingers
+// (wakes on its own within 1 ms): a task then waited on only with
+// pc_futures_wait, which does not poll, must still be taken by it. The
+// short sleep lets the progress thread settle into its lingering sleep
+// first; each wait is given 10 s.
+TEST(unwaited_task_after_round_trips) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    for (intptr_t i = 0; i < 40; i++) {
+        pc_future *f, *g, *done[1], *not_done[1];
+        void *r;
+        CHECK_OK(pc_executor_submit(ex, t_square, (void *)i, &f));
+        CHECK_OK(pc_future_result(f, 10, &r));
+        pc_future_release(f);
+        pc_sleep(0.002);
+        CHECK_OK(pc_executor_submit(ex, t_square, (void *)(i + 1), &g));
+        size_t nd = 0, nn = 0;
+        CHECK_OK(pc_futures_wait(&g, 1, 10, PC_ALL_COMPLETED, done, &nd, not_done, &nn));
+        CHECK_MSG(nd == 1, "task %d not done after 10 s", (int)i);
+        CHECK_OK(pc_future_result(g, 0, &r));
+        CHECK_EQ((intptr_t)r, (i + 1) * (i + 1) + 1);
+        pc_future_release(g);
+    }
+    pc_executor_free(ex);
+}
+
+// A done callback runs in the thread that took the reply (the progress
+// thread, or one waiting on its own future) and may wait on another task
+// of the executor: that thread goes on making the MPI calls inside it.
+typedef struct chained {
+    pc_executor *ex;
+    int rc;
+    intptr_t got;
+    pc_event done;
+} chained;
+
+static void submit_and_wait(pc_future *f, void *ctx) {
+    (void)f;
+    chained *c = (chained *)ctx;
+    pc_future *g;
+    void *r = NULL;
+    c->rc = pc_executor_submit(c->ex, t_square, (void *)(intptr_t)9, &g);
+    if (c->rc == PC_OK) {
+        c->rc = pc_future_result(g, 10, &r);
+        pc_future_release(g);
+    }
+    c->got = (intptr_t)r;
+    pc_event_set(&c->done);
+}
+
+TEST(callback_waits_on_another) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    for (int round = 0; round < 2; round++) {
+        chained c;
+        memset(&c, 0, sizeof c);
+        c.ex = ex;
+        pc_event_init(&c.done);
+        pc_future *f;
+        CHECK_OK(pc_executor_submit(ex, t_sleep, (void *)(intptr_t)20, &f));
+        CHECK_OK(pc_future_add_done_callback(f, submit_and_wait, &c));
+        // Round 0: this thread waits and takes the reply; round 1: nobody
+        // waits on f, so the progress thread takes it.
+        if (round == 0) CHECK_OK(pc_future_result(f, 30, NULL));
+        CHECK_OK(pc_event_wait(&c.done, 30));
+        CHECK_MSG(c.rc == PC_OK, "round %d: the callback's wait said %s", round,
+                  pc_strerror(c.rc));
+        CHECK_EQ(c.got, 82);
+        pc_future_release(f);
+    }
+    pc_executor_free(ex);
+}
+
 // Arguments and results by copy (result_size).
 static void check_copy_results(int no_isolation) {
     pc_executor *ex = executor_opt(sizeof(pair), no_isolation);
     if (!ex) return;
     pc_future *fs[50];
     for (int i = 0; i < 50; i++) {
-        pair p = {i, 2.5};
+        pair p = {(double)i, 2.5};
         CHECK_OK(pc_executor_submit_copy(ex, t_sum, &p, sizeof p, &fs[i]));
     }
     for (int i = 0; i < 50; i++) {
