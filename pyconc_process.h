@@ -12465,6 +12465,11 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
 // record at its place, so the order holds. Without a futex (off Linux, or
 // PYCONC_NO_FUTEX) a shared wait could only poll, so the rings are off
 // there and every message goes over the pipe, as the waits do.
+// Records cross in batches: the pool stages the tasks it writes under its
+// lock and shows them with one store of tail (pc__p_pp_show); the worker
+// runs a task from its ring in place and gives it back after; the
+// collector reads up to PC__PP_BATCH replies in place and gives them back
+// at once. Each index then moves once a batch, not once a record.
 #define PC__PP_SPINS 200        // looks at a ring before sleeping on it
 #define PC__PP_SPIN_S 20e-6     // the collector's look, in seconds
 #define PC__PP_BATCH 64          // replies the collector settles under one lock
