@@ -12779,6 +12779,7 @@ typedef struct pc__p_pp {
     pc__p_buf recs[PC__PP_BATCH]; // the collector's records that wrap, a batch of them
     const unsigned char *rec_at[PC__PP_BATCH]; // the batch, read in place (or in recs)
     size_t rec_len[PC__PP_BATCH];
+    int staged;                 // some worker has tasks staged in its ring (lock)
     int auto_window;            // prefetch 0: the window follows the tasks' run time
     double task_ns;             // their mean run time lately (0: none seen yet)
     pc_connection *wake_r, *wake_w; // wakes the watcher
@@ -13006,6 +13007,7 @@ static int pc__p_pp_push(pc__p_pp *p, pc__p_pp_worker *w, pc__p_pp_task *t) {
                                         big ? 0 : t->msg.len, &w->stage_at, &w->seen_head))
         return 0;
     w->staged += w->chan != NULL;
+    p->staged |= w->chan != NULL;
     pc__p_pp_append(&w->head, &w->tail, t);
     w->inflight++;
     w->sent++;
@@ -13023,6 +13025,8 @@ static int pc__p_pp_push(pc__p_pp *p, pc__p_pp_worker *w, pc__p_pp_task *t) {
 // Show each worker the tasks staged in its ring, one store of its tail and
 // one look at whether it sleeps for them all (lock held).
 static void pc__p_pp_show(pc__p_pp *p) {
+    if (!p->staged) return;
+    p->staged = 0;
     for (int i = 0; i < p->nw; i++) {
         pc__p_pp_worker *w = &p->w[i];
         if (!w->staged) continue;
@@ -13363,6 +13367,7 @@ static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
     pc_lock_acquire(&p->lock, PC_FOREVER);
     pc__p_pp_learn(p, ns, 1);
     pc__p_pp_count_done(p, 1);
+    pc__p_pp_fill(p);           // the room it left (a waiting thread collects too)
     pc_lock_release(&p->lock);
 }
 
@@ -13406,6 +13411,7 @@ static void pc__p_pp_settle_batch(pc__p_pp *p, pc__p_pp_worker *w, int n) {
     size_t settled = 0;
     pc_lock_acquire(&p->lock, PC_FOREVER);
     for (int i = 0; i < n; i++) ts[i] = pc__p_pp_claim(p, w, p->rec_at[i], p->rec_len[i]);
+    pc__p_pp_fill(p);           // the room they leave, before they are settled
     pc_lock_release(&p->lock);
     for (int i = 0; i < n; i++) {
         const unsigned char *m = p->rec_at[i];
@@ -13424,7 +13430,7 @@ static void pc__p_pp_settle_batch(pc__p_pp *p, pc__p_pp_worker *w, int n) {
     pc_lock_acquire(&p->lock, PC_FOREVER);
     pc__p_pp_learn(p, ns, settled);
     pc__p_pp_count_done(p, settled);
-    if (settled) pc__p_pp_fill(p);     // the room they left, under the same lock
+    if (settled) pc__p_pp_fill(p);     // a window that grew
     pc_lock_release(&p->lock);
 }
 
@@ -13838,7 +13844,9 @@ static int pc__p_pp_enqueue(pc__p_pp *p, const pc__p_pp_what *w, pc_future **own
     pc__p_pp_append(&p->head, &p->tail, t);
     p->outstanding++;
     *out_future = t->f;         // t is the collector's once the lock goes
-    pc__p_pp_fill(p);           // into a worker's ring now, if one has room
+    // Into a worker's ring now, if one has room. Tasks queued before this
+    // one mean none had: each result that makes room fills it.
+    if (p->head == t) pc__p_pp_fill(p);
     return PC_OK;
 }
 
