@@ -535,8 +535,10 @@
    itself, a duplex pipe, and (on Linux) one shared mapping of two rings:
    tasks in, results out, each index written by one side only. submit
    writes a task into the ring of a worker with room in its window
-   (1 + prefetch tasks) itself; the others wait in the pool and the
-   collector thread pushes them as results come back. A worker spins
+   (1 + prefetch tasks) itself when none is queued before it; the others
+   wait in the pool and whoever collects pushes them as results come
+   back. Records cross in batches: one store shows the consumer all the
+   records written under one lock (or read in place). A worker spins
    briefly on its ring, then sleeps on its futex word; the collector
    drains every ready result, then sleeps on one shared event count the
    workers bump only when it sleeps. While it sleeps, a thread waiting on
@@ -12691,8 +12693,9 @@ static int pc__p_pp_worker_main(void *arg) {
 
 // >>F.pool: the executor: tasks into each worker's ring, a collector drains results
 // How tasks travel: submit writes a task into the ring of a worker with
-// room in its window (prefetch + 1 tasks) itself; the others wait in the
-// pool's queue and the collector pushes them as results come back. The
+// room in its window (prefetch + 1 tasks) itself when none is queued
+// before it; the others wait in the pool's queue and whoever collects
+// pushes them as results come back. The
 // collector drains every worker's result ring, then sleeps on one shared
 // event count ("results ready") that a worker bumps only when the
 // collector sleeps. A watcher thread polls the workers' sentinels and
