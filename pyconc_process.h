@@ -536,8 +536,10 @@
    itself, a duplex pipe, and (on Linux) one shared mapping of two rings:
    tasks in, results out, each index written by one side only. submit
    writes a task into the ring of a worker with room in its window
-   (1 + prefetch tasks) itself; the others wait in the pool and the
-   collector thread pushes them as results come back. A worker spins
+   (1 + prefetch tasks) itself when none is queued before it; the others
+   wait in the pool and whoever collects pushes them as results come
+   back. Records cross in batches: one store shows the consumer all the
+   records written under one lock (or read in place). A worker spins
    briefly on its ring, then sleeps on its futex word; the collector
    drains every ready result, then sleeps on one shared event count the
    workers bump only when it sleeps. While it sleeps, a thread waiting on
@@ -566,8 +568,8 @@
    - A worker that ends by max_tasks_per_child with tasks sent to it never
      hangs the pool: they go to its replacement (Python: gh-115634).
    - prefetch sets how many tasks wait in each worker's ring; 0 (the
-     default) follows the tasks' run time: 1 while tasks are long, up to
-     64 while they take microseconds.
+     default) follows the tasks' run time: about 100 us of tasks, 1 while
+     tasks are long, up to 1024 while they take 100 ns.
 
    - Pool: a worker killed in a task fails that task's AsyncResult (or
      its imap item) with PC_BROKEN, pid and signal in the message, and
@@ -1999,8 +2001,8 @@ typedef struct pc_process_pool_desc {
     size_t result_size;             // 0: a task's returned pointer crosses as an integer;
                                     //   > 0: result_size bytes at it are copied back (see F)
     int prefetch;                   // tasks sent ahead to a worker besides the one it runs;
-                                    //   0: automatic (1 for long tasks, up to 64 for
-                                    //   tasks of microseconds)
+                                    //   0: automatic (about 100 us of tasks: 1 for long
+                                    //   tasks, up to 1024 for tasks of 100 ns)
 } pc_process_pool_desc;
 
 /* Make a pool of max_workers processes (started at once), a pc_executor
@@ -4482,6 +4484,88 @@ static int pc__p_pp_ring_get(pc__p_pp_ring *r, const unsigned char *data, uint32
     *kind = hdr[1];
     __atomic_store_n(&r->head, head + need, __ATOMIC_SEQ_CST);
     return 1;
+}
+
+// The process pool's way to the same rings (// >>F.ring), in the same
+// records: a write that makes one copy of the bytes and looks at the
+// consumer's index only when the room it saw last is not enough, and a
+// read in place that gives the records back in batches.
+
+// Write a record at *tail, the producer's place (the ring's tail, or past
+// it while a batch is staged), without showing it to the consumer: 1, and
+// *tail moved past it; 0: no room. *seen_head is the producer's last look
+// at head (start it at 0). pc__p_pp_ring_publish shows the batch.
+static int pc__p_pp_ring_stage(pc__p_pp_ring *r, unsigned char *data, uint32_t kind,
+                               const void *p, size_t n, uint64_t *at, uint64_t *seen_head) {
+    uint64_t tail = *at;
+    size_t need = pc__p_pp_rec_size(n);
+    if (tail - *seen_head > PC__PP_RING_BYTES - need) {
+        *seen_head = __atomic_load_n(&r->head, __ATOMIC_SEQ_CST);
+        // A broken head (past tail, or too far behind) reads as no room.
+        if (*seen_head > tail || tail - *seen_head > PC__PP_RING_BYTES - need) return 0;
+    }
+    uint32_t hdr[2] = {(uint32_t)n, kind};
+    size_t off = (size_t)(tail % PC__PP_RING_BYTES);     // 8-aligned: a header never wraps
+    memcpy(data + off, hdr, sizeof hdr);
+    off += sizeof hdr;
+    if (!n) {
+    } else if (off + n <= PC__PP_RING_BYTES) {
+        memcpy(data + off, p, n);
+    } else {
+        pc__p_pp_copy_in(data, tail + sizeof hdr, p, n);
+    }
+    *at = tail + need;
+    return 1;
+}
+
+// Show the consumer every record staged before the producer's place at.
+static void pc__p_pp_ring_publish(pc__p_pp_ring *r, uint64_t at) {
+    __atomic_store_n(&r->tail, at, __ATOMIC_SEQ_CST);
+}
+
+// Append a record as pc__p_pp_ring_put does (a stage and its publish).
+static int pc__p_pp_ring_write(pc__p_pp_ring *r, unsigned char *data, uint32_t kind,
+                               const void *p, size_t n, uint64_t *seen_head) {
+    uint64_t at = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+    if (!pc__p_pp_ring_stage(r, data, kind, p, n, &at, seen_head)) return 0;
+    pc__p_pp_ring_publish(r, at);
+    return 1;
+}
+
+// The record at the consumer's position at (head, or past it while a batch
+// is read), left in the ring: 1 with its kind, its bytes at *rec (in the
+// ring, or in spill when it wraps) and the position after it; 0: none;
+// -1: a record that cannot be. pc__p_pp_ring_release gives records back.
+static int pc__p_pp_ring_peek(pc__p_pp_ring *r, const unsigned char *data, uint64_t *at,
+                              uint32_t *kind, const unsigned char **rec, size_t *len,
+                              pc__p_buf *spill) {
+    uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_SEQ_CST), pos = *at;
+    uint32_t hdr[2];
+    if (pos == tail) return 0;
+    if (tail - pos < sizeof hdr || tail - pos > PC__PP_RING_BYTES) return -1;
+    size_t off = (size_t)(pos % PC__PP_RING_BYTES);
+    memcpy(hdr, data + off, sizeof hdr);
+    size_t need = pc__p_pp_rec_size(hdr[0]);
+    if (hdr[0] > PC__PP_REC_MAX || tail - pos < need) return -1;
+    off += sizeof hdr;
+    if (off + hdr[0] <= PC__PP_RING_BYTES) {
+        *rec = data + off;
+    } else {
+        spill->len = spill->pos = 0;
+        spill->bad = 0;
+        if (pc__grow(&spill->p, &spill->cap, hdr[0], 1, 0)) return -1;
+        pc__p_pp_copy_out(data, pos + sizeof hdr, spill->p, hdr[0]);
+        *rec = spill->p;
+    }
+    *len = hdr[0];
+    *kind = hdr[1];
+    *at = pos + need;
+    return 1;
+}
+
+// Give back every record before the consumer's position at.
+static void pc__p_pp_ring_release(pc__p_pp_ring *r, uint64_t at) {
+    __atomic_store_n(&r->head, at, __ATOMIC_SEQ_CST);
 }
 
 // >>A.random
@@ -12269,12 +12353,19 @@ static int pc__p_pp_fn_ref(uintptr_t addr, const pc__p_funcref **out) {
     return PC_OK;
 }
 
-// The bytes pc__p_pp_put_fn writes for addr (0: it cannot be located).
+// The bytes pc__p_pp_put_fn writes for addr (0: it cannot be located);
+// the last one's are kept (per thread), as pc__p_pp_fn_ref keeps its ref.
 static size_t pc__p_pp_fn_size(uintptr_t addr, int raw) {
+    static PC__TLS uintptr_t last_addr;
+    static PC__TLS size_t last_size;
     const pc__p_funcref *ref;
     if (raw) return 1 + 8;
+    if (addr && addr == last_addr) return last_size;
+    last_addr = 0;
     if (pc__p_pp_fn_ref(addr, &ref)) return 0;
-    return 1 + 2 + 8 + strlen(ref->path) + 3 * 8;     // as pc__p_funcref_put writes it
+    last_size = 1 + 2 + 8 + strlen(ref->path) + 3 * 8;     // as pc__p_funcref_put writes it
+    last_addr = addr;
+    return last_size;
 }
 
 static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
@@ -12290,16 +12381,37 @@ static int pc__p_pp_put_fn(pc__p_buf *b, uintptr_t addr, int raw) {
     return PC_OK;
 }
 
+// The bytes of the funcref at b's position as pc__p_funcref_put wrote
+// them (0: cut short), read without decoding it.
+static size_t pc__p_pp_fn_bytes(const pc__p_buf *b) {
+    uint64_t n;
+    size_t left = b->len - b->pos, head = 1 + 1 + 8;
+    if (b->bad || left < head) return 0;
+    memcpy(&n, b->p + b->pos + 2, sizeof n);
+    if (n > left - head || left - head - n < 3 * 8) return 0;
+    return head + (size_t)n + 3 * 8;
+}
+
 // The worker's side; the last function resolved is kept, as a map or a
-// stream of one task resolves the same one again and again.
+// stream of one task resolves the same one again and again: its bytes on
+// the wire are compared first, so the same function costs no decoding.
 static int pc__p_pp_get_fn(pc__p_buf *b, uintptr_t *out) {
     static PC__TLS pc__p_funcref last_ref;
     static PC__TLS uintptr_t last_addr;
+    static PC__TLS unsigned char last_bytes[1 + 1 + 8 + sizeof last_ref.path + 3 * 8];
+    static PC__TLS size_t last_n;
     pc__p_funcref ref;
     pc_target_fn fn;
     if (pc__p_buf_get_u8(b) == PC__PP_FN_RAW) {
         *out = (uintptr_t)pc__p_buf_get_u64(b);
         return b->bad ? pc__error(PC_VALUE, "bad task message") : PC_OK;
+    }
+    const unsigned char *at = b->p + b->pos;
+    size_t n = pc__p_pp_fn_bytes(b);
+    if (last_addr && n && n == last_n && memcmp(at, last_bytes, n) == 0) {
+        b->pos += n;
+        *out = last_addr;
+        return PC_OK;
     }
     pc__p_funcref_get(b, &ref);
     if (b->bad) return pc__error(PC_VALUE, "bad task message");
@@ -12312,6 +12424,8 @@ static int pc__p_pp_get_fn(pc__p_buf *b, uintptr_t *out) {
     memcpy(out, &fn, sizeof fn < sizeof *out ? sizeof fn : sizeof *out);
     last_ref = ref;
     last_addr = *out;
+    last_n = n <= sizeof last_bytes ? n : 0;
+    if (last_n) memcpy(last_bytes, at, last_n);
     return PC_OK;
 }
 
@@ -12342,9 +12456,38 @@ static void pc__p_pp_put_result(pc__p_buf *b, void *r, size_t result_size) {
     else pc__p_buf_blob(b, r, r ? result_size : 0);
 }
 
-// Run a task or a chunk of message b in the worker and append the reply to out.
+// A worker's reply: kind, id, code, its run time in nanoseconds (for the
+// pool's window), the message, the count of results, then their bytes
+// (res), written into room made once.
+static void pc__p_pp_put_reply(pc__p_buf *out, uint64_t id, int code, uint64_t ns,
+                               const char *msg, uint64_t n, const pc__p_buf *res) {
+    uint64_t mlen = code ? strlen(msg) : 0;
+    uint32_t c = (uint32_t)code;
+    size_t need = 1 + 8 + 4 + 8 + 8 + (size_t)mlen + 8 + res->len;
+    if (res->bad || out->bad || need > SIZE_MAX - out->len ||
+        pc__grow(&out->p, &out->cap, out->len + need, 1, 0)) {
+        out->bad = 1;
+        return;
+    }
+    unsigned char *o = out->p + out->len;
+    o[0] = PC__PP_RESULT;
+    memcpy(o + 1, &id, 8);
+    memcpy(o + 9, &c, 4);
+    memcpy(o + 13, &ns, 8);
+    memcpy(o + 21, &mlen, 8);
+    if (mlen) memcpy(o + 29, msg, (size_t)mlen);
+    memcpy(o + 29 + mlen, &n, 8);
+    if (res->len) memcpy(o + 37 + mlen, res->p, res->len);
+    out->len += need;
+}
+
+// Run a task or a chunk of message b in the worker and append the reply to
+// out; res is the worker's room for the results. *clock is when this run
+// began, when the caller knows it (the end of the last run, when this
+// task was in the ring already: one clock read a task), else 0; it is set
+// to this run's end.
 static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_buf *out,
-                         int64_t *slot) {
+                         pc__p_buf *res, double *clock, int64_t *slot) {
     char msg[256];
     uintptr_t addr = 0;
     uint64_t id = pc__p_buf_get_u64(b);
@@ -12368,33 +12511,35 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
     if (copy) memcpy(copy, data, len);
     if (code && !msg[0]) snprintf(msg, sizeof msg, "%s", pc_last_error());
     __atomic_store_n(slot, (int64_t)id, __ATOMIC_SEQ_CST);
-    double began = pc_monotonic();
+    double began = *clock > 0 ? *clock : pc_monotonic();
     // Each result is encoded as soon as it returns: a task may return the
     // same static buffer every time.
-    pc__p_buf res;
-    memset(&res, 0, sizeof res);
+    res->len = res->pos = 0;
+    res->bad = 0;
     if (!code) {
         pc_task_fn fn = pc__p_pp_task_fn(addr);
         pc__exception_take(NULL, 0);
         size_t total = kind == PC__PP_TASK ? 1 : count;
+        // Pointer results are written straight into room made once.
+        int words = !result_size && total <= ((size_t)-1 / 2) / sizeof(uint64_t) &&
+                    !pc__grow(&res->p, &res->cap, total * sizeof(uint64_t), 1, 0);
         for (; n < total; n++) {
             void *item = kind == PC__PP_TASK ? (by_value ? (void *)(uintptr_t)value : copy)
                          : item_size ? (char *)copy + n * item_size
                                      : (void *)(uintptr_t)((uint64_t *)copy)[n];
             void *r = fn(item);
             if ((code = pc__exception_take(msg, sizeof msg)) != 0) break;
-            pc__p_pp_put_result(&res, r, result_size);
+            if (words) {
+                uint64_t u = (uint64_t)(uintptr_t)r;
+                memcpy(res->p + n * sizeof u, &u, sizeof u);
+            } else {
+                pc__p_pp_put_result(res, r, result_size);
+            }
         }
+        if (words) res->len = n * sizeof(uint64_t);
     }
-    pc__p_buf_u8(out, PC__PP_RESULT);
-    pc__p_buf_u64(out, id);
-    pc__p_buf_u32(out, (uint32_t)code);
-    pc__p_buf_u64(out, (uint64_t)((pc_monotonic() - began) * 1e9));    // for the pool's window
-    pc__p_buf_str(out, code ? msg : "");
-    pc__p_buf_u64(out, n);
-    pc__p_buf_put(out, res.p, res.len);
-    if (res.bad) out->bad = 1;
-    pc__free(res.p);
+    *clock = pc_monotonic();
+    pc__p_pp_put_reply(out, id, code, (uint64_t)((*clock - began) * 1e9), msg, n, res);
     pc__free(copy);
 }
 
@@ -12410,6 +12555,11 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
 // record at its place, so the order holds. Without a futex (off Linux, or
 // PYCONC_NO_FUTEX) a shared wait could only poll, so the rings are off
 // there and every message goes over the pipe, as the waits do.
+// Records cross in batches: the pool stages the tasks it writes under its
+// lock and shows them with one store of tail (pc__p_pp_show); the worker
+// runs a task from its ring in place and gives it back after; the
+// collector reads up to PC__PP_BATCH replies in place and gives them back
+// at once. Each index then moves once a batch, not once a record.
 #define PC__PP_SPINS 200        // looks at a ring before sleeping on it
 #define PC__PP_SPIN_S 20e-6     // the collector's look, in seconds
 #define PC__PP_BATCH 64          // replies the collector settles under one lock
@@ -12462,26 +12612,53 @@ typedef struct pc__p_pp_ends {
     pc__evc *ready, *wready;
     uint32_t *role;
     pc_connection *conn;
+    uint64_t task_at;           // the worker's place in its task ring (given back after a run)
+    uint64_t result_seen;       // its last look at its result ring's head
 } pc__p_pp_ends;
 
-// The worker's next message into b (0: none: the parent ended): from its
-// ring after a short spin, then asleep on the ring's event count (waking
-// each second to see whether the parent still lives); after a pipe record,
-// from the pipe.
-static int pc__p_pp_worker_next(const pc__p_pp_ends *e, pc__p_buf *b) {
+// A message from the pipe into own, and msg a view of it.
+static int pc__p_pp_pipe_msg(pc_connection *conn, pc__p_buf *own, pc__p_buf *msg) {
+    int ok = pc__p_pp_pipe_next(conn, own);
+    *msg = *own;
+    return ok;
+}
+
+// The worker's next message, msg a view of it (0: none: the parent ended):
+// read in place from its ring (own holds one that wraps) after a short
+// spin, then asleep on the ring's event count (waking each second to see
+// whether the parent still lives); after a pipe record, from the pipe into
+// own. The record stays in the ring until the worker gives it back
+// (pc__p_pp_ring_release at e->task_at). *at_once: it was there at the
+// first look.
+static int pc__p_pp_worker_next(pc__p_pp_ends *e, pc__p_buf *own, pc__p_buf *msg,
+                                int *at_once) {
     pc__p_pp_ring *r = e->chan ? &e->chan->task : NULL;
-    if (!r) return pc__p_pp_pipe_next(e->conn, b);
+    *at_once = 0;
+    if (!r) return pc__p_pp_pipe_msg(e->conn, own, msg);
     for (int spins = 0;; spins++) {
         uint32_t kind = 0;
-        int got = pc__p_pp_ring_get(r, e->chan->task_data, &kind, b);
+        const unsigned char *rec = NULL;
+        size_t len = 0;
+        int got = pc__p_pp_ring_peek(r, e->chan->task_data, &e->task_at, &kind, &rec, &len, own);
         if (got < 0) return 0;
-        if (got) return kind == PC__PP_REC_PIPE ? pc__p_pp_pipe_next(e->conn, b) : 1;
+        if (got && kind == PC__PP_REC_PIPE) {
+            pc__p_pp_ring_release(r, e->task_at);
+            return pc__p_pp_pipe_msg(e->conn, own, msg);
+        }
+        if (got) {
+            memset(msg, 0, sizeof *msg);
+            msg->p = (unsigned char *)(uintptr_t)rec;
+            msg->len = len;
+            *at_once = spins == 0;
+            return 1;
+        }
         if (spins < PC__PP_SPINS) {
             pc__cpu_relax();
             continue;
         }
         uint32_t key = pc__evc_prepare(&r->data);
-        if (pc__p_pp_ring_ready(r)) continue;
+        // Sequentially consistent, as the event count asks (pyconc.h, >>internal).
+        if (__atomic_load_n(&r->tail, __ATOMIC_SEQ_CST) != e->task_at) continue;
         if (pc__evc_wait(&r->data, key, pc_monotonic() + 1.0) == PC_TIMEOUT && pc__p_pp_orphan(0))
             return 0;
     }
@@ -12489,13 +12666,13 @@ static int pc__p_pp_worker_next(const pc__p_pp_ends *e, pc__p_buf *b) {
 
 // Send a reply to the pool: into the result ring (waiting for room there),
 // or, when large, a pipe record there and the message on the pipe.
-static int pc__p_pp_worker_send(const pc__p_pp_ends *e, const pc__p_buf *out) {
+static int pc__p_pp_worker_send(pc__p_pp_ends *e, const pc__p_buf *out) {
     if (!e->chan) return pc_connection_send_bytes(e->conn, out->p, 0, out->len) == PC_OK;
     pc__p_pp_ring *r = &e->chan->result;
     int pipe = out->len > PC__PP_REC_MAX;
     size_t n = pipe ? 0 : out->len;
-    while (!pc__p_pp_ring_put(r, e->chan->result_data, pipe ? PC__PP_REC_PIPE : PC__PP_REC_MSG,
-                              out->p, n)) {
+    while (!pc__p_pp_ring_write(r, e->chan->result_data, pipe ? PC__PP_REC_PIPE : PC__PP_REC_MSG,
+                                out->p, n, &e->result_seen)) {
         uint32_t key = pc__evc_prepare(&r->room);
         if (pc__p_pp_ring_room(r) >= pc__p_pp_rec_size(n)) continue;
         if (pc__evc_wait(&r->room, key, pc_monotonic() + 1.0) == PC_TIMEOUT && pc__p_pp_orphan(0))
@@ -12570,9 +12747,10 @@ static int pc__p_pp_worker_main(void *arg) {
     e.ready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(slots) + nw);
     e.wready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(slots) + nw + 1);
     e.role = (uint32_t *)((int64_t *)pc_mp_array_get_obj(slots) + nw + 2);
-    pc__p_buf in, out;
+    pc__p_buf in, msg, out, res;
     memset(&in, 0, sizeof in);
     memset(&out, 0, sizeof out);
+    memset(&res, 0, sizeof res);
     pc__p_pp_orphan(1);
     if (pc__p_pp_initialize(e.conn, a, &init, &out)) {
         if (out.len && !out.bad) pc__p_pp_worker_send(&e, &out);
@@ -12580,26 +12758,32 @@ static int pc__p_pp_worker_main(void *arg) {
         return 3;
     }
     int64_t done = 0;
-    while (pc__p_pp_worker_next(&e, &in)) {
-        unsigned kind = pc__p_buf_get_u8(&in);
+    int at_once = 0;
+    double clock = 0;
+    while (pc__p_pp_worker_next(&e, &in, &msg, &at_once)) {
+        unsigned kind = pc__p_buf_get_u8(&msg);
         if (kind != PC__PP_TASK && kind != PC__PP_CHUNK) break;
         out.len = 0;
         out.bad = 0;
-        pc__p_pp_run(&in, kind, (size_t)result_size, &out, slot);
+        if (!at_once) clock = 0;
+        pc__p_pp_run(&msg, kind, (size_t)result_size, &out, &res, &clock, slot);
+        if (e.chan) pc__p_pp_ring_release(&e.chan->task, e.task_at);
         int sent = !out.bad && pc__p_pp_worker_send(&e, &out);
         __atomic_store_n(slot, (int64_t)0, __ATOMIC_SEQ_CST);
         if (!sent || (quota && ++done >= quota)) break;
     }
     pc__free(in.p);
     pc__free(out.p);
+    pc__free(res.p);
     pc_args_free(init);
     return 0;
 }
 
 // >>F.pool: the executor: tasks into each worker's ring, a collector drains results
 // How tasks travel: submit writes a task into the ring of a worker with
-// room in its window (prefetch + 1 tasks) itself; the others wait in the
-// pool's queue and the collector pushes them as results come back. The
+// room in its window (prefetch + 1 tasks) itself when none is queued
+// before it; the others wait in the pool's queue and whoever collects
+// pushes them as results come back. The
 // collector drains every worker's result ring, then sleeps on one shared
 // event count ("results ready") that a worker bumps only when the
 // collector sleeps. A watcher thread polls the workers' sentinels and
@@ -12639,6 +12823,9 @@ typedef struct pc__p_pp_worker {
     int inflight, sent, sending;
     int died;                   // seen dead by the watcher: the collector buries it
     uint64_t serial;            // which start this is (the pool counts them)
+    uint64_t seen_head;         // the pool's last look at its task ring's head (lock)
+    uint64_t stage_at;          // where the next task goes in its ring, while staged (lock)
+    int staged;                 // tasks written there and not shown yet (lock)
 } pc__p_pp_worker;
 
 // A reply the watcher read from a pipe (without rings).
@@ -12680,7 +12867,10 @@ typedef struct pc__p_pp {
     pc__p_buf fn_enc;           // the function last sent, encoded (lock)
     uintptr_t fn_enc_addr;      // ... its address (0: none yet)
     size_t slot_res;            // result bytes a slot holds
-    pc__p_buf recs[PC__PP_BATCH]; // the collector's records, a batch of them
+    pc__p_buf recs[PC__PP_BATCH]; // the collector's records that wrap, a batch of them
+    const unsigned char *rec_at[PC__PP_BATCH]; // the batch, read in place (or in recs)
+    size_t rec_len[PC__PP_BATCH];
+    int staged;                 // some worker has tasks staged in its ring (lock)
     int auto_window;            // prefetch 0: the window follows the tasks' run time
     double task_ns;             // their mean run time lately (0: none seen yet)
     pc_connection *wake_r, *wake_w; // wakes the watcher
@@ -12827,6 +13017,21 @@ static pc__p_pp_worker *pc__p_pp_pick(pc__p_pp *p) {
     return best;
 }
 
+// Ask for the memory of queued task t, whose record and future are cold by
+// the time it leaves the queue behind a long burst: its future (which
+// comes first in its block), its record and its message.
+static void pc__p_pp_prefetch(const pc__p_pp_task *t) {
+#if defined(__GNUC__)
+    const char *at = (const char *)t;
+    __builtin_prefetch(at - ((sizeof(pc_future) + 15) & ~(size_t)15), 1);
+    __builtin_prefetch(at, 1);
+    __builtin_prefetch(at + 64);
+    __builtin_prefetch(at + pc__p_pp_rec_head());
+#else
+    (void)t;
+#endif
+}
+
 // Take the next task to send (lock held), marking it running; a cancelled
 // one is dropped. NULL when there is none.
 static pc__p_pp_task *pc__p_pp_take(pc__p_pp *p) {
@@ -12834,6 +13039,7 @@ static pc__p_pp_task *pc__p_pp_take(pc__p_pp *p) {
         pc__p_pp_task *t = p->head;
         p->head = t->next;
         if (!p->head) p->tail = NULL;
+        else pc__p_pp_prefetch(p->head);
         t->next = NULL;
         if (t->started || pc_future_set_running_or_notify_cancel(t->f) == PC_OK) {
             t->started = 1;
@@ -12881,13 +13087,18 @@ static void pc__p_pp_unpipe(pc__p_pp *p, uint64_t serial) {
     }
 }
 
-// Put t into worker w's ring (lock held); 0: no room there now.
+// Put t into worker w's ring, staged there until pc__p_pp_show (lock
+// held); 0: no room there now.
 static int pc__p_pp_push(pc__p_pp *p, pc__p_pp_worker *w, pc__p_pp_task *t) {
     int big = !w->chan || t->msg.len > PC__PP_REC_MAX;
-    if (w->chan && !pc__p_pp_ring_put(&w->chan->task, w->chan->task_data,
-                                      big ? PC__PP_REC_PIPE : PC__PP_REC_MSG, t->msg.p,
-                                      big ? 0 : t->msg.len))
+    if (w->chan && !w->staged) w->stage_at = __atomic_load_n(&w->chan->task.tail,
+                                                             __ATOMIC_RELAXED);
+    if (w->chan && !pc__p_pp_ring_stage(&w->chan->task, w->chan->task_data,
+                                        big ? PC__PP_REC_PIPE : PC__PP_REC_MSG, t->msg.p,
+                                        big ? 0 : t->msg.len, &w->stage_at, &w->seen_head))
         return 0;
+    w->staged += w->chan != NULL;
+    p->staged |= w->chan != NULL;
     pc__p_pp_append(&w->head, &w->tail, t);
     w->inflight++;
     w->sent++;
@@ -12899,12 +13110,26 @@ static int pc__p_pp_push(pc__p_pp *p, pc__p_pp_worker *w, pc__p_pp_task *t) {
         p->pipe_tail = t;
         pc_condition_notify_all(&p->cond);
     }
-    if (w->chan) pc__evc_notify(&w->chan->task.data, 1);    // a pipe record wakes it too
     return 1;
 }
 
-// Send queued tasks to the workers with room in their window (lock held).
-static void pc__p_pp_fill(pc__p_pp *p) {
+// Show each worker the tasks staged in its ring, one store of its tail and
+// one look at whether it sleeps for them all (lock held).
+static void pc__p_pp_show(pc__p_pp *p) {
+    if (!p->staged) return;
+    p->staged = 0;
+    for (int i = 0; i < p->nw; i++) {
+        pc__p_pp_worker *w = &p->w[i];
+        if (!w->staged) continue;
+        w->staged = 0;
+        pc__p_pp_ring_publish(&w->chan->task, w->stage_at);
+        pc__evc_notify(&w->chan->task.data, 1);     // a pipe record wakes it too
+    }
+}
+
+// Stage queued tasks in the rings of the workers with room in their window
+// (lock held).
+static void pc__p_pp_stage(pc__p_pp *p) {
     while (p->head) {
         pc__p_pp_worker *w = pc__p_pp_pick(p);
         pc__p_pp_task *t = w ? pc__p_pp_take(p) : NULL;
@@ -12916,6 +13141,12 @@ static void pc__p_pp_fill(pc__p_pp *p) {
             return;
         }
     }
+}
+
+// Send queued tasks to the workers with room in their window (lock held).
+static void pc__p_pp_fill(pc__p_pp *p) {
+    pc__p_pp_stage(p);
+    pc__p_pp_show(p);
 }
 
 // The worker of start serial, or NULL (lock held).
@@ -13198,7 +13429,7 @@ static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned ch
 // PC__PP_AUTO_NS, so a worker never waits for the collector while tasks
 // are short, and long tasks are not held behind each other (lock held).
 #define PC__PP_AUTO_NS 100000.0
-#define PC__PP_AUTO_MAX 64
+#define PC__PP_AUTO_MAX 1024      // no-op tasks: a worker never runs dry between two batches
 static void pc__p_pp_learn(pc__p_pp *p, uint64_t ns, size_t n) {
     if (!p->auto_window || !n) return;
     double x = (double)ns / (double)n;
@@ -13227,6 +13458,7 @@ static void pc__p_pp_reply(pc__p_pp *p, pc__p_pp_worker *w, void *m, size_t n) {
     pc_lock_acquire(&p->lock, PC_FOREVER);
     pc__p_pp_learn(p, ns, 1);
     pc__p_pp_count_done(p, 1);
+    pc__p_pp_fill(p);           // the room it left (a waiting thread collects too)
     pc_lock_release(&p->lock);
 }
 
@@ -13269,37 +13501,47 @@ static void pc__p_pp_settle_batch(pc__p_pp *p, pc__p_pp_worker *w, int n) {
     uint64_t ns = 0;
     size_t settled = 0;
     pc_lock_acquire(&p->lock, PC_FOREVER);
-    for (int i = 0; i < n; i++) ts[i] = pc__p_pp_claim(p, w, p->recs[i].p, p->recs[i].len);
+    for (int i = 0; i < n; i++) ts[i] = pc__p_pp_claim(p, w, p->rec_at[i], p->rec_len[i]);
+    pc__p_pp_fill(p);           // the room they leave, before they are settled
     pc_lock_release(&p->lock);
     for (int i = 0; i < n; i++) {
-        pc__p_buf *r = &p->recs[i];
+        const unsigned char *m = p->rec_at[i];
         if (ts[i]) {
-            ns += pc__p_pp_settle(p, ts[i], r->p, r->len);
+            ns += pc__p_pp_settle(p, ts[i], m, p->rec_len[i]);
             settled++;
-        } else if (r->len && r->p[0] == PC__PP_INIT_FAILED) {
-            r->pos = 1;
-            pc__p_pp_init_failed(p, r);
+        } else if (p->rec_len[i] && m[0] == PC__PP_INIT_FAILED) {
+            pc__p_buf b;
+            memset(&b, 0, sizeof b);
+            b.p = (unsigned char *)(uintptr_t)m;
+            b.len = p->rec_len[i];
+            b.pos = 1;
+            pc__p_pp_init_failed(p, &b);
         }
     }
     pc_lock_acquire(&p->lock, PC_FOREVER);
     pc__p_pp_learn(p, ns, settled);
     pc__p_pp_count_done(p, settled);
-    if (settled) pc__p_pp_fill(p);     // the room they left, under the same lock
+    if (settled) pc__p_pp_fill(p);     // a window that grew
     pc_lock_release(&p->lock);
 }
 
 // Read every reply worker w has left in its ring (collector); returns how
-// many. A record that cannot be is a worker gone wrong: it is killed.
+// many. A batch is read in place and given back once settled, so the
+// worker sees one move of head a batch. A record that cannot be is a
+// worker gone wrong: it is killed.
 static int pc__p_pp_collect(pc__p_pp *p, pc__p_pp_worker *w) {
     int count = 0, n = 0;
     uint32_t kind = 0;
     if (!w->chan) return 0;
+    pc__p_pp_ring *r = &w->chan->result;
+    uint64_t at = __atomic_load_n(&r->head, __ATOMIC_RELAXED), was = at;
     for (;;) {
-        int got = pc__p_pp_ring_get(&w->chan->result, w->chan->result_data, &kind,
-                                    &p->recs[n]);
+        int got = pc__p_pp_ring_peek(r, w->chan->result_data, &at, &kind, &p->rec_at[n],
+                                     &p->rec_len[n], &p->recs[n]);
         if (got < 0) pc_process_kill(w->proc);
         if (got > 0 && kind == PC__PP_REC_MSG && ++n < PC__PP_BATCH) continue;
         if (n) pc__p_pp_settle_batch(p, w, n);
+        if (at != was) pc__p_pp_ring_release(r, was = at);
         count += n;
         n = 0;
         if (got <= 0) break;
@@ -13693,7 +13935,9 @@ static int pc__p_pp_enqueue(pc__p_pp *p, const pc__p_pp_what *w, pc_future **own
     pc__p_pp_append(&p->head, &p->tail, t);
     p->outstanding++;
     *out_future = t->f;         // t is the collector's once the lock goes
-    pc__p_pp_fill(p);           // into a worker's ring now, if one has room
+    // Into a worker's ring now, if one has room. Tasks queued before this
+    // one mean none had: each result that makes room fills it.
+    if (p->head == t) pc__p_pp_fill(p);
     return PC_OK;
 }
 

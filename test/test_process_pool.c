@@ -343,6 +343,110 @@ static void body_ring_stress(pc_start_method m, int rounds) {
 TEST(ring_stress_fork) { body_ring_stress(PC_START_FORK, 2000); }
 TEST(ring_stress_forkserver) { body_ring_stress(PC_START_FORKSERVER, 1000); }
 
+// Tasks go into a ring in batches, shown by one store and one look at
+// whether the worker sleeps; results are read in place and given back a
+// batch at a time. Bursts of every size from 1 to past both workers'
+// windows (the rest queued, staged by the collector as results come back),
+// each awaited so the workers fall asleep between them; and bursts whose
+// 4 KiB results fill a result ring, so its worker waits for the room a
+// batch gives back. A lost wake-up stretches a round to the worker's 1 s
+// nap (or hangs a wait to its 20 s limit).
+enum { BATCH_RESULT = 4096 };
+static void *t_big(void *arg) {     // BATCH_RESULT bytes, each from arg
+    static unsigned char out[BATCH_RESULT];
+    for (size_t i = 0; i < sizeof out; i++) out[i] = (unsigned char)((uintptr_t)arg + i);
+    return out;
+}
+
+static int batch_round(pc_executor *ex, pc_future **fs, int n, int big, int r) {
+    int bad = 0;
+    for (int i = 0; i < n; i++)
+        if (pc_executor_submit(ex, big ? t_big : t_double_value, (void *)(intptr_t)(r + i),
+                               &fs[i]))
+            return 1;
+    for (int i = 0; i < n; i++) {
+        void *res = NULL;
+        if (pc_future_result(fs[i], 20, &res) || !res) {
+            bad = 1;
+        } else if (big) {
+            const unsigned char *b = (const unsigned char *)res;
+            unsigned char last = (unsigned char)(r + i + BATCH_RESULT - 1);
+            if (b[0] != (unsigned char)(r + i) || b[BATCH_RESULT - 1] != last) bad = 1;
+        } else if ((intptr_t)res != 2 * (intptr_t)(r + i)) {
+            bad = 1;
+        }
+        pc_future_release(fs[i]);
+    }
+    return bad;
+}
+
+static void body_batches_stress(pc_start_method m, int rounds) {
+    enum { MOST = 2600 };
+    leak_mark k = leak_begin(m);
+    pc_future **fs = (pc_future **)calloc(MOST, sizeof *fs);
+    CHECK(fs != NULL);
+    int slow = 0;               // rounds a lost wake-up would stretch to the worker's 1 s nap
+    for (int big = 0; big < 2; big++) {     // one pool at a time: no fork beside its threads
+        pc_executor *ex = pool(m, 2, big ? BATCH_RESULT : 0);
+        for (int r = 1; r <= rounds; r++) {
+            int n = big ? 1 + (r * 53) % 200 : 1 + (r * 389) % MOST;
+            double t0 = pc_monotonic();
+            CHECK_MSG(!batch_round(ex, fs, n, big, r), "round %d: a burst of %d", r, n);
+            if (pc_monotonic() - t0 > 0.9) slow++;
+            CHECK_MSG(slow <= 3, "%d rounds took the worker's 1 s nap (a lost wake-up)", slow);
+        }
+        pc_executor_free(ex);
+    }
+    free(fs);
+    leak_end(k);
+}
+TEST(batches_stress_fork) { body_batches_stress(PC_START_FORK, 400); }
+TEST(batches_stress_forkserver) { body_batches_stress(PC_START_FORKSERVER, 400); }
+
+// A reply too large for a ring (over the pipe) leaves room in its worker's
+// window like any other: with nothing else submitted (a submit sends its
+// task only when none is queued before it), whoever collects it, a waiting
+// thread or the collector, sends the tasks queued behind the window, or a
+// wait runs to its limit.
+enum { PIPE_RESULT = 200000 };      // over half a ring
+static void *t_pipe_result(void *arg) {
+    static unsigned char out[PIPE_RESULT];
+    memset(out, (int)(uintptr_t)arg, sizeof out);
+    return out;
+}
+
+static void body_pipe_reply_fills(pc_start_method m) {
+    enum { N = 6 };
+    leak_mark k = leak_begin(m);
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = 1;
+    d.mp_context = pc_get_context(m);
+    d.result_size = PIPE_RESULT;
+    d.prefetch = 1;             // two tasks in the worker's window, the rest queued
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK_MSG(ex != NULL, "pc_process_pool_new: %s", pc_last_error());
+    for (int round = 0; round < 5; round++) {
+        pc_future *fs[N];
+        for (int i = 0; i < N; i++)
+            CHECK_OK(pc_executor_submit(ex, t_pipe_result, (void *)(uintptr_t)(round + i + 1),
+                                        &fs[i]));
+        for (int i = 0; i < N; i++) {
+            void *r = NULL;
+            CHECK_MSG(pc_future_result(fs[i], 10, &r) == PC_OK, "round %d task %d: %s", round,
+                      i, pc_last_error());
+            const unsigned char *b = (const unsigned char *)r;
+            CHECK(b && b[0] == (unsigned char)(round + i + 1) &&
+                  b[PIPE_RESULT - 1] == (unsigned char)(round + i + 1));
+            pc_future_release(fs[i]);
+        }
+    }
+    pc_executor_free(ex);
+    leak_end(k);
+}
+TEST(pipe_reply_fills_window_fork) { body_pipe_reply_fills(PC_START_FORK); }
+TEST(pipe_reply_fills_window_forkserver) { body_pipe_reply_fills(PC_START_FORKSERVER); }
+
 // Task records and their message buffers are reused: two threads submit
 // at once, by value and by copy, arguments of changing sizes (some over the
 // size of a kept buffer), two functions in turn, in bursts that leave
