@@ -4490,6 +4490,7 @@ static int pc__p_pp_ring_get(pc__p_pp_ring *r, const unsigned char *data, uint32
 // records: a write that makes one copy of the bytes and looks at the
 // consumer's index only when the room it saw last is not enough, and a
 // read in place that gives the records back in batches.
+#if defined(PYCONC_FUTURES_IMPLEMENTATION)     // part F is there only then
 
 // Write a record at *tail, the producer's place (the ring's tail, or past
 // it while a batch is staged), without showing it to the consumer: 1, and
@@ -4567,6 +4568,7 @@ static int pc__p_pp_ring_peek(pc__p_pp_ring *r, const unsigned char *data, uint6
 static void pc__p_pp_ring_release(pc__p_pp_ring *r, uint64_t at) {
     __atomic_store_n(&r->head, at, __ATOMIC_SEQ_CST);
 }
+#endif // PYCONC_FUTURES_IMPLEMENTATION
 
 // >>A.random
 // The kernel's getrandom() where it has one, else its random device.
