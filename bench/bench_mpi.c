@@ -303,10 +303,10 @@ static void floor_rows(figures *o, figures *p, figures *f, int rounds, const cha
     pcb_skip_why = "the ping-pong gave no figure (its error is above)";
     pcb_row(name, rtt, "raw MPI ping-pong in C", floor);
     if (floor == floor && peer == peer)
-        printf("  %s: the raw ping-pong is %s of mpi4py's round trip (%s): 10x mpi4py is "
+        printf("-- %s: the raw ping-pong takes %s, mpi4py's round trip %s: 10x mpi4py is "
                "%s\n", net, pcb_fmt(floor, a, sizeof a), pcb_fmt(peer, b, sizeof b),
                floor > peer / 10 ? "impossible (the floor is over a tenth of it)"
-                                 : "within the floor");
+                                 : "not ruled out by the floor");
 }
 
 int main(int argc, char **argv) {
