@@ -563,6 +563,25 @@ static void pc__f_cache_init(pc__f_cache *c, size_t extra, void (*gone)(pc__f_ca
     c->gone = gone;
 }
 
+// A thread in the owner's wait hook pins the owner: enter gives ctx
+// (NULL once the owner is going) and counts the thread in users until it
+// leaves; the owner, going, clears ctx and waits for users to reach 0
+// (pc__f_cache_unhook), so no thread is left reading it.
+static inline void *pc__f_cache_enter(pc__f_cache *c) {
+    __atomic_add_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
+    return __atomic_load_n(&c->ctx, __ATOMIC_SEQ_CST);
+}
+
+static inline void pc__f_cache_leave(pc__f_cache *c) {
+    __atomic_sub_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline void pc__f_cache_unhook(pc__f_cache *c) {
+    __atomic_store_n(&c->ctx, (void *)NULL, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&c->users, __ATOMIC_SEQ_CST)) pc_sleep(0.0001);
+    c->done = NULL;
+}
+
 // A free slot, its future zeroed with one reference (the owner's lock
 // held), or NULL (PC_NOMEM). Its extra bytes are as the last user left them.
 static pc_future *pc__f_slot_take(pc__f_cache *c) {

@@ -13779,10 +13779,9 @@ static int pc__p_pp_wait(pc__p_pp *p, pc_future *f, double deadline, double time
 
 // The cache's wait hook: the pool stays while a thread is in it.
 static int pc__p_pp_wait_hook(pc__f_cache *c, pc_future *f, double deadline, double timeout) {
-    __atomic_add_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
-    pc__p_pp *p = (pc__p_pp *)__atomic_load_n(&c->ctx, __ATOMIC_SEQ_CST);
+    pc__p_pp *p = (pc__p_pp *)pc__f_cache_enter(c);
     int rc = p ? pc__p_pp_wait(p, f, deadline, timeout) : PC__F_UNWAITED;
-    __atomic_sub_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
+    pc__f_cache_leave(c);
     return rc;
 }
 
@@ -14027,10 +14026,7 @@ static void pc__p_pp_free(pc_executor *ex) {
     pc_thread_free(p->feeder);
     pc_thread_free(p->watcher);
     for (int i = 0; i < PC__PP_BATCH; i++) pc__free(p->recs[i].p);
-    // Threads in the wait hook still read the pool: it goes once they left.
-    __atomic_store_n(&p->slab->ctx, (void *)NULL, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&p->slab->users, __ATOMIC_SEQ_CST)) pc_sleep(0.0001);
-    p->slab->done = NULL;
+    pc__f_cache_unhook(p->slab);        // threads in the wait hook still read the pool
     pc__f_cache_close(p->slab);
     pc__free(p->fn_enc.p);
     pc_connection_free(p->wake_r);
@@ -15441,10 +15437,9 @@ static int pc__p_mpi_wait(pc__p_mpi *m, pc_future *f, double deadline, double ti
 
 // The slab's wait hook: the executor stays while a thread is in it.
 static int pc__p_mpi_wait_hook(pc__f_cache *c, pc_future *f, double deadline, double timeout) {
-    __atomic_add_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
-    pc__p_mpi *m = (pc__p_mpi *)__atomic_load_n(&c->ctx, __ATOMIC_SEQ_CST);
+    pc__p_mpi *m = (pc__p_mpi *)pc__f_cache_enter(c);
     int rc = m ? pc__p_mpi_wait(m, f, deadline, timeout) : PC__F_UNWAITED;
-    __atomic_sub_fetch(&c->users, 1, __ATOMIC_SEQ_CST);
+    pc__f_cache_leave(c);
     return rc;
 }
 
@@ -15476,10 +15471,7 @@ static void pc__p_mpi_free(pc_executor *ex) {
     pc__p_mpi *m = (pc__p_mpi *)ex;
     pc__p_mpi_shutdown(ex, 1, 0);
     pc_thread_free(m->progress);
-    // Threads in the wait hook still read the executor: it goes once they left.
-    __atomic_store_n(&m->slab->ctx, (void *)NULL, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&m->slab->users, __ATOMIC_SEQ_CST)) pc_sleep(0.0001);
-    m->slab->done = NULL;
+    pc__f_cache_unhook(m->slab);        // threads in the wait hook still read the executor
     pc__f_cache_close(m->slab);
     if (m->spawned) MPI_Comm_disconnect(&m->comm);     // waits for the workers to let go
     else MPI_Comm_free(&m->comm);
