@@ -112,6 +112,18 @@ static __attribute__((unused)) void pct_fail(const char *file, int line, const c
 
 #define CHECK_OK(expr) CHECK_RC(expr, PC_OK)
 
+/* A thread of this process running fn(arg), started (a failure ends the case). */
+static __attribute__((unused)) pc_thread *pct_thread_started(pc_target_fn fn, void *arg) {
+    pc_thread_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = fn;
+    d.arg = arg;
+    pc_thread *t = pc_thread_new(&d);
+    CHECK(t != NULL);
+    CHECK_OK(pc_thread_start(t));
+    return t;
+}
+
 /* Skip loudly: ctest shows the case as skipped, with this reason. */
 static __attribute__((unused)) void pct_skip(const char *why) {
     printf("SKIP %s: %s\n", pct_current, why);

@@ -218,20 +218,9 @@ static int th_take_and_leave(void *arg) {
     return 0;
 }
 
-static pc_thread *thread_start(pc_target_fn fn, void *arg) {
-    pc_thread_desc d;
-    memset(&d, 0, sizeof d);
-    d.target = fn;
-    d.arg = arg;
-    pc_thread *t = pc_thread_new(&d);
-    CHECK(t != NULL);
-    CHECK_OK(pc_thread_start(t));
-    return t;
-}
-
 // Run fn(arg) in a thread of its own to its end.
 static void run_thread(pc_target_fn fn, void *arg) {
-    pc_thread *t = thread_start(fn, arg);
+    pc_thread *t = pct_thread_started(fn, arg);
     CHECK_OK(pc_thread_join(t, 10));
     pc_thread_free(t);
 }
@@ -583,7 +572,7 @@ TEST(condition_notify_counts) {
         memset(&x, 0, sizeof x);
         x.c = pc_mp_condition_new(NULL, NULL);
         pc_thread *ts[5];
-        for (int i = 0; i < 5; i++) ts[i] = thread_start(th_cond_wait, &x);
+        for (int i = 0; i < 5; i++) ts[i] = pct_thread_started(th_cond_wait, &x);
         cond_wait_for_waiters(&x, 5);
         CHECK_OK(pc_mp_condition_notify(x.c, 2));
         CHECK_OK(pc_mp_condition_release(x.c));
@@ -626,7 +615,7 @@ static void body_cond_killed_waiters(pc_start_method m) {
         cond_ctx x;
         memset(&x, 0, sizeof x);
         x.c = c;
-        pc_thread *t = thread_start(th_cond_wait, &x);
+        pc_thread *t = pct_thread_started(th_cond_wait, &x);
         cond_wait_for_waiters(&x, 1);
         double t0 = pc_monotonic();
         CHECK_OK(pc_mp_condition_notify_all(c));
@@ -700,7 +689,7 @@ TEST(barrier_basics) {
         for (int i = 0; i < 2; i++) {
             memset(&x[i], 0, sizeof x[i]);
             x[i].b = b;
-            ts[i] = thread_start(th_barrier, &x[i]);
+            ts[i] = pct_thread_started(th_barrier, &x[i]);
         }
         while (pc_mp_barrier_n_waiting(b) < 2) sched_yield();
         int index = -1;
@@ -725,7 +714,7 @@ TEST(barrier_basics) {
     bar_ctx x;
     memset(&x, 0, sizeof x);
     x.b = b;
-    pc_thread *t = thread_start(th_barrier, &x);
+    pc_thread *t = pct_thread_started(th_barrier, &x);
     while (pc_mp_barrier_n_waiting(b) < 1) sched_yield();
     CHECK_OK(pc_mp_barrier_reset(b));
     CHECK_OK(pc_thread_join(t, 10));
@@ -733,7 +722,7 @@ TEST(barrier_basics) {
     CHECK_RC(x.rc, PC_BROKEN);
     CHECK_EQ(pc_mp_barrier_broken(b), 0);
     // Abort: waiters and later callers are broken.
-    t = thread_start(th_barrier, &x);
+    t = pct_thread_started(th_barrier, &x);
     while (pc_mp_barrier_n_waiting(b) < 1) sched_yield();
     CHECK_OK(pc_mp_barrier_abort(b));
     CHECK_OK(pc_thread_join(t, 10));
@@ -746,7 +735,7 @@ TEST(barrier_basics) {
     b = pc_mp_barrier_new(2, a_fail, PC_FOREVER);
     memset(&x, 0, sizeof x);
     x.b = b;
-    t = thread_start(th_barrier, &x);
+    t = pct_thread_started(th_barrier, &x);
     while (pc_mp_barrier_n_waiting(b) < 1) sched_yield();
     CHECK_RC(pc_mp_barrier_wait(b, NULL), PC_VALUE);
     CHECK_OK(pc_thread_join(t, 10));

@@ -266,18 +266,6 @@ TEST(task_calls_exit_fork) { body_killed(PC_START_FORK, 1); }
 TEST(task_calls_exit_spawn) { body_killed(PC_START_SPAWN, 1); }
 TEST(task_calls_exit_forkserver) { body_killed(PC_START_FORKSERVER, 1); }
 
-// A thread of this process running fn(arg), started.
-static pc_thread *started_thread(pc_target_fn fn, void *arg) {
-    pc_thread_desc d;
-    memset(&d, 0, sizeof d);
-    d.target = fn;
-    d.arg = arg;
-    pc_thread *t = pc_thread_new(&d);
-    CHECK(t != NULL);
-    CHECK_OK(pc_thread_start(t));
-    return t;
-}
-
 // >>rings: tasks and results cross in shared rings; those over half a ring
 // go over the worker's pipe, announced in the ring, so the order holds
 static void *t_sum(void *arg) {     // a checksum of its argument (its size first)
@@ -491,7 +479,7 @@ static void body_records_reused(pc_start_method m) {
     leak_mark k = leak_begin(m);
     pc_executor *ex = pool(m, 2, 0);
     reuse_ctx a = {ex, 0, 0}, b = {ex, 3, 0};
-    pc_thread *t = started_thread(reuse_side, &b);
+    pc_thread *t = pct_thread_started(reuse_side, &b);
     reuse_side(&a);
     CHECK_OK(pc_thread_join(t, PC_FOREVER));
     pc_thread_free(t);
@@ -545,7 +533,7 @@ static void body_waiters_collect(pc_start_method m) {
     pc_executor *ex = pool(m, 2, 0);
     waiters_ctx cs[3] = {{ex, 1, 0, 0}, {ex, 2, 0, 0}, {ex, 3, 0, 0}};
     pc_thread *ts[2];
-    for (int i = 0; i < 2; i++) ts[i] = started_thread(waiters_side, &cs[i + 1]);
+    for (int i = 0; i < 2; i++) ts[i] = pct_thread_started(waiters_side, &cs[i + 1]);
     waiters_side(&cs[0]);
     for (int i = 0; i < 2; i++) {
         CHECK_OK(pc_thread_join(ts[i], PC_FOREVER));
@@ -591,7 +579,7 @@ TEST(cancel_wakes_a_waiter_that_collects) {
         c.f = fs;
         c.rc = -1;
         pc_event_init(&c.done);
-        pc_thread *t = started_thread(cancel_waiter, &c);
+        pc_thread *t = pct_thread_started(cancel_waiter, &c);
         pc_sleep(0.05);         // most often asleep by now (either way the wait must end)
         CHECK(pc_future_cancel(fs));
         CHECK_MSG(pc_event_wait(&c.done, 0.4) == PC_OK, "the waiter slept through the cancel");

@@ -1102,17 +1102,6 @@ static int stress_consumer(void *arg) {
     }
 }
 
-static pc_thread *spawn(pc_target_fn fn, void *arg) {
-    pc_thread_desc d;
-    memset(&d, 0, sizeof d);
-    d.target = fn;
-    d.arg = arg;
-    pc_thread *t = pc_thread_new(&d);
-    CHECK(t != NULL);
-    CHECK_OK(pc_thread_start(t));
-    return t;
-}
-
 static void stress_run(const shape *sh, int use_shutdown) {
     stress s;
     memset(&s, 0, sizeof s);
@@ -1125,12 +1114,12 @@ static void stress_run(const shape *sh, int use_shutdown) {
     for (int i = 0; i < SC; i++) {
         ca[i].s = &s;
         ca[i].id = i;
-        ct[i] = spawn(stress_consumer, &ca[i]);
+        ct[i] = pct_thread_started(stress_consumer, &ca[i]);
     }
     for (int i = 0; i < SP; i++) {
         pa[i].s = &s;
         pa[i].id = i;
-        pt[i] = spawn(stress_producer, &pa[i]);
+        pt[i] = pct_thread_started(stress_producer, &pa[i]);
     }
     for (int i = 0; i < SP; i++) {
         CHECK_OK(pc_thread_join(pt[i], 60));
@@ -1208,8 +1197,8 @@ TEST(shutdown_race) {
             rp[k].q = rc[k].q = q;
             rp[k].put = rp[k].got = rc[k].put = rc[k].got = 0;
         }
-        for (int k = 0; k < 2; k++) t[k] = spawn(race_producer, &rp[k]);
-        for (int k = 0; k < 2; k++) t[2 + k] = spawn(race_consumer, &rc[k]);
+        for (int k = 0; k < 2; k++) t[k] = pct_thread_started(race_producer, &rp[k]);
+        for (int k = 0; k < 2; k++) t[2 + k] = pct_thread_started(race_consumer, &rc[k]);
         pc_sleep(0.02);         // let them run a while
         CHECK_OK(pc_queue_shutdown(q, 1));
         for (int k = 0; k < 4; k++) {
@@ -1324,7 +1313,7 @@ static int bump_main(void *arg) {
 
 static void check_deadline(pc_queue *q, int what, uint32_t *ev) {
     bumper b = {ev, 0};
-    pc_thread *t = spawn(bump_main, &b);
+    pc_thread *t = pct_thread_started(bump_main, &b);
     double t0 = pc_monotonic();
     long v = 1;
     int rc = what == 'g' ? pc_queue_get(q, &v, 0.1)
@@ -1378,7 +1367,7 @@ static int exact_putter(void *arg) {
 
 TEST(full_empty_exact) {
     pc_queue *q = make_kind(PC_QUEUE_FIFO, 2);
-    pc_thread *t = spawn(exact_getter, q);
+    pc_thread *t = pct_thread_started(exact_getter, q);
     long bad = 0;
     for (long i = 0; i < EXACT_N; i++) {
         while (pc_queue_qsize(q) >= 2) pc__cpu_relax();
@@ -1392,7 +1381,7 @@ TEST(full_empty_exact) {
     pc_thread_free(t);
     CHECK_MSG(bad == 0, "put_nowait said Full %ld times with a slot free", bad);
 
-    t = spawn(exact_putter, q);
+    t = pct_thread_started(exact_putter, q);
     for (long i = 0; i < EXACT_N; i++) {
         long v = -1;
         while (pc_queue_qsize(q) == 0) pc__cpu_relax();
