@@ -112,6 +112,7 @@ static __attribute__((unused)) void pct_fail(const char *file, int line, const c
 
 #define CHECK_OK(expr) CHECK_RC(expr, PC_OK)
 
+#ifdef PYCONC_H   // a program of pyconc (not the harness's own tests)
 /* A thread of this process running fn(arg), started (a failure ends the case). */
 static __attribute__((unused)) pc_thread *pct_thread_started(pc_target_fn fn, void *arg) {
     pc_thread_desc d;
@@ -123,6 +124,7 @@ static __attribute__((unused)) pc_thread *pct_thread_started(pc_target_fn fn, vo
     CHECK_OK(pc_thread_start(t));
     return t;
 }
+#endif
 
 /* Skip loudly: ctest shows the case as skipped, with this reason. */
 static __attribute__((unused)) void pct_skip(const char *why) {
