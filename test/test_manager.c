@@ -1725,17 +1725,6 @@ TEST(serve_forever_bad_input) {
 }
 
 // >>sync: locks, semaphores, events, conditions, barriers and queues
-static pc_thread *thread_go(int (*fn)(void *), void *arg) {
-    pc_thread_desc td;
-    memset(&td, 0, sizeof td);
-    td.target = fn;
-    td.arg = arg;
-    pc_thread *t = pc_thread_new(&td);
-    CHECK(t != NULL);
-    CHECK_OK(pc_thread_start(t));
-    return t;
-}
-
 static void thread_end(pc_thread *t) {
     CHECK_OK(pc_thread_join(t, PC_FOREVER));
     pc_thread_free(t);
@@ -1773,7 +1762,7 @@ TEST(sync_threads_own_connections) {
     for (int round = 0; round < 5; round++) {
         sync_call c = {e, 5.0, 0, -1, 0};
         CHECK_OK(pc_proxy_event_clear(e));
-        pc_thread *a = thread_go(t_event_wait, &c);
+        pc_thread *a = pct_thread_started(t_event_wait, &c);
         await_started(&c);
         double t0 = pc_monotonic();
         CHECK_OK(pc_proxy_event_set(e));
@@ -1803,7 +1792,7 @@ TEST(sync_barrier_same_proxy) {
     CHECK_OK(pc_manager_barrier(m, 2, &b));
     for (int round = 0; round < 20; round++) {
         sync_call c = {b, 5.0, 0, -1, -1};
-        pc_thread *a = thread_go(t_barrier_wait, &c);
+        pc_thread *a = pct_thread_started(t_barrier_wait, &c);
         int64_t n = 0;
         double t0 = pc_monotonic();
         while (n == 0 && pc_monotonic() - t0 < 10) CHECK_OK(pc_proxy_barrier_n_waiting(b, &n));
@@ -1845,7 +1834,7 @@ TEST(sync_lock_calls) {
     CHECK_RC(pc_proxy_lock_acquire(l, 0), PC_TIMEOUT);
     CHECK_RC(pc_proxy_lock_acquire(l, 0.05), PC_TIMEOUT);
     sync_call c = {l, 0, 0, -1, 0};
-    thread_end(thread_go(t_lock_release, &c));
+    thread_end(pct_thread_started(t_lock_release, &c));
     CHECK_RC(c.rc, PC_OK);
     CHECK_RC(pc_proxy_lock_release(l), PC_RUNTIME);
     CHECK(strstr(pc_last_error(), "release unlocked lock") != NULL);
@@ -1857,27 +1846,27 @@ TEST(sync_lock_calls) {
     CHECK_OK(pc_proxy_lock_acquire(r, 0));
     CHECK_OK(pc_proxy_lock_acquire(r, 0));
     sync_call o = {r, 0, 0, -1, 0};
-    thread_end(thread_go(t_lock_acquire, &o));
+    thread_end(pct_thread_started(t_lock_acquire, &o));
     CHECK_RC(o.rc, PC_TIMEOUT);
     o.rc = -1;
-    thread_end(thread_go(t_lock_release, &o));
+    thread_end(pct_thread_started(t_lock_release, &o));
     CHECK_RC(o.rc, PC_RUNTIME);
     CHECK_OK(pc_proxy_lock_release(r));
     CHECK_OK(pc_proxy_lock_release(r));
     CHECK_RC(pc_proxy_lock_release(r), PC_RUNTIME);
     o.rc = -1;
-    thread_end(thread_go(t_lock_acquire, &o));  // a thread that ends holding it: its
+    thread_end(pct_thread_started(t_lock_acquire, &o));  // a thread that ends holding it: its
     CHECK_RC(o.rc, PC_OK);                      // connection holds it until pc_proxy_free
     for (int i = 0; i < 3; i++) {               // later threads (whatever their ids) do not
         o.rc = -1;
-        thread_end(thread_go(t_lock_acquire, &o));
+        thread_end(pct_thread_started(t_lock_acquire, &o));
         CHECK_RC(o.rc, PC_TIMEOUT);
     }
     // a waiter gets the lock when the holder lets go
     CHECK_OK(pc_proxy_lock_acquire(l, 0));
     for (int round = 0; round < 10; round++) {
         sync_call w = {l, 10.0, 0, -1, 0};
-        pc_thread *t = thread_go(t_lock_acquire, &w);
+        pc_thread *t = pct_thread_started(t_lock_acquire, &w);
         await_started(&w);
         CHECK_OK(pc_proxy_lock_release(l));
         thread_end(t);
@@ -1929,7 +1918,7 @@ TEST(sync_semaphore_event_calls) {
     for (int i = 0; i < 4; i++) {
         sync_call c = {e, 10.0, 0, -1, 0};
         w[i] = c;
-        t[i] = thread_go(t_event_wait, &w[i]);
+        t[i] = pct_thread_started(t_event_wait, &w[i]);
     }
     for (int i = 0; i < 4; i++) await_started(&w[i]);
     CHECK_OK(pc_proxy_event_set(e));
@@ -1984,7 +1973,7 @@ TEST(sync_condition_calls) {
         for (int i = 0; i < 3; i++) {
             sync_call x = {c, 10.0, 0, -1, 0};
             w[i] = x;
-            t[i] = thread_go(t_condition_wait_for, &w[i]);
+            t[i] = pct_thread_started(t_condition_wait_for, &w[i]);
         }
         for (int i = 0; i < 3; i++) await_started(&w[i]);
         CHECK_OK(pc_proxy_condition_acquire(c, PC_FOREVER));
@@ -2021,8 +2010,8 @@ TEST(sync_barrier_calls) {
     CHECK_EQ(n, 3);
     for (int round = 0; round < 5; round++) {     // three parties, indexes 0, 1, 2
         sync_call w[2] = {{b, 10.0, 0, -1, -1}, {b, 10.0, 0, -1, -1}};
-        pc_thread *t0 = thread_go(t_barrier_wait, &w[0]);
-        pc_thread *t1 = thread_go(t_barrier_wait, &w[1]);
+        pc_thread *t0 = pct_thread_started(t_barrier_wait, &w[0]);
+        pc_thread *t1 = pct_thread_started(t_barrier_wait, &w[1]);
         double t = pc_monotonic();
         do CHECK_OK(pc_proxy_barrier_n_waiting(b, &n)); while (n < 2 && pc_monotonic() - t < 10);
         int64_t mine = -1;
@@ -2036,7 +2025,7 @@ TEST(sync_barrier_calls) {
     }
     // reset wakes a waiter with PC_BROKEN and leaves the barrier whole
     sync_call w = {b, 10.0, 0, -1, -1};
-    pc_thread *t = thread_go(t_barrier_wait, &w);
+    pc_thread *t = pct_thread_started(t_barrier_wait, &w);
     n = 0;
     double t0 = pc_monotonic();
     while (n == 0 && pc_monotonic() - t0 < 10) CHECK_OK(pc_proxy_barrier_n_waiting(b, &n));
@@ -2115,7 +2104,7 @@ TEST(sync_queue_calls) {
     // join waits for every task_done
     for (int i = 0; i < 900 - 2; i++) CHECK_OK(pc_proxy_queue_task_done(j));
     sync_call c = {j, 0, 0, -1, 0};
-    pc_thread *t = thread_go(t_queue_join, &c);
+    pc_thread *t = pct_thread_started(t_queue_join, &c);
     await_started(&c);
     CHECK_OK(pc_proxy_queue_task_done(j));
     CHECK_OK(pc_proxy_queue_task_done(j));
@@ -2311,7 +2300,7 @@ TEST(sync_killed_server_wakes_waiters) {
         int (*fn[6])(void *) = {t_lock_acquire, t_event_wait, t_queue_get, t_condition_wait,
                                 t_barrier_wait, t_barrier_wait};
         pc_thread *t[6];
-        for (int i = 0; i < 6; i++) t[i] = thread_go(fn[i], &w[i]);
+        for (int i = 0; i < 6; i++) t[i] = pct_thread_started(fn[i], &w[i]);
         for (int i = 0; i < 6; i++) await_started(&w[i]);
         int64_t n = 0;
         double t0 = pc_monotonic();
@@ -2493,8 +2482,8 @@ TEST(sync_shutdown_wakes_waiters) {
     CHECK_OK(pc_manager_event(m, &e));
     CHECK_OK(pc_manager_queue(m, 0, &q));
     sync_call w[2] = {{e, PC_FOREVER, 0, -1, 0}, {q, PC_FOREVER, 0, -1, 0}};
-    pc_thread *t0 = thread_go(t_event_wait, &w[0]);
-    pc_thread *t1 = thread_go(t_queue_get, &w[1]);
+    pc_thread *t0 = pct_thread_started(t_event_wait, &w[0]);
+    pc_thread *t1 = pct_thread_started(t_queue_get, &w[1]);
     await_started(&w[0]);
     await_started(&w[1]);
     double t = pc_monotonic();
@@ -3512,7 +3501,7 @@ TEST(rings_server_killed_mid_call) {
         int64_t waiting = 0;
         CHECK_OK(pc_manager_barrier(m, 2, &b));
         sync_call c = {b, PC_FOREVER, 0, -1, 0};
-        pc_thread *t = thread_go(t_barrier_wait, &c);
+        pc_thread *t = pct_thread_started(t_barrier_wait, &c);
         while (waiting == 0) CHECK_OK(pc_proxy_barrier_n_waiting(b, &waiting));
         CHECK_EQ(ring_maps(0), 2);                  // this thread's and t's
         pc_sleep(after[round]);
@@ -3666,7 +3655,7 @@ TEST(rings_stress_threads) {
     pc_thread *t[T];
     for (int i = 0; i < T; i++) {
         r[i] = (ring_stress){d, s, i, rounds, 0};
-        t[i] = thread_go(t_ring_stress, &r[i]);
+        t[i] = pct_thread_started(t_ring_stress, &r[i]);
     }
     for (int i = 0; i < T; i++) {                   // a lost wake-up hangs a thread
         CHECK_MSG(pc_thread_join(t[i], 120) == PC_OK, "thread %d hangs in a call", i);
@@ -3746,7 +3735,7 @@ TEST(rings_idle_no_cpu) {
     CHECK_OK(pc_manager_dict(m, &d));
     CHECK_OK(pc_proxy_dict_set(d, "x", pc_proxy_int(1)));
     pc_thread *t[3];
-    for (int i = 0; i < 3; i++) t[i] = thread_go(t_one_call, d);   // idle connections
+    for (int i = 0; i < 3; i++) t[i] = pct_thread_started(t_one_call, d);   // idle connections
     for (int i = 0; i < 3; i++) thread_end(t[i]);
     CHECK_EQ(ring_maps(0), 4);
     double srv = cpu_seconds_of(server_pid(m)), me = cpu_seconds_of((long)getpid());
