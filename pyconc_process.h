@@ -1177,7 +1177,9 @@ PYCONC_API pc_start_method pc_process_start_method(const pc_process *p);
    Python: multiprocessing.current_process */
 PYCONC_API pc_process *pc_process_current(void);
 /* The parent as seen from a child (borrowed), NULL in the main process.
-   Its pid and name are the parent's; is_alive and sentinel watch it.
+   Its pid and name are the parent's; is_alive and sentinel watch it, and
+   tell the parent from a process that took its pid after it ended (by
+   its start time; the pid alone without /proc).
    Python: multiprocessing.parent_process */
 PYCONC_API pc_process *pc_process_parent(void);
 /* Reap children that have ended, fill out[0..cap) with new references to
@@ -6539,7 +6541,9 @@ struct pc_process {
     int started, closed;
     int reaped;                 // set under mu with exitcode (pc__p_proc_set_reaped)
     pid_t pid;
+    uint64_t pid_start;         // a parent's start time (pc__p_os_pid_start; 0: unknown)
     pid_t owner;                // the process that started it (fork copies the registry)
+    uint64_t owner_start;       // and its start time, which the child gets as pid_start
     int sentinel, sentinel_kind;
     int pidfd;                  // forkserver children: for signals, until reaped
     int exitcode;
@@ -6563,6 +6567,7 @@ static pc_lock pc__p_fs_lock = PC_LOCK_INIT;    // starting the forkserver
 static pc__p_buf pc__p_fs_preload;
 enum { PC__PRE_LIBRARY = 1, PC__PRE_FUNCTION = 2 };
 static pid_t pc__p_proc_pid;                    // getpid(), cached; 0: not asked yet
+static uint64_t pc__p_proc_start;               // its start time, cached; 0: not read yet
 
 static void pc__p_proc_exit_function(void);
 static void pc__p_proc_after_fork_child(void);
@@ -6617,10 +6622,30 @@ static pid_t pc__p_proc_self(void) {
     return pid;
 }
 
+// Whether the parent still lives: its pid may name another process once
+// it has ended, which the start time tells apart (unknown: the pid alone).
+static int pc__p_proc_parent_alive(const pc_process *par) {
+    return par->pid_start ? pc__p_os_pid_alive(par->pid, par->pid_start)
+                          : pc__p_os_pid_exists(par->pid);
+}
+
+// This process's start time, read once: with its pid, it names this
+// process for ever, so a child can tell its parent from a process that
+// got the pid after the parent ended. 0 without /proc.
+static uint64_t pc__p_proc_self_start(void) {
+    uint64_t start = __atomic_load_n(&pc__p_proc_start, __ATOMIC_RELAXED);
+    if (start == 0) {
+        start = pc__p_os_pid_start(pc__p_proc_self());
+        __atomic_store_n(&pc__p_proc_start, start, __ATOMIC_RELAXED);
+    }
+    return start;
+}
+
 // In a child made by fork (ours or the user's) the parent's children are
 // not ours, and a lock another thread held is free.
 static void pc__p_proc_after_fork_child(void) {
     pc__p_proc_pid = 0;
+    pc__p_proc_start = 0;
     pc__p_proc_lock.state = 0;
     pc__p_fs_lock.state = 0;
     pc__p_log_lock.state = 0;
@@ -7034,6 +7059,7 @@ typedef struct pc__p_child_info {
     uint32_t *identity;
     size_t identity_len;
     long parent_pid;
+    uint64_t parent_start;
     char *parent_name;
     int method, method_fixed;
     int log_level;
@@ -7058,12 +7084,14 @@ static void pc__p_child_become(pc__p_child_info *ci) {
     pc__p_proc_children.head = pc__p_proc_children.tail = NULL;
     pc__p_proc_counter = 0;
     pc__p_proc_pid = 0;         // a forkserver child: the server's fork ran no hook
+    pc__p_proc_start = 0;
     pc__p_proc_method = (pc_start_method)ci->method;
     pc__p_proc_method_fixed = ci->method_fixed;
     __atomic_store_n(&pc__p_logger.level, ci->log_level, __ATOMIC_RELAXED);
     pc_process *parent = pc__p_proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
     if (parent) {
         parent->pid = (pid_t)ci->parent_pid;
+        parent->pid_start = ci->parent_start;
         parent->started = 1;
     }
     pc__p_proc_parent = parent;
@@ -7125,6 +7153,7 @@ static void pc__p_child_from_fork(pc_process *p) {
     ci.identity = p->identity;
     ci.identity_len = p->identity_len;
     ci.parent_pid = (long)p->owner;         // the pid of the process that forked us
+    ci.parent_start = p->owner_start;
     ci.parent_name = pc__strdup(pc__p_proc_current->name);
     ci.method = (int)pc__p_proc_method;
     ci.method_fixed = pc__p_proc_method_fixed;
@@ -7160,6 +7189,7 @@ static void pc__p_boot_body_run(pc_process *p, const pc__p_funcref *ref, pc__p_b
     pc__p_buf_u32(b, (uint32_t)p->identity_len);
     for (size_t i = 0; i < p->identity_len; i++) pc__p_buf_u32(b, p->identity[i]);
     pc__p_buf_u64(b, (uint64_t)pc__p_proc_self());
+    pc__p_buf_u64(b, p->owner_start);
     pc_lock_acquire(&cur->mu, PC_FOREVER);
     pc__p_buf_str(b, cur->name);
     pc_lock_release(&cur->mu);
@@ -7210,6 +7240,7 @@ static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child
     if (!ci->identity) return PC_NOMEM;
     for (size_t i = 0; i < ci->identity_len; i++) ci->identity[i] = pc__p_buf_get_u32(b);
     ci->parent_pid = (long)pc__p_buf_get_u64(b);
+    ci->parent_start = pc__p_buf_get_u64(b);
     ci->parent_name = pc__p_buf_get_str(b);
     ci->method = (int)pc__p_buf_get_u8(b);
     ci->method_fixed = (int)pc__p_buf_get_u8(b);
@@ -8283,6 +8314,7 @@ PYCONC_API int pc_process_start(pc_process *p) {
         p->owner = 0;
         return pc__error(PC_RUNTIME, "daemonic processes are not allowed to have children");
     }
+    p->owner_start = pc__p_proc_self_start();
     pc_start_method m = pc__p_resolve_method(p->context);
     pc__p_proc_reap_finished();   // Python's _cleanup()
     int rc = pc__p_proc_launch(p, m);
@@ -8334,7 +8366,7 @@ PYCONC_API int pc_process_is_alive(pc_process *p) {
     if (p->kind == PC__P_CURRENT) return 1;
     if (p->kind == PC__P_PARENT) {
         if (p->sentinel >= 0) return !pc__p_os_readable_now(p->sentinel);
-        return pc__p_os_pid_exists(p->pid);
+        return pc__p_proc_parent_alive(p);
     }
     if (p->closed || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE) ||
         p->owner != pc__p_proc_self())
@@ -8460,17 +8492,32 @@ PYCONC_API pc_process *pc_process_current(void) {
     return pc__p_proc_current;
 }
 
+// The parent's sentinel, opened on first use (a child that never asks
+// holds no descriptor for it): a pidfd, kept only if the pid was still
+// the parent's after it was opened (a living parent was living before,
+// so the pidfd is its). A parent already gone gets a pipe whose other end
+// is closed: ready at once, as its pidfd would be. Called under par->mu.
+static void pc__p_proc_parent_sentinel(pc_process *par) {
+    int fd = pc__p_os_pidfd_open(par->pid), ends[2];
+    if (fd >= 0 && pc__p_proc_parent_alive(par)) {
+        par->sentinel = fd;
+        par->sentinel_kind = PC__S_PIDFD;
+        return;
+    }
+    if (fd >= 0) pc__p_os_close(fd);
+    else if (errno != ESRCH) return;        // no descriptor to be had: asked again later
+    if (pc__p_os_pipe(ends) < 0) return;
+    pc__p_os_close(ends[1]);
+    par->sentinel = ends[0];
+    par->sentinel_kind = PC__S_PIPE;
+}
+
 PYCONC_API pc_process *pc_process_parent(void) {
     pc__p_proc_init();
     pc_process *par = pc__p_proc_parent;
-    // The parent's sentinel is opened on first use, so a child that never
-    // asks holds no descriptor for it.
     if (par) {
         pc_lock_acquire(&par->mu, PC_FOREVER);
-        if (par->sentinel < 0 && pc__p_os_have_pidfd()) {
-            par->sentinel = pc__p_os_pidfd_open(par->pid);
-            par->sentinel_kind = PC__S_PIDFD;
-        }
+        if (par->sentinel < 0 && pc__p_os_have_pidfd()) pc__p_proc_parent_sentinel(par);
         pc_lock_release(&par->mu);
     }
     return par;
