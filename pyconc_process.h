@@ -12648,7 +12648,7 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
 // about to give up, or the other side holds; a yield runs the other side at
 // once, with no futex wake and wait. A look that found nothing, or found
 // it only after a third thread ran, skips the next 1, 3, 7 ... 63 looks
-// (pc__p_pp_look): an idle side sleeps at once, for no CPU.
+// (pc__p_pp_look_first): an idle side sleeps at once, for no CPU.
 #define PC__PP_WORKER_SPIN_S 6e-6  // a worker's spin on its task ring
 #define PC__PP_YIELD_S 50e-6    // then its yields, and a waiting thread's
 #define PC__PP_SPIN_S 20e-6     // the collector's look, in seconds
@@ -12748,9 +12748,9 @@ static int pc__p_pp_task_ready(void *ends) {
 // read in place from its ring (own holds one that wraps) after a look while
 // awake (pc__p_pp_look_first), then asleep on the ring's event count (waking
 // each second to see whether the parent still lives); after a pipe record,
-// from the pipe into own. The record stays in the ring until the worker gives it back
-// (pc__p_pp_ring_release at e->task_at). *at_once: it was there at the
-// first look.
+// from the pipe into own. The record stays in the ring until the worker
+// gives it back (pc__p_pp_ring_release at e->task_at). *at_once: it was
+// there at the first look.
 static int pc__p_pp_worker_next(pc__p_pp_ends *e, pc__p_buf *own, pc__p_buf *msg,
                                 int *at_once) {
     pc__p_pp_ring *r = e->chan ? &e->chan->task : NULL;
