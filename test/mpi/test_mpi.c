@@ -417,7 +417,6 @@ int MPI_Recv(void *buf, int count, MPI_Datatype type, int src, int tag, MPI_Comm
     __atomic_add_fetch(&recvs, 1, __ATOMIC_RELAXED);
     return PMPI_Recv(buf, count, type, src, tag, comm, st);
 }
-#endif
 
 // A done callback runs in the thread that makes the MPI calls, so the
 // tasks it submits queue until its next look: then all go at once.
@@ -439,14 +438,13 @@ static void submit_burst(pc_future *f, void *arg) {
         else b->rc = pc_executor_submit(b->ex, t_square, (void *)(intptr_t)i, &b->fs[i]);
     }
 }
+#endif
 
 // Each burst task's own answer (7 raises in the middle of a batch), and
 // how many messages the burst took each way.
 static void check_burst(int no_isolation) {
 #ifdef PYCONC_MPI
     int ranks = 0;
-    MPI_Initialized(&ranks);
-    if (ranks) MPI_Comm_size(MPI_COMM_WORLD, &ranks);
     pc_mpi_comm_executor_desc d;
     memset(&d, 0, sizeof d);
     d.prefetch = BURST;         // room on every rank for the whole burst
