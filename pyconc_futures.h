@@ -549,6 +549,8 @@ typedef struct pc__f_cache {
     // set, is notified on every completion of the cache's futures, so such
     // a waiter also hears of one it did not make (a cancel).
     int (*wait)(struct pc__f_cache *c, pc_future *f, double deadline, double timeout);
+    int wait_at_once;           // result()'s spin skipped: wait looks while awake itself,
+                                //   and on one CPU a spin holds off the task's runner
     pc__evc *done;
     void *ctx;                  // the owner's, for wait (NULL once the owner is gone)
     int64_t users;              // threads in wait: the owner's end waits for them
@@ -1453,14 +1455,14 @@ static int pc__f_wait_done(pc_future *f, double timeout) {
     if (s >= PC_FUTURE_CANCELLED) return PC_OK;
     if (pc__deadline(timeout, &deadline)) return PC_VALUE;
     if (timeout == 0) return pc__error(PC_TIMEOUT, "future not done (timeout 0)");
+    pc__f_cache *c = (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) & PC__F_SLOT)
+                         ? (pc__f_cache *)f->owner : NULL;
     // A trivial task finishes in well under the cost of parking and being
     // woken: look again for a moment first.
-    for (int spin = 0; spin < 100; spin++) {
+    for (int spin = 0; spin < 100 && !(c && c->wait_at_once); spin++) {
         pc__cpu_relax();
         if ((s = pc__f_state(f)) >= PC_FUTURE_CANCELLED) return PC_OK;
     }
-    pc__f_cache *c = (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) & PC__F_SLOT)
-                         ? (pc__f_cache *)f->owner : NULL;
     if (c && c->wait) {
         int rc = c->wait(c, f, deadline, timeout);
         if (rc != PC__F_UNWAITED) return rc;

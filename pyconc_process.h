@@ -1177,7 +1177,9 @@ PYCONC_API pc_start_method pc_process_start_method(const pc_process *p);
    Python: multiprocessing.current_process */
 PYCONC_API pc_process *pc_process_current(void);
 /* The parent as seen from a child (borrowed), NULL in the main process.
-   Its pid and name are the parent's; is_alive and sentinel watch it.
+   Its pid and name are the parent's; is_alive and sentinel watch it, and
+   tell the parent from a process that took its pid after it ended (by
+   its start time; the pid alone without /proc).
    Python: multiprocessing.parent_process */
 PYCONC_API pc_process *pc_process_parent(void);
 /* Reap children that have ended, fill out[0..cap) with new references to
@@ -4486,6 +4488,37 @@ static int pc__p_pp_ring_get(pc__p_pp_ring *r, const unsigned char *data, uint32
     return 1;
 }
 
+// A side's look for a record while awake, before it sleeps on the ring
+// (a manager's sides, // >>I.ring; a process pool's worker and the thread
+// that waits on its future, // >>F.ring): ready(arg) is the look. Spin for
+// spin_s when spin is set (more than one CPU: on one, the other side cannot
+// move while this one spins), then yield the CPU between looks for up to
+// yield_s: the kernel often wakes the other side onto this side's CPU (the
+// waker is about to sleep), and a yield runs it at once where a sleep costs
+// a futex wake and wait on top of the switch. 1: found; 0: not; -1: found,
+// but a yield gave the CPU to a third thread for longer than the whole
+// look (the CPUs are busy: a sleeper woken by it would have been run first).
+static int pc__p_look_awake(int (*ready)(void *), void *arg, int spin, double spin_s,
+                            double yield_s) {
+    double now = pc_monotonic(), end = now + spin_s;
+    if (spin)
+        for (unsigned i = 1;; i++) {
+            if (ready(arg)) return 1;
+            pc__cpu_relax();
+            if (i % 16 == 0 && (now = pc_monotonic()) >= end) break;
+        }
+    for (end = now + yield_s;;) {
+        pc__p_os_yield();
+        int found = ready(arg);
+        now = pc_monotonic();
+        if (found) return now < end ? 1 : -1;
+        if (now >= end) return 0;
+    }
+}
+
+// pc__p_pp_ring_ready as a look of pc__p_look_awake.
+static int pc__p_pp_ring_ready_look(void *r) { return pc__p_pp_ring_ready((pc__p_pp_ring *)r); }
+
 // The process pool's way to the same rings (// >>F.ring), in the same
 // records: a write that makes one copy of the bytes and looks at the
 // consumer's index only when the room it saw last is not enough, and a
@@ -6539,7 +6572,9 @@ struct pc_process {
     int started, closed;
     int reaped;                 // set under mu with exitcode (pc__p_proc_set_reaped)
     pid_t pid;
+    uint64_t pid_start;         // a parent's start time (pc__p_os_pid_start; 0: unknown)
     pid_t owner;                // the process that started it (fork copies the registry)
+    uint64_t owner_start;       // and its start time, which the child gets as pid_start
     int sentinel, sentinel_kind;
     int pidfd;                  // forkserver children: for signals, until reaped
     int exitcode;
@@ -6563,6 +6598,7 @@ static pc_lock pc__p_fs_lock = PC_LOCK_INIT;    // starting the forkserver
 static pc__p_buf pc__p_fs_preload;
 enum { PC__PRE_LIBRARY = 1, PC__PRE_FUNCTION = 2 };
 static pid_t pc__p_proc_pid;                    // getpid(), cached; 0: not asked yet
+static uint64_t pc__p_proc_start;               // its start time, cached; 0: not read yet
 
 static void pc__p_proc_exit_function(void);
 static void pc__p_proc_after_fork_child(void);
@@ -6617,10 +6653,30 @@ static pid_t pc__p_proc_self(void) {
     return pid;
 }
 
+// Whether the parent still lives: its pid may name another process once
+// it has ended, which the start time tells apart (unknown: the pid alone).
+static int pc__p_proc_parent_alive(const pc_process *par) {
+    return par->pid_start ? pc__p_os_pid_alive(par->pid, par->pid_start)
+                          : pc__p_os_pid_exists(par->pid);
+}
+
+// This process's start time, read once: with its pid, it names this
+// process for ever, so a child can tell its parent from a process that
+// got the pid after the parent ended. 0 without /proc.
+static uint64_t pc__p_proc_self_start(void) {
+    uint64_t start = __atomic_load_n(&pc__p_proc_start, __ATOMIC_RELAXED);
+    if (start == 0) {
+        start = pc__p_os_pid_start(pc__p_proc_self());
+        __atomic_store_n(&pc__p_proc_start, start, __ATOMIC_RELAXED);
+    }
+    return start;
+}
+
 // In a child made by fork (ours or the user's) the parent's children are
 // not ours, and a lock another thread held is free.
 static void pc__p_proc_after_fork_child(void) {
     pc__p_proc_pid = 0;
+    pc__p_proc_start = 0;
     pc__p_proc_lock.state = 0;
     pc__p_fs_lock.state = 0;
     pc__p_log_lock.state = 0;
@@ -7034,6 +7090,7 @@ typedef struct pc__p_child_info {
     uint32_t *identity;
     size_t identity_len;
     long parent_pid;
+    uint64_t parent_start;
     char *parent_name;
     int method, method_fixed;
     int log_level;
@@ -7058,12 +7115,14 @@ static void pc__p_child_become(pc__p_child_info *ci) {
     pc__p_proc_children.head = pc__p_proc_children.tail = NULL;
     pc__p_proc_counter = 0;
     pc__p_proc_pid = 0;         // a forkserver child: the server's fork ran no hook
+    pc__p_proc_start = 0;
     pc__p_proc_method = (pc_start_method)ci->method;
     pc__p_proc_method_fixed = ci->method_fixed;
     __atomic_store_n(&pc__p_logger.level, ci->log_level, __ATOMIC_RELAXED);
     pc_process *parent = pc__p_proc_alloc(PC__P_PARENT, ci->parent_name ? ci->parent_name : "");
     if (parent) {
         parent->pid = (pid_t)ci->parent_pid;
+        parent->pid_start = ci->parent_start;
         parent->started = 1;
     }
     pc__p_proc_parent = parent;
@@ -7125,6 +7184,7 @@ static void pc__p_child_from_fork(pc_process *p) {
     ci.identity = p->identity;
     ci.identity_len = p->identity_len;
     ci.parent_pid = (long)p->owner;         // the pid of the process that forked us
+    ci.parent_start = p->owner_start;
     ci.parent_name = pc__strdup(pc__p_proc_current->name);
     ci.method = (int)pc__p_proc_method;
     ci.method_fixed = pc__p_proc_method_fixed;
@@ -7160,6 +7220,7 @@ static void pc__p_boot_body_run(pc_process *p, const pc__p_funcref *ref, pc__p_b
     pc__p_buf_u32(b, (uint32_t)p->identity_len);
     for (size_t i = 0; i < p->identity_len; i++) pc__p_buf_u32(b, p->identity[i]);
     pc__p_buf_u64(b, (uint64_t)pc__p_proc_self());
+    pc__p_buf_u64(b, p->owner_start);
     pc_lock_acquire(&cur->mu, PC_FOREVER);
     pc__p_buf_str(b, cur->name);
     pc_lock_release(&cur->mu);
@@ -7210,6 +7271,7 @@ static int pc__p_boot_parse_run(pc__p_buf *b, int *fds, size_t nfds, pc__p_child
     if (!ci->identity) return PC_NOMEM;
     for (size_t i = 0; i < ci->identity_len; i++) ci->identity[i] = pc__p_buf_get_u32(b);
     ci->parent_pid = (long)pc__p_buf_get_u64(b);
+    ci->parent_start = pc__p_buf_get_u64(b);
     ci->parent_name = pc__p_buf_get_str(b);
     ci->method = (int)pc__p_buf_get_u8(b);
     ci->method_fixed = (int)pc__p_buf_get_u8(b);
@@ -8283,6 +8345,7 @@ PYCONC_API int pc_process_start(pc_process *p) {
         p->owner = 0;
         return pc__error(PC_RUNTIME, "daemonic processes are not allowed to have children");
     }
+    p->owner_start = pc__p_proc_self_start();
     pc_start_method m = pc__p_resolve_method(p->context);
     pc__p_proc_reap_finished();   // Python's _cleanup()
     int rc = pc__p_proc_launch(p, m);
@@ -8334,7 +8397,7 @@ PYCONC_API int pc_process_is_alive(pc_process *p) {
     if (p->kind == PC__P_CURRENT) return 1;
     if (p->kind == PC__P_PARENT) {
         if (p->sentinel >= 0) return !pc__p_os_readable_now(p->sentinel);
-        return pc__p_os_pid_exists(p->pid);
+        return pc__p_proc_parent_alive(p);
     }
     if (p->closed || !__atomic_load_n(&p->started, __ATOMIC_ACQUIRE) ||
         p->owner != pc__p_proc_self())
@@ -8460,17 +8523,32 @@ PYCONC_API pc_process *pc_process_current(void) {
     return pc__p_proc_current;
 }
 
+// The parent's sentinel, opened on first use (a child that never asks
+// holds no descriptor for it): a pidfd, kept only if the pid was still
+// the parent's after it was opened (a living parent was living before,
+// so the pidfd is its). A parent already gone gets a pipe whose other end
+// is closed: ready at once, as its pidfd would be. Called under par->mu.
+static void pc__p_proc_parent_sentinel(pc_process *par) {
+    int fd = pc__p_os_pidfd_open(par->pid), ends[2];
+    if (fd >= 0 && pc__p_proc_parent_alive(par)) {
+        par->sentinel = fd;
+        par->sentinel_kind = PC__S_PIDFD;
+        return;
+    }
+    if (fd >= 0) pc__p_os_close(fd);
+    else if (errno != ESRCH) return;        // no descriptor to be had: asked again later
+    if (pc__p_os_pipe(ends) < 0) return;
+    pc__p_os_close(ends[1]);
+    par->sentinel = ends[0];
+    par->sentinel_kind = PC__S_PIPE;
+}
+
 PYCONC_API pc_process *pc_process_parent(void) {
     pc__p_proc_init();
     pc_process *par = pc__p_proc_parent;
-    // The parent's sentinel is opened on first use, so a child that never
-    // asks holds no descriptor for it.
     if (par) {
         pc_lock_acquire(&par->mu, PC_FOREVER);
-        if (par->sentinel < 0 && pc__p_os_have_pidfd()) {
-            par->sentinel = pc__p_os_pidfd_open(par->pid);
-            par->sentinel_kind = PC__S_PIDFD;
-        }
+        if (par->sentinel < 0 && pc__p_os_have_pidfd()) pc__p_proc_parent_sentinel(par);
         pc_lock_release(&par->mu);
     }
     return par;
@@ -12562,7 +12640,17 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
 // runs a task from its ring in place and gives it back after; the
 // collector reads up to PC__PP_BATCH replies in place and gives them back
 // at once. Each index then moves once a batch, not once a record.
-#define PC__PP_SPINS 200        // looks at a ring before sleeping on it
+// A worker waiting for a task, and a thread of the pool's process waiting
+// for a result, look while awake before they sleep (pc__p_look_awake, as a
+// manager's sides do): the worker spins a few microseconds (with more than
+// one CPU), then both yield the CPU between looks for up to PC__PP_YIELD_S.
+// On a busy machine the kernel wakes a sleeper onto the CPU its waker is
+// about to give up, or the other side holds; a yield runs the other side at
+// once, with no futex wake and wait. A look that found nothing, or found
+// it only after a third thread ran, skips the next 1, 3, 7 ... 63 looks
+// (pc__p_pp_look): an idle side sleeps at once, for no CPU.
+#define PC__PP_WORKER_SPIN_S 6e-6  // a worker's spin on its task ring
+#define PC__PP_YIELD_S 50e-6    // then its yields, and a waiting thread's
 #define PC__PP_SPIN_S 20e-6     // the collector's look, in seconds
 #define PC__PP_BATCH 64          // replies the collector settles under one lock
 // The rings and their records: // >>A.ring.
@@ -12601,6 +12689,30 @@ static int pc__p_pp_pipe_next(pc_connection *conn, pc__p_buf *b) {
     return !b->bad;
 }
 
+// A side's looks while awake and their back-off (one thread's at a time).
+typedef struct pc__p_pp_look {
+    int spin;                   // more than one CPU to run on
+    unsigned misses, skip;      // looks in a row that found nothing; sleeps to take at once
+} pc__p_pp_look;
+
+// Before a sleep: 1 when a look while awake found ready(arg) (look
+// again), 0 to sleep (the look missed, or it is skipped after misses).
+static int pc__p_pp_look_first(pc__p_pp_look *l, int (*ready)(void *), void *arg,
+                               double spin_s) {
+    if (l->skip) {
+        l->skip--;
+        return 0;
+    }
+    int found = pc__p_look_awake(ready, arg, l->spin, spin_s, PC__PP_YIELD_S);
+    if (found > 0) {
+        l->misses = 0;
+        return 1;
+    }
+    if (l->misses < 6) l->misses++;
+    l->skip = (1u << l->misses) - 1;
+    return found != 0;
+}
+
 // Who collects the results (the pool's role word, shared): the collector
 // thread, or a thread of the pool's process waiting on a future, which
 // then sleeps on its own event count ("wready"), so a result wakes it
@@ -12616,6 +12728,7 @@ typedef struct pc__p_pp_ends {
     pc_connection *conn;
     uint64_t task_at;           // the worker's place in its task ring (given back after a run)
     uint64_t result_seen;       // its last look at its result ring's head
+    pc__p_pp_look look;         // its looks at its task ring before sleeping
 } pc__p_pp_ends;
 
 // A message from the pipe into own, and msg a view of it.
@@ -12625,11 +12738,17 @@ static int pc__p_pp_pipe_msg(pc_connection *conn, pc__p_buf *own, pc__p_buf *msg
     return ok;
 }
 
+// A record past the worker's place in its task ring.
+static int pc__p_pp_task_ready(void *ends) {
+    pc__p_pp_ends *e = (pc__p_pp_ends *)ends;
+    return __atomic_load_n(&e->chan->task.tail, __ATOMIC_SEQ_CST) != e->task_at;
+}
+
 // The worker's next message, msg a view of it (0: none: the parent ended):
-// read in place from its ring (own holds one that wraps) after a short
-// spin, then asleep on the ring's event count (waking each second to see
-// whether the parent still lives); after a pipe record, from the pipe into
-// own. The record stays in the ring until the worker gives it back
+// read in place from its ring (own holds one that wraps) after a look while
+// awake (pc__p_pp_look_first), then asleep on the ring's event count (waking
+// each second to see whether the parent still lives); after a pipe record,
+// from the pipe into own. The record stays in the ring until the worker gives it back
 // (pc__p_pp_ring_release at e->task_at). *at_once: it was there at the
 // first look.
 static int pc__p_pp_worker_next(pc__p_pp_ends *e, pc__p_buf *own, pc__p_buf *msg,
@@ -12637,7 +12756,7 @@ static int pc__p_pp_worker_next(pc__p_pp_ends *e, pc__p_buf *own, pc__p_buf *msg
     pc__p_pp_ring *r = e->chan ? &e->chan->task : NULL;
     *at_once = 0;
     if (!r) return pc__p_pp_pipe_msg(e->conn, own, msg);
-    for (int spins = 0;; spins++) {
+    for (int looks = 0;; looks++) {
         uint32_t kind = 0;
         const unsigned char *rec = NULL;
         size_t len = 0;
@@ -12651,13 +12770,11 @@ static int pc__p_pp_worker_next(pc__p_pp_ends *e, pc__p_buf *own, pc__p_buf *msg
             memset(msg, 0, sizeof *msg);
             msg->p = (unsigned char *)(uintptr_t)rec;
             msg->len = len;
-            *at_once = spins == 0;
+            *at_once = looks == 0;
             return 1;
         }
-        if (spins < PC__PP_SPINS) {
-            pc__cpu_relax();
+        if (pc__p_pp_look_first(&e->look, pc__p_pp_task_ready, e, PC__PP_WORKER_SPIN_S))
             continue;
-        }
         uint32_t key = pc__evc_prepare(&r->data);
         // Sequentially consistent, as the event count asks (pyconc.h, >>internal).
         if (__atomic_load_n(&r->tail, __ATOMIC_SEQ_CST) != e->task_at) continue;
@@ -12753,6 +12870,7 @@ static int pc__p_pp_worker_main(void *arg) {
     memset(&in, 0, sizeof in);
     memset(&out, 0, sizeof out);
     memset(&res, 0, sizeof res);
+    e.look.spin = pc_process_cpu_count() > 1;
     pc__p_pp_orphan(1);
     if (pc__p_pp_initialize(e.conn, a, &init, &out)) {
         if (out.len && !out.bad) pc__p_pp_worker_send(&e, &out);
@@ -12878,6 +12996,7 @@ typedef struct pc__p_pp {
     pc_connection *wake_r, *wake_w; // wakes the watcher
     pc_thread *feeder, *collector, *watcher;
     uintptr_t checked_fn;       // the last function found to be code
+    pc__p_pp_look look;         // the waiting thread's looks (the role's holder's)
 } pc__p_pp;
 
 // The executor's three entries (defined below), and its vtable: declared
@@ -13747,8 +13866,18 @@ static int pc__p_pp_dead_or_poked(pc__p_pp *p) {
     return 0;
 }
 
+// What a waiting thread looks for while awake: a reply (or a death, a
+// poke), or its future done by another.
+typedef struct pc__p_pp_waited { pc__p_pp *p; pc_future *f; } pc__p_pp_waited;
+
+static int pc__p_pp_wait_ready(void *waited) {
+    pc__p_pp_waited *w = (pc__p_pp_waited *)waited;
+    return pc__p_pp_pending(w->p) || pc_future_done(w->f);
+}
+
 // A thread waits on f: while no other collects, it takes the collector's
-// role and drains the rings itself, asleep on wready between replies, so
+// role and drains the rings itself, yielding the CPU between looks for a
+// while (pc__p_pp_look_first), then asleep on wready between replies, so
 // a reply wakes it straight (two context switches a round trip, not four).
 // A poke or a death is the collector's: the role goes back to it and the
 // thread sleeps as usual. Done callbacks of the futures it settles run in
@@ -13756,15 +13885,17 @@ static int pc__p_pp_dead_or_poked(pc__p_pp *p) {
 static int pc__p_pp_wait(pc__p_pp *p, pc_future *f, double deadline, double timeout) {
     if (!PC__PP_RINGS || !pc__p_pp_role_take(p, PC__PP_ROLE_WAITER)) return PC__F_UNWAITED;
     int rc = PC__F_UNWAITED;
+    pc__p_pp_waited waited = {p, f};
     while (!pc__p_pp_dead_or_poked(p)) {
-        // No spin here: result() spun already, and a longer look only takes
-        // the core from the worker on a busy machine (measured: slower).
         for (int i = 0; i < p->nw; i++)
             if (p->w[i].chan) pc__p_pp_collect(p, &p->w[i]);
         if (pc_future_done(f)) {
             rc = PC_OK;
             break;
         }
+        // Yields only, no spin: result() spun already, and a longer spin
+        // takes the core from the worker on a busy machine (measured: slower).
+        if (pc__p_pp_look_first(&p->look, pc__p_pp_wait_ready, &waited, 0)) continue;
         uint32_t key = pc__evc_prepare(p->wready);
         if (pc__p_pp_pending(p) || pc_future_done(f)) continue;
         if (pc__evc_wait(p->wready, key, deadline) == PC_TIMEOUT && !pc_future_done(f) &&
@@ -14130,6 +14261,7 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     pc__evc_init(p->wready, PC__PP_RINGS);
     p->role = (uint32_t *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers + 2);
     p->slab->wait = pc__p_pp_wait_hook;
+    p->slab->wait_at_once = pc_process_cpu_count() == 1;
     p->slab->done = p->wready;
     p->slab->ctx = p;
     int rc = pc_pipe(0, &p->wake_r, &p->wake_w);
@@ -16657,20 +16789,8 @@ static int pc__p_m_ring_send_parts(pc__p_m_ring *g, int64_t x, int64_t y, const 
 // a third thread for longer than the whole look (the CPUs are busy: a
 // sleeper woken by the record would have been run before that thread).
 static int pc__p_m_ring_look_awake(pc__p_m_ring *g) {
-    double now = pc_monotonic(), end = now + PC__P_M_SPIN_S;
-    if (g->spin)
-        for (unsigned i = 1;; i++) {
-            if (pc__p_pp_ring_ready(g->in)) return 1;
-            pc__cpu_relax();
-            if (i % 16 == 0 && (now = pc_monotonic()) >= end) break;
-        }
-    for (end = now + PC__P_M_YIELD_S;;) {
-        pc__p_os_yield();
-        int ready = pc__p_pp_ring_ready(g->in);
-        now = pc_monotonic();
-        if (ready) return now < end ? 1 : -1;
-        if (now >= end) return 0;
-    }
+    return pc__p_look_awake(pc__p_pp_ring_ready_look, g->in, g->spin, PC__P_M_SPIN_S,
+                            PC__P_M_YIELD_S);
 }
 
 // Wait until the in ring holds a record: look while awake, nap on its

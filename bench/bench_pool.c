@@ -13,7 +13,9 @@
    the medians and prints the range of the rounds under the row.
    usage: bench_pool [quick]
    PYCONC_BENCH_POOL_N=n sets the bulk row's task count (default 1M, cut
-   so that the row takes about 20 s where the pool is slower). */
+   so that the row takes about 20 s where the pool is slower);
+   PYCONC_BENCH_POOL_ROWS=bulk,one,map,killed,scaling runs only the rows
+   named (default: all). */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
 
@@ -440,6 +442,16 @@ static void case_scaling(void) {
     free(fs);
 }
 
+// Whether the row named runs (PYCONC_BENCH_POOL_ROWS: a list of names).
+static int row_on(const char *row) {
+    const char *env = getenv("PYCONC_BENCH_POOL_ROWS");
+    if (!env || !*env) return 1;
+    size_t n = strlen(row);
+    for (const char *at = strstr(env, row); at; at = strstr(at + 1, row))
+        if ((at == env || at[-1] == ',') && (at[n] == ',' || at[n] == '\0')) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     pcb_parse_quick(argc, argv);
     if (pcb_quick) {
@@ -459,13 +471,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_pool: %s\n", pc_last_error());
         return 1;
     }
-    case_bulk(proc, thr);
-    case_one(proc);
-    case_map(proc, thr);
+    if (row_on("bulk")) case_bulk(proc, thr);
+    if (row_on("one")) case_one(proc);
+    if (row_on("map")) case_map(proc, thr);
     pc_executor_free(proc);
     pc_executor_free(thr);
-    case_killed();
-    case_scaling();
+    if (row_on("killed")) case_killed();
+    if (row_on("scaling")) case_scaling();
     pcb_end();
     return pcb_failures != 0;
 }

@@ -123,6 +123,30 @@ static int t_identity(void *arg) {
     return 0;
 }
 
+// Item 0: the parent's start time as /proc gave it. The child gets it with
+// its parent's pid; a pid the parent left may name another process, and
+// only the start time tells them apart. Here the recorded start is made
+// another's (as if the pid had been taken over): the parent must look gone,
+// its sentinel ready at once.
+static int t_parent_start(void *arg) {
+    int64_t start;
+    if (pc_args_get_int((pc_args *)arg, 0, &start)) return 70;
+    pc_process *par = pc__p_proc_parent;        // its sentinel not opened yet
+    if (!par || par->sentinel >= 0) return 71;
+    if (start == 0 || par->pid_start != (uint64_t)start) return 72;
+    par->pid_start = (uint64_t)start + 1;
+    if (pc_process_parent() != par) return 73;
+    if (pc_process_is_alive(par)) return 74;
+    int fd = pc_process_sentinel(par);
+    if (fd < 0 || !pc__p_os_readable_now(fd)) return 75;
+    par->pid_start = (uint64_t)start;          // without a sentinel: the pid and start
+    pc__p_os_close(par->sentinel);
+    par->sentinel = -1;
+    if (!pc_process_is_alive(par)) return 76;
+    par->pid_start = (uint64_t)start + 1;
+    return pc_process_is_alive(par) ? 77 : 0;
+}
+
 static int t_grandchild_name(void *arg) {
     const char *want;
     if (pc_args_get_str((pc_args *)arg, 0, &want)) return 30;
@@ -311,6 +335,20 @@ static void body_blob(pc_start_method m) {
         CHECK_EQ(pc_process_pid(p), 0);
         pc_process_free(p);
     }
+}
+
+static void body_parent_start(pc_start_method m) {
+    pc_args *a = pc_args_new();
+    CHECK_OK(pc_args_add_int(a, (int64_t)pc__p_os_pid_start(getpid())));
+    pc_process_desc d;
+    memset(&d, 0, sizeof d);
+    d.target = t_parent_start;
+    d.context = pc_get_context(m);
+    d.args = a;
+    pc_process *p = pc_process_new(&d);
+    pc_args_free(a);
+    CHECK(p != NULL);
+    CHECK_EQ(run_to_end(p), 0);
 }
 
 static void body_identity(pc_start_method m) {
@@ -1059,6 +1097,9 @@ TEST(blob_forkserver) { body_blob(PC_START_FORKSERVER); }
 TEST(identity_fork) { body_identity(PC_START_FORK); }
 TEST(identity_spawn) { body_identity(PC_START_SPAWN); }
 TEST(identity_forkserver) { body_identity(PC_START_FORKSERVER); }
+TEST(parent_with_another_start_is_gone_fork) { body_parent_start(PC_START_FORK); }
+TEST(parent_with_another_start_is_gone_spawn) { body_parent_start(PC_START_SPAWN); }
+TEST(parent_with_another_start_is_gone_forkserver) { body_parent_start(PC_START_FORKSERVER); }
 TEST(nested_fork) { body_nested(PC_START_FORK); }
 TEST(nested_spawn) { body_nested(PC_START_SPAWN); }
 TEST(nested_forkserver) { body_nested(PC_START_FORKSERVER); }

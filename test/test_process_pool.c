@@ -10,12 +10,15 @@
    records), an idle pool's CPU, workers orphaned by a killed pool, the
    "worker replaced" log line, task records reused by two submitting
    threads, threads waiting on futures that collect the results themselves
-   (a stress of the hand-over, a cancel that must wake one). This program
+   (a stress of the hand-over, a cancel that must wake one), the looks a
+   worker and a waiting thread take before sleeping (a stress of wake-ups,
+   on all CPUs and pinned to one). This program
    is also the
    image the spawned and forkserver workers run. */
 #define PYCONC_ALL_IMPLEMENTATION
 #include "pyconc_process.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -548,6 +551,77 @@ static void body_waiters_collect(pc_start_method m) {
 }
 TEST(waiters_collect_stress_fork) { body_waiters_collect(PC_START_FORK); }
 TEST(waiters_collect_stress_forkserver) { body_waiters_collect(PC_START_FORKSERVER); }
+
+// >>looks: a worker and a waiting thread look while awake before sleeping
+// A worker spins, then both yield between looks for a while, then sleep;
+// a look that misses makes the next ones go to sleep at once. One worker
+// (every task through the same two rings), one task at a time, with gaps
+// of every length before each submit and tasks of every length (from none
+// to past the whole look), so that each side finds the other's record in
+// its spin, in its yields, just after its look ended, and asleep, in every
+// state of its back-off; some waits are short timed ones (the look of a
+// wait that times out, the role handed back). On one CPU (pinned: no spin,
+// yields only) and on all. A lost wake-up stretches a round to the worker's
+// 1 s nap, or a wait to its 20 s limit.
+static void spin_for(double seconds) {
+    double until = pc_monotonic() + seconds;
+    while (pc_monotonic() < until) {}
+}
+
+static void *t_run_for(void *arg) {     // arg: microseconds of running, returned
+    spin_for((double)(uintptr_t)arg * 1e-6);
+    return arg;
+}
+
+// This process on the first CPU it may run on (its workers follow it).
+static int pin_to_one_cpu(void) {
+    cpu_set_t all, one;
+    if (sched_getaffinity(0, sizeof all, &all)) return 0;
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (!CPU_ISSET(c, &all)) continue;
+        CPU_ZERO(&one);
+        CPU_SET(c, &one);
+        return sched_setaffinity(0, sizeof one, &one) == 0;
+    }
+    return 0;
+}
+
+static void body_looks_stress(pc_start_method m, int one_cpu, int rounds) {
+    static const unsigned us[] = {0, 1, 4, 15, 40, 55, 0, 90, 250, 2, 0, 700};
+    enum { N_US = sizeof us / sizeof us[0] };
+    if (one_cpu) CHECK_MSG(pin_to_one_cpu(), "sched_setaffinity failed");
+    if (one_cpu) CHECK_EQ(pc_process_cpu_count(), 1);
+    leak_mark k = leak_begin(m);
+    pc_executor *ex = pool(m, 1, 0);
+    int slow = 0;               // rounds a lost wake-up would stretch to the worker's 1 s nap
+    for (int r = 0; r < rounds; r++) {
+        uintptr_t run = us[(size_t)r % N_US] + (uintptr_t)r % 3;
+        double gap = us[(size_t)(r / N_US) % N_US] * 1e-6;
+        pc_future *f;
+        void *res = NULL;
+        int rc;
+        spin_for(gap);
+        double t0 = pc_monotonic();
+        CHECK_OK(pc_executor_submit(ex, t_run_for, (void *)run, &f));
+        if (r % 7 == 3) {
+            while ((rc = pc_future_result(f, 0.00003, &res)) == PC_TIMEOUT &&
+                   pc_monotonic() - t0 < 20) {}
+        } else {
+            rc = pc_future_result(f, 20, &res);
+        }
+        CHECK_MSG(rc == PC_OK, "round %d: %s", r, pc_last_error());
+        CHECK_EQ((uintptr_t)res, run);
+        pc_future_release(f);
+        if (pc_monotonic() - t0 > 0.9) slow++;
+        CHECK_MSG(slow <= 3, "%d rounds took the worker's 1 s nap (a lost wake-up)", slow);
+    }
+    pc_executor_free(ex);
+    leak_end(k);
+}
+TEST(looks_stress_fork) { body_looks_stress(PC_START_FORK, 0, 6000); }
+TEST(looks_stress_forkserver) { body_looks_stress(PC_START_FORKSERVER, 0, 3000); }
+TEST(looks_stress_one_cpu_fork) { body_looks_stress(PC_START_FORK, 1, 6000); }
+TEST(looks_stress_one_cpu_forkserver) { body_looks_stress(PC_START_FORKSERVER, 1, 3000); }
 
 // A thread that collects sleeps on the pool's own event count: a cancel
 // of the future it waits on (still queued behind a long task) must wake
