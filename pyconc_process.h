@@ -15020,6 +15020,15 @@ static long pc__p_os_timer_slack(long ns) {
 // TASK, CHUNK one way, RESULT the other), in F.task's wire format with
 // functions always as funcrefs (ranks are separate programs).
 enum { PC__MPI_TAG = 7071 };
+// Several messages to one rank, or from it, go as one: PC__MPI_BATCH, a
+// u32 count, then each message as a blob (A.buffer). Root sends together
+// the tasks queued for a rank in one look (each still goes to the least
+// loaded rank, as alone), a rank the replies of the jobs that ended
+// between its looks: a map's chunks then cost MPI one message per few
+// chunks, not one each way per chunk. A batch stops growing past
+// PC__MPI_BATCH_BYTES (a larger task goes alone).
+enum { PC__MPI_BATCH = 0x42 };
+#define PC__MPI_BATCH_BYTES ((size_t)1 << 20)
 // Open MPI's blocking calls spin: a rank with nothing to do polls, sleeping
 // up to this long between looks, and a client with nothing in flight sleeps.
 // For PC__MPI_SPIN after the last message a poller only yields the CPU
@@ -15112,10 +15121,18 @@ typedef struct pc__p_mpi_task {
     int chunk;
     pc__f_chunk_view v;         // a chunk's result slots
     void *extra;                // room in f for results copied back
-    pc__p_buf msg;              // encoded at submit
-    MPI_Request req;            // its send (MPI_REQUEST_NULL: none)
+    pc__p_buf msg;              // encoded at submit; a batch's first task: the batch
+    MPI_Request req;            // its send (MPI_REQUEST_NULL: none, or sent in a batch)
     int rank;
+    struct pc__p_mpi_task *batch_next; // the next task of its rank's batch, while sending
 } pc__p_mpi_task;
+
+// The tasks of one look bound for one rank, and their bytes.
+typedef struct pc__p_mpi_group {
+    pc__p_mpi_task *first, *last;
+    size_t bytes;
+    uint32_t count;
+} pc__p_mpi_group;
 
 // Who makes root's MPI calls (one thread at a time, so MPI_THREAD_SERIALIZED
 // suffices): the progress thread, or a thread waiting on a task's future
@@ -15132,6 +15149,7 @@ typedef struct pc__p_mpi {
     uint64_t next_id;
     size_t outstanding;         // submitted and not finished
     int *load;                  // tasks in flight on each rank
+    pc__p_mpi_group *groups;    // per rank: the batch being made (pc__p_mpi_send_some)
     int flying;                 // their sum
     int size, root, credit, shutdown, joined;
     int owner;                  // PC__MPI_*: who makes MPI calls now
@@ -15317,31 +15335,85 @@ static int pc__p_mpi_pick(pc__p_mpi *m) {
     return best;
 }
 
-// Send what can go (lock held; released around each send). Returns how many.
-static int pc__p_mpi_send_some(pc__p_mpi *m) {
-    int n = 0, r;
-    while (m->head && (r = pc__p_mpi_pick(m)) >= 0) {
-        pc__p_mpi_task *t = m->head;
-        m->head = t->next;
-        if (!m->head) m->tail = NULL;
-        if (pc_future_set_running_or_notify_cancel(t->f) != PC_OK) {
-            pc_future_release(t->f);    // cancelled while queued
-            pc__p_mpi_task_free(t);
-            m->outstanding--;
-            continue;
+// One message to rank r (lock not held): the group's task alone, or all of
+// them as a batch (in its first task's msg, the others' freed: a reply to
+// any of them means the rank has it all, so the first's request is done
+// by the time any reply is taken). Out of memory for the batch, each goes
+// alone.
+static void pc__p_mpi_send_group(pc__p_mpi *m, int r, pc__p_mpi_group *g) {
+    pc__p_mpi_task *t = g->first;
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    if (g->count > 1) {
+        pc__p_buf_u8(&b, PC__MPI_BATCH);
+        pc__p_buf_u32(&b, g->count);
+        for (pc__p_mpi_task *o = t; o; o = o->batch_next) pc__p_buf_blob(&b, o->msg.p, o->msg.len);
+    }
+    if (g->count > 1 && !b.bad) {
+        for (pc__p_mpi_task *o = t->batch_next; o; o = o->batch_next) {
+            pc__free(o->msg.p);
+            memset(&o->msg, 0, sizeof o->msg);
         }
-        t->rank = r;
-        t->next = m->sent;
-        m->sent = t;
-        m->load[r]++;
-        m->flying++;
+        pc__free(t->msg.p);
+        t->msg = b;
+        t->batch_next = NULL;
+    } else {
+        pc__free(b.p);
+    }
+    // Not a blocking send: a rank may be sending us a large reply at once.
+    // MPI's default error handler has ended the job on a failure.
+    for (; t; t = t->batch_next)
+        MPI_Isend(t->msg.p, (int)t->msg.len, MPI_BYTE, r, PC__MPI_TAG, m->comm, &t->req);
+}
+
+// Send what can go (lock held; released around the sends). Each task goes
+// to the least loaded rank with room, as if sent alone; those of one look
+// bound for one rank go in one message. Returns how many tasks.
+static int pc__p_mpi_send_some(pc__p_mpi *m) {
+    int n = 0, r, more = 1;
+    while (more) {
+        int any = 0;
+        more = 0;
+        while (m->head && (r = pc__p_mpi_pick(m)) >= 0) {
+            pc__p_mpi_task *t = m->head;
+            pc__p_mpi_group *g = &m->groups[r];
+            if (g->count && g->bytes + t->msg.len + 64 > PC__MPI_BATCH_BYTES) {
+                more = 1;       // this batch is full: send it, then go on
+                break;
+            }
+            m->head = t->next;
+            if (!m->head) m->tail = NULL;
+            if (pc_future_set_running_or_notify_cancel(t->f) != PC_OK) {
+                pc_future_release(t->f);    // cancelled while queued
+                pc__p_mpi_task_free(t);
+                m->outstanding--;
+                continue;
+            }
+            t->rank = r;
+            t->next = m->sent;
+            m->sent = t;
+            m->load[r]++;
+            m->flying++;
+            t->batch_next = NULL;
+            if (g->last) g->last->batch_next = t;
+            else g->first = t;
+            g->last = t;
+            g->bytes += t->msg.len + 8;
+            g->count++;
+            any = 1;
+            n++;
+        }
+        if (!any) break;
+        // Only this thread makes MPI calls and reads the groups: the lock
+        // can go while it sends (no reply to these comes before).
         pc_lock_release(&m->lock);
-        // Not a blocking send: a rank may be sending us a large reply at once.
-        int err = MPI_Isend(t->msg.p, (int)t->msg.len, MPI_BYTE, r, PC__MPI_TAG, m->comm,
-                            &t->req);
-        (void)err;      // MPI's default error handler has ended the job on a failure
+        for (r = 0; r < m->size; r++) {
+            pc__p_mpi_group *g = &m->groups[r];
+            if (!g->count) continue;
+            pc__p_mpi_send_group(m, r, g);
+            memset(g, 0, sizeof *g);
+        }
         pc_lock_acquire(&m->lock, PC_FOREVER);
-        n++;
     }
     return n;
 }
@@ -15405,6 +15477,22 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
     pc__free(msg);
 }
 
+// A message from a serving rank: one reply, or a batch of them.
+static void pc__p_mpi_replies(pc__p_mpi *m, pc__p_buf *b) {
+    if (b->len == 0 || b->p[0] != PC__MPI_BATCH) {
+        pc__p_mpi_reply(m, b);
+        return;
+    }
+    b->pos = 1;
+    uint32_t n = pc__p_buf_get_u32(b);
+    for (uint32_t i = 0; i < n && !b->bad; i++) {
+        pc__p_buf one;
+        memset(&one, 0, sizeof one);
+        one.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(b, &one.len);
+        if (one.p) pc__p_mpi_reply(m, &one);
+    }
+}
+
 // One look at MPI by the thread that makes the calls (lock held; released
 // around them): send what can go, take every reply there is. Returns how
 // many messages moved.
@@ -15415,7 +15503,7 @@ static int pc__p_mpi_turn(pc__p_mpi *m) {
     pc__p_buf b;
     int src;
     while (pc__p_mpi_poll(m->comm, MPI_ANY_SOURCE, &b, &src) > 0) {
-        pc__p_mpi_reply(m, &b);
+        pc__p_mpi_replies(m, &b);
         pc__free(b.p);
         busy++;
     }
@@ -15608,19 +15696,23 @@ static void pc__p_mpi_free(pc_executor *ex) {
     if (m->spawned) MPI_Comm_disconnect(&m->comm);     // waits for the workers to let go
     else MPI_Comm_free(&m->comm);
     pc__free(m->load);
+    pc__free(m->groups);
     pc__free(m);
 }
 
 static pc_executor *pc__p_mpi_client(MPI_Comm comm, int size, const pc_mpi_comm_executor_desc *d) {
     pc__p_mpi *m = (pc__p_mpi *)pc__calloc(1, sizeof *m);
     int *load = (int *)pc__calloc((size_t)size, sizeof *load);
+    pc__p_mpi_group *groups = (pc__p_mpi_group *)pc__calloc((size_t)size, sizeof *groups);
     pc__f_cache *slab = (pc__f_cache *)pc__calloc(1, sizeof *slab);
-    if (!m || !load || !slab) {
+    if (!m || !load || !groups || !slab) {
         pc__free(m);
         pc__free(load);
+        pc__free(groups);
         pc__free(slab);
         return NULL;
     }
+    m->groups = groups;
     m->base.vtable = &pc__p_mpi_vtable;
     m->slot_res = d->result_size <= PC__MPI_RES_INLINE ? d->result_size : 0;
     pc__f_cache_init(slab, m->slot_res, pc__p_pp_slab_gone);
@@ -15648,6 +15740,7 @@ static pc_executor *pc__p_mpi_client(MPI_Comm comm, int size, const pc_mpi_comm_
     pc_thread_free(m->progress);
     pc__f_cache_close(slab);
     pc__free(load);
+    pc__free(groups);
     pc__free(m);
     return NULL;
 }
@@ -15897,9 +15990,10 @@ static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     const char *msg = "";
     char broken[320];
     size_t n = 0;
-    if (j->inline_run) {        // the results are encoded already
+    int borrowed = j->inline_run;   // res is the job's (freed with it): a reply
+                                    // may be made again (see pc__p_mpi_answer)
+    if (borrowed) {             // the results are encoded already
         res = j->res;
-        memset(&j->res, 0, sizeof j->res);
         n = j->ran;
     }
     if (j->it) n = pc__p_mpi_chunk_results(s, j, &res, &code, &msg);
@@ -15931,7 +16025,7 @@ static void pc__p_mpi_job_reply(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf
     pc__p_buf_u64(out, n);
     pc__p_buf_put(out, res.p, res.len);
     if (res.bad) out->bad = 1;
-    pc__free(res.p);
+    if (!borrowed) pc__free(res.p);
 }
 
 static void pc__p_mpi_job_free(pc__p_mpi_job *j) {
@@ -15955,7 +16049,36 @@ static void pc__p_mpi_unopen(pc__p_mpi_server *s, pc__p_mpi_job *j) {
     }
 }
 
-// Answer each finished job (without blocking: root may be sending to us).
+// The reply to job j in out: alone, or appended to a batch as a blob. Out
+// of memory, a short one root reads as cut short.
+static void pc__p_mpi_reply_to(pc__p_mpi_server *s, pc__p_mpi_job *j, pc__p_buf *out,
+                               int in_batch) {
+    size_t at = out->len;
+    if (in_batch) pc__p_buf_u64(out, 0);        // its length, set below
+    size_t from = out->len;
+    pc__p_mpi_job_reply(s, j, out);
+    if (out->bad && !in_batch) {
+        out->bad = 0;
+        out->len = 0;
+        pc__p_buf_u8(out, PC__PP_RESULT);
+        pc__p_buf_u64(out, j->id);
+    }
+    if (in_batch && !out->bad) {
+        uint64_t len = out->len - from;
+        memcpy(out->p + at, &len, sizeof len);
+    }
+}
+
+// Send one message to root without blocking (root may be sending to us).
+static void pc__p_mpi_send_reply(pc__p_mpi_sending *o, MPI_Comm comm, int root,
+                                 pc__p_mpi_sending **sending) {
+    MPI_Isend(o->msg.p, (int)o->msg.len, MPI_BYTE, root, PC__MPI_TAG, comm, &o->req);
+    o->next = *sending;
+    *sending = o;
+}
+
+// Answer each finished job: those that ended together in one message (a
+// batch), else each alone (one, or the batch would not fit).
 static int pc__p_mpi_answer(pc__p_mpi_server *s, MPI_Comm comm, int root,
                             pc__p_mpi_sending **sending) {
     pc_lock_acquire(&s->lock, PC_FOREVER);
@@ -15963,26 +16086,51 @@ static int pc__p_mpi_answer(pc__p_mpi_server *s, MPI_Comm comm, int root,
     s->done = NULL;
     pc_lock_release(&s->lock);
     int n = 0;
+    uint32_t count = 0;
+    for (pc__p_mpi_job *o = j; o; o = o->next) count++;
+    pc__p_mpi_sending *batch = count > 1 ? (pc__p_mpi_sending *)pc__calloc(1, sizeof *batch)
+                                         : NULL;
+    if (batch) {
+        pc__p_buf_u8(&batch->msg, PC__MPI_BATCH);
+        pc__p_buf_u32(&batch->msg, count);
+    }
+    if (batch && batch->msg.bad) {      // out of memory: each alone
+        pc__free(batch->msg.p);
+        pc__free(batch);
+        batch = NULL;
+    }
     while (j) {
         pc__p_mpi_job *next = j->next;
         pc__p_mpi_unopen(s, j);
-        pc__p_mpi_sending *o = (pc__p_mpi_sending *)pc__calloc(1, sizeof *o);
-        if (o) {
-            pc__p_mpi_job_reply(s, j, &o->msg);
-            if (o->msg.bad) {   // out of memory: a short reply root reads as cut short
-                o->msg.bad = 0;
-                o->msg.len = 0;
-                pc__p_buf_u8(&o->msg, PC__PP_RESULT);
-                pc__p_buf_u64(&o->msg, j->id);
+        int alone = 1;
+        if (batch && batch->msg.len < PC__MPI_BATCH_BYTES) {
+            size_t was = batch->msg.len;
+            pc__p_mpi_reply_to(s, j, &batch->msg, 1);
+            alone = batch->msg.bad || batch->msg.len > (size_t)INT_MAX;
+            if (alone) {        // out of memory or over MPI's limit: it goes alone
+                batch->msg.bad = 0;
+                batch->msg.len = was;
             }
-            MPI_Isend(o->msg.p, (int)o->msg.len, MPI_BYTE, root, PC__MPI_TAG, comm, &o->req);
-            o->next = *sending;
-            *sending = o;
+        }
+        if (alone && batch) {
+            count--;
+            memcpy(batch->msg.p + 1, &count, sizeof count);
+        }
+        pc__p_mpi_sending *o = alone ? (pc__p_mpi_sending *)pc__calloc(1, sizeof *o) : NULL;
+        if (o) {
+            pc__p_mpi_reply_to(s, j, &o->msg, 0);
+            pc__p_mpi_send_reply(o, comm, root, sending);
         }
         pc__p_mpi_job_free(j);
         s->open--;
         n++;
         j = next;
+    }
+    if (batch && count) {
+        pc__p_mpi_send_reply(batch, comm, root, sending);
+    } else if (batch) {
+        pc__free(batch->msg.p);
+        pc__free(batch);
     }
     // Let go of the sends that are through.
     for (pc__p_mpi_sending **pp = sending; *pp;) {
@@ -16001,7 +16149,23 @@ static int pc__p_mpi_answer(pc__p_mpi_server *s, MPI_Comm comm, int root,
 }
 
 // A message from root; returns 0 for STOP.
+static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b);
+
+// A batch from root: each of its tasks taken in turn.
+static int pc__p_mpi_take_batch(pc__p_mpi_server *s, pc__p_buf *b) {
+    b->pos = 1;
+    uint32_t n = pc__p_buf_get_u32(b);
+    for (uint32_t i = 0; i < n && !b->bad; i++) {
+        pc__p_buf one;
+        memset(&one, 0, sizeof one);
+        one.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(b, &one.len);
+        if (one.p && one.len && one.p[0] != PC__MPI_BATCH) pc__p_mpi_take(s, &one);
+    }
+    return 1;
+}
+
 static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
+    if (b->len && b->p[0] == PC__MPI_BATCH) return pc__p_mpi_take_batch(s, b);
     unsigned kind = pc__p_buf_get_u8(b);
     if (kind != PC__PP_TASK && kind != PC__PP_CHUNK) return 0;
     pc__p_mpi_job *j = (pc__p_mpi_job *)pc__calloc(1, sizeof *j);

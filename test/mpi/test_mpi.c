@@ -399,6 +399,109 @@ TEST(copy_results) { check_copy_results(0); }
 // next call on that thread overwrites the bytes).
 TEST(unisolated_copy_results) { check_copy_results(1); }
 
+// Tasks queued for a rank in one look go to it in one message, and a rank
+// answers the jobs that ended between its looks in one: MPI_Isend and
+// MPI_Recv are counted here (MPI's profiling interface: this program's
+// own, calling PMPI_*).
+#ifdef PYCONC_MPI
+static long isends, recvs;
+
+int MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
+              MPI_Request *req) {
+    __atomic_add_fetch(&isends, 1, __ATOMIC_RELAXED);
+    return PMPI_Isend(buf, count, type, dest, tag, comm, req);
+}
+
+int MPI_Recv(void *buf, int count, MPI_Datatype type, int src, int tag, MPI_Comm comm,
+             MPI_Status *st) {
+    __atomic_add_fetch(&recvs, 1, __ATOMIC_RELAXED);
+    return PMPI_Recv(buf, count, type, src, tag, comm, st);
+}
+
+// A done callback runs in the thread that makes the MPI calls, so the
+// tasks it submits queue until its next look: then all go at once.
+enum { BURST = 24 };
+typedef struct burst {
+    pc_executor *ex;
+    pc_future *fs[BURST];
+    long isends, recvs;         // the counts when the burst was submitted
+    int rc;
+} burst;
+
+static void submit_burst(pc_future *f, void *arg) {
+    (void)f;
+    burst *b = (burst *)arg;
+    b->isends = __atomic_load_n(&isends, __ATOMIC_RELAXED);
+    b->recvs = __atomic_load_n(&recvs, __ATOMIC_RELAXED);
+    for (int i = 0; i < BURST && !b->rc; i++) {
+        if (i < 10) b->rc = pc_executor_submit(b->ex, t_fail_on_7, (void *)(intptr_t)i, &b->fs[i]);
+        else b->rc = pc_executor_submit(b->ex, t_square, (void *)(intptr_t)i, &b->fs[i]);
+    }
+}
+#endif
+
+// Each burst task's own answer (7 raises in the middle of a batch), and
+// how many messages the burst took each way.
+static void check_burst(int no_isolation) {
+#ifdef PYCONC_MPI
+    int ranks = 0;
+    pc_mpi_comm_executor_desc d;
+    memset(&d, 0, sizeof d);
+    d.prefetch = BURST;         // room on every rank for the whole burst
+    d.no_isolation = no_isolation;
+    pc_executor *ex = pc_mpi_comm_executor_new(&d);
+    if (!ex) {
+        CHECK_MSG(pc_last_error_code() == PC_OK, "%s", pc_last_error());
+        return;
+    }
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    for (int round = 0; round < 20; round++) {
+        burst b;
+        memset(&b, 0, sizeof b);
+        b.ex = ex;
+        pc_future *f;
+        CHECK_OK(pc_executor_submit(ex, t_sleep, (void *)(intptr_t)5, &f));
+        CHECK_OK(pc_future_add_done_callback(f, submit_burst, &b));
+        CHECK_OK(pc_future_result(f, 30, NULL));
+        CHECK_OK(b.rc);
+        for (int i = 0; i < BURST && !b.rc; i++) {
+            void *r = NULL;
+            int rc = pc_future_result(b.fs[i], 30, &r);
+            if (i == 7) {
+                int code = PC_OK;
+                const char *msg = NULL;
+                CHECK_OK(pc_future_exception(b.fs[i], 0, &code, &msg));
+                CHECK_EQ(code, PC_VALUE);
+                CHECK_MSG(msg && strstr(msg, "task 7 says no"), "%s", msg ? msg : "(none)");
+            } else {
+                CHECK_OK(rc);
+                CHECK_EQ((intptr_t)r, i < 10 ? (intptr_t)i : (intptr_t)i * i + 1);
+            }
+        }
+        long sent = __atomic_load_n(&isends, __ATOMIC_RELAXED) - b.isends;
+        long got = __atomic_load_n(&recvs, __ATOMIC_RELAXED) - b.recvs;
+        // One message to each serving rank (each task alone: BURST).
+        CHECK_MSG(sent == ranks - 1, "round %d: the burst of %d took %ld sends to %d ranks",
+                  round, BURST, sent, ranks - 1);
+        // Run on the serving thread, a rank's share all ends in one look.
+        if (no_isolation)
+            CHECK_MSG(got == ranks - 1, "round %d: the burst's replies came in %ld messages "
+                      "from %d ranks", round, got, ranks - 1);
+        else
+            CHECK_MSG(got >= 1 && got <= BURST, "round %d: %ld replies", round, got);
+        for (int i = 0; i < BURST && !b.rc; i++) pc_future_release(b.fs[i]);
+        pc_future_release(f);
+    }
+    pc_executor_free(ex);
+#else
+    (void)no_isolation;
+    executor(0);
+#endif
+}
+
+TEST(burst_goes_in_one_message) { check_burst(0); }
+TEST(unisolated_burst_goes_in_one_message) { check_burst(1); }
+
 // FIRST_EXCEPTION returns on the raise while slow tasks on other ranks run;
 // as_completed then yields every future once, exactly one with the raise.
 static void check_wait_and_as_completed(int no_isolation) {
