@@ -784,6 +784,13 @@ PYCONC_API const char *pc__exception_name(int code);
 /* One pause of a spin loop (x86 pause, arm64 yield): kinder to the other
    hyperthread and to power. */
 PYCONC_API void pc__cpu_relax(void);
+/* Keep a function out of line (a hot caller's fast path then saves no
+   registers for its slow path). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PC__NOINLINE __attribute__((noinline))
+#else
+#define PC__NOINLINE
+#endif
 /* Thread-local storage class, for C and C++ alike. */
 #ifdef __cplusplus
 #define PC__TLS thread_local
@@ -879,12 +886,6 @@ PYCONC_API void pc__lifecycle_set(pc__phase phase, const pc__hooks *hooks);
 #define PC__HAVE_FUTEX 1
 #else
 #define PC__HAVE_FUTEX 0
-#endif
-
-#if defined(__GNUC__) || defined(__clang__)
-#define PC__NOINLINE __attribute__((noinline))
-#else
-#define PC__NOINLINE
 #endif
 
 #define PC__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
