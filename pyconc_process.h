@@ -15029,6 +15029,20 @@ enum { PC__MPI_TAG = 7071 };
 // PC__MPI_BATCH_BYTES (a larger task goes alone).
 enum { PC__MPI_BATCH = 0x42 };
 #define PC__MPI_BATCH_BYTES ((size_t)1 << 20)
+
+// Each message of the batch b, in turn, to each(ctx, message); an empty
+// one or a batch inside the batch is malformed and skipped.
+static void pc__p_mpi_unbatch(pc__p_buf *b, void (*each)(void *ctx, pc__p_buf *one),
+                              void *ctx) {
+    b->pos = 1;
+    uint32_t n = pc__p_buf_get_u32(b);
+    for (uint32_t i = 0; i < n && !b->bad; i++) {
+        pc__p_buf one;
+        memset(&one, 0, sizeof one);
+        one.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(b, &one.len);
+        if (one.p && one.len && one.p[0] != PC__MPI_BATCH) each(ctx, &one);
+    }
+}
 // Open MPI's blocking calls spin: a rank with nothing to do polls, sleeping
 // up to this long between looks, and a client with nothing in flight sleeps.
 // For PC__MPI_SPIN after the last message a poller only yields the CPU
@@ -15477,20 +15491,14 @@ static void pc__p_mpi_reply(pc__p_mpi *m, pc__p_buf *b) {
     pc__free(msg);
 }
 
+static void pc__p_mpi_reply_of_batch(void *m, pc__p_buf *one) {
+    pc__p_mpi_reply((pc__p_mpi *)m, one);
+}
+
 // A message from a serving rank: one reply, or a batch of them.
 static void pc__p_mpi_replies(pc__p_mpi *m, pc__p_buf *b) {
-    if (b->len == 0 || b->p[0] != PC__MPI_BATCH) {
-        pc__p_mpi_reply(m, b);
-        return;
-    }
-    b->pos = 1;
-    uint32_t n = pc__p_buf_get_u32(b);
-    for (uint32_t i = 0; i < n && !b->bad; i++) {
-        pc__p_buf one;
-        memset(&one, 0, sizeof one);
-        one.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(b, &one.len);
-        if (one.p) pc__p_mpi_reply(m, &one);
-    }
+    if (b->len == 0 || b->p[0] != PC__MPI_BATCH) pc__p_mpi_reply(m, b);
+    else pc__p_mpi_unbatch(b, pc__p_mpi_reply_of_batch, m);
 }
 
 // One look at MPI by the thread that makes the calls (lock held; released
@@ -16151,21 +16159,16 @@ static int pc__p_mpi_answer(pc__p_mpi_server *s, MPI_Comm comm, int root,
 // A message from root; returns 0 for STOP.
 static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b);
 
-// A batch from root: each of its tasks taken in turn.
-static int pc__p_mpi_take_batch(pc__p_mpi_server *s, pc__p_buf *b) {
-    b->pos = 1;
-    uint32_t n = pc__p_buf_get_u32(b);
-    for (uint32_t i = 0; i < n && !b->bad; i++) {
-        pc__p_buf one;
-        memset(&one, 0, sizeof one);
-        one.p = (unsigned char *)(uintptr_t)pc__p_buf_get_blob(b, &one.len);
-        if (one.p && one.len && one.p[0] != PC__MPI_BATCH) pc__p_mpi_take(s, &one);
-    }
-    return 1;
+// A task of a batch from root (a STOP inside a batch is malformed: ignored).
+static void pc__p_mpi_take_of_batch(void *s, pc__p_buf *one) {
+    (void)pc__p_mpi_take((pc__p_mpi_server *)s, one);
 }
 
 static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
-    if (b->len && b->p[0] == PC__MPI_BATCH) return pc__p_mpi_take_batch(s, b);
+    if (b->len && b->p[0] == PC__MPI_BATCH) {
+        pc__p_mpi_unbatch(b, pc__p_mpi_take_of_batch, s);
+        return 1;
+    }
     unsigned kind = pc__p_buf_get_u8(b);
     if (kind != PC__PP_TASK && kind != PC__PP_CHUNK) return 0;
     pc__p_mpi_job *j = (pc__p_mpi_job *)pc__calloc(1, sizeof *j);
