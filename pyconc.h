@@ -762,6 +762,13 @@ PYCONC_API void pc__evc_wake(pc__evc *e, int n);
 static inline void pc__evc_notify(pc__evc *e, int n) {
     if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) & PC__EVC_COUNT) pc__evc_notify_seen(e, n);
 }
+/* Take lock if it is free, without waiting or an error message (1: taken),
+   for a caller that has something else to do when it is held. */
+static inline int pc__lock_try(pc_lock *lock) {
+    uint32_t free_state = 0;
+    return __atomic_compare_exchange_n(&lock->state, &free_state, 1, 0, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+}
 /* A per-thread identity, cheap, never 0. */
 PYCONC_API uintptr_t pc__self_id(void);
 PYCONC_API void *pc__malloc(size_t size);      // PC_NOMEM on failure

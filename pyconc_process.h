@@ -12933,6 +12933,7 @@ typedef struct pc__p_pp_task {
 } pc__p_pp_task;
 #define PC__PP_INLINE 192       // message bytes in the record: a small task's whole message
 #define PC__PP_RES_INLINE 256   // result bytes a slot holds; more: a future of its own
+#define PC__PP_SHUT ((pc__p_pp_task *)(uintptr_t)1)    // the intake once closed
 
 typedef struct pc__p_pp_worker {
     pc_process *proc;           // NULL: no worker in this slot
@@ -12946,6 +12947,7 @@ typedef struct pc__p_pp_worker {
     uint64_t seen_head;         // the pool's last look at its task ring's head (lock)
     uint64_t stage_at;          // where the next task goes in its ring, while staged (lock)
     int staged;                 // tasks written there and not shown yet (lock)
+    int unwoken;                // tasks shown to it since the last wake-up call (lock)
 } pc__p_pp_worker;
 
 // A reply the watcher read from a pipe (without rings).
@@ -12959,13 +12961,26 @@ typedef struct pc__p_pp_inbox {
 
 typedef struct pc__p_pp {
     pc_executor base;           // first: the interface
+    // Submit's side, on cache lines of its own (submit runs beside the
+    // collector): sub guards the cache of futures, the function last
+    // encoded and the ids; the intake is a stack any thread pushes a new
+    // task onto, taken whole into the queue under lock (PC__PP_SHUT: the
+    // pool takes no more).
+    char gap_a[64];
+    pc_lock sub;
+    pc__p_pp_task *intake;
+    uint64_t next_id;
+    pc__f_cache *slab;          // the futures, each with its task record (sub)
+    pc__p_buf fn_enc;           // the function last sent, encoded (sub)
+    uintptr_t fn_enc_addr;      // ... its address (0: none yet)
+    char gap_b[64];
     pc_lock lock;               // guards what follows
     pc_condition cond;          // on lock: the feeder waits for work, a death for a send
     pc__p_pp_task *head, *tail; // submitted, not sent (sent ones that lost their
                                 //   worker come back to the front)
     pc__p_pp_task *pipe_head, *pipe_tail; // to send over a pipe (the feeder's)
     pc__p_pp_inbox *in_head, *in_tail;    // read by the watcher (without rings)
-    uint64_t next_id, starts;
+    uint64_t starts;
     size_t outstanding;         // tasks not finished yet
     pc__p_pp_worker *w;
     int nw, prefetch, quota;
@@ -12983,14 +12998,12 @@ typedef struct pc__p_pp {
     uint32_t *role;             // who collects: PC__PP_ROLE_* (shared)
     pc_args *initargs;          // a copy of the user's, sent to each worker as it starts
     pc__p_buf initref;          // the initializer, encoded
-    pc__f_cache *slab;          // the futures, each with its task record (lock)
-    pc__p_buf fn_enc;           // the function last sent, encoded (lock)
-    uintptr_t fn_enc_addr;      // ... its address (0: none yet)
     size_t slot_res;            // result bytes a slot holds
     pc__p_buf recs[PC__PP_BATCH]; // the collector's records that wrap, a batch of them
     const unsigned char *rec_at[PC__PP_BATCH]; // the batch, read in place (or in recs)
     size_t rec_len[PC__PP_BATCH];
     int staged;                 // some worker has tasks staged in its ring (lock)
+    int unwoken;                // some worker was shown tasks and not woken (lock)
     int auto_window;            // prefetch 0: the window follows the tasks' run time
     double task_ns;             // their mean run time lately (0: none seen yet)
     pc_connection *wake_r, *wake_w; // wakes the watcher
@@ -13219,6 +13232,7 @@ static int pc__p_pp_push(pc__p_pp *p, pc__p_pp_worker *w, pc__p_pp_task *t) {
                                         big ? 0 : t->msg.len, &w->stage_at, &w->seen_head))
         return 0;
     w->staged += w->chan != NULL;
+    w->unwoken += w->chan != NULL;
     p->staged |= w->chan != NULL;
     pc__p_pp_append(&w->head, &w->tail, t);
     w->inflight++;
@@ -13235,22 +13249,66 @@ static int pc__p_pp_push(pc__p_pp *p, pc__p_pp_worker *w, pc__p_pp_task *t) {
 }
 
 // Show each worker the tasks staged in its ring, one store of its tail and
-// one look at whether it sleeps for them all (lock held).
+// one look at whether it sleeps for them all (lock held). While tasks are
+// queued behind, a worker is woken only once half its window waits for
+// it: results settled more slowly than it runs them would otherwise wake
+// it for a few tasks at a time, and on a busy machine each wake-up costs
+// the waker its CPU. What is shown without a wake-up is never stranded:
+// its window then holds results not settled yet, whose settling fills it
+// further (it is the least loaded) and shows again, until half is reached
+// or nothing is queued, when every worker shown something is woken.
 static void pc__p_pp_show(pc__p_pp *p) {
-    if (!p->staged) return;
-    p->staged = 0;
+    if (!p->staged && !(p->unwoken && !p->head)) return;
+    p->staged = p->unwoken = 0;
     for (int i = 0; i < p->nw; i++) {
         pc__p_pp_worker *w = &p->w[i];
-        if (!w->staged) continue;
+        if (w->staged) pc__p_pp_ring_publish(&w->chan->task, w->stage_at);
         w->staged = 0;
-        pc__p_pp_ring_publish(&w->chan->task, w->stage_at);
+        if (!w->unwoken) continue;
+        if (p->head && w->unwoken < (p->prefetch + 1) / 2) {
+            p->unwoken = 1;
+            continue;
+        }
+        w->unwoken = 0;
         pc__evc_notify(&w->chan->task.data, 1);     // a pipe record wakes it too
     }
+}
+
+// Tasks pushed onto the intake, newest first, to the back of the queue
+// oldest first, counted outstanding (lock held).
+static void pc__p_pp_queue_pushed(pc__p_pp *p, pc__p_pp_task *list) {
+    pc__p_pp_task *first = NULL, *last = list;
+    size_t n = 0;
+    for (; list; n++) {
+        pc__p_pp_task *next = list->next;
+        list->next = first;
+        first = list;
+        list = next;
+    }
+    if (!first) return;
+    if (p->tail) p->tail->next = first;
+    else p->head = first;
+    p->tail = last;
+    p->outstanding += n;
+}
+
+// Queue what submit pushed (lock held); close: and take no more, so that
+// a later submit fails.
+static void pc__p_pp_intake(pc__p_pp *p, int close) {
+    pc__p_pp_task *list = __atomic_load_n(&p->intake, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (list == PC__PP_SHUT || (!list && !close)) return;
+        if (__atomic_compare_exchange_n(&p->intake, &list, close ? PC__PP_SHUT : NULL, 1,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            break;
+    }
+    pc__p_pp_queue_pushed(p, list);
 }
 
 // Stage queued tasks in the rings of the workers with room in their window
 // (lock held).
 static void pc__p_pp_stage(pc__p_pp *p) {
+    pc__p_pp_intake(p, 0);
     while (p->head) {
         pc__p_pp_worker *w = pc__p_pp_pick(p);
         pc__p_pp_task *t = w ? pc__p_pp_take(p) : NULL;
@@ -13382,6 +13440,7 @@ static pc__p_pp_task *pc__p_pp_break(pc__p_pp *p, const char *why) {
     pc__p_pp_task *all = NULL, *tail = NULL;
     if (!p->broken) snprintf(p->broken_msg, sizeof p->broken_msg, "%s", why);
     p->broken = 1;
+    pc__p_pp_intake(p, 1);
     pc__p_pp_unpipe(p, 0);
     while (p->sending_task) pc_condition_wait(&p->cond, PC_FOREVER);
     for (int i = 0; i < p->nw; i++) {
@@ -13997,7 +14056,7 @@ static int pc__p_pp_check_fn(pc__p_pp *p, pc_task_fn fn) {
 }
 
 // pc__p_pp_encode for a task (not a chunk) whose message fits the record's
-// buffer b (lock held): the same bytes, written straight, the function's
+// buffer b (sub held): the same bytes, written straight, the function's
 // copied from the pool's last one, encoded once.
 static int pc__p_pp_encode_small(pc__p_pp *p, pc__p_buf *b, uint64_t id,
                                  const pc__p_pp_what *w) {
@@ -14033,7 +14092,7 @@ static int pc__p_pp_encode_small(pc__p_pp *p, pc__p_buf *b, uint64_t id,
     return PC_OK;
 }
 
-// The record of a new task: a slot of the cache (lock held), or a future
+// The record of a new task: a slot of the cache (sub held), or a future
 // of its own (own_f, made outside the lock) when its results need more
 // room than a slot has. NULL: out of memory.
 static pc__p_pp_task *pc__p_pp_task_new(pc__p_pp *p, pc_future **own_f, size_t res_bytes) {
@@ -14042,14 +14101,13 @@ static pc__p_pp_task *pc__p_pp_task_new(pc__p_pp *p, pc_future **own_f, size_t r
     return f ? pc__p_pp_task_init(f, res_bytes) : NULL;
 }
 
-// Queue a task (lock held), its message encoded in its record, or, when
-// heap holds it encoded already (too large for the record), that.
-static int pc__p_pp_enqueue(pc__p_pp *p, const pc__p_pp_what *w, pc_future **own_f,
-                            size_t res_bytes, pc__p_buf *heap, pc_future **out_future) {
-    int rc = pc__p_pp_closed(p);
-    pc__p_pp_task *t = rc ? NULL : pc__p_pp_task_new(p, own_f, res_bytes);
-    if (!rc && !t) rc = PC_NOMEM;
-    if (rc) return rc;
+// A new task (sub held), its message encoded in its record, or, when heap
+// holds it encoded already (too large for the record), that.
+static int pc__p_pp_make(pc__p_pp *p, const pc__p_pp_what *w, pc_future **own_f,
+                         size_t res_bytes, pc__p_buf *heap, pc__p_pp_task **out) {
+    int rc;
+    pc__p_pp_task *t = pc__p_pp_task_new(p, own_f, res_bytes);
+    if (!t) return PC_NOMEM;
     t->id = ++p->next_id;
     if (heap->p) {
         t->msg = *heap;
@@ -14063,18 +14121,48 @@ static int pc__p_pp_enqueue(pc__p_pp *p, const pc__p_pp_what *w, pc_future **own
     t->fn = w->fn;
     t->chunk = w->v != NULL;
     t->arg = w->v ? (void *)(uintptr_t)w->arg : NULL;
-    pc_future_retain(t->f);     // the caller's; the task holds the first
-    pc__p_pp_append(&p->head, &p->tail, t);
-    p->outstanding++;
-    *out_future = t->f;         // t is the collector's once the lock goes
-    // Into a worker's ring now, if one has room. Tasks queued before this
-    // one mean none had: each result that makes room fills it.
-    if (p->head == t) pc__p_pp_fill(p);
+    *out = t;
     return PC_OK;
 }
 
-// One lock round trip and, for a small task, no allocation: its future is
-// a slot of the cache and its message is encoded into the record behind it.
+// Push t onto the intake (no lock): 1 when it was empty (t must be queued
+// by this thread or another), 0 behind others, -1 closed: the pool takes
+// no more.
+static int pc__p_pp_intake_push(pc__p_pp *p, pc__p_pp_task *t) {
+    pc__p_pp_task *top = __atomic_load_n(&p->intake, __ATOMIC_RELAXED);
+    do {
+        if (top == PC__PP_SHUT) return -1;
+        t->next = top;
+    } while (!__atomic_compare_exchange_n(&p->intake, &top, t, 1, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+    return top == NULL;
+}
+
+// The intake has a task nobody queues yet: queue it, and fill the rings,
+// now, when the lock is free; else it is the collector's, poked (and the
+// holder may queue it first). Submit never waits for the collector's
+// lock, held while it settles a batch.
+static void pc__p_pp_kick(pc__p_pp *p) {
+    if (!pc__lock_try(&p->lock)) {
+        pc__p_pp_wake_collector(p);
+        return;
+    }
+    pc__p_pp_fill(p);
+    pc_lock_release(&p->lock);
+}
+
+// Why the pool takes no more tasks (its intake is closed).
+static int pc__p_pp_refused(pc__p_pp *p) {
+    pc_lock_acquire(&p->lock, PC_FOREVER);
+    int rc = pc__p_pp_closed(p);
+    pc_lock_release(&p->lock);
+    return rc ? rc : pc__error(PC_SHUTDOWN, "cannot schedule new futures after shutdown");
+}
+
+// No allocation for a small task (its future is a slot of the cache, its
+// message is encoded into the record behind it) and no wait for the pool's
+// lock: the task is pushed onto the intake, queued by whoever holds the
+// lock next.
 static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
                            pc_future **out_future) {
     pc__p_pp *p = (pc__p_pp *)ex;
@@ -14093,7 +14181,7 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
     if (!need) return pc_last_error_code();
     pc__p_buf heap;
     memset(&heap, 0, sizeof heap);
-    if (need > PC__PP_INLINE) {         // encoded here, with id 0: it goes in under the lock
+    if (need > PC__PP_INLINE) {         // encoded here, with id 0: it goes in under sub
         if (pc__grow(&heap.p, &heap.cap, need, 1, 0)) heap.bad = 1;
         rc = pc__p_pp_encode(p, &heap, 0, &w);
     }
@@ -14102,14 +14190,25 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
         own_f = pc__f_future_new_extra(pc__p_pp_rec_head() + PC__PP_INLINE + res_bytes, NULL);
         if (!own_f) rc = PC_NOMEM;
     }
+    pc__p_pp_task *t = NULL;
     if (!rc) {
-        pc_lock_acquire(&p->lock, PC_FOREVER);
-        rc = pc__p_pp_enqueue(p, &w, &own_f, res_bytes, &heap, out_future);
-        pc_lock_release(&p->lock);
+        pc_lock_acquire(&p->sub, PC_FOREVER);
+        rc = pc__p_pp_make(p, &w, &own_f, res_bytes, &heap, &t);
+        pc_lock_release(&p->sub);
     }
     pc__free(heap.p);                   // taken by the task unless it failed
     pc_future_release(own_f);           // taken by the task unless it failed
-    return rc;
+    if (rc) return rc;
+    pc_future *f = pc_future_retain(t->f);     // the caller's; the task holds the first
+    int pushed = pc__p_pp_intake_push(p, t);   // t is the pool's once pushed
+    if (pushed < 0) {
+        pc_future_release(f);
+        pc__p_pp_task_end(t);
+        return pc__p_pp_refused(p);
+    }
+    if (pushed) pc__p_pp_kick(p);
+    *out_future = f;
+    return PC_OK;
 }
 
 static int pc__p_pp_join_threads(pc__p_pp *p) {
@@ -14124,6 +14223,7 @@ static int pc__p_pp_shutdown(pc_executor *ex, int wait, int cancel_futures) {
     pc__p_pp_task *cancelled = NULL;
     pc_lock_acquire(&p->lock, PC_FOREVER);
     p->shutdown = 1;
+    pc__p_pp_intake(p, 1);
     // Cancel what was never sent; tasks sent back from a dead worker run.
     for (pc__p_pp_task **pp = &p->head; cancel_futures && *pp;) {
         pc__p_pp_task *t = *pp;
