@@ -12538,12 +12538,17 @@ static void pc__p_pp_put_result(pc__p_buf *b, void *r, size_t result_size) {
 
 // A worker's reply: kind, id, code, its run time in nanoseconds (for the
 // pool's window), the message, the count of results, then their bytes
-// (res), written into room made once.
+// (res), written into room made once. The offsets, for the pool's quick
+// read of the usual reply (one pointer, no error: PC__PP_R_QUICK bytes):
+enum {
+    PC__PP_R_ID = 1, PC__PP_R_CODE = 9, PC__PP_R_NS = 13, PC__PP_R_MLEN = 21,
+    PC__PP_R_MSG = 29, PC__PP_R_QUICK = PC__PP_R_MSG + 8 + 8
+};
 static void pc__p_pp_put_reply(pc__p_buf *out, uint64_t id, int code, uint64_t ns,
                                const char *msg, uint64_t n, const pc__p_buf *res) {
     uint64_t mlen = code ? strlen(msg) : 0;
     uint32_t c = (uint32_t)code;
-    size_t need = 1 + 8 + 4 + 8 + 8 + (size_t)mlen + 8 + res->len;
+    size_t need = PC__PP_R_MSG + (size_t)mlen + 8 + res->len;
     if (res->bad || out->bad || need > SIZE_MAX - out->len ||
         pc__grow(&out->p, &out->cap, out->len + need, 1, 0)) {
         out->bad = 1;
@@ -12551,23 +12556,44 @@ static void pc__p_pp_put_reply(pc__p_buf *out, uint64_t id, int code, uint64_t n
     }
     unsigned char *o = out->p + out->len;
     o[0] = PC__PP_RESULT;
-    memcpy(o + 1, &id, 8);
-    memcpy(o + 9, &c, 4);
-    memcpy(o + 13, &ns, 8);
-    memcpy(o + 21, &mlen, 8);
-    if (mlen) memcpy(o + 29, msg, (size_t)mlen);
-    memcpy(o + 29 + mlen, &n, 8);
-    if (res->len) memcpy(o + 37 + mlen, res->p, res->len);
+    memcpy(o + PC__PP_R_ID, &id, 8);
+    memcpy(o + PC__PP_R_CODE, &c, 4);
+    memcpy(o + PC__PP_R_NS, &ns, 8);
+    memcpy(o + PC__PP_R_MLEN, &mlen, 8);
+    if (mlen) memcpy(o + PC__PP_R_MSG, msg, (size_t)mlen);
+    memcpy(o + PC__PP_R_MSG + mlen, &n, 8);
+    if (res->len) memcpy(o + PC__PP_R_MSG + 8 + mlen, res->p, res->len);
     out->len += need;
 }
 
+// The worker's clock of its runs, for the pool's automatic window. A task
+// found in the ring at once starts when the last one ended. Tasks that run
+// under a microsecond are timed together, PC__PP_CLOCK_GROUP a reading (a
+// reading costs as much as such a task): the last of them reports the
+// time of all, the others 0, so the pool's mean over a batch is the same.
+#define PC__PP_CLOCK_GROUP 8
+typedef struct pc__p_pp_clock {
+    double at;                  // the last reading (0: none: the next run reads it)
+    unsigned untimed;           // runs since then not reported
+    int quick;                  // they took under a microsecond each
+} pc__p_pp_clock;
+
+// The run time to report for a run that just ended, in nanoseconds.
+static uint64_t pc__p_pp_clock_stop(pc__p_pp_clock *c) {
+    if (c->quick && ++c->untimed < PC__PP_CLOCK_GROUP) return 0;
+    double now = pc_monotonic();
+    unsigned runs = c->untimed ? c->untimed : 1;
+    uint64_t ns = (uint64_t)((now - c->at) * 1e9);
+    c->quick = ns < 1000u * runs;
+    c->at = now;
+    c->untimed = 0;
+    return ns;
+}
+
 // Run a task or a chunk of message b in the worker and append the reply to
-// out; res is the worker's room for the results. *clock is when this run
-// began, when the caller knows it (the end of the last run, when this
-// task was in the ring already: one clock read a task), else 0; it is set
-// to this run's end.
+// out; res is the worker's room for the results.
 static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_buf *out,
-                         pc__p_buf *res, double *clock, int64_t *slot) {
+                         pc__p_buf *res, pc__p_pp_clock *clock, int64_t *slot) {
     char msg[256];
     uintptr_t addr = 0;
     uint64_t id = pc__p_buf_get_u64(b);
@@ -12591,7 +12617,10 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
     if (copy) memcpy(copy, data, len);
     if (code && !msg[0]) snprintf(msg, sizeof msg, "%s", pc_last_error());
     __atomic_store_n(slot, (int64_t)id, __ATOMIC_SEQ_CST);
-    double began = *clock > 0 ? *clock : pc_monotonic();
+    if (clock->at <= 0) {
+        clock->at = pc_monotonic();
+        clock->untimed = 0;
+    }
     // Each result is encoded as soon as it returns: a task may return the
     // same static buffer every time.
     res->len = res->pos = 0;
@@ -12618,8 +12647,7 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
         }
         if (words) res->len = n * sizeof(uint64_t);
     }
-    *clock = pc_monotonic();
-    pc__p_pp_put_reply(out, id, code, (uint64_t)((*clock - began) * 1e9), msg, n, res);
+    pc__p_pp_put_reply(out, id, code, pc__p_pp_clock_stop(clock), msg, n, res);
     pc__free(copy);
 }
 
@@ -12651,7 +12679,7 @@ static void pc__p_pp_run(pc__p_buf *b, unsigned kind, size_t result_size, pc__p_
 // (pc__p_pp_look_first): an idle side sleeps at once, for no CPU.
 #define PC__PP_WORKER_SPIN_S 6e-6  // a worker's spin on its task ring
 #define PC__PP_YIELD_S 50e-6    // then its yields, and a waiting thread's
-#define PC__PP_SPIN_S 20e-6     // the collector's look, in seconds
+#define PC__PP_SPIN_S 20e-6     // the collector's look (yields), in seconds
 #define PC__PP_BATCH 64          // replies the collector settles under one lock
 // The rings and their records: // >>A.ring.
 
@@ -12718,6 +12746,15 @@ static int pc__p_pp_look_first(pc__p_pp_look *l, int (*ready)(void *), void *arg
 // then sleeps on its own event count ("wready"), so a result wakes it
 // straight, with no hop through the collector.
 enum { PC__PP_ROLE_FREE = 0, PC__PP_ROLE_COLLECTOR = 1, PC__PP_ROLE_WAITER = 2 };
+
+// The pool's shared words (an anonymous RawArray): each worker's running
+// task id (0: none), then the event counts `ready` and `wready` and the
+// role, each on a cache line of its own: every worker writes its id twice
+// a task, and sharing a line would move it between the processes each time.
+#define PC__PP_WORD 8           // int64s from one word to the next
+static int64_t *pc__p_pp_word(pc_mp_array *words, int64_t i) {
+    return (int64_t *)pc_mp_array_get_obj(words) + i * PC__PP_WORD;
+}
 
 // A worker's ends: its rings (NULL without), the pool's "results ready"
 // event counts (the collector's, a waiting thread's) and role word, its pipe.
@@ -12862,10 +12899,10 @@ static int pc__p_pp_worker_main(void *arg) {
         return 2;
     if (pc_args_get_mp_array(a, 8, &rings) == PC_OK)
         e.chan = (pc__p_pp_chan *)pc_mp_array_get_obj(rings);
-    int64_t *slot = (int64_t *)pc_mp_array_get_obj(slots) + index;
-    e.ready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(slots) + nw);
-    e.wready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(slots) + nw + 1);
-    e.role = (uint32_t *)((int64_t *)pc_mp_array_get_obj(slots) + nw + 2);
+    int64_t *slot = pc__p_pp_word(slots, index);
+    e.ready = (pc__evc *)pc__p_pp_word(slots, nw);
+    e.wready = (pc__evc *)pc__p_pp_word(slots, nw + 1);
+    e.role = (uint32_t *)pc__p_pp_word(slots, nw + 2);
     pc__p_buf in, msg, out, res;
     memset(&in, 0, sizeof in);
     memset(&out, 0, sizeof out);
@@ -12879,13 +12916,13 @@ static int pc__p_pp_worker_main(void *arg) {
     }
     int64_t done = 0;
     int at_once = 0;
-    double clock = 0;
+    pc__p_pp_clock clock = {0, 0, 0};
     while (pc__p_pp_worker_next(&e, &in, &msg, &at_once)) {
         unsigned kind = pc__p_buf_get_u8(&msg);
         if (kind != PC__PP_TASK && kind != PC__PP_CHUNK) break;
         out.len = 0;
         out.bad = 0;
-        if (!at_once) clock = 0;
+        if (!at_once) clock.at = 0;
         pc__p_pp_run(&msg, kind, (size_t)result_size, &out, &res, &clock, slot);
         if (e.chan) pc__p_pp_ring_release(&e.chan->task, e.task_at);
         int sent = !out.bad && pc__p_pp_worker_send(&e, &out);
@@ -12900,10 +12937,12 @@ static int pc__p_pp_worker_main(void *arg) {
 }
 
 // >>F.pool: the executor: tasks into each worker's ring, a collector drains results
-// How tasks travel: submit writes a task into the ring of a worker with
-// room in its window (prefetch + 1 tasks) itself when none is queued
-// before it; the others wait in the pool's queue and whoever collects
-// pushes them as results come back. The
+// How tasks travel: submit encodes a task into its record and pushes it
+// onto the intake, a stack with no lock. Whoever holds the pool's lock
+// next moves the intake to the back of the queue and writes queued tasks
+// into the rings of workers with room in their window (prefetch + 1
+// tasks): submit itself when it finds the lock free, else the collector,
+// poked; the rest wait there until results make room. The
 // collector drains every worker's result ring, then sleeps on one shared
 // event count ("results ready") that a worker bumps only when the
 // collector sleeps. A watcher thread polls the workers' sentinels and
@@ -12991,8 +13030,8 @@ typedef struct pc__p_pp {
     int poke;                   // something for the collector besides results
     char broken_msg[256];
     const pc_context *ctx;
-    pc_mp_array *slots;         // each worker's running task id (0: none), then `ready`,
-                                //   `wready` and `role`
+    pc_mp_array *slots;         // the shared words (pc__p_pp_word): each worker's running
+                                //   task id (0: none), then `ready`, `wready` and `role`
     pc__evc *ready;             // the collector sleeps here (shared with the workers)
     pc__evc *wready;            // a waiting thread that collects sleeps here (shared)
     uint32_t *role;             // who collects: PC__PP_ROLE_* (shared)
@@ -13248,24 +13287,30 @@ static int pc__p_pp_push(pc__p_pp *p, pc__p_pp_worker *w, pc__p_pp_task *t) {
     return 1;
 }
 
+// Whether worker w, shown tasks, may be woken for them later (lock held):
+// while tasks are queued behind, it is woken once half its window waits
+// for it. Results settled more slowly than it runs them would otherwise
+// wake it for a few tasks at a time, and on a busy machine each wake-up
+// costs the waker its CPU. Never when all it has out was shown without a
+// wake-up (it may sleep on them all, and be shown no more: its ring full,
+// or its quota reached). While it has older tasks out, their results come
+// back, are settled, and their fill shows it more or finds this false.
+static int pc__p_pp_wake_later(const pc__p_pp *p, const pc__p_pp_worker *w) {
+    return p->head && w->unwoken < (p->prefetch + 1) / 2 && w->inflight > w->unwoken;
+}
+
 // Show each worker the tasks staged in its ring, one store of its tail and
-// one look at whether it sleeps for them all (lock held). While tasks are
-// queued behind, a worker is woken only once half its window waits for
-// it: results settled more slowly than it runs them would otherwise wake
-// it for a few tasks at a time, and on a busy machine each wake-up costs
-// the waker its CPU. What is shown without a wake-up is never stranded:
-// its window then holds results not settled yet, whose settling fills it
-// further (it is the least loaded) and shows again, until half is reached
-// or nothing is queued, when every worker shown something is woken.
+// one look at whether it sleeps for them all (lock held); a worker not
+// woken then is looked at again at each fill until it is.
 static void pc__p_pp_show(pc__p_pp *p) {
-    if (!p->staged && !(p->unwoken && !p->head)) return;
+    if (!p->staged && !p->unwoken) return;
     p->staged = p->unwoken = 0;
     for (int i = 0; i < p->nw; i++) {
         pc__p_pp_worker *w = &p->w[i];
         if (w->staged) pc__p_pp_ring_publish(&w->chan->task, w->stage_at);
         w->staged = 0;
         if (!w->unwoken) continue;
-        if (p->head && w->unwoken < (p->prefetch + 1) / 2) {
+        if (pc__p_pp_wake_later(p, w)) {
             p->unwoken = 1;
             continue;
         }
@@ -13372,7 +13417,7 @@ static int pc__p_pp_start(pc__p_pp *p, int i) {
     pc_mp_array *rings = NULL;
     int rc = pc_pipe(1, &mine, &theirs);
     if (rc) return rc;
-    ((int64_t *)pc_mp_array_get_obj(p->slots))[i] = 0;
+    *pc__p_pp_word(p->slots, i) = 0;
     if (PC__PP_RINGS) {
         pc_mp_array_desc ad;
         memset(&ad, 0, sizeof ad);
@@ -13546,11 +13591,30 @@ static pc__p_pp_task *pc__p_pp_claim(pc__p_pp *p, pc__p_pp_worker *w, const unsi
     return t;
 }
 
+// The usual reply, a task's one pointer result and no error, read
+// straight: 1 when m is one (t is finished, *ns its run time).
+static int pc__p_pp_settle_quick(const pc__p_pp *p, pc__p_pp_task *t, const unsigned char *m,
+                                 size_t n, uint64_t *ns) {
+    uint32_t code;
+    uint64_t mlen, count, u;
+    if (n != PC__PP_R_QUICK || t->chunk || p->result_size) return 0;
+    memcpy(&code, m + PC__PP_R_CODE, 4);
+    memcpy(&mlen, m + PC__PP_R_MLEN, 8);
+    memcpy(&count, m + PC__PP_R_MSG, 8);
+    if (code || mlen || count != 1) return 0;
+    memcpy(ns, m + PC__PP_R_NS, 8);
+    memcpy(&u, m + PC__PP_R_MSG + 8, 8);
+    pc__p_pp_finish(t, PC_OK, NULL, (void *)(uintptr_t)u);
+    return 1;
+}
+
 // Give claimed task t the results of reply m and finish it (lock not held).
 // Returns the run time the worker measured, in nanoseconds.
 static uint64_t pc__p_pp_settle(pc__p_pp *p, pc__p_pp_task *t, const unsigned char *m,
                                 size_t n) {
     char msg[256];
+    uint64_t quick_ns;
+    if (pc__p_pp_settle_quick(p, t, m, n, &quick_ns)) return quick_ns;
     size_t mlen = 0;
     pc__p_buf b;
     memset(&b, 0, sizeof b);
@@ -13748,7 +13812,7 @@ static void pc__p_pp_bury(pc__p_pp *p, pc__p_pp_worker *w) {
     pc__p_pp_unpipe(p, w->serial);
     while (w->sending) pc_condition_wait(&p->cond, PC_FOREVER);
     int i = (int)(w - p->w);
-    int64_t running = __atomic_load_n((int64_t *)pc_mp_array_get_obj(p->slots) + i,
+    int64_t running = __atomic_load_n(pc__p_pp_word(p->slots, i),
                                       __ATOMIC_SEQ_CST);
     pc__p_pp_task *dead = NULL, *requeue = w->head, *rtail = w->tail;
     for (pc__p_pp_task **pp = &requeue, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
@@ -13901,6 +13965,8 @@ static int pc__p_pp_pending(pc__p_pp *p) {
     return 0;
 }
 
+static int pc__p_pp_pending_look(void *p) { return pc__p_pp_pending((pc__p_pp *)p); }
+
 static int pc__p_pp_role_take(pc__p_pp *p, uint32_t who) {
     uint32_t free_role = PC__PP_ROLE_FREE;
     return __atomic_compare_exchange_n(p->role, &free_role, who, 0, __ATOMIC_SEQ_CST,
@@ -13981,7 +14047,7 @@ static int pc__p_pp_wait_hook(pc__f_cache *c, pc_future *f, double deadline, dou
 // (after the pool's start), so it reads them without the lock.
 static int pc__p_pp_collector(void *arg) {
     pc__p_pp *p = (pc__p_pp *)arg;
-    double spin_until = 0;      // 0: not spinning yet; -1: spun, now sleeps
+    int looked = 0;             // looked while awake since the last results
     int mine = 0;               // this thread has the role
     for (;;) {
         if (!mine && !(mine = pc__p_pp_role_take(p, PC__PP_ROLE_COLLECTOR))) {
@@ -14013,24 +14079,24 @@ static int pc__p_pp_collector(void *arg) {
         pc_lock_release(&p->lock);
         if (finished) break;    // the role stays this thread's: no waiter collects again
         if (got) {
-            spin_until = 0;
+            looked = 0;
             continue;
         }
         // A short look before sleeping, while tasks are out: a result that
-        // comes within it costs no wake-up on either side.
-        if (spin_until == 0 && busy) spin_until = pc_monotonic() + PC__PP_SPIN_S;
-        if (spin_until > 0 && pc_monotonic() < spin_until) {
-            for (int i = 0; i < 16; i++) pc__cpu_relax();
-            continue;
+        // comes within it costs no wake-up on either side. It yields between
+        // looks (no spin): while results come faster than it settles them
+        // it seldom gets here, and when it does, a worker may need the CPU.
+        if (busy && !looked) {
+            looked = 1;
+            if (pc__p_look_awake(pc__p_pp_pending_look, p, 0, 0, PC__PP_SPIN_S)) continue;
         }
-        spin_until = -1;
         // Only this thread changes the workers: it reads them without the role.
         __atomic_store_n(p->role, (uint32_t)PC__PP_ROLE_FREE, __ATOMIC_SEQ_CST);
         mine = 0;
         uint32_t key = pc__evc_prepare(p->ready);
         if (pc__p_pp_pending(p)) continue;
         pc__evc_wait(p->ready, key, INFINITY);
-        spin_until = 0;
+        looked = 0;
     }
     pc__p_pp_wake_watcher(p);
     pc_thread_join(p->watcher, PC_FOREVER);
@@ -14346,7 +14412,7 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     pc_mp_array_desc ad;
     memset(&ad, 0, sizeof ad);
     ad.typecode = "q";
-    ad.length = (size_t)d->max_workers + 3;    // the slots, ready, wready, role
+    ad.length = ((size_t)d->max_workers + 3) * PC__PP_WORD;   // the slots, ready, wready, role
     p->slots = pc_mp_raw_array_new(&ad);
     p->w = (pc__p_pp_worker *)pc__calloc((size_t)d->max_workers, sizeof *p->w);
     p->slab = (pc__f_cache *)pc__calloc(1, sizeof *p->slab);
@@ -14355,11 +14421,11 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     p->slot_res = p->result_size <= PC__PP_RES_INLINE ? p->result_size : 0;
     pc__f_cache_init(p->slab, pc__p_pp_rec_head() + PC__PP_INLINE + p->slot_res,
                      pc__p_pp_slab_gone);
-    p->ready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers);
+    p->ready = (pc__evc *)pc__p_pp_word(p->slots, d->max_workers);
     pc__evc_init(p->ready, PC__PP_RINGS);      // without rings only the pool's threads use it
-    p->wready = (pc__evc *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers + 1);
+    p->wready = (pc__evc *)pc__p_pp_word(p->slots, d->max_workers + 1);
     pc__evc_init(p->wready, PC__PP_RINGS);
-    p->role = (uint32_t *)((int64_t *)pc_mp_array_get_obj(p->slots) + d->max_workers + 2);
+    p->role = (uint32_t *)pc__p_pp_word(p->slots, d->max_workers + 2);
     p->slab->wait = pc__p_pp_wait_hook;
     p->slab->wait_at_once = pc_process_cpu_count() == 1;
     p->slab->done = p->wready;

@@ -972,6 +972,121 @@ static void body_max_tasks(pc_start_method m) {
 TEST(max_tasks_per_child_spawn) { body_max_tasks(PC_START_SPAWN); }
 TEST(max_tasks_per_child_forkserver) { body_max_tasks(PC_START_FORKSERVER); }
 
+// While tasks wait behind, the pool wakes a worker only once half its
+// window waits for it; but tasks shown to a worker that will be shown no
+// more before it runs them wake it at once, here a worker whose ring is
+// full of large messages (100 KiB: two fit). Tasks left for the worker's
+// periodic nap would make rounds of about a second.
+enum { WAKE_ARG = 100 * 1024 };
+static void *t_first_byte(void *arg) { return (void *)(uintptr_t)*(unsigned char *)arg; }
+
+static void body_full_ring_wakes(pc_start_method m) {
+    static unsigned char arg[WAKE_ARG];
+    enum { N = 24, ROUNDS = 12 };
+    leak_mark k = leak_begin(m);
+    pc_process_pool_desc d;
+    memset(&d, 0, sizeof d);
+    d.max_workers = 1;
+    d.mp_context = pc_get_context(m);
+    pc_executor *ex = pc_process_pool_new(&d);
+    CHECK_MSG(ex != NULL, "pc_process_pool_new: %s", pc_last_error());
+    int slow = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        pc_future *fs[N];
+        double t0 = pc_monotonic();
+        for (int i = 0; i < N; i++) {
+            arg[0] = (unsigned char)(round + i);
+            CHECK_OK(pc_executor_submit_copy(ex, t_first_byte, arg, sizeof arg, &fs[i]));
+        }
+        for (int i = 0; i < N; i++) {
+            void *r = NULL;
+            CHECK_MSG(pc_future_result(fs[i], 20, &r) == PC_OK, "round %d task %d: %s", round, i,
+                      pc_last_error());
+            CHECK_EQ((intptr_t)r, (intptr_t)(unsigned char)(round + i));
+            pc_future_release(fs[i]);
+        }
+        if (pc_monotonic() - t0 > 0.9) slow++;
+    }
+    CHECK_MSG(slow <= 1, "%d of %d rounds took the worker's 1 s nap", slow, ROUNDS);
+    pc_executor_free(ex);
+    leak_end(k);
+}
+TEST(full_ring_wakes_worker_fork) { body_full_ring_wakes(PC_START_FORK); }
+TEST(full_ring_wakes_worker_forkserver) { body_full_ring_wakes(PC_START_FORKSERVER); }
+
+// Submit pushes onto the pool's intake without its lock, and shutdown
+// closes the intake: with three threads submitting as fast as they can
+// while another shuts the pool down, every submit either is refused
+// (PC_SHUTDOWN) or its task runs before shutdown(wait) returns, with its
+// own result; none is lost between the two. Most rounds see refusals (a
+// side would need 20,000 submits before shutdown's first step otherwise).
+typedef struct race_side {
+    pc_executor *ex;
+    pc_event going;             // set once this side has tasks in
+    pc_future *fs[20000];
+    int n, refused_rc;
+} race_side;
+
+static int race_submit(void *arg) {
+    race_side *r = (race_side *)arg;
+    for (r->n = 0; r->n < (int)(sizeof r->fs / sizeof r->fs[0]); r->n++) {
+        int rc = pc_executor_submit(r->ex, t_double_value, (void *)(intptr_t)(r->n + 1),
+                                    &r->fs[r->n]);
+        if (r->n == 50) pc_event_set(&r->going);
+        if (rc) {
+            r->refused_rc = rc;
+            break;
+        }
+    }
+    pc_event_set(&r->going);
+    return 0;
+}
+
+static void body_submit_races_shutdown(pc_start_method m) {
+    enum { SIDES = 3, ROUNDS = 8 };
+    leak_mark k = leak_begin(m);
+    race_side *sides = (race_side *)calloc(SIDES, sizeof *sides);
+    CHECK(sides != NULL);
+    int refused = 0;            // rounds in which some submit was refused
+    for (int round = 0; round < ROUNDS; round++) {
+        pc_executor *ex = pool(m, 2, 0);
+        pc_thread *ts[SIDES];
+        for (int i = 0; i < SIDES; i++) {
+            memset(&sides[i], 0, sizeof sides[i]);
+            sides[i].ex = ex;
+            pc_event_init(&sides[i].going);
+            ts[i] = pct_thread_started(race_submit, &sides[i]);
+        }
+        for (int i = 0; i < SIDES; i++) CHECK_OK(pc_event_wait(&sides[i].going, 20));
+        CHECK_OK(pc_executor_shutdown(ex, 1, 0));
+        int any_refused = 0;
+        for (int i = 0; i < SIDES; i++) {
+            race_side *r = &sides[i];
+            CHECK_OK(pc_thread_join(ts[i], PC_FOREVER));
+            pc_thread_free(ts[i]);
+            pc_event_destroy(&r->going);
+            CHECK_MSG(r->refused_rc == 0 || r->refused_rc == PC_SHUTDOWN, "refused with %d",
+                      r->refused_rc);
+            any_refused |= r->refused_rc != 0;
+            for (int j = 0; j < r->n; j++) {
+                void *res = NULL;
+                CHECK_MSG(pc_future_done(r->fs[j]), "round %d: an accepted task did not run",
+                          round);
+                CHECK_OK(pc_future_result(r->fs[j], 0, &res));
+                CHECK_EQ((intptr_t)res, 2 * (intptr_t)(j + 1));
+                pc_future_release(r->fs[j]);
+            }
+        }
+        refused += any_refused;
+        pc_executor_free(ex);
+    }
+    CHECK_MSG(refused > 0, "no submit met the shutdown in %d rounds", ROUNDS);
+    free(sides);
+    leak_end(k);
+}
+TEST(submit_races_shutdown_fork) { body_submit_races_shutdown(PC_START_FORK); }
+TEST(submit_races_shutdown_forkserver) { body_submit_races_shutdown(PC_START_FORKSERVER); }
+
 // >>bad input
 static int not_code;
 TEST(bad_input) {
