@@ -12952,25 +12952,44 @@ static int pc__p_pp_worker_main(void *arg) {
 // busy worker must not stop submit or the collector); the collector reads
 // a worker's at the pipe record. Without rings (PC__PP_RINGS 0) every
 // message goes over the pipes and the watcher reads the replies.
+// A function's bytes on the wire, encoded once per pool (under its sub
+// lock) and kept until the pool is freed: the tasks that call it point to
+// them, so a task's record holds no copy.
+typedef struct pc__p_pp_fnenc {
+    struct pc__p_pp_fnenc *next;
+    uintptr_t addr;
+    size_t len;
+    unsigned char bytes[1];     // len of them
+} pc__p_pp_fnenc;
+
 // A task's record sits behind its future, in one block: a slot of the
 // pool's cache of futures (pyconc_futures.h), or, when its results would
 // not fit a slot, a future of its own. After the record come PC__PP_INLINE
-// bytes for its message (a larger one is on the heap), then room for its
-// results. The record lives as long as the future: the task's end only
-// drops the queue's reference.
+// bytes for its message or its argument's bytes (a larger message is on
+// the heap), then room for its results. A small task (not a chunk) with
+// rings is written into a ring from its parts (its function's bytes, its
+// argument) when it is sent: in a long queue its record is cold by then,
+// and a message kept in it would be two more cache lines to miss. The
+// record lives as long as the future: the task's end only drops the
+// queue's reference.
 typedef struct pc__p_pp_task {
     struct pc__p_pp_task *next;
     struct pc__p_pp_task *pipe_next; // on the feeder's list
     uint64_t id;
     pc_future *f;               // the future it sits behind; the queue's reference
     pc_task_fn fn;
-    void *arg;                  // a chunk (map or Pool), else unused
+    void *arg;                  // a chunk (map or Pool); a small task's pointer value or
+                                //   its argument's bytes (inline)
     int chunk, started;         // a map chunk; marked running (so: not cancellable)
     uint64_t pipe_to;           // the start (serial) of the worker whose pipe it goes to
     void *extra;                // room behind it for results copied back
-    pc__p_buf msg;              // encoded at submit, kept to send again
+    const pc__p_pp_fnenc *fnenc; // a small task's function, encoded
+    size_t arg_size;            // a small task's argument bytes (0: the pointer value)
+    pc__p_buf msg;              // encoded at submit, kept to send again (p NULL: a small
+                                //   task's, written when it is sent)
 } pc__p_pp_task;
-#define PC__PP_INLINE 192       // message bytes in the record: a small task's whole message
+#define PC__PP_INLINE 64        // bytes in the record: a small task's argument, a small message
+#define PC__PP_SMALL_MAX 512    // the largest message a small task's parts make
 #define PC__PP_RES_INLINE 256   // result bytes a slot holds; more: a future of its own
 #define PC__PP_SHUT ((pc__p_pp_task *)(uintptr_t)1)    // the intake once closed
 
@@ -13010,8 +13029,7 @@ typedef struct pc__p_pp {
     pc__p_pp_task *intake;
     uint64_t next_id;
     pc__f_cache *slab;          // the futures, each with its task record (sub)
-    pc__p_buf fn_enc;           // the function last sent, encoded (sub)
-    uintptr_t fn_enc_addr;      // ... its address (0: none yet)
+    pc__p_pp_fnenc *fns, *fn_last; // every function submitted, encoded; the last (sub)
     char gap_b[64];
     pc_lock lock;               // guards what follows
     pc_condition cond;          // on lock: the feeder waits for work, a death for a send
@@ -13260,15 +13278,45 @@ static void pc__p_pp_unpipe(pc__p_pp *p, uint64_t serial) {
     }
 }
 
+// pc__p_pp_encode for a task (not a chunk), written straight into m (cap
+// bytes) from its function's bytes f and its argument (len bytes at arg,
+// or arg's value when len is 0); returns its length (0: no room).
+static size_t pc__p_pp_put_small(unsigned char *m, size_t cap, uint64_t id,
+                                 const pc__p_pp_fnenc *f, const void *arg, size_t len) {
+    uint64_t value = (uint64_t)(uintptr_t)arg;
+    if (1 + 8 + f->len + 1 + 8 + len > cap) return 0;
+    unsigned char *o = m;
+    *o++ = PC__PP_TASK;
+    memcpy(o, &id, 8);
+    memcpy(o + 8, f->bytes, f->len);
+    o += 8 + f->len;
+    *o++ = len ? 0 : 1;                 // bytes, or the pointer value
+    if (len) {
+        uint64_t u = (uint64_t)len;
+        memcpy(o, &u, 8);
+        memcpy(o + 8, arg, len);
+    } else {
+        memcpy(o, &value, 8);
+    }
+    return (size_t)(o + 8 + len - m);
+}
+
 // Put t into worker w's ring, staged there until pc__p_pp_show (lock
 // held); 0: no room there now.
 static int pc__p_pp_push(pc__p_pp *p, pc__p_pp_worker *w, pc__p_pp_task *t) {
-    int big = !w->chan || t->msg.len > PC__PP_REC_MAX;
+    unsigned char small[PC__PP_SMALL_MAX];
+    const unsigned char *m = t->msg.p;
+    size_t len = t->msg.len;
+    if (!m) {                   // a small task, with rings (so w->chan)
+        len = pc__p_pp_put_small(small, sizeof small, t->id, t->fnenc, t->arg, t->arg_size);
+        m = small;
+    }
+    int big = !w->chan || len > PC__PP_REC_MAX;
     if (w->chan && !w->staged) w->stage_at = __atomic_load_n(&w->chan->task.tail,
                                                              __ATOMIC_RELAXED);
     if (w->chan && !pc__p_pp_ring_stage(&w->chan->task, w->chan->task_data,
-                                        big ? PC__PP_REC_PIPE : PC__PP_REC_MSG, t->msg.p,
-                                        big ? 0 : t->msg.len, &w->stage_at, &w->seen_head))
+                                        big ? PC__PP_REC_PIPE : PC__PP_REC_MSG, m,
+                                        big ? 0 : len, &w->stage_at, &w->seen_head))
         return 0;
     w->staged += w->chan != NULL;
     w->unwoken += w->chan != NULL;
@@ -14121,40 +14169,44 @@ static int pc__p_pp_check_fn(pc__p_pp *p, pc_task_fn fn) {
     return rc;
 }
 
-// pc__p_pp_encode for a task (not a chunk) whose message fits the record's
-// buffer b (sub held): the same bytes, written straight, the function's
-// copied from the pool's last one, encoded once.
-static int pc__p_pp_encode_small(pc__p_pp *p, pc__p_buf *b, uint64_t id,
-                                 const pc__p_pp_what *w) {
-    uintptr_t a = pc__p_pp_task_addr(w->fn);
-    if (a != p->fn_enc_addr) {
-        p->fn_enc.len = 0;
-        p->fn_enc_addr = 0;
-        int rc = pc__p_pp_put_fn(&p->fn_enc, a, p->raw_fn);
-        if (!rc && p->fn_enc.bad) rc = pc__error(PC_NOMEM, "out of memory encoding a task");
-        if (rc) {
-            p->fn_enc.bad = 0;
-            return rc;
-        }
-        p->fn_enc_addr = a;
+// The bytes of function a on the wire (sub held), encoded once per pool;
+// NULL: it cannot be encoded (the error is set).
+static const pc__p_pp_fnenc *pc__p_pp_fn_intern(pc__p_pp *p, uintptr_t a) {
+    if (p->fn_last && p->fn_last->addr == a) return p->fn_last;
+    for (pc__p_pp_fnenc *e = p->fns; e; e = e->next)
+        if (e->addr == a) return p->fn_last = e;
+    pc__p_buf b;
+    memset(&b, 0, sizeof b);
+    int rc = pc__p_pp_put_fn(&b, a, p->raw_fn);
+    if (!rc && b.bad) rc = pc__error(PC_NOMEM, "out of memory encoding a task");
+    pc__p_pp_fnenc *e = rc ? NULL : (pc__p_pp_fnenc *)pc__malloc(sizeof *e + b.len);
+    if (e) {
+        e->addr = a;
+        e->len = b.len;
+        memcpy(e->bytes, b.p, b.len);
+        e->next = p->fns;
+        p->fns = p->fn_last = e;
     }
-    size_t n = p->fn_enc.len, len = w->arg_size;
-    uint64_t value = (uint64_t)(uintptr_t)w->arg;
-    if (1 + 8 + n + 1 + 8 + len > b->cap) return pc__error(PC_VALUE, "a task's message grew");
-    unsigned char *o = b->p;
-    *o++ = PC__PP_TASK;
-    memcpy(o, &id, 8);
-    memcpy(o + 8, p->fn_enc.p, n);
-    o += 8 + n;
-    *o++ = len ? 0 : 1;                 // bytes, or the pointer value
-    if (len) {
-        uint64_t u = (uint64_t)len;
-        memcpy(o, &u, 8);
-        memcpy(o + 8, w->arg, len);
-    } else {
-        memcpy(o, &value, 8);
+    pc__free(b.p);
+    return e;
+}
+
+// A small task's parts in its record (sub held): its function's bytes and
+// its argument (copied inline); with rings its message is written when it
+// is sent, without them now.
+static int pc__p_pp_make_small(pc__p_pp *p, pc__p_pp_task *t, const pc__p_pp_what *w) {
+    const pc__p_pp_fnenc *f = pc__p_pp_fn_intern(p, pc__p_pp_task_addr(w->fn));
+    if (!f) return pc_last_error_code();
+    t->fnenc = f;
+    t->arg_size = w->arg_size;
+    if (!PC__PP_RINGS) {
+        t->msg.len = pc__p_pp_put_small(t->msg.p, t->msg.cap, t->id, f, w->arg, w->arg_size);
+        return t->msg.len ? PC_OK : pc__error(PC_VALUE, "a task's message grew");
     }
-    b->len = (size_t)(o + 8 + len - b->p);
+    t->arg = w->arg_size ? pc__p_pp_inline(t) : (void *)(uintptr_t)w->arg;
+    if (w->arg_size) memcpy(t->arg, w->arg, w->arg_size);
+    t->msg.p = NULL;
+    t->msg.cap = 0;
     return PC_OK;
 }
 
@@ -14180,13 +14232,13 @@ static int pc__p_pp_make(pc__p_pp *p, const pc__p_pp_what *w, pc_future **own_f,
         memcpy(t->msg.p + 1, &t->id, sizeof t->id);     // after the kind byte
         memset(heap, 0, sizeof *heap);
     } else if ((rc = w->v ? pc__p_pp_encode(p, &t->msg, t->id, w)
-                          : pc__p_pp_encode_small(p, &t->msg, t->id, w)) != PC_OK) {
+                          : pc__p_pp_make_small(p, t, w)) != PC_OK) {
         pc__p_pp_task_end(t);
         return rc;
     }
     t->fn = w->fn;
     t->chunk = w->v != NULL;
-    t->arg = w->v ? (void *)(uintptr_t)w->arg : NULL;
+    if (w->v) t->arg = (void *)(uintptr_t)w->arg;
     *out = t;
     return PC_OK;
 }
@@ -14247,7 +14299,10 @@ static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size
     if (!need) return pc_last_error_code();
     pc__p_buf heap;
     memset(&heap, 0, sizeof heap);
-    if (need > PC__PP_INLINE) {         // encoded here, with id 0: it goes in under sub
+    // A small task is sent from its parts (with rings); else a message over
+    // the record's room is encoded here, with id 0: it goes in under sub.
+    int small = PC__PP_RINGS && !chunk && arg_size <= PC__PP_INLINE && need <= PC__PP_SMALL_MAX;
+    if (!small && need > PC__PP_INLINE) {
         if (pc__grow(&heap.p, &heap.cap, need, 1, 0)) heap.bad = 1;
         rc = pc__p_pp_encode(p, &heap, 0, &w);
     }
@@ -14325,7 +14380,11 @@ static void pc__p_pp_free(pc_executor *ex) {
     for (int i = 0; i < PC__PP_BATCH; i++) pc__free(p->recs[i].p);
     pc__f_cache_unhook(p->slab);        // threads in the wait hook still read the pool
     pc__f_cache_close(p->slab);
-    pc__free(p->fn_enc.p);
+    while (p->fns) {
+        pc__p_pp_fnenc *next = p->fns->next;
+        pc__free(p->fns);
+        p->fns = next;
+    }
     pc_connection_free(p->wake_r);
     pc_connection_free(p->wake_w);
     pc_mp_array_free(p->slots);
