@@ -15502,9 +15502,11 @@ static void pc__p_mpi_replies(pc__p_mpi *m, pc__p_buf *b) {
 }
 
 // One look at MPI by the thread that makes the calls (lock held; released
-// around them): send what can go, take every reply there is. Returns how
-// many messages moved.
-static int pc__p_mpi_turn(pc__p_mpi *m) {
+// around them): send what can go, take every reply there is, or, for a
+// thread waiting on f, those up to the one that ends f (it leaves with its
+// result at once, not after another probe; whoever polls next takes the
+// rest). Returns how many messages moved.
+static int pc__p_mpi_turn(pc__p_mpi *m, pc_future *f) {
     int busy = pc__p_mpi_send_some(m);
     if (!m->sent) return busy;
     pc_lock_release(&m->lock);
@@ -15514,6 +15516,7 @@ static int pc__p_mpi_turn(pc__p_mpi *m) {
         pc__p_mpi_replies(m, &b);
         pc__free(b.p);
         busy++;
+        if (f && pc_future_done(f)) break;
     }
     pc_lock_acquire(&m->lock, PC_FOREVER);
     if (busy) m->last_busy = pc_monotonic();
@@ -15569,7 +15572,7 @@ static int pc__p_mpi_progress(void *arg) {
         }
         m->owner = PC__MPI_PROGRESS;
         pc__p_mpi_polling = m;
-        int busy = pc__p_mpi_turn(m);
+        int busy = pc__p_mpi_turn(m, NULL);
         pc__p_mpi_polling = NULL;
         m->owner = PC__MPI_NOBODY;
         if (m->want) {              // a waiting thread takes over MPI
@@ -15626,7 +15629,7 @@ static int pc__p_mpi_wait(pc__p_mpi *m, pc_future *f, double deadline, double ti
                 m->owner = PC__MPI_WAITER;
                 pc__p_mpi_polling = m;
             }
-            int busy = pc__p_mpi_turn(m);
+            int busy = pc__p_mpi_turn(m, f);
             if (!nested) {
                 m->owner = PC__MPI_NOBODY;
                 pc__p_mpi_polling = NULL;
@@ -16183,6 +16186,22 @@ static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
     return 1;
 }
 
+// Wait up to nap s for the pool's future f. A process pool's goes to the
+// pool's own wait (its cache's hook) at once, without the short spin
+// pc__f_wait_done makes first: the worker, just woken, replies within a
+// few microseconds, and only a thread already in that wait gets the reply
+// itself; one that comes later finds it gone to the pool's collector,
+// which wakes, ends f and, through the job's callback, wakes this thread
+// (two wake-ups and a third thread on 2 cores, not one). Other futures
+// (a chunk's, a thread pool's): the usual wait.
+static void pc__p_mpi_wait_pool(pc_future *f, double nap) {
+    pc__f_cache *c = (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) & PC__F_SLOT)
+                         ? (pc__f_cache *)f->owner
+                         : NULL;
+    if (c && c->wait && c->wait(c, f, pc_monotonic() + nap, nap) != PC__F_UNWAITED) return;
+    pc__f_wait_done(f, nap);
+}
+
 // Rest up to nap s between looks at MPI while jobs run. On the oldest
 // job's pool future when it has one: a process pool's waiting thread
 // collects the results itself, so the worker wakes this thread straight (no
@@ -16192,7 +16211,7 @@ static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
 static void pc__p_mpi_rest(pc__p_mpi_server *s, double nap) {
     pc_future *f = s->open_head ? s->open_head->wf : NULL;
     if (f && !pc_future_done(f)) {
-        pc__f_wait_done(f, nap);
+        pc__p_mpi_wait_pool(f, nap);
         return;
     }
     pc_lock_acquire(&s->lock, PC_FOREVER);
@@ -16207,18 +16226,22 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
     double nap = 0, last_busy = pc_monotonic();
     long slack = pc__p_os_timer_slack(1000);    // the caller's thread: given back below
     for (;;) {
-        int busy = pc__p_mpi_answer(s, comm, root, &sending);
+        int busy = pc__p_mpi_answer(s, comm, root, &sending), took = 0;
         pc__p_buf b;
         int src;
         while (!stopping && pc__p_mpi_poll(comm, root, &b, &src) > 0) {
             stopping = !pc__p_mpi_take(s, &b);
             pc__free(b.p);
-            busy = 1;
+            busy = took = 1;
         }
         if (stopping && s->open == 0 && !sending) break;
         if (busy) {
             nap = 0;
             last_busy = pc_monotonic();
+            // Tasks just went to the pool: into its wait now, before their
+            // worker replies (see pc__p_mpi_wait_pool), not after another
+            // look at MPI; the next look answers what ended meanwhile.
+            if (took && s->open) pc__p_mpi_rest(s, PC__MPI_NAP_MIN);
             continue;
         }
         // Tasks running: their end wakes us, and spinning would take the
