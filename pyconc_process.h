@@ -16186,19 +16186,26 @@ static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
     return 1;
 }
 
-// Wait up to nap s for the pool's future f. A process pool's goes to the
-// pool's own wait (its cache's hook) at once, without the short spin
-// pc__f_wait_done makes first: the worker, just woken, replies within a
-// few microseconds, and only a thread already in that wait gets the reply
-// itself; one that comes later finds it gone to the pool's collector,
-// which wakes, ends f and, through the job's callback, wakes this thread
-// (two wake-ups and a third thread on 2 cores, not one). Other futures
-// (a chunk's, a thread pool's): the usual wait.
-static void pc__p_mpi_wait_pool(pc_future *f, double nap) {
-    pc__f_cache *c = (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) & PC__F_SLOT)
+// The pool's own wait for its future f (its cache's hook), or NULL: a
+// task's future on a process pool has one; a chunk's (its own future) and
+// a thread pool's do not.
+static pc__f_cache *pc__p_mpi_pool_wait_of(pc_future *f) {
+    pc__f_cache *c = f && (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) & PC__F_SLOT)
                          ? (pc__f_cache *)f->owner
                          : NULL;
-    if (c && c->wait && c->wait(c, f, pc_monotonic() + nap, nap) != PC__F_UNWAITED) return;
+    return c && c->wait ? c : NULL;
+}
+
+// Wait up to nap s for the pool's future f. One with the pool's own wait
+// goes into it at once, without the short spin pc__f_wait_done makes
+// first: the worker, just woken, replies within a few microseconds, and
+// only a thread already in that wait gets the reply itself; one that comes
+// later finds it gone to the pool's collector, which wakes, ends f and,
+// through the job's callback, wakes this thread (two wake-ups and a third
+// thread on 2 cores, not one). Others: the usual wait.
+static void pc__p_mpi_wait_pool(pc_future *f, double nap) {
+    pc__f_cache *c = pc__p_mpi_pool_wait_of(f);
+    if (c && c->wait(c, f, pc_monotonic() + nap, nap) != PC__F_UNWAITED) return;
     pc__f_wait_done(f, nap);
 }
 
@@ -16240,8 +16247,11 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
             last_busy = pc_monotonic();
             // Tasks just went to the pool: into its wait now, before their
             // worker replies (see pc__p_mpi_wait_pool), not after another
-            // look at MPI; the next look answers what ended meanwhile.
-            if (took && s->open) pc__p_mpi_rest(s, PC__MPI_NAP_MIN);
+            // look at MPI; the next look answers what ended meanwhile. Not
+            // for a map's chunk: its future has no such wait (no hop to
+            // save), and a look first may find more chunks for the pool.
+            if (took && s->open_head && pc__p_mpi_pool_wait_of(s->open_head->wf))
+                pc__p_mpi_rest(s, PC__MPI_NAP_MIN);
             continue;
         }
         // Tasks running: their end wakes us, and spinning would take the
