@@ -642,7 +642,7 @@
    to a 20th of the quiet time (at most 10 ms); with nothing in flight the
    progress thread sleeps. A serving rank polls the same way (yielding
    only with no task of its own running; waiting on its pool's future
-   while one runs).
+   while one runs, from the moment it hands a task to the pool).
    pc_mpi_pool_executor_new is mpi4py's MPIPoolExecutor: it spawns its
    workers (MPI_Comm_spawn of this program, which finds its parent in the
    call, serves, and exits) and serves them the same way. docs/mpi.md has the rest.
@@ -15727,9 +15727,11 @@ static void pc__p_mpi_replies(pc__p_mpi *m, pc__p_buf *b) {
 }
 
 // One look at MPI by the thread that makes the calls (lock held; released
-// around them): send what can go, take every reply there is. Returns how
-// many messages moved.
-static int pc__p_mpi_turn(pc__p_mpi *m) {
+// around them): send what can go, take every reply there is, or, for a
+// thread waiting on f, those up to the one that ends f (it leaves with its
+// result at once, not after another probe; whoever polls next takes the
+// rest). Returns how many messages moved.
+static int pc__p_mpi_turn(pc__p_mpi *m, pc_future *f) {
     int busy = pc__p_mpi_send_some(m);
     if (!m->sent) return busy;
     pc_lock_release(&m->lock);
@@ -15739,6 +15741,7 @@ static int pc__p_mpi_turn(pc__p_mpi *m) {
         pc__p_mpi_replies(m, &b);
         pc__free(b.p);
         busy++;
+        if (f && pc_future_done(f)) break;
     }
     pc_lock_acquire(&m->lock, PC_FOREVER);
     if (busy) m->last_busy = pc_monotonic();
@@ -15794,7 +15797,7 @@ static int pc__p_mpi_progress(void *arg) {
         }
         m->owner = PC__MPI_PROGRESS;
         pc__p_mpi_polling = m;
-        int busy = pc__p_mpi_turn(m);
+        int busy = pc__p_mpi_turn(m, NULL);
         pc__p_mpi_polling = NULL;
         m->owner = PC__MPI_NOBODY;
         if (m->want) {              // a waiting thread takes over MPI
@@ -15851,7 +15854,7 @@ static int pc__p_mpi_wait(pc__p_mpi *m, pc_future *f, double deadline, double ti
                 m->owner = PC__MPI_WAITER;
                 pc__p_mpi_polling = m;
             }
-            int busy = pc__p_mpi_turn(m);
+            int busy = pc__p_mpi_turn(m, f);
             if (!nested) {
                 m->owner = PC__MPI_NOBODY;
                 pc__p_mpi_polling = NULL;
@@ -16408,6 +16411,29 @@ static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
     return 1;
 }
 
+// The pool's own wait for its future f (its cache's hook), or NULL: a
+// task's future on a process pool has one; a chunk's (its own future) and
+// a thread pool's do not.
+static pc__f_cache *pc__p_mpi_pool_wait_of(pc_future *f) {
+    pc__f_cache *c = f && (__atomic_load_n(&f->refs, __ATOMIC_RELAXED) & PC__F_SLOT)
+                         ? (pc__f_cache *)f->owner
+                         : NULL;
+    return c && c->wait ? c : NULL;
+}
+
+// Wait up to nap s for the pool's future f. One with the pool's own wait
+// goes into it at once, without the short spin pc__f_wait_done makes
+// first: the worker, just woken, replies within a few microseconds, and
+// only a thread already in that wait gets the reply itself; one that comes
+// later finds it gone to the pool's collector, which wakes, ends f and,
+// through the job's callback, wakes this thread (two wake-ups and a third
+// thread on 2 cores, not one). Others: the usual wait.
+static void pc__p_mpi_wait_pool(pc_future *f, double nap) {
+    pc__f_cache *c = pc__p_mpi_pool_wait_of(f);
+    if (c && c->wait(c, f, pc_monotonic() + nap, nap) != PC__F_UNWAITED) return;
+    pc__f_wait_done(f, nap);
+}
+
 // Rest up to nap s between looks at MPI while jobs run. On the oldest
 // job's pool future when it has one: a process pool's waiting thread
 // collects the results itself, so the worker wakes this thread straight (no
@@ -16417,7 +16443,7 @@ static int pc__p_mpi_take(pc__p_mpi_server *s, pc__p_buf *b) {
 static void pc__p_mpi_rest(pc__p_mpi_server *s, double nap) {
     pc_future *f = s->open_head ? s->open_head->wf : NULL;
     if (f && !pc_future_done(f)) {
-        pc__f_wait_done(f, nap);
+        pc__p_mpi_wait_pool(f, nap);
         return;
     }
     pc_lock_acquire(&s->lock, PC_FOREVER);
@@ -16432,18 +16458,25 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
     double nap = 0, last_busy = pc_monotonic();
     long slack = pc__p_os_timer_slack(1000);    // the caller's thread: given back below
     for (;;) {
-        int busy = pc__p_mpi_answer(s, comm, root, &sending);
+        int busy = pc__p_mpi_answer(s, comm, root, &sending), took = 0;
         pc__p_buf b;
         int src;
         while (!stopping && pc__p_mpi_poll(comm, root, &b, &src) > 0) {
             stopping = !pc__p_mpi_take(s, &b);
             pc__free(b.p);
-            busy = 1;
+            busy = took = 1;
         }
         if (stopping && s->open == 0 && !sending) break;
         if (busy) {
             nap = 0;
             last_busy = pc_monotonic();
+            // Tasks just went to the pool: into its wait now, before their
+            // worker replies (see pc__p_mpi_wait_pool), not after another
+            // look at MPI; the next look answers what ended meanwhile. Not
+            // for a map's chunk: its future has no such wait (no hop to
+            // save), and a look first may find more chunks for the pool.
+            if (took && s->open_head && pc__p_mpi_pool_wait_of(s->open_head->wf))
+                pc__p_mpi_rest(s, PC__MPI_NAP_MIN);
             continue;
         }
         // Tasks running: their end wakes us, and spinning would take the

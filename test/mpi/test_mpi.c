@@ -300,6 +300,54 @@ TEST(waiters_take_turns) {
     pc_executor_free(ex);
 }
 
+// Round trips beside a map that streams: a serving rank with several jobs
+// open waits on its pool as soon as it takes a message, and root's waiting
+// thread leaves with its own reply while the map's are still coming (the
+// next poller takes those). For 3 s one thread does round trips, each
+// within 10 s, while this one maps 20,000 items in chunks of 50, again
+// and again, each map within 30 s: a reply left behind and not taken
+// stalls one or the other.
+TEST(round_trips_beside_a_map) {
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    enum { N = 20000 };
+    static int32_t in[N];
+    for (int i = 0; i < N; i++) in[i] = i;
+    turns t = {ex, pc_monotonic() + 3, 1, 0};
+    pc_thread_desc td;
+    memset(&td, 0, sizeof td);
+    td.target = round_trips;
+    td.arg = &t;
+    pc_thread *th = pc_thread_new(&td);
+    CHECK(th && pc_thread_start(th) == PC_OK);
+    int maps = 0;
+    while (pc_monotonic() < t.end) {
+        pc_map_desc md;
+        memset(&md, 0, sizeof md);
+        md.items = in;
+        md.count = N;
+        md.item_size = sizeof in[0];
+        md.chunksize = 50;
+        md.timeout = 30;
+        pc_map_iter *it;
+        CHECK_OK(pc_executor_map(ex, t_item, &md, &it));
+        void *r;
+        int n = 0, rc;
+        while ((rc = pc_map_iter_next(it, &r)) == PC_OK) {
+            CHECK_EQ((int64_t)(intptr_t)r, 3 * (int64_t)in[n] + 7);
+            n++;
+        }
+        CHECK_RC(rc, PC_EOF);
+        CHECK_EQ(n, N);
+        pc_map_iter_free(it);
+        maps++;
+    }
+    CHECK_OK(pc_thread_join(th, 30));
+    pc_thread_free(th);
+    CHECK(t.trips >= 1 && maps >= 1);      // each waited within its bound
+    pc_executor_free(ex);
+}
+
 // A thread that waited on its last task mostly waits on the next too, so
 // its submit does not wake the progress thread while that one lingers
 // (wakes on its own within 1 ms): a task then waited on only with
@@ -406,16 +454,40 @@ TEST(unisolated_copy_results) { check_copy_results(1); }
 #ifdef PYCONC_MPI
 static long isends, recvs;
 
+static void count_probes_to_send(void);
+
 int MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
               MPI_Request *req) {
     __atomic_add_fetch(&isends, 1, __ATOMIC_RELAXED);
+    count_probes_to_send();
     return PMPI_Isend(buf, count, type, dest, tag, comm, req);
 }
+
+// The fewest MPI_Iprobe calls this process made between receiving a
+// message and its next send (-1: no such pair yet): see
+// round_trip_probes_no_more_than_it_must.
+static long probes_since_recv = -1, fewest_probes_to_send = -1;
 
 int MPI_Recv(void *buf, int count, MPI_Datatype type, int src, int tag, MPI_Comm comm,
              MPI_Status *st) {
     __atomic_add_fetch(&recvs, 1, __ATOMIC_RELAXED);
-    return PMPI_Recv(buf, count, type, src, tag, comm, st);
+    int rc = PMPI_Recv(buf, count, type, src, tag, comm, st);
+    __atomic_store_n(&probes_since_recv, 0, __ATOMIC_RELAXED);
+    return rc;
+}
+
+int MPI_Iprobe(int src, int tag, MPI_Comm comm, int *flag, MPI_Status *st) {
+    if (__atomic_load_n(&probes_since_recv, __ATOMIC_RELAXED) >= 0)
+        __atomic_add_fetch(&probes_since_recv, 1, __ATOMIC_RELAXED);
+    return PMPI_Iprobe(src, tag, comm, flag, st);
+}
+
+// Called by MPI_Isend: the probes since the last receive, if any, count.
+static void count_probes_to_send(void) {
+    long n = __atomic_exchange_n(&probes_since_recv, -1, __ATOMIC_RELAXED);
+    long fewest = __atomic_load_n(&fewest_probes_to_send, __ATOMIC_RELAXED);
+    if (n >= 0 && (fewest < 0 || n < fewest))
+        __atomic_store_n(&fewest_probes_to_send, n, __ATOMIC_RELAXED);
 }
 
 // A done callback runs in the thread that makes the MPI calls, so the
@@ -501,6 +573,31 @@ static void check_burst(int no_isolation) {
 
 TEST(burst_goes_in_one_message) { check_burst(0); }
 TEST(unisolated_burst_goes_in_one_message) { check_burst(1); }
+
+// Root's waiting thread leaves with its reply: no probe of MPI after it
+// (the probes between a message taken and the next one sent, fewest over
+// 300 round trips, is 0; one more look would only find nothing).
+TEST(round_trip_probes_no_more_than_it_must) {
+#ifdef PYCONC_MPI
+    pc_executor *ex = executor(0);
+    if (!ex) return;
+    long fewest;
+    for (intptr_t i = 0; i < 300; i++) {
+        pc_future *f;
+        void *r;
+        CHECK_OK(pc_executor_submit(ex, t_square, (void *)i, &f));
+        CHECK_OK(pc_future_result(f, 10, &r));
+        CHECK_EQ((intptr_t)r, i * i + 1);
+        pc_future_release(f);
+    }
+    fewest = __atomic_load_n(&fewest_probes_to_send, __ATOMIC_RELAXED);
+    CHECK_MSG(fewest == 0, "root probed MPI at least %ld times between a reply and the next "
+              "task", fewest);
+    pc_executor_free(ex);
+#else
+    executor(0);
+#endif
+}
 
 // FIRST_EXCEPTION returns on the raise while slow tasks on other ranks run;
 // as_completed then yields every future once, exactly one with the raise.
