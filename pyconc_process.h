@@ -12720,6 +12720,7 @@ static int pc__p_pp_pipe_next(pc_connection *conn, pc__p_buf *b) {
 // A side's looks while awake and their back-off (one thread's at a time).
 typedef struct pc__p_pp_look {
     int spin;                   // more than one CPU to run on
+    int off;                    // no look: sleep at once
     unsigned misses, skip;      // looks in a row that found nothing; sleeps to take at once
 } pc__p_pp_look;
 
@@ -12727,6 +12728,7 @@ typedef struct pc__p_pp_look {
 // again), 0 to sleep (the look missed, or it is skipped after misses).
 static int pc__p_pp_look_first(pc__p_pp_look *l, int (*ready)(void *), void *arg,
                                double spin_s) {
+    if (l->off) return 0;
     if (l->skip) {
         l->skip--;
         return 0;
@@ -12889,15 +12891,16 @@ static int pc__p_pp_initialize(pc_connection *conn, const pc_args *a, pc_args **
 static int pc__p_pp_worker_main(void *arg) {
     const pc_args *a = (const pc_args *)arg;
     pc_mp_array *slots = NULL, *rings = NULL;
-    int64_t index = 0, quota = 0, result_size = 0, nw = 0;
+    int64_t index = 0, quota = 0, result_size = 0, nw = 0, sleep_at_once = 0;
     pc_args *init = NULL;
     pc__p_pp_ends e;
     memset(&e, 0, sizeof e);
     if (pc_args_get_connection(a, 0, &e.conn) || pc_args_get_mp_array(a, 1, &slots) ||
         pc_args_get_int(a, 2, &index) || pc_args_get_int(a, 3, &quota) ||
-        pc_args_get_int(a, 6, &result_size) || pc_args_get_int(a, 7, &nw))
+        pc_args_get_int(a, 6, &result_size) || pc_args_get_int(a, 7, &nw) ||
+        pc_args_get_int(a, 8, &sleep_at_once))
         return 2;
-    if (pc_args_get_mp_array(a, 8, &rings) == PC_OK)
+    if (pc_args_get_mp_array(a, 9, &rings) == PC_OK)
         e.chan = (pc__p_pp_chan *)pc_mp_array_get_obj(rings);
     int64_t *slot = pc__p_pp_word(slots, index);
     e.ready = (pc__evc *)pc__p_pp_word(slots, nw);
@@ -12908,6 +12911,7 @@ static int pc__p_pp_worker_main(void *arg) {
     memset(&out, 0, sizeof out);
     memset(&res, 0, sizeof res);
     e.look.spin = pc_process_cpu_count() > 1;
+    e.look.off = sleep_at_once != 0;
     pc__p_pp_orphan(1);
     if (pc__p_pp_initialize(e.conn, a, &init, &out)) {
         if (out.len && !out.bad) pc__p_pp_worker_send(&e, &out);
@@ -13062,6 +13066,7 @@ typedef struct pc__p_pp {
     int staged;                 // some worker has tasks staged in its ring (lock)
     int unwoken;                // some worker was shown tasks and not woken (lock)
     int auto_window;            // prefetch 0: the window follows the tasks' run time
+    int sleep_at_once;          // its workers sleep when they run dry (PC__PP_SLEEP_AT_ONCE)
     double task_ns;             // their mean run time lately (0: none seen yet)
     pc_connection *wake_r, *wake_w; // wakes the watcher
     pc_thread *feeder, *collector, *watcher;
@@ -13491,6 +13496,7 @@ static int pc__p_pp_start(pc__p_pp *p, int i) {
     if (!rc) rc = pc_args_add_int(a, p->initargs != NULL);
     if (!rc) rc = pc_args_add_int(a, (int64_t)p->result_size);
     if (!rc) rc = pc_args_add_int(a, p->nw);
+    if (!rc) rc = pc_args_add_int(a, p->sleep_at_once);
     if (!rc && rings) rc = pc_args_add_mp_array(a, rings);
     pc_process *proc = NULL;
     if (!rc) {
@@ -14504,7 +14510,15 @@ static int pc__p_pp_setup(pc__p_pp *p, const pc_process_pool_desc *d) {
     return rc ? rc : pc__p_pp_threads(p);
 }
 
-static pc_executor *pc__p_pp_new(const pc_process_pool_desc *desc, int pool) {
+// What makes a process pool one of another part's: a Pool's (its checks
+// of the description are Python's Pool's), an MPI serving rank's (its
+// workers sleep at once when they run dry: the rank's thread that sends
+// their replies on shares the CPUs with them and needs them more than a
+// worker's look for the next task saves).
+enum { PC__PP_FOR_POOL = 1, PC__PP_SLEEP_AT_ONCE = 2 };
+
+static pc_executor *pc__p_pp_new(const pc_process_pool_desc *desc, int flags) {
+    int pool = (flags & PC__PP_FOR_POOL) != 0;
     pc_process_pool_desc d;
     pc_start_method m = PC_START_DEFAULT;
     if (pc__p_pp_desc_check(desc, &d, &m, pool)) return NULL;
@@ -14518,6 +14532,7 @@ static pc_executor *pc__p_pp_new(const pc_process_pool_desc *desc, int pool) {
     p->quota = d.max_tasks_per_child;
     p->result_size = d.result_size;
     p->raw_fn = m == PC_START_FORK;
+    p->sleep_at_once = (flags & PC__PP_SLEEP_AT_ONCE) != 0;
     p->ctx = pc_get_context(m);
     int rc = pc__p_pp_setup(p, &d);
     if (rc == PC_OK) return &p->base;
@@ -15145,7 +15160,7 @@ static int pc__p_pool_executor(pc_pool *pool, const pc_pool_desc *d) {
         pd.initargs = pool->initargs;
         pd.max_tasks_per_child = d->maxtasksperchild;
         pd.result_size = d->result_size;
-        pool->ex = pc__p_pp_new(&pd, 1);
+        pool->ex = pc__p_pp_new(&pd, PC__PP_FOR_POOL);
     }
     return pool->ex ? PC_OK : (pc_last_error_code() ? pc_last_error_code() : PC_NOMEM);
 }
@@ -16507,7 +16522,7 @@ static int pc__p_mpi_serve(MPI_Comm comm, int rank, const pc_mpi_comm_executor_d
     // Without isolation one worker is this thread itself (no hand-over to
     // another thread and back: mpi4py's way), more are a thread pool.
     if (s.no_isolation && d->local_workers > 1) s.pool = pc_thread_pool_new(&td);
-    if (!s.no_isolation) s.pool = pc_process_pool_new(&pd);
+    if (!s.no_isolation) s.pool = pc__p_pp_new(&pd, PC__PP_SLEEP_AT_ONCE);
     // Without a pool the loop still runs, its tasks on this thread.
     if (!s.pool && !s.no_isolation) fprintf(stderr, "rank %d: %s\n", rank, pc_last_error());
     if (!s.pool) s.no_isolation = 1;
