@@ -642,7 +642,10 @@
    to a 20th of the quiet time (at most 10 ms); with nothing in flight the
    progress thread sleeps. A serving rank polls the same way (yielding
    only with no task of its own running; waiting on its pool's future
-   while one runs, from the moment it hands a task to the pool).
+   while one runs, from the moment it hands a task to the pool). Its
+   pool's workers sleep as soon as they run dry, without the process
+   pool's look for a next task: on shared cores that look holds the CPU
+   the rank's thread needs to send their replies on.
    pc_mpi_pool_executor_new is mpi4py's MPIPoolExecutor: it spawns its
    workers (MPI_Comm_spawn of this program, which finds its parent in the
    call, serves, and exits) and serves them the same way. docs/mpi.md has the rest.
