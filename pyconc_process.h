@@ -535,10 +535,11 @@
    Each worker has a "running task" slot in shared memory that it writes
    itself, a duplex pipe, and (on Linux) one shared mapping of two rings:
    tasks in, results out, each index written by one side only. submit
-   writes a task into the ring of a worker with room in its window
-   (1 + prefetch tasks) itself when none is queued before it; the others
-   wait in the pool and whoever collects pushes them as results come
-   back. Records cross in batches: one store shows the consumer all the
+   pushes a task onto the pool's intake, a stack with no lock; whoever
+   holds the pool's lock next (submit itself when it is free) queues it
+   and writes queued tasks into the rings of workers with room in their
+   window (1 + prefetch tasks); the others wait in the pool and whoever
+   collects pushes them as results come back. Records cross in batches: one store shows the consumer all the
    records written under one lock (or read in place). A worker spins
    briefly on its ring, then sleeps on its futex word; the collector
    drains every ready result, then sleeps on one shared event count the
@@ -546,7 +547,8 @@
    a future (result, exception) drains the results itself, so a reply
    wakes that thread straight; done callbacks of the futures it settles
    then run in it. A small task's submit allocates nothing: its future
-   comes from a cache with the task's record and message behind it.
+   comes from a cache with the task's record behind it, and its message
+   is written into the ring from its parts when it is sent.
    A watcher thread polls the workers'
    sentinels, so a death is seen at once and an idle pool makes no system
    call. A message over half a ring (128 KiB) goes over the pipe,
@@ -14287,9 +14289,9 @@ static int pc__p_pp_refused(pc__p_pp *p) {
 }
 
 // No allocation for a small task (its future is a slot of the cache, its
-// message is encoded into the record behind it) and no wait for the pool's
-// lock: the task is pushed onto the intake, queued by whoever holds the
-// lock next.
+// parts are kept in the record behind it) and no wait for the pool's lock:
+// the task is pushed onto the intake, queued by whoever holds the lock
+// next.
 static int pc__p_pp_submit(pc_executor *ex, pc_task_fn fn, const void *arg, size_t arg_size,
                            pc_future **out_future) {
     pc__p_pp *p = (pc__p_pp *)ex;
