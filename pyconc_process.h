@@ -539,8 +539,9 @@
    holds the pool's lock next (submit itself when it is free) queues it
    and writes queued tasks into the rings of workers with room in their
    window (1 + prefetch tasks); the others wait in the pool and whoever
-   collects pushes them as results come back. Records cross in batches: one store shows the consumer all the
-   records written under one lock (or read in place). A worker spins
+   collects pushes them as results come back. Records cross in
+   batches: one store shows the consumer all the records written under
+   one lock (or read in place). A worker spins
    briefly on its ring, then sleeps on its futex word; the collector
    drains every ready result, then sleeps on one shared event count the
    workers bump only when it sleeps. While it sleeps, a thread waiting on
