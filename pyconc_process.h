@@ -12947,8 +12947,8 @@ static int pc__p_pp_worker_main(void *arg) {
 }
 
 // >>F.pool: the executor: tasks into each worker's ring, a collector drains results
-// How tasks travel: submit encodes a task into its record and pushes it
-// onto the intake, a stack with no lock. Whoever holds the pool's lock
+// How tasks travel: submit fills in a task's record and pushes it onto
+// the intake, a stack with no lock. Whoever holds the pool's lock
 // next moves the intake to the back of the queue and writes queued tasks
 // into the rings of workers with room in their window (prefetch + 1
 // tasks): submit itself when it finds the lock free, else the collector,
@@ -14182,7 +14182,8 @@ static int pc__p_pp_check_fn(pc__p_pp *p, pc_task_fn fn) {
 }
 
 // The bytes of function a on the wire (sub held), encoded once per pool;
-// NULL: it cannot be encoded (the error is set).
+// NULL: it cannot be encoded (the error is set). The last one is found at
+// once, others by a walk of the list: a pool runs a few functions.
 static const pc__p_pp_fnenc *pc__p_pp_fn_intern(pc__p_pp *p, uintptr_t a) {
     if (p->fn_last && p->fn_last->addr == a) return p->fn_last;
     for (pc__p_pp_fnenc *e = p->fns; e; e = e->next)
