@@ -14067,8 +14067,10 @@ static int pc__p_pp_wait_ready(void *waited) {
 // A poke or a death is the collector's: the role goes back to it and the
 // thread sleeps as usual. Done callbacks of the futures it settles run in
 // it, as they run in whichever thread completes a future.
-static int pc__p_pp_wait(pc__p_pp *p, pc_future *f, double deadline, double timeout) {
-    if (!PC__PP_RINGS || !pc__p_pp_role_take(p, PC__PP_ROLE_WAITER)) return PC__F_UNWAITED;
+// pc__p_pp_wait_held: the same for a thread that has taken the role
+// already (a serving rank, part G's pc__p_mpi_hold); it goes back as it
+// returns.
+static int pc__p_pp_wait_held(pc__p_pp *p, pc_future *f, double deadline, double timeout) {
     int rc = PC__F_UNWAITED;
     pc__p_pp_waited waited = {p, f};
     while (!pc__p_pp_dead_or_poked(p)) {
@@ -14091,6 +14093,11 @@ static int pc__p_pp_wait(pc__p_pp *p, pc_future *f, double deadline, double time
     }
     pc__p_pp_role_give(p);
     return rc;
+}
+
+static int pc__p_pp_wait(pc__p_pp *p, pc_future *f, double deadline, double timeout) {
+    if (!PC__PP_RINGS || !pc__p_pp_role_take(p, PC__PP_ROLE_WAITER)) return PC__F_UNWAITED;
+    return pc__p_pp_wait_held(p, f, deadline, timeout);
 }
 
 // The cache's wait hook: the pool stays while a thread is in it.
@@ -16443,31 +16450,50 @@ static pc__f_cache *pc__p_mpi_pool_wait_of(pc_future *f) {
     return c && c->wait ? c : NULL;
 }
 
-// Wait up to nap s for the pool's future f. One with the pool's own wait
-// goes into it at once, without the short spin pc__f_wait_done makes
-// first: the worker, just woken, replies within a few microseconds, and
-// only a thread already in that wait gets the reply itself; one that comes
-// later finds it gone to the pool's collector, which wakes, ends f and,
-// through the job's callback, wakes this thread (two wake-ups and a third
-// thread on 2 cores, not one). Others: the usual wait.
-static void pc__p_mpi_wait_pool(pc_future *f, double nap) {
+// The waiter's role of this rank's process pool, taken before the tasks
+// of a message go to it (1: taken; then pc__p_pp_wait_held or
+// pc__p_pp_role_give). The worker woken for a task may run first on a
+// busy CPU and reply before this thread is in its wait: with the role
+// free, the reply wakes the pool's collector, which also waits for the
+// pool's lock the submit holds, settles the task and, through the job's
+// callback, wakes this thread (a third thread on 2 cores, four more
+// context switches a round trip); with the role held, the reply waits in
+// the ring for this thread. Without isolation: no such pool.
+static int pc__p_mpi_hold(pc__p_mpi_server *s) {
+    return PC__PP_RINGS && !s->no_isolation && s->pool &&
+           pc__p_pp_role_take((pc__p_pp *)s->pool, PC__PP_ROLE_WAITER);
+}
+
+// Wait up to nap s for the pool's future f; held: this thread has the
+// pool's waiter role (pc__p_mpi_hold), given back here. One with the
+// pool's own wait goes into it at once, without the short spin
+// pc__f_wait_done makes first: the worker replies within a few
+// microseconds. Others: the usual wait.
+static void pc__p_mpi_wait_pool(pc__p_mpi_server *s, pc_future *f, double nap, int held) {
     pc__f_cache *c = pc__p_mpi_pool_wait_of(f);
+    if (held && c) {
+        pc__p_pp_wait_held((pc__p_pp *)s->pool, f, pc_monotonic() + nap, nap);
+        return;
+    }
+    if (held) pc__p_pp_role_give((pc__p_pp *)s->pool);
     if (c && c->wait(c, f, pc_monotonic() + nap, nap) != PC__F_UNWAITED) return;
     pc__f_wait_done(f, nap);
 }
 
-// Rest up to nap s between looks at MPI while jobs run. On the oldest
-// job's pool future when it has one: a process pool's waiting thread
-// collects the results itself, so the worker wakes this thread straight (no
-// hop through the pool's collector and this condition). Its end reaches
-// the done list in the same thread before the wait returns, or, when the
-// collector ended it, through the condition.
-static void pc__p_mpi_rest(pc__p_mpi_server *s, double nap) {
+// Rest up to nap s between looks at MPI while jobs run (held: as
+// pc__p_mpi_wait_pool's). On the oldest job's pool future when it has
+// one: a process pool's waiting thread collects the results itself, so the
+// worker wakes this thread straight (no hop through the pool's collector
+// and this condition). Its end reaches the done list in the same thread
+// before the wait returns, or, when the collector ended it, through the
+// condition.
+static void pc__p_mpi_rest(pc__p_mpi_server *s, double nap, int held) {
     pc_future *f = s->open_head ? s->open_head->wf : NULL;
-    if (f && !pc_future_done(f)) {
-        pc__p_mpi_wait_pool(f, nap);
+    if (f && (held || !pc_future_done(f))) {
+        pc__p_mpi_wait_pool(s, f, nap, held);
         return;
     }
+    if (held) pc__p_pp_role_give((pc__p_pp *)s->pool);
     pc_lock_acquire(&s->lock, PC_FOREVER);
     if (!s->done) pc_condition_wait(&s->cond, nap);
     pc_lock_release(&s->lock);
@@ -16480,32 +16506,42 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
     double nap = 0, last_busy = pc_monotonic();
     long slack = pc__p_os_timer_slack(1000);    // the caller's thread: given back below
     for (;;) {
-        int busy = pc__p_mpi_answer(s, comm, root, &sending), took = 0;
+        int busy = pc__p_mpi_answer(s, comm, root, &sending), took = 0, held = 0;
         pc__p_buf b;
         int src;
         while (!stopping && pc__p_mpi_poll(comm, root, &b, &src) > 0) {
+            if (!held) held = pc__p_mpi_hold(s);
             stopping = !pc__p_mpi_take(s, &b);
             pc__free(b.p);
             busy = took = 1;
+            // A round trip's task (the rank's only job): answered at once
+            // when it ran on this thread (without isolation), or into its
+            // pool's wait at once, not after another look at MPI, which
+            // finds nothing and yields the CPU inside Open MPI (2 us of a
+            // 45 us round trip over TCP).
+            if (s->open == 1 && (!s->pool || pc__p_mpi_pool_wait_of(s->open_head->wf))) break;
         }
+        // Tasks just went to the pool: into its wait now, its role held
+        // since before they went (see pc__p_mpi_hold), not after another
+        // look at MPI; the next look answers what ended meanwhile. Not for
+        // a map's chunk: its future has no such wait (no hop to save), and
+        // a look first may find more chunks for the pool.
+        if (took && s->open_head && pc__p_mpi_pool_wait_of(s->open_head->wf)) {
+            pc__p_mpi_rest(s, PC__MPI_NAP_MIN, held);
+            held = 0;
+        }
+        if (held) pc__p_pp_role_give((pc__p_pp *)s->pool);
         if (stopping && s->open == 0 && !sending) break;
         if (busy) {
             nap = 0;
             last_busy = pc_monotonic();
-            // Tasks just went to the pool: into its wait now, before their
-            // worker replies (see pc__p_mpi_wait_pool), not after another
-            // look at MPI; the next look answers what ended meanwhile. Not
-            // for a map's chunk: its future has no such wait (no hop to
-            // save), and a look first may find more chunks for the pool.
-            if (took && s->open_head && pc__p_mpi_pool_wait_of(s->open_head->wf))
-                pc__p_mpi_rest(s, PC__MPI_NAP_MIN);
             continue;
         }
         // Tasks running: their end wakes us, and spinning would take the
         // CPU from them (naps, then); none: the next one is awaited.
         if (nap == 0 && s->open) nap = PC__MPI_NAP_MIN;
         if (nap == 0) pc__p_os_yield();
-        else pc__p_mpi_rest(s, nap);
+        else pc__p_mpi_rest(s, nap, 0);
         nap = pc__p_mpi_nap(nap, last_busy);
     }
     pc__p_os_timer_slack(slack);
