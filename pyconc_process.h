@@ -16524,8 +16524,9 @@ static void pc__p_mpi_serve_loop(pc__p_mpi_server *s, MPI_Comm comm, int root) {
         // Tasks just went to the pool: into its wait now, its role held
         // since before they went (see pc__p_mpi_hold), not after another
         // look at MPI; the next look answers what ended meanwhile. Not for
-        // a map's chunk: its future has no such wait (no hop to save), and
-        // a look first may find more chunks for the pool.
+        // a map's chunk: its future has no such wait (the collector ends
+        // it), a look first may find more chunks for the pool, and a
+        // chunk waited on in the pool's wait measured no faster.
         if (took && s->open_head && pc__p_mpi_pool_wait_of(s->open_head->wf)) {
             pc__p_mpi_rest(s, PC__MPI_NAP_MIN, held);
             held = 0;
